@@ -1,0 +1,209 @@
+/**
+ * One echo connection: every message passes the size, rate and backlog
+ * limits and is sent back unchanged. This is the only per-message code path.
+ *
+ * @module
+ */
+import {
+  CLOSE_GOODBYE,
+  CLOSE_IDLE,
+  closeByteRate,
+  closeMessageRate,
+  type CloseReason,
+  closeSlowReader,
+  closeTooBig,
+} from "./close_codes.ts";
+import type { Config } from "./config.ts";
+import type { LimitReason, Metrics } from "./metrics.ts";
+import { TokenBucket } from "./rate_limit.ts";
+import type { Closable, Lease } from "./registry.ts";
+import { utf8ByteLength } from "./utf8.ts";
+
+/** Writes one log line. */
+export type Log = (line: string) => void;
+
+/** What a connection needs from the app around it. */
+export interface ConnectionOptions {
+  config: Config;
+  metrics: Metrics;
+  lease: Lease;
+  log: Log;
+  /** Client IP as the limits see it. */
+  ip: string;
+}
+
+/**
+ * Deno cannot abort a socket whose writes are stuck behind a peer that does
+ * not read (denoland/deno#25126), so a slow reader's slot stays taken this long
+ * after it is closed, bounding how many such sockets one IP can leave behind.
+ */
+export const SLOW_READER_SLOT_HOLD_MS = 60_000;
+
+/**
+ * Echoes every message on `socket` back unchanged, within the limits in `config`.
+ * Text "Goodbye" is echoed and then closes with 1000 (pywebsocket's echo handler).
+ */
+export function serveEcho(
+  socket: WebSocket,
+  options: ConnectionOptions,
+): Closable {
+  const connection = new EchoConnection(socket, options);
+  options.lease.track(connection);
+  return connection;
+}
+
+class EchoConnection implements Closable {
+  readonly #socket: WebSocket;
+  readonly #options: ConnectionOptions;
+  readonly #openedAt = performance.now();
+  readonly #maxMessageBytes: number;
+  readonly #maxBufferedBytes: number;
+  readonly #messageRate: TokenBucket | undefined;
+  readonly #byteRate: TokenBucket | undefined;
+  readonly #idleMs: number;
+  #lastMessageAt = this.#openedAt;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #messages = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  /** The close this service initiated, if any. */
+  #closing: CloseReason | undefined;
+  #breach: LimitReason | undefined;
+  #finished = false;
+  #opened = false;
+
+  constructor(socket: WebSocket, options: ConnectionOptions) {
+    const { config } = options;
+    this.#socket = socket;
+    this.#options = options;
+    this.#maxMessageBytes = config.maxMessageBytes || Infinity;
+    this.#maxBufferedBytes = config.maxBufferedBytes || Infinity;
+    const now = this.#openedAt;
+    this.#messageRate = config.rateLimitMessagesPerSecond > 0
+      ? new TokenBucket(
+        config.rateLimitMessagesPerSecond,
+        config.rateLimitMessageBurst,
+        now,
+      )
+      : undefined;
+    this.#byteRate = config.rateLimitBytesPerSecond > 0
+      ? new TokenBucket(
+        config.rateLimitBytesPerSecond,
+        config.rateLimitByteBurst,
+        now,
+      )
+      : undefined;
+    this.#idleMs = config.idleTimeoutSeconds * 1000;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => this.#onOpen();
+    socket.onmessage = (event) => this.#onMessage(event.data);
+    socket.onclose = (event) => this.#onClose(event.code, event.reason);
+    // Errors are followed by a close event, which does the bookkeeping.
+    socket.onerror = () => {};
+  }
+
+  /** Closes with `reason` unless a close is already under way; safe in any state. */
+  close(reason: CloseReason): void {
+    if (this.#closing || this.#finished) return;
+    this.#closing = reason;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    try {
+      this.#socket.close(reason.code, reason.reason);
+    } catch {
+      // Already closing (CONNECTING sockets cannot be closed with a code).
+    }
+  }
+
+  #onOpen(): void {
+    const { metrics } = this.#options;
+    this.#opened = true;
+    metrics.connectionsOpen++;
+    metrics.connectionsTotal++;
+    if (this.#idleMs > 0) this.#armIdleTimer(this.#idleMs);
+  }
+
+  #onMessage(data: string | ArrayBuffer): void {
+    if (this.#closing) return;
+    const isText = typeof data === "string";
+    const bytes = isText ? utf8ByteLength(data) : data.byteLength;
+    const now = performance.now();
+    this.#lastMessageAt = now;
+    this.#messages++;
+    this.#bytesIn += bytes;
+    const metrics = this.#options.metrics;
+    metrics.messagesIn++;
+    metrics.bytesIn += bytes;
+    if (bytes > this.#maxMessageBytes) {
+      return this.#breached(
+        "message_size",
+        closeTooBig(this.#options.config.maxMessageBytes),
+      );
+    }
+    if (this.#messageRate && !this.#messageRate.take(1, now)) {
+      return this.#breached(
+        "message_rate",
+        closeMessageRate(this.#options.config.rateLimitMessagesPerSecond),
+      );
+    }
+    if (this.#byteRate && !this.#byteRate.take(bytes, now)) {
+      return this.#breached(
+        "byte_rate",
+        closeByteRate(this.#options.config.rateLimitBytesPerSecond),
+      );
+    }
+    const socket = this.#socket;
+    socket.send(data);
+    this.#bytesOut += bytes;
+    metrics.messagesOut++;
+    metrics.bytesOut += bytes;
+    if (isText && data === "Goodbye") return this.close(CLOSE_GOODBYE);
+    const buffered = socket.bufferedAmount;
+    // bufferedAmount wraps negative past 2 GiB.
+    if (buffered > this.#maxBufferedBytes || buffered < 0) {
+      this.#options.lease.holdFor(SLOW_READER_SLOT_HOLD_MS);
+      this.#breached(
+        "slow_reader",
+        closeSlowReader(this.#options.config.maxBufferedBytes),
+      );
+    }
+  }
+
+  #armIdleTimer(ms: number): void {
+    this.#idleTimer = setTimeout(() => this.#checkIdle(), ms);
+  }
+
+  /** Re-arms for the remaining time, so messages never touch the timer. */
+  #checkIdle(): void {
+    this.#idleTimer = undefined;
+    const idleFor = performance.now() - this.#lastMessageAt;
+    if (idleFor >= this.#idleMs) this.#breached("idle", CLOSE_IDLE);
+    else this.#armIdleTimer(this.#idleMs - idleFor);
+  }
+
+  #breached(reason: LimitReason, close: CloseReason): void {
+    if (this.#closing) return;
+    this.#breach = reason;
+    this.#options.metrics.breached(reason);
+    this.close(close);
+  }
+
+  /** Deno can fire `close` twice (after an idle timeout): count it once. */
+  #onClose(code: number, reason: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    const { metrics, lease, log, ip } = this.#options;
+    if (this.#opened) metrics.connectionsOpen--;
+    // A stuck socket reports code 0; record the code the service sent.
+    const finalCode = this.#closing?.code ?? code;
+    metrics.closed(finalCode);
+    lease.release();
+    const ms = Math.round(performance.now() - this.#openedAt);
+    const why = this.#breach ? ` limit=${this.#breach}` : "";
+    log(
+      `ws close ip=${ip} code=${finalCode} reason=${
+        JSON.stringify(this.#closing?.reason ?? reason)
+      }${why} duration=${ms}ms messages=${this.#messages} bytes_in=${this.#bytesIn} bytes_out=${this.#bytesOut}`,
+    );
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Counters for `/metrics` (Prometheus text format) and `/healthz`. Per-message
+ * updates are plain field increments; labelled counters change per connection
+ * or per refusal only.
+ *
+ * @module
+ */
+
+/** Why an upgrade was refused or a connection was closed by a limit. */
+export type LimitReason =
+  | "bad_handshake"
+  | "origin"
+  | "per_ip"
+  | "total"
+  | "shutting_down"
+  | "message_size"
+  | "message_rate"
+  | "byte_rate"
+  | "slow_reader"
+  | "idle";
+
+/** The service's counters. One instance per app. */
+export class Metrics {
+  /** When the app was created, for uptime. */
+  readonly startedAt: number = Date.now();
+  connectionsOpen = 0;
+  connectionsTotal = 0;
+  messagesIn = 0;
+  bytesIn = 0;
+  messagesOut = 0;
+  bytesOut = 0;
+  readonly closesByCode: Map<number, number> = new Map();
+  readonly refusals: Map<LimitReason, number> = new Map();
+  readonly breaches: Map<LimitReason, number> = new Map();
+
+  /** Seconds since the app was created. */
+  uptimeSeconds(): number {
+    return (Date.now() - this.startedAt) / 1000;
+  }
+
+  /** Counts an upgrade the service refused. */
+  refused(reason: LimitReason): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+  }
+
+  /** Counts a connection closed because it broke a limit. */
+  breached(reason: LimitReason): void {
+    this.breaches.set(reason, (this.breaches.get(reason) ?? 0) + 1);
+  }
+
+  /** Counts a finished connection by its close code. */
+  closed(code: number): void {
+    this.closesByCode.set(code, (this.closesByCode.get(code) ?? 0) + 1);
+  }
+
+  /** The counters in Prometheus text exposition format 0.0.4. */
+  toPrometheus(): string {
+    const lines: string[] = [];
+    const metric = (
+      name: string,
+      type: "counter" | "gauge",
+      help: string,
+      samples: Array<[string, number]>,
+    ) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) {
+        lines.push(`${name}${labels} ${value}`);
+      }
+    };
+    const labelled = (label: string, map: Map<string | number, number>) =>
+      [...map].map(([key, value]): [string, number] => [
+        `{${label}="${key}"}`,
+        value,
+      ]);
+    metric("ws_echo_connections_open", "gauge", "Open WebSocket connections", [
+      ["", this.connectionsOpen],
+    ]);
+    metric(
+      "ws_echo_connections_total",
+      "counter",
+      "WebSocket connections accepted",
+      [["", this.connectionsTotal]],
+    );
+    metric("ws_echo_messages_received_total", "counter", "Messages received", [
+      ["", this.messagesIn],
+    ]);
+    metric(
+      "ws_echo_bytes_received_total",
+      "counter",
+      "Payload bytes received",
+      [
+        ["", this.bytesIn],
+      ],
+    );
+    metric("ws_echo_messages_sent_total", "counter", "Messages sent", [
+      ["", this.messagesOut],
+    ]);
+    metric("ws_echo_bytes_sent_total", "counter", "Payload bytes sent", [
+      ["", this.bytesOut],
+    ]);
+    metric(
+      "ws_echo_closes_total",
+      "counter",
+      "Finished connections by close code",
+      labelled("code", this.closesByCode),
+    );
+    metric(
+      "ws_echo_refusals_total",
+      "counter",
+      "Upgrades refused, by reason",
+      labelled("reason", this.refusals),
+    );
+    metric(
+      "ws_echo_limit_breaches_total",
+      "counter",
+      "Connections closed by a limit, by reason",
+      labelled("reason", this.breaches),
+    );
+    metric("ws_echo_uptime_seconds", "gauge", "Seconds since start", [
+      ["", Math.floor(this.uptimeSeconds())],
+    ]);
+    return lines.join("\n") + "\n";
+  }
+}

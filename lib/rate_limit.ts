@@ -1,0 +1,50 @@
+/**
+ * A token bucket: `rate` tokens per second up to `burst`, checked in O(1)
+ * with no allocation, so it can run on every message.
+ *
+ * @module
+ */
+
+/** Allows `burst` units at once and `ratePerSecond` units on average. */
+export class TokenBucket {
+  #tokens: number;
+  #updatedAt: number;
+  readonly #perMs: number;
+  readonly #burst: number;
+
+  /**
+   * @param ratePerSecond Units refilled per second.
+   * @param burst Capacity; the bucket starts full.
+   * @param now The current time in milliseconds (`performance.now()`).
+   */
+  constructor(ratePerSecond: number, burst: number, now: number) {
+    this.#perMs = ratePerSecond / 1000;
+    this.#burst = burst;
+    this.#tokens = burst;
+    this.#updatedAt = now;
+  }
+
+  /**
+   * Takes `amount` units if the bucket holds them.
+   *
+   * @returns `false` when taking them would exceed the rate.
+   * @example
+   * ```ts
+   * import { TokenBucket } from "./rate_limit.ts";
+   * const bucket = new TokenBucket(1, 2, 0);
+   * console.assert(bucket.take(2, 0) && !bucket.take(1, 0) && bucket.take(1, 1000));
+   * ```
+   */
+  take(amount: number, now: number): boolean {
+    const elapsed = now - this.#updatedAt;
+    this.#updatedAt = now;
+    const refilled = this.#tokens + elapsed * this.#perMs;
+    const tokens = refilled > this.#burst ? this.#burst : refilled;
+    if (tokens < amount) {
+      this.#tokens = tokens;
+      return false;
+    }
+    this.#tokens = tokens - amount;
+    return true;
+  }
+}

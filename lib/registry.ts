@@ -1,0 +1,133 @@
+/**
+ * Admission control and the set of open connections: the per-IP and total
+ * caps, and the list that shutdown closes with 1001.
+ *
+ * @module
+ */
+import type { CloseReason } from "./close_codes.ts";
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** Something the registry can ask to close, e.g. at shutdown. */
+export interface Closable {
+  close(reason: CloseReason): void;
+}
+
+/** A connection slot; `release()` is idempotent. */
+export interface Lease {
+  /** Frees the slot now, unless `holdFor` asked to keep it. Idempotent. */
+  release(): void;
+  /** Keeps the slot taken for `ms` more, even after `release()`. */
+  holdFor(ms: number): void;
+  /** Registers the connection so shutdown can close it. */
+  track(connection: Closable): void;
+}
+
+/** Why the registry refused a slot. */
+export type AdmissionRefusal = "per_ip" | "total" | "shutting_down";
+
+/** Counts connections per client IP and in total, against the configured caps. */
+export class ConnectionRegistry {
+  readonly #perIp = new Map<string, number>();
+  readonly #open = new Set<Closable>();
+  readonly #timers = new Set<Timer>();
+  readonly #frees = new Map<Timer, () => void>();
+  readonly #emptyWaiters: Array<() => void> = [];
+  readonly #maxPerIp: number;
+  readonly #maxTotal: number;
+  #total = 0;
+  #shuttingDown = false;
+
+  /** @param limits Caps; 0 turns a cap off. */
+  constructor(limits: { maxPerIp: number; maxTotal: number }) {
+    this.#maxPerIp = limits.maxPerIp;
+    this.#maxTotal = limits.maxTotal;
+  }
+
+  /** Slots in use, including slots held after a slow reader was closed. */
+  get size(): number {
+    return this.#total;
+  }
+
+  /** Slots in use by one IP. */
+  countFor(ip: string): number {
+    return this.#perIp.get(ip) ?? 0;
+  }
+
+  /** True once `closeAll` ran: new upgrades are refused with 503. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /** Reserves a slot for `ip`, or says which cap refuses it. */
+  admit(ip: string): Lease | AdmissionRefusal {
+    if (this.#shuttingDown) return "shutting_down";
+    if (this.#maxTotal > 0 && this.#total >= this.#maxTotal) return "total";
+    const forIp = this.#perIp.get(ip) ?? 0;
+    if (this.#maxPerIp > 0 && forIp >= this.#maxPerIp) return "per_ip";
+    this.#perIp.set(ip, forIp + 1);
+    this.#total++;
+    let released = false;
+    let tracked: Closable | undefined;
+    let timer: Timer | undefined;
+    const free = () => {
+      if (released) return;
+      released = true;
+      if (timer !== undefined) {
+        this.#timers.delete(timer);
+        this.#frees.delete(timer);
+      }
+      if (tracked) this.#untrack(tracked);
+      this.#total--;
+      const left = (this.#perIp.get(ip) ?? 1) - 1;
+      if (left === 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, left);
+    };
+    return {
+      release: () => {
+        if (timer === undefined) free();
+        else if (tracked) this.#untrack(tracked);
+      },
+      holdFor: (ms) => {
+        if (released || timer !== undefined) return;
+        const held = setTimeout(free, ms);
+        timer = held;
+        this.#timers.add(held);
+        this.#frees.set(held, free);
+      },
+      track: (connection) => {
+        tracked = connection;
+        this.#open.add(connection);
+      },
+    };
+  }
+
+  /** Resolves once no tracked connection is open (slots held for slow readers do not count). */
+  whenEmpty(): Promise<void> {
+    if (this.#open.size === 0) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#emptyWaiters.push(resolve);
+    return promise;
+  }
+
+  #untrack(connection: Closable): void {
+    this.#open.delete(connection);
+    if (this.#open.size > 0) return;
+    for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+  }
+
+  /** Refuses new upgrades and asks every open connection to close. */
+  closeAll(reason: CloseReason): void {
+    this.#shuttingDown = true;
+    for (const connection of [...this.#open]) connection.close(reason);
+  }
+
+  /** Frees every held slot and clears its timer (used when the server stops). */
+  dispose(): void {
+    for (const timer of [...this.#timers]) {
+      clearTimeout(timer);
+      this.#frees.get(timer)?.();
+    }
+    this.#frees.clear();
+  }
+}

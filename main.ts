@@ -1,0 +1,133 @@
+/**
+ * ws-echo: a WebSocket echo service, pywebsocket-compatible, for tutorials,
+ * tests and demos. This module assembles the Hono app; it listens only when
+ * run directly (`deno task start`).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { logger } from "hono/logger";
+import { secureHeaders } from "hono/secure-headers";
+import { serveStatic } from "hono/deno";
+import { fileURLToPath } from "node:url";
+import {
+  type Config,
+  ConfigError,
+  ENV_NAMES,
+  parseConfig,
+} from "./lib/config.ts";
+import type { Log } from "./lib/connection.ts";
+import { Metrics } from "./lib/metrics.ts";
+import { ConnectionRegistry } from "./lib/registry.ts";
+import type { AppEnv, Services } from "./lib/services.ts";
+import { startServer } from "./lib/server.ts";
+import { echoRoute } from "./routes/echo.ts";
+import { healthRoutes } from "./routes/health.ts";
+
+/** Options for `createApp`; all optional. */
+export interface AppOptions {
+  /** Where log lines go. @default console.log */
+  log?: Log;
+  /** Folder served at `/`. @default the `static/` folder beside this file */
+  staticRoot?: string;
+}
+
+/** The Hono app and the state its routes share. */
+export interface EchoApp {
+  app: Hono<AppEnv>;
+  services: Services;
+}
+
+/** The folder served at `/`, resolved next to this module. */
+export const STATIC_ROOT: string = fileURLToPath(
+  new URL("./static", import.meta.url),
+);
+
+// Hono's logger colours its output; log files want plain text.
+// deno-lint-ignore no-control-regex
+const ANSI_COLOR = /\x1b\[[0-9;]*m/g;
+
+/** Builds the app from a configuration, without listening. */
+export function createApp(config: Config, options: AppOptions = {}): EchoApp {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const services: Services = {
+    config,
+    log,
+    metrics: new Metrics(),
+    registry: new ConnectionRegistry({
+      maxPerIp: config.maxConnectionsPerIp,
+      maxTotal: config.maxConnections,
+    }),
+    staticRoot: options.staticRoot ?? STATIC_ROOT,
+  };
+  const app = new Hono<AppEnv>();
+  // One line per request: Hono's logger also prints a line on the way in.
+  app.use(logger((line) => {
+    if (!line.startsWith("<--")) log(line.replace(ANSI_COLOR, ""));
+  }));
+  app.use(secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      connectSrc: ["'self'", "ws:", "wss:"],
+      imgSrc: ["'self'", "data:"],
+      objectSrc: ["'none'"],
+      baseUri: ["'none'"],
+      frameAncestors: ["'none'"],
+      formAction: ["'none'"],
+    },
+    referrerPolicy: "no-referrer",
+  }));
+  app.route("/echo", echoRoute(services));
+  app.route("/", healthRoutes(services));
+  app.use(
+    "/*",
+    async function cacheStatic(c, next) {
+      await next();
+      if (c.res.ok) c.header("Cache-Control", "public, max-age=300");
+    },
+    serveStatic({ root: services.staticRoot }),
+  );
+  app.notFound((c) => c.text(`Not found: ${c.req.path}\n`, 404));
+  app.onError((error, c) => {
+    log(`error ${c.req.method} ${c.req.path}: ${error.stack ?? error}`);
+    return c.text("Internal server error\n", 500);
+  });
+  return { app, services };
+}
+
+/** Prints a start-up failure in one line and exits non-zero; rethrows bugs. */
+function exitOnStartupError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    console.error(`ws-echo: ${error.message}`);
+  } else if (
+    error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied
+  ) {
+    console.error(`ws-echo: Missing permission: ${error.message}`);
+  } else if (error instanceof Deno.errors.AddrInUse) {
+    console.error(`ws-echo: Cannot listen: ${error.message} (set PORT)`);
+  } else {
+    throw error;
+  }
+  Deno.exit(2);
+}
+
+if (import.meta.main) {
+  try {
+    // Only the variables the service reads: `--allow-env` names exactly these.
+    const config = parseConfig(
+      Object.fromEntries(ENV_NAMES.map((name) => [name, Deno.env.get(name)])),
+    );
+    const server = startServer(createApp(config), {
+      onListen: (urls) =>
+        console.log(`ws-echo: page ${urls.page}  echo ${urls.echo}`),
+    });
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(signal, () => {
+        server.shutdown().then(() => Deno.exit(0));
+      });
+    }
+  } catch (error) {
+    exitOnStartupError(error);
+  }
+}

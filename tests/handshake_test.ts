@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import {
+  clientFrame,
+  rawRequest,
+  readResponse,
+  startTestServer,
+  upgradeRequest,
+  writeAll,
+} from "./_helpers.ts";
+
+Deno.test("the Upgrade header is matched case-insensitively (RFC 6455 §4.2.1)", async (t) => {
+  await using server = startTestServer();
+  for (const value of ["websocket", "WebSocket", "WEBSOCKET"]) {
+    await t.step(`Upgrade: ${value} -> 101, then echoes`, async () => {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      try {
+        await writeAll(
+          conn,
+          new TextEncoder().encode(
+            upgradeRequest("/echo", {
+              Upgrade: value,
+              Connection: "keep-alive, Upgrade",
+            }),
+          ),
+        );
+        const response = await readResponse(conn);
+        assert.equal(response.status, 101);
+        assert.equal(
+          response.headers.get("sec-websocket-accept"),
+          "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+        );
+        await writeAll(conn, clientFrame(0x1, new TextEncoder().encode("hi")));
+        const frame = new Uint8Array(4);
+        let got = 0;
+        while (got < 4) got += (await conn.read(frame.subarray(got))) ?? 4;
+        assert.deepEqual(
+          [...frame],
+          [0x81, 2, 0x68, 0x69],
+          "unmasked text frame 'hi'",
+        );
+      } finally {
+        conn.close();
+      }
+    });
+  }
+});
+
+Deno.test("refused handshakes get the status for their cause and a readable body", async (t) => {
+  await using server = startTestServer();
+
+  await t.step(
+    "plain GET /echo -> 426 with Upgrade: websocket and how to connect",
+    async () => {
+      const response = await fetch(`${server.http}/echo`);
+      const body = await response.text();
+      assert.equal(response.status, 426);
+      assert.equal(response.headers.get("upgrade"), "websocket");
+      assert.match(body, /new WebSocket\("ws:\/\/127\.0\.0\.1:\d+\/echo"\)/);
+      assert.match(body, /wscat -c ws:\/\//);
+    },
+  );
+
+  await t.step(
+    "wrong Sec-WebSocket-Version -> 426 with Sec-WebSocket-Version: 13",
+    async () => {
+      const response = await rawRequest(
+        server.port,
+        upgradeRequest("/echo", { "Sec-WebSocket-Version": "8" }),
+      );
+      assert.equal(response.status, 426);
+      assert.equal(response.headers.get("sec-websocket-version"), "13");
+      assert.match(response.body, /version 13/);
+    },
+  );
+
+  const badRequests: Array<[string, Record<string, string>, RegExp]> = [
+    ["missing key", { "Sec-WebSocket-Key": "" }, /Missing Sec-WebSocket-Key/],
+    [
+      "malformed key",
+      { "Sec-WebSocket-Key": "not-base64!" },
+      /Invalid Sec-WebSocket-Key/,
+    ],
+    [
+      "key of the wrong length",
+      { "Sec-WebSocket-Key": "c2hvcnQ=" },
+      /Invalid Sec-WebSocket-Key/,
+    ],
+    [
+      "Connection without Upgrade",
+      { Connection: "keep-alive" },
+      /Connection header/,
+    ],
+    ["malformed subprotocol list", {
+      "Sec-WebSocket-Protocol": "chat, bad protocol",
+    }, /Invalid Sec-WebSocket-Protocol/],
+  ];
+  for (const [name, headers, message] of badRequests) {
+    await t.step(`${name} -> 400`, async () => {
+      const response = await rawRequest(
+        server.port,
+        upgradeRequest("/echo", headers),
+      );
+      assert.equal(response.status, 400);
+      assert.match(response.body, message);
+    });
+  }
+
+  for (const method of ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"]) {
+    await t.step(`${method} /echo -> 405 with Allow`, async () => {
+      const response = await fetch(`${server.http}/echo`, { method });
+      await response.body?.cancel();
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.get("allow"), "GET, HEAD");
+    });
+  }
+
+  await t.step("unknown path -> 404", async () => {
+    const response = await fetch(`${server.http}/nope`);
+    assert.equal(response.status, 404);
+    assert.equal(await response.text(), "Not found: /nope\n");
+  });
+
+  await t.step("the server still echoes after all of the above", async () => {
+    const socket = new WebSocket(`${server.ws}/echo`);
+    const echoed = await new Promise((resolve) => {
+      socket.onopen = () => socket.send("alive");
+      socket.onmessage = (event) => resolve(event.data);
+    });
+    assert.equal(echoed, "alive");
+    const closed = new Promise((resolve) => socket.onclose = resolve);
+    socket.close();
+    await closed;
+  });
+});

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { createApp } from "../main.ts";
+import { DEFAULT_CONFIG } from "../lib/config.ts";
+import {
+  closeAndWait,
+  connect,
+  rawRequest,
+  startTestServer,
+} from "./_helpers.ts";
+
+const { app } = createApp(DEFAULT_CONFIG, { log: () => {} });
+
+Deno.test("GET / serves the demo page from static/", async () => {
+  const response = await app.request("/");
+  assert.equal(response.status, 200);
+  assert.equal(
+    response.headers.get("content-type"),
+    "text/html; charset=utf-8",
+  );
+  assert.match(await response.text(), /<html/);
+});
+
+Deno.test("every response carries the security headers", async (t) => {
+  for (const path of ["/", "/echo", "/healthz", "/missing"]) {
+    await t.step(path, async () => {
+      const response = await app.request(path);
+      await response.body?.cancel();
+      const csp = response.headers.get("content-security-policy") ?? "";
+      assert.match(csp, /default-src 'self'/);
+      assert.doesNotMatch(csp, /unsafe-inline/);
+      assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+      assert.equal(response.headers.get("referrer-policy"), "no-referrer");
+    });
+  }
+});
+
+Deno.test("paths outside static/ can never be read", async (t) => {
+  await using server = startTestServer();
+  const attempts = [
+    "/../main.ts",
+    "/static/../main.ts",
+    "/..%2fmain.ts",
+    "/%2e%2e/main.ts",
+    "/..%5cmain.ts",
+    "//etc/passwd",
+    "/main.ts",
+    "/deno.json",
+  ];
+  for (const path of attempts) {
+    await t.step(`GET ${path} -> 4xx`, async () => {
+      const response = await rawRequest(
+        server.port,
+        `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      );
+      assert.ok(
+        response.status >= 400 && response.status < 500,
+        `status ${response.status}`,
+      );
+      assert.doesNotMatch(response.body, /import|createApp|"tasks"|root:/);
+    });
+  }
+});
+
+Deno.test("GET /healthz reports status, open connections and uptime", async () => {
+  await using server = startTestServer();
+  const { socket, inbox } = await connect(`${server.ws}/echo`);
+  const response = await fetch(`${server.http}/healthz`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  const body = await response.json();
+  assert.equal(body.status, "ok");
+  assert.equal(body.connections, 1);
+  assert.equal(typeof body.uptimeSeconds, "number");
+  await closeAndWait(socket, inbox);
+});
