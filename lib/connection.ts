@@ -63,6 +63,7 @@ class EchoConnection implements Closable {
   readonly #idleMs: number;
   #lastMessageAt = this.#openedAt;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #messages = 0;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -107,10 +108,18 @@ class EchoConnection implements Closable {
     if (this.#closing || this.#finished) return;
     this.#closing = reason;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    // Deno 2.9 drops the close frame when close() runs inside a message event
+    // while more frames are in flight; from the next macrotask it is sent.
+    this.#closeTimer = setTimeout(() => this.#sendClose(reason), 0);
+  }
+
+  #sendClose(reason: CloseReason): void {
+    this.#closeTimer = undefined;
+    if (this.#finished) return;
     try {
       this.#socket.close(reason.code, reason.reason);
     } catch {
-      // Already closing (CONNECTING sockets cannot be closed with a code).
+      // Already closed by the peer.
     }
   }
 
@@ -192,6 +201,7 @@ class EchoConnection implements Closable {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     const { metrics, lease, log, ip } = this.#options;
     if (this.#opened) metrics.connectionsOpen--;
     // A stuck socket reports code 0; record the code the service sent.
