@@ -49,8 +49,10 @@ function log(kind, detail) {
   item.className = kind;
   const time = new Date().toISOString().slice(11, 23);
   item.textContent = `${time}  ${kind}  ${detail}`;
-  $("log").append(item);
-  item.scrollIntoView({ block: "nearest" });
+  const list = $("log");
+  list.append(item);
+  // Scroll the log, not the page.
+  list.scrollTop = list.scrollHeight;
 }
 
 function showCode(lines) {

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { startTestServer } from "./_helpers.ts";
+
+/** Makes a self-signed certificate for localhost with Debian's openssl. */
+async function selfSignedCertificate(dir: string) {
+  const cert = `${dir}/cert.pem`;
+  const key = `${dir}/key.pem`;
+  const { code, stderr } = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  return { cert, key };
+}
+
+Deno.test("TLS_CERT_FILE and TLS_KEY_FILE serve wss:// to a client that trusts the certificate", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ws-echo-tls-" });
+  try {
+    const { cert, key } = await selfSignedCertificate(dir);
+    await using server = startTestServer({
+      TLS_CERT_FILE: cert,
+      TLS_KEY_FILE: key,
+    });
+    assert.equal(
+      server.server.urls.echo,
+      `wss://127.0.0.1:${server.port}/echo`,
+    );
+    // A separate Deno process that trusts only this certificate, via --cert.
+    const client = `
+      const ws = new WebSocket("wss://localhost:${server.port}/echo");
+      ws.onopen = () => ws.send("over TLS");
+      ws.onmessage = (event) => { console.log(event.data); ws.close(); };
+      ws.onerror = () => { console.log("error"); Deno.exit(1); };
+    `;
+    const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--cert", cert, client],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert.equal(new TextDecoder().decode(stdout).trim(), "over TLS");
+    assert.equal(code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an unreadable TLS file stops start-up with a message naming the variable", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", "main.ts"],
+    cwd: new URL("..", import.meta.url),
+    env: {
+      PORT: "0",
+      TLS_CERT_FILE: "/nonexistent/cert.pem",
+      TLS_KEY_FILE: "/nonexistent/key.pem",
+      NO_COLOR: "1",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const { code, stderr } = await child.output();
+  assert.equal(code, 2);
+  assert.match(
+    new TextDecoder().decode(stderr),
+    /^ws-echo: Cannot read TLS_CERT_FILE "\/nonexistent\/cert\.pem": .*No such file/,
+  );
+});
