@@ -1,0 +1,39 @@
+/**
+ * Micro-benchmarks for the pieces that run on every message, so a regression
+ * shows up without a load run: `deno task bench`.
+ */
+import { Metrics } from "../lib/metrics.ts";
+import { TokenBucket } from "../lib/rate_limit.ts";
+import { utf8ByteLength } from "../lib/utf8.ts";
+
+const ascii32 = "x".repeat(32);
+const cjk32 = "繁體中文简体中文".repeat(4);
+const bucket = new TokenBucket(1e12, 1e12, 0);
+const metrics = new Metrics();
+let now = 0;
+
+Deno.bench("TokenBucket.take() per message", { group: "limits" }, () => {
+  bucket.take(32, now++);
+});
+
+Deno.bench("utf8ByteLength() 32 ASCII chars", { group: "size" }, () => {
+  utf8ByteLength(ascii32);
+});
+
+Deno.bench("utf8ByteLength() 32 CJK chars", { group: "size" }, () => {
+  utf8ByteLength(cjk32);
+});
+
+Deno.bench("TextEncoder.encode() 32 ASCII chars (baseline)", {
+  group: "size",
+  baseline: true,
+}, () => {
+  new TextEncoder().encode(ascii32);
+});
+
+Deno.bench("Metrics counters per echoed message", { group: "metrics" }, () => {
+  metrics.messagesIn++;
+  metrics.bytesIn += 32;
+  metrics.messagesOut++;
+  metrics.bytesOut += 32;
+});
