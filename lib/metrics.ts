@@ -72,32 +72,43 @@ export class Metrics {
         `{${label}="${key}"}`,
         value,
       ]);
-    metric("ws_echo_connections_open", "gauge", "Open WebSocket connections", [
-      ["", this.connectionsOpen],
-    ]);
-    metric(
-      "ws_echo_connections_total",
-      "counter",
-      "WebSocket connections accepted",
-      [["", this.connectionsTotal]],
-    );
-    metric("ws_echo_messages_received_total", "counter", "Messages received", [
-      ["", this.messagesIn],
-    ]);
-    metric(
-      "ws_echo_bytes_received_total",
-      "counter",
-      "Payload bytes received",
+    const plain: Array<[string, "counter" | "gauge", string, number]> = [
       [
-        ["", this.bytesIn],
+        "connections_open",
+        "gauge",
+        "Open WebSocket connections",
+        this.connectionsOpen,
       ],
-    );
-    metric("ws_echo_messages_sent_total", "counter", "Messages sent", [
-      ["", this.messagesOut],
-    ]);
-    metric("ws_echo_bytes_sent_total", "counter", "Payload bytes sent", [
-      ["", this.bytesOut],
-    ]);
+      [
+        "connections_total",
+        "counter",
+        "WebSocket connections accepted",
+        this.connectionsTotal,
+      ],
+      [
+        "messages_received_total",
+        "counter",
+        "Messages received",
+        this.messagesIn,
+      ],
+      [
+        "bytes_received_total",
+        "counter",
+        "Payload bytes received",
+        this.bytesIn,
+      ],
+      ["messages_sent_total", "counter", "Messages sent", this.messagesOut],
+      ["bytes_sent_total", "counter", "Payload bytes sent", this.bytesOut],
+      [
+        "uptime_seconds",
+        "gauge",
+        "Seconds since start",
+        Math.floor(this.uptimeSeconds()),
+      ],
+    ];
+    for (const [name, type, help, value] of plain) {
+      metric(`ws_echo_${name}`, type, help, [["", value]]);
+    }
     metric(
       "ws_echo_closes_total",
       "counter",
@@ -116,9 +127,6 @@ export class Metrics {
       "Connections closed by a limit, by reason",
       labelled("reason", this.breaches),
     );
-    metric("ws_echo_uptime_seconds", "gauge", "Seconds since start", [
-      ["", Math.floor(this.uptimeSeconds())],
-    ]);
     return lines.join("\n") + "\n";
   }
 }
