@@ -3,12 +3,23 @@
  * 64 KiB binary frames without reading its echoes (issue 3's figure), and
  * checks that a second client still gets its echo.
  *
- * Usage: `deno run -A bench/slow_reader.ts` (starts `deno task start` on a free port).
+ * Usage: `deno run -A bench/slow_reader.ts` (starts the service with the
+ * `deno task start` flags on a free loopback port).
  */
+import {
+  clientFrame,
+  openRawWebSocket,
+  ROOT,
+  startTaskArgs,
+  writeAll,
+} from "../tests/_helpers.ts";
+
 const MiB = 1024 * 1024;
-const server = new Deno.Command("deno", {
-  args: ["task", "start"],
-  env: { PORT: "0", HOSTNAME: "127.0.0.1", NO_COLOR: "1" },
+// The start task's own flags, run directly, so the child's pid is the server's.
+const server = new Deno.Command(Deno.execPath(), {
+  args: await startTaskArgs(),
+  cwd: ROOT,
+  env: { PORT: "0", HOSTNAME: "127.0.0.1" },
   stdout: "piped",
   stderr: "null",
 }).spawn();
@@ -16,39 +27,23 @@ const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
 let banner = "";
 while (!banner.includes("\n")) banner += (await reader.read()).value ?? "";
 const port = Number(banner.match(/:(\d+)\//)![1]);
-// `deno task` runs the service as a child; find it by its listening port.
-const pid = Number(
-  new TextDecoder().decode(
-    (await new Deno.Command("ss", { args: ["-Hltnp", `sport = :${port}`] })
-      .output()).stdout,
-  ).match(/pid=(\d+)/)![1],
-);
 const rssMiB = () =>
   Number(
-    Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1],
+    Deno.readTextFileSync(`/proc/${server.pid}/status`).match(
+      /VmRSS:\s+(\d+)/,
+    )![1],
   ) / 1024;
 
 const before = rssMiB();
-const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-await conn.write(new TextEncoder().encode(
-  "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-));
-await conn.read(new Uint8Array(1024));
+const conn = await openRawWebSocket(port);
 const payload = 64 * 1024;
-const frame = new Uint8Array(14 + payload);
-frame[0] = 0x82;
-frame[1] = 0x80 | 127;
-new DataView(frame.buffer).setBigUint64(2, BigInt(payload));
+const frame = clientFrame(0x2, new Uint8Array(payload));
 let sent = 0;
 let peak = before;
 const writer = (async () => {
   try {
     while (sent < 1024 * MiB) {
-      let offset = 0;
-      while (offset < frame.length) {
-        offset += await conn.write(frame.subarray(offset));
-      }
+      await writeAll(conn, frame);
       sent += payload;
     }
   } catch {
@@ -75,6 +70,6 @@ console.log(JSON.stringify({
 }));
 conn.close();
 await writer;
-Deno.kill(pid, "SIGTERM");
+server.kill("SIGTERM");
 await reader.cancel();
 await server.status;

@@ -55,7 +55,8 @@ const origins = z
     return list;
   });
 
-const existingFile = z.string().trim().min(1, "expected a file path")
+/** A path; whether it can be read is checked when the server starts. */
+const filePath = z.string().trim().min(1, "expected a file path")
   .optional();
 
 /** The environment variables the service reads, with their defaults. */
@@ -76,8 +77,8 @@ export const envSchema = z.object({
   SHUTDOWN_GRACE_SECONDS: integer(0, 60, 3),
   TRUST_PROXY: booleanFlag,
   ALLOWED_ORIGINS: origins,
-  TLS_CERT_FILE: existingFile,
-  TLS_KEY_FILE: existingFile,
+  TLS_CERT_FILE: filePath,
+  TLS_KEY_FILE: filePath,
 });
 
 /** Every environment variable name the service reads. */

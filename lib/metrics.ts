@@ -40,17 +40,17 @@ export class Metrics {
 
   /** Counts an upgrade the service refused. */
   refused(reason: LimitReason): void {
-    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+    increment(this.refusals, reason);
   }
 
   /** Counts a connection closed because it broke a limit. */
   breached(reason: LimitReason): void {
-    this.breaches.set(reason, (this.breaches.get(reason) ?? 0) + 1);
+    increment(this.breaches, reason);
   }
 
   /** Counts a finished connection by its close code. */
   closed(code: number): void {
-    this.closesByCode.set(code, (this.closesByCode.get(code) ?? 0) + 1);
+    increment(this.closesByCode, code);
   }
 
   /** The counters in Prometheus text exposition format 0.0.4. */
@@ -129,4 +129,8 @@ export class Metrics {
     );
     return lines.join("\n") + "\n";
   }
+}
+
+function increment<K>(counts: Map<K, number>, key: K): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }

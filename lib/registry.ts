@@ -30,8 +30,8 @@ export type AdmissionRefusal = "per_ip" | "total" | "shutting_down";
 export class ConnectionRegistry {
   readonly #perIp = new Map<string, number>();
   readonly #open = new Set<Closable>();
-  readonly #timers = new Set<Timer>();
-  readonly #frees = new Map<Timer, () => void>();
+  /** Slots held after a slow reader closed: the timer that frees each one. */
+  readonly #held = new Map<Timer, () => void>();
   readonly #emptyWaiters: Array<() => void> = [];
   readonly #maxPerIp: number;
   readonly #maxTotal: number;
@@ -42,11 +42,6 @@ export class ConnectionRegistry {
   constructor(limits: { maxPerIp: number; maxTotal: number }) {
     this.#maxPerIp = limits.maxPerIp;
     this.#maxTotal = limits.maxTotal;
-  }
-
-  /** Slots in use, including slots held after a slow reader was closed. */
-  get size(): number {
-    return this.#total;
   }
 
   /** Slots in use by one IP. */
@@ -73,10 +68,7 @@ export class ConnectionRegistry {
     const free = () => {
       if (released) return;
       released = true;
-      if (timer !== undefined) {
-        this.#timers.delete(timer);
-        this.#frees.delete(timer);
-      }
+      if (timer !== undefined) this.#held.delete(timer);
       if (tracked) this.#untrack(tracked);
       this.#total--;
       const left = (this.#perIp.get(ip) ?? 1) - 1;
@@ -90,10 +82,8 @@ export class ConnectionRegistry {
       },
       holdFor: (ms) => {
         if (released || timer !== undefined) return;
-        const held = setTimeout(free, ms);
-        timer = held;
-        this.#timers.add(held);
-        this.#frees.set(held, free);
+        timer = setTimeout(free, ms);
+        this.#held.set(timer, free);
       },
       track: (connection) => {
         tracked = connection;
@@ -124,10 +114,9 @@ export class ConnectionRegistry {
 
   /** Frees every held slot and clears its timer (used when the server stops). */
   dispose(): void {
-    for (const timer of [...this.#timers]) {
+    for (const [timer, free] of [...this.#held]) {
       clearTimeout(timer);
-      this.#frees.get(timer)?.();
+      free();
     }
-    this.#frees.clear();
   }
 }

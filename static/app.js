@@ -17,6 +17,7 @@ let language = pickLanguage(
 /** @type {WebSocket | undefined} */
 let socket;
 let peak = 0;
+const stateItems = document.querySelectorAll(".states li");
 
 function t(key, values = {}) {
   const text = MESSAGES[language][key] ?? MESSAGES.en[key] ?? key;
@@ -59,8 +60,15 @@ function showCode(lines) {
   $("code").textContent = lines.join("\n");
 }
 
+/** What the state panel last showed, so unchanged frames cost nothing. */
+let rendered = "";
+
 function renderState() {
   const state = socket ? socket.readyState : undefined;
+  const buffered = socket ? socket.bufferedAmount : 0;
+  const key = `${language} ${state} ${buffered} ${peak}`;
+  if (key === rendered) return;
+  rendered = key;
   $("ready-state").textContent = state === undefined
     ? "–"
     : `${state} ${STATE_NAMES[state]}`;
@@ -68,10 +76,9 @@ function renderState() {
   $("state-explained").textContent = t(
     state === undefined ? "state.none" : `state.${state}`,
   );
-  for (const item of document.querySelectorAll(".states li")) {
+  for (const item of stateItems) {
     item.classList.toggle("current", item.dataset.value === String(state));
   }
-  const buffered = socket ? socket.bufferedAmount : 0;
   $("buffered").textContent = String(buffered);
   $("buffered-peak").textContent = String(peak);
 }

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { createApp } from "../main.ts";
 import { parseConfig } from "../lib/config.ts";
 import type { Services } from "../lib/services.ts";
@@ -192,6 +194,32 @@ export function upgradeRequest(
     .filter(([, value]) => value !== "")
     .map(([name, value]) => `${name}: ${value}`);
   return `GET ${path} HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n`;
+}
+
+/**
+ * Completes an opening handshake over raw TCP and returns the connection, for
+ * clients a browser-style WebSocket cannot imitate (one that never reads, say).
+ */
+export async function openRawWebSocket(
+  port: number,
+  headers: Record<string, string> = {},
+): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encoder.encode(upgradeRequest("/echo", headers)));
+  const response = await readResponse(conn);
+  assert.equal(response.status, 101, `handshake refused: ${response.body}`);
+  return conn;
+}
+
+/** The project folder. */
+export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
+
+/** The arguments after `deno` in `deno task start`, read from deno.json. */
+export async function startTaskArgs(): Promise<string[]> {
+  const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const [deno, ...args] = (denoJson.tasks.start as string).split(/\s+/);
+  assert.equal(deno, "deno");
+  return args;
 }
 
 /** A masked client frame (RFC 6455 §5.2) with a zero mask key. */

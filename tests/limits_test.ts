@@ -3,6 +3,7 @@ import {
   clientFrame,
   closeAndWait,
   connect,
+  openRawWebSocket,
   rawRequest,
   startTestServer,
   type TestServer,
@@ -55,13 +56,7 @@ Deno.test("a client that never reads is closed before the server buffers more th
     RATE_LIMIT_MESSAGES_PER_SECOND: "0",
   });
   const rssBefore = Deno.memoryUsage().rss;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-  await writeAll(conn, new TextEncoder().encode(upgradeRequest()));
-  const head = new Uint8Array(1024);
-  assert.match(
-    new TextDecoder().decode(head.subarray(0, (await conn.read(head))!)),
-    /^HTTP\/1\.1 101/,
-  );
+  const conn = await openRawWebSocket(server.port);
 
   // Send 64 KiB binary frames as fast as possible and never read the echoes.
   const frame = clientFrame(0x2, new Uint8Array(64 * 1024));
@@ -163,18 +158,9 @@ Deno.test("TRUST_PROXY=true counts connections by the first X-Forwarded-For entr
     MAX_CONNECTIONS_PER_IP: "1",
     TRUST_PROXY: "true",
   });
-  const a = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-  await writeAll(
-    a,
-    new TextEncoder().encode(
-      upgradeRequest("/echo", { "X-Forwarded-For": "203.0.113.1, 10.0.0.1" }),
-    ),
-  );
-  const head = new Uint8Array(512);
-  assert.match(
-    new TextDecoder().decode(head.subarray(0, (await a.read(head))!)),
-    /^HTTP\/1\.1 101/,
-  );
+  const a = await openRawWebSocket(server.port, {
+    "X-Forwarded-For": "203.0.113.1, 10.0.0.1",
+  });
   const sameIp = await rawRequest(
     server.port,
     upgradeRequest("/echo", { "X-Forwarded-For": "203.0.113.1" }),

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-import { Inbox, openWebSocket } from "./_helpers.ts";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-/** The flags `deno task start` runs with, read from deno.json. */
-async function startTaskArgs(): Promise<string[]> {
-  const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
-  const [deno, ...args] = (denoJson.tasks.start as string).split(/\s+/);
-  assert.equal(deno, "deno");
-  return args;
-}
+import {
+  Inbox,
+  openRawWebSocket,
+  openWebSocket,
+  ROOT,
+  startTaskArgs,
+} from "./_helpers.ts";
 
 /** Spawns the service as `deno task start` would, and reads its first stdout line. */
 async function spawnService(env: Record<string, string>, args?: string[]) {
@@ -74,17 +69,7 @@ Deno.test("shutdown finishes within the grace period when a client never answers
   const { line, rest } = await firstLine(child.stdout);
   const port = Number(line.match(/:(\d+)\//)![1]);
   // A raw client that completes the handshake and then never reads or answers.
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(
-    new TextEncoder().encode(
-      "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    ),
-  );
-  const head = new Uint8Array(512);
-  assert.match(
-    new TextDecoder().decode(head.subarray(0, (await conn.read(head))!)),
-    /^HTTP\/1\.1 101/,
-  );
+  const conn = await openRawWebSocket(port);
   child.kill("SIGTERM");
   const status = await child.status;
   assert.equal(status.code, 0);
