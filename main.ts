@@ -6,6 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { logger } from "hono/logger";
 import { secureHeaders } from "hono/secure-headers";
 import { serveStatic } from "hono/deno";
@@ -21,8 +22,14 @@ import { Metrics } from "./lib/metrics.ts";
 import { ConnectionRegistry } from "./lib/registry.ts";
 import type { AppEnv, Services } from "./lib/services.ts";
 import { startServer } from "./lib/server.ts";
-import { echoRoute } from "./routes/echo.ts";
+import { IdSource } from "./lib/ids.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { limitsRoute } from "./routes/limits.ts";
+import { sseRoute } from "./routes/sse.ts";
+import { type WebSocketEndpoint, webSocketRoute } from "./routes/websocket.ts";
+
+/** The WebSocket endpoints, each mounted at `/<name>`. */
+const WEBSOCKET_ENDPOINTS: WebSocketEndpoint[] = ["echo", "close", "inspect"];
 
 /** Options for `createApp`; all optional. */
 export interface AppOptions {
@@ -53,6 +60,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   const services: Services = {
     config,
     log,
+    ids: new IdSource(),
     metrics: new Metrics(),
     registry: new ConnectionRegistry({
       maxPerIp: config.maxConnectionsPerIp,
@@ -77,7 +85,15 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     },
     referrerPolicy: "no-referrer",
   }));
-  app.route("/echo", echoRoute(services));
+  for (const endpoint of WEBSOCKET_ENDPOINTS) {
+    app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
+  }
+  // Pages on other origins may read the limits and open the event stream.
+  const readableFrom = cors({ origin: config.allowedOrigins });
+  app.use("/limits", readableFrom);
+  app.use("/sse", readableFrom);
+  app.route("/limits", limitsRoute(services));
+  app.route("/sse", sseRoute(services));
   app.route("/", healthRoutes(services));
   app.use(
     "/*",

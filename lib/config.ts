@@ -75,6 +75,7 @@ export const envSchema = z.object({
   IDLE_TIMEOUT_SECONDS: integer(0, 86_400, 300),
   PING_INTERVAL_SECONDS: integer(0, 86_400, 30),
   SHUTDOWN_GRACE_SECONDS: integer(0, 60, 3),
+  SSE_LIFETIME_SECONDS: integer(1, 86_400, 300),
   TRUST_PROXY: booleanFlag,
   ALLOWED_ORIGINS: origins,
   TLS_CERT_FILE: filePath,
@@ -114,6 +115,8 @@ export interface Config {
   pingIntervalSeconds: number;
   /** Seconds to wait for clients to answer the shutdown close. @default 3 */
   shutdownGraceSeconds: number;
+  /** Seconds an `/sse` stream lasts before the server ends it. @default 300 */
+  sseLifetimeSeconds: number;
   /** Take the client IP from the first X-Forwarded-For entry. @default false */
   trustProxy: boolean;
   /** Browser origins allowed to connect, or "*". @default "*" */
@@ -176,6 +179,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     idleTimeoutSeconds: e.IDLE_TIMEOUT_SECONDS,
     pingIntervalSeconds: e.PING_INTERVAL_SECONDS,
     shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
+    sseLifetimeSeconds: e.SSE_LIFETIME_SECONDS,
     trustProxy: e.TRUST_PROXY,
     allowedOrigins: e.ALLOWED_ORIGINS,
     tls: e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined

@@ -1,6 +1,9 @@
 /**
  * One echo connection: every message passes the size, rate and backlog
  * limits and is sent back unchanged. This is the only per-message code path.
+ * A connection with no options takes the direct path; delay, JSON format,
+ * close_after and `/close` commands take a second one, so a pure echo pays
+ * one branch for them.
  *
  * @module
  */
@@ -12,8 +15,10 @@ import {
   type CloseReason,
   closeSlowReader,
   closeTooBig,
+  parseCloseCommand,
 } from "./close_codes.ts";
 import type { Config } from "./config.ts";
+import { type EchoOptions, isPlainEcho } from "./echo_options.ts";
 import type { LimitReason, Metrics } from "./metrics.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import type { Closable, Lease } from "./registry.ts";
@@ -30,7 +35,21 @@ export interface ConnectionOptions {
   log: Log;
   /** Client IP as the limits see it. */
   ip: string;
+  /** Connection id, for the log line. */
+  id: string;
+  /** Query options: delay, format, close_after. */
+  echo: EchoOptions;
+  /** Text messages sent on open, before any echo (`/inspect`, greeting). */
+  prelude: string[];
+  /** `/close`: text "CODE REASON" closes with that code and reason. */
+  closeCommands: boolean;
 }
+
+/**
+ * Bytes charged per delayed message on top of its payload, so a flood of
+ * empty messages under `delay` still reaches the slow-reader cap.
+ */
+export const QUEUED_MESSAGE_COST = 64;
 
 /**
  * Deno cannot abort a socket whose writes are stuck behind a peer that does
@@ -50,6 +69,16 @@ export function serveEcho(
   const connection = new EchoConnection(socket, options);
   options.lease.track(connection);
   return connection;
+}
+
+/** An echo waiting for its `delay`. */
+interface DelayedEcho {
+  data: string | ArrayBuffer;
+  dueAt: number;
+  /** Bytes it counts against the slow-reader cap. */
+  cost: number;
+  /** The close that follows it (Goodbye, close_after). */
+  then: CloseReason | undefined;
 }
 
 class EchoConnection implements Closable {
@@ -72,6 +101,16 @@ class EchoConnection implements Closable {
   #breach: LimitReason | undefined;
   #finished = false;
   #opened = false;
+  /** False when any option or `/close` is on: take `#respond`. */
+  readonly #plain: boolean;
+  /** Echoes waiting for their `delay`, oldest first. */
+  readonly #delayed: DelayedEcho[] = [];
+  #delayedBytes = 0;
+  #delayTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Messages accepted for echo on the options path. */
+  #accepted = 0;
+  /** Set once the last echo before a close is accepted: ignore the rest. */
+  #lastEchoAccepted = false;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     const { config } = options;
@@ -95,6 +134,7 @@ class EchoConnection implements Closable {
       )
       : undefined;
     this.#idleMs = config.idleTimeoutSeconds * 1000;
+    this.#plain = isPlainEcho(options.echo) && !options.closeCommands;
     socket.binaryType = "arraybuffer";
     socket.onopen = () => this.#onOpen();
     socket.onmessage = (event) => this.#onMessage(event.data);
@@ -108,6 +148,7 @@ class EchoConnection implements Closable {
     if (this.#closing || this.#finished) return;
     this.#closing = reason;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
     // Deno 2.9 drops the close frame when close() runs inside a message event
     // while more frames are in flight; from the next macrotask it is sent.
     this.#closeTimer = setTimeout(() => this.#sendClose(reason), 0);
@@ -129,10 +170,11 @@ class EchoConnection implements Closable {
     metrics.connectionsOpen++;
     metrics.connectionsTotal++;
     if (this.#idleMs > 0) this.#armIdleTimer(this.#idleMs);
+    for (const text of this.#options.prelude) this.#sendCounted(text);
   }
 
   #onMessage(data: string | ArrayBuffer): void {
-    if (this.#closing) return;
+    if (this.#closing || this.#lastEchoAccepted) return;
     const isText = typeof data === "string";
     const bytes = isText ? utf8ByteLength(data) : data.byteLength;
     const now = performance.now();
@@ -160,21 +202,95 @@ class EchoConnection implements Closable {
         closeByteRate(this.#options.config.rateLimitBytesPerSecond),
       );
     }
+    if (!this.#plain) return this.#respond(data, isText, bytes, now);
     const socket = this.#socket;
     socket.send(data);
     this.#bytesOut += bytes;
     metrics.messagesOut++;
     metrics.bytesOut += bytes;
     if (isText && data === "Goodbye") return this.close(CLOSE_GOODBYE);
-    const buffered = socket.bufferedAmount;
+    this.#checkBacklog(0);
+  }
+
+  /** Closes a client whose unread echoes (sent or delayed) exceed the cap. */
+  #checkBacklog(delayedBytes: number): void {
+    const buffered = this.#socket.bufferedAmount;
     // bufferedAmount wraps negative past 2 GiB.
-    if (buffered > this.#maxBufferedBytes || buffered < 0) {
+    if (buffered + delayedBytes > this.#maxBufferedBytes || buffered < 0) {
       this.#options.lease.holdFor(SLOW_READER_SLOT_HOLD_MS);
       this.#breached(
         "slow_reader",
         closeSlowReader(this.#options.config.maxBufferedBytes),
       );
     }
+  }
+
+  /** The path for connections with options or `/close` commands. */
+  #respond(
+    data: string | ArrayBuffer,
+    isText: boolean,
+    bytes: number,
+    now: number,
+  ): void {
+    const { echo, closeCommands } = this.#options;
+    if (closeCommands && isText) {
+      const command = parseCloseCommand(data as string);
+      if (command && "refusal" in command) {
+        return this.#sendCounted(command.refusal);
+      }
+      if (command) return this.close(command);
+    }
+    this.#accepted++;
+    const reply = echo.format === "json"
+      ? describeMessage(this.#messages, data, bytes)
+      : data;
+    const then = isText && data === "Goodbye"
+      ? CLOSE_GOODBYE
+      : this.#accepted === echo.closeAfter?.echoes
+      ? echo.closeAfter.close
+      : undefined;
+    if (then) this.#lastEchoAccepted = true;
+    if (echo.delayMs === 0) return this.#echo(reply, then);
+    const cost = byteLength(reply) + QUEUED_MESSAGE_COST;
+    this.#delayed.push({ data: reply, dueAt: now + echo.delayMs, cost, then });
+    this.#delayedBytes += cost;
+    this.#delayTimer ??= setTimeout(() => this.#flushDelayed(), echo.delayMs);
+    this.#checkBacklog(this.#delayedBytes);
+  }
+
+  /** Sends every delayed echo that is due, in order, and re-arms for the next. */
+  #flushDelayed(): void {
+    this.#delayTimer = undefined;
+    const now = performance.now();
+    while (!this.#closing && !this.#finished) {
+      const next = this.#delayed[0];
+      if (next === undefined) return;
+      if (next.dueAt > now) {
+        this.#delayTimer = setTimeout(
+          () => this.#flushDelayed(),
+          next.dueAt - now,
+        );
+        return;
+      }
+      this.#delayed.shift();
+      this.#delayedBytes -= next.cost;
+      this.#echo(next.data, next.then);
+    }
+  }
+
+  /** Sends one echo, then closes with `then` if it was the last one. */
+  #echo(data: string | ArrayBuffer, then: CloseReason | undefined): void {
+    this.#sendCounted(data);
+    if (then) return this.close(then);
+    this.#checkBacklog(this.#delayedBytes);
+  }
+
+  #sendCounted(data: string | ArrayBuffer): void {
+    this.#socket.send(data);
+    const bytes = byteLength(data);
+    this.#bytesOut += bytes;
+    this.#options.metrics.messagesOut++;
+    this.#options.metrics.bytesOut += bytes;
   }
 
   #armIdleTimer(ms: number): void {
@@ -202,7 +318,9 @@ class EchoConnection implements Closable {
     this.#finished = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    const { metrics, lease, log, ip } = this.#options;
+    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    this.#delayed.length = 0;
+    const { metrics, lease, log, ip, id } = this.#options;
     if (this.#opened) metrics.connectionsOpen--;
     // A stuck socket reports code 0; record the code the service sent.
     const finalCode = this.#closing?.code ?? code;
@@ -211,9 +329,29 @@ class EchoConnection implements Closable {
     const ms = Math.round(performance.now() - this.#openedAt);
     const why = this.#breach ? ` limit=${this.#breach}` : "";
     log(
-      `ws close ip=${ip} code=${finalCode} reason=${
+      `ws close id=${id} ip=${ip} code=${finalCode} reason=${
         JSON.stringify(this.#closing?.reason ?? reason)
       }${why} duration=${ms}ms messages=${this.#messages} bytes_in=${this.#bytesIn} bytes_out=${this.#bytesOut}`,
     );
   }
+}
+
+function byteLength(data: string | ArrayBuffer): number {
+  return typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
+}
+
+/** `format=json`: one received message, described; binary data as base64. */
+function describeMessage(
+  seq: number,
+  data: string | ArrayBuffer,
+  bytes: number,
+): string {
+  const isText = typeof data === "string";
+  return JSON.stringify({
+    seq,
+    type: isText ? "text" : "binary",
+    bytes,
+    receivedAt: new Date().toISOString(),
+    data: isText ? data : new Uint8Array(data).toBase64(),
+  });
 }

@@ -9,6 +9,7 @@
 /** Why an upgrade was refused or a connection was closed by a limit. */
 export type LimitReason =
   | "bad_handshake"
+  | "bad_options"
   | "origin"
   | "per_ip"
   | "total"

@@ -1,11 +1,12 @@
 /**
  * What the routes share: the configuration, the counters, the connection
- * registry and the log. One instance per app, so tests can run apps side by side.
+ * registry, the ids and the log. One instance per app, so tests can run apps side by side.
  *
  * @module
  */
 import type { Config } from "./config.ts";
 import type { Log } from "./connection.ts";
+import type { IdSource } from "./ids.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./registry.ts";
 
@@ -15,6 +16,8 @@ export interface Services {
   metrics: Metrics;
   registry: ConnectionRegistry;
   log: Log;
+  /** The instance id and connection ids. */
+  ids: IdSource;
   /** Absolute path of the folder served at `/`. */
   staticRoot: string;
 }

@@ -14,6 +14,7 @@ Deno.test("parseConfig() defaults are safe for a public endpoint", () => {
   assert.equal(DEFAULT_CONFIG.maxConnectionsPerIp, 32);
   assert.equal(DEFAULT_CONFIG.maxConnections, 10_000);
   assert.equal(DEFAULT_CONFIG.idleTimeoutSeconds, 300);
+  assert.equal(DEFAULT_CONFIG.sseLifetimeSeconds, 300);
   assert.equal(DEFAULT_CONFIG.trustProxy, false);
   assert.equal(DEFAULT_CONFIG.allowedOrigins, "*");
   assert.equal(DEFAULT_CONFIG.tls, undefined);
@@ -52,6 +53,7 @@ Deno.test("parseConfig() rejects a bad value of each variable, naming it", async
     IDLE_TIMEOUT_SECONDS: "forever",
     PING_INTERVAL_SECONDS: "100000",
     SHUTDOWN_GRACE_SECONDS: "61",
+    SSE_LIFETIME_SECONDS: "0",
     TRUST_PROXY: "maybe",
     ALLOWED_ORIGINS: "ftp://x.example",
   };

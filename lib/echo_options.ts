@@ -1,0 +1,144 @@
+/**
+ * The query options of the WebSocket endpoints (`/echo?delay=250&format=json`),
+ * parsed with one zod schema before the upgrade. With no query string the
+ * endpoints behave exactly as before: a pure echo.
+ *
+ * @module
+ */
+import { z } from "zod";
+import {
+  type CloseReason,
+  isSendableCloseCode,
+  MAX_CLOSE_REASON_BYTES,
+  SENDABLE_CLOSE_CODES,
+} from "./close_codes.ts";
+import { utf8ByteLength } from "./utf8.ts";
+
+/** Longest `delay`, in milliseconds. */
+export const MAX_DELAY_MS = 10_000;
+/** Largest `close_after`. */
+export const MAX_CLOSE_AFTER = 1_000_000;
+
+function integerOption(min: number, max: number) {
+  const expected = `an integer ${min}-${max}`;
+  return z.string({ error: `expected ${expected}, given once` })
+    .regex(/^\d{1,10}$/, `expected ${expected}`)
+    .transform(Number)
+    .pipe(
+      z.number().min(min, `expected ${expected}`).max(
+        max,
+        `expected ${expected}`,
+      ),
+    );
+}
+
+const flag = z.enum(["", "1", "true", "0", "false"], {
+  error: "expected no value, 1, true, 0 or false",
+}).transform((value) => value === "" || value === "1" || value === "true");
+
+/** The query string of `/echo`, `/close` and `/inspect`; unknown keys are refused. */
+export const echoQuerySchema = z.strictObject({
+  delay: integerOption(0, MAX_DELAY_MS).optional(),
+  format: z.enum(["raw", "json"], { error: "expected raw or json" })
+    .optional(),
+  greeting: flag.optional(),
+  close_after: integerOption(1, MAX_CLOSE_AFTER).optional(),
+  code: integerOption(1000, 4999).refine(isSendableCloseCode, {
+    error: `expected a close code a server may send: ${SENDABLE_CLOSE_CODES}`,
+  }).optional(),
+  reason: z.string({ error: "expected a text, given once" }).refine(
+    (reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES,
+    { error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` },
+  ).optional(),
+}, {
+  error: (issue) =>
+    issue.code === "unrecognized_keys"
+      ? `allowed options are ${Object.keys(ECHO_OPTION_HELP).join(", ")}`
+      : undefined,
+}).superRefine((query, ctx) => {
+  for (const key of ["code", "reason"] as const) {
+    if (query[key] !== undefined && query.close_after === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: "only applies together with close_after",
+      });
+    }
+  }
+});
+
+/** One line per option, for 400 bodies and the README. */
+export const ECHO_OPTION_HELP = {
+  delay: `milliseconds to wait before each echo, 0-${MAX_DELAY_MS}`,
+  format:
+    "raw (default) or json: each echo wrapped as {seq, type, bytes, receivedAt, data}",
+  greeting:
+    "send one text message naming the service and the connection id first",
+  close_after: `close after this many echoes, 1-${MAX_CLOSE_AFTER}`,
+  code: `close code for close_after, ${SENDABLE_CLOSE_CODES} (default 1000)`,
+  reason:
+    `close reason for close_after, at most ${MAX_CLOSE_REASON_BYTES} bytes`,
+} as const;
+
+/** What a connection does beyond echoing, from its query options. */
+export interface EchoOptions {
+  /** Milliseconds before each echo; echoes keep their order. */
+  delayMs: number;
+  /** `json` wraps each echo in a description of the message. */
+  format: "raw" | "json";
+  /** Send a first message naming the service and the connection id. */
+  greeting: boolean;
+  /** Close after this many echoes, with this code and reason. */
+  closeAfter: { echoes: number; close: CloseReason } | undefined;
+}
+
+/** Options for a request with no query string: a pure echo. */
+export const PLAIN_ECHO: Readonly<EchoOptions> = {
+  delayMs: 0,
+  format: "raw",
+  greeting: false,
+  closeAfter: undefined,
+};
+
+/** The options as the schema parsed them. */
+export type EchoQuery = z.output<typeof echoQuerySchema>;
+
+/** Turns parsed query options into connection options. */
+export function toEchoOptions(query: EchoQuery): EchoOptions {
+  return {
+    delayMs: query.delay ?? 0,
+    format: query.format ?? "raw",
+    greeting: query.greeting ?? false,
+    closeAfter: query.close_after === undefined ? undefined : {
+      echoes: query.close_after,
+      close: {
+        code: query.code ?? 1000,
+        reason: query.reason ?? `close_after=${query.close_after} reached`,
+      },
+    },
+  };
+}
+
+/** True when the options change nothing: the connection is a pure echo. */
+export function isPlainEcho(options: EchoOptions): boolean {
+  return options.delayMs === 0 && options.format === "raw" &&
+    !options.greeting && options.closeAfter === undefined;
+}
+
+/** The 400 body for a rejected query: the option, what was wrong, what is allowed. */
+export function describeQueryError(error: z.core.$ZodError): string {
+  const lines = error.issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) =>
+        `Unknown option "${key}": ${issue.message}`
+      )
+        .join("\n");
+    }
+    const name = String(issue.path[0] ?? "query");
+    return `Invalid option "${name}": ${issue.message}`;
+  });
+  const help = Object.entries(ECHO_OPTION_HELP).map(([name, text]) =>
+    `  ${name}: ${text}`
+  );
+  return `${lines.join("\n")}\n\nOptions:\n${help.join("\n")}\n`;
+}

@@ -1,0 +1,24 @@
+/**
+ * `GET /limits`: the active limits, their defaults and the query options, as
+ * JSON, so clients can read them instead of discovering them by being closed.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { ECHO_OPTION_HELP } from "../lib/echo_options.ts";
+import { describeLimits } from "../lib/limits.ts";
+import type { AppEnv, Services } from "../lib/services.ts";
+
+/** The limits endpoint, mounted at `/limits`. */
+export function limitsRoute(services: Services): Hono<AppEnv> {
+  const route = new Hono<AppEnv>();
+  const body = {
+    limits: describeLimits(services.config),
+    queryOptions: ECHO_OPTION_HELP,
+  };
+  route.get("/", function limits(c) {
+    c.header("Cache-Control", "no-cache");
+    return c.json(body);
+  });
+  return route;
+}

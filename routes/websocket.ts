@@ -1,0 +1,146 @@
+/**
+ * The WebSocket endpoints: `/echo`, `/close` and `/inspect`. Each checks its
+ * query options and the handshake and the limits, then upgrades with
+ * `Deno.upgradeWebSocket` and hands the socket to the connection module.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { zValidator } from "@hono/zod-validator";
+import { clientIp } from "../lib/client_ip.ts";
+import { serveEcho } from "../lib/connection.ts";
+import {
+  describeQueryError,
+  echoQuerySchema,
+  toEchoOptions,
+} from "../lib/echo_options.ts";
+import { checkHandshake, webSocketUrl } from "../lib/handshake.ts";
+import { inspectReport } from "../lib/inspect.ts";
+import { admissionRefusal, refuse } from "../lib/refusals.ts";
+import type { AppEnv, Services } from "../lib/services.ts";
+
+const ALLOW = "GET, HEAD";
+
+/**
+ * What an endpoint adds to the echo: `close` reads "CODE REASON" commands,
+ * `inspect` first sends a report of the handshake.
+ */
+export type WebSocketEndpoint = "echo" | "close" | "inspect";
+
+/** True when a browser's `Origin` may connect (non-browser clients send none). */
+export function originAllowed(
+  origin: string | undefined,
+  allowed: "*" | string[],
+): boolean {
+  return allowed === "*" || origin === undefined || allowed.includes(origin);
+}
+
+/** One WebSocket endpoint, to mount at `/<endpoint>`. */
+export function webSocketRoute(
+  services: Services,
+  endpoint: WebSocketEndpoint,
+): Hono<AppEnv> {
+  const { config, metrics, registry, log, ids } = services;
+  const route = new Hono<AppEnv>();
+
+  const queryOptions = zValidator("query", echoQuerySchema, (result, c) => {
+    if (result.success) return;
+    metrics.refused("bad_options");
+    return c.text(describeQueryError(result.error), 400, {
+      "Cache-Control": "no-store",
+    });
+  });
+
+  route.get("/", queryOptions, function upgrade(c) {
+    const headers = c.req.raw.headers;
+    const secure = config.trustProxy
+      ? headers.get("x-forwarded-proto") === "https" || undefined
+      : undefined;
+    const checked = checkHandshake(headers, webSocketUrl(c.req.url, secure));
+    if ("status" in checked) {
+      if (checked.status === 400) metrics.refused("bad_handshake");
+      return refuse(checked);
+    }
+    const peer = c.env?.remoteAddr;
+    const ip = clientIp(peer?.hostname, headers, config.trustProxy);
+    const origin = headers.get("origin") ?? undefined;
+    if (!originAllowed(origin, config.allowedOrigins)) {
+      metrics.refused("origin");
+      log(`ws refused ip=${ip} reason=origin origin=${JSON.stringify(origin)}`);
+      return refuse({
+        status: 403,
+        headers: {},
+        body: `Origin "${origin}" is not allowed to connect to this server\n`,
+      });
+    }
+    const lease = registry.admit(ip);
+    if (typeof lease === "string") {
+      metrics.refused(lease);
+      log(`ws refused ip=${ip} reason=${lease}`);
+      return refuse(admissionRefusal(lease, ip, config));
+    }
+    // Browsers abort when they offer subprotocols and none is chosen.
+    const protocol = checked.protocols[0];
+    // Deno closes the request on upgrade: read its headers first.
+    const id = ids.next();
+    const query = c.req.valid("query");
+    const echo = toEchoOptions(query);
+    const prelude: string[] = [];
+    if (endpoint === "inspect") {
+      prelude.push(inspectReport({
+        request: c.req.raw,
+        ip,
+        peer: peer && { hostname: peer.hostname, port: peer.port },
+        connection: id,
+        instance: ids.instance,
+        offeredProtocols: checked.protocols,
+        chosenProtocol: protocol,
+        options: query,
+        config,
+      }));
+    }
+    if (echo.greeting) {
+      prelude.push(
+        `Welcome to ws-echo: connection ${id}. Every message you send comes back.`,
+      );
+    }
+    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+    try {
+      upgraded = Deno.upgradeWebSocket(c.req.raw, {
+        ...(protocol ? { protocol } : {}),
+        idleTimeout: config.pingIntervalSeconds,
+      });
+    } catch (error) {
+      lease.release();
+      metrics.refused("bad_handshake");
+      return refuse({
+        status: 400,
+        headers: {},
+        body: `Cannot upgrade: ${(error as Error).message}\n`,
+      });
+    }
+    serveEcho(upgraded.socket, {
+      config,
+      metrics,
+      lease,
+      log,
+      ip,
+      id,
+      echo,
+      prelude,
+      closeCommands: endpoint === "close",
+    });
+    return upgraded.response;
+  });
+
+  route.all(
+    "/",
+    (c) =>
+      c.text(
+        `Method ${c.req.method} not allowed: use GET with a WebSocket upgrade\n`,
+        405,
+        { Allow: ALLOW },
+      ),
+  );
+  return route;
+}

@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { DEFAULT_CONFIG, parseConfig } from "../lib/config.ts";
+import { describeLimits } from "../lib/limits.ts";
+import {
+  closeAndWait,
+  Inbox,
+  ROOT,
+  startTestServer,
+  upgradeRequest,
+  writeAll,
+} from "./_helpers.ts";
+
+Deno.test("GET /inspect first reports the handshake as JSON, then echoes", async (t) => {
+  await using server = startTestServer({ MAX_MESSAGE_BYTES: "4096" });
+  const socket = new WebSocket(`${server.ws}/inspect?delay=0`, {
+    protocols: ["chat.v2", "chat.v1"],
+    headers: { Origin: "http://tutorial.example", "X-Tutorial": "step 3" },
+  } as unknown as string[]);
+  socket.binaryType = "arraybuffer";
+  const inbox = new Inbox(socket);
+  const report = JSON.parse(await inbox.next() as string);
+
+  await t.step("who connected, as the limits count it", () => {
+    assert.equal(report.endpoint, "/inspect");
+    assert.equal(report.server, server.services.ids.instance);
+    assert.match(report.connection, new RegExp(`^${report.server}-`));
+    assert.equal(report.client.ip, "127.0.0.1");
+    assert.equal(report.client.ipFrom, "tcp peer");
+    assert.equal(report.client.peer.hostname, "127.0.0.1");
+    assert.equal(report.origin, "http://tutorial.example");
+    assert.match(report.userAgent, /^Deno\//);
+  });
+
+  await t.step("the request line and every header", () => {
+    assert.equal(report.request.method, "GET");
+    assert.equal(report.request.target, "/inspect?delay=0");
+    assert.equal(report.request.headers["x-tutorial"], "step 3");
+    assert.equal(report.request.headers["upgrade"], "websocket");
+    assert.equal(report.request.headers["sec-websocket-version"], "13");
+  });
+
+  await t.step("subprotocols offered and the one chosen", () => {
+    assert.deepEqual(report.subprotocols.offered, ["chat.v2", "chat.v1"]);
+    assert.equal(report.subprotocols.chosen, "chat.v2");
+    assert.equal(socket.protocol, "chat.v2");
+  });
+
+  await t.step(
+    "the options and the active limits, as /limits has them",
+    async () => {
+      assert.deepEqual(report.options, { delay: 0 });
+      assert.equal(report.limits.maxMessageBytes.value, 4096);
+      const limits = await (await fetch(`${server.http}/limits`)).json();
+      assert.deepEqual(report.limits, limits.limits);
+    },
+  );
+
+  await t.step("after the report it echoes like /echo", async () => {
+    socket.send("after the report");
+    assert.equal(await inbox.next(), "after the report");
+  });
+  await closeAndWait(socket, inbox);
+});
+
+/** Reads until the response head and one whole server frame have arrived. */
+async function readHeadAndFrame(conn: Deno.Conn) {
+  let bytes = new Uint8Array(0);
+  const chunk = new Uint8Array(64 * 1024);
+  for (;;) {
+    const text = new TextDecoder().decode(bytes);
+    const headEnd = text.indexOf("\r\n\r\n");
+    if (headEnd >= 0) {
+      const start = new TextEncoder().encode(text.slice(0, headEnd + 4)).length;
+      const frame = bytes.subarray(start);
+      if (frame.length >= 4) {
+        const short = frame[1]! & 0x7f;
+        assert.ok(short <= 126, "report fits a 16-bit length");
+        const length = short < 126 ? short : (frame[2]! << 8) | frame[3]!;
+        const offset = short < 126 ? 2 : 4;
+        if (frame.length >= offset + length) {
+          return {
+            head: text.slice(0, headEnd),
+            opcode: frame[0]! & 0x0f,
+            payload: new TextDecoder().decode(
+              frame.subarray(offset, offset + length),
+            ),
+          };
+        }
+      }
+    }
+    const n = await conn.read(chunk);
+    if (n === null) throw new Error("connection closed before the report");
+    const joined = new Uint8Array(bytes.length + n);
+    joined.set(bytes);
+    joined.set(chunk.subarray(0, n), bytes.length);
+    bytes = joined;
+  }
+}
+
+Deno.test("GET /inspect lists offered extensions and accepts none", async () => {
+  await using server = startTestServer();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    await writeAll(
+      conn,
+      new TextEncoder().encode(upgradeRequest("/inspect", {
+        "Sec-WebSocket-Extensions":
+          "permessage-deflate; client_max_window_bits, x-webkit-deflate-frame",
+      })),
+    );
+    const { head, opcode, payload } = await readHeadAndFrame(conn);
+    assert.match(head, /^HTTP\/1\.1 101 /);
+    assert.doesNotMatch(head, /sec-websocket-extensions/i);
+    assert.equal(opcode, 1, "the report is a text frame");
+    const report = JSON.parse(payload);
+    assert.deepEqual(report.extensions.offered, [
+      "permessage-deflate; client_max_window_bits",
+      "x-webkit-deflate-frame",
+    ]);
+    assert.deepEqual(report.extensions.accepted, []);
+    assert.deepEqual(report.subprotocols, {
+      offered: [],
+      chosen: null,
+      rule: "the first one offered is accepted",
+    });
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("GET /limits reports the running configuration and the defaults", async () => {
+  const env = {
+    MAX_MESSAGE_BYTES: "2048",
+    RATE_LIMIT_MESSAGES_PER_SECOND: "0",
+    SSE_LIFETIME_SECONDS: "7",
+  };
+  await using server = startTestServer(env);
+  const response = await fetch(`${server.http}/limits`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("access-control-allow-origin"), "*");
+  const body = await response.json();
+  assert.deepEqual(body.limits, describeLimits(server.services.config));
+  assert.deepEqual(body.limits.maxMessageBytes, {
+    value: 2048,
+    default: 1048576,
+    off: false,
+    unit: "bytes",
+    env: "MAX_MESSAGE_BYTES",
+    breach: 'not echoed; close 1009 "message too big"',
+  });
+  assert.equal(body.limits.rateLimitMessagesPerSecond.off, true);
+  assert.equal(body.limits.sseLifetimeSeconds.value, 7);
+  assert.deepEqual(Object.keys(body.queryOptions), [
+    "delay",
+    "format",
+    "greeting",
+    "close_after",
+    "code",
+    "reason",
+  ]);
+  const config = parseConfig({ ...env, HOSTNAME: "127.0.0.1" });
+  for (const [name, limit] of Object.entries(body.limits)) {
+    assert.equal(
+      (limit as { value: number }).value,
+      config[name as keyof typeof config],
+      name,
+    );
+  }
+});
+
+Deno.test("the README's limits table states the defaults /limits reports", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  for (const limit of Object.values(describeLimits(DEFAULT_CONFIG))) {
+    const row = new RegExp(`^\\| \`${limit.env}\` +\\| \`(\\d+)\` `, "m")
+      .exec(readme);
+    assert.ok(row, `README has a row for ${limit.env}`);
+    assert.equal(Number(row[1]), limit.default, limit.env);
+  }
+});

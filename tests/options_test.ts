@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import {
+  closeAndWait,
+  connect,
+  type Inbox,
+  rawRequest,
+  startTestServer,
+  upgradeRequest,
+} from "./_helpers.ts";
+
+/** Takes `count` messages in arrival order. */
+async function take(inbox: Inbox, count: number) {
+  const messages = [];
+  for (let i = 0; i < count; i++) messages.push(await inbox.next());
+  return messages;
+}
+
+Deno.test("unknown or invalid query options are refused with 400 naming the option", async (t) => {
+  await using server = startTestServer();
+  const cases: Array<[query: string, expected: RegExp]> = [
+    ["foo=1", /^Unknown option "foo": allowed options are delay, format/],
+    ["delay=abc", /^Invalid option "delay": expected an integer 0-10000/],
+    ["delay=10001", /^Invalid option "delay": expected an integer 0-10000/],
+    ["delay=1&delay=2", /^Invalid option "delay": .*given once/],
+    ["format=xml", /^Invalid option "format": expected raw or json/],
+    ["greeting=yes", /^Invalid option "greeting": expected no value, 1/],
+    ["close_after=0", /^Invalid option "close_after": expected an integer 1-/],
+    [
+      "close_after=1&code=1005",
+      /^Invalid option "code": expected a close code a server may send: 1000-1003, 1007-1011 or 3000-4999/,
+    ],
+    [
+      "code=4000",
+      /^Invalid option "code": only applies together with close_after/,
+    ],
+    [
+      `close_after=1&reason=${"x".repeat(124)}`,
+      /^Invalid option "reason": expected at most 123 bytes/,
+    ],
+  ];
+  for (const [query, expected] of cases) {
+    await t.step(`/echo?${query.slice(0, 40)} -> 400`, async () => {
+      const response = await rawRequest(
+        server.port,
+        upgradeRequest(`/echo?${query}`),
+      );
+      assert.equal(response.status, 400);
+      assert.match(response.body, expected);
+      assert.match(response.body, /\nOptions:\n {2}delay: /);
+    });
+  }
+  await t.step("the same options apply to /close and /inspect", async () => {
+    for (const path of ["/close", "/inspect"]) {
+      const response = await rawRequest(
+        server.port,
+        upgradeRequest(`${path}?nope=1`),
+      );
+      assert.equal(response.status, 400);
+      assert.match(response.body, /^Unknown option "nope"/);
+    }
+  });
+  await t.step(
+    "a WebSocket client sees the refusal as a failed connection",
+    async () => {
+      await assert.rejects(connect(`${server.ws}/echo?delay=-1`));
+    },
+  );
+  await t.step("refusals are counted in /metrics", async () => {
+    const metrics = await (await fetch(`${server.http}/metrics`)).text();
+    assert.match(
+      metrics,
+      /ws_echo_refusals_total\{reason="bad_options"\} 1[1-9]/,
+    );
+  });
+});
+
+Deno.test("delay holds each echo for that many milliseconds and keeps the order", async () => {
+  await using server = startTestServer();
+  const { socket, inbox } = await connect(`${server.ws}/echo?delay=150`);
+  const sent = Array.from({ length: 50 }, (_, i) => `message ${i}`);
+  const start = performance.now();
+  for (const text of sent) socket.send(text);
+  socket.send(new Uint8Array([1, 2, 3]));
+  const first = await inbox.next();
+  const waited = performance.now() - start;
+  assert.equal(first, sent[0]);
+  assert.ok(waited >= 145, `first echo after ${waited} ms, before the delay`);
+  assert.deepEqual([first, ...await take(inbox, 49)], sent);
+  const binary = await inbox.next();
+  assert.ok(binary instanceof ArrayBuffer, "binary stays binary under delay");
+  assert.deepEqual(new Uint8Array(binary), new Uint8Array([1, 2, 3]));
+  await closeAndWait(socket, inbox);
+});
+
+Deno.test("delayed echoes count against MAX_BUFFERED_BYTES (slow reader, 1008)", async () => {
+  await using server = startTestServer({ MAX_BUFFERED_BYTES: "65536" });
+  const { socket, inbox } = await connect(`${server.ws}/echo?delay=10000`);
+  const chunk = new Uint8Array(16 * 1024);
+  for (let i = 0; i < 5; i++) socket.send(chunk);
+  const close = await inbox.closed;
+  assert.equal(close.code, 1008);
+  assert.match(close.reason, /^slow reader/);
+  assert.equal(inbox.pending, 0, "nothing was echoed before the close");
+});
+
+Deno.test("format=json wraps each echo as {seq, type, bytes, receivedAt, data}", async (t) => {
+  await using server = startTestServer();
+  const { socket, inbox } = await connect(`${server.ws}/echo?format=json`);
+
+  await t.step("text: data is the text, bytes its UTF-8 length", async () => {
+    socket.send("héllo 繁體");
+    const echoed = JSON.parse(await inbox.next() as string);
+    assert.deepEqual(Object.keys(echoed), [
+      "seq",
+      "type",
+      "bytes",
+      "receivedAt",
+      "data",
+    ]);
+    assert.equal(echoed.seq, 1);
+    assert.equal(echoed.type, "text");
+    assert.equal(echoed.bytes, 13);
+    assert.equal(echoed.data, "héllo 繁體");
+    assert.equal(new Date(echoed.receivedAt).toISOString(), echoed.receivedAt);
+  });
+
+  await t.step(
+    "binary: data is base64 and the echo is a text message",
+    async () => {
+      const bytes = new Uint8Array([0, 1, 254, 255]);
+      socket.send(bytes);
+      const echoed = await inbox.next();
+      assert.equal(typeof echoed, "string");
+      const parsed = JSON.parse(echoed as string);
+      assert.equal(parsed.seq, 2);
+      assert.equal(parsed.type, "binary");
+      assert.equal(parsed.bytes, 4);
+      assert.deepEqual(Uint8Array.fromBase64(parsed.data), bytes);
+    },
+  );
+
+  await t.step(
+    "Goodbye is wrapped too, then the server closes with 1000",
+    async () => {
+      socket.send("Goodbye");
+      assert.equal(JSON.parse(await inbox.next() as string).data, "Goodbye");
+      assert.equal((await inbox.closed).code, 1000);
+    },
+  );
+});
+
+Deno.test("greeting sends one first message with the connection id, only when asked", async () => {
+  await using server = startTestServer();
+  const { socket, inbox } = await connect(`${server.ws}/echo?greeting`);
+  const greeting = await inbox.next() as string;
+  const id = /connection (\S+)\./.exec(greeting)?.[1];
+  assert.ok(id?.startsWith(`${server.services.ids.instance}-`), greeting);
+  socket.send("hi");
+  assert.equal(await inbox.next(), "hi");
+  await closeAndWait(socket, inbox);
+  await server.services.registry.whenEmpty();
+  assert.ok(
+    server.logs.some((line) => line.startsWith(`ws close id=${id} `)),
+    "the id in the greeting is the id in the log",
+  );
+});
+
+Deno.test("close_after closes with the requested code and reason after N echoes", async (t) => {
+  await using server = startTestServer();
+
+  await t.step("close_after=3&code=4001&reason=done", async () => {
+    const { socket, inbox } = await connect(
+      `${server.ws}/echo?close_after=3&code=4001&reason=done`,
+    );
+    for (const text of ["a", "b", "c", "d", "e"]) socket.send(text);
+    assert.deepEqual(await take(inbox, 3), ["a", "b", "c"]);
+    const close = await inbox.closed;
+    assert.equal(close.code, 4001);
+    assert.equal(close.reason, "done");
+    assert.equal(inbox.pending, 0, "nothing after the third echo");
+  });
+
+  await t.step("without code and reason: 1000 naming close_after", async () => {
+    const { socket, inbox } = await connect(`${server.ws}/echo?close_after=1`);
+    socket.send("only");
+    assert.equal(await inbox.next(), "only");
+    const close = await inbox.closed;
+    assert.equal(close.code, 1000);
+    assert.equal(close.reason, "close_after=1 reached");
+  });
+
+  await t.step(
+    "with delay: the delayed echoes arrive, then the close",
+    async () => {
+      const { socket, inbox } = await connect(
+        `${server.ws}/echo?close_after=2&delay=50&code=3000&format=json`,
+      );
+      for (const text of ["x", "y", "z"]) socket.send(text);
+      const echoes = (await take(inbox, 2)).map((m) => JSON.parse(m as string));
+      assert.deepEqual(echoes.map((e) => [e.seq, e.data]), [[1, "x"], [
+        2,
+        "y",
+      ]]);
+      assert.equal((await inbox.closed).code, 3000);
+    },
+  );
+});

@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { connect, startTestServer, until } from "./_helpers.ts";
+
+interface ServerSentEvent {
+  event: string;
+  id: string;
+  data: string;
+  retry?: number;
+}
+
+/** Parses an event stream (HTML Living Standard §9.2.6) as it arrives. */
+async function* readEvents(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<ServerSentEvent> {
+  let buffer = "";
+  for await (const text of body.pipeThrough(new TextDecoderStream())) {
+    buffer += text;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event: ServerSentEvent = { event: "message", id: "", data: "" };
+      const data: string[] = [];
+      for (const line of block.split("\n")) {
+        const colon = line.indexOf(":");
+        const field = line.slice(0, colon);
+        const value = line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") event.event = value;
+        else if (field === "id") event.id = value;
+        else if (field === "data") data.push(value);
+        else if (field === "retry") event.retry = Number(value);
+      }
+      event.data = data.join("\n");
+      yield event;
+    }
+  }
+}
+
+Deno.test("GET /sse streams server, request, a time event per second, and ends at its lifetime", async (t) => {
+  await using server = startTestServer({ SSE_LIFETIME_SECONDS: "2" });
+  const response = await fetch(`${server.http}/sse?from=test`, {
+    headers: { "X-Tutorial": "sse" },
+  });
+
+  await t.step("it is an uncached event stream", () => {
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "text/event-stream");
+    assert.equal(response.headers.get("cache-control"), "no-cache");
+  });
+
+  const events: ServerSentEvent[] = [];
+  for await (const event of readEvents(response.body!)) events.push(event);
+
+  await t.step("events arrive in order with increasing ids", () => {
+    const names = events.map((event) => event.event);
+    assert.equal(names[0], "server");
+    assert.equal(names[1], "request");
+    assert.equal(names.at(-1), "end");
+    const times = names.slice(2, -1);
+    assert.ok(times.length >= 2, `${times.length} time events in 2 s`);
+    assert.ok(times.every((name) => name === "time"), names.join());
+    assert.deepEqual(
+      events.map((event) => Number(event.id)),
+      events.map((_, i) => i + 1),
+    );
+  });
+
+  await t.step("server names the instance and sets the reconnect delay", () => {
+    const server_ = JSON.parse(events[0]!.data);
+    assert.equal(server_.instance, server.services.ids.instance);
+    assert.equal(events[0]!.retry, 5000);
+  });
+
+  await t.step("request has the request line and headers", () => {
+    const request = JSON.parse(events[1]!.data);
+    assert.equal(request.method, "GET");
+    assert.equal(request.target, "/sse?from=test");
+    assert.equal(request.headers["x-tutorial"], "sse");
+  });
+
+  await t.step("time is RFC 3339, one second apart", () => {
+    const times = events.filter((event) => event.event === "time")
+      .map((event) => JSON.parse(event.data) as string);
+    for (const time of times) {
+      assert.match(time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    const gap = Date.parse(times[1]!) - Date.parse(times[0]!);
+    assert.ok(gap >= 990, `time events ${gap} ms apart`);
+  });
+
+  await t.step("end says why the stream ended", () => {
+    assert.deepEqual(JSON.parse(events.at(-1)!.data), {
+      reason: "lifetime of 2 s reached",
+    });
+  });
+  await until(
+    () => server.services.registry.countFor("127.0.0.1") === 0,
+    "the stream's slot is freed",
+  );
+});
+
+Deno.test("GET /sse streams count in MAX_CONNECTIONS_PER_IP with WebSockets", async () => {
+  await using server = startTestServer({ MAX_CONNECTIONS_PER_IP: "2" });
+  const controller = new AbortController();
+  const first = await fetch(`${server.http}/sse`, {
+    signal: controller.signal,
+  });
+  const events = readEvents(first.body!);
+  assert.equal((await events.next()).value?.event, "server");
+  const { socket, inbox } = await connect(`${server.ws}/echo`);
+
+  const refused = await fetch(`${server.http}/sse`);
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers.get("retry-after"), "10");
+  assert.match(await refused.text(), /^Too many connections from 127\.0\.0\.1/);
+  await assert.rejects(connect(`${server.ws}/echo`), "the WebSocket cap too");
+
+  controller.abort();
+  await assert.rejects(async () => {
+    for await (const _ of events) { /* drain until the abort surfaces */ }
+  });
+  await until(
+    () => server.services.registry.countFor("127.0.0.1") === 1,
+    "closing the stream frees its slot",
+  );
+  const again = await fetch(`${server.http}/sse`);
+  assert.equal(again.status, 200);
+  await again.body!.cancel();
+  socket.close();
+  await inbox.closed;
+});
+
+Deno.test("shutdown ends open /sse streams with an end event", async () => {
+  await using server = startTestServer();
+  const response = await fetch(`${server.http}/sse`);
+  const events = readEvents(response.body!);
+  assert.equal((await events.next()).value?.event, "server");
+  const stopped = server.server.shutdown();
+  let last: ServerSentEvent | undefined;
+  for await (const event of events) last = event;
+  assert.equal(last?.event, "end");
+  assert.deepEqual(JSON.parse(last.data), { reason: "server shutting down" });
+  await stopped;
+});
