@@ -17,6 +17,10 @@ let language = pickLanguage(
 /** @type {WebSocket | undefined} */
 let socket;
 let peak = 0;
+/** When each unanswered message was sent, oldest first, for the round trip. */
+let sentAt = [];
+/** Close codes with a row in the close-code table. */
+const EXPLAINED_CODES = [1000, 1001, 1005, 1006, 1008, 1009, 1011, 1013];
 const stateItems = document.querySelectorAll(".states li");
 
 function t(key, values = {}) {
@@ -45,11 +49,29 @@ function hexPreview(bytes, limit = 16) {
   return bytes.length > limit ? `${shown} …` : shown;
 }
 
-function log(kind, detail) {
+/** The id of the close-code table row that explains `code`, if any. */
+function closeCodeRow(code) {
+  if (EXPLAINED_CODES.includes(code)) return `close-${code}`;
+  if (code >= 4000 && code <= 4999) return "close-4000-4999";
+  return undefined;
+}
+
+function log(kind, detail, closeCode) {
   const item = document.createElement("li");
   item.className = kind;
   const time = new Date().toISOString().slice(11, 23);
   item.textContent = `${time}  ${kind}  ${detail}`;
+  const row = closeCode === undefined ? undefined : closeCodeRow(closeCode);
+  if (row) {
+    const link = document.createElement("a");
+    link.href = `#${row}`;
+    link.textContent = t("explainCode", { code: closeCode });
+    item.append("  ", link);
+    for (const current of document.querySelectorAll(".close-codes .current")) {
+      current.classList.remove("current");
+    }
+    $(row).classList.add("current");
+  }
   const list = $("log");
   list.append(item);
   // Scroll the log, not the page.
@@ -94,6 +116,8 @@ function connect() {
   const url = $("url").value.trim();
   const protocol = $("protocol").value.trim();
   peak = 0;
+  sentAt = [];
+  $("round-trip").textContent = "–";
   try {
     socket = protocol ? new WebSocket(url, protocol) : new WebSocket(url);
   } catch (error) {
@@ -109,6 +133,12 @@ function connect() {
     );
   });
   current.addEventListener("message", (event) => {
+    const sent = sentAt.shift();
+    if (sent !== undefined) {
+      $("round-trip").textContent = String(
+        Math.round(performance.now() - sent),
+      );
+    }
     if (typeof event.data === "string") {
       log("message", t("text", { data: event.data }));
     } else {
@@ -128,6 +158,7 @@ function connect() {
         reason: JSON.stringify(event.reason),
         clean: event.wasClean,
       }),
+      event.code,
     );
   });
   renderState();
@@ -153,6 +184,7 @@ function send(data, code) {
   const open = requireOpen();
   if (!open) return;
   open.send(data);
+  sentAt.push(performance.now());
   peak = Math.max(peak, open.bufferedAmount);
   renderState();
   showCode(code);
@@ -175,7 +207,94 @@ function randomBytes(size) {
   return bytes;
 }
 
+/** Writes the delay and format controls into the URL's query string. */
+function applyOptions() {
+  let url;
+  try {
+    url = new URL($("url").value.trim());
+  } catch {
+    return;
+  }
+  const delay = Math.min(
+    Math.max(Math.round(Number($("delay").value)), 0),
+    10000,
+  );
+  if (delay > 0) url.searchParams.set("delay", String(delay));
+  else url.searchParams.delete("delay");
+  if ($("format-json").checked) url.searchParams.set("format", "json");
+  else url.searchParams.delete("format");
+  $("url").value = url.href;
+}
+
+/** Shows what /inspect reports about a fresh handshake, then closes it. */
+function inspectHandshake() {
+  let url;
+  try {
+    url = new URL($("url").value.trim());
+  } catch (error) {
+    return log("error", t("inspectFailed", { detail: error.message }));
+  }
+  url.pathname = "/inspect";
+  url.search = "";
+  const protocol = $("protocol").value.trim();
+  const probe = protocol
+    ? new WebSocket(url.href, protocol)
+    : new WebSocket(url.href);
+  probe.addEventListener("message", (event) => {
+    probe.close(1000, "inspected");
+    try {
+      showHandshake(JSON.parse(event.data));
+    } catch (error) {
+      log("error", t("inspectFailed", { detail: error.message }));
+    }
+  }, { once: true });
+  probe.addEventListener("error", () => {
+    log("error", t("inspectFailed", { detail: url.href }));
+  });
+  showCode([
+    `const probe = new WebSocket(${JSON.stringify(url.href)}${
+      protocol ? `, ${JSON.stringify(protocol)}` : ""
+    });`,
+    `probe.onmessage = (event) => {`,
+    `  const report = JSON.parse(event.data); // the first message`,
+    `  console.log(report.client.ip, report.subprotocols, report.extensions);`,
+    `  probe.close();`,
+    `};`,
+  ]);
+}
+
+function showHandshake(report) {
+  const list = (items) => items.length ? items.join(", ") : t("none");
+  $("hs-ip").textContent = report.client.ip;
+  $("hs-origin").textContent = report.origin ?? t("none");
+  $("hs-user-agent").textContent = report.userAgent ?? t("none");
+  $("hs-protocols").textContent = `${list(report.subprotocols.offered)} → ${
+    report.subprotocols.chosen ?? t("none")
+  }`;
+  $("hs-extensions").textContent = `${list(report.extensions.offered)} → ${
+    list(report.extensions.accepted)
+  }`;
+  $("hs-headers").textContent = Object.entries(report.request.headers)
+    .map(([name, value]) => `${name}: ${value}`).join("\n");
+  const rows = Object.values(report.limits).map((limit) => {
+    const row = document.createElement("tr");
+    const name = document.createElement("td");
+    const code = document.createElement("code");
+    code.textContent = limit.env;
+    name.append(code);
+    const value = document.createElement("td");
+    value.textContent = limit.off ? t("off") : `${limit.value} ${limit.unit}`;
+    row.append(name, value);
+    return row;
+  });
+  $("hs-limits").replaceChildren(...rows);
+  $("handshake").hidden = false;
+}
+
 function bind() {
+  $("delay").addEventListener("change", applyOptions);
+  $("format-json").addEventListener("change", applyOptions);
+  $("inspect").addEventListener("click", inspectHandshake);
   $("lang").addEventListener("change", (event) => {
     language = LANGUAGES.includes(event.target.value)
       ? event.target.value
@@ -220,7 +339,11 @@ function bind() {
     );
     const size = Math.min(Math.max(Number($("burst-size").value) || 1, 1), 64);
     const payload = randomBytes(size * 1024);
-    for (let i = 0; i < count; i++) open.send(payload);
+    const now = performance.now();
+    for (let i = 0; i < count; i++) {
+      open.send(payload);
+      sentAt.push(now);
+    }
     const buffered = open.bufferedAmount;
     peak = Math.max(peak, buffered);
     log("send", t("burstSent", { count, size, buffered }));

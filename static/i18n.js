@@ -61,6 +61,49 @@ export const MESSAGES = {
     closeDetail: "code={code} reason={reason} wasClean={clean}",
     errorDetail: "the connection failed or broke; close follows",
     openDetail: "protocol={protocol}",
+    delay: "Server delay (ms)",
+    formatJson: "Echo as JSON (format=json)",
+    optionsExplained:
+      "These become query options in the URL: ?delay= holds each echo on the server for that many milliseconds, ?format=json wraps each echo as {seq, type, bytes, receivedAt, data}. Connect again to apply them.",
+    roundTrip: "Last round trip",
+    roundTripExplained:
+      "Time from send() to the echo's message event. Raise the delay to see it grow; send a burst to see bufferedAmount and the round trip together.",
+    handshake: "Your handshake",
+    handshakeExplained:
+      "Opens a second WebSocket to /inspect (with the subprotocol above, if any). Its first message describes the opening handshake as the server received it; then the page closes it.",
+    inspect: "Inspect my handshake",
+    clientIp: "Your IP, as the limits see it",
+    subprotocols: "Subprotocols: offered → chosen",
+    extensions: "Extensions: offered → accepted",
+    requestHeaders: "Request headers",
+    limits: "Limits",
+    limitName: "Limit",
+    limitValue: "Value",
+    explainCode: "what {code} means",
+    none: "(none)",
+    off: "off",
+    inspectFailed: "Could not inspect the handshake: {detail}",
+    closeCodes: "Close codes",
+    closeCodesExplained:
+      "The code in a close event says why the connection ended. The event log links each close to its row here.",
+    "close.1000":
+      "Normal closure: the connection did its job (close(), or the server after Goodbye or an idle timeout).",
+    "close.1001":
+      "Going away: the server is shutting down, or the browser is leaving the page.",
+    "close.1005":
+      "No status received: the close frame carried no code. Reported by the browser, never sent.",
+    "close.1006":
+      "Abnormal closure: the connection dropped without a close frame. Reported by the browser, never sent.",
+    "close.1008":
+      "Policy violation: this server uses it for its limits (message rate, byte rate, slow reader); the reason names which.",
+    "close.1009":
+      "Message too big: the message was larger than the server accepts, and it was not echoed.",
+    "close.1011":
+      "Internal error: the server hit an unexpected condition and could not go on.",
+    "close.1013":
+      "Try again later: the server is overloaded; reconnect after a while.",
+    "close.4000-4999":
+      'Application codes: free for your own protocol; close(4000, "reason") on this page uses them.',
     burstSent:
       "sent {count} × {size} KiB; bufferedAmount right after: {buffered}",
   },
@@ -112,6 +155,44 @@ export const MESSAGES = {
     closeDetail: "code={code} reason={reason} wasClean={clean}",
     errorDetail: "連線失敗或中斷；接著會有 close 事件",
     openDetail: "protocol={protocol}",
+    delay: "伺服器延遲（毫秒）",
+    formatJson: "以 JSON 回傳（format=json）",
+    optionsExplained:
+      "這些選項會成為網址的查詢參數：?delay= 讓伺服器把每次回傳延後指定的毫秒數，?format=json 把每次回傳包成 {seq, type, bytes, receivedAt, data}。重新連線後生效。",
+    roundTrip: "上次往返時間",
+    roundTripExplained:
+      "從 send() 到回傳的 message 事件所經過的時間。調高延遲可看到它變長；傳送一批訊息可同時觀察 bufferedAmount 與往返時間。",
+    handshake: "你的握手",
+    handshakeExplained:
+      "另開一條連到 /inspect 的 WebSocket（若上方填了子協定也會帶上）。它的第一則訊息描述伺服器收到的開啟握手，之後頁面會關閉它。",
+    inspect: "檢視我的握手",
+    clientIp: "限制所認定的你的 IP",
+    subprotocols: "子協定：提出 → 選定",
+    extensions: "擴充：提出 → 接受",
+    requestHeaders: "請求標頭",
+    limits: "限制",
+    limitName: "限制",
+    limitValue: "數值",
+    explainCode: "{code} 是什麼意思",
+    none: "（無）",
+    off: "關閉",
+    inspectFailed: "無法檢視握手：{detail}",
+    closeCodes: "關閉代碼",
+    closeCodesExplained:
+      "close 事件中的代碼說明連線為何結束。事件紀錄中的每次關閉都連結到這裡對應的列。",
+    "close.1000":
+      "正常關閉：連線已完成任務（呼叫 close()，或伺服器在 Goodbye 或閒置逾時後關閉）。",
+    "close.1001": "離開：伺服器正在關機，或瀏覽器正要離開頁面。",
+    "close.1005": "未收到狀態：關閉訊框沒有代碼。只由瀏覽器回報，不會被送出。",
+    "close.1006":
+      "異常關閉：連線在沒有關閉訊框的情況下中斷。只由瀏覽器回報，不會被送出。",
+    "close.1008":
+      "違反政策：本伺服器用於各項限制（訊息速率、位元組速率、讀取太慢），原因會說明是哪一項。",
+    "close.1009": "訊息過大：訊息超過伺服器接受的大小，因此沒有回傳。",
+    "close.1011": "內部錯誤：伺服器遇到意外狀況，無法繼續。",
+    "close.1013": "稍後再試：伺服器負載過高，請過一會兒再連線。",
+    "close.4000-4999":
+      '應用程式代碼：可自由用於你自己的協定；本頁的 close(4000, "reason") 就使用它們。',
     burstSent: "已傳送 {count} × {size} KiB；之後的 bufferedAmount：{buffered}",
   },
   "zh-Hans": {
@@ -162,6 +243,44 @@ export const MESSAGES = {
     closeDetail: "code={code} reason={reason} wasClean={clean}",
     errorDetail: "连接失败或中断；随后会有 close 事件",
     openDetail: "protocol={protocol}",
+    delay: "服务器延迟（毫秒）",
+    formatJson: "以 JSON 回传（format=json）",
+    optionsExplained:
+      "这些选项会成为网址的查询参数：?delay= 让服务器把每次回传推迟指定的毫秒数，?format=json 把每次回传包装成 {seq, type, bytes, receivedAt, data}。重新连接后生效。",
+    roundTrip: "上次往返时间",
+    roundTripExplained:
+      "从 send() 到回传的 message 事件经过的时间。调高延迟可以看到它变长；发送一批消息可以同时观察 bufferedAmount 和往返时间。",
+    handshake: "你的握手",
+    handshakeExplained:
+      "另开一条连接到 /inspect 的 WebSocket（如果上面填写了子协议也会带上）。它的第一条消息描述服务器收到的打开握手，之后页面会关闭它。",
+    inspect: "查看我的握手",
+    clientIp: "限制所认定的你的 IP",
+    subprotocols: "子协议：提出 → 选定",
+    extensions: "扩展：提出 → 接受",
+    requestHeaders: "请求头",
+    limits: "限制",
+    limitName: "限制",
+    limitValue: "数值",
+    explainCode: "{code} 是什么意思",
+    none: "（无）",
+    off: "关闭",
+    inspectFailed: "无法查看握手：{detail}",
+    closeCodes: "关闭代码",
+    closeCodesExplained:
+      "close 事件中的代码说明连接为何结束。事件日志中的每次关闭都链接到这里对应的行。",
+    "close.1000":
+      "正常关闭：连接已完成任务（调用 close()，或服务器在 Goodbye 或空闲超时后关闭）。",
+    "close.1001": "离开：服务器正在关机，或浏览器正要离开页面。",
+    "close.1005": "未收到状态：关闭帧没有代码。只由浏览器报告，不会被发送。",
+    "close.1006":
+      "异常关闭：连接在没有关闭帧的情况下断开。只由浏览器报告，不会被发送。",
+    "close.1008":
+      "违反策略：本服务器用于各项限制（消息速率、字节速率、读取太慢），原因会说明是哪一项。",
+    "close.1009": "消息过大：消息超过服务器接受的大小，因此没有回传。",
+    "close.1011": "内部错误：服务器遇到意外情况，无法继续。",
+    "close.1013": "稍后再试：服务器负载过高，请过一会儿再连接。",
+    "close.4000-4999":
+      '应用程序代码：可以自由用于你自己的协议；本页的 close(4000, "reason") 就使用它们。',
     burstSent: "已发送 {count} × {size} KiB；之后的 bufferedAmount：{buffered}",
   },
 };

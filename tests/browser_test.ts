@@ -261,3 +261,134 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the demo page's handshake panel, close-code table and echo options",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await using server = startTestServer();
+    const browser = await launch();
+    try {
+      const { page, problems } = await openDemo(browser, server);
+
+      await t.step(
+        "the handshake panel shows what /inspect reports",
+        async () => {
+          await page.fill("#protocol", "chat");
+          await page.click("#inspect");
+          await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
+          assert.equal(
+            await page.locator("#hs-origin").textContent(),
+            server.http,
+          );
+          assert.equal(
+            await page.locator("#hs-protocols").textContent(),
+            "chat → chat",
+          );
+          assert.match(
+            await page.locator("#hs-extensions").textContent() ?? "",
+            /^permessage-deflate.* → \(none\)$/,
+          );
+          assert.match(
+            await page.locator("#hs-headers").textContent() ?? "",
+            /^upgrade: websocket$/m,
+          );
+          assert.equal(await page.locator("#hs-limits tr").count(), 11);
+          await page.locator("#hs-limits tr", {
+            hasText: /MAX_MESSAGE_BYTES\s*1048576 bytes/,
+          }).waitFor();
+          await page.fill("#protocol", "");
+        },
+      );
+
+      await t.step(
+        "the close-code table explains each code in all three languages",
+        async () => {
+          const texts = new Map<string, string[]>();
+          for (const lang of ["en", "zh-Hant", "zh-Hans"]) {
+            await page.selectOption("#lang", lang);
+            const cells = await page.locator(".close-codes td")
+              .allTextContents();
+            assert.equal(cells.length, 9);
+            for (const cell of cells) {
+              assert.ok(cell.length > 10, `${lang}: ${cell}`);
+            }
+            texts.set(lang, cells);
+          }
+          const [en, hant, hans] = [...texts.values()];
+          for (let i = 0; i < 9; i++) {
+            assert.equal(new Set([en![i], hant![i], hans![i]]).size, 3, en![i]);
+          }
+          assert.deepEqual(
+            await page.locator(".close-codes th").allTextContents(),
+            [
+              "1000",
+              "1001",
+              "1005",
+              "1006",
+              "1008",
+              "1009",
+              "1011",
+              "1013",
+              "4000–4999",
+            ],
+          );
+          await page.selectOption("#lang", "en");
+        },
+      );
+
+      await t.step(
+        "delay and format=json go into the URL and show in the round trip",
+        async () => {
+          await page.fill("#delay", "300");
+          await page.locator("#delay").dispatchEvent("change");
+          await page.check("#format-json");
+          assert.equal(
+            await page.locator("#url").inputValue(),
+            `${server.ws}/echo?delay=300&format=json`,
+          );
+          await page.click("#connect");
+          await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
+          await page.fill("#text", "slow");
+          await page.click("#send-text");
+          await waitForLog(
+            page,
+            /message\s+text: \{"seq":1,"type":"text","bytes":4,/,
+          );
+          const roundTrip = Number(
+            await page.locator("#round-trip").textContent(),
+          );
+          assert.ok(
+            roundTrip >= 300,
+            `round trip ${roundTrip} ms under delay=300`,
+          );
+        },
+      );
+
+      await t.step(
+        "the log links a close to its row in the table",
+        async () => {
+          await page.fill("#close-code", "4000");
+          await page.click("#close");
+          const link = page.locator("#log li.close a");
+          await link.waitFor();
+          assert.equal(await link.getAttribute("href"), "#close-4000-4999");
+          assert.equal(await link.textContent(), "what 4000 means");
+          assert.equal(
+            await page.locator("#close-4000-4999").getAttribute("class"),
+            "current",
+          );
+          await link.click();
+          assert.equal(new URL(page.url()).hash, "#close-4000-4999");
+        },
+      );
+
+      await t.step("no console errors", () => {
+        assert.deepEqual(problems, []);
+      });
+    } finally {
+      await browser.close();
+    }
+  },
+});
