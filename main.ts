@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler, type Next } from "hono";
 import { cors } from "hono/cors";
 import { logger } from "hono/logger";
 import { secureHeaders } from "hono/secure-headers";
@@ -22,7 +22,9 @@ import { Metrics } from "./lib/metrics.ts";
 import { ConnectionRegistry } from "./lib/registry.ts";
 import type { AppEnv, Services } from "./lib/services.ts";
 import { startServer } from "./lib/server.ts";
+import { IdleWatch } from "./lib/idle.ts";
 import { IdSource } from "./lib/ids.ts";
+import { batchedLog } from "./lib/log.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { limitsRoute } from "./routes/limits.ts";
 import { sseRoute } from "./routes/sse.ts";
@@ -54,6 +56,16 @@ export const STATIC_ROOT: string = fileURLToPath(
 // deno-lint-ignore no-control-regex
 const ANSI_COLOR = /\x1b\[[0-9;]*m/g;
 
+/** Runs `middleware` except on WebSocket upgrade requests, which skip it. */
+function exceptUpgrades(middleware: MiddlewareHandler<AppEnv>) {
+  return function unlessUpgrade(
+    c: Context<AppEnv>,
+    next: Next,
+  ) {
+    return c.req.raw.headers.has("upgrade") ? next() : middleware(c, next);
+  };
+}
+
 /** Builds the app from a configuration, without listening. */
 export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -61,6 +73,9 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     config,
     log,
     ids: new IdSource(),
+    idle: config.idleTimeoutSeconds > 0
+      ? new IdleWatch(config.idleTimeoutSeconds * 1000)
+      : undefined,
     metrics: new Metrics(),
     registry: new ConnectionRegistry({
       maxPerIp: config.maxConnectionsPerIp,
@@ -70,10 +85,12 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   };
   const app = new Hono<AppEnv>();
   // One line per request: Hono's logger also prints a line on the way in.
-  app.use(logger((line) => {
+  // WebSocket upgrades get their own lines (refusal or close) from the route.
+  app.use(exceptUpgrades(logger((line) => {
     if (!line.startsWith("<--")) log(line.replace(ANSI_COLOR, ""));
-  }));
-  app.use(secureHeaders({
+  })));
+  // Security headers are for pages; a 101 response has no content to guard.
+  app.use(exceptUpgrades(secureHeaders({
     contentSecurityPolicy: {
       defaultSrc: ["'self'"],
       connectSrc: ["'self'", "ws:", "wss:"],
@@ -84,7 +101,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       formAction: ["'none'"],
     },
     referrerPolicy: "no-referrer",
-  }));
+  })));
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
     app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
   }
@@ -134,13 +151,17 @@ if (import.meta.main) {
     const config = parseConfig(
       Object.fromEntries(ENV_NAMES.map((name) => [name, Deno.env.get(name)])),
     );
-    const server = startServer(createApp(config), {
+    const output = batchedLog();
+    const server = startServer(createApp(config, { log: output.log }), {
       onListen: (urls) =>
         console.log(`ws-echo: page ${urls.page}  echo ${urls.echo}`),
     });
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(signal, () => {
-        server.shutdown().then(() => Deno.exit(0));
+        server.shutdown().then(() => {
+          output.flush();
+          Deno.exit(0);
+        });
       });
     }
   } catch (error) {

@@ -18,6 +18,7 @@ import {
   parseCloseCommand,
 } from "./close_codes.ts";
 import type { Config } from "./config.ts";
+import type { IdleWatch, Watched } from "./idle.ts";
 import { type EchoOptions, isPlainEcho } from "./echo_options.ts";
 import type { LimitReason, Metrics } from "./metrics.ts";
 import { TokenBucket } from "./rate_limit.ts";
@@ -35,6 +36,8 @@ export interface ConnectionOptions {
   log: Log;
   /** Client IP as the limits see it. */
   ip: string;
+  /** Closes the connection after IDLE_TIMEOUT_SECONDS of silence; none = off. */
+  idle: IdleWatch | undefined;
   /** Connection id, for the log line. */
   id: string;
   /** Query options: delay, format, close_after. */
@@ -81,7 +84,7 @@ interface DelayedEcho {
   then: CloseReason | undefined;
 }
 
-class EchoConnection implements Closable {
+class EchoConnection implements Closable, Watched {
   readonly #socket: WebSocket;
   readonly #options: ConnectionOptions;
   readonly #openedAt = performance.now();
@@ -89,9 +92,8 @@ class EchoConnection implements Closable {
   readonly #maxBufferedBytes: number;
   readonly #messageRate: TokenBucket | undefined;
   readonly #byteRate: TokenBucket | undefined;
-  readonly #idleMs: number;
-  #lastMessageAt = this.#openedAt;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When the client last sent a message (or opened), for the idle sweep. */
+  lastActiveAt: number = this.#openedAt;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #messages = 0;
   #bytesIn = 0;
@@ -133,7 +135,6 @@ class EchoConnection implements Closable {
         now,
       )
       : undefined;
-    this.#idleMs = config.idleTimeoutSeconds * 1000;
     this.#plain = isPlainEcho(options.echo) && !options.closeCommands;
     socket.binaryType = "arraybuffer";
     socket.onopen = () => this.#onOpen();
@@ -147,7 +148,6 @@ class EchoConnection implements Closable {
   close(reason: CloseReason): void {
     if (this.#closing || this.#finished) return;
     this.#closing = reason;
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
     // Deno 2.9 drops the close frame when close() runs inside a message event
     // while more frames are in flight; from the next macrotask it is sent.
@@ -169,7 +169,7 @@ class EchoConnection implements Closable {
     this.#opened = true;
     metrics.connectionsOpen++;
     metrics.connectionsTotal++;
-    if (this.#idleMs > 0) this.#armIdleTimer(this.#idleMs);
+    this.#options.idle?.add(this);
     for (const text of this.#options.prelude) this.#sendCounted(text);
   }
 
@@ -178,7 +178,7 @@ class EchoConnection implements Closable {
     const isText = typeof data === "string";
     const bytes = isText ? utf8ByteLength(data) : data.byteLength;
     const now = performance.now();
-    this.#lastMessageAt = now;
+    this.lastActiveAt = now;
     this.#messages++;
     this.#bytesIn += bytes;
     const metrics = this.#options.metrics;
@@ -293,16 +293,9 @@ class EchoConnection implements Closable {
     this.#options.metrics.bytesOut += bytes;
   }
 
-  #armIdleTimer(ms: number): void {
-    this.#idleTimer = setTimeout(() => this.#checkIdle(), ms);
-  }
-
-  /** Re-arms for the remaining time, so messages never touch the timer. */
-  #checkIdle(): void {
-    this.#idleTimer = undefined;
-    const idleFor = performance.now() - this.#lastMessageAt;
-    if (idleFor >= this.#idleMs) this.#breached("idle", CLOSE_IDLE);
-    else this.#armIdleTimer(this.#idleMs - idleFor);
+  /** Called by the idle sweep. */
+  closeIdle(): void {
+    this.#breached("idle", CLOSE_IDLE);
   }
 
   #breached(reason: LimitReason, close: CloseReason): void {
@@ -316,7 +309,7 @@ class EchoConnection implements Closable {
   #onClose(code: number, reason: string): void {
     if (this.#finished) return;
     this.#finished = true;
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#options.idle?.delete(this);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
     this.#delayed.length = 0;

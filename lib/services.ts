@@ -6,6 +6,7 @@
  */
 import type { Config } from "./config.ts";
 import type { Log } from "./connection.ts";
+import type { IdleWatch } from "./idle.ts";
 import type { IdSource } from "./ids.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./registry.ts";
@@ -16,6 +17,8 @@ export interface Services {
   metrics: Metrics;
   registry: ConnectionRegistry;
   log: Log;
+  /** The idle-timeout sweep; undefined when IDLE_TIMEOUT_SECONDS is 0. */
+  idle: IdleWatch | undefined;
   /** The instance id and connection ids. */
   ids: IdSource;
   /** Absolute path of the folder served at `/`. */

@@ -11,6 +11,7 @@ import { clientIp } from "../lib/client_ip.ts";
 import { serveEcho } from "../lib/connection.ts";
 import {
   describeQueryError,
+  type EchoQuery,
   echoQuerySchema,
   toEchoOptions,
 } from "../lib/echo_options.ts";
@@ -40,16 +41,22 @@ export function webSocketRoute(
   services: Services,
   endpoint: WebSocketEndpoint,
 ): Hono<AppEnv> {
-  const { config, metrics, registry, log, ids } = services;
+  const { config, metrics, registry, log, ids, idle } = services;
   const route = new Hono<AppEnv>();
 
-  const queryOptions = zValidator("query", echoQuerySchema, (result, c) => {
+  const validateQuery = zValidator("query", echoQuerySchema, (result, c) => {
     if (result.success) return;
     metrics.refused("bad_options");
+    if (c.req.raw.headers.has("upgrade")) {
+      log(`ws refused path=/${endpoint} reason=bad_options status=400`);
+    }
     return c.text(describeQueryError(result.error), 400, {
       "Cache-Control": "no-store",
     });
   });
+  // Most connections have no query string: they skip the parse.
+  const queryOptions: typeof validateQuery = (c, next) =>
+    c.req.url.includes("?") ? validateQuery(c, next) : next();
 
   route.get("/", queryOptions, function upgrade(c) {
     const headers = c.req.raw.headers;
@@ -59,6 +66,11 @@ export function webSocketRoute(
     const checked = checkHandshake(headers, webSocketUrl(c.req.url, secure));
     if ("status" in checked) {
       if (checked.status === 400) metrics.refused("bad_handshake");
+      if (headers.has("upgrade")) {
+        log(
+          `ws refused path=/${endpoint} reason=bad_handshake status=${checked.status}`,
+        );
+      }
       return refuse(checked);
     }
     const peer = c.env?.remoteAddr;
@@ -83,7 +95,9 @@ export function webSocketRoute(
     const protocol = checked.protocols[0];
     // Deno closes the request on upgrade: read its headers first.
     const id = ids.next();
-    const query = c.req.valid("query");
+    const query: EchoQuery = c.req.url.includes("?")
+      ? c.req.valid("query")
+      : {};
     const echo = toEchoOptions(query);
     const prelude: string[] = [];
     if (endpoint === "inspect") {
@@ -125,6 +139,7 @@ export function webSocketRoute(
       lease,
       log,
       ip,
+      idle,
       id,
       echo,
       prelude,

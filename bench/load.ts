@@ -1,0 +1,312 @@
+/**
+ * The load generator for `bench/run.ts`: WebSocket clients written over raw
+ * `Deno.connect`, sending pre-masked frames from one buffer and checking every
+ * echoed frame byte for byte against the frame the server must send back. No
+ * per-message allocation, so one core keeps up with the server on the other.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+
+const encoder = new TextEncoder();
+const HEAD_END = encoder.encode("\r\n\r\n");
+const READ_SIZE = 256 * 1024;
+
+/** A client frame to send and the exact server frame that must come back. */
+export interface EchoFrames {
+  /** Masked client frame (RFC 6455 §5.3). */
+  request: Uint8Array;
+  /** Unmasked server frame carrying the same payload and opcode. */
+  reply: Uint8Array;
+}
+
+function frameHeader(opcode: number, length: number, masked: boolean) {
+  const mask = masked ? 0x80 : 0;
+  if (length < 126) return Uint8Array.of(0x80 | opcode, mask | length);
+  if (length < 65536) {
+    return Uint8Array.of(0x80 | opcode, mask | 126, length >> 8, length & 255);
+  }
+  const header = new Uint8Array(10);
+  header[0] = 0x80 | opcode;
+  header[1] = mask | 127;
+  new DataView(header.buffer).setBigUint64(2, BigInt(length));
+  return header;
+}
+
+/** Builds the frames for one payload; `opcode` 1 is text, 2 binary. */
+export function echoFrames(opcode: 1 | 2, payload: Uint8Array): EchoFrames {
+  const key = crypto.getRandomValues(new Uint8Array(4));
+  const head = frameHeader(opcode, payload.length, true);
+  const request = new Uint8Array(head.length + 4 + payload.length);
+  request.set(head);
+  request.set(key, head.length);
+  for (let i = 0; i < payload.length; i++) {
+    request[head.length + 4 + i] = payload[i]! ^ key[i & 3]!;
+  }
+  const replyHead = frameHeader(opcode, payload.length, false);
+  const reply = new Uint8Array(replyHead.length + payload.length);
+  reply.set(replyHead);
+  reply.set(payload, replyHead.length);
+  return { request, reply };
+}
+
+/** A masked close frame with code 1000. */
+export const CLOSE_FRAME: Uint8Array = Uint8Array.of(
+  0x88,
+  0x82,
+  0,
+  0,
+  0,
+  0,
+  0x03,
+  0xe8,
+);
+
+/** Writes all of `bytes`. */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await conn.write(bytes.subarray(offset));
+  }
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array, end: number) {
+  outer: for (let i = 0; i + needle.length <= end; i++) {
+    for (let j = 0; j < needle.length; j++) {
+      if (haystack[i + j] !== needle[j]) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/** An open raw WebSocket; `leftover` holds frame bytes read with the 101. */
+export interface RawSocket {
+  conn: Deno.TcpConn;
+  leftover: Uint8Array;
+}
+
+/** Connects and completes the opening handshake; throws unless the answer is 101. */
+export async function openSocket(
+  port: number,
+  path = "/echo",
+): Promise<RawSocket> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await writeAll(
+      conn,
+      encoder.encode(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ),
+    );
+    const buffer = new Uint8Array(4096);
+    let length = 0;
+    for (;;) {
+      const n = await conn.read(buffer.subarray(length));
+      if (n === null) throw new Error("closed during the handshake");
+      length += n;
+      const end = indexOf(buffer, HEAD_END, length);
+      if (end < 0) {
+        if (length === buffer.length) throw new Error("response head too big");
+        continue;
+      }
+      const status = new TextDecoder().decode(buffer.subarray(9, 12));
+      if (status !== "101") throw new Error(`handshake answered ${status}`);
+      return { conn, leftover: buffer.slice(end + 4, length) };
+    }
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+/**
+ * Counts echoed frames on one connection as they stream in, comparing each
+ * byte with `reply` (frames may be split across reads anywhere).
+ */
+export class EchoChecker {
+  readonly #reply: Buffer;
+  #position = 0;
+  /** Complete, correct echoes seen so far. */
+  echoes = 0;
+
+  constructor(reply: Uint8Array) {
+    this.#reply = Buffer.from(reply.buffer, reply.byteOffset, reply.length);
+  }
+
+  /** Consumes `bytes`; throws on the first byte that differs. */
+  take(bytes: Uint8Array): void {
+    let offset = 0;
+    const frameLength = this.#reply.length;
+    while (offset < bytes.length) {
+      const span = Math.min(
+        bytes.length - offset,
+        frameLength - this.#position,
+      );
+      const got = Buffer.from(bytes.buffer, bytes.byteOffset + offset, span);
+      if (
+        got.compare(this.#reply, this.#position, this.#position + span) !== 0
+      ) {
+        throw new Error(
+          `echo mismatch after ${this.echoes} correct echoes, at byte ${this.#position} of the frame`,
+        );
+      }
+      offset += span;
+      this.#position += span;
+      if (this.#position === frameLength) {
+        this.#position = 0;
+        this.echoes++;
+      }
+    }
+  }
+}
+
+/** Messages per second over `durationMs`, `inFlight` outstanding per connection. */
+export async function throughput(options: {
+  port: number;
+  connections: number;
+  inFlight: number;
+  frames: EchoFrames;
+  durationMs: number;
+}): Promise<{ messagesPerSecond: number; bytesPerSecond: number }> {
+  const { port, connections, inFlight, frames, durationMs } = options;
+  const batch = new Uint8Array(frames.request.length * inFlight);
+  for (let i = 0; i < inFlight; i++) {
+    batch.set(frames.request, i * frames.request.length);
+  }
+  const sockets = await Promise.all(
+    Array.from({ length: connections }, () => openSocket(port)),
+  );
+  let counting = false;
+  let stop = false;
+  let counted = 0;
+  const run = async ({ conn, leftover }: RawSocket) => {
+    const checker = new EchoChecker(frames.reply);
+    checker.take(leftover);
+    const chunk = new Uint8Array(READ_SIZE);
+    let sent = inFlight;
+    await writeAll(conn, batch);
+    while (checker.echoes < sent) {
+      const n = await conn.read(chunk);
+      if (n === null) throw new Error("server closed the connection");
+      const before = checker.echoes;
+      checker.take(chunk.subarray(0, n));
+      const done = checker.echoes - before;
+      if (counting) counted += done;
+      if (!stop && done > 0) {
+        sent += done;
+        await writeAll(conn, batch.subarray(0, done * frames.request.length));
+      }
+    }
+    conn.close();
+  };
+  const running = Promise.all(sockets.map(run));
+  // Warm up for a tenth of the run, then count for the full duration.
+  await new Promise((resolve) => setTimeout(resolve, durationMs / 10));
+  counting = true;
+  const start = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, durationMs));
+  counting = false;
+  const seconds = (performance.now() - start) / 1000;
+  const messagesPerSecond = counted / seconds;
+  stop = true;
+  await running;
+  return {
+    messagesPerSecond,
+    bytesPerSecond: messagesPerSecond * (frames.reply.length - 2),
+  };
+}
+
+/** Round-trip times of one message at a time on one connection, in µs. */
+export async function latency(options: {
+  port: number;
+  frames: EchoFrames;
+  durationMs: number;
+}): Promise<{ p50: number; p99: number; max: number; samples: number }> {
+  const { conn, leftover } = await openSocket(options.port);
+  const checker = new EchoChecker(options.frames.reply);
+  checker.take(leftover);
+  const chunk = new Uint8Array(READ_SIZE);
+  const samples: number[] = [];
+  const warmUntil = performance.now() + options.durationMs / 10;
+  const end = warmUntil + options.durationMs;
+  for (let now = performance.now(); now < end; now = performance.now()) {
+    const expected = checker.echoes + 1;
+    await writeAll(conn, options.frames.request);
+    while (checker.echoes < expected) {
+      const n = await conn.read(chunk);
+      if (n === null) throw new Error("server closed the connection");
+      checker.take(chunk.subarray(0, n));
+    }
+    if (now >= warmUntil) samples.push((performance.now() - now) * 1000);
+  }
+  conn.close();
+  samples.sort((a, b) => a - b);
+  const at = (q: number) =>
+    samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!;
+  return {
+    p50: at(0.5),
+    p99: at(0.99),
+    max: samples.at(-1)!,
+    samples: samples.length,
+  };
+}
+
+/** Opens and closes `total` connections, `concurrency` at a time, with a close handshake. */
+export async function handshakes(options: {
+  port: number;
+  total: number;
+  concurrency: number;
+}): Promise<{ perSecond: number }> {
+  let started = 0;
+  const worker = async () => {
+    const buffer = new Uint8Array(1024);
+    while (started < options.total) {
+      started++;
+      const { conn } = await openSocket(options.port);
+      await writeAll(conn, CLOSE_FRAME);
+      // Read until the server's close frame arrives and the server closes.
+      for (;;) {
+        const n = await conn.read(buffer).catch(() => null);
+        if (n === null) break;
+        if (buffer[0] === 0x88) break;
+      }
+      conn.close();
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  return { perSecond: options.total / ((performance.now() - start) / 1000) };
+}
+
+/** Opens connections until `count` are open, `concurrency` at a time. */
+export async function openIdle(
+  port: number,
+  sockets: RawSocket[],
+  count: number,
+  concurrency = 100,
+): Promise<void> {
+  let claimed = sockets.length;
+  const worker = async () => {
+    while (claimed < count) {
+      claimed++;
+      sockets.push(await openSocket(port));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Sends one message and waits for its echo: the server has caught up. */
+export async function roundTrip(port: number, frames: EchoFrames) {
+  const { conn, leftover } = await openSocket(port);
+  const checker = new EchoChecker(frames.reply);
+  checker.take(leftover);
+  await writeAll(conn, frames.request);
+  const chunk = new Uint8Array(READ_SIZE);
+  while (checker.echoes < 1) {
+    const n = await conn.read(chunk);
+    if (n === null) throw new Error("server closed the connection");
+    checker.take(chunk.subarray(0, n));
+  }
+  conn.close();
+}

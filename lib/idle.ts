@@ -1,0 +1,58 @@
+/**
+ * One timer for every connection's idle timeout: a sweep checks when each
+ * connection last heard from its client. A timer per connection would cost
+ * an allocation per handshake and memory per idle connection.
+ *
+ * @module
+ */
+
+/** A connection the sweep can ask about and close. */
+export interface Watched {
+  /** `performance.now()` of the client's last message (or the open). */
+  readonly lastActiveAt: number;
+  /** Closes with the idle-timeout code. */
+  closeIdle(): void;
+}
+
+/** Closes watched connections silent for longer than `idleMs`. */
+export class IdleWatch {
+  readonly #idleMs: number;
+  readonly #sweepMs: number;
+  readonly #watched = new Set<Watched>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * @param idleMs Silence allowed, in ms.
+   * @param sweepMs How often to check; a connection is closed at most this
+   *   long after its timeout. @default a quarter of `idleMs`, at most 1 s
+   */
+  constructor(idleMs: number, sweepMs: number = Math.min(1000, idleMs / 4)) {
+    this.#idleMs = idleMs;
+    this.#sweepMs = sweepMs;
+  }
+
+  /** Starts watching; the sweep runs only while something is watched. */
+  add(connection: Watched): void {
+    this.#watched.add(connection);
+    this.#timer ??= setInterval(() => this.#sweep(), this.#sweepMs);
+  }
+
+  /** Stops watching (on close). */
+  delete(connection: Watched): void {
+    this.#watched.delete(connection);
+    if (this.#watched.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #sweep(): void {
+    const silentSince = performance.now() - this.#idleMs;
+    for (const connection of this.#watched) {
+      if (connection.lastActiveAt <= silentSince) {
+        this.delete(connection);
+        connection.closeIdle();
+      }
+    }
+  }
+}
