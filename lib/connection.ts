@@ -49,6 +49,12 @@ export interface ConnectionOptions {
 }
 
 /**
+ * The direct path reads `bufferedAmount` once per this many bytes sent, so a
+ * slow reader can overshoot MAX_BUFFERED_BYTES by at most this plus one message.
+ */
+export const BACKLOG_CHECK_BYTES = 64 * 1024;
+
+/**
  * Bytes charged per delayed message on top of its payload, so a flood of
  * empty messages under `delay` still reaches the slow-reader cap.
  */
@@ -87,7 +93,11 @@ interface DelayedEcho {
 class EchoConnection implements Closable, Watched {
   readonly #socket: WebSocket;
   readonly #options: ConnectionOptions;
-  readonly #openedAt = performance.now();
+  /**
+   * Message times come from `Date.now()`: half the cost of
+   * `performance.now()` per message; the rate limiter tolerates clock steps.
+   */
+  readonly #openedAt = Date.now();
   readonly #maxMessageBytes: number;
   readonly #maxBufferedBytes: number;
   readonly #messageRate: TokenBucket | undefined;
@@ -98,6 +108,8 @@ class EchoConnection implements Closable, Watched {
   #messages = 0;
   #bytesIn = 0;
   #bytesOut = 0;
+  /** Bytes echoed since `bufferedAmount` was last read. */
+  #sentSinceCheck = 0;
   /** The close this service initiated, if any. */
   #closing: CloseReason | undefined;
   #breach: LimitReason | undefined;
@@ -177,7 +189,7 @@ class EchoConnection implements Closable, Watched {
     if (this.#closing || this.#lastEchoAccepted) return;
     const isText = typeof data === "string";
     const bytes = isText ? utf8ByteLength(data) : data.byteLength;
-    const now = performance.now();
+    const now = Date.now();
     this.lastActiveAt = now;
     this.#messages++;
     this.#bytesIn += bytes;
@@ -209,7 +221,12 @@ class EchoConnection implements Closable, Watched {
     metrics.messagesOut++;
     metrics.bytesOut += bytes;
     if (isText && data === "Goodbye") return this.close(CLOSE_GOODBYE);
-    this.#checkBacklog(0);
+    // Reading bufferedAmount is an op call: do it once per 64 KiB sent.
+    this.#sentSinceCheck += bytes;
+    if (this.#sentSinceCheck >= BACKLOG_CHECK_BYTES) {
+      this.#sentSinceCheck = 0;
+      this.#checkBacklog(0);
+    }
   }
 
   /** Closes a client whose unread echoes (sent or delayed) exceed the cap. */
@@ -261,7 +278,7 @@ class EchoConnection implements Closable, Watched {
   /** Sends every delayed echo that is due, in order, and re-arms for the next. */
   #flushDelayed(): void {
     this.#delayTimer = undefined;
-    const now = performance.now();
+    const now = Date.now();
     while (!this.#closing && !this.#finished) {
       const next = this.#delayed[0];
       if (next === undefined) return;
@@ -319,7 +336,7 @@ class EchoConnection implements Closable, Watched {
     const finalCode = this.#closing?.code ?? code;
     metrics.closed(finalCode);
     lease.release();
-    const ms = Math.round(performance.now() - this.#openedAt);
+    const ms = Date.now() - this.#openedAt;
     const why = this.#breach ? ` limit=${this.#breach}` : "";
     log(
       `ws close id=${id} ip=${ip} code=${finalCode} reason=${

@@ -8,7 +8,7 @@
 
 /** A connection the sweep can ask about and close. */
 export interface Watched {
-  /** `performance.now()` of the client's last message (or the open). */
+  /** `Date.now()` of the client's last message (or the open). */
   readonly lastActiveAt: number;
   /** Closes with the idle-timeout code. */
   closeIdle(): void;
@@ -47,7 +47,7 @@ export class IdleWatch {
   }
 
   #sweep(): void {
-    const silentSince = performance.now() - this.#idleMs;
+    const silentSince = Date.now() - this.#idleMs;
     for (const connection of this.#watched) {
       if (connection.lastActiveAt <= silentSince) {
         this.delete(connection);

@@ -36,7 +36,8 @@ export class TokenBucket {
    * ```
    */
   take(amount: number, now: number): boolean {
-    const elapsed = now - this.#updatedAt;
+    // A wall clock can step back; time never refills negatively.
+    const elapsed = now > this.#updatedAt ? now - this.#updatedAt : 0;
     this.#updatedAt = now;
     const refilled = this.#tokens + elapsed * this.#perMs;
     const tokens = refilled > this.#burst ? this.#burst : refilled;
