@@ -6,11 +6,10 @@
  * @module
  */
 import { type Context, Hono, type MiddlewareHandler, type Next } from "hono";
+import { every } from "hono/combine";
 import { cors } from "hono/cors";
 import { logger } from "hono/logger";
 import { secureHeaders } from "hono/secure-headers";
-import { serveStatic } from "hono/deno";
-import { fileURLToPath } from "node:url";
 import {
   type Config,
   ConfigError,
@@ -22,6 +21,7 @@ import { Metrics } from "./lib/metrics.ts";
 import { ConnectionRegistry } from "./lib/registry.ts";
 import type { AppEnv, Services } from "./lib/services.ts";
 import { startServer } from "./lib/server.ts";
+import { serveStaticFiles } from "./lib/static_files.ts";
 import { IdleWatch } from "./lib/idle.ts";
 import { IdSource } from "./lib/ids.ts";
 import { batchedLog } from "./lib/log.ts";
@@ -48,20 +48,20 @@ export interface EchoApp {
 }
 
 /** The folder served at `/`, resolved next to this module. */
-export const STATIC_ROOT: string = fileURLToPath(
-  new URL("./static", import.meta.url),
-);
+export const STATIC_ROOT: string = `${import.meta.dirname}/static`;
 
 // Hono's logger colours its output; log files want plain text.
 // deno-lint-ignore no-control-regex
 const ANSI_COLOR = /\x1b\[[0-9;]*m/g;
 
-/** Runs `middleware` except on WebSocket upgrade requests, which skip it. */
-function exceptUpgrades(middleware: MiddlewareHandler<AppEnv>) {
-  return function unlessUpgrade(
-    c: Context<AppEnv>,
-    next: Next,
-  ) {
+/**
+ * Runs `middleware` except on WebSocket upgrade requests, which skip it after
+ * one header lookup (Hono's `except` costs a few awaits per handshake).
+ */
+function exceptUpgrades(
+  middleware: MiddlewareHandler<AppEnv>,
+): MiddlewareHandler<AppEnv> {
+  return function unlessUpgrade(c: Context<AppEnv>, next: Next) {
     return c.req.raw.headers.has("upgrade") ? next() : middleware(c, next);
   };
 }
@@ -84,24 +84,26 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     staticRoot: options.staticRoot ?? STATIC_ROOT,
   };
   const app = new Hono<AppEnv>();
-  // One line per request: Hono's logger also prints a line on the way in.
-  // WebSocket upgrades get their own lines (refusal or close) from the route.
-  app.use(exceptUpgrades(logger((line) => {
-    if (!line.startsWith("<--")) log(line.replace(ANSI_COLOR, ""));
-  })));
-  // Security headers are for pages; a 101 response has no content to guard.
-  app.use(exceptUpgrades(secureHeaders({
-    contentSecurityPolicy: {
-      defaultSrc: ["'self'"],
-      connectSrc: ["'self'", "ws:", "wss:"],
-      imgSrc: ["'self'", "data:"],
-      objectSrc: ["'none'"],
-      baseUri: ["'none'"],
-      frameAncestors: ["'none'"],
-      formAction: ["'none'"],
-    },
-    referrerPolicy: "no-referrer",
-  })));
+  app.use(exceptUpgrades(every(
+    // One line per request: Hono's logger also prints a line on the way in.
+    // WebSocket upgrades get their own lines (refusal or close) from the route.
+    logger((line) => {
+      if (!line.startsWith("<--")) log(line.replace(ANSI_COLOR, ""));
+    }),
+    // Security headers are for pages; a 101 response has no content to guard.
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        connectSrc: ["'self'", "ws:", "wss:"],
+        imgSrc: ["'self'", "data:"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'none'"],
+      },
+      referrerPolicy: "no-referrer",
+    }),
+  )));
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
     app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
   }
@@ -118,7 +120,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       await next();
       if (c.res.ok) c.header("Cache-Control", "public, max-age=300");
     },
-    serveStatic({ root: services.staticRoot }),
+    serveStaticFiles({ root: services.staticRoot }),
   );
   app.notFound((c) => c.text(`Not found: ${c.req.path}\n`, 404));
   app.onError((error, c) => {

@@ -296,17 +296,26 @@ export async function openIdle(
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-/** Sends one message and waits for its echo: the server has caught up. */
-export async function roundTrip(port: number, frames: EchoFrames) {
-  const { conn, leftover } = await openSocket(port);
+/** Sends one message on an open socket and waits for its echo. */
+export async function echoOnce(socket: RawSocket, frames: EchoFrames) {
   const checker = new EchoChecker(frames.reply);
-  checker.take(leftover);
-  await writeAll(conn, frames.request);
+  checker.take(socket.leftover);
+  socket.leftover = new Uint8Array(0);
+  await writeAll(socket.conn, frames.request);
   const chunk = new Uint8Array(READ_SIZE);
   while (checker.echoes < 1) {
-    const n = await conn.read(chunk);
+    const n = await socket.conn.read(chunk);
     if (n === null) throw new Error("server closed the connection");
     checker.take(chunk.subarray(0, n));
   }
-  conn.close();
+}
+
+/** Connects, sends one message and waits for its echo: the server answers. */
+export async function roundTrip(port: number, frames: EchoFrames) {
+  const socket = await openSocket(port);
+  try {
+    await echoOnce(socket, frames);
+  } finally {
+    socket.conn.close();
+  }
 }

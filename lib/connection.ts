@@ -43,7 +43,7 @@ export interface ConnectionOptions {
   /** Query options: delay, format, close_after. */
   echo: EchoOptions;
   /** Text messages sent on open, before any echo (`/inspect`, greeting). */
-  prelude: string[];
+  prelude: readonly string[];
   /** `/close`: text "CODE REASON" closes with that code and reason. */
   closeCommands: boolean;
 }
@@ -90,7 +90,7 @@ interface DelayedEcho {
   then: CloseReason | undefined;
 }
 
-class EchoConnection implements Closable, Watched {
+class EchoConnection implements Closable, Watched, EventListenerObject {
   readonly #socket: WebSocket;
   readonly #options: ConnectionOptions;
   /**
@@ -118,7 +118,7 @@ class EchoConnection implements Closable, Watched {
   /** False when any option or `/close` is on: take `#respond`. */
   readonly #plain: boolean;
   /** Echoes waiting for their `delay`, oldest first. */
-  readonly #delayed: DelayedEcho[] = [];
+  #delayed: DelayedEcho[] | undefined;
   #delayedBytes = 0;
   #delayTimer: ReturnType<typeof setTimeout> | undefined;
   /** Messages accepted for echo on the options path. */
@@ -149,11 +149,24 @@ class EchoConnection implements Closable, Watched {
       : undefined;
     this.#plain = isPlainEcho(options.echo) && !options.closeCommands;
     socket.binaryType = "arraybuffer";
-    socket.onopen = () => this.#onOpen();
-    socket.onmessage = (event) => this.#onMessage(event.data);
-    socket.onclose = (event) => this.#onClose(event.code, event.reason);
-    // Errors are followed by a close event, which does the bookkeeping.
-    socket.onerror = () => {};
+    // The connection is its own listener (`handleEvent`): no closure per
+    // event type per connection. Errors are followed by a close event, which
+    // does the bookkeeping, so they need no listener.
+    socket.addEventListener("open", this);
+    socket.addEventListener("message", this);
+    socket.addEventListener("close", this);
+  }
+
+  /** The socket's `open`, `message` and `close` events. */
+  handleEvent(event: Event): void {
+    if (event.type === "message") {
+      return this.#onMessage((event as MessageEvent).data);
+    }
+    if (event.type === "open") return this.#onOpen();
+    if (event.type === "close") {
+      const { code, reason } = event as CloseEvent;
+      this.#onClose(code, reason);
+    }
   }
 
   /** Closes with `reason` unless a close is already under way; safe in any state. */
@@ -269,7 +282,12 @@ class EchoConnection implements Closable, Watched {
     if (then) this.#lastEchoAccepted = true;
     if (echo.delayMs === 0) return this.#echo(reply, then);
     const cost = byteLength(reply) + QUEUED_MESSAGE_COST;
-    this.#delayed.push({ data: reply, dueAt: now + echo.delayMs, cost, then });
+    (this.#delayed ??= []).push({
+      data: reply,
+      dueAt: now + echo.delayMs,
+      cost,
+      then,
+    });
     this.#delayedBytes += cost;
     this.#delayTimer ??= setTimeout(() => this.#flushDelayed(), echo.delayMs);
     this.#checkBacklog(this.#delayedBytes);
@@ -280,7 +298,7 @@ class EchoConnection implements Closable, Watched {
     this.#delayTimer = undefined;
     const now = Date.now();
     while (!this.#closing && !this.#finished) {
-      const next = this.#delayed[0];
+      const next = this.#delayed?.[0];
       if (next === undefined) return;
       if (next.dueAt > now) {
         this.#delayTimer = setTimeout(
@@ -289,7 +307,7 @@ class EchoConnection implements Closable, Watched {
         );
         return;
       }
-      this.#delayed.shift();
+      this.#delayed!.shift();
       this.#delayedBytes -= next.cost;
       this.#echo(next.data, next.then);
     }
@@ -329,7 +347,7 @@ class EchoConnection implements Closable, Watched {
     this.#options.idle?.delete(this);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
-    this.#delayed.length = 0;
+    this.#delayed = undefined;
     const { metrics, lease, log, ip, id } = this.#options;
     if (this.#opened) metrics.connectionsOpen--;
     // A stuck socket reports code 0; record the code the service sent.

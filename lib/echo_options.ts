@@ -92,7 +92,7 @@ export interface EchoOptions {
   closeAfter: { echoes: number; close: CloseReason } | undefined;
 }
 
-/** Options for a request with no query string: a pure echo. */
+/** Options for a request with no query string: a pure echo, shared by all. */
 export const PLAIN_ECHO: Readonly<EchoOptions> = {
   delayMs: 0,
   format: "raw",

@@ -53,24 +53,28 @@ export function howToConnect(endpoint: string): string {
  * Decides whether a request is a valid WebSocket upgrade.
  *
  * @param headers The request headers.
- * @param endpoint The `ws:`/`wss:` URL to name in the 426 body.
+ * @param endpoint Gives the `ws:`/`wss:` URL to name in the 426 body; called
+ * only for that body, so an accepted handshake parses no URL.
  * @returns The offered subprotocols, or the refusal to send.
  * @example A plain GET is told how to connect
  * ```ts
  * import { checkHandshake } from "./handshake.ts";
- * const result = checkHandshake(new Headers(), "ws://localhost:9998/echo");
+ * const result = checkHandshake(
+ *   new Headers(),
+ *   () => "ws://localhost:9998/echo",
+ * );
  * console.assert("status" in result && result.status === 426);
  * ```
  */
 export function checkHandshake(
   headers: Headers,
-  endpoint: string,
+  endpoint: () => string,
 ): AcceptedHandshake | Refusal {
   if (!tokens(headers.get("upgrade")).includes("websocket")) {
     return {
       status: 426,
       headers: { Upgrade: "websocket", Connection: "Upgrade" },
-      body: howToConnect(endpoint),
+      body: howToConnect(endpoint()),
     };
   }
   if (!tokens(headers.get("connection")).includes("upgrade")) {

@@ -62,34 +62,26 @@ export class ConnectionRegistry {
     if (this.#maxPerIp > 0 && forIp >= this.#maxPerIp) return "per_ip";
     this.#perIp.set(ip, forIp + 1);
     this.#total++;
-    let released = false;
-    let tracked: Closable | undefined;
-    let timer: Timer | undefined;
-    const free = () => {
-      if (released) return;
-      released = true;
-      if (timer !== undefined) this.#held.delete(timer);
-      if (tracked) this.#untrack(tracked);
-      this.#total--;
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left === 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
-    };
-    return {
-      release: () => {
-        if (timer === undefined) free();
-        else if (tracked) this.#untrack(tracked);
-      },
-      holdFor: (ms) => {
-        if (released || timer !== undefined) return;
-        timer = setTimeout(free, ms);
-        this.#held.set(timer, free);
-      },
-      track: (connection) => {
-        tracked = connection;
-        this.#open.add(connection);
-      },
-    };
+    return new Slot(this, ip);
+  }
+
+  /** Gives back one slot of `ip`; called once per slot, by {@link Slot}. */
+  free(ip: string, timer: Timer | undefined): void {
+    if (timer !== undefined) this.#held.delete(timer);
+    this.#total--;
+    const left = (this.#perIp.get(ip) ?? 1) - 1;
+    if (left === 0) this.#perIp.delete(ip);
+    else this.#perIp.set(ip, left);
+  }
+
+  /** Keeps a slot taken until `timer` fires (or `dispose` runs `free`). */
+  hold(timer: Timer, free: () => void): void {
+    this.#held.set(timer, free);
+  }
+
+  /** Adds a connection to the set that shutdown closes. */
+  track(connection: Closable): void {
+    this.#open.add(connection);
   }
 
   /** Resolves once no tracked connection is open (slots held for slow readers do not count). */
@@ -100,7 +92,8 @@ export class ConnectionRegistry {
     return promise;
   }
 
-  #untrack(connection: Closable): void {
+  /** Removes a connection from the set that shutdown closes. */
+  untrack(connection: Closable): void {
     this.#open.delete(connection);
     if (this.#open.size > 0) return;
     for (const resolve of this.#emptyWaiters.splice(0)) resolve();
@@ -118,5 +111,49 @@ export class ConnectionRegistry {
       clearTimeout(timer);
       free();
     }
+  }
+}
+
+/**
+ * One admitted connection's slot. A class rather than closures: one small
+ * object per connection, which the idle-memory benchmark counts.
+ */
+class Slot implements Lease {
+  readonly #registry: ConnectionRegistry;
+  readonly #ip: string;
+  #released = false;
+  #tracked: Closable | undefined;
+  #timer: Timer | undefined;
+
+  constructor(registry: ConnectionRegistry, ip: string) {
+    this.#registry = registry;
+    this.#ip = ip;
+  }
+
+  release(): void {
+    if (this.#tracked) {
+      this.#registry.untrack(this.#tracked);
+      this.#tracked = undefined;
+    }
+    if (this.#timer === undefined) this.#free();
+  }
+
+  holdFor(ms: number): void {
+    if (this.#released || this.#timer !== undefined) return;
+    const free = () => this.#free();
+    this.#timer = setTimeout(free, ms);
+    this.#registry.hold(this.#timer, free);
+  }
+
+  track(connection: Closable): void {
+    this.#tracked = connection;
+    this.#registry.track(connection);
+  }
+
+  #free(): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#tracked) this.#registry.untrack(this.#tracked);
+    this.#registry.free(this.#ip, this.#timer);
   }
 }

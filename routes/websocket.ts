@@ -13,6 +13,7 @@ import {
   describeQueryError,
   type EchoQuery,
   echoQuerySchema,
+  PLAIN_ECHO,
   toEchoOptions,
 } from "../lib/echo_options.ts";
 import { checkHandshake, webSocketUrl } from "../lib/handshake.ts";
@@ -21,6 +22,9 @@ import { admissionRefusal, refuse } from "../lib/refusals.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 const ALLOW = "GET, HEAD";
+
+/** What a plain echo sends before its first echo: nothing (shared, never mutated). */
+const NO_PRELUDE: readonly string[] = [];
 
 /**
  * What an endpoint adds to the echo: `close` reads "CODE REASON" commands,
@@ -60,10 +64,12 @@ export function webSocketRoute(
 
   route.get("/", queryOptions, function upgrade(c) {
     const headers = c.req.raw.headers;
-    const secure = config.trustProxy
-      ? headers.get("x-forwarded-proto") === "https" || undefined
-      : undefined;
-    const checked = checkHandshake(headers, webSocketUrl(c.req.url, secure));
+    const checked = checkHandshake(headers, () => {
+      const secure = config.trustProxy
+        ? headers.get("x-forwarded-proto") === "https" || undefined
+        : undefined;
+      return webSocketUrl(c.req.url, secure);
+    });
     if ("status" in checked) {
       if (checked.status === 400) metrics.refused("bad_handshake");
       if (headers.has("upgrade")) {
@@ -95,13 +101,12 @@ export function webSocketRoute(
     const protocol = checked.protocols[0];
     // Deno closes the request on upgrade: read its headers first.
     const id = ids.next();
-    const query: EchoQuery = c.req.url.includes("?")
-      ? c.req.valid("query")
-      : {};
-    const echo = toEchoOptions(query);
-    const prelude: string[] = [];
+    const hasQuery = c.req.url.includes("?");
+    const query: EchoQuery = hasQuery ? c.req.valid("query") : {};
+    const echo = hasQuery ? toEchoOptions(query) : PLAIN_ECHO;
+    let prelude = NO_PRELUDE;
     if (endpoint === "inspect") {
-      prelude.push(inspectReport({
+      prelude = [inspectReport({
         request: c.req.raw,
         ip,
         peer: peer && { hostname: peer.hostname, port: peer.port },
@@ -111,12 +116,13 @@ export function webSocketRoute(
         chosenProtocol: protocol,
         options: query,
         config,
-      }));
+      })];
     }
     if (echo.greeting) {
-      prelude.push(
+      prelude = [
+        ...prelude,
         `Welcome to ws-echo: connection ${id}. Every message you send comes back.`,
-      );
+      ];
     }
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
