@@ -8,17 +8,16 @@
  */
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
+import { admitClient } from "../lib/admission.ts";
 import { clientIp } from "../lib/client_ip.ts";
-import { admissionRefusal, refuse } from "../lib/refusals.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
-import { originAllowed } from "./websocket.ts";
 
 /** How long EventSource waits before reconnecting after a stream ends. */
 export const SSE_RETRY_MS = 5000;
 
 /** The SSE endpoint, mounted at `/sse`. */
 export function sseRoute(services: Services): Hono<AppEnv> {
-  const { config, metrics, registry, log, ids } = services;
+  const { config, log, ids } = services;
   const route = new Hono<AppEnv>();
 
   route.get("/", function events(c) {
@@ -28,21 +27,12 @@ export function sseRoute(services: Services): Hono<AppEnv> {
       request.headers,
       config.trustProxy,
     );
-    const origin = request.headers.get("origin") ?? undefined;
-    if (!originAllowed(origin, config.allowedOrigins)) {
-      metrics.refused("origin");
-      return refuse({
-        status: 403,
-        headers: {},
-        body: `Origin "${origin}" is not allowed to connect to this server\n`,
-      });
-    }
-    const lease = registry.admit(ip);
-    if (typeof lease === "string") {
-      metrics.refused(lease);
-      log(`sse refused ip=${ip} reason=${lease}`);
-      return refuse(admissionRefusal(lease, ip, config));
-    }
+    const lease = admitClient(services, {
+      kind: "sse",
+      ip,
+      origin: request.headers.get("origin") ?? undefined,
+    });
+    if (lease instanceof Response) return lease;
     const id = ids.next();
     const startedAt = performance.now();
     return streamSSE(c, async (stream) => {

@@ -7,6 +7,7 @@
  */
 import { Hono } from "hono";
 import { zValidator } from "@hono/zod-validator";
+import { admitClient } from "../lib/admission.ts";
 import { clientIp } from "../lib/client_ip.ts";
 import { serveEcho } from "../lib/connection.ts";
 import {
@@ -18,7 +19,7 @@ import {
 } from "../lib/echo_options.ts";
 import { checkHandshake, webSocketUrl } from "../lib/handshake.ts";
 import { inspectReport } from "../lib/inspect.ts";
-import { admissionRefusal, refuse } from "../lib/refusals.ts";
+import { refuse } from "../lib/refusals.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 const ALLOW = "GET, HEAD";
@@ -32,20 +33,12 @@ const NO_PRELUDE: readonly string[] = [];
  */
 export type WebSocketEndpoint = "echo" | "close" | "inspect";
 
-/** True when a browser's `Origin` may connect (non-browser clients send none). */
-export function originAllowed(
-  origin: string | undefined,
-  allowed: "*" | string[],
-): boolean {
-  return allowed === "*" || origin === undefined || allowed.includes(origin);
-}
-
 /** One WebSocket endpoint, to mount at `/<endpoint>`. */
 export function webSocketRoute(
   services: Services,
   endpoint: WebSocketEndpoint,
 ): Hono<AppEnv> {
-  const { config, metrics, registry, log, ids, idle } = services;
+  const { config, metrics, log, ids, idle } = services;
   const route = new Hono<AppEnv>();
 
   const validateQuery = zValidator("query", echoQuerySchema, (result, c) => {
@@ -81,22 +74,12 @@ export function webSocketRoute(
     }
     const peer = c.env?.remoteAddr;
     const ip = clientIp(peer?.hostname, headers, config.trustProxy);
-    const origin = headers.get("origin") ?? undefined;
-    if (!originAllowed(origin, config.allowedOrigins)) {
-      metrics.refused("origin");
-      log(`ws refused ip=${ip} reason=origin origin=${JSON.stringify(origin)}`);
-      return refuse({
-        status: 403,
-        headers: {},
-        body: `Origin "${origin}" is not allowed to connect to this server\n`,
-      });
-    }
-    const lease = registry.admit(ip);
-    if (typeof lease === "string") {
-      metrics.refused(lease);
-      log(`ws refused ip=${ip} reason=${lease}`);
-      return refuse(admissionRefusal(lease, ip, config));
-    }
+    const lease = admitClient(services, {
+      kind: "ws",
+      ip,
+      origin: headers.get("origin") ?? undefined,
+    });
+    if (lease instanceof Response) return lease;
     // Browsers abort when they offer subprotocols and none is chosen.
     const protocol = checked.protocols[0];
     // Deno closes the request on upgrade: read its headers first.

@@ -130,6 +130,31 @@ Deno.test("GET /sse streams count in MAX_CONNECTIONS_PER_IP with WebSockets", as
   await inbox.closed;
 });
 
+Deno.test("GET /sse from a page on an origin ALLOWED_ORIGINS leaves out gets 403, like a WebSocket", async () => {
+  await using server = startTestServer({
+    ALLOWED_ORIGINS: "https://tutorial.example",
+  });
+  const refused = await fetch(`${server.http}/sse`, {
+    headers: { Origin: "https://elsewhere.example" },
+  });
+  assert.equal(refused.status, 403);
+  assert.equal(
+    await refused.text(),
+    'Origin "https://elsewhere.example" is not allowed to connect to this server\n',
+  );
+  assert.ok(
+    server.logs.some((line) =>
+      line.startsWith("sse refused ip=127.0.0.1 reason=origin")
+    ),
+    "the refusal is logged with its reason",
+  );
+  const allowed = await fetch(`${server.http}/sse`, {
+    headers: { Origin: "https://tutorial.example" },
+  });
+  assert.equal(allowed.status, 200);
+  await allowed.body!.cancel();
+});
+
 Deno.test("shutdown ends open /sse streams with an end event", async () => {
   await using server = startTestServer();
   const response = await fetch(`${server.http}/sse`);
