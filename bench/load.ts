@@ -1,12 +1,14 @@
 /**
  * The load generator for `bench/run.ts`: WebSocket clients written over raw
- * `Deno.connect`, sending pre-masked frames from one buffer and checking every
- * echoed frame byte for byte against the frame the server must send back. No
+ * `Deno.connect` (with the tests' frame and handshake helpers), sending
+ * pre-masked frames from one buffer and checking every echoed frame byte for
+ * byte against the frame the server must send back. No
  * per-message allocation, so one core keeps up with the server on the other.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
+import { clientFrame, upgradeRequest, writeAll } from "../tests/_helpers.ts";
 
 const encoder = new TextEncoder();
 const HEAD_END = encoder.encode("\r\n\r\n");
@@ -20,55 +22,23 @@ export interface EchoFrames {
   reply: Uint8Array;
 }
 
-function frameHeader(opcode: number, length: number, masked: boolean) {
-  const mask = masked ? 0x80 : 0;
-  if (length < 126) return Uint8Array.of(0x80 | opcode, mask | length);
-  if (length < 65536) {
-    return Uint8Array.of(0x80 | opcode, mask | 126, length >> 8, length & 255);
-  }
-  const header = new Uint8Array(10);
-  header[0] = 0x80 | opcode;
-  header[1] = mask | 127;
-  new DataView(header.buffer).setBigUint64(2, BigInt(length));
-  return header;
-}
-
-/** Builds the frames for one payload; `opcode` 1 is text, 2 binary. */
+/**
+ * Builds the frames for one payload; `opcode` 1 is text, 2 binary. The
+ * request is the tests' `clientFrame` (masked, zero key); the reply is the
+ * same header without the mask bit and key.
+ */
 export function echoFrames(opcode: 1 | 2, payload: Uint8Array): EchoFrames {
-  const key = crypto.getRandomValues(new Uint8Array(4));
-  const head = frameHeader(opcode, payload.length, true);
-  const request = new Uint8Array(head.length + 4 + payload.length);
-  request.set(head);
-  request.set(key, head.length);
-  for (let i = 0; i < payload.length; i++) {
-    request[head.length + 4 + i] = payload[i]! ^ key[i & 3]!;
-  }
-  const replyHead = frameHeader(opcode, payload.length, false);
-  const reply = new Uint8Array(replyHead.length + payload.length);
-  reply.set(replyHead);
-  reply.set(payload, replyHead.length);
+  const request = clientFrame(opcode, payload);
+  const headLength = request.length - 4 - payload.length;
+  const reply = new Uint8Array(headLength + payload.length);
+  reply.set(request.subarray(0, headLength));
+  reply[1] = reply[1]! & 0x7f;
+  reply.set(payload, headLength);
   return { request, reply };
 }
 
 /** A masked close frame with code 1000. */
-export const CLOSE_FRAME: Uint8Array = Uint8Array.of(
-  0x88,
-  0x82,
-  0,
-  0,
-  0,
-  0,
-  0x03,
-  0xe8,
-);
-
-/** Writes all of `bytes`. */
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += await conn.write(bytes.subarray(offset));
-  }
-}
+export const CLOSE_FRAME: Uint8Array = clientFrame(0x8, Uint8Array.of(3, 232));
 
 function indexOf(haystack: Uint8Array, needle: Uint8Array, end: number) {
   outer: for (let i = 0; i + needle.length <= end; i++) {
@@ -93,12 +63,7 @@ export async function openSocket(
 ): Promise<RawSocket> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
-    await writeAll(
-      conn,
-      encoder.encode(
-        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      ),
-    );
+    await writeAll(conn, encoder.encode(upgradeRequest(path)));
     const buffer = new Uint8Array(4096);
     let length = 0;
     for (;;) {

@@ -19,8 +19,6 @@ let socket;
 let peak = 0;
 /** When each unanswered message was sent, oldest first, for the round trip. */
 let sentAt = [];
-/** Close codes with a row in the close-code table. */
-const EXPLAINED_CODES = [1000, 1001, 1005, 1006, 1008, 1009, 1011, 1013];
 const stateItems = document.querySelectorAll(".states li");
 
 function t(key, values = {}) {
@@ -49,9 +47,9 @@ function hexPreview(bytes, limit = 16) {
   return bytes.length > limit ? `${shown} …` : shown;
 }
 
-/** The id of the close-code table row that explains `code`, if any. */
+/** The id of the close-code table row (in index.html) that explains `code`, if any. */
 function closeCodeRow(code) {
-  if (EXPLAINED_CODES.includes(code)) return `close-${code}`;
+  if (document.getElementById(`close-${code}`)) return `close-${code}`;
   if (code >= 4000 && code <= 4999) return "close-4000-4999";
   return undefined;
 }

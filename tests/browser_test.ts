@@ -55,174 +55,187 @@ async function waitForLog(page: Page, pattern: RegExp) {
   await page.locator("#log li", { hasText: pattern }).first().waitFor();
 }
 
-Deno.test({
-  name: "the demo page in Chromium",
-  // playwright-core keeps its own pipes and timers open across steps.
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await using server = startTestServer();
-    const browser = await launch();
-    try {
-      const { page, context, problems, dialogs } = await openDemo(
-        browser,
-        server,
+/**
+ * A test with its own server and Chromium, both closed afterwards. The
+ * sanitizers are off: playwright-core keeps its own pipes and timers open.
+ */
+function browserTest(
+  name: string,
+  fn: (
+    t: Deno.TestContext,
+    browser: Browser,
+    server: TestServer,
+  ) => Promise<void>,
+) {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn(t) {
+      await using server = startTestServer();
+      const browser = await launch();
+      try {
+        await fn(t, browser, server);
+      } finally {
+        await browser.close();
+      }
+    },
+  });
+}
+
+browserTest("the demo page in Chromium", async (t, browser, server) => {
+  const { page, context, problems, dialogs } = await openDemo(
+    browser,
+    server,
+  );
+
+  await t.step(
+    "loads with no console errors and the URL prefilled to this server's /echo",
+    async () => {
+      assert.equal(
+        await page.locator("#url").inputValue(),
+        `${server.ws}/echo`,
       );
+      assert.equal(await page.locator("#ready-state").textContent(), "–");
+      assert.deepEqual(problems, []);
+    },
+  );
 
-      await t.step(
-        "loads with no console errors and the URL prefilled to this server's /echo",
-        async () => {
-          assert.equal(
-            await page.locator("#url").inputValue(),
-            `${server.ws}/echo`,
-          );
-          assert.equal(await page.locator("#ready-state").textContent(), "–");
-          assert.deepEqual(problems, []);
-        },
+  await t.step(
+    "connect shows readyState 1 OPEN and logs open",
+    async () => {
+      await page.click("#connect");
+      await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
+      await waitForLog(page, /open/);
+      assert.match(
+        await page.locator("#code").textContent() ?? "",
+        /new WebSocket\(/,
       );
+    },
+  );
 
-      await t.step(
-        "connect shows readyState 1 OPEN and logs open",
-        async () => {
-          await page.click("#connect");
-          await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
-          await waitForLog(page, /open/);
-          assert.match(
-            await page.locator("#code").textContent() ?? "",
-            /new WebSocket\(/,
-          );
-        },
+  await t.step("text is echoed and shown in the log", async () => {
+    await page.fill("#text", "hello from the browser");
+    await page.click("#send-text");
+    await waitForLog(page, /message\s+text: hello from the browser/);
+  });
+
+  await t.step("binary is echoed and shown as size and hex", async () => {
+    await page.fill("#hex", "de ad be ef");
+    await page.click("#send-hex");
+    await waitForLog(page, /binary, 4 bytes: de ad be ef/);
+  });
+
+  await t.step(
+    "received data is rendered as text, never as HTML",
+    async () => {
+      const probe = "<img src=x onerror=alert(1)>";
+      await page.fill("#text", probe);
+      await page.click("#send-text");
+      await waitForLog(page, /message\s+text: <img/);
+      assert.ok((await logText(page)).includes(`text: ${probe}`));
+      assert.equal(await page.locator("#log img").count(), 0);
+      assert.deepEqual(dialogs, []);
+    },
+  );
+
+  await t.step(
+    "a burst makes bufferedAmount rise above 0 and drain back to 0",
+    async () => {
+      await page.fill("#burst-count", "50");
+      await page.fill("#burst-size", "64");
+      await page.click("#send-burst");
+      await waitForLog(page, /sent 50 × 64 KiB/);
+      const peak = Number(
+        await page.locator("#buffered-peak").textContent(),
       );
+      assert.ok(peak > 0, `peak bufferedAmount ${peak}`);
+      await page.locator("#buffered", { hasText: /^0$/ }).waitFor();
+      await page.locator("#log li", { hasText: "binary, 65536 bytes" }).nth(
+        49,
+      ).waitFor();
+    },
+  );
 
-      await t.step("text is echoed and shown in the log", async () => {
-        await page.fill("#text", "hello from the browser");
-        await page.click("#send-text");
-        await waitForLog(page, /message\s+text: hello from the browser/);
-      });
+  await t.step(
+    "Goodbye is echoed and the server closes with 1000",
+    async () => {
+      await page.click("#send-goodbye");
+      await waitForLog(page, /message\s+text: Goodbye/);
+      await waitForLog(page, /close\s+code=1000/);
+      await page.locator("#ready-state", { hasText: "3 CLOSED" }).waitFor();
+    },
+  );
 
-      await t.step("binary is echoed and shown as size and hex", async () => {
-        await page.fill("#hex", "de ad be ef");
-        await page.click("#send-hex");
-        await waitForLog(page, /binary, 4 bytes: de ad be ef/);
-      });
-
-      await t.step(
-        "received data is rendered as text, never as HTML",
-        async () => {
-          const probe = "<img src=x onerror=alert(1)>";
-          await page.fill("#text", probe);
-          await page.click("#send-text");
-          await waitForLog(page, /message\s+text: <img/);
-          assert.ok((await logText(page)).includes(`text: ${probe}`));
-          assert.equal(await page.locator("#log img").count(), 0);
-          assert.deepEqual(dialogs, []);
-        },
+  await t.step(
+    "close with 4000 and a reason shows them in the log",
+    async () => {
+      await page.click("#connect");
+      await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
+      await page.fill("#close-code", "4000");
+      await page.fill("#close-reason", "bye from the page");
+      await page.click("#close");
+      await waitForLog(
+        page,
+        /close\s+code=4000 reason="bye from the page" wasClean=true/,
       );
+    },
+  );
 
-      await t.step(
-        "a burst makes bufferedAmount rise above 0 and drain back to 0",
-        async () => {
-          await page.fill("#burst-count", "50");
-          await page.fill("#burst-size", "64");
-          await page.click("#send-burst");
-          await waitForLog(page, /sent 50 × 64 KiB/);
-          const peak = Number(
-            await page.locator("#buffered-peak").textContent(),
-          );
-          assert.ok(peak > 0, `peak bufferedAmount ${peak}`);
-          await page.locator("#buffered", { hasText: /^0$/ }).waitFor();
-          await page.locator("#log li", { hasText: "binary, 65536 bytes" }).nth(
-            49,
-          ).waitFor();
-        },
+  await t.step("the page has no console errors after all of it", () => {
+    assert.deepEqual(problems, []);
+  });
+  await context.close();
+
+  await t.step(
+    "the language switch changes the text and is remembered",
+    async () => {
+      const demo = await openDemo(browser, server, "en-US");
+      assert.equal(
+        await demo.page.locator("h1").textContent(),
+        "WebSocket, live",
       );
-
-      await t.step(
-        "Goodbye is echoed and the server closes with 1000",
-        async () => {
-          await page.click("#send-goodbye");
-          await waitForLog(page, /message\s+text: Goodbye/);
-          await waitForLog(page, /close\s+code=1000/);
-          await page.locator("#ready-state", { hasText: "3 CLOSED" }).waitFor();
-        },
-      );
-
-      await t.step(
-        "close with 4000 and a reason shows them in the log",
-        async () => {
-          await page.click("#connect");
-          await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
-          await page.fill("#close-code", "4000");
-          await page.fill("#close-reason", "bye from the page");
-          await page.click("#close");
-          await waitForLog(
-            page,
-            /close\s+code=4000 reason="bye from the page" wasClean=true/,
-          );
-        },
-      );
-
-      await t.step("the page has no console errors after all of it", () => {
-        assert.deepEqual(problems, []);
-      });
-      await context.close();
-
-      await t.step(
-        "the language switch changes the text and is remembered",
-        async () => {
-          const demo = await openDemo(browser, server, "en-US");
-          assert.equal(
-            await demo.page.locator("h1").textContent(),
-            "WebSocket, live",
-          );
-          await Deno.mkdir(ARTIFACTS, { recursive: true });
-          for (
-            const [lang, heading] of [["zh-Hant", "WebSocket 即時示範"], [
-              "zh-Hans",
-              "WebSocket 实时演示",
-            ], ["en", "WebSocket, live"]]
-          ) {
-            await demo.page.selectOption("#lang", lang!);
-            assert.equal(await demo.page.locator("h1").textContent(), heading);
-            assert.equal(
-              await demo.page.locator("html").getAttribute("lang"),
-              lang,
-            );
-            await demo.page.screenshot({
-              path: new URL(`demo-${lang}.png`, ARTIFACTS).pathname,
-              fullPage: true,
-            });
-          }
-          await demo.page.selectOption("#lang", "zh-Hans");
-          await demo.page.reload();
-          assert.equal(
-            await demo.page.locator("h1").textContent(),
-            "WebSocket 实时演示",
-          );
-          await demo.context.close();
-        },
-      );
-
-      await t.step("the default language follows the browser", async () => {
-        const demo = await openDemo(browser, server, "zh-TW");
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      for (
+        const [lang, heading] of [["zh-Hant", "WebSocket 即時示範"], [
+          "zh-Hans",
+          "WebSocket 实时演示",
+        ], ["en", "WebSocket, live"]]
+      ) {
+        await demo.page.selectOption("#lang", lang!);
+        assert.equal(await demo.page.locator("h1").textContent(), heading);
         assert.equal(
-          await demo.page.locator("h1").textContent(),
-          "WebSocket 即時示範",
+          await demo.page.locator("html").getAttribute("lang"),
+          lang,
         );
-        await demo.context.close();
-      });
-    } finally {
-      await browser.close();
-    }
-  },
+        await demo.page.screenshot({
+          path: new URL(`demo-${lang}.png`, ARTIFACTS).pathname,
+          fullPage: true,
+        });
+      }
+      await demo.page.selectOption("#lang", "zh-Hans");
+      await demo.page.reload();
+      assert.equal(
+        await demo.page.locator("h1").textContent(),
+        "WebSocket 实时演示",
+      );
+      await demo.context.close();
+    },
+  );
+
+  await t.step("the default language follows the browser", async () => {
+    const demo = await openDemo(browser, server, "zh-TW");
+    assert.equal(
+      await demo.page.locator("h1").textContent(),
+      "WebSocket 即時示範",
+    );
+    await demo.context.close();
+  });
 });
 
-Deno.test({
-  name: "the classic tutorial page works against this server unchanged",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await using server = startTestServer();
+browserTest(
+  "the classic tutorial page works against this server unchanged",
+  async (_t, browser, server) => {
     const template = await Deno.readTextFile(
       new URL("./fixtures/classic_tutorial.html", import.meta.url),
     );
@@ -235,7 +248,6 @@ Deno.test({
           headers: { "content-type": "text/html; charset=utf-8" },
         }),
     );
-    const browser = await launch();
     try {
       const page = await browser.newPage();
       const dialogs: string[] = [];
@@ -256,139 +268,130 @@ Deno.test({
         "连接已关闭...",
       ]);
     } finally {
-      await browser.close();
       await pageServer.shutdown();
     }
   },
-});
+);
 
-Deno.test({
-  name: "the demo page's handshake panel, close-code table and echo options",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    await using server = startTestServer();
-    const browser = await launch();
-    try {
-      const { page, problems } = await openDemo(browser, server);
+browserTest(
+  "the demo page's handshake panel, close-code table and echo options",
+  async (t, browser, server) => {
+    const { page, problems } = await openDemo(browser, server);
 
-      await t.step(
-        "the handshake panel shows what /inspect reports",
-        async () => {
-          await page.fill("#protocol", "chat");
-          await page.click("#inspect");
-          await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
-          assert.equal(
-            await page.locator("#hs-origin").textContent(),
-            server.http,
-          );
-          assert.equal(
-            await page.locator("#hs-protocols").textContent(),
-            "chat → chat",
-          );
-          assert.match(
-            await page.locator("#hs-extensions").textContent() ?? "",
-            /^permessage-deflate.* → \(none\)$/,
-          );
-          assert.match(
-            await page.locator("#hs-headers").textContent() ?? "",
-            /^upgrade: websocket$/m,
-          );
-          assert.equal(await page.locator("#hs-limits tr").count(), 11);
-          await page.locator("#hs-limits tr", {
-            hasText: /MAX_MESSAGE_BYTES\s*1048576 bytes/,
-          }).waitFor();
-          await page.fill("#protocol", "");
-        },
-      );
+    await t.step(
+      "the handshake panel shows what /inspect reports",
+      async () => {
+        await page.fill("#protocol", "chat");
+        await page.click("#inspect");
+        await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
+        assert.equal(
+          await page.locator("#hs-origin").textContent(),
+          server.http,
+        );
+        assert.equal(
+          await page.locator("#hs-protocols").textContent(),
+          "chat → chat",
+        );
+        assert.match(
+          await page.locator("#hs-extensions").textContent() ?? "",
+          /^permessage-deflate.* → \(none\)$/,
+        );
+        assert.match(
+          await page.locator("#hs-headers").textContent() ?? "",
+          /^upgrade: websocket$/m,
+        );
+        assert.equal(await page.locator("#hs-limits tr").count(), 11);
+        await page.locator("#hs-limits tr", {
+          hasText: /MAX_MESSAGE_BYTES\s*1048576 bytes/,
+        }).waitFor();
+        await page.fill("#protocol", "");
+      },
+    );
 
-      await t.step(
-        "the close-code table explains each code in all three languages",
-        async () => {
-          const texts = new Map<string, string[]>();
-          for (const lang of ["en", "zh-Hant", "zh-Hans"]) {
-            await page.selectOption("#lang", lang);
-            const cells = await page.locator(".close-codes td")
-              .allTextContents();
-            assert.equal(cells.length, 9);
-            for (const cell of cells) {
-              assert.ok(cell.length > 10, `${lang}: ${cell}`);
-            }
-            texts.set(lang, cells);
+    await t.step(
+      "the close-code table explains each code in all three languages",
+      async () => {
+        const texts = new Map<string, string[]>();
+        for (const lang of ["en", "zh-Hant", "zh-Hans"]) {
+          await page.selectOption("#lang", lang);
+          const cells = await page.locator(".close-codes td")
+            .allTextContents();
+          assert.equal(cells.length, 9);
+          for (const cell of cells) {
+            assert.ok(cell.length > 10, `${lang}: ${cell}`);
           }
-          const [en, hant, hans] = [...texts.values()];
-          for (let i = 0; i < 9; i++) {
-            assert.equal(new Set([en![i], hant![i], hans![i]]).size, 3, en![i]);
-          }
-          assert.deepEqual(
-            await page.locator(".close-codes th").allTextContents(),
-            [
-              "1000",
-              "1001",
-              "1005",
-              "1006",
-              "1008",
-              "1009",
-              "1011",
-              "1013",
-              "4000–4999",
-            ],
-          );
-          await page.selectOption("#lang", "en");
-        },
-      );
+          texts.set(lang, cells);
+        }
+        const [en, hant, hans] = [...texts.values()];
+        for (let i = 0; i < 9; i++) {
+          assert.equal(new Set([en![i], hant![i], hans![i]]).size, 3, en![i]);
+        }
+        assert.deepEqual(
+          await page.locator(".close-codes th").allTextContents(),
+          [
+            "1000",
+            "1001",
+            "1005",
+            "1006",
+            "1008",
+            "1009",
+            "1011",
+            "1013",
+            "4000–4999",
+          ],
+        );
+        await page.selectOption("#lang", "en");
+      },
+    );
 
-      await t.step(
-        "delay and format=json go into the URL and show in the round trip",
-        async () => {
-          await page.fill("#delay", "300");
-          await page.locator("#delay").dispatchEvent("change");
-          await page.check("#format-json");
-          assert.equal(
-            await page.locator("#url").inputValue(),
-            `${server.ws}/echo?delay=300&format=json`,
-          );
-          await page.click("#connect");
-          await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
-          await page.fill("#text", "slow");
-          await page.click("#send-text");
-          await waitForLog(
-            page,
-            /message\s+text: \{"seq":1,"type":"text","bytes":4,/,
-          );
-          const roundTrip = Number(
-            await page.locator("#round-trip").textContent(),
-          );
-          assert.ok(
-            roundTrip >= 300,
-            `round trip ${roundTrip} ms under delay=300`,
-          );
-        },
-      );
+    await t.step(
+      "delay and format=json go into the URL and show in the round trip",
+      async () => {
+        await page.fill("#delay", "300");
+        await page.locator("#delay").dispatchEvent("change");
+        await page.check("#format-json");
+        assert.equal(
+          await page.locator("#url").inputValue(),
+          `${server.ws}/echo?delay=300&format=json`,
+        );
+        await page.click("#connect");
+        await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
+        await page.fill("#text", "slow");
+        await page.click("#send-text");
+        await waitForLog(
+          page,
+          /message\s+text: \{"seq":1,"type":"text","bytes":4,/,
+        );
+        const roundTrip = Number(
+          await page.locator("#round-trip").textContent(),
+        );
+        assert.ok(
+          roundTrip >= 300,
+          `round trip ${roundTrip} ms under delay=300`,
+        );
+      },
+    );
 
-      await t.step(
-        "the log links a close to its row in the table",
-        async () => {
-          await page.fill("#close-code", "4000");
-          await page.click("#close");
-          const link = page.locator("#log li.close a");
-          await link.waitFor();
-          assert.equal(await link.getAttribute("href"), "#close-4000-4999");
-          assert.equal(await link.textContent(), "what 4000 means");
-          assert.equal(
-            await page.locator("#close-4000-4999").getAttribute("class"),
-            "current",
-          );
-          await link.click();
-          assert.equal(new URL(page.url()).hash, "#close-4000-4999");
-        },
-      );
+    await t.step(
+      "the log links a close to its row in the table",
+      async () => {
+        await page.fill("#close-code", "4000");
+        await page.click("#close");
+        const link = page.locator("#log li.close a");
+        await link.waitFor();
+        assert.equal(await link.getAttribute("href"), "#close-4000-4999");
+        assert.equal(await link.textContent(), "what 4000 means");
+        assert.equal(
+          await page.locator("#close-4000-4999").getAttribute("class"),
+          "current",
+        );
+        await link.click();
+        assert.equal(new URL(page.url()).hash, "#close-4000-4999");
+      },
+    );
 
-      await t.step("no console errors", () => {
-        assert.deepEqual(problems, []);
-      });
-    } finally {
-      await browser.close();
-    }
+    await t.step("no console errors", () => {
+      assert.deepEqual(problems, []);
+    });
   },
-});
+);
