@@ -1,29 +1,384 @@
 /**
- * The client IP that the per-IP limits and the logs use.
+ * Who the client is: the address the per-IP caps and the logs use, and the key
+ * the caps count against. Pure functions; the caller reads the socket address,
+ * the headers and the configuration.
+ *
+ * `X-Forwarded-For` is trusted by hop count, as Express's `trust proxy` does
+ * with a number: each proxy appends the address it received the request from,
+ * so with N proxies in front the N-th entry from the right was written by the
+ * outermost one, and everything left of it is whatever the client sent.
  *
  * @module
  */
 
 /**
- * Returns the socket's remote address or, when the service sits behind a proxy
- * it trusts, the first `X-Forwarded-For` entry (the original client).
+ * Where the service runs, as far as client addresses go: on Deno Deploy the
+ * platform's edge puts the client's address into `info.remoteAddr` itself
+ * (Deno's `DENO_TRUST_PROXY_HEADERS` and its `x-deno-client-address` header),
+ * so the socket address is already the client's.
+ */
+export interface IpSourceOptions {
+  /**
+   * How many proxies the operator runs in front of the service (`TRUST_PROXY`);
+   * a Deno Deploy edge is not one of them.
+   */
+  trustedProxies: number;
+  /**
+   * Whether the service runs on Deno Deploy (see {@link isDenoDeploy}).
+   *
+   * @default {false}
+   */
+  denoDeploy?: boolean;
+}
+
+/**
+ * The client's IP address: the socket's (`trustedProxies` 0), or the entry of
+ * `X-Forwarded-For` that the outermost of `trustedProxies` proxies appended,
+ * that is the `trustedProxies`-th from the right. Several header lines count
+ * as one list (`Headers.get` joins them with ", "); empty entries are skipped.
  *
- * @example
+ * Fewer entries than `trustedProxies` means the request skipped a proxy, so
+ * no entry is certain; the left-most (the furthest hop known) is used, as
+ * Express's `proxy-addr` does. Only the outermost proxy should be reachable
+ * from outside. With no header, or when the chosen entry is not an IP
+ * address, the socket's address is used.
+ *
+ * Addresses come back normalized: a port or brackets are removed
+ * (`203.0.113.7:5000`, `[2001:db8::1]:1234`), IPv6 is written as RFC 5952
+ * says (lower case, shortest), without a zone id, and an IPv4-mapped IPv6
+ * address (`::ffff:203.0.113.7`) becomes the IPv4 address. A socket address
+ * that does not parse is returned as is, a missing one as `"unknown"`.
+ *
+ * @param remoteAddress The socket peer's host name (`info.remoteAddr.hostname`).
+ * @param headers The request's headers.
+ * @param trustedProxies How many proxies the operator runs in front, 0 or more.
+ * The booleans are the old `TRUST_PROXY` flag, kept until the callers move:
+ * `false` is 0 and `true` trusts every entry, so the left-most is used, as
+ * Express's `trust proxy: true` does (forgeable: do not use it for limits).
+ * @returns The client's IP address, normalized.
+ * @throws {RangeError} If `trustedProxies` is not an integer 0 or more.
+ *
+ * @example One trusted proxy: the right-most entry, whatever the client forged
  * ```ts
+ * import assert from "node:assert/strict";
  * import { clientIp } from "./client_ip.ts";
- * const headers = new Headers({ "x-forwarded-for": "203.0.113.7, 10.0.0.1" });
- * console.assert(clientIp("10.0.0.1", headers, true) === "203.0.113.7");
- * console.assert(clientIp("10.0.0.1", headers, false) === "10.0.0.1");
+ *
+ * const headers = new Headers({
+ *   "x-forwarded-for": "198.51.100.1, 203.0.113.7",
+ * });
+ * assert.equal(clientIp("10.0.0.1", headers, 1), "203.0.113.7");
+ * assert.equal(clientIp("10.0.0.1", headers, 2), "198.51.100.1");
+ * assert.equal(clientIp("10.0.0.1", headers, 0), "10.0.0.1");
+ * assert.equal(clientIp("::ffff:10.0.0.1", new Headers(), 1), "10.0.0.1");
  * ```
  */
 export function clientIp(
   remoteAddress: string | undefined,
   headers: Headers,
-  trustProxy: boolean,
+  trustedProxies: number | boolean,
 ): string {
-  if (trustProxy) {
-    const first = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-    if (first) return first;
+  if (typeof trustedProxies === "boolean") {
+    trustedProxies = trustedProxies ? Infinity : 0;
+  } else if (!Number.isInteger(trustedProxies) || trustedProxies < 0) {
+    throw new RangeError(
+      `Invalid trustedProxies "${trustedProxies}": expected an integer 0 or more`,
+    );
   }
-  return remoteAddress ?? "unknown";
+  const peer = remoteAddress === undefined
+    ? "unknown"
+    : normalizeIp(remoteAddress) ?? remoteAddress;
+  if (trustedProxies === 0) return peer;
+  const forwarded = headers.get("x-forwarded-for");
+  if (forwarded === null) return peer;
+  const entry = entryFromRight(forwarded, trustedProxies);
+  return (entry === undefined ? undefined : normalizeIp(entry)) ?? peer;
+}
+
+/** The default IPv6 grouping of {@link clientKey}: one /64, a typical site. */
+export const DEFAULT_IPV6_PREFIX_BITS = 64;
+
+/**
+ * What the per-IP caps count against: an IPv4 address as is, an IPv6 address
+ * by its network prefix, since one subscriber usually holds a whole /64 and
+ * could otherwise open connections from as many addresses as it likes.
+ * IPv4-mapped IPv6 counts as its IPv4 address; a zone id is ignored. A prefix
+ * is written as `2001:db8:1:2::/64`; with 128 bits the key is the address.
+ * Text that is not an IP address (such as `"unknown"`) is its own key.
+ *
+ * @param ip A client address, as {@link clientIp} returns it.
+ * @param ipv6PrefixBits How many leading bits of an IPv6 address form the key,
+ * 1 to 128; 64 ({@link DEFAULT_IPV6_PREFIX_BITS}) when left out.
+ * @returns The key the per-IP caps count against.
+ * @throws {RangeError} If `ipv6PrefixBits` is not an integer from 1 to 128.
+ *
+ * @example IPv6 addresses share a key per /64 by default
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clientKey } from "./client_ip.ts";
+ *
+ * assert.equal(clientKey("203.0.113.7"), "203.0.113.7");
+ * assert.equal(clientKey("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+ * assert.equal(clientKey("2001:db8:1:2:a:b:c:d"), "2001:db8:1:2::/64");
+ * assert.equal(clientKey("2001:db8:1:2::1", 48), "2001:db8:1::/48");
+ * assert.equal(clientKey("2001:db8:1:2::1", 128), "2001:db8:1:2::1");
+ * ```
+ */
+export function clientKey(
+  ip: string,
+  ipv6PrefixBits: number = DEFAULT_IPV6_PREFIX_BITS,
+): string {
+  if (
+    !Number.isInteger(ipv6PrefixBits) || ipv6PrefixBits < 1 ||
+    ipv6PrefixBits > 128
+  ) {
+    throw new RangeError(
+      `Invalid ipv6PrefixBits "${ipv6PrefixBits}": expected an integer 1-128`,
+    );
+  }
+  if (!ip.includes(":")) return ip;
+  const groups = parseIpv6(ip);
+  if (groups === undefined) return normalizeIp(ip) ?? ip;
+  if (isIpv4Mapped(groups)) return mappedIpv4(groups);
+  if (ipv6PrefixBits === 128) return formatIpv6(groups);
+  for (let i = 0; i < 8; i++) {
+    const keep = Math.min(Math.max(ipv6PrefixBits - i * 16, 0), 16);
+    groups[i] = groups[i]! & (0xffff << (16 - keep)) & 0xffff;
+  }
+  return `${formatIpv6(groups)}/${ipv6PrefixBits}`;
+}
+
+/**
+ * Says where {@link clientIp} takes the address from, for `/inspect` and the
+ * start-up log: `"tcp peer"`, `"deno deploy"` or
+ * `"x-forwarded-for (2 trusted proxies)"`.
+ *
+ * @param options How many proxies are trusted, and whether on Deno Deploy.
+ * @returns A short phrase in lower case.
+ *
+ * @example The three sources
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeIpSource } from "./client_ip.ts";
+ *
+ * assert.equal(describeIpSource({ trustedProxies: 0 }), "tcp peer");
+ * assert.equal(
+ *   describeIpSource({ trustedProxies: 1 }),
+ *   "x-forwarded-for (1 trusted proxy)",
+ * );
+ * assert.equal(
+ *   describeIpSource({ trustedProxies: 0, denoDeploy: true }),
+ *   "deno deploy",
+ * );
+ * ```
+ */
+export function describeIpSource(options: IpSourceOptions): string {
+  const { trustedProxies, denoDeploy = false } = options;
+  if (trustedProxies === 0) return denoDeploy ? "deno deploy" : "tcp peer";
+  const proxies = trustedProxies === 1 ? "proxy" : "proxies";
+  const where = denoDeploy ? " in front of deno deploy" : "";
+  return `x-forwarded-for (${trustedProxies} trusted ${proxies}${where})`;
+}
+
+/**
+ * Whether the environment is Deno Deploy's: `DENO_DEPLOY=true` on the current
+ * platform, or both `DENO_REGION` and `DENO_DEPLOYMENT_ID` on Deploy Classic.
+ * `DENO_DEPLOYMENT_ID` alone is not enough: Fresh asks Docker users to set it.
+ *
+ * @param env Reads one environment variable, e.g. `(name) => Deno.env.get(name)`.
+ * @returns `true` on Deno Deploy.
+ *
+ * @example Reading a plain record
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isDenoDeploy } from "./client_ip.ts";
+ *
+ * const env: Record<string, string> = { DENO_DEPLOY: "true" };
+ * assert.equal(isDenoDeploy((name) => env[name]), true);
+ * assert.equal(isDenoDeploy(() => undefined), false);
+ * ```
+ */
+export function isDenoDeploy(
+  env: (name: string) => string | undefined,
+): boolean {
+  return env("DENO_DEPLOY") === "true" ||
+    (env("DENO_REGION") !== undefined &&
+      env("DENO_DEPLOYMENT_ID") !== undefined);
+}
+
+/** The `n`-th non-empty entry from the right of a comma list, or the left-most. */
+function entryFromRight(list: string, n: number): string | undefined {
+  let found: string | undefined;
+  let count = 0;
+  let end = list.length;
+  while (count < n) {
+    const start = end === 0 ? -1 : list.lastIndexOf(",", end - 1);
+    const entry = list.slice(start + 1, end).trim();
+    if (entry !== "") {
+      found = entry;
+      count++;
+    }
+    if (start < 0) break;
+    end = start;
+  }
+  return found;
+}
+
+const PORT = /^:\d{1,5}$/;
+
+/** The address in `text` written canonically, or `undefined` if it is none. */
+function normalizeIp(text: string): string | undefined {
+  let host = text.trim();
+  if (host.startsWith("[")) {
+    const close = host.indexOf("]");
+    if (close < 0) return undefined;
+    const rest = host.slice(close + 1);
+    if (rest !== "" && !PORT.test(rest)) return undefined;
+    host = host.slice(1, close);
+    if (!host.includes(":")) return undefined;
+  } else {
+    const colon = host.indexOf(":");
+    if (colon >= 0 && colon === host.lastIndexOf(":")) {
+      // One colon: IPv4 with a port; IPv6 has at least two.
+      if (!PORT.test(host.slice(colon))) return undefined;
+      host = host.slice(0, colon);
+      return isIpv4(host) ? host : undefined;
+    }
+  }
+  if (!host.includes(":")) return isIpv4(host) ? host : undefined;
+  const groups = parseIpv6(host);
+  if (groups === undefined) return undefined;
+  return isIpv4Mapped(groups) ? mappedIpv4(groups) : formatIpv6(groups);
+}
+
+/** Dotted-quad IPv4, no leading zeros (which some parsers read as octal). */
+function isIpv4(text: string): boolean {
+  return ipv4Value(text, 0, text.length) >= 0;
+}
+
+/** The 32-bit value of the dotted quad in `text[start, end)`, or -1. */
+function ipv4Value(text: string, start: number, end: number): number {
+  let value = 0;
+  let parts = 0;
+  let i = start;
+  while (parts < 4) {
+    let octet = 0;
+    let digits = 0;
+    while (i < end) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) break;
+      if (digits === 1 && octet === 0) return -1;
+      octet = octet * 10 + digit;
+      digits++;
+      i++;
+    }
+    if (digits === 0 || octet > 255) return -1;
+    value = value * 256 + octet;
+    parts++;
+    if (parts < 4) {
+      if (text.charCodeAt(i) !== 46) return -1; // "."
+      i++;
+    }
+  }
+  return i === end ? value : -1;
+}
+
+/** 0-15 for a hex digit's char code, else -1. */
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48; // 0-9
+  const lower = code | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1; // a-f, A-F
+}
+
+/**
+ * Eight 16-bit groups, or `undefined`: `::`, an IPv4 tail and a zone id
+ * (ignored) are allowed. One pass over the characters, since this runs on
+ * every handshake.
+ */
+function parseIpv6(text: string): number[] | undefined {
+  let end = text.indexOf("%");
+  if (end === 0 || end === text.length - 1) return undefined;
+  if (end < 0) end = text.length;
+  const groups: number[] = [];
+  let gap = -1;
+  let i = 0;
+  if (text.charCodeAt(0) === 58) { // ":"
+    if (text.charCodeAt(1) !== 58) return undefined;
+    gap = 0;
+    i = 2;
+  }
+  while (i < end) {
+    let value = 0;
+    let j = i;
+    for (let digit; j < end && (digit = hexDigit(text.charCodeAt(j))) >= 0;) {
+      value = value * 16 + digit;
+      j++;
+    }
+    if (text.charCodeAt(j) === 46 && j < end) { // "." of an IPv4 tail
+      const ipv4 = ipv4Value(text, i, end);
+      if (ipv4 < 0) return undefined;
+      groups.push(ipv4 >>> 16, ipv4 & 0xffff);
+      break;
+    }
+    if (j === i || j - i > 4 || groups.length === 8) return undefined;
+    groups.push(value);
+    if (j === end) break;
+    if (text.charCodeAt(j) !== 58) return undefined;
+    j++;
+    if (text.charCodeAt(j) === 58 && j < end) {
+      if (gap >= 0) return undefined;
+      gap = groups.length;
+      j++;
+    } else if (j === end) {
+      return undefined; // a single trailing ":"
+    }
+    i = j;
+  }
+  if (gap < 0) return groups.length === 8 ? groups : undefined;
+  if (groups.length > 7) return undefined;
+  const zeros = 8 - groups.length;
+  const full = groups.slice(0, gap);
+  for (let k = 0; k < zeros; k++) full.push(0);
+  for (let k = gap; k < groups.length; k++) full.push(groups[k]!);
+  return full;
+}
+
+function isIpv4Mapped(groups: number[]): boolean {
+  return groups[0] === 0 && groups[1] === 0 && groups[2] === 0 &&
+    groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff;
+}
+
+function mappedIpv4(groups: number[]): string {
+  const high = groups[6]!;
+  const low = groups[7]!;
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+}
+
+/** RFC 5952: lower case, no leading zeros, the longest zero run (2+) as `::`. */
+function formatIpv6(groups: number[]): string {
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  let text = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += "::";
+      i += bestLength - 1;
+      continue;
+    }
+    if (text !== "" && !text.endsWith(":")) text += ":";
+    text += groups[i]!.toString(16);
+  }
+  return text;
 }
