@@ -1,6 +1,6 @@
 /**
  * The load generator for `bench/run.ts`: WebSocket clients written over raw
- * `Deno.connect` (with the tests' frame and handshake helpers), sending
+ * `Deno.connect` (with the frame and handshake helpers of `wire.ts`), sending
  * pre-masked frames from one buffer and checking every echoed frame byte for
  * byte against the frame the server must send back. No
  * per-message allocation, so one core keeps up with the server on the other.
@@ -8,7 +8,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { clientFrame, upgradeRequest, writeAll } from "../tests/_helpers.ts";
+import { clientFrame, upgradeRequest, writeAll } from "./wire.ts";
 
 const encoder = new TextEncoder();
 const HEAD_END = encoder.encode("\r\n\r\n");
@@ -24,7 +24,7 @@ export interface EchoFrames {
 
 /**
  * Builds the frames for one payload; `opcode` 1 is text, 2 binary. The
- * request is the tests' `clientFrame` (masked, zero key); the reply is the
+ * request is `clientFrame` from `wire.ts` (masked, zero key); the reply is the
  * same header without the mask bit and key.
  */
 export function echoFrames(opcode: 1 | 2, payload: Uint8Array): EchoFrames {

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { ROOT, startTaskArgs } from "../tests/_helpers.ts";
+import { ROOT, startTaskArgs } from "./service.ts";
 import {
   echoFrames,
   echoOnce,

@@ -9,24 +9,18 @@
 import {
   clientFrame,
   openRawWebSocket,
-  ROOT,
-  startTaskArgs,
+  withDeadline,
   writeAll,
-} from "../tests/_helpers.ts";
+} from "./wire.ts";
+import { startService } from "./service.ts";
 
 const MiB = 1024 * 1024;
 // The start task's own flags, run directly, so the child's pid is the server's.
-const server = new Deno.Command(Deno.execPath(), {
-  args: await startTaskArgs(),
-  cwd: ROOT,
-  env: { PORT: "0", HOSTNAME: "127.0.0.1" },
-  stdout: "piped",
-  stderr: "null",
-}).spawn();
-const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let banner = "";
-while (!banner.includes("\n")) banner += (await reader.read()).value ?? "";
-const port = Number(banner.match(/:(\d+)\//)![1]);
+await using service = await startService(
+  { PORT: "0", HOSTNAME: "127.0.0.1" },
+  { stderr: "null" },
+);
+const { child: server, port } = service;
 const rssMiB = () =>
   Number(
     Deno.readTextFileSync(`/proc/${server.pid}/status`).match(
@@ -35,7 +29,7 @@ const rssMiB = () =>
   ) / 1024;
 
 const before = rssMiB();
-const conn = await openRawWebSocket(port);
+const { conn } = await openRawWebSocket(port);
 const payload = 64 * 1024;
 const frame = clientFrame(0x2, new Uint8Array(payload));
 let sent = 0;
@@ -56,10 +50,14 @@ while (performance.now() - started < 15_000 && sent < 1024 * MiB) {
   peak = Math.max(peak, rssMiB());
 }
 const bystander = new WebSocket(`ws://127.0.0.1:${port}/echo`);
-const echo = await new Promise((resolve) => {
-  bystander.onopen = () => bystander.send("bystander");
-  bystander.onmessage = (event) => resolve(event.data);
-});
+const echo = await withDeadline(
+  new Promise((resolve) => {
+    bystander.onopen = () => bystander.send("bystander");
+    bystander.onmessage = (event) => resolve(event.data);
+  }),
+  5000,
+  `the bystander's echo on ws://127.0.0.1:${port}/echo`,
+);
 bystander.close();
 console.log(JSON.stringify({
   rssBeforeMiB: before.toFixed(1),
@@ -70,6 +68,3 @@ console.log(JSON.stringify({
 }));
 conn.close();
 await writer;
-server.kill("SIGTERM");
-await reader.cancel();
-await server.status;

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { startTestServer, type TestServer } from "./_helpers.ts";
+import { startTestServer, type TestServer } from "./_server.ts";
+import { withDeadline } from "./_client.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("../test-artifacts/", import.meta.url);
@@ -259,7 +260,11 @@ browserTest(
       });
       await page.goto(`http://127.0.0.1:${pageServer.addr.port}/`);
       await page.click("a");
-      await closed.promise;
+      await withDeadline(
+        closed.promise,
+        10_000,
+        `the tutorial page's "连接已关闭" dialog on ${server.ws}/`,
+      );
       assert.deepEqual(dialogs, [
         "您的浏览器支持 WebSocket!",
         "数据发送中...",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { closeAndWait, connect, startTestServer } from "./_helpers.ts";
+import { startTestServer } from "./_server.ts";
+import { closeAndWait, connect } from "./_client.ts";
 
 Deno.test("GET /close closes with the code and reason the client asks for", async (t) => {
   await using server = startTestServer();
@@ -17,7 +18,7 @@ Deno.test("GET /close closes with the code and reason the client asks for", asyn
     await t.step(JSON.stringify(message), async () => {
       const { socket, inbox } = await connect(`${server.ws}/close`);
       socket.send(message);
-      const close = await inbox.closed;
+      const close = await inbox.closed();
       assert.equal(close.code, code);
       assert.equal(close.reason, reason);
       assert.equal(close.wasClean, true);
@@ -77,7 +78,7 @@ Deno.test("GET /close refuses codes a server may not send and stays open", async
     "the connection is still usable for a valid command",
     async () => {
       socket.send("4321 finally");
-      const close = await inbox.closed;
+      const close = await inbox.closed();
       assert.deepEqual([close.code, close.reason], [4321, "finally"]);
     },
   );

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { closeAndWait, connect, startTestServer } from "./_helpers.ts";
+import { startTestServer } from "./_server.ts";
+import { closeAndWait, connect } from "./_client.ts";
 
 Deno.test("GET /echo echoes every message unchanged", async (t) => {
   await using server = startTestServer();
@@ -66,7 +67,7 @@ Deno.test("text Goodbye is echoed and then the server closes with 1000", async (
   const { socket, inbox } = await connect(`${server.ws}/echo`);
   socket.send("Goodbye");
   assert.equal(await inbox.next(), "Goodbye");
-  const close = await inbox.closed;
+  const close = await inbox.closed();
   assert.equal(close.code, 1000);
   assert.equal(close.wasClean, true);
 });
@@ -93,7 +94,7 @@ Deno.test("the server answers a client close with the same code and reason", asy
     await t.step(`${code} ${JSON.stringify(reason)}`, async () => {
       const { socket, inbox } = await connect(`${server.ws}/echo`);
       socket.close(code, reason);
-      const close = await inbox.closed;
+      const close = await inbox.closed();
       assert.equal(close.code, code);
       assert.equal(close.reason, reason);
       assert.equal(close.wasClean, true);
@@ -105,10 +106,9 @@ Deno.test("the server accepts the first subprotocol the client offers", async (t
   await using server = startTestServer();
 
   await t.step("offered [chat, superchat] -> chat", async () => {
-    const { socket, inbox } = await connect(`${server.ws}/echo`, [
-      "chat",
-      "superchat",
-    ]);
+    const { socket, inbox } = await connect(`${server.ws}/echo`, {
+      protocols: ["chat", "superchat"],
+    });
     assert.equal(socket.protocol, "chat");
     socket.send("hi");
     assert.equal(await inbox.next(), "hi");
@@ -128,7 +128,7 @@ Deno.test("each close is logged once with code, duration, messages and bytes", a
   socket.send("abc");
   await inbox.next();
   socket.send("Goodbye");
-  await inbox.closed;
+  await inbox.closed();
   await server.services.registry.whenEmpty();
   const closes = server.logs.filter((line) => line.startsWith("ws close"));
   assert.equal(closes.length, 1);

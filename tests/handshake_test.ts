@@ -1,46 +1,37 @@
 import assert from "node:assert/strict";
+import { startTestServer } from "./_server.ts";
+import { closeAndWait, connect } from "./_client.ts";
 import {
   clientFrame,
+  openRawWebSocket,
   rawRequest,
-  readResponse,
-  startTestServer,
+  readFrame,
   upgradeRequest,
   writeAll,
-} from "./_helpers.ts";
+} from "../bench/wire.ts";
 
 Deno.test("the Upgrade header is matched case-insensitively (RFC 6455 §4.2.1)", async (t) => {
   await using server = startTestServer();
   for (const value of ["websocket", "WebSocket", "WEBSOCKET"]) {
     await t.step(`Upgrade: ${value} -> 101, then echoes`, async () => {
-      const conn = await Deno.connect({
-        hostname: "127.0.0.1",
-        port: server.port,
-      });
+      const { conn, leftover, response } = await openRawWebSocket(
+        server.port,
+        { headers: { Upgrade: value, Connection: "keep-alive, Upgrade" } },
+      );
       try {
-        await writeAll(
-          conn,
-          new TextEncoder().encode(
-            upgradeRequest("/echo", {
-              Upgrade: value,
-              Connection: "keep-alive, Upgrade",
-            }),
-          ),
-        );
-        const response = await readResponse(conn);
         assert.equal(response.status, 101);
         assert.equal(
           response.headers.get("sec-websocket-accept"),
           "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
         );
         await writeAll(conn, clientFrame(0x1, new TextEncoder().encode("hi")));
-        const frame = new Uint8Array(4);
-        let got = 0;
-        while (got < 4) got += (await conn.read(frame.subarray(got))) ?? 4;
+        const frame = await readFrame(conn, { leftover });
         assert.deepEqual(
-          [...frame],
+          [...frame.bytes],
           [0x81, 2, 0x68, 0x69],
           "unmasked text frame 'hi'",
         );
+        assert.equal(frame.rest.length, 0, "nothing after the echo");
       } finally {
         conn.close();
       }
@@ -124,14 +115,10 @@ Deno.test("refused handshakes get the status for their cause and a readable body
   });
 
   await t.step("the server still echoes after all of the above", async () => {
-    const socket = new WebSocket(`${server.ws}/echo`);
-    const echoed = await new Promise((resolve) => {
-      socket.onopen = () => socket.send("alive");
-      socket.onmessage = (event) => resolve(event.data);
-    });
+    const { socket, inbox } = await connect(`${server.ws}/echo`);
+    socket.send("alive");
+    const echoed = await inbox.next();
     assert.equal(echoed, "alive");
-    const closed = new Promise((resolve) => socket.onclose = resolve);
-    socket.close();
-    await closed;
+    await closeAndWait(socket, inbox);
   });
 });

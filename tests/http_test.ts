@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { createApp } from "../main.ts";
 import { DEFAULT_CONFIG } from "../lib/config.ts";
-import {
-  closeAndWait,
-  connect,
-  rawRequest,
-  startTestServer,
-} from "./_helpers.ts";
+import { startTestServer } from "./_server.ts";
+import { closeAndWait, connect } from "./_client.ts";
+import { rawRequest } from "../bench/wire.ts";
 
 const { app } = createApp(DEFAULT_CONFIG, { log: () => {} });
 

@@ -1,23 +1,16 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG, parseConfig } from "../lib/config.ts";
 import { describeLimits } from "../lib/limits.ts";
-import {
-  closeAndWait,
-  Inbox,
-  ROOT,
-  startTestServer,
-  upgradeRequest,
-  writeAll,
-} from "./_helpers.ts";
+import { ROOT, startTestServer } from "./_server.ts";
+import { closeAndWait, connect } from "./_client.ts";
+import { openRawWebSocket, readFrame } from "../bench/wire.ts";
 
 Deno.test("GET /inspect first reports the handshake as JSON, then echoes", async (t) => {
   await using server = startTestServer({ MAX_MESSAGE_BYTES: "4096" });
-  const socket = new WebSocket(`${server.ws}/inspect?delay=0`, {
+  const { socket, inbox } = await connect(`${server.ws}/inspect?delay=0`, {
     protocols: ["chat.v2", "chat.v1"],
     headers: { Origin: "http://tutorial.example", "X-Tutorial": "step 3" },
-  } as unknown as string[]);
-  socket.binaryType = "arraybuffer";
-  const inbox = new Inbox(socket);
+  });
   const report = JSON.parse(await inbox.next() as string);
 
   await t.step("who connected, as the limits count it", () => {
@@ -62,57 +55,23 @@ Deno.test("GET /inspect first reports the handshake as JSON, then echoes", async
   await closeAndWait(socket, inbox);
 });
 
-/** Reads until the response head and one whole server frame have arrived. */
-async function readHeadAndFrame(conn: Deno.Conn) {
-  let bytes = new Uint8Array(0);
-  const chunk = new Uint8Array(64 * 1024);
-  for (;;) {
-    const text = new TextDecoder().decode(bytes);
-    const headEnd = text.indexOf("\r\n\r\n");
-    if (headEnd >= 0) {
-      const start = new TextEncoder().encode(text.slice(0, headEnd + 4)).length;
-      const frame = bytes.subarray(start);
-      if (frame.length >= 4) {
-        const short = frame[1]! & 0x7f;
-        assert.ok(short <= 126, "report fits a 16-bit length");
-        const length = short < 126 ? short : (frame[2]! << 8) | frame[3]!;
-        const offset = short < 126 ? 2 : 4;
-        if (frame.length >= offset + length) {
-          return {
-            head: text.slice(0, headEnd),
-            opcode: frame[0]! & 0x0f,
-            payload: new TextDecoder().decode(
-              frame.subarray(offset, offset + length),
-            ),
-          };
-        }
-      }
-    }
-    const n = await conn.read(chunk);
-    if (n === null) throw new Error("connection closed before the report");
-    const joined = new Uint8Array(bytes.length + n);
-    joined.set(bytes);
-    joined.set(chunk.subarray(0, n), bytes.length);
-    bytes = joined;
-  }
-}
-
 Deno.test("GET /inspect lists offered extensions and accepts none", async () => {
   await using server = startTestServer();
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const { conn, leftover, response } = await openRawWebSocket(server.port, {
+    path: "/inspect",
+    headers: {
+      "Sec-WebSocket-Extensions":
+        "permessage-deflate; client_max_window_bits, x-webkit-deflate-frame",
+    },
+  });
   try {
-    await writeAll(
-      conn,
-      new TextEncoder().encode(upgradeRequest("/inspect", {
-        "Sec-WebSocket-Extensions":
-          "permessage-deflate; client_max_window_bits, x-webkit-deflate-frame",
-      })),
-    );
-    const { head, opcode, payload } = await readHeadAndFrame(conn);
+    const { head } = response;
     assert.match(head, /^HTTP\/1\.1 101 /);
     assert.doesNotMatch(head, /sec-websocket-extensions/i);
-    assert.equal(opcode, 1, "the report is a text frame");
-    const report = JSON.parse(payload);
+    const frame = await readFrame(conn, { leftover });
+    assert.ok((frame.bytes[1]! & 0x7f) <= 126, "report fits a 16-bit length");
+    assert.equal(frame.opcode, 1, "the report is a text frame");
+    const report = JSON.parse(new TextDecoder().decode(frame.payload));
     assert.deepEqual(report.extensions.offered, [
       "permessage-deflate; client_max_window_bits",
       "x-webkit-deflate-frame",

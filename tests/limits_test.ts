@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
+import { startTestServer, type TestServer } from "./_server.ts";
+import { closeAndWait, connect, until } from "./_client.ts";
 import {
   clientFrame,
-  closeAndWait,
-  connect,
   openRawWebSocket,
   rawRequest,
-  startTestServer,
-  type TestServer,
-  until,
   upgradeRequest,
   writeAll,
-} from "./_helpers.ts";
+} from "../bench/wire.ts";
 
 /** A well-behaved client on another connection still gets its echo. */
 async function assertBystanderEchoes(server: TestServer) {
@@ -34,7 +31,7 @@ Deno.test("a message over MAX_MESSAGE_BYTES is not echoed and closes with 1009",
     "exactly the limit is echoed",
   );
   socket.send(new Uint8Array(1025));
-  const close = await inbox.closed;
+  const close = await inbox.closed();
   assert.equal(close.code, 1009);
   assert.equal(close.reason, "message too big: limit is 1024 bytes");
   assert.equal(inbox.pending, 0, "the oversize message was not echoed");
@@ -46,7 +43,7 @@ Deno.test("text size is measured in UTF-8 bytes, not characters", async () => {
   await using server = startTestServer({ MAX_MESSAGE_BYTES: "10" });
   const { socket, inbox } = await connect(`${server.ws}/echo`);
   socket.send("é".repeat(6)); // 6 characters, 12 bytes
-  assert.equal((await inbox.closed).code, 1009);
+  assert.equal((await inbox.closed()).code, 1009);
 });
 
 Deno.test("a client that never reads is closed before the server buffers more than MAX_BUFFERED_BYTES", async () => {
@@ -56,7 +53,7 @@ Deno.test("a client that never reads is closed before the server buffers more th
     RATE_LIMIT_MESSAGES_PER_SECOND: "0",
   });
   const rssBefore = Deno.memoryUsage().rss;
-  const conn = await openRawWebSocket(server.port);
+  const { conn } = await openRawWebSocket(server.port);
 
   // Send 64 KiB binary frames as fast as possible and never read the echoes.
   const frame = clientFrame(0x2, new Uint8Array(64 * 1024));
@@ -74,7 +71,7 @@ Deno.test("a client that never reads is closed before the server buffers more th
   await until(
     () => server.services.metrics.breaches.get("slow_reader") === 1,
     "slow reader closed",
-    20_000,
+    { timeoutMs: 20_000 },
   );
   const growthMiB = (Deno.memoryUsage().rss - rssBefore) / (1024 * 1024);
   assert.ok(growthMiB < 64, `RSS grew ${growthMiB.toFixed(1)} MiB`);
@@ -95,7 +92,7 @@ Deno.test("sending faster than the message rate closes with 1008 naming the limi
   });
   const { socket, inbox } = await connect(`${server.ws}/echo`);
   for (let i = 0; i < 20; i++) socket.send(`m${i}`);
-  const close = await inbox.closed;
+  const close = await inbox.closed();
   assert.equal(close.code, 1008);
   assert.equal(close.reason, "message rate limit: over 10 messages/s");
   assert.equal(inbox.pending, 5, "the burst was echoed, nothing after it");
@@ -115,7 +112,7 @@ Deno.test("sending more bytes than the byte rate closes with 1008 naming the lim
   });
   const { socket, inbox } = await connect(`${server.ws}/echo`);
   for (let i = 0; i < 3; i++) socket.send(new Uint8Array(1000));
-  const close = await inbox.closed;
+  const close = await inbox.closed();
   assert.equal(close.code, 1008);
   assert.equal(close.reason, "byte rate limit: over 1000 bytes/s");
   await assertBystanderEchoes(server);
@@ -159,7 +156,7 @@ Deno.test("TRUST_PROXY=true counts connections by the first X-Forwarded-For entr
     TRUST_PROXY: "true",
   });
   const a = await openRawWebSocket(server.port, {
-    "X-Forwarded-For": "203.0.113.1, 10.0.0.1",
+    headers: { "X-Forwarded-For": "203.0.113.1, 10.0.0.1" },
   });
   const sameIp = await rawRequest(
     server.port,
@@ -172,7 +169,7 @@ Deno.test("TRUST_PROXY=true counts connections by the first X-Forwarded-For entr
     upgradeRequest("/echo", { "X-Forwarded-For": "203.0.113.2" }),
   );
   assert.equal(otherIp.status, 101);
-  a.close();
+  a.conn.close();
 });
 
 Deno.test("a connection silent for IDLE_TIMEOUT_SECONDS is closed with 1000 idle timeout", async () => {
@@ -180,7 +177,7 @@ Deno.test("a connection silent for IDLE_TIMEOUT_SECONDS is closed with 1000 idle
   const { socket, inbox } = await connect(`${server.ws}/echo`);
   socket.send("one message, then silence");
   await inbox.next();
-  const close = await inbox.closed;
+  const close = await inbox.closed();
   assert.equal(close.code, 1000);
   assert.equal(close.reason, "idle timeout");
   await assertBystanderEchoes(server);
@@ -259,7 +256,7 @@ Deno.test("GET /metrics reports traffic, closes by code and refusals in Promethe
   await inbox.next();
   assert.equal((await rawRequest(server.port, upgradeRequest())).status, 429);
   socket.send("Goodbye");
-  await inbox.closed;
+  await inbox.closed();
   await server.services.registry.whenEmpty();
   const response = await fetch(`${server.http}/metrics`);
   assert.match(

@@ -1,19 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  closeAndWait,
-  connect,
-  type Inbox,
-  rawRequest,
-  startTestServer,
-  upgradeRequest,
-} from "./_helpers.ts";
-
-/** Takes `count` messages in arrival order. */
-async function take(inbox: Inbox, count: number) {
-  const messages = [];
-  for (let i = 0; i < count; i++) messages.push(await inbox.next());
-  return messages;
-}
+import { startTestServer } from "./_server.ts";
+import { closeAndWait, connect } from "./_client.ts";
+import { rawRequest, upgradeRequest } from "../bench/wire.ts";
 
 Deno.test("unknown or invalid query options are refused with 400 naming the option", async (t) => {
   await using server = startTestServer();
@@ -85,7 +73,7 @@ Deno.test("delay holds each echo for that many milliseconds and keeps the order"
   const waited = performance.now() - start;
   assert.equal(first, sent[0]);
   assert.ok(waited >= 145, `first echo after ${waited} ms, before the delay`);
-  assert.deepEqual([first, ...await take(inbox, 49)], sent);
+  assert.deepEqual([first, ...await inbox.take(49)], sent);
   const binary = await inbox.next();
   assert.ok(binary instanceof ArrayBuffer, "binary stays binary under delay");
   assert.deepEqual(new Uint8Array(binary), new Uint8Array([1, 2, 3]));
@@ -97,7 +85,7 @@ Deno.test("delayed echoes count against MAX_BUFFERED_BYTES (slow reader, 1008)",
   const { socket, inbox } = await connect(`${server.ws}/echo?delay=10000`);
   const chunk = new Uint8Array(16 * 1024);
   for (let i = 0; i < 5; i++) socket.send(chunk);
-  const close = await inbox.closed;
+  const close = await inbox.closed();
   assert.equal(close.code, 1008);
   assert.match(close.reason, /^slow reader/);
   assert.equal(inbox.pending, 0, "nothing was echoed before the close");
@@ -144,7 +132,7 @@ Deno.test("format=json wraps each echo as {seq, type, bytes, receivedAt, data}",
     async () => {
       socket.send("Goodbye");
       assert.equal(JSON.parse(await inbox.next() as string).data, "Goodbye");
-      assert.equal((await inbox.closed).code, 1000);
+      assert.equal((await inbox.closed()).code, 1000);
     },
   );
 });
@@ -173,8 +161,8 @@ Deno.test("close_after closes with the requested code and reason after N echoes"
       `${server.ws}/echo?close_after=3&code=4001&reason=done`,
     );
     for (const text of ["a", "b", "c", "d", "e"]) socket.send(text);
-    assert.deepEqual(await take(inbox, 3), ["a", "b", "c"]);
-    const close = await inbox.closed;
+    assert.deepEqual(await inbox.take(3), ["a", "b", "c"]);
+    const close = await inbox.closed();
     assert.equal(close.code, 4001);
     assert.equal(close.reason, "done");
     assert.equal(inbox.pending, 0, "nothing after the third echo");
@@ -184,7 +172,7 @@ Deno.test("close_after closes with the requested code and reason after N echoes"
     const { socket, inbox } = await connect(`${server.ws}/echo?close_after=1`);
     socket.send("only");
     assert.equal(await inbox.next(), "only");
-    const close = await inbox.closed;
+    const close = await inbox.closed();
     assert.equal(close.code, 1000);
     assert.equal(close.reason, "close_after=1 reached");
   });
@@ -196,12 +184,12 @@ Deno.test("close_after closes with the requested code and reason after N echoes"
         `${server.ws}/echo?close_after=2&delay=50&code=3000&format=json`,
       );
       for (const text of ["x", "y", "z"]) socket.send(text);
-      const echoes = (await take(inbox, 2)).map((m) => JSON.parse(m as string));
+      const echoes = (await inbox.take(2)).map((m) => JSON.parse(m as string));
       assert.deepEqual(echoes.map((e) => [e.seq, e.data]), [[1, "x"], [
         2,
         "y",
       ]]);
-      assert.equal((await inbox.closed).code, 3000);
+      assert.equal((await inbox.closed()).code, 3000);
     },
   );
 });

@@ -1,80 +1,68 @@
 import assert from "node:assert/strict";
 import {
-  Inbox,
-  openRawWebSocket,
-  openWebSocket,
-  ROOT,
+  spawnService,
+  startService,
   startTaskArgs,
-} from "./_helpers.ts";
-
-/** Spawns the service as `deno task start` would, and reads its first stdout line. */
-async function spawnService(env: Record<string, string>, args?: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: args ?? await startTaskArgs(),
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return child;
-}
+  waitForExit,
+} from "./_server.ts";
+import { connect } from "./_client.ts";
+import { openRawWebSocket } from "../bench/wire.ts";
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
 
-async function firstLine(stream: ReadableStream<Uint8Array>) {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  return { line: text.split("\n")[0]!, rest: reader };
-}
-
 Deno.test("deno task start prints its URLs, echoes, and closes 1001 on SIGTERM then exits", async () => {
-  const child = await spawnService({ PORT: "0", HOSTNAME: "127.0.0.1" });
-  const stderr = readAll(child.stderr);
-  const { line, rest } = await firstLine(child.stdout);
+  await using service = await startService({
+    PORT: "0",
+    HOSTNAME: "127.0.0.1",
+  });
+  const stderr = readAll(service.child.stderr);
+  const { line } = service;
   const match = line.match(
     /page http:\/\/127\.0\.0\.1:(\d+)\/ {2}echo ws:\/\/127\.0\.0\.1:\d+\/echo/,
   );
   assert.ok(match, `start-up line: ${line}`);
-  const socket = await openWebSocket(`ws://127.0.0.1:${match[1]}/echo`);
-  const inbox = new Inbox(socket);
+  const { socket, inbox } = await connect(`ws://127.0.0.1:${match[1]}/echo`);
   socket.send("before shutdown");
   assert.equal(await inbox.next(), "before shutdown");
 
-  child.kill("SIGTERM");
-  const close = await inbox.closed;
+  service.child.kill("SIGTERM");
+  const close = await inbox.closed();
   assert.equal(close.code, 1001);
   assert.equal(close.reason, "server shutting down");
-  const status = await child.status;
+  const status = await waitForExit(service.child);
   assert.equal(status.code, 0);
-  await rest.cancel();
   assert.equal(await stderr, "");
 });
 
 Deno.test("shutdown finishes within the grace period when a client never answers the close", async () => {
-  const child = await spawnService({
+  const SHUTDOWN_GRACE_SECONDS = 1;
+  // Generous: the bound catches a shutdown that ignores the grace period, not jitter.
+  const MARGIN_SECONDS = 2;
+  await using service = await startService({
     PORT: "0",
     HOSTNAME: "127.0.0.1",
-    SHUTDOWN_GRACE_SECONDS: "1",
+    SHUTDOWN_GRACE_SECONDS: String(SHUTDOWN_GRACE_SECONDS),
   });
-  const stderr = readAll(child.stderr);
-  const { line, rest } = await firstLine(child.stdout);
-  const port = Number(line.match(/:(\d+)\//)![1]);
+  const stderr = readAll(service.child.stderr);
   // A raw client that completes the handshake and then never reads or answers.
-  const conn = await openRawWebSocket(port);
-  child.kill("SIGTERM");
-  const status = await child.status;
-  assert.equal(status.code, 0);
-  conn.close();
-  await rest.cancel();
+  const { conn } = await openRawWebSocket(service.port);
+  try {
+    const signalled = performance.now();
+    service.child.kill("SIGTERM");
+    const status = await waitForExit(service.child);
+    const seconds = (performance.now() - signalled) / 1000;
+    assert.equal(status.code, 0);
+    assert.ok(
+      seconds < SHUTDOWN_GRACE_SECONDS + MARGIN_SECONDS,
+      `exited ${
+        seconds.toFixed(2)
+      } s after SIGTERM with a ${SHUTDOWN_GRACE_SECONDS} s grace period`,
+    );
+  } finally {
+    conn.close();
+  }
   await stderr;
 });
 
@@ -111,7 +99,7 @@ Deno.test("an invalid variable stops start-up with one line naming it", async (t
       const [stdout, stderr, status] = await Promise.all([
         readAll(child.stdout),
         readAll(child.stderr),
-        child.status,
+        waitForExit(child),
       ]);
       assert.equal(status.code, 2);
       assert.match(stderr, message);
@@ -124,10 +112,12 @@ Deno.test("a missing permission fails with one line, not a stack trace", async (
   const args = (await startTaskArgs()).filter((arg) =>
     !arg.startsWith("--allow-net")
   );
-  const child = await spawnService({ PORT: "0", HOSTNAME: "127.0.0.1" }, args);
+  const child = await spawnService({ PORT: "0", HOSTNAME: "127.0.0.1" }, {
+    args,
+  });
   const [stderr, status] = await Promise.all([
     readAll(child.stderr),
-    child.status,
+    waitForExit(child),
     child.stdout.cancel(),
   ]);
   assert.equal(status.code, 2);

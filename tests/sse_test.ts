@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { connect, startTestServer, until } from "./_helpers.ts";
+import { startTestServer } from "./_server.ts";
+import { connect, until } from "./_client.ts";
 
 interface ServerSentEvent {
   event: string;
@@ -127,7 +128,7 @@ Deno.test("GET /sse streams count in MAX_CONNECTIONS_PER_IP with WebSockets", as
   assert.equal(again.status, 200);
   await again.body!.cancel();
   socket.close();
-  await inbox.closed;
+  await inbox.closed();
 });
 
 Deno.test("GET /sse from a page on an origin ALLOWED_ORIGINS leaves out gets 403, like a WebSocket", async () => {

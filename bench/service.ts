@@ -1,0 +1,175 @@
+/**
+ * Runs the service as its own process with the `deno task start` flags, for
+ * the tests and bench/. No imports from the app: it reads deno.json. Every
+ * wait has a deadline.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { withDeadline } from "./wire.ts";
+
+/** How long a process may take to print its start-up line or to exit, in milliseconds, unless told. */
+export const DEFAULT_PROCESS_TIMEOUT_MS = 10_000;
+
+/** The project folder. */
+export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * The arguments after `deno` in `deno task start`, read from deno.json.
+ *
+ * @throws {TypeError} If the start task does not begin with `deno`.
+ * @example
+ * ```ts ignore
+ * new Deno.Command(Deno.execPath(), { args: await startTaskArgs(), cwd: ROOT });
+ * ```
+ */
+export async function startTaskArgs(): Promise<string[]> {
+  const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const [deno, ...args] = (denoJson.tasks.start as string).split(/\s+/);
+  if (deno !== "deno") {
+    throw new TypeError(
+      `Cannot read the start task "${denoJson.tasks.start}": expected it to begin with deno`,
+    );
+  }
+  return args;
+}
+
+/** Options for {@linkcode spawnService}. */
+export interface SpawnOptions {
+  /**
+   * The arguments after `deno`.
+   *
+   * @default {await startTaskArgs()}
+   */
+  args?: string[];
+  /**
+   * Where the child's stderr goes.
+   *
+   * @default {"piped"}
+   */
+  stderr?: "piped" | "null" | "inherit";
+}
+
+/**
+ * Spawns the service as `deno task start` would, from {@linkcode ROOT}, with
+ * only `env` (and NO_COLOR) in its environment; stdout is piped.
+ *
+ * @example
+ * ```ts ignore
+ * const child = await spawnService({ PORT: "abc" });
+ * ```
+ */
+export async function spawnService(
+  env: Record<string, string>,
+  options: SpawnOptions = {},
+): Promise<Deno.ChildProcess> {
+  return new Deno.Command(Deno.execPath(), {
+    args: options.args ?? await startTaskArgs(),
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: options.stderr ?? "piped",
+  }).spawn();
+}
+
+/** A service process that has printed its start-up line. */
+export interface RunningService extends AsyncDisposable {
+  child: Deno.ChildProcess;
+  /** The start-up line: `page http://… echo ws://…/echo`. */
+  line: string;
+  /** The port in the start-up line. */
+  port: number;
+  /** The rest of stdout; disposing cancels it. */
+  stdout: ReadableStreamDefaultReader<string>;
+}
+
+/**
+ * Waits for `child` to exit; past `timeoutMs` it kills it with SIGKILL and
+ * throws.
+ *
+ * @throws {Deno.errors.TimedOut} `Timed out after 10000 ms waiting for the service (pid 123) to exit`
+ * @example
+ * ```ts ignore
+ * child.kill("SIGTERM");
+ * const { code } = await waitForExit(child);
+ * ```
+ */
+export async function waitForExit(
+  child: Deno.ChildProcess,
+  options: { timeoutMs?: number } = {},
+): Promise<Deno.CommandStatus> {
+  try {
+    return await withDeadline(
+      child.status,
+      options.timeoutMs ?? DEFAULT_PROCESS_TIMEOUT_MS,
+      `the service (pid ${child.pid}) to exit`,
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.TimedOut) {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Spawns the service on `env` (give it `PORT: "0"` and `HOSTNAME`) and waits
+ * for its start-up line; `await using` stops it with SIGTERM.
+ *
+ * @throws {Deno.errors.TimedOut} If no start-up line comes within
+ * `timeoutMs` (default {@linkcode DEFAULT_PROCESS_TIMEOUT_MS}); the child is killed.
+ * @example
+ * ```ts ignore
+ * await using service = await startService({ PORT: "0", HOSTNAME: "127.0.0.1" });
+ * const url = `ws://127.0.0.1:${service.port}/echo`;
+ * ```
+ */
+export async function startService(
+  env: Record<string, string>,
+  options: SpawnOptions & { timeoutMs?: number } = {},
+): Promise<RunningService> {
+  const child = await spawnService(env, options);
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    await withDeadline(
+      (async () => {
+        while (!text.includes("\n")) {
+          const { value, done } = await stdout.read();
+          if (done) break;
+          text += value;
+        }
+      })(),
+      options.timeoutMs ?? DEFAULT_PROCESS_TIMEOUT_MS,
+      `the start-up line of the service (pid ${child.pid})`,
+    );
+  } catch (error) {
+    child.kill("SIGKILL");
+    await stdout.cancel();
+    await child.status;
+    throw error;
+  }
+  const line = text.split("\n")[0]!;
+  const port = Number(/:(\d+)\//.exec(line)?.[1]);
+  return {
+    child,
+    line,
+    port,
+    stdout,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // It has exited already.
+      }
+      await stdout.cancel();
+      if ((options.stderr ?? "piped") === "piped" && !child.stderr.locked) {
+        await child.stderr.cancel();
+      }
+      await waitForExit(child);
+    },
+  };
+}

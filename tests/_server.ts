@@ -1,0 +1,68 @@
+/**
+ * The service under test: in process on 127.0.0.1 port 0
+ * ({@linkcode startTestServer}), or as its own process with the start task's
+ * flags (re-exported from bench/service.ts, which bench/ shares).
+ *
+ * @module
+ */
+import { createApp } from "../main.ts";
+import { parseConfig } from "../lib/config.ts";
+import type { Services } from "../lib/services.ts";
+import { type RunningServer, startServer } from "../lib/server.ts";
+
+export {
+  DEFAULT_PROCESS_TIMEOUT_MS,
+  ROOT,
+  type RunningService,
+  type SpawnOptions,
+  spawnService,
+  startService,
+  startTaskArgs,
+  waitForExit,
+} from "../bench/service.ts";
+
+/** A server started for one test; `await using` stops it. */
+export interface TestServer extends AsyncDisposable {
+  server: RunningServer;
+  services: Services;
+  port: number;
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  http: string;
+  /** `ws://127.0.0.1:<port>`, no trailing slash. */
+  ws: string;
+  /** Every line the app logged. */
+  logs: string[];
+}
+
+/**
+ * Starts the service in this process on port 0 with `env` on top of the
+ * defaults (HOSTNAME 127.0.0.1).
+ *
+ * @example
+ * ```ts ignore
+ * await using server = startTestServer({ MAX_MESSAGE_BYTES: "1024" });
+ * const { socket, inbox } = await connect(`${server.ws}/echo`);
+ * ```
+ */
+export function startTestServer(
+  env: Record<string, string> = {},
+): TestServer {
+  const logs: string[] = [];
+  const echoApp = createApp(
+    parseConfig({ HOSTNAME: "127.0.0.1", ...env, PORT: "0" }),
+    { log: (line) => logs.push(line) },
+  );
+  const server = startServer(echoApp);
+  const port = server.addr.port;
+  return {
+    server,
+    services: echoApp.services,
+    port,
+    http: `http://127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${port}`,
+    logs,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  };
+}
