@@ -131,7 +131,7 @@ async function start(target: Target): Promise<Server> {
     cwd: ROOT,
     env: {
       PORT: String(port),
-      HOSTNAME: "127.0.0.1",
+      BIND_ADDRESS: "127.0.0.1",
       ...(target === "service" ? RAISED_LIMITS : {}),
     },
     stdin: "null",

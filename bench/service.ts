@@ -116,14 +116,14 @@ export async function waitForExit(
 }
 
 /**
- * Spawns the service on `env` (give it `PORT: "0"` and `HOSTNAME`) and waits
+ * Spawns the service on `env` (give it `PORT: "0"` and `BIND_ADDRESS`) and waits
  * for its start-up line; `await using` stops it with SIGTERM.
  *
  * @throws {Deno.errors.TimedOut} If no start-up line comes within
  * `timeoutMs` (default {@linkcode DEFAULT_PROCESS_TIMEOUT_MS}); the child is killed.
  * @example
  * ```ts ignore
- * await using service = await startService({ PORT: "0", HOSTNAME: "127.0.0.1" });
+ * await using service = await startService({ PORT: "0", BIND_ADDRESS: "127.0.0.1" });
  * const url = `ws://127.0.0.1:${service.port}/echo`;
  * ```
  */

@@ -17,7 +17,7 @@ import { startService } from "./service.ts";
 const MiB = 1024 * 1024;
 // The start task's own flags, run directly, so the child's pid is the server's.
 await using service = await startService(
-  { PORT: "0", HOSTNAME: "127.0.0.1" },
+  { PORT: "0", BIND_ADDRESS: "127.0.0.1" },
   { stderr: "null" },
 );
 const { child: server, port } = service;

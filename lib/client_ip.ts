@@ -52,9 +52,6 @@ export interface IpSourceOptions {
  * @param remoteAddress The socket peer's host name (`info.remoteAddr.hostname`).
  * @param headers The request's headers.
  * @param trustedProxies How many proxies the operator runs in front, 0 or more.
- * The booleans are the old `TRUST_PROXY` flag, kept until the callers move:
- * `false` is 0 and `true` trusts every entry, so the left-most is used, as
- * Express's `trust proxy: true` does (forgeable: do not use it for limits).
  * @returns The client's IP address, normalized.
  * @throws {RangeError} If `trustedProxies` is not an integer 0 or more.
  *
@@ -75,11 +72,9 @@ export interface IpSourceOptions {
 export function clientIp(
   remoteAddress: string | undefined,
   headers: Headers,
-  trustedProxies: number | boolean,
+  trustedProxies: number,
 ): string {
-  if (typeof trustedProxies === "boolean") {
-    trustedProxies = trustedProxies ? Infinity : 0;
-  } else if (!Number.isInteger(trustedProxies) || trustedProxies < 0) {
+  if (!Number.isInteger(trustedProxies) || trustedProxies < 0) {
     throw new RangeError(
       `Invalid trustedProxies "${trustedProxies}": expected an integer 0 or more`,
     );

@@ -22,6 +22,15 @@ export const CLOSE_SHUTDOWN: CloseReason = {
   reason: "server shutting down",
 };
 
+/**
+ * Try Again Later (1013, IANA registry): the server is over its memory budget
+ * and closed the connections holding the most unread data first.
+ */
+export const CLOSE_OVERLOADED: CloseReason = {
+  code: 1013,
+  reason: "server overloaded: try again later",
+};
+
 /** Policy violation (1008): the client sent faster than the message rate allows. */
 export function closeMessageRate(perSecond: number): CloseReason {
   return {

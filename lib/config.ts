@@ -1,7 +1,9 @@
 /**
- * The service's configuration: every knob, its default and its unit, parsed
- * once from the environment with one zod schema. `/limits`, the README table
- * and `/inspect` all describe this object.
+ * The service's configuration. {@link SETTINGS} is the one list of knobs:
+ * each entry names its environment variable, default, unit, range and meaning,
+ * and from it come the zod schema, the {@link Config} type, the variable
+ * names that `deno.json` may read, `/limits`, and the README table (a test
+ * checks the last two against it).
  *
  * @module
  */
@@ -9,121 +11,349 @@ import { z } from "zod";
 
 const MiB = 1024 * 1024;
 
-/**
- * Parses a decimal integer from an environment string, within a range. One
- * transform rather than a chain of zod checks: each chained schema costs
- * start-up time (together about 8 ms of a 20 ms cold start).
- */
-function integer(min: number, max: number, fallback: number) {
-  const expected = `expected an integer ${min}-${max}`;
-  return z.string().optional().transform((value, ctx) => {
-    if (value === undefined) return fallback;
-    const text = value.trim();
-    const number = Number(text);
-    if (/^\d+$/.test(text) && number >= min && number <= max) return number;
-    ctx.addIssue({ code: "custom", message: expected });
-    return z.NEVER;
-  });
+/** One setting: how it is parsed and how it is documented. */
+export interface Setting<Key extends string = string, Value = unknown> {
+  /** The property of {@link Config} it fills. */
+  readonly key: Key;
+  /** Parses the environment string (undefined when unset) into the value. */
+  readonly schema: z.ZodType<Value, string | undefined>;
+  /** The default as the README writes it. */
+  readonly default: string;
+  readonly unit: string;
+  /** Allowed values, as the README and error messages write them. */
+  readonly range: string;
+  /** What it does, for the README table. */
+  readonly description: string;
+  /** For limits: what a client sees when it hits it (`/limits` lists these). */
+  readonly breach?: string;
 }
 
-const booleanFlag = z
-  .enum(["true", "false", "1", "0"], {
-    error: "expected true or false",
-  })
-  .optional()
-  .transform((value) => value === "true" || value === "1");
+/**
+ * A decimal integer within a range. One transform rather than a chain of zod
+ * checks: each chained schema costs start-up time.
+ */
+function integer<Key extends string>(
+  key: Key,
+  about: {
+    min: number;
+    max: number;
+    default: number;
+    unit: string;
+    description: string;
+    breach?: string;
+    /** True when 0 switches the setting off. */
+    zeroIsOff?: boolean;
+  },
+): Setting<Key, number> {
+  const { min, max, default: fallback } = about;
+  const range = `${min}-${max}`;
+  return {
+    key,
+    schema: z.string().optional().transform((value, ctx) => {
+      if (value === undefined) return fallback;
+      const text = value.trim();
+      const number = Number(text);
+      if (/^\d+$/.test(text) && number >= min && number <= max) return number;
+      ctx.addIssue({ code: "custom", message: `expected an integer ${range}` });
+      return z.NEVER;
+    }),
+    default: String(fallback),
+    unit: about.unit,
+    range: about.zeroIsOff ? `${range} (0 = off)` : range,
+    description: about.description,
+    ...(about.breach === undefined ? {} : { breach: about.breach }),
+  };
+}
 
-const origins = z
-  .string()
-  .trim()
-  .optional()
-  .transform((value, ctx) => {
-    if (value === undefined || value === "" || value === "*") return "*";
-    const list = value.split(",").map((entry) => entry.trim()).filter(
-      Boolean,
-    );
-    for (const entry of list) {
-      if (!/^https?:\/\/[^/\s]+$/.test(entry)) {
-        ctx.addIssue({
-          code: "custom",
-          message:
-            `expected "*" or a comma-separated list of origins like https://example.com, got "${entry}"`,
-        });
-        return z.NEVER;
-      }
-    }
-    return list;
+/** A file path; whether it can be read is checked when the server starts. */
+function filePath<Key extends string>(
+  key: Key,
+  description: string,
+): Setting<Key, string | undefined> {
+  return {
+    key,
+    schema: z.string().trim().min(1, "expected a file path").optional(),
+    default: "unset",
+    unit: "PEM file",
+    range: "a readable file",
+    description,
+  };
+}
+
+/** `TRUST_PROXY`: a count of proxies, with the old `true`/`false` kept as 1/0. */
+const trustedProxies = z.string().optional().transform((value, ctx) => {
+  const text = value?.trim().toLowerCase();
+  if (text === undefined || text === "" || text === "false") return 0;
+  if (text === "true") return 1;
+  if (/^\d{1,2}$/.test(text) && Number(text) <= 10) return Number(text);
+  ctx.addIssue({
+    code: "custom",
+    message:
+      "expected the number of proxies in front of the service, 0-10 (true = 1, false = 0)",
   });
-
-/** A path; whether it can be read is checked when the server starts. */
-const filePath = z.string().trim().min(1, "expected a file path")
-  .optional();
-
-/** The environment variables the service reads, with their defaults. */
-export const envSchema = z.object({
-  PORT: integer(0, 65535, 9998),
-  HOSTNAME: z.string().trim().min(1, "expected a host name or IP address")
-    .optional().transform((value) => value ?? "0.0.0.0"),
-  MAX_MESSAGE_BYTES: integer(0, 64 * MiB, MiB),
-  MAX_BUFFERED_BYTES: integer(0, 1024 * MiB, 4 * MiB),
-  RATE_LIMIT_MESSAGES_PER_SECOND: integer(0, 1_000_000_000, 500),
-  RATE_LIMIT_MESSAGE_BURST: integer(1, 1_000_000_000, 2000),
-  RATE_LIMIT_BYTES_PER_SECOND: integer(0, 2 ** 40, 4 * MiB),
-  RATE_LIMIT_BYTE_BURST: integer(1, 2 ** 40, 16 * MiB),
-  MAX_CONNECTIONS_PER_IP: integer(0, 1_000_000, 32),
-  MAX_CONNECTIONS: integer(0, 10_000_000, 10_000),
-  IDLE_TIMEOUT_SECONDS: integer(0, 86_400, 300),
-  PING_INTERVAL_SECONDS: integer(0, 86_400, 30),
-  SHUTDOWN_GRACE_SECONDS: integer(0, 60, 3),
-  SSE_LIFETIME_SECONDS: integer(1, 86_400, 300),
-  TRUST_PROXY: booleanFlag,
-  ALLOWED_ORIGINS: origins,
-  TLS_CERT_FILE: filePath,
-  TLS_KEY_FILE: filePath,
+  return z.NEVER;
 });
 
-/** Every environment variable name the service reads. */
-export const ENV_NAMES = Object.keys(envSchema.shape) as Array<
-  keyof typeof envSchema.shape
->;
+const origins = z.string().trim().optional().transform((value, ctx) => {
+  if (value === undefined || value === "" || value === "*") return "*" as const;
+  const list = value.split(",").map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of list) {
+    if (!/^https?:\/\/[^/\s]+$/.test(entry)) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          `expected "*" or a comma-separated list of origins like https://example.com, got "${entry}"`,
+      });
+      return z.NEVER;
+    }
+  }
+  return list;
+});
 
-/** The parsed configuration, in the units its names state. */
-export interface Config {
-  /** TCP port; 0 picks a free one. @default 9998 */
-  port: number;
-  /** Interface to listen on. @default "0.0.0.0" */
-  hostname: string;
-  /** Largest message echoed; larger closes with 1009. 0 = off. @default 1 MiB */
-  maxMessageBytes: number;
-  /** Largest send backlog per connection before it is closed. 0 = off. @default 4 MiB */
-  maxBufferedBytes: number;
-  /** Sustained messages per second per connection. 0 = off. @default 500 */
-  rateLimitMessagesPerSecond: number;
-  /** Messages a connection may send at once above the sustained rate. @default 2000 */
-  rateLimitMessageBurst: number;
-  /** Sustained bytes per second per connection. 0 = off. @default 4 MiB */
-  rateLimitBytesPerSecond: number;
-  /** Bytes a connection may send at once above the sustained rate. @default 16 MiB */
-  rateLimitByteBurst: number;
-  /** Concurrent WebSocket connections per client IP. 0 = off. @default 32 */
-  maxConnectionsPerIp: number;
-  /** Concurrent WebSocket connections in total. 0 = off. @default 10000 */
-  maxConnections: number;
-  /** Seconds without a message from the client before closing. 0 = off. @default 300 */
-  idleTimeoutSeconds: number;
-  /** Seconds between liveness pings; a peer that misses a pong is dropped. 0 = off. @default 30 */
-  pingIntervalSeconds: number;
-  /** Seconds to wait for clients to answer the shutdown close. @default 3 */
-  shutdownGraceSeconds: number;
-  /** Seconds an `/sse` stream lasts before the server ends it. @default 300 */
-  sseLifetimeSeconds: number;
-  /** Take the client IP from the first X-Forwarded-For entry. @default false */
-  trustProxy: boolean;
-  /** Browser origins allowed to connect, or "*". @default "*" */
-  allowedOrigins: "*" | string[];
-  /** PEM certificate and key; both set makes the server listen with TLS. */
-  tls: { certFile: string; keyFile: string } | undefined;
-}
+/** An IP address or host name to listen on; unset means both IPv6 and IPv4. */
+const bindAddress = z.string().trim().optional().transform((value, ctx) => {
+  if (value === undefined || value === "") return undefined;
+  if (/^[0-9A-Za-z.:%_-]+$/.test(value.replace(/^\[|\]$/g, ""))) {
+    return value.replace(/^\[|\]$/g, "");
+  }
+  ctx.addIssue({
+    code: "custom",
+    message: "expected an IP address or host name such as 127.0.0.1 or ::",
+  });
+  return z.NEVER;
+});
+
+const logFormat = z.enum(["text", "json"], { error: "expected text or json" })
+  .optional().transform((value) => value ?? "text");
+
+/**
+ * Every setting, keyed by its environment variable. The order is the README
+ * table's order.
+ */
+export const SETTINGS = {
+  PORT: integer("port", {
+    min: 0,
+    max: 65535,
+    default: 9998,
+    unit: "TCP port",
+    description: "`0` picks a free port",
+  }),
+  BIND_ADDRESS: {
+    key: "bindAddress",
+    schema: bindAddress,
+    default: "unset",
+    unit: "address",
+    range: "an IP address or host name",
+    description:
+      "unset: every interface, IPv6 and IPv4 (`::`, or `0.0.0.0` where the OS has no IPv6); `127.0.0.1` for this machine only",
+  } satisfies Setting<"bindAddress", string | undefined>,
+  MAX_MESSAGE_BYTES: integer("maxMessageBytes", {
+    min: 0,
+    max: 64 * MiB,
+    default: MiB,
+    unit: "bytes",
+    zeroIsOff: true,
+    description: 'not echoed; close `1009` "message too big"',
+    breach: 'not echoed; close 1009 "message too big"',
+  }),
+  MAX_BUFFERED_BYTES: integer("maxBufferedBytes", {
+    min: 0,
+    max: 1024 * MiB,
+    default: 4 * MiB,
+    unit: "bytes",
+    zeroIsOff: true,
+    description:
+      'echoes waiting for one client that does not read; close `1008` "slow reader"',
+    breach:
+      'unread echoes (sent or delayed) above this; close 1008 "slow reader"',
+  }),
+  MEMORY_BUDGET_BYTES: integer("memoryBudgetBytes", {
+    min: 0,
+    max: 64 * 1024 * MiB,
+    default: 96 * MiB,
+    unit: "bytes",
+    zeroIsOff: true,
+    description:
+      'unread echoes and messages in flight across all connections; above it the largest backlogs close with `1013` "server overloaded" and upgrades get `503`',
+    breach:
+      'the largest backlogs close with 1013 "server overloaded"; upgrades get 503 until back under',
+  }),
+  MAX_RSS_BYTES: integer("maxRssBytes", {
+    min: 0,
+    max: 64 * 1024 * MiB,
+    default: 400 * MiB,
+    unit: "bytes",
+    zeroIsOff: true,
+    description:
+      "process memory (RSS, sampled each second); above it the service sheds like the budget",
+    breach:
+      'the largest backlogs close with 1013 "server overloaded"; upgrades get 503 until back under',
+  }),
+  RATE_LIMIT_MESSAGES_PER_SECOND: integer("rateLimitMessagesPerSecond", {
+    min: 0,
+    max: 1_000_000_000,
+    default: 500,
+    unit: "messages/s",
+    zeroIsOff: true,
+    description: 'close `1008` "message rate limit"',
+    breach: 'close 1008 "message rate limit"',
+  }),
+  RATE_LIMIT_MESSAGE_BURST: integer("rateLimitMessageBurst", {
+    min: 1,
+    max: 1_000_000_000,
+    default: 2000,
+    unit: "messages",
+    description: "messages allowed at once above the rate",
+    breach: "messages allowed at once above the rate",
+  }),
+  RATE_LIMIT_BYTES_PER_SECOND: integer("rateLimitBytesPerSecond", {
+    min: 0,
+    max: 2 ** 40,
+    default: 4 * MiB,
+    unit: "bytes/s",
+    zeroIsOff: true,
+    description: 'close `1008` "byte rate limit"',
+    breach: 'close 1008 "byte rate limit"',
+  }),
+  RATE_LIMIT_BYTE_BURST: integer("rateLimitByteBurst", {
+    min: 1,
+    max: 2 ** 40,
+    default: 16 * MiB,
+    unit: "bytes",
+    description:
+      "bytes allowed at once above the rate; at least `MAX_MESSAGE_BYTES`",
+    breach: "bytes allowed at once above the rate",
+  }),
+  MAX_CONNECTIONS_PER_IP: integer("maxConnectionsPerIp", {
+    min: 0,
+    max: 1_000_000,
+    default: 32,
+    unit: "connections",
+    zeroIsOff: true,
+    description:
+      "per IPv4 address or IPv6 prefix; upgrade refused with `429` and `Retry-After`",
+    breach: "WebSocket upgrades and /sse streams refused with 429",
+  }),
+  IPV6_PREFIX_LENGTH: integer("ipv6PrefixLength", {
+    min: 1,
+    max: 128,
+    default: 64,
+    unit: "bits",
+    description:
+      "IPv6 clients in one prefix of this length count as one for `MAX_CONNECTIONS_PER_IP`",
+  }),
+  MAX_CONNECTIONS: integer("maxConnections", {
+    min: 0,
+    max: 10_000_000,
+    default: 10_000,
+    unit: "connections",
+    zeroIsOff: true,
+    description:
+      "upgrade refused with `503`; lowered at start-up to fit the open-file limit",
+    breach: "WebSocket upgrades and /sse streams refused with 503",
+  }),
+  IDLE_TIMEOUT_SECONDS: integer("idleTimeoutSeconds", {
+    min: 0,
+    max: 86_400,
+    default: 300,
+    unit: "seconds",
+    zeroIsOff: true,
+    description:
+      'no message from the client for this long: close `1000` "idle timeout"',
+    breach:
+      'no message from the client for this long; close 1000 "idle timeout"',
+  }),
+  PING_INTERVAL_SECONDS: integer("pingIntervalSeconds", {
+    min: 0,
+    max: 86_400,
+    default: 30,
+    unit: "seconds",
+    zeroIsOff: true,
+    description: "Deno pings; a peer that misses the pong is dropped",
+    breach: "the server pings; a peer that misses the pong is dropped",
+  }),
+  SHUTDOWN_GRACE_SECONDS: integer("shutdownGraceSeconds", {
+    min: 0,
+    max: 60,
+    default: 3,
+    unit: "seconds",
+    description:
+      "on SIGINT/SIGTERM, clients get close `1001` and this long to answer",
+  }),
+  SSE_LIFETIME_SECONDS: integer("sseLifetimeSeconds", {
+    min: 1,
+    max: 86_400,
+    default: 300,
+    unit: "seconds",
+    description: "an `/sse` stream ends with an `end` event after this long",
+    breach: "an /sse stream ends after this long",
+  }),
+  TRUST_PROXY: {
+    key: "trustProxy",
+    schema: trustedProxies,
+    default: "0",
+    unit: "proxies",
+    range: "0-10 (true = 1, false = 0)",
+    description:
+      "how many proxies of yours stand in front: the client IP is the entry that many from the right of `X-Forwarded-For`",
+  } satisfies Setting<"trustProxy", number>,
+  ALLOWED_ORIGINS: {
+    key: "allowedOrigins",
+    schema: origins,
+    default: "*",
+    unit: "origins",
+    range: '"*" or a list',
+    description:
+      "comma-separated list such as `https://a.example,https://b.example`; pages on other origins get `403` from the WebSocket endpoints and `/sse`",
+  } satisfies Setting<"allowedOrigins", "*" | string[]>,
+  TLS_CERT_FILE: filePath(
+    "tlsCertFile",
+    "with `TLS_KEY_FILE`: the server listens with TLS (`wss://`)",
+  ),
+  TLS_KEY_FILE: filePath("tlsKeyFile", "the private key for `TLS_CERT_FILE`"),
+  LOG_FORMAT: {
+    key: "logFormat",
+    schema: logFormat,
+    default: "text",
+    unit: "format",
+    range: "text or json",
+    description: "`json`: one JSON object per line, same fields as the text",
+  } satisfies Setting<"logFormat", "text" | "json">,
+} as const;
+
+type Settings = typeof SETTINGS;
+
+/** Every environment variable the service reads. */
+export type EnvName = keyof Settings;
+
+/** Every environment variable name the service reads, in table order. */
+export const ENV_NAMES: readonly EnvName[] = Object.keys(SETTINGS) as EnvName[];
+
+/**
+ * Variables that tell where the service runs (Deno Deploy sets them); read
+ * at start-up, never configured, so `--allow-env` lists them too.
+ */
+export const PLATFORM_ENV_NAMES: readonly string[] = [
+  "DENO_DEPLOY",
+  "DENO_REGION",
+  "DENO_DEPLOYMENT_ID",
+];
+
+/** The parsed configuration, in the units its names state; see {@link SETTINGS}. */
+export type Config = {
+  -readonly [Name in EnvName as Settings[Name]["key"]]: z.output<
+    Settings[Name]["schema"]
+  >;
+};
+
+/** The zod schema of the whole environment, built from {@link SETTINGS}. */
+export const envSchema: z.ZodObject<
+  { [Name in EnvName]: Settings[Name]["schema"] }
+> = z.object(
+  Object.fromEntries(
+    ENV_NAMES.map((name) => [name, SETTINGS[name].schema]),
+  ) as { [Name in EnvName]: Settings[Name]["schema"] },
+);
 
 /** Thrown when the environment holds a value the service cannot run with. */
 export class ConfigError extends Error {
@@ -137,12 +367,14 @@ export class ConfigError extends Error {
  * Reads the configuration from environment variables.
  *
  * @param env Variable names to values, e.g. `Deno.env.toObject()`.
- * @throws {ConfigError} Naming the first bad variable, its value and what is allowed.
+ * @throws {ConfigError} Naming the first bad variable, its value and what is
+ * allowed, or the two variables that cannot work together.
  * @example Defaults
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConfig } from "./config.ts";
- * const config = parseConfig({});
- * console.assert(config.port === 9998);
+ * assert.equal(parseConfig({}).port, 9998);
+ * assert.equal(parseConfig({ TRUST_PROXY: "true" }).trustProxy, 1);
  * ```
  */
 export function parseConfig(env: Record<string, string | undefined>): Config {
@@ -156,36 +388,43 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       `Invalid ${name} "${picked[name]}": ${issue.message}`,
     );
   }
-  const e = result.data;
-  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
-    const missing = e.TLS_CERT_FILE === undefined
+  const config = Object.fromEntries(
+    ENV_NAMES.map((name) => [SETTINGS[name].key, result.data[name]]),
+  ) as Config;
+  checkCombinations(config);
+  return config;
+}
+
+/** Rejects settings that parse one by one but cannot work together. */
+function checkCombinations(config: Config): void {
+  if (
+    (config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)
+  ) {
+    const missing = config.tlsCertFile === undefined
       ? "TLS_CERT_FILE"
       : "TLS_KEY_FILE";
     throw new ConfigError(
       `Missing ${missing}: TLS_CERT_FILE and TLS_KEY_FILE must be set together`,
     );
   }
-  return {
-    port: e.PORT,
-    hostname: e.HOSTNAME,
-    maxMessageBytes: e.MAX_MESSAGE_BYTES,
-    maxBufferedBytes: e.MAX_BUFFERED_BYTES,
-    rateLimitMessagesPerSecond: e.RATE_LIMIT_MESSAGES_PER_SECOND,
-    rateLimitMessageBurst: e.RATE_LIMIT_MESSAGE_BURST,
-    rateLimitBytesPerSecond: e.RATE_LIMIT_BYTES_PER_SECOND,
-    rateLimitByteBurst: e.RATE_LIMIT_BYTE_BURST,
-    maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
-    maxConnections: e.MAX_CONNECTIONS,
-    idleTimeoutSeconds: e.IDLE_TIMEOUT_SECONDS,
-    pingIntervalSeconds: e.PING_INTERVAL_SECONDS,
-    shutdownGraceSeconds: e.SHUTDOWN_GRACE_SECONDS,
-    sseLifetimeSeconds: e.SSE_LIFETIME_SECONDS,
-    trustProxy: e.TRUST_PROXY,
-    allowedOrigins: e.ALLOWED_ORIGINS,
-    tls: e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
-      ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE }
-      : undefined,
-  };
+  const { maxMessageBytes, rateLimitBytesPerSecond, rateLimitByteBurst } =
+    config;
+  if (
+    rateLimitBytesPerSecond > 0 && maxMessageBytes > 0 &&
+    rateLimitByteBurst < maxMessageBytes
+  ) {
+    throw new ConfigError(
+      `Invalid RATE_LIMIT_BYTE_BURST "${rateLimitByteBurst}": expected at least MAX_MESSAGE_BYTES (${maxMessageBytes}), or every message between the two closes with "byte rate limit"`,
+    );
+  }
+  const { memoryBudgetBytes, maxRssBytes } = config;
+  if (
+    memoryBudgetBytes > 0 && maxRssBytes > 0 && maxRssBytes <= memoryBudgetBytes
+  ) {
+    throw new ConfigError(
+      `Invalid MAX_RSS_BYTES "${maxRssBytes}": expected more than MEMORY_BUDGET_BYTES (${memoryBudgetBytes}), since the process needs memory beyond its echo backlog`,
+    );
+  }
 }
 
 /** The default configuration, for tests and documentation. */

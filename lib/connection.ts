@@ -1,37 +1,39 @@
 /**
- * One echo connection: every message passes the size, rate and backlog
- * limits and is sent back unchanged. This is the only per-message code path.
- * A connection with no options takes the direct path; delay, JSON format,
- * close_after and `/close` commands take a second one, so a pure echo pays
- * one branch for them.
+ * One echo connection: every message passes the size and rate limits and is
+ * sent back unchanged through {@link EchoConnection.send}, the one send
+ * function, which counts each frame and keeps the backlog within
+ * MAX_BUFFERED_BYTES and the process-wide memory budget. Query options and
+ * `/close` commands live in `options_echo.ts`; a pure echo pays one branch
+ * for them.
  *
  * @module
  */
 import {
   CLOSE_GOODBYE,
   CLOSE_IDLE,
+  CLOSE_OVERLOADED,
   closeByteRate,
   closeMessageRate,
   type CloseReason,
   closeSlowReader,
   closeTooBig,
-  parseCloseCommand,
 } from "./close_codes.ts";
 import type { Config } from "./config.ts";
 import type { IdleWatch, Watched } from "./idle.ts";
 import { type EchoOptions, isPlainEcho } from "./echo_options.ts";
+import type { Log } from "./log.ts";
+import type { Backlogged, MemoryGuard, ShedCause } from "./memory.ts";
 import type { LimitReason, Metrics } from "./metrics.ts";
+import { type EchoOutput, OptionsEcho } from "./options_echo.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import type { Closable, Lease } from "./registry.ts";
 import { utf8ByteLength } from "./utf8.ts";
-
-/** Writes one log line. */
-export type Log = (line: string) => void;
 
 /** What a connection needs from the app around it. */
 export interface ConnectionOptions {
   config: Config;
   metrics: Metrics;
+  memory: MemoryGuard;
   lease: Lease;
   log: Log;
   /** Client IP as the limits see it. */
@@ -49,82 +51,70 @@ export interface ConnectionOptions {
 }
 
 /**
- * The direct path reads `bufferedAmount` once per this many bytes sent, so a
- * slow reader can overshoot MAX_BUFFERED_BYTES by at most this plus one message.
+ * The backlog is re-read (`bufferedAmount`, an op call) once this many bytes
+ * have been sent, counting {@link FRAME_COST_BYTES} per frame; a slow reader
+ * can overshoot MAX_BUFFERED_BYTES by at most this plus one message.
  */
 export const BACKLOG_CHECK_BYTES = 64 * 1024;
 
 /**
- * Bytes charged per delayed message on top of its payload, so a flood of
- * empty messages under `delay` still reaches the slow-reader cap.
+ * Server memory one queued frame costs beyond its payload: Deno copies each
+ * send into a task of its own, which `bufferedAmount` does not count. 583-705
+ * bytes per unread empty frame, measured with `deno run -A
+ * bench/frame_cost.ts`; without it, a client that never reads could pile up
+ * empty or tiny echoes without limit.
  */
-export const QUEUED_MESSAGE_COST = 64;
+export const FRAME_COST_BYTES = 600;
 
 /**
- * Deno cannot abort a socket whose writes are stuck behind a peer that does
- * not read (denoland/deno#25126), so a slow reader's slot stays taken this long
- * after it is closed, bounding how many such sockets one IP can leave behind.
+ * Memory a connection that has fallen behind holds beyond its backlog:
+ * received frames in flight and their buffers awaiting garbage collection
+ * (about 1 MiB per flooding connection, measured in issue #12).
  */
-export const SLOW_READER_SLOT_HOLD_MS = 60_000;
+export const IN_FLIGHT_BYTES = 1024 * 1024;
 
 /**
- * Echoes every message on `socket` back unchanged, within the limits in `config`.
- * Text "Goodbye" is echoed and then closes with 1000 (pywebsocket's echo handler).
+ * Echoes every message on `socket` back unchanged, within the limits in
+ * `options.config`. Text "Goodbye" is echoed and then closes with 1000
+ * (pywebsocket's echo handler).
  */
-export function serveEcho(
-  socket: WebSocket,
-  options: ConnectionOptions,
-): Closable {
-  const connection = new EchoConnection(socket, options);
-  options.lease.track(connection);
-  return connection;
+export function serveEcho(socket: WebSocket, options: ConnectionOptions): void {
+  options.lease.track(new EchoConnection(socket, options));
 }
 
-/** An echo waiting for its `delay`. */
-interface DelayedEcho {
-  data: string | ArrayBuffer;
-  dueAt: number;
-  /** Bytes it counts against the slow-reader cap. */
-  cost: number;
-  /** The close that follows it (Goodbye, close_after). */
-  then: CloseReason | undefined;
-}
-
-class EchoConnection implements Closable, Watched, EventListenerObject {
+/** One accepted WebSocket: the socket's listener, limits and bookkeeping. */
+class EchoConnection
+  implements Closable, Watched, Backlogged, EchoOutput, EventListenerObject {
   readonly #socket: WebSocket;
   readonly #options: ConnectionOptions;
-  /**
-   * Message times come from `Date.now()`: half the cost of
-   * `performance.now()` per message; the rate limiter tolerates clock steps.
-   */
+  /** `Date.now()`: half the cost of `performance.now()` per message. */
   readonly #openedAt = Date.now();
   readonly #maxMessageBytes: number;
   readonly #maxBufferedBytes: number;
   readonly #messageRate: TokenBucket | undefined;
   readonly #byteRate: TokenBucket | undefined;
+  /** Query options and `/close`; undefined for a pure echo. */
+  readonly #responder: OptionsEcho | undefined;
   /** When the client last sent a message (or opened), for the idle sweep. */
   lastActiveAt: number = this.#openedAt;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #messages = 0;
   #bytesIn = 0;
   #bytesOut = 0;
-  /** Bytes echoed since `bufferedAmount` was last read. */
-  #sentSinceCheck = 0;
+  /** Bytes plus frame costs sent since the backlog was last read. */
+  #unchecked = 0;
+  /** Frames and payload bytes sent since the backlog was last read. */
+  #windowFrames = 0;
+  #windowBytes = 0;
+  /** Frames per payload byte recently sent, to count frames in `bufferedAmount`. */
+  #framesPerByte = 0;
+  /** Empty frames sent since the last non-empty one: `bufferedAmount` misses them. */
+  #emptyRun = 0;
   /** The close this service initiated, if any. */
   #closing: CloseReason | undefined;
   #breach: LimitReason | undefined;
   #finished = false;
   #opened = false;
-  /** False when any option or `/close` is on: take `#respond`. */
-  readonly #plain: boolean;
-  /** Echoes waiting for their `delay`, oldest first. */
-  #delayed: DelayedEcho[] | undefined;
-  #delayedBytes = 0;
-  #delayTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Messages accepted for echo on the options path. */
-  #accepted = 0;
-  /** Set once the last echo before a close is accepted: ignore the rest. */
-  #lastEchoAccepted = false;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     const { config } = options;
@@ -147,7 +137,9 @@ class EchoConnection implements Closable, Watched, EventListenerObject {
         now,
       )
       : undefined;
-    this.#plain = isPlainEcho(options.echo) && !options.closeCommands;
+    this.#responder = isPlainEcho(options.echo) && !options.closeCommands
+      ? undefined
+      : new OptionsEcho(this, options.echo, options.closeCommands);
     socket.binaryType = "arraybuffer";
     // The connection is its own listener (`handleEvent`): no closure per
     // event type per connection. Errors are followed by a close event, which
@@ -173,10 +165,68 @@ class EchoConnection implements Closable, Watched, EventListenerObject {
   close(reason: CloseReason): void {
     if (this.#closing || this.#finished) return;
     this.#closing = reason;
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    this.#responder?.stop();
     // Deno 2.9 drops the close frame when close() runs inside a message event
     // while more frames are in flight; from the next macrotask it is sent.
     this.#closeTimer = setTimeout(() => this.#sendClose(reason), 0);
+  }
+
+  /**
+   * The one send function: every frame the service sends (echo, delayed
+   * echo, JSON, prelude, `/close` replies) is counted here and its backlog
+   * checked, empty frames included.
+   */
+  send(data: string | ArrayBuffer): void {
+    this.#socket.send(data);
+    const bytes = typeof data === "string"
+      ? utf8ByteLength(data)
+      : data.byteLength;
+    this.#bytesOut += bytes;
+    const metrics = this.#options.metrics;
+    metrics.messagesOut++;
+    metrics.bytesOut += bytes;
+    this.#windowFrames++;
+    this.#windowBytes += bytes;
+    this.#emptyRun = bytes === 0 ? this.#emptyRun + 1 : 0;
+    this.#unchecked += bytes + FRAME_COST_BYTES;
+    // Reading bufferedAmount is an op call: once per 64 KiB sent.
+    if (this.#unchecked >= BACKLOG_CHECK_BYTES) this.#checkBacklog();
+  }
+
+  /** The options path queued a delayed echo: its bytes count at once. */
+  queued(): void {
+    this.#checkBacklog();
+  }
+
+  /**
+   * Bytes this connection holds now: unread echoes (payload plus a frame cost
+   * for each, estimated from the recent frame sizes), delayed echoes, and
+   * messages in flight once it has fallen behind. Reads `bufferedAmount`.
+   */
+  recount(): number {
+    if (this.#finished) return 0;
+    let buffered = this.#socket.bufferedAmount;
+    // bufferedAmount wraps negative past 2 GiB.
+    if (buffered < 0) buffered = 2 ** 31;
+    if (this.#windowBytes > 0) {
+      this.#framesPerByte = this.#windowFrames / this.#windowBytes;
+    }
+    this.#windowFrames = 0;
+    this.#windowBytes = 0;
+    const frames = Math.ceil(buffered * this.#framesPerByte) + this.#emptyRun;
+    const backlog = buffered + frames * FRAME_COST_BYTES +
+      (this.#responder?.queuedBytes ?? 0);
+    return backlog >= BACKLOG_CHECK_BYTES ? backlog + IN_FLIGHT_BYTES : backlog;
+  }
+
+  /** Called by the memory guard: the server is overloaded. */
+  shed(cause: ShedCause): void {
+    this.#breached(cause, CLOSE_OVERLOADED);
+  }
+
+  /** Called by the idle sweep. */
+  closeIdle(): void {
+    this.#breached("idle", CLOSE_IDLE);
   }
 
   #sendClose(reason: CloseReason): void {
@@ -195,11 +245,11 @@ class EchoConnection implements Closable, Watched, EventListenerObject {
     metrics.connectionsOpen++;
     metrics.connectionsTotal++;
     this.#options.idle?.add(this);
-    for (const text of this.#options.prelude) this.#sendCounted(text);
+    for (const text of this.#options.prelude) this.send(text);
   }
 
   #onMessage(data: string | ArrayBuffer): void {
-    if (this.#closing || this.#lastEchoAccepted) return;
+    if (this.#closing || this.#responder?.finished) return;
     const isText = typeof data === "string";
     const bytes = isText ? utf8ByteLength(data) : data.byteLength;
     const now = Date.now();
@@ -227,110 +277,27 @@ class EchoConnection implements Closable, Watched, EventListenerObject {
         closeByteRate(this.#options.config.rateLimitBytesPerSecond),
       );
     }
-    if (!this.#plain) return this.#respond(data, isText, bytes, now);
-    const socket = this.#socket;
-    socket.send(data);
-    this.#bytesOut += bytes;
-    metrics.messagesOut++;
-    metrics.bytesOut += bytes;
-    if (isText && data === "Goodbye") return this.close(CLOSE_GOODBYE);
-    // Reading bufferedAmount is an op call: do it once per 64 KiB sent.
-    this.#sentSinceCheck += bytes;
-    if (this.#sentSinceCheck >= BACKLOG_CHECK_BYTES) {
-      this.#sentSinceCheck = 0;
-      this.#checkBacklog(0);
+    if (this.#responder) {
+      return this.#responder.receive(data, bytes, this.#messages, now);
     }
+    this.send(data);
+    if (isText && data === "Goodbye") this.close(CLOSE_GOODBYE);
   }
 
-  /** Closes a client whose unread echoes (sent or delayed) exceed the cap. */
-  #checkBacklog(delayedBytes: number): void {
-    const buffered = this.#socket.bufferedAmount;
-    // bufferedAmount wraps negative past 2 GiB.
-    if (buffered + delayedBytes > this.#maxBufferedBytes || buffered < 0) {
-      this.#options.lease.holdFor(SLOW_READER_SLOT_HOLD_MS);
+  /** Reads the backlog, reports it to the memory guard, enforces the cap. */
+  #checkBacklog(): void {
+    this.#unchecked = 0;
+    const charge = this.recount();
+    this.#options.memory.charge(this, charge);
+    const backlog = charge >= BACKLOG_CHECK_BYTES + IN_FLIGHT_BYTES
+      ? charge - IN_FLIGHT_BYTES
+      : charge;
+    if (backlog > this.#maxBufferedBytes) {
       this.#breached(
         "slow_reader",
         closeSlowReader(this.#options.config.maxBufferedBytes),
       );
     }
-  }
-
-  /** The path for connections with options or `/close` commands. */
-  #respond(
-    data: string | ArrayBuffer,
-    isText: boolean,
-    bytes: number,
-    now: number,
-  ): void {
-    const { echo, closeCommands } = this.#options;
-    if (closeCommands && isText) {
-      const command = parseCloseCommand(data as string);
-      if (command && "refusal" in command) {
-        return this.#sendCounted(command.refusal);
-      }
-      if (command) return this.close(command);
-    }
-    this.#accepted++;
-    const reply = echo.format === "json"
-      ? describeMessage(this.#messages, data, bytes)
-      : data;
-    const then = isText && data === "Goodbye"
-      ? CLOSE_GOODBYE
-      : this.#accepted === echo.closeAfter?.echoes
-      ? echo.closeAfter.close
-      : undefined;
-    if (then) this.#lastEchoAccepted = true;
-    if (echo.delayMs === 0) return this.#echo(reply, then);
-    const cost = byteLength(reply) + QUEUED_MESSAGE_COST;
-    (this.#delayed ??= []).push({
-      data: reply,
-      dueAt: now + echo.delayMs,
-      cost,
-      then,
-    });
-    this.#delayedBytes += cost;
-    this.#delayTimer ??= setTimeout(() => this.#flushDelayed(), echo.delayMs);
-    this.#checkBacklog(this.#delayedBytes);
-  }
-
-  /** Sends every delayed echo that is due, in order, and re-arms for the next. */
-  #flushDelayed(): void {
-    this.#delayTimer = undefined;
-    const now = Date.now();
-    while (!this.#closing && !this.#finished) {
-      const next = this.#delayed?.[0];
-      if (next === undefined) return;
-      if (next.dueAt > now) {
-        this.#delayTimer = setTimeout(
-          () => this.#flushDelayed(),
-          next.dueAt - now,
-        );
-        return;
-      }
-      this.#delayed!.shift();
-      this.#delayedBytes -= next.cost;
-      this.#echo(next.data, next.then);
-    }
-  }
-
-  /** Sends one echo, then closes with `then` if it was the last one. */
-  #echo(data: string | ArrayBuffer, then: CloseReason | undefined): void {
-    this.#sendCounted(data);
-    if (then) return this.close(then);
-    this.#checkBacklog(this.#delayedBytes);
-  }
-
-  #sendCounted(data: string | ArrayBuffer): void {
-    this.#socket.send(data);
-    const bytes = byteLength(data);
-    this.#bytesOut += bytes;
-    this.#options.metrics.messagesOut++;
-    this.#options.metrics.bytesOut += bytes;
-  }
-
-  /** Called by the idle sweep. */
-  closeIdle(): void {
-    this.#breached("idle", CLOSE_IDLE);
   }
 
   #breached(reason: LimitReason, close: CloseReason): void {
@@ -345,41 +312,26 @@ class EchoConnection implements Closable, Watched, EventListenerObject {
     if (this.#finished) return;
     this.#finished = true;
     this.#options.idle?.delete(this);
-    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
-    this.#delayed = undefined;
-    const { metrics, lease, log, ip, id } = this.#options;
+    clearTimeout(this.#closeTimer);
+    this.#responder?.stop();
+    const { metrics, memory, lease, log, ip, id } = this.#options;
+    memory.charge(this, 0);
     if (this.#opened) metrics.connectionsOpen--;
-    // A stuck socket reports code 0; record the code the service sent.
+    // A dropped socket reports code 0; record the code the service sent.
     const finalCode = this.#closing?.code ?? code;
     metrics.closed(finalCode);
     lease.release();
-    const ms = Date.now() - this.#openedAt;
-    const why = this.#breach ? ` limit=${this.#breach}` : "";
-    log(
-      `ws close id=${id} ip=${ip} code=${finalCode} reason=${
-        JSON.stringify(this.#closing?.reason ?? reason)
-      }${why} duration=${ms}ms messages=${this.#messages} bytes_in=${this.#bytesIn} bytes_out=${this.#bytesOut}`,
-    );
+    log({
+      event: "ws_close",
+      id,
+      ip,
+      code: finalCode,
+      reason: this.#closing?.reason ?? reason,
+      ...(this.#breach ? { limit: this.#breach } : {}),
+      durationMs: Date.now() - this.#openedAt,
+      messages: this.#messages,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+    });
   }
-}
-
-function byteLength(data: string | ArrayBuffer): number {
-  return typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
-}
-
-/** `format=json`: one received message, described; binary data as base64. */
-function describeMessage(
-  seq: number,
-  data: string | ArrayBuffer,
-  bytes: number,
-): string {
-  const isText = typeof data === "string";
-  return JSON.stringify({
-    seq,
-    type: isText ? "text" : "binary",
-    bytes,
-    receivedAt: new Date().toISOString(),
-    data: isText ? data : new Uint8Array(data).toBase64(),
-  });
 }

@@ -12,6 +12,7 @@ import {
   MAX_CLOSE_REASON_BYTES,
   SENDABLE_CLOSE_CODES,
 } from "./close_codes.ts";
+import type { Refusal } from "./refusals.ts";
 import { utf8ByteLength } from "./utf8.ts";
 
 /** Longest `delay`, in milliseconds. */
@@ -36,8 +37,12 @@ const flag = z.enum(["", "1", "true", "0", "false"], {
   error: "expected no value, 1, true, 0 or false",
 }).transform((value) => value === "" || value === "1" || value === "true");
 
-/** The query string of `/echo`, `/close` and `/inspect`; unknown keys are refused. */
-export const echoQuerySchema = z.strictObject({
+/**
+ * The query options of `/echo`, `/close` and `/inspect`. Unknown parameters
+ * are not part of it: client libraries add their own (`?EIO=4`, cache
+ * busters, tokens), and pywebsocket ignores the query, so they are ignored.
+ */
+export const echoQuerySchema = z.object({
   delay: integerOption(0, MAX_DELAY_MS).optional(),
   format: z.enum(["raw", "json"], { error: "expected raw or json" })
     .optional(),
@@ -50,11 +55,6 @@ export const echoQuerySchema = z.strictObject({
     (reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES,
     { error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` },
   ).optional(),
-}, {
-  error: (issue) =>
-    issue.code === "unrecognized_keys"
-      ? `allowed options are ${Object.keys(ECHO_OPTION_HELP).join(", ")}`
-      : undefined,
 }).superRefine((query, ctx) => {
   for (const key of ["code", "reason"] as const) {
     if (query[key] !== undefined && query.close_after === undefined) {
@@ -125,20 +125,55 @@ export function isPlainEcho(options: EchoOptions): boolean {
     !options.greeting && options.closeAfter === undefined;
 }
 
-/** The 400 body for a rejected query: the option, what was wrong, what is allowed. */
-export function describeQueryError(error: z.core.$ZodError): string {
-  const lines = error.issues.map((issue) => {
-    if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) =>
-        `Unknown option "${key}": ${issue.message}`
-      )
-        .join("\n");
+/** A query whose options parsed: the options, and the parameters ignored. */
+export interface ParsedQuery {
+  query: EchoQuery;
+  /** Parameters that are not options, in order, each once. */
+  ignored: string[];
+}
+
+/**
+ * Parses the query options; unknown parameters are listed as ignored. A known
+ * option given twice or with a bad value is refused with 400, naming the
+ * option and what is allowed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseEchoQuery } from "./echo_options.ts";
+ * const parsed = parseEchoQuery(new URLSearchParams("delay=5&EIO=4"));
+ * assert.deepEqual(parsed, { query: { delay: 5 }, ignored: ["EIO"] });
+ * const refused = parseEchoQuery(new URLSearchParams("delay=soon"));
+ * assert.equal("status" in refused && refused.status, 400);
+ * ```
+ */
+export function parseEchoQuery(
+  params: URLSearchParams,
+): ParsedQuery | Refusal {
+  const known: Record<string, string | string[]> = {};
+  const ignored = new Set<string>();
+  for (const [name, value] of params) {
+    if (!Object.hasOwn(ECHO_OPTION_HELP, name)) {
+      ignored.add(name);
+      continue;
     }
-    const name = String(issue.path[0] ?? "query");
-    return `Invalid option "${name}": ${issue.message}`;
-  });
+    const before = known[name];
+    known[name] = before === undefined
+      ? value
+      : [...(Array.isArray(before) ? before : [before]), value];
+  }
+  const result = echoQuerySchema.safeParse(known);
+  if (result.success) return { query: result.data, ignored: [...ignored] };
+  const lines = result.error.issues.map((issue) =>
+    `Invalid option "${String(issue.path[0] ?? "query")}": ${issue.message}`
+  );
   const help = Object.entries(ECHO_OPTION_HELP).map(([name, text]) =>
     `  ${name}: ${text}`
   );
-  return `${lines.join("\n")}\n\nOptions:\n${help.join("\n")}\n`;
+  return {
+    status: 400,
+    reason: "bad_options",
+    headers: {},
+    body: `${lines.join("\n")}\n\nOptions:\n${help.join("\n")}\n`,
+  };
 }

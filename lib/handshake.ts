@@ -5,13 +5,7 @@
  *
  * @module
  */
-
-/** A handshake the service refuses: the status, headers and body to answer with. */
-export interface Refusal {
-  status: 400 | 403 | 426 | 429 | 503;
-  headers: Record<string, string>;
-  body: string;
-}
+import type { Refusal } from "./refusals.ts";
 
 /** A handshake that may be upgraded, with the subprotocols the client offered. */
 export interface AcceptedHandshake {
@@ -58,12 +52,13 @@ export function howToConnect(endpoint: string): string {
  * @returns The offered subprotocols, or the refusal to send.
  * @example A plain GET is told how to connect
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkHandshake } from "./handshake.ts";
  * const result = checkHandshake(
  *   new Headers(),
  *   () => "ws://localhost:9998/echo",
  * );
- * console.assert("status" in result && result.status === 426);
+ * assert.equal("status" in result && result.status, 426);
  * ```
  */
 export function checkHandshake(
@@ -73,6 +68,7 @@ export function checkHandshake(
   if (!tokens(headers.get("upgrade")).includes("websocket")) {
     return {
       status: 426,
+      reason: "plain_http",
       headers: { Upgrade: "websocket", Connection: "Upgrade" },
       body: howToConnect(endpoint()),
     };
@@ -84,6 +80,7 @@ export function checkHandshake(
   if (version?.trim() !== "13") {
     return {
       status: 426,
+      reason: "bad_version",
       headers: { "Sec-WebSocket-Version": "13" },
       body: `Unsupported Sec-WebSocket-Version "${
         version ?? ""
@@ -116,5 +113,10 @@ export function checkHandshake(
 }
 
 function badRequest(message: string): Refusal {
-  return { status: 400, headers: {}, body: `${message}\n` };
+  return {
+    status: 400,
+    reason: "bad_handshake",
+    headers: {},
+    body: `${message}\n`,
+  };
 }

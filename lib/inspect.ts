@@ -9,11 +9,43 @@ import type { Config } from "./config.ts";
 import type { EchoQuery } from "./echo_options.ts";
 import { describeLimits } from "./limits.ts";
 
+/** Headers whose values are credentials: reported by length only. */
+export const CREDENTIAL_HEADERS: readonly string[] = [
+  "authorization",
+  "cookie",
+  "proxy-authorization",
+];
+
+/**
+ * The request headers as a plain object, with credentials replaced by
+ * `"<redacted: N bytes>"`: `/inspect` and `/sse` answer pages on any origin,
+ * which must not read the visitor's cookies or tokens through them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { visibleHeaders } from "./inspect.ts";
+ * const shown = visibleHeaders(new Headers({ cookie: "session=x", accept: "text/plain" }));
+ * assert.deepEqual(shown, { accept: "text/plain", cookie: "<redacted: 9 bytes>" });
+ * ```
+ */
+export function visibleHeaders(headers: Headers): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const [name, value] of headers) {
+    shown[name] = CREDENTIAL_HEADERS.includes(name)
+      ? `<redacted: ${new TextEncoder().encode(value).length} bytes>`
+      : value;
+  }
+  return shown;
+}
+
 /** What the route knows about the connection when it upgrades. */
 export interface HandshakeSeen {
   request: Request;
   /** The client IP the limits count against. */
   ip: string;
+  /** Where `ip` came from: the TCP peer, X-Forwarded-For, Deno Deploy. */
+  ipSource: string;
   /** The TCP peer, which differs from `ip` behind a trusted proxy. */
   peer: { hostname: string; port: number } | undefined;
   connection: string;
@@ -21,6 +53,8 @@ export interface HandshakeSeen {
   offeredProtocols: string[];
   chosenProtocol: string | undefined;
   options: EchoQuery;
+  /** Query parameters that are not options, which the endpoint ignored. */
+  ignoredOptions: string[];
   config: Config;
 }
 
@@ -37,7 +71,7 @@ export function inspectReport(seen: HandshakeSeen): string {
     server: seen.instance,
     client: {
       ip: seen.ip,
-      ipFrom: config.trustProxy ? "x-forwarded-for" : "tcp peer",
+      ipFrom: seen.ipSource,
       peer: seen.peer ?? null,
     },
     origin: headers.get("origin"),
@@ -45,7 +79,7 @@ export function inspectReport(seen: HandshakeSeen): string {
     request: {
       method: request.method,
       target: url.pathname + url.search,
-      headers: Object.fromEntries(headers),
+      headers: visibleHeaders(headers),
     },
     subprotocols: {
       offered: seen.offeredProtocols,
@@ -59,6 +93,7 @@ export function inspectReport(seen: HandshakeSeen): string {
         "none is accepted: every frame is sent and echoed exactly as written, uncompressed",
     },
     options: seen.options,
+    ignoredOptions: seen.ignoredOptions,
     limits: describeLimits(config),
   });
 }

@@ -1,11 +1,18 @@
 /**
- * The limits a client can run into, described from the configuration object:
- * `GET /limits` and the `/inspect` report both print this, and a test checks
- * the README's table against the defaults, so the three never disagree.
+ * The limits a client can run into, described from the configuration:
+ * `GET /limits` and the `/inspect` report both print this. Which settings are
+ * limits, and what each does, comes from the settings table in `config.ts`.
  *
  * @module
  */
-import { type Config, DEFAULT_CONFIG } from "./config.ts";
+import {
+  type Config,
+  DEFAULT_CONFIG,
+  ENV_NAMES,
+  type EnvName,
+  type Setting,
+  SETTINGS,
+} from "./config.ts";
 
 /** One limit as a client sees it. */
 export interface LimitDescription {
@@ -22,84 +29,43 @@ export interface LimitDescription {
   breach: string;
 }
 
-/** The configuration keys that are limits, with how each is reported. */
-const LIMITS = {
-  maxMessageBytes: {
-    env: "MAX_MESSAGE_BYTES",
-    unit: "bytes",
-    breach: 'not echoed; close 1009 "message too big"',
-  },
-  maxBufferedBytes: {
-    env: "MAX_BUFFERED_BYTES",
-    unit: "bytes",
-    breach:
-      'unread echoes (sent or delayed) above this; close 1008 "slow reader"',
-  },
-  rateLimitMessagesPerSecond: {
-    env: "RATE_LIMIT_MESSAGES_PER_SECOND",
-    unit: "messages/s",
-    breach: 'close 1008 "message rate limit"',
-  },
-  rateLimitMessageBurst: {
-    env: "RATE_LIMIT_MESSAGE_BURST",
-    unit: "messages",
-    breach: "messages allowed at once above the rate",
-  },
-  rateLimitBytesPerSecond: {
-    env: "RATE_LIMIT_BYTES_PER_SECOND",
-    unit: "bytes/s",
-    breach: 'close 1008 "byte rate limit"',
-  },
-  rateLimitByteBurst: {
-    env: "RATE_LIMIT_BYTE_BURST",
-    unit: "bytes",
-    breach: "bytes allowed at once above the rate",
-  },
-  maxConnectionsPerIp: {
-    env: "MAX_CONNECTIONS_PER_IP",
-    unit: "connections",
-    breach: "WebSocket upgrades and /sse streams refused with 429",
-  },
-  maxConnections: {
-    env: "MAX_CONNECTIONS",
-    unit: "connections",
-    breach: "WebSocket upgrades and /sse streams refused with 503",
-  },
-  idleTimeoutSeconds: {
-    env: "IDLE_TIMEOUT_SECONDS",
-    unit: "seconds",
-    breach:
-      'no message from the client for this long; close 1000 "idle timeout"',
-  },
-  pingIntervalSeconds: {
-    env: "PING_INTERVAL_SECONDS",
-    unit: "seconds",
-    breach: "the server pings; a peer that misses the pong is dropped",
-  },
-  sseLifetimeSeconds: {
-    env: "SSE_LIFETIME_SECONDS",
-    unit: "seconds",
-    breach: "an /sse stream ends after this long",
-  },
-} as const satisfies Partial<
-  Record<keyof Config, { env: string; unit: string; breach: string }>
->;
+/** A config property holding a number: the limits are among these. */
+export type LimitName = {
+  [Key in keyof Config]: Config[Key] extends number ? Key : never;
+}[keyof Config];
 
-/** The name of each limit, as `/limits` keys it. */
-export type LimitName = keyof typeof LIMITS;
+/** The settings that are limits: those with a `breach`. */
+const LIMIT_ENVS: readonly EnvName[] = ENV_NAMES.filter((name) =>
+  (SETTINGS[name] as Setting).breach !== undefined
+);
 
-/** Every limit with its active value and default, keyed by its config name. */
+/**
+ * Every limit with its active value and default, keyed by its config name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { describeLimits } from "./limits.ts";
+ * const limits = describeLimits({ ...DEFAULT_CONFIG, maxMessageBytes: 0 });
+ * assert.equal(limits.maxMessageBytes?.off, true);
+ * assert.equal(limits.maxMessageBytes?.env, "MAX_MESSAGE_BYTES");
+ * ```
+ */
 export function describeLimits(
   config: Config,
-): Record<LimitName, LimitDescription> {
-  const described = {} as Record<LimitName, LimitDescription>;
-  for (const [name, about] of Object.entries(LIMITS)) {
-    const key = name as LimitName;
+): Partial<Record<LimitName, LimitDescription>> {
+  const described: Partial<Record<LimitName, LimitDescription>> = {};
+  for (const env of LIMIT_ENVS) {
+    const setting: Setting = SETTINGS[env];
+    const key = setting.key as LimitName;
     described[key] = {
       value: config[key],
       default: DEFAULT_CONFIG[key],
       off: config[key] === 0,
-      ...about,
+      unit: setting.unit,
+      env,
+      breach: setting.breach!,
     };
   }
   return described;

@@ -1,14 +1,90 @@
 /**
- * The service's log output: lines are collected and written to stdout in one
- * write per batch, so a burst of connections closing costs one syscall per
- * batch rather than one per line (measured in BENCHMARKS.md).
+ * The service's log: one record per event (a request, a refusal, a close),
+ * written as a text line (`ws close id=… code=1000 …`) or, with
+ * `LOG_FORMAT=json`, one JSON object per line with the same fields. Lines are
+ * collected and written to stdout in one write per batch, so a burst of
+ * closes costs one syscall per batch rather than one per line.
  *
  * @module
  */
-import type { Log } from "./connection.ts";
 
-/** How long a line may wait before its batch is written. */
+/**
+ * One log event. `event` names it (`ws_close`, `ws_refused`, `sse_close`,
+ * `http`, `start`, `error`); the other fields depend on it: `id`, `ip`,
+ * `code`, `reason`, `limit`, `durationMs`, `messages`, `bytesIn`, `bytesOut`,
+ * `status`, `path`.
+ */
+export interface LogRecord {
+  event: string;
+  [field: string]: string | number | boolean | undefined;
+}
+
+/** Writes one log record. */
+export type Log = (record: LogRecord) => void;
+
+/** How records become lines: LOG_FORMAT. */
+export type LogFormat = "text" | "json";
+
+/** How long a line may wait before its batch is written, in ms. */
 export const LOG_FLUSH_MS = 50;
+
+/** Fields whose text values are always quoted, since people write them freely. */
+const QUOTED = new Set(["origin", "message"]);
+
+/**
+ * A record as one text line: the event's words, then `key=value` pairs with
+ * snake_case keys, `durationMs` as `duration=12ms`, and free text quoted
+ * (a close reason is free text; a refusal reason is a token).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatText } from "./log.ts";
+ * assert.equal(
+ *   formatText({ event: "ws_close", id: "a-1", code: 1000, reason: "bye", durationMs: 5 }),
+ *   'ws close id=a-1 code=1000 reason="bye" duration=5ms',
+ * );
+ * ```
+ */
+export function formatText(record: LogRecord): string {
+  let line = record.event.replaceAll("_", " ");
+  const closing = record.event.endsWith("_close");
+  for (const key in record) {
+    const value = record[key];
+    if (key === "event" || value === undefined) continue;
+    if (key === "durationMs") {
+      line += ` duration=${value}ms`;
+      continue;
+    }
+    const name = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const text = typeof value === "string" &&
+        (QUOTED.has(key) || (closing && key === "reason") || value === "" ||
+          /[\s"=]/.test(value))
+      ? JSON.stringify(value)
+      : String(value);
+    line += ` ${name}=${text}`;
+  }
+  return line;
+}
+
+/**
+ * A record as one JSON object with the time first, for log collectors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatJson } from "./log.ts";
+ * const line = formatJson({ event: "ws_close", code: 1000 }, new Date(0));
+ * assert.deepEqual(JSON.parse(line), {
+ *   time: "1970-01-01T00:00:00.000Z",
+ *   event: "ws_close",
+ *   code: 1000,
+ * });
+ * ```
+ */
+export function formatJson(record: LogRecord, now: Date = new Date()): string {
+  return JSON.stringify({ time: now.toISOString(), ...record });
+}
 
 /** A log that batches lines; `flush()` writes what is waiting, e.g. before exit. */
 export interface BatchedLog {
@@ -16,14 +92,15 @@ export interface BatchedLog {
   flush(): void;
 }
 
-/** Batches lines for `write` (stdout by default). */
+/**
+ * Batches formatted records for `write` (stdout by default).
+ *
+ * @param format `text` or `json` (LOG_FORMAT).
+ * @param write Receives each batch as UTF-8 bytes.
+ */
 export function batchedLog(
-  write: (bytes: Uint8Array) => void = (bytes) => {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += Deno.stdout.writeSync(bytes.subarray(offset));
-    }
-  },
+  format: LogFormat = "text",
+  write: (bytes: Uint8Array) => void = writeStdout,
 ): BatchedLog {
   const encoder = new TextEncoder();
   let lines: string[] = [];
@@ -37,8 +114,10 @@ export function batchedLog(
     write(encoder.encode(text));
   };
   return {
-    log(line) {
-      lines.push(line);
+    log(record) {
+      lines.push(
+        format === "json" ? formatJson(record) : formatText(record),
+      );
       if (timer === undefined) {
         const pending = setTimeout(flush, LOG_FLUSH_MS);
         // Waiting lines never keep the process alive; shutdown flushes them.
@@ -48,4 +127,11 @@ export function batchedLog(
     },
     flush,
   };
+}
+
+function writeStdout(bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  }
 }

@@ -6,19 +6,18 @@
  * @module
  */
 
-/** Why an upgrade was refused or a connection was closed by a limit. */
+import type { RefusalReason } from "./refusals.ts";
+import type { MemoryState } from "./memory.ts";
+
+/** Why the service closed a connection: a limit, or shedding load. */
 export type LimitReason =
-  | "bad_handshake"
-  | "bad_options"
-  | "origin"
-  | "per_ip"
-  | "total"
-  | "shutting_down"
   | "message_size"
   | "message_rate"
   | "byte_rate"
   | "slow_reader"
-  | "idle";
+  | "idle"
+  | "memory_budget"
+  | "rss";
 
 /** The service's counters. One instance per app. */
 export class Metrics {
@@ -31,7 +30,7 @@ export class Metrics {
   messagesOut = 0;
   bytesOut = 0;
   readonly closesByCode: Map<number, number> = new Map();
-  readonly refusals: Map<LimitReason, number> = new Map();
+  readonly refusals: Map<RefusalReason, number> = new Map();
   readonly breaches: Map<LimitReason, number> = new Map();
 
   /** Seconds since the app was created. */
@@ -40,7 +39,7 @@ export class Metrics {
   }
 
   /** Counts an upgrade the service refused. */
-  refused(reason: LimitReason): void {
+  refused(reason: RefusalReason): void {
     increment(this.refusals, reason);
   }
 
@@ -54,8 +53,12 @@ export class Metrics {
     increment(this.closesByCode, code);
   }
 
-  /** The counters in Prometheus text exposition format 0.0.4. */
-  toPrometheus(): string {
+  /**
+   * The counters in Prometheus text exposition format 0.0.4.
+   *
+   * @param memory The memory guard's state, reported as gauges.
+   */
+  toPrometheus(memory?: MemoryState): string {
     const lines: string[] = [];
     const metric = (
       name: string,
@@ -107,6 +110,40 @@ export class Metrics {
         Math.floor(this.uptimeSeconds()),
       ],
     ];
+    if (memory) {
+      plain.push(
+        [
+          "memory_used_bytes",
+          "gauge",
+          "Bytes the connections hold (unread, delayed, in flight)",
+          memory.usedBytes,
+        ],
+        [
+          "memory_budget_bytes",
+          "gauge",
+          "MEMORY_BUDGET_BYTES (0 = off)",
+          memory.budgetBytes,
+        ],
+        [
+          "resident_memory_bytes",
+          "gauge",
+          "Process RSS at the last sample",
+          memory.rssBytes,
+        ],
+        [
+          "max_rss_bytes",
+          "gauge",
+          "MAX_RSS_BYTES (0 = off)",
+          memory.maxRssBytes,
+        ],
+        [
+          "shedding",
+          "gauge",
+          "1 while upgrades are refused to shed load",
+          memory.shedding ? 1 : 0,
+        ],
+      );
+    }
     for (const [name, type, help, value] of plain) {
       metric(`ws_echo_${name}`, type, help, [["", value]]);
     }

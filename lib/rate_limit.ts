@@ -15,7 +15,7 @@ export class TokenBucket {
   /**
    * @param ratePerSecond Units refilled per second.
    * @param burst Capacity; the bucket starts full.
-   * @param now The current time in milliseconds (`performance.now()`).
+   * @param now The current time in milliseconds (`Date.now()`).
    */
   constructor(ratePerSecond: number, burst: number, now: number) {
     this.#perMs = ratePerSecond / 1000;
@@ -30,9 +30,12 @@ export class TokenBucket {
    * @returns `false` when taking them would exceed the rate.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TokenBucket } from "./rate_limit.ts";
    * const bucket = new TokenBucket(1, 2, 0);
-   * console.assert(bucket.take(2, 0) && !bucket.take(1, 0) && bucket.take(1, 1000));
+   * assert.equal(bucket.take(2, 0), true);
+   * assert.equal(bucket.take(1, 0), false, "the burst is spent");
+   * assert.equal(bucket.take(1, 1000), true, "one unit a second comes back");
    * ```
    */
   take(amount: number, now: number): boolean {

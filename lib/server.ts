@@ -6,7 +6,7 @@
  */
 import { CLOSE_SHUTDOWN } from "./close_codes.ts";
 import { ConfigError } from "./config.ts";
-import type { EchoApp } from "../main.ts";
+import type { EchoApp } from "./app.ts";
 
 /** The URLs a started server answers on. */
 export interface ListenUrls {
@@ -39,36 +39,75 @@ function readNamedFile(name: string, path: string): string {
   }
 }
 
+/** Thrown when the server cannot listen: address in use, unknown, not local. */
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ListenError";
+  }
+}
+
+/**
+ * Listens on `bindAddress`, or when it is unset on `::`, which takes IPv6
+ * and IPv4 clients alike where the OS allows, and else on `0.0.0.0`.
+ */
+function listen(
+  bindAddress: string | undefined,
+  port: number,
+  tls: { cert: string; key: string } | undefined,
+  fetch: EchoApp["fetch"],
+): Deno.HttpServer<Deno.NetAddr> {
+  const serve = (hostname: string) =>
+    Deno.serve({ port, hostname, ...tls, onListen() {} }, fetch);
+  try {
+    if (bindAddress !== undefined) return serve(bindAddress);
+    try {
+      return serve("::");
+    } catch (error) {
+      // No IPv6 on this machine (or in this container): IPv4 alone.
+      if (error instanceof Deno.errors.AddrInUse) throw error;
+      return serve("0.0.0.0");
+    }
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) throw error;
+    const where = `${bindAddress ?? "::"} port ${port}`;
+    throw new ListenError(
+      `Cannot listen on ${where}: ${
+        (error as Error).message
+      } (set BIND_ADDRESS or PORT)`,
+    );
+  }
+}
+
 /**
  * Starts listening with the app's configuration.
  *
  * @throws {ConfigError} When a TLS file cannot be read.
+ * @throws {ListenError} When the address or port cannot be listened on.
  */
 export function startServer(
   echoApp: EchoApp,
   options: { onListen?: (urls: ListenUrls) => void } = {},
 ): RunningServer {
-  const { app, services } = echoApp;
+  const { fetch, services } = echoApp;
   const { config, registry } = services;
-  const tls = config.tls
+  const tls = config.tlsCertFile && config.tlsKeyFile
     ? {
-      cert: readNamedFile("TLS_CERT_FILE", config.tls.certFile),
-      key: readNamedFile("TLS_KEY_FILE", config.tls.keyFile),
+      cert: readNamedFile("TLS_CERT_FILE", config.tlsCertFile),
+      key: readNamedFile("TLS_KEY_FILE", config.tlsKeyFile),
     }
-    : {};
-  const server = Deno.serve({
-    port: config.port,
-    hostname: config.hostname,
-    ...tls,
-    onListen() {},
-  }, app.fetch as Deno.ServeHandler<Deno.NetAddr>);
+    : undefined;
+  const server = listen(config.bindAddress, config.port, tls, fetch);
   const addr = server.addr;
   const shown = addr.hostname === "0.0.0.0" || addr.hostname === "::"
     ? "localhost"
     : addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
-  const secure = config.tls !== undefined;
+  const secure = tls !== undefined;
   const base = `${shown}:${addr.port}`;
   const urls = {
     page: `${secure ? "https" : "http"}://${base}/`,
@@ -87,6 +126,7 @@ export function startServer(
       await Promise.race([registry.whenEmpty(), grace]);
       clearTimeout(timer);
       registry.dispose();
+      services.memory.dispose();
       await server.shutdown();
     })();
     return stopping;

@@ -1,28 +1,48 @@
 /**
- * What the routes share: the configuration, the counters, the connection
- * registry, the ids and the log. One instance per app, so tests can run apps side by side.
+ * What the routes share: the configuration, the counters, the memory guard,
+ * the connection registry, the ids and the log. One instance per app, so
+ * tests can run apps side by side.
  *
  * @module
  */
 import type { Config } from "./config.ts";
-import type { Log } from "./connection.ts";
 import type { IdleWatch } from "./idle.ts";
 import type { IdSource } from "./ids.ts";
+import type { Log } from "./log.ts";
+import type { MemoryGuard } from "./memory.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./registry.ts";
+
+/** Facts about where the service runs, found at start-up. */
+export interface Platform {
+  /** True on Deno Deploy, which gives the client address as the socket's. */
+  denoDeploy: boolean;
+  /** Where the client IP comes from, for `/inspect` and the start-up log. */
+  ipSource: string;
+}
 
 /** The app's shared state, built once by `createApp`. */
 export interface Services {
   config: Config;
+  platform: Platform;
   metrics: Metrics;
+  memory: MemoryGuard;
   registry: ConnectionRegistry;
   log: Log;
   /** The idle-timeout sweep; undefined when IDLE_TIMEOUT_SECONDS is 0. */
   idle: IdleWatch | undefined;
   /** The instance id and connection ids. */
   ids: IdSource;
-  /** Absolute path of the folder served at `/`. */
-  staticRoot: string;
+  /** Listener health, set by the server once it listens (for `/healthz`). */
+  listener: ListenerHealth;
+}
+
+/** Whether the listener accepts connections, for `/healthz`. */
+export interface ListenerHealth {
+  /** False while the accept loop is failing (out of file descriptors). */
+  accepting: boolean;
+  /** Times the accept loop failed since start. */
+  acceptFailures: number;
 }
 
 /** Hono environment: `c.env` is Deno's per-request connection info. */

@@ -10,8 +10,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { utf8ByteLength } from "./utf8.ts";
- * console.assert(utf8ByteLength("é€😀") === 2 + 3 + 4);
+ * assert.equal(utf8ByteLength("é€😀"), 2 + 3 + 4);
  * ```
  */
 export function utf8ByteLength(text: string): number {

@@ -9,20 +9,32 @@ import type { AppEnv, Services } from "../lib/services.ts";
 
 /** Health and metrics endpoints. */
 export function healthRoutes(services: Services): Hono<AppEnv> {
-  const { metrics, registry } = services;
+  const { metrics, registry, memory, listener } = services;
   const route = new Hono<AppEnv>();
   route.get("/healthz", function healthz(c) {
     c.header("Cache-Control", "no-store");
+    const state = memory.state();
+    // Shedding and a failing accept loop stay 200: the process serves its
+    // open connections, and a restart would drop them all.
+    const status = registry.shuttingDown
+      ? "shutting_down"
+      : !listener.accepting
+      ? "not_accepting"
+      : state.shedding
+      ? "shedding"
+      : "ok";
     return c.json({
-      status: registry.shuttingDown ? "shutting_down" : "ok",
+      status,
       connections: metrics.connectionsOpen,
       uptimeSeconds: Math.floor(metrics.uptimeSeconds()),
+      memory: state,
+      listener,
     }, registry.shuttingDown ? 503 : 200);
   });
   route.get("/metrics", function prometheus(c) {
     c.header("Cache-Control", "no-store");
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return c.body(metrics.toPrometheus());
+    return c.body(metrics.toPrometheus(memory.state()));
   });
   return route;
 }

@@ -9,7 +9,8 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { admitClient } from "../lib/admission.ts";
-import { clientIp } from "../lib/client_ip.ts";
+import { clientIp, clientKey } from "../lib/client_ip.ts";
+import { visibleHeaders } from "../lib/inspect.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 /** How long EventSource waits before reconnecting after a stream ends. */
@@ -29,7 +30,9 @@ export function sseRoute(services: Services): Hono<AppEnv> {
     );
     const lease = admitClient(services, {
       kind: "sse",
+      path: "/sse",
       ip,
+      key: clientKey(ip, config.ipv6PrefixLength),
       origin: request.headers.get("origin") ?? undefined,
     });
     if (lease instanceof Response) return lease;
@@ -66,7 +69,7 @@ export function sseRoute(services: Services): Hono<AppEnv> {
         await send("request", {
           method: request.method,
           target: url.pathname + url.search,
-          headers: Object.fromEntries(request.headers),
+          headers: visibleHeaders(request.headers),
         });
         while (await send("time", new Date().toISOString())) {
           const second = new Promise<boolean>((resolve) => {
@@ -86,11 +89,14 @@ export function sseRoute(services: Services): Hono<AppEnv> {
         clearTimeout(lifetime);
         clearTimeout(tick);
         lease.release();
-        log(
-          `sse close id=${id} ip=${ip} reason=${JSON.stringify(why)} duration=${
-            Math.round(performance.now() - startedAt)
-          }ms events=${events}`,
-        );
+        log({
+          event: "sse_close",
+          id,
+          ip,
+          reason: why,
+          durationMs: Math.round(performance.now() - startedAt),
+          events,
+        });
       }
     });
   });

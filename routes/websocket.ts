@@ -1,19 +1,18 @@
 /**
- * The WebSocket endpoints: `/echo`, `/close` and `/inspect`. Each checks its
- * query options and the handshake and the limits, then upgrades with
+ * The WebSocket endpoints: `/echo`, `/close` and `/inspect`. Each checks the
+ * handshake and its query options, admits the client, then upgrades with
  * `Deno.upgradeWebSocket` and hands the socket to the connection module.
+ * Every refusal goes through `lib/refusals.ts`.
  *
  * @module
  */
 import { Hono } from "hono";
-import { zValidator } from "@hono/zod-validator";
 import { admitClient } from "../lib/admission.ts";
-import { clientIp } from "../lib/client_ip.ts";
+import { clientIp, clientKey } from "../lib/client_ip.ts";
 import { serveEcho } from "../lib/connection.ts";
 import {
-  describeQueryError,
   type EchoQuery,
-  echoQuerySchema,
+  parseEchoQuery,
   PLAIN_ECHO,
   toEchoOptions,
 } from "../lib/echo_options.ts";
@@ -38,103 +37,100 @@ export function webSocketRoute(
   services: Services,
   endpoint: WebSocketEndpoint,
 ): Hono<AppEnv> {
-  const { config, metrics, log, ids, idle } = services;
+  const { config, ids } = services;
   const route = new Hono<AppEnv>();
+  const path = `/${endpoint}`;
 
-  const validateQuery = zValidator("query", echoQuerySchema, (result, c) => {
-    if (result.success) return;
-    metrics.refused("bad_options");
-    if (c.req.raw.headers.has("upgrade")) {
-      log(`ws refused path=/${endpoint} reason=bad_options status=400`);
-    }
-    return c.text(describeQueryError(result.error), 400, {
-      "Cache-Control": "no-store",
-    });
-  });
-  // Most connections have no query string: they skip the parse.
-  const queryOptions: typeof validateQuery = (c, next) =>
-    c.req.url.includes("?") ? validateQuery(c, next) : next();
-
-  route.get("/", queryOptions, function upgrade(c) {
-    const headers = c.req.raw.headers;
-    const checked = checkHandshake(headers, () => {
-      const secure = config.trustProxy
-        ? headers.get("x-forwarded-proto") === "https" || undefined
-        : undefined;
-      return webSocketUrl(c.req.url, secure);
-    });
-    if ("status" in checked) {
-      if (checked.status === 400) metrics.refused("bad_handshake");
-      if (headers.has("upgrade")) {
-        log(
-          `ws refused path=/${endpoint} reason=bad_handshake status=${checked.status}`,
-        );
-      }
-      return refuse(checked);
-    }
+  route.get("/", function upgrade(c) {
+    const request = c.req.raw;
+    const headers = request.headers;
     const peer = c.env?.remoteAddr;
     const ip = clientIp(peer?.hostname, headers, config.trustProxy);
-    const lease = admitClient(services, {
-      kind: "ws",
+    const who = {
+      kind: "ws" as const,
+      path,
       ip,
       origin: headers.get("origin") ?? undefined,
+    };
+    const checked = checkHandshake(headers, () => {
+      const secure = config.trustProxy > 0
+        ? headers.get("x-forwarded-proto") === "https" || undefined
+        : undefined;
+      return webSocketUrl(request.url, secure);
+    });
+    if ("status" in checked) return refuse(services, who, checked);
+    // Most connections have no query string: they skip the parse.
+    const hasQuery = request.url.includes("?");
+    let query: EchoQuery = {};
+    let ignored: string[] = [];
+    if (hasQuery) {
+      const parsed = parseEchoQuery(new URL(request.url).searchParams);
+      if ("status" in parsed) return refuse(services, who, parsed);
+      ({ query, ignored } = parsed);
+    }
+    const lease = admitClient(services, {
+      ...who,
+      key: clientKey(ip, config.ipv6PrefixLength),
     });
     if (lease instanceof Response) return lease;
-    // Browsers abort when they offer subprotocols and none is chosen.
-    const protocol = checked.protocols[0];
-    // Deno closes the request on upgrade: read its headers first.
-    const id = ids.next();
-    const hasQuery = c.req.url.includes("?");
-    const query: EchoQuery = hasQuery ? c.req.valid("query") : {};
-    const echo = hasQuery ? toEchoOptions(query) : PLAIN_ECHO;
-    let prelude = NO_PRELUDE;
-    if (endpoint === "inspect") {
-      prelude = [inspectReport({
-        request: c.req.raw,
-        ip,
-        peer: peer && { hostname: peer.hostname, port: peer.port },
-        connection: id,
-        instance: ids.instance,
-        offeredProtocols: checked.protocols,
-        chosenProtocol: protocol,
-        options: query,
-        config,
-      })];
-    }
-    if (echo.greeting) {
-      prelude = [
-        ...prelude,
-        `Welcome to ws-echo: connection ${id}. Every message you send comes back.`,
-      ];
-    }
-    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
-      upgraded = Deno.upgradeWebSocket(c.req.raw, {
-        ...(protocol ? { protocol } : {}),
-        idleTimeout: config.pingIntervalSeconds,
+      // Browsers abort when they offer subprotocols and none is chosen.
+      const protocol = checked.protocols[0];
+      const id = ids.next();
+      const echo = hasQuery ? toEchoOptions(query) : PLAIN_ECHO;
+      let prelude = NO_PRELUDE;
+      if (endpoint === "inspect") {
+        // Deno closes the request on upgrade: read its headers first.
+        prelude = [inspectReport({
+          request,
+          ip,
+          ipSource: services.platform.ipSource,
+          peer: peer && { hostname: peer.hostname, port: peer.port },
+          connection: id,
+          instance: ids.instance,
+          offeredProtocols: checked.protocols,
+          chosenProtocol: protocol,
+          options: query,
+          ignoredOptions: ignored,
+          config,
+        })];
+      }
+      if (echo.greeting) {
+        prelude = [
+          ...prelude,
+          `Welcome to ws-echo: connection ${id}. Every message you send comes back.`,
+        ];
+      }
+      let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+      try {
+        upgraded = Deno.upgradeWebSocket(request, {
+          ...(protocol ? { protocol } : {}),
+          idleTimeout: config.pingIntervalSeconds,
+        });
+      } catch (error) {
+        lease.release();
+        return refuse(services, who, {
+          status: 400,
+          reason: "bad_handshake",
+          headers: {},
+          body: `Cannot upgrade: ${(error as Error).message}\n`,
+        });
+      }
+      serveEcho(upgraded.socket, {
+        ...services,
+        lease,
+        ip,
+        id,
+        echo,
+        prelude,
+        closeCommands: endpoint === "close",
       });
+      return upgraded.response;
     } catch (error) {
+      // A bug must not keep the slot: free it, then let onError answer 500.
       lease.release();
-      metrics.refused("bad_handshake");
-      return refuse({
-        status: 400,
-        headers: {},
-        body: `Cannot upgrade: ${(error as Error).message}\n`,
-      });
+      throw error;
     }
-    serveEcho(upgraded.socket, {
-      config,
-      metrics,
-      lease,
-      log,
-      ip,
-      idle,
-      id,
-      echo,
-      prelude,
-      closeCommands: endpoint === "close",
-    });
-    return upgraded.response;
   });
 
   route.all(

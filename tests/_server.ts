@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { createApp } from "../main.ts";
+import { createApp } from "../lib/app.ts";
+import { formatText, type LogRecord } from "../lib/log.ts";
 import { parseConfig } from "../lib/config.ts";
 import type { Services } from "../lib/services.ts";
 import { type RunningServer, startServer } from "../lib/server.ts";
@@ -30,13 +31,15 @@ export interface TestServer extends AsyncDisposable {
   http: string;
   /** `ws://127.0.0.1:<port>`, no trailing slash. */
   ws: string;
-  /** Every line the app logged. */
+  /** Every line the app logged, as text. */
   logs: string[];
+  /** Every record the app logged. */
+  records: LogRecord[];
 }
 
 /**
  * Starts the service in this process on port 0 with `env` on top of the
- * defaults (HOSTNAME 127.0.0.1).
+ * defaults (BIND_ADDRESS 127.0.0.1).
  *
  * @example
  * ```ts ignore
@@ -48,9 +51,15 @@ export function startTestServer(
   env: Record<string, string> = {},
 ): TestServer {
   const logs: string[] = [];
+  const records: LogRecord[] = [];
   const echoApp = createApp(
-    parseConfig({ HOSTNAME: "127.0.0.1", ...env, PORT: "0" }),
-    { log: (line) => logs.push(line) },
+    parseConfig({ BIND_ADDRESS: "127.0.0.1", ...env, PORT: "0" }),
+    {
+      log: (record) => {
+        records.push(record);
+        logs.push(formatText(record));
+      },
+    },
   );
   const server = startServer(echoApp);
   const port = server.addr.port;
@@ -61,6 +70,7 @@ export function startTestServer(
     http: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}`,
     logs,
+    records,
     async [Symbol.asyncDispose]() {
       await server.shutdown();
     },

@@ -76,9 +76,8 @@ Deno.test("clientIp() with N trusted proxies takes the N-th entry from the right
     assert.equal(clientIp(PEER, forwarded("203.0.113.7"), 2), "203.0.113.7");
     assert.equal(clientIp(PEER, headers, 5), "198.51.100.1");
   });
-  await t.step("true (the old flag) is the left-most entry", () => {
-    assert.equal(clientIp(PEER, headers, true), "198.51.100.1");
-    assert.equal(clientIp(PEER, headers, false), PEER);
+  await t.step("0 is the socket's address, whatever the header says", () => {
+    assert.equal(clientIp(PEER, headers, 0), PEER);
   });
   await t.step("a count that is not an integer 0 or more throws", () => {
     for (const bad of [-1, 1.5, NaN, Infinity]) {

@@ -4,20 +4,30 @@ import {
   DEFAULT_CONFIG,
   ENV_NAMES,
   parseConfig,
+  PLATFORM_ENV_NAMES,
+  type Setting,
+  SETTINGS,
 } from "../lib/config.ts";
+import { describeLimits } from "../lib/limits.ts";
+import { ROOT, startTaskArgs } from "./_server.ts";
 
 Deno.test("parseConfig() defaults are safe for a public endpoint", () => {
   assert.equal(DEFAULT_CONFIG.port, 9998);
-  assert.equal(DEFAULT_CONFIG.hostname, "0.0.0.0");
+  assert.equal(DEFAULT_CONFIG.bindAddress, undefined, "both IPv6 and IPv4");
   assert.equal(DEFAULT_CONFIG.maxMessageBytes, 1024 * 1024);
   assert.equal(DEFAULT_CONFIG.maxBufferedBytes, 4 * 1024 * 1024);
   assert.equal(DEFAULT_CONFIG.maxConnectionsPerIp, 32);
   assert.equal(DEFAULT_CONFIG.maxConnections, 10_000);
   assert.equal(DEFAULT_CONFIG.idleTimeoutSeconds, 300);
   assert.equal(DEFAULT_CONFIG.sseLifetimeSeconds, 300);
-  assert.equal(DEFAULT_CONFIG.trustProxy, false);
+  assert.equal(DEFAULT_CONFIG.trustProxy, 0);
   assert.equal(DEFAULT_CONFIG.allowedOrigins, "*");
-  assert.equal(DEFAULT_CONFIG.tls, undefined);
+  assert.equal(DEFAULT_CONFIG.tlsCertFile, undefined);
+  assert.equal(DEFAULT_CONFIG.tlsKeyFile, undefined);
+  assert.equal(DEFAULT_CONFIG.ipv6PrefixLength, 64);
+  assert.equal(DEFAULT_CONFIG.memoryBudgetBytes, 96 * 1024 * 1024);
+  assert.equal(DEFAULT_CONFIG.maxRssBytes, 400 * 1024 * 1024);
+  assert.equal(DEFAULT_CONFIG.logFormat, "text");
 });
 
 Deno.test("parseConfig() reads every variable in its unit", () => {
@@ -31,7 +41,7 @@ Deno.test("parseConfig() reads every variable in its unit", () => {
   assert.equal(config.port, 8080);
   assert.equal(config.maxMessageBytes, 0);
   assert.equal(config.rateLimitMessagesPerSecond, 10);
-  assert.equal(config.trustProxy, true);
+  assert.equal(config.trustProxy, 1, "true is the old spelling of 1");
   assert.deepEqual(config.allowedOrigins, [
     "https://a.example",
     "http://localhost:3000",
@@ -41,7 +51,7 @@ Deno.test("parseConfig() reads every variable in its unit", () => {
 Deno.test("parseConfig() rejects a bad value of each variable, naming it", async (t) => {
   const bad: Record<string, string> = {
     PORT: "65536",
-    HOSTNAME: " ",
+    BIND_ADDRESS: "not an address",
     MAX_MESSAGE_BYTES: "1MB",
     MAX_BUFFERED_BYTES: "-5",
     RATE_LIMIT_MESSAGES_PER_SECOND: "1.5",
@@ -55,6 +65,10 @@ Deno.test("parseConfig() rejects a bad value of each variable, naming it", async
     SHUTDOWN_GRACE_SECONDS: "61",
     SSE_LIFETIME_SECONDS: "0",
     TRUST_PROXY: "maybe",
+    MEMORY_BUDGET_BYTES: "96MB",
+    MAX_RSS_BYTES: "-1",
+    IPV6_PREFIX_LENGTH: "129",
+    LOG_FORMAT: "xml",
     ALLOWED_ORIGINS: "ftp://x.example",
   };
   for (const name of ENV_NAMES.filter((name) => name in bad)) {
@@ -67,4 +81,91 @@ Deno.test("parseConfig() rejects a bad value of each variable, naming it", async
       );
     });
   }
+});
+
+Deno.test("the settings table is the one list of knobs", async (t) => {
+  await t.step(
+    "deno.json's start task may read exactly its variables and the platform's",
+    async () => {
+      const args = await startTaskArgs();
+      const allowEnv = args.find((arg) => arg.startsWith("--allow-env="));
+      assert.ok(allowEnv, "the start task names the variables it reads");
+      assert.deepEqual(
+        allowEnv.slice("--allow-env=".length).split(","),
+        [...ENV_NAMES, ...PLATFORM_ENV_NAMES],
+      );
+    },
+  );
+  await t.step(
+    "the README has a row per setting with its default, unit and range",
+    async () => {
+      const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+      for (const name of ENV_NAMES) {
+        const setting: Setting = SETTINGS[name];
+        const cells = new RegExp(`^\\| \`${name}\` +\\|(.*)\\|$`, "m")
+          .exec(readme)?.[1]?.split("|").map((cell) => cell.trim());
+        assert.ok(cells, `README has a row for ${name}`);
+        assert.deepEqual(
+          cells.slice(0, 3),
+          [`\`${setting.default}\``, setting.unit, setting.range],
+          name,
+        );
+      }
+    },
+  );
+  await t.step("every integer default is what parseConfig({}) gives", () => {
+    for (const name of ENV_NAMES) {
+      const setting: Setting = SETTINGS[name];
+      const value = DEFAULT_CONFIG[setting.key as keyof typeof DEFAULT_CONFIG];
+      if (typeof value === "number") {
+        assert.equal(String(value), setting.default, name);
+      }
+    }
+  });
+  await t.step("/limits lists exactly the settings with a breach", () => {
+    const limits = describeLimits(DEFAULT_CONFIG);
+    assert.deepEqual(
+      Object.values(limits).map((limit) => limit!.env),
+      ENV_NAMES.filter((name) => (SETTINGS[name] as Setting).breach),
+    );
+  });
+});
+
+Deno.test("parseConfig() rejects settings that cannot work together", async (t) => {
+  await t.step("a byte burst below the message size", () => {
+    assert.throws(
+      () =>
+        parseConfig({
+          MAX_MESSAGE_BYTES: "2048",
+          RATE_LIMIT_BYTE_BURST: "1024",
+        }),
+      /^ConfigError: Invalid RATE_LIMIT_BYTE_BURST "1024": expected at least MAX_MESSAGE_BYTES \(2048\)/,
+    );
+  });
+  await t.step(
+    "a byte burst below the message size is fine with the rate off",
+    () => {
+      parseConfig({
+        MAX_MESSAGE_BYTES: "2048",
+        RATE_LIMIT_BYTE_BURST: "1024",
+        RATE_LIMIT_BYTES_PER_SECOND: "0",
+      });
+    },
+  );
+  await t.step("an RSS limit not above the memory budget", () => {
+    assert.throws(
+      () =>
+        parseConfig({
+          MEMORY_BUDGET_BYTES: "1000000",
+          MAX_RSS_BYTES: "1000000",
+        }),
+      /^ConfigError: Invalid MAX_RSS_BYTES "1000000": expected more than MEMORY_BUDGET_BYTES/,
+    );
+  });
+});
+
+Deno.test("TRUST_PROXY counts proxies, with true and false kept as 1 and 0", () => {
+  assert.equal(parseConfig({ TRUST_PROXY: "2" }).trustProxy, 2);
+  assert.equal(parseConfig({ TRUST_PROXY: "false" }).trustProxy, 0);
+  assert.equal(parseConfig({ TRUST_PROXY: "TRUE" }).trustProxy, 1);
 });

@@ -109,6 +109,7 @@ Deno.test("sending more bytes than the byte rate closes with 1008 naming the lim
   await using server = startTestServer({
     RATE_LIMIT_BYTES_PER_SECOND: "1000",
     RATE_LIMIT_BYTE_BURST: "2000",
+    MAX_MESSAGE_BYTES: "2000",
   });
   const { socket, inbox } = await connect(`${server.ws}/echo`);
   for (let i = 0; i < 3; i++) socket.send(new Uint8Array(1000));
@@ -150,13 +151,13 @@ Deno.test("MAX_CONNECTIONS refuses with 503 when the server is full", async () =
   await closeAndWait(only.socket, only.inbox);
 });
 
-Deno.test("TRUST_PROXY=true counts connections by the first X-Forwarded-For entry", async () => {
+Deno.test("TRUST_PROXY=1 counts connections by the address the proxy appended, the right-most X-Forwarded-For entry", async () => {
   await using server = startTestServer({
     MAX_CONNECTIONS_PER_IP: "1",
-    TRUST_PROXY: "true",
+    TRUST_PROXY: "1",
   });
   const a = await openRawWebSocket(server.port, {
-    headers: { "X-Forwarded-For": "203.0.113.1, 10.0.0.1" },
+    headers: { "X-Forwarded-For": "198.51.100.7, 203.0.113.1" },
   });
   const sameIp = await rawRequest(
     server.port,

@@ -15,7 +15,7 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
 Deno.test("deno task start prints its URLs, echoes, and closes 1001 on SIGTERM then exits", async () => {
   await using service = await startService({
     PORT: "0",
-    HOSTNAME: "127.0.0.1",
+    BIND_ADDRESS: "127.0.0.1",
   });
   const stderr = readAll(service.child.stderr);
   const { line } = service;
@@ -42,7 +42,7 @@ Deno.test("shutdown finishes within the grace period when a client never answers
   const MARGIN_SECONDS = 2;
   await using service = await startService({
     PORT: "0",
-    HOSTNAME: "127.0.0.1",
+    BIND_ADDRESS: "127.0.0.1",
     SHUTDOWN_GRACE_SECONDS: String(SHUTDOWN_GRACE_SECONDS),
   });
   const stderr = readAll(service.child.stderr);
@@ -82,7 +82,7 @@ Deno.test("an invalid variable stops start-up with one line naming it", async (t
     ],
     [
       { TRUST_PROXY: "yes" },
-      /^ws-echo: Invalid TRUST_PROXY "yes": expected true or false\n$/,
+      /^ws-echo: Invalid TRUST_PROXY "yes": expected the number of proxies in front of the service, 0-10 \(true = 1, false = 0\)\n$/,
     ],
     [
       { ALLOWED_ORIGINS: "example.com" },
@@ -112,7 +112,7 @@ Deno.test("a missing permission fails with one line, not a stack trace", async (
   const args = (await startTaskArgs()).filter((arg) =>
     !arg.startsWith("--allow-net")
   );
-  const child = await spawnService({ PORT: "0", HOSTNAME: "127.0.0.1" }, {
+  const child = await spawnService({ PORT: "0", BIND_ADDRESS: "127.0.0.1" }, {
     args,
   });
   const [stderr, status] = await Promise.all([

@@ -1,0 +1,180 @@
+/**
+ * Assembles the service: the shared state, the routes, and what every
+ * response gets (security headers, a log line). Builds nothing that listens;
+ * `server.ts` does that, and `main.ts` starts it.
+ *
+ * @module
+ */
+import { type Context, Hono, type Next } from "hono";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import { describeIpSource } from "./client_ip.ts";
+import type { Config } from "./config.ts";
+import { IdleWatch } from "./idle.ts";
+import { IdSource } from "./ids.ts";
+import type { Log } from "./log.ts";
+import { MemoryGuard } from "./memory.ts";
+import { Metrics } from "./metrics.ts";
+import { ConnectionRegistry } from "./registry.ts";
+import type { AppEnv, Platform, Services } from "./services.ts";
+import { serveStaticFiles } from "./static_files.ts";
+import { healthRoutes } from "../routes/health.ts";
+import { limitsRoute } from "../routes/limits.ts";
+import { sseRoute } from "../routes/sse.ts";
+import { type WebSocketEndpoint, webSocketRoute } from "../routes/websocket.ts";
+
+/** The WebSocket endpoints, each mounted at `/<name>`. */
+export const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [
+  "echo",
+  "close",
+  "inspect",
+];
+
+/** The folder served at `/`. */
+export const STATIC_ROOT: string = new URL("../static", import.meta.url)
+  .pathname;
+
+/** Options for {@link createApp}; all optional. */
+export interface AppOptions {
+  /** Where log records go. @default one text line each on stdout */
+  log?: Log;
+  /** Where the service runs. @default not on Deno Deploy */
+  platform?: Partial<Platform>;
+}
+
+/** The app, its request handler and the state its routes share. */
+export interface EchoApp {
+  app: Hono<AppEnv>;
+  /** The handler to serve: `app.fetch`, with HEAD left to Deno. */
+  fetch: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+  services: Services;
+}
+
+/**
+ * Builds the app from a configuration, without listening.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createApp } from "./app.ts";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * const { fetch, services } = createApp(DEFAULT_CONFIG, { log: () => {} });
+ * const response = await fetch(new Request("http://localhost/healthz"));
+ * assert.equal(response.status, 200);
+ * assert.equal((await response.json()).status, "ok");
+ * services.memory.dispose();
+ * ```
+ */
+export function createApp(config: Config, options: AppOptions = {}): EchoApp {
+  const log = options.log ?? ((record) => console.log(JSON.stringify(record)));
+  const denoDeploy = options.platform?.denoDeploy ?? false;
+  const services: Services = {
+    config,
+    platform: {
+      denoDeploy,
+      ipSource: describeIpSource({
+        trustedProxies: config.trustProxy,
+        denoDeploy,
+      }),
+    },
+    log,
+    ids: new IdSource(),
+    idle: config.idleTimeoutSeconds > 0
+      ? new IdleWatch(config.idleTimeoutSeconds * 1000)
+      : undefined,
+    metrics: new Metrics(),
+    memory: new MemoryGuard({
+      budgetBytes: config.memoryBudgetBytes,
+      maxRssBytes: config.maxRssBytes,
+    }),
+    registry: new ConnectionRegistry({
+      maxPerIp: config.maxConnectionsPerIp,
+      maxTotal: config.maxConnections,
+    }),
+    listener: { accepting: true, acceptFailures: 0 },
+  };
+  const app = new Hono<AppEnv>();
+  app.use(everyResponse(log));
+  for (const endpoint of WEBSOCKET_ENDPOINTS) {
+    app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
+  }
+  // Pages on other origins may read the limits and open the event stream.
+  const readableFrom = cors({ origin: config.allowedOrigins });
+  app.use("/limits", readableFrom);
+  app.use("/sse", readableFrom);
+  app.route("/limits", limitsRoute(services));
+  app.route("/sse", sseRoute(services));
+  app.route("/", healthRoutes(services));
+  app.use(
+    "/*",
+    async function cacheStatic(c, next) {
+      await next();
+      if (c.res.ok) c.header("Cache-Control", "public, max-age=300");
+    },
+    serveStaticFiles({ root: STATIC_ROOT }),
+  );
+  app.notFound((c) => c.text(`Not found: ${c.req.path}\n`, 404));
+  app.onError((error, c) => {
+    log({
+      event: "error",
+      method: c.req.method,
+      path: c.req.path,
+      message: String(error.stack ?? error),
+    });
+    return c.text("Internal server error\n", 500);
+  });
+  const fetch = (request: Request, info?: Deno.ServeHandlerInfo) =>
+    Promise.resolve(app.fetch(headAsGet(request), info));
+  return { app, fetch, services };
+}
+
+/**
+ * Deno answers a HEAD request from a GET response itself: the same headers
+ * (Content-Length included), no body, and a stream it cancels, which ends an
+ * `/sse` stream and frees its slot. Hono's own HEAD handling empties the body
+ * first (Content-Length: 0) and never cancels the stream, so HEAD is served
+ * as GET here. A HEAD cannot upgrade, so its `Upgrade` header is dropped.
+ */
+function headAsGet(request: Request): Request {
+  if (request.method !== "HEAD") return request;
+  const get = new Request(request, { method: "GET" });
+  get.headers.delete("upgrade");
+  return get;
+}
+
+/** The page's Content-Security-Policy and the other security headers. */
+const securityHeaders = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'self'"],
+    connectSrc: ["'self'", "ws:", "wss:"],
+    imgSrc: ["'self'", "data:"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    frameAncestors: ["'none'"],
+    formAction: ["'none'"],
+  },
+  referrerPolicy: "no-referrer",
+});
+
+const nothing = () => Promise.resolve();
+
+/**
+ * Security headers and one log line for every response except a 101: Deno's
+ * upgrade response must pass unchanged, and a WebSocket logs its close.
+ * Decided by the response, not by a request header a client chooses.
+ */
+function everyResponse(log: Log) {
+  return async function securityAndLog(c: Context<AppEnv>, next: Next) {
+    const startedAt = Date.now();
+    await next();
+    if (c.res.status === 101) return;
+    await securityHeaders(c, nothing);
+    log({
+      event: "http",
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Date.now() - startedAt,
+    });
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The process-wide memory guard: a budget for what the connections hold
+ * (unread echoes, delayed echoes, messages in flight) and a watch on the
+ * process's real memory (RSS). Over either, the service sheds as Envoy's
+ * overload manager does: new upgrades get `503` with `Retry-After`, and the
+ * connections holding the most close with 1013 "Try Again Later", largest
+ * first, until the total is back under.
+ *
+ * @module
+ */
+
+/**
+ * What the guard can ask of a connection: how much it holds now, and to close
+ * because the server is overloaded. The connection reports changes through
+ * {@link MemoryGuard.charge}.
+ */
+export interface Backlogged {
+  /** Re-reads the connection's backlog (an op call); returns its charge in bytes. */
+  recount(): number;
+  /** Closes with 1013; the charge stays until the connection has closed. */
+  shed(cause: ShedCause): void;
+}
+
+/** Which guard is shedding. */
+export type ShedCause = "memory_budget" | "rss";
+
+/** The guard's state, for `/healthz`, `/metrics` and `/limits`. */
+export interface MemoryState {
+  /** Bytes the connections hold, as counted. */
+  usedBytes: number;
+  /** MEMORY_BUDGET_BYTES; 0 = off. */
+  budgetBytes: number;
+  /** The process's resident set size at the last sample, in bytes. */
+  rssBytes: number;
+  /** MAX_RSS_BYTES; 0 = off. */
+  maxRssBytes: number;
+  /** Why new upgrades are refused now, or null when they are admitted. */
+  shedding: ShedCause | null;
+  /** Connections closed by shedding since start, per cause. */
+  shed: Record<ShedCause, number>;
+}
+
+/** Options for {@link MemoryGuard}. */
+export interface MemoryGuardOptions {
+  /** Bytes the connections may hold in all; 0 = no budget. */
+  budgetBytes: number;
+  /** Process RSS above which it sheds; 0 = not watched. */
+  maxRssBytes: number;
+  /** How often RSS is sampled and stale charges re-read, in ms. @default 1000 */
+  sampleMs?: number;
+  /** Reads the RSS in bytes. @default `Deno.memoryUsage().rss` */
+  readRss?: () => number;
+}
+
+/**
+ * Admission resumes once the total is below this share of the budget, so the
+ * service does not flap between refusing and admitting.
+ */
+export const RESUME_BELOW = 0.9;
+/** Shedding closes connections until the rest fits in this share of the budget. */
+export const SHED_TO = 0.75;
+
+/** Counts what the connections hold and sheds when there is too much. */
+export class MemoryGuard {
+  readonly #budget: number;
+  readonly #maxRss: number;
+  readonly #readRss: () => number;
+  readonly #charges = new Map<Backlogged, number>();
+  /** Connections asked to close; their charge stays until they have. */
+  readonly #shedding = new Set<Backlogged>();
+  readonly #shedCount: Record<ShedCause, number> = { memory_budget: 0, rss: 0 };
+  #used = 0;
+  #rss = 0;
+  #overBudget = false;
+  #overRss = false;
+  #shedPending = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: MemoryGuardOptions) {
+    this.#budget = options.budgetBytes;
+    this.#maxRss = options.maxRssBytes;
+    this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
+    const sampleMs = options.sampleMs ?? 1000;
+    if (this.#budget > 0 || this.#maxRss > 0) {
+      this.#rss = this.#readRss();
+      this.#timer = setInterval(() => this.sample(), sampleMs);
+      // The guard never keeps the process alive on its own.
+      Deno.unrefTimer(this.#timer);
+    }
+  }
+
+  /**
+   * Sets what `connection` holds, in bytes (0 forgets it). O(1); when the
+   * total passes the budget, one shedding pass is scheduled.
+   */
+  charge(connection: Backlogged, bytes: number): void {
+    const before = this.#charges.get(connection) ?? 0;
+    if (bytes === before) return;
+    if (bytes === 0) {
+      this.#charges.delete(connection);
+      this.#shedding.delete(connection);
+    } else this.#charges.set(connection, bytes);
+    this.#used += bytes - before;
+    if (this.#budget === 0) return;
+    if (this.#used > this.#budget) {
+      this.#overBudget = true;
+      this.#scheduleShed();
+    } else if (this.#overBudget && this.#used < this.#budget * RESUME_BELOW) {
+      this.#overBudget = false;
+    }
+  }
+
+  /** Why an upgrade must be refused now, or undefined to admit it. */
+  get shedding(): ShedCause | undefined {
+    if (this.#overRss) return "rss";
+    if (this.#overBudget) return "memory_budget";
+    return undefined;
+  }
+
+  /** The numbers behind the decisions. */
+  state(): MemoryState {
+    return {
+      usedBytes: this.#used,
+      budgetBytes: this.#budget,
+      rssBytes: this.#rss,
+      maxRssBytes: this.#maxRss,
+      shedding: this.shedding ?? null,
+      shed: { ...this.#shedCount },
+    };
+  }
+
+  /**
+   * Samples RSS and re-reads every charged connection, so a client that has
+   * caught up stops counting even if it sends nothing more. Runs every
+   * `sampleMs`; exposed for tests.
+   */
+  sample(): void {
+    for (const connection of [...this.#charges.keys()]) {
+      if (!this.#shedding.has(connection)) {
+        this.charge(connection, connection.recount());
+      }
+    }
+    if (this.#maxRss === 0) return;
+    this.#rss = this.#readRss();
+    if (this.#rss > this.#maxRss) {
+      this.#overRss = true;
+      this.#shed("rss", this.#unshedBytes() / 2);
+    } else if (this.#rss < this.#maxRss * RESUME_BELOW) {
+      this.#overRss = false;
+    }
+  }
+
+  /** Stops sampling (when the server stops). */
+  dispose(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #scheduleShed(): void {
+    if (this.#shedPending) return;
+    this.#shedPending = true;
+    // One pass per burst of messages rather than a sort per message.
+    setTimeout(() => {
+      this.#shedPending = false;
+      const unshed = this.#unshedBytes();
+      if (unshed > this.#budget * SHED_TO) {
+        this.#shed("memory_budget", unshed - this.#budget * SHED_TO);
+      }
+    }, 0);
+  }
+
+  /** What the connections not yet asked to close hold. */
+  #unshedBytes(): number {
+    let bytes = 0;
+    for (const [connection, charge] of this.#charges) {
+      if (!this.#shedding.has(connection)) bytes += charge;
+    }
+    return bytes;
+  }
+
+  /** Closes the largest holders until at least `bytes` are on their way out. */
+  #shed(cause: ShedCause, bytes: number): void {
+    const candidates = [...this.#charges].filter(([connection]) =>
+      !this.#shedding.has(connection)
+    ).sort((a, b) => b[1] - a[1]);
+    let freed = 0;
+    for (const [connection, charge] of candidates) {
+      if (freed >= bytes) break;
+      this.#shedding.add(connection);
+      this.#shedCount[cause]++;
+      freed += charge;
+      connection.shed(cause);
+    }
+  }
+}
