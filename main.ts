@@ -17,6 +17,7 @@ import {
   parseConfig,
 } from "./lib/config.ts";
 import type { Log } from "./lib/connection.ts";
+import { applyFdLimit, readOpenFileLimit } from "./lib/fd_limit.ts";
 import { Metrics } from "./lib/metrics.ts";
 import { ConnectionRegistry } from "./lib/registry.ts";
 import type { AppEnv, Services } from "./lib/services.ts";
@@ -150,9 +151,13 @@ function exitOnStartupError(error: unknown): never {
 if (import.meta.main) {
   try {
     // Only the variables the service reads: `--allow-env` names exactly these.
-    const config = parseConfig(
-      Object.fromEntries(ENV_NAMES.map((name) => [name, Deno.env.get(name)])),
+    const { config, warning } = applyFdLimit(
+      parseConfig(
+        Object.fromEntries(ENV_NAMES.map((name) => [name, Deno.env.get(name)])),
+      ),
+      readOpenFileLimit(),
     );
+    if (warning) console.error(warning);
     const output = batchedLog();
     const server = startServer(createApp(config, { log: output.log }), {
       onListen: (urls) =>

@@ -7,6 +7,7 @@
 import { CLOSE_SHUTDOWN } from "./close_codes.ts";
 import { ConfigError } from "./config.ts";
 import type { EchoApp } from "../main.ts";
+import { type ListenerState, superviseServe } from "./listener.ts";
 
 /** The URLs a started server answers on. */
 export interface ListenUrls {
@@ -26,6 +27,8 @@ export interface RunningServer {
    * SHUTDOWN_GRACE_SECONDS for them to go, then stops. Safe to call twice.
    */
   shutdown(): Promise<void>;
+  /** Whether the server is accepting; it listens again after running out of descriptors. */
+  listener: Readonly<ListenerState>;
 }
 
 /** Reads a file named by an environment variable, with an error naming it. */
@@ -49,19 +52,17 @@ export function startServer(
   options: { onListen?: (urls: ListenUrls) => void } = {},
 ): RunningServer {
   const { app, services } = echoApp;
-  const { config, registry } = services;
+  const { config, registry, log } = services;
   const tls = config.tls
     ? {
       cert: readNamedFile("TLS_CERT_FILE", config.tls.certFile),
       key: readNamedFile("TLS_KEY_FILE", config.tls.keyFile),
     }
     : {};
-  const server = Deno.serve({
-    port: config.port,
-    hostname: config.hostname,
-    ...tls,
-    onListen() {},
-  }, app.fetch as Deno.ServeHandler<Deno.NetAddr>);
+  const server = superviseServe(app.fetch as Deno.ServeHandler<Deno.NetAddr>, {
+    serve: { port: config.port, hostname: config.hostname, ...tls },
+    log,
+  });
   const addr = server.addr;
   const shown = addr.hostname === "0.0.0.0" || addr.hostname === "::"
     ? "localhost"
@@ -91,5 +92,11 @@ export function startServer(
     })();
     return stopping;
   };
-  return { addr, urls, finished: server.finished, shutdown };
+  return {
+    addr,
+    urls,
+    finished: server.finished,
+    shutdown,
+    listener: server.state,
+  };
 }
