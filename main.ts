@@ -9,6 +9,7 @@
 import { createApp } from "./lib/app.ts";
 import { isDenoDeploy } from "./lib/client_ip.ts";
 import { ConfigError, ENV_NAMES, parseConfig } from "./lib/config.ts";
+import { applyFdLimit, readOpenFileLimit } from "./lib/fd_limit.ts";
 import { batchedLog } from "./lib/log.ts";
 import { ListenError, startServer } from "./lib/server.ts";
 
@@ -31,9 +32,14 @@ if (import.meta.main) {
   try {
     // Only the variables the service reads: `--allow-env` names exactly these.
     const env = (name: string) => Deno.env.get(name);
-    const config = parseConfig(
-      Object.fromEntries(ENV_NAMES.map((name) => [name, env(name)])),
+    // MAX_CONNECTIONS must fit the open-file limit, or accept() fails first.
+    const { config, warning } = applyFdLimit(
+      parseConfig(
+        Object.fromEntries(ENV_NAMES.map((name) => [name, env(name)])),
+      ),
+      readOpenFileLimit(),
     );
+    if (warning) console.error(warning);
     const output = batchedLog(config.logFormat);
     const echoApp = createApp(config, {
       log: output.log,

@@ -29,7 +29,7 @@ export type LogFormat = "text" | "json";
 export const LOG_FLUSH_MS = 50;
 
 /** Fields whose text values are always quoted, since people write them freely. */
-const QUOTED = new Set(["origin", "message"]);
+const QUOTED = new Set(["origin", "message", "error"]);
 
 /**
  * A record as one text line: the event's words, then `key=value` pairs with

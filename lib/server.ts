@@ -7,6 +7,8 @@
 import { CLOSE_SHUTDOWN } from "./close_codes.ts";
 import { ConfigError } from "./config.ts";
 import type { EchoApp } from "./app.ts";
+import { type SupervisedServer, superviseServe } from "./listener.ts";
+import type { Log } from "./log.ts";
 
 /** The URLs a started server answers on. */
 export interface ListenUrls {
@@ -49,16 +51,21 @@ export class ListenError extends Error {
 
 /**
  * Listens on `bindAddress`, or when it is unset on `::`, which takes IPv6
- * and IPv4 clients alike where the OS allows, and else on `0.0.0.0`.
+ * and IPv4 clients alike where the OS allows, and else on `0.0.0.0`. The
+ * listener survives running out of descriptors (`listener.ts`).
  */
 function listen(
   bindAddress: string | undefined,
   port: number,
   tls: { cert: string; key: string } | undefined,
   fetch: EchoApp["fetch"],
-): Deno.HttpServer<Deno.NetAddr> {
+  log: Log,
+): SupervisedServer {
   const serve = (hostname: string) =>
-    Deno.serve({ port, hostname, ...tls, onListen() {} }, fetch);
+    superviseServe(fetch as Deno.ServeHandler<Deno.NetAddr>, {
+      serve: { port, hostname, ...tls },
+      log,
+    });
   try {
     if (bindAddress !== undefined) return serve(bindAddress);
     try {
@@ -100,7 +107,14 @@ export function startServer(
       key: readNamedFile("TLS_KEY_FILE", config.tlsKeyFile),
     }
     : undefined;
-  const server = listen(config.bindAddress, config.port, tls, fetch);
+  const server = listen(
+    config.bindAddress,
+    config.port,
+    tls,
+    fetch,
+    services.log,
+  );
+  services.listener = server.state;
   const addr = server.addr;
   const shown = addr.hostname === "0.0.0.0" || addr.hostname === "::"
     ? "localhost"

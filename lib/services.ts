@@ -8,6 +8,7 @@
 import type { Config } from "./config.ts";
 import type { IdleWatch } from "./idle.ts";
 import type { IdSource } from "./ids.ts";
+import type { ListenerState } from "./listener.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./memory.ts";
 import type { Metrics } from "./metrics.ts";
@@ -33,16 +34,8 @@ export interface Services {
   idle: IdleWatch | undefined;
   /** The instance id and connection ids. */
   ids: IdSource;
-  /** Listener health, set by the server once it listens (for `/healthz`). */
-  listener: ListenerHealth;
-}
-
-/** Whether the listener accepts connections, for `/healthz`. */
-export interface ListenerHealth {
-  /** False while the accept loop is failing (out of file descriptors). */
-  accepting: boolean;
-  /** Times the accept loop failed since start. */
-  acceptFailures: number;
+  /** Whether the listener accepts, set by the server once it listens. */
+  listener: Readonly<ListenerState>;
 }
 
 /** Hono environment: `c.env` is Deno's per-request connection info. */

@@ -1,0 +1,162 @@
+/**
+ * The open-file limit and the WebSocket cap it allows. Every connection holds
+ * one descriptor; when they run out, Deno's accept loop stops (see
+ * `listener.ts`), so MAX_CONNECTIONS must stay below the limit with room to
+ * spare for everything else the process opens.
+ *
+ * Deno raises the soft limit to the hard one at start-up, so the soft limit
+ * read after start-up is the hard one. Deno 2.9 lets a program read
+ * `/proc/self/limits` only with `--allow-all` (`--allow-read` of the path is
+ * refused for anything under `/proc`); without it the limit is "unknown".
+ *
+ * @module
+ */
+import type { Config } from "./config.ts";
+
+/** Where Linux states the process's limits. */
+export const LIMITS_PATH = "/proc/self/limits";
+
+/** Descriptors always kept back for non-WebSocket use. */
+export const MIN_RESERVE = 64;
+
+/** Share of the limit kept back for non-WebSocket use, when above MIN_RESERVE. */
+export const RESERVE_FRACTION = 0.1;
+
+/** The open-file limit, in descriptors; `Infinity` for "unlimited". */
+export interface OpenFileLimit {
+  soft: number;
+  hard: number;
+}
+
+/**
+ * Finds the "Max open files" line of `/proc/self/limits` text.
+ *
+ * @param text The file's contents.
+ * @returns The soft and hard limits, or undefined when the line is missing or
+ * malformed.
+ * @example A typical line
+ * ```ts
+ * import { parseOpenFileLimit } from "./fd_limit.ts";
+ * const text = "Max open files            1024                 4096                 files     \n";
+ * console.assert(parseOpenFileLimit(text)?.hard === 4096);
+ * ```
+ */
+export function parseOpenFileLimit(text: string): OpenFileLimit | undefined {
+  const match = text.match(
+    /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)\s+files\s*$/m,
+  );
+  if (!match) return undefined;
+  const value = (field: string) =>
+    field === "unlimited" ? Infinity : Number(field);
+  return { soft: value(match[1]!), hard: value(match[2]!) };
+}
+
+/** Options for `readOpenFileLimit`; all optional. */
+export interface ReadOpenFileLimitOptions {
+  /** Reads the limits file. @default Deno.readTextFileSync of LIMITS_PATH */
+  read?: () => string;
+  /** The operating system. @default Deno.build.os */
+  os?: typeof Deno.build.os;
+}
+
+/**
+ * Reads this process's open-file limit. Never throws and never prompts for a
+ * permission: anything but a readable, well-formed Linux limits file gives
+ * "unknown" (macOS, Windows, Deno Deploy, or no `--allow-all`).
+ */
+export function readOpenFileLimit(
+  options: ReadOpenFileLimitOptions = {},
+): OpenFileLimit | "unknown" {
+  if ((options.os ?? Deno.build.os) !== "linux") return "unknown";
+  const read = options.read ?? (() => {
+    // A query never prompts; a read without the permission might.
+    const { state } = Deno.permissions.querySync({
+      name: "read",
+      path: LIMITS_PATH,
+    });
+    if (state !== "granted") throw new Error("no read permission");
+    return Deno.readTextFileSync(LIMITS_PATH);
+  });
+  try {
+    return parseOpenFileLimit(read()) ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * Descriptors kept back from WebSockets: max(64, 10% of the limit). 64 covers
+ * what an idle service holds (25 measured on Linux: stdio, Deno's cache
+ * databases, epoll, the listener) plus about 40 HTTP requests, `/sse` streams
+ * or static files in flight; 10% keeps that room in proportion on large
+ * limits, where page loads grow with the number of clients.
+ *
+ * @param limit The open-file limit, in descriptors.
+ */
+export function fdReserve(limit: number): number {
+  return Math.max(MIN_RESERVE, Math.ceil(limit * RESERVE_FRACTION));
+}
+
+/** The WebSocket cap the limit allows, and a line to print when it is lower. */
+export interface ConnectionCap {
+  /** Concurrent WebSocket connections in total; 0 = off, as in Config. */
+  maxConnections: number;
+  /** One line naming both numbers and the fix; undefined when unchanged. */
+  warning?: string;
+}
+
+/**
+ * The WebSocket cap under an open-file limit: the limit minus `fdReserve`, at
+ * least 1, and never above the configured cap. MAX_CONNECTIONS=0 (off) is
+ * capped too: the limit applies whether or not the configuration sets one.
+ *
+ * @param limit The limit from `readOpenFileLimit`; "unknown" changes nothing.
+ * @param maxConnections The configured MAX_CONNECTIONS (0 = off).
+ * @example Under `ulimit -n 1024`
+ * ```ts
+ * import { connectionCap } from "./fd_limit.ts";
+ * const cap = connectionCap({ soft: 1024, hard: 1024 }, 10_000);
+ * console.assert(cap.maxConnections === 921);
+ * ```
+ */
+export function connectionCap(
+  limit: OpenFileLimit | "unknown",
+  maxConnections: number,
+): ConnectionCap {
+  if (limit === "unknown" || limit.soft === Infinity) return { maxConnections };
+  const allowed = Math.max(1, limit.soft - fdReserve(limit.soft));
+  if (maxConnections !== 0 && maxConnections <= allowed) {
+    return { maxConnections };
+  }
+  const from = maxConnections === 0 ? "0 (off)" : String(maxConnections);
+  return {
+    maxConnections: allowed,
+    warning: `ws-echo: MAX_CONNECTIONS lowered from ${from} to ${allowed}: ` +
+      `the open-file limit is ${limit.soft} (raise it with ulimit -n or LimitNOFILE=)`,
+  };
+}
+
+/**
+ * A copy of `config` with MAX_CONNECTIONS capped by the open-file limit.
+ *
+ * @param config The parsed configuration; not modified.
+ * @param limit The limit from `readOpenFileLimit`.
+ * @example
+ * ```ts
+ * import { applyFdLimit } from "./fd_limit.ts";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * const { config, warning } = applyFdLimit(DEFAULT_CONFIG, "unknown");
+ * console.assert(config.maxConnections === 10_000 && warning === undefined);
+ * ```
+ */
+export function applyFdLimit(
+  config: Config,
+  limit: OpenFileLimit | "unknown",
+): { config: Config; warning?: string } {
+  const cap = connectionCap(limit, config.maxConnections);
+  if (cap.warning === undefined) return { config };
+  return {
+    config: { ...config, maxConnections: cap.maxConnections },
+    warning: cap.warning,
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * Keeps `Deno.serve` accepting after descriptors run out. When `accept()`
+ * fails with EMFILE or ENFILE, Deno 2.9 ends its accept loop, closes the
+ * listening socket and rejects `server.finished` with `Deno.errors.Http`;
+ * unhandled, that rejection ends the process. Connections already accepted
+ * keep working. So this module handles the rejection, and listens again on
+ * the same port with backoff until a descriptor is free.
+ *
+ * @module
+ */
+import type { Log } from "./log.ts";
+
+/** What `/healthz` can report about accepting connections. */
+export interface ListenerState {
+  /** False while the listener is down and being re-created. */
+  accepting: boolean;
+  /** Times accepting failed because descriptors ran out, since start-up. */
+  acceptFailures: number;
+  /** The last such error, e.g. "Too many open files (os error 24)". */
+  lastAcceptError?: string;
+}
+
+/** Options for `superviseServe`. */
+export interface SupervisedServeOptions {
+  /** What `Deno.serve` gets (port, hostname, TLS); `onListen` is replaced. */
+  serve: Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem>;
+  /** Where the failure and recovery records go. @default console.error */
+  log?: Log;
+  /** First wait before listening again, in milliseconds. @default 100 */
+  retryMinMs?: number;
+  /** Longest wait between attempts, in milliseconds. @default 5000 */
+  retryMaxMs?: number;
+  /** Starts a server; tests pass a fake. @default Deno.serve */
+  serveFn?: (
+    options: Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem>,
+    handler: Deno.ServeHandler<Deno.NetAddr>,
+  ) => Deno.HttpServer<Deno.NetAddr>;
+}
+
+/** A server that survives its accept loop failing. */
+export interface SupervisedServer {
+  /** The bound address; port 0 resolves to the real port, kept on restarts. */
+  readonly addr: Deno.NetAddr;
+  /** Live state, for `/healthz`. */
+  readonly state: Readonly<ListenerState>;
+  /**
+   * Resolves after `shutdown()`; rejects on an accept or listen failure that
+   * is not descriptor exhaustion (as `Deno.serve`'s `finished` would).
+   */
+  readonly finished: Promise<void>;
+  /**
+   * Stops retrying and shuts down every server started, the current one and
+   * the earlier ones still holding connections. Safe to call twice.
+   */
+  shutdown(): Promise<void>;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * True for EMFILE (per-process limit) and ENFILE (system-wide limit), from
+ * `accept()` or from `listen()`. Deno reports both as message text only:
+ * `Http: Error: Too many open files (os error 24)`.
+ */
+export function isDescriptorExhaustion(error: unknown): boolean {
+  return /\(os error 2[34]\)/.test(String(error));
+}
+
+/** The error's message without Deno's class prefixes. */
+function describe(error: unknown): string {
+  return String(error).replace(/^(?:\w+: )+/, "");
+}
+
+/**
+ * Starts `Deno.serve` and keeps it accepting: when descriptors run out, logs
+ * one line, listens again on the same port after 100 ms, doubling to 5 s, and
+ * logs one line once it is back. A failure within 5 s of coming back doubles
+ * the previous wait instead of starting again at 100 ms.
+ *
+ * @param handler The request handler, shared by every server started.
+ * @param options Listen options and retry timing.
+ * @throws {Error} What `Deno.serve` throws for the first listen (e.g.
+ * `Deno.errors.AddrInUse`); later listen failures are retried or reject
+ * `finished`.
+ * @example
+ * ```ts ignore
+ * import { superviseServe } from "./listener.ts";
+ * const server = superviseServe(() => new Response("ok"), {
+ *   serve: { port: 0, hostname: "127.0.0.1" },
+ * });
+ * console.log(server.addr.port, server.state.accepting);
+ * await server.shutdown();
+ * ```
+ */
+export function superviseServe(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  options: SupervisedServeOptions,
+): SupervisedServer {
+  const log: Log = options.log ??
+    ((record) => console.error(JSON.stringify(record)));
+  const retryMinMs = options.retryMinMs ?? RETRY_MIN_MS;
+  const retryMaxMs = options.retryMaxMs ?? RETRY_MAX_MS;
+  const serveFn = options.serveFn ??
+    ((serveOptions, serveHandler) => Deno.serve(serveOptions, serveHandler));
+  const state: ListenerState = { accepting: true, acceptFailures: 0 };
+  // Earlier servers keep serving the connections they accepted until shutdown.
+  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  let stopping = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let settle!: { resolve: () => void; reject: (error: unknown) => void };
+  const finished = new Promise<void>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+
+  const listen = (port: number) => {
+    const server = serveFn(
+      { ...options.serve, port, onListen() {} },
+      handler,
+    );
+    servers.push(server);
+    server.finished.then(
+      () => {
+        // Only shutdown() or an abort signal ends the loop without an error.
+        if (!stopping && server === servers.at(-1)) settle.resolve();
+      },
+      (error) => {
+        if (stopping || server !== servers.at(-1)) return;
+        if (!isDescriptorExhaustion(error)) return settle.reject(error);
+        state.accepting = false;
+        state.acceptFailures++;
+        state.lastAcceptError = describe(error);
+        // A listener that failed again soon after coming back keeps the
+        // longer wait, so a process stuck at its limit retries (and logs)
+        // at most every retryMaxMs rather than every retryMinMs.
+        const now = performance.now();
+        delay = now - upSince < retryMaxMs
+          ? Math.min(delay * 2, retryMaxMs)
+          : retryMinMs;
+        log({
+          event: "listener_accept_failed",
+          port: addr.port,
+          error: state.lastAcceptError,
+          retryMs: delay,
+        });
+        retry(now, 1);
+      },
+    );
+    return server;
+  };
+
+  let delay = retryMinMs;
+  let upSince = -Infinity;
+  const retry = (since: number, attempt: number) => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (stopping) return;
+      try {
+        listen(addr.port);
+      } catch (error) {
+        // AddrInUse too: another process may hold the port for a while.
+        if (
+          !isDescriptorExhaustion(error) &&
+          !(error instanceof Deno.errors.AddrInUse)
+        ) {
+          return settle.reject(error);
+        }
+        state.lastAcceptError = describe(error);
+        delay = Math.min(delay * 2, retryMaxMs);
+        return retry(since, attempt + 1);
+      }
+      state.accepting = true;
+      upSince = performance.now();
+      log({
+        event: "listener_accepting",
+        port: addr.port,
+        afterMs: Math.round(performance.now() - since),
+        attempts: attempt,
+      });
+    }, delay);
+  };
+
+  const addr = listen(options.serve.port ?? 8000).addr;
+  let stopped: Promise<void> | undefined;
+  return {
+    addr,
+    state,
+    finished,
+    shutdown() {
+      stopped ??= (async () => {
+        stopping = true;
+        clearTimeout(timer);
+        state.accepting = false;
+        // A server whose loop failed is still shut down: that closes the
+        // connections it accepted.
+        await Promise.all(servers.map((server) => server.shutdown()));
+        settle.resolve();
+      })();
+      return stopped;
+    },
+  };
+}
