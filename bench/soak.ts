@@ -760,7 +760,7 @@ async function runSoak(): Promise<number> {
   const server = new Deno.Command(Deno.execPath(), {
     args: await startTaskArgs(),
     cwd: ROOT,
-    env: { PORT: String(port), HOSTNAME: HOST },
+    env: { PORT: String(port), BIND_ADDRESS: HOST },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
