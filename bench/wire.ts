@@ -121,6 +121,8 @@ function peerName(conn: Deno.Conn): string {
  * Each response is decoded on its own, from its bytes.
  *
  * @param leftover Bytes already read from `conn` that start the response.
+ * @param head True when the request was HEAD: the answer has no body,
+ * whatever its Content-Length says.
  * @throws {Deno.errors.TimedOut} If the whole response takes longer than
  * `timeoutMs`; the caller's `conn.close()` then ends the pending read.
  * @throws {Deno.errors.UnexpectedEof} If the server closes mid-response.
@@ -132,11 +134,15 @@ function peerName(conn: Deno.Conn): string {
  */
 export function readResponse(
   conn: Deno.Conn,
-  options: WaitOptions & { leftover?: Uint8Array } = {},
+  options: WaitOptions & { leftover?: Uint8Array; head?: boolean } = {},
 ): Promise<RawResponse> {
   const ms = options.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   return withDeadline(
-    readResponseBytes(conn, options.leftover ?? new Uint8Array(0)),
+    readResponseBytes(
+      conn,
+      options.leftover ?? new Uint8Array(0),
+      options.head ?? false,
+    ),
     ms,
     `an HTTP response from ${peerName(conn)}`,
   );
@@ -145,6 +151,7 @@ export function readResponse(
 async function readResponseBytes(
   conn: Deno.Conn,
   leftover: Uint8Array,
+  noBody: boolean,
 ): Promise<RawResponse> {
   let bytes = leftover;
   let headEnd: number;
@@ -165,7 +172,7 @@ async function readResponseBytes(
   const bodyStart = headEnd + HEAD_END.length;
   const lengthHeader = headers.get("content-length");
   let bodyEnd = bytes.length;
-  if (status === 101) bodyEnd = bodyStart;
+  if (status === 101 || noBody) bodyEnd = bodyStart;
   else if (lengthHeader !== undefined) {
     bodyEnd = bodyStart + Number(lengthHeader);
     while (bytes.length < bodyEnd) {
@@ -209,12 +216,13 @@ export async function rawRequest(
 ): Promise<RawResponse> {
   const hostname = options.hostname ?? "127.0.0.1";
   const conn = await Deno.connect({ hostname, port });
+  const bytes = typeof request === "string" ? encoder.encode(request) : request;
+  // "HEAD " in ASCII: its answer has no body.
+  const head = bytes[0] === 72 && bytes[1] === 69 && bytes[2] === 65 &&
+    bytes[3] === 68 && bytes[4] === 32;
   try {
-    await writeAll(
-      conn,
-      typeof request === "string" ? encoder.encode(request) : request,
-    );
-    return await readResponse(conn, options);
+    await writeAll(conn, bytes);
+    return await readResponse(conn, { ...options, head });
   } finally {
     conn.close();
   }

@@ -74,6 +74,17 @@ export const FRAME_COST_BYTES = 600;
 export const IN_FLIGHT_BYTES = 1024 * 1024;
 
 /**
+ * How long a connection's per-IP slot stays taken after the service closed
+ * it for holding too much (slow reader, overload). Deno cannot abort a socket
+ * whose writes are stuck behind a peer that does not read
+ * (denoland/deno#25126): its descriptor and buffers stay until the client
+ * goes (measured 30 s and more with `deno run -A
+ * bench/slow_reader_teardown.ts 300`), so the hold bounds how many such
+ * sockets one client can leave behind.
+ */
+export const SLOW_READER_SLOT_HOLD_MS = 60_000;
+
+/**
  * Echoes every message on `socket` back unchanged, within the limits in
  * `options.config`. Text "Goodbye" is echoed and then closes with 1000
  * (pywebsocket's echo handler).
@@ -303,6 +314,9 @@ class EchoConnection
   #breached(reason: LimitReason, close: CloseReason): void {
     if (this.#closing) return;
     this.#breach = reason;
+    if (
+      reason === "slow_reader" || reason === "memory_budget" || reason === "rss"
+    ) this.#options.lease.holdFor(SLOW_READER_SLOT_HOLD_MS);
     this.#options.metrics.breached(reason);
     this.close(close);
   }

@@ -73,7 +73,7 @@ export class MemoryGuard {
   #rss = 0;
   #overBudget = false;
   #overRss = false;
-  #shedPending = false;
+  #shedTimer: ReturnType<typeof setTimeout> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: MemoryGuardOptions) {
@@ -153,15 +153,16 @@ export class MemoryGuard {
   /** Stops sampling (when the server stops). */
   dispose(): void {
     clearInterval(this.#timer);
+    clearTimeout(this.#shedTimer);
     this.#timer = undefined;
+    this.#shedTimer = undefined;
   }
 
   #scheduleShed(): void {
-    if (this.#shedPending) return;
-    this.#shedPending = true;
+    if (this.#shedTimer !== undefined) return;
     // One pass per burst of messages rather than a sort per message.
-    setTimeout(() => {
-      this.#shedPending = false;
+    this.#shedTimer = setTimeout(() => {
+      this.#shedTimer = undefined;
       const unshed = this.#unshedBytes();
       if (unshed > this.#budget * SHED_TO) {
         this.#shed("memory_budget", unshed - this.#budget * SHED_TO);

@@ -44,9 +44,14 @@ export class ConnectionRegistry {
     this.#maxTotal = limits.maxTotal;
   }
 
-  /** Slots in use by one IP. */
-  countFor(ip: string): number {
-    return this.#perIp.get(ip) ?? 0;
+  /** Slots in use by one client key (an IPv4 address or an IPv6 prefix). */
+  countFor(key: string): number {
+    return this.#perIp.get(key) ?? 0;
+  }
+
+  /** Slots in use in total, held ones included. */
+  get total(): number {
+    return this.#total;
   }
 
   /** True once `closeAll` ran: new upgrades are refused with 503. */

@@ -5,7 +5,7 @@ import {
   startTaskArgs,
   waitForExit,
 } from "./_server.ts";
-import { connect } from "./_client.ts";
+import { closeAndWait, connect } from "./_client.ts";
 import { openRawWebSocket } from "../bench/wire.ts";
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
@@ -123,4 +123,41 @@ Deno.test("a missing permission fails with one line, not a stack trace", async (
   assert.equal(status.code, 2);
   assert.match(stderr, /^ws-echo: Missing permission: .*net access/i);
   assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+});
+
+Deno.test("the bind address is BIND_ADDRESS; HOSTNAME, which containers set to their id, is ignored", async (t) => {
+  await t.step("HOSTNAME=4f1c2a9e7b3d starts and echoes", async () => {
+    await using service = await startService({
+      PORT: "0",
+      BIND_ADDRESS: "127.0.0.1",
+      HOSTNAME: "4f1c2a9e7b3d",
+    });
+    const { socket, inbox } = await connect(
+      `ws://127.0.0.1:${service.port}/echo`,
+    );
+    socket.send("in a container");
+    assert.equal(await inbox.next(), "in a container");
+    await closeAndWait(socket, inbox);
+  });
+  await t.step(
+    "an address it cannot listen on stops start-up with one line",
+    async () => {
+      // 192.0.2.1 (TEST-NET-1) is on no interface here: binding fails locally.
+      const child = await spawnService({
+        PORT: "0",
+        BIND_ADDRESS: "192.0.2.1",
+      });
+      const [stdout, stderr, status] = await Promise.all([
+        readAll(child.stdout),
+        readAll(child.stderr),
+        waitForExit(child),
+      ]);
+      assert.equal(status.code, 2);
+      assert.match(
+        stderr,
+        /^ws-echo: Cannot listen on 192\.0\.2\.1 port 0: .+ \(set BIND_ADDRESS or PORT\)\n$/,
+      );
+      assert.equal(stdout, "");
+    },
+  );
 });

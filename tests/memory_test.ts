@@ -1,0 +1,122 @@
+/** The memory guard's rules, with stand-in connections and a fake RSS. */
+import assert from "node:assert/strict";
+import {
+  type Backlogged,
+  MemoryGuard,
+  RESUME_BELOW,
+  type ShedCause,
+} from "../lib/memory.ts";
+
+const MiB = 1024 * 1024;
+
+/** A connection that holds `bytes` until the test changes it. */
+class Holder implements Backlogged {
+  bytes: number;
+  shedBy: ShedCause | undefined;
+  constructor(bytes: number) {
+    this.bytes = bytes;
+  }
+  recount(): number {
+    return this.bytes;
+  }
+  shed(cause: ShedCause): void {
+    this.shedBy = cause;
+  }
+}
+
+/** Lets the guard's scheduled shedding pass run. */
+const nextMacrotask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("MemoryGuard sheds the largest holders first when the budget is passed", async () => {
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0 }),
+  );
+  const small = new Holder(1 * MiB);
+  const medium = new Holder(3 * MiB);
+  const large = new Holder(5 * MiB);
+  for (const holder of [small, medium, large]) {
+    guard.charge(holder, holder.bytes);
+  }
+  assert.equal(guard.shedding, undefined, "9 MiB fits a 10 MiB budget");
+  const newcomer = new Holder(2 * MiB);
+  guard.charge(newcomer, newcomer.bytes);
+  assert.equal(guard.shedding, "memory_budget", "11 MiB does not");
+  await nextMacrotask();
+  assert.equal(large.shedBy, "memory_budget", "the largest goes first");
+  assert.equal(small.shedBy, undefined);
+  assert.equal(newcomer.shedBy, undefined, "until the rest fits in 75%");
+  assert.equal(medium.shedBy, undefined);
+  assert.deepEqual(guard.state().shed, { memory_budget: 1, rss: 0 });
+});
+
+Deno.test("MemoryGuard admits again only below 90% of the budget", () => {
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0 }),
+  );
+  const holder = new Holder(0);
+  guard.charge(holder, 11 * MiB);
+  assert.equal(guard.shedding, "memory_budget");
+  guard.charge(holder, 9.5 * MiB);
+  assert.equal(guard.shedding, "memory_budget", "95% is still too close");
+  guard.charge(holder, 10 * MiB * RESUME_BELOW - 1);
+  assert.equal(guard.shedding, undefined);
+  guard.charge(holder, 0);
+  assert.equal(guard.state().usedBytes, 0, "0 forgets a connection");
+});
+
+Deno.test("MemoryGuard.sample() re-reads every holder, so one that caught up stops counting", () => {
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 100 * MiB, maxRssBytes: 0 }),
+  );
+  const holder = new Holder(8 * MiB);
+  guard.charge(holder, holder.bytes);
+  holder.bytes = 0;
+  guard.sample();
+  assert.equal(guard.state().usedBytes, 0);
+});
+
+Deno.test("MemoryGuard watches RSS independently of the budget", async (t) => {
+  let rss = 100 * MiB;
+  using guard = disposable(
+    new MemoryGuard({
+      budgetBytes: 0,
+      maxRssBytes: 200 * MiB,
+      readRss: () => rss,
+    }),
+  );
+  const holders = [new Holder(4 * MiB), new Holder(2 * MiB), new Holder(MiB)];
+  for (const holder of holders) guard.charge(holder, holder.bytes);
+  await t.step("under the limit nothing happens", () => {
+    guard.sample();
+    assert.equal(guard.shedding, undefined);
+  });
+  await t.step(
+    "over it, upgrades are refused and the largest half is shed",
+    () => {
+      rss = 250 * MiB;
+      guard.sample();
+      assert.equal(guard.shedding, "rss");
+      assert.equal(guard.state().rssBytes, 250 * MiB);
+      assert.deepEqual(holders.map((h) => h.shedBy), [
+        "rss",
+        undefined,
+        undefined,
+      ]);
+    },
+  );
+  await t.step("between 90% and the limit it keeps refusing", () => {
+    rss = 190 * MiB;
+    guard.sample();
+    assert.equal(guard.shedding, "rss");
+  });
+  await t.step("below 90% it admits again", () => {
+    rss = 170 * MiB;
+    guard.sample();
+    assert.equal(guard.shedding, undefined);
+  });
+});
+
+/** Disposes the guard's timer at the end of the test. */
+function disposable(guard: MemoryGuard): MemoryGuard & Disposable {
+  return Object.assign(guard, { [Symbol.dispose]: () => guard.dispose() });
+}

@@ -1,0 +1,207 @@
+/**
+ * Hostile clients against the whole-process limits (issue #12): flooders
+ * that never read, from several loopback addresses, against the memory
+ * budget; the RSS guard; a bystander that must not notice.
+ */
+import assert from "node:assert/strict";
+import net from "node:net";
+import { BACKLOG_CHECK_BYTES, IN_FLIGHT_BYTES } from "../lib/connection.ts";
+import { startTestServer, type TestServer } from "./_server.ts";
+import { closeAndWait, connect, until } from "./_client.ts";
+import { clientFrame, rawRequest, upgradeRequest } from "../bench/wire.ts";
+
+const MiB = 1024 * 1024;
+
+/**
+ * A WebSocket client on `localAddress` that sends 64 KiB binary frames as
+ * fast as the server takes them and never reads. Resolves once upgraded;
+ * `start()` starts the flood, `stop()` destroys the socket and waits for it
+ * to close.
+ */
+async function flooder(
+  port: number,
+  localAddress: string,
+): Promise<{ start(): void; stop(): Promise<void> }> {
+  const socket = net.connect({ host: "127.0.0.1", port, localAddress });
+  const closed = new Promise<void>((resolve) => socket.once("close", resolve));
+  socket.on("error", () => {}); // A reset is expected: the server sheds it.
+  const upgraded = Promise.withResolvers<void>();
+  const timer = setTimeout(
+    () => upgraded.reject(new Error(`No 101 for ${localAddress} in 5000 ms`)),
+    5000,
+  );
+  socket.once("data", (chunk: Uint8Array) => {
+    socket.pause(); // Never read again: the echoes pile up on the server.
+    const head = new TextDecoder().decode(chunk.subarray(0, 12));
+    if (head.startsWith("HTTP/1.1 101")) upgraded.resolve();
+    else upgraded.reject(new Error(`${localAddress}: ${head}`));
+  });
+  socket.once("connect", () => socket.write(upgradeRequest("/echo")));
+  try {
+    await upgraded.promise;
+  } catch (error) {
+    socket.destroy();
+    await closed;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  const frame = clientFrame(0x2, new Uint8Array(64 * 1024));
+  let running = true;
+  const pump = () => {
+    while (running && !socket.destroyed && socket.write(frame));
+  };
+  return {
+    start() {
+      socket.on("drain", pump);
+      pump();
+    },
+    async stop() {
+      running = false;
+      socket.destroy();
+      await closed;
+    },
+  };
+}
+
+/** The bystander on 127.0.0.1 sends and gets its echo back. */
+async function bystanderEchoes(server: TestServer, text: string) {
+  const { socket, inbox } = await connect(`${server.ws}/echo`);
+  socket.send(text);
+  assert.equal(await inbox.next(), text);
+  await closeAndWait(socket, inbox);
+}
+
+Deno.test("non-reading flooders from several addresses stay within MEMORY_BUDGET_BYTES while a bystander keeps echoing", async () => {
+  const budget = 16 * MiB;
+  // The per-connection cap is off: the budget alone has to hold the flood.
+  await using server = startTestServer({
+    MEMORY_BUDGET_BYTES: String(budget),
+    MAX_RSS_BYTES: "0",
+    MAX_BUFFERED_BYTES: "0",
+    RATE_LIMIT_BYTES_PER_SECOND: "0",
+    RATE_LIMIT_MESSAGES_PER_SECOND: "0",
+    MAX_CONNECTIONS_PER_IP: "2",
+  });
+  const { memory, metrics } = server.services;
+  const bystander = await connect(`${server.ws}/echo`);
+  let peak = 0;
+  const watch = setInterval(() => {
+    peak = Math.max(peak, memory.state().usedBytes);
+  }, 5);
+  const flooders: Array<{ start(): void; stop(): Promise<void> }> = [];
+  try {
+    for (let host = 1; host <= 4; host++) {
+      for (let i = 0; i < 2; i++) {
+        flooders.push(await flooder(server.port, `127.0.3.${host}`));
+      }
+    }
+    for (const flood of flooders) flood.start();
+    await until(
+      () => (metrics.breaches.get("memory_budget") ?? 0) > 0,
+      "the memory guard to shed a flooder",
+      { timeoutMs: 20_000 },
+    ).catch((error) => {
+      throw new Error(
+        `${error.message}: ${JSON.stringify(memory.state())} ${
+          JSON.stringify([...metrics.breaches])
+        } in=${metrics.bytesIn} out=${metrics.bytesOut}`,
+      );
+    });
+    // Upgrades while the flood goes on: one must meet the guard shedding.
+    // (A 101 in between is closed at once, before it could be shed.)
+    let refusal = { status: 0, retryAfter: "", body: "" };
+    const deadline = Date.now() + 20_000;
+    while (refusal.status !== 503 && Date.now() < deadline) {
+      const response = await rawRequest(server.port, upgradeRequest("/echo"));
+      refusal = {
+        status: response.status,
+        retryAfter: response.headers.get("retry-after") ?? "",
+        body: response.body,
+      };
+    }
+    assert.equal(refusal.status, 503, "a new upgrade is refused while over");
+    assert.equal(refusal.retryAfter, "5");
+    assert.match(refusal.body, /^Server overloaded/);
+    bystander.socket.send("still here");
+    assert.equal(
+      await bystander.inbox.next(),
+      "still here",
+      "the bystander echoes during the flood",
+    );
+  } catch (error) {
+    await closeAndWait(bystander.socket, bystander.inbox);
+    throw error;
+  } finally {
+    clearInterval(watch);
+    for (const flood of flooders) await flood.stop();
+  }
+  // Shed connections count until Deno reports them closed (their buffers
+  // are real memory until then), so the count can pass the budget by what
+  // they hold, up to one budget more; each connection can also pass its last
+  // count by one check's worth of bytes before the guard hears of it.
+  const slack = flooders.length * (BACKLOG_CHECK_BYTES + 64 * 1024) +
+    IN_FLIGHT_BYTES;
+  assert.ok(
+    peak <= 2 * budget + slack,
+    `counted ${(peak / MiB).toFixed(1)} MiB at most, budget ${
+      budget / MiB
+    } MiB`,
+  );
+  await until(
+    () => memory.state().usedBytes === 0,
+    "the flooders' charges to go",
+    { timeoutMs: 10_000 },
+  );
+  assert.equal(memory.shedding, undefined);
+  await bystanderEchoes(server, "a new client is admitted after");
+  await closeAndWait(bystander.socket, bystander.inbox);
+});
+
+Deno.test("over MAX_RSS_BYTES new upgrades get 503 and /healthz, /metrics and /limits say so", async (t) => {
+  // An RSS limit of 1 byte is always passed: the guard trips at its sample.
+  await using server = startTestServer({
+    MEMORY_BUDGET_BYTES: "0",
+    MAX_RSS_BYTES: "1",
+  });
+  const open = await connect(`${server.ws}/echo`);
+  server.services.memory.sample();
+  await t.step("an upgrade is refused with 503 and Retry-After", async () => {
+    const response = await rawRequest(server.port, upgradeRequest("/echo"));
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get("retry-after"), "5");
+    assert.match(response.body, /^Server overloaded/);
+  });
+  await t.step("/sse is refused the same way", async () => {
+    const response = await fetch(`${server.http}/sse`);
+    assert.equal(response.status, 503);
+    await response.body?.cancel();
+  });
+  await t.step("/healthz says it is shedding, and stays 200", async () => {
+    const response = await fetch(`${server.http}/healthz`);
+    assert.equal(response.status, 200);
+    const health = await response.json();
+    assert.equal(health.status, "shedding");
+    assert.equal(health.memory.shedding, "rss");
+    assert.ok(health.memory.rssBytes > 1);
+  });
+  await t.step("/metrics has the gauges and the refusals", async () => {
+    const text = await (await fetch(`${server.http}/metrics`)).text();
+    assert.match(text, /^ws_echo_shedding 1$/m);
+    assert.match(text, /^ws_echo_max_rss_bytes 1$/m);
+    assert.match(text, /^ws_echo_refusals_total\{reason="overloaded"\} 2$/m);
+  });
+  await t.step("/limits reports the RSS limit", async () => {
+    const { limits } = await (await fetch(`${server.http}/limits`)).json();
+    assert.equal(limits.maxRssBytes.value, 1);
+    assert.equal(limits.memoryBudgetBytes.off, true);
+  });
+  await t.step(
+    "an open connection without a backlog keeps echoing",
+    async () => {
+      open.socket.send("unaffected");
+      assert.equal(await open.inbox.next(), "unaffected");
+    },
+  );
+  await closeAndWait(open.socket, open.inbox);
+});
