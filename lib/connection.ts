@@ -59,10 +59,11 @@ export const BACKLOG_CHECK_BYTES = 64 * 1024;
 
 /**
  * Server memory one queued frame costs beyond its payload: Deno copies each
- * send into a task of its own, which `bufferedAmount` does not count. 583-705
- * bytes per unread empty frame, measured with `deno run -A
- * bench/frame_cost.ts`; without it, a client that never reads could pile up
- * empty or tiny echoes without limit.
+ * send into a task of its own, which `bufferedAmount` does not count: 583-705
+ * bytes per unread empty frame and about 800 beyond a 100-byte payload,
+ * measured with `deno run -A bench/frame_cost.ts 200000 0` (and `… 100`).
+ * Without it, a client that never reads could pile up empty or tiny echoes
+ * far past MAX_BUFFERED_BYTES.
  */
 export const FRAME_COST_BYTES = 600;
 

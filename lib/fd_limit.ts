@@ -36,9 +36,10 @@ export interface OpenFileLimit {
  * malformed.
  * @example A typical line
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseOpenFileLimit } from "./fd_limit.ts";
  * const text = "Max open files            1024                 4096                 files     \n";
- * console.assert(parseOpenFileLimit(text)?.hard === 4096);
+ * assert.deepEqual(parseOpenFileLimit(text), { soft: 1024, hard: 4096 });
  * ```
  */
 export function parseOpenFileLimit(text: string): OpenFileLimit | undefined {
@@ -114,9 +115,10 @@ export interface ConnectionCap {
  * @param maxConnections The configured MAX_CONNECTIONS (0 = off).
  * @example Under `ulimit -n 1024`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connectionCap } from "./fd_limit.ts";
  * const cap = connectionCap({ soft: 1024, hard: 1024 }, 10_000);
- * console.assert(cap.maxConnections === 921);
+ * assert.equal(cap.maxConnections, 921);
  * ```
  */
 export function connectionCap(
@@ -143,10 +145,12 @@ export function connectionCap(
  * @param limit The limit from `readOpenFileLimit`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyFdLimit } from "./fd_limit.ts";
  * import { DEFAULT_CONFIG } from "./config.ts";
  * const { config, warning } = applyFdLimit(DEFAULT_CONFIG, "unknown");
- * console.assert(config.maxConnections === 10_000 && warning === undefined);
+ * assert.equal(config.maxConnections, 10_000);
+ * assert.equal(warning, undefined);
  * ```
  */
 export function applyFdLimit(
