@@ -30,9 +30,10 @@ export const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [
   "inspect",
 ];
 
-/** The folder served at `/`. */
-export const STATIC_ROOT: string = new URL("../static", import.meta.url)
-  .pathname;
+/** The folder served at `/` (a path, as Hono's serveStatic wants one). */
+export const STATIC_ROOT: string = decodeURIComponent(
+  new URL("../static", import.meta.url).pathname,
+);
 
 /** Options for {@link createApp}; all optional. */
 export interface AppOptions {
