@@ -334,7 +334,7 @@ class EchoConnection
     if (this.#opened) metrics.connectionsOpen--;
     // A dropped socket reports code 0; record the code the service sent.
     const finalCode = this.#closing?.code ?? code;
-    metrics.closed(finalCode);
+    metrics.closed(finalCode, Date.now() - this.#openedAt);
     lease.release();
     log({
       event: "ws_close",

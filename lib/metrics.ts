@@ -19,6 +19,12 @@ export type LimitReason =
   | "memory_budget"
   | "rss";
 
+/**
+ * Told of every finished connection, with its close code and how long it
+ * lasted; `telemetry.ts` records the duration histogram from it.
+ */
+export type CloseListener = (code: number, durationMs: number) => void;
+
 /** The service's counters. One instance per app. */
 export class Metrics {
   /** When the app was created, for uptime. */
@@ -32,6 +38,8 @@ export class Metrics {
   readonly closesByCode: Map<number, number> = new Map();
   readonly refusals: Map<RefusalReason, number> = new Map();
   readonly breaches: Map<LimitReason, number> = new Map();
+  /** Called once per finished connection; none by default. */
+  onClose: CloseListener | undefined;
 
   /** Seconds since the app was created. */
   uptimeSeconds(): number {
@@ -48,9 +56,16 @@ export class Metrics {
     increment(this.breaches, reason);
   }
 
-  /** Counts a finished connection by its close code. */
-  closed(code: number): void {
+  /**
+   * Counts a finished connection by its close code.
+   *
+   * @param code The close code the service recorded.
+   * @param durationMs How long the connection lasted, for {@link onClose};
+   * a caller that does not know it passes nothing and no duration is told.
+   */
+  closed(code: number, durationMs?: number): void {
     increment(this.closesByCode, code);
+    if (durationMs !== undefined) this.onClose?.(code, durationMs);
   }
 
   /**

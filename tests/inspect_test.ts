@@ -117,7 +117,12 @@ Deno.test("GET /limits reports the running configuration and the defaults", asyn
     "code",
     "reason",
   ]);
-  const config = parseConfig({ ...env, BIND_ADDRESS: "127.0.0.1" });
+  // What startTestServer adds to `env`.
+  const config = parseConfig({
+    ...env,
+    BIND_ADDRESS: "127.0.0.1",
+    MAX_RSS_BYTES: "0",
+  });
   for (const [name, limit] of Object.entries(body.limits)) {
     assert.equal(
       (limit as { value: number }).value,

@@ -1,0 +1,169 @@
+/**
+ * Start-up shared by the two entry points, `main.ts` (`deno run`, it listens
+ * itself) and `serve.ts` (`deno serve`, Deno listens): the effective
+ * configuration (the environment, then the open-file limit, then the
+ * platform's defaults), the app, its log and its OpenTelemetry instruments,
+ * and the start-up log record.
+ *
+ * @module
+ */
+import { createApp, type EchoApp } from "./app.ts";
+import { isDenoDeploy } from "./client_ip.ts";
+import { type Config, ConfigError, ENV_NAMES, parseConfig } from "./config.ts";
+import { applyFdLimit, readOpenFileLimit } from "./fd_limit.ts";
+import { type BatchedLog, batchedLog, type LogRecord } from "./log.ts";
+import { ListenError } from "./server.ts";
+import { startTelemetry, type Telemetry } from "./telemetry.ts";
+
+/** Reads one environment variable; undefined when unset. */
+export type Env = (name: string) => string | undefined;
+
+/**
+ * PING_INTERVAL_SECONDS on Deno Deploy when the variable is unset. Deploy
+ * stops an instance that has had no traffic for "between 5 seconds and 10
+ * minutes" (docs.deno.com/deploy/reference/runtime, Shutdown), and ping and
+ * pong frames count as traffic. Deno pings after half the interval without a
+ * frame from the client (`_serverHandleIdleTimeout` in Deno's
+ * ext/websocket/01_websocket.js), so 8 s means a ping every 4 s of silence:
+ * under the 5 s floor, and an idle tutorial tab keeps its connection.
+ */
+export const DENO_DEPLOY_PING_INTERVAL_SECONDS = 8;
+
+/**
+ * A copy of `config` with the defaults of the platform it runs on: on Deno
+ * Deploy, PING_INTERVAL_SECONDS is {@link DENO_DEPLOY_PING_INTERVAL_SECONDS}
+ * unless the variable is set, which always wins.
+ *
+ * @param config The parsed configuration; not modified.
+ * @param platform Whether it runs on Deno Deploy, and the environment.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { applyPlatformDefaults } from "./startup.ts";
+ * const onDeploy = applyPlatformDefaults(DEFAULT_CONFIG, {
+ *   denoDeploy: true,
+ *   env: () => undefined,
+ * });
+ * assert.equal(onDeploy.pingIntervalSeconds, 8);
+ * ```
+ */
+export function applyPlatformDefaults(
+  config: Config,
+  platform: { denoDeploy: boolean; env: Env },
+): Config {
+  if (!platform.denoDeploy) return config;
+  if (platform.env("PING_INTERVAL_SECONDS") !== undefined) return config;
+  return { ...config, pingIntervalSeconds: DENO_DEPLOY_PING_INTERVAL_SECONDS };
+}
+
+/** How the service is served: by itself, or by `deno serve`. */
+export type ServeMode = "run" | "serve";
+
+/** What {@link bootService} built. */
+export interface BootedService {
+  /** The configuration in force: `/limits` shows these values. */
+  config: Config;
+  echoApp: EchoApp;
+  output: BatchedLog;
+  telemetry: Telemetry;
+  /** The start-up log record; the entry point logs it once it listens. */
+  startRecord: LogRecord;
+}
+
+/**
+ * Builds the service from the environment: the effective configuration, the
+ * log (LOG_FORMAT), the app and its OpenTelemetry instruments. Listens on
+ * nothing. A line about MAX_CONNECTIONS lowered to fit the open-file limit
+ * goes to stderr.
+ *
+ * @param env Reads a variable: only the service's own and the platform's, as
+ * `--allow-env` permits.
+ * @param mode `serve` under `deno serve`: PORT, BIND_ADDRESS and TLS are
+ * then Deno's business and left out of the start-up record.
+ * @throws {ConfigError} When a variable is invalid.
+ */
+export function bootService(env: Env, mode: ServeMode): BootedService {
+  const denoDeploy = isDenoDeploy(env);
+  const parsed = parseConfig(
+    Object.fromEntries(ENV_NAMES.map((name) => [name, env(name)])),
+  );
+  // MAX_CONNECTIONS must fit the open-file limit, or accept() fails first.
+  const { config: capped, warning } = applyFdLimit(
+    parsed,
+    readOpenFileLimit(),
+  );
+  if (warning) console.error(warning);
+  const config = applyPlatformDefaults(capped, { denoDeploy, env });
+  const output = batchedLog(config.logFormat);
+  const echoApp = createApp(config, {
+    log: output.log,
+    platform: { denoDeploy },
+  });
+  const { metrics, memory } = echoApp.services;
+  const telemetry = startTelemetry({ metrics, memory });
+  return {
+    config,
+    echoApp,
+    output,
+    telemetry,
+    startRecord: startRecord(config, { denoDeploy, mode }),
+  };
+}
+
+/** Settings that `deno serve` decides instead of the service. */
+const SERVE_DECIDES = new Set<keyof Config>([
+  "port",
+  "bindAddress",
+  "tlsCertFile",
+  "tlsKeyFile",
+]);
+
+/**
+ * The start-up record: Deno's version, where it runs, and every setting in
+ * force (after the open-file limit and the platform defaults).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { startRecord } from "./startup.ts";
+ * const record = startRecord(DEFAULT_CONFIG, { denoDeploy: false, mode: "run" });
+ * assert.equal(record.event, "start");
+ * assert.equal(record.deno, Deno.version.deno);
+ * assert.equal(record.maxMessageBytes, 1048576);
+ * ```
+ */
+export function startRecord(
+  config: Config,
+  about: { denoDeploy: boolean; mode: ServeMode },
+): LogRecord {
+  const record: LogRecord = {
+    event: "start",
+    deno: Deno.version.deno,
+    mode: about.mode,
+    denoDeploy: about.denoDeploy,
+  };
+  for (const [key, value] of Object.entries(config)) {
+    if (about.mode === "serve" && SERVE_DECIDES.has(key as keyof Config)) {
+      continue;
+    }
+    record[key] = Array.isArray(value) ? value.join(",") : value;
+  }
+  return record;
+}
+
+/** Prints a start-up failure in one line and exits non-zero; rethrows bugs. */
+export function exitOnStartupError(error: unknown): never {
+  if (error instanceof ConfigError || error instanceof ListenError) {
+    console.error(`ws-echo: ${error.message}`);
+  } else if (
+    error instanceof Deno.errors.NotCapable ||
+    error instanceof Deno.errors.PermissionDenied
+  ) {
+    console.error(`ws-echo: Missing permission: ${error.message}`);
+  } else {
+    throw error;
+  }
+  Deno.exit(2);
+}

@@ -1,0 +1,424 @@
+import assert from "node:assert/strict";
+import { DEFAULT_CONFIG, SETTINGS } from "../lib/config.ts";
+import {
+  applyPlatformDefaults,
+  DENO_DEPLOY_PING_INTERVAL_SECONDS,
+  startRecord,
+} from "../lib/startup.ts";
+import { INSTRUMENTS } from "../lib/telemetry.ts";
+import {
+  DEFAULT_PROCESS_TIMEOUT_MS,
+  ROOT,
+  startService,
+  startTaskArgs,
+  waitForExit,
+} from "./_server.ts";
+import { closeAndWait, connect, until, withDeadline } from "./_client.ts";
+
+const LOOPBACK = { PORT: "0", BIND_ADDRESS: "127.0.0.1" };
+
+/** Reads stdout lines until `found` returns true for one; every read has a deadline. */
+async function readLinesUntil(
+  stdout: ReadableStreamDefaultReader<string>,
+  found: (line: string, all: string[]) => boolean,
+  what: string,
+  already: string[] = [],
+): Promise<string[]> {
+  const lines = [...already];
+  let rest = "";
+  await withDeadline(
+    (async () => {
+      if (lines.some((line) => found(line, lines))) return;
+      while (true) {
+        const { value, done } = await stdout.read();
+        if (done) throw new Error(`stdout ended before ${what}`);
+        const parts = (rest + value).split("\n");
+        rest = parts.pop()!;
+        for (const line of parts) {
+          lines.push(line);
+          if (found(line, lines)) return;
+        }
+      }
+    })(),
+    DEFAULT_PROCESS_TIMEOUT_MS,
+    what,
+  );
+  return lines;
+}
+
+Deno.test("with OTEL_DENO=true every ws_echo. instrument reaches an OTLP/HTTP receiver", async () => {
+  const bodies: Uint8Array[] = [];
+  const receiver = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      const body = new Uint8Array(await request.arrayBuffer());
+      if (request.method === "POST" && path === "/v1/metrics") {
+        bodies.push(body);
+      }
+      return new Response(null, { status: 200 });
+    },
+  );
+  try {
+    await using service = await startService({
+      ...LOOPBACK,
+      OTEL_DENO: "true",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.addr.port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_METRIC_EXPORT_INTERVAL: "200",
+    });
+    const url = `ws://127.0.0.1:${service.port}`;
+    // A refusal, so ws_echo.refusals has a point: a subprotocol list that is malformed.
+    const refused = await fetch(`http://127.0.0.1:${service.port}/echo`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+        "sec-websocket-protocol": "a b",
+      },
+    });
+    await refused.body?.cancel();
+    assert.equal(refused.status, 400);
+    const { socket, inbox } = await connect(`${url}/echo`);
+    socket.send("hello");
+    assert.equal(await inbox.next(), "hello");
+    await closeAndWait(socket, inbox);
+    // Exceeding MAX_MESSAGE_BYTES is a limit breach.
+    const big = await connect(`${url}/echo?close_after=1`);
+    big.socket.send("x".repeat(2 * 1024 * 1024));
+    assert.equal((await big.inbox.closed()).code, 1009);
+    const exported = () =>
+      new TextDecoder("latin1").decode(
+        new Uint8Array(bodies.flatMap((body) => [...body])),
+      );
+    await until(
+      () => INSTRUMENTS.every(({ name }) => exported().includes(name)),
+      "every ws_echo. instrument in the exported metrics",
+      { timeoutMs: 10_000 },
+    ).catch((error) => {
+      const missing = INSTRUMENTS.map(({ name }) => name).filter((name) =>
+        !exported().includes(name)
+      );
+      throw new Error(`${error.message}; missing ${missing.join(", ")}`);
+    });
+    const text = exported();
+    for (const unit of ["{connection}", "{message}", "By"]) {
+      assert.ok(text.includes(unit), `unit ${unit} exported`);
+    }
+  } finally {
+    await receiver.shutdown();
+  }
+});
+
+Deno.test("LOG_FORMAT=json writes one JSON object per line with the start-up settings and each close", async () => {
+  await using service = await startService({ ...LOOPBACK, LOG_FORMAT: "json" });
+  assert.match(service.line, /^ws-echo: page http:\/\/127\.0\.0\.1:\d+\/ /);
+  const { socket, inbox } = await connect(
+    `ws://127.0.0.1:${service.port}/echo`,
+  );
+  socket.send("one");
+  socket.send("two");
+  await inbox.take(2);
+  await closeAndWait(socket, inbox);
+  const lines = await readLinesUntil(
+    service.stdout,
+    (line) => line.includes('"ws_close"'),
+    "the ws_close line",
+  );
+  const records = lines.filter(Boolean).map((line) => JSON.parse(line));
+  const start = records.find((record) => record.event === "start");
+  assert.ok(start, "a start record");
+  assert.equal(start.deno, Deno.version.deno);
+  assert.equal(start.maxMessageBytes, DEFAULT_CONFIG.maxMessageBytes);
+  assert.equal(start.pingIntervalSeconds, DEFAULT_CONFIG.pingIntervalSeconds);
+  assert.equal(start.denoDeploy, false);
+  const close = records.find((record) => record.event === "ws_close");
+  assert.ok(!Number.isNaN(Date.parse(close.time)), `time: ${close.time}`);
+  assert.equal(close.ip, "127.0.0.1");
+  assert.equal(close.code, 1005);
+  assert.equal(typeof close.id, "string");
+  assert.equal(typeof close.reason, "string");
+  assert.equal(typeof close.durationMs, "number");
+  assert.equal(close.messages, 2);
+  assert.equal(close.bytesIn, 6);
+  assert.equal(close.bytesOut, 6);
+});
+
+Deno.test("the text log's second line names Deno's version and the settings in force", async () => {
+  await using service = await startService({
+    ...LOOPBACK,
+    MAX_MESSAGE_BYTES: "2048",
+  });
+  const lines = await readLinesUntil(
+    service.stdout,
+    (line) => line.startsWith("start "),
+    "the start line",
+  );
+  const line = lines.find((line) => line.startsWith("start "))!;
+  assert.match(
+    line,
+    new RegExp(`deno=${Deno.version.deno.replaceAll(".", "\\.")} `),
+  );
+  assert.match(line, / mode=run /);
+  assert.match(line, / max_message_bytes=2048 /);
+  assert.match(line, / ping_interval_seconds=30 /);
+});
+
+Deno.test("on Deno Deploy the keepalive default is short, /limits shows it, and a set variable wins", async (t) => {
+  await t.step("applyPlatformDefaults()", () => {
+    const env = (vars: Record<string, string>) => (name: string) => vars[name];
+    assert.equal(
+      applyPlatformDefaults(DEFAULT_CONFIG, { denoDeploy: false, env: env({}) })
+        .pingIntervalSeconds,
+      30,
+    );
+    assert.equal(
+      applyPlatformDefaults(DEFAULT_CONFIG, { denoDeploy: true, env: env({}) })
+        .pingIntervalSeconds,
+      DENO_DEPLOY_PING_INTERVAL_SECONDS,
+    );
+    const set = { ...DEFAULT_CONFIG, pingIntervalSeconds: 30 };
+    assert.equal(
+      applyPlatformDefaults(set, {
+        denoDeploy: true,
+        env: env({ PING_INTERVAL_SECONDS: "30" }),
+      }).pingIntervalSeconds,
+      30,
+    );
+    // Deploy's idle floor is 5 s; Deno pings after half the interval.
+    assert.ok(DENO_DEPLOY_PING_INTERVAL_SECONDS / 2 < 5);
+  });
+  for (
+    const [env, expected] of [
+      [{ DENO_DEPLOY: "true" }, DENO_DEPLOY_PING_INTERVAL_SECONDS],
+      [{ DENO_REGION: "gcp-europe-west3", DENO_DEPLOYMENT_ID: "abc" }, 8],
+      [{ DENO_DEPLOY: "true", PING_INTERVAL_SECONDS: "30" }, 30],
+    ] as const
+  ) {
+    await t.step(
+      `${JSON.stringify(env)}: /limits says ${expected}`,
+      async () => {
+        await using service = await startService({ ...LOOPBACK, ...env });
+        const response = await fetch(`http://127.0.0.1:${service.port}/limits`);
+        const { limits } = await response.json();
+        assert.equal(limits.pingIntervalSeconds.value, expected);
+        assert.equal(limits.pingIntervalSeconds.default, 30);
+      },
+    );
+  }
+});
+
+Deno.test("deno task serve runs two workers on PORT that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "serve"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", PORT: String(port), DENO_JOBS: "2" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const lines = await readLinesUntil(
+      stdout,
+      (_, all) =>
+        all.some((line) => line.startsWith("ws-echo: page")) &&
+        all.filter((line) => line.startsWith("start ")).length === 2,
+      "the page line and a start line from each of two workers",
+    );
+    const page = lines.find((line) => line.startsWith("ws-echo: page"))!;
+    assert.equal(
+      page,
+      `ws-echo: page http://localhost:${port}/  echo ws://localhost:${port}/echo`,
+    );
+    for (const line of lines.filter((line) => line.startsWith("start "))) {
+      assert.match(line, / mode=serve /);
+      assert.doesNotMatch(line, / port=/);
+    }
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal((await health.json()).status, "ok");
+    const { socket, inbox } = await connect(`ws://127.0.0.1:${port}/echo`);
+    socket.send("parallel");
+    assert.equal(await inbox.next(), "parallel");
+    child.kill("SIGTERM");
+    const close = await inbox.closed();
+    assert.equal(close.code, 1001);
+    assert.equal((await waitForExit(child)).code, 0);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It has exited.
+    }
+    await stdout.cancel();
+    await child.status;
+  }
+  const errors = (await stderr).split("\n").filter((line) =>
+    line && !line.startsWith("Task ")
+  );
+  assert.deepEqual(errors, []);
+});
+
+/** The flags of a command line, as `deno task start` gives them after `deno`. */
+function words(commandLine: string): string[] {
+  return commandLine.trim().split(/\s+/);
+}
+
+Deno.test("the container and the systemd unit run with exactly the start task's flags", async (t) => {
+  const start = await startTaskArgs();
+  const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const maxGrace = Number(SETTINGS.SHUTDOWN_GRACE_SECONDS.range.split("-")[1]);
+
+  await t.step("deno task serve", () => {
+    const serve = words(denoJson.tasks.serve);
+    const flags = (args: string[]) =>
+      args.filter((arg) => /^--allow-/.test(arg));
+    assert.deepEqual(flags(serve), flags(start));
+    assert.equal(serve.at(-1), "serve.ts");
+    assert.ok(serve.includes("--parallel"));
+  });
+
+  await t.step("deploy/Dockerfile", async () => {
+    const dockerfile = await Deno.readTextFile(`${ROOT}/deploy/Dockerfile`);
+    const lines = dockerfile.replaceAll("\\\n", " ").split("\n");
+    const from = lines.find((line) => line.startsWith("FROM "));
+    assert.match(from!, /^FROM denoland\/deno:(debian-)?2(\.\d+)*$/);
+    const cmd = lines.findLast((line) => line.startsWith("CMD "))!;
+    assert.deepEqual(JSON.parse(cmd.slice(4)), start);
+    const user = lines.findLast((line) => line.startsWith("USER "));
+    assert.ok(user && !/root|^USER 0/.test(user), `non-root: ${user}`);
+    const health = lines.find((line) => line.startsWith("HEALTHCHECK "))!;
+    assert.match(health, /\/healthz/);
+    assert.match(dockerfile, /--ulimit nofile=65536:65536/);
+    const compose = await Deno.readTextFile(`${ROOT}/deploy/compose.yaml`);
+    assert.match(compose, /nofile:\s+soft: 65536\s+hard: 65536/);
+  });
+
+  await t.step(
+    "the Dockerfile's HEALTHCHECK command passes against the service",
+    async () => {
+      const dockerfile = await Deno.readTextFile(`${ROOT}/deploy/Dockerfile`);
+      const health = dockerfile.replaceAll("\\\n", " ").split("\n")
+        .find((line) => line.startsWith("HEALTHCHECK "))!;
+      const [command, ...args] = JSON.parse(health.slice(health.indexOf("[")));
+      assert.equal(command, "deno");
+      await using service = await startService({ PORT: "0" });
+      const run = (port: number) =>
+        new Deno.Command(Deno.execPath(), {
+          args,
+          env: { PORT: String(port), NO_COLOR: "1" },
+          stdout: "null",
+          stderr: "null",
+        }).output();
+      assert.equal((await run(service.port)).code, 0);
+      const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const unused = closed.addr.port;
+      closed.close();
+      assert.notEqual((await run(unused)).code, 0);
+    },
+  );
+
+  await t.step("deploy/ws-echo.service", async () => {
+    const unit = await Deno.readTextFile(`${ROOT}/deploy/ws-echo.service`);
+    const value = (key: string) =>
+      unit.match(new RegExp(`^${key}=(.*)$`, "m"))?.[1];
+    const [deno, ...args] = words(value("ExecStart")!);
+    assert.match(deno!, /\/deno$/);
+    assert.deepEqual(args, start);
+    assert.ok(Number(value("LimitNOFILE")) > DEFAULT_CONFIG.maxConnections);
+    assert.equal(value("Restart"), "on-failure");
+    assert.equal(value("EnvironmentFile"), "-/etc/ws-echo.env");
+    assert.equal(value("KillSignal"), "SIGTERM");
+    assert.ok(
+      Number(value("TimeoutStopSec")) > maxGrace,
+      `TimeoutStopSec above the largest SHUTDOWN_GRACE_SECONDS (${maxGrace})`,
+    );
+    assert.ok(
+      value("DynamicUser") === "yes" || value("User") !== undefined,
+      "an unprivileged user",
+    );
+  });
+
+  await t.step("systemd-analyze verify, where the machine has it", async () => {
+    let output: Deno.CommandOutput;
+    try {
+      output = await new Deno.Command("systemd-analyze", {
+        args: ["verify", `${ROOT}/deploy/ws-echo.service`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw error;
+    }
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, stderr);
+    assert.doesNotMatch(stderr, /ws-echo\.service/);
+  });
+});
+
+Deno.test("the deploy block of deno.json has only keys Deno's config schema allows", async () => {
+  // From cli/schemas/config-file.v1.json in denoland/deno ("deploy",
+  // additionalProperties: false at both levels).
+  const DEPLOY_KEYS = [
+    "org",
+    "app",
+    "framework",
+    "install",
+    "build",
+    "predeploy",
+    "runtime",
+    "include",
+    "exclude",
+  ];
+  const RUNTIME_KEYS = ["mode", "entrypoint", "args", "cwd", "spa"];
+  const { deploy } = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  for (const key of Object.keys(deploy)) {
+    assert.ok(DEPLOY_KEYS.includes(key), key);
+  }
+  for (const key of Object.keys(deploy.runtime)) {
+    assert.ok(RUNTIME_KEYS.includes(key), `runtime.${key}`);
+  }
+  assert.equal(deploy.runtime.mode, "dynamic");
+  assert.equal(deploy.runtime.entrypoint, "main.ts");
+  for (const path of [...deploy.include, ...deploy.exclude]) {
+    assert.equal(typeof path, "string");
+  }
+  // What main.ts imports must be uploaded.
+  for (const needed of ["main.ts", "lib/", "routes/", "static/", "deno.json"]) {
+    assert.ok(deploy.include.includes(needed), needed);
+  }
+});
+
+Deno.test("startRecord() lists every setting, and under deno serve leaves out what Deno decides", () => {
+  const run = startRecord(DEFAULT_CONFIG, { denoDeploy: false, mode: "run" });
+  for (const key of Object.keys(DEFAULT_CONFIG)) {
+    assert.ok(key in run, key);
+  }
+  assert.equal(run.allowedOrigins, "*");
+  const serve = startRecord(DEFAULT_CONFIG, {
+    denoDeploy: true,
+    mode: "serve",
+  });
+  assert.equal("port" in serve, false);
+  assert.equal(serve.denoDeploy, true);
+});
+
+Deno.test("the README documents every OpenTelemetry instrument next to its Prometheus name", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  for (const { name, unit, prometheus } of INSTRUMENTS) {
+    const row = readme.split("\n").find((line) =>
+      line.startsWith(`| \`${name}\``)
+    );
+    assert.ok(row, `README row for ${name}`);
+    assert.ok(row.includes(`\`${unit}\``), `${name} unit ${unit}`);
+    assert.ok(row.includes(prometheus), `${name} next to ${prometheus}`);
+  }
+});
