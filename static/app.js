@@ -55,6 +55,9 @@ let lastRoundTrip = "–";
 let echoes = 0;
 /** When each unanswered message was sent, oldest first, for the round trip. */
 let sentAt = [];
+/** Sizes of the unanswered messages, oldest first, and their sum. */
+let sentBytes = [];
+let outstanding = 0;
 /** @type {Array<{connection: number, state: number, at: Date, time: number}>} */
 const timeline = [];
 /** Sent texts, oldest first, for ↑/↓ and Resend. */
@@ -376,6 +379,8 @@ function connect() {
   opened = false;
   peak = 0;
   sentAt = [];
+  sentBytes = [];
+  outstanding = 0;
   echoes = 0;
   lastRoundTrip = "–";
   charts.reset();
@@ -394,6 +399,7 @@ function connect() {
   current.addEventListener("message", (event) => {
     if (socket !== current) return;
     const sent = sentAt.shift();
+    outstanding -= sentBytes.shift() ?? 0;
     charts.received();
     if (sent !== undefined) {
       const ms = performance.now() - sent;
@@ -417,6 +423,7 @@ function connect() {
     if (event.code === 1006) {
       summary += ` (${t(opened ? "closeDropped" : "closeNeverOpened")})`;
     }
+    const unanswered = outstanding;
     const row = closeCodeRow(event.code);
     stream.add({
       kind: "close",
@@ -431,6 +438,16 @@ function connect() {
     if (row) $(row).classList.add("current");
     if (!opened) {
       explainFailure(url, current);
+    } else if (event.code === 1006 && unanswered > 0) {
+      // The server's close frame was queued behind the echoes and lost.
+      const values = { waiting: size(unanswered), url };
+      showFailure({
+        title: "failure.dropped",
+        detail: "failure.droppedBusy",
+        values,
+      });
+      stream.add({ kind: "note", summary: t("failure.droppedBusy", values) });
+      announce(`${t("announce.3")}. ${t("failure.droppedBusy", values)}`);
     } else if (event.reason && event.code !== 1000) {
       // A limit or other server close: its reason, and what the code means.
       const values = { code: event.code, reason: event.reason, url };
@@ -472,10 +489,28 @@ function send(data, code, inputId, errorId) {
   if (!open) return false;
   open.send(data);
   sentAt.push(performance.now());
+  track(typeof data === "string" ? utf8Bytes(data) : data.length);
   peak = Math.max(peak, open.bufferedAmount);
   stream.add(describe("send", data));
   showCode(code);
   return true;
+}
+
+/** Counts a sent message as on its way until its echo arrives. */
+function track(bytes) {
+  sentBytes.push(bytes);
+  outstanding += bytes;
+}
+
+/**
+ * The most a burst may add to the echoes still on their way: half the
+ * server's MAX_BUFFERED_BYTES, so the page itself never trips the
+ * slow-reader limit (whose close frame then gets lost behind the echoes).
+ */
+function burstBudget() {
+  const limit = serverLimits?.maxBufferedBytes;
+  if (limit?.off) return BURST_MAX * 65536;
+  return Math.floor((limit?.value ?? 4194304) / 2);
 }
 
 function sendText(text) {
@@ -520,11 +555,21 @@ function sendBurst() {
       max: BURST_MAX,
     });
   }
+  const budget = burstBudget();
+  if (outstanding + count * kib * 1024 > budget) {
+    return setFieldError("burst-count", "burst-error", "invalid.burstBudget", {
+      total: size(count * kib * 1024),
+      budget: size(budget),
+      waiting: size(outstanding),
+    });
+  }
+  clearFieldError("burst-count");
   const payload = randomBytes(kib * 1024);
   const now = performance.now();
   for (let i = 0; i < count; i++) {
     open.send(payload);
     sentAt.push(now);
+    track(payload.length);
   }
   const buffered = open.bufferedAmount;
   peak = Math.max(peak, buffered);

@@ -171,6 +171,11 @@ export const MESSAGES = {
       "The reason is {bytes} bytes of UTF-8; a close reason holds at most 123 (about 41 Chinese characters). Shorten it.",
     "invalid.hex": "Not hex bytes: write pairs such as 00 ff 7f.",
     "invalid.burst": "A burst is 1-{max} messages of 1-64 KiB.",
+    "invalid.burstBudget":
+      "{total} would leave more than {budget} of echoes on their way ({waiting} are still coming back): the server would close this connection as a slow reader. Send fewer or smaller messages, or wait for the echoes.",
+    "failure.dropped": "The connection dropped",
+    "failure.droppedBusy":
+      "It dropped while {waiting} of echoes were still on their way: most likely a server limit (slow reader or byte rate, close 1008), whose close frame was lost behind the echoes.",
     "failure.title": "Could not connect to {url}",
     "failure.cross-origin":
       "The page can look into refusals only on its own server. Open {httpUrl} in a new tab to see what that server answers.",
@@ -352,6 +357,11 @@ export const MESSAGES = {
       "原因有 {bytes} 位元組（UTF-8）；關閉原因最多 123 位元組（約 41 個中文字）。請縮短。",
     "invalid.hex": "不是十六進位位元組：請寫成 00 ff 7f 這樣的兩位一組。",
     "invalid.burst": "一批是 1-{max} 則、每則 1-64 KiB 的訊息。",
+    "invalid.burstBudget":
+      "{total} 會讓傳回途中的資料超過 {budget}（目前還有 {waiting} 正在傳回）：伺服器會把這條連線當作讀取太慢而關閉。請減少訊息數量或大小，或等回傳完成。",
+    "failure.dropped": "連線中斷了",
+    "failure.droppedBusy":
+      "中斷時還有 {waiting} 的回傳正在途中：最可能是觸發了伺服器的限制（讀取太慢或位元組速率，close 1008），而它的關閉訊框卡在回傳資料後面遺失了。",
     "failure.title": "無法連線到 {url}",
     "failure.cross-origin":
       "頁面只能查明自己伺服器的拒絕原因。請在新分頁開啟 {httpUrl}，看看那台伺服器怎麼回應。",
@@ -529,6 +539,11 @@ export const MESSAGES = {
       "原因有 {bytes} 字节（UTF-8）；关闭原因最多 123 字节（约 41 个汉字）。请缩短。",
     "invalid.hex": "不是十六进制字节：请写成 00 ff 7f 这样的两位一组。",
     "invalid.burst": "一批是 1-{max} 条、每条 1-64 KiB 的消息。",
+    "invalid.burstBudget":
+      "{total} 会让回传途中的数据超过 {budget}（目前还有 {waiting} 正在回传）：服务器会把这个连接当作读取太慢而关闭。请减少消息数量或大小，或等回传完成。",
+    "failure.dropped": "连接断开了",
+    "failure.droppedBusy":
+      "断开时还有 {waiting} 的回传正在途中：最可能是触发了服务器的限制（读取太慢或字节速率，close 1008），而它的关闭帧卡在回传数据后面丢失了。",
     "failure.title": "无法连接到 {url}",
     "failure.cross-origin":
       "页面只能查明自己服务器的拒绝原因。请在新标签页打开 {httpUrl}，看看那台服务器怎么回应。",

@@ -246,15 +246,30 @@ browserTest("the demo page in Chromium", async (t, browser, server) => {
   await t.step(
     "a burst makes bufferedAmount rise above 0 and drain back to 0",
     async () => {
-      await page.fill("#burst-count", "50");
+      await page.fill("#burst-count", "32");
       await page.fill("#burst-size", "64");
       await page.click("#send-burst");
-      await waitForLog(page, /sent 50 × 64 KiB/);
+      await waitForLog(page, /sent 32 × 64 KiB/);
       const peak = Number(await page.locator("#buffered-peak").textContent());
       assert.ok(peak > 0, `peak bufferedAmount ${peak}`);
       await page.locator("#buffered", { hasText: /^0$/ }).waitFor();
-      await page.locator("#log li.message", { hasText: "64 KiB" }).nth(49)
+      await page.locator("#log li.message", { hasText: "64 KiB" }).nth(31)
         .waitFor();
+    },
+  );
+
+  await t.step(
+    "a second burst at once is held back with a reason, not a slow-reader close",
+    async () => {
+      await page.evaluate(`{
+        const button = document.getElementById("send-burst");
+        button.click();
+        button.click();
+      }`);
+      await page.locator("#burst-error", { hasText: "slow reader" }).waitFor();
+      await page.locator("#log li.message", { hasText: "64 KiB" }).nth(63)
+        .waitFor();
+      assert.equal(await page.locator("#ready-state").textContent(), "1 OPEN");
     },
   );
 
@@ -548,6 +563,7 @@ browserTest(
           await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
           assert.equal(await overflows(page), false, `${lang} overflows`);
           if (viewport.width !== 320) {
+            await page.evaluate("scrollTo(0, 0)");
             await page.screenshot({
               path: new URL(`demo-${lang}-${viewport.width}.png`, ARTIFACTS)
                 .pathname,
