@@ -278,7 +278,7 @@ function describe(kind, data) {
     kind,
     bytes,
     summary: t("text", { preview: preview.text }),
-    ...(preview.cut || json
+    ...(preview.cut || json || data.length > 60
       ? {
         full: () => json ? JSON.stringify(json, null, 2) : data,
         keep: bytes,

@@ -9,6 +9,9 @@
  */
 import { localTime } from "./format.js";
 
+/** Sent and received messages are marked with an arrow, other entries with a word. */
+const ARROWS = { send: "↑", message: "↓" };
+
 /** Entries kept in the page; older ones are dropped first. */
 export const MAX_ENTRIES = 1000;
 
@@ -173,7 +176,20 @@ export class MessageStream {
     seq.textContent = String(entry.seq);
     const kind = document.createElement("span");
     kind.className = "kind";
-    kind.textContent = this.#t(`kind.${entry.kind}`);
+    const arrow = ARROWS[entry.kind];
+    if (arrow) {
+      // The arrow for the eye, the word for screen readers.
+      const mark = document.createElement("span");
+      mark.className = "arrow";
+      mark.setAttribute("aria-hidden", "true");
+      mark.textContent = arrow;
+      const word = document.createElement("span");
+      word.className = "visually-hidden";
+      word.textContent = this.#t(`kind.${entry.kind}`);
+      kind.append(mark, word);
+    } else {
+      kind.textContent = this.#t(`kind.${entry.kind}`);
+    }
     const summary = document.createElement("span");
     summary.className = "summary";
     summary.textContent = entry.summary;
