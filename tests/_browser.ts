@@ -45,6 +45,6 @@ export function findBrowser(
   });
 }
 
-/** The one line printed when no browser is found. */
+/** Why and how, when no browser is found: one line, after a prefix. */
 export const NO_BROWSER_MESSAGE =
-  `Browser tests ignored: no Chromium or Chrome found. Set ${BROWSER_VARIABLE}=/path/to/chrome, or install one (Debian/Ubuntu: apt-get install chromium)`;
+  `no Chromium or Chrome found. Set ${BROWSER_VARIABLE}=/path/to/chrome, or install one (Debian/Ubuntu: apt-get install chromium)`;

@@ -17,7 +17,9 @@ import { startTestServer, type TestServer } from "./_helpers.ts";
 
 const BROWSER = findBrowser();
 const IN_CI = Deno.env.get("CI") === "true";
-if (!BROWSER && !IN_CI) console.warn(NO_BROWSER_MESSAGE);
+if (!BROWSER && !IN_CI) {
+  console.warn(`Browser tests ignored: ${NO_BROWSER_MESSAGE}`);
+}
 
 const ARTIFACTS = new URL("../test-artifacts/", import.meta.url);
 /** Every playwright wait in these tests ends by then, in ms. */
@@ -28,7 +30,9 @@ const PHONE = { width: 390, height: 844 };
 
 async function launch(): Promise<Browser> {
   if (!BROWSER) {
-    throw new Error(`${NO_BROWSER_MESSAGE} (CI=true: browser tests must run)`);
+    throw new Error(
+      `Browser tests must run under CI=true: ${NO_BROWSER_MESSAGE}`,
+    );
   }
   return await chromium.launch({
     executablePath: BROWSER,
@@ -562,13 +566,11 @@ browserTest(
           await page.click("#inspect");
           await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
           assert.equal(await overflows(page), false, `${lang} overflows`);
-          if (viewport.width !== 320) {
-            await page.evaluate("scrollTo(0, 0)");
-            await page.screenshot({
-              path: new URL(`demo-${lang}-${viewport.width}.png`, ARTIFACTS)
-                .pathname,
-            });
-          }
+          await page.evaluate("scrollTo(0, 0)");
+          await page.screenshot({
+            path: new URL(`demo-${lang}-${viewport.width}.png`, ARTIFACTS)
+              .pathname,
+          });
           if (viewport === DESKTOP && lang === "en") {
             await page.screenshot({
               path: new URL("demo-en-1280-full.png", ARTIFACTS).pathname,
