@@ -566,6 +566,20 @@ browserTest(
           await page.click("#inspect");
           await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
           assert.equal(await overflows(page), false, `${lang} overflows`);
+          if (viewport === PHONE) {
+            // The stream is right under the controls: the echo is in view.
+            await page.evaluate("scrollTo(0, 0)");
+            const box = await page.locator("#log li.message").boundingBox();
+            assert.ok(
+              box && box.y + box.height <= PHONE.height,
+              `${lang}: echo at ${JSON.stringify(box)}`,
+            );
+            const stream = await page.locator(".log").boundingBox();
+            assert.ok(
+              stream && stream.y + stream.height <= PHONE.height,
+              `${lang}: stream ends at ${stream && stream.y + stream.height}`,
+            );
+          }
           await page.evaluate("scrollTo(0, 0)");
           await page.screenshot({
             path: new URL(`demo-${lang}-${viewport.width}.png`, ARTIFACTS)
