@@ -720,15 +720,17 @@ function renderBurstHint() {
 /** Shows what /inspect reports about a fresh handshake, then closes it. */
 function inspectHandshake() {
   clearFieldError("inspect");
+  // Said next to the field and next to this button, which may be far apart.
   const checkedUrl = checkUrl($("url").value);
   if (checkedUrl.error) {
-    return setFieldError("url", "url-error", checkedUrl.error);
+    setFieldError("url", "url-error", checkedUrl.error);
+    return setFieldError("inspect", "inspect-error", checkedUrl.error);
   }
   const checked = checkProtocols($("protocol").value);
   if (checked.error) {
-    return setFieldError("protocol", "protocol-error", checked.error, {
-      value: checked.value,
-    });
+    const values = { value: checked.value };
+    setFieldError("protocol", "protocol-error", checked.error, values);
+    return setFieldError("inspect", "inspect-error", checked.error, values);
   }
   clearFieldError("protocol");
   const url = checkedUrl.url;
