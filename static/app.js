@@ -49,6 +49,8 @@ let language = pickLanguage(
 let socket;
 /** Whether the current socket ever reached OPEN. */
 let opened = false;
+/** Whether this page called close() on the current socket. */
+let closedByPage = false;
 let connectionNumber = 0;
 let peak = 0;
 let lastRoundTrip = "–";
@@ -342,7 +344,7 @@ async function explainFailure(url, current) {
     ...(body && body.includes("\n") ? { body } : {}),
   });
   stream.add({ kind: "note", summary: t(detail, values) });
-  announce(`${t("announce.3")}. ${t(detail, values)}`);
+  announce(t(detail, values));
 }
 
 // --- Connecting ----------------------------------------------------------
@@ -377,6 +379,7 @@ function connect() {
   socket = current;
   connectionNumber++;
   opened = false;
+  closedByPage = false;
   peak = 0;
   sentAt = [];
   sentBytes = [];
@@ -447,8 +450,10 @@ function connect() {
         values,
       });
       stream.add({ kind: "note", summary: t("failure.droppedBusy", values) });
-      announce(`${t("announce.3")}. ${t("failure.droppedBusy", values)}`);
-    } else if (event.reason && event.code !== 1000) {
+      announce(t("failure.droppedBusy", values));
+    } else if (
+      !closedByPage && event.code !== 1000 && (event.reason || row)
+    ) {
       // A limit or other server close: its reason, and what the code means.
       const values = { code: event.code, reason: event.reason, url };
       showFailure({
@@ -456,7 +461,7 @@ function connect() {
         detail: row ? `close.${row.slice("close-".length)}` : "",
         values,
       });
-      announce(`${t("announce.3")}. ${t("failure.limit", values)}`);
+      announce(t("failure.limit", values));
     }
   });
   renderState();
@@ -614,6 +619,7 @@ function closeSocket() {
   const { reason } = checked;
   // A reason needs a code; 1000 is what close() means without one.
   const code = checked.code ?? (reason ? 1000 : undefined);
+  closedByPage = true;
   try {
     if (code === undefined) socket.close();
     else socket.close(code, reason);

@@ -13,7 +13,7 @@ const TIMEOUT_MS = 3000;
 /**
  * @typedef {object} Diagnosis
  * @property {string} kind one of: cross-origin, unreachable, not-found,
- *   bad-request, origin, too-many, likely-too-many, full, shutting-down,
+ *   bad-request, origin, too-many, likely-too-many, busy, full, shutting-down,
  *   upgrade-refused, not-websocket, status
  * @property {number} [status] the HTTP status the server answered with
  * @property {string} [body] what it said (the first 600 characters)
@@ -33,7 +33,11 @@ async function getText(url) {
     cache: "no-store",
     signal: AbortSignal.timeout(TIMEOUT_MS),
   });
-  return { status: response.status, body: (await response.text()).trim() };
+  return {
+    status: response.status,
+    body: (await response.text()).trim(),
+    retryAfter: response.headers.get("retry-after"),
+  };
 }
 
 async function getJson(url) {
@@ -78,9 +82,11 @@ export async function diagnose(wsUrl) {
   }
   if (status === 503) {
     return {
-      kind: /shutting down/i.test(body) ? "shutting-down" : "full",
+      kind: /shutting down/i.test(body) ? "shutting-down" : "busy",
       status,
-      body,
+      body: answer.retryAfter
+        ? `${body} (Retry-After: ${answer.retryAfter} s)`
+        : body,
       httpUrl,
     };
   }

@@ -38,7 +38,7 @@ export const MESSAGES = {
     textHint: "Enter sends; ↑ and ↓ go through what you sent before.",
     events: "Messages",
     clearLog: "Clear",
-    "stream.count": "{shown} shown, {total} in all (the oldest go past 1,000)",
+    "stream.count": "{shown} shown of {total}; the newest 1,000 are kept",
     "stream.legend":
       "↑ sent, ↓ received · size · local time ({zone}) · time since the entry before",
     "stream.new": "↓ {count} new",
@@ -191,6 +191,8 @@ export const MESSAGES = {
       "Too many connections ({status}): your address has as many open as the server allows. Close one and retry. It said: {body}",
     "failure.likely-too-many":
       "Refused before opening, most likely too many connections from your address (at most {perIp} at once, answered with 429); an origin not on the server's list (403) is the other cause.",
+    "failure.busy":
+      "Server busy ({status}): it refuses new connections for now; retry in a little while. It said: {body}",
     "failure.full":
       "Server full (503): it has as many connections as it allows. Retry in a little while.",
     "failure.shutting-down":
@@ -230,8 +232,7 @@ export const MESSAGES = {
     textHint: "按 Enter 傳送；按 ↑ 與 ↓ 可翻找先前傳送的訊息。",
     events: "訊息",
     clearLog: "清除",
-    "stream.count":
-      "顯示 {shown} 則，共 {total} 則（超過 1,000 則時捨棄最舊的）",
+    "stream.count": "顯示 {shown} 則，共 {total} 則（只保留最新的 1,000 則）",
     "stream.legend":
       "↑ 已傳送、↓ 已接收 · 大小 · 本地時間（{zone}） · 距上一則的時間",
     "stream.new": "↓ {count} 則新訊息",
@@ -377,6 +378,8 @@ export const MESSAGES = {
       "連線過多（{status}）：你的位址開啟的連線已達伺服器上限。請關閉一條後重試。它說：{body}",
     "failure.likely-too-many":
       "開啟前就被拒絕，最可能是你的位址連線過多（同時最多 {perIp} 條，以 429 回應）；另一個可能是頁面來源不在伺服器的允許清單上（403）。",
+    "failure.busy":
+      "伺服器忙碌（{status}）：目前不接受新的連線，請稍後重試。它說：{body}",
     "failure.full": "伺服器已滿（503）：連線數已達上限。請稍後重試。",
     "failure.shutting-down": "伺服器正在關機（503）。請稍後重試。",
     "failure.upgrade-refused":
@@ -413,8 +416,7 @@ export const MESSAGES = {
     textHint: "按 Enter 发送；按 ↑ 和 ↓ 可以翻找之前发送的消息。",
     events: "消息",
     clearLog: "清除",
-    "stream.count":
-      "显示 {shown} 条，共 {total} 条（超过 1,000 条时丢弃最旧的）",
+    "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
     "stream.legend":
       "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}） · 距上一条的时间",
     "stream.new": "↓ {count} 条新消息",
@@ -559,6 +561,8 @@ export const MESSAGES = {
       "连接过多（{status}）：你的地址打开的连接已达服务器上限。请关闭一个后重试。它说：{body}",
     "failure.likely-too-many":
       "打开前就被拒绝，最可能是你的地址连接过多（同时最多 {perIp} 个，以 429 响应）；另一个可能是页面来源不在服务器的允许列表上（403）。",
+    "failure.busy":
+      "服务器繁忙（{status}）：暂时不接受新的连接，请稍后重试。它说：{body}",
     "failure.full": "服务器已满（503）：连接数已达上限。请稍后重试。",
     "failure.shutting-down": "服务器正在关机（503）。请稍后重试。",
     "failure.upgrade-refused":

@@ -439,7 +439,7 @@ browserTest(
       assert.equal(await page.locator("#log li").count(), 1000);
       assert.match(
         await page.locator("#stream-count").textContent() ?? "",
-        /1,000 shown, 2,401 in all/,
+        /1,000 shown of 2,401; the newest 1,000 are kept/,
       );
     });
 
@@ -528,6 +528,29 @@ browserTest(
       );
     });
   },
+);
+
+browserTest(
+  "a refusal for too many connections is named as such",
+  async (t, browser, server) => {
+    const first = await openDemo(browser, server);
+    await connectPage(first.page);
+    const second = await openDemo(browser, server);
+    await t.step(
+      "a second page from the same address is told why",
+      async () => {
+        await second.page.click("#connect");
+        await second.page.locator("#failure", {
+          hasText: "too many connections from your address (at most 1",
+        }).waitFor();
+        assert.equal(
+          await second.page.locator("#announcer").textContent(),
+          await second.page.locator("#failure-detail").textContent(),
+        );
+      },
+    );
+  },
+  { MAX_CONNECTIONS_PER_IP: "1" },
 );
 
 browserTest(
