@@ -188,7 +188,8 @@ function renderState() {
   peak = Math.max(peak, buffered);
   if (socket) record(state);
   charts.tick(buffered, state === WebSocket.OPEN || buffered > 0);
-  const key = `${language} ${state} ${buffered} ${peak} ${lastRoundTrip}`;
+  const key =
+    `${language} ${state} ${buffered} ${peak} ${lastRoundTrip} ${sentTexts.length}`;
   if (key === rendered) return;
   rendered = key;
   $("ready-state").textContent = state === undefined
