@@ -324,7 +324,13 @@ function renderFailure() {
 async function explainFailure(url, current) {
   const values = { url };
   showFailure({ title: "failure.title", detail: "failure.checking", values });
-  const found = await diagnose(url);
+  // diagnose() catches network failures itself; anything else is a bug to show.
+  const found = await diagnose(url).catch((error) => ({
+    kind: "status",
+    status: error.name,
+    body: error.message,
+    httpUrl: url,
+  }));
   if (socket !== current) return;
   const target = new URL(url);
   const body = found.body?.trim();
