@@ -6,7 +6,7 @@
  * @module
  */
 import type { Lease } from "./registry.ts";
-import { capacityRefusal, refuse } from "./refusals.ts";
+import { capacityRefusal, type Refusal, refuse } from "./refusals.ts";
 import type { Services } from "./services.ts";
 
 /**
@@ -41,35 +41,58 @@ export interface Client {
   origin: string | undefined;
 }
 
+type AdmissionServices = Pick<
+  Services,
+  "config" | "metrics" | "registry" | "log" | "memory"
+>;
+
 /**
- * Reserves a connection slot for `client`, or counts, logs and returns the
- * refusal: 403 for a disallowed origin, 503 while shedding load or stopping,
- * 429 or 503 for a full cap.
+ * Why `client` would be refused now, without reserving a slot: 403 for a
+ * disallowed origin, 503 while stopping or shedding load, 429 or 503 for a
+ * full cap. A plain GET of a WebSocket endpoint asks this, so a page can
+ * learn why its upgrade failed (browsers hide the status of a refused one).
  */
-export function admitClient(
-  services: Pick<
-    Services,
-    "config" | "metrics" | "registry" | "log" | "memory"
-  >,
+export function admissionRefusal(
+  services: AdmissionServices,
   client: Client,
-): Lease | Response {
+): Refusal | undefined {
   const { config, registry, memory } = services;
   if (!originAllowed(client.origin, config.allowedOrigins)) {
-    return refuse(services, client, {
+    return {
       status: 403,
       reason: "origin",
       headers: {},
       body:
         `Origin "${client.origin}" is not allowed to connect to this server\n`,
-    });
+    };
   }
-  const lease = registry.shuttingDown
+  const full = registry.shuttingDown
     ? "shutting_down"
     : memory.shedding
     ? "overloaded"
-    : registry.admit(client.key);
+    : registry.refusalFor(client.key);
+  return full && capacityRefusal(full, client.key, config);
+}
+
+/**
+ * Reserves a slot for `client`, or counts, logs and returns the refusal
+ * that {@link admissionRefusal} gives.
+ */
+export function admitClient(
+  services: AdmissionServices,
+  client: Client,
+): Lease | Response {
+  const refusal = admissionRefusal(services, client);
+  if (refusal) return refuse(services, client, refusal);
+  const lease = services.registry.admit(client.key);
+  // Reached only if a cap filled between the check and here: it cannot, as
+  // both run in one synchronous turn, but the type says it could.
   if (typeof lease === "string") {
-    return refuse(services, client, capacityRefusal(lease, client.key, config));
+    return refuse(
+      services,
+      client,
+      capacityRefusal(lease, client.key, services.config),
+    );
   }
   return lease;
 }

@@ -59,12 +59,20 @@ export class ConnectionRegistry {
     return this.#shuttingDown;
   }
 
-  /** Reserves a slot for `ip`, or says which cap refuses it. */
-  admit(ip: string): Lease | AdmissionRefusal {
+  /** Which cap would refuse `ip` now, without reserving anything. */
+  refusalFor(ip: string): AdmissionRefusal | undefined {
     if (this.#shuttingDown) return "shutting_down";
     if (this.#maxTotal > 0 && this.#total >= this.#maxTotal) return "total";
     const forIp = this.#perIp.get(ip) ?? 0;
     if (this.#maxPerIp > 0 && forIp >= this.#maxPerIp) return "per_ip";
+    return undefined;
+  }
+
+  /** Reserves a slot for `ip`, or says which cap refuses it. */
+  admit(ip: string): Lease | AdmissionRefusal {
+    const refusal = this.refusalFor(ip);
+    if (refusal) return refusal;
+    const forIp = this.#perIp.get(ip) ?? 0;
     this.#perIp.set(ip, forIp + 1);
     this.#total++;
     return new Slot(this, ip);

@@ -15,6 +15,8 @@ export function limitsRoute(services: Services): Hono<AppEnv> {
   const body = {
     limits: describeLimits(services.config),
     queryOptions: ECHO_OPTION_HELP,
+    // Public anyway (CORS answers with them); a page uses it to explain a 403.
+    allowedOrigins: services.config.allowedOrigins,
   };
   route.get("/", function limits(c) {
     c.header("Cache-Control", "no-cache");

@@ -7,7 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { admitClient } from "../lib/admission.ts";
+import { admissionRefusal, admitClient } from "../lib/admission.ts";
 import { clientIp, clientKey } from "../lib/client_ip.ts";
 import { serveEcho } from "../lib/connection.ts";
 import {
@@ -52,14 +52,8 @@ export function webSocketRoute(
       ip,
       origin: headers.get("origin") ?? undefined,
     };
-    const checked = checkHandshake(headers, () => {
-      const secure = config.trustProxy > 0
-        ? headers.get("x-forwarded-proto") === "https" || undefined
-        : undefined;
-      return webSocketUrl(request.url, secure);
-    });
-    if ("status" in checked) return refuse(services, who, checked);
-    // Most connections have no query string: they skip the parse.
+    // Most connections have no query string: they skip the parse. A bad
+    // option is refused first, so a plain GET of the URL shows why too.
     const hasQuery = request.url.includes("?");
     let query: EchoQuery = {};
     let ignored: string[] = [];
@@ -68,10 +62,21 @@ export function webSocketRoute(
       if ("status" in parsed) return refuse(services, who, parsed);
       ({ query, ignored } = parsed);
     }
-    const lease = admitClient(services, {
-      ...who,
-      key: clientKey(ip, config.ipv6PrefixLength),
+    const checked = checkHandshake(headers, () => {
+      const secure = config.trustProxy > 0
+        ? headers.get("x-forwarded-proto") === "https" || undefined
+        : undefined;
+      return webSocketUrl(request.url, secure);
     });
+    const key = clientKey(ip, config.ipv6PrefixLength);
+    if ("status" in checked) {
+      // A plain GET learns first what an upgrade would meet (403, 429, 503).
+      const instead = checked.reason === "plain_http"
+        ? admissionRefusal(services, { ...who, key })
+        : undefined;
+      return refuse(services, who, instead ?? checked);
+    }
+    const lease = admitClient(services, { ...who, key });
     if (lease instanceof Response) return lease;
     try {
       // Browsers abort when they offer subprotocols and none is chosen.

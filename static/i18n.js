@@ -1,6 +1,8 @@
 /**
  * Every text on the demo page, one table per language. Keys are the same in
- * each table; `{name}` placeholders are filled in by `t()`.
+ * each table (a test checks it); `{name}` placeholders are filled in by
+ * `t()`. Terms and punctuation follow each readership: Taiwan writes 交握 and
+ * 「」, mainland China 握手 and “”.
  *
  * @module
  */
@@ -11,66 +13,109 @@ export const LANGUAGES = ["zh-Hant", "zh-Hans", "en"];
 /** @type {Record<string, Record<string, string>>} */
 export const MESSAGES = {
   "en": {
+    docTitle: "ws-echo: WebSocket, live",
     title: "WebSocket, live",
     intro:
       "Connect to the echo server, send messages and watch readyState, bufferedAmount and every event as they happen. The server sends back everything you send.",
     language: "Language",
     connection: "Connection",
+    options: "Options",
     url: "URL",
-    protocol: "Subprotocol (optional)",
+    protocol: "Subprotocols",
     connect: "Connect",
-    disconnect: "close()",
+    delay: "Server delay (ms)",
+    formatJson: "Echo as JSON",
+    optionsExplained:
+      "These go into the URL: ?delay= holds each echo on the server for that many milliseconds, ?format=json wraps each echo as {seq, type, bytes, receivedAt, data}. Subprotocols: comma-separated. Connect again to apply them.",
+    closeCode: "Code",
+    closeReason: "Reason",
+    closeButton: "Close",
+    reasonBytes: "{bytes}/123 bytes",
+    send: "send()",
+    textMessage: "Message",
+    sendText: "Send",
+    resend: "Resend",
+    textHint: "Enter sends; ↑ and ↓ go through what you sent before.",
+    events: "Messages",
+    clearLog: "Clear",
+    "stream.count": "{shown} shown of {total}; the newest 1,000 are kept",
+    "stream.legend":
+      "↑ sent, ↓ received · size · local time ({zone}) · time since the entry before",
+    "stream.new": "↓ {count} new",
+    "stream.expand": "Expand",
+    "stream.collapse": "Collapse",
+    "stream.copy": "Copy",
+    "stream.copied": "Copied",
+    "stream.copyFailed": "Cannot copy here",
+    "stream.letGo": "No longer kept: the page keeps the newest 32 MiB",
+    "stream.cutAt": "{count} characters in all; Copy copies them all",
+    "kind.send": "sent",
+    "kind.message": "received",
+    "kind.open": "open",
+    "kind.close": "close",
+    "kind.error": "error",
+    "kind.note": "note",
+    text: "text: {preview}",
+    binary: "binary: {hex}",
+    jsonEcho: "JSON echo #{seq}, {type}: {preview}",
+    openDetail: "protocol={protocol}",
+    closeDetail: "code={code} reason={reason} wasClean={clean}",
+    closeNeverOpened: "the connection never opened",
+    closeDropped: "the connection dropped without a close frame",
+    errorDetail: "the connection failed or broke; close follows",
+    burstSent:
+      "sent {count} × {size} KiB; bufferedAmount right after: {buffered}",
     state: "State",
-    bytes: "bytes",
-    peak: "peak",
-    bufferedExplained:
-      "bufferedAmount: bytes queued by send() but not yet handed to the network. Send a burst to see it rise and drain.",
     "state.none": "No WebSocket yet: press Connect.",
     "state.0":
       "CONNECTING: the object exists and the opening handshake is under way.",
     "state.1": "OPEN: the handshake succeeded; send() delivers messages.",
     "state.2": "CLOSING: a close frame was sent; waiting for the other side.",
     "state.3": "CLOSED: the connection is closed or could not be opened.",
-    send: "send()",
-    textMessage: "Text message",
-    sendText: "Send text",
+    "announce.0": "Connecting",
+    "announce.1": "Open",
+    "announce.2": "Closing",
+    "announce.3": "Closed",
+    timeline: "Every transition",
+    timelineExplained:
+      "CONNECTING and CLOSING often last a few milliseconds: each change of readyState is kept here with its time.",
+    "unit.bytes": "bytes",
+    "unit.ms": "ms",
+    "unit.s": "s",
+    "unit.min": "min",
+    "unit.B": "B",
+    peak: "peak",
+    bufferedExplained:
+      "bufferedAmount: bytes queued by send() but not yet handed to the network. Send a burst to see it rise and drain.",
+    roundTrip: "Last round trip",
+    more: "More to send",
     hexBytes: "Bytes (hex)",
     sendBinary: "Send binary",
-    randomSize: "Random bytes (size)",
+    randomSize: "Random bytes (size in bytes)",
     sendRandom: "Send random bytes",
-    burst: "Burst: messages × KiB",
+    burst: "Burst",
+    burstCount: "messages",
     sendBurst: "Send burst",
-    sendGoodbye: 'Send "Goodbye"',
+    burstHint:
+      "A burst is sent all at once. The server closes a client that leaves more than {buffered} waiting (slow reader, 1008) or sends more than {burst} at once (byte rate, 1008).",
+    sendGoodbye: "Send “Goodbye”",
     goodbyeExplained:
-      'Like pywebsocket, the server echoes the text "Goodbye" and then closes with code 1000.',
-    close: "close()",
-    closeCode: "Code",
-    closeReason: "Reason",
-    closeButton: "Close",
-    events: "Events",
-    eventsExplained:
-      "Every open, message, error and close event, with the time it arrived.",
-    clearLog: "Clear",
-    code: "The code for what you just did",
-    notOpen: "Not open: connect first (readyState must be 1).",
-    badHex: "Not hex bytes: {value}",
-    badCode:
-      "close() accepts 1000 or 3000-4999 from a browser; {value} is not allowed.",
-    binary: "binary, {bytes} bytes: {hex}",
-    text: "text: {data}",
-    closeDetail: "code={code} reason={reason} wasClean={clean}",
-    errorDetail: "the connection failed or broke; close follows",
-    openDetail: "protocol={protocol}",
-    delay: "Server delay (ms)",
-    formatJson: "Echo as JSON (format=json)",
-    optionsExplained:
-      "These become query options in the URL: ?delay= holds each echo on the server for that many milliseconds, ?format=json wraps each echo as {seq, type, bytes, receivedAt, data}. Connect again to apply them.",
-    roundTrip: "Last round trip",
-    roundTripExplained:
-      "Time from send() to the echo's message event. Raise the delay to see it grow; send a burst to see bufferedAmount and the round trip together.",
+      "Like pywebsocket, the server echoes the text “Goodbye” and then closes with code 1000.",
+    charts: "Charts",
+    "chart.rtt": "Round trip time per message (ms)",
+    "chart.flow":
+      "bufferedAmount (bytes) and messages received per second, over time (s)",
+    "chart.keyBuffered": "bufferedAmount",
+    "chart.keyRate": "messages/s",
+    "chart.rttEmpty": "No echo yet.",
+    "chart.rttSummary":
+      "{count} echoes: last {last} ms, median {median} ms, highest {max} ms.",
+    "chart.flowEmpty": "Not connected yet.",
+    "chart.flowSummary":
+      "bufferedAmount peaked at {peak} bytes and is {now} now; at most {rate} messages per second.",
     handshake: "Your handshake",
     handshakeExplained:
-      "Opens a second WebSocket to /inspect (with the subprotocol above, if any). Its first message describes the opening handshake as the server received it; then the page closes it.",
+      "Opens a second WebSocket to /inspect (with the subprotocols above, if any). Its first message describes the opening handshake as the server received it; then the page closes it.",
     inspect: "Inspect my handshake",
     clientIp: "Your IP, as the limits see it",
     subprotocols: "Subprotocols: offered → chosen",
@@ -79,13 +124,19 @@ export const MESSAGES = {
     limits: "Limits",
     limitName: "Limit",
     limitValue: "Value",
-    explainCode: "what {code} means",
+    inspectFailed: "Could not inspect the handshake: {detail}",
     none: "(none)",
     off: "off",
-    inspectFailed: "Could not inspect the handshake: {detail}",
+    "limitUnit.bytes": "bytes",
+    "limitUnit.bytes/s": "bytes/s",
+    "limitUnit.messages": "messages",
+    "limitUnit.messages/s": "messages/s",
+    "limitUnit.connections": "connections",
+    "limitUnit.seconds": "seconds",
+    explainCode: "what {code} means",
     closeCodes: "Close codes",
     closeCodesExplained:
-      "The code in a close event says why the connection ended. The event log links each close to its row here.",
+      "The code in a close event says why the connection ended. The message stream links each close to its row here.",
     "close.1000":
       "Normal closure: the connection did its job (close(), or the server after Goodbye or an idle timeout).",
     "close.1001":
@@ -93,7 +144,7 @@ export const MESSAGES = {
     "close.1005":
       "No status received: the close frame carried no code. Reported by the browser, never sent.",
     "close.1006":
-      "Abnormal closure: the connection dropped without a close frame. Reported by the browser, never sent.",
+      "Abnormal closure: no close frame arrived, because the connection dropped or never opened (then the page says why above). Reported by the browser, never sent.",
     "close.1008":
       "Policy violation: this server uses it for its limits (message rate, byte rate, slow reader); the reason names which.",
     "close.1009":
@@ -101,71 +152,163 @@ export const MESSAGES = {
     "close.1011":
       "Internal error: the server hit an unexpected condition and could not go on.",
     "close.1013":
-      "Try again later: the server is overloaded; reconnect after a while.",
+      "Try again later: the server is overloaded and closed the connection to recover; reconnect after a while.",
     "close.4000-4999":
       'Application codes: free for your own protocol; close(4000, "reason") on this page uses them.',
-    burstSent:
-      "sent {count} × {size} KiB; bufferedAmount right after: {buffered}",
+    code: "The code for what you just did",
+    notOpen: "Not open: connect first (readyState must be 1).",
+    "invalid.url": "Not a URL. Write it like ws://localhost:9998/echo.",
+    "invalid.urlScheme": "A WebSocket URL starts with ws:// or wss://.",
+    "invalid.urlHash": "A WebSocket URL cannot have a #fragment.",
+    "invalid.protocol":
+      "“{value}” is not a valid subprotocol: use letters, digits and !#$%&'*+-.^_`|~, with commas between several.",
+    "invalid.protocolTwice": "“{value}” is offered twice; offer each once.",
+    "invalid.code":
+      "A browser may close with 1000 or 3000-4999 only; {value} is not allowed.",
+    "invalid.codeNotNumber":
+      "The code is a number: 1000, or 3000-4999 (empty for none).",
+    "invalid.reason":
+      "The reason is {bytes} bytes of UTF-8; a close reason holds at most 123 (about 41 Chinese characters). Shorten it.",
+    "invalid.hex": "Not hex bytes: write pairs such as 00 ff 7f.",
+    "invalid.burst": "A burst is 1-{max} messages of 1-64 KiB.",
+    "invalid.burstBudget":
+      "{total} would leave more than {budget} of echoes on their way ({waiting} are still coming back): the server would close this connection as a slow reader. Send fewer or smaller messages, or wait for the echoes.",
+    "failure.dropped": "The connection dropped",
+    "failure.droppedBusy":
+      "It dropped while {waiting} of echoes were still on their way: most likely a server limit (slow reader or byte rate, close 1008), whose close frame was lost behind the echoes.",
+    "failure.title": "Could not connect to {url}",
+    "failure.cross-origin":
+      "The page can look into refusals only on its own server. Open {httpUrl} in a new tab to see what that server answers.",
+    "failure.unreachable":
+      "Server unreachable: nothing answered at {host}. Is the server running, and are the host and port right?",
+    "failure.not-found":
+      "Not found ({status}): this server has no WebSocket endpoint at {path}. Try /echo, /close or /inspect.",
+    "failure.bad-request":
+      "Bad request ({status}): the server refused the URL's options. It said: {body}",
+    "failure.origin":
+      "Origin refused ({status}): this server does not accept pages from {origin}. It said: {body}",
+    "failure.too-many":
+      "Too many connections ({status}): your address has as many open as the server allows. Close one and retry. It said: {body}",
+    "failure.likely-too-many":
+      "Refused before opening, most likely too many connections from your address (at most {perIp} at once, answered with 429); an origin not on the server's list (403) is the other cause.",
+    "failure.busy":
+      "Server busy ({status}): it refuses new connections for now; retry in a little while. It said: {body}",
+    "failure.full":
+      "Server full (503): it has as many connections as it allows. Retry in a little while.",
+    "failure.shutting-down":
+      "The server is shutting down (503). Retry in a little while.",
+    "failure.upgrade-refused":
+      "The endpoint exists but refused this connection before opening: your origin may not be allowed (403), or your address has too many connections (429).",
+    "failure.not-websocket":
+      "Not a WebSocket endpoint: {httpUrl} answers plain HTTP ({status}).",
+    "failure.status": "The server answered {status}: {body}",
+    "failure.checking": "Finding out why…",
+    "failure.limit":
+      "The server closed the connection with {code}: “{reason}”.",
   },
   "zh-Hant": {
+    docTitle: "ws-echo：WebSocket 即時示範",
     title: "WebSocket 即時示範",
     intro:
       "連線到回聲伺服器，傳送訊息，即時觀察 readyState、bufferedAmount 與每個事件。伺服器會把你傳送的內容原樣送回。",
     language: "語言",
     connection: "連線",
+    options: "選項",
     url: "網址",
-    protocol: "子協定（選填）",
+    protocol: "子協定",
     connect: "連線",
-    disconnect: "close()",
-    state: "狀態",
-    bytes: "位元組",
-    peak: "峰值",
-    bufferedExplained:
-      "bufferedAmount：已由 send() 排入佇列、尚未交給網路的位元組數。傳送一批訊息，看它上升再降回 0。",
-    "state.none": "尚未建立 WebSocket：請按「連線」。",
-    "state.0": "CONNECTING（連線中）：物件已建立，正在進行開啟握手。",
-    "state.1": "OPEN（已開啟）：握手成功，send() 可以傳送訊息。",
-    "state.2": "CLOSING（關閉中）：已送出關閉訊框，等待對方回應。",
-    "state.3": "CLOSED（已關閉）：連線已關閉或無法建立。",
-    send: "send()",
-    textMessage: "文字訊息",
-    sendText: "傳送文字",
-    hexBytes: "位元組（十六進位）",
-    sendBinary: "傳送二進位",
-    randomSize: "隨機位元組（大小）",
-    sendRandom: "傳送隨機位元組",
-    burst: "批次：訊息數 × KiB",
-    sendBurst: "批次傳送",
-    sendGoodbye: "傳送「Goodbye」",
-    goodbyeExplained:
-      "與 pywebsocket 相同，伺服器回傳文字「Goodbye」後，以代碼 1000 關閉連線。",
-    close: "close()",
+    delay: "伺服器延遲（毫秒）",
+    formatJson: "以 JSON 回傳",
+    optionsExplained:
+      "這些選項會寫進網址：?delay= 讓伺服器把每次回傳延後指定的毫秒數，?format=json 把每次回傳包成 {seq, type, bytes, receivedAt, data}。子協定以逗號分隔。重新連線後生效。",
     closeCode: "代碼",
     closeReason: "原因",
     closeButton: "關閉",
-    events: "事件",
-    eventsExplained: "每個 open、message、error 與 close 事件，以及發生時間。",
+    reasonBytes: "{bytes}/123 位元組",
+    send: "send()",
+    textMessage: "訊息",
+    sendText: "傳送",
+    resend: "再傳一次",
+    textHint: "按 Enter 傳送；按 ↑ 與 ↓ 可翻找先前傳送的訊息。",
+    events: "訊息",
     clearLog: "清除",
-    code: "剛才操作的程式碼",
-    notOpen: "尚未開啟：請先連線（readyState 必須是 1）。",
-    badHex: "不是十六進位位元組：{value}",
-    badCode: "瀏覽器的 close() 只接受 1000 或 3000-4999；{value} 不允許。",
-    binary: "二進位，{bytes} 位元組：{hex}",
-    text: "文字：{data}",
-    closeDetail: "code={code} reason={reason} wasClean={clean}",
-    errorDetail: "連線失敗或中斷；接著會有 close 事件",
+    "stream.count": "顯示 {shown} 則，共 {total} 則（只保留最新的 1,000 則）",
+    "stream.legend":
+      "↑ 已傳送、↓ 已接收 · 大小 · 本地時間（{zone}） · 距上一則的時間",
+    "stream.new": "↓ {count} 則新訊息",
+    "stream.expand": "展開",
+    "stream.collapse": "收合",
+    "stream.copy": "複製",
+    "stream.copied": "已複製",
+    "stream.copyFailed": "這裡無法複製",
+    "stream.letGo": "已不再保留：頁面只保留最新的 32 MiB",
+    "stream.cutAt": "共 {count} 個字元；「複製」會複製全部",
+    "kind.send": "已傳送",
+    "kind.message": "已接收",
+    "kind.open": "open",
+    "kind.close": "close",
+    "kind.error": "error",
+    "kind.note": "說明",
+    text: "文字：{preview}",
+    binary: "二進位：{hex}",
+    jsonEcho: "JSON 回傳 #{seq}，{type}：{preview}",
     openDetail: "protocol={protocol}",
-    delay: "伺服器延遲（毫秒）",
-    formatJson: "以 JSON 回傳（format=json）",
-    optionsExplained:
-      "這些選項會成為網址的查詢參數：?delay= 讓伺服器把每次回傳延後指定的毫秒數，?format=json 把每次回傳包成 {seq, type, bytes, receivedAt, data}。重新連線後生效。",
+    closeDetail: "code={code} reason={reason} wasClean={clean}",
+    closeNeverOpened: "連線從未開啟",
+    closeDropped: "連線在沒有關閉訊框的情況下中斷",
+    errorDetail: "連線失敗或中斷；接著會有 close 事件",
+    burstSent: "已傳送 {count} × {size} KiB；之後的 bufferedAmount：{buffered}",
+    state: "狀態",
+    "state.none": "尚未建立 WebSocket：請按「連線」。",
+    "state.0": "CONNECTING（連線中）：物件已建立，正在進行開啟交握。",
+    "state.1": "OPEN（已開啟）：交握成功，send() 可以傳送訊息。",
+    "state.2": "CLOSING（關閉中）：已送出關閉訊框，等待對方回應。",
+    "state.3": "CLOSED（已關閉）：連線已關閉或無法建立。",
+    "announce.0": "連線中",
+    "announce.1": "已開啟",
+    "announce.2": "關閉中",
+    "announce.3": "已關閉",
+    timeline: "每次狀態變化",
+    timelineExplained:
+      "CONNECTING 與 CLOSING 往往只持續幾毫秒：readyState 的每次變化都連同時間保留在這裡。",
+    "unit.bytes": "位元組",
+    "unit.ms": "毫秒",
+    "unit.s": "秒",
+    "unit.min": "分鐘",
+    "unit.B": "位元組",
+    peak: "峰值",
+    bufferedExplained:
+      "bufferedAmount：已由 send() 排入佇列、尚未交給網路的位元組數。傳送一批訊息，看它上升再降回 0。",
     roundTrip: "上次往返時間",
-    roundTripExplained:
-      "從 send() 到回傳的 message 事件所經過的時間。調高延遲可看到它變長；傳送一批訊息可同時觀察 bufferedAmount 與往返時間。",
-    handshake: "你的握手",
+    more: "其他傳送方式",
+    hexBytes: "位元組（十六進位）",
+    sendBinary: "傳送二進位",
+    randomSize: "隨機位元組（位元組數）",
+    sendRandom: "傳送隨機位元組",
+    burst: "批次傳送",
+    burstCount: "則訊息",
+    sendBurst: "批次傳送",
+    burstHint:
+      "一批訊息會一次送出。用戶端未讀取的資料超過 {buffered} 時（讀取太慢），或一次送出超過 {burst} 時（位元組速率），伺服器會以 1008 關閉連線。",
+    sendGoodbye: "傳送「Goodbye」",
+    goodbyeExplained:
+      "與 pywebsocket 相同，伺服器回傳文字「Goodbye」後，以代碼 1000 關閉連線。",
+    charts: "圖表",
+    "chart.rtt": "每則訊息的往返時間（毫秒）",
+    "chart.flow":
+      "bufferedAmount（位元組）與每秒收到的訊息數，隨時間（秒）變化",
+    "chart.keyBuffered": "bufferedAmount",
+    "chart.keyRate": "訊息／秒",
+    "chart.rttEmpty": "還沒有回傳。",
+    "chart.rttSummary":
+      "{count} 次回傳：最近 {last} 毫秒，中位數 {median} 毫秒，最高 {max} 毫秒。",
+    "chart.flowEmpty": "尚未連線。",
+    "chart.flowSummary":
+      "bufferedAmount 最高 {peak} 位元組，目前 {now}；每秒最多 {rate} 則訊息。",
+    handshake: "你的交握",
     handshakeExplained:
-      "另開一條連到 /inspect 的 WebSocket（若上方填了子協定也會帶上）。它的第一則訊息描述伺服器收到的開啟握手，之後頁面會關閉它。",
-    inspect: "檢視我的握手",
+      "另開一條連到 /inspect 的 WebSocket（若上方填了子協定也會帶上）。它的第一則訊息描述伺服器收到的開啟交握，之後頁面會關閉它。",
+    inspect: "檢視我的交握",
     clientIp: "限制所認定的你的 IP",
     subprotocols: "子協定：提出 → 選定",
     extensions: "擴充：提出 → 接受",
@@ -173,83 +316,178 @@ export const MESSAGES = {
     limits: "限制",
     limitName: "限制",
     limitValue: "數值",
-    explainCode: "{code} 是什麼意思",
+    inspectFailed: "無法檢視交握：{detail}",
     none: "（無）",
     off: "關閉",
-    inspectFailed: "無法檢視握手：{detail}",
+    "limitUnit.bytes": "位元組",
+    "limitUnit.bytes/s": "位元組／秒",
+    "limitUnit.messages": "則訊息",
+    "limitUnit.messages/s": "則訊息／秒",
+    "limitUnit.connections": "條連線",
+    "limitUnit.seconds": "秒",
+    explainCode: "{code} 是什麼意思",
     closeCodes: "關閉代碼",
     closeCodesExplained:
-      "close 事件中的代碼說明連線為何結束。事件紀錄中的每次關閉都連結到這裡對應的列。",
+      "close 事件中的代碼說明連線為何結束。訊息串中的每次關閉都連結到這裡對應的列。",
     "close.1000":
       "正常關閉：連線已完成任務（呼叫 close()，或伺服器在 Goodbye 或閒置逾時後關閉）。",
     "close.1001": "離開：伺服器正在關機，或瀏覽器正要離開頁面。",
     "close.1005": "未收到狀態：關閉訊框沒有代碼。只由瀏覽器回報，不會被送出。",
     "close.1006":
-      "異常關閉：連線在沒有關閉訊框的情況下中斷。只由瀏覽器回報，不會被送出。",
+      "異常關閉：沒有收到關閉訊框，因為連線中斷或從未開啟（此時頁面會在上方說明原因）。只由瀏覽器回報，不會被送出。",
     "close.1008":
       "違反政策：本伺服器用於各項限制（訊息速率、位元組速率、讀取太慢），原因會說明是哪一項。",
     "close.1009": "訊息過大：訊息超過伺服器接受的大小，因此沒有回傳。",
     "close.1011": "內部錯誤：伺服器遇到意外狀況，無法繼續。",
-    "close.1013": "稍後再試：伺服器負載過高，請過一會兒再連線。",
+    "close.1013":
+      "稍後再試：伺服器負載過高，為了恢復而關閉連線；請過一會兒再連線。",
     "close.4000-4999":
       '應用程式代碼：可自由用於你自己的協定；本頁的 close(4000, "reason") 就使用它們。',
-    burstSent: "已傳送 {count} × {size} KiB；之後的 bufferedAmount：{buffered}",
+    code: "剛才操作的程式碼",
+    notOpen: "尚未開啟：請先連線（readyState 必須是 1）。",
+    "invalid.url": "這不是網址。請寫成 ws://localhost:9998/echo 這樣。",
+    "invalid.urlScheme": "WebSocket 網址以 ws:// 或 wss:// 開頭。",
+    "invalid.urlHash": "WebSocket 網址不能有 #片段。",
+    "invalid.protocol":
+      "「{value}」不是有效的子協定：請用英文字母、數字與 !#$%&'*+-.^_`|~，多個之間以逗號分隔。",
+    "invalid.protocolTwice": "「{value}」提出了兩次；每個只要提出一次。",
+    "invalid.code": "瀏覽器只能以 1000 或 3000-4999 關閉；{value} 不允許。",
+    "invalid.codeNotNumber":
+      "代碼是數字：1000 或 3000-4999（留空表示不帶代碼）。",
+    "invalid.reason":
+      "原因有 {bytes} 位元組（UTF-8）；關閉原因最多 123 位元組（約 41 個中文字）。請縮短。",
+    "invalid.hex": "不是十六進位位元組：請寫成 00 ff 7f 這樣的兩位一組。",
+    "invalid.burst": "一批是 1-{max} 則、每則 1-64 KiB 的訊息。",
+    "invalid.burstBudget":
+      "{total} 會讓傳回途中的資料超過 {budget}（目前還有 {waiting} 正在傳回）：伺服器會把這條連線當作讀取太慢而關閉。請減少訊息數量或大小，或等回傳完成。",
+    "failure.dropped": "連線中斷了",
+    "failure.droppedBusy":
+      "中斷時還有 {waiting} 的回傳正在途中：最可能是觸發了伺服器的限制（讀取太慢或位元組速率，close 1008），而它的關閉訊框卡在回傳資料後面遺失了。",
+    "failure.title": "無法連線到 {url}",
+    "failure.cross-origin":
+      "頁面只能查明自己伺服器的拒絕原因。請在新分頁開啟 {httpUrl}，看看那台伺服器怎麼回應。",
+    "failure.unreachable":
+      "無法連上伺服器：{host} 沒有回應。伺服器有在執行嗎？主機與連接埠正確嗎？",
+    "failure.not-found":
+      "找不到（{status}）：這台伺服器在 {path} 沒有 WebSocket 端點。請試試 /echo、/close 或 /inspect。",
+    "failure.bad-request":
+      "錯誤的請求（{status}）：伺服器拒絕了網址中的選項。它說：{body}",
+    "failure.origin":
+      "來源遭拒（{status}）：這台伺服器不接受來自 {origin} 的頁面。它說：{body}",
+    "failure.too-many":
+      "連線過多（{status}）：你的位址開啟的連線已達伺服器上限。請關閉一條後重試。它說：{body}",
+    "failure.likely-too-many":
+      "開啟前就被拒絕，最可能是你的位址連線過多（同時最多 {perIp} 條，以 429 回應）；另一個可能是頁面來源不在伺服器的允許清單上（403）。",
+    "failure.busy":
+      "伺服器忙碌（{status}）：目前不接受新的連線，請稍後重試。它說：{body}",
+    "failure.full": "伺服器已滿（503）：連線數已達上限。請稍後重試。",
+    "failure.shutting-down": "伺服器正在關機（503）。請稍後重試。",
+    "failure.upgrade-refused":
+      "端點存在，但在開啟前拒絕了這條連線：可能是頁面來源不被允許（403），或你的位址連線過多（429）。",
+    "failure.not-websocket":
+      "不是 WebSocket 端點：{httpUrl} 以一般 HTTP 回應（{status}）。",
+    "failure.status": "伺服器回應 {status}：{body}",
+    "failure.checking": "正在查明原因…",
+    "failure.limit": "伺服器以 {code} 關閉連線：「{reason}」。",
   },
   "zh-Hans": {
+    docTitle: "ws-echo：WebSocket 实时演示",
     title: "WebSocket 实时演示",
     intro:
       "连接到回声服务器，发送消息，实时观察 readyState、bufferedAmount 和每个事件。服务器会把你发送的内容原样发回。",
     language: "语言",
     connection: "连接",
+    options: "选项",
     url: "网址",
-    protocol: "子协议（可选）",
+    protocol: "子协议",
     connect: "连接",
-    disconnect: "close()",
+    delay: "服务器延迟（毫秒）",
+    formatJson: "以 JSON 回传",
+    optionsExplained:
+      "这些选项会写进网址：?delay= 让服务器把每次回传推迟指定的毫秒数，?format=json 把每次回传包装成 {seq, type, bytes, receivedAt, data}。子协议以逗号分隔。重新连接后生效。",
+    closeCode: "代码",
+    closeReason: "原因",
+    closeButton: "关闭",
+    reasonBytes: "{bytes}/123 字节",
+    send: "send()",
+    textMessage: "消息",
+    sendText: "发送",
+    resend: "再发一次",
+    textHint: "按 Enter 发送；按 ↑ 和 ↓ 可以翻找之前发送的消息。",
+    events: "消息",
+    clearLog: "清除",
+    "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
+    "stream.legend":
+      "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}） · 距上一条的时间",
+    "stream.new": "↓ {count} 条新消息",
+    "stream.expand": "展开",
+    "stream.collapse": "收起",
+    "stream.copy": "复制",
+    "stream.copied": "已复制",
+    "stream.copyFailed": "这里无法复制",
+    "stream.letGo": "已不再保留：页面只保留最新的 32 MiB",
+    "stream.cutAt": "共 {count} 个字符；“复制”会复制全部",
+    "kind.send": "已发送",
+    "kind.message": "已接收",
+    "kind.open": "open",
+    "kind.close": "close",
+    "kind.error": "error",
+    "kind.note": "说明",
+    text: "文本：{preview}",
+    binary: "二进制：{hex}",
+    jsonEcho: "JSON 回传 #{seq}，{type}：{preview}",
+    openDetail: "protocol={protocol}",
+    closeDetail: "code={code} reason={reason} wasClean={clean}",
+    closeNeverOpened: "连接从未打开",
+    closeDropped: "连接在没有关闭帧的情况下断开",
+    errorDetail: "连接失败或中断；随后会有 close 事件",
+    burstSent: "已发送 {count} × {size} KiB；之后的 bufferedAmount：{buffered}",
     state: "状态",
-    bytes: "字节",
-    peak: "峰值",
-    bufferedExplained:
-      "bufferedAmount：已由 send() 排入队列、尚未交给网络的字节数。发送一批消息，看它上升再降回 0。",
-    "state.none": "尚未创建 WebSocket：请按「连接」。",
+    "state.none": "尚未创建 WebSocket：请按“连接”。",
     "state.0": "CONNECTING（连接中）：对象已创建，正在进行打开握手。",
     "state.1": "OPEN（已打开）：握手成功，send() 可以发送消息。",
     "state.2": "CLOSING（关闭中）：已发出关闭帧，等待对方回应。",
     "state.3": "CLOSED（已关闭）：连接已关闭或无法建立。",
-    send: "send()",
-    textMessage: "文本消息",
-    sendText: "发送文本",
+    "announce.0": "连接中",
+    "announce.1": "已打开",
+    "announce.2": "关闭中",
+    "announce.3": "已关闭",
+    timeline: "每次状态变化",
+    timelineExplained:
+      "CONNECTING 和 CLOSING 往往只持续几毫秒：readyState 的每次变化都连同时间保留在这里。",
+    "unit.bytes": "字节",
+    "unit.ms": "毫秒",
+    "unit.s": "秒",
+    "unit.min": "分钟",
+    "unit.B": "字节",
+    peak: "峰值",
+    bufferedExplained:
+      "bufferedAmount：已由 send() 排入队列、尚未交给网络的字节数。发送一批消息，看它上升再降回 0。",
+    roundTrip: "上次往返时间",
+    more: "其他发送方式",
     hexBytes: "字节（十六进制）",
     sendBinary: "发送二进制",
-    randomSize: "随机字节（大小）",
+    randomSize: "随机字节（字节数）",
     sendRandom: "发送随机字节",
-    burst: "批量：消息数 × KiB",
+    burst: "批量发送",
+    burstCount: "条消息",
     sendBurst: "批量发送",
-    sendGoodbye: "发送「Goodbye」",
+    burstHint:
+      "一批消息会一次发出。客户端未读取的数据超过 {buffered} 时（读取太慢），或一次发出超过 {burst} 时（字节速率），服务器会以 1008 关闭连接。",
+    sendGoodbye: "发送“Goodbye”",
     goodbyeExplained:
-      "与 pywebsocket 相同，服务器回传文本「Goodbye」后，以代码 1000 关闭连接。",
-    close: "close()",
-    closeCode: "代码",
-    closeReason: "原因",
-    closeButton: "关闭",
-    events: "事件",
-    eventsExplained: "每个 open、message、error 和 close 事件，以及发生时间。",
-    clearLog: "清除",
-    code: "刚才操作的代码",
-    notOpen: "尚未打开：请先连接（readyState 必须是 1）。",
-    badHex: "不是十六进制字节：{value}",
-    badCode: "浏览器的 close() 只接受 1000 或 3000-4999；{value} 不允许。",
-    binary: "二进制，{bytes} 字节：{hex}",
-    text: "文本：{data}",
-    closeDetail: "code={code} reason={reason} wasClean={clean}",
-    errorDetail: "连接失败或中断；随后会有 close 事件",
-    openDetail: "protocol={protocol}",
-    delay: "服务器延迟（毫秒）",
-    formatJson: "以 JSON 回传（format=json）",
-    optionsExplained:
-      "这些选项会成为网址的查询参数：?delay= 让服务器把每次回传推迟指定的毫秒数，?format=json 把每次回传包装成 {seq, type, bytes, receivedAt, data}。重新连接后生效。",
-    roundTrip: "上次往返时间",
-    roundTripExplained:
-      "从 send() 到回传的 message 事件经过的时间。调高延迟可以看到它变长；发送一批消息可以同时观察 bufferedAmount 和往返时间。",
+      "与 pywebsocket 相同，服务器回传文本“Goodbye”后，以代码 1000 关闭连接。",
+    charts: "图表",
+    "chart.rtt": "每条消息的往返时间（毫秒）",
+    "chart.flow": "bufferedAmount（字节）和每秒收到的消息数，随时间（秒）变化",
+    "chart.keyBuffered": "bufferedAmount",
+    "chart.keyRate": "消息/秒",
+    "chart.rttEmpty": "还没有回传。",
+    "chart.rttSummary":
+      "{count} 次回传：最近 {last} 毫秒，中位数 {median} 毫秒，最高 {max} 毫秒。",
+    "chart.flowEmpty": "尚未连接。",
+    "chart.flowSummary":
+      "bufferedAmount 最高 {peak} 字节，当前 {now}；每秒最多 {rate} 条消息。",
     handshake: "你的握手",
     handshakeExplained:
       "另开一条连接到 /inspect 的 WebSocket（如果上面填写了子协议也会带上）。它的第一条消息描述服务器收到的打开握手，之后页面会关闭它。",
@@ -261,32 +499,85 @@ export const MESSAGES = {
     limits: "限制",
     limitName: "限制",
     limitValue: "数值",
-    explainCode: "{code} 是什么意思",
+    inspectFailed: "无法查看握手：{detail}",
     none: "（无）",
     off: "关闭",
-    inspectFailed: "无法查看握手：{detail}",
+    "limitUnit.bytes": "字节",
+    "limitUnit.bytes/s": "字节/秒",
+    "limitUnit.messages": "条消息",
+    "limitUnit.messages/s": "条消息/秒",
+    "limitUnit.connections": "个连接",
+    "limitUnit.seconds": "秒",
+    explainCode: "{code} 是什么意思",
     closeCodes: "关闭代码",
     closeCodesExplained:
-      "close 事件中的代码说明连接为何结束。事件日志中的每次关闭都链接到这里对应的行。",
+      "close 事件中的代码说明连接为何结束。消息流中的每次关闭都链接到这里对应的行。",
     "close.1000":
       "正常关闭：连接已完成任务（调用 close()，或服务器在 Goodbye 或空闲超时后关闭）。",
     "close.1001": "离开：服务器正在关机，或浏览器正要离开页面。",
     "close.1005": "未收到状态：关闭帧没有代码。只由浏览器报告，不会被发送。",
     "close.1006":
-      "异常关闭：连接在没有关闭帧的情况下断开。只由浏览器报告，不会被发送。",
+      "异常关闭：没有收到关闭帧，因为连接断开或从未打开（此时页面会在上方说明原因）。只由浏览器报告，不会被发送。",
     "close.1008":
       "违反策略：本服务器用于各项限制（消息速率、字节速率、读取太慢），原因会说明是哪一项。",
     "close.1009": "消息过大：消息超过服务器接受的大小，因此没有回传。",
     "close.1011": "内部错误：服务器遇到意外情况，无法继续。",
-    "close.1013": "稍后再试：服务器负载过高，请过一会儿再连接。",
+    "close.1013":
+      "稍后再试：服务器负载过高，为了恢复而关闭连接；请过一会儿再连接。",
     "close.4000-4999":
       '应用程序代码：可以自由用于你自己的协议；本页的 close(4000, "reason") 就使用它们。',
-    burstSent: "已发送 {count} × {size} KiB；之后的 bufferedAmount：{buffered}",
+    code: "刚才操作的代码",
+    notOpen: "尚未打开：请先连接（readyState 必须是 1）。",
+    "invalid.url": "这不是网址。请写成 ws://localhost:9998/echo 这样。",
+    "invalid.urlScheme": "WebSocket 网址以 ws:// 或 wss:// 开头。",
+    "invalid.urlHash": "WebSocket 网址不能带 #片段。",
+    "invalid.protocol":
+      "“{value}”不是有效的子协议：请使用英文字母、数字和 !#$%&'*+-.^_`|~，多个之间用逗号分隔。",
+    "invalid.protocolTwice": "“{value}”提出了两次；每个只需提出一次。",
+    "invalid.code": "浏览器只能以 1000 或 3000-4999 关闭；{value} 不允许。",
+    "invalid.codeNotNumber":
+      "代码是数字：1000 或 3000-4999（留空表示不带代码）。",
+    "invalid.reason":
+      "原因有 {bytes} 字节（UTF-8）；关闭原因最多 123 字节（约 41 个汉字）。请缩短。",
+    "invalid.hex": "不是十六进制字节：请写成 00 ff 7f 这样的两位一组。",
+    "invalid.burst": "一批是 1-{max} 条、每条 1-64 KiB 的消息。",
+    "invalid.burstBudget":
+      "{total} 会让回传途中的数据超过 {budget}（目前还有 {waiting} 正在回传）：服务器会把这个连接当作读取太慢而关闭。请减少消息数量或大小，或等回传完成。",
+    "failure.dropped": "连接断开了",
+    "failure.droppedBusy":
+      "断开时还有 {waiting} 的回传正在途中：最可能是触发了服务器的限制（读取太慢或字节速率，close 1008），而它的关闭帧卡在回传数据后面丢失了。",
+    "failure.title": "无法连接到 {url}",
+    "failure.cross-origin":
+      "页面只能查明自己服务器的拒绝原因。请在新标签页打开 {httpUrl}，看看那台服务器怎么回应。",
+    "failure.unreachable":
+      "无法连上服务器：{host} 没有响应。服务器在运行吗？主机和端口正确吗？",
+    "failure.not-found":
+      "未找到（{status}）：这台服务器在 {path} 没有 WebSocket 端点。请试试 /echo、/close 或 /inspect。",
+    "failure.bad-request":
+      "错误的请求（{status}）：服务器拒绝了网址中的选项。它说：{body}",
+    "failure.origin":
+      "来源被拒（{status}）：这台服务器不接受来自 {origin} 的页面。它说：{body}",
+    "failure.too-many":
+      "连接过多（{status}）：你的地址打开的连接已达服务器上限。请关闭一个后重试。它说：{body}",
+    "failure.likely-too-many":
+      "打开前就被拒绝，最可能是你的地址连接过多（同时最多 {perIp} 个，以 429 响应）；另一个可能是页面来源不在服务器的允许列表上（403）。",
+    "failure.busy":
+      "服务器繁忙（{status}）：暂时不接受新的连接，请稍后重试。它说：{body}",
+    "failure.full": "服务器已满（503）：连接数已达上限。请稍后重试。",
+    "failure.shutting-down": "服务器正在关机（503）。请稍后重试。",
+    "failure.upgrade-refused":
+      "端点存在，但在打开前拒绝了这个连接：可能是页面来源不被允许（403），或你的地址连接过多（429）。",
+    "failure.not-websocket":
+      "不是 WebSocket 端点：{httpUrl} 以普通 HTTP 响应（{status}）。",
+    "failure.status": "服务器响应 {status}：{body}",
+    "failure.checking": "正在查明原因…",
+    "failure.limit": "服务器以 {code} 关闭连接：“{reason}”。",
   },
 };
 
 /**
- * Picks the page language: the saved choice, else the browser's preference.
+ * Picks the page language: the one asked for in the URL, else the saved
+ * choice, else the browser's preference.
  * @param {string | null} saved
  * @param {readonly string[]} preferred e.g. navigator.languages
  */

@@ -318,3 +318,33 @@ Deno.test("refusals on the WebSocket endpoints carry the security headers too", 
     "a version 8 upgrade is counted",
   );
 });
+
+Deno.test("a plain GET of a WebSocket endpoint answers what an upgrade would meet, so a page can explain a failed one", async (t) => {
+  await using server = startTestServer({
+    MAX_CONNECTIONS_PER_IP: "1",
+    ALLOWED_ORIGINS: "https://tutorial.example",
+  });
+  await t.step("nothing in the way: 426 with instructions", async () => {
+    const response = await fetch(`${server.http}/echo`);
+    assert.equal(response.status, 426);
+    assert.match(await response.text(), /WebSocket echo endpoint/);
+  });
+  await t.step("a page on another origin: 403", async () => {
+    const response = await fetch(`${server.http}/echo`, {
+      headers: { Origin: "https://elsewhere.example" },
+    });
+    assert.equal(response.status, 403);
+    assert.match(await response.text(), /^Origin "https:\/\/elsewhere/);
+  });
+  await t.step("the per-IP cap is full: 429", async () => {
+    const { socket, inbox } = await connect(`${server.ws}/echo`);
+    const response = await fetch(`${server.http}/echo`);
+    assert.equal(response.status, 429);
+    assert.match(await response.text(), /^Too many connections from 127/);
+    await closeAndWait(socket, inbox);
+  });
+  await t.step("/limits names the allowed origins", async () => {
+    const body = await (await fetch(`${server.http}/limits`)).json();
+    assert.deepEqual(body.allowedOrigins, ["https://tutorial.example"]);
+  });
+});

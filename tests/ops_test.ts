@@ -231,7 +231,10 @@ Deno.test("deno task serve runs two workers on PORT that echo, answer /healthz, 
         all.some((line) => line.startsWith("ws-echo: page")) &&
         all.filter((line) => line.startsWith("start ")).length === 2,
       "the page line and a start line from each of two workers",
-    );
+    ).catch(async (error) => {
+      child.kill("SIGKILL");
+      throw new Error(`${error.message}; stderr: ${await stderr}`);
+    });
     const page = lines.find((line) => line.startsWith("ws-echo: page"))!;
     assert.equal(
       page,

@@ -1,0 +1,195 @@
+/**
+ * Two charts drawn with uPlot (static/vendor/uplot, the npm package's own
+ * files): the round-trip time of each echo, and bufferedAmount with the
+ * messages received per second over time. Each chart sits in a role="img"
+ * element whose name says what it shows and whose description sums it up
+ * in words, since a canvas says nothing to a screen reader.
+ *
+ * @module
+ */
+
+/** Points kept per series: enough for a long burst, cheap to redraw. */
+const MAX_POINTS = 1000;
+/** bufferedAmount and the message rate are sampled this often, in ms. */
+export const SAMPLE_MS = 100;
+/** Redraws at most this often, in ms. */
+const REDRAW_MS = 200;
+
+function cssColor(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name)
+    .trim() || "#555";
+}
+
+/** Appends to parallel arrays, dropping the oldest points past MAX_POINTS. */
+function push(columns, values) {
+  columns.forEach((column, i) => {
+    column.push(values[i]);
+    if (column.length > MAX_POINTS) column.shift();
+  });
+}
+
+export class Charts {
+  #rtt = [[], []];
+  #flow = [[], [], []];
+  #rttChart;
+  #flowChart;
+  #dirty = false;
+  #lastDraw = 0;
+  #start = performance.now();
+  #received = 0;
+  #lastSample = 0;
+  #lastReceived = 0;
+  #t;
+  #elements;
+
+  /**
+   * @param {{ rtt: HTMLElement, flow: HTMLElement, rttSummary: HTMLElement, flowSummary: HTMLElement }} elements
+   * @param {(key: string, values?: object) => string} t
+   */
+  constructor(elements, t) {
+    this.#elements = elements;
+    this.#t = t;
+    const uPlot = globalThis.uPlot;
+    if (!uPlot) return;
+    const axis = () => ({
+      stroke: cssColor("--fg"),
+      grid: { stroke: cssColor("--grid") },
+      ticks: { stroke: cssColor("--grid") },
+    });
+    const base = (element) => ({
+      width: Math.max(element.clientWidth, 200),
+      height: 180,
+      legend: { show: false },
+      cursor: { show: false },
+      scales: { x: { time: false } },
+    });
+    this.#rttChart = new uPlot(
+      {
+        ...base(elements.rtt),
+        series: [{}, {
+          stroke: cssColor("--accent"),
+          width: 1.5,
+          points: { show: false },
+        }],
+        axes: [axis(), { ...axis(), size: 50 }],
+      },
+      this.#rtt,
+      elements.rtt,
+    );
+    this.#flowChart = new uPlot(
+      {
+        ...base(elements.flow),
+        scales: { x: { time: false }, rate: { auto: true } },
+        series: [{}, {
+          stroke: cssColor("--warn"),
+          width: 1.5,
+          points: { show: false },
+        }, {
+          stroke: cssColor("--ok"),
+          width: 1.5,
+          scale: "rate",
+          points: { show: false },
+        }],
+        axes: [axis(), { ...axis(), size: 60 }, {
+          ...axis(),
+          scale: "rate",
+          side: 1,
+          grid: { show: false },
+          size: 50,
+        }],
+      },
+      this.#flow,
+      elements.flow,
+    );
+    new ResizeObserver(() => this.#resize()).observe(
+      elements.rtt.parentElement,
+    );
+  }
+
+  #resize() {
+    for (
+      const [chart, element] of [[this.#rttChart, this.#elements.rtt], [
+        this.#flowChart,
+        this.#elements.flow,
+      ]]
+    ) {
+      chart?.setSize({
+        width: Math.max(element.clientWidth, 200),
+        height: 180,
+      });
+    }
+  }
+
+  /** Starts both charts over, for a new connection. */
+  reset() {
+    this.#rtt = [[], []];
+    this.#flow = [[], [], []];
+    this.#start = performance.now();
+    this.#received = 0;
+    this.#lastReceived = 0;
+    this.#lastSample = 0;
+    this.#dirty = true;
+  }
+
+  /** One echo arrived, `ms` after its send(). */
+  roundTrip(index, ms) {
+    push(this.#rtt, [index, ms]);
+    this.#dirty = true;
+  }
+
+  /** One message arrived (echo or not), for the rate. */
+  received() {
+    this.#received++;
+  }
+
+  /** Called every animation frame with the socket's bufferedAmount. */
+  tick(buffered, active) {
+    const now = performance.now();
+    if (active && now - this.#lastSample >= SAMPLE_MS) {
+      const seconds = (now - this.#start) / 1000;
+      const elapsed = this.#lastSample ? (now - this.#lastSample) / 1000 : 0;
+      const rate = elapsed
+        ? Math.round((this.#received - this.#lastReceived) / elapsed)
+        : 0;
+      this.#lastSample = now;
+      this.#lastReceived = this.#received;
+      push(this.#flow, [Number(seconds.toFixed(2)), buffered, rate]);
+      this.#dirty = true;
+    }
+    if (this.#dirty && now - this.#lastDraw >= REDRAW_MS) this.draw();
+  }
+
+  /** Redraws both charts and their summaries now. */
+  draw() {
+    this.#dirty = false;
+    this.#lastDraw = performance.now();
+    this.#rttChart?.setData(this.#rtt);
+    this.#flowChart?.setData(this.#flow);
+    this.describe();
+  }
+
+  /** The charts in words, for the role="img" descriptions. */
+  describe() {
+    const rtt = this.#rtt[1];
+    if (rtt.length === 0) {
+      this.#elements.rttSummary.textContent = this.#t("chart.rttEmpty");
+    } else {
+      const sorted = [...rtt].sort((a, b) => a - b);
+      this.#elements.rttSummary.textContent = this.#t("chart.rttSummary", {
+        count: rtt.length,
+        last: Math.round(rtt[rtt.length - 1]),
+        median: Math.round(sorted[Math.floor(sorted.length / 2)]),
+        max: Math.round(sorted[sorted.length - 1]),
+      });
+    }
+    const buffered = this.#flow[1];
+    const rates = this.#flow[2];
+    this.#elements.flowSummary.textContent = buffered.length === 0
+      ? this.#t("chart.flowEmpty")
+      : this.#t("chart.flowSummary", {
+        peak: Math.max(...buffered),
+        now: buffered[buffered.length - 1],
+        rate: Math.max(...rates),
+      });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Why a WebSocket never opened. The browser hides the refused handshake (every
+ * failure is "error" then close 1006), so the page asks the same URL again
+ * over http(s) with fetch(), which does show a status and body. The server
+ * answers a plain GET of a working endpoint with 426; then /healthz and
+ * /limits tell a full server from a per-IP cap.
+ *
+ * @module
+ */
+
+const TIMEOUT_MS = 3000;
+
+/**
+ * @typedef {object} Diagnosis
+ * @property {string} kind one of: cross-origin, unreachable, not-found,
+ *   bad-request, origin, too-many, likely-too-many, busy, full, shutting-down,
+ *   upgrade-refused, not-websocket, status
+ * @property {number} [status] the HTTP status the server answered with
+ * @property {string} [body] what it said (the first 600 characters)
+ * @property {string} httpUrl the URL that was fetched
+ * @property {number} [perIp] MAX_CONNECTIONS_PER_IP, when known
+ */
+
+/** The http(s) twin of a ws(s) URL. */
+export function httpTwin(wsUrl) {
+  const url = new URL(wsUrl);
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  return url;
+}
+
+async function getText(url) {
+  const response = await fetch(url, {
+    cache: "no-store",
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
+  return {
+    status: response.status,
+    body: (await response.text()).trim(),
+    retryAfter: response.headers.get("retry-after"),
+  };
+}
+
+async function getJson(url) {
+  try {
+    const response = await fetch(url, {
+      cache: "no-store",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    return response.ok ? await response.json() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const KIND_BY_STATUS = {
+  400: "bad-request",
+  403: "origin",
+  404: "not-found",
+  429: "too-many",
+};
+
+/**
+ * Finds out why an upgrade to `wsUrl` failed. Only same-origin URLs are
+ * fetched: the page's Content-Security-Policy allows no other.
+ * @param {string} wsUrl
+ * @returns {Promise<Diagnosis>}
+ */
+export async function diagnose(wsUrl) {
+  const http = httpTwin(wsUrl);
+  const httpUrl = http.href;
+  if (http.origin !== location.origin) return { kind: "cross-origin", httpUrl };
+  let answer;
+  try {
+    answer = await getText(http);
+  } catch {
+    return { kind: "unreachable", httpUrl };
+  }
+  const { status } = answer;
+  const body = answer.body.slice(0, 600);
+  if (KIND_BY_STATUS[status]) {
+    return { kind: KIND_BY_STATUS[status], status, body, httpUrl };
+  }
+  if (status === 503) {
+    return {
+      kind: /shutting down/i.test(body) ? "shutting-down" : "busy",
+      status,
+      body: answer.retryAfter
+        ? `${body} (Retry-After: ${answer.retryAfter} s)`
+        : body,
+      httpUrl,
+    };
+  }
+  if (status !== 426) {
+    return {
+      kind: status < 300 ? "not-websocket" : "status",
+      status,
+      body,
+      httpUrl,
+    };
+  }
+  // 426: the endpoint takes WebSockets, so this connection in particular was
+  // refused (403 origin, 429 per-IP cap or 503 full): ask what the server can say.
+  const [health, limits] = await Promise.all([
+    getJson(new URL("/healthz", http)),
+    getJson(new URL("/limits", http)),
+  ]);
+  const max = limits?.limits?.maxConnections;
+  const perIp = limits?.limits?.maxConnectionsPerIp;
+  const open = health?.connections;
+  if (health?.status === "shutting_down") {
+    return { kind: "shutting-down", status, httpUrl };
+  }
+  if (max && !max.off && typeof open === "number" && open >= max.value) {
+    return { kind: "full", status, httpUrl };
+  }
+  if (perIp && !perIp.off && typeof open === "number" && open >= perIp.value) {
+    return { kind: "likely-too-many", status, httpUrl, perIp: perIp.value };
+  }
+  return { kind: "upgrade-refused", status, httpUrl };
+}

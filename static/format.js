@@ -1,0 +1,193 @@
+/**
+ * Pure helpers for the demo page: sizes, times, previews of long or binary
+ * messages, and the checks that keep `new WebSocket()` and `close()` from
+ * throwing. No DOM here, so Deno tests import this file directly.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Longest close reason: a close frame's payload is 125 bytes, 2 are the code. */
+export const MAX_REASON_BYTES = 123;
+
+/** Characters of a message shown before it is cut and offered to expand. */
+export const PREVIEW_CHARS = 100;
+
+/** UTF-8 length of a string, as close() and the server count it. */
+export function utf8Bytes(text) {
+  return encoder.encode(text).length;
+}
+
+/**
+ * A byte count for people: "512 B", "1.5 KiB", "1 MiB".
+ * @param {number} bytes
+ * @param {{ B: string, KiB: string, MiB: string }} units translated unit names
+ */
+export function formatBytes(bytes, units = { B: "B", KiB: "KiB", MiB: "MiB" }) {
+  if (bytes < 1024) return `${bytes} ${units.B}`;
+  const [value, unit] = bytes < 1048576
+    ? [bytes / 1024, units.KiB]
+    : [bytes / 1048576, units.MiB];
+  return `${Number(value.toFixed(value < 10 ? 1 : 0))} ${unit}`;
+}
+
+const pad = (n, width = 2) => String(n).padStart(width, "0");
+
+/** Local wall-clock time with milliseconds: "14:03:22.107". */
+export function localTime(date) {
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${
+    pad(date.getSeconds())
+  }.${pad(date.getMilliseconds(), 3)}`;
+}
+
+/** The local zone as people write it: "UTC+08:00", "UTC−05:30", "UTC". */
+export function utcOffset(date) {
+  const minutes = -date.getTimezoneOffset();
+  if (minutes === 0) return "UTC";
+  const sign = minutes > 0 ? "+" : "−";
+  const abs = Math.abs(minutes);
+  return `UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/** Time between two events, short: "+3 ms", "+1.2 s", "+4 min". */
+export function formatGap(ms, units = { ms: "ms", s: "s", min: "min" }) {
+  if (ms < 1000) return `+${Math.round(ms)} ${units.ms}`;
+  if (ms < 60000) return `+${Number((ms / 1000).toFixed(1))} ${units.s}`;
+  return `+${Math.round(ms / 60000)} ${units.min}`;
+}
+
+/** Bytes as hex pairs, the first `limit` of them, with "…" when cut. */
+export function hexPreview(bytes, limit = 16) {
+  const shown = [...bytes.subarray(0, limit)]
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join(" ");
+  return bytes.length > limit ? `${shown} …` : shown;
+}
+
+/** One line of at most `limit` characters: newlines shown as ⏎, "…" when cut. */
+export function previewText(text, limit = PREVIEW_CHARS) {
+  const head = text.length > limit ? text.slice(0, limit) : text;
+  const line = head.replace(/\r?\n/g, "⏎");
+  return {
+    text: text.length > limit ? `${line}…` : line,
+    cut: text.length > limit,
+  };
+}
+
+/** Parses JSON objects and arrays; anything else (or broken JSON) is undefined. */
+export function parseJson(text) {
+  const first = text.trimStart()[0];
+  if (first !== "{" && first !== "[") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Decodes base64 to bytes; undefined when it is not base64. */
+export function decodeBase64(text) {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A format=json echo (`{seq, type, bytes, receivedAt, data}`) with its data
+ * decoded: binary data comes back as bytes. Undefined for anything else.
+ */
+export function decodeJsonEcho(value) {
+  if (
+    value === null || typeof value !== "object" ||
+    typeof value.seq !== "number" ||
+    (value.type !== "text" && value.type !== "binary") ||
+    typeof value.data !== "string"
+  ) return undefined;
+  if (value.type === "text") return { ...value, text: value.data };
+  const bytes = decodeBase64(value.data);
+  return bytes && { ...value, binary: bytes };
+}
+
+/**
+ * A JavaScript string literal for the code panel; long texts are cut so the
+ * panel never holds a megabyte.
+ */
+export function literal(text, limit = 80) {
+  if (text.length <= limit) return JSON.stringify(text);
+  return `${
+    JSON.stringify(text.slice(0, limit))
+  } /* …${text.length} characters */`;
+}
+
+/**
+ * Checks the Code field of close(): empty (no code) or 1000 or 3000-4999,
+ * the only codes a browser may send. Returns the code or an error key.
+ */
+export function checkCloseCode(value) {
+  const text = value.trim();
+  if (text === "") return { code: undefined };
+  if (!/^\d{1,5}$/.test(text)) return { error: "invalid.codeNotNumber" };
+  const code = Number(text);
+  if (code === 1000 || (code >= 3000 && code <= 4999)) return { code };
+  return { error: "invalid.code" };
+}
+
+/** Checks the Reason field of close(): at most 123 bytes of UTF-8. */
+export function checkReason(reason) {
+  const bytes = utf8Bytes(reason);
+  return bytes > MAX_REASON_BYTES
+    ? { error: "invalid.reason", bytes }
+    : { reason, bytes };
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Checks a comma-separated subprotocol list as `new WebSocket(url, list)`
+ * does: each a token (RFC 7230), none twice. Returns the list or an error key.
+ */
+export function checkProtocols(value) {
+  const text = value.trim();
+  if (text === "") return { protocols: [] };
+  const protocols = text.split(",").map((protocol) => protocol.trim());
+  const bad = protocols.find((protocol) => !TOKEN.test(protocol));
+  if (bad !== undefined) return { error: "invalid.protocol", value: bad };
+  const seen = new Set();
+  for (const protocol of protocols) {
+    if (seen.has(protocol)) {
+      return { error: "invalid.protocolTwice", value: protocol };
+    }
+    seen.add(protocol);
+  }
+  return { protocols };
+}
+
+/** Checks the URL field: ws: or wss: (http(s): is turned into ws(s):), no fragment. */
+export function checkUrl(value) {
+  let url;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    return { error: "invalid.url" };
+  }
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    return { error: "invalid.urlScheme" };
+  }
+  if (url.hash) return { error: "invalid.urlHash" };
+  return { url };
+}
+
+/** Parses "de ad be ef", "0xde,0xad" and the like; undefined if not hex. */
+export function parseHex(text) {
+  const clean = text.replace(/[\s,]/g, "").replace(/0x/gi, "");
+  if (!/^([0-9a-f]{2})*$/i.test(clean)) return undefined;
+  return Uint8Array.from(
+    clean.match(/../g) ?? [],
+    (pair) => parseInt(pair, 16),
+  );
+}

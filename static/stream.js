@@ -1,0 +1,284 @@
+/**
+ * The message stream: one list of what was sent (↑), received (↓) and what
+ * happened (open, close, error), capped at {@link MAX_ENTRIES}. Entries are
+ * queued and written once per animation frame, so a burst of thousands of
+ * echoes costs one layout per frame, and the list follows new entries only
+ * while the reader is at the bottom.
+ *
+ * @module
+ */
+import { localTime } from "./format.js";
+
+/** Sent and received messages are marked with an arrow, other entries with a word. */
+const ARROWS = { send: "↑", message: "↓" };
+
+/** Entries kept in the page; older ones are dropped first. */
+export const MAX_ENTRIES = 1000;
+
+/** Full payloads kept for Expand and Copy, in bytes (about); older ones are let go. */
+const KEEP_BYTES = 32 * 1048576;
+
+/** Expanded text longer than this is shown cut (Copy still copies it all). */
+const EXPAND_CHARS = 65536;
+
+/**
+ * @typedef {object} Entry
+ * @property {"send"|"message"|"open"|"close"|"error"|"note"} kind
+ * @property {string} summary one line, already cut to a preview
+ * @property {number} [bytes] message size
+ * @property {() => string} [full] the whole message, pretty when JSON
+ * @property {number} [keep] bytes held by `full`
+ * @property {string} [link] href of an explanation
+ * @property {string} [linkText]
+ */
+
+export class MessageStream {
+  /** @type {HTMLOListElement} */
+  #list;
+  /** The scrolling role="log" element around the list. */
+  #box;
+  /** @type {(key: string, values?: object) => string} */
+  #t;
+  #onChange;
+  #size;
+  #gap;
+  /** @type {Array<Entry & {seq: number, at: Date, gap: number | undefined}>} */
+  #queue = [];
+  #scheduled = false;
+  #follow = true;
+  #total = 0;
+  #shown = 0;
+  #lastAt = 0;
+  /** Unseen entries while not following. */
+  #unseen = 0;
+  /** Entry elements with a kept payload, oldest first, for the byte budget. */
+  #kept = [];
+  #keptBytes = 0;
+  /** @type {WeakMap<Element, () => string>} */
+  #payloads = new WeakMap();
+
+  /**
+   * @param {HTMLOListElement} list the list, inside the scrolling role="log" element
+   * @param {object} options
+   * @param {(key: string, values?: object) => string} options.t translates
+   * @param {(bytes: number) => string} options.size formats a size
+   * @param {(ms: number) => string} options.gap formats the time since the previous entry
+   * @param {(state: {total: number, shown: number, unseen: number, follow: boolean}) => void} options.onChange
+   */
+  constructor(list, options) {
+    this.#list = list;
+    this.#box = list.parentElement;
+    this.#t = options.t;
+    this.#size = options.size;
+    this.#gap = options.gap;
+    this.#onChange = options.onChange;
+    const box = this.#box;
+    box.addEventListener("scroll", () => {
+      const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+      if (atBottom !== this.#follow) {
+        this.#follow = atBottom;
+        if (atBottom) this.#unseen = 0;
+        this.#changed();
+      }
+    }, { passive: true });
+    list.addEventListener("click", (event) => this.#click(event));
+  }
+
+  /** Queues an entry; it is written on the next animation frame. */
+  add(entry) {
+    const now = performance.now();
+    const gap = this.#total === 0 ? undefined : now - this.#lastAt;
+    this.#lastAt = now;
+    this.#total++;
+    this.#queue.push({ ...entry, seq: this.#total, at: new Date(), gap });
+    if (this.#queue.length > MAX_ENTRIES) this.#queue.shift();
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      requestAnimationFrame(() => this.flush());
+    }
+  }
+
+  /** Writes the queued entries now, in one batch. */
+  flush() {
+    this.#scheduled = false;
+    if (this.#queue.length === 0) return;
+    const fragment = document.createDocumentFragment();
+    for (const entry of this.#queue) fragment.append(this.#render(entry));
+    const added = this.#queue.length;
+    this.#queue = [];
+    this.#list.append(fragment);
+    this.#shown += added;
+    while (this.#shown > MAX_ENTRIES) {
+      const first = this.#list.firstElementChild;
+      if (!first) break;
+      this.#forget(first);
+      first.remove();
+      this.#shown--;
+    }
+    if (this.#follow) this.#box.scrollTop = this.#box.scrollHeight;
+    else this.#unseen += added;
+    this.#changed();
+  }
+
+  /** Scrolls to the newest entry and follows again. */
+  follow() {
+    this.#follow = true;
+    this.#unseen = 0;
+    this.#box.scrollTop = this.#box.scrollHeight;
+    this.#changed();
+  }
+
+  /** Empties the stream; the sequence numbers go on. */
+  clear() {
+    this.#queue = [];
+    this.#list.replaceChildren();
+    this.#shown = 0;
+    this.#unseen = 0;
+    this.#follow = true;
+    this.#kept = [];
+    this.#keptBytes = 0;
+    this.#changed();
+  }
+
+  /** Re-labels the buttons after a language change. */
+  relabel() {
+    for (const button of this.#list.querySelectorAll("button[data-action]")) {
+      button.textContent = this.#buttonText(button);
+    }
+  }
+
+  #changed() {
+    this.#onChange({
+      total: this.#total,
+      shown: this.#shown,
+      unseen: this.#unseen,
+      follow: this.#follow,
+    });
+  }
+
+  #buttonText(button) {
+    const { action } = button.dataset;
+    if (action === "expand") {
+      return this.#t(
+        button.getAttribute("aria-expanded") === "true"
+          ? "stream.collapse"
+          : "stream.expand",
+      );
+    }
+    return this.#t(button.dataset.copied ? "stream.copied" : "stream.copy");
+  }
+
+  #render(entry) {
+    const item = document.createElement("li");
+    item.className = `entry ${entry.kind}`;
+    const seq = document.createElement("span");
+    seq.className = "seq";
+    seq.textContent = String(entry.seq);
+    const kind = document.createElement("span");
+    kind.className = "kind";
+    const arrow = ARROWS[entry.kind];
+    if (arrow) {
+      // The arrow for the eye, the word for screen readers.
+      const mark = document.createElement("span");
+      mark.className = "arrow";
+      mark.setAttribute("aria-hidden", "true");
+      mark.textContent = arrow;
+      const word = document.createElement("span");
+      word.className = "visually-hidden";
+      word.textContent = this.#t(`kind.${entry.kind}`);
+      kind.append(mark, word);
+    } else {
+      kind.textContent = this.#t(`kind.${entry.kind}`);
+    }
+    const summary = document.createElement("span");
+    summary.className = "summary";
+    summary.textContent = entry.summary;
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    const parts = [];
+    if (entry.bytes !== undefined) parts.push(this.#size(entry.bytes));
+    parts.push(localTime(entry.at));
+    if (entry.gap !== undefined) parts.push(this.#gap(entry.gap));
+    meta.textContent = parts.join(" · ");
+    item.append(seq, kind, summary, meta);
+    if (entry.link) {
+      const link = document.createElement("a");
+      link.href = entry.link;
+      link.textContent = entry.linkText ?? entry.link;
+      item.append(link);
+    }
+    if (entry.full) {
+      this.#payloads.set(item, entry.full);
+      this.#kept.push(item);
+      this.#keptBytes += entry.keep ?? 0;
+      item.dataset.keep = String(entry.keep ?? 0);
+      while (this.#keptBytes > KEEP_BYTES && this.#kept.length > 1) {
+        this.#forget(this.#kept[0]);
+      }
+      const tools = document.createElement("span");
+      tools.className = "tools";
+      for (const action of ["expand", "copy"]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.dataset.action = action;
+        if (action === "expand") button.setAttribute("aria-expanded", "false");
+        button.textContent = this.#buttonText(button);
+        tools.append(button);
+      }
+      item.append(tools);
+    }
+    return item;
+  }
+
+  /** Lets go of an entry's payload (dropped, or over the byte budget). */
+  #forget(item) {
+    if (!this.#payloads.has(item)) return;
+    this.#payloads.delete(item);
+    this.#keptBytes -= Number(item.dataset.keep ?? 0);
+    const index = this.#kept.indexOf(item);
+    if (index >= 0) this.#kept.splice(index, 1);
+    for (const button of item.querySelectorAll("button[data-action]")) {
+      button.disabled = true;
+      button.title = this.#t("stream.letGo");
+    }
+  }
+
+  #click(event) {
+    const button = event.target.closest?.("button[data-action]");
+    if (!button) return;
+    const item = button.closest("li");
+    const full = this.#payloads.get(item);
+    if (!full) return;
+    if (button.dataset.action === "expand") {
+      let pre = item.querySelector("pre");
+      const open = button.getAttribute("aria-expanded") !== "true";
+      if (open && !pre) {
+        pre = document.createElement("pre");
+        pre.className = "full";
+        const text = full();
+        pre.textContent = text.length > EXPAND_CHARS
+          ? `${text.slice(0, EXPAND_CHARS)}\n… ${
+            this.#t("stream.cutAt", { count: text.length })
+          }`
+          : text;
+        item.append(pre);
+      }
+      if (pre) pre.hidden = !open;
+      button.setAttribute("aria-expanded", String(open));
+      button.textContent = this.#buttonText(button);
+      return;
+    }
+    const text = full();
+    const copied = () => {
+      button.dataset.copied = "1";
+      button.textContent = this.#buttonText(button);
+    };
+    if (navigator.clipboard?.writeText) {
+      navigator.clipboard.writeText(text).then(copied, () => {
+        button.textContent = this.#t("stream.copyFailed");
+      });
+    } else {
+      button.textContent = this.#t("stream.copyFailed");
+    }
+  }
+}

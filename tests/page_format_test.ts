@@ -1,0 +1,138 @@
+/**
+ * The demo page's pure helpers (static/format.js) and its text tables
+ * (static/i18n.js), tested without a browser.
+ */
+import assert from "node:assert/strict";
+import {
+  checkCloseCode,
+  checkProtocols,
+  checkReason,
+  checkUrl,
+  decodeJsonEcho,
+  formatBytes,
+  formatGap,
+  literal,
+  localTime,
+  parseHex,
+  previewText,
+  utcOffset,
+} from "../static/format.js";
+import { LANGUAGES, MESSAGES, pickLanguage } from "../static/i18n.js";
+
+Deno.test("checkReason() accepts 123 UTF-8 bytes and explains 124 or more", async (t) => {
+  await t.step("41 Chinese characters are 123 bytes", () => {
+    assert.deepEqual(checkReason("中".repeat(41)), {
+      reason: "中".repeat(41),
+      bytes: 123,
+    });
+  });
+  await t.step("42 Chinese characters are 126 bytes: an error", () => {
+    assert.deepEqual(checkReason("中".repeat(42)), {
+      error: "invalid.reason",
+      bytes: 126,
+    });
+  });
+});
+
+Deno.test("checkCloseCode() allows empty, 1000 and 3000-4999 only", () => {
+  assert.deepEqual(checkCloseCode(""), { code: undefined });
+  assert.deepEqual(checkCloseCode(" 1000 "), { code: 1000 });
+  assert.deepEqual(checkCloseCode("4999"), { code: 4999 });
+  assert.deepEqual(checkCloseCode("1001"), { error: "invalid.code" });
+  assert.deepEqual(checkCloseCode("5000"), { error: "invalid.code" });
+  assert.deepEqual(checkCloseCode("1e3"), { error: "invalid.codeNotNumber" });
+});
+
+Deno.test("checkProtocols() takes tokens once each, as new WebSocket() does", () => {
+  assert.deepEqual(checkProtocols(""), { protocols: [] });
+  assert.deepEqual(checkProtocols("chat, v2"), { protocols: ["chat", "v2"] });
+  assert.deepEqual(checkProtocols("a b"), {
+    error: "invalid.protocol",
+    value: "a b",
+  });
+  assert.deepEqual(checkProtocols("chat,"), {
+    error: "invalid.protocol",
+    value: "",
+  });
+  assert.deepEqual(checkProtocols("x, x"), {
+    error: "invalid.protocolTwice",
+    value: "x",
+  });
+});
+
+Deno.test("checkUrl() takes ws(s) and http(s), nothing else", () => {
+  assert.equal(checkUrl("ws://a/echo").url?.href, "ws://a/echo");
+  assert.equal(checkUrl("https://a/echo").url?.href, "wss://a/echo");
+  assert.deepEqual(checkUrl("ftp://a/"), { error: "invalid.urlScheme" });
+  assert.deepEqual(checkUrl("ws://a/#x"), { error: "invalid.urlHash" });
+  assert.deepEqual(checkUrl("echo"), { error: "invalid.url" });
+});
+
+Deno.test("formatBytes() and formatGap() give short sizes and times", () => {
+  assert.equal(formatBytes(0), "0 B");
+  assert.equal(formatBytes(1536), "1.5 KiB");
+  assert.equal(formatBytes(65536), "64 KiB");
+  assert.equal(formatBytes(1048576), "1 MiB");
+  assert.equal(formatGap(3.4), "+3 ms");
+  assert.equal(formatGap(1250), "+1.3 s");
+  assert.equal(formatGap(240000), "+4 min");
+});
+
+Deno.test("localTime() and utcOffset() label local time", () => {
+  const date = new Date(2026, 0, 2, 3, 4, 5, 6);
+  assert.equal(localTime(date), "03:04:05.006");
+  assert.match(utcOffset(date), /^UTC([+−]\d\d:\d\d)?$/);
+});
+
+Deno.test("previewText() cuts long text to one line", () => {
+  assert.deepEqual(previewText("a\nb"), { text: "a⏎b", cut: false });
+  const long = previewText("x".repeat(1048576));
+  assert.equal(long.cut, true);
+  assert.ok(long.text.length <= 101);
+});
+
+Deno.test("literal() keeps the code panel short for a 1 MB message", () => {
+  assert.equal(literal("hi"), '"hi"');
+  assert.ok(literal("x".repeat(1048576)).length < 200);
+});
+
+Deno.test("decodeJsonEcho() decodes format=json binary data", () => {
+  const echo = decodeJsonEcho({
+    seq: 2,
+    type: "binary",
+    bytes: 4,
+    receivedAt: "2026-01-01T00:00:00.000Z",
+    data: "3q2+7w==",
+  });
+  assert.deepEqual([...echo!.binary!], [0xde, 0xad, 0xbe, 0xef]);
+  assert.equal(decodeJsonEcho({ seq: 1 }), undefined);
+});
+
+Deno.test("parseHex() reads spaced, comma and 0x forms", () => {
+  assert.deepEqual([...parseHex("de ad,0xbe EF")!], [0xde, 0xad, 0xbe, 0xef]);
+  assert.equal(parseHex("abc"), undefined);
+});
+
+Deno.test("every language has every text, and the terms each reader expects", async (t) => {
+  const keys = Object.keys(MESSAGES.en!).sort();
+  for (const lang of LANGUAGES) {
+    await t.step(`${lang} has the same keys as English`, () => {
+      assert.deepEqual(Object.keys(MESSAGES[lang]!).sort(), keys);
+    });
+  }
+  await t.step("zh-Hant says 交握, never 握手", () => {
+    const all = Object.values(MESSAGES["zh-Hant"]!).join("");
+    assert.ok(all.includes("交握"));
+    assert.ok(!all.includes("握手"));
+  });
+  await t.step("zh-Hans quotes with “”, never 「」", () => {
+    const all = Object.values(MESSAGES["zh-Hans"]!).join("");
+    assert.ok(!/[「」]/.test(all));
+  });
+  await t.step("pickLanguage() follows the URL, then the browser", () => {
+    assert.equal(pickLanguage("zh-Hans", ["en"]), "zh-Hans");
+    assert.equal(pickLanguage(null, ["zh-TW"]), "zh-Hant");
+    assert.equal(pickLanguage(null, ["zh-CN"]), "zh-Hans");
+    assert.equal(pickLanguage(null, ["fr"]), "en");
+  });
+});
