@@ -48,6 +48,8 @@ export interface ConnectionOptions {
   prelude: readonly string[];
   /** `/close`: text "CODE REASON" closes with that code and reason. */
   closeCommands: boolean;
+  /** Gives up on a socket that has not opened by then. @default OPEN_TIMEOUT_MS */
+  openTimeoutMs?: number;
 }
 
 /**
@@ -86,6 +88,14 @@ export const IN_FLIGHT_BYTES = 1024 * 1024;
 export const SLOW_READER_SLOT_HOLD_MS = 60_000;
 
 /**
+ * How long an upgraded socket may take to open. A client that resets the
+ * TCP connection right after sending its upgrade leaves a socket whose
+ * `open` and `close` events never fire (measured by issue #12's attack
+ * review); without this deadline its slot would stay taken for good.
+ */
+export const OPEN_TIMEOUT_MS = 10_000;
+
+/**
  * Echoes every message on `socket` back unchanged, within the limits in
  * `options.config`. Text "Goodbye" is echoed and then closes with 1000
  * (pywebsocket's echo handler).
@@ -110,6 +120,8 @@ class EchoConnection
   /** When the client last sent a message (or opened), for the idle sweep. */
   lastActiveAt: number = this.#openedAt;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Gives up on a socket that never opens; cleared on open. */
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
   #messages = 0;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -159,6 +171,10 @@ class EchoConnection
     socket.addEventListener("open", this);
     socket.addEventListener("message", this);
     socket.addEventListener("close", this);
+    this.#openTimer = setTimeout(
+      () => this.#neverOpened(),
+      options.openTimeoutMs ?? OPEN_TIMEOUT_MS,
+    );
   }
 
   /** The socket's `open`, `message` and `close` events. */
@@ -253,6 +269,7 @@ class EchoConnection
 
   #onOpen(): void {
     const { metrics } = this.#options;
+    clearTimeout(this.#openTimer);
     this.#opened = true;
     metrics.connectionsOpen++;
     metrics.connectionsTotal++;
@@ -322,10 +339,23 @@ class EchoConnection
     this.close(close);
   }
 
+  /** The handshake never completed: finish as if closed, with 1006. */
+  #neverOpened(): void {
+    this.#openTimer = undefined;
+    if (this.#opened || this.#finished) return;
+    try {
+      this.#socket.close();
+    } catch {
+      // Not open: nothing to close on Deno's side that JS can reach.
+    }
+    this.#onClose(1006, "the handshake never completed");
+  }
+
   /** Deno can fire `close` twice (after an idle timeout): count it once. */
   #onClose(code: number, reason: string): void {
     if (this.#finished) return;
     this.#finished = true;
+    clearTimeout(this.#openTimer);
     this.#options.idle?.delete(this);
     clearTimeout(this.#closeTimer);
     this.#responder?.stop();

@@ -28,6 +28,24 @@ export type LogFormat = "text" | "json";
 /** How long a line may wait before its batch is written, in ms. */
 export const LOG_FLUSH_MS = 50;
 
+/** Characters that end, split or colour a line in some viewer: quoted. */
+const UNSAFE = /[\s"=\p{Cc}\u2028\u2029]/u;
+
+/**
+ * JSON text with DEL, the C1 controls and the Unicode line separators
+ * escaped too; `JSON.stringify` escapes only the controls below U+0020.
+ */
+function escapeJson(json: string): string {
+  return json.replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+function quote(text: string): string {
+  return escapeJson(JSON.stringify(text));
+}
+
 /** Fields whose text values are always quoted, since people write them freely. */
 const QUOTED = new Set(["origin", "message", "error"]);
 
@@ -59,8 +77,8 @@ export function formatText(record: LogRecord): string {
     const name = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     const text = typeof value === "string" &&
         (QUOTED.has(key) || (closing && key === "reason") || value === "" ||
-          /[\s"=]/.test(value))
-      ? JSON.stringify(value)
+          UNSAFE.test(value))
+      ? quote(value)
       : String(value);
     line += ` ${name}=${text}`;
   }
@@ -83,7 +101,7 @@ export function formatText(record: LogRecord): string {
  * ```
  */
 export function formatJson(record: LogRecord, now: Date = new Date()): string {
-  return JSON.stringify({ time: now.toISOString(), ...record });
+  return escapeJson(JSON.stringify({ time: now.toISOString(), ...record }));
 }
 
 /** A log that batches lines; `flush()` writes what is waiting, e.g. before exit. */

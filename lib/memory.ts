@@ -59,6 +59,16 @@ export interface MemoryGuardOptions {
 export const RESUME_BELOW = 0.9;
 /** Shedding closes connections until the rest fits in this share of the budget. */
 export const SHED_TO = 0.75;
+/**
+ * Samples in a row with RSS over MAX_RSS_BYTES but steady (within 1%) and
+ * nothing held by any connection, after which the RSS is taken for memory the
+ * allocator kept rather than memory in use: the allocator does not give
+ * freed memory back, so after a flood RSS stays near its peak (measured in
+ * the attack review: 376 MiB for good after a 400 MiB trip). New connections
+ * reuse that memory, so the watch admits again and trips next only on growth
+ * past that level.
+ */
+export const RSS_SETTLE_SAMPLES = 5;
 
 /** Counts what the connections hold and sheds when there is too much. */
 export class MemoryGuard {
@@ -71,6 +81,9 @@ export class MemoryGuard {
   readonly #shedCount: Record<ShedCause, number> = { memory_budget: 0, rss: 0 };
   #used = 0;
   #rss = 0;
+  /** RSS taken for retained memory after a flood: the watch trips above it. */
+  #rssFloor = 0;
+  #rssSteadySamples = 0;
   #overBudget = false;
   #overRss = false;
   #shedTimer: ReturnType<typeof setTimeout> | undefined;
@@ -141,11 +154,28 @@ export class MemoryGuard {
       }
     }
     if (this.#maxRss === 0) return;
-    this.#rss = this.#readRss();
-    if (this.#rss > this.#maxRss) {
+    const before = this.#rss;
+    // 0 means the read failed (no descriptor left): keep the last sample.
+    const rss = this.#rss = this.#readRss() || before;
+    if (rss < this.#maxRss * RESUME_BELOW) {
+      this.#overRss = false;
+      this.#rssFloor = 0;
+      this.#rssSteadySamples = 0;
+      return;
+    }
+    // Over the limit, or over what was kept after the last flood.
+    if (rss > Math.max(this.#maxRss, this.#rssFloor * 1.05)) {
       this.#overRss = true;
-      this.#shed("rss", this.#unshedBytes() / 2);
-    } else if (this.#rss < this.#maxRss * RESUME_BELOW) {
+    }
+    if (!this.#overRss) return;
+    this.#shed("rss", this.#unshedBytes() / 2);
+    const steady = Math.abs(rss - before) <= before * 0.01;
+    this.#rssSteadySamples = steady && this.#used === 0
+      ? this.#rssSteadySamples + 1
+      : 0;
+    if (this.#rssSteadySamples >= RSS_SETTLE_SAMPLES) {
+      this.#rssFloor = rss;
+      this.#rssSteadySamples = 0;
       this.#overRss = false;
     }
   }

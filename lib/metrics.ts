@@ -35,7 +35,7 @@ export class Metrics {
   bytesIn = 0;
   messagesOut = 0;
   bytesOut = 0;
-  readonly closesByCode: Map<number, number> = new Map();
+  readonly closesByCode: Map<number | string, number> = new Map();
   readonly refusals: Map<RefusalReason, number> = new Map();
   readonly breaches: Map<LimitReason, number> = new Map();
   /** Called once per finished connection; none by default. */
@@ -57,14 +57,19 @@ export class Metrics {
   }
 
   /**
-   * Counts a finished connection by its close code.
+   * Counts a finished connection by its close code. Codes 3000-4999 are the
+   * client's to choose, so each range is one series (`3000-3999`,
+   * `4000-4999`): a client could otherwise create 2,000 series.
    *
    * @param code The close code the service recorded.
    * @param durationMs How long the connection lasted, for {@link onClose};
    * a caller that does not know it passes nothing and no duration is told.
    */
   closed(code: number, durationMs?: number): void {
-    increment(this.closesByCode, code);
+    increment(
+      this.closesByCode,
+      code < 3000 ? code : code < 4000 ? "3000-3999" : "4000-4999",
+    );
     if (durationMs !== undefined) this.onClose?.(code, durationMs);
   }
 

@@ -15,10 +15,12 @@ import type { EchoOptions } from "./echo_options.ts";
 import { utf8ByteLength } from "./utf8.ts";
 
 /**
- * Bytes charged per delayed message on top of its payload, so a flood of
- * empty messages under `delay` still counts against the slow-reader cap.
+ * Bytes charged per waiting (`delay`) echo on top of its payload: the
+ * received message, its queue entry and timer bookkeeping. 772-806 bytes per
+ * empty echo, measured with `deno run -A bench/delay_cost.ts 100000`; with
+ * the earlier guess of 64, a delay flood from 1,280 clients reached 621 MiB.
  */
-export const QUEUED_MESSAGE_COST = 64;
+export const QUEUED_MESSAGE_COST = 800;
 
 /** How the options path talks back to its connection. */
 export interface EchoOutput {

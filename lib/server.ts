@@ -141,7 +141,13 @@ export function startServer(
       clearTimeout(timer);
       registry.dispose();
       services.memory.dispose();
-      await server.shutdown();
+      // Deno's shutdown waits for every connection, and one whose upgrade
+      // was cut off by a reset never ends (measured): wait one more grace.
+      const stopped = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, config.shutdownGraceSeconds * 1000);
+      });
+      await Promise.race([server.shutdown(), stopped]);
+      clearTimeout(timer);
     })();
     return stopping;
   };

@@ -9,11 +9,13 @@ import type { AppEnv, Services } from "../lib/services.ts";
 
 /** Health and metrics endpoints. */
 export function healthRoutes(services: Services): Hono<AppEnv> {
-  const { metrics, registry, memory, listener } = services;
+  const { metrics, registry, memory } = services;
   const route = new Hono<AppEnv>();
   route.get("/healthz", function healthz(c) {
     c.header("Cache-Control", "no-store");
     const state = memory.state();
+    // Read per request: the server replaces it once it listens.
+    const listener = services.listener;
     // Shedding and a failing accept loop stay 200: the process serves its
     // open connections, and a restart would drop them all.
     const status = registry.shuttingDown

@@ -82,6 +82,8 @@ export function fakeConnection(
     closeCommands?: boolean;
     memory?: MemoryGuard;
     prelude?: string[];
+    /** Leave the socket CONNECTING, with this open deadline. */
+    neverOpens?: number;
   } = {},
 ): FakeConnection {
   const config = Object.keys(env).length ? parseConfig(env) : DEFAULT_CONFIG;
@@ -104,8 +106,11 @@ export function fakeConnection(
     echo: options.echo ?? PLAIN_ECHO,
     prelude: options.prelude ?? [],
     closeCommands: options.closeCommands ?? false,
+    ...(options.neverOpens === undefined
+      ? {}
+      : { openTimeoutMs: options.neverOpens }),
   });
-  socket.open();
+  if (options.neverOpens === undefined) socket.open();
   return {
     socket,
     metrics,

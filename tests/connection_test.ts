@@ -181,3 +181,16 @@ Deno.test("a close is logged once with its code, limit and counts, even when Den
   );
   assert.equal(c.registry.countFor("192.0.2.1"), 0, "the slot is free");
 });
+
+Deno.test("a socket that never opens (the client reset it mid-handshake) gives its slot back after the open deadline", async () => {
+  using c = fakeConnection({}, { neverOpens: 20 });
+  assert.equal(c.registry.countFor("192.0.2.1"), 1, "the slot is taken");
+  const deadline = Date.now() + 2000;
+  while (c.records.length === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.equal(c.registry.countFor("192.0.2.1"), 0, "and given back");
+  assert.equal(c.records[0]?.code, 1006);
+  assert.equal(c.records[0]?.reason, "the handshake never completed");
+  assert.equal(c.metrics.connectionsOpen, 0, "it never counted as open");
+});

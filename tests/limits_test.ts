@@ -279,3 +279,20 @@ Deno.test("GET /metrics reports traffic, closes by code and refusals in Promethe
     assert.ok(text.split("\n").includes(line), `missing "${line}" in\n${text}`);
   }
 });
+
+Deno.test("/metrics counts client-chosen close codes in two ranges, not one series each", async () => {
+  await using server = startTestServer();
+  for (const code of [4000, 4001, 4999, 3000]) {
+    const { socket, inbox } = await connect(`${server.ws}/echo`);
+    socket.close(code, "mine");
+    await inbox.closed();
+  }
+  await until(
+    () => server.services.registry.total === 0,
+    "the four connections to finish",
+  );
+  const text = await (await fetch(`${server.http}/metrics`)).text();
+  assert.match(text, /^ws_echo_closes_total\{code="4000-4999"\} 3$/m);
+  assert.match(text, /^ws_echo_closes_total\{code="3000-3999"\} 1$/m);
+  assert.doesNotMatch(text, /code="4001"/);
+});

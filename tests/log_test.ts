@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { batchedLog } from "../lib/log.ts";
+import { batchedLog, formatJson, formatText } from "../lib/log.ts";
 
 Deno.test("batchedLog() writes waiting lines in one write, in order", () => {
   const writes: string[] = [];
@@ -34,4 +34,25 @@ Deno.test("batchedLog() writes a batch by itself after LOG_FLUSH_MS", async () =
   } finally {
     clearInterval(keepAlive);
   }
+});
+
+/** Any control character or line separator. */
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+
+Deno.test("a client's text cannot forge or colour a log line", async (t) => {
+  const path = "/x\u001b[31m\nws close id=forged\u0085\u2028";
+  await t.step("text: quoted, every control escaped", () => {
+    const line = formatText({ event: "http", path, status: 404 });
+    assert.equal(line.split("\n").length, 1);
+    assert.doesNotMatch(line, CONTROL);
+    assert.match(
+      line,
+      /path="\/x\\u001b\[31m\\nws close id=forged\\u0085\\u2028"/,
+    );
+  });
+  await t.step("JSON: the same, and it still parses back", () => {
+    const line = formatJson({ event: "http", path }, new Date(0));
+    assert.doesNotMatch(line, CONTROL);
+    assert.equal(JSON.parse(line).path, path);
+  });
 });

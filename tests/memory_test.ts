@@ -4,6 +4,7 @@ import {
   type Backlogged,
   MemoryGuard,
   RESUME_BELOW,
+  RSS_SETTLE_SAMPLES,
   type ShedCause,
 } from "../lib/memory.ts";
 
@@ -120,3 +121,50 @@ Deno.test("MemoryGuard watches RSS independently of the budget", async (t) => {
 function disposable(guard: MemoryGuard): MemoryGuard & Disposable {
   return Object.assign(guard, { [Symbol.dispose]: () => guard.dispose() });
 }
+
+Deno.test("MemoryGuard admits again when RSS stays high with nothing held: memory the allocator kept after a flood", async (t) => {
+  let rss = 420 * MiB;
+  using guard = disposable(
+    new MemoryGuard({
+      budgetBytes: 0,
+      maxRssBytes: 400 * MiB,
+      readRss: () => rss,
+    }),
+  );
+  await t.step("over the limit it refuses", () => {
+    guard.sample();
+    assert.equal(guard.shedding, "rss");
+  });
+  await t.step(
+    `steady and with nothing held for ${RSS_SETTLE_SAMPLES} samples in all, it admits`,
+    () => {
+      // The sample that tripped it was the first steady one.
+      for (let i = 0; i < RSS_SETTLE_SAMPLES - 2; i++) {
+        guard.sample();
+        assert.equal(guard.shedding, "rss", `sample ${i + 2}`);
+      }
+      guard.sample();
+      assert.equal(guard.shedding, undefined);
+    },
+  );
+  await t.step("growth of more than 5% past that level trips it again", () => {
+    rss = 425 * MiB;
+    guard.sample();
+    assert.equal(guard.shedding, undefined, "within 5%");
+    rss = 450 * MiB;
+    guard.sample();
+    assert.equal(guard.shedding, "rss");
+  });
+  await t.step("a connection holding memory keeps it refusing", () => {
+    const holder = new Holder(MiB);
+    guard.charge(holder, holder.bytes);
+    for (let i = 0; i < RSS_SETTLE_SAMPLES + 2; i++) guard.sample();
+    assert.equal(guard.shedding, "rss");
+    guard.charge(holder, 0);
+  });
+  await t.step("a failed read (0) keeps the last sample", () => {
+    rss = 0;
+    guard.sample();
+    assert.equal(guard.state().rssBytes, 450 * MiB);
+  });
+});
