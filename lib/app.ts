@@ -91,6 +91,10 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     registry: new ConnectionRegistry({
       maxPerIp: config.maxConnectionsPerIp,
       maxTotal: config.maxConnections,
+      clientMessageRate: {
+        perSecond: config.rateLimitIpMessagesPerSecond,
+        burst: config.rateLimitIpMessageBurst,
+      },
     }),
     listener: { accepting: true, acceptFailures: 0 },
   };

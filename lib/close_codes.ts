@@ -39,6 +39,18 @@ export function closeMessageRate(perSecond: number): CloseReason {
   };
 }
 
+/**
+ * Policy violation (1008): the client's connections together sent faster than
+ * one address may (RATE_LIMIT_IP_MESSAGES_PER_SECOND).
+ */
+export function closeClientMessageRate(perSecond: number): CloseReason {
+  return {
+    code: 1008,
+    reason:
+      `message rate limit: over ${perSecond} messages/s from your address`,
+  };
+}
+
 /** Policy violation (1008): the client sent more bytes than the byte rate allows. */
 export function closeByteRate(perSecond: number): CloseReason {
   return { code: 1008, reason: `byte rate limit: over ${perSecond} bytes/s` };

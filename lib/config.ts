@@ -224,6 +224,24 @@ export const SETTINGS = {
       "bytes allowed at once above the rate; at least `MAX_MESSAGE_BYTES`",
     breach: "bytes allowed at once above the rate",
   }),
+  RATE_LIMIT_IP_MESSAGES_PER_SECOND: integer("rateLimitIpMessagesPerSecond", {
+    min: 0,
+    max: 1_000_000_000,
+    default: 2000,
+    unit: "messages/s",
+    zeroIsOff: true,
+    description:
+      'all connections of one IPv4 address or IPv6 prefix together; the connection that passes it closes with `1008` "message rate limit"',
+    breach: 'close 1008 "message rate limit" (per address)',
+  }),
+  RATE_LIMIT_IP_MESSAGE_BURST: integer("rateLimitIpMessageBurst", {
+    min: 1,
+    max: 1_000_000_000,
+    default: 8000,
+    unit: "messages",
+    description: "messages one address may send at once above its rate",
+    breach: "messages one address may send at once above its rate",
+  }),
   MAX_CONNECTIONS_PER_IP: integer("maxConnectionsPerIp", {
     min: 0,
     max: 1_000_000,

@@ -13,6 +13,7 @@ import {
   CLOSE_IDLE,
   CLOSE_OVERLOADED,
   closeByteRate,
+  closeClientMessageRate,
   closeMessageRate,
   type CloseReason,
   closeSlowReader,
@@ -114,6 +115,8 @@ class EchoConnection
   readonly #maxMessageBytes: number;
   readonly #maxBufferedBytes: number;
   readonly #messageRate: TokenBucket | undefined;
+  /** Shared by every connection of this client's address or prefix. */
+  readonly #clientMessageRate: TokenBucket | undefined;
   readonly #byteRate: TokenBucket | undefined;
   /** Query options and `/close`; undefined for a pure echo. */
   readonly #responder: OptionsEcho | undefined;
@@ -154,6 +157,7 @@ class EchoConnection
         now,
       )
       : undefined;
+    this.#clientMessageRate = options.lease.clientMessageRate;
     this.#byteRate = config.rateLimitBytesPerSecond > 0
       ? new TokenBucket(
         config.rateLimitBytesPerSecond,
@@ -298,6 +302,14 @@ class EchoConnection
       return this.#breached(
         "message_rate",
         closeMessageRate(this.#options.config.rateLimitMessagesPerSecond),
+      );
+    }
+    if (this.#clientMessageRate && !this.#clientMessageRate.take(1, now)) {
+      return this.#breached(
+        "ip_message_rate",
+        closeClientMessageRate(
+          this.#options.config.rateLimitIpMessagesPerSecond,
+        ),
       );
     }
     if (this.#byteRate && !this.#byteRate.take(bytes, now)) {

@@ -13,6 +13,7 @@ import type { MemoryState } from "./memory.ts";
 export type LimitReason =
   | "message_size"
   | "message_rate"
+  | "ip_message_rate"
   | "byte_rate"
   | "slow_reader"
   | "idle"

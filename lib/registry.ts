@@ -5,6 +5,7 @@
  * @module
  */
 import type { CloseReason } from "./close_codes.ts";
+import { TokenBucket } from "./rate_limit.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -21,6 +22,18 @@ export interface Lease {
   holdFor(ms: number): void;
   /** Registers the connection so shutdown can close it. */
   track(connection: Closable): void;
+  /**
+   * The message rate shared by every connection of this client (IPv4
+   * address or IPv6 prefix); undefined when that limit is off.
+   */
+  readonly clientMessageRate: TokenBucket | undefined;
+}
+
+/** What the registry keeps for one client key while it holds slots. */
+interface ClientState {
+  slots: number;
+  /** Messages per second for all the client's connections together. */
+  messages: TokenBucket | undefined;
 }
 
 /** Why the registry refused a slot. */
@@ -28,25 +41,36 @@ export type AdmissionRefusal = "per_ip" | "total" | "shutting_down";
 
 /** Counts connections per client IP and in total, against the configured caps. */
 export class ConnectionRegistry {
-  readonly #perIp = new Map<string, number>();
+  readonly #clients = new Map<string, ClientState>();
   readonly #open = new Set<Closable>();
   /** Slots held after a slow reader closed: the timer that frees each one. */
   readonly #held = new Map<Timer, () => void>();
   readonly #emptyWaiters: Array<() => void> = [];
   readonly #maxPerIp: number;
   readonly #maxTotal: number;
+  readonly #clientRate: { perSecond: number; burst: number } | undefined;
   #total = 0;
   #shuttingDown = false;
 
-  /** @param limits Caps; 0 turns a cap off. */
-  constructor(limits: { maxPerIp: number; maxTotal: number }) {
+  /**
+   * @param limits Caps; 0 turns a cap off. `clientMessageRate` is shared by
+   * each client's connections (undefined or 0 per second: off).
+   */
+  constructor(limits: {
+    maxPerIp: number;
+    maxTotal: number;
+    clientMessageRate?: { perSecond: number; burst: number };
+  }) {
     this.#maxPerIp = limits.maxPerIp;
     this.#maxTotal = limits.maxTotal;
+    this.#clientRate = limits.clientMessageRate?.perSecond
+      ? limits.clientMessageRate
+      : undefined;
   }
 
   /** Slots in use by one client key (an IPv4 address or an IPv6 prefix). */
   countFor(key: string): number {
-    return this.#perIp.get(key) ?? 0;
+    return this.#clients.get(key)?.slots ?? 0;
   }
 
   /** Slots in use in total, held ones included. */
@@ -63,7 +87,7 @@ export class ConnectionRegistry {
   refusalFor(ip: string): AdmissionRefusal | undefined {
     if (this.#shuttingDown) return "shutting_down";
     if (this.#maxTotal > 0 && this.#total >= this.#maxTotal) return "total";
-    const forIp = this.#perIp.get(ip) ?? 0;
+    const forIp = this.#clients.get(ip)?.slots ?? 0;
     if (this.#maxPerIp > 0 && forIp >= this.#maxPerIp) return "per_ip";
     return undefined;
   }
@@ -72,19 +96,27 @@ export class ConnectionRegistry {
   admit(ip: string): Lease | AdmissionRefusal {
     const refusal = this.refusalFor(ip);
     if (refusal) return refusal;
-    const forIp = this.#perIp.get(ip) ?? 0;
-    this.#perIp.set(ip, forIp + 1);
+    let client = this.#clients.get(ip);
+    if (client === undefined) {
+      const rate = this.#clientRate;
+      client = {
+        slots: 0,
+        messages: rate &&
+          new TokenBucket(rate.perSecond, rate.burst, Date.now()),
+      };
+      this.#clients.set(ip, client);
+    }
+    client.slots++;
     this.#total++;
-    return new Slot(this, ip);
+    return new Slot(this, ip, client.messages);
   }
 
   /** Gives back one slot of `ip`; called once per slot, by {@link Slot}. */
   free(ip: string, timer: Timer | undefined): void {
     if (timer !== undefined) this.#held.delete(timer);
     this.#total--;
-    const left = (this.#perIp.get(ip) ?? 1) - 1;
-    if (left === 0) this.#perIp.delete(ip);
-    else this.#perIp.set(ip, left);
+    const client = this.#clients.get(ip);
+    if (client && --client.slots === 0) this.#clients.delete(ip);
   }
 
   /** Keeps a slot taken until `timer` fires (or `dispose` runs `free`). */
@@ -134,13 +166,19 @@ export class ConnectionRegistry {
 class Slot implements Lease {
   readonly #registry: ConnectionRegistry;
   readonly #ip: string;
+  readonly clientMessageRate: TokenBucket | undefined;
   #released = false;
   #tracked: Closable | undefined;
   #timer: Timer | undefined;
 
-  constructor(registry: ConnectionRegistry, ip: string) {
+  constructor(
+    registry: ConnectionRegistry,
+    ip: string,
+    clientMessageRate: TokenBucket | undefined,
+  ) {
     this.#registry = registry;
     this.#ip = ip;
+    this.clientMessageRate = clientMessageRate;
   }
 
   release(): void {

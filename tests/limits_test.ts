@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConnectionRegistry, type Lease } from "../lib/registry.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 import { closeAndWait, connect, until } from "./_client.ts";
 import {
@@ -295,4 +296,50 @@ Deno.test("/metrics counts client-chosen close codes in two ranges, not one seri
   assert.match(text, /^ws_echo_closes_total\{code="4000-4999"\} 3$/m);
   assert.match(text, /^ws_echo_closes_total\{code="3000-3999"\} 1$/m);
   assert.doesNotMatch(text, /code="4001"/);
+});
+
+Deno.test("one address's connections share RATE_LIMIT_IP_MESSAGES_PER_SECOND; the one that passes it closes with 1008", async () => {
+  await using server = startTestServer({
+    RATE_LIMIT_MESSAGES_PER_SECOND: "0",
+    RATE_LIMIT_IP_MESSAGES_PER_SECOND: "1",
+    RATE_LIMIT_IP_MESSAGE_BURST: "20",
+  });
+  const a = await connect(`${server.ws}/echo`);
+  const b = await connect(`${server.ws}/echo`);
+  // 10 each fits the address's burst of 20 ...
+  for (let i = 0; i < 10; i++) {
+    a.socket.send("a");
+    b.socket.send("b");
+  }
+  assert.deepEqual(await a.inbox.take(10), Array(10).fill("a"));
+  assert.deepEqual(await b.inbox.take(10), Array(10).fill("b"));
+  // ... and more from either is over it (three, in case a slow machine took
+  // a second or two and the address earned a token back).
+  for (let i = 0; i < 3; i++) b.socket.send("too many");
+  const close = await b.inbox.closed();
+  assert.equal(close.code, 1008);
+  assert.equal(
+    close.reason,
+    "message rate limit: over 1 messages/s from your address",
+  );
+  assert.equal(server.services.metrics.breaches.get("ip_message_rate"), 1);
+  await closeAndWait(a.socket, a.inbox);
+});
+
+Deno.test("the shared message rate is per address: another address has its own", () => {
+  const registry = new ConnectionRegistry({
+    maxPerIp: 0,
+    maxTotal: 0,
+    clientMessageRate: { perSecond: 1, burst: 1 },
+  });
+  const first = registry.admit("192.0.2.1") as Lease;
+  const second = registry.admit("192.0.2.1") as Lease;
+  const other = registry.admit("198.51.100.1") as Lease;
+  assert.equal(first.clientMessageRate, second.clientMessageRate);
+  assert.notEqual(first.clientMessageRate, other.clientMessageRate);
+  assert.equal(first.clientMessageRate!.take(1, 0), true);
+  assert.equal(second.clientMessageRate!.take(1, 0), false, "shared");
+  assert.equal(other.clientMessageRate!.take(1, 0), true, "its own");
+  for (const lease of [first, second, other]) lease.release();
+  assert.equal(registry.total, 0);
 });
