@@ -13,15 +13,23 @@ import { startServer } from "./lib/server.ts";
 if (import.meta.main) {
   try {
     // Only the variables the service reads: `--allow-env` names exactly these.
-    const { echoApp, output, startRecord } = bootService(
+    const { config, echoApp, output, startRecord } = bootService(
       (name) => Deno.env.get(name),
       "run",
     );
     const server = startServer(echoApp, {
-      onListen: (urls) =>
-        console.log(`ws-echo: page ${urls.page}  echo ${urls.echo}`),
+      onListen(urls) {
+        // The first line says where to connect; in JSON too, for collectors.
+        if (config.logFormat === "text") {
+          console.log(`ws-echo: page ${urls.page}  echo ${urls.echo}`);
+        } else {
+          output.log({ event: "listening", ...urls });
+          output.flush();
+        }
+      },
     });
-    output.log(startRecord);
+    // PORT=0 picks a port: the record names the one picked.
+    output.log({ ...startRecord, port: server.addr.port });
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(signal, () => {
         server.shutdown().then(() => {

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { CLOSE_SHUTDOWN } from "./lib/close_codes.ts";
 import { bootService, exitOnStartupError } from "./lib/startup.ts";
 
 function boot() {
@@ -31,6 +32,9 @@ function stop(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.removeSignalListener(signal, stop);
   }
+  // Deno sends 1001 itself; this records it as the service's close (the log
+  // and /metrics say 1001, not the 1005 Deno reports) and refuses newcomers.
+  registry.closeAll(CLOSE_SHUTDOWN);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const grace = new Promise<"grace">((resolve) => {
     timer = setTimeout(

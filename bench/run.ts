@@ -65,6 +65,9 @@ export const RAISED_LIMITS: Record<string, string> = {
   RATE_LIMIT_MESSAGE_BURST: "1000000000",
   RATE_LIMIT_BYTES_PER_SECOND: String(2 ** 40),
   RATE_LIMIT_BYTE_BURST: String(2 ** 40),
+  // Every load connection comes from 127.0.0.1: one address.
+  RATE_LIMIT_IP_MESSAGES_PER_SECOND: "1000000000",
+  RATE_LIMIT_IP_MESSAGE_BURST: "1000000000",
   MAX_CONNECTIONS_PER_IP: "20000",
 };
 

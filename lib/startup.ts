@@ -153,6 +153,23 @@ export function startRecord(
   return record;
 }
 
+/**
+ * For `deno task serve`, which must give `deno serve` its port: checks every
+ * setting as `deno task start` would and prints PORT (the default when
+ * unset); a bad value prints one line naming it and exits with 2, before
+ * `deno serve` starts.
+ */
+export function servePort(env: Env = (name) => Deno.env.get(name)): void {
+  try {
+    const config = parseConfig(
+      Object.fromEntries(ENV_NAMES.map((name) => [name, env(name)])),
+    );
+    console.log(config.port);
+  } catch (error) {
+    exitOnStartupError(error);
+  }
+}
+
 /** Prints a start-up failure in one line and exits non-zero; rethrows bugs. */
 export function exitOnStartupError(error: unknown): never {
   if (error instanceof ConfigError || error instanceof ListenError) {

@@ -113,7 +113,10 @@ Deno.test("with OTEL_DENO=true every ws_echo. instrument reaches an OTLP/HTTP re
 
 Deno.test("LOG_FORMAT=json writes one JSON object per line with the start-up settings and each close", async () => {
   await using service = await startService({ ...LOOPBACK, LOG_FORMAT: "json" });
-  assert.match(service.line, /^ws-echo: page http:\/\/127\.0\.0\.1:\d+\/ /);
+  const listening = JSON.parse(service.line);
+  assert.equal(listening.event, "listening", "the first line is JSON too");
+  assert.equal(listening.page, `http://127.0.0.1:${service.port}/`);
+  assert.equal(listening.echo, `ws://127.0.0.1:${service.port}/echo`);
   const { socket, inbox } = await connect(
     `ws://127.0.0.1:${service.port}/echo`,
   );
@@ -133,6 +136,7 @@ Deno.test("LOG_FORMAT=json writes one JSON object per line with the start-up set
   assert.equal(start.maxMessageBytes, DEFAULT_CONFIG.maxMessageBytes);
   assert.equal(start.pingIntervalSeconds, DEFAULT_CONFIG.pingIntervalSeconds);
   assert.equal(start.denoDeploy, false);
+  assert.equal(start.port, service.port, "the port picked for PORT=0");
   const close = records.find((record) => record.event === "ws_close");
   assert.ok(!Number.isNaN(Date.parse(close.time)), `time: ${close.time}`);
   assert.equal(close.ip, "127.0.0.1");
@@ -340,8 +344,8 @@ Deno.test("the container and the systemd unit run with exactly the start task's 
     assert.equal(value("EnvironmentFile"), "-/etc/ws-echo.env");
     assert.equal(value("KillSignal"), "SIGTERM");
     assert.ok(
-      Number(value("TimeoutStopSec")) > maxGrace,
-      `TimeoutStopSec above the largest SHUTDOWN_GRACE_SECONDS (${maxGrace})`,
+      Number(value("TimeoutStopSec")) > 2 * maxGrace,
+      `TimeoutStopSec above twice the largest SHUTDOWN_GRACE_SECONDS (${maxGrace})`,
     );
     assert.ok(
       value("DynamicUser") === "yes" || value("User") !== undefined,
@@ -424,4 +428,19 @@ Deno.test("the README documents every OpenTelemetry instrument next to its Prome
     assert.ok(row.includes(`\`${unit}\``), `${name} unit ${unit}`);
     assert.ok(row.includes(prometheus), `${name} next to ${prometheus}`);
   }
+});
+
+Deno.test("deno task serve stops on a bad variable with one line naming it, like deno task start", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "serve"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", PORT: "abc" },
+    stdin: "null",
+  }).output();
+  assert.equal(code, 2);
+  assert.equal(
+    new TextDecoder().decode(stderr),
+    'ws-echo: Invalid PORT "abc": expected an integer 0-65535\n',
+  );
+  assert.equal(new TextDecoder().decode(stdout), "");
 });
