@@ -217,18 +217,25 @@ export async function latency(options: {
   };
 }
 
-/** Opens and closes `total` connections, `concurrency` at a time, with a close handshake. */
+/**
+ * Opens and closes `total` connections, `concurrency` at a time, with a close
+ * handshake. `p50Ms` and `p99Ms` are the opening handshakes' times, from
+ * `connect()` to the 101's last header byte.
+ */
 export async function handshakes(options: {
   port: number;
   total: number;
   concurrency: number;
-}): Promise<{ perSecond: number }> {
+}): Promise<{ perSecond: number; p50Ms: number; p99Ms: number }> {
   let started = 0;
+  const times: number[] = [];
   const worker = async () => {
     const buffer = new Uint8Array(1024);
     while (started < options.total) {
       started++;
+      const before = performance.now();
       const { conn } = await openSocket(options.port);
+      times.push(performance.now() - before);
       await writeAll(conn, CLOSE_FRAME);
       // Read until the server's close frame arrives and the server closes.
       for (;;) {
@@ -241,7 +248,11 @@ export async function handshakes(options: {
   };
   const start = performance.now();
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  return { perSecond: options.total / ((performance.now() - start) / 1000) };
+  const perSecond = options.total / ((performance.now() - start) / 1000);
+  times.sort((a, b) => a - b);
+  const at = (q: number) =>
+    times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+  return { perSecond, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
 /** Opens connections until `count` are open, `concurrency` at a time. */
