@@ -248,81 +248,105 @@ async function measureIdle(target: Target) {
 async function measureTraffic(target: Target) {
   const server = await start(target);
   try {
-    const cpuBefore = process.cpuUsage();
-    const serverBefore = cpuSeconds(server.child.pid);
-    const wallBefore = performance.now();
-    const smallRun = await throughput({
-      port: server.port,
-      connections: 50,
-      inFlight: 16,
-      frames: small,
-      durationMs: PLAN.smallMs,
-    });
-    const wall = (performance.now() - wallBefore) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
-    record("small.messagesPerSecond", target, smallRun.messagesPerSecond);
-    record("cpu.loadGenerator", target, (cpu.user + cpu.system) / 1e6 / wall);
-    record(
-      "cpu.server",
-      target,
-      (cpuSeconds(server.child.pid) - serverBefore) / wall,
-    );
-
-    const rtt = await latency({
-      port: server.port,
-      frames: small,
-      durationMs: PLAN.latencyMs,
-    });
-    record("latency.p50", target, rtt.p50);
-    record("latency.p99", target, rtt.p99);
-    record("latency.max", target, rtt.max);
-
-    const { peakKiB, result: largeRun } = await peakRssKiB(
-      server.child.pid,
-      () =>
-        throughput({
-          port: server.port,
-          connections: 8,
-          inFlight: 4,
-          frames: large,
-          durationMs: PLAN.largeMs,
-        }),
-    );
-    record("large.MiBPerSecond", target, largeRun.bytesPerSecond / 2 ** 20);
-    record("large.peakRssMiB", target, peakKiB / 1024);
+    await traffic(target, server);
+  } catch (error) {
+    // A 503 or a closed connection from the service is most likely its memory
+    // guard: say so, with the numbers, rather than only "answered 503".
     if (target === "service") {
-      // A shed connection would also have failed the run ("server closed").
-      const shed = await shedCount(server.port);
-      if (shed > 0) {
-        console.error(`bench: the memory guard shed ${shed} connection(s)`);
+      const health = await fetch(`http://127.0.0.1:${server.port}/healthz`)
+        .then((response) => response.json()).catch(() => undefined);
+      const memory = health?.memory;
+      if (memory) {
+        console.error(
+          `bench: service memory guard: shedding=${memory.shedding}, RSS ${
+            (memory.rssBytes / 2 ** 20).toFixed(0)
+          } MiB (MAX_RSS_BYTES ${(memory.maxRssBytes / 2 ** 20).toFixed(0)}), ${
+            (memory.usedBytes / 2 ** 20).toFixed(0)
+          } MiB counted (MEMORY_BUDGET_BYTES ${
+            (memory.budgetBytes / 2 ** 20).toFixed(0)
+          }), shed so far ${JSON.stringify(memory.shed)}`,
+        );
       }
-      record("large.shed", target, shed);
     }
-
-    // Unmeasured: lets both JITs compile the handshake path first, so the
-    // figure is the steady rate rather than compile time (cold start has that).
-    await handshakes({
-      port: server.port,
-      total: PLAN.handshakes / 5,
-      concurrency: 100,
-    });
-    const serverBeforeHandshakes = cpuSeconds(server.child.pid);
-    const accepted = await handshakes({
-      port: server.port,
-      total: PLAN.handshakes,
-      concurrency: 100,
-    });
-    record("handshakes.perSecond", target, accepted.perSecond);
-    record("handshakes.p99Ms", target, accepted.p99Ms);
-    record(
-      "handshakes.serverCpuMicros",
-      target,
-      (cpuSeconds(server.child.pid) - serverBeforeHandshakes) /
-        PLAN.handshakes * 1e6,
-    );
+    throw error;
   } finally {
     await stop(server);
   }
+}
+
+async function traffic(target: Target, server: Server) {
+  const cpuBefore = process.cpuUsage();
+  const serverBefore = cpuSeconds(server.child.pid);
+  const wallBefore = performance.now();
+  const smallRun = await throughput({
+    port: server.port,
+    connections: 50,
+    inFlight: 16,
+    frames: small,
+    durationMs: PLAN.smallMs,
+  });
+  const wall = (performance.now() - wallBefore) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  record("small.messagesPerSecond", target, smallRun.messagesPerSecond);
+  record("cpu.loadGenerator", target, (cpu.user + cpu.system) / 1e6 / wall);
+  record(
+    "cpu.server",
+    target,
+    (cpuSeconds(server.child.pid) - serverBefore) / wall,
+  );
+
+  const rtt = await latency({
+    port: server.port,
+    frames: small,
+    durationMs: PLAN.latencyMs,
+  });
+  record("latency.p50", target, rtt.p50);
+  record("latency.p99", target, rtt.p99);
+  record("latency.max", target, rtt.max);
+
+  const { peakKiB, result: largeRun } = await peakRssKiB(
+    server.child.pid,
+    () =>
+      throughput({
+        port: server.port,
+        connections: 8,
+        inFlight: 4,
+        frames: large,
+        durationMs: PLAN.largeMs,
+      }),
+  );
+  record("large.MiBPerSecond", target, largeRun.bytesPerSecond / 2 ** 20);
+  record("large.peakRssMiB", target, peakKiB / 1024);
+  if (target === "service") {
+    // A shed connection would also have failed the run ("server closed").
+    const shed = await shedCount(server.port);
+    if (shed > 0) {
+      console.error(`bench: the memory guard shed ${shed} connection(s)`);
+    }
+    record("large.shed", target, shed);
+  }
+
+  // Unmeasured: lets both JITs compile the handshake path first, so the
+  // figure is the steady rate rather than compile time (cold start has that).
+  await handshakes({
+    port: server.port,
+    total: PLAN.handshakes / 5,
+    concurrency: 100,
+  });
+  const serverBeforeHandshakes = cpuSeconds(server.child.pid);
+  const accepted = await handshakes({
+    port: server.port,
+    total: PLAN.handshakes,
+    concurrency: 100,
+  });
+  record("handshakes.perSecond", target, accepted.perSecond);
+  record("handshakes.p99Ms", target, accepted.p99Ms);
+  record(
+    "handshakes.serverCpuMicros",
+    target,
+    (cpuSeconds(server.child.pid) - serverBeforeHandshakes) /
+      PLAN.handshakes * 1e6,
+  );
 }
 
 /** The figures in table order: how each compares and what it must meet. */
