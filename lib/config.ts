@@ -9,6 +9,9 @@
  */
 import { z } from "zod";
 
+// Settings are parsed once: compiling a fast path (zod's JIT) costs more than it saves.
+z.config({ jitless: true });
+
 const MiB = 1024 * 1024;
 
 /** One setting: how it is parsed and how it is documented. */
@@ -348,13 +351,15 @@ export type EnvName = keyof Settings;
 export const ENV_NAMES: readonly EnvName[] = Object.keys(SETTINGS) as EnvName[];
 
 /**
- * Variables that tell where the service runs (Deno Deploy sets them); read
- * at start-up, never configured, so `--allow-env` lists them too.
+ * Variables that tell where the service runs (Deno Deploy sets them) and
+ * whether Deno exports OpenTelemetry; read at start-up, never configured, so
+ * `--allow-env` lists them too.
  */
 export const PLATFORM_ENV_NAMES: readonly string[] = [
   "DENO_DEPLOY",
   "DENO_REGION",
   "DENO_DEPLOYMENT_ID",
+  "OTEL_DENO",
 ];
 
 /** The parsed configuration, in the units its names state; see {@link SETTINGS}. */
