@@ -106,26 +106,30 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
     app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
   }
-  // Pages on other origins may read the limits and open the event stream.
-  const readableFrom = async () => {
-    const { cors } = await import("hono/cors");
-    return cors({ origin: config.allowedOrigins });
-  };
-  app.all(
+  // Pages on other origins may read the limits and open the event stream;
+  // both load on their first request.
+  const crossOrigin = (
+    path: "/limits" | "/sse",
+    load: () => Promise<Hono<AppEnv>>,
+  ) =>
+    app.all(
+      path,
+      lazyRoute(async () => {
+        const [{ cors }, route] = await Promise.all([
+          import("hono/cors"),
+          load(),
+        ]);
+        return subApp().use(cors({ origin: config.allowedOrigins }))
+          .route(path, route);
+      }),
+    );
+  crossOrigin(
     "/limits",
-    lazyRoute(async () => {
-      const { limitsRoute } = await import("../routes/limits.ts");
-      return subApp().use(await readableFrom())
-        .route("/limits", limitsRoute(services));
-    }),
+    async () => (await import("../routes/limits.ts")).limitsRoute(services),
   );
-  app.all(
+  crossOrigin(
     "/sse",
-    lazyRoute(async () => {
-      const { sseRoute } = await import("../routes/sse.ts");
-      return subApp().use(await readableFrom())
-        .route("/sse", sseRoute(services));
-    }),
+    async () => (await import("../routes/sse.ts")).sseRoute(services),
   );
   app.route("/", healthRoutes(services));
   let staticFiles: Promise<MiddlewareHandler> | undefined;
