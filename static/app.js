@@ -57,6 +57,11 @@ let lastRoundTrip = "–";
 let echoes = 0;
 /** When each unanswered message was sent, oldest first, for the round trip. */
 let sentAt = [];
+/**
+ * Messages the server sends before any echo (the /inspect report, the
+ * greeting): not answers, so they are not paired with a sent message.
+ */
+let unsolicited = 0;
 /** Sizes of the unanswered messages, oldest first, and their sum. */
 let sentBytes = [];
 let outstanding = 0;
@@ -356,6 +361,13 @@ async function explainFailure(url, current) {
 
 // --- Connecting ----------------------------------------------------------
 
+/** How many messages the server sends first on `url` (/inspect, greeting). */
+function preludeCount(url) {
+  const greeting = url.searchParams.get("greeting");
+  return (url.pathname.endsWith("/inspect") ? 1 : 0) +
+    (greeting !== null && greeting !== "0" && greeting !== "false" ? 1 : 0);
+}
+
 function connect() {
   clearFieldError("url");
   clearFieldError("protocol");
@@ -390,6 +402,7 @@ function connect() {
   peak = 0;
   sentAt = [];
   sentBytes = [];
+  unsolicited = preludeCount(checkedUrl.url);
   outstanding = 0;
   echoes = 0;
   lastRoundTrip = "–";
@@ -408,6 +421,11 @@ function connect() {
   });
   current.addEventListener("message", (event) => {
     if (socket !== current) return;
+    if (unsolicited > 0) {
+      unsolicited--;
+      charts.received();
+      return stream.add(describe("message", event.data));
+    }
     const sent = sentAt.shift();
     outstanding -= sentBytes.shift() ?? 0;
     charts.received();

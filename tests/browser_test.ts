@@ -791,11 +791,33 @@ browserTest(
     );
 
     await t.step(
+      "on /inspect with a greeting, the round trip is the echo's, not the report's",
+      async () => {
+        await page.click("#close");
+        await page.locator("#ready-state", { hasText: "3 CLOSED" }).waitFor();
+        await page.fill("#url", `${server.ws}/inspect?greeting&delay=300`);
+        await connectPage(page);
+        await waitForLog(page, /Welcome to ws-echo/);
+        await page.fill("#text", "paired");
+        await page.click("#send-text");
+        await page.locator("#log li.message", { hasText: /text: paired/ })
+          .waitFor();
+        const roundTrip = Number(
+          await page.locator("#round-trip").textContent(),
+        );
+        assert.ok(
+          roundTrip >= 300,
+          `round trip ${roundTrip} ms under delay=300: the echo, not the report`,
+        );
+      },
+    );
+
+    await t.step(
       "the stream links a close to its row in the table",
       async () => {
         await page.fill("#close-code", "4000");
         await page.click("#close");
-        const link = page.locator("#log li.close a");
+        const link = page.locator("#log li.close a", { hasText: "4000" });
         await link.waitFor();
         assert.equal(await link.getAttribute("href"), "#close-4000-4999");
         assert.equal(await link.textContent(), "what 4000 means");
