@@ -8,8 +8,12 @@
  * so with N proxies in front the N-th entry from the right was written by the
  * outermost one, and everything left of it is whatever the client sent.
  *
+ * Parsing and formatting addresses is ipaddr.js's (the library Express's
+ * `proxy-addr` uses); this module only decides which address counts.
+ *
  * @module
  */
+import ipaddr from "ipaddr.js";
 
 /**
  * Where the service runs, as far as client addresses go: on Deno Deploy the
@@ -131,15 +135,16 @@ export function clientKey(
     );
   }
   if (!ip.includes(":")) return ip;
-  const groups = parseIpv6(ip);
-  if (groups === undefined) return normalizeIp(ip) ?? ip;
-  if (isIpv4Mapped(groups)) return mappedIpv4(groups);
-  if (ipv6PrefixBits === 128) return formatIpv6(groups);
-  for (let i = 0; i < 8; i++) {
-    const keep = Math.min(Math.max(ipv6PrefixBits - i * 16, 0), 16);
-    groups[i] = groups[i]! & (0xffff << (16 - keep)) & 0xffff;
+  const address = parseIpv6(ip);
+  if (address === undefined) return normalizeIp(ip) ?? ip;
+  if (address.isIPv4MappedAddress()) {
+    return address.toIPv4Address().toString();
   }
-  return `${formatIpv6(groups)}/${ipv6PrefixBits}`;
+  if (ipv6PrefixBits === 128) return address.toRFC5952String();
+  const network = ipaddr.IPv6.networkAddressFromCIDR(
+    `${address.toNormalizedString()}/${ipv6PrefixBits}`,
+  );
+  return `${network.toRFC5952String()}/${ipv6PrefixBits}`;
 }
 
 /**
@@ -236,144 +241,22 @@ function normalizeIp(text: string): string | undefined {
       // One colon: IPv4 with a port; IPv6 has at least two.
       if (!PORT.test(host.slice(colon))) return undefined;
       host = host.slice(0, colon);
-      return isIpv4(host) ? host : undefined;
     }
   }
-  if (!host.includes(":")) return isIpv4(host) ? host : undefined;
-  const groups = parseIpv6(host);
-  if (groups === undefined) return undefined;
-  return isIpv4Mapped(groups) ? mappedIpv4(groups) : formatIpv6(groups);
-}
-
-/** Dotted-quad IPv4, no leading zeros (which some parsers read as octal). */
-function isIpv4(text: string): boolean {
-  return ipv4Value(text, 0, text.length) >= 0;
-}
-
-/** The 32-bit value of the dotted quad in `text[start, end)`, or -1. */
-function ipv4Value(text: string, start: number, end: number): number {
-  let value = 0;
-  let parts = 0;
-  let i = start;
-  while (parts < 4) {
-    let octet = 0;
-    let digits = 0;
-    while (i < end) {
-      const digit = text.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9) break;
-      if (digits === 1 && octet === 0) return -1;
-      octet = octet * 10 + digit;
-      digits++;
-      i++;
-    }
-    if (digits === 0 || octet > 255) return -1;
-    value = value * 256 + octet;
-    parts++;
-    if (parts < 4) {
-      if (text.charCodeAt(i) !== 46) return -1; // "."
-      i++;
-    }
+  if (!host.includes(":")) {
+    // Strictly four decimal parts: ipaddr.js would also read `0x7f.1`.
+    return ipaddr.IPv4.isValidFourPartDecimal(host) ? host : undefined;
   }
-  return i === end ? value : -1;
+  const address = parseIpv6(host);
+  if (address === undefined) return undefined;
+  return address.isIPv4MappedAddress()
+    ? address.toIPv4Address().toString()
+    : address.toRFC5952String();
 }
 
-/** 0-15 for a hex digit's char code, else -1. */
-function hexDigit(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48; // 0-9
-  const lower = code | 0x20;
-  return lower >= 97 && lower <= 102 ? lower - 87 : -1; // a-f, A-F
-}
-
-/**
- * Eight 16-bit groups, or `undefined`: `::`, an IPv4 tail and a zone id
- * (ignored) are allowed. One pass over the characters, since this runs on
- * every handshake.
- */
-function parseIpv6(text: string): number[] | undefined {
-  let end = text.indexOf("%");
-  if (end === 0 || end === text.length - 1) return undefined;
-  if (end < 0) end = text.length;
-  const groups: number[] = [];
-  let gap = -1;
-  let i = 0;
-  if (text.charCodeAt(0) === 58) { // ":"
-    if (text.charCodeAt(1) !== 58) return undefined;
-    gap = 0;
-    i = 2;
-  }
-  while (i < end) {
-    let value = 0;
-    let j = i;
-    for (let digit; j < end && (digit = hexDigit(text.charCodeAt(j))) >= 0;) {
-      value = value * 16 + digit;
-      j++;
-    }
-    if (text.charCodeAt(j) === 46 && j < end) { // "." of an IPv4 tail
-      const ipv4 = ipv4Value(text, i, end);
-      if (ipv4 < 0) return undefined;
-      groups.push(ipv4 >>> 16, ipv4 & 0xffff);
-      break;
-    }
-    if (j === i || j - i > 4 || groups.length === 8) return undefined;
-    groups.push(value);
-    if (j === end) break;
-    if (text.charCodeAt(j) !== 58) return undefined;
-    j++;
-    if (text.charCodeAt(j) === 58 && j < end) {
-      if (gap >= 0) return undefined;
-      gap = groups.length;
-      j++;
-    } else if (j === end) {
-      return undefined; // a single trailing ":"
-    }
-    i = j;
-  }
-  if (gap < 0) return groups.length === 8 ? groups : undefined;
-  if (groups.length > 7) return undefined;
-  const zeros = 8 - groups.length;
-  const full = groups.slice(0, gap);
-  for (let k = 0; k < zeros; k++) full.push(0);
-  for (let k = gap; k < groups.length; k++) full.push(groups[k]!);
-  return full;
-}
-
-function isIpv4Mapped(groups: number[]): boolean {
-  return groups[0] === 0 && groups[1] === 0 && groups[2] === 0 &&
-    groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff;
-}
-
-function mappedIpv4(groups: number[]): string {
-  const high = groups[6]!;
-  const low = groups[7]!;
-  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
-}
-
-/** RFC 5952: lower case, no leading zeros, the longest zero run (2+) as `::`. */
-function formatIpv6(groups: number[]): string {
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  let text = "";
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      text += "::";
-      i += bestLength - 1;
-      continue;
-    }
-    if (text !== "" && !text.endsWith(":")) text += ":";
-    text += groups[i]!.toString(16);
-  }
-  return text;
+/** An IPv6 address without its zone id, or `undefined` if `text` is none. */
+function parseIpv6(text: string): ipaddr.IPv6 | undefined {
+  if (!ipaddr.IPv6.isValid(text)) return undefined;
+  // Rebuilt from its parts: the zone id (`%eth0`) is dropped.
+  return new ipaddr.IPv6(ipaddr.IPv6.parse(text).parts);
 }
