@@ -28,19 +28,25 @@ import type { LimitReason, Metrics } from "./metrics.ts";
 import { type EchoOutput, OptionsEcho } from "./options_echo.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import type { Closable, Lease } from "./registry.ts";
-import { utf8ByteLength } from "./utf8.ts";
+import { payloadBytes } from "./utf8.ts";
 
-/** What a connection needs from the app around it. */
-export interface ConnectionOptions {
+/** The app's shared state a connection uses: one object for all of them. */
+export interface ConnectionServices {
   config: Config;
   metrics: Metrics;
   memory: MemoryGuard;
-  lease: Lease;
   log: Log;
-  /** Client IP as the limits see it. */
-  ip: string;
   /** Closes the connection after IDLE_TIMEOUT_SECONDS of silence; none = off. */
   idle: IdleWatch | undefined;
+}
+
+/** What one connection needs: the shared state, and its own. */
+export interface ConnectionOptions {
+  /** Shared by every connection (the app's `Services` will do). */
+  services: ConnectionServices;
+  lease: Lease;
+  /** Client IP as the limits see it. */
+  ip: string;
   /** Connection id, for the log line. */
   id: string;
   /** Query options: delay, format, close_after. */
@@ -109,6 +115,7 @@ export function serveEcho(socket: WebSocket, options: ConnectionOptions): void {
 class EchoConnection
   implements Closable, Watched, Backlogged, EchoOutput, EventListenerObject {
   readonly #socket: WebSocket;
+  readonly #services: ConnectionServices;
   readonly #options: ConnectionOptions;
   /** `Date.now()`: half the cost of `performance.now()` per message. */
   readonly #openedAt = Date.now();
@@ -144,8 +151,9 @@ class EchoConnection
   #opened = false;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
-    const { config } = options;
+    const { config } = options.services;
     this.#socket = socket;
+    this.#services = options.services;
     this.#options = options;
     this.#maxMessageBytes = config.maxMessageBytes || Infinity;
     this.#maxBufferedBytes = config.maxBufferedBytes || Infinity;
@@ -207,14 +215,14 @@ class EchoConnection
    * The one send function: every frame the service sends (echo, delayed
    * echo, JSON, prelude, `/close` replies) is counted here and its backlog
    * checked, empty frames included.
+   *
+   * @param bytes The payload's length when the caller has it already (an
+   * echo was measured on arrival), so it is not counted twice per message.
    */
-  send(data: string | ArrayBuffer): void {
+  send(data: string | ArrayBuffer, bytes: number = payloadBytes(data)): void {
     this.#socket.send(data);
-    const bytes = typeof data === "string"
-      ? utf8ByteLength(data)
-      : data.byteLength;
     this.#bytesOut += bytes;
-    const metrics = this.#options.metrics;
+    const metrics = this.#services.metrics;
     metrics.messagesOut++;
     metrics.bytesOut += bytes;
     this.#windowFrames++;
@@ -231,11 +239,18 @@ class EchoConnection
   }
 
   /**
-   * Bytes this connection holds now: unread echoes (payload plus a frame cost
-   * for each, estimated from the recent frame sizes), delayed echoes, and
+   * Bytes this connection holds now, for the memory guard: its backlog, and
    * messages in flight once it has fallen behind. Reads `bufferedAmount`.
    */
   recount(): number {
+    return chargeFor(this.#backlog());
+  }
+
+  /**
+   * Unread echoes (payload plus a frame cost for each, the frames estimated
+   * from the recent frame sizes) and delayed echoes, in bytes.
+   */
+  #backlog(): number {
     if (this.#finished) return 0;
     let buffered = this.#socket.bufferedAmount;
     // bufferedAmount wraps negative past 2 GiB.
@@ -246,9 +261,8 @@ class EchoConnection
     this.#windowFrames = 0;
     this.#windowBytes = 0;
     const frames = Math.ceil(buffered * this.#framesPerByte) + this.#emptyRun;
-    const backlog = buffered + frames * FRAME_COST_BYTES +
+    return buffered + frames * FRAME_COST_BYTES +
       (this.#responder?.queuedBytes ?? 0);
-    return backlog >= BACKLOG_CHECK_BYTES ? backlog + IN_FLIGHT_BYTES : backlog;
   }
 
   /** Called by the memory guard: the server is overloaded. */
@@ -272,71 +286,68 @@ class EchoConnection
   }
 
   #onOpen(): void {
-    const { metrics } = this.#options;
+    const { metrics } = this.#services;
     clearTimeout(this.#openTimer);
     this.#opened = true;
     metrics.connectionsOpen++;
     metrics.connectionsTotal++;
-    this.#options.idle?.add(this);
+    this.#services.idle?.add(this);
     for (const text of this.#options.prelude) this.send(text);
   }
 
   #onMessage(data: string | ArrayBuffer): void {
     if (this.#closing || this.#responder?.finished) return;
     const isText = typeof data === "string";
-    const bytes = isText ? utf8ByteLength(data) : data.byteLength;
+    const bytes = payloadBytes(data);
     const now = Date.now();
     this.lastActiveAt = now;
     this.#messages++;
     this.#bytesIn += bytes;
-    const metrics = this.#options.metrics;
+    const metrics = this.#services.metrics;
     metrics.messagesIn++;
     metrics.bytesIn += bytes;
     if (bytes > this.#maxMessageBytes) {
       return this.#breached(
         "message_size",
-        closeTooBig(this.#options.config.maxMessageBytes),
+        closeTooBig(this.#services.config.maxMessageBytes),
       );
     }
     if (this.#messageRate && !this.#messageRate.take(1, now)) {
       return this.#breached(
         "message_rate",
-        closeMessageRate(this.#options.config.rateLimitMessagesPerSecond),
+        closeMessageRate(this.#services.config.rateLimitMessagesPerSecond),
       );
     }
     if (this.#clientMessageRate && !this.#clientMessageRate.take(1, now)) {
       return this.#breached(
         "ip_message_rate",
         closeClientMessageRate(
-          this.#options.config.rateLimitIpMessagesPerSecond,
+          this.#services.config.rateLimitIpMessagesPerSecond,
         ),
       );
     }
     if (this.#byteRate && !this.#byteRate.take(bytes, now)) {
       return this.#breached(
         "byte_rate",
-        closeByteRate(this.#options.config.rateLimitBytesPerSecond),
+        closeByteRate(this.#services.config.rateLimitBytesPerSecond),
       );
     }
     if (this.#responder) {
       return this.#responder.receive(data, bytes, this.#messages, now);
     }
-    this.send(data);
+    this.send(data, bytes);
     if (isText && data === "Goodbye") this.close(CLOSE_GOODBYE);
   }
 
   /** Reads the backlog, reports it to the memory guard, enforces the cap. */
   #checkBacklog(): void {
     this.#unchecked = 0;
-    const charge = this.recount();
-    this.#options.memory.charge(this, charge);
-    const backlog = charge >= BACKLOG_CHECK_BYTES + IN_FLIGHT_BYTES
-      ? charge - IN_FLIGHT_BYTES
-      : charge;
+    const backlog = this.#backlog();
+    this.#services.memory.charge(this, chargeFor(backlog));
     if (backlog > this.#maxBufferedBytes) {
       this.#breached(
         "slow_reader",
-        closeSlowReader(this.#options.config.maxBufferedBytes),
+        closeSlowReader(this.#services.config.maxBufferedBytes),
       );
     }
   }
@@ -347,7 +358,7 @@ class EchoConnection
     if (
       reason === "slow_reader" || reason === "memory_budget" || reason === "rss"
     ) this.#options.lease.holdFor(SLOW_READER_SLOT_HOLD_MS);
-    this.#options.metrics.breached(reason);
+    this.#services.metrics.breached(reason);
     this.close(close);
   }
 
@@ -368,15 +379,17 @@ class EchoConnection
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#openTimer);
-    this.#options.idle?.delete(this);
+    this.#services.idle?.delete(this);
     clearTimeout(this.#closeTimer);
     this.#responder?.stop();
-    const { metrics, memory, lease, log, ip, id } = this.#options;
+    const { metrics, memory, log } = this.#services;
+    const { lease, ip, id } = this.#options;
     memory.charge(this, 0);
     if (this.#opened) metrics.connectionsOpen--;
     // A dropped socket reports code 0; record the code the service sent.
     const finalCode = this.#closing?.code ?? code;
-    metrics.closed(finalCode, Date.now() - this.#openedAt);
+    const durationMs = Date.now() - this.#openedAt;
+    metrics.closed(finalCode, durationMs);
     lease.release();
     log({
       event: "ws_close",
@@ -385,10 +398,15 @@ class EchoConnection
       code: finalCode,
       reason: this.#closing?.reason ?? reason,
       ...(this.#breach ? { limit: this.#breach } : {}),
-      durationMs: Date.now() - this.#openedAt,
+      durationMs,
       messages: this.#messages,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
     });
   }
+}
+
+/** What a backlog costs the memory guard: plus messages in flight once behind. */
+function chargeFor(backlog: number): number {
+  return backlog >= BACKLOG_CHECK_BYTES ? backlog + IN_FLIGHT_BYTES : backlog;
 }

@@ -12,7 +12,7 @@ import {
   parseCloseCommand,
 } from "./close_codes.ts";
 import type { EchoOptions } from "./echo_options.ts";
-import { utf8ByteLength } from "./utf8.ts";
+import { payloadBytes } from "./utf8.ts";
 
 /**
  * Bytes charged per waiting (`delay`) echo on top of its payload: the
@@ -110,7 +110,7 @@ export class OptionsEcho {
       : undefined;
     if (then) this.#lastEchoAccepted = true;
     if (echo.delayMs === 0) return this.#send(reply, then);
-    const cost = byteLength(reply) + QUEUED_MESSAGE_COST;
+    const cost = payloadBytes(reply) + QUEUED_MESSAGE_COST;
     this.#delayed.push({ data: reply, dueAt: now + echo.delayMs, cost, then });
     this.#queuedBytes += cost;
     this.#timer ??= setTimeout(() => this.#flush(), echo.delayMs);
@@ -147,10 +147,6 @@ export class OptionsEcho {
     this.#output.send(data);
     if (then) this.#output.close(then);
   }
-}
-
-function byteLength(data: string | ArrayBuffer): number {
-  return typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
 }
 
 /** `format=json`: one received message, described; binary data as base64. */

@@ -31,3 +31,18 @@ export function utf8ByteLength(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * A WebSocket message's payload length in bytes: UTF-8 for text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { payloadBytes } from "./utf8.ts";
+ * assert.equal(payloadBytes("é"), 2);
+ * assert.equal(payloadBytes(new ArrayBuffer(3)), 3);
+ * ```
+ */
+export function payloadBytes(data: string | ArrayBuffer): number {
+  return typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
+}

@@ -122,7 +122,7 @@ export function webSocketRoute(
         });
       }
       serveEcho(upgraded.socket, {
-        ...services,
+        services,
         lease,
         ip,
         id,

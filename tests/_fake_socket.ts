@@ -95,13 +95,15 @@ export function fakeConnection(
   const lease = registry.admit("192.0.2.1") as Lease;
   const records: LogRecord[] = [];
   serveEcho(socket as unknown as WebSocket, {
-    config: { ...config },
-    metrics,
-    memory,
+    services: {
+      config,
+      metrics,
+      memory,
+      log: (record) => records.push(record),
+      idle: undefined,
+    },
     lease,
-    log: (record) => records.push(record),
     ip: "192.0.2.1",
-    idle: undefined,
     id: "test-1",
     echo: options.echo ?? PLAIN_ECHO,
     prelude: options.prelude ?? [],
