@@ -3,13 +3,10 @@
  * response gets (security headers, a log line). Builds nothing that listens;
  * `server.ts` does that, and `main.ts` starts it.
  *
- * Only what the first echo needs is imported at start-up: `/sse`, `/limits`
- * (with their CORS middleware) and the static files are imported on their
- * first request (see BENCHMARKS.md for what each costs).
- *
  * @module
  */
-import type { Context, Hono, MiddlewareHandler, Next } from "hono";
+import type { Context, Hono, Next } from "hono";
+import { cors } from "hono/cors";
 // LinearRouter: no matcher to build on the first request (RegExpRouter's
 // costs ~3 ms of cold start), and a dozen routes are matched as fast.
 import { Hono as QuickHono } from "hono/quick";
@@ -23,7 +20,10 @@ import { MemoryGuard } from "./memory.ts";
 import { Metrics } from "./metrics.ts";
 import { ConnectionRegistry } from "./registry.ts";
 import type { AppEnv, Platform, Services } from "./services.ts";
+import { serveStaticFiles } from "./static_files.ts";
 import { healthRoutes } from "../routes/health.ts";
+import { limitsRoute } from "../routes/limits.ts";
+import { sseRoute } from "../routes/sse.ts";
 import { type WebSocketEndpoint, webSocketRoute } from "../routes/websocket.ts";
 
 /** The WebSocket endpoints, each mounted at `/<name>`. */
@@ -106,41 +106,21 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
     app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
   }
-  // Pages on other origins may read the limits and open the event stream;
-  // both load on their first request.
-  const crossOrigin = (
-    path: "/limits" | "/sse",
-    load: () => Promise<Hono<AppEnv>>,
-  ) =>
-    app.all(
-      path,
-      lazyRoute(async () => {
-        const [{ cors }, route] = await Promise.all([
-          import("hono/cors"),
-          load(),
-        ]);
-        return subApp().use(cors({ origin: config.allowedOrigins }))
-          .route(path, route);
-      }),
-    );
-  crossOrigin(
-    "/limits",
-    async () => (await import("../routes/limits.ts")).limitsRoute(services),
-  );
-  crossOrigin(
-    "/sse",
-    async () => (await import("../routes/sse.ts")).sseRoute(services),
-  );
+  // Pages on other origins may read the limits and open the event stream.
+  const readableFrom = cors({ origin: config.allowedOrigins });
+  app.use("/limits", readableFrom);
+  app.use("/sse", readableFrom);
+  app.route("/limits", limitsRoute(services));
+  app.route("/sse", sseRoute(services));
   app.route("/", healthRoutes(services));
-  let staticFiles: Promise<MiddlewareHandler> | undefined;
-  app.use("/*", async function cacheStatic(c, next) {
-    staticFiles ??= import("./static_files.ts").then((module) =>
-      module.serveStaticFiles({ root: STATIC_ROOT })
-    );
-    const served = await (await staticFiles)(c, next);
-    if (served instanceof Response) c.res = served;
-    if (c.res.ok) c.header("Cache-Control", "public, max-age=300");
-  });
+  app.use(
+    "/*",
+    async function cacheStatic(c, next) {
+      await next();
+      if (c.res.ok) c.header("Cache-Control", "public, max-age=300");
+    },
+    serveStaticFiles({ root: STATIC_ROOT }),
+  );
   app.notFound(notFound);
   app.onError((error, c) => {
     log({
@@ -158,33 +138,6 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
 
 function notFound(c: Context<AppEnv>): Response {
   return c.text(`Not found: ${c.req.path}\n`, 404);
-}
-
-/** An app for a route loaded on first use: its errors go to the main app's handler. */
-function subApp(): Hono<AppEnv> {
-  const sub: Hono<AppEnv> = new QuickHono<AppEnv>();
-  sub.notFound(notFound);
-  sub.onError((error) => {
-    throw error;
-  });
-  return sub;
-}
-
-/**
- * A route whose module is imported on its first request; `load` builds an
- * app that routes the full path. A failed import is retried next time.
- */
-function lazyRoute(
-  load: () => Promise<Hono<AppEnv>>,
-): MiddlewareHandler<AppEnv> {
-  let loaded: Promise<Hono<AppEnv>> | undefined;
-  return async function lazy(c) {
-    loaded ??= load().catch((error) => {
-      loaded = undefined;
-      throw error;
-    });
-    return (await loaded).fetch(c.req.raw, c.env);
-  };
 }
 
 /**
