@@ -7,7 +7,11 @@
  *
  * @module
  */
-import { bootService, exitOnStartupError } from "./lib/startup.ts";
+import {
+  announceListening,
+  bootService,
+  exitOnStartupError,
+} from "./lib/startup.ts";
 import { startServer } from "./lib/server.ts";
 
 if (import.meta.main) {
@@ -18,15 +22,7 @@ if (import.meta.main) {
       "run",
     );
     const server = startServer(echoApp, {
-      onListen(urls) {
-        // The first line says where to connect; in JSON too, for collectors.
-        if (config.logFormat === "text") {
-          console.log(`ws-echo: page ${urls.page}  echo ${urls.echo}`);
-        } else {
-          output.log({ event: "listening", ...urls });
-          output.flush();
-        }
-      },
+      onListen: (urls) => announceListening(urls, output, config.logFormat),
     });
     // PORT=0 picks a port: the record names the one picked.
     output.log({ ...startRecord, port: server.addr.port });

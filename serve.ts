@@ -13,8 +13,12 @@
  *
  * @module
  */
-import { CLOSE_SHUTDOWN } from "./lib/close_codes.ts";
-import { bootService, exitOnStartupError } from "./lib/startup.ts";
+import { drainConnections, listenUrls } from "./lib/server.ts";
+import {
+  announceListening,
+  bootService,
+  exitOnStartupError,
+} from "./lib/startup.ts";
 
 function boot() {
   try {
@@ -25,31 +29,19 @@ function boot() {
 }
 
 const { config, echoApp, output, telemetry, startRecord } = boot();
-const { registry, memory } = echoApp.services;
 output.log(startRecord);
 
 function stop(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.removeSignalListener(signal, stop);
   }
-  // Deno sends 1001 itself; this records it as the service's close (the log
-  // and /metrics say 1001, not the 1005 Deno reports) and refuses newcomers.
-  registry.closeAll(CLOSE_SHUTDOWN);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const grace = new Promise<"grace">((resolve) => {
-    timer = setTimeout(
-      () => resolve("grace"),
-      config.shutdownGraceSeconds * 1000,
-    );
-  });
-  Promise.race([registry.whenEmpty(), grace]).then((ended) => {
-    clearTimeout(timer);
-    registry.dispose();
-    memory.dispose();
+  // Deno sends 1001 itself; closing them here too records 1001 as the
+  // service's close (the log and /metrics, not the 1005 Deno reports).
+  drainConnections(echoApp.services).then((emptied) => {
     telemetry.dispose();
     output.flush();
     // Clients that never answered the close would hold Deno's drain open.
-    if (ended === "grace") Deno.exit(0);
+    if (!emptied) Deno.exit(0);
   });
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -61,17 +53,6 @@ export default {
   fetch: echoApp.fetch,
   onListen(addr: Deno.Addr) {
     if (addr.transport !== "tcp") return;
-    const host = addr.hostname === "0.0.0.0" || addr.hostname === "::"
-      ? "localhost"
-      : addr.hostname.includes(":")
-      ? `[${addr.hostname}]`
-      : addr.hostname;
-    const base = `${host}:${addr.port}`;
-    // Not console.log: under --parallel it prefixes the worker's name.
-    Deno.stdout.writeSync(
-      new TextEncoder().encode(
-        `ws-echo: page http://${base}/  echo ws://${base}/echo\n`,
-      ),
-    );
+    announceListening(listenUrls(addr, false), output, config.logFormat);
   },
 } satisfies Deno.ServeDefaultExport;

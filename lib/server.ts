@@ -9,6 +9,7 @@ import { ConfigError } from "./config.ts";
 import type { EchoApp } from "./app.ts";
 import { type SupervisedServer, superviseServe } from "./listener.ts";
 import type { Log } from "./log.ts";
+import type { Services } from "./services.ts";
 
 /** The URLs a started server answers on. */
 export interface ListenUrls {
@@ -100,7 +101,7 @@ export function startServer(
   options: { onListen?: (urls: ListenUrls) => void } = {},
 ): RunningServer {
   const { fetch, services } = echoApp;
-  const { config, registry } = services;
+  const { config } = services;
   const tls = config.tlsCertFile && config.tlsKeyFile
     ? {
       cert: readNamedFile("TLS_CERT_FILE", config.tlsCertFile),
@@ -116,40 +117,84 @@ export function startServer(
   );
   services.listener = server.state;
   const addr = server.addr;
-  const shown = addr.hostname === "0.0.0.0" || addr.hostname === "::"
-    ? "localhost"
-    : addr.hostname.includes(":")
-    ? `[${addr.hostname}]`
-    : addr.hostname;
-  const secure = tls !== undefined;
-  const base = `${shown}:${addr.port}`;
-  const urls = {
-    page: `${secure ? "https" : "http"}://${base}/`,
-    echo: `${secure ? "wss" : "ws"}://${base}/echo`,
-  };
+  const urls = listenUrls(addr, tls !== undefined);
   options.onListen?.(urls);
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
-      registry.closeAll(CLOSE_SHUTDOWN);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, config.shutdownGraceSeconds * 1000);
-      });
-      await Promise.race([registry.whenEmpty(), grace]);
-      clearTimeout(timer);
-      registry.dispose();
-      services.memory.dispose();
+      await drainConnections(services);
       // Deno's shutdown waits for every connection, and one whose upgrade
       // was cut off by a reset never ends (measured): wait one more grace.
-      const stopped = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, config.shutdownGraceSeconds * 1000);
-      });
-      await Promise.race([server.shutdown(), stopped]);
-      clearTimeout(timer);
+      await withinGrace(server.shutdown(), config.shutdownGraceSeconds);
     })();
     return stopping;
   };
   return { addr, urls, finished: server.finished, shutdown };
+}
+
+/**
+ * The page and echo URLs of a listening address, as people type them:
+ * `localhost` for every interface, IPv6 in brackets.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenUrls } from "./server.ts";
+ * const urls = listenUrls({ transport: "tcp", hostname: "::", port: 9998 }, false);
+ * assert.deepEqual(urls, {
+ *   page: "http://localhost:9998/",
+ *   echo: "ws://localhost:9998/echo",
+ * });
+ * ```
+ */
+export function listenUrls(addr: Deno.NetAddr, secure: boolean): ListenUrls {
+  const host = addr.hostname === "0.0.0.0" || addr.hostname === "::"
+    ? "localhost"
+    : addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  const base = `${host}:${addr.port}`;
+  return {
+    page: `${secure ? "https" : "http"}://${base}/`,
+    echo: `${secure ? "wss" : "ws"}://${base}/echo`,
+  };
+}
+
+/**
+ * The first half of a graceful stop, for both entry points: refuses new
+ * upgrades, closes every WebSocket with 1001, waits up to
+ * SHUTDOWN_GRACE_SECONDS for them to go, then stops the held-slot timers and
+ * the memory guard.
+ *
+ * @returns True when every connection went within the grace.
+ */
+export async function drainConnections(
+  services: Pick<Services, "config" | "registry" | "memory">,
+): Promise<boolean> {
+  const { config, registry, memory } = services;
+  registry.closeAll(CLOSE_SHUTDOWN);
+  const emptied = await withinGrace(
+    registry.whenEmpty(),
+    config.shutdownGraceSeconds,
+  );
+  registry.dispose();
+  memory.dispose();
+  return emptied;
+}
+
+/** Waits for `promise` at most `seconds`; true when it settled in time. */
+async function withinGrace(
+  promise: Promise<unknown>,
+  seconds: number,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), seconds * 1000);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

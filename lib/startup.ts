@@ -12,7 +12,7 @@ import { isDenoDeploy } from "./client_ip.ts";
 import { type Config, ConfigError, ENV_NAMES, parseConfig } from "./config.ts";
 import { applyFdLimit, readOpenFileLimit } from "./fd_limit.ts";
 import { type BatchedLog, batchedLog, type LogRecord } from "./log.ts";
-import { ListenError } from "./server.ts";
+import { ListenError, type ListenUrls } from "./server.ts";
 import type { Telemetry } from "./telemetry.ts";
 
 /** Reads one environment variable; undefined when unset. */
@@ -198,6 +198,27 @@ export function servePort(env: Env = (name) => Deno.env.get(name)): void {
   } catch (error) {
     exitOnStartupError(error);
   }
+}
+
+/**
+ * The first line of output, saying where to connect: `ws-echo: page … echo …`
+ * as text, or a `listening` record with LOG_FORMAT=json. Written at once
+ * (and not with `console.log`, which under `deno serve --parallel` prefixes
+ * the worker's name).
+ */
+export function announceListening(
+  urls: ListenUrls,
+  output: BatchedLog,
+  format: Config["logFormat"],
+): void {
+  if (format === "json") {
+    output.log({ event: "listening", ...urls });
+    output.flush();
+    return;
+  }
+  Deno.stdout.writeSync(
+    new TextEncoder().encode(`ws-echo: page ${urls.page}  echo ${urls.echo}\n`),
+  );
 }
 
 /** Prints a start-up failure in one line and exits non-zero; rethrows bugs. */
