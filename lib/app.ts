@@ -151,8 +151,12 @@ function headAsGet(request: Request): Request {
   if (request.method !== "HEAD") return request;
   const get = new Request(request, { method: "GET" });
   get.headers.delete("upgrade");
+  servedForHead.add(get);
   return get;
 }
+
+/** The GETs made from HEAD requests, so their log line still says HEAD. */
+const servedForHead = new WeakSet<Request>();
 
 /** The page's Content-Security-Policy and the other security headers. */
 const securityHeaders = secureHeaders({
@@ -183,7 +187,7 @@ function everyResponse(log: Log) {
     await securityHeaders(c, nothing);
     log({
       event: "http",
-      method: c.req.method,
+      method: servedForHead.has(c.req.raw) ? "HEAD" : c.req.method,
       path: c.req.path,
       status: c.res.status,
       durationMs: Date.now() - startedAt,

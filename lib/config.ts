@@ -9,7 +9,10 @@
  */
 import { z } from "zod";
 
-// Settings are parsed once: compiling a fast path (zod's JIT) costs more than it saves.
+// Settings are parsed once, and query options only when a client sends some:
+// compiling zod's fast path (its JIT) costs more than it saves. This is zod's
+// global setting, so it holds for every schema in the service (import of this
+// module: 38 -> 30 ms, BENCHMARKS.md).
 z.config({ jitless: true });
 
 const MiB = 1024 * 1024;

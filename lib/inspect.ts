@@ -8,6 +8,7 @@
 import type { Config } from "./config.ts";
 import type { EchoQuery } from "./echo_options.ts";
 import { describeLimits } from "./limits.ts";
+import { utf8ByteLength } from "./utf8.ts";
 
 /** Headers whose values are credentials: reported by length only. */
 export const CREDENTIAL_HEADERS: readonly string[] = [
@@ -33,7 +34,7 @@ export function visibleHeaders(headers: Headers): Record<string, string> {
   const shown: Record<string, string> = {};
   for (const [name, value] of headers) {
     shown[name] = CREDENTIAL_HEADERS.includes(name)
-      ? `<redacted: ${new TextEncoder().encode(value).length} bytes>`
+      ? `<redacted: ${utf8ByteLength(value)} bytes>`
       : value;
   }
   return shown;

@@ -13,7 +13,7 @@ import { type Config, ConfigError, ENV_NAMES, parseConfig } from "./config.ts";
 import { applyFdLimit, readOpenFileLimit } from "./fd_limit.ts";
 import { type BatchedLog, batchedLog, type LogRecord } from "./log.ts";
 import { ListenError, type ListenUrls } from "./server.ts";
-import type { Telemetry } from "./telemetry.ts";
+import type { Telemetry, TelemetrySources } from "./telemetry.ts";
 
 /** Reads one environment variable; undefined when unset. */
 export type Env = (name: string) => string | undefined;
@@ -120,13 +120,12 @@ export function bootService(env: Env, mode: ServeMode): BootedService {
  * import("@opentelemetry/api")`, 3 runs), so it is not loaded at all.
  */
 export function otelEnabled(env: Env, denoDeploy: boolean): boolean {
-  return denoDeploy || env("OTEL_DENO") === "true" || env("OTEL_DENO") === "1";
+  const otel = env("OTEL_DENO");
+  return denoDeploy || otel === "true" || otel === "1";
 }
 
 /** Loads the instruments off the start-up path; dispose works at any time. */
-function startTelemetryLater(
-  sources: Parameters<typeof import("./telemetry.ts").startTelemetry>[0],
-): Telemetry {
+function startTelemetryLater(sources: TelemetrySources): Telemetry {
   let disposed = false;
   const started = import("./telemetry.ts").then(({ startTelemetry }) => {
     const telemetry = startTelemetry(sources);

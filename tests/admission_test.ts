@@ -348,3 +348,16 @@ Deno.test("a plain GET of a WebSocket endpoint answers what an upgrade would mee
     assert.deepEqual(body.allowedOrigins, ["https://tutorial.example"]);
   });
 });
+
+Deno.test("a HEAD request is logged as HEAD, though it is served as GET", async () => {
+  await using server = startTestServer();
+  const response = await fetch(`${server.http}/limits`, { method: "HEAD" });
+  await response.body?.cancel();
+  assert.equal(response.status, 200);
+  assert.ok(
+    server.logs.some((line) =>
+      line.startsWith("http method=HEAD path=/limits status=200")
+    ),
+    `logged as HEAD: ${server.logs.join("\n")}`,
+  );
+});
