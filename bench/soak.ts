@@ -506,25 +506,17 @@ function idleTcp(
     });
 }
 
-/** Sends `HEAD /sse` on a fresh connection and returns the status. */
-async function headSse(run: PhaseRun, port: number, localAddress: string) {
+/** Sends `HEAD` or `GET /sse` on a fresh connection and returns the status (the stream is then closed). */
+async function sseStatus(
+  run: PhaseRun,
+  port: number,
+  localAddress: string,
+  method: "HEAD" | "GET",
+) {
   const { socket, status } = await httpOpen({
     port,
     localAddress,
-    request: `HEAD /sse HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
-    timeoutMs: HANDSHAKE_TIMEOUT_MS,
-    sockets: run.sockets,
-  });
-  socket.destroy();
-  return status;
-}
-
-/** Opens `GET /sse` and returns the status (the stream is then closed). */
-async function getSse(run: PhaseRun, port: number, localAddress: string) {
-  const { socket, status } = await httpOpen({
-    port,
-    localAddress,
-    request: `GET /sse HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+    request: `${method} /sse HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
     timeoutMs: HANDSHAKE_TIMEOUT_MS,
     sockets: run.sockets,
   });
@@ -610,7 +602,10 @@ async function runPhase(
         for (let i = 0; i < 40 && !run.over; i++) {
           for (const a of addresses) {
             try {
-              count(run.counts, `HEAD status ${await headSse(run, port, a)}`);
+              count(
+                run.counts,
+                `HEAD status ${await sseStatus(run, port, a, "HEAD")}`,
+              );
             } catch (error) {
               count(run.counts, `HEAD ${errorOutcome(error)}`);
             }
@@ -619,7 +614,7 @@ async function runPhase(
         const probes: Record<string, string> = {};
         for (const a of addresses) {
           try {
-            probes[a] = `status ${await getSse(run, port, a)}`;
+            probes[a] = `status ${await sseStatus(run, port, a, "GET")}`;
           } catch (error) {
             probes[a] = (error as ConnectFailed).outcome ?? String(error);
           }
