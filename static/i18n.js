@@ -178,7 +178,7 @@ export const MESSAGES = {
       "It dropped while {waiting} of echoes were still on their way: most likely a server limit (slow reader or byte rate, close 1008), whose close frame was lost behind the echoes.",
     "failure.title": "Could not connect to {url}",
     "failure.cross-origin":
-      "The page can look into refusals only on its own server. Open {httpUrl} in a new tab to see what that server answers.",
+      "Either nothing answers there (server down, wrong host or port) or the server refused the upgrade; a browser does not say which. The page can ask only its own server why. Open {httpUrl} in a new tab to see what that server answers.",
     "failure.unreachable":
       "Server unreachable: nothing answered at {host}. Is the server running, and are the host and port right?",
     "failure.not-found":
@@ -365,7 +365,7 @@ export const MESSAGES = {
       "中斷時還有 {waiting} 的回傳正在途中：最可能是觸發了伺服器的限制（讀取太慢或位元組速率，close 1008），而它的關閉訊框卡在回傳資料後面遺失了。",
     "failure.title": "無法連線到 {url}",
     "failure.cross-origin":
-      "頁面只能查明自己伺服器的拒絕原因。請在新分頁開啟 {httpUrl}，看看那台伺服器怎麼回應。",
+      "可能那裡沒有伺服器回應（伺服器沒開，或主機、連接埠不對），也可能伺服器拒絕了升級；瀏覽器不會說是哪一種。頁面只能向自己的伺服器查明原因。請在新分頁開啟 {httpUrl}，看看那台伺服器怎麼回應。",
     "failure.unreachable":
       "無法連上伺服器：{host} 沒有回應。伺服器有在執行嗎？主機與連接埠正確嗎？",
     "failure.not-found":
@@ -548,7 +548,7 @@ export const MESSAGES = {
       "断开时还有 {waiting} 的回传正在途中：最可能是触发了服务器的限制（读取太慢或字节速率，close 1008），而它的关闭帧卡在回传数据后面丢失了。",
     "failure.title": "无法连接到 {url}",
     "failure.cross-origin":
-      "页面只能查明自己服务器的拒绝原因。请在新标签页打开 {httpUrl}，看看那台服务器怎么回应。",
+      "可能那里没有服务器响应（服务器没开，或主机、端口不对），也可能服务器拒绝了升级；浏览器不会说是哪一种。页面只能向自己的服务器查明原因。请在新标签页打开 {httpUrl}，看看那台服务器怎么回应。",
     "failure.unreachable":
       "无法连上服务器：{host} 没有响应。服务器在运行吗？主机和端口正确吗？",
     "failure.not-found":
