@@ -7,7 +7,11 @@
  * @module
  */
 import { Hono } from "hono";
-import { admissionRefusal, admitClient } from "../lib/admission.ts";
+import {
+  admissionRefusal,
+  admitClient,
+  type Client,
+} from "../lib/admission.ts";
 import { clientIp, clientKey } from "../lib/client_ip.ts";
 import { serveEcho } from "../lib/connection.ts";
 import {
@@ -46,10 +50,11 @@ export function webSocketRoute(
     const headers = request.headers;
     const peer = c.env?.remoteAddr;
     const ip = clientIp(peer?.hostname, headers, config.trustProxy);
-    const who = {
-      kind: "ws" as const,
+    const who: Client = {
+      kind: "ws",
       path,
       ip,
+      key: clientKey(ip, config.ipv6PrefixLength),
       origin: headers.get("origin") ?? undefined,
     };
     // Most connections have no query string: they skip the parse. A bad
@@ -68,15 +73,14 @@ export function webSocketRoute(
         : undefined;
       return webSocketUrl(request.url, secure);
     });
-    const key = clientKey(ip, config.ipv6PrefixLength);
     if ("status" in checked) {
       // A plain GET learns first what an upgrade would meet (403, 429, 503).
       const instead = checked.reason === "plain_http"
-        ? admissionRefusal(services, { ...who, key })
+        ? admissionRefusal(services, who)
         : undefined;
       return refuse(services, who, instead ?? checked);
     }
-    const lease = admitClient(services, { ...who, key });
+    const lease = admitClient(services, who);
     if (lease instanceof Response) return lease;
     try {
       // Browsers abort when they offer subprotocols and none is chosen.
