@@ -10,12 +10,15 @@ import type { EchoQuery } from "./echo_options.ts";
 import { describeLimits } from "./limits.ts";
 import { utf8ByteLength } from "./utf8.ts";
 
-/** Headers whose values are credentials: reported by length only. */
-export const CREDENTIAL_HEADERS: readonly string[] = [
-  "authorization",
-  "cookie",
-  "proxy-authorization",
-];
+/**
+ * Header names whose values are credentials, reported by length only: the
+ * browser's own (`Cookie`, `Authorization`, `Proxy-Authorization`) and those
+ * an authenticating proxy adds in front (`X-Auth-Request-Access-Token`,
+ * `Cf-Access-Jwt-Assertion`, `X-Amzn-Oidc-Data`, `X-Api-Key`…), matched by
+ * the words they use, since no list of proxies' names is complete.
+ */
+export const CREDENTIAL_HEADER: RegExp =
+  /cookie|auth|token|secret|api-?key|session|jwt|oidc|assertion|password|credential|signature/;
 
 /**
  * The request headers as a plain object, with credentials replaced by
@@ -33,7 +36,7 @@ export const CREDENTIAL_HEADERS: readonly string[] = [
 export function visibleHeaders(headers: Headers): Record<string, string> {
   const shown: Record<string, string> = {};
   for (const [name, value] of headers) {
-    shown[name] = CREDENTIAL_HEADERS.includes(name)
+    shown[name] = CREDENTIAL_HEADER.test(name)
       ? `<redacted: ${utf8ByteLength(value)} bytes>`
       : value;
   }

@@ -16,6 +16,7 @@ export type RefusalReason =
   | "bad_handshake"
   | "bad_version"
   | "bad_options"
+  | "client_gone"
   | "origin"
   | "per_ip"
   | "total"

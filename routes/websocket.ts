@@ -80,6 +80,17 @@ export function webSocketRoute(
         : undefined;
       return refuse(services, who, instead ?? checked);
     }
+    // Deno reports an unspecified peer once the client has reset the
+    // connection; upgrading it anyway leaks a descriptor in Deno 2.9 for
+    // good (attack review: 231 of 12,000 reset upgrades under 256).
+    if (peer?.hostname === "0.0.0.0" || peer?.hostname === "::") {
+      return refuse(services, who, {
+        status: 400,
+        reason: "client_gone",
+        headers: {},
+        body: "The connection was gone before the upgrade\n",
+      });
+    }
     const lease = admitClient(services, who);
     if (lease instanceof Response) return lease;
     try {

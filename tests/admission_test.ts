@@ -361,3 +361,30 @@ Deno.test("a HEAD request is logged as HEAD, though it is served as GET", async 
     `logged as HEAD: ${server.logs.join("\n")}`,
   );
 });
+
+Deno.test("/inspect redacts the credentials an authenticating proxy adds too", async () => {
+  await using server = startTestServer();
+  const added = {
+    "X-Auth-Request-Access-Token": "proxy-secret-1",
+    "Cf-Access-Jwt-Assertion": "proxy-secret-2",
+    "X-Amzn-Oidc-Data": "proxy-secret-3",
+    "X-Api-Key": "proxy-secret-4",
+  };
+  const { conn, leftover } = await openRawWebSocket(server.port, {
+    path: "/inspect",
+    headers: { ...added, "X-Request-Id": "abc-123" },
+  });
+  try {
+    const frame = await readFrame(conn, { leftover });
+    const text = new TextDecoder().decode(frame.payload);
+    assert.doesNotMatch(text, /proxy-secret/);
+    const headers = JSON.parse(text).request.headers;
+    for (const name of Object.keys(added)) {
+      assert.equal(headers[name.toLowerCase()], "<redacted: 14 bytes>", name);
+    }
+    assert.equal(headers["x-request-id"], "abc-123", "other headers stay");
+    assert.equal(headers["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
+  } finally {
+    conn.close();
+  }
+});

@@ -342,4 +342,13 @@ Deno.test("the shared message rate is per address: another address has its own",
   assert.equal(other.clientMessageRate!.take(1, 0), true, "its own");
   for (const lease of [first, second, other]) lease.release();
   assert.equal(registry.total, 0);
+  const again = registry.admit("192.0.2.1") as Lease;
+  assert.equal(
+    again.clientMessageRate,
+    first.clientMessageRate,
+    "an address that comes back finds its allowance as it left it",
+  );
+  assert.equal(again.clientMessageRate!.take(1, 0), false, "still spent");
+  again.release();
+  registry.dispose();
 });

@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { startTestServer } from "./_server.ts";
 import { closeAndWait, connect } from "./_client.ts";
 
-// Attack review (branch attack2): the per-address message bucket lives in the
-// registry only while the address holds a slot, and a rate-limit close frees
-// the slot at once. So an address whose only connection was closed for the
-// shared rate gets a fresh, full burst by reconnecting: one address measured
-// 132,000 echoes/s against RATE_LIMIT_IP_MESSAGES_PER_SECOND=2000 (defaults,
-// reconnecting after every 2,000-message burst).
+// Attack review: the per-address message bucket used to live only while the
+// address held a slot, and a rate-limit close frees the slot at once, so an
+// address got a fresh burst by reconnecting (132,000 echoes/s measured
+// against RATE_LIMIT_IP_MESSAGES_PER_SECOND=2000). The registry now keeps it
+// until it has refilled.
 Deno.test("reconnecting does not refill RATE_LIMIT_IP_MESSAGE_BURST", async () => {
   await using server = startTestServer({
     RATE_LIMIT_MESSAGES_PER_SECOND: "0",
