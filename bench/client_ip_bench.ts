@@ -1,10 +1,8 @@
 /**
  * Micro-benchmarks for the client identity that every handshake computes:
  * `deno task bench:micro`. For scale: a handshake costs the server about
- * 130 µs of CPU (BENCHMARKS.md). On ipaddr.js this measured 0.36 µs for an
- * IPv4 peer and 8-9 µs for an IPv6 one; the hand-written parser it replaced
- * took 0.06-1 µs, a difference the house rule (a library over own code)
- * accepts.
+ * 115-130 µs of CPU (BENCHMARKS.md). IPv6 goes through the URL parser
+ * (about 4 µs); ipaddr.js took 0.4-9 µs but cost 20 ms of every start.
  */
 import { clientIp, clientKey } from "../lib/client_ip.ts";
 
@@ -19,6 +17,12 @@ let key = "";
 
 Deno.bench("IPv4 socket peer -> key", { group: "client" }, () => {
   key = clientKey(clientIp("203.0.113.7", none, 0));
+});
+
+Deno.bench("IPv4 client on the dual-stack socket (::ffff:) -> key", {
+  group: "client",
+}, () => {
+  key = clientKey(clientIp("::ffff:203.0.113.7", none, 0));
 });
 
 Deno.bench("IPv6 socket peer -> /64 key", { group: "client" }, () => {

@@ -8,12 +8,12 @@
  * so with N proxies in front the N-th entry from the right was written by the
  * outermost one, and everything left of it is whatever the client sent.
  *
- * Parsing and formatting addresses is ipaddr.js's (the library Express's
- * `proxy-addr` uses); this module only decides which address counts.
+ * IPv6 is parsed and written (RFC 5952) by the platform's URL parser, so
+ * this module only decides which address counts. ipaddr.js did it too, but
+ * as a CommonJS package it cost 20 ms and 7 MiB of every start (BENCHMARKS.md).
  *
  * @module
  */
-import ipaddr from "ipaddr.js";
 
 /**
  * Where the service runs, as far as client addresses go: on Deno Deploy the
@@ -135,16 +135,18 @@ export function clientKey(
     );
   }
   if (!ip.includes(":")) return ip;
-  const address = parseIpv6(ip);
+  const address = canonicalIpv6(ip);
   if (address === undefined) return normalizeIp(ip) ?? ip;
-  if (address.isIPv4MappedAddress()) {
-    return address.toIPv4Address().toString();
+  const mapped = mappedIpv4(address);
+  if (mapped !== undefined) return mapped;
+  if (ipv6PrefixBits === 128) return address;
+  const groups = expandIpv6(address);
+  for (let i = 0; i < 8; i++) {
+    const keep = Math.min(Math.max(ipv6PrefixBits - i * 16, 0), 16);
+    groups[i] = groups[i]! & (0xffff << (16 - keep)) & 0xffff;
   }
-  if (ipv6PrefixBits === 128) return address.toRFC5952String();
-  const network = ipaddr.IPv6.networkAddressFromCIDR(
-    `${address.toNormalizedString()}/${ipv6PrefixBits}`,
-  );
-  return `${network.toRFC5952String()}/${ipv6PrefixBits}`;
+  const network = canonicalIpv6(groups.map((g) => g.toString(16)).join(":"))!;
+  return `${network}/${ipv6PrefixBits}`;
 }
 
 /**
@@ -243,20 +245,51 @@ function normalizeIp(text: string): string | undefined {
       host = host.slice(0, colon);
     }
   }
-  if (!host.includes(":")) {
-    // Strictly four decimal parts: ipaddr.js would also read `0x7f.1`.
-    return ipaddr.IPv4.isValidFourPartDecimal(host) ? host : undefined;
-  }
-  const address = parseIpv6(host);
+  if (!host.includes(":")) return IPV4.test(host) ? host : undefined;
+  // How a dual-stack socket shows every IPv4 client: skip the URL parser.
+  if (
+    host.slice(0, 7).toLowerCase() === "::ffff:" && IPV4.test(host.slice(7))
+  ) return host.slice(7);
+  const address = canonicalIpv6(host);
   if (address === undefined) return undefined;
-  return address.isIPv4MappedAddress()
-    ? address.toIPv4Address().toString()
-    : address.toRFC5952String();
+  return mappedIpv4(address) ?? address;
 }
 
-/** An IPv6 address without its zone id, or `undefined` if `text` is none. */
-function parseIpv6(text: string): ipaddr.IPv6 | undefined {
-  if (!ipaddr.IPv6.isValid(text)) return undefined;
-  // Rebuilt from its parts: the zone id (`%eth0`) is dropped.
-  return new ipaddr.IPv6(ipaddr.IPv6.parse(text).parts);
+/** Strictly four decimal parts, no leading zeros (the URL parser would also take `0x7f.1`). */
+const IPV4 =
+  /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * An IPv6 address as RFC 5952 writes it (lower case, shortest), its zone id
+ * (`%eth0`) dropped, or `undefined` if `text` is none. The URL parser does
+ * the parsing and the writing.
+ */
+function canonicalIpv6(text: string): string | undefined {
+  const zone = text.indexOf("%");
+  if (zone === 0 || zone === text.length - 1) return undefined;
+  const bare = zone < 0 ? text : text.slice(0, zone);
+  if (!/^[0-9a-fA-F:.]+$/.test(bare)) return undefined;
+  try {
+    return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `::ffff:a.b.c.d` (which the URL parser writes `::ffff:xxxx:xxxx`) as IPv4. */
+function mappedIpv4(canonical: string): string | undefined {
+  const match = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (!match) return undefined;
+  const high = parseInt(match[1]!, 16);
+  const low = parseInt(match[2]!, 16);
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+}
+
+/** The eight 16-bit groups of a canonical IPv6 address. */
+function expandIpv6(canonical: string): number[] {
+  const [head = "", tail] = canonical.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const zeros = Array(8 - left.length - right.length).fill("0");
+  return [...left, ...zeros, ...right].map((group) => parseInt(group, 16));
 }
