@@ -3,7 +3,7 @@
  * tests and demos. This module only starts it with `deno run` (`deno task
  * start`, Deno Deploy): it reads the environment, listens, logs the settings
  * in force, and stops on SIGINT or SIGTERM. The app is assembled in
- * `lib/app.ts`; `serve.ts` is the entry point for `deno serve`.
+ * `routes/app.ts`; `serve.ts` is the entry point for `deno serve`.
  *
  * @module
  */
@@ -11,8 +11,8 @@ import {
   announceListening,
   bootService,
   exitOnStartupError,
-} from "./lib/startup.ts";
-import { startServer } from "./lib/server.ts";
+} from "./lib/start/startup.ts";
+import { startServer } from "./lib/start/server.ts";
 
 if (import.meta.main) {
   try {

@@ -13,12 +13,12 @@
  *
  * @module
  */
-import { drainConnections, listenUrls } from "./lib/server.ts";
+import { drainConnections, listenUrls } from "./lib/start/server.ts";
 import {
   announceListening,
   bootService,
   exitOnStartupError,
-} from "./lib/startup.ts";
+} from "./lib/start/startup.ts";
 
 function boot() {
   try {

@@ -4,7 +4,7 @@
  * 115-130 µs of CPU (BENCHMARKS.md). IPv6 goes through the URL parser
  * (about 4 µs); ipaddr.js took 0.4-9 µs but cost 20 ms of every start.
  */
-import { clientIp, clientKey } from "../lib/client_ip.ts";
+import { clientIp, clientKey } from "../lib/admission/client_ip.ts";
 
 const none = new Headers();
 const ipv4Forwarded = new Headers({

@@ -3,7 +3,7 @@
  * start flags, a raw client that sends N empty frames to
  * `/echo?delay=10000` and never reads, and the service's RSS growth divided
  * by N, read before the first echo is due. QUEUED_MESSAGE_COST in
- * lib/options_echo.ts comes from this.
+ * lib/connection/apply_options.ts comes from this.
  *
  *     deno run -A bench/delay_cost.ts [frames=100000]
  *

@@ -4,7 +4,7 @@
  * growth of this process's RSS divided by N. Deno copies each send into a
  * task of its own that `bufferedAmount` does not count (ext/websocket
  * `send_binary`), so the service charges FRAME_COST_BYTES per frame
- * (lib/connection.ts).
+ * (lib/connection/echo_connection.ts).
  *
  *     deno run -A bench/frame_cost.ts [frames=200000] [payload bytes=0]
  *

@@ -3,8 +3,8 @@
  * shows up without a load run: `deno task bench:micro`.
  */
 import { Metrics } from "../lib/metrics.ts";
-import { TokenBucket } from "../lib/rate_limit.ts";
-import { utf8ByteLength } from "../lib/utf8.ts";
+import { TokenBucket } from "../lib/admission/token_bucket.ts";
+import { utf8ByteLength } from "../lib/protocol/utf8.ts";
 
 // Decoded like a received message: flat strings (a `repeat()` result is a
 // rope, which reads slower and would overstate the cost).

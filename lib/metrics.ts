@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { RefusalReason } from "./refusals.ts";
-import type { MemoryState } from "./memory.ts";
+import type { RefusalReason } from "./admission/refusals.ts";
+import type { MemoryState } from "./admission/memory_guard.ts";
 
 /** Why the service closed a connection: a limit, or shedding load. */
 export type LimitReason =

@@ -6,13 +6,13 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import type { IdleWatch } from "./idle.ts";
+import type { IdleWatch } from "./connection/idle_sweep.ts";
 import type { IdSource } from "./ids.ts";
-import type { ListenerState } from "./listener.ts";
+import type { ListenerState } from "./start/listener.ts";
 import type { Log } from "./log.ts";
-import type { MemoryGuard } from "./memory.ts";
+import type { MemoryGuard } from "./admission/memory_guard.ts";
 import type { Metrics } from "./metrics.ts";
-import type { ConnectionRegistry } from "./registry.ts";
+import type { ConnectionRegistry } from "./admission/slots.ts";
 
 /** Facts about where the service runs, found at start-up. */
 export interface Platform {

@@ -18,7 +18,7 @@ import {
   metrics as otelMetrics,
   type Observable,
 } from "@opentelemetry/api";
-import type { MemoryState } from "./memory.ts";
+import type { MemoryState } from "./admission/memory_guard.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** The instrumentation scope the instruments are created under. */

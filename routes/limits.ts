@@ -5,8 +5,8 @@
  * @module
  */
 import { Hono } from "hono";
-import { ECHO_OPTION_HELP } from "../lib/echo_options.ts";
-import { describeLimits } from "../lib/limits.ts";
+import { ECHO_OPTION_HELP } from "../lib/connection/parse_options.ts";
+import { describeLimits } from "../lib/http/limits_report.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 /** The limits endpoint, mounted at `/limits`. */

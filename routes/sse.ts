@@ -8,9 +8,9 @@
  */
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { admitClient } from "../lib/admission.ts";
-import { clientIp, clientKey } from "../lib/client_ip.ts";
-import { visibleHeaders } from "../lib/inspect.ts";
+import { admitClient } from "../lib/admission/admit.ts";
+import { clientIp, clientKey } from "../lib/admission/client_ip.ts";
+import { visibleHeaders } from "../lib/http/inspect_report.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 /** How long EventSource waits before reconnecting after a stream ends. */

@@ -2,7 +2,7 @@
  * The WebSocket endpoints: `/echo`, `/close` and `/inspect`. Each checks the
  * handshake and its query options, admits the client, then upgrades with
  * `Deno.upgradeWebSocket` and hands the socket to the connection module.
- * Every refusal goes through `lib/refusals.ts`.
+ * Every refusal goes through `lib/admission/refusals.ts`.
  *
  * @module
  */
@@ -11,18 +11,18 @@ import {
   admissionRefusal,
   admitClient,
   type Client,
-} from "../lib/admission.ts";
-import { clientIp, clientKey } from "../lib/client_ip.ts";
-import { serveEcho } from "../lib/connection.ts";
+} from "../lib/admission/admit.ts";
+import { clientIp, clientKey } from "../lib/admission/client_ip.ts";
+import { serveEcho } from "../lib/connection/echo_connection.ts";
 import {
   type EchoQuery,
   parseEchoQuery,
   PLAIN_ECHO,
   toEchoOptions,
-} from "../lib/echo_options.ts";
-import { checkHandshake, webSocketUrl } from "../lib/handshake.ts";
-import { inspectReport } from "../lib/inspect.ts";
-import { refuse } from "../lib/refusals.ts";
+} from "../lib/connection/parse_options.ts";
+import { checkHandshake, webSocketUrl } from "../lib/protocol/handshake.ts";
+import { inspectReport } from "../lib/http/inspect_report.ts";
+import { refuse } from "../lib/admission/refusals.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 const ALLOW = "GET, HEAD";

@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { serveEcho } from "../lib/connection.ts";
+import { serveEcho } from "../lib/connection/echo_connection.ts";
 import { DEFAULT_CONFIG, parseConfig } from "../lib/config.ts";
-import { PLAIN_ECHO } from "../lib/echo_options.ts";
-import type { EchoOptions } from "../lib/echo_options.ts";
+import { PLAIN_ECHO } from "../lib/connection/parse_options.ts";
+import type { EchoOptions } from "../lib/connection/parse_options.ts";
 import type { LogRecord } from "../lib/log.ts";
-import { MemoryGuard } from "../lib/memory.ts";
+import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
-import { ConnectionRegistry, type Lease } from "../lib/registry.ts";
+import { ConnectionRegistry, type Lease } from "../lib/admission/slots.ts";
 
 /** The socket side of one connection, as the test sees it. */
 export class FakeSocket extends EventTarget {

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { createApp } from "../lib/app.ts";
+import { createApp } from "../routes/app.ts";
 import { formatText, type LogRecord } from "../lib/log.ts";
 import { parseConfig } from "../lib/config.ts";
 import type { Services } from "../lib/services.ts";
-import { type RunningServer, startServer } from "../lib/server.ts";
+import { type RunningServer, startServer } from "../lib/start/server.ts";
 
 export {
   DEFAULT_PROCESS_TIMEOUT_MS,

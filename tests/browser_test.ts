@@ -14,7 +14,7 @@ import {
 } from "playwright-core";
 import { findBrowser, NO_BROWSER_MESSAGE } from "../bench/browser.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
-import { describeLimits } from "../lib/limits.ts";
+import { describeLimits } from "../lib/http/limits_report.ts";
 
 const BROWSER = findBrowser();
 const IN_CI = Deno.env.get("CI") === "true";

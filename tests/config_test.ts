@@ -8,7 +8,7 @@ import {
   type Setting,
   SETTINGS,
 } from "../lib/config.ts";
-import { describeLimits } from "../lib/limits.ts";
+import { describeLimits } from "../lib/http/limits_report.ts";
 import { ROOT, startTaskArgs } from "./_server.ts";
 
 Deno.test("parseConfig() defaults are safe for a public endpoint", () => {

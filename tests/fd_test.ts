@@ -5,8 +5,11 @@ import {
   fdReserve,
   parseOpenFileLimit,
   readOpenFileLimit,
-} from "../lib/fd_limit.ts";
-import { isDescriptorExhaustion, superviseServe } from "../lib/listener.ts";
+} from "../lib/start/fd_limit.ts";
+import {
+  isDescriptorExhaustion,
+  superviseServe,
+} from "../lib/start/listener.ts";
 import { DEFAULT_CONFIG } from "../lib/config.ts";
 import { formatText } from "../lib/log.ts";
 import { ROOT, startTaskArgs } from "./_server.ts";

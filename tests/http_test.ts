@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createApp } from "../lib/app.ts";
+import { createApp } from "../routes/app.ts";
 import { DEFAULT_CONFIG } from "../lib/config.ts";
 import { startTestServer } from "./_server.ts";
 import { closeAndWait, connect } from "./_client.ts";

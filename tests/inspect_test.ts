@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
-import { describeLimits } from "../lib/limits.ts";
+import { describeLimits } from "../lib/http/limits_report.ts";
 import { startTestServer } from "./_server.ts";
 import { closeAndWait, connect } from "./_client.ts";
 import { openRawWebSocket, readFrame } from "../bench/wire.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConnectionRegistry, type Lease } from "../lib/registry.ts";
+import { ConnectionRegistry, type Lease } from "../lib/admission/slots.ts";
 import { startTestServer, type TestServer } from "./_server.ts";
 import { closeAndWait, connect, until } from "./_client.ts";
 import {

@@ -4,7 +4,7 @@ import {
   applyPlatformDefaults,
   DENO_DEPLOY_PING_INTERVAL_SECONDS,
   startRecord,
-} from "../lib/startup.ts";
+} from "../lib/start/startup.ts";
 import { INSTRUMENTS } from "../lib/telemetry.ts";
 import {
   DEFAULT_PROCESS_TIMEOUT_MS,

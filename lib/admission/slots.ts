@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { CloseReason } from "./close_codes.ts";
-import { TokenBucket } from "./rate_limit.ts";
+import type { CloseReason } from "../protocol/close_codes.ts";
+import { TokenBucket } from "./token_bucket.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Refusal } from "./refusals.ts";
+import type { Refusal } from "../admission/refusals.ts";
 
 /** A handshake that may be upgraded, with the subprotocols the client offered. */
 export interface AcceptedHandshake {

@@ -31,7 +31,7 @@ export class TokenBucket {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { TokenBucket } from "./rate_limit.ts";
+   * import { TokenBucket } from "./token_bucket.ts";
    * const bucket = new TokenBucket(1, 2, 0);
    * assert.equal(bucket.take(2, 0), true);
    * assert.equal(bucket.take(1, 0), false, "the burst is spent");

@@ -11,9 +11,9 @@ import {
   isSendableCloseCode,
   MAX_CLOSE_REASON_BYTES,
   SENDABLE_CLOSE_CODES,
-} from "./close_codes.ts";
-import type { Refusal } from "./refusals.ts";
-import { utf8ByteLength } from "./utf8.ts";
+} from "../protocol/close_codes.ts";
+import type { Refusal } from "../admission/refusals.ts";
+import { utf8ByteLength } from "../protocol/utf8.ts";
 
 /** Longest `delay`, in milliseconds. */
 export const MAX_DELAY_MS = 10_000;
@@ -140,7 +140,7 @@ export interface ParsedQuery {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseEchoQuery } from "./echo_options.ts";
+ * import { parseEchoQuery } from "./parse_options.ts";
  * const parsed = parseEchoQuery(new URLSearchParams("delay=5&EIO=4"));
  * assert.deepEqual(parsed, { query: { delay: 5 }, ignored: ["EIO"] });
  * const refused = parseEchoQuery(new URLSearchParams("delay=soon"));

@@ -11,20 +11,20 @@ import { cors } from "hono/cors";
 // costs ~3 ms of cold start), and a dozen routes are matched as fast.
 import { Hono as QuickHono } from "hono/quick";
 import { secureHeaders } from "hono/secure-headers";
-import { describeIpSource } from "./client_ip.ts";
-import type { Config } from "./config.ts";
-import { IdleWatch } from "./idle.ts";
-import { IdSource } from "./ids.ts";
-import type { Log } from "./log.ts";
-import { MemoryGuard } from "./memory.ts";
-import { Metrics } from "./metrics.ts";
-import { ConnectionRegistry } from "./registry.ts";
-import type { AppEnv, Platform, Services } from "./services.ts";
-import { serveStaticFiles } from "./static_files.ts";
-import { healthRoutes } from "../routes/health.ts";
-import { limitsRoute } from "../routes/limits.ts";
-import { sseRoute } from "../routes/sse.ts";
-import { type WebSocketEndpoint, webSocketRoute } from "../routes/websocket.ts";
+import { describeIpSource } from "../lib/admission/client_ip.ts";
+import type { Config } from "../lib/config.ts";
+import { IdleWatch } from "../lib/connection/idle_sweep.ts";
+import { IdSource } from "../lib/ids.ts";
+import type { Log } from "../lib/log.ts";
+import { MemoryGuard } from "../lib/admission/memory_guard.ts";
+import { Metrics } from "../lib/metrics.ts";
+import { ConnectionRegistry } from "../lib/admission/slots.ts";
+import type { AppEnv, Platform, Services } from "../lib/services.ts";
+import { serveStaticFiles } from "../lib/http/static_files.ts";
+import { healthRoutes } from "./health.ts";
+import { limitsRoute } from "./limits.ts";
+import { sseRoute } from "./sse.ts";
+import { type WebSocketEndpoint, webSocketRoute } from "./websocket.ts";
 
 /** The WebSocket endpoints, each mounted at `/<name>`. */
 export const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [
@@ -61,7 +61,7 @@ export interface EchoApp {
  * ```ts
  * import assert from "node:assert/strict";
  * import { createApp } from "./app.ts";
- * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { DEFAULT_CONFIG } from "../lib/config.ts";
  * const { fetch, services } = createApp(DEFAULT_CONFIG, { log: () => {} });
  * const response = await fetch(new Request("http://localhost/healthz"));
  * assert.equal(response.status, 200);

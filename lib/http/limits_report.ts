@@ -12,7 +12,7 @@ import {
   type EnvName,
   type Setting,
   SETTINGS,
-} from "./config.ts";
+} from "../config.ts";
 
 /** One limit as a client sees it. */
 export interface LimitDescription {
@@ -45,8 +45,8 @@ const LIMIT_ENVS: readonly EnvName[] = ENV_NAMES.filter((name) =>
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DEFAULT_CONFIG } from "./config.ts";
- * import { describeLimits } from "./limits.ts";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { describeLimits } from "./limits_report.ts";
  * const limits = describeLimits({ ...DEFAULT_CONFIG, maxMessageBytes: 0 });
  * assert.equal(limits.maxMessageBytes?.off, true);
  * assert.equal(limits.maxMessageBytes?.env, "MAX_MESSAGE_BYTES");

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Config } from "./config.ts";
-import type { EchoQuery } from "./echo_options.ts";
-import { describeLimits } from "./limits.ts";
-import { utf8ByteLength } from "./utf8.ts";
+import type { Config } from "../config.ts";
+import type { EchoQuery } from "../connection/parse_options.ts";
+import { describeLimits } from "./limits_report.ts";
+import { utf8ByteLength } from "../protocol/utf8.ts";
 
 /**
  * Header names whose values are credentials, reported by length only: the
@@ -28,7 +28,7 @@ export const CREDENTIAL_HEADER: RegExp =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { visibleHeaders } from "./inspect.ts";
+ * import { visibleHeaders } from "./inspect_report.ts";
  * const shown = visibleHeaders(new Headers({ cookie: "session=x", accept: "text/plain" }));
  * assert.deepEqual(shown, { accept: "text/plain", cookie: "<redacted: 9 bytes>" });
  * ```

@@ -10,9 +10,9 @@ import {
   CLOSE_GOODBYE,
   type CloseReason,
   parseCloseCommand,
-} from "./close_codes.ts";
-import type { EchoOptions } from "./echo_options.ts";
-import { payloadBytes } from "./utf8.ts";
+} from "../protocol/close_codes.ts";
+import type { EchoOptions } from "./parse_options.ts";
+import { payloadBytes } from "../protocol/utf8.ts";
 
 /**
  * Bytes charged per waiting (`delay`) echo on top of its payload: the

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Log } from "./log.ts";
+import type { Log } from "../log.ts";
 
 /** What `/healthz` can report about accepting connections. */
 export interface ListenerState {

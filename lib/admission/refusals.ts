@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { Config } from "./config.ts";
-import type { Log } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Config } from "../config.ts";
+import type { Log } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 
 /** Why a request was refused; the `reason` label in `/metrics` and the log. */
 export type RefusalReason =
@@ -48,7 +48,7 @@ export interface Refused {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Metrics } from "./metrics.ts";
+ * import { Metrics } from "../metrics.ts";
  * import { refuse } from "./refusals.ts";
  * const metrics = new Metrics();
  * const lines: string[] = [];

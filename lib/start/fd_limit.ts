@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 
 /** Where Linux states the process's limits. */
 export const LIMITS_PATH = "/proc/self/limits";
@@ -147,7 +147,7 @@ export function connectionCap(
  * ```ts
  * import assert from "node:assert/strict";
  * import { applyFdLimit } from "./fd_limit.ts";
- * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { DEFAULT_CONFIG } from "../config.ts";
  * const { config, warning } = applyFdLimit(DEFAULT_CONFIG, "unknown");
  * assert.equal(config.maxConnections, 10_000);
  * assert.equal(warning, undefined);

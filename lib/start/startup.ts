@@ -7,13 +7,13 @@
  *
  * @module
  */
-import { createApp, type EchoApp } from "./app.ts";
-import { isDenoDeploy } from "./client_ip.ts";
-import { type Config, ConfigError, ENV_NAMES, parseConfig } from "./config.ts";
+import { createApp, type EchoApp } from "../../routes/app.ts";
+import { isDenoDeploy } from "../admission/client_ip.ts";
+import { type Config, ConfigError, ENV_NAMES, parseConfig } from "../config.ts";
 import { applyFdLimit, readOpenFileLimit } from "./fd_limit.ts";
-import { type BatchedLog, batchedLog, type LogRecord } from "./log.ts";
+import { type BatchedLog, batchedLog, type LogRecord } from "../log.ts";
 import { ListenError, type ListenUrls } from "./server.ts";
-import type { Telemetry, TelemetrySources } from "./telemetry.ts";
+import type { Telemetry, TelemetrySources } from "../telemetry.ts";
 
 /** Reads one environment variable; undefined when unset. */
 export type Env = (name: string) => string | undefined;
@@ -39,7 +39,7 @@ export const DENO_DEPLOY_PING_INTERVAL_SECONDS = 8;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { DEFAULT_CONFIG } from "../config.ts";
  * import { applyPlatformDefaults } from "./startup.ts";
  * const onDeploy = applyPlatformDefaults(DEFAULT_CONFIG, {
  *   denoDeploy: true,
@@ -127,7 +127,7 @@ export function otelEnabled(env: Env, denoDeploy: boolean): boolean {
 /** Loads the instruments off the start-up path; dispose works at any time. */
 function startTelemetryLater(sources: TelemetrySources): Telemetry {
   let disposed = false;
-  const started = import("./telemetry.ts").then(({ startTelemetry }) => {
+  const started = import("../telemetry.ts").then(({ startTelemetry }) => {
     const telemetry = startTelemetry(sources);
     if (disposed) telemetry.dispose();
     return telemetry;
@@ -155,7 +155,7 @@ const SERVE_DECIDES = new Set<keyof Config>([
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { DEFAULT_CONFIG } from "../config.ts";
  * import { startRecord } from "./startup.ts";
  * const record = startRecord(DEFAULT_CONFIG, { denoDeploy: false, mode: "run" });
  * assert.equal(record.event, "start");

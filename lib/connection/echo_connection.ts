@@ -18,17 +18,21 @@ import {
   type CloseReason,
   closeSlowReader,
   closeTooBig,
-} from "./close_codes.ts";
-import type { Config } from "./config.ts";
-import type { IdleWatch, Watched } from "./idle.ts";
-import { type EchoOptions, isPlainEcho } from "./echo_options.ts";
-import type { Log } from "./log.ts";
-import type { Backlogged, MemoryGuard, ShedCause } from "./memory.ts";
-import type { LimitReason, Metrics } from "./metrics.ts";
-import { type EchoOutput, OptionsEcho } from "./options_echo.ts";
-import { TokenBucket } from "./rate_limit.ts";
-import type { Closable, Lease } from "./registry.ts";
-import { payloadBytes } from "./utf8.ts";
+} from "../protocol/close_codes.ts";
+import type { Config } from "../config.ts";
+import type { IdleWatch, Watched } from "./idle_sweep.ts";
+import { type EchoOptions, isPlainEcho } from "./parse_options.ts";
+import type { Log } from "../log.ts";
+import type {
+  Backlogged,
+  MemoryGuard,
+  ShedCause,
+} from "../admission/memory_guard.ts";
+import type { LimitReason, Metrics } from "../metrics.ts";
+import { type EchoOutput, OptionsEcho } from "./apply_options.ts";
+import { TokenBucket } from "../admission/token_bucket.ts";
+import type { Closable, Lease } from "../admission/slots.ts";
+import { payloadBytes } from "../protocol/utf8.ts";
 
 /** The app's shared state a connection uses: one object for all of them. */
 export interface ConnectionServices {

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { Lease } from "./registry.ts";
+import type { Lease } from "./slots.ts";
 import { capacityRefusal, type Refusal, refuse } from "./refusals.ts";
-import type { Services } from "./services.ts";
+import type { Services } from "../services.ts";
 
 /**
  * True when a browser's `Origin` may connect (non-browser clients send none).
@@ -15,7 +15,7 @@ import type { Services } from "./services.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { originAllowed } from "./admission.ts";
+ * import { originAllowed } from "./admit.ts";
  * assert.equal(originAllowed("https://a.example", ["https://a.example"]), true);
  * assert.equal(originAllowed("https://b.example", ["https://a.example"]), false);
  * assert.equal(originAllowed(undefined, ["https://a.example"]), true);
