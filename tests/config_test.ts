@@ -30,7 +30,7 @@ Deno.test("parseConfig() defaults are safe for a public endpoint", () => {
   assert.equal(DEFAULT_CONFIG.logFormat, "text");
 });
 
-Deno.test("parseConfig() reads every variable in its unit", () => {
+Deno.test("parseConfig() reads numbers in their unit, 0 as off, TRUST_PROXY=true as 1 and an origin list", () => {
   const config = parseConfig({
     PORT: "8080",
     MAX_MESSAGE_BYTES: "0",
@@ -48,7 +48,7 @@ Deno.test("parseConfig() reads every variable in its unit", () => {
   ]);
 });
 
-Deno.test("parseConfig() rejects a bad value of each variable, naming it", async (t) => {
+Deno.test("parseConfig() rejects a bad value of the variables below, naming the variable", async (t) => {
   const bad: Record<string, string> = {
     PORT: "65536",
     BIND_ADDRESS: "not an address",

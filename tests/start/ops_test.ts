@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
-import { DEFAULT_CONFIG, SETTINGS } from "../lib/config.ts";
+import { DEFAULT_CONFIG, SETTINGS } from "../../lib/config.ts";
 import {
   applyPlatformDefaults,
   DENO_DEPLOY_PING_INTERVAL_SECONDS,
   startRecord,
-} from "../lib/start/startup.ts";
-import { INSTRUMENTS } from "../lib/telemetry.ts";
+} from "../../lib/start/startup.ts";
+import { INSTRUMENTS } from "../../lib/telemetry.ts";
 import {
   DEFAULT_PROCESS_TIMEOUT_MS,
   ROOT,
   startService,
   startTaskArgs,
   waitForExit,
-} from "./_server.ts";
-import { closeAndWait, connect, until, withDeadline } from "./_client.ts";
+} from "../_server.ts";
+import { closeAndWait, connect, until, withDeadline } from "../_client.ts";
 
 const LOOPBACK = { PORT: "0", BIND_ADDRESS: "127.0.0.1" };
 
@@ -404,7 +404,7 @@ Deno.test("the deploy block of deno.json has only keys Deno's config schema allo
   }
 });
 
-Deno.test("startRecord() lists every setting, and under deno serve leaves out what Deno decides", () => {
+Deno.test("startRecord() lists every setting, and under deno serve leaves out the port Deno chooses", () => {
   const run = startRecord(DEFAULT_CONFIG, { denoDeploy: false, mode: "run" });
   for (const key of Object.keys(DEFAULT_CONFIG)) {
     assert.ok(key in run, key);

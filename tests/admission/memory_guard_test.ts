@@ -6,7 +6,7 @@ import {
   RESUME_BELOW,
   RSS_SETTLE_SAMPLES,
   type ShedCause,
-} from "../lib/admission/memory_guard.ts";
+} from "../../lib/admission/memory_guard.ts";
 
 const MiB = 1024 * 1024;
 

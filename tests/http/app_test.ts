@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { createApp } from "../routes/app.ts";
-import { DEFAULT_CONFIG } from "../lib/config.ts";
-import { startTestServer } from "./_server.ts";
-import { closeAndWait, connect } from "./_client.ts";
-import { rawRequest } from "../bench/wire.ts";
+import { createApp } from "../../routes/app.ts";
+import { DEFAULT_CONFIG } from "../../lib/config.ts";
+import { startTestServer } from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
+import { rawRequest } from "../../bench/wire.ts";
 
 const { app } = createApp(DEFAULT_CONFIG, { log: () => {} });
 
@@ -17,7 +17,7 @@ Deno.test("GET / serves the demo page from static/", async () => {
   assert.match(await response.text(), /<html/);
 });
 
-Deno.test("every response carries the security headers", async (t) => {
+Deno.test("/, /echo, /healthz and a 404 carry the security headers", async (t) => {
   for (const path of ["/", "/echo", "/healthz", "/missing"]) {
     await t.step(path, async () => {
       const response = await app.request(path);
@@ -31,7 +31,7 @@ Deno.test("every response carries the security headers", async (t) => {
   }
 });
 
-Deno.test("paths outside static/ can never be read", async (t) => {
+Deno.test("dot segments, encoded separators and files outside static/ get a 4xx, never the file", async (t) => {
   await using server = startTestServer();
   const attempts = [
     "/../main.ts",

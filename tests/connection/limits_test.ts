@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { ConnectionRegistry, type Lease } from "../lib/admission/slots.ts";
-import { startTestServer, type TestServer } from "./_server.ts";
-import { closeAndWait, connect, until } from "./_client.ts";
+import { ConnectionRegistry, type Lease } from "../../lib/admission/slots.ts";
+import { startTestServer, type TestServer } from "../_server.ts";
+import { closeAndWait, connect, until } from "../_client.ts";
 import {
   clientFrame,
   openRawWebSocket,
   rawRequest,
   upgradeRequest,
   writeAll,
-} from "../bench/wire.ts";
+} from "../../bench/wire.ts";
 
 /** A well-behaved client on another connection still gets its echo. */
 async function assertBystanderEchoes(server: TestServer) {

@@ -16,8 +16,8 @@ import {
   parseHex,
   previewText,
   utcOffset,
-} from "../static/format.js";
-import { LANGUAGES, MESSAGES, pickLanguage } from "../static/i18n.js";
+} from "../../static/format.js";
+import { LANGUAGES, MESSAGES, pickLanguage } from "../../static/i18n.js";
 
 Deno.test("checkReason() accepts 123 UTF-8 bytes and explains 124 or more", async (t) => {
   await t.step("41 Chinese characters are 123 bytes", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "./_server.ts";
-import { connect, until } from "./_client.ts";
+import { startTestServer } from "../_server.ts";
+import { connect, until } from "../_client.ts";
 
 interface ServerSentEvent {
   event: string;

@@ -4,9 +4,9 @@ import {
   startService,
   startTaskArgs,
   waitForExit,
-} from "./_server.ts";
-import { closeAndWait, connect } from "./_client.ts";
-import { openRawWebSocket } from "../bench/wire.ts";
+} from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
+import { openRawWebSocket } from "../../bench/wire.ts";
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();

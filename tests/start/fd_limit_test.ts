@@ -5,21 +5,21 @@ import {
   fdReserve,
   parseOpenFileLimit,
   readOpenFileLimit,
-} from "../lib/start/fd_limit.ts";
+} from "../../lib/start/fd_limit.ts";
 import {
   isDescriptorExhaustion,
   superviseServe,
-} from "../lib/start/listener.ts";
-import { DEFAULT_CONFIG } from "../lib/config.ts";
-import { formatText } from "../lib/log.ts";
-import { ROOT, startTaskArgs } from "./_server.ts";
-import { Inbox, openWebSocket, until } from "./_client.ts";
+} from "../../lib/start/listener.ts";
+import { DEFAULT_CONFIG } from "../../lib/config.ts";
+import { formatText } from "../../lib/log.ts";
+import { ROOT, startTaskArgs } from "../_server.ts";
+import { Inbox, openWebSocket, until } from "../_client.ts";
 import {
   readResponse,
   upgradeRequest,
   withDeadline,
   writeAll,
-} from "../bench/wire.ts";
+} from "../../bench/wire.ts";
 
 const LIMITS =
   `Limit                     Soft Limit           Hard Limit           Units     

@@ -12,9 +12,9 @@ import {
   chromium,
   type Page,
 } from "playwright-core";
-import { findBrowser, NO_BROWSER_MESSAGE } from "../bench/browser.ts";
-import { startTestServer, type TestServer } from "./_server.ts";
-import { describeLimits } from "../lib/http/limits_report.ts";
+import { findBrowser, NO_BROWSER_MESSAGE } from "../../bench/browser.ts";
+import { startTestServer, type TestServer } from "../_server.ts";
+import { describeLimits } from "../../lib/http/limits_report.ts";
 
 const BROWSER = findBrowser();
 const IN_CI = Deno.env.get("CI") === "true";
@@ -22,7 +22,7 @@ if (!BROWSER && !IN_CI) {
   console.warn(`Browser tests ignored: ${NO_BROWSER_MESSAGE}`);
 }
 
-const ARTIFACTS = new URL("../test-artifacts/", import.meta.url);
+const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
 /** Every playwright wait in these tests ends by then, in ms. */
 const WAIT_MS = 10_000;
 const LANGUAGES = ["en", "zh-Hant", "zh-Hans"] as const;
@@ -641,7 +641,7 @@ browserTest(
   "the classic tutorial page works against this server unchanged",
   async (_t, browser, server) => {
     const template = await Deno.readTextFile(
-      new URL("./fixtures/classic_tutorial.html", import.meta.url),
+      new URL("../fixtures/classic_tutorial.html", import.meta.url),
     );
     const classic = template.replace("__PORT__", String(server.port));
     // The tutorial page comes from a web server of its own, as readers host it.

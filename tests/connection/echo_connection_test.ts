@@ -7,10 +7,10 @@ import {
   BACKLOG_CHECK_BYTES,
   FRAME_COST_BYTES,
   IN_FLIGHT_BYTES,
-} from "../lib/connection/echo_connection.ts";
-import { toEchoOptions } from "../lib/connection/parse_options.ts";
-import { MemoryGuard } from "../lib/admission/memory_guard.ts";
-import { fakeConnection } from "./_fake_socket.ts";
+} from "../../lib/connection/echo_connection.ts";
+import { toEchoOptions } from "../../lib/connection/parse_options.ts";
+import { MemoryGuard } from "../../lib/admission/memory_guard.ts";
+import { fakeConnection } from "../_fake_socket.ts";
 
 Deno.test("an echo connection sends every message back unchanged", async (t) => {
   using c = fakeConnection();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "./_server.ts";
-import { closeAndWait, connect } from "./_client.ts";
-import { rawRequest, upgradeRequest } from "../bench/wire.ts";
+import { startTestServer } from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
+import { rawRequest, upgradeRequest } from "../../bench/wire.ts";
 
 Deno.test("an invalid value of a known query option is refused with 400 naming the option", async (t) => {
   await using server = startTestServer();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "./_server.ts";
-import { closeAndWait, connect } from "./_client.ts";
+import { startTestServer } from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
 import {
   clientFrame,
   openRawWebSocket,
@@ -8,7 +8,7 @@ import {
   readFrame,
   upgradeRequest,
   writeAll,
-} from "../bench/wire.ts";
+} from "../../bench/wire.ts";
 
 Deno.test("the Upgrade header is matched case-insensitively (RFC 6455 §4.2.1)", async (t) => {
   await using server = startTestServer();

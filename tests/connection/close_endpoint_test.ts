@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "./_server.ts";
-import { closeAndWait, connect } from "./_client.ts";
+import { startTestServer } from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
 
 Deno.test("GET /close closes with the code and reason the client asks for", async (t) => {
   await using server = startTestServer();

@@ -4,8 +4,8 @@
  * every page answer carries its security headers.
  */
 import assert from "node:assert/strict";
-import { startTestServer, type TestServer } from "./_server.ts";
-import { closeAndWait, connect, until } from "./_client.ts";
+import { startTestServer, type TestServer } from "../_server.ts";
+import { closeAndWait, connect, until } from "../_client.ts";
 import {
   openRawWebSocket,
   rawRequest,
@@ -13,7 +13,7 @@ import {
   readResponse,
   upgradeRequest,
   writeAll,
-} from "../bench/wire.ts";
+} from "../../bench/wire.ts";
 
 /** Sends an upgrade to /echo and keeps the connection open if it got 101. */
 async function upgrade(
@@ -42,7 +42,7 @@ async function assertNoSlotHeld(server: TestServer, what: string) {
   assert.equal(server.services.registry.countFor("127.0.0.1"), 0, what);
 }
 
-Deno.test("every admitted slot is released, whatever the route and however the request ends", async (t) => {
+Deno.test("the slot is released after an echo, a HEAD, a client gone before the 101 and a cancelled /sse, on every upgrade route", async (t) => {
   await using server = startTestServer({ MAX_CONNECTIONS_PER_IP: "2" });
   for (const path of ["/echo", "/close", "/inspect"]) {
     await t.step(`GET ${path}: upgrade, echo, close`, async () => {
@@ -304,7 +304,7 @@ Deno.test("an Upgrade header a client chooses does not turn off the page's secur
   );
 });
 
-Deno.test("refusals on the WebSocket endpoints carry the security headers too", async () => {
+Deno.test("a refused upgrade (version 8: 426) carries the security headers and is counted", async () => {
   await using server = startTestServer();
   const response = await rawRequest(
     server.port,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { ListenerState } from "../lib/start/listener.ts";
-import { withDeadline } from "./_client.ts";
-import { startTestServer } from "./_server.ts";
+import type { ListenerState } from "../../lib/start/listener.ts";
+import { withDeadline } from "../_client.ts";
+import { startTestServer } from "../_server.ts";
 
 // superviseServe() updates its `state` object in place when accept() fails
 // with EMFILE; startServer() hands that object to `services.listener`. The

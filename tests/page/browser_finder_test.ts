@@ -5,7 +5,7 @@ import {
   browserCandidates,
   findBrowser,
   NO_BROWSER_MESSAGE,
-} from "../bench/browser.ts";
+} from "../../bench/browser.ts";
 
 Deno.test("browserCandidates() tries CHROMIUM_PATH first, then the usual places", () => {
   const env: Record<string, string> = {

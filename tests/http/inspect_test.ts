@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../lib/config.ts";
-import { describeLimits } from "../lib/http/limits_report.ts";
-import { startTestServer } from "./_server.ts";
-import { closeAndWait, connect } from "./_client.ts";
-import { openRawWebSocket, readFrame } from "../bench/wire.ts";
+import { parseConfig } from "../../lib/config.ts";
+import { describeLimits } from "../../lib/http/limits_report.ts";
+import { startTestServer } from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
+import { openRawWebSocket, readFrame } from "../../bench/wire.ts";
 
 Deno.test("GET /inspect first reports the handshake as JSON, then echoes", async (t) => {
   await using server = startTestServer({ MAX_MESSAGE_BYTES: "4096" });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "./_server.ts";
-import { closeAndWait, connect } from "./_client.ts";
+import { startTestServer } from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
 
 Deno.test("GET /echo echoes every message unchanged", async (t) => {
   await using server = startTestServer();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "./_server.ts";
-import { closeAndWait, connect } from "./_client.ts";
+import { startTestServer } from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
 
 // Attack review: the per-address message bucket used to live only while the
 // address held a slot, and a rate-limit close frees the slot at once, so an

@@ -8,10 +8,10 @@ import net from "node:net";
 import {
   BACKLOG_CHECK_BYTES,
   IN_FLIGHT_BYTES,
-} from "../lib/connection/echo_connection.ts";
-import { startTestServer, type TestServer } from "./_server.ts";
-import { closeAndWait, connect, until } from "./_client.ts";
-import { clientFrame, rawRequest, upgradeRequest } from "../bench/wire.ts";
+} from "../../lib/connection/echo_connection.ts";
+import { startTestServer, type TestServer } from "../_server.ts";
+import { closeAndWait, connect, until } from "../_client.ts";
+import { clientFrame, rawRequest, upgradeRequest } from "../../bench/wire.ts";
 
 const MiB = 1024 * 1024;
 

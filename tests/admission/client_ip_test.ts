@@ -4,7 +4,7 @@ import {
   clientKey,
   describeIpSource,
   isDenoDeploy,
-} from "../lib/admission/client_ip.ts";
+} from "../../lib/admission/client_ip.ts";
 
 const PEER = "10.0.0.9";
 

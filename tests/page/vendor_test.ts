@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
-import { ROOT } from "./_server.ts";
+import { ROOT } from "../_server.ts";
 
 const require = createRequire(import.meta.url);
 const VENDORED = `${ROOT}/static/vendor/uplot`;
