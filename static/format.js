@@ -19,42 +19,95 @@ export function utf8Bytes(text) {
   return encoder.encode(text).length;
 }
 
+/** Cached Intl.NumberFormat per locale and fraction digits. */
+const numberFormats = new Map();
+
+function numberFormat(locale, fractionDigits) {
+  const key = `${locale ?? ""} ${fractionDigits}`;
+  let format = numberFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(locale, {
+      maximumFractionDigits: fractionDigits,
+    });
+    numberFormats.set(key, format);
+  }
+  return format;
+}
+
 /**
- * A byte count for people: "512 B", "1.5 KiB", "1 MiB".
- * @param {number} bytes
- * @param {{ B: string, KiB: string, MiB: string }} units translated unit names
+ * A number with the locale's digits and grouping ("2,401"), at most
+ * `fractionDigits` decimals.
+ * @param {number} value
+ * @param {string} [locale] a BCP 47 tag; the runtime's default when absent
  */
-export function formatBytes(bytes, units = { B: "B", KiB: "KiB", MiB: "MiB" }) {
-  if (bytes < 1024) return `${bytes} ${units.B}`;
-  const [value, unit] = bytes < 1048576
-    ? [bytes / 1024, units.KiB]
-    : [bytes / 1048576, units.MiB];
-  return `${Number(value.toFixed(value < 10 ? 1 : 0))} ${unit}`;
+export function formatNumber(value, locale, fractionDigits = 0) {
+  return numberFormat(locale, fractionDigits).format(value);
 }
 
-const pad = (n, width = 2) => String(n).padStart(width, "0");
+/**
+ * A byte count for people, the one formatter of the page: "512 B", "1.5 KiB",
+ * "2 MiB", "1.5 GiB", digits in the locale's style (Intl.NumberFormat; its
+ * own byte units are decimal kB/MB, so the binary unit names are written
+ * here). Below 10 one decimal is kept, so a count never shows more than four
+ * digits.
+ * @param {number} bytes
+ * @param {string | { B?: string }} [locale] a BCP 47 tag (or, as before, the unit names)
+ * @param {{ B?: string }} [units] the translated name of "B"
+ */
+export function formatBytes(bytes, locale, units = {}) {
+  if (typeof locale === "object") [locale, units] = [undefined, locale];
+  const b = units.B ?? "B";
+  if (bytes < 1024) return `${formatNumber(bytes, locale)} ${b}`;
+  const steps = [[1024, "KiB"], [1048576, "MiB"], [1073741824, "GiB"]];
+  let [divisor, unit] = steps[0];
+  for (const step of steps) if (bytes >= step[0]) [divisor, unit] = step;
+  const value = bytes / divisor;
+  // 1023.9 KiB would round to 1024 KiB: say 1 MiB instead.
+  if (value >= 1023.95 && unit !== "GiB") {
+    return formatBytes(divisor * 1024, locale, units);
+  }
+  return `${formatNumber(value, locale, value < 10 ? 1 : 0)} ${unit}`;
+}
 
-/** Local wall-clock time with milliseconds: "14:03:22.107". */
+const clock = new Intl.DateTimeFormat("en-GB", {
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  fractionalSecondDigits: 3,
+  hourCycle: "h23",
+});
+
+/** Local wall-clock time with milliseconds, 24-hour: "14:03:22.107". */
 export function localTime(date) {
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${
-    pad(date.getSeconds())
-  }.${pad(date.getMilliseconds(), 3)}`;
+  return clock.format(date);
 }
+
+const zone = new Intl.DateTimeFormat("en", { timeZoneName: "longOffset" });
 
 /** The local zone as people write it: "UTC+08:00", "UTC−05:30", "UTC". */
 export function utcOffset(date) {
-  const minutes = -date.getTimezoneOffset();
-  if (minutes === 0) return "UTC";
-  const sign = minutes > 0 ? "+" : "−";
-  const abs = Math.abs(minutes);
-  return `UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  const name = zone.formatToParts(date)
+    .find((part) => part.type === "timeZoneName")?.value ?? "GMT";
+  return name.replace("GMT", "UTC").replace("-", "−");
 }
 
-/** Time between two events, short: "+3 ms", "+1.2 s", "+4 min". */
-export function formatGap(ms, units = { ms: "ms", s: "s", min: "min" }) {
-  if (ms < 1000) return `+${Math.round(ms)} ${units.ms}`;
-  if (ms < 60000) return `+${Number((ms / 1000).toFixed(1))} ${units.s}`;
-  return `+${Math.round(ms / 60000)} ${units.min}`;
+const GAP_UNITS = {
+  en: { ms: "ms", s: "s", min: "min" },
+  "zh-Hant": { ms: "毫秒", s: "秒", min: "分鐘" },
+  "zh-Hans": { ms: "毫秒", s: "秒", min: "分钟" },
+};
+
+/**
+ * Time between two events, short: "+3 ms", "+1.2 s", "+4 min". Intl's unit
+ * style would write "1.2 sec" in English, so the unit names are the page's.
+ * @param {number} ms
+ * @param {string} [locale] "en", "zh-Hant" or "zh-Hans"
+ */
+export function formatGap(ms, locale = "en") {
+  const units = GAP_UNITS[locale] ?? GAP_UNITS.en;
+  if (ms < 1000) return `+${formatNumber(ms, locale)} ${units.ms}`;
+  if (ms < 60000) return `+${formatNumber(ms / 1000, locale, 1)} ${units.s}`;
+  return `+${formatNumber(ms / 60000, locale)} ${units.min}`;
 }
 
 /** Bytes as hex pairs, the first `limit` of them, with "…" when cut. */
@@ -113,13 +166,13 @@ export function decodeJsonEcho(value) {
 
 /**
  * A JavaScript string literal for the code panel; long texts are cut so the
- * panel never holds a megabyte.
+ * panel never holds a megabyte. `characters` names the unit of the count.
  */
-export function literal(text, limit = 80) {
+export function literal(text, limit = 80, characters = "characters") {
   if (text.length <= limit) return JSON.stringify(text);
   return `${
     JSON.stringify(text.slice(0, limit))
-  } /* …${text.length} characters */`;
+  } /* …${text.length} ${characters} */`;
 }
 
 /**

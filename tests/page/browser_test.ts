@@ -255,9 +255,11 @@ browserTest("the demo page in Chromium", async (t, browser, server) => {
       await page.fill("#burst-size", "64");
       await page.click("#send-burst");
       await waitForLog(page, /sent 32 × 64 KiB/);
-      const peak = Number(await page.locator("#buffered-peak").textContent());
+      const peak = Number(
+        await page.locator("#buffered-peak").getAttribute("data-bytes"),
+      );
       assert.ok(peak > 0, `peak bufferedAmount ${peak}`);
-      await page.locator("#buffered", { hasText: /^0$/ }).waitFor();
+      await page.locator("#buffered[data-bytes='0']").waitFor();
       await page.locator("#log li.message", { hasText: "64 KiB" }).nth(31)
         .waitFor();
     },
@@ -716,11 +718,14 @@ browserTest(
           Object.keys(describeLimits(server.services.config)).length,
         );
         await page.locator("#hs-limits tr", {
-          hasText: /MAX_MESSAGE_BYTES\s*1048576 bytes/,
+          hasText: /MAX_MESSAGE_BYTES\s*1 MiB$/,
+        }).waitFor();
+        await page.locator("#hs-limits tr", {
+          hasText: /MAX_CONNECTIONS_PER_IP\s*\d+ connections$/,
         }).waitFor();
         await page.selectOption("#lang", "zh-Hant");
         await page.locator("#hs-limits tr", {
-          hasText: /MAX_MESSAGE_BYTES\s*1048576 位元組/,
+          hasText: /MAX_CONNECTIONS_PER_IP\s*\d+ 條連線$/,
         }).waitFor();
         await page.selectOption("#lang", "en");
         await page.fill("#protocol", "");

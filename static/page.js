@@ -1,0 +1,130 @@
+/**
+ * What every panel of the demo page shares: the language and `t()`, sizes
+ * and times in that language, errors next to their field, the one live
+ * region, and the code panel. Panels register a re-render for a language
+ * switch with {@link onLanguage}.
+ *
+ * @module
+ */
+import { LANGUAGES, MESSAGES, pickLanguage } from "./i18n.js";
+import { formatBytes, formatGap, formatNumber } from "./format.js";
+
+/** The element with this id. */
+export const $ = (id) => document.getElementById(id);
+
+const STORAGE_KEY = "ws-echo-language";
+
+/** The page's query string as it was loaded: lang, url, delay, format. */
+export const startParams = new URLSearchParams(location.search);
+
+const state = {
+  language: pickLanguage(
+    startParams.get("lang") ?? localStorage.getItem(STORAGE_KEY),
+    navigator.languages ?? [navigator.language],
+  ),
+  /** Field errors by input id, kept as keys so a language switch re-renders them. */
+  fieldErrors: new Map(),
+  /** Re-renders run after a language switch, in registration order. */
+  relabels: [],
+};
+
+/** The page's language: "en", "zh-Hant" or "zh-Hans". */
+export function language() {
+  return state.language;
+}
+
+/** Switches the language, remembers it and re-renders every panel. */
+export function setLanguage(next) {
+  state.language = LANGUAGES.includes(next) ? next : "en";
+  localStorage.setItem(STORAGE_KEY, state.language);
+  applyLanguage();
+}
+
+/** Renders every panel in the current language (at start-up, and on a switch). */
+export function applyLanguage() {
+  for (const relabel of state.relabels) relabel();
+}
+
+/** Registers `fn` to run after every language switch (and at start-up). */
+export function onLanguage(fn) {
+  state.relabels.push(fn);
+}
+
+/** The text for `key` in the page's language, with `{name}` filled in. */
+export function t(key, values = {}) {
+  const text = MESSAGES[state.language][key] ?? MESSAGES.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+/** A byte count in the page's language: "512 B", "1.5 KiB", "2 MiB". */
+export const size = (bytes) =>
+  formatBytes(bytes, state.language, { B: t("unit.B") });
+
+/** A whole number with the language's digit grouping: "2,401". */
+export const number = (n) => formatNumber(n, state.language);
+
+/** Time since the entry before: "+3 ms", "+1.2 s". */
+export const gap = (ms) => formatGap(ms, state.language);
+
+// --- Field errors, next to the field they are about ---------------------
+
+/** Shows the error `key` under `errorId` and marks `inputId` invalid. */
+export function setFieldError(inputId, errorId, key, values = {}) {
+  state.fieldErrors.set(inputId, { errorId, key, values });
+  renderFieldError(inputId);
+}
+
+/** Hides the error about `inputId`, if any. */
+export function clearFieldError(inputId) {
+  const current = state.fieldErrors.get(inputId);
+  if (!current) return;
+  state.fieldErrors.delete(inputId);
+  $(current.errorId).hidden = true;
+  $(current.errorId).textContent = "";
+  $(inputId).removeAttribute("aria-invalid");
+}
+
+function renderFieldError(inputId) {
+  const { errorId, key, values } = state.fieldErrors.get(inputId);
+  $(errorId).textContent = t(key, values);
+  $(errorId).hidden = false;
+  const input = $(inputId);
+  if (input.localName === "input" || input.localName === "textarea") {
+    input.setAttribute("aria-invalid", "true");
+  }
+}
+
+onLanguage(() => {
+  for (const inputId of state.fieldErrors.keys()) renderFieldError(inputId);
+});
+
+// --- Announcements and the code panel -----------------------------------
+
+/** Says `text` in the one live region, only when it changed. */
+export function announce(text) {
+  const announcer = $("announcer");
+  if (announcer.textContent !== text) announcer.textContent = text;
+}
+
+/** Shows the JavaScript for what was just done. */
+export function showCode(lines) {
+  $("code").textContent = lines.join("\n");
+}
+
+/**
+ * Sends `data` on the open connection and shows `code`; when it is not
+ * open, says so under `errorId` instead. Returns whether it was sent.
+ * @param {import("./connection.js").Connection} connection
+ * @param {string | Uint8Array} data
+ * @param {{ code: string[], inputId: string, errorId: string }} where
+ */
+export function sendFrom(connection, data, { code, inputId, errorId }) {
+  if (!connection.isOpen) {
+    setFieldError(inputId, errorId, "notOpen");
+    return false;
+  }
+  clearFieldError(inputId);
+  connection.send(data);
+  showCode(code);
+  return true;
+}

@@ -1,0 +1,228 @@
+/**
+ * The Connection panel: the URL and Connect, close() with a code and reason,
+ * and the failure box that says in words why a connection never opened or
+ * was closed by the server.
+ *
+ * @module
+ */
+import { checkCloseCode, checkReason, checkUrl } from "../format.js";
+import { diagnose } from "../diagnose.js";
+import {
+  $,
+  announce,
+  clearFieldError,
+  onLanguage,
+  setFieldError,
+  showCode,
+  size,
+  t,
+} from "../page.js";
+import { readProtocols, syncPageUrl } from "./options.js";
+
+/** The id of the close-code table row that explains `code`, if any. */
+export function closeCodeRow(code) {
+  if (document.getElementById(`close-${code}`)) return `close-${code}`;
+  if (code >= 4000 && code <= 4999) return "close-4000-4999";
+  return undefined;
+}
+
+/**
+ * Binds the panel.
+ * @param {object} ctx
+ * @param {import("../connection.js").Connection} ctx.connection
+ * @param {import("../stream.js").MessageStream} ctx.stream
+ */
+export function mountConnectPanel({ connection, stream }) {
+  /** What the failure box says, as keys, or undefined when hidden. */
+  let failure;
+
+  function showFailure(next) {
+    failure = next;
+    renderFailure();
+  }
+
+  function renderFailure() {
+    const box = $("failure");
+    if (!failure) {
+      box.hidden = true;
+      return;
+    }
+    $("failure-title").textContent = t(failure.title, failure.values);
+    $("failure-detail").textContent = t(failure.detail, failure.values);
+    $("failure-body").textContent = failure.body ?? "";
+    $("failure-body").hidden = !failure.body;
+    box.hidden = false;
+  }
+
+  async function explainFailure(url, current) {
+    const values = { url };
+    showFailure({ title: "failure.title", detail: "failure.checking", values });
+    // diagnose() catches network failures itself; anything else is a bug to show.
+    const found = await diagnose(url).catch((error) => ({
+      kind: "status",
+      status: error.name,
+      body: error.message,
+      httpUrl: url,
+    }));
+    if (connection.socket !== current) return;
+    const target = new URL(url);
+    const body = found.body?.trim();
+    Object.assign(values, {
+      status: found.status ?? "",
+      body: body?.split("\n")[0] ?? "",
+      httpUrl: found.httpUrl,
+      host: target.host,
+      path: target.pathname,
+      origin: location.origin,
+      perIp: found.perIp ?? "",
+    });
+    const detail = `failure.${found.kind}`;
+    showFailure({
+      title: "failure.title",
+      detail,
+      values,
+      ...(body && body.includes("\n") ? { body } : {}),
+    });
+    stream.add({ kind: "note", summary: t(detail, values) });
+    announce(t(detail, values));
+  }
+
+  function connect() {
+    clearFieldError("url");
+    clearFieldError("protocol");
+    showFailure(undefined);
+    const checkedUrl = checkUrl($("url").value);
+    if (checkedUrl.error) {
+      return setFieldError("url", "url-error", checkedUrl.error);
+    }
+    const checked = readProtocols();
+    if (checked.error) {
+      return setFieldError("protocol", "protocol-error", checked.error, {
+        value: checked.value,
+      });
+    }
+    const url = checkedUrl.url.href;
+    const protocols = checked.protocols;
+    try {
+      connection.open(checkedUrl.url, protocols);
+    } catch (error) {
+      // checkUrl and checkProtocols should leave nothing to throw here.
+      return setFieldError("url", "url-error", "failure.status", {
+        status: error.name,
+        body: error.message,
+      });
+    }
+    syncPageUrl();
+    showCode([
+      `const ws = new WebSocket(${JSON.stringify(url)}${
+        protocols.length ? `, ${JSON.stringify(protocols)}` : ""
+      });`,
+      `ws.binaryType = "arraybuffer";`,
+      `ws.onopen = () => console.log("open", ws.readyState); // 1`,
+      `ws.onmessage = (event) => console.log("message", event.data);`,
+      `ws.onerror = () => console.log("error");`,
+      `ws.onclose = (event) => console.log("close", event.code, event.reason, event.wasClean);`,
+    ]);
+  }
+
+  connection.addEventListener("close", ({ detail }) => {
+    const { code, reason, url } = detail;
+    const row = closeCodeRow(code);
+    for (const marked of document.querySelectorAll(".close-codes .current")) {
+      marked.classList.remove("current");
+    }
+    if (row) $(row).classList.add("current");
+    if (!detail.opened) {
+      explainFailure(url, connection.socket);
+    } else if (code === 1006 && detail.unanswered > 0) {
+      // The server's close frame was queued behind the echoes and lost.
+      const values = { waiting: size(detail.unanswered), url };
+      showFailure({
+        title: "failure.dropped",
+        detail: "failure.droppedBusy",
+        values,
+      });
+      stream.add({ kind: "note", summary: t("failure.droppedBusy", values) });
+      announce(t("failure.droppedBusy", values));
+    } else if (
+      !detail.closedByPage && code !== 1000 && (reason || row)
+    ) {
+      // A limit or other server close: its reason, and what the code means.
+      const values = { code, reason, url };
+      showFailure({
+        title: "failure.limit",
+        detail: row ? `close.${row.slice("close-".length)}` : "",
+        values,
+      });
+      announce(t("failure.limit", values));
+    }
+  });
+
+  // --- Closing -----------------------------------------------------------
+
+  /** Checks Code and Reason as the user types, so close() never throws. */
+  function checkCloseFields() {
+    const code = checkCloseCode($("close-code").value);
+    const reason = checkReason($("close-reason").value);
+    $("reason-bytes").textContent = t("reasonBytes", { bytes: reason.bytes });
+    clearFieldError("close-code");
+    clearFieldError("close-reason");
+    if (code.error) {
+      setFieldError("close-code", "close-error", code.error, {
+        value: $("close-code").value.trim(),
+      });
+    } else if (reason.error) {
+      setFieldError("close-reason", "close-error", reason.error, {
+        bytes: reason.bytes,
+      });
+    }
+    return code.error || reason.error
+      ? undefined
+      : { code: code.code, reason: reason.reason };
+  }
+
+  function closeSocket() {
+    const checked = checkCloseFields();
+    const socket = connection.socket;
+    if (!checked || !socket || socket.readyState >= WebSocket.CLOSING) return;
+    const { reason } = checked;
+    // A reason needs a code; 1000 is what close() means without one.
+    const code = checked.code ?? (reason ? 1000 : undefined);
+    try {
+      connection.close(code, reason);
+    } catch (error) {
+      return setFieldError("close-code", "close-error", "failure.status", {
+        status: error.name,
+        body: error.message,
+      });
+    }
+    showCode([
+      code === undefined
+        ? `ws.close(); // ${t("code.closing")}`
+        : `ws.close(${code}, ${JSON.stringify(reason)}); // ${
+          t("code.closeAnswer")
+        }`,
+    ]);
+  }
+
+  onLanguage(() => {
+    $("reason-bytes").textContent = t("reasonBytes", {
+      bytes: checkReason($("close-reason").value).bytes,
+    });
+    renderFailure();
+  });
+
+  $("url").addEventListener("input", () => clearFieldError("url"));
+  $("url").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !$("connect").disabled) connect();
+  });
+  $("connect").addEventListener("click", connect);
+  $("close").addEventListener("click", closeSocket);
+  $("close-code").addEventListener("input", checkCloseFields);
+  $("close-reason").addEventListener("input", checkCloseFields);
+  for (const id of ["close-code", "close-reason"]) {
+    $(id).addEventListener("keydown", (event) => {
+      if (event.key === "Enter") closeSocket();
+    });
+  }
+}
