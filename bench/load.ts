@@ -1,6 +1,6 @@
 /**
  * The load generator for `bench/run.ts`: WebSocket clients written over raw
- * `Deno.connect` (with the frame and handshake helpers of `wire.ts`), sending
+ * `Deno.connect` (the handshake and frames of `wire.ts`), sending
  * pre-masked frames from one buffer and checking every echoed frame byte for
  * byte against the frame the server must send back. No
  * per-message allocation, so one core keeps up with the server on the other.
@@ -8,11 +8,18 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { clientFrame, upgradeRequest, writeAll } from "./wire.ts";
+import {
+  clientFrame,
+  CLOSE_1000,
+  openRawWebSocket,
+  readFrame,
+  serverFrame,
+  writeAll,
+} from "./wire.ts";
 
-const encoder = new TextEncoder();
-const HEAD_END = encoder.encode("\r\n\r\n");
 const READ_SIZE = 256 * 1024;
+/** A handshake under load may queue behind thousands; this is its deadline. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 /** A client frame to send and the exact server frame that must come back. */
 export interface EchoFrames {
@@ -23,31 +30,15 @@ export interface EchoFrames {
 }
 
 /**
- * Builds the frames for one payload; `opcode` 1 is text, 2 binary. The
- * request is `clientFrame` from `wire.ts` (masked, zero key); the reply is the
- * same header without the mask bit and key.
+ * Builds the frames for one payload; `opcode` 1 is text, 2 binary: the
+ * request is `clientFrame` from `wire.ts` (masked, zero key), the reply its
+ * `serverFrame`.
  */
 export function echoFrames(opcode: 1 | 2, payload: Uint8Array): EchoFrames {
-  const request = clientFrame(opcode, payload);
-  const headLength = request.length - 4 - payload.length;
-  const reply = new Uint8Array(headLength + payload.length);
-  reply.set(request.subarray(0, headLength));
-  reply[1] = reply[1]! & 0x7f;
-  reply.set(payload, headLength);
-  return { request, reply };
-}
-
-/** A masked close frame with code 1000. */
-export const CLOSE_FRAME: Uint8Array = clientFrame(0x8, Uint8Array.of(3, 232));
-
-function indexOf(haystack: Uint8Array, needle: Uint8Array, end: number) {
-  outer: for (let i = 0; i + needle.length <= end; i++) {
-    for (let j = 0; j < needle.length; j++) {
-      if (haystack[i + j] !== needle[j]) continue outer;
-    }
-    return i;
-  }
-  return -1;
+  return {
+    request: clientFrame(opcode, payload),
+    reply: serverFrame(opcode, payload),
+  };
 }
 
 /** An open raw WebSocket; `leftover` holds frame bytes read with the 101. */
@@ -61,28 +52,11 @@ export async function openSocket(
   port: number,
   path = "/echo",
 ): Promise<RawSocket> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await writeAll(conn, encoder.encode(upgradeRequest(path)));
-    const buffer = new Uint8Array(4096);
-    let length = 0;
-    for (;;) {
-      const n = await conn.read(buffer.subarray(length));
-      if (n === null) throw new Error("closed during the handshake");
-      length += n;
-      const end = indexOf(buffer, HEAD_END, length);
-      if (end < 0) {
-        if (length === buffer.length) throw new Error("response head too big");
-        continue;
-      }
-      const status = new TextDecoder().decode(buffer.subarray(9, 12));
-      if (status !== "101") throw new Error(`handshake answered ${status}`);
-      return { conn, leftover: buffer.slice(end + 4, length) };
-    }
-  } catch (error) {
-    conn.close();
-    throw error;
-  }
+  const { conn, leftover } = await openRawWebSocket(port, {
+    path,
+    timeoutMs: HANDSHAKE_TIMEOUT_MS,
+  });
+  return { conn, leftover };
 }
 
 /**
@@ -230,18 +204,20 @@ export async function handshakes(options: {
   let started = 0;
   const times: number[] = [];
   const worker = async () => {
-    const buffer = new Uint8Array(1024);
     while (started < options.total) {
       started++;
       const before = performance.now();
-      const { conn } = await openSocket(options.port);
+      const { conn, leftover } = await openSocket(options.port);
       times.push(performance.now() - before);
-      await writeAll(conn, CLOSE_FRAME);
-      // Read until the server's close frame arrives and the server closes.
+      await writeAll(conn, CLOSE_1000);
+      // Read until the server's close frame arrives (or the server closes).
+      let rest = leftover;
       for (;;) {
-        const n = await conn.read(buffer).catch(() => null);
-        if (n === null) break;
-        if (buffer[0] === 0x88) break;
+        const frame = await readFrame(conn, { leftover: rest }).catch(() =>
+          undefined
+        );
+        if (frame === undefined || frame.opcode === 0x8) break;
+        rest = frame.rest;
       }
       conn.close();
     }
