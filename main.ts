@@ -13,13 +13,14 @@ import {
   exitOnStartupError,
 } from "./lib/start/startup.ts";
 import { startServer } from "./lib/start/server.ts";
+import { createApp } from "./routes/app.ts";
 
 if (import.meta.main) {
   try {
     // Only the variables the service reads: `--allow-env` names exactly these.
     const { config, echoApp, output, startRecord } = bootService(
       (name) => Deno.env.get(name),
-      "run",
+      { mode: "run", createApp },
     );
     const server = startServer(echoApp, {
       onListen: (urls) => announceListening(urls, output, config.logFormat),

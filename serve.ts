@@ -19,10 +19,14 @@ import {
   bootService,
   exitOnStartupError,
 } from "./lib/start/startup.ts";
+import { createApp } from "./routes/app.ts";
 
 function boot() {
   try {
-    return bootService((name) => Deno.env.get(name), "serve");
+    return bootService((name) => Deno.env.get(name), {
+      mode: "serve",
+      createApp,
+    });
   } catch (error) {
     return exitOnStartupError(error);
   }

@@ -6,8 +6,26 @@
  * @module
  */
 
-import type { RefusalReason } from "./admission/refusals.ts";
-import type { MemoryState } from "./admission/memory_guard.ts";
+import type { RefusalReason } from "./refusals.ts";
+
+/** Which guard is shedding. */
+export type ShedCause = "memory_budget" | "rss";
+
+/** The guard's state, for `/healthz`, `/metrics` and `/limits`. */
+export interface MemoryState {
+  /** Bytes the connections hold, as counted. */
+  usedBytes: number;
+  /** MEMORY_BUDGET_BYTES; 0 = off. */
+  budgetBytes: number;
+  /** The process's resident set size at the last sample, in bytes. */
+  rssBytes: number;
+  /** MAX_RSS_BYTES; 0 = off. */
+  maxRssBytes: number;
+  /** Why new upgrades are refused now, or null when they are admitted. */
+  shedding: ShedCause | null;
+  /** Connections closed by shedding since start, per cause. */
+  shed: Record<ShedCause, number>;
+}
 
 /** Why the service closed a connection: a limit, or shedding load. */
 export type LimitReason =

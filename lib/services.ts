@@ -1,18 +1,30 @@
 /**
  * What the routes share: the configuration, the counters, the memory guard,
  * the connection registry, the ids and the log. One instance per app, so
- * tests can run apps side by side.
+ * tests can run apps side by side. Also the shape of the app that
+ * `routes/app.ts` assembles and `start/` serves, so `start/` never imports
+ * `routes/`: the entry points hand it `createApp`.
  *
  * @module
  */
+import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import type { IdleWatch } from "./connection/idle_sweep.ts";
 import type { IdSource } from "./ids.ts";
-import type { ListenerState } from "./start/listener.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
+
+/** What `/healthz` can report about accepting connections. */
+export interface ListenerState {
+  /** False while the listener is down and being re-created. */
+  accepting: boolean;
+  /** Times accepting failed because descriptors ran out, since start-up. */
+  acceptFailures: number;
+  /** The last such error, e.g. "Too many open files (os error 24)". */
+  lastAcceptError?: string;
+}
 
 /** Facts about where the service runs, found at start-up. */
 export interface Platform {
@@ -42,3 +54,22 @@ export interface Services {
 export interface AppEnv {
   Bindings: Partial<Deno.ServeHandlerInfo<Deno.NetAddr>>;
 }
+
+/** Options for `createApp`; all optional. */
+export interface AppOptions {
+  /** Where log records go. @default one text line each on stdout */
+  log?: Log;
+  /** Where the service runs. @default not on Deno Deploy */
+  platform?: Partial<Platform>;
+}
+
+/** The app, its request handler and the state its routes share. */
+export interface EchoApp {
+  app: Hono<AppEnv>;
+  /** The handler to serve: `app.fetch`, with HEAD left to Deno. */
+  fetch: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
+  services: Services;
+}
+
+/** Builds the app from a configuration: `createApp` in `routes/app.ts`. */
+export type CreateApp = (config: Config, options?: AppOptions) => EchoApp;

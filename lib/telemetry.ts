@@ -18,8 +18,7 @@ import {
   metrics as otelMetrics,
   type Observable,
 } from "@opentelemetry/api";
-import type { MemoryState } from "./admission/memory_guard.ts";
-import type { Metrics } from "./metrics.ts";
+import type { MemoryState, Metrics } from "./metrics.ts";
 
 /** The instrumentation scope the instruments are created under. */
 export const METER_NAME = "ws-echo";

@@ -19,12 +19,14 @@ import type { Log } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
 import { ConnectionRegistry } from "../lib/admission/slots.ts";
-import type { AppEnv, Platform, Services } from "../lib/services.ts";
+import type { AppEnv, AppOptions, EchoApp, Services } from "../lib/services.ts";
 import { serveStaticFiles } from "../lib/http/static_files.ts";
 import { healthRoutes } from "./health.ts";
 import { limitsRoute } from "./limits.ts";
 import { sseRoute } from "./sse.ts";
 import { type WebSocketEndpoint, webSocketRoute } from "./websocket.ts";
+
+export type { AppOptions, EchoApp };
 
 /** The WebSocket endpoints, each mounted at `/<name>`. */
 export const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [
@@ -37,22 +39,6 @@ export const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [
 export const STATIC_ROOT: string = decodeURIComponent(
   new URL("../static", import.meta.url).pathname,
 );
-
-/** Options for {@link createApp}; all optional. */
-export interface AppOptions {
-  /** Where log records go. @default one text line each on stdout */
-  log?: Log;
-  /** Where the service runs. @default not on Deno Deploy */
-  platform?: Partial<Platform>;
-}
-
-/** The app, its request handler and the state its routes share. */
-export interface EchoApp {
-  app: Hono<AppEnv>;
-  /** The handler to serve: `app.fetch`, with HEAD left to Deno. */
-  fetch: (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response>;
-  services: Services;
-}
 
 /**
  * Builds the app from a configuration, without listening.

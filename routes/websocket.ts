@@ -2,15 +2,15 @@
  * The WebSocket endpoints: `/echo`, `/close` and `/inspect`. Each checks the
  * handshake and its query options, admits the client, then upgrades with
  * `Deno.upgradeWebSocket` and hands the socket to the connection module.
- * Every refusal goes through `lib/admission/refusals.ts`.
+ * Every refusal goes through `lib/admission/refuse.ts`.
  *
  * @module
  */
 import { Hono } from "hono";
 import {
-  admissionRefusal,
   admitClient,
   type Client,
+  previewAdmission,
 } from "../lib/admission/admit.ts";
 import { clientIp, clientKey } from "../lib/admission/client_ip.ts";
 import { serveEcho } from "../lib/connection/echo_connection.ts";
@@ -22,7 +22,8 @@ import {
 } from "../lib/connection/parse_options.ts";
 import { checkHandshake, webSocketUrl } from "../lib/protocol/handshake.ts";
 import { inspectReport } from "../lib/http/inspect_report.ts";
-import { refuse } from "../lib/admission/refusals.ts";
+import { refuse } from "../lib/admission/refuse.ts";
+import { handshakeRefusal, refusal } from "../lib/refusals.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 const ALLOW = "GET, HEAD";
@@ -67,29 +68,28 @@ export function webSocketRoute(
       if ("status" in parsed) return refuse(services, who, parsed);
       ({ query, ignored } = parsed);
     }
-    const checked = checkHandshake(headers, () => {
-      const secure = config.trustProxy > 0
-        ? headers.get("x-forwarded-proto") === "https" || undefined
-        : undefined;
-      return webSocketUrl(request.url, secure);
-    });
-    if ("status" in checked) {
+    const checked = checkHandshake(headers);
+    if ("reason" in checked) {
       // A plain GET learns first what an upgrade would meet (403, 429, 503).
       const instead = checked.reason === "plain_http"
-        ? admissionRefusal(services, who)
+        ? previewAdmission(services, who)
         : undefined;
-      return refuse(services, who, instead ?? checked);
+      return refuse(
+        services,
+        who,
+        instead ?? handshakeRefusal(checked, () => {
+          const secure = config.trustProxy > 0
+            ? headers.get("x-forwarded-proto") === "https" || undefined
+            : undefined;
+          return webSocketUrl(request.url, secure);
+        }),
+      );
     }
     // Deno reports an unspecified peer once the client has reset the
     // connection; upgrading it anyway leaks a descriptor in Deno 2.9 for
     // good (attack review: 231 of 12,000 reset upgrades under 256).
     if (peer?.hostname === "0.0.0.0" || peer?.hostname === "::") {
-      return refuse(services, who, {
-        status: 400,
-        reason: "client_gone",
-        headers: {},
-        body: "The connection was gone before the upgrade\n",
-      });
+      return refuse(services, who, refusal("client_gone"));
     }
     const lease = admitClient(services, who);
     if (lease instanceof Response) return lease;
@@ -129,12 +129,13 @@ export function webSocketRoute(
         });
       } catch (error) {
         lease.release();
-        return refuse(services, who, {
-          status: 400,
-          reason: "bad_handshake",
-          headers: {},
-          body: `Cannot upgrade: ${(error as Error).message}\n`,
-        });
+        return refuse(
+          services,
+          who,
+          refusal("bad_handshake", {
+            detail: `Cannot upgrade: ${(error as Error).message}`,
+          }),
+        );
       }
       serveEcho(upgraded.socket, {
         services,

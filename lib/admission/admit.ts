@@ -1,13 +1,18 @@
 /**
  * Admission for long-lived connections, WebSockets and `/sse` alike: the
  * browser origin check, the memory guard, then a slot under the per-IP and
- * total caps. Every refusal goes through `refusals.ts`.
+ * total caps. Every refusal is a row of `lib/refusals.ts`, answered by
+ * `refuse.ts`.
  *
  * @module
  */
-import type { Lease } from "./slots.ts";
-import { capacityRefusal, type Refusal, refuse } from "./refusals.ts";
-import type { Services } from "../services.ts";
+import type { Config } from "../config.ts";
+import type { Log } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { type Refusal, refusal } from "../refusals.ts";
+import type { MemoryGuard } from "./memory_guard.ts";
+import { refuse } from "./refuse.ts";
+import type { ConnectionRegistry, Lease } from "./slots.ts";
 
 /**
  * True when a browser's `Origin` may connect (non-browser clients send none).
@@ -41,10 +46,34 @@ export interface Client {
   origin: string | undefined;
 }
 
-type AdmissionServices = Pick<
-  Services,
-  "config" | "metrics" | "registry" | "log" | "memory"
->;
+/** What admission reads and counts in: a part of the app's `Services`. */
+export interface AdmissionServices {
+  config: Config;
+  metrics: Metrics;
+  registry: ConnectionRegistry;
+  log: Log;
+  memory: MemoryGuard;
+}
+
+/**
+ * The refusal for a full cap, or a server that sheds or stops.
+ *
+ * @param client The per-IP key: an IPv4 address or an IPv6 prefix.
+ */
+export function capacityRefusal(
+  reason: "per_ip" | "total" | "overloaded" | "shutting_down",
+  client: string,
+  config: Pick<Config, "maxConnectionsPerIp" | "maxConnections">,
+): Refusal {
+  switch (reason) {
+    case "per_ip":
+      return refusal("per_ip", { client, max: config.maxConnectionsPerIp });
+    case "total":
+      return refusal("total", { max: config.maxConnections });
+    default:
+      return refusal(reason);
+  }
+}
 
 /**
  * Why `client` would be refused now, without reserving a slot: 403 for a
@@ -52,38 +81,32 @@ type AdmissionServices = Pick<
  * full cap. A plain GET of a WebSocket endpoint asks this, so a page can
  * learn why its upgrade failed (browsers hide the status of a refused one).
  */
-export function admissionRefusal(
+export function previewAdmission(
   services: AdmissionServices,
   client: Client,
 ): Refusal | undefined {
   const { config, registry, memory } = services;
   if (!originAllowed(client.origin, config.allowedOrigins)) {
-    return {
-      status: 403,
-      reason: "origin",
-      headers: {},
-      body:
-        `Origin "${client.origin}" is not allowed to connect to this server\n`,
-    };
+    return refusal("origin", { origin: client.origin });
   }
   const full = registry.shuttingDown
     ? "shutting_down"
     : memory.shedding
     ? "overloaded"
-    : registry.refusalFor(client.key);
+    : registry.noSlotFor(client.key);
   return full && capacityRefusal(full, client.key, config);
 }
 
 /**
  * Reserves a slot for `client`, or counts, logs and returns the refusal
- * that {@link admissionRefusal} gives.
+ * that {@link previewAdmission} gives.
  */
 export function admitClient(
   services: AdmissionServices,
   client: Client,
 ): Lease | Response {
-  const refusal = admissionRefusal(services, client);
-  if (refusal) return refuse(services, client, refusal);
+  const refused = previewAdmission(services, client);
+  if (refused) return refuse(services, client, refused);
   const lease = services.registry.admit(client.key);
   // Reached only if a cap filled between the check and here: it cannot, as
   // both run in one synchronous turn, but the type says it could.

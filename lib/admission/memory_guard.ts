@@ -8,6 +8,9 @@
  *
  * @module
  */
+import type { MemoryState, ShedCause } from "../metrics.ts";
+
+export type { MemoryState, ShedCause };
 
 /**
  * What the guard can ask of a connection: how much it holds now, and to close
@@ -19,25 +22,6 @@ export interface Backlogged {
   recount(): number;
   /** Closes with 1013; the charge stays until the connection has closed. */
   shed(cause: ShedCause): void;
-}
-
-/** Which guard is shedding. */
-export type ShedCause = "memory_budget" | "rss";
-
-/** The guard's state, for `/healthz`, `/metrics` and `/limits`. */
-export interface MemoryState {
-  /** Bytes the connections hold, as counted. */
-  usedBytes: number;
-  /** MEMORY_BUDGET_BYTES; 0 = off. */
-  budgetBytes: number;
-  /** The process's resident set size at the last sample, in bytes. */
-  rssBytes: number;
-  /** MAX_RSS_BYTES; 0 = off. */
-  maxRssBytes: number;
-  /** Why new upgrades are refused now, or null when they are admitted. */
-  shedding: ShedCause | null;
-  /** Connections closed by shedding since start, per cause. */
-  shed: Record<ShedCause, number>;
 }
 
 /** Options for {@link MemoryGuard}. */

@@ -43,8 +43,8 @@ interface ClientState {
   forget: Timer | undefined;
 }
 
-/** Why the registry refused a slot. */
-export type AdmissionRefusal = "per_ip" | "total" | "shutting_down";
+/** Why the registry has no slot for a client: the row of `REFUSALS` to answer. */
+export type NoSlot = "per_ip" | "total" | "shutting_down";
 
 /** Counts connections per client IP and in total, against the configured caps. */
 export class ConnectionRegistry {
@@ -91,7 +91,7 @@ export class ConnectionRegistry {
   }
 
   /** Which cap would refuse `ip` now, without reserving anything. */
-  refusalFor(ip: string): AdmissionRefusal | undefined {
+  noSlotFor(ip: string): NoSlot | undefined {
     if (this.#shuttingDown) return "shutting_down";
     if (this.#maxTotal > 0 && this.#total >= this.#maxTotal) return "total";
     const forIp = this.#clients.get(ip)?.slots ?? 0;
@@ -100,9 +100,9 @@ export class ConnectionRegistry {
   }
 
   /** Reserves a slot for `ip`, or says which cap refuses it. */
-  admit(ip: string): Lease | AdmissionRefusal {
-    const refusal = this.refusalFor(ip);
-    if (refusal) return refusal;
+  admit(ip: string): Lease | NoSlot {
+    const noSlot = this.noSlotFor(ip);
+    if (noSlot) return noSlot;
     let client = this.#clients.get(ip);
     if (client === undefined) {
       const rate = this.#clientRate;

@@ -12,7 +12,7 @@ import {
   MAX_CLOSE_REASON_BYTES,
   SENDABLE_CLOSE_CODES,
 } from "../protocol/close_codes.ts";
-import type { Refusal } from "../admission/refusals.ts";
+import { type Refusal, refusal } from "../refusals.ts";
 import { utf8ByteLength } from "../protocol/utf8.ts";
 
 /** Longest `delay`, in milliseconds. */
@@ -170,10 +170,7 @@ export function parseEchoQuery(
   const help = Object.entries(ECHO_OPTION_HELP).map(([name, text]) =>
     `  ${name}: ${text}`
   );
-  return {
-    status: 400,
-    reason: "bad_options",
-    headers: {},
-    body: `${lines.join("\n")}\n\nOptions:\n${help.join("\n")}\n`,
-  };
+  return refusal("bad_options", {
+    detail: `${lines.join("\n")}\n\nOptions:\n${help.join("\n")}\n`,
+  });
 }

@@ -1,11 +1,11 @@
 /**
  * Checks a WebSocket opening handshake (RFC 6455 §4.2.1) before it reaches
  * `Deno.upgradeWebSocket`, so every bad request gets its own status and a
- * readable body instead of an exception.
+ * readable body instead of an exception. It says what is wrong; the refusal
+ * catalogue (`lib/refusals.ts`) says how to answer.
  *
  * @module
  */
-import type { Refusal } from "../admission/refusals.ts";
 
 /** A handshake that may be upgraded, with the subprotocols the client offered. */
 export interface AcceptedHandshake {
@@ -29,63 +29,37 @@ export function webSocketUrl(requestUrl: string, secure?: boolean): string {
   return `${scheme}//${url.host}${url.pathname}`;
 }
 
-/** The 426 body for a plain HTTP request: how to connect instead. */
-export function howToConnect(endpoint: string): string {
-  return [
-    `${endpoint} is a WebSocket echo endpoint: connect with a WebSocket client.`,
-    "",
-    "Browser console:",
-    `  const ws = new WebSocket("${endpoint}"); ws.onmessage = (e) => console.log(e.data); ws.onopen = () => ws.send("hello");`,
-    "",
-    "Command line:",
-    `  npx wscat -c ${endpoint}`,
-    "",
-  ].join("\n");
-}
+/** What is wrong with a handshake; each reason is a row of `REFUSALS`. */
+export type HandshakeFailure =
+  | { reason: "plain_http" }
+  | { reason: "bad_version"; version: string }
+  | { reason: "bad_handshake"; detail: string };
 
 /**
  * Decides whether a request is a valid WebSocket upgrade.
  *
  * @param headers The request headers.
- * @param endpoint Gives the `ws:`/`wss:` URL to name in the 426 body; called
- * only for that body, so an accepted handshake parses no URL.
- * @returns The offered subprotocols, or the refusal to send.
- * @example A plain GET is told how to connect
+ * @returns The offered subprotocols, or what is wrong.
+ * @example A plain GET is no upgrade
  * ```ts
  * import assert from "node:assert/strict";
  * import { checkHandshake } from "./handshake.ts";
- * const result = checkHandshake(
- *   new Headers(),
- *   () => "ws://localhost:9998/echo",
- * );
- * assert.equal("status" in result && result.status, 426);
+ * const result = checkHandshake(new Headers());
+ * assert.equal("reason" in result && result.reason, "plain_http");
  * ```
  */
 export function checkHandshake(
   headers: Headers,
-  endpoint: () => string,
-): AcceptedHandshake | Refusal {
+): AcceptedHandshake | HandshakeFailure {
   if (!tokens(headers.get("upgrade")).includes("websocket")) {
-    return {
-      status: 426,
-      reason: "plain_http",
-      headers: { Upgrade: "websocket", Connection: "Upgrade" },
-      body: howToConnect(endpoint()),
-    };
+    return { reason: "plain_http" };
   }
   if (!tokens(headers.get("connection")).includes("upgrade")) {
     return badRequest('Connection header must include "Upgrade"');
   }
   const version = headers.get("sec-websocket-version");
   if (version?.trim() !== "13") {
-    return {
-      status: 426,
-      reason: "bad_version",
-      headers: { "Sec-WebSocket-Version": "13" },
-      body: `Unsupported Sec-WebSocket-Version "${
-        version ?? ""
-      }": this server speaks version 13 (RFC 6455)\n`,
-    };
+    return { reason: "bad_version", version: version ?? "" };
   }
   const key = headers.get("sec-websocket-key");
   if (key === null) return badRequest("Missing Sec-WebSocket-Key header");
@@ -112,11 +86,6 @@ export function checkHandshake(
   return { protocols };
 }
 
-function badRequest(message: string): Refusal {
-  return {
-    status: 400,
-    reason: "bad_handshake",
-    headers: {},
-    body: `${message}\n`,
-  };
+function badRequest(detail: string): HandshakeFailure {
+  return { reason: "bad_handshake", detail };
 }

@@ -9,16 +9,7 @@
  * @module
  */
 import type { Log } from "../log.ts";
-
-/** What `/healthz` can report about accepting connections. */
-export interface ListenerState {
-  /** False while the listener is down and being re-created. */
-  accepting: boolean;
-  /** Times accepting failed because descriptors ran out, since start-up. */
-  acceptFailures: number;
-  /** The last such error, e.g. "Too many open files (os error 24)". */
-  lastAcceptError?: string;
-}
+import type { ListenerState } from "../services.ts";
 
 /** Options for `superviseServe`. */
 export interface SupervisedServeOptions {

@@ -6,10 +6,9 @@
  */
 import { CLOSE_SHUTDOWN } from "../protocol/close_codes.ts";
 import { ConfigError } from "../config.ts";
-import type { EchoApp } from "../../routes/app.ts";
 import { type SupervisedServer, superviseServe } from "./listener.ts";
 import type { Log } from "../log.ts";
-import type { Services } from "../services.ts";
+import type { EchoApp, Services } from "../services.ts";
 
 /** The URLs a started server answers on. */
 export interface ListenUrls {

@@ -7,12 +7,12 @@
  *
  * @module
  */
-import { createApp, type EchoApp } from "../../routes/app.ts";
 import { isDenoDeploy } from "../admission/client_ip.ts";
 import { type Config, ConfigError, ENV_NAMES, parseConfig } from "../config.ts";
 import { applyFdLimit, readOpenFileLimit } from "./fd_limit.ts";
 import { type BatchedLog, batchedLog, type LogRecord } from "../log.ts";
 import { ListenError, type ListenUrls } from "./server.ts";
+import type { CreateApp, EchoApp } from "../services.ts";
 import type { Telemetry, TelemetrySources } from "../telemetry.ts";
 
 /** Reads one environment variable; undefined when unset. */
@@ -79,11 +79,17 @@ export interface BootedService {
  *
  * @param env Reads a variable: only the service's own and the platform's, as
  * `--allow-env` permits.
- * @param mode `serve` under `deno serve`: PORT, BIND_ADDRESS and TLS are
- * then Deno's business and left out of the start-up record.
+ * @param how `mode` is `serve` under `deno serve`: PORT, BIND_ADDRESS and
+ * TLS are then Deno's business and left out of the start-up record.
+ * `createApp` assembles the app (`routes/app.ts`'s, handed in by the entry
+ * point, since `start/` sits below `routes/`).
  * @throws {ConfigError} When a variable is invalid.
  */
-export function bootService(env: Env, mode: ServeMode): BootedService {
+export function bootService(
+  env: Env,
+  how: { mode: ServeMode; createApp: CreateApp },
+): BootedService {
+  const { mode, createApp } = how;
   const denoDeploy = isDenoDeploy(env);
   const parsed = parseConfig(
     Object.fromEntries(ENV_NAMES.map((name) => [name, env(name)])),

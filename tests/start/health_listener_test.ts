@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ListenerState } from "../../lib/start/listener.ts";
+import type { ListenerState } from "../../lib/services.ts";
 import { withDeadline } from "../_client.ts";
 import { startTestServer } from "../_server.ts";
 

@@ -1,0 +1,67 @@
+/**
+ * Every refused request to a connection endpoint (the WebSocket endpoints and
+ * `/sse`) goes through {@link refuse}, which counts it in `/metrics`, logs
+ * one line and answers with the status, headers and body of its row in the
+ * catalogue (`lib/refusals.ts`), as ws's `abortHandshake` and
+ * python-websockets' `reject` do.
+ *
+ * @module
+ */
+import type { Log } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Refusal } from "../refusals.ts";
+
+/** Who was refused, for the log line. */
+export interface Refused {
+  /** `ws` for the WebSocket endpoints, `sse` for `/sse`. */
+  kind: "ws" | "sse";
+  path: string;
+  /** The client IP as the limits see it, when known. */
+  ip?: string | undefined;
+  /** The `Origin` header, logged for origin refusals. */
+  origin?: string | undefined;
+}
+
+/**
+ * Counts, logs and answers one refusal. The response is never cached.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Metrics } from "../metrics.ts";
+ * import { refusal } from "../refusals.ts";
+ * import { refuse } from "./refuse.ts";
+ * const metrics = new Metrics();
+ * const lines: string[] = [];
+ * const response = refuse({ metrics, log: (r) => lines.push(r.event) }, {
+ *   kind: "ws",
+ *   path: "/echo",
+ * }, refusal("bad_handshake", { detail: "Bad key" }));
+ * assert.equal(response.status, 400);
+ * assert.equal(metrics.refusals.get("bad_handshake"), 1);
+ * assert.deepEqual(lines, ["ws_refused"]);
+ * ```
+ */
+export function refuse(
+  services: { metrics: Metrics; log: Log },
+  who: Refused,
+  refusal: Refusal,
+): Response {
+  services.metrics.refused(refusal.reason);
+  services.log({
+    event: `${who.kind}_refused`,
+    ip: who.ip,
+    reason: refusal.reason,
+    status: refusal.status,
+    path: who.path,
+    origin: refusal.reason === "origin" ? who.origin ?? "" : undefined,
+  });
+  return new Response(refusal.body, {
+    status: refusal.status,
+    headers: {
+      ...refusal.headers,
+      "Content-Type": "text/plain; charset=utf-8",
+      "Cache-Control": "no-store",
+    },
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * The catalogue of refusals: every reason a connection endpoint (the
+ * WebSocket endpoints and `/sse`) refuses a request, with its status, its
+ * headers and its short plain-text body, in one table the way `SETTINGS` in
+ * `config.ts` lists the knobs. The reason is also the `reason` label in
+ * `/metrics` and the log. `admission/refuse.ts` counts, logs and answers one.
+ *
+ * @module
+ */
+import type { HandshakeFailure } from "./protocol/handshake.ts";
+
+/** Seconds a refused client should wait before retrying a full server. */
+export const RETRY_AFTER_SECONDS = 10;
+/** Seconds to wait while the server sheds load: a budget recovers fast. */
+export const OVERLOAD_RETRY_AFTER_SECONDS = 5;
+
+const RETRY = { "Retry-After": String(RETRY_AFTER_SECONDS) };
+
+/** The 426 body for a plain HTTP request: how to connect instead. */
+export function howToConnect(endpoint: string): string {
+  return [
+    `${endpoint} is a WebSocket echo endpoint: connect with a WebSocket client.`,
+    "",
+    "Browser console:",
+    `  const ws = new WebSocket("${endpoint}"); ws.onmessage = (e) => console.log(e.data); ws.onopen = () => ws.send("hello");`,
+    "",
+    "Command line:",
+    `  npx wscat -c ${endpoint}`,
+    "",
+  ].join("\n");
+}
+
+/** One row: the status and headers, and the body from the row's facts. */
+interface RefusalRow<Facts> {
+  readonly status: 400 | 403 | 426 | 429 | 503;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: (facts: Facts) => string;
+}
+
+function row<Facts = Record<string, never>>(
+  status: RefusalRow<Facts>["status"],
+  headers: Record<string, string>,
+  body: (facts: Facts) => string,
+): RefusalRow<Facts> {
+  return { status, headers, body };
+}
+
+/**
+ * Every refusal, by reason. A row's body takes the facts it names (the
+ * endpoint's URL, the offending header, the cap); everything else about the
+ * answer is here.
+ */
+export const REFUSALS = {
+  /** A plain GET: how to connect instead (RFC 6455 §4.2.2: 426 + Upgrade). */
+  plain_http: row<{ endpoint: string }>(
+    426,
+    { Upgrade: "websocket", Connection: "Upgrade" },
+    ({ endpoint }) => howToConnect(endpoint),
+  ),
+  /** A malformed handshake header, or one Deno would not upgrade. */
+  bad_handshake: row<{ detail: string }>(
+    400,
+    {},
+    ({ detail }) => `${detail}\n`,
+  ),
+  /** Any version but 13 (RFC 6455 §4.4: 426 naming the one spoken). */
+  bad_version: row<{ version: string }>(
+    426,
+    { "Sec-WebSocket-Version": "13" },
+    ({ version }) =>
+      `Unsupported Sec-WebSocket-Version "${version}": this server speaks version 13 (RFC 6455)\n`,
+  ),
+  /** A query option given twice or with a bad value. */
+  bad_options: row<{ detail: string }>(400, {}, ({ detail }) => detail),
+  /** Deno reports the peer as unspecified once the client reset the socket. */
+  client_gone: row(
+    400,
+    {},
+    () => "The connection was gone before the upgrade\n",
+  ),
+  /** A browser page on an origin ALLOWED_ORIGINS leaves out. */
+  origin: row<{ origin: string | undefined }>(
+    403,
+    {},
+    ({ origin }) =>
+      `Origin "${origin}" is not allowed to connect to this server\n`,
+  ),
+  /** MAX_CONNECTIONS_PER_IP reached for this address or IPv6 prefix. */
+  per_ip: row<{ client: string; max: number }>(
+    429,
+    RETRY,
+    ({ client, max }) =>
+      `Too many connections from ${client}: at most ${max} at once. Close one and retry\n`,
+  ),
+  /** MAX_CONNECTIONS reached. */
+  total: row<{ max: number }>(
+    503,
+    RETRY,
+    ({ max }) => `Server full: ${max} connections open. Retry later\n`,
+  ),
+  /** Over MEMORY_BUDGET_BYTES or MAX_RSS_BYTES: shedding load. */
+  overloaded: row(
+    503,
+    { "Retry-After": String(OVERLOAD_RETRY_AFTER_SECONDS) },
+    () =>
+      `Server overloaded: it holds too much unread data. Retry in ${OVERLOAD_RETRY_AFTER_SECONDS} seconds\n`,
+  ),
+  /** SIGINT or SIGTERM received: new upgrades wait for another instance. */
+  shutting_down: row(503, RETRY, () => "Server shutting down. Retry later\n"),
+} as const;
+
+/** Why a request was refused; the `reason` label in `/metrics` and the log. */
+export type RefusalReason = keyof typeof REFUSALS;
+
+/** The facts the body of `reason` is written from. */
+export type RefusalFacts<Reason extends RefusalReason> = Parameters<
+  (typeof REFUSALS)[Reason]["body"]
+>[0];
+
+/** A refusal: the status, headers and body to answer with, and why. */
+export interface Refusal {
+  status: 400 | 403 | 426 | 429 | 503;
+  reason: RefusalReason;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * The refusal for `reason`, written from its row of {@link REFUSALS}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refusal } from "./refusals.ts";
+ * const full = refusal("per_ip", { client: "203.0.113.9", max: 32 });
+ * assert.equal(full.status, 429);
+ * assert.equal(full.headers["Retry-After"], "10");
+ * assert.match(full.body, /at most 32 at once/);
+ * ```
+ */
+export function refusal<Reason extends RefusalReason>(
+  reason: Reason,
+  ...facts: RefusalFacts<Reason> extends Record<string, never> ? []
+    : [RefusalFacts<Reason>]
+): Refusal {
+  const { status, headers, body } = REFUSALS[reason] as RefusalRow<unknown>;
+  return { status, reason, headers: { ...headers }, body: body(facts[0]) };
+}
+
+/**
+ * The refusal for what is wrong with a handshake.
+ *
+ * @param endpoint Gives the `ws:`/`wss:` URL the 426 body names; called only
+ * for that body.
+ */
+export function handshakeRefusal(
+  failure: HandshakeFailure,
+  endpoint: () => string,
+): Refusal {
+  switch (failure.reason) {
+    case "plain_http":
+      return refusal("plain_http", { endpoint: endpoint() });
+    case "bad_version":
+      return refusal("bad_version", { version: failure.version });
+    case "bad_handshake":
+      return refusal("bad_handshake", { detail: failure.detail });
+  }
+}
