@@ -15,9 +15,10 @@ export const DEFAULT_PROCESS_TIMEOUT_MS = 10_000;
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 
 /**
- * The arguments after `deno` in `deno task start`, read from deno.json.
+ * The arguments after `deno` in `deno task start`, read from deno.json: of
+ * its last command, when the task sets something up first (`a && b; deno …`).
  *
- * @throws {TypeError} If the start task does not begin with `deno`.
+ * @throws {TypeError} If that command does not begin with `deno`.
  * @example
  * ```ts ignore
  * new Deno.Command(Deno.execPath(), { args: await startTaskArgs(), cwd: ROOT });
@@ -25,7 +26,8 @@ export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
  */
 export async function startTaskArgs(): Promise<string[]> {
   const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
-  const [deno, ...args] = (denoJson.tasks.start as string).split(/\s+/);
+  const command = (denoJson.tasks.start as string).split(/;|&&/).at(-1)!;
+  const [deno, ...args] = command.trim().split(/\s+/);
   if (deno !== "deno") {
     throw new TypeError(
       `Cannot read the start task "${denoJson.tasks.start}": expected it to begin with deno`,

@@ -88,12 +88,18 @@ Deno.test("the settings table is the one list of knobs", async (t) => {
     "deno.json's start task may read exactly its variables and the platform's",
     async () => {
       const args = await startTaskArgs();
-      const allowEnv = args.find((arg) => arg.startsWith("--allow-env="));
-      assert.ok(allowEnv, "the start task names the variables it reads");
-      assert.deepEqual(
-        allowEnv.slice("--allow-env=".length).split(","),
-        [...ENV_NAMES, ...PLATFORM_ENV_NAMES],
+      assert.ok(args.includes("-P"), "the start task loads deno.json's set");
+      assert.ok(
+        !args.some((arg) => /^--allow-(env|all)|^-A$/.test(arg)),
+        "no flag widens the set",
       );
+      const denoJson = JSON.parse(
+        await Deno.readTextFile(`${ROOT}/deno.json`),
+      );
+      assert.deepEqual(denoJson.permissions.default.env, [
+        ...ENV_NAMES,
+        ...PLATFORM_ENV_NAMES,
+      ]);
     },
   );
   await t.step(

@@ -495,7 +495,7 @@ Deno.test({
     // Deno 2.9 reads /proc/self/limits only with --allow-all, so the start
     // task's permissions are replaced by -A here.
     const args = (await startTaskArgs()).filter((arg) =>
-      !arg.startsWith("--allow-")
+      !/^(-P|--allow-)/.test(arg)
     );
     args.splice(1, 0, "-A");
     await using child = await spawnLimited(LIMIT, args, {

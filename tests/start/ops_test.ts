@@ -286,7 +286,7 @@ Deno.test("the container and the systemd unit run with exactly the start task's 
   await t.step("deno task serve", () => {
     const serve = words(denoJson.tasks.serve);
     const flags = (args: string[]) =>
-      args.filter((arg) => /^--allow-/.test(arg));
+      args.filter((arg) => /^(-P|--permission-set|--allow-|--deny-)/.test(arg));
     assert.deepEqual(flags(serve), flags(start));
     assert.equal(serve.at(-1), "serve.ts");
     assert.ok(serve.includes("--parallel"));

@@ -109,9 +109,9 @@ Deno.test("an invalid variable stops start-up with one line naming it", async (t
 });
 
 Deno.test("a missing permission fails with one line, not a stack trace", async () => {
-  const args = (await startTaskArgs()).filter((arg) =>
-    !arg.startsWith("--allow-net")
-  );
+  // The start task's permission set, with network access taken away.
+  const args = await startTaskArgs();
+  args.splice(1, 0, "--deny-net");
   const child = await spawnService({ PORT: "0", BIND_ADDRESS: "127.0.0.1" }, {
     args,
   });
