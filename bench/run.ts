@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--rounds N]`: runs the same scenarios against
+ * `deno task bench [--quick] [--rounds N] [--scale]`: runs the same scenarios against
  * the bare Deno echo (the reference) and against the service, alternating
  * reference, service, reference, service over the rounds, each on a fresh
  * process on a free loopback port. Prints a markdown table of medians (with
@@ -10,11 +10,21 @@
  * default, except the per-connection rate limits and the per-IP cap, which
  * are raised (but left on) because all load comes from one loopback address.
  *
+ * `--scale` runs only the scale curve instead (`bench/scale.ts`): 1,000,
+ * 10,000 and 50,000 open connections, with MAX_CONNECTIONS and MAX_RSS_BYTES
+ * raised to fit them.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { ROOT, startTaskArgs } from "./service.ts";
+import {
+  raiseFdLimit,
+  SCALE_STEPS,
+  type ScaleCurve,
+  scaleCurve,
+} from "./scale.ts";
 import {
   echoFrames,
   echoOnce,
@@ -31,6 +41,7 @@ const args = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     rounds: { type: "string", default: "3" },
+    scale: { type: "boolean", default: false },
   },
 });
 const quick = args.values.quick;
@@ -116,7 +127,10 @@ const large = echoFrames(
 );
 
 /** Spawns a target and measures the time to its first echo. */
-async function start(target: Target): Promise<Server> {
+async function start(
+  target: Target,
+  extraEnv: Record<string, string> = {},
+): Promise<Server> {
   const port = freePort();
   const command = target === "reference"
     ? [
@@ -135,7 +149,7 @@ async function start(target: Target): Promise<Server> {
     env: {
       PORT: String(port),
       BIND_ADDRESS: "127.0.0.1",
-      ...(target === "service" ? RAISED_LIMITS : {}),
+      ...(target === "service" ? { ...RAISED_LIMITS, ...extraEnv } : {}),
     },
     stdin: "null",
     stdout: "null",
@@ -481,6 +495,7 @@ console.error(
     canPin ? ", server pinned to CPU 0, load generator to CPU 1" : ", unpinned"
   }`,
 );
+if (args.values.scale) await runScale();
 try {
   // One unmeasured start of each, so both cold starts find a warm module cache.
   for (const target of TARGETS) await stop(await start(target));
@@ -572,3 +587,90 @@ console.error(
     Math.round((performance.now() - began) / 1000)
   } s`,
 );
+
+/** `--scale`: the curve for both targets, alternating over the rounds. */
+async function runScale(): Promise<never> {
+  const largest = SCALE_STEPS.at(-1)!;
+  const limit = await raiseFdLimit(2 * largest + 10_000);
+  // The service keeps 10% of the limit for other descriptors; the probe
+  // and the bystander need a few hundred more.
+  const fits = Math.floor((limit * 0.9 - 500) / 1000) * 1000;
+  const steps = SCALE_STEPS.filter((open) => open <= fits);
+  if (steps.length < SCALE_STEPS.length) {
+    if (fits > (steps.at(-1) ?? 0)) steps.push(fits);
+    console.error(
+      `bench: the open-file limit is ${limit} and prlimit could not raise it (it needs root or CAP_SYS_RESOURCE): ${
+        SCALE_STEPS.filter((open) => open > fits).join(", ")
+      } skipped, ${fits} is the largest step that fits`,
+    );
+  }
+  const env = {
+    MAX_CONNECTIONS: String(largest + 10_000),
+    MAX_RSS_BYTES: String(8 * 2 ** 30),
+  };
+  const curves: Array<{ target: Target; round: number; curve: ScaleCurve }> =
+    [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const target of TARGETS) {
+        console.error(`bench: scale round ${round}/${rounds}: ${target}`);
+        const server = await start(target, env);
+        try {
+          curves.push({
+            target,
+            round,
+            curve: await scaleCurve(server, steps),
+          });
+        } finally {
+          await stop(server);
+        }
+      }
+    }
+  } finally {
+    for (const child of running) child.kill("SIGKILL");
+  }
+  const lines = [
+    `Open-file limit ${limit}${
+      steps.length < SCALE_STEPS.length || steps.at(-1) !== largest
+        ? ` (could not be raised: steps above ${fits} skipped)`
+        : ""
+    }; service limits as the main run, plus ${
+      Object.entries(env).map(([name, value]) => `${name}=${value}`).join(", ")
+    }.`,
+    "",
+    "| Target | Round | Open | RSS MiB | KiB per connection | Handshake p99 ms | Bystander echo p99 ms | Ramp s |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const { target, round, curve } of curves) {
+    for (const step of curve.steps) {
+      lines.push(
+        `| ${target} | ${round} | ${step.open.toLocaleString("en")} | ${
+          format(step.rssMiB)
+        } | ${format(step.kibPerConnection)} | ${
+          format(step.handshakeP99Ms)
+        } | ${format(step.bystanderP99Ms)} | ${format(step.rampSeconds)} |`,
+      );
+    }
+    if (curve.stoppedAt) {
+      lines.push(
+        `| ${target} | ${round} | stopped at ${curve.stoppedAt.open}: ${curve.stoppedAt.reason} | | | | | |`,
+      );
+    }
+  }
+  console.log(lines.join("\n"));
+  const results = new URL("./results/", import.meta.url);
+  await Deno.mkdir(results, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const file = new URL(`scale-${stamp}.json`, results);
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify(
+      { date: new Date().toISOString(), limit, env, curves },
+      null,
+      2,
+    ) +
+      "\n",
+  );
+  console.error(`bench: wrote ${file.pathname}`);
+  Deno.exit(0);
+}

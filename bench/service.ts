@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { withDeadline } from "./wire.ts";
+import { ensureBundles } from "../deploy/bundle.ts";
 
 /** How long a process may take to print its start-up line or to exit, in milliseconds, unless told. */
 export const DEFAULT_PROCESS_TIMEOUT_MS = 10_000;
@@ -14,9 +15,13 @@ export const DEFAULT_PROCESS_TIMEOUT_MS = 10_000;
 /** The project folder. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
 
+/** Built once per process: the sources do not change during a run. */
+let bundled: Promise<unknown> | undefined;
+
 /**
  * The arguments after `deno` in `deno task start`, read from deno.json: of
  * its last command, when the task sets something up first (`a && b; deno …`).
+ * Like the task, it first rebuilds the bundle the command runs if stale.
  *
  * @throws {TypeError} If that command does not begin with `deno`.
  * @example
@@ -25,6 +30,8 @@ export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
  * ```
  */
 export async function startTaskArgs(): Promise<string[]> {
+  bundled ??= ensureBundles();
+  await bundled;
   const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
   const command = (denoJson.tasks.start as string).split(/;|&&/).at(-1)!;
   const [deno, ...args] = command.trim().split(/\s+/);

@@ -7,13 +7,30 @@
  *
  * @module
  */
-import { z } from "zod";
+// zod/mini: the same parser as zod with functions instead of methods, so a
+// bundle keeps only the parts used (BENCHMARKS.md, issue #23).
+import * as z from "zod/mini";
 
 // Settings are parsed once, and query options only when a client sends some:
 // compiling zod's fast path (its JIT) costs more than it saves. This is zod's
 // global setting, so it holds for every schema in the service (import of this
 // module: 38 -> 30 ms, BENCHMARKS.md).
 z.config({ jitless: true });
+
+/** Records why `value` is refused, from inside a zod transform. */
+function refuse(ctx: z.core.ParsePayload, value: unknown, message: string) {
+  ctx.issues.push({ code: "custom", message, input: value });
+  return z.NEVER;
+}
+
+/** An optional string, trimmed first when `trim` is set, then `parse`d. */
+function optionalText<Value>(
+  parse: (value: string | undefined, ctx: z.core.ParsePayload) => Value,
+  options: { trim?: boolean } = {},
+): z.ZodMiniType<Value, string | undefined> {
+  const text = options.trim ? z.string().check(z.trim()) : z.string();
+  return z.pipe(z.optional(text), z.transform(parse));
+}
 
 const MiB = 1024 * 1024;
 
@@ -22,7 +39,7 @@ export interface Setting<Key extends string = string, Value = unknown> {
   /** The property of {@link Config} it fills. */
   readonly key: Key;
   /** Parses the environment string (undefined when unset) into the value. */
-  readonly schema: z.ZodType<Value, string | undefined>;
+  readonly schema: z.ZodMiniType<Value, string | undefined>;
   /** The default as the README writes it. */
   readonly default: string;
   readonly unit: string;
@@ -55,13 +72,12 @@ function integer<Key extends string>(
   const range = `${min}-${max}`;
   return {
     key,
-    schema: z.string().optional().transform((value, ctx) => {
+    schema: optionalText((value, ctx) => {
       if (value === undefined) return fallback;
       const text = value.trim();
       const number = Number(text);
       if (/^\d+$/.test(text) && number >= min && number <= max) return number;
-      ctx.addIssue({ code: "custom", message: `expected an integer ${range}` });
-      return z.NEVER;
+      return refuse(ctx, value, `expected an integer ${range}`);
     }),
     default: String(fallback),
     unit: about.unit,
@@ -78,7 +94,9 @@ function filePath<Key extends string>(
 ): Setting<Key, string | undefined> {
   return {
     key,
-    schema: z.string().trim().min(1, "expected a file path").optional(),
+    schema: z.optional(
+      z.string().check(z.trim(), z.minLength(1, "expected a file path")),
+    ),
     default: "unset",
     unit: "PEM file",
     range: "a readable file",
@@ -87,50 +105,50 @@ function filePath<Key extends string>(
 }
 
 /** `TRUST_PROXY`: a count of proxies, with the old `true`/`false` kept as 1/0. */
-const trustedProxies = z.string().optional().transform((value, ctx) => {
+const trustedProxies = optionalText((value, ctx) => {
   const text = value?.trim().toLowerCase();
   if (text === undefined || text === "" || text === "false") return 0;
   if (text === "true") return 1;
   if (/^\d{1,2}$/.test(text) && Number(text) <= 10) return Number(text);
-  ctx.addIssue({
-    code: "custom",
-    message:
-      "expected the number of proxies in front of the service, 0-10 (true = 1, false = 0)",
-  });
-  return z.NEVER;
+  return refuse(
+    ctx,
+    value,
+    "expected the number of proxies in front of the service, 0-10 (true = 1, false = 0)",
+  );
 });
 
-const origins = z.string().trim().optional().transform((value, ctx) => {
-  if (value === undefined || value === "" || value === "*") return "*" as const;
+const origins = optionalText((value, ctx): "*" | string[] => {
+  if (value === undefined || value === "" || value === "*") return "*";
   const list = value.split(",").map((entry) => entry.trim()).filter(Boolean);
   for (const entry of list) {
     if (!/^https?:\/\/[^/\s]+$/.test(entry)) {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          `expected "*" or a comma-separated list of origins like https://example.com, got "${entry}"`,
-      });
-      return z.NEVER;
+      return refuse(
+        ctx,
+        value,
+        `expected "*" or a comma-separated list of origins like https://example.com, got "${entry}"`,
+      );
     }
   }
   return list;
-});
+}, { trim: true });
 
 /** An IP address or host name to listen on; unset means both IPv6 and IPv4. */
-const bindAddress = z.string().trim().optional().transform((value, ctx) => {
+const bindAddress = optionalText((value, ctx) => {
   if (value === undefined || value === "") return undefined;
   if (/^[0-9A-Za-z.:%_-]+$/.test(value.replace(/^\[|\]$/g, ""))) {
     return value.replace(/^\[|\]$/g, "");
   }
-  ctx.addIssue({
-    code: "custom",
-    message: "expected an IP address or host name such as 127.0.0.1 or ::",
-  });
-  return z.NEVER;
-});
+  return refuse(
+    ctx,
+    value,
+    "expected an IP address or host name such as 127.0.0.1 or ::",
+  );
+}, { trim: true });
 
-const logFormat = z.enum(["text", "json"], { error: "expected text or json" })
-  .optional().transform((value) => value ?? "text");
+const logFormat = z.pipe(
+  z.optional(z.enum(["text", "json"], { error: "expected text or json" })),
+  z.transform((value) => value ?? "text"),
+);
 
 /**
  * Every setting, keyed by its environment variable. The order is the README
@@ -373,7 +391,7 @@ export type Config = {
 };
 
 /** The zod schema of the whole environment, built from {@link SETTINGS}. */
-export const envSchema: z.ZodObject<
+export const envSchema: z.ZodMiniObject<
   { [Name in EnvName]: Settings[Name]["schema"] }
 > = z.object(
   Object.fromEntries(

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "hono/quick";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 /** Health and metrics endpoints. */

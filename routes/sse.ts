@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "hono/quick";
 import { streamSSE } from "hono/streaming";
 import { admitClient } from "../lib/admission/admit.ts";
 import { clientIp, clientKey } from "../lib/admission/client_ip.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "hono/quick";
 import {
   admitClient,
   type Client,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import {
   type CloseReason,
   isSendableCloseCode,
@@ -22,20 +22,23 @@ export const MAX_CLOSE_AFTER = 1_000_000;
 
 function integerOption(min: number, max: number) {
   const expected = `an integer ${min}-${max}`;
-  return z.string({ error: `expected ${expected}, given once` })
-    .regex(/^\d{1,10}$/, `expected ${expected}`)
-    .transform(Number)
-    .pipe(
-      z.number().min(min, `expected ${expected}`).max(
-        max,
-        `expected ${expected}`,
-      ),
-    );
+  const digits = z.string({ error: `expected ${expected}, given once` })
+    .check(z.regex(/^\d{1,10}$/, `expected ${expected}`));
+  return z.pipe(
+    z.pipe(digits, z.transform(Number)),
+    z.number().check(
+      z.minimum(min, `expected ${expected}`),
+      z.maximum(max, `expected ${expected}`),
+    ),
+  );
 }
 
-const flag = z.enum(["", "1", "true", "0", "false"], {
-  error: "expected no value, 1, true, 0 or false",
-}).transform((value) => value === "" || value === "1" || value === "true");
+const flag = z.pipe(
+  z.enum(["", "1", "true", "0", "false"], {
+    error: "expected no value, 1, true, 0 or false",
+  }),
+  z.transform((value) => value === "" || value === "1" || value === "true"),
+);
 
 /**
  * The query options of `/echo`, `/close` and `/inspect`. Unknown parameters
@@ -43,19 +46,24 @@ const flag = z.enum(["", "1", "true", "0", "false"], {
  * busters, tokens), and pywebsocket ignores the query, so they are ignored.
  */
 export const echoQuerySchema = z.object({
-  delay: integerOption(0, MAX_DELAY_MS).optional(),
-  format: z.enum(["raw", "json"], { error: "expected raw or json" })
-    .optional(),
-  greeting: flag.optional(),
-  close_after: integerOption(1, MAX_CLOSE_AFTER).optional(),
-  code: integerOption(1000, 4999).refine(isSendableCloseCode, {
-    error: `expected a close code a server may send: ${SENDABLE_CLOSE_CODES}`,
-  }).optional(),
-  reason: z.string({ error: "expected a text, given once" }).refine(
-    (reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES,
-    { error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` },
-  ).optional(),
-}).superRefine((query, ctx) => {
+  delay: z.optional(integerOption(0, MAX_DELAY_MS)),
+  format: z.optional(
+    z.enum(["raw", "json"], { error: "expected raw or json" }),
+  ),
+  greeting: z.optional(flag),
+  close_after: z.optional(integerOption(1, MAX_CLOSE_AFTER)),
+  code: z.optional(
+    integerOption(1000, 4999).check(z.refine(isSendableCloseCode, {
+      error: `expected a close code a server may send: ${SENDABLE_CLOSE_CODES}`,
+    })),
+  ),
+  reason: z.optional(
+    z.string({ error: "expected a text, given once" }).check(z.refine(
+      (reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES,
+      { error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` },
+    )),
+  ),
+}).check(z.superRefine((query, ctx) => {
   for (const key of ["code", "reason"] as const) {
     if (query[key] !== undefined && query.close_after === undefined) {
       ctx.addIssue({
@@ -65,7 +73,7 @@ export const echoQuerySchema = z.object({
       });
     }
   }
-});
+}));
 
 /** One line per option, for 400 bodies and the README. */
 export const ECHO_OPTION_HELP = {

@@ -288,7 +288,8 @@ Deno.test("the container and the systemd unit run with exactly the start task's 
     const flags = (args: string[]) =>
       args.filter((arg) => /^(-P|--permission-set|--allow-|--deny-)/.test(arg));
     assert.deepEqual(flags(serve), flags(start));
-    assert.equal(serve.at(-1), "serve.ts");
+    assert.equal(serve.at(-1), "dist/serve.js");
+    assert.match(denoJson.tasks.serve, /deno task -q bundle && deno serve /);
     assert.ok(serve.includes("--parallel"));
   });
 
@@ -299,6 +300,10 @@ Deno.test("the container and the systemd unit run with exactly the start task's 
     assert.match(from!, /^FROM denoland\/deno:(debian-)?2(\.\d+)*$/);
     const cmd = lines.findLast((line) => line.startsWith("CMD "))!;
     assert.deepEqual(JSON.parse(cmd.slice(4)), start);
+    assert.ok(
+      lines.indexOf("RUN deno task bundle") > lines.indexOf("COPY lib/ lib/"),
+      "the image builds the bundle CMD runs from the sources it copied",
+    );
     const user = lines.findLast((line) => line.startsWith("USER "));
     assert.ok(user && !/root|^USER 0/.test(user), `non-root: ${user}`);
     const health = lines.find((line) => line.startsWith("HEALTHCHECK "))!;
@@ -339,6 +344,11 @@ Deno.test("the container and the systemd unit run with exactly the start task's 
     const [deno, ...args] = words(value("ExecStart")!);
     assert.match(deno!, /\/deno$/);
     assert.deepEqual(args, start);
+    assert.equal(
+      value("ExecStartPre"),
+      "/usr/bin/deno run -q -P=bundle deploy/bundle.ts --check",
+      "refuses a stale bundle",
+    );
     assert.ok(Number(value("LimitNOFILE")) > DEFAULT_CONFIG.maxConnections);
     assert.equal(value("Restart"), "on-failure");
     assert.equal(value("EnvironmentFile"), "-/etc/ws-echo.env");
@@ -394,12 +404,24 @@ Deno.test("the deploy block of deno.json has only keys Deno's config schema allo
     assert.ok(RUNTIME_KEYS.includes(key), `runtime.${key}`);
   }
   assert.equal(deploy.runtime.mode, "dynamic");
-  assert.equal(deploy.runtime.entrypoint, "main.ts");
+  assert.equal(deploy.runtime.entrypoint, "dist/main.js");
+  assert.equal(deploy.build, "deno task bundle");
   for (const path of [...deploy.include, ...deploy.exclude]) {
     assert.equal(typeof path, "string");
   }
-  // What main.ts imports must be uploaded.
-  for (const needed of ["main.ts", "lib/", "routes/", "static/", "deno.json"]) {
+  // What the bundle is built from must be uploaded.
+  for (
+    const needed of [
+      "main.ts",
+      "serve.ts",
+      "lib/",
+      "routes/",
+      "static/",
+      "deno.json",
+      "deno.lock",
+      "deploy/bundle.ts",
+    ]
+  ) {
     assert.ok(deploy.include.includes(needed), needed);
   }
 });
