@@ -20,10 +20,10 @@
  *
  * @module
  */
-import net from "node:net";
+import type net from "node:net";
 import { Buffer } from "node:buffer";
-import { CLOSE_FRAME, echoFrames } from "./load.ts";
-import { upgradeRequest } from "./wire.ts";
+import { echoFrames } from "./load.ts";
+import { CLOSE_1000, wsOpen } from "./wire.ts";
 
 /** The open-connection counts measured, in order. */
 export const SCALE_STEPS: readonly number[] = [1000, 10_000, 50_000];
@@ -36,7 +36,6 @@ const PROBE_CONCURRENCY = 20;
 /** How long one handshake may take before the step counts as failed, in ms. */
 const HANDSHAKE_DEADLINE_MS = 15_000;
 
-const REQUEST = Buffer.from(upgradeRequest("/echo"));
 const BYSTANDER = echoFrames(1, new TextEncoder().encode("b".repeat(32)));
 
 /** A started server, as `bench/run.ts` starts it. */
@@ -89,46 +88,26 @@ function answerPings(socket: net.Socket) {
   };
 }
 
+/** Every client socket of the run, so none outlives it. */
+const open = new Set<net.Socket>();
+
 /** Opens one WebSocket from `localAddress`; resolves with it and the ms to the 101. */
-function openFrom(
+async function openFrom(
   port: number,
   localAddress: string,
 ): Promise<{ socket: net.Socket; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const socket = net.connect({ host: "127.0.0.1", port, localAddress });
-    let head = "";
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no 101 within ${HANDSHAKE_DEADLINE_MS} ms`));
-    }, HANDSHAKE_DEADLINE_MS);
-    const fail = (error: Error) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(error);
-    };
-    socket.once("connect", () => socket.write(REQUEST));
-    socket.once("error", fail);
-    socket.once("close", () => fail(new Error("closed before the 101")));
-    const onData = (chunk: Buffer) => {
-      head += chunk.toString("latin1");
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      clearTimeout(timer);
-      socket.off("data", onData);
-      socket.removeAllListeners("error");
-      socket.removeAllListeners("close");
-      if (!head.startsWith("HTTP/1.1 101")) {
-        socket.destroy();
-        reject(new Error(`handshake answered ${head.slice(9, 12)}`));
-        return;
-      }
-      socket.on("error", () => {});
-      socket.on("data", answerPings(socket));
-      resolve({ socket, ms: performance.now() - started });
-    };
-    socket.on("data", onData);
+  const started = performance.now();
+  const { socket } = await wsOpen({
+    port,
+    localAddress,
+    path: "/echo",
+    timeoutMs: HANDSHAKE_DEADLINE_MS,
+    sockets: open,
   });
+  const ms = performance.now() - started;
+  socket.on("data", answerPings(socket));
+  socket.resume();
+  return { socket, ms };
 }
 
 /** Runs `task(i)` for i in [from, to), `concurrency` at a time. */
@@ -183,7 +162,7 @@ async function bystander(port: number, stop: Promise<void>): Promise<number[]> {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   } finally {
-    socket.end(CLOSE_FRAME);
+    socket.end(CLOSE_1000);
     socket.destroy();
   }
   return times;
@@ -202,7 +181,7 @@ async function probe(port: number) {
         `127.9.${1 + (i >> 8)}.${i & 255}`,
       );
       handshakes.push(ms);
-      socket.end(CLOSE_FRAME);
+      socket.end(CLOSE_1000);
       socket.destroy();
     });
   } finally {
@@ -257,7 +236,7 @@ export async function scaleCurve(
       });
     }
   } finally {
-    for (const socket of sockets) socket.destroy();
+    for (const socket of open) socket.destroy();
   }
   return curve;
 }
