@@ -57,6 +57,8 @@ export class Metrics {
   readonly closesByCode: Map<number | string, number> = new Map();
   readonly refusals: Map<RefusalReason, number> = new Map();
   readonly breaches: Map<LimitReason, number> = new Map();
+  /** Upgrades answered with the status the client asked for (`status=`), by status. */
+  readonly statusesAsked: Map<number, number> = new Map();
   /** Called once per finished connection; none by default. */
   onClose: CloseListener | undefined;
 
@@ -68,6 +70,14 @@ export class Metrics {
   /** Counts an upgrade the service refused. */
   refused(reason: RefusalReason): void {
     increment(this.refusals, reason);
+  }
+
+  /**
+   * Counts an upgrade answered with the status its client asked for
+   * (`status=`): kept apart from {@link refused}, as nothing was wrong.
+   */
+  statusAsked(status: number): void {
+    increment(this.statusesAsked, status);
   }
 
   /** Counts a connection closed because it broke a limit. */
@@ -197,6 +207,12 @@ export class Metrics {
       "counter",
       "Upgrades refused, by reason",
       labelled("reason", this.refusals),
+    );
+    metric(
+      "ws_echo_statuses_asked_total",
+      "counter",
+      "Upgrades answered with the status the client asked for (status=), by status",
+      labelled("status", this.statusesAsked),
     );
     metric(
       "ws_echo_limit_breaches_total",

@@ -30,9 +30,12 @@ export function howToConnect(endpoint: string): string {
   ].join("\n");
 }
 
-/** One row: the status and headers, and the body from the row's facts. */
+/**
+ * One row: the status and headers, and the body from the row's facts. The
+ * status `"asked"` is the one the facts name (`status=`).
+ */
 interface RefusalRow<Facts> {
-  readonly status: 400 | 403 | 426 | 429 | 503;
+  readonly status: 400 | 403 | 426 | 429 | 503 | "asked";
   readonly headers: Readonly<Record<string, string>>;
   readonly body: (facts: Facts) => string;
 }
@@ -107,6 +110,17 @@ export const REFUSALS = {
   ),
   /** SIGINT or SIGTERM received: new upgrades wait for another instance. */
   shutting_down: row(503, RETRY, () => "Server shutting down. Retry later\n"),
+  /**
+   * Not a fault: the client asked for this status with `status=` (and for
+   * `Retry-After` with `retry_after=`), to test its failure handling.
+   * `/metrics` counts these apart from the real refusals above.
+   */
+  status_asked: row<{ status: number; retryAfterSeconds?: number }>(
+    "asked",
+    {},
+    ({ status }) =>
+      `Status ${status} was asked for (status=${status}): this refusal is a test, not a fault\n`,
+  ),
 } as const;
 
 /** Why a request was refused; the `reason` label in `/metrics` and the log. */
@@ -119,7 +133,8 @@ export type RefusalFacts<Reason extends RefusalReason> = Parameters<
 
 /** A refusal: the status, headers and body to answer with, and why. */
 export interface Refusal {
-  status: 400 | 403 | 426 | 429 | 503;
+  /** 400, 403, 426, 429 or 503; any 4xx or 5xx when asked for with `status=`. */
+  status: number;
   reason: RefusalReason;
   headers: Record<string, string>;
   body: string;
@@ -144,6 +159,17 @@ export function refusal<Reason extends RefusalReason>(
     : [RefusalFacts<Reason>]
 ): Refusal {
   const { status, headers, body } = REFUSALS[reason] as RefusalRow<unknown>;
+  if (status === "asked") {
+    const asked = facts[0] as RefusalFacts<"status_asked">;
+    return {
+      status: asked.status,
+      reason,
+      headers: asked.retryAfterSeconds === undefined
+        ? {}
+        : { "Retry-After": String(asked.retryAfterSeconds) },
+      body: body(asked),
+    };
+  }
   return { status, reason, headers: { ...headers }, body: body(facts[0]) };
 }
 

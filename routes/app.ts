@@ -24,7 +24,12 @@ import { serveStaticFiles } from "../lib/http/static_files.ts";
 import { healthRoutes } from "./health.ts";
 import { limitsRoute } from "./limits.ts";
 import { sseRoute } from "./sse.ts";
-import { type WebSocketEndpoint, webSocketRoute } from "./websocket.ts";
+import {
+  asksForWebSocket,
+  type WebSocketEndpoint,
+  webSocketRoute,
+  webSocketUpgrade,
+} from "./websocket.ts";
 
 export type { AppOptions, EchoApp };
 
@@ -33,6 +38,7 @@ export const WEBSOCKET_ENDPOINTS: readonly WebSocketEndpoint[] = [
   "echo",
   "close",
   "inspect",
+  "stream",
 ];
 
 /** The folder served at `/` (a path, as Hono's serveStatic wants one). */
@@ -92,6 +98,12 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
     app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
   }
+  // The bare URL echoes too, as echo.websocket.org did: an upgrade on `/` is
+  // `/echo`'s, any other GET (and HEAD) gets the page.
+  const upgradeOnRoot = webSocketUpgrade(services, "echo", "/");
+  app.get("/", function echoOnRoot(c, next) {
+    return asksForWebSocket(c.req.raw) ? upgradeOnRoot(c) : next();
+  });
   // Pages on other origins may read the limits and open the event stream.
   const readableFrom = cors({ origin: config.allowedOrigins });
   app.use("/limits", readableFrom);

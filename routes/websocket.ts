@@ -1,12 +1,14 @@
 /**
- * The WebSocket endpoints: `/echo`, `/close` and `/inspect`. Each checks the
- * handshake and its query options, admits the client, then upgrades with
- * `Deno.upgradeWebSocket` and hands the socket to the connection module.
- * Every refusal goes through `lib/admission/refuse.ts`.
+ * The WebSocket endpoints: `/echo` (also an upgrade on `/`), `/close`,
+ * `/inspect` and `/stream`. Each checks the handshake and its query options,
+ * admits the client, then upgrades with `Deno.upgradeWebSocket` and hands the
+ * socket to the connection module. Every refusal goes through
+ * `lib/admission/refuse.ts`.
  *
  * @module
  */
 import { Hono } from "hono/quick";
+import type { Context } from "hono";
 import {
   admitClient,
   type Client,
@@ -19,7 +21,10 @@ import {
   parseEchoQuery,
   PLAIN_ECHO,
   toEchoOptions,
+  toStreamOptions,
 } from "../lib/connection/parse_options.ts";
+import { askedRefusal, waitToOpen } from "../lib/admission/failure_controls.ts";
+import type { Lease } from "../lib/admission/slots.ts";
 import { checkHandshake, webSocketUrl } from "../lib/protocol/handshake.ts";
 import { inspectReport } from "../lib/http/inspect_report.ts";
 import { refuse } from "../lib/admission/refuse.ts";
@@ -33,20 +38,57 @@ const NO_PRELUDE: readonly string[] = [];
 
 /**
  * What an endpoint adds to the echo: `close` reads "CODE REASON" commands,
- * `inspect` first sends a report of the handshake.
+ * `inspect` first sends a report of the handshake, `stream` sends messages
+ * of its own.
  */
-export type WebSocketEndpoint = "echo" | "close" | "inspect";
+export type WebSocketEndpoint = "echo" | "close" | "inspect" | "stream";
 
 /** One WebSocket endpoint, to mount at `/<endpoint>`. */
 export function webSocketRoute(
   services: Services,
   endpoint: WebSocketEndpoint,
 ): Hono<AppEnv> {
-  const { config, ids } = services;
   const route = new Hono<AppEnv>();
-  const path = `/${endpoint}`;
+  route.get("/", webSocketUpgrade(services, endpoint, `/${endpoint}`));
+  route.all(
+    "/",
+    (c) =>
+      c.text(
+        `Method ${c.req.method} not allowed: use GET with a WebSocket upgrade\n`,
+        405,
+        { Allow: ALLOW },
+      ),
+  );
+  return route;
+}
 
-  route.get("/", function upgrade(c) {
+/**
+ * True when a request asks for a WebSocket upgrade: `/` upgrades those and
+ * serves the page to the rest.
+ */
+export function asksForWebSocket(request: Request): boolean {
+  return request.headers.get("upgrade")?.toLowerCase().includes("websocket") ??
+    false;
+}
+
+/**
+ * The upgrade handler of one endpoint: checks, admits, upgrades.
+ *
+ * @param path Where it is mounted, for the log (`/` upgrades like `/echo`).
+ */
+export function webSocketUpgrade(
+  services: Services,
+  endpoint: WebSocketEndpoint,
+  path: string,
+): (c: Context<AppEnv>) => Response | Promise<Response> {
+  const { config, ids } = services;
+  const queryContext = {
+    stream: endpoint === "stream",
+    maxMessageBytes: config.maxMessageBytes,
+    maxBufferedBytes: config.maxBufferedBytes,
+  };
+  return function upgrade(c) {
+    const arrivedAt = Date.now();
     const request = c.req.raw;
     const headers = request.headers;
     const peer = c.env?.remoteAddr;
@@ -64,7 +106,10 @@ export function webSocketRoute(
     let query: EchoQuery = {};
     let ignored: string[] = [];
     if (hasQuery) {
-      const parsed = parseEchoQuery(new URL(request.url).searchParams);
+      const parsed = parseEchoQuery(
+        new URL(request.url).searchParams,
+        queryContext,
+      );
       if ("status" in parsed) return refuse(services, who, parsed);
       ({ query, ignored } = parsed);
     }
@@ -72,7 +117,7 @@ export function webSocketRoute(
     if ("reason" in checked) {
       // A plain GET learns first what an upgrade would meet (403, 429, 503).
       const instead = checked.reason === "plain_http"
-        ? previewAdmission(services, who)
+        ? askedRefusal(query) ?? previewAdmission(services, who)
         : undefined;
       return refuse(
         services,
@@ -85,6 +130,10 @@ export function webSocketRoute(
         }),
       );
     }
+    const offered = checked.protocols;
+    // Asked for: answered before admission, as it holds nothing.
+    const asked = hasQuery ? askedRefusal(query) : undefined;
+    if (asked) return refuse(services, who, asked);
     // Deno reports an unspecified peer once the client has reset the
     // connection; upgrading it anyway leaks a descriptor in Deno 2.9 for
     // good (attack review: 231 of 12,000 reset upgrades under 256).
@@ -93,75 +142,82 @@ export function webSocketRoute(
     }
     const lease = admitClient(services, who);
     if (lease instanceof Response) return lease;
-    try {
-      // Browsers abort when they offer subprotocols and none is chosen.
-      const protocol = checked.protocols[0];
-      const id = ids.next();
-      const echo = hasQuery ? toEchoOptions(query) : PLAIN_ECHO;
-      let prelude = NO_PRELUDE;
-      if (endpoint === "inspect") {
-        // Deno closes the request on upgrade: read its headers first.
-        prelude = [inspectReport({
-          request,
-          ip,
-          ipSource: services.platform.ipSource,
-          peer: peer && { hostname: peer.hostname, port: peer.port },
-          connection: id,
-          instance: ids.instance,
-          offeredProtocols: checked.protocols,
-          chosenProtocol: protocol,
-          options: query,
-          ignoredOptions: ignored,
-          config,
-        })];
-      }
-      if (echo.greeting) {
-        prelude = [
-          ...prelude,
-          `Welcome to ws-echo: connection ${id}. Every message you send comes back.`,
-        ];
-      }
-      let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
-      try {
-        upgraded = Deno.upgradeWebSocket(request, {
-          ...(protocol ? { protocol } : {}),
-          idleTimeout: config.pingIntervalSeconds,
-        });
-      } catch (error) {
+    const openDelayMs = query.open_delay ?? 0;
+    if (openDelayMs > 0) {
+      // The slot is held while waiting: a delayed open counts against the caps.
+      return waitToOpen(openDelayMs, {
+        arrivedAt,
+        signal: request.signal,
+        stopping: () => services.registry.shuttingDown,
+      }).then((end) => {
+        if (end === "waited") return open(lease);
         lease.release();
-        return refuse(
-          services,
-          who,
-          refusal("bad_handshake", {
-            detail: `Cannot upgrade: ${(error as Error).message}`,
-          }),
-        );
-      }
-      serveEcho(upgraded.socket, {
-        services,
-        lease,
-        ip,
-        id,
-        echo,
-        prelude,
-        closeCommands: endpoint === "close",
+        return refuse(services, who, refusal(end));
       });
-      return upgraded.response;
-    } catch (error) {
-      // A bug must not keep the slot: free it, then let onError answer 500.
-      lease.release();
-      throw error;
     }
-  });
+    return open(lease);
 
-  route.all(
-    "/",
-    (c) =>
-      c.text(
-        `Method ${c.req.method} not allowed: use GET with a WebSocket upgrade\n`,
-        405,
-        { Allow: ALLOW },
-      ),
-  );
-  return route;
+    function open(lease: Lease): Response {
+      try {
+        // Browsers abort when they offer subprotocols and none is chosen.
+        const protocol = offered[0];
+        const id = ids.next();
+        const echo = hasQuery ? toEchoOptions(query) : PLAIN_ECHO;
+        let prelude = NO_PRELUDE;
+        if (endpoint === "inspect") {
+          // Deno closes the request on upgrade: read its headers first.
+          prelude = [inspectReport({
+            request,
+            ip,
+            ipSource: services.platform.ipSource,
+            peer: peer && { hostname: peer.hostname, port: peer.port },
+            connection: id,
+            instance: ids.instance,
+            offeredProtocols: offered,
+            chosenProtocol: protocol,
+            options: query,
+            ignoredOptions: ignored,
+            config,
+          })];
+        }
+        if (echo.greeting) {
+          prelude = [
+            ...prelude,
+            `Welcome to ws-echo: connection ${id}. Every message you send comes back.`,
+          ];
+        }
+        let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+        try {
+          upgraded = Deno.upgradeWebSocket(request, {
+            ...(protocol ? { protocol } : {}),
+            idleTimeout: config.pingIntervalSeconds,
+          });
+        } catch (error) {
+          lease.release();
+          return refuse(
+            services,
+            who,
+            refusal("bad_handshake", {
+              detail: `Cannot upgrade: ${(error as Error).message}`,
+            }),
+          );
+        }
+        serveEcho(upgraded.socket, {
+          services,
+          lease,
+          ip,
+          id,
+          echo,
+          prelude,
+          closeCommands: endpoint === "close",
+          ...(endpoint === "stream" ? { stream: toStreamOptions(query) } : {}),
+        });
+        return upgraded.response;
+      } catch (error) {
+        // A bug must not keep the slot: free it, then let onError answer 500.
+        lease.release();
+        throw error;
+      }
+    }
+  };
 }

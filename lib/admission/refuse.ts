@@ -47,7 +47,9 @@ export function refuse(
   who: Refused,
   refusal: Refusal,
 ): Response {
-  services.metrics.refused(refusal.reason);
+  if (refusal.reason === "status_asked") {
+    services.metrics.statusAsked(refusal.status);
+  } else services.metrics.refused(refusal.reason);
   services.log({
     event: `${who.kind}_refused`,
     ip: who.ip,

@@ -21,7 +21,12 @@ import {
 } from "../protocol/close_codes.ts";
 import type { Config } from "../config.ts";
 import type { IdleWatch, Watched } from "./idle_sweep.ts";
-import { type EchoOptions, isPlainEcho } from "./parse_options.ts";
+import {
+  type EchoOptions,
+  isPlainEcho,
+  type StreamOptions,
+} from "./parse_options.ts";
+import { type PushOutput, StreamPush } from "./stream_push.ts";
 import type { Log } from "../log.ts";
 import type {
   Backlogged,
@@ -59,6 +64,8 @@ export interface ConnectionOptions {
   prelude: readonly string[];
   /** `/close`: text "CODE REASON" closes with that code and reason. */
   closeCommands: boolean;
+  /** `/stream`: the messages the server sends of its own. */
+  stream?: StreamOptions;
   /** Gives up on a socket that has not opened by then. @default OPEN_TIMEOUT_MS */
   openTimeoutMs?: number;
 }
@@ -115,9 +122,21 @@ export function serveEcho(socket: WebSocket, options: ConnectionOptions): void {
   options.lease.track(new EchoConnection(socket, options));
 }
 
+/**
+ * Most bytes a `/stream` leaves unread when MAX_BUFFERED_BYTES is off: the
+ * stream still waits for its reader instead of queueing every message.
+ */
+export const STREAM_CEILING_BYTES = 4 * 1024 * 1024;
+
 /** One accepted WebSocket: the socket's listener, limits and bookkeeping. */
 class EchoConnection
-  implements Closable, Watched, Backlogged, EchoOutput, EventListenerObject {
+  implements
+    Closable,
+    Watched,
+    Backlogged,
+    EchoOutput,
+    PushOutput,
+    EventListenerObject {
   readonly #socket: WebSocket;
   readonly #services: ConnectionServices;
   readonly #options: ConnectionOptions;
@@ -131,6 +150,8 @@ class EchoConnection
   readonly #byteRate: TokenBucket | undefined;
   /** Query options and `/close`; undefined for a pure echo. */
   readonly #responder: OptionsEcho | undefined;
+  /** `/stream`'s own messages; undefined elsewhere. */
+  readonly #push: StreamPush | undefined;
   /** When the client last sent a message (or opened), for the idle sweep. */
   lastActiveAt: number = this.#openedAt;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -180,6 +201,11 @@ class EchoConnection
     this.#responder = isPlainEcho(options.echo) && !options.closeCommands
       ? undefined
       : new OptionsEcho(this, options.echo, options.closeCommands);
+    this.#push = options.stream && new StreamPush(
+      this,
+      options.stream,
+      config.maxBufferedBytes || STREAM_CEILING_BYTES,
+    );
     socket.binaryType = "arraybuffer";
     // The connection is its own listener (`handleEvent`): no closure per
     // event type per connection. Errors are followed by a close event, which
@@ -210,6 +236,7 @@ class EchoConnection
     if (this.#closing || this.#finished) return;
     this.#closing = reason;
     this.#responder?.stop();
+    this.#push?.stop();
     // Deno 2.9 drops the close frame when close() runs inside a message event
     // while more frames are in flight; from the next macrotask it is sent.
     this.#closeTimer = setTimeout(() => this.#sendClose(reason), 0);
@@ -235,6 +262,16 @@ class EchoConnection
     this.#unchecked += bytes + FRAME_COST_BYTES;
     // Reading bufferedAmount is an op call: once per 64 KiB sent.
     if (this.#unchecked >= BACKLOG_CHECK_BYTES) this.#checkBacklog();
+  }
+
+  /** For `/stream`: the backlog, or Infinity while the server sheds load. */
+  unreadBytes(): number {
+    return this.#services.memory.shedding ? Infinity : this.#backlog();
+  }
+
+  /** For `/stream`: the client reads what it is sent, so it is not idle. */
+  touch(): void {
+    this.lastActiveAt = Date.now();
   }
 
   /** The options path queued a delayed echo: its bytes count at once. */
@@ -297,6 +334,7 @@ class EchoConnection
     metrics.connectionsTotal++;
     this.#services.idle?.add(this);
     for (const text of this.#options.prelude) this.send(text);
+    this.#push?.start();
   }
 
   #onMessage(data: string | ArrayBuffer): void {
@@ -386,6 +424,7 @@ class EchoConnection
     this.#services.idle?.delete(this);
     clearTimeout(this.#closeTimer);
     this.#responder?.stop();
+    this.#push?.stop();
     const { metrics, memory, log } = this.#services;
     const { lease, ip, id } = this.#options;
     memory.charge(this, 0);

@@ -19,6 +19,16 @@ import { utf8ByteLength } from "../protocol/utf8.ts";
 export const MAX_DELAY_MS = 10_000;
 /** Largest `close_after`. */
 export const MAX_CLOSE_AFTER = 1_000_000;
+/** Longest `open_delay`, in milliseconds. */
+export const MAX_OPEN_DELAY_MS = 10_000;
+/** Longest `retry_after`, in seconds: one day. */
+export const MAX_RETRY_AFTER_SECONDS = 86_400;
+/** Most messages one `/stream` sends. */
+export const MAX_STREAM_COUNT = 100_000;
+/** Longest `/stream` interval, in milliseconds. */
+export const MAX_STREAM_INTERVAL_MS = 60_000;
+/** Largest `/stream` size the schema takes; MAX_MESSAGE_BYTES caps it further. */
+const MAX_STREAM_SIZE_BYTES = 64 * 1024 * 1024;
 
 function integerOption(min: number, max: number) {
   const expected = `an integer ${min}-${max}`;
@@ -40,10 +50,14 @@ const flag = z.pipe(
   z.transform((value) => value === "" || value === "1" || value === "true"),
 );
 
+/** The options only `/stream` takes; elsewhere they are refused. */
+export const STREAM_OPTIONS = ["count", "size", "type", "interval"] as const;
+
 /**
- * The query options of `/echo`, `/close` and `/inspect`. Unknown parameters
- * are not part of it: client libraries add their own (`?EIO=4`, cache
- * busters, tokens), and pywebsocket ignores the query, so they are ignored.
+ * The query options of the WebSocket endpoints (`/echo`, `/close`,
+ * `/inspect`, an upgrade on `/`, and `/stream`). Unknown parameters are not
+ * part of it: client libraries add their own (`?EIO=4`, cache busters,
+ * tokens), and pywebsocket ignores the query, so they are ignored.
  */
 export const echoQuerySchema = z.object({
   delay: z.optional(integerOption(0, MAX_DELAY_MS)),
@@ -63,13 +77,27 @@ export const echoQuerySchema = z.object({
       { error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` },
     )),
   ),
+  status: z.optional(integerOption(400, 599)),
+  retry_after: z.optional(integerOption(0, MAX_RETRY_AFTER_SECONDS)),
+  open_delay: z.optional(integerOption(0, MAX_OPEN_DELAY_MS)),
+  count: z.optional(integerOption(1, MAX_STREAM_COUNT)),
+  size: z.optional(integerOption(0, MAX_STREAM_SIZE_BYTES)),
+  type: z.optional(
+    z.enum(["text", "binary"], { error: "expected text or binary" }),
+  ),
+  interval: z.optional(integerOption(0, MAX_STREAM_INTERVAL_MS)),
 }).check(z.superRefine((query, ctx) => {
-  for (const key of ["code", "reason"] as const) {
-    if (query[key] !== undefined && query.close_after === undefined) {
+  const needs = [
+    ["code", "close_after"],
+    ["reason", "close_after"],
+    ["retry_after", "status"],
+  ] as const;
+  for (const [key, partner] of needs) {
+    if (query[key] !== undefined && query[partner] === undefined) {
       ctx.addIssue({
         code: "custom",
         path: [key],
-        message: "only applies together with close_after",
+        message: `only applies together with ${partner}`,
       });
     }
   }
@@ -86,6 +114,18 @@ export const ECHO_OPTION_HELP = {
   code: `close code for close_after, ${SENDABLE_CLOSE_CODES} (default 1000)`,
   reason:
     `close reason for close_after, at most ${MAX_CLOSE_REASON_BYTES} bytes`,
+  status:
+    "refuse the upgrade with this HTTP status, 400-599, to test a client's failure handling",
+  retry_after:
+    `with status: send Retry-After with these seconds, 0-${MAX_RETRY_AFTER_SECONDS}`,
+  open_delay:
+    `milliseconds before the 101 is sent, 0-${MAX_OPEN_DELAY_MS}; the connection counts against the caps meanwhile`,
+  count: `/stream: messages to send, 1-${MAX_STREAM_COUNT} (default 10)`,
+  size:
+    "/stream: bytes per message, 0-MAX_MESSAGE_BYTES (default 32); each starts with its sequence number",
+  type: "/stream: text (default) or binary",
+  interval:
+    `/stream: milliseconds between messages, 0-${MAX_STREAM_INTERVAL_MS} (default 1000; 0 = as fast as you read)`,
 } as const;
 
 /** What a connection does beyond echoing, from its query options. */
@@ -133,6 +173,27 @@ export function isPlainEcho(options: EchoOptions): boolean {
     !options.greeting && options.closeAfter === undefined;
 }
 
+/** What a `/stream` connection sends, from its query options. */
+export interface StreamOptions {
+  /** Messages to send, numbered from 1. */
+  count: number;
+  /** Payload bytes per message. */
+  sizeBytes: number;
+  type: "text" | "binary";
+  /** Milliseconds from one message to the next; 0 = as fast as the client reads. */
+  intervalMs: number;
+}
+
+/** `/stream`'s options, with their defaults where the query gives none. */
+export function toStreamOptions(query: EchoQuery): StreamOptions {
+  return {
+    count: query.count ?? 10,
+    sizeBytes: query.size ?? 32,
+    type: query.type ?? "text",
+    intervalMs: query.interval ?? 1000,
+  };
+}
+
 /** A query whose options parsed: the options, and the parameters ignored. */
 export interface ParsedQuery {
   query: EchoQuery;
@@ -140,10 +201,42 @@ export interface ParsedQuery {
   ignored: string[];
 }
 
+/** Where the query was given, for the options that depend on it. */
+export interface QueryContext {
+  /** True on `/stream`, the only endpoint that takes {@link STREAM_OPTIONS}. */
+  stream: boolean;
+  /** MAX_MESSAGE_BYTES (0 = off): the largest `/stream` size. */
+  maxMessageBytes: number;
+  /**
+   * MAX_BUFFERED_BYTES (0 = off): a `/stream` message is at most half of it,
+   * so the stream can always send one more while the last is unread.
+   */
+  maxBufferedBytes: number;
+}
+
+const ECHO_ENDPOINT: QueryContext = {
+  stream: false,
+  maxMessageBytes: 0,
+  maxBufferedBytes: 0,
+};
+
+/** The largest `/stream` size under these limits, and what sets it. */
+function largestStreamSize(context: QueryContext): [number, string] {
+  const half = Math.floor(context.maxBufferedBytes / 2);
+  if (
+    context.maxBufferedBytes > 0 &&
+    (context.maxMessageBytes === 0 || half < context.maxMessageBytes)
+  ) return [half, "half of MAX_BUFFERED_BYTES"];
+  if (context.maxMessageBytes > 0) {
+    return [context.maxMessageBytes, "MAX_MESSAGE_BYTES"];
+  }
+  return [MAX_STREAM_SIZE_BYTES, "64 MiB"];
+}
+
 /**
  * Parses the query options; unknown parameters are listed as ignored. A known
- * option given twice or with a bad value is refused with 400, naming the
- * option and what is allowed.
+ * option given twice, with a bad value, or on an endpoint it does not apply
+ * to is refused with 400, naming the option and what is allowed.
  *
  * @example
  * ```ts
@@ -153,10 +246,13 @@ export interface ParsedQuery {
  * assert.deepEqual(parsed, { query: { delay: 5 }, ignored: ["EIO"] });
  * const refused = parseEchoQuery(new URLSearchParams("delay=soon"));
  * assert.equal("status" in refused && refused.status, 400);
+ * const notHere = parseEchoQuery(new URLSearchParams("count=5"));
+ * assert.equal("status" in notHere && notHere.status, 400);
  * ```
  */
 export function parseEchoQuery(
   params: URLSearchParams,
+  context: QueryContext = ECHO_ENDPOINT,
 ): ParsedQuery | Refusal {
   const known: Record<string, string | string[]> = {};
   const ignored = new Set<string>();
@@ -171,9 +267,39 @@ export function parseEchoQuery(
       : [...(Array.isArray(before) ? before : [before]), value];
   }
   const result = echoQuerySchema.safeParse(known);
-  if (result.success) return { query: result.data, ignored: [...ignored] };
-  const lines = result.error.issues.map((issue) =>
-    `Invalid option "${String(issue.path[0] ?? "query")}": ${issue.message}`
+  if (!result.success) {
+    return badOptions(result.error.issues.map((issue) => ({
+      option: String(issue.path[0] ?? "query"),
+      message: issue.message,
+    })));
+  }
+  const query = result.data;
+  const misplaced = [];
+  if (!context.stream) {
+    for (const option of STREAM_OPTIONS) {
+      if (query[option] !== undefined) {
+        misplaced.push({ option, message: "only applies to /stream" });
+      }
+    }
+  } else {
+    const [largest, setBy] = largestStreamSize(context);
+    if ((query.size ?? 0) > largest) {
+      misplaced.push({
+        option: "size",
+        message: `expected an integer 0-${largest} (${setBy})`,
+      });
+    }
+  }
+  if (misplaced.length > 0) return badOptions(misplaced);
+  return { query, ignored: [...ignored] };
+}
+
+/** The 400 for bad options: one line per problem, then every option's help. */
+function badOptions(
+  problems: Array<{ option: string; message: string }>,
+): Refusal {
+  const lines = problems.map(({ option, message }) =>
+    `Invalid option "${option}": ${message}`
   );
   const help = Object.entries(ECHO_OPTION_HELP).map(([name, text]) =>
     `  ${name}: ${text}`

@@ -117,3 +117,9 @@ export function parseCloseCommand(
   }
   return { code, reason };
 }
+
+/** `/stream` sent every message it was asked for. */
+export const CLOSE_STREAM_COMPLETE: CloseReason = {
+  code: 1000,
+  reason: "stream complete",
+};

@@ -116,6 +116,13 @@ Deno.test("GET /limits reports the running configuration and the defaults", asyn
     "close_after",
     "code",
     "reason",
+    "status",
+    "retry_after",
+    "open_delay",
+    "count",
+    "size",
+    "type",
+    "interval",
   ]);
   // What startTestServer adds to `env`.
   const config = parseConfig({

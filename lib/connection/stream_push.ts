@@ -1,0 +1,135 @@
+/**
+ * `/stream`: the server sends `count` numbered messages of `size` bytes, one
+ * every `interval` ms, then closes with 1000 "stream complete". It waits for
+ * a client that reads slowly instead of closing it: a message is sent only
+ * when it fits under the connection's ceiling of unread bytes
+ * (MAX_BUFFERED_BYTES), so the slow-reader limit never trips on the
+ * service's own messages. Every message goes through the connection's one
+ * send function, which counts it and charges the memory budget.
+ *
+ * @module
+ */
+import {
+  CLOSE_STREAM_COMPLETE,
+  type CloseReason,
+} from "../protocol/close_codes.ts";
+import type { StreamOptions } from "./parse_options.ts";
+
+/** How the stream talks to its connection. */
+export interface PushOutput {
+  /** The connection's one send function; `bytes` is the payload length. */
+  send(data: string | ArrayBuffer, bytes: number): void;
+  /**
+   * Bytes the client has not read yet, as the slow-reader limit counts them
+   * (payload plus a cost per frame); Infinity while the server sheds load.
+   */
+  unreadBytes(): number;
+  /** Closes after what was sent. */
+  close(reason: CloseReason): void;
+  /** The client reads: the idle timeout restarts. */
+  touch(): void;
+}
+
+/**
+ * Memory one queued frame costs beyond its payload, as the connection counts
+ * it (FRAME_COST_BYTES); kept twice as margin so a message that fits here
+ * never takes the backlog over the ceiling.
+ */
+const FRAME_MARGIN_BYTES = 2 * 600;
+
+/** Shortest and longest wait for the client to read, in milliseconds. */
+const READ_POLL_MIN_MS = 1;
+const READ_POLL_MAX_MS = 50;
+
+/** One `/stream` connection's messages. */
+export class StreamPush {
+  readonly #output: PushOutput;
+  readonly #options: StreamOptions;
+  readonly #ceilingBytes: number;
+  /** The filler after the sequence number, built once. */
+  readonly #filler: string;
+  #next = 1;
+  #startedAt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pollMs = READ_POLL_MIN_MS;
+  #stopped = false;
+
+  /**
+   * @param ceilingBytes Most bytes left unread at once: MAX_BUFFERED_BYTES,
+   * at least twice `options.sizeBytes` (the options parser sees to that).
+   */
+  constructor(
+    output: PushOutput,
+    options: StreamOptions,
+    ceilingBytes: number,
+  ) {
+    this.#output = output;
+    this.#options = options;
+    this.#ceilingBytes = ceilingBytes;
+    this.#filler = options.type === "text" ? "x".repeat(options.sizeBytes) : "";
+  }
+
+  /** Sends the first message now and schedules the rest. */
+  start(): void {
+    this.#startedAt = Date.now();
+    this.#push();
+  }
+
+  /** Sends nothing more (the connection is closing). Safe to call twice. */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Sends every message that is due and fits, then waits for the next. */
+  #push(): void {
+    this.#timer = undefined;
+    const { count, intervalMs, sizeBytes } = this.#options;
+    const now = Date.now();
+    while (!this.#stopped && this.#next <= count) {
+      const dueAt = this.#startedAt + (this.#next - 1) * intervalMs;
+      if (dueAt > now) return this.#wait(dueAt - now);
+      const unread = this.#output.unreadBytes();
+      if (unread + sizeBytes + FRAME_MARGIN_BYTES > this.#ceilingBytes) {
+        // The client has not read enough: look again soon, then less often.
+        const wait = this.#pollMs;
+        this.#pollMs = Math.min(wait * 2, READ_POLL_MAX_MS);
+        return this.#wait(wait);
+      }
+      this.#pollMs = READ_POLL_MIN_MS;
+      this.#output.send(this.#message(this.#next), sizeBytes);
+      this.#output.touch();
+      this.#next++;
+    }
+    if (!this.#stopped) {
+      this.#stopped = true;
+      this.#output.close(CLOSE_STREAM_COMPLETE);
+    }
+  }
+
+  #wait(ms: number): void {
+    this.#timer = setTimeout(() => this.#push(), ms);
+  }
+
+  /**
+   * Message `seq`: text starts with the decimal number and a space, then
+   * `x`s; binary starts with the number as a 32-bit big-endian unsigned
+   * integer, then zeros. Both are cut to the size, so a message shorter than
+   * the number carries its first bytes only.
+   */
+  #message(seq: number): string | ArrayBuffer {
+    const size = this.#options.sizeBytes;
+    if (this.#options.type === "text") {
+      const head = `${seq} `;
+      return head.length >= size
+        ? head.slice(0, size)
+        : head + this.#filler.slice(head.length);
+    }
+    const bytes = new Uint8Array(size);
+    const number = new Uint8Array(4);
+    new DataView(number.buffer).setUint32(0, seq);
+    bytes.set(number.subarray(0, Math.min(4, size)));
+    return bytes.buffer;
+  }
+}
