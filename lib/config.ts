@@ -145,6 +145,14 @@ const bindAddress = optionalText((value, ctx) => {
   );
 }, { trim: true });
 
+/** A yes-or-no setting; unset is no. */
+const onOff = z.pipe(
+  z.optional(
+    z.enum(["true", "false", "1", "0"], { error: "expected true or false" }),
+  ),
+  z.transform((value) => value === "true" || value === "1"),
+);
+
 const logFormat = z.pipe(
   z.optional(z.enum(["text", "json"], { error: "expected text or json" })),
   z.transform((value) => value ?? "text"),
@@ -353,6 +361,15 @@ export const SETTINGS = {
     "with `TLS_KEY_FILE`: the server listens with TLS (`wss://`)",
   ),
   TLS_KEY_FILE: filePath("tlsKeyFile", "the private key for `TLS_CERT_FILE`"),
+  HSTS_INCLUDE_SUBDOMAINS: {
+    key: "hstsIncludeSubdomains",
+    schema: onOff,
+    default: "false",
+    unit: "flag",
+    range: "true or false",
+    description:
+      "`Strict-Transport-Security` (180 days) goes only on https answers for a host that is not `localhost` or loopback; `true` adds `includeSubDomains`, which makes browsers use https for every name under that host too",
+  } satisfies Setting<"hstsIncludeSubdomains", boolean>,
   LOG_FORMAT: {
     key: "logFormat",
     schema: logFormat,

@@ -20,6 +20,7 @@ import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
 import { ConnectionRegistry } from "../lib/admission/slots.ts";
 import type { AppEnv, AppOptions, EchoApp, Services } from "../lib/services.ts";
+import { hstsValue } from "../lib/http/hsts.ts";
 import { serveStaticFiles } from "../lib/http/static_files.ts";
 import { healthRoutes } from "./health.ts";
 import { limitsRoute } from "./limits.ts";
@@ -94,7 +95,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     listener: { accepting: true, acceptFailures: 0 },
   };
   const app: Hono<AppEnv> = new QuickHono<AppEnv>();
-  app.use(everyResponse(log));
+  app.use(everyResponse(log, config));
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
     app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
   }
@@ -168,6 +169,8 @@ const securityHeaders = secureHeaders({
     formAction: ["'none'"],
   },
   referrerPolicy: "no-referrer",
+  // Sent by `hsts.ts` only where it is right: https, not this machine.
+  strictTransportSecurity: false,
 });
 
 const nothing = () => Promise.resolve();
@@ -177,12 +180,18 @@ const nothing = () => Promise.resolve();
  * upgrade response must pass unchanged, and a WebSocket logs its close.
  * Decided by the response, not by a request header a client chooses.
  */
-function everyResponse(log: Log) {
+function everyResponse(log: Log, config: Config) {
   return async function securityAndLog(c: Context<AppEnv>, next: Next) {
     const startedAt = Date.now();
     await next();
     if (c.res.status === 101) return;
     await securityHeaders(c, nothing);
+    const hsts = hstsValue(c.req.url, {
+      forwardedHttps: config.trustProxy > 0 &&
+        c.req.header("x-forwarded-proto") === "https",
+      includeSubdomains: config.hstsIncludeSubdomains,
+    });
+    if (hsts) c.header("Strict-Transport-Security", hsts);
     log({
       event: "http",
       method: servedForHead.has(c.req.raw) ? "HEAD" : c.req.method,

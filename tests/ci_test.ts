@@ -1,0 +1,70 @@
+/**
+ * `.ci/run` installs each package the tests need when that package is
+ * missing, each on its own line; `.ci/run --missing` prints the list it would
+ * install, which these tests read with stand-ins for the checks.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+
+const script = new URL("../.ci/run", import.meta.url);
+
+/** What `.ci/run --missing` would install, with `fc-list` answering `fontFound`. */
+async function missing(
+  about: { fontFound: boolean; chromium: string },
+): Promise<string[]> {
+  // An older script has no --missing and would run the whole suite instead.
+  assert.match(await Deno.readTextFile(script), /--missing/);
+  const bin = await Deno.makeTempDir({ prefix: "ws-echo-ci-" });
+  try {
+    await Deno.writeTextFile(
+      `${bin}/fc-list`,
+      `#!/bin/sh\nexit ${about.fontFound ? 0 : 1}\n`,
+      { mode: 0o755 },
+    );
+    const { code, stdout, stderr } = await new Deno.Command("bash", {
+      args: [script.pathname, "--missing"],
+      env: {
+        PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+        CHROMIUM_PATH: about.chromium,
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const lines = new TextDecoder().decode(stdout).trim().split("\n");
+    return lines.at(-1)!.split(" ").filter(Boolean);
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+}
+
+Deno.test(".ci/run installs the CJK font whenever it is missing", async (t) => {
+  await t.step("Chromium present, font missing: the font", async () => {
+    const list = await missing({ fontFound: false, chromium: "/bin/sh" });
+    assert.ok(list.includes("fonts-wqy-zenhei"), list.join(" "));
+    assert.ok(!list.includes("chromium"), list.join(" "));
+  });
+  await t.step("font present: not the font", async () => {
+    const list = await missing({ fontFound: true, chromium: "/bin/sh" });
+    assert.ok(!list.includes("fonts-wqy-zenhei"), list.join(" "));
+  });
+  await t.step(
+    "Chromium missing: Chromium, and the font only if missing",
+    async () => {
+      const list = await missing({
+        fontFound: true,
+        chromium: "/nonexistent/chromium",
+      });
+      assert.ok(list.includes("chromium"), list.join(" "));
+      assert.ok(!list.includes("fonts-wqy-zenhei"), list.join(" "));
+    },
+  );
+});
+
+Deno.test("the README names the CJK font next to Chromium", async () => {
+  const readme = await Deno.readTextFile(
+    new URL("../README.md", import.meta.url),
+  );
+  assert.match(readme, /fonts-wqy-zenhei/);
+});
