@@ -34,7 +34,10 @@ export async function startTaskArgs(): Promise<string[]> {
   await bundled;
   const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
   const command = (denoJson.tasks.start as string).split(/;|&&/).at(-1)!;
-  const [deno, ...args] = command.trim().split(/\s+/);
+  // `$TLS_ALLOW` is empty unless both TLS files are set: not for these services.
+  const [deno, ...args] = command.trim().split(/\s+/).filter((word) =>
+    !word.startsWith("$")
+  );
   if (deno !== "deno") {
     throw new TypeError(
       `Cannot read the start task "${denoJson.tasks.start}": expected it to begin with deno`,

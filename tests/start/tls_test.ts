@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { spawnService, startTestServer, waitForExit } from "../_server.ts";
+import {
+  spawnService,
+  startService,
+  startTaskArgs,
+  startTestServer,
+  waitForExit,
+} from "../_server.ts";
 
 /** Makes a self-signed certificate for localhost with Debian's openssl. */
 async function selfSignedCertificate(dir: string) {
@@ -34,6 +40,30 @@ async function selfSignedCertificate(dir: string) {
   return { cert, key };
 }
 
+/**
+ * What `wss://localhost:<port>/echo` echoes to "over TLS", asked by a
+ * separate Deno process that trusts only `cert` (via --cert).
+ */
+async function echoOverTls(port: number, cert: string): Promise<string> {
+  const client = `
+    const ws = new WebSocket("wss://localhost:${port}/echo");
+    ws.onopen = () => ws.send("over TLS");
+    ws.onmessage = (event) => { console.log(event.data); ws.close(); };
+    ws.onerror = () => { console.log("error"); Deno.exit(1); };
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--cert", cert, client],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const [stdout, { code }] = await Promise.all([
+    new Response(child.stdout).text(),
+    waitForExit(child),
+  ]);
+  assert.equal(code, 0, stdout);
+  return stdout.trim();
+}
+
 Deno.test("TLS_CERT_FILE and TLS_KEY_FILE serve wss:// to a client that trusts the certificate", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ws-echo-tls-" });
   try {
@@ -46,24 +76,7 @@ Deno.test("TLS_CERT_FILE and TLS_KEY_FILE serve wss:// to a client that trusts t
       server.server.urls.echo,
       `wss://127.0.0.1:${server.port}/echo`,
     );
-    // A separate Deno process that trusts only this certificate, via --cert.
-    const client = `
-      const ws = new WebSocket("wss://localhost:${server.port}/echo");
-      ws.onopen = () => ws.send("over TLS");
-      ws.onmessage = (event) => { console.log(event.data); ws.close(); };
-      ws.onerror = () => { console.log("error"); Deno.exit(1); };
-    `;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--cert", cert, client],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const [stdout, { code }] = await Promise.all([
-      new Response(child.stdout).text(),
-      waitForExit(child),
-    ]);
-    assert.equal(stdout.trim(), "over TLS");
-    assert.equal(code, 0);
+    assert.equal(await echoOverTls(server.port, cert), "over TLS");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -88,4 +101,24 @@ Deno.test("an unreadable TLS file stops start-up with a message naming the varia
     stderr,
     /^ws-echo: Cannot read TLS_CERT_FILE "\/nonexistent\/cert\.pem": .*No such file/,
   );
+});
+
+Deno.test("deno task start serves wss:// when TLS_CERT_FILE and TLS_KEY_FILE are set", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ws-echo-tls-" });
+  try {
+    const { cert, key } = await selfSignedCertificate(dir);
+    await startTaskArgs(); // the bundle is fresh: the task's first line is ours
+    // The task itself, as a newcomer types it: it grants read permission
+    // for exactly these two files (and static/).
+    await using service = await startService({
+      PORT: "0",
+      BIND_ADDRESS: "127.0.0.1",
+      TLS_CERT_FILE: cert,
+      TLS_KEY_FILE: key,
+    }, { args: ["task", "-q", "start"] });
+    assert.match(service.line, /echo wss:\/\/127\.0\.0\.1:\d+\/echo/);
+    assert.equal(await echoOverTls(service.port, cert), "over TLS");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
