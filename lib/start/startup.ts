@@ -146,10 +146,12 @@ function startTelemetryLater(sources: TelemetrySources): Telemetry {
   };
 }
 
-/** Settings that `deno serve` decides instead of the service. */
+/**
+ * Settings `deno serve` decides instead of the service. PORT and
+ * BIND_ADDRESS are not among them: `deno task serve` hands them to it
+ * ({@link serveFlags}), so the record shows them as under `deno task start`.
+ */
 const SERVE_DECIDES = new Set<keyof Config>([
-  "port",
-  "bindAddress",
   "tlsCertFile",
   "tlsKeyFile",
 ]);
@@ -189,19 +191,44 @@ export function startRecord(
 }
 
 /**
- * For `deno task serve`, which must give `deno serve` its port: checks every
- * setting as `deno task start` would and prints PORT (the default when
- * unset); a bad value prints one line naming it and exits with 2, before
- * `deno serve` starts.
+ * For `deno task serve`, which must tell `deno serve` where to listen: checks
+ * every setting as `deno task start` would and prints `--port=PORT
+ * --host=HOST`. HOST is BIND_ADDRESS (IPv6 in brackets, as `deno serve`
+ * wants it), or when unset `[::]`, which takes IPv6 and IPv4 clients alike,
+ * and `0.0.0.0` where the machine has no IPv6 (as `deno task start` listens).
+ * A bad value prints one line naming it and exits with 2, before `deno serve`
+ * starts.
  */
-export function servePort(env: Env = (name) => Deno.env.get(name)): void {
+export function serveFlags(env: Env = (name) => Deno.env.get(name)): void {
   try {
     const config = parseConfig(
       Object.fromEntries(ENV_NAMES.map((name) => [name, env(name)])),
     );
-    console.log(config.port);
+    console.log(`--port=${config.port} --host=${serveHost(config)}`);
   } catch (error) {
     exitOnStartupError(error);
+  }
+}
+
+/** Where `deno serve` listens: see {@link serveFlags}. */
+export function serveHost(
+  config: Pick<Config, "bindAddress">,
+  hasIpv6: () => boolean = canListenOnIpv6,
+): string {
+  const address = config.bindAddress;
+  if (address !== undefined) {
+    return address.includes(":") ? `[${address}]` : address;
+  }
+  return hasIpv6() ? "[::]" : "0.0.0.0";
+}
+
+/** True when this machine can listen on `::` (it has IPv6). */
+function canListenOnIpv6(): boolean {
+  try {
+    Deno.listen({ hostname: "::", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
   }
 }
 

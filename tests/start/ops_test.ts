@@ -3,6 +3,7 @@ import { DEFAULT_CONFIG, SETTINGS } from "../../lib/config.ts";
 import {
   applyPlatformDefaults,
   DENO_DEPLOY_PING_INTERVAL_SECONDS,
+  serveHost,
   startRecord,
 } from "../../lib/start/startup.ts";
 import { INSTRUMENTS } from "../../lib/telemetry.ts";
@@ -213,7 +214,7 @@ Deno.test("on Deno Deploy the keepalive default is short, /limits shows it, and 
   }
 });
 
-Deno.test("deno task serve runs two workers on PORT that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
+Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
@@ -246,11 +247,14 @@ Deno.test("deno task serve runs two workers on PORT that echo, answer /healthz, 
     );
     for (const line of lines.filter((line) => line.startsWith("start "))) {
       assert.match(line, / mode=serve /);
-      assert.doesNotMatch(line, / port=/);
+      assert.match(line, new RegExp(` port=${port} `));
     }
-    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
-    assert.equal(health.status, 200);
-    assert.equal((await health.json()).status, "ok");
+    // BIND_ADDRESS unset: `::`, which takes IPv4 clients as well.
+    for (const host of ["127.0.0.1", "[::1]"]) {
+      const health = await fetch(`http://${host}:${port}/healthz`);
+      assert.equal(health.status, 200, host);
+      assert.equal((await health.json()).status, "ok");
+    }
     const { socket, inbox } = await connect(`ws://127.0.0.1:${port}/echo`);
     socket.send("parallel");
     assert.equal(await inbox.next(), "parallel");
@@ -426,7 +430,7 @@ Deno.test("the deploy block of deno.json has only keys Deno's config schema allo
   }
 });
 
-Deno.test("startRecord() lists every setting, and under deno serve leaves out the port Deno chooses", () => {
+Deno.test("startRecord() lists every setting, under deno serve the port too but not the TLS files Deno reads", () => {
   const run = startRecord(DEFAULT_CONFIG, { denoDeploy: false, mode: "run" });
   for (const key of Object.keys(DEFAULT_CONFIG)) {
     assert.ok(key in run, key);
@@ -436,7 +440,8 @@ Deno.test("startRecord() lists every setting, and under deno serve leaves out th
     denoDeploy: true,
     mode: "serve",
   });
-  assert.equal("port" in serve, false);
+  assert.equal(serve.port, DEFAULT_CONFIG.port);
+  assert.equal("tlsCertFile" in serve, false);
   assert.equal(serve.denoDeploy, true);
 });
 
@@ -465,4 +470,12 @@ Deno.test("deno task serve stops on a bad variable with one line naming it, like
     'ws-echo: Invalid PORT "abc": expected an integer 0-65535\n',
   );
   assert.equal(new TextDecoder().decode(stdout), "");
+});
+
+Deno.test("serveHost() gives deno serve BIND_ADDRESS, or [::] for both IPv6 and IPv4", () => {
+  assert.equal(serveHost({ bindAddress: undefined }, () => true), "[::]");
+  assert.equal(serveHost({ bindAddress: undefined }, () => false), "0.0.0.0");
+  assert.equal(serveHost({ bindAddress: "127.0.0.1" }), "127.0.0.1");
+  assert.equal(serveHost({ bindAddress: "::1" }), "[::1]");
+  assert.equal(serveHost({ bindAddress: "echo.example" }), "echo.example");
 });
