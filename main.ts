@@ -24,6 +24,10 @@ if (import.meta.main) {
     );
     const server = startServer(echoApp, {
       onListen: (urls) => announceListening(urls, output, config.logFormat),
+      exit: (code) => {
+        output.flush();
+        Deno.exit(code);
+      },
     });
     // PORT=0 picks a port: the record names the one picked.
     output.log({ ...startRecord, port: server.addr.port });

@@ -14,6 +14,7 @@
  * @module
  */
 import { drainConnections, listenUrls } from "./lib/start/server.ts";
+import { OverloadWatch } from "./lib/start/overload_watch.ts";
 import {
   announceListening,
   bootService,
@@ -35,10 +36,20 @@ function boot() {
 const { config, echoApp, output, telemetry, startRecord } = boot();
 output.log(startRecord);
 
+// Deno owns the listener here: the watch cannot recycle it, so memory Deno
+// collects beyond MAX_RSS_BYTES ends the process (non-zero) instead.
+const watch = new OverloadWatch(echoApp.services, {
+  exit: (code) => {
+    output.flush();
+    Deno.exit(code);
+  },
+});
+
 function stop(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.removeSignalListener(signal, stop);
   }
+  watch.dispose();
   // Deno sends 1001 itself; closing them here too records 1001 as the
   // service's close (the log and /metrics, not the 1005 Deno reports).
   drainConnections(echoApp.services).then((emptied) => {

@@ -330,6 +330,26 @@ export const SETTINGS = {
     description:
       "on SIGINT/SIGTERM, clients get close `1001` and this long to answer",
   }),
+  CLOSE_TIMEOUT_SECONDS: integer("closeTimeoutSeconds", {
+    min: 0,
+    max: 3600,
+    default: 10,
+    unit: "seconds",
+    zeroIsOff: true,
+    description:
+      "a close the server starts and the client does not answer is given up (logged `1006`); its slot stays taken until the listener is recycled",
+    breach:
+      "a close the client does not answer is given up after this long (1006)",
+  }),
+  EVENT_LOOP_STALL_MS: integer("eventLoopStallMs", {
+    min: 0,
+    max: 60_000,
+    default: 300,
+    unit: "ms",
+    zeroIsOff: true,
+    description:
+      "event-loop delay that, held for about a second while messages do not flow (a control-frame flood), recycles the listener (`deno task start` only)",
+  }),
   SSE_LIFETIME_SECONDS: integer("sseLifetimeSeconds", {
     min: 1,
     max: 86_400,

@@ -39,6 +39,23 @@ export type LimitReason =
   | "rss";
 
 /**
+ * What the overload watch (`lib/start/overload_watch.ts`) found: memory
+ * growing that no connection accounts for (endless fragments), the event
+ * loop stalled while messages do not flow (control-frame floods), upgrades
+ * whose socket never opened (reset by the client: a descriptor leaked), the
+ * listener down past its bound.
+ */
+export const INCIDENT_CAUSES = [
+  "uncounted_memory",
+  "event_loop_stall",
+  "descriptor_leak",
+  "listener_down",
+] as const;
+
+/** One of {@link INCIDENT_CAUSES}. */
+export type IncidentCause = (typeof INCIDENT_CAUSES)[number];
+
+/**
  * Told of every finished connection, with its close code and how long it
  * lasted; `telemetry.ts` records the duration histogram from it.
  */
@@ -59,6 +76,20 @@ export class Metrics {
   readonly breaches: Map<LimitReason, number> = new Map();
   /** Upgrades answered with the status the client asked for (`status=`), by status. */
   readonly statusesAsked: Map<number, number> = new Map();
+  /** HTTP requests answered (not upgrades), for the overload watch's flow. */
+  httpRequests = 0;
+  /** Closes the service started that the client never answered. */
+  closeTimeouts = 0;
+  /** Overload incidents, by cause; every cause from 0, so each series exists. */
+  readonly incidents: Map<IncidentCause, number> = new Map(
+    INCIDENT_CAUSES.map((cause) => [cause, 0]),
+  );
+  /** Listener recycles (each one closes every connection). */
+  recycles = 0;
+  /** Connections closed with 1013 so the listener could be recycled. */
+  recycleCloses = 0;
+  /** Client addresses put on the suspect list. */
+  suspectsListed = 0;
   /** Called once per finished connection; none by default. */
   onClose: CloseListener | undefined;
 
@@ -78,6 +109,11 @@ export class Metrics {
    */
   statusAsked(status: number): void {
     increment(this.statusesAsked, status);
+  }
+
+  /** Counts an overload incident. */
+  incident(cause: IncidentCause): void {
+    increment(this.incidents, cause);
   }
 
   /** Counts a connection closed because it broke a limit. */
@@ -153,6 +189,30 @@ export class Metrics {
       ["messages_sent_total", "counter", "Messages sent", this.messagesOut],
       ["bytes_sent_total", "counter", "Payload bytes sent", this.bytesOut],
       [
+        "close_timeouts_total",
+        "counter",
+        "Closes the service started that the client never answered",
+        this.closeTimeouts,
+      ],
+      [
+        "listener_recycles_total",
+        "counter",
+        "Listener recycles (every connection closed, the server listened again)",
+        this.recycles,
+      ],
+      [
+        "recycle_closes_total",
+        "counter",
+        "Connections closed with 1013 by a listener recycle",
+        this.recycleCloses,
+      ],
+      [
+        "suspects_listed_total",
+        "counter",
+        "Client addresses refused for being connected and silent at repeated incidents",
+        this.suspectsListed,
+      ],
+      [
         "uptime_seconds",
         "gauge",
         "Seconds since start",
@@ -213,6 +273,12 @@ export class Metrics {
       "counter",
       "Upgrades answered with the status the client asked for (status=), by status",
       labelled("status", this.statusesAsked),
+    );
+    metric(
+      "ws_echo_overload_incidents_total",
+      "counter",
+      "Overload incidents the app cannot count, by cause",
+      labelled("cause", this.incidents),
     );
     metric(
       "ws_echo_limit_breaches_total",

@@ -108,6 +108,17 @@ export const REFUSALS = {
     () =>
       `Server overloaded: it holds too much unread data. Retry in ${OVERLOAD_RETRY_AFTER_SECONDS} seconds\n`,
   ),
+  /**
+   * On the suspect list (`admission/suspects.ts`): connected without sending
+   * a complete message at repeated overload incidents that cost every client
+   * a reconnect. `Retry-After` is set to the seconds left.
+   */
+  suspect: row<{ client: string; seconds: number }>(
+    429,
+    RETRY,
+    ({ client, seconds }) =>
+      `Refused for ${seconds} seconds: ${client} was connected without sending a complete message at repeated overload incidents\n`,
+  ),
   /** SIGINT or SIGTERM received: new upgrades wait for another instance. */
   shutting_down: row(503, RETRY, () => "Server shutting down. Retry later\n"),
   /**

@@ -13,8 +13,9 @@ import type { IdleWatch } from "./connection/idle_sweep.ts";
 import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
-import type { Metrics } from "./metrics.ts";
+import type { IncidentCause, Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
+import type { SuspectList } from "./admission/suspects.ts";
 
 /** What `/healthz` can report about accepting connections. */
 export interface ListenerState {
@@ -24,6 +25,68 @@ export interface ListenerState {
   acceptFailures: number;
   /** The last such error, e.g. "Too many open files (os error 24)". */
   lastAcceptError?: string;
+  /** When accepting stopped (`performance.now()` ms), while it is stopped. */
+  downSince?: number;
+  /** Times the listener was recycled by the overload watch. */
+  recycles: number;
+}
+
+/** What the watch did about an incident. */
+export type IncidentAction =
+  | "recycled"
+  | "reported"
+  | "exit";
+
+/** One incident, as logged and as `/healthz` shows the last one. */
+export interface IncidentRecord {
+  cause: IncidentCause;
+  action: IncidentAction;
+  /** ISO 8601. */
+  at: string;
+  rssBytes: number;
+  usedBytes: number;
+  eventLoopDelayMs: number;
+  /** Connections closed with 1013 by the recycle. */
+  closed: number;
+  /** Client keys struck (connected and silent through the incident). */
+  struck: string[];
+  /** Client keys now refused, with the seconds each. */
+  refused: Record<string, number>;
+  /** RSS once the action was done, in bytes. */
+  rssAfterBytes?: number;
+  /** How long the port did not accept during the recycle, in ms. */
+  downMs?: number;
+  /** Leaked upgrades counted (descriptor_leak). */
+  leaked?: number;
+  error?: string;
+}
+
+/** The watch's state, for `/healthz`. */
+export interface OverloadState {
+  /** False under tests that turn every detector off, and before start. */
+  watching: boolean;
+  /** `failing` once the process has decided to exit. */
+  status: "ok" | "recycling" | "failing";
+  sampleMs: number;
+  /** The event loop's delay at the last sample, in ms. */
+  eventLoopDelayMs: number;
+  incidents: number;
+  /** Upgrades taken for leaked since start-up (never opened). */
+  leakedUpgrades: number;
+  lastIncident: IncidentRecord | null;
+}
+
+/** A fresh state, before the watch starts. */
+export function idleOverloadState(): OverloadState {
+  return {
+    watching: false,
+    status: "ok",
+    sampleMs: 100,
+    eventLoopDelayMs: 0,
+    incidents: 0,
+    leakedUpgrades: 0,
+    lastIncident: null,
+  };
 }
 
 /** Facts about where the service runs, found at start-up. */
@@ -48,6 +111,10 @@ export interface Services {
   ids: IdSource;
   /** Whether the listener accepts, set by the server once it listens. */
   listener: Readonly<ListenerState>;
+  /** Addresses refused for being silent at repeated overload incidents. */
+  suspects: SuspectList;
+  /** What the overload watch sees and did, for `/healthz`. */
+  overload: OverloadState;
 }
 
 /** Hono environment: `c.env` is Deno's per-request connection info. */

@@ -133,6 +133,48 @@ export const INSTRUMENTS: readonly InstrumentDescription[] = [
     prometheus: "ws_echo_limit_breaches_total",
   },
   {
+    name: "ws_echo.close_timeouts",
+    kind: "counter",
+    unit: "{connection}",
+    attributes: [],
+    description: "Closes the service started that the client never answered",
+    prometheus: "ws_echo_close_timeouts_total",
+  },
+  {
+    name: "ws_echo.overload.incidents",
+    kind: "counter",
+    unit: "{incident}",
+    attributes: ["cause"],
+    description: "Overload incidents the app cannot count, by cause",
+    prometheus: "ws_echo_overload_incidents_total",
+  },
+  {
+    name: "ws_echo.overload.recycles",
+    kind: "counter",
+    unit: "{recycle}",
+    attributes: [],
+    description:
+      "Listener recycles (every connection closed, the server listened again)",
+    prometheus: "ws_echo_listener_recycles_total",
+  },
+  {
+    name: "ws_echo.overload.recycle_closes",
+    kind: "counter",
+    unit: "{connection}",
+    attributes: [],
+    description: "Connections closed with 1013 by a listener recycle",
+    prometheus: "ws_echo_recycle_closes_total",
+  },
+  {
+    name: "ws_echo.overload.suspects_listed",
+    kind: "counter",
+    unit: "{address}",
+    attributes: [],
+    description:
+      "Client addresses refused for being connected and silent at repeated incidents",
+    prometheus: "ws_echo_suspects_listed_total",
+  },
+  {
     name: "ws_echo.connection.duration",
     kind: "histogram",
     unit: "s",
@@ -237,6 +279,11 @@ export function startTelemetry(
     labelled(result, "ws_echo.closes", "code", metrics.closesByCode);
     labelled(result, "ws_echo.refusals", "reason", metrics.refusals);
     labelled(result, "ws_echo.limit_breaches", "reason", metrics.breaches);
+    labelled(result, "ws_echo.overload.incidents", "cause", metrics.incidents);
+    observe(result, "ws_echo.overload.recycles", metrics.recycles);
+    observe(result, "ws_echo.overload.recycle_closes", metrics.recycleCloses);
+    observe(result, "ws_echo.overload.suspects_listed", metrics.suspectsListed);
+    observe(result, "ws_echo.close_timeouts", metrics.closeTimeouts);
     if (memory) {
       const state = memory.state();
       observe(result, "ws_echo.memory.used", state.usedBytes);

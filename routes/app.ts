@@ -19,8 +19,15 @@ import type { Log } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
 import { ConnectionRegistry } from "../lib/admission/slots.ts";
-import type { AppEnv, AppOptions, EchoApp, Services } from "../lib/services.ts";
+import {
+  type AppEnv,
+  type AppOptions,
+  type EchoApp,
+  idleOverloadState,
+  type Services,
+} from "../lib/services.ts";
 import { hstsValue } from "../lib/http/hsts.ts";
+import { SuspectList } from "../lib/admission/suspects.ts";
 import { serveStaticFiles } from "../lib/http/static_files.ts";
 import { healthRoutes } from "./health.ts";
 import { limitsRoute } from "./limits.ts";
@@ -92,10 +99,12 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
         burst: config.rateLimitIpMessageBurst,
       },
     }),
-    listener: { accepting: true, acceptFailures: 0 },
+    listener: { accepting: true, acceptFailures: 0, recycles: 0 },
+    suspects: new SuspectList(),
+    overload: idleOverloadState(),
   };
   const app: Hono<AppEnv> = new QuickHono<AppEnv>();
-  app.use(everyResponse(log, config));
+  app.use(everyResponse(log, config, services.metrics));
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
     app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
   }
@@ -180,11 +189,12 @@ const nothing = () => Promise.resolve();
  * upgrade response must pass unchanged, and a WebSocket logs its close.
  * Decided by the response, not by a request header a client chooses.
  */
-function everyResponse(log: Log, config: Config) {
+function everyResponse(log: Log, config: Config, metrics: Metrics) {
   return async function securityAndLog(c: Context<AppEnv>, next: Next) {
     const startedAt = Date.now();
     await next();
     if (c.res.status === 101) return;
+    metrics.httpRequests++;
     await securityHeaders(c, nothing);
     const hsts = hstsValue(c.req.url, {
       forwardedHttps: config.trustProxy > 0 &&

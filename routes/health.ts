@@ -9,7 +9,7 @@ import type { AppEnv, Services } from "../lib/services.ts";
 
 /** Health and metrics endpoints. */
 export function healthRoutes(services: Services): Hono<AppEnv> {
-  const { metrics, registry, memory } = services;
+  const { metrics, registry, memory, overload, suspects } = services;
   const route = new Hono<AppEnv>();
   route.get("/healthz", function healthz(c) {
     c.header("Cache-Control", "no-store");
@@ -17,9 +17,15 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
     // Read per request: the server replaces it once it listens.
     const listener = services.listener;
     // Shedding and a failing accept loop stay 200: the process serves its
-    // open connections, and a restart would drop them all.
+    // open connections, and a restart would drop them all. Once the overload
+    // watch has given up (the listener stayed down), 503 until it exits.
+    const failing = overload.status === "failing";
     const status = registry.shuttingDown
       ? "shutting_down"
+      : failing
+      ? "failing"
+      : overload.status === "recycling"
+      ? "recycling"
       : !listener.accepting
       ? "not_accepting"
       : state.shedding
@@ -31,7 +37,8 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       uptimeSeconds: Math.floor(metrics.uptimeSeconds()),
       memory: state,
       listener,
-    }, registry.shuttingDown ? 503 : 200);
+      overload: { ...overload, suspects: suspects.state() },
+    }, registry.shuttingDown || failing ? 503 : 200);
   });
   route.get("/metrics", function prometheus(c) {
     c.header("Cache-Control", "no-store");

@@ -58,6 +58,8 @@ export function startTestServer(
     parseConfig({
       BIND_ADDRESS: "127.0.0.1",
       MAX_RSS_BYTES: "0",
+      // Likewise the stall watch: a busy test process must not recycle.
+      EVENT_LOOP_STALL_MS: "0",
       ...env,
       PORT: "0",
     }),

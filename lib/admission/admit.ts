@@ -13,6 +13,7 @@ import { type Refusal, refusal } from "../refusals.ts";
 import type { MemoryGuard } from "./memory_guard.ts";
 import { refuse } from "./refuse.ts";
 import type { ConnectionRegistry, Lease } from "./slots.ts";
+import type { SuspectList } from "./suspects.ts";
 
 /**
  * True when a browser's `Origin` may connect (non-browser clients send none).
@@ -53,6 +54,8 @@ export interface AdmissionServices {
   registry: ConnectionRegistry;
   log: Log;
   memory: MemoryGuard;
+  /** Addresses refused for being silent at repeated overload incidents. */
+  suspects: SuspectList;
 }
 
 /**
@@ -77,17 +80,23 @@ export function capacityRefusal(
 
 /**
  * Why `client` would be refused now, without reserving a slot: 403 for a
- * disallowed origin, 503 while stopping or shedding load, 429 or 503 for a
- * full cap. A plain GET of a WebSocket endpoint asks this, so a page can
+ * disallowed origin, 429 for an address on the suspect list, 503 while
+ * stopping or shedding load, 429 or 503 for a full cap. A plain GET of a WebSocket endpoint asks this, so a page can
  * learn why its upgrade failed (browsers hide the status of a refused one).
  */
 export function previewAdmission(
   services: AdmissionServices,
   client: Client,
 ): Refusal | undefined {
-  const { config, registry, memory } = services;
+  const { config, registry, memory, suspects } = services;
   if (!originAllowed(client.origin, config.allowedOrigins)) {
     return refusal("origin", { origin: client.origin });
+  }
+  const seconds = suspects.refusedFor(client.key);
+  if (seconds > 0) {
+    const refused = refusal("suspect", { client: client.key, seconds });
+    refused.headers["Retry-After"] = String(seconds);
+    return refused;
   }
   const full = registry.shuttingDown
     ? "shutting_down"

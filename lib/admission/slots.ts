@@ -11,7 +11,27 @@ type Timer = ReturnType<typeof setTimeout>;
 
 /** Something the registry can ask to close, e.g. at shutdown. */
 export interface Closable {
-  close(reason: CloseReason): void;
+  /** `now`: send the close at once rather than from the next macrotask. */
+  close(reason: CloseReason, now?: boolean): void;
+  /**
+   * What the overload watch judges a client by; undefined for connections
+   * that receive no messages by design (`/sse`), which are never suspects.
+   */
+  activity?(): Activity;
+}
+
+/** One connection's activity, read only when an incident is attributed. */
+export interface Activity {
+  /** True once the socket opened (an upgrade reset by its client never does). */
+  opened: boolean;
+  /** When the upgrade was made, in ms since epoch. */
+  startedAt: number;
+  /** Complete messages received so far. */
+  messages: number;
+  /** When the last complete message arrived (`startedAt` before any), in ms since epoch. */
+  lastMessageAt: number;
+  /** When this service started closing it, in ms since epoch; undefined if it has not. */
+  closingSince: number | undefined;
 }
 
 /** A connection slot; `release()` is idempotent. */
@@ -49,7 +69,8 @@ export type NoSlot = "per_ip" | "total" | "shutting_down";
 /** Counts connections per client IP and in total, against the configured caps. */
 export class ConnectionRegistry {
   readonly #clients = new Map<string, ClientState>();
-  readonly #open = new Set<Closable>();
+  /** Open connections and the client key each belongs to. */
+  readonly #open = new Map<Closable, string>();
   /** Slots held after a slow reader closed: the timer that frees each one. */
   readonly #held = new Map<Timer, () => void>();
   readonly #emptyWaiters: Array<() => void> = [];
@@ -142,9 +163,19 @@ export class ConnectionRegistry {
     this.#held.set(timer, free);
   }
 
-  /** Adds a connection to the set that shutdown closes. */
-  track(connection: Closable): void {
-    this.#open.add(connection);
+  /** Adds a connection of client `key` to the set that shutdown closes. */
+  track(connection: Closable, key: string): void {
+    this.#open.set(connection, key);
+  }
+
+  /** Every open connection with its client key (a copy: safe to close while iterating). */
+  connections(): Array<[Closable, string]> {
+    return [...this.#open];
+  }
+
+  /** Open connections tracked now. */
+  get openCount(): number {
+    return this.#open.size;
   }
 
   /** Resolves once no tracked connection is open (slots held for slow readers do not count). */
@@ -165,7 +196,18 @@ export class ConnectionRegistry {
   /** Refuses new upgrades and asks every open connection to close. */
   closeAll(reason: CloseReason): void {
     this.#shuttingDown = true;
-    for (const connection of [...this.#open]) connection.close(reason);
+    this.closeEvery(reason);
+  }
+
+  /**
+   * Asks every open connection to close without refusing new upgrades (the
+   * listener is being recycled); returns how many were asked. `now` sends
+   * the close frames at once (see {@link Closable.close}).
+   */
+  closeEvery(reason: CloseReason, now = false): number {
+    const open = [...this.#open.keys()];
+    for (const connection of open) connection.close(reason, now);
+    return open.length;
   }
 
   /** Frees every held slot and clears every timer (when the server stops). */
@@ -221,7 +263,7 @@ class Slot implements Lease {
 
   track(connection: Closable): void {
     this.#tracked = connection;
-    this.#registry.track(connection);
+    this.#registry.track(connection, this.#ip);
   }
 
   #free(): void {

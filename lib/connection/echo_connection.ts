@@ -36,7 +36,7 @@ import type {
 import type { LimitReason, Metrics } from "../metrics.ts";
 import { type EchoOutput, OptionsEcho } from "./apply_options.ts";
 import { TokenBucket } from "../admission/token_bucket.ts";
-import type { Closable, Lease } from "../admission/slots.ts";
+import type { Activity, Closable, Lease } from "../admission/slots.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 
 /** The app's shared state a connection uses: one object for all of them. */
@@ -69,6 +69,10 @@ export interface ConnectionOptions {
   /** Gives up on a socket that has not opened by then. @default OPEN_TIMEOUT_MS */
   openTimeoutMs?: number;
 }
+
+/** Why a close this service started was given up: the client never answered. */
+export const CLOSE_TIMEOUT_REASON =
+  "close timeout: no answer to the close frame";
 
 /**
  * The backlog is re-read (`bufferedAmount`, an op call) once this many bytes
@@ -155,6 +159,10 @@ class EchoConnection
   /** When the client last sent a message (or opened), for the idle sweep. */
   lastActiveAt: number = this.#openedAt;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Gives up on a close the client does not answer (CLOSE_TIMEOUT_SECONDS). */
+  #closeTimeout: ReturnType<typeof setTimeout> | undefined;
+  /** The close timed out: the slot stays taken until Deno lets the socket go. */
+  #abandoned = false;
   /** Gives up on a socket that never opens; cleared on open. */
   #openTimer: ReturnType<typeof setTimeout> | undefined;
   #messages = 0;
@@ -169,8 +177,9 @@ class EchoConnection
   #framesPerByte = 0;
   /** Empty frames sent since the last non-empty one: `bufferedAmount` misses them. */
   #emptyRun = 0;
-  /** The close this service initiated, if any. */
+  /** The close this service initiated, if any, and when (ms since epoch). */
   #closing: CloseReason | undefined;
+  #closingSince: number | undefined;
   #breach: LimitReason | undefined;
   #finished = false;
   #opened = false;
@@ -219,6 +228,17 @@ class EchoConnection
     );
   }
 
+  /** For the overload watch: read only when an incident is attributed. */
+  activity(): Activity {
+    return {
+      opened: this.#opened,
+      startedAt: this.#openedAt,
+      messages: this.#messages,
+      lastMessageAt: this.lastActiveAt,
+      closingSince: this.#closingSince,
+    };
+  }
+
   /** The socket's `open`, `message` and `close` events. */
   handleEvent(event: Event): void {
     if (event.type === "message") {
@@ -226,17 +246,25 @@ class EchoConnection
     }
     if (event.type === "open") return this.#onOpen();
     if (event.type === "close") {
+      // Deno let go of a socket whose close had timed out: free its slot.
+      if (this.#abandoned) return this.#options.lease.release();
       const { code, reason } = event as CloseEvent;
       this.#onClose(code, reason);
     }
   }
 
-  /** Closes with `reason` unless a close is already under way; safe in any state. */
-  close(reason: CloseReason): void {
+  /**
+   * Closes with `reason` unless a close is already under way; safe in any
+   * state. `now` sends the close frame at once: only from outside a message
+   * event (the overload watch's timer, before the server's shutdown).
+   */
+  close(reason: CloseReason, now = false): void {
     if (this.#closing || this.#finished) return;
     this.#closing = reason;
+    this.#closingSince = Date.now();
     this.#responder?.stop();
     this.#push?.stop();
+    if (now) return this.#sendClose(reason);
     // Deno 2.9 drops the close frame when close() runs inside a message event
     // while more frames are in flight; from the next macrotask it is sent.
     this.#closeTimer = setTimeout(() => this.#sendClose(reason), 0);
@@ -324,6 +352,29 @@ class EchoConnection
     } catch {
       // Already closed by the peer.
     }
+    // Deno has no close timeout: a client that never answers keeps the
+    // socket (and whatever fragments it sends) until it leaves.
+    const seconds = this.#services.config.closeTimeoutSeconds;
+    if (seconds > 0 && !this.#finished) {
+      this.#closeTimeout = setTimeout(
+        () => this.#closeTimedOut(),
+        seconds * 1000,
+      );
+    }
+  }
+
+  /**
+   * The client did not answer the close: finish it as 1006 for the log and
+   * the metrics, but keep the slot (and the connection where the overload
+   * watch sees it) until Deno reports the socket gone; recycling the
+   * listener is what frees it.
+   */
+  #closeTimedOut(): void {
+    this.#closeTimeout = undefined;
+    if (this.#finished) return;
+    this.#abandoned = true;
+    this.#services.metrics.closeTimeouts++;
+    this.#onClose(1006, CLOSE_TIMEOUT_REASON);
   }
 
   #onOpen(): void {
@@ -421,6 +472,7 @@ class EchoConnection
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#openTimer);
+    clearTimeout(this.#closeTimeout);
     this.#services.idle?.delete(this);
     clearTimeout(this.#closeTimer);
     this.#responder?.stop();
@@ -432,14 +484,15 @@ class EchoConnection
     // A dropped socket reports code 0; record the code the service sent.
     const finalCode = this.#closing?.code ?? code;
     const durationMs = Date.now() - this.#openedAt;
-    metrics.closed(finalCode, durationMs);
-    lease.release();
+    const timedOut = this.#abandoned;
+    metrics.closed(timedOut ? 1006 : finalCode, durationMs);
+    if (!timedOut) lease.release();
     log({
       event: "ws_close",
       id,
       ip,
-      code: finalCode,
-      reason: this.#closing?.reason ?? reason,
+      code: timedOut ? 1006 : finalCode,
+      reason: timedOut ? reason : this.#closing?.reason ?? reason,
       ...(this.#breach ? { limit: this.#breach } : {}),
       durationMs,
       messages: this.#messages,

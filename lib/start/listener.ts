@@ -44,6 +44,16 @@ export interface SupervisedServer {
    * the earlier ones still holding connections. Safe to call twice.
    */
   shutdown(): Promise<void>;
+  /**
+   * Shuts the current server down, which cancels every pending WebSocket
+   * read (what frees endless fragments), runs `between`, then listens again
+   * on the same port, retrying while the port is still held, up to
+   * `limitMs`. Resolves with how long the port did not accept, in ms.
+   *
+   * @throws {Error} When it cannot listen again within `limitMs`; the state
+   * stays not accepting.
+   */
+  recycle(between: () => Promise<void>, limitMs: number): Promise<number>;
 }
 
 const RETRY_MIN_MS = 100;
@@ -94,7 +104,21 @@ export function superviseServe(
   const retryMaxMs = options.retryMaxMs ?? RETRY_MAX_MS;
   const serveFn = options.serveFn ??
     ((serveOptions, serveHandler) => Deno.serve(serveOptions, serveHandler));
-  const state: ListenerState = { accepting: true, acceptFailures: 0 };
+  const state: ListenerState = {
+    accepting: true,
+    acceptFailures: 0,
+    recycles: 0,
+  };
+  const down = () => {
+    state.accepting = false;
+    state.downSince ??= performance.now();
+  };
+  const up = () => {
+    state.accepting = true;
+    delete state.downSince;
+  };
+  /** Servers shut down by a recycle: their end is expected, not an error. */
+  const retired = new WeakSet<Deno.HttpServer<Deno.NetAddr>>();
   // Earlier servers keep serving the connections they accepted until shutdown.
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   let stopping = false;
@@ -112,13 +136,15 @@ export function superviseServe(
     servers.push(server);
     server.finished.then(
       () => {
+        if (retired.has(server)) return forget(server);
         // Only shutdown() or an abort signal ends the loop without an error.
         if (!stopping && server === servers.at(-1)) settle.resolve();
       },
       (error) => {
+        if (retired.has(server)) return forget(server);
         if (stopping || server !== servers.at(-1)) return;
         if (!isDescriptorExhaustion(error)) return settle.reject(error);
-        state.accepting = false;
+        down();
         state.acceptFailures++;
         state.lastAcceptError = describe(error);
         // A listener that failed again soon after coming back keeps the
@@ -160,7 +186,7 @@ export function superviseServe(
         delay = Math.min(delay * 2, retryMaxMs);
         return retry(since, attempt + 1);
       }
-      state.accepting = true;
+      up();
       upSince = performance.now();
       log({
         event: "listener_accepting",
@@ -169,6 +195,11 @@ export function superviseServe(
         attempts: attempt,
       });
     }, delay);
+  };
+
+  const forget = (server: Deno.HttpServer<Deno.NetAddr>) => {
+    const index = servers.indexOf(server);
+    if (index >= 0) servers.splice(index, 1);
   };
 
   const addr = listen(options.serve.port ?? 8000).addr;
@@ -188,6 +219,40 @@ export function superviseServe(
         settle.resolve();
       })();
       return stopped;
+    },
+    async recycle(between, limitMs) {
+      const since = performance.now();
+      clearTimeout(timer);
+      timer = undefined;
+      down();
+      const old = servers.at(-1);
+      if (old) {
+        retired.add(old);
+        // Resolves only once every connection has gone, which a reset
+        // upgrade never does (bench/overload_facts.ts): not awaited.
+        old.shutdown().catch(() => {});
+      }
+      await between();
+      const deadline = since + limitMs;
+      for (;;) {
+        if (stopping) throw new Error("The server is stopping");
+        try {
+          listen(addr.port);
+          break;
+        } catch (error) {
+          // The closed listener may hold the port for a few milliseconds
+          // (17 ms measured); descriptors may have run out.
+          const retryable = error instanceof Deno.errors.AddrInUse ||
+            isDescriptorExhaustion(error);
+          state.lastAcceptError = describe(error);
+          if (!retryable || performance.now() >= deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+      state.recycles++;
+      up();
+      upSince = performance.now();
+      return Math.round(performance.now() - since);
     },
   };
 }

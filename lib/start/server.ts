@@ -7,6 +7,7 @@
 import { CLOSE_SHUTDOWN } from "../protocol/close_codes.ts";
 import { ConfigError } from "../config.ts";
 import { type SupervisedServer, superviseServe } from "./listener.ts";
+import { OverloadWatch, type OverloadWatchOptions } from "./overload_watch.ts";
 import type { Log } from "../log.ts";
 import type { EchoApp, Services } from "../services.ts";
 
@@ -97,7 +98,11 @@ function listen(
  */
 export function startServer(
   echoApp: EchoApp,
-  options: { onListen?: (urls: ListenUrls) => void } = {},
+  options: {
+    onListen?: (urls: ListenUrls) => void;
+    /** How the overload watch ends the process. @default Deno.exit */
+    exit?: OverloadWatchOptions["exit"];
+  } = {},
 ): RunningServer {
   const { fetch, services } = echoApp;
   const { config } = services;
@@ -115,6 +120,11 @@ export function startServer(
     services.log,
   );
   services.listener = server.state;
+  // The listener is the app's own here: the watch may recycle it.
+  const watch = new OverloadWatch(services, {
+    recycle: (between, limitMs) => server.recycle(between, limitMs),
+    ...(options.exit ? { exit: options.exit } : {}),
+  });
   const addr = server.addr;
   const urls = listenUrls(addr, tls !== undefined);
   options.onListen?.(urls);
@@ -122,6 +132,7 @@ export function startServer(
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
+      watch.dispose();
       await drainConnections(services);
       // Deno's shutdown waits for every connection, and one whose upgrade
       // was cut off by a reset never ends (measured): wait one more grace.

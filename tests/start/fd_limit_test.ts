@@ -198,7 +198,11 @@ Deno.test("superviseServe() listens again on the same port after EMFILE", async 
   const first = FakeServer.started[0]!;
   FakeServer.failListens = 2;
   assert.equal(server.addr.port, 4321);
-  assert.deepEqual(server.state, { accepting: true, acceptFailures: 0 });
+  assert.deepEqual(server.state, {
+    accepting: true,
+    acceptFailures: 0,
+    recycles: 0,
+  });
 
   await t.step("failure: one line, not accepting", async () => {
     first.fail(

@@ -1,0 +1,227 @@
+/**
+ * The Deno 2.9 facts the overload watch (`lib/start/overload_watch.ts`)
+ * relies on, measured on a bare `Deno.serve` echo (no app), one per command:
+ *
+ * - `shutdown`: an endless fragmented message from another process; at
+ *   600 MiB RSS the server's `shutdown()` runs and a new `Deno.serve` listens
+ *   on the same port. Prints RSS after, how long listening again took, the
+ *   close code a reading bystander got, and that the new server echoes.
+ * - `reset [count]`: upgrades reset by the client (SO_LINGER 0); prints the
+ *   descriptors leaked, the upgrades that never opened, and whether
+ *   `shutdown()` frees them or resolves.
+ * - `stall pong|empty|frag`: how late a 100 ms timer fires under each flood
+ *   from another process, and after `shutdown()`.
+ * - `cost`: what one RSS sample costs.
+ *
+ * @example
+ * ```sh
+ * deno run -A bench/overload_facts.ts reset 500
+ * ```
+ *
+ * @module
+ */
+import net from "node:net";
+import { Buffer } from "node:buffer";
+import { clientFrame, upgradeRequest } from "./wire.ts";
+
+const MiB = 1024 * 1024;
+const rssMiB = () => Math.round(Deno.memoryUsage().rss / MiB);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+
+function echoServer(port = 0) {
+  return Deno.serve(
+    { port, hostname: "127.0.0.1", onListen() {} },
+    (request) => {
+      if (request.headers.get("upgrade") !== "websocket") {
+        return new Response("ok");
+      }
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      socket.onmessage = (event) => socket.send(event.data);
+      return response;
+    },
+  );
+}
+
+/** Runs this script's flood `kind` against `port` in another process. */
+function spawnAttacker(port: number, kind: string) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", import.meta.filename!, "attack", String(port), kind],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/** The attacker process: floods until its connection ends or 20 s pass. */
+function attack(port: number, kind: string) {
+  const chunk = kind === "pong"
+    ? Buffer.concat(Array(512).fill(clientFrame(0xa, new Uint8Array(125))))
+    : kind === "empty"
+    ? Buffer.concat(Array(512).fill(clientFrame(0x0, new Uint8Array(0), false)))
+    : clientFrame(0x0, new Uint8Array(MiB), false);
+  const start = kind === "pong"
+    ? new Uint8Array(0)
+    : clientFrame(0x2, new Uint8Array(kind === "frag" ? MiB : 0), false);
+  const socket = net.connect({ port, host: "127.0.0.1" });
+  socket.on("error", () => {});
+  socket.on("close", () => Deno.exit(0));
+  socket.once("data", () => {
+    socket.write(start);
+    const pump = () => {
+      while (!socket.destroyed && socket.write(chunk));
+    };
+    socket.on("drain", pump);
+    pump();
+  });
+  socket.on("connect", () => socket.write(upgradeRequest("/")));
+  setTimeout(() => Deno.exit(0), 20_000);
+}
+
+async function shutdownFrees() {
+  let server = echoServer();
+  const port = server.addr.port;
+  const bystander = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await new Promise((resolve) => bystander.onopen = resolve);
+  const closed = new Promise<number>((resolve) =>
+    bystander.onclose = (event) => resolve(event.code)
+  );
+  const child = spawnAttacker(port, "frag");
+  const started = performance.now();
+  while (rssMiB() < 600 && performance.now() - started < 30_000) {
+    await sleep(50);
+  }
+  const peak = rssMiB();
+  const tripped = performance.now();
+  server.shutdown();
+  let relistenMs = -1;
+  for (let i = 0; i < 500 && relistenMs < 0; i++) {
+    try {
+      server = echoServer(port);
+      relistenMs = Math.round(performance.now() - tripped);
+    } catch {
+      await sleep(5);
+    }
+  }
+  await sleep(500);
+  const again = new WebSocket(`ws://127.0.0.1:${port}/`);
+  await new Promise((resolve) => again.onopen = resolve);
+  again.send("hi");
+  const echo = await new Promise((resolve) =>
+    again.onmessage = (e) => resolve(e.data)
+  );
+  again.close();
+  console.log({
+    peakMiB: peak,
+    secondsToPeak: Math.round(tripped - started) / 1000,
+    rssMiB500msAfterShutdown: rssMiB(),
+    relistenMs,
+    bystanderCloseCode: await closed,
+    newServerEchoes: echo === "hi",
+  });
+  await child.status;
+  await server.shutdown();
+}
+
+async function resetLeak(count: number) {
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    (request) => {
+      const { socket, response } = Deno.upgradeWebSocket(request);
+      upgraded++;
+      socket.onopen = () => opened++;
+      return response;
+    },
+  );
+  let upgraded = 0, opened = 0;
+  const before = fds();
+  let done = 0;
+  await new Promise<void>((resolve) => {
+    let started = 0;
+    const next = () => {
+      if (started >= count) return;
+      started++;
+      const socket = net.connect({ port: server.addr.port, host: "127.0.0.1" });
+      socket.on("error", () => {});
+      socket.on("connect", () => {
+        socket.write(upgradeRequest("/"));
+        setTimeout(() => socket.resetAndDestroy(), 0);
+      });
+      socket.on("close", () => {
+        if (++done === count) resolve();
+        else next();
+      });
+    };
+    for (let i = 0; i < 20; i++) next();
+  });
+  await sleep(3000);
+  const leaked = fds() - before;
+  let resolved = false;
+  server.shutdown().then(() => resolved = true);
+  await sleep(2000);
+  console.log({
+    resets: count,
+    upgraded,
+    neverOpened: upgraded - opened,
+    descriptorsLeaked: leaked,
+    leakedAfterShutdown: fds() - before,
+    shutdownResolvedWithin2s: resolved,
+  });
+  Deno.exit(0);
+}
+
+async function stall(kind: string) {
+  const server = echoServer();
+  let last = performance.now();
+  const lateMs: number[] = [];
+  const timer = setInterval(() => {
+    const now = performance.now();
+    lateMs.push(Math.round(now - last - 100));
+    last = now;
+  }, 100);
+  const child = spawnAttacker(server.addr.port, kind);
+  await sleep(4000);
+  const during = lateMs.splice(0);
+  const rss = rssMiB();
+  await server.shutdown();
+  await sleep(1000);
+  clearInterval(timer);
+  console.log({
+    kind,
+    lateMsDuring4s: during,
+    rssMiB: rss,
+    lateMsAfterShutdown: lateMs,
+  });
+  await child.status;
+}
+
+function cost() {
+  const n = 20_000;
+  let t = performance.now();
+  for (let i = 0; i < n; i++) Deno.memoryUsage();
+  const memoryUsageUs = (performance.now() - t) * 1000 / n;
+  t = performance.now();
+  for (let i = 0; i < n; i++) performance.now();
+  const nowUs = (performance.now() - t) * 1000 / n;
+  console.log({
+    memoryUsageUs: Math.round(memoryUsageUs * 10) / 10,
+    performanceNowUs: Math.round(nowUs * 1000) / 1000,
+    // Ten samples a second: microseconds per second / 10^4 = percent.
+    watchSharePercentAt100ms: Math.round(memoryUsageUs * 10 / 1e4 * 1000) /
+      1000,
+  });
+}
+
+if (import.meta.main) {
+  const [command, ...args] = Deno.args;
+  if (command === "attack") attack(Number(args[0]), args[1]!);
+  else if (command === "shutdown") await shutdownFrees();
+  else if (command === "reset") await resetLeak(Number(args[0] ?? 500));
+  else if (command === "stall") await stall(args[0] ?? "pong");
+  else if (command === "cost") cost();
+  else {
+    console.error(
+      "Usage: overload_facts.ts shutdown | reset [n] | stall pong|empty|frag | cost",
+    );
+    Deno.exit(2);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The suspect list: client addresses the overload watch found connected at
+ * repeated incidents without sending a complete message. An incident the app
+ * cannot count (endless fragments, control-frame floods, reset upgrades)
+ * costs every client a reconnect; refusing a repeat attacker's address for a
+ * while stops it from costing them again. A client that sends complete
+ * messages is never struck: the watch judges only connections silent since
+ * the incident began.
+ *
+ * @module
+ */
+
+/** Incidents an address must be struck at before it is refused. */
+export const SUSPECT_STRIKES = 2;
+/** How long a listed address is refused, in seconds (doubles per listing, to 1 hour). */
+export const SUSPECT_REFUSE_SECONDS = 300;
+/** Longest refusal, in seconds. */
+export const SUSPECT_REFUSE_MAX_SECONDS = 3600;
+/** Strikes older than this are forgotten, in milliseconds. */
+export const STRIKE_MEMORY_MS = 10 * 60_000;
+/** Addresses remembered at most; past it the oldest strike is forgotten. */
+export const MAX_TRACKED_ADDRESSES = 10_000;
+
+interface Record {
+  strikes: number;
+  lastStrikeAt: number;
+  /** Refused until this time (ms since epoch); 0 when not listed. */
+  refusedUntil: number;
+  /** Times listed, for the doubling refusal. */
+  listings: number;
+}
+
+/** What {@link SuspectList.strike} decided for one address. */
+export interface Strike {
+  key: string;
+  strikes: number;
+  /** Seconds the address is now refused for; 0 when not (yet) listed. */
+  refusedForSeconds: number;
+}
+
+/** The suspects, for `/healthz`. */
+export interface SuspectState {
+  /** Addresses refused now. */
+  refused: number;
+  /** Addresses struck at least once and remembered. */
+  struck: number;
+  /** Addresses listed since start-up. */
+  listedTotal: number;
+}
+
+/**
+ * Strikes per client key (an IPv4 address or IPv6 prefix) and the refusals
+ * they earn.
+ *
+ * @example Listed at the second incident, refused on the third try
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SuspectList } from "./suspects.ts";
+ * const suspects = new SuspectList();
+ * suspects.strike(["127.0.0.2"], 0);
+ * assert.equal(suspects.refusedFor("127.0.0.2", 1), 0);
+ * const [strike] = suspects.strike(["127.0.0.2"], 1000);
+ * assert.equal(strike!.refusedForSeconds, 300);
+ * assert.equal(suspects.refusedFor("127.0.0.2", 2000), 299);
+ * assert.equal(suspects.refusedFor("127.0.0.3", 2000), 0);
+ * ```
+ */
+export class SuspectList {
+  readonly #records = new Map<string, Record>();
+  #listedTotal = 0;
+
+  /**
+   * Strikes each key once for one incident, and clears the strikes of every
+   * key not among them; a key reaching {@link SUSPECT_STRIKES} in a row is
+   * refused for {@link SUSPECT_REFUSE_SECONDS},
+   * doubled for each earlier listing.
+   *
+   * @param keys Distinct client keys connected at the incident and silent.
+   * @param now Milliseconds since epoch.
+   */
+  strike(keys: Iterable<string>, now: number = Date.now()): Strike[] {
+    this.#forgetOld(now);
+    const struck = new Set(keys);
+    // Strikes count in a row: an address silent at one incident but not at
+    // the next (a bystander whose first message a held loop had not yet
+    // processed) starts again.
+    for (const [key, record] of this.#records) {
+      if (!struck.has(key)) record.strikes = 0;
+    }
+    const out: Strike[] = [];
+    for (const key of struck) {
+      let record = this.#records.get(key);
+      if (record === undefined) {
+        if (this.#records.size >= MAX_TRACKED_ADDRESSES) this.#dropOldest();
+        record = {
+          strikes: 0,
+          lastStrikeAt: now,
+          refusedUntil: 0,
+          listings: 0,
+        };
+        this.#records.set(key, record);
+      }
+      record.strikes++;
+      record.lastStrikeAt = now;
+      let refusedForSeconds = 0;
+      if (record.strikes >= SUSPECT_STRIKES && record.refusedUntil <= now) {
+        refusedForSeconds = Math.min(
+          SUSPECT_REFUSE_SECONDS * 2 ** record.listings,
+          SUSPECT_REFUSE_MAX_SECONDS,
+        );
+        record.refusedUntil = now + refusedForSeconds * 1000;
+        record.listings++;
+        record.strikes = 0;
+        this.#listedTotal++;
+      }
+      out.push({ key, strikes: record.strikes, refusedForSeconds });
+    }
+    return out;
+  }
+
+  /** Seconds `key` is still refused for (rounded up), or 0 when admitted. */
+  refusedFor(key: string, now: number = Date.now()): number {
+    const until = this.#records.get(key)?.refusedUntil ?? 0;
+    return until > now ? Math.ceil((until - now) / 1000) : 0;
+  }
+
+  /** Counts for `/healthz` and `/metrics`. */
+  state(now: number = Date.now()): SuspectState {
+    let refused = 0;
+    for (const record of this.#records.values()) {
+      if (record.refusedUntil > now) refused++;
+    }
+    return {
+      refused,
+      struck: this.#records.size,
+      listedTotal: this.#listedTotal,
+    };
+  }
+
+  #forgetOld(now: number): void {
+    for (const [key, record] of this.#records) {
+      if (
+        record.refusedUntil <= now &&
+        now - record.lastStrikeAt > STRIKE_MEMORY_MS
+      ) this.#records.delete(key);
+    }
+  }
+
+  #dropOldest(): void {
+    let oldest: [string, number] | undefined;
+    for (const [key, record] of this.#records) {
+      if (!oldest || record.lastStrikeAt < oldest[1]) {
+        oldest = [key, record.lastStrikeAt];
+      }
+    }
+    if (oldest) this.#records.delete(oldest[0]);
+  }
+}

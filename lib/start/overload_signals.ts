@@ -1,0 +1,160 @@
+/**
+ * What the overload watch reads into an incident, with no I/O: each sample
+ * (RSS, the bytes the connections account for, the event loop's delay, the
+ * messages received) goes in, and a cause comes out when the process is in
+ * trouble the app cannot count:
+ *
+ * - `uncounted_memory`: RSS near MAX_RSS_BYTES and growing while the bytes
+ *   the connections account for do not (Deno collecting an endless
+ *   fragmented message: 150-400 MiB/s per attacker, issue #20).
+ * - `event_loop_stall`: the event loop late by EVENT_LOOP_STALL_MS on
+ *   average for about a second while messages and requests do not flow (control-frame floods:
+ *   a timer 1-1.5 s late under one pong flood, 0.4-0.55 s under empty
+ *   continuation frames, `deno run -A bench/overload_facts.ts stall`).
+ *
+ * @module
+ */
+
+/** One sample of the process. */
+export interface Sample {
+  /** `performance.now()` when taken, in ms. */
+  at: number;
+  /** Resident set size, in bytes. */
+  rssBytes: number;
+  /** Bytes the connections account for (the memory guard's total). */
+  usedBytes: number;
+  /** How late this sample's timer fired, in ms. */
+  delayMs: number;
+  /** Messages and HTTP requests received since start-up. */
+  messagesIn: number;
+  /** Payload bytes received since start-up. */
+  bytesIn: number;
+}
+
+/** The thresholds; 0 turns a detector off. */
+export interface SignalLimits {
+  /** MAX_RSS_BYTES. */
+  maxRssBytes: number;
+  /** EVENT_LOOP_STALL_MS. */
+  stallMs: number;
+}
+
+/**
+ * Near the limit: from this share of MAX_RSS_BYTES, growth nobody accounts
+ * for of {@link NEAR_GROWTH_SHARE} trips the memory detector.
+ */
+export const NEAR_SHARE = 0.9;
+/** Uncounted growth within {@link WINDOW_MS} that trips near the limit (12 MiB at 400 MiB). */
+export const NEAR_GROWTH_SHARE = 0.03;
+/**
+ * Early: from this share of MAX_RSS_BYTES, uncounted growth of
+ * {@link EARLY_GROWTH_SHARE} trips already. Deno collects fragments inside
+ * one op that holds the event loop for longer the more it has collected
+ * (timers 2-3 s late past ~250 MiB, `deno run -A bench/overload_facts.ts
+ * stall frag`), and the watch only samples between those stretches: waiting
+ * for the limit would let RSS overshoot by seconds of growth.
+ */
+export const EARLY_SHARE = 0.5;
+/** Uncounted growth within {@link WINDOW_MS} that trips early (32 MiB at 400 MiB). */
+export const EARLY_GROWTH_SHARE = 0.08;
+/** How far back the detectors look, in ms. */
+export const WINDOW_MS = 2000;
+/** How long the loop must stay late before it is a stall, in ms. */
+export const STALL_HOLD_MS = 1000;
+/**
+ * Messages per second at or above which the loop's delay is taken for real
+ * work (which the rate limits govern), not for a flood of frames the app
+ * never sees.
+ */
+export const FLOWING_MESSAGES_PER_SECOND = 200;
+/** Received bytes per second at or above which messages flow, likewise. */
+export const FLOWING_BYTES_PER_SECOND = 1024 * 1024;
+
+/** Why the watch acts. */
+export type SignalCause = "uncounted_memory" | "event_loop_stall";
+
+/**
+ * Keeps the recent samples and says when they show an incident.
+ *
+ * @example RSS that grows while nothing is accounted for
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OverloadSignals } from "./overload_signals.ts";
+ * const MiB = 1024 * 1024;
+ * const signals = new OverloadSignals({ maxRssBytes: 400 * MiB, stallMs: 300 });
+ * const sample = (at: number, rss: number) => ({
+ *   at, rssBytes: rss * MiB, usedBytes: 0, delayMs: 0, messagesIn: 0, bytesIn: 0,
+ * });
+ * assert.equal(signals.add(sample(0, 300)), undefined);
+ * assert.equal(signals.add(sample(100, 310)), undefined);
+ * assert.equal(signals.add(sample(200, 370)), "uncounted_memory");
+ * ```
+ */
+export class OverloadSignals {
+  readonly #limits: SignalLimits;
+  readonly #samples: Sample[] = [];
+  /** The current late stretch: the sample before it, and its delays. */
+  #late: { before: Sample; delaySum: number; count: number } | undefined;
+
+  constructor(limits: SignalLimits) {
+    this.#limits = limits;
+  }
+
+  /** Adds a sample; returns the cause when it completes an incident. */
+  add(sample: Sample): SignalCause | undefined {
+    const previous = this.#samples.at(-1);
+    this.#samples.push(sample);
+    // The window keeps the sample before this one even when it is older (a
+    // stall): growth across the stall counts.
+    while (
+      this.#samples.length > 2 && this.#samples[1]!.at < sample.at - WINDOW_MS
+    ) this.#samples.shift();
+    if (this.#memoryTripped(sample)) return "uncounted_memory";
+    if (this.#stalled(sample, previous)) return "event_loop_stall";
+    return undefined;
+  }
+
+  /** Forgets every sample (after acting: the next incident starts afresh). */
+  reset(): void {
+    this.#samples.length = 0;
+    this.#late = undefined;
+  }
+
+  #memoryTripped(sample: Sample): boolean {
+    const max = this.#limits.maxRssBytes;
+    if (max === 0 || sample.rssBytes < max * EARLY_SHARE) return false;
+    const first = this.#samples[0]!;
+    const uncounted = (sample.rssBytes - first.rssBytes) -
+      Math.max(0, sample.usedBytes - first.usedBytes);
+    const near = sample.rssBytes >= max * NEAR_SHARE;
+    return uncounted >= max * (near ? NEAR_GROWTH_SHARE : EARLY_GROWTH_SHARE);
+  }
+
+  /**
+   * A stretch of samples each late by half the limit or more, lasting
+   * {@link STALL_HOLD_MS}, late by the limit on average (an empty-frame
+   * flood makes timers 280-580 ms late, not always over 300), with few
+   * messages or requests processed meanwhile.
+   */
+  #stalled(sample: Sample, previous: Sample | undefined): boolean {
+    const stallMs = this.#limits.stallMs;
+    if (stallMs === 0 || sample.delayMs < stallMs / 2 || !previous) {
+      this.#late = undefined;
+      return false;
+    }
+    // The stretch began when the previous timer was due.
+    this.#late ??= { before: previous, delaySum: 0, count: 0 };
+    const late = this.#late;
+    late.delaySum += sample.delayMs;
+    late.count++;
+    const heldMs = sample.at - late.before.at;
+    if (heldMs < STALL_HOLD_MS || late.delaySum / late.count < stallMs) {
+      return false;
+    }
+    const seconds = heldMs / 1000;
+    const messages = sample.messagesIn - late.before.messagesIn;
+    const bytes = sample.bytesIn - late.before.bytesIn;
+    return messages < FLOWING_MESSAGES_PER_SECOND * seconds &&
+      bytes < FLOWING_BYTES_PER_SECOND * seconds;
+  }
+}

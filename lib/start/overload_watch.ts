@@ -1,0 +1,366 @@
+/**
+ * The overload watch, in the spirit of Envoy's overload manager: it watches
+ * what the app cannot count (the holes below it in Deno 2.9, issue #20),
+ * acts in steps, and reports each one:
+ *
+ * 1. Detect, ten times a second (`overload_signals.ts`): RSS growing while
+ *    the connections' bytes do not (endless fragments), the event loop late
+ *    while messages do not flow (control-frame floods), upgrades whose
+ *    socket never opens (reset by the client: a descriptor Deno leaks), the
+ *    listener down past its bound.
+ * 2. Act: recycle the listener (every connection closes with 1013 so it can
+ *    reconnect at once, the old server's shutdown cancels every pending
+ *    WebSocket read, which is what frees the fragments, and once the old
+ *    connections are gone the server listens again on the same port).
+ *    Under `deno serve` Deno owns the listener, so uncounted memory ends the
+ *    process instead (non-zero, for `Restart=`).
+ * 3. Attribute: every client connected and silent through the incident gets
+ *    a strike; two strikes refuse its address for a while (`suspects.ts`).
+ * 4. Fail visibly: a listener that cannot accept within its bound turns
+ *    `/healthz` 503, then the process exits with 1.
+ *
+ * One log line per incident, `overload_incident`, says what was seen and
+ * done; `/healthz` shows the watch's state, `/metrics` and OpenTelemetry
+ * count incidents, recycles, closes and listings.
+ *
+ * @module
+ */
+import type { CloseReason } from "../protocol/close_codes.ts";
+import type { IncidentCause } from "../metrics.ts";
+import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
+import {
+  EARLY_SHARE,
+  OverloadSignals,
+  type Sample,
+} from "./overload_signals.ts";
+
+/** How often the watch samples, in ms: 400 MiB/s moves 40 MiB between two. */
+export const SAMPLE_MS = 100;
+/** How long a listener may stay down before the process gives up, in ms. */
+export const LISTENER_DOWN_LIMIT_MS = 30_000;
+/** How long `/healthz` says 503 before the process exits, in ms. */
+export const FAIL_EXIT_DELAY_MS = 2000;
+/**
+ * The loop delay under which the recycle waits one turn for its 1013 close
+ * frames to go out before the shutdown (which sends Deno's 1001), in ms.
+ */
+export const TURN_WAIT_MAX_DELAY_MS = 50;
+/** A client that has not answered a close within this is silent, in ms. */
+export const CLOSE_ANSWER_MS = 1000;
+/** How long the old connections get to go before listening again, in ms. */
+export const RECYCLE_DRAIN_MS = 1000;
+/** How long listening again may take before the process gives up, in ms. */
+export const RELISTEN_LIMIT_MS = 5000;
+/** An upgrade whose socket has not opened after this long is taken for leaked, in ms. */
+export const STUCK_UPGRADE_MS = 2000;
+/** Leaked upgrades that make one `descriptor_leak` incident. */
+export const LEAK_TRIP = 16;
+
+/**
+ * Try Again Later (1013): the listener is being recycled to free memory or
+ * the event loop a client took; reconnecting at once is welcome.
+ */
+export const CLOSE_RECYCLE: CloseReason = {
+  code: 1013,
+  reason: "server restarting its listener: reconnect now",
+};
+
+/** Options for {@link OverloadWatch}. */
+export interface OverloadWatchOptions {
+  /**
+   * Recycles the listener (`SupervisedServer.recycle`); none under
+   * `deno serve`, where Deno owns it.
+   */
+  recycle?: (between: () => Promise<void>, limitMs: number) => Promise<number>;
+  /** Ends the process. @default Deno.exit */
+  exit?: (code: number) => void;
+  /** Reads the RSS in bytes. @default `Deno.memoryUsage().rss` */
+  readRss?: () => number;
+  /** @default LISTENER_DOWN_LIMIT_MS */
+  listenerDownLimitMs?: number;
+  /** @default FAIL_EXIT_DELAY_MS */
+  failExitDelayMs?: number;
+}
+
+type WatchedServices = Pick<
+  Services,
+  | "config"
+  | "metrics"
+  | "memory"
+  | "registry"
+  | "log"
+  | "suspects"
+  | "overload"
+  | "listener"
+>;
+
+/** Samples the process and acts on incidents; `dispose()` stops it. */
+export class OverloadWatch {
+  readonly #services: WatchedServices;
+  readonly #options: OverloadWatchOptions;
+  readonly #signals: OverloadSignals;
+  readonly #readRss: () => number;
+  readonly #counted = new WeakSet<object>();
+  readonly #leakKeys = new Set<string>();
+  #leaks = 0;
+  #ticks = 0;
+  #acting = false;
+  #failing = false;
+  #due = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #exitTimer: ReturnType<typeof setTimeout> | undefined;
+  #last: Sample | undefined;
+
+  constructor(services: WatchedServices, options: OverloadWatchOptions = {}) {
+    this.#services = services;
+    this.#options = options;
+    const { config } = services;
+    this.#signals = new OverloadSignals({
+      maxRssBytes: config.maxRssBytes,
+      stallMs: config.eventLoopStallMs,
+    });
+    this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
+    services.overload.watching = true;
+    this.#schedule(performance.now());
+  }
+
+  /** Stops sampling (and a pending exit: for tests and shutdown). */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    clearTimeout(this.#exitTimer);
+    this.#timer = undefined;
+    this.#services.overload.watching = false;
+  }
+
+  #schedule(now: number): void {
+    this.#due = now + SAMPLE_MS;
+    this.#timer = setTimeout(() => this.#tick(), SAMPLE_MS);
+    // The watch never keeps the process alive on its own.
+    Deno.unrefTimer(this.#timer);
+  }
+
+  #tick(): void {
+    const now = performance.now();
+    const delayMs = Math.max(0, now - this.#due);
+    this.#schedule(now);
+    try {
+      this.#sample(now, delayMs);
+    } catch (error) {
+      // A bug in the watch must not end the process it guards.
+      this.#services.log({ event: "error", message: String(error) });
+    }
+  }
+
+  #sample(now: number, delayMs: number): void {
+    const { metrics, memory, overload } = this.#services;
+    const sample: Sample = {
+      at: now,
+      // 0 means the read failed (no descriptor left): keep the last sample.
+      rssBytes: this.#readRss() || (this.#last?.rssBytes ?? 0),
+      usedBytes: memory.state().usedBytes,
+      delayMs,
+      messagesIn: metrics.messagesIn + metrics.httpRequests,
+      bytesIn: metrics.bytesIn,
+    };
+    this.#last = sample;
+    overload.eventLoopDelayMs = Math.round(delayMs);
+    if (this.#failing) return;
+    this.#checkListener(now);
+    if (this.#acting) return;
+    const cause = this.#signals.add(sample);
+    if (cause) {
+      void this.#recycleFor(cause, sample);
+      return;
+    }
+    if (++this.#ticks % 10 === 0) this.#checkLeaks();
+  }
+
+  /** The listener has been down too long: `/healthz` 503, then exit 1. */
+  #checkListener(now: number): void {
+    const downSince = this.#services.listener.downSince;
+    const limit = this.#options.listenerDownLimitMs ?? LISTENER_DOWN_LIMIT_MS;
+    if (downSince === undefined || now - downSince < limit) return;
+    this.#fail(this.#record("listener_down", "exit", [], 0), "listener_down");
+  }
+
+  /** Upgrades whose socket never opened: Deno keeps their descriptor for good. */
+  #checkLeaks(): void {
+    const { registry, metrics, overload } = this.#services;
+    // Opened connections and their untracked siblings balance out; only
+    // when unopened ones could make an incident is every connection read.
+    if (registry.openCount - metrics.connectionsOpen < LEAK_TRIP) return;
+    const stuckBefore = Date.now() - STUCK_UPGRADE_MS;
+    for (const [connection, key] of registry.connections()) {
+      const activity = connection.activity?.();
+      if (
+        !activity || activity.opened || activity.startedAt > stuckBefore ||
+        this.#counted.has(connection)
+      ) continue;
+      this.#counted.add(connection);
+      this.#leaks++;
+      overload.leakedUpgrades++;
+      this.#leakKeys.add(key);
+    }
+    if (this.#leaks < LEAK_TRIP) return;
+    const keys = [...this.#leakKeys];
+    const record = this.#record("descriptor_leak", "reported", keys, 0);
+    record.leaked = this.#leaks;
+    this.#leaks = 0;
+    this.#leakKeys.clear();
+    this.#report(record);
+  }
+
+  /**
+   * The clients of connections that never sent a complete message, or that
+   * this service began closing over {@link CLOSE_ANSWER_MS} ago and that
+   * have not answered. Not "no message lately": while Deno holds the event
+   * loop nobody's messages are processed, so a reading bystander looks as
+   * quiet as the attacker (measured: struck at the second incident).
+   */
+  #silent(): string[] {
+    const keys = new Set<string>();
+    const answerBy = Date.now() - CLOSE_ANSWER_MS;
+    for (const [connection, key] of this.#services.registry.connections()) {
+      const activity = connection.activity?.();
+      if (!activity) continue;
+      const unanswered = activity.closingSince !== undefined &&
+        activity.closingSince < answerBy;
+      if (activity.messages === 0 || unanswered) keys.add(key);
+    }
+    return [...keys];
+  }
+
+  /** Strikes `keys`, counts the incident and builds its record. */
+  #record(
+    cause: IncidentCause,
+    action: IncidentAction,
+    keys: string[],
+    closed: number,
+  ): IncidentRecord {
+    const { metrics, suspects, overload, memory } = this.#services;
+    metrics.incident(cause);
+    overload.incidents++;
+    const refused: Record<string, number> = {};
+    for (const strike of suspects.strike(keys)) {
+      if (strike.refusedForSeconds === 0) continue;
+      refused[strike.key] = strike.refusedForSeconds;
+      metrics.suspectsListed++;
+    }
+    const last = this.#last;
+    return {
+      cause,
+      action,
+      at: new Date().toISOString(),
+      rssBytes: last?.rssBytes ?? 0,
+      usedBytes: last?.usedBytes ?? memory.state().usedBytes,
+      eventLoopDelayMs: Math.round(last?.delayMs ?? 0),
+      closed,
+      struck: keys,
+      refused,
+    };
+  }
+
+  /** Logs the incident's one line and shows it in `/healthz`. */
+  #report(record: IncidentRecord): void {
+    this.#services.overload.lastIncident = record;
+    const { struck, refused, ...scalars } = record;
+    this.#services.log({
+      event: "overload_incident",
+      ...scalars,
+      struck: struck.join(",") || undefined,
+      refused: Object.entries(refused).map(([key, seconds]) =>
+        `${key} ${seconds}s`
+      ).join(",") || undefined,
+    });
+  }
+
+  async #recycleFor(cause: IncidentCause, sample: Sample): Promise<void> {
+    this.#acting = true;
+    const { registry, metrics, overload } = this.#services;
+    const struck = this.#silent();
+    const recycle = this.#options.recycle;
+    if (!recycle) {
+      // Under `deno serve` only the process can free what Deno collects.
+      const action = cause === "uncounted_memory" ? "exit" : "reported";
+      const record = this.#record(cause, action, struck, 0);
+      if (action === "exit") return this.#fail(record, cause);
+      this.#report(record);
+      this.#signals.reset();
+      this.#acting = false;
+      return;
+    }
+    overload.status = "recycling";
+    // The close frames go now, before the shutdown: a turn of a held loop
+    // can take seconds, while the memory keeps growing.
+    const closed = registry.closeEvery(CLOSE_RECYCLE, true);
+    metrics.recycleCloses += closed;
+    const record = this.#record(cause, "recycled", struck, closed);
+    // Deno polls the close op (which marks the socket closing) on the next
+    // turn; shutting down before it sends 1001 in place of the 1013. A turn
+    // of a held loop can take seconds while memory grows (measured: peak RSS
+    // 318-446 MiB with the turn, 191 without, at MAX_RSS_BYTES 256 MiB), so
+    // only a loop that is not held gets it.
+    if (sample.delayMs < TURN_WAIT_MAX_DELAY_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    try {
+      record.downMs = await recycle(
+        () => this.#drained(performance.now() + RECYCLE_DRAIN_MS),
+        RELISTEN_LIMIT_MS,
+      );
+      metrics.recycles++;
+    } catch (error) {
+      record.action = "exit";
+      record.error = String((error as Error)?.message ?? error);
+      return this.#fail(record, cause);
+    }
+    record.rssAfterBytes = this.#readRss();
+    overload.status = "ok";
+    this.#report(record);
+    this.#signals.reset();
+    this.#acting = false;
+  }
+
+  /**
+   * Before listening again: the old connections gone and RSS back under
+   * MAX_RSS_BYTES (Deno frees collected fragments once their read is
+   * cancelled), or `deadline` (`performance.now()` ms) passed. The memory
+   * guard then samples at once, so it admits on what is left, not on the
+   * peak it saw last.
+   */
+  async #drained(deadline: number): Promise<void> {
+    const { registry, memory, config } = this.#services;
+    await within(registry.whenEmpty(), deadline - performance.now());
+    const max = config.maxRssBytes;
+    while (
+      max > 0 && this.#readRss() >= max * EARLY_SHARE &&
+      performance.now() < deadline
+    ) await new Promise((resolve) => setTimeout(resolve, 20));
+    memory.sample();
+  }
+
+  /** `/healthz` turns 503 now; the process exits with 1 shortly after. */
+  #fail(record: IncidentRecord, cause: IncidentCause): void {
+    if (this.#failing) return;
+    this.#failing = true;
+    this.#acting = true;
+    this.#services.overload.status = "failing";
+    record.cause = cause;
+    this.#report(record);
+    const exit = this.#options.exit ?? ((code: number) => Deno.exit(code));
+    this.#exitTimer = setTimeout(
+      () => exit(1),
+      this.#options.failExitDelayMs ?? FAIL_EXIT_DELAY_MS,
+    );
+  }
+}
+
+/** Waits for `promise` at most `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise,
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,173 @@
+/**
+ * The overload watch's decisions without a network: what the samples must
+ * show to make an incident, how strikes become refusals, and failing
+ * visibly when the listener stays down.
+ */
+import assert from "node:assert/strict";
+import {
+  OverloadSignals,
+  type Sample,
+} from "../../lib/start/overload_signals.ts";
+import { SuspectList } from "../../lib/admission/suspects.ts";
+import { OverloadWatch } from "../../lib/start/overload_watch.ts";
+import { createApp } from "../../routes/app.ts";
+import { parseConfig } from "../../lib/config.ts";
+import { until } from "../_client.ts";
+
+const MiB = 1024 * 1024;
+
+function sample(at: number, fields: Partial<Sample> = {}): Sample {
+  return {
+    at,
+    rssBytes: 100 * MiB,
+    usedBytes: 0,
+    delayMs: 0,
+    messagesIn: 0,
+    bytesIn: 0,
+    ...fields,
+  };
+}
+
+Deno.test("OverloadSignals: memory growth is an incident only when nothing accounts for it", async (t) => {
+  const limits = { maxRssBytes: 400 * MiB, stallMs: 300 };
+  await t.step("uncounted growth near the limit trips", () => {
+    const signals = new OverloadSignals(limits);
+    assert.equal(signals.add(sample(0, { rssBytes: 350 * MiB })), undefined);
+    assert.equal(
+      signals.add(sample(100, { rssBytes: 370 * MiB })),
+      "uncounted_memory",
+    );
+  });
+  await t.step("growth the connections account for does not", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0, { rssBytes: 300 * MiB, usedBytes: 0 }));
+    const grown = sample(100, { rssBytes: 380 * MiB, usedBytes: 80 * MiB });
+    assert.equal(signals.add(grown), undefined);
+  });
+  await t.step(
+    "steady RSS over the limit does not (memory kept by the allocator)",
+    () => {
+      const signals = new OverloadSignals(limits);
+      for (let at = 0; at < 3000; at += 100) {
+        assert.equal(
+          signals.add(sample(at, { rssBytes: 420 * MiB })),
+          undefined,
+        );
+      }
+    },
+  );
+  await t.step("growth across a stall counts, however long the stall", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0, { rssBytes: 150 * MiB }));
+    assert.equal(
+      signals.add(sample(5000, { rssBytes: 260 * MiB })),
+      "uncounted_memory",
+    );
+  });
+  await t.step("off when MAX_RSS_BYTES is 0", () => {
+    const signals = new OverloadSignals({ maxRssBytes: 0, stallMs: 300 });
+    signals.add(sample(0, { rssBytes: 150 * MiB }));
+    assert.equal(signals.add(sample(100, { rssBytes: 9000 * MiB })), undefined);
+  });
+});
+
+Deno.test("OverloadSignals: a late event loop is a stall only while messages do not flow", async (t) => {
+  const limits = { maxRssBytes: 0, stallMs: 300 };
+  await t.step("a second of late timers with no messages trips", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0));
+    assert.equal(signals.add(sample(500, { delayMs: 400 })), undefined);
+    assert.equal(
+      signals.add(sample(1000, { delayMs: 400 })),
+      "event_loop_stall",
+    );
+  });
+  await t.step(
+    "one very late timer covering a second trips (a pong flood)",
+    () => {
+      const signals = new OverloadSignals(limits);
+      signals.add(sample(0));
+      assert.equal(
+        signals.add(sample(1300, { delayMs: 1200 })),
+        "event_loop_stall",
+      );
+    },
+  );
+  await t.step("the same delays with messages flowing do not", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0));
+    signals.add(sample(500, { delayMs: 400, messagesIn: 5000 }));
+    assert.equal(
+      signals.add(sample(1000, { delayMs: 400, messagesIn: 10_000 })),
+      undefined,
+    );
+  });
+  await t.step("a prompt timer ends the stretch", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0));
+    signals.add(sample(500, { delayMs: 400 }));
+    signals.add(sample(600, { delayMs: 0 }));
+    assert.equal(signals.add(sample(1100, { delayMs: 400 })), undefined);
+  });
+  await t.step("off when EVENT_LOOP_STALL_MS is 0", () => {
+    const signals = new OverloadSignals({ maxRssBytes: 0, stallMs: 0 });
+    signals.add(sample(0));
+    assert.equal(signals.add(sample(5000, { delayMs: 4900 })), undefined);
+  });
+});
+
+Deno.test("SuspectList: an address is refused only when struck at incidents in a row", async (t) => {
+  await t.step("two in a row: refused for 300 s, then doubled", () => {
+    const suspects = new SuspectList();
+    suspects.strike(["127.0.0.2"], 0);
+    const [listed] = suspects.strike(["127.0.0.2"], 1000);
+    assert.equal(listed!.refusedForSeconds, 300);
+    assert.equal(suspects.refusedFor("127.0.0.2", 1000), 300);
+    assert.equal(suspects.refusedFor("127.0.0.2", 301_001), 0);
+    suspects.strike(["127.0.0.2"], 400_000);
+    const [again] = suspects.strike(["127.0.0.2"], 401_000);
+    assert.equal(again!.refusedForSeconds, 600);
+  });
+  await t.step("an incident without it in between starts again", () => {
+    const suspects = new SuspectList();
+    suspects.strike(["127.0.0.3"], 0);
+    suspects.strike(["127.0.0.2"], 1000);
+    const [struck] = suspects.strike(["127.0.0.3"], 2000);
+    assert.equal(struck!.refusedForSeconds, 0);
+    assert.equal(suspects.refusedFor("127.0.0.3", 2000), 0);
+  });
+});
+
+Deno.test("OverloadWatch: a listener down past its bound turns /healthz 503, then exits with 1", async () => {
+  const { fetch, services } = createApp(
+    parseConfig({ MAX_RSS_BYTES: "0", EVENT_LOOP_STALL_MS: "0" }),
+    { log: () => {} },
+  );
+  const exits: number[] = [];
+  const watch = new OverloadWatch(services, {
+    listenerDownLimitMs: 200,
+    failExitDelayMs: 300,
+    exit: (code) => exits.push(code),
+  });
+  try {
+    services.listener = {
+      accepting: false,
+      acceptFailures: 1,
+      recycles: 0,
+      downSince: performance.now(),
+    };
+    await until(() => services.overload.status === "failing", "failing");
+    const response = await fetch(new Request("http://localhost/healthz"));
+    assert.equal(response.status, 503);
+    assert.equal((await response.json()).status, "failing");
+    assert.deepEqual(exits, []);
+    await until(() => exits.length > 0, "the exit");
+    assert.deepEqual(exits, [1]);
+    assert.equal(services.overload.lastIncident?.cause, "listener_down");
+    assert.equal(services.metrics.incidents.get("listener_down"), 1);
+  } finally {
+    watch.dispose();
+    services.memory.dispose();
+    services.registry.dispose();
+  }
+});

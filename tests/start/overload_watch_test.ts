@@ -1,0 +1,243 @@
+/**
+ * The holes below the app (issue #20), attacked for real on loopback against
+ * the service as its own process (`deno task start`'s flags): an endless
+ * fragmented message, control-frame floods, upgrades reset by the client, a
+ * close the client never answers. Each time the process stays up, within
+ * MAX_RSS_BYTES plus {@link RSS_MARGIN}, a reading bystander on another
+ * address echoes again within 5 s, the attacker's address is refused on its
+ * third try, and the bystander never is. The attacks are small (a few
+ * hundred MiB, seconds) so the suite stays cheap.
+ */
+import assert from "node:assert/strict";
+import {
+  type AttackResult,
+  type Bystander,
+  controlFlood,
+  endlessFragments,
+  openFrom,
+  resetUpgrades,
+  startBystander,
+  unansweredClose,
+} from "../../bench/overload_attacks.ts";
+import { type RunningService, startService } from "../_server.ts";
+import { until } from "../_client.ts";
+
+const MiB = 1024 * 1024;
+/** MAX_RSS_BYTES for these tests: low, so the attacks stay cheap. */
+const MAX_RSS = 256 * MiB;
+/**
+ * How far above MAX_RSS_BYTES the peak may go: the watch samples only when
+ * Deno lets the event loop turn, and collecting fragments holds it for
+ * seconds (measured peaks 191-205 MiB at 256 MiB).
+ */
+const RSS_MARGIN = 0.5;
+/** What one fragment attack may send: more than the limit plus its margin. */
+const ATTACK_BYTES = 640 * MiB;
+const ATTACKER = "127.0.0.2";
+const BYSTANDER = "127.0.0.3";
+
+type LogRecord = Record<string, unknown>;
+
+/** The service with a low MAX_RSS_BYTES, its log records kept as they come. */
+async function startAttacked(env: Record<string, string> = {}) {
+  const running = await startService({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+    LOG_FORMAT: "json",
+    MAX_RSS_BYTES: String(MAX_RSS),
+    ...env,
+  });
+  const records: LogRecord[] = [];
+  // The log is read as it comes: a full pipe would block the service.
+  const reading = (async () => {
+    let text = "";
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await running.stdout.read();
+      if (done) break;
+      text += typeof value === "string" ? value : decoder.decode(value);
+      const lines = text.split("\n");
+      text = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith("{")) records.push(JSON.parse(line));
+      }
+    }
+  })().catch(() => {});
+  return {
+    running,
+    records,
+    port: running.port,
+    async [Symbol.asyncDispose]() {
+      await running[Symbol.asyncDispose]();
+      await reading;
+    },
+  };
+}
+
+/** The service's peak RSS so far (VmHWM), in bytes. */
+function peakRss(running: RunningService): number {
+  const status = Deno.readTextFileSync(`/proc/${running.child.pid}/status`);
+  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024;
+}
+
+/** The incidents logged so far with `cause`. */
+function incidents(records: LogRecord[], cause: string): LogRecord[] {
+  return records.filter((record) =>
+    record.event === "overload_incident" && record.cause === cause
+  );
+}
+
+/**
+ * One upgrade from the attacker's address, retried while the port is being
+ * recycled (a refused TCP connection is not an answer).
+ */
+async function upgradeStatus(port: number): Promise<number> {
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    try {
+      const opened = await openFrom(port, ATTACKER);
+      opened.socket.destroy();
+      return opened.status;
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/**
+ * Runs `attack` from the attacker's address twice while the bystander
+ * reads; after each, the bystander echoes again within 5 s. Returns the
+ * status of the attacker's third try and the bystander's report.
+ */
+async function attackTwice(
+  port: number,
+  attack: (try_: number) => Promise<AttackResult | void>,
+) {
+  const reader: Bystander = startBystander(port, BYSTANDER);
+  try {
+    await until(() => reader.report.echoes > 0, "the bystander's first echo");
+    for (const try_ of [1, 2]) {
+      await attack(try_);
+      const since = performance.now();
+      await until(
+        () => reader.report.lastEchoAt > since,
+        `the bystander's echo within 5 s of try ${try_}`,
+        { timeoutMs: 5000 },
+      );
+    }
+    const third = await upgradeStatus(port);
+    return { third, report: await reader.stop() };
+  } finally {
+    await reader.stop();
+  }
+}
+
+Deno.test("an endless fragmented message recycles the listener within MAX_RSS_BYTES plus the margin; the attacker is refused on its third try", async () => {
+  await using service = await startAttacked();
+  const { third, report } = await attackTwice(service.port, async (try_) => {
+    const result = await endlessFragments(service.port, ATTACKER, ATTACK_BYTES);
+    assert.equal(result.status, 101, `try ${try_} is upgraded`);
+    assert.ok(result.cut, `try ${try_} is cut before its budget`);
+  });
+  assert.equal(third, 429);
+  assert.ok(
+    peakRss(service.running) < MAX_RSS * (1 + RSS_MARGIN),
+    `peak RSS ${peakRss(service.running) / MiB} MiB`,
+  );
+  assert.equal(report.refusals.get(429), undefined, "bystander never refused");
+  const found = incidents(service.records, "uncounted_memory");
+  assert.equal(found.length, 2);
+  assert.ok(found.every((record) => record.action === "recycled"));
+  assert.equal(found[1]!.refused, `${ATTACKER} 300s`);
+  await until(
+    () =>
+      service.records.some((record) =>
+        record.event === "ws_refused" && record.reason === "suspect" &&
+        record.ip === ATTACKER
+      ),
+    "the refusal's log line",
+  );
+  const metrics = await (await fetch(
+    `http://127.0.0.1:${service.port}/metrics`,
+  )).text();
+  assert.match(
+    metrics,
+    /ws_echo_overload_incidents_total\{cause="uncounted_memory"\} 2/,
+  );
+  assert.match(metrics, /ws_echo_suspects_listed_total 1/);
+  assert.match(metrics, /ws_echo_refusals_total\{reason="suspect"\} 1/);
+});
+
+for (const kind of ["pong", "empty"] as const) {
+  Deno.test(`a ${kind} flood that holds the event loop recycles the listener; the bystander echoes again and the flooder is refused on its third try`, async () => {
+    await using service = await startAttacked();
+    const { third, report } = await attackTwice(service.port, async (try_) => {
+      const result = await controlFlood(service.port, ATTACKER, kind, 15_000);
+      assert.equal(result.status, 101, `try ${try_} is upgraded`);
+      assert.ok(
+        result.cut,
+        `try ${try_} is cut by the server: ${
+          JSON.stringify(service.records.filter((r) =>
+            r.event === "overload_incident"
+          ))
+        }`,
+      );
+    });
+    assert.equal(third, 429);
+    assert.equal(report.refusals.get(429), undefined);
+    const causes = service.records.filter((record) =>
+      record.event === "overload_incident"
+    ).map((record) => `${record.cause} ${record.action} ${record.struck}`);
+    assert.ok(
+      incidents(service.records, "event_loop_stall").length >= 2,
+      causes.join("; "),
+    );
+  });
+}
+
+Deno.test("upgrades reset by the client are counted as leaked descriptors, and the address is refused on its third try", async () => {
+  await using service = await startAttacked();
+  const { third, report } = await attackTwice(service.port, async (try_) => {
+    const before = incidents(service.records, "descriptor_leak").length;
+    // Bursts until the watch counts an incident (a third of resets leak).
+    for (let burst = 0; burst < 20; burst++) {
+      await resetUpgrades(service.port, ATTACKER, 40);
+      const seen = performance.now() + 3500;
+      while (performance.now() < seen) {
+        if (incidents(service.records, "descriptor_leak").length > before) {
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.fail(`no descriptor_leak incident for try ${try_}`);
+  });
+  assert.equal(third, 429);
+  assert.equal(report.refusals.get(429), undefined);
+  const health = await (await fetch(
+    `http://127.0.0.1:${service.port}/healthz`,
+  )).json();
+  assert.ok(health.overload.leakedUpgrades >= 32);
+  assert.equal(health.overload.suspects.refused, 1);
+});
+
+Deno.test("a close the client never answers is given up after CLOSE_TIMEOUT_SECONDS, and its fragments are freed by a recycle", async () => {
+  await using service = await startAttacked({ CLOSE_TIMEOUT_SECONDS: "1" });
+  const { third, report } = await attackTwice(service.port, async (try_) => {
+    const result = await unansweredClose(service.port, ATTACKER, ATTACK_BYTES);
+    assert.equal(result.status, 101, `try ${try_} is upgraded`);
+    assert.ok(result.cut, `try ${try_} is cut before its budget`);
+  });
+  assert.equal(third, 429);
+  assert.equal(report.refusals.get(429), undefined);
+  assert.ok(peakRss(service.running) < MAX_RSS * (1 + RSS_MARGIN));
+  assert.equal(incidents(service.records, "uncounted_memory").length, 2);
+  assert.ok(
+    service.records.some((record) =>
+      record.event === "ws_close" && record.ip === ATTACKER &&
+      record.code === 1006 && String(record.reason).startsWith("close timeout")
+    ),
+    "the unanswered close is logged as given up",
+  );
+});
