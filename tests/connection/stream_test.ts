@@ -120,7 +120,9 @@ Deno.test("/stream waits for a client that reads slowly, without closing it", as
     );
     assert.ok(sent < count, `the stream waited after ${sent} of ${count}`);
     assert.equal(metrics.breaches.size, 0, "no limit closed the client");
-    // The charge is the backlog plus messages in flight once behind (1 MiB).
+    // The stream's backlog counts against MEMORY_BUDGET_BYTES: it is
+    // charged, as the backlog plus messages in flight once behind (1 MiB).
+    assert.ok(memory.state().usedBytes > 0, "the backlog is charged");
     assert.ok(
       memory.state().usedBytes <= maxBuffered + 1024 * 1024,
       `${memory.state().usedBytes} bytes charged`,
