@@ -10,6 +10,7 @@ import { formatText, type LogRecord } from "../lib/log.ts";
 import { parseConfig } from "../lib/config.ts";
 import type { Services } from "../lib/services.ts";
 import { type RunningServer, startServer } from "../lib/start/server.ts";
+import { type WaitOptions, withDeadline } from "../bench/wire.ts";
 
 export {
   DEFAULT_PROCESS_TIMEOUT_MS,
@@ -35,6 +36,13 @@ export interface TestServer extends AsyncDisposable {
   logs: string[];
   /** Every record the app logged. */
   records: LogRecord[];
+  /**
+   * Resolves once every WebSocket the server tracks has closed (and its close
+   * is logged); fails after `timeoutMs` (5 s unless told).
+   *
+   * @throws {Deno.errors.TimedOut} `Timed out after 5000 ms waiting for every connection of the test server to close`
+   */
+  allClosed(options?: WaitOptions): Promise<void>;
 }
 
 /**
@@ -80,6 +88,12 @@ export function startTestServer(
     ws: `ws://127.0.0.1:${port}`,
     logs,
     records,
+    allClosed: (options = {}) =>
+      withDeadline(
+        echoApp.services.registry.whenEmpty(),
+        options.timeoutMs ?? 5000,
+        "every connection of the test server to close",
+      ),
     async [Symbol.asyncDispose]() {
       await server.shutdown();
     },

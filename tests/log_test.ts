@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { batchedLog, formatJson, formatText } from "../lib/log.ts";
+import { withDeadline } from "../bench/wire.ts";
 
 Deno.test("batchedLog() writes waiting lines in one write, in order", () => {
   const writes: string[] = [];
@@ -28,7 +29,7 @@ Deno.test("batchedLog() writes a batch by itself after LOG_FLUSH_MS", async () =
   const keepAlive = setInterval(() => {}, 1000);
   try {
     assert.equal(
-      await written.promise,
+      await withDeadline(written.promise, 5000, "the timer's batch"),
       "http method=GET path=/ status=200\n",
     );
   } finally {

@@ -129,7 +129,7 @@ Deno.test("each close is logged once with code, duration, messages and bytes", a
   await inbox.next();
   socket.send("Goodbye");
   await inbox.closed();
-  await server.services.registry.whenEmpty();
+  await server.allClosed();
   const closes = server.logs.filter((line) => line.startsWith("ws close"));
   assert.equal(closes.length, 1);
   assert.match(

@@ -98,7 +98,7 @@ Deno.test("sending faster than the message rate closes with 1008 naming the limi
   assert.equal(close.reason, "message rate limit: over 10 messages/s");
   assert.equal(inbox.pending, 5, "the burst was echoed, nothing after it");
   await assertBystanderEchoes(server);
-  await server.services.registry.whenEmpty();
+  await server.allClosed();
   assert.equal(
     closeLines(server, "message_rate").length,
     1,
@@ -259,7 +259,7 @@ Deno.test("GET /metrics reports traffic, closes by code and refusals in Promethe
   assert.equal((await rawRequest(server.port, upgradeRequest())).status, 429);
   socket.send("Goodbye");
   await inbox.closed();
-  await server.services.registry.whenEmpty();
+  await server.allClosed();
   const response = await fetch(`${server.http}/metrics`);
   assert.match(
     response.headers.get("content-type")!,

@@ -174,7 +174,7 @@ Deno.test("greeting sends one first message with the connection id, only when as
   socket.send("hi");
   assert.equal(await inbox.next(), "hi");
   await closeAndWait(socket, inbox);
-  await server.services.registry.whenEmpty();
+  await server.allClosed();
   assert.ok(
     server.logs.some((line) => line.startsWith(`ws close id=${id} `)),
     "the id in the greeting is the id in the log",

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
-import { connect, until } from "../_client.ts";
+import { connect, until, withDeadline } from "../_client.ts";
 
 interface ServerSentEvent {
   event: string;
@@ -37,10 +37,39 @@ async function* readEvents(
   }
 }
 
+/**
+ * An abort signal for a fetch whose body the test reads to its end: past
+ * `ms` the body fails with `Deno.errors.TimedOut` naming `what`, so a stream
+ * that never ends fails the test instead of hanging it. Dispose it to clear
+ * the timer.
+ */
+function streamDeadline(
+  ms: number,
+  what: string,
+): { signal: AbortSignal } & Disposable {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new Deno.errors.TimedOut(
+          `Timed out after ${ms} ms waiting for ${what}`,
+        ),
+      ),
+    ms,
+  );
+  return {
+    signal: controller.signal,
+    [Symbol.dispose]: () => clearTimeout(timer),
+  };
+}
+
 Deno.test("GET /sse streams server, request, a time event per second, and ends at its lifetime", async (t) => {
   await using server = startTestServer({ SSE_LIFETIME_SECONDS: "2" });
+  // The stream's lifetime is 2 s; a busy machine gets ten times that.
+  using deadline = streamDeadline(20_000, "the stream to end at its lifetime");
   const response = await fetch(`${server.http}/sse?from=test`, {
     headers: { "X-Tutorial": "sse" },
+    signal: deadline.signal,
   });
 
   await t.step("it is an uncached event stream", () => {
@@ -117,9 +146,16 @@ Deno.test("GET /sse streams count in MAX_CONNECTIONS_PER_IP with WebSockets", as
   await assert.rejects(connect(`${server.ws}/echo`), "the WebSocket cap too");
 
   controller.abort();
-  await assert.rejects(async () => {
-    for await (const _ of events) { /* drain until the abort surfaces */ }
-  });
+  await assert.rejects(
+    withDeadline(
+      (async () => {
+        for await (const _ of events) { /* drain until the abort surfaces */ }
+      })(),
+      5000,
+      "the aborted stream to fail",
+    ),
+    (error) => !(error instanceof Deno.errors.TimedOut),
+  );
   await until(
     () => server.services.registry.countFor("127.0.0.1") === 1,
     "closing the stream frees its slot",
@@ -158,7 +194,10 @@ Deno.test("GET /sse from a page on an origin ALLOWED_ORIGINS leaves out gets 403
 
 Deno.test("shutdown ends open /sse streams with an end event", async () => {
   await using server = startTestServer();
-  const response = await fetch(`${server.http}/sse`);
+  using deadline = streamDeadline(10_000, "the stream to end at shutdown");
+  const response = await fetch(`${server.http}/sse`, {
+    signal: deadline.signal,
+  });
   const events = readEvents(response.body!);
   assert.equal((await events.next()).value?.event, "server");
   const stopped = server.server.shutdown();

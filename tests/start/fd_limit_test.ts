@@ -381,7 +381,7 @@ async function spawnLimited(
 /** Sends one message on a WebSocket and waits for its echo. */
 async function echoes(socket: WebSocket, inbox: Inbox, text: string) {
   socket.send(text);
-  assert.equal(await withDeadline(inbox.next(), 3000, `echo of ${text}`), text);
+  assert.equal(await withDeadline(inbox.next(), 5000, `echo of ${text}`), text);
 }
 
 /** Opens a WebSocket, sends one message and closes; rejects after `ms`. */
@@ -400,7 +400,7 @@ async function freshEcho(url: string, ms: number): Promise<void> {
     await echoes(socket, inbox, "fresh");
   } finally {
     socket.close();
-    await withDeadline(inbox.closed(), 3000, "close");
+    await withDeadline(inbox.closed(), 5000, "close");
   }
 }
 
@@ -413,29 +413,34 @@ Deno.test({
   async fn() {
     await using child = await spawnLimited(LIMIT, await startTaskArgs());
     const url = `ws://127.0.0.1:${child.port}/echo`;
-    const socket = await withDeadline(openWebSocket(url), 3000, "first open");
+    const socket = await withDeadline(openWebSocket(url), 5000, "first open");
     const inbox = new Inbox(socket);
     const idle: Deno.Conn[] = [];
     try {
       await echoes(socket, inbox, "before");
       // Idle connections that never send a request: more than the limit.
       let refused = 0;
-      const deadline = performance.now() + 10_000;
+      // Generous deadlines: a busy machine is slow, never a reason to fail.
+      const deadline = performance.now() + 30_000;
       for (let i = 0; i < LIMIT + 50; i++) {
         assert.ok(performance.now() < deadline, "opening idle connections");
         try {
           idle.push(
             await withDeadline(
               Deno.connect({ hostname: "127.0.0.1", port: child.port }),
-              2000,
+              5000,
               "connect",
             ),
           );
         } catch (error) {
-          // Refused while the listener is down; reset if it closed mid-handshake.
+          // Refused while the listener is down; reset if it closed with our
+          // connection in its backlog. Deno.connect asks the kernel for the
+          // peer's address after connecting: when the reset lands in between
+          // (a busy machine widens that gap), the error is NotConnected.
           if (
             !(error instanceof Deno.errors.ConnectionRefused) &&
-            !(error instanceof Deno.errors.ConnectionReset)
+            !(error instanceof Deno.errors.ConnectionReset) &&
+            !(error instanceof Deno.errors.NotConnected)
           ) throw error;
           refused++;
         }
@@ -443,7 +448,7 @@ Deno.test({
       await until(
         () => child.stdout().includes("listener accept failed"),
         "accept failure logged",
-        { timeoutMs: 5000 },
+        { timeoutMs: 10_000 },
       );
       assert.match(
         child.stdout(),
@@ -454,11 +459,12 @@ Deno.test({
       await echoes(socket, inbox, "during");
 
       for (const conn of idle.splice(0)) conn.close();
-      // The listener comes back within its 5 s backoff ceiling.
-      const retryUntil = performance.now() + 15_000;
+      // The listener comes back within its 5 s backoff ceiling; a busy
+      // machine gets six times that.
+      const retryUntil = performance.now() + 30_000;
       for (;;) {
         try {
-          await freshEcho(url, 2000);
+          await freshEcho(url, 5000);
           break;
         } catch (error) {
           if (performance.now() > retryUntil) throw error;
@@ -471,7 +477,7 @@ Deno.test({
             child.stdout(),
           ),
         "recovery logged",
-        { timeoutMs: 2000 },
+        { timeoutMs: 5000 },
       );
       await echoes(socket, inbox, "after");
       assert.equal(child.exited(), false);
@@ -486,7 +492,7 @@ Deno.test({
     } finally {
       for (const conn of idle) conn.close();
       if (socket.readyState < WebSocket.CLOSING) socket.close();
-      await withDeadline(inbox.closed(), 3000, "test socket closed");
+      await withDeadline(inbox.closed(), 5000, "test socket closed");
     }
   },
 });
@@ -513,18 +519,18 @@ Deno.test({
     const conns: Deno.Conn[] = [];
     try {
       const statuses: number[] = [];
-      const deadline = performance.now() + 15_000;
+      const deadline = performance.now() + 30_000;
       for (let i = 0; i < 70; i++) {
         assert.ok(performance.now() < deadline, "70 handshakes");
         const conn = await withDeadline(
           Deno.connect({ hostname: "127.0.0.1", port: child.port }),
-          2000,
+          5000,
           "connect",
         );
         conns.push(conn);
         await writeAll(conn, encoder.encode(upgradeRequest()));
         statuses.push(
-          (await withDeadline(readResponse(conn), 2000, "handshake")).status,
+          (await readResponse(conn, { timeoutMs: 5000 })).status,
         );
       }
       assert.equal(statuses.filter((status) => status === 101).length, 64);
