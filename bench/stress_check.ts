@@ -116,28 +116,60 @@ function readOutput(text: string): { summary: string; failures: string[] } {
   return { summary, failures: [...failures] };
 }
 
-/** Runs `deno task test` once, its output into `run-N.log`. */
+/**
+ * Runs `deno task test` once, its output streamed into `run-N.log` as it
+ * comes (so a hung test can be read while it hangs). It runs in a process
+ * group of its own (setsid): past {@link RUN_TIMEOUT_MS} the whole group is
+ * killed, servers a test started included.
+ */
 async function runSuite(run: number): Promise<RunResult> {
   const began = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "test"],
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "task", "test"],
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
-  const output = await child.output();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // The group has exited.
+    }
+  }, RUN_TIMEOUT_MS);
+  const log = await Deno.open(`${logs}/run-${run}.log`, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  let text = "";
+  const copy = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      await log.write(chunk);
+    }
+  };
+  const [status] = await Promise.all([
+    child.status,
+    copy(child.stdout),
+    copy(child.stderr),
+  ]);
   clearTimeout(timer);
-  const text = decoder.decode(output.stdout) + decoder.decode(output.stderr);
-  await Deno.writeTextFile(`${logs}/run-${run}.log`, text);
+  log.close();
   const { summary, failures } = readOutput(text);
   return {
     run,
-    passed: output.success,
+    passed: status.success,
     seconds: Math.round((performance.now() - began) / 1000),
-    summary: output.signal ? `killed by ${output.signal}` : summary,
+    summary: killed
+      ? `killed after ${
+        RUN_TIMEOUT_MS / 60_000
+      } min; last lines in run-${run}.log`
+      : summary,
     failures,
   };
 }

@@ -4,11 +4,12 @@
  * Starts its own server (`reference_server.ts`, the bare Deno echo) and keeps
  * `--connections` (default 3000) client connections churning against it:
  * each opens from a 127.0.9.x source address, upgrades, sends a small
- * message every second and reads the echoes for 2-15 s, and then resets the
+ * message every second and reads the echoes for 5-30 s, and then resets the
  * connection (SO_LINGER 0 through node:net's `resetAndDestroy()`, so the
  * kernel sends an RST and keeps no TIME_WAIT); one in ten resets right after
- * connecting, before its handshake. About 3000 / 8.5 s = 350 new
- * connections a second at the default. Stops after `--seconds` (default 600, at most 3600),
+ * connecting, before its handshake. About 3000 / 17.5 s = 170 new
+ * connections a second at the default, fewer on a machine too busy to
+ * complete them (a handshake gives up after 30 s). Stops after `--seconds` (default 600, at most 3600),
  * on SIGINT or SIGTERM, killing its server.
  *
  * A line per 10 s on stderr: open connections, sessions per second, echoes,
@@ -127,7 +128,7 @@ async function session(localAddress: string, early: boolean): Promise<void> {
     const ticker = setInterval(() => socket.write(MESSAGE), 1000);
     socket.write(MESSAGE);
     try {
-      await sleep(2000 + Math.random() * 13_000);
+      await sleep(5000 + Math.random() * 25_000);
     } finally {
       clearInterval(ticker);
     }

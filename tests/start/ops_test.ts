@@ -24,6 +24,7 @@ async function readLinesUntil(
   found: (line: string, all: string[]) => boolean,
   what: string,
   already: string[] = [],
+  timeoutMs = DEFAULT_PROCESS_TIMEOUT_MS,
 ): Promise<string[]> {
   const lines = [...already];
   let rest = "";
@@ -41,7 +42,7 @@ async function readLinesUntil(
         }
       }
     })(),
-    DEFAULT_PROCESS_TIMEOUT_MS,
+    timeoutMs,
     what,
   );
   return lines;
@@ -218,8 +219,11 @@ Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, a
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "serve"],
+  // `deno task` starts deno serve as its own child: setsid makes the task a
+  // process group the test can kill whole, so no server outlives the test
+  // holding its pipes open.
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "task", "--quiet", "serve"],
     cwd: ROOT,
     env: { NO_COLOR: "1", PORT: String(port), DENO_JOBS: "2" },
     clearEnv: true,
@@ -236,8 +240,11 @@ Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, a
         all.some((line) => line.startsWith("ws-echo: page")) &&
         all.filter((line) => line.startsWith("start ")).length === 2,
       "the page line and a start line from each of two workers",
+      [],
+      // Two workers, each loading the service, on a busy machine.
+      2 * DEFAULT_PROCESS_TIMEOUT_MS,
     ).catch(async (error) => {
-      child.kill("SIGKILL");
+      killGroup(child);
       throw new Error(`${error.message}; stderr: ${await stderr}`);
     });
     const page = lines.find((line) => line.startsWith("ws-echo: page"))!;
@@ -263,11 +270,7 @@ Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, a
     assert.equal(close.code, 1001);
     assert.equal((await waitForExit(child)).code, 0);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // It has exited.
-    }
+    killGroup(child);
     await stdout.cancel();
     await child.status;
   }
@@ -385,6 +388,15 @@ Deno.test("the container and the systemd unit run with exactly the start task's 
     },
   });
 });
+
+/** Kills every process of `child`'s process group (started with setsid). */
+function killGroup(child: Deno.ChildProcess): void {
+  try {
+    Deno.kill(-child.pid, "SIGKILL");
+  } catch {
+    // The whole group has exited.
+  }
+}
 
 /** The path of `command` in a PATH folder, or undefined when none has it. */
 function onPath(command: string): string | undefined {
