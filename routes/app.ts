@@ -34,6 +34,9 @@ import { limitsRoute } from "./limits.ts";
 import { sseRoute } from "./sse.ts";
 import {
   asksForWebSocket,
+  type DecidedAnswers,
+  type UpgradeHandler,
+  upgradeRoute,
   type WebSocketEndpoint,
   webSocketRoute,
   webSocketUpgrade,
@@ -105,14 +108,20 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   };
   const app: Hono<AppEnv> = new QuickHono<AppEnv>();
   app.use(everyResponse(log, config, services.metrics));
+  // Upgrades answered before routing but not with a 101, for Hono to finish.
+  const decided: DecidedAnswers = new WeakMap();
+  const upgrades = new Map<string, UpgradeHandler>();
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
-    app.route(`/${endpoint}`, webSocketRoute(services, endpoint));
+    const upgrade = webSocketUpgrade(services, endpoint, `/${endpoint}`);
+    upgrades.set(`/${endpoint}`, upgrade);
+    app.route(`/${endpoint}`, webSocketRoute(upgrade, decided));
   }
   // The bare URL echoes too, as echo.websocket.org did: an upgrade on `/` is
   // `/echo`'s, any other GET (and HEAD) gets the page.
   const upgradeOnRoot = webSocketUpgrade(services, "echo", "/");
+  const onRoot = upgradeRoute(upgradeOnRoot, decided);
   app.get("/", function echoOnRoot(c, next) {
-    return asksForWebSocket(c.req.raw) ? upgradeOnRoot(c) : next();
+    return asksForWebSocket(c.req.raw) ? onRoot(c) : next();
   });
   // Pages on other origins may read the limits and open the event stream.
   const readableFrom = cors({ origin: config.allowedOrigins });
@@ -139,9 +148,55 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     });
     return c.text("Internal server error\n", 500);
   });
-  const fetch = (request: Request, info?: Deno.ServeHandlerInfo) =>
-    Promise.resolve(app.fetch(headAsGet(request), info));
+  /** Lets Hono finish an upgrade answered before routing. */
+  const viaHono = (
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    answer: () => Response,
+  ) => {
+    decided.set(request, answer);
+    return Promise.resolve(app.fetch(request, info));
+  };
+  const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => {
+    let upgrade: UpgradeHandler | undefined;
+    if (request.method === "GET") {
+      const path = pathOf(request.url);
+      upgrade = path === "/"
+        ? (asksForWebSocket(request) ? upgradeOnRoot : undefined)
+        : upgrades.get(path);
+    }
+    if (upgrade === undefined) {
+      return Promise.resolve(app.fetch(headAsGet(request), info));
+    }
+    // The upgrade path skips Hono: its context, middleware and router cost
+    // CPU per handshake and compile time before the first echo
+    // (BENCHMARKS.md). A 101 would pass through Hono unchanged anyway.
+    const finish = (response: Response) =>
+      response.status === 101
+        ? Promise.resolve(response)
+        : viaHono(request, info, () => response);
+    const fail = (error: unknown) =>
+      viaHono(request, info, () => {
+        throw error;
+      });
+    try {
+      const answer = upgrade(request, info as AppEnv["Bindings"] | undefined);
+      return answer instanceof Promise
+        ? answer.then(finish, fail)
+        : finish(answer);
+    } catch (error) {
+      return fail(error);
+    }
+  };
   return { app, fetch, services };
+}
+
+/** The path of an absolute URL, without its query: `http://h/echo?x` -> `/echo`. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const end = url.indexOf("?", start);
+  return end < 0 ? url.slice(start) : url.slice(start, end);
 }
 
 function notFound(c: Context<AppEnv>): Response {

@@ -43,13 +43,43 @@ const NO_PRELUDE: readonly string[] = [];
  */
 export type WebSocketEndpoint = "echo" | "close" | "inspect" | "stream";
 
+/**
+ * Answers a GET of a WebSocket endpoint: the 101 of an upgrade, or a
+ * refusal. Plain of Hono, so `routes/app.ts` can call it before routing.
+ */
+export type UpgradeHandler = (
+  request: Request,
+  info: AppEnv["Bindings"] | undefined,
+) => Response | Promise<Response>;
+
+/**
+ * Answers `routes/app.ts` decided before routing (a refusal, or the error
+ * the handler threw), for Hono to finish like any other: the security
+ * headers and the log line, or `onError`'s 500.
+ */
+export type DecidedAnswers = WeakMap<Request, () => Response>;
+
+/**
+ * The Hono handler of an upgrade: the answer decided before routing, if
+ * any, else the upgrade itself.
+ */
+export function upgradeRoute(
+  upgrade: UpgradeHandler,
+  decided: DecidedAnswers,
+): (c: Context<AppEnv>) => Response | Promise<Response> {
+  return function upgradeInHono(c) {
+    const answer = decided.get(c.req.raw);
+    return answer ? answer() : upgrade(c.req.raw, c.env);
+  };
+}
+
 /** One WebSocket endpoint, to mount at `/<endpoint>`. */
 export function webSocketRoute(
-  services: Services,
-  endpoint: WebSocketEndpoint,
+  upgrade: UpgradeHandler,
+  decided: DecidedAnswers = new WeakMap(),
 ): Hono<AppEnv> {
   const route = new Hono<AppEnv>();
-  route.get("/", webSocketUpgrade(services, endpoint, `/${endpoint}`));
+  route.get("/", upgradeRoute(upgrade, decided));
   route.all(
     "/",
     (c) =>
@@ -80,18 +110,17 @@ export function webSocketUpgrade(
   services: Services,
   endpoint: WebSocketEndpoint,
   path: string,
-): (c: Context<AppEnv>) => Response | Promise<Response> {
+): UpgradeHandler {
   const { config, ids } = services;
   const queryContext = {
     stream: endpoint === "stream",
     maxMessageBytes: config.maxMessageBytes,
     maxBufferedBytes: config.maxBufferedBytes,
   };
-  return function upgrade(c) {
+  return function upgrade(request, info) {
     const arrivedAt = Date.now();
-    const request = c.req.raw;
     const headers = request.headers;
-    const peer = c.env?.remoteAddr;
+    const peer = info?.remoteAddr;
     const ip = clientIp(peer?.hostname, headers, config.trustProxy);
     const who: Client = {
       kind: "ws",

@@ -31,6 +31,31 @@ Deno.test("/, /echo, /healthz and a 404 carry the security headers", async (t) =
   }
 });
 
+Deno.test("an upgrade refused before routing still gets the security headers and one http log line", async () => {
+  const records: Array<Record<string, unknown>> = [];
+  const { fetch, services } = createApp(DEFAULT_CONFIG, {
+    log: (record) => records.push(record),
+  });
+  try {
+    // A plain GET of /echo: the upgrade handler answers 426 before Hono routes.
+    const response = await fetch(new Request("http://localhost/echo"));
+    await response.body?.cancel();
+    assert.equal(response.status, 426);
+    assert.match(
+      response.headers.get("content-security-policy") ?? "",
+      /default-src 'self'/,
+    );
+    assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+    const http = records.filter((record) => record.event === "http");
+    assert.deepEqual(
+      http.map(({ method, path, status }) => ({ method, path, status })),
+      [{ method: "GET", path: "/echo", status: 426 }],
+    );
+  } finally {
+    services.memory.dispose();
+  }
+});
+
 Deno.test("dot segments, encoded separators and files outside static/ get a 4xx, never the file", async (t) => {
   await using server = startTestServer();
   const attempts = [
