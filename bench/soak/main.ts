@@ -22,6 +22,11 @@
  * every sample to `bench/results/soak-<time>.json`. Exits 1 if the server
  * died, 2 on a bad argument, 130 on Ctrl-C.
  *
+ * `--overload` runs only the attacks of issue #20 instead (`overload.ts`):
+ * endless fragments, pong and empty-frame floods, a close never answered,
+ * reset upgrades, each with one and four attackers under `deno task start`
+ * and `deno task serve`.
+ *
  * All traffic stays on loopback; every loop is bounded in count and time.
  *
  * @module
@@ -29,6 +34,7 @@
 import { parseSoakArgs, type SoakOptions } from "./plan.ts";
 import { summarize } from "./report.ts";
 import { runSoak, type SoakResult } from "./run.ts";
+import { runOverloadSoak } from "./overload.ts";
 
 /** Writes every sample to `bench/results/soak-<time>[-quick].json`; returns its path. */
 async function writeResults(
@@ -80,6 +86,12 @@ async function main(): Promise<number> {
   } catch (error) {
     console.error(`soak: ${(error as Error).message}`);
     return 2;
+  }
+  if (options.overload) {
+    // Issue #20's attacks, each against a fresh server (both tasks).
+    const { table } = await runOverloadSoak();
+    console.log(table);
+    return 0;
   }
   const result = await runSoak(options);
   const report = summarize(result);

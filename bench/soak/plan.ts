@@ -11,6 +11,8 @@ import type { Plan } from "./record.ts";
 export interface SoakOptions {
   quick: boolean;
   minutes: number;
+  /** `--overload`: only issue #20's attack phases (`overload.ts`). */
+  overload: boolean;
   plan: Plan;
 }
 
@@ -44,6 +46,7 @@ export function parseSoakArgs(args: string[]): SoakOptions {
     options: {
       minutes: { type: "string", default: "10" },
       quick: { type: "boolean", default: false },
+      overload: { type: "boolean", default: false },
     },
   });
   const quick = values.quick;
@@ -53,5 +56,10 @@ export function parseSoakArgs(args: string[]): SoakOptions {
       `Invalid --minutes "${values.minutes}": expected a number above 0, at most 1440`,
     );
   }
-  return { quick, minutes, plan: quick ? QUICK : FULL };
+  return {
+    quick,
+    minutes,
+    overload: values.overload,
+    plan: quick ? QUICK : FULL,
+  };
 }

@@ -1,0 +1,233 @@
+/**
+ * `deno task soak --overload`: the attacks of issue #20 as soak phases, each
+ * against a fresh service under `deno task start` and under `deno task
+ * serve`, with one and with four attackers (127.0.1.x), while one bystander
+ * (127.0.0.3) echoes every 100 ms and reconnects at once when closed. Each
+ * attacker tries three times (refused ones stop); a try ends when the server
+ * cuts it, at its byte budget (fragments) or after 15 s (floods). Prints a
+ * markdown table: peak RSS of the server's processes, the bystander's worst
+ * gap, incidents and recycles (from `/metrics`), the bystander's reconnects
+ * and refusals, the attackers' statuses on their last try, and whether the
+ * server is still alive.
+ *
+ * MAX_RSS_BYTES is 256 MiB here so a phase costs hundreds of MiB, not GiB.
+ *
+ * @module
+ */
+import {
+  type AttackResult,
+  controlFlood,
+  endlessFragments,
+  resetUpgrades,
+  startBystander,
+  unansweredClose,
+} from "../overload_attacks.ts";
+import { ROOT } from "../service.ts";
+import { HOST } from "./shared.ts";
+
+const MiB = 1024 * 1024;
+const MAX_RSS = 256 * MiB;
+const FRAGMENT_BUDGET = 640 * MiB;
+
+/** One attack: one try from `address`. */
+type Attack = (port: number, address: string) => Promise<AttackResult>;
+
+/** The phases, by name. */
+export const OVERLOAD_PHASES: Record<string, Attack> = {
+  fragments: (port, address) =>
+    endlessFragments(port, address, FRAGMENT_BUDGET),
+  pong_flood: (port, address) => controlFlood(port, address, "pong", 15_000),
+  empty_flood: (port, address) => controlFlood(port, address, "empty", 15_000),
+  unanswered_close: (port, address) =>
+    unansweredClose(port, address, FRAGMENT_BUDGET),
+  reset_upgrades: async (port, address) => {
+    const statuses = await resetUpgrades(port, address, 80);
+    const refused = statuses.get(429) ?? 0;
+    return { status: refused > 0 ? 429 : 0, sentBytes: 0, cut: true };
+  },
+};
+
+/** One phase's figures. */
+export interface OverloadFigures {
+  phase: string;
+  mode: "start" | "serve";
+  attackers: number;
+  peakRssMiB: number;
+  bystanderWorstGapMs: number;
+  bystanderReconnects: number;
+  bystanderRefused: number;
+  incidents: number;
+  recycles: number;
+  lastTryStatuses: string;
+  alive: boolean;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/** The RSS of `pid` and every process below it, in bytes. */
+function treeRss(pid: number): number {
+  let total = 0;
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+    const children = Deno.readTextFileSync(
+      `/proc/${pid}/task/${pid}/children`,
+    ).trim();
+    for (const child of children ? children.split(" ") : []) {
+      total += treeRss(Number(child));
+    }
+  } catch {
+    // Gone.
+  }
+  return total;
+}
+
+async function metric(port: number, pattern: RegExp): Promise<number> {
+  try {
+    const text = await (await fetch(`http://${HOST}:${port}/metrics`)).text();
+    let sum = 0;
+    for (const match of text.matchAll(pattern)) sum += Number(match[1]);
+    return sum;
+  } catch {
+    return -1;
+  }
+}
+
+/** Runs one phase against a fresh service; resolves with its figures. */
+export async function runOverloadPhase(
+  phase: string,
+  mode: "start" | "serve",
+  attackers: number,
+): Promise<OverloadFigures> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", mode],
+    cwd: ROOT,
+    env: {
+      PORT: String(port),
+      BIND_ADDRESS: HOST,
+      MAX_RSS_BYTES: String(MAX_RSS),
+      NO_COLOR: "1",
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    try {
+      await (await fetch(`http://${HOST}:${port}/healthz`)).body?.cancel();
+      break;
+    } catch {
+      if (exited || performance.now() > deadline) {
+        throw new Error(`The ${mode} server did not start`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, treeRss(child.pid));
+  }, 50);
+  const bystander = startBystander(port, "127.0.0.3");
+  const attack = OVERLOAD_PHASES[phase]!;
+  const last: number[] = [];
+  await Promise.all(
+    Array.from({ length: attackers }, async (_, i) => {
+      const address = `127.0.1.${i + 2}`;
+      let result: AttackResult = { status: 0, sentBytes: 0, cut: true };
+      for (let try_ = 0; try_ < 3; try_++) {
+        result = await attack(port, address);
+        if (result.status === 429) break;
+      }
+      last.push(result.status);
+    }),
+  );
+  // The bystander's last reconnect after the attack, if any.
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const report = await bystander.stop();
+  clearInterval(sampler);
+  const incidents = await metric(
+    port,
+    /ws_echo_overload_incidents_total\{[^}]*\} (\d+)/g,
+  );
+  const recycles = await metric(port, /ws_echo_listener_recycles_total (\d+)/g);
+  const alive = !exited;
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // Exited already.
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited.
+    }
+  }, 10_000);
+  await status;
+  clearTimeout(timer);
+  const statuses = new Map<number, number>();
+  for (const s of last) statuses.set(s, (statuses.get(s) ?? 0) + 1);
+  return {
+    phase,
+    mode,
+    attackers,
+    peakRssMiB: Math.round(peak / MiB),
+    bystanderWorstGapMs: Math.round(report.worstGapMs),
+    bystanderReconnects: report.reconnects,
+    bystanderRefused: [...report.refusals.values()].reduce((a, b) => a + b, 0),
+    incidents,
+    recycles,
+    lastTryStatuses: [...statuses].map(([s, n]) => `${n}× ${s || "none"}`)
+      .join(", "),
+    alive,
+  };
+}
+
+/** Every phase, both modes, one and four attackers; a markdown table. */
+export async function runOverloadSoak(
+  phases: string[] = Object.keys(OVERLOAD_PHASES),
+  modes: Array<"start" | "serve"> = ["start", "serve"],
+): Promise<{ figures: OverloadFigures[]; table: string }> {
+  const figures: OverloadFigures[] = [];
+  for (const phase of phases) {
+    for (const mode of modes) {
+      for (const attackers of [1, 4]) {
+        console.error(`overload: ${phase} ${mode} ×${attackers}`);
+        figures.push(await runOverloadPhase(phase, mode, attackers));
+      }
+    }
+  }
+  const rows = figures.map((f) =>
+    `| ${f.phase} | ${f.mode} | ${f.attackers} | ${f.peakRssMiB} | ${f.bystanderWorstGapMs} | ${f.incidents} | ${f.recycles} | ${f.bystanderReconnects} | ${f.bystanderRefused} | ${f.lastTryStatuses} | ${
+      f.alive ? "yes" : "no"
+    } |`
+  );
+  const table = [
+    "| Phase | Task | Attackers | Peak RSS MiB | Bystander worst gap ms | Incidents | Recycles | Bystander reconnects | Bystander refused | Attackers' last try | Alive |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+  return { figures, table };
+}
+
+if (import.meta.main) {
+  const phases = Deno.args.filter((arg) => arg in OVERLOAD_PHASES);
+  const modes = Deno.args.filter((arg) => arg === "start" || arg === "serve");
+  const { table } = await runOverloadSoak(
+    phases.length ? phases : undefined,
+    modes.length ? modes as Array<"start" | "serve"> : undefined,
+  );
+  console.log(table);
+}
