@@ -12,8 +12,10 @@ import {
   $,
   applyLanguage,
   language,
+  number,
   onLanguage,
   setLanguage,
+  size,
   t,
 } from "./page.js";
 import { mountOptions, syncPageUrl } from "./panels/options.js";
@@ -23,16 +25,21 @@ import { mountComposer } from "./panels/composer.js";
 import { mountMorePanel } from "./panels/more.js";
 import { mountStatePanel } from "./panels/state.js";
 import { mountHandshakePanel } from "./panels/handshake.js";
+import { mountRecordingPanel } from "./panels/recording.js";
 
 /** What the server said about itself: /limits, once it answers. */
 const server = { limits: undefined };
 const connection = new Connection();
-const charts = new Charts({
-  rtt: $("rtt-chart"),
-  flow: $("flow-chart"),
-  rttSummary: $("rtt-summary"),
-  flowSummary: $("flow-summary"),
-}, t);
+const charts = new Charts(
+  {
+    rtt: $("rtt-chart"),
+    flow: $("flow-chart"),
+    rttSummary: $("rtt-summary"),
+    flowSummary: $("flow-summary"),
+  },
+  t,
+  { size, number },
+);
 
 // The static texts first, so every panel's own re-render comes after them.
 onLanguage(() => {
@@ -41,12 +48,16 @@ onLanguage(() => {
   for (const element of document.querySelectorAll("[data-i18n]")) {
     element.textContent = t(element.dataset.i18n);
   }
+  for (const element of document.querySelectorAll("[data-i18n-placeholder]")) {
+    element.placeholder = t(element.dataset.i18nPlaceholder);
+  }
   $("lang").value = language();
 });
 
 mountOptions();
-const stream = mountStreamPanel({ connection });
-mountConnectPanel({ connection, stream });
+const messages = mountStreamPanel({ connection });
+mountConnectPanel({ connection, stream: messages.stream });
+mountRecordingPanel({ connection, messages });
 const composer = mountComposer({ connection });
 const more = mountMorePanel({ connection, server });
 mountHandshakePanel();

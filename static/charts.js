@@ -20,6 +20,25 @@ function cssColor(name) {
     .trim() || "#555";
 }
 
+/**
+ * uPlot `size` for an axis: tick length, gap and the widest label, measured
+ * in the axis font (uPlot's own autosize recipe), in CSS pixels.
+ */
+function fitLabels(chart, values, axisIndex, cycle) {
+  const axis = chart.axes[axisIndex];
+  if (cycle > 1) return axis._size;
+  let size = axis.ticks.size + axis.gap;
+  const longest = (values ?? []).reduce(
+    (widest, value) => value.length > widest.length ? value : widest,
+    "",
+  );
+  if (longest !== "") {
+    chart.ctx.font = axis.font[0];
+    size += chart.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(size) + 2;
+}
+
 /** Appends to parallel arrays, dropping the oldest points past MAX_POINTS. */
 function push(columns, values) {
   columns.forEach((column, i) => {
@@ -40,22 +59,34 @@ export class Charts {
   #lastSample = 0;
   #lastReceived = 0;
   #t;
+  #format;
   #elements;
 
   /**
    * @param {{ rtt: HTMLElement, flow: HTMLElement, rttSummary: HTMLElement, flowSummary: HTMLElement }} elements
    * @param {(key: string, values?: object) => string} t
+   * @param {{ size: (bytes: number) => string, number: (n: number) => string }} format
+   *   byte counts and plain numbers in the page's language
    */
-  constructor(elements, t) {
+  constructor(elements, t, format) {
     this.#elements = elements;
     this.#t = t;
+    this.#format = format;
     const uPlot = globalThis.uPlot;
     if (!uPlot) return;
-    const axis = () => ({
+    /**
+     * An axis whose labels are written by `label` and whose width fits the
+     * longest of them (uPlot's `values` and `size` options), so 2 MiB is
+     * never clipped to "000,000".
+     */
+    const axis = (label) => ({
       stroke: cssColor("--fg"),
       grid: { stroke: cssColor("--grid") },
       ticks: { stroke: cssColor("--grid") },
+      values: (_chart, splits) => splits.map((value) => label(value)),
+      size: fitLabels,
     });
+    const plain = (value) => format.number(value);
     const base = (element) => ({
       width: Math.max(element.clientWidth, 200),
       height: 180,
@@ -71,7 +102,7 @@ export class Charts {
           width: 1.5,
           points: { show: false },
         }],
-        axes: [axis(), { ...axis(), size: 50 }],
+        axes: [axis(plain), axis(plain)],
       },
       this.#rtt,
       elements.rtt,
@@ -90,12 +121,11 @@ export class Charts {
           scale: "rate",
           points: { show: false },
         }],
-        axes: [axis(), { ...axis(), size: 60 }, {
-          ...axis(),
+        axes: [axis(plain), axis((value) => format.size(value)), {
+          ...axis(plain),
           scale: "rate",
           side: 1,
           grid: { show: false },
-          size: 50,
         }],
       },
       this.#flow,
@@ -187,9 +217,9 @@ export class Charts {
     this.#elements.flowSummary.textContent = buffered.length === 0
       ? this.#t("chart.flowEmpty")
       : this.#t("chart.flowSummary", {
-        peak: Math.max(...buffered),
-        now: buffered[buffered.length - 1],
-        rate: Math.max(...rates),
+        peak: this.#format.size(Math.max(...buffered)),
+        now: this.#format.size(buffered[buffered.length - 1]),
+        rate: this.#format.number(Math.max(...rates)),
       });
   }
 }

@@ -17,8 +17,12 @@
  */
 import { utf8Bytes } from "./format.js";
 
-/** How many messages the server sends first on `url` (/inspect, greeting). */
+/**
+ * How many messages the server sends first on `url` (/inspect, greeting);
+ * on /stream every message is the server's own, none an echo.
+ */
 export function preludeCount(url) {
+  if (url.pathname === "/stream") return Infinity;
   const greeting = url.searchParams.get("greeting");
   return (url.pathname.endsWith("/inspect") ? 1 : 0) +
     (greeting !== null && greeting !== "0" && greeting !== "false" ? 1 : 0);

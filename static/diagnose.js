@@ -8,17 +8,20 @@
  * @module
  */
 
+import { BAD_PORTS } from "./format.js";
+
 const TIMEOUT_MS = 3000;
 
 /**
  * @typedef {object} Diagnosis
  * @property {string} kind one of: cross-origin, unreachable, not-found,
  *   bad-request, origin, too-many, likely-too-many, busy, full, shutting-down,
- *   upgrade-refused, not-websocket, status
+ *   upgrade-refused, not-websocket, status, unsafe-port
  * @property {number} [status] the HTTP status the server answered with
  * @property {string} [body] what it said (the first 600 characters)
  * @property {string} httpUrl the URL that was fetched
  * @property {number} [perIp] MAX_CONNECTIONS_PER_IP, when known
+ * @property {number} [port] the port a browser refuses (unsafe-port)
  */
 
 /** The http(s) twin of a ws(s) URL. */
@@ -68,6 +71,8 @@ const KIND_BY_STATUS = {
 export async function diagnose(wsUrl) {
   const http = httpTwin(wsUrl);
   const httpUrl = http.href;
+  const port = Number(http.port || (http.protocol === "https:" ? 443 : 80));
+  if (BAD_PORTS.has(port)) return { kind: "unsafe-port", httpUrl, port };
   if (http.origin !== location.origin) return { kind: "cross-origin", httpUrl };
   let answer;
   try {

@@ -15,6 +15,10 @@ import { size, t } from "./page.js";
 
 /** Longest text parsed as JSON for a pretty expand. */
 const JSON_MAX = 2 * 1048576;
+/** Characters of a text message a filter searches. */
+const SEARCH_CHARS = 16384;
+/** Bytes of a binary message a filter searches, as hex. */
+const SEARCH_BYTES = 64;
 
 /** A hex dump of at most `limit` bytes, 16 a line with their offset. */
 export function hexDump(bytes, limit = 16384) {
@@ -30,6 +34,68 @@ export function hexDump(bytes, limit = 16384) {
   return lines.join("\n");
 }
 
+/** The id of the close-code table row that explains `code`, if any. */
+export function closeCodeRow(code) {
+  if (document.getElementById(`close-${code}`)) return `close-${code}`;
+  if (code >= 4000 && code <= 4999) return "close-4000-4999";
+  return undefined;
+}
+
+/**
+ * The stream entry for a recorded event or message (recording.js), at its
+ * time; undefined for "connecting", which the timeline shows instead.
+ * @param {import("./recording.js").Recorded} recorded
+ * @param {boolean} opened whether the connection it belongs to ever opened
+ */
+export function entryFor(recorded, opened) {
+  const at = recorded.time;
+  switch (recorded.event) {
+    case "connecting":
+      return undefined;
+    case "open":
+      return {
+        at,
+        kind: "open",
+        summary: t("openDetail", {
+          protocol: JSON.stringify(recorded.protocol),
+        }),
+      };
+    case "error":
+      return { at, kind: "error", summary: t("errorDetail") };
+    case "close": {
+      const { code, reason, wasClean } = recorded;
+      let summary = t("closeDetail", {
+        code,
+        reason: JSON.stringify(reason),
+        clean: wasClean,
+      });
+      if (code === 1006) {
+        summary += ` (${t(opened ? "closeDropped" : "closeNeverOpened")})`;
+      }
+      const row = closeCodeRow(code);
+      return {
+        at,
+        kind: "close",
+        summary,
+        ...(row
+          ? { link: `#${row}`, linkText: t("explainCode", { code }) }
+          : {}),
+      };
+    }
+  }
+  const kind = recorded.direction === "sent" ? "send" : "message";
+  if (recorded.data === undefined) {
+    return {
+      at,
+      kind,
+      type: recorded.type,
+      bytes: recorded.size,
+      summary: t("dataDropped", { type: recorded.type }),
+    };
+  }
+  return { at, ...describe(kind, recorded.data) };
+}
+
 /**
  * A stream entry for a message sent ("send") or received ("message").
  * @param {"send"|"message"} kind
@@ -40,6 +106,8 @@ export function describe(kind, data) {
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
     return {
       kind,
+      type: "binary",
+      search: hexPreview(bytes, SEARCH_BYTES),
       bytes: bytes.length,
       summary: t("binary", { hex: hexPreview(bytes) }),
       ...(bytes.length > 16
@@ -57,6 +125,8 @@ export function describe(kind, data) {
       : previewText(echo.text).text;
     return {
       kind,
+      type: "text",
+      search: data.slice(0, SEARCH_CHARS),
       bytes,
       summary: t("jsonEcho", {
         seq: echo.seq,
@@ -71,6 +141,8 @@ export function describe(kind, data) {
   }
   return {
     kind,
+    type: "text",
+    search: data.slice(0, SEARCH_CHARS),
     bytes,
     summary: t("text", { preview: preview.text }),
     ...(preview.cut || json || data.length > 60

@@ -30,7 +30,17 @@ const EXPAND_CHARS = 65536;
  * @property {number} [keep] bytes held by `full`
  * @property {string} [link] href of an explanation
  * @property {string} [linkText]
+ * @property {"text"|"binary"} [type] a message's type
+ * @property {string} [search] the text a filter looks in (else the summary)
+ * @property {Date} [at] when it happened (now, unless replayed from a recording)
  */
+
+/**
+ * What a filter sees of an entry.
+ * @typedef {{ dir: "sent"|"received"|"event", type?: "text"|"binary", search: string }} Facets
+ */
+
+const DIRECTIONS = { send: "sent", message: "received" };
 
 export class MessageStream {
   /** @type {HTMLOListElement} */
@@ -46,9 +56,12 @@ export class MessageStream {
   #queue = [];
   #scheduled = false;
   #follow = true;
+  /** scrollTop right after the last scroll to the bottom. */
+  #pinnedAt = 0;
   #total = 0;
   #shown = 0;
-  #lastAt = 0;
+  /** Time of the entry before, in ms since the epoch. */
+  #lastAt;
   /** Unseen entries while not following. */
   #unseen = 0;
   /** Entry elements with a kept payload, oldest first, for the byte budget. */
@@ -56,6 +69,12 @@ export class MessageStream {
   #keptBytes = 0;
   /** @type {WeakMap<Element, () => string>} */
   #payloads = new WeakMap();
+  /** @type {WeakMap<Element, Facets>} */
+  #facets = new WeakMap();
+  /** @type {((facets: Facets) => boolean) | undefined} */
+  #filter;
+  /** Entries in the page that the filter lets through. */
+  #matches = 0;
 
   /**
    * @param {HTMLOListElement} list the list, inside the scrolling role="log" element
@@ -74,6 +93,12 @@ export class MessageStream {
     this.#onChange = options.onChange;
     const box = this.#box;
     box.addEventListener("scroll", () => {
+      // A scroll that did not move up (the box or a row changed height
+      // under it) is not the reader leaving the bottom: stay pinned.
+      if (this.#follow && box.scrollTop >= this.#pinnedAt - 1) {
+        this.#pin();
+        return;
+      }
       const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
       if (atBottom !== this.#follow) {
         this.#follow = atBottom;
@@ -82,15 +107,26 @@ export class MessageStream {
       }
     }, { passive: true });
     list.addEventListener("click", (event) => this.#click(event));
+    new ResizeObserver(() => {
+      if (this.#follow) this.#pin();
+    }).observe(box);
+  }
+
+  /** Scrolls to the newest entry and remembers where that was. */
+  #pin() {
+    this.#box.scrollTop = this.#box.scrollHeight;
+    this.#pinnedAt = this.#box.scrollTop;
   }
 
   /** Queues an entry; it is written on the next animation frame. */
   add(entry) {
-    const now = performance.now();
-    const gap = this.#total === 0 ? undefined : now - this.#lastAt;
-    this.#lastAt = now;
+    const at = entry.at ?? new Date();
+    const gap = this.#lastAt === undefined
+      ? undefined
+      : at.getTime() - this.#lastAt;
+    this.#lastAt = at.getTime();
     this.#total++;
-    this.#queue.push({ ...entry, seq: this.#total, at: new Date(), gap });
+    this.#queue.push({ ...entry, seq: this.#total, at, gap });
     if (this.#queue.length > MAX_ENTRIES) this.#queue.shift();
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -112,10 +148,11 @@ export class MessageStream {
       const first = this.#list.firstElementChild;
       if (!first) break;
       this.#forget(first);
+      if (!first.hidden) this.#matches--;
       first.remove();
       this.#shown--;
     }
-    if (this.#follow) this.#box.scrollTop = this.#box.scrollHeight;
+    if (this.#follow) this.#pin();
     else this.#unseen += added;
     this.#changed();
   }
@@ -124,7 +161,7 @@ export class MessageStream {
   follow() {
     this.#follow = true;
     this.#unseen = 0;
-    this.#box.scrollTop = this.#box.scrollHeight;
+    this.#pin();
     this.#changed();
   }
 
@@ -137,7 +174,27 @@ export class MessageStream {
     this.#follow = true;
     this.#kept = [];
     this.#keptBytes = 0;
+    this.#matches = 0;
+    this.#lastAt = undefined;
     this.#changed();
+  }
+
+  /**
+   * Shows only the entries `filter` accepts (all of them when undefined),
+   * now and as they arrive; one pass over at most 1,000 elements.
+   * @param {((facets: Facets) => boolean) | undefined} filter
+   */
+  setFilter(filter) {
+    this.#filter = filter;
+    let matches = 0;
+    for (const item of this.#list.children) {
+      const show = !filter || filter(this.#facets.get(item));
+      if (item.hidden === show) item.hidden = !show;
+      if (show) matches++;
+    }
+    this.#matches = matches;
+    this.#changed();
+    if (this.#follow) this.#pin();
   }
 
   /** Re-labels the buttons after a language change. */
@@ -153,6 +210,8 @@ export class MessageStream {
       shown: this.#shown,
       unseen: this.#unseen,
       follow: this.#follow,
+      filtering: this.#filter !== undefined,
+      matches: this.#matches,
     });
   }
 
@@ -193,20 +252,40 @@ export class MessageStream {
     const summary = document.createElement("span");
     summary.className = "summary";
     summary.textContent = entry.summary;
-    const meta = document.createElement("span");
-    meta.className = "meta";
-    const parts = [];
-    if (entry.bytes !== undefined) parts.push(this.#size(entry.bytes));
-    parts.push(localTime(entry.at));
-    if (entry.gap !== undefined) parts.push(this.#gap(entry.gap));
-    meta.textContent = parts.join(" · ");
-    item.append(seq, kind, summary, meta);
+    item.append(seq, kind, summary);
     if (entry.link) {
       const link = document.createElement("a");
       link.href = entry.link;
       link.textContent = entry.linkText ?? entry.link;
       item.append(link);
     }
+    // Size, time and gap in cells of fixed width, so they line up row by row.
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    for (
+      const [name, text] of [
+        ["size", entry.bytes === undefined ? "" : this.#size(entry.bytes)],
+        ["time", localTime(entry.at)],
+        ["gap", entry.gap === undefined ? "" : this.#gap(entry.gap)],
+      ]
+    ) {
+      const cell = document.createElement("span");
+      cell.className = name;
+      cell.textContent = text;
+      meta.append(cell);
+    }
+    item.append(meta);
+    const facets = {
+      dir: DIRECTIONS[entry.kind] ?? "event",
+      type: entry.type,
+      search: entry.search ?? entry.summary,
+    };
+    this.#facets.set(item, facets);
+    if (this.#filter && !this.#filter(facets)) item.hidden = true;
+    else this.#matches++;
+    const tools = document.createElement("span");
+    tools.className = "tools";
+    item.append(tools);
     if (entry.full) {
       this.#payloads.set(item, entry.full);
       this.#kept.push(item);
@@ -215,8 +294,6 @@ export class MessageStream {
       while (this.#keptBytes > KEEP_BYTES && this.#kept.length > 1) {
         this.#forget(this.#kept[0]);
       }
-      const tools = document.createElement("span");
-      tools.className = "tools";
       for (const action of ["expand", "copy"]) {
         const button = document.createElement("button");
         button.type = "button";
@@ -225,7 +302,6 @@ export class MessageStream {
         button.textContent = this.#buttonText(button);
         tools.append(button);
       }
-      item.append(tools);
     }
     return item;
   }

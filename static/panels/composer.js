@@ -1,14 +1,25 @@
 /**
- * The send() panel: the Message field (Enter sends, ↑/↓ go through what was
- * sent before) and Resend.
+ * The send() panel: a multi-line Message editor (Enter sends, Shift+Enter
+ * adds a line, ↑/↓ on a one-line message go through what was sent), a JSON
+ * mode that validates and pretty-prints before sending, Resend, and saved
+ * messages: named, kept in localStorage, sent with one click.
  *
  * @module
  */
-import { literal } from "../format.js";
-import { $, sendFrom, t } from "../page.js";
+import { checkJson, literal, parseSaved, SAVED_MAX } from "../format.js";
+import {
+  $,
+  clearFieldError,
+  onLanguage,
+  sendFrom,
+  setFieldError,
+  t,
+} from "../page.js";
 
 /** Messages kept for ↑/↓ in the Message field. */
 const HISTORY_MAX = 50;
+/** localStorage key of the saved messages: [{name, text, mode}]. */
+export const SAVED_KEY = "ws-echo-saved";
 
 /**
  * Binds the panel; returns whether Resend has something to send.
@@ -21,17 +32,48 @@ export function mountComposer({ connection }) {
   /** Position in sentTexts while browsing with ↑/↓; -1 is the draft. */
   let historyIndex = -1;
   let draft = "";
+  let saved = parseSaved(localStorage.getItem(SAVED_KEY));
 
-  function sendText(text) {
-    const sent = sendFrom(connection, text, {
-      code: [`ws.send(${literal(text, 80, t("code.characters"))});`],
+  const mode = () => $("mode-json").checked ? "json" : "text";
+
+  /**
+   * The text to send in `as` mode: JSON is checked and pretty-printed (the
+   * field shows what goes out); undefined after saying why next to it.
+   */
+  function prepare(text, as) {
+    if (as !== "json") return text;
+    const checked = checkJson(text);
+    if (checked.error) {
+      setFieldError("text", "text-error", "invalid.json", {
+        detail: checked.error,
+      });
+      return undefined;
+    }
+    return checked.text;
+  }
+
+  function sendText(text, as = "text") {
+    const ready = prepare(text, as);
+    if (ready === undefined) return;
+    const sent = sendFrom(connection, ready, {
+      code: [`ws.send(${literal(ready, 80, t("code.characters"))});`],
       inputId: "text",
       errorId: "text-error",
     });
     if (!sent) return;
-    if (sentTexts[sentTexts.length - 1] !== text) sentTexts.push(text);
+    if (sentTexts[sentTexts.length - 1] !== ready) sentTexts.push(ready);
     if (sentTexts.length > HISTORY_MAX) sentTexts.shift();
     historyIndex = -1;
+  }
+
+  function sendField() {
+    const ready = prepare($("text").value, mode());
+    if (ready === undefined) return;
+    if (ready !== $("text").value) {
+      $("text").value = ready;
+      fit();
+    }
+    sendText(ready);
   }
 
   function browseHistory(step) {
@@ -44,24 +86,116 @@ export function mountComposer({ connection }) {
     $("text").value = historyIndex === -1
       ? draft
       : sentTexts[sentTexts.length - 1 - historyIndex];
+    fit();
   }
 
-  $("send-text").addEventListener("click", () => sendText($("text").value));
+  // --- Saved messages ----------------------------------------------------
+
+  function store() {
+    try {
+      localStorage.setItem(SAVED_KEY, JSON.stringify(saved));
+    } catch {
+      setFieldError("save-name", "save-error", "invalid.saveFull");
+    }
+  }
+
+  function save() {
+    const text = $("text").value;
+    const as = mode();
+    const ready = prepare(text, as);
+    if (ready === undefined) return;
+    clearFieldError("text");
+    const name = $("save-name").value.trim() ||
+      ready.replace(/\s+/g, " ").slice(0, 24);
+    if (!name) {
+      return setFieldError("save-name", "save-error", "invalid.saveEmpty");
+    }
+    const next = saved.filter((item) => item.name !== name);
+    next.push({ name, text: ready, mode: as });
+    if (next.length > SAVED_MAX) {
+      return setFieldError("save-name", "save-error", "invalid.saveMany", {
+        max: SAVED_MAX,
+      });
+    }
+    saved = next;
+    clearFieldError("save-name");
+    $("save-name").value = "";
+    store();
+    renderSaved();
+  }
+
+  function renderSaved() {
+    const items = saved.map((item, index) => {
+      const li = document.createElement("li");
+      const send = document.createElement("button");
+      send.type = "button";
+      send.className = "send-saved";
+      send.dataset.index = String(index);
+      send.dataset.needsOpen = "";
+      send.disabled = !connection.isOpen;
+      send.textContent = item.name;
+      send.title = t("savedSend", { name: item.name });
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "remove-saved";
+      remove.dataset.index = String(index);
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", t("savedRemove", { name: item.name }));
+      li.append(send, remove);
+      return li;
+    });
+    $("saved").replaceChildren(...items);
+    $("saved-box").hidden = saved.length === 0;
+  }
+
+  $("saved").addEventListener("click", (event) => {
+    const button = event.target.closest?.("button[data-index]");
+    const item = button && saved[Number(button.dataset.index)];
+    if (!item) return;
+    if (button.classList.contains("remove-saved")) {
+      saved = saved.filter((other) => other !== item);
+      store();
+      renderSaved();
+      $("text").focus();
+    } else {
+      sendText(item.text, item.mode);
+    }
+  });
+  $("save").addEventListener("click", save);
+  $("save-name").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.isComposing) save();
+  });
+  $("send-text").addEventListener("click", sendField);
   $("resend").addEventListener("click", () => {
     const last = sentTexts[sentTexts.length - 1];
     if (last !== undefined) sendText(last);
   });
+  /** Grows the field with its lines, 2 to 8 of them. */
+  function fit() {
+    const lines = $("text").value.split("\n").length;
+    $("text").rows = Math.min(Math.max(lines, 2), 8);
+  }
+  $("text").addEventListener("input", () => {
+    clearFieldError("text");
+    fit();
+  });
+  for (const id of ["mode-text", "mode-json"]) {
+    $(id).addEventListener("change", () => clearFieldError("text"));
+  }
   $("text").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.isComposing) {
+    if (event.isComposing) return;
+    const oneLine = !$("text").value.includes("\n");
+    if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
-      sendText($("text").value);
-    } else if (event.key === "ArrowUp") {
+      sendField();
+    } else if (event.key === "ArrowUp" && oneLine) {
       event.preventDefault();
       browseHistory(1);
-    } else if (event.key === "ArrowDown") {
+    } else if (event.key === "ArrowDown" && oneLine) {
       event.preventDefault();
       browseHistory(-1);
     }
   });
+  onLanguage(renderSaved);
   return { canResend: () => sentTexts.length > 0 };
 }

@@ -18,12 +18,27 @@ import {
   t,
 } from "../page.js";
 import { readProtocols, syncPageUrl } from "./options.js";
+import { closeCodeRow } from "../entries.js";
 
-/** The id of the close-code table row that explains `code`, if any. */
-export function closeCodeRow(code) {
-  if (document.getElementById(`close-${code}`)) return `close-${code}`;
-  if (code >= 4000 && code <= 4999) return "close-4000-4999";
-  return undefined;
+/**
+ * `text` as nodes, with each occurrence of `url` made a link that opens in
+ * a new tab (the failure box says "open … in a new tab").
+ */
+function withLinks(text, url) {
+  if (!url || !text.includes(url)) return [text];
+  const nodes = [];
+  for (const [i, part] of text.split(url).entries()) {
+    if (i > 0) {
+      const link = document.createElement("a");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.textContent = url;
+      nodes.push(link);
+    }
+    if (part) nodes.push(part);
+  }
+  return nodes;
 }
 
 /**
@@ -48,7 +63,9 @@ export function mountConnectPanel({ connection, stream }) {
       return;
     }
     $("failure-title").textContent = t(failure.title, failure.values);
-    $("failure-detail").textContent = t(failure.detail, failure.values);
+    $("failure-detail").replaceChildren(
+      ...withLinks(t(failure.detail, failure.values), failure.values.httpUrl),
+    );
     $("failure-body").textContent = failure.body ?? "";
     $("failure-body").hidden = !failure.body;
     box.hidden = false;
@@ -75,13 +92,16 @@ export function mountConnectPanel({ connection, stream }) {
       path: target.pathname,
       origin: location.origin,
       perIp: found.perIp ?? "",
+      port: found.port ?? "",
     });
     const detail = `failure.${found.kind}`;
+    // The first line is quoted in the detail; the box adds only the rest.
+    const rest = body?.split("\n").slice(1).join("\n").trim();
     showFailure({
       title: "failure.title",
       detail,
       values,
-      ...(body && body.includes("\n") ? { body } : {}),
+      ...(rest ? { body: rest } : {}),
     });
     stream.add({ kind: "note", summary: t(detail, values) });
     announce(t(detail, values));

@@ -16,6 +16,8 @@ import {
   t,
 } from "../page.js";
 
+/** Largest file the page reads into memory to send, in bytes. */
+const FILE_MAX = 16 * 1048576;
 /** The most a burst may send: the page's own maximum. */
 const BURST_MAX = 200;
 
@@ -114,6 +116,28 @@ export function mountMorePanel({ connection, server }) {
       errorId: "hex-error",
     });
   });
+  $("send-file").addEventListener("click", async () => {
+    const file = $("file").files?.[0];
+    if (!file) return setFieldError("file", "file-error", "invalid.noFile");
+    if (file.size > FILE_MAX) {
+      return setFieldError("file", "file-error", "invalid.fileSize", {
+        size: size(file.size),
+        max: size(FILE_MAX),
+      });
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    sendFrom(connection, bytes, {
+      code: [
+        `const file = document.querySelector("input[type=file]").files[0];`,
+        `ws.send(await file.arrayBuffer()); // ${t("code.binary")}, ${
+          size(bytes.length)
+        }`,
+      ],
+      inputId: "file",
+      errorId: "file-error",
+    });
+  });
+  $("file").addEventListener("change", () => clearFieldError("file"));
   $("send-random").addEventListener("click", () => {
     const length = Math.min(
       Math.max(Math.round(Number($("random-size").value)) || 0, 0),

@@ -1,12 +1,25 @@
 /**
- * The Options panel (subprotocols, server delay, JSON echoes) and the page's
- * own address: `?lang=`, `url=`, `delay=` and `format=` are kept there so a
- * state can be shared.
+ * The Options panel and the page's own address. Every server option the
+ * panel offers is a field that mirrors one query parameter of the WebSocket
+ * URL (delay=, open_delay=, status=, retry_after=, format=, and /stream's
+ * count=, size=, type=, interval=): the field and the URL always hold the
+ * same text, and a value the server would refuse is said next to its field.
+ * `?lang=`, `url=`, `delay=` and `format=` in the page's address make a
+ * state to share.
  *
  * @module
  */
-import { checkProtocols } from "../format.js";
-import { $, clearFieldError, language, startParams } from "../page.js";
+import { checkInteger, checkProtocols, NUMBER_FIELDS } from "../format.js";
+import {
+  $,
+  clearFieldError,
+  language,
+  setFieldError,
+  startParams,
+} from "../page.js";
+
+/** The endpoints the Endpoint selector offers, by path. */
+const ENDPOINTS = ["/echo", "/stream", "/inspect", "/close"];
 
 /** This server's /echo, ws: or wss: as the page was loaded. */
 export function defaultUrl() {
@@ -19,7 +32,27 @@ export function readProtocols() {
   return checkProtocols($("protocol").value);
 }
 
-/** Writes the delay and format controls into the WebSocket URL's query. */
+/** Says next to the field whether the server would take its value. */
+function checkField(field) {
+  const value = $(field.id).value.trim();
+  const checked = value === "" ? {} : checkInteger(value, field.min, field.max);
+  if (checked.error) {
+    setFieldError(field.id, `${field.id}-error`, checked.error, {
+      value,
+      min: field.min,
+      max: field.max,
+    });
+  } else {
+    clearFieldError(field.id);
+  }
+}
+
+function syncStreamFields() {
+  const stream = $("endpoint").value === "/stream";
+  $("stream-options").hidden = !stream;
+}
+
+/** Writes the option fields into the WebSocket URL's query. */
 function applyOptions() {
   let url;
   try {
@@ -27,27 +60,50 @@ function applyOptions() {
   } catch {
     return;
   }
-  const delay = Math.min(
-    Math.max(Math.round(Number($("delay").value)) || 0, 0),
-    10000,
-  );
-  if (delay > 0) url.searchParams.set("delay", String(delay));
-  else url.searchParams.delete("delay");
+  const endpoint = $("endpoint").value;
+  if (ENDPOINTS.includes(endpoint)) url.pathname = endpoint;
+  const stream = url.pathname === "/stream";
+  for (const field of NUMBER_FIELDS) {
+    checkField(field);
+    const value = $(field.id).value.trim();
+    if (value === "" || value === field.off || (field.stream && !stream)) {
+      url.searchParams.delete(field.param);
+    } else {
+      url.searchParams.set(field.param, value);
+    }
+  }
   if ($("format-json").checked) url.searchParams.set("format", "json");
   else url.searchParams.delete("format");
+  if (stream && $("stream-type").value === "binary") {
+    url.searchParams.set("type", "binary");
+  } else {
+    url.searchParams.delete("type");
+  }
   $("url").value = url.href;
+  syncStreamFields();
   syncPageUrl();
 }
 
-/** Reads delay and format back from a URL typed by hand. */
+/** Reads the option fields back from a URL typed by hand. */
 function readOptions() {
   try {
     const url = new URL($("url").value.trim());
-    $("delay").value = url.searchParams.get("delay") ?? "0";
+    $("endpoint").value = ENDPOINTS.includes(url.pathname)
+      ? url.pathname
+      : "other";
+    for (const field of NUMBER_FIELDS) {
+      $(field.id).value = url.searchParams.get(field.param) ??
+        field.off ?? "";
+      checkField(field);
+    }
     $("format-json").checked = url.searchParams.get("format") === "json";
+    $("stream-type").value = url.searchParams.get("type") === "binary"
+      ? "binary"
+      : "text";
   } catch {
     // Said next to the field on Connect.
   }
+  syncStreamFields();
   syncPageUrl();
 }
 
@@ -57,8 +113,8 @@ export function syncPageUrl() {
   params.set("lang", language());
   const url = $("url").value.trim();
   if (url && url !== defaultUrl()) params.set("url", url);
-  const delay = Number($("delay").value);
-  if (delay > 0) params.set("delay", String(delay));
+  const delay = $("delay").value.trim();
+  if (delay !== "" && delay !== "0") params.set("delay", delay);
   if ($("format-json").checked) params.set("format", "json");
   history.replaceState(null, "", `?${params}${location.hash}`);
 }
@@ -66,12 +122,18 @@ export function syncPageUrl() {
 /** Fills the URL and options from the page's address, then binds them. */
 export function mountOptions() {
   $("url").value = startParams.get("url") ?? defaultUrl();
+  readOptions();
   const delay = startParams.get("delay");
   if (delay !== null) $("delay").value = delay;
   if (startParams.get("format") === "json") $("format-json").checked = true;
   if (delay !== null || startParams.has("format")) applyOptions();
   $("url").addEventListener("change", readOptions);
   $("protocol").addEventListener("input", () => clearFieldError("protocol"));
-  $("delay").addEventListener("change", applyOptions);
-  $("format-json").addEventListener("change", applyOptions);
+  for (const field of NUMBER_FIELDS) {
+    $(field.id).addEventListener("change", applyOptions);
+    $(field.id).addEventListener("input", () => checkField(field));
+  }
+  for (const id of ["format-json", "endpoint", "stream-type"]) {
+    $(id).addEventListener("change", applyOptions);
+  }
 }

@@ -128,7 +128,7 @@ export function mountStatePanel({ connection, charts, canResend }) {
   connection.addEventListener("close", () => record(WebSocket.CLOSED));
   onLanguage(() => {
     renderTimeline();
-    charts.describe();
+    charts.draw();
     rendered = "";
     render();
   });

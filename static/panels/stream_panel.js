@@ -1,23 +1,66 @@
 /**
  * The Messages panel: what the connection sends, receives and goes through,
- * written into the {@link MessageStream}, with its count, Follow and Clear.
+ * recorded (recording.js, for Export) and written into the
+ * {@link MessageStream}, with its count, Follow, Clear and the filter (text
+ * or regular expression, direction, type).
  *
  * @module
  */
 import { MessageStream } from "../stream.js";
-import { describe } from "../entries.js";
+import { entryFor } from "../entries.js";
 import { utcOffset } from "../format.js";
-import { $, gap, number, onLanguage, size, t } from "../page.js";
-import { closeCodeRow } from "./connect.js";
+import { Recording } from "../recording.js";
+import {
+  $,
+  clearFieldError,
+  gap,
+  number,
+  onLanguage,
+  setFieldError,
+  size,
+  t,
+} from "../page.js";
 
 /**
- * Creates the stream and binds it to the connection.
+ * A filter from the panel's controls, or undefined when they let all through.
+ * @returns {{ filter?: (facets: import("../stream.js").Facets) => boolean } | { error: string }}
+ */
+function readFilter() {
+  const text = $("filter-text").value;
+  const dir = $("filter-dir").value;
+  const type = $("filter-type").value;
+  let test;
+  if (text && $("filter-regex").checked) {
+    let pattern;
+    try {
+      pattern = new RegExp(text, "i");
+    } catch (error) {
+      return { error: error.message };
+    }
+    test = (search) => pattern.test(search);
+  } else if (text) {
+    const lower = text.toLowerCase();
+    test = (search) => search.toLowerCase().includes(lower);
+  }
+  if (!test && dir === "all" && type === "all") return {};
+  return {
+    filter: (facets) =>
+      (dir === "all" || facets.dir === dir) &&
+      (type === "all" || facets.type === type) &&
+      (!test || test(facets.search)),
+  };
+}
+
+/**
+ * Creates the stream and the recording and binds them to the connection.
  * @param {object} ctx
  * @param {import("../connection.js").Connection} ctx.connection
- * @returns {MessageStream}
  */
 export function mountStreamPanel({ connection }) {
   let status = { total: 0, shown: 0, unseen: 0, follow: true };
+  const recording = new Recording();
+  /** Whether the connection the next entries belong to ever opened. */
+  let opened = false;
 
   function renderStatus(next = status) {
     status = next;
@@ -27,6 +70,9 @@ export function mountStreamPanel({ connection }) {
         shown: number(status.shown),
         total: number(status.total),
       });
+    $("filter-count").textContent = status.filtering
+      ? t("filter.count", { count: number(status.matches) })
+      : "";
     const follow = $("follow");
     follow.hidden = status.follow || status.unseen === 0;
     follow.textContent = t("stream.new", { count: number(status.unseen) });
@@ -39,22 +85,35 @@ export function mountStreamPanel({ connection }) {
     onChange: renderStatus,
   });
 
+  /** Records `entry` and shows it in the stream. */
+  function show(entry) {
+    const recorded = recording.add(entry);
+    if (recorded.event === "connecting") opened = false;
+    if (recorded.event === "open") opened = true;
+    const shown = entryFor(recorded, opened);
+    if (shown) stream.add(shown);
+  }
+
+  connection.addEventListener("connecting", ({ detail }) => {
+    show({ event: "connecting", url: detail.url, protocols: detail.protocols });
+  });
   connection.addEventListener("open", ({ detail }) => {
-    stream.add({
-      kind: "open",
-      summary: t("openDetail", { protocol: JSON.stringify(detail.protocol) }),
-    });
+    show({ event: "open", protocol: detail.protocol });
   });
   connection.addEventListener("message", ({ detail }) => {
-    stream.add(describe("message", detail.data));
+    show({ direction: "received", data: detail.data });
   });
   connection.addEventListener("sent", ({ detail }) => {
-    stream.add(describe("send", detail.data));
+    show({ direction: "sent", data: detail.data });
   });
   connection.addEventListener("burst", ({ detail }) => {
     const { payload, count } = detail;
+    for (let i = 0; i < count; i++) {
+      recording.add({ direction: "sent", data: payload });
+    }
     stream.add({
       kind: "send",
+      type: "binary",
       bytes: count * payload.length,
       summary: t("burstSent", {
         count,
@@ -63,26 +122,22 @@ export function mountStreamPanel({ connection }) {
       }),
     });
   });
-  connection.addEventListener("error", () => {
-    stream.add({ kind: "error", summary: t("errorDetail") });
-  });
+  connection.addEventListener("error", () => show({ event: "error" }));
   connection.addEventListener("close", ({ detail }) => {
-    const { code, reason, wasClean, opened } = detail;
-    let summary = t("closeDetail", {
-      code,
-      reason: JSON.stringify(reason),
-      clean: wasClean,
-    });
-    if (code === 1006) {
-      summary += ` (${t(opened ? "closeDropped" : "closeNeverOpened")})`;
-    }
-    const row = closeCodeRow(code);
-    stream.add({
-      kind: "close",
-      summary,
-      ...(row ? { link: `#${row}`, linkText: t("explainCode", { code }) } : {}),
-    });
+    const { code, reason, wasClean } = detail;
+    show({ event: "close", code, reason, wasClean });
   });
+
+  function applyFilter() {
+    const read = readFilter();
+    if (read.error) {
+      return setFieldError("filter-text", "filter-error", "invalid.regex", {
+        detail: read.error,
+      });
+    }
+    clearFieldError("filter-text");
+    stream.setFilter(read.filter);
+  }
 
   onLanguage(() => {
     $("stream-legend").textContent = t("stream.legend", {
@@ -91,7 +146,29 @@ export function mountStreamPanel({ connection }) {
     renderStatus();
     stream.relabel();
   });
-  $("clear-log").addEventListener("click", () => stream.clear());
+  for (
+    const id of ["filter-text", "filter-regex", "filter-dir", "filter-type"]
+  ) {
+    $(id).addEventListener(
+      id === "filter-text" ? "input" : "change",
+      applyFilter,
+    );
+  }
+  $("clear-log").addEventListener("click", () => {
+    stream.clear();
+    recording.clear();
+  });
   $("follow").addEventListener("click", () => stream.follow());
-  return stream;
+
+  return {
+    stream,
+    recording,
+    /** Replaces the stream and recording with imported entries. */
+    load(entries) {
+      stream.clear();
+      recording.clear();
+      opened = false;
+      for (const entry of entries) show(entry);
+    },
+  };
 }

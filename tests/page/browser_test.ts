@@ -5,139 +5,21 @@
  * reported as ignored, and fail under CI=true.
  */
 import assert from "node:assert/strict";
-import axe from "axe-core";
-import {
-  type Browser,
-  type BrowserContext,
-  chromium,
-  type Page,
-} from "playwright-core";
-import { findBrowser, NO_BROWSER_MESSAGE } from "../../bench/browser.ts";
-import { startTestServer, type TestServer } from "../_server.ts";
 import { withDeadline } from "../_client.ts";
 import { describeLimits } from "../../lib/http/limits_report.ts";
-
-const BROWSER = findBrowser();
-const IN_CI = Deno.env.get("CI") === "true";
-if (!BROWSER && !IN_CI) {
-  console.warn(`Browser tests ignored: ${NO_BROWSER_MESSAGE}`);
-}
-
-const ARTIFACTS = new URL("../../test-artifacts/", import.meta.url);
-/**
- * Every playwright wait in these tests ends by then, in ms: generous, since
- * Chromium on a busy 2-core machine can take over 10 s to lay out a page.
- */
-const WAIT_MS = 30_000;
-const LANGUAGES = ["en", "zh-Hant", "zh-Hans"] as const;
-const DESKTOP = { width: 1280, height: 900 };
-const PHONE = { width: 390, height: 844 };
-
-async function launch(): Promise<Browser> {
-  if (!BROWSER) {
-    throw new Error(
-      `Browser tests must run under CI=true: ${NO_BROWSER_MESSAGE}`,
-    );
-  }
-  return await chromium.launch({
-    executablePath: BROWSER,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
-}
-
-interface Demo {
-  page: Page;
-  context: BrowserContext;
-  /** Console errors and uncaught exceptions. */
-  problems: string[];
-  dialogs: string[];
-}
-
-/** Opens the demo page and records console errors, page errors and dialogs. */
-async function openDemo(
-  browser: Browser,
-  server: TestServer,
-  options: {
-    locale?: string;
-    query?: string;
-    viewport?: { width: number; height: number };
-  } = {},
-): Promise<Demo> {
-  const context = await browser.newContext({
-    locale: options.locale ?? "en-US",
-    viewport: options.viewport ?? DESKTOP,
-  });
-  context.setDefaultTimeout(WAIT_MS);
-  const page = await context.newPage();
-  const problems: string[] = [];
-  const dialogs: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(message.text());
-  });
-  page.on("pageerror", (error) => problems.push(error.message));
-  page.on("dialog", (dialog) => {
-    dialogs.push(dialog.message());
-    dialog.dismiss();
-  });
-  await page.goto(`${server.http}/${options.query ?? ""}`);
-  return { page, context, problems, dialogs };
-}
-
-async function waitForLog(page: Page, pattern: RegExp) {
-  await page.locator("#log li", { hasText: pattern }).first().waitFor();
-}
-
-async function connectPage(page: Page) {
-  await page.click("#connect");
-  await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
-}
-
-/** True when the page scrolls sideways. */
-function overflows(page: Page): Promise<boolean> {
-  // Page code as strings: these tests are type-checked without the DOM library.
-  return page.evaluate(
-    "document.documentElement.scrollWidth > document.documentElement.clientWidth",
-  );
-}
-
-/**
- * A test with its own server and Chromium, both closed afterwards. The
- * sanitizers are off: playwright-core keeps its own pipes and timers open.
- */
-function browserTest(
-  name: string,
-  fn: (
-    t: Deno.TestContext,
-    browser: Browser,
-    server: TestServer,
-  ) => Promise<void>,
-  env: Record<string, string> = {},
-) {
-  Deno.test({
-    name,
-    ignore: !BROWSER && !IN_CI,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn(t) {
-      await using server = startTestServer(env);
-      const browser = await launch();
-      try {
-        await fn(t, browser, server);
-      } finally {
-        await browser.close();
-      }
-    },
-  });
-}
+import {
+  ARTIFACTS,
+  axeViolations,
+  browserTest,
+  connectPage,
+  DESKTOP,
+  LANGUAGES,
+  openDemo,
+  overflows,
+  PHONE,
+  WAIT_MS,
+  waitForLog,
+} from "./_browser.ts";
 
 browserTest("the demo page in Chromium", async (t, browser, server) => {
   const { page, context, problems, dialogs } = await openDemo(
@@ -596,18 +478,38 @@ browserTest(
           await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
           assert.equal(await overflows(page), false, `${lang} overflows`);
           if (viewport === PHONE) {
-            // The stream is right under the controls: the echo is in view.
+            // The introduction comes first; the stream starts on the first
+            // screen, right under the composer, and scrolled to, it fills
+            // most of the screen with the echo in view.
             await page.evaluate("scrollTo(0, 0)");
-            const box = await page.locator("#log li.message").boundingBox();
+            const top = async (selector: string) =>
+              (await page.locator(selector).boundingBox())?.y ?? Infinity;
             assert.ok(
-              box && box.y + box.height <= PHONE.height,
-              `${lang}: echo at ${JSON.stringify(box)}`,
+              await top(".intro") < await top("#connection-panel"),
+              `${lang}: the introduction comes before the controls`,
+            );
+            assert.ok(
+              await top("#stream-panel") < PHONE.height,
+              `${lang}: the stream starts at ${await top("#stream-panel")}`,
+            );
+            await page.evaluate(
+              `document.getElementById("stream-panel").scrollIntoView()`,
             );
             const stream = await page.locator(".log").boundingBox();
             assert.ok(
-              stream && stream.y + stream.height <= PHONE.height,
-              `${lang}: stream ends at ${stream && stream.y + stream.height}`,
+              stream && stream.height >= 0.6 * PHONE.height &&
+                stream.y >= 0 && stream.y + stream.height <= PHONE.height,
+              `${lang}: stream at ${JSON.stringify(stream)}`,
             );
+            const box = await page.locator("#log li.message").boundingBox();
+            assert.ok(
+              box && box.y >= stream.y &&
+                box.y + box.height <= stream.y + stream.height,
+              `${lang}: echo at ${JSON.stringify(box)}`,
+            );
+            await page.screenshot({
+              path: new URL(`demo-${lang}-390-stream.png`, ARTIFACTS).pathname,
+            });
           }
           await page.evaluate("scrollTo(0, 0)");
           await page.screenshot({
@@ -621,17 +523,7 @@ browserTest(
             });
           }
           if (viewport !== PHONE) {
-            // The page's CSP allows no inline script: evaluate, not addScriptTag.
-            await page.evaluate(axe.source);
-            const violations = await page.evaluate(async () => {
-              // deno-lint-ignore no-explicit-any
-              const result = await (globalThis as any).axe.run();
-              return result.violations.map((
-                v: { id: string; nodes: { target: string[] }[] },
-              ) =>
-                `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`
-              );
-            });
+            const violations = await axeViolations(page);
             assert.deepEqual(violations, [], `${lang} at ${viewport.width}`);
           }
           assert.deepEqual(problems, []);

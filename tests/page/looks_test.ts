@@ -1,0 +1,237 @@
+/**
+ * What used to look broken on the demo page, in Chromium (see _browser.ts):
+ * clipped chart labels, raw byte counts, moving columns, a failure box that
+ * pushed the controls, untranslated code comments, a URL that was no link,
+ * silence about ports browsers refuse, and a delay field that disagreed
+ * with the URL.
+ */
+import assert from "node:assert/strict";
+import {
+  browserTest,
+  connectPage,
+  DESKTOP,
+  openDemo,
+  type Page,
+  PHONE,
+  waitForLog,
+} from "./_browser.ts";
+
+/** Byte counts in `text` (a number before a byte unit) of five or more digits. */
+function rawByteCounts(text: string): string[] {
+  return [...text.matchAll(/(\d[\d,.]*)\s*(B|bytes|位元組|字节)(?![\w/])/g)]
+    .map((match) => match[0])
+    .filter((count) => count.replace(/\D/g, "").length > 4);
+}
+
+/** Pixels drawn in the outermost two columns of a chart's canvas, each side. */
+function edgePixels(page: Page, chart: string): Promise<number[]> {
+  return page.evaluate(`(() => {
+    const canvas = document.querySelector("${chart} canvas");
+    const context = canvas.getContext("2d");
+    const count = (x) => {
+      const data = context.getImageData(x, 0, 2, canvas.height).data;
+      let drawn = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) drawn++;
+      return drawn;
+    };
+    return [count(0), count(canvas.width - 2)];
+  })()`);
+}
+
+browserTest(
+  "numbers fit: chart labels inside the chart at 390 px, no raw byte counts",
+  async (t, browser, server) => {
+    const { page, problems } = await openDemo(browser, server, {
+      viewport: PHONE,
+    });
+    await connectPage(page);
+    await page.click("#send-burst");
+    await page.locator("#log li.message", { hasText: "64 KiB" }).nth(31)
+      .waitFor();
+    await page.fill("#random-size", "200000");
+    await page.click("#send-random");
+    await page.locator("#log li.message", { hasText: "195 KiB" }).waitFor();
+    await page.click("#inspect");
+    await page.locator("#hs-limits tr").first().waitFor();
+    await page.locator("#flow-summary", { hasText: "peaked at" }).waitFor();
+    await page.locator("#rtt-summary", { hasText: /\d+ echoes/ }).waitFor();
+
+    await t.step("no label reaches past a chart's edges", async () => {
+      for (const chart of ["#rtt-chart", "#flow-chart"]) {
+        assert.deepEqual(await edgePixels(page, chart), [0, 0], chart);
+      }
+    });
+
+    for (const lang of ["en", "zh-Hant", "zh-Hans"]) {
+      await t.step(`${lang}: no byte count longer than 4 digits`, async () => {
+        await page.selectOption("#lang", lang);
+        const text = await page.locator("body").innerText();
+        assert.deepEqual(rawByteCounts(text), []);
+        assert.match(
+          await page.locator("#hs-limits").innerText(),
+          /MAX_MESSAGE_BYTES\s+1 MiB/,
+        );
+        assert.deepEqual(await edgePixels(page, "#flow-chart"), [0, 0]);
+      });
+    }
+    await t.step("no console errors", () => assert.deepEqual(problems, []));
+  },
+);
+
+browserTest(
+  "rows line up, and the code's comments are in the page's language",
+  async (t, browser, server) => {
+    const { page } = await openDemo(browser, server);
+    await connectPage(page);
+    for (const hex of ["01", "00 ".repeat(16), "00 ".repeat(17)]) {
+      await page.fill("#hex", hex);
+      await page.click("#send-hex");
+    }
+    await page.fill("#text", "x".repeat(300));
+    await page.press("#text", "Enter");
+    await page.locator("#log li.message", { hasText: "xxx" }).waitFor();
+    await page.locator("#log li.message").nth(3).waitFor();
+
+    await t.step(
+      "size and time start at the same x on every message row",
+      async () => {
+        const lefts = await page.evaluate<number[]>(
+          `[...document.querySelectorAll("#log li.send .meta, #log li.message .meta")]
+          .map((meta) => Math.round(meta.getBoundingClientRect().left))`,
+        );
+        assert.equal(lefts.length, 8);
+        assert.equal(new Set(lefts).size, 1, `meta columns at ${lefts}`);
+      },
+    );
+
+    await t.step(
+      "zh-Hant and zh-Hans comment the code in Chinese",
+      async () => {
+        for (
+          const [lang, words] of [["zh-Hant", "回傳後"], ["zh-Hans", "回传后"]]
+        ) {
+          await page.selectOption("#lang", lang!);
+          await page.click("#send-goodbye");
+          await page.locator("#code", { hasText: words! }).waitFor();
+          assert.doesNotMatch(
+            await page.locator("#code").innerText(),
+            /echoed/,
+          );
+          await connectPage(page);
+        }
+      },
+    );
+  },
+);
+
+browserTest(
+  "failures are explained without moving the controls",
+  async (t, browser, server) => {
+    for (const viewport of [DESKTOP, PHONE]) {
+      const { page, context } = await openDemo(browser, server, { viewport });
+      await t.step(
+        `${viewport.width} px: the send controls stay put`,
+        async () => {
+          const before = await page.locator("#send-text").boundingBox();
+          await page.fill("#url", `${server.ws}/nope`);
+          await page.click("#connect");
+          await page.locator("#failure", { hasText: "404" }).waitFor();
+          assert.deepEqual(
+            await page.locator("#send-text").boundingBox(),
+            before,
+          );
+        },
+      );
+      await t.step(
+        `${viewport.width} px: a bad option's line is said once`,
+        async () => {
+          await page.fill("#url", `${server.ws}/echo?delay=abc`);
+          await page.click("#connect");
+          await page.locator("#failure", { hasText: "Bad request (400)" })
+            .waitFor();
+          const text = await page.locator("#failure").innerText();
+          assert.equal(text.split("Invalid option").length - 1, 1, text);
+          assert.match(text, /Options:/);
+        },
+      );
+      await context.close();
+    }
+  },
+);
+
+browserTest(
+  "a port nothing answers on, and one browsers refuse, are told apart",
+  async (t, browser, server) => {
+    const { page } = await openDemo(browser, server);
+
+    await t.step(
+      "another origin's URL is a link to open in a new tab",
+      async () => {
+        // A port that was just free on another loopback address: nothing answers.
+        const listener = Deno.listen({ hostname: "127.0.0.2", port: 0 });
+        const port = (listener.addr as Deno.NetAddr).port;
+        listener.close();
+        await page.fill("#url", `ws://127.0.0.2:${port}/echo`);
+        await page.click("#connect");
+        const link = page.locator("#failure-detail a", {
+          hasText: `http://127.0.0.2:${port}/echo`,
+        });
+        await link.waitFor();
+        assert.equal(
+          await link.getAttribute("href"),
+          `http://127.0.0.2:${port}/echo`,
+        );
+        assert.equal(await link.getAttribute("target"), "_blank");
+      },
+    );
+
+    await t.step("port 9 is named as a port browsers refuse", async () => {
+      await page.fill("#url", "ws://127.0.0.1:9/echo");
+      await page.click("#connect");
+      await page.locator("#failure", { hasText: "ERR_UNSAFE_PORT" }).waitFor();
+      assert.match(
+        await page.locator("#failure-detail").innerText(),
+        /refuse to connect to port 9 /,
+      );
+      await waitForLog(page, /Browsers refuse to connect to port 9/);
+    });
+  },
+);
+
+browserTest(
+  "the delay field and the URL always agree",
+  async (t, browser, server) => {
+    await t.step("a shared URL with delay=abc shows abc and why", async () => {
+      const url = `${server.ws}/echo?delay=abc`;
+      const { page, context } = await openDemo(browser, server, {
+        query: `?url=${encodeURIComponent(url)}`,
+      });
+      assert.equal(await page.locator("#delay").inputValue(), "abc");
+      await page.locator("#delay-error", { hasText: "“abc”" }).waitFor();
+      await context.close();
+    });
+
+    await t.step(
+      "99999 typed stays 99999 in both, with the limit said",
+      async () => {
+        const { page, context } = await openDemo(browser, server);
+        await page.fill("#delay", "99999");
+        await page.locator("#delay").dispatchEvent("change");
+        assert.equal(
+          await page.locator("#url").inputValue(),
+          `${server.ws}/echo?delay=99999`,
+        );
+        await page.locator("#delay-error", { hasText: "0-10000" }).waitFor();
+        assert.equal(new URL(page.url()).searchParams.get("delay"), "99999");
+        await page.fill("#delay", "250");
+        await page.locator("#delay").dispatchEvent("change");
+        assert.equal(
+          await page.locator("#url").inputValue(),
+          `${server.ws}/echo?delay=250`,
+        );
+        assert.equal(await page.locator("#delay-error").isHidden(), true);
+        await context.close();
+      },
+    );
+  },
+);
