@@ -484,6 +484,9 @@ function cell(values: number[]): string {
 }
 
 const began = performance.now();
+/** The 1-minute load average: how busy the machine was around the run. */
+const loadAverage = () => Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+const loadBefore = loadAverage();
 const deno = Deno.version.deno;
 const cpuModel = /model name\s*:\s*(.*)/.exec(
   Deno.readTextFileSync("/proc/cpuinfo"),
@@ -537,6 +540,7 @@ const rows = FIGURES.filter((figure) => samples[figure.key]).map((figure) => {
 });
 
 const setup = [
+  `Load average (1 min) ${loadBefore} before the run, ${loadAverage()} after it.`,
   `${rounds} rounds, reference and service alternating; ${cores} cores (${cpuModel}); Deno ${deno}; ${
     canPin
       ? "server pinned to CPU 0 and load generator to CPU 1 with taskset"
@@ -630,6 +634,7 @@ async function runScale(): Promise<never> {
     for (const child of running) child.kill("SIGKILL");
   }
   const lines = [
+    `Load average (1 min) ${loadBefore} before the run, ${loadAverage()} after it.`,
     `Open-file limit ${limit}${
       steps.length < SCALE_STEPS.length || steps.at(-1) !== largest
         ? ` (could not be raised: steps above ${fits} skipped)`
