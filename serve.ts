@@ -8,17 +8,33 @@
  * 1001 itself; each worker then waits up to SHUTDOWN_GRACE_SECONDS for its
  * connections to go, flushes its log, and past that ends the process.
  *
+ * When descriptors run out, Deno 2.9's accept loop fails and rejects a
+ * promise nobody can catch (`server.finished` of the server `deno serve`
+ * starts), which would end the process with `Uncaught (in promise) Http:
+ * Error: Too many open files`. Each worker handles that rejection and listens
+ * again itself, on the address the main worker was told (`serve_address.ts`),
+ * with `reusePort`, which on Linux joins Deno's shared listening socket of
+ * the other workers (`--unstable-net`), retrying as `deno task start` does
+ * (`lib/start/listener.ts`).
+ *
  * `main.ts` cannot be this module: `deno run` warns about a default export
  * with `fetch`, and under `deno serve` its `import.meta.main` is true too.
  *
  * @module
  */
+import {
+  isDescriptorExhaustion,
+  type SupervisedServer,
+  superviseServe,
+} from "./lib/start/listener.ts";
+import { ServeAddress } from "./lib/start/serve_address.ts";
 import { drainConnections, listenUrls } from "./lib/start/server.ts";
 import { OverloadWatch } from "./lib/start/overload_watch.ts";
 import {
   announceListening,
   bootService,
   exitOnStartupError,
+  serveHost,
 } from "./lib/start/startup.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -45,6 +61,42 @@ const watch = new OverloadWatch(echoApp.services, {
   },
 });
 
+const serveAddress = new ServeAddress();
+/** This worker's own listener, once Deno's has failed. */
+let relistened: SupervisedServer | undefined;
+let relistening = false;
+
+globalThis.addEventListener("unhandledrejection", (event) => {
+  if (!isDescriptorExhaustion(event.reason)) return;
+  event.preventDefault();
+  // Later failures are the supervised listener's own, handled there.
+  if (relistening) return;
+  relistening = true;
+  echoApp.services.listener = {
+    accepting: false,
+    acceptFailures: 1,
+    lastAcceptError: String(event.reason),
+    downSince: performance.now(),
+    recycles: 0,
+  };
+  // deno task serve gives deno serve PORT and BIND_ADDRESS (serveFlags).
+  serveAddress.find({
+    hostname: serveHost(config).replace(/^\[(.*)\]$/, "$1"),
+    port: config.port,
+  }).then(({ hostname, port }) => {
+    if (echoApp.services.registry.shuttingDown) return;
+    relistened = superviseServe(
+      echoApp.fetch as Deno.ServeHandler<Deno.NetAddr>,
+      {
+        serve: { port, hostname, reusePort: true },
+        log: output.log,
+        failedWith: event.reason,
+      },
+    );
+    echoApp.services.listener = relistened.state;
+  });
+});
+
 function stop(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.removeSignalListener(signal, stop);
@@ -52,7 +104,9 @@ function stop(): void {
   watch.dispose();
   // Deno sends 1001 itself; closing them here too records 1001 as the
   // service's close (the log and /metrics, not the 1005 Deno reports).
-  drainConnections(echoApp.services).then((emptied) => {
+  drainConnections(echoApp.services).then(async (emptied) => {
+    serveAddress.close();
+    await relistened?.shutdown();
     telemetry.dispose();
     output.flush();
     // Clients that never answered the close would hold Deno's drain open.
@@ -68,6 +122,7 @@ export default {
   fetch: echoApp.fetch,
   onListen(addr: Deno.Addr) {
     if (addr.transport !== "tcp") return;
+    serveAddress.listening(addr);
     announceListening(listenUrls(addr, false), output, config.logFormat);
   },
 } satisfies Deno.ServeDefaultExport;

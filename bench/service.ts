@@ -50,6 +50,33 @@ export async function startTaskArgs(): Promise<string[]> {
   return args;
 }
 
+/**
+ * The arguments after `deno` of the `deno serve` command in `deno task
+ * serve`, read from deno.json, with `--port` set to `port` in place of the
+ * flags the task computes from PORT and BIND_ADDRESS (`serveFlags()`).
+ *
+ * @throws {TypeError} If the serve task has no `deno serve` command.
+ * @example
+ * ```ts ignore
+ * new Deno.Command(Deno.execPath(), { args: await serveTaskArgs(8000), cwd: ROOT });
+ * ```
+ */
+export async function serveTaskArgs(port: number): Promise<string[]> {
+  bundled ??= ensureBundles();
+  await bundled;
+  const denoJson = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const task = denoJson.tasks.serve as string;
+  const at = task.indexOf("deno serve ");
+  if (at < 0) {
+    throw new TypeError(
+      `Cannot read the serve task "${task}": expected a deno serve command`,
+    );
+  }
+  return task.slice(at + "deno ".length)
+    .replace(/\$\(deno eval .*?serveFlags\(\)'\)/, `--port=${port}`)
+    .split(/\s+/);
+}
+
 /** Options for {@linkcode spawnService}. */
 export interface SpawnOptions {
   /**

@@ -21,6 +21,11 @@ export interface MemoryState {
   rssBytes: number;
   /** MAX_RSS_BYTES; 0 = off. */
   maxRssBytes: number;
+  /**
+   * Under `deno serve --parallel`: this worker's share of the memory and
+   * the mean share of all workers, in bytes, at the last sample.
+   */
+  worker?: { ownBytes: number; meanBytes: number; workers: number };
   /** Why new upgrades are refused now, or null when they are admitted. */
   shedding: ShedCause | null;
   /** Connections closed by shedding since start, per cause. */
@@ -65,7 +70,10 @@ export type CloseListener = (code: number, durationMs: number) => void;
 export class Metrics {
   /** When the app was created, for uptime. */
   readonly startedAt: number = Date.now();
+  /** Open WebSockets. */
   connectionsOpen = 0;
+  /** Open `/sse` streams; `/healthz` counts them in `connections`. */
+  streamsOpen = 0;
   connectionsTotal = 0;
   messagesIn = 0;
   bytesIn = 0;
@@ -167,6 +175,12 @@ export class Metrics {
         "gauge",
         "Open WebSocket connections",
         this.connectionsOpen,
+      ],
+      [
+        "sse_streams_open",
+        "gauge",
+        "Open /sse event streams",
+        this.streamsOpen,
       ],
       [
         "connections_total",

@@ -13,6 +13,7 @@ import type { IdleWatch } from "./connection/idle_sweep.ts";
 import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
+import type { MemoryPeers } from "./admission/memory_peers.ts";
 import type { IncidentCause, Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
 import type { SuspectList } from "./admission/suspects.ts";
@@ -128,6 +129,8 @@ export interface AppOptions {
   log?: Log;
   /** Where the service runs. @default not on Deno Deploy */
   platform?: Partial<Platform>;
+  /** The other workers' memory, under `deno serve --parallel`. @default none */
+  memoryPeers?: MemoryPeers;
 }
 
 /** The app, its request handler and the state its routes share. */

@@ -93,6 +93,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     memory: new MemoryGuard({
       budgetBytes: config.memoryBudgetBytes,
       maxRssBytes: config.maxRssBytes,
+      ...(options.memoryPeers ? { peers: options.memoryPeers } : {}),
     }),
     registry: new ConnectionRegistry({
       maxPerIp: config.maxConnectionsPerIp,

@@ -33,7 +33,9 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       : "ok";
     return c.json({
       status,
-      connections: metrics.connectionsOpen,
+      // WebSockets and /sse streams: each holds a descriptor and a slot.
+      connections: metrics.connectionsOpen + metrics.streamsOpen,
+      streams: metrics.streamsOpen,
       uptimeSeconds: Math.floor(metrics.uptimeSeconds()),
       memory: state,
       listener,

@@ -16,6 +16,7 @@ export {
   DEFAULT_PROCESS_TIMEOUT_MS,
   ROOT,
   type RunningService,
+  serveTaskArgs,
   type SpawnOptions,
   spawnService,
   startService,

@@ -6,9 +6,16 @@
  * connections holding the most close with 1013 "Try Again Later", largest
  * first, until the total is back under.
  *
+ * Under `deno serve --parallel` every worker has a guard but RSS is the
+ * process's. With `peers` (`memory_peers.ts`) a worker counts the RSS as
+ * its trouble only when its own share (heap, external buffers, what its
+ * connections hold) is at least the mean of all workers' shares: the worker
+ * holding the flood sheds and refuses, the others keep serving.
+ *
  * @module
  */
 import type { MemoryState, ShedCause } from "../metrics.ts";
+import type { MemoryPeers } from "./memory_peers.ts";
 
 export type { MemoryState, ShedCause };
 
@@ -34,6 +41,13 @@ export interface MemoryGuardOptions {
   sampleMs?: number;
   /** Reads the RSS in bytes. @default `Deno.memoryUsage().rss` */
   readRss?: () => number;
+  /** The other workers of the process, when there are any. */
+  peers?: MemoryPeers;
+  /**
+   * Reads this worker's own memory in bytes, without what its connections
+   * hold (the guard adds that). @default V8 heap used plus external buffers
+   */
+  readOwn?: () => number;
 }
 
 /**
@@ -59,6 +73,9 @@ export class MemoryGuard {
   readonly #budget: number;
   readonly #maxRss: number;
   readonly #readRss: () => number;
+  readonly #peers: MemoryPeers | undefined;
+  readonly #readOwn: () => number;
+  #worker: MemoryState["worker"];
   readonly #charges = new Map<Backlogged, number>();
   /** Connections asked to close; their charge stays until they have. */
   readonly #shedding = new Set<Backlogged>();
@@ -77,6 +94,11 @@ export class MemoryGuard {
     this.#budget = options.budgetBytes;
     this.#maxRss = options.maxRssBytes;
     this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
+    this.#peers = options.peers;
+    this.#readOwn = options.readOwn ?? (() => {
+      const { heapUsed, external } = Deno.memoryUsage();
+      return heapUsed + external;
+    });
     const sampleMs = options.sampleMs ?? 1000;
     if (this.#budget > 0 || this.#maxRss > 0) {
       this.#rss = this.#readRss();
@@ -123,6 +145,7 @@ export class MemoryGuard {
       maxRssBytes: this.#maxRss,
       shedding: this.shedding ?? null,
       shed: { ...this.#shedCount },
+      ...(this.#worker ? { worker: { ...this.#worker } } : {}),
     };
   }
 
@@ -138,6 +161,7 @@ export class MemoryGuard {
       }
     }
     if (this.#maxRss === 0) return;
+    this.#exchangeShares();
     const before = this.#rss;
     // 0 means the read failed (no descriptor left): keep the last sample.
     const rss = this.#rss = this.#readRss() || before;
@@ -147,9 +171,10 @@ export class MemoryGuard {
       this.#rssSteadySamples = 0;
       return;
     }
-    // Over the limit, or over what was kept after the last flood.
+    // Over the limit, or over what was kept after the last flood; with
+    // other workers, only when this one holds at least its fair share.
     if (rss > Math.max(this.#maxRss, this.#rssFloor * 1.05)) {
-      this.#overRss = true;
+      this.#overRss = this.#holdsFairShare();
     }
     if (!this.#overRss) return;
     this.#shed("rss", this.#unshedBytes() / 2);
@@ -164,8 +189,31 @@ export class MemoryGuard {
     }
   }
 
+  /**
+   * True unless other workers hold more than this one: its share is at
+   * least the mean of all. Publishes this worker's share on the way.
+   */
+  #holdsFairShare(): boolean {
+    if (!this.#peers) return true;
+    const own = this.#worker?.ownBytes ?? 0;
+    const mean = this.#worker?.meanBytes ?? 0;
+    return own >= mean;
+  }
+
+  /** Publishes this worker's share and reads the others' (every sample). */
+  #exchangeShares(): void {
+    if (!this.#peers) return;
+    const own = this.#readOwn() + this.#used;
+    const others = this.#peers.exchange(own);
+    const workers = others.length + 1;
+    const mean = (own + others.reduce((sum, bytes) => sum + bytes, 0)) /
+      workers;
+    this.#worker = { ownBytes: own, meanBytes: Math.round(mean), workers };
+  }
+
   /** Stops sampling (when the server stops). */
   dispose(): void {
+    this.#peers?.close();
     clearInterval(this.#timer);
     clearTimeout(this.#shedTimer);
     this.#timer = undefined;

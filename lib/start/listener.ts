@@ -21,6 +21,12 @@ export interface SupervisedServeOptions {
   retryMinMs?: number;
   /** Longest wait between attempts, in milliseconds. @default 5000 */
   retryMaxMs?: number;
+  /**
+   * The error a listener not started here failed with (`deno serve`'s own,
+   * under `--parallel`): the first listen is then a retry, after
+   * `retryMinMs`, on `serve.hostname` and `serve.port`.
+   */
+  failedWith?: unknown;
   /** Starts a server; tests pass a fake. @default Deno.serve */
   serveFn?: (
     options: Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem>,
@@ -202,7 +208,26 @@ export function superviseServe(
     if (index >= 0) servers.splice(index, 1);
   };
 
-  const addr = listen(options.serve.port ?? 8000).addr;
+  let addr: Deno.NetAddr;
+  if (options.failedWith === undefined) {
+    addr = listen(options.serve.port ?? 8000).addr;
+  } else {
+    addr = {
+      transport: "tcp",
+      hostname: options.serve.hostname ?? "0.0.0.0",
+      port: options.serve.port ?? 8000,
+    };
+    down();
+    state.acceptFailures++;
+    state.lastAcceptError = describe(options.failedWith);
+    log({
+      event: "listener_accept_failed",
+      port: addr.port,
+      error: state.lastAcceptError,
+      retryMs: delay,
+    });
+    retry(performance.now(), 1);
+  }
   let stopped: Promise<void> | undefined;
   return {
     addr,

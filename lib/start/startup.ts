@@ -8,6 +8,7 @@
  * @module
  */
 import { isDenoDeploy } from "../admission/client_ip.ts";
+import { BroadcastMemoryPeers } from "../admission/memory_peers.ts";
 import { type Config, ConfigError, ENV_NAMES, parseConfig } from "../config.ts";
 import { applyFdLimit, readOpenFileLimit } from "./fd_limit.ts";
 import { type BatchedLog, batchedLog, type LogRecord } from "../log.ts";
@@ -105,6 +106,10 @@ export function bootService(
   const echoApp = createApp(config, {
     log: output.log,
     platform: { denoDeploy },
+    // Workers of one process share its RSS: each learns the others' share.
+    ...(mode === "serve" && config.maxRssBytes > 0
+      ? { memoryPeers: new BroadcastMemoryPeers() }
+      : {}),
   });
   const { metrics, memory } = echoApp.services;
   const telemetry = otelEnabled(env, denoDeploy)

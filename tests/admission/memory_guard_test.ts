@@ -7,6 +7,7 @@ import {
   RSS_SETTLE_SAMPLES,
   type ShedCause,
 } from "../../lib/admission/memory_guard.ts";
+import { BroadcastMemoryPeers } from "../../lib/admission/memory_peers.ts";
 import { until } from "../_client.ts";
 
 const MiB = 1024 * 1024;
@@ -167,4 +168,75 @@ Deno.test("MemoryGuard admits again when RSS stays high with nothing held: memor
     guard.sample();
     assert.equal(guard.state().rssBytes, 450 * MiB);
   });
+});
+
+Deno.test("with other workers over one process's RSS, only a worker holding at least the mean share sheds and refuses", async (t) => {
+  // Two guards, as two deno serve workers, each with its own channel end.
+  const name = `memory-share-test-${crypto.randomUUID()}`;
+  let rss = 100 * MiB;
+  const own = { flooded: 300 * MiB, quiet: 20 * MiB };
+  const floodedPeers = new BroadcastMemoryPeers({ name });
+  const quietPeers = new BroadcastMemoryPeers({ name });
+  using flooded = disposable(
+    new MemoryGuard({
+      budgetBytes: 0,
+      maxRssBytes: 200 * MiB,
+      readRss: () => rss,
+      readOwn: () => own.flooded,
+      peers: floodedPeers,
+    }),
+  );
+  using quiet = disposable(
+    new MemoryGuard({
+      budgetBytes: 0,
+      maxRssBytes: 200 * MiB,
+      readRss: () => rss,
+      readOwn: () => own.quiet,
+      peers: quietPeers,
+    }),
+  );
+  const heavy = new Holder(8 * MiB);
+  const light = new Holder(MiB);
+  flooded.charge(heavy, heavy.bytes);
+  quiet.charge(light, light.bytes);
+  // Shares cross the channel asynchronously: each publishes, waits to hear
+  // the other's, then decides on what it heard.
+  const exchange = async () => {
+    const heard = [floodedPeers.received, quietPeers.received];
+    flooded.sample();
+    quiet.sample();
+    await until(
+      () =>
+        floodedPeers.received > heard[0]! && quietPeers.received > heard[1]!,
+      "each worker to hear the other's share",
+    );
+    flooded.sample();
+    quiet.sample();
+  };
+  await t.step("each worker learns the other's share", async () => {
+    await exchange();
+    assert.equal(quiet.state().worker?.ownBytes, 21 * MiB);
+    assert.equal(quiet.state().worker?.meanBytes, (308 + 21) / 2 * MiB);
+  });
+  await t.step(
+    "over the RSS limit the flooded worker sheds, the quiet one admits",
+    async () => {
+      rss = 400 * MiB;
+      await exchange();
+      assert.equal(flooded.shedding, "rss");
+      assert.equal(heavy.shedBy, "rss");
+      assert.equal(quiet.shedding, undefined);
+      assert.equal(light.shedBy, undefined);
+    },
+  );
+  await t.step(
+    "once the quiet worker holds the most, it is the one to shed",
+    async () => {
+      own.flooded = 10 * MiB;
+      own.quiet = 300 * MiB;
+      await exchange();
+      assert.equal(quiet.shedding, "rss");
+      assert.equal(flooded.shedding, undefined);
+    },
+  );
 });

@@ -207,3 +207,50 @@ Deno.test("shutdown ends open /sse streams with an end event", async () => {
   assert.deepEqual(JSON.parse(last.data), { reason: "server shutting down" });
   await stopped;
 });
+
+Deno.test("/healthz counts open /sse streams in connections", async () => {
+  await using server = startTestServer();
+  const controller = new AbortController();
+  const response = await fetch(`${server.http}/sse`, {
+    signal: controller.signal,
+  });
+  const events = readEvents(response.body!);
+  assert.equal((await events.next()).value?.event, "server");
+  const { socket, inbox } = await connect(`${server.ws}/echo`);
+  const health = await (await fetch(`${server.http}/healthz`)).json();
+  assert.equal(health.connections, 2, "one WebSocket and one stream");
+  assert.equal(health.streams, 1);
+  controller.abort();
+  await assert.rejects(async () => {
+    for await (const _ of events) { /* drain until the abort surfaces */ }
+  });
+  socket.close();
+  await inbox.closed();
+  await until(
+    () => server.services.metrics.streamsOpen === 0,
+    "the stream to be counted out",
+  );
+});
+
+Deno.test("the memory guard sheds /sse streams with an end event naming the cause", async () => {
+  // Each stream counts 4096 bytes: the second passes the budget, and the
+  // guard sheds the first (equal charges: the oldest goes first).
+  await using server = startTestServer({ MEMORY_BUDGET_BYTES: "6000" });
+  const first = await fetch(`${server.http}/sse`);
+  const events = readEvents(first.body!);
+  assert.equal((await events.next()).value?.event, "server");
+  const second = await fetch(`${server.http}/sse`);
+  let last: ServerSentEvent | undefined;
+  for await (const event of events) last = event;
+  assert.equal(last?.event, "end");
+  assert.deepEqual(JSON.parse(last.data), {
+    reason: "server overloaded (memory budget): try again later",
+  });
+  assert.equal(server.services.memory.state().shed.memory_budget, 1);
+  assert.equal(
+    server.services.metrics.breaches.get("memory_budget"),
+    1,
+    "counted as a memory_budget breach",
+  );
+  await second.body!.cancel();
+});

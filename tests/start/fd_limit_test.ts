@@ -12,7 +12,7 @@ import {
 } from "../../lib/start/listener.ts";
 import { DEFAULT_CONFIG } from "../../lib/config.ts";
 import { formatText } from "../../lib/log.ts";
-import { ROOT, startTaskArgs } from "../_server.ts";
+import { ROOT, serveTaskArgs, startTaskArgs } from "../_server.ts";
 import { Inbox, openWebSocket, until } from "../_client.ts";
 import {
   readResponse,
@@ -406,94 +406,122 @@ async function freshEcho(url: string, ms: number): Promise<void> {
 
 const LIMIT = 128;
 
+/**
+ * Runs a client past the child's descriptor limit and back: the process
+ * stays up, logs the failure, keeps its open WebSocket, accepts again once
+ * descriptors free up, and still shuts down with 1001.
+ */
+async function survivesExhaustion(child: Child): Promise<void> {
+  const url = `ws://127.0.0.1:${child.port}/echo`;
+  const socket = await withDeadline(openWebSocket(url), 5000, "first open");
+  const inbox = new Inbox(socket);
+  const idle: Deno.Conn[] = [];
+  try {
+    await echoes(socket, inbox, "before");
+    // Idle connections that never send a request: more than the limit.
+    let refused = 0;
+    // Generous deadlines: a busy machine is slow, never a reason to fail.
+    const deadline = performance.now() + 30_000;
+    for (let i = 0; i < LIMIT + 50; i++) {
+      assert.ok(performance.now() < deadline, "opening idle connections");
+      try {
+        idle.push(
+          await withDeadline(
+            Deno.connect({ hostname: "127.0.0.1", port: child.port }),
+            5000,
+            "connect",
+          ),
+        );
+      } catch (error) {
+        // Refused while the listener is down; reset if it closed with our
+        // connection in its backlog. Deno.connect asks the kernel for the
+        // peer's address after connecting: when the reset lands in between
+        // (a busy machine widens that gap), the error is NotConnected.
+        if (
+          !(error instanceof Deno.errors.ConnectionRefused) &&
+          !(error instanceof Deno.errors.ConnectionReset) &&
+          !(error instanceof Deno.errors.NotConnected)
+        ) throw error;
+        refused++;
+      }
+    }
+    await until(
+      () => child.stdout().includes("listener accept failed"),
+      "accept failure logged",
+      { timeoutMs: 10_000 },
+    );
+    assert.match(
+      child.stdout(),
+      /listener accept failed port=\d+ error="Too many open files \(os error 24\)" retry_ms=100/,
+    );
+    assert.ok(refused > 0, "the listener was down for a while");
+    assert.equal(child.exited(), false);
+    await echoes(socket, inbox, "during");
+
+    for (const conn of idle.splice(0)) conn.close();
+    // The listener comes back within its 5 s backoff ceiling; a busy
+    // machine gets six times that.
+    const retryUntil = performance.now() + 30_000;
+    for (;;) {
+      try {
+        await freshEcho(url, 5000);
+        break;
+      } catch (error) {
+        if (performance.now() > retryUntil) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await until(
+      () =>
+        /listener accepting port=\d+ after_ms=\d+ attempts=\d+/.test(
+          child.stdout(),
+        ),
+      "recovery logged",
+      { timeoutMs: 5000 },
+    );
+    await echoes(socket, inbox, "after");
+    assert.equal(child.exited(), false);
+
+    // Shutdown still closes the WebSocket accepted before the failure.
+    const status = child.status;
+    child.kill("SIGTERM");
+    const close = await withDeadline(inbox.closed(), 5000, "close 1001");
+    assert.equal(close.code, 1001);
+    assert.equal((await withDeadline(status, 5000, "exit")).code, 0);
+    assert.equal(child.stderr(), "");
+  } finally {
+    for (const conn of idle) conn.close();
+    if (socket.readyState < WebSocket.CLOSING) socket.close();
+    await withDeadline(inbox.closed(), 5000, "test socket closed");
+  }
+}
+
 Deno.test({
   name:
     "the service survives running out of descriptors and accepts again once they free up",
   ignore: Deno.build.os !== "linux",
   async fn() {
     await using child = await spawnLimited(LIMIT, await startTaskArgs());
-    const url = `ws://127.0.0.1:${child.port}/echo`;
-    const socket = await withDeadline(openWebSocket(url), 5000, "first open");
-    const inbox = new Inbox(socket);
-    const idle: Deno.Conn[] = [];
-    try {
-      await echoes(socket, inbox, "before");
-      // Idle connections that never send a request: more than the limit.
-      let refused = 0;
-      // Generous deadlines: a busy machine is slow, never a reason to fail.
-      const deadline = performance.now() + 30_000;
-      for (let i = 0; i < LIMIT + 50; i++) {
-        assert.ok(performance.now() < deadline, "opening idle connections");
-        try {
-          idle.push(
-            await withDeadline(
-              Deno.connect({ hostname: "127.0.0.1", port: child.port }),
-              5000,
-              "connect",
-            ),
-          );
-        } catch (error) {
-          // Refused while the listener is down; reset if it closed with our
-          // connection in its backlog. Deno.connect asks the kernel for the
-          // peer's address after connecting: when the reset lands in between
-          // (a busy machine widens that gap), the error is NotConnected.
-          if (
-            !(error instanceof Deno.errors.ConnectionRefused) &&
-            !(error instanceof Deno.errors.ConnectionReset) &&
-            !(error instanceof Deno.errors.NotConnected)
-          ) throw error;
-          refused++;
-        }
-      }
-      await until(
-        () => child.stdout().includes("listener accept failed"),
-        "accept failure logged",
-        { timeoutMs: 10_000 },
-      );
-      assert.match(
-        child.stdout(),
-        /listener accept failed port=\d+ error="Too many open files \(os error 24\)" retry_ms=100/,
-      );
-      assert.ok(refused > 0, "the listener was down for a while");
-      assert.equal(child.exited(), false);
-      await echoes(socket, inbox, "during");
+    await survivesExhaustion(child);
+  },
+});
 
-      for (const conn of idle.splice(0)) conn.close();
-      // The listener comes back within its 5 s backoff ceiling; a busy
-      // machine gets six times that.
-      const retryUntil = performance.now() + 30_000;
-      for (;;) {
-        try {
-          await freshEcho(url, 5000);
-          break;
-        } catch (error) {
-          if (performance.now() > retryUntil) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
-      await until(
-        () =>
-          /listener accepting port=\d+ after_ms=\d+ attempts=\d+/.test(
-            child.stdout(),
-          ),
-        "recovery logged",
-        { timeoutMs: 5000 },
-      );
-      await echoes(socket, inbox, "after");
-      assert.equal(child.exited(), false);
-
-      // Shutdown still closes the WebSocket accepted before the failure.
-      const status = child.status;
-      child.kill("SIGTERM");
-      const close = await withDeadline(inbox.closed(), 5000, "close 1001");
-      assert.equal(close.code, 1001);
-      assert.equal((await withDeadline(status, 5000, "exit")).code, 0);
-      assert.equal(child.stderr(), "");
-    } finally {
-      for (const conn of idle) conn.close();
-      if (socket.readyState < WebSocket.CLOSING) socket.close();
-      await withDeadline(inbox.closed(), 5000, "test socket closed");
-    }
+Deno.test({
+  name:
+    "deno task serve survives running out of descriptors: each worker listens again on the shared port",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = probe.addr.port;
+    probe.close();
+    // PORT stays 0: a worker that fails must learn the port from the main
+    // worker, as it would if deno serve were given --port by hand.
+    await using child = await spawnLimited(
+      LIMIT,
+      await serveTaskArgs(port),
+      { DENO_JOBS: "2" },
+    );
+    await survivesExhaustion(child);
   },
 });
 

@@ -1,0 +1,170 @@
+/**
+ * One `/sse` stream's life: `server` and `request` once, `time` every second,
+ * and `end` naming why it ended (its lifetime, shutdown, the memory guard).
+ *
+ * Memory per stream stays constant over its lifetime. The first version raced
+ * each write and each tick against one long-lived `ended` promise; every
+ * `Promise.race` left a reaction on that promise until the stream ended (928
+ * bytes per stream per second, 2.4 KiB of RSS in the attack review). Here
+ * each wait is a fresh promise that an end resolves through one slot
+ * (`#wake`), so nothing outlives its tick.
+ *
+ * @module
+ */
+import type { SSEMessage, SSEStreamingApi } from "hono/streaming";
+import type {
+  Backlogged,
+  MemoryGuard,
+  ShedCause,
+} from "../admission/memory_guard.ts";
+import type { Closable } from "../admission/slots.ts";
+import type { CloseReason } from "../protocol/close_codes.ts";
+import type { Metrics } from "../metrics.ts";
+
+/** What a stream reports to: the memory guard and the counters. */
+export interface StreamServices {
+  memory: MemoryGuard;
+  metrics: Metrics;
+}
+
+/** How long EventSource waits before reconnecting after a stream ends. */
+export const SSE_RETRY_MS = 5000;
+
+/** Seconds between `time` events. */
+export const SSE_TICK_MS = 1000;
+
+/**
+ * What the memory guard counts for each open stream, in bytes: about one
+ * event in flight. Like a WebSocket's, a stream's fixed cost (about 100 KiB
+ * of RSS each with 1,000 open, `deno run -A bench/sse_memory.ts`) is bounded
+ * by the connection caps, not the budget; the charge puts streams in the
+ * guard's list, so shedding for RSS reaches them too.
+ */
+export const SSE_STREAM_BYTES = 4096;
+
+/**
+ * Once a stream has ended, how long its last write may wait for a client that
+ * does not read before the stream is cut (its `end` event then never goes).
+ */
+export const SSE_STUCK_WRITE_MS = 1000;
+
+/** Why the memory guard shed a stream, as its `end` event says. */
+export function shedReason(cause: ShedCause): string {
+  return cause === "rss"
+    ? "server overloaded (process memory): try again later"
+    : "server overloaded (memory budget): try again later";
+}
+
+/**
+ * A running stream: closable at shutdown, sheddable by the memory guard.
+ * {@link EventStream.run} resolves once the stream has ended and its last event is out
+ * (or cut off).
+ */
+export class EventStream implements Closable, Backlogged {
+  readonly #stream: SSEStreamingApi;
+  readonly #services: StreamServices;
+  #events = 0;
+  #why: string | undefined;
+  /** Ends the wait in progress (a tick), if one is. */
+  #wake: (() => void) | undefined;
+  #tick: ReturnType<typeof setTimeout> | undefined;
+  #stuck: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    stream: SSEStreamingApi,
+    services: StreamServices,
+  ) {
+    this.#stream = stream;
+    this.#services = services;
+    stream.onAbort(() => this.end("client went away"));
+  }
+
+  /** Events sent so far (the last event's id). */
+  get sent(): number {
+    return this.#events;
+  }
+
+  /** Why the stream ended, or undefined while it runs. */
+  get reason(): string | undefined {
+    return this.#why;
+  }
+
+  /**
+   * Ends the stream with `reason` (the first reason wins). A tick in progress
+   * ends now; a write the client is not reading is cut after
+   * {@link SSE_STUCK_WRITE_MS}.
+   */
+  end(reason: string): void {
+    if (this.#why !== undefined) return;
+    this.#why = reason;
+    this.#wake?.();
+    this.#stuck = setTimeout(() => this.#stream.abort(), SSE_STUCK_WRITE_MS);
+  }
+
+  /** For shutdown: ends with the close reason's text. */
+  close(reason: CloseReason): void {
+    this.end(reason.reason);
+  }
+
+  /** The memory guard's re-read: a stream holds a constant amount. */
+  recount(): number {
+    return this.#why === undefined ? SSE_STREAM_BYTES : 0;
+  }
+
+  /** Called by the memory guard: ends with an `end` event naming the cause. */
+  shed(cause: ShedCause): void {
+    if (this.#why !== undefined) return;
+    this.#services.metrics.breached(cause);
+    this.end(shedReason(cause));
+  }
+
+  /**
+   * Sends the `server` and `request` events, then `time` every second until
+   * the stream ends, then `end`.
+   *
+   * @param opening The first events (their data as JSON values); the first
+   * carries the reconnect delay.
+   */
+  async run(
+    opening: Array<{ event: string; data: unknown }>,
+  ): Promise<void> {
+    const { memory, metrics } = this.#services;
+    memory.charge(this, SSE_STREAM_BYTES);
+    metrics.streamsOpen++;
+    try {
+      for (const [i, { event, data }] of opening.entries()) {
+        if (this.#why !== undefined) break;
+        await this.#send(event, data, i === 0 ? SSE_RETRY_MS : undefined);
+      }
+      while (this.#why === undefined) {
+        await this.#send("time", new Date().toISOString());
+        if (this.#why !== undefined) break;
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          this.#tick = setTimeout(resolve, SSE_TICK_MS);
+        });
+        this.#wake = undefined;
+        clearTimeout(this.#tick);
+      }
+      if (!this.#stream.aborted) {
+        await this.#send("end", { reason: this.#why });
+      }
+    } finally {
+      clearTimeout(this.#tick);
+      clearTimeout(this.#stuck);
+      metrics.streamsOpen--;
+      memory.charge(this, 0);
+    }
+  }
+
+  /** One event; resolves once Hono took it, or once the stream was cut. */
+  #send(event: string, data: unknown, retry?: number): Promise<void> {
+    const message: SSEMessage = {
+      event,
+      data: JSON.stringify(data),
+      id: String(++this.#events),
+    };
+    if (retry !== undefined) message.retry = retry;
+    return this.#stream.writeSSE(message);
+  }
+}
