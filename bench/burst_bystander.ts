@@ -11,7 +11,9 @@
  * [--profile DIR]`. `--busy` keeps one core busy with another process for
  * the whole run; `--profile DIR` writes a V8 CPU profile of the server per
  * run (`DIR/burst-N.cpuprofile`, Deno's `--cpu-prof`, for Chrome DevTools).
- * Each run starts a fresh server with the `deno task start` flags.
+ * Each run starts a fresh server with the `deno task start` flags;
+ * `--no-stall-watch` sets EVENT_LOOP_STALL_MS=0 (the overload watch's
+ * event-loop stall trigger off), `BURST_SERVER_LOG=1` shows the server's log.
  *
  * The flooding clients run in a child process (`--flood PORT MS`), so their
  * work does not delay the bystander's clock.
@@ -37,6 +39,7 @@ const args = parseArgs({
     profile: { type: "string" },
     flood: { type: "string" },
     hold: { type: "string", default: String(HOLD_MS) },
+    "no-stall-watch": { type: "boolean", default: false },
   },
   allowPositionals: true,
 });
@@ -119,10 +122,15 @@ async function run(index: number) {
   const server = new Deno.Command(Deno.execPath(), {
     args: startArgs,
     cwd: ROOT,
-    env: { PORT: String(port), BIND_ADDRESS: "127.0.0.1", NO_COLOR: "1" },
+    env: {
+      PORT: String(port),
+      BIND_ADDRESS: "127.0.0.1",
+      NO_COLOR: "1",
+      ...(args.values["no-stall-watch"] ? { EVENT_LOOP_STALL_MS: "0" } : {}),
+    },
     clearEnv: true,
     stdin: "null",
-    stdout: "null",
+    stdout: Deno.env.get("BURST_SERVER_LOG") ? "inherit" : "null",
     stderr: "piped",
   }).spawn();
   const stderr = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
@@ -160,6 +168,11 @@ async function run(index: number) {
     5000,
     "the bystander",
   );
+  /** A close the server sent during the run (the bench closes at the end). */
+  let closedBy = "";
+  socket.onclose = (event) => {
+    closedBy ||= `${event.code} ${event.reason}`;
+  };
   const sentAt = new Map<string, number>();
   const rtts: number[] = [];
   socket.onmessage = (event) => {
@@ -170,6 +183,7 @@ async function run(index: number) {
   };
   let seq = 0;
   const ticker = setInterval(() => {
+    if (socket.readyState !== WebSocket.OPEN) return;
     const text = `bystander ${String(seq++).padStart(22, "0")}`;
     sentAt.set(text, performance.now());
     socket.send(text);
@@ -200,6 +214,7 @@ async function run(index: number) {
   const unanswered = [...sentAt.values()].map((at) => now - at);
   clearInterval(ticker);
   clearInterval(sampler);
+  socket.onclose = null;
   socket.close();
   server.kill("SIGTERM");
   await withDeadline(server.status, 15_000, "the server to exit");
@@ -211,6 +226,7 @@ async function run(index: number) {
     unanswered: unanswered.length,
     peakMiB: Math.round(peakKiB / 1024),
     flood: floodOut.trim(),
+    closedBy,
   };
 }
 
@@ -239,6 +255,9 @@ try {
       `| ${i} | ${figures.worstMs} | ${figures.p99Ms} | ${figures.echoes} | ${figures.unanswered} | ${figures.peakMiB} |`,
     );
     console.error(figures.flood);
+    if (figures.closedBy) {
+      console.error(`the bystander was closed: ${figures.closedBy}`);
+    }
   }
 } finally {
   busy?.kill("SIGKILL");
