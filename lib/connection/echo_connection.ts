@@ -21,12 +21,13 @@ import {
 } from "../protocol/close_codes.ts";
 import type { Config } from "../config.ts";
 import type { IdleWatch, Watched } from "./idle_sweep.ts";
+import { type EchoOptions, isPlainEcho } from "./parse_options.ts";
 import {
-  type EchoOptions,
-  isPlainEcho,
+  type PushOutput,
+  streamCeilingBytes,
   type StreamOptions,
-} from "./parse_options.ts";
-import { type PushOutput, StreamPush } from "./stream_push.ts";
+  StreamPush,
+} from "./stream_push.ts";
 import type { Log } from "../log.ts";
 import type {
   Backlogged,
@@ -126,12 +127,6 @@ export function serveEcho(socket: WebSocket, options: ConnectionOptions): void {
   options.lease.track(new EchoConnection(socket, options));
 }
 
-/**
- * Most bytes a `/stream` leaves unread when MAX_BUFFERED_BYTES is off: the
- * stream still waits for its reader instead of queueing every message.
- */
-export const STREAM_CEILING_BYTES = 4 * 1024 * 1024;
-
 /** One accepted WebSocket: the socket's listener, limits and bookkeeping. */
 class EchoConnection
   implements
@@ -213,7 +208,7 @@ class EchoConnection
     this.#push = options.stream && new StreamPush(
       this,
       options.stream,
-      config.maxBufferedBytes || STREAM_CEILING_BYTES,
+      streamCeilingBytes(config.maxBufferedBytes),
     );
     socket.binaryType = "arraybuffer";
     // The connection is its own listener (`handleEvent`): no closure per

@@ -14,6 +14,7 @@ import {
 } from "../protocol/close_codes.ts";
 import { type Refusal, refusal } from "../refusals.ts";
 import { utf8ByteLength } from "../protocol/utf8.ts";
+import { maxEmptyStreamMessages, type StreamOptions } from "./stream_push.ts";
 
 /** Longest `delay`, in milliseconds. */
 export const MAX_DELAY_MS = 10_000;
@@ -173,17 +174,6 @@ export function isPlainEcho(options: EchoOptions): boolean {
     !options.greeting && options.closeAfter === undefined;
 }
 
-/** What a `/stream` connection sends, from its query options. */
-export interface StreamOptions {
-  /** Messages to send, numbered from 1. */
-  count: number;
-  /** Payload bytes per message. */
-  sizeBytes: number;
-  type: "text" | "binary";
-  /** Milliseconds from one message to the next; 0 = as fast as the client reads. */
-  intervalMs: number;
-}
-
 /** `/stream`'s options, with their defaults where the query gives none. */
 export function toStreamOptions(query: EchoQuery): StreamOptions {
   return {
@@ -283,10 +273,17 @@ export function parseEchoQuery(
     }
   } else {
     const [largest, setBy] = largestStreamSize(context);
+    const empties = maxEmptyStreamMessages(context.maxBufferedBytes);
     if ((query.size ?? 0) > largest) {
       misplaced.push({
         option: "size",
         message: `expected an integer 0-${largest} (${setBy})`,
+      });
+    } else if (query.size === 0 && (query.count ?? 10) > empties) {
+      misplaced.push({
+        option: "count",
+        message:
+          `expected an integer 1-${empties} with size=0: the server cannot see whether empty messages were read, so no more may wait unread (MAX_BUFFERED_BYTES / 600 bytes each)`,
       });
     }
   }

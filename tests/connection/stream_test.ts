@@ -191,3 +191,29 @@ Deno.test("/stream options are validated, and only /stream takes them", async (t
     });
   }
 });
+
+Deno.test("/stream with size=0 sends at most what fits unread under MAX_BUFFERED_BYTES", async (t) => {
+  // (65,536 - 1,200) / 600 = 107: bufferedAmount does not count empty
+  // frames, so each counts as 600 bytes unread until a non-empty one is sent.
+  await using server = startTestServer({ MAX_BUFFERED_BYTES: "65536" });
+  await t.step("107 empty messages arrive, then the close", async () => {
+    const { inbox } = await connect(
+      `${server.ws}/stream?count=107&size=0&interval=0`,
+    );
+    const messages = await inbox.take(107);
+    assert.ok(messages.every((message) => message === ""));
+    const close = await inbox.closed({ timeoutMs: 10_000 });
+    assert.deepEqual([close.code, close.reason], [1000, "stream complete"]);
+  });
+  await t.step("108 are refused with 400 naming count", async () => {
+    const response = await rawRequest(
+      server.port,
+      upgradeRequest("/stream?count=108&size=0"),
+    );
+    assert.equal(response.status, 400);
+    assert.match(
+      response.body,
+      /^Invalid option "count": expected an integer 1-107 with size=0/,
+    );
+  });
+});
