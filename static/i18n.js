@@ -26,7 +26,7 @@ export const MESSAGES = {
     delay: "Server delay (ms)",
     formatJson: "Echo as JSON",
     optionsExplained:
-      "These go into the URL: ?delay= holds each echo on the server for that many milliseconds, ?format=json wraps each echo as {seq, type, bytes, receivedAt, data}. Subprotocols: comma-separated. Connect again to apply them. The bare URL echoes too: a WebSocket connection to / behaves like /echo. To test a client's failure handling: ?status=503 refuses the upgrade with that status (?retry_after= adds Retry-After), ?open_delay= holds the opening that many milliseconds; /stream?count=&size=&type=&interval= sends numbered messages of its own.",
+      "These go into the URL: ?delay= holds each echo on the server for that many milliseconds, ?format=json wraps each echo as {seq, type, bytes, receivedAt, data}. Subprotocols: comma-separated. Connect again to apply them. The bare URL echoes too: a WebSocket connection to / behaves like /echo.",
     closeCode: "Code",
     closeReason: "Reason",
     closeButton: "Close",
@@ -286,7 +286,7 @@ export const MESSAGES = {
     delay: "伺服器延遲（毫秒）",
     formatJson: "以 JSON 回傳",
     optionsExplained:
-      "這些選項會寫進網址：?delay= 讓伺服器把每次回傳延後指定的毫秒數，?format=json 把每次回傳包成 {seq, type, bytes, receivedAt, data}。子協定以逗號分隔。重新連線後生效。根網址也會回傳：連到 / 的 WebSocket 與 /echo 相同。測試用戶端如何處理失敗：?status=503 以該狀態碼拒絕升級（?retry_after= 加上 Retry-After），?open_delay= 讓開啟延後指定的毫秒數；/stream?count=&size=&type=&interval= 由伺服器主動送出編號訊息。",
+      "這些選項會寫進網址：?delay= 讓伺服器把每次回傳延後指定的毫秒數，?format=json 把每次回傳包成 {seq, type, bytes, receivedAt, data}。子協定以逗號分隔。重新連線後生效。根網址也會回傳：連到 / 的 WebSocket 與 /echo 相同。",
     closeCode: "代碼",
     closeReason: "原因",
     closeButton: "關閉",
@@ -534,7 +534,7 @@ export const MESSAGES = {
     delay: "服务器延迟（毫秒）",
     formatJson: "以 JSON 回传",
     optionsExplained:
-      "这些选项会写进网址：?delay= 让服务器把每次回传推迟指定的毫秒数，?format=json 把每次回传包装成 {seq, type, bytes, receivedAt, data}。子协议以逗号分隔。重新连接后生效。根网址也会回传：连到 / 的 WebSocket 与 /echo 相同。测试客户端如何处理失败：?status=503 以该状态码拒绝升级（?retry_after= 加上 Retry-After），?open_delay= 让打开推迟指定的毫秒数；/stream?count=&size=&type=&interval= 由服务器主动发送编号消息。",
+      "这些选项会写进网址：?delay= 让服务器把每次回传推迟指定的毫秒数，?format=json 把每次回传包装成 {seq, type, bytes, receivedAt, data}。子协议以逗号分隔。重新连接后生效。根网址也会回传：连到 / 的 WebSocket 与 /echo 相同。",
     closeCode: "代码",
     closeReason: "原因",
     closeButton: "关闭",

@@ -311,3 +311,72 @@ browserTest(
     );
   },
 );
+
+browserTest(
+  "the options panel writes status=, retry_after= and /stream's options",
+  async (t, browser, server) => {
+    const { page, problems } = await openDemo(browser, server);
+
+    await t.step("/stream pushes count messages of size bytes", async () => {
+      await page.selectOption("#endpoint", "/stream");
+      for (const [id, value] of [["count", "3"], ["stream-size", "8"]]) {
+        await page.fill(`#${id}`, value!);
+        await page.locator(`#${id}`).dispatchEvent("change");
+      }
+      await page.fill("#interval", "0");
+      await page.locator("#interval").dispatchEvent("change");
+      assert.equal(
+        await page.locator("#url").inputValue(),
+        `${server.ws}/stream?count=3&size=8&interval=0`,
+      );
+      await page.click("#connect");
+      await waitForLog(page, /code=1000 reason="stream complete"/);
+      assert.equal(await page.locator("#log li.message").count(), 3);
+      assert.match(
+        await page.locator("#log li.message").first().innerText(),
+        /8 B/,
+      );
+    });
+
+    await t.step(
+      "status= and retry_after= refuse, and the page says so",
+      async () => {
+        await page.selectOption("#endpoint", "/echo");
+        assert.equal(await page.locator("#stream-options").isHidden(), true);
+        for (const [id, value] of [["status", "503"], ["retry-after", "5"]]) {
+          await page.fill(`#${id}`, value!);
+          await page.locator(`#${id}`).dispatchEvent("change");
+        }
+        assert.equal(
+          await page.locator("#url").inputValue(),
+          `${server.ws}/echo?status=503&retry_after=5`,
+        );
+        await page.click("#connect");
+        const failure = page.locator("#failure", { hasText: "(503)" });
+        await failure.waitFor();
+        assert.match(await failure.innerText(), /Retry-After: 5/);
+      },
+    );
+
+    await t.step(
+      "a status the server refuses is said next to its field",
+      async () => {
+        await page.fill("#status", "200");
+        await page.locator("#status-error", { hasText: "400-599" }).waitFor();
+        assert.equal(
+          await page.locator("#status").getAttribute("aria-invalid"),
+          "true",
+        );
+      },
+    );
+
+    await t.step("no page errors", () => {
+      assert.deepEqual(
+        problems.filter((text) =>
+          !/^(WebSocket connection|Failed to load resource)/.test(text)
+        ),
+        [],
+      );
+    });
+  },
+);
