@@ -249,8 +249,9 @@ function everyResponse(log: Log, config: Config, metrics: Metrics) {
   return async function securityAndLog(c: Context<AppEnv>, next: Next) {
     const startedAt = Date.now();
     await next();
-    if (c.res.status === 101) return;
+    // Upgrades count too: a ramp of new connections is work, not a flood.
     metrics.httpRequests++;
+    if (c.res.status === 101) return;
     await securityHeaders(c, nothing);
     const hsts = hstsValue(c.req.url, {
       forwardedHttps: config.trustProxy > 0 &&

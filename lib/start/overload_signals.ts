@@ -25,8 +25,10 @@ export interface Sample {
   usedBytes: number;
   /** How late this sample's timer fired, in ms. */
   delayMs: number;
-  /** Messages and HTTP requests received since start-up. */
+  /** Messages received since start-up. */
   messagesIn: number;
+  /** HTTP requests answered since start-up, upgrades included. */
+  requests?: number;
   /** Payload bytes received since start-up. */
   bytesIn: number;
 }
@@ -67,6 +69,12 @@ export const STALL_HOLD_MS = 1000;
  * never sees.
  */
 export const FLOWING_MESSAGES_PER_SECOND = 200;
+/**
+ * Requests (upgrades included) per second at or above which the delay is
+ * taken for work too: a ramp of new connections on a busy machine made the
+ * loop as late as a flood (bench --scale at load average 30).
+ */
+export const FLOWING_REQUESTS_PER_SECOND = 10;
 /** Received bytes per second at or above which messages flow, likewise. */
 export const FLOWING_BYTES_PER_SECOND = 1024 * 1024;
 
@@ -154,7 +162,9 @@ export class OverloadSignals {
     const seconds = heldMs / 1000;
     const messages = sample.messagesIn - late.before.messagesIn;
     const bytes = sample.bytesIn - late.before.bytesIn;
+    const requests = (sample.requests ?? 0) - (late.before.requests ?? 0);
     return messages < FLOWING_MESSAGES_PER_SECOND * seconds &&
+      requests < FLOWING_REQUESTS_PER_SECOND * seconds &&
       bytes < FLOWING_BYTES_PER_SECOND * seconds;
   }
 }

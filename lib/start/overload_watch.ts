@@ -166,7 +166,8 @@ export class OverloadWatch {
       rssBytes: this.#readRss() || (this.#last?.rssBytes ?? 0),
       usedBytes: memory.state().usedBytes,
       delayMs,
-      messagesIn: metrics.messagesIn + metrics.httpRequests,
+      messagesIn: metrics.messagesIn,
+      requests: metrics.httpRequests,
       bytesIn: metrics.bytesIn,
     };
     this.#last = sample;
@@ -242,10 +243,11 @@ export class OverloadWatch {
       : Infinity;
     for (const [connection, key] of this.#services.registry.connections()) {
       const activity = connection.activity?.();
-      if (!activity || activity.startedAt > openedBy) continue;
+      if (!activity) continue;
       const unanswered = activity.closingSince !== undefined &&
         activity.closingSince < answerBy;
-      if (activity.messages === 0 || unanswered) keys.add(key);
+      const quiet = activity.messages === 0 && activity.startedAt <= openedBy;
+      if (quiet || unanswered) keys.add(key);
     }
     return [...keys];
   }

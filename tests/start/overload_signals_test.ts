@@ -102,6 +102,15 @@ Deno.test("OverloadSignals: a late event loop is a stall only while messages do 
       undefined,
     );
   });
+  await t.step("the same delays while connections are opened do not", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0));
+    signals.add(sample(500, { delayMs: 400, requests: 20 }));
+    assert.equal(
+      signals.add(sample(1000, { delayMs: 400, requests: 40 })),
+      undefined,
+    );
+  });
   await t.step("a prompt timer ends the stretch", () => {
     const signals = new OverloadSignals(limits);
     signals.add(sample(0));
