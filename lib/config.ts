@@ -157,6 +157,16 @@ const logFormat = z.pipe(
   z.optional(z.enum(["text", "json"], { error: "expected text or json" })),
   z.transform((value) => value ?? "text"),
 );
+/** A Redis server's URL: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. */
+const redisUrl = optionalText((value, ctx) => {
+  if (value === undefined || value === "") return undefined;
+  if (URL.canParse(value) && /^rediss?:\/\/[^/?#]/.test(value)) return value;
+  return refuse(
+    ctx,
+    value,
+    "expected a URL such as redis://127.0.0.1:6379 or rediss://user:password@host:6380",
+  );
+}, { trim: true });
 
 /**
  * Every setting, keyed by its environment variable. The order is the README
@@ -358,6 +368,33 @@ export const SETTINGS = {
     description: "an `/sse` stream ends with an `end` event after this long",
     breach: "an /sse stream ends after this long",
   }),
+  ROOM_MAX_MEMBERS: integer("roomMaxMembers", {
+    min: 1,
+    max: 100_000,
+    default: 64,
+    unit: "members",
+    description:
+      "members of one `/room/NAME` on this instance; one more is refused with `429`",
+    breach: "joining a full room is refused with 429",
+  }),
+  MAX_ROOMS: integer("maxRooms", {
+    min: 0,
+    max: 1_000_000,
+    default: 1000,
+    unit: "rooms",
+    description:
+      "rooms with members on this instance; a new one is refused with `503`; `0` turns `/room/` off",
+    breach: "a new room is refused with 503 (0: every room)",
+  }),
+  REDIS_URL: {
+    key: "redisUrl",
+    schema: redisUrl,
+    default: "unset",
+    unit: "URL",
+    range: "redis://… or rediss://…",
+    description:
+      "rooms span every instance that uses this Redis (pub/sub); unset: rooms span the workers of one process",
+  } satisfies Setting<"redisUrl", string | undefined>,
   TRUST_PROXY: {
     key: "trustProxy",
     schema: trustedProxies,
@@ -410,14 +447,17 @@ export const ENV_NAMES: readonly EnvName[] = Object.keys(SETTINGS) as EnvName[];
 
 /**
  * Variables that tell where the service runs (Deno Deploy sets them) and
- * whether Deno exports OpenTelemetry; read at start-up, never configured, so
- * `--allow-env` lists them too.
+ * whether Deno exports OpenTelemetry, and the two debugging switches the
+ * Redis client (node-redis) reads when REDIS_URL is set; none is configured
+ * here, but each is read, so `--allow-env` lists them too.
  */
 export const PLATFORM_ENV_NAMES: readonly string[] = [
   "DENO_DEPLOY",
   "DENO_REGION",
   "DENO_DEPLOYMENT_ID",
   "OTEL_DENO",
+  "REDIS_DEBUG_MAINTENANCE",
+  "REDIS_EMIT_DIAGNOSTICS",
 ];
 
 /** The parsed configuration, in the units its names state; see {@link SETTINGS}. */

@@ -32,6 +32,30 @@ export interface MemoryState {
   shed: Record<ShedCause, number>;
 }
 
+/** A room bridge's state (`lib/rooms/`), for `/healthz` and `/metrics`. */
+export interface BridgeState {
+  /** Which bridge: `broadcast` (workers of one process) or `redis`. */
+  kind: "broadcast" | "redis";
+  /** False while Redis is unreachable: rooms then span this instance only. */
+  connected: boolean;
+  /** Messages and counts published since start. */
+  published: number;
+  /** Messages and counts received from other instances since start. */
+  received: number;
+  /** Messages not published because the link was down. */
+  dropped: number;
+}
+
+/** The rooms' numbers (`lib/rooms/registry.ts`), for `/healthz` and `/metrics`. */
+export interface RoomsState {
+  /** Rooms with a member or a watcher on this instance. */
+  rooms: number;
+  /** Open members on this instance, all rooms together. */
+  members: number;
+  /** The link to other instances; null when rooms span this process only. */
+  bridge: BridgeState | null;
+}
+
 /** Why the service closed a connection: a limit, or shedding load. */
 export type LimitReason =
   | "message_size"
@@ -150,8 +174,9 @@ export class Metrics {
    * The counters in Prometheus text exposition format 0.0.4.
    *
    * @param memory The memory guard's state, reported as gauges.
+   * @param rooms The rooms' state, reported as gauges.
    */
-  toPrometheus(memory?: MemoryState): string {
+  toPrometheus(memory?: MemoryState, rooms?: RoomsState): string {
     const lines: string[] = [];
     const metric = (
       name: string,
@@ -264,6 +289,23 @@ export class Metrics {
           "gauge",
           "1 while upgrades are refused to shed load",
           memory.shedding ? 1 : 0,
+        ],
+      );
+    }
+    if (rooms) {
+      plain.push(
+        ["rooms_open", "gauge", "Rooms with members here", rooms.rooms],
+        [
+          "room_members",
+          "gauge",
+          "Open room members on this instance",
+          rooms.members,
+        ],
+        [
+          "room_bridge_connected",
+          "gauge",
+          "1 while rooms reach other instances (Redis or workers); 0 when down or none",
+          rooms.bridge?.connected ? 1 : 0,
         ],
       );
     }

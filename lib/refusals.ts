@@ -121,6 +121,33 @@ export const REFUSALS = {
   ),
   /** SIGINT or SIGTERM received: new upgrades wait for another instance. */
   shutting_down: row(503, RETRY, () => "Server shutting down. Retry later\n"),
+  /** `/room/NAME` with a NAME that breaks the rule (`rooms/room_name.ts`). */
+  bad_room_name: row<{ rule: string }>(
+    400,
+    {},
+    ({ rule }) =>
+      `Bad room name: ${rule}, as in /room/NAME or /room/NAME/presence\n`,
+  ),
+  /** ROOM_MAX_MEMBERS reached in this room. */
+  room_full: row<{ room: string; max: number }>(
+    429,
+    RETRY,
+    ({ room, max }) =>
+      `Room "${room}" is full: at most ${max} members (ROOM_MAX_MEMBERS). Retry when someone leaves\n`,
+  ),
+  /** MAX_ROOMS rooms open on this instance: no new one. */
+  rooms_full: row<{ max: number }>(
+    503,
+    RETRY,
+    ({ max }) =>
+      `No room for another room: ${max} rooms are open on this server (MAX_ROOMS). Retry later\n`,
+  ),
+  /** MAX_ROOMS=0: rooms are turned off. */
+  rooms_off: row(
+    503,
+    {},
+    () => "Rooms are turned off on this server (MAX_ROOMS=0)\n",
+  ),
   /**
    * Not a fault: the client asked for this status with `status=` (and for
    * `Retry-After` with `retry_after=`), to test its failure handling.

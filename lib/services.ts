@@ -17,6 +17,7 @@ import type { MemoryPeers } from "./admission/memory_peers.ts";
 import type { IncidentCause, Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
 import type { SuspectList } from "./admission/suspects.ts";
+import type { RoomRegistry } from "./rooms/registry.ts";
 
 /** What `/healthz` can report about accepting connections. */
 export interface ListenerState {
@@ -105,6 +106,8 @@ export interface Services {
   metrics: Metrics;
   memory: MemoryGuard;
   registry: ConnectionRegistry;
+  /** The rooms of `/room/NAME`, and the bridge to other instances if any. */
+  rooms: RoomRegistry;
   log: Log;
   /** The idle-timeout sweep; undefined when IDLE_TIMEOUT_SECONDS is 0. */
   idle: IdleWatch | undefined;

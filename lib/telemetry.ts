@@ -18,7 +18,7 @@ import {
   metrics as otelMetrics,
   type Observable,
 } from "@opentelemetry/api";
-import type { MemoryState, Metrics } from "./metrics.ts";
+import type { MemoryState, Metrics, RoomsState } from "./metrics.ts";
 
 /** The instrumentation scope the instruments are created under. */
 export const METER_NAME = "ws-echo";
@@ -198,6 +198,31 @@ export const INSTRUMENTS: readonly InstrumentDescription[] = [
     description: "1 while upgrades are refused to shed load",
     prometheus: "ws_echo_shedding",
   },
+  {
+    name: "ws_echo.rooms.open",
+    kind: "gauge",
+    unit: "{room}",
+    attributes: [],
+    description: "Rooms with members here",
+    prometheus: "ws_echo_rooms_open",
+  },
+  {
+    name: "ws_echo.room.members",
+    kind: "gauge",
+    unit: "{member}",
+    attributes: [],
+    description: "Open room members on this instance",
+    prometheus: "ws_echo_room_members",
+  },
+  {
+    name: "ws_echo.room.bridge.connected",
+    kind: "gauge",
+    unit: "1",
+    attributes: [],
+    description:
+      "1 while rooms reach other instances (Redis or workers); 0 when down or none",
+    prometheus: "ws_echo_room_bridge_connected",
+  },
 ];
 
 /** What {@link startTelemetry} reads. */
@@ -205,6 +230,8 @@ export interface TelemetrySources {
   metrics: Metrics;
   /** The memory guard's state; none = no memory gauges. */
   memory?: { state(): MemoryState };
+  /** The rooms' state; none = no room gauges. */
+  rooms?: { state(): RoomsState };
 }
 
 /** Recording in progress; `dispose()` stops it (for tests and shutdown). */
@@ -232,7 +259,7 @@ export function startTelemetry(
   sources: TelemetrySources,
   meter: Meter = otelMetrics.getMeter(METER_NAME),
 ): Telemetry {
-  const { metrics, memory } = sources;
+  const { metrics, memory, rooms } = sources;
   const observables = new Map<string, Observable>();
   for (const { name, kind, unit, description } of INSTRUMENTS) {
     const options = { unit, description };
@@ -243,7 +270,7 @@ export function startTelemetry(
         name,
         meter.createObservableUpDownCounter(name, options),
       );
-    } else if (kind === "gauge" && memory) {
+    } else if (kind === "gauge" && (name.includes(".room") ? rooms : memory)) {
       observables.set(name, meter.createObservableGauge(name, options));
     }
   }
@@ -288,6 +315,16 @@ export function startTelemetry(
       const state = memory.state();
       observe(result, "ws_echo.memory.used", state.usedBytes);
       observe(result, "ws_echo.shedding", state.shedding ? 1 : 0);
+    }
+    if (rooms) {
+      const state = rooms.state();
+      observe(result, "ws_echo.rooms.open", state.rooms);
+      observe(result, "ws_echo.room.members", state.members);
+      observe(
+        result,
+        "ws_echo.room.bridge.connected",
+        state.bridge?.connected ? 1 : 0,
+      );
     }
   };
   const all = [...observables.values()];

@@ -19,6 +19,7 @@ import type { Log } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
 import { ConnectionRegistry } from "../lib/admission/slots.ts";
+import { RoomRegistry } from "../lib/rooms/registry.ts";
 import {
   type AppEnv,
   type AppOptions,
@@ -31,6 +32,7 @@ import { SuspectList } from "../lib/admission/suspects.ts";
 import { serveStaticFiles } from "../lib/http/static_files.ts";
 import { healthRoutes } from "./health.ts";
 import { limitsRoute } from "./limits.ts";
+import { roomRoute } from "./room.ts";
 import { sseRoute } from "./sse.ts";
 import {
   asksForWebSocket,
@@ -103,6 +105,10 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
         burst: config.rateLimitIpMessageBurst,
       },
     }),
+    rooms: new RoomRegistry({
+      maxRooms: config.maxRooms,
+      maxMembers: config.roomMaxMembers,
+    }),
     listener: { accepting: true, acceptFailures: 0, recycles: 0 },
     suspects: new SuspectList(),
     overload: idleOverloadState(),
@@ -124,6 +130,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   app.get("/", function echoOnRoot(c, next) {
     return asksForWebSocket(c.req.raw) ? onRoot(c) : next();
   });
+  app.route("/room", roomRoute(services));
   // Pages on other origins may read the limits and open the event stream.
   const readableFrom = cors({ origin: config.allowedOrigins });
   app.use("/limits", readableFrom);

@@ -9,7 +9,7 @@ import type { AppEnv, Services } from "../lib/services.ts";
 
 /** Health and metrics endpoints. */
 export function healthRoutes(services: Services): Hono<AppEnv> {
-  const { metrics, registry, memory, overload, suspects } = services;
+  const { metrics, registry, memory, overload, suspects, rooms } = services;
   const route = new Hono<AppEnv>();
   route.get("/healthz", function healthz(c) {
     c.header("Cache-Control", "no-store");
@@ -39,13 +39,14 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       uptimeSeconds: Math.floor(metrics.uptimeSeconds()),
       memory: state,
       listener,
+      rooms: rooms.state(),
       overload: { ...overload, suspects: suspects.state() },
     }, registry.shuttingDown || failing ? 503 : 200);
   });
   route.get("/metrics", function prometheus(c) {
     c.header("Cache-Control", "no-store");
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return c.body(metrics.toPrometheus(memory.state()));
+    return c.body(metrics.toPrometheus(memory.state(), rooms.state()));
   });
   return route;
 }

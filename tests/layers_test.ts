@@ -28,6 +28,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ],
   ["lib/admission/"],
   ["lib/connection/"],
+  // Rooms: a member is a connection whose messages go to the room.
+  ["lib/rooms/"],
   ["lib/http/"],
   // The app's shared state and shape, which start/ serves and routes/ fills.
   ["lib/services.ts"],

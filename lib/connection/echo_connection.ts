@@ -50,6 +50,34 @@ export interface ConnectionServices {
   idle: IdleWatch | undefined;
 }
 
+/** A connection a room hands other members' messages to. */
+export interface RelayTarget {
+  /**
+   * Sends one message another member sent, through the one send function;
+   * nothing once the connection is closing. Counts as activity for the idle
+   * timeout: a member that only listens stays while the room talks.
+   *
+   * @param bytes The payload's length, measured once for every receiver.
+   * @param now `Date.now()`, read once for every receiver.
+   */
+  relay(data: string | ArrayBuffer, bytes: number, now: number): void;
+}
+
+/**
+ * Where a room member's messages go instead of back to the sender
+ * (`lib/rooms/`): told when the socket opens, of every message that passed
+ * the size and rate limits, and once when the connection finishes.
+ */
+export interface Relay {
+  opened(target: RelayTarget): void;
+  received(data: string | ArrayBuffer, bytes: number): void;
+  /**
+   * The connection is closing (the service closed it) or finished; called
+   * at least once, opened or not, and must be idempotent.
+   */
+  closed(): void;
+}
+
 /** What one connection needs: the shared state, and its own. */
 export interface ConnectionOptions {
   /** Shared by every connection (the app's `Services` will do). */
@@ -67,6 +95,8 @@ export interface ConnectionOptions {
   closeCommands: boolean;
   /** `/stream`: the messages the server sends of its own. */
   stream?: StreamOptions;
+  /** A room member: messages go to the room, not back (no "Goodbye" close). */
+  relay?: Relay;
   /** Gives up on a socket that has not opened by then. @default OPEN_TIMEOUT_MS */
   openTimeoutMs?: number;
 }
@@ -135,6 +165,7 @@ class EchoConnection
     Backlogged,
     EchoOutput,
     PushOutput,
+    RelayTarget,
     EventListenerObject {
   readonly #socket: WebSocket;
   readonly #services: ConnectionServices;
@@ -259,6 +290,9 @@ class EchoConnection
     this.#closingSince = Date.now();
     this.#responder?.stop();
     this.#push?.stop();
+    // A member the service closes leaves its room now: a peer that does not
+    // read can hold the close handshake open for long.
+    this.#options.relay?.closed();
     if (now) return this.#sendClose(reason);
     // Deno 2.9 drops the close frame when close() runs inside a message event
     // while more frames are in flight; from the next macrotask it is sent.
@@ -295,6 +329,10 @@ class EchoConnection
   /** For `/stream`: the client reads what it is sent, so it is not idle. */
   touch(): void {
     this.lastActiveAt = Date.now();
+  relay(data: string | ArrayBuffer, bytes: number, now: number): void {
+    if (this.#closing || this.#finished) return;
+    this.lastActiveAt = now;
+    this.send(data, bytes);
   }
 
   /** The options path queued a delayed echo: its bytes count at once. */
@@ -381,6 +419,7 @@ class EchoConnection
     this.#services.idle?.add(this);
     for (const text of this.#options.prelude) this.send(text);
     this.#push?.start();
+    this.#options.relay?.opened(this);
   }
 
   #onMessage(data: string | ArrayBuffer): void {
@@ -420,6 +459,7 @@ class EchoConnection
         closeByteRate(this.#services.config.rateLimitBytesPerSecond),
       );
     }
+    if (this.#options.relay) return this.#options.relay.received(data, bytes);
     if (this.#responder) {
       return this.#responder.receive(data, bytes, this.#messages, now);
     }
@@ -475,6 +515,7 @@ class EchoConnection
     const { metrics, memory, log } = this.#services;
     const { lease, ip, id } = this.#options;
     memory.charge(this, 0);
+    this.#options.relay?.closed();
     if (this.#opened) metrics.connectionsOpen--;
     // A dropped socket reports code 0; record the code the service sent.
     const finalCode = this.#closing?.code ?? code;

@@ -174,15 +174,15 @@ export function listenUrls(addr: Deno.NetAddr, secure: boolean): ListenUrls {
 /**
  * The first half of a graceful stop, for both entry points: refuses new
  * upgrades, closes every WebSocket with 1001, waits up to
- * SHUTDOWN_GRACE_SECONDS for them to go, then stops the held-slot timers and
- * the memory guard.
+ * SHUTDOWN_GRACE_SECONDS for them to go, then stops the held-slot timers,
+ * the memory guard and the rooms' bridge.
  *
  * @returns True when every connection went within the grace.
  */
 export async function drainConnections(
-  services: Pick<Services, "config" | "registry" | "memory">,
+  services: Pick<Services, "config" | "registry" | "memory" | "rooms">,
 ): Promise<boolean> {
-  const { config, registry, memory } = services;
+  const { config, registry, memory, rooms } = services;
   registry.closeAll(CLOSE_SHUTDOWN);
   const emptied = await withinGrace(
     registry.whenEmpty(),
@@ -190,6 +190,7 @@ export async function drainConnections(
   );
   registry.dispose();
   memory.dispose();
+  await rooms.dispose();
   return emptied;
 }
 

@@ -14,6 +14,7 @@ import { applyFdLimit, readOpenFileLimit } from "./fd_limit.ts";
 import { type BatchedLog, batchedLog, type LogRecord } from "../log.ts";
 import { ListenError, type ListenUrls } from "./server.ts";
 import type { CreateApp, EchoApp } from "../services.ts";
+import { connectRooms } from "./room_bridge.ts";
 import type { Telemetry, TelemetrySources } from "../telemetry.ts";
 
 /** Reads one environment variable; undefined when unset. */
@@ -111,16 +112,20 @@ export function bootService(
       ? { memoryPeers: new BroadcastMemoryPeers() }
       : {}),
   });
-  const { metrics, memory } = echoApp.services;
+  const roomsBridge = connectRooms(echoApp.services, mode);
+  const { metrics, memory, rooms } = echoApp.services;
   const telemetry = otelEnabled(env, denoDeploy)
-    ? startTelemetryLater({ metrics, memory })
+    ? startTelemetryLater({ metrics, memory, rooms })
     : { dispose() {} };
   return {
     config,
     echoApp,
     output,
     telemetry,
-    startRecord: startRecord(config, { denoDeploy, mode }),
+    startRecord: {
+      ...startRecord(config, { denoDeploy, mode }),
+      roomsBridge,
+    },
   };
 }
 
@@ -190,9 +195,31 @@ export function startRecord(
     if (about.mode === "serve" && SERVE_DECIDES.has(key as keyof Config)) {
       continue;
     }
-    record[key] = Array.isArray(value) ? value.join(",") : value;
+    record[key] = Array.isArray(value)
+      ? value.join(",")
+      : key === "redisUrl" && typeof value === "string"
+      ? withoutPassword(value)
+      : value;
   }
   return record;
+}
+
+/**
+ * A URL as it may be logged: a password in it becomes `***`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withoutPassword } from "./startup.ts";
+ * assert.equal(withoutPassword("redis://:s3cret@db:6379"), "redis://:***@db:6379");
+ * assert.equal(withoutPassword("redis://db:6379"), "redis://db:6379");
+ * ```
+ */
+export function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password === "") return url;
+  parsed.password = "***";
+  return parsed.href;
 }
 
 /**

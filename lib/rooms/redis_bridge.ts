@@ -1,0 +1,247 @@
+/**
+ * Rooms across instances (and machines) through Redis pub/sub, with
+ * node-redis (the `redis` package):
+ * one Redis channel per room with local members, `ws-echo:room:NAME`. Each
+ * publication carries the publishing instance's id, and an instance drops its
+ * own when Redis hands them back, so a member never gets a message twice.
+ *
+ * Redis going away is survivable: publishing stops at once (a message is then
+ * delivered to this instance's members only, never queued to arrive late or
+ * resent to arrive twice), one log line and `/healthz` say so, and the client
+ * reconnects and subscribes again by itself; once both links are back, one
+ * more log line says so and cross-instance delivery resumes.
+ *
+ * Wire format of a publication (binary-safe: the client hands over Buffers):
+ * one kind byte (`t` text, `b` binary, `n` member count), the 8-byte
+ * instance id in ASCII, then the payload (UTF-8 text, the bytes, or the
+ * count as a 32-bit big-endian integer).
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createClient } from "redis";
+import { z } from "zod";
+import type { Log } from "../log.ts";
+import type {
+  BridgeListener,
+  BridgeState,
+  RoomBridge,
+  RoomMessage,
+} from "./bridge.ts";
+import { roomName } from "./room_name.ts";
+
+/** Redis channel prefix: `ws-echo:room:NAME`. */
+export const REDIS_CHANNEL_PREFIX = "ws-echo:room:";
+
+/** The longest wait between reconnection attempts, in ms. */
+export const MAX_RECONNECT_DELAY_MS = 2000;
+
+const TEXT = 0x74; // "t"
+const BINARY = 0x62; // "b"
+const COUNT = 0x6e; // "n"
+const HEADER_BYTES = 9;
+
+/** An instance id as `IdSource` makes them: eight hex digits. */
+const instanceId = z.string().regex(/^[0-9a-f]{8}$/);
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A node-redis client, as `createClient` makes it. */
+type Link = ReturnType<typeof createClient>;
+
+/**
+ * One link to Redis that reconnects for ever, backing off to
+ * {@link MAX_RECONNECT_DELAY_MS}.
+ *
+ * @param offlineQueue Whether commands wait for the link (subscribing) or
+ * fail at once while it is down (publishing).
+ */
+function openLink(url: string, name: string, offlineQueue: boolean): Link {
+  return createClient({
+    url,
+    name,
+    disableOfflineQueue: !offlineQueue,
+    socket: {
+      reconnectStrategy: (retries: number) =>
+        Math.min(100 * (retries + 1), MAX_RECONNECT_DELAY_MS),
+    },
+  });
+}
+
+/** Carries rooms between instances through Redis pub/sub. */
+export class RedisBridge implements RoomBridge {
+  readonly #instance: string;
+  readonly #header: Buffer;
+  readonly #listener: BridgeListener;
+  readonly #log: Log;
+  readonly #publisher: Link;
+  readonly #subscriber: Link;
+  readonly #rooms = new Set<string>();
+  #connected = false;
+  #closed = false;
+  #published = 0;
+  #received = 0;
+  #dropped = 0;
+
+  /**
+   * Connects at once and keeps reconnecting until {@link close}.
+   *
+   * @param url REDIS_URL, already validated.
+   * @param instance This instance's id: eight hex digits.
+   */
+  constructor(
+    url: string,
+    instance: string,
+    listener: BridgeListener,
+    log: Log,
+  ) {
+    this.#instance = instanceId.parse(instance);
+    this.#header = Buffer.from(`?${instance}`, "latin1");
+    this.#listener = listener;
+    this.#log = log;
+    // Publishing fails at once while Redis is away instead of queueing.
+    this.#publisher = openLink(url, `ws-echo-${instance}-pub`, false);
+    // Subscribing waits for the link; the client subscribes again after a drop.
+    this.#subscriber = openLink(url, `ws-echo-${instance}-sub`, true);
+    for (const link of [this.#publisher, this.#subscriber]) {
+      link.on("ready", () => this.#linkChanged());
+      link.on("end", () => this.#linkChanged());
+      link.on("reconnecting", () => this.#linkChanged());
+      // Reported through the state change; unhandled, it would end the process.
+      link.on("error", () => this.#linkChanged());
+      link.connect().catch(() => {});
+    }
+  }
+
+  join(room: string): void {
+    if (this.#rooms.has(room)) return;
+    this.#rooms.add(room);
+    this.#subscriber.subscribe(
+      REDIS_CHANNEL_PREFIX + room,
+      (message: Buffer, channel: Buffer) => this.#receive(channel, message),
+      true,
+    ).catch(() => {});
+  }
+
+  leave(room: string): void {
+    if (!this.#rooms.delete(room)) return;
+    this.#subscriber.unsubscribe(REDIS_CHANNEL_PREFIX + room).catch(() => {});
+  }
+
+  publish(room: string, data: RoomMessage): void {
+    if (!this.#connected) {
+      this.#dropped++;
+      return;
+    }
+    let envelope: Buffer;
+    if (typeof data === "string") {
+      envelope = Buffer.allocUnsafe(
+        HEADER_BYTES + Buffer.byteLength(data, "utf8"),
+      );
+      envelope.write(data, HEADER_BYTES, "utf8");
+      this.#header.copy(envelope, 0);
+      envelope[0] = TEXT;
+    } else {
+      envelope = Buffer.allocUnsafe(HEADER_BYTES + data.byteLength);
+      envelope.set(new Uint8Array(data), HEADER_BYTES);
+      this.#header.copy(envelope, 0);
+      envelope[0] = BINARY;
+    }
+    this.#send(room, envelope);
+  }
+
+  publishCount(room: string, members: number): void {
+    if (!this.#connected) return;
+    const envelope = Buffer.allocUnsafe(HEADER_BYTES + 4);
+    this.#header.copy(envelope, 0);
+    envelope[0] = COUNT;
+    envelope.writeUInt32BE(members, HEADER_BYTES);
+    this.#send(room, envelope);
+  }
+
+  state(): BridgeState {
+    return {
+      kind: "redis",
+      connected: this.#connected,
+      published: this.#published,
+      received: this.#received,
+      dropped: this.#dropped,
+    };
+  }
+
+  /** Drops both links at once; nothing waits for Redis. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const link of [this.#publisher, this.#subscriber]) {
+      try {
+        link.destroy();
+      } catch {
+        // Never connected, or closed already.
+      }
+    }
+    return Promise.resolve();
+  }
+
+  #send(room: string, envelope: Buffer): void {
+    this.#published++;
+    this.#publisher.publish(REDIS_CHANNEL_PREFIX + room, envelope).catch(
+      () => {
+        this.#published--;
+        this.#dropped++;
+      },
+    );
+  }
+
+  /** One publication from Redis: checked, then handed on unless our own. */
+  #receive(channel: Buffer, message: Buffer): void {
+    if (message.length < HEADER_BYTES) return;
+    const instance = message.toString("latin1", 1, HEADER_BYTES);
+    if (instance === this.#instance) return;
+    const room = roomName.safeParse(
+      channel.toString("latin1").slice(REDIS_CHANNEL_PREFIX.length),
+    );
+    if (!room.success || !this.#rooms.has(room.data)) return;
+    const payload = message.subarray(HEADER_BYTES);
+    const kind = message[0];
+    if (kind === TEXT) {
+      let text: string;
+      try {
+        text = utf8.decode(payload);
+      } catch {
+        return; // Not from a ws-echo instance: a member only sends UTF-8.
+      }
+      this.#received++;
+      this.#listener.message(room.data, text);
+    } else if (kind === BINARY) {
+      this.#received++;
+      this.#listener.message(
+        room.data,
+        payload.buffer.slice(
+          payload.byteOffset,
+          payload.byteOffset + payload.byteLength,
+        ) as ArrayBuffer,
+      );
+    } else if (kind === COUNT && payload.length === 4) {
+      if (!instanceId.safeParse(instance).success) return;
+      this.#received++;
+      this.#listener.count(room.data, instance, payload.readUInt32BE(0));
+    }
+  }
+
+  /** Both links ready = connected; one log line per change. */
+  #linkChanged(): void {
+    if (this.#closed) return;
+    const connected = this.#publisher.isReady && this.#subscriber.isReady;
+    if (connected === this.#connected) return;
+    this.#connected = connected;
+    this.#log({
+      event: "rooms_bridge",
+      bridge: "redis",
+      connected,
+      message: connected
+        ? "Redis reached: rooms span every instance that uses it"
+        : "Redis unreachable: rooms serve this instance's members only until it is back",
+    });
+    this.#listener.linkChanged(connected);
+  }
+}

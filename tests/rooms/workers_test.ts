@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { ROOT, waitForExit } from "../_server.ts";
+import { connect, type Inbox, withDeadline } from "../_client.ts";
+
+/** Reads lines from `stdout` into `lines` until `found()` holds. */
+async function readUntil(
+  stdout: ReadableStreamDefaultReader<string>,
+  lines: string[],
+  found: () => boolean,
+  what: string,
+): Promise<void> {
+  let rest = "";
+  await withDeadline(
+    (async () => {
+      while (!found()) {
+        const { value, done } = await stdout.read();
+        if (done) throw new Error(`stdout ended before ${what}`);
+        const parts = (rest + value).split("\n");
+        rest = parts.pop()!;
+        lines.push(...parts);
+      }
+    })(),
+    20_000,
+    what,
+  );
+}
+
+Deno.test("under deno task serve, room members on every worker receive each other's messages", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const workers = 2;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "serve"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", PORT: String(port), DENO_JOBS: String(workers) },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const lines: string[] = [];
+  const members: Array<{ socket: WebSocket; inbox: Inbox }> = [];
+  try {
+    await readUntil(
+      stdout,
+      lines,
+      () => lines.filter((line) => line.startsWith("start ")).length === 2,
+      "a start line from each worker",
+    );
+    for (const line of lines.filter((line) => line.startsWith("start "))) {
+      assert.match(line, / rooms_bridge=broadcast/);
+    }
+    // The kernel spreads connections over the workers: 16 all on one worker
+    // has odds of 1 in 32,768, and the close lines below show where they went.
+    const count = 16;
+    for (let i = 0; i < count; i++) {
+      members.push(await connect(`ws://127.0.0.1:${port}/room/workers`));
+    }
+    members.forEach(({ socket }, i) => socket.send(`from ${i}`));
+    for (const [i, { inbox }] of members.entries()) {
+      const got = (await inbox.take(count - 1, { timeoutMs: 20_000 }))
+        .map(String).sort();
+      const expected = members.map((_, j) => `from ${j}`)
+        .filter((text) => text !== `from ${i}`).sort();
+      assert.deepEqual(got, expected, `member ${i}`);
+      assert.equal(inbox.pending, 0, `member ${i} got nothing twice`);
+    }
+    child.kill("SIGTERM");
+    for (const { inbox } of members) {
+      assert.equal((await inbox.closed({ timeoutMs: 20_000 })).code, 1001);
+    }
+    await readUntil(
+      stdout,
+      lines,
+      () =>
+        lines.filter((line) => line.startsWith("ws close ")).length === count,
+      "a close line for each member",
+    );
+    assert.equal((await waitForExit(child)).code, 0);
+    const instances = new Set(
+      lines.filter((line) => line.startsWith("ws close "))
+        .map((line) => /id=(\w+)-/.exec(line)?.[1]),
+    );
+    assert.equal(instances.size, workers, "members on every worker");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It has exited.
+    }
+    for (const { socket } of members) socket.close();
+    await Promise.all(
+      members.map(({ inbox }) => inbox.closed().catch(() => {})),
+    );
+    await stdout.cancel();
+    await child.status;
+  }
+  const errors = (await stderr).split("\n").filter((line) =>
+    line && !line.startsWith("Task ")
+  );
+  assert.deepEqual(errors, []);
+});
