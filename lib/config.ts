@@ -374,7 +374,7 @@ export const SETTINGS = {
     default: 64,
     unit: "members",
     description:
-      "members of one `/room/NAME` on this instance; one more is refused with `429`",
+      "members of one `/room/NAME`, with those on the instances this one hears from; one more is refused with `429`",
     breach: "joining a full room is refused with 429",
   }),
   MAX_ROOMS: integer("maxRooms", {
@@ -382,6 +382,7 @@ export const SETTINGS = {
     max: 1_000_000,
     default: 1000,
     unit: "rooms",
+    zeroIsOff: true,
     description:
       "rooms with members on this instance; a new one is refused with `503`; `0` turns `/room/` off",
     breach: "a new room is refused with 503 (0: every room)",

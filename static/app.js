@@ -26,6 +26,7 @@ import { mountMorePanel } from "./panels/more.js";
 import { mountStatePanel } from "./panels/state.js";
 import { mountHandshakePanel } from "./panels/handshake.js";
 import { mountRecordingPanel } from "./panels/recording.js";
+import { mountRoomPanel } from "./room.js";
 
 /** What the server said about itself: /limits, once it answers. */
 const server = { limits: undefined };
@@ -61,6 +62,7 @@ mountRecordingPanel({ connection, messages });
 const composer = mountComposer({ connection });
 const more = mountMorePanel({ connection, server });
 mountHandshakePanel();
+mountRoomPanel();
 mountStatePanel({ connection, charts, canResend: composer.canResend });
 onLanguage(syncPageUrl);
 

@@ -9,7 +9,6 @@
  */
 import { BroadcastBridge } from "../rooms/broadcast_bridge.ts";
 import type { Services } from "../services.ts";
-import type { ServeMode } from "./startup.ts";
 
 /** Which bridge {@link connectRooms} chose. */
 export type BridgeKind = "redis" | "broadcast" | "none";
@@ -21,7 +20,7 @@ export type BridgeKind = "redis" | "broadcast" | "none";
  */
 export function connectRooms(
   services: Pick<Services, "config" | "rooms" | "ids" | "log">,
-  mode: ServeMode,
+  mode: "run" | "serve",
 ): BridgeKind {
   const { config, rooms, ids, log } = services;
   if (config.maxRooms === 0) return "none";
