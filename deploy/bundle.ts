@@ -121,7 +121,17 @@ export async function ensureBundles(): Promise<string[]> {
   ) {
     const temporary = `${ROOT}${output}.${Deno.pid}.tmp`;
     const result = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "-q", "--platform=deno", "-o", temporary, entry],
+      // The Redis client (CommonJS) is imported at run time, and only with
+      // REDIS_URL: the bundler cannot inline its `require`s.
+      args: [
+        "bundle",
+        "-q",
+        "--platform=deno",
+        "--external=redis",
+        "-o",
+        temporary,
+        entry,
+      ],
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",

@@ -329,6 +329,8 @@ class EchoConnection
   /** For `/stream`: the client reads what it is sent, so it is not idle. */
   touch(): void {
     this.lastActiveAt = Date.now();
+  }
+
   relay(data: string | ArrayBuffer, bytes: number, now: number): void {
     if (this.#closing || this.#finished) return;
     this.lastActiveAt = now;

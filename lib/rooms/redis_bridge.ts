@@ -19,7 +19,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createClient } from "redis";
+import type { createClient } from "redis";
 import { z } from "zod";
 import type { Log } from "../log.ts";
 import type {
@@ -49,6 +49,25 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** A node-redis client, as `createClient` makes it. */
 type Link = ReturnType<typeof createClient>;
 
+/** The `redis` package, loaded by {@link connectRedis}. */
+type Redis = { createClient: typeof createClient };
+
+/**
+ * Loads the `redis` client and connects a {@link RedisBridge}. The package is
+ * imported here, when REDIS_URL is set, and never by anyone else: it stays
+ * out of the start-up path and out of the bundle (`deploy/bundle.ts` keeps
+ * it external, as the bundler cannot inline its CommonJS `require`s).
+ */
+export async function connectRedis(
+  url: string,
+  instance: string,
+  listener: BridgeListener,
+  log: Log,
+): Promise<RedisBridge> {
+  const redis = await import("redis") as Redis;
+  return new RedisBridge(redis, url, instance, listener, log);
+}
+
 /**
  * One link to Redis that reconnects for ever, backing off to
  * {@link MAX_RECONNECT_DELAY_MS}.
@@ -56,8 +75,13 @@ type Link = ReturnType<typeof createClient>;
  * @param offlineQueue Whether commands wait for the link (subscribing) or
  * fail at once while it is down (publishing).
  */
-function openLink(url: string, name: string, offlineQueue: boolean): Link {
-  return createClient({
+function openLink(
+  redis: Redis,
+  url: string,
+  name: string,
+  offlineQueue: boolean,
+): Link {
+  return redis.createClient({
     url,
     name,
     disableOfflineQueue: !offlineQueue,
@@ -86,10 +110,12 @@ export class RedisBridge implements RoomBridge {
   /**
    * Connects at once and keeps reconnecting until {@link close}.
    *
+   * @param redis The `redis` package ({@link connectRedis} loads it).
    * @param url REDIS_URL, already validated.
    * @param instance This instance's id: eight hex digits.
    */
   constructor(
+    redis: Redis,
     url: string,
     instance: string,
     listener: BridgeListener,
@@ -100,9 +126,9 @@ export class RedisBridge implements RoomBridge {
     this.#listener = listener;
     this.#log = log;
     // Publishing fails at once while Redis is away instead of queueing.
-    this.#publisher = openLink(url, `ws-echo-${instance}-pub`, false);
+    this.#publisher = openLink(redis, url, `ws-echo-${instance}-pub`, false);
     // Subscribing waits for the link; the client subscribes again after a drop.
-    this.#subscriber = openLink(url, `ws-echo-${instance}-sub`, true);
+    this.#subscriber = openLink(redis, url, `ws-echo-${instance}-sub`, true);
     for (const link of [this.#publisher, this.#subscriber]) {
       link.on("ready", () => this.#linkChanged());
       link.on("end", () => this.#linkChanged());

@@ -26,9 +26,9 @@ export function connectRooms(
   if (config.maxRooms === 0) return "none";
   if (config.redisUrl !== undefined) {
     const url = config.redisUrl;
-    import("../rooms/redis_bridge.ts").then(({ RedisBridge }) => {
-      rooms.attach(new RedisBridge(url, ids.instance, rooms, log));
-    }).catch((error) => {
+    import("../rooms/redis_bridge.ts").then(({ connectRedis }) =>
+      connectRedis(url, ids.instance, rooms, log)
+    ).then((bridge) => rooms.attach(bridge)).catch((error) => {
       log({ event: "error", message: `Redis bridge: ${error}` });
     });
     return "redis";
