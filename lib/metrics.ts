@@ -44,6 +44,11 @@ export interface BridgeState {
   received: number;
   /** Messages not published because the link was down. */
   dropped: number;
+  /**
+   * Posts from other workers that never arrived (BroadcastChannel drops
+   * what a lagging worker cannot queue); 0 for Redis.
+   */
+  lost: number;
 }
 
 /** The rooms' numbers (`lib/rooms/registry.ts`), for `/healthz` and `/metrics`. */

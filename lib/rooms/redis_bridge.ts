@@ -192,6 +192,7 @@ export class RedisBridge implements RoomBridge {
       published: this.#published,
       received: this.#received,
       dropped: this.#dropped,
+      lost: 0,
     };
   }
 
