@@ -25,7 +25,7 @@ import { checkHandshake, webSocketUrl } from "../lib/protocol/handshake.ts";
 import type { PresenceEvent, RoomRefusal } from "../lib/rooms/registry.ts";
 import { parseRoomName, ROOM_NAME_RULE } from "../lib/rooms/room_name.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
-import { SSE_RETRY_MS } from "./sse.ts";
+import { SSE_RETRY_MS } from "../lib/connection/event_stream.ts";
 
 /** A member's options: `self=1` sends its own messages back to it too. */
 const roomQuery = z.object({
