@@ -48,7 +48,7 @@ function spawnAttacker(port: number, kind: string) {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", import.meta.filename!, "attack", String(port), kind],
     stdout: "null",
-    stderr: "null",
+    stderr: "inherit",
   }).spawn();
 }
 
