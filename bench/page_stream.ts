@@ -4,13 +4,17 @@
  * the stream capped at 1,000 entries (issue 14: 10,000 echoes took 114 s).
  * The rate limits are off, so only the page is measured.
  *
- * Usage: `deno run -A bench/page_stream.ts [N=10000]`
+ * With a FILTER, the stream's search field holds it during the burst, so
+ * each entry is also matched as it arrives (the last echo must match it).
+ *
+ * Usage: `deno run -A bench/page_stream.ts [N=10000] [FILTER]`
  */
 import { chromium } from "playwright-core";
 import { findBrowser, NO_BROWSER_MESSAGE } from "./browser.ts";
 import { startService } from "./service.ts";
 
 const count = Number(Deno.args[0] ?? 10000);
+const filter = Deno.args[1];
 const executablePath = findBrowser();
 if (!executablePath) throw new Error(`Cannot run: ${NO_BROWSER_MESSAGE}`);
 
@@ -32,6 +36,7 @@ try {
   await page.goto(`http://127.0.0.1:${server.port}/?lang=en`);
   await page.click("#connect");
   await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
+  if (filter) await page.fill("#filter-text", filter);
   const started = performance.now();
   await page.evaluate(`{
     const field = document.getElementById("text");
@@ -49,9 +54,9 @@ try {
     requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - start)));
   })`);
   console.log(
-    `${count} sends and ${count} echoes: sent in ${
-      Math.round(sent - started)
-    } ms, ` +
+    `${count} sends and ${count} echoes${
+      filter ? ` (filter "${filter}")` : ""
+    }: sent in ${Math.round(sent - started)} ms, ` +
       `last echo shown after ${Math.round(shown - started)} ms ` +
       `(${((shown - started) / count).toFixed(2)} ms per echo); ` +
       `${await page.locator("#log li")
