@@ -147,9 +147,25 @@ export function batchedLog(
   };
 }
 
+/** True once stdout's reader has gone: later batches are dropped. */
+let stdoutGone = false;
+
+/**
+ * Writes to stdout. When whatever read stdout has closed it (a supervisor
+ * stopping, a test cancelling the pipe), the write fails with EPIPE: the
+ * lines are dropped rather than thrown, since a throw from the flush timer
+ * would end the service and one from the shutdown flush would skip
+ * `Deno.exit(0)` (measured: exit code 1, "Uncaught (in promise) BrokenPipe").
+ */
 function writeStdout(bytes: Uint8Array): void {
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += Deno.stdout.writeSync(bytes.subarray(offset));
+  if (stdoutGone) return;
+  try {
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += Deno.stdout.writeSync(bytes.subarray(offset));
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    stdoutGone = true;
   }
 }

@@ -36,6 +36,31 @@ Deno.test("deno task start prints its URLs, echoes, and closes 1001 on SIGTERM t
   assert.equal(await stderr, "");
 });
 
+Deno.test("a service whose stdout reader has gone keeps echoing, then exits 0 on SIGTERM", async () => {
+  await using service = await startService({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+  });
+  const stderr = readAll(service.child.stderr);
+  // As a supervisor that stops reading does: every later log write is EPIPE.
+  await service.stdout.cancel();
+  const url = `ws://127.0.0.1:${service.port}/echo`;
+  const first = await connect(url);
+  first.socket.send("one");
+  assert.equal(await first.inbox.next(), "one");
+  await closeAndWait(first.socket, first.inbox);
+  const second = await connect(url);
+  second.socket.send("two");
+  assert.equal(await second.inbox.next(), "two");
+
+  service.child.kill("SIGTERM");
+  // Its close is logged during shutdown, so the last flush meets the EPIPE.
+  assert.equal((await second.inbox.closed()).code, 1001);
+  const status = await waitForExit(service.child);
+  assert.equal(status.code, 0);
+  assert.equal(await stderr, "");
+});
+
 Deno.test("shutdown finishes within the grace period when a client never answers the close", async () => {
   const SHUTDOWN_GRACE_SECONDS = 1;
   // Generous: the bound catches a shutdown that ignores the grace period, not jitter.
