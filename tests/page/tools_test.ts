@@ -82,7 +82,9 @@ browserTest("the composer", async (t, browser, server) => {
 
   await t.step("a saved message survives a reload and sends", async () => {
     await message.fill("saved hello");
-    await page.getByRole("textbox", { name: "Name" }).fill("greeting");
+    await page.getByRole("textbox", { name: "Name", exact: true }).fill(
+      "greeting",
+    );
     await page.getByRole("button", { name: "Save", exact: true }).click();
     await page.getByRole("button", { name: "greeting", exact: true }).waitFor();
     await page.reload();
