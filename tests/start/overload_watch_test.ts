@@ -232,7 +232,7 @@ for (const kind of ["pong", "empty"] as const) {
   );
 }
 
-attackTest(
+Deno.test(
   "upgrades reset by the client are counted as leaked descriptors, and the address is refused on its third try",
   async () => {
     await using service = await startAttacked();
