@@ -235,3 +235,44 @@ browserTest(
     );
   },
 );
+
+browserTest(
+  "at 390 px and 1280 px the close fields line up and Name with Save stays on the Send row",
+  async (t, browser, server) => {
+    for (const viewport of [PHONE, DESKTOP]) {
+      await t.step(`${viewport.width} px`, async () => {
+        const { page, context } = await openDemo(browser, server, {
+          viewport,
+        });
+        const box = async (selector: string) => {
+          const found = await page.locator(selector).boundingBox();
+          assert.ok(found, `${selector} is shown`);
+          return found;
+        };
+        // The reason's byte counter sits beside its label, not under the
+        // field, so the code and reason fields start on one line.
+        const code = await box("#close-code");
+        const reason = await box("#close-reason");
+        assert.ok(
+          Math.abs(code.y - reason.y) < 2,
+          `code at ${code.y}, reason at ${reason.y}`,
+        );
+        const send = await box("#send-text");
+        for (const selector of ["#save-name", "#save"]) {
+          const other = await box(selector);
+          assert.ok(
+            other.y < send.y + send.height && send.y < other.y + other.height,
+            `${selector} at ${other.y} is beside Send at ${send.y}`,
+          );
+        }
+        // Save keeps its word on one line.
+        const save = await box("#save");
+        assert.ok(
+          save.height < 1.5 * send.height,
+          `Save is ${save.height} tall`,
+        );
+        await context.close();
+      });
+    }
+  },
+);
