@@ -7,11 +7,8 @@
  *
  * @module
  */
-import {
-  announceListening,
-  bootService,
-  exitOnStartupError,
-} from "./lib/start/startup.ts";
+import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
+import { bootService } from "./lib/start/startup.ts";
 import { startServer } from "./lib/start/server.ts";
 import { createApp } from "./routes/app.ts";
 

@@ -30,12 +30,8 @@ import {
 import { ServeAddress } from "./lib/start/serve_address.ts";
 import { drainConnections, listenUrls } from "./lib/start/server.ts";
 import { OverloadWatch } from "./lib/start/overload_watch.ts";
-import {
-  announceListening,
-  bootService,
-  exitOnStartupError,
-  serveHost,
-} from "./lib/start/startup.ts";
+import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
+import { bootService, serveHost } from "./lib/start/startup.ts";
 import { createApp } from "./routes/app.ts";
 
 function boot() {

@@ -1,15 +1,17 @@
 /**
- * Counters for `/metrics` (Prometheus text format) and `/healthz`. Per-message
- * updates are plain field increments; labelled counters change per connection
- * or per refusal only.
+ * Counters for `/metrics` (Prometheus text format), `/healthz` and
+ * OpenTelemetry, with the one catalogue of metrics ({@link METRICS}) that
+ * both `/metrics` and `telemetry.ts` are written from. Per-message updates
+ * are plain field increments; labelled counters change per connection or
+ * per refusal only.
  *
  * @module
  */
 
+import type { LimitReason, ShedCause } from "./limits.ts";
 import type { RefusalReason } from "./refusals.ts";
 
-/** Which guard is shedding. */
-export type ShedCause = "memory_budget" | "rss";
+export type { LimitReason, ShedCause };
 
 /** The guard's state, for `/healthz`, `/metrics` and `/limits`. */
 export interface MemoryState {
@@ -61,17 +63,6 @@ export interface RoomsState {
   bridge: BridgeState | null;
 }
 
-/** Why the service closed a connection: a limit, or shedding load. */
-export type LimitReason =
-  | "message_size"
-  | "message_rate"
-  | "ip_message_rate"
-  | "byte_rate"
-  | "slow_reader"
-  | "idle"
-  | "memory_budget"
-  | "rss";
-
 /**
  * What the overload watch (`lib/start/overload_watch.ts`) found: memory
  * growing that no connection accounts for (endless fragments), the event
@@ -94,6 +85,265 @@ export type IncidentCause = (typeof INCIDENT_CAUSES)[number];
  * lasted; `telemetry.ts` records the duration histogram from it.
  */
 export type CloseListener = (code: number, durationMs: number) => void;
+
+/** One metric: its `/metrics` series and, where it has one, its instrument. */
+export interface MetricRow {
+  /** The `/metrics` name after the `ws_echo_` prefix. */
+  readonly name: string;
+  readonly type: "counter" | "gauge";
+  /** The `# HELP` text, and the OpenTelemetry description. */
+  readonly help: string;
+  /** The label of a labelled counter: one series per value. */
+  readonly label?: "code" | "reason" | "status" | "cause";
+  /** The OpenTelemetry instrument; none = `/metrics` only. */
+  readonly otel?: {
+    /** Under the `ws_echo.` prefix. */
+    readonly name: string;
+    readonly kind: "counter" | "updowncounter" | "gauge";
+    /** UCUM unit, as OpenTelemetry's conventions write it. */
+    readonly unit: string;
+  };
+  /** True for the memory guard's gauges, reported only with its state. */
+  readonly memory?: boolean;
+  /** True for the rooms' gauges, reported only with their state. */
+  readonly rooms?: boolean;
+  /** The value now, or the counts per label value. */
+  readonly read: (
+    metrics: Metrics,
+    memory: MemoryState,
+    rooms: RoomsState,
+  ) => number | ReadonlyMap<string | number, number>;
+}
+
+/** Every metric, in `/metrics` order. */
+export const METRICS: readonly MetricRow[] = [
+  {
+    name: "connections_open",
+    type: "gauge",
+    help: "Open WebSocket connections",
+    otel: {
+      name: "ws_echo.connections.open",
+      kind: "updowncounter",
+      unit: "{connection}",
+    },
+    read: (metrics) => metrics.connectionsOpen,
+  },
+  {
+    name: "sse_streams_open",
+    type: "gauge",
+    help: "Open /sse event streams",
+    read: (metrics) => metrics.streamsOpen,
+  },
+  {
+    name: "connections_total",
+    type: "counter",
+    help: "WebSocket connections accepted",
+    otel: {
+      name: "ws_echo.connections",
+      kind: "counter",
+      unit: "{connection}",
+    },
+    read: (metrics) => metrics.connectionsTotal,
+  },
+  {
+    name: "messages_received_total",
+    type: "counter",
+    help: "Messages received",
+    otel: {
+      name: "ws_echo.messages.received",
+      kind: "counter",
+      unit: "{message}",
+    },
+    read: (metrics) => metrics.messagesIn,
+  },
+  {
+    name: "bytes_received_total",
+    type: "counter",
+    help: "Payload bytes received",
+    otel: { name: "ws_echo.bytes.received", kind: "counter", unit: "By" },
+    read: (metrics) => metrics.bytesIn,
+  },
+  {
+    name: "messages_sent_total",
+    type: "counter",
+    help: "Messages sent",
+    otel: {
+      name: "ws_echo.messages.sent",
+      kind: "counter",
+      unit: "{message}",
+    },
+    read: (metrics) => metrics.messagesOut,
+  },
+  {
+    name: "bytes_sent_total",
+    type: "counter",
+    help: "Payload bytes sent",
+    otel: { name: "ws_echo.bytes.sent", kind: "counter", unit: "By" },
+    read: (metrics) => metrics.bytesOut,
+  },
+  {
+    name: "close_timeouts_total",
+    type: "counter",
+    help: "Closes the service started that the client never answered",
+    otel: {
+      name: "ws_echo.close_timeouts",
+      kind: "counter",
+      unit: "{connection}",
+    },
+    read: (metrics) => metrics.closeTimeouts,
+  },
+  {
+    name: "listener_recycles_total",
+    type: "counter",
+    help:
+      "Listener recycles (every connection closed, the server listened again)",
+    otel: {
+      name: "ws_echo.overload.recycles",
+      kind: "counter",
+      unit: "{recycle}",
+    },
+    read: (metrics) => metrics.recycles,
+  },
+  {
+    name: "recycle_closes_total",
+    type: "counter",
+    help: "Connections closed with 1013 by a listener recycle",
+    otel: {
+      name: "ws_echo.overload.recycle_closes",
+      kind: "counter",
+      unit: "{connection}",
+    },
+    read: (metrics) => metrics.recycleCloses,
+  },
+  {
+    name: "suspects_listed_total",
+    type: "counter",
+    help:
+      "Client addresses refused for being connected and silent at repeated incidents",
+    otel: {
+      name: "ws_echo.overload.suspects_listed",
+      kind: "counter",
+      unit: "{address}",
+    },
+    read: (metrics) => metrics.suspectsListed,
+  },
+  {
+    name: "uptime_seconds",
+    type: "gauge",
+    help: "Seconds since start",
+    read: (metrics) => Math.floor(metrics.uptimeSeconds()),
+  },
+  {
+    name: "memory_used_bytes",
+    type: "gauge",
+    help: "Bytes the connections hold (unread, delayed, in flight)",
+    otel: { name: "ws_echo.memory.used", kind: "gauge", unit: "By" },
+    memory: true,
+    read: (_, memory) => memory.usedBytes,
+  },
+  {
+    name: "memory_budget_bytes",
+    type: "gauge",
+    help: "MEMORY_BUDGET_BYTES (0 = off)",
+    memory: true,
+    read: (_, memory) => memory.budgetBytes,
+  },
+  {
+    name: "resident_memory_bytes",
+    type: "gauge",
+    help: "Process RSS at the last sample",
+    memory: true,
+    read: (_, memory) => memory.rssBytes,
+  },
+  {
+    name: "max_rss_bytes",
+    type: "gauge",
+    help: "MAX_RSS_BYTES (0 = off)",
+    memory: true,
+    read: (_, memory) => memory.maxRssBytes,
+  },
+  {
+    name: "shedding",
+    type: "gauge",
+    help: "1 while upgrades are refused to shed load",
+    otel: { name: "ws_echo.shedding", kind: "gauge", unit: "1" },
+    memory: true,
+    read: (_, memory) => memory.shedding ? 1 : 0,
+  },
+  {
+    name: "rooms_open",
+    type: "gauge",
+    help: "Rooms with members here",
+    otel: { name: "ws_echo.rooms.open", kind: "gauge", unit: "{room}" },
+    rooms: true,
+    read: (_, __, rooms) => rooms.rooms,
+  },
+  {
+    name: "room_members",
+    type: "gauge",
+    help: "Open room members on this instance",
+    otel: { name: "ws_echo.room.members", kind: "gauge", unit: "{member}" },
+    rooms: true,
+    read: (_, __, rooms) => rooms.members,
+  },
+  {
+    name: "room_bridge_connected",
+    type: "gauge",
+    help:
+      "1 while rooms reach other instances (Redis or workers); 0 when down or none",
+    otel: { name: "ws_echo.room.bridge.connected", kind: "gauge", unit: "1" },
+    rooms: true,
+    read: (_, __, rooms) => rooms.bridge?.connected ? 1 : 0,
+  },
+  {
+    name: "closes_total",
+    type: "counter",
+    help: "Finished connections by close code",
+    label: "code",
+    otel: { name: "ws_echo.closes", kind: "counter", unit: "{connection}" },
+    read: (metrics) => metrics.closesByCode,
+  },
+  {
+    name: "refusals_total",
+    type: "counter",
+    help: "Upgrades refused, by reason",
+    label: "reason",
+    otel: { name: "ws_echo.refusals", kind: "counter", unit: "{upgrade}" },
+    read: (metrics) => metrics.refusals,
+  },
+  {
+    name: "statuses_asked_total",
+    type: "counter",
+    help:
+      "Upgrades answered with the status the client asked for (status=), by status",
+    label: "status",
+    read: (metrics) => metrics.statusesAsked,
+  },
+  {
+    name: "overload_incidents_total",
+    type: "counter",
+    help: "Overload incidents the app cannot count, by cause",
+    label: "cause",
+    otel: {
+      name: "ws_echo.overload.incidents",
+      kind: "counter",
+      unit: "{incident}",
+    },
+    read: (metrics) => metrics.incidents,
+  },
+  {
+    name: "limit_breaches_total",
+    type: "counter",
+    help: "Connections closed by a limit, by reason",
+    label: "reason",
+    otel: {
+      name: "ws_echo.limit_breaches",
+      kind: "counter",
+      unit: "{connection}",
+    },
+    read: (metrics) => metrics.breaches,
+  },
+];
 
 /** The service's counters. One instance per app. */
 export class Metrics {
@@ -176,177 +426,28 @@ export class Metrics {
   }
 
   /**
-   * The counters in Prometheus text exposition format 0.0.4.
+   * The counters of {@link METRICS} in Prometheus text exposition format
+   * 0.0.4.
    *
    * @param memory The memory guard's state, reported as gauges.
    * @param rooms The rooms' state, reported as gauges.
    */
   toPrometheus(memory?: MemoryState, rooms?: RoomsState): string {
     const lines: string[] = [];
-    const metric = (
-      name: string,
-      type: "counter" | "gauge",
-      help: string,
-      samples: Array<[string, number]>,
-    ) => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [labels, value] of samples) {
-        lines.push(`${name}${labels} ${value}`);
+    for (const row of METRICS) {
+      if (row.memory && !memory) continue;
+      if (row.rooms && !rooms) continue;
+      const name = `ws_echo_${row.name}`;
+      lines.push(`# HELP ${name} ${row.help}`, `# TYPE ${name} ${row.type}`);
+      const value = row.read(this, memory!, rooms!);
+      if (typeof value === "number") {
+        lines.push(`${name} ${value}`);
+        continue;
       }
-    };
-    const labelled = (label: string, map: Map<string | number, number>) =>
-      [...map].map(([key, value]): [string, number] => [
-        `{${label}="${key}"}`,
-        value,
-      ]);
-    const plain: Array<[string, "counter" | "gauge", string, number]> = [
-      [
-        "connections_open",
-        "gauge",
-        "Open WebSocket connections",
-        this.connectionsOpen,
-      ],
-      [
-        "sse_streams_open",
-        "gauge",
-        "Open /sse event streams",
-        this.streamsOpen,
-      ],
-      [
-        "connections_total",
-        "counter",
-        "WebSocket connections accepted",
-        this.connectionsTotal,
-      ],
-      [
-        "messages_received_total",
-        "counter",
-        "Messages received",
-        this.messagesIn,
-      ],
-      [
-        "bytes_received_total",
-        "counter",
-        "Payload bytes received",
-        this.bytesIn,
-      ],
-      ["messages_sent_total", "counter", "Messages sent", this.messagesOut],
-      ["bytes_sent_total", "counter", "Payload bytes sent", this.bytesOut],
-      [
-        "close_timeouts_total",
-        "counter",
-        "Closes the service started that the client never answered",
-        this.closeTimeouts,
-      ],
-      [
-        "listener_recycles_total",
-        "counter",
-        "Listener recycles (every connection closed, the server listened again)",
-        this.recycles,
-      ],
-      [
-        "recycle_closes_total",
-        "counter",
-        "Connections closed with 1013 by a listener recycle",
-        this.recycleCloses,
-      ],
-      [
-        "suspects_listed_total",
-        "counter",
-        "Client addresses refused for being connected and silent at repeated incidents",
-        this.suspectsListed,
-      ],
-      [
-        "uptime_seconds",
-        "gauge",
-        "Seconds since start",
-        Math.floor(this.uptimeSeconds()),
-      ],
-    ];
-    if (memory) {
-      plain.push(
-        [
-          "memory_used_bytes",
-          "gauge",
-          "Bytes the connections hold (unread, delayed, in flight)",
-          memory.usedBytes,
-        ],
-        [
-          "memory_budget_bytes",
-          "gauge",
-          "MEMORY_BUDGET_BYTES (0 = off)",
-          memory.budgetBytes,
-        ],
-        [
-          "resident_memory_bytes",
-          "gauge",
-          "Process RSS at the last sample",
-          memory.rssBytes,
-        ],
-        [
-          "max_rss_bytes",
-          "gauge",
-          "MAX_RSS_BYTES (0 = off)",
-          memory.maxRssBytes,
-        ],
-        [
-          "shedding",
-          "gauge",
-          "1 while upgrades are refused to shed load",
-          memory.shedding ? 1 : 0,
-        ],
-      );
+      for (const [key, count] of value) {
+        lines.push(`${name}{${row.label}="${key}"} ${count}`);
+      }
     }
-    if (rooms) {
-      plain.push(
-        ["rooms_open", "gauge", "Rooms with members here", rooms.rooms],
-        [
-          "room_members",
-          "gauge",
-          "Open room members on this instance",
-          rooms.members,
-        ],
-        [
-          "room_bridge_connected",
-          "gauge",
-          "1 while rooms reach other instances (Redis or workers); 0 when down or none",
-          rooms.bridge?.connected ? 1 : 0,
-        ],
-      );
-    }
-    for (const [name, type, help, value] of plain) {
-      metric(`ws_echo_${name}`, type, help, [["", value]]);
-    }
-    metric(
-      "ws_echo_closes_total",
-      "counter",
-      "Finished connections by close code",
-      labelled("code", this.closesByCode),
-    );
-    metric(
-      "ws_echo_refusals_total",
-      "counter",
-      "Upgrades refused, by reason",
-      labelled("reason", this.refusals),
-    );
-    metric(
-      "ws_echo_statuses_asked_total",
-      "counter",
-      "Upgrades answered with the status the client asked for (status=), by status",
-      labelled("status", this.statusesAsked),
-    );
-    metric(
-      "ws_echo_overload_incidents_total",
-      "counter",
-      "Overload incidents the app cannot count, by cause",
-      labelled("cause", this.incidents),
-    );
-    metric(
-      "ws_echo_limit_breaches_total",
-      "counter",
-      "Connections closed by a limit, by reason",
-      labelled("reason", this.breaches),
-    );
     return lines.join("\n") + "\n";
   }
 }

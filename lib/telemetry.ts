@@ -12,13 +12,17 @@
  * @module
  */
 import {
-  type Attributes,
   type BatchObservableResult,
   type Meter,
   metrics as otelMetrics,
   type Observable,
 } from "@opentelemetry/api";
-import type { MemoryState, Metrics, RoomsState } from "./metrics.ts";
+import {
+  type MemoryState,
+  METRICS,
+  type Metrics,
+  type RoomsState,
+} from "./metrics.ts";
 
 /** The instrumentation scope the instruments are created under. */
 export const METER_NAME = "ws-echo";
@@ -56,124 +60,24 @@ export interface InstrumentDescription {
 }
 
 /**
- * Every instrument, in the README's order. A test checks that each one is
- * exported, and that the README table lists them.
+ * Every instrument: those of the metric catalogue ({@link METRICS}) that
+ * have one, then the duration histogram, which `/metrics` does not have. A
+ * test checks that each one is exported, and that the README table lists
+ * them.
  */
 export const INSTRUMENTS: readonly InstrumentDescription[] = [
-  {
-    name: "ws_echo.connections.open",
-    kind: "updowncounter",
-    unit: "{connection}",
-    attributes: [],
-    description: "Open WebSocket connections",
-    prometheus: "ws_echo_connections_open",
-  },
-  {
-    name: "ws_echo.connections",
-    kind: "counter",
-    unit: "{connection}",
-    attributes: [],
-    description: "WebSocket connections accepted",
-    prometheus: "ws_echo_connections_total",
-  },
-  {
-    name: "ws_echo.messages.received",
-    kind: "counter",
-    unit: "{message}",
-    attributes: [],
-    description: "Messages received",
-    prometheus: "ws_echo_messages_received_total",
-  },
-  {
-    name: "ws_echo.messages.sent",
-    kind: "counter",
-    unit: "{message}",
-    attributes: [],
-    description: "Messages sent",
-    prometheus: "ws_echo_messages_sent_total",
-  },
-  {
-    name: "ws_echo.bytes.received",
-    kind: "counter",
-    unit: "By",
-    attributes: [],
-    description: "Payload bytes received",
-    prometheus: "ws_echo_bytes_received_total",
-  },
-  {
-    name: "ws_echo.bytes.sent",
-    kind: "counter",
-    unit: "By",
-    attributes: [],
-    description: "Payload bytes sent",
-    prometheus: "ws_echo_bytes_sent_total",
-  },
-  {
-    name: "ws_echo.closes",
-    kind: "counter",
-    unit: "{connection}",
-    attributes: ["code"],
-    description: "Finished connections by close code",
-    prometheus: "ws_echo_closes_total",
-  },
-  {
-    name: "ws_echo.refusals",
-    kind: "counter",
-    unit: "{upgrade}",
-    attributes: ["reason"],
-    description: "Upgrades refused, by reason",
-    prometheus: "ws_echo_refusals_total",
-  },
-  {
-    name: "ws_echo.limit_breaches",
-    kind: "counter",
-    unit: "{connection}",
-    attributes: ["reason"],
-    description: "Connections closed by a limit, by reason",
-    prometheus: "ws_echo_limit_breaches_total",
-  },
-  {
-    name: "ws_echo.close_timeouts",
-    kind: "counter",
-    unit: "{connection}",
-    attributes: [],
-    description: "Closes the service started that the client never answered",
-    prometheus: "ws_echo_close_timeouts_total",
-  },
-  {
-    name: "ws_echo.overload.incidents",
-    kind: "counter",
-    unit: "{incident}",
-    attributes: ["cause"],
-    description: "Overload incidents the app cannot count, by cause",
-    prometheus: "ws_echo_overload_incidents_total",
-  },
-  {
-    name: "ws_echo.overload.recycles",
-    kind: "counter",
-    unit: "{recycle}",
-    attributes: [],
-    description:
-      "Listener recycles (every connection closed, the server listened again)",
-    prometheus: "ws_echo_listener_recycles_total",
-  },
-  {
-    name: "ws_echo.overload.recycle_closes",
-    kind: "counter",
-    unit: "{connection}",
-    attributes: [],
-    description: "Connections closed with 1013 by a listener recycle",
-    prometheus: "ws_echo_recycle_closes_total",
-  },
-  {
-    name: "ws_echo.overload.suspects_listed",
-    kind: "counter",
-    unit: "{address}",
-    attributes: [],
-    description:
-      "Client addresses refused for being connected and silent at repeated incidents",
-    prometheus: "ws_echo_suspects_listed_total",
-  },
+  ...METRICS.flatMap(({ name, help, label, otel }) =>
+    otel
+      ? [{
+        name: otel.name,
+        kind: otel.kind,
+        unit: otel.unit,
+        attributes: label ? [label] : [],
+        description: help,
+        prometheus: `ws_echo_${name}`,
+      }]
+      : []
+  ),
   {
     name: "ws_echo.connection.duration",
     kind: "histogram",
@@ -181,47 +85,6 @@ export const INSTRUMENTS: readonly InstrumentDescription[] = [
     attributes: [],
     description: "How long finished WebSocket connections lasted",
     prometheus: "(none)",
-  },
-  {
-    name: "ws_echo.memory.used",
-    kind: "gauge",
-    unit: "By",
-    attributes: [],
-    description: "Bytes the connections hold (unread, delayed, in flight)",
-    prometheus: "ws_echo_memory_used_bytes",
-  },
-  {
-    name: "ws_echo.shedding",
-    kind: "gauge",
-    unit: "1",
-    attributes: [],
-    description: "1 while upgrades are refused to shed load",
-    prometheus: "ws_echo_shedding",
-  },
-  {
-    name: "ws_echo.rooms.open",
-    kind: "gauge",
-    unit: "{room}",
-    attributes: [],
-    description: "Rooms with members here",
-    prometheus: "ws_echo_rooms_open",
-  },
-  {
-    name: "ws_echo.room.members",
-    kind: "gauge",
-    unit: "{member}",
-    attributes: [],
-    description: "Open room members on this instance",
-    prometheus: "ws_echo_room_members",
-  },
-  {
-    name: "ws_echo.room.bridge.connected",
-    kind: "gauge",
-    unit: "1",
-    attributes: [],
-    description:
-      "1 while rooms reach other instances (Redis or workers); 0 when down or none",
-    prometheus: "ws_echo_room_bridge_connected",
   },
 ];
 
@@ -260,8 +123,12 @@ export function startTelemetry(
   meter: Meter = otelMetrics.getMeter(METER_NAME),
 ): Telemetry {
   const { metrics, memory, rooms } = sources;
+  const rows = METRICS.filter((row) =>
+    row.otel && (memory || !row.memory) && (rooms || !row.rooms)
+  );
   const observables = new Map<string, Observable>();
-  for (const { name, kind, unit, description } of INSTRUMENTS) {
+  for (const { otel, help: description } of rows) {
+    const { name, kind, unit } = otel!;
     const options = { unit, description };
     if (kind === "counter") {
       observables.set(name, meter.createObservableCounter(name, options));
@@ -270,7 +137,7 @@ export function startTelemetry(
         name,
         meter.createObservableUpDownCounter(name, options),
       );
-    } else if (kind === "gauge" && (name.includes(".room") ? rooms : memory)) {
+    } else {
       observables.set(name, meter.createObservableGauge(name, options));
     }
   }
@@ -280,51 +147,19 @@ export function startTelemetry(
     description: duration.description,
     advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
   });
-  const observe = (
-    result: BatchObservableResult,
-    name: string,
-    value: number,
-    attributes?: Attributes,
-  ) => result.observe(observables.get(name)!, value, attributes);
-  const labelled = (
-    result: BatchObservableResult,
-    name: string,
-    label: string,
-    counts: Map<string | number, number>,
-  ) => {
-    for (const [key, value] of counts) {
-      observe(result, name, value, { [label]: key });
-    }
-  };
   const collect = (result: BatchObservableResult) => {
-    observe(result, "ws_echo.connections.open", metrics.connectionsOpen);
-    observe(result, "ws_echo.connections", metrics.connectionsTotal);
-    observe(result, "ws_echo.messages.received", metrics.messagesIn);
-    observe(result, "ws_echo.messages.sent", metrics.messagesOut);
-    observe(result, "ws_echo.bytes.received", metrics.bytesIn);
-    observe(result, "ws_echo.bytes.sent", metrics.bytesOut);
-    labelled(result, "ws_echo.closes", "code", metrics.closesByCode);
-    labelled(result, "ws_echo.refusals", "reason", metrics.refusals);
-    labelled(result, "ws_echo.limit_breaches", "reason", metrics.breaches);
-    labelled(result, "ws_echo.overload.incidents", "cause", metrics.incidents);
-    observe(result, "ws_echo.overload.recycles", metrics.recycles);
-    observe(result, "ws_echo.overload.recycle_closes", metrics.recycleCloses);
-    observe(result, "ws_echo.overload.suspects_listed", metrics.suspectsListed);
-    observe(result, "ws_echo.close_timeouts", metrics.closeTimeouts);
-    if (memory) {
-      const state = memory.state();
-      observe(result, "ws_echo.memory.used", state.usedBytes);
-      observe(result, "ws_echo.shedding", state.shedding ? 1 : 0);
-    }
-    if (rooms) {
-      const state = rooms.state();
-      observe(result, "ws_echo.rooms.open", state.rooms);
-      observe(result, "ws_echo.room.members", state.members);
-      observe(
-        result,
-        "ws_echo.room.bridge.connected",
-        state.bridge?.connected ? 1 : 0,
-      );
+    const memoryState = memory?.state();
+    const roomsState = rooms?.state();
+    for (const row of rows) {
+      const observable = observables.get(row.otel!.name)!;
+      const value = row.read(metrics, memoryState!, roomsState!);
+      if (typeof value === "number") {
+        result.observe(observable, value);
+        continue;
+      }
+      for (const [key, count] of value) {
+        result.observe(observable, count, { [row.label!]: key });
+      }
     }
   };
   const all = [...observables.values()];

@@ -10,8 +10,7 @@
  */
 import { Hono } from "hono/quick";
 import { streamSSE } from "hono/streaming";
-import { admitClient } from "../lib/admission/admit.ts";
-import { clientIp, clientKey } from "../lib/admission/client_ip.ts";
+import { admitClient, identifyClient } from "../lib/admission/admit.ts";
 import { EventStream } from "../lib/connection/event_stream.ts";
 import { visibleHeaders } from "../lib/http/inspect_report.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
@@ -23,18 +22,14 @@ export function sseRoute(services: Services): Hono<AppEnv> {
 
   route.get("/", function events(c) {
     const request = c.req.raw;
-    const ip = clientIp(
-      c.env?.remoteAddr?.hostname,
-      request.headers,
-      config.trustProxy,
-    );
-    const lease = admitClient(services, {
+    const client = identifyClient(config, {
       kind: "sse",
       path: "/sse",
-      ip,
-      key: clientKey(ip, config.ipv6PrefixLength),
-      origin: request.headers.get("origin") ?? undefined,
+      request,
+      peer: c.env?.remoteAddr,
     });
+    const { ip } = client;
+    const lease = admitClient(services, client);
     if (lease instanceof Response) return lease;
     const id = ids.next();
     const startedAt = performance.now();

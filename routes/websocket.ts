@@ -1,40 +1,28 @@
 /**
  * The WebSocket endpoints: `/echo` (also an upgrade on `/`), `/close`,
- * `/inspect` and `/stream`. Each checks the handshake and its query options,
- * admits the client, then upgrades with `Deno.upgradeWebSocket` and hands the
- * socket to the connection module. Every refusal goes through
- * `lib/admission/refuse.ts`.
+ * `/inspect` and `/stream`. The route is the runtime glue only:
+ * `decideUpgrade` (`lib/connection/upgrade.ts`) runs every check once and
+ * admits or refuses; an admitted request waits out its `open_delay=`, is
+ * upgraded with `Deno.upgradeWebSocket` and handed to the connection module;
+ * a refused one is answered by `lib/admission/refuse.ts`.
  *
  * @module
  */
 import { Hono } from "hono/quick";
 import type { Context } from "hono";
-import {
-  admitClient,
-  type Client,
-  previewAdmission,
-} from "../lib/admission/admit.ts";
-import { clientIp, clientKey } from "../lib/admission/client_ip.ts";
+import { waitToOpen } from "../lib/admission/failure_controls.ts";
+import { refuse } from "../lib/admission/refuse.ts";
 import { serveEcho } from "../lib/connection/echo_connection.ts";
 import {
-  type EchoQuery,
-  parseEchoQuery,
-  PLAIN_ECHO,
-  toEchoOptions,
-  toStreamOptions,
-} from "../lib/connection/parse_options.ts";
-import { askedRefusal, waitToOpen } from "../lib/admission/failure_controls.ts";
-import type { Lease } from "../lib/admission/slots.ts";
-import { checkHandshake, webSocketUrl } from "../lib/protocol/handshake.ts";
+  type Admitted,
+  decideUpgrade,
+  type UpgradeEndpoint,
+} from "../lib/connection/upgrade.ts";
 import { inspectReport } from "../lib/http/inspect_report.ts";
-import { refuse } from "../lib/admission/refuse.ts";
-import { handshakeRefusal, refusal } from "../lib/refusals.ts";
+import { refusal } from "../lib/refusals.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 
 const ALLOW = "GET, HEAD";
-
-/** What a plain echo sends before its first echo: nothing (shared, never mutated). */
-const NO_PRELUDE: readonly string[] = [];
 
 /**
  * What an endpoint adds to the echo: `close` reads "CODE REASON" commands,
@@ -102,7 +90,7 @@ export function asksForWebSocket(request: Request): boolean {
 }
 
 /**
- * The upgrade handler of one endpoint: checks, admits, upgrades.
+ * The upgrade handler of one endpoint: decides, then upgrades or refuses.
  *
  * @param path Where it is mounted, for the log (`/` upgrades like `/echo`).
  */
@@ -111,142 +99,101 @@ export function webSocketUpgrade(
   endpoint: WebSocketEndpoint,
   path: string,
 ): UpgradeHandler {
-  const { config, ids } = services;
-  const queryContext = {
-    stream: endpoint === "stream",
-    maxMessageBytes: config.maxMessageBytes,
-    maxBufferedBytes: config.maxBufferedBytes,
-  };
+  const described = describeEndpoint(services, endpoint, path);
   return function upgrade(request, info) {
     const arrivedAt = Date.now();
-    const headers = request.headers;
-    const peer = info?.remoteAddr;
-    const ip = clientIp(peer?.hostname, headers, config.trustProxy);
-    const who: Client = {
-      kind: "ws",
-      path,
-      ip,
-      key: clientKey(ip, config.ipv6PrefixLength),
-      origin: headers.get("origin") ?? undefined,
-    };
-    // Most connections have no query string: they skip the parse. A bad
-    // option is refused first, so a plain GET of the URL shows why too.
-    const hasQuery = request.url.includes("?");
-    let query: EchoQuery = {};
-    let ignored: string[] = [];
-    if (hasQuery) {
-      const parsed = parseEchoQuery(
-        new URL(request.url).searchParams,
-        queryContext,
-      );
-      if ("status" in parsed) return refuse(services, who, parsed);
-      ({ query, ignored } = parsed);
+    const decision = decideUpgrade(services, {
+      endpoint: described,
+      request,
+      peer: info?.remoteAddr,
+    });
+    if ("refusal" in decision) {
+      return refuse(services, decision.client, decision.refusal);
     }
-    const checked = checkHandshake(headers);
-    if ("reason" in checked) {
-      // A plain GET learns first what an upgrade would meet (403, 429, 503).
-      const instead = checked.reason === "plain_http"
-        ? askedRefusal(query) ?? previewAdmission(services, who)
-        : undefined;
+    if (decision.openDelayMs === 0) {
+      return upgradeAndServe(services, request, decision);
+    }
+    // The slot is held while waiting: a delayed open counts against the caps.
+    return waitToOpen(decision.openDelayMs, {
+      arrivedAt,
+      signal: request.signal,
+      stopping: () => services.registry.shuttingDown,
+    }).then((end) => {
+      if (end === "waited") return upgradeAndServe(services, request, decision);
+      decision.lease.release();
+      return refuse(services, decision.client, refusal(end));
+    });
+  };
+}
+
+/** The hooks each endpoint adds to the upgrade decision. */
+function describeEndpoint(
+  services: Services,
+  endpoint: WebSocketEndpoint,
+  path: string,
+): UpgradeEndpoint {
+  if (endpoint === "close") return { path, closeCommands: true };
+  if (endpoint === "stream") return { path, stream: true };
+  if (endpoint === "echo") return { path };
+  const { config, ids, platform } = services;
+  return {
+    path,
+    // Deno closes the request on upgrade: its headers are read before.
+    prelude: (facts, id) => [inspectReport({
+      request: facts.request,
+      ip: facts.client.ip,
+      ipSource: platform.ipSource,
+      peer: facts.peer &&
+        { hostname: facts.peer.hostname, port: facts.peer.port },
+      connection: id,
+      instance: ids.instance,
+      offeredProtocols: facts.offeredProtocols,
+      chosenProtocol: facts.protocol,
+      options: facts.query,
+      ignoredOptions: facts.ignored,
+      config,
+    })],
+  };
+}
+
+/** Upgrades an admitted request and starts echoing; the slot goes with it. */
+function upgradeAndServe(
+  services: Services,
+  request: Request,
+  admitted: Admitted,
+): Response {
+  const { client, lease, protocol, stream } = admitted;
+  try {
+    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+    try {
+      upgraded = Deno.upgradeWebSocket(request, {
+        ...(protocol ? { protocol } : {}),
+        idleTimeout: services.config.pingIntervalSeconds,
+      });
+    } catch (error) {
+      lease.release();
       return refuse(
         services,
-        who,
-        instead ?? handshakeRefusal(checked, () => {
-          const secure = config.trustProxy > 0
-            ? headers.get("x-forwarded-proto") === "https" || undefined
-            : undefined;
-          return webSocketUrl(request.url, secure);
+        client,
+        refusal("bad_handshake", {
+          detail: `Cannot upgrade: ${(error as Error).message}`,
         }),
       );
     }
-    const offered = checked.protocols;
-    // Asked for: answered before admission, as it holds nothing.
-    const asked = hasQuery ? askedRefusal(query) : undefined;
-    if (asked) return refuse(services, who, asked);
-    // Deno reports an unspecified peer once the client has reset the
-    // connection; upgrading it anyway leaks a descriptor in Deno 2.9 for
-    // good (attack review: 231 of 12,000 reset upgrades under 256).
-    if (peer?.hostname === "0.0.0.0" || peer?.hostname === "::") {
-      return refuse(services, who, refusal("client_gone"));
-    }
-    const lease = admitClient(services, who);
-    if (lease instanceof Response) return lease;
-    const openDelayMs = query.open_delay ?? 0;
-    if (openDelayMs > 0) {
-      // The slot is held while waiting: a delayed open counts against the caps.
-      return waitToOpen(openDelayMs, {
-        arrivedAt,
-        signal: request.signal,
-        stopping: () => services.registry.shuttingDown,
-      }).then((end) => {
-        if (end === "waited") return open(lease);
-        lease.release();
-        return refuse(services, who, refusal(end));
-      });
-    }
-    return open(lease);
-
-    function open(lease: Lease): Response {
-      try {
-        // Browsers abort when they offer subprotocols and none is chosen.
-        const protocol = offered[0];
-        const id = ids.next();
-        const echo = hasQuery ? toEchoOptions(query) : PLAIN_ECHO;
-        let prelude = NO_PRELUDE;
-        if (endpoint === "inspect") {
-          // Deno closes the request on upgrade: read its headers first.
-          prelude = [inspectReport({
-            request,
-            ip,
-            ipSource: services.platform.ipSource,
-            peer: peer && { hostname: peer.hostname, port: peer.port },
-            connection: id,
-            instance: ids.instance,
-            offeredProtocols: offered,
-            chosenProtocol: protocol,
-            options: query,
-            ignoredOptions: ignored,
-            config,
-          })];
-        }
-        if (echo.greeting) {
-          prelude = [
-            ...prelude,
-            `Welcome to ws-echo: connection ${id}. Every message you send comes back.`,
-          ];
-        }
-        let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
-        try {
-          upgraded = Deno.upgradeWebSocket(request, {
-            ...(protocol ? { protocol } : {}),
-            idleTimeout: config.pingIntervalSeconds,
-          });
-        } catch (error) {
-          lease.release();
-          return refuse(
-            services,
-            who,
-            refusal("bad_handshake", {
-              detail: `Cannot upgrade: ${(error as Error).message}`,
-            }),
-          );
-        }
-        serveEcho(upgraded.socket, {
-          services,
-          lease,
-          ip,
-          id,
-          echo,
-          prelude,
-          closeCommands: endpoint === "close",
-          ...(endpoint === "stream" ? { stream: toStreamOptions(query) } : {}),
-        });
-        return upgraded.response;
-      } catch (error) {
-        // A bug must not keep the slot: free it, then let onError answer 500.
-        lease.release();
-        throw error;
-      }
-    }
-  };
+    serveEcho(upgraded.socket, {
+      services,
+      lease,
+      ip: client.ip,
+      id: admitted.id,
+      echo: admitted.echo,
+      prelude: admitted.prelude,
+      closeCommands: admitted.closeCommands,
+      ...(stream ? { stream } : {}),
+    });
+    return upgraded.response;
+  } catch (error) {
+    // A bug must not keep the slot: free it, then let onError answer 500.
+    lease.release();
+    throw error;
+  }
 }

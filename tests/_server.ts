@@ -58,6 +58,13 @@ export interface TestServer extends AsyncDisposable {
  */
 export function startTestServer(
   env: Record<string, string> = {},
+  options: {
+    /**
+     * Whether the overload watch runs (it does under `deno task start`).
+     * @default true
+     */
+    overloadWatch?: boolean;
+  } = {},
 ): TestServer {
   const logs: string[] = [];
   const records: LogRecord[] = [];
@@ -79,7 +86,7 @@ export function startTestServer(
       },
     },
   );
-  const server = startServer(echoApp);
+  const server = startServer(echoApp, options);
   const port = server.addr.port;
   return {
     server,

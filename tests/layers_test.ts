@@ -23,6 +23,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "lib/log.ts",
     "lib/ids.ts",
     "lib/refusals.ts",
+    "lib/limits.ts",
     "lib/metrics.ts",
     "lib/telemetry.ts",
   ],

@@ -12,8 +12,9 @@ import type { Metrics } from "../metrics.ts";
 import { type Refusal, refusal } from "../refusals.ts";
 import type { MemoryGuard } from "./memory_guard.ts";
 import { refuse } from "./refuse.ts";
-import type { ConnectionRegistry, Lease } from "./slots.ts";
+import type { ConnectionRegistry, Lease, NoSlot } from "./slots.ts";
 import type { SuspectList } from "./suspects.ts";
+import { clientIp, clientKey } from "./client_ip.ts";
 
 /**
  * True when a browser's `Origin` may connect (non-browser clients send none).
@@ -45,6 +46,48 @@ export interface Client {
   key: string;
   /** The request's `Origin` header, if any. */
   origin: string | undefined;
+}
+
+/**
+ * Who is asking, as the limits see them: the client IP (the socket's peer,
+ * or the entry TRUST_PROXY names in X-Forwarded-For), its per-IP key (the
+ * IPv4 address or the IPv6 prefix) and the browser's `Origin`. The one place
+ * the WebSocket endpoints and `/sse` identify a client.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { identifyClient } from "./admit.ts";
+ * const client = identifyClient(DEFAULT_CONFIG, {
+ *   kind: "ws",
+ *   path: "/echo",
+ *   request: new Request("http://localhost/echo"),
+ *   peer: { hostname: "2001:db8::1:2:3:4" },
+ * });
+ * assert.equal(client.ip, "2001:db8::1:2:3:4");
+ * assert.equal(client.key, "2001:db8::/64");
+ * ```
+ */
+export function identifyClient(
+  config: Pick<Config, "trustProxy" | "ipv6PrefixLength">,
+  asking: {
+    kind: Client["kind"];
+    path: string;
+    request: Request;
+    /** The TCP peer Deno reports; none in `app.request()` tests. */
+    peer: { hostname: string } | undefined;
+  },
+): Client {
+  const { headers } = asking.request;
+  const ip = clientIp(asking.peer?.hostname, headers, config.trustProxy);
+  return {
+    kind: asking.kind,
+    path: asking.path,
+    ip,
+    key: clientKey(ip, config.ipv6PrefixLength),
+    origin: headers.get("origin") ?? undefined,
+  };
 }
 
 /** What admission reads and counts in: a part of the app's `Services`. */
@@ -88,43 +131,61 @@ export function previewAdmission(
   services: AdmissionServices,
   client: Client,
 ): Refusal | undefined {
-  const { config, registry, memory, suspects } = services;
+  return decide<never>(services, client, (key) => {
+    return services.registry.noSlotFor(key);
+  });
+}
+
+/**
+ * Reserves a slot for `client`, or returns the refusal that
+ * {@link previewAdmission} would give, counting nothing: the caps are
+ * checked once, by the registry as it takes the slot.
+ */
+export function admit(
+  services: AdmissionServices,
+  client: Client,
+): Lease | Refusal {
+  return decide<Lease>(services, client, (key) => {
+    return services.registry.admit(key);
+  })!;
+}
+
+/** {@link admit}, with a refusal counted, logged and answered. */
+export function admitClient(
+  services: AdmissionServices,
+  client: Client,
+): Lease | Response {
+  const admitted = admit(services, client);
+  return "release" in admitted ? admitted : refuse(services, client, admitted);
+}
+
+/**
+ * The refusals that come before the caps (origin, suspect, stopping,
+ * shedding), then
+ * `take`'s answer for the caps: a slot, none taken (a preview), or which cap
+ * is full.
+ */
+function decide<Taken extends object>(
+  services: AdmissionServices,
+  client: Client,
+  take: (key: string) => Taken | NoSlot | undefined,
+): Taken | Refusal | undefined {
+  const { config, registry, memory } = services;
   if (!originAllowed(client.origin, config.allowedOrigins)) {
     return refusal("origin", { origin: client.origin });
   }
-  const seconds = suspects.refusedFor(client.key);
+  const seconds = services.suspects.refusedFor(client.key);
   if (seconds > 0) {
     const refused = refusal("suspect", { client: client.key, seconds });
     refused.headers["Retry-After"] = String(seconds);
     return refused;
   }
-  const full = registry.shuttingDown
-    ? "shutting_down"
-    : memory.shedding
-    ? "overloaded"
-    : registry.noSlotFor(client.key);
-  return full && capacityRefusal(full, client.key, config);
-}
-
-/**
- * Reserves a slot for `client`, or counts, logs and returns the refusal
- * that {@link previewAdmission} gives.
- */
-export function admitClient(
-  services: AdmissionServices,
-  client: Client,
-): Lease | Response {
-  const refused = previewAdmission(services, client);
-  if (refused) return refuse(services, client, refused);
-  const lease = services.registry.admit(client.key);
-  // Reached only if a cap filled between the check and here: it cannot, as
-  // both run in one synchronous turn, but the type says it could.
-  if (typeof lease === "string") {
-    return refuse(
-      services,
-      client,
-      capacityRefusal(lease, client.key, services.config),
-    );
+  // Stopping wins over shedding, as the registry's own check comes first.
+  if (memory.shedding && !registry.shuttingDown) {
+    return capacityRefusal("overloaded", client.key, config);
   }
-  return lease;
+  const taken = take(client.key);
+  return typeof taken === "string"
+    ? capacityRefusal(taken, client.key, config)
+    : taken;
 }

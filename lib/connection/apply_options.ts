@@ -7,7 +7,7 @@
  * @module
  */
 import {
-  CLOSE_GOODBYE,
+  closeAfterEcho,
   type CloseReason,
   parseCloseCommand,
 } from "../protocol/close_codes.ts";
@@ -103,11 +103,10 @@ export class OptionsEcho {
     const reply = echo.format === "json"
       ? describeMessage(seq, data, bytes)
       : data;
-    const then = isText && data === "Goodbye"
-      ? CLOSE_GOODBYE
-      : this.#accepted === echo.closeAfter?.echoes
-      ? echo.closeAfter.close
-      : undefined;
+    const then = closeAfterEcho(data) ??
+      (this.#accepted === echo.closeAfter?.echoes
+        ? echo.closeAfter.close
+        : undefined);
     if (then) this.#lastEchoAccepted = true;
     if (echo.delayMs === 0) return this.#send(reply, then);
     const cost = payloadBytes(reply) + QUEUED_MESSAGE_COST;

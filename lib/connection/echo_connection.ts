@@ -1,24 +1,14 @@
 /**
  * One echo connection: every message passes the size and rate limits and is
  * sent back unchanged through {@link EchoConnection.send}, the one send
- * function, which counts each frame and keeps the backlog within
- * MAX_BUFFERED_BYTES and the process-wide memory budget. Query options and
- * `/close` commands live in `options_echo.ts`; a pure echo pays one branch
- * for them.
+ * function, which counts each frame and keeps the backlog (estimated by
+ * `backlog.ts`) within MAX_BUFFERED_BYTES and the process-wide memory
+ * budget. Query options and `/close` commands live in `apply_options.ts`; a
+ * pure echo pays one branch for them.
  *
  * @module
  */
-import {
-  CLOSE_GOODBYE,
-  CLOSE_IDLE,
-  CLOSE_OVERLOADED,
-  closeByteRate,
-  closeClientMessageRate,
-  closeMessageRate,
-  type CloseReason,
-  closeSlowReader,
-  closeTooBig,
-} from "../protocol/close_codes.ts";
+import { closeAfterEcho, type CloseReason } from "../protocol/close_codes.ts";
 import type { Config } from "../config.ts";
 import type { IdleWatch, Watched } from "./idle_sweep.ts";
 import { type EchoOptions, isPlainEcho } from "./parse_options.ts";
@@ -29,16 +19,26 @@ import {
   StreamPush,
 } from "./stream_push.ts";
 import type { Log } from "../log.ts";
-import type {
-  Backlogged,
-  MemoryGuard,
-  ShedCause,
-} from "../admission/memory_guard.ts";
-import type { LimitReason, Metrics } from "../metrics.ts";
+import type { Backlogged, MemoryGuard } from "../admission/memory_guard.ts";
+import {
+  limitClose,
+  type LimitReason,
+  type LimitRow,
+  LIMITS,
+  type ShedCause,
+} from "../limits.ts";
+import type { Metrics } from "../metrics.ts";
 import { type EchoOutput, OptionsEcho } from "./apply_options.ts";
 import { TokenBucket } from "../admission/token_bucket.ts";
 import type { Activity, Closable, Lease } from "../admission/slots.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
+import { memoryCharge, SentFrames } from "./backlog.ts";
+
+export {
+  BACKLOG_CHECK_BYTES,
+  FRAME_COST_BYTES,
+  IN_FLIGHT_BYTES,
+} from "./backlog.ts";
 
 /** The app's shared state a connection uses: one object for all of them. */
 export interface ConnectionServices {
@@ -106,30 +106,6 @@ export const CLOSE_TIMEOUT_REASON =
   "close timeout: no answer to the close frame";
 
 /**
- * The backlog is re-read (`bufferedAmount`, an op call) once this many bytes
- * have been sent, counting {@link FRAME_COST_BYTES} per frame; a slow reader
- * can overshoot MAX_BUFFERED_BYTES by at most this plus one message.
- */
-export const BACKLOG_CHECK_BYTES = 64 * 1024;
-
-/**
- * Server memory one queued frame costs beyond its payload: Deno copies each
- * send into a task of its own, which `bufferedAmount` does not count: 583-705
- * bytes per unread empty frame and about 800 beyond a 100-byte payload,
- * measured with `deno run -A bench/frame_cost.ts 200000 0` (and `… 100`).
- * Without it, a client that never reads could pile up empty or tiny echoes
- * far past MAX_BUFFERED_BYTES.
- */
-export const FRAME_COST_BYTES = 600;
-
-/**
- * Memory a connection that has fallen behind holds beyond its backlog:
- * received frames in flight and their buffers awaiting garbage collection
- * (about 1 MiB per flooding connection, measured in issue #12).
- */
-export const IN_FLIGHT_BYTES = 1024 * 1024;
-
-/**
  * How long a connection's per-IP slot stays taken after the service closed
  * it for holding too much (slow reader, overload). Deno cannot abort a socket
  * whose writes are stuck behind a peer that does not read
@@ -194,15 +170,8 @@ class EchoConnection
   #messages = 0;
   #bytesIn = 0;
   #bytesOut = 0;
-  /** Bytes plus frame costs sent since the backlog was last read. */
-  #unchecked = 0;
-  /** Frames and payload bytes sent since the backlog was last read. */
-  #windowFrames = 0;
-  #windowBytes = 0;
-  /** Frames per payload byte recently sent, to count frames in `bufferedAmount`. */
-  #framesPerByte = 0;
-  /** Empty frames sent since the last non-empty one: `bufferedAmount` misses them. */
-  #emptyRun = 0;
+  /** Counts what was sent, to estimate the backlog from `bufferedAmount`. */
+  readonly #sent = new SentFrames();
   /** The close this service initiated, if any, and when (ms since epoch). */
   #closing: CloseReason | undefined;
   #closingSince: number | undefined;
@@ -313,12 +282,8 @@ class EchoConnection
     const metrics = this.#services.metrics;
     metrics.messagesOut++;
     metrics.bytesOut += bytes;
-    this.#windowFrames++;
-    this.#windowBytes += bytes;
-    this.#emptyRun = bytes === 0 ? this.#emptyRun + 1 : 0;
-    this.#unchecked += bytes + FRAME_COST_BYTES;
     // Reading bufferedAmount is an op call: once per 64 KiB sent.
-    if (this.#unchecked >= BACKLOG_CHECK_BYTES) this.#checkBacklog();
+    if (this.#sent.count(bytes)) this.#checkBacklog();
   }
 
   /** For `/stream`: the backlog, or Infinity while the server sheds load. */
@@ -347,7 +312,7 @@ class EchoConnection
    * messages in flight once it has fallen behind. Reads `bufferedAmount`.
    */
   recount(): number {
-    return chargeFor(this.#backlog());
+    return memoryCharge(this.#backlog());
   }
 
   /**
@@ -356,27 +321,18 @@ class EchoConnection
    */
   #backlog(): number {
     if (this.#finished) return 0;
-    let buffered = this.#socket.bufferedAmount;
-    // bufferedAmount wraps negative past 2 GiB.
-    if (buffered < 0) buffered = 2 ** 31;
-    if (this.#windowBytes > 0) {
-      this.#framesPerByte = this.#windowFrames / this.#windowBytes;
-    }
-    this.#windowFrames = 0;
-    this.#windowBytes = 0;
-    const frames = Math.ceil(buffered * this.#framesPerByte) + this.#emptyRun;
-    return buffered + frames * FRAME_COST_BYTES +
+    return this.#sent.unread(this.#socket.bufferedAmount) +
       (this.#responder?.queuedBytes ?? 0);
   }
 
   /** Called by the memory guard: the server is overloaded. */
   shed(cause: ShedCause): void {
-    this.#breached(cause, CLOSE_OVERLOADED);
+    this.#breached(cause);
   }
 
   /** Called by the idle sweep. */
   closeIdle(): void {
-    this.#breached("idle", CLOSE_IDLE);
+    this.#breached("idle");
   }
 
   #sendClose(reason: CloseReason): void {
@@ -426,7 +382,6 @@ class EchoConnection
 
   #onMessage(data: string | ArrayBuffer): void {
     if (this.#closing || this.#responder?.finished) return;
-    const isText = typeof data === "string";
     const bytes = payloadBytes(data);
     const now = Date.now();
     this.lastActiveAt = now;
@@ -435,61 +390,42 @@ class EchoConnection
     const metrics = this.#services.metrics;
     metrics.messagesIn++;
     metrics.bytesIn += bytes;
-    if (bytes > this.#maxMessageBytes) {
-      return this.#breached(
-        "message_size",
-        closeTooBig(this.#services.config.maxMessageBytes),
-      );
-    }
+    if (bytes > this.#maxMessageBytes) return this.#breached("message_size");
     if (this.#messageRate && !this.#messageRate.take(1, now)) {
-      return this.#breached(
-        "message_rate",
-        closeMessageRate(this.#services.config.rateLimitMessagesPerSecond),
-      );
+      return this.#breached("message_rate");
     }
     if (this.#clientMessageRate && !this.#clientMessageRate.take(1, now)) {
-      return this.#breached(
-        "ip_message_rate",
-        closeClientMessageRate(
-          this.#services.config.rateLimitIpMessagesPerSecond,
-        ),
-      );
+      return this.#breached("ip_message_rate");
     }
     if (this.#byteRate && !this.#byteRate.take(bytes, now)) {
-      return this.#breached(
-        "byte_rate",
-        closeByteRate(this.#services.config.rateLimitBytesPerSecond),
-      );
+      return this.#breached("byte_rate");
     }
     if (this.#options.relay) return this.#options.relay.received(data, bytes);
     if (this.#responder) {
       return this.#responder.receive(data, bytes, this.#messages, now);
     }
     this.send(data, bytes);
-    if (isText && data === "Goodbye") this.close(CLOSE_GOODBYE);
+    const then = closeAfterEcho(data);
+    if (then) this.close(then);
   }
 
   /** Reads the backlog, reports it to the memory guard, enforces the cap. */
   #checkBacklog(): void {
-    this.#unchecked = 0;
+    this.#sent.checked();
     const backlog = this.#backlog();
-    this.#services.memory.charge(this, chargeFor(backlog));
-    if (backlog > this.#maxBufferedBytes) {
-      this.#breached(
-        "slow_reader",
-        closeSlowReader(this.#services.config.maxBufferedBytes),
-      );
-    }
+    this.#services.memory.charge(this, memoryCharge(backlog));
+    if (backlog > this.#maxBufferedBytes) this.#breached("slow_reader");
   }
 
-  #breached(reason: LimitReason, close: CloseReason): void {
+  /** Closes for a broken limit, as its row of `LIMITS` says. */
+  #breached(reason: LimitReason): void {
     if (this.#closing) return;
     this.#breach = reason;
-    if (
-      reason === "slow_reader" || reason === "memory_budget" || reason === "rss"
-    ) this.#options.lease.holdFor(SLOW_READER_SLOT_HOLD_MS);
+    if ((LIMITS[reason] as LimitRow).keepsSlot) {
+      this.#options.lease.holdFor(SLOW_READER_SLOT_HOLD_MS);
+    }
     this.#services.metrics.breached(reason);
-    this.close(close);
+    this.close(limitClose(reason, this.#services.config));
   }
 
   /** The handshake never completed: finish as if closed, with 1006. */
@@ -538,9 +474,4 @@ class EchoConnection
       bytesOut: this.#bytesOut,
     });
   }
-}
-
-/** What a backlog costs the memory guard: plus messages in flight once behind. */
-function chargeFor(backlog: number): number {
-  return backlog >= BACKLOG_CHECK_BYTES ? backlog + IN_FLIGHT_BYTES : backlog;
 }

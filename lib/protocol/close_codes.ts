@@ -1,6 +1,8 @@
 /**
- * Every close this service initiates, as a named code with a reason a person
- * can read (RFC 6455 §7.4.1). Reasons stay under the 123-byte limit.
+ * The closes of the protocol and of this service's lifecycle, as named codes
+ * with a reason a person can read (RFC 6455 §7.4.1), and what a server may
+ * send. The closes for a broken limit are rows of `lib/limits.ts`. Reasons
+ * stay under the 123-byte limit.
  *
  * @module
  */
@@ -14,63 +16,30 @@ export interface CloseReason {
 
 /** pywebsocket compatibility: the text message "Goodbye" ends the session. */
 export const CLOSE_GOODBYE: CloseReason = { code: 1000, reason: "Goodbye" };
-/** No message from the client for IDLE_TIMEOUT_SECONDS. */
-export const CLOSE_IDLE: CloseReason = { code: 1000, reason: "idle timeout" };
+
+/**
+ * The close that follows echoing `data`: {@link CLOSE_GOODBYE} after the
+ * text message "Goodbye" (pywebsocket's echo handler), none otherwise. A
+ * binary "Goodbye" is only echoed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CLOSE_GOODBYE, closeAfterEcho } from "./close_codes.ts";
+ * assert.equal(closeAfterEcho("Goodbye"), CLOSE_GOODBYE);
+ * assert.equal(closeAfterEcho(new TextEncoder().encode("Goodbye").buffer), undefined);
+ * ```
+ */
+export function closeAfterEcho(
+  data: string | ArrayBuffer,
+): CloseReason | undefined {
+  return data === "Goodbye" ? CLOSE_GOODBYE : undefined;
+}
 /** SIGINT or SIGTERM: the instance is stopping; reconnect elsewhere. */
 export const CLOSE_SHUTDOWN: CloseReason = {
   code: 1001,
   reason: "server shutting down",
 };
-
-/**
- * Try Again Later (1013, IANA registry): the server is over its memory budget
- * and closed the connections holding the most unread data first.
- */
-export const CLOSE_OVERLOADED: CloseReason = {
-  code: 1013,
-  reason: "server overloaded: try again later",
-};
-
-/** Policy violation (1008): the client sent faster than the message rate allows. */
-export function closeMessageRate(perSecond: number): CloseReason {
-  return {
-    code: 1008,
-    reason: `message rate limit: over ${perSecond} messages/s`,
-  };
-}
-
-/**
- * Policy violation (1008): the client's connections together sent faster than
- * one address may (RATE_LIMIT_IP_MESSAGES_PER_SECOND).
- */
-export function closeClientMessageRate(perSecond: number): CloseReason {
-  return {
-    code: 1008,
-    reason:
-      `message rate limit: over ${perSecond} messages/s from your address`,
-  };
-}
-
-/** Policy violation (1008): the client sent more bytes than the byte rate allows. */
-export function closeByteRate(perSecond: number): CloseReason {
-  return { code: 1008, reason: `byte rate limit: over ${perSecond} bytes/s` };
-}
-
-/** Policy violation (1008): the client does not read its echoes. */
-export function closeSlowReader(maxBufferedBytes: number): CloseReason {
-  return {
-    code: 1008,
-    reason: `slow reader: over ${maxBufferedBytes} bytes waiting to be read`,
-  };
-}
-
-/** Message too big (1009): the message was not echoed. */
-export function closeTooBig(maxMessageBytes: number): CloseReason {
-  return {
-    code: 1009,
-    reason: `message too big: limit is ${maxMessageBytes} bytes`,
-  };
-}
 
 /** The close codes a server may send (RFC 6455 §7.4), as people write them. */
 export const SENDABLE_CLOSE_CODES = "1000-1003, 1007-1011 or 3000-4999";

@@ -102,6 +102,13 @@ export function startServer(
     onListen?: (urls: ListenUrls) => void;
     /** How the overload watch ends the process. @default Deno.exit */
     exit?: OverloadWatchOptions["exit"];
+    /**
+     * Whether the overload watch runs. Off only for a test of the memory
+     * guard alone: at MAX_RSS_BYTES=1 any RSS growth is uncounted memory to
+     * the watch, which recycles the listener (1013) mid-test.
+     * @default true
+     */
+    overloadWatch?: boolean;
   } = {},
 ): RunningServer {
   const { fetch, services } = echoApp;
@@ -121,10 +128,12 @@ export function startServer(
   );
   services.listener = server.state;
   // The listener is the app's own here: the watch may recycle it.
-  const watch = new OverloadWatch(services, {
-    recycle: (between, limitMs) => server.recycle(between, limitMs),
-    ...(options.exit ? { exit: options.exit } : {}),
-  });
+  const watch = options.overloadWatch === false
+    ? undefined
+    : new OverloadWatch(services, {
+      recycle: (between, limitMs) => server.recycle(between, limitMs),
+      ...(options.exit ? { exit: options.exit } : {}),
+    });
   const addr = server.addr;
   const urls = listenUrls(addr, tls !== undefined);
   options.onListen?.(urls);
@@ -132,7 +141,7 @@ export function startServer(
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
-      watch.dispose();
+      watch?.dispose();
       await drainConnections(services);
       // Deno's shutdown waits for every connection, and one whose upgrade
       // was cut off by a reset never ends (measured): wait one more grace.

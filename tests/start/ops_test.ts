@@ -3,9 +3,9 @@ import { DEFAULT_CONFIG, SETTINGS } from "../../lib/config.ts";
 import {
   applyPlatformDefaults,
   DENO_DEPLOY_PING_INTERVAL_SECONDS,
-  serveHost,
-  startRecord,
-} from "../../lib/start/startup.ts";
+} from "../../lib/start/effective_config.ts";
+import { startRecord } from "../../lib/start/start_record.ts";
+import { serveHost } from "../../lib/start/startup.ts";
 import { INSTRUMENTS } from "../../lib/telemetry.ts";
 import {
   DEFAULT_PROCESS_TIMEOUT_MS,

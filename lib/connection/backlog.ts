@@ -1,0 +1,104 @@
+/**
+ * How much a connection holds unread: Deno's `bufferedAmount` counts payload
+ * bytes only, so the estimate adds a frame cost for each frame it holds,
+ * inferred from the sizes of the frames recently sent (plus the empty ones,
+ * which `bufferedAmount` never shows). The connection (`echo_connection.ts`)
+ * reports each send and reads the backlog once per
+ * {@link BACKLOG_CHECK_BYTES}.
+ *
+ * @module
+ */
+
+/**
+ * The backlog is re-read (`bufferedAmount`, an op call) once this many bytes
+ * have been sent, counting {@link FRAME_COST_BYTES} per frame; a slow reader
+ * can overshoot MAX_BUFFERED_BYTES by at most this plus one message.
+ */
+export const BACKLOG_CHECK_BYTES = 64 * 1024;
+
+/**
+ * Server memory one queued frame costs beyond its payload: Deno copies each
+ * send into a task of its own, which `bufferedAmount` does not count: 583-705
+ * bytes per unread empty frame and about 800 beyond a 100-byte payload,
+ * measured with `deno run -A bench/frame_cost.ts 200000 0` (and `… 100`).
+ * Without it, a client that never reads could pile up empty or tiny echoes
+ * far past MAX_BUFFERED_BYTES.
+ */
+export const FRAME_COST_BYTES = 600;
+
+/**
+ * Memory a connection that has fallen behind holds beyond its backlog:
+ * received frames in flight and their buffers awaiting garbage collection
+ * (about 1 MiB per flooding connection, measured in issue #12).
+ */
+export const IN_FLIGHT_BYTES = 1024 * 1024;
+
+/**
+ * What the frames sent since the backlog was last read say about it: one
+ * per connection, updated per send with plain field arithmetic.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FRAME_COST_BYTES, SentFrames } from "./backlog.ts";
+ * const sent = new SentFrames();
+ * for (let i = 0; i < 10; i++) sent.count(100);
+ * // 1,000 bytes unread are the last 10 frames of 100 bytes.
+ * assert.equal(sent.unread(1000), 1000 + 10 * FRAME_COST_BYTES);
+ * ```
+ */
+export class SentFrames {
+  /** Bytes plus frame costs sent since the backlog was last read. */
+  #unchecked = 0;
+  /** Frames and payload bytes sent since the last estimate. */
+  #windowFrames = 0;
+  #windowBytes = 0;
+  /** Frames per payload byte recently sent, to count frames in `bufferedAmount`. */
+  #framesPerByte = 0;
+  /** Empty frames sent since the last non-empty one: `bufferedAmount` misses them. */
+  #emptyRun = 0;
+
+  /**
+   * Counts one frame of `bytes` payload bytes sent.
+   *
+   * @returns True once {@link BACKLOG_CHECK_BYTES} (frame costs included)
+   * were sent since {@link checked}: time to read the backlog.
+   */
+  count(bytes: number): boolean {
+    this.#windowFrames++;
+    this.#windowBytes += bytes;
+    this.#emptyRun = bytes === 0 ? this.#emptyRun + 1 : 0;
+    this.#unchecked += bytes + FRAME_COST_BYTES;
+    return this.#unchecked >= BACKLOG_CHECK_BYTES;
+  }
+
+  /** The backlog was read and checked: start counting again. */
+  checked(): void {
+    this.#unchecked = 0;
+  }
+
+  /**
+   * Unread bytes with a frame cost for each unread frame.
+   *
+   * @param bufferedAmount The socket's `bufferedAmount`, in payload bytes.
+   */
+  unread(bufferedAmount: number): number {
+    // bufferedAmount wraps negative past 2 GiB.
+    const buffered = bufferedAmount < 0 ? 2 ** 31 : bufferedAmount;
+    if (this.#windowBytes > 0) {
+      this.#framesPerByte = this.#windowFrames / this.#windowBytes;
+    }
+    this.#windowFrames = 0;
+    this.#windowBytes = 0;
+    const frames = Math.ceil(buffered * this.#framesPerByte) + this.#emptyRun;
+    return buffered + frames * FRAME_COST_BYTES;
+  }
+}
+
+/**
+ * What a backlog costs the memory guard: plus messages in flight once the
+ * connection has fallen behind.
+ */
+export function memoryCharge(backlog: number): number {
+  return backlog >= BACKLOG_CHECK_BYTES ? backlog + IN_FLIGHT_BYTES : backlog;
+}
