@@ -146,7 +146,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     },
     serveStaticFiles({ root: STATIC_ROOT }),
   );
-  app.notFound(notFound);
+  app.notFound(notFoundOrNotAllowed(app));
   app.onError((error, c) => {
     log({
       event: "error",
@@ -207,8 +207,30 @@ function pathOf(url: string): string {
   return end < 0 ? url.slice(start) : url.slice(start, end);
 }
 
-function notFound(c: Context<AppEnv>): Response {
-  return c.text(`Not found: ${c.req.path}\n`, 404);
+/**
+ * The answer when no route took the request: `405 Method Not Allowed` with
+ * `Allow: GET, HEAD` for a path that exists for GET (RFC 9110 §15.5.6: a
+ * `PUT /sse` is not a missing resource), `404` with the path otherwise.
+ */
+function notFoundOrNotAllowed(
+  app: Hono<AppEnv>,
+): (c: Context<AppEnv>) => Response {
+  const getPaths = new Set(
+    app.routes.filter((route) =>
+      route.method === "GET" && !route.path.includes("*")
+    ).map((route) => route.path),
+  );
+  return function notFound(c) {
+    const { method, path } = c.req;
+    if (method !== "GET" && method !== "HEAD" && getPaths.has(path)) {
+      return c.text(
+        `Method ${method} not allowed on ${path}: use GET\n`,
+        405,
+        { Allow: "GET, HEAD" },
+      );
+    }
+    return c.text(`Not found: ${path}\n`, 404);
+  };
 }
 
 /**

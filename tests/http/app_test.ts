@@ -31,6 +31,27 @@ Deno.test("/, /echo, /healthz and a 404 carry the security headers", async (t) =
   }
 });
 
+Deno.test("another method on a path that exists for GET is 405 with Allow, on a missing path 404", async (t) => {
+  for (const path of ["/", "/healthz", "/metrics", "/limits", "/sse"]) {
+    for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+      await t.step(`${method} ${path} -> 405`, async () => {
+        const response = await app.request(path, { method });
+        assert.equal(response.status, 405);
+        assert.equal(response.headers.get("allow"), "GET, HEAD");
+        assert.equal(
+          await response.text(),
+          `Method ${method} not allowed on ${path}: use GET\n`,
+        );
+      });
+    }
+  }
+  await t.step("POST /missing -> 404", async () => {
+    const response = await app.request("/missing", { method: "POST" });
+    assert.equal(response.status, 404);
+    assert.equal(await response.text(), "Not found: /missing\n");
+  });
+});
+
 Deno.test("an upgrade refused before routing still gets the security headers and one http log line", async () => {
   const records: Array<Record<string, unknown>> = [];
   const { fetch, services } = createApp(DEFAULT_CONFIG, {
