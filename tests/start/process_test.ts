@@ -6,7 +6,12 @@ import {
   waitForExit,
 } from "../_server.ts";
 import { closeAndWait, connect } from "../_client.ts";
-import { openRawWebSocket } from "../../bench/wire.ts";
+import {
+  openRawWebSocket,
+  upgradeRequest,
+  withDeadline,
+  writeAll,
+} from "../../bench/wire.ts";
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
@@ -58,6 +63,49 @@ Deno.test("a service whose stdout reader has gone keeps echoing, then exits 0 on
   assert.equal((await second.inbox.closed()).code, 1001);
   const status = await waitForExit(service.child);
   assert.equal(status.code, 0);
+  assert.equal(await stderr, "");
+});
+
+Deno.test("open_delay clients that open and that go away leave stderr empty (no legacy request.signal warning)", async () => {
+  await using service = await startService({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+    LOG_FORMAT: "json",
+  });
+  const stderr = readAll(service.child.stderr);
+  // Deno warns once the first response succeeds after request.signal was
+  // read in its legacy mode; deno.json opts in to `no-legacy-abort`, where
+  // the signal aborts only when the client goes.
+  const opened = await connect(
+    `ws://127.0.0.1:${service.port}/echo?open_delay=50`,
+  );
+  opened.socket.send("after the delay");
+  assert.equal(await opened.inbox.next(), "after the delay");
+  await closeAndWait(opened.socket, opened.inbox);
+  const gone = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: service.port,
+  });
+  await writeAll(
+    gone,
+    new TextEncoder().encode(upgradeRequest("/echo?open_delay=10000")),
+  );
+  gone.close();
+  // The service notices the client gone well before the delay ends.
+  await withDeadline(
+    (async () => {
+      let text = "";
+      while (!text.includes('"client_gone"')) {
+        const { value, done } = await service.stdout.read();
+        if (done) throw new Error(`stdout ended before client_gone: ${text}`);
+        text += value;
+      }
+    })(),
+    8000,
+    "the refusal of the client that went during its open_delay",
+  );
+  service.child.kill("SIGTERM");
+  assert.equal((await waitForExit(service.child)).code, 0);
   assert.equal(await stderr, "");
 });
 
