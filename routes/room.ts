@@ -2,9 +2,10 @@
  * `/room/NAME`: a WebSocket whose messages reach every other member of the
  * room NAME unchanged (`self=1`: the sender's too), and `/room/NAME/presence`:
  * a Server-Sent Events stream of the room's member count, so a member learns
- * of joins and leaves without anything added to its WebSocket stream. Every
- * refusal goes through `lib/admission/refusals.ts`; the rooms themselves live
- * in `lib/rooms/`.
+ * of joins and leaves without anything added to its WebSocket stream. A
+ * member's upgrade is decided by `decideUpgrade()` like every WebSocket
+ * endpoint's; every refusal is a row of `lib/refusals.ts`; the rooms
+ * themselves live in `lib/rooms/`.
  *
  * @module
  */
@@ -14,14 +15,15 @@ import { z } from "zod";
 import {
   admitClient,
   type Client,
-  previewAdmission,
+  identifyClient,
 } from "../lib/admission/admit.ts";
-import { clientIp, clientKey } from "../lib/admission/client_ip.ts";
 import { refuse } from "../lib/admission/refuse.ts";
-import { handshakeRefusal, type Refusal, refusal } from "../lib/refusals.ts";
+import { type Refusal, refusal } from "../lib/refusals.ts";
 import { serveEcho } from "../lib/connection/echo_connection.ts";
-import { PLAIN_ECHO } from "../lib/connection/parse_options.ts";
-import { checkHandshake, webSocketUrl } from "../lib/protocol/handshake.ts";
+import {
+  decideUpgrade,
+  type UpgradeEndpoint,
+} from "../lib/connection/upgrade.ts";
 import type { PresenceEvent, RoomRefusal } from "../lib/rooms/registry.ts";
 import { parseRoomName, ROOM_NAME_RULE } from "../lib/rooms/room_name.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
@@ -32,7 +34,10 @@ const roomQuery = z.object({
   self: z.enum(["0", "1"], { error: "expected 0 or 1" }).optional(),
 });
 
-const NO_PRELUDE: readonly string[] = [];
+/** What a member asked for in its query. */
+interface MemberOptions {
+  self: boolean;
+}
 
 /** The room endpoints, mounted at `/room`. */
 export function roomRoute(services: Services): Hono<AppEnv> {
@@ -46,18 +51,15 @@ export function roomRoute(services: Services): Hono<AppEnv> {
       ? parseRoomName(segment)
       : undefined;
     const peer = c.env?.remoteAddr;
-    const ip = clientIp(
-      peer?.hostname,
-      request.headers,
-      services.config.trustProxy,
-    );
-    const who: Client = {
+    if (name !== undefined && !presence) {
+      return upgrade(services, name, request, peer, c.req.path);
+    }
+    const who = identifyClient(services.config, {
       kind: presence ? "sse" : "ws",
       path: c.req.path,
-      ip,
-      key: clientKey(ip, services.config.ipv6PrefixLength),
-      origin: request.headers.get("origin") ?? undefined,
-    };
+      request,
+      peer,
+    });
     if (name === undefined) {
       return refuse(
         services,
@@ -65,8 +67,7 @@ export function roomRoute(services: Services): Hono<AppEnv> {
         refusal("bad_room_name", { rule: ROOM_NAME_RULE }),
       );
     }
-    if (presence) return presenceStream(services, who, name, c);
-    return upgrade(services, who, name, request, peer);
+    return presenceStream(services, who, name, c);
   });
   route.all(
     "/*",
@@ -80,76 +81,46 @@ export function roomRoute(services: Services): Hono<AppEnv> {
   return route;
 }
 
-/** The WebSocket side: checks, admission, a place in the room, the upgrade. */
+/**
+ * The WebSocket side: the upgrade decision every WebSocket endpoint makes
+ * (`lib/connection/upgrade.ts`), with the room's own options and its
+ * "full" check, then a place in the room and the upgrade.
+ */
 function upgrade(
   services: Services,
-  who: Client,
   name: string,
   request: Request,
   peer: Deno.NetAddr | undefined,
+  path: string,
 ): Response {
-  const { config, rooms, ids } = services;
-  let self = false;
-  if (request.url.includes("?")) {
-    const params = Object.fromEntries(new URL(request.url).searchParams);
-    const parsed = roomQuery.safeParse(params);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return refuse(
-        services,
-        who,
-        refusal("bad_options", {
-          detail: `Invalid option "${
-            String(issue.path[0])
-          }": ${issue.message}\n\nOptions:\n  self: 1 to receive your own messages too\n`,
-        }),
-      );
-    }
-    self = parsed.data.self === "1";
+  const decision = decideUpgrade(services, {
+    endpoint: roomEndpoint(services, name, path),
+    request,
+    peer,
+  });
+  if ("refusal" in decision) {
+    return refuse(services, decision.client, decision.refusal);
   }
-  const headers = request.headers;
-  const checked = checkHandshake(headers);
-  if ("reason" in checked) {
-    // A plain GET learns first what an upgrade would meet.
-    const instead = checked.reason === "plain_http"
-      ? previewAdmission(services, who) ?? roomRefusalFor(services, name)
-      : undefined;
-    return refuse(
-      services,
-      who,
-      instead ?? handshakeRefusal(checked, () => {
-        const secure = config.trustProxy > 0
-          ? headers.get("x-forwarded-proto") === "https" || undefined
-          : undefined;
-        return webSocketUrl(request.url, secure);
-      }),
-    );
-  }
-  if (peer?.hostname === "0.0.0.0" || peer?.hostname === "::") {
-    return refuse(services, who, refusal("client_gone"));
-  }
-  const full = roomRefusalFor(services, name);
-  if (full) return refuse(services, who, full);
-  const lease = admitClient(services, who);
-  if (lease instanceof Response) return lease;
-  const membership = rooms.join(name, { self });
+  const { client, lease } = decision;
+  const membership = services.rooms.join(name, {
+    self: decision.own?.self ?? false,
+  });
   if (typeof membership === "string") {
     lease.release();
-    return refuse(services, who, roomRefusal(membership, name, services));
+    return refuse(services, client, roomRefusal(membership, name, services));
   }
   try {
-    const protocol = checked.protocols[0];
     const upgraded = Deno.upgradeWebSocket(request, {
-      ...(protocol ? { protocol } : {}),
-      idleTimeout: config.pingIntervalSeconds,
+      ...(decision.protocol ? { protocol: decision.protocol } : {}),
+      idleTimeout: services.config.pingIntervalSeconds,
     });
     serveEcho(upgraded.socket, {
       services,
       lease,
-      ip: who.ip,
-      id: ids.next(),
-      echo: PLAIN_ECHO,
-      prelude: NO_PRELUDE,
+      ip: client.ip,
+      id: decision.id,
+      echo: decision.echo,
+      prelude: decision.prelude,
       closeCommands: false,
       relay: membership,
     });
@@ -159,12 +130,34 @@ function upgrade(
     membership.closed();
     return refuse(
       services,
-      who,
+      client,
       refusal("bad_handshake", {
         detail: `Cannot upgrade: ${(error as Error).message}`,
       }),
     );
   }
+}
+
+/** `/room/NAME` as an upgrade endpoint: `self=` and a room not full. */
+function roomEndpoint(
+  services: Services,
+  name: string,
+  path: string,
+): UpgradeEndpoint<MemberOptions> {
+  return {
+    path,
+    options: (params) => {
+      const parsed = roomQuery.safeParse(Object.fromEntries(params));
+      if (parsed.success) return { own: { self: parsed.data.self === "1" } };
+      const issue = parsed.error.issues[0]!;
+      return refusal("bad_options", {
+        detail: `Invalid option "${
+          String(issue.path[0])
+        }": ${issue.message}\n\nOptions:\n  self: 1 to receive your own messages too\n`,
+      });
+    },
+    check: () => roomRefusalFor(services, name),
+  };
 }
 
 function roomRefusalFor(services: Services, name: string): Refusal | undefined {

@@ -10,11 +10,12 @@
  *
  * **Extending it.** An endpoint is an {@link UpgradeEndpoint}: a path and
  * hooks. `check` runs after the query and the handshake and before
- * admission, and may return a refusal (a row of `lib/refusals.ts`; add a row
- * for a new reason), e.g. a failure an option asks for or a room name that
- * is not allowed; `prelude` writes the messages sent first. A new option
+ * admission (and for a plain GET, after admission's preview), and may return
+ * a refusal (a row of `lib/refusals.ts`; add a row for a new reason), e.g. a
+ * full room; `prelude` writes the messages sent first. A new echo option
  * belongs in `parse_options.ts` (the schema and its help), where `check` and
- * the connection read it from {@link UpgradeFacts.query}.
+ * the connection read it from {@link UpgradeFacts.query}; an endpoint whose
+ * query is not the echo's (`/room`'s `self=`) reads it with `options`.
  *
  * @module
  */
@@ -47,14 +48,16 @@ export interface UpgradeServices extends AdmissionServices {
 }
 
 /** What is known of an upgrade once it passed the checks. */
-export interface UpgradeFacts {
+export interface UpgradeFacts<Own = undefined> {
   request: Request;
   /** The TCP peer, which differs from the client behind a trusted proxy. */
   peer: Deno.NetAddr | undefined;
   client: Client;
-  /** The query options, and the parameters that are not options. */
+  /** The echo options, and the parameters that are not options. */
   query: EchoQuery;
   ignored: string[];
+  /** What the endpoint's own `options` read; none without that hook. */
+  own: Own | undefined;
   /** Subprotocols offered, in the client's order of preference. */
   offeredProtocols: string[];
   /** The one chosen: the first offered (browsers abort when none is). */
@@ -62,7 +65,7 @@ export interface UpgradeFacts {
 }
 
 /** One WebSocket endpoint: its path and what it adds to the decision. */
-export interface UpgradeEndpoint {
+export interface UpgradeEndpoint<Own = undefined> {
   /** Where it is mounted, e.g. `/echo`. */
   path: string;
   /** `/close`: text "CODE REASON" closes with that code and reason. */
@@ -70,19 +73,28 @@ export interface UpgradeEndpoint {
   /** `/stream`: takes the stream options and sends messages of its own. */
   stream?: boolean;
   /**
-   * A check of this endpoint's own, after the query and the handshake and
-   * before admission: a refusal ends the upgrade there.
+   * Query options of this endpoint's own, read in place of the echo options
+   * (which then stay the plain echo's): a refusal for a bad one, else what
+   * {@link UpgradeFacts.own} holds. Called with no parameters when the URL
+   * has no query.
    */
-  check?: (facts: UpgradeFacts) => Refusal | undefined;
+  options?: (params: URLSearchParams) => { own: Own } | Refusal;
+  /**
+   * A check of this endpoint's own, after the query and the handshake and
+   * before admission: a refusal ends the upgrade there. A plain GET is
+   * checked too, after admission's preview (no subprotocols offered then),
+   * so it learns what an upgrade would meet.
+   */
+  check?: (facts: UpgradeFacts<Own>) => Refusal | undefined;
   /**
    * Messages sent first, before any echo (`/inspect`'s report). Runs once
    * the client is admitted, so `id` is its connection id.
    */
-  prelude?: (facts: UpgradeFacts, id: string) => string[];
+  prelude?: (facts: UpgradeFacts<Own>, id: string) => string[];
 }
 
 /** An admitted upgrade: what the route hands `Deno.upgradeWebSocket` and the connection. */
-export interface Admitted {
+export interface Admitted<Own = undefined> {
   client: Client;
   /** The slot; the connection releases it, or the route if the upgrade fails. */
   lease: Lease;
@@ -98,6 +110,8 @@ export interface Admitted {
   stream: StreamOptions | undefined;
   /** `open_delay=`: how long after its arrival the `101` goes out, in ms. */
   openDelayMs: number;
+  /** What the endpoint's own `options` read, as {@link UpgradeFacts.own}. */
+  own: Own | undefined;
 }
 
 /** A refused upgrade: who, for the log line, and the answer. */
@@ -143,14 +157,14 @@ const NO_PRELUDE: readonly string[] = [];
  * services.memory.dispose();
  * ```
  */
-export function decideUpgrade(
+export function decideUpgrade<Own = undefined>(
   services: UpgradeServices,
   upgrade: {
-    endpoint: UpgradeEndpoint;
+    endpoint: UpgradeEndpoint<Own>;
     request: Request;
     peer: Deno.NetAddr | undefined;
   },
-): Admitted | Refused {
+): Admitted<Own> | Refused {
   const { config } = services;
   const { endpoint, request, peer } = upgrade;
   const headers = request.headers;
@@ -163,9 +177,18 @@ export function decideUpgrade(
   // Most connections have no query string: they skip the parse. A bad
   // option is refused first, so a plain GET of the URL shows why too.
   const hasQuery = request.url.includes("?");
+  // An endpoint with options of its own has none of the echo's.
+  const echoQuery = hasQuery && endpoint.options === undefined;
   let query: EchoQuery = {};
   let ignored: string[] = [];
-  if (hasQuery) {
+  let own: Own | undefined;
+  if (endpoint.options) {
+    const read = endpoint.options(
+      hasQuery ? new URL(request.url).searchParams : new URLSearchParams(),
+    );
+    if (!("own" in read)) return { client, refusal: read };
+    own = read.own;
+  } else if (echoQuery) {
     const parsed = parseEchoQuery(
       new URL(request.url).searchParams,
       {
@@ -181,7 +204,17 @@ export function decideUpgrade(
   if ("reason" in checked) {
     // A plain GET learns first what an upgrade would meet (403, 429, 503).
     const instead = checked.reason === "plain_http"
-      ? askedRefusal(query) ?? previewAdmission(services, client)
+      ? askedRefusal(query) ?? previewAdmission(services, client) ??
+        endpoint.check?.({
+          request,
+          peer,
+          client,
+          query,
+          ignored,
+          own,
+          offeredProtocols: [],
+          protocol: undefined,
+        })
       : undefined;
     return {
       client,
@@ -194,7 +227,7 @@ export function decideUpgrade(
     };
   }
   // Asked for: answered before admission, as it holds nothing.
-  const asked = hasQuery ? askedRefusal(query) : undefined;
+  const asked = echoQuery ? askedRefusal(query) : undefined;
   if (asked) return { client, refusal: asked };
   // Deno reports an unspecified peer once the client has reset the
   // connection; upgrading it anyway leaks a descriptor in Deno 2.9 for
@@ -202,22 +235,23 @@ export function decideUpgrade(
   if (peer?.hostname === "0.0.0.0" || peer?.hostname === "::") {
     return { client, refusal: refusal("client_gone") };
   }
-  const facts: UpgradeFacts = {
+  const facts: UpgradeFacts<Own> = {
     request,
     peer,
     client,
     query,
     ignored,
+    own,
     offeredProtocols: checked.protocols,
     protocol: checked.protocols[0],
   };
-  const own = endpoint.check?.(facts);
-  if (own) return { client, refusal: own };
+  const endpointRefusal = endpoint.check?.(facts);
+  if (endpointRefusal) return { client, refusal: endpointRefusal };
   const lease = admit(services, client);
   if (!("release" in lease)) return { client, refusal: lease };
   try {
     const id = services.ids.next();
-    const echo = hasQuery ? toEchoOptions(query) : PLAIN_ECHO;
+    const echo = echoQuery ? toEchoOptions(query) : PLAIN_ECHO;
     let prelude = endpoint.prelude?.(facts, id) ?? NO_PRELUDE;
     if (echo.greeting) {
       prelude = [
@@ -235,6 +269,7 @@ export function decideUpgrade(
       closeCommands: endpoint.closeCommands ?? false,
       stream: endpoint.stream ? toStreamOptions(query) : undefined,
       openDelayMs: query.open_delay ?? 0,
+      own,
     };
   } catch (error) {
     // A bug must not keep the slot: free it, then let onError answer 500.

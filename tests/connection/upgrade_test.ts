@@ -69,7 +69,7 @@ function admitted(decision: Admitted | Refused): Admitted {
   return decision;
 }
 
-function refused(decision: Admitted | Refused): Refused["refusal"] {
+function refused(decision: Admitted<unknown> | Refused): Refused["refusal"] {
   assert.ok("refusal" in decision, "refused");
   return decision.refusal;
 }
@@ -215,5 +215,63 @@ Deno.test("an endpoint extends decideUpgrade() with its own check and prelude", 
     assert.deepEqual(decision.prelude, [`${decision.id} 203.0.113.9`]);
     assert.equal(decision.closeCommands, true);
     decision.lease.release();
+  });
+});
+
+Deno.test("an endpoint with query options of its own reads them in place of the echo's", async (t) => {
+  const self: UpgradeEndpoint<{ self: boolean }> = {
+    path: "/room/x",
+    options: (params) =>
+      params.has("delay")
+        ? refusal("bad_options", { detail: 'Invalid option "delay"' })
+        : { own: { self: params.get("self") === "1" } },
+    check: () => refusal("room_full", { room: "x", max: 0 }),
+  };
+  const decideOwn = (
+    app: ReturnType<typeof services>,
+    target: string,
+    headers: Record<string, string>,
+    endpoint: UpgradeEndpoint<{ self: boolean }>,
+  ) =>
+    decideUpgrade(app, {
+      endpoint,
+      request: new Request(target, { headers }),
+      peer: PEER,
+    });
+  await t.step(
+    "what they read reaches the admitted upgrade, with the plain echo",
+    () => {
+      using app = services();
+      const decision = decideOwn(
+        app,
+        "http://localhost/room/x?self=1&greeting=1",
+        UPGRADE,
+        {
+          path: "/room/x",
+          options: self.options!,
+        },
+      );
+      assert.ok("lease" in decision, "admitted");
+      assert.deepEqual(decision.own, { self: true });
+      assert.equal(
+        decision.echo.greeting,
+        false,
+        "greeting= is not the room's",
+      );
+      decision.lease.release();
+    },
+  );
+  await t.step("a bad one is refused with 400 before the handshake", () => {
+    using app = services();
+    const answer = refused(
+      decideOwn(app, "http://localhost/room/x?delay=5", {}, self),
+    );
+    assert.equal(answer.status, 400);
+    assert.equal(app.registry.total, 0);
+  });
+  await t.step("a plain GET is told what its check would answer", () => {
+    using app = services();
+    const answer = refused(decideOwn(app, "http://localhost/room/x", {}, self));
+    assert.equal(answer.reason, "room_full");
   });
 });
