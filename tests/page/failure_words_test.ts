@@ -1,0 +1,101 @@
+/**
+ * How the demo page explains a connection that failed, in Chromium or
+ * Chrome: before opening, a refusal for too many connections, a limit's
+ * close with the server's reason.
+ */
+import assert from "node:assert/strict";
+import { browserTest, connectPage, openDemo, waitForLog } from "./_browser.ts";
+
+browserTest(
+  "failures before opening are explained in words",
+  async (t, browser, server) => {
+    const { page, problems } = await openDemo(browser, server);
+
+    await t.step("a 404 upgrade shows 404 and a sentence", async () => {
+      await page.getByRole("textbox", { name: "URL" }).fill(
+        `${server.ws}/nope`,
+      );
+      await page.getByRole("button", { name: "Connect" }).click();
+      const failure = page.locator("#failure", { hasText: "404" });
+      await failure.waitFor();
+      assert.match(
+        await failure.innerText(),
+        /Not found \(404\): this server has no WebSocket endpoint at \/nope\./,
+      );
+      await waitForLog(page, /code=1006 .*\(the connection never opened\)/);
+    });
+
+    await t.step("a bad option shows 400 and the server's words", async () => {
+      await page.fill("#url", `${server.ws}/echo?delay=99999`);
+      await page.click("#connect");
+      await page.locator("#failure", { hasText: "Bad request (400)" })
+        .waitFor();
+      assert.match(await page.locator("#failure").innerText(), /delay/);
+    });
+
+    await t.step("an unreachable server is named as such", async () => {
+      await server.server.shutdown();
+      await page.fill("#url", `${server.ws}/echo`);
+      await page.click("#connect");
+      await page.locator("#failure", { hasText: "Server unreachable" })
+        .waitFor();
+    });
+
+    await t.step("a URL that is no URL is explained next to it", async () => {
+      await page.fill("#url", "not a url");
+      await page.click("#connect");
+      await page.locator("#url-error", { hasText: "Not a URL" }).waitFor();
+    });
+
+    await t.step("no page errors", () => {
+      // Chromium itself logs each failed handshake and refused fetch.
+      assert.deepEqual(
+        problems.filter((text) =>
+          !/^(WebSocket connection|Failed to load resource)/.test(text)
+        ),
+        [],
+      );
+    });
+  },
+);
+
+browserTest(
+  "a refusal for too many connections is named as such",
+  async (t, browser, server) => {
+    const first = await openDemo(browser, server);
+    await connectPage(first.page);
+    const second = await openDemo(browser, server);
+    await t.step(
+      "a second page from the same address is told why",
+      async () => {
+        await second.page.click("#connect");
+        await second.page.locator("#failure", {
+          hasText: "Too many connections (429)",
+        }).waitFor();
+        assert.equal(
+          await second.page.locator("#announcer").textContent(),
+          await second.page.locator("#failure-detail").textContent(),
+        );
+      },
+    );
+  },
+  { MAX_CONNECTIONS_PER_IP: "1" },
+);
+
+browserTest(
+  "a limit close shows the server's reason",
+  async (t, browser, server) => {
+    const { page } = await openDemo(browser, server);
+    await connectPage(page);
+    await t.step("1009 for a message over MAX_MESSAGE_BYTES", async () => {
+      await page.fill("#random-size", "2000");
+      await page.click("#send-random");
+      await page.locator("#failure", { hasText: "1009" }).waitFor();
+      assert.match(
+        await page.locator("#failure").innerText(),
+        /message too big: limit is 1000 bytes/,
+      );
+    });
+  },
+  { MAX_MESSAGE_BYTES: "1000" },
+);

@@ -1,0 +1,92 @@
+/**
+ * The demo page's layout in Chromium or Chrome: it reflows at each width,
+ * passes axe-core and is screenshotted in three languages (to
+ * test-artifacts/, not committed).
+ */
+import assert from "node:assert/strict";
+import {
+  ARTIFACTS,
+  axeViolations,
+  browserTest,
+  connectPage,
+  DESKTOP,
+  LANGUAGES,
+  openDemo,
+  overflows,
+  PHONE,
+} from "./_browser.ts";
+
+browserTest(
+  "the page reflows, passes axe-core and is screenshotted in three languages",
+  async (t, browser, server) => {
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    for (const viewport of [DESKTOP, PHONE, { width: 320, height: 640 }]) {
+      await t.step(`${viewport.width} px`, async () => {
+        for (const lang of LANGUAGES) {
+          const { page, context, problems } = await openDemo(browser, server, {
+            query: `?lang=${lang}`,
+            viewport,
+          });
+          await connectPage(page);
+          await page.fill("#text", "你好, WebSocket");
+          await page.press("#text", "Enter");
+          await page.locator("#log li.message").waitFor();
+          await page.click("#inspect");
+          await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
+          assert.equal(await overflows(page), false, `${lang} overflows`);
+          if (viewport === PHONE) {
+            // The introduction comes first; the stream starts on the first
+            // screen, right under the composer, and scrolled to, it fills
+            // most of the screen with the echo in view.
+            await page.evaluate("scrollTo(0, 0)");
+            const top = async (selector: string) =>
+              (await page.locator(selector).boundingBox())?.y ?? Infinity;
+            assert.ok(
+              await top(".intro") < await top("#connection-panel"),
+              `${lang}: the introduction comes before the controls`,
+            );
+            assert.ok(
+              await top("#stream-panel") < PHONE.height,
+              `${lang}: the stream starts at ${await top("#stream-panel")}`,
+            );
+            await page.evaluate(
+              `document.getElementById("stream-panel").scrollIntoView()`,
+            );
+            const stream = await page.locator(".log").boundingBox();
+            assert.ok(
+              stream && stream.height >= 0.6 * PHONE.height &&
+                stream.y >= 0 && stream.y + stream.height <= PHONE.height,
+              `${lang}: stream at ${JSON.stringify(stream)}`,
+            );
+            const box = await page.locator("#log li.message").boundingBox();
+            assert.ok(
+              box && box.y >= stream.y &&
+                box.y + box.height <= stream.y + stream.height,
+              `${lang}: echo at ${JSON.stringify(box)}`,
+            );
+            await page.screenshot({
+              path: new URL(`demo-${lang}-390-stream.png`, ARTIFACTS).pathname,
+            });
+          }
+          await page.evaluate("scrollTo(0, 0)");
+          await page.screenshot({
+            path: new URL(`demo-${lang}-${viewport.width}.png`, ARTIFACTS)
+              .pathname,
+          });
+          if (viewport === DESKTOP && lang === "en") {
+            await page.screenshot({
+              path: new URL("demo-en-1280-full.png", ARTIFACTS).pathname,
+              fullPage: true,
+            });
+          }
+          if (viewport !== PHONE) {
+            const violations = await axeViolations(page);
+            assert.deepEqual(violations, [], `${lang} at ${viewport.width}`);
+          }
+          assert.deepEqual(problems, []);
+          await context.close();
+        }
+      });
+    }
+  },
+);
