@@ -1,0 +1,97 @@
+/**
+ * `deno task serve` (deno serve --parallel): its workers, its start-up
+ * errors and its listen address.
+ */
+import assert from "node:assert/strict";
+import { serveHost } from "../../lib/start/startup.ts";
+import { DEFAULT_PROCESS_TIMEOUT_MS, ROOT, waitForExit } from "../_server.ts";
+import { connect } from "../_client.ts";
+import { killGroup, readLinesUntil } from "./_process.ts";
+
+Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  // `deno task` starts deno serve as its own child: setsid makes the task a
+  // process group the test can kill whole, so no server outlives the test
+  // holding its pipes open.
+  const child = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "task", "--quiet", "serve"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", PORT: String(port), DENO_JOBS: "2" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const lines = await readLinesUntil(
+      stdout,
+      (_, all) =>
+        all.some((line) => line.startsWith("ws-echo: page")) &&
+        all.filter((line) => line.startsWith("start ")).length === 2,
+      "the page line and a start line from each of two workers",
+      [],
+      // Two workers, each loading the service, on a busy machine.
+      2 * DEFAULT_PROCESS_TIMEOUT_MS,
+    ).catch(async (error) => {
+      killGroup(child);
+      throw new Error(`${error.message}; stderr: ${await stderr}`);
+    });
+    const page = lines.find((line) => line.startsWith("ws-echo: page"))!;
+    assert.equal(
+      page,
+      `ws-echo: page http://localhost:${port}/  echo ws://localhost:${port}/echo`,
+    );
+    for (const line of lines.filter((line) => line.startsWith("start "))) {
+      assert.match(line, / mode=serve /);
+      assert.match(line, new RegExp(` port=${port} `));
+    }
+    // BIND_ADDRESS unset: `::`, which takes IPv4 clients as well.
+    for (const host of ["127.0.0.1", "[::1]"]) {
+      const health = await fetch(`http://${host}:${port}/healthz`);
+      assert.equal(health.status, 200, host);
+      assert.equal((await health.json()).status, "ok");
+    }
+    const { socket, inbox } = await connect(`ws://127.0.0.1:${port}/echo`);
+    socket.send("parallel");
+    assert.equal(await inbox.next(), "parallel");
+    child.kill("SIGTERM");
+    const close = await inbox.closed();
+    assert.equal(close.code, 1001);
+    assert.equal((await waitForExit(child)).code, 0);
+  } finally {
+    killGroup(child);
+    await stdout.cancel();
+    await child.status;
+  }
+  const errors = (await stderr).split("\n").filter((line) =>
+    line && !line.startsWith("Task ")
+  );
+  assert.deepEqual(errors, []);
+});
+
+Deno.test("deno task serve stops on a bad variable with one line naming it, like deno task start", async () => {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "serve"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", PORT: "abc" },
+    stdin: "null",
+  }).output();
+  assert.equal(code, 2);
+  assert.equal(
+    new TextDecoder().decode(stderr),
+    'ws-echo: Invalid PORT "abc": expected an integer 0-65535\n',
+  );
+  assert.equal(new TextDecoder().decode(stdout), "");
+});
+
+Deno.test("serveHost() gives deno serve BIND_ADDRESS, or [::] for both IPv6 and IPv4", () => {
+  assert.equal(serveHost({ bindAddress: undefined }, () => true), "[::]");
+  assert.equal(serveHost({ bindAddress: undefined }, () => false), "0.0.0.0");
+  assert.equal(serveHost({ bindAddress: "127.0.0.1" }), "127.0.0.1");
+  assert.equal(serveHost({ bindAddress: "::1" }), "[::1]");
+  assert.equal(serveHost({ bindAddress: "echo.example" }), "echo.example");
+});

@@ -1,0 +1,85 @@
+/**
+ * What the service logs as it starts: the JSON and text formats, the
+ * settings in force, and startRecord().
+ */
+import assert from "node:assert/strict";
+import { DEFAULT_CONFIG } from "../../lib/config.ts";
+import { startRecord } from "../../lib/start/start_record.ts";
+import { startService } from "../_server.ts";
+import { closeAndWait, connect } from "../_client.ts";
+import { readLinesUntil } from "./_process.ts";
+
+const LOOPBACK = { PORT: "0", BIND_ADDRESS: "127.0.0.1" };
+
+Deno.test("LOG_FORMAT=json writes one JSON object per line with the start-up settings and each close", async () => {
+  await using service = await startService({ ...LOOPBACK, LOG_FORMAT: "json" });
+  const listening = JSON.parse(service.line);
+  assert.equal(listening.event, "listening", "the first line is JSON too");
+  assert.equal(listening.page, `http://127.0.0.1:${service.port}/`);
+  assert.equal(listening.echo, `ws://127.0.0.1:${service.port}/echo`);
+  const { socket, inbox } = await connect(
+    `ws://127.0.0.1:${service.port}/echo`,
+  );
+  socket.send("one");
+  socket.send("two");
+  await inbox.take(2);
+  await closeAndWait(socket, inbox);
+  const lines = await readLinesUntil(
+    service.stdout,
+    (line) => line.includes('"ws_close"'),
+    "the ws_close line",
+  );
+  const records = lines.filter(Boolean).map((line) => JSON.parse(line));
+  const start = records.find((record) => record.event === "start");
+  assert.ok(start, "a start record");
+  assert.equal(start.deno, Deno.version.deno);
+  assert.equal(start.maxMessageBytes, DEFAULT_CONFIG.maxMessageBytes);
+  assert.equal(start.pingIntervalSeconds, DEFAULT_CONFIG.pingIntervalSeconds);
+  assert.equal(start.denoDeploy, false);
+  assert.equal(start.port, service.port, "the port picked for PORT=0");
+  const close = records.find((record) => record.event === "ws_close");
+  assert.ok(!Number.isNaN(Date.parse(close.time)), `time: ${close.time}`);
+  assert.equal(close.ip, "127.0.0.1");
+  assert.equal(close.code, 1005);
+  assert.equal(typeof close.id, "string");
+  assert.equal(typeof close.reason, "string");
+  assert.equal(typeof close.durationMs, "number");
+  assert.equal(close.messages, 2);
+  assert.equal(close.bytesIn, 6);
+  assert.equal(close.bytesOut, 6);
+});
+
+Deno.test("the text log's second line names Deno's version and the settings in force", async () => {
+  await using service = await startService({
+    ...LOOPBACK,
+    MAX_MESSAGE_BYTES: "2048",
+  });
+  const lines = await readLinesUntil(
+    service.stdout,
+    (line) => line.startsWith("start "),
+    "the start line",
+  );
+  const line = lines.find((line) => line.startsWith("start "))!;
+  assert.match(
+    line,
+    new RegExp(`deno=${Deno.version.deno.replaceAll(".", "\\.")} `),
+  );
+  assert.match(line, / mode=run /);
+  assert.match(line, / max_message_bytes=2048 /);
+  assert.match(line, / ping_interval_seconds=30 /);
+});
+
+Deno.test("startRecord() lists every setting, under deno serve the port too but not the TLS files Deno reads", () => {
+  const run = startRecord(DEFAULT_CONFIG, { denoDeploy: false, mode: "run" });
+  for (const key of Object.keys(DEFAULT_CONFIG)) {
+    assert.ok(key in run, key);
+  }
+  assert.equal(run.allowedOrigins, "*");
+  const serve = startRecord(DEFAULT_CONFIG, {
+    denoDeploy: true,
+    mode: "serve",
+  });
+  assert.equal(serve.port, DEFAULT_CONFIG.port);
+  assert.equal("tlsCertFile" in serve, false);
+  assert.equal(serve.denoDeploy, true);
+});
