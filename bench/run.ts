@@ -14,17 +14,15 @@
  * 10,000 and 50,000 open connections, with MAX_CONNECTIONS and MAX_RSS_BYTES
  * raised to fit them.
  *
+ * This file holds the plan and the scenarios; `run/` the rest: the two
+ * targets and how they start (`targets.ts`), what is read of a running
+ * server (`process_stats.ts`), the table (`figures.ts`) and `--scale`
+ * (`scale_run.ts`).
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { ROOT, startTaskArgs } from "./service.ts";
-import {
-  raiseFdLimit,
-  SCALE_STEPS,
-  type ScaleCurve,
-  scaleCurve,
-} from "./scale.ts";
 import {
   echoFrames,
   echoOnce,
@@ -32,9 +30,28 @@ import {
   latency,
   openIdle,
   type RawSocket,
-  roundTrip,
   throughput,
 } from "./load.ts";
+import { compare, figures, type Samples } from "./run/figures.ts";
+import {
+  cpuSeconds,
+  loadAverage,
+  peakRssKiB,
+  rssKiB,
+  shedCount,
+} from "./run/process_stats.ts";
+import { runScale } from "./run/scale_run.ts";
+import {
+  killRunning,
+  RAISED_LIMITS,
+  type Server,
+  SMALL,
+  start,
+  stop,
+  stopServersOnSignal,
+  type Target,
+  TARGETS,
+} from "./run/targets.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -70,25 +87,6 @@ const PLAN = quick
     idle: [1000, 5000, 10_000],
   };
 
-/** Raised for the run; everything else stays at its default. */
-export const RAISED_LIMITS: Record<string, string> = {
-  RATE_LIMIT_MESSAGES_PER_SECOND: "1000000000",
-  RATE_LIMIT_MESSAGE_BURST: "1000000000",
-  RATE_LIMIT_BYTES_PER_SECOND: String(2 ** 40),
-  RATE_LIMIT_BYTE_BURST: String(2 ** 40),
-  // Every load connection comes from 127.0.0.1: one address.
-  RATE_LIMIT_IP_MESSAGES_PER_SECOND: "1000000000",
-  RATE_LIMIT_IP_MESSAGE_BURST: "1000000000",
-  MAX_CONNECTIONS_PER_IP: "20000",
-  // Opening 10,000 idle connections is no message flow, and on a busy
-  // machine the loop runs late: the overload watch took it for a flood and
-  // recycled the listener mid-scenario (ConnectionReset, load average 28).
-  EVENT_LOOP_STALL_MS: "0",
-};
-
-type Target = "reference" | "service";
-const TARGETS: Target[] = ["reference", "service"];
-
 async function shell(command: string): Promise<string> {
   const output = await new Deno.Command("sh", { args: ["-c", command] })
     .output();
@@ -101,138 +99,13 @@ if (canPin) await shell(`taskset -a -c -p 1 ${Deno.pid} >/dev/null`);
 const fdLimit = Number(await shell("ulimit -n"));
 const idleCounts = PLAN.idle.filter((count) => count + 200 <= fdLimit);
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
+stopServersOnSignal();
 
-interface Server {
-  child: Deno.ChildProcess;
-  port: number;
-  coldStartMs: number;
-}
-
-/** Servers still running: killed if the run is interrupted. */
-const running = new Set<Deno.ChildProcess>();
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    for (const child of running) child.kill("SIGKILL");
-    console.error(`bench: ${signal}: stopped ${running.size} server(s)`);
-    Deno.exit(130);
-  });
-}
-
-const small = echoFrames(1, new TextEncoder().encode("x".repeat(32)));
 const large = echoFrames(
   2,
   crypto.getRandomValues(new Uint8Array(64 * 1024)),
 );
 
-/** Spawns a target and measures the time to its first echo. */
-async function start(
-  target: Target,
-  extraEnv: Record<string, string> = {},
-): Promise<Server> {
-  const port = freePort();
-  const command = target === "reference"
-    ? [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      "--allow-env=PORT",
-      "bench/reference_server.ts",
-    ]
-    : [Deno.execPath(), ...await startTaskArgs()];
-  const pinned = canPin ? ["taskset", "-c", "0", ...command] : command;
-  const started = performance.now();
-  const child = new Deno.Command(pinned[0]!, {
-    args: pinned.slice(1),
-    cwd: ROOT,
-    env: {
-      PORT: String(port),
-      BIND_ADDRESS: "127.0.0.1",
-      ...(target === "service" ? { ...RAISED_LIMITS, ...extraEnv } : {}),
-    },
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  running.add(child);
-  for (;;) {
-    try {
-      await roundTrip(port, small);
-      break;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
-      if (performance.now() - started > 30_000) {
-        throw new Error(`${target} did not answer within 30 s`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  }
-  return { child, port, coldStartMs: performance.now() - started };
-}
-
-async function stop(server: Server): Promise<void> {
-  server.child.kill("SIGTERM");
-  const killer = setTimeout(() => server.child.kill("SIGKILL"), 10_000);
-  await server.child.status;
-  clearTimeout(killer);
-  running.delete(server.child);
-}
-
-function rssKiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-}
-
-/**
- * Peak RSS of a process while `run` runs, in KiB: the kernel's high-water
- * mark (VmHWM), reset first through `/proc/<pid>/clear_refs`; where that
- * write is not allowed, the highest of samples taken every 5 ms.
- */
-async function peakRssKiB<T>(
-  pid: number,
-  run: () => Promise<T>,
-): Promise<{ peakKiB: number; result: T }> {
-  let reset = true;
-  try {
-    Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
-  } catch {
-    reset = false;
-  }
-  let sampled = rssKiB(pid);
-  const sampler = setInterval(() => {
-    sampled = Math.max(sampled, rssKiB(pid));
-  }, 5);
-  try {
-    const result = await run();
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)![1]);
-    return { peakKiB: reset ? hwm : sampled, result };
-  } finally {
-    clearInterval(sampler);
-  }
-}
-
-/** Connections the service's memory guard has shed (closed with 1013) so far. */
-async function shedCount(port: number): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-  const { memory } = await response.json();
-  return memory.shed.memory_budget + memory.shed.rss;
-}
-
-/** User plus system CPU seconds of a process. */
-function cpuSeconds(pid: number): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`)
-    .split(") ")[1]!.split(" ");
-  // utime and stime are fields 14 and 15, in clock ticks (100 per second).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-type Samples = Record<string, Record<Target, number[]>>;
 const samples: Samples = {};
 function record(figure: string, target: Target, value: number) {
   samples[figure] ??= { reference: [], service: [] };
@@ -240,7 +113,7 @@ function record(figure: string, target: Target, value: number) {
 }
 
 async function measureIdle(target: Target) {
-  const server = await start(target);
+  const server = await start(target, { pinned: canPin });
   record("coldStartMs", target, server.coldStartMs);
   const base = rssKiB(server.child.pid);
   record("startRssMiB", target, base / 1024);
@@ -250,7 +123,7 @@ async function measureIdle(target: Target) {
       await openIdle(server.port, sockets, count);
       // The newest connection echoes: the server has caught up. No extra
       // connection, so 10,000 fits under the default MAX_CONNECTIONS.
-      await echoOnce(sockets.at(-1)!, small);
+      await echoOnce(sockets.at(-1)!, SMALL);
       record(
         `idleKiB.${count}`,
         target,
@@ -264,7 +137,7 @@ async function measureIdle(target: Target) {
 }
 
 async function measureTraffic(target: Target) {
-  const server = await start(target);
+  const server = await start(target, { pinned: canPin });
   try {
     await traffic(target, server);
   } catch (error) {
@@ -300,7 +173,7 @@ async function traffic(target: Target, server: Server) {
     port: server.port,
     connections: 50,
     inFlight: 16,
-    frames: small,
+    frames: SMALL,
     durationMs: PLAN.smallMs,
   });
   const wall = (performance.now() - wallBefore) / 1000;
@@ -315,7 +188,7 @@ async function traffic(target: Target, server: Server) {
 
   const rtt = await latency({
     port: server.port,
-    frames: small,
+    frames: SMALL,
     durationMs: PLAN.latencyMs,
   });
   record("latency.p50", target, rtt.p50);
@@ -367,129 +240,7 @@ async function traffic(target: Target, server: Server) {
   );
 }
 
-/** The figures in table order: how each compares and what it must meet. */
-const FIGURES: Array<{
-  key: string;
-  label: string;
-  unit: string;
-  better: "higher" | "lower" | "info";
-  target?: number;
-}> = [
-  {
-    key: "small.messagesPerSecond",
-    label: "Small messages: 32 B text, 50 conns × 16 in flight",
-    unit: "msg/s",
-    better: "higher",
-    target: 0.95,
-  },
-  {
-    key: "latency.p50",
-    label: "Latency p50: 1 conn, 1 in flight, 32 B",
-    unit: "µs",
-    better: "lower",
-  },
-  {
-    key: "latency.p99",
-    label: "Latency p99",
-    unit: "µs",
-    better: "lower",
-    target: 1.1,
-  },
-  { key: "latency.max", label: "Latency max", unit: "µs", better: "lower" },
-  {
-    key: "large.MiBPerSecond",
-    label: "Large messages: 64 KiB binary, 8 conns × 4 in flight",
-    unit: "MiB/s",
-    better: "higher",
-  },
-  {
-    key: "large.peakRssMiB",
-    label: "Peak server RSS during large messages",
-    unit: "MiB",
-    better: "lower",
-    target: 1.25,
-  },
-  {
-    key: "handshakes.perSecond",
-    label:
-      `Handshakes: ${PLAN.handshakes} connect-and-close, 100 concurrent (after ${
-        PLAN.handshakes / 5
-      } unmeasured)`,
-    unit: "/s",
-    better: "higher",
-    target: 0.9,
-  },
-  {
-    key: "handshakes.p99Ms",
-    label: "Handshake p99: connect to 101",
-    unit: "ms",
-    better: "lower",
-    target: 1.2,
-  },
-  {
-    key: "handshakes.serverCpuMicros",
-    label: "Server CPU per handshake",
-    unit: "µs",
-    better: "info",
-  },
-  ...idleCounts.map((count) => ({
-    key: `idleKiB.${count}`,
-    label: `Server RSS per idle connection, ${count} open`,
-    unit: "KiB",
-    better: "lower" as const,
-    target: 1.1,
-  })),
-  {
-    key: "coldStartMs",
-    label: "Cold start: spawn to first echo",
-    unit: "ms",
-    better: "lower",
-    target: 1.3,
-  },
-  {
-    key: "startRssMiB",
-    label: "Server RSS at start (after the first echo)",
-    unit: "MiB",
-    better: "lower",
-    target: 1.3,
-  },
-  {
-    key: "cpu.server",
-    label: "Server CPU during small messages",
-    unit: "cores",
-    better: "info",
-  },
-  {
-    key: "cpu.loadGenerator",
-    label: "Load generator CPU during small messages",
-    unit: "cores",
-    better: "info",
-  },
-];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2
-    ? sorted[middle]!
-    : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function format(value: number): string {
-  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString("en");
-  if (Math.abs(value) >= 10) return value.toFixed(1);
-  return value.toFixed(2);
-}
-
-function cell(values: number[]): string {
-  return `${format(median(values))} (${format(Math.min(...values))}–${
-    format(Math.max(...values))
-  })`;
-}
-
 const began = performance.now();
-/** The 1-minute load average: how busy the machine was around the run. */
-const loadAverage = () => Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
 const loadBefore = loadAverage();
 const deno = Deno.version.deno;
 const cpuModel = /model name\s*:\s*(.*)/.exec(
@@ -502,10 +253,14 @@ console.error(
     canPin ? ", server pinned to CPU 0, load generator to CPU 1" : ", unpinned"
   }`,
 );
-if (args.values.scale) await runScale();
+if (args.values.scale) {
+  await runScale({ rounds, pinned: canPin, loadBefore });
+}
 try {
   // One unmeasured start of each, so both cold starts find a warm module cache.
-  for (const target of TARGETS) await stop(await start(target));
+  for (const target of TARGETS) {
+    await stop(await start(target, { pinned: canPin }));
+  }
   for (let round = 1; round <= rounds; round++) {
     for (const target of TARGETS) {
       console.error(`bench: round ${round}/${rounds}: ${target}`);
@@ -515,33 +270,10 @@ try {
   }
 } finally {
   // A failed run (an echo mismatch, a server that never answered) leaves nothing behind.
-  for (const child of running) child.kill("SIGKILL");
+  killRunning();
 }
 
-const rows = FIGURES.filter((figure) => samples[figure.key]).map((figure) => {
-  const { reference, service } = samples[figure.key]!;
-  const ratio = median(service) / median(reference);
-  const met = figure.target === undefined
-    ? ""
-    : (figure.better === "higher"
-        ? ratio >= figure.target
-        : ratio <= figure.target)
-    ? "met"
-    : "**missed**";
-  const target = figure.target === undefined
-    ? "–"
-    : `${figure.better === "higher" ? "≥" : "≤"} ${figure.target}`;
-  return {
-    ...figure,
-    reference: median(reference),
-    service: median(service),
-    ratio,
-    met,
-    line: `| ${figure.label} | ${figure.unit} | ${cell(reference)} | ${
-      cell(service)
-    } | ${ratio.toFixed(2)} | ${target} | ${met} |`,
-  };
-});
+const rows = compare(figures(PLAN, idleCounts), samples);
 
 const setup = [
   `Load average (1 min) ${loadBefore} before the run, ${loadAverage()} after it.`,
@@ -595,91 +327,3 @@ console.error(
     Math.round((performance.now() - began) / 1000)
   } s`,
 );
-
-/** `--scale`: the curve for both targets, alternating over the rounds. */
-async function runScale(): Promise<never> {
-  const largest = SCALE_STEPS.at(-1)!;
-  const limit = await raiseFdLimit(2 * largest + 10_000);
-  // The service keeps 10% of the limit for other descriptors; the probe
-  // and the bystander need a few hundred more.
-  const fits = Math.floor((limit * 0.9 - 500) / 1000) * 1000;
-  const steps = SCALE_STEPS.filter((open) => open <= fits);
-  if (steps.length < SCALE_STEPS.length) {
-    if (fits > (steps.at(-1) ?? 0)) steps.push(fits);
-    console.error(
-      `bench: the open-file limit is ${limit} and prlimit could not raise it (it needs root or CAP_SYS_RESOURCE): ${
-        SCALE_STEPS.filter((open) => open > fits).join(", ")
-      } skipped, ${fits} is the largest step that fits`,
-    );
-  }
-  const env = {
-    MAX_CONNECTIONS: String(largest + 10_000),
-    MAX_RSS_BYTES: String(8 * 2 ** 30),
-  };
-  const curves: Array<{ target: Target; round: number; curve: ScaleCurve }> =
-    [];
-  try {
-    for (let round = 1; round <= rounds; round++) {
-      for (const target of TARGETS) {
-        console.error(`bench: scale round ${round}/${rounds}: ${target}`);
-        const server = await start(target, env);
-        try {
-          curves.push({
-            target,
-            round,
-            curve: await scaleCurve(server, steps),
-          });
-        } finally {
-          await stop(server);
-        }
-      }
-    }
-  } finally {
-    for (const child of running) child.kill("SIGKILL");
-  }
-  const lines = [
-    `Load average (1 min) ${loadBefore} before the run, ${loadAverage()} after it.`,
-    `Open-file limit ${limit}${
-      steps.length < SCALE_STEPS.length || steps.at(-1) !== largest
-        ? ` (could not be raised: steps above ${fits} skipped)`
-        : ""
-    }; service limits as the main run, plus ${
-      Object.entries(env).map(([name, value]) => `${name}=${value}`).join(", ")
-    }.`,
-    "",
-    "| Target | Round | Open | RSS MiB | KiB per connection | Handshake p99 ms | Bystander echo p99 ms | Ramp s |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
-  ];
-  for (const { target, round, curve } of curves) {
-    for (const step of curve.steps) {
-      lines.push(
-        `| ${target} | ${round} | ${step.open.toLocaleString("en")} | ${
-          format(step.rssMiB)
-        } | ${format(step.kibPerConnection)} | ${
-          format(step.handshakeP99Ms)
-        } | ${format(step.bystanderP99Ms)} | ${format(step.rampSeconds)} |`,
-      );
-    }
-    if (curve.stoppedAt) {
-      lines.push(
-        `| ${target} | ${round} | stopped at ${curve.stoppedAt.open}: ${curve.stoppedAt.reason} | | | | | |`,
-      );
-    }
-  }
-  console.log(lines.join("\n"));
-  const results = new URL("./results/", import.meta.url);
-  await Deno.mkdir(results, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const file = new URL(`scale-${stamp}.json`, results);
-  await Deno.writeTextFile(
-    file,
-    JSON.stringify(
-      { date: new Date().toISOString(), limit, env, curves },
-      null,
-      2,
-    ) +
-      "\n",
-  );
-  console.error(`bench: wrote ${file.pathname}`);
-  Deno.exit(0);
-}

@@ -1,0 +1,177 @@
+/**
+ * The table `deno task bench` prints: each figure's label, unit, which way
+ * is better and the service / reference ratio it must meet, and the medians
+ * (with min-max) of what the rounds measured.
+ *
+ * @module
+ */
+import type { Target } from "./targets.ts";
+
+/** Every round's value of each figure, per target. */
+export type Samples = Record<string, Record<Target, number[]>>;
+
+/** One figure of the table. */
+export interface Figure {
+  key: string;
+  label: string;
+  unit: string;
+  better: "higher" | "lower" | "info";
+  /** The service / reference ratio to meet. */
+  target?: number;
+}
+
+/** The figures in table order, for a run of `handshakes` and these idle counts. */
+export function figures(
+  plan: { handshakes: number },
+  idleCounts: number[],
+): Figure[] {
+  return [
+    {
+      key: "small.messagesPerSecond",
+      label: "Small messages: 32 B text, 50 conns × 16 in flight",
+      unit: "msg/s",
+      better: "higher",
+      target: 0.95,
+    },
+    {
+      key: "latency.p50",
+      label: "Latency p50: 1 conn, 1 in flight, 32 B",
+      unit: "µs",
+      better: "lower",
+    },
+    {
+      key: "latency.p99",
+      label: "Latency p99",
+      unit: "µs",
+      better: "lower",
+      target: 1.1,
+    },
+    { key: "latency.max", label: "Latency max", unit: "µs", better: "lower" },
+    {
+      key: "large.MiBPerSecond",
+      label: "Large messages: 64 KiB binary, 8 conns × 4 in flight",
+      unit: "MiB/s",
+      better: "higher",
+    },
+    {
+      key: "large.peakRssMiB",
+      label: "Peak server RSS during large messages",
+      unit: "MiB",
+      better: "lower",
+      target: 1.25,
+    },
+    {
+      key: "handshakes.perSecond",
+      label:
+        `Handshakes: ${plan.handshakes} connect-and-close, 100 concurrent (after ${
+          plan.handshakes / 5
+        } unmeasured)`,
+      unit: "/s",
+      better: "higher",
+      target: 0.9,
+    },
+    {
+      key: "handshakes.p99Ms",
+      label: "Handshake p99: connect to 101",
+      unit: "ms",
+      better: "lower",
+      target: 1.2,
+    },
+    {
+      key: "handshakes.serverCpuMicros",
+      label: "Server CPU per handshake",
+      unit: "µs",
+      better: "info",
+    },
+    ...idleCounts.map((count) => ({
+      key: `idleKiB.${count}`,
+      label: `Server RSS per idle connection, ${count} open`,
+      unit: "KiB",
+      better: "lower" as const,
+      target: 1.1,
+    })),
+    {
+      key: "coldStartMs",
+      label: "Cold start: spawn to first echo",
+      unit: "ms",
+      better: "lower",
+      target: 1.3,
+    },
+    {
+      key: "startRssMiB",
+      label: "Server RSS at start (after the first echo)",
+      unit: "MiB",
+      better: "lower",
+      target: 1.3,
+    },
+    {
+      key: "cpu.server",
+      label: "Server CPU during small messages",
+      unit: "cores",
+      better: "info",
+    },
+    {
+      key: "cpu.loadGenerator",
+      label: "Load generator CPU during small messages",
+      unit: "cores",
+      better: "info",
+    },
+  ];
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? sorted[middle]!
+    : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+export function format(value: number): string {
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString("en");
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+export function cell(values: number[]): string {
+  return `${format(median(values))} (${format(Math.min(...values))}–${
+    format(Math.max(...values))
+  })`;
+}
+
+/** One row of the table: the medians, the ratio, whether its target is met. */
+export interface Row extends Figure {
+  reference: number;
+  service: number;
+  ratio: number;
+  met: string;
+  line: string;
+}
+
+/** The rows of the figures that were measured. */
+export function compare(list: Figure[], samples: Samples): Row[] {
+  return list.filter((figure) => samples[figure.key]).map((figure) => {
+    const { reference, service } = samples[figure.key]!;
+    const ratio = median(service) / median(reference);
+    const met = figure.target === undefined
+      ? ""
+      : (figure.better === "higher"
+          ? ratio >= figure.target
+          : ratio <= figure.target)
+      ? "met"
+      : "**missed**";
+    const target = figure.target === undefined
+      ? "–"
+      : `${figure.better === "higher" ? "≥" : "≤"} ${figure.target}`;
+    return {
+      ...figure,
+      reference: median(reference),
+      service: median(service),
+      ratio,
+      met,
+      line: `| ${figure.label} | ${figure.unit} | ${cell(reference)} | ${
+        cell(service)
+      } | ${ratio.toFixed(2)} | ${target} | ${met} |`,
+    };
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * The two servers `deno task bench` compares, each started on a free
+ * loopback port as its own process: the bare Deno echo (the reference) and
+ * the service with the start task's flags and {@link RAISED_LIMITS}.
+ *
+ * @module
+ */
+import { ROOT, startTaskArgs } from "../service.ts";
+import { echoFrames, roundTrip } from "../load.ts";
+
+/** Raised for the run; everything else stays at its default. */
+export const RAISED_LIMITS: Record<string, string> = {
+  RATE_LIMIT_MESSAGES_PER_SECOND: "1000000000",
+  RATE_LIMIT_MESSAGE_BURST: "1000000000",
+  RATE_LIMIT_BYTES_PER_SECOND: String(2 ** 40),
+  RATE_LIMIT_BYTE_BURST: String(2 ** 40),
+  // Every load connection comes from 127.0.0.1: one address.
+  RATE_LIMIT_IP_MESSAGES_PER_SECOND: "1000000000",
+  RATE_LIMIT_IP_MESSAGE_BURST: "1000000000",
+  MAX_CONNECTIONS_PER_IP: "20000",
+  // Opening 10,000 idle connections is no message flow, and on a busy
+  // machine the loop runs late: the overload watch took it for a flood and
+  // recycled the listener mid-scenario (ConnectionReset, load average 28).
+  EVENT_LOOP_STALL_MS: "0",
+};
+
+/** Which server. */
+export type Target = "reference" | "service";
+/** Both, in the order each round runs them. */
+export const TARGETS: Target[] = ["reference", "service"];
+
+/** A started target. */
+export interface Server {
+  child: Deno.ChildProcess;
+  port: number;
+  /** Spawn to first echo, in ms. */
+  coldStartMs: number;
+}
+
+/** A 32-byte text message: the probe of a start and the small-message load. */
+export const SMALL = echoFrames(1, new TextEncoder().encode("x".repeat(32)));
+
+/** Servers still running: killed if the run is interrupted or fails. */
+const running = new Set<Deno.ChildProcess>();
+
+/** On SIGINT or SIGTERM, kills every server still running and exits 130. */
+export function stopServersOnSignal(): void {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      killRunning();
+      console.error(`bench: ${signal}: stopped ${running.size} server(s)`);
+      Deno.exit(130);
+    });
+  }
+}
+
+/** Kills every server still running (a failed run leaves nothing behind). */
+export function killRunning(): void {
+  for (const child of running) child.kill("SIGKILL");
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+/** Spawns a target and measures the time to its first echo. */
+export async function start(
+  target: Target,
+  options: {
+    /** Pins the server to CPU 0 with taskset. */
+    pinned: boolean;
+    /** The service's environment on top of {@link RAISED_LIMITS}. */
+    extraEnv?: Record<string, string>;
+  },
+): Promise<Server> {
+  const { extraEnv = {} } = options;
+  const port = freePort();
+  const command = target === "reference"
+    ? [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--allow-env=PORT",
+      "bench/reference_server.ts",
+    ]
+    : [Deno.execPath(), ...await startTaskArgs()];
+  const argv = options.pinned ? ["taskset", "-c", "0", ...command] : command;
+  const started = performance.now();
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    cwd: ROOT,
+    env: {
+      PORT: String(port),
+      BIND_ADDRESS: "127.0.0.1",
+      ...(target === "service" ? { ...RAISED_LIMITS, ...extraEnv } : {}),
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  running.add(child);
+  for (;;) {
+    try {
+      await roundTrip(port, SMALL);
+      break;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
+      if (performance.now() - started > 30_000) {
+        throw new Error(`${target} did not answer within 30 s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+  return { child, port, coldStartMs: performance.now() - started };
+}
+
+/** SIGTERM, then SIGKILL after 10 s. */
+export async function stop(server: Server): Promise<void> {
+  server.child.kill("SIGTERM");
+  const killer = setTimeout(() => server.child.kill("SIGKILL"), 10_000);
+  await server.child.status;
+  clearTimeout(killer);
+  running.delete(server.child);
+}
