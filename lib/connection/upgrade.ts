@@ -201,20 +201,22 @@ export function decideUpgrade<Own = undefined>(
     ({ query, ignored } = parsed);
   }
   const checked = checkHandshake(headers);
+  const offered = "reason" in checked ? [] : checked.protocols;
+  const facts: UpgradeFacts<Own> = {
+    request,
+    peer,
+    client,
+    query,
+    ignored,
+    own,
+    offeredProtocols: offered,
+    protocol: offered[0],
+  };
   if ("reason" in checked) {
     // A plain GET learns first what an upgrade would meet (403, 429, 503).
     const instead = checked.reason === "plain_http"
       ? askedRefusal(query) ?? previewAdmission(services, client) ??
-        endpoint.check?.({
-          request,
-          peer,
-          client,
-          query,
-          ignored,
-          own,
-          offeredProtocols: [],
-          protocol: undefined,
-        })
+        endpoint.check?.(facts)
       : undefined;
     return {
       client,
@@ -235,16 +237,6 @@ export function decideUpgrade<Own = undefined>(
   if (peer?.hostname === "0.0.0.0" || peer?.hostname === "::") {
     return { client, refusal: refusal("client_gone") };
   }
-  const facts: UpgradeFacts<Own> = {
-    request,
-    peer,
-    client,
-    query,
-    ignored,
-    own,
-    offeredProtocols: checked.protocols,
-    protocol: checked.protocols[0],
-  };
   const endpointRefusal = endpoint.check?.(facts);
   if (endpointRefusal) return { client, refusal: endpointRefusal };
   const lease = admit(services, client);

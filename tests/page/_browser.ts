@@ -98,6 +98,22 @@ export async function waitForLog(page: Page, pattern: RegExp) {
   await page.locator("#log li", { hasText: pattern }).first().waitFor();
 }
 
+/**
+ * Sends "m0" to "m<count - 1>" with Enter in the Message field, all in one
+ * task (a burst), and waits until the last one's echo is in the stream.
+ */
+export async function sendBurst(page: Page, count: number): Promise<void> {
+  await page.evaluate(`{
+    const field = document.getElementById("text");
+    for (let i = 0; i < ${count}; i++) {
+      field.value = "m" + i;
+      field.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
+    }
+  }`);
+  await page.locator("#log li.message", { hasText: `text: m${count - 1}` })
+    .waitFor();
+}
+
 export async function connectPage(page: Page) {
   await page.click("#connect");
   await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();

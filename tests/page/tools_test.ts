@@ -11,6 +11,7 @@ import {
   connectPage,
   openDemo,
   type Page,
+  sendBurst,
   waitForLog,
 } from "./_browser.ts";
 
@@ -178,15 +179,7 @@ browserTest("the stream's filter", async (t, browser, server) => {
     async () => {
       await page.uncheck("#filter-regex");
       await page.fill("#filter-text", "m11");
-      await page.evaluate(`{
-        const field = document.getElementById("text");
-        for (let i = 0; i < 1200; i++) {
-          field.value = "m" + i;
-          field.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
-        }
-      }`);
-      await page.locator("#log li.message", { hasText: "text: m1199" })
-        .waitFor();
+      await sendBurst(page, 1200);
       // The newest 1,000 entries are the echoes m200 to m1199: m11xx is 100.
       await page.locator("#filter-count", { hasText: "100 matching" })
         .waitFor();
