@@ -26,7 +26,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ROOT, startService } from "./service.ts";
+import { killGroup, spawnServeTask, startService } from "./service.ts";
 import { startRedis } from "./redis.ts";
 import { withDeadline } from "./wire.ts";
 
@@ -162,15 +162,7 @@ async function startServe(): Promise<AsyncDisposable & { port: number }> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "serve"],
-    cwd: ROOT,
-    env: { ...LIMITS, NO_COLOR: "1", PORT: String(port), DENO_JOBS: "2" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const child = spawnServeTask(port, { env: LIMITS, output: "null" });
   const deadline = Date.now() + 30_000;
   while (true) {
     try {
@@ -186,6 +178,7 @@ async function startServe(): Promise<AsyncDisposable & { port: number }> {
     async [Symbol.asyncDispose]() {
       child.kill("SIGTERM");
       await child.status;
+      killGroup(child);
     },
   };
 }

@@ -77,6 +77,55 @@ export async function serveTaskArgs(port: number): Promise<string[]> {
     .split(/\s+/);
 }
 
+/**
+ * Spawns `deno task serve` from {@linkcode ROOT} on `port`, with `workers`
+ * workers (DENO_JOBS) and only `env` (and NO_COLOR) in its environment, as a
+ * process group of its own (setsid): `deno task` starts `deno serve` as its
+ * child, and a SIGKILL of the task alone left that server running, holding
+ * the port and the pipes a test awaited. End it with {@linkcode killGroup};
+ * a SIGTERM to the child reaches the task, which passes it on.
+ *
+ * @example
+ * ```ts ignore
+ * const child = spawnServeTask(8000, { workers: 2 });
+ * ```
+ */
+export function spawnServeTask(
+  port: number,
+  options: {
+    /** DENO_JOBS. @default {2} */
+    workers?: number;
+    env?: Record<string, string>;
+    /** Where stdout and stderr go. @default {"piped"} */
+    output?: "piped" | "null";
+  } = {},
+): Deno.ChildProcess {
+  const output = options.output ?? "piped";
+  return new Deno.Command("setsid", {
+    args: [Deno.execPath(), "task", "--quiet", "serve"],
+    cwd: ROOT,
+    env: {
+      ...options.env,
+      NO_COLOR: "1",
+      PORT: String(port),
+      DENO_JOBS: String(options.workers ?? 2),
+    },
+    clearEnv: true,
+    stdin: "null",
+    stdout: output,
+    stderr: output,
+  }).spawn();
+}
+
+/** Kills every process of `child`'s process group (started with setsid). */
+export function killGroup(child: Deno.ChildProcess): void {
+  try {
+    Deno.kill(-child.pid, "SIGKILL");
+  } catch {
+    // The whole group has exited.
+  }
+}
+
 /** Options for {@linkcode spawnService}. */
 export interface SpawnOptions {
   /**

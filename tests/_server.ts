@@ -14,10 +14,12 @@ import { type WaitOptions, withDeadline } from "../bench/wire.ts";
 
 export {
   DEFAULT_PROCESS_TIMEOUT_MS,
+  killGroup,
   ROOT,
   type RunningService,
   serveTaskArgs,
   type SpawnOptions,
+  spawnServeTask,
   spawnService,
   startService,
   startTaskArgs,

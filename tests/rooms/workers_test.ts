@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ROOT, waitForExit } from "../_server.ts";
+import { killGroup, spawnServeTask, waitForExit } from "../_server.ts";
 import { connect, type Inbox, withDeadline } from "../_client.ts";
 import { ensureBundles } from "../../deploy/bundle.ts";
 
@@ -33,15 +33,7 @@ Deno.test("under deno task serve, room members on every worker receive each othe
   const workers = 2;
   // The task rebuilds a stale bundle and says so on stderr: build it first.
   await ensureBundles();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "serve"],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", PORT: String(port), DENO_JOBS: String(workers) },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnServeTask(port, { workers });
   const stderr = new Response(child.stderr).text();
   const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const lines: string[] = [];
@@ -105,11 +97,7 @@ Deno.test("under deno task serve, room members on every worker receive each othe
     );
     assert.equal(instances.size, workers, "members on every worker");
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // It has exited.
-    }
+    killGroup(child);
     for (const { socket } of members) socket.close();
     await Promise.all(
       members.map(({ inbox }) => inbox.closed().catch(() => {})),

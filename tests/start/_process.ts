@@ -1,6 +1,6 @@
 /**
  * What the tests that run the service as a process share: reading its
- * stdout with a deadline, and killing a process group.
+ * stdout with a deadline.
  *
  * @module
  */
@@ -35,13 +35,4 @@ export async function readLinesUntil(
     what,
   );
   return lines;
-}
-
-/** Kills every process of `child`'s process group (started with setsid). */
-export function killGroup(child: Deno.ChildProcess): void {
-  try {
-    Deno.kill(-child.pid, "SIGKILL");
-  } catch {
-    // The whole group has exited.
-  }
 }

@@ -4,26 +4,21 @@
  */
 import assert from "node:assert/strict";
 import { serveHost } from "../../lib/start/startup.ts";
-import { DEFAULT_PROCESS_TIMEOUT_MS, ROOT, waitForExit } from "../_server.ts";
+import {
+  DEFAULT_PROCESS_TIMEOUT_MS,
+  killGroup,
+  ROOT,
+  spawnServeTask,
+  waitForExit,
+} from "../_server.ts";
 import { connect } from "../_client.ts";
-import { killGroup, readLinesUntil } from "./_process.ts";
+import { readLinesUntil } from "./_process.ts";
 
 Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
-  // `deno task` starts deno serve as its own child: setsid makes the task a
-  // process group the test can kill whole, so no server outlives the test
-  // holding its pipes open.
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "task", "--quiet", "serve"],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", PORT: String(port), DENO_JOBS: "2" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnServeTask(port, { workers: 2 });
   const stderr = new Response(child.stderr).text();
   const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
