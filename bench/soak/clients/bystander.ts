@@ -6,16 +6,10 @@
  * @module
  */
 import type net from "node:net";
-import {
-  clientFrame,
-  CLOSE_1000,
-  closeCode,
-  errorOutcome,
-  FrameReader,
-  wsOpen,
-} from "../../wire.ts";
+import { clientFrame, CLOSE_1000, closeCode } from "../../wire.ts";
 import type { WellBehaved } from "../record.ts";
 import { address, count, round, sleep } from "../shared.ts";
+import { runSession } from "./session.ts";
 
 const encoder = new TextEncoder();
 /** A message unanswered this long is lost: the bystander reconnects. */
@@ -36,73 +30,67 @@ export async function bystander(
   let lostAt: number | undefined;
   for (let attempt = 0; attempt < 10_000 && !signal.aborted; attempt++) {
     const connectStarted = performance.now();
-    let opened;
-    try {
-      opened = await wsOpen({
-        port,
-        localAddress,
-        path: "/echo",
-        timeoutMs: 10_000,
-        sockets,
-      });
-    } catch (error) {
-      count(events, `connect ${errorOutcome(error)}`);
+    const sentAt: number[] = [];
+    let seq = 0;
+    const { opened, outcome } = await runSession(
+      { port, localAddress, timeoutMs: 10_000, sockets },
+      {
+        start: ({ socket, because }) => {
+          if (lostAt !== undefined) {
+            // The time without a connection counts as one message's wait.
+            well.unanswered.push([
+              round(now(), 1),
+              round(performance.now() - lostAt, 1),
+              id,
+            ]);
+            lostAt = undefined;
+          }
+          const ticker = setInterval(() => {
+            const oldest = sentAt[0];
+            if (
+              oldest !== undefined && performance.now() - oldest > GIVE_UP_MS
+            ) {
+              because("echo not received within 10 s");
+              socket.destroy();
+              return;
+            }
+            const text = `bystander ${id} ${String(seq++).padStart(12, "0")}`;
+            sentAt.push(performance.now());
+            socket.write(
+              clientFrame(0x1, encoder.encode(text.padEnd(32, "."))),
+            );
+          }, 100);
+          const onAbort = () => socket.end(CLOSE_1000);
+          signal.addEventListener("abort", onAbort, { once: true });
+          return () => {
+            clearInterval(ticker);
+            signal.removeEventListener("abort", onAbort);
+          };
+        },
+        frame: (opcode, payload, { socket, because }) => {
+          if (opcode === 0x1) {
+            const at = sentAt.shift();
+            if (at !== undefined) {
+              well.bystander.push([
+                round(now(), 2),
+                round(performance.now() - at, 2),
+                id,
+              ]);
+            }
+          } else if (opcode === 0x8) {
+            because(`close ${closeCode(payload)}`);
+            socket.end(CLOSE_1000);
+          }
+        },
+      },
+      "closed",
+    );
+    if (!opened) {
+      count(events, outcome);
       lostAt ??= connectStarted;
       await sleep(500, signal);
       continue;
     }
-    if (lostAt !== undefined) {
-      // The time without a connection counts as one message's wait.
-      well.unanswered.push([
-        round(now(), 1),
-        round(performance.now() - lostAt, 1),
-        id,
-      ]);
-      lostAt = undefined;
-    }
-    const { socket, rest } = opened;
-    const sentAt: number[] = [];
-    const outcome = await new Promise<string>((resolve) => {
-      let seq = 0;
-      let why: string | undefined;
-      const reader = new FrameReader((opcode, payload) => {
-        if (opcode === 0x1) {
-          const at = sentAt.shift();
-          if (at !== undefined) {
-            well.bystander.push([
-              round(now(), 2),
-              round(performance.now() - at, 2),
-              id,
-            ]);
-          }
-        } else if (opcode === 0x8) {
-          why ??= `close ${closeCode(payload)}`;
-          socket.end(CLOSE_1000);
-        }
-      });
-      reader.push(rest);
-      socket.on("data", (chunk: Uint8Array) => reader.push(chunk));
-      socket.resume();
-      const ticker = setInterval(() => {
-        const oldest = sentAt[0];
-        if (oldest !== undefined && performance.now() - oldest > GIVE_UP_MS) {
-          why ??= "echo not received within 10 s";
-          socket.destroy();
-          return;
-        }
-        const text = `bystander ${id} ${String(seq++).padStart(12, "0")}`;
-        sentAt.push(performance.now());
-        socket.write(clientFrame(0x1, encoder.encode(text.padEnd(32, "."))));
-      }, 100);
-      const onAbort = () => socket.end(CLOSE_1000);
-      signal.addEventListener("abort", onAbort, { once: true });
-      socket.on("error", (error) => why ??= errorOutcome(error));
-      socket.once("close", () => {
-        clearInterval(ticker);
-        signal.removeEventListener("abort", onAbort);
-        resolve(why ?? "closed");
-      });
-    });
     for (const at of sentAt) {
       well.unanswered.push([
         round(now(), 1),

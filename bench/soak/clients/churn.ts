@@ -6,14 +6,7 @@
  * @module
  */
 import type net from "node:net";
-import {
-  clientFrame,
-  CLOSE_1000,
-  closeCode,
-  errorOutcome,
-  FrameReader,
-  wsOpen,
-} from "../../wire.ts";
+import { clientFrame, CLOSE_1000, closeCode } from "../../wire.ts";
 import type { Admission, WellBehaved } from "../record.ts";
 import {
   address,
@@ -23,6 +16,7 @@ import {
   round,
   sleep,
 } from "../shared.ts";
+import { runSession } from "./session.ts";
 
 const THREE_MESSAGES = repeat(
   clientFrame(0x1, new TextEncoder().encode("churn")),
@@ -35,44 +29,30 @@ export async function churnOnce(
   localAddress: string,
   sockets: Set<net.Socket>,
 ): Promise<string> {
-  let opened;
-  try {
-    opened = await wsOpen({
-      port,
-      localAddress,
-      path: "/echo",
-      timeoutMs: 5000,
-      sockets,
-    });
-  } catch (error) {
-    return `connect ${errorOutcome(error)}`;
-  }
-  const { socket, rest } = opened;
-  return await new Promise<string>((resolve) => {
-    let echoes = 0;
-    let why: string | undefined;
-    const timer = setTimeout(() => {
-      why ??= "timeout";
-      socket.destroy();
-    }, 5000);
-    const reader = new FrameReader((opcode, payload) => {
-      if (opcode === 0x1 && ++echoes === 3) socket.write(CLOSE_1000);
-      if (opcode === 0x8) {
-        const code = closeCode(payload);
-        why ??= echoes === 3 && code === 1000 ? "ok" : `close ${code}`;
-        socket.end();
-      }
-    });
-    reader.push(rest);
-    socket.on("data", (chunk: Uint8Array) => reader.push(chunk));
-    socket.resume();
-    socket.write(THREE_MESSAGES);
-    socket.on("error", (error) => why ??= errorOutcome(error));
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve(why ?? "closed early");
-    });
-  });
+  let echoes = 0;
+  const { outcome } = await runSession(
+    { port, localAddress, timeoutMs: 5000, sockets },
+    {
+      start: ({ socket, because }) => {
+        socket.write(THREE_MESSAGES);
+        const timer = setTimeout(() => {
+          because("timeout");
+          socket.destroy();
+        }, 5000);
+        return () => clearTimeout(timer);
+      },
+      frame: (opcode, payload, { socket, because }) => {
+        if (opcode === 0x1 && ++echoes === 3) socket.write(CLOSE_1000);
+        if (opcode === 0x8) {
+          const code = closeCode(payload);
+          because(echoes === 3 && code === 1000 ? "ok" : `close ${code}`);
+          socket.end();
+        }
+      },
+    },
+    "closed early",
+  );
+  return outcome;
 }
 
 /** Churn client `id`: a session from one of 127.0.0.10-19 about four times a second. */
