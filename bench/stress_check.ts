@@ -6,7 +6,8 @@
  * connections opening, sending and resetting against a bare Deno echo of its
  * own). Prints one line per run (pass or fail, time, the suite's own
  * `N passed | M failed` line and the failing tests) and a markdown table at
- * the end; each run's whole output goes to `test-artifacts/stress/run-N.log`.
+ * the end; each run's whole output goes to `test-artifacts/stress/run-N.log`
+ * (its load's to `load-N.log`).
  * Exits 0 only if every run passed. Never retries a failed test: a failure
  * is reported as it happened.
  *
@@ -41,12 +42,20 @@ await Deno.mkdir(logs, { recursive: true });
 const decoder = new TextDecoder();
 const started: Deno.ChildProcess[] = [];
 
-/** Starts the CPU hog and the network load; resolves once the load is up. */
-async function startLoad(): Promise<void> {
+/** Starts the CPU hog, which runs until the end. */
+function startHog(): void {
   // `yes > /dev/null`: one core busy writing nothing.
   started.push(
     new Deno.Command("yes", { stdout: "null", stderr: "null" }).spawn(),
   );
+}
+
+/**
+ * Starts the network load for run `run` (stress_load.ts stops by itself
+ * after an hour at most, shorter than five runs on a busy machine: each run
+ * gets its own, for as long as a run may take); resolves once it is up.
+ */
+async function startNetworkLoad(run: number): Promise<Deno.ChildProcess> {
   const load = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -55,7 +64,7 @@ async function startLoad(): Promise<void> {
       "--connections",
       values.connections,
       "--seconds",
-      String(Math.min(3600, runs * RUN_TIMEOUT_MS / 1000)),
+      String(RUN_TIMEOUT_MS / 1000 + 60),
     ],
     cwd: ROOT,
     stdin: "null",
@@ -67,7 +76,7 @@ async function startLoad(): Promise<void> {
   const { promise: ready, resolve } = Promise.withResolvers<void>();
   // Echo the load's progress lines to a log; note when it is ready.
   (async () => {
-    const file = await Deno.open(`${logs}/load.log`, {
+    const file = await Deno.open(`${logs}/load-${run}.log`, {
       write: true,
       create: true,
       truncate: true,
@@ -87,6 +96,18 @@ async function startLoad(): Promise<void> {
   const timer = setTimeout(resolve, LOAD_READY_TIMEOUT_MS);
   await ready;
   clearTimeout(timer);
+  return load;
+}
+
+/** Stops one run's network load and waits for it to exit. */
+async function stopNetworkLoad(load: Deno.ChildProcess): Promise<void> {
+  try {
+    load.kill("SIGTERM");
+  } catch {
+    // It has exited already.
+  }
+  await load.status;
+  started.splice(started.indexOf(load), 1);
 }
 
 /** What one `deno task test` run gave. */
@@ -192,12 +213,14 @@ const results: RunResult[] = [];
 try {
   if (!values["no-load"]) {
     console.error(
-      `stress: starting yes > /dev/null and ${values.connections} churning loopback connections`,
+      `stress: starting yes > /dev/null, and for each run ${values.connections} churning loopback connections`,
     );
-    await startLoad();
+    startHog();
   }
   for (let run = 1; run <= runs; run++) {
+    const load = values["no-load"] ? undefined : await startNetworkLoad(run);
     const result = await runSuite(run);
+    if (load) await stopNetworkLoad(load);
     results.push(result);
     console.error(
       `stress: run ${run}/${runs}: ${
