@@ -33,6 +33,7 @@ import { TokenBucket } from "../admission/token_bucket.ts";
 import type { Activity, Closable, Lease } from "../admission/slots.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 import { memoryCharge, SentFrames } from "./backlog.ts";
+import { sendClose, stopReading } from "./close_handshake.ts";
 
 export {
   BACKLOG_CHECK_BYTES,
@@ -165,6 +166,8 @@ class EchoConnection
   #closeTimeout: ReturnType<typeof setTimeout> | undefined;
   /** The close timed out: the slot stays taken until Deno lets the socket go. */
   #abandoned = false;
+  /** Our Close frame is sent and Deno keeps reading until the client's. */
+  #awaitingClose = false;
   /** Gives up on a socket that never opens; cleared on open. */
   #openTimer: ReturnType<typeof setTimeout> | undefined;
   #messages = 0;
@@ -339,7 +342,18 @@ class EchoConnection
     this.#closeTimer = undefined;
     if (this.#finished) return;
     try {
-      this.#socket.close(reason.code, reason.reason);
+      // A client past a limit is failed (RFC 6455 §7.1.7): Deno drops it at
+      // its next frame. Any other close waits for the client's Close: with
+      // `socket.close()`, Deno would drop the connection at the next message
+      // the client had in flight, often before our Close frame went out.
+      if (this.#breach) this.#socket.close(reason.code, reason.reason);
+      else {
+        this.#awaitingClose = sendClose(
+          this.#socket,
+          reason.code,
+          reason.reason,
+        );
+      }
     } catch {
       // Already closed by the peer.
     }
@@ -364,6 +378,7 @@ class EchoConnection
     this.#closeTimeout = undefined;
     if (this.#finished) return;
     this.#abandoned = true;
+    this.#stopAwaitingClose();
     this.#services.metrics.closeTimeouts++;
     this.#onClose(1006, CLOSE_TIMEOUT_REASON);
   }
@@ -381,7 +396,8 @@ class EchoConnection
   }
 
   #onMessage(data: string | ArrayBuffer): void {
-    if (this.#closing || this.#responder?.finished) return;
+    if (this.#closing) return this.#discard(data);
+    if (this.#responder?.finished) return;
     const bytes = payloadBytes(data);
     const now = Date.now();
     this.lastActiveAt = now;
@@ -407,6 +423,30 @@ class EchoConnection
     this.send(data, bytes);
     const then = closeAfterEcho(data);
     if (then) this.close(then);
+  }
+
+  /**
+   * A message that arrived after this service started closing: dropped
+   * unanswered (RFC 6455 §5.5.1). It still takes from the rate limits, and a
+   * client past them, or past MAX_MESSAGE_BYTES, is no longer waited for.
+   */
+  #discard(data: string | ArrayBuffer): void {
+    if (!this.#awaitingClose) return;
+    const bytes = payloadBytes(data);
+    const now = Date.now();
+    if (
+      bytes > this.#maxMessageBytes ||
+      (this.#messageRate && !this.#messageRate.take(1, now)) ||
+      (this.#clientMessageRate && !this.#clientMessageRate.take(1, now)) ||
+      (this.#byteRate && !this.#byteRate.take(bytes, now))
+    ) this.#stopAwaitingClose();
+  }
+
+  /** Deno drops the connection at the client's next frame, as it would. */
+  #stopAwaitingClose(): void {
+    if (!this.#awaitingClose) return;
+    this.#awaitingClose = false;
+    stopReading(this.#socket);
   }
 
   /** Reads the backlog, reports it to the memory guard, enforces the cap. */
