@@ -11,6 +11,7 @@
  */
 import { chromium } from "playwright-core";
 import { findBrowser, NO_BROWSER_MESSAGE } from "./browser.ts";
+import { enterBurst, lastEchoShown } from "./demo_page.ts";
 import { startService } from "./service.ts";
 
 const count = Number(Deno.args[0] ?? 10000);
@@ -38,16 +39,9 @@ try {
   await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
   if (filter) await page.fill("#filter-text", filter);
   const started = performance.now();
-  await page.evaluate(`{
-    const field = document.getElementById("text");
-    for (let i = 0; i < ${count}; i++) {
-      field.value = "m" + i;
-      field.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
-    }
-  }`);
+  await enterBurst(page, count);
   const sent = performance.now();
-  await page.locator("#log li.message", { hasText: `text: m${count - 1}` })
-    .waitFor();
+  await lastEchoShown(page, count);
   const shown = performance.now();
   const frame = await page.evaluate<number>(`new Promise((resolve) => {
     const start = performance.now();

@@ -15,6 +15,7 @@ import {
   type Page,
 } from "playwright-core";
 import { findBrowser, NO_BROWSER_MESSAGE } from "../../bench/browser.ts";
+import { enterBurst, lastEchoShown } from "../../bench/demo_page.ts";
 import { startTestServer, type TestServer } from "../_server.ts";
 
 export type { Browser, Page, TestServer };
@@ -99,19 +100,12 @@ export async function waitForLog(page: Page, pattern: RegExp) {
 }
 
 /**
- * Sends "m0" to "m<count - 1>" with Enter in the Message field, all in one
- * task (a burst), and waits until the last one's echo is in the stream.
+ * Sends "m0" to "m<count - 1>" with Enter in one task (a burst) and waits
+ * until the last one's echo is in the stream.
  */
 export async function sendBurst(page: Page, count: number): Promise<void> {
-  await page.evaluate(`{
-    const field = document.getElementById("text");
-    for (let i = 0; i < ${count}; i++) {
-      field.value = "m" + i;
-      field.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
-    }
-  }`);
-  await page.locator("#log li.message", { hasText: `text: m${count - 1}` })
-    .waitFor();
+  await enterBurst(page, count);
+  await lastEchoShown(page, count);
 }
 
 export async function connectPage(page: Page) {
