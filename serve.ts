@@ -13,9 +13,20 @@
  * starts), which would end the process with `Uncaught (in promise) Http:
  * Error: Too many open files`. Each worker handles that rejection and listens
  * again itself, on the address the main worker was told (`serve_address.ts`),
- * with `reusePort`, which on Linux joins Deno's shared listening socket of
- * the other workers (`--unstable-net`), retrying as `deno task start` does
- * (`lib/start/listener.ts`).
+ * with `reusePort` (`--unstable-net`), retrying as `deno task start` does
+ * (`lib/start/listener.ts`). Deno's workers share one listening socket
+ * opened without SO_REUSEPORT, so while another worker still accepts on it
+ * that listen fails with AddrInUse: the port is served by the others, the
+ * worker counts as accepting and keeps trying; once every worker's accept
+ * loop has failed the shared socket closes and they all listen again
+ * (measured with `Deno.listen` then `Deno.listen({ reusePort: true })` on
+ * one port: AddrInUse).
+ *
+ * A port another process holds is found by the task before `deno serve`
+ * starts (`serveFlags`); if it is taken in between, Deno's own listen fails
+ * with AddrInUse in every worker, and that ends the process with one line
+ * unless the main worker listened (a worker that started late, after the
+ * others had failed and listened again).
  *
  * `main.ts` cannot be this module: `deno run` warns about a default export
  * with `fetch`, and under `deno serve` its `import.meta.main` is true too.
@@ -28,7 +39,11 @@ import {
   superviseServe,
 } from "./lib/start/listener.ts";
 import { ServeAddress } from "./lib/start/serve_address.ts";
-import { drainConnections, listenUrls } from "./lib/start/server.ts";
+import {
+  drainConnections,
+  ListenError,
+  listenUrls,
+} from "./lib/start/server.ts";
 import { OverloadWatch } from "./lib/start/overload_watch.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
@@ -57,13 +72,19 @@ const watch = new OverloadWatch(echoApp.services, {
   },
 });
 
-const serveAddress = new ServeAddress();
 /** This worker's own listener, once Deno's has failed. */
 let relistened: SupervisedServer | undefined;
 let relistening = false;
+const serveAddress = new ServeAddress(() =>
+  relistening
+    ? relistened?.state.accepting === true &&
+      !relistened.state.viaOtherWorkers
+    : true
+);
 
 globalThis.addEventListener("unhandledrejection", (event) => {
-  if (!isDescriptorExhaustion(event.reason)) return;
+  const inUse = event.reason instanceof Deno.errors.AddrInUse;
+  if (!isDescriptorExhaustion(event.reason) && !inUse) return;
   event.preventDefault();
   // Later failures are the supervised listener's own, handled there.
   if (relistening) return;
@@ -76,17 +97,33 @@ globalThis.addEventListener("unhandledrejection", (event) => {
     recycles: 0,
   };
   // deno task serve gives deno serve PORT and BIND_ADDRESS (serveFlags).
-  serveAddress.find({
-    hostname: serveHost(config).replace(/^\[(.*)\]$/, "$1"),
-    port: config.port,
-  }).then(({ hostname, port }) => {
+  const hostname = serveHost(config).replace(/^\[(.*)\]$/, "$1");
+  serveAddress.ask().then((address) => {
     if (echoApp.services.registry.shuttingDown) return;
+    // AddrInUse from Deno's own listen: unless the main worker listened on
+    // the port (this worker started after the others had failed and listened
+    // again with SO_REUSEPORT), another process holds it.
+    if (inUse && address === undefined) {
+      output.flush();
+      exitOnStartupError(
+        new ListenError(
+          `Cannot listen on ${hostname} port ${config.port}: ${
+            (event.reason as Error).message
+          } (set BIND_ADDRESS or PORT)`,
+        ),
+      );
+    }
     relistened = superviseServe(
       echoApp.fetch as Deno.ServeHandler<Deno.NetAddr>,
       {
-        serve: { port, hostname, reusePort: true },
+        serve: {
+          port: address?.port ?? config.port,
+          hostname: address?.hostname ?? hostname,
+          reusePort: true,
+        },
         log: output.log,
         failedWith: event.reason,
+        otherWorkersAccepting: () => serveAddress.otherWorkersAccepting(),
       },
     );
     echoApp.services.listener = relistened.state;

@@ -31,6 +31,11 @@ export interface ListenerState {
   downSince?: number;
   /** Times the listener was recycled by the overload watch. */
   recycles: number;
+  /**
+   * Under `deno serve`: this worker cannot listen again yet because the
+   * other workers still accept on the shared port (`accepting` is true).
+   */
+  viaOtherWorkers?: boolean;
 }
 
 /** What the watch did about an incident. */

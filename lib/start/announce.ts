@@ -29,17 +29,23 @@ export function announceListening(
   );
 }
 
-/** Prints a start-up failure in one line and exits non-zero; rethrows bugs. */
+/**
+ * Prints a start-up failure in one line and exits non-zero; rethrows bugs.
+ * Written at once to stderr, not with `console.error`, which under `deno
+ * serve --parallel` prefixes the worker's name.
+ */
 export function exitOnStartupError(error: unknown): never {
+  let line: string;
   if (error instanceof ConfigError || error instanceof ListenError) {
-    console.error(`ws-echo: ${error.message}`);
+    line = `ws-echo: ${error.message}`;
   } else if (
     error instanceof Deno.errors.NotCapable ||
     error instanceof Deno.errors.PermissionDenied
   ) {
-    console.error(`ws-echo: Missing permission: ${error.message}`);
+    line = `ws-echo: Missing permission: ${error.message}`;
   } else {
     throw error;
   }
+  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
   Deno.exit(2);
 }

@@ -27,6 +27,17 @@ export interface SupervisedServeOptions {
    * `retryMinMs`, on `serve.hostname` and `serve.port`.
    */
   failedWith?: unknown;
+  /**
+   * Under `deno serve --parallel`: whether another worker of this process
+   * still accepts on the port. Deno's workers share one listening socket
+   * opened without SO_REUSEPORT, so while any of them accepts, listening
+   * again here fails with AddrInUse; the port is served all the same, so
+   * the state then counts as accepting (`viaOtherWorkers`) while this
+   * listener keeps trying every `retryMaxMs`, and joins once that socket
+   * has closed (the other workers failed too). Without it, AddrInUse keeps
+   * the state down.
+   */
+  otherWorkersAccepting?: () => Promise<boolean>;
   /** Starts a server; tests pass a fake. @default Deno.serve */
   serveFn?: (
     options: Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem>,
@@ -118,10 +129,12 @@ export function superviseServe(
   const down = () => {
     state.accepting = false;
     state.downSince ??= performance.now();
+    delete state.viaOtherWorkers;
   };
   const up = () => {
     state.accepting = true;
     delete state.downSince;
+    delete state.viaOtherWorkers;
   };
   /** Servers shut down by a recycle: their end is expected, not an error. */
   const retired = new WeakSet<Deno.HttpServer<Deno.NetAddr>>();
@@ -190,6 +203,17 @@ export function superviseServe(
         }
         state.lastAcceptError = describe(error);
         delay = Math.min(delay * 2, retryMaxMs);
+        if (
+          error instanceof Deno.errors.AddrInUse &&
+          options.otherWorkersAccepting
+        ) {
+          return options.otherWorkersAccepting().then((shared) => {
+            if (stopping) return;
+            if (shared) viaOtherWorkers();
+            else if (state.viaOtherWorkers) down();
+            retry(since, attempt + 1);
+          });
+        }
         return retry(since, attempt + 1);
       }
       up();
@@ -201,6 +225,20 @@ export function superviseServe(
         attempts: attempt,
       });
     }, delay);
+  };
+
+  /** The port is served by the other workers; this one keeps trying. */
+  const viaOtherWorkers = () => {
+    if (state.viaOtherWorkers) return;
+    state.accepting = true;
+    state.viaOtherWorkers = true;
+    delete state.downSince;
+    delay = retryMaxMs;
+    log({
+      event: "listener_served_by_other_workers",
+      port: addr.port,
+      retryMs: delay,
+    });
   };
 
   const forget = (server: Deno.HttpServer<Deno.NetAddr>) => {

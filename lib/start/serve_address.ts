@@ -5,6 +5,12 @@
  * share it over a `BroadcastChannel`, which reaches every worker of the
  * process: the main worker answers a `where` with the address.
  *
+ * A worker also needs to know whether the others still accept: Deno's
+ * workers share one listening socket opened without SO_REUSEPORT, so while
+ * one of them accepts on it, the others cannot listen again (AddrInUse),
+ * and the port is served anyway. Each worker answers `accepting?` when its
+ * own listener accepts.
+ *
  * @module
  */
 
@@ -25,16 +31,50 @@ export class ServeAddress {
   readonly #channel = new BroadcastChannel(SERVE_ADDRESS_CHANNEL);
   #known: ListenAddress | undefined;
   readonly #waiters: Array<(address: ListenAddress) => void> = [];
+  readonly #acceptingWaiters: Array<() => void> = [];
+  readonly #accepting: () => boolean;
 
-  constructor() {
+  /**
+   * @param accepting Whether this worker's own listener accepts now (not
+   * through the other workers); asked when another worker wants to know.
+   */
+  constructor(accepting: () => boolean = () => true) {
+    this.#accepting = accepting;
     this.#channel.onmessage = (event: MessageEvent<unknown>) => {
       const data = event.data;
       if (data === "where") {
         if (this.#known) this.#channel.postMessage(this.#known);
         return;
       }
+      if (data === "accepting?") {
+        if (this.#accepting()) this.#channel.postMessage("accepting");
+        return;
+      }
+      if (data === "accepting") {
+        for (const resolve of this.#acceptingWaiters.splice(0)) resolve();
+        return;
+      }
       if (isListenAddress(data)) this.#learn(data);
     };
+  }
+
+  /**
+   * Whether another worker's own listener accepts: true on the first
+   * answer, false when none comes within {@link SERVE_ADDRESS_WAIT_MS}.
+   */
+  async otherWorkersAccepting(): Promise<boolean> {
+    const { promise, resolve } = Promise.withResolvers<boolean>();
+    const answered = () => resolve(true);
+    this.#acceptingWaiters.push(answered);
+    this.#channel.postMessage("accepting?");
+    const timer = setTimeout(() => resolve(false), SERVE_ADDRESS_WAIT_MS);
+    try {
+      return await promise;
+    } finally {
+      clearTimeout(timer);
+      const index = this.#acceptingWaiters.indexOf(answered);
+      if (index >= 0) this.#acceptingWaiters.splice(index, 1);
+    }
   }
 
   /** Called by the worker that Deno told (the main one). */
@@ -47,15 +87,28 @@ export class ServeAddress {
    * `fallback` when no answer comes within {@link SERVE_ADDRESS_WAIT_MS}.
    */
   async find(fallback: ListenAddress): Promise<ListenAddress> {
+    return await this.ask() ?? fallback;
+  }
+
+  /**
+   * The address the main worker listened on, or undefined when no worker
+   * answers within {@link SERVE_ADDRESS_WAIT_MS} (the main worker never
+   * listened: the port is taken, say).
+   */
+  async ask(): Promise<ListenAddress | undefined> {
     if (this.#known) return this.#known;
-    const { promise, resolve } = Promise.withResolvers<ListenAddress>();
+    const { promise, resolve } = Promise.withResolvers<
+      ListenAddress | undefined
+    >();
     this.#waiters.push(resolve);
     this.#channel.postMessage("where");
-    const timer = setTimeout(() => resolve(fallback), SERVE_ADDRESS_WAIT_MS);
+    const timer = setTimeout(() => resolve(undefined), SERVE_ADDRESS_WAIT_MS);
     try {
       return await promise;
     } finally {
       clearTimeout(timer);
+      const index = this.#waiters.indexOf(resolve);
+      if (index >= 0) this.#waiters.splice(index, 1);
     }
   }
 

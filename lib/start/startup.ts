@@ -16,6 +16,7 @@ import type { CreateApp, EchoApp } from "../services.ts";
 import { connectRooms } from "./room_bridge.ts";
 import type { Telemetry, TelemetrySources } from "../telemetry.ts";
 import { exitOnStartupError } from "./announce.ts";
+import { ListenError } from "./server.ts";
 import { effectiveConfig, type Env, readConfig } from "./effective_config.ts";
 import { type ServeMode, startRecord } from "./start_record.ts";
 
@@ -104,21 +105,69 @@ function startTelemetryLater(sources: TelemetrySources): Telemetry {
   };
 }
 
+/** Options for {@link serveFlags}. */
+export interface ServeFlagsOptions {
+  /** Reads one environment variable. @default Deno.env.get */
+  env?: Env;
+  /**
+   * Also listen on the address for a moment, so a port another process
+   * holds stops here with one line. Only the task's first, checking call
+   * does: the second one's output becomes the flags, and its failure would
+   * leave `deno serve` on its defaults. @default false
+   */
+  probe?: boolean;
+  /** Listens, for the probe; tests pass a fake. @default Deno.listen */
+  listen?: (options: Deno.TcpListenOptions) => Deno.Listener;
+}
+
 /**
  * For `deno task serve`, which must tell `deno serve` where to listen: checks
  * every setting as `deno task start` would and prints `--port=PORT
  * --host=HOST`. HOST is BIND_ADDRESS (IPv6 in brackets, as `deno serve`
  * wants it), or when unset `[::]`, which takes IPv6 and IPv4 clients alike,
  * and `0.0.0.0` where the machine has no IPv6 (as `deno task start` listens).
- * A bad value prints one line naming it and exits with 2, before `deno serve`
- * starts.
+ * A bad value, or with `probe` a port another process listens on, prints one
+ * line naming it and exits with 2, before `deno serve` starts (which would
+ * die with an uncaught AddrInUse and a stack trace).
  */
-export function serveFlags(env: Env = (name) => Deno.env.get(name)): void {
+export function serveFlags(options: ServeFlagsOptions = {}): void {
+  const env = options.env ?? ((name) => Deno.env.get(name));
   try {
     const config = readConfig(env);
-    console.log(`--port=${config.port} --host=${serveHost(config)}`);
+    const host = serveHost(config);
+    if (options.probe && config.port !== 0) {
+      probePort(host, config.port, options.listen ?? Deno.listen);
+    }
+    console.log(`--port=${config.port} --host=${host}`);
   } catch (error) {
     exitOnStartupError(error);
+  }
+}
+
+/**
+ * Listens on the address for a moment and closes it again.
+ *
+ * @throws {ListenError} When the port is taken, or the address is not one
+ * this machine has.
+ */
+function probePort(
+  host: string,
+  port: number,
+  listen: (options: Deno.TcpListenOptions) => Deno.Listener,
+): void {
+  const hostname = host.replace(/^\[(.*)\]$/, "$1");
+  try {
+    listen({ hostname, port }).close();
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) throw error;
+    throw new ListenError(
+      `Cannot listen on ${hostname} port ${port}: ${
+        (error as Error).message
+      } (set BIND_ADDRESS or PORT)`,
+    );
   }
 }
 

@@ -1,0 +1,87 @@
+/**
+ * The service as a child process under a low descriptor limit (`prlimit
+ * --nofile=N:N`), with its output collected as it arrives, for the tests of
+ * what happens when descriptors run out.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "./_server.ts";
+import { until } from "./_client.ts";
+
+/** A child service whose output is collected as it arrives. */
+export interface LimitedChild extends AsyncDisposable {
+  port: number;
+  stdout: () => string;
+  stderr: () => string;
+  exited: () => boolean;
+  status: Promise<Deno.CommandStatus>;
+  kill: (signal: Deno.Signal) => void;
+}
+
+/**
+ * Spawns `deno <args>` under `prlimit --nofile=limit:limit`, PORT=0, and
+ * waits (10 s) for its start-up line; `await using` kills it.
+ *
+ * @throws {Deno.errors.TimedOut} When no start-up line comes.
+ */
+export async function spawnLimited(
+  limit: number,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<LimitedChild> {
+  const child = new Deno.Command("prlimit", {
+    args: [`--nofile=${limit}:${limit}`, Deno.execPath(), ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", PORT: "0", HOSTNAME: "127.0.0.1", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  let err = "";
+  let exited = false;
+  const status = child.status.then((status) => {
+    exited = true;
+    return status;
+  });
+  const pump = async (
+    stream: ReadableStream<Uint8Array>,
+    add: (text: string) => void,
+  ) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      add(text);
+    }
+  };
+  const pumps = Promise.all([
+    pump(child.stdout, (text) => out += text),
+    pump(child.stderr, (text) => err += text),
+  ]);
+  const dispose = async () => {
+    if (!exited) child.kill("SIGKILL");
+    await status;
+    await pumps;
+  };
+  try {
+    await until(
+      () => /ws-echo: page http:\/\/[^:]+:\d+\//.test(out) || exited,
+      "start-up line",
+      { timeoutMs: 10_000 },
+    );
+    const port = Number(out.match(/ws-echo: page http:\/\/[^:]+:(\d+)\//)?.[1]);
+    assert.ok(port > 0, `start-up: ${out} ${err}`);
+    return {
+      port,
+      stdout: () => out,
+      stderr: () => err,
+      exited: () => exited,
+      status,
+      kill: (signal) => child.kill(signal),
+      [Symbol.asyncDispose]: dispose,
+    };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+}

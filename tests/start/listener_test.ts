@@ -1,0 +1,225 @@
+import assert from "node:assert/strict";
+import {
+  isDescriptorExhaustion,
+  superviseServe,
+} from "../../lib/start/listener.ts";
+import { formatText } from "../../lib/log.ts";
+import { until } from "../_client.ts";
+
+/** A stand-in for Deno.serve whose accept loop the test ends. */
+class FakeServer {
+  static started: FakeServer[] = [];
+  static failListens = 0;
+  static listenAttempts = 0;
+  static failWith = () => new Error("Too many open files (os error 24)");
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  shutdowns = 0;
+  #settle!: { resolve: () => void; reject: (error: unknown) => void };
+
+  constructor(port: number) {
+    this.addr = { transport: "tcp", hostname: "127.0.0.1", port: port || 4321 };
+    this.finished = new Promise((resolve, reject) => {
+      this.#settle = { resolve, reject };
+    });
+  }
+  static serve(options: Deno.ServeTcpOptions): Deno.HttpServer<Deno.NetAddr> {
+    FakeServer.listenAttempts++;
+    if (FakeServer.failListens > 0) {
+      FakeServer.failListens--;
+      throw FakeServer.failWith();
+    }
+    const server = new FakeServer(options.port ?? 0);
+    FakeServer.started.push(server);
+    return server as unknown as Deno.HttpServer<Deno.NetAddr>;
+  }
+  fail(error: unknown) {
+    this.#settle.reject(error);
+  }
+  shutdown() {
+    this.shutdowns++;
+    this.#settle.resolve();
+    return this.finished.catch(() => {});
+  }
+}
+
+Deno.test("superviseServe() listens again on the same port after EMFILE", async (t) => {
+  FakeServer.started = [];
+  FakeServer.failListens = 0;
+  const lines: string[] = [];
+  const server = superviseServe(() => new Response("ok"), {
+    serve: { port: 0, hostname: "127.0.0.1" },
+    log: (record) => lines.push(formatText(record)),
+    retryMinMs: 1,
+    retryMaxMs: 1000,
+    serveFn: FakeServer.serve,
+  });
+  const first = FakeServer.started[0]!;
+  FakeServer.failListens = 2;
+  assert.equal(server.addr.port, 4321);
+  assert.deepEqual(server.state, {
+    accepting: true,
+    acceptFailures: 0,
+    recycles: 0,
+  });
+
+  await t.step("failure: one line, not accepting", async () => {
+    first.fail(
+      new Deno.errors.Http("Error: Too many open files (os error 24)"),
+    );
+    await until(() => lines.length === 1, "failure line");
+    assert.equal(server.state.accepting, false);
+    assert.equal(server.state.acceptFailures, 1);
+    assert.equal(
+      server.state.lastAcceptError,
+      "Too many open files (os error 24)",
+    );
+    assert.equal(
+      lines[0],
+      'listener accept failed port=4321 error="Too many open files (os error 24)" retry_ms=1',
+    );
+  });
+  await t.step(
+    "two failed listens, then accepting on the same port",
+    async () => {
+      await until(() => server.state.accepting, "accepting again");
+      assert.equal(FakeServer.started.length, 2);
+      assert.equal(FakeServer.started[1]!.addr.port, 4321);
+      assert.match(
+        lines[1]!,
+        /^listener accepting port=4321 after_ms=\d+ attempts=3$/,
+      );
+    },
+  );
+  await t.step("failing again soon after keeps the longer wait", async () => {
+    FakeServer.started[1]!.fail(
+      new Deno.errors.Http("Error: Too many open files (os error 24)"),
+    );
+    await until(() => lines.length === 4, "second failure and recovery");
+    assert.equal(server.state.accepting, true);
+    assert.equal(server.state.acceptFailures, 2);
+    // The last wait was 4 ms (1, 2, 4); failing within retryMaxMs doubles it.
+    assert.match(lines[2]!, /retry_ms=8$/);
+    assert.match(lines[3]!, /attempts=1$/);
+  });
+  await t.step("shutdown stops every server, old and new", async () => {
+    await server.shutdown();
+    await server.shutdown();
+    await server.finished;
+    assert.deepEqual(FakeServer.started.map((s) => s.shutdowns), [1, 1, 1]);
+    assert.equal(server.state.accepting, false);
+  });
+});
+
+Deno.test("superviseServe() shutdown cancels a pending retry", async () => {
+  FakeServer.started = [];
+  FakeServer.failListens = 0;
+  const lines: string[] = [];
+  const server = superviseServe(() => new Response("ok"), {
+    serve: { port: 0 },
+    log: (record) => lines.push(formatText(record)),
+    retryMinMs: 1,
+    retryMaxMs: 2,
+    serveFn: FakeServer.serve,
+  });
+  FakeServer.failListens = Number.MAX_SAFE_INTEGER;
+  FakeServer.started[0]!.fail(
+    new Deno.errors.Http("Error: Too many open files in system (os error 23)"),
+  );
+  try {
+    await until(() => lines.length === 1, "failure line");
+    await server.shutdown();
+    await server.finished;
+    assert.equal(FakeServer.started.length, 1);
+    assert.equal(server.state.acceptFailures, 1);
+  } finally {
+    FakeServer.failListens = 0;
+  }
+});
+
+Deno.test("superviseServe() rejects finished on other accept errors", async () => {
+  FakeServer.started = [];
+  FakeServer.failListens = 0;
+  const server = superviseServe(() => new Response("ok"), {
+    serve: { port: 0 },
+    log: () => {},
+    serveFn: FakeServer.serve,
+  });
+  FakeServer.started[0]!.fail(new Deno.errors.Http("Error: boom"));
+  await assert.rejects(server.finished, /boom/);
+  await server.shutdown();
+});
+
+Deno.test("isDescriptorExhaustion() matches EMFILE and ENFILE only", () => {
+  assert.ok(isDescriptorExhaustion(
+    new Deno.errors.Http("Error: Too many open files (os error 24)"),
+  ));
+  assert.ok(isDescriptorExhaustion(
+    new Error("Too many open files in system (os error 23)"),
+  ));
+  assert.ok(
+    !isDescriptorExhaustion(new Error("Connection reset (os error 104)")),
+  );
+  assert.ok(!isDescriptorExhaustion(undefined));
+});
+
+Deno.test("superviseServe() counts a port the other workers still accept on as accepting, and joins them once it can listen", async (t) => {
+  FakeServer.started = [];
+  FakeServer.failListens = Number.MAX_SAFE_INTEGER;
+  FakeServer.failWith = () =>
+    new Deno.errors.AddrInUse("Address already in use (os error 98)");
+  let othersAccepting = true;
+  const lines: string[] = [];
+  const server = superviseServe(() => new Response("ok"), {
+    serve: { port: 4321, hostname: "127.0.0.1", reusePort: true },
+    log: (record) => lines.push(formatText(record)),
+    retryMinMs: 1,
+    retryMaxMs: 20,
+    failedWith: new Deno.errors.Http(
+      "Error: Too many open files (os error 24)",
+    ),
+    otherWorkersAccepting: () => Promise.resolve(othersAccepting),
+    serveFn: FakeServer.serve,
+  });
+  try {
+    await t.step(
+      "while another worker accepts: accepting, one line",
+      async () => {
+        await until(() => server.state.viaOtherWorkers === true, "shared");
+        assert.equal(server.state.accepting, true);
+        assert.equal(server.state.downSince, undefined);
+        // It keeps trying, quietly.
+        const attempts = FakeServer.listenAttempts;
+        await until(
+          () => FakeServer.listenAttempts >= attempts + 2,
+          "two more attempts",
+        );
+        assert.deepEqual(lines, [
+          'listener accept failed port=4321 error="Too many open files (os error 24)" retry_ms=1',
+          "listener served by other workers port=4321 retry_ms=20",
+        ]);
+      },
+    );
+    await t.step("once no other worker accepts: down again", async () => {
+      othersAccepting = false;
+      await until(() => !server.state.accepting, "down");
+      assert.equal(server.state.viaOtherWorkers, undefined);
+      assert.equal(typeof server.state.downSince, "number");
+    });
+    await t.step("once the port is free: listening, one line", async () => {
+      FakeServer.failListens = 0;
+      await until(() => server.state.accepting, "accepting");
+      assert.equal(FakeServer.started.length, 1);
+      assert.equal(server.state.viaOtherWorkers, undefined);
+      assert.equal(lines.length, 3);
+      assert.match(
+        lines[2]!,
+        /^listener accepting port=4321 after_ms=\d+ attempts=\d+$/,
+      );
+    });
+  } finally {
+    FakeServer.failListens = 0;
+    FakeServer.failWith = () => new Error("Too many open files (os error 24)");
+    await server.shutdown();
+  }
+});
