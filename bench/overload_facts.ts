@@ -10,7 +10,8 @@
  *   descriptors leaked, the upgrades that never opened, and whether
  *   `shutdown()` frees them or resolves.
  * - `stall pong|empty|frag`: how late a 100 ms timer fires under each flood
- *   from another process, and after `shutdown()`.
+ *   from another process, and after `shutdown()`; and the share of a core
+ *   the server process burns each second of the flood.
  * - `cost`: what one RSS sample costs.
  *
  * @example
@@ -21,6 +22,7 @@
  * @module
  */
 import net from "node:net";
+import process from "node:process";
 import { Buffer } from "node:buffer";
 import { clientFrame, upgradeRequest } from "./wire.ts";
 
@@ -173,14 +175,24 @@ async function stall(kind: string) {
   const server = echoServer();
   let last = performance.now();
   const lateMs: number[] = [];
+  const cpuPercent: number[] = [];
+  let cpu = process.cpuUsage();
+  let cpuAt = last;
   const timer = setInterval(() => {
     const now = performance.now();
     lateMs.push(Math.round(now - last - 100));
     last = now;
+    if (now - cpuAt < 1000) return;
+    // The share of one core the server process used over the last second.
+    const used = process.cpuUsage(cpu);
+    cpuPercent.push(Math.round((used.user + used.system) / 10 / (now - cpuAt)));
+    cpu = process.cpuUsage();
+    cpuAt = now;
   }, 100);
   const child = spawnAttacker(server.addr.port, kind);
   await sleep(4000);
   const during = lateMs.splice(0);
+  const cpuDuring = cpuPercent.splice(0);
   const rss = rssMiB();
   await server.shutdown();
   await sleep(1000);
@@ -188,6 +200,7 @@ async function stall(kind: string) {
   console.log({
     kind,
     lateMsDuring4s: during,
+    cpuPercentPerSecondDuring: cpuDuring,
     rssMiB: rss,
     lateMsAfterShutdown: lateMs,
   });
@@ -200,14 +213,18 @@ function cost() {
   for (let i = 0; i < n; i++) Deno.memoryUsage();
   const memoryUsageUs = (performance.now() - t) * 1000 / n;
   t = performance.now();
+  for (let i = 0; i < n; i++) process.cpuUsage();
+  const cpuUsageUs = (performance.now() - t) * 1000 / n;
+  t = performance.now();
   for (let i = 0; i < n; i++) performance.now();
   const nowUs = (performance.now() - t) * 1000 / n;
   console.log({
     memoryUsageUs: Math.round(memoryUsageUs * 10) / 10,
+    cpuUsageUs: Math.round(cpuUsageUs * 10) / 10,
     performanceNowUs: Math.round(nowUs * 1000) / 1000,
     // Ten samples a second: microseconds per second / 10^4 = percent.
-    watchSharePercentAt100ms: Math.round(memoryUsageUs * 10 / 1e4 * 1000) /
-      1000,
+    watchSharePercentAt100ms:
+      Math.round((memoryUsageUs + cpuUsageUs) * 10 / 1e4 * 1000) / 1000,
   });
 }
 

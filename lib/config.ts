@@ -358,7 +358,7 @@ export const SETTINGS = {
     unit: "ms",
     zeroIsOff: true,
     description:
-      "event-loop delay that, held for about a second while messages do not flow (a control-frame flood), recycles the listener (`deno task start` only)",
+      "event-loop delay that, held for about a second while no messages, bytes or requests flow (a control-frame flood), recycles the listener (`deno task start` only); 0 also turns off the busy-process check",
   }),
   SSE_LIFETIME_SECONDS: integer("sseLifetimeSeconds", {
     min: 1,

@@ -53,6 +53,11 @@ export interface IncidentRecord {
   rssBytes: number;
   usedBytes: number;
   eventLoopDelayMs: number;
+  /**
+   * The share of one core the process used over the detector's window, in
+   * percent (event_loop_stall: a loop held late, or busy while nothing flows).
+   */
+  cpuPercent?: number;
   /** Connections closed with 1013 by the recycle. */
   closed: number;
   /** Client keys struck (connected and silent through the incident). */

@@ -28,6 +28,8 @@ export interface Activity {
   startedAt: number;
   /** Complete messages received so far. */
   messages: number;
+  /** Messages this service has sent it so far (echoes, `/stream`, a room's). */
+  sent: number;
   /** When the last complete message arrived (`startedAt` before any), in ms since epoch. */
   lastMessageAt: number;
   /** When this service started closing it, in ms since epoch; undefined if it has not. */

@@ -4,8 +4,8 @@
  * cannot count (endless fragments, control-frame floods, reset upgrades)
  * costs every client a reconnect; refusing a repeat attacker's address for a
  * while stops it from costing them again. A client that sends complete
- * messages is never struck: the watch judges only connections silent since
- * the incident began.
+ * messages is never struck (`lib/start/overload_attribution.ts` says who
+ * is), and an address seen exchanging messages is vouched for a while.
  *
  * @module
  */
@@ -20,6 +20,8 @@ export const SUSPECT_REFUSE_MAX_SECONDS = 3600;
 export const STRIKE_MEMORY_MS = 10 * 60_000;
 /** Addresses remembered at most; past it the oldest strike is forgotten. */
 export const MAX_TRACKED_ADDRESSES = 10_000;
+/** How long an address seen exchanging messages stays vouched for, in ms. */
+export const VOUCH_MEMORY_MS = 10 * 60_000;
 
 interface Record {
   strikes: number;
@@ -67,7 +69,33 @@ export interface SuspectState {
  */
 export class SuspectList {
   readonly #records = new Map<string, Record>();
+  /** Keys seen exchanging messages at an incident, and when (ms since epoch). */
+  readonly #vouched = new Map<string, number>();
   #listedTotal = 0;
+
+  /**
+   * Remembers `keys` as seen exchanging messages at an incident, for
+   * {@link VOUCH_MEMORY_MS}: a young silent connection of theirs is taken
+   * for a reconnect the held event loop has not served yet.
+   *
+   * @param now Milliseconds since epoch.
+   */
+  vouch(keys: Iterable<string>, now: number = Date.now()): void {
+    for (const key of keys) {
+      this.#vouched.delete(key);
+      if (this.#vouched.size >= MAX_TRACKED_ADDRESSES) {
+        // The map keeps insertion order: the first key is the oldest.
+        this.#vouched.delete(this.#vouched.keys().next().value!);
+      }
+      this.#vouched.set(key, now);
+    }
+  }
+
+  /** True when `key` was vouched for within {@link VOUCH_MEMORY_MS}. */
+  vouched(key: string, now: number = Date.now()): boolean {
+    const at = this.#vouched.get(key);
+    return at !== undefined && now - at <= VOUCH_MEMORY_MS;
+  }
 
   /**
    * Strikes each key once for one incident, and clears the strikes of every
@@ -138,6 +166,9 @@ export class SuspectList {
   }
 
   #forgetOld(now: number): void {
+    for (const [key, at] of this.#vouched) {
+      if (now - at > VOUCH_MEMORY_MS) this.#vouched.delete(key);
+    }
     for (const [key, record] of this.#records) {
       if (
         record.refusedUntil <= now &&

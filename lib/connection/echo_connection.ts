@@ -175,6 +175,8 @@ class EchoConnection
   #bytesOut = 0;
   /** Counts what was sent, to estimate the backlog from `bufferedAmount`. */
   readonly #sent = new SentFrames();
+  /** Messages sent (empty ones too): a listen-only client is not silent. */
+  #messagesOut = 0;
   /** The close this service initiated, if any, and when (ms since epoch). */
   #closing: CloseReason | undefined;
   #closingSince: number | undefined;
@@ -232,6 +234,7 @@ class EchoConnection
       opened: this.#opened,
       startedAt: this.#openedAt,
       messages: this.#messages,
+      sent: this.#messagesOut,
       lastMessageAt: this.lastActiveAt,
       closingSince: this.#closingSince,
     };
@@ -281,6 +284,7 @@ class EchoConnection
    */
   send(data: string | ArrayBuffer, bytes: number = payloadBytes(data)): void {
     this.#socket.send(data);
+    this.#messagesOut++;
     this.#bytesOut += bytes;
     const metrics = this.#services.metrics;
     metrics.messagesOut++;

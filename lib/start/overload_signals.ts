@@ -31,6 +31,12 @@ export interface Sample {
   requests?: number;
   /** Payload bytes received since start-up. */
   bytesIn: number;
+  /** Messages sent since start-up (echoes, `/stream`, rooms). */
+  messagesOut?: number;
+  /** Payload bytes sent since start-up. */
+  bytesOut?: number;
+  /** CPU time the process has used since start-up (user + system), in ms. */
+  cpuMs?: number;
 }
 
 /** The thresholds; 0 turns a detector off. */
@@ -75,8 +81,22 @@ export const FLOWING_MESSAGES_PER_SECOND = 200;
  * loop as late as a flood (bench --scale at load average 30).
  */
 export const FLOWING_REQUESTS_PER_SECOND = 10;
-/** Received bytes per second at or above which messages flow, likewise. */
+/** Bytes per second (received plus sent) at or above which messages flow, likewise. */
 export const FLOWING_BYTES_PER_SECOND = 1024 * 1024;
+/**
+ * How busy the process may be while nothing flows, for {@link BUSY_HOLD_MS},
+ * before it is a stall: the CPU time it used plus the time its timers
+ * waited past due, as a share of the time. A control-frame flood the server
+ * keeps up with leaves the loop prompt but burns the core (pongs: 60-98% of
+ * a core on a quiet machine); on a loaded one the flooded process gets less
+ * CPU (10-17% at load average 15) and waits for it instead (its timers
+ * 200-800 ms late), while an idle process, however loaded the machine, is
+ * woken promptly (0-14 ms) and burns 0-4% (`deno run -A
+ * bench/overload_facts.ts stall pong`).
+ */
+export const BUSY_SHARE = 0.5;
+/** How long the process must stay busy with nothing flowing, in ms. */
+export const BUSY_HOLD_MS = 2000;
 
 /** Why the watch acts. */
 export type SignalCause = "uncounted_memory" | "event_loop_stall";
@@ -101,6 +121,8 @@ export type SignalCause = "uncounted_memory" | "event_loop_stall";
 export class OverloadSignals {
   readonly #limits: SignalLimits;
   readonly #samples: Sample[] = [];
+  /** The share of a core used over the window, as of the last sample. */
+  #cpuShare: number | undefined;
   /** The current late stretch: the sample before it, and its delays. */
   #late: { before: Sample; delaySum: number; count: number } | undefined;
 
@@ -117,14 +139,29 @@ export class OverloadSignals {
     while (
       this.#samples.length > 2 && this.#samples[1]!.at < sample.at - WINDOW_MS
     ) this.#samples.shift();
+    const first = this.#samples[0]!;
+    this.#cpuShare = sample.cpuMs !== undefined &&
+        first.cpuMs !== undefined && sample.at > first.at
+      ? (sample.cpuMs - first.cpuMs) / (sample.at - first.at)
+      : undefined;
     if (this.#memoryTripped(sample)) return "uncounted_memory";
     if (this.#stalled(sample, previous)) return "event_loop_stall";
+    if (this.#busy(sample)) return "event_loop_stall";
     return undefined;
+  }
+
+  /**
+   * The share of one core the process used over the current window (0-1
+   * per core), or undefined before two samples with CPU times.
+   */
+  get cpuShare(): number | undefined {
+    return this.#cpuShare;
   }
 
   /** Forgets every sample (after acting: the next incident starts afresh). */
   reset(): void {
     this.#samples.length = 0;
+    this.#cpuShare = undefined;
     this.#late = undefined;
   }
 
@@ -159,12 +196,44 @@ export class OverloadSignals {
     if (heldMs < STALL_HOLD_MS || late.delaySum / late.count < stallMs) {
       return false;
     }
-    const seconds = heldMs / 1000;
-    const messages = sample.messagesIn - late.before.messagesIn;
-    const bytes = sample.bytesIn - late.before.bytesIn;
-    const requests = (sample.requests ?? 0) - (late.before.requests ?? 0);
-    return messages < FLOWING_MESSAGES_PER_SECOND * seconds &&
-      requests < FLOWING_REQUESTS_PER_SECOND * seconds &&
-      bytes < FLOWING_BYTES_PER_SECOND * seconds;
+    return !flowing(late.before, sample);
   }
+
+  /**
+   * The process was busy ({@link BUSY_SHARE}) over the last
+   * {@link BUSY_HOLD_MS} or more with nothing flowing: its time goes to
+   * frames the app never sees, whether the loop turns (a quiet machine: it
+   * burns the CPU) or waits (a loaded one: it waits for the CPU).
+   */
+  #busy(sample: Sample): boolean {
+    const first = this.#samples[0]!;
+    const spanMs = sample.at - first.at;
+    const cpuShare = this.#cpuShare;
+    if (
+      this.#limits.stallMs === 0 || cpuShare === undefined ||
+      spanMs < BUSY_HOLD_MS
+    ) return false;
+    let waitedMs = 0;
+    for (let i = 1; i < this.#samples.length; i++) {
+      waitedMs += this.#samples[i]!.delayMs;
+    }
+    return cpuShare + waitedMs / spanMs >= BUSY_SHARE &&
+      !flowing(first, sample);
+  }
+}
+
+/**
+ * True when messages, bytes or requests flowed between `before` and
+ * `after` at the rates that mark real work (which the rate limits govern).
+ */
+function flowing(before: Sample, after: Sample): boolean {
+  const seconds = (after.at - before.at) / 1000;
+  const messages = after.messagesIn - before.messagesIn +
+    (after.messagesOut ?? 0) - (before.messagesOut ?? 0);
+  const bytes = after.bytesIn - before.bytesIn +
+    (after.bytesOut ?? 0) - (before.bytesOut ?? 0);
+  const requests = (after.requests ?? 0) - (before.requests ?? 0);
+  return messages >= FLOWING_MESSAGES_PER_SECOND * seconds ||
+    requests >= FLOWING_REQUESTS_PER_SECOND * seconds ||
+    bytes >= FLOWING_BYTES_PER_SECOND * seconds;
 }

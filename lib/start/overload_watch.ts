@@ -14,8 +14,9 @@
  *    connections are gone the server listens again on the same port).
  *    Under `deno serve` Deno owns the listener, so uncounted memory ends the
  *    process instead (non-zero, for `Restart=`).
- * 3. Attribute: every client connected and silent through the incident gets
- *    a strike; two strikes refuse its address for a while (`suspects.ts`).
+ * 3. Attribute: every client connected and silent at the incident gets a
+ *    strike (`overload_attribution.ts` says who is silent); two in a row
+ *    refuse its address for a while (`suspects.ts`).
  * 4. Fail visibly: a listener that cannot accept within its bound turns
  *    `/healthz` 503, then the process exits with 1.
  *
@@ -25,9 +26,12 @@
  *
  * @module
  */
+import process from "node:process";
 import type { CloseReason } from "../protocol/close_codes.ts";
 import type { IncidentCause } from "../metrics.ts";
 import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
+import type { Activity } from "../admission/slots.ts";
+import { attribute } from "./overload_attribution.ts";
 import {
   EARLY_SHARE,
   OverloadSignals,
@@ -45,13 +49,6 @@ export const FAIL_EXIT_DELAY_MS = 2000;
  * frames to go out before the shutdown (which sends Deno's 1001), in ms.
  */
 export const TURN_WAIT_MAX_DELAY_MS = 50;
-/**
- * Samples (turns of the event loop) a connection must have lived through,
- * 100 ms apart at least, before it can be struck.
- */
-export const SILENT_AFTER_TURNS = 2;
-/** A client that has not answered a close within this is silent, in ms. */
-export const CLOSE_ANSWER_MS = 1000;
 /** How long the old connections get to go before listening again, in ms. */
 export const RECYCLE_DRAIN_MS = 1000;
 /** How long listening again may take before the process gives up, in ms. */
@@ -81,6 +78,11 @@ export interface OverloadWatchOptions {
   exit?: (code: number) => void;
   /** Reads the RSS in bytes. @default `Deno.memoryUsage().rss` */
   readRss?: () => number;
+  /**
+   * Reads the CPU time the process has used, in ms.
+   * @default user + system from `process.cpuUsage()` (6.7 us a call)
+   */
+  readCpuMs?: () => number;
   /** @default LISTENER_DOWN_LIMIT_MS */
   listenerDownLimitMs?: number;
   /** @default FAIL_EXIT_DELAY_MS */
@@ -105,6 +107,7 @@ export class OverloadWatch {
   readonly #options: OverloadWatchOptions;
   readonly #signals: OverloadSignals;
   readonly #readRss: () => number;
+  readonly #readCpuMs: () => number;
   readonly #counted = new WeakSet<object>();
   readonly #leakKeys = new Set<string>();
   #leaks = 0;
@@ -115,8 +118,9 @@ export class OverloadWatch {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #exitTimer: ReturnType<typeof setTimeout> | undefined;
   #last: Sample | undefined;
-  /** When the last samples ran (ms since epoch): each is a turn of the loop. */
-  readonly #turns: number[] = [];
+  /** When the sample before the last ran (ms since epoch): a turn of the loop. */
+  #settledAt: number | undefined;
+  #lastAt: number | undefined;
 
   constructor(services: WatchedServices, options: OverloadWatchOptions = {}) {
     this.#services = services;
@@ -127,6 +131,10 @@ export class OverloadWatch {
       stallMs: config.eventLoopStallMs,
     });
     this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
+    this.#readCpuMs = options.readCpuMs ?? (() => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1000;
+    });
     services.overload.watching = true;
     this.#schedule(performance.now());
   }
@@ -169,10 +177,13 @@ export class OverloadWatch {
       messagesIn: metrics.messagesIn,
       requests: metrics.httpRequests,
       bytesIn: metrics.bytesIn,
+      messagesOut: metrics.messagesOut,
+      bytesOut: metrics.bytesOut,
+      cpuMs: this.#readCpuMs(),
     };
     this.#last = sample;
-    this.#turns.push(Date.now());
-    if (this.#turns.length > SILENT_AFTER_TURNS) this.#turns.shift();
+    this.#settledAt = this.#lastAt;
+    this.#lastAt = Date.now();
     overload.eventLoopDelayMs = Math.round(delayMs);
     if (this.#failing) return;
     this.#checkListener(now);
@@ -221,35 +232,24 @@ export class OverloadWatch {
   }
 
   /**
-   * The clients of connections that never sent a complete message, or that
-   * this service began closing over {@link CLOSE_ANSWER_MS} ago and that
-   * have not answered. Not "no message lately": while Deno holds the event
-   * loop nobody's messages are processed, so a reading bystander looks as
-   * quiet as the attacker (measured: struck at the second incident).
+   * The clients to strike (`overload_attribution.ts`); the addresses seen
+   * exchanging messages are vouched for on the way.
    */
-  #silent(cause: IncidentCause): string[] {
-    const keys = new Set<string>();
-    const answerBy = Date.now() - CLOSE_ANSWER_MS;
-    // Only connections the loop has since turned for SILENT_AFTER_TURNS
-    // times: a bystander that reconnected just before a held stretch has
-    // had no turn to deliver its first message (measured: a bystander was
-    // refused 14 times with four unanswered-close attackers, `deno task soak
-    // --overload`). Two turns, not five: with five the attacker escaped too.
-    // A flood of control frames lets the loop turn between frames (timers
-    // run 1-1.5 s late, not never): the rule is for fragments.
-    const openedBy = cause === "uncounted_memory" &&
-        this.#turns.length >= SILENT_AFTER_TURNS
-      ? this.#turns[this.#turns.length - SILENT_AFTER_TURNS]!
-      : Infinity;
-    for (const [connection, key] of this.#services.registry.connections()) {
-      const activity = connection.activity?.();
-      if (!activity) continue;
-      const unanswered = activity.closingSince !== undefined &&
-        activity.closingSince < answerBy;
-      const quiet = activity.messages === 0 && activity.startedAt <= openedBy;
-      if (quiet || unanswered) keys.add(key);
+  #suspects(): string[] {
+    const { registry, suspects } = this.#services;
+    const now = Date.now();
+    const activities: Array<[Activity | undefined, string]> = [];
+    for (const [connection, key] of registry.connections()) {
+      activities.push([connection.activity?.(), key]);
     }
-    return [...keys];
+    const found = attribute(activities, {
+      now,
+      // Before any earlier sample, every connection counts as young.
+      settledAt: this.#settledAt ?? -Infinity,
+      vouched: (key) => suspects.vouched(key, now),
+    });
+    suspects.vouch(found.vouched, now);
+    return found.struck;
   }
 
   /** Strikes `keys`, counts the incident and builds its record. */
@@ -276,6 +276,9 @@ export class OverloadWatch {
       rssBytes: last?.rssBytes ?? 0,
       usedBytes: last?.usedBytes ?? memory.state().usedBytes,
       eventLoopDelayMs: Math.round(last?.delayMs ?? 0),
+      ...(this.#signals.cpuShare === undefined
+        ? {}
+        : { cpuPercent: Math.round(this.#signals.cpuShare * 100) }),
       closed,
       struck: keys,
       refused,
@@ -299,7 +302,7 @@ export class OverloadWatch {
   async #recycleFor(cause: IncidentCause, sample: Sample): Promise<void> {
     this.#acting = true;
     const { registry, metrics, overload } = this.#services;
-    const struck = this.#silent(cause);
+    const struck = this.#suspects();
     const recycle = this.#options.recycle;
     if (!recycle) {
       // Under `deno serve` only the process can free what Deno collects.

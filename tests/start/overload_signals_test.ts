@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  BUSY_HOLD_MS,
+  BUSY_SHARE,
   OverloadSignals,
   type Sample,
 } from "../../lib/start/overload_signals.ts";
@@ -118,10 +120,97 @@ Deno.test("OverloadSignals: a late event loop is a stall only while messages do 
     signals.add(sample(600, { delayMs: 0 }));
     assert.equal(signals.add(sample(1100, { delayMs: 400 })), undefined);
   });
+  await t.step("the same delays while messages go out do not", () => {
+    // A room's fan-out, `/stream` readers: the loop is late with work.
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0));
+    signals.add(sample(500, { delayMs: 400, messagesOut: 5000 }));
+    assert.equal(
+      signals.add(sample(1000, { delayMs: 400, messagesOut: 10_000 })),
+      undefined,
+    );
+  });
+  await t.step("nor while bytes go out", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0));
+    signals.add(sample(500, { delayMs: 400, bytesOut: 4 * MiB }));
+    assert.equal(
+      signals.add(sample(1000, { delayMs: 400, bytesOut: 8 * MiB })),
+      undefined,
+    );
+  });
   await t.step("off when EVENT_LOOP_STALL_MS is 0", () => {
     const signals = new OverloadSignals({ maxRssBytes: 0, stallMs: 0 });
     signals.add(sample(0));
     assert.equal(signals.add(sample(5000, { delayMs: 4900 })), undefined);
+  });
+});
+
+/** Samples every 100 ms for `ms`, the CPU used at `share` of a core. */
+function busyFor(
+  signals: OverloadSignals,
+  ms: number,
+  share: number,
+  flow: (at: number) => Partial<Sample> = () => ({}),
+) {
+  const causes = [];
+  for (let at = 0; at <= ms; at += 100) {
+    causes.push(signals.add(sample(at, { cpuMs: at * share, ...flow(at) })));
+  }
+  return causes.filter((cause) => cause !== undefined);
+}
+
+Deno.test("OverloadSignals: a prompt loop that burns the CPU while nothing flows is a stall", async (t) => {
+  const limits = { maxRssBytes: 0, stallMs: 300 };
+  await t.step(
+    `${
+      BUSY_SHARE * 100
+    }% of a core for ${BUSY_HOLD_MS} ms trips (a pong flood the server keeps up with)`,
+    () => {
+      const signals = new OverloadSignals(limits);
+      assert.deepEqual(busyFor(signals, BUSY_HOLD_MS, 0.6), [
+        "event_loop_stall",
+      ]);
+      assert.equal(signals.cpuShare, 0.6);
+    },
+  );
+  await t.step(
+    "little CPU but timers waiting for it trips (the same flood on a loaded machine)",
+    () => {
+      const signals = new OverloadSignals(limits);
+      const causes = [];
+      for (let at = 0; at <= BUSY_HOLD_MS; at += 200) {
+        causes.push(
+          signals.add(sample(at, { cpuMs: at * 0.15, delayMs: at ? 100 : 0 })),
+        );
+      }
+      assert.deepEqual(causes.filter(Boolean), ["event_loop_stall"]);
+    },
+  );
+  await t.step("not before the hold has passed", () => {
+    const signals = new OverloadSignals(limits);
+    assert.deepEqual(busyFor(signals, BUSY_HOLD_MS - 100, 1), []);
+  });
+  await t.step("an idle process does not, on a loaded machine either", () => {
+    const signals = new OverloadSignals(limits);
+    assert.deepEqual(busyFor(signals, 5000, 0.04, () => ({ delayMs: 14 })), []);
+  });
+  for (
+    const [what, flow] of [
+      ["messages received", (at: number) => ({ messagesIn: at })],
+      ["messages sent", (at: number) => ({ messagesOut: at })],
+      ["bytes sent", (at: number) => ({ bytesOut: at * 2048 })],
+      ["requests", (at: number) => ({ requests: at / 50 })],
+    ] as const
+  ) {
+    await t.step(`busy with ${what} flowing does not`, () => {
+      const signals = new OverloadSignals(limits);
+      assert.deepEqual(busyFor(signals, 5000, 1, flow), []);
+    });
+  }
+  await t.step("off when EVENT_LOOP_STALL_MS is 0", () => {
+    const signals = new OverloadSignals({ maxRssBytes: 0, stallMs: 0 });
+    assert.deepEqual(busyFor(signals, 5000, 1), []);
   });
 });
 

@@ -35,6 +35,7 @@ const RSS_MARGIN = 0.5;
 const ATTACK_BYTES = 640 * MiB;
 const ATTACKER = "127.0.0.2";
 const BYSTANDER = "127.0.0.3";
+const LISTENER = "127.0.0.4";
 
 type LogRecord = Record<string, unknown>;
 
@@ -88,6 +89,29 @@ function incidents(records: LogRecord[], cause: string): LogRecord[] {
 }
 
 /**
+ * The memory and stall incidents, once `count` are logged. Each try is
+ * waited for so that the next one never meets the previous recycle; and an
+ * incident's line is written when its recycle has finished, after the
+ * strikes (and the refusal the test may already have met).
+ */
+async function recycles(
+  records: LogRecord[],
+  count: number,
+): Promise<LogRecord[]> {
+  const found = () =>
+    [
+      ...incidents(records, "uncounted_memory"),
+      ...incidents(records, "event_loop_stall"),
+    ].sort((a, b) => String(a.at).localeCompare(String(b.at)));
+  await until(
+    () => found().length >= count,
+    `${count} recycle incidents logged`,
+    { timeoutMs: 15_000 },
+  );
+  return found();
+}
+
+/**
  * One upgrade from the attacker's address, retried while the port is being
  * recycled (a refused TCP connection is not an answer).
  */
@@ -133,20 +157,7 @@ async function attackTwice(
   }
 }
 
-/**
- * These attack tests are off in the default run: at the end of the session
- * that wrote them they failed in fresh clones on a quieter machine (the
- * attacker was not refused on its third try, a flood was not cut) while they
- * had passed on the loaded machine they were written on, so what they assert
- * depends on machine load. Issue 20's closing note has the details; run them
- * with `WS_ECHO_UNSTABLE_TESTS=1 deno test -A tests/start/overload_watch_test.ts`
- * until they are deterministic.
- */
-const attackTest = Deno.env.get("WS_ECHO_UNSTABLE_TESTS") === "1"
-  ? Deno.test
-  : Deno.test.ignore;
-
-attackTest(
+Deno.test(
   "an endless fragmented message recycles the listener within MAX_RSS_BYTES plus the margin; the attacker is refused on its third try",
   async () => {
     await using service = await startAttacked();
@@ -158,6 +169,7 @@ attackTest(
       );
       assert.equal(result.status, 101, `try ${try_} is upgraded`);
       assert.ok(result.cut, `try ${try_} is cut before its budget`);
+      await recycles(service.records, try_);
     });
     assert.equal(third, 429);
     assert.ok(
@@ -170,11 +182,8 @@ attackTest(
       "bystander never refused",
     );
     // Collecting fragments holds the loop too: either detector may act first.
-    const found = [
-      ...incidents(service.records, "uncounted_memory"),
-      ...incidents(service.records, "event_loop_stall"),
-    ].sort((a, b) => String(a.at).localeCompare(String(b.at)));
-    assert.equal(found.length, 2);
+    const found = await recycles(service.records, 2);
+    assert.equal(found.length, 2, JSON.stringify(found));
     assert.ok(found.every((record) => record.action === "recycled"));
     assert.equal(found[1]!.refused, `${ATTACKER} 300s`);
     await until(
@@ -195,10 +204,15 @@ attackTest(
 );
 
 for (const kind of ["pong", "empty"] as const) {
-  attackTest(
-    `a ${kind} flood that holds the event loop recycles the listener; the bystander echoes again and the flooder is refused on its third try`,
+  Deno.test(
+    `a ${kind} flood the app never sees recycles the listener; the bystander echoes again and the flooder is refused on its third try`,
     async () => {
       await using service = await startAttacked();
+      // A client that only listens: it never sends a message.
+      const listener = await openFrom(service.port, LISTENER, {
+        path: "/stream?count=1000&interval=200",
+      });
+      listener.socket.resume();
       const { third, report } = await attackTwice(
         service.port,
         async (try_) => {
@@ -209,25 +223,29 @@ for (const kind of ["pong", "empty"] as const) {
             15_000,
           );
           assert.equal(result.status, 101, `try ${try_} is upgraded`);
-          assert.ok(
-            result.cut,
-            `try ${try_} is cut by the server: ${
-              JSON.stringify(
-                service.records.filter((r) => r.event === "overload_incident"),
-              )
-            }`,
-          );
+          // Not `result.cut`: Deno's read op can hold the event loop for as
+          // long as the frames keep coming (an empty flood held it 10-15 s,
+          // `deno run -A bench/overload_facts.ts stall empty`), so the watch
+          // may first get a turn when the flooder stops on its own. The
+          // incident, the strike and the bystander's recovery are the same.
+          await recycles(service.records, try_);
         },
       );
+      listener.socket.destroy();
       assert.equal(third, 429);
       assert.equal(report.refusals.get(429), undefined);
-      const causes = service.records.filter((record) =>
-        record.event === "overload_incident"
-      ).map((record) => `${record.cause} ${record.action} ${record.struck}`);
-      assert.ok(
-        incidents(service.records, "event_loop_stall").length >= 2,
-        causes.join("; "),
+      const found = await recycles(service.records, 2);
+      assert.equal(
+        found.filter((record) => record.cause === "event_loop_stall").length,
+        2,
+        JSON.stringify(found),
       );
+      // Only the flooder: not the bystander, nor the /stream listener that
+      // was connected at the first incident.
+      assert.deepEqual(found.map((record) => record.struck), [
+        ATTACKER,
+        ATTACKER,
+      ]);
     },
   );
 }
@@ -261,7 +279,7 @@ Deno.test(
   },
 );
 
-attackTest(
+Deno.test(
   "a close the client never answers is given up after CLOSE_TIMEOUT_SECONDS, and its fragments are freed by a recycle",
   async () => {
     await using service = await startAttacked({ CLOSE_TIMEOUT_SECONDS: "1" });
@@ -273,22 +291,24 @@ attackTest(
       );
       assert.equal(result.status, 101, `try ${try_} is upgraded`);
       assert.ok(result.cut, `try ${try_} is cut before its budget`);
+      await recycles(service.records, try_);
     });
     assert.equal(third, 429);
     assert.equal(report.refusals.get(429), undefined);
-    assert.ok(peakRss(service.running) < MAX_RSS * (1 + RSS_MARGIN));
-    assert.equal(
-      incidents(service.records, "uncounted_memory").length +
-        incidents(service.records, "event_loop_stall").length,
-      2,
-    );
     assert.ok(
-      service.records.some((record) =>
-        record.event === "ws_close" && record.ip === ATTACKER &&
-        record.code === 1006 &&
-        String(record.reason).startsWith("close timeout")
-      ),
-      "the unanswered close is logged as given up",
+      peakRss(service.running) < MAX_RSS * (1 + RSS_MARGIN),
+      `peak RSS ${peakRss(service.running) / MiB} MiB`,
+    );
+    const found = await recycles(service.records, 2);
+    assert.equal(found.length, 2, JSON.stringify(found));
+    await until(
+      () =>
+        service.records.some((record) =>
+          record.event === "ws_close" && record.ip === ATTACKER &&
+          record.code === 1006 &&
+          String(record.reason).startsWith("close timeout")
+        ),
+      "the unanswered close logged as given up",
     );
   },
 );

@@ -1,0 +1,143 @@
+/**
+ * Who the overload watch strikes at an incident, without a network: the
+ * silent connection that has had a turn of the event loop, the young one
+ * only when its address is vouched for by nothing, never a connection
+ * exchanging messages (a listen-only `/stream` reader or room member
+ * included), and the close left unanswered.
+ */
+import assert from "node:assert/strict";
+import {
+  attribute,
+  CLOSE_ANSWER_MS,
+} from "../../lib/start/overload_attribution.ts";
+import type { Activity } from "../../lib/admission/slots.ts";
+import { SuspectList } from "../../lib/admission/suspects.ts";
+
+const NOW = 100_000;
+/** The sample before the incident's: older connections had a turn. */
+const SETTLED = NOW - 200;
+
+function activity(fields: Partial<Activity> = {}): Activity {
+  return {
+    opened: true,
+    startedAt: NOW - 60_000,
+    messages: 0,
+    sent: 0,
+    lastMessageAt: NOW - 60_000,
+    closingSince: undefined,
+    ...fields,
+  };
+}
+
+const clock = (vouched: string[] = []) => ({
+  now: NOW,
+  settledAt: SETTLED,
+  vouched: (key: string) => vouched.includes(key),
+});
+
+Deno.test("attribute() strikes the silent and never a connection exchanging messages", async (t) => {
+  await t.step(
+    "an old connection that neither sent nor was sent anything",
+    () => {
+      const found = attribute([[activity(), "127.0.0.2"]], clock());
+      assert.deepEqual(found.struck, ["127.0.0.2"]);
+      assert.deepEqual(found.vouched, []);
+    },
+  );
+  await t.step("an echoing client is vouched for, not struck", () => {
+    const found = attribute(
+      [[activity({ messages: 3, sent: 3 }), "127.0.0.3"]],
+      clock(),
+    );
+    assert.deepEqual(found, { struck: [], vouched: ["127.0.0.3"] });
+  });
+  await t.step(
+    "a listen-only client (/stream reader, room member) is not struck",
+    () => {
+      const found = attribute(
+        [[activity({ messages: 0, sent: 40 }), "127.0.0.4"]],
+        clock(),
+      );
+      assert.deepEqual(found, { struck: [], vouched: ["127.0.0.4"] });
+    },
+  );
+  await t.step("a connection with no activity (/sse) is never judged", () => {
+    assert.deepEqual(attribute([[undefined, "127.0.0.5"]], clock()), {
+      struck: [],
+      vouched: [],
+    });
+  });
+});
+
+Deno.test("attribute() judges a connection opened since the last turn by its address", async (t) => {
+  const young = activity({ startedAt: SETTLED + 50 });
+  await t.step("struck when nothing vouches for its address", () => {
+    // The attacker on a quiet machine: the loop held from its upgrade on.
+    assert.deepEqual(
+      attribute([[young, "127.0.0.2"]], clock()).struck,
+      ["127.0.0.2"],
+    );
+  });
+  await t.step("spared when an earlier incident vouched for it", () => {
+    // A bystander that reconnected just before a held stretch.
+    assert.deepEqual(
+      attribute([[young, "127.0.0.3"]], clock(["127.0.0.3"])).struck,
+      [],
+    );
+  });
+  await t.step("spared when another of its connections flows now", () => {
+    const found = attribute(
+      [[young, "127.0.0.3"], [activity({ messages: 1 }), "127.0.0.3"]],
+      clock(),
+    );
+    assert.deepEqual(found.struck, []);
+  });
+  await t.step(
+    "an old silent connection is struck even from a vouched address",
+    () => {
+      assert.deepEqual(
+        attribute([[activity(), "127.0.0.3"]], clock(["127.0.0.3"])).struck,
+        ["127.0.0.3"],
+      );
+    },
+  );
+});
+
+Deno.test("attribute() strikes a close the client has not answered", async (t) => {
+  await t.step(`after ${CLOSE_ANSWER_MS} ms, whatever it sent`, () => {
+    const closing = activity({
+      messages: 1,
+      sent: 1,
+      closingSince: NOW - CLOSE_ANSWER_MS - 1,
+    });
+    assert.deepEqual(
+      attribute([[closing, "127.0.0.2"]], clock(["127.0.0.2"])).struck,
+      ["127.0.0.2"],
+    );
+  });
+  await t.step(
+    "sooner only when nothing else vouches for the address (sent Goodbye, then fragments)",
+    () => {
+      const closing = activity({ messages: 1, sent: 1, closingSince: NOW - 5 });
+      assert.deepEqual(attribute([[closing, "127.0.0.2"]], clock()).struck, [
+        "127.0.0.2",
+      ]);
+      assert.deepEqual(
+        attribute([[closing, "127.0.0.3"]], clock(["127.0.0.3"])).struck,
+        [],
+      );
+    },
+  );
+  await t.step("a closing connection vouches for nothing", () => {
+    const closing = activity({ messages: 9, sent: 9, closingSince: NOW - 5 });
+    assert.deepEqual(attribute([[closing, "127.0.0.2"]], clock()).vouched, []);
+  });
+});
+
+Deno.test("SuspectList.vouch() remembers an address for VOUCH_MEMORY_MS", () => {
+  const suspects = new SuspectList();
+  suspects.vouch(["127.0.0.3"], 0);
+  assert.equal(suspects.vouched("127.0.0.3", 60_000), true);
+  assert.equal(suspects.vouched("127.0.0.2", 60_000), false);
+  assert.equal(suspects.vouched("127.0.0.3", 11 * 60_000), false);
+});
