@@ -211,6 +211,17 @@ export class MemoryGuard {
     this.#worker = { ownBytes: own, meanBytes: Math.round(mean), workers };
   }
 
+  /**
+   * The bytes the connections of every worker of the process hold: this
+   * worker's now, the others' as they last said (within a sample of the
+   * overload watch). Publishes this worker's on the way; without peers, only
+   * this worker's.
+   */
+  processUsedBytes(): number {
+    if (!this.#peers) return this.#used;
+    return this.#used + this.#peers.shareCounted(this.#used);
+  }
+
   /** Stops sampling (when the server stops). */
   dispose(): void {
     this.#peers?.close();

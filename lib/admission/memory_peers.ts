@@ -6,6 +6,12 @@
  * what its connections hold) on a `BroadcastChannel`, which reaches every
  * worker of the process, and reads the others' latest shares back.
  *
+ * The overload watch asks the same of the bytes the connections hold: RSS
+ * growing while no worker's connections hold more is memory nobody counts
+ * (Deno collecting fragments), while the same growth held by another
+ * worker's non-reading clients is not (60 non-reading `/stream` clients on
+ * one worker made another decide `uncounted_memory` and end the process).
+ *
  * @module
  */
 
@@ -22,20 +28,33 @@ export interface MemoryPeers {
    * ones, stale ones left out.
    */
   exchange(ownBytes: number): number[];
+  /**
+   * Publishes the bytes this worker's connections hold and returns what the
+   * other workers' hold in all (their latest, stale ones left out).
+   */
+  shareCounted(usedBytes: number): number;
   /** Stops listening (when the server stops). */
   close(): void;
 }
 
+/** One post: a worker's share (`bytes`), its counted bytes (`used`), or both. */
 interface Share {
   worker: string;
-  bytes: number;
+  bytes?: number;
+  used?: number;
+}
+
+/** What is known of one other worker; `at` in ms since epoch. */
+interface Known {
+  bytes?: { value: number; at: number };
+  used?: { value: number; at: number };
 }
 
 /** {@link MemoryPeers} over a `BroadcastChannel`. */
 export class BroadcastMemoryPeers implements MemoryPeers {
   readonly #channel: BroadcastChannel;
   readonly #worker = crypto.randomUUID();
-  readonly #shares = new Map<string, { bytes: number; at: number }>();
+  readonly #shares = new Map<string, Known>();
   readonly #now: () => number;
   #received = 0;
 
@@ -48,10 +67,15 @@ export class BroadcastMemoryPeers implements MemoryPeers {
     this.#channel = new BroadcastChannel(options.name ?? MEMORY_SHARE_CHANNEL);
     this.#channel.onmessage = (event: MessageEvent<unknown>) => {
       const share = event.data as Share;
-      if (
-        typeof share?.worker !== "string" || !Number.isFinite(share.bytes)
-      ) return;
-      this.#shares.set(share.worker, { bytes: share.bytes, at: this.#now() });
+      if (typeof share?.worker !== "string") return;
+      const known = this.#shares.get(share.worker) ?? {};
+      const at = this.#now();
+      if (Number.isFinite(share.bytes)) {
+        known.bytes = { value: share.bytes!, at };
+      }
+      if (Number.isFinite(share.used)) known.used = { value: share.used!, at };
+      if (!known.bytes && !known.used) return;
+      this.#shares.set(share.worker, known);
       this.#received++;
     };
   }
@@ -65,13 +89,35 @@ export class BroadcastMemoryPeers implements MemoryPeers {
     this.#channel.postMessage(
       { worker: this.#worker, bytes: ownBytes } satisfies Share,
     );
-    const now = this.#now();
     const others: number[] = [];
-    for (const [worker, share] of this.#shares) {
-      if (now - share.at > SHARE_STALE_MS) this.#shares.delete(worker);
-      else others.push(share.bytes);
+    for (const known of this.#fresh()) {
+      if (known.bytes) others.push(known.bytes.value);
     }
     return others;
+  }
+
+  shareCounted(usedBytes: number): number {
+    this.#channel.postMessage(
+      { worker: this.#worker, used: usedBytes } satisfies Share,
+    );
+    let others = 0;
+    for (const known of this.#fresh()) others += known.used?.value ?? 0;
+    return others;
+  }
+
+  /** The other workers heard from lately; forgets the stale. */
+  *#fresh(): Generator<Known> {
+    const now = this.#now();
+    for (const [worker, known] of this.#shares) {
+      if (known.bytes && now - known.bytes.at > SHARE_STALE_MS) {
+        delete known.bytes;
+      }
+      if (known.used && now - known.used.at > SHARE_STALE_MS) {
+        delete known.used;
+      }
+      if (!known.bytes && !known.used) this.#shares.delete(worker);
+      else yield known;
+    }
   }
 
   close(): void {

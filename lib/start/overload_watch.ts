@@ -172,7 +172,8 @@ export class OverloadWatch {
       at: now,
       // 0 means the read failed (no descriptor left): keep the last sample.
       rssBytes: this.#readRss() || (this.#last?.rssBytes ?? 0),
-      usedBytes: memory.state().usedBytes,
+      // Every worker's: RSS is the process's (`deno serve --parallel`).
+      usedBytes: memory.processUsedBytes(),
       delayMs,
       messagesIn: metrics.messagesIn,
       requests: metrics.httpRequests,
