@@ -82,19 +82,43 @@ export function openFrom(
   return promise;
 }
 
-/** Writes `chunk` again and again until `budget` bytes went or the socket ends. */
-function pumpUntil(socket: net.Socket, chunk: Uint8Array, budget: number) {
+/**
+ * Writes `chunk` again and again until `budget` bytes went or the socket
+ * ends; at most `bytesPerSecond` when given (checked every 10 ms), else as
+ * fast as the socket takes it.
+ */
+function pumpUntil(
+  socket: net.Socket,
+  chunk: Uint8Array,
+  budget: number,
+  bytesPerSecond = Infinity,
+) {
   let sent = 0;
+  const started = performance.now();
   const { promise, resolve } = Promise.withResolvers<number>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const pump = () => {
+    timer = undefined;
+    const allowed = bytesPerSecond === Infinity
+      ? budget
+      : (performance.now() - started) / 1000 * bytesPerSecond;
     while (!socket.destroyed && sent < budget) {
+      if (sent > allowed) {
+        timer = setTimeout(pump, 10);
+        return;
+      }
       sent += chunk.length;
       if (!socket.write(chunk)) return;
     }
     if (sent >= budget) resolve(sent);
   };
-  socket.on("drain", pump);
-  socket.once("close", () => resolve(sent));
+  socket.on("drain", () => {
+    if (timer === undefined) pump();
+  });
+  socket.once("close", () => {
+    clearTimeout(timer);
+    resolve(sent);
+  });
   pump();
   return promise;
 }
@@ -117,6 +141,19 @@ function batch(frame: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Options for {@link endlessFragments} and {@link unansweredClose}. */
+export interface FragmentOptions {
+  /** Sent once the upgrade is answered, before the fragments. */
+  prelude?: (opened: Opened) => void;
+  /**
+   * The attacker's bandwidth, in bytes per second. @default as fast as the
+   * socket takes them (150-400 MiB/s on loopback)
+   */
+  bytesPerSecond?: number;
+  /** How long to wait after the prelude before the fragments, in ms. @default 0 */
+  pauseMs?: number;
+}
+
 /**
  * Attack 1: a binary frame with FIN=0, then 1 MiB continuation frames with
  * FIN=0, never finished, until `budgetBytes` are sent or the server cuts.
@@ -125,7 +162,7 @@ export async function endlessFragments(
   port: number,
   localAddress: string,
   budgetBytes: number,
-  options: { prelude?: (opened: Opened) => void } = {},
+  options: FragmentOptions = {},
 ): Promise<AttackResult> {
   let opened: Opened;
   try {
@@ -139,11 +176,15 @@ export async function endlessFragments(
     return { status, sentBytes: 0, cut: true };
   }
   options.prelude?.(opened);
+  if (options.pauseMs) {
+    await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
+  }
   socket.write(clientFrame(0x2, new Uint8Array(MiB), false));
   const sent = await pumpUntil(
     socket,
     clientFrame(0x0, new Uint8Array(MiB), false),
     budgetBytes,
+    options.bytesPerSecond,
   );
   const cut = socket.destroyed;
   socket.destroy();
@@ -158,8 +199,10 @@ export function unansweredClose(
   port: number,
   localAddress: string,
   budgetBytes: number,
+  options: Omit<FragmentOptions, "prelude"> = {},
 ): Promise<AttackResult> {
   return endlessFragments(port, localAddress, budgetBytes, {
+    ...options,
     prelude: ({ socket }) =>
       socket.write(clientFrame(0x1, encoder.encode("Goodbye"))),
   });
