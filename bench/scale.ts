@@ -21,9 +21,9 @@
  * @module
  */
 import type net from "node:net";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { echoFrames } from "./load.ts";
-import { CLOSE_1000, wsOpen } from "./wire.ts";
+import { clientFrame, CLOSE_1000, FrameReader, wsOpen } from "./wire.ts";
 
 /** The open-connection counts measured, in order. */
 export const SCALE_STEPS: readonly number[] = [1000, 10_000, 50_000];
@@ -72,20 +72,17 @@ function percentile(values: number[], p: number): number {
     NaN;
 }
 
-/** Replies to each ping (opcode 9, short payload) with a masked pong. */
-function answerPings(socket: net.Socket) {
-  return (chunk: Buffer) => {
-    if (chunk[0] !== 0x89) return;
-    const length = chunk[1]! & 0x7f;
-    if (length > 125 || chunk.length < 2 + length) return;
-    // Mask key 0: the payload goes out as it came.
-    socket.write(
-      Buffer.concat([
-        Buffer.from([0x8a, 0x80 | length, 0, 0, 0, 0]),
-        chunk.subarray(2, 2 + length),
-      ]),
-    );
-  };
+/**
+ * Replies to each ping with a pong carrying its payload, read with the one
+ * frame parser (`bench/wire/frame.ts`), wherever the reads split the frames.
+ */
+function answerPings(socket: net.Socket): (chunk: Uint8Array) => void {
+  const reader = new FrameReader((opcode, payload) => {
+    if (opcode === 0x9) {
+      socket.write(clientFrame(0xa, payload ?? new Uint8Array(0)));
+    }
+  }, 125);
+  return (chunk) => reader.push(chunk);
 }
 
 /** Every client socket of the run, so none outlives it. */
