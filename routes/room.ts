@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { Hono } from "hono/quick";
 import { streamSSE } from "hono/streaming";
-import { z } from "zod";
+import * as z from "zod/mini";
 import {
   admitClient,
   type Client,
@@ -31,7 +31,7 @@ import { SSE_RETRY_MS } from "../lib/connection/event_stream.ts";
 
 /** A member's options: `self=1` sends its own messages back to it too. */
 const roomQuery = z.object({
-  self: z.enum(["0", "1"], { error: "expected 0 or 1" }).optional(),
+  self: z.optional(z.enum(["0", "1"], { error: "expected 0 or 1" })),
 });
 
 /** What a member asked for in its query. */

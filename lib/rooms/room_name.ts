@@ -6,16 +6,15 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /** The rule as people read it: the body of the `400` that a bad name gets. */
 export const ROOM_NAME_RULE =
   "a room name is 1-64 characters of A-Z a-z 0-9 _ -";
 
 /** The rule as a zod schema. */
-export const roomName: z.ZodString = z.string().regex(
-  /^[A-Za-z0-9_-]{1,64}$/,
-  ROOM_NAME_RULE,
+export const roomName: z.ZodMiniString = z.string().check(
+  z.regex(/^[A-Za-z0-9_-]{1,64}$/, ROOM_NAME_RULE),
 );
 
 /**
