@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { after, type Cancel } from "./core_timer.ts";
 
 /**
  * One log event. `event` names it (`ws_close`, `ws_refused`, `sse_close`,
@@ -122,10 +123,10 @@ export function batchedLog(
 ): BatchedLog {
   const encoder = new TextEncoder();
   let lines: string[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelFlush: Cancel | undefined;
   const flush = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
+    cancelFlush?.();
+    cancelFlush = undefined;
     if (lines.length === 0) return;
     const text = lines.join("\n") + "\n";
     lines = [];
@@ -136,12 +137,9 @@ export function batchedLog(
       lines.push(
         format === "json" ? formatJson(record) : formatText(record),
       );
-      if (timer === undefined) {
-        const pending = setTimeout(flush, LOG_FLUSH_MS);
-        // Waiting lines never keep the process alive; shutdown flushes them.
-        Deno.unrefTimer(pending);
-        timer = pending;
-      }
+      // A core timer (`core_timer.ts`): it keeps the process alive for at
+      // most LOG_FLUSH_MS, and the lines get written.
+      cancelFlush ??= after(LOG_FLUSH_MS, flush);
     },
     flush,
   };

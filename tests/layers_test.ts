@@ -26,6 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "lib/limits.ts",
     "lib/metrics.ts",
     "lib/telemetry.ts",
+    "lib/core_timer.ts",
   ],
   ["lib/admission/"],
   ["lib/connection/"],

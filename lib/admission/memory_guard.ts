@@ -16,6 +16,7 @@
  */
 import type { MemoryState, ShedCause } from "../metrics.ts";
 import type { MemoryPeers } from "./memory_peers.ts";
+import { type Cancel, every } from "../core_timer.ts";
 
 export type { MemoryState, ShedCause };
 
@@ -88,7 +89,8 @@ export class MemoryGuard {
   #overBudget = false;
   #overRss = false;
   #shedTimer: ReturnType<typeof setTimeout> | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  /** Stops the samples; they run on core timers (`core_timer.ts`). */
+  #stopSampling: Cancel | undefined;
 
   constructor(options: MemoryGuardOptions) {
     this.#budget = options.budgetBytes;
@@ -102,9 +104,8 @@ export class MemoryGuard {
     const sampleMs = options.sampleMs ?? 1000;
     if (this.#budget > 0 || this.#maxRss > 0) {
       this.#rss = this.#readRss();
-      this.#timer = setInterval(() => this.sample(), sampleMs);
-      // The guard never keeps the process alive on its own.
-      Deno.unrefTimer(this.#timer);
+      // Keeps the process alive until `dispose()`, which every owner calls.
+      this.#stopSampling = every(sampleMs, () => this.sample());
     }
   }
 
@@ -225,9 +226,9 @@ export class MemoryGuard {
   /** Stops sampling (when the server stops). */
   dispose(): void {
     this.#peers?.close();
-    clearInterval(this.#timer);
+    this.#stopSampling?.();
     clearTimeout(this.#shedTimer);
-    this.#timer = undefined;
+    this.#stopSampling = undefined;
     this.#shedTimer = undefined;
   }
 

@@ -61,8 +61,11 @@ interface ClientState {
   slots: number;
   /** Messages per second for all the client's connections together. */
   messages: TokenBucket | undefined;
-  /** Forgets the client once its allowance is full again; set at 0 slots. */
-  forget: Timer | undefined;
+  /**
+   * When the client may be forgotten (its allowance is full again), in ms
+   * since epoch; set when its last slot is freed, 0 while it holds slots.
+   */
+  forgetAt: number;
 }
 
 /** Why the registry has no slot for a client: the row of `REFUSALS` to answer. */
@@ -71,6 +74,16 @@ export type NoSlot = "per_ip" | "total" | "shutting_down";
 /** Counts connections per client IP and in total, against the configured caps. */
 export class ConnectionRegistry {
   readonly #clients = new Map<string, ClientState>();
+  /**
+   * Clients whose last slot was freed, oldest first, each with its
+   * `forgetAt` then. The wait is the same for every client, so the queue is
+   * in deadline order and is trimmed from the front on every admission and
+   * release: no timer per client (a Node-compat timer costs more than the
+   * rest of the bookkeeping of a handshake).
+   */
+  readonly #forgetting: Array<{ key: string; at: number }> = [];
+  /** Where the queue's live part starts: trimmed in bulk, not per shift. */
+  #forgetHead = 0;
   /** Open connections and the client key each belongs to. */
   readonly #open = new Map<Closable, string>();
   /** Slots held after a slow reader closed: the timer that frees each one. */
@@ -126,6 +139,7 @@ export class ConnectionRegistry {
   admit(ip: string): Lease | NoSlot {
     const noSlot = this.noSlotFor(ip);
     if (noSlot) return noSlot;
+    if (this.#forgetting.length > this.#forgetHead) this.#forgetDue(Date.now());
     let client = this.#clients.get(ip);
     if (client === undefined) {
       const rate = this.#clientRate;
@@ -133,12 +147,11 @@ export class ConnectionRegistry {
         slots: 0,
         messages: rate &&
           new TokenBucket(rate.perSecond, rate.burst, Date.now()),
-        forget: undefined,
+        forgetAt: 0,
       };
       this.#clients.set(ip, client);
     }
-    clearTimeout(client.forget);
-    client.forget = undefined;
+    client.forgetAt = 0;
     client.slots++;
     this.#total++;
     return new Slot(this, ip, client.messages);
@@ -152,12 +165,36 @@ export class ConnectionRegistry {
     if (!client || --client.slots > 0) return;
     const rate = this.#clientRate;
     if (!rate) return void this.#clients.delete(ip);
-    client.forget = setTimeout(
-      () => this.#clients.delete(ip),
-      (rate.burst / rate.perSecond) * 1000,
-    );
-    // Remembering a client never keeps the process alive.
-    Deno.unrefTimer(client.forget);
+    const now = Date.now();
+    this.#forgetDue(now);
+    client.forgetAt = now + (rate.burst / rate.perSecond) * 1000;
+    this.#forgetting.push({ key: ip, at: client.forgetAt });
+  }
+
+  /**
+   * Forgets the clients whose allowance has refilled by `now` and that hold
+   * no slot: a full bucket is what a new client gets, so forgetting only
+   * frees memory. A client that came back since has a newer (or no)
+   * `forgetAt` and stays.
+   */
+  #forgetDue(now: number): void {
+    const queue = this.#forgetting;
+    let head = this.#forgetHead;
+    while (head < queue.length && queue[head]!.at <= now) {
+      const { key, at } = queue[head++]!;
+      const client = this.#clients.get(key);
+      if (client && client.slots === 0 && client.forgetAt === at) {
+        this.#clients.delete(key);
+      }
+    }
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head);
+      head = 0;
+    }
+    this.#forgetHead = head;
   }
 
   /** Keeps a slot taken until `timer` fires (or `dispose` runs `free`). */
@@ -219,10 +256,10 @@ export class ConnectionRegistry {
       free();
     }
     for (const [key, client] of this.#clients) {
-      if (client.slots > 0) continue;
-      clearTimeout(client.forget);
-      this.#clients.delete(key);
+      if (client.slots === 0) this.#clients.delete(key);
     }
+    this.#forgetting.length = 0;
+    this.#forgetHead = 0;
   }
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type Cancel, every } from "../core_timer.ts";
 
 /** A connection the sweep can ask about and close. */
 export interface Watched {
@@ -19,7 +20,7 @@ export class IdleWatch {
   readonly #idleMs: number;
   readonly #sweepMs: number;
   readonly #watched = new Set<Watched>();
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #stop: Cancel | undefined;
 
   /**
    * @param idleMs Silence allowed, in ms.
@@ -34,15 +35,15 @@ export class IdleWatch {
   /** Starts watching; the sweep runs only while something is watched. */
   add(connection: Watched): void {
     this.#watched.add(connection);
-    this.#timer ??= setInterval(() => this.#sweep(), this.#sweepMs);
+    this.#stop ??= every(this.#sweepMs, () => this.#sweep());
   }
 
   /** Stops watching (on close). */
   delete(connection: Watched): void {
     this.#watched.delete(connection);
-    if (this.#watched.size === 0 && this.#timer !== undefined) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
+    if (this.#watched.size === 0 && this.#stop !== undefined) {
+      this.#stop();
+      this.#stop = undefined;
     }
   }
 

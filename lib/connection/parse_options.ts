@@ -44,12 +44,14 @@ function integerOption(min: number, max: number) {
   );
 }
 
-const flag = z.pipe(
-  z.enum(["", "1", "true", "0", "false"], {
-    error: "expected no value, 1, true, 0 or false",
-  }),
-  z.transform((value) => value === "" || value === "1" || value === "true"),
-);
+function flag() {
+  return z.pipe(
+    z.enum(["", "1", "true", "0", "false"], {
+      error: "expected no value, 1, true, 0 or false",
+    }),
+    z.transform((value) => value === "" || value === "1" || value === "true"),
+  );
+}
 
 /** The options only `/stream` takes; elsewhere they are refused. */
 export const STREAM_OPTIONS = ["count", "size", "type", "interval"] as const;
@@ -59,50 +61,64 @@ export const STREAM_OPTIONS = ["count", "size", "type", "interval"] as const;
  * `/inspect`, an upgrade on `/`, and `/stream`). Unknown parameters are not
  * part of it: client libraries add their own (`?EIO=4`, cache busters,
  * tokens), and pywebsocket ignores the query, so they are ignored.
+ *
+ * Built on the first query string rather than at import: its 40-odd zod
+ * schemas cost start-up time that a plain echo never needs (measured with
+ * `--cpu-prof`, about 5% of the CPU to the first echo, BENCHMARKS.md #23).
  */
-export const echoQuerySchema = z.object({
-  delay: z.optional(integerOption(0, MAX_DELAY_MS)),
-  format: z.optional(
-    z.enum(["raw", "json"], { error: "expected raw or json" }),
-  ),
-  greeting: z.optional(flag),
-  close_after: z.optional(integerOption(1, MAX_CLOSE_AFTER)),
-  code: z.optional(
-    integerOption(1000, 4999).check(z.refine(isSendableCloseCode, {
-      error: `expected a close code a server may send: ${SENDABLE_CLOSE_CODES}`,
-    })),
-  ),
-  reason: z.optional(
-    z.string({ error: "expected a text, given once" }).check(z.refine(
-      (reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES,
-      { error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` },
-    )),
-  ),
-  status: z.optional(integerOption(400, 599)),
-  retry_after: z.optional(integerOption(0, MAX_RETRY_AFTER_SECONDS)),
-  open_delay: z.optional(integerOption(0, MAX_OPEN_DELAY_MS)),
-  count: z.optional(integerOption(1, MAX_STREAM_COUNT)),
-  size: z.optional(integerOption(0, MAX_STREAM_SIZE_BYTES)),
-  type: z.optional(
-    z.enum(["text", "binary"], { error: "expected text or binary" }),
-  ),
-  interval: z.optional(integerOption(0, MAX_STREAM_INTERVAL_MS)),
-}).check(z.superRefine((query, ctx) => {
-  const needs = [
-    ["code", "close_after"],
-    ["reason", "close_after"],
-    ["retry_after", "status"],
-  ] as const;
-  for (const [key, partner] of needs) {
-    if (query[key] !== undefined && query[partner] === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: [key],
-        message: `only applies together with ${partner}`,
-      });
+export function echoQuerySchema(): EchoQuerySchema {
+  return built ??= buildEchoQuerySchema();
+}
+
+type EchoQuerySchema = ReturnType<typeof buildEchoQuerySchema>;
+let built: EchoQuerySchema | undefined;
+
+function buildEchoQuerySchema() {
+  return z.object({
+    delay: z.optional(integerOption(0, MAX_DELAY_MS)),
+    format: z.optional(
+      z.enum(["raw", "json"], { error: "expected raw or json" }),
+    ),
+    greeting: z.optional(flag()),
+    close_after: z.optional(integerOption(1, MAX_CLOSE_AFTER)),
+    code: z.optional(
+      integerOption(1000, 4999).check(z.refine(isSendableCloseCode, {
+        error:
+          `expected a close code a server may send: ${SENDABLE_CLOSE_CODES}`,
+      })),
+    ),
+    reason: z.optional(
+      z.string({ error: "expected a text, given once" }).check(z.refine(
+        (reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES,
+        { error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` },
+      )),
+    ),
+    status: z.optional(integerOption(400, 599)),
+    retry_after: z.optional(integerOption(0, MAX_RETRY_AFTER_SECONDS)),
+    open_delay: z.optional(integerOption(0, MAX_OPEN_DELAY_MS)),
+    count: z.optional(integerOption(1, MAX_STREAM_COUNT)),
+    size: z.optional(integerOption(0, MAX_STREAM_SIZE_BYTES)),
+    type: z.optional(
+      z.enum(["text", "binary"], { error: "expected text or binary" }),
+    ),
+    interval: z.optional(integerOption(0, MAX_STREAM_INTERVAL_MS)),
+  }).check(z.superRefine((query, ctx) => {
+    const needs = [
+      ["code", "close_after"],
+      ["reason", "close_after"],
+      ["retry_after", "status"],
+    ] as const;
+    for (const [key, partner] of needs) {
+      if (query[key] !== undefined && query[partner] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `only applies together with ${partner}`,
+        });
+      }
     }
-  }
-}));
+  }));
+}
 
 /** One line per option, for 400 bodies and the README. */
 export const ECHO_OPTION_HELP = {
@@ -150,7 +166,7 @@ export const PLAIN_ECHO: Readonly<EchoOptions> = {
 };
 
 /** The options as the schema parsed them. */
-export type EchoQuery = z.output<typeof echoQuerySchema>;
+export type EchoQuery = z.output<EchoQuerySchema>;
 
 /** Turns parsed query options into connection options. */
 export function toEchoOptions(query: EchoQuery): EchoOptions {
@@ -256,7 +272,7 @@ export function parseEchoQuery(
       ? value
       : [...(Array.isArray(before) ? before : [before]), value];
   }
-  const result = echoQuerySchema.safeParse(known);
+  const result = echoQuerySchema().safeParse(known);
   if (!result.success) {
     return badOptions(result.error.issues.map((issue) => ({
       option: String(issue.path[0] ?? "query"),

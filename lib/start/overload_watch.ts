@@ -28,6 +28,7 @@
  */
 import process from "node:process";
 import type { CloseReason } from "../protocol/close_codes.ts";
+import { after, type Cancel } from "../core_timer.ts";
 import type { IncidentCause } from "../metrics.ts";
 import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
 import type { Activity } from "../admission/slots.ts";
@@ -115,7 +116,8 @@ export class OverloadWatch {
   #acting = false;
   #failing = false;
   #due = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the next sample (a core timer: `core_timer.ts`). */
+  #cancelTick: Cancel | undefined;
   #exitTimer: ReturnType<typeof setTimeout> | undefined;
   #last: Sample | undefined;
   /** When the sample before the last ran (ms since epoch): a turn of the loop. */
@@ -141,17 +143,16 @@ export class OverloadWatch {
 
   /** Stops sampling (and a pending exit: for tests and shutdown). */
   dispose(): void {
-    clearTimeout(this.#timer);
+    this.#cancelTick?.();
     clearTimeout(this.#exitTimer);
-    this.#timer = undefined;
+    this.#cancelTick = undefined;
     this.#services.overload.watching = false;
   }
 
   #schedule(now: number): void {
     this.#due = now + SAMPLE_MS;
-    this.#timer = setTimeout(() => this.#tick(), SAMPLE_MS);
-    // The watch never keeps the process alive on its own.
-    Deno.unrefTimer(this.#timer);
+    // Keeps the process alive until `dispose()`, which shutdown calls.
+    this.#cancelTick = after(SAMPLE_MS, () => this.#tick());
   }
 
   #tick(): void {

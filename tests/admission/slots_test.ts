@@ -1,0 +1,93 @@
+/**
+ * The registry remembers a client's shared message allowance after its last
+ * connection closes, for as long as the allowance takes to refill, and then
+ * forgets it, without a timer per client.
+ */
+import assert from "node:assert/strict";
+import { ConnectionRegistry, type Lease } from "../../lib/admission/slots.ts";
+
+/** Admits `key`, failing the test if a cap refuses it. */
+function admit(registry: ConnectionRegistry, key: string): Lease {
+  const lease = registry.admit(key);
+  assert.equal(typeof lease, "object", `${key} was refused: ${lease}`);
+  return lease as Lease;
+}
+
+/** Returns once the clock has passed `ms` from now (deadline: 10 s). */
+async function clockPasses(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  const deadline = performance.now() + 10_000;
+  while (Date.now() <= until) {
+    if (performance.now() > deadline) throw new Error("The clock stood still");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+Deno.test("a client that reconnects before its allowance refilled gets the same allowance back", () => {
+  // 1,000 messages of burst at 1 per second: remembered for 1,000 s.
+  const registry = new ConnectionRegistry({
+    maxPerIp: 0,
+    maxTotal: 0,
+    clientMessageRate: { perSecond: 1, burst: 1000 },
+  });
+  const first = admit(registry, "192.0.2.1");
+  const allowance = first.clientMessageRate;
+  assert.ok(allowance, "the per-client rate is on");
+  first.release();
+  const again = admit(registry, "192.0.2.1");
+  assert.equal(again.clientMessageRate, allowance);
+  again.release();
+  registry.dispose();
+});
+
+Deno.test("a client is forgotten once its allowance has refilled, and starts afresh", async (t) => {
+  // A burst of 1 at 1,000 per second refills in 1 ms.
+  const registry = new ConnectionRegistry({
+    maxPerIp: 0,
+    maxTotal: 0,
+    clientMessageRate: { perSecond: 1000, burst: 1 },
+  });
+  await t.step(
+    "after the refill, the next admission gets a new allowance",
+    async () => {
+      const first = admit(registry, "192.0.2.1");
+      const allowance = first.clientMessageRate;
+      first.release();
+      await clockPasses(2);
+      const again = admit(registry, "192.0.2.1");
+      assert.notEqual(again.clientMessageRate, allowance);
+      again.release();
+    },
+  );
+  await t.step("a client holding a slot is never forgotten", async () => {
+    const held = admit(registry, "192.0.2.2");
+    const other = admit(registry, "192.0.2.2");
+    other.release();
+    await clockPasses(2);
+    // Another client's admission trims the queue of the forgettable.
+    admit(registry, "192.0.2.3").release();
+    const third = admit(registry, "192.0.2.2");
+    assert.equal(third.clientMessageRate, held.clientMessageRate);
+    assert.equal(registry.countFor("192.0.2.2"), 2);
+    held.release();
+    third.release();
+  });
+  await t.step(
+    "a client that left, came back and left again is remembered from its last leave",
+    async () => {
+      const first = admit(registry, "192.0.2.4");
+      first.release();
+      const back = admit(registry, "192.0.2.4");
+      const allowance = back.clientMessageRate;
+      await clockPasses(2);
+      // The first leave's deadline has passed, but the client is back: kept.
+      admit(registry, "192.0.2.5").release();
+      const last = admit(registry, "192.0.2.4");
+      assert.equal(last.clientMessageRate, allowance);
+      assert.equal(registry.countFor("192.0.2.4"), 2);
+      back.release();
+      last.release();
+    },
+  );
+  registry.dispose();
+});
