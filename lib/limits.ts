@@ -6,7 +6,7 @@
  * the close log line. What `/limits` says about each comes from the
  * setting's `breach` text in `config.ts`, which a test holds to the close
  * here. Enforced by `connection/echo_connection.ts` (size, rates, backlog),
- * `connection/idle_sweep.ts` and `admission/memory_guard.ts` (shedding).
+ * `connection/sweep.ts` and `admission/memory_guard.ts` (shedding).
  *
  * @module
  */

@@ -9,7 +9,7 @@
  */
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
-import type { IdleWatch } from "./connection/idle_sweep.ts";
+import type { ConnectionSweep } from "./connection/sweep.ts";
 import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
@@ -119,8 +119,11 @@ export interface Services {
   /** The rooms of `/room/NAME`, and the bridge to other instances if any. */
   rooms: RoomRegistry;
   log: Log;
-  /** The idle-timeout sweep; undefined when IDLE_TIMEOUT_SECONDS is 0. */
-  idle: IdleWatch | undefined;
+  /**
+   * The connections' deadlines: the idle timeout (off when
+   * IDLE_TIMEOUT_SECONDS is 0), the open deadline and the close timeout.
+   */
+  sweep: ConnectionSweep;
   /** The instance id and connection ids. */
   ids: IdSource;
   /** Whether the listener accepts, set by the server once it listens. */

@@ -13,7 +13,7 @@ import { Hono as QuickHono } from "hono/quick";
 import { secureHeaders } from "hono/secure-headers";
 import { describeIpSource } from "../lib/admission/client_ip.ts";
 import type { Config } from "../lib/config.ts";
-import { IdleWatch } from "../lib/connection/idle_sweep.ts";
+import { ConnectionSweep } from "../lib/connection/sweep.ts";
 import { IdSource } from "../lib/ids.ts";
 import type { Log } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
@@ -88,9 +88,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     },
     log,
     ids: new IdSource(),
-    idle: config.idleTimeoutSeconds > 0
-      ? new IdleWatch(config.idleTimeoutSeconds * 1000)
-      : undefined,
+    sweep: new ConnectionSweep(config.idleTimeoutSeconds * 1000),
     metrics: new Metrics(),
     memory: new MemoryGuard({
       budgetBytes: config.memoryBudgetBytes,

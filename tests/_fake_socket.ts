@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ConnectionSweep } from "../lib/connection/sweep.ts";
 import { serveEcho } from "../lib/connection/echo_connection.ts";
 import { DEFAULT_CONFIG, parseConfig } from "../lib/config.ts";
 import { PLAIN_ECHO } from "../lib/connection/parse_options.ts";
@@ -100,7 +101,8 @@ export function fakeConnection(
       metrics,
       memory,
       log: (record) => records.push(record),
-      idle: undefined,
+      // Looks every 5 ms, so an open deadline of `neverOpens` ms is met soon.
+      sweep: new ConnectionSweep(0, 5),
     },
     lease,
     ip: "192.0.2.1",

@@ -10,7 +10,7 @@
  */
 import { closeAfterEcho, type CloseReason } from "../protocol/close_codes.ts";
 import type { Config } from "../config.ts";
-import type { IdleWatch, Watched } from "./idle_sweep.ts";
+import type { ConnectionSweep, Swept } from "./sweep.ts";
 import { type EchoOptions, isPlainEcho } from "./parse_options.ts";
 import {
   type PushOutput,
@@ -47,8 +47,11 @@ export interface ConnectionServices {
   metrics: Metrics;
   memory: MemoryGuard;
   log: Log;
-  /** Closes the connection after IDLE_TIMEOUT_SECONDS of silence; none = off. */
-  idle: IdleWatch | undefined;
+  /**
+   * Keeps each connection's deadlines: the idle timeout (IDLE_TIMEOUT_SECONDS),
+   * the open deadline and the close timeout (CLOSE_TIMEOUT_SECONDS).
+   */
+  sweep: ConnectionSweep;
 }
 
 /** A connection a room hands other members' messages to. */
@@ -138,7 +141,7 @@ export function serveEcho(socket: WebSocket, options: ConnectionOptions): void {
 class EchoConnection
   implements
     Closable,
-    Watched,
+    Swept,
     Backlogged,
     EchoOutput,
     PushOutput,
@@ -161,15 +164,20 @@ class EchoConnection
   readonly #push: StreamPush | undefined;
   /** When the client last sent a message (or opened), for the idle sweep. */
   lastActiveAt: number = this.#openedAt;
+  /**
+   * Deadlines the sweep keeps (ms since epoch, Infinity for none): until the
+   * socket opens, when to give up on it; once the service has sent its
+   * close, when to give up on the answer (CLOSE_TIMEOUT_SECONDS). Timers
+   * per connection would cost more than the rest of a handshake's
+   * bookkeeping (`sweep.ts`).
+   */
+  #openBy: number;
+  #closeBy = Infinity;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Gives up on a close the client does not answer (CLOSE_TIMEOUT_SECONDS). */
-  #closeTimeout: ReturnType<typeof setTimeout> | undefined;
   /** The close timed out: the slot stays taken until Deno lets the socket go. */
   #abandoned = false;
   /** Our Close frame is sent and Deno keeps reading until the client's. */
   #awaitingClose = false;
-  /** Gives up on a socket that never opens; cleared on open. */
-  #openTimer: ReturnType<typeof setTimeout> | undefined;
   #messages = 0;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -222,10 +230,24 @@ class EchoConnection
     socket.addEventListener("open", this);
     socket.addEventListener("message", this);
     socket.addEventListener("close", this);
-    this.#openTimer = setTimeout(
-      () => this.#neverOpened(),
-      options.openTimeoutMs ?? OPEN_TIMEOUT_MS,
-    );
+    this.#openBy = now + (options.openTimeoutMs ?? OPEN_TIMEOUT_MS);
+    options.services.sweep.add(this);
+  }
+
+  /** For the sweep: the nearer of the open deadline and the close timeout. */
+  get dueAt(): number {
+    return Math.min(this.#openBy, this.#closeBy);
+  }
+
+  /** For the sweep: the idle timeout counts only while open and not closing. */
+  get idleFrom(): number {
+    return this.#opened && !this.#closing ? this.lastActiveAt : Infinity;
+  }
+
+  /** Called by the sweep once `dueAt` has passed: the nearer deadline acts. */
+  due(): void {
+    if (this.#closeBy <= this.#openBy) this.#closeTimedOut();
+    else this.#neverOpened();
   }
 
   /** For the overload watch: read only when an incident is attributed. */
@@ -365,10 +387,7 @@ class EchoConnection
     // socket (and whatever fragments it sends) until it leaves.
     const seconds = this.#services.config.closeTimeoutSeconds;
     if (seconds > 0 && !this.#finished) {
-      this.#closeTimeout = setTimeout(
-        () => this.#closeTimedOut(),
-        seconds * 1000,
-      );
+      this.#closeBy = Date.now() + seconds * 1000;
     }
   }
 
@@ -379,7 +398,7 @@ class EchoConnection
    * listener is what frees it.
    */
   #closeTimedOut(): void {
-    this.#closeTimeout = undefined;
+    this.#closeBy = Infinity;
     if (this.#finished) return;
     this.#abandoned = true;
     this.#stopAwaitingClose();
@@ -389,11 +408,10 @@ class EchoConnection
 
   #onOpen(): void {
     const { metrics } = this.#services;
-    clearTimeout(this.#openTimer);
     this.#opened = true;
+    this.#openBy = Infinity;
     metrics.connectionsOpen++;
     metrics.connectionsTotal++;
-    this.#services.idle?.add(this);
     for (const text of this.#options.prelude) this.send(text);
     this.#push?.start();
     this.#options.relay?.opened(this);
@@ -474,7 +492,7 @@ class EchoConnection
 
   /** The handshake never completed: finish as if closed, with 1006. */
   #neverOpened(): void {
-    this.#openTimer = undefined;
+    this.#openBy = Infinity;
     if (this.#opened || this.#finished) return;
     try {
       this.#socket.close();
@@ -488,9 +506,7 @@ class EchoConnection
   #onClose(code: number, reason: string): void {
     if (this.#finished) return;
     this.#finished = true;
-    clearTimeout(this.#openTimer);
-    clearTimeout(this.#closeTimeout);
-    this.#services.idle?.delete(this);
+    this.#services.sweep.delete(this);
     clearTimeout(this.#closeTimer);
     this.#responder?.stop();
     this.#push?.stop();
