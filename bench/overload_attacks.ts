@@ -12,7 +12,7 @@
  */
 import net from "node:net";
 import { Buffer } from "node:buffer";
-import { clientFrame, upgradeRequest } from "./wire.ts";
+import { clientFrame, closeCode, FrameReader, upgradeRequest } from "./wire.ts";
 
 const MiB = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -401,37 +401,25 @@ async function echoLoop(
   pause: (ms: number) => Promise<void>,
 ): Promise<void> {
   const { socket } = opened;
-  let buffer = Buffer.from(opened.rest);
   let waiting: (() => void) | undefined;
   let ended = false;
   const end = () => {
     ended = true;
     waiting?.();
   };
-  socket.on("data", (chunk: Buffer) => {
-    buffer = Buffer.concat([buffer, chunk]);
-    while (buffer.length >= 2) {
-      const length = buffer[1]! & 0x7f;
-      const head = length === 126 ? 4 : length === 127 ? 10 : 2;
-      const size = length === 126
-        ? buffer.readUInt16BE(2)
-        : length === 127
-        ? Number(buffer.readBigUInt64BE(2))
-        : length;
-      if (buffer.length < head + size) break;
-      const opcode = buffer[0]! & 0x0f;
-      if (opcode === 0x8) {
-        const code = size >= 2 ? buffer.readUInt16BE(head) : 1005;
-        report.closes.set(code, (report.closes.get(code) ?? 0) + 1);
-        socket.destroy();
-      } else if (opcode === 0x1) {
-        report.echoes++;
-        echoed();
-        waiting?.();
-      }
-      buffer = buffer.subarray(head + size);
+  const reader = new FrameReader((opcode, payload) => {
+    if (opcode === 0x8) {
+      const code = closeCode(payload);
+      report.closes.set(code, (report.closes.get(code) ?? 0) + 1);
+      socket.destroy();
+    } else if (opcode === 0x1) {
+      report.echoes++;
+      echoed();
+      waiting?.();
     }
   });
+  reader.push(opened.rest);
+  socket.on("data", (chunk: Uint8Array) => reader.push(chunk));
   socket.once("close", end);
   const abort = () => socket.destroy();
   signal.addEventListener("abort", abort, { once: true });
