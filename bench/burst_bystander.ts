@@ -13,7 +13,12 @@
  * run (`DIR/burst-N.cpuprofile`, Deno's `--cpu-prof`, for Chrome DevTools).
  * Each run starts a fresh server with the `deno task start` flags;
  * `--no-stall-watch` sets EVENT_LOOP_STALL_MS=0 (the overload watch's
- * event-loop stall trigger off), `BURST_SERVER_LOG=1` shows the server's log.
+ * event-loop stall trigger off), `BURST_SERVER_LOG=1` shows the server's log,
+ * `BURST_TRACE=1` prints every echo slower than 300 ms with its send time.
+ * Per run it also prints when the worst answered echo was sent, the server's
+ * CPU seconds, and how late this process's own 100 ms timer fired: a server
+ * that used little CPU while this timer stayed on time had work queued that
+ * the machine did not give it a core for.
  *
  * The flooding clients run in a child process (`--flood PORT MS`), so their
  * work does not delay the bystander's clock.
@@ -175,20 +180,43 @@ async function run(index: number) {
   };
   const sentAt = new Map<string, number>();
   const rtts: number[] = [];
+  /** The worst echo and when it was sent, in ms after the flood started. */
+  let worst = { ms: 0, atMs: 0 };
+  let floodStart = performance.now();
   socket.onmessage = (event) => {
     const at = sentAt.get(event.data);
     if (at === undefined) return;
     sentAt.delete(event.data);
-    rtts.push(performance.now() - at);
+    const ms = performance.now() - at;
+    rtts.push(ms);
+    if (ms > worst.ms) worst = { ms, atMs: at - floodStart };
+    if (Deno.env.get("BURST_TRACE") && ms > 300) {
+      console.error(
+        `slow echo ${Math.round(ms)} ms sent at ${
+          Math.round(at - floodStart)
+        } ms`,
+      );
+    }
   };
   let seq = 0;
+  // How late this process's own 100 ms timer fires: what the machine's load
+  // alone does to a process that has almost nothing to do.
+  let lastTick = performance.now();
+  let worstTimerLateMs = 0;
   const ticker = setInterval(() => {
+    const tick = performance.now();
+    worstTimerLateMs = Math.max(
+      worstTimerLateMs,
+      tick - lastTick - BYSTANDER_EVERY_MS,
+    );
+    lastTick = tick;
     if (socket.readyState !== WebSocket.OPEN) return;
     const text = `bystander ${String(seq++).padStart(22, "0")}`;
     sentAt.set(text, performance.now());
     socket.send(text);
   }, BYSTANDER_EVERY_MS);
 
+  floodStart = performance.now();
   const flooder = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -214,6 +242,10 @@ async function run(index: number) {
   const unanswered = [...sentAt.values()].map((at) => now - at);
   clearInterval(ticker);
   clearInterval(sampler);
+  // utime + stime, in clock ticks (100 per second on Linux).
+  const stat = Deno.readTextFileSync(`/proc/${server.pid}/stat`)
+    .replace(/^.*\) /, "").split(" ");
+  const cpuS = (Number(stat[11]) + Number(stat[12])) / 100;
   socket.onclose = null;
   socket.close();
   server.kill("SIGTERM");
@@ -227,6 +259,9 @@ async function run(index: number) {
     peakMiB: Math.round(peakKiB / 1024),
     flood: floodOut.trim(),
     closedBy,
+    worstAtS: (worst.atMs / 1000).toFixed(1),
+    cpuS,
+    worstTimerLateMs: Math.round(worstTimerLateMs),
   };
 }
 
@@ -254,7 +289,9 @@ try {
     console.log(
       `| ${i} | ${figures.worstMs} | ${figures.p99Ms} | ${figures.echoes} | ${figures.unanswered} | ${figures.peakMiB} |`,
     );
-    console.error(figures.flood);
+    console.error(
+      `${figures.flood} (worst answered echo sent ${figures.worstAtS} s into the flood; server CPU ${figures.cpuS} s; this process's 100 ms timer up to ${figures.worstTimerLateMs} ms late)`,
+    );
     if (figures.closedBy) {
       console.error(`the bystander was closed: ${figures.closedBy}`);
     }
