@@ -130,7 +130,10 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   });
   app.route("/room", roomRoute(services));
   // Pages on other origins may read the limits and open the event stream.
-  const readableFrom = cors({ origin: config.allowedOrigins });
+  const readableFrom = cors({
+    origin: config.allowedOrigins,
+    allowMethods: ["GET", "HEAD"],
+  });
   app.use("/limits", readableFrom);
   app.use("/sse", readableFrom);
   app.route("/limits", limitsRoute(services));

@@ -252,13 +252,15 @@ export class MessageStream {
     const summary = document.createElement("span");
     summary.className = "summary";
     summary.textContent = entry.summary;
-    item.append(seq, kind, summary);
+    // A link belongs to the summary's cell: as a cell of its own it pushed
+    // the size and time columns of its row out of line.
     if (entry.link) {
       const link = document.createElement("a");
       link.href = entry.link;
       link.textContent = entry.linkText ?? entry.link;
-      item.append(link);
+      summary.append(" ", link);
     }
+    item.append(seq, kind, summary);
     // Size, time and gap in cells of fixed width, so they line up row by row.
     const meta = document.createElement("span");
     meta.className = "meta";

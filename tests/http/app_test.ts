@@ -52,6 +52,26 @@ Deno.test("another method on a path that exists for GET is 405 with Allow, on a 
   });
 });
 
+Deno.test("a CORS preflight for /limits or /sse offers GET and HEAD only", async (t) => {
+  for (const path of ["/limits", "/sse"]) {
+    await t.step(path, async () => {
+      const response = await app.request(path, {
+        method: "OPTIONS",
+        headers: {
+          Origin: "https://tutorial.example",
+          "Access-Control-Request-Method": "GET",
+        },
+      });
+      await response.body?.cancel();
+      assert.equal(response.status, 204);
+      assert.equal(
+        response.headers.get("access-control-allow-methods"),
+        "GET,HEAD",
+      );
+    });
+  }
+});
+
 Deno.test("an upgrade refused before routing still gets the security headers and one http log line", async () => {
   const records: Array<Record<string, unknown>> = [];
   const { fetch, services } = createApp(DEFAULT_CONFIG, {

@@ -161,6 +161,19 @@ browserTest(
       },
     );
 
+    await t.step(
+      "the close row's time lines up with the message rows' times",
+      async () => {
+        const left = (selector: string) =>
+          page.locator(selector).last().evaluate((cell) =>
+            Math.round(cell.getBoundingClientRect().right)
+          );
+        const message = await left("#log li.message .meta .time");
+        const close = await left("#log li.close .meta .time");
+        assert.equal(close, message, "right edges of the time cells");
+      },
+    );
+
     await t.step("no console errors", () => {
       assert.deepEqual(problems, []);
     });
