@@ -23,13 +23,22 @@ function refuse(ctx: z.core.ParsePayload, value: unknown, message: string) {
   return z.NEVER;
 }
 
+/**
+ * The optional strings every setting starts from, built once and shared
+ * (zod schemas are immutable): each schema built costs start-up time.
+ */
+const OPTIONAL_TEXT = z.optional(z.string());
+const OPTIONAL_TRIMMED_TEXT = z.optional(z.string().check(z.trim()));
+
 /** An optional string, trimmed first when `trim` is set, then `parse`d. */
 function optionalText<Value>(
   parse: (value: string | undefined, ctx: z.core.ParsePayload) => Value,
   options: { trim?: boolean } = {},
 ): z.ZodMiniType<Value, string | undefined> {
-  const text = options.trim ? z.string().check(z.trim()) : z.string();
-  return z.pipe(z.optional(text), z.transform(parse));
+  return z.pipe(
+    options.trim ? OPTIONAL_TRIMMED_TEXT : OPTIONAL_TEXT,
+    z.transform(parse),
+  );
 }
 
 const MiB = 1024 * 1024;
@@ -549,5 +558,11 @@ function checkCombinations(config: Config): void {
   }
 }
 
-/** The default configuration, for tests and documentation. */
-export const DEFAULT_CONFIG: Readonly<Config> = parseConfig({});
+/**
+ * The default configuration, for tests and documentation. Marked pure: a
+ * bundle that does not use it leaves out its parse (the service's does not:
+ * `/limits` builds its own defaults when first asked).
+ */
+export const DEFAULT_CONFIG: Readonly<Config> = /* @__PURE__ */ parseConfig(
+  {},
+);

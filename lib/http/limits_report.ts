@@ -7,9 +7,9 @@
  */
 import {
   type Config,
-  DEFAULT_CONFIG,
   ENV_NAMES,
   type EnvName,
+  parseConfig,
   type Setting,
   SETTINGS,
 } from "../config.ts";
@@ -39,6 +39,12 @@ const LIMIT_ENVS: readonly EnvName[] = ENV_NAMES.filter((name) =>
   (SETTINGS[name] as Setting).breach !== undefined
 );
 
+/** The defaults, parsed on the first `/limits` rather than at every start. */
+let parsedDefaults: Config | undefined;
+function defaults(): Config {
+  return parsedDefaults ??= parseConfig({});
+}
+
 /**
  * Every limit with its active value and default, keyed by its config name.
  *
@@ -61,7 +67,7 @@ export function describeLimits(
     const key = setting.key as LimitName;
     described[key] = {
       value: config[key],
-      default: DEFAULT_CONFIG[key],
+      default: defaults()[key],
       off: config[key] === 0,
       unit: setting.unit,
       env,
