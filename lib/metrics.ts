@@ -55,7 +55,10 @@ export interface BridgeState {
 
 /** The rooms' numbers (`lib/rooms/registry.ts`), for `/healthz` and `/metrics`. */
 export interface RoomsState {
-  /** Rooms with a member or a watcher on this instance. */
+  /**
+   * Rooms with a member (open or opening) on this instance: what MAX_ROOMS
+   * caps. A room only watched through `/presence` is not counted.
+   */
   rooms: number;
   /** Open members on this instance, all rooms together. */
   members: number;
@@ -107,12 +110,15 @@ export interface MetricRow {
   readonly memory?: boolean;
   /** True for the rooms' gauges, reported only with their state. */
   readonly rooms?: boolean;
-  /** The value now, or the counts per label value. */
+  /**
+   * The value now, or the counts per label value; undefined when the metric
+   * does not apply (no series at all, rather than a misleading 0).
+   */
   readonly read: (
     metrics: Metrics,
     memory: MemoryState,
     rooms: RoomsState,
-  ) => number | ReadonlyMap<string | number, number>;
+  ) => number | ReadonlyMap<string | number, number> | undefined;
 }
 
 /** Every metric, in `/metrics` order. */
@@ -290,10 +296,11 @@ export const METRICS: readonly MetricRow[] = [
     name: "room_bridge_connected",
     type: "gauge",
     help:
-      "1 while rooms reach other instances (Redis or workers); 0 when down or none",
+      "1 while rooms reach other instances (Redis or workers), 0 while not; absent without a bridge",
     otel: { name: "ws_echo.room.bridge.connected", kind: "gauge", unit: "1" },
     rooms: true,
-    read: (_, __, rooms) => rooms.bridge?.connected ? 1 : 0,
+    read: (_, __, rooms) =>
+      rooms.bridge ? (rooms.bridge.connected ? 1 : 0) : undefined,
   },
   {
     name: "closes_total",
@@ -437,9 +444,10 @@ export class Metrics {
     for (const row of METRICS) {
       if (row.memory && !memory) continue;
       if (row.rooms && !rooms) continue;
+      const value = row.read(this, memory!, rooms!);
+      if (value === undefined) continue;
       const name = `ws_echo_${row.name}`;
       lines.push(`# HELP ${name} ${row.help}`, `# TYPE ${name} ${row.type}`);
-      const value = row.read(this, memory!, rooms!);
       if (typeof value === "number") {
         lines.push(`${name} ${value}`);
         continue;

@@ -16,8 +16,26 @@ export const OVERLOAD_RETRY_AFTER_SECONDS = 5;
 
 const RETRY = { "Retry-After": String(RETRY_AFTER_SECONDS) };
 
-/** The 426 body for a plain HTTP request: how to connect instead. */
-export function howToConnect(endpoint: string): string {
+/**
+ * The 426 body for a plain HTTP request: how to connect instead.
+ *
+ * @param room True for `/room/NAME`, which relays instead of echoing.
+ */
+export function howToConnect(endpoint: string, room = false): string {
+  if (room) {
+    return [
+      `${endpoint} is a WebSocket room: every message a member sends reaches the room's other members. Connect with a WebSocket client, twice to see it.`,
+      "",
+      "Browser console:",
+      `  const ws = new WebSocket("${endpoint}"); ws.onmessage = (e) => console.log(e.data); ws.onopen = () => ws.send("hello, room");`,
+      "",
+      "Command line:",
+      `  npx wscat -c ${endpoint}`,
+      "",
+      "The member count, joins and leaves: GET /room/NAME/presence (Server-Sent Events).",
+      "",
+    ].join("\n");
+  }
   return [
     `${endpoint} is a WebSocket echo endpoint: connect with a WebSocket client.`,
     "",
@@ -55,10 +73,10 @@ function row<Facts = Record<string, never>>(
  */
 export const REFUSALS = {
   /** A plain GET: how to connect instead (RFC 6455 §4.2.2: 426 + Upgrade). */
-  plain_http: row<{ endpoint: string }>(
+  plain_http: row<{ endpoint: string; room?: boolean }>(
     426,
     { Upgrade: "websocket", Connection: "Upgrade" },
-    ({ endpoint }) => howToConnect(endpoint),
+    ({ endpoint, room }) => howToConnect(endpoint, room),
   ),
   /** A malformed handshake header, or one Deno would not upgrade. */
   bad_handshake: row<{ detail: string }>(
@@ -216,14 +234,16 @@ export function refusal<Reason extends RefusalReason>(
  *
  * @param endpoint Gives the `ws:`/`wss:` URL the 426 body names; called only
  * for that body.
+ * @param room True for `/room/NAME`: the 426 body describes a room.
  */
 export function handshakeRefusal(
   failure: HandshakeFailure,
   endpoint: () => string,
+  room = false,
 ): Refusal {
   switch (failure.reason) {
     case "plain_http":
-      return refusal("plain_http", { endpoint: endpoint() });
+      return refusal("plain_http", { endpoint: endpoint(), room });
     case "bad_version":
       return refusal("bad_version", { version: failure.version });
     case "bad_handshake":

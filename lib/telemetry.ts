@@ -153,6 +153,7 @@ export function startTelemetry(
     for (const row of rows) {
       const observable = observables.get(row.otel!.name)!;
       const value = row.read(metrics, memoryState!, roomsState!);
+      if (value === undefined) continue;
       if (typeof value === "number") {
         result.observe(observable, value);
         continue;

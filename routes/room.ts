@@ -11,7 +11,6 @@
  */
 import { Hono } from "hono/quick";
 import { streamSSE } from "hono/streaming";
-import * as z from "zod/mini";
 import {
   admitClient,
   type Client,
@@ -24,15 +23,19 @@ import {
   decideUpgrade,
   type UpgradeEndpoint,
 } from "../lib/connection/upgrade.ts";
+import { parseEchoQuery } from "../lib/connection/parse_options.ts";
 import type { PresenceEvent, RoomRefusal } from "../lib/rooms/registry.ts";
 import { parseRoomName, ROOM_NAME_RULE } from "../lib/rooms/room_name.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 import { SSE_RETRY_MS } from "../lib/connection/event_stream.ts";
 
-/** A member's options: `self=1` sends its own messages back to it too. */
-const roomQuery = z.object({
-  self: z.optional(z.enum(["0", "1"], { error: "expected 0 or 1" })),
-});
+/** Where a room's query is parsed: none of the echo's options apply. */
+const ROOM_QUERY = {
+  stream: false,
+  room: true,
+  maxMessageBytes: 0,
+  maxBufferedBytes: 0,
+} as const;
 
 /** What a member asked for in its query. */
 interface MemberOptions {
@@ -138,7 +141,11 @@ function upgrade(
   }
 }
 
-/** `/room/NAME` as an upgrade endpoint: `self=` and a room not full. */
+/**
+ * `/room/NAME` as an upgrade endpoint: `self=` and a room not full. Its
+ * options are read with the echo's parser in the room's context: `self` once,
+ * every echo option refused with 400 naming it, other parameters ignored.
+ */
 function roomEndpoint(
   services: Services,
   name: string,
@@ -146,15 +153,11 @@ function roomEndpoint(
 ): UpgradeEndpoint<MemberOptions> {
   return {
     path,
+    room: true,
     options: (params) => {
-      const parsed = roomQuery.safeParse(Object.fromEntries(params));
-      if (parsed.success) return { own: { self: parsed.data.self === "1" } };
-      const issue = parsed.error.issues[0]!;
-      return refusal("bad_options", {
-        detail: `Invalid option "${
-          String(issue.path[0])
-        }": ${issue.message}\n\nOptions:\n  self: 1 to receive your own messages too\n`,
-      });
+      const parsed = parseEchoQuery(params, ROOM_QUERY);
+      if ("status" in parsed) return parsed;
+      return { own: { self: parsed.query.self === "1" } };
     },
     check: () => roomRefusalFor(services, name),
   };
@@ -193,8 +196,11 @@ function presenceStream(
   c: Parameters<typeof streamSSE>[0],
 ): Response | Promise<Response> {
   const { config, rooms, log, ids } = services;
-  const full = roomRefusalFor(services, name);
-  if (full && full.reason !== "room_full") return refuse(services, who, full);
+  // Only rooms being off refuses a watcher: watching creates no room that
+  // MAX_ROOMS counts, and a full room can still be watched.
+  if (config.maxRooms === 0) {
+    return refuse(services, who, roomRefusal("rooms_off", name, services));
+  }
   const lease = admitClient(services, who);
   if (lease instanceof Response) return lease;
   const id = ids.next();

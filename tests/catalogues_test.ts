@@ -100,13 +100,33 @@ Deno.test("/metrics and OpenTelemetry are written from the one metric catalogue"
     maxRssBytes: 0,
     shedding: null,
     shed: { memory_budget: 0, rss: 0 },
-  }, { rooms: 0, members: 0, bridge: null });
+  }, {
+    rooms: 0,
+    members: 0,
+    bridge: {
+      kind: "redis",
+      connected: false,
+      published: 0,
+      received: 0,
+      dropped: 0,
+      lost: 0,
+    },
+  });
   await t.step("every row is a /metrics series with its help and type", () => {
     for (const row of METRICS) {
       const name = `ws_echo_${row.name}`;
       assert.ok(text.includes(`# HELP ${name} ${row.help}\n`), name);
       assert.ok(text.includes(`# TYPE ${name} ${row.type}\n`), name);
     }
+  });
+  await t.step("without a bridge, no bridge series (not a 0)", () => {
+    const alone = new Metrics().toPrometheus(undefined, {
+      rooms: 0,
+      members: 0,
+      bridge: null,
+    });
+    assert.ok(alone.includes("ws_echo_room_members 0\n"));
+    assert.ok(!alone.includes("ws_echo_room_bridge_connected"));
   });
   await t.step(
     "every instrument but the duration is a row, with its help",

@@ -57,6 +57,12 @@ function flag() {
 export const STREAM_OPTIONS = ["count", "size", "type", "interval"] as const;
 
 /**
+ * The options `/room/NAME` takes; elsewhere they are refused, and on a room
+ * every other option is (a room relays, it does not echo).
+ */
+export const ROOM_OPTIONS = ["self"] as const;
+
+/**
  * The query options of the WebSocket endpoints (`/echo`, `/close`,
  * `/inspect`, an upgrade on `/`, and `/stream`). Unknown parameters are not
  * part of it: client libraries add their own (`?EIO=4`, cache busters,
@@ -102,6 +108,9 @@ function buildEchoQuerySchema() {
       z.enum(["text", "binary"], { error: "expected text or binary" }),
     ),
     interval: z.optional(integerOption(0, MAX_STREAM_INTERVAL_MS)),
+    self: z.optional(
+      z.enum(["0", "1"], { error: "expected 0 or 1, given once" }),
+    ),
   }).check(z.superRefine((query, ctx) => {
     const needs = [
       ["code", "close_after"],
@@ -143,6 +152,7 @@ export const ECHO_OPTION_HELP = {
   type: "/stream: text (default) or binary",
   interval:
     `/stream: milliseconds between messages, 0-${MAX_STREAM_INTERVAL_MS} (default 1000; 0 = as fast as you read)`,
+  self: "/room/NAME: 1 to receive your own messages too (default 0)",
 } as const;
 
 /** What a connection does beyond echoing, from its query options. */
@@ -211,6 +221,11 @@ export interface ParsedQuery {
 export interface QueryContext {
   /** True on `/stream`, the only endpoint that takes {@link STREAM_OPTIONS}. */
   stream: boolean;
+  /**
+   * True on `/room/NAME`, the only endpoint that takes {@link ROOM_OPTIONS}
+   * and none of the others.
+   */
+  room?: boolean;
   /** MAX_MESSAGE_BYTES (0 = off): the largest `/stream` size. */
   maxMessageBytes: number;
   /**
@@ -274,13 +289,29 @@ export function parseEchoQuery(
   }
   const result = echoQuerySchema().safeParse(known);
   if (!result.success) {
-    return badOptions(result.error.issues.map((issue) => ({
-      option: String(issue.path[0] ?? "query"),
-      message: issue.message,
-    })));
+    return badOptions(
+      result.error.issues.map((issue) => ({
+        option: String(issue.path[0] ?? "query"),
+        message: issue.message,
+      })),
+      context.room ? ROOM_OPTIONS : undefined,
+    );
   }
   const query = result.data;
   const misplaced = [];
+  const room: readonly string[] = ROOM_OPTIONS;
+  for (const option of Object.keys(query) as Array<keyof EchoQuery>) {
+    if (query[option] === undefined) continue;
+    if (context.room && !room.includes(option)) {
+      misplaced.push({ option, message: "does not apply to /room/NAME" });
+    } else if (!context.room && room.includes(option)) {
+      misplaced.push({ option, message: "only applies to /room/NAME" });
+    }
+  }
+  if (context.room) {
+    if (misplaced.length > 0) return badOptions(misplaced, ROOM_OPTIONS);
+    return { query, ignored: [...ignored] };
+  }
   if (!context.stream) {
     for (const option of STREAM_OPTIONS) {
       if (query[option] !== undefined) {
@@ -307,16 +338,20 @@ export function parseEchoQuery(
   return { query, ignored: [...ignored] };
 }
 
-/** The 400 for bad options: one line per problem, then every option's help. */
+/**
+ * The 400 for bad options: one line per problem, then the help of the
+ * endpoint's options (`only`; every option unless told).
+ */
 function badOptions(
   problems: Array<{ option: string; message: string }>,
+  only?: readonly (keyof typeof ECHO_OPTION_HELP)[],
 ): Refusal {
   const lines = problems.map(({ option, message }) =>
     `Invalid option "${option}": ${message}`
   );
-  const help = Object.entries(ECHO_OPTION_HELP).map(([name, text]) =>
-    `  ${name}: ${text}`
-  );
+  const help = Object.entries(ECHO_OPTION_HELP)
+    .filter(([name]) => only === undefined || only.some((o) => o === name))
+    .map(([name, text]) => `  ${name}: ${text}`);
   return refusal("bad_options", {
     detail: `${lines.join("\n")}\n\nOptions:\n${help.join("\n")}\n`,
   });

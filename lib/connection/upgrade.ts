@@ -72,6 +72,8 @@ export interface UpgradeEndpoint<Own = undefined> {
   closeCommands?: boolean;
   /** `/stream`: takes the stream options and sends messages of its own. */
   stream?: boolean;
+  /** `/room/NAME`: a plain GET is told how to join a room, not an echo. */
+  room?: boolean;
   /**
    * Query options of this endpoint's own, read in place of the echo options
    * (which then stay the plain echo's): a refusal for a bad one, else what
@@ -220,12 +222,16 @@ export function decideUpgrade<Own = undefined>(
       : undefined;
     return {
       client,
-      refusal: instead ?? handshakeRefusal(checked, () => {
-        const secure = config.trustProxy > 0
-          ? headers.get("x-forwarded-proto") === "https" || undefined
-          : undefined;
-        return webSocketUrl(request.url, secure);
-      }),
+      refusal: instead ?? handshakeRefusal(
+        checked,
+        () => {
+          const secure = config.trustProxy > 0
+            ? headers.get("x-forwarded-proto") === "https" || undefined
+            : undefined;
+          return webSocketUrl(request.url, secure);
+        },
+        endpoint.room,
+      ),
     };
   }
   // Asked for: answered before admission, as it holds nothing.

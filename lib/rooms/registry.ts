@@ -5,7 +5,10 @@
  * member's own send function (so each copy counts against the receiver's
  * MAX_BUFFERED_BYTES and the memory budget), and to the bridge for the other
  * instances. Nothing is stored: a room exists while it has members or
- * presence watchers, and is forgotten when the last one goes.
+ * presence watchers, and is forgotten when the last one goes. MAX_ROOMS
+ * counts the rooms with members only: a presence stream creates no room
+ * that would keep a member out (each stream is a connection, within
+ * MAX_CONNECTIONS and MAX_CONNECTIONS_PER_IP).
  *
  * @module
  */
@@ -52,6 +55,8 @@ export class RoomRegistry implements BridgeListener {
   readonly #limits: RoomLimits;
   #bridge: RoomBridge | undefined;
   #members = 0;
+  /** Rooms with at least one member, open or opening: what MAX_ROOMS caps. */
+  #occupied = 0;
   #refresh: ReturnType<typeof setInterval> | undefined;
 
   constructor(limits: RoomLimits) {
@@ -66,7 +71,7 @@ export class RoomRegistry implements BridgeListener {
   /** Counts kept for `/healthz` and `/metrics`. */
   state(): RoomsState {
     return {
-      rooms: this.#rooms.size,
+      rooms: this.#occupied,
       members: this.#members,
       bridge: this.#bridge?.state() ?? null,
     };
@@ -96,10 +101,8 @@ export class RoomRegistry implements BridgeListener {
     const { maxRooms, maxMembers } = this.#limits;
     if (maxRooms === 0) return "rooms_off";
     const room = this.#rooms.get(name);
-    if (room === undefined) {
-      return this.#rooms.size >= maxRooms ? "rooms_full" : undefined;
-    }
-    return room.total() >= maxMembers ? "room_full" : undefined;
+    if (!room?.reserved.size && this.#occupied >= maxRooms) return "rooms_full";
+    return room && room.total() >= maxMembers ? "room_full" : undefined;
   }
 
   /**
@@ -117,22 +120,22 @@ export class RoomRegistry implements BridgeListener {
     if (refusal) return refusal;
     const membership = new Membership(this, this.#room(name), options.self);
     membership.room.reserved.add(membership);
+    if (membership.room.reserved.size === 1) this.#occupied++;
     return membership;
   }
 
   /**
    * Tells `listener` the member count of `name` now and after each change.
+   * Watching is refused only when rooms are off: a watched room without
+   * members does not count against MAX_ROOMS.
    *
-   * @returns Stops the listening; or the refusal, as {@link join}.
+   * @returns Stops the listening; or `rooms_off`.
    */
   watch(
     name: string,
     listener: PresenceListener,
   ): (() => void) | RoomRefusal {
     if (this.#limits.maxRooms === 0) return "rooms_off";
-    if (!this.#rooms.has(name) && this.#rooms.size >= this.#limits.maxRooms) {
-      return "rooms_full";
-    }
     const room = this.#room(name);
     room.watchers.add(listener);
     listener({ room: name, members: room.total(), change: "snapshot" });
@@ -208,7 +211,9 @@ export class RoomRegistry implements BridgeListener {
   /** A member's connection finished (whether or not it ever opened). */
   left(membership: Membership, wasOpen: boolean): void {
     const room = membership.room;
-    room.reserved.delete(membership);
+    if (room.reserved.delete(membership) && room.reserved.size === 0) {
+      this.#occupied--;
+    }
     if (wasOpen) {
       room.open--;
       this.#members--;

@@ -123,6 +123,7 @@ Deno.test("GET /limits reports the running configuration and the defaults", asyn
     "size",
     "type",
     "interval",
+    "self",
   ]);
   // What startTestServer adds to `env`.
   const config = parseConfig({
