@@ -22,29 +22,27 @@ const RETRY = { "Retry-After": String(RETRY_AFTER_SECONDS) };
  * @param room True for `/room/NAME`, which relays instead of echoing.
  */
 export function howToConnect(endpoint: string, room = false): string {
-  if (room) {
-    return [
-      `${endpoint} is a WebSocket room: every message a member sends reaches the room's other members. Connect with a WebSocket client, twice to see it.`,
-      "",
-      "Browser console:",
-      `  const ws = new WebSocket("${endpoint}"); ws.onmessage = (e) => console.log(e.data); ws.onopen = () => ws.send("hello, room");`,
-      "",
-      "Command line:",
-      `  npx wscat -c ${endpoint}`,
-      "",
-      "The member count, joins and leaves: GET /room/NAME/presence (Server-Sent Events).",
-      "",
-    ].join("\n");
-  }
+  const [what, hello] = room
+    ? [
+      "a WebSocket room: every message a member sends reaches the room's other members. Connect with a WebSocket client, twice to see it.",
+      "hello, room",
+    ]
+    : ["a WebSocket echo endpoint: connect with a WebSocket client.", "hello"];
   return [
-    `${endpoint} is a WebSocket echo endpoint: connect with a WebSocket client.`,
+    `${endpoint} is ${what}`,
     "",
     "Browser console:",
-    `  const ws = new WebSocket("${endpoint}"); ws.onmessage = (e) => console.log(e.data); ws.onopen = () => ws.send("hello");`,
+    `  const ws = new WebSocket("${endpoint}"); ws.onmessage = (e) => console.log(e.data); ws.onopen = () => ws.send("${hello}");`,
     "",
     "Command line:",
     `  npx wscat -c ${endpoint}`,
     "",
+    ...(room
+      ? [
+        "The member count, joins and leaves: GET /room/NAME/presence (Server-Sent Events).",
+        "",
+      ]
+      : []),
   ].join("\n");
 }
 
