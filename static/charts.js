@@ -20,6 +20,11 @@ function cssColor(name) {
     .trim() || "#555";
 }
 
+/** Tick steps for axes of whole numbers (uPlot's `incrs`). */
+const WHOLE_STEPS = [1, 2, 5].flatMap((step) =>
+  [1, 10, 100, 1000, 10000, 100000].map((scale) => step * scale)
+).sort((a, b) => a - b);
+
 /**
  * uPlot `size` for an axis: tick length, gap and the widest label, measured
  * in the axis font (uPlot's own autosize recipe), in CSS pixels.
@@ -65,7 +70,7 @@ export class Charts {
   /**
    * @param {{ rtt: HTMLElement, flow: HTMLElement, rttSummary: HTMLElement, flowSummary: HTMLElement }} elements
    * @param {(key: string, values?: object) => string} t
-   * @param {{ size: (bytes: number) => string, number: (n: number) => string }} format
+   * @param {{ size: (bytes: number) => string, number: (n: number, fractionDigits?: number) => string }} format
    *   byte counts and plain numbers in the page's language
    */
   constructor(elements, t, format) {
@@ -83,10 +88,10 @@ export class Charts {
       stroke: cssColor("--fg"),
       grid: { stroke: cssColor("--grid") },
       ticks: { stroke: cssColor("--grid") },
-      values: (_chart, splits) => splits.map((value) => label(value)),
+      values: (_chart, splits) => tickLabels(splits, label),
       size: fitLabels,
     });
-    const plain = (value) => format.number(value);
+    const plain = (value, digits) => format.number(value, digits);
     const base = (element) => ({
       width: Math.max(element.clientWidth, 200),
       height: 180,
@@ -102,7 +107,8 @@ export class Charts {
           width: 1.5,
           points: { show: false },
         }],
-        axes: [axis(plain), axis(plain)],
+        // Messages are counted in whole numbers: no tick between two.
+        axes: [{ ...axis(plain), incrs: WHOLE_STEPS }, axis(plain)],
       },
       this.#rtt,
       elements.rtt,
@@ -123,6 +129,7 @@ export class Charts {
         }],
         axes: [axis(plain), axis((value) => format.size(value)), {
           ...axis(plain),
+          incrs: WHOLE_STEPS,
           scale: "rate",
           side: 1,
           grid: { show: false },
@@ -208,7 +215,7 @@ export class Charts {
       this.#elements.rttSummary.textContent = this.#t("chart.rttSummary", {
         count: rtt.length,
         last: Math.round(rtt[rtt.length - 1]),
-        median: Math.round(sorted[Math.floor(sorted.length / 2)]),
+        median: Math.round(median(sorted)),
         max: Math.round(sorted[sorted.length - 1]),
       });
     }
@@ -222,4 +229,33 @@ export class Charts {
         rate: this.#format.number(Math.max(...rates)),
       });
   }
+}
+
+/**
+ * The median of sorted numbers: the middle one, or the mean of the two in
+ * the middle (two echoes of 17 and 34 ms have a median of 25.5, not 34).
+ * @param {number[]} sorted ascending, not empty
+ */
+export function median(sorted) {
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? sorted[middle]
+    : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * An axis's tick labels, with as many decimals as the step between ticks
+ * needs (at most 3): ticks 0.2 apart read 1.2 and 1.4, not 1 and 1.
+ * @param {number[]} splits the tick values, ascending
+ * @param {(value: number, fractionDigits: number) => string} label
+ */
+export function tickLabels(splits, label) {
+  const step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 1;
+  let digits = 0;
+  while (digits < 3) {
+    const scaled = step * 10 ** digits;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6) break;
+    digits++;
+  }
+  return splits.map((value) => label(value, digits));
 }

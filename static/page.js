@@ -61,7 +61,8 @@ export const size = (bytes) =>
   formatBytes(bytes, state.language, { B: t("unit.B") });
 
 /** A whole number with the language's digit grouping: "2,401". */
-export const number = (n) => formatNumber(n, state.language);
+export const number = (n, fractionDigits = 0) =>
+  formatNumber(n, state.language, fractionDigits);
 
 /** Time since the entry before: "+3 ms", "+1.2 s". */
 export const gap = (ms) => formatGap(ms, state.language);
