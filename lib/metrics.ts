@@ -360,6 +360,8 @@ export class Metrics {
   connectionsOpen = 0;
   /** Open `/sse` streams; `/healthz` counts them in `connections`. */
   streamsOpen = 0;
+  /** `/sse` events written: flow for the overload watch (no metric row). */
+  streamEventsOut = 0;
   connectionsTotal = 0;
   messagesIn = 0;
   bytesIn = 0;

@@ -165,6 +165,7 @@ export class EventStream implements Closable, Backlogged {
       id: String(++this.#events),
     };
     if (retry !== undefined) message.retry = retry;
+    this.#services.metrics.streamEventsOut++;
     return this.#stream.writeSSE(message);
   }
 }

@@ -37,6 +37,11 @@ export interface Sample {
   bytesOut?: number;
   /** CPU time the process has used since start-up (user + system), in ms. */
   cpuMs?: number;
+  /**
+   * The share of one core this process can expect on this machine now
+   * (cores / load average, at most 1); undefined when unknown.
+   */
+  fairShare?: number | undefined;
 }
 
 /** The thresholds; 0 turns a detector off. */
@@ -90,11 +95,20 @@ export const FLOWING_BYTES_PER_SECOND = 1024 * 1024;
  * keeps up with leaves the loop prompt but burns the core (pongs: 60-98% of
  * a core on a quiet machine); on a loaded one the flooded process gets less
  * CPU (10-17% at load average 15) and waits for it instead (its timers
- * 200-800 ms late), while an idle process, however loaded the machine, is
- * woken promptly (0-14 ms) and burns 0-4% (`deno run -A
- * bench/overload_facts.ts stall pong`).
+ * 200-800 ms late), while an idle process burns 0-4% (`deno run -A
+ * bench/overload_facts.ts stall pong`). Machine load alone can keep an idle
+ * process's timers waiting too: {@link FAIR_SHARE_USED} tells them apart.
  */
 export const BUSY_SHARE = 0.5;
+/**
+ * The share of its fair share of a core (see {@link Sample.fairShare}) the
+ * process must burn for a late or busy loop to be its own doing. Machine
+ * load alone makes timers late too (an idle service, 1% of a core, had
+ * timers over 300 ms late at load average 35 and recycled everyone), while
+ * a flooded one burns what it can get: 4-9% of a core at load average
+ * 30-36 (a fair share of 6%), 10-17% at 15, 60-98% on a quiet machine.
+ */
+export const FAIR_SHARE_USED = 0.4;
 /** How long the process must stay busy with nothing flowing, in ms. */
 export const BUSY_HOLD_MS = 2000;
 
@@ -196,7 +210,18 @@ export class OverloadSignals {
     if (heldMs < STALL_HOLD_MS || late.delaySum / late.count < stallMs) {
       return false;
     }
-    return !flowing(late.before, sample);
+    return this.#ownDoing(sample) && !flowing(late.before, sample);
+  }
+
+  /**
+   * True unless the CPU the process used says the machine, not the process,
+   * kept its timers waiting (see {@link FAIR_SHARE_USED}); true when either
+   * figure is unknown.
+   */
+  #ownDoing(sample: Sample): boolean {
+    const cpuShare = this.#cpuShare;
+    if (cpuShare === undefined || sample.fairShare === undefined) return true;
+    return cpuShare >= FAIR_SHARE_USED * sample.fairShare;
   }
 
   /**
@@ -218,6 +243,7 @@ export class OverloadSignals {
       waitedMs += this.#samples[i]!.delayMs;
     }
     return cpuShare + waitedMs / spanMs >= BUSY_SHARE &&
+      cpuShare >= FAIR_SHARE_USED * (sample.fairShare ?? 1) &&
       !flowing(first, sample);
   }
 }

@@ -32,6 +32,7 @@ import type { IncidentCause } from "../metrics.ts";
 import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
 import type { Activity } from "../admission/slots.ts";
 import { attribute } from "./overload_attribution.ts";
+import { fairShare, processCpuMs } from "./cpu_share.ts";
 import {
   EARLY_SHARE,
   OverloadSignals,
@@ -83,6 +84,13 @@ export interface OverloadWatchOptions {
    * @default user + system from {@link processCpuMs}
    */
   readCpuMs?: () => number;
+  /**
+   * Reads the share of one core the process can expect now (0-1), or
+   * undefined when unknown.
+   * @default cores / 1-minute load average, at most 1 (`Deno.loadavg()`,
+   * which needs `--allow-sys=loadavg`; unknown without it)
+   */
+  readFairShare?: () => number | undefined;
   /** @default LISTENER_DOWN_LIMIT_MS */
   listenerDownLimitMs?: number;
   /** @default FAIL_EXIT_DELAY_MS */
@@ -101,28 +109,6 @@ type WatchedServices = Pick<
   | "listener"
 >;
 
-/** What `cpuUsage()` returns: microseconds of CPU time. */
-type CpuUsage = { user: number; system: number };
-
-/**
- * Deno's own CPU-time reading, which `node:process`'s `cpuUsage()` calls
- * (Deno 2.9.6; the same figures, read side by side). It is not in Deno's
- * type declarations, hence the cast; where it is missing, Deno's `process`
- * global is used. Importing `node:process` instead loads Node's process
- * module at every start: 0.39x of a bare echo's CPU from spawn to first
- * echo and 4 MiB of RSS (measured side by side, BENCHMARKS.md #23).
- */
-const denoCpuUsage = (Deno as unknown as { cpuUsage?: () => CpuUsage })
-  .cpuUsage;
-
-/** The CPU time this process has used, user plus system, in ms. */
-export function processCpuMs(): number {
-  const { user, system } = denoCpuUsage?.() ??
-    (globalThis as unknown as { process: { cpuUsage(): CpuUsage } }).process
-      .cpuUsage();
-  return (user + system) / 1000;
-}
-
 /** Samples the process and acts on incidents; `dispose()` stops it. */
 export class OverloadWatch {
   readonly #services: WatchedServices;
@@ -130,6 +116,7 @@ export class OverloadWatch {
   readonly #signals: OverloadSignals;
   readonly #readRss: () => number;
   readonly #readCpuMs: () => number;
+  readonly #readFairShare: () => number | undefined;
   readonly #counted = new WeakSet<object>();
   readonly #leakKeys = new Set<string>();
   #leaks = 0;
@@ -155,6 +142,7 @@ export class OverloadWatch {
     });
     this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
     this.#readCpuMs = options.readCpuMs ?? processCpuMs;
+    this.#readFairShare = options.readFairShare ?? fairShare;
     services.overload.watching = true;
     this.#schedule(performance.now());
   }
@@ -197,9 +185,11 @@ export class OverloadWatch {
       messagesIn: metrics.messagesIn,
       requests: metrics.httpRequests,
       bytesIn: metrics.bytesIn,
-      messagesOut: metrics.messagesOut,
+      // `/sse` events are messages out too.
+      messagesOut: metrics.messagesOut + metrics.streamEventsOut,
       bytesOut: metrics.bytesOut,
       cpuMs: this.#readCpuMs(),
+      fairShare: this.#readFairShare(),
     };
     this.#last = sample;
     this.#settledAt = this.#lastAt;

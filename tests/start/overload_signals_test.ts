@@ -181,7 +181,14 @@ Deno.test("OverloadSignals: a prompt loop that burns the CPU while nothing flows
       const causes = [];
       for (let at = 0; at <= BUSY_HOLD_MS; at += 200) {
         causes.push(
-          signals.add(sample(at, { cpuMs: at * 0.15, delayMs: at ? 100 : 0 })),
+          signals.add(
+            // Load average 15 on 2 cores: a fair share of 13% of a core.
+            sample(at, {
+              cpuMs: at * 0.15,
+              delayMs: at ? 100 : 0,
+              fairShare: 2 / 15,
+            }),
+          ),
         );
       }
       assert.deepEqual(causes.filter(Boolean), ["event_loop_stall"]);
@@ -211,6 +218,35 @@ Deno.test("OverloadSignals: a prompt loop that burns the CPU while nothing flows
   await t.step("off when EVENT_LOOP_STALL_MS is 0", () => {
     const signals = new OverloadSignals({ maxRssBytes: 0, stallMs: 0 });
     assert.deepEqual(busyFor(signals, 5000, 1), []);
+  });
+});
+
+Deno.test("OverloadSignals: timers late because the machine is loaded are no stall", async (t) => {
+  const limits = { maxRssBytes: 0, stallMs: 300 };
+  /** Samples 400 ms apart, each 300 ms late, burning `share` of a core. */
+  const loaded = (share: number, fairShare: number | undefined) => {
+    const signals = new OverloadSignals(limits);
+    const causes = [];
+    for (let at = 0; at <= 4000; at += 400) {
+      causes.push(
+        signals.add(
+          sample(at, { delayMs: at ? 300 : 0, cpuMs: at * share, fairShare }),
+        ),
+      );
+    }
+    return causes.filter(Boolean);
+  };
+  // Load average 33 on 2 cores: a fair share of 6% of a core.
+  await t.step("an idle process (1% of a core) is not struck by load", () => {
+    assert.deepEqual(loaded(0.01, 2 / 33), []);
+  });
+  await t.step("a flooded one burning its fair share is", () => {
+    assert.deepEqual(loaded(0.05, 2 / 33).slice(0, 1), ["event_loop_stall"]);
+  });
+  await t.step("without a load figure the late loop alone decides", () => {
+    assert.deepEqual(loaded(0.01, undefined).slice(0, 1), [
+      "event_loop_stall",
+    ]);
   });
 });
 

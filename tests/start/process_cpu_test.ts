@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import process from "node:process";
-import { processCpuMs } from "../../lib/start/overload_watch.ts";
+import { processCpuMs } from "../../lib/start/cpu_share.ts";
 
 Deno.test("processCpuMs() reads the CPU time node:process's cpuUsage() reads, and it grows with work", () => {
   const node = process.cpuUsage();
