@@ -53,6 +53,8 @@ export const MESSAGES = {
     "invalid.saveMany": "At most {max} saved messages: delete one first.",
     "invalid.noFile": "Choose a file first.",
     "invalid.fileSize": "The file is {size}; the page sends files up to {max}.",
+    "fileOverLimit":
+      "The file is {size}, over this server's MAX_MESSAGE_BYTES of {max}: sending it shows the close it answers with (1009).",
     "export": "Export",
     "import": "Import",
     "replay": "Replay {count} sent",
@@ -333,6 +335,8 @@ export const MESSAGES = {
     "invalid.saveMany": "最多儲存 {max} 則訊息：請先刪除一則。",
     "invalid.noFile": "請先選擇檔案。",
     "invalid.fileSize": "檔案有 {size}；頁面最多傳送 {max} 的檔案。",
+    "fileOverLimit":
+      "檔案有 {size}，超過此伺服器的 MAX_MESSAGE_BYTES（{max}）：傳送後可看到伺服器以 1009 關閉連線。",
     "export": "匯出",
     "import": "匯入",
     "replay": "重播 {count} 則已傳送訊息",
@@ -602,6 +606,8 @@ export const MESSAGES = {
     "invalid.saveMany": "最多保存 {max} 条消息：请先删除一条。",
     "invalid.noFile": "请先选择文件。",
     "invalid.fileSize": "文件有 {size}；页面最多发送 {max} 的文件。",
+    "fileOverLimit":
+      "文件有 {size}，超过此服务器的 MAX_MESSAGE_BYTES（{max}）：发送后可看到服务器以 1009 关闭连接。",
     "export": "导出",
     "import": "导入",
     "replay": "重放 {count} 条已发送消息",

@@ -137,7 +137,26 @@ export function mountMorePanel({ connection, server }) {
       errorId: "file-error",
     });
   });
-  $("file").addEventListener("change", () => clearFieldError("file"));
+  /**
+   * A chosen file over the server's MAX_MESSAGE_BYTES may still be sent (to
+   * see the 1009 close), but the page says so before it goes.
+   */
+  function renderFileHint() {
+    const hint = $("file-hint");
+    const file = $("file").files?.[0];
+    const limit = server.limits?.maxMessageBytes;
+    hint.hidden = !file || !limit || limit.off || file.size <= limit.value;
+    if (!hint.hidden) {
+      hint.textContent = t("fileOverLimit", {
+        size: size(file.size),
+        max: size(limit.value),
+      });
+    }
+  }
+  $("file").addEventListener("change", () => {
+    clearFieldError("file");
+    renderFileHint();
+  });
   $("send-random").addEventListener("click", () => {
     const length = Math.min(
       Math.max(Math.round(Number($("random-size").value)) || 0, 0),
@@ -162,5 +181,6 @@ export function mountMorePanel({ connection, server }) {
     });
   });
   onLanguage(renderBurstHint);
+  onLanguage(renderFileHint);
   return { renderBurstHint };
 }

@@ -4,6 +4,7 @@
  * close with the server's reason.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { browserTest, connectPage, openDemo, waitForLog } from "./_browser.ts";
 
 browserTest(
@@ -87,6 +88,28 @@ browserTest(
   async (t, browser, server) => {
     const { page } = await openDemo(browser, server);
     await connectPage(page);
+    await t.step(
+      "a file over MAX_MESSAGE_BYTES is said to be before it is sent",
+      async () => {
+        const hint = page.locator("#file-hint");
+        await page.setInputFiles("#file", {
+          name: "small.bin",
+          mimeType: "application/octet-stream",
+          buffer: Buffer.alloc(1000),
+        });
+        assert.equal(await hint.isHidden(), true, "1000 bytes is allowed");
+        await page.setInputFiles("#file", {
+          name: "large.bin",
+          mimeType: "application/octet-stream",
+          buffer: Buffer.alloc(2000),
+        });
+        await hint.waitFor();
+        assert.match(
+          await hint.innerText(),
+          /over this server's MAX_MESSAGE_BYTES of 1,000 B/,
+        );
+      },
+    );
     await t.step("1009 for a message over MAX_MESSAGE_BYTES", async () => {
       await page.fill("#random-size", "2000");
       await page.click("#send-random");
