@@ -120,7 +120,16 @@ export async function start(
 /** SIGTERM, then SIGKILL after 10 s. */
 export async function stop(server: Server): Promise<void> {
   server.child.kill("SIGTERM");
-  const killer = setTimeout(() => server.child.kill("SIGKILL"), 10_000);
+  const killer = setTimeout(() => {
+    // It may have exited as the 10 s ran out, before `status` settled: kill
+    // then throws "Child process has already terminated" (a 06:50 run ended
+    // that way in round 2).
+    try {
+      server.child.kill("SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }, 10_000);
   await server.child.status;
   clearTimeout(killer);
   running.delete(server.child);
