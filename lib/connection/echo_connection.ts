@@ -1,25 +1,23 @@
 /**
- * One echo connection: every message passes the size and rate limits and is
- * sent back unchanged through {@link EchoConnection.send}, the one send
- * function, which counts each frame and keeps the backlog (estimated by
- * `backlog.ts`) within MAX_BUFFERED_BYTES and the process-wide memory
- * budget. Query options and `/close` commands live in `apply_options.ts`; a
- * pure echo pays one branch for them.
+ * One echo connection: every message passes the size and rate limits
+ * (`message_limits.ts`) and is sent back unchanged through
+ * {@link EchoConnection.send}, the one send function, which counts each frame
+ * and keeps the backlog (estimated by `backlog.ts`) within MAX_BUFFERED_BYTES
+ * and the process-wide memory budget. What a connection is given is in
+ * `connection_options.ts`; query options and `/close` commands live in
+ * `apply_options.ts`, so a pure echo pays one branch for them.
  *
  * @module
  */
 import { closeAfterEcho, type CloseReason } from "../protocol/close_codes.ts";
-import type { Config } from "../config.ts";
-import type { ConnectionSweep, Swept } from "./sweep.ts";
-import { type EchoOptions, isPlainEcho } from "./parse_options.ts";
+import type { Swept } from "./sweep.ts";
+import { isPlainEcho } from "./parse_options.ts";
 import {
   type PushOutput,
   streamCeilingBytes,
-  type StreamOptions,
   StreamPush,
 } from "./stream_push.ts";
-import type { Log } from "../log.ts";
-import type { Backlogged, MemoryGuard } from "../admission/memory_guard.ts";
+import type { Backlogged } from "../admission/memory_guard.ts";
 import {
   limitClose,
   type LimitReason,
@@ -27,10 +25,16 @@ import {
   LIMITS,
   type ShedCause,
 } from "../limits.ts";
-import type { Metrics } from "../metrics.ts";
 import { type EchoOutput, OptionsEcho } from "./apply_options.ts";
-import { TokenBucket } from "../admission/token_bucket.ts";
-import type { Activity, Closable, Lease } from "../admission/slots.ts";
+import type { Activity, Closable } from "../admission/slots.ts";
+import {
+  type ConnectionOptions,
+  type ConnectionServices,
+  OPEN_TIMEOUT_MS,
+  type RelayTarget,
+  SLOW_READER_SLOT_HOLD_MS,
+} from "./connection_options.ts";
+import { MessageLimits } from "./message_limits.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 import { memoryCharge, SentFrames } from "./backlog.ts";
 import { sendClose, stopReading } from "./close_handshake.ts";
@@ -41,92 +45,9 @@ export {
   IN_FLIGHT_BYTES,
 } from "./backlog.ts";
 
-/** The app's shared state a connection uses: one object for all of them. */
-export interface ConnectionServices {
-  config: Config;
-  metrics: Metrics;
-  memory: MemoryGuard;
-  log: Log;
-  /**
-   * Keeps each connection's deadlines: the idle timeout (IDLE_TIMEOUT_SECONDS),
-   * the open deadline and the close timeout (CLOSE_TIMEOUT_SECONDS).
-   */
-  sweep: ConnectionSweep;
-}
-
-/** A connection a room hands other members' messages to. */
-export interface RelayTarget {
-  /**
-   * Sends one message another member sent, through the one send function;
-   * nothing once the connection is closing. Counts as activity for the idle
-   * timeout: a member that only listens stays while the room talks.
-   *
-   * @param bytes The payload's length, measured once for every receiver.
-   * @param now `Date.now()`, read once for every receiver.
-   */
-  relay(data: string | ArrayBuffer, bytes: number, now: number): void;
-}
-
-/**
- * Where a room member's messages go instead of back to the sender
- * (`lib/rooms/`): told when the socket opens, of every message that passed
- * the size and rate limits, and once when the connection finishes.
- */
-export interface Relay {
-  opened(target: RelayTarget): void;
-  received(data: string | ArrayBuffer, bytes: number): void;
-  /**
-   * The connection is closing (the service closed it) or finished; called
-   * at least once, opened or not, and must be idempotent.
-   */
-  closed(): void;
-}
-
-/** What one connection needs: the shared state, and its own. */
-export interface ConnectionOptions {
-  /** Shared by every connection (the app's `Services` will do). */
-  services: ConnectionServices;
-  lease: Lease;
-  /** Client IP as the limits see it. */
-  ip: string;
-  /** Connection id, for the log line. */
-  id: string;
-  /** Query options: delay, format, close_after. */
-  echo: EchoOptions;
-  /** Text messages sent on open, before any echo (`/inspect`, greeting). */
-  prelude: readonly string[];
-  /** `/close`: text "CODE REASON" closes with that code and reason. */
-  closeCommands: boolean;
-  /** `/stream`: the messages the server sends of its own. */
-  stream?: StreamOptions;
-  /** A room member: messages go to the room, not back (no "Goodbye" close). */
-  relay?: Relay;
-  /** Gives up on a socket that has not opened by then. @default OPEN_TIMEOUT_MS */
-  openTimeoutMs?: number;
-}
-
 /** Why a close this service started was given up: the client never answered. */
 export const CLOSE_TIMEOUT_REASON =
   "close timeout: no answer to the close frame";
-
-/**
- * How long a connection's per-IP slot stays taken after the service closed
- * it for holding too much (slow reader, overload). Deno cannot abort a socket
- * whose writes are stuck behind a peer that does not read
- * (denoland/deno#25126): its descriptor and buffers stay until the client
- * goes (measured 30 s and more with `deno run -A
- * bench/slow_reader_teardown.ts 300`), so the hold bounds how many such
- * sockets one client can leave behind.
- */
-export const SLOW_READER_SLOT_HOLD_MS = 60_000;
-
-/**
- * How long an upgraded socket may take to open. A client that resets the
- * TCP connection right after sending its upgrade leaves a socket whose
- * `open` and `close` events never fire (measured by issue #12's attack
- * review); without this deadline its slot would stay taken for good.
- */
-export const OPEN_TIMEOUT_MS = 10_000;
 
 /**
  * Echoes every message on `socket` back unchanged, within the limits in
@@ -152,12 +73,9 @@ class EchoConnection
   readonly #options: ConnectionOptions;
   /** `Date.now()`: half the cost of `performance.now()` per message. */
   readonly #openedAt = Date.now();
-  readonly #maxMessageBytes: number;
   readonly #maxBufferedBytes: number;
-  readonly #messageRate: TokenBucket | undefined;
-  /** Shared by every connection of this client's address or prefix. */
-  readonly #clientMessageRate: TokenBucket | undefined;
-  readonly #byteRate: TokenBucket | undefined;
+  /** MAX_MESSAGE_BYTES and the three message rates. */
+  readonly #limits: MessageLimits;
   /** Query options and `/close`; undefined for a pure echo. */
   readonly #responder: OptionsEcho | undefined;
   /** `/stream`'s own messages; undefined elsewhere. */
@@ -197,24 +115,13 @@ class EchoConnection
     this.#socket = socket;
     this.#services = options.services;
     this.#options = options;
-    this.#maxMessageBytes = config.maxMessageBytes || Infinity;
     this.#maxBufferedBytes = config.maxBufferedBytes || Infinity;
     const now = this.#openedAt;
-    this.#messageRate = config.rateLimitMessagesPerSecond > 0
-      ? new TokenBucket(
-        config.rateLimitMessagesPerSecond,
-        config.rateLimitMessageBurst,
-        now,
-      )
-      : undefined;
-    this.#clientMessageRate = options.lease.clientMessageRate;
-    this.#byteRate = config.rateLimitBytesPerSecond > 0
-      ? new TokenBucket(
-        config.rateLimitBytesPerSecond,
-        config.rateLimitByteBurst,
-        now,
-      )
-      : undefined;
+    this.#limits = new MessageLimits(
+      config,
+      options.lease.clientMessageRate,
+      now,
+    );
     this.#responder = isPlainEcho(options.echo) && !options.closeCommands
       ? undefined
       : new OptionsEcho(this, options.echo, options.closeCommands);
@@ -428,16 +335,8 @@ class EchoConnection
     const metrics = this.#services.metrics;
     metrics.messagesIn++;
     metrics.bytesIn += bytes;
-    if (bytes > this.#maxMessageBytes) return this.#breached("message_size");
-    if (this.#messageRate && !this.#messageRate.take(1, now)) {
-      return this.#breached("message_rate");
-    }
-    if (this.#clientMessageRate && !this.#clientMessageRate.take(1, now)) {
-      return this.#breached("ip_message_rate");
-    }
-    if (this.#byteRate && !this.#byteRate.take(bytes, now)) {
-      return this.#breached("byte_rate");
-    }
+    const broken = this.#limits.broken(bytes, now);
+    if (broken) return this.#breached(broken);
     if (this.#options.relay) return this.#options.relay.received(data, bytes);
     if (this.#responder) {
       return this.#responder.receive(data, bytes, this.#messages, now);
@@ -454,14 +353,9 @@ class EchoConnection
    */
   #discard(data: string | ArrayBuffer): void {
     if (!this.#awaitingClose) return;
-    const bytes = payloadBytes(data);
-    const now = Date.now();
-    if (
-      bytes > this.#maxMessageBytes ||
-      (this.#messageRate && !this.#messageRate.take(1, now)) ||
-      (this.#clientMessageRate && !this.#clientMessageRate.take(1, now)) ||
-      (this.#byteRate && !this.#byteRate.take(bytes, now))
-    ) this.#stopAwaitingClose();
+    if (this.#limits.broken(payloadBytes(data), Date.now())) {
+      this.#stopAwaitingClose();
+    }
   }
 
   /** Deno drops the connection at the client's next frame, as it would. */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Relay, RelayTarget } from "../connection/echo_connection.ts";
+import type { Relay, RelayTarget } from "../connection/connection_options.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 import type { RoomsState } from "../metrics.ts";
 import type { BridgeListener, RoomBridge, RoomMessage } from "./bridge.ts";
