@@ -15,7 +15,7 @@
  * @module
  */
 import type { MemoryState, ShedCause } from "../metrics.ts";
-import type { MemoryPeers } from "./memory_peers.ts";
+import type { Counted, MemoryPeers } from "./memory_peers.ts";
 import { type Cancel, every } from "../core_timer.ts";
 
 export type { MemoryState, ShedCause };
@@ -223,14 +223,19 @@ export class MemoryGuard {
   }
 
   /**
-   * The bytes the connections of every worker of the process hold: this
-   * worker's now, the others' as they last said (within a sample of the
-   * overload watch). Publishes this worker's on the way; without peers, only
-   * this worker's.
+   * The bytes the connections of every worker of the process hold (`used`)
+   * and the payload bytes every worker has moved since start-up (`moved`):
+   * this worker's now, the others' as they last said (within a sample of
+   * the overload watch). Publishes this worker's on the way; without peers,
+   * only this worker's.
+   *
+   * @param movedBytes This worker's payload bytes received and sent since start-up.
    */
-  processUsedBytes(): number {
-    if (!this.#peers) return this.#used;
-    return this.#used + this.#peers.shareCounted(this.#used);
+  processCounted(movedBytes: number): Counted {
+    const own = { used: this.#used, moved: movedBytes };
+    if (!this.#peers) return own;
+    const others = this.#peers.shareCounted(own.used, own.moved);
+    return { used: own.used + others.used, moved: own.moved + others.moved };
   }
 
   /** Stops sampling (when the server stops). */

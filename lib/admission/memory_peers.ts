@@ -29,25 +29,34 @@ export interface MemoryPeers {
    */
   exchange(ownBytes: number): number[];
   /**
-   * Publishes the bytes this worker's connections hold and returns what the
-   * other workers' hold in all (their latest, stale ones left out).
+   * Publishes the bytes this worker's connections hold and the payload
+   * bytes it has moved (received and sent since start-up), and returns the
+   * other workers' sums of each (their latest, stale ones left out).
    */
-  shareCounted(usedBytes: number): number;
+  shareCounted(usedBytes: number, movedBytes: number): Counted;
   /** Stops listening (when the server stops). */
   close(): void;
 }
 
-/** One post: a worker's share (`bytes`), its counted bytes (`used`), or both. */
+/** What workers count, in bytes: held by connections, and payload moved since start-up. */
+export interface Counted {
+  used: number;
+  moved: number;
+}
+
+/** One post: a worker's share (`bytes`), its counted bytes (`used`, `moved`), or both. */
 interface Share {
   worker: string;
   bytes?: number;
   used?: number;
+  moved?: number;
 }
 
 /** What is known of one other worker; `at` in ms since epoch. */
 interface Known {
   bytes?: { value: number; at: number };
   used?: { value: number; at: number };
+  moved?: number;
 }
 
 /** {@link MemoryPeers} over a `BroadcastChannel`. */
@@ -74,6 +83,7 @@ export class BroadcastMemoryPeers implements MemoryPeers {
         known.bytes = { value: share.bytes!, at };
       }
       if (Number.isFinite(share.used)) known.used = { value: share.used!, at };
+      if (Number.isFinite(share.moved)) known.moved = share.moved!;
       if (!known.bytes && !known.used) return;
       this.#shares.set(share.worker, known);
       this.#received++;
@@ -96,12 +106,20 @@ export class BroadcastMemoryPeers implements MemoryPeers {
     return others;
   }
 
-  shareCounted(usedBytes: number): number {
+  shareCounted(usedBytes: number, movedBytes: number): Counted {
     this.#channel.postMessage(
-      { worker: this.#worker, used: usedBytes } satisfies Share,
+      {
+        worker: this.#worker,
+        used: usedBytes,
+        moved: movedBytes,
+      } satisfies Share,
     );
-    let others = 0;
-    for (const known of this.#fresh()) others += known.used?.value ?? 0;
+    const others = { used: 0, moved: 0 };
+    for (const known of this.#fresh()) {
+      if (!known.used) continue;
+      others.used += known.used.value;
+      others.moved += known.moved ?? 0;
+    }
     return others;
   }
 

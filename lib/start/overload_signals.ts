@@ -4,9 +4,10 @@
  * messages received) goes in, and a cause comes out when the process is in
  * trouble the app cannot count:
  *
- * - `uncounted_memory`: RSS near MAX_RSS_BYTES and growing while the bytes
- *   the connections account for do not (Deno collecting an endless
- *   fragmented message: 150-400 MiB/s per attacker, issue #20).
+ * - `uncounted_memory`: RSS near MAX_RSS_BYTES and growing while neither
+ *   the bytes the connections account for nor the payload moved do (Deno
+ *   collecting an endless fragmented message: 150-400 MiB/s per attacker,
+ *   issue #20).
  * - `event_loop_stall`: the event loop late by EVENT_LOOP_STALL_MS on
  *   average for about a second while messages and requests do not flow (control-frame floods:
  *   a timer 1-1.5 s late under one pong flood, 0.4-0.55 s under empty
@@ -42,6 +43,12 @@ export interface Sample {
    * (cores / load average, at most 1); undefined when unknown.
    */
   fairShare?: number | undefined;
+  /**
+   * Payload bytes received and sent since start-up by every worker of the
+   * process (`deno serve --parallel`: RSS is the process's); undefined:
+   * `bytesIn` + `bytesOut`, this worker's.
+   */
+  movedBytes?: number;
 }
 
 /** The thresholds; 0 turns a detector off. */
@@ -50,6 +57,14 @@ export interface SignalLimits {
   maxRssBytes: number;
   /** EVENT_LOOP_STALL_MS. */
   stallMs: number;
+  /**
+   * Whether uncounted growth trips from {@link EARLY_SHARE}: false where the
+   * only action is ending the process (`deno serve`, where Deno owns the
+   * listener), which then acts only from {@link NEAR_SHARE}: 32 clients
+   * echoing 1 MiB messages grew RSS by 200 MiB and ended the process at
+   * MAX_RSS_BYTES 400 MiB (attack review, issue #20). @default true
+   */
+  earlyTrip?: boolean;
 }
 
 /**
@@ -179,12 +194,21 @@ export class OverloadSignals {
     this.#late = undefined;
   }
 
+  /**
+   * RSS grew within the window by more than the connections account for and
+   * more than the payload moved meanwhile: messages still arriving and the
+   * garbage of finished echoes are not counted by the guard but are moved
+   * bytes, while an endless fragmented message never completes, so moves
+   * none.
+   */
   #memoryTripped(sample: Sample): boolean {
     const max = this.#limits.maxRssBytes;
-    if (max === 0 || sample.rssBytes < max * EARLY_SHARE) return false;
+    const from = this.#limits.earlyTrip === false ? NEAR_SHARE : EARLY_SHARE;
+    if (max === 0 || sample.rssBytes < max * from) return false;
     const first = this.#samples[0]!;
     const uncounted = (sample.rssBytes - first.rssBytes) -
-      Math.max(0, sample.usedBytes - first.usedBytes);
+      Math.max(0, sample.usedBytes - first.usedBytes) -
+      Math.max(0, moved(sample) - moved(first));
     const near = sample.rssBytes >= max * NEAR_SHARE;
     return uncounted >= max * (near ? NEAR_GROWTH_SHARE : EARLY_GROWTH_SHARE);
   }
@@ -246,6 +270,11 @@ export class OverloadSignals {
       cpuShare >= FAIR_SHARE_USED * (sample.fairShare ?? 1) &&
       !flowing(first, sample);
   }
+}
+
+/** Payload bytes received and sent since start-up (see {@link Sample.movedBytes}). */
+function moved(sample: Sample): number {
+  return sample.movedBytes ?? sample.bytesIn + (sample.bytesOut ?? 0);
 }
 
 /**

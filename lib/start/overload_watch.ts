@@ -139,6 +139,8 @@ export class OverloadWatch {
     this.#signals = new OverloadSignals({
       maxRssBytes: config.maxRssBytes,
       stallMs: config.eventLoopStallMs,
+      // Without a recycle the only action is ending the process.
+      earlyTrip: options.recycle !== undefined,
     });
     this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
     this.#readCpuMs = options.readCpuMs ?? processCpuMs;
@@ -175,12 +177,14 @@ export class OverloadWatch {
 
   #sample(now: number, delayMs: number): void {
     const { metrics, memory, overload } = this.#services;
+    // Every worker's: RSS is the process's (`deno serve --parallel`).
+    const counted = memory.processCounted(metrics.bytesIn + metrics.bytesOut);
     const sample: Sample = {
       at: now,
       // 0 means the read failed (no descriptor left): keep the last sample.
       rssBytes: this.#readRss() || (this.#last?.rssBytes ?? 0),
-      // Every worker's: RSS is the process's (`deno serve --parallel`).
-      usedBytes: memory.processUsedBytes(),
+      usedBytes: counted.used,
+      movedBytes: counted.moved,
       delayMs,
       messagesIn: metrics.messagesIn,
       requests: metrics.httpRequests,

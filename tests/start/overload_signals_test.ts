@@ -66,6 +66,48 @@ Deno.test("OverloadSignals: memory growth is an incident only when nothing accou
       "uncounted_memory",
     );
   });
+  await t.step(
+    "growth the payload moved within the window explains does not (large echoes)",
+    () => {
+      // 32 clients echoing 1 MiB messages: RSS grows by messages arriving
+      // and the garbage of finished echoes, which the guard does not hold.
+      const echoing = new OverloadSignals(limits);
+      echoing.add(sample(0, { rssBytes: 200 * MiB, bytesIn: 0, bytesOut: 0 }));
+      const grown = { rssBytes: 260 * MiB, bytesIn: 32 * MiB };
+      assert.equal(
+        echoing.add(sample(1000, { ...grown, bytesOut: 32 * MiB })),
+        undefined,
+      );
+      // Workers' totals (`deno serve --parallel`) stand in for this worker's.
+      const workers = new OverloadSignals(limits);
+      workers.add(sample(0, { rssBytes: 200 * MiB, movedBytes: 0 }));
+      assert.equal(
+        workers.add(
+          sample(1000, { rssBytes: 260 * MiB, movedBytes: 64 * MiB }),
+        ),
+        undefined,
+      );
+      // Fragments never complete a message: nothing moved, the same growth trips.
+      const fragments = new OverloadSignals(limits);
+      fragments.add(sample(0, { rssBytes: 200 * MiB }));
+      assert.equal(
+        fragments.add(sample(1000, { rssBytes: 260 * MiB })),
+        "uncounted_memory",
+      );
+    },
+  );
+  await t.step(
+    "without a recycle (deno serve: the action is exit) only growth near the limit trips",
+    () => {
+      const serve = new OverloadSignals({ ...limits, earlyTrip: false });
+      serve.add(sample(0, { rssBytes: 200 * MiB }));
+      assert.equal(serve.add(sample(100, { rssBytes: 300 * MiB })), undefined);
+      assert.equal(
+        serve.add(sample(200, { rssBytes: 370 * MiB })),
+        "uncounted_memory",
+      );
+    },
+  );
   await t.step("off when MAX_RSS_BYTES is 0", () => {
     const signals = new OverloadSignals({ maxRssBytes: 0, stallMs: 300 });
     signals.add(sample(0, { rssBytes: 150 * MiB }));

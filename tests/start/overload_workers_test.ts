@@ -67,7 +67,7 @@ Deno.test("deno serve: RSS held by another worker's connections is counted, not 
         for (let step = 1; step <= 10; step++) {
           holder.bytes = step * 100 * MiB;
           streaming.services.memory.charge(holder, holder.bytes);
-          streaming.services.memory.processUsedBytes();
+          streaming.services.memory.processCounted(0);
           await samples(1);
           rss = 2500 * MiB + holder.bytes;
           await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
