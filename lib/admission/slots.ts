@@ -34,6 +34,11 @@ export interface Activity {
   lastMessageAt: number;
   /** When this service started closing it, in ms since epoch; undefined if it has not. */
   closingSince: number | undefined;
+  /**
+   * True for a room member: a member of a quiet room is sent nothing and
+   * may send nothing, and is never a suspect.
+   */
+  roomMember: boolean;
 }
 
 /** A connection slot; `release()` is idempotent. */

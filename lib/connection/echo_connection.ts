@@ -166,6 +166,7 @@ class EchoConnection
       sent: this.#messagesOut,
       lastMessageAt: this.lastActiveAt,
       closingSince: this.#closingSince,
+      roomMember: this.#options.relay !== undefined,
     };
   }
 

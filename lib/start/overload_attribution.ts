@@ -57,6 +57,10 @@ export interface Attribution {
  * only if its address is vouched for by none of its connections, now or at
  * an earlier incident.
  *
+ * A room member is never judged (one in a quiet room is sent nothing), nor
+ * is a request still waiting out its `open_delay=` (not a connection yet:
+ * the watch reads only connections whose socket was made).
+ *
  * @param connections Each connection's activity (undefined: never a
  * suspect, e.g. `/sse`) and its client key.
  *
@@ -64,7 +68,7 @@ export interface Attribution {
  * ```ts
  * import assert from "node:assert/strict";
  * import { attribute } from "./overload_attribution.ts";
- * const young = { opened: true, startedAt: 900, messages: 0, sent: 0, lastMessageAt: 900, closingSince: undefined };
+ * const young = { opened: true, startedAt: 900, messages: 0, sent: 0, lastMessageAt: 900, closingSince: undefined, roomMember: false };
  * const echoing = { ...young, startedAt: 0, messages: 5, sent: 5 };
  * const found = attribute(
  *   [[young, "127.0.0.2"], [young, "127.0.0.3"], [echoing, "127.0.0.3"]],
@@ -82,7 +86,9 @@ export function attribute(
   const flowing = new Set<string>();
   const answerBy = clock.now - CLOSE_ANSWER_MS;
   for (const [activity, key] of connections) {
-    if (!activity) continue;
+    // A listen-only member of a quiet room is silent like an attacker; a
+    // room is no way to hold the loop (its messages are counted and limited).
+    if (!activity || activity.roomMember) continue;
     const closingSince = activity.closingSince;
     if (closingSince === undefined) {
       if (activity.messages > 0 || activity.sent > 0) flowing.add(key);

@@ -25,6 +25,7 @@ function activity(fields: Partial<Activity> = {}): Activity {
     sent: 0,
     lastMessageAt: NOW - 60_000,
     closingSince: undefined,
+    roomMember: false,
     ...fields,
   };
 }
@@ -42,6 +43,16 @@ Deno.test("attribute() strikes the silent and never a connection exchanging mess
       const found = attribute([[activity(), "127.0.0.2"]], clock());
       assert.deepEqual(found.struck, ["127.0.0.2"]);
       assert.deepEqual(found.vouched, []);
+    },
+  );
+  await t.step(
+    "a listen-only member of a quiet room (sent nothing) is not struck",
+    () => {
+      const found = attribute(
+        [[activity({ roomMember: true }), "127.0.0.5"]],
+        clock(),
+      );
+      assert.deepEqual(found, { struck: [], vouched: [] });
     },
   );
   await t.step("an echoing client is vouched for, not struck", () => {
