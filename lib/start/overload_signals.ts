@@ -9,7 +9,8 @@
  *   collecting an endless fragmented message: 150-400 MiB/s per attacker,
  *   issue #20).
  * - `event_loop_stall`: the event loop late by EVENT_LOOP_STALL_MS on
- *   average for about a second while messages and requests do not flow (control-frame floods:
+ *   average for about a second, with the process using the CPU meanwhile
+ *   (not paused by its host), while messages and requests do not flow (control-frame floods:
  *   a timer 1-1.5 s late under one pong flood, 0.4-0.55 s under empty
  *   continuation frames, `deno run -A bench/overload_facts.ts stall`).
  *
@@ -126,6 +127,15 @@ export const BUSY_SHARE = 0.5;
 export const FAIR_SHARE_USED = 0.4;
 /** How long the process must stay busy with nothing flowing, in ms. */
 export const BUSY_HOLD_MS = 2000;
+/**
+ * The share of a core the process must have used while its timers were
+ * late for the lateness to be its own doing. A flood burns the process's
+ * CPU while it holds the loop (60-98% of a core quiet, 4-9% at load
+ * average 30-36); a process the host paused (SIGSTOP, a VM's steal) used
+ * none, and was taken for a flood: every client closed at `cpu_percent=0`
+ * (attack review, `hiccup.ts`).
+ */
+export const OWN_CPU_SHARE = 0.02;
 
 /** Why the watch acts. */
 export type SignalCause = "uncounted_memory" | "event_loop_stall";
@@ -234,7 +244,8 @@ export class OverloadSignals {
     if (heldMs < STALL_HOLD_MS || late.delaySum / late.count < stallMs) {
       return false;
     }
-    return this.#ownDoing(sample) && !flowing(late.before, sample);
+    return this.#ownDoing(sample) && usedCpu(late.before, sample) &&
+      !flowing(late.before, sample);
   }
 
   /**
@@ -264,12 +275,23 @@ export class OverloadSignals {
     ) return false;
     let waitedMs = 0;
     for (let i = 1; i < this.#samples.length; i++) {
-      waitedMs += this.#samples[i]!.delayMs;
+      // A timer the process was paused past is no wait for the CPU.
+      const [before, after] = [this.#samples[i - 1]!, this.#samples[i]!];
+      if (usedCpu(before, after)) waitedMs += after.delayMs;
     }
     return cpuShare + waitedMs / spanMs >= BUSY_SHARE &&
       cpuShare >= FAIR_SHARE_USED * (sample.fairShare ?? 1) &&
       !flowing(first, sample);
   }
+}
+
+/**
+ * True when the process used {@link OWN_CPU_SHARE} of a core or more
+ * between `before` and `after`, or when either CPU time is unknown.
+ */
+function usedCpu(before: Sample, after: Sample): boolean {
+  if (before.cpuMs === undefined || after.cpuMs === undefined) return true;
+  return after.cpuMs - before.cpuMs >= OWN_CPU_SHARE * (after.at - before.at);
 }
 
 /** Payload bytes received and sent since start-up (see {@link Sample.movedBytes}). */

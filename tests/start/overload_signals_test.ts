@@ -137,6 +137,43 @@ Deno.test("OverloadSignals: a late event loop is a stall only while messages do 
       );
     },
   );
+  await t.step(
+    "a timer late by a pause of the process (no CPU used) does not, nor the busy rule after it",
+    () => {
+      // SIGSTOP for 1.5 s, twice, 3 s apart: a host's pause, not a flood.
+      const signals = new OverloadSignals(limits);
+      let cpuMs = 0;
+      let at = 0;
+      signals.add(sample(at, { cpuMs }));
+      for (let pause = 0; pause < 2; pause++) {
+        at += 1600;
+        cpuMs += 1;
+        assert.equal(
+          signals.add(sample(at, { delayMs: 1500, cpuMs })),
+          undefined,
+        );
+        for (let turn = 0; turn < 30; turn++) {
+          at += 100;
+          cpuMs += 0.5;
+          assert.equal(
+            signals.add(sample(at, { delayMs: 2, cpuMs })),
+            undefined,
+          );
+        }
+      }
+    },
+  );
+  await t.step(
+    "the same late timer while the process burnt the CPU trips",
+    () => {
+      const signals = new OverloadSignals(limits);
+      signals.add(sample(0, { cpuMs: 0 }));
+      assert.equal(
+        signals.add(sample(1600, { delayMs: 1500, cpuMs: 800 })),
+        "event_loop_stall",
+      );
+    },
+  );
   await t.step("the same delays with messages flowing do not", () => {
     const signals = new OverloadSignals(limits);
     signals.add(sample(0));
