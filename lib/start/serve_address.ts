@@ -31,7 +31,7 @@ export class ServeAddress {
   readonly #channel = new BroadcastChannel(SERVE_ADDRESS_CHANNEL);
   #known: ListenAddress | undefined;
   readonly #waiters: Array<(address: ListenAddress) => void> = [];
-  readonly #acceptingWaiters: Array<() => void> = [];
+  readonly #acceptingWaiters: Array<(accepting: boolean) => void> = [];
   readonly #accepting: () => boolean;
 
   /**
@@ -51,43 +51,16 @@ export class ServeAddress {
         return;
       }
       if (data === "accepting") {
-        for (const resolve of this.#acceptingWaiters.splice(0)) resolve();
+        for (const resolve of this.#acceptingWaiters.splice(0)) resolve(true);
         return;
       }
       if (isListenAddress(data)) this.#learn(data);
     };
   }
 
-  /**
-   * Whether another worker's own listener accepts: true on the first
-   * answer, false when none comes within {@link SERVE_ADDRESS_WAIT_MS}.
-   */
-  async otherWorkersAccepting(): Promise<boolean> {
-    const { promise, resolve } = Promise.withResolvers<boolean>();
-    const answered = () => resolve(true);
-    this.#acceptingWaiters.push(answered);
-    this.#channel.postMessage("accepting?");
-    const timer = setTimeout(() => resolve(false), SERVE_ADDRESS_WAIT_MS);
-    try {
-      return await promise;
-    } finally {
-      clearTimeout(timer);
-      const index = this.#acceptingWaiters.indexOf(answered);
-      if (index >= 0) this.#acceptingWaiters.splice(index, 1);
-    }
-  }
-
   /** Called by the worker that Deno told (the main one). */
   listening(address: ListenAddress): void {
     this.#learn({ hostname: address.hostname, port: address.port });
-  }
-
-  /**
-   * The address, asking the other workers when this one was not told;
-   * `fallback` when no answer comes within {@link SERVE_ADDRESS_WAIT_MS}.
-   */
-  async find(fallback: ListenAddress): Promise<ListenAddress> {
-    return await this.ask() ?? fallback;
   }
 
   /**
@@ -97,24 +70,42 @@ export class ServeAddress {
    */
   async ask(): Promise<ListenAddress | undefined> {
     if (this.#known) return this.#known;
-    const { promise, resolve } = Promise.withResolvers<
-      ListenAddress | undefined
-    >();
-    this.#waiters.push(resolve);
-    this.#channel.postMessage("where");
-    const timer = setTimeout(() => resolve(undefined), SERVE_ADDRESS_WAIT_MS);
-    try {
-      return await promise;
-    } finally {
-      clearTimeout(timer);
-      const index = this.#waiters.indexOf(resolve);
-      if (index >= 0) this.#waiters.splice(index, 1);
-    }
+    return await this.#firstAnswer("where", this.#waiters, undefined);
+  }
+
+  /**
+   * Whether another worker's own listener accepts: true on the first
+   * answer, false when none comes within {@link SERVE_ADDRESS_WAIT_MS}.
+   */
+  otherWorkersAccepting(): Promise<boolean> {
+    return this.#firstAnswer("accepting?", this.#acceptingWaiters, false);
   }
 
   /** Closes the channel, so it keeps nothing alive (at shutdown). */
   close(): void {
     this.#channel.close();
+  }
+
+  /**
+   * Posts `question` and resolves with the first answer handed to
+   * `waiters`, or `none` after {@link SERVE_ADDRESS_WAIT_MS}.
+   */
+  async #firstAnswer<T, N>(
+    question: string,
+    waiters: Array<(answer: T) => void>,
+    none: N,
+  ): Promise<T | N> {
+    const { promise, resolve } = Promise.withResolvers<T | N>();
+    waiters.push(resolve);
+    this.#channel.postMessage(question);
+    const timer = setTimeout(() => resolve(none), SERVE_ADDRESS_WAIT_MS);
+    try {
+      return await promise;
+    } finally {
+      clearTimeout(timer);
+      const index = waiters.indexOf(resolve);
+      if (index >= 0) waiters.splice(index, 1);
+    }
   }
 
   #learn(address: ListenAddress): void {
