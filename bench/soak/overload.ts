@@ -19,9 +19,9 @@ import {
   controlFlood,
   endlessFragments,
   resetUpgrades,
-  startBystander,
   unansweredClose,
 } from "../overload_attacks.ts";
+import { startBystander } from "../overload_bystander.ts";
 import { ROOT } from "../service.ts";
 import { HOST } from "./shared.ts";
 

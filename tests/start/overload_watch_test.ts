@@ -11,14 +11,16 @@
 import assert from "node:assert/strict";
 import {
   type AttackResult,
-  type Bystander,
   controlFlood,
   endlessFragments,
   openFrom,
   resetUpgrades,
-  startBystander,
   unansweredClose,
 } from "../../bench/overload_attacks.ts";
+import {
+  type Bystander,
+  startBystander,
+} from "../../bench/overload_bystander.ts";
 import { type RunningService, startService } from "../_server.ts";
 import { until } from "../_client.ts";
 
