@@ -105,7 +105,10 @@ export function startTestServer(
         "every connection of the test server to close",
       ),
     async [Symbol.asyncDispose]() {
-      await server.shutdown();
+      // A server Deno could not stop would leak its ops into the next test.
+      if (!await server.shutdown()) {
+        throw new Error("Deno's server did not stop after the drain");
+      }
     },
   };
 }

@@ -69,6 +69,17 @@ export class ConnectionSweep {
     }
   }
 
+  /**
+   * Stops looking at every connection (on shutdown): a connection whose
+   * upgrade the client reset never closes, and the sweep's timer would hold
+   * the process until its open deadline.
+   */
+  dispose(): void {
+    this.#swept.clear();
+    this.#stop?.();
+    this.#stop = undefined;
+  }
+
   /** One look at every connection, as of `now` (ms since epoch). */
   sweep(now: number): void {
     const silentSince = now - this.#idleMs;

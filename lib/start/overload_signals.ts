@@ -29,6 +29,12 @@ export interface Sample {
   delayMs: number;
   /** Messages received since start-up. */
   messagesIn: number;
+  /**
+   * Connections opened plus connections closed since start-up: each one's
+   * own memory (Deno's buffers, the handshake's and the close's garbage) is
+   * counted by no guard.
+   */
+  connectionChanges?: number;
   /** HTTP requests answered since start-up, upgrades included. */
   requests?: number;
   /** Payload bytes received since start-up. */
@@ -86,6 +92,18 @@ export const NEAR_GROWTH_SHARE = 0.03;
 export const EARLY_SHARE = 0.5;
 /** Uncounted growth within {@link WINDOW_MS} that trips early (32 MiB at 400 MiB). */
 export const EARLY_GROWTH_SHARE = 0.08;
+/**
+ * RSS each connection opened or closed within the window explains, in
+ * bytes. An idle WebSocket costs the process about 21 KiB (10,000 opened
+ * from one address grew RSS by 210 MiB with nothing counted, and the watch
+ * recycled: `deno task bench`'s idle scenario, quiet machine), of which a
+ * bare Deno echo keeps 14 KiB outside the V8 heap (5,000 connections: RSS
+ * +113 MiB, heapTotal +43 MiB); closing them leaves garbage too (the same
+ * run's next round recycled while 10,000 closed). So an attacker hiding an
+ * endless fragmented message (150-400 MiB/s) behind churn would need
+ * thousands of handshakes a second.
+ */
+export const CONNECTION_BYTES = 32 * 1024;
 /** How far back the detectors look, in ms. */
 export const WINDOW_MS = 2000;
 /** How long the loop must stay late before it is a stall, in ms. */
@@ -205,11 +223,12 @@ export class OverloadSignals {
   }
 
   /**
-   * RSS grew within the window by more than the connections account for and
-   * more than the payload moved meanwhile: messages still arriving and the
-   * garbage of finished echoes are not counted by the guard but are moved
-   * bytes, while an endless fragmented message never completes, so moves
-   * none.
+   * RSS grew within the window by more than the connections account for,
+   * more than the payload moved meanwhile and more than the connections
+   * opened and closed meanwhile cost ({@link CONNECTION_BYTES} each): messages still
+   * arriving and the garbage of finished echoes are not counted by the guard
+   * but are moved bytes, while an endless fragmented message never
+   * completes, so moves none.
    */
   #memoryTripped(sample: Sample): boolean {
     const max = this.#limits.maxRssBytes;
@@ -218,7 +237,9 @@ export class OverloadSignals {
     const first = this.#samples[0]!;
     const uncounted = (sample.rssBytes - first.rssBytes) -
       Math.max(0, sample.usedBytes - first.usedBytes) -
-      Math.max(0, moved(sample) - moved(first));
+      Math.max(0, moved(sample) - moved(first)) -
+      ((sample.connectionChanges ?? 0) - (first.connectionChanges ?? 0)) *
+        CONNECTION_BYTES;
     const near = sample.rssBytes >= max * NEAR_SHARE;
     return uncounted >= max * (near ? NEAR_GROWTH_SHARE : EARLY_GROWTH_SHARE);
   }

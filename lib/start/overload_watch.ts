@@ -187,6 +187,8 @@ export class OverloadWatch {
       movedBytes: counted.moved,
       delayMs,
       messagesIn: metrics.messagesIn,
+      connectionChanges: 2 * metrics.connectionsTotal -
+        metrics.connectionsOpen,
       requests: metrics.httpRequests,
       bytesIn: metrics.bytesIn,
       // `/sse` events are messages out too.

@@ -11,6 +11,14 @@ import { OverloadWatch, type OverloadWatchOptions } from "./overload_watch.ts";
 import type { Log } from "../log.ts";
 import type { EchoApp, Services } from "../services.ts";
 
+/**
+ * How long a shutdown waits for Deno's server to stop once the connections
+ * are drained, in ms. Deno's `shutdown()` cancels what is left and ends
+ * within milliseconds when it ends at all; this only bounds the case where
+ * it never does.
+ */
+export const SERVER_STOP_MS = 1000;
+
 /** The URLs a started server answers on. */
 export interface ListenUrls {
   page: string;
@@ -26,9 +34,14 @@ export interface RunningServer {
   finished: Promise<void>;
   /**
    * Refuses new connections, closes every WebSocket with 1001, waits up to
-   * SHUTDOWN_GRACE_SECONDS for them to go, then stops. Safe to call twice.
+   * SHUTDOWN_GRACE_SECONDS for them to go, then stops Deno's server, waiting
+   * for that at most {@link SERVER_STOP_MS}. Safe to call twice.
+   *
+   * @returns True when Deno's server stopped; false when a connection still
+   * holds it (an upgrade the client reset never ends in Deno 2.9, measured),
+   * so only `Deno.exit` ends the process.
    */
-  shutdown(): Promise<void>;
+  shutdown(): Promise<boolean>;
 }
 
 /** Reads a file named by an environment variable, with an error naming it. */
@@ -138,14 +151,15 @@ export function startServer(
   const urls = listenUrls(addr, tls !== undefined);
   options.onListen?.(urls);
 
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<boolean> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
       watch?.dispose();
       await drainConnections(services);
-      // Deno's shutdown waits for every connection, and one whose upgrade
-      // was cut off by a reset never ends (measured): wait one more grace.
-      await withinGrace(server.shutdown(), config.shutdownGraceSeconds);
+      // Every WebSocket and stream is gone or past its grace: Deno's
+      // shutdown then ends at once, unless a connection whose upgrade was
+      // cut off by a reset holds it, which never ends (measured).
+      return await within(server.shutdown(), SERVER_STOP_MS);
     })();
     return stopping;
   };
@@ -184,33 +198,37 @@ export function listenUrls(addr: Deno.NetAddr, secure: boolean): ListenUrls {
  * The first half of a graceful stop, for both entry points: refuses new
  * upgrades, closes every WebSocket with 1001, waits up to
  * SHUTDOWN_GRACE_SECONDS for them to go, then stops the held-slot timers,
- * the memory guard and the rooms' bridge.
+ * the connection sweep, the memory guard and the rooms' bridge.
  *
  * @returns True when every connection went within the grace.
  */
 export async function drainConnections(
-  services: Pick<Services, "config" | "registry" | "memory" | "rooms">,
+  services: Pick<
+    Services,
+    "config" | "registry" | "memory" | "rooms" | "sweep"
+  >,
 ): Promise<boolean> {
-  const { config, registry, memory, rooms } = services;
+  const { config, registry, memory, rooms, sweep } = services;
   registry.closeAll(CLOSE_SHUTDOWN);
-  const emptied = await withinGrace(
+  const emptied = await within(
     registry.whenEmpty(),
-    config.shutdownGraceSeconds,
+    config.shutdownGraceSeconds * 1000,
   );
   registry.dispose();
+  sweep.dispose();
   memory.dispose();
   await rooms.dispose();
   return emptied;
 }
 
-/** Waits for `promise` at most `seconds`; true when it settled in time. */
-async function withinGrace(
+/** Waits for `promise` at most `ms`; true when it settled in time. */
+async function within(
   promise: Promise<unknown>,
-  seconds: number,
+  ms: number,
 ): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), seconds * 1000);
+    timer = setTimeout(() => resolve(false), ms);
   });
   try {
     return await Promise.race([promise.then(() => true), late]);

@@ -79,3 +79,13 @@ Deno.test("a sweep runs on its own while it has connections, and a connection ma
     ),
   ]);
 });
+
+Deno.test("dispose() forgets every connection and stops the timer, so a shutdown is not held until a deadline", () => {
+  const sweep = new ConnectionSweep(0, 5);
+  const stuck = new Recorder(Infinity, Date.now() + 10_000);
+  sweep.add(stuck);
+  sweep.dispose();
+  // Nothing is looked at any more; the test sanitizer would fail on a timer left.
+  sweep.sweep(Date.now() + 60_000);
+  assert.deepEqual(stuck.calls, []);
+});

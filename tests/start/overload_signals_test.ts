@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   BUSY_HOLD_MS,
   BUSY_SHARE,
+  CONNECTION_BYTES,
   OverloadSignals,
   type Sample,
 } from "../../lib/start/overload_signals.ts";
@@ -45,6 +46,38 @@ Deno.test("OverloadSignals: memory growth is an incident only when nothing accou
     signals.add(sample(0, { rssBytes: 300 * MiB, usedBytes: 0 }));
     const grown = sample(100, { rssBytes: 380 * MiB, usedBytes: 80 * MiB });
     assert.equal(signals.add(grown), undefined);
+  });
+  await t.step(
+    "growth the connections opened meanwhile explain does not",
+    () => {
+      // 10,000 idle WebSockets opened: about 21 KiB each, nothing counted.
+      const signals = new OverloadSignals(limits);
+      signals.add(sample(0, { rssBytes: 200 * MiB, connectionChanges: 5000 }));
+      const opened = sample(1000, {
+        rssBytes: 300 * MiB,
+        connectionChanges: 10_000,
+      });
+      assert.equal(signals.add(opened), undefined);
+    },
+  );
+  await t.step("nor growth while they close (their garbage)", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0, { rssBytes: 200 * MiB, connectionChanges: 10_000 }));
+    const closed = sample(1000, {
+      rssBytes: 240 * MiB,
+      connectionChanges: 20_000,
+    });
+    assert.equal(signals.add(closed), undefined);
+  });
+  await t.step("but growth beyond what they explain still trips", () => {
+    const signals = new OverloadSignals(limits);
+    signals.add(sample(0, { rssBytes: 200 * MiB, connectionChanges: 100 }));
+    const explained = 100 * CONNECTION_BYTES;
+    const grown = sample(1000, {
+      rssBytes: 240 * MiB + explained,
+      connectionChanges: 200,
+    });
+    assert.equal(signals.add(grown), "uncounted_memory");
   });
   await t.step(
     "steady RSS over the limit does not (memory kept by the allocator)",

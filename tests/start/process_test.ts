@@ -109,6 +109,40 @@ Deno.test("open_delay clients that open and that go away leave stderr empty (no 
   assert.equal(await stderr, "");
 });
 
+Deno.test("an upgrade the client reset does not hold the process past its grace on SIGTERM", async () => {
+  await using service = await startService({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+    SHUTDOWN_GRACE_SECONDS: "1",
+  });
+  const stderr = readAll(service.child.stderr);
+  // The request, then a reset: Deno never opens the socket, so the
+  // connection waits for its open deadline (10 s) in the sweep.
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: service.port,
+  });
+  await writeAll(conn, new TextEncoder().encode(upgradeRequest("/echo")));
+  conn.close();
+  const healthz = `http://127.0.0.1:${service.port}/healthz`;
+  const response = await fetch(healthz);
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  service.child.kill("SIGTERM");
+  // The drain (one grace), then at most SERVER_STOP_MS for Deno's server,
+  // then Deno.exit: about 2 s. Before, the process waited for Deno's server
+  // for another grace and then for main's 5 s fallback, at least 7 s here
+  // (measured 6.7-11 s), so 6 s tells the two apart with room for a busy
+  // machine.
+  const status = await withDeadline(
+    waitForExit(service.child),
+    6000,
+    "the exit after SIGTERM",
+  );
+  assert.equal(status.code, 0);
+  assert.equal(await stderr, "");
+});
+
 Deno.test("shutdown finishes within the grace period when a client never answers the close", async () => {
   const SHUTDOWN_GRACE_SECONDS = 1;
   // Generous: the bound catches a shutdown that ignores the grace period, not jitter.
