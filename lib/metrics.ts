@@ -372,7 +372,7 @@ export class Metrics {
   readonly breaches: Map<LimitReason, number> = new Map();
   /** Upgrades answered with the status the client asked for (`status=`), by status. */
   readonly statusesAsked: Map<number, number> = new Map();
-  /** HTTP requests answered, upgrades included, for the overload watch's flow. */
+  /** HTTP requests received, upgrades included (counted on arrival), for the overload watch's flow. */
   httpRequests = 0;
   /** Closes the service started that the client never answered. */
   closeTimeouts = 0;

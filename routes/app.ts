@@ -112,7 +112,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     overload: idleOverloadState(),
   };
   const app: Hono<AppEnv> = new QuickHono<AppEnv>();
-  app.use(everyResponse(log, config, services.metrics));
+  app.use(everyResponse(log, config));
   // Upgrades answered before routing but not with a 101, for Hono to finish.
   const decided: DecidedAnswers = new WeakMap();
   const upgrades = new Map<string, UpgradeHandler>();
@@ -166,7 +166,14 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     decided.set(request, answer);
     return Promise.resolve(app.fetch(request, info));
   };
+  const metrics = services.metrics;
   const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => {
+    // Every request counts as it arrives, upgrades included: a ramp of new
+    // connections is work, not a flood, to the overload watch. Counted after
+    // the answer (in Hono's middleware, which a 101 skips), a burst of 1,280
+    // upgrades counted none and the watch took the held loop for a flood
+    // (`deno run -A bench/burst_bystander.ts --busy`, issue #20).
+    metrics.httpRequests++;
     let upgrade: UpgradeHandler | undefined;
     if (request.method === "GET") {
       const path = pathOf(request.url);
@@ -275,12 +282,10 @@ const nothing = () => Promise.resolve();
  * upgrade response must pass unchanged, and a WebSocket logs its close.
  * Decided by the response, not by a request header a client chooses.
  */
-function everyResponse(log: Log, config: Config, metrics: Metrics) {
+function everyResponse(log: Log, config: Config) {
   return async function securityAndLog(c: Context<AppEnv>, next: Next) {
     const startedAt = Date.now();
     await next();
-    // Upgrades count too: a ramp of new connections is work, not a flood.
-    metrics.httpRequests++;
     if (c.res.status === 101) return;
     await securityHeaders(c, nothing);
     const hsts = hstsValue(c.req.url, {
