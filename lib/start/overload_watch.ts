@@ -33,6 +33,7 @@ import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
 import type { Activity } from "../admission/slots.ts";
 import { attribute } from "./overload_attribution.ts";
 import { fairShare, processCpuMs } from "./cpu_share.ts";
+import { PromptClock } from "./prompt_clock.ts";
 import {
   EARLY_SHARE,
   OverloadSignals,
@@ -54,7 +55,10 @@ export const TURN_WAIT_MAX_DELAY_MS = 50;
 export const RECYCLE_DRAIN_MS = 1000;
 /** How long listening again may take before the process gives up, in ms. */
 export const RELISTEN_LIMIT_MS = 5000;
-/** An upgrade whose socket has not opened after this long is taken for leaked, in ms. */
+/**
+ * An upgrade whose socket has not opened after the event loop has been
+ * prompt for this long is taken for leaked, in ms (`prompt_clock.ts`).
+ */
 export const STUCK_UPGRADE_MS = 2000;
 /** Leaked upgrades that make one `descriptor_leak` incident. */
 export const LEAK_TRIP = 16;
@@ -119,6 +123,7 @@ export class OverloadWatch {
   readonly #readFairShare: () => number | undefined;
   readonly #counted = new WeakSet<object>();
   readonly #leakKeys = new Set<string>();
+  readonly #promptClock = new PromptClock();
   #leaks = 0;
   #ticks = 0;
   #acting = false;
@@ -200,6 +205,7 @@ export class OverloadWatch {
     this.#last = sample;
     this.#settledAt = this.#lastAt;
     this.#lastAt = Date.now();
+    this.#promptClock.add(this.#lastAt, delayMs);
     overload.eventLoopDelayMs = Math.round(delayMs);
     if (this.#failing) return;
     this.#checkListener(now);
@@ -226,7 +232,8 @@ export class OverloadWatch {
     // Opened connections and their untracked siblings balance out; only
     // when unopened ones could make an incident is every connection read.
     if (registry.openCount - metrics.connectionsOpen < LEAK_TRIP) return;
-    const stuckBefore = Date.now() - STUCK_UPGRADE_MS;
+    // Not the wall clock: a held loop delivers `open` events late.
+    const stuckBefore = this.#promptClock.since(STUCK_UPGRADE_MS);
     for (const [connection, key] of registry.connections()) {
       const activity = connection.activity?.();
       if (
