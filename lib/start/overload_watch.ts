@@ -9,9 +9,9 @@
  *    socket never opens (reset by the client: a descriptor Deno leaks), the
  *    listener down past its bound.
  * 2. Act: recycle the listener (every connection closes with 1013 so it can
- *    reconnect at once, the old server's shutdown cancels every pending
- *    WebSocket read, which is what frees the fragments, and once the old
- *    connections are gone the server listens again on the same port).
+ *    reconnect at once, the old server is aborted, which cancels every
+ *    pending WebSocket read, which is what frees the fragments, and once the
+ *    old connections are gone the server listens again on the same port).
  *    Under `deno serve` Deno owns the listener, so uncounted memory ends the
  *    process instead (non-zero, for `Restart=`).
  * 3. Attribute: every client connected and silent at the incident gets a
@@ -46,11 +46,6 @@ export const SAMPLE_MS = 100;
 export const LISTENER_DOWN_LIMIT_MS = 30_000;
 /** How long `/healthz` says 503 before the process exits, in ms. */
 export const FAIL_EXIT_DELAY_MS = 2000;
-/**
- * The loop delay under which the recycle waits one turn for its 1013 close
- * frames to go out before the shutdown (which sends Deno's 1001), in ms.
- */
-export const TURN_WAIT_MAX_DELAY_MS = 50;
 /** How long the old connections get to go before listening again, in ms. */
 export const RECYCLE_DRAIN_MS = 1000;
 /** How long listening again may take before the process gives up, in ms. */
@@ -212,7 +207,7 @@ export class OverloadWatch {
     if (this.#acting) return;
     const cause = this.#signals.add(sample);
     if (cause) {
-      void this.#recycleFor(cause, sample);
+      void this.#recycleFor(cause);
       return;
     }
     if (++this.#ticks % 10 === 0) this.#checkLeaks();
@@ -322,7 +317,7 @@ export class OverloadWatch {
     });
   }
 
-  async #recycleFor(cause: IncidentCause, sample: Sample): Promise<void> {
+  async #recycleFor(cause: IncidentCause): Promise<void> {
     this.#acting = true;
     const { registry, metrics, overload } = this.#services;
     const struck = this.#suspects();
@@ -338,19 +333,14 @@ export class OverloadWatch {
       return;
     }
     overload.status = "recycling";
-    // The close frames go now, before the shutdown: a turn of a held loop
-    // can take seconds, while the memory keeps growing.
+    // The close frames are queued now and the old server retired at once,
+    // with no turn of the loop in between (a turn of a held loop can take
+    // seconds while memory grows: peak RSS 318-446 MiB with one, 191
+    // without, at MAX_RSS_BYTES 256 MiB). The retirement writes no close of
+    // its own, so every client gets this 1013 (`listener.ts`, `recycle`).
     const closed = registry.closeEvery(CLOSE_RECYCLE, true);
     metrics.recycleCloses += closed;
     const record = this.#record(cause, "recycled", struck, closed);
-    // Deno polls the close op (which marks the socket closing) on the next
-    // turn; shutting down before it sends 1001 in place of the 1013. A turn
-    // of a held loop can take seconds while memory grows (measured: peak RSS
-    // 318-446 MiB with the turn, 191 without, at MAX_RSS_BYTES 256 MiB), so
-    // only a loop that is not held gets it.
-    if (sample.delayMs < TURN_WAIT_MAX_DELAY_MS) {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
     try {
       record.downMs = await recycle(
         () => this.#drained(performance.now() + RECYCLE_DRAIN_MS),

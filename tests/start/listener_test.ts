@@ -4,7 +4,7 @@ import {
   superviseServe,
 } from "../../lib/start/listener.ts";
 import { formatText } from "../../lib/log.ts";
-import { until } from "../_client.ts";
+import { openWebSocket, until, withDeadline } from "../_client.ts";
 
 /** A stand-in for Deno.serve whose accept loop the test ends. */
 class FakeServer {
@@ -220,6 +220,56 @@ Deno.test("superviseServe() counts a port the other workers still accept on as a
   } finally {
     FakeServer.failListens = 0;
     FakeServer.failWith = () => new Error("Too many open files (os error 24)");
+    await server.shutdown();
+  }
+});
+
+Deno.test("superviseServe() recycle: the closes queued just before it reach the clients (1013, not Deno's 1001), and the port accepts again", async () => {
+  const CLIENTS = 10;
+  const accepted: WebSocket[] = [];
+  const server = superviseServe((request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    accepted.push(socket);
+    return response;
+  }, { serve: { port: 0, hostname: "127.0.0.1" }, log: () => {} });
+  const url = `ws://127.0.0.1:${server.addr.port}/`;
+  const clients = await Promise.all(
+    Array.from({ length: CLIENTS }, () => openWebSocket(url)),
+  );
+  try {
+    const codes = clients.map((client) =>
+      withDeadline(
+        new Promise<number>((resolve) => {
+          client.onclose = (event) => resolve(event.code);
+        }),
+        10_000,
+        "the client's close",
+      )
+    );
+    await until(
+      () =>
+        accepted.filter((s) => s.readyState === WebSocket.OPEN).length ===
+          CLIENTS,
+      "every server socket open",
+    );
+    // As the overload watch does: the closes, then the recycle, with no
+    // turn of the event loop in between (a held loop gives none).
+    for (const socket of accepted) socket.close(1013, "recycle");
+    const downMs = await server.recycle(() => Promise.resolve(), 5000);
+    assert.ok(downMs >= 0);
+    assert.deepEqual(await Promise.all(codes), clients.map(() => 1013));
+    assert.equal(server.state.recycles, 1);
+    assert.equal(server.state.accepting, true);
+    const again = await openWebSocket(url);
+    const closedAgain = withDeadline(
+      new Promise((resolve) => again.onclose = resolve),
+      5000,
+      "the new client's close",
+    );
+    again.close();
+    await closedAgain;
+  } finally {
+    for (const client of clients) client.close();
     await server.shutdown();
   }
 });

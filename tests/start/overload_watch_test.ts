@@ -161,7 +161,10 @@ async function attackTwice(
       );
     }
     const third = await upgradeStatus(port);
-    return { third, report: await reader.stop() };
+    const report = await reader.stop();
+    // A recycle closes bystanders with 1013, never Deno's own 1001.
+    assert.equal(report.closes.get(1001), undefined, "a 1001 close");
+    return { third, report };
   } finally {
     await reader.stop();
   }
