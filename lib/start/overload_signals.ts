@@ -131,29 +131,24 @@ export const FLOWING_BYTES_PER_SECOND = 1024 * 1024;
  * CPU (10-17% at load average 15) and waits for it instead (its timers
  * 200-800 ms late), while an idle process burns 0-4% (`deno run -A
  * bench/overload_facts.ts stall pong`). Machine load alone can keep an idle
- * process's timers waiting too: {@link FAIR_SHARE_USED} tells them apart.
+ * process's timers waiting too: {@link OWN_CPU} tells them apart.
  */
 export const BUSY_SHARE = 0.5;
-/**
- * The share of its fair share of a core (see {@link Sample.fairShare}) the
- * process must burn for a late or busy loop to be its own doing. Machine
- * load alone makes timers late too (an idle service, 1% of a core, had
- * timers over 300 ms late at load average 35 and recycled everyone), while
- * a flooded one burns what it can get: 4-9% of a core at load average
- * 30-36 (a fair share of 6%), 10-17% at 15, 60-98% on a quiet machine.
- */
-export const FAIR_SHARE_USED = 0.4;
 /** How long the process must stay busy with nothing flowing, in ms. */
 export const BUSY_HOLD_MS = 2000;
 /**
- * The share of a core the process must have used while its timers were
- * late for the lateness to be its own doing. A flood burns the process's
- * CPU while it holds the loop (60-98% of a core quiet, 4-9% at load
- * average 30-36); a process the host paused (SIGSTOP, a VM's steal) used
- * none, and was taken for a flood: every client closed at `cpu_percent=0`
- * (attack review, `hiccup.ts`).
+ * When a late or busy loop is the process's own doing: over the stretch,
+ * the process used at least `floor` of a core and at least
+ * `ofFairShare` of its fair share of one ({@link Sample.fairShare}; the
+ * floor alone where the load average cannot be read). A flood burns the
+ * CPU the process can get while it holds the loop: 60-98% of a core on a
+ * quiet machine, 10-17% at load average 15, 4-9% at 30-36 (a fair share of
+ * 6%). Machine load alone makes an idle process's timers late too (1% of a
+ * core, timers over 300 ms late at load average 35: it recycled everyone),
+ * and a process its host paused (SIGSTOP, a VM's steal) used nothing at
+ * all (every client closed at `cpu_percent=0`, attack review `hiccup.ts`).
  */
-export const OWN_CPU_SHARE = 0.02;
+export const OWN_CPU = { floor: 0.02, ofFairShare: 0.4 } as const;
 
 /** Why the watch acts. */
 export type SignalCause = "uncounted_memory" | "event_loop_stall";
@@ -265,19 +260,7 @@ export class OverloadSignals {
     if (heldMs < STALL_HOLD_MS || late.delaySum / late.count < stallMs) {
       return false;
     }
-    return this.#ownDoing(sample) && usedCpu(late.before, sample) &&
-      !flowing(late.before, sample);
-  }
-
-  /**
-   * True unless the CPU the process used says the machine, not the process,
-   * kept its timers waiting (see {@link FAIR_SHARE_USED}); true when either
-   * figure is unknown.
-   */
-  #ownDoing(sample: Sample): boolean {
-    const cpuShare = this.#cpuShare;
-    if (cpuShare === undefined || sample.fairShare === undefined) return true;
-    return cpuShare >= FAIR_SHARE_USED * sample.fairShare;
+    return ownDoing(late.before, sample) && !flowing(late.before, sample);
   }
 
   /**
@@ -296,23 +279,30 @@ export class OverloadSignals {
     ) return false;
     let waitedMs = 0;
     for (let i = 1; i < this.#samples.length; i++) {
-      // A timer the process was paused past is no wait for the CPU.
+      // A timer that waited while the process did not use its share was
+      // kept waiting by the host or the machine, not by the process.
       const [before, after] = [this.#samples[i - 1]!, this.#samples[i]!];
-      if (usedCpu(before, after)) waitedMs += after.delayMs;
+      if (ownDoing(before, after)) waitedMs += after.delayMs;
     }
     return cpuShare + waitedMs / spanMs >= BUSY_SHARE &&
-      cpuShare >= FAIR_SHARE_USED * (sample.fairShare ?? 1) &&
-      !flowing(first, sample);
+      ownDoing(first, sample) && !flowing(first, sample);
   }
 }
 
 /**
- * True when the process used {@link OWN_CPU_SHARE} of a core or more
- * between `before` and `after`, or when either CPU time is unknown.
+ * True when the process used its share of a core between `before` and
+ * `after` ({@link OWN_CPU}), or when either CPU time is unknown.
  */
-function usedCpu(before: Sample, after: Sample): boolean {
-  if (before.cpuMs === undefined || after.cpuMs === undefined) return true;
-  return after.cpuMs - before.cpuMs >= OWN_CPU_SHARE * (after.at - before.at);
+function ownDoing(before: Sample, after: Sample): boolean {
+  if (
+    before.cpuMs === undefined || after.cpuMs === undefined ||
+    after.at <= before.at
+  ) return true;
+  const share = (after.cpuMs - before.cpuMs) / (after.at - before.at);
+  return share >= Math.max(
+    OWN_CPU.floor,
+    OWN_CPU.ofFairShare * (after.fairShare ?? 0),
+  );
 }
 
 /** Payload bytes received and sent since start-up (see {@link Sample.movedBytes}). */

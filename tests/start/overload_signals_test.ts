@@ -356,12 +356,12 @@ Deno.test("OverloadSignals: timers late because the machine is loaded are no sta
     assert.deepEqual(loaded(0.05, 2 / 33).slice(0, 1), ["event_loop_stall"]);
   });
   await t.step(
-    "without a load figure a late loop burning OWN_CPU_SHARE or more decides",
+    "without a load figure a late loop burning OWN_CPU.floor or more decides",
     () => {
       assert.deepEqual(loaded(0.05, undefined).slice(0, 1), [
         "event_loop_stall",
       ]);
-      // 1% of a core is under OWN_CPU_SHARE: the host, not the process.
+      // 1% of a core is under OWN_CPU.floor: the host, not the process.
       assert.deepEqual(loaded(0.01, undefined), []);
     },
   );
