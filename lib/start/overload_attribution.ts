@@ -17,6 +17,20 @@
  * messages (`SuspectList.vouch`): the bystander has, the attacker
  * has not.
  *
+ * An idle client (one that never sends and is sent nothing: a listener
+ * waiting for a close, a monitoring connection) is silent like an
+ * attacker, and nothing Deno shows tells them apart: which connection the
+ * fragments or frames arrive on is below the app. What the app can see is
+ * when: a silent connection that was open through a calm stretch (no
+ * uncounted growth, no late or busy loop of the process's own doing:
+ * `OverloadSignals.calmSince`) was there before the trouble began, so the
+ * trouble began without it. It is not struck, and its address, struck by
+ * nothing else at this incident, is vouched for like one seen exchanging
+ * messages; a vouched address's silent connections, its reconnection
+ * after a recycle included, are spared at the next incidents. A silent
+ * client that connects while an attack is under way stays a suspect: the
+ * README's "On the public internet" states that trade-off.
+ *
  * @module
  */
 import type { Activity } from "../admission/slots.ts";
@@ -36,13 +50,21 @@ export interface AttributionClock {
   settledAt: number;
   /** True when `key` was vouched for recently (an earlier incident). */
   vouched: (key: string) => boolean;
+  /**
+   * When the latest calm stretch began (ms since epoch): a silent
+   * connection opened by then was open through it. @default -Infinity
+   */
+  calmSince?: number;
 }
 
 /** What {@link attribute} found. */
 export interface Attribution {
   /** Distinct keys to strike. */
   struck: string[];
-  /** Distinct keys with a connection exchanging messages now. */
+  /**
+   * Distinct keys with a connection exchanging messages now, or with a
+   * silent one open since before the trouble and not struck.
+   */
   vouched: string[];
 }
 
@@ -51,11 +73,12 @@ export interface Attribution {
  *
  * A connection flows when it has received a complete message or been sent
  * one (a `/stream` reader, a room member that only listens) and no close
- * of ours waits for its answer. Otherwise it is silent: struck when it has
- * had a turn of the loop to show flow (opened before `settledAt`) or its
- * close has been unanswered for {@link CLOSE_ANSWER_MS}; otherwise struck
- * only if its address is vouched for by none of its connections, now or at
- * an earlier incident.
+ * of ours waits for its answer. A close unanswered for
+ * {@link CLOSE_ANSWER_MS} is struck. A silent connection open since before
+ * `calmSince` is not. Any other silent one is struck unless its address was
+ * vouched for at an earlier incident, or, when it is younger than
+ * `settledAt` (no turn of the loop to show flow), unless another of its
+ * address's connections flows now.
  *
  * A room member is never judged (one in a quiet room is sent nothing), nor
  * is a request still waiting out its `open_delay=` (not a connection yet:
@@ -81,10 +104,13 @@ export function attribute(
   connections: Iterable<[Activity | undefined, string]>,
   clock: AttributionClock,
 ): Attribution {
-  const certain = new Set<string>();
+  const struck = new Set<string>();
+  const silent = new Set<string>();
   const unsure = new Set<string>();
   const flowing = new Set<string>();
+  const before = new Set<string>();
   const answerBy = clock.now - CLOSE_ANSWER_MS;
+  const calmSince = clock.calmSince ?? -Infinity;
   for (const [activity, key] of connections) {
     // A listen-only member of a quiet room is silent like an attacker; a
     // room is no way to hold the loop (its messages are counted and limited).
@@ -92,13 +118,20 @@ export function attribute(
     const closingSince = activity.closingSince;
     if (closingSince === undefined) {
       if (activity.messages > 0 || activity.sent > 0) flowing.add(key);
-      else if (activity.startedAt <= clock.settledAt) certain.add(key);
+      else if (activity.startedAt <= calmSince) before.add(key);
+      else if (activity.startedAt <= clock.settledAt) silent.add(key);
       else unsure.add(key);
-    } else if (closingSince < answerBy) certain.add(key);
+    } else if (closingSince < answerBy) struck.add(key);
     else unsure.add(key);
   }
-  for (const key of unsure) {
-    if (!flowing.has(key) && !clock.vouched(key)) certain.add(key);
+  for (const key of silent) {
+    if (!clock.vouched(key)) struck.add(key);
   }
-  return { struck: [...certain], vouched: [...flowing] };
+  for (const key of unsure) {
+    if (!flowing.has(key) && !clock.vouched(key)) struck.add(key);
+  }
+  for (const key of before) {
+    if (!struck.has(key)) flowing.add(key);
+  }
+  return { struck: [...struck], vouched: [...flowing] };
 }

@@ -137,6 +137,13 @@ export const BUSY_SHARE = 0.5;
 /** How long the process must stay busy with nothing flowing, in ms. */
 export const BUSY_HOLD_MS = 2000;
 /**
+ * Uncounted growth within the window, as a share of MAX_RSS_BYTES, under
+ * which memory is calm (8 MiB at 400 MiB; {@link OverloadSignals.calmSince}).
+ */
+export const CALM_GROWTH_SHARE = 0.02;
+/** How long a window must span to show the process calm, in ms. */
+export const CALM_SPAN_MS = 1500;
+/**
  * When a late or busy loop is the process's own doing: over the stretch,
  * the process used at least `floor` of a core and at least
  * `ofFairShare` of its fair share of one ({@link Sample.fairShare}; the
@@ -177,6 +184,7 @@ export class OverloadSignals {
   #cpuShare: number | undefined;
   /** The current late stretch: the sample before it, and its delays. */
   #late: { before: Sample; delaySum: number; count: number } | undefined;
+  #calmFrom = -Infinity;
 
   constructor(limits: SignalLimits) {
     this.#limits = limits;
@@ -199,7 +207,20 @@ export class OverloadSignals {
     if (this.#memoryTripped(sample)) return "uncounted_memory";
     if (this.#stalled(sample, previous)) return "event_loop_stall";
     if (this.#busy(sample)) return "event_loop_stall";
+    if (this.#calm(sample)) this.#calmFrom = first.at;
     return undefined;
+  }
+
+  /**
+   * `performance.now()` when the latest calm window began (-Infinity before
+   * any): a window of {@link CALM_SPAN_MS} or more with uncounted growth
+   * under {@link CALM_GROWTH_SHARE}, and no late or busy loop of the
+   * process's own doing while nothing flowed. A silent connection open
+   * through one was there before the trouble began (`overload_attribution.ts`).
+   * Kept across {@link reset}.
+   */
+  get calmSince(): number {
+    return this.#calmFrom;
   }
 
   /**
@@ -229,14 +250,28 @@ export class OverloadSignals {
     const max = this.#limits.maxRssBytes;
     const from = this.#limits.earlyTrip === false ? NEAR_SHARE : EARLY_SHARE;
     if (max === 0 || sample.rssBytes < max * from) return false;
-    const first = this.#samples[0]!;
-    const uncounted = (sample.rssBytes - first.rssBytes) -
-      Math.max(0, sample.usedBytes - first.usedBytes) -
-      Math.max(0, moved(sample) - moved(first)) -
-      ((sample.connectionChanges ?? 0) - (first.connectionChanges ?? 0)) *
-        CONNECTION_BYTES;
+    const uncounted = uncountedGrowth(this.#samples[0]!, sample);
     const near = sample.rssBytes >= max * NEAR_SHARE;
     return uncounted >= max * (near ? NEAR_GROWTH_SHARE : EARLY_GROWTH_SHARE);
+  }
+
+  /** See {@link calmSince}. */
+  #calm(sample: Sample): boolean {
+    const samples = this.#samples;
+    const first = samples[0]!;
+    const { maxRssBytes, stallMs } = this.#limits;
+    if (sample.at - first.at < CALM_SPAN_MS) return false;
+    if (
+      maxRssBytes > 0 &&
+      uncountedGrowth(first, sample) >= maxRssBytes * CALM_GROWTH_SHARE
+    ) return false;
+    if (stallMs === 0 || flowing(first, sample)) return true;
+    if ((this.#cpuShare ?? 0) >= BUSY_SHARE) return false;
+    for (let i = 1; i < samples.length; i++) {
+      const late = samples[i]!.delayMs >= stallMs / 2;
+      if (late && ownDoing(samples[i - 1]!, samples[i]!)) return false;
+    }
+    return true;
   }
 
   /**
@@ -303,6 +338,19 @@ function ownDoing(before: Sample, after: Sample): boolean {
     OWN_CPU.floor,
     OWN_CPU.ofFairShare * (after.fairShare ?? 0),
   );
+}
+
+/**
+ * How much RSS grew from `first` to `sample` beyond the bytes the
+ * connections account for, the payload moved and the connections opened
+ * and closed ({@link CONNECTION_BYTES} each).
+ */
+function uncountedGrowth(first: Sample, sample: Sample): number {
+  return (sample.rssBytes - first.rssBytes) -
+    Math.max(0, sample.usedBytes - first.usedBytes) -
+    Math.max(0, moved(sample) - moved(first)) -
+    ((sample.connectionChanges ?? 0) - (first.connectionChanges ?? 0)) *
+      CONNECTION_BYTES;
 }
 
 /** Payload bytes received and sent since start-up (see {@link Sample.movedBytes}). */

@@ -260,11 +260,14 @@ export class OverloadWatch {
     for (const [connection, key] of registry.connections()) {
       activities.push([connection.activity?.(), key]);
     }
+    const calm = this.#signals.calmSince;
     const found = attribute(activities, {
       now,
       // Before any earlier sample, every connection counts as young.
       settledAt: this.#settledAt ?? -Infinity,
       vouched: (key) => suspects.vouched(key, now),
+      // From the watch's clock to the connections' (ms since epoch).
+      calmSince: now - (performance.now() - calm),
     });
     suspects.vouch(found.vouched, now);
     return found.struck;

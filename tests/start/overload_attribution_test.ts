@@ -1,9 +1,11 @@
 /**
  * Who the overload watch strikes at an incident, without a network: the
- * silent connection that has had a turn of the event loop, the young one
- * only when its address is vouched for by nothing, never a connection
- * exchanging messages (a listen-only `/stream` reader or room member
- * included), and the close left unanswered.
+ * silent connection that has had a turn of the event loop unless an
+ * earlier incident vouched for its address, the young one only when its
+ * address is vouched for by nothing, never a connection exchanging
+ * messages (a listen-only `/stream` reader or room member included) nor a
+ * silent one open since before the trouble began, and the close left
+ * unanswered.
  */
 import assert from "node:assert/strict";
 import {
@@ -104,14 +106,72 @@ Deno.test("attribute() judges a connection opened since the last turn by its add
     assert.deepEqual(found.struck, []);
   });
   await t.step(
-    "an old silent connection is struck even from a vouched address",
+    "an old silent connection is spared when an earlier incident vouched for its address (a listener reconnected after a recycle)",
     () => {
       assert.deepEqual(
         attribute([[activity(), "127.0.0.3"]], clock(["127.0.0.3"])).struck,
-        ["127.0.0.3"],
+        [],
       );
     },
   );
+  await t.step(
+    "an old silent connection is struck even when another of its address's flows now",
+    () => {
+      const found = attribute(
+        [[activity(), "127.0.0.2"], [activity({ messages: 1 }), "127.0.0.2"]],
+        clock(),
+      );
+      assert.deepEqual(found.struck, ["127.0.0.2"]);
+    },
+  );
+});
+
+Deno.test("attribute() spares a silent connection that was there before the trouble began", async (t) => {
+  /** The latest calm stretch began 10 s ago. */
+  const CALM = NOW - 10_000;
+  const calmClock = (vouched: string[] = []) => ({
+    ...clock(vouched),
+    calmSince: CALM,
+  });
+  const idle = activity({ startedAt: CALM - 60_000 });
+  await t.step(
+    "open through a calm stretch: not struck, and vouched for",
+    () => {
+      // A listen-only client waiting for a close; the attacker came later.
+      const found = attribute(
+        [[idle, "127.0.0.5"], [activity({ startedAt: CALM + 1 }), "127.0.0.2"]],
+        calmClock(),
+      );
+      assert.deepEqual(found, {
+        struck: ["127.0.0.2"],
+        vouched: ["127.0.0.5"],
+      });
+    },
+  );
+  await t.step(
+    "not vouched for when another of its address's connections is struck (an attacker idling one connection)",
+    () => {
+      const found = attribute(
+        [[idle, "127.0.0.2"], [activity({ startedAt: CALM + 1 }), "127.0.0.2"]],
+        calmClock(),
+      );
+      assert.deepEqual(found, { struck: ["127.0.0.2"], vouched: [] });
+    },
+  );
+  await t.step("a close unanswered is struck however old", () => {
+    const closing = activity({
+      startedAt: CALM - 60_000,
+      closingSince: NOW - CLOSE_ANSWER_MS - 1,
+    });
+    assert.deepEqual(attribute([[closing, "127.0.0.2"]], calmClock()).struck, [
+      "127.0.0.2",
+    ]);
+  });
+  await t.step("without a calm stretch, as before", () => {
+    assert.deepEqual(attribute([[idle, "127.0.0.5"]], clock()).struck, [
+      "127.0.0.5",
+    ]);
+  });
 });
 
 Deno.test("attribute() strikes a close the client has not answered", async (t) => {

@@ -13,6 +13,7 @@ import {
   type AttackResult,
   controlFlood,
   endlessFragments,
+  type Opened,
   openFrom,
   resetUpgrades,
   unansweredClose,
@@ -46,6 +47,12 @@ const ATTACK_BYTES_PER_SECOND = 100 * MiB;
 const ATTACKER = "127.0.0.2";
 const BYSTANDER = "127.0.0.3";
 const LISTENER = "127.0.0.4";
+const IDLE = "127.0.0.5";
+/**
+ * How long the idle client is connected before the attack: longer than a
+ * calm window (CALM_SPAN_MS, 1.5 s), so it was there before the trouble.
+ */
+const IDLE_BEFORE_MS = 4000;
 
 type LogRecord = Record<string, unknown>;
 
@@ -122,6 +129,43 @@ async function recycles(
 }
 
 /**
+ * A client on {@link IDLE} that never sends and is sent nothing (a listener
+ * waiting for a close): it reconnects whenever its connection ends, and
+ * keeps the status of every upgrade it asked for. `stop()` ends it.
+ */
+function startIdleClient(port: number) {
+  const statuses: number[] = [];
+  let stopped = false;
+  let current: Opened | undefined;
+  const running = (async () => {
+    while (!stopped) {
+      try {
+        current = await openFrom(port, IDLE);
+      } catch {
+        // The port is being recycled: try again.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      statuses.push(current.status);
+      const socket = current.socket;
+      const ended = new Promise((resolve) => socket.once("close", resolve));
+      socket.resume();
+      if (current.status !== 101) socket.destroy();
+      await ended;
+    }
+  })();
+  return {
+    statuses,
+    openedAt: performance.now(),
+    async stop() {
+      stopped = true;
+      current?.socket.destroy();
+      await running;
+    },
+  };
+}
+
+/**
  * One upgrade from the attacker's address, retried while the port is being
  * recycled (a refused TCP connection is not an answer).
  */
@@ -171,9 +215,18 @@ async function attackTwice(
 }
 
 Deno.test(
-  "an endless fragmented message recycles the listener within MAX_RSS_BYTES plus the margin; the attacker is refused on its third try",
+  "an endless fragmented message recycles the listener within MAX_RSS_BYTES plus the margin; the attacker is refused on its third try, an idle client connected before it never",
   async () => {
     await using service = await startAttacked();
+    // Never sends, is sent nothing, reconnects after each recycle.
+    const idle = startIdleClient(service.port);
+    await until(() => idle.statuses.length > 0, "the idle client's upgrade");
+    const since = performance.now();
+    await until(
+      () => performance.now() - since >= IDLE_BEFORE_MS,
+      `the idle client connected for ${IDLE_BEFORE_MS} ms`,
+      { timeoutMs: IDLE_BEFORE_MS * 2 },
+    );
     const { third, report } = await attackTwice(service.port, async (try_) => {
       const result = await endlessFragments(
         service.port,
@@ -200,6 +253,17 @@ Deno.test(
     assert.equal(found.length, 2, JSON.stringify(found));
     assert.ok(found.every((record) => record.action === "recycled"));
     assert.equal(found[1]!.refused, `${ATTACKER} 300s`);
+    // The idle client was struck at no incident and reconnected each time.
+    assert.ok(found.every((record) => !String(record.struck).includes(IDLE)));
+    await until(
+      () => idle.statuses.length >= 3,
+      "the idle client's reconnection after both recycles",
+    );
+    await idle.stop();
+    assert.ok(
+      idle.statuses.every((status) => status === 101),
+      `idle client's upgrades: ${idle.statuses}`,
+    );
     await until(
       () =>
         service.records.some((record) =>
