@@ -263,7 +263,8 @@ export const SETTINGS = {
     default: 4 * MiB,
     unit: "bytes/s",
     zeroIsOff: true,
-    description: 'close `1008` "byte rate limit"',
+    description:
+      'close `1008` "byte rate limit"; `/stream` sends no faster (per connection)',
     breach: 'close 1008 "byte rate limit"',
   }),
   RATE_LIMIT_BYTE_BURST: integer("rateLimitByteBurst", {

@@ -24,6 +24,33 @@ export class TokenBucket {
     this.#updatedAt = now;
   }
 
+  /** The capacity, in units. */
+  get burst(): number {
+    return this.#burst;
+  }
+
+  /**
+   * How long until the bucket holds `amount` units, in ms: 0 when it does
+   * now. Takes nothing; for a sender that paces itself rather than being
+   * refused (`/stream`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { TokenBucket } from "./token_bucket.ts";
+   * const bucket = new TokenBucket(1000, 1000, 0);
+   * assert.equal(bucket.waitMs(1000, 0), 0);
+   * assert.equal(bucket.take(1000, 0), true);
+   * assert.equal(bucket.waitMs(500, 0), 500);
+   * ```
+   */
+  waitMs(amount: number, now: number): number {
+    const elapsed = now > this.#updatedAt ? now - this.#updatedAt : 0;
+    const refilled = this.#tokens + elapsed * this.#perMs;
+    const tokens = refilled > this.#burst ? this.#burst : refilled;
+    return tokens >= amount ? 0 : (amount - tokens) / this.#perMs;
+  }
+
   /**
    * Takes `amount` units if the bucket holds them.
    *

@@ -12,11 +12,7 @@
 import { closeAfterEcho, type CloseReason } from "../protocol/close_codes.ts";
 import type { Swept } from "./sweep.ts";
 import { isPlainEcho } from "./parse_options.ts";
-import {
-  type PushOutput,
-  streamCeilingBytes,
-  StreamPush,
-} from "./stream_push.ts";
+import { type PushOutput, streamPacing, StreamPush } from "./stream_push.ts";
 import type { Backlogged } from "../admission/memory_guard.ts";
 import {
   limitClose,
@@ -125,11 +121,8 @@ class EchoConnection
     this.#responder = isPlainEcho(options.echo) && !options.closeCommands
       ? undefined
       : new OptionsEcho(this, options.echo, options.closeCommands);
-    this.#push = options.stream && new StreamPush(
-      this,
-      options.stream,
-      streamCeilingBytes(config.maxBufferedBytes),
-    );
+    this.#push = options.stream &&
+      new StreamPush(this, { ...options.stream, ...streamPacing(config, now) });
     socket.binaryType = "arraybuffer";
     // The connection is its own listener (`handleEvent`): no closure per
     // event type per connection. Errors are followed by a close event, which

@@ -88,6 +88,28 @@ Deno.test("/stream sends one message every interval ms", async () => {
   assert.equal((await inbox.closed({ timeoutMs: 5000 })).code, 1000);
 });
 
+Deno.test("/stream sends no faster than RATE_LIMIT_BYTES_PER_SECOND once its burst is spent", async () => {
+  // A burst of one message, then 32 KiB/s: one 16 KiB message every 500 ms.
+  await using server = startTestServer({
+    MAX_MESSAGE_BYTES: "16384",
+    RATE_LIMIT_BYTE_BURST: "16384",
+    RATE_LIMIT_BYTES_PER_SECOND: "32768",
+  });
+  const { inbox } = await connect(
+    `${server.ws}/stream?count=6&size=16384&type=binary&interval=0`,
+  );
+  const arrivals: number[] = [];
+  for (let i = 1; i <= 6; i++) {
+    const data = await inbox.next({ timeoutMs: 10_000 });
+    assert.equal(binarySeq(data as ArrayBuffer), i);
+    arrivals.push(performance.now());
+  }
+  const span = arrivals[5]! - arrivals[0]!;
+  assert.ok(span >= 5 * 500 - 30, `6 messages took ${span} ms`);
+  assert.equal((await inbox.closed({ timeoutMs: 5000 })).code, 1000);
+  assert.equal(server.services.metrics.breaches.size, 0, "no limit closed it");
+});
+
 Deno.test("/stream waits for a client that reads slowly, without closing it", async () => {
   const maxBuffered = 256 * 1024;
   const size = 64 * 1024;
