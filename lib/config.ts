@@ -17,28 +17,17 @@ import * as z from "zod/mini";
 // module: 38 -> 30 ms, BENCHMARKS.md).
 z.config({ jitless: true });
 
-/** Records why `value` is refused, from inside a zod transform. */
-function refuse(ctx: z.core.ParsePayload, value: unknown, message: string) {
-  ctx.issues.push({ code: "custom", message, input: value });
-  return z.NEVER;
+/** Thrown by a setting's `parse` for a value it cannot take. */
+class Refusal {
+  constructor(readonly message: string) {}
 }
 
 /**
- * The optional strings every setting starts from, built once and shared
- * (zod schemas are immutable): each schema built costs start-up time.
+ * Refuses the value being parsed: `message` says what is expected, and
+ * {@link parseConfig} puts it after the variable's name and value.
  */
-const OPTIONAL_TEXT = z.optional(z.string());
-const OPTIONAL_TRIMMED_TEXT = z.optional(z.string().check(z.trim()));
-
-/** An optional string, trimmed first when `trim` is set, then `parse`d. */
-function optionalText<Value>(
-  parse: (value: string | undefined, ctx: z.core.ParsePayload) => Value,
-  options: { trim?: boolean } = {},
-): z.ZodMiniType<Value, string | undefined> {
-  return z.pipe(
-    options.trim ? OPTIONAL_TRIMMED_TEXT : OPTIONAL_TEXT,
-    z.transform(parse),
-  );
+function refuse(message: string): never {
+  throw new Refusal(message);
 }
 
 const MiB = 1024 * 1024;
@@ -47,8 +36,12 @@ const MiB = 1024 * 1024;
 export interface Setting<Key extends string = string, Value = unknown> {
   /** The property of {@link Config} it fills. */
   readonly key: Key;
-  /** Parses the environment string (undefined when unset) into the value. */
-  readonly schema: z.ZodMiniType<Value, string | undefined>;
+  /**
+   * Parses the environment string (undefined when unset) into the value;
+   * calls {@link refuse} with what is expected when it cannot. Runs inside
+   * {@link envSchema}, the one zod schema of the environment.
+   */
+  readonly parse: (value: string | undefined) => Value;
   /** The default as the README writes it. */
   readonly default: string;
   readonly unit: string;
@@ -60,10 +53,10 @@ export interface Setting<Key extends string = string, Value = unknown> {
   readonly breach?: string;
 }
 
-/**
- * A decimal integer within a range. One transform rather than a chain of zod
- * checks: each chained schema costs start-up time.
- */
+/** A decimal integer: digits only, no sign, point or exponent. */
+const DIGITS = /^\d+$/;
+
+/** A decimal integer within a range. */
 function integer<Key extends string>(
   key: Key,
   about: {
@@ -81,13 +74,13 @@ function integer<Key extends string>(
   const range = `${min}-${max}`;
   return {
     key,
-    schema: optionalText((value, ctx) => {
+    parse(value) {
       if (value === undefined) return fallback;
       const text = value.trim();
       const number = Number(text);
-      if (/^\d+$/.test(text) && number >= min && number <= max) return number;
-      return refuse(ctx, value, `expected an integer ${range}`);
-    }),
+      if (DIGITS.test(text) && number >= min && number <= max) return number;
+      return refuse(`expected an integer ${range}`);
+    },
     default: String(fallback),
     unit: about.unit,
     range: about.zeroIsOff ? `${range} (0 = off)` : range,
@@ -103,9 +96,10 @@ function filePath<Key extends string>(
 ): Setting<Key, string | undefined> {
   return {
     key,
-    schema: z.optional(
-      z.string().check(z.trim(), z.minLength(1, "expected a file path")),
-    ),
+    parse(value) {
+      const path = value?.trim();
+      return path === "" ? refuse("expected a file path") : path;
+    },
     default: "unset",
     unit: "PEM file",
     range: "a readable file",
@@ -114,68 +108,63 @@ function filePath<Key extends string>(
 }
 
 /** `TRUST_PROXY`: a count of proxies, with the old `true`/`false` kept as 1/0. */
-const trustedProxies = optionalText((value, ctx) => {
+function trustedProxies(value: string | undefined): number {
   const text = value?.trim().toLowerCase();
   if (text === undefined || text === "" || text === "false") return 0;
   if (text === "true") return 1;
   if (/^\d{1,2}$/.test(text) && Number(text) <= 10) return Number(text);
   return refuse(
-    ctx,
-    value,
     "expected the number of proxies in front of the service, 0-10 (true = 1, false = 0)",
   );
-});
+}
 
-const origins = optionalText((value, ctx): "*" | string[] => {
-  if (value === undefined || value === "" || value === "*") return "*";
-  const list = value.split(",").map((entry) => entry.trim()).filter(Boolean);
+/** `ALLOWED_ORIGINS`: `*`, or a comma-separated list of origins. */
+function origins(value: string | undefined): "*" | string[] {
+  const text = value?.trim();
+  if (text === undefined || text === "" || text === "*") return "*";
+  const list = text.split(",").map((entry) => entry.trim()).filter(Boolean);
   for (const entry of list) {
     if (!/^https?:\/\/[^/\s]+$/.test(entry)) {
       return refuse(
-        ctx,
-        value,
         `expected "*" or a comma-separated list of origins like https://example.com, got "${entry}"`,
       );
     }
   }
   return list;
-}, { trim: true });
+}
 
 /** An IP address or host name to listen on; unset means both IPv6 and IPv4. */
-const bindAddress = optionalText((value, ctx) => {
-  if (value === undefined || value === "") return undefined;
-  if (/^[0-9A-Za-z.:%_-]+$/.test(value.replace(/^\[|\]$/g, ""))) {
-    return value.replace(/^\[|\]$/g, "");
-  }
-  return refuse(
-    ctx,
-    value,
-    "expected an IP address or host name such as 127.0.0.1 or ::",
-  );
-}, { trim: true });
+function bindAddress(value: string | undefined): string | undefined {
+  const text = value?.trim();
+  if (text === undefined || text === "") return undefined;
+  const address = text.replace(/^\[|\]$/g, "");
+  if (/^[0-9A-Za-z.:%_-]+$/.test(address)) return address;
+  return refuse("expected an IP address or host name such as 127.0.0.1 or ::");
+}
 
 /** A yes-or-no setting; unset is no. */
-const onOff = z.pipe(
-  z.optional(
-    z.enum(["true", "false", "1", "0"], { error: "expected true or false" }),
-  ),
-  z.transform((value) => value === "true" || value === "1"),
-);
+function onOff(value: string | undefined): boolean {
+  if (value === undefined || value === "false" || value === "0") return false;
+  if (value === "true" || value === "1") return true;
+  return refuse("expected true or false");
+}
 
-const logFormat = z.pipe(
-  z.optional(z.enum(["text", "json"], { error: "expected text or json" })),
-  z.transform((value) => value ?? "text"),
-);
+/** `LOG_FORMAT`: text lines or JSON lines; unset is text. */
+function logFormat(value: string | undefined): "text" | "json" {
+  if (value === undefined || value === "text" || value === "json") {
+    return value ?? "text";
+  }
+  return refuse("expected text or json");
+}
 /** A Redis server's URL: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. */
-const redisUrl = optionalText((value, ctx) => {
-  if (value === undefined || value === "") return undefined;
-  if (URL.canParse(value) && /^rediss?:\/\/[^/?#]/.test(value)) return value;
+function redisUrl(value: string | undefined): string | undefined {
+  const text = value?.trim();
+  if (text === undefined || text === "") return undefined;
+  if (URL.canParse(text) && /^rediss?:\/\/[^/?#]/.test(text)) return text;
   return refuse(
-    ctx,
-    value,
     "expected a URL such as redis://127.0.0.1:6379 or rediss://user:password@host:6380",
   );
-}, { trim: true });
+}
 
 /**
  * Every setting, keyed by its environment variable. The order is the README
@@ -191,7 +180,7 @@ export const SETTINGS = {
   }),
   BIND_ADDRESS: {
     key: "bindAddress",
-    schema: bindAddress,
+    parse: bindAddress,
     default: "unset",
     unit: "address",
     range: "an IP address or host name",
@@ -399,7 +388,7 @@ export const SETTINGS = {
   }),
   REDIS_URL: {
     key: "redisUrl",
-    schema: redisUrl,
+    parse: redisUrl,
     default: "unset",
     unit: "URL",
     range: "redis://… or rediss://…",
@@ -408,7 +397,7 @@ export const SETTINGS = {
   } satisfies Setting<"redisUrl", string | undefined>,
   TRUST_PROXY: {
     key: "trustProxy",
-    schema: trustedProxies,
+    parse: trustedProxies,
     default: "0",
     unit: "proxies",
     range: "0-10 (true = 1, false = 0)",
@@ -417,7 +406,7 @@ export const SETTINGS = {
   } satisfies Setting<"trustProxy", number>,
   ALLOWED_ORIGINS: {
     key: "allowedOrigins",
-    schema: origins,
+    parse: origins,
     default: "*",
     unit: "origins",
     range: '"*" or a list',
@@ -431,7 +420,7 @@ export const SETTINGS = {
   TLS_KEY_FILE: filePath("tlsKeyFile", "the private key for `TLS_CERT_FILE`"),
   HSTS_INCLUDE_SUBDOMAINS: {
     key: "hstsIncludeSubdomains",
-    schema: onOff,
+    parse: onOff,
     default: "false",
     unit: "flag",
     range: "true or false",
@@ -440,7 +429,7 @@ export const SETTINGS = {
   } satisfies Setting<"hstsIncludeSubdomains", boolean>,
   LOG_FORMAT: {
     key: "logFormat",
-    schema: logFormat,
+    parse: logFormat,
     default: "text",
     unit: "format",
     range: "text or json",
@@ -473,19 +462,43 @@ export const PLATFORM_ENV_NAMES: readonly string[] = [
 
 /** The parsed configuration, in the units its names state; see {@link SETTINGS}. */
 export type Config = {
-  -readonly [Name in EnvName as Settings[Name]["key"]]: z.output<
-    Settings[Name]["schema"]
+  -readonly [Name in EnvName as Settings[Name]["key"]]: ReturnType<
+    Settings[Name]["parse"]
   >;
 };
 
-/** The zod schema of the whole environment, built from {@link SETTINGS}. */
-export const envSchema: z.ZodMiniObject<
-  { [Name in EnvName]: Settings[Name]["schema"] }
-> = z.object(
-  Object.fromEntries(
-    ENV_NAMES.map((name) => [name, SETTINGS[name].schema]),
-  ) as { [Name in EnvName]: Settings[Name]["schema"] },
-);
+/**
+ * The zod schema of the whole environment, built from {@link SETTINGS}: one
+ * transform that runs each setting's `parse` in table order; the first value
+ * refused becomes an issue at its variable's name. One schema rather than one
+ * per setting: each built costs start-up time (BENCHMARKS.md, issue #23).
+ */
+export const envSchema: z.ZodMiniType<
+  Config,
+  Record<string, string | undefined>
+> = z.transform((env: Record<string, string | undefined>, ctx) => {
+  const config: Record<string, unknown> = {};
+  for (const name of ENV_NAMES) {
+    const setting: Setting = SETTINGS[name];
+    const value = env[name];
+    try {
+      if (value !== undefined && typeof value !== "string") {
+        refuse("expected a string");
+      }
+      config[setting.key] = setting.parse(value);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      ctx.issues.push({
+        code: "custom",
+        message: error.message,
+        input: value,
+        path: [name],
+      });
+      return z.NEVER;
+    }
+  }
+  return config as Config;
+});
 
 /** Thrown when the environment holds a value the service cannot run with. */
 export class ConfigError extends Error {
@@ -520,9 +533,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       `Invalid ${name} "${picked[name]}": ${issue.message}`,
     );
   }
-  const config = Object.fromEntries(
-    ENV_NAMES.map((name) => [SETTINGS[name].key, result.data[name]]),
-  ) as Config;
+  const config = result.data;
   checkCombinations(config);
   return config;
 }

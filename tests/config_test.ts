@@ -83,6 +83,15 @@ Deno.test("parseConfig() rejects a bad value of the variables below, naming the 
   }
 });
 
+Deno.test("parseConfig() refuses a value that is not a string, naming the variable", () => {
+  assert.throws(
+    () => parseConfig({ PORT: 9000 as unknown as string }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.message === 'Invalid PORT "9000": expected a string',
+  );
+});
+
 Deno.test("the settings table is the one list of knobs", async (t) => {
   await t.step(
     "deno.json's start task may read exactly its variables and the platform's",

@@ -60,3 +60,23 @@ export function cpuSeconds(pid: number): number {
   // utime and stime are fields 14 and 15, in clock ticks (100 per second).
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+
+/**
+ * CPU time a process has run so far, in ms, summed over its threads from
+ * `schedstat` of each thread in `/proc/<pid>/task/` (nanoseconds, finer than
+ * `/proc/<pid>/stat`'s 10 ms ticks). A thread that ends while being read is left out.
+ */
+export function threadCpuMs(pid: number): number {
+  let nanoseconds = 0;
+  for (const thread of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const schedstat = Deno.readTextFileSync(
+        `/proc/${pid}/task/${thread.name}/schedstat`,
+      );
+      nanoseconds += Number(schedstat.split(" ")[0]);
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return nanoseconds / 1e6;
+}

@@ -6,7 +6,7 @@
  * @module
  */
 import { ROOT, startTaskArgs } from "../service.ts";
-import { echoFrames, roundTrip } from "../load.ts";
+import { echoFrames, echoOnce, openSocket, type RawSocket } from "../load.ts";
 
 /** Raised for the run; everything else stays at its default. */
 export const RAISED_LIMITS: Record<string, string> = {
@@ -74,9 +74,19 @@ export async function start(
     pinned: boolean;
     /** The service's environment on top of {@link RAISED_LIMITS}. */
     extraEnv?: Record<string, string>;
+    /**
+     * Runs this file in place of the bundle the start task runs, with the
+     * same flags (`bench/cold_start.ts` compares two bundles this way).
+     */
+    entry?: string;
+    /**
+     * Called once the first echo is back, before the client closes that
+     * connection: what the server did until then, without the close.
+     */
+    atFirstEcho?: (child: Deno.ChildProcess) => void;
   },
 ): Promise<Server> {
-  const { extraEnv = {} } = options;
+  const { extraEnv = {}, entry } = options;
   const port = freePort();
   const command = target === "reference"
     ? [
@@ -86,7 +96,7 @@ export async function start(
       "--allow-env=PORT",
       "bench/reference_server.ts",
     ]
-    : [Deno.execPath(), ...await startTaskArgs()];
+    : [Deno.execPath(), ...withEntry(await startTaskArgs(), entry)];
   const argv = options.pinned ? ["taskset", "-c", "0", ...command] : command;
   const started = performance.now();
   const child = new Deno.Command(argv[0]!, {
@@ -102,9 +112,10 @@ export async function start(
     stderr: "inherit",
   }).spawn();
   running.add(child);
+  let socket: RawSocket;
   for (;;) {
     try {
-      await roundTrip(port, SMALL);
+      socket = await openSocket(port);
       break;
     } catch (error) {
       if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
@@ -114,12 +125,31 @@ export async function start(
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
-  return { child, port, coldStartMs: performance.now() - started };
+  let coldStartMs: number;
+  try {
+    await echoOnce(socket, SMALL);
+    coldStartMs = performance.now() - started;
+    options.atFirstEcho?.(child);
+  } finally {
+    socket.conn.close();
+  }
+  return { child, port, coldStartMs };
 }
 
-/** SIGTERM, then SIGKILL after 10 s. */
-export async function stop(server: Server): Promise<void> {
-  server.child.kill("SIGTERM");
+/** The start task's arguments with its last one, the file, replaced. */
+function withEntry(args: string[], entry: string | undefined): string[] {
+  return entry === undefined ? args : [...args.slice(0, -1), entry];
+}
+
+/**
+ * SIGTERM, then SIGKILL after 10 s; or SIGKILL at once with `kill` (a loop
+ * of starts has no use for the graceful shutdown).
+ */
+export async function stop(
+  server: Server,
+  options: { kill?: boolean } = {},
+): Promise<void> {
+  server.child.kill(options.kill ? "SIGKILL" : "SIGTERM");
   const killer = setTimeout(() => {
     // It may have exited as the 10 s ran out, before `status` settled: kill
     // then throws "Child process has already terminated" (a 06:50 run ended

@@ -240,7 +240,7 @@ export class RedisBridge implements RoomBridge {
     if (message.length < HEADER_BYTES) return;
     const instance = message.toString("latin1", 1, HEADER_BYTES);
     if (instance === this.#instance) return;
-    const room = roomName.safeParse(
+    const room = roomName().safeParse(
       channel.toString("latin1").slice(REDIS_CHANNEL_PREFIX.length),
     );
     if (!room.success || !this.#rooms.has(room.data)) return;

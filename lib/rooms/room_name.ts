@@ -12,10 +12,17 @@ import * as z from "zod/mini";
 export const ROOM_NAME_RULE =
   "a room name is 1-64 characters of A-Z a-z 0-9 _ -";
 
-/** The rule as a zod schema. */
-export const roomName: z.ZodMiniString = z.string().check(
-  z.regex(/^[A-Za-z0-9_-]{1,64}$/, ROOM_NAME_RULE),
-);
+/**
+ * The rule as a zod schema, built on first use rather than at import: a
+ * plain echo never needs it, and each schema built costs start-up time
+ * (BENCHMARKS.md, issue #23).
+ */
+export function roomName(): z.ZodMiniString {
+  return built ??= z.string().check(
+    z.regex(/^[A-Za-z0-9_-]{1,64}$/, ROOM_NAME_RULE),
+  );
+}
+let built: z.ZodMiniString | undefined;
 
 /**
  * The room name in a path segment, or undefined when it breaks the rule.
@@ -33,6 +40,6 @@ export const roomName: z.ZodMiniString = z.string().check(
  * ```
  */
 export function parseRoomName(segment: string): string | undefined {
-  const parsed = roomName.safeParse(segment);
+  const parsed = roomName().safeParse(segment);
   return parsed.success ? parsed.data : undefined;
 }

@@ -1,0 +1,142 @@
+/**
+ * `deno run -A bench/cold_start.ts [--runs 11] [--variant NAME=FILE]...`:
+ * cold start side by side. Each run starts the bare Deno echo
+ * (`bench/reference_server.ts`), the service as `deno task start` runs it
+ * (the bundle, with the task's flags) and each `--variant` (another file run
+ * with the same flags, e.g. a copy of an older bundle), one after the
+ * other, and measures each from spawn to its first echo: the wall time, the
+ * server's CPU time until then (all threads, from schedstat; read before the
+ * client closes, so the close is not in it) and its RSS.
+ * One unmeasured start of each comes first, so every run finds a warm
+ * module cache. Prints the medians and their ratio to the bare echo's, with
+ * the load average before and after.
+ *
+ * On a shared machine the wall time follows the load; the CPU ratio moves
+ * least, so it is the one to compare (BENCHMARKS.md, issue #23). Servers run
+ * pinned to CPU 0 when the machine has two cores and `taskset`, as in
+ * `deno task bench`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadAverage, rssKiB, threadCpuMs } from "./run/process_stats.ts";
+import {
+  killRunning,
+  start,
+  stop,
+  stopServersOnSignal,
+} from "./run/targets.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    runs: { type: "string", default: "11" },
+    variant: { type: "string", multiple: true, default: [] },
+  },
+});
+const runs = Number(args.values.runs);
+if (!Number.isInteger(runs) || runs < 1 || runs > 100) {
+  console.error(
+    `cold_start: --runs must be an integer 1-100, got ${args.values.runs}`,
+  );
+  Deno.exit(2);
+}
+
+/** One thing to start: the reference, the service, or the service's flags on another file. */
+interface Variant {
+  name: string;
+  target: "reference" | "service";
+  entry?: string;
+}
+
+const variants: Variant[] = [
+  { name: "reference", target: "reference" },
+  { name: "service", target: "service" },
+  ...args.values.variant.map((spec): Variant => {
+    const [name, entry] = spec.split("=");
+    if (!name || !entry) {
+      console.error(`cold_start: --variant must be NAME=FILE, got ${spec}`);
+      Deno.exit(2);
+    }
+    return { name, target: "service", entry };
+  }),
+];
+
+const taskset = await new Deno.Command("sh", {
+  args: ["-c", "command -v taskset"],
+  stdout: "null",
+}).output();
+const pinned = navigator.hardwareConcurrency >= 2 && taskset.success;
+stopServersOnSignal();
+
+/** Wall ms, CPU ms and RSS MiB of each run, by variant name. */
+const figures = new Map(
+  variants.map((
+    v,
+  ) => [v.name, {
+    wall: [] as number[],
+    cpu: [] as number[],
+    rss: [] as number[],
+  }]),
+);
+
+const loadBefore = loadAverage();
+console.error(
+  `cold_start: ${runs} runs of ${variants.map((v) => v.name).join(", ")}${
+    pinned ? ", pinned to CPU 0" : ""
+  }; load average ${loadBefore}`,
+);
+try {
+  for (let run = 0; run <= runs; run++) {
+    for (const variant of variants) {
+      let cpu = 0;
+      let rss = 0;
+      const server = await start(variant.target, {
+        pinned,
+        ...(variant.entry === undefined ? {} : { entry: variant.entry }),
+        atFirstEcho(child) {
+          cpu = threadCpuMs(child.pid);
+          rss = rssKiB(child.pid) / 1024;
+        },
+      });
+      await stop(server, { kill: true });
+      if (run === 0) continue;
+      const row = figures.get(variant.name)!;
+      row.wall.push(server.coldStartMs);
+      row.cpu.push(cpu);
+      row.rss.push(rss);
+    }
+  }
+} finally {
+  killRunning();
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? sorted[middle]!
+    : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const reference = figures.get("reference")!;
+const lines = [
+  `Load average ${loadBefore} before, ${loadAverage()} after; ${runs} runs${
+    pinned ? ", pinned to CPU 0" : ""
+  }; medians (× the bare echo).`,
+  "",
+  "| Variant | Wall ms | Server CPU ms | RSS MiB |",
+  "| --- | --- | --- | --- |",
+];
+for (const [name, row] of figures) {
+  const cell = (values: number[], of: number[], digits: number) =>
+    `${median(values).toFixed(digits)} (${
+      (median(values) / median(of)).toFixed(2)
+    })`;
+  lines.push(
+    `| ${name} | ${cell(row.wall, reference.wall, 0)} | ${
+      cell(row.cpu, reference.cpu, 0)
+    } | ${cell(row.rss, reference.rss, 1)} |`,
+  );
+}
+console.log(lines.join("\n"));
