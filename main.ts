@@ -15,10 +15,11 @@ import { createApp } from "./routes/app.ts";
 if (import.meta.main) {
   try {
     // Only the variables the service reads: `--allow-env` names exactly these.
-    const { config, echoApp, output, startRecord } = bootService(
+    const { config, echoApp, output, startRecord, loaded } = bootService(
       (name) => Deno.env.get(name),
       { mode: "run", createApp },
     );
+    await loaded;
     const server = startServer(echoApp, {
       onListen: (urls) => announceListening(urls, output, config.logFormat),
       exit: (code) => {

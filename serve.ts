@@ -60,7 +60,9 @@ function boot() {
   }
 }
 
-const { config, echoApp, output, telemetry, startRecord } = boot();
+const { config, echoApp, output, telemetry, startRecord, loaded } = boot();
+// Deno listens once this module has run: the Redis client is loaded first.
+await loaded;
 output.log(startRecord);
 
 // Deno owns the listener here: the watch cannot recycle it, so memory Deno

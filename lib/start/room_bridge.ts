@@ -13,6 +13,23 @@ import type { Services } from "../services.ts";
 /** Which bridge {@link connectRooms} chose. */
 export type BridgeKind = "redis" | "broadcast" | "none";
 
+/** What {@link connectRooms} started. */
+export interface RoomsConnection {
+  kind: BridgeKind;
+  /**
+   * Settles once the bridge's code is loaded and it has begun to connect
+   * (not once it is connected; a failure is logged, not thrown): at once but
+   * for Redis. Loading the Redis client holds the event loop for 0.3-1 s
+   * (measured, `await import("redis")` beside a 10 ms interval), more under
+   * load, since Deno resolves npm packages reached by a dynamic import only
+   * when it runs (`lazy-dynamic-imports` in deno.json, which keeps that
+   * resolution off every start without REDIS_URL). The entry points wait for
+   * it before they listen, so no client meets that pause and the overload
+   * watch, which starts with the listener, does not take it for a stall.
+   */
+  loaded: Promise<void>;
+}
+
 /**
  * Attaches the bridge the configuration and the serve mode call for. The
  * Redis client is imported only when REDIS_URL is set, off the start-up
@@ -21,21 +38,24 @@ export type BridgeKind = "redis" | "broadcast" | "none";
 export function connectRooms(
   services: Pick<Services, "config" | "rooms" | "ids" | "log">,
   mode: "run" | "serve",
-): BridgeKind {
+): RoomsConnection {
   const { config, rooms, ids, log } = services;
-  if (config.maxRooms === 0) return "none";
+  const loaded = Promise.resolve();
+  if (config.maxRooms === 0) return { kind: "none", loaded };
   if (config.redisUrl !== undefined) {
     const url = config.redisUrl;
-    import("../rooms/redis_bridge.ts").then(({ connectRedis }) =>
-      connectRedis(url, ids.instance, rooms, log)
-    ).then((bridge) => rooms.attach(bridge)).catch((error) => {
-      log({ event: "error", message: `Redis bridge: ${error}` });
-    });
-    return "redis";
+    return {
+      kind: "redis",
+      loaded: import("../rooms/redis_bridge.ts").then(({ connectRedis }) =>
+        connectRedis(url, ids.instance, rooms, log)
+      ).then((bridge) => rooms.attach(bridge)).catch((error) => {
+        log({ event: "error", message: `Redis bridge: ${error}` });
+      }),
+    };
   }
   if (mode === "serve") {
     rooms.attach(new BroadcastBridge(ids.instance, rooms));
-    return "broadcast";
+    return { kind: "broadcast", loaded };
   }
-  return "none";
+  return { kind: "none", loaded };
 }

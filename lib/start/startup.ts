@@ -29,6 +29,12 @@ export interface BootedService {
   telemetry: Telemetry;
   /** The start-up log record; the entry point logs it once it listens. */
   startRecord: LogRecord;
+  /**
+   * Settles once what start-up loads in the background (the Redis client,
+   * with REDIS_URL) is loaded: the entry point waits for it before it
+   * listens (`room_bridge.ts` says why).
+   */
+  loaded: Promise<void>;
 }
 
 /**
@@ -61,7 +67,7 @@ export function bootService(
       ? { memoryPeers: new BroadcastMemoryPeers() }
       : {}),
   });
-  const roomsBridge = connectRooms(echoApp.services, mode);
+  const bridge = connectRooms(echoApp.services, mode);
   const { metrics, memory, rooms } = echoApp.services;
   const telemetry = otelEnabled(env, denoDeploy)
     ? startTelemetryLater({ metrics, memory, rooms })
@@ -73,8 +79,9 @@ export function bootService(
     telemetry,
     startRecord: {
       ...startRecord(config, { denoDeploy, mode }),
-      roomsBridge,
+      roomsBridge: bridge.kind,
     },
+    loaded: bridge.loaded,
   };
 }
 
