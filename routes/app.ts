@@ -111,20 +111,100 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     suspects: new SuspectList(),
     overload: idleOverloadState(),
   };
-  const app: Hono<AppEnv> = new QuickHono<AppEnv>();
-  app.use(everyResponse(log, config));
   // Upgrades answered before routing but not with a 101, for Hono to finish.
   const decided: DecidedAnswers = new WeakMap();
   const upgrades = new Map<string, UpgradeHandler>();
   for (const endpoint of WEBSOCKET_ENDPOINTS) {
-    const upgrade = webSocketUpgrade(services, endpoint, `/${endpoint}`);
-    upgrades.set(`/${endpoint}`, upgrade);
-    app.route(`/${endpoint}`, webSocketRoute(upgrade, decided));
+    upgrades.set(
+      `/${endpoint}`,
+      webSocketUpgrade(services, endpoint, `/${endpoint}`),
+    );
   }
   // The bare URL echoes too, as echo.websocket.org did: an upgrade on `/` is
   // `/echo`'s, any other GET (and HEAD) gets the page.
   const upgradeOnRoot = webSocketUpgrade(services, "echo", "/");
-  const onRoot = upgradeRoute(upgradeOnRoot, decided);
+  // Assembled on the first request that is not a 101: an echo never needs
+  // Hono, and building its routes, middleware and CSP cost about a tenth of
+  // the CPU to the first echo (BENCHMARKS.md, issue #23).
+  let assembled: Hono<AppEnv> | undefined;
+  const hono = () =>
+    assembled ??= assemble(services, { upgrades, upgradeOnRoot, decided });
+  /** Lets Hono finish an upgrade answered before routing. */
+  const viaHono = (
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    answer: () => Response,
+  ) => {
+    decided.set(request, answer);
+    return Promise.resolve(hono().fetch(request, info));
+  };
+  const metrics = services.metrics;
+  const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => {
+    // Every request counts as it arrives, upgrades included: a ramp of new
+    // connections is work, not a flood, to the overload watch. Counted after
+    // the answer (in Hono's middleware, which a 101 skips), a burst of 1,280
+    // upgrades counted none and the watch took the held loop for a flood
+    // (`deno run -A bench/burst_bystander.ts --busy`, issue #20).
+    metrics.httpRequests++;
+    let upgrade: UpgradeHandler | undefined;
+    if (request.method === "GET") {
+      const path = pathOf(request.url);
+      upgrade = path === "/"
+        ? (asksForWebSocket(request) ? upgradeOnRoot : undefined)
+        : upgrades.get(path);
+    }
+    if (upgrade === undefined) {
+      return Promise.resolve(hono().fetch(headAsGet(request), info));
+    }
+    // The upgrade path skips Hono: its context, middleware and router cost
+    // CPU per handshake and compile time before the first echo
+    // (BENCHMARKS.md). A 101 would pass through Hono unchanged anyway.
+    const finish = (response: Response) =>
+      response.status === 101
+        ? Promise.resolve(response)
+        : viaHono(request, info, () => response);
+    const fail = (error: unknown) =>
+      viaHono(request, info, () => {
+        throw error;
+      });
+    try {
+      const answer = upgrade(request, info as AppEnv["Bindings"] | undefined);
+      return answer instanceof Promise
+        ? answer.then(finish, fail)
+        : finish(answer);
+    } catch (error) {
+      return fail(error);
+    }
+  };
+  return {
+    get app() {
+      return hono();
+    },
+    fetch,
+    services,
+  };
+}
+
+/**
+ * The Hono app: every answer but a 101 goes through it, for its routes,
+ * security headers and log line.
+ */
+function assemble(
+  services: Services,
+  ws: {
+    upgrades: ReadonlyMap<string, UpgradeHandler>;
+    upgradeOnRoot: UpgradeHandler;
+    decided: DecidedAnswers;
+  },
+): Hono<AppEnv> {
+  const { config, log } = services;
+  const { decided } = ws;
+  const app: Hono<AppEnv> = new QuickHono<AppEnv>();
+  app.use(everyResponse(log, config));
+  for (const [path, upgrade] of ws.upgrades) {
+    app.route(path, webSocketRoute(upgrade, decided));
+  }
+  const onRoot = upgradeRoute(ws.upgradeOnRoot, decided);
   app.get("/", function echoOnRoot(c, next) {
     return asksForWebSocket(c.req.raw) ? onRoot(c) : next();
   });
@@ -157,54 +237,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     });
     return c.text("Internal server error\n", 500);
   });
-  /** Lets Hono finish an upgrade answered before routing. */
-  const viaHono = (
-    request: Request,
-    info: Deno.ServeHandlerInfo | undefined,
-    answer: () => Response,
-  ) => {
-    decided.set(request, answer);
-    return Promise.resolve(app.fetch(request, info));
-  };
-  const metrics = services.metrics;
-  const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => {
-    // Every request counts as it arrives, upgrades included: a ramp of new
-    // connections is work, not a flood, to the overload watch. Counted after
-    // the answer (in Hono's middleware, which a 101 skips), a burst of 1,280
-    // upgrades counted none and the watch took the held loop for a flood
-    // (`deno run -A bench/burst_bystander.ts --busy`, issue #20).
-    metrics.httpRequests++;
-    let upgrade: UpgradeHandler | undefined;
-    if (request.method === "GET") {
-      const path = pathOf(request.url);
-      upgrade = path === "/"
-        ? (asksForWebSocket(request) ? upgradeOnRoot : undefined)
-        : upgrades.get(path);
-    }
-    if (upgrade === undefined) {
-      return Promise.resolve(app.fetch(headAsGet(request), info));
-    }
-    // The upgrade path skips Hono: its context, middleware and router cost
-    // CPU per handshake and compile time before the first echo
-    // (BENCHMARKS.md). A 101 would pass through Hono unchanged anyway.
-    const finish = (response: Response) =>
-      response.status === 101
-        ? Promise.resolve(response)
-        : viaHono(request, info, () => response);
-    const fail = (error: unknown) =>
-      viaHono(request, info, () => {
-        throw error;
-      });
-    try {
-      const answer = upgrade(request, info as AppEnv["Bindings"] | undefined);
-      return answer instanceof Promise
-        ? answer.then(finish, fail)
-        : finish(answer);
-    } catch (error) {
-      return fail(error);
-    }
-  };
-  return { app, fetch, services };
+  return app;
 }
 
 /** The path of an absolute URL, without its query: `http://h/echo?x` -> `/echo`. */
@@ -260,20 +293,22 @@ function headAsGet(request: Request): Request {
 const servedForHead = new WeakSet<Request>();
 
 /** The page's Content-Security-Policy and the other security headers. */
-const securityHeaders = secureHeaders({
-  contentSecurityPolicy: {
-    defaultSrc: ["'self'"],
-    connectSrc: ["'self'", "ws:", "wss:"],
-    imgSrc: ["'self'", "data:"],
-    objectSrc: ["'none'"],
-    baseUri: ["'none'"],
-    frameAncestors: ["'none'"],
-    formAction: ["'none'"],
-  },
-  referrerPolicy: "no-referrer",
-  // Sent by `hsts.ts` only where it is right: https, not this machine.
-  strictTransportSecurity: false,
-});
+function securityHeaders() {
+  return secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'self'"],
+      connectSrc: ["'self'", "ws:", "wss:"],
+      imgSrc: ["'self'", "data:"],
+      objectSrc: ["'none'"],
+      baseUri: ["'none'"],
+      frameAncestors: ["'none'"],
+      formAction: ["'none'"],
+    },
+    referrerPolicy: "no-referrer",
+    // Sent by `hsts.ts` only where it is right: https, not this machine.
+    strictTransportSecurity: false,
+  });
+}
 
 const nothing = () => Promise.resolve();
 
@@ -283,11 +318,12 @@ const nothing = () => Promise.resolve();
  * Decided by the response, not by a request header a client chooses.
  */
 function everyResponse(log: Log, config: Config) {
+  const secure = securityHeaders();
   return async function securityAndLog(c: Context<AppEnv>, next: Next) {
     const startedAt = Date.now();
     await next();
     if (c.res.status === 101) return;
-    await securityHeaders(c, nothing);
+    await secure(c, nothing);
     const hsts = hstsValue(c.req.url, {
       forwardedHttps: config.trustProxy > 0 &&
         c.req.header("x-forwarded-proto") === "https",
