@@ -54,8 +54,11 @@ export function parseOpenFileLimit(text: string): OpenFileLimit | undefined {
 
 /** Options for `readOpenFileLimit`; all optional. */
 export interface ReadOpenFileLimitOptions {
-  /** Reads the limits file. @default Deno.readTextFileSync of LIMITS_PATH */
-  read?: () => string;
+  /**
+   * Reads the limits file; undefined when it may not.
+   * @default Deno.readTextFileSync of LIMITS_PATH, with the read permission
+   */
+  read?: () => string | undefined;
   /** The operating system. @default Deno.build.os */
   os?: typeof Deno.build.os;
 }
@@ -70,16 +73,21 @@ export function readOpenFileLimit(
 ): OpenFileLimit | "unknown" {
   if ((options.os ?? Deno.build.os) !== "linux") return "unknown";
   const read = options.read ?? (() => {
-    // A query never prompts; a read without the permission might.
+    // A query never prompts; a read without the permission might. No throw
+    // for "not granted" (the start task's case): an Error built at start-up
+    // cost 13 ms of CPU, a tenth of the bare echo's start (its stack trace
+    // over the bundle; measured with Deno.cpuUsage(), BENCHMARKS.md #23).
     const { state } = Deno.permissions.querySync({
       name: "read",
       path: LIMITS_PATH,
     });
-    if (state !== "granted") throw new Error("no read permission");
-    return Deno.readTextFileSync(LIMITS_PATH);
+    return state === "granted" ? Deno.readTextFileSync(LIMITS_PATH) : undefined;
   });
   try {
-    return parseOpenFileLimit(read()) ?? "unknown";
+    const text = read();
+    return text === undefined
+      ? "unknown"
+      : parseOpenFileLimit(text) ?? "unknown";
   } catch {
     return "unknown";
   }

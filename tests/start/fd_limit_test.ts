@@ -63,6 +63,12 @@ Deno.test("readOpenFileLimit() is unknown unless a Linux limits file is readable
     };
     assert.equal(readOpenFileLimit({ os: "linux", read }), "unknown");
   });
+  await t.step("read gives nothing (permission not granted)", () => {
+    assert.equal(
+      readOpenFileLimit({ os: "linux", read: () => undefined }),
+      "unknown",
+    );
+  });
   await t.step("unparsable text", () => {
     assert.equal(
       readOpenFileLimit({ os: "linux", read: () => "nothing" }),
