@@ -5,7 +5,8 @@
  * and keeps the backlog (estimated by `backlog.ts`) within MAX_BUFFERED_BYTES
  * and the process-wide memory budget. What a connection is given is in
  * `connection_options.ts`; query options and `/close` commands live in
- * `apply_options.ts`, so a pure echo pays one branch for them.
+ * `apply_options.ts`, so a pure echo pays one branch for them; a close this
+ * service starts is a `ServerClose` (`server_close.ts`).
  *
  * @module
  */
@@ -33,7 +34,7 @@ import {
 import { MessageLimits } from "./message_limits.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 import { memoryCharge, SentFrames } from "./backlog.ts";
-import { sendClose, stopReading } from "./close_handshake.ts";
+import { ServerClose } from "./server_close.ts";
 
 export {
   BACKLOG_CHECK_BYTES,
@@ -81,17 +82,13 @@ class EchoConnection
   /**
    * Deadlines the sweep keeps (ms since epoch, Infinity for none): until the
    * socket opens, when to give up on it; once the service has sent its
-   * close, when to give up on the answer (CLOSE_TIMEOUT_SECONDS). Timers
+   * close, when to give up on the answer (`ServerClose.answerBy`). Timers
    * per connection would cost more than the rest of a handshake's
    * bookkeeping (`sweep.ts`).
    */
   #openBy: number;
-  #closeBy = Infinity;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The close timed out: the slot stays taken until Deno lets the socket go. */
   #abandoned = false;
-  /** Our Close frame is sent and Deno keeps reading until the client's. */
-  #awaitingClose = false;
   #messages = 0;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -99,9 +96,8 @@ class EchoConnection
   readonly #sent = new SentFrames();
   /** Messages sent (empty ones too): a listen-only client is not silent. */
   #messagesOut = 0;
-  /** The close this service initiated, if any, and when (ms since epoch). */
-  #closing: CloseReason | undefined;
-  #closingSince: number | undefined;
+  /** The close this service initiated, if any. */
+  #close: ServerClose | undefined;
   #breach: LimitReason | undefined;
   #finished = false;
   #opened = false;
@@ -139,6 +135,14 @@ class EchoConnection
     return Math.min(this.#openBy, this.#closeBy);
   }
 
+  get #closeBy(): number {
+    return this.#close?.answerBy ?? Infinity;
+  }
+
+  get #closing(): CloseReason | undefined {
+    return this.#close?.reason;
+  }
+
   /** For the sweep: the idle timeout counts only while open and not closing. */
   get idleFrom(): number {
     return this.#opened && !this.#closing ? this.lastActiveAt : Infinity;
@@ -158,7 +162,7 @@ class EchoConnection
       messages: this.#messages,
       sent: this.#messagesOut,
       lastMessageAt: this.lastActiveAt,
-      closingSince: this.#closingSince,
+      closingSince: this.#close?.since,
       roomMember: this.#options.relay !== undefined,
     };
   }
@@ -184,17 +188,16 @@ class EchoConnection
    */
   close(reason: CloseReason, now = false): void {
     if (this.#closing || this.#finished) return;
-    this.#closing = reason;
-    this.#closingSince = Date.now();
+    this.#close = new ServerClose(this.#socket, reason, {
+      timeoutSeconds: this.#services.config.closeTimeoutSeconds,
+      failing: this.#breach !== undefined,
+    });
     this.#responder?.stop();
     this.#push?.stop();
     // A member the service closes leaves its room now: a peer that does not
     // read can hold the close handshake open for long.
     this.#options.relay?.closed();
-    if (now) return this.#sendClose(reason);
-    // Deno 2.9 drops the close frame when close() runs inside a message event
-    // while more frames are in flight; from the next macrotask it is sent.
-    this.#closeTimer = setTimeout(() => this.#sendClose(reason), 0);
+    this.#close.start(now);
   }
 
   /**
@@ -265,33 +268,6 @@ class EchoConnection
     this.#breached("idle");
   }
 
-  #sendClose(reason: CloseReason): void {
-    this.#closeTimer = undefined;
-    if (this.#finished) return;
-    try {
-      // A client past a limit is failed (RFC 6455 §7.1.7): Deno drops it at
-      // its next frame. Any other close waits for the client's Close: with
-      // `socket.close()`, Deno would drop the connection at the next message
-      // the client had in flight, often before our Close frame went out.
-      if (this.#breach) this.#socket.close(reason.code, reason.reason);
-      else {
-        this.#awaitingClose = sendClose(
-          this.#socket,
-          reason.code,
-          reason.reason,
-        );
-      }
-    } catch {
-      // Already closed by the peer.
-    }
-    // Deno has no close timeout: a client that never answers keeps the
-    // socket (and whatever fragments it sends) until it leaves.
-    const seconds = this.#services.config.closeTimeoutSeconds;
-    if (seconds > 0 && !this.#finished) {
-      this.#closeBy = Date.now() + seconds * 1000;
-    }
-  }
-
   /**
    * The client did not answer the close: finish it as 1006 for the log and
    * the metrics, but keep the slot (and the connection where the overload
@@ -299,10 +275,10 @@ class EchoConnection
    * listener is what frees it.
    */
   #closeTimedOut(): void {
-    this.#closeBy = Infinity;
+    this.#close?.timedOut();
     if (this.#finished) return;
     this.#abandoned = true;
-    this.#stopAwaitingClose();
+    this.#close?.stopAwaiting();
     this.#services.metrics.closeTimeouts++;
     this.#onClose(1006, CLOSE_TIMEOUT_REASON);
   }
@@ -346,17 +322,10 @@ class EchoConnection
    * client past them, or past MAX_MESSAGE_BYTES, is no longer waited for.
    */
   #discard(data: string | ArrayBuffer): void {
-    if (!this.#awaitingClose) return;
+    if (!this.#close?.awaitingAnswer) return;
     if (this.#limits.broken(payloadBytes(data), Date.now())) {
-      this.#stopAwaitingClose();
+      this.#close.stopAwaiting();
     }
-  }
-
-  /** Deno drops the connection at the client's next frame, as it would. */
-  #stopAwaitingClose(): void {
-    if (!this.#awaitingClose) return;
-    this.#awaitingClose = false;
-    stopReading(this.#socket);
   }
 
   /** Reads the backlog, reports it to the memory guard, enforces the cap. */
@@ -395,7 +364,7 @@ class EchoConnection
     if (this.#finished) return;
     this.#finished = true;
     this.#services.sweep.delete(this);
-    clearTimeout(this.#closeTimer);
+    this.#close?.ended();
     this.#responder?.stop();
     this.#push?.stop();
     const { metrics, memory, log } = this.#services;
