@@ -10,7 +10,7 @@
  * @module
  */
 import { Hono } from "hono/quick";
-import { streamSSE } from "hono/streaming";
+import type { Context } from "hono";
 import {
   admitClient,
   type Client,
@@ -18,16 +18,17 @@ import {
 } from "../lib/admission/admit.ts";
 import { refuse } from "../lib/admission/refuse.ts";
 import { type Refusal, refusal } from "../lib/refusals.ts";
-import { serveEcho } from "../lib/connection/echo_connection.ts";
 import {
   decideUpgrade,
   type UpgradeEndpoint,
 } from "../lib/connection/upgrade.ts";
+import { upgradeAndServe } from "../lib/connection/upgrade_socket.ts";
 import { parseEchoQuery } from "../lib/connection/parse_options.ts";
-import type { PresenceEvent, RoomRefusal } from "../lib/rooms/registry.ts";
+import type { RoomRefusal } from "../lib/rooms/registry.ts";
 import { parseRoomName, ROOM_NAME_RULE } from "../lib/rooms/room_name.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
-import { SSE_RETRY_MS } from "../lib/connection/event_stream.ts";
+import { serveLeasedStream } from "../lib/connection/leased_stream.ts";
+import { PresenceStream } from "../lib/rooms/presence_stream.ts";
 
 /** Where a room's query is parsed: none of the echo's options apply. */
 const ROOM_QUERY = {
@@ -112,33 +113,7 @@ function upgrade(
     lease.release();
     return refuse(services, client, roomRefusal(membership, name, services));
   }
-  try {
-    const upgraded = Deno.upgradeWebSocket(request, {
-      ...(decision.protocol ? { protocol: decision.protocol } : {}),
-      idleTimeout: services.config.pingIntervalSeconds,
-    });
-    serveEcho(upgraded.socket, {
-      services,
-      lease,
-      ip: client.ip,
-      id: decision.id,
-      echo: decision.echo,
-      prelude: decision.prelude,
-      closeCommands: false,
-      relay: membership,
-    });
-    return upgraded.response;
-  } catch (error) {
-    lease.release();
-    membership.closed();
-    return refuse(
-      services,
-      client,
-      refusal("bad_handshake", {
-        detail: `Cannot upgrade: ${(error as Error).message}`,
-      }),
-    );
-  }
+  return upgradeAndServe(services, request, decision, membership);
 }
 
 /**
@@ -185,75 +160,26 @@ function roomRefusal(
 }
 
 /**
- * `/room/NAME/presence`: a `presence` event with the member count now and
- * after every change, until SSE_LIFETIME_SECONDS. A reader that falls behind
- * gets only the latest count, so it holds at most one event.
+ * `/room/NAME/presence`: the room's member count now and after every change
+ * (`lib/rooms/presence_stream.ts`), until SSE_LIFETIME_SECONDS.
  */
 function presenceStream(
   services: Services,
   who: Client,
   name: string,
-  c: Parameters<typeof streamSSE>[0],
-): Response | Promise<Response> {
-  const { config, rooms, log, ids } = services;
+  c: Context<AppEnv>,
+): Response {
   // Only rooms being off refuses a watcher: watching creates no room that
   // MAX_ROOMS counts, and a full room can still be watched.
-  if (config.maxRooms === 0) {
+  if (services.config.maxRooms === 0) {
     return refuse(services, who, roomRefusal("rooms_off", name, services));
   }
   const lease = admitClient(services, who);
   if (lease instanceof Response) return lease;
-  const id = ids.next();
-  const startedAt = performance.now();
-  return streamSSE(c, async (stream) => {
-    const { promise: ended, resolve: end } = Promise.withResolvers<string>();
-    lease.track({ close: (reason) => end(reason.reason) });
-    stream.onAbort(() => end("client went away"));
-    const lifetime = setTimeout(
-      () => end(`lifetime of ${config.sseLifetimeSeconds} s reached`),
-      config.sseLifetimeSeconds * 1000,
-    );
-    let events = 0;
-    let writing = false;
-    let latest: PresenceEvent | undefined;
-    const write = async () => {
-      writing = true;
-      while (latest && !stream.aborted) {
-        const event = latest;
-        latest = undefined;
-        await stream.writeSSE({
-          event: "presence",
-          data: JSON.stringify(event),
-          id: String(++events),
-          ...(events === 1 ? { retry: SSE_RETRY_MS } : {}),
-        });
-      }
-      writing = false;
-    };
-    const unwatch = rooms.watch(name, (event) => {
-      latest = event;
-      if (!writing) write().catch(() => end("client went away"));
-    });
-    let why = "";
-    try {
-      if (typeof unwatch === "string") {
-        why = unwatch;
-        return;
-      }
-      why = await ended;
-      unwatch();
-    } finally {
-      clearTimeout(lifetime);
-      lease.release();
-      log({
-        event: "sse_close",
-        id,
-        ip: who.ip,
-        path: who.path,
-        reason: why,
-        durationMs: Math.round(performance.now() - startedAt),
-        events,
-      });
-    }
-  });
+  return serveLeasedStream(
+    c,
+    services,
+    { client: who, lease },
+    (writer) => new PresenceStream(writer, services.rooms, name),
+  );
 }

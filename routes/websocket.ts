@@ -3,8 +3,9 @@
  * `/inspect` and `/stream`. The route is the runtime glue only:
  * `decideUpgrade` (`lib/connection/upgrade.ts`) runs every check once and
  * admits or refuses; an admitted request waits out its `open_delay=`, is
- * upgraded with `Deno.upgradeWebSocket` and handed to the connection module;
- * a refused one is answered by `lib/admission/refuse.ts`.
+ * upgraded and handed to the connection module
+ * (`lib/connection/upgrade_socket.ts`); a refused one is answered by
+ * `lib/admission/refuse.ts`.
  *
  * @module
  */
@@ -12,12 +13,11 @@ import { Hono } from "hono/quick";
 import type { Context } from "hono";
 import { waitToOpen } from "../lib/admission/failure_controls.ts";
 import { refuse } from "../lib/admission/refuse.ts";
-import { serveEcho } from "../lib/connection/echo_connection.ts";
 import {
-  type Admitted,
   decideUpgrade,
   type UpgradeEndpoint,
 } from "../lib/connection/upgrade.ts";
+import { upgradeAndServe } from "../lib/connection/upgrade_socket.ts";
 import { inspectReport } from "../lib/http/inspect_report.ts";
 import { refusal } from "../lib/refusals.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
@@ -154,46 +154,4 @@ function describeEndpoint(
       config,
     })],
   };
-}
-
-/** Upgrades an admitted request and starts echoing; the slot goes with it. */
-function upgradeAndServe(
-  services: Services,
-  request: Request,
-  admitted: Admitted,
-): Response {
-  const { client, lease, protocol, stream } = admitted;
-  try {
-    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
-    try {
-      upgraded = Deno.upgradeWebSocket(request, {
-        ...(protocol ? { protocol } : {}),
-        idleTimeout: services.config.pingIntervalSeconds,
-      });
-    } catch (error) {
-      lease.release();
-      return refuse(
-        services,
-        client,
-        refusal("bad_handshake", {
-          detail: `Cannot upgrade: ${(error as Error).message}`,
-        }),
-      );
-    }
-    serveEcho(upgraded.socket, {
-      services,
-      lease,
-      ip: client.ip,
-      id: admitted.id,
-      echo: admitted.echo,
-      prelude: admitted.prelude,
-      closeCommands: admitted.closeCommands,
-      ...(stream ? { stream } : {}),
-    });
-    return upgraded.response;
-  } catch (error) {
-    // A bug must not keep the slot: free it, then let onError answer 500.
-    lease.release();
-    throw error;
-  }
 }

@@ -17,8 +17,7 @@ import type {
   MemoryGuard,
   ShedCause,
 } from "../admission/memory_guard.ts";
-import type { Closable } from "../admission/slots.ts";
-import type { CloseReason } from "../protocol/close_codes.ts";
+import { EndingStream } from "./leased_stream.ts";
 import type { Metrics } from "../metrics.ts";
 
 /** What a stream reports to: the memory guard and the counters. */
@@ -55,90 +54,79 @@ export function shedReason(cause: ShedCause): string {
     : "server overloaded (memory budget): try again later";
 }
 
+/** An event with its data as a JSON value. */
+export interface OpeningEvent {
+  event: string;
+  data: unknown;
+}
+
 /**
  * A running stream: closable at shutdown, sheddable by the memory guard.
  * {@link EventStream.run} resolves once the stream has ended and its last event is out
  * (or cut off).
  */
-export class EventStream implements Closable, Backlogged {
+export class EventStream extends EndingStream implements Backlogged {
   readonly #stream: SSEStreamingApi;
   readonly #services: StreamServices;
-  #events = 0;
-  #why: string | undefined;
+  readonly #opening: OpeningEvent[];
   /** Ends the wait in progress (a tick), if one is. */
   #wake: (() => void) | undefined;
   #tick: ReturnType<typeof setTimeout> | undefined;
   #stuck: ReturnType<typeof setTimeout> | undefined;
 
+  /**
+   * @param opening The first events, sent before the first `time`; the
+   * first carries the reconnect delay.
+   */
   constructor(
     stream: SSEStreamingApi,
     services: StreamServices,
+    opening: OpeningEvent[],
   ) {
+    super();
     this.#stream = stream;
     this.#services = services;
+    this.#opening = opening;
     stream.onAbort(() => this.end("client went away"));
   }
 
-  /** Events sent so far (the last event's id). */
-  get sent(): number {
-    return this.#events;
-  }
-
-  /** Why the stream ended, or undefined while it runs. */
-  get reason(): string | undefined {
-    return this.#why;
-  }
-
   /**
-   * Ends the stream with `reason` (the first reason wins). A tick in progress
-   * ends now; a write the client is not reading is cut after
-   * {@link SSE_STUCK_WRITE_MS}.
+   * A tick in progress ends now; a write the client is not reading is cut
+   * after {@link SSE_STUCK_WRITE_MS}.
    */
-  end(reason: string): void {
-    if (this.#why !== undefined) return;
-    this.#why = reason;
+  protected ended(): void {
     this.#wake?.();
     this.#stuck = setTimeout(() => this.#stream.abort(), SSE_STUCK_WRITE_MS);
   }
 
-  /** For shutdown: ends with the close reason's text. */
-  close(reason: CloseReason): void {
-    this.end(reason.reason);
-  }
-
   /** The memory guard's re-read: a stream holds a constant amount. */
   recount(): number {
-    return this.#why === undefined ? SSE_STREAM_BYTES : 0;
+    return this.reason === undefined ? SSE_STREAM_BYTES : 0;
   }
 
   /** Called by the memory guard: ends with an `end` event naming the cause. */
   shed(cause: ShedCause): void {
-    if (this.#why !== undefined) return;
+    if (this.reason !== undefined) return;
     this.#services.metrics.breached(cause);
     this.end(shedReason(cause));
   }
 
   /**
-   * Sends the `server` and `request` events, then `time` every second until
-   * the stream ends, then `end`.
-   *
-   * @param opening The first events (their data as JSON values); the first
-   * carries the reconnect delay.
+   * Sends the opening events (`server` and `request`), then `time` every
+   * second until the stream ends, then `end`.
    */
-  async run(
-    opening: Array<{ event: string; data: unknown }>,
-  ): Promise<void> {
+  async run(): Promise<void> {
     const { memory, metrics } = this.#services;
     memory.charge(this, SSE_STREAM_BYTES);
     metrics.streamsOpen++;
     try {
-      for (const [i, { event, data }] of opening.entries()) {
-        if (this.#why !== undefined) break;
+      for (const [i, { event, data }] of this.#opening.entries()) {
+        if (this.reason !== undefined) break;
         await this.#send(event, data, i === 0 ? SSE_RETRY_MS : undefined);
       }
-      while (this.#why === undefined) {
+      while (this.reason === undefined) {
         await this.#send("time", new Date().toISOString());
-        if (this.#why !== undefined) break;
+        if (this.reason !== undefined) break;
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
           this.#tick = setTimeout(resolve, SSE_TICK_MS);
@@ -147,7 +135,7 @@ export class EventStream implements Closable, Backlogged {
         clearTimeout(this.#tick);
       }
       if (!this.#stream.aborted) {
-        await this.#send("end", { reason: this.#why });
+        await this.#send("end", { reason: this.reason });
       }
     } finally {
       clearTimeout(this.#tick);
@@ -162,7 +150,7 @@ export class EventStream implements Closable, Backlogged {
     const message: SSEMessage = {
       event,
       data: JSON.stringify(data),
-      id: String(++this.#events),
+      id: String(++this.events),
     };
     if (retry !== undefined) message.retry = retry;
     this.#services.metrics.streamEventsOut++;

@@ -1,0 +1,68 @@
+/**
+ * The last step of every WebSocket endpoint (`/echo`, `/close`, `/inspect`,
+ * `/stream`, `/room/NAME`): an admitted request (`upgrade.ts` decided it) is
+ * upgraded with `Deno.upgradeWebSocket` and its socket handed to the echo
+ * connection, which takes over the slot. A handshake Deno refuses frees the
+ * slot and is answered 400 `bad_handshake` with Deno's reason.
+ *
+ * @module
+ */
+import { refuse } from "../admission/refuse.ts";
+import { refusal } from "../refusals.ts";
+import type { ConnectionServices, Relay } from "./connection_options.ts";
+import { serveEcho } from "./echo_connection.ts";
+import type { Admitted } from "./upgrade.ts";
+
+/**
+ * Upgrades `request` with the decision's subprotocol and Deno's ping every
+ * PING_INTERVAL_SECONDS, and starts echoing on the socket (to the room
+ * `relay` stands for, when given).
+ *
+ * @returns The 101 response, or the 400 refusal when Deno refuses the
+ * handshake (the slot is freed, and `relay` told it is closed).
+ * @throws What a bug throws, after freeing the slot: `onError` answers 500.
+ */
+export function upgradeAndServe(
+  services: ConnectionServices,
+  request: Request,
+  admitted: Admitted<unknown>,
+  relay?: Relay,
+): Response {
+  const { client, lease, protocol, stream } = admitted;
+  try {
+    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+    try {
+      upgraded = Deno.upgradeWebSocket(request, {
+        ...(protocol ? { protocol } : {}),
+        idleTimeout: services.config.pingIntervalSeconds,
+      });
+    } catch (error) {
+      lease.release();
+      relay?.closed();
+      return refuse(
+        services,
+        client,
+        refusal("bad_handshake", {
+          detail: `Cannot upgrade: ${(error as Error).message}`,
+        }),
+      );
+    }
+    serveEcho(upgraded.socket, {
+      services,
+      lease,
+      ip: client.ip,
+      id: admitted.id,
+      echo: admitted.echo,
+      prelude: admitted.prelude,
+      closeCommands: admitted.closeCommands,
+      ...(stream ? { stream } : {}),
+      ...(relay ? { relay } : {}),
+    });
+    return upgraded.response;
+  } catch (error) {
+    // A bug must not keep the slot or the place in a room.
+    lease.release();
+    relay?.closed();
+    throw error;
+  }
+}
