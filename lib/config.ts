@@ -253,7 +253,7 @@ export const SETTINGS = {
     unit: "bytes/s",
     zeroIsOff: true,
     description:
-      'close `1008` "byte rate limit"; `/stream` sends no faster (per connection)',
+      'close `1008` "byte rate limit"; `/stream` sends no faster (per connection and per address)',
     breach: 'close 1008 "byte rate limit"',
   }),
   RATE_LIMIT_BYTE_BURST: integer("rateLimitByteBurst", {

@@ -102,6 +102,11 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
         perSecond: config.rateLimitIpMessagesPerSecond,
         burst: config.rateLimitIpMessageBurst,
       },
+      // `/stream` sends an address no faster than a connection may send.
+      clientStreamBytes: {
+        perSecond: config.rateLimitBytesPerSecond,
+        burst: config.rateLimitByteBurst,
+      },
     }),
     rooms: new RoomRegistry({
       maxRooms: config.maxRooms,

@@ -54,6 +54,11 @@ export interface Lease {
    * address or IPv6 prefix); undefined when that limit is off.
    */
   readonly clientMessageRate: TokenBucket | undefined;
+  /**
+   * The bytes `/stream` may send to this client, shared by all of its
+   * streams (made on first use); undefined when that limit is off.
+   */
+  clientStreamBytes(): TokenBucket | undefined;
 }
 
 /**
@@ -71,6 +76,8 @@ interface ClientState {
    * since epoch; set when its last slot is freed, 0 while it holds slots.
    */
   forgetAt: number;
+  /** Bytes its `/stream`s may send, shared; made on first use. */
+  streamBytes?: TokenBucket;
 }
 
 /** Why the registry has no slot for a client: the row of `REFUSALS` to answer. */
@@ -97,23 +104,44 @@ export class ConnectionRegistry {
   readonly #maxPerIp: number;
   readonly #maxTotal: number;
   readonly #clientRate: { perSecond: number; burst: number } | undefined;
+  readonly #streamRate: { perSecond: number; burst: number } | undefined;
   #total = 0;
   #shuttingDown = false;
 
   /**
    * @param limits Caps; 0 turns a cap off. `clientMessageRate` is shared by
-   * each client's connections (undefined or 0 per second: off).
+   * each client's connections, `clientStreamBytes` by its `/stream`s
+   * (undefined or 0 per second: off).
    */
   constructor(limits: {
     maxPerIp: number;
     maxTotal: number;
     clientMessageRate?: { perSecond: number; burst: number };
+    clientStreamBytes?: { perSecond: number; burst: number };
   }) {
     this.#maxPerIp = limits.maxPerIp;
     this.#maxTotal = limits.maxTotal;
     this.#clientRate = limits.clientMessageRate?.perSecond
       ? limits.clientMessageRate
       : undefined;
+    this.#streamRate = limits.clientStreamBytes?.perSecond
+      ? limits.clientStreamBytes
+      : undefined;
+  }
+
+  /**
+   * The `/stream` bytes bucket of client `key`, shared by its streams and
+   * made on first use; undefined when off or when `key` holds no slot.
+   */
+  streamBytesFor(key: string): TokenBucket | undefined {
+    const rate = this.#streamRate;
+    const client = rate && this.#clients.get(key);
+    if (!rate || !client) return undefined;
+    return client.streamBytes ??= new TokenBucket(
+      rate.perSecond,
+      rate.burst,
+      Date.now(),
+    );
   }
 
   /** Slots in use by one client key (an IPv4 address or an IPv6 prefix). */
@@ -288,6 +316,10 @@ class Slot implements Lease {
     this.#registry = registry;
     this.#ip = ip;
     this.clientMessageRate = clientMessageRate;
+  }
+
+  clientStreamBytes(): TokenBucket | undefined {
+    return this.#registry.streamBytesFor(this.#ip);
   }
 
   release(): void {

@@ -118,7 +118,10 @@ class EchoConnection
       ? undefined
       : new OptionsEcho(this, options.echo, options.closeCommands);
     this.#push = options.stream &&
-      new StreamPush(this, { ...options.stream, ...streamPacing(config, now) });
+      new StreamPush(this, {
+        ...options.stream,
+        ...streamPacing(config, now, options.lease.clientStreamBytes()),
+      });
     socket.binaryType = "arraybuffer";
     // The connection is its own listener (`handleEvent`): no closure per
     // event type per connection. Errors are followed by a close event, which

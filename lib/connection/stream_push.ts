@@ -107,6 +107,11 @@ export interface StreamPacing {
    * RATE_LIMIT_BYTE_BURST); undefined when that limit is off.
    */
   byteRate?: TokenBucket | undefined;
+  /**
+   * The same rate shared by every `/stream` of the client's address
+   * (`Lease.clientStreamBytes`); undefined when off.
+   */
+  addressByteRate?: TokenBucket | undefined;
 }
 
 /**
@@ -122,8 +127,10 @@ export function streamPacing(
     "maxBufferedBytes" | "rateLimitBytesPerSecond" | "rateLimitByteBurst"
   >,
   now: number,
+  addressByteRate?: TokenBucket,
 ): StreamPacing {
   return {
+    addressByteRate,
     ceilingBytes: streamCeilingBytes(config.maxBufferedBytes),
     byteRate: config.rateLimitBytesPerSecond > 0
       ? new TokenBucket(
@@ -141,6 +148,7 @@ export class StreamPush {
   readonly #options: StreamOptions;
   readonly #ceilingBytes: number;
   readonly #byteRate: TokenBucket | undefined;
+  readonly #addressByteRate: TokenBucket | undefined;
   /** The filler after the sequence number, built once. */
   readonly #filler: string;
   #next = 1;
@@ -155,6 +163,7 @@ export class StreamPush {
     this.#options = options;
     this.#ceilingBytes = options.ceilingBytes;
     this.#byteRate = options.byteRate;
+    this.#addressByteRate = options.addressByteRate;
     this.#filler = options.type === "text" ? "x".repeat(options.sizeBytes) : "";
   }
 
@@ -187,14 +196,13 @@ export class StreamPush {
         return this.#wait(wait);
       }
       this.#pollMs = READ_POLL_MIN_MS;
-      // A message over the burst waits for a full bucket, then empties it.
-      const rate = this.#byteRate;
-      const cost = rate && Math.min(sizeBytes, rate.burst);
-      if (rate && cost) {
-        const waitMs = rate.waitMs(cost, now);
-        if (waitMs > 0) return this.#wait(Math.ceil(waitMs));
-        rate.take(cost, now);
-      }
+      const waitMs = Math.max(
+        paceMs(this.#byteRate, sizeBytes, now),
+        paceMs(this.#addressByteRate, sizeBytes, now),
+      );
+      if (waitMs > 0) return this.#wait(Math.ceil(waitMs));
+      take(this.#byteRate, sizeBytes, now);
+      take(this.#addressByteRate, sizeBytes, now);
       this.#output.send(this.#message(this.#next), sizeBytes);
       this.#output.touch();
       this.#next++;
@@ -229,4 +237,21 @@ export class StreamPush {
     bytes.set(number.subarray(0, Math.min(4, size)));
     return bytes.buffer;
   }
+}
+
+/**
+ * How long until `rate` (if any) holds `bytes`, in ms; a message over the
+ * burst waits for a full bucket, then empties it.
+ */
+function paceMs(
+  rate: TokenBucket | undefined,
+  bytes: number,
+  now: number,
+): number {
+  return rate ? rate.waitMs(Math.min(bytes, rate.burst), now) : 0;
+}
+
+/** Takes `bytes` (at most the burst) from `rate`, if any. */
+function take(rate: TokenBucket | undefined, bytes: number, now: number) {
+  rate?.take(Math.min(bytes, rate.burst), now);
 }

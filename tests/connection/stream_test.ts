@@ -110,6 +110,29 @@ Deno.test("/stream sends no faster than RATE_LIMIT_BYTES_PER_SECOND once its bur
   assert.equal(server.services.metrics.breaches.size, 0, "no limit closed it");
 });
 
+Deno.test("/streams to one address share RATE_LIMIT_BYTES_PER_SECOND", async () => {
+  // Two streams of three 16 KiB messages from 127.0.0.1: 96 KiB in all,
+  // a 16 KiB burst, then 32 KiB/s between them: 2.5 s, not 1 s each.
+  await using server = startTestServer({
+    MAX_MESSAGE_BYTES: "16384",
+    RATE_LIMIT_BYTE_BURST: "16384",
+    RATE_LIMIT_BYTES_PER_SECOND: "32768",
+  });
+  const url = `${server.ws}/stream?count=3&size=16384&type=binary&interval=0`;
+  const streams = await Promise.all([connect(url), connect(url)]);
+  const arrivals: number[] = [];
+  await Promise.all(streams.map(async ({ inbox }) => {
+    for (let i = 1; i <= 3; i++) {
+      const data = await inbox.next({ timeoutMs: 10_000 });
+      assert.equal(binarySeq(data as ArrayBuffer), i);
+      arrivals.push(performance.now());
+    }
+    assert.equal((await inbox.closed({ timeoutMs: 5000 })).code, 1000);
+  }));
+  const span = Math.max(...arrivals) - Math.min(...arrivals);
+  assert.ok(span >= 5 * 500 - 30, `6 messages took ${span} ms`);
+});
+
 Deno.test("/stream waits for a client that reads slowly, without closing it", async () => {
   const maxBuffered = 256 * 1024;
   const size = 64 * 1024;
