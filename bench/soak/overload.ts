@@ -153,8 +153,12 @@ export async function runOverloadPhase(
       last.push(result.status);
     }),
   );
-  // The bystander's last reconnect after the attack, if any.
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  // The bystander's last reconnect after the attack, if any; a leaked
+  // upgrade counts once the loop has been prompt for 2 s after it
+  // (STUCK_UPGRADE_MS, `lib/start/prompt_clock.ts`), checked every second.
+  await new Promise((resolve) =>
+    setTimeout(resolve, phase === "reset_upgrades" ? 6000 : 2000)
+  );
   const report = await bystander.stop();
   clearInterval(sampler);
   const incidents = await metric(
