@@ -137,7 +137,7 @@ export const METRICS: readonly MetricRow[] = [
   {
     name: "sse_streams_open",
     type: "gauge",
-    help: "Open /sse event streams",
+    help: "Open event streams (/sse and room presence)",
     read: (metrics) => metrics.streamsOpen,
   },
   {

@@ -116,9 +116,8 @@ export class EventStream extends EndingStream implements Backlogged {
    * second until the stream ends, then `end`.
    */
   async run(): Promise<void> {
-    const { memory, metrics } = this.#services;
+    const { memory } = this.#services;
     memory.charge(this, SSE_STREAM_BYTES);
-    metrics.streamsOpen++;
     try {
       for (const [i, { event, data }] of this.#opening.entries()) {
         if (this.reason !== undefined) break;
@@ -140,7 +139,6 @@ export class EventStream extends EndingStream implements Backlogged {
     } finally {
       clearTimeout(this.#tick);
       clearTimeout(this.#stuck);
-      metrics.streamsOpen--;
       memory.charge(this, 0);
     }
   }

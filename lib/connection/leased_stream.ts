@@ -14,6 +14,7 @@ import type { Closable, Lease } from "../admission/slots.ts";
 import type { Config } from "../config.ts";
 import type { IdSource } from "../ids.ts";
 import type { Log } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import type { CloseReason } from "../protocol/close_codes.ts";
 
 /** One stream as its endpoint runs it. */
@@ -66,18 +67,21 @@ export abstract class EndingStream implements LeasedStream {
   abstract run(): Promise<void>;
 }
 
-/** What a leased stream reads: its lifetime, the log and the ids. */
+/** What a leased stream reads: its lifetime, the log, the ids and the open-stream count. */
 export interface LeasedStreamServices {
   config: Pick<Config, "sseLifetimeSeconds">;
   log: Log;
   ids: IdSource;
+  metrics: Pick<Metrics, "streamsOpen">;
 }
 
 /**
  * Answers `c` with the stream `open` makes, for an admitted client holding
- * `lease`: tracked by the lease, ended after SSE_LIFETIME_SECONDS, and on
- * its end the slot released and `sse_close` logged (id, ip, path, reason,
- * duration in ms, events sent).
+ * `lease`: tracked by the lease, counted in `/healthz`'s `streams` and
+ * `ws_echo_sse_streams_open` while it runs (`/sse` and presence alike: both
+ * hold a slot), ended after SSE_LIFETIME_SECONDS, and on its end the slot
+ * released and `sse_close` logged (id, ip, path, reason, duration in ms,
+ * events sent).
  *
  * @param open Makes the stream on Hono's SSE writer; `id` is the stream's
  * id in the log, for its first event.
@@ -88,13 +92,14 @@ export function serveLeasedStream(
   admitted: { client: Client; lease: Lease },
   open: (writer: SSEStreamingApi, id: string) => LeasedStream,
 ): Response {
-  const { config, log, ids } = services;
+  const { config, log, ids, metrics } = services;
   const { client, lease } = admitted;
   const id = ids.next();
   const startedAt = performance.now();
   return streamSSE(c, async (writer) => {
     const stream = open(writer, id);
     lease.track(stream);
+    metrics.streamsOpen++;
     const lifetime = setTimeout(
       () => stream.end(`lifetime of ${config.sseLifetimeSeconds} s reached`),
       config.sseLifetimeSeconds * 1000,
@@ -102,6 +107,7 @@ export function serveLeasedStream(
     try {
       await stream.run();
     } finally {
+      metrics.streamsOpen--;
       clearTimeout(lifetime);
       lease.release();
       log({

@@ -282,3 +282,23 @@ Deno.test("/room/NAME/presence streams the member count, and members get nothing
   await events.return(undefined);
   await until(() => server.services.rooms.state().rooms === 0, "room gone");
 });
+
+Deno.test("a presence stream counts in /healthz and /metrics as a stream while it is open", async () => {
+  await using server = startTestServer();
+  const health = async () =>
+    await (await fetch(`${server.http}/healthz`)).json();
+  const response = await fetch(`${server.http}/room/lobby/presence`);
+  const events = presenceEvents(response.body!);
+  await events.next();
+  const open = await health();
+  assert.equal(open.streams, 1);
+  assert.equal(open.connections, 1);
+  const metrics = await (await fetch(`${server.http}/metrics`)).text();
+  assert.match(metrics, /^ws_echo_sse_streams_open 1$/m);
+  await events.return(undefined);
+  await until(
+    () => server.services.metrics.streamsOpen === 0,
+    "the stream no longer counted",
+  );
+  assert.equal((await health()).streams, 0);
+});
