@@ -1,8 +1,9 @@
 /**
  * The close this service starts on one connection, from the decision to the
  * client's answer or the close timeout. A client past a limit is failed
- * (RFC 6455 §7.1.7: Deno drops it at its next frame); any other close keeps
- * reading until the client's Close (`close_handshake.ts`). Deno has no close
+ * (RFC 6455 §7.1.7: Deno drops it at its next frame) once its Close frame
+ * has had a turn to go out; any other close keeps reading until the
+ * client's Close (`close_handshake.ts`). Deno has no close
  * timeout, so the answer gets CLOSE_TIMEOUT_SECONDS, a deadline the
  * connection sweep keeps (`sweep.ts`). The connection creates one only once
  * it starts closing: a connection the client closes never pays for it.
@@ -89,10 +90,20 @@ export class ServerClose {
     if (this.#ended) return;
     const { code, reason } = this.reason;
     try {
-      // With `socket.close()`, Deno would drop the connection at the next
-      // message the client had in flight, often before our Close went out.
-      if (this.#options.failing) this.#socket.close(code, reason);
-      else this.#awaiting = sendClose(this.#socket, code, reason);
+      // With `socket.close()` alone, Deno would drop the connection at the
+      // next message the client had in flight, often before our Close went
+      // out (the client then saw no close code: 0 in Deno, 1006 in
+      // browsers). A client past a limit gets one macrotask, in which Deno
+      // writes the Close and its messages are dropped unread, then Deno's
+      // own drop at its next frame.
+      const reading = sendClose(this.#socket, code, reason);
+      if (!this.#options.failing) this.#awaiting = reading;
+      else if (reading) {
+        this.#timer = setTimeout(() => {
+          this.#timer = undefined;
+          stopReading(this.#socket);
+        }, 0);
+      }
     } catch {
       // Already closed by the peer.
     }
