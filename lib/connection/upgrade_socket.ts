@@ -14,7 +14,9 @@ import { serveEcho } from "./echo_connection.ts";
 import type { Admitted } from "./upgrade.ts";
 
 /**
- * Upgrades `request` with the decision's subprotocol and Deno's ping every
+ * Upgrades `request` with the decision's subprotocol (in the 101's
+ * Sec-WebSocket-Protocol; Deno's own check would refuse a list without
+ * spaces, ext/http/02_websocket.ts) and Deno's ping every
  * PING_INTERVAL_SECONDS, and starts echoing on the socket (to the room
  * `relay` stands for, when given).
  *
@@ -33,7 +35,6 @@ export function upgradeAndServe(
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
       upgraded = Deno.upgradeWebSocket(request, {
-        ...(protocol ? { protocol } : {}),
         idleTimeout: services.config.pingIntervalSeconds,
       });
     } catch (error) {
@@ -46,6 +47,13 @@ export function upgradeAndServe(
           detail: `Cannot upgrade: ${(error as Error).message}`,
         }),
       );
+    }
+    // Set here, not as Deno's `protocol` option: Deno 2.9 checks that
+    // option against the header split on ", " and refuses "chat,v2" (the
+    // list Node's ws sends), which RFC 7230 allows; the decision already
+    // parsed the list (spaces optional) and chose the first.
+    if (protocol) {
+      upgraded.response.headers.set("sec-websocket-protocol", protocol);
     }
     serveEcho(upgraded.socket, {
       services,

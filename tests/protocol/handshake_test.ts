@@ -39,6 +39,34 @@ Deno.test("the Upgrade header is matched case-insensitively (RFC 6455 §4.2.1)",
   }
 });
 
+Deno.test("the first subprotocol offered is chosen however the list is spaced (RFC 7230 §7: OWS around commas)", async (t) => {
+  await using server = startTestServer();
+  // Node's ws joins its list with "," alone; Deno's own check splits on ", ".
+  for (const offered of ["chat, v2", "chat,v2", "chat ,v2", "chat,  v2"]) {
+    await t.step(`Sec-WebSocket-Protocol: ${offered} -> 101 chat`, async () => {
+      const { conn, response } = await openRawWebSocket(server.port, {
+        headers: { "Sec-WebSocket-Protocol": offered },
+      });
+      try {
+        assert.equal(response.status, 101);
+        assert.equal(response.headers.get("sec-websocket-protocol"), "chat");
+      } finally {
+        conn.close();
+      }
+    });
+  }
+  await t.step("none offered -> no Sec-WebSocket-Protocol", async () => {
+    const { conn, response } = await openRawWebSocket(server.port);
+    try {
+      assert.equal(response.status, 101);
+      assert.equal(response.headers.get("sec-websocket-protocol"), undefined);
+    } finally {
+      conn.close();
+    }
+  });
+  await server.allClosed();
+});
+
 Deno.test("refused handshakes get the status for their cause and a readable body", async (t) => {
   await using server = startTestServer();
 
