@@ -22,16 +22,6 @@ export const STRIKE_MEMORY_MS = 10 * 60_000;
 export const MAX_TRACKED_ADDRESSES = 10_000;
 /** How long an address seen exchanging messages stays vouched for, in ms. */
 export const VOUCH_MEMORY_MS = 10 * 60_000;
-/**
- * Incidents in a row an address may be spared at while it shows no flow
- * (its silent connection was open through a calm stretch, or it was
- * vouched for); at the next it is struck like any silent one. An idle
- * client present at the two incidents a repeat attacker needs to be listed
- * is never struck; an attacker that idles through a calm stretch before
- * each attack is struck from its third incident and refused after its
- * fourth.
- */
-export const SPARED_INCIDENTS = 2;
 
 interface Record {
   strikes: number;
@@ -81,11 +71,6 @@ export class SuspectList {
   readonly #records = new Map<string, Record>();
   /** Keys seen exchanging messages at an incident, and when (ms since epoch). */
   readonly #vouched = new Map<string, number>();
-  /**
-   * Keys spared while silent at the latest incidents in a row: how often,
-   * and when last (ms since epoch).
-   */
-  #spared = new Map<string, { times: number; at: number }>();
   #listedTotal = 0;
 
   /**
@@ -158,42 +143,6 @@ export class SuspectList {
       }
       out.push({ key, strikes: record.strikes, refusedForSeconds });
     }
-    return out;
-  }
-
-  /**
-   * Counts one incident for each key spared while silent (see
-   * {@link SPARED_INCIDENTS}) and forgets the keys not among them; a count
-   * last raised over {@link STRIKE_MEMORY_MS} ago starts again.
-   *
-   * @param keys Distinct keys with only silent connections, none struck.
-   * @param now Milliseconds since epoch.
-   * @returns The keys spared more than {@link SPARED_INCIDENTS} times in a
-   * row: strike them with the rest.
-   *
-   * @example An address silent at three incidents in a row
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { SuspectList } from "./suspects.ts";
-   * const suspects = new SuspectList();
-   * assert.deepEqual(suspects.spare(["127.0.0.2"]), []);
-   * assert.deepEqual(suspects.spare(["127.0.0.2"]), []);
-   * assert.deepEqual(suspects.spare(["127.0.0.2"]), ["127.0.0.2"]);
-   * ```
-   */
-  spare(keys: Iterable<string>, now: number = Date.now()): string[] {
-    const spared = new Map<string, { times: number; at: number }>();
-    const out: string[] = [];
-    for (const key of keys) {
-      if (spared.size >= MAX_TRACKED_ADDRESSES) break;
-      const last = this.#spared.get(key);
-      const times = last && now - last.at <= STRIKE_MEMORY_MS
-        ? last.times + 1
-        : 1;
-      spared.set(key, { times, at: now });
-      if (times > SPARED_INCIDENTS) out.push(key);
-    }
-    this.#spared = spared;
     return out;
   }
 

@@ -29,10 +29,7 @@
  * messages; a vouched address's silent connections, its reconnection
  * after a recycle included, are spared at the next incidents. A silent
  * client that connects while an attack is under way stays a suspect: the
- * README's "On the public internet" states that trade-off. An attacker
- * that idles through a calm stretch before it starts is spared the same
- * way, so a silent address spared at incident after incident is struck in
- * the end (`SuspectList.spare`, {@link silentKeys}).
+ * README's "On the public internet" states that trade-off.
  *
  * @module
  */
@@ -137,34 +134,4 @@ export function attribute(
     if (!struck.has(key)) flowing.add(key);
   }
   return { struck: [...struck], vouched: [...flowing] };
-}
-
-/**
- * The keys whose every judged connection is silent and open (nothing
- * received, nothing sent, no close of ours pending): what
- * `SuspectList.spare` counts, once the struck are taken out, so an address
- * that is spared at incident after incident while it shows no flow is
- * struck in the end.
- *
- * @example Only addresses with no flowing connection
- * ```ts
- * import assert from "node:assert/strict";
- * import { silentKeys } from "./overload_attribution.ts";
- * const idle = { opened: true, startedAt: 0, messages: 0, sent: 0, lastMessageAt: 0, closingSince: undefined, roomMember: false };
- * const echoing = { ...idle, messages: 5, sent: 5 };
- * const keys = silentKeys([[idle, "127.0.0.2"], [idle, "127.0.0.3"], [echoing, "127.0.0.3"]]);
- * assert.deepEqual(keys, ["127.0.0.2"]);
- * ```
- */
-export function silentKeys(
-  connections: Iterable<[Activity | undefined, string]>,
-): string[] {
-  const silent = new Set<string>();
-  const flowing = new Set<string>();
-  for (const [activity, key] of connections) {
-    if (!activity || activity.roomMember) continue;
-    if (activity.messages > 0 || activity.sent > 0) flowing.add(key);
-    else if (activity.closingSince === undefined) silent.add(key);
-  }
-  return [...silent].filter((key) => !flowing.has(key));
 }

@@ -31,7 +31,7 @@ import { after, type Cancel } from "../core_timer.ts";
 import type { IncidentCause } from "../metrics.ts";
 import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
 import type { Activity } from "../admission/slots.ts";
-import { attribute, silentKeys } from "./overload_attribution.ts";
+import { attribute } from "./overload_attribution.ts";
 import { fairShare, processCpuMs } from "./cpu_share.ts";
 import { PromptClock } from "./prompt_clock.ts";
 import {
@@ -250,8 +250,7 @@ export class OverloadWatch {
   }
 
   /**
-   * The clients to strike (`overload_attribution.ts`), and those spared
-   * while silent too often (`SuspectList.spare`); the addresses seen
+   * The clients to strike (`overload_attribution.ts`); the addresses seen
    * exchanging messages are vouched for on the way.
    */
   #suspects(): string[] {
@@ -271,9 +270,7 @@ export class OverloadWatch {
       calmSince: now - (performance.now() - calm),
     });
     suspects.vouch(found.vouched, now);
-    const struck = new Set(found.struck);
-    const spared = silentKeys(activities).filter((key) => !struck.has(key));
-    return [...struck, ...suspects.spare(spared, now)];
+    return found.struck;
   }
 
   /** Strikes `keys`, counts the incident and builds its record. */

@@ -11,14 +11,9 @@ import assert from "node:assert/strict";
 import {
   attribute,
   CLOSE_ANSWER_MS,
-  silentKeys,
 } from "../../lib/start/overload_attribution.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
-import {
-  SPARED_INCIDENTS,
-  STRIKE_MEMORY_MS,
-  SuspectList,
-} from "../../lib/admission/suspects.ts";
+import { SuspectList } from "../../lib/admission/suspects.ts";
 
 const NOW = 100_000;
 /** The sample before the incident's: older connections had a turn. */
@@ -216,106 +211,4 @@ Deno.test("SuspectList.vouch() remembers an address for VOUCH_MEMORY_MS", () => 
   assert.equal(suspects.vouched("127.0.0.3", 60_000), true);
   assert.equal(suspects.vouched("127.0.0.2", 60_000), false);
   assert.equal(suspects.vouched("127.0.0.3", 11 * 60_000), false);
-});
-
-Deno.test("an address spared while silent at incident after incident is struck in the end", async (t) => {
-  /** One incident as the watch judges it: attribute(), then spare(). */
-  function incident(
-    suspects: SuspectList,
-    connections: Array<[Activity, string]>,
-    calmSince: number,
-    now: number,
-  ): string[] {
-    const found = attribute(connections, {
-      now,
-      settledAt: now - 200,
-      vouched: (key) => suspects.vouched(key, now),
-      calmSince,
-    });
-    suspects.vouch(found.vouched, now);
-    const spared = silentKeys(connections).filter((key) =>
-      !found.struck.includes(key)
-    );
-    return [...found.struck, ...suspects.spare(spared, now)];
-  }
-  await t.step(
-    "an attacker that idles through a calm stretch before each attack: struck from its third incident, listed at its fourth",
-    () => {
-      const suspects = new SuspectList();
-      const listed: number[] = [];
-      for (let n = 1; n <= SPARED_INCIDENTS + 2; n++) {
-        const now = n * 60_000;
-        // Connected 5 s before the incident, calm for the first 3 s of them.
-        const attacker = activity({ startedAt: now - 5000 });
-        const struck = incident(
-          suspects,
-          [[attacker, "127.0.0.2"]],
-          now - 4000,
-          now,
-        );
-        assert.deepEqual(
-          struck,
-          n > SPARED_INCIDENTS ? ["127.0.0.2"] : [],
-          `incident ${n}`,
-        );
-        for (const strike of suspects.strike(struck, now)) {
-          if (strike.refusedForSeconds > 0) listed.push(n);
-        }
-      }
-      assert.deepEqual(listed, [SPARED_INCIDENTS + 2]);
-    },
-  );
-  await t.step(
-    "an idle client present at the two incidents that list an attacker is never struck",
-    () => {
-      const suspects = new SuspectList();
-      const idle = activity({ startedAt: 0 });
-      for (const n of [1, 2]) {
-        const now = n * 60_000;
-        const attacker = activity({ startedAt: now - 100 });
-        const struck = incident(
-          suspects,
-          [[idle, "127.0.0.5"], [attacker, "127.0.0.2"]],
-          now - 10_000,
-          now,
-        );
-        assert.deepEqual(struck, ["127.0.0.2"], `incident ${n}`);
-        suspects.strike(struck, now);
-      }
-      assert.equal(suspects.refusedFor("127.0.0.2", 3 * 60_000) > 0, true);
-      assert.equal(suspects.refusedFor("127.0.0.5", 3 * 60_000), 0);
-    },
-  );
-  await t.step("a count older than STRIKE_MEMORY_MS starts again", () => {
-    const suspects = new SuspectList();
-    for (let n = 0; n < SPARED_INCIDENTS; n++) {
-      assert.deepEqual(suspects.spare(["127.0.0.5"], n), []);
-    }
-    assert.deepEqual(
-      suspects.spare(["127.0.0.5"], SPARED_INCIDENTS + STRIKE_MEMORY_MS),
-      [],
-    );
-  });
-  await t.step("an incident without the address starts its count again", () => {
-    const suspects = new SuspectList();
-    suspects.spare(["127.0.0.5"], 0);
-    suspects.spare(["127.0.0.5"], 1);
-    suspects.spare([], 2);
-    assert.deepEqual(suspects.spare(["127.0.0.5"], 3), []);
-  });
-  await t.step(
-    "silentKeys() leaves out an address with a flowing connection, a room member and a pending close",
-    () => {
-      assert.deepEqual(
-        silentKeys([
-          [activity(), "127.0.0.2"],
-          [activity(), "127.0.0.3"],
-          [activity({ messages: 1 }), "127.0.0.3"],
-          [activity({ roomMember: true }), "127.0.0.4"],
-          [activity({ closingSince: NOW - 10 }), "127.0.0.6"],
-        ]),
-        ["127.0.0.2"],
-      );
-    },
-  );
 });
