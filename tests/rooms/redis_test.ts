@@ -97,96 +97,114 @@ Deno.test("two processes share rooms through a real redis-server, survive its lo
   await using a = await startService(env);
   await using b = await startService(env);
   const logA = collectLines(a);
-  await untilBridge(a.port, true);
-  await untilBridge(b.port, true);
-
-  const room = "across";
-  const a1 = await connect(`ws://127.0.0.1:${a.port}/room/${room}`);
-  const a2 = await connect(`ws://127.0.0.1:${a.port}/room/${room}`);
-  const b1 = await connect(`ws://127.0.0.1:${b.port}/room/${room}`);
-  const got = { a1: [] as string[], a2: [] as string[], b1: [] as string[] };
-
-  await t.step("members on different processes exchange messages", async () => {
-    await untilMembers(a.port, room, 3);
-    await untilMembers(b.port, room, 3);
-    a1.socket.send("1 from a1");
-    got.a2.push(...await collect(a2.inbox, 1));
-    got.b1.push(...await collect(b1.inbox, 1));
-    b1.socket.send(new Uint8Array([0, 255, 1, 254]));
-    const binary = await a1.inbox.next(SLOW);
-    assert.ok(binary instanceof ArrayBuffer, "binary stays binary");
-    assert.deepEqual([...new Uint8Array(binary)], [0, 255, 1, 254]);
-    assert.ok(await a2.inbox.next(SLOW) instanceof ArrayBuffer);
-    assert.deepEqual(got.a2, ["1 from a1"]);
-    assert.deepEqual(got.b1, ["1 from a1"]);
-  });
-
-  await t.step(
-    "with Redis stopped, members of one process still exchange",
-    async () => {
-      await redis.stop();
-      await untilBridge(a.port, false);
-      await untilBridge(b.port, false);
-      a1.socket.send("2 from a1, Redis down");
-      got.a2.push(...await collect(a2.inbox, 1));
-      assert.deepEqual(got.a2.at(-1), "2 from a1, Redis down");
-      const health = await (await fetch(`http://127.0.0.1:${a.port}/healthz`))
-        .json();
-      assert.equal(health.rooms.bridge.kind, "redis");
-      assert.equal(health.rooms.bridge.connected, false);
-      const metrics = await (await fetch(`http://127.0.0.1:${a.port}/metrics`))
-        .text();
-      assert.match(metrics, /^ws_echo_room_bridge_connected 0$/m);
-    },
-  );
-
-  await t.step("with Redis back, cross-process delivery resumes", async () => {
-    await redis.start();
+  // b's log too: both are printed when something fails, to find the cause.
+  const logB = collectLines(b);
+  let failed = true;
+  let stepFailed = false;
+  const step = async (name: string, fn: () => Promise<void>) => {
+    if (!await t.step(name, fn)) stepFailed = true;
+  };
+  try {
     await untilBridge(a.port, true);
     await untilBridge(b.port, true);
-    await untilMembers(a.port, room, 3);
-    await untilMembers(b.port, room, 3);
-    b1.socket.send("3 from b1");
-    got.a1.push(...await collect(a1.inbox, 1));
-    got.a2.push(...await collect(a2.inbox, 1));
-    a2.socket.send("4 from a2");
-    got.b1.push(...await collect(b1.inbox, 1));
-    got.a1.push(...await collect(a1.inbox, 1));
-    assert.deepEqual(got.a1, ["3 from b1", "4 from a2"]);
-    assert.deepEqual(got.a2, [
-      "1 from a1",
-      "2 from a1, Redis down",
-      "3 from b1",
-    ]);
-    // b1 never got message 2 (sent while Redis was away), nor anything twice.
-    assert.deepEqual(got.b1, ["1 from a1", "4 from a2"]);
-  });
 
-  await t.step("nobody got a message twice", async () => {
-    // A last message through every path: anything queued before it would
-    // arrive first.
-    b1.socket.send("5 last");
-    assert.equal(await a1.inbox.next(SLOW), "5 last");
-    assert.equal(await a2.inbox.next(SLOW), "5 last");
-    assert.equal(b1.inbox.pending, 0, "b1 does not get its own");
-  });
+    const room = "across";
+    const a1 = await connect(`ws://127.0.0.1:${a.port}/room/${room}`);
+    const a2 = await connect(`ws://127.0.0.1:${a.port}/room/${room}`);
+    const b1 = await connect(`ws://127.0.0.1:${b.port}/room/${room}`);
+    const got = { a1: [] as string[], a2: [] as string[], b1: [] as string[] };
 
-  for (const { socket, inbox } of [a1, a2, b1]) {
-    await closeAndWait(socket, inbox);
-  }
-  await t.step("the outage and the return are one log line each", async () => {
-    const bridgeLines = () =>
-      logA.lines.filter((line) => line.startsWith("rooms bridge "));
-    // The log is written in batches: wait for the third line.
-    await until(() => bridgeLines().length >= 3, "three rooms bridge lines", {
-      timeoutMs: 10_000,
+    await step("members on different processes exchange messages", async () => {
+      await untilMembers(a.port, room, 3);
+      await untilMembers(b.port, room, 3);
+      a1.socket.send("1 from a1");
+      got.a2.push(...await collect(a2.inbox, 1));
+      got.b1.push(...await collect(b1.inbox, 1));
+      b1.socket.send(new Uint8Array([0, 255, 1, 254]));
+      const binary = await a1.inbox.next(SLOW);
+      assert.ok(binary instanceof ArrayBuffer, "binary stays binary");
+      assert.deepEqual([...new Uint8Array(binary)], [0, 255, 1, 254]);
+      assert.ok(await a2.inbox.next(SLOW) instanceof ArrayBuffer);
+      assert.deepEqual(got.a2, ["1 from a1"]);
+      assert.deepEqual(got.b1, ["1 from a1"]);
     });
-    assert.deepEqual(
-      bridgeLines().map((line) => /connected=(\w+)/.exec(line)?.[1]),
-      ["true", "false", "true"],
-      bridgeLines().join("\n"),
+
+    await step(
+      "with Redis stopped, members of one process still exchange",
+      async () => {
+        await redis.stop();
+        await untilBridge(a.port, false);
+        await untilBridge(b.port, false);
+        a1.socket.send("2 from a1, Redis down");
+        got.a2.push(...await collect(a2.inbox, 1));
+        assert.deepEqual(got.a2.at(-1), "2 from a1, Redis down");
+        const health = await (await fetch(`http://127.0.0.1:${a.port}/healthz`))
+          .json();
+        assert.equal(health.rooms.bridge.kind, "redis");
+        assert.equal(health.rooms.bridge.connected, false);
+        const metrics =
+          await (await fetch(`http://127.0.0.1:${a.port}/metrics`))
+            .text();
+        assert.match(metrics, /^ws_echo_room_bridge_connected 0$/m);
+      },
     );
-  });
+
+    await step("with Redis back, cross-process delivery resumes", async () => {
+      await redis.start();
+      await untilBridge(a.port, true);
+      await untilBridge(b.port, true);
+      await untilMembers(a.port, room, 3);
+      await untilMembers(b.port, room, 3);
+      b1.socket.send("3 from b1");
+      got.a1.push(...await collect(a1.inbox, 1));
+      got.a2.push(...await collect(a2.inbox, 1));
+      a2.socket.send("4 from a2");
+      got.b1.push(...await collect(b1.inbox, 1));
+      got.a1.push(...await collect(a1.inbox, 1));
+      assert.deepEqual(got.a1, ["3 from b1", "4 from a2"]);
+      assert.deepEqual(got.a2, [
+        "1 from a1",
+        "2 from a1, Redis down",
+        "3 from b1",
+      ]);
+      // b1 never got message 2 (sent while Redis was away), nor anything twice.
+      assert.deepEqual(got.b1, ["1 from a1", "4 from a2"]);
+    });
+
+    await step("nobody got a message twice", async () => {
+      // A last message through every path: anything queued before it would
+      // arrive first.
+      b1.socket.send("5 last");
+      assert.equal(await a1.inbox.next(SLOW), "5 last");
+      assert.equal(await a2.inbox.next(SLOW), "5 last");
+      assert.equal(b1.inbox.pending, 0, "b1 does not get its own");
+    });
+
+    for (const { socket, inbox } of [a1, a2, b1]) {
+      await closeAndWait(socket, inbox);
+    }
+    await step("the outage and the return are one log line each", async () => {
+      const bridgeLines = () =>
+        logA.lines.filter((line) => line.startsWith("rooms bridge "));
+      // The log is written in batches: wait for the third line.
+      await until(() => bridgeLines().length >= 3, "three rooms bridge lines", {
+        timeoutMs: 10_000,
+      });
+      assert.deepEqual(
+        bridgeLines().map((line) => /connected=(\w+)/.exec(line)?.[1]),
+        ["true", "false", "true"],
+        bridgeLines().join("\n"),
+      );
+    });
+    failed = stepFailed;
+  } finally {
+    if (failed) {
+      console.error(`service a:\n${logA.lines.join("\n")}`);
+      console.error(`service b:\n${logB.lines.join("\n")}`);
+    }
+  }
   await a[Symbol.asyncDispose]();
   await logA.done;
+  await b[Symbol.asyncDispose]();
+  await logB.done;
 });
