@@ -157,7 +157,10 @@ export class StreamPush {
   #pollMs = READ_POLL_MIN_MS;
   #stopped = false;
 
-  /** @param pacing The ceiling of unread bytes and the byte rate. */
+  /**
+   * @param options What to send (the query options) and how fast: the
+   * ceiling of unread bytes and the byte rates ({@link streamPacing}).
+   */
   constructor(output: PushOutput, options: StreamOptions & StreamPacing) {
     this.#output = output;
     this.#options = options;
