@@ -17,22 +17,34 @@ export const OVERLOAD_RETRY_AFTER_SECONDS = 5;
 const RETRY = { "Retry-After": String(RETRY_AFTER_SECONDS) };
 
 /**
- * The 426 body for a plain HTTP request: how to connect instead.
+ * The 426 body for a plain HTTP request: how to connect instead, in the
+ * words of what the endpoint does. `/stream` pushes (nothing to send), a
+ * room relays, every other WebSocket endpoint echoes.
  *
+ * @param endpoint The `ws:`/`wss:` URL of the endpoint asked for.
  * @param room True for `/room/NAME`, which relays instead of echoing.
  */
 export function howToConnect(endpoint: string, room = false): string {
-  const [what, hello] = room
+  const push = !room && new URL(endpoint).pathname === "/stream";
+  const [what, onopen] = room
     ? [
       "a WebSocket room: every message a member sends reaches the room's other members. Connect with a WebSocket client, twice to see it.",
-      "hello, room",
+      ` ws.onopen = () => ws.send("hello, room");`,
     ]
-    : ["a WebSocket echo endpoint: connect with a WebSocket client.", "hello"];
+    : push
+    ? [
+      'a WebSocket server push: once connected it sends count=N numbered messages of size=N bytes every interval=N ms, then closes 1000 "stream complete". Connect with a WebSocket client; nothing needs to be sent (what you send is echoed).',
+      "",
+    ]
+    : [
+      "a WebSocket echo endpoint: connect with a WebSocket client.",
+      ` ws.onopen = () => ws.send("hello");`,
+    ];
   return [
     `${endpoint} is ${what}`,
     "",
     "Browser console:",
-    `  const ws = new WebSocket("${endpoint}"); ws.onmessage = (e) => console.log(e.data); ws.onopen = () => ws.send("${hello}");`,
+    `  const ws = new WebSocket("${endpoint}"); ws.onmessage = (e) => console.log(e.data);${onopen}`,
     "",
     "Command line:",
     `  npx wscat -c ${endpoint}`,
@@ -149,7 +161,9 @@ export const REFUSALS = {
     429,
     RETRY,
     ({ room, max }) =>
-      `Room "${room}" is full: at most ${max} members (ROOM_MAX_MEMBERS). Retry when someone leaves\n`,
+      `Room "${room}" is full: at most ${max} ${
+        max === 1 ? "member" : "members"
+      } (ROOM_MAX_MEMBERS). Retry when someone leaves\n`,
   ),
   /** MAX_ROOMS rooms open on this instance: no new one. */
   rooms_full: row<{ max: number }>(

@@ -839,18 +839,33 @@ export const MESSAGES = {
 };
 
 /**
+ * The page language a language tag stands for, case-insensitively: Chinese
+ * written in Taiwan, Hong Kong or Macau, or any `zh-Hant…`, is `zh-Hant`;
+ * any other Chinese (`zh`, `zh-CN`, `zh-SG`, `zh-Hans…`) `zh-Hans`; any
+ * English `en`. Undefined for anything else.
+ * @param {string} tag e.g. "zh-TW", "en-GB", "zh-hant"
+ * @returns {string | undefined}
+ */
+export function languageOf(tag) {
+  const lower = tag.toLowerCase();
+  if (/^zh-(hant|tw|hk|mo)(-|$)/.test(lower)) return "zh-Hant";
+  if (lower === "zh" || lower.startsWith("zh-")) return "zh-Hans";
+  if (lower === "en" || lower.startsWith("en-")) return "en";
+  return undefined;
+}
+
+/**
  * Picks the page language: the one asked for in the URL, else the saved
- * choice, else the browser's preference.
- * @param {string | null} saved
+ * choice, else the browser's preference; each mapped by `languageOf()`.
+ * @param {string | null} saved `?lang=` or the saved choice
  * @param {readonly string[]} preferred e.g. navigator.languages
  */
 export function pickLanguage(saved, preferred) {
-  if (saved && LANGUAGES.includes(saved)) return saved;
+  const asked = saved ? languageOf(saved) : undefined;
+  if (asked) return asked;
   for (const tag of preferred) {
-    const lower = tag.toLowerCase();
-    if (/^zh-(hant|tw|hk|mo)/.test(lower)) return "zh-Hant";
-    if (lower.startsWith("zh")) return "zh-Hans";
-    if (lower.startsWith("en")) return "en";
+    const language = languageOf(tag);
+    if (language) return language;
   }
   return "en";
 }

@@ -101,7 +101,10 @@ export function serveLeasedStream(
     lease.track(stream);
     metrics.streamsOpen++;
     const lifetime = setTimeout(
-      () => stream.end(`lifetime of ${config.sseLifetimeSeconds} s reached`),
+      () =>
+        stream.end(
+          `lifetime of ${config.sseLifetimeSeconds} s reached (SSE_LIFETIME_SECONDS)`,
+        ),
       config.sseLifetimeSeconds * 1000,
     );
     try {

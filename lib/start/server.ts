@@ -94,6 +94,15 @@ function listen(
       error instanceof Deno.errors.NotCapable ||
       error instanceof Deno.errors.PermissionDenied
     ) throw error;
+    // Deno parses the PEM text only when it listens: text that holds no
+    // certificate or no key, or a key of another certificate.
+    if (tls !== undefined && error instanceof Deno.errors.InvalidData) {
+      throw new ConfigError(
+        `Cannot use TLS_CERT_FILE and TLS_KEY_FILE: ${
+          (error as Error).message
+        } (expected a PEM certificate and its PEM private key)`,
+      );
+    }
     const where = `${bindAddress ?? "::"} port ${port}`;
     throw new ListenError(
       `Cannot listen on ${where}: ${
@@ -106,7 +115,8 @@ function listen(
 /**
  * Starts listening with the app's configuration.
  *
- * @throws {ConfigError} When a TLS file cannot be read.
+ * @throws {ConfigError} When a TLS file cannot be read, or holds no
+ * certificate or key Deno can use.
  * @throws {ListenError} When the address or port cannot be listened on.
  */
 export function startServer(

@@ -13,6 +13,15 @@ function binarySeq(data: ArrayBuffer): number {
   return new DataView(data).getUint32(0);
 }
 
+Deno.test("a plain GET of /stream answers 426 describing server push, not an echo", async () => {
+  await using server = startTestServer();
+  const response = await fetch(`${server.http}/stream`);
+  assert.equal(response.status, 426);
+  const body = await response.text();
+  assert.match(body, /\/stream is a WebSocket server push/);
+  assert.doesNotMatch(body, /echo endpoint|ws\.send/);
+});
+
 Deno.test("/stream sends count numbered messages of size bytes, then closes 1000", async (t) => {
   await using server = startTestServer();
   await t.step("text: in order, each starting with its number", async () => {

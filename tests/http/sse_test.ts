@@ -120,7 +120,7 @@ Deno.test("GET /sse streams server, request, a time event per second, and ends a
 
   await t.step("end says why the stream ended", () => {
     assert.deepEqual(JSON.parse(events.at(-1)!.data), {
-      reason: "lifetime of 2 s reached",
+      reason: "lifetime of 2 s reached (SSE_LIFETIME_SECONDS)",
     });
   });
   await until(

@@ -135,4 +135,21 @@ Deno.test("every language has every text, and the terms each reader expects", as
     assert.equal(pickLanguage(null, ["zh-CN"]), "zh-Hans");
     assert.equal(pickLanguage(null, ["fr"]), "en");
   });
+  await t.step(
+    "?lang= is mapped like the browser's language, in any case",
+    () => {
+      for (const tag of ["zh-TW", "zh-HK", "zh-MO", "zh-hant", "zh-Hant-TW"]) {
+        assert.equal(pickLanguage(tag, ["en"]), "zh-Hant", tag);
+      }
+      for (const tag of ["zh", "zh-CN", "zh-SG", "zh-hans", "ZH-HANS-CN"]) {
+        assert.equal(pickLanguage(tag, ["en"]), "zh-Hans", tag);
+      }
+      for (const tag of ["en", "EN", "en-GB"]) {
+        assert.equal(pickLanguage(tag, ["zh-TW"]), "en", tag);
+      }
+      // Not a page language: the browser's preference decides.
+      assert.equal(pickLanguage("fr", ["zh-CN"]), "zh-Hans");
+      assert.equal(pickLanguage("zhx", ["zh-TW"]), "zh-Hant");
+    },
+  );
 });

@@ -9,6 +9,7 @@ import {
   writeAll,
 } from "../../bench/wire.ts";
 import { ROOM_NAME_RULE } from "../../lib/rooms/room_name.ts";
+import { REFUSALS } from "../../lib/refusals.ts";
 
 type Member = { socket: WebSocket; inbox: Inbox };
 
@@ -137,6 +138,13 @@ Deno.test("a full room refuses the next member with 429 and the reason", async (
   const other = await connect(`${server.ws}/room/other`);
   await leave([...members, other]);
   assert.equal(server.services.metrics.refusals.get("room_full"), 1);
+});
+
+Deno.test("a room of one says its cap in the singular", () => {
+  assert.match(
+    REFUSALS.room_full.body({ room: "solo", max: 1 }),
+    /^Room "solo" is full: at most 1 member \(ROOM_MAX_MEMBERS\)/,
+  );
 });
 
 Deno.test("MAX_ROOMS caps the rooms of an instance; 0 turns rooms off", async (t) => {

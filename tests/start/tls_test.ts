@@ -103,6 +103,27 @@ Deno.test("an unreadable TLS file stops start-up with a message naming the varia
   );
 });
 
+Deno.test("a TLS file that is no PEM certificate or key stops start-up naming both variables, not the address", async () => {
+  const child = await spawnService({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+    TLS_CERT_FILE: "README.md",
+    TLS_KEY_FILE: "README.md",
+  }, {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", "main.ts"],
+  });
+  const [stderr, { code }] = await Promise.all([
+    new Response(child.stderr).text(),
+    waitForExit(child),
+    child.stdout.cancel(),
+  ]);
+  assert.equal(code, 2);
+  assert.match(
+    stderr,
+    /^ws-echo: Cannot use TLS_CERT_FILE and TLS_KEY_FILE: No certificates found in certificate data \(expected a PEM certificate and its PEM private key\)\n$/,
+  );
+});
+
 Deno.test("deno task start serves wss:// when TLS_CERT_FILE and TLS_KEY_FILE are set", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ws-echo-tls-" });
   try {
