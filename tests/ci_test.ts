@@ -11,7 +11,7 @@ const script = new URL("../.ci/run", import.meta.url);
 
 /** What `.ci/run --missing` would install, with `fc-list` answering `fontFound`. */
 async function missing(
-  about: { fontFound: boolean; chromium: string },
+  about: { fontFound: boolean; chromium: string; root?: string },
 ): Promise<string[]> {
   // An older script has no --missing and would run the whole suite instead.
   assert.match(await Deno.readTextFile(script), /--missing/);
@@ -27,6 +27,7 @@ async function missing(
       env: {
         PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
         CHROMIUM_PATH: about.chromium,
+        ...(about.root === undefined ? {} : { CI_RUN_ROOT: about.root }),
       },
       stdout: "piped",
       stderr: "piped",
@@ -60,6 +61,47 @@ Deno.test(".ci/run installs the CJK font whenever it is missing", async (t) => {
       assert.ok(!list.includes("fonts-wqy-zenhei"), list.join(" "));
     },
   );
+});
+
+Deno.test(".ci/run lists nginx-light and redis-server when they are missing", async (t) => {
+  const both = ["nginx-light", "redis-server"];
+  await t.step(
+    "neither at /usr/sbin/nginx nor /usr/bin/redis-server: both",
+    async () => {
+      const root = await Deno.makeTempDir({ prefix: "ws-echo-ci-root-" });
+      try {
+        const list = await missing({
+          fontFound: true,
+          chromium: "/bin/sh",
+          root,
+        });
+        assert.deepEqual(list.filter((name) => both.includes(name)), both);
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
+    },
+  );
+  await t.step("both present: neither", async () => {
+    const root = await Deno.makeTempDir({ prefix: "ws-echo-ci-root-" });
+    try {
+      for (const path of ["usr/sbin/nginx", "usr/bin/redis-server"]) {
+        await Deno.mkdir(`${root}/${path.slice(0, path.lastIndexOf("/"))}`, {
+          recursive: true,
+        });
+        await Deno.writeTextFile(`${root}/${path}`, "#!/bin/sh\n", {
+          mode: 0o755,
+        });
+      }
+      const list = await missing({
+        fontFound: true,
+        chromium: "/bin/sh",
+        root,
+      });
+      assert.deepEqual(list.filter((name) => both.includes(name)), []);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  });
 });
 
 Deno.test("the README names the CJK font next to Chromium", async () => {

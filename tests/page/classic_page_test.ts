@@ -1,6 +1,7 @@
 /**
- * The classic tutorial page (tests/fixtures/), served unchanged, works
- * against this server in Chromium or Chrome.
+ * The classic tutorial page (tests/fixtures/: its code, plus a `Goodbye` send
+ * and the echo in its alert, so the test sees the echo and the server's
+ * close), served unchanged, works against this server in Chromium or Chrome.
  */
 import assert from "node:assert/strict";
 import { browserTest, WAIT_MS } from "./_browser.ts";
