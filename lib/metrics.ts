@@ -70,13 +70,15 @@ export interface RoomsState {
  * What the overload watch (`lib/start/overload_watch.ts`) found: memory
  * growing that no connection accounts for (endless fragments), the event
  * loop stalled while messages do not flow (control-frame floods), upgrades
- * whose socket never opened (reset by the client: a descriptor leaked), the
- * listener down past its bound.
+ * whose socket never opened (reset by the client: a descriptor leaked),
+ * closes given up that still hold their slots (Deno has no close timeout),
+ * the listener down past its bound.
  */
 export const INCIDENT_CAUSES = [
   "uncounted_memory",
   "event_loop_stall",
   "descriptor_leak",
+  "unanswered_closes",
   "listener_down",
 ] as const;
 
@@ -376,6 +378,12 @@ export class Metrics {
   httpRequests = 0;
   /** Closes the service started that the client never answered. */
   closeTimeouts = 0;
+  /**
+   * Connections whose close timed out (CLOSE_TIMEOUT_SECONDS) and that still
+   * hold their slot: Deno lets go of the socket only when the client leaves
+   * or the listener is recycled.
+   */
+  closesUnanswered = 0;
   /** Overload incidents, by cause; every cause from 0, so each series exists. */
   readonly incidents: Map<IncidentCause, number> = new Map(
     INCIDENT_CAUSES.map((cause) => [cause, 0]),

@@ -178,7 +178,12 @@ class EchoConnection
     if (event.type === "open") return this.#onOpen();
     if (event.type === "close") {
       // Deno let go of a socket whose close had timed out: free its slot.
-      if (this.#abandoned) return this.#options.lease.release();
+      if (this.#abandoned) {
+        // Once: Deno can fire `close` twice.
+        this.#abandoned = false;
+        this.#services.metrics.closesUnanswered--;
+        return this.#options.lease.release();
+      }
       const { code, reason } = event as CloseEvent;
       this.#onClose(code, reason);
     }
@@ -283,6 +288,7 @@ class EchoConnection
     this.#abandoned = true;
     this.#close?.stopAwaiting();
     this.#services.metrics.closeTimeouts++;
+    this.#services.metrics.closesUnanswered++;
     this.#onClose(1006, CLOSE_TIMEOUT_REASON);
   }
 

@@ -57,6 +57,16 @@ export const RELISTEN_LIMIT_MS = 5000;
 export const STUCK_UPGRADE_MS = 2000;
 /** Leaked upgrades that make one `descriptor_leak` incident. */
 export const LEAK_TRIP = 16;
+/**
+ * Closes given up and still holding a slot that make an `unanswered_closes`
+ * incident, as a share of MAX_CONNECTIONS (at least {@link LEAK_TRIP}):
+ * only a recycle lets Deno drop them, and clients that send `Goodbye` and
+ * never answer the close filled every slot (MAX_CONNECTIONS=60: every new
+ * visitor got 503 for the 180 s watched; attack review, issue #20). A client
+ * that vanished after our close is given up too, but they go by themselves
+ * once TCP gives up on them, so a tenth of the slots at once is an attack.
+ */
+export const UNANSWERED_TRIP_SHARE = 0.1;
 
 /**
  * Try Again Later (1013): the listener is being recycled to free memory or
@@ -210,7 +220,10 @@ export class OverloadWatch {
       void this.#recycleFor(cause);
       return;
     }
-    if (++this.#ticks % 10 === 0) this.#checkLeaks();
+    if (++this.#ticks % 10 === 0) {
+      this.#checkLeaks();
+      this.#checkUnanswered();
+    }
   }
 
   /** The listener has been down too long: `/healthz` 503, then exit 1. */
@@ -219,6 +232,26 @@ export class OverloadWatch {
     const limit = this.#options.listenerDownLimitMs ?? LISTENER_DOWN_LIMIT_MS;
     if (downSince === undefined || now - downSince < limit) return;
     this.#fail(this.#record("listener_down", "exit", [], 0), "listener_down");
+  }
+
+  /**
+   * Closes the clients never answered, holding their slots until a recycle
+   * (Deno has no close timeout): past {@link UNANSWERED_TRIP_SHARE} of
+   * MAX_CONNECTIONS, recycle. Their addresses are struck like any close
+   * left unanswered (`overload_attribution.ts`).
+   */
+  #checkUnanswered(): void {
+    const { metrics, overload, config } = this.#services;
+    overload.unansweredCloses = metrics.closesUnanswered;
+    const trip = Math.max(
+      LEAK_TRIP,
+      Math.ceil(config.maxConnections * UNANSWERED_TRIP_SHARE),
+    );
+    // Under `deno serve` nothing the app does frees them: `/healthz` shows
+    // the count.
+    if (!this.#options.recycle) return;
+    if (this.#acting || metrics.closesUnanswered < trip) return;
+    void this.#recycleFor("unanswered_closes");
   }
 
   /** Upgrades whose socket never opened: Deno keeps their descriptor for good. */

@@ -24,6 +24,7 @@ import {
 } from "../../bench/overload_bystander.ts";
 import { type RunningService, startService } from "../_server.ts";
 import { until } from "../_client.ts";
+import { clientFrame } from "../../bench/wire.ts";
 
 const MiB = 1024 * 1024;
 /** MAX_RSS_BYTES for these tests: low, so the attacks stay cheap. */
@@ -391,5 +392,54 @@ Deno.test(
         ),
       "the unanswered close logged as given up",
     );
+  },
+);
+
+Deno.test(
+  "closes never answered that fill a tenth of the slots recycle the listener, which frees them, and strike their address",
+  async () => {
+    // A tenth of 40 is under LEAK_TRIP: 16 trip.
+    await using service = await startAttacked({
+      CLOSE_TIMEOUT_SECONDS: "1",
+      MAX_CONNECTIONS: "40",
+    });
+    const goodbye = clientFrame(0x1, new TextEncoder().encode("Goodbye"));
+    const held: Opened[] = [];
+    try {
+      for (let i = 0; i < 16; i++) {
+        const opened = await openFrom(service.port, ATTACKER);
+        assert.equal(opened.status, 101);
+        // Goodbye makes the server close; the close is never answered.
+        opened.socket.resume();
+        opened.socket.write(goodbye);
+        held.push(opened);
+      }
+      await until(
+        () => incidents(service.records, "unanswered_closes").length > 0,
+        "an unanswered_closes incident",
+        { timeoutMs: 15_000 },
+      );
+      const [incident] = incidents(service.records, "unanswered_closes");
+      assert.equal(incident!.action, "recycled");
+      assert.equal(incident!.struck, ATTACKER);
+      // The recycle's line is logged once the old connections are gone.
+      const deadline = performance.now() + 10_000;
+      for (;;) {
+        const health = await (await fetch(
+          `http://127.0.0.1:${service.port}/healthz`,
+        )).json();
+        if (health.overload.unansweredCloses === 0) break;
+        assert.ok(
+          performance.now() < deadline,
+          `still ${health.overload.unansweredCloses} given-up closes holding slots`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const visitor = await openFrom(service.port, BYSTANDER);
+      visitor.socket.destroy();
+      assert.equal(visitor.status, 101);
+    } finally {
+      for (const { socket } of held) socket.destroy();
+    }
   },
 );
