@@ -33,7 +33,7 @@ import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
 import type { Activity } from "../admission/slots.ts";
 import { attribute } from "./overload_attribution.ts";
 import { fairShare, processCpuMs } from "./cpu_share.ts";
-import { PromptClock } from "./prompt_clock.ts";
+import { LEAK_TRIP, UpgradeLeaks } from "./upgrade_leaks.ts";
 import {
   EARLY_SHARE,
   OverloadSignals,
@@ -50,13 +50,6 @@ export const FAIL_EXIT_DELAY_MS = 2000;
 export const RECYCLE_DRAIN_MS = 1000;
 /** How long listening again may take before the process gives up, in ms. */
 export const RELISTEN_LIMIT_MS = 5000;
-/**
- * An upgrade whose socket has not opened after the event loop has been
- * prompt for this long is taken for leaked, in ms (`prompt_clock.ts`).
- */
-export const STUCK_UPGRADE_MS = 2000;
-/** Leaked upgrades that make one `descriptor_leak` incident. */
-export const LEAK_TRIP = 16;
 /**
  * Closes given up and still holding a slot that make an `unanswered_closes`
  * incident, as a share of MAX_CONNECTIONS (at least {@link LEAK_TRIP}):
@@ -126,10 +119,7 @@ export class OverloadWatch {
   readonly #readRss: () => number;
   readonly #readCpuMs: () => number;
   readonly #readFairShare: () => number | undefined;
-  readonly #counted = new WeakSet<object>();
-  readonly #leakKeys = new Set<string>();
-  readonly #promptClock = new PromptClock();
-  #leaks = 0;
+  readonly #leaks = new UpgradeLeaks();
   #ticks = 0;
   #acting = false;
   #failing = false;
@@ -210,7 +200,7 @@ export class OverloadWatch {
     this.#last = sample;
     this.#settledAt = this.#lastAt;
     this.#lastAt = Date.now();
-    this.#promptClock.add(this.#lastAt, delayMs);
+    this.#leaks.tick(this.#lastAt, delayMs);
     overload.eventLoopDelayMs = Math.round(delayMs);
     if (this.#failing) return;
     this.#checkListener(now);
@@ -254,31 +244,17 @@ export class OverloadWatch {
     void this.#recycleFor("unanswered_closes");
   }
 
-  /** Upgrades whose socket never opened: Deno keeps their descriptor for good. */
+  /** Upgrades whose socket never opened (`upgrade_leaks.ts`). */
   #checkLeaks(): void {
     const { registry, metrics, overload } = this.#services;
-    // Opened connections and their untracked siblings balance out; only
-    // when unopened ones could make an incident is every connection read.
-    if (registry.openCount - metrics.connectionsOpen < LEAK_TRIP) return;
-    // Not the wall clock: a held loop delivers `open` events late.
-    const stuckBefore = this.#promptClock.since(STUCK_UPGRADE_MS);
-    for (const [connection, key] of registry.connections()) {
-      const activity = connection.activity?.();
-      if (
-        !activity || activity.opened || activity.startedAt > stuckBefore ||
-        this.#counted.has(connection)
-      ) continue;
-      this.#counted.add(connection);
-      this.#leaks++;
-      overload.leakedUpgrades++;
-      this.#leakKeys.add(key);
-    }
-    if (this.#leaks < LEAK_TRIP) return;
-    const keys = [...this.#leakKeys];
-    const record = this.#record("descriptor_leak", "reported", keys, 0);
-    record.leaked = this.#leaks;
-    this.#leaks = 0;
-    this.#leakKeys.clear();
+    const found = this.#leaks.count(
+      registry.openCount - metrics.connectionsOpen,
+      registry.connections(),
+      () => overload.leakedUpgrades++,
+    );
+    if (!found) return;
+    const record = this.#record("descriptor_leak", "reported", found.keys, 0);
+    record.leaked = found.leaked;
     this.#report(record);
   }
 

@@ -1,0 +1,84 @@
+/**
+ * Upgrades whose socket never opened (reset by the client right after its
+ * request): Deno 2.9 keeps their descriptor for good and never fires their
+ * `open` or `close` (issue #20; `deno run -A bench/overload_facts.ts reset
+ * 500`: of 500 resets, 393 never opened). The overload watch counts them
+ * here, and reports an incident once {@link LEAK_TRIP} have been counted.
+ *
+ * @module
+ */
+import type { Activity } from "../admission/slots.ts";
+import { PromptClock } from "./prompt_clock.ts";
+
+/**
+ * An upgrade whose socket has not opened after the event loop has been
+ * prompt for this long is taken for leaked, in ms (`prompt_clock.ts`).
+ */
+export const STUCK_UPGRADE_MS = 2000;
+/** Leaked upgrades that make one `descriptor_leak` incident. */
+export const LEAK_TRIP = 16;
+
+/** What {@link UpgradeLeaks.count} found once it reached {@link LEAK_TRIP}. */
+export interface Leaked {
+  /** Upgrades counted since the last incident. */
+  leaked: number;
+  /** The client keys they came from. */
+  keys: string[];
+}
+
+/**
+ * Counts each stuck upgrade once, on a clock that runs only while the event
+ * loop is prompt: a held loop delivers `open` events seconds late, and the
+ * wall clock took a burst's slow opens for leaks (s20, issue #20).
+ */
+export class UpgradeLeaks {
+  readonly #clock = new PromptClock();
+  readonly #counted = new WeakSet<object>();
+  readonly #keys = new Set<string>();
+  #leaked = 0;
+
+  /**
+   * One watch sample: at `at` (ms since epoch) the timer was `delayMs` late.
+   */
+  tick(at: number, delayMs: number): void {
+    this.#clock.add(at, delayMs);
+  }
+
+  /**
+   * Counts the connections whose socket has not opened within
+   * {@link STUCK_UPGRADE_MS} of prompt loop.
+   *
+   * @param unopened How many tracked connections have not opened (registry
+   * count minus the open ones): below {@link LEAK_TRIP} nothing is read.
+   * @param connections Every tracked connection with its client key.
+   * @param onLeak Called once per upgrade counted (for `/healthz`).
+   * @returns What was counted since the last incident, once it reaches
+   * {@link LEAK_TRIP}; then the count starts again.
+   */
+  count(
+    unopened: number,
+    connections: Iterable<[{ activity?: () => Activity }, string]>,
+    onLeak: () => void,
+  ): Leaked | undefined {
+    // Opened connections and their untracked siblings balance out; only
+    // when unopened ones could make an incident is every connection read.
+    if (unopened < LEAK_TRIP) return undefined;
+    const stuckBefore = this.#clock.since(STUCK_UPGRADE_MS);
+    for (const [connection, key] of connections) {
+      const activity = connection.activity?.();
+      if (
+        !activity || activity.opened || activity.startedAt > stuckBefore ||
+        this.#counted.has(connection)
+      ) continue;
+      this.#counted.add(connection);
+      this.#leaked++;
+      onLeak();
+      this.#keys.add(key);
+    }
+    if (this.#leaked < LEAK_TRIP) return undefined;
+    const found = { leaked: this.#leaked, keys: [...this.#keys] };
+    this.#leaked = 0;
+    this.#keys.clear();
+    return found;
+  }
+}
