@@ -85,11 +85,6 @@ export interface OverloadState {
   incidents: number;
   /** Upgrades taken for leaked since start-up (never opened). */
   leakedUpgrades: number;
-  /**
-   * Connections whose close the client never answered, still holding a slot
-   * now (CLOSE_TIMEOUT_SECONDS gave them up; `unanswered_closes`).
-   */
-  unansweredCloses: number;
   lastIncident: IncidentRecord | null;
 }
 
@@ -102,7 +97,6 @@ export function idleOverloadState(): OverloadState {
     eventLoopDelayMs: 0,
     incidents: 0,
     leakedUpgrades: 0,
-    unansweredCloses: 0,
     lastIncident: null,
   };
 }

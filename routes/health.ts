@@ -40,7 +40,12 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       memory: state,
       listener,
       rooms: rooms.state(),
-      overload: { ...overload, suspects: suspects.state() },
+      overload: {
+        ...overload,
+        // Closes given up that still hold a slot (`unanswered_closes`).
+        unansweredCloses: metrics.closesUnanswered,
+        suspects: suspects.state(),
+      },
     }, registry.shuttingDown || failing ? 503 : 200);
   });
   route.get("/metrics", function prometheus(c) {

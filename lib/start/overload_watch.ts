@@ -231,8 +231,7 @@ export class OverloadWatch {
    * left unanswered (`overload_attribution.ts`).
    */
   #checkUnanswered(): void {
-    const { metrics, overload, config } = this.#services;
-    overload.unansweredCloses = metrics.closesUnanswered;
+    const { metrics, config } = this.#services;
     const trip = Math.max(
       LEAK_TRIP,
       Math.ceil(config.maxConnections * UNANSWERED_TRIP_SHARE),

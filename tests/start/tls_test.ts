@@ -82,12 +82,13 @@ Deno.test("TLS_CERT_FILE and TLS_KEY_FILE serve wss:// to a client that trusts t
   }
 });
 
-Deno.test("an unreadable TLS file stops start-up with a message naming the variable", async () => {
-  // Reads allowed everywhere, so the missing file, not a permission, stops it.
+/** Starts main.ts with these TLS files (reads allowed everywhere): its exit code and stderr. */
+async function startWithTls(cert: string, key: string) {
   const child = await spawnService({
     PORT: "0",
-    TLS_CERT_FILE: "/nonexistent/cert.pem",
-    TLS_KEY_FILE: "/nonexistent/key.pem",
+    BIND_ADDRESS: "127.0.0.1",
+    TLS_CERT_FILE: cert,
+    TLS_KEY_FILE: key,
   }, {
     args: ["run", "--allow-net", "--allow-read", "--allow-env", "main.ts"],
   });
@@ -96,6 +97,15 @@ Deno.test("an unreadable TLS file stops start-up with a message naming the varia
     waitForExit(child),
     child.stdout.cancel(),
   ]);
+  return { code, stderr };
+}
+
+Deno.test("an unreadable TLS file stops start-up with a message naming the variable", async () => {
+  // Reads allowed everywhere, so the missing file, not a permission, stops it.
+  const { code, stderr } = await startWithTls(
+    "/nonexistent/cert.pem",
+    "/nonexistent/key.pem",
+  );
   assert.equal(code, 2);
   assert.match(
     stderr,
@@ -104,42 +114,10 @@ Deno.test("an unreadable TLS file stops start-up with a message naming the varia
 });
 
 Deno.test("a TLS file that is no PEM certificate or key stops start-up naming both variables, not the address", async () => {
-  const child = await spawnService({
-    PORT: "0",
-    BIND_ADDRESS: "127.0.0.1",
-    TLS_CERT_FILE: "README.md",
-    TLS_KEY_FILE: "README.md",
-  }, {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "main.ts"],
-  });
-  const [stderr, { code }] = await Promise.all([
-    new Response(child.stderr).text(),
-    waitForExit(child),
-    child.stdout.cancel(),
-  ]);
+  const { code, stderr } = await startWithTls("README.md", "README.md");
   assert.equal(code, 2);
   assert.match(
     stderr,
     /^ws-echo: Cannot use TLS_CERT_FILE and TLS_KEY_FILE: No certificates found in certificate data \(expected a PEM certificate and its PEM private key\)\n$/,
   );
-});
-
-Deno.test("deno task start serves wss:// when TLS_CERT_FILE and TLS_KEY_FILE are set", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "ws-echo-tls-" });
-  try {
-    const { cert, key } = await selfSignedCertificate(dir);
-    await startTaskArgs(); // the bundle is fresh: the task's first line is ours
-    // The task itself, as a newcomer types it: it grants read permission
-    // for exactly these two files (and static/).
-    await using service = await startService({
-      PORT: "0",
-      BIND_ADDRESS: "127.0.0.1",
-      TLS_CERT_FILE: cert,
-      TLS_KEY_FILE: key,
-    }, { args: ["task", "-q", "start"] });
-    assert.match(service.line, /echo wss:\/\/127\.0\.0\.1:\d+\/echo/);
-    assert.equal(await echoOverTls(service.port, cert), "over TLS");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });
