@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  spawnService,
-  startService,
-  startTaskArgs,
-  startTestServer,
-  waitForExit,
-} from "../_server.ts";
+import { spawnService, startTestServer, waitForExit } from "../_server.ts";
 
 /** Makes a self-signed certificate for localhost with Debian's openssl. */
 async function selfSignedCertificate(dir: string) {
