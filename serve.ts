@@ -72,6 +72,7 @@ const watch = new OverloadWatch(echoApp.services, {
     output.flush();
     Deno.exit(code);
   },
+  drain: () => drainConnections(echoApp.services),
 });
 
 /** This worker's own listener, once Deno's has failed. */

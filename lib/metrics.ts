@@ -341,6 +341,33 @@ export const METRICS: readonly MetricRow[] = [
     read: (metrics) => metrics.incidents,
   },
   {
+    name: "upgrades_leaked_total",
+    type: "counter",
+    help:
+      "Upgrades reset by the client whose descriptor Deno keeps until the process ends",
+    otel: {
+      name: "ws_echo.overload.upgrades_leaked",
+      kind: "counter",
+      unit: "{upgrade}",
+    },
+    read: (metrics) => metrics.upgradesLeaked,
+  },
+  {
+    name: "descriptors_open",
+    type: "gauge",
+    help:
+      "Open descriptors of the process at the last sample (with --allow-all only)",
+    otel: { name: "ws_echo.descriptors.open", kind: "gauge", unit: "{file}" },
+    read: (metrics) => metrics.descriptorsOpen,
+  },
+  {
+    name: "descriptors_limit",
+    type: "gauge",
+    help: "The open-file limit (with --allow-all only)",
+    otel: { name: "ws_echo.descriptors.limit", kind: "gauge", unit: "{file}" },
+    read: (metrics) => metrics.descriptorLimit,
+  },
+  {
     name: "limit_breaches_total",
     type: "counter",
     help: "Connections closed by a limit, by reason",
@@ -394,6 +421,15 @@ export class Metrics {
   recycleCloses = 0;
   /** Client addresses put on the suspect list. */
   suspectsListed = 0;
+  /**
+   * Upgrades counted as leaked (`upgrade_leaks.ts`): each holds a
+   * descriptor until the process ends, so this is also how many they hold.
+   */
+  upgradesLeaked = 0;
+  /** Open descriptors at the watch's last sample; undefined when unknown. */
+  descriptorsOpen: number | undefined;
+  /** The open-file limit; undefined when unknown (no `--allow-all`). */
+  descriptorLimit: number | undefined;
   /** Called once per finished connection; none by default. */
   onClose: CloseListener | undefined;
 

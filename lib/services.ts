@@ -70,6 +70,8 @@ export interface IncidentRecord {
   downMs?: number;
   /** Leaked upgrades counted (descriptor_leak). */
   leaked?: number;
+  /** Why the process ends, when that is the action (descriptor_leak). */
+  reason?: string;
   error?: string;
 }
 
@@ -83,8 +85,6 @@ export interface OverloadState {
   /** The event loop's delay at the last sample, in ms. */
   eventLoopDelayMs: number;
   incidents: number;
-  /** Upgrades taken for leaked since start-up (never opened). */
-  leakedUpgrades: number;
   lastIncident: IncidentRecord | null;
 }
 
@@ -96,7 +96,6 @@ export function idleOverloadState(): OverloadState {
     sampleMs: 100,
     eventLoopDelayMs: 0,
     incidents: 0,
-    leakedUpgrades: 0,
     lastIncident: null,
   };
 }

@@ -33,15 +33,29 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       : "ok";
     return c.json({
       status,
+      // Why it is failing: the incident that decided the process must end.
+      ...(failing && overload.lastIncident
+        ? {
+          reason: overload.lastIncident.reason ?? overload.lastIncident.cause,
+        }
+        : {}),
       // WebSockets and /sse streams: each holds a descriptor and a slot.
       connections: metrics.connectionsOpen + metrics.streamsOpen,
       streams: metrics.streamsOpen,
       uptimeSeconds: Math.floor(metrics.uptimeSeconds()),
       memory: state,
       listener,
+      // Upgrades Deno leaked (reset by their client) hold a descriptor each
+      // until the process ends; open and limit need --allow-all (null).
+      descriptors: {
+        open: metrics.descriptorsOpen ?? null,
+        limit: metrics.descriptorLimit ?? null,
+        leakedUpgrades: metrics.upgradesLeaked,
+      },
       rooms: rooms.state(),
       overload: {
         ...overload,
+        leakedUpgrades: metrics.upgradesLeaked,
         // Closes given up that still hold a slot (`unanswered_closes`).
         unansweredCloses: metrics.closesUnanswered,
         suspects: suspects.state(),

@@ -18,7 +18,9 @@
  *    strike (`overload_attribution.ts` says who is silent); two in a row
  *    refuse its address for a while (`suspects.ts`).
  * 4. Fail visibly: a listener that cannot accept within its bound turns
- *    `/healthz` 503, then the process exits with 1.
+ *    `/healthz` 503, then the process exits with 1; leaked upgrades that
+ *    starve it of descriptors (`descriptor_budget.ts`) turn it 503, drain
+ *    the connections, and exit with 75, as only a restart frees them.
  *
  * One log line per incident, `overload_incident`, says what was seen and
  * done; `/healthz` shows the watch's state, `/metrics` and OpenTelemetry
@@ -34,6 +36,12 @@ import type { Activity } from "../admission/slots.ts";
 import { attribute } from "./overload_attribution.ts";
 import { fairShare, processCpuMs } from "./cpu_share.ts";
 import { LEAK_TRIP, UpgradeLeaks } from "./upgrade_leaks.ts";
+import {
+  countOpenDescriptors,
+  EXIT_DESCRIPTORS_LEAKED,
+  starvedByLeaks,
+} from "./descriptor_budget.ts";
+import { type OpenFileLimit, readOpenFileLimit } from "./fd_limit.ts";
 import {
   EARLY_SHARE,
   OverloadSignals,
@@ -79,6 +87,13 @@ export interface OverloadWatchOptions {
   recycle?: (between: () => Promise<void>, limitMs: number) => Promise<number>;
   /** Ends the process. @default Deno.exit */
   exit?: (code: number) => void;
+  /**
+   * Closes every connection within the grace before a planned exit (leaked
+   * descriptors); none: exit at once.
+   */
+  drain?: () => Promise<unknown>;
+  /** Reads the open-file limit. @default readOpenFileLimit */
+  readOpenFileLimit?: () => OpenFileLimit | "unknown";
   /** Reads the RSS in bytes. @default `Deno.memoryUsage().rss` */
   readRss?: () => number;
   /**
@@ -120,6 +135,7 @@ export class OverloadWatch {
   readonly #readCpuMs: () => number;
   readonly #readFairShare: () => number | undefined;
   readonly #leaks = new UpgradeLeaks();
+  readonly #fdLimit: OpenFileLimit | "unknown";
   #ticks = 0;
   #acting = false;
   #failing = false;
@@ -145,6 +161,10 @@ export class OverloadWatch {
     this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
     this.#readCpuMs = options.readCpuMs ?? processCpuMs;
     this.#readFairShare = options.readFairShare ?? fairShare;
+    this.#fdLimit = (options.readOpenFileLimit ?? readOpenFileLimit)();
+    if (this.#fdLimit !== "unknown" && this.#fdLimit.soft !== Infinity) {
+      services.metrics.descriptorLimit = this.#fdLimit.soft;
+    }
     services.overload.watching = true;
     this.#schedule(performance.now());
   }
@@ -243,14 +263,33 @@ export class OverloadWatch {
     void this.#recycleFor("unanswered_closes");
   }
 
-  /** Upgrades whose socket never opened (`upgrade_leaks.ts`). */
+  /**
+   * Upgrades whose socket never opened (`upgrade_leaks.ts`); once they
+   * starve the process (`descriptor_budget.ts`), it ends for a clean one.
+   */
   #checkLeaks(): void {
-    const { registry, metrics, overload } = this.#services;
+    const { registry, metrics, listener } = this.#services;
+    // The same condition as the limit: Deno reads /proc only with -A.
+    if (metrics.descriptorLimit !== undefined) {
+      metrics.descriptorsOpen = countOpenDescriptors();
+    }
     const found = this.#leaks.count(
       registry.openCount - metrics.connectionsOpen,
       registry.connections(),
-      () => overload.leakedUpgrades++,
+      () => metrics.upgradesLeaked++,
     );
+    const starved = starvedByLeaks({
+      leaked: metrics.upgradesLeaked,
+      limit: this.#fdLimit,
+      held: metrics.connectionsOpen + metrics.streamsOpen,
+      acceptFailures: listener.acceptFailures,
+    });
+    if (starved) {
+      const record = this.#record("descriptor_leak", "exit", [], 0);
+      record.leaked = metrics.upgradesLeaked;
+      record.reason = starved;
+      return this.#fail(record, "descriptor_leak", EXIT_DESCRIPTORS_LEAKED);
+    }
     if (!found) return;
     const record = this.#record("descriptor_leak", "reported", found.keys, 0);
     record.leaked = found.leaked;
@@ -388,8 +427,12 @@ export class OverloadWatch {
     memory.sample();
   }
 
-  /** `/healthz` turns 503 now; the process exits with 1 shortly after. */
-  #fail(record: IncidentRecord, cause: IncidentCause): void {
+  /**
+   * `/healthz` turns 503 now; the process exits with `code` shortly after:
+   * 1 at once, or {@link EXIT_DESCRIPTORS_LEAKED} once the connections are
+   * drained (nothing grows there that a drain would let grow further).
+   */
+  #fail(record: IncidentRecord, cause: IncidentCause, code = 1): void {
     if (this.#failing) return;
     this.#failing = true;
     this.#acting = true;
@@ -397,8 +440,11 @@ export class OverloadWatch {
     record.cause = cause;
     this.#report(record);
     const exit = this.#options.exit ?? ((code: number) => Deno.exit(code));
+    const drain = code === EXIT_DESCRIPTORS_LEAKED
+      ? this.#options.drain
+      : undefined;
     this.#exitTimer = setTimeout(
-      () => exit(1),
+      () => drain ? drain().finally(() => exit(code)) : exit(code),
       this.#options.failExitDelayMs ?? FAIL_EXIT_DELAY_MS,
     );
   }

@@ -156,6 +156,8 @@ export function startServer(
     : new OverloadWatch(services, {
       recycle: (between, limitMs) => server.recycle(between, limitMs),
       ...(options.exit ? { exit: options.exit } : {}),
+      // Before a planned exit (leaked descriptors): the SIGTERM path.
+      drain: () => shutdown(),
     });
   const addr = server.addr;
   const urls = listenUrls(addr, tls !== undefined);

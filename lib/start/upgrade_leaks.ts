@@ -49,7 +49,7 @@ export class UpgradeLeaks {
    * {@link STUCK_UPGRADE_MS} of prompt loop.
    *
    * @param unopened How many tracked connections have not opened (registry
-   * count minus the open ones): below {@link LEAK_TRIP} nothing is read.
+   * count minus the open ones): at 0 nothing is read.
    * @param connections Every tracked connection with its client key.
    * @param onLeak Called once per upgrade counted (for `/healthz`).
    * @returns What was counted since the last incident, once it reaches
@@ -60,9 +60,12 @@ export class UpgradeLeaks {
     connections: Iterable<[{ activity?: () => Activity }, string]>,
     onLeak: () => void,
   ): Leaked | undefined {
-    // Opened connections and their untracked siblings balance out; only
-    // when unopened ones could make an incident is every connection read.
-    if (unopened < LEAK_TRIP) return undefined;
+    // Read from the first: a leaked upgrade leaves the registry at its open
+    // deadline (10 s), so a slow attacker (one reset a second, every other
+    // one leaked) never had 16 at once and was never counted, while each
+    // holds its descriptor for good. Reading every connection once a second
+    // while some handshake is pending is cheap next to the handshakes.
+    if (unopened < 1) return undefined;
     const stuckBefore = this.#clock.since(STUCK_UPGRADE_MS);
     for (const [connection, key] of connections) {
       const activity = connection.activity?.();

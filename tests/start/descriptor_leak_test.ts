@@ -1,0 +1,167 @@
+/**
+ * Upgrades reset by their client leak a descriptor in Deno 2.9 that only the
+ * process ending frees (`lib/start/descriptor_budget.ts`). Under a low
+ * descriptor limit (`prlimit`), real resets on loopback from several
+ * 127.x addresses: `/healthz` and `/metrics` report the leak against the
+ * limit, and once the leaks would starve the process it drains its
+ * connections and exits with 75 for its supervisor, saying why.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { startTaskArgs } from "../_server.ts";
+import { Inbox, openWebSocket } from "../_client.ts";
+import { type LimitedChild, spawnLimited } from "../_limited.ts";
+import { withDeadline } from "../../bench/wire.ts";
+import { resetUpgrades } from "../../bench/overload_attacks.ts";
+import { EXIT_DESCRIPTORS_LEAKED } from "../../lib/start/descriptor_budget.ts";
+
+const LIMIT = 256;
+/** Resets per burst and address; bursts rotate over ADDRESSES. */
+const BURST = 24;
+/**
+ * Rotating sources, as a stranger with many addresses would: each is struck
+ * at the `descriptor_leak` incidents and refused (429, no leak) from its
+ * second; 8 addresses took 4,008 resets to end the process, 32 fewer.
+ */
+const ADDRESSES = Array.from({ length: 32 }, (_, i) => `127.0.23.${i + 1}`);
+/** More resets than LIMIT descriptors several times over: a bound, not a goal. */
+const MAX_RESETS = LIMIT * 16;
+const EXITED =
+  /overload incident cause=descriptor_leak action=exit .*reason="([^"]+)"/;
+
+/** The start task's flags, with `-P` swapped for `--allow-all`. */
+async function allowAllArgs(): Promise<string[]> {
+  return (await startTaskArgs()).map((arg) => arg === "-P" ? "-A" : arg);
+}
+
+/** Resets upgrades from rotating addresses until `done()` or the bound. */
+async function resetUntil(
+  child: LimitedChild,
+  done: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<number> {
+  let sent = 0;
+  const deadline = performance.now() + 90_000;
+  for (let burst = 0; !(await done()); burst++) {
+    assert.ok(
+      sent < MAX_RESETS && performance.now() < deadline,
+      `${what} after ${sent} resets: ${child.stdout()} ${child.stderr()}`,
+    );
+    if (child.exited()) continue;
+    await resetUpgrades(child.port, ADDRESSES[burst % ADDRESSES.length]!, BURST)
+      .catch(() => {});
+    sent += BURST;
+    // The watch counts a leak after 2 s of prompt event loop.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return sent;
+}
+
+/** The parts of `/healthz` these tests read. */
+interface Health {
+  status: string;
+  descriptors: {
+    open: number | null;
+    limit: number | null;
+    leakedUpgrades: number;
+  };
+}
+
+/** The child's `/healthz` body, or undefined when it cannot answer. */
+async function health(port: number): Promise<Health | undefined> {
+  try {
+    const response = await withDeadline(
+      fetch(`http://127.0.0.1:${port}/healthz`),
+      5000,
+      "/healthz",
+    );
+    return await response.json();
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test(
+  "upgrades reset by the client are reported against the open-file limit, and past half of it the process drains and exits with 75",
+  async (t) => {
+    await using child = await spawnLimited(LIMIT, await allowAllArgs(), {
+      LOG_FORMAT: "text",
+      SHUTDOWN_GRACE_SECONDS: "1",
+    });
+    const url = `ws://127.0.0.1:${child.port}/echo`;
+    const bystander = await withDeadline(openWebSocket(url), 5000, "open");
+    const inbox = new Inbox(bystander);
+
+    await t.step("/healthz and /metrics report the leak", async () => {
+      let seen: Health | undefined;
+      await resetUntil(child, async () => {
+        seen = await health(child.port);
+        return (seen?.descriptors?.leakedUpgrades ?? 0) >= 16;
+      }, "no leaked upgrade in /healthz");
+      const { descriptors, status } = seen!;
+      assert.equal(descriptors.limit, LIMIT);
+      assert.ok(
+        (descriptors.open ?? 0) >= descriptors.leakedUpgrades,
+        JSON.stringify(descriptors),
+      );
+      assert.ok(
+        descriptors.leakedUpgrades < LIMIT / 2,
+        JSON.stringify(descriptors),
+      );
+      assert.equal(status, "ok");
+      const metrics = await (await fetch(
+        `http://127.0.0.1:${child.port}/metrics`,
+      )).text();
+      assert.match(metrics, /^ws_echo_upgrades_leaked_total [1-9]\d*$/m);
+      assert.match(
+        metrics,
+        new RegExp(`^ws_echo_descriptors_limit ${LIMIT}$`, "m"),
+      );
+      assert.match(metrics, /^ws_echo_descriptors_open [1-9]\d*$/m);
+    });
+
+    await t.step(
+      "past half the limit it drains and exits with 75",
+      async () => {
+        await resetUntil(child, () => child.exited(), "no exit");
+        const { code } = await child.status;
+        assert.equal(code, EXIT_DESCRIPTORS_LEAKED);
+        const reason = child.stdout().match(EXITED)?.[1];
+        assert.match(
+          reason ?? child.stdout(),
+          /^\d+ leaked upgrades hold (?:[5-9]\d|100)% of the open-file limit 256; only a restart frees them$/,
+        );
+        // Drained, not dropped: the connected client was told to go.
+        const closed = await withDeadline(
+          inbox.closed(),
+          5000,
+          "bystander close",
+        );
+        assert.equal(closed.code, 1001);
+      },
+    );
+  },
+);
+
+Deno.test(
+  "under the start task's permissions (limit unknown), leaked upgrades that make accepting fail end the process with 75",
+  async () => {
+    await using child = await spawnLimited(LIMIT, await startTaskArgs(), {
+      LOG_FORMAT: "text",
+      SHUTDOWN_GRACE_SECONDS: "1",
+    });
+    const before = await health(child.port);
+    assert.deepEqual(before?.descriptors, {
+      open: null,
+      limit: null,
+      leakedUpgrades: 0,
+    });
+    await resetUntil(child, () => child.exited(), "no exit");
+    assert.equal((await child.status).code, EXIT_DESCRIPTORS_LEAKED);
+    assert.match(
+      child.stdout().match(EXITED)?.[1] ?? child.stdout(),
+      /^accepting failed for want of descriptors, and \d+ leaked upgrades hold (?:[5-9]\d|100)% of those clients hold \(\d+ connections open\); only a restart frees them$/,
+    );
+  },
+);
