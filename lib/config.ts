@@ -283,6 +283,25 @@ export const SETTINGS = {
     description: "messages one address may send at once above its rate",
     breach: "messages one address may send at once above its rate",
   }),
+  RATE_LIMIT_IP_REQUESTS_PER_SECOND: integer("rateLimitIpRequestsPerSecond", {
+    min: 0,
+    max: 1_000_000_000,
+    default: 100,
+    unit: "requests/s",
+    zeroIsOff: true,
+    description:
+      "plain HTTP requests (everything but a WebSocket upgrade) of one IPv4 address or IPv6 prefix; past it `429` with `Retry-After`",
+    breach: "HTTP requests refused with 429 (per address)",
+  }),
+  RATE_LIMIT_IP_REQUEST_BURST: integer("rateLimitIpRequestBurst", {
+    min: 1,
+    max: 1_000_000_000,
+    default: 500,
+    unit: "requests",
+    description:
+      "plain HTTP requests one address may make at once above its rate (a page load is about 30)",
+    breach: "HTTP requests one address may make at once above its rate",
+  }),
   MAX_CONNECTIONS_PER_IP: integer("maxConnectionsPerIp", {
     min: 0,
     max: 1_000_000,

@@ -147,6 +147,17 @@ export const REFUSALS = {
     ({ client, seconds }) =>
       `Refused for ${seconds} seconds: ${client} was connected without sending a complete message at repeated overload incidents\n`,
   ),
+  /**
+   * RATE_LIMIT_IP_REQUESTS_PER_SECOND passed by this address's plain HTTP
+   * requests (`admission/request_rate.ts`). `Retry-After` is set to the
+   * seconds until the next one may go.
+   */
+  request_rate: row<{ client: string; perSecond: number }>(
+    429,
+    RETRY,
+    ({ client, perSecond }) =>
+      `Too many requests from ${client}: at most ${perSecond} a second (RATE_LIMIT_IP_REQUESTS_PER_SECOND). Retry later\n`,
+  ),
   /** SIGINT or SIGTERM received: new upgrades wait for another instance. */
   shutting_down: row(503, RETRY, () => "Server shutting down. Retry later\n"),
   /** `/room/NAME` with a NAME that breaks the rule (`rooms/room_name.ts`). */

@@ -11,7 +11,14 @@ import { cors } from "hono/cors";
 // costs ~3 ms of cold start), and a dozen routes are matched as fast.
 import { Hono as QuickHono } from "hono/quick";
 import { secureHeaders } from "hono/secure-headers";
-import { describeIpSource } from "../lib/admission/client_ip.ts";
+import {
+  clientIp,
+  clientKey,
+  describeIpSource,
+} from "../lib/admission/client_ip.ts";
+import { refuse } from "../lib/admission/refuse.ts";
+import { RequestRate } from "../lib/admission/request_rate.ts";
+import { refusal } from "../lib/refusals.ts";
 import type { Config } from "../lib/config.ts";
 import { ConnectionSweep } from "../lib/connection/sweep.ts";
 import { IdSource } from "../lib/ids.ts";
@@ -144,6 +151,10 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     return Promise.resolve(hono().fetch(request, info));
   };
   const metrics = services.metrics;
+  const requestRate = new RequestRate({
+    ratePerSecond: config.rateLimitIpRequestsPerSecond,
+    burst: config.rateLimitIpRequestBurst,
+  });
   const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => {
     // Every request counts as it arrives, upgrades included: a ramp of new
     // connections is work, not a flood, to the overload watch. Counted after
@@ -159,6 +170,8 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
         : upgrades.get(path);
     }
     if (upgrade === undefined) {
+      const tooFast = plainRequestRefused(services, requestRate, request, info);
+      if (tooFast) return Promise.resolve(tooFast);
       return Promise.resolve(hono().fetch(headAsGet(request), info));
     }
     // The upgrade path skips Hono: its context, middleware and router cost
@@ -243,6 +256,37 @@ function assemble(
     return c.text("Internal server error\n", 500);
   });
   return app;
+}
+
+/**
+ * The `429` for a plain request past its address's rate
+ * (RATE_LIMIT_IP_REQUESTS_PER_SECOND), through the one refusal path;
+ * undefined when it may go ahead. Upgrades are not counted here: the
+ * connection caps and the suspect list admit them.
+ */
+function plainRequestRefused(
+  services: Services,
+  requestRate: RequestRate,
+  request: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+): Response | undefined {
+  const { config } = services;
+  if (config.rateLimitIpRequestsPerSecond === 0) return undefined;
+  const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
+  const ip = clientIp(peer, request.headers, config.trustProxy);
+  const key = clientKey(ip, config.ipv6PrefixLength);
+  const seconds = requestRate.take(key, Date.now());
+  if (seconds === 0) return undefined;
+  const refused = refusal("request_rate", {
+    client: key,
+    perSecond: config.rateLimitIpRequestsPerSecond,
+  });
+  refused.headers["Retry-After"] = String(seconds);
+  return refuse(
+    services,
+    { kind: "http", path: pathOf(request.url), ip },
+    refused,
+  );
 }
 
 /** The path of an absolute URL, without its query: `http://h/echo?x` -> `/echo`. */

@@ -71,6 +71,7 @@ const SAYS_WHEN_TO_RETRY = new Set([
   "total",
   "overloaded",
   "suspect",
+  "request_rate",
   "shutting_down",
   "room_full",
   "rooms_full",

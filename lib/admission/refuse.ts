@@ -1,6 +1,7 @@
 /**
  * Every refused request to a connection endpoint (the WebSocket endpoints and
- * `/sse`) goes through {@link refuse}, which counts it in `/metrics`, logs
+ * `/sse`), and every plain request past its address's rate, goes through
+ * {@link refuse}, which counts it in `/metrics`, logs
  * one line and answers with the status, headers and body of its row in the
  * catalogue (`lib/refusals.ts`), as ws's `abortHandshake` and
  * python-websockets' `reject` do.
@@ -13,8 +14,11 @@ import type { Refusal } from "../refusals.ts";
 
 /** Who was refused, for the log line. */
 export interface Refused {
-  /** `ws` for the WebSocket endpoints, `sse` for `/sse`. */
-  kind: "ws" | "sse";
+  /**
+   * `ws` for the WebSocket endpoints, `sse` for `/sse`, `http` for a plain
+   * request refused before routing (its address's request rate).
+   */
+  kind: "ws" | "sse" | "http";
   path: string;
   /** The client IP as the limits see it, when known. */
   ip?: string | undefined;

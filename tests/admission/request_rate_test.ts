@@ -1,0 +1,126 @@
+/**
+ * Plain HTTP requests are limited per address (RATE_LIMIT_IP_REQUESTS_PER_SECOND
+ * up to RATE_LIMIT_IP_REQUEST_BURST): past it `429` with `Retry-After`,
+ * counted and logged; other addresses and upgrades are not affected; the
+ * table of addresses stays bounded.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type net from "node:net";
+import { RequestRate } from "../../lib/admission/request_rate.ts";
+import { startTestServer } from "../_server.ts";
+import { connect } from "../_client.ts";
+import { httpOpen } from "../../bench/wire.ts";
+
+Deno.test("RequestRate keeps its table of addresses bounded", async (t) => {
+  await t.step("past maxAddresses the least recently used is forgotten", () => {
+    const rate = new RequestRate({
+      ratePerSecond: 1,
+      burst: 1,
+      maxAddresses: 3,
+    });
+    for (const key of ["a", "b", "c"]) assert.equal(rate.take(key, 0), 0);
+    // "a" used again: "b" is now the least recently used, and goes for "d".
+    assert.equal(rate.take("a", 0), 1);
+    assert.equal(rate.take("d", 0), 0);
+    assert.equal(rate.take("a", 0), 1, "a is remembered: still spent");
+    assert.equal(rate.take("b", 0), 0, "b was forgotten: a fresh burst");
+    for (let i = 0; i < 100; i++) rate.take(`rotating-${i}`, 0);
+    assert.equal(rate.size, 3);
+  });
+  await t.step(
+    "a forgotten address starts with a full burst, never a stricter one",
+    () => {
+      const rate = new RequestRate({
+        ratePerSecond: 1,
+        burst: 2,
+        maxAddresses: 2,
+      });
+      rate.take("a", 0);
+      rate.take("a", 0);
+      assert.equal(rate.take("a", 0), 1, "spent");
+      rate.take("b", 0);
+      rate.take("c", 0);
+      assert.equal(rate.take("a", 0), 0, "forgotten, so a fresh burst");
+    },
+  );
+  await t.step("0 requests a second is off: nothing is tracked", () => {
+    const rate = new RequestRate({ ratePerSecond: 0, burst: 1 });
+    for (let i = 0; i < 10; i++) assert.equal(rate.take("a", 0), 0);
+    assert.equal(rate.size, 0);
+  });
+});
+
+/** The status of one GET from `localAddress`. */
+async function statusFrom(
+  port: number,
+  localAddress: string,
+  path: string,
+): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const { socket, status } = await httpOpen({
+    port,
+    localAddress,
+    timeoutMs: 5000,
+    sockets,
+    request: `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+  });
+  socket.destroy();
+  return status;
+}
+
+Deno.test("plain HTTP requests past an address's rate get 429 with Retry-After", async (t) => {
+  await using server = startTestServer({
+    RATE_LIMIT_IP_REQUESTS_PER_SECOND: "1",
+    RATE_LIMIT_IP_REQUEST_BURST: "3",
+  });
+  await t.step("the burst goes through, the next is refused", async () => {
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${server.http}/healthz`);
+      await response.body?.cancel();
+      assert.equal(response.status, 200, `request ${i + 1}`);
+    }
+    const refused = await fetch(`${server.http}/metrics`);
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+    assert.equal(refused.headers.get("cache-control"), "no-store");
+    assert.match(
+      await refused.text(),
+      /^Too many requests from 127\.0\.0\.1: at most 1 a second \(RATE_LIMIT_IP_REQUESTS_PER_SECOND\)\. Retry later\n$/,
+    );
+  });
+  await t.step("another address is not affected", async () => {
+    assert.equal(await statusFrom(server.port, "127.0.24.1", "/healthz"), 200);
+  });
+  await t.step(
+    "an upgrade from the refused address still connects",
+    async () => {
+      const { socket, inbox } = await connect(`${server.ws}/echo`);
+      socket.send("still here");
+      assert.equal(await inbox.next(), "still here");
+      socket.close();
+      await inbox.closed();
+    },
+  );
+  await t.step("counted in /metrics and logged", () => {
+    assert.equal(server.services.metrics.refusals.get("request_rate"), 1);
+    assert.ok(
+      server.logs.some((line) =>
+        /^http refused ip=127\.0\.0\.1 reason=request_rate status=429 path=\/metrics$/
+          .test(line)
+      ),
+      server.logs.join("\n"),
+    );
+  });
+});
+
+Deno.test("the default request rate lets a page load and a /healthz poll through", async () => {
+  await using server = startTestServer();
+  // A page load is about 30 requests; a test polls /healthz 10-20 times a second.
+  for (let i = 0; i < 60; i++) {
+    const response = await fetch(`${server.http}/${i % 2 ? "healthz" : ""}`);
+    await response.body?.cancel();
+    assert.equal(response.status, 200, `request ${i + 1}`);
+  }
+});
