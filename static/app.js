@@ -57,7 +57,7 @@ onLanguage(() => {
 
 mountOptions();
 const messages = mountStreamPanel({ connection });
-mountConnectPanel({ connection, stream: messages.stream });
+mountConnectPanel({ connection });
 mountRecordingPanel({ connection, messages });
 const composer = mountComposer({ connection });
 const more = mountMorePanel({ connection, server });

@@ -45,9 +45,8 @@ function withLinks(text, url) {
  * Binds the panel.
  * @param {object} ctx
  * @param {import("../connection.js").Connection} ctx.connection
- * @param {import("../stream.js").MessageStream} ctx.stream
  */
-export function mountConnectPanel({ connection, stream }) {
+export function mountConnectPanel({ connection }) {
   /** What the failure box says, as keys, or undefined when hidden. */
   let failure;
 
@@ -103,7 +102,7 @@ export function mountConnectPanel({ connection, stream }) {
       values,
       ...(rest ? { body: rest } : {}),
     });
-    stream.add({ kind: "note", summary: t(detail, values) });
+    // Said once, in the box; the stream keeps what the browser reported.
     announce(t(detail, values));
   }
 
@@ -162,7 +161,6 @@ export function mountConnectPanel({ connection, stream }) {
         detail: "failure.droppedBusy",
         values,
       });
-      stream.add({ kind: "note", summary: t("failure.droppedBusy", values) });
       announce(t("failure.droppedBusy", values));
     } else if (
       !detail.closedByPage && code !== 1000 && (reason || row)

@@ -1,0 +1,76 @@
+/**
+ * Where the demo page says why a connection failed, in Chromium (see
+ * _browser.ts): once, in the failure box (the stream keeps the browser's
+ * own error and close), and on a phone on the first screen, right after
+ * Connect is pressed, with no control moved to make room.
+ */
+import assert from "node:assert/strict";
+import {
+  browserTest,
+  DESKTOP,
+  LANGUAGES,
+  openDemo,
+  type Page,
+  PHONE,
+} from "./_browser.ts";
+
+/** The server's own words for a refusal asked for with status=503. */
+const SAID = "Status 503 was asked for";
+
+/** How often `text` is in what the page shows (the announcer left out). */
+function timesShown(page: Page, text: string): Promise<number> {
+  return page.evaluate(
+    `document.querySelector("main").innerText.split(${
+      JSON.stringify(text)
+    }).length - 1`,
+  );
+}
+
+browserTest(
+  "a failed connection is explained once, and on a phone without scrolling",
+  async (t, browser, server) => {
+    const url = `${server.ws}/echo?status=503&retry_after=30`;
+    for (const viewport of [PHONE, DESKTOP]) {
+      for (const lang of LANGUAGES) {
+        await t.step(`${lang} at ${viewport.width} px`, async () => {
+          const { page, context } = await openDemo(browser, server, {
+            query: `?lang=${lang}&url=${encodeURIComponent(url)}`,
+            viewport,
+          });
+          const before = await page.locator("#send-text").boundingBox();
+          await page.click("#connect");
+          await page.locator("#failure-detail", { hasText: SAID }).waitFor();
+          await page.locator("#log li.close").waitFor();
+
+          assert.equal(await timesShown(page, SAID), 1, "said once");
+          assert.equal(await page.locator("#log li.note").count(), 0);
+          assert.deepEqual(
+            await page.locator("#send-text").boundingBox(),
+            before,
+            "the controls stay put",
+          );
+          const scrolled = await page.evaluate("scrollY");
+          assert.equal(scrolled, 0, "the page did not scroll");
+          const box = await page.locator("#failure").boundingBox();
+          assert.ok(
+            box && box.y >= 0 && box.y + box.height <= viewport.height,
+            `the box at ${JSON.stringify(box)} in ${viewport.height} px`,
+          );
+          if (viewport === PHONE) {
+            // Held over the stream's controls until focus goes there.
+            await page.focus("#filter-text");
+            const filter = await page.locator("#filter-text").boundingBox();
+            const moved = await page.locator("#failure").boundingBox();
+            assert.ok(
+              filter && moved && moved.y >= filter.y + filter.height,
+              `the filter at ${
+                JSON.stringify(filter)
+              } is not under the box at ${JSON.stringify(moved)}`,
+            );
+          }
+          await context.close();
+        });
+      }
+    }
+  },
+);
