@@ -33,6 +33,8 @@ const EXPAND_CHARS = 65536;
  * @property {"text"|"binary"} [type] a message's type
  * @property {string} [search] the text a filter looks in (else the summary)
  * @property {Date} [at] when it happened (now, unless replayed from a recording)
+ * @property {boolean} [whole] words that matter whole (a burst's report):
+ *   they wrap, and take the empty Expand column, instead of being cut
  */
 
 /**
@@ -229,7 +231,7 @@ export class MessageStream {
 
   #render(entry) {
     const item = document.createElement("li");
-    item.className = `entry ${entry.kind}`;
+    item.className = `entry ${entry.kind}${entry.whole ? " whole" : ""}`;
     const seq = document.createElement("span");
     seq.className = "seq";
     seq.textContent = String(entry.seq);

@@ -115,6 +115,7 @@ export function mountStreamPanel({ connection }) {
       kind: "send",
       type: "binary",
       bytes: count * payload.length,
+      whole: true,
       summary: t("burstSent", {
         count,
         size: payload.length / 1024,

@@ -1,0 +1,71 @@
+/**
+ * Makes docs/screenshot.png, the README's picture of the demo page: the
+ * service as `deno task start` runs it, Chromium at 1280 x 900 in English,
+ * after a multi-line text, a JSON message saved as "greeting", four binary
+ * bytes, a burst of 8 x 64 KiB and a refused connection (its explanation and
+ * the browser's error and close 1006). Run it again whenever the page's look
+ * changes:
+ *
+ * `deno run -A docs/screenshot.ts`
+ *
+ * @module
+ */
+import { chromium } from "playwright-core";
+import { findBrowser, NO_BROWSER_MESSAGE } from "../bench/browser.ts";
+import { startService } from "../bench/service.ts";
+
+/** Every wait ends by then, in ms, as in the browser tests. */
+const WAIT_MS = 30_000;
+const OUTPUT = new URL("./screenshot.png", import.meta.url);
+
+const executablePath = findBrowser();
+if (!executablePath) throw new Error(`Cannot run: ${NO_BROWSER_MESSAGE}`);
+
+await using service = await startService({
+  PORT: "0",
+  BIND_ADDRESS: "127.0.0.1",
+});
+const origin = `http://127.0.0.1:${service.port}`;
+const browser = await chromium.launch({
+  executablePath,
+  args: ["--no-sandbox", "--disable-gpu"],
+});
+try {
+  const context = await browser.newContext({
+    locale: "en-US",
+    viewport: { width: 1280, height: 900 },
+  });
+  context.setDefaultTimeout(WAIT_MS);
+  const page = await context.newPage();
+  await page.goto(`${origin}/?lang=en`);
+  const connect = async () => {
+    await page.click("#connect");
+    await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
+  };
+  // A refused upgrade first, so its box and rows lead the stream.
+  await page.fill("#url", `ws://127.0.0.1:${service.port}/echo?status=503`);
+  await page.click("#connect");
+  await page.locator("#failure-detail", { hasText: "503" }).waitFor();
+  await page.fill("#url", `ws://127.0.0.1:${service.port}/echo`);
+  await connect();
+  await page.fill("#text", "line one");
+  await page.press("#text", "Shift+Enter");
+  await page.locator("#text").pressSequentially("line two");
+  await page.press("#text", "Enter");
+  await page.check("#mode-json");
+  await page.fill("#text", '{"hello": "world"}');
+  await page.press("#text", "Enter");
+  await page.fill("#save-name", "greeting");
+  await page.click("#save");
+  await page.fill("#hex", "de ad be ef");
+  await page.click("#send-hex");
+  await page.fill("#burst-count", "8");
+  await page.click("#send-burst");
+  await page.locator("#log li.message", { hasText: "binary: " }).nth(8)
+    .waitFor();
+  await page.evaluate("scrollTo(0, 0)");
+  await page.screenshot({ path: OUTPUT.pathname });
+  console.log(`Wrote ${OUTPUT.pathname}`);
+} finally {
+  await browser.close();
+}
