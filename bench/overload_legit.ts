@@ -17,6 +17,7 @@
 import type net from "node:net";
 import { openFrom } from "./overload_attacks.ts";
 import { startService } from "./service.ts";
+import { readServiceLog } from "./service_log.ts";
 
 const seconds = Number(Deno.args[0] ?? 20);
 
@@ -83,21 +84,7 @@ for (const [name, load] of Object.entries(loads)) {
     BIND_ADDRESS: "127.0.0.1",
     LOG_FORMAT: "json",
   });
-  const incidents: string[] = [];
-  const reading = (async () => {
-    let text = "";
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { value, done } = await service.stdout.read();
-      if (done) break;
-      text += typeof value === "string" ? value : decoder.decode(value);
-      const lines = text.split("\n");
-      text = lines.pop()!;
-      for (const line of lines) {
-        if (line.includes('"overload_incident"')) incidents.push(line);
-      }
-    }
-  })().catch(() => {});
+  const log = readServiceLog(service);
   const started = performance.now();
   const stop = await load(service.port);
   const opened = performance.now() - started;
@@ -113,12 +100,12 @@ for (const [name, load] of Object.entries(loads)) {
     openedInMs: Math.round(opened),
     incidents: health.overload.incidents,
     suspectsRefused: health.overload.suspects.refused,
-    lines: incidents.map((line) => {
-      const record = JSON.parse(line);
-      return `${record.cause} ${record.action} d=${record.eventLoopDelayMs} cpu=${record.cpuPercent} struck=${record.struck}`;
-    }),
+    lines: log.records.filter((record) => record.event === "overload_incident")
+      .map((record) =>
+        `${record.cause} ${record.action} d=${record.eventLoopDelayMs} cpu=${record.cpuPercent} struck=${record.struck}`
+      ),
     loadAverage: Deno.loadavg()[0],
   }));
   await service[Symbol.asyncDispose]();
-  await reading;
+  await log.ended();
 }

@@ -173,7 +173,7 @@ export interface RunningService extends AsyncDisposable {
   line: string;
   /** The port in the start-up line. */
   port: number;
-  /** The rest of stdout; disposing cancels it. */
+  /** The rest of stdout, from the line after {@link line}; disposing cancels it. */
   stdout: ReadableStreamDefaultReader<string>;
 }
 
@@ -205,6 +205,29 @@ export async function waitForExit(
     }
     throw error;
   }
+}
+
+/**
+ * The rest of stdout past the start-up line: `read`, the text read with that
+ * line (under load the lines after it can arrive in the same read: the
+ * Redis bridge's first line was lost that way, and a test waiting for it
+ * failed), then what `reader` reads. Cancelling it cancels `reader`.
+ */
+function afterStartLine(
+  read: string,
+  reader: ReadableStreamDefaultReader<string>,
+): ReadableStreamDefaultReader<string> {
+  return new ReadableStream<string>({
+    start(controller) {
+      if (read) controller.enqueue(read);
+    },
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }).getReader();
 }
 
 /**
@@ -244,13 +267,15 @@ export async function startService(
     await child.status;
     throw error;
   }
-  const line = text.split("\n")[0]!;
+  // No newline: stdout ended after a partial line, which is all there is.
+  const end = text.includes("\n") ? text.indexOf("\n") : text.length;
+  const line = text.slice(0, end);
   const port = Number(/:(\d+)\//.exec(line)?.[1]);
   return {
     child,
     line,
     port,
-    stdout,
+    stdout: afterStartLine(text.slice(end + 1), stdout),
     async [Symbol.asyncDispose]() {
       try {
         child.kill("SIGTERM");

@@ -10,6 +10,7 @@
  */
 import { clientFrame, openRawWebSocket, writeAll } from "./wire.ts";
 import { startService } from "./service.ts";
+import { readServiceLog } from "./service_log.ts";
 
 const sockets = (pid: number) => {
   let count = 0;
@@ -34,16 +35,7 @@ await using service = await startService({
   RATE_LIMIT_MESSAGES_PER_SECOND: "0",
 });
 const pid = service.child.pid;
-let stdout = "";
-const pump = (async () => {
-  try {
-    for (;;) {
-      const { value, done } = await service.stdout.read();
-      if (done) return;
-      stdout += value;
-    }
-  } catch { /* cancelled when the service stops */ }
-})();
+const log = readServiceLog(service);
 console.log(`idle: sockets=${sockets(pid)} rss=${rssMiB(pid).toFixed(1)} MiB`);
 const { conn } = await openRawWebSocket(service.port);
 const frame = clientFrame(0x2, new Uint8Array(64 * 1024));
@@ -63,7 +55,9 @@ const writer = (async () => {
 const start = performance.now();
 while (performance.now() - start < 20_000) {
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const line = stdout.match(/ws close .*limit=slow_reader.*/)?.[0];
+  const line = log.lines.find((line) =>
+    /ws close .*limit=slow_reader/.test(line)
+  );
   if (line) {
     console.log(`server: ${line}`);
     break;
@@ -81,7 +75,6 @@ for (let i = 0; i <= Number(Deno.args[0] ?? 50); i++) {
 }
 conn.close();
 await writer;
-void pump;
 console.log(
   `client gone: sockets=${sockets(pid)} rss=${
     rssMiB(pid).toFixed(1)

@@ -15,6 +15,7 @@ import type { LogRecord } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
 import { ConnectionRegistry, type Lease } from "../lib/admission/slots.ts";
+import { DEFAULT_TIMEOUT_MS } from "./_client.ts";
 
 /** The socket side of one connection, as the test sees it. */
 export class FakeSocket extends EventTarget {
@@ -123,11 +124,12 @@ export function fakeConnection(
     lease,
     records,
     async closed() {
-      const deadline = Date.now() + 1000;
+      // Generous: a busy machine can hold this process for over a second.
+      const deadline = Date.now() + DEFAULT_TIMEOUT_MS;
       while (!socket.closedWith) {
         if (Date.now() > deadline) {
           throw new Deno.errors.TimedOut(
-            "Timed out after 1000 ms waiting for the service to close",
+            `Timed out after ${DEFAULT_TIMEOUT_MS} ms waiting for the service to close`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 0));

@@ -6,7 +6,8 @@
  * and the process-wide memory budget. What a connection is given is in
  * `connection_options.ts`; query options and `/close` commands live in
  * `apply_options.ts`, so a pure echo pays one branch for them; a close this
- * service starts is a `ServerClose` (`server_close.ts`).
+ * service starts is a `ServerClose` (`server_close.ts`); what a finished
+ * connection counts and logs is `close_report.ts`.
  *
  * @module
  */
@@ -35,16 +36,7 @@ import { MessageLimits } from "./message_limits.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 import { memoryCharge, SentFrames } from "./backlog.ts";
 import { ServerClose } from "./server_close.ts";
-
-export {
-  BACKLOG_CHECK_BYTES,
-  FRAME_COST_BYTES,
-  IN_FLIGHT_BYTES,
-} from "./backlog.ts";
-
-/** Why a close this service started was given up: the client never answered. */
-export const CLOSE_TIMEOUT_REASON =
-  "close timeout: no answer to the close frame";
+import { CLOSE_TIMEOUT_REASON, reportClose } from "./close_report.ts";
 
 /**
  * Echoes every message on `socket` back unchanged, within the limits in
@@ -376,25 +368,21 @@ class EchoConnection
     this.#close?.ended();
     this.#responder?.stop();
     this.#push?.stop();
-    const { metrics, memory, log } = this.#services;
+    const { metrics, memory } = this.#services;
     const { lease, ip, id } = this.#options;
     memory.charge(this, 0);
     this.#options.relay?.closed();
     if (this.#opened) metrics.connectionsOpen--;
-    // A dropped socket reports code 0; record the code the service sent.
-    const finalCode = this.#closing?.code ?? code;
-    const durationMs = Date.now() - this.#openedAt;
     const timedOut = this.#abandoned;
-    metrics.closed(timedOut ? 1006 : finalCode, durationMs);
     if (!timedOut) lease.release();
-    log({
-      event: "ws_close",
+    reportClose(this.#services, {
       id,
       ip,
-      code: timedOut ? 1006 : finalCode,
+      // A dropped socket reports code 0; record the code the service sent.
+      code: timedOut ? 1006 : this.#closing?.code ?? code,
       reason: timedOut ? reason : this.#closing?.reason ?? reason,
-      ...(this.#breach ? { limit: this.#breach } : {}),
-      durationMs,
+      limit: this.#breach,
+      openedAt: this.#openedAt,
       messages: this.#messages,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,

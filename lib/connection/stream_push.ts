@@ -19,6 +19,7 @@ import {
 } from "../protocol/close_codes.ts";
 import { TokenBucket } from "../admission/token_bucket.ts";
 import type { Config } from "../config.ts";
+import { FRAME_COST_BYTES } from "./backlog.ts";
 
 /** What a `/stream` connection sends, from its query options. */
 export interface StreamOptions {
@@ -41,13 +42,6 @@ export const STREAM_CEILING_BYTES = 4 * 1024 * 1024;
 export function streamCeilingBytes(maxBufferedBytes: number): number {
   return maxBufferedBytes || STREAM_CEILING_BYTES;
 }
-
-/**
- * The memory one queued frame costs beyond its payload, as the connection
- * counts it (FRAME_COST_BYTES in echo_connection.ts, which imports this
- * module).
- */
-const FRAME_COST_BYTES = 600;
 
 /**
  * Most messages of `size=0` one stream may send. `bufferedAmount` does not

@@ -8,7 +8,7 @@ import net from "node:net";
 import {
   BACKLOG_CHECK_BYTES,
   IN_FLIGHT_BYTES,
-} from "../../lib/connection/echo_connection.ts";
+} from "../../lib/connection/backlog.ts";
 import { startTestServer, type TestServer } from "../_server.ts";
 import { closeAndWait, connect, until } from "../_client.ts";
 import { clientFrame, rawRequest, upgradeRequest } from "../../bench/wire.ts";

@@ -7,7 +7,7 @@ import {
   BACKLOG_CHECK_BYTES,
   FRAME_COST_BYTES,
   IN_FLIGHT_BYTES,
-} from "../../lib/connection/echo_connection.ts";
+} from "../../lib/connection/backlog.ts";
 import { toEchoOptions } from "../../lib/connection/parse_options.ts";
 import { MemoryGuard } from "../../lib/admission/memory_guard.ts";
 import { fakeConnection } from "../_fake_socket.ts";

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
+import { withDeadline } from "../_client.ts";
 import { openRawWebSocket, readFrame } from "../../bench/wire.ts";
 
 Deno.test("/inspect and /sse report credentials as present and redacted, never their values", async (t) => {
@@ -38,13 +39,22 @@ Deno.test("/inspect and /sse report credentials as present and redacted, never t
     const reader = response.body!.pipeThrough(new TextDecoderStream())
       .getReader();
     let text = "";
-    while (!text.includes("event: request")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
+    try {
+      await withDeadline(
+        (async () => {
+          while (!text.includes("event: request")) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            text += value;
+          }
+          text += (await reader.read()).value ?? "";
+        })(),
+        10_000,
+        "/sse's request event",
+      );
+    } finally {
+      await reader.cancel();
     }
-    text += (await reader.read()).value ?? "";
-    await reader.cancel();
     assert.match(text, /"cookie":"<redacted: 19 bytes>"/);
     assert.doesNotMatch(text, /very-secret|dmVyeS1zZWNyZXQ/);
   });

@@ -132,8 +132,9 @@ Deno.test("GET /sse streams server, request, a time event per second, and ends a
 Deno.test("GET /sse streams count in MAX_CONNECTIONS_PER_IP with WebSockets", async () => {
   await using server = startTestServer({ MAX_CONNECTIONS_PER_IP: "2" });
   const controller = new AbortController();
+  using deadline = streamDeadline(20_000, "the first stream");
   const first = await fetch(`${server.http}/sse`, {
-    signal: controller.signal,
+    signal: AbortSignal.any([controller.signal, deadline.signal]),
   });
   const events = readEvents(first.body!);
   assert.equal((await events.next()).value?.event, "server");
@@ -211,8 +212,9 @@ Deno.test("shutdown ends open /sse streams with an end event", async () => {
 Deno.test("/healthz counts open /sse streams in connections", async () => {
   await using server = startTestServer();
   const controller = new AbortController();
+  using deadline = streamDeadline(20_000, "the stream");
   const response = await fetch(`${server.http}/sse`, {
-    signal: controller.signal,
+    signal: AbortSignal.any([controller.signal, deadline.signal]),
   });
   const events = readEvents(response.body!);
   assert.equal((await events.next()).value?.event, "server");
@@ -236,10 +238,13 @@ Deno.test("the memory guard sheds /sse streams with an end event naming the caus
   // Each stream counts 4096 bytes: the second passes the budget, and the
   // guard sheds the first (equal charges: the oldest goes first).
   await using server = startTestServer({ MEMORY_BUDGET_BYTES: "6000" });
-  const first = await fetch(`${server.http}/sse`);
+  using deadline = streamDeadline(20_000, "the first stream to be shed");
+  const first = await fetch(`${server.http}/sse`, { signal: deadline.signal });
   const events = readEvents(first.body!);
   assert.equal((await events.next()).value?.event, "server");
-  const second = await fetch(`${server.http}/sse`);
+  const second = await fetch(`${server.http}/sse`, {
+    signal: deadline.signal,
+  });
   let last: ServerSentEvent | undefined;
   for await (const event of events) last = event;
   assert.equal(last?.event, "end");

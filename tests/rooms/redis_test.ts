@@ -1,35 +1,15 @@
 import assert from "node:assert/strict";
-import { type RunningService, startService } from "../_server.ts";
+import { readServiceLog, startService } from "../_server.ts";
 import { closeAndWait, connect, type Inbox, until } from "../_client.ts";
 import { startRedis } from "../_redis.ts";
 
 const LOOPBACK = { PORT: "0", BIND_ADDRESS: "127.0.0.1" };
 const SLOW = { timeoutMs: 20_000 };
 
-/** A service's stdout, collected line by line while the test runs. */
-function collectLines(service: RunningService): {
-  lines: string[];
-  done: Promise<void>;
-} {
-  const lines: string[] = [];
-  const done = (async () => {
-    let rest = "";
-    while (true) {
-      const { value, done } = await service.stdout.read().catch(() => ({
-        value: undefined,
-        done: true,
-      }));
-      if (done) return;
-      const parts = (rest + value).split("\n");
-      rest = parts.pop()!;
-      lines.push(...parts);
-    }
-  })();
-  return { lines, done };
-}
-
 async function bridgeConnected(port: number): Promise<boolean> {
-  const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+  const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+    signal: AbortSignal.timeout(SLOW.timeoutMs),
+  });
   const health = await response.json();
   return health.rooms.bridge?.connected === true;
 }
@@ -54,35 +34,33 @@ async function untilMembers(
   members: number,
 ): Promise<void> {
   const controller = new AbortController();
-  const response = await fetch(
-    `http://127.0.0.1:${port}/room/${room}/presence`,
-    { signal: controller.signal },
-  );
-  const reader = response.body!.pipeThrough(new TextDecoderStream())
-    .getReader();
+  // The request and every read: 20 s in all.
+  const deadline = setTimeout(() => controller.abort(), SLOW.timeoutMs);
+  let reader: ReadableStreamDefaultReader<string> | undefined;
   let text = "";
   try {
-    const deadline = setTimeout(() => controller.abort(), 20_000);
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`presence on ${port} ended: ${text}`);
-        text += value;
-        const counts = [...text.matchAll(/"members":(\d+)/g)].map((m) =>
-          Number(m[1])
-        );
-        if (counts.at(-1) === members) return;
-      }
-    } finally {
-      clearTimeout(deadline);
+    const response = await fetch(
+      `http://127.0.0.1:${port}/room/${room}/presence`,
+      { signal: controller.signal },
+    );
+    reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`presence on ${port} ended: ${text}`);
+      text += value;
+      const counts = [...text.matchAll(/"members":(\d+)/g)].map((m) =>
+        Number(m[1])
+      );
+      if (counts.at(-1) === members) return;
     }
   } catch (error) {
     throw new Error(
       `waiting for ${members} members in ${room} on ${port}: ${error}; got ${text}`,
     );
   } finally {
+    clearTimeout(deadline);
     controller.abort();
-    await reader.cancel().catch(() => {});
+    await reader?.cancel().catch(() => {});
   }
 }
 
@@ -93,12 +71,21 @@ async function collect(inbox: Inbox, count: number): Promise<string[]> {
 
 Deno.test("two processes share rooms through a real redis-server, survive its loss and rejoin", async (t) => {
   await using redis = await startRedis();
-  const env = { ...LOOPBACK, REDIS_URL: redis.url };
+  const env = {
+    ...LOOPBACK,
+    REDIS_URL: redis.url,
+    // The overload watch took a fresh service's loop, held by a busy machine
+    // while little flowed, for a control-frame flood and recycled it, which
+    // closed its member with 1013 (2 of 136 runs at load 20-37:
+    // `event_loop_stall ... cpu_percent=4-5`); off, as for in-process test
+    // servers: this test is about rooms, not the watch.
+    EVENT_LOOP_STALL_MS: "0",
+  };
   await using a = await startService(env);
   await using b = await startService(env);
-  const logA = collectLines(a);
+  const logA = readServiceLog(a);
   // b's log too: both are printed when something fails, to find the cause.
-  const logB = collectLines(b);
+  const logB = readServiceLog(b);
   let failed = true;
   let stepFailed = false;
   const step = async (name: string, fn: () => Promise<void>) => {
@@ -198,13 +185,15 @@ Deno.test("two processes share rooms through a real redis-server, survive its lo
     });
     failed = stepFailed;
   } finally {
+    // Stopped before the logs are printed: the log is written in batches,
+    // and an overload incident's line only once its recycle has finished.
+    await a[Symbol.asyncDispose]();
+    await logA.ended();
+    await b[Symbol.asyncDispose]();
+    await logB.ended();
     if (failed) {
       console.error(`service a:\n${logA.lines.join("\n")}`);
       console.error(`service b:\n${logB.lines.join("\n")}`);
     }
   }
-  await a[Symbol.asyncDispose]();
-  await logA.done;
-  await b[Symbol.asyncDispose]();
-  await logB.done;
 });

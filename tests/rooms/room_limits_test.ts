@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
-import { closeAndWait, connect, until } from "../_client.ts";
+import { closeAndWait, connect, until, withDeadline } from "../_client.ts";
 import {
   clientFrame,
   openRawWebSocket,
@@ -24,10 +24,21 @@ async function watch(http: string, name: string) {
   const reader = response.body!.pipeThrough(new TextDecoderStream())
     .getReader();
   let text = "";
-  while (!text.includes("\n\n")) {
-    const { value, done } = await reader.read();
-    assert.ok(!done, "the stream ended before its first event");
-    text += value;
+  try {
+    await withDeadline(
+      (async () => {
+        while (!text.includes("\n\n")) {
+          const { value, done } = await reader.read();
+          assert.ok(!done, "the stream ended before its first event");
+          text += value;
+        }
+      })(),
+      10_000,
+      `the first presence event of ${name}`,
+    );
+  } catch (error) {
+    await reader.cancel();
+    throw error;
   }
   assert.match(text, /"change":"snapshot"/);
   return reader;

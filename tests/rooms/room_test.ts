@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
-import { closeAndWait, connect, type Inbox, until } from "../_client.ts";
+import {
+  closeAndWait,
+  connect,
+  type Inbox,
+  until,
+  withDeadline,
+} from "../_client.ts";
 import {
   clientFrame,
   openRawWebSocket,
@@ -244,18 +250,32 @@ Deno.test("room members count as connections, and raw frames reach the room", as
   await leave([member]);
 });
 
-/** Reads `presence` events from an SSE body, one JSON object each. */
+/**
+ * Reads `presence` events from an SSE body, one JSON object each; each read
+ * waits at most 10 s.
+ */
 async function* presenceEvents(body: ReadableStream<Uint8Array>) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
-  for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
-    text += chunk;
-    let end;
-    while ((end = text.indexOf("\n\n")) >= 0) {
-      const event = text.slice(0, end);
-      text = text.slice(end + 2);
-      const data = /^data: (.*)$/m.exec(event)?.[1];
-      if (/^event: presence$/m.test(event) && data) yield JSON.parse(data);
+  try {
+    while (true) {
+      const { value, done } = await withDeadline(
+        reader.read(),
+        10_000,
+        "the next presence event",
+      );
+      if (done) return;
+      text += value;
+      let end;
+      while ((end = text.indexOf("\n\n")) >= 0) {
+        const event = text.slice(0, end);
+        text = text.slice(end + 2);
+        const data = /^data: (.*)$/m.exec(event)?.[1];
+        if (/^event: presence$/m.test(event) && data) yield JSON.parse(data);
+      }
     }
+  } finally {
+    await reader.cancel().catch(() => {});
   }
 }
 

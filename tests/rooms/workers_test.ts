@@ -1,30 +1,12 @@
 import assert from "node:assert/strict";
-import { killGroup, spawnServeTask, waitForExit } from "../_server.ts";
-import { connect, type Inbox, withDeadline } from "../_client.ts";
+import {
+  killGroup,
+  readServiceLog,
+  spawnServeTask,
+  waitForExit,
+} from "../_server.ts";
+import { connect, type Inbox, until } from "../_client.ts";
 import { ensureBundles } from "../../deploy/bundle.ts";
-
-/** Reads lines from `stdout` into `lines` until `found()` holds. */
-async function readUntil(
-  stdout: ReadableStreamDefaultReader<string>,
-  lines: string[],
-  found: () => boolean,
-  what: string,
-): Promise<void> {
-  let rest = "";
-  await withDeadline(
-    (async () => {
-      while (!found()) {
-        const { value, done } = await stdout.read();
-        if (done) throw new Error(`stdout ended before ${what}`);
-        const parts = (rest + value).split("\n");
-        rest = parts.pop()!;
-        lines.push(...parts);
-      }
-    })(),
-    20_000,
-    what,
-  );
-}
 
 Deno.test("under deno task serve, room members on every worker receive each other's messages, a burst whole and in order", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -36,14 +18,13 @@ Deno.test("under deno task serve, room members on every worker receive each othe
   const child = spawnServeTask(port, { workers });
   const stderr = new Response(child.stderr).text();
   const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const lines: string[] = [];
+  const { lines } = readServiceLog({ stdout });
   const members: Array<{ socket: WebSocket; inbox: Inbox }> = [];
   try {
-    await readUntil(
-      stdout,
-      lines,
+    await until(
       () => lines.filter((line) => line.startsWith("start ")).length === 2,
       "a start line from each worker",
+      { timeoutMs: 20_000 },
     );
     for (const line of lines.filter((line) => line.startsWith("start "))) {
       assert.match(line, / rooms_bridge=broadcast/);
@@ -83,12 +64,11 @@ Deno.test("under deno task serve, room members on every worker receive each othe
     for (const { inbox } of members) {
       assert.equal((await inbox.closed({ timeoutMs: 20_000 })).code, 1001);
     }
-    await readUntil(
-      stdout,
-      lines,
+    await until(
       () =>
         lines.filter((line) => line.startsWith("ws close ")).length === count,
       "a close line for each member",
+      { timeoutMs: 20_000 },
     );
     assert.equal((await waitForExit(child)).code, 0);
     const instances = new Set(

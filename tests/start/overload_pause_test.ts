@@ -7,7 +7,7 @@
  * `cpu_percent=0`, and the second refused innocent addresses).
  */
 import assert from "node:assert/strict";
-import { startService } from "../_server.ts";
+import { readServiceLog, startService } from "../_server.ts";
 import { connect, withDeadline } from "../_client.ts";
 
 /** How long each pause lasts, in ms: past the stall's hold of 1 s. */
@@ -26,9 +26,7 @@ Deno.test("a process paused twice for 1.5 s is no overload incident: a connected
     BIND_ADDRESS: "127.0.0.1",
   });
   // The log is read as it comes: a full pipe would block the service.
-  const draining = (async () => {
-    while (!(await service.stdout.read()).done);
-  })().catch(() => {});
+  const log = readServiceLog(service);
   const pid = service.child.pid;
   const { socket, inbox } = await connect(
     `ws://127.0.0.1:${service.port}/echo`,
@@ -81,6 +79,6 @@ Deno.test("a process paused twice for 1.5 s is no overload incident: a connected
     socket.close();
     await inbox.closed({ timeoutMs: 30_000 }).catch(() => {});
     await service[Symbol.asyncDispose]();
-    await draining;
+    await log.ended();
   }
 });

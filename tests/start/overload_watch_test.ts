@@ -22,7 +22,11 @@ import {
   type Bystander,
   startBystander,
 } from "../../bench/overload_bystander.ts";
-import { type RunningService, startService } from "../_server.ts";
+import {
+  readServiceLog,
+  type RunningService,
+  startService,
+} from "../_server.ts";
 import { until } from "../_client.ts";
 import { clientFrame } from "../../bench/wire.ts";
 
@@ -66,29 +70,15 @@ async function startAttacked(env: Record<string, string> = {}) {
     MAX_RSS_BYTES: String(MAX_RSS),
     ...env,
   });
-  const records: LogRecord[] = [];
   // The log is read as it comes: a full pipe would block the service.
-  const reading = (async () => {
-    let text = "";
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { value, done } = await running.stdout.read();
-      if (done) break;
-      text += typeof value === "string" ? value : decoder.decode(value);
-      const lines = text.split("\n");
-      text = lines.pop()!;
-      for (const line of lines) {
-        if (line.startsWith("{")) records.push(JSON.parse(line));
-      }
-    }
-  })().catch(() => {});
+  const log = readServiceLog<LogRecord>(running);
   return {
     running,
-    records,
+    records: log.records,
     port: running.port,
     async [Symbol.asyncDispose]() {
       await running[Symbol.asyncDispose]();
-      await reading;
+      await log.ended();
     },
   };
 }

@@ -7,12 +7,12 @@ import { serveHost } from "../../lib/start/startup.ts";
 import {
   DEFAULT_PROCESS_TIMEOUT_MS,
   killGroup,
+  readServiceLog,
   ROOT,
   spawnServeTask,
   waitForExit,
 } from "../_server.ts";
-import { connect } from "../_client.ts";
-import { readLinesUntil } from "./_process.ts";
+import { connect, until } from "../_client.ts";
 
 Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -21,16 +21,15 @@ Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, a
   const child = spawnServeTask(port, { workers: 2 });
   const stderr = new Response(child.stderr).text();
   const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { lines } = readServiceLog({ stdout });
   try {
-    const lines = await readLinesUntil(
-      stdout,
-      (_, all) =>
-        all.some((line) => line.startsWith("ws-echo: page")) &&
-        all.filter((line) => line.startsWith("start ")).length === 2,
+    await until(
+      () =>
+        lines.some((line) => line.startsWith("ws-echo: page")) &&
+        lines.filter((line) => line.startsWith("start ")).length === 2,
       "the page line and a start line from each of two workers",
-      [],
       // Two workers, each loading the service, on a busy machine.
-      2 * DEFAULT_PROCESS_TIMEOUT_MS,
+      { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
     ).catch(async (error) => {
       killGroup(child);
       throw new Error(`${error.message}; stderr: ${await stderr}`);

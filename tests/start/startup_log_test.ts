@@ -5,9 +5,12 @@
 import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../lib/config.ts";
 import { startRecord } from "../../lib/start/start_record.ts";
-import { startService } from "../_server.ts";
-import { closeAndWait, connect } from "../_client.ts";
-import { readLinesUntil } from "./_process.ts";
+import {
+  DEFAULT_PROCESS_TIMEOUT_MS,
+  readServiceLog,
+  startService,
+} from "../_server.ts";
+import { closeAndWait, connect, until } from "../_client.ts";
 
 const LOOPBACK = { PORT: "0", BIND_ADDRESS: "127.0.0.1" };
 
@@ -24,12 +27,13 @@ Deno.test("LOG_FORMAT=json writes one JSON object per line with the start-up set
   socket.send("two");
   await inbox.take(2);
   await closeAndWait(socket, inbox);
-  const lines = await readLinesUntil(
-    service.stdout,
-    (line) => line.includes('"ws_close"'),
+  const log = readServiceLog(service);
+  await until(
+    () => log.lines.some((line) => line.includes('"ws_close"')),
     "the ws_close line",
+    { timeoutMs: DEFAULT_PROCESS_TIMEOUT_MS },
   );
-  const records = lines.filter(Boolean).map((line) => JSON.parse(line));
+  const records = log.lines.filter(Boolean).map((line) => JSON.parse(line));
   const start = records.find((record) => record.event === "start");
   assert.ok(start, "a start record");
   assert.equal(start.deno, Deno.version.deno);
@@ -54,12 +58,13 @@ Deno.test("the text log's second line names Deno's version and the settings in f
     ...LOOPBACK,
     MAX_MESSAGE_BYTES: "2048",
   });
-  const lines = await readLinesUntil(
-    service.stdout,
-    (line) => line.startsWith("start "),
+  const log = readServiceLog(service);
+  await until(
+    () => log.lines.some((line) => line.startsWith("start ")),
     "the start line",
+    { timeoutMs: DEFAULT_PROCESS_TIMEOUT_MS },
   );
-  const line = lines.find((line) => line.startsWith("start "))!;
+  const line = log.lines.find((line) => line.startsWith("start "))!;
   assert.match(
     line,
     new RegExp(`deno=${Deno.version.deno.replaceAll(".", "\\.")} `),

@@ -1,0 +1,61 @@
+/**
+ * What a finished echo connection leaves behind: its close counted in the
+ * metrics (`ws_echo_closes_total` by code, the duration) and its one
+ * `ws_close` log line. The connection gives the code this service sent
+ * when it closed (a socket Deno dropped reports 0), and 1006 with
+ * {@link CLOSE_TIMEOUT_REASON} for a close the client never answered.
+ *
+ * @module
+ */
+import type { LimitReason } from "../limits.ts";
+import type { ConnectionServices } from "./connection_options.ts";
+
+/** Why a close this service started was given up: the client never answered. */
+export const CLOSE_TIMEOUT_REASON =
+  "close timeout: no answer to the close frame";
+
+/** One finished connection, as {@link reportClose} reports it. */
+export interface ClosedConnection {
+  /** Connection id. */
+  id: string;
+  /** Client IP as the limits see it. */
+  ip: string;
+  /**
+   * The code of the close this service sent, else the one Deno reported;
+   * 1006 for a close never answered.
+   */
+  code: number;
+  /** Its reason, likewise ({@link CLOSE_TIMEOUT_REASON}). */
+  reason: string;
+  /** The limit broken, when that is why the service closed. */
+  limit: LimitReason | undefined;
+  /** When the connection was accepted (ms since epoch). */
+  openedAt: number;
+  /** Messages received. */
+  messages: number;
+  /** Payload bytes received. */
+  bytesIn: number;
+  /** Payload bytes sent. */
+  bytesOut: number;
+}
+
+/** Counts the close in the metrics and logs its `ws_close` line. */
+export function reportClose(
+  services: Pick<ConnectionServices, "metrics" | "log">,
+  closed: ClosedConnection,
+): void {
+  const durationMs = Date.now() - closed.openedAt;
+  services.metrics.closed(closed.code, durationMs);
+  services.log({
+    event: "ws_close",
+    id: closed.id,
+    ip: closed.ip,
+    code: closed.code,
+    reason: closed.reason,
+    ...(closed.limit ? { limit: closed.limit } : {}),
+    durationMs,
+    messages: closed.messages,
+    bytesIn: closed.bytesIn,
+    bytesOut: closed.bytesOut,
+  });
+}
