@@ -112,23 +112,42 @@ function record(figure: string, target: Target, value: number) {
   samples[figure][target].push(value);
 }
 
+/**
+ * Idle connections opened (and one echoed on) before the first RSS reading
+ * of the idle scenario.
+ */
+const IDLE_WARM_UP = 100;
+
+/**
+ * RSS per idle connection as what each one more costs: the RSS added from
+ * one count to the next, divided by the connections added (100 -> 1,000,
+ * 1,000 -> 5,000, 5,000 -> 10,000). Not the RSS above the start divided by
+ * the count, which charges the connections with whatever the start left to
+ * grow later: the figure at 1,000 rose 1.08 -> 1.17 when the start got
+ * leaner, with the totals unchanged. Each range's figure is still read at its
+ * end, so the first one holds what grows once over the first connections
+ * (BENCHMARKS.md, issue #23, sixth round).
+ */
 async function measureIdle(target: Target) {
   const server = await start(target, { pinned: canPin });
   record("coldStartMs", target, server.coldStartMs);
-  const base = rssKiB(server.child.pid);
-  record("startRssMiB", target, base / 1024);
+  record("startRssMiB", target, rssKiB(server.child.pid) / 1024);
   const sockets: RawSocket[] = [];
   try {
+    let open = IDLE_WARM_UP;
+    // The newest connection echoes: the server has caught up. No extra
+    // connection, so 10,000 fits under the default MAX_CONNECTIONS.
+    await openIdle(server.port, sockets, open);
+    await echoOnce(sockets.at(-1)!, SMALL);
+    let rss = rssKiB(server.child.pid);
     for (const count of idleCounts) {
       await openIdle(server.port, sockets, count);
-      // The newest connection echoes: the server has caught up. No extra
-      // connection, so 10,000 fits under the default MAX_CONNECTIONS.
       await echoOnce(sockets.at(-1)!, SMALL);
-      record(
-        `idleKiB.${count}`,
-        target,
-        (rssKiB(server.child.pid) - base) / count,
-      );
+      const now = rssKiB(server.child.pid);
+      record(`idleKiB.${count}`, target, (now - rss) / (count - open));
+      record(`idleTotalMiB.${count}`, target, now / 1024);
+      open = count;
+      rss = now;
     }
   } finally {
     for (const { conn } of sockets) conn.close();

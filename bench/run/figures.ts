@@ -83,13 +83,20 @@ export function figures(
       unit: "µs",
       better: "info",
     },
-    ...idleCounts.map((count) => ({
+    ...idleCounts.flatMap((count, index) => [{
       key: `idleKiB.${count}`,
-      label: `Server RSS per idle connection, ${count} open`,
+      label: `Server RSS per idle connection added, ${
+        (index === 0 ? 100 : idleCounts[index - 1]!).toLocaleString("en")
+      } -> ${count.toLocaleString("en")} open`,
       unit: "KiB",
       better: "lower" as const,
       target: 1.1,
-    })),
+    }, {
+      key: `idleTotalMiB.${count}`,
+      label: `Server RSS with ${count.toLocaleString("en")} idle connections`,
+      unit: "MiB",
+      better: "info" as const,
+    }]),
     {
       key: "coldStartMs",
       label: "Cold start: spawn to first echo",
