@@ -45,6 +45,7 @@ import {
   listenUrls,
 } from "./lib/start/server.ts";
 import { OverloadWatch } from "./lib/start/overload_watch.ts";
+import { SocketBytesReader } from "./lib/start/socket_bytes.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
 import { createApp } from "./routes/app.ts";
@@ -68,6 +69,10 @@ output.log(startRecord);
 // Deno owns the listener here: the watch cannot recycle it, so memory Deno
 // collects beyond MAX_RSS_BYTES ends the process (non-zero) instead.
 const watch = new OverloadWatch(echoApp.services, {
+  // Every worker shares the port Deno listens on.
+  ...(config.port > 0
+    ? { socketBytes: new SocketBytesReader(config.port) }
+    : {}),
   exit: (code) => {
     output.flush();
     Deno.exit(code);

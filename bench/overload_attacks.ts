@@ -117,10 +117,11 @@ async function attackFrom(
   port: number,
   localAddress: string,
   attack: (opened: Opened) => Promise<AttackResult>,
+  path = "/echo",
 ): Promise<AttackResult> {
   let opened: Opened;
   try {
-    opened = await openFrom(port, localAddress);
+    opened = await openFrom(port, localAddress, { path });
   } catch {
     return { status: 0, sentBytes: 0, cut: true };
   }
@@ -142,6 +143,8 @@ export interface FragmentOptions {
   bytesPerSecond?: number;
   /** How long to wait after the prelude before the fragments, in ms. @default 0 */
   pauseMs?: number;
+  /** Where to upgrade, e.g. `/room/NAME`. @default "/echo" */
+  path?: string;
 }
 
 /**
@@ -170,7 +173,7 @@ export function endlessFragments(
     const cut = socket.destroyed;
     socket.destroy();
     return { status, sentBytes: sent + MiB, cut };
-  });
+  }, options.path);
 }
 
 /**
@@ -192,15 +195,24 @@ export function unansweredClose(
 
 /**
  * Attack 3: unsolicited 125-byte pongs (`pong`) or empty continuation frames
- * after a FIN=0 start (`empty`), for `ms` or until the server cuts.
+ * after a FIN=0 start (`empty`), for `ms` or until the server cuts; with
+ * `messageEveryMs`, pongs with a text message between them that often (a
+ * client that shows flow).
  */
 export function controlFlood(
   port: number,
   localAddress: string,
   kind: "pong" | "empty",
   ms: number,
+  options: { messageEveryMs?: number } = {},
 ): Promise<AttackResult> {
   return attackFrom(port, localAddress, async ({ socket, status }) => {
+    const every = options.messageEveryMs;
+    const message = clientFrame(0x1, encoder.encode("hi"));
+    // Between two writes of whole frames: the message is never split.
+    const talking = every === undefined || kind === "empty"
+      ? undefined
+      : setInterval(() => socket.write(message), every);
     if (kind === "empty") {
       socket.write(clientFrame(0x2, new Uint8Array(0), false));
     }
@@ -214,6 +226,7 @@ export function controlFlood(
     }, ms);
     const sent = await pumpUntil(socket, batch(frame), Infinity);
     clearTimeout(timer);
+    clearInterval(talking);
     socket.destroy();
     return { status, sentBytes: sent, cut: !timedOut };
   });

@@ -72,6 +72,14 @@ export interface IncidentRecord {
   leaked?: number;
   /** Why the process ends, when that is the action (descriptor_leak). */
   reason?: string;
+  /**
+   * How the kernel's count of each connection's bytes went (`read N
+   * sockets`, or why there was none: then every connection was judged by
+   * timing alone); only for incidents that judge the connections.
+   */
+  kernel?: string;
+  /** Per key struck on the kernel's count, the bytes the app never saw. */
+  unseenBytes?: Record<string, number>;
   error?: string;
 }
 

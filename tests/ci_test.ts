@@ -63,10 +63,10 @@ Deno.test(".ci/run installs the CJK font whenever it is missing", async (t) => {
   );
 });
 
-Deno.test(".ci/run lists nginx-light and redis-server when they are missing", async (t) => {
-  const both = ["nginx-light", "redis-server"];
+Deno.test(".ci/run lists nginx-light, redis-server and iproute2 when they are missing", async (t) => {
+  const both = ["nginx-light", "redis-server", "iproute2"];
   await t.step(
-    "neither at /usr/sbin/nginx nor /usr/bin/redis-server: both",
+    "none of /usr/sbin/nginx, /usr/bin/redis-server, /usr/bin/ss: all three",
     async () => {
       const root = await Deno.makeTempDir({ prefix: "ws-echo-ci-root-" });
       try {
@@ -81,10 +81,12 @@ Deno.test(".ci/run lists nginx-light and redis-server when they are missing", as
       }
     },
   );
-  await t.step("both present: neither", async () => {
+  await t.step("all present: none", async () => {
     const root = await Deno.makeTempDir({ prefix: "ws-echo-ci-root-" });
     try {
-      for (const path of ["usr/sbin/nginx", "usr/bin/redis-server"]) {
+      for (
+        const path of ["usr/sbin/nginx", "usr/bin/redis-server", "usr/bin/ss"]
+      ) {
         await Deno.mkdir(`${root}/${path.slice(0, path.lastIndexOf("/"))}`, {
           recursive: true,
         });

@@ -28,6 +28,13 @@ export interface Activity {
   startedAt: number;
   /** Complete messages received so far. */
   messages: number;
+  /** Their payload bytes. */
+  bytesIn: number;
+  /**
+   * The TCP peer (behind a proxy, the proxy's socket): where the kernel's
+   * count for this connection is found (`lib/start/socket_bytes.ts`).
+   */
+  peer: Deno.NetAddr | undefined;
   /** Messages this service has sent it so far (echoes, `/stream`, a room's). */
   sent: number;
   /** When the last complete message arrived (`startedAt` before any), in ms since epoch. */

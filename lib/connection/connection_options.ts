@@ -62,6 +62,8 @@ export interface ConnectionOptions {
   lease: Lease;
   /** Client IP as the limits see it. */
   ip: string;
+  /** The TCP peer (a proxy's socket behind one), for the overload watch. */
+  peer?: Deno.NetAddr | undefined;
   /** Connection id, for the log line. */
   id: string;
   /** Query options: delay, format, close_after. */

@@ -155,6 +155,8 @@ class EchoConnection
       opened: this.#opened,
       startedAt: this.#openedAt,
       messages: this.#messages,
+      bytesIn: this.#bytesIn,
+      peer: this.#options.peer,
       sent: this.#messagesOut,
       lastMessageAt: this.lastActiveAt,
       closingSince: this.#close?.since,

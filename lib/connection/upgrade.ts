@@ -98,6 +98,8 @@ export interface UpgradeEndpoint<Own = undefined> {
 /** An admitted upgrade: what the route hands `Deno.upgradeWebSocket` and the connection. */
 export interface Admitted<Own = undefined> {
   client: Client;
+  /** The TCP peer (a proxy's socket behind one). */
+  peer: Deno.NetAddr | undefined;
   /** The slot; the connection releases it, or the route if the upgrade fails. */
   lease: Lease;
   /** The connection id. */
@@ -259,6 +261,7 @@ export function decideUpgrade<Own = undefined>(
     }
     return {
       client,
+      peer,
       lease,
       id,
       protocol: facts.protocol,

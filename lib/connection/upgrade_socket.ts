@@ -59,6 +59,7 @@ export function upgradeAndServe(
       services,
       lease,
       ip: client.ip,
+      peer: admitted.peer,
       id: admitted.id,
       echo: admitted.echo,
       prelude: admitted.prelude,

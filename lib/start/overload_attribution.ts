@@ -1,42 +1,87 @@
 /**
  * Who is struck at an overload incident, with no I/O: the overload watch
- * hands in every connection's activity and its client key, and gets back
- * the keys to strike and the keys seen exchanging messages (vouched for).
+ * hands in every connection's activity and its client key (and, where the
+ * OS can tell, the bytes the kernel counted on each connection), and gets
+ * back the keys to strike and the keys seen exchanging messages (vouched
+ * for).
  *
- * Deno shows the app nothing of what holds it (fragments being collected,
- * control frames), so a suspect is a connection that has shown no flow:
- * nothing received and nothing sent, or a close this service started and
- * the client has not answered. What the app cannot tell apart is a
- * connection opened just before the event loop was held: the attacker's
- * (on a quiet machine an endless fragmented message trips the watch within
- * one sample of its upgrade: the fragments test's attacker escaped that
- * way) and a bystander's that reconnected at that moment and whose first
- * message the held loop has not delivered (a bystander was refused 14
- * times with four attackers, `deno task soak --overload`). Such a young
- * connection is struck only when its address has not been seen exchanging
- * messages (`SuspectList.vouch`): the bystander has, the attacker
- * has not.
+ * **The kernel's count, first.** Deno reads what holds the process
+ * (fragments being collected, pongs, empty frames) without showing the app
+ * any of it, but the kernel counts every byte each TCP connection brought
+ * (`socket_bytes.ts`). What the process read on a connection minus the
+ * payload the app counted is what the app never saw: for a client that
+ * sends messages, frame headers (at most 14 bytes each, more under TLS),
+ * pings and the handshake; for an attacker, the attack (tens to hundreds
+ * of MiB by the time an incident trips). A connection past
+ * {@link unseenAllowance} is struck whatever it sent before (one message
+ * made an attacker immune when "flowing" meant "ever sent one": issue #20),
+ * a room member included; one the kernel counted under it is not struck,
+ * silent or not (an idle client that connected during the attack
+ * included). Only connections the reading does not cover (opened after
+ * it, no peer known, `ss` unavailable) are judged by timing.
  *
- * An idle client (one that never sends and is sent nothing: a listener
- * waiting for a close, a monitoring connection) is silent like an
- * attacker, and nothing Deno shows tells them apart: which connection the
- * fragments or frames arrive on is below the app. What the app can see is
- * when: a silent connection that was open through a calm stretch (no
- * uncounted growth, no late or busy loop of the process's own doing:
- * `OverloadSignals.calmSince`) was there before the trouble began, so the
- * trouble began without it. It is not struck, and its address, struck by
+ * **Timing, where the OS cannot tell.** A suspect is a connection that
+ * has shown no flow since the trouble began (`troubleSince`: the last
+ * sample before the troubled ones since the latest calm one,
+ * `OverloadSignals`), give or take {@link FLOW_SLACK_MS}: no complete
+ * message received or sent since then, or a close this service started
+ * and the client has not answered. A held loop delivers no message during
+ * the trouble, so a reading bystander's last echo is from just before it,
+ * and so is an attacker's "hi" sent right before its attack: timing tells
+ * them apart only when the attacker paused longer than the slack. A silent
+ * connection open through the latest calm stretch (`calmSince`) was there
+ * before the trouble began: it is not struck, and its address, struck by
  * nothing else at this incident, is vouched for like one seen exchanging
- * messages; a vouched address's silent connections, its reconnection
- * after a recycle included, are spared at the next incidents. A silent
- * client that connects while an attack is under way stays a suspect: the
- * README's "On the public internet" states that trade-off.
+ * messages; a vouched address's silent connections, its reconnection after
+ * a recycle included, are spared at the next incidents. A connection
+ * opened just before the event loop was held (younger than `settledAt`: no
+ * turn to deliver its first message) is struck only when its address has
+ * not been vouched for and none of its address's connections flows.
+ *
+ * What timing cannot tell apart (README "On the public internet"): an
+ * attacker whose last message came less than {@link FLOW_SLACK_MS} before
+ * its attack and a client exchanging messages; a client that connects
+ * during an attack and stays silent, or connected after the calm stretch
+ * and sent its last message longer ago, and the attacker (struck alike);
+ * an attacker that connected and idled through a calm stretch before
+ * attacking and an old idle client (spared alike).
  *
  * @module
  */
 import type { Activity } from "../admission/slots.ts";
+import { peerKey } from "./socket_bytes.ts";
 
 /** A client that has not answered a close within this is silent, in ms. */
 export const CLOSE_ANSWER_MS = 1000;
+
+/**
+ * What a client may send that the app never sees, beyond one message in
+ * flight (fragments Deno is still collecting, or in the read buffer):
+ * `bytes` once (the handshake, a close, pings), `perMessage` for each
+ * complete message (a frame header is 2-14 bytes, a TLS record adds up to
+ * ~30), `perSecond` of the connection's age (pings: Deno's answer-only
+ * pongs, a client library's keep-alive), and `ofPayload` of the payload it
+ * sent (TLS records of 16 KiB each, a fragmented message's headers).
+ * Attacks are far past it: an endless fragmented message sends 100-400
+ * MiB/s, a pong flood 20-200 MiB/s, an empty-frame flood 6-88 MiB/s (load
+ * average 15 to a quiet core, issue #20).
+ */
+export const UNSEEN_ALLOWANCE = {
+  bytes: 1024 * 1024,
+  perMessage: 64,
+  perSecond: 64,
+  ofPayload: 1 / 64,
+} as const;
+
+/**
+ * How long before the trouble a message still shows flow, in ms: a client
+ * that exchanges a message at least once a second up to the trouble flows
+ * (a held loop delivers nothing during the trouble: a reading bystander's
+ * echoes stop with the attacker's, and the bystander was struck at every
+ * incident without this), while one that sent its last message longer ago
+ * does not (an attacker that sent "hi", paused, then attacked).
+ */
+export const FLOW_SLACK_MS = 1000;
 
 /** The moment that makes a connection old enough to judge. */
 export interface AttributionClock {
@@ -55,6 +100,28 @@ export interface AttributionClock {
    * connection opened by then was open through it. @default -Infinity
    */
   calmSince?: number;
+  /**
+   * When the trouble began (ms since epoch): only a message received or
+   * sent after it, or {@link FLOW_SLACK_MS} before it, shows flow.
+   * @default -Infinity (any message ever)
+   */
+  troubleSince?: number;
+}
+
+/** The kernel's count of what the process read on each connection. */
+export interface KernelCount {
+  /** Bytes read per peer (`socket_bytes.ts` `peerKey`). */
+  bytes: Map<string, number>;
+  /**
+   * When the reading began (ms since epoch): a connection opened after it
+   * is not in it (its peer may have been another connection's).
+   */
+  at: number;
+  /**
+   * The largest message a client may be sending: MAX_MESSAGE_BYTES (Deno
+   * delivers nothing of it until it is complete).
+   */
+  inFlightBytes: number;
 }
 
 /** What {@link attribute} found. */
@@ -66,62 +133,112 @@ export interface Attribution {
    * silent one open since before the trouble and not struck.
    */
   vouched: string[];
+  /**
+   * Per key struck on the kernel's count, the most bytes one of its
+   * connections brought that the app never saw.
+   */
+  unseen: Record<string, number>;
+}
+
+/**
+ * The bytes `activity`'s connection may have brought that the app never
+ * saw ({@link UNSEEN_ALLOWANCE} plus one message in flight).
+ */
+export function unseenAllowance(
+  activity: Activity,
+  inFlightBytes: number,
+  now: number,
+): number {
+  const ageSeconds = Math.max(0, now - activity.startedAt) / 1000;
+  return inFlightBytes + UNSEEN_ALLOWANCE.bytes +
+    UNSEEN_ALLOWANCE.perMessage * activity.messages +
+    UNSEEN_ALLOWANCE.perSecond * ageSeconds +
+    UNSEEN_ALLOWANCE.ofPayload * activity.bytesIn;
 }
 
 /**
  * Judges every connection at an incident.
  *
- * A connection flows when it has received a complete message or been sent
- * one (a `/stream` reader, a room member that only listens) and no close
- * of ours waits for its answer. A close unanswered for
- * {@link CLOSE_ANSWER_MS} is struck. A silent connection open since before
- * `calmSince` is not. Any other silent one is struck unless its address was
- * vouched for at an earlier incident, or, when it is younger than
- * `settledAt` (no turn of the loop to show flow), unless another of its
- * address's connections flows now.
+ * A close unanswered for {@link CLOSE_ANSWER_MS} is struck. Then, where
+ * `kernel` covers the connection (its peer is in the reading, and it was
+ * open when the reading began): struck when the bytes the process read on
+ * it minus the payload the app counted exceed {@link unseenAllowance}, not
+ * struck otherwise. The rest by timing: a connection flows when it has
+ * received or been sent a complete message since `troubleSince` (a
+ * `/stream` reader, a room member that listens), or within
+ * {@link FLOW_SLACK_MS} before it (a held loop delivers nothing during the
+ * trouble), and no close of ours waits for its answer. A silent connection
+ * open since before `calmSince` is not struck. Any other silent one is
+ * struck unless its address was vouched for at an earlier incident, or, when it is younger than `settledAt` (no
+ * turn of the loop to show flow), unless another of its address's
+ * connections flows now.
  *
- * A room member is never judged (one in a quiet room is sent nothing), nor
- * is a request still waiting out its `open_delay=` (not a connection yet:
- * the watch reads only connections whose socket was made).
+ * Room members are judged like anyone (a member of a quiet room connected
+ * before the trouble is spared by `calmSince`). A request still waiting
+ * out its `open_delay=` is not a connection yet: the watch reads only
+ * connections whose socket was made.
  *
  * @param connections Each connection's activity (undefined: never a
  * suspect, e.g. `/sse`) and its client key.
+ * @param kernel The kernel's count, when it could be read.
  *
- * @example A young silent connection is struck unless its address is vouched for
+ * @example The kernel shows an attacker that sent one message
  * ```ts
  * import assert from "node:assert/strict";
  * import { attribute } from "./overload_attribution.ts";
- * const young = { opened: true, startedAt: 900, messages: 0, sent: 0, lastMessageAt: 900, closingSince: undefined, roomMember: false };
- * const echoing = { ...young, startedAt: 0, messages: 5, sent: 5 };
+ * const peer = (port: number) => ({ transport: "tcp" as const, hostname: "127.0.0.1", port });
+ * const base = { opened: true, startedAt: 0, lastMessageAt: 900, closingSince: undefined, roomMember: false };
+ * const attacker = { ...base, messages: 1, sent: 1, bytesIn: 2, peer: peer(40000) };
+ * const echoing = { ...base, messages: 50, sent: 50, bytesIn: 500, peer: peer(40001) };
  * const found = attribute(
- *   [[young, "127.0.0.2"], [young, "127.0.0.3"], [echoing, "127.0.0.3"]],
+ *   [[attacker, "127.0.0.2"], [echoing, "127.0.0.3"]],
  *   { now: 1000, settledAt: 800, vouched: () => false },
+ *   {
+ *     bytes: new Map([["127.0.0.1:40000", 300 * 2 ** 20], ["127.0.0.1:40001", 1100]]),
+ *     at: 1000,
+ *     inFlightBytes: 2 ** 20,
+ *   },
  * );
- * assert.deepEqual(found, { struck: ["127.0.0.2"], vouched: ["127.0.0.3"] });
+ * assert.deepEqual(found.struck, ["127.0.0.2"]);
+ * assert.deepEqual(found.vouched, ["127.0.0.3"]);
  * ```
  */
 export function attribute(
   connections: Iterable<[Activity | undefined, string]>,
   clock: AttributionClock,
+  kernel?: KernelCount,
 ): Attribution {
   const struck = new Set<string>();
+  const unseen: Record<string, number> = {};
   const silent = new Set<string>();
   const unsure = new Set<string>();
   const flowing = new Set<string>();
   const before = new Set<string>();
   const answerBy = clock.now - CLOSE_ANSWER_MS;
   const calmSince = clock.calmSince ?? -Infinity;
+  const flowSince = (clock.troubleSince ?? -Infinity) - FLOW_SLACK_MS;
   for (const [activity, key] of connections) {
-    // A listen-only member of a quiet room is silent like an attacker; a
-    // room is no way to hold the loop (its messages are counted and limited).
-    if (!activity || activity.roomMember) continue;
+    if (!activity) continue;
     const closingSince = activity.closingSince;
-    if (closingSince === undefined) {
-      if (activity.messages > 0 || activity.sent > 0) flowing.add(key);
-      else if (activity.startedAt <= calmSince) before.add(key);
-      else if (activity.startedAt <= clock.settledAt) silent.add(key);
-      else unsure.add(key);
-    } else if (closingSince < answerBy) struck.add(key);
+    if (closingSince !== undefined && closingSince < answerBy) {
+      struck.add(key);
+      continue;
+    }
+    const flows = (activity.messages > 0 || activity.sent > 0) &&
+      activity.lastMessageAt >= flowSince;
+    const counted = kernel && readBy(kernel, activity);
+    if (counted !== undefined) {
+      const over = counted - activity.bytesIn;
+      if (over > unseenAllowance(activity, kernel!.inFlightBytes, clock.now)) {
+        struck.add(key);
+        unseen[key] = Math.max(unseen[key] ?? 0, over);
+      } else if (flows) flowing.add(key);
+      continue;
+    }
+    if (closingSince !== undefined) unsure.add(key);
+    else if (flows) flowing.add(key);
+    else if (activity.startedAt <= calmSince) before.add(key);
+    else if (activity.startedAt <= clock.settledAt) silent.add(key);
     else unsure.add(key);
   }
   for (const key of silent) {
@@ -133,5 +250,15 @@ export function attribute(
   for (const key of before) {
     if (!struck.has(key)) flowing.add(key);
   }
-  return { struck: [...struck], vouched: [...flowing] };
+  return { struck: [...struck], vouched: [...flowing], unseen };
+}
+
+/**
+ * The bytes the process read on `activity`'s connection as the kernel
+ * counted them, or undefined when the reading does not cover it.
+ */
+function readBy(kernel: KernelCount, activity: Activity): number | undefined {
+  const peer = activity.peer;
+  if (!peer || activity.startedAt > kernel.at) return undefined;
+  return kernel.bytes.get(peerKey(peer.hostname, peer.port));
 }

@@ -185,6 +185,9 @@ export class OverloadSignals {
   /** The current late stretch: the sample before it, and its delays. */
   #late: { before: Sample; delaySum: number; count: number } | undefined;
   #calmFrom = -Infinity;
+  /** The sample before the first troubled one since the latest calm one. */
+  #troubleFrom: number | undefined;
+  #lastAt = -Infinity;
 
   constructor(limits: SignalLimits) {
     this.#limits = limits;
@@ -204,11 +207,31 @@ export class OverloadSignals {
         first.cpuMs !== undefined && sample.at > first.at
       ? (sample.cpuMs - first.cpuMs) / (sample.at - first.at)
       : undefined;
-    if (this.#memoryTripped(sample)) return "uncounted_memory";
-    if (this.#stalled(sample, previous)) return "event_loop_stall";
-    if (this.#busy(sample)) return "event_loop_stall";
-    if (this.#calm(sample)) this.#calmFrom = first.at;
-    return undefined;
+    this.#lastAt = sample.at;
+    const cause: SignalCause | undefined = this.#memoryTripped(sample)
+      ? "uncounted_memory"
+      : this.#stalled(sample, previous) || this.#busy(sample)
+      ? "event_loop_stall"
+      : undefined;
+    // The trouble began after the last sample that showed none.
+    if (cause || this.#troubled(sample)) {
+      this.#troubleFrom ??= previous?.at ?? sample.at;
+    } else if (sample.at - first.at >= CALM_SPAN_MS) {
+      this.#calmFrom = first.at;
+      this.#troubleFrom = undefined;
+    }
+    return cause;
+  }
+
+  /**
+   * `performance.now()` of the last sample before the trouble (uncounted
+   * growth of {@link CALM_GROWTH_SHARE} or more, or a late or busy loop of
+   * the process's own doing while nothing flowed) since the latest calm
+   * window, or of the last sample when there is none: the trouble began
+   * after it (`overload_attribution.ts`).
+   */
+  get troubleSince(): number {
+    return this.#troubleFrom ?? this.#lastAt;
   }
 
   /**
@@ -236,6 +259,7 @@ export class OverloadSignals {
     this.#samples.length = 0;
     this.#cpuShare = undefined;
     this.#late = undefined;
+    this.#troubleFrom = undefined;
   }
 
   /**
@@ -255,23 +279,26 @@ export class OverloadSignals {
     return uncounted >= max * (near ? NEAR_GROWTH_SHARE : EARLY_GROWTH_SHARE);
   }
 
-  /** See {@link calmSince}. */
-  #calm(sample: Sample): boolean {
+  /**
+   * Not calm, whatever the window's span ({@link calmSince}): uncounted
+   * growth, or a late or busy loop of the process's own doing while
+   * nothing flowed.
+   */
+  #troubled(sample: Sample): boolean {
     const samples = this.#samples;
     const first = samples[0]!;
     const { maxRssBytes, stallMs } = this.#limits;
-    if (sample.at - first.at < CALM_SPAN_MS) return false;
     if (
       maxRssBytes > 0 &&
       uncountedGrowth(first, sample) >= maxRssBytes * CALM_GROWTH_SHARE
-    ) return false;
-    if (stallMs === 0 || flowing(first, sample)) return true;
-    if ((this.#cpuShare ?? 0) >= BUSY_SHARE) return false;
+    ) return true;
+    if (stallMs === 0 || flowing(first, sample)) return false;
+    if ((this.#cpuShare ?? 0) >= BUSY_SHARE) return true;
     for (let i = 1; i < samples.length; i++) {
       const late = samples[i]!.delayMs >= stallMs / 2;
-      if (late && ownDoing(samples[i - 1]!, samples[i]!)) return false;
+      if (late && ownDoing(samples[i - 1]!, samples[i]!)) return true;
     }
-    return true;
+    return false;
   }
 
   /**

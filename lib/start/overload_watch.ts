@@ -14,8 +14,9 @@
  *    old connections are gone the server listens again on the same port).
  *    Under `deno serve` Deno owns the listener, so uncounted memory ends the
  *    process instead (non-zero, for `Restart=`).
- * 3. Attribute: every client connected and silent at the incident gets a
- *    strike (`overload_attribution.ts` says who is silent); two in a row
+ * 3. Attribute: the client whose connection brought bytes the app never
+ *    saw (the kernel's count, `ss`), or else showed no flow during the
+ *    trouble, is struck (`incident_suspects.ts`); two strikes in a row
  *    refuse its address for a while (`suspects.ts`).
  * 4. Fail visibly: a listener that cannot accept within its bound turns
  *    `/healthz` 503, then the process exits with 1; leaked upgrades that
@@ -31,9 +32,18 @@
 import type { CloseReason } from "../protocol/close_codes.ts";
 import { after, type Cancel } from "../core_timer.ts";
 import type { IncidentCause } from "../metrics.ts";
-import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
-import type { Activity } from "../admission/slots.ts";
-import { attribute } from "./overload_attribution.ts";
+import type { IncidentAction, IncidentRecord } from "../services.ts";
+import {
+  findSuspects,
+  readKernel,
+  type Suspects,
+} from "./incident_suspects.ts";
+import { reportIncident, withEvidence } from "./incident_log.ts";
+import { within } from "./within.ts";
+import type {
+  OverloadWatchOptions,
+  WatchedServices,
+} from "./overload_watch_options.ts";
 import { fairShare, processCpuMs } from "./cpu_share.ts";
 import { LEAK_TRIP, UpgradeLeaks } from "./upgrade_leaks.ts";
 import {
@@ -78,54 +88,6 @@ export const CLOSE_RECYCLE: CloseReason = {
   reason: "server restarting its listener: reconnect now",
 };
 
-/** Options for {@link OverloadWatch}. */
-export interface OverloadWatchOptions {
-  /**
-   * Recycles the listener (`SupervisedServer.recycle`); none under
-   * `deno serve`, where Deno owns it.
-   */
-  recycle?: (between: () => Promise<void>, limitMs: number) => Promise<number>;
-  /** Ends the process. @default Deno.exit */
-  exit?: (code: number) => void;
-  /**
-   * Closes every connection within the grace before a planned exit (leaked
-   * descriptors); none: exit at once.
-   */
-  drain?: () => Promise<unknown>;
-  /** Reads the open-file limit. @default readOpenFileLimit */
-  readOpenFileLimit?: () => OpenFileLimit | "unknown";
-  /** Reads the RSS in bytes. @default `Deno.memoryUsage().rss` */
-  readRss?: () => number;
-  /**
-   * Reads the CPU time the process has used, in ms.
-   * @default user + system from {@link processCpuMs}
-   */
-  readCpuMs?: () => number;
-  /**
-   * Reads the share of one core the process can expect now (0-1), or
-   * undefined when unknown.
-   * @default cores / 1-minute load average, at most 1 (`Deno.loadavg()`,
-   * which needs `--allow-sys=loadavg`; unknown without it)
-   */
-  readFairShare?: () => number | undefined;
-  /** @default LISTENER_DOWN_LIMIT_MS */
-  listenerDownLimitMs?: number;
-  /** @default FAIL_EXIT_DELAY_MS */
-  failExitDelayMs?: number;
-}
-
-type WatchedServices = Pick<
-  Services,
-  | "config"
-  | "metrics"
-  | "memory"
-  | "registry"
-  | "log"
-  | "suspects"
-  | "overload"
-  | "listener"
->;
-
 /** Samples the process and acts on incidents; `dispose()` stops it. */
 export class OverloadWatch {
   readonly #services: WatchedServices;
@@ -144,9 +106,9 @@ export class OverloadWatch {
   #cancelTick: Cancel | undefined;
   #exitTimer: ReturnType<typeof setTimeout> | undefined;
   #last: Sample | undefined;
-  /** When the sample before the last ran (ms since epoch): a turn of the loop. */
-  #settledAt: number | undefined;
-  #lastAt: number | undefined;
+  /** When the sample before the last ran (`performance.now()`): a turn of the loop. */
+  #settledAt = -Infinity;
+  #lastAt = -Infinity;
 
   constructor(services: WatchedServices, options: OverloadWatchOptions = {}) {
     this.#services = services;
@@ -219,8 +181,8 @@ export class OverloadWatch {
     };
     this.#last = sample;
     this.#settledAt = this.#lastAt;
-    this.#lastAt = Date.now();
-    this.#leaks.tick(this.#lastAt, delayMs);
+    this.#lastAt = now;
+    this.#leaks.tick(Date.now(), delayMs);
     overload.eventLoopDelayMs = Math.round(delayMs);
     if (this.#failing) return;
     this.#checkListener(now);
@@ -293,39 +255,28 @@ export class OverloadWatch {
     if (!found) return;
     const record = this.#record("descriptor_leak", "reported", found.keys, 0);
     record.leaked = found.leaked;
-    this.#report(record);
+    reportIncident(this.#services, record);
+  }
+
+  /** The clients to strike (`incident_suspects.ts`). */
+  async #suspects(cause: IncidentCause): Promise<Suspects> {
+    const reading = await readKernel(this.#options.socketBytes, cause);
+    const { calmSince, troubleSince } = this.#signals;
+    const settledAt = this.#settledAt;
+    const moments = { settledAt, calmSince, troubleSince };
+    return findSuspects(this.#services, moments, reading);
   }
 
   /**
-   * The clients to strike (`overload_attribution.ts`); the addresses seen
-   * exchanging messages are vouched for on the way.
+   * Strikes `keys`, counts the incident and builds its record, with how the
+   * suspects were found (`evidence`) when they were judged.
    */
-  #suspects(): string[] {
-    const { registry, suspects } = this.#services;
-    const now = Date.now();
-    const activities: Array<[Activity | undefined, string]> = [];
-    for (const [connection, key] of registry.connections()) {
-      activities.push([connection.activity?.(), key]);
-    }
-    const calm = this.#signals.calmSince;
-    const found = attribute(activities, {
-      now,
-      // Before any earlier sample, every connection counts as young.
-      settledAt: this.#settledAt ?? -Infinity,
-      vouched: (key) => suspects.vouched(key, now),
-      // From the watch's clock to the connections' (ms since epoch).
-      calmSince: now - (performance.now() - calm),
-    });
-    suspects.vouch(found.vouched, now);
-    return found.struck;
-  }
-
-  /** Strikes `keys`, counts the incident and builds its record. */
   #record(
     cause: IncidentCause,
     action: IncidentAction,
     keys: string[],
     closed: number,
+    evidence?: Suspects,
   ): IncidentRecord {
     const { metrics, suspects, overload, memory } = this.#services;
     metrics.incident(cause);
@@ -337,7 +288,7 @@ export class OverloadWatch {
       metrics.suspectsListed++;
     }
     const last = this.#last;
-    return {
+    const record: IncidentRecord = {
       cause,
       action,
       at: new Date().toISOString(),
@@ -351,33 +302,23 @@ export class OverloadWatch {
       struck: keys,
       refused,
     };
-  }
-
-  /** Logs the incident's one line and shows it in `/healthz`. */
-  #report(record: IncidentRecord): void {
-    this.#services.overload.lastIncident = record;
-    const { struck, refused, ...scalars } = record;
-    this.#services.log({
-      event: "overload_incident",
-      ...scalars,
-      struck: struck.join(",") || undefined,
-      refused: Object.entries(refused).map(([key, seconds]) =>
-        `${key} ${seconds}s`
-      ).join(",") || undefined,
-    });
+    return evidence ? withEvidence(record, evidence) : record;
   }
 
   async #recycleFor(cause: IncidentCause): Promise<void> {
     this.#acting = true;
     const { registry, metrics, overload } = this.#services;
-    const struck = this.#suspects();
+    // Judged before anything closes: a closed socket leaves the kernel's
+    // table.
+    const suspects = await this.#suspects(cause);
+    const struck = suspects.struck;
     const recycle = this.#options.recycle;
     if (!recycle) {
       // Under `deno serve` only the process can free what Deno collects.
       const action = cause === "uncounted_memory" ? "exit" : "reported";
-      const record = this.#record(cause, action, struck, 0);
+      const record = this.#record(cause, action, struck, 0, suspects);
       if (action === "exit") return this.#fail(record, cause);
-      this.#report(record);
+      reportIncident(this.#services, record);
       this.#signals.reset();
       this.#acting = false;
       return;
@@ -390,7 +331,7 @@ export class OverloadWatch {
     // its own, so every client gets this 1013 (`listener.ts`, `recycle`).
     const closed = registry.closeEvery(CLOSE_RECYCLE, true);
     metrics.recycleCloses += closed;
-    const record = this.#record(cause, "recycled", struck, closed);
+    const record = this.#record(cause, "recycled", struck, closed, suspects);
     try {
       record.downMs = await recycle(
         () => this.#drained(performance.now() + RECYCLE_DRAIN_MS),
@@ -404,7 +345,7 @@ export class OverloadWatch {
     }
     record.rssAfterBytes = this.#readRss();
     overload.status = "ok";
-    this.#report(record);
+    reportIncident(this.#services, record);
     this.#signals.reset();
     this.#acting = false;
   }
@@ -438,7 +379,7 @@ export class OverloadWatch {
     this.#acting = true;
     this.#services.overload.status = "failing";
     record.cause = cause;
-    this.#report(record);
+    reportIncident(this.#services, record);
     const exit = this.#options.exit ?? ((code: number) => Deno.exit(code));
     const drain = code === EXIT_DESCRIPTORS_LEAKED
       ? this.#options.drain
@@ -448,14 +389,4 @@ export class OverloadWatch {
       this.#options.failExitDelayMs ?? FAIL_EXIT_DELAY_MS,
     );
   }
-}
-
-/** Waits for `promise` at most `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    promise,
-    new Promise((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
 }

@@ -7,8 +7,11 @@
 import { CLOSE_SHUTDOWN } from "../protocol/close_codes.ts";
 import { ConfigError } from "../config.ts";
 import { type SupervisedServer, superviseServe } from "./listener.ts";
-import { OverloadWatch, type OverloadWatchOptions } from "./overload_watch.ts";
+import { OverloadWatch } from "./overload_watch.ts";
+import type { OverloadWatchOptions } from "./overload_watch_options.ts";
 import type { Log } from "../log.ts";
+import { within } from "./within.ts";
+import { SocketBytesReader } from "./socket_bytes.ts";
 import type { EchoApp, Services } from "../services.ts";
 
 /**
@@ -155,6 +158,8 @@ export function startServer(
     ? undefined
     : new OverloadWatch(services, {
       recycle: (between, limitMs) => server.recycle(between, limitMs),
+      // A recycle listens again on the same port.
+      socketBytes: new SocketBytesReader(server.addr.port),
       ...(options.exit ? { exit: options.exit } : {}),
       // Before a planned exit (leaked descriptors): the SIGTERM path.
       drain: () => shutdown(),
@@ -231,20 +236,4 @@ export async function drainConnections(
   memory.dispose();
   await rooms.dispose();
   return emptied;
-}
-
-/** Waits for `promise` at most `ms`; true when it settled in time. */
-async function within(
-  promise: Promise<unknown>,
-  ms: number,
-): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

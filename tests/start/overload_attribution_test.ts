@@ -1,16 +1,18 @@
 /**
- * Who the overload watch strikes at an incident, without a network: the
- * silent connection that has had a turn of the event loop unless an
- * earlier incident vouched for its address, the young one only when its
- * address is vouched for by nothing, never a connection exchanging
- * messages (a listen-only `/stream` reader or room member included) nor a
- * silent one open since before the trouble began, and the close left
- * unanswered.
+ * Who the overload watch strikes at an incident by timing, without a
+ * network (the kernel's count comes first where the OS can tell:
+ * `overload_kernel_attribution_test.ts`): the silent connection that has
+ * had a turn of the event loop unless an earlier incident vouched for its
+ * address, the young one only when its address is vouched for by nothing,
+ * never a connection exchanging messages since the trouble began (a
+ * listen-only `/stream` reader or room member included) nor a silent one
+ * open since before the trouble began, and the close left unanswered.
  */
 import assert from "node:assert/strict";
 import {
   attribute,
   CLOSE_ANSWER_MS,
+  FLOW_SLACK_MS,
 } from "../../lib/start/overload_attribution.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
 import { SuspectList } from "../../lib/admission/suspects.ts";
@@ -24,12 +26,19 @@ function activity(fields: Partial<Activity> = {}): Activity {
     opened: true,
     startedAt: NOW - 60_000,
     messages: 0,
+    bytesIn: 0,
+    peer: undefined,
     sent: 0,
     lastMessageAt: NOW - 60_000,
     closingSince: undefined,
     roomMember: false,
     ...fields,
   };
+}
+
+/** What attribute() found, without the kernel's part. */
+function judged(found: ReturnType<typeof attribute>) {
+  return { struck: found.struck, vouched: found.vouched };
 }
 
 const clock = (vouched: string[] = []) => ({
@@ -48,13 +57,23 @@ Deno.test("attribute() strikes the silent and never a connection exchanging mess
     },
   );
   await t.step(
-    "a listen-only member of a quiet room (sent nothing) is not struck",
+    "a listen-only member of a quiet room is judged like anyone: struck when silent and not there before the trouble",
     () => {
       const found = attribute(
         [[activity({ roomMember: true }), "127.0.0.5"]],
         clock(),
       );
-      assert.deepEqual(found, { struck: [], vouched: [] });
+      assert.deepEqual(judged(found), { struck: ["127.0.0.5"], vouched: [] });
+    },
+  );
+  await t.step(
+    "a listen-only member of a quiet room connected before the calm stretch is spared",
+    () => {
+      const found = attribute(
+        [[activity({ roomMember: true }), "127.0.0.5"]],
+        { ...clock(), calmSince: NOW - 10_000 },
+      );
+      assert.deepEqual(judged(found), { struck: [], vouched: ["127.0.0.5"] });
     },
   );
   await t.step("an echoing client is vouched for, not struck", () => {
@@ -62,7 +81,7 @@ Deno.test("attribute() strikes the silent and never a connection exchanging mess
       [[activity({ messages: 3, sent: 3 }), "127.0.0.3"]],
       clock(),
     );
-    assert.deepEqual(found, { struck: [], vouched: ["127.0.0.3"] });
+    assert.deepEqual(judged(found), { struck: [], vouched: ["127.0.0.3"] });
   });
   await t.step(
     "a listen-only client (/stream reader, room member) is not struck",
@@ -71,11 +90,11 @@ Deno.test("attribute() strikes the silent and never a connection exchanging mess
         [[activity({ messages: 0, sent: 40 }), "127.0.0.4"]],
         clock(),
       );
-      assert.deepEqual(found, { struck: [], vouched: ["127.0.0.4"] });
+      assert.deepEqual(judged(found), { struck: [], vouched: ["127.0.0.4"] });
     },
   );
   await t.step("a connection with no activity (/sse) is never judged", () => {
-    assert.deepEqual(attribute([[undefined, "127.0.0.5"]], clock()), {
+    assert.deepEqual(judged(attribute([[undefined, "127.0.0.5"]], clock())), {
       struck: [],
       vouched: [],
     });
@@ -142,7 +161,7 @@ Deno.test("attribute() spares a silent connection that was there before the trou
         [[idle, "127.0.0.5"], [activity({ startedAt: CALM + 1 }), "127.0.0.2"]],
         calmClock(),
       );
-      assert.deepEqual(found, {
+      assert.deepEqual(judged(found), {
         struck: ["127.0.0.2"],
         vouched: ["127.0.0.5"],
       });
@@ -155,7 +174,7 @@ Deno.test("attribute() spares a silent connection that was there before the trou
         [[idle, "127.0.0.2"], [activity({ startedAt: CALM + 1 }), "127.0.0.2"]],
         calmClock(),
       );
-      assert.deepEqual(found, { struck: ["127.0.0.2"], vouched: [] });
+      assert.deepEqual(judged(found), { struck: ["127.0.0.2"], vouched: [] });
     },
   );
   await t.step("a close unanswered is struck however old", () => {
@@ -211,4 +230,85 @@ Deno.test("SuspectList.vouch() remembers an address for VOUCH_MEMORY_MS", () => 
   assert.equal(suspects.vouched("127.0.0.3", 60_000), true);
   assert.equal(suspects.vouched("127.0.0.2", 60_000), false);
   assert.equal(suspects.vouched("127.0.0.3", 11 * 60_000), false);
+});
+
+Deno.test("attribute() counts as flow only a message since the trouble began", async (t) => {
+  /** The latest calm stretch began 10 s ago, the trouble 1 s ago. */
+  const CALM = NOW - 10_000;
+  const TROUBLE = NOW - 1000;
+  const troubled = { ...clock(), calmSince: CALM, troubleSince: TROUBLE };
+  await t.step(
+    `one message more than FLOW_SLACK_MS before the trouble, from a connection opened after the calm stretch: struck (sent hi, paused, then fragments)`,
+    () => {
+      const attacker = activity({
+        startedAt: CALM + 5000,
+        messages: 1,
+        sent: 1,
+        lastMessageAt: TROUBLE - FLOW_SLACK_MS - 1,
+      });
+      assert.deepEqual(judged(attribute([[attacker, "127.0.0.2"]], troubled)), {
+        struck: ["127.0.0.2"],
+        vouched: [],
+      });
+    },
+  );
+  await t.step(
+    "a reader whose last echo came just before the trouble (the held loop delivered none since): vouched for, and so, alas, is hi sent right before an attack",
+    () => {
+      const reader = activity({
+        startedAt: CALM + 5000,
+        messages: 40,
+        sent: 40,
+        lastMessageAt: TROUBLE - 150,
+      });
+      assert.deepEqual(judged(attribute([[reader, "127.0.0.3"]], troubled)), {
+        struck: [],
+        vouched: ["127.0.0.3"],
+      });
+    },
+  );
+  await t.step(
+    "a reader whose echoes go on during the trouble (late, as the held loop delivers them): vouched for",
+    () => {
+      const reader = activity({
+        startedAt: CALM + 5000,
+        messages: 40,
+        sent: 40,
+        lastMessageAt: TROUBLE + 300,
+      });
+      assert.deepEqual(judged(attribute([[reader, "127.0.0.3"]], troubled)), {
+        struck: [],
+        vouched: ["127.0.0.3"],
+      });
+    },
+  );
+  await t.step(
+    "a client connected before the calm stretch whose last message was before the trouble: spared, as there before it",
+    () => {
+      const chat = activity({
+        startedAt: CALM - 1,
+        messages: 3,
+        sent: 3,
+        lastMessageAt: TROUBLE - 4000,
+      });
+      assert.deepEqual(judged(attribute([[chat, "127.0.0.3"]], troubled)), {
+        struck: [],
+        vouched: ["127.0.0.3"],
+      });
+    },
+  );
+  await t.step(
+    "a listen-only /stream reader sent a message during the trouble: vouched for",
+    () => {
+      const listener = activity({
+        startedAt: CALM + 5000,
+        sent: 9,
+        lastMessageAt: TROUBLE + 10,
+      });
+      assert.deepEqual(
+        judged(attribute([[listener, "127.0.0.4"]], troubled)).struck,
+        [],
+      );
+    },
+  );
 });

@@ -1,0 +1,135 @@
+/**
+ * Who the overload watch strikes at an incident: the kernel's count of
+ * each connection's bytes (`socket_bytes.ts`) where it can be read, with
+ * every connection's activity and the signals' moments, goes to
+ * `overload_attribution.ts`; the addresses seen exchanging messages are
+ * vouched for on the way. Split from `overload_watch.ts`, which acts on
+ * what this finds.
+ *
+ * How the count is read depends on the incident. `ss` runs as a child
+ * process, and waiting for it turns the event loop, which Deno spends
+ * collecting the fragments of an endless message: awaiting it at a memory
+ * incident let RSS reach 428-477 MiB at MAX_RSS_BYTES 256 MiB
+ * (`tests/start/overload_watch_test.ts`'s unanswered close, 3 of 3 runs at
+ * load average 26; 0 of 3 without the wait), and reading ahead while the
+ * trouble built up found nothing to read at load average 30 (Deno held the
+ * loop 4-6 s from the attack's first fragments to the incident). So a
+ * memory incident reads synchronously (`readSync`: the loop, and with it
+ * the collecting, waits for `ss`), and the other incidents (a held loop or
+ * closes left unanswered: a turn costs time, not memory) wait for it with
+ * a deadline.
+ *
+ * @module
+ */
+import type { Services } from "../services.ts";
+import type { Activity } from "../admission/slots.ts";
+import { attribute } from "./overload_attribution.ts";
+import type { PeerBytes, SocketBytesReading } from "./socket_bytes.ts";
+import type { IncidentCause } from "../metrics.ts";
+
+/** A reading of the kernel's count with when it began, or why there is none. */
+export type KernelReading =
+  | {
+    bytes: PeerBytes;
+    /** When it began (`performance.now()`). */
+    at: number;
+  }
+  | { unavailable: string };
+
+/**
+ * Reads the kernel's count for an incident of `cause`: blocking the loop
+ * at a memory incident (see the module's comment), else waiting with the
+ * reader's deadline. None without a reader (no listener port known).
+ */
+export async function readKernel(
+  reader: SocketBytesSource | undefined,
+  cause: IncidentCause,
+): Promise<KernelReading> {
+  if (!reader) return { unavailable: "no listener port" };
+  const at = performance.now();
+  const reading = cause === "uncounted_memory"
+    ? reader.readSync()
+    : await reader.read();
+  return "bytes" in reading ? { bytes: reading.bytes, at } : reading;
+}
+
+/** What reads the kernel's count (`SocketBytesReader`, or a test's). */
+export interface SocketBytesSource {
+  read(): Promise<SocketBytesReading>;
+  readSync(): SocketBytesReading;
+}
+
+/**
+ * The largest message in flight when MAX_MESSAGE_BYTES is 0 (off): Deno's
+ * own limit on one frame, in bytes.
+ */
+export const DENO_FRAME_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** When things happened, in `performance.now()` ms (the watch's clock). */
+export interface IncidentMoments {
+  /** The sample before the incident's. */
+  settledAt: number;
+  /** `OverloadSignals.calmSince`. */
+  calmSince: number;
+  /** `OverloadSignals.troubleSince`. */
+  troubleSince: number;
+}
+
+/** What {@link findSuspects} found. */
+export interface Suspects {
+  /** Client keys to strike. */
+  struck: string[];
+  /** Per key struck on the kernel's count, the bytes the app never saw. */
+  unseen: Record<string, number>;
+  /**
+   * How the kernel's count went: `read N sockets`, or why there was none
+   * (then every connection was judged by timing).
+   */
+  kernel: string;
+}
+
+/**
+ * Judges every connection of `services.registry` at an incident.
+ *
+ * @param reading The kernel's count, read at the incident ({@link readKernel}).
+ */
+export function findSuspects(
+  services: Pick<Services, "registry" | "suspects" | "config">,
+  moments: IncidentMoments,
+  reading: KernelReading,
+): Suspects {
+  const { registry, suspects, config } = services;
+  const now = Date.now();
+  const activities: Array<[Activity | undefined, string]> = [];
+  for (const [connection, key] of registry.connections()) {
+    activities.push([connection.activity?.(), key]);
+  }
+  // From the watch's clock to the connections' (ms since epoch).
+  const epoch = (at: number) => now - (performance.now() - at);
+  const found = attribute(
+    activities,
+    {
+      now,
+      // Before any earlier sample, every connection counts as young.
+      settledAt: epoch(moments.settledAt),
+      vouched: (key) => suspects.vouched(key, now),
+      calmSince: epoch(moments.calmSince),
+      troubleSince: epoch(moments.troubleSince),
+    },
+    "bytes" in reading
+      ? {
+        bytes: reading.bytes,
+        at: epoch(reading.at),
+        inFlightBytes: config.maxMessageBytes || DENO_FRAME_LIMIT_BYTES,
+      }
+      : undefined,
+  );
+  suspects.vouch(found.vouched, now);
+  return {
+    struck: found.struck,
+    unseen: found.unseen,
+    kernel: "bytes" in reading
+      ? `read ${reading.bytes.size} sockets`
+      : reading.unavailable,
+  };
+}

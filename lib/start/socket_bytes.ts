@@ -1,0 +1,226 @@
+/**
+ * What the kernel counted on each TCP connection of the listener: the bytes
+ * the process has read from it, read from `ss` (iproute2) at an overload
+ * incident. Deno reads frames the app never sees (the fragments of an
+ * unfinished message, pongs, empty frames), so these bytes minus the
+ * payload the app counted are what the app never saw
+ * (`overload_attribution.ts`).
+ *
+ * `ss -tinH state established '( sport = :PORT )'` prints per socket a line
+ * `Recv-Q Send-Q LOCAL PEER`, then an indented line of `tcp_info` fields
+ * with `bytes_received:N` (the kernel's count of bytes received in order,
+ * RFC 4898 `tcpEStatsAppHCThruOctetsReceived`; absent while 0); Recv-Q is
+ * what still waits for the process to read. One call took 20 ms with a
+ * couple of sockets open (2 cores, load average 0.2), 380 ms at load
+ * average 30; with 9,900 open, `ss` ran 0.4-1.4 s and its 3.5-5.3 MB were
+ * parsed in 0.2-0.8 s (load average 15-18, `deno run -A
+ * bench/socket_bytes_cost.ts`). Nothing is read per message: the app's
+ * side is the payload count each connection keeps anyway. Where `ss`
+ * cannot run (not Linux, no iproute2, Deno Deploy, no `run` permission for
+ * it, past its deadline) the reading says why and the watch judges by
+ * timing alone.
+ *
+ * @module
+ */
+import * as z from "zod/mini";
+
+/**
+ * How long `ss` may take before the reading gives up, in ms: with 9,900
+ * connections open it ran 0.4-1.4 s at load average 16-18.
+ */
+export const SOCKET_BYTES_TIMEOUT_MS = 2000;
+
+/** Bytes the process has read per TCP peer ({@link peerKey}). */
+export type PeerBytes = Map<string, number>;
+
+/** A reading, or why there is none. */
+export type SocketBytesReading =
+  | { bytes: PeerBytes }
+  | { unavailable: string };
+
+/**
+ * One connection's peer as a map key: the host in lower case, without the
+ * brackets `ss` puts around IPv6, the `::ffff:` of an IPv4-mapped address,
+ * or a zone (`%lo`), then `:` and the port.
+ *
+ * @example Deno's and `ss`'s forms of one peer meet
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { peerKey } from "./socket_bytes.ts";
+ * assert.equal(peerKey("::ffff:127.0.0.1", 5000), "127.0.0.1:5000");
+ * assert.equal(peerKey("[::1]", 5000), "::1:5000");
+ * ```
+ */
+export function peerKey(hostname: string, port: number): string {
+  const host = hostname.replace(/^\[|\]$/g, "").replace(/%.*$/, "")
+    .toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, "");
+  return `${host}:${port}`;
+}
+
+/**
+ * The counts read from one reading, checked at once (one check per socket
+ * cost a second of a cold start's CPU at 10,000 sockets).
+ */
+const counts = z.array(
+  z.tuple([
+    z.int().check(z.nonnegative()),
+    z.int().check(z.nonnegative(), z.lte(65535)),
+    z.int().check(z.nonnegative()),
+  ]),
+);
+
+/**
+ * One socket: `Recv-Q Send-Q LOCAL PEER` on a line (no State column under
+ * a state filter), then its indented `tcp_info` line, if any.
+ */
+const SOCKET =
+  /^(\S+)[ \t]+\S+[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n([ \t][^\n]*))?/gm;
+const ADDRESS = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/;
+const RECEIVED = /\bbytes_received:(\d+)/;
+
+/**
+ * Parses `ss -tinH state established` output into the bytes the process
+ * has read per peer: `bytes_received` minus Recv-Q. 10,000 sockets (3.5 MB
+ * of output) take about 100 ms.
+ *
+ * @throws {TypeError} `Cannot parse ss output "LINE": ...` for a socket
+ * line that does not have the expected fields.
+ * @example Two sockets, one that never received
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSocketBytes } from "./socket_bytes.ts";
+ * const text = "0 13 127.0.0.1:8080 127.0.0.2:40000\n" +
+ *   "\t cubic bytes_sent:179 bytes_received:195 segs_out:3\n" +
+ *   "5 0 [::1]:8080 [::1]:40001\n\t cubic bytes_acked:1\n";
+ * assert.deepEqual(
+ *   [...parseSocketBytes(text)],
+ *   [["127.0.0.2:40000", 195], ["::1:40001", 0]],
+ * );
+ * ```
+ */
+export function parseSocketBytes(text: string): PeerBytes {
+  const hosts: string[] = [];
+  const fields: Array<[number, number, number]> = [];
+  for (const socket of text.matchAll(SOCKET)) {
+    const peer = ADDRESS.exec(socket[2]!);
+    if (!peer) {
+      throw new TypeError(
+        `Cannot parse ss output "${
+          socket[0].split("\n")[0]!.trim()
+        }": expected Recv-Q, Send-Q, local and peer address:port`,
+      );
+    }
+    hosts.push(peer[1] ?? peer[2]!);
+    fields.push([
+      Number(socket[1]),
+      Number(peer[3]),
+      Number(RECEIVED.exec(socket[3] ?? "")?.[1] ?? 0),
+    ]);
+  }
+  const checked = counts.safeParse(fields);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const at = Number(issue.path[0]);
+    throw new TypeError(
+      `Cannot parse ss output for peer "${hosts[at]}": ${issue.message}`,
+    );
+  }
+  const found: PeerBytes = new Map();
+  checked.data.forEach(([recvQ, port, received], at) => {
+    found.set(peerKey(hosts[at]!, port), Math.max(0, received - recvQ));
+  });
+  return found;
+}
+
+/** Options for {@link SocketBytesReader}. */
+export interface SocketBytesOptions {
+  /** For {@link SocketBytesReader.read}. @default SOCKET_BYTES_TIMEOUT_MS */
+  timeoutMs?: number;
+  /** The program to run. @default "ss" */
+  command?: string;
+}
+
+/**
+ * Reads what the process has read on each established connection of the
+ * listener on `localPort` (any local address). Never throws: a reading
+ * that cannot be made says why (`ss` missing, not permitted, failed, too
+ * slow, or its output unreadable).
+ *
+ * @example Where `ss` cannot run, the reading says why
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SocketBytesReader } from "./socket_bytes.ts";
+ * const reader = new SocketBytesReader(8080, { command: "no-such-program" });
+ * const reading = await reader.read();
+ * assert.ok("unavailable" in reading);
+ * ```
+ */
+export class SocketBytesReader {
+  readonly #port: number;
+  readonly #timeoutMs: number;
+  readonly #program: string;
+
+  constructor(localPort: number, options: SocketBytesOptions = {}) {
+    this.#port = localPort;
+    this.#timeoutMs = options.timeoutMs ?? SOCKET_BYTES_TIMEOUT_MS;
+    this.#program = options.command ?? "ss";
+  }
+
+  /** Runs `ss` and waits for it, at most the timeout. */
+  async read(): Promise<SocketBytesReading> {
+    try {
+      return this.#parse(
+        await this.#command(AbortSignal.timeout(this.#timeoutMs)).output(),
+      );
+    } catch (error) {
+      return this.#failed(error);
+    }
+  }
+
+  /**
+   * Runs `ss` and blocks the event loop until it ends, for when a turn of
+   * the loop costs more than the wait: Deno spends a turn collecting the
+   * fragments of an endless message. A synchronous child cannot be given a
+   * deadline in Deno; `ss` makes one netlink dump of the kernel's table,
+   * filtered in the kernel to the listener's port, and exits.
+   */
+  readSync(): SocketBytesReading {
+    try {
+      return this.#parse(this.#command().outputSync());
+    } catch (error) {
+      return this.#failed(error);
+    }
+  }
+
+  #command(signal?: AbortSignal): Deno.Command {
+    return new Deno.Command(this.#program, {
+      args: ["-tinH", "state", "established", `( sport = :${this.#port} )`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  #parse(output: Deno.CommandOutput): SocketBytesReading {
+    const program = this.#program;
+    if (output.signal === "SIGTERM" || output.signal === "SIGKILL") {
+      return { unavailable: `${program} stopped after ${this.#timeoutMs} ms` };
+    }
+    if (!output.success) {
+      const said = new TextDecoder().decode(output.stderr).trim();
+      return {
+        unavailable: `${program} exited with ${output.code}: ${
+          said.slice(0, 200)
+        }`,
+      };
+    }
+    return { bytes: parseSocketBytes(new TextDecoder().decode(output.stdout)) };
+  }
+
+  #failed(error: unknown): SocketBytesReading {
+    return {
+      unavailable: `${this.#program}: ${(error as Error)?.message ?? error}`,
+    };
+  }
+}

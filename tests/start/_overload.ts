@@ -1,0 +1,201 @@
+/**
+ * What the overload attack tests share (`overload_watch_test.ts`,
+ * `overload_one_message_test.ts`): the service started with a low
+ * MAX_RSS_BYTES and its log kept, the addresses, the waits for incidents,
+ * and two tries of an attack beside a reading bystander.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  type AttackResult,
+  type Opened,
+  openFrom,
+} from "../../bench/overload_attacks.ts";
+import {
+  type Bystander,
+  startBystander,
+} from "../../bench/overload_bystander.ts";
+import {
+  readServiceLog,
+  type RunningService,
+  startService,
+} from "../_server.ts";
+import { until } from "../_client.ts";
+
+export const MiB = 1024 * 1024;
+/** MAX_RSS_BYTES for these tests: low, so the attacks stay cheap. */
+export const MAX_RSS = 256 * MiB;
+/**
+ * How far above MAX_RSS_BYTES the peak may go, for an attacker at
+ * {@link ATTACK_BYTES_PER_SECOND}: the watch samples only when Deno lets
+ * the event loop turn, and collecting fragments holds it for a while.
+ */
+export const RSS_MARGIN = 0.5;
+/** What one fragment attack may send: more than the limit plus its margin. */
+export const ATTACK_BYTES = 640 * MiB;
+/**
+ * The fragment attacker's bandwidth: 100 MiB/s (800 Mbit/s from one
+ * client). Unpaced on loopback (150-400 MiB/s) Deno's read op holds the
+ * event loop 2-3 s at a time while it collects, and the watch samples only
+ * between those stretches, so the peak is set by Deno, not by the watch
+ * (464 MiB once at load 20); README "Known limits" states that.
+ */
+export const ATTACK_BYTES_PER_SECOND = 100 * MiB;
+export const ATTACKER = "127.0.0.2";
+export const BYSTANDER = "127.0.0.3";
+export const LISTENER = "127.0.0.4";
+export const IDLE = "127.0.0.5";
+/**
+ * How long the idle client is connected before the attack: longer than a
+ * calm window (CALM_SPAN_MS, 1.5 s), so it was there before the trouble.
+ */
+export const IDLE_BEFORE_MS = 4000;
+
+export type LogRecord = Record<string, unknown>;
+
+/** The service with a low MAX_RSS_BYTES, its log records kept as they come. */
+export async function startAttacked(env: Record<string, string> = {}) {
+  const running = await startService({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+    LOG_FORMAT: "json",
+    MAX_RSS_BYTES: String(MAX_RSS),
+    // Where `ss` is found, as under `deno task start`.
+    PATH: Deno.env.get("PATH") ?? "",
+    ...env,
+  });
+  // The log is read as it comes: a full pipe would block the service.
+  const log = readServiceLog<LogRecord>(running);
+  return {
+    running,
+    records: log.records,
+    port: running.port,
+    async [Symbol.asyncDispose]() {
+      await running[Symbol.asyncDispose]();
+      await log.ended();
+    },
+  };
+}
+
+/** The service's peak RSS so far (VmHWM), in bytes. */
+export function peakRss(running: RunningService): number {
+  const status = Deno.readTextFileSync(`/proc/${running.child.pid}/status`);
+  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024;
+}
+
+/** The incidents logged so far with `cause`. */
+export function incidents(records: LogRecord[], cause: string): LogRecord[] {
+  return records.filter((record) =>
+    record.event === "overload_incident" && record.cause === cause
+  );
+}
+
+/**
+ * The memory and stall incidents, once `count` are logged. Each try is
+ * waited for so that the next one never meets the previous recycle; and an
+ * incident's line is written when its recycle has finished, after the
+ * strikes (and the refusal the test may already have met).
+ */
+export async function recycles(
+  records: LogRecord[],
+  count: number,
+): Promise<LogRecord[]> {
+  const found = () =>
+    [
+      ...incidents(records, "uncounted_memory"),
+      ...incidents(records, "event_loop_stall"),
+    ].sort((a, b) => String(a.at).localeCompare(String(b.at)));
+  await until(
+    () => found().length >= count,
+    `${count} recycle incidents logged`,
+    { timeoutMs: 15_000 },
+  );
+  return found();
+}
+
+/**
+ * A client on {@link IDLE} that never sends and is sent nothing (a listener
+ * waiting for a close): it reconnects whenever its connection ends, and
+ * keeps the status of every upgrade it asked for. `stop()` ends it.
+ */
+export function startIdleClient(port: number) {
+  const statuses: number[] = [];
+  let stopped = false;
+  let current: Opened | undefined;
+  const running = (async () => {
+    while (!stopped) {
+      try {
+        current = await openFrom(port, IDLE);
+      } catch {
+        // The port is being recycled: try again.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      statuses.push(current.status);
+      const socket = current.socket;
+      const ended = new Promise((resolve) => socket.once("close", resolve));
+      socket.resume();
+      if (current.status !== 101) socket.destroy();
+      await ended;
+    }
+  })();
+  return {
+    statuses,
+    openedAt: performance.now(),
+    async stop() {
+      stopped = true;
+      current?.socket.destroy();
+      await running;
+    },
+  };
+}
+
+/**
+ * One upgrade from the attacker's address, retried while the port is being
+ * recycled (a refused TCP connection is not an answer).
+ */
+export async function upgradeStatus(port: number): Promise<number> {
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    try {
+      const opened = await openFrom(port, ATTACKER);
+      opened.socket.destroy();
+      return opened.status;
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/**
+ * Runs `attack` from the attacker's address twice while the bystander
+ * reads; after each, the bystander echoes again within 5 s. Returns the
+ * status of the attacker's third try and the bystander's report.
+ */
+export async function attackTwice(
+  port: number,
+  attack: (try_: number) => Promise<AttackResult | void>,
+) {
+  const reader: Bystander = startBystander(port, BYSTANDER);
+  try {
+    await until(() => reader.report.echoes > 0, "the bystander's first echo");
+    for (const try_ of [1, 2]) {
+      await attack(try_);
+      const since = performance.now();
+      await until(
+        () => reader.report.lastEchoAt > since,
+        `the bystander's echo within 5 s of try ${try_}`,
+        { timeoutMs: 5000 },
+      );
+    }
+    const third = await upgradeStatus(port);
+    const report = await reader.stop();
+    // A recycle closes bystanders with 1013, never Deno's own 1001.
+    assert.equal(report.closes.get(1001), undefined, "a 1001 close");
+    return { third, report };
+  } finally {
+    await reader.stop();
+  }
+}

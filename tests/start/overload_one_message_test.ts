@@ -1,0 +1,110 @@
+/**
+ * A message or a room does not make an attacker immune (issue #20): an
+ * attacker that sends "hi" and then an endless fragmented message, one that
+ * joins a room (its members were never judged) and does the same, and a
+ * pong flooder that sends a message now and then are struck at every
+ * incident and refused on their third try, while a reading bystander on
+ * another address echoes again within 5 s and is never refused. Against the
+ * service as its own process, on loopback; `ss` (iproute2) tells the
+ * flooder apart by the bytes the app never saw.
+ */
+import assert from "node:assert/strict";
+import {
+  controlFlood,
+  endlessFragments,
+} from "../../bench/overload_attacks.ts";
+import { clientFrame } from "../../bench/wire.ts";
+import {
+  ATTACK_BYTES,
+  ATTACK_BYTES_PER_SECOND,
+  ATTACKER,
+  attackTwice,
+  recycles,
+  startAttacked,
+} from "./_overload.ts";
+
+const hi = clientFrame(0x1, new TextEncoder().encode("hi"));
+
+/** True when `ss` runs here (Linux with iproute2). */
+function hasSs(): boolean {
+  try {
+    return new Deno.Command("ss", {
+      args: ["-V"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+for (const path of ["/echo", "/room/lobby"]) {
+  Deno.test(
+    `an attacker on ${path} that sends "hi", then an endless fragmented message, is struck at every incident and refused on its third try`,
+    async () => {
+      await using service = await startAttacked();
+      const { third, report } = await attackTwice(
+        service.port,
+        async (try_) => {
+          const result = await endlessFragments(
+            service.port,
+            ATTACKER,
+            ATTACK_BYTES,
+            {
+              path,
+              bytesPerSecond: ATTACK_BYTES_PER_SECOND,
+              prelude: ({ socket }) => socket.write(hi),
+            },
+          );
+          assert.equal(result.status, 101, `try ${try_} is upgraded`);
+          assert.ok(result.cut, `try ${try_} is cut before its budget`);
+          await recycles(service.records, try_);
+        },
+      );
+      const found = await recycles(service.records, 2);
+      assert.equal(third, 429, JSON.stringify(found));
+      assert.equal(report.refusals.get(429), undefined, "bystander refused");
+      for (const record of found) {
+        assert.equal(record.struck, ATTACKER, JSON.stringify(record));
+      }
+    },
+  );
+}
+
+Deno.test({
+  name:
+    "a pong flooder that sends a message every 200 ms is struck on the bytes the app never saw and refused on its third try",
+  ignore: !hasSs(),
+  fn: async () => {
+    await using service = await startAttacked();
+    const { third, report } = await attackTwice(service.port, async (try_) => {
+      const result = await controlFlood(
+        service.port,
+        ATTACKER,
+        "pong",
+        15_000,
+        {
+          messageEveryMs: 200,
+        },
+      );
+      assert.equal(result.status, 101, `try ${try_} is upgraded`);
+      await recycles(service.records, try_);
+    });
+    assert.equal(third, 429);
+    assert.equal(report.refusals.get(429), undefined, "bystander refused");
+    const found = await recycles(service.records, 2);
+    // Only the flooder, at every incident (a try can make a second one
+    // once it has gone: nobody struck then); and on the kernel's count.
+    for (const record of found) {
+      assert.ok(
+        [ATTACKER, undefined].includes(record.struck as string),
+        JSON.stringify(record),
+      );
+    }
+    const counted = found.filter((record) =>
+      record.struck === ATTACKER &&
+      new RegExp(`^${ATTACKER} \\d+B$`).test(String(record.unseen))
+    );
+    assert.ok(counted.length >= 2, JSON.stringify(found));
+  },
+});
