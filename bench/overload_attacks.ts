@@ -195,16 +195,16 @@ export function unansweredClose(
 
 /**
  * Attack 3: unsolicited 125-byte pongs (`pong`) or empty continuation frames
- * after a FIN=0 start (`empty`), for `ms` or until the server cuts; with
- * `messageEveryMs`, pongs with a text message between them that often (a
- * client that shows flow).
+ * after a FIN=0 start (`empty`), for `ms`, until the server cuts or until
+ * `signal` aborts; with `messageEveryMs`, pongs with a text message between
+ * them that often (a client that shows flow).
  */
 export function controlFlood(
   port: number,
   localAddress: string,
   kind: "pong" | "empty",
   ms: number,
-  options: { messageEveryMs?: number } = {},
+  options: { messageEveryMs?: number; signal?: AbortSignal } = {},
 ): Promise<AttackResult> {
   return attackFrom(port, localAddress, async ({ socket, status }) => {
     const every = options.messageEveryMs;
@@ -219,16 +219,19 @@ export function controlFlood(
     const frame = kind === "pong"
       ? clientFrame(0xa, new Uint8Array(125))
       : clientFrame(0x0, new Uint8Array(0), false);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
       socket.destroy();
-    }, ms);
+    };
+    const timer = setTimeout(stop, ms);
+    options.signal?.addEventListener("abort", stop);
     const sent = await pumpUntil(socket, batch(frame), Infinity);
     clearTimeout(timer);
     clearInterval(talking);
+    options.signal?.removeEventListener("abort", stop);
     socket.destroy();
-    return { status, sentBytes: sent, cut: !timedOut };
+    return { status, sentBytes: sent, cut: !stopped };
   });
 }
 

@@ -11,7 +11,8 @@
  * collecting the fragments of an endless message: awaiting it at a memory
  * incident let RSS reach 428-477 MiB at MAX_RSS_BYTES 256 MiB
  * (`tests/start/overload_watch_test.ts`'s unanswered close, 3 of 3 runs at
- * load average 26; 0 of 3 without the wait), and reading ahead while the
+ * load average 26, over its 384 MiB; main without the wait stayed under
+ * it 3 of 3), and reading ahead while the
  * trouble built up found nothing to read at load average 30 (Deno held the
  * loop 4-6 s from the attack's first fragments to the incident). So a
  * memory incident reads synchronously (`readSync`: the loop, and with it

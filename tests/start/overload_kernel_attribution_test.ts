@@ -20,6 +20,7 @@ import {
   SocketBytesReader,
 } from "../../lib/start/socket_bytes.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
+import { readKernel } from "../../lib/start/incident_suspects.ts";
 
 const MiB = 1024 * 1024;
 const NOW = 100_000;
@@ -311,3 +312,35 @@ function hasSs(): boolean {
     return false;
   }
 }
+
+Deno.test("readKernel() blocks the loop at a memory incident and waits for the others", async (t) => {
+  const calls: string[] = [];
+  const source = {
+    read: () => {
+      calls.push("read");
+      return Promise.resolve({ bytes: new Map([["127.0.0.1:1", 5]]) });
+    },
+    readSync: () => {
+      calls.push("readSync");
+      return { bytes: new Map([["127.0.0.1:1", 5]]) };
+    },
+  };
+  await t.step(
+    "uncounted_memory: synchronously (a turn collects more fragments)",
+    async () => {
+      const reading = await readKernel(source, "uncounted_memory");
+      assert.deepEqual(calls.splice(0), ["readSync"]);
+      assert.ok("bytes" in reading && reading.bytes.size === 1);
+    },
+  );
+  await t.step("event_loop_stall and unanswered_closes: awaited", async () => {
+    await readKernel(source, "event_loop_stall");
+    await readKernel(source, "unanswered_closes");
+    assert.deepEqual(calls.splice(0), ["read", "read"]);
+  });
+  await t.step("no reader: unavailable", async () => {
+    assert.deepEqual(await readKernel(undefined, "event_loop_stall"), {
+      unavailable: "no listener port",
+    });
+  });
+});

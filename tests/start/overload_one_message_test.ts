@@ -9,16 +9,14 @@
  * flooder apart by the bytes the app never saw.
  */
 import assert from "node:assert/strict";
-import {
-  controlFlood,
-  endlessFragments,
-} from "../../bench/overload_attacks.ts";
+import { endlessFragments } from "../../bench/overload_attacks.ts";
 import { clientFrame } from "../../bench/wire.ts";
 import {
   ATTACK_BYTES,
   ATTACK_BYTES_PER_SECOND,
   ATTACKER,
   attackTwice,
+  floodUntilIncident,
   recycles,
   startAttacked,
 } from "./_overload.ts";
@@ -77,19 +75,14 @@ Deno.test({
   ignore: !hasSs(),
   fn: async () => {
     await using service = await startAttacked();
-    const { third, report } = await attackTwice(service.port, async (try_) => {
-      const result = await controlFlood(
-        service.port,
-        ATTACKER,
-        "pong",
-        15_000,
-        {
+    const { third, report } = await attackTwice(
+      service.port,
+      (try_) =>
+        floodUntilIncident(service.port, service.records, try_, {
+          kind: "pong",
           messageEveryMs: 200,
-        },
-      );
-      assert.equal(result.status, 101, `try ${try_} is upgraded`);
-      await recycles(service.records, try_);
-    });
+        }),
+    );
     assert.equal(third, 429);
     assert.equal(report.refusals.get(429), undefined, "bystander refused");
     const found = await recycles(service.records, 2);

@@ -10,7 +10,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  controlFlood,
   endlessFragments,
   type Opened,
   openFrom,
@@ -25,6 +24,7 @@ import {
   ATTACKER,
   attackTwice,
   BYSTANDER,
+  floodUntilIncident,
   IDLE,
   IDLE_BEFORE_MS,
   incidents,
@@ -119,21 +119,8 @@ for (const kind of ["pong", "empty"] as const) {
       listener.socket.resume();
       const { third, report } = await attackTwice(
         service.port,
-        async (try_) => {
-          const result = await controlFlood(
-            service.port,
-            ATTACKER,
-            kind,
-            15_000,
-          );
-          assert.equal(result.status, 101, `try ${try_} is upgraded`);
-          // Not `result.cut`: Deno's read op can hold the event loop for as
-          // long as the frames keep coming (an empty flood held it 10-15 s,
-          // `deno run -A bench/overload_facts.ts stall empty`), so the watch
-          // may first get a turn when the flooder stops on its own. The
-          // incident, the strike and the bystander's recovery are the same.
-          await recycles(service.records, try_);
-        },
+        (try_) =>
+          floodUntilIncident(service.port, service.records, try_, { kind }),
       );
       listener.socket.destroy();
       const found = await recycles(service.records, 2);
