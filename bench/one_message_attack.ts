@@ -15,6 +15,7 @@
 import { endlessFragments } from "./overload_attacks.ts";
 import { startBystander } from "./overload_bystander.ts";
 import { startService } from "./service.ts";
+import { readServiceLog } from "./service_log.ts";
 import { clientFrame } from "./wire.ts";
 
 const MiB = 1024 * 1024;
@@ -29,22 +30,7 @@ const service = await startService({
   MAX_RSS_BYTES: String(256 * MiB),
   PATH: path,
 });
-const incidents: Record<string, unknown>[] = [];
-const reading = (async () => {
-  let text = "";
-  for (;;) {
-    const { value, done } = await service.stdout.read();
-    if (done) break;
-    text += value;
-    const lines = text.split("\n");
-    text = lines.pop()!;
-    for (const line of lines) {
-      if (!line.includes('"overload_incident"')) continue;
-      incidents.push(JSON.parse(line));
-    }
-  }
-})().catch(() => {});
-
+const log = readServiceLog(service);
 const bystander = startBystander(service.port, "127.0.0.3");
 const statuses = new Map<number, number>();
 const load = Deno.loadavg()[0]!.toFixed(1);
@@ -58,6 +44,9 @@ while (performance.now() < until) {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 const report = await bystander.stop();
+const incidents = log.records.filter((record) =>
+  record.event === "overload_incident"
+);
 const struck =
   incidents.filter((record) =>
     String(record.struck ?? "").includes("127.0.0.2")
@@ -83,4 +72,4 @@ console.log(
   `kernel: ${[...new Set(incidents.map((r) => r.kernel))].join("; ")}`,
 );
 await service[Symbol.asyncDispose]();
-await reading;
+await log.ended();
