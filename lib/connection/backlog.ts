@@ -45,6 +45,9 @@ export const IN_FLIGHT_BYTES = 1024 * 1024;
  * for (let i = 0; i < 10; i++) sent.count(100);
  * // 1,000 bytes unread are the last 10 frames of 100 bytes.
  * assert.equal(sent.unread(1000), 1000 + 10 * FRAME_COST_BYTES);
+ * // Never more frames than were sent since the queue was last empty.
+ * sent.count(7);
+ * assert.equal(sent.unread(1007), 1007 + 11 * FRAME_COST_BYTES);
  * ```
  */
 export class SentFrames {
@@ -57,6 +60,13 @@ export class SentFrames {
   #framesPerByte = 0;
   /** Empty frames sent since the last non-empty one: `bufferedAmount` misses them. */
   #emptyRun = 0;
+  /**
+   * Frames sent since `bufferedAmount` was last read as 0: no more than these
+   * can be unread. Bounds the estimate when the ratio of the last few frames
+   * is far from the queue's (64 frames of 512 KiB unread, then a 7-byte
+   * `Goodbye`: 2.5 GB estimated from the 7-byte frame's ratio, s20b).
+   */
+  #framesSinceDrained = 0;
 
   /**
    * Counts one frame of `bytes` payload bytes sent.
@@ -67,6 +77,7 @@ export class SentFrames {
   count(bytes: number): boolean {
     this.#windowFrames++;
     this.#windowBytes += bytes;
+    this.#framesSinceDrained++;
     this.#emptyRun = bytes === 0 ? this.#emptyRun + 1 : 0;
     this.#unchecked += bytes + FRAME_COST_BYTES;
     return this.#unchecked >= BACKLOG_CHECK_BYTES;
@@ -90,7 +101,11 @@ export class SentFrames {
     }
     this.#windowFrames = 0;
     this.#windowBytes = 0;
-    const frames = Math.ceil(buffered * this.#framesPerByte) + this.#emptyRun;
+    if (buffered === 0) this.#framesSinceDrained = this.#emptyRun;
+    const frames = Math.min(
+      Math.ceil(buffered * this.#framesPerByte) + this.#emptyRun,
+      this.#framesSinceDrained,
+    );
     return buffered + frames * FRAME_COST_BYTES;
   }
 }

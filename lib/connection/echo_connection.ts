@@ -84,6 +84,8 @@ class EchoConnection
   #messages = 0;
   #bytesIn = 0;
   #bytesOut = 0;
+  /** The backlog when this service started closing (`#backlog`). */
+  #backlogAtClose = 0;
   /** Counts what was sent, to estimate the backlog from `bufferedAmount`. */
   readonly #sent = new SentFrames();
   /** Messages sent (empty ones too): a listen-only client is not silent. */
@@ -176,6 +178,7 @@ class EchoConnection
         // Once: Deno can fire `close` twice.
         this.#abandoned = false;
         this.#services.metrics.closesUnanswered--;
+        this.#services.memory.charge(this, 0);
         return this.#options.lease.release();
       }
       const { code, reason } = event as CloseEvent;
@@ -190,6 +193,8 @@ class EchoConnection
    */
   close(reason: CloseReason, now = false): void {
     if (this.#closing || this.#finished) return;
+    // Read while the socket is OPEN: Deno says 0 once it is closing.
+    this.#backlogAtClose = this.#backlog();
     this.#close = new ServerClose(this.#socket, reason, {
       timeoutSeconds: this.#services.config.closeTimeoutSeconds,
       failing: this.#breach !== undefined,
@@ -255,7 +260,12 @@ class EchoConnection
    * from the recent frame sizes) and delayed echoes, in bytes.
    */
   #backlog(): number {
-    if (this.#finished) return 0;
+    // A close given up still has its queue in Deno until it lets go.
+    if (this.#finished && !this.#abandoned) return 0;
+    // Deno's bufferedAmount reads 0 once the socket is not OPEN, while the
+    // echoes a client never reads stay queued behind our Close: the backlog
+    // as it was at the close counts until Deno lets go of the socket.
+    if (this.#closing) return this.#backlogAtClose;
     return this.#sent.unread(this.#socket.bufferedAmount) +
       (this.#responder?.queuedBytes ?? 0);
   }
@@ -325,8 +335,13 @@ class EchoConnection
    * client past them, or past MAX_MESSAGE_BYTES, is no longer waited for.
    */
   #discard(data: string | ArrayBuffer): void {
+    const bytes = payloadBytes(data);
+    // Received payload all the same: Deno read it and the garbage is ours,
+    // so the overload watch takes it for moved bytes, not uncounted growth
+    // (a non-reader flood closed by the memory guard kept sending: s20b).
+    this.#services.metrics.bytesIn += bytes;
     if (!this.#close?.awaitingAnswer) return;
-    if (this.#limits.broken(payloadBytes(data), Date.now())) {
+    if (this.#limits.broken(bytes, Date.now())) {
       this.#close.stopAwaiting();
     }
   }
@@ -372,7 +387,11 @@ class EchoConnection
     this.#push?.stop();
     const { metrics, memory } = this.#services;
     const { lease, ip, id } = this.#options;
-    memory.charge(this, 0);
+    // A close never answered keeps what Deno still queues for it (echoes a
+    // client that never reads is never sent) counted until Deno lets go of
+    // the socket, re-read each second by the guard: the budget holds it,
+    // and the overload watch does not take it for uncounted growth.
+    memory.charge(this, this.#abandoned ? this.recount() : 0);
     this.#options.relay?.closed();
     if (this.#opened) metrics.connectionsOpen--;
     const timedOut = this.#abandoned;
