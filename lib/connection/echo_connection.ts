@@ -335,13 +335,8 @@ class EchoConnection
    * client past them, or past MAX_MESSAGE_BYTES, is no longer waited for.
    */
   #discard(data: string | ArrayBuffer): void {
-    const bytes = payloadBytes(data);
-    // Received payload all the same: Deno read it and the garbage is ours,
-    // so the overload watch takes it for moved bytes, not uncounted growth
-    // (a non-reader flood closed by the memory guard kept sending: s20b).
-    this.#services.metrics.bytesIn += bytes;
     if (!this.#close?.awaitingAnswer) return;
-    if (this.#limits.broken(bytes, Date.now())) {
+    if (this.#limits.broken(payloadBytes(data), Date.now())) {
       this.#close.stopAwaiting();
     }
   }

@@ -1,22 +1,15 @@
 /**
  * What a client that never reads leaves in the server stays counted: the
- * echoes Deno still queues for it after its close was given up (the memory
- * guard's budget holds them until Deno lets go of the socket), and the
- * messages it keeps sending after the server's Close (received payload, so
- * the overload watch takes their garbage for moved bytes, not uncounted
- * growth). Issue #20: 128 such clients made an `uncounted_memory` recycle
- * that closed every bystander.
+ * echoes Deno still queues for it behind the server's Close, also once the
+ * close was given up, count in the memory guard's budget until Deno lets go
+ * of the socket (Deno's `bufferedAmount` reads 0 once a socket is not OPEN).
+ * Issue #20: 128 such clients made an `uncounted_memory` recycle that closed
+ * every bystander.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  clientFrame,
-  closeCode,
-  FrameReader,
-  openRawWebSocket,
-  writeAll,
-} from "../../bench/wire.ts";
+import { clientFrame, openRawWebSocket, writeAll } from "../../bench/wire.ts";
 import { startTestServer } from "../_server.ts";
 import { until } from "../_client.ts";
 
@@ -66,42 +59,4 @@ Deno.test("the echoes queued for a client that never reads stay charged after it
       // Closed above.
     }
   }
-});
-
-Deno.test("messages that arrive after the server's Close count as bytes received", async () => {
-  await using server = startTestServer({ CLOSE_TIMEOUT_SECONDS: "30" });
-  const { metrics } = server.services;
-  const { conn, leftover } = await openRawWebSocket(server.port);
-  let close = 0;
-  const reader = new FrameReader((opcode, payload) => {
-    if (opcode === 0x8) close = closeCode(payload);
-  });
-  reader.push(leftover);
-  const reading = (async () => {
-    const buffer = new Uint8Array(4096);
-    for (;;) {
-      const n = await conn.read(buffer).catch(() => null);
-      if (n === null) return;
-      reader.push(buffer.subarray(0, n));
-    }
-  })();
-  try {
-    await writeAll(conn, clientFrame(0x1, new TextEncoder().encode("Goodbye")));
-    await until(() => close !== 0, "the server's Close", { timeoutMs: 10_000 });
-    const before = metrics.bytesIn;
-    // Not answered: 10 frames of 1 KiB the server drops unanswered.
-    for (let i = 0; i < 10; i++) {
-      await writeAll(conn, clientFrame(0x2, new Uint8Array(KiB)));
-    }
-    await until(
-      () => metrics.bytesIn - before === 10 * KiB,
-      `10 KiB counted (${metrics.bytesIn - before})`,
-      { timeoutMs: 10_000 },
-    );
-    assert.equal(metrics.messagesIn, 1, "only Goodbye counts as a message");
-  } finally {
-    conn.close();
-    await reading;
-  }
-  await server.allClosed({ timeoutMs: 20_000 });
 });
