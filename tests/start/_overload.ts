@@ -10,6 +10,8 @@ import assert from "node:assert/strict";
 import {
   type AttackResult,
   controlFlood,
+  endlessFragments,
+  type FragmentOptions,
   type Opened,
   openFrom,
 } from "../../bench/overload_attacks.ts";
@@ -232,4 +234,74 @@ export async function floodUntilIncident(
   });
   assert.equal(result.status, 101, `try ${try_} is upgraded`);
   await incident;
+}
+
+/**
+ * Starts {@link startIdleClient} and waits until it has been connected for
+ * {@link IDLE_BEFORE_MS} (through a calm stretch, so there before the
+ * trouble).
+ */
+export async function startIdleBefore(port: number, path = "/echo") {
+  const idle = startIdleClient(port, path);
+  await until(() => idle.statuses.length > 0, `the idle upgrade on ${path}`);
+  const since = performance.now();
+  await until(
+    () => performance.now() - since >= IDLE_BEFORE_MS,
+    `the idle client connected for ${IDLE_BEFORE_MS} ms`,
+    { timeoutMs: IDLE_BEFORE_MS * 2 },
+  );
+  return idle;
+}
+
+/**
+ * Waits for the idle client's return after `recycles` recycles, stops it,
+ * and asserts that every upgrade it asked for got a 101.
+ */
+export async function assertIdleReturned(
+  idle: ReturnType<typeof startIdleClient>,
+  recycles: number,
+): Promise<void> {
+  await until(
+    () => idle.statuses.length > recycles,
+    `the idle client's return after ${recycles} recycles`,
+  );
+  await idle.stop();
+  assert.ok(
+    idle.statuses.every((status) => status === 101),
+    `the idle client's upgrades: ${idle.statuses}`,
+  );
+}
+
+/** True when `ss` runs here (Linux with iproute2). */
+export function hasSs(): boolean {
+  try {
+    return new Deno.Command("ss", {
+      args: ["-V"],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One try of an endless fragmented message from {@link ATTACKER} at
+ * {@link ATTACK_BYTES_PER_SECOND} (with `options`: a path, a prelude):
+ * upgraded, cut by the server before its budget, and the `try_`th recycle
+ * incident logged.
+ */
+export async function fragmentsUntilIncident(
+  port: number,
+  records: LogRecord[],
+  try_: number,
+  options: FragmentOptions = {},
+): Promise<void> {
+  const result = await endlessFragments(port, ATTACKER, ATTACK_BYTES, {
+    bytesPerSecond: ATTACK_BYTES_PER_SECOND,
+    ...options,
+  });
+  assert.equal(result.status, 101, `try ${try_} is upgraded`);
+  assert.ok(result.cut, `try ${try_} is cut before its budget`);
+  await recycles(records, try_);
 }

@@ -21,6 +21,7 @@ import {
 } from "../../lib/start/socket_bytes.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
 import { readKernel } from "../../lib/start/incident_suspects.ts";
+import { hasSs } from "./_overload.ts";
 
 const MiB = 1024 * 1024;
 const NOW = 100_000;
@@ -298,20 +299,6 @@ Deno.test("SocketBytesReader reads the kernel's count, or says why not", async (
     },
   );
 });
-
-/** True when `ss` runs here (Linux with iproute2). */
-function hasSs(): boolean {
-  try {
-    return new Deno.Command("ss", {
-      args: ["-V"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("readKernel() blocks the loop at a memory incident and waits for the others", async (t) => {
   const calls: string[] = [];

@@ -9,32 +9,18 @@
  * flooder apart by the bytes the app never saw.
  */
 import assert from "node:assert/strict";
-import { endlessFragments } from "../../bench/overload_attacks.ts";
 import { clientFrame } from "../../bench/wire.ts";
 import {
-  ATTACK_BYTES,
-  ATTACK_BYTES_PER_SECOND,
   ATTACKER,
   attackTwice,
   floodUntilIncident,
+  fragmentsUntilIncident,
+  hasSs,
   recycles,
   startAttacked,
 } from "./_overload.ts";
 
 const hi = clientFrame(0x1, new TextEncoder().encode("hi"));
-
-/** True when `ss` runs here (Linux with iproute2). */
-function hasSs(): boolean {
-  try {
-    return new Deno.Command("ss", {
-      args: ["-V"],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 for (const path of ["/echo", "/room/lobby"]) {
   Deno.test(
@@ -43,21 +29,11 @@ for (const path of ["/echo", "/room/lobby"]) {
       await using service = await startAttacked();
       const { third, report } = await attackTwice(
         service.port,
-        async (try_) => {
-          const result = await endlessFragments(
-            service.port,
-            ATTACKER,
-            ATTACK_BYTES,
-            {
-              path,
-              bytesPerSecond: ATTACK_BYTES_PER_SECOND,
-              prelude: ({ socket }) => socket.write(hi),
-            },
-          );
-          assert.equal(result.status, 101, `try ${try_} is upgraded`);
-          assert.ok(result.cut, `try ${try_} is cut before its budget`);
-          await recycles(service.records, try_);
-        },
+        (try_) =>
+          fragmentsUntilIncident(service.port, service.records, try_, {
+            path,
+            prelude: ({ socket }) => socket.write(hi),
+          }),
       );
       const found = await recycles(service.records, 2);
       assert.equal(third, 429, JSON.stringify(found));

@@ -10,7 +10,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  endlessFragments,
   type Opened,
   openFrom,
   resetUpgrades,
@@ -19,14 +18,15 @@ import {
 import { until } from "../_client.ts";
 import { clientFrame } from "../../bench/wire.ts";
 import {
+  assertIdleReturned,
   ATTACK_BYTES,
   ATTACK_BYTES_PER_SECOND,
   ATTACKER,
   attackTwice,
   BYSTANDER,
   floodUntilIncident,
+  fragmentsUntilIncident,
   IDLE,
-  IDLE_BEFORE_MS,
   incidents,
   LISTENER,
   MAX_RSS,
@@ -35,7 +35,7 @@ import {
   recycles,
   RSS_MARGIN,
   startAttacked,
-  startIdleClient,
+  startIdleBefore,
 } from "./_overload.ts";
 
 Deno.test(
@@ -43,25 +43,11 @@ Deno.test(
   async () => {
     await using service = await startAttacked();
     // Never sends, is sent nothing, reconnects after each recycle.
-    const idle = startIdleClient(service.port);
-    await until(() => idle.statuses.length > 0, "the idle client's upgrade");
-    const since = performance.now();
-    await until(
-      () => performance.now() - since >= IDLE_BEFORE_MS,
-      `the idle client connected for ${IDLE_BEFORE_MS} ms`,
-      { timeoutMs: IDLE_BEFORE_MS * 2 },
+    const idle = await startIdleBefore(service.port);
+    const { third, report } = await attackTwice(
+      service.port,
+      (try_) => fragmentsUntilIncident(service.port, service.records, try_),
     );
-    const { third, report } = await attackTwice(service.port, async (try_) => {
-      const result = await endlessFragments(
-        service.port,
-        ATTACKER,
-        ATTACK_BYTES,
-        { bytesPerSecond: ATTACK_BYTES_PER_SECOND },
-      );
-      assert.equal(result.status, 101, `try ${try_} is upgraded`);
-      assert.ok(result.cut, `try ${try_} is cut before its budget`);
-      await recycles(service.records, try_);
-    });
     assert.equal(third, 429);
     assert.ok(
       peakRss(service.running) < MAX_RSS * (1 + RSS_MARGIN),
@@ -81,15 +67,7 @@ Deno.test(
     assert.equal(found[1]!.refused, `${ATTACKER} 300s`);
     // The idle client was struck at no incident and reconnected each time.
     assert.ok(found.every((record) => !String(record.struck).includes(IDLE)));
-    await until(
-      () => idle.statuses.length >= 3,
-      "the idle client's reconnection after both recycles",
-    );
-    await idle.stop();
-    assert.ok(
-      idle.statuses.every((status) => status === 101),
-      `idle client's upgrades: ${idle.statuses}`,
-    );
+    await assertIdleReturned(idle, 2);
     await until(
       () =>
         service.records.some((record) =>
