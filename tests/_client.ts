@@ -254,3 +254,44 @@ export async function until(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/**
+ * Reads `reader` until the text read so far satisfies `found`; the reader
+ * is cancelled if the deadline passes first.
+ *
+ * @param what What is awaited, for the error messages.
+ * @returns All the text read.
+ * @throws {Deno.errors.TimedOut} `Timed out after 5000 ms waiting for <what>`
+ * @throws {Error} `The stream ended before <what>: <text>` if it ends first.
+ * @example
+ * ```ts ignore
+ * const text = await readTextUntil(reader, (text) => text.includes("\n\n"), "the first event");
+ * ```
+ */
+export async function readTextUntil(
+  reader: ReadableStreamDefaultReader<string>,
+  found: (text: string) => boolean,
+  what: string,
+  options: WaitOptions = {},
+): Promise<string> {
+  let text = "";
+  try {
+    await withDeadline(
+      (async () => {
+        while (!found(text)) {
+          const { value, done } = await reader.read();
+          if (done) {
+            throw new Error(`The stream ended before ${what}: ${text}`);
+          }
+          text += value;
+        }
+      })(),
+      options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      what,
+    );
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    throw error;
+  }
+  return text;
+}

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "./_server.ts";
-import { closeAndWait, connect, openWebSocket, until } from "./_client.ts";
+import {
+  closeAndWait,
+  connect,
+  openWebSocket,
+  readTextUntil,
+  until,
+} from "./_client.ts";
 import {
   openRawWebSocket,
   rawRequest,
@@ -85,6 +91,40 @@ Deno.test("the test kit's waits fail after their deadline, naming what and where
       /^TimedOut: Timed out after 20 ms waiting for nothing$/,
     );
   });
+
+  await t.step(
+    "readTextUntil() names what it waited for, and a stream that ended",
+    async () => {
+      const silent = new ReadableStream<string>({ start() {} }).getReader();
+      await assert.rejects(
+        readTextUntil(silent, (text) => text.includes("x"), "an x", {
+          timeoutMs: 20,
+        }),
+        /^TimedOut: Timed out after 20 ms waiting for an x$/,
+      );
+      const ended = new ReadableStream<string>({
+        start(controller) {
+          controller.enqueue("abc");
+          controller.close();
+        },
+      }).getReader();
+      await assert.rejects(
+        readTextUntil(ended, (text) => text.includes("x"), "an x"),
+        /^Error: The stream ended before an x: abc$/,
+      );
+      const found = new ReadableStream<string>({
+        start(controller) {
+          controller.enqueue("ab");
+          controller.enqueue("xc");
+        },
+      }).getReader();
+      assert.equal(
+        await readTextUntil(found, (text) => text.includes("x"), "an x"),
+        "abxc",
+      );
+      await found.cancel();
+    },
+  );
 
   await t.step("openWebSocket() rejects a refused handshake", async () => {
     await assert.rejects(

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
-import { withDeadline } from "../_client.ts";
+import { readTextUntil } from "../_client.ts";
 import { openRawWebSocket, readFrame } from "../../bench/wire.ts";
 
 Deno.test("/inspect and /sse report credentials as present and redacted, never their values", async (t) => {
@@ -38,19 +38,14 @@ Deno.test("/inspect and /sse report credentials as present and redacted, never t
     const response = await fetch(`${server.http}/sse`, { headers: secrets });
     const reader = response.body!.pipeThrough(new TextDecoderStream())
       .getReader();
-    let text = "";
+    let text: string;
     try {
-      await withDeadline(
-        (async () => {
-          while (!text.includes("event: request")) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            text += value;
-          }
-          text += (await reader.read()).value ?? "";
-        })(),
-        10_000,
+      // The whole request event: its block ends with a blank line.
+      text = await readTextUntil(
+        reader,
+        (text) => /event: request\n(?:.+\n)*\n/.test(text),
         "/sse's request event",
+        { timeoutMs: 10_000 },
       );
     } finally {
       await reader.cancel();

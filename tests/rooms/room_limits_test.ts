@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
-import { closeAndWait, connect, until, withDeadline } from "../_client.ts";
+import { closeAndWait, connect, readTextUntil, until } from "../_client.ts";
 import {
   clientFrame,
   openRawWebSocket,
@@ -23,23 +23,12 @@ async function watch(http: string, name: string) {
   assert.equal(response.status, 200, `presence of ${name}`);
   const reader = response.body!.pipeThrough(new TextDecoderStream())
     .getReader();
-  let text = "";
-  try {
-    await withDeadline(
-      (async () => {
-        while (!text.includes("\n\n")) {
-          const { value, done } = await reader.read();
-          assert.ok(!done, "the stream ended before its first event");
-          text += value;
-        }
-      })(),
-      10_000,
-      `the first presence event of ${name}`,
-    );
-  } catch (error) {
-    await reader.cancel();
-    throw error;
-  }
+  const text = await readTextUntil(
+    reader,
+    (text) => text.includes("\n\n"),
+    `the first presence event of ${name}`,
+    { timeoutMs: 10_000 },
+  );
   assert.match(text, /"change":"snapshot"/);
   return reader;
 }

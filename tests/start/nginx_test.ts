@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { checkSite, shippedSite, startNginx } from "../_nginx.ts";
 import { ROOT, startTestServer } from "../_server.ts";
-import { connect, withDeadline } from "../_client.ts";
+import { connect, readTextUntil, withDeadline } from "../_client.ts";
 import { openRawWebSocket, readFrame, writeAll } from "../../bench/wire.ts";
 
 /**
@@ -79,18 +79,12 @@ Deno.test("through nginx with deploy/nginx.conf and TRUST_PROXY=1", async (t) =>
     // times over: buffered, none would arrive before the stream ends (300 s).
     const reader = response.body!.pipeThrough(new TextDecoderStream())
       .getReader();
-    let text = "";
     try {
-      await withDeadline(
-        (async () => {
-          while (!text.includes("event: time")) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            text += value;
-          }
-        })(),
-        10_000,
+      const text = await readTextUntil(
+        reader,
+        (text) => text.includes("event: time"),
         "the first time event through nginx",
+        { timeoutMs: 10_000 },
       );
       assert.match(text, /^event: server\n/);
       assert.match(text, /event: request\n/);

@@ -5,7 +5,7 @@ import {
   startTaskArgs,
   waitForExit,
 } from "../_server.ts";
-import { closeAndWait, connect } from "../_client.ts";
+import { closeAndWait, connect, readTextUntil } from "../_client.ts";
 import {
   openRawWebSocket,
   upgradeRequest,
@@ -92,17 +92,11 @@ Deno.test("open_delay clients that open and that go away leave stderr empty (no 
   );
   gone.close();
   // The service notices the client gone well before the delay ends.
-  await withDeadline(
-    (async () => {
-      let text = "";
-      while (!text.includes('"client_gone"')) {
-        const { value, done } = await service.stdout.read();
-        if (done) throw new Error(`stdout ended before client_gone: ${text}`);
-        text += value;
-      }
-    })(),
-    8000,
+  await readTextUntil(
+    service.stdout,
+    (text) => text.includes('"client_gone"'),
     "the refusal of the client that went during its open_delay",
+    { timeoutMs: 8000 },
   );
   service.child.kill("SIGTERM");
   assert.equal((await waitForExit(service.child)).code, 0);
