@@ -146,7 +146,7 @@ function bindAddress(value: string | undefined): string | undefined {
 function onOff(value: string | undefined): boolean {
   if (value === undefined || value === "false" || value === "0") return false;
   if (value === "true" || value === "1") return true;
-  return refuse("expected true or false");
+  return refuse("expected true or false (or 1 or 0)");
 }
 
 /** `LOG_FORMAT`: text lines or JSON lines; unset is text. */
@@ -442,7 +442,7 @@ export const SETTINGS = {
     parse: onOff,
     default: "false",
     unit: "flag",
-    range: "true or false",
+    range: "true or false (1 or 0)",
     description:
       "`Strict-Transport-Security` (180 days) goes only on https answers for a host that is not `localhost` or loopback; `true` adds `includeSubDomains`, which makes browsers use https for every name under that host too",
   } satisfies Setting<"hstsIncludeSubdomains", boolean>,

@@ -330,7 +330,7 @@ export function parseEchoQuery(
       misplaced.push({
         option: "count",
         message:
-          `expected an integer 1-${empties} with size=0: the server cannot see whether empty messages were read, so no more may wait unread (MAX_BUFFERED_BYTES / 600 bytes each)`,
+          `expected an integer 1-${empties} with size=0: the server cannot see whether empty messages were read, so no more may wait unread (MAX_BUFFERED_BYTES, less a frame's margin, / 600 bytes each)`,
       });
     }
   }
