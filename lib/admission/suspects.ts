@@ -1,6 +1,6 @@
 /**
- * The suspect list: client addresses the overload watch found connected at
- * repeated incidents without sending a complete message. An incident the app
+ * The suspect list: client addresses the overload watch struck at repeated
+ * incidents (`lib/start/overload_attribution.ts` says who is struck). An incident the app
  * cannot count (endless fragments, control-frame floods, reset upgrades)
  * costs every client a reconnect; refusing a repeat attacker's address for a
  * while stops it from costing them again. A client that sends complete
@@ -76,12 +76,17 @@ export class SuspectList {
   /**
    * Remembers `keys` as seen exchanging messages at an incident, for
    * {@link VOUCH_MEMORY_MS}: a young silent connection of theirs is taken
-   * for a reconnect the held event loop has not served yet.
+   * for a reconnect the held event loop has not served yet. Their strikes
+   * start again (a bystander silent at one incident, its first message not
+   * yet processed by the held loop, and seen exchanging at the next).
    *
    * @param now Milliseconds since epoch.
    */
   vouch(keys: Iterable<string>, now: number = Date.now()): void {
     for (const key of keys) {
+      // Seen exchanging messages: its strikes start again.
+      const record = this.#records.get(key);
+      if (record) record.strikes = 0;
       this.#vouched.delete(key);
       if (this.#vouched.size >= MAX_TRACKED_ADDRESSES) {
         // The map keeps insertion order: the first key is the oldest.
@@ -98,10 +103,13 @@ export class SuspectList {
   }
 
   /**
-   * Strikes each key once for one incident, and clears the strikes of every
-   * key not among them; a key reaching {@link SUSPECT_STRIKES} in a row is
-   * refused for {@link SUSPECT_REFUSE_SECONDS},
-   * doubled for each earlier listing.
+   * Strikes each key once for one incident; a key reaching
+   * {@link SUSPECT_STRIKES} without being vouched for in between
+   * ({@link vouch}) is refused for {@link SUSPECT_REFUSE_SECONDS}, doubled
+   * for each earlier listing. An incident the key was absent from leaves
+   * its strikes: two attacking addresses taking turns (one incident each,
+   * in turn) were never refused while an absence cleared them (stranger
+   * review, `frag_alternate`: 6 incidents, 6 recycles, 0 listings).
    *
    * @param keys Distinct client keys connected at the incident and silent.
    * @param now Milliseconds since epoch.
@@ -109,12 +117,6 @@ export class SuspectList {
   strike(keys: Iterable<string>, now: number = Date.now()): Strike[] {
     this.#forgetOld(now);
     const struck = new Set(keys);
-    // Strikes count in a row: an address silent at one incident but not at
-    // the next (a bystander whose first message a held loop had not yet
-    // processed) starts again.
-    for (const [key, record] of this.#records) {
-      if (!struck.has(key)) record.strikes = 0;
-    }
     const out: Strike[] = [];
     for (const key of struck) {
       let record = this.#records.get(key);

@@ -16,8 +16,8 @@
  *    process instead (non-zero, for `Restart=`).
  * 3. Attribute: the client whose connection brought bytes the app never
  *    saw (the kernel's count, `ss`), or else showed no flow during the
- *    trouble, is struck (`incident_suspects.ts`); two strikes in a row
- *    refuse its address for a while (`suspects.ts`).
+ *    trouble, is struck (`incident_suspects.ts`); two strikes with no
+ *    vouching between refuse its address for a while (`suspects.ts`).
  * 4. Fail visibly: a listener that cannot accept within its bound turns
  *    `/healthz` 503, then the process exits with 1; leaked upgrades that
  *    starve it of descriptors (`descriptor_budget.ts`) turn it 503, drain
