@@ -90,6 +90,15 @@ Deno.test("plain HTTP requests past an address's rate get 429 with Retry-After",
       /^Too many requests from 127\.0\.0\.1: at most 1 a second \(RATE_LIMIT_IP_REQUESTS_PER_SECOND\)\. Retry later\n$/,
     );
   });
+  await t.step(
+    "a plain GET of /echo (no Upgrade) is a plain request too",
+    async () => {
+      assert.equal(await statusFrom(server.port, "127.0.24.2", "/echo"), 426);
+      assert.equal(await statusFrom(server.port, "127.0.24.2", "/echo"), 426);
+      assert.equal(await statusFrom(server.port, "127.0.24.2", "/echo"), 426);
+      assert.equal(await statusFrom(server.port, "127.0.24.2", "/echo"), 429);
+    },
+  );
   await t.step("another address is not affected", async () => {
     assert.equal(await statusFrom(server.port, "127.0.24.1", "/healthz"), 200);
   });
@@ -104,7 +113,7 @@ Deno.test("plain HTTP requests past an address's rate get 429 with Retry-After",
     },
   );
   await t.step("counted in /metrics and logged", () => {
-    assert.equal(server.services.metrics.refusals.get("request_rate"), 1);
+    assert.equal(server.services.metrics.refusals.get("request_rate"), 2);
     assert.ok(
       server.logs.some((line) =>
         /^http refused ip=127\.0\.0\.1 reason=request_rate status=429 path=\/metrics$/
