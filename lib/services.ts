@@ -70,7 +70,7 @@ export interface IncidentRecord {
   downMs?: number;
   /** Leaked upgrades counted (descriptor_leak). */
   leaked?: number;
-  /** Why the process ends, when that is the action (descriptor_leak). */
+  /** Why the process ends or the listener is recycled (descriptor_leak, unanswered_closes). */
   reason?: string;
   /**
    * How the kernel's count of each connection's bytes went (`read N

@@ -294,9 +294,16 @@ export function superviseServe(
       clearTimeout(timer);
       timer = undefined;
       down();
-      const old = servers.at(-1);
-      if (old) {
+      // Every server, not only the last: one whose accept loop failed for
+      // want of descriptors still holds the connections it accepted (closes
+      // never answered held 231 of 256 descriptors through a recycle that
+      // aborted only the server listening since: tests/start/
+      // unanswered_closes_test.ts).
+      for (const old of servers) {
+        if (retired.has(old)) continue;
         retired.add(old);
+        // A failed one's end has been seen already: forget it once aborted.
+        old.finished.then(() => forget(old), () => forget(old));
         // Aborted, not shut down: Deno's graceful shutdown writes its own
         // Close 1001 on every WebSocket whose close() op it has not polled
         // yet (a lazy op, polled on the next turn of the loop), so the 1013

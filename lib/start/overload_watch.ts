@@ -45,7 +45,8 @@ import type {
   WatchedServices,
 } from "./overload_watch_options.ts";
 import { fairShare, processCpuMs } from "./cpu_share.ts";
-import { LEAK_TRIP, UpgradeLeaks } from "./upgrade_leaks.ts";
+import { UpgradeLeaks } from "./upgrade_leaks.ts";
+import { unansweredTrip } from "./unanswered_closes.ts";
 import {
   countOpenDescriptors,
   EXIT_DESCRIPTORS_LEAKED,
@@ -68,17 +69,6 @@ export const FAIL_EXIT_DELAY_MS = 2000;
 export const RECYCLE_DRAIN_MS = 1000;
 /** How long listening again may take before the process gives up, in ms. */
 export const RELISTEN_LIMIT_MS = 5000;
-/**
- * Closes given up and still holding a slot that make an `unanswered_closes`
- * incident, as a share of MAX_CONNECTIONS (at least {@link LEAK_TRIP}):
- * only a recycle lets Deno drop them, and clients that send `Goodbye` and
- * never answer the close filled every slot (MAX_CONNECTIONS=60: every new
- * visitor got 503 for the 180 s watched; attack review, issue #20). A client
- * that vanished after our close is given up too, but they go by themselves
- * once TCP gives up on them, so a tenth of the slots at once is an attack.
- */
-export const UNANSWERED_TRIP_SHARE = 0.1;
-
 /**
  * Try Again Later (1013): the listener is being recycled to free memory or
  * the event loop a client took; reconnecting at once is welcome.
@@ -207,22 +197,21 @@ export class OverloadWatch {
   }
 
   /**
-   * Closes the clients never answered, holding their slots until a recycle
-   * (Deno has no close timeout): past {@link UNANSWERED_TRIP_SHARE} of
-   * MAX_CONNECTIONS, recycle. Their addresses are struck like any close
-   * left unanswered (`overload_attribution.ts`).
+   * Closes the clients never answered, holding their sockets until a
+   * recycle (Deno has no close timeout): once they hold a tenth of what the
+   * clients hold (`unanswered_closes.ts`), recycle. Their addresses are
+   * struck like any close left unanswered (`overload_attribution.ts`).
    */
   #checkUnanswered(): void {
-    const { metrics, config } = this.#services;
-    const trip = Math.max(
-      LEAK_TRIP,
-      Math.ceil(config.maxConnections * UNANSWERED_TRIP_SHARE),
-    );
+    const { metrics } = this.#services;
     // Under `deno serve` nothing the app does frees them: `/healthz` shows
     // the count.
-    if (!this.#options.recycle) return;
-    if (this.#acting || metrics.closesUnanswered < trip) return;
-    void this.#recycleFor("unanswered_closes");
+    if (!this.#options.recycle || this.#acting) return;
+    const reason = unansweredTrip({
+      unanswered: metrics.closesUnanswered,
+      open: metrics.connectionsOpen + metrics.streamsOpen,
+    });
+    if (reason) void this.#recycleFor("unanswered_closes", reason);
   }
 
   /**
@@ -305,7 +294,7 @@ export class OverloadWatch {
     return evidence ? withEvidence(record, evidence) : record;
   }
 
-  async #recycleFor(cause: IncidentCause): Promise<void> {
+  async #recycleFor(cause: IncidentCause, reason?: string): Promise<void> {
     this.#acting = true;
     const { registry, metrics, overload } = this.#services;
     // Judged before anything closes: a closed socket leaves the kernel's
@@ -332,6 +321,7 @@ export class OverloadWatch {
     const closed = registry.closeEvery(CLOSE_RECYCLE, true);
     metrics.recycleCloses += closed;
     const record = this.#record(cause, "recycled", struck, closed, suspects);
+    if (reason) record.reason = reason;
     try {
       record.downMs = await recycle(
         () => this.#drained(performance.now() + RECYCLE_DRAIN_MS),

@@ -1,0 +1,133 @@
+/**
+ * Closes the clients never answer hold their socket in Deno 2.9 (no close
+ * timeout) until the listener is recycled (`lib/start/unanswered_closes.ts`).
+ * Under a low descriptor limit (`prlimit`) and the start task's permissions
+ * (the limit unknown, MAX_CONNECTIONS left at 10,000): clients from several
+ * 127.x addresses send `Goodbye` and never answer the close. They would
+ * hold every descriptor, so the watch recycles the listener, which frees
+ * them, and a new client is served.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Socket } from "node:net";
+import { startTaskArgs } from "../_server.ts";
+import { connect, until } from "../_client.ts";
+import { spawnLimited } from "../_limited.ts";
+import { clientFrame } from "../../bench/wire.ts";
+import { openFrom } from "../../bench/overload_attacks.ts";
+import {
+  UNANSWERED_TRIP_FLOOR,
+  unansweredTrip,
+} from "../../lib/start/unanswered_closes.ts";
+
+const LIMIT = 256;
+/** Within MAX_CONNECTIONS_PER_IP (32) each: 240 clients, as in the attack. */
+const PER_ADDRESS = 30;
+const ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.24.${i + 1}`);
+const RECYCLED =
+  /overload incident cause=unanswered_closes action=recycled .*reason="([^"]+)"/;
+
+/**
+ * Opens PER_ADDRESS upgrades from `address`, one after another; upgrades
+ * that fail (descriptors ran out: the listener is down) are not kept.
+ *
+ * @returns The upgraded sockets; every socket opened is added to `opened`.
+ */
+async function openAll(
+  port: number,
+  address: string,
+  opened: Socket[],
+): Promise<Socket[]> {
+  const upgraded: Socket[] = [];
+  for (let i = 0; i < PER_ADDRESS; i++) {
+    try {
+      const { socket, status } = await openFrom(port, address);
+      opened.push(socket);
+      if (status === 101) upgraded.push(socket);
+    } catch {
+      // Refused or timed out: no descriptor was left to accept it.
+    }
+  }
+  return upgraded;
+}
+
+Deno.test("closes never answered trip at a tenth of what clients hold, never fewer than the floor", async (t) => {
+  await t.step(
+    "a page of 50 clients closing at once is never counted: their closes are not given up",
+    () => {
+      // Closes are counted only once CLOSE_TIMEOUT_SECONDS gave them up.
+      assert.equal(unansweredTrip({ unanswered: 0, open: 50 }), undefined);
+    },
+  );
+  await t.step("fewer than the floor never trip, even alone", () => {
+    assert.equal(UNANSWERED_TRIP_FLOOR, 16);
+    assert.equal(unansweredTrip({ unanswered: 15, open: 0 }), undefined);
+    assert.ok(unansweredTrip({ unanswered: 16, open: 0 }));
+  });
+  await t.step(
+    "clients that vanished among many open stay under a tenth",
+    () => {
+      assert.equal(unansweredTrip({ unanswered: 100, open: 1000 }), undefined);
+      assert.ok(unansweredTrip({ unanswered: 112, open: 1000 }));
+    },
+  );
+  await t.step(
+    "the attacks seen: 231 under 256 descriptors, 600 without a limit",
+    () => {
+      assert.equal(
+        unansweredTrip({ unanswered: 231, open: 0 }),
+        "231 closes never answered hold 100% of what clients hold (0 connections and streams open); only a recycle frees them",
+      );
+      assert.match(unansweredTrip({ unanswered: 600, open: 20 })!, /hold 97%/);
+    },
+  );
+});
+
+Deno.test(
+  "closes never answered that hold the descriptors under the start task's permissions recycle the listener, and a new client is then served",
+  async () => {
+    await using child = await spawnLimited(LIMIT, await startTaskArgs(), {
+      LOG_FORMAT: "text",
+      CLOSE_TIMEOUT_SECONDS: "2",
+    });
+    const held: Socket[] = [];
+    try {
+      // All open before any says Goodbye: no close is given up (and no
+      // recycle made) while others still connect.
+      const upgraded = (await Promise.all(
+        ADDRESSES.map((address) => openAll(child.port, address, held)),
+      )).flat();
+      assert.ok(upgraded.length >= 32, `only ${upgraded.length} upgraded`);
+      const goodbye = clientFrame(0x1, new TextEncoder().encode("Goodbye"));
+      for (const socket of upgraded) {
+        // The echo and the close are read and dropped, never answered.
+        socket.resume();
+        socket.write(goodbye);
+      }
+      await until(
+        () => RECYCLED.test(child.stdout()) || child.exited(),
+        "an unanswered_closes recycle",
+        { timeoutMs: 60_000 },
+      );
+      const reason = child.stdout().match(RECYCLED)?.[1];
+      assert.match(
+        reason ?? `${child.stdout()} ${child.stderr()}`,
+        /^\d+ closes never answered hold \d+% of what clients hold \(\d+ connections and streams open\); only a recycle frees them$/,
+      );
+      assert.equal(child.exited(), false);
+      assert.match(child.stdout(), /action=recycled .*struck=127\.0\.24\./);
+      // The line is logged once the server listens again.
+      const { socket, inbox } = await connect(
+        `ws://127.0.0.1:${child.port}/echo`,
+        { timeoutMs: 10_000 },
+      );
+      socket.send("hello");
+      assert.equal(await inbox.next(), "hello");
+      socket.close();
+      assert.equal((await inbox.closed()).code, 1005);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
+  },
+);
