@@ -181,7 +181,9 @@ export const REFUSALS = {
     503,
     RETRY,
     ({ max }) =>
-      `No room for another room: ${max} rooms are open on this server (MAX_ROOMS). Retry later\n`,
+      `No room for another room: ${max} ${
+        max === 1 ? "room is" : "rooms are"
+      } open on this server (MAX_ROOMS). Retry later\n`,
   ),
   /** MAX_ROOMS=0: rooms are turned off. */
   rooms_off: row(

@@ -112,3 +112,26 @@ Deno.test("the README names the CJK font next to Chromium", async () => {
   );
   assert.match(readme, /fonts-wqy-zenhei/);
 });
+
+Deno.test(".ci/run --help says how to call it and runs nothing; an unknown argument exits 2", async (t) => {
+  const run = async (arg: string) => {
+    const { code, stdout, stderr } = await new Deno.Command("bash", {
+      args: [script.pathname, arg],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code, stdout: decode(stdout), stderr: decode(stderr) };
+  };
+  await t.step("--help: usage, exit 0", async () => {
+    const { code, stdout } = await run("--help");
+    assert.equal(code, 0);
+    assert.match(stdout, /^usage: \.ci\/run \[--missing\]/);
+    assert.doesNotMatch(stdout, /deno \d/, "it must not go on to install");
+  });
+  await t.step("--bogus: named on stderr, exit 2", async () => {
+    const { code, stderr } = await run("--bogus");
+    assert.equal(code, 2);
+    assert.equal(stderr, ".ci/run: unknown argument --bogus (try --help)\n");
+  });
+});

@@ -44,7 +44,7 @@ Deno.test("presence streams create no room that keeps a member out", async () =>
   assert.equal(server.services.rooms.state().rooms, 1);
   const refused = await rawRequest(server.port, upgradeRequest("/room/e"));
   assert.equal(refused.status, 503, "MAX_ROOMS still holds for members");
-  assert.match(refused.body, /1 rooms are open/);
+  assert.match(refused.body, /1 room is open/);
   watchers.push(await watch(server.http, "e"));
   await closeAndWait(member.socket, member.inbox);
   for (const reader of watchers) await reader.cancel();

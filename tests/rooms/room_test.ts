@@ -173,7 +173,7 @@ Deno.test("MAX_ROOMS caps the rooms of an instance; 0 turns rooms off", async (t
       upgradeRequest("/room/second"),
     );
     assert.equal(refused.status, 503);
-    assert.match(refused.body, /1 rooms are open/);
+    assert.match(refused.body, /1 room is open/);
     await leave(members);
     await until(() => server.services.rooms.state().rooms === 0, "room gone");
     const again = await connect(`${server.ws}/room/second`);
