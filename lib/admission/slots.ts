@@ -42,8 +42,10 @@ export interface Activity {
   /** When this service started closing it, in ms since epoch; undefined if it has not. */
   closingSince: number | undefined;
   /**
-   * True for a room member: a member of a quiet room is sent nothing and
-   * may send nothing, and is never a suspect.
+   * True for a room member. Attribution no longer reads it (members are
+   * judged like anyone since c3ef839: a quiet-room member open before the
+   * trouble is spared by the calm stretch, an attacker by bytes); kept for
+   * the tests that say so, and the next field to remove.
    */
   roomMember: boolean;
 }
