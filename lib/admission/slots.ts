@@ -41,13 +41,6 @@ export interface Activity {
   lastMessageAt: number;
   /** When this service started closing it, in ms since epoch; undefined if it has not. */
   closingSince: number | undefined;
-  /**
-   * True for a room member. Attribution no longer reads it (members are
-   * judged like anyone since c3ef839: a quiet-room member open before the
-   * trouble is spared by the calm stretch, an attacker by bytes); kept for
-   * the tests that say so, and the next field to remove.
-   */
-  roomMember: boolean;
 }
 
 /** A connection slot; `release()` is idempotent. */

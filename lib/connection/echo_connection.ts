@@ -162,7 +162,6 @@ class EchoConnection
       sent: this.#messagesOut,
       lastMessageAt: this.lastActiveAt,
       closingSince: this.#close?.since,
-      roomMember: this.#options.relay !== undefined,
     };
   }
 

@@ -187,7 +187,7 @@ export function unseenAllowance(
  * import assert from "node:assert/strict";
  * import { attribute } from "./overload_attribution.ts";
  * const peer = (port: number) => ({ transport: "tcp" as const, hostname: "127.0.0.1", port });
- * const base = { opened: true, startedAt: 0, lastMessageAt: 900, closingSince: undefined, roomMember: false };
+ * const base = { opened: true, startedAt: 0, lastMessageAt: 900, closingSince: undefined };
  * const attacker = { ...base, messages: 1, sent: 1, bytesIn: 2, peer: peer(40000) };
  * const echoing = { ...base, messages: 50, sent: 50, bytesIn: 500, peer: peer(40001) };
  * const found = attribute(

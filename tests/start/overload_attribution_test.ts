@@ -31,7 +31,6 @@ function activity(fields: Partial<Activity> = {}): Activity {
     sent: 0,
     lastMessageAt: NOW - 60_000,
     closingSince: undefined,
-    roomMember: false,
     ...fields,
   };
 }
@@ -60,7 +59,7 @@ Deno.test("attribute() strikes the silent and never a connection exchanging mess
     "a listen-only member of a quiet room is judged like anyone: struck when silent and not there before the trouble",
     () => {
       const found = attribute(
-        [[activity({ roomMember: true }), "127.0.0.5"]],
+        [[activity(), "127.0.0.5"]],
         clock(),
       );
       assert.deepEqual(judged(found), { struck: ["127.0.0.5"], vouched: [] });
@@ -70,7 +69,7 @@ Deno.test("attribute() strikes the silent and never a connection exchanging mess
     "a listen-only member of a quiet room connected before the calm stretch is spared",
     () => {
       const found = attribute(
-        [[activity({ roomMember: true }), "127.0.0.5"]],
+        [[activity(), "127.0.0.5"]],
         { ...clock(), calmSince: NOW - 10_000 },
       );
       assert.deepEqual(judged(found), { struck: [], vouched: ["127.0.0.5"] });

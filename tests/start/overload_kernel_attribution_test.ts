@@ -46,7 +46,6 @@ function activity(port: number, fields: Partial<Activity> = {}): Activity {
     sent: 0,
     lastMessageAt: CALM + 5000,
     closingSince: undefined,
-    roomMember: false,
     ...fields,
   };
 }
@@ -86,7 +85,7 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
     },
   );
   await t.step("a room member flooding pongs: struck", () => {
-    const member = activity(40000, { roomMember: true, sent: 50 });
+    const member = activity(40000, { sent: 50 });
     assert.deepEqual(
       attribute([[member, "127.0.0.2"]], clock, kernel({ 40000: 40 * MiB }))
         .struck,
