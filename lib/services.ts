@@ -17,6 +17,7 @@ import type { MemoryPeers } from "./admission/memory_peers.ts";
 import type { IncidentCause, Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
 import type { SuspectList } from "./admission/suspects.ts";
+import type { RefusalLog } from "./admission/refusal_log.ts";
 import type { RoomRegistry } from "./rooms/registry.ts";
 
 /** What `/healthz` can report about accepting connections. */
@@ -126,6 +127,11 @@ export interface Services {
   /** The rooms of `/room/NAME`, and the bridge to other instances if any. */
   rooms: RoomRegistry;
   log: Log;
+  /**
+   * Where refusals are logged: the first of an address and reason at once,
+   * the rest as one count a second (`admission/refusal_log.ts`).
+   */
+  refusalLog: RefusalLog;
   /**
    * The connections' deadlines: the idle timeout (off when
    * IDLE_TIMEOUT_SECONDS is 0), the open deadline and the close timeout.

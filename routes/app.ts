@@ -17,6 +17,7 @@ import {
   describeIpSource,
 } from "../lib/admission/client_ip.ts";
 import { refuse } from "../lib/admission/refuse.ts";
+import { RefusalLog } from "../lib/admission/refusal_log.ts";
 import { RequestRate } from "../lib/admission/request_rate.ts";
 import { refusal } from "../lib/refusals.ts";
 import type { Config } from "../lib/config.ts";
@@ -94,6 +95,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       }),
     },
     log,
+    refusalLog: new RefusalLog(log),
     ids: new IdSource(),
     sweep: new ConnectionSweep(config.idleTimeoutSeconds * 1000),
     metrics: new Metrics(),

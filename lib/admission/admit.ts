@@ -8,6 +8,7 @@
  */
 import type { Config } from "../config.ts";
 import type { Log } from "../log.ts";
+import type { RefusalLog } from "./refusal_log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type Refusal, refusal } from "../refusals.ts";
 import type { MemoryGuard } from "./memory_guard.ts";
@@ -96,6 +97,8 @@ export interface AdmissionServices {
   metrics: Metrics;
   registry: ConnectionRegistry;
   log: Log;
+  /** Where `refuse()` logs: the first refusal at once, repeats as counts. */
+  refusalLog: RefusalLog;
   memory: MemoryGuard;
   /** Addresses refused for being silent at repeated overload incidents. */
   suspects: SuspectList;

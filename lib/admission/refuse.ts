@@ -1,16 +1,17 @@
 /**
  * Every refused request to a connection endpoint (the WebSocket endpoints and
  * `/sse`), and every plain request past its address's rate, goes through
- * {@link refuse}, which counts it in `/metrics`, logs
- * one line and answers with the status, headers and body of its row in the
- * catalogue (`lib/refusals.ts`), as ws's `abortHandshake` and
+ * {@link refuse}, which counts it in `/metrics`, logs it (the first of an
+ * address and reason at once, the rest as a count a second:
+ * `refusal_log.ts`) and answers with the status, headers and body of its row
+ * in the catalogue (`lib/refusals.ts`), as ws's `abortHandshake` and
  * python-websockets' `reject` do.
  *
  * @module
  */
-import type { Log } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Refusal } from "../refusals.ts";
+import type { RefusalLog } from "./refusal_log.ts";
 
 /** Who was refused, for the log line. */
 export interface Refused {
@@ -34,27 +35,30 @@ export interface Refused {
  * import assert from "node:assert/strict";
  * import { Metrics } from "../metrics.ts";
  * import { refusal } from "../refusals.ts";
+ * import { RefusalLog } from "./refusal_log.ts";
  * import { refuse } from "./refuse.ts";
  * const metrics = new Metrics();
  * const lines: string[] = [];
- * const response = refuse({ metrics, log: (r) => lines.push(r.event) }, {
+ * const refusalLog = new RefusalLog((r) => lines.push(r.event));
+ * const response = refuse({ metrics, refusalLog }, {
  *   kind: "ws",
  *   path: "/echo",
  * }, refusal("bad_handshake", { detail: "Bad key" }));
  * assert.equal(response.status, 400);
  * assert.equal(metrics.refusals.get("bad_handshake"), 1);
  * assert.deepEqual(lines, ["ws_refused"]);
+ * refusalLog.dispose();
  * ```
  */
 export function refuse(
-  services: { metrics: Metrics; log: Log },
+  services: { metrics: Metrics; refusalLog: RefusalLog },
   who: Refused,
   refusal: Refusal,
 ): Response {
   if (refusal.reason === "status_asked") {
     services.metrics.statusAsked(refusal.status);
   } else services.metrics.refused(refusal.reason);
-  services.log({
+  services.refusalLog.refused({
     event: `${who.kind}_refused`,
     ip: who.ip,
     reason: refusal.reason,

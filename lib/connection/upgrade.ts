@@ -137,6 +137,7 @@ const NO_PRELUDE: readonly string[] = [];
  * ```ts
  * import assert from "node:assert/strict";
  * import { MemoryGuard } from "../admission/memory_guard.ts";
+ * import { RefusalLog } from "../admission/refusal_log.ts";
  * import { ConnectionRegistry } from "../admission/slots.ts";
  * import { SuspectList } from "../admission/suspects.ts";
  * import { DEFAULT_CONFIG } from "../config.ts";
@@ -150,6 +151,7 @@ const NO_PRELUDE: readonly string[] = [];
  *   registry: new ConnectionRegistry({ maxPerIp: 32, maxTotal: 0 }),
  *   suspects: new SuspectList(),
  *   log: () => {},
+ *   refusalLog: new RefusalLog(() => {}),
  *   ids: new IdSource(),
  * };
  * const decision = decideUpgrade(services, {

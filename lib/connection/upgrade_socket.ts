@@ -10,6 +10,7 @@
 import { refuse } from "../admission/refuse.ts";
 import { refusal } from "../refusals.ts";
 import type { ConnectionServices, Relay } from "./connection_options.ts";
+import type { RefusalLog } from "../admission/refusal_log.ts";
 import { serveEcho } from "./echo_connection.ts";
 import type { Admitted } from "./upgrade.ts";
 
@@ -25,7 +26,7 @@ import type { Admitted } from "./upgrade.ts";
  * @throws What a bug throws, after freeing the slot: `onError` answers 500.
  */
 export function upgradeAndServe(
-  services: ConnectionServices,
+  services: ConnectionServices & { refusalLog: RefusalLog },
   request: Request,
   admitted: Admitted<unknown>,
   relay?: Relay,

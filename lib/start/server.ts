@@ -215,17 +215,18 @@ export function listenUrls(addr: Deno.NetAddr, secure: boolean): ListenUrls {
  * The first half of a graceful stop, for both entry points: refuses new
  * upgrades, closes every WebSocket with 1001, waits up to
  * SHUTDOWN_GRACE_SECONDS for them to go, then stops the held-slot timers,
- * the connection sweep, the memory guard and the rooms' bridge.
+ * the connection sweep, the memory guard and the rooms' bridge, and logs the
+ * refusals counted since their last line.
  *
  * @returns True when every connection went within the grace.
  */
 export async function drainConnections(
   services: Pick<
     Services,
-    "config" | "registry" | "memory" | "rooms" | "sweep"
+    "config" | "registry" | "memory" | "rooms" | "sweep" | "refusalLog"
   >,
 ): Promise<boolean> {
-  const { config, registry, memory, rooms, sweep } = services;
+  const { config, registry, memory, rooms, sweep, refusalLog } = services;
   registry.closeAll(CLOSE_SHUTDOWN);
   const emptied = await within(
     registry.whenEmpty(),
@@ -234,6 +235,7 @@ export async function drainConnections(
   registry.dispose();
   sweep.dispose();
   memory.dispose();
+  refusalLog.dispose();
   await rooms.dispose();
   return emptied;
 }

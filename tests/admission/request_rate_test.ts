@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import type net from "node:net";
 import { RequestRate } from "../../lib/admission/request_rate.ts";
 import { startTestServer } from "../_server.ts";
-import { connect } from "../_client.ts";
+import { connect, until } from "../_client.ts";
 import { httpOpen } from "../../bench/wire.ts";
 
 Deno.test("RequestRate keeps its table of addresses bounded", async (t) => {
@@ -122,6 +122,38 @@ Deno.test("plain HTTP requests past an address's rate get 429 with Retry-After",
       server.logs.join("\n"),
     );
   });
+});
+
+Deno.test("a flood of refusals from one address is logged once at once, then as a count a second", async () => {
+  await using server = startTestServer({
+    RATE_LIMIT_IP_REQUESTS_PER_SECOND: "1",
+    RATE_LIMIT_IP_REQUEST_BURST: "1",
+  });
+  const statuses = await Promise.all(
+    Array.from(
+      { length: 40 },
+      () => statusFrom(server.port, "127.0.24.9", "/healthz"),
+    ),
+  );
+  const refusals = statuses.filter((status) => status === 429).length;
+  assert.ok(refusals >= 38, `refused ${refusals} of 40`);
+  const lines = () =>
+    server.records.filter((r) =>
+      r.event === "http_refused" && r.ip === "127.0.24.9"
+    );
+  assert.equal(
+    lines().filter((r) => r.repeated === undefined).length,
+    1,
+    server.logs.join("\n"),
+  );
+  const repeated = () =>
+    lines().reduce((sum, r) => sum + Number(r.repeated ?? 0), 0);
+  await until(() => repeated() === refusals - 1, "the count line");
+  assert.ok(lines().length <= 3, server.logs.join("\n"));
+  assert.match(
+    server.logs.findLast((line) => line.includes("repeated="))!,
+    /^http refused ip=127\.0\.24\.9 reason=request_rate status=429 path=\/healthz repeated=\d+ interval_ms=\d+$/,
+  );
 });
 
 Deno.test("the default request rate lets a page load and a /healthz poll through", async () => {

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { MemoryGuard } from "../../lib/admission/memory_guard.ts";
+import { RefusalLog } from "../../lib/admission/refusal_log.ts";
 import { ConnectionRegistry } from "../../lib/admission/slots.ts";
 import { SuspectList } from "../../lib/admission/suspects.ts";
 import { type Config, DEFAULT_CONFIG, parseConfig } from "../../lib/config.ts";
@@ -43,10 +44,12 @@ function services(config: Config = DEFAULT_CONFIG) {
     }),
     suspects: new SuspectList(),
     log: () => {},
+    refusalLog: new RefusalLog(() => {}),
     ids: new IdSource(),
     [Symbol.dispose]() {
       this.registry.dispose();
       this.memory.dispose();
+      this.refusalLog.dispose();
     },
   };
 }
