@@ -37,9 +37,10 @@ export interface Setting<Key extends string = string, Value = unknown> {
   /** The property of {@link Config} it fills. */
   readonly key: Key;
   /**
-   * Parses the environment string (undefined when unset) into the value;
-   * calls {@link refuse} with what is expected when it cannot. Runs inside
-   * {@link envSchema}, the one zod schema of the environment.
+   * Parses the environment string (undefined when unset or empty; never
+   * with spaces around it) into the value; calls {@link refuse} with what is
+   * expected when it cannot. Runs inside {@link envSchema}, the one zod
+   * schema of the environment.
    */
   readonly parse: (value: string | undefined) => Value;
   /** The default as the README writes it. */
@@ -76,9 +77,8 @@ function integer<Key extends string>(
     key,
     parse(value) {
       if (value === undefined) return fallback;
-      const text = value.trim();
-      const number = Number(text);
-      if (DIGITS.test(text) && number >= min && number <= max) return number;
+      const number = Number(value);
+      if (DIGITS.test(value) && number >= min && number <= max) return number;
       return refuse(`expected an integer ${range}`);
     },
     default: String(fallback),
@@ -89,17 +89,17 @@ function integer<Key extends string>(
   };
 }
 
-/** A file path; whether it can be read is checked when the server starts. */
+/**
+ * A file path; whether it can be read is checked when the server starts (an
+ * empty value is unset, see {@link envSchema}).
+ */
 function filePath<Key extends string>(
   key: Key,
   description: string,
 ): Setting<Key, string | undefined> {
   return {
     key,
-    parse(value) {
-      const path = value?.trim();
-      return path === "" ? refuse("expected a file path") : path;
-    },
+    parse: (value) => value,
     default: "unset",
     unit: "PEM file",
     range: "a readable file",
@@ -109,8 +109,8 @@ function filePath<Key extends string>(
 
 /** `TRUST_PROXY`: a count of proxies, with the old `true`/`false` kept as 1/0. */
 function trustedProxies(value: string | undefined): number {
-  const text = value?.trim().toLowerCase();
-  if (text === undefined || text === "" || text === "false") return 0;
+  const text = value?.toLowerCase();
+  if (text === undefined || text === "false") return 0;
   if (text === "true") return 1;
   if (/^\d{1,2}$/.test(text) && Number(text) <= 10) return Number(text);
   return refuse(
@@ -120,9 +120,8 @@ function trustedProxies(value: string | undefined): number {
 
 /** `ALLOWED_ORIGINS`: `*`, or a comma-separated list of origins. */
 function origins(value: string | undefined): "*" | string[] {
-  const text = value?.trim();
-  if (text === undefined || text === "" || text === "*") return "*";
-  const list = text.split(",").map((entry) => entry.trim()).filter(Boolean);
+  if (value === undefined || value === "*") return "*";
+  const list = value.split(",").map((entry) => entry.trim()).filter(Boolean);
   for (const entry of list) {
     if (!/^https?:\/\/[^/\s]+$/.test(entry)) {
       return refuse(
@@ -135,9 +134,8 @@ function origins(value: string | undefined): "*" | string[] {
 
 /** An IP address or host name to listen on; unset means both IPv6 and IPv4. */
 function bindAddress(value: string | undefined): string | undefined {
-  const text = value?.trim();
-  if (text === undefined || text === "") return undefined;
-  const address = text.replace(/^\[|\]$/g, "");
+  if (value === undefined) return undefined;
+  const address = value.replace(/^\[|\]$/g, "");
   if (/^[0-9A-Za-z.:%_-]+$/.test(address)) return address;
   return refuse("expected an IP address or host name such as 127.0.0.1 or ::");
 }
@@ -158,9 +156,8 @@ function logFormat(value: string | undefined): "text" | "json" {
 }
 /** A Redis server's URL: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. */
 function redisUrl(value: string | undefined): string | undefined {
-  const text = value?.trim();
-  if (text === undefined || text === "") return undefined;
-  if (URL.canParse(text) && /^rediss?:\/\/[^/?#]/.test(text)) return text;
+  if (value === undefined) return undefined;
+  if (URL.canParse(value) && /^rediss?:\/\/[^/?#]/.test(value)) return value;
   return refuse(
     "expected a URL such as redis://127.0.0.1:6379 or rediss://user:password@host:6380",
   );
@@ -193,8 +190,8 @@ export const SETTINGS = {
     default: MiB,
     unit: "bytes",
     zeroIsOff: true,
-    description: 'not echoed; close `1009` "message too big"',
-    breach: 'not echoed; close 1009 "message too big"',
+    description: 'not echoed; close `1009` "message too big: limit is N bytes"',
+    breach: 'not echoed; close 1009 "message too big: limit is N bytes"',
   }),
   MAX_BUFFERED_BYTES: integer("maxBufferedBytes", {
     min: 0,
@@ -203,9 +200,9 @@ export const SETTINGS = {
     unit: "bytes",
     zeroIsOff: true,
     description:
-      'echoes waiting for one client that does not read; close `1008` "slow reader"',
+      'echoes waiting for one client that does not read; close `1008` "slow reader: over N bytes waiting to be read"',
     breach:
-      'unread echoes (sent or delayed) above this; close 1008 "slow reader"',
+      'unread echoes (sent or delayed) above this; close 1008 "slow reader: over N bytes waiting to be read"',
   }),
   MEMORY_BUDGET_BYTES: integer("memoryBudgetBytes", {
     min: 0,
@@ -214,9 +211,9 @@ export const SETTINGS = {
     unit: "bytes",
     zeroIsOff: true,
     description:
-      'unread echoes and messages in flight across all connections; above it the largest backlogs close with `1013` "server overloaded" and upgrades get `503`',
+      'unread echoes and messages in flight across all connections; above it the largest backlogs close with `1013` "server overloaded: try again later" and upgrades get `503`',
     breach:
-      'the largest backlogs close with 1013 "server overloaded"; upgrades get 503 until back under',
+      'the largest backlogs close with 1013 "server overloaded: try again later"; upgrades get 503 until back under',
   }),
   MAX_RSS_BYTES: integer("maxRssBytes", {
     min: 0,
@@ -227,7 +224,7 @@ export const SETTINGS = {
     description:
       "process memory (RSS, sampled each second); above it the service sheds like the budget",
     breach:
-      'the largest backlogs close with 1013 "server overloaded"; upgrades get 503 until back under',
+      'the largest backlogs close with 1013 "server overloaded: try again later"; upgrades get 503 until back under',
   }),
   RATE_LIMIT_MESSAGES_PER_SECOND: integer("rateLimitMessagesPerSecond", {
     min: 0,
@@ -235,8 +232,8 @@ export const SETTINGS = {
     default: 500,
     unit: "messages/s",
     zeroIsOff: true,
-    description: 'close `1008` "message rate limit"',
-    breach: 'close 1008 "message rate limit"',
+    description: 'close `1008` "message rate limit: over N messages/s"',
+    breach: 'close 1008 "message rate limit: over N messages/s"',
   }),
   RATE_LIMIT_MESSAGE_BURST: integer("rateLimitMessageBurst", {
     min: 1,
@@ -253,8 +250,8 @@ export const SETTINGS = {
     unit: "bytes/s",
     zeroIsOff: true,
     description:
-      'close `1008` "byte rate limit"; `/stream` sends no faster (per connection and per address)',
-    breach: 'close 1008 "byte rate limit"',
+      'close `1008` "byte rate limit: over N bytes/s"; `/stream` sends no faster (per connection and per address)',
+    breach: 'close 1008 "byte rate limit: over N bytes/s"',
   }),
   RATE_LIMIT_BYTE_BURST: integer("rateLimitByteBurst", {
     min: 1,
@@ -272,8 +269,9 @@ export const SETTINGS = {
     unit: "messages/s",
     zeroIsOff: true,
     description:
-      'all connections of one IPv4 address or IPv6 prefix together; the connection that passes it closes with `1008` "message rate limit"',
-    breach: 'close 1008 "message rate limit" (per address)',
+      'all connections of one IPv4 address or IPv6 prefix together; the connection that passes it closes with `1008` "message rate limit: over N messages/s from your address"',
+    breach:
+      'close 1008 "message rate limit: over N messages/s from your address"',
   }),
   RATE_LIMIT_IP_MESSAGE_BURST: integer("rateLimitIpMessageBurst", {
     min: 1,
@@ -327,7 +325,7 @@ export const SETTINGS = {
     unit: "connections",
     zeroIsOff: true,
     description:
-      "upgrade refused with `503`; lowered at start-up to fit the open-file limit",
+      "upgrade refused with `503`; lowered at start-up to fit the open-file limit only with `--allow-all` (e.g. `deno run -A main.ts`), never under the tasks, Docker or systemd: see File descriptors",
     breach: "WebSocket upgrades and /sse streams refused with 503",
   }),
   IDLE_TIMEOUT_SECONDS: integer("idleTimeoutSeconds", {
@@ -491,6 +489,12 @@ export type Config = {
  * transform that runs each setting's `parse` in table order; the first value
  * refused becomes an issue at its variable's name. One schema rather than one
  * per setting: each built costs start-up time (BENCHMARKS.md, issue #23).
+ *
+ * Two rules hold for every setting, so they are here and not in each parse:
+ * an empty value (`PORT=`) is unset, as systemd's `Environment=PORT=` and a
+ * compose file's `PORT: ${PORT:-}` mean it, and shells and `.env` files
+ * write it; spaces around a value (`PORT=" 9"`) are refused, since whatever
+ * wrote them likely meant something else.
  */
 export const envSchema: z.ZodMiniType<
   Config,
@@ -504,7 +508,10 @@ export const envSchema: z.ZodMiniType<
       if (value !== undefined && typeof value !== "string") {
         refuse("expected a string");
       }
-      config[setting.key] = setting.parse(value);
+      if (value !== undefined && value !== value.trim()) {
+        refuse("expected no spaces before or after the value");
+      }
+      config[setting.key] = setting.parse(value === "" ? undefined : value);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
       ctx.issues.push({

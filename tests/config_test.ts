@@ -112,7 +112,7 @@ Deno.test("the settings table is the one list of knobs", async (t) => {
     },
   );
   await t.step(
-    "the README has a row per setting with its default, unit and range",
+    "the README has a row per setting with its default, unit, range and meaning",
     async () => {
       const readme = await Deno.readTextFile(`${ROOT}/README.md`);
       for (const name of ENV_NAMES) {
@@ -125,6 +125,7 @@ Deno.test("the settings table is the one list of knobs", async (t) => {
           [`\`${setting.default}\``, setting.unit, setting.range],
           name,
         );
+        assert.equal(cells.slice(3).join("|"), setting.description, name);
       }
     },
   );
@@ -183,4 +184,37 @@ Deno.test("TRUST_PROXY counts proxies, with true and false kept as 1 and 0", () 
   assert.equal(parseConfig({ TRUST_PROXY: "2" }).trustProxy, 2);
   assert.equal(parseConfig({ TRUST_PROXY: "false" }).trustProxy, 0);
   assert.equal(parseConfig({ TRUST_PROXY: "TRUE" }).trustProxy, 1);
+});
+
+Deno.test("parseConfig() refuses spaces around a value, naming the variable", async (t) => {
+  for (
+    const [name, value] of [
+      ["PORT", " 9"],
+      ["MAX_MESSAGE_BYTES", "1024 "],
+      ["LOG_FORMAT", " json"],
+      ["BIND_ADDRESS", "127.0.0.1 "],
+      ["TLS_CERT_FILE", " cert.pem"],
+      ["PORT", " "],
+    ] as const
+  ) {
+    await t.step(`${name}=${JSON.stringify(value)}`, () => {
+      assert.throws(
+        () => parseConfig({ [name]: value }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.message ===
+            `Invalid ${name} "${value}": expected no spaces before or after the value`,
+      );
+    });
+  }
+});
+
+Deno.test("parseConfig() takes an empty variable as unset, for every setting", async (t) => {
+  for (const name of ENV_NAMES) {
+    await t.step(`${name}=`, () => {
+      const config = parseConfig({ [name]: "" });
+      const key = (SETTINGS[name] as Setting).key as keyof typeof config;
+      assert.deepEqual(config[key], DEFAULT_CONFIG[key]);
+    });
+  }
 });

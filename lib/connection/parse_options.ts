@@ -241,6 +241,23 @@ const ECHO_ENDPOINT: QueryContext = {
   maxBufferedBytes: 0,
 };
 
+/** What the schema says of a bad `size`, before the limits narrow it. */
+const SIZE_EXPECTED = `expected an integer 0-${MAX_STREAM_SIZE_BYTES}`;
+
+/**
+ * A bad `size`'s message with the bounds in force, whatever was wrong with
+ * it: `size=-1` and a size past MAX_MESSAGE_BYTES both say
+ * `expected an integer 0-1048576 (MAX_MESSAGE_BYTES)` (the schema alone
+ * said 0-67108864 for the first, the newcomer's review).
+ */
+function streamSizeMessage(message: string, context: QueryContext): string {
+  const [largest, setBy] = largestStreamSize(context);
+  return message.replace(
+    SIZE_EXPECTED,
+    `expected an integer 0-${largest} (${setBy})`,
+  );
+}
+
 /** The largest `/stream` size under these limits, and what sets it. */
 function largestStreamSize(context: QueryContext): [number, string] {
   const half = Math.floor(context.maxBufferedBytes / 2);
@@ -290,10 +307,15 @@ export function parseEchoQuery(
   const result = echoQuerySchema().safeParse(known);
   if (!result.success) {
     return badOptions(
-      result.error.issues.map((issue) => ({
-        option: String(issue.path[0] ?? "query"),
-        message: issue.message,
-      })),
+      result.error.issues.map((issue) => {
+        const option = String(issue.path[0] ?? "query");
+        return {
+          option,
+          message: option === "size" && context.stream
+            ? streamSizeMessage(issue.message, context)
+            : issue.message,
+        };
+      }),
       context.room ? ROOM_OPTIONS : undefined,
     );
   }
@@ -319,12 +341,11 @@ export function parseEchoQuery(
       }
     }
   } else {
-    const [largest, setBy] = largestStreamSize(context);
     const empties = maxEmptyStreamMessages(context.maxBufferedBytes);
-    if ((query.size ?? 0) > largest) {
+    if ((query.size ?? 0) > largestStreamSize(context)[0]) {
       misplaced.push({
         option: "size",
-        message: `expected an integer 0-${largest} (${setBy})`,
+        message: streamSizeMessage(SIZE_EXPECTED, context),
       });
     } else if (query.size === 0 && (query.count ?? 10) > empties) {
       misplaced.push({

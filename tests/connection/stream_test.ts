@@ -233,6 +233,10 @@ Deno.test("/stream options are validated, and only /stream takes them", async (t
       "/stream?size=1001",
       /^Invalid option "size": expected an integer 0-1000 \(MAX_MESSAGE_BYTES\)/,
     ],
+    [
+      "/stream?size=-1",
+      /^Invalid option "size": expected an integer 0-1000 \(MAX_MESSAGE_BYTES\)\n/,
+    ],
     ["/stream?type=json", /^Invalid option "type": expected text or binary/],
     [
       "/stream?interval=60001",

@@ -105,7 +105,7 @@ Deno.test("GET /limits reports the running configuration and the defaults", asyn
     off: false,
     unit: "bytes",
     env: "MAX_MESSAGE_BYTES",
-    breach: 'not echoed; close 1009 "message too big"',
+    breach: 'not echoed; close 1009 "message too big: limit is N bytes"',
   });
   assert.equal(body.limits.rateLimitMessagesPerSecond.off, true);
   assert.equal(body.limits.sseLifetimeSeconds.value, 7);
