@@ -64,7 +64,6 @@ function boot() {
 const { config, echoApp, output, telemetry, startRecord, loaded } = boot();
 // Deno listens once this module has run: the Redis client is loaded first.
 await loaded;
-output.log(startRecord);
 
 // Deno owns the listener here: the watch cannot recycle it, so memory Deno
 // collects beyond MAX_RSS_BYTES ends the process (non-zero) instead.
@@ -89,6 +88,11 @@ const serveAddress = new ServeAddress(() =>
       !relistened.state.viaOtherWorkers
     : true
 );
+// PORT=0: Deno picks one port, shared by every worker; each worker's record
+// names it (it said port=0, the newcomer's review).
+if (config.port === 0) {
+  serveAddress.known().then(({ port }) => output.log({ ...startRecord, port }));
+} else output.log(startRecord);
 
 globalThis.addEventListener("unhandledrejection", (event) => {
   const inUse = event.reason instanceof Deno.errors.AddrInUse;

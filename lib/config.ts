@@ -432,7 +432,7 @@ export const SETTINGS = {
   } satisfies Setting<"allowedOrigins", "*" | string[]>,
   TLS_CERT_FILE: filePath(
     "tlsCertFile",
-    "with `TLS_KEY_FILE`: the server listens with TLS (`wss://`)",
+    "with `TLS_KEY_FILE`: the server listens with TLS (`wss://`); `deno task start` only (`deno task serve` refuses it)",
   ),
   TLS_KEY_FILE: filePath("tlsKeyFile", "the private key for `TLS_CERT_FILE`"),
   HSTS_INCLUDE_SUBDOMAINS: {

@@ -11,6 +11,12 @@
  * and the port is served anyway. Each worker answers `accepting?` when its
  * own listener accepts.
  *
+ * With PORT=0 Deno picks one port for all of them (they share its socket:
+ * `ss -tlnp` showed one port held by the process, measured with
+ * `PORT=0 deno task serve`), and each worker's start-up record names it once
+ * {@link ServeAddress.known} has it: the main worker posts the address as
+ * soon as it is told.
+ *
  * @module
  */
 
@@ -58,9 +64,25 @@ export class ServeAddress {
     };
   }
 
-  /** Called by the worker that Deno told (the main one). */
+  /** Called by the worker that Deno told (the main one); tells the others. */
   listening(address: ListenAddress): void {
-    this.#learn({ hostname: address.hostname, port: address.port });
+    const known = { hostname: address.hostname, port: address.port };
+    this.#learn(known);
+    this.#channel.postMessage(known);
+  }
+
+  /**
+   * The address the main worker listened on, once it is known: at once in
+   * the main worker, and in the others when its post (or its answer to a
+   * `where`, for a worker that started after the post) arrives. Never
+   * settles if no worker listens; the process ends then anyway.
+   */
+  known(): Promise<ListenAddress> {
+    if (this.#known) return Promise.resolve(this.#known);
+    const { promise, resolve } = Promise.withResolvers<ListenAddress>();
+    this.#waiters.push(resolve);
+    this.#channel.postMessage("where");
+    return promise;
   }
 
   /**

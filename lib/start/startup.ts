@@ -10,7 +10,7 @@
  */
 import { isDenoDeploy } from "../admission/client_ip.ts";
 import { BroadcastMemoryPeers } from "../admission/memory_peers.ts";
-import type { Config } from "../config.ts";
+import { type Config, ConfigError } from "../config.ts";
 import { type BatchedLog, batchedLog, type LogRecord } from "../log.ts";
 import type { CreateApp, EchoApp } from "../services.ts";
 import { connectRooms } from "./room_bridge.ts";
@@ -49,7 +49,8 @@ export interface BootedService {
  * TLS are then Deno's business and left out of the start-up record.
  * `createApp` assembles the app (`routes/app.ts`'s, handed in by the entry
  * point, since `start/` sits below `routes/`).
- * @throws {ConfigError} When a variable is invalid.
+ * @throws {ConfigError} When a variable is invalid, or under `deno serve`
+ * when the TLS files are set ({@link refuseTlsUnderServe}).
  */
 export function bootService(
   env: Env,
@@ -58,6 +59,7 @@ export function bootService(
   const { mode, createApp } = how;
   const denoDeploy = isDenoDeploy(env);
   const config = effectiveConfig(env, { denoDeploy });
+  if (mode === "serve") refuseTlsUnderServe(config);
   const output = batchedLog(config.logFormat);
   const echoApp = createApp(config, {
     log: output.log,
@@ -141,6 +143,7 @@ export function serveFlags(options: ServeFlagsOptions = {}): void {
   const env = options.env ?? ((name) => Deno.env.get(name));
   try {
     const config = readConfig(env);
+    refuseTlsUnderServe(config);
     const host = serveHost(config);
     if (options.probe && config.port !== 0) {
       probePort(host, config.port, options.listen ?? Deno.listen);
@@ -149,6 +152,25 @@ export function serveFlags(options: ServeFlagsOptions = {}): void {
   } catch (error) {
     exitOnStartupError(error);
   }
+}
+
+/**
+ * `deno serve` listens itself, and Deno 2.9 gives it no server certificate
+ * (`deno serve --help` of 2.9.6: its `--cert` loads a certificate authority
+ * for outgoing requests; there is no `--key`): the TLS files would be
+ * ignored and the service would serve plain `ws://` to someone who asked for
+ * `wss://`. So they stop start-up, with one line naming them, before `deno
+ * serve` starts.
+ *
+ * @throws {ConfigError} When TLS_CERT_FILE (and so TLS_KEY_FILE) is set.
+ */
+export function refuseTlsUnderServe(
+  config: Pick<Config, "tlsCertFile">,
+): void {
+  if (config.tlsCertFile === undefined) return;
+  throw new ConfigError(
+    `Cannot use TLS_CERT_FILE and TLS_KEY_FILE under deno task serve: deno serve cannot listen with TLS; use deno task start, or unset them and end TLS at a proxy in front`,
+  );
 }
 
 /**

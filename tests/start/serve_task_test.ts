@@ -85,6 +85,59 @@ Deno.test("deno task serve stops on a bad variable with one line naming it, like
   assert.equal(new TextDecoder().decode(stdout), "");
 });
 
+Deno.test("deno task serve with PORT=0: every worker's start line names the one port Deno picked for all", async () => {
+  const child = spawnServeTask(0, {
+    workers: 2,
+    env: { BIND_ADDRESS: "127.0.0.1" },
+  });
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { lines } = readServiceLog({ stdout });
+  try {
+    await until(
+      () =>
+        lines.some((line) => line.startsWith("ws-echo: page")) &&
+        lines.filter((line) => line.startsWith("start ")).length === 2,
+      "the page line and a start line from each of two workers",
+      { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
+    ).catch(async (error) => {
+      killGroup(child);
+      throw new Error(`${error.message}; stderr: ${await stderr}`);
+    });
+    const port = /:(\d+)\//.exec(
+      lines.find((line) => line.startsWith("ws-echo: page"))!,
+    )![1];
+    assert.notEqual(port, "0");
+    const starts = lines.filter((line) => line.startsWith("start "));
+    for (const line of starts) assert.match(line, new RegExp(` port=${port} `));
+    child.kill("SIGTERM");
+    assert.equal((await waitForExit(child)).code, 0);
+  } finally {
+    killGroup(child);
+    await stdout.cancel();
+    await child.status;
+    await stderr;
+  }
+});
+
+Deno.test("deno task serve refuses the TLS files with one line, since deno serve cannot listen with TLS", async () => {
+  const child = spawnServeTask(0, {
+    env: { TLS_CERT_FILE: "cert.pem", TLS_KEY_FILE: "key.pem" },
+  });
+  const stdout = new Response(child.stdout).text();
+  const stderr = new Response(child.stderr).text();
+  try {
+    assert.equal((await waitForExit(child)).code, 2);
+  } finally {
+    killGroup(child);
+  }
+  assert.equal(
+    await stderr,
+    "ws-echo: Cannot use TLS_CERT_FILE and TLS_KEY_FILE under deno task serve: deno serve cannot listen with TLS; use deno task start, or unset them and end TLS at a proxy in front\n",
+  );
+  assert.equal(await stdout, "");
+});
+
 Deno.test("serveHost() gives deno serve BIND_ADDRESS, or [::] for both IPv6 and IPv4", () => {
   assert.equal(serveHost({ bindAddress: undefined }, () => true), "[::]");
   assert.equal(serveHost({ bindAddress: undefined }, () => false), "0.0.0.0");
