@@ -87,6 +87,8 @@ export interface Suspects {
    * (then every connection was judged by timing).
    */
   kernel: string;
+  /** True when the kernel's count was read (`kernel` says `read N sockets`). */
+  counted: boolean;
 }
 
 /**
@@ -132,5 +134,27 @@ export function findSuspects(
     kernel: "bytes" in reading
       ? `read ${reading.bytes.size} sockets`
       : reading.unavailable,
+    counted: "bytes" in reading,
   };
+}
+
+/**
+ * Why a held loop was only reported: the kernel's count found no
+ * connection that brought bytes the app never saw past its allowance.
+ */
+export const NOT_A_FLOOD =
+  "no connection brought bytes the app never saw (kernel count): the machine is busy or messages are still arriving, not a flood";
+
+/**
+ * True when the kernel's count was read and struck no connection: a held
+ * loop is then the machine's load (timers late, the little CPU the process
+ * gets spent on its own start-up or messages) or honest messages still
+ * arriving (128 clients each half-way through 1 MiB at load average 30),
+ * not a flood, which brings bytes the app never sees (pongs, empty frames,
+ * fragments: far past `UNSEEN_ALLOWANCE`). Recycling would close every
+ * client with 1013 for nothing. Without the count the timing rule stands
+ * (README "Known limits").
+ */
+export function notAFlood(suspects: Suspects): boolean {
+  return suspects.counted && Object.keys(suspects.unseen).length === 0;
 }

@@ -35,6 +35,8 @@ import type { IncidentCause } from "../metrics.ts";
 import type { IncidentAction, IncidentRecord } from "../services.ts";
 import {
   findSuspects,
+  NOT_A_FLOOD,
+  notAFlood,
   readKernel,
   type Suspects,
 } from "./incident_suspects.ts";
@@ -300,6 +302,14 @@ export class OverloadWatch {
     // Judged before anything closes: a closed socket leaves the kernel's
     // table.
     const suspects = await this.#suspects(cause);
+    if (cause === "event_loop_stall" && notAFlood(suspects)) {
+      const record = this.#record(cause, "reported", [], 0, suspects);
+      record.reason = NOT_A_FLOOD;
+      reportIncident(this.#services, record);
+      this.#signals.reset();
+      this.#acting = false;
+      return;
+    }
     const struck = suspects.struck;
     const recycle = this.#options.recycle;
     if (!recycle) {
