@@ -15,6 +15,7 @@
 import http from "node:http";
 import { startBystander } from "./overload_bystander.ts";
 import { startService } from "./service.ts";
+import { readServiceLog } from "./service_log.ts";
 
 const served = Deno.args.includes("--served");
 const [seconds = 10, addresses = 1] = Deno.args.filter((arg) =>
@@ -26,23 +27,7 @@ const service = await startService({
   BIND_ADDRESS: "127.0.0.1",
   ...(served ? { RATE_LIMIT_IP_REQUESTS_PER_SECOND: "0" } : {}),
 });
-const lines = { refused: 0, served: 0, other: 0 };
-let counting = false;
-const reading = (async () => {
-  let rest = "";
-  while (true) {
-    const { value, done } = await service.stdout.read();
-    if (done) return;
-    const parts = (rest + value).split("\n");
-    rest = parts.pop()!;
-    if (!counting) continue;
-    for (const line of parts) {
-      if (line.startsWith("http refused ")) lines.refused++;
-      else if (line.startsWith("http ")) lines.served++;
-      else lines.other++;
-    }
-  }
-})();
+const log = readServiceLog(service);
 const bystander = startBystander(service.port, "127.0.34.1");
 const statuses = new Map<number, number>();
 const agents = Array.from(
@@ -55,7 +40,7 @@ const agents = Array.from(
     }),
 );
 const load = Deno.loadavg()[0]!.toFixed(1);
-counting = true;
+const firstLine = log.lines.length;
 const started = performance.now();
 const until = started + seconds * 1000;
 const get = (agent: http.Agent) =>
@@ -87,7 +72,12 @@ const elapsed = (performance.now() - started) / 1000;
 // The last batch of log lines is at most 50 ms old (LOG_FLUSH_MS); the
 // refusals' summaries come within a second.
 await new Promise((resolve) => setTimeout(resolve, 1500));
-counting = false;
+const lines = { refused: 0, served: 0, other: 0 };
+for (const line of log.lines.slice(firstLine)) {
+  if (line.startsWith("http refused ")) lines.refused++;
+  else if (line.startsWith("http ")) lines.served++;
+  else lines.other++;
+}
 const report = await bystander.stop();
 for (const agent of agents) agent.destroy();
 const perSecond = (n: number) => Math.round(n / elapsed);
@@ -110,4 +100,4 @@ console.log(JSON.stringify({
   },
 }));
 await service[Symbol.asyncDispose]();
-await reading;
+await log.ended();

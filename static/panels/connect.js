@@ -42,6 +42,29 @@ function withLinks(text, url) {
 }
 
 /**
+ * The failure box sticks to the screen's bottom within the stream panel
+ * (style.css), which cannot bring it into view while the panel starts below
+ * the screen (320x640: the box was below the fold). While the panel's top is
+ * below the screen's upper 60%, the box floats (`.away`, fixed to the
+ * screen's bottom) instead; the page keeps room for it when it scrolls a
+ * focused control into view (`--failure-room`, scroll-padding-bottom).
+ */
+function floatWhileAway(box, panel) {
+  let away = false;
+  const keepRoom = () => {
+    const room = away && !box.hidden ? box.offsetHeight + 16 : 0;
+    document.documentElement.style.setProperty("--failure-room", `${room}px`);
+  };
+  new IntersectionObserver(([entry]) => {
+    away = !entry.isIntersecting &&
+      entry.boundingClientRect.top >= entry.rootBounds.bottom;
+    box.classList.toggle("away", away);
+    keepRoom();
+  }, { rootMargin: "0px 0px -40% 0px" }).observe(panel);
+  new ResizeObserver(keepRoom).observe(box);
+}
+
+/**
  * Binds the panel.
  * @param {object} ctx
  * @param {import("../connection.js").Connection} ctx.connection
@@ -49,6 +72,7 @@ function withLinks(text, url) {
 export function mountConnectPanel({ connection }) {
   /** What the failure box says, as keys, or undefined when hidden. */
   let failure;
+  floatWhileAway($("failure"), $("stream-panel"));
 
   function showFailure(next) {
     failure = next;

@@ -2,7 +2,8 @@
  * Where the demo page says why a connection failed, in Chromium (see
  * _browser.ts): once, in the failure box (the stream keeps the browser's
  * own error and close), and on a phone on the first screen, right after
- * Connect is pressed, with no control moved to make room.
+ * Connect is pressed, with no control moved to make room: at 390x844 and at
+ * 320x640, where the stream panel starts below the screen.
  */
 import assert from "node:assert/strict";
 import {
@@ -13,6 +14,9 @@ import {
   type Page,
   PHONE,
 } from "./_browser.ts";
+
+/** The smallest phone the page is laid out for. */
+const SMALL_PHONE = { width: 320, height: 640 };
 
 /** The server's own words for a refusal asked for with status=503. */
 const SAID = "Status 503 was asked for";
@@ -30,7 +34,7 @@ browserTest(
   "a failed connection is explained once, and on a phone without scrolling",
   async (t, browser, server) => {
     const url = `${server.ws}/echo?status=503&retry_after=30`;
-    for (const viewport of [PHONE, DESKTOP]) {
+    for (const viewport of [SMALL_PHONE, PHONE, DESKTOP]) {
       for (const lang of LANGUAGES) {
         await t.step(`${lang} at ${viewport.width} px`, async () => {
           const { page, context } = await openDemo(browser, server, {
@@ -56,7 +60,17 @@ browserTest(
             box && box.y >= 0 && box.y + box.height <= viewport.height,
             `the box at ${JSON.stringify(box)} in ${viewport.height} px`,
           );
-          if (viewport === PHONE) {
+          if (viewport !== DESKTOP) {
+            // A control the floating box would cover is scrolled clear of it.
+            await page.focus("#text");
+            const text = await page.locator("#text").boundingBox();
+            const over = await page.locator("#failure").boundingBox();
+            assert.ok(
+              text && over && text.y + text.height <= over.y,
+              `the focused message box at ${
+                JSON.stringify(text)
+              } is under the failure box at ${JSON.stringify(over)}`,
+            );
             // Held over the stream's controls until focus goes there.
             await page.focus("#filter-text");
             const filter = await page.locator("#filter-text").boundingBox();

@@ -3,7 +3,9 @@
  * every language: each row's time sits on the row's first line, level with
  * its message, in one column; an event row (open, error, close) has no size
  * or Expand, so its words use that width instead of wrapping in the
- * message column, and neither does a burst's report.
+ * message column, and neither does a burst's report. On a phone an event's
+ * words wrap under its number and kind, at the row's whole width (they got
+ * about 18 characters a line beside the time).
  */
 import assert from "node:assert/strict";
 import {
@@ -26,11 +28,19 @@ interface Row {
   summary: Box;
   time: Box;
   size: Box;
+  seq: { left: number };
+  /** The left edge of each line of the words. */
+  lineStarts: number[];
 }
 
 /** Each row's summary, time and size cells, as the page lays them out. */
 function rows(page: Page): Promise<Row[]> {
   return page.evaluate(`[...document.querySelectorAll("#log li")].map((li) => {
+    const textRange = (node) => {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      return range;
+    };
     const box = (selector) => {
       const cell = li.querySelector(selector);
       if (!cell || !cell.getClientRects().length) return undefined;
@@ -42,6 +52,18 @@ function rows(page: Page): Promise<Row[]> {
       summary: box(".summary"),
       time: box(".time"),
       size: box(".size"),
+      seq: { left: Math.round(li.querySelector(".seq").getBoundingClientRect().left) },
+      // The leftmost fragment on each line (a link is a fragment of its own).
+      lineStarts: Object.values(
+        [...textRange(li.querySelector(".summary")).getClientRects()].reduce(
+          (lines, rect) => {
+            const top = Math.round(rect.top);
+            lines[top] = Math.min(lines[top] ?? Infinity, Math.round(rect.left));
+            return lines;
+          },
+          {},
+        ),
+      ),
     };
   })`);
 }
@@ -90,14 +112,30 @@ browserTest(
               `${row.kind}: the time column`,
             );
           }
+          // (On a phone an event's words flow as text: checked below.)
           for (
-            const row of found.filter((row) => !/send|message/.test(row.kind))
+            const row of found.filter((row) =>
+              viewport === DESKTOP && !/send|message/.test(row.kind)
+            )
           ) {
             // Past the messages' size column: the width nothing else uses.
             assert.ok(
               row.summary.right >= message.size.right - 1,
               `${row.kind}: words end at ${row.summary.right}, sizes at ${message.size.right}`,
             );
+          }
+          if (viewport === PHONE) {
+            const events = found.filter((row) => /close|error/.test(row.kind));
+            const wrapped = events.filter((row) => row.lineStarts.length > 1);
+            assert.ok(wrapped.length > 0, "an event's words wrap");
+            for (const row of wrapped) {
+              assert.ok(
+                row.lineStarts.slice(1).every((left) =>
+                  left <= row.seq.left + 1
+                ),
+                `${row.kind}: its words' lines start at ${row.lineStarts}, the row at ${row.seq.left}`,
+              );
+            }
           }
           // The burst's report is read whole, not cut at the Expand column.
           const burst = page.locator("#log li.send", {
