@@ -1,14 +1,18 @@
 /**
- * `deno task bench [--quick] [--rounds N] [--scale]`: runs the same scenarios against
- * the bare Deno echo (the reference) and against the service, alternating
- * reference, service, reference, service over the rounds, each on a fresh
- * process on a free loopback port. Prints a markdown table of medians (with
+ * `deno task bench [--quick] [--rounds N] [--scale] [--idle]`: runs the same
+ * scenarios against the bare Deno echo (the reference) and against the
+ * service, alternating reference, service, reference, service over the
+ * rounds, each on a fresh process on a free loopback port. Prints a markdown table of medians (with
  * min-max) and service / reference ratios, and writes everything as JSON to
  * `bench/results/`.
  *
  * The service runs with the `deno task start` flags and every limit at its
  * default, except the per-connection rate limits and the per-IP cap, which
  * are raised (but left on) because all load comes from one loopback address.
+ *
+ * `--idle` runs only the idle scenario (RSS per idle connection, with the
+ * cold start and RSS at start it reads on the way), for measuring memory
+ * without the traffic scenarios' minutes.
  *
  * `--scale` runs only the scale curve instead (`bench/scale.ts`): 1,000,
  * 10,000 and 50,000 open connections, with MAX_CONNECTIONS and MAX_RSS_BYTES
@@ -59,6 +63,7 @@ const args = parseArgs({
     quick: { type: "boolean", default: false },
     rounds: { type: "string", default: "3" },
     scale: { type: "boolean", default: false },
+    idle: { type: "boolean", default: false },
   },
 });
 const quick = args.values.quick;
@@ -266,8 +271,8 @@ const cpuModel = /model name\s*:\s*(.*)/.exec(
   Deno.readTextFileSync("/proc/cpuinfo"),
 )?.[1] ?? "unknown CPU";
 console.error(
-  `bench: ${rounds} rounds${
-    quick ? " (--quick)" : ""
+  `bench: ${rounds} rounds${quick ? " (--quick)" : ""}${
+    args.values.idle ? ", idle scenario only" : ""
   }, ${cores} cores (${cpuModel}), Deno ${deno}${
     canPin ? ", server pinned to CPU 0, load generator to CPU 1" : ", unpinned"
   }`,
@@ -284,7 +289,7 @@ try {
     for (const target of TARGETS) {
       console.error(`bench: round ${round}/${rounds}: ${target}`);
       await measureIdle(target);
-      await measureTraffic(target);
+      if (!args.values.idle) await measureTraffic(target);
     }
   }
 } finally {
@@ -322,13 +327,19 @@ console.log(`${setup.join("\n")}\n\n${table}`);
 const results = new URL("./results/", import.meta.url);
 await Deno.mkdir(results, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-const file = new URL(`bench-${stamp}${quick ? "-quick" : ""}.json`, results);
+const file = new URL(
+  `bench-${stamp}${quick ? "-quick" : ""}${
+    args.values.idle ? "-idle" : ""
+  }.json`,
+  results,
+);
 await Deno.writeTextFile(
   file,
   JSON.stringify(
     {
       date: new Date().toISOString(),
       quick,
+      idleOnly: args.values.idle,
       rounds,
       plan: PLAN,
       machine: { cores, cpuModel, deno, pinned: canPin, fdLimit },
