@@ -250,7 +250,7 @@ export const SETTINGS = {
     unit: "bytes/s",
     zeroIsOff: true,
     description:
-      'close `1008` "byte rate limit: over N bytes/s"; `/stream` sends no faster (per connection and per address)',
+      'close `1008` "byte rate limit: over N bytes/s"; `/stream` sends no faster (per connection and per address; every stream together 4 times it)',
     breach: 'close 1008 "byte rate limit: over N bytes/s"',
   }),
   RATE_LIMIT_BYTE_BURST: integer("rateLimitByteBurst", {
@@ -288,7 +288,7 @@ export const SETTINGS = {
     unit: "requests/s",
     zeroIsOff: true,
     description:
-      "plain HTTP requests (everything but a WebSocket upgrade) of one IPv4 address or IPv6 prefix; past it `429` with `Retry-After`",
+      "plain HTTP requests (everything but a WebSocket upgrade) of one IPv4 address or IPv6 prefix, and 4 times it for its /24 or /48; past it `429` with `Retry-After`",
     breach: "HTTP requests refused with 429 (per address)",
   }),
   RATE_LIMIT_IP_REQUEST_BURST: integer("rateLimitIpRequestBurst", {

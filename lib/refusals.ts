@@ -149,14 +149,19 @@ export const REFUSALS = {
   ),
   /**
    * RATE_LIMIT_IP_REQUESTS_PER_SECOND passed by this address's plain HTTP
-   * requests (`admission/request_rate.ts`). `Retry-After` is set to the
-   * seconds until the next one may go.
+   * requests (`admission/request_rate.ts`), or `network` times it by its
+   * network's (`client` is then the network, `203.0.113.0/24`).
+   * `Retry-After` is set to the seconds until the next one may go.
    */
-  request_rate: row<{ client: string; perSecond: number }>(
+  request_rate: row<{ client: string; perSecond: number; network?: number }>(
     429,
     RETRY,
-    ({ client, perSecond }) =>
-      `Too many requests from ${client}: at most ${perSecond} a second (RATE_LIMIT_IP_REQUESTS_PER_SECOND). Retry later\n`,
+    ({ client, perSecond, network }) =>
+      `Too many requests from ${client}: at most ${perSecond} a second (${
+        network ? `${network} x ` : ""
+      }RATE_LIMIT_IP_REQUESTS_PER_SECOND${
+        network ? " for a network" : ""
+      }). Retry later\n`,
   ),
   /** SIGINT or SIGTERM received: new upgrades wait for another instance. */
   shutting_down: row(503, RETRY, () => "Server shutting down. Retry later\n"),

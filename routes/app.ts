@@ -15,6 +15,8 @@ import {
   clientIp,
   clientKey,
   describeIpSource,
+  NETWORK_SHARE,
+  networkKey,
 } from "../lib/admission/client_ip.ts";
 import { refuse } from "../lib/admission/refuse.ts";
 import { RefusalLog } from "../lib/admission/refusal_log.ts";
@@ -22,6 +24,7 @@ import { RequestRate } from "../lib/admission/request_rate.ts";
 import { refusal } from "../lib/refusals.ts";
 import type { Config } from "../lib/config.ts";
 import { ConnectionSweep } from "../lib/connection/sweep.ts";
+import { FRAME_COST_BYTES } from "../lib/connection/backlog.ts";
 import { IdSource } from "../lib/ids.ts";
 import type { Log } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
@@ -111,10 +114,12 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
         perSecond: config.rateLimitIpMessagesPerSecond,
         burst: config.rateLimitIpMessageBurst,
       },
-      // `/stream` sends an address no faster than a connection may send.
+      // `/stream` sends an address no faster than a connection may send,
+      // and all of them together four times that, each frame at its cost.
       clientStreamBytes: {
         perSecond: config.rateLimitBytesPerSecond,
         burst: config.rateLimitByteBurst,
+        frameBytes: FRAME_COST_BYTES,
       },
     }),
     rooms: new RoomRegistry({
@@ -153,10 +158,16 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     return Promise.resolve(hono().fetch(request, info));
   };
   const metrics = services.metrics;
-  const requestRate = new RequestRate({
-    ratePerSecond: config.rateLimitIpRequestsPerSecond,
-    burst: config.rateLimitIpRequestBurst,
-  });
+  const requestRate = {
+    address: new RequestRate({
+      ratePerSecond: config.rateLimitIpRequestsPerSecond,
+      burst: config.rateLimitIpRequestBurst,
+    }),
+    network: new RequestRate({
+      ratePerSecond: NETWORK_SHARE * config.rateLimitIpRequestsPerSecond,
+      burst: NETWORK_SHARE * config.rateLimitIpRequestBurst,
+    }),
+  };
   const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => {
     // Every request counts as it arrives, upgrades included: a ramp of new
     // connections is work, not a flood, to the overload watch. Counted after
@@ -268,13 +279,16 @@ function assemble(
 
 /**
  * The `429` for a plain request past its address's rate
- * (RATE_LIMIT_IP_REQUESTS_PER_SECOND), through the one refusal path;
- * undefined when it may go ahead. Upgrades are not counted here: the
- * connection caps and the suspect list admit them.
+ * (RATE_LIMIT_IP_REQUESTS_PER_SECOND), or past its network's
+ * ({@link NETWORK_SHARE} times it, `networkKey`), through the one refusal
+ * path; undefined when it may go ahead. The address is counted first, so
+ * what one address is refused does not spend its neighbours' share.
+ * Upgrades are not counted here: the connection caps and the suspect list
+ * admit them.
  */
 function plainRequestRefused(
   services: Services,
-  requestRate: RequestRate,
+  requestRate: { address: RequestRate; network: RequestRate },
   request: Request,
   info: Deno.ServeHandlerInfo | undefined,
 ): Response | undefined {
@@ -282,12 +296,20 @@ function plainRequestRefused(
   if (config.rateLimitIpRequestsPerSecond === 0) return undefined;
   const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
   const ip = clientIp(peer, request.headers, config.trustProxy);
-  const key = clientKey(ip, config.ipv6PrefixLength);
-  const seconds = requestRate.take(key, Date.now());
+  const now = Date.now();
+  let key = clientKey(ip, config.ipv6PrefixLength);
+  let network = 0;
+  let seconds = requestRate.address.take(key, now);
+  if (seconds === 0) {
+    key = networkKey(ip, config.ipv6PrefixLength);
+    network = NETWORK_SHARE;
+    seconds = requestRate.network.take(key, now);
+  }
   if (seconds === 0) return undefined;
   const refused = refusal("request_rate", {
     client: key,
-    perSecond: config.rateLimitIpRequestsPerSecond,
+    perSecond: (network || 1) * config.rateLimitIpRequestsPerSecond,
+    network,
   });
   refused.headers["Retry-After"] = String(seconds);
   return refuse(

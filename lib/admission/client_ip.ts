@@ -157,6 +157,45 @@ export function clientKey(
 }
 
 /**
+ * How many clients' worth of plain requests a network ({@link networkKey})
+ * may make together: addresses of one network are cheap to rotate through
+ * (32 loopback addresses asked for `/metrics` 2,483 times a second past a
+ * limit of 100 each, stranger review, issue #20), and a network is still
+ * many subscribers behind a provider's NAT, so not one client's worth.
+ */
+export const NETWORK_SHARE = 4;
+
+/**
+ * The network a client key belongs to, for limits an address rotation must
+ * not sidestep: an IPv4 address's /24 (`203.0.113.0/24`), an IPv6 key's
+ * /48 (a site's allocation; the key itself when `ipv6PrefixBits` is 48 or
+ * fewer). Text that is not an IP address is its own network.
+ *
+ * @param ip A client address, as {@link clientIp} returns it.
+ * @param ipv6PrefixBits IPV6_PREFIX_LENGTH, as for {@link clientKey}.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { networkKey } from "./client_ip.ts";
+ * assert.equal(networkKey("203.0.113.7"), "203.0.113.0/24");
+ * assert.equal(networkKey("2001:db8:1:2::1"), "2001:db8:1::/48");
+ * assert.equal(networkKey("::ffff:10.1.2.3"), "10.1.2.0/24");
+ * assert.equal(networkKey("unknown"), "unknown");
+ * ```
+ */
+export function networkKey(
+  ip: string,
+  ipv6PrefixBits: number = DEFAULT_IPV6_PREFIX_BITS,
+): string {
+  const key = clientKey(ip, Math.min(ipv6PrefixBits, 48));
+  const ipv4 = IPV4_NETWORK.exec(key);
+  return ipv4 ? `${ipv4[1]}.0/24` : key;
+}
+
+/** The first three octets of a dotted IPv4 address. */
+const IPV4_NETWORK = /^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$/;
+
+/**
  * Says where {@link clientIp} takes the address from, for `/inspect` and the
  * start-up log: `"tcp peer"`, `"deno deploy"` or
  * `"x-forwarded-for (2 trusted proxies)"`.

@@ -5,7 +5,7 @@
  * @module
  */
 import type { CloseReason } from "../protocol/close_codes.ts";
-import { TokenBucket } from "./token_bucket.ts";
+import { JointRate, type Pace, TokenBucket } from "./token_bucket.ts";
 
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -58,9 +58,10 @@ export interface Lease {
   readonly clientMessageRate: TokenBucket | undefined;
   /**
    * The bytes `/stream` may send to this client, shared by all of its
-   * streams (made on first use); undefined when that limit is off.
+   * streams (made on first use) and paid together with every client's
+   * budget ({@link ALL_STREAMS_SHARE}); undefined when that limit is off.
    */
-  clientStreamBytes(): TokenBucket | undefined;
+  clientStreamBytes(): Pace | undefined;
 }
 
 /**
@@ -79,8 +80,18 @@ interface ClientState {
    */
   forgetAt: number;
   /** Bytes its `/stream`s may send, shared; made on first use. */
-  streamBytes?: TokenBucket;
+  streamBytes?: Pace;
 }
+
+/**
+ * Every `/stream` together sends at most this many times one client's byte
+ * rate and burst, each message charged its frame cost on top: one client's
+ * rate times the addresses a stranger rotates through is no bound (16-48
+ * loopback addresses drew 46-52 MiB/s and a bystander's echo waited up to
+ * 2.5 s, stranger review, issue #20). Streams then wait for their turn;
+ * echoes are never charged.
+ */
+export const ALL_STREAMS_SHARE = 4;
 
 /** Why the registry has no slot for a client: the row of `REFUSALS` to answer. */
 export type NoSlot = "per_ip" | "total" | "shutting_down";
@@ -107,19 +118,27 @@ export class ConnectionRegistry {
   readonly #maxTotal: number;
   readonly #clientRate: { perSecond: number; burst: number } | undefined;
   readonly #streamRate: { perSecond: number; burst: number } | undefined;
+  /** Every client's `/stream` bytes together ({@link ALL_STREAMS_SHARE}). */
+  readonly #allStreams: TokenBucket | undefined;
+  readonly #streamFrameBytes: number;
   #total = 0;
   #shuttingDown = false;
 
   /**
    * @param limits Caps; 0 turns a cap off. `clientMessageRate` is shared by
    * each client's connections, `clientStreamBytes` by its `/stream`s
-   * (undefined or 0 per second: off).
+   * (undefined or 0 per second: off), and {@link ALL_STREAMS_SHARE} times it
+   * by every client's, each message charged `frameBytes` more there.
    */
   constructor(limits: {
     maxPerIp: number;
     maxTotal: number;
     clientMessageRate?: { perSecond: number; burst: number };
-    clientStreamBytes?: { perSecond: number; burst: number };
+    clientStreamBytes?: {
+      perSecond: number;
+      burst: number;
+      frameBytes?: number;
+    };
   }) {
     this.#maxPerIp = limits.maxPerIp;
     this.#maxTotal = limits.maxTotal;
@@ -129,20 +148,27 @@ export class ConnectionRegistry {
     this.#streamRate = limits.clientStreamBytes?.perSecond
       ? limits.clientStreamBytes
       : undefined;
+    this.#streamFrameBytes = limits.clientStreamBytes?.frameBytes ?? 0;
+    this.#allStreams = this.#streamRate && new TokenBucket(
+      ALL_STREAMS_SHARE * this.#streamRate.perSecond,
+      ALL_STREAMS_SHARE * this.#streamRate.burst,
+      Date.now(),
+    );
   }
 
   /**
-   * The `/stream` bytes bucket of client `key`, shared by its streams and
-   * made on first use; undefined when off or when `key` holds no slot.
+   * The `/stream` bytes of client `key`, shared by its streams and made on
+   * first use, paid together with every client's; undefined when off or
+   * when `key` holds no slot.
    */
-  streamBytesFor(key: string): TokenBucket | undefined {
+  streamBytesFor(key: string): Pace | undefined {
     const rate = this.#streamRate;
     const client = rate && this.#clients.get(key);
     if (!rate || !client) return undefined;
-    return client.streamBytes ??= new TokenBucket(
-      rate.perSecond,
-      rate.burst,
-      Date.now(),
+    return client.streamBytes ??= new JointRate(
+      new TokenBucket(rate.perSecond, rate.burst, Date.now()),
+      this.#allStreams!,
+      this.#streamFrameBytes,
     );
   }
 
@@ -320,7 +346,7 @@ class Slot implements Lease {
     this.clientMessageRate = clientMessageRate;
   }
 
-  clientStreamBytes(): TokenBucket | undefined {
+  clientStreamBytes(): Pace | undefined {
     return this.#registry.streamBytesFor(this.#ip);
   }
 

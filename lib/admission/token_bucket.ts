@@ -79,3 +79,71 @@ export class TokenBucket {
     return true;
   }
 }
+
+/**
+ * What a sender that paces itself waits on and takes from (`/stream`): one
+ * {@link TokenBucket}, or several paid together ({@link JointRate}).
+ */
+export interface Pace {
+  /** The most one take may ask for, in units. */
+  readonly burst: number;
+  /** How long until `amount` units may be taken, in ms; 0: now. */
+  waitMs(amount: number, now: number): number;
+  /** Takes `amount` units; `false` when they are not there (nothing taken). */
+  take(amount: number, now: number): boolean;
+}
+
+/**
+ * A bucket of one's own and a bucket shared with others, paid together: a
+ * take waits for both. The shared one is charged `perTake` more units on
+ * each take, so it bounds the count of takes too (a message's frame costs
+ * the server CPU whatever its size: tiny messages at a byte rate would be
+ * tens of thousands a second).
+ *
+ * @example Two clients' own rates, one shared budget
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { JointRate, TokenBucket } from "./token_bucket.ts";
+ * const shared = new TokenBucket(1000, 1000, 0);
+ * const a = new JointRate(new TokenBucket(1000, 1000, 0), shared);
+ * const b = new JointRate(new TokenBucket(1000, 1000, 0), shared);
+ * assert.equal(a.take(1000, 0), true);
+ * assert.equal(b.waitMs(500, 0), 500, "b waits for the budget a spent");
+ * ```
+ */
+export class JointRate implements Pace {
+  readonly #own: TokenBucket;
+  readonly #shared: TokenBucket;
+  readonly #perTake: number;
+
+  /**
+   * @param own This sender's bucket.
+   * @param shared The bucket every sender of its kind shares.
+   * @param perTake Units the shared bucket is charged on top of each take.
+   */
+  constructor(own: TokenBucket, shared: TokenBucket, perTake = 0) {
+    this.#own = own;
+    this.#shared = shared;
+    this.#perTake = perTake;
+  }
+
+  get burst(): number {
+    return Math.max(
+      0,
+      Math.min(this.#own.burst, this.#shared.burst - this.#perTake),
+    );
+  }
+
+  waitMs(amount: number, now: number): number {
+    return Math.max(
+      this.#own.waitMs(amount, now),
+      this.#shared.waitMs(amount + this.#perTake, now),
+    );
+  }
+
+  take(amount: number, now: number): boolean {
+    if (this.waitMs(amount, now) > 0) return false;
+    this.#own.take(amount, now);
+    return this.#shared.take(amount + this.#perTake, now);
+  }
+}

@@ -17,7 +17,7 @@ import {
   CLOSE_STREAM_COMPLETE,
   type CloseReason,
 } from "../protocol/close_codes.ts";
-import { TokenBucket } from "../admission/token_bucket.ts";
+import { type Pace, TokenBucket } from "../admission/token_bucket.ts";
 import type { Config } from "../config.ts";
 import { FRAME_COST_BYTES } from "./backlog.ts";
 
@@ -102,10 +102,11 @@ export interface StreamPacing {
    */
   byteRate?: TokenBucket | undefined;
   /**
-   * The same rate shared by every `/stream` of the client's address
-   * (`Lease.clientStreamBytes`); undefined when off.
+   * The same rate shared by every `/stream` of the client's address, paid
+   * together with every client's budget (`Lease.clientStreamBytes`);
+   * undefined when off.
    */
-  addressByteRate?: TokenBucket | undefined;
+  addressByteRate?: Pace | undefined;
 }
 
 /**
@@ -121,7 +122,7 @@ export function streamPacing(
     "maxBufferedBytes" | "rateLimitBytesPerSecond" | "rateLimitByteBurst"
   >,
   now: number,
-  addressByteRate?: TokenBucket,
+  addressByteRate?: Pace,
 ): StreamPacing {
   return {
     addressByteRate,
@@ -142,7 +143,7 @@ export class StreamPush {
   readonly #options: StreamOptions;
   readonly #ceilingBytes: number;
   readonly #byteRate: TokenBucket | undefined;
-  readonly #addressByteRate: TokenBucket | undefined;
+  readonly #addressByteRate: Pace | undefined;
   /** The filler after the sequence number, built once. */
   readonly #filler: string;
   #next = 1;
@@ -241,7 +242,7 @@ export class StreamPush {
  * burst waits for a full bucket, then empties it.
  */
 function paceMs(
-  rate: TokenBucket | undefined,
+  rate: Pace | undefined,
   bytes: number,
   now: number,
 ): number {
@@ -249,6 +250,6 @@ function paceMs(
 }
 
 /** Takes `bytes` (at most the burst) from `rate`, if any. */
-function take(rate: TokenBucket | undefined, bytes: number, now: number) {
+function take(rate: Pace | undefined, bytes: number, now: number) {
   rate?.take(Math.min(bytes, rate.burst), now);
 }

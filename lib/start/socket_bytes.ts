@@ -132,6 +132,33 @@ export function parseSocketBytes(text: string): PeerBytes {
   return found;
 }
 
+/**
+ * Whether the kernel's count can be read here: `"ss"`, or why not, for the
+ * start-up record (`kernel_counts=`). Asked of Deno's permissions, without
+ * running anything: under the tasks' permission set (`run: ["ss"]`) Deno
+ * looks `ss` up on `PATH` at start-up and, when it is not there, grants
+ * nothing (`prompt`), quietly under `-q` (the tasks; without `-q` Deno
+ * prints `Info Failed to resolve 'ss' for allow-run`). Under `--allow-all`
+ * everything is granted, so a missing `ss` shows only in an incident's
+ * `kernel=` field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kernelCounts } from "./socket_bytes.ts";
+ * assert.equal(kernelCounts(() => "granted"), "ss");
+ * assert.match(kernelCounts(() => "prompt"), /^off: /);
+ * ```
+ */
+export function kernelCounts(
+  query: () => Deno.PermissionState = () =>
+    Deno.permissions.querySync({ name: "run", command: "ss" }).state,
+): string {
+  return query() === "granted"
+    ? "ss"
+    : "off: ss (iproute2) is not on PATH or not permitted, so the overload watch judges attackers by timing alone";
+}
+
 /** Options for {@link SocketBytesReader}. */
 export interface SocketBytesOptions {
   /** For {@link SocketBytesReader.read}. @default SOCKET_BYTES_TIMEOUT_MS */

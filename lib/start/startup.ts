@@ -19,6 +19,7 @@ import { exitOnStartupError } from "./announce.ts";
 import { ListenError } from "./server.ts";
 import { effectiveConfig, type Env, readConfig } from "./effective_config.ts";
 import { type ServeMode, startRecord } from "./start_record.ts";
+import { kernelCounts } from "./socket_bytes.ts";
 
 /** What {@link bootService} built. */
 export interface BootedService {
@@ -82,6 +83,7 @@ export function bootService(
     startRecord: {
       ...startRecord(config, { denoDeploy, mode }),
       roomsBridge: bridge.kind,
+      kernelCounts: kernelCounts(),
     },
     loaded: bridge.loaded,
   };

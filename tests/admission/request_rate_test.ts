@@ -1,14 +1,17 @@
 /**
  * Plain HTTP requests are limited per address (RATE_LIMIT_IP_REQUESTS_PER_SECOND
- * up to RATE_LIMIT_IP_REQUEST_BURST): past it `429` with `Retry-After`,
- * counted and logged; other addresses and upgrades are not affected; the
- * table of addresses stays bounded.
+ * up to RATE_LIMIT_IP_REQUEST_BURST) and per network (an IPv4 /24, NETWORK_SHARE
+ * times that): past it `429` with `Retry-After`, counted and logged; other
+ * addresses and networks and upgrades are not affected; the table of
+ * addresses stays bounded.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import type net from "node:net";
 import { RequestRate } from "../../lib/admission/request_rate.ts";
+import { NETWORK_SHARE } from "../../lib/admission/client_ip.ts";
+import { refusal } from "../../lib/refusals.ts";
 import { startTestServer } from "../_server.ts";
 import { connect, until } from "../_client.ts";
 import { httpOpen } from "../../bench/wire.ts";
@@ -164,4 +167,73 @@ Deno.test("the default request rate lets a page load and a /healthz poll through
     await response.body?.cancel();
     assert.equal(response.status, 200, `request ${i + 1}`);
   }
+});
+
+Deno.test("plain HTTP requests: the addresses of one network share NETWORK_SHARE times one address's rate", async (t) => {
+  await using server = startTestServer({
+    RATE_LIMIT_IP_REQUESTS_PER_SECOND: "1",
+    RATE_LIMIT_IP_REQUEST_BURST: "3",
+  });
+  const networkBurst = NETWORK_SHARE * 3;
+  /** Three requests from each of `addresses`, the addresses at once. */
+  const fromEach = async (addresses: string[]) => {
+    const started = performance.now();
+    const statuses = (await Promise.all(addresses.map(async (address) => {
+      const got = [];
+      for (let i = 0; i < 3; i++) {
+        got.push(await statusFrom(server.port, address, "/healthz"));
+      }
+      return got;
+    }))).flat();
+    return { statuses, seconds: (performance.now() - started) / 1000 };
+  };
+  await t.step(
+    "one address past its own rate does not spend its network's share",
+    async () => {
+      const statuses = [];
+      for (let i = 0; i < networkBurst; i++) {
+        statuses.push(await statusFrom(server.port, "127.0.25.1", "/healthz"));
+      }
+      assert.deepEqual(statuses.slice(0, 3), [200, 200, 200]);
+      assert.ok(statuses.includes(429), statuses.join(" "));
+      // Had the refused requests been counted, the network's burst would be
+      // spent; only the few served were.
+      const { statuses: others } = await fromEach(["127.0.25.2", "127.0.25.3"]);
+      assert.deepEqual(others, Array(6).fill(200));
+    },
+  );
+  await t.step(
+    "eight addresses each within their own burst are refused past the network's",
+    async () => {
+      const addresses = Array.from(
+        { length: 8 },
+        (_, i) => `127.0.26.${i + 1}`,
+      );
+      const { statuses, seconds } = await fromEach(addresses);
+      const served = statuses.filter((status) => status === 200).length;
+      assert.deepEqual(
+        statuses.filter((status) => status !== 200 && status !== 429),
+        [],
+      );
+      // The burst plus what the network's rate refilled meanwhile.
+      assert.ok(
+        served <= networkBurst + Math.ceil(NETWORK_SHARE * seconds) + 1,
+        `${served} of ${statuses.length} served in ${seconds.toFixed(1)} s`,
+      );
+      assert.ok(served < statuses.length, "some were refused");
+    },
+  );
+  await t.step("another network is not affected", async () => {
+    assert.equal(await statusFrom(server.port, "127.0.27.1", "/healthz"), 200);
+  });
+  await t.step("the refusal names the network and its rate", () => {
+    assert.equal(
+      refusal("request_rate", {
+        client: "127.0.26.0/24",
+        perSecond: NETWORK_SHARE,
+        network: NETWORK_SHARE,
+      }).body,
+      `Too many requests from 127.0.26.0/24: at most ${NETWORK_SHARE} a second (${NETWORK_SHARE} x RATE_LIMIT_IP_REQUESTS_PER_SECOND for a network). Retry later\n`,
+    );
+  });
 });

@@ -4,7 +4,11 @@
  * forgets it, without a timer per client.
  */
 import assert from "node:assert/strict";
-import { ConnectionRegistry, type Lease } from "../../lib/admission/slots.ts";
+import {
+  ALL_STREAMS_SHARE,
+  ConnectionRegistry,
+  type Lease,
+} from "../../lib/admission/slots.ts";
 
 /** Admits `key`, failing the test if a cap refuses it. */
 function admit(registry: ConnectionRegistry, key: string): Lease {
@@ -87,6 +91,48 @@ Deno.test("a client is forgotten once its allowance has refilled, and starts afr
       assert.equal(registry.countFor("192.0.2.4"), 2);
       back.release();
       last.release();
+    },
+  );
+  registry.dispose();
+});
+
+Deno.test("every client's /stream bytes together get ALL_STREAMS_SHARE times one client's rate, each message charged its frame", async (t) => {
+  const registry = new ConnectionRegistry({
+    maxPerIp: 0,
+    maxTotal: 0,
+    clientStreamBytes: { perSecond: 1000, burst: 1000, frameBytes: 10 },
+  });
+  const streams = (keys: string[]) =>
+    keys.map((key) => {
+      const rate = admit(registry, key).clientStreamBytes();
+      assert.ok(rate);
+      return rate;
+    });
+  const now = Date.now();
+  await t.step(
+    "a client's streams share its own rate, whatever the others do",
+    () => {
+      const [first, second] = streams(["127.0.30.1", "127.0.30.1"]);
+      assert.equal(first!.take(990, now), true);
+      assert.ok(second!.waitMs(990, now) > 0, "the same client's budget");
+    },
+  );
+  await t.step(
+    "clients rotating addresses spend one budget: the next waits",
+    () => {
+      const rotating = streams(
+        Array.from(
+          { length: ALL_STREAMS_SHARE },
+          (_, i) => `127.0.31.${i + 1}`,
+        ),
+      );
+      // The first client's 990 + 10 spent a quarter already.
+      for (const [i, rate] of rotating.entries()) {
+        const fits = i < ALL_STREAMS_SHARE - 1;
+        assert.equal(rate.take(990, now), fits, `client ${i + 1}`);
+      }
+      // One message's worth at the shared rate of 4,000 a second.
+      assert.ok(rotating.at(-1)!.waitMs(990, now) >= 200);
     },
   );
   registry.dispose();

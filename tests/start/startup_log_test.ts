@@ -10,7 +10,8 @@ import {
   readServiceLog,
   startService,
 } from "../_server.ts";
-import { closeAndWait, connect, until } from "../_client.ts";
+import { closeAndWait, connect, until, withDeadline } from "../_client.ts";
+import { hasSs } from "./_overload.ts";
 
 const LOOPBACK = { PORT: "0", BIND_ADDRESS: "127.0.0.1" };
 
@@ -87,4 +88,38 @@ Deno.test("startRecord() lists every setting, under deno serve the port too but 
   assert.equal(serve.port, DEFAULT_CONFIG.port);
   assert.equal("tlsCertFile" in serve, false);
   assert.equal(serve.denoDeploy, true);
+});
+
+Deno.test("the start line says whether the kernel's count is on; without ss on PATH nothing of Deno's reaches stderr", async (t) => {
+  const startLine = async (env: Record<string, string>) => {
+    await using service = await startService({ ...LOOPBACK, ...env });
+    const stderr = new Response(service.child.stderr).text();
+    const log = readServiceLog(service);
+    await until(
+      () => log.lines.some((line) => line.startsWith("start ")),
+      "the start line",
+      { timeoutMs: DEFAULT_PROCESS_TIMEOUT_MS },
+    );
+    service.child.kill("SIGTERM");
+    return {
+      line: log.lines.find((line) => line.startsWith("start "))!,
+      stderr: await withDeadline(stderr, DEFAULT_PROCESS_TIMEOUT_MS, "stderr"),
+    };
+  };
+  await t.step("no PATH: off, in one field of our own", async () => {
+    const { line, stderr } = await startLine({});
+    assert.match(
+      line,
+      / kernel_counts="off: ss \(iproute2\) is not on PATH or not permitted, so the overload watch judges attackers by timing alone"/,
+    );
+    assert.equal(stderr, "");
+  });
+  await t.step({
+    name: "ss on PATH: on",
+    ignore: !hasSs(),
+    fn: async () => {
+      const { line } = await startLine({ PATH: Deno.env.get("PATH") ?? "" });
+      assert.match(line, / kernel_counts=ss( |$)/);
+    },
+  });
 });
