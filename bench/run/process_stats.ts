@@ -80,3 +80,85 @@ export function threadCpuMs(pid: number): number {
   }
   return nanoseconds / 1e6;
 }
+
+/** Resident memory of a process by where it lives, in KiB (`rssByKind`). */
+export interface RssByKind {
+  /** The main thread's malloc heap (`[heap]`): Deno's sockets, buffers. */
+  mainHeap: number;
+  /**
+   * glibc's malloc arenas of other threads: 64 MiB reservations, each a
+   * readable part at a 64 MiB boundary followed by an inaccessible rest (V8's
+   * compiler threads, Tokio's).
+   */
+  threadArenas: number;
+  /** Every other anonymous mapping: V8's heap pages (256 KiB each), stacks. */
+  otherAnonymous: number;
+  /** Pages of files: the `deno` binary's code and data, mostly. */
+  file: number;
+}
+
+const ARENA_BYTES = 64 * 2 ** 20;
+
+/**
+ * Splits a process's RSS by mapping (`/proc/<pid>/smaps`), so that growth
+ * can be told apart: memory Deno allocates per socket lands in `mainHeap`,
+ * a compiler thread's working memory in `threadArenas`, the JS heap in
+ * `otherAnonymous` (BENCHMARKS.md, issue #23, eighth round).
+ */
+export function rssByKind(pid: number): RssByKind {
+  const mappings: {
+    start: number;
+    end: number;
+    name: string;
+    rssKiB: number;
+  }[] = [];
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/smaps`).split("\n")) {
+    const header = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(
+      line,
+    );
+    if (header) {
+      mappings.push({
+        start: parseInt(header[1]!, 16),
+        end: parseInt(header[2]!, 16),
+        // An inode of 0 and no name: anonymous.
+        name: header[3] === "0" ? header[4]! : header[4] || "file",
+        rssKiB: 0,
+      });
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+)/.exec(line);
+    if (rss && mappings.length > 0) mappings.at(-1)!.rssKiB = Number(rss[1]);
+  }
+  const kinds: RssByKind = {
+    mainHeap: 0,
+    threadArenas: 0,
+    otherAnonymous: 0,
+    file: 0,
+  };
+  for (let i = 0; i < mappings.length; i++) {
+    const mapping = mappings[i]!;
+    if (mapping.name === "[heap]") kinds.mainHeap += mapping.rssKiB;
+    else if (mapping.name !== "") {
+      if (!mapping.name.startsWith("[")) kinds.file += mapping.rssKiB;
+      else kinds.otherAnonymous += mapping.rssKiB;
+    } else if (isArena(mappings, i)) kinds.threadArenas += mapping.rssKiB;
+    else kinds.otherAnonymous += mapping.rssKiB;
+  }
+  return kinds;
+}
+
+/** An anonymous mapping at a 64 MiB boundary that, with the ones right after it, spans exactly 64 MiB. */
+function isArena(
+  mappings: { start: number; end: number; name: string }[],
+  at: number,
+): boolean {
+  const first = mappings[at]!;
+  if (first.start % ARENA_BYTES !== 0) return false;
+  let end = first.end;
+  for (let i = at + 1; end - first.start < ARENA_BYTES; i++) {
+    const next = mappings[i];
+    if (!next || next.start !== end || next.name !== "") return false;
+    end = next.end;
+  }
+  return end - first.start === ARENA_BYTES;
+}
