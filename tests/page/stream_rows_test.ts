@@ -20,6 +20,7 @@ import {
 
 interface Box {
   top: number;
+  left: number;
   right: number;
 }
 
@@ -29,6 +30,8 @@ interface Row {
   time: Box;
   size: Box;
   seq: { left: number };
+  /** Where the size's text ends (it may be wider than its cell), if any. */
+  sizeTextRight: number | undefined;
   /** The left edge of each line of the words. */
   lineStarts: number[];
 }
@@ -45,7 +48,11 @@ function rows(page: Page): Promise<Row[]> {
       const cell = li.querySelector(selector);
       if (!cell || !cell.getClientRects().length) return undefined;
       const rect = cell.getBoundingClientRect();
-      return { top: Math.round(rect.top), right: Math.round(rect.right) };
+      return {
+        top: Math.round(rect.top),
+        left: Math.round(rect.left),
+        right: Math.round(rect.right),
+      };
     };
     return {
       kind: li.className.replace("entry ", ""),
@@ -53,6 +60,9 @@ function rows(page: Page): Promise<Row[]> {
       time: box(".time"),
       size: box(".size"),
       seq: { left: Math.round(li.querySelector(".seq").getBoundingClientRect().left) },
+      sizeTextRight: li.querySelector(".size").textContent
+        ? Math.round(textRange(li.querySelector(".size")).getBoundingClientRect().right)
+        : undefined,
       // The leftmost fragment on each line (a link is a fragment of its own).
       lineStarts: Object.values(
         [...textRange(li.querySelector(".summary")).getClientRects()].reduce(
@@ -82,10 +92,14 @@ browserTest(
           await page.fill("#text", "hello");
           await page.press("#text", "Enter");
           await page.locator("#log li.message").waitFor();
+          // The widest size: four digits and the unit ("1023 位元組").
+          await page.fill("#text", "x".repeat(1023));
+          await page.press("#text", "Enter");
+          await page.locator("#log li.message").nth(1).waitFor();
           await page.fill("#burst-count", "2");
           await page.fill("#burst-size", "1");
           await page.click("#send-burst");
-          await page.locator("#log li.message").nth(2).waitFor();
+          await page.locator("#log li.message").nth(3).waitFor();
           await page.fill("#close-code", "4000");
           await page.fill("#close-reason", "a reason that takes some room");
           await page.click("#close");
@@ -111,6 +125,13 @@ browserTest(
               message.time.right,
               `${row.kind}: the time column`,
             );
+            // "17 位元組" is 9 characters wide: it must not run into the time.
+            if (row.sizeTextRight !== undefined) {
+              assert.ok(
+                row.sizeTextRight <= row.time.left,
+                `${row.kind}: the size ends at ${row.sizeTextRight}, the time starts at ${row.time.left}`,
+              );
+            }
           }
           // (On a phone an event's words flow as text: checked below.)
           for (
