@@ -96,9 +96,9 @@ export interface Pace {
 /**
  * A bucket of one's own and a bucket shared with others, paid together: a
  * take waits for both. The shared one is charged `perTake` more units on
- * each take, so it bounds the count of takes too (a message's frame costs
- * the server CPU whatever its size: tiny messages at a byte rate would be
- * tens of thousands a second).
+ * each take (at most its burst), so it bounds the count of takes too (a
+ * message's frame costs the server CPU whatever its size: tiny messages at
+ * a byte rate would be tens of thousands a second).
  *
  * @example Two clients' own rates, one shared budget
  * ```ts
@@ -109,6 +109,15 @@ export interface Pace {
  * const b = new JointRate(new TokenBucket(1000, 1000, 0), shared);
  * assert.equal(a.take(1000, 0), true);
  * assert.equal(b.waitMs(500, 0), 500, "b waits for the budget a spent");
+ * ```
+ * @example A charge never exceeds the shared burst, so a sender always
+ * gets a turn
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { JointRate, TokenBucket } from "./token_bucket.ts";
+ * const tiny = new JointRate(new TokenBucket(1, 1, 0), new TokenBucket(4, 4, 0), 600);
+ * assert.equal(tiny.take(0, 0), true);
+ * assert.equal(tiny.waitMs(0, 0), 1000, "the shared 4 refill in a second");
  * ```
  */
 export class JointRate implements Pace {
@@ -128,22 +137,24 @@ export class JointRate implements Pace {
   }
 
   get burst(): number {
-    return Math.max(
-      0,
-      Math.min(this.#own.burst, this.#shared.burst - this.#perTake),
-    );
+    return Math.min(this.#own.burst, this.#shared.burst);
   }
 
   waitMs(amount: number, now: number): number {
     return Math.max(
       this.#own.waitMs(amount, now),
-      this.#shared.waitMs(amount + this.#perTake, now),
+      this.#shared.waitMs(this.#charge(amount), now),
     );
   }
 
   take(amount: number, now: number): boolean {
     if (this.waitMs(amount, now) > 0) return false;
     this.#own.take(amount, now);
-    return this.#shared.take(amount + this.#perTake, now);
+    return this.#shared.take(this.#charge(amount), now);
+  }
+
+  /** What a take costs the shared bucket: never more than it holds. */
+  #charge(amount: number): number {
+    return Math.min(amount + this.#perTake, this.#shared.burst);
   }
 }
