@@ -23,19 +23,23 @@ Deno.test("the README's deploy numbers are the deploy files' numbers", async (t)
   const compose = await read("deploy/compose.yaml");
   await t.step("systemd's TimeoutStopSec", () => {
     assert.equal(
-      number(readme, /waiting (\d+) s \(`TimeoutStopSec=`/, "README"),
+      number(readme, /waiting\s+(\d+)\s+s\s+\(`TimeoutStopSec=`/, "README"),
       number(unit, /^TimeoutStopSec=(\d+)$/m, "ws-echo.service"),
     );
   });
   await t.step("systemd's LimitNOFILE", () => {
     assert.equal(
-      number(readme, /allows (\d+) descriptors \(`LimitNOFILE=`\)/, "README"),
+      number(
+        readme,
+        /allows\s+(\d+)\s+descriptors\s+\(`LimitNOFILE=`\)/,
+        "README",
+      ),
       number(unit, /^LimitNOFILE=(\d+)$/m, "ws-echo.service"),
     );
   });
   await t.step("compose's stop_grace_period", () => {
     assert.equal(
-      number(readme, /compose sets (\d+) s/, "README"),
+      number(readme, /compose\s+sets\s+(\d+)\s+s/, "README"),
       number(compose, /^\s*stop_grace_period: (\d+)s$/m, "compose.yaml"),
     );
   });

@@ -117,6 +117,8 @@ export class RedisBridge implements RoomBridge {
   readonly #subscriber: Link;
   readonly #rooms = new Set<string>();
   #connected = false;
+  /** Whether the link's state was logged once: the first failure is news. */
+  #reported = false;
   #closed = false;
   #published = 0;
   #received = 0;
@@ -146,11 +148,11 @@ export class RedisBridge implements RoomBridge {
     // Subscribing waits for the link; the client subscribes again after a drop.
     this.#subscriber = openLink(redis, url, `ws-echo-${instance}-sub`, true);
     for (const link of [this.#publisher, this.#subscriber]) {
-      link.on("ready", () => this.#linkChanged());
-      link.on("end", () => this.#linkChanged());
-      link.on("reconnecting", () => this.#linkChanged());
+      link.on("ready", () => this.#linkChanged(false));
+      link.on("end", () => this.#linkChanged(true));
+      link.on("reconnecting", () => this.#linkChanged(true));
       // Reported through the state change; unhandled, it would end the process.
-      link.on("error", () => this.#linkChanged());
+      link.on("error", () => this.#linkChanged(true));
       link.connect().catch(() => {});
     }
   }
@@ -271,11 +273,19 @@ export class RedisBridge implements RoomBridge {
     }
   }
 
-  /** Both links ready = connected; one log line per change. */
-  #linkChanged(): void {
+  /**
+   * Both links ready = connected; one log line per change, and one for the
+   * first failure, so a Redis never reached since start is said too.
+   *
+   * @param failed Whether a link just failed (error, end, reconnecting).
+   */
+  #linkChanged(failed: boolean): void {
     if (this.#closed) return;
     const connected = this.#publisher.isReady && this.#subscriber.isReady;
-    if (connected === this.#connected) return;
+    const firstFailure = failed && !this.#reported;
+    if (connected === this.#connected && !firstFailure) return;
+    this.#reported = true;
+    const changed = connected !== this.#connected;
     this.#connected = connected;
     this.#log({
       event: "rooms_bridge",
@@ -285,6 +295,6 @@ export class RedisBridge implements RoomBridge {
         ? "Redis reached: rooms span every instance that uses it"
         : "Redis unreachable: rooms serve this instance's members only until it is back",
     });
-    this.#listener.linkChanged(connected);
+    if (changed) this.#listener.linkChanged(connected);
   }
 }

@@ -198,3 +198,31 @@ Deno.test("two processes share rooms through a real redis-server, survive its lo
     }
   }
 });
+
+Deno.test("a Redis never reached since start is said in the log and in /healthz", async () => {
+  // A loopback port nothing listens on: taken from the kernel, then let go.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const unused = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await using service = await startService({
+    ...LOOPBACK,
+    REDIS_URL: `redis://127.0.0.1:${unused}`,
+  });
+  const log = readServiceLog(service);
+  let failed = true;
+  try {
+    const bridgeLines = () =>
+      log.lines.filter((line) => line.startsWith("rooms bridge "));
+    await until(() => bridgeLines().length >= 1, "a rooms bridge line", {
+      timeoutMs: 20_000,
+    });
+    const [first] = bridgeLines();
+    assert.match(first ?? "", /connected=false.*Redis unreachable/);
+    assert.equal(await bridgeConnected(service.port), false);
+    failed = false;
+  } finally {
+    await service[Symbol.asyncDispose]();
+    await log.ended();
+    if (failed) console.error(`service:\n${log.lines.join("\n")}`);
+  }
+});
