@@ -47,6 +47,42 @@ function quote(text: string): string {
   return escapeJson(JSON.stringify(text));
 }
 
+/**
+ * The longest a client's own text (`path`, `origin`) is logged, in UTF-16
+ * code units: a request line may carry tens of KiB of path (60 KB measured
+ * in the attack review), and a stranger repeating it wrote 39.5 MB of log in
+ * 10 s. Longer text is cut and ends with `…(+N)`, N the code units left out.
+ */
+export const MAX_CLIENT_TEXT = 256;
+
+/** Fields that carry a client's own text, clipped to {@link MAX_CLIENT_TEXT}. */
+const CLIENT_TEXT = new Set(["path", "origin"]);
+
+/**
+ * `record` with each client text field clipped to {@link MAX_CLIENT_TEXT}
+ * (the same record when none is longer).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clipClientText } from "./log.ts";
+ * const { path } = clipClientText({ event: "http", path: "/" + "a".repeat(300) });
+ * assert.equal(path, "/" + "a".repeat(255) + "…(+45)");
+ * ```
+ */
+export function clipClientText(record: LogRecord): LogRecord {
+  let clipped: LogRecord | undefined;
+  for (const key of CLIENT_TEXT) {
+    const value = record[key];
+    if (typeof value !== "string" || value.length <= MAX_CLIENT_TEXT) continue;
+    clipped ??= { ...record };
+    clipped[key] = `${value.slice(0, MAX_CLIENT_TEXT)}…(+${
+      value.length - MAX_CLIENT_TEXT
+    })`;
+  }
+  return clipped ?? record;
+}
+
 /** Fields whose text values are always quoted, since people write them freely. */
 const QUOTED = new Set(["origin", "message", "error"]);
 
@@ -134,6 +170,7 @@ export function batchedLog(
   };
   return {
     log(record) {
+      record = clipClientText(record);
       lines.push(
         format === "json" ? formatJson(record) : formatText(record),
       );

@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono/quick";
 import type { AppEnv, Services } from "../lib/services.ts";
+import { publicIncident } from "../lib/start/incident_log.ts";
 
 /** Health and metrics endpoints. */
 export function healthRoutes(services: Services): Hono<AppEnv> {
@@ -55,6 +56,9 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       rooms: rooms.state(),
       overload: {
         ...overload,
+        // Counts, not addresses: /healthz is public.
+        lastIncident: overload.lastIncident &&
+          publicIncident(overload.lastIncident),
         leakedUpgrades: metrics.upgradesLeaked,
         // Closes given up that still hold a slot (`unanswered_closes`).
         unansweredCloses: metrics.closesUnanswered,

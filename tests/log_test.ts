@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { batchedLog, formatJson, formatText } from "../lib/log.ts";
+import {
+  batchedLog,
+  formatJson,
+  formatText,
+  MAX_CLIENT_TEXT,
+} from "../lib/log.ts";
 import { withDeadline } from "../bench/wire.ts";
 
 Deno.test("batchedLog() writes waiting lines in one write, in order", () => {
@@ -56,4 +61,22 @@ Deno.test("a client's text cannot forge or colour a log line", async (t) => {
     assert.doesNotMatch(line, CONTROL);
     assert.equal(JSON.parse(line).path, path);
   });
+});
+
+Deno.test("a client's path and origin are logged clipped to MAX_CLIENT_TEXT, in text and JSON", () => {
+  const long = "/" + "x".repeat(60_000);
+  for (const format of ["text", "json"] as const) {
+    const batches: string[] = [];
+    const output = batchedLog(
+      format,
+      (bytes) => batches.push(new TextDecoder().decode(bytes)),
+    );
+    output.log({ event: "http", path: long, origin: long, status: 404 });
+    output.flush();
+    const [line] = batches;
+    assert.ok(line !== undefined);
+    assert.ok(line.length < 3 * MAX_CLIENT_TEXT, `${format}: ${line.length}`);
+    assert.match(line, /…\(\+59745\)/);
+    assert.match(line, /404/);
+  }
 });

@@ -43,6 +43,26 @@ export function reportIncident(
   });
 }
 
+/**
+ * `record` as `/healthz` shows it to anyone: the addresses struck and
+ * refused as counts, without the bytes each address brought. `/healthz` is
+ * public (the shipped nginx site passes it), and a client's address is not
+ * for strangers to read; the log line keeps them for the operator.
+ */
+export type PublicIncident =
+  & Omit<IncidentRecord, "struck" | "refused" | "unseenBytes">
+  & { struck: number; refused: number };
+
+/** {@link PublicIncident} from `record`. */
+export function publicIncident(record: IncidentRecord): PublicIncident {
+  const { struck, refused, unseenBytes: _unseen, ...scalars } = record;
+  return {
+    ...scalars,
+    struck: struck.length,
+    refused: Object.keys(refused).length,
+  };
+}
+
 /** `{ a: 1, b: 2 }` as `a 1s,b 2s` (`unit` "s"); undefined when empty. */
 function pairs(
   entries: Record<string, number>,

@@ -150,6 +150,10 @@ Deno.test(
     )).json();
     assert.ok(health.overload.leakedUpgrades >= 32);
     assert.equal(health.overload.suspects.refused, 1);
+    // /healthz is public: the incident's addresses are counted, not listed.
+    assert.equal(typeof health.overload.lastIncident.struck, "number");
+    assert.equal(typeof health.overload.lastIncident.refused, "number");
+    assert.doesNotMatch(JSON.stringify(health), new RegExp(ATTACKER));
   },
 );
 
