@@ -22,6 +22,8 @@ if (import.meta.main) {
     await loaded;
     const server = startServer(echoApp, {
       onListen: (urls) => announceListening(urls, output, config.logFormat),
+      // This process is the service's own: the watchdog may end it.
+      watchdog: true,
       exit: (code) => {
         output.flush();
         Deno.exit(code);

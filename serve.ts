@@ -77,6 +77,7 @@ const watch = new OverloadWatch(echoApp.services, {
     Deno.exit(code);
   },
   drain: () => drainConnections(echoApp.services),
+  watchdog: true,
 });
 
 /** This worker's own listener, once Deno's has failed. */

@@ -145,11 +145,18 @@ export interface FragmentOptions {
   pauseMs?: number;
   /** Where to upgrade, e.g. `/room/NAME`. @default "/echo" */
   path?: string;
+  /**
+   * Each frame's payload, in bytes: with 8 MiB frames Deno's read op held
+   * the event loop for as long as they came (`overload_facts.ts held`).
+   * @default 1 MiB
+   */
+  frameBytes?: number;
 }
 
 /**
- * Attack 1: a binary frame with FIN=0, then 1 MiB continuation frames with
- * FIN=0, never finished, until `budgetBytes` are sent or the server cuts.
+ * Attack 1: a binary frame with FIN=0, then 1 MiB (`frameBytes`)
+ * continuation frames with FIN=0, never finished, until `budgetBytes` are
+ * sent or the server cuts.
  */
 export function endlessFragments(
   port: number,
@@ -163,16 +170,17 @@ export function endlessFragments(
     if (options.pauseMs) {
       await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
     }
-    socket.write(clientFrame(0x2, new Uint8Array(MiB), false));
+    const frameBytes = options.frameBytes ?? MiB;
+    socket.write(clientFrame(0x2, new Uint8Array(frameBytes), false));
     const sent = await pumpUntil(
       socket,
-      clientFrame(0x0, new Uint8Array(MiB), false),
+      clientFrame(0x0, new Uint8Array(frameBytes), false),
       budgetBytes,
       options.bytesPerSecond,
     );
     const cut = socket.destroyed;
     socket.destroy();
-    return { status, sentBytes: sent + MiB, cut };
+    return { status, sentBytes: sent + frameBytes, cut };
   }, options.path);
 }
 

@@ -12,6 +12,11 @@
  * - `stall pong|empty|frag`: how late a 100 ms timer fires under each flood
  *   from another process, and after `shutdown()`; and the share of a core
  *   the server process burns each second of the flood.
+ * - `held [frameKiB]`: whether collecting an endless fragmented message
+ *   (continuation frames of `frameKiB`, 1024 by default, as fast as
+ *   loopback takes them) holds the event loop: a 10 ms timer on the main
+ *   loop beside a worker reading RSS every 100 ms, for 6 s; prints each
+ *   main-loop gap over 50 ms and the worker's RSS.
  * - `cost`: what one RSS sample costs.
  *
  * @example
@@ -46,24 +51,34 @@ function echoServer(port = 0) {
 }
 
 /** Runs this script's flood `kind` against `port` in another process. */
-function spawnAttacker(port: number, kind: string) {
+function spawnAttacker(port: number, kind: string, frameKiB = 1024) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", import.meta.filename!, "attack", String(port), kind],
+    args: [
+      "run",
+      "-A",
+      import.meta.filename!,
+      "attack",
+      String(port),
+      kind,
+      String(frameKiB),
+    ],
     stdout: "null",
     stderr: "inherit",
   }).spawn();
 }
 
 /** The attacker process: floods until its connection ends or 20 s pass. */
-function attack(port: number, kind: string) {
+function attack(port: number, kind: string, frameKiB = 1024) {
   const chunk = kind === "pong"
     ? Buffer.concat(Array(512).fill(clientFrame(0xa, new Uint8Array(125))))
     : kind === "empty"
     ? Buffer.concat(Array(512).fill(clientFrame(0x0, new Uint8Array(0), false)))
-    : clientFrame(0x0, new Uint8Array(MiB), false);
-  const start = kind === "pong"
-    ? new Uint8Array(0)
-    : clientFrame(0x2, new Uint8Array(kind === "frag" ? MiB : 0), false);
+    : clientFrame(0x0, new Uint8Array(frameKiB * 1024), false);
+  const start = kind === "pong" ? new Uint8Array(0) : clientFrame(
+    0x2,
+    new Uint8Array(kind === "frag" ? frameKiB * 1024 : 0),
+    false,
+  );
   const socket = net.connect({ port, host: "127.0.0.1" });
   socket.on("error", () => {});
   socket.on("close", () => Deno.exit(0));
@@ -217,6 +232,48 @@ async function stall(kind: string) {
   await child.status;
 }
 
+/** The worker of `held`: process RSS (MiB) every 100 ms for 6 s. */
+const RSS_SAMPLER = `
+self.onmessage = () => {
+  const out = [];
+  const started = performance.now();
+  const timer = setInterval(() => {
+    out.push([Math.round(performance.now() - started),
+      Math.round(Deno.memoryUsage().rss / ${MiB})]);
+  }, 100);
+  setTimeout(() => { clearInterval(timer); self.postMessage(out); }, 6000);
+};`;
+
+async function held(frameKiB: number) {
+  const server = echoServer();
+  const worker = new Worker(
+    URL.createObjectURL(new Blob([RSS_SAMPLER], { type: "text/javascript" })),
+    { type: "module" },
+  );
+  const rss = new Promise<number[][]>((resolve) => {
+    worker.onmessage = (event) => resolve(event.data);
+  });
+  worker.postMessage("start");
+  const started = performance.now();
+  const gaps: number[][] = [];
+  let last = started;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (now - last > 50) {
+      gaps.push([Math.round(now - started), Math.round(now - last)]);
+    }
+    last = now;
+  }, 10);
+  const child = spawnAttacker(server.addr.port, "frag", frameKiB);
+  const rssMiBEvery100ms = await rss;
+  clearInterval(timer);
+  child.kill();
+  await child.status;
+  worker.terminate();
+  await server.shutdown();
+  console.log({ frameKiB, mainLoopGapsOver50ms: gaps, rssMiBEvery100ms });
+}
+
 function cost() {
   const n = 20_000;
   let t = performance.now();
@@ -240,14 +297,16 @@ function cost() {
 
 if (import.meta.main) {
   const [command, ...args] = Deno.args;
-  if (command === "attack") attack(Number(args[0]), args[1]!);
-  else if (command === "shutdown") await shutdownFrees();
+  if (command === "attack") {
+    attack(Number(args[0]), args[1]!, Number(args[2] ?? 1024));
+  } else if (command === "shutdown") await shutdownFrees();
   else if (command === "reset") await resetLeak(Number(args[0] ?? 500));
   else if (command === "stall") await stall(args[0] ?? "pong");
+  else if (command === "held") await held(Number(args[0] ?? 1024));
   else if (command === "cost") cost();
   else {
     console.error(
-      "Usage: overload_facts.ts shutdown | reset [n] | stall pong|empty|frag | cost",
+      "Usage: overload_facts.ts shutdown | reset [n] | stall pong|empty|frag | held [frameKiB] | cost",
     );
     Deno.exit(2);
   }

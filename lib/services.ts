@@ -95,6 +95,8 @@ export interface OverloadState {
   eventLoopDelayMs: number;
   incidents: number;
   lastIncident: IncidentRecord | null;
+  /** True while the RSS watchdog thread runs (`rss_watchdog.ts`). */
+  watchdog: boolean;
 }
 
 /** A fresh state, before the watch starts. */
@@ -106,6 +108,7 @@ export function idleOverloadState(): OverloadState {
     eventLoopDelayMs: 0,
     incidents: 0,
     lastIncident: null,
+    watchdog: false,
   };
 }
 

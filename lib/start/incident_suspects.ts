@@ -12,13 +12,17 @@
  * incident let RSS reach 428-477 MiB at MAX_RSS_BYTES 256 MiB
  * (`tests/start/overload_watch_test.ts`'s unanswered close, 3 of 3 runs at
  * load average 26, over its 384 MiB; main without the wait stayed under
- * it 3 of 3), and reading ahead while the
- * trouble built up found nothing to read at load average 30 (Deno held the
- * loop 4-6 s from the attack's first fragments to the incident). So a
- * memory incident reads synchronously (`readSync`: the loop, and with it
- * the collecting, waits for `ss`), and the other incidents (a held loop or
- * closes left unanswered: a turn costs time, not memory) wait for it with
- * a deadline.
+ * it 3 of 3), and reading ahead while the trouble built up found nothing
+ * to read at load average 30 (Deno held the loop 4-6 s from the attack's
+ * first fragments to the incident). A held loop is often those fragments
+ * too: awaited at a stall incident, the reading saw 130 MiB collected while
+ * the next sample, meanwhile, had RSS at 453-461 MB against MAX_RSS_BYTES
+ * 400 MiB (attack review, one 150 MiB/s attacker, load ~15). So the count is
+ * read synchronously (`readSync`: the loop, and with it the collecting,
+ * waits for `ss`) at a memory incident and at any incident the listener is
+ * recycled for (everyone is closed right after, so the blocked loop costs
+ * nobody more); only a stall that is just reported (`deno serve`) waits
+ * for it with a deadline.
  *
  * @module
  */
@@ -39,16 +43,18 @@ export type KernelReading =
 
 /**
  * Reads the kernel's count for an incident of `cause`: blocking the loop
- * at a memory incident (see the module's comment), else waiting with the
- * reader's deadline. None without a reader (no listener port known).
+ * at a memory incident or when the listener is recycled for it
+ * (`recycling`; see the module's comment), else waiting with the reader's
+ * deadline. None without a reader (no listener port known).
  */
 export async function readKernel(
   reader: SocketBytesSource | undefined,
   cause: IncidentCause,
+  recycling = false,
 ): Promise<KernelReading> {
   if (!reader) return { unavailable: "no listener port" };
   const at = performance.now();
-  const reading = cause === "uncounted_memory"
+  const reading = cause === "uncounted_memory" || recycling
     ? reader.readSync()
     : await reader.read();
   return "bytes" in reading ? { bytes: reading.bytes, at } : reading;

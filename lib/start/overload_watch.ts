@@ -60,6 +60,16 @@ import {
   OverloadSignals,
   type Sample,
 } from "./overload_signals.ts";
+import {
+  ARM_AFTER_MS,
+  HELD_TOKEN,
+  RSS_MARGIN_SHARE,
+  RSS_TOKEN,
+  type RssWatchdog,
+  startRssWatchdog,
+  TIME_TOKEN,
+} from "./rss_watchdog.ts";
+import { formatJson, formatText, type LogRecord } from "../log.ts";
 
 /** How often the watch samples, in ms: 400 MiB/s moves 40 MiB between two. */
 export const SAMPLE_MS = 100;
@@ -101,6 +111,15 @@ export class OverloadWatch {
   /** When the sample before the last ran (`performance.now()`): a turn of the loop. */
   #settledAt = -Infinity;
   #lastAt = -Infinity;
+  /**
+   * The thread that ends the process when the loop is held past the memory
+   * bound (`rss_watchdog.ts`): "off" unless asked for (`watchdog`), with
+   * the real RSS and MAX_RSS_BYTES set; undefined for {@link ARM_AFTER_MS}.
+   */
+  #watchdog: RssWatchdog | "off" | undefined;
+  readonly #startedAt = performance.now();
+  /** Leave this sample out of the signals: the watchdog was just started. */
+  #skipNext = false;
 
   constructor(services: WatchedServices, options: OverloadWatchOptions = {}) {
     this.#services = services;
@@ -113,6 +132,10 @@ export class OverloadWatch {
       earlyTrip: options.recycle !== undefined,
     });
     this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
+    // The thread reads the process's own RSS: pointless beside a fake one.
+    const watchdog = options.watchdog && !options.readRss &&
+      config.maxRssBytes > 0;
+    if (!watchdog) this.#watchdog = "off";
     this.#readCpuMs = options.readCpuMs ?? processCpuMs;
     this.#readFairShare = options.readFairShare ?? fairShare;
     this.#fdLimit = (options.readOpenFileLimit ?? readOpenFileLimit)();
@@ -125,6 +148,9 @@ export class OverloadWatch {
 
   /** Stops sampling (and a pending exit: for tests and shutdown). */
   dispose(): void {
+    if (typeof this.#watchdog === "object") this.#watchdog.dispose();
+    this.#watchdog = "off";
+    this.#services.overload.watchdog = false;
     this.#cancelTick?.();
     clearTimeout(this.#exitTimer);
     this.#cancelTick = undefined;
@@ -172,6 +198,7 @@ export class OverloadWatch {
       fairShare: this.#readFairShare(),
     };
     this.#last = sample;
+    this.#watch(now);
     this.#settledAt = this.#lastAt;
     this.#lastAt = now;
     this.#leaks.tick(Date.now(), delayMs);
@@ -179,6 +206,10 @@ export class OverloadWatch {
     if (this.#failing) return;
     this.#checkListener(now);
     if (this.#acting) return;
+    if (this.#skipNext) {
+      this.#skipNext = false;
+      return;
+    }
     const cause = this.#signals.add(sample);
     if (cause) {
       void this.#recycleFor(cause);
@@ -188,6 +219,53 @@ export class OverloadWatch {
       this.#checkLeaks();
       this.#checkUnanswered();
     }
+  }
+
+  /**
+   * Beats the watchdog (the loop turned), or starts it {@link ARM_AFTER_MS}
+   * after the watch.
+   */
+  #watch(now: number): void {
+    if (typeof this.#watchdog === "object") return this.#watchdog.beat();
+    if (this.#watchdog === "off" || now - this.#startedAt < ARM_AFTER_MS) {
+      return;
+    }
+    const max = this.#services.config.maxRssBytes;
+    const started = startRssWatchdog(max, this.#watchdogLine());
+    if ("unavailable" in started) {
+      this.#watchdog = "off";
+      this.#services.log({
+        event: "error",
+        message: `RSS watchdog not started: ${started.unavailable}`,
+      });
+    } else {
+      this.#watchdog = started;
+      this.#services.overload.watchdog = true;
+      // Making its isolate held this thread and used CPU (120-240 ms at
+      // load average 24): the watch's own doing, not the clients'.
+      this.#signals.reset();
+      this.#skipNext = true;
+    }
+  }
+
+  /** The line the watchdog writes before it ends the process. */
+  #watchdogLine(): string {
+    const { config } = this.#services;
+    const record: LogRecord = {
+      event: "overload_incident",
+      cause: "uncounted_memory",
+      action: "exit",
+      signal: "SIGKILL",
+      rssBytes: RSS_TOKEN,
+      maxRssBytes: config.maxRssBytes,
+      eventLoopHeldMs: HELD_TOKEN,
+      reason: `RSS past MAX_RSS_BYTES plus ${
+        RSS_MARGIN_SHARE * 100
+      }% while Deno held the event loop: only ending the process frees it`,
+    };
+    return config.logFormat === "json"
+      ? formatJson(record, new Date(TIME_TOKEN))
+      : formatText(record);
   }
 
   /** The listener has been down too long: `/healthz` 503, then exit 1. */
@@ -251,7 +329,11 @@ export class OverloadWatch {
 
   /** The clients to strike (`incident_suspects.ts`). */
   async #suspects(cause: IncidentCause): Promise<Suspects> {
-    const reading = await readKernel(this.#options.socketBytes, cause);
+    const reading = await readKernel(
+      this.#options.socketBytes,
+      cause,
+      this.#options.recycle !== undefined,
+    );
     const { calmSince, troubleSince } = this.#signals;
     const settledAt = this.#settledAt;
     const moments = { settledAt, calmSince, troubleSince };

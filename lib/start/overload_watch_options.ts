@@ -60,6 +60,13 @@ export interface OverloadWatchOptions {
    * are judged by timing alone (`overload_attribution.ts`).
    */
   socketBytes?: SocketBytesSource;
+  /**
+   * Whether to start the RSS watchdog thread (`rss_watchdog.ts`), which ends
+   * the process with SIGKILL: only where the process is the service's own
+   * (main.ts, serve.ts), never in a test runner hosting a server, and only
+   * with the real RSS (no `readRss`). @default false
+   */
+  watchdog?: boolean;
   /** @default `LISTENER_DOWN_LIMIT_MS` (`overload_watch.ts`) */
   listenerDownLimitMs?: number;
   /** @default `FAIL_EXIT_DELAY_MS` (`overload_watch.ts`) */

@@ -135,6 +135,12 @@ export function startServer(
      * @default true
      */
     overloadWatch?: boolean;
+    /**
+     * Whether the watch may start its RSS watchdog thread, which ends the
+     * process (`rss_watchdog.ts`): only in the service's own process, never
+     * in a test runner hosting a server. @default false
+     */
+    watchdog?: boolean;
   } = {},
 ): RunningServer {
   const { fetch, services } = echoApp;
@@ -161,6 +167,7 @@ export function startServer(
       // A recycle listens again on the same port.
       socketBytes: new SocketBytesReader(server.addr.port),
       ...(options.exit ? { exit: options.exit } : {}),
+      watchdog: options.watchdog === true,
       // Before a planned exit (leaked descriptors): the SIGTERM path.
       drain: () => shutdown(),
     });

@@ -25,26 +25,36 @@ import {
   startService,
 } from "../_server.ts";
 import { until } from "../_client.ts";
+import { RSS_MARGIN_SHARE } from "../../lib/start/rss_watchdog.ts";
 
 export const MiB = 1024 * 1024;
+/**
+ * What RSS may add past its bound before the watch or the watchdog acts: a
+ * few of the watchdog's 20 ms samples at loopback speed (~300 MiB/s), and
+ * its thread or the loop waiting for a core on a loaded machine.
+ */
+export const RSS_SLACK_BYTES = 64 * MiB;
 /** MAX_RSS_BYTES for these tests: low, so the attacks stay cheap. */
 export const MAX_RSS = 256 * MiB;
 /**
- * How far above MAX_RSS_BYTES the peak may go, for an attacker at
- * {@link ATTACK_BYTES_PER_SECOND}: the watch samples only when Deno lets
- * the event loop turn, and collecting fragments holds it for a while.
+ * What the peak RSS must stay under: MAX_RSS_BYTES plus the stated margin
+ * (`RSS_MARGIN_SHARE`, README "Known limits": past it, with the event loop
+ * held, the watchdog ends the process) plus {@link RSS_SLACK_BYTES}.
  */
-export const RSS_MARGIN = 0.5;
+export const RSS_BOUND = MAX_RSS * (1 + RSS_MARGIN_SHARE) + RSS_SLACK_BYTES;
 /** What one fragment attack may send: more than the limit plus its margin. */
 export const ATTACK_BYTES = 640 * MiB;
 /**
- * The fragment attacker's bandwidth: 100 MiB/s (800 Mbit/s from one
- * client). Unpaced on loopback (150-400 MiB/s) Deno's read op holds the
- * event loop 2-3 s at a time while it collects, and the watch samples only
- * between those stretches, so the peak is set by Deno, not by the watch
- * (464 MiB once at load 20); README "Known limits" states that.
+ * The fragment attacker's bandwidth: 50 MiB/s (400 Mbit/s from one
+ * client). Faster than the process collects (on loopback unpaced, or at
+ * 100 MiB/s at load average 24, when it gets a sixth of a core), Deno's
+ * read op holds the event loop while data is ready, the watch cannot
+ * sample, and past MAX_RSS_BYTES plus its margin the watchdog ends the
+ * process (`overload_held_loop_test.ts` tests that; these tests need it
+ * alive: one run of the fragment test at 100 MiB/s was killed at 320 MiB,
+ * the loop held 3.7 s).
  */
-export const ATTACK_BYTES_PER_SECOND = 100 * MiB;
+export const ATTACK_BYTES_PER_SECOND = 50 * MiB;
 export const ATTACKER = "127.0.0.2";
 export const BYSTANDER = "127.0.0.3";
 export const LISTENER = "127.0.0.4";

@@ -3,7 +3,7 @@
  * the service as its own process (`deno task start`'s flags): an endless
  * fragmented message, control-frame floods, upgrades reset by the client, a
  * close the client never answers. Each time the process stays up, within
- * MAX_RSS_BYTES plus `RSS_MARGIN`, a reading bystander on another
+ * MAX_RSS_BYTES plus its margin (`RSS_BOUND`), a reading bystander on another
  * address echoes again within 5 s, the attacker's address is refused on its
  * third try, and the bystander never is. The attacks are small (a few
  * hundred MiB, seconds) so the suite stays cheap.
@@ -29,11 +29,10 @@ import {
   IDLE,
   incidents,
   LISTENER,
-  MAX_RSS,
   MiB,
   peakRss,
   recycles,
-  RSS_MARGIN,
+  RSS_BOUND,
   startAttacked,
   startIdleBefore,
 } from "./_overload.ts";
@@ -50,7 +49,7 @@ Deno.test(
     );
     assert.equal(third, 429);
     assert.ok(
-      peakRss(service.running) < MAX_RSS * (1 + RSS_MARGIN),
+      peakRss(service.running) < RSS_BOUND,
       `peak RSS ${peakRss(service.running) / MiB} MiB; ${
         JSON.stringify(incidents(service.records, "uncounted_memory"))
       }`,
@@ -177,7 +176,7 @@ Deno.test(
     assert.equal(third, 429);
     assert.equal(report.refusals.get(429), undefined);
     assert.ok(
-      peakRss(service.running) < MAX_RSS * (1 + RSS_MARGIN),
+      peakRss(service.running) < RSS_BOUND,
       `peak RSS ${peakRss(service.running) / MiB} MiB; ${
         JSON.stringify(incidents(service.records, "uncounted_memory"))
       }`,

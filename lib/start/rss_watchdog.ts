@@ -1,0 +1,169 @@
+/**
+ * The last bound on memory, off the event loop: a thread that reads RSS
+ * every {@link WATCHDOG_SAMPLE_MS} and ends the process with SIGKILL once
+ * RSS passes MAX_RSS_BYTES plus {@link RSS_MARGIN_SHARE} while the
+ * overload watch has not sampled for {@link HELD_MS}.
+ *
+ * Why a thread: Deno collects an endless fragmented message inside its
+ * read op, which holds the event loop, and the watch samples only when the
+ * loop turns (issue #20). Measured on a bare `Deno.serve` echo, quiet
+ * machine, a worker reading RSS every 10 ms beside a 10 ms timer on the
+ * main loop: with 1 MiB continuation frames the loop turned every
+ * 430-870 ms (RSS +130 MiB per turn at ~290 MiB/s); with 8 MiB frames it
+ * did not turn for 5.7 s, until the attacker stopped, while RSS went from
+ * 200 to 585 MiB (`deno run -A bench/overload_facts.ts held 8192`). No
+ * sampling rate on the main loop bounds that; this thread does, and all it
+ * can do is end the process (a thread cannot cancel the main loop's reads),
+ * so a supervisor (`Restart=on-failure`) brings it back: the watch acts
+ * first whenever the loop lets it.
+ *
+ * The thread (a `Worker`: RSS +15-17 MiB) starts {@link ARM_AFTER_MS}
+ * after the watch, whatever the RSS: started on RSS growth it never
+ * started at all when the attack held the loop from its first fragment
+ * (3 of 5 runs of `tests/start/overload_held_loop_test.ts` at load average
+ * 15-24: RSS 1.1 GB, the watch 13-23 s late). Reading RSS costs ~37 µs (`overload_facts.ts cost`): 0.2% of a core at
+ * 20 ms. Ending the process needs the `run` permission (`Deno.kill`: the
+ * start task's `run: ["ss"]` suffices); without it the thread logs that it
+ * could not and stops.
+ *
+ * @module
+ */
+
+/** How often the thread reads RSS, in ms: 400 MiB/s adds 8 MiB between two. */
+export const WATCHDOG_SAMPLE_MS = 20;
+/**
+ * How far past MAX_RSS_BYTES RSS may go while the loop is held, as a share
+ * of it: at 400 MiB the process ends past 500 MiB (README "Known limits").
+ */
+export const RSS_MARGIN_SHARE = 0.25;
+/**
+ * How long the watch may go without a sample before the loop counts as
+ * held, in ms: longer than a turn under 1 MiB fragments at load (the watch
+ * recycles at those turns), far shorter than the margin lasts at 400 MiB/s.
+ */
+export const HELD_MS = 1000;
+/**
+ * How long after the watch starts the thread is started, in ms: after the
+ * first echo of a cold start (starting a `Worker` holds the main thread
+ * while its isolate is made: 120-240 ms at load average 24), and before
+ * most attackers (an attack that holds the loop from its first fragment
+ * holds it from then on: no later trigger would fire).
+ */
+export const ARM_AFTER_MS = 300;
+
+/** What the thread is told when it starts. */
+export interface WatchdogOrders {
+  /** The watch's last sample, ms since the epoch, in a shared BigInt64Array. */
+  beat: SharedArrayBuffer;
+  /** RSS at which it may end the process, in bytes. */
+  capBytes: number;
+  /** See {@link HELD_MS}. */
+  heldMs: number;
+  /** See {@link WATCHDOG_SAMPLE_MS}. */
+  everyMs: number;
+  /**
+   * The log line to write before ending it, formatted as the service's log
+   * (LOG_FORMAT) with {@link RSS_TOKEN}, {@link HELD_TOKEN} and, in JSON,
+   * {@link TIME_TOKEN} in place of the values known only then.
+   */
+  line: string;
+}
+
+/** Stands for the RSS in {@link WatchdogOrders.line}. */
+export const RSS_TOKEN = "__rss_bytes__";
+/** Stands for how long the loop was held, in {@link WatchdogOrders.line}. */
+export const HELD_TOKEN = "__held_ms__";
+/** Stands for the time in a JSON {@link WatchdogOrders.line}. */
+export const TIME_TOKEN = new Date(0).toISOString();
+
+/**
+ * The thread's code. Self-contained: it runs from its own source text
+ * (`Function.prototype.toString`), so it may use no import or outer name.
+ */
+function watchdogThread(): void {
+  globalThis.addEventListener("message", (event: Event) => {
+    const orders = (event as MessageEvent<WatchdogOrders>).data;
+    const beat = new BigInt64Array(orders.beat);
+    const write = (text: string) => {
+      const bytes = new TextEncoder().encode(text + "\n");
+      let offset = 0;
+      while (offset < bytes.length) {
+        offset += Deno.stdout.writeSync(bytes.subarray(offset));
+      }
+    };
+    const timer = setInterval(() => {
+      const rss = Deno.memoryUsage().rss;
+      if (rss < orders.capBytes) return;
+      const now = performance.timeOrigin + performance.now();
+      const heldMs = Math.round(now - Number(Atomics.load(beat, 0)));
+      if (heldMs < orders.heldMs) return;
+      clearInterval(timer);
+      try {
+        write(
+          orders.line.replace(`"__rss_bytes__"`, String(rss))
+            .replace("__rss_bytes__", String(rss))
+            .replace(`"__held_ms__"`, String(heldMs))
+            .replace("__held_ms__", String(heldMs))
+            .replace("1970-01-01T00:00:00.000Z", new Date().toISOString()),
+        );
+      } catch {
+        // The log's reader has gone: ending the process matters more.
+      }
+      try {
+        Deno.kill(Deno.pid, "SIGKILL");
+      } catch (error) {
+        write(`{"event":"error","message":${JSON.stringify(String(error))}}`);
+      }
+    }, orders.everyMs);
+  });
+}
+
+/** A started watchdog: the watch beats it at each sample. */
+export interface RssWatchdog {
+  /** Records that the watch sampled now (the loop turned). */
+  beat(): void;
+  /** Stops the thread. */
+  dispose(): void;
+}
+
+/**
+ * Starts the thread for MAX_RSS_BYTES `maxRssBytes`.
+ *
+ * @param line The log line to write before ending the process, with the
+ * tokens of {@link WatchdogOrders.line}.
+ * @returns The watchdog, or the reason it could not start (no `Worker`,
+ * as on some hosts).
+ */
+export function startRssWatchdog(
+  maxRssBytes: number,
+  line: string,
+): RssWatchdog | { unavailable: string } {
+  const source = `(${watchdogThread.toString()})();`;
+  let worker: Worker;
+  try {
+    const url = URL.createObjectURL(
+      new Blob([source], { type: "text/javascript" }),
+    );
+    worker = new Worker(url, { type: "module" });
+    URL.revokeObjectURL(url);
+  } catch (error) {
+    return { unavailable: String(error) };
+  }
+  const beat = new BigInt64Array(new SharedArrayBuffer(8));
+  const stamp = () =>
+    Atomics.store(
+      beat,
+      0,
+      BigInt(Math.round(performance.timeOrigin + performance.now())),
+    );
+  stamp();
+  const orders: WatchdogOrders = {
+    beat: beat.buffer as SharedArrayBuffer,
+    capBytes: Math.round(maxRssBytes * (1 + RSS_MARGIN_SHARE)),
+    heldMs: HELD_MS,
+    everyMs: WATCHDOG_SAMPLE_MS,
+    line,
+  };
+  worker.postMessage(orders);
+  return { beat: stamp, dispose: () => worker.terminate() };
+}
