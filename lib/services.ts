@@ -28,7 +28,10 @@ export interface ListenerState {
   acceptFailures: number;
   /** The last such error, e.g. "Too many open files (os error 24)". */
   lastAcceptError?: string;
-  /** When accepting stopped (`performance.now()` ms), while it is stopped. */
+  /**
+   * When accepting stopped (`performance.now()` ms), while it is stopped; a
+   * listener back for under 5 s before failing again counts as never back.
+   */
   downSince?: number;
   /** Times the listener was recycled by the overload watch. */
   recycles: number;

@@ -128,9 +128,20 @@ export function superviseServe(
     acceptFailures: 0,
     recycles: 0,
   };
+  /**
+   * When the latest stretch of not accepting usefully began: a listener
+   * back for less than `retryMaxMs` before failing again (a process at its
+   * descriptor limit re-listens, accepts for milliseconds, fails) stays
+   * in the stretch, so the overload watch's bound on it can end (it never
+   * did: each short re-listen began it afresh).
+   */
+  let stretchSince: number | undefined;
   const down = () => {
     state.accepting = false;
-    state.downSince ??= performance.now();
+    const now = performance.now();
+    const brief = now - upSince < retryMaxMs;
+    state.downSince ??= brief ? stretchSince ?? now : now;
+    stretchSince = state.downSince;
     delete state.viaOtherWorkers;
   };
   const up = () => {

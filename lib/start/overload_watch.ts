@@ -29,7 +29,6 @@
  *
  * @module
  */
-import type { CloseReason } from "../protocol/close_codes.ts";
 import { after, type Cancel } from "../core_timer.ts";
 import type { IncidentCause } from "../metrics.ts";
 import type { IncidentAction, IncidentRecord } from "../services.ts";
@@ -41,7 +40,6 @@ import {
   type Suspects,
 } from "./incident_suspects.ts";
 import { reportIncident, withEvidence } from "./incident_log.ts";
-import { within } from "./within.ts";
 import type {
   OverloadWatchOptions,
   WatchedServices,
@@ -55,40 +53,18 @@ import {
   starvedByLeaks,
 } from "./descriptor_budget.ts";
 import { type OpenFileLimit, readOpenFileLimit } from "./fd_limit.ts";
-import {
-  EARLY_SHARE,
-  OverloadSignals,
-  type Sample,
-} from "./overload_signals.ts";
-import {
-  ARM_AFTER_MS,
-  HELD_TOKEN,
-  RSS_MARGIN_SHARE,
-  RSS_TOKEN,
-  type RssWatchdog,
-  startRssWatchdog,
-  TIME_TOKEN,
-} from "./rss_watchdog.ts";
-import { formatJson, formatText, type LogRecord } from "../log.ts";
+import { OverloadSignals, type Sample } from "./overload_signals.ts";
+import { WatchdogArming } from "./watchdog_arming.ts";
+import { drained } from "./recycle_drain.ts";
 
-/** How often the watch samples, in ms: 400 MiB/s moves 40 MiB between two. */
-export const SAMPLE_MS = 100;
-/** How long a listener may stay down before the process gives up, in ms. */
-export const LISTENER_DOWN_LIMIT_MS = 30_000;
-/** How long `/healthz` says 503 before the process exits, in ms. */
-export const FAIL_EXIT_DELAY_MS = 2000;
-/** How long the old connections get to go before listening again, in ms. */
-export const RECYCLE_DRAIN_MS = 1000;
-/** How long listening again may take before the process gives up, in ms. */
-export const RELISTEN_LIMIT_MS = 5000;
-/**
- * Try Again Later (1013): the listener is being recycled to free memory or
- * the event loop a client took; reconnecting at once is welcome.
- */
-export const CLOSE_RECYCLE: CloseReason = {
-  code: 1013,
-  reason: "server restarting its listener: reconnect now",
-};
+import {
+  CLOSE_RECYCLE,
+  FAIL_EXIT_DELAY_MS,
+  LISTENER_DOWN_LIMIT_MS,
+  RECYCLE_DRAIN_MS,
+  RELISTEN_LIMIT_MS,
+  SAMPLE_MS,
+} from "./overload_watch_options.ts";
 
 /** Samples the process and acts on incidents; `dispose()` stops it. */
 export class OverloadWatch {
@@ -111,13 +87,8 @@ export class OverloadWatch {
   /** When the sample before the last ran (`performance.now()`): a turn of the loop. */
   #settledAt = -Infinity;
   #lastAt = -Infinity;
-  /**
-   * The thread that ends the process when the loop is held past the memory
-   * bound (`rss_watchdog.ts`): "off" unless asked for (`watchdog`), with
-   * the real RSS and MAX_RSS_BYTES set; undefined for {@link ARM_AFTER_MS}.
-   */
-  #watchdog: RssWatchdog | "off" | undefined;
-  readonly #startedAt = performance.now();
+  /** The RSS watchdog thread (`watchdog_arming.ts`, `rss_watchdog.ts`). */
+  readonly #watchdog: WatchdogArming;
   /** Leave this sample out of the signals: the watchdog was just started. */
   #skipNext = false;
 
@@ -133,9 +104,10 @@ export class OverloadWatch {
     });
     this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
     // The thread reads the process's own RSS: pointless beside a fake one.
-    const watchdog = options.watchdog && !options.readRss &&
-      config.maxRssBytes > 0;
-    if (!watchdog) this.#watchdog = "off";
+    this.#watchdog = new WatchdogArming(
+      options.watchdog === true && !options.readRss,
+      config,
+    );
     this.#readCpuMs = options.readCpuMs ?? processCpuMs;
     this.#readFairShare = options.readFairShare ?? fairShare;
     this.#fdLimit = (options.readOpenFileLimit ?? readOpenFileLimit)();
@@ -148,8 +120,7 @@ export class OverloadWatch {
 
   /** Stops sampling (and a pending exit: for tests and shutdown). */
   dispose(): void {
-    if (typeof this.#watchdog === "object") this.#watchdog.dispose();
-    this.#watchdog = "off";
+    this.#watchdog.dispose();
     this.#services.overload.watchdog = false;
     this.#cancelTick?.();
     clearTimeout(this.#exitTimer);
@@ -221,51 +192,19 @@ export class OverloadWatch {
     }
   }
 
-  /**
-   * Beats the watchdog (the loop turned), or starts it {@link ARM_AFTER_MS}
-   * after the watch.
-   */
+  /** Beats the watchdog (the loop turned), or starts it when due. */
   #watch(now: number): void {
-    if (typeof this.#watchdog === "object") return this.#watchdog.beat();
-    if (this.#watchdog === "off" || now - this.#startedAt < ARM_AFTER_MS) {
-      return;
-    }
-    const max = this.#services.config.maxRssBytes;
-    const started = startRssWatchdog(max, this.#watchdogLine());
-    if ("unavailable" in started) {
-      this.#watchdog = "off";
-      this.#services.log({
-        event: "error",
-        message: `RSS watchdog not started: ${started.unavailable}`,
-      });
-    } else {
-      this.#watchdog = started;
+    const step = this.#watchdog.tick(now);
+    if (typeof step === "object") {
+      const message = `RSS watchdog not started: ${step.unavailable}`;
+      this.#services.log({ event: "error", message });
+    } else if (step === "started") {
       this.#services.overload.watchdog = true;
       // Making its isolate held this thread and used CPU (120-240 ms at
       // load average 24): the watch's own doing, not the clients'.
       this.#signals.reset();
       this.#skipNext = true;
     }
-  }
-
-  /** The line the watchdog writes before it ends the process. */
-  #watchdogLine(): string {
-    const { config } = this.#services;
-    const record: LogRecord = {
-      event: "overload_incident",
-      cause: "uncounted_memory",
-      action: "exit",
-      signal: "SIGKILL",
-      rssBytes: RSS_TOKEN,
-      maxRssBytes: config.maxRssBytes,
-      eventLoopHeldMs: HELD_TOKEN,
-      reason: `RSS past MAX_RSS_BYTES plus ${
-        RSS_MARGIN_SHARE * 100
-      }% while Deno held the event loop: only ending the process frees it`,
-    };
-    return config.logFormat === "json"
-      ? formatJson(record, new Date(TIME_TOKEN))
-      : formatText(record);
   }
 
   /** The listener has been down too long: `/healthz` 503, then exit 1. */
@@ -416,7 +355,12 @@ export class OverloadWatch {
     if (reason) record.reason = reason;
     try {
       record.downMs = await recycle(
-        () => this.#drained(performance.now() + RECYCLE_DRAIN_MS),
+        () =>
+          drained(
+            this.#services,
+            this.#readRss,
+            performance.now() + RECYCLE_DRAIN_MS,
+          ),
         RELISTEN_LIMIT_MS,
       );
       metrics.recycles++;
@@ -430,24 +374,6 @@ export class OverloadWatch {
     reportIncident(this.#services, record);
     this.#signals.reset();
     this.#acting = false;
-  }
-
-  /**
-   * Before listening again: the old connections gone and RSS back under
-   * MAX_RSS_BYTES (Deno frees collected fragments once their read is
-   * cancelled), or `deadline` (`performance.now()` ms) passed. The memory
-   * guard then samples at once, so it admits on what is left, not on the
-   * peak it saw last.
-   */
-  async #drained(deadline: number): Promise<void> {
-    const { registry, memory, config } = this.#services;
-    await within(registry.whenEmpty(), deadline - performance.now());
-    const max = config.maxRssBytes;
-    while (
-      max > 0 && this.#readRss() >= max * EARLY_SHARE &&
-      performance.now() < deadline
-    ) await new Promise((resolve) => setTimeout(resolve, 20));
-    memory.sample();
   }
 
   /**

@@ -2,7 +2,7 @@
  * What the overload watch (`overload_watch.ts`) is given: how to recycle
  * the listener and end the process, how to read the process (RSS, CPU,
  * the share of a core it can expect, the open-file limit, the kernel's
- * count of each connection's bytes), and its bounds. Every reader has a default, so a
+ * count of each connection's bytes), and its bounds (the constants here). Every reader has a default, so a
  * test replaces only what it drives.
  *
  * @module
@@ -10,6 +10,7 @@
 import type { SocketBytesSource } from "./incident_suspects.ts";
 import type { OpenFileLimit } from "./fd_limit.ts";
 import type { Services } from "../services.ts";
+import type { CloseReason } from "../protocol/close_codes.ts";
 
 /** The app's shared state the watch reads and acts on. */
 export type WatchedServices = Pick<
@@ -67,8 +68,27 @@ export interface OverloadWatchOptions {
    * with the real RSS (no `readRss`). @default false
    */
   watchdog?: boolean;
-  /** @default `LISTENER_DOWN_LIMIT_MS` (`overload_watch.ts`) */
+  /** @default {@link LISTENER_DOWN_LIMIT_MS} */
   listenerDownLimitMs?: number;
-  /** @default `FAIL_EXIT_DELAY_MS` (`overload_watch.ts`) */
+  /** @default {@link FAIL_EXIT_DELAY_MS} */
   failExitDelayMs?: number;
 }
+
+/** How often the watch samples, in ms: 400 MiB/s moves 40 MiB between two. */
+export const SAMPLE_MS = 100;
+/** How long a listener may stay down before the process gives up, in ms. */
+export const LISTENER_DOWN_LIMIT_MS = 30_000;
+/** How long `/healthz` says 503 before the process exits, in ms. */
+export const FAIL_EXIT_DELAY_MS = 2000;
+/** How long the old connections get to go before listening again, in ms. */
+export const RECYCLE_DRAIN_MS = 1000;
+/** How long listening again may take before the process gives up, in ms. */
+export const RELISTEN_LIMIT_MS = 5000;
+/**
+ * Try Again Later (1013): the listener is being recycled to free memory or
+ * the event loop a client took; reconnecting at once is welcome.
+ */
+export const CLOSE_RECYCLE: CloseReason = {
+  code: 1013,
+  reason: "server restarting its listener: reconnect now",
+};

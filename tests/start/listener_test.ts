@@ -111,6 +111,49 @@ Deno.test("superviseServe() listens again on the same port after EMFILE", async 
   });
 });
 
+Deno.test("superviseServe() counts a listener back for less than retryMaxMs before failing again as never back (downSince kept)", async (t) => {
+  FakeServer.started = [];
+  FakeServer.failListens = 0;
+  const emfile = () =>
+    new Deno.errors.Http("Error: Too many open files (os error 24)");
+  // The stretch's start as each failure is logged (the retry is 1 ms away).
+  const sinces: number[] = [];
+  const server = superviseServe(() => new Response("ok"), {
+    serve: { port: 0, hostname: "127.0.0.1" },
+    log: (record) => {
+      if (record.event === "listener_accept_failed") {
+        sinces.push(server.state.downSince!);
+      }
+    },
+    retryMinMs: 1,
+    retryMaxMs: 200,
+    serveFn: FakeServer.serve,
+  });
+  const fail = async (index: number) => {
+    FakeServer.started[index]!.fail(emfile());
+    await until(
+      () => FakeServer.started.length > index + 1,
+      `back after failure ${index}`,
+    );
+    return sinces[index]!;
+  };
+  await t.step(
+    "failing again at once: the first failure's moment",
+    async () => {
+      const first = await fail(0);
+      assert.equal(await fail(1), first);
+      assert.equal(await fail(2), first);
+    },
+  );
+  await t.step("after retryMaxMs accepting: a new stretch", async () => {
+    const before = await fail(3);
+    const back = performance.now();
+    await until(() => performance.now() - back > 250, "250 ms accepting");
+    assert.ok((await fail(4)) > before);
+  });
+  await server.shutdown();
+});
+
 Deno.test("superviseServe() shutdown cancels a pending retry", async () => {
   FakeServer.started = [];
   FakeServer.failListens = 0;

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { BroadcastMemoryPeers } from "../../lib/admission/memory_peers.ts";
 import type { Backlogged } from "../../lib/admission/memory_guard.ts";
-import { OverloadWatch, SAMPLE_MS } from "../../lib/start/overload_watch.ts";
+import { OverloadWatch } from "../../lib/start/overload_watch.ts";
+import { SAMPLE_MS } from "../../lib/start/overload_watch_options.ts";
 import { createApp } from "../../routes/app.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { until } from "../_client.ts";

@@ -1,0 +1,30 @@
+/**
+ * What a listener recycle waits for before listening again. Split from
+ * `overload_watch.ts`.
+ *
+ * @module
+ */
+import type { WatchedServices } from "./overload_watch_options.ts";
+import { EARLY_SHARE } from "./overload_signals.ts";
+import { within } from "./within.ts";
+
+/**
+ * Resolves once the old connections are gone and RSS (`readRss`, bytes) is
+ * back under {@link EARLY_SHARE} of MAX_RSS_BYTES (Deno frees collected
+ * fragments once their read is cancelled), or `deadline`
+ * (`performance.now()` ms) passed. The memory guard then samples at once,
+ * so it admits on what is left, not on the peak it saw last.
+ */
+export async function drained(
+  services: Pick<WatchedServices, "registry" | "memory" | "config">,
+  readRss: () => number,
+  deadline: number,
+): Promise<void> {
+  const { registry, memory, config } = services;
+  await within(registry.whenEmpty(), deadline - performance.now());
+  const max = config.maxRssBytes;
+  while (
+    max > 0 && readRss() >= max * EARLY_SHARE && performance.now() < deadline
+  ) await new Promise((resolve) => setTimeout(resolve, 20));
+  memory.sample();
+}

@@ -1,0 +1,98 @@
+/**
+ * When the overload watch starts its RSS watchdog thread
+ * (`rss_watchdog.ts`), and the line the thread writes before it ends the
+ * process. Split from `overload_watch.ts`, which beats it at each sample.
+ *
+ * @module
+ */
+import { formatJson, formatText, type LogRecord } from "../log.ts";
+import type { Config } from "../config.ts";
+import {
+  ARM_AFTER_MS,
+  HELD_TOKEN,
+  RSS_MARGIN_SHARE,
+  RSS_TOKEN,
+  type RssWatchdog,
+  startRssWatchdog,
+  TIME_TOKEN,
+} from "./rss_watchdog.ts";
+
+/** What {@link WatchdogArming.tick} did. */
+export type ArmingStep =
+  | "beat"
+  | "waiting"
+  | "off"
+  | "started"
+  | { unavailable: string };
+
+/**
+ * Starts the watchdog {@link ARM_AFTER_MS} after it is made, then beats it
+ * at each tick; `dispose()` stops the thread.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WatchdogArming } from "./watchdog_arming.ts";
+ * const off = new WatchdogArming(false, { maxRssBytes: 1, logFormat: "text" });
+ * assert.equal(off.tick(performance.now() + 1000), "off");
+ * ```
+ */
+export class WatchdogArming {
+  #state: RssWatchdog | "off" | undefined;
+  readonly #config: Pick<Config, "maxRssBytes" | "logFormat">;
+  readonly #since = performance.now();
+
+  /**
+   * @param enabled Whether to start it at all: only in the service's own
+   * process, with the real RSS and MAX_RSS_BYTES set.
+   */
+  constructor(
+    enabled: boolean,
+    config: Pick<Config, "maxRssBytes" | "logFormat">,
+  ) {
+    this.#config = config;
+    if (!enabled || config.maxRssBytes === 0) this.#state = "off";
+  }
+
+  /** At each sample of the watch (`performance.now()` ms): the loop turned. */
+  tick(now: number): ArmingStep {
+    if (typeof this.#state === "object") {
+      this.#state.beat();
+      return "beat";
+    }
+    if (this.#state === "off") return "off";
+    if (now - this.#since < ARM_AFTER_MS) return "waiting";
+    const started = startRssWatchdog(this.#config.maxRssBytes, this.#line());
+    if ("unavailable" in started) {
+      this.#state = "off";
+      return started;
+    }
+    this.#state = started;
+    return "started";
+  }
+
+  /** Stops the thread; it is not started again. */
+  dispose(): void {
+    if (typeof this.#state === "object") this.#state.dispose();
+    this.#state = "off";
+  }
+
+  /** The line the thread writes before it ends the process (LOG_FORMAT). */
+  #line(): string {
+    const record: LogRecord = {
+      event: "overload_incident",
+      cause: "uncounted_memory",
+      action: "exit",
+      signal: "SIGKILL",
+      rssBytes: RSS_TOKEN,
+      maxRssBytes: this.#config.maxRssBytes,
+      eventLoopHeldMs: HELD_TOKEN,
+      reason: `RSS past MAX_RSS_BYTES plus ${
+        RSS_MARGIN_SHARE * 100
+      }% while Deno held the event loop: only ending the process frees it`,
+    };
+    return this.#config.logFormat === "json"
+      ? formatJson(record, new Date(TIME_TOKEN))
+      : formatText(record);
+  }
+}
