@@ -46,6 +46,8 @@ import {
 } from "./lib/start/server.ts";
 import { OverloadWatch } from "./lib/start/overload_watch.ts";
 import { SocketBytesReader } from "./lib/start/socket_bytes.ts";
+import { SsSocketAbort } from "./lib/start/socket_abort.ts";
+import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
 import { createApp } from "./routes/app.ts";
@@ -64,6 +66,14 @@ function boot() {
 const { config, echoApp, output, telemetry, startRecord, loaded } = boot();
 // Deno listens once this module has run: the Redis client is loaded first.
 await loaded;
+
+if (config.port > 0) {
+  // Each worker aborts only its own connections: the filter names their peers.
+  echoApp.services.held = new HeldSockets(
+    new SsSocketAbort(config.port),
+    (report) => echoApp.services.log({ event: "sockets_aborted", ...report }),
+  );
+}
 
 // Deno owns the listener here: the watch cannot recycle it, so memory Deno
 // collects beyond MAX_RSS_BYTES ends the process (non-zero) instead.

@@ -10,6 +10,7 @@
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import type { ConnectionSweep } from "./connection/sweep.ts";
+import type { HeldSockets } from "./connection/held_sockets.ts";
 import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
@@ -151,6 +152,11 @@ export interface Services {
   suspects: SuspectList;
   /** What the overload watch sees and did, for `/healthz`. */
   overload: OverloadState;
+  /**
+   * Aborts connections whose Close cannot reach the client, set by the
+   * server once it listens (`ss -K`); none under tests of the app alone.
+   */
+  held?: HeldSockets;
 }
 
 /** Hono environment: `c.env` is Deno's per-request connection info. */

@@ -140,6 +140,37 @@ export class MemoryGuard {
     }
   }
 
+  /**
+   * Sheds `connection` now, for `cause`: a connection behind on its reading
+   * that was about to be given more while the service sheds
+   * (`unread_echoes.ts`). Counted like the guard's own sheds; its charge
+   * stays until it has closed.
+   */
+  shedOne(connection: Backlogged, cause: ShedCause): void {
+    if (this.#shedding.has(connection)) return;
+    this.#shedding.add(connection);
+    this.#shedBytes += this.#charges.get(connection) ?? 0;
+    this.#shedCount[cause]++;
+    connection.shed(cause);
+  }
+
+  /**
+   * Why `bytes` more may not be queued now for a connection that is behind
+   * on its reading, or undefined when they fit: over MAX_RSS_BYTES, or the
+   * budget has no room for them. Deno cannot free what it queued for a
+   * client that does not read, so a budget that sheds only after the fact
+   * is overrun by everything queued meanwhile (`unread_echoes.ts`).
+   */
+  refuses(bytes: number): ShedCause | undefined {
+    if (this.#overRss) return "rss";
+    if (this.#budget > 0 && this.#used + bytes > this.#budget) {
+      // Full: upgrades get 503 until the total is back under, as when passed.
+      this.#overBudget = true;
+      return "memory_budget";
+    }
+    return undefined;
+  }
+
   /** Why an upgrade must be refused now, or undefined to admit it. */
   get shedding(): ShedCause | undefined {
     if (this.#overRss) return "rss";
@@ -258,11 +289,8 @@ export class MemoryGuard {
     let freed = 0;
     for (const [connection, charge] of candidates) {
       if (freed >= bytes) break;
-      this.#shedding.add(connection);
-      this.#shedBytes += charge;
-      this.#shedCount[cause]++;
       freed += charge;
-      connection.shed(cause);
+      this.shedOne(connection, cause);
     }
   }
 }

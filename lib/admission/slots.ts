@@ -28,7 +28,7 @@ export interface Activity {
   startedAt: number;
   /** Complete messages received so far. */
   messages: number;
-  /** Their payload bytes. */
+  /** Their payload bytes, and those of messages dropped while closing. */
   bytesIn: number;
   /**
    * The TCP peer (behind a proxy, the proxy's socket): where the kernel's

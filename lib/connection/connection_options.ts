@@ -13,6 +13,7 @@ import type { Log } from "../log.ts";
 import type { MemoryGuard } from "../admission/memory_guard.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Lease } from "../admission/slots.ts";
+import type { HeldSockets } from "./held_sockets.ts";
 
 /** The app's shared state a connection uses: one object for all of them. */
 export interface ConnectionServices {
@@ -25,6 +26,11 @@ export interface ConnectionServices {
    * the open deadline and the close timeout (CLOSE_TIMEOUT_SECONDS).
    */
   sweep: ConnectionSweep;
+  /**
+   * Aborts connections whose Close cannot reach the client (`ss -K`); none
+   * where the listener's port is not known or under tests.
+   */
+  held?: HeldSockets | undefined;
 }
 
 /** A connection a room hands other members' messages to. */

@@ -1,13 +1,14 @@
 /**
  * One echo connection: every message passes the size and rate limits
  * (`message_limits.ts`) and is sent back unchanged through
- * {@link EchoConnection.send}, the one send function, which counts each frame
- * and keeps the backlog (estimated by `backlog.ts`) within MAX_BUFFERED_BYTES
- * and the process-wide memory budget. What a connection is given is in
+ * {@link EchoConnection.send}, the one send function, which keeps the
+ * backlog within MAX_BUFFERED_BYTES and the process-wide memory budget
+ * before and after each send (`unread_echoes.ts`). What a connection is given is in
  * `connection_options.ts`; query options and `/close` commands live in
  * `apply_options.ts`, so a pure echo pays one branch for them; a close this
- * service starts is a `ServerClose` (`server_close.ts`); what a finished
- * connection counts and logs is `close_report.ts`.
+ * service starts is a `ServerClose` (`server_close.ts`); what it moved is
+ * counted by `traffic.ts`, and what a finished connection logs is
+ * `close_report.ts`.
  *
  * @module
  */
@@ -16,6 +17,9 @@ import type { Swept } from "./sweep.ts";
 import { isPlainEcho } from "./parse_options.ts";
 import { type PushOutput, streamPacing, StreamPush } from "./stream_push.ts";
 import type { Backlogged } from "../admission/memory_guard.ts";
+import { UnreadEchoes } from "./unread_echoes.ts";
+import { letGo } from "./backlog.ts";
+import { Traffic } from "./traffic.ts";
 import {
   limitClose,
   type LimitReason,
@@ -34,7 +38,6 @@ import {
 } from "./connection_options.ts";
 import { MessageLimits } from "./message_limits.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
-import { memoryCharge, SentFrames } from "./backlog.ts";
 import { ServerClose } from "./server_close.ts";
 import { CLOSE_TIMEOUT_REASON, reportClose } from "./close_report.ts";
 
@@ -62,7 +65,6 @@ class EchoConnection
   readonly #options: ConnectionOptions;
   /** `Date.now()`: half the cost of `performance.now()` per message. */
   readonly #openedAt = Date.now();
-  readonly #maxBufferedBytes: number;
   /** MAX_MESSAGE_BYTES and the three message rates. */
   readonly #limits: MessageLimits;
   /** Query options and `/close`; undefined for a pure echo. */
@@ -81,15 +83,9 @@ class EchoConnection
   #openBy: number;
   /** The close timed out: the slot stays taken until Deno lets the socket go. */
   #abandoned = false;
-  #messages = 0;
-  #bytesIn = 0;
-  #bytesOut = 0;
-  /** The backlog when this service started closing (`#backlog`). */
-  #backlogAtClose = 0;
-  /** Counts what was sent, to estimate the backlog from `bufferedAmount`. */
-  readonly #sent = new SentFrames();
-  /** Messages sent (empty ones too): a listen-only client is not silent. */
-  #messagesOut = 0;
+  readonly #traffic: Traffic;
+  /** What the client has not read: checked before and after each send. */
+  readonly #unread: UnreadEchoes;
   /** The close this service initiated, if any. */
   #close: ServerClose | undefined;
   #breach: LimitReason | undefined;
@@ -101,7 +97,7 @@ class EchoConnection
     this.#socket = socket;
     this.#services = options.services;
     this.#options = options;
-    this.#maxBufferedBytes = config.maxBufferedBytes || Infinity;
+    this.#traffic = new Traffic(options.services.metrics);
     const now = this.#openedAt;
     this.#limits = new MessageLimits(
       config,
@@ -111,6 +107,13 @@ class EchoConnection
     this.#responder = isPlainEcho(options.echo) && !options.closeCommands
       ? undefined
       : new OptionsEcho(this, options.echo, options.closeCommands);
+    this.#unread = new UnreadEchoes(socket, this, {
+      maxBufferedBytes: config.maxBufferedBytes || Infinity,
+      memory: options.services.memory,
+      queuedBytes: () => this.#responder?.queuedBytes ?? 0,
+      held: options.services.held,
+      peer: options.peer,
+    });
     this.#push = options.stream &&
       new StreamPush(this, {
         ...options.stream,
@@ -156,10 +159,10 @@ class EchoConnection
     return {
       opened: this.#opened,
       startedAt: this.#openedAt,
-      messages: this.#messages,
-      bytesIn: this.#bytesIn,
+      messages: this.#traffic.messages,
+      bytesIn: this.#traffic.bytesIn + this.#traffic.bytesDiscarded,
       peer: this.#options.peer,
-      sent: this.#messagesOut,
+      sent: this.#traffic.messagesOut,
       lastMessageAt: this.lastActiveAt,
       closingSince: this.#close?.since,
     };
@@ -177,7 +180,7 @@ class EchoConnection
         // Once: Deno can fire `close` twice.
         this.#abandoned = false;
         this.#services.metrics.closesUnanswered--;
-        this.#services.memory.charge(this, 0);
+        this.#unread.release();
         return this.#options.lease.release();
       }
       const { code, reason } = event as CloseEvent;
@@ -192,8 +195,7 @@ class EchoConnection
    */
   close(reason: CloseReason, now = false): void {
     if (this.#closing || this.#finished) return;
-    // Read while the socket is OPEN: Deno says 0 once it is closing.
-    this.#backlogAtClose = this.#backlog();
+    this.#unread.closing(this.#breach !== undefined);
     this.#close = new ServerClose(this.#socket, reason, {
       timeoutSeconds: this.#services.config.closeTimeoutSeconds,
       failing: this.#breach !== undefined,
@@ -215,19 +217,25 @@ class EchoConnection
    * echo was measured on arrival), so it is not counted twice per message.
    */
   send(data: string | ArrayBuffer, bytes: number = payloadBytes(data)): void {
-    this.#socket.send(data);
-    this.#messagesOut++;
-    this.#bytesOut += bytes;
-    const metrics = this.#services.metrics;
-    metrics.messagesOut++;
-    metrics.bytesOut += bytes;
     // Reading bufferedAmount is an op call: once per 64 KiB sent.
-    if (this.#sent.count(bytes)) this.#checkBacklog();
+    const refused = this.#unread.refuses(bytes);
+    if (refused) return this.#refused(refused);
+    this.#socket.send(data);
+    this.#traffic.sent(bytes);
+    if (this.#unread.sent(bytes)) this.#breached("slow_reader");
+  }
+
+  /** A send refused before Deno queued it: a client behind is closed instead. */
+  #refused(reason: LimitReason): void {
+    if (reason === "memory_budget" || reason === "rss") {
+      return this.#services.memory.shedOne(this, reason);
+    }
+    this.#breached(reason);
   }
 
   /** For `/stream`: the backlog, or Infinity while the server sheds load. */
   unreadBytes(): number {
-    return this.#services.memory.shedding ? Infinity : this.#backlog();
+    return this.#services.memory.shedding ? Infinity : this.#unread.bytes();
   }
 
   /** For `/stream`: the client reads what it is sent, so it is not idle. */
@@ -243,7 +251,7 @@ class EchoConnection
 
   /** The options path queued a delayed echo: its bytes count at once. */
   queued(): void {
-    this.#checkBacklog();
+    if (this.#unread.check()) this.#breached("slow_reader");
   }
 
   /**
@@ -251,22 +259,7 @@ class EchoConnection
    * messages in flight once it has fallen behind. Reads `bufferedAmount`.
    */
   recount(): number {
-    return memoryCharge(this.#backlog());
-  }
-
-  /**
-   * Unread echoes (payload plus a frame cost for each, the frames estimated
-   * from the recent frame sizes) and delayed echoes, in bytes.
-   */
-  #backlog(): number {
-    // A close given up still has its queue in Deno until it lets go.
-    if (this.#finished && !this.#abandoned) return 0;
-    // Deno's bufferedAmount reads 0 once the socket is not OPEN, while the
-    // echoes a client never reads stay queued behind our Close: the backlog
-    // as it was at the close counts until Deno lets go of the socket.
-    if (this.#closing) return this.#backlogAtClose;
-    return this.#sent.unread(this.#socket.bufferedAmount) +
-      (this.#responder?.queuedBytes ?? 0);
+    return this.#unread.charge();
   }
 
   /** Called by the memory guard: the server is overloaded. */
@@ -289,6 +282,7 @@ class EchoConnection
     this.#close?.timedOut();
     if (this.#finished) return;
     this.#abandoned = true;
+    this.#unread.abandoned();
     this.#close?.stopAwaiting();
     this.#services.metrics.closeTimeouts++;
     this.#services.metrics.closesUnanswered++;
@@ -312,18 +306,15 @@ class EchoConnection
     const bytes = payloadBytes(data);
     const now = Date.now();
     this.lastActiveAt = now;
-    this.#messages++;
-    this.#bytesIn += bytes;
-    const metrics = this.#services.metrics;
-    metrics.messagesIn++;
-    metrics.bytesIn += bytes;
+    this.#traffic.received(bytes);
     const broken = this.#limits.broken(bytes, now);
     if (broken) return this.#breached(broken);
     if (this.#options.relay) return this.#options.relay.received(data, bytes);
     if (this.#responder) {
-      return this.#responder.receive(data, bytes, this.#messages, now);
+      return this.#responder.receive(data, bytes, this.#traffic.messages, now);
     }
     this.send(data, bytes);
+    letGo(data, bytes);
     const then = closeAfterEcho(data);
     if (then) this.close(then);
   }
@@ -334,18 +325,14 @@ class EchoConnection
    * client past them, or past MAX_MESSAGE_BYTES, is no longer waited for.
    */
   #discard(data: string | ArrayBuffer): void {
+    const bytes = payloadBytes(data);
+    letGo(data, bytes);
+    // Seen, for the overload watch's count of what the app never saw.
+    this.#traffic.bytesDiscarded += bytes;
     if (!this.#close?.awaitingAnswer) return;
-    if (this.#limits.broken(payloadBytes(data), Date.now())) {
+    if (this.#limits.broken(bytes, Date.now())) {
       this.#close.stopAwaiting();
     }
-  }
-
-  /** Reads the backlog, reports it to the memory guard, enforces the cap. */
-  #checkBacklog(): void {
-    this.#sent.checked();
-    const backlog = this.#backlog();
-    this.#services.memory.charge(this, memoryCharge(backlog));
-    if (backlog > this.#maxBufferedBytes) this.#breached("slow_reader");
   }
 
   /** Closes for a broken limit, as its row of `LIMITS` says. */
@@ -385,7 +372,8 @@ class EchoConnection
     // client that never reads is never sent) counted until Deno lets go of
     // the socket, re-read each second by the guard: the budget holds it,
     // and the overload watch does not take it for uncounted growth.
-    memory.charge(this, this.#abandoned ? this.recount() : 0);
+    if (this.#abandoned) memory.charge(this, this.recount());
+    else this.#unread.finished();
     this.#options.relay?.closed();
     if (this.#opened) metrics.connectionsOpen--;
     const timedOut = this.#abandoned;
@@ -398,9 +386,9 @@ class EchoConnection
       reason: timedOut ? reason : this.#closing?.reason ?? reason,
       limit: this.#breach,
       openedAt: this.#openedAt,
-      messages: this.#messages,
-      bytesIn: this.#bytesIn,
-      bytesOut: this.#bytesOut,
+      messages: this.#traffic.messages,
+      bytesIn: this.#traffic.bytesIn,
+      bytesOut: this.#traffic.bytesOut,
     });
   }
 }

@@ -95,6 +95,12 @@ export interface Suspects {
   kernel: string;
   /** True when the kernel's count was read (`kernel` says `read N sockets`). */
   counted: boolean;
+  /**
+   * True when the kernel's count covered every connection and found none
+   * past its allowance (`overload_attribution.ts`): whatever grew, no
+   * connection is collecting an endless message.
+   */
+  noneUnseen: boolean;
 }
 
 /**
@@ -137,6 +143,8 @@ export function findSuspects(
   return {
     struck: found.struck,
     unseen: found.unseen,
+    noneUnseen: "bytes" in reading && found.timed === 0 &&
+      Object.keys(found.unseen).length === 0,
     kernel: "bytes" in reading
       ? `read ${reading.bytes.size} sockets`
       : reading.unavailable,
@@ -163,4 +171,26 @@ export const NOT_A_FLOOD =
  */
 export function notAFlood(suspects: Suspects): boolean {
   return suspects.counted && Object.keys(suspects.unseen).length === 0;
+}
+
+/** The reason logged for uncounted growth the watch leaves to the memory guard. */
+export const IN_FLIGHT_REASON =
+  "no connection past its unseen allowance (kernel count): messages in flight and queues of clients that do not read, left to the memory guard";
+
+/**
+ * True when uncounted growth below MAX_RSS_BYTES is on no connection past
+ * its allowance, by the kernel's count of every one: messages in flight
+ * and what Deno queued for clients that do not read, which the memory
+ * guard sheds and `HeldSockets` aborts. A recycle would close every
+ * bystander and free none of it (256 non-readers: RSS stayed at 187-190
+ * MiB after the recycle until the clients left, stranger's review).
+ */
+export function leftToGuard(
+  cause: IncidentCause,
+  suspects: Suspects,
+  rssBytes: number,
+  config: Pick<Services["config"], "maxRssBytes">,
+): boolean {
+  return cause === "uncounted_memory" && suspects.noneUnseen &&
+    rssBytes < config.maxRssBytes;
 }

@@ -138,6 +138,8 @@ export interface Attribution {
    * connections brought that the app never saw.
    */
   unseen: Record<string, number>;
+  /** Connections the kernel's count did not cover: judged by timing. */
+  timed: number;
 }
 
 /**
@@ -217,8 +219,24 @@ export function attribute(
   const answerBy = clock.now - CLOSE_ANSWER_MS;
   const calmSince = clock.calmSince ?? -Infinity;
   const flowSince = (clock.troubleSince ?? -Infinity) - FLOW_SLACK_MS;
+  let timed = 0;
   for (const [activity, key] of connections) {
     if (!activity) continue;
+    const counted = kernel && readBy(kernel, activity);
+    const over = counted === undefined ? 0 : counted - activity.bytesIn;
+    // Past the allowance whatever else it did, a close left unanswered too.
+    // Closing, Deno reads one more message it never delivers (failing a
+    // client past a limit at its next frame): twice the message in flight.
+    const inFlight = (kernel?.inFlightBytes ?? 0) *
+      (activity.closingSince === undefined ? 1 : 2);
+    if (
+      counted !== undefined &&
+      over > unseenAllowance(activity, inFlight, clock.now)
+    ) {
+      struck.add(key);
+      unseen[key] = Math.max(unseen[key] ?? 0, over);
+      continue;
+    }
     const closingSince = activity.closingSince;
     if (closingSince !== undefined && closingSince < answerBy) {
       struck.add(key);
@@ -226,15 +244,11 @@ export function attribute(
     }
     const flows = (activity.messages > 0 || activity.sent > 0) &&
       activity.lastMessageAt >= flowSince;
-    const counted = kernel && readBy(kernel, activity);
     if (counted !== undefined) {
-      const over = counted - activity.bytesIn;
-      if (over > unseenAllowance(activity, kernel!.inFlightBytes, clock.now)) {
-        struck.add(key);
-        unseen[key] = Math.max(unseen[key] ?? 0, over);
-      } else if (flows) flowing.add(key);
+      if (flows) flowing.add(key);
       continue;
     }
+    timed++;
     if (closingSince !== undefined) unsure.add(key);
     else if (flows) flowing.add(key);
     else if (activity.startedAt <= calmSince) before.add(key);
@@ -250,7 +264,7 @@ export function attribute(
   for (const key of before) {
     if (!struck.has(key)) flowing.add(key);
   }
-  return { struck: [...struck], vouched: [...flowing], unseen };
+  return { struck: [...struck], vouched: [...flowing], unseen, timed };
 }
 
 /**

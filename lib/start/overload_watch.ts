@@ -34,6 +34,8 @@ import type { IncidentCause } from "../metrics.ts";
 import type { IncidentAction, IncidentRecord } from "../services.ts";
 import {
   findSuspects,
+  IN_FLIGHT_REASON,
+  leftToGuard,
   NOT_A_FLOOD,
   notAFlood,
   readKernel,
@@ -332,6 +334,15 @@ export class OverloadWatch {
       return;
     }
     const struck = suspects.struck;
+    const rssBytes = this.#last?.rssBytes ?? 0;
+    if (leftToGuard(cause, suspects, rssBytes, this.#services.config)) {
+      const record = this.#record(cause, "reported", struck, 0, suspects);
+      record.reason = IN_FLIGHT_REASON;
+      reportIncident(this.#services, record);
+      this.#signals.reset();
+      this.#acting = false;
+      return;
+    }
     const recycle = this.#options.recycle;
     if (!recycle) {
       // Under `deno serve` only the process can free what Deno collects.

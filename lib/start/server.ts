@@ -12,6 +12,8 @@ import type { OverloadWatchOptions } from "./overload_watch_options.ts";
 import type { Log } from "../log.ts";
 import { within } from "./within.ts";
 import { SocketBytesReader } from "./socket_bytes.ts";
+import { SsSocketAbort } from "./socket_abort.ts";
+import { HeldSockets } from "../connection/held_sockets.ts";
 import type { EchoApp, Services } from "../services.ts";
 
 /**
@@ -159,6 +161,11 @@ export function startServer(
     services.log,
   );
   services.listener = server.state;
+  // A recycle listens again on the same port.
+  services.held = new HeldSockets(
+    new SsSocketAbort(server.addr.port),
+    (report) => services.log({ event: "sockets_aborted", ...report }),
+  );
   // The listener is the app's own here: the watch may recycle it.
   const watch = options.overloadWatch === false
     ? undefined
@@ -222,18 +229,24 @@ export function listenUrls(addr: Deno.NetAddr, secure: boolean): ListenUrls {
  * The first half of a graceful stop, for both entry points: refuses new
  * upgrades, closes every WebSocket with 1001, waits up to
  * SHUTDOWN_GRACE_SECONDS for them to go, then stops the held-slot timers,
- * the connection sweep, the memory guard and the rooms' bridge, and logs the
- * refusals counted since their last line.
+ * the connection sweep, the aborts of held sockets, the memory guard and
+ * the rooms' bridge, and logs the refusals counted since their last line.
  *
  * @returns True when every connection went within the grace.
  */
 export async function drainConnections(
   services: Pick<
     Services,
-    "config" | "registry" | "memory" | "rooms" | "sweep" | "refusalLog"
+    | "config"
+    | "registry"
+    | "memory"
+    | "rooms"
+    | "sweep"
+    | "refusalLog"
+    | "held"
   >,
 ): Promise<boolean> {
-  const { config, registry, memory, rooms, sweep, refusalLog } = services;
+  const { config, registry, memory, rooms, sweep, refusalLog, held } = services;
   registry.closeAll(CLOSE_SHUTDOWN);
   const emptied = await within(
     registry.whenEmpty(),
@@ -241,6 +254,7 @@ export async function drainConnections(
   );
   registry.dispose();
   sweep.dispose();
+  await held?.dispose();
   memory.dispose();
   refusalLog.dispose();
   await rooms.dispose();

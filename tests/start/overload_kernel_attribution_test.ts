@@ -148,7 +148,12 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
         clock,
         kernel({ 40002: 250 }),
       );
-      assert.deepEqual(found, { struck: [], vouched: [], unseen: {} });
+      assert.deepEqual(found, {
+        struck: [],
+        vouched: [],
+        unseen: {},
+        timed: 0,
+      });
       assert.deepEqual(attribute([[idle, "127.0.0.5"]], clock).struck, [
         "127.0.0.5",
       ]);

@@ -1,0 +1,147 @@
+/**
+ * Connections this service closed whose Close cannot reach the client: Deno
+ * still holds echoes the client never read, queued ahead of the Close, and
+ * no call in Deno frees them (denoland/deno#25126) until the client reads
+ * or goes. Each such connection is held here with what it still charges
+ * the memory guard; once a second those past {@link HELD_ABORT_AFTER_MS}
+ * are aborted through the kernel (`SocketAbort`: `ss -K` in
+ * `lib/start/socket_abort.ts`), which fails Deno's stuck writes so it lets
+ * go, and the connection's charge is released for every socket gone. A
+ * socket the kernel could not abort (no CAP_NET_ADMIN) stays held and
+ * counted: the memory is in use, so the guard sheds and refuses on it
+ * rather than the overload watch taking it for memory nobody counts.
+ *
+ * @module
+ */
+import { after, type Cancel } from "../core_timer.ts";
+
+/** What {@link SocketAbort.abort} found. */
+export type AbortAnswer =
+  | {
+    /** Sockets destroyed. */
+    aborted: number;
+    /** Peers whose connection is still there (not permitted, or unsupported). */
+    left: Set<Deno.NetAddr>;
+    /** What the kernel said when it refused, if it did. */
+    refused?: string;
+  }
+  | { unavailable: string };
+
+/** Aborts TCP connections of the listener by peer. */
+export interface SocketAbort {
+  /** Aborts the connections to `peers`; never throws. */
+  abort(peers: readonly Deno.NetAddr[]): Promise<AbortAnswer>;
+}
+
+/**
+ * How long a held connection's client gets to read up to the Close before
+ * its connection is aborted, in ms: one that reads takes its echoes (at
+ * most MAX_BUFFERED_BYTES) well within it.
+ */
+export const HELD_ABORT_AFTER_MS = 1000;
+
+/** How often the held connections are looked at, in ms. */
+export const HELD_CHECK_MS = 500;
+
+/** What happened at one look, for the log. */
+export interface HeldReport {
+  aborted: number;
+  /** Held connections the kernel did not abort. */
+  left: number;
+  /** Why the kernel could not be asked, or what it said when it refused. */
+  reason?: string;
+}
+
+/** The held connections and their aborts; `dispose()` stops the looks. */
+export class HeldSockets {
+  readonly #abort: SocketAbort;
+  readonly #report: (report: HeldReport) => void;
+  readonly #held = new Map<
+    Deno.NetAddr,
+    { since: number; release: () => void }
+  >();
+  #cancel: Cancel | undefined;
+  #looking: Promise<void> | undefined;
+  #disposed = false;
+  /** The last reason reported: a refusal is said once, not at every look. */
+  #lastReason: string | undefined;
+  /** Connections aborted since start. */
+  aborted = 0;
+
+  constructor(
+    abort: SocketAbort,
+    report: (report: HeldReport) => void = () => {},
+  ) {
+    this.#abort = abort;
+    this.#report = report;
+  }
+
+  /** Connections held now. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * Holds the connection to `peer` until it is gone; `release` is called
+   * once, when it is (aborted, or closed by the client).
+   */
+  hold(peer: Deno.NetAddr, release: () => void): void {
+    if (this.#disposed) return release();
+    this.#held.set(peer, { since: Date.now(), release });
+    this.#schedule();
+  }
+
+  /** Stops looking and releases every connection held (at shutdown). */
+  async dispose(): Promise<void> {
+    this.#disposed = true;
+    this.#cancel?.();
+    this.#cancel = undefined;
+    await this.#looking;
+    for (const { release } of this.#held.values()) release();
+    this.#held.clear();
+  }
+
+  #schedule(): void {
+    if (this.#cancel || this.#looking || this.#disposed) return;
+    this.#cancel = after(HELD_CHECK_MS, () => {
+      this.#cancel = undefined;
+      this.#looking = this.#look().finally(() => {
+        this.#looking = undefined;
+        if (this.#held.size > 0) this.#schedule();
+      });
+    });
+  }
+
+  async #look(): Promise<void> {
+    const dueBy = Date.now() - HELD_ABORT_AFTER_MS;
+    const due = [...this.#held].filter(([, held]) => held.since <= dueBy)
+      .map(([peer]) => peer);
+    if (due.length === 0) return;
+    const answer = await this.#abort.abort(due);
+    if (this.#disposed) return;
+    // The kernel cannot be asked: nothing tells when Deno lets go, so
+    // stop counting, as before there was a way to know.
+    const left = "unavailable" in answer
+      ? new Set<Deno.NetAddr>()
+      : answer.left;
+    for (const peer of due) {
+      if (left.has(peer)) continue;
+      this.#held.get(peer)?.release();
+      this.#held.delete(peer);
+    }
+    const reason = "unavailable" in answer
+      ? answer.unavailable
+      : answer.refused;
+    const aborted = "unavailable" in answer ? 0 : answer.aborted;
+    this.aborted += aborted;
+    const news = reason !== undefined && reason !== this.#lastReason;
+    this.#lastReason = reason;
+    if (aborted > 0 || news) {
+      this.#report({
+        aborted,
+        left: left.size,
+        ...(reason === undefined ? {} : { reason }),
+      });
+    }
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * What one connection's client has not read yet, and what the one send
+ * function (`echo_connection.ts`) may add to it: the backlog estimated from
+ * Deno's `bufferedAmount` (`backlog.ts`), its charge to the memory guard,
+ * and the checks before and after each send.
+ *
+ * Deno cannot free what it queued for a client that does not read: a close
+ * only queues a Close frame behind it (denoland/deno#25126), so the queue
+ * stays until the client reads or goes. So the check runs before the send
+ * too: a client already behind is closed instead of being given more, when
+ * the message would take it past MAX_BUFFERED_BYTES or the connections
+ * past MEMORY_BUDGET_BYTES, or while RSS is over MAX_RSS_BYTES (a flood of 256 non-readers each sent 6 MiB queued 1.1 GiB
+ * behind the closes, RSS 1.3 GiB against MAX_RSS_BYTES 400 MiB, `deno run
+ * -A bench/non_readers.ts echo`).
+ *
+ * @module
+ */
+import type { Backlogged, MemoryGuard } from "../admission/memory_guard.ts";
+import type { LimitReason } from "../limits.ts";
+import { BACKLOG_CHECK_BYTES, memoryCharge, SentFrames } from "./backlog.ts";
+import type { HeldSockets } from "./held_sockets.ts";
+
+/** Options for {@link UnreadEchoes}. */
+export interface UnreadEchoesOptions {
+  /** MAX_BUFFERED_BYTES, Infinity for none. */
+  maxBufferedBytes: number;
+  memory: MemoryGuard;
+  /** Bytes the connection queued itself (delayed echoes). */
+  queuedBytes: () => number;
+  /** Where a socket whose Close cannot reach the client is aborted; none: not done. */
+  held?: HeldSockets | undefined;
+  /** The TCP peer, to find the socket in the kernel's table. */
+  peer?: Deno.NetAddr | undefined;
+}
+
+/** One connection's unread echoes; `owner` is what the guard charges. */
+export class UnreadEchoes {
+  readonly #socket: WebSocket;
+  readonly #owner: Backlogged;
+  readonly #options: UnreadEchoesOptions;
+  /** Counts what was sent, to estimate the backlog from `bufferedAmount`. */
+  readonly #sent = new SentFrames();
+  /** The backlog when the service started closing; undefined before. */
+  #atClose: number | undefined;
+  /** Deno let go of the socket: nothing is held any more. */
+  #released = false;
+  /** Handed to `HeldSockets`, which has not released it yet. */
+  #inKernelHold = false;
+
+  constructor(
+    socket: WebSocket,
+    owner: Backlogged,
+    options: UnreadEchoesOptions,
+  ) {
+    this.#socket = socket;
+    this.#owner = owner;
+    this.#options = options;
+  }
+
+  /**
+   * Before a send of `bytes`: the limit it would break, or undefined to
+   * send it. Reads the backlog only when a check is due (once per
+   * {@link BACKLOG_CHECK_BYTES}), and refuses only a client that is behind
+   * already: one message larger than MAX_BUFFERED_BYTES still goes to a
+   * client that has read everything.
+   */
+  refuses(bytes: number): LimitReason | undefined {
+    if (!this.#sent.due(bytes)) return undefined;
+    const backlog = this.bytes();
+    if (backlog === 0) return undefined;
+    if (backlog + bytes > this.#options.maxBufferedBytes) return "slow_reader";
+    return backlog >= BACKLOG_CHECK_BYTES
+      ? this.#options.memory.refuses(bytes)
+      : undefined;
+  }
+
+  /**
+   * After a send: counts it, and once a check is due re-reads the backlog
+   * and charges it (`check`).
+   *
+   * @returns True when the backlog is over MAX_BUFFERED_BYTES.
+   */
+  sent(bytes: number): boolean {
+    return this.#sent.count(bytes) && this.check();
+  }
+
+  /** Re-reads the backlog and charges it; true when over MAX_BUFFERED_BYTES. */
+  check(): boolean {
+    this.#sent.checked();
+    const backlog = this.bytes();
+    this.#options.memory.charge(this.#owner, memoryCharge(backlog));
+    return backlog > this.#options.maxBufferedBytes;
+  }
+
+  /**
+   * Unread echoes (payload plus a frame cost for each) and delayed echoes,
+   * in bytes; once closing, the backlog as it was at the close, until
+   * {@link release}.
+   */
+  bytes(): number {
+    if (this.#released) return 0;
+    if (this.#atClose !== undefined) return this.#atClose;
+    return this.#sent.unread(this.#socket.bufferedAmount) +
+      this.#options.queuedBytes();
+  }
+
+  /** The charge for the memory guard: the backlog plus messages in flight. */
+  charge(): number {
+    return memoryCharge(this.bytes());
+  }
+
+  /**
+   * The service starts closing: the backlog is read now, while the socket
+   * is OPEN (Deno's `bufferedAmount` reads 0 after), and counts until
+   * {@link release}, as Deno keeps the echoes queued behind the Close.
+   */
+  closing(failing: boolean): void {
+    this.#atClose ??= this.bytes();
+    // A client failed for a limit while echoes wait ahead of the Close
+    // will not read up to it: its connection is aborted.
+    if (failing && this.#atClose > 0) this.abandoned();
+  }
+
+  /**
+   * The Close did not reach the client, or was never answered: the
+   * connection is aborted through the kernel (`held_sockets.ts`), and what
+   * it held counts until its socket is gone.
+   */
+  abandoned(): void {
+    const { held, peer } = this.#options;
+    if (!held || !peer || this.#inKernelHold || this.#released) return;
+    this.#inKernelHold = true;
+    held.hold(peer, () => {
+      this.#inKernelHold = false;
+      this.release();
+    });
+  }
+
+  /**
+   * Deno reported the socket closed: nothing is held, unless the socket is
+   * still in the kernel's table with echoes queued (Deno keeps them until a
+   * write fails): then until `HeldSockets` finds it gone.
+   */
+  finished(): void {
+    if (!this.#inKernelHold) this.release();
+  }
+
+  /** Deno let go of the socket: nothing is held, the guard forgets it. */
+  release(): void {
+    this.#released = true;
+    this.#options.memory.charge(this.#owner, 0);
+  }
+}

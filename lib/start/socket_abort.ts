@@ -1,0 +1,119 @@
+/**
+ * Aborts TCP connections of the listener by peer, through the kernel: `ss
+ * -K` (iproute2) destroys each socket (SOCK_DESTROY: the peer gets a reset,
+ * the process's pending writes fail with ECONNABORTED). Deno has no way to
+ * abort one WebSocket whose writes are stuck behind a client that does not
+ * read (denoland/deno#25126): its queued echoes stay until the client goes,
+ * and only a failed write makes Deno let go of them. Destroying a socket
+ * needs CAP_NET_ADMIN; without it `ss` says "Operation not permitted" and
+ * the sockets stay, which the answer reports (`left`).
+ *
+ * @module
+ */
+import { peerKey } from "./socket_bytes.ts";
+import type { AbortAnswer, SocketAbort } from "../connection/held_sockets.ts";
+
+/** How long one `ss` call may take before the answer gives up, in ms. */
+export const SOCKET_ABORT_TIMEOUT_MS = 2000;
+
+/** At most this many peers per `ss` call: its filter is one argument. */
+const PEERS_PER_CALL = 256;
+
+/**
+ * The `ss` filter for the connections of `localPort` to `peers`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { peerFilter } from "./socket_abort.ts";
+ * assert.equal(
+ *   peerFilter(8080, [{ transport: "tcp", hostname: "::1", port: 5 }]),
+ *   "( sport = :8080 ) and ( dst [::1]:5 )",
+ * );
+ * ```
+ */
+export function peerFilter(
+  localPort: number,
+  peers: readonly Deno.NetAddr[],
+): string {
+  const each = peers.map(({ hostname, port }) =>
+    `dst ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`
+  );
+  return `( sport = :${localPort} ) and ( ${each.join(" or ")} )`;
+}
+
+/** The peers (`peerKey`) of the sockets listed in `ss -tnH state connected` output. */
+export function listedPeers(text: string): Set<string> {
+  const found = new Set<string>();
+  for (const line of text.split("\n")) {
+    const peer = line.trim().split(/\s+/)[4];
+    const parts = peer?.match(/^\[?(.+?)\]?:(\d+)$/);
+    if (parts) found.add(peerKey(parts[1]!, Number(parts[2])));
+  }
+  return found;
+}
+
+/** {@link SocketAbort} with `ss`, for the listener on `localPort`. */
+export class SsSocketAbort implements SocketAbort {
+  readonly #port: number;
+  readonly #program: string;
+
+  /** @param options.command The program to run. @default "ss" */
+  constructor(localPort: number, options: { command?: string } = {}) {
+    this.#port = localPort;
+    this.#program = options.command ?? "ss";
+  }
+
+  async abort(peers: readonly Deno.NetAddr[]): Promise<AbortAnswer> {
+    const left = new Set<Deno.NetAddr>();
+    let aborted = 0;
+    let refused: string | undefined;
+    for (let at = 0; at < peers.length; at += PEERS_PER_CALL) {
+      const some = peers.slice(at, at + PEERS_PER_CALL);
+      const filter = peerFilter(this.#port, some);
+      const killed = await this.#run(
+        ["-K", "-tnH", "state", "connected"],
+        filter,
+      );
+      if ("unavailable" in killed) return killed;
+      aborted += listedPeers(killed.stdout).size;
+      if (killed.stderr.includes("SOCK_DESTROY")) refused = killed.stderr;
+      // What is still there: not permitted, or the kernel cannot destroy.
+      const listed = await this.#run(["-tnH", "state", "connected"], filter);
+      if ("unavailable" in listed) return listed;
+      const still = listedPeers(listed.stdout);
+      for (const peer of some) {
+        if (still.has(peerKey(peer.hostname, peer.port))) left.add(peer);
+      }
+    }
+    return { aborted, left, ...(refused ? { refused } : {}) };
+  }
+
+  async #run(
+    args: string[],
+    filter: string,
+  ): Promise<{ stdout: string; stderr: string } | { unavailable: string }> {
+    try {
+      const output = await new Deno.Command(this.#program, {
+        args: [...args, filter],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(SOCKET_ABORT_TIMEOUT_MS),
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr).trim();
+      if (!output.success) {
+        return {
+          unavailable: `${this.#program} exited with ${output.code}: ${
+            stderr.slice(0, 200)
+          }`,
+        };
+      }
+      return { stdout: new TextDecoder().decode(output.stdout), stderr };
+    } catch (error) {
+      return {
+        unavailable: `${this.#program}: ${(error as Error)?.message ?? error}`,
+      };
+    }
+  }
+}
