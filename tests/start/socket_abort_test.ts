@@ -1,0 +1,56 @@
+/**
+ * SsSocketAbort: `ss -K` on a real loopback connection. Destroying a socket
+ * needs CAP_NET_ADMIN; without it the connection is reported as left.
+ */
+import assert from "node:assert/strict";
+import { listedPeers, SsSocketAbort } from "../../lib/start/socket_abort.ts";
+
+const CAN_ABORT = (BigInt(
+      "0x" + /CapEff:\s+([0-9a-f]+)/.exec(
+        Deno.readTextFileSync("/proc/self/status"),
+      )![1],
+    ) >> 12n & 1n) === 1n;
+
+Deno.test("SsSocketAbort aborts a listener's connection by its peer, or says it is left", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  const served = await listener.accept();
+  try {
+    const peer = client.localAddr as Deno.NetAddr;
+    const answer = await new SsSocketAbort(listener.addr.port).abort([peer]);
+    assert.ok(!("unavailable" in answer), JSON.stringify(answer));
+    if (CAN_ABORT) {
+      assert.equal(answer.aborted, 1);
+      assert.equal(answer.left.size, 0);
+      // The server's side is gone: its next write fails.
+      await assert.rejects(() => served.write(new Uint8Array(1)));
+    } else {
+      assert.equal(answer.aborted, 0);
+      assert.deepEqual([...answer.left], [peer]);
+      assert.match(answer.refused ?? "", /SOCK_DESTROY/);
+    }
+  } finally {
+    served.close();
+    client.close();
+  }
+});
+
+Deno.test("SsSocketAbort says why when ss cannot run", async () => {
+  const answer = await new SsSocketAbort(1, { command: "no-such-program" })
+    .abort([{ transport: "tcp", hostname: "127.0.0.1", port: 2 }]);
+  assert.ok("unavailable" in answer);
+});
+
+Deno.test("listedPeers reads the peer column of ss output, IPv6 and mapped too", () => {
+  const text = "ESTAB 0 0 127.0.0.1:80 127.0.0.7:46633\n" +
+    "ESTAB 0 0 [::ffff:127.0.0.1]:80 [::ffff:127.0.0.8]:45777\n" +
+    "ESTAB 0 0 [::1]:80 [::1]:60134\n";
+  assert.deepEqual([...listedPeers(text)], [
+    "127.0.0.7:46633",
+    "127.0.0.8:45777",
+    "::1:60134",
+  ]);
+});
