@@ -25,7 +25,11 @@ export type AbortAnswer =
     /** What the kernel said when it refused, if it did. */
     refused?: string;
   }
-  | { unavailable: string };
+  | {
+    unavailable: string;
+    /** True when asking again may work (`ss` past its deadline). */
+    transient?: boolean;
+  };
 
 /** Aborts TCP connections of the listener by peer. */
 export interface SocketAbort {
@@ -118,7 +122,10 @@ export class HeldSockets {
       .map(([peer]) => peer);
     if (due.length === 0) return;
     const answer = await this.#abort.abort(due);
-    if (this.#disposed) return;
+    // Too slow this time (a loaded machine): ask again at the next look.
+    if (this.#disposed || ("unavailable" in answer && answer.transient)) {
+      return;
+    }
     // The kernel cannot be asked: nothing tells when Deno lets go, so
     // stop counting, as before there was a way to know.
     const left = "unavailable" in answer

@@ -92,7 +92,12 @@ export class SsSocketAbort implements SocketAbort {
   async #run(
     args: string[],
     filter: string,
-  ): Promise<{ stdout: string; stderr: string } | { unavailable: string }> {
+  ): Promise<
+    { stdout: string; stderr: string } | {
+      unavailable: string;
+      transient?: boolean;
+    }
+  > {
     try {
       const output = await new Deno.Command(this.#program, {
         args: [...args, filter],
@@ -111,8 +116,12 @@ export class SsSocketAbort implements SocketAbort {
       }
       return { stdout: new TextDecoder().decode(output.stdout), stderr };
     } catch (error) {
+      const name = (error as Error)?.name;
       return {
         unavailable: `${this.#program}: ${(error as Error)?.message ?? error}`,
+        ...(name === "TimeoutError" || name === "AbortError"
+          ? { transient: true }
+          : {}),
       };
     }
   }

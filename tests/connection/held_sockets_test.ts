@@ -88,3 +88,22 @@ Deno.test("HeldSockets releases what it cannot ask the kernel about (no ss)", as
   }
   assert.deepEqual(reports, [{ aborted: 0, left: 0, reason: "ss: not found" }]);
 });
+
+Deno.test("HeldSockets asks again when the kernel was too slow to answer", async () => {
+  let looks = 0;
+  const { abort } = kernel((peers) =>
+    ++looks === 1
+      ? { unavailable: "ss: Signal timed out.", transient: true }
+      : { aborted: peers.length, left: new Set() }
+  );
+  const held = new HeldSockets(abort);
+  let released = false;
+  held.hold(peer(40003), () => released = true);
+  try {
+    await until(() => released, "the release", { timeoutMs: 10_000 });
+  } finally {
+    await held.dispose();
+  }
+  assert.equal(looks, 2, "released at the second look, not the first");
+  assert.equal(held.aborted, 1);
+});
