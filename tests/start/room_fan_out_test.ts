@@ -1,0 +1,111 @@
+/**
+ * A room's fan-out against the memory budget (issue #20): one member sends
+ * 16 × 1 MiB within its byte burst to a room whose other members never
+ * read. Each copy is charged to the member it is queued for: the members
+ * that do not read are shed before a copy would pass the budget, and their
+ * connections are aborted (where the kernel may), so the count falls back
+ * while they are still connected; the sender is not closed.
+ */
+import assert from "node:assert/strict";
+import type net from "node:net";
+import { clientFrame } from "../../bench/wire.ts";
+import { openFrom } from "../../bench/overload_attacks.ts";
+import { MiB, startAttacked } from "./_overload.ts";
+
+const BUDGET = 48 * MiB;
+const MEMBERS = 48;
+/** Whether this process may destroy sockets (CAP_NET_ADMIN, bit 12). */
+const CAN_ABORT = (BigInt(
+      "0x" + /CapEff:\s+([0-9a-f]+)/.exec(
+        Deno.readTextFileSync("/proc/self/status"),
+      )![1],
+    ) >> 12n & 1n) === 1n;
+
+/** `/healthz`'s memory, or undefined when it does not answer in time. */
+async function memory(
+  port: number,
+): Promise<{ usedBytes: number; shedding: string | null } | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    return (await response.json()).memory;
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test(
+  {
+    name:
+      "a room's members that never read are shed and stop counting within seconds while still connected; the sender stays",
+    ignore: !CAN_ABORT,
+  },
+  async () => {
+    await using service = await startAttacked({
+      MEMORY_BUDGET_BYTES: String(BUDGET),
+      EVENT_LOOP_STALL_MS: "0",
+    });
+    const sockets: net.Socket[] = [];
+    try {
+      for (let i = 0; i < MEMBERS; i++) {
+        const opened = await openFrom(
+          service.port,
+          `127.0.43.${1 + Math.floor(i / 16)}`,
+          { path: "/room/amp" },
+        );
+        opened.socket.on("error", () => {});
+        sockets.push(opened.socket);
+        assert.equal(opened.status, 101);
+        opened.socket.pause();
+      }
+      const sender = await openFrom(service.port, "127.0.44.1", {
+        path: "/room/amp",
+      });
+      assert.equal(sender.status, 101);
+      sockets.push(sender.socket);
+      let senderClosed = false;
+      sender.socket.on("close", () => senderClosed = true);
+      sender.socket.on("error", () => {});
+      // The sender reads whatever comes (nothing: it is the only one talking).
+      sender.socket.resume();
+      const frame = clientFrame(0x2, new Uint8Array(MiB));
+      for (let m = 0; m < 16; m++) {
+        sender.socket.write(frame);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      // Shed, aborted and no longer counted, with every member still here:
+      // sooner than CLOSE_TIMEOUT_SECONDS (10 s), after which the closes
+      // would be given up (main counted them until then, 212 MiB against a
+      // 96 MiB budget in the stranger's review).
+      const deadline = Date.now() + 8_000;
+      let last: { usedBytes: number } | undefined;
+      while (
+        !((last = await memory(service.port) ?? last)?.usedBytes === 0)
+      ) {
+        assert.ok(
+          Date.now() < deadline,
+          `counted memory back to 0 within 8 s: ${JSON.stringify(last)}`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const shed = service.records.filter((record) =>
+        record.event === "ws_close" && record.limit === "memory_budget"
+      );
+      assert.ok(shed.length > 0, "members shed with 1013");
+      assert.ok(shed.every((record) => record.code === 1013));
+      assert.equal(senderClosed, false, "the sender is not closed");
+      const refused = await openFrom(service.port, "127.0.44.2", {
+        path: "/echo",
+      });
+      refused.socket.destroy();
+      assert.equal(refused.status, 101, "a newcomer is admitted again");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+    const recycled = service.records.filter((record) =>
+      record.event === "overload_incident" && record.action === "recycled"
+    );
+    assert.deepEqual(recycled, [], "no recycle");
+  },
+);
