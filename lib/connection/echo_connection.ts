@@ -175,14 +175,7 @@ class EchoConnection
     }
     if (event.type === "open") return this.#onOpen();
     if (event.type === "close") {
-      // Deno let go of a socket whose close had timed out: free its slot.
-      if (this.#abandoned) {
-        // Once: Deno can fire `close` twice.
-        this.#abandoned = false;
-        this.#services.metrics.closesUnanswered--;
-        this.#unread.release();
-        return this.#options.lease.release();
-      }
+      if (this.#abandoned) return this.#letGo();
       const { code, reason } = event as CloseEvent;
       this.#onClose(code, reason);
     }
@@ -282,11 +275,24 @@ class EchoConnection
     this.#close?.timedOut();
     if (this.#finished) return;
     this.#abandoned = true;
-    this.#unread.abandoned();
+    // CLOSE_TIMEOUT_SECONDS was the client's grace: aborted at once.
+    this.#unread.abandoned(0, () => this.#letGo());
     this.#close?.stopAwaiting();
     this.#services.metrics.closeTimeouts++;
     this.#services.metrics.closesUnanswered++;
     this.#onClose(1006, CLOSE_TIMEOUT_REASON);
+  }
+
+  /**
+   * Deno let go of a socket whose close had timed out (its close event), or
+   * the kernel no longer has it (aborted): free its slot, once.
+   */
+  #letGo(): void {
+    if (!this.#abandoned) return;
+    this.#abandoned = false;
+    this.#services.metrics.closesUnanswered--;
+    this.#unread.release();
+    this.#options.lease.release();
   }
 
   #onOpen(): void {

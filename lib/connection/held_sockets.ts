@@ -62,8 +62,10 @@ export class HeldSockets {
   readonly #report: (report: HeldReport) => void;
   readonly #held = new Map<
     Deno.NetAddr,
-    { since: number; release: () => void }
+    { dueAt: number; release: () => void }
   >();
+  /** Held peers the kernel did not abort at their last look. */
+  readonly #left = new Set<Deno.NetAddr>();
   #cancel: Cancel | undefined;
   #looking: Promise<void> | undefined;
   #disposed = false;
@@ -86,12 +88,28 @@ export class HeldSockets {
   }
 
   /**
+   * Connections held that are still to be aborted: not yet looked at, or
+   * not refused by the kernel. The overload watch leaves them out of the
+   * closes only a recycle frees (`unanswered_closes.ts`).
+   */
+  get pending(): number {
+    return this.#held.size - this.#left.size;
+  }
+
+  /**
    * Holds the connection to `peer` until it is gone; `release` is called
    * once, when it is (aborted, or closed by the client).
+   *
+   * @param afterMs When to abort it, in ms from now.
+   * @default {HELD_ABORT_AFTER_MS}
    */
-  hold(peer: Deno.NetAddr, release: () => void): void {
+  hold(
+    peer: Deno.NetAddr,
+    release: () => void,
+    afterMs: number = HELD_ABORT_AFTER_MS,
+  ): void {
     if (this.#disposed) return release();
-    this.#held.set(peer, { since: Date.now(), release });
+    this.#held.set(peer, { dueAt: Date.now() + afterMs, release });
     this.#schedule();
   }
 
@@ -103,6 +121,7 @@ export class HeldSockets {
     await this.#looking;
     for (const { release } of this.#held.values()) release();
     this.#held.clear();
+    this.#left.clear();
   }
 
   #schedule(): void {
@@ -117,8 +136,8 @@ export class HeldSockets {
   }
 
   async #look(): Promise<void> {
-    const dueBy = Date.now() - HELD_ABORT_AFTER_MS;
-    const due = [...this.#held].filter(([, held]) => held.since <= dueBy)
+    const now = Date.now();
+    const due = [...this.#held].filter(([, held]) => held.dueAt <= now)
       .map(([peer]) => peer);
     if (due.length === 0) return;
     const answer = await this.#abort.abort(due);
@@ -132,9 +151,14 @@ export class HeldSockets {
       ? new Set<Deno.NetAddr>()
       : answer.left;
     for (const peer of due) {
-      if (left.has(peer)) continue;
-      this.#held.get(peer)?.release();
+      if (left.has(peer)) {
+        this.#left.add(peer);
+        continue;
+      }
+      const held = this.#held.get(peer);
       this.#held.delete(peer);
+      this.#left.delete(peer);
+      held?.release();
     }
     const reason = "unavailable" in answer
       ? answer.unavailable

@@ -18,7 +18,7 @@
 import type { Backlogged, MemoryGuard } from "../admission/memory_guard.ts";
 import type { LimitReason } from "../limits.ts";
 import { BACKLOG_CHECK_BYTES, memoryCharge, SentFrames } from "./backlog.ts";
-import type { HeldSockets } from "./held_sockets.ts";
+import { HELD_ABORT_AFTER_MS, type HeldSockets } from "./held_sockets.ts";
 
 /** Options for {@link UnreadEchoes}. */
 export interface UnreadEchoesOptions {
@@ -118,22 +118,25 @@ export class UnreadEchoes {
     this.#atClose ??= this.bytes();
     // A client failed for a limit while echoes wait ahead of the Close
     // will not read up to it: its connection is aborted.
-    if (failing && this.#atClose > 0) this.abandoned();
+    if (failing && this.#atClose > 0) this.abandoned(HELD_ABORT_AFTER_MS);
   }
 
   /**
    * The Close did not reach the client, or was never answered: the
    * connection is aborted through the kernel (`held_sockets.ts`), and what
-   * it held counts until its socket is gone.
+   * it held counts until its socket is gone; then `gone` runs too.
+   *
+   * @param afterMs How long the client still gets to read up to the Close.
    */
-  abandoned(): void {
+  abandoned(afterMs = 0, gone?: () => void): void {
     const { held, peer } = this.#options;
     if (!held || !peer || this.#inKernelHold || this.#released) return;
     this.#inKernelHold = true;
     held.hold(peer, () => {
       this.#inKernelHold = false;
       this.release();
-    });
+      gone?.();
+    }, afterMs);
   }
 
   /**

@@ -229,7 +229,11 @@ export class OverloadWatch {
     // the count.
     if (!this.#options.recycle || this.#acting) return;
     const reason = unansweredTrip({
-      unanswered: metrics.closesUnanswered,
+      // Those being aborted (`held_sockets.ts`) need no recycle.
+      unanswered: Math.max(
+        0,
+        metrics.closesUnanswered - (this.#services.held?.pending ?? 0),
+      ),
       open: metrics.connectionsOpen + metrics.streamsOpen,
     });
     if (reason) void this.#recycleFor("unanswered_closes", reason);

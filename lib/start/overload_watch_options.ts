@@ -23,6 +23,7 @@ export type WatchedServices = Pick<
   | "suspects"
   | "overload"
   | "listener"
+  | "held"
 >;
 
 /** Options for `OverloadWatch`. */

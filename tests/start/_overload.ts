@@ -67,6 +67,23 @@ export const IDLE_BEFORE_MS = 4000;
 
 export type LogRecord = Record<string, unknown>;
 
+/**
+ * Whether this process may destroy sockets (CAP_NET_ADMIN, bit 12 of
+ * CapEff): the service it starts inherits it and aborts, with `ss -K`, the
+ * connections whose Close cannot reach the client (`held_sockets.ts`).
+ */
+export const CAN_ABORT = (BigInt(
+      "0x" + /CapEff:\s+([0-9a-f]+)/.exec(
+        Deno.readTextFileSync("/proc/self/status"),
+      )![1],
+    ) >> 12n & 1n) === 1n;
+
+/** Connections aborted so far, from the `sockets_aborted` lines. */
+export function abortedSockets(records: LogRecord[]): number {
+  return records.filter((record) => record.event === "sockets_aborted")
+    .reduce((sum, record) => sum + Number(record.aborted), 0);
+}
+
 /** The service with a low MAX_RSS_BYTES, its log records kept as they come. */
 export async function startAttacked(env: Record<string, string> = {}) {
   const running = await startService({

@@ -11,7 +11,9 @@ import { clientFrame } from "../../bench/wire.ts";
 import { openFrom } from "../../bench/overload_attacks.ts";
 import { startBystander } from "../../bench/overload_bystander.ts";
 import {
+  abortedSockets,
   BYSTANDER,
+  CAN_ABORT,
   incidents,
   type LogRecord,
   MAX_RSS,
@@ -25,27 +27,12 @@ const ADDRESSES = 4;
 const PER_ADDRESS = 8;
 const MESSAGES = 8;
 const NON_READER = /^127\.0\.42\./;
-/**
- * Whether this process may destroy sockets (CAP_NET_ADMIN, bit 12): the
- * service it starts inherits it, and aborts the non-readers with `ss -K`.
- */
-const CAN_ABORT = (BigInt(
-      "0x" + /CapEff:\s+([0-9a-f]+)/.exec(
-        Deno.readTextFileSync("/proc/self/status"),
-      )![1],
-    ) >> 12n & 1n) === 1n;
 
 /** The `ws_close` lines of the non-readers' connections. */
 function nonReaderCloses(records: LogRecord[]): LogRecord[] {
   return records.filter((record) =>
     record.event === "ws_close" && NON_READER.test(String(record.ip))
   );
-}
-
-/** Connections aborted, from the `sockets_aborted` lines. */
-function aborted(records: LogRecord[]): number {
-  return records.filter((record) => record.event === "sockets_aborted")
-    .reduce((sum, record) => sum + Number(record.aborted), 0);
 }
 
 /** Connections the service closed for holding too much, from `/metrics`. */
@@ -115,7 +102,7 @@ Deno.test(
       if (CAN_ABORT) {
         // Their Close waits behind echoes they never read: aborted.
         await until(
-          () => aborted(service.records) >= sockets.length,
+          () => abortedSockets(service.records) >= sockets.length,
           "every non-reader's TCP connection aborted",
           // `ss` can take seconds on a loaded machine; it is asked again.
           { timeoutMs: 30_000 },

@@ -10,16 +10,10 @@ import assert from "node:assert/strict";
 import type net from "node:net";
 import { clientFrame } from "../../bench/wire.ts";
 import { openFrom } from "../../bench/overload_attacks.ts";
-import { MiB, startAttacked } from "./_overload.ts";
+import { CAN_ABORT, MiB, startAttacked } from "./_overload.ts";
 
 const BUDGET = 48 * MiB;
 const MEMBERS = 48;
-/** Whether this process may destroy sockets (CAP_NET_ADMIN, bit 12). */
-const CAN_ABORT = (BigInt(
-      "0x" + /CapEff:\s+([0-9a-f]+)/.exec(
-        Deno.readTextFileSync("/proc/self/status"),
-      )![1],
-    ) >> 12n & 1n) === 1n;
 
 /** `/healthz`'s memory, or undefined when it does not answer in time. */
 async function memory(
