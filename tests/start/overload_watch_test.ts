@@ -205,46 +205,6 @@ Deno.test(
 Deno.test(
   {
     name:
-      "a close the client never answers is aborted once given up, before its fragments cost anything, with no recycle",
-    ignore: !CAN_ABORT,
-  },
-  async () => {
-    await using service = await startAttacked({ CLOSE_TIMEOUT_SECONDS: "1" });
-    // The fragments would start 4 s after the close: the abort (1 s for
-    // the close timeout, then the next look at held sockets) comes first.
-    const result = await unansweredClose(
-      service.port,
-      ATTACKER,
-      ATTACK_BYTES,
-      { bytesPerSecond: ATTACK_BYTES_PER_SECOND, pauseMs: 4000 },
-    );
-    assert.equal(result.status, 101);
-    assert.ok(result.cut, "cut before its budget");
-    await until(
-      () => abortedSockets(service.records) >= 1,
-      "the given-up close's connection aborted",
-      { timeoutMs: 10_000 },
-    );
-    await until(
-      () =>
-        service.records.some((record) =>
-          record.event === "ws_close" && record.ip === ATTACKER &&
-          record.code === 1006 &&
-          String(record.reason).startsWith("close timeout")
-        ),
-      "the unanswered close logged as given up",
-    );
-    assert.ok(peakRss(service.running) < MAX_RSS);
-    const recycled = service.records.filter((record) =>
-      record.event === "overload_incident" && record.action === "recycled"
-    );
-    assert.deepEqual(recycled, [], "no recycle");
-  },
-);
-
-Deno.test(
-  {
-    name:
       "closes never answered that fill a tenth of the slots recycle the listener, which frees them, and strike their address",
     // Where the kernel may destroy sockets they are aborted instead (below).
     ignore: CAN_ABORT,

@@ -10,6 +10,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { CAN_ABORT } from "./_overload.ts";
 import type { Socket } from "node:net";
 import { startTaskArgs } from "../_server.ts";
 import { connect, until } from "../_client.ts";
@@ -85,7 +86,13 @@ Deno.test("closes never answered trip at a tenth of what clients hold, never few
 });
 
 Deno.test(
-  "closes never answered that hold the descriptors under the start task's permissions recycle the listener, and a new client is then served",
+  {
+    name:
+      "closes never answered that hold the descriptors under the start task's permissions recycle the listener, and a new client is then served",
+    // Where the kernel may destroy sockets the given-up closes are aborted
+    // instead, with no recycle (`overload_watch_test.ts`).
+    ignore: CAN_ABORT,
+  },
   async () => {
     await using child = await spawnLimited(LIMIT, await startTaskArgs(), {
       LOG_FORMAT: "text",
