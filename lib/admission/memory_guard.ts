@@ -202,6 +202,7 @@ export class MemoryGuard {
         this.charge(connection, connection.recount());
       }
     }
+    this.#settleBudget();
     if (this.#maxRss === 0) return;
     this.#exchangeShares();
     const before = this.#rss;
@@ -274,6 +275,27 @@ export class MemoryGuard {
     this.#peers?.close();
     this.#stopSampling?.();
     this.#stopSampling = undefined;
+  }
+
+  /**
+   * Ends a refusal that would otherwise last: still over RESUME_BELOW of the
+   * budget a sample after it began, the largest holders not yet shed are
+   * closed until the rest fits in SHED_TO, and admission resumes once what
+   * is not on its way out fits under RESUME_BELOW. Without it connections
+   * that filled the budget to 90-100% and then waited (26 `/stream`s that
+   * never read, in the attack review) refused every newcomer `503` for as
+   * long as they stayed, shedding nobody; and connections asked to close
+   * that never finish (a non-reader's Close) kept refusing until they left.
+   * What those still hold is bounded by CLOSE_TIMEOUT_SECONDS and
+   * MAX_RSS_BYTES.
+   */
+  #settleBudget(): void {
+    if (this.#budget === 0 || !this.#overBudget) return;
+    const resumeBelow = this.#budget * RESUME_BELOW;
+    if (this.#unshedBytes() >= resumeBelow) {
+      this.#shed("memory_budget", this.#unshedBytes() - this.#budget * SHED_TO);
+    }
+    if (this.#unshedBytes() < resumeBelow) this.#overBudget = false;
   }
 
   /** What the connections not yet asked to close hold. */

@@ -263,3 +263,27 @@ Deno.test("MemoryGuard counts shed holders apart: the next pass comes when the o
   guard.charge(stuck, 0);
   assert.equal(guard.state().usedBytes, 11 * MiB);
 });
+
+Deno.test("MemoryGuard refuses for one sample at most while nobody is shed: the next sheds the largest until the rest fits, then admits", () => {
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0 }),
+  );
+  const large = new Holder(4 * MiB);
+  const medium = new Holder(3 * MiB);
+  const small = new Holder(2.5 * MiB);
+  for (const holder of [large, medium, small]) {
+    guard.charge(holder, holder.bytes);
+  }
+  // A stream that wants 1 MiB more does not fit: it waits, newcomers get 503.
+  assert.equal(guard.refuses(1 * MiB), "memory_budget");
+  assert.equal(guard.shedding, "memory_budget");
+  guard.sample();
+  assert.equal(large.shedBy, "memory_budget", "the largest goes first");
+  assert.equal(medium.shedBy, undefined, "5.5 MiB left fits in 75%");
+  assert.equal(small.shedBy, undefined);
+  // The shed connection still holds its 4 MiB until it has closed (a
+  // client that never reads may never finish its Close): newcomers are
+  // admitted all the same, since what stays is under 90%.
+  assert.equal(guard.state().usedBytes, 9.5 * MiB);
+  assert.equal(guard.shedding, undefined);
+});
