@@ -140,6 +140,13 @@ export interface SpawnOptions {
    * @default {"piped"}
    */
   stderr?: "piped" | "null" | "inherit";
+  /**
+   * A command that runs `deno` with the rest (it must exec it, so the
+   * child's pid is Deno's), e.g. `["setpriv", "--bounding-set=-net_admin"]`.
+   *
+   * @default {[]}
+   */
+  prefix?: string[];
 }
 
 /**
@@ -155,8 +162,10 @@ export async function spawnService(
   env: Record<string, string>,
   options: SpawnOptions = {},
 ): Promise<Deno.ChildProcess> {
-  return new Deno.Command(Deno.execPath(), {
-    args: options.args ?? await startTaskArgs(),
+  const [command, ...prefixArgs] = [...options.prefix ?? [], Deno.execPath()];
+  const args = options.args ?? await startTaskArgs();
+  return new Deno.Command(command!, {
+    args: [...prefixArgs, ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,

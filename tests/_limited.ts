@@ -21,7 +21,8 @@ export interface LimitedChild extends AsyncDisposable {
 
 /**
  * Spawns `deno <args>` under `prlimit --nofile=limit:limit`, PORT=0, and
- * waits (10 s) for its start-up line; `await using` kills it.
+ * waits (10 s) for its start-up line; `await using` kills it. `prefix` runs
+ * between them and must exec Deno (e.g. `setpriv`).
  *
  * @throws {Deno.errors.TimedOut} When no start-up line comes.
  */
@@ -29,9 +30,10 @@ export async function spawnLimited(
   limit: number,
   args: string[],
   env: Record<string, string> = {},
+  prefix: string[] = [],
 ): Promise<LimitedChild> {
   const child = new Deno.Command("prlimit", {
-    args: [`--nofile=${limit}:${limit}`, Deno.execPath(), ...args],
+    args: [`--nofile=${limit}:${limit}`, ...prefix, Deno.execPath(), ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", PORT: "0", HOSTNAME: "127.0.0.1", ...env },
     clearEnv: true,

@@ -90,7 +90,10 @@ Deno.test(
     name:
       "closes never answered that hold the descriptors under the start task's permissions recycle the listener, and a new client is then served",
     // Where the kernel may destroy sockets the given-up closes are aborted
-    // instead, with no recycle (`overload_watch_test.ts`).
+    // instead, with no recycle (`overload_watch_test.ts`). Run without that
+    // capability (spawnLimited's prefix `WITHOUT_ABORT`) it fails today:
+    // Deno 2.9.6 panics when the RSS watchdog's thread starts with no
+    // descriptor left (`tokio_util.rs:66` Too many open files), 3 of 3 runs.
     ignore: CAN_ABORT,
   },
   async () => {
