@@ -363,7 +363,7 @@ export const SETTINGS = {
     unit: "seconds",
     zeroIsOff: true,
     description:
-      "a close the server starts and the client does not answer is given up (logged `1006`); its slot stays taken until the listener is recycled",
+      "a close the server starts and the client does not answer is given up (logged `1006`); and its connection aborted through the kernel where the process has CAP_NET_ADMIN, else its slot stays taken until the listener is recycled",
     breach:
       "a close the client does not answer is given up after this long (1006)",
   }),
