@@ -1,5 +1,6 @@
 /**
- * `deno task bench [--quick] [--rounds N] [--scale] [--idle]`: runs the same
+ * `deno task bench [--quick] [--rounds N] [--scale] [--idle] [--service-entry FILE]`
+ * (`--help` lists them): runs the same
  * scenarios against the bare Deno echo (the reference) and against the
  * service, alternating reference, service, reference, service over the
  * rounds, each on a fresh process on a free loopback port. Prints a markdown table of medians (with
@@ -13,6 +14,14 @@
  * `--idle` runs only the idle scenario (RSS per idle connection, with the
  * cold start and RSS at start it reads on the way), for measuring memory
  * without the traffic scenarios' minutes.
+ *
+ * `--service-entry FILE` runs FILE in place of the bundle the start task
+ * runs, with the same flags: a quick pair of a change against main (a copy
+ * of `dist/main.js` with one thing off, say) without committing it.
+ *
+ * Every server is left {@link SETTLE_MS} after its first echo before it is
+ * measured, so what it starts on a timer after that echo (the service's RSS
+ * watchdog thread) lands in "RSS settled", not in the first connections.
  *
  * `--scale` runs only the scale curve instead (`bench/scale.ts`): 1,000,
  * 10,000 and 50,000 open connections, with MAX_CONNECTIONS and MAX_RSS_BYTES
@@ -64,8 +73,29 @@ const args = parseArgs({
     rounds: { type: "string", default: "3" },
     scale: { type: "boolean", default: false },
     idle: { type: "boolean", default: false },
+    "service-entry": { type: "string" },
+    help: { type: "boolean", default: false },
   },
 });
+if (args.values.help) {
+  console.log(`Usage: deno task bench [options]
+  --quick               shorter scenarios, 1,000 idle connections only (under 30 s)
+  --rounds N            rounds of reference then service (1-20, default 3)
+  --idle                only the idle scenario (RSS per idle connection)
+  --scale               only the scale curve (1,000, 10,000, 50,000 open)
+  --service-entry FILE  run FILE as the service, with the start task's flags
+  --help                this text`);
+  Deno.exit(0);
+}
+const serviceEntry = args.values["service-entry"];
+if (serviceEntry !== undefined) {
+  try {
+    Deno.statSync(serviceEntry);
+  } catch {
+    console.error(`bench: --service-entry "${serviceEntry}" cannot be read`);
+    Deno.exit(2);
+  }
+}
 const quick = args.values.quick;
 const rounds = Number(args.values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
@@ -118,6 +148,34 @@ function record(figure: string, target: Target, value: number) {
 }
 
 /**
+ * How long a server is left after its first echo before anything else is
+ * measured, in ms. The service starts its RSS watchdog thread (a `Worker`,
+ * +13-16 MiB, ~75 ms of CPU) 300 ms after its overload watch, so after the
+ * first echo: read at once, the idle scenario's RSS before its first 100 ->
+ * 1,000 step sometimes missed the thread and the step then charged it to
+ * the connections (40.9 KiB per connection instead of 24-27 in one round of
+ * three, load 1.1: the ninth round's 1.86), and the traffic scenarios
+ * shared pinned CPU 0 with the isolate being made. 2 s leaves room for the
+ * 300 ms and the isolate on a loaded machine (120-240 ms at load 24).
+ */
+const SETTLE_MS = 2000;
+
+/** Starts a target and waits {@link SETTLE_MS} after its first echo. */
+async function startSettled(
+  target: Target,
+): Promise<Server & { startKiB: number }> {
+  const server = await start(target, {
+    pinned: canPin,
+    ...(target === "service" && serviceEntry !== undefined
+      ? { entry: serviceEntry }
+      : {}),
+  });
+  const startKiB = rssKiB(server.child.pid);
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  return Object.assign(server, { startKiB });
+}
+
+/**
  * Idle connections opened (and one echoed on) before the first RSS reading
  * of the idle scenario.
  */
@@ -134,9 +192,10 @@ const IDLE_WARM_UP = 100;
  * (BENCHMARKS.md, issue #23, sixth round).
  */
 async function measureIdle(target: Target) {
-  const server = await start(target, { pinned: canPin });
+  const server = await startSettled(target);
   record("coldStartMs", target, server.coldStartMs);
-  record("startRssMiB", target, rssKiB(server.child.pid) / 1024);
+  record("startRssMiB", target, server.startKiB / 1024);
+  record("settledRssMiB", target, rssKiB(server.child.pid) / 1024);
   const sockets: RawSocket[] = [];
   try {
     let open = IDLE_WARM_UP;
@@ -161,7 +220,7 @@ async function measureIdle(target: Target) {
 }
 
 async function measureTraffic(target: Target) {
-  const server = await start(target, { pinned: canPin });
+  const server = await startSettled(target);
   try {
     await traffic(target, server);
   } catch (error) {
@@ -283,7 +342,14 @@ if (args.values.scale) {
 try {
   // One unmeasured start of each, so both cold starts find a warm module cache.
   for (const target of TARGETS) {
-    await stop(await start(target, { pinned: canPin }));
+    await stop(
+      await start(target, {
+        pinned: canPin,
+        ...(target === "service" && serviceEntry !== undefined
+          ? { entry: serviceEntry }
+          : {}),
+      }),
+    );
   }
   for (let round = 1; round <= rounds; round++) {
     for (const target of TARGETS) {
@@ -306,6 +372,10 @@ const setup = [
       ? "server pinned to CPU 0 and load generator to CPU 1 with taskset"
       : "not pinned"
   }.`,
+  ...(serviceEntry === undefined
+    ? []
+    : [`Service run from ${serviceEntry} (--service-entry).`]),
+  `Every server measured ${SETTLE_MS} ms after its first echo.`,
   `Service limits at their defaults except, raised for the run: ${
     Object.entries(RAISED_LIMITS).map(([name, value]) => `${name}=${value}`)
       .join(", ")
@@ -344,6 +414,8 @@ await Deno.writeTextFile(
       plan: PLAN,
       machine: { cores, cpuModel, deno, pinned: canPin, fdLimit },
       raisedLimits: RAISED_LIMITS,
+      serviceEntry: serviceEntry ?? null,
+      settleMs: SETTLE_MS,
       figures: rows.map(({ line: _, ...row }) => row),
       samples,
       seconds: (performance.now() - began) / 1000,

@@ -112,6 +112,14 @@ export function figures(
       target: 1.3,
     },
     {
+      key: "settledRssMiB",
+      label:
+        "Server RSS settled (2 s after the first echo: threads started on a timer)",
+      unit: "MiB",
+      better: "lower",
+      target: 1.3,
+    },
+    {
       key: "cpu.server",
       label: "Server CPU during small messages",
       unit: "cores",
