@@ -112,6 +112,7 @@ const PLAN = quick
     latencyMs: 1000,
     largeMs: 1000,
     handshakes: 1000,
+    handshakeWarmUp: 1000,
     idle: [1000],
   }
   : {
@@ -119,6 +120,7 @@ const PLAN = quick
     latencyMs: 5000,
     largeMs: 5000,
     handshakes: 5000,
+    handshakeWarmUp: 1000,
     idle: [1000, 5000, 10_000],
   };
 
@@ -302,9 +304,13 @@ async function traffic(target: Target, server: Server) {
 
   // Unmeasured: lets both JITs compile the handshake path first, so the
   // figure is the steady rate rather than compile time (cold start has that).
+  // 1,000 in --quick too: after 200, the service's main thread spent 183
+  // against 153 µs a handshake and V8's helper threads 74 against 43 (its
+  // larger handshake path still being compiled); after 1,000, 134 against 137
+  // on the main thread (/tmp/v23/hsprof.ts, 3 rounds each, load 21-22).
   await handshakes({
     port: server.port,
-    total: PLAN.handshakes / 5,
+    total: PLAN.handshakeWarmUp,
     concurrency: 100,
   });
   const serverBeforeHandshakes = cpuSeconds(server.child.pid);
