@@ -1,8 +1,9 @@
 /**
  * The entry point for `deno serve` (`deno task serve`, which adds
  * `--parallel`): Deno listens and calls the default export's `fetch`; this
- * module never listens itself. Each worker builds its own app, so the caps,
- * the memory budget and the metrics are per worker.
+ * module never listens itself. Each worker builds its own app, so the caps
+ * and the metrics are per worker; the memory budget is the process's, each
+ * worker holding its part (`serveWorkers`).
  *
  * On SIGINT or SIGTERM Deno stops listening and closes every WebSocket with
  * 1001 itself; each worker then waits up to SHUTDOWN_GRACE_SECONDS for its

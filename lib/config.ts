@@ -463,8 +463,10 @@ export type EnvName = keyof Settings;
 export const ENV_NAMES: readonly EnvName[] = Object.keys(SETTINGS) as EnvName[];
 
 /**
- * Variables that tell where the service runs (Deno Deploy sets them) and
- * whether Deno exports OpenTelemetry, and the two debugging switches the
+ * Variables that tell where the service runs (Deno Deploy sets them),
+ * whether Deno exports OpenTelemetry, how many workers `deno serve
+ * --parallel` runs (DENO_JOBS, they share the memory budget), and the two
+ * debugging switches the
  * Redis client (node-redis) reads when REDIS_URL is set; none is configured
  * here, but each is read, so `--allow-env` lists them too.
  */
@@ -473,6 +475,7 @@ export const PLATFORM_ENV_NAMES: readonly string[] = [
   "DENO_REGION",
   "DENO_DEPLOYMENT_ID",
   "OTEL_DENO",
+  "DENO_JOBS",
   "REDIS_DEBUG_MAINTENANCE",
   "REDIS_EMIT_DIAGNOSTICS",
 ];

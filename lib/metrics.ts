@@ -17,7 +17,7 @@ export type { LimitReason, ShedCause };
 export interface MemoryState {
   /** Bytes the connections hold, as counted. */
   usedBytes: number;
-  /** MEMORY_BUDGET_BYTES; 0 = off. */
+  /** MEMORY_BUDGET_BYTES (this worker's part under `deno serve`); 0 = off. */
   budgetBytes: number;
   /** The process's resident set size at the last sample, in bytes. */
   rssBytes: number;
@@ -252,7 +252,7 @@ export const METRICS: readonly MetricRow[] = [
   {
     name: "memory_budget_bytes",
     type: "gauge",
-    help: "MEMORY_BUDGET_BYTES (0 = off)",
+    help: "MEMORY_BUDGET_BYTES, this worker's part under deno serve (0 = off)",
     memory: true,
     read: (_, memory) => memory.budgetBytes,
   },

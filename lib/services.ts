@@ -172,6 +172,11 @@ export interface AppOptions {
   platform?: Partial<Platform>;
   /** The other workers' memory, under `deno serve --parallel`. @default none */
   memoryPeers?: MemoryPeers;
+  /**
+   * Workers of the process sharing MEMORY_BUDGET_BYTES, under `deno serve
+   * --parallel`: each holds its part. @default 1
+   */
+  workers?: number;
 }
 
 /** The app, its request handler and the state its routes share. */

@@ -106,6 +106,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       budgetBytes: config.memoryBudgetBytes,
       maxRssBytes: config.maxRssBytes,
       ...(options.memoryPeers ? { peers: options.memoryPeers } : {}),
+      ...(options.workers ? { workers: options.workers } : {}),
     }),
     registry: new ConnectionRegistry({
       maxPerIp: config.maxConnectionsPerIp,

@@ -10,7 +10,11 @@
  * process's. With `peers` (`memory_peers.ts`) a worker counts the RSS as
  * its trouble only when its own share (heap, external buffers, what its
  * connections hold) is at least the mean of all workers' shares: the worker
- * holding the flood sheds and refuses, the others keep serving.
+ * holding the flood sheds and refuses, the others keep serving. The budget
+ * is the process's too: each of `workers` guards holds at most its share
+ * (two workers each holding MEMORY_BUDGET_BYTES held twice the budget, and
+ * `deno task serve` ended on `uncounted_memory` under 64 clients that do
+ * not read, in the attack review).
  *
  * @module
  */
@@ -36,6 +40,12 @@ export interface Backlogged {
 export interface MemoryGuardOptions {
   /** Bytes the connections may hold in all; 0 = no budget. */
   budgetBytes: number;
+  /**
+   * Workers of the process that share `budgetBytes` (`deno serve
+   * --parallel`): this guard's connections hold at most
+   * `budgetBytes / workers`. @default 1
+   */
+  workers?: number;
   /** Process RSS above which it sheds; 0 = not watched. */
   maxRssBytes: number;
   /** How often RSS is sampled and stale charges re-read, in ms. @default 1000 */
@@ -44,6 +54,8 @@ export interface MemoryGuardOptions {
   readRss?: () => number;
   /** The other workers of the process, when there are any. */
   peers?: MemoryPeers;
+  /** The clock, in milliseconds. @default performance.now */
+  now?: () => number;
   /**
    * Reads this worker's own memory in bytes, without what its connections
    * hold (the guard adds that). @default V8 heap used plus external buffers
@@ -68,6 +80,18 @@ export const SHED_TO = 0.75;
  * past that level.
  */
 export const RSS_SETTLE_SAMPLES = 5;
+/**
+ * How long after the last shed admission waits, in milliseconds, for the
+ * connections told to close to go while they still hold the budget. A
+ * client that does not read is aborted through the kernel about 1.5 s after
+ * its shed (`held_sockets.ts`); admitting beside it let 64 non-readers from
+ * rotating addresses reconnect and queue as much again while the first ones
+ * were still leaving: 176 MiB counted against 96 MiB, all of it shed, from
+ * 88 connections (the attack review's `nonreaders`, `deno task start`).
+ * Past this, admission resumes beside what stays (a socket the kernel may
+ * not abort stays until its client leaves), as a refusal must not last.
+ */
+export const CLOSING_WAIT_MS = 5000;
 
 /** Counts what the connections hold and sheds when there is too much. */
 export class MemoryGuard {
@@ -90,14 +114,20 @@ export class MemoryGuard {
   #rssSteadySamples = 0;
   #overBudget = false;
   #overRss = false;
+  readonly #now: () => number;
+  /** When a connection was last shed (`#now()`), -Infinity before. */
+  #lastShedAt = -Infinity;
   /** Stops the samples; they run on core timers (`core_timer.ts`). */
   #stopSampling: Cancel | undefined;
 
   constructor(options: MemoryGuardOptions) {
-    this.#budget = options.budgetBytes;
+    this.#budget = Math.floor(
+      options.budgetBytes / Math.max(1, options.workers ?? 1),
+    );
     this.#maxRss = options.maxRssBytes;
     this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
     this.#peers = options.peers;
+    this.#now = options.now ?? (() => performance.now());
     this.#readOwn = options.readOwn ?? (() => {
       const { heapUsed, external } = Deno.memoryUsage();
       return heapUsed + external;
@@ -149,6 +179,7 @@ export class MemoryGuard {
   shedOne(connection: Backlogged, cause: ShedCause): void {
     if (this.#shedding.has(connection)) return;
     this.#shedding.add(connection);
+    this.#lastShedAt = this.#now();
     this.#shedBytes += this.#charges.get(connection) ?? 0;
     this.#shedCount[cause]++;
     connection.shed(cause);
@@ -286,7 +317,8 @@ export class MemoryGuard {
    * never read, in the attack review) refused every newcomer `503` for as
    * long as they stayed, shedding nobody; and connections asked to close
    * that never finish (a non-reader's Close) kept refusing until they left.
-   * What those still hold is bounded by CLOSE_TIMEOUT_SECONDS and
+   * Those are waited for up to {@link CLOSING_WAIT_MS} after the last shed;
+   * what stays after that is bounded by CLOSE_TIMEOUT_SECONDS and
    * MAX_RSS_BYTES.
    */
   #settleBudget(): void {
@@ -295,7 +327,9 @@ export class MemoryGuard {
     if (this.#unshedBytes() >= resumeBelow) {
       this.#shed("memory_budget", this.#unshedBytes() - this.#budget * SHED_TO);
     }
-    if (this.#unshedBytes() < resumeBelow) this.#overBudget = false;
+    const waited = this.#used < resumeBelow ||
+      this.#now() - this.#lastShedAt >= CLOSING_WAIT_MS;
+    if (this.#unshedBytes() < resumeBelow && waited) this.#overBudget = false;
   }
 
   /** What the connections not yet asked to close hold. */

@@ -69,6 +69,8 @@ export function bootService(
     ...(mode === "serve" && config.maxRssBytes > 0
       ? { memoryPeers: new BroadcastMemoryPeers() }
       : {}),
+    // ... and its memory budget: each holds its part.
+    ...(mode === "serve" ? { workers: serveWorkers(env) } : {}),
   });
   const bridge = connectRooms(echoApp.services, mode);
   const { metrics, memory, rooms } = echoApp.services;
@@ -87,6 +89,18 @@ export function bootService(
     },
     loaded: bridge.loaded,
   };
+}
+
+/**
+ * How many workers `deno serve --parallel` runs: DENO_JOBS when set, else
+ * one per CPU (Deno's rule; `deno task serve` sets neither). They share the
+ * memory budget (`MemoryGuard`'s `workers`).
+ */
+export function serveWorkers(env: Env): number {
+  const jobs = Number(env("DENO_JOBS"));
+  return Number.isInteger(jobs) && jobs > 0
+    ? jobs
+    : navigator.hardwareConcurrency || 1;
 }
 
 /**

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import {
   type Backlogged,
+  CLOSING_WAIT_MS,
   MemoryGuard,
   RESUME_BELOW,
   RSS_SETTLE_SAMPLES,
@@ -264,9 +265,10 @@ Deno.test("MemoryGuard counts shed holders apart: the next pass comes when the o
   assert.equal(guard.state().usedBytes, 11 * MiB);
 });
 
-Deno.test("MemoryGuard refuses for one sample at most while nobody is shed: the next sheds the largest until the rest fits, then admits", () => {
+Deno.test("MemoryGuard refuses for one sample at most while nobody is shed: the next sheds the largest until the rest fits, then admits once the shed have gone or CLOSING_WAIT_MS has passed", () => {
+  let now = 0;
   using guard = disposable(
-    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0 }),
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0, now: () => now }),
   );
   const large = new Holder(4 * MiB);
   const medium = new Holder(3 * MiB);
@@ -281,9 +283,44 @@ Deno.test("MemoryGuard refuses for one sample at most while nobody is shed: the 
   assert.equal(large.shedBy, "memory_budget", "the largest goes first");
   assert.equal(medium.shedBy, undefined, "5.5 MiB left fits in 75%");
   assert.equal(small.shedBy, undefined);
-  // The shed connection still holds its 4 MiB until it has closed (a
-  // client that never reads may never finish its Close): newcomers are
-  // admitted all the same, since what stays is under 90%.
+  // The shed connection still holds its 4 MiB until it has closed: while
+  // it may still go, newcomers wait (they would queue as much again).
   assert.equal(guard.state().usedBytes, 9.5 * MiB);
+  now += CLOSING_WAIT_MS - 1;
+  guard.sample();
+  assert.equal(guard.shedding, "memory_budget", "waits for the shed to go");
+  // A client that never reads may never finish its Close: past the wait
+  // newcomers are admitted all the same, since what stays is under 90%.
+  now += 1;
+  guard.sample();
   assert.equal(guard.shedding, undefined);
+});
+
+Deno.test("MemoryGuard admits again as soon as the connections it shed have gone", () => {
+  let now = 0;
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0, now: () => now }),
+  );
+  const large = new Holder(8 * MiB);
+  const small = new Holder(2 * MiB);
+  guard.charge(small, small.bytes);
+  guard.charge(large, large.bytes);
+  guard.charge(small, 3 * MiB);
+  assert.equal(large.shedBy, "memory_budget");
+  assert.equal(guard.shedding, "memory_budget");
+  now += 1000;
+  guard.charge(large, 0);
+  guard.sample();
+  assert.equal(guard.shedding, undefined, "3 MiB held: admitting");
+});
+
+Deno.test("MemoryGuard with workers holds its part of the process's budget", () => {
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0, workers: 2 }),
+  );
+  assert.equal(guard.state().budgetBytes, 5 * MiB);
+  const holder = new Holder(0);
+  guard.charge(holder, 4 * MiB);
+  assert.equal(guard.refuses(1 * MiB), undefined, "5 MiB fits its part");
+  assert.equal(guard.refuses(1 * MiB + 1), "memory_budget");
 });
