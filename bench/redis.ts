@@ -1,12 +1,13 @@
 /**
  * A real `redis-server` for tests and benchmarks (Debian's package; `.ci/run` installs it):
  * on a free loopback port, with nothing saved to disk, stopped by
- * `await using`. It can be stopped and started again on the same port, to
+ * `await using` or by this process's death. It can be stopped and started again on the same port, to
  * test what the service does while Redis is away.
  *
  * @module
  */
 import { withDeadline } from "./wire.ts";
+import { dieWithParent } from "./parent_death.ts";
 
 /** The path of Debian's redis-server. */
 export const REDIS_SERVER = "/usr/bin/redis-server";
@@ -36,19 +37,20 @@ export async function startRedis(): Promise<TestRedis> {
   let child: Deno.ChildProcess | undefined;
   let drained: Promise<void> = Promise.resolve();
   const start = async () => {
-    child = new Deno.Command(REDIS_SERVER, {
-      args: [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--protected-mode",
-        "no",
-      ],
+    const [program, args] = dieWithParent(REDIS_SERVER, [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--protected-mode",
+      "no",
+    ]);
+    child = new Deno.Command(program, {
+      args,
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",

@@ -8,6 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { withDeadline } from "./wire.ts";
 import { ensureBundles } from "../deploy/bundle.ts";
+import { dieWithParent } from "./parent_death.ts";
 
 /**
  * How long a process may take to print its start-up line or to exit, in
@@ -83,7 +84,8 @@ export async function serveTaskArgs(port: number): Promise<string[]> {
  * process group of its own (setsid): `deno task` starts `deno serve` as its
  * child, and a SIGKILL of the task alone left that server running, holding
  * the port and the pipes a test awaited. End it with {@linkcode killGroup};
- * a SIGTERM to the child reaches the task, which passes it on.
+ * a SIGTERM to the child reaches the task, which passes it on. The task gets
+ * that SIGTERM too when this process dies ({@linkcode dieWithParent}).
  *
  * @example
  * ```ts ignore
@@ -101,8 +103,13 @@ export function spawnServeTask(
   } = {},
 ): Deno.ChildProcess {
   const output = options.output ?? "piped";
-  return new Deno.Command("setsid", {
-    args: [Deno.execPath(), "task", "--quiet", "serve"],
+  const [program, args] = dieWithParent(
+    "setsid",
+    [Deno.execPath(), "task", "--quiet", "serve"],
+    "TERM",
+  );
+  return new Deno.Command(program, {
+    args,
     cwd: ROOT,
     env: {
       ...options.env,
@@ -151,7 +158,8 @@ export interface SpawnOptions {
 
 /**
  * Spawns the service as `deno task start` would, from {@linkcode ROOT}, with
- * only `env` (and NO_COLOR) in its environment; stdout is piped.
+ * only `env` (and NO_COLOR) in its environment; stdout is piped. It dies
+ * with this process ({@linkcode dieWithParent}).
  *
  * @example
  * ```ts ignore
@@ -162,10 +170,15 @@ export async function spawnService(
   env: Record<string, string>,
   options: SpawnOptions = {},
 ): Promise<Deno.ChildProcess> {
-  const [command, ...prefixArgs] = [...options.prefix ?? [], Deno.execPath()];
   const args = options.args ?? await startTaskArgs();
+  // The death signal is set last, right before Deno: a prefix that changes
+  // credentials could clear it.
+  const [command, ...prefixArgs] = [
+    ...options.prefix ?? [],
+    ...dieWithParent(Deno.execPath(), args).flat(),
+  ];
   return new Deno.Command(command!, {
-    args: [...prefixArgs, ...args],
+    args: prefixArgs,
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { ROOT } from "./_server.ts";
 import { until } from "./_client.ts";
+import { dieWithParent } from "../bench/parent_death.ts";
 
 /** A child service whose output is collected as it arrives. */
 export interface LimitedChild extends AsyncDisposable {
@@ -21,8 +22,9 @@ export interface LimitedChild extends AsyncDisposable {
 
 /**
  * Spawns `deno <args>` under `prlimit --nofile=limit:limit`, PORT=0, and
- * waits (10 s) for its start-up line; `await using` kills it. `prefix` runs
- * between them and must exec Deno (e.g. `setpriv`).
+ * waits (10 s) for its start-up line; `await using` kills it, and so does
+ * this process's death. `prefix` runs between them and must exec Deno
+ * (e.g. `setpriv`).
  *
  * @throws {Deno.errors.TimedOut} When no start-up line comes.
  */
@@ -33,7 +35,11 @@ export async function spawnLimited(
   prefix: string[] = [],
 ): Promise<LimitedChild> {
   const child = new Deno.Command("prlimit", {
-    args: [`--nofile=${limit}:${limit}`, ...prefix, Deno.execPath(), ...args],
+    args: [
+      `--nofile=${limit}:${limit}`,
+      ...prefix,
+      ...dieWithParent(Deno.execPath(), args).flat(),
+    ],
     cwd: ROOT,
     env: { NO_COLOR: "1", PORT: "0", HOSTNAME: "127.0.0.1", ...env },
     clearEnv: true,

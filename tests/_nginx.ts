@@ -8,6 +8,7 @@
  */
 import { ROOT } from "./_server.ts";
 import { withDeadline } from "./_client.ts";
+import { dieWithParent } from "../bench/parent_death.ts";
 
 /** Where Debian puts nginx; `.ci/run` installs nginx-light when it is missing. */
 export const NGINX = "/usr/sbin/nginx";
@@ -143,8 +144,15 @@ export async function startNginx(
     `${prefix}/nginx.conf`,
     mainConfig(prefix, `${prefix}/site.conf`),
   );
-  const child = new Deno.Command(NGINX, {
-    args: ["-p", prefix, "-c", `${prefix}/nginx.conf`],
+  // One process (master_process off), killed with this one if it dies first.
+  const [program, args] = dieWithParent(NGINX, [
+    "-p",
+    prefix,
+    "-c",
+    `${prefix}/nginx.conf`,
+  ]);
+  const child = new Deno.Command(program, {
+    args,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
