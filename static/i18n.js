@@ -83,8 +83,8 @@ export const MESSAGES = {
     events: "Messages",
     clearLog: "Clear",
     "stream.count": "{shown} shown of {total}; the newest 1,000 are kept",
-    "stream.legend":
-      "↑ sent, ↓ received · size · local time ({zone}) · time since the entry before",
+    "stream.legend": "↑ sent, ↓ received · size · local time ({zone})",
+    "stream.legendGap": " · time since the entry before",
     "stream.new": "↓ {count} new",
     "stream.expand": "Expand",
     "stream.collapse": "Collapse",
@@ -364,8 +364,8 @@ export const MESSAGES = {
     events: "訊息",
     clearLog: "清除",
     "stream.count": "顯示 {shown} 則，共 {total} 則（只保留最新的 1,000 則）",
-    "stream.legend":
-      "↑ 已傳送、↓ 已接收 · 大小 · 本地時間（{zone}） · 距上一則的時間",
+    "stream.legend": "↑ 已傳送、↓ 已接收 · 大小 · 本地時間（{zone}）",
+    "stream.legendGap": " · 距上一則的時間",
     "stream.new": "↓ {count} 則新訊息",
     "stream.expand": "展開",
     "stream.collapse": "收合",
@@ -635,8 +635,8 @@ export const MESSAGES = {
     events: "消息",
     clearLog: "清除",
     "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
-    "stream.legend":
-      "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}） · 距上一条的时间",
+    "stream.legend": "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}）",
+    "stream.legendGap": " · 距上一条的时间",
     "stream.new": "↓ {count} 条新消息",
     "stream.expand": "展开",
     "stream.collapse": "收起",

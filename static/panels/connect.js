@@ -44,24 +44,38 @@ function withLinks(text, url) {
 /**
  * The failure box sticks to the screen's bottom within the stream panel
  * (style.css), which cannot bring it into view while the panel starts below
- * the screen (320x640: the box was below the fold). While the panel's top is
- * below the screen's upper 60%, the box floats (`.away`, fixed to the
- * screen's bottom) instead; the page keeps room for it when it scrolls a
- * focused control into view (`--failure-room`, scroll-padding-bottom).
+ * the screen (320x640: the box was below the fold). While the stream's rows
+ * are all below the screen, the box floats (`.away`, fixed to the screen's
+ * bottom) instead, so it covers no row (at 390x844 it floated over the
+ * first ones). Floating, it keeps its width and its place before the rows
+ * (`--failure-left`, `--failure-width`, `--failure-place`: the whole
+ * height, even when cut to 40vh), so the rows stay where they were and do
+ * not bring it back. The page keeps room for it when it scrolls a focused
+ * control into view (`--failure-room`, scroll-padding-bottom).
  */
-function floatWhileAway(box, panel) {
+function floatWhileAway(box, rows) {
   let away = false;
   const keepRoom = () => {
-    const room = away && !box.hidden ? box.offsetHeight + 16 : 0;
-    document.documentElement.style.setProperty("--failure-room", `${room}px`);
+    const shown = away && !box.hidden;
+    const { left, width } = rows.getBoundingClientRect();
+    const root = document.documentElement.style;
+    root.setProperty("--failure-left", `${left}px`);
+    root.setProperty("--failure-width", `${width}px`);
+    root.setProperty("--failure-place", `${shown ? box.scrollHeight : 0}px`);
+    root.setProperty(
+      "--failure-room",
+      `${shown ? box.offsetHeight + 16 : 0}px`,
+    );
   };
   new IntersectionObserver(([entry]) => {
     away = !entry.isIntersecting &&
       entry.boundingClientRect.top >= entry.rootBounds.bottom;
     box.classList.toggle("away", away);
     keepRoom();
-  }, { rootMargin: "0px 0px -40% 0px" }).observe(panel);
-  new ResizeObserver(keepRoom).observe(box);
+  }).observe(rows);
+  const resized = new ResizeObserver(keepRoom);
+  resized.observe(box);
+  resized.observe(rows);
 }
 
 /**
@@ -72,7 +86,10 @@ function floatWhileAway(box, panel) {
 export function mountConnectPanel({ connection }) {
   /** What the failure box says, as keys, or undefined when hidden. */
   let failure;
-  floatWhileAway($("failure"), $("stream-panel"));
+  floatWhileAway(
+    $("failure"),
+    document.querySelector("#stream-panel .log-box"),
+  );
 
   function showFailure(next) {
     failure = next;

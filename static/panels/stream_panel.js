@@ -141,9 +141,14 @@ export function mountStreamPanel({ connection }) {
   }
 
   onLanguage(() => {
-    $("stream-legend").textContent = t("stream.legend", {
-      zone: utcOffset(new Date()),
-    });
+    // The gap column's words are hidden with the column (a phone).
+    const gap = document.createElement("span");
+    gap.className = "legend-gap";
+    gap.textContent = t("stream.legendGap");
+    $("stream-legend").replaceChildren(
+      t("stream.legend", { zone: utcOffset(new Date()) }),
+      gap,
+    );
     renderStatus();
     stream.relabel();
   });

@@ -3,7 +3,8 @@
  * _browser.ts): once, in the failure box (the stream keeps the browser's
  * own error and close), and on a phone on the first screen, right after
  * Connect is pressed, with no control moved to make room: at 390x844 and at
- * 320x640, where the stream panel starts below the screen.
+ * 320x640, where the stream panel starts below the screen. Wherever the page
+ * is scrolled, the box covers none of the stream's rows.
  */
 import assert from "node:assert/strict";
 import {
@@ -28,6 +29,43 @@ function timesShown(page: Page, text: string): Promise<number> {
       JSON.stringify(text)
     }).length - 1`,
   );
+}
+
+/** Whether the failure box covers a stream row on the screen (page code). */
+const ROW_UNDER_BOX = `(() => {
+  const box = document.getElementById("failure").getBoundingClientRect();
+  return [...document.querySelectorAll("#log li")].some((li) => {
+    const row = li.getBoundingClientRect();
+    return row.bottom > 0 && row.top < innerHeight &&
+      row.top < box.bottom && row.bottom > box.top;
+  });
+})()`;
+
+/**
+ * Scrolls from the top to the bottom a quarter screen at a time and, at each
+ * stop, waits for the box to cover no row on the screen (it changes place as
+ * the rows come into view).
+ */
+async function noRowCovered(page: Page, height: number) {
+  const end: number = await page.evaluate(
+    "document.documentElement.scrollHeight - innerHeight",
+  );
+  for (let y = 0; y < end + height / 4; y += height / 4) {
+    await page.evaluate(`scrollTo(0, ${y}); new Promise((frame) =>
+      requestAnimationFrame(() => requestAnimationFrame(frame)))`);
+    try {
+      await page.waitForFunction(`!${ROW_UNDER_BOX}`);
+    } catch {
+      const rows = await page.evaluate(`[...document.querySelectorAll(
+        "#log li")].map((li) => Math.round(li.getBoundingClientRect().top))`);
+      const box = await page.locator("#failure").boundingBox();
+      assert.fail(
+        `scrolled to ${y}: the box at ${
+          JSON.stringify(box)
+        } covers rows at ${rows}`,
+      );
+    }
+  }
 }
 
 browserTest(
@@ -82,6 +120,8 @@ browserTest(
               } is not under the box at ${JSON.stringify(moved)}`,
             );
           }
+          await page.evaluate("document.activeElement.blur()");
+          await noRowCovered(page, viewport.height);
           await context.close();
         });
       }

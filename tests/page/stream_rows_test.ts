@@ -5,7 +5,9 @@
  * or Expand, so its words use that width instead of wrapping in the
  * message column, and neither does a burst's report. On a phone an event's
  * words wrap under its number and kind, at the row's whole width (they got
- * about 18 characters a line beside the time).
+ * about 18 characters a line beside the time). The legend names the column
+ * of the time since the entry before only where it is shown (not on a
+ * phone).
  */
 import assert from "node:assert/strict";
 import {
@@ -17,6 +19,7 @@ import {
   type Page,
   PHONE,
 } from "./_browser.ts";
+import { MESSAGES } from "../../static/i18n.js";
 
 interface Box {
   top: number;
@@ -158,6 +161,20 @@ browserTest(
               );
             }
           }
+          const gapShown = await page.evaluate(`[...document.querySelectorAll(
+            "#log .gap")].some((cell) => getComputedStyle(cell).display !== "none")`);
+          assert.equal(gapShown, viewport === DESKTOP, "the gap column");
+          const gapWords = MESSAGES[lang]!["stream.legendGap"]!.replace(
+            " · ",
+            "",
+          );
+          assert.equal(
+            (await page.locator("#stream-legend").innerText()).includes(
+              gapWords,
+            ),
+            gapShown,
+            `the legend names "${gapWords}" where the column is shown`,
+          );
           // The burst's report is read whole, not cut at the Expand column.
           const burst = page.locator("#log li.send", {
             hasText: "bufferedAmount",
