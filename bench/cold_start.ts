@@ -20,7 +20,9 @@
  */
 import { parseArgs } from "node:util";
 import { loadAverage, rssKiB, threadCpuMs } from "./run/process_stats.ts";
+import { median } from "./run/figures.ts";
 import {
+  canPin,
   killRunning,
   start,
   stop,
@@ -62,11 +64,7 @@ const variants: Variant[] = [
   }),
 ];
 
-const taskset = await new Deno.Command("sh", {
-  args: ["-c", "command -v taskset"],
-  stdout: "null",
-}).output();
-const pinned = navigator.hardwareConcurrency >= 2 && taskset.success;
+const pinned = await canPin();
 stopServersOnSignal();
 
 /** Wall ms, CPU ms and RSS MiB of each run, by variant name. */
@@ -109,14 +107,6 @@ try {
   }
 } finally {
   killRunning();
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2
-    ? sorted[middle]!
-    : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const reference = figures.get("reference")!;

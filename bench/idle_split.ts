@@ -20,7 +20,9 @@
 import { parseArgs } from "node:util";
 import { echoOnce, openIdle, type RawSocket } from "./load.ts";
 import { loadAverage, type RssByKind, rssByKind } from "./run/process_stats.ts";
+import { median } from "./run/figures.ts";
 import {
+  canPin,
   killRunning,
   SMALL,
   start,
@@ -64,9 +66,7 @@ const LABELS: Record<keyof RssByKind, string> = {
   file: "file pages (the deno binary)",
 };
 
-const pinned = navigator.hardwareConcurrency >= 2 &&
-  (await new Deno.Command("sh", { args: ["-c", "command -v taskset"] })
-    .output()).success;
+const pinned = await canPin();
 /** KiB per connection added: [range][kind or "all"][target] -> samples. */
 const samples = new Map<string, Record<Target, number[]>>();
 function record(key: string, target: Target, value: number) {
@@ -109,14 +109,6 @@ try {
   }
 } finally {
   killRunning();
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2
-    ? sorted[middle]!
-    : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 console.log(

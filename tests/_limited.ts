@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT } from "./_server.ts";
-import { until } from "./_client.ts";
+import { until, withDeadline } from "./_client.ts";
 import { dieWithParent } from "../bench/parent_death.ts";
 
 /** A child service whose output is collected as it arrives. */
@@ -92,4 +92,21 @@ export async function spawnLimited(
     await dispose();
     throw error;
   }
+}
+
+/**
+ * One TCP connection to `port` on 127.0.0.1, to be held idle: what runs a
+ * limited child out of descriptors.
+ *
+ * @throws {Deno.errors.TimedOut} When it is not connected within 5 s (a
+ * full listen backlog).
+ * @throws {Deno.errors.ConnectionRefused} Or another error of Deno's connect,
+ * while the child's listener is down.
+ */
+export function connectIdle(port: number): Promise<Deno.Conn> {
+  return withDeadline(
+    Deno.connect({ hostname: "127.0.0.1", port }),
+    5000,
+    "connect",
+  );
 }

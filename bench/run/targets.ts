@@ -59,6 +59,19 @@ export function killRunning(): void {
   for (const child of running) child.kill("SIGKILL");
 }
 
+/**
+ * Whether {@linkcode start} can pin servers to CPU 0 (its `pinned`): with
+ * two cores or more and util-linux's `taskset` on PATH.
+ */
+export async function canPin(): Promise<boolean> {
+  if (navigator.hardwareConcurrency < 2) return false;
+  const found = await new Deno.Command("sh", {
+    args: ["-c", "command -v taskset"],
+    stdout: "null",
+  }).output();
+  return found.success;
+}
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr;

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { serveTaskArgs, startTaskArgs } from "../_server.ts";
 import { Inbox, openWebSocket, until } from "../_client.ts";
-import { type LimitedChild, spawnLimited } from "../_limited.ts";
+import { connectIdle, type LimitedChild, spawnLimited } from "../_limited.ts";
 import { withDeadline } from "../../bench/wire.ts";
 
 const LIMIT = 128;
@@ -77,13 +77,7 @@ async function exhaust(child: LimitedChild): Promise<Deno.Conn[]> {
       break;
     }
     try {
-      idle.push(
-        await withDeadline(
-          Deno.connect({ hostname: "127.0.0.1", port: child.port }),
-          5000,
-          "connect",
-        ),
-      );
+      idle.push(await connectIdle(child.port));
     } catch (error) {
       // Refused while the listener is down; reset if it closed with our
       // connection in its backlog. Deno.connect asks the kernel for the

@@ -9,8 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { startTaskArgs } from "../_server.ts";
-import { withDeadline } from "../../bench/wire.ts";
-import { spawnLimited } from "../_limited.ts";
+import { connectIdle, spawnLimited } from "../_limited.ts";
 import { LISTENER_DOWN_LIMIT_MS } from "../../lib/start/overload_watch_options.ts";
 
 const LIMIT = 64;
@@ -36,13 +35,7 @@ Deno.test(
         }
         if (idle.length < MAX_IDLE) {
           try {
-            idle.push(
-              await withDeadline(
-                Deno.connect({ hostname: "127.0.0.1", port: child.port }),
-                5000,
-                "connect",
-              ),
-            );
+            idle.push(await connectIdle(child.port));
           } catch {
             // Refused or reset while the listener is down: expected.
           }

@@ -204,6 +204,45 @@ Deno.test(
   },
 );
 
+/**
+ * Opens 16 connections from ATTACKER that each send Goodbye, which makes
+ * the server close, and never answer the close; pushes each on `held` as it
+ * opens (the caller destroys them).
+ */
+async function closesNeverAnswered(port: number, held: Opened[]) {
+  const goodbye = clientFrame(0x1, new TextEncoder().encode("Goodbye"));
+  for (let i = 0; i < 16; i++) {
+    const opened = await openFrom(port, ATTACKER);
+    assert.equal(opened.status, 101);
+    opened.socket.resume();
+    // An aborted socket's reset.
+    opened.socket.on("error", () => {});
+    opened.socket.write(goodbye);
+    held.push(opened);
+  }
+}
+
+/**
+ * Waits (10 s) until /healthz counts no given-up close holding a slot, then
+ * checks that a visitor from BYSTANDER upgrades.
+ */
+async function slotsFreed(port: number) {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const health = await (await fetch(`http://127.0.0.1:${port}/healthz`))
+      .json();
+    if (health.overload.unansweredCloses === 0) break;
+    assert.ok(
+      performance.now() < deadline,
+      `still ${health.overload.unansweredCloses} given-up closes holding slots`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const visitor = await openFrom(port, BYSTANDER);
+  visitor.socket.destroy();
+  assert.equal(visitor.status, 101);
+}
+
 Deno.test(
   {
     name:
@@ -217,17 +256,9 @@ Deno.test(
       CLOSE_TIMEOUT_SECONDS: "1",
       MAX_CONNECTIONS: "40",
     }, { withoutAbort: true });
-    const goodbye = clientFrame(0x1, new TextEncoder().encode("Goodbye"));
     const held: Opened[] = [];
     try {
-      for (let i = 0; i < 16; i++) {
-        const opened = await openFrom(service.port, ATTACKER);
-        assert.equal(opened.status, 101);
-        // Goodbye makes the server close; the close is never answered.
-        opened.socket.resume();
-        opened.socket.write(goodbye);
-        held.push(opened);
-      }
+      await closesNeverAnswered(service.port, held);
       await until(
         () => incidents(service.records, "unanswered_closes").length > 0,
         "an unanswered_closes incident",
@@ -237,21 +268,7 @@ Deno.test(
       assert.equal(incident!.action, "recycled");
       assert.equal(incident!.struck, ATTACKER);
       // The recycle's line is logged once the old connections are gone.
-      const deadline = performance.now() + 10_000;
-      for (;;) {
-        const health = await (await fetch(
-          `http://127.0.0.1:${service.port}/healthz`,
-        )).json();
-        if (health.overload.unansweredCloses === 0) break;
-        assert.ok(
-          performance.now() < deadline,
-          `still ${health.overload.unansweredCloses} given-up closes holding slots`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const visitor = await openFrom(service.port, BYSTANDER);
-      visitor.socket.destroy();
-      assert.equal(visitor.status, 101);
+      await slotsFreed(service.port);
     } finally {
       for (const { socket } of held) socket.destroy();
     }
@@ -269,18 +286,9 @@ Deno.test(
       CLOSE_TIMEOUT_SECONDS: "1",
       MAX_CONNECTIONS: "40",
     });
-    const goodbye = clientFrame(0x1, new TextEncoder().encode("Goodbye"));
     const held: Opened[] = [];
     try {
-      for (let i = 0; i < 16; i++) {
-        const opened = await openFrom(service.port, ATTACKER);
-        assert.equal(opened.status, 101);
-        // Goodbye makes the server close; the close is never answered.
-        opened.socket.resume();
-        opened.socket.on("error", () => {});
-        opened.socket.write(goodbye);
-        held.push(opened);
-      }
+      await closesNeverAnswered(service.port, held);
       await until(
         () => held.every(({ socket }) => socket.destroyed),
         "every client's connection aborted (a reset)",
@@ -292,21 +300,7 @@ Deno.test(
         "16 sockets_aborted",
         { timeoutMs: 10_000 },
       );
-      const deadline = performance.now() + 10_000;
-      for (;;) {
-        const health = await (await fetch(
-          `http://127.0.0.1:${service.port}/healthz`,
-        )).json();
-        if (health.overload.unansweredCloses === 0) break;
-        assert.ok(
-          performance.now() < deadline,
-          `still ${health.overload.unansweredCloses} given-up closes holding slots`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const visitor = await openFrom(service.port, BYSTANDER);
-      visitor.socket.destroy();
-      assert.equal(visitor.status, 101);
+      await slotsFreed(service.port);
     } finally {
       for (const { socket } of held) socket.destroy();
     }

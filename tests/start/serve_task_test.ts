@@ -14,26 +14,39 @@ import {
 } from "../_server.ts";
 import { connect, until } from "../_client.ts";
 
+/**
+ * `deno task serve` with two workers on `port`, once it has printed its page
+ * line and both workers their start lines: `lines` keeps collecting stdout.
+ * The caller ends it (`killGroup`, then cancels `stdout` and awaits the
+ * child's status and `stderr`).
+ */
+async function startServeTask(port: number, env: Record<string, string> = {}) {
+  const child = spawnServeTask(port, { workers: 2, env });
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { lines } = readServiceLog({ stdout });
+  await until(
+    () =>
+      lines.some((line) => line.startsWith("ws-echo: page")) &&
+      lines.filter((line) => line.startsWith("start ")).length === 2,
+    "the page line and a start line from each of two workers",
+    // Two workers, each loading the service, on a busy machine.
+    { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
+  ).catch(async (error) => {
+    killGroup(child);
+    await stdout.cancel();
+    await child.status;
+    throw new Error(`${error.message}; stderr: ${await stderr}`);
+  });
+  return { child, stderr, stdout, lines };
+}
+
 Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
-  const child = spawnServeTask(port, { workers: 2 });
-  const stderr = new Response(child.stderr).text();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { lines } = readServiceLog({ stdout });
+  const { child, stderr, stdout, lines } = await startServeTask(port);
   try {
-    await until(
-      () =>
-        lines.some((line) => line.startsWith("ws-echo: page")) &&
-        lines.filter((line) => line.startsWith("start ")).length === 2,
-      "the page line and a start line from each of two workers",
-      // Two workers, each loading the service, on a busy machine.
-      { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
-    ).catch(async (error) => {
-      killGroup(child);
-      throw new Error(`${error.message}; stderr: ${await stderr}`);
-    });
     const page = lines.find((line) => line.startsWith("ws-echo: page"))!;
     assert.equal(
       page,
@@ -86,24 +99,10 @@ Deno.test("deno task serve stops on a bad variable with one line naming it, like
 });
 
 Deno.test("deno task serve with PORT=0: every worker's start line names the one port Deno picked for all", async () => {
-  const child = spawnServeTask(0, {
-    workers: 2,
-    env: { BIND_ADDRESS: "127.0.0.1" },
+  const { child, stderr, stdout, lines } = await startServeTask(0, {
+    BIND_ADDRESS: "127.0.0.1",
   });
-  const stderr = new Response(child.stderr).text();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { lines } = readServiceLog({ stdout });
   try {
-    await until(
-      () =>
-        lines.some((line) => line.startsWith("ws-echo: page")) &&
-        lines.filter((line) => line.startsWith("start ")).length === 2,
-      "the page line and a start line from each of two workers",
-      { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
-    ).catch(async (error) => {
-      killGroup(child);
-      throw new Error(`${error.message}; stderr: ${await stderr}`);
-    });
     const port = /:(\d+)\//.exec(
       lines.find((line) => line.startsWith("ws-echo: page"))!,
     )![1];
