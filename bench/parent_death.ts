@@ -12,14 +12,34 @@
  * @module
  */
 
+/**
+ * Where `name` is on this process's PATH, or `name` itself when it is not
+ * found there: the child's own PATH may lack it (a test runs the service
+ * with `PATH: ""` to take `ss` away).
+ */
+function onOwnPath(name: string): string {
+  if (name.includes("/")) return name;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (dir && Deno.statSync(`${dir}/${name}`).isFile) {
+        return `${dir}/${name}`;
+      }
+    } catch {
+      // Not in this folder.
+    }
+  }
+  return name;
+}
+
 /** The signal a child gets when its parent dies. */
 export type ParentDeathSignal = "KILL" | "TERM";
 
 /**
  * `program` and `args` rewritten to run under `setpriv --pdeathsig <signal>`,
- * which execs `program`: the child keeps its pid and gets `signal` once the
- * process spawning it is gone. `TERM` is for a child that must pass it on
- * (`deno task` ends its own children on SIGTERM, not on SIGKILL).
+ * which execs `program` (both found on this process's PATH): the child keeps
+ * its pid and gets `signal` once the process spawning it is gone. `TERM` is
+ * for a child that must pass it on (`deno task` ends its own children on
+ * SIGTERM, not on SIGKILL).
  *
  * @param program What `Deno.Command` would run (a path, or a name on PATH).
  * @param args Its arguments.
@@ -36,5 +56,8 @@ export function dieWithParent(
   args: string[],
   signal: ParentDeathSignal = "KILL",
 ): [string, string[]] {
-  return ["setpriv", ["--pdeathsig", signal, program, ...args]];
+  return [
+    onOwnPath("setpriv"),
+    ["--pdeathsig", signal, onOwnPath(program), ...args],
+  ];
 }
