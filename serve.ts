@@ -91,6 +91,12 @@ const watch = new OverloadWatch(echoApp.services, {
   watchdog: true,
 });
 
+/**
+ * How long a worker that lost the election to say the port is taken waits
+ * for the winner to end the process before it says so itself, in ms.
+ */
+const TAKEN_SAID_WAIT_MS = 5000;
+
 /** This worker's own listener, once Deno's has failed. */
 let relistened: SupervisedServer | undefined;
 let relistening = false;
@@ -122,20 +128,28 @@ globalThis.addEventListener("unhandledrejection", (event) => {
   };
   // deno task serve gives deno serve PORT and BIND_ADDRESS (serveFlags).
   const hostname = serveHost(config).replace(/^\[(.*)\]$/, "$1");
+  if (inUse) serveAddress.foundTaken();
   serveAddress.ask().then((address) => {
     if (echoApp.services.registry.shuttingDown) return;
     // AddrInUse from Deno's own listen: unless the main worker listened on
     // the port (this worker started after the others had failed and listened
-    // again with SO_REUSEPORT), another process holds it.
+    // again with SO_REUSEPORT), another process holds it. Every worker finds
+    // that; one says it and ends the process, the others stay silent unless
+    // it is still up a while later.
     if (inUse && address === undefined) {
-      output.flush();
-      exitOnStartupError(
-        new ListenError(
-          `Cannot listen on ${hostname} port ${config.port}: ${
-            (event.reason as Error).message
-          } (set BIND_ADDRESS or PORT)`,
-        ),
-      );
+      const sayTaken = () => {
+        output.flush();
+        exitOnStartupError(
+          new ListenError(
+            `Cannot listen on ${hostname} port ${config.port}: ${
+              (event.reason as Error).message
+            } (set BIND_ADDRESS or PORT)`,
+          ),
+        );
+      };
+      if (serveAddress.saysTaken()) sayTaken();
+      setTimeout(sayTaken, TAKEN_SAID_WAIT_MS);
+      return;
     }
     relistened = superviseServe(
       echoApp.fetch as Deno.ServeHandler<Deno.NetAddr>,

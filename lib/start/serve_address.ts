@@ -17,6 +17,13 @@
  * {@link ServeAddress.known} has it: the main worker posts the address as
  * soon as it is told.
  *
+ * A port another process holds makes Deno's listen fail in every worker,
+ * and each one printed the "Cannot listen" line before the first exit ended
+ * the process (seen twice once in tests/start/taken_port_test.ts). The
+ * workers elect the one to say it: each posts a claim when its listen fails
+ * ({@link ServeAddress.foundTaken}), and the first claim by the wall clock
+ * (then a random id) wins ({@link ServeAddress.saysTaken}).
+ *
  * @module
  */
 
@@ -32,6 +39,17 @@ export interface ListenAddress {
   port: number;
 }
 
+/**
+ * A worker's claim to say that the port is taken: when its listen failed
+ * (ms since the epoch to the µs, `timeOrigin + now()`: comparable across the
+ * workers of a process, and `Date.now()`'s whole ms tied within one), and a
+ * random id that settles a tie.
+ */
+interface TakenClaim {
+  taken: number;
+  id: string;
+}
+
 /** One worker's view of the shared address. */
 export class ServeAddress {
   readonly #channel = new BroadcastChannel(SERVE_ADDRESS_CHANNEL);
@@ -39,6 +57,11 @@ export class ServeAddress {
   readonly #waiters: Array<(address: ListenAddress) => void> = [];
   readonly #acceptingWaiters: Array<(accepting: boolean) => void> = [];
   readonly #accepting: () => boolean;
+  /** This worker's claim, once its listen found the port taken. */
+  #claim: TakenClaim | undefined;
+  /** The other workers' claims heard, by id. */
+  readonly #claims = new Map<string, TakenClaim>();
+  #closed = false;
 
   /**
    * @param accepting Whether this worker's own listener accepts now (not
@@ -47,6 +70,9 @@ export class ServeAddress {
   constructor(accepting: () => boolean = () => true) {
     this.#accepting = accepting;
     this.#channel.onmessage = (event: MessageEvent<unknown>) => {
+      // A post still on its way when the channel closed: answering it threw
+      // "TypeError: expected i32" (Deno 2.9.6).
+      if (this.#closed) return;
       const data = event.data;
       if (data === "where") {
         if (this.#known) this.#channel.postMessage(this.#known);
@@ -60,8 +86,47 @@ export class ServeAddress {
         for (const resolve of this.#acceptingWaiters.splice(0)) resolve(true);
         return;
       }
+      if (isTakenClaim(data)) {
+        if (this.#claims.has(data.id)) return;
+        this.#claims.set(data.id, data);
+        // A worker that started after this one's post missed it: once more.
+        if (this.#claim) this.#channel.postMessage(this.#claim);
+        return;
+      }
       if (isListenAddress(data)) this.#learn(data);
     };
+  }
+
+  /**
+   * Called when Deno's own listen failed with AddrInUse: posts this worker's
+   * claim to say so to every worker. Call it once, before
+   * {@link ServeAddress.ask}, whose wait lets the claims arrive.
+   */
+  foundTaken(): void {
+    this.#claim ??= {
+      taken: performance.timeOrigin + performance.now(),
+      id: crypto.randomUUID(),
+    };
+    this.#channel.postMessage(this.#claim);
+  }
+
+  /**
+   * Whether this worker is the one to say that the port is taken: no other
+   * claim heard came first. Exactly one worker's answer is true when the
+   * claims reached each other (the channel is within one process, and
+   * {@link ServeAddress.ask}'s wait is long past a post's way).
+   *
+   * @throws {TypeError} If {@link ServeAddress.foundTaken} was not called.
+   */
+  saysTaken(): boolean {
+    const own = this.#claim;
+    if (!own) {
+      throw new TypeError("Cannot elect without a claim: call foundTaken()");
+    }
+    return [...this.#claims.values()].every((other) =>
+      own.taken < other.taken ||
+      (own.taken === other.taken && own.id < other.id)
+    );
   }
 
   /** Called by the worker that Deno told (the main one); tells the others. */
@@ -105,6 +170,7 @@ export class ServeAddress {
 
   /** Closes the channel, so it keeps nothing alive (at shutdown). */
   close(): void {
+    this.#closed = true;
     this.#channel.close();
   }
 
@@ -134,6 +200,12 @@ export class ServeAddress {
     this.#known ??= address;
     for (const resolve of this.#waiters.splice(0)) resolve(this.#known);
   }
+}
+
+function isTakenClaim(data: unknown): data is TakenClaim {
+  return typeof data === "object" && data !== null &&
+    Number.isFinite((data as TakenClaim).taken) &&
+    typeof (data as TakenClaim).id === "string";
 }
 
 function isListenAddress(data: unknown): data is ListenAddress {

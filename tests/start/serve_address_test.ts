@@ -56,3 +56,63 @@ Deno.test("ServeAddress.otherWorkersAccepting() is true only when another worker
     self.close();
   }
 });
+
+Deno.test("ServeAddress.saysTaken(): of the workers whose listen found the port taken, only the first says it", async (t) => {
+  // Deno shares one subscription among an isolate's channels and drops it
+  // when the last closes: a post answered while the next step's channels
+  // subscribed again threw "TypeError: expected i32". A worker never closes
+  // them all; neither does this test until its end.
+  const keep = new BroadcastChannel("ws-echo:test-keep");
+  /** Workers that each found the port taken, after the wait of ask(). */
+  async function elect(workers: ServeAddress[]): Promise<boolean[]> {
+    // ask() waits for the address nobody posts: the claims travel meanwhile.
+    assert.deepEqual(
+      await Promise.all(workers.map((worker) => worker.ask())),
+      workers.map(() => undefined),
+    );
+    return workers.map((worker) => worker.saysTaken());
+  }
+
+  await t.step("four at once: one says it", async () => {
+    const workers = Array.from({ length: 4 }, () => new ServeAddress());
+    try {
+      for (const worker of workers) worker.foundTaken();
+      const says = await elect(workers);
+      assert.equal(says.filter(Boolean).length, 1, `${says}`);
+    } finally {
+      for (const worker of workers) worker.close();
+    }
+  });
+
+  await t.step(
+    "one that starts after the first's claim hears of it and stays silent",
+    async () => {
+      const first = new ServeAddress();
+      first.foundTaken();
+      // Made after the claim was posted: it never got that post.
+      const late = new ServeAddress();
+      try {
+        late.foundTaken();
+        assert.deepEqual(await elect([first, late]), [true, false]);
+      } finally {
+        first.close();
+        late.close();
+      }
+    },
+  );
+
+  await t.step(
+    "alone, it says it; without a claim it cannot tell",
+    async () => {
+      const only = new ServeAddress();
+      try {
+        assert.throws(() => only.saysTaken(), TypeError);
+        only.foundTaken();
+        assert.deepEqual(await elect([only]), [true]);
+      } finally {
+        only.close();
+      }
+    },
+  );
+  keep.close();
+});
