@@ -119,14 +119,17 @@ async function startRun(only: "service" | "all") {
 
 /** Waits until none of `children` runs, 20 s at most. */
 async function allExit(children: Process[]) {
-  await until(
-    () => !children.some(alive),
-    `every child of the killed run to exit (${
-      children.map((child) => `${child.name} ${child.pid}`).join(", ")
-    })`,
+  try {
     // The serve task ends its workers on the SIGTERM it gets: a drain.
-    { timeoutMs: 20_000 },
-  );
+    await until(() => !children.some(alive), "the children to exit", {
+      timeoutMs: 20_000,
+    });
+  } catch (error) {
+    const left = children.filter(alive).map((child) =>
+      `${child.name} ${child.pid} (parent ${readStat(child.pid)?.parent})`
+    );
+    throw new Error(`${(error as Error).message}: still running ${left}`);
+  }
 }
 
 Deno.test("the children a test run started die with it when it is killed", async (t) => {
