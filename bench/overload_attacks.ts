@@ -184,6 +184,70 @@ export function endlessFragments(
   }, options.path);
 }
 
+/** How a split attack's connections went. */
+export interface SplitResult {
+  /** Upgrade statuses (0: no answer), and how many got each. */
+  statuses: Map<number, number>;
+  /** Bytes written on all connections. */
+  sentBytes: number;
+}
+
+/**
+ * Attack 1 split below each connection's allowance: `connections`
+ * connections from each of `localAddresses`, each sending "hi", then a
+ * binary frame with FIN=0 and continuation frames with FIN=0 up to
+ * `perConnection` bytes (1.9 MiB stays under one message in flight plus 1
+ * MiB), and holding until the server ends it, `hold.signal` aborts or
+ * `hold.ms` pass (stranger review: 4 addresses x 32 connections x 1.9 MiB,
+ * issue #20). A recycle's 1013 does not end them: Deno keeps an unanswered
+ * close's socket open (`held_sockets.ts` aborts it where it may).
+ */
+export async function splitFragments(
+  port: number,
+  localAddresses: string[],
+  connections: number,
+  perConnection: number,
+  hold: { ms: number; signal?: AbortSignal },
+): Promise<SplitResult> {
+  const result: SplitResult = { statuses: new Map(), sentBytes: 0 };
+  const chunk = 64 * 1024;
+  const continuation = clientFrame(0x0, new Uint8Array(chunk), false);
+  const one = async (localAddress: string) => {
+    let opened: Opened;
+    try {
+      opened = await openFrom(port, localAddress);
+    } catch {
+      result.statuses.set(0, (result.statuses.get(0) ?? 0) + 1);
+      return;
+    }
+    const { socket, status } = opened;
+    result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
+    if (status !== 101) return void socket.destroy();
+    socket.on("error", () => {});
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    socket.write(clientFrame(0x1, encoder.encode("hi")));
+    socket.write(clientFrame(0x2, new Uint8Array(chunk), false));
+    let sent = chunk;
+    for (; sent + chunk <= perConnection; sent += chunk) {
+      socket.write(continuation);
+    }
+    result.sentBytes += sent;
+    const destroy = () => socket.destroy();
+    const timer = setTimeout(destroy, hold.ms);
+    hold.signal?.addEventListener("abort", destroy);
+    if (hold.signal?.aborted) destroy();
+    await closed;
+    clearTimeout(timer);
+    hold.signal?.removeEventListener("abort", destroy);
+  };
+  await Promise.all(
+    localAddresses.flatMap((address) =>
+      Array.from({ length: connections }, () => one(address))
+    ),
+  );
+  return result;
+}
+
 /**
  * Attack 4: sends text "Goodbye" (the server echoes it and closes with
  * 1000), never answers the close, then sends an endless fragmented message.

@@ -177,9 +177,10 @@ function decide<Taken extends object>(
   if (!originAllowed(client.origin, config.allowedOrigins)) {
     return refusal("origin", { origin: client.origin });
   }
-  const seconds = services.suspects.refusedFor(client.key);
-  if (seconds > 0) {
-    const refused = refusal("suspect", { client: client.key, seconds });
+  const listed = services.suspects.refusal(client.key);
+  if (listed) {
+    const { key, seconds } = listed;
+    const refused = refusal("suspect", { client: key, seconds });
     refused.headers["Retry-After"] = String(seconds);
     return refused;
   }

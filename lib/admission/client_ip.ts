@@ -192,6 +192,29 @@ export function networkKey(
   return ipv4 ? `${ipv4[1]}.0/24` : key;
 }
 
+/**
+ * The network of a client key ({@link clientKey}'s answer) as
+ * {@link networkKey} names it: an IPv4 key's /24, an IPv6 prefix's /48 (the
+ * key itself when it is /48 or shorter). The overload watch strikes a
+ * network whose addresses together brought what none brought alone
+ * (`lib/start/overload_attribution.ts`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyNetwork } from "./client_ip.ts";
+ * assert.equal(keyNetwork("203.0.113.7"), "203.0.113.0/24");
+ * assert.equal(keyNetwork("2001:db8:1:2::/64"), "2001:db8:1::/48");
+ * assert.equal(keyNetwork("2001:db8::/32"), "2001:db8::/32");
+ * assert.equal(keyNetwork("unknown"), "unknown");
+ * ```
+ */
+export function keyNetwork(key: string): string {
+  const prefix = /^(.*:.*)\/(\d+)$/.exec(key);
+  if (!prefix) return networkKey(key);
+  return Number(prefix[2]) <= 48 ? key : networkKey(prefix[1]!);
+}
+
 /** The first three octets of a dotted IPv4 address. */
 const IPV4_NETWORK = /^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$/;
 

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { keyNetwork } from "./client_ip.ts";
 
 /** Incidents an address must be struck at before it is refused. */
 export const SUSPECT_STRIKES = 2;
@@ -150,6 +151,30 @@ export class SuspectList {
 
   /** Seconds `key` is still refused for (rounded up), or 0 when admitted. */
   refusedFor(key: string, now: number = Date.now()): number {
+    return this.refusal(key, now)?.seconds ?? 0;
+  }
+
+  /**
+   * Why `key` is refused now: its own listing, or its network's
+   * (`keyNetwork`: addresses that together brought what none brought
+   * alone, `lib/start/overload_attribution.ts`) unless `key` was vouched
+   * for (seen exchanging messages: a bystander in the attacker's /24 is
+   * not refused with it). The listed key and the seconds left (rounded
+   * up); undefined when admitted.
+   */
+  refusal(
+    key: string,
+    now: number = Date.now(),
+  ): { key: string; seconds: number } | undefined {
+    const own = this.#secondsLeft(key, now);
+    if (own > 0) return { key, seconds: own };
+    const network = keyNetwork(key);
+    if (network === key || this.vouched(key, now)) return undefined;
+    const seconds = this.#secondsLeft(network, now);
+    return seconds > 0 ? { key: network, seconds } : undefined;
+  }
+
+  #secondsLeft(key: string, now: number): number {
     const until = this.#records.get(key)?.refusedUntil ?? 0;
     return until > now ? Math.ceil((until - now) / 1000) : 0;
   }

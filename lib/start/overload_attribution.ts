@@ -17,8 +17,16 @@
  * made an attacker immune when "flowing" meant "ever sent one": issue #20),
  * a room member included; one the kernel counted under it is not struck,
  * silent or not (an idle client that connected during the attack
- * included). Only connections the reading does not cover (opened after
- * it, no peer known, `ss` unavailable) are judged by timing.
+ * included), but what it brought past {@link SPLIT_CONNECTION_BYTES} counts
+ * toward its address's and network's totals: an attack split across
+ * connections that each stay under the allowance (32 connections x 1.9 MiB
+ * of an endless message from one address; empty frames from a fresh address
+ * per connection) is struck by address, or by network (`keyNetwork`).
+ * Where the count was read, a connection it does not cover (opened after
+ * it began, or gone from it: its client closed it) is not struck: a
+ * newcomer brought nothing (one was struck in the attacker's place, issue
+ * #20). Only without a reading (`ss` unavailable, no peer known) is a
+ * connection judged by timing.
  *
  * **Timing, where the OS cannot tell.** A suspect is a connection that
  * has shown no flow since the trouble began (`troubleSince`: the last
@@ -49,6 +57,7 @@
  * @module
  */
 import type { Activity } from "../admission/slots.ts";
+import { keyNetwork, NETWORK_SHARE } from "../admission/client_ip.ts";
 import { peerKey } from "./socket_bytes.ts";
 
 /** A client that has not answered a close within this is silent, in ms. */
@@ -82,6 +91,21 @@ export const UNSEEN_ALLOWANCE = {
  * does not (an attacker that sent "hi", paused, then attacked).
  */
 export const FLOW_SLACK_MS = 1000;
+
+/**
+ * What one connection may bring beyond its rates ({@link UNSEEN_ALLOWANCE}'s
+ * `perMessage`, `perSecond`, `ofPayload`) before the rest counts toward
+ * its address's and network's totals ({@link attribute}): the handshake,
+ * a close and a few pings, in bytes.
+ */
+export const SPLIT_CONNECTION_BYTES = 16 * 1024;
+
+/**
+ * How many addresses' allowances a network's connections get together
+ * before it is struck as one ({@link attribute}): the same share of a /24
+ * or /48 as the plain-request limit gives (`NETWORK_SHARE`).
+ */
+export const SPLIT_NETWORK_SHARE = NETWORK_SHARE;
 
 /** The moment that makes a connection old enough to judge. */
 export interface AttributionClock {
@@ -165,7 +189,13 @@ export function unseenAllowance(
  * `kernel` covers the connection (its peer is in the reading, and it was
  * open when the reading began): struck when the bytes the process read on
  * it minus the payload the app counted exceed {@link unseenAllowance}, not
- * struck otherwise. The rest by timing: a connection flows when it has
+ * struck otherwise; the rest of its address's connections too when they
+ * brought together more than one connection's allowance past
+ * {@link SPLIT_CONNECTION_BYTES} each, and more than the app saw from them;
+ * a network's addresses not struck, past {@link SPLIT_NETWORK_SHARE} times
+ * it, strike the network's key. A struck key is never vouched for. With a
+ * reading, a connection it does not cover is not struck. Without one, by
+ * timing: a connection flows when it has
  * received or been sent a complete message since `troubleSince` (a
  * `/stream` reader, a room member that listens), or within
  * {@link FLOW_SLACK_MS} before it (a held loop delivers nothing during the
@@ -220,6 +250,7 @@ export function attribute(
   const calmSince = clock.calmSince ?? -Infinity;
   const flowSince = (clock.troubleSince ?? -Infinity) - FLOW_SLACK_MS;
   let timed = 0;
+  const split = new SplitTotals();
   for (const [activity, key] of connections) {
     if (!activity) continue;
     const counted = kernel && readBy(kernel, activity);
@@ -246,14 +277,26 @@ export function attribute(
       activity.lastMessageAt >= flowSince;
     if (counted !== undefined) {
       if (flows) flowing.add(key);
+      split.add(key, over - splitAllowance(activity, clock.now), activity);
       continue;
     }
+    // Covered by the reading but gone from it (closed by its client), or
+    // opened since it began: it brought nothing the count could show, and
+    // a newcomer must not be struck for an attack it came in the middle of.
+    if (kernel && activity.peer) continue;
     timed++;
     if (closingSince !== undefined) unsure.add(key);
     else if (flows) flowing.add(key);
     else if (activity.startedAt <= calmSince) before.add(key);
     else if (activity.startedAt <= clock.settledAt) silent.add(key);
     else unsure.add(key);
+  }
+  if (kernel) {
+    const one = kernel.inFlightBytes + UNSEEN_ALLOWANCE.bytes;
+    for (const [key, total] of split.over(one, struck)) {
+      struck.add(key);
+      unseen[key] = total;
+    }
   }
   for (const key of silent) {
     if (!clock.vouched(key)) struck.add(key);
@@ -264,7 +307,69 @@ export function attribute(
   for (const key of before) {
     if (!struck.has(key)) flowing.add(key);
   }
+  for (const key of struck) flowing.delete(key);
   return { struck: [...struck], vouched: [...flowing], unseen, timed };
+}
+
+/**
+ * What `activity`'s connection may bring before the rest counts toward its
+ * address's total: {@link SPLIT_CONNECTION_BYTES} plus its rates, with no
+ * message in flight (its address gets one, {@link attribute}).
+ */
+function splitAllowance(activity: Activity, now: number): number {
+  const ageSeconds = Math.max(0, now - activity.startedAt) / 1000;
+  return SPLIT_CONNECTION_BYTES +
+    UNSEEN_ALLOWANCE.perMessage * activity.messages +
+    UNSEEN_ALLOWANCE.perSecond * ageSeconds +
+    UNSEEN_ALLOWANCE.ofPayload * activity.bytesIn;
+}
+
+/**
+ * Per address and per network, what their connections under their own
+ * allowance brought past {@link splitAllowance} (`beyond`), and the payload
+ * the app saw from them (`seen`).
+ */
+class SplitTotals {
+  readonly #keys = new Map<string, { beyond: number; seen: number }>();
+
+  add(key: string, beyond: number, activity: Activity): void {
+    const total = this.#keys.get(key) ?? { beyond: 0, seen: 0 };
+    total.beyond += Math.max(0, Math.round(beyond));
+    total.seen += activity.bytesIn;
+    this.#keys.set(key, total);
+  }
+
+  /**
+   * The addresses past `one` (one connection's allowance) and then the
+   * networks, counting only addresses not struck, past
+   * {@link SPLIT_NETWORK_SHARE} times it, each only where it brought more
+   * than the app saw from it (a client sending many large messages at once
+   * has most of its bytes seen): with the total each brought.
+   */
+  over(one: number, struck: ReadonlySet<string>): Map<string, number> {
+    const found = new Map<string, number>();
+    const networks = new Map<string, { beyond: number; seen: number }>();
+    const past = (total: { beyond: number; seen: number }, limit: number) =>
+      total.beyond > limit && total.beyond > total.seen;
+    for (const [key, total] of this.#keys) {
+      if (struck.has(key)) continue;
+      if (past(total, one)) {
+        found.set(key, total.beyond);
+        continue;
+      }
+      const network = keyNetwork(key);
+      const sum = networks.get(network) ?? { beyond: 0, seen: 0 };
+      sum.beyond += total.beyond;
+      sum.seen += total.seen;
+      networks.set(network, sum);
+    }
+    for (const [network, total] of networks) {
+      if (past(total, one * SPLIT_NETWORK_SHARE)) {
+        found.set(network, total.beyond);
+      }
+    }
+    return found;
+  }
 }
 
 /**

@@ -172,7 +172,7 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
     },
   );
   await t.step(
-    "a connection the reading does not cover is judged by timing: opened after it began, or its peer not in it",
+    "a connection the reading does not cover (opened after it began, or gone from it) is not struck: a newcomer brought nothing",
     () => {
       const late = activity(40000, { startedAt: NOW + 1 });
       const missing = activity(40003);
@@ -181,10 +181,20 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
         { ...clock, now: NOW + 2 },
         kernel({ 40000: 90 * MiB }),
       );
-      // The young one's address is vouched for by nothing: struck; so is
-      // the silent one opened after the calm stretch.
-      assert.deepEqual(found.struck.sort(), ["127.0.0.2", "127.0.0.6"]);
-      assert.deepEqual(found.unseen, {});
+      assert.deepEqual(found, {
+        struck: [],
+        vouched: [],
+        unseen: {},
+        timed: 0,
+      });
+      // Without a reading, timing strikes both.
+      assert.deepEqual(
+        attribute([[late, "127.0.0.2"], [missing, "127.0.0.6"]], {
+          ...clock,
+          now: NOW + 2,
+        }).struck.sort(),
+        ["127.0.0.2", "127.0.0.6"],
+      );
     },
   );
   await t.step("a close left unanswered is struck whatever the count", () => {

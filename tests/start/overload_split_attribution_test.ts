@@ -1,0 +1,167 @@
+/**
+ * An attack split across many connections, each under its own unseen
+ * allowance (endless fragments of 1.9 MiB on 32 connections per address;
+ * empty frames from a fresh address per connection), is attributed by what
+ * an address, and then its network (/24, /48), brought in total that the
+ * app never saw. A client whose connections carried complete messages is
+ * not struck, nor is a newcomer that brought nothing; a network's listing
+ * refuses its addresses except those seen exchanging messages.
+ */
+import assert from "node:assert/strict";
+import {
+  attribute,
+  type KernelCount,
+  SPLIT_CONNECTION_BYTES,
+} from "../../lib/start/overload_attribution.ts";
+import { SuspectList } from "../../lib/admission/suspects.ts";
+import type { Activity } from "../../lib/admission/slots.ts";
+
+const MiB = 1024 * 1024;
+const NOW = 100_000;
+const clock = {
+  now: NOW,
+  settledAt: NOW - 200,
+  vouched: () => false,
+  calmSince: NOW - 10_000,
+  troubleSince: NOW - 1000,
+};
+
+/** Connections with the bytes the kernel counted on each. */
+class Crowd {
+  readonly connections: Array<[Activity, string]> = [];
+  readonly read = new Map<string, number>();
+  #port = 40000;
+
+  /** `count` connections from `key` (also its address), each read `bytes`. */
+  add(
+    key: string,
+    count: number,
+    bytes: number,
+    fields: Partial<Activity> = {},
+  ): this {
+    for (let i = 0; i < count; i++) {
+      const port = this.#port++;
+      this.connections.push([{
+        opened: true,
+        startedAt: NOW - 2000,
+        messages: 0,
+        bytesIn: 0,
+        peer: { transport: "tcp", hostname: key, port },
+        sent: 0,
+        lastMessageAt: NOW - 2000,
+        closingSince: undefined,
+        ...fields,
+      }, key]);
+      this.read.set(`${key}:${port}`, bytes);
+    }
+    return this;
+  }
+
+  /** A reading that began at the incident, MAX_MESSAGE_BYTES 1 MiB. */
+  get kernel(): KernelCount {
+    return { bytes: this.read, at: NOW, inFlightBytes: MiB };
+  }
+}
+
+Deno.test("attribute() adds up what an address and its network brought the app never saw", async (t) => {
+  await t.step(
+    "32 connections of one address each holding 1.9 MiB of an endless message after hi: the address struck, not vouched for",
+    () => {
+      const hi = {
+        messages: 1,
+        sent: 1,
+        bytesIn: 2,
+        lastMessageAt: NOW - 1900,
+      };
+      const crowd = new Crowd().add("127.60.0.1", 32, 1.9 * MiB, hi);
+      const found = attribute(crowd.connections, clock, crowd.kernel);
+      assert.deepEqual(found.struck, ["127.60.0.1"]);
+      assert.deepEqual(found.vouched, []);
+      assert.ok(found.unseen["127.60.0.1"]! > 32 * (1.9 * MiB - 20 * 1024));
+    },
+  );
+  await t.step(
+    "two connections each in the middle of a 1 MiB message: under one address's allowance, not struck",
+    () => {
+      const crowd = new Crowd().add("127.60.0.1", 2, MiB - 10);
+      assert.deepEqual(
+        attribute(crowd.connections, clock, crowd.kernel).struck,
+        [],
+      );
+    },
+  );
+  await t.step(
+    "32 connections each in the middle of a 1 MiB message after 40 complete ones: the app saw more than it did not, not struck, vouched for",
+    () => {
+      const sender = {
+        messages: 40,
+        sent: 40,
+        bytesIn: 40 * MiB,
+        lastMessageAt: NOW - 100,
+      };
+      const crowd = new Crowd().add(
+        "127.60.0.1",
+        32,
+        40 * MiB + MiB - 10,
+        sender,
+      );
+      const found = attribute(crowd.connections, clock, crowd.kernel);
+      assert.deepEqual(found.struck, []);
+      assert.deepEqual(found.vouched, ["127.60.0.1"]);
+    },
+  );
+  await t.step(
+    "16 addresses of one /24, one connection each with 1.5 MiB of empty frames: the network struck, no address alone",
+    () => {
+      const crowd = new Crowd();
+      for (let i = 1; i <= 16; i++) crowd.add(`127.61.0.${i}`, 1, 1.5 * MiB);
+      const found = attribute(crowd.connections, clock, crowd.kernel);
+      assert.deepEqual(found.struck, ["127.61.0.0/24"]);
+      assert.equal(
+        found.unseen["127.61.0.0/24"],
+        16 * (1.5 * MiB - SPLIT_CONNECTION_BYTES - 64 * 2),
+      );
+    },
+  );
+  await t.step(
+    "the same 16 connections spread over 16 networks: nobody struck (README Known limits)",
+    () => {
+      const crowd = new Crowd();
+      for (let i = 1; i <= 16; i++) crowd.add(`127.62.${i}.1`, 1, 1.5 * MiB);
+      assert.deepEqual(
+        attribute(crowd.connections, clock, crowd.kernel).struck,
+        [],
+      );
+    },
+  );
+  await t.step(
+    "beside the attack, an echoing bystander of the attacker's /24 and a newcomer that brought only its handshake: neither struck",
+    () => {
+      const crowd = new Crowd().add("127.60.0.1", 32, 1.9 * MiB)
+        .add("127.60.0.9", 1, 64_000 + 6 * 1000 + 250, {
+          messages: 1000,
+          sent: 1000,
+          bytesIn: 64_000,
+          lastMessageAt: NOW - 50,
+        })
+        .add("127.0.7.1", 1, 250, { startedAt: NOW - 100 });
+      const found = attribute(crowd.connections, clock, crowd.kernel);
+      assert.deepEqual(found.struck, ["127.60.0.1"]);
+      assert.deepEqual(found.vouched, ["127.60.0.9"]);
+    },
+  );
+});
+
+Deno.test("SuspectList refuses a listed network's addresses, except those vouched for", () => {
+  const suspects = new SuspectList();
+  suspects.vouch(["127.61.0.9"], 0);
+  suspects.strike(["127.61.0.0/24"], 1000);
+  suspects.strike(["127.61.0.0/24"], 2000);
+  assert.deepEqual(suspects.refusal("127.61.0.3", 3000), {
+    key: "127.61.0.0/24",
+    seconds: 299,
+  });
+  assert.equal(suspects.refusedFor("127.61.0.3", 3000), 299);
+  assert.equal(suspects.refusedFor("127.61.0.9", 3000), 0, "vouched for");
+  assert.equal(suspects.refusedFor("127.61.1.3", 3000), 0, "another /24");
+});

@@ -1,0 +1,92 @@
+/**
+ * Attacks split across many connections so that each stays under its own
+ * unseen allowance (issue #20, stranger review: 4 addresses x 32
+ * connections x 1.9 MiB of an endless message recycled the listener three
+ * times in 4 s, struck nobody, and struck a newcomer instead), attacked for
+ * real on loopback against the service as its own process: what an address
+ * brought in total is attributed to it, its address is refused on its third
+ * try, a reading bystander on another address echoes again within 5 s and is
+ * never refused, and a newcomer that connected during the attack and
+ * brought nothing is never struck.
+ */
+import assert from "node:assert/strict";
+import { openFrom, splitFragments } from "../../bench/overload_attacks.ts";
+import {
+  ATTACKER,
+  attackTwice,
+  hasSs,
+  incidents,
+  MiB,
+  recycles,
+  startAttacked,
+} from "./_overload.ts";
+
+/** Connects during each try, says nothing, leaves at once or stays. */
+const NEWCOMERS = ["127.0.0.6", "127.0.0.7"];
+/** Connections per try: MAX_CONNECTIONS_PER_IP's default. */
+const CONNECTIONS = 32;
+/** Under one message in flight (1 MiB) plus 1 MiB per connection. */
+const PER_CONNECTION = 1.9 * MiB;
+/** How long a try's connections are held at most, in ms. */
+const HOLD_MS = 45_000;
+
+Deno.test({
+  name:
+    "an endless message split below each connection's allowance: the address is refused on its third try, a newcomer is never struck, the bystander never refused",
+  // Without the kernel's count nothing tells the split apart (README).
+  ignore: !hasSs(),
+  async fn() {
+    // 32 x 1.9 MiB (61 MiB) passes half of it: the early trip.
+    await using service = await startAttacked({
+      MAX_RSS_BYTES: String(192 * MiB),
+    });
+    const newcomerStatuses: number[] = [];
+    const { third, report } = await attackTwice(service.port, async (try_) => {
+      const done = new AbortController();
+      const attack = splitFragments(
+        service.port,
+        [ATTACKER],
+        CONNECTIONS,
+        PER_CONNECTION,
+        { ms: HOLD_MS, signal: done.signal },
+      );
+      // One leaves right after its upgrade, one stays silent.
+      const [leaving, staying] = await Promise.all(
+        NEWCOMERS.map((address) => openFrom(service.port, address)),
+      );
+      newcomerStatuses.push(leaving!.status, staying!.status);
+      leaving!.socket.destroy();
+      staying!.socket.on("error", () => {});
+      try {
+        await recycles(service.records, try_, HOLD_MS);
+      } finally {
+        done.abort();
+        staying!.socket.destroy();
+      }
+      const result = await attack;
+      assert.equal(
+        result.statuses.get(101),
+        CONNECTIONS,
+        `try ${try_}: ${JSON.stringify([...result.statuses])}`,
+      );
+    });
+    const found = await recycles(service.records, 2);
+    const seen = JSON.stringify([
+      ...incidents(service.records, "uncounted_memory"),
+      ...incidents(service.records, "event_loop_stall"),
+    ]);
+    assert.equal(third, 429, seen);
+    assert.ok(
+      found.every((record) => String(record.struck).includes(ATTACKER)),
+      seen,
+    );
+    assert.equal(found[1]!.refused, `${ATTACKER} 300s`, seen);
+    for (const record of found) {
+      for (const newcomer of NEWCOMERS) {
+        assert.ok(!String(record.struck).includes(newcomer), seen);
+      }
+    }
+    assert.deepEqual(newcomerStatuses, [101, 101, 101, 101]);
+    assert.equal(report.refusals.get(429), undefined, "bystander refused");
+  },
+});
