@@ -62,7 +62,7 @@ export class HeldSockets {
   readonly #report: (report: HeldReport) => void;
   readonly #held = new Map<
     Deno.NetAddr,
-    { dueAt: number; release: () => void }
+    { dueAt: number; release: (gone: boolean) => void }
   >();
   /** Held peers the kernel did not abort at their last look. */
   readonly #left = new Set<Deno.NetAddr>();
@@ -98,17 +98,19 @@ export class HeldSockets {
 
   /**
    * Holds the connection to `peer` until it is gone; `release` is called
-   * once, when it is (aborted, or closed by the client).
+   * once: with `gone` true when the kernel no longer has it (aborted, or
+   * closed by the client), false when nobody can tell (the kernel cannot
+   * be asked, or at shutdown): then only Deno's close event says it is.
    *
    * @param afterMs When to abort it, in ms from now.
    * @default {HELD_ABORT_AFTER_MS}
    */
   hold(
     peer: Deno.NetAddr,
-    release: () => void,
+    release: (gone: boolean) => void,
     afterMs: number = HELD_ABORT_AFTER_MS,
   ): void {
-    if (this.#disposed) return release();
+    if (this.#disposed) return release(false);
     this.#held.set(peer, { dueAt: Date.now() + afterMs, release });
     this.#schedule();
   }
@@ -119,7 +121,7 @@ export class HeldSockets {
     this.#cancel?.();
     this.#cancel = undefined;
     await this.#looking;
-    for (const { release } of this.#held.values()) release();
+    for (const { release } of this.#held.values()) release(false);
     this.#held.clear();
     this.#left.clear();
   }
@@ -158,7 +160,7 @@ export class HeldSockets {
       const held = this.#held.get(peer);
       this.#held.delete(peer);
       this.#left.delete(peer);
-      held?.release();
+      held?.release(!("unavailable" in answer));
     }
     const reason = "unavailable" in answer
       ? answer.unavailable

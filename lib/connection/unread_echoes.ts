@@ -124,7 +124,8 @@ export class UnreadEchoes {
   /**
    * The Close did not reach the client, or was never answered: the
    * connection is aborted through the kernel (`held_sockets.ts`), and what
-   * it held counts until its socket is gone; then `gone` runs too.
+   * it held counts until its socket is gone or the kernel cannot be asked;
+   * `gone` runs only when the kernel says the socket is gone.
    *
    * @param afterMs How long the client still gets to read up to the Close.
    */
@@ -132,10 +133,11 @@ export class UnreadEchoes {
     const { held, peer } = this.#options;
     if (!held || !peer || this.#inKernelHold || this.#released) return;
     this.#inKernelHold = true;
-    held.hold(peer, () => {
+    held.hold(peer, (kernelLetGo) => {
       this.#inKernelHold = false;
       this.release();
-      gone?.();
+      // Without the kernel's word only Deno's close event says it is gone.
+      if (kernelLetGo) gone?.();
     }, afterMs);
   }
 

@@ -21,13 +21,16 @@
  * after the watch, whatever the RSS: started on RSS growth it never
  * started at all when the attack held the loop from its first fragment
  * (3 of 5 runs of `tests/start/overload_held_loop_test.ts` at load average
- * 15-24: RSS 1.1 GB, the watch 13-23 s late). Reading RSS costs ~37 µs (`overload_facts.ts cost`): 0.2% of a core at
- * 20 ms. Ending the process needs the `run` permission (`Deno.kill`: the
+ * 15-24: RSS 1.1 GB, the watch 13-23 s late). By then every descriptor may
+ * be taken: the watch holds a few from its start for the thread's runtime
+ * (`descriptor_reserve.ts`, {@link startRssWatchdog}). Reading RSS costs
+ * ~37 µs (`overload_facts.ts cost`): 0.2% of a core at 20 ms. Ending the process needs the `run` permission (`Deno.kill`: the
  * start task's `run: ["ss"]` suffices); without it the thread logs that it
  * could not and stops.
  *
  * @module
  */
+import type { DescriptorReserve } from "./descriptor_reserve.ts";
 
 /** How often the thread reads RSS, in ms: 400 MiB/s adds 8 MiB between two. */
 export const WATCHDOG_SAMPLE_MS = 20;
@@ -61,6 +64,8 @@ export interface WatchdogOrders {
   heldMs: number;
   /** See {@link WATCHDOG_SAMPLE_MS}. */
   everyMs: number;
+  /** An Int32 the thread sets to 1 (and notifies) once it runs. */
+  ready: SharedArrayBuffer;
   /**
    * The log line to write before ending it, formatted as the service's log
    * (LOG_FORMAT) with {@link RSS_TOKEN}, {@link HELD_TOKEN} and, in JSON,
@@ -84,6 +89,9 @@ function watchdogThread(): void {
   globalThis.addEventListener("message", (event: Event) => {
     const orders = (event as MessageEvent<WatchdogOrders>).data;
     const beat = new BigInt64Array(orders.beat);
+    const ready = new Int32Array(orders.ready);
+    Atomics.store(ready, 0, 1);
+    Atomics.notify(ready, 0);
     const write = (text: string) => {
       const bytes = new TextEncoder().encode(text + "\n");
       let offset = 0;
@@ -126,8 +134,19 @@ export interface RssWatchdog {
   dispose(): void;
 }
 
+/** How long starting the thread may block the event loop, in ms. */
+export const READY_WAIT_MS = 2000;
+
 /**
- * Starts the thread for MAX_RSS_BYTES `maxRssBytes`.
+ * Starts the thread for MAX_RSS_BYTES `maxRssBytes`, and blocks this one
+ * until it runs (at most {@link READY_WAIT_MS}): Deno makes the thread's
+ * runtime (its own descriptors) after `new Worker` returns, and with no
+ * descriptor left that panics and ends the process (Deno 2.9.6,
+ * `runtime/tokio_util.rs:66` Too many open files; every run of
+ * `tests/start/watchdog_arming_test.ts` without the reserve). So the
+ * descriptors held in `reserve` since before the first accept are
+ * released just before, and no accept can take them while this thread is
+ * blocked.
  *
  * @param line The log line to write before ending the process, with the
  * tokens of {@link WatchdogOrders.line}.
@@ -137,9 +156,12 @@ export interface RssWatchdog {
 export function startRssWatchdog(
   maxRssBytes: number,
   line: string,
+  reserve?: DescriptorReserve,
 ): RssWatchdog | { unavailable: string } {
   const source = `(${watchdogThread.toString()})();`;
   let worker: Worker;
+  // The thread's runtime needs descriptors of its own: the reserve's.
+  reserve?.release();
   try {
     const url = URL.createObjectURL(
       new Blob([source], { type: "text/javascript" }),
@@ -157,13 +179,18 @@ export function startRssWatchdog(
       BigInt(Math.round(performance.timeOrigin + performance.now())),
     );
   stamp();
+  const ready = new Int32Array(new SharedArrayBuffer(4));
   const orders: WatchdogOrders = {
     beat: beat.buffer as SharedArrayBuffer,
     capBytes: Math.round(maxRssBytes * (1 + RSS_MARGIN_SHARE)),
     heldMs: HELD_MS,
     everyMs: WATCHDOG_SAMPLE_MS,
     line,
+    ready: ready.buffer as SharedArrayBuffer,
   };
   worker.postMessage(orders);
+  // Blocks this thread (no accept can take the released descriptors) until
+  // the thread has its runtime, at most READY_WAIT_MS.
+  Atomics.wait(ready, 0, 0, READY_WAIT_MS);
   return { beat: stamp, dispose: () => worker.terminate() };
 }

@@ -16,6 +16,7 @@ import {
   startRssWatchdog,
   TIME_TOKEN,
 } from "./rss_watchdog.ts";
+import { DescriptorReserve } from "./descriptor_reserve.ts";
 
 /** What {@link WatchdogArming.tick} did. */
 export type ArmingStep =
@@ -41,6 +42,8 @@ export class WatchdogArming {
   #state: RssWatchdog | "off" | undefined;
   readonly #config: Pick<Config, "maxRssBytes" | "logFormat">;
   readonly #since = performance.now();
+  /** Made before any client connects; released for the thread. */
+  #reserve: DescriptorReserve | undefined;
 
   /**
    * @param enabled Whether to start it at all: only in the service's own
@@ -52,6 +55,7 @@ export class WatchdogArming {
   ) {
     this.#config = config;
     if (!enabled || config.maxRssBytes === 0) this.#state = "off";
+    else this.#reserve = new DescriptorReserve();
   }
 
   /** At each sample of the watch (`performance.now()` ms): the loop turned. */
@@ -62,7 +66,12 @@ export class WatchdogArming {
     }
     if (this.#state === "off") return "off";
     if (now - this.#since < ARM_AFTER_MS) return "waiting";
-    const started = startRssWatchdog(this.#config.maxRssBytes, this.#line());
+    const started = startRssWatchdog(
+      this.#config.maxRssBytes,
+      this.#line(),
+      this.#reserve,
+    );
+    this.#reserve = undefined;
     if ("unavailable" in started) {
       this.#state = "off";
       return started;
@@ -73,6 +82,8 @@ export class WatchdogArming {
 
   /** Stops the thread; it is not started again. */
   dispose(): void {
+    this.#reserve?.release();
+    this.#reserve = undefined;
     if (typeof this.#state === "object") this.#state.dispose();
     this.#state = "off";
   }

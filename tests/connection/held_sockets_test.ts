@@ -39,7 +39,11 @@ Deno.test("HeldSockets aborts a held connection after the grace and releases it"
   const held = new HeldSockets(abort, (report) => reports.push(report));
   const heldAt = Date.now();
   let releasedAt = 0;
-  held.hold(peer(40000), () => releasedAt = Date.now());
+  let gone: boolean | undefined;
+  held.hold(peer(40000), (kernelLetGo) => {
+    releasedAt = Date.now();
+    gone = kernelLetGo;
+  });
   try {
     await until(() => releasedAt > 0, "the release", { timeoutMs: 10_000 });
   } finally {
@@ -47,6 +51,7 @@ Deno.test("HeldSockets aborts a held connection after the grace and releases it"
   }
   assert.ok(releasedAt - heldAt >= HELD_ABORT_AFTER_MS, "not before the grace");
   assert.deepEqual(asked, [[peer(40000)]]);
+  assert.equal(gone, true, "released as gone from the kernel");
   assert.equal(held.aborted, 1);
   assert.deepEqual(reports, [{ aborted: 1, left: 0 }]);
 });
@@ -75,18 +80,24 @@ Deno.test("HeldSockets keeps a connection the kernel did not abort, and says why
   await t.step("released at shutdown", () => assert.equal(released, 1));
 });
 
-Deno.test("HeldSockets releases what it cannot ask the kernel about (no ss)", async () => {
+Deno.test("HeldSockets releases what it cannot ask the kernel about (no ss), not as gone", async () => {
   const { abort } = kernel(() => ({ unavailable: "ss: not found" }));
   const reports: HeldReport[] = [];
   const held = new HeldSockets(abort, (report) => reports.push(report));
   let released = false;
-  held.hold(peer(40002), () => released = true);
+  let gone: boolean | undefined;
+  held.hold(peer(40002), (kernelLetGo) => {
+    released = true;
+    gone = kernelLetGo;
+  });
   try {
     await until(() => released, "the release", { timeoutMs: 10_000 });
   } finally {
     await held.dispose();
   }
   assert.deepEqual(reports, [{ aborted: 0, left: 0, reason: "ss: not found" }]);
+  // Only Deno's close event may then free the slot: the socket may be there.
+  assert.equal(gone, false);
 });
 
 Deno.test("HeldSockets asks again when the kernel was too slow to answer", async () => {
