@@ -81,7 +81,7 @@ if (config.port > 0) {
 const watch = new OverloadWatch(echoApp.services, {
   // Every worker shares the port Deno listens on.
   ...(config.port > 0
-    ? { socketBytes: new SocketBytesReader(config.port) }
+    ? { socketBytes: new SocketBytesReader(config.port), port: config.port }
     : {}),
   exit: (code) => {
     output.flush();

@@ -17,6 +17,11 @@
  *   loopback takes them) holds the event loop: a 10 ms timer on the main
  *   loop beside a worker reading RSS every 100 ms, for 6 s; prints each
  *   main-loop gap over 50 ms and the worker's RSS.
+ * - `abort [frameKiB] [atMiB]`: whether a thread can free what a held loop
+ *   collects: as `held`, and once RSS reaches `atMiB` (300) the worker
+ *   reads `ss -tinH` for the listener's connections and destroys the one
+ *   the process read most from (`ss -K`, CAP_NET_ADMIN); prints RSS every
+ *   20 ms around it, how long the two `ss` took, and the main loop's gaps.
  * - `cost`: what one RSS sample costs.
  *
  * @example
@@ -274,6 +279,85 @@ async function held(frameKiB: number) {
   console.log({ frameKiB, mainLoopGapsOver50ms: gaps, rssMiBEvery100ms });
 }
 
+/** The worker of `abort`: aborts the top reader at `atMiB`, RSS every 20 ms. */
+const ABORTER = `
+self.onmessage = async ({ data: { port, atMiB } }) => {
+  const rss = () => Math.round(Deno.memoryUsage().rss / ${MiB});
+  const ss = async (args) => new TextDecoder().decode((await new Deno.Command(
+    "ss", { args, stdout: "piped", stderr: "piped" }).output()).stdout);
+  const out = [];
+  const started = performance.now();
+  const at = () => Math.round(performance.now() - started);
+  let abortedAt = -1;
+  let took = {};
+  while (at() < (abortedAt < 0 ? 30000 : abortedAt + 2000)) {
+    out.push([at(), rss()]);
+    if (abortedAt < 0 && rss() >= atMiB) {
+      abortedAt = at();
+      const text = await ss(["-tinH", "state", "established",
+        "( sport = :" + port + " )"]);
+      took.listMs = at() - abortedAt;
+      let top = "", most = -1;
+      for (const m of text.matchAll(/^(\\d+)\\s+\\d+\\s+\\S+\\s+(\\S+)[^\\n]*\\n\\s[^\\n]*?bytes_received:(\\d+)/gm)) {
+        const read = Number(m[3]) - Number(m[1]);
+        if (read > most) { most = read; top = m[2]; }
+      }
+      took.top = top; took.readMiB = Math.round(most / ${MiB});
+      await ss(["-K", "-tnH", "state", "established",
+        "( sport = :" + port + " ) and ( dst " + top + " )"]);
+      took.abortMs = at() - abortedAt;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  self.postMessage({ out, abortedAt, took });
+};`;
+
+async function abortFromThread(frameKiB: number, atMiB: number) {
+  const server = echoServer();
+  const worker = new Worker(
+    URL.createObjectURL(new Blob([ABORTER], { type: "text/javascript" })),
+    { type: "module" },
+  );
+  const done = new Promise<
+    { out: number[][]; abortedAt: number; took: Record<string, unknown> }
+  >((resolve) => worker.onmessage = (event) => resolve(event.data));
+  worker.postMessage({ port: server.addr.port, atMiB });
+  const started = performance.now();
+  const gaps: number[][] = [];
+  let last = started;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (now - last > 50) {
+      gaps.push([Math.round(now - started), Math.round(now - last)]);
+    }
+    last = now;
+  }, 10);
+  const child = spawnAttacker(server.addr.port, "frag", frameKiB);
+  const { out, abortedAt, took } = await done;
+  clearInterval(timer);
+  try {
+    child.kill();
+  } catch {
+    // It ended with its connection.
+  }
+  await child.status;
+  worker.terminate();
+  await server.shutdown();
+  const near = out.filter(([t = 0]) =>
+    abortedAt >= 0 && t >= abortedAt - 100 && t <= abortedAt + 1500
+  );
+  console.log({
+    frameKiB,
+    atMiB,
+    abortedAtMs: abortedAt,
+    took,
+    rssMiBAroundAbort: near.map(([t, mib]) => `${t}:${mib}`).join(" "),
+    peakMiB: Math.max(...out.map(([, mib]) => mib!)),
+    lastMiB: out.at(-1)?.[1],
+    mainLoopGapsOver50ms: gaps,
+  });
+}
+
 function cost() {
   const n = 20_000;
   let t = performance.now();
@@ -303,10 +387,12 @@ if (import.meta.main) {
   else if (command === "reset") await resetLeak(Number(args[0] ?? 500));
   else if (command === "stall") await stall(args[0] ?? "pong");
   else if (command === "held") await held(Number(args[0] ?? 1024));
-  else if (command === "cost") cost();
+  else if (command === "abort") {
+    await abortFromThread(Number(args[0] ?? 8192), Number(args[1] ?? 300));
+  } else if (command === "cost") cost();
   else {
     console.error(
-      "Usage: overload_facts.ts shutdown | reset [n] | stall pong|empty|frag | held [frameKiB] | cost",
+      "Usage: overload_facts.ts shutdown | reset [n] | stall pong|empty|frag | held [frameKiB] | abort [frameKiB] [atMiB] | cost",
     );
     Deno.exit(2);
   }

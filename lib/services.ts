@@ -47,6 +47,8 @@ export interface ListenerState {
 export type IncidentAction =
   | "recycled"
   | "reported"
+  /** The RSS watchdog thread aborted the connections it named. */
+  | "aborted"
   | "exit";
 
 /** One incident, as logged and as `/healthz` shows the last one. */
@@ -65,6 +67,10 @@ export interface IncidentRecord {
   cpuPercent?: number;
   /** Connections closed with 1013 by the recycle. */
   closed: number;
+  /** Connections the RSS watchdog thread aborted (action `aborted`). */
+  aborted?: number;
+  /** How long the event loop had been held when the thread acted, in ms. */
+  eventLoopHeldMs?: number;
   /** Client keys struck (connected and silent through the incident). */
   struck: string[];
   /** Client keys now refused, with the seconds each. */

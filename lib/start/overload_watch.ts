@@ -13,7 +13,10 @@
  *    pending WebSocket read, which is what frees the fragments, and once the
  *    old connections are gone the server listens again on the same port).
  *    Under `deno serve` Deno owns the listener, so uncounted memory ends the
- *    process instead (non-zero, for `Restart=`).
+ *    process instead (non-zero, for `Restart=`). While Deno holds the loop
+ *    the RSS watchdog thread acts instead (`watchdog_thread.ts`): it aborts
+ *    the connections being read from, which this watch strikes once the
+ *    loop turns, or ends the process.
  * 3. Attribute: the client whose connection brought bytes the app never
  *    saw (the kernel's count, `ss`), or else showed no flow during the
  *    trouble, is struck (`incident_suspects.ts`); two strikes with no
@@ -41,7 +44,10 @@ import {
   readKernel,
   type Suspects,
 } from "./incident_suspects.ts";
-import { reportIncident, withEvidence } from "./incident_log.ts";
+import { reportIncident } from "./incident_log.ts";
+import { incidentRecord } from "./incident_record.ts";
+import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
+import type { ThreadAbort } from "./watchdog_thread.ts";
 import type {
   OverloadWatchOptions,
   WatchedServices,
@@ -56,6 +62,7 @@ import {
 } from "./descriptor_budget.ts";
 import { type OpenFileLimit, readOpenFileLimit } from "./fd_limit.ts";
 import { OverloadSignals, type Sample } from "./overload_signals.ts";
+import { type ProcessReaders, takeSample } from "./process_sample.ts";
 import { WatchdogArming } from "./watchdog_arming.ts";
 import { drained } from "./recycle_drain.ts";
 
@@ -73,9 +80,7 @@ export class OverloadWatch {
   readonly #services: WatchedServices;
   readonly #options: OverloadWatchOptions;
   readonly #signals: OverloadSignals;
-  readonly #readRss: () => number;
-  readonly #readCpuMs: () => number;
-  readonly #readFairShare: () => number | undefined;
+  readonly #readers: ProcessReaders;
   readonly #leaks = new UpgradeLeaks();
   readonly #fdLimit: OpenFileLimit | "unknown";
   #ticks = 0;
@@ -104,14 +109,20 @@ export class OverloadWatch {
       // Without a recycle the only action is ending the process.
       earlyTrip: options.recycle !== undefined,
     });
-    this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
+    this.#readers = {
+      readRss: options.readRss ?? (() => Deno.memoryUsage().rss),
+      readCpuMs: options.readCpuMs ?? processCpuMs,
+      readFairShare: options.readFairShare ?? fairShare,
+    };
     // The thread reads the process's own RSS: pointless beside a fake one.
     this.#watchdog = new WatchdogArming(
       options.watchdog === true && !options.readRss,
       config,
+      {
+        ...(options.port ? { port: options.port } : {}),
+        onAbort: (abort) => this.#threadAborted(abort),
+      },
     );
-    this.#readCpuMs = options.readCpuMs ?? processCpuMs;
-    this.#readFairShare = options.readFairShare ?? fairShare;
     this.#fdLimit = (options.readOpenFileLimit ?? readOpenFileLimit)();
     if (this.#fdLimit !== "unknown" && this.#fdLimit.soft !== Infinity) {
       services.metrics.descriptorLimit = this.#fdLimit.soft;
@@ -149,27 +160,13 @@ export class OverloadWatch {
   }
 
   #sample(now: number, delayMs: number): void {
-    const { metrics, memory, overload } = this.#services;
-    // Every worker's: RSS is the process's (`deno serve --parallel`).
-    const counted = memory.processCounted(metrics.bytesIn + metrics.bytesOut);
-    const sample: Sample = {
+    const { overload } = this.#services;
+    const last = this.#last;
+    const sample = takeSample(this.#services, this.#readers, {
       at: now,
-      // 0 means the read failed (no descriptor left): keep the last sample.
-      rssBytes: this.#readRss() || (this.#last?.rssBytes ?? 0),
-      usedBytes: counted.used,
-      movedBytes: counted.moved,
       delayMs,
-      messagesIn: metrics.messagesIn,
-      connectionChanges: 2 * metrics.connectionsTotal -
-        metrics.connectionsOpen,
-      requests: metrics.httpRequests,
-      bytesIn: metrics.bytesIn,
-      // `/sse` events are messages out too.
-      messagesOut: metrics.messagesOut + metrics.streamEventsOut,
-      bytesOut: metrics.bytesOut,
-      cpuMs: this.#readCpuMs(),
-      fairShare: this.#readFairShare(),
-    };
+      last,
+    });
     this.#last = sample;
     this.#watch(now);
     this.#settledAt = this.#lastAt;
@@ -200,10 +197,12 @@ export class OverloadWatch {
     if (typeof step === "object") {
       const message = `RSS watchdog not started: ${step.unavailable}`;
       this.#services.log({ event: "error", message });
-    } else if (step === "started") {
+    } else if (step === "started" || step === "aborted") {
       this.#services.overload.watchdog = true;
       // Making its isolate held this thread and used CPU (120-240 ms at
-      // load average 24): the watch's own doing, not the clients'.
+      // load average 24): the watch's own doing, not the clients'. After
+      // an abort the held loop and the memory are gone with the attacker:
+      // no recycle for them.
       this.#signals.reset();
       this.#skipNext = true;
     }
@@ -285,10 +284,7 @@ export class OverloadWatch {
     return findSuspects(this.#services, moments, reading);
   }
 
-  /**
-   * Strikes `keys`, counts the incident and builds its record, with how the
-   * suspects were found (`evidence`) when they were judged.
-   */
+  /** Strikes `keys`, counts the incident and builds its record. */
   #record(
     cause: IncidentCause,
     action: IncidentAction,
@@ -296,31 +292,26 @@ export class OverloadWatch {
     closed: number,
     evidence?: Suspects,
   ): IncidentRecord {
-    const { metrics, suspects, overload, memory } = this.#services;
-    metrics.incident(cause);
-    overload.incidents++;
-    const refused: Record<string, number> = {};
-    for (const strike of suspects.strike(keys)) {
-      if (strike.refusedForSeconds === 0) continue;
-      refused[strike.key] = strike.refusedForSeconds;
-      metrics.suspectsListed++;
-    }
-    const last = this.#last;
-    const record: IncidentRecord = {
+    return incidentRecord(this.#services, {
       cause,
       action,
-      at: new Date().toISOString(),
-      rssBytes: last?.rssBytes ?? 0,
-      usedBytes: last?.usedBytes ?? memory.state().usedBytes,
-      eventLoopDelayMs: Math.round(last?.delayMs ?? 0),
-      ...(this.#signals.cpuShare === undefined
-        ? {}
-        : { cpuPercent: Math.round(this.#signals.cpuShare * 100) }),
+      keys,
       closed,
-      struck: keys,
-      refused,
-    };
-    return evidence ? withEvidence(record, evidence) : record;
+      last: this.#last,
+      cpuShare: this.#signals.cpuShare,
+      ...(evidence ? { evidence } : {}),
+    });
+  }
+
+  /**
+   * The RSS watchdog thread aborted connections while the loop was held:
+   * their clients are struck and the incident reported, now that it
+   * turned. The memory went with them: nothing else is done.
+   */
+  #threadAborted(abort: ThreadAbort): void {
+    const keys = abortedKeys(this.#services, abort.peers);
+    const record = this.#record("uncounted_memory", "aborted", keys, 0);
+    reportIncident(this.#services, withThreadAbort(record, abort));
   }
 
   async #recycleFor(cause: IncidentCause, reason?: string): Promise<void> {
@@ -373,7 +364,7 @@ export class OverloadWatch {
         () =>
           drained(
             this.#services,
-            this.#readRss,
+            this.#readers.readRss,
             performance.now() + RECYCLE_DRAIN_MS,
           ),
         RELISTEN_LIMIT_MS,
@@ -384,7 +375,7 @@ export class OverloadWatch {
       record.error = String((error as Error)?.message ?? error);
       return this.#fail(record, cause);
     }
-    record.rssAfterBytes = this.#readRss();
+    record.rssAfterBytes = this.#readers.readRss();
     overload.status = "ok";
     reportIncident(this.#services, record);
     this.#signals.reset();

@@ -69,6 +69,12 @@ export interface OverloadWatchOptions {
    * with the real RSS (no `readRss`). @default false
    */
   watchdog?: boolean;
+  /**
+   * The listener's port: where the process may destroy sockets
+   * (CAP_NET_ADMIN), the watchdog thread aborts the connections of it that
+   * a held loop is reading from, before it would end the process.
+   */
+  port?: number;
   /** @default {@link LISTENER_DOWN_LIMIT_MS} */
   listenerDownLimitMs?: number;
   /** @default {@link FAIL_EXIT_DELAY_MS} */

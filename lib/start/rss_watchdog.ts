@@ -31,6 +31,7 @@
  * @module
  */
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
+import { type ThreadAbort, watchdogThread } from "./watchdog_thread.ts";
 
 /** How often the thread reads RSS, in ms: 400 MiB/s adds 8 MiB between two. */
 export const WATCHDOG_SAMPLE_MS = 20;
@@ -53,22 +54,80 @@ export const HELD_MS = 1000;
  * holds it from then on: no later trigger would fire).
  */
 export const ARM_AFTER_MS = 300;
+/**
+ * Where the thread may abort connections, how far past MAX_RSS_BYTES RSS
+ * may still go with the loop held before it ends the process, as a share
+ * of it: an abort at MAX_RSS_BYTES that did not free enough (README "Known
+ * limits").
+ */
+export const ABORT_KILL_MARGIN_SHARE = 0.5;
+/**
+ * From what share of MAX_RSS_BYTES, with the loop held, the thread lists
+ * the listener's connections (`ss`, every {@link LOOK_EVERY_MS}) so that
+ * an abort compares with a look made before it.
+ */
+export const LOOK_AT_SHARE = 0.5;
+/** How long the loop must be held before the thread looks, in ms. */
+export const LOOK_HELD_MS = 250;
+/** How often it looks while it does, in ms. */
+export const LOOK_EVERY_MS = 250;
+/**
+ * How old a look may be to compare with, in ms; an older one is replaced
+ * by two looks {@link WATCHDOG_SAMPLE_MS} apart.
+ */
+export const LOOK_FRESH_MS = 1000;
+/**
+ * How much the process must have read from a connection since the look
+ * before to be aborted, in bytes: a held loop reads from the connections
+ * Deno is draining and no other.
+ */
+export const ABORT_MIN_READ_BYTES = 1024 * 1024;
+/** How long one `ss` call of the thread may take, in ms. */
+export const THREAD_SS_TIMEOUT_MS = 1000;
 
 /** What the thread is told when it starts. */
 export interface WatchdogOrders {
   /** The watch's last sample, ms since the epoch, in a shared BigInt64Array. */
   beat: SharedArrayBuffer;
-  /** RSS at which it may end the process, in bytes. */
+  /**
+   * RSS at which it ends the process once it cannot abort, in bytes:
+   * MAX_RSS_BYTES plus {@link RSS_MARGIN_SHARE}.
+   */
   capBytes: number;
+  /** RSS at which it aborts connections, in bytes: MAX_RSS_BYTES. */
+  abortAtBytes: number;
+  /**
+   * RSS at which it ends the process even where it may abort, in bytes:
+   * MAX_RSS_BYTES plus {@link ABORT_KILL_MARGIN_SHARE}.
+   */
+  killAtBytes: number;
+  /** RSS from which it looks, in bytes ({@link LOOK_AT_SHARE}). */
+  lookAtBytes: number;
+  /** See {@link LOOK_HELD_MS}. */
+  lookHeldMs: number;
+  /** See {@link LOOK_EVERY_MS}. */
+  lookEveryMs: number;
+  /** See {@link LOOK_FRESH_MS}. */
+  lookFreshMs: number;
+  /** See {@link ABORT_MIN_READ_BYTES}. */
+  abortMinReadBytes: number;
+  /** See {@link THREAD_SS_TIMEOUT_MS}. */
+  ssTimeoutMs: number;
+  /** The listener's port; 0 when unknown: then it never aborts. */
+  port: number;
   /** See {@link HELD_MS}. */
   heldMs: number;
   /** See {@link WATCHDOG_SAMPLE_MS}. */
   everyMs: number;
-  /** An Int32 the thread sets to 1 (and notifies) once it runs. */
+  /**
+   * Two shared Int32s: the thread sets the first to 1 (and notifies) once
+   * it runs, and adds 1 to the second at each abort.
+   */
   ready: SharedArrayBuffer;
   /**
    * The log line to write before ending it, formatted as the service's log
-   * (LOG_FORMAT) with {@link RSS_TOKEN}, {@link HELD_TOKEN} and, in JSON,
+   * (LOG_FORMAT) with {@link RSS_TOKEN}, {@link HELD_TOKEN},
+   * {@link ABORT_TOKEN} and, in JSON,
    * {@link TIME_TOKEN} in place of the values known only then.
    */
   line: string;
@@ -78,60 +137,37 @@ export interface WatchdogOrders {
 export const RSS_TOKEN = "__rss_bytes__";
 /** Stands for how long the loop was held, in {@link WatchdogOrders.line}. */
 export const HELD_TOKEN = "__held_ms__";
+/**
+ * Stands for why the thread did not abort (or that aborting did not free
+ * enough), in {@link WatchdogOrders.line}.
+ */
+export const ABORT_TOKEN = "__abort__";
 /** Stands for the time in a JSON {@link WatchdogOrders.line}. */
 export const TIME_TOKEN = new Date(0).toISOString();
-
-/**
- * The thread's code. Self-contained: it runs from its own source text
- * (`Function.prototype.toString`), so it may use no import or outer name.
- */
-function watchdogThread(): void {
-  globalThis.addEventListener("message", (event: Event) => {
-    const orders = (event as MessageEvent<WatchdogOrders>).data;
-    const beat = new BigInt64Array(orders.beat);
-    const ready = new Int32Array(orders.ready);
-    Atomics.store(ready, 0, 1);
-    Atomics.notify(ready, 0);
-    const write = (text: string) => {
-      const bytes = new TextEncoder().encode(text + "\n");
-      let offset = 0;
-      while (offset < bytes.length) {
-        offset += Deno.stdout.writeSync(bytes.subarray(offset));
-      }
-    };
-    const timer = setInterval(() => {
-      const rss = Deno.memoryUsage().rss;
-      if (rss < orders.capBytes) return;
-      const now = performance.timeOrigin + performance.now();
-      const heldMs = Math.round(now - Number(Atomics.load(beat, 0)));
-      if (heldMs < orders.heldMs) return;
-      clearInterval(timer);
-      try {
-        write(
-          orders.line.replace(`"__rss_bytes__"`, String(rss))
-            .replace("__rss_bytes__", String(rss))
-            .replace(`"__held_ms__"`, String(heldMs))
-            .replace("__held_ms__", String(heldMs))
-            .replace("1970-01-01T00:00:00.000Z", new Date().toISOString()),
-        );
-      } catch {
-        // The log's reader has gone: ending the process matters more.
-      }
-      try {
-        Deno.kill(Deno.pid, "SIGKILL");
-      } catch (error) {
-        write(`{"event":"error","message":${JSON.stringify(String(error))}}`);
-      }
-    }, orders.everyMs);
-  });
-}
 
 /** A started watchdog: the watch beats it at each sample. */
 export interface RssWatchdog {
   /** Records that the watch sampled now (the loop turned). */
   beat(): void;
+  /** How many aborts the thread has made (read without a turn of the loop). */
+  aborts(): number;
   /** Stops the thread. */
   dispose(): void;
+}
+
+/** How to start the thread ({@link startRssWatchdog}). */
+export interface WatchdogStart {
+  /**
+   * The log line to write before ending the process, with the tokens of
+   * {@link WatchdogOrders.line}.
+   */
+  line: string;
+  /** Descriptors held for the thread's runtime, released for it. */
+  reserve?: DescriptorReserve;
+  /** The listener's port, whose connections it may abort. */
+  port?: number;
+  /** Called on the main loop with each abort the thread made. */
+  onAbort?: (abort: ThreadAbort) => void;
 }
 
 /** How long starting the thread may block the event loop, in ms. */
@@ -148,20 +184,17 @@ export const READY_WAIT_MS = 2000;
  * released just before, and no accept can take them while this thread is
  * blocked.
  *
- * @param line The log line to write before ending the process, with the
- * tokens of {@link WatchdogOrders.line}.
  * @returns The watchdog, or the reason it could not start (no `Worker`,
  * as on some hosts).
  */
 export function startRssWatchdog(
   maxRssBytes: number,
-  line: string,
-  reserve?: DescriptorReserve,
+  start: WatchdogStart,
 ): RssWatchdog | { unavailable: string } {
   const source = `(${watchdogThread.toString()})();`;
   let worker: Worker;
   // The thread's runtime needs descriptors of its own: the reserve's.
-  reserve?.release();
+  start.reserve?.release();
   try {
     const url = URL.createObjectURL(
       new Blob([source], { type: "text/javascript" }),
@@ -179,18 +212,36 @@ export function startRssWatchdog(
       BigInt(Math.round(performance.timeOrigin + performance.now())),
     );
   stamp();
-  const ready = new Int32Array(new SharedArrayBuffer(4));
+  const ready = new Int32Array(new SharedArrayBuffer(8));
   const orders: WatchdogOrders = {
     beat: beat.buffer as SharedArrayBuffer,
     capBytes: Math.round(maxRssBytes * (1 + RSS_MARGIN_SHARE)),
+    abortAtBytes: maxRssBytes,
+    killAtBytes: Math.round(maxRssBytes * (1 + ABORT_KILL_MARGIN_SHARE)),
+    lookAtBytes: Math.round(maxRssBytes * LOOK_AT_SHARE),
+    lookHeldMs: LOOK_HELD_MS,
+    lookEveryMs: LOOK_EVERY_MS,
+    lookFreshMs: LOOK_FRESH_MS,
+    abortMinReadBytes: ABORT_MIN_READ_BYTES,
+    ssTimeoutMs: THREAD_SS_TIMEOUT_MS,
+    port: start.port ?? 0,
     heldMs: HELD_MS,
     everyMs: WATCHDOG_SAMPLE_MS,
-    line,
+    line: start.line,
     ready: ready.buffer as SharedArrayBuffer,
   };
+  const onAbort = start.onAbort;
+  if (onAbort) {
+    worker.onmessage = (event: MessageEvent<ThreadAbort>) =>
+      onAbort(event.data);
+  }
   worker.postMessage(orders);
   // Blocks this thread (no accept can take the released descriptors) until
   // the thread has its runtime, at most READY_WAIT_MS.
   Atomics.wait(ready, 0, 0, READY_WAIT_MS);
-  return { beat: stamp, dispose: () => worker.terminate() };
+  return {
+    beat: stamp,
+    aborts: () => Atomics.load(ready, 1),
+    dispose: () => worker.terminate(),
+  };
 }

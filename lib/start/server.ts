@@ -175,6 +175,7 @@ export function startServer(
       socketBytes: new SocketBytesReader(server.addr.port),
       ...(options.exit ? { exit: options.exit } : {}),
       watchdog: options.watchdog === true,
+      port: server.addr.port,
       // Before a planned exit (leaked descriptors): the SIGTERM path.
       drain: () => shutdown(),
     });

@@ -8,6 +8,8 @@
 import { formatJson, formatText, type LogRecord } from "../log.ts";
 import type { Config } from "../config.ts";
 import {
+  ABORT_KILL_MARGIN_SHARE,
+  ABORT_TOKEN,
   ARM_AFTER_MS,
   HELD_TOKEN,
   RSS_MARGIN_SHARE,
@@ -16,15 +18,26 @@ import {
   startRssWatchdog,
   TIME_TOKEN,
 } from "./rss_watchdog.ts";
+import type { ThreadAbort } from "./watchdog_thread.ts";
 import { DescriptorReserve } from "./descriptor_reserve.ts";
 
 /** What {@link WatchdogArming.tick} did. */
 export type ArmingStep =
   | "beat"
+  /** The thread aborted connections since the tick before (a beat too). */
+  | "aborted"
   | "waiting"
   | "off"
   | "started"
   | { unavailable: string };
+
+/** Where the thread may abort connections, and who hears of it. */
+export interface ArmingAborts {
+  /** The listener's port (`rss_watchdog.ts` `WatchdogStart.port`). */
+  port?: number;
+  /** Called on the main loop with each abort the thread made. */
+  onAbort?: (abort: ThreadAbort) => void;
+}
 
 /**
  * Starts the watchdog {@link ARM_AFTER_MS} after it is made, then beats it
@@ -44,6 +57,9 @@ export class WatchdogArming {
   readonly #since = performance.now();
   /** Made before any client connects; released for the thread. */
   #reserve: DescriptorReserve | undefined;
+  readonly #aborts: ArmingAborts;
+  /** The thread's abort count at the tick before. */
+  #abortsSeen = 0;
 
   /**
    * @param enabled Whether to start it at all: only in the service's own
@@ -52,8 +68,10 @@ export class WatchdogArming {
   constructor(
     enabled: boolean,
     config: Pick<Config, "maxRssBytes" | "logFormat">,
+    aborts: ArmingAborts = {},
   ) {
     this.#config = config;
+    this.#aborts = aborts;
     if (!enabled || config.maxRssBytes === 0) this.#state = "off";
     else this.#reserve = new DescriptorReserve();
   }
@@ -62,15 +80,18 @@ export class WatchdogArming {
   tick(now: number): ArmingStep {
     if (typeof this.#state === "object") {
       this.#state.beat();
-      return "beat";
+      const aborts = this.#state.aborts();
+      if (aborts === this.#abortsSeen) return "beat";
+      this.#abortsSeen = aborts;
+      return "aborted";
     }
     if (this.#state === "off") return "off";
     if (now - this.#since < ARM_AFTER_MS) return "waiting";
-    const started = startRssWatchdog(
-      this.#config.maxRssBytes,
-      this.#line(),
-      this.#reserve,
-    );
+    const started = startRssWatchdog(this.#config.maxRssBytes, {
+      line: this.#line(),
+      ...(this.#reserve ? { reserve: this.#reserve } : {}),
+      ...this.#aborts,
+    });
     this.#reserve = undefined;
     if ("unavailable" in started) {
       this.#state = "off";
@@ -98,9 +119,10 @@ export class WatchdogArming {
       rssBytes: RSS_TOKEN,
       maxRssBytes: this.#config.maxRssBytes,
       eventLoopHeldMs: HELD_TOKEN,
-      reason: `RSS past MAX_RSS_BYTES plus ${
-        RSS_MARGIN_SHARE * 100
-      }% while Deno held the event loop: only ending the process frees it`,
+      abort: ABORT_TOKEN,
+      reason: `RSS past MAX_RSS_BYTES plus ${RSS_MARGIN_SHARE * 100}% (${
+        ABORT_KILL_MARGIN_SHARE * 100
+      }% while aborting the connections read from could still help) while Deno held the event loop: only ending the process frees it`,
     };
     return this.#config.logFormat === "json"
       ? formatJson(record, new Date(TIME_TOKEN))

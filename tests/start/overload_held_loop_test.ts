@@ -1,17 +1,26 @@
 /**
- * An endless fragmented message in 8 MiB frames, as fast as loopback takes
- * it: Deno's read op can hold the event loop for as long as the frames
- * come, so the overload watch never samples; the RSS watchdog thread
- * (`lib/start/rss_watchdog.ts`) then ends the process before RSS passes
- * MAX_RSS_BYTES plus its margin. On a loaded machine the attacker may be
- * the slower one and the loop turns: the watch recycles. Either way the
- * peak stays under the bound. Real sockets, the start task's flags.
+ * Endless fragmented messages in 8 MiB frames, as fast as loopback takes
+ * them: Deno's read op can hold the event loop for as long as the frames
+ * come, so the overload watch never samples. The RSS watchdog thread
+ * (`lib/start/watchdog_thread.ts`) acts then: where the process may
+ * destroy sockets (CAP_NET_ADMIN) it aborts the connections being read
+ * from and the process lives; where it may not, it ends the process
+ * (SIGKILL, one log line) past MAX_RSS_BYTES plus its margin. On a loaded
+ * machine the attacker may be the slower one and the loop turns: the
+ * watch recycles. Either way the peak stays under the bound. Real
+ * sockets, the start task's flags.
+ *
+ * @module
  */
 import assert from "node:assert/strict";
 import { endlessFragments } from "../../bench/overload_attacks.ts";
 import { until } from "../_client.ts";
 import { RSS_MARGIN_SHARE } from "../../lib/start/rss_watchdog.ts";
 import {
+  ATTACKER,
+  attackTwice,
+  BYSTANDER,
+  CAN_ABORT,
   type LogRecord,
   MAX_RSS,
   MiB,
@@ -29,59 +38,137 @@ function peak(pid: number): number | undefined {
   }
 }
 
-/** Tries of the attack, each from its own address (no refusal between). */
-const TRIES = 3;
+/** Attacker connections at once, as in the stranger's review. */
+const ATTACKERS = 3;
+/** What each may send: far past the bound. */
+const BUDGET_BYTES = 4096 * MiB;
+
+/** Memory incidents acted on (aborted or recycled), in the order logged. */
+function actedOn(records: LogRecord[]): LogRecord[] {
+  return records.filter((record) =>
+    record.event === "overload_incident" &&
+    (record.action === "aborted" || record.action === "recycled")
+  );
+}
+
+/** The service, once its watchdog thread runs, with its peak RSS watched. */
+async function startWatched(withoutAbort: boolean) {
+  const service = await startAttacked({}, { withoutAbort });
+  const { child } = service.running;
+  let peakBytes = 0;
+  const watching = setInterval(() => {
+    peakBytes = Math.max(peakBytes, peak(child.pid) ?? 0);
+  }, 5);
+  let status: Deno.CommandStatus | undefined;
+  child.status.then((ended) => status = ended);
+  // The thread starts shortly after start-up (ARM_AFTER_MS).
+  let armed = false;
+  const polling = setInterval(async () => {
+    try {
+      const health = await fetch(`http://127.0.0.1:${service.port}/healthz`);
+      armed = (await health.json()).overload.watchdog === true;
+    } catch {
+      // Not answering yet.
+    }
+  }, 100);
+  try {
+    await until(() => armed, "the watchdog thread running");
+  } finally {
+    clearInterval(polling);
+  }
+  return {
+    service,
+    peakBytes: () => peakBytes,
+    status: () => status,
+    async [Symbol.asyncDispose]() {
+      clearInterval(watching);
+      await service[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "fragments that hold the event loop from 3 connections: the watchdog thread aborts them, the process lives within MAX_RSS_BYTES plus the margin, the bystander echoes again within 5 s and the attacker is refused on its third try",
+  ignore: !CAN_ABORT,
+  fn: async () => {
+    await using watched = await startWatched(false);
+    const { service } = watched;
+    const { third, report } = await attackTwice(service.port, async (try_) => {
+      const results = await Promise.all(
+        Array.from(
+          { length: ATTACKERS },
+          () =>
+            endlessFragments(service.port, ATTACKER, BUDGET_BYTES, {
+              frameBytes: 8 * MiB,
+            }),
+        ),
+      );
+      // Struck at two incidents of its first try, it is refused sooner.
+      if (results.every((result) => result.status === 429) && try_ > 1) return;
+      assert.ok(results.some((result) => result.status === 101));
+      assert.ok(results.every((result) => result.cut), `try ${try_} cut`);
+      await until(
+        () => actedOn(service.records).length >= try_ || !!watched.status(),
+        `try ${try_}'s abort or recycle`,
+        { timeoutMs: 30_000 },
+      );
+    });
+    const acted = actedOn(service.records);
+    assert.equal(watched.status(), undefined, JSON.stringify(acted));
+    assert.equal(third, 429, JSON.stringify(acted));
+    assert.equal(report.refusals.get(429), undefined, "bystander refused");
+    assert.ok(
+      watched.peakBytes() < RSS_BOUND,
+      `peak RSS ${watched.peakBytes() / MiB} MiB, bound ${
+        RSS_BOUND / MiB
+      } MiB; ${JSON.stringify(acted)}`,
+    );
+    for (const record of acted) {
+      assert.ok(!String(record.struck).includes(BYSTANDER), "bystander struck");
+      if (record.action !== "aborted") continue;
+      assert.equal(record.struck, ATTACKER, JSON.stringify(record));
+      // It acted past MAX_RSS_BYTES with the loop held, not before.
+      assert.ok(Number(record.rssBytes) >= MAX_RSS, JSON.stringify(record));
+      assert.ok(Number(record.eventLoopHeldMs) >= 1000, JSON.stringify(record));
+      assert.ok(Number(record.aborted) >= 1, JSON.stringify(record));
+    }
+  },
+});
 
 Deno.test(
-  "fragments that hold the event loop never take RSS past MAX_RSS_BYTES plus the margin: the watch recycles when the loop turns, else the watchdog ends the process (SIGKILL, one log line)",
+  "fragments that hold the event loop where sockets cannot be aborted: the watch recycles when the loop turns, else the watchdog ends the process past MAX_RSS_BYTES plus the margin (SIGKILL, one log line)",
   async () => {
-    await using service = await startAttacked();
-    const { child } = service.running;
-    let peakBytes = 0;
-    const watching = setInterval(() => {
-      peakBytes = Math.max(peakBytes, peak(child.pid) ?? 0);
-    }, 5);
-    let status: Deno.CommandStatus | undefined;
-    child.status.then((ended) => status = ended);
-    try {
-      // The thread starts shortly after start-up (ARM_AFTER_MS).
-      let armed = false;
-      const polling = setInterval(async () => {
-        const health = await fetch(`http://127.0.0.1:${service.port}/healthz`);
-        armed = (await health.json()).overload.watchdog === true;
-      }, 100);
-      try {
-        await until(() => armed, "the watchdog thread running");
-      } finally {
-        clearInterval(polling);
-      }
-      // Whether Deno lets the loop turn depends on who is faster, the
-      // attacker or the collecting: try until the loop is held.
-      for (let try_ = 1; try_ <= TRIES && !status; try_++) {
-        const result = await endlessFragments(
-          service.port,
-          `127.0.0.${10 + try_}`,
-          4096 * MiB,
-          { frameBytes: 8 * MiB },
-        );
-        assert.equal(result.status, 101);
-        assert.ok(result.cut, `try ${try_} is cut before its 4 GiB`);
-        await until(
-          () => status !== undefined || recycled(service.records) >= try_,
-          `try ${try_}'s recycle or the process's end`,
-          { timeoutMs: 30_000 },
-        );
-      }
-    } finally {
-      clearInterval(watching);
+    await using watched = await startWatched(true);
+    const { service } = watched;
+    // Whether Deno lets the loop turn depends on who is faster, the
+    // attacker or the collecting: try until the loop is held.
+    const TRIES = 3;
+    for (let try_ = 1; try_ <= TRIES && !watched.status(); try_++) {
+      const result = await endlessFragments(
+        service.port,
+        `127.0.0.${10 + try_}`,
+        BUDGET_BYTES,
+        { frameBytes: 8 * MiB },
+      );
+      assert.equal(result.status, 101);
+      assert.ok(result.cut, `try ${try_} is cut before its 4 GiB`);
+      await until(
+        () => !!watched.status() || actedOn(service.records).length >= try_,
+        `try ${try_}'s recycle or the process's end`,
+        { timeoutMs: 30_000 },
+      );
     }
     assert.ok(
-      peakBytes < RSS_BOUND,
-      `peak RSS ${peakBytes / MiB} MiB, bound ${RSS_BOUND / MiB} MiB`,
+      watched.peakBytes() < RSS_BOUND,
+      `peak RSS ${watched.peakBytes() / MiB} MiB, bound ${RSS_BOUND / MiB} MiB`,
     );
+    const acted = actedOn(service.records);
+    assert.ok(acted.every((record) => record.action === "recycled"));
+    const status = watched.status();
     if (!status) {
       // Every try turned the loop: recycled each time, the process alive.
-      assert.equal(recycled(service.records), TRIES);
+      assert.equal(acted.length, TRIES);
       return;
     }
     assert.equal(status.signal, "SIGKILL", JSON.stringify(status));
@@ -91,7 +178,7 @@ Deno.test(
     assert.equal(killed.length, 1, JSON.stringify(service.records.slice(-5)));
     const line = killed[0]!;
     assert.equal(line.cause, "uncounted_memory");
-    // It acted past MAX_RSS_BYTES plus the margin, not before.
+    // Past MAX_RSS_BYTES plus the margin with no abort possible, not before.
     assert.ok(
       Number(line.rssBytes) >= MAX_RSS * (1 + RSS_MARGIN_SHARE),
       JSON.stringify(line),
@@ -99,10 +186,3 @@ Deno.test(
     assert.ok(Number(line.eventLoopHeldMs) >= 1000, JSON.stringify(line));
   },
 );
-
-/** The listener recycles logged so far. */
-function recycled(records: LogRecord[]): number {
-  return records.filter((record) =>
-    record.event === "overload_incident" && record.action === "recycled"
-  ).length;
-}

@@ -1,0 +1,70 @@
+/**
+ * What the main loop makes of an abort by the RSS watchdog thread
+ * (`watchdog_thread.ts`): the clients whose connections it aborted, to be
+ * struck like any attacker (`suspects.ts`: two strikes with no vouching
+ * between refuse the address), and the incident's record. Split from
+ * `overload_watch.ts`, which reports it when the loop turns.
+ *
+ * @module
+ */
+import type { IncidentRecord, Services } from "../services.ts";
+import { clientKey } from "../admission/client_ip.ts";
+import { peerKey } from "./socket_bytes.ts";
+import type { ThreadAbort } from "./watchdog_thread.ts";
+
+/** The reason an abort's incident line gives. */
+export const ABORTED_REASON =
+  "Deno held the event loop collecting what no message counts while RSS passed MAX_RSS_BYTES: the RSS watchdog thread aborted the connections it was reading from (ss -K)";
+
+/**
+ * The client keys of the aborted connections: the key its connection was
+ * admitted under, found by peer among the open connections; else, when
+ * the peer is the client itself (no TRUST_PROXY), the key of its address.
+ * Behind a proxy an unknown peer is the proxy's: not struck.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { abortedKeys } from "./thread_aborts.ts";
+ * const services = {
+ *   registry: { connections: () => [] },
+ *   config: { trustProxy: 0, ipv6PrefixLength: 64 },
+ * };
+ * const peers = [{ hostname: "127.0.0.2", port: 5 }, { hostname: "127.0.0.2", port: 6 }];
+ * assert.deepEqual(abortedKeys(services, peers), ["127.0.0.2"]);
+ * ```
+ */
+export function abortedKeys(
+  services: {
+    registry: Pick<Services["registry"], "connections">;
+    config: Pick<Services["config"], "trustProxy" | "ipv6PrefixLength">;
+  },
+  peers: ThreadAbort["peers"],
+): string[] {
+  const byPeer = new Map<string, string>();
+  for (const [connection, key] of services.registry.connections()) {
+    const peer = connection.activity?.().peer;
+    if (peer) byPeer.set(peerKey(peer.hostname, peer.port), key);
+  }
+  const keys = new Set<string>();
+  for (const { hostname, port } of peers) {
+    const key = byPeer.get(peerKey(hostname, port)) ??
+      (services.config.trustProxy === 0
+        ? clientKey(hostname, services.config.ipv6PrefixLength)
+        : undefined);
+    if (key !== undefined) keys.add(key);
+  }
+  return [...keys];
+}
+
+/** Fills in what the thread saw into an incident's `record`. */
+export function withThreadAbort(
+  record: IncidentRecord,
+  abort: ThreadAbort,
+): IncidentRecord {
+  record.rssBytes = abort.rssBytes;
+  record.eventLoopHeldMs = abort.heldMs;
+  record.aborted = abort.peers.length;
+  record.reason = ABORTED_REASON;
+  return record;
+}

@@ -1,0 +1,224 @@
+/**
+ * The RSS watchdog thread's own code (`rss_watchdog.ts` starts it from its
+ * source text). Every {@link WatchdogOrders.everyMs} it reads RSS and how
+ * long the watch on the main loop has gone without a sample; while the
+ * loop is held (Deno collecting an endless fragmented message inside one
+ * read op, issue #20) it acts in two steps, the least collateral first:
+ *
+ * 1. Past {@link WatchdogOrders.abortAtBytes} (MAX_RSS_BYTES), where the
+ *    kernel may destroy sockets (`ss -K`, CAP_NET_ADMIN), it aborts the
+ *    listener's connections the process read most from since its look
+ *    before (`ss -tinH`: `bytes_received` minus Recv-Q grows only on the
+ *    connections Deno is draining; a held loop reads nothing else). The
+ *    abort fails Deno's held read, which frees the fragments and lets the
+ *    loop turn; the thread tells the main loop whom it aborted
+ *    ({@link ThreadAbort}) so they are struck. Measured (`deno run -A
+ *    bench/overload_facts.ts abort 8192 300`, load average 17): `ss`
+ *    listed in 178 ms, aborted at 381 ms, RSS 336 -> 64 MiB within 250 ms
+ *    of it, the loop (held 5.8 s) turned.
+ * 2. Past {@link WatchdogOrders.killAtBytes}, or past
+ *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
+ *    (no listener port, `ss` cannot run, the kernel refused, nothing found
+ *    to abort), it writes one log line and ends the process with SIGKILL
+ *    (a supervisor brings it back).
+ *
+ * `ss` output is parsed here with a strict pattern and integer checks, not
+ * zod: the thread runs from source text and can import nothing.
+ *
+ * @module
+ */
+import type { WatchdogOrders } from "./rss_watchdog.ts";
+
+/** What the thread tells the main loop after it aborted connections. */
+export interface ThreadAbort {
+  /** The connections' peers, as the kernel lists them. */
+  peers: Array<{ hostname: string; port: number }>;
+  /** Bytes the process read from each since the look before (same order). */
+  readBytes: number[];
+  /** RSS when it decided, in bytes. */
+  rssBytes: number;
+  /** How long the main loop had gone without a sample then, in ms. */
+  heldMs: number;
+}
+
+/**
+ * The thread's code. Self-contained: it runs from its own source text
+ * (`Function.prototype.toString`), so it may use no import or outer name.
+ */
+export function watchdogThread(): void {
+  globalThis.addEventListener("message", (event: Event) => {
+    const orders = (event as MessageEvent<WatchdogOrders>).data;
+    const beat = new BigInt64Array(orders.beat);
+    // [0]: 1 once this runs; [1]: how many aborts it made.
+    const shared = new Int32Array(orders.ready);
+    Atomics.store(shared, 0, 1);
+    Atomics.notify(shared, 0);
+    const write = (text: string) => {
+      const bytes = new TextEncoder().encode(text + "\n");
+      let offset = 0;
+      while (offset < bytes.length) {
+        offset += Deno.stdout.writeSync(bytes.subarray(offset));
+      }
+    };
+    const clock = () => performance.timeOrigin + performance.now();
+    const decoder = new TextDecoder();
+    /** Runs `ss` with a deadline: its stdout, or undefined with a reason. */
+    const ss = async (args: string[]) => {
+      try {
+        const output = await new Deno.Command("ss", {
+          args,
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(orders.ssTimeoutMs),
+        }).output();
+        const stderr = decoder.decode(output.stderr);
+        if (!output.success || /SOCK_DESTROY|not permitted/i.test(stderr)) {
+          return { failed: stderr.trim().slice(0, 200) || "ss failed" };
+        }
+        return { stdout: decoder.decode(output.stdout) };
+      } catch (error) {
+        return { failed: String(error).slice(0, 200) };
+      }
+    };
+    const SOCKET =
+      /^(\d+)[ \t]+\d+[ \t]+\S+[ \t]+\[?([0-9A-Fa-f.:%a-z]+?)\]?:(\d+)[^\n]*(?:\n[ \t][^\n]*?bytes_received:(\d+))?/gm;
+    /** Bytes read per peer (`host port`): bytes_received minus Recv-Q. */
+    const look = async () => {
+      const listed = await ss([
+        "-tinH",
+        "state",
+        "established",
+        `( sport = :${orders.port} )`,
+      ]);
+      if (!("stdout" in listed)) return listed;
+      const read = new Map<string, number>();
+      for (const socket of listed.stdout.matchAll(SOCKET)) {
+        const [recvQ, port, received] = [socket[1], socket[3], socket[4]]
+          .map((field) => Number(field ?? 0));
+        if (![recvQ, port, received].every(Number.isSafeInteger)) continue;
+        read.set(`${socket[2]} ${port}`, Math.max(0, received! - recvQ!));
+      }
+      return { at: clock(), read };
+    };
+    // False for good once the kernel refused or `ss` cannot run here.
+    let abortable = orders.port > 0;
+    // True for the rest of this held stretch once an abort found nothing.
+    let futile = false;
+    let acting = false;
+    let last: { at: number; read: Map<string, number> } | undefined;
+    let nextAbortAt = 0;
+    let aborts = 0;
+    let lastFailure = abortable ? "" : "no listener port";
+    const PERMANENT = /SOCK_DESTROY|not permitted|NotFound|NotCapable|access/i;
+    /** Aborts the connections read from most; why not, if it did not. */
+    const abort = async (rss: number, heldMs: number) => {
+      let before = last;
+      if (!before || clock() - before.at > orders.lookFreshMs) {
+        const first = await look();
+        if (!("read" in first)) return first.failed;
+        before = first;
+        await new Promise((resolve) => setTimeout(resolve, orders.everyMs));
+      }
+      const after = await look();
+      if (!("read" in after)) return after.failed;
+      last = after;
+      const grown = [...after.read]
+        .map(([peer, read]) => ({
+          peer,
+          growth: read - (before.read.get(peer) ?? 0),
+        }))
+        .filter(({ growth }) => growth >= orders.abortMinReadBytes)
+        .sort((a, b) => b.growth - a.growth);
+      if (grown.length === 0) return "no connection was read from";
+      const peers = grown.map(({ peer }) => {
+        const [hostname, port] = peer.split(" ");
+        return { hostname: hostname!, port: Number(port) };
+      });
+      const filter = peers.map(({ hostname, port }) =>
+        `dst ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`
+      ).join(" or ");
+      const killed = await ss([
+        "-K",
+        "-tnH",
+        "state",
+        "established",
+        `( sport = :${orders.port} ) and ( ${filter} )`,
+      ]);
+      if (!("stdout" in killed)) return killed.failed;
+      if (killed.stdout.trim() === "") return "the kernel aborted none";
+      Atomics.add(shared, 1, 1);
+      const message = {
+        peers,
+        readBytes: grown.map(({ growth }) => growth),
+        rssBytes: rss,
+        heldMs,
+      };
+      (globalThis as unknown as { postMessage(data: unknown): void })
+        .postMessage(message);
+      return undefined;
+    };
+    /** Why the process ends after all, for its last line. */
+    const why = () =>
+      abortable && !futile
+        ? `${aborts} aborts did not free enough`
+        : lastFailure || "none tried";
+    const timer = setInterval(() => {
+      const rss = Deno.memoryUsage().rss;
+      const now = clock();
+      const heldMs = Math.round(now - Number(Atomics.load(beat, 0)));
+      if (heldMs < orders.lookHeldMs) {
+        // The loop turned: a new stretch, looked at afresh.
+        last = undefined;
+        futile = false;
+        return;
+      }
+      const killAt = abortable && !futile
+        ? orders.killAtBytes
+        : orders.capBytes;
+      if (rss >= killAt && heldMs >= orders.heldMs) {
+        clearInterval(timer);
+        try {
+          write(
+            orders.line.replace(`"__rss_bytes__"`, String(rss))
+              .replace("__rss_bytes__", String(rss))
+              .replace(`"__held_ms__"`, String(heldMs))
+              .replace("__held_ms__", String(heldMs))
+              .replace(`"__abort__"`, JSON.stringify(why()))
+              .replace("__abort__", JSON.stringify(why()))
+              .replace("1970-01-01T00:00:00.000Z", new Date().toISOString()),
+          );
+        } catch {
+          // The log's reader has gone: ending the process matters more.
+        }
+        try {
+          Deno.kill(Deno.pid, "SIGKILL");
+        } catch (error) {
+          write(
+            `{"event":"error","message":${JSON.stringify(String(error))}}`,
+          );
+        }
+        return;
+      }
+      if (!abortable || futile || acting || rss < orders.lookAtBytes) return;
+      acting = true;
+      const act = rss >= orders.abortAtBytes && heldMs >= orders.heldMs &&
+        now >= nextAbortAt;
+      const step = act
+        ? abort(rss, heldMs).then((failed) => {
+          nextAbortAt = clock() + orders.heldMs;
+          if (failed === undefined) return void aborts++;
+          lastFailure = failed;
+          // Ending the process is all that is left, at capBytes.
+          if (PERMANENT.test(failed)) abortable = false;
+          else futile = true;
+        })
+        : (!last || now - last.at >= orders.lookEveryMs)
+        ? look().then((seen) => {
+          if ("read" in seen) last = seen;
+        })
+        : Promise.resolve();
+      step.finally(() => acting = false);
+    }, orders.everyMs);
+  });
+}
