@@ -1,8 +1,12 @@
 /**
  * The last bound on memory, off the event loop: a thread that reads RSS
- * every {@link WATCHDOG_SAMPLE_MS} and ends the process with SIGKILL once
- * RSS passes MAX_RSS_BYTES plus {@link RSS_MARGIN_SHARE} while the
- * overload watch has not sampled for {@link HELD_MS}.
+ * every {@link WATCHDOG_SAMPLE_MS} and, while the overload watch has not
+ * sampled for {@link HELD_MS}, aborts the connections the process is
+ * reading from once RSS passes MAX_RSS_BYTES (where it may destroy
+ * sockets), and ends the process with SIGKILL past MAX_RSS_BYTES plus
+ * {@link RSS_MARGIN_SHARE} where it may not, or plus
+ * {@link ABORT_KILL_MARGIN_SHARE} where aborting did not free enough
+ * (`watchdog_thread.ts`).
  *
  * Why a thread: Deno collects an endless fragmented message inside its
  * read op, which holds the event loop, and the watch samples only when the
@@ -12,10 +16,12 @@
  * 430-870 ms (RSS +130 MiB per turn at ~290 MiB/s); with 8 MiB frames it
  * did not turn for 5.7 s, until the attacker stopped, while RSS went from
  * 200 to 585 MiB (`deno run -A bench/overload_facts.ts held 8192`). No
- * sampling rate on the main loop bounds that; this thread does, and all it
- * can do is end the process (a thread cannot cancel the main loop's reads),
- * so a supervisor (`Restart=on-failure`) brings it back: the watch acts
- * first whenever the loop lets it.
+ * sampling rate on the main loop bounds that; this thread does. A thread
+ * cannot cancel the main loop's reads, but the kernel can fail them:
+ * aborting the connection being collected (`ss -K`) frees its fragments
+ * and lets the loop turn (`overload_facts.ts abort`). Ending the process
+ * is the last resort, for a supervisor (`Restart=on-failure`) to bring it
+ * back; the watch acts first whenever the loop lets it.
  *
  * The thread (a `Worker`: RSS +15-17 MiB) starts {@link ARM_AFTER_MS}
  * after the watch, whatever the RSS: started on RSS growth it never
@@ -24,7 +30,9 @@
  * 15-24: RSS 1.1 GB, the watch 13-23 s late). By then every descriptor may
  * be taken: the watch holds a few from its start for the thread's runtime
  * (`descriptor_reserve.ts`, {@link startRssWatchdog}). Reading RSS costs
- * ~37 µs (`overload_facts.ts cost`): 0.2% of a core at 20 ms. Ending the process needs the `run` permission (`Deno.kill`: the
+ * ~37 µs (`overload_facts.ts cost`): 0.2% of a core at 20 ms; it runs `ss`
+ * only while the loop is held past half of MAX_RSS_BYTES. Aborting and
+ * ending the process need the `run` permission (`ss`, `Deno.kill`: the
  * start task's `run: ["ss"]` suffices); without it the thread logs that it
  * could not and stops.
  *
@@ -36,8 +44,9 @@ import { type ThreadAbort, watchdogThread } from "./watchdog_thread.ts";
 /** How often the thread reads RSS, in ms: 400 MiB/s adds 8 MiB between two. */
 export const WATCHDOG_SAMPLE_MS = 20;
 /**
- * How far past MAX_RSS_BYTES RSS may go while the loop is held, as a share
- * of it: at 400 MiB the process ends past 500 MiB (README "Known limits").
+ * How far past MAX_RSS_BYTES RSS may go while the loop is held where the
+ * thread cannot abort, as a share of it: at 400 MiB the process ends past
+ * 500 MiB (README "Known limits").
  */
 export const RSS_MARGIN_SHARE = 0.25;
 /**
