@@ -54,7 +54,7 @@ import type {
 } from "./overload_watch_options.ts";
 import { fairShare, processCpuMs } from "./cpu_share.ts";
 import { UpgradeLeaks } from "./upgrade_leaks.ts";
-import { unansweredTrip } from "./unanswered_closes.ts";
+import { unansweredNow } from "./unanswered_closes.ts";
 import {
   countOpenDescriptors,
   EXIT_DESCRIPTORS_LEAKED,
@@ -223,18 +223,10 @@ export class OverloadWatch {
    * struck like any close left unanswered (`overload_attribution.ts`).
    */
   #checkUnanswered(): void {
-    const { metrics } = this.#services;
     // Under `deno serve` nothing the app does frees them: `/healthz` shows
     // the count.
     if (!this.#options.recycle || this.#acting) return;
-    const reason = unansweredTrip({
-      // Those being aborted (`held_sockets.ts`) need no recycle.
-      unanswered: Math.max(
-        0,
-        metrics.closesUnanswered - (this.#services.held?.pending ?? 0),
-      ),
-      open: metrics.connectionsOpen + metrics.streamsOpen,
-    });
+    const reason = unansweredNow(this.#services);
     if (reason) void this.#recycleFor("unanswered_closes", reason);
   }
 

@@ -12,6 +12,7 @@
  * @module
  */
 import { LEAK_TRIP } from "./upgrade_leaks.ts";
+import type { Services } from "../services.ts";
 
 /**
  * Share of the descriptors the clients hold that given-up closes may hold
@@ -73,4 +74,19 @@ export function unansweredTrip(holds: ClientHolds): string | undefined {
   return `${unanswered} closes never answered hold ` +
     `${Math.round((unanswered / held) * 100)}% of what clients hold ` +
     `(${open} connections and streams open); only a recycle frees them`;
+}
+
+/**
+ * {@link unansweredTrip} for the service's counters now: the closes given
+ * up, less those still being aborted through the kernel (`held_sockets.ts`:
+ * they need no recycle), against the connections and streams open.
+ */
+export function unansweredNow(
+  services: Pick<Services, "metrics" | "held">,
+): string | undefined {
+  const { metrics, held } = services;
+  return unansweredTrip({
+    unanswered: Math.max(0, metrics.closesUnanswered - (held?.pending ?? 0)),
+    open: metrics.connectionsOpen + metrics.streamsOpen,
+  });
 }
