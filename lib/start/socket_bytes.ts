@@ -59,15 +59,26 @@ export function peerKey(hostname: string, port: number): string {
 
 /**
  * The counts read from one reading, checked at once (one check per socket
- * cost a second of a cold start's CPU at 10,000 sockets).
+ * cost a second of a cold start's CPU at 10,000 sockets). Built on the
+ * first reading, not at import: its zod schemas were 3-5 ms of the CPU to
+ * the first echo, which reads none (`--cpu-prof`, 7 starts, load 20).
  */
-const counts = z.array(
-  z.tuple([
-    z.int().check(z.nonnegative()),
-    z.int().check(z.nonnegative(), z.lte(65535)),
-    z.int().check(z.nonnegative()),
-  ]),
-);
+function countsSchema(): Counts {
+  return counts ??= buildCounts();
+}
+
+function buildCounts() {
+  return z.array(
+    z.tuple([
+      z.int().check(z.nonnegative()),
+      z.int().check(z.nonnegative(), z.lte(65535)),
+      z.int().check(z.nonnegative()),
+    ]),
+  );
+}
+
+type Counts = ReturnType<typeof buildCounts>;
+let counts: Counts | undefined;
 
 /**
  * One socket: `Recv-Q Send-Q LOCAL PEER` on a line (no State column under
@@ -117,7 +128,7 @@ export function parseSocketBytes(text: string): PeerBytes {
       Number(RECEIVED.exec(socket[3] ?? "")?.[1] ?? 0),
     ]);
   }
-  const checked = counts.safeParse(fields);
+  const checked = countsSchema().safeParse(fields);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
     const at = Number(issue.path[0]);
