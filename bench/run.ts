@@ -52,6 +52,7 @@ import {
   peakRssKiB,
   rssKiB,
   shedCount,
+  threadCpuMs,
 } from "./run/process_stats.ts";
 import { runScale } from "./run/scale_run.ts";
 import {
@@ -162,10 +163,15 @@ function record(figure: string, target: Target, value: number) {
  */
 const SETTLE_MS = 2000;
 
-/** Starts a target and waits {@link SETTLE_MS} after its first echo. */
+/**
+ * Starts a target and waits {@link SETTLE_MS} after its first echo. The
+ * CPU it uses in the last second of that wait, with no connection open, is
+ * its idle cost (the service's timers and threads: about 20 ms a second
+ * against the bare echo's 0.15 at load 9, BENCHMARKS.md tenth round).
+ */
 async function startSettled(
   target: Target,
-): Promise<Server & { startKiB: number }> {
+): Promise<Server & { startKiB: number; idleCpuMsPerSecond: number }> {
   const server = await start(target, {
     pinned: canPin,
     ...(target === "service" && serviceEntry !== undefined
@@ -173,8 +179,15 @@ async function startSettled(
       : {}),
   });
   const startKiB = rssKiB(server.child.pid);
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  return Object.assign(server, { startKiB });
+  const wait = (ms: number) =>
+    new Promise((resolve) => setTimeout(resolve, ms));
+  await wait(SETTLE_MS - 1000);
+  const cpuBefore = threadCpuMs(server.child.pid);
+  const idleFrom = performance.now();
+  await wait(1000);
+  const idleCpuMsPerSecond = (threadCpuMs(server.child.pid) - cpuBefore) /
+    ((performance.now() - idleFrom) / 1000);
+  return Object.assign(server, { startKiB, idleCpuMsPerSecond });
 }
 
 /**
@@ -198,6 +211,7 @@ async function measureIdle(target: Target) {
   record("coldStartMs", target, server.coldStartMs);
   record("startRssMiB", target, server.startKiB / 1024);
   record("settledRssMiB", target, rssKiB(server.child.pid) / 1024);
+  record("idleCpuMsPerSecond", target, server.idleCpuMsPerSecond);
   const sockets: RawSocket[] = [];
   try {
     let open = IDLE_WARM_UP;
