@@ -39,7 +39,11 @@
  * @module
  */
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
-import { type ThreadAbort, watchdogThread } from "./watchdog_thread.ts";
+import {
+  readPeers,
+  type ThreadAbort,
+  watchdogThread,
+} from "./watchdog_thread.ts";
 
 /** How often the thread reads RSS, in ms: 400 MiB/s adds 8 MiB between two. */
 export const WATCHDOG_SAMPLE_MS = 20;
@@ -200,7 +204,7 @@ export function startRssWatchdog(
   maxRssBytes: number,
   start: WatchdogStart,
 ): RssWatchdog | { unavailable: string } {
-  const source = `(${watchdogThread.toString()})();`;
+  const source = `(${watchdogThread.toString()})(${readPeers.toString()});`;
   let worker: Worker;
   // The thread's runtime needs descriptors of its own: the reserve's.
   start.reserve?.release();

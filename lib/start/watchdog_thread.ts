@@ -42,10 +42,50 @@ export interface ThreadAbort {
 }
 
 /**
- * The thread's code. Self-contained: it runs from its own source text
- * (`Function.prototype.toString`), so it may use no import or outer name.
+ * What the process has read from each connection in `ss -tinH state
+ * established` output: `bytes_received` minus Recv-Q, per `host port` (the
+ * host without brackets: `::ffff:127.0.0.2` on a dual-stack listener).
+ * Self-contained, like {@link watchdogThread}, which is given it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readPeers } from "./watchdog_thread.ts";
+ * const text = "5 0 [::ffff:127.0.0.1]:8080 [::ffff:127.10.0.2]:40000\n" +
+ *   "\t bbr bytes_sent:9 bytes_received:2000 segs_out:3\n" +
+ *   "0 0 127.0.0.1:8080 127.0.0.3:40001\n\t bbr bytes_acked:1\n";
+ * assert.deepEqual([...readPeers(text)], [
+ *   ["::ffff:127.10.0.2 40000", 1995],
+ *   ["127.0.0.3 40001", 0],
+ * ]);
+ * ```
  */
-export function watchdogThread(): void {
+export function readPeers(text: string): Map<string, number> {
+  const read = new Map<string, number>();
+  const socket =
+    /^(\d+)[ \t]+\d+[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n[ \t][^\n]*?bytes_received:(\d+))?/gm;
+  for (const found of text.matchAll(socket)) {
+    const peer = found[2]!;
+    const at = peer.lastIndexOf(":");
+    const host = peer.slice(0, at).replace(/^\[|\]$/g, "");
+    const [recvQ, port, received] = [found[1], peer.slice(at + 1), found[3]]
+      .map((field) => Number(field ?? 0));
+    if (at < 1 || ![recvQ, port, received].every(Number.isSafeInteger)) {
+      continue;
+    }
+    read.set(`${host} ${port}`, Math.max(0, received! - recvQ!));
+  }
+  return read;
+}
+
+/**
+ * The thread's code. Self-contained: it runs from its own source text
+ * (`Function.prototype.toString`), so it may use no import or outer name;
+ * {@link readPeers} is given to it the same way.
+ */
+export function watchdogThread(
+  readPeers: (text: string) => Map<string, number>,
+): void {
   globalThis.addEventListener("message", (event: Event) => {
     const orders = (event as MessageEvent<WatchdogOrders>).data;
     const beat = new BigInt64Array(orders.beat);
@@ -81,8 +121,6 @@ export function watchdogThread(): void {
         return { failed: String(error).slice(0, 200) };
       }
     };
-    const SOCKET =
-      /^(\d+)[ \t]+\d+[ \t]+\S+[ \t]+\[?([0-9A-Fa-f.:%a-z]+?)\]?:(\d+)[^\n]*(?:\n[ \t][^\n]*?bytes_received:(\d+))?/gm;
     /** Bytes read per peer (`host port`): bytes_received minus Recv-Q. */
     const look = async () => {
       const listed = await ss([
@@ -92,14 +130,7 @@ export function watchdogThread(): void {
         `( sport = :${orders.port} )`,
       ]);
       if (!("stdout" in listed)) return listed;
-      const read = new Map<string, number>();
-      for (const socket of listed.stdout.matchAll(SOCKET)) {
-        const [recvQ, port, received] = [socket[1], socket[3], socket[4]]
-          .map((field) => Number(field ?? 0));
-        if (![recvQ, port, received].every(Number.isSafeInteger)) continue;
-        read.set(`${socket[2]} ${port}`, Math.max(0, received! - recvQ!));
-      }
-      return { at: clock(), read };
+      return { at: clock(), read: readPeers(listed.stdout) };
     };
     // False for good once the kernel refused or `ss` cannot run here.
     let abortable = orders.port > 0;
