@@ -42,8 +42,11 @@ import type { DescriptorReserve } from "./descriptor_reserve.ts";
 import {
   readPeers,
   type ThreadAbort,
+  type WatchdogOrders,
   watchdogThread,
 } from "./watchdog_thread.ts";
+
+export type { WatchdogOrders };
 
 /** How often the thread reads RSS, in ms: 400 MiB/s adds 8 MiB between two. */
 export const WATCHDOG_SAMPLE_MS = 20;
@@ -98,64 +101,16 @@ export const ABORT_MIN_READ_BYTES = 1024 * 1024;
 /** How long one `ss` call of the thread may take, in ms. */
 export const THREAD_SS_TIMEOUT_MS = 1000;
 
-/** What the thread is told when it starts. */
-export interface WatchdogOrders {
-  /** The watch's last sample, ms since the epoch, in a shared BigInt64Array. */
-  beat: SharedArrayBuffer;
-  /**
-   * RSS at which it ends the process once it cannot abort, in bytes:
-   * MAX_RSS_BYTES plus {@link RSS_MARGIN_SHARE}.
-   */
-  capBytes: number;
-  /** RSS at which it aborts connections, in bytes: MAX_RSS_BYTES. */
-  abortAtBytes: number;
-  /**
-   * RSS at which it ends the process even where it may abort, in bytes:
-   * MAX_RSS_BYTES plus {@link ABORT_KILL_MARGIN_SHARE}.
-   */
-  killAtBytes: number;
-  /** RSS from which it looks, in bytes ({@link LOOK_AT_SHARE}). */
-  lookAtBytes: number;
-  /** See {@link LOOK_HELD_MS}. */
-  lookHeldMs: number;
-  /** See {@link LOOK_EVERY_MS}. */
-  lookEveryMs: number;
-  /** See {@link LOOK_FRESH_MS}. */
-  lookFreshMs: number;
-  /** See {@link ABORT_MIN_READ_BYTES}. */
-  abortMinReadBytes: number;
-  /** See {@link THREAD_SS_TIMEOUT_MS}. */
-  ssTimeoutMs: number;
-  /** The listener's port; 0 when unknown: then it never aborts. */
-  port: number;
-  /** See {@link HELD_MS}. */
-  heldMs: number;
-  /** See {@link WATCHDOG_SAMPLE_MS}. */
-  everyMs: number;
-  /**
-   * Two shared Int32s: the thread sets the first to 1 (and notifies) once
-   * it runs, and adds 1 to the second at each abort.
-   */
-  ready: SharedArrayBuffer;
-  /**
-   * The log line to write before ending it, formatted as the service's log
-   * (LOG_FORMAT) with {@link RSS_TOKEN}, {@link HELD_TOKEN},
-   * {@link ABORT_TOKEN} and, in JSON,
-   * {@link TIME_TOKEN} in place of the values known only then.
-   */
-  line: string;
-}
-
-/** Stands for the RSS in {@link WatchdogOrders.line}. */
+/** Stands for the RSS in `WatchdogOrders.line`. */
 export const RSS_TOKEN = "__rss_bytes__";
-/** Stands for how long the loop was held, in {@link WatchdogOrders.line}. */
+/** Stands for how long the loop was held, in `WatchdogOrders.line`. */
 export const HELD_TOKEN = "__held_ms__";
 /**
  * Stands for why the thread did not abort (or that aborting did not free
- * enough), in {@link WatchdogOrders.line}.
+ * enough), in `WatchdogOrders.line`.
  */
 export const ABORT_TOKEN = "__abort__";
-/** Stands for the time in a JSON {@link WatchdogOrders.line}. */
+/** Stands for the time in a JSON `WatchdogOrders.line`. */
 export const TIME_TOKEN = new Date(0).toISOString();
 
 /** A started watchdog: the watch beats it at each sample. */
@@ -172,7 +127,7 @@ export interface RssWatchdog {
 export interface WatchdogStart {
   /**
    * The log line to write before ending the process, with the tokens of
-   * {@link WatchdogOrders.line}.
+   * `WatchdogOrders.line`.
    */
   line: string;
   /** Descriptors held for the thread's runtime, released for it. */

@@ -27,7 +27,54 @@
  *
  * @module
  */
-import type { WatchdogOrders } from "./rss_watchdog.ts";
+
+/** What the thread is told when it starts. */
+export interface WatchdogOrders {
+  /** The watch's last sample, ms since the epoch, in a shared BigInt64Array. */
+  beat: SharedArrayBuffer;
+  /**
+   * RSS at which it ends the process once it cannot abort, in bytes:
+   * MAX_RSS_BYTES plus `RSS_MARGIN_SHARE` (`rss_watchdog.ts`).
+   */
+  capBytes: number;
+  /** RSS at which it aborts connections, in bytes: MAX_RSS_BYTES. */
+  abortAtBytes: number;
+  /**
+   * RSS at which it ends the process even where it may abort, in bytes:
+   * MAX_RSS_BYTES plus `ABORT_KILL_MARGIN_SHARE` (`rss_watchdog.ts`).
+   */
+  killAtBytes: number;
+  /** RSS from which it looks, in bytes (`LOOK_AT_SHARE`, `rss_watchdog.ts`). */
+  lookAtBytes: number;
+  /** See `LOOK_HELD_MS` (`rss_watchdog.ts`). */
+  lookHeldMs: number;
+  /** See `LOOK_EVERY_MS` (`rss_watchdog.ts`). */
+  lookEveryMs: number;
+  /** See `LOOK_FRESH_MS` (`rss_watchdog.ts`). */
+  lookFreshMs: number;
+  /** See `ABORT_MIN_READ_BYTES` (`rss_watchdog.ts`). */
+  abortMinReadBytes: number;
+  /** See `THREAD_SS_TIMEOUT_MS` (`rss_watchdog.ts`). */
+  ssTimeoutMs: number;
+  /** The listener's port; 0 when unknown: then it never aborts. */
+  port: number;
+  /** See `HELD_MS` (`rss_watchdog.ts`). */
+  heldMs: number;
+  /** See `WATCHDOG_SAMPLE_MS` (`rss_watchdog.ts`). */
+  everyMs: number;
+  /**
+   * Two shared Int32s: the thread sets the first to 1 (and notifies) once
+   * it runs, and adds 1 to the second at each abort.
+   */
+  ready: SharedArrayBuffer;
+  /**
+   * The log line to write before ending it, formatted as the service's log
+   * (LOG_FORMAT) with `RSS_TOKEN`, `HELD_TOKEN`,
+   * `ABORT_TOKEN` (`rss_watchdog.ts`) and, in JSON,
+   * `TIME_TOKEN` (`rss_watchdog.ts`) in place of the values known only then.
+   */
+  line: string;
+}
 
 /** What the thread tells the main loop after it aborted connections. */
 export interface ThreadAbort {
