@@ -76,6 +76,8 @@ function floatWhileAway(box, rows) {
   const resized = new ResizeObserver(keepRoom);
   resized.observe(box);
   resized.observe(rows);
+  // A centred page moves the rows sideways without resizing them.
+  addEventListener("resize", keepRoom);
 }
 
 /**
