@@ -86,6 +86,27 @@ export const INCIDENT_CAUSES = [
 export type IncidentCause = (typeof INCIDENT_CAUSES)[number];
 
 /**
+ * What the overload watch did about an incident: `recycled` the listener
+ * (every connection closed with 1013), only `reported` it (nothing closed:
+ * a held loop the kernel's count shows no flood in, growth left to the
+ * memory guard, a leak counted), `aborted` the connections the RSS
+ * watchdog thread named (the rest untouched), or decided the process must
+ * `exit`.
+ * Counted apart from the cause, so an operator alerting on incidents can
+ * tell a recycle from a line in the log.
+ */
+export const INCIDENT_ACTIONS = [
+  "recycled",
+  "reported",
+  // The RSS watchdog thread aborted the connections it named.
+  "aborted",
+  "exit",
+] as const;
+
+/** One of {@link INCIDENT_ACTIONS}. */
+export type IncidentAction = (typeof INCIDENT_ACTIONS)[number];
+
+/**
  * Told of every finished connection, with its close code and how long it
  * lasted; `telemetry.ts` records the duration histogram from it.
  */
@@ -99,7 +120,7 @@ export interface MetricRow {
   /** The `# HELP` text, and the OpenTelemetry description. */
   readonly help: string;
   /** The label of a labelled counter: one series per value. */
-  readonly label?: "code" | "reason" | "status" | "cause";
+  readonly label?: "code" | "reason" | "status" | "cause" | "action";
   /** The OpenTelemetry instrument; none = `/metrics` only. */
   readonly otel?: {
     /** Under the `ws_echo.` prefix. */
@@ -341,6 +362,19 @@ export const METRICS: readonly MetricRow[] = [
     read: (metrics) => metrics.incidents,
   },
   {
+    name: "overload_actions_total",
+    type: "counter",
+    help:
+      "Overload incidents by what was done: recycled (every connection closed with 1013), reported (nothing closed), exit",
+    label: "action",
+    otel: {
+      name: "ws_echo.overload.actions",
+      kind: "counter",
+      unit: "{incident}",
+    },
+    read: (metrics) => metrics.incidentActions,
+  },
+  {
     name: "upgrades_leaked_total",
     type: "counter",
     help:
@@ -415,6 +449,10 @@ export class Metrics {
   readonly incidents: Map<IncidentCause, number> = new Map(
     INCIDENT_CAUSES.map((cause) => [cause, 0]),
   );
+  /** Overload incidents, by what was done; every action from 0. */
+  readonly incidentActions: Map<IncidentAction, number> = new Map(
+    INCIDENT_ACTIONS.map((action) => [action, 0]),
+  );
   /** Listener recycles (each one closes every connection). */
   recycles = 0;
   /** Connections closed with 1013 so the listener could be recycled. */
@@ -454,6 +492,11 @@ export class Metrics {
   /** Counts an overload incident. */
   incident(cause: IncidentCause): void {
     increment(this.incidents, cause);
+  }
+
+  /** Counts what was done about an overload incident, once it is told. */
+  incidentActed(action: IncidentAction): void {
+    increment(this.incidentActions, action);
   }
 
   /** Counts a connection closed because it broke a limit. */

@@ -15,7 +15,7 @@ import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
 import type { MemoryPeers } from "./admission/memory_peers.ts";
-import type { IncidentCause, Metrics } from "./metrics.ts";
+import type { IncidentAction, IncidentCause, Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
 import type { SuspectList } from "./admission/suspects.ts";
 import type { RefusalLog } from "./admission/refusal_log.ts";
@@ -43,13 +43,8 @@ export interface ListenerState {
   viaOtherWorkers?: boolean;
 }
 
-/** What the watch did about an incident. */
-export type IncidentAction =
-  | "recycled"
-  | "reported"
-  /** The RSS watchdog thread aborted the connections it named. */
-  | "aborted"
-  | "exit";
+/** What the watch did about an incident (`INCIDENT_ACTIONS`). */
+export type { IncidentAction };
 
 /** One incident, as logged and as `/healthz` shows the last one. */
 export interface IncidentRecord {
@@ -104,6 +99,11 @@ export interface OverloadState {
   /** The event loop's delay at the last sample, in ms. */
   eventLoopDelayMs: number;
   incidents: number;
+  /**
+   * Incidents by what was done, once told: a `reported` one closed nobody,
+   * a `recycled` one closed every connection with 1013.
+   */
+  actions: Record<IncidentAction, number>;
   lastIncident: IncidentRecord | null;
   /** True while the RSS watchdog thread runs (`rss_watchdog.ts`). */
   watchdog: boolean;
@@ -117,6 +117,7 @@ export function idleOverloadState(): OverloadState {
     sampleMs: 100,
     eventLoopDelayMs: 0,
     incidents: 0,
+    actions: { recycled: 0, reported: 0, aborted: 0, exit: 0 },
     lastIncident: null,
     watchdog: false,
   };

@@ -65,6 +65,17 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
     assert.equal(incidents().length, count, "one incident at a time");
     return services.overload.lastIncident!;
   };
+  /** The incidents by action, as `/healthz` and `/metrics` show them. */
+  const actions = async () => {
+    const health = await (await fetch(`${server.http}/healthz`)).json();
+    const metrics = await (await fetch(`${server.http}/metrics`)).text();
+    return {
+      healthz: health.overload.actions,
+      metrics: metrics.split("\n").filter((line) =>
+        line.startsWith("ws_echo_overload_actions_total")
+      ),
+    };
+  };
   try {
     await t.step("the kernel counts the handshake only: reported", async () => {
       const record = await incident(1);
@@ -77,6 +88,15 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
       assert.equal(socket.readyState, WebSocket.OPEN);
       socket.send("still here");
       assert.equal(await inbox.next(), "still here");
+      // What an operator reads: an incident, and that nothing was done.
+      assert.deepEqual(await actions(), {
+        healthz: { recycled: 0, reported: 1, exit: 0 },
+        metrics: [
+          'ws_echo_overload_actions_total{action="recycled"} 0',
+          'ws_echo_overload_actions_total{action="reported"} 1',
+          'ws_echo_overload_actions_total{action="exit"} 0',
+        ],
+      });
     });
     await t.step(
       "64 MiB the app never saw on it: recycled, and it is struck",
@@ -89,6 +109,11 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
         assert.deepEqual(record.struck, ["127.0.0.1"]);
         assert.equal(recycles, 1);
         assert.equal((await inbox.closed()).code, 1013);
+        assert.deepEqual((await actions()).healthz, {
+          recycled: 1,
+          reported: 1,
+          exit: 0,
+        });
       },
     );
     await t.step(
