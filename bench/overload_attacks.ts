@@ -249,6 +249,65 @@ export async function splitFragments(
 }
 
 /**
+ * Attack 3 split across fresh connections: `parallel` at a time, each from
+ * the next address `addresses` gives, sending a binary frame with FIN=0
+ * and then empty continuation frames until `perConnection` bytes went, then
+ * leaving; until `signal` aborts or `ms` pass (stranger review: 16 at a
+ * time, 1.5 MiB each, a fresh address each, issue #20). Each stays under
+ * its own unseen allowance; together they hold the event loop.
+ */
+export async function splitEmptyFlood(
+  port: number,
+  addresses: () => string,
+  options: {
+    parallel: number;
+    perConnection: number;
+    ms: number;
+    signal?: AbortSignal;
+  },
+): Promise<SplitResult> {
+  const result: SplitResult = { statuses: new Map(), sentBytes: 0 };
+  const until = performance.now() + options.ms;
+  const live = () => !options.signal?.aborted && performance.now() < until;
+  const start = clientFrame(0x2, new Uint8Array(0), false);
+  const frames = batch(clientFrame(0x0, new Uint8Array(0), false));
+  const worker = async () => {
+    while (live()) {
+      let opened: Opened;
+      try {
+        opened = await openFrom(port, addresses());
+      } catch {
+        result.statuses.set(0, (result.statuses.get(0) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      const { socket, status } = opened;
+      result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
+      if (status !== 101) {
+        socket.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      socket.on("error", () => {});
+      socket.write(start);
+      const stop = () => socket.destroy();
+      options.signal?.addEventListener("abort", stop);
+      const timer = setTimeout(stop, Math.max(0, until - performance.now()));
+      result.sentBytes += await pumpUntil(
+        socket,
+        frames,
+        options.perConnection,
+      );
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", stop);
+      socket.destroy();
+    }
+  };
+  await Promise.all(Array.from({ length: options.parallel }, worker));
+  return result;
+}
+
+/**
  * Attack 4: sends text "Goodbye" (the server echoes it and closes with
  * 1000), never answers the close, then sends an endless fragmented message.
  */

@@ -128,6 +128,7 @@ export function findSuspects(
       // Before any earlier sample, every connection counts as young.
       settledAt: epoch(moments.settledAt),
       vouched: (key) => suspects.vouched(key, now),
+      brought: (key) => suspects.brought(key, now),
       calmSince: epoch(moments.calmSince),
       troubleSince: epoch(moments.troubleSince),
     },
@@ -140,6 +141,7 @@ export function findSuspects(
       : undefined,
   );
   suspects.vouch(found.vouched, now);
+  suspects.remember(found.brought, found.struck, now);
   return {
     struck: found.struck,
     unseen: found.unseen,

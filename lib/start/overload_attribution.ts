@@ -120,6 +120,12 @@ export interface AttributionClock {
   /** True when `key` was vouched for recently (an earlier incident). */
   vouched: (key: string) => boolean;
   /**
+   * What `key` (an address or a network) brought past its connections'
+   * allowances and the payload seen at recent readings that did not strike
+   * it, in bytes (`SuspectList.brought`). @default none
+   */
+  brought?: (key: string) => number;
+  /**
    * When the latest calm stretch began (ms since epoch): a silent
    * connection opened by then was open through it. @default -Infinity
    */
@@ -164,6 +170,12 @@ export interface Attribution {
   unseen: Record<string, number>;
   /** Connections the kernel's count did not cover: judged by timing. */
   timed: number;
+  /**
+   * Per address and network not struck, what this reading showed it
+   * brought past its connections' allowances and the payload seen, in
+   * bytes: remembered for the next readings (`SuspectList.remember`).
+   */
+  brought: Record<string, number>;
 }
 
 /**
@@ -291,12 +303,15 @@ export function attribute(
     else if (activity.startedAt <= clock.settledAt) silent.add(key);
     else unsure.add(key);
   }
+  const brought: Record<string, number> = {};
   if (kernel) {
     const one = kernel.inFlightBytes + UNSEEN_ALLOWANCE.bytes;
-    for (const [key, total] of split.over(one, struck)) {
+    const found = split.over(one, struck, clock.brought ?? (() => 0));
+    for (const [key, total] of found.struck) {
       struck.add(key);
       unseen[key] = total;
     }
+    Object.assign(brought, found.brought);
   }
   for (const key of silent) {
     if (!clock.vouched(key)) struck.add(key);
@@ -308,7 +323,7 @@ export function attribute(
     if (!struck.has(key)) flowing.add(key);
   }
   for (const key of struck) flowing.delete(key);
-  return { struck: [...struck], vouched: [...flowing], unseen, timed };
+  return { struck: [...struck], vouched: [...flowing], unseen, timed, brought };
 }
 
 /**
@@ -330,7 +345,7 @@ function splitAllowance(activity: Activity, now: number): number {
  * the app saw from them (`seen`).
  */
 class SplitTotals {
-  readonly #keys = new Map<string, { beyond: number; seen: number }>();
+  readonly #keys = new Map<string, Total>();
 
   add(key: string, beyond: number, activity: Activity): void {
     const total = this.#keys.get(key) ?? { beyond: 0, seen: 0 };
@@ -342,21 +357,32 @@ class SplitTotals {
   /**
    * The addresses past `one` (one connection's allowance) and then the
    * networks, counting only addresses not struck, past
-   * {@link SPLIT_NETWORK_SHARE} times it, each only where it brought more
-   * than the app saw from it (a client sending many large messages at once
-   * has most of its bytes seen): with the total each brought.
+   * {@link SPLIT_NETWORK_SHARE} times it: each with what it brought past
+   * the payload the app saw from the same connections (a client sending
+   * many large messages at once has most of its bytes seen), plus what
+   * `earlier` readings remember of it, and struck only while it brings
+   * some now. With the rest, what each brought at this reading.
    */
-  over(one: number, struck: ReadonlySet<string>): Map<string, number> {
+  over(
+    one: number,
+    struck: ReadonlySet<string>,
+    earlier: (key: string) => number,
+  ): { struck: Map<string, number>; brought: Record<string, number> } {
     const found = new Map<string, number>();
+    const brought: Record<string, number> = {};
     const networks = new Map<string, { beyond: number; seen: number }>();
-    const past = (total: { beyond: number; seen: number }, limit: number) =>
-      total.beyond > limit && total.beyond > total.seen;
-    for (const [key, total] of this.#keys) {
-      if (struck.has(key)) continue;
-      if (past(total, one)) {
-        found.set(key, total.beyond);
-        continue;
+    const judge = (key: string, total: Total, limit: number) => {
+      const now = total.beyond - total.seen;
+      if (now <= 0) return false;
+      if (now + earlier(key) > limit) {
+        found.set(key, now + earlier(key));
+        return true;
       }
+      brought[key] = now;
+      return false;
+    };
+    for (const [key, total] of this.#keys) {
+      if (struck.has(key) || judge(key, total, one)) continue;
       const network = keyNetwork(key);
       const sum = networks.get(network) ?? { beyond: 0, seen: 0 };
       sum.beyond += total.beyond;
@@ -364,12 +390,16 @@ class SplitTotals {
       networks.set(network, sum);
     }
     for (const [network, total] of networks) {
-      if (past(total, one * SPLIT_NETWORK_SHARE)) {
-        found.set(network, total.beyond);
-      }
+      judge(network, total, one * SPLIT_NETWORK_SHARE);
     }
-    return found;
+    return { struck: found, brought };
   }
+}
+
+/** What connections brought past their allowances, and the payload seen. */
+interface Total {
+  beyond: number;
+  seen: number;
 }
 
 /**

@@ -153,6 +153,7 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
         vouched: [],
         unseen: {},
         timed: 0,
+        brought: {},
       });
       assert.deepEqual(attribute([[idle, "127.0.0.5"]], clock).struck, [
         "127.0.0.5",
@@ -186,6 +187,7 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
         vouched: [],
         unseen: {},
         timed: 0,
+        brought: {},
       });
       // Without a reading, timing strikes both.
       assert.deepEqual(

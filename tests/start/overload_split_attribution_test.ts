@@ -13,7 +13,10 @@ import {
   type KernelCount,
   SPLIT_CONNECTION_BYTES,
 } from "../../lib/start/overload_attribution.ts";
-import { SuspectList } from "../../lib/admission/suspects.ts";
+import {
+  BROUGHT_MEMORY_MS,
+  SuspectList,
+} from "../../lib/admission/suspects.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
 
 const MiB = 1024 * 1024;
@@ -150,6 +153,48 @@ Deno.test("attribute() adds up what an address and its network brought the app n
       assert.deepEqual(found.vouched, ["127.60.0.9"]);
     },
   );
+});
+
+Deno.test("attribute() remembers what a network brought under the line at earlier readings", async (t) => {
+  /** 16 addresses of 127.61.0.0/24, 0.4 MiB of empty frames each. */
+  const crowd = new Crowd();
+  for (let i = 1; i <= 16; i++) crowd.add(`127.61.0.${i}`, 1, 0.4 * MiB);
+  const suspects = new SuspectList();
+  const judge = (connections: Array<[Activity, string]>, now: number) => {
+    const found = attribute(
+      connections,
+      { ...clock, brought: (key) => suspects.brought(key, now) },
+      crowd.kernel,
+    );
+    suspects.remember(found.brought, found.struck, now);
+    return found;
+  };
+  await t.step(
+    "first reading: 6 MiB together, under the line, remembered",
+    () => {
+      const found = judge(crowd.connections, 0);
+      assert.deepEqual(found.struck, []);
+      assert.ok(suspects.brought("127.61.0.0/24", 1000) > 6 * MiB);
+    },
+  );
+  await t.step("the next one: past it with the first, struck", () => {
+    const found = judge(crowd.connections, 3000);
+    assert.deepEqual(found.struck, ["127.61.0.0/24"]);
+    assert.equal(suspects.brought("127.61.0.0/24", 3000), 0, "paid for");
+  });
+  await t.step(
+    "a network that brings nothing now is not struck for what it brought before",
+    () => {
+      judge(crowd.connections, 6000);
+      assert.deepEqual(judge([], 7000).struck, []);
+    },
+  );
+  await t.step("forgotten after BROUGHT_MEMORY_MS", () => {
+    assert.equal(
+      suspects.brought("127.61.0.0/24", 6000 + BROUGHT_MEMORY_MS + 1),
+      0,
+    );
+  });
 });
 
 Deno.test("SuspectList refuses a listed network's addresses, except those vouched for", () => {

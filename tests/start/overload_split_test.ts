@@ -10,10 +10,15 @@
  * brought nothing is never struck.
  */
 import assert from "node:assert/strict";
-import { openFrom, splitFragments } from "../../bench/overload_attacks.ts";
+import {
+  openFrom,
+  splitEmptyFlood,
+  splitFragments,
+} from "../../bench/overload_attacks.ts";
 import {
   ATTACKER,
   attackTwice,
+  FLOOD_MAX_MS,
   hasSs,
   incidents,
   MiB,
@@ -87,6 +92,49 @@ Deno.test({
       }
     }
     assert.deepEqual(newcomerStatuses, [101, 101, 101, 101]);
+    assert.equal(report.refusals.get(429), undefined, "bystander refused");
+  },
+});
+
+/** The empty-frame flooders' /24: a fresh address per connection. */
+const FLOOD_NETWORK = "127.63.0";
+
+Deno.test({
+  name:
+    "empty frames split across fresh connections of one /24: the network is struck (what it brought is remembered across incidents) and refused on the third try, the bystander never",
+  ignore: !hasSs(),
+  async fn() {
+    await using service = await startAttacked();
+    let next = 0;
+    const address = () => `${FLOOD_NETWORK}.${1 + (next++ % 200)}`;
+    const { report } = await attackTwice(service.port, async (try_) => {
+      const done = new AbortController();
+      const flood = splitEmptyFlood(service.port, address, {
+        parallel: 16,
+        perConnection: 1.5 * MiB,
+        ms: FLOOD_MAX_MS,
+        signal: done.signal,
+      });
+      try {
+        await recycles(service.records, try_, FLOOD_MAX_MS + 15_000);
+      } finally {
+        done.abort();
+      }
+      const result = await flood;
+      assert.ok((result.statuses.get(101) ?? 0) > 0, `try ${try_} upgraded`);
+    });
+    const found = await recycles(service.records, 2);
+    const seen = JSON.stringify(found);
+    const third = await openFrom(service.port, `${FLOOD_NETWORK}.250`);
+    third.socket.destroy();
+    assert.equal(third.status, 429, seen);
+    assert.ok(
+      found.every((record) =>
+        String(record.struck).includes(`${FLOOD_NETWORK}.0/24`)
+      ),
+      seen,
+    );
+    assert.equal(found[1]!.refused, `${FLOOD_NETWORK}.0/24 300s`, seen);
     assert.equal(report.refusals.get(429), undefined, "bystander refused");
   },
 });
