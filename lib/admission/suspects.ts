@@ -81,7 +81,16 @@ export class SuspectList {
   readonly #vouched = new Map<string, number>();
   /** What each key brought under the line at recent readings, and when. */
   readonly #brought = new Map<string, { bytes: number; at: number }>();
+  #rememberedAt = -Infinity;
   #listedTotal = 0;
+
+  /**
+   * When {@link remember} last ran (ms since epoch): a connection opened
+   * before it was counted then.
+   */
+  get rememberedAt(): number {
+    return this.#rememberedAt;
+  }
 
   /**
    * What `key` brought the app never saw at readings of the last
@@ -94,9 +103,10 @@ export class SuspectList {
   }
 
   /**
-   * Remembers what each key brought at a reading (added to what it brought
-   * in the last {@link BROUGHT_MEMORY_MS}); a struck key starts again, its
-   * bytes paid for by the strike.
+   * Remembers what each key's connections opened since the last call
+   * brought at a reading (added to what it brought in the last
+   * {@link BROUGHT_MEMORY_MS}); a struck key starts again, its bytes paid
+   * for by the strike.
    */
   remember(
     brought: { readonly [key: string]: number },
@@ -113,6 +123,7 @@ export class SuspectList {
       this.#brought.set(key, { bytes: total, at: now });
     }
     for (const key of struck) this.#brought.delete(key);
+    this.#rememberedAt = now;
   }
 
   /**

@@ -129,6 +129,7 @@ export function findSuspects(
       settledAt: epoch(moments.settledAt),
       vouched: (key) => suspects.vouched(key, now),
       brought: (key) => suspects.brought(key, now),
+      rememberedAt: suspects.rememberedAt,
       calmSince: epoch(moments.calmSince),
       troubleSince: epoch(moments.troubleSince),
     },

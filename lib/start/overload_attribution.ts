@@ -126,6 +126,12 @@ export interface AttributionClock {
    */
   brought?: (key: string) => number;
   /**
+   * When `brought` was last added to (ms since epoch): a connection opened
+   * before it was counted then, so only its growth counts again.
+   * @default -Infinity
+   */
+  rememberedAt?: number;
+  /**
    * When the latest calm stretch began (ms since epoch): a silent
    * connection opened by then was open through it. @default -Infinity
    */
@@ -289,7 +295,12 @@ export function attribute(
       activity.lastMessageAt >= flowSince;
     if (counted !== undefined) {
       if (flows) flowing.add(key);
-      split.add(key, over - splitAllowance(activity, clock.now), activity);
+      split.add(
+        key,
+        over - splitAllowance(activity, clock.now),
+        activity,
+        activity.startedAt > (clock.rememberedAt ?? -Infinity),
+      );
       continue;
     }
     // Covered by the reading but gone from it (closed by its client), or
@@ -342,26 +353,33 @@ function splitAllowance(activity: Activity, now: number): number {
 /**
  * Per address and per network, what their connections under their own
  * allowance brought past {@link splitAllowance} (`beyond`), and the payload
- * the app saw from them (`seen`).
+ * the app saw from them (`seen`); `fresh`, of those opened since the last
+ * reading remembered.
  */
 class SplitTotals {
   readonly #keys = new Map<string, Total>();
 
-  add(key: string, beyond: number, activity: Activity): void {
-    const total = this.#keys.get(key) ?? { beyond: 0, seen: 0 };
-    total.beyond += Math.max(0, Math.round(beyond));
+  add(key: string, beyond: number, activity: Activity, fresh: boolean): void {
+    const total = this.#keys.get(key) ?? empty();
+    const bytes = Math.max(0, Math.round(beyond));
+    total.beyond += bytes;
     total.seen += activity.bytesIn;
+    if (fresh) {
+      total.freshBeyond += bytes;
+      total.freshSeen += activity.bytesIn;
+    }
     this.#keys.set(key, total);
   }
 
   /**
    * The addresses past `one` (one connection's allowance) and then the
    * networks, counting only addresses not struck, past
-   * {@link SPLIT_NETWORK_SHARE} times it: each with what it brought past
-   * the payload the app saw from the same connections (a client sending
-   * many large messages at once has most of its bytes seen), plus what
-   * `earlier` readings remember of it, and struck only while it brings
-   * some now. With the rest, what each brought at this reading.
+   * {@link SPLIT_NETWORK_SHARE} times it: each by what it brought past the
+   * payload the app saw from the same connections (a client sending many
+   * large messages at once has most of its bytes seen), now or, with what
+   * `earlier` readings remember of it, by its fresh connections, and
+   * struck only while it brings some now. With the rest, what each one's
+   * fresh connections brought, to remember.
    */
   over(
     one: number,
@@ -370,23 +388,27 @@ class SplitTotals {
   ): { struck: Map<string, number>; brought: Record<string, number> } {
     const found = new Map<string, number>();
     const brought: Record<string, number> = {};
-    const networks = new Map<string, { beyond: number; seen: number }>();
+    const networks = new Map<string, Total>();
     const judge = (key: string, total: Total, limit: number) => {
       const now = total.beyond - total.seen;
       if (now <= 0) return false;
-      if (now + earlier(key) > limit) {
-        found.set(key, now + earlier(key));
+      const fresh = Math.max(0, total.freshBeyond - total.freshSeen);
+      const judged = Math.max(now, fresh + earlier(key));
+      if (judged > limit) {
+        found.set(key, judged);
         return true;
       }
-      brought[key] = now;
+      if (fresh > 0) brought[key] = fresh;
       return false;
     };
     for (const [key, total] of this.#keys) {
       if (struck.has(key) || judge(key, total, one)) continue;
       const network = keyNetwork(key);
-      const sum = networks.get(network) ?? { beyond: 0, seen: 0 };
+      const sum = networks.get(network) ?? empty();
       sum.beyond += total.beyond;
       sum.seen += total.seen;
+      sum.freshBeyond += total.freshBeyond;
+      sum.freshSeen += total.freshSeen;
       networks.set(network, sum);
     }
     for (const [network, total] of networks) {
@@ -396,10 +418,19 @@ class SplitTotals {
   }
 }
 
-/** What connections brought past their allowances, and the payload seen. */
+/**
+ * What connections brought past their allowances and the payload seen from
+ * them; `fresh*`, of those opened since the last reading remembered.
+ */
 interface Total {
   beyond: number;
   seen: number;
+  freshBeyond: number;
+  freshSeen: number;
+}
+
+function empty(): Total {
+  return { beyond: 0, seen: 0, freshBeyond: 0, freshSeen: 0 };
 }
 
 /**

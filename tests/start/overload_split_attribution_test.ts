@@ -160,10 +160,18 @@ Deno.test("attribute() remembers what a network brought under the line at earlie
   const crowd = new Crowd();
   for (let i = 1; i <= 16; i++) crowd.add(`127.61.0.${i}`, 1, 0.4 * MiB);
   const suspects = new SuspectList();
+  /** A reading at `now` of `connections`, opened 1 ms before it. */
   const judge = (connections: Array<[Activity, string]>, now: number) => {
     const found = attribute(
-      connections,
-      { ...clock, brought: (key) => suspects.brought(key, now) },
+      connections.map(([activity, key]) => [
+        { ...activity, startedAt: now - 1 },
+        key,
+      ]),
+      {
+        ...clock,
+        brought: (key) => suspects.brought(key, now),
+        rememberedAt: suspects.rememberedAt,
+      },
       crowd.kernel,
     );
     suspects.remember(found.brought, found.struck, now);
@@ -189,9 +197,32 @@ Deno.test("attribute() remembers what a network brought under the line at earlie
       assert.deepEqual(judge([], 7000).struck, []);
     },
   );
+  await t.step(
+    "the same connections at the next reading are not counted twice",
+    () => {
+      suspects.remember({}, ["127.61.0.0/24"], 10_000);
+      assert.deepEqual(judge(crowd.connections, 11_000).struck, []);
+      // Opened before the reading that remembered them.
+      const again = attribute(
+        crowd.connections.map(([activity, key]) => [
+          { ...activity, startedAt: 10_999 },
+          key,
+        ]),
+        {
+          ...clock,
+          brought: (key) => suspects.brought(key, 12_000),
+          rememberedAt: suspects.rememberedAt,
+        },
+        crowd.kernel,
+      );
+      assert.deepEqual(again.struck, []);
+      assert.deepEqual(again.brought, {});
+    },
+  );
   await t.step("forgotten after BROUGHT_MEMORY_MS", () => {
+    assert.ok(suspects.brought("127.61.0.0/24", 11_000) > 6 * MiB);
     assert.equal(
-      suspects.brought("127.61.0.0/24", 6000 + BROUGHT_MEMORY_MS + 1),
+      suspects.brought("127.61.0.0/24", 11_000 + BROUGHT_MEMORY_MS + 1),
       0,
     );
   });
