@@ -264,6 +264,12 @@ export async function splitEmptyFlood(
     perConnection: number;
     ms: number;
     signal?: AbortSignal;
+    /**
+     * Ends each connection and waits for the server to close it before the
+     * next, so at most `parallel` are open. @default false: leaves at once,
+     * and what the kernel still holds for the server arrives after
+     */
+    waitForClose?: boolean;
   },
 ): Promise<SplitResult> {
   const result: SplitResult = { statuses: new Map(), sentBytes: 0 };
@@ -298,6 +304,11 @@ export async function splitEmptyFlood(
         frames,
         options.perConnection,
       );
+      if (options.waitForClose && !socket.destroyed) {
+        // Leaves only once the server has read it all (at most the deadline).
+        socket.end();
+        await new Promise((resolve) => socket.once("close", resolve));
+      }
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", stop);
       socket.destroy();

@@ -24,8 +24,8 @@
  *
  * `--overload` runs only the attacks of issue #20 instead (`overload.ts`):
  * endless fragments, pong and empty-frame floods, a close never answered,
- * reset upgrades, each with one and four attackers under `deno task start`
- * and `deno task serve`.
+ * reset upgrades, fragments and empty frames split across connections, each
+ * with one and four attackers under `deno task start` and `deno task serve`.
  *
  * All traffic stays on loopback; every loop is bounded in count and time.
  *

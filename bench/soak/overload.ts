@@ -4,7 +4,8 @@
  * serve`, with one and with four attackers (127.0.1.x), while one bystander
  * (127.0.0.3) echoes every 100 ms and reconnects at once when closed. Each
  * attacker tries three times (refused ones stop); a try ends when the server
- * cuts it, at its byte budget (fragments) or after 15 s (floods). Prints a
+ * cuts it, at its byte budget (fragments) or after 15 s (floods, split
+ * attacks: `splitFragments`, `splitEmptyFlood`). Prints a
  * markdown table: peak RSS of the server's processes, the bystander's worst
  * gap, incidents and recycles (from `/metrics`), the bystander's reconnects
  * and refusals, the attackers' statuses on their last try, and whether the
@@ -19,6 +20,9 @@ import {
   controlFlood,
   endlessFragments,
   resetUpgrades,
+  splitEmptyFlood,
+  splitFragments,
+  type SplitResult,
   unansweredClose,
 } from "../overload_attacks.ts";
 import { startBystander } from "../overload_bystander.ts";
@@ -40,12 +44,42 @@ export const OVERLOAD_PHASES: Record<string, Attack> = {
   empty_flood: (port, address) => controlFlood(port, address, "empty", 15_000),
   unanswered_close: (port, address) =>
     unansweredClose(port, address, FRAGMENT_BUDGET),
+  // 32 connections x 1.9 MiB of an endless message, each under its
+  // allowance, held 15 s (a recycle's 1013 does not end them).
+  split_fragments: async (port, address) =>
+    splitOutcome(
+      await splitFragments(port, [address], 32, 1.9 * MiB, { ms: 15_000 }),
+    ),
+  // Empty frames, 16 connections at a time, each from a fresh address of
+  // the attacker's own /24 (127.6N.0.0/24), 1.5 MiB each, for 15 s.
+  split_empty: async (port, address) => {
+    const network = `127.${60 + Number(address.split(".")[3])}.0`;
+    let next = 0;
+    return splitOutcome(
+      await splitEmptyFlood(port, () => `${network}.${1 + (next++ % 250)}`, {
+        parallel: 16,
+        perConnection: 1.5 * MiB,
+        ms: 15_000,
+      }),
+    );
+  },
   reset_upgrades: async (port, address) => {
     const statuses = await resetUpgrades(port, address, 80);
     const refused = statuses.get(429) ?? 0;
     return { status: refused > 0 ? 429 : 0, sentBytes: 0, cut: true };
   },
 };
+
+/** A split attack's try as one result: 429 when every upgrade was refused. */
+function splitOutcome(result: SplitResult): AttackResult {
+  const upgraded = result.statuses.get(101) ?? 0;
+  const refused = result.statuses.get(429) ?? 0;
+  return {
+    status: upgraded > 0 ? 101 : refused > 0 ? 429 : 0,
+    sentBytes: result.sentBytes,
+    cut: true,
+  };
+}
 
 /** One phase's figures. */
 export interface OverloadFigures {
