@@ -15,7 +15,12 @@ import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
 import type { MemoryPeers } from "./admission/memory_peers.ts";
-import type { IncidentAction, IncidentCause, Metrics } from "./metrics.ts";
+import {
+  INCIDENT_ACTIONS,
+  type IncidentAction,
+  type IncidentCause,
+  type Metrics,
+} from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
 import type { SuspectList } from "./admission/suspects.ts";
 import type { RefusalLog } from "./admission/refusal_log.ts";
@@ -117,7 +122,10 @@ export function idleOverloadState(): OverloadState {
     sampleMs: 100,
     eventLoopDelayMs: 0,
     incidents: 0,
-    actions: { recycled: 0, reported: 0, aborted: 0, exit: 0 },
+    // Every action from 0, so each key is there.
+    actions: Object.fromEntries(
+      INCIDENT_ACTIONS.map((action) => [action, 0]),
+    ) as Record<IncidentAction, number>,
     lastIncident: null,
     watchdog: false,
   };
