@@ -137,15 +137,17 @@ export const REFUSALS = {
       `Server overloaded: it holds too much unread data. Retry in ${OVERLOAD_RETRY_AFTER_SECONDS} seconds\n`,
   ),
   /**
-   * On the suspect list (`admission/suspects.ts`): connected without sending
-   * a complete message at repeated overload incidents that cost every client
-   * a reconnect. `Retry-After` is set to the seconds left.
+   * On the suspect list (`admission/suspects.ts`), the address or its
+   * network (`client` names the one listed): struck at repeated overload
+   * incidents that cost every client a reconnect, for bytes the app never
+   * saw or for sending no complete message. `Retry-After` is set to the
+   * seconds left.
    */
   suspect: row<{ client: string; seconds: number }>(
     429,
     RETRY,
     ({ client, seconds }) =>
-      `Refused for ${seconds} seconds: ${client} was connected without sending a complete message at repeated overload incidents\n`,
+      `Refused for ${seconds} seconds: ${client} was struck at repeated overload incidents (it brought bytes the service never saw, or sent no complete message)\n`,
   ),
   /**
    * RATE_LIMIT_IP_REQUESTS_PER_SECOND passed by this address's plain HTTP
