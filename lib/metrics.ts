@@ -365,7 +365,7 @@ export const METRICS: readonly MetricRow[] = [
     name: "overload_actions_total",
     type: "counter",
     help:
-      "Overload incidents by what was done: recycled (every connection closed with 1013), reported (nothing closed), exit",
+      "Overload incidents by what was done: recycled (every connection closed with 1013), reported (nothing closed), aborted (the connections the RSS watchdog named), exit",
     label: "action",
     otel: {
       name: "ws_echo.overload.actions",

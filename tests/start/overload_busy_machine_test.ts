@@ -90,10 +90,11 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
       assert.equal(await inbox.next(), "still here");
       // What an operator reads: an incident, and that nothing was done.
       assert.deepEqual(await actions(), {
-        healthz: { recycled: 0, reported: 1, exit: 0 },
+        healthz: { recycled: 0, reported: 1, aborted: 0, exit: 0 },
         metrics: [
           'ws_echo_overload_actions_total{action="recycled"} 0',
           'ws_echo_overload_actions_total{action="reported"} 1',
+          'ws_echo_overload_actions_total{action="aborted"} 0',
           'ws_echo_overload_actions_total{action="exit"} 0',
         ],
       });
@@ -112,6 +113,7 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
         assert.deepEqual((await actions()).healthz, {
           recycled: 1,
           reported: 1,
+          aborted: 0,
           exit: 0,
         });
       },
