@@ -34,6 +34,9 @@
  *
  * @module
  */
+// First, for its side effect: a stop signal is heard from the worker's first
+// moment (a worker that was still loading kept the process up for good).
+import { onStopSignal } from "./lib/start/stop_signal.ts";
 import {
   isDescriptorExhaustion,
   type SupervisedServer,
@@ -50,7 +53,7 @@ import { SocketBytesReader } from "./lib/start/socket_bytes.ts";
 import { SsSocketAbort } from "./lib/start/socket_abort.ts";
 import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
-import { bootService, serveHost } from "./lib/start/startup.ts";
+import { bootService, serveHost, serveWorkers } from "./lib/start/startup.ts";
 import { createApp } from "./routes/app.ts";
 
 function boot() {
@@ -169,9 +172,6 @@ globalThis.addEventListener("unhandledrejection", (event) => {
 });
 
 function stop(): void {
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.removeSignalListener(signal, stop);
-  }
   watch.dispose();
   // Deno sends 1001 itself; closing them here too records 1001 as the
   // service's close (the log and /metrics, not the 1005 Deno reports).
@@ -184,9 +184,7 @@ function stop(): void {
     if (!emptied) Deno.exit(0);
   });
 }
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, stop);
-}
+onStopSignal(stop, serveWorkers((name) => Deno.env.get(name)));
 
 /** Deno's `fetch` handler, and the start-up line `deno task start` prints. */
 export default {

@@ -83,6 +83,34 @@ Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, a
   assert.deepEqual(errors, []);
 });
 
+Deno.test("deno task serve ends on a SIGTERM that comes while its workers are still starting", async () => {
+  // Four workers, the signal as soon as the first one listens (its page
+  // line): the others are still loading. Before lib/start/stop_signal.ts the
+  // late workers never heard it and served on: 4 of 4 runs still up 15 s on.
+  const child = spawnServeTask(0, { workers: 4 });
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { lines } = readServiceLog({ stdout });
+  try {
+    await until(
+      () => lines.some((line) => line.startsWith("ws-echo: page")),
+      "the page line of the first worker that listens",
+      { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
+    );
+    child.kill("SIGTERM");
+    // SHUTDOWN_GRACE_SECONDS is 3; the deadline is for a busy machine.
+    const status = await waitForExit(child, {
+      timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS,
+    });
+    assert.equal(status.code, 0, await stderr);
+  } finally {
+    killGroup(child);
+    await stdout.cancel();
+    await child.status;
+    await stderr;
+  }
+});
+
 Deno.test("deno task serve stops on a bad variable with one line naming it, like deno task start", async () => {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "serve"],
