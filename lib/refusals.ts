@@ -94,6 +94,8 @@ export const REFUSALS = {
     {},
     ({ detail }) => `${detail}\n`,
   ),
+  /** A `Host` that is no host and port (RFC 9112 §3.2: 400; `lib/http/host.ts`). */
+  bad_host: row<{ detail: string }>(400, {}, ({ detail }) => `${detail}\n`),
   /** Any version but 13 (RFC 6455 §4.4: 426 naming the one spoken). */
   bad_version: row<{ version: string }>(
     426,

@@ -26,7 +26,7 @@ import type { Config } from "../lib/config.ts";
 import { ConnectionSweep } from "../lib/connection/sweep.ts";
 import { FRAME_COST_BYTES } from "../lib/connection/backlog.ts";
 import { IdSource } from "../lib/ids.ts";
-import type { Log } from "../lib/log.ts";
+import { clipClientText, type Log } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
 import { ConnectionRegistry } from "../lib/admission/slots.ts";
@@ -39,6 +39,7 @@ import {
   type Services,
 } from "../lib/services.ts";
 import { hstsValue } from "../lib/http/hsts.ts";
+import { badHost } from "../lib/http/host.ts";
 import { SuspectList } from "../lib/admission/suspects.ts";
 import { serveStaticFiles } from "../lib/http/static_files.ts";
 import { healthRoutes } from "./health.ts";
@@ -191,6 +192,12 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       const tooFast = plainRequestRefused(services, requestRate, request, info);
       if (tooFast) return Promise.resolve(tooFast);
     }
+    const hostProblem = badHost(request.headers.get("host"));
+    if (hostProblem !== undefined) {
+      return Promise.resolve(
+        hostRefused(services, request, info, hostProblem),
+      );
+    }
     if (upgrade === undefined) {
       return Promise.resolve(hono().fetch(headAsGet(request), info));
     }
@@ -320,6 +327,28 @@ function plainRequestRefused(
   );
 }
 
+/**
+ * The 400 for a `Host` that is no host (`lib/http/host.ts`): answered before
+ * routing, since Deno built the URL the router reads from that `Host`.
+ */
+function hostRefused(
+  services: Services,
+  request: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+  detail: string,
+): Response {
+  const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
+  return refuse(
+    services,
+    {
+      kind: "http",
+      path: pathOf(request.url),
+      ip: clientIp(peer, request.headers, services.config.trustProxy),
+    },
+    refusal("bad_host", { detail }),
+  );
+}
+
 /** The path of an absolute URL, without its query: `http://h/echo?x` -> `/echo`. */
 function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -350,7 +379,9 @@ function notFoundOrNotAllowed(
         { Allow: "GET, HEAD" },
       );
     }
-    return c.text(`Not found: ${path}\n`, 404);
+    // The path is the client's own text: cut as in the log (MAX_CLIENT_TEXT).
+    const { path: shown } = clipClientText({ event: "http", path });
+    return c.text(`Not found: ${shown}\n`, 404);
   };
 }
 

@@ -1,0 +1,53 @@
+/**
+ * The `Host` header a request may carry: an RFC 3986 host and an optional
+ * port, at most {@link MAX_HOST_LENGTH} characters.
+ *
+ * Why: Deno builds `request.url` from `Host` and the request target, so a
+ * `Host` with a `/`, `?` or `#` moved the path the router saw (`GET
+ * /nothing-here` with `Host: x/metrics#` was answered with `/metrics`, past
+ * any proxy rule on the path), and the 426 body, which names the endpoint's
+ * URL, repeated a 6,000-byte `Host` three times (18,254 bytes; the stranger's
+ * review). RFC 9112 §3.2: a server MUST answer `400` to a request whose
+ * `Host` has an invalid value.
+ *
+ * @module
+ */
+
+/**
+ * The longest `Host` accepted, in characters: a 253-character DNS name and
+ * `:65535`.
+ */
+export const MAX_HOST_LENGTH = 259;
+
+/**
+ * RFC 3986 §3.2.2 `host` (`IP-literal`, or `reg-name`, which covers an IPv4
+ * address) then `[":" port]`. `reg-name` may be empty (RFC 3986), the
+ * request target then names the host.
+ */
+const HOST =
+  /^(?:\[[0-9A-Za-z:.%~_-]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]{0,5})?$/;
+
+/**
+ * Why `host` (the `Host` header's value; `null` when absent, which HTTP/1.0
+ * allows and Deno fills in) is not a host a request may name, or undefined
+ * when it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { badHost } from "./host.ts";
+ * assert.equal(badHost("echo.example:8080"), undefined);
+ * assert.equal(badHost("[::1]:9998"), undefined);
+ * assert.match(badHost("x/metrics#")!, /not a host/);
+ * ```
+ */
+export function badHost(host: string | null): string | undefined {
+  if (host === null) return undefined;
+  if (host.length > MAX_HOST_LENGTH) {
+    return `The Host header is longer than ${MAX_HOST_LENGTH} characters`;
+  }
+  if (!HOST.test(host)) {
+    return "The Host header is not a host and port (RFC 3986 §3.2.2)";
+  }
+  return undefined;
+}
