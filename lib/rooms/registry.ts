@@ -138,7 +138,11 @@ export class RoomRegistry implements BridgeListener {
     if (this.#limits.maxRooms === 0) return "rooms_off";
     const room = this.#room(name);
     room.watchers.add(listener);
-    listener({ room: name, members: room.total(), change: "snapshot" });
+    // Open members, as every later event counts them: with the reserved
+    // ones (total()), members still opening were counted in the snapshot
+    // and again in their join (snapshot 2, join 1, join 2: the newcomer's
+    // review of the README's room example).
+    listener({ room: name, members: room.present(), change: "snapshot" });
     return () => {
       room.watchers.delete(listener);
       this.#forgetIfEmpty(room);
@@ -299,14 +303,15 @@ export class Room {
     if (this.watchers.size === 0) return;
     const event: PresenceEvent = {
       room: this.name,
-      members: this.open + this.#remoteOpen(),
+      members: this.present(),
       change,
     };
     for (const listener of this.watchers) listener(event);
   }
 
-  #remoteOpen(): number {
-    let members = 0;
+  /** Members whose socket is open, here and on other instances: what presence says. */
+  present(): number {
+    let members = this.open;
     for (const count of this.remote.values()) members += count.members;
     return members;
   }

@@ -15,6 +15,7 @@ import {
   writeAll,
 } from "../../bench/wire.ts";
 import { ROOM_NAME_RULE } from "../../lib/rooms/room_name.ts";
+import { RoomRegistry } from "../../lib/rooms/registry.ts";
 import { REFUSALS } from "../../lib/refusals.ts";
 
 type Member = { socket: WebSocket; inbox: Inbox };
@@ -329,4 +330,31 @@ Deno.test("a presence stream counts in /healthz and /metrics as a stream while i
     "the stream no longer counted",
   );
   assert.equal((await health()).streams, 0);
+});
+
+Deno.test("a presence snapshot counts open members only, so each member that opens later is counted once, in its join", async () => {
+  const rooms = new RoomRegistry({ maxRooms: 4, maxMembers: 8 });
+  // Two members admitted (their upgrades in flight), neither socket open yet:
+  // the newcomer's run of the README's example, presence opened between.
+  const alice = rooms.join("lobby", { self: false });
+  const bob = rooms.join("lobby", { self: false });
+  assert.ok(typeof alice === "object" && typeof bob === "object");
+  const events: { members: number; change: string }[] = [];
+  const stop = rooms.watch(
+    "lobby",
+    ({ members, change }) => events.push({ members, change }),
+  );
+  assert.equal(typeof stop, "function");
+  const target = { relay() {} };
+  alice.opened(target);
+  bob.opened(target);
+  assert.deepEqual(events, [
+    { members: 0, change: "snapshot" },
+    { members: 1, change: "join" },
+    { members: 2, change: "join" },
+  ]);
+  alice.closed();
+  bob.closed();
+  if (typeof stop === "function") stop();
+  await rooms.dispose();
 });
