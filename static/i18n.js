@@ -234,7 +234,7 @@ export const MESSAGES = {
     "failure.unreachable":
       "Server unreachable: nothing answered at {host}. Is the server running, and are the host and port right?",
     "failure.not-found":
-      "Not found ({status}): this server has no WebSocket endpoint at {path}. Try /echo, /close or /inspect.",
+      "Not found ({status}): this server has no WebSocket endpoint at {path}. Try /echo, /close, /inspect, /stream, /room/NAME or /.",
     "failure.bad-request":
       "Bad request ({status}): the server refused the URL's options. It said: {body}",
     "failure.origin":
@@ -508,7 +508,7 @@ export const MESSAGES = {
     "failure.unreachable":
       "無法連上伺服器：{host} 沒有回應。伺服器有在執行嗎？主機與連接埠正確嗎？",
     "failure.not-found":
-      "找不到（{status}）：這台伺服器在 {path} 沒有 WebSocket 端點。請試試 /echo、/close 或 /inspect。",
+      "找不到（{status}）：這台伺服器在 {path} 沒有 WebSocket 端點。請試試 /echo、/close、/inspect、/stream、/room/NAME 或 /。",
     "failure.bad-request":
       "錯誤的請求（{status}）：伺服器拒絕了網址中的選項。它說：{body}",
     "failure.origin":
@@ -778,7 +778,7 @@ export const MESSAGES = {
     "failure.unreachable":
       "无法连上服务器：{host} 没有响应。服务器在运行吗？主机和端口正确吗？",
     "failure.not-found":
-      "未找到（{status}）：这台服务器在 {path} 没有 WebSocket 端点。请试试 /echo、/close 或 /inspect。",
+      "未找到（{status}）：这台服务器在 {path} 没有 WebSocket 端点。请试试 /echo、/close、/inspect、/stream、/room/NAME 或 /。",
     "failure.bad-request":
       "错误的请求（{status}）：服务器拒绝了网址中的选项。它说：{body}",
     "failure.origin":
