@@ -302,8 +302,7 @@ function plainRequestRefused(
 ): Response | undefined {
   const { config } = services;
   if (config.rateLimitIpRequestsPerSecond === 0) return undefined;
-  const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
-  const ip = clientIp(peer, request.headers, config.trustProxy);
+  const ip = requestIp(config, request, info);
   const now = Date.now();
   let key = clientKey(ip, config.ipv6PrefixLength);
   let network = 0;
@@ -337,16 +336,25 @@ function hostRefused(
   info: Deno.ServeHandlerInfo | undefined,
   detail: string,
 ): Response {
-  const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
   return refuse(
     services,
     {
       kind: "http",
       path: pathOf(request.url),
-      ip: clientIp(peer, request.headers, services.config.trustProxy),
+      ip: requestIp(services.config, request, info),
     },
     refusal("bad_host", { detail }),
   );
+}
+
+/** The client's address of a plain request (`clientIp`, TRUST_PROXY). */
+function requestIp(
+  config: Config,
+  request: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+): string {
+  const peer = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname;
+  return clientIp(peer, request.headers, config.trustProxy);
 }
 
 /** The path of an absolute URL, without its query: `http://h/echo?x` -> `/echo`. */

@@ -218,6 +218,8 @@ export class SuspectList {
     key: string,
     now: number = Date.now(),
   ): { key: string; seconds: number } | undefined {
+    // Every upgrade asks: nobody struck is the common case.
+    if (this.#records.size === 0) return undefined;
     const own = this.#secondsLeft(key, now);
     if (own > 0) return { key, seconds: own };
     const network = keyNetwork(key);
