@@ -249,16 +249,11 @@ self.onmessage = () => {
   setTimeout(() => { clearInterval(timer); self.postMessage(out); }, 6000);
 };`;
 
-async function held(frameKiB: number) {
-  const server = echoServer();
-  const worker = new Worker(
-    URL.createObjectURL(new Blob([RSS_SAMPLER], { type: "text/javascript" })),
-    { type: "module" },
-  );
-  const rss = new Promise<number[][]>((resolve) => {
-    worker.onmessage = (event) => resolve(event.data);
-  });
-  worker.postMessage("start");
+/**
+ * Watches the main loop with a 10 ms timer until `stop()`, which returns
+ * each gap over 50 ms as `[ms since the start, gap ms]`.
+ */
+function watchLoopGaps() {
   const started = performance.now();
   const gaps: number[][] = [];
   let last = started;
@@ -269,9 +264,28 @@ async function held(frameKiB: number) {
     }
     last = now;
   }, 10);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return gaps;
+    },
+  };
+}
+
+async function held(frameKiB: number) {
+  const server = echoServer();
+  const worker = new Worker(
+    URL.createObjectURL(new Blob([RSS_SAMPLER], { type: "text/javascript" })),
+    { type: "module" },
+  );
+  const rss = new Promise<number[][]>((resolve) => {
+    worker.onmessage = (event) => resolve(event.data);
+  });
+  worker.postMessage("start");
+  const loop = watchLoopGaps();
   const child = spawnAttacker(server.addr.port, "frag", frameKiB);
   const rssMiBEvery100ms = await rss;
-  clearInterval(timer);
+  const gaps = loop.stop();
   child.kill();
   await child.status;
   worker.terminate();
@@ -322,19 +336,10 @@ async function abortFromThread(frameKiB: number, atMiB: number) {
     { out: number[][]; abortedAt: number; took: Record<string, unknown> }
   >((resolve) => worker.onmessage = (event) => resolve(event.data));
   worker.postMessage({ port: server.addr.port, atMiB });
-  const started = performance.now();
-  const gaps: number[][] = [];
-  let last = started;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    if (now - last > 50) {
-      gaps.push([Math.round(now - started), Math.round(now - last)]);
-    }
-    last = now;
-  }, 10);
+  const loop = watchLoopGaps();
   const child = spawnAttacker(server.addr.port, "frag", frameKiB);
   const { out, abortedAt, took } = await done;
-  clearInterval(timer);
+  const gaps = loop.stop();
   try {
     child.kill();
   } catch {
