@@ -186,7 +186,6 @@ export function watchdogThread(
     let acting = false;
     let last: { at: number; read: Map<string, number> } | undefined;
     let nextAbortAt = 0;
-    let aborts = 0;
     let lastFailure = abortable ? "" : "no listener port";
     const PERMANENT = /SOCK_DESTROY|not permitted|NotFound|NotCapable|access/i;
     /** Aborts the connections read from most; why not, if it did not. */
@@ -239,7 +238,7 @@ export function watchdogThread(
     /** Why the process ends after all, for its last line. */
     const why = () =>
       abortable && !futile
-        ? `${aborts} aborts did not free enough`
+        ? `${Atomics.load(shared, 1)} aborts did not free enough`
         : lastFailure || "none tried";
     const timer = setInterval(() => {
       const rss = Deno.memoryUsage().rss;
@@ -285,7 +284,7 @@ export function watchdogThread(
       const step = act
         ? abort(rss, heldMs).then((failed) => {
           nextAbortAt = clock() + orders.heldMs;
-          if (failed === undefined) return void aborts++;
+          if (failed === undefined) return;
           lastFailure = failed;
           // Ending the process is all that is left, at capBytes.
           if (PERMANENT.test(failed)) abortable = false;
