@@ -63,11 +63,7 @@ export function peerKey(hostname: string, port: number): string {
  * first reading, not at import: its zod schemas were 3-5 ms of the CPU to
  * the first echo, which reads none (`--cpu-prof`, 7 starts, load 20).
  */
-function countsSchema(): Counts {
-  return counts ??= buildCounts();
-}
-
-function buildCounts() {
+function countsSchema() {
   return z.array(
     z.tuple([
       z.int().check(z.nonnegative()),
@@ -77,8 +73,7 @@ function buildCounts() {
   );
 }
 
-type Counts = ReturnType<typeof buildCounts>;
-let counts: Counts | undefined;
+let counts: ReturnType<typeof countsSchema> | undefined;
 
 /**
  * One socket: `Recv-Q Send-Q LOCAL PEER` on a line (no State column under
@@ -128,7 +123,7 @@ export function parseSocketBytes(text: string): PeerBytes {
       Number(RECEIVED.exec(socket[3] ?? "")?.[1] ?? 0),
     ]);
   }
-  const checked = countsSchema().safeParse(fields);
+  const checked = (counts ??= countsSchema()).safeParse(fields);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
     const at = Number(issue.path[0]);
