@@ -53,7 +53,7 @@ import { SocketBytesReader } from "./lib/start/socket_bytes.ts";
 import { SsSocketAbort } from "./lib/start/socket_abort.ts";
 import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
-import { bootService, serveHost, serveWorkers } from "./lib/start/startup.ts";
+import { bootService, serveHost } from "./lib/start/startup.ts";
 import { createApp } from "./routes/app.ts";
 
 function boot() {
@@ -67,7 +67,8 @@ function boot() {
   }
 }
 
-const { config, echoApp, output, telemetry, startRecord, loaded } = boot();
+const { config, echoApp, output, telemetry, startRecord, loaded, workers } =
+  boot();
 // Deno listens once this module has run: the Redis client is loaded first.
 await loaded;
 
@@ -184,7 +185,7 @@ function stop(): void {
     if (!emptied) Deno.exit(0);
   });
 }
-onStopSignal(stop, serveWorkers((name) => Deno.env.get(name)));
+onStopSignal(stop, workers);
 
 /** Deno's `fetch` handler, and the start-up line `deno task start` prints. */
 export default {

@@ -36,6 +36,11 @@ export interface BootedService {
    * listens (`room_bridge.ts` says why).
    */
   loaded: Promise<void>;
+  /**
+   * The workers of the process ({@link serveWorkers} under `deno serve`,
+   * else 1): they share the memory budget and hear each stop signal.
+   */
+  workers: number;
 }
 
 /**
@@ -62,6 +67,7 @@ export function bootService(
   const config = effectiveConfig(env, { denoDeploy });
   if (mode === "serve") refuseTlsUnderServe(config);
   const output = batchedLog(config.logFormat);
+  const workers = mode === "serve" ? serveWorkers(env) : 1;
   const echoApp = createApp(config, {
     log: output.log,
     platform: { denoDeploy },
@@ -70,7 +76,7 @@ export function bootService(
       ? { memoryPeers: new BroadcastMemoryPeers() }
       : {}),
     // ... and its memory budget: each holds its part.
-    ...(mode === "serve" ? { workers: serveWorkers(env) } : {}),
+    ...(mode === "serve" ? { workers } : {}),
   });
   const bridge = connectRooms(echoApp.services, mode);
   const { metrics, memory, rooms } = echoApp.services;
@@ -88,6 +94,7 @@ export function bootService(
       kernelCounts: kernelCounts(),
     },
     loaded: bridge.loaded,
+    workers,
   };
 }
 
