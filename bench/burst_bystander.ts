@@ -27,7 +27,7 @@
  */
 import net from "node:net";
 import { parseArgs } from "node:util";
-import { clientFrame, upgradeRequest, withDeadline } from "./wire.ts";
+import { clientFrame, freePort, upgradeRequest, withDeadline } from "./wire.ts";
 import { ROOT, startTaskArgs } from "./service.ts";
 
 const HOLD_MS = 20_000;
@@ -111,9 +111,7 @@ async function flood(port: number, holdMs: number): Promise<void> {
 
 /** One run: a fresh server, the burst, the bystander; returns its figures. */
 async function run(index: number) {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const port = freePort();
   const startArgs = await startTaskArgs();
   if (args.values.profile) {
     startArgs.splice(

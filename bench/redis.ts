@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { withDeadline } from "./wire.ts";
+import { freePort, withDeadline } from "./wire.ts";
 import { dieWithParent } from "./parent_death.ts";
 
 /** The path of Debian's redis-server. */
@@ -21,14 +21,6 @@ export interface TestRedis extends AsyncDisposable {
   stop(): Promise<void>;
   /** Starts it again on the same port and waits until it accepts. */
   start(): Promise<void>;
-}
-
-/** A port nobody listens on now, on 127.0.0.1. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /** Starts redis-server on a free 127.0.0.1 port and waits until it accepts. */

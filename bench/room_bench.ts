@@ -28,7 +28,7 @@
 import { parseArgs } from "node:util";
 import { killGroup, spawnServeTask, startService } from "./service.ts";
 import { startRedis } from "./redis.ts";
-import { withDeadline } from "./wire.ts";
+import { freePort, withDeadline } from "./wire.ts";
 
 /** Messages sent before the sender waits for every receiver to catch up. */
 export const WINDOW = 50;
@@ -159,9 +159,7 @@ function row(name: string, result: Result): string {
 
 /** `deno task serve` with two workers on a free port, until it answers. */
 async function startServe(): Promise<AsyncDisposable & { port: number }> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const port = freePort();
   const child = spawnServeTask(port, { env: LIMITS, output: "null" });
   const deadline = Date.now() + 30_000;
   while (true) {

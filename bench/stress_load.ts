@@ -21,7 +21,13 @@
 import net from "node:net";
 import { parseArgs } from "node:util";
 import { ROOT } from "./service.ts";
-import { clientFrame, errorOutcome, FrameReader, wsOpen } from "./wire.ts";
+import {
+  clientFrame,
+  errorOutcome,
+  FrameReader,
+  freePort,
+  wsOpen,
+} from "./wire.ts";
 
 const HOST = "127.0.0.1";
 /** Source addresses 127.0.9.1-16: no one address runs out of ports. */
@@ -48,13 +54,6 @@ if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) {
     `stress_load: Invalid --seconds "${values.seconds}": expected a number above 0, at most 3600`,
   );
   Deno.exit(2);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 const port = freePort();

@@ -8,6 +8,7 @@
  */
 import { ROOT } from "./_server.ts";
 import { withDeadline } from "./_client.ts";
+import { freePort } from "../bench/wire.ts";
 import { dieWithParent } from "../bench/parent_death.ts";
 
 /** Where Debian puts nginx; `.ci/run` installs nginx-light when it is missing. */
@@ -109,14 +110,6 @@ export async function checkSite(
   } finally {
     await Deno.remove(prefix, { recursive: true });
   }
-}
-
-/** A free loopback port, found by listening on port 0 and letting go. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /** A running nginx; `await using` stops it and removes its prefix. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { ROOT, startTaskArgs } from "../service.ts";
+import { freePort } from "../wire.ts";
 import { echoFrames, echoOnce, openSocket, type RawSocket } from "../load.ts";
 
 /** Raised for the run; everything else stays at its default. */
@@ -70,13 +71,6 @@ export async function canPin(): Promise<boolean> {
     stdout: "null",
   }).output();
   return found.success;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /** Spawns a target and measures the time to its first echo. */

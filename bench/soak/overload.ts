@@ -27,6 +27,7 @@ import {
 } from "../overload_attacks.ts";
 import { startBystander } from "../overload_bystander.ts";
 import { ROOT } from "../service.ts";
+import { freePort } from "../wire.ts";
 import { HOST } from "./shared.ts";
 
 const MiB = 1024 * 1024;
@@ -94,13 +95,6 @@ export interface OverloadFigures {
   recycles: number;
   lastTryStatuses: string;
   alive: boolean;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /** The RSS of `pid` and every process below it, in bytes. */

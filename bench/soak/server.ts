@@ -6,6 +6,7 @@
  * @module
  */
 import { ROOT, startTaskArgs } from "../service.ts";
+import { freePort } from "../wire.ts";
 import { HOST, KiB, sleep } from "./shared.ts";
 
 /** How long the server may take to answer `/healthz` after it is spawned. */
@@ -27,14 +28,6 @@ export interface SoakServer {
   ready(signal: AbortSignal): Promise<void>;
   /** SIGTERM, SIGKILL after 10 s; waits for the exit and the end of stderr. */
   stop(): Promise<void>;
-}
-
-/** A port nothing listens on right now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /**

@@ -31,6 +31,20 @@ const HEAD_READ_BYTES = 4 * 1024;
 /** Bytes asked for per read of a body or frame. */
 const READ_BYTES = 64 * 1024;
 
+/**
+ * A loopback port nothing listens on right now: the kernel picks it for a
+ * listener on port 0, which is then closed. For a child that must be told its
+ * port up front (`deno serve --port`, redis-server, nginx).
+ *
+ * @param hostname The address to probe, 127.0.0.1 unless told.
+ */
+export function freePort(hostname = "127.0.0.1"): number {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
 /** Writes all of `bytes` (a TCP write may take only part of them). */
 export async function writeAll(
   conn: Deno.Conn,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readServiceLog, startService } from "../_server.ts";
 import { closeAndWait, connect, type Inbox, until } from "../_client.ts";
 import { startRedis } from "../_redis.ts";
+import { freePort } from "../../bench/wire.ts";
 
 const LOOPBACK = { PORT: "0", BIND_ADDRESS: "127.0.0.1" };
 const SLOW = { timeoutMs: 20_000 };
@@ -201,9 +202,7 @@ Deno.test("two processes share rooms through a real redis-server, survive its lo
 
 Deno.test("a Redis never reached since start is said in the log and in /healthz", async () => {
   // A loopback port nothing listens on: taken from the kernel, then let go.
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const unused = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const unused = freePort();
   await using service = await startService({
     ...LOOPBACK,
     REDIS_URL: `redis://127.0.0.1:${unused}`,

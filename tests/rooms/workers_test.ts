@@ -7,11 +7,10 @@ import {
 } from "../_server.ts";
 import { connect, type Inbox, until } from "../_client.ts";
 import { ensureBundles } from "../../deploy/bundle.ts";
+import { freePort } from "../../bench/wire.ts";
 
 Deno.test("under deno task serve, room members on every worker receive each other's messages, a burst whole and in order", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const port = freePort();
   const workers = 2;
   // The task rebuilds a stale bundle and says so on stderr: build it first.
   await ensureBundles();

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { serveTaskArgs, startTaskArgs } from "../_server.ts";
 import { Inbox, openWebSocket, until } from "../_client.ts";
 import { connectIdle, type LimitedChild, spawnLimited } from "../_limited.ts";
-import { withDeadline } from "../../bench/wire.ts";
+import { freePort, withDeadline } from "../../bench/wire.ts";
 
 const LIMIT = 128;
 /** Enough idle connections to use up LIMIT descriptors several times. */
@@ -173,9 +173,7 @@ Deno.test({
     "deno task serve survives running out of descriptors: its workers accept again on the shared port",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = probe.addr.port;
-    probe.close();
+    const port = freePort();
     // PORT stays 0: a worker that fails must learn the port from the main
     // worker, as it would if deno serve were given --port by hand.
     await using child = await spawnLimited(

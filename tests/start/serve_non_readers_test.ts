@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type net from "node:net";
-import { clientFrame } from "../../bench/wire.ts";
+import { clientFrame, freePort } from "../../bench/wire.ts";
 import { openFrom } from "../../bench/overload_attacks.ts";
 import { startBystander } from "../../bench/overload_bystander.ts";
 import { readServiceLog, serveTaskArgs, startService } from "../_server.ts";
@@ -72,9 +72,7 @@ Deno.test({
     "deno task serve: 64 clients that send 1 MiB messages and never read, reconnecting from fresh addresses, are closed for holding too much while the process lives under MAX_RSS_BYTES plus its margin and a bystander keeps echoing",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = probe.addr.port;
-    probe.close();
+    const port = freePort();
     const running = await startService({
       BIND_ADDRESS: "127.0.0.1",
       LOG_FORMAT: "json",

@@ -13,6 +13,7 @@ import {
   waitForExit,
 } from "../_server.ts";
 import { connect, until } from "../_client.ts";
+import { freePort } from "../../bench/wire.ts";
 
 /**
  * `deno task serve` with two workers on `port`, once it has printed its page
@@ -42,9 +43,7 @@ async function startServeTask(port: number, env: Record<string, string> = {}) {
 }
 
 Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const port = freePort();
   const { child, stderr, stdout, lines } = await startServeTask(port);
   try {
     const page = lines.find((line) => line.startsWith("ws-echo: page"))!;
