@@ -17,8 +17,8 @@ import {
   type RssWatchdog,
   startRssWatchdog,
   TIME_TOKEN,
+  type WatchdogStart,
 } from "./rss_watchdog.ts";
-import type { ThreadAbort } from "./watchdog_thread.ts";
 import { DescriptorReserve } from "./descriptor_reserve.ts";
 
 /** What {@link WatchdogArming.tick} did. */
@@ -32,12 +32,7 @@ export type ArmingStep =
   | { unavailable: string };
 
 /** Where the thread may abort connections, and who hears of it. */
-export interface ArmingAborts {
-  /** The listener's port (`rss_watchdog.ts` `WatchdogStart.port`). */
-  port?: number;
-  /** Called on the main loop with each abort the thread made. */
-  onAbort?: (abort: ThreadAbort) => void;
-}
+export type ArmingAborts = Pick<WatchdogStart, "port" | "onAbort">;
 
 /**
  * Starts the watchdog {@link ARM_AFTER_MS} after it is made, then beats it
