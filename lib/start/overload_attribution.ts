@@ -360,15 +360,14 @@ class SplitTotals {
   readonly #keys = new Map<string, Total>();
 
   add(key: string, beyond: number, activity: Activity, fresh: boolean): void {
-    const total = this.#keys.get(key) ?? empty();
     const bytes = Math.max(0, Math.round(beyond));
-    total.beyond += bytes;
-    total.seen += activity.bytesIn;
-    if (fresh) {
-      total.freshBeyond += bytes;
-      total.freshSeen += activity.bytesIn;
-    }
-    this.#keys.set(key, total);
+    const seen = activity.bytesIn;
+    addTo(this.#keys, key, {
+      beyond: bytes,
+      seen,
+      freshBeyond: fresh ? bytes : 0,
+      freshSeen: fresh ? seen : 0,
+    });
   }
 
   /**
@@ -403,13 +402,7 @@ class SplitTotals {
     };
     for (const [key, total] of this.#keys) {
       if (struck.has(key) || judge(key, total, one)) continue;
-      const network = keyNetwork(key);
-      const sum = networks.get(network) ?? empty();
-      sum.beyond += total.beyond;
-      sum.seen += total.seen;
-      sum.freshBeyond += total.freshBeyond;
-      sum.freshSeen += total.freshSeen;
-      networks.set(network, sum);
+      addTo(networks, keyNetwork(key), total);
     }
     for (const [network, total] of networks) {
       judge(network, total, one * SPLIT_NETWORK_SHARE);
@@ -429,8 +422,15 @@ interface Total {
   freshSeen: number;
 }
 
-function empty(): Total {
-  return { beyond: 0, seen: 0, freshBeyond: 0, freshSeen: 0 };
+/** Adds `part` to `key`'s total in `totals` (from 0). */
+function addTo(totals: Map<string, Total>, key: string, part: Total): void {
+  const total = totals.get(key) ??
+    { beyond: 0, seen: 0, freshBeyond: 0, freshSeen: 0 };
+  total.beyond += part.beyond;
+  total.seen += part.seen;
+  total.freshBeyond += part.freshBeyond;
+  total.freshSeen += part.freshSeen;
+  totals.set(key, total);
 }
 
 /**
