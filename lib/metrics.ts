@@ -98,7 +98,6 @@ export type IncidentCause = (typeof INCIDENT_CAUSES)[number];
 export const INCIDENT_ACTIONS = [
   "recycled",
   "reported",
-  // The RSS watchdog thread aborted the connections it named.
   "aborted",
   "exit",
 ] as const;
