@@ -35,6 +35,15 @@ const clock = {
   troubleSince: TROUBLE,
 };
 
+/** What attribute() finds when it strikes, vouches for and counts nobody. */
+const NOTHING_FOUND = {
+  struck: [],
+  vouched: [],
+  unseen: {},
+  timed: 0,
+  brought: {},
+};
+
 /** A connection from 127.0.0.1:`port`, opened after the calm stretch. */
 function activity(port: number, fields: Partial<Activity> = {}): Activity {
   return {
@@ -148,13 +157,7 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
         clock,
         kernel({ 40002: 250 }),
       );
-      assert.deepEqual(found, {
-        struck: [],
-        vouched: [],
-        unseen: {},
-        timed: 0,
-        brought: {},
-      });
+      assert.deepEqual(found, NOTHING_FOUND);
       assert.deepEqual(attribute([[idle, "127.0.0.5"]], clock).struck, [
         "127.0.0.5",
       ]);
@@ -182,13 +185,7 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
         { ...clock, now: NOW + 2 },
         kernel({ 40000: 90 * MiB }),
       );
-      assert.deepEqual(found, {
-        struck: [],
-        vouched: [],
-        unseen: {},
-        timed: 0,
-        brought: {},
-      });
+      assert.deepEqual(found, NOTHING_FOUND);
       // Without a reading, timing strikes both.
       assert.deepEqual(
         attribute([[late, "127.0.0.2"], [missing, "127.0.0.6"]], {
