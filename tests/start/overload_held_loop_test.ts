@@ -24,19 +24,10 @@ import {
   type LogRecord,
   MAX_RSS,
   MiB,
+  peakRss,
   RSS_BOUND,
   startAttacked,
 } from "./_overload.ts";
-
-/** The process's peak RSS (VmHWM) in bytes, or undefined once it is gone. */
-function peak(pid: number): number | undefined {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Attacker connections at once, as in the stranger's review. */
 const ATTACKERS = 3;
@@ -55,9 +46,14 @@ function actedOn(records: LogRecord[]): LogRecord[] {
 async function startWatched(withoutAbort: boolean) {
   const service = await startAttacked({}, { withoutAbort });
   const { child } = service.running;
+  // VmHWM is read while it can be: a killed process's (a zombie's) has none.
   let peakBytes = 0;
   const watching = setInterval(() => {
-    peakBytes = Math.max(peakBytes, peak(child.pid) ?? 0);
+    try {
+      peakBytes = peakRss(service.running);
+    } catch {
+      // Gone: the last reading stands.
+    }
   }, 5);
   let status: Deno.CommandStatus | undefined;
   child.status.then((ended) => status = ended);
