@@ -3,8 +3,9 @@
  * their echoes, from a fresh address each time they reconnect (issue #20,
  * the attack review: 64 of them ended the process on `uncounted_memory` at
  * RSS 345 MiB against MAX_RSS_BYTES 300 MiB). The workers share one RSS, so
- * they share one memory budget: the process lives, the non-readers are
- * closed for holding too much, and a reading bystander keeps echoing.
+ * they share one memory budget: the process lives, the non-readers it
+ * closes are closed for holding too much (how many it closes depends on the
+ * machine), and a reading bystander keeps echoing.
  */
 import assert from "node:assert/strict";
 import type net from "node:net";
@@ -69,7 +70,7 @@ async function nonReader(
 
 Deno.test({
   name:
-    "deno task serve: 64 clients that send 1 MiB messages and never read, reconnecting from fresh addresses, are closed for holding too much while the process lives under MAX_RSS_BYTES plus its margin and a bystander keeps echoing",
+    "deno task serve: 64 clients that send 1 MiB messages and never read, reconnecting from fresh addresses: the process lives within MAX_RSS_BYTES plus the watchdog's last margin, a bystander keeps echoing, and those the service closes are closed for holding too much",
   ignore: Deno.build.os !== "linux",
   async fn() {
     const port = freePort();
