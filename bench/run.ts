@@ -56,6 +56,7 @@ import {
 } from "./run/process_stats.ts";
 import { runScale } from "./run/scale_run.ts";
 import {
+  canPin as pinningWorks,
   killRunning,
   RAISED_LIMITS,
   type Server,
@@ -132,7 +133,7 @@ async function shell(command: string): Promise<string> {
 }
 
 const cores = navigator.hardwareConcurrency;
-const canPin = cores >= 2 && (await shell("command -v taskset")) !== "";
+const canPin = await pinningWorks();
 if (canPin) await shell(`taskset -a -c -p 1 ${Deno.pid} >/dev/null`);
 const fdLimit = Number(await shell("ulimit -n"));
 const idleCounts = PLAN.idle.filter((count) => count + 200 <= fdLimit);
@@ -164,6 +165,19 @@ function record(figure: string, target: Target, value: number) {
 const SETTLE_MS = 2000;
 
 /**
+ * How every server of the run is started: pinned where it can be, the
+ * service from `--service-entry` when given.
+ */
+function startOptions(target: Target) {
+  return {
+    pinned: canPin,
+    ...(target === "service" && serviceEntry !== undefined
+      ? { entry: serviceEntry }
+      : {}),
+  };
+}
+
+/**
  * Starts a target and waits {@link SETTLE_MS} after its first echo. The
  * CPU it uses in the last second of that wait, with no connection open, is
  * its idle cost (the service's timers and threads: about 20 ms a second
@@ -172,12 +186,7 @@ const SETTLE_MS = 2000;
 async function startSettled(
   target: Target,
 ): Promise<Server & { startKiB: number; idleCpuMsPerSecond: number }> {
-  const server = await start(target, {
-    pinned: canPin,
-    ...(target === "service" && serviceEntry !== undefined
-      ? { entry: serviceEntry }
-      : {}),
-  });
+  const server = await start(target, startOptions(target));
   const startKiB = rssKiB(server.child.pid);
   const wait = (ms: number) =>
     new Promise((resolve) => setTimeout(resolve, ms));
@@ -362,14 +371,7 @@ if (args.values.scale) {
 try {
   // One unmeasured start of each, so both cold starts find a warm module cache.
   for (const target of TARGETS) {
-    await stop(
-      await start(target, {
-        pinned: canPin,
-        ...(target === "service" && serviceEntry !== undefined
-          ? { entry: serviceEntry }
-          : {}),
-      }),
-    );
+    await stop(await start(target, startOptions(target)));
   }
   for (let round = 1; round <= rounds; round++) {
     for (const target of TARGETS) {
