@@ -193,6 +193,36 @@ export interface SplitResult {
 }
 
 /**
+ * A split attack's upgrade from `localAddress`, its status counted in
+ * `result` (0: no answer).
+ *
+ * @returns The socket once upgraded (101), its errors ignored; undefined
+ * otherwise (the socket destroyed).
+ */
+async function openCounted(
+  port: number,
+  localAddress: string,
+  result: SplitResult,
+): Promise<net.Socket | undefined> {
+  const count = (status: number) =>
+    result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
+  let opened: Opened;
+  try {
+    opened = await openFrom(port, localAddress);
+  } catch {
+    count(0);
+    return undefined;
+  }
+  count(opened.status);
+  if (opened.status !== 101) {
+    opened.socket.destroy();
+    return undefined;
+  }
+  opened.socket.on("error", () => {});
+  return opened.socket;
+}
+
+/**
  * Attack 1 split below each connection's allowance: `connections`
  * connections from each of `localAddresses`, each sending "hi", then a
  * binary frame with FIN=0 and continuation frames with FIN=0 up to
@@ -213,17 +243,8 @@ export async function splitFragments(
   const chunk = 64 * 1024;
   const continuation = clientFrame(0x0, new Uint8Array(chunk), false);
   const one = async (localAddress: string) => {
-    let opened: Opened;
-    try {
-      opened = await openFrom(port, localAddress);
-    } catch {
-      result.statuses.set(0, (result.statuses.get(0) ?? 0) + 1);
-      return;
-    }
-    const { socket, status } = opened;
-    result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
-    if (status !== 101) return void socket.destroy();
-    socket.on("error", () => {});
+    const socket = await openCounted(port, localAddress, result);
+    if (!socket) return;
     const closed = new Promise((resolve) => socket.once("close", resolve));
     socket.write(clientFrame(0x1, encoder.encode("hi")));
     socket.write(clientFrame(0x2, new Uint8Array(chunk), false));
@@ -279,22 +300,11 @@ export async function splitEmptyFlood(
   const frames = batch(clientFrame(0x0, new Uint8Array(0), false));
   const worker = async () => {
     while (live()) {
-      let opened: Opened;
-      try {
-        opened = await openFrom(port, addresses());
-      } catch {
-        result.statuses.set(0, (result.statuses.get(0) ?? 0) + 1);
+      const socket = await openCounted(port, addresses(), result);
+      if (!socket) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
-      const { socket, status } = opened;
-      result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
-      if (status !== 101) {
-        socket.destroy();
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      socket.on("error", () => {});
       socket.write(start);
       const stop = () => socket.destroy();
       options.signal?.addEventListener("abort", stop);
