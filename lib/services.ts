@@ -15,12 +15,7 @@ import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
 import type { MemoryPeers } from "./admission/memory_peers.ts";
-import {
-  INCIDENT_ACTIONS,
-  type IncidentAction,
-  type IncidentCause,
-  type Metrics,
-} from "./metrics.ts";
+import type { IncidentAction, IncidentCause, Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
 import type { SuspectList } from "./admission/suspects.ts";
 import type { RefusalLog } from "./admission/refusal_log.ts";
@@ -104,11 +99,6 @@ export interface OverloadState {
   /** The event loop's delay at the last sample, in ms. */
   eventLoopDelayMs: number;
   incidents: number;
-  /**
-   * Incidents by what was done, once told: a `reported` one closed nobody,
-   * a `recycled` one closed every connection with 1013.
-   */
-  actions: Record<IncidentAction, number>;
   lastIncident: IncidentRecord | null;
   /** True while the RSS watchdog thread runs (`rss_watchdog.ts`). */
   watchdog: boolean;
@@ -122,10 +112,6 @@ export function idleOverloadState(): OverloadState {
     sampleMs: 100,
     eventLoopDelayMs: 0,
     incidents: 0,
-    // Every action from 0, so each key is there.
-    actions: Object.fromEntries(
-      INCIDENT_ACTIONS.map((action) => [action, 0]),
-    ) as Record<IncidentAction, number>,
     lastIncident: null,
     watchdog: false,
   };

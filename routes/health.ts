@@ -56,6 +56,9 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       rooms: rooms.state(),
       overload: {
         ...overload,
+        // Incidents by what was done: a `reported` one closed nobody, a
+        // `recycled` one every connection (1013); every action from 0.
+        actions: Object.fromEntries(metrics.incidentActions),
         // Counts, not addresses: /healthz is public.
         lastIncident: overload.lastIncident &&
           publicIncident(overload.lastIncident),

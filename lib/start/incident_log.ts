@@ -26,15 +26,14 @@ export function withEvidence(
 
 /**
  * Logs the incident's one line (lists as `key value,key value`), shows it
- * in `/healthz` and counts what was done (`overload.actions`,
- * `ws_echo_overload_actions_total`).
+ * in `/healthz` and counts what was done (`ws_echo_overload_actions_total`,
+ * which `/healthz` shows as `overload.actions`).
  */
 export function reportIncident(
   services: Pick<Services, "log" | "overload" | "metrics">,
   record: IncidentRecord,
 ): void {
   services.overload.lastIncident = record;
-  services.overload.actions[record.action]++;
   services.metrics.incidentActed(record.action);
   const { struck, refused, unseenBytes, ...scalars } = record;
   services.log({
