@@ -20,20 +20,36 @@ export interface LimitedChild extends AsyncDisposable {
   kill: (signal: Deno.Signal) => void;
 }
 
+/** What {@linkcode spawnLimited} adds to the child. */
+export interface LimitedOptions {
+  /**
+   * Its environment beyond NO_COLOR, PORT=0 and HOSTNAME=127.0.0.1.
+   *
+   * @default {{}}
+   */
+  env?: Record<string, string>;
+  /**
+   * A command run between `prlimit` and Deno that must exec Deno (e.g.
+   * `setpriv`).
+   *
+   * @default {[]}
+   */
+  prefix?: string[];
+}
+
 /**
  * Spawns `deno <args>` under `prlimit --nofile=limit:limit`, PORT=0, and
  * waits (10 s) for its start-up line; `await using` kills it, and so does
- * this process's death. `prefix` runs between them and must exec Deno
- * (e.g. `setpriv`).
+ * this process's death.
  *
  * @throws {Deno.errors.TimedOut} When no start-up line comes.
  */
 export async function spawnLimited(
   limit: number,
   args: string[],
-  env: Record<string, string> = {},
-  prefix: string[] = [],
+  options: LimitedOptions = {},
 ): Promise<LimitedChild> {
+  const { env = {}, prefix = [] } = options;
   const child = new Deno.Command("prlimit", {
     args: [
       `--nofile=${limit}:${limit}`,

@@ -86,8 +86,7 @@ Deno.test(
   "upgrades reset by the client are reported against the open-file limit, and past half of it the process drains and exits with 75",
   async (t) => {
     await using child = await spawnLimited(LIMIT, await allowAllArgs(), {
-      LOG_FORMAT: "text",
-      SHUTDOWN_GRACE_SECONDS: "1",
+      env: { LOG_FORMAT: "text", SHUTDOWN_GRACE_SECONDS: "1" },
     });
     const url = `ws://127.0.0.1:${child.port}/echo`;
     const bystander = await withDeadline(openWebSocket(url), 5000, "open");
@@ -148,8 +147,7 @@ Deno.test(
   "under the start task's permissions (limit unknown), leaked upgrades that make accepting fail end the process with 75",
   async () => {
     await using child = await spawnLimited(LIMIT, await startTaskArgs(), {
-      LOG_FORMAT: "text",
-      SHUTDOWN_GRACE_SECONDS: "1",
+      env: { LOG_FORMAT: "text", SHUTDOWN_GRACE_SECONDS: "1" },
     });
     const before = await health(child.port);
     assert.deepEqual(before?.descriptors, {

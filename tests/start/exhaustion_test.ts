@@ -179,7 +179,7 @@ Deno.test({
     await using child = await spawnLimited(
       LIMIT,
       await serveTaskArgs(port),
-      { DENO_JOBS: "2" },
+      { env: { DENO_JOBS: "2" } },
     );
     // Only the main worker's start-up line says where it listens; the other
     // worker may still be starting (seconds on a busy machine), and a worker

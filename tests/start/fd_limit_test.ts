@@ -163,7 +163,7 @@ Deno.test({
     );
     args.splice(1, 0, "-A");
     await using child = await spawnLimited(128, args, {
-      MAX_CONNECTIONS_PER_IP: "0",
+      env: { MAX_CONNECTIONS_PER_IP: "0" },
     });
     assert.equal(
       child.stderr(),

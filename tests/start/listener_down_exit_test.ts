@@ -21,7 +21,7 @@ Deno.test(
   "a process held at its descriptor limit by idle connections exits with 1 about LISTENER_DOWN_LIMIT_MS after accepting first failed, short re-listens included",
   async () => {
     await using child = await spawnLimited(LIMIT, await startTaskArgs(), {
-      LOG_FORMAT: "text",
+      env: { LOG_FORMAT: "text" },
     });
     const idle: Deno.Conn[] = [];
     let failedAt: number | undefined;

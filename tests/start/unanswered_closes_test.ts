@@ -113,10 +113,13 @@ async function unansweredUnderLimit(
   done: RegExp,
 ): Promise<string> {
   await using child = await spawnLimited(LIMIT, await startTaskArgs(), {
-    LOG_FORMAT: "text",
-    CLOSE_TIMEOUT_SECONDS: "2",
-    ...(kernel.path === undefined ? {} : { PATH: kernel.path }),
-  }, kernel.prefix);
+    env: {
+      LOG_FORMAT: "text",
+      CLOSE_TIMEOUT_SECONDS: "2",
+      ...(kernel.path === undefined ? {} : { PATH: kernel.path }),
+    },
+    prefix: kernel.prefix,
+  });
   const held: Socket[] = [];
   try {
     const upgraded = (await Promise.all(
