@@ -1,6 +1,7 @@
 /**
  * The last bound on memory, off the event loop: a thread that reads RSS
- * every {@link WATCHDOG_SAMPLE_MS} and, while the overload watch has not
+ * (every {@link WATCHDOG_SAMPLE_MS} from half of MAX_RSS_BYTES up, up to
+ * {@link WATCHDOG_QUIET_MS} apart below) and, while the overload watch has not
  * sampled for {@link HELD_MS}, aborts the connections the process is
  * reading from once RSS passes MAX_RSS_BYTES (where it may destroy
  * sockets), and ends the process with SIGKILL past MAX_RSS_BYTES plus
@@ -30,8 +31,11 @@
  * 15-24: RSS 1.1 GB, the watch 13-23 s late). By then every descriptor may
  * be taken: the watch holds a few from its start for the thread's runtime
  * (`descriptor_reserve.ts`, {@link startRssWatchdog}). Reading RSS costs
- * ~37 µs (`overload_facts.ts cost`): 0.2% of a core at 20 ms; it runs `ss`
- * only while the loop is held past half of MAX_RSS_BYTES. Aborting and
+ * ~37 µs (`overload_facts.ts cost`), but each wake-up of the thread more:
+ * reading every 20 ms cost an idle service 12 ms of CPU a second, so below
+ * half of MAX_RSS_BYTES it reads only as often as fast growth could get
+ * there ({@link WATCHDOG_QUIET_MS}); it runs `ss` only while the loop is
+ * held past half of MAX_RSS_BYTES. Aborting and
  * ending the process need the `run` permission (`ss`, `Deno.kill`: the
  * start task's `run: ["ss"]` suffices); without it the thread logs that it
  * could not and stops.
@@ -40,6 +44,7 @@
  */
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
 import {
+  readDelayMs,
   readPeers,
   type ThreadAbort,
   type WatchdogOrders,
@@ -48,8 +53,27 @@ import {
 
 export type { WatchdogOrders };
 
-/** How often the thread reads RSS, in ms: 400 MiB/s adds 8 MiB between two. */
+/**
+ * How often the thread reads RSS from {@link LOOK_AT_SHARE} of
+ * MAX_RSS_BYTES up, in ms: 400 MiB/s adds 8 MiB between two.
+ */
 export const WATCHDOG_SAMPLE_MS = 20;
+/**
+ * The longest the thread waits between two readings of RSS below
+ * {@link LOOK_AT_SHARE} of MAX_RSS_BYTES, in ms; it reads sooner when RSS
+ * growing at {@link RSS_GROWTH_BYTES_PER_SECOND} could get there first
+ * (`readDelayMs`, `watchdog_thread.ts`). Reading every
+ * {@link WATCHDOG_SAMPLE_MS} whatever the RSS cost an idle service 12 ms of
+ * CPU a second (BENCHMARKS.md, issue #23).
+ */
+export const WATCHDOG_QUIET_MS = 1000;
+/**
+ * The fastest RSS growth the thread's schedule allows for, in bytes per
+ * second: a held loop collecting 1 MiB fragments grew ~290 MiB/s (this
+ * module's doc); more than that reaches the thread's thresholds up to one
+ * reading (at most {@link WATCHDOG_QUIET_MS}) late.
+ */
+export const RSS_GROWTH_BYTES_PER_SECOND = 400 * 2 ** 20;
 /**
  * How far past MAX_RSS_BYTES RSS may go while the loop is held where the
  * thread cannot abort, as a share of it: at 400 MiB the process ends past
@@ -159,7 +183,8 @@ export function startRssWatchdog(
   maxRssBytes: number,
   start: WatchdogStart,
 ): RssWatchdog | { unavailable: string } {
-  const source = `(${watchdogThread.toString()})(${readPeers.toString()});`;
+  const source =
+    `(${watchdogThread.toString()})(${readPeers.toString()}, ${readDelayMs.toString()});`;
   let worker: Worker;
   // The thread's runtime needs descriptors of its own: the reserve's.
   start.reserve?.release();
@@ -195,6 +220,8 @@ export function startRssWatchdog(
     port: start.port ?? 0,
     heldMs: HELD_MS,
     everyMs: WATCHDOG_SAMPLE_MS,
+    quietEveryMs: WATCHDOG_QUIET_MS,
+    growthBytesPerSecond: RSS_GROWTH_BYTES_PER_SECOND,
     line: start.line,
     ready: ready.buffer as SharedArrayBuffer,
   };

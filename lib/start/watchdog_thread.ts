@@ -1,7 +1,10 @@
 /**
  * The RSS watchdog thread's own code (`rss_watchdog.ts` starts it from its
- * source text). Every {@link WatchdogOrders.everyMs} it reads RSS and how
- * long the watch on the main loop has gone without a sample; while the
+ * source text). It reads RSS and how long the watch on the main loop has
+ * gone without a sample, every {@link WatchdogOrders.everyMs} from
+ * {@link WatchdogOrders.lookAtBytes} up and less often below it, as often
+ * as RSS growing at {@link WatchdogOrders.growthBytesPerSecond} could reach
+ * it ({@link readDelayMs}); while the
  * loop is held (Deno collecting an endless fragmented message inside one
  * read op, issue #20) it acts in two steps, the least collateral first:
  *
@@ -62,6 +65,10 @@ export interface WatchdogOrders {
   heldMs: number;
   /** See `WATCHDOG_SAMPLE_MS` (`rss_watchdog.ts`). */
   everyMs: number;
+  /** See `WATCHDOG_QUIET_MS` (`rss_watchdog.ts`). */
+  quietEveryMs: number;
+  /** See `RSS_GROWTH_BYTES_PER_SECOND` (`rss_watchdog.ts`). */
+  growthBytesPerSecond: number;
   /**
    * Two shared Int32s: the thread sets the first to 1 (and notifies) once
    * it runs, and adds 1 to the second at each abort.
@@ -126,12 +133,54 @@ export function readPeers(text: string): Map<string, number> {
 }
 
 /**
+ * How long the thread waits after reading `rssBytes` before it reads again,
+ * in ms: {@link WatchdogOrders.everyMs} from
+ * {@link WatchdogOrders.lookAtBytes} up (where it may act); below, the time
+ * RSS growing at {@link WatchdogOrders.growthBytesPerSecond} takes to get
+ * there, at most {@link WatchdogOrders.quietEveryMs}. So an idle process
+ * wakes about once a second instead of 50 times, and memory growing no
+ * faster than that is still read by the time it reaches where the thread
+ * acts. Self-contained, like {@link watchdogThread}, which is given it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readDelayMs } from "./watchdog_thread.ts";
+ * const MiB = 2 ** 20;
+ * const orders = {
+ *   lookAtBytes: 200 * MiB,
+ *   everyMs: 20,
+ *   quietEveryMs: 1000,
+ *   growthBytesPerSecond: 400 * MiB,
+ * };
+ * assert.equal(readDelayMs(60 * MiB, orders), 350);
+ * assert.equal(readDelayMs(199 * MiB, orders), 20);
+ * assert.equal(readDelayMs(300 * MiB, orders), 20);
+ * assert.equal(readDelayMs(0, { ...orders, lookAtBytes: 2000 * MiB }), 1000);
+ * ```
+ */
+export function readDelayMs(
+  rssBytes: number,
+  orders: Pick<
+    WatchdogOrders,
+    "lookAtBytes" | "everyMs" | "quietEveryMs" | "growthBytesPerSecond"
+  >,
+): number {
+  const reachMs = (orders.lookAtBytes - rssBytes) /
+    orders.growthBytesPerSecond * 1000;
+  return Math.round(
+    Math.min(orders.quietEveryMs, Math.max(orders.everyMs, reachMs)),
+  );
+}
+
+/**
  * The thread's code. Self-contained: it runs from its own source text
  * (`Function.prototype.toString`), so it may use no import or outer name;
- * {@link readPeers} is given to it the same way.
+ * {@link readPeers} and {@link readDelayMs} are given to it the same way.
  */
 export function watchdogThread(
   readPeers: (text: string) => Map<string, number>,
+  readDelay: (rssBytes: number, orders: WatchdogOrders) => number,
 ): void {
   globalThis.addEventListener("message", (event: Event) => {
     const orders = (event as MessageEvent<WatchdogOrders>).data;
@@ -240,8 +289,9 @@ export function watchdogThread(
       abortable && !futile
         ? `${Atomics.load(shared, 1)} aborts did not free enough`
         : lastFailure || "none tried";
-    const timer = setInterval(() => {
-      const rss = Deno.memoryUsage().rss;
+    // True once it has ended the process: it reads no more.
+    let ended = false;
+    const sample = (rss: number) => {
       const now = clock();
       const heldMs = Math.round(now - Number(Atomics.load(beat, 0)));
       if (heldMs < orders.lookHeldMs) {
@@ -254,7 +304,7 @@ export function watchdogThread(
         ? orders.killAtBytes
         : orders.capBytes;
       if (rss >= killAt && heldMs >= orders.heldMs) {
-        clearInterval(timer);
+        ended = true;
         try {
           write(
             orders.line.replace(`"__rss_bytes__"`, String(rss))
@@ -296,6 +346,12 @@ export function watchdogThread(
         })
         : Promise.resolve();
       step.finally(() => acting = false);
-    }, orders.everyMs);
+    };
+    const read = () => {
+      const rss = Deno.memoryUsage().rss;
+      sample(rss);
+      if (!ended) setTimeout(read, readDelay(rss, orders));
+    };
+    setTimeout(read, orders.everyMs);
   });
 }
