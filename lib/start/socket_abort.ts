@@ -20,6 +20,23 @@ export const SOCKET_ABORT_TIMEOUT_MS = 2000;
 const PEERS_PER_CALL = 256;
 
 /**
+ * The `ss` states in which the process may still hold a socket and the
+ * writes queued on it: open both ways, or closed by the peer only. Once
+ * the process has closed its side (FIN-WAIT, CLOSING, LAST-ACK, TIME-WAIT)
+ * it holds nothing. "connected" took in TIME-WAIT, which Linux keeps 60 s
+ * after the service closes first, as it does once a client has read up to
+ * its Close and answered: such a reader's backlog stayed counted in the
+ * budget for a minute after it had gone (28 MiB with no connection left,
+ * issue #20; without CAP_NET_ADMIN, which would destroy it).
+ */
+export const HOLDING_STATES: readonly string[] = [
+  "state",
+  "established",
+  "state",
+  "close-wait",
+];
+
+/**
  * The `ss` filter for the connections of `localPort` to `peers`.
  *
  * @example
@@ -42,7 +59,7 @@ export function peerFilter(
   return `( sport = :${localPort} ) and ( ${each.join(" or ")} )`;
 }
 
-/** The peers (`peerKey`) of the sockets listed in `ss -tnH state connected` output. */
+/** The peers (`peerKey`) of the sockets listed in `ss -tnH state …` output. */
 export function listedPeers(text: string): Set<string> {
   const found = new Set<string>();
   for (const line of text.split("\n")) {
@@ -71,15 +88,12 @@ export class SsSocketAbort implements SocketAbort {
     for (let at = 0; at < peers.length; at += PEERS_PER_CALL) {
       const some = peers.slice(at, at + PEERS_PER_CALL);
       const filter = peerFilter(this.#port, some);
-      const killed = await this.#run(
-        ["-K", "-tnH", "state", "connected"],
-        filter,
-      );
+      const killed = await this.#run(["-K", "-tnH", ...HOLDING_STATES], filter);
       if ("unavailable" in killed) return killed;
       aborted += listedPeers(killed.stdout).size;
       if (killed.stderr.includes("SOCK_DESTROY")) refused = killed.stderr;
       // What is still there: not permitted, or the kernel cannot destroy.
-      const listed = await this.#run(["-tnH", "state", "connected"], filter);
+      const listed = await this.#run(["-tnH", ...HOLDING_STATES], filter);
       if ("unavailable" in listed) return listed;
       const still = listedPeers(listed.stdout);
       for (const peer of some) {

@@ -38,6 +38,36 @@ Deno.test("SsSocketAbort aborts a listener's connection by its peer, or says it 
   }
 });
 
+Deno.test("SsSocketAbort takes a connection the listener closed first (TIME-WAIT) for gone: nothing to abort, nothing left", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  const served = await listener.accept();
+  const peer = client.localAddr as Deno.NetAddr;
+  // The server's side closes first, as after a completed close handshake:
+  // the kernel keeps its socket in TIME-WAIT for 60 s, holding nothing.
+  served.close();
+  assert.equal(await client.read(new Uint8Array(1)), null);
+  client.close();
+  const filter = `( sport = :${listener.addr.port} )`;
+  const listed = new TextDecoder().decode(
+    (await new Deno.Command("ss", {
+      args: ["-tnH", "state", "time-wait", filter],
+    }).output()).stdout,
+  );
+  // One state asked: no state column, so listedPeers does not apply.
+  assert.ok(
+    listed.includes(` ${peer.hostname}:${peer.port}`),
+    `the server's socket is in TIME-WAIT: ${listed}`,
+  );
+  const answer = await new SsSocketAbort(listener.addr.port).abort([peer]);
+  assert.ok(!("unavailable" in answer), JSON.stringify(answer));
+  assert.equal(answer.aborted, 0);
+  assert.equal(answer.left.size, 0);
+});
+
 Deno.test("SsSocketAbort says why when ss cannot run", async () => {
   const answer = await new SsSocketAbort(1, { command: "no-such-program" })
     .abort([{ transport: "tcp", hostname: "127.0.0.1", port: 2 }]);
