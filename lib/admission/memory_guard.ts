@@ -186,14 +186,17 @@ export class MemoryGuard {
   }
 
   /**
-   * Why `bytes` more may not be queued now for a connection that is behind
-   * on its reading, or undefined when they fit: over MAX_RSS_BYTES, or the
-   * budget has no room for them. Deno cannot free what it queued for a
-   * client that does not read, so a budget that sheds only after the fact
-   * is overrun by everything queued meanwhile (`unread_echoes.ts`).
+   * Why `bytes` more may not be queued now for a connection, or undefined
+   * when they fit: the budget has no room for them, or (for a connection
+   * already behind on its reading) RSS is over MAX_RSS_BYTES. Deno cannot
+   * free what it queued for a client that does not read, so a budget that
+   * sheds only after the fact is overrun by everything queued meanwhile
+   * (`unread_echoes.ts`).
+   *
+   * @param behind The connection is behind on its reading already.
    */
-  refuses(bytes: number): ShedCause | undefined {
-    if (this.#overRss) return "rss";
+  refuses(bytes: number, behind = true): ShedCause | undefined {
+    if (behind && this.#overRss) return "rss";
     if (this.#budget > 0 && this.#used + bytes > this.#budget) {
       // Full: upgrades get 503 until the total is back under, as when passed.
       this.#overBudget = true;

@@ -188,7 +188,7 @@ class EchoConnection
    */
   close(reason: CloseReason, now = false): void {
     if (this.#closing || this.#finished) return;
-    this.#unread.closing(this.#breach !== undefined);
+    this.#unread.closing(this.#breach);
     this.#close = new ServerClose(this.#socket, reason, {
       timeoutSeconds: this.#services.config.closeTimeoutSeconds,
       failing: this.#breach !== undefined,

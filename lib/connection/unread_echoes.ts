@@ -60,18 +60,26 @@ export class UnreadEchoes {
   /**
    * Before a send of `bytes`: the limit it would break, or undefined to
    * send it. Reads the backlog only when a check is due (once per
-   * {@link BACKLOG_CHECK_BYTES}), and refuses only a client that is behind
-   * already: one message larger than MAX_BUFFERED_BYTES still goes to a
-   * client that has read everything.
+   * {@link BACKLOG_CHECK_BYTES}). MAX_BUFFERED_BYTES and MAX_RSS_BYTES
+   * refuse only a client that is behind already: one message larger than
+   * MAX_BUFFERED_BYTES still goes to a client that has read everything.
+   * The memory budget refuses what the charge would grow by (the message,
+   * and `IN_FLIGHT_BYTES` once it puts the client behind) for a
+   * client behind, and for a message of BACKLOG_CHECK_BYTES or more to
+   * anyone: Deno holds it until the kernel takes it, and 64 clients that
+   * never read, each given one 1 MiB echo at once unchecked, were counted
+   * at 157-204 MiB against a 96 MiB budget (issue #20).
    */
   refuses(bytes: number): LimitReason | undefined {
     if (!this.#sent.due(bytes)) return undefined;
     const backlog = this.bytes();
-    if (backlog === 0) return undefined;
-    if (backlog + bytes > this.#options.maxBufferedBytes) return "slow_reader";
-    return backlog >= BACKLOG_CHECK_BYTES
-      ? this.#options.memory.refuses(bytes)
-      : undefined;
+    const behind = backlog >= BACKLOG_CHECK_BYTES;
+    if (backlog > 0 && backlog + bytes > this.#options.maxBufferedBytes) {
+      return "slow_reader";
+    }
+    if (!behind && bytes < BACKLOG_CHECK_BYTES) return undefined;
+    const growth = memoryCharge(backlog + bytes) - memoryCharge(backlog);
+    return this.#options.memory.refuses(growth, behind);
   }
 
   /**
@@ -114,11 +122,17 @@ export class UnreadEchoes {
    * is OPEN (Deno's `bufferedAmount` reads 0 after), and counts until
    * {@link release}, as Deno keeps the echoes queued behind the Close.
    */
-  closing(failing: boolean): void {
+  closing(breach: LimitReason | undefined): void {
     this.#atClose ??= this.bytes();
     // A client failed for a limit while echoes wait ahead of the Close
-    // will not read up to it: its connection is aborted.
-    if (failing && this.#atClose > 0) this.abandoned(HELD_ABORT_AFTER_MS);
+    // will not read up to it: its connection is aborted. So is one shed
+    // for memory with none queued in Deno: an echo it had no room for was
+    // not queued (`refuses`), its unread echoes are in the kernel's
+    // buffers, and its Close waits behind them.
+    const shed = breach === "memory_budget" || breach === "rss";
+    if (breach !== undefined && (this.#atClose > 0 || shed)) {
+      this.abandoned(HELD_ABORT_AFTER_MS);
+    }
   }
 
   /**

@@ -16,14 +16,16 @@ import { clientFrame, rawRequest, upgradeRequest } from "../../bench/wire.ts";
 const MiB = 1024 * 1024;
 
 /**
- * A WebSocket client on `localAddress` that sends 64 KiB binary frames as
- * fast as the server takes them and never reads. Resolves once upgraded;
+ * A WebSocket client on `localAddress` that sends binary frames of
+ * `frameBytes` (64 KiB unless told) as fast as the server takes them and
+ * never reads. Resolves once upgraded;
  * `start()` starts the flood, `stop()` destroys the socket and waits for it
  * to close.
  */
 async function flooder(
   port: number,
   localAddress: string,
+  frameBytes = 64 * 1024,
 ): Promise<{ start(): void; stop(): Promise<void> }> {
   const socket = net.connect({ host: "127.0.0.1", port, localAddress });
   const closed = new Promise<void>((resolve) => socket.once("close", resolve));
@@ -49,7 +51,7 @@ async function flooder(
   } finally {
     clearTimeout(timer);
   }
-  const frame = clientFrame(0x2, new Uint8Array(64 * 1024));
+  const frame = clientFrame(0x2, new Uint8Array(frameBytes));
   let running = true;
   const pump = () => {
     while (running && !socket.destroyed && socket.write(frame));
@@ -159,6 +161,59 @@ Deno.test("non-reading flooders from several addresses stay within MEMORY_BUDGET
   assert.equal(memory.shedding, undefined);
   await bystanderEchoes(server, "a new client is admitted after");
   await closeAndWait(bystander.socket, bystander.inbox);
+});
+
+Deno.test("non-readers sending 1 MiB messages are never counted past MEMORY_BUDGET_BYTES: an echo that does not fit is not queued, its client is shed", async () => {
+  const budget = 16 * MiB;
+  await using server = startTestServer({
+    MEMORY_BUDGET_BYTES: String(budget),
+    MAX_RSS_BYTES: "0",
+    MAX_BUFFERED_BYTES: "0",
+    RATE_LIMIT_BYTES_PER_SECOND: "0",
+    RATE_LIMIT_MESSAGES_PER_SECOND: "0",
+    MAX_CONNECTIONS_PER_IP: "4",
+  });
+  const { memory, metrics } = server.services;
+  // The count after every change of it: the flood can pass the budget and
+  // be shed back within one turn of the event loop.
+  let peak = 0;
+  const charge = memory.charge.bind(memory);
+  memory.charge = (connection, bytes) => {
+    charge(connection, bytes);
+    peak = Math.max(peak, memory.state().usedBytes);
+  };
+  const flooders: Array<{ start(): void; stop(): Promise<void> }> = [];
+  try {
+    for (let host = 1; host <= 4; host++) {
+      for (let i = 0; i < 4; i++) {
+        flooders.push(await flooder(server.port, `127.0.4.${host}`, MiB));
+      }
+    }
+    for (const flood of flooders) flood.start();
+    // Each is given a 1 MiB echo with nothing queued in Deno once the
+    // kernel's buffers are full: unchecked, 16 of them (2 MiB each with
+    // what is in flight) took the count to twice the budget.
+    await until(
+      () => (metrics.breaches.get("memory_budget") ?? 0) >= 8,
+      "the memory guard to shed half of them",
+      { timeoutMs: 20_000 },
+    );
+    assert.equal(memory.shedding, "memory_budget");
+  } finally {
+    for (const flood of flooders) await flood.stop();
+  }
+  assert.ok(
+    peak <= budget,
+    `counted ${(peak / MiB).toFixed(1)} MiB at most, budget ${
+      budget / MiB
+    } MiB`,
+  );
+  await until(
+    () => memory.state().usedBytes === 0,
+    "the flooders' charges to go",
+    { timeoutMs: 10_000 },
+  );
+  await bystanderEchoes(server, "a new client is admitted after");
 });
 
 Deno.test("over MAX_RSS_BYTES new upgrades get 503 and /healthz, /metrics and /limits say so", async (t) => {
