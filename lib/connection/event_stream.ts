@@ -33,13 +33,19 @@ export const SSE_RETRY_MS = 5000;
 export const SSE_TICK_MS = 1000;
 
 /**
- * What the memory guard counts for each open stream, in bytes: about one
- * event in flight. Like a WebSocket's, a stream's fixed cost (about 100 KiB
- * of RSS each with 1,000 open, `deno run -A bench/sse_memory.ts`) is bounded
- * by the connection caps, not the budget; the charge puts streams in the
- * guard's list, so shedding for RSS reaches them too.
+ * What the memory guard counts for each open stream, in bytes: what one
+ * costs in RSS, idle or read. 2,000 streams read by their clients took the
+ * service's RSS from 46 to 263-290 MiB within a minute (110-125 KiB each),
+ * against 75 KiB each for a bare `Deno.serve` stream sending the same
+ * events and 110 KiB for Hono's `streamSSE` alone (issue #20, /tmp script
+ * beside `deno run -A bench/sse_memory.ts`): Deno's HTTP response and
+ * Hono's stream, not a leak (RSS falls back once they have gone). Counted
+ * at 4 KiB, 2,000 streams from one stranger held RSS at 98% of
+ * MAX_RSS_BYTES with 7.8 MiB counted, and the next clients were shed for
+ * `rss`; counted at this, the budget holds about 700 streams at its
+ * default (96 MiB), and sheds or refuses past that.
  */
-export const SSE_STREAM_BYTES = 4096;
+export const SSE_STREAM_BYTES = 128 * 1024;
 
 /**
  * Once a stream has ended, how long its last write may wait for a client that

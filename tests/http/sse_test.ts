@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
 import { connect, until, withDeadline } from "../_client.ts";
+import { SSE_STREAM_BYTES } from "../../lib/connection/event_stream.ts";
 
 interface ServerSentEvent {
   event: string;
@@ -235,9 +236,11 @@ Deno.test("/healthz counts open /sse streams in connections", async () => {
 });
 
 Deno.test("the memory guard sheds /sse streams with an end event naming the cause", async () => {
-  // Each stream counts 4096 bytes: the second passes the budget, and the
-  // guard sheds the first (equal charges: the oldest goes first).
-  await using server = startTestServer({ MEMORY_BUDGET_BYTES: "6000" });
+  // Each stream counts SSE_STREAM_BYTES: the second passes the budget, and
+  // the guard sheds the first (equal charges: the oldest goes first).
+  await using server = startTestServer({
+    MEMORY_BUDGET_BYTES: String(SSE_STREAM_BYTES * 1.5),
+  });
   using deadline = streamDeadline(20_000, "the first stream to be shed");
   const first = await fetch(`${server.http}/sse`, { signal: deadline.signal });
   const events = readEvents(first.body!);
@@ -258,4 +261,37 @@ Deno.test("the memory guard sheds /sse streams with an end event naming the caus
     "counted as a memory_budget breach",
   );
   await second.body!.cancel();
+});
+
+Deno.test("/sse streams count what one costs in RSS: a budget of 1 MiB keeps no more than 8 open, refusing or shedding the rest", async () => {
+  // 10 streams at 4 KiB each were 40 KiB of a 1 MiB budget: all stayed,
+  // while each held about 100 KiB of the process's RSS (issue #20).
+  const budget = 1024 * 1024;
+  await using server = startTestServer({
+    MEMORY_BUDGET_BYTES: String(budget),
+    MAX_CONNECTIONS_PER_IP: "0",
+  });
+  const { memory, metrics } = server.services;
+  using deadline = streamDeadline(20_000, "10 /sse requests");
+  const responses: Response[] = [];
+  try {
+    for (let i = 0; i < 10; i++) {
+      responses.push(
+        await fetch(`${server.http}/sse`, { signal: deadline.signal }),
+      );
+    }
+    const refused = responses.filter(({ status }) => status === 503).length;
+    await until(
+      () => metrics.streamsOpen <= 8,
+      `at most 8 streams open (${metrics.streamsOpen} open, ${refused} refused)`,
+      { timeoutMs: 10_000 },
+    );
+    assert.ok(
+      refused + memory.state().shed.memory_budget >= 2,
+      `${refused} refused and ${memory.state().shed.memory_budget} shed of 10`,
+    );
+    assert.ok(memory.state().usedBytes <= budget);
+  } finally {
+    for (const response of responses) await response.body?.cancel();
+  }
 });
