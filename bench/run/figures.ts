@@ -34,6 +34,12 @@ export function figures(
       target: 0.95,
     },
     {
+      key: "small.serverCpuMicros",
+      label: "Server CPU per small message (its CPU over the run / the rate)",
+      unit: "µs",
+      better: "info",
+    },
+    {
       key: "latency.p50",
       label: "Latency p50: 1 conn, 1 in flight, 32 B",
       unit: "µs",
