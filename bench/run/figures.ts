@@ -109,6 +109,12 @@ export function figures(
       target: 1.3,
     },
     {
+      key: "coldStartCpuMs",
+      label: "Cold start: server CPU to the first echo (all threads)",
+      unit: "ms",
+      better: "info",
+    },
+    {
       key: "startRssMiB",
       label: "Server RSS at start (after the first echo)",
       unit: "MiB",
