@@ -12,6 +12,11 @@
 const MAX_POINTS = 1000;
 /** bufferedAmount and the message rate are sampled this often, in ms. */
 export const SAMPLE_MS = 100;
+/**
+ * The rate counts the messages received in this window, in ms: one second,
+ * so one echo reads 1 per second (scaling a 100 ms sample made it 10).
+ */
+const RATE_WINDOW_MS = 1000;
 /** Redraws at most this often, in ms. */
 const REDRAW_MS = 200;
 
@@ -19,6 +24,13 @@ function cssColor(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name)
     .trim() || "#555";
 }
+
+/** The flow's words while it has no sample, by the connection's phase. */
+const FLOW_EMPTY = {
+  none: "chart.flowEmpty",
+  connecting: "chart.flowConnecting",
+  closed: "chart.flowNeverOpened",
+};
 
 /** Tick steps for axes of whole numbers (uPlot's `incrs`). */
 const WHOLE_STEPS = [1, 2, 5].flatMap((step) =>
@@ -62,7 +74,15 @@ export class Charts {
   #start = performance.now();
   #received = 0;
   #lastSample = 0;
-  #lastReceived = 0;
+  /** [time in ms, messages received by then] of the samples in the window. */
+  #counts = [[this.#start, 0]];
+  /**
+   * Where the connection of the charts is, for the flow's words while there
+   * is no sample: none yet, connecting, or closed (before it ever opened,
+   * when nothing was sampled).
+   * @type {"none" | "connecting" | "closed"}
+   */
+  #phase = "none";
   #t;
   #format;
   #elements;
@@ -102,11 +122,9 @@ export class Charts {
     this.#rttChart = new uPlot(
       {
         ...base(elements.rtt),
-        series: [{}, {
-          stroke: cssColor("--accent"),
-          width: 1.5,
-          points: { show: false },
-        }],
+        // uPlot's own rule for points: drawn while they are sparse, so a
+        // single echo (no line to draw) is seen.
+        series: [{}, { stroke: cssColor("--accent"), width: 1.5 }],
         // Messages are counted in whole numbers: no tick between two.
         axes: [{ ...axis(plain), incrs: WHOLE_STEPS }, axis(plain)],
       },
@@ -159,11 +177,12 @@ export class Charts {
 
   /** Starts both charts over, for a new connection. */
   reset() {
+    this.#phase = "connecting";
     this.#rtt = [[], []];
     this.#flow = [[], [], []];
     this.#start = performance.now();
     this.#received = 0;
-    this.#lastReceived = 0;
+    this.#counts = [[this.#start, 0]];
     this.#lastSample = 0;
     this.#dirty = true;
   }
@@ -171,6 +190,12 @@ export class Charts {
   /** One echo arrived, `ms` after its send(). */
   roundTrip(index, ms) {
     push(this.#rtt, [index, ms]);
+    this.#dirty = true;
+  }
+
+  /** The connection closed (or failed to open). */
+  closed() {
+    this.#phase = "closed";
     this.#dirty = true;
   }
 
@@ -184,12 +209,15 @@ export class Charts {
     const now = performance.now();
     if (active && now - this.#lastSample >= SAMPLE_MS) {
       const seconds = (now - this.#start) / 1000;
-      const elapsed = this.#lastSample ? (now - this.#lastSample) / 1000 : 0;
-      const rate = elapsed
-        ? Math.round((this.#received - this.#lastReceived) / elapsed)
-        : 0;
+      // The count at the window's start is the last sample at or before it.
+      while (
+        this.#counts.length > 1 && this.#counts[1][0] <= now - RATE_WINDOW_MS
+      ) {
+        this.#counts.shift();
+      }
+      const rate = this.#received - this.#counts[0][1];
+      this.#counts.push([now, this.#received]);
       this.#lastSample = now;
-      this.#lastReceived = this.#received;
       push(this.#flow, [Number(seconds.toFixed(2)), buffered, rate]);
       this.#dirty = true;
     }
@@ -222,7 +250,7 @@ export class Charts {
     const buffered = this.#flow[1];
     const rates = this.#flow[2];
     this.#elements.flowSummary.textContent = buffered.length === 0
-      ? this.#t("chart.flowEmpty")
+      ? this.#t(FLOW_EMPTY[this.#phase])
       : this.#t("chart.flowSummary", {
         peak: this.#format.size(Math.max(...buffered)),
         now: this.#format.size(buffered[buffered.length - 1]),

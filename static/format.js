@@ -92,22 +92,32 @@ export function utcOffset(date) {
 }
 
 const GAP_UNITS = {
-  en: { ms: "ms", s: "s", min: "min" },
-  "zh-Hant": { ms: "毫秒", s: "秒", min: "分鐘" },
-  "zh-Hans": { ms: "毫秒", s: "秒", min: "分钟" },
+  en: { ms: "ms", s: "s", min: "min", h: "h", d: "d" },
+  "zh-Hant": { ms: "毫秒", s: "秒", min: "分鐘", h: "小時", d: "天" },
+  "zh-Hans": { ms: "毫秒", s: "秒", min: "分钟", h: "小时", d: "天" },
 };
 
 /**
- * Time between two events, short: "+3 ms", "+1.2 s", "+4 min". Intl's unit
- * style would write "1.2 sec" in English, so the unit names are the page's.
+ * Time between two events, short: "+3 ms", "+1.2 s", "+4 min", "+5.5 h",
+ * "+339 d". Intl's unit style would write "1.2 sec" in English, so the unit
+ * names are the page's. At most four digits, so the stream's gap column
+ * holds it: an imported recording's last entry can be a year before the
+ * note that follows it ("+487,643 min" overflowed the column).
  * @param {number} ms
  * @param {string} [locale] "en", "zh-Hant" or "zh-Hans"
  */
 export function formatGap(ms, locale = "en") {
   const units = GAP_UNITS[locale] ?? GAP_UNITS.en;
-  if (ms < 1000) return `+${formatNumber(ms, locale)} ${units.ms}`;
-  if (ms < 60000) return `+${formatNumber(ms / 1000, locale, 1)} ${units.s}`;
-  return `+${formatNumber(ms / 60000, locale)} ${units.min}`;
+  const steps = [[1, "ms"], [1000, "s"], [60000, "min"], [3600000, "h"], [
+    86400000,
+    "d",
+  ]];
+  let [divisor, unit] = steps[0];
+  for (const step of steps) if (ms >= step[0]) [divisor, unit] = step;
+  // Seconds keep a decimal below a minute, hours below ten; the rest none.
+  const value = ms / divisor;
+  const digits = unit === "s" || (unit === "h" && value < 10) ? 1 : 0;
+  return `+${formatNumber(value, locale, digits)} ${units[unit]}`;
 }
 
 /** Bytes as hex pairs, the first `limit` of them, with "…" when cut. */

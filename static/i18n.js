@@ -59,8 +59,9 @@ export const MESSAGES = {
     "import": "Import",
     "replay": "Replay {count} sent",
     "imported":
-      "Imported {count} entries from {name}; Replay sends its {sent} sent messages on the connection that is open.",
-    "code.replay": "replays the {count} sent messages of a recording",
+      "Imported {count} {count:entry|entries} from {name}; Replay sends its {sent} sent {sent:message|messages} on the connection that is open.",
+    "code.replay":
+      "replays the {count} sent {count:message|messages} of a recording",
     "invalid.import": "{name} is not a recording the page can read: {detail}",
     "invalid.importSize":
       "The file is {size}; the page reads recordings up to {max}.",
@@ -92,7 +93,8 @@ export const MESSAGES = {
     "stream.copied": "Copied",
     "stream.copyFailed": "Cannot copy here",
     "stream.letGo": "No longer kept: the page keeps the newest 32 MiB",
-    "stream.cutAt": "{count} characters in all; Copy copies them all",
+    "stream.cutAt":
+      "{count} {count:character|characters} in all; Copy copies them all",
     "kind.send": "sent",
     "kind.message": "received",
     "kind.open": "open",
@@ -153,10 +155,14 @@ export const MESSAGES = {
     "chart.keyRate": "messages/s",
     "chart.rttEmpty": "No echo yet.",
     "chart.rttSummary":
-      "{count} echoes: last {last} ms, median {median} ms, highest {max} ms.",
+      "{count} {count:echo|echoes}: last {last} ms, median {median} ms, highest {max} ms.",
     "chart.flowEmpty": "Not connected yet.",
+    "chart.flowConnecting":
+      "Connecting: nothing sampled until the connection opens.",
+    "chart.flowNeverOpened":
+      "The last connection never opened, so nothing was sampled.",
     "chart.flowSummary":
-      "bufferedAmount peaked at {peak} and is {now} now; at most {rate} messages per second.",
+      "bufferedAmount peaked at {peak} and is {now} now; at most {rate} {rate:message|messages} per second.",
     handshake: "Your handshake",
     handshakeExplained:
       "Opens a second WebSocket to /inspect (with the subprotocols above, if any). Its first message describes the opening handshake as the server received it; then the page closes it.",
@@ -290,7 +296,7 @@ export const MESSAGES = {
     "room.left": "Left the room: {code} {reason}",
     "room.you": "you",
     "room.someone": "someone",
-    "room.binary": "binary, {bytes} bytes",
+    "room.binary": "binary, {bytes} {bytes:byte|bytes}",
     "room.message": "Your line",
     "room.send": "Send to the room",
     "room.badName": "A room name is 1-64 characters of A-Z a-z 0-9 _ -",
@@ -434,6 +440,8 @@ export const MESSAGES = {
     "chart.rttSummary":
       "{count} 次回傳：最近 {last} 毫秒，中位數 {median} 毫秒，最高 {max} 毫秒。",
     "chart.flowEmpty": "尚未連線。",
+    "chart.flowConnecting": "連線中：連線開啟後才開始取樣。",
+    "chart.flowNeverOpened": "上一次連線從未開啟，因此沒有取樣。",
     "chart.flowSummary":
       "bufferedAmount 最高 {peak}，目前 {now}；每秒最多 {rate} 則訊息。",
     handshake: "你的交握",
@@ -704,6 +712,8 @@ export const MESSAGES = {
     "chart.rttSummary":
       "{count} 次回传：最近 {last} 毫秒，中位数 {median} 毫秒，最高 {max} 毫秒。",
     "chart.flowEmpty": "尚未连接。",
+    "chart.flowConnecting": "连接中：连接打开后才开始采样。",
+    "chart.flowNeverOpened": "上一次连接从未打开，因此没有采样。",
     "chart.flowSummary":
       "bufferedAmount 最高 {peak}，当前 {now}；每秒最多 {rate} 条消息。",
     handshake: "你的握手",
@@ -868,4 +878,50 @@ export function pickLanguage(saved, preferred) {
     if (language) return language;
   }
   return "en";
+}
+
+/** Cached Intl.PluralRules per page language. */
+const pluralRules = new Map();
+
+/**
+ * A count as Intl.PluralRules reads it: a number as it is, a count already
+ * formatted for the page ("1,000") by its digits.
+ * @param {unknown} value
+ */
+function countOf(value) {
+  return typeof value === "number"
+    ? value
+    : Number(String(value).replace(/[^\d.]/g, ""));
+}
+
+/**
+ * A text of the tables with its placeholders filled: `{name}` by
+ * `values[name]`, and `{name:one|other}` by the form for that value's plural
+ * category in `language` (Intl.PluralRules), so English says "1 echo" and
+ * "2 echoes" ("{count} {count:echo|echoes}"). Chinese has no plural forms:
+ * its texts need none, and a form there would pick `other`.
+ * @param {string} text a text of {@link MESSAGES}
+ * @param {Record<string, unknown>} values
+ * @param {string} language "en", "zh-Hant" or "zh-Hans"
+ * @example Filling a plural
+ * ```js
+ * fill("{n} {n:echo|echoes}", { n: 1 }, "en"); // "1 echo"
+ * ```
+ */
+export function fill(text, values, language) {
+  return text.replace(/\{(\w+)(?::([^{}|]*)\|([^{}|]*))?\}/g, (
+    _,
+    name,
+    one,
+    other,
+  ) => {
+    const value = values[name];
+    if (one === undefined) return String(value ?? "");
+    let rules = pluralRules.get(language);
+    if (!rules) {
+      rules = new Intl.PluralRules(language);
+      pluralRules.set(language, rules);
+    }
+    return rules.select(countOf(value)) === "one" ? one : other;
+  });
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { LANGUAGES, MESSAGES, pickLanguage } from "./i18n.js";
+import { fill, LANGUAGES, MESSAGES, pickLanguage } from "./i18n.js";
 import { formatBytes, formatGap, formatNumber } from "./format.js";
 
 /** The element with this id. */
@@ -50,10 +50,13 @@ export function onLanguage(fn) {
   state.relabels.push(fn);
 }
 
-/** The text for `key` in the page's language, with `{name}` filled in. */
+/**
+ * The text for `key` in the page's language, with `{name}` and plural forms
+ * (`{name:one|other}`) filled in by `fill()` (i18n.js).
+ */
 export function t(key, values = {}) {
   const text = MESSAGES[state.language][key] ?? MESSAGES.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+  return fill(text, values, state.language);
 }
 
 /** A byte count in the page's language: "512 B", "1.5 KiB", "2 MiB". */

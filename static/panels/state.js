@@ -125,7 +125,10 @@ export function mountStatePanel({ connection, charts, canResend }) {
     }
   });
   connection.addEventListener("closing", () => record(WebSocket.CLOSING));
-  connection.addEventListener("close", () => record(WebSocket.CLOSED));
+  connection.addEventListener("close", () => {
+    record(WebSocket.CLOSED);
+    charts.closed();
+  });
   onLanguage(() => {
     renderTimeline();
     charts.draw();

@@ -113,6 +113,32 @@ export async function connectPage(page: Page) {
   await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
 }
 
+/**
+ * Waits until the page code `expression` is true, checked every animation
+ * frame in the page, for at most {@linkcode WAIT_MS}; fails naming `what`.
+ * (playwright's waitForFunction compiles its predicate with `new Function`
+ * when it polls, which the page's CSP refuses: it works only when the
+ * predicate is true at once.)
+ */
+export async function waitUntil(
+  page: Page,
+  expression: string,
+  what: string,
+): Promise<void> {
+  const met = await page.evaluate(`new Promise((resolve) => {
+    const end = performance.now() + ${WAIT_MS};
+    const check = () => {
+      if (${expression}) resolve(true);
+      else if (performance.now() > end) resolve(false);
+      else requestAnimationFrame(check);
+    };
+    check();
+  })`);
+  if (!met) {
+    throw new Error(`Timed out after ${WAIT_MS} ms waiting for ${what}`);
+  }
+}
+
 /** True when the page scrolls sideways. */
 export function overflows(page: Page): Promise<boolean> {
   // Page code as strings: these tests are type-checked without the DOM library.

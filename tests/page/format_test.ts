@@ -17,7 +17,7 @@ import {
   previewText,
   utcOffset,
 } from "../../static/format.js";
-import { LANGUAGES, MESSAGES, pickLanguage } from "../../static/i18n.js";
+import { fill, LANGUAGES, MESSAGES, pickLanguage } from "../../static/i18n.js";
 
 Deno.test("checkReason() accepts 123 UTF-8 bytes and explains 124 or more", async (t) => {
   await t.step("41 Chinese characters are 123 bytes", () => {
@@ -152,4 +152,50 @@ Deno.test("every language has every text, and the terms each reader expects", as
       assert.equal(pickLanguage("zhx", ["zh-TW"]), "zh-Hant");
     },
   );
+});
+
+Deno.test("fill() says one and many in each language's way", async (t) => {
+  await t.step("English: 1 echo, 0 and 2 echoes, a formatted 1,000", () => {
+    const text = "{count} {count:echo|echoes}";
+    assert.equal(fill(text, { count: 1 }, "en"), "1 echo");
+    assert.equal(fill(text, { count: 0 }, "en"), "0 echoes");
+    assert.equal(fill(text, { count: 2 }, "en"), "2 echoes");
+    assert.equal(fill(text, { count: "1,000" }, "en"), "1,000 echoes");
+    assert.equal(fill(text, { count: "1" }, "en"), "1 echo");
+  });
+  await t.step("Chinese has one form", () => {
+    assert.equal(fill("{n} 次{n:x|回傳}", { n: 1 }, "zh-Hant"), "1 次回傳");
+  });
+  await t.step("braces that are no placeholder stay as written", () => {
+    const text = "?format=json wraps it as {seq, type, bytes}";
+    assert.equal(fill(text, {}, "en"), text);
+  });
+  // Each text below can be filled with a count of 1.
+  const ones: [string, Record<string, unknown>, RegExp][] = [
+    ["chart.rttSummary", { count: 1 }, /^1 echo: /],
+    ["chart.flowSummary", { rate: 1 }, /at most 1 message per second/],
+    [
+      "imported",
+      { count: 1, sent: 1 },
+      /^Imported 1 entry .* its 1 sent message on/,
+    ],
+    ["code.replay", { count: 1 }, /the 1 sent message of/],
+    ["room.binary", { bytes: 1 }, /^binary, 1 byte$/],
+  ];
+  for (const [key, values, expected] of ones) {
+    await t.step(`${key} with 1`, () => {
+      assert.match(fill(MESSAGES.en![key]!, values, "en"), expected);
+      // The Chinese texts read the same for 1 and for 2, forms or not.
+      for (const lang of ["zh-Hant", "zh-Hans"]) {
+        const text = MESSAGES[lang]![key]!;
+        const two = Object.fromEntries(
+          Object.keys(values).map((name) => [name, 2]),
+        );
+        assert.equal(
+          fill(text, values, lang),
+          fill(text, two, lang).replaceAll("2", "1"),
+        );
+      }
+    });
+  }
 });

@@ -187,6 +187,18 @@ Deno.test("sizes never show more than four digits, in each language's digits", (
   assert.equal(formatGap(250, "zh-Hant"), "+250 毫秒");
 });
 
+Deno.test("a gap says at most four digits: a recording a year old is +339 d", () => {
+  assert.equal(formatGap(1500), "+1.5 s");
+  assert.equal(formatGap(5.5 * 3600000), "+5.5 h");
+  assert.equal(formatGap(487643 * 60000), "+339 d");
+  assert.equal(formatGap(487643 * 60000, "zh-Hans"), "+339 天");
+  // Up to 9,999 days (27 years).
+  for (let ms = 1; ms < 9999.4 * 86400000; ms = Math.ceil(ms * 1.37)) {
+    const digits = formatGap(ms).replace(/\D/g, "");
+    assert.ok(digits.length <= 4, `${ms} -> ${formatGap(ms)}`);
+  }
+});
+
 Deno.test("port 9 and the other ports browsers refuse are known", () => {
   for (const port of [9, 22, 25, 6000, 10080]) assert.ok(BAD_PORTS.has(port));
   for (const port of [80, 443, 8080, 9998]) assert.ok(!BAD_PORTS.has(port));
