@@ -436,6 +436,13 @@ export class Metrics {
   readonly statusesAsked: Map<number, number> = new Map();
   /** HTTP requests received, upgrades included (counted on arrival), for the overload watch's flow. */
   httpRequests = 0;
+  /**
+   * Of {@link httpRequests}, the plain ones (not asking for a WebSocket
+   * upgrade) the app answers, past the request rate and the Host check: the
+   * overload watch's flow where the kernel's count is read
+   * (`overload_sample.ts`).
+   */
+  plainRequests = 0;
   /** Closes the service started that the client never answered. */
   closeTimeouts = 0;
   /**

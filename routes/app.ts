@@ -171,11 +171,12 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     }),
   };
   const fetch = (request: Request, info?: Deno.ServeHandlerInfo) => {
-    // Every request counts as it arrives, upgrades included: a ramp of new
-    // connections is work, not a flood, to the overload watch. Counted after
-    // the answer (in Hono's middleware, which a 101 skips), a burst of 1,280
-    // upgrades counted none and the watch took the held loop for a flood
-    // (`deno run -A bench/burst_bystander.ts --busy`, issue #20).
+    // Every request counts as it arrives, upgrades included: without the
+    // kernel's count a ramp of new connections is work, not a flood, to the
+    // overload watch. Counted after the answer (in Hono's middleware, which a
+    // 101 skips), a burst of 1,280 upgrades counted none and the watch took
+    // the held loop for a flood (`deno run -A bench/burst_bystander.ts
+    // --busy`, issue #20).
     metrics.httpRequests++;
     let upgrade: UpgradeHandler | undefined;
     const asksUpgrade = request.method === "GET" && asksForWebSocket(request);
@@ -199,6 +200,9 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       );
     }
     if (upgrade === undefined) {
+      // Where the kernel's count is read, only these count as flow: an
+      // upgrade brings no message (`overload_sample.ts`).
+      if (!asksUpgrade) metrics.plainRequests++;
       return Promise.resolve(hono().fetch(headAsGet(request), info));
     }
     // The upgrade path skips Hono: its context, middleware and router cost

@@ -9,10 +9,11 @@
  *   collecting an endless fragmented message: 150-400 MiB/s per attacker,
  *   issue #20).
  * - `event_loop_stall`: the event loop late by EVENT_LOOP_STALL_MS on
- *   average for about a second, with the process using the CPU meanwhile
- *   (not paused by its host), while messages and requests do not flow (control-frame floods:
- *   a timer 1-1.5 s late under one pong flood, 0.4-0.55 s under empty
- *   continuation frames, `deno run -A bench/overload_facts.ts stall`).
+ *   average for about a second, or the process busy for two, using the CPU
+ *   (not paused by its host), while messages and plain requests do not
+ *   flow (control-frame floods: a timer 1-1.5 s late under one pong flood,
+ *   0.4-0.55 s under empty continuation frames, `deno run -A
+ *   bench/overload_facts.ts stall`).
  *
  * @module
  */
@@ -46,6 +47,11 @@ export interface SignalLimits {
    * MAX_RSS_BYTES 400 MiB (attack review, issue #20). @default true
    */
   earlyTrip?: boolean;
+  /**
+   * Whether upgrades count as flow: true where the kernel's count cannot be
+   * read (`FLOWING_REQUESTS_PER_SECOND`). @default false
+   */
+  upgradesFlow?: boolean;
 }
 
 /**
@@ -226,13 +232,18 @@ export class OverloadSignals {
       maxRssBytes > 0 &&
       uncountedGrowth(first, sample) >= maxRssBytes * CALM_GROWTH_SHARE
     ) return true;
-    if (stallMs === 0 || flowing(first, sample)) return false;
+    if (stallMs === 0 || this.#flowing(first, sample)) return false;
     if ((this.#cpuShare ?? 0) >= BUSY_SHARE) return true;
     for (let i = 1; i < samples.length; i++) {
       const late = samples[i]!.delayMs >= stallMs / 2;
       if (late && ownDoing(samples[i - 1]!, samples[i]!)) return true;
     }
     return false;
+  }
+
+  /** Work flowed between `before` and `after` (`overload_sample.ts`). */
+  #flowing(before: Sample, after: Sample): boolean {
+    return flowing(before, after, this.#limits.upgradesFlow === true);
   }
 
   /**
@@ -256,7 +267,7 @@ export class OverloadSignals {
     if (heldMs < STALL_HOLD_MS || late.delaySum / late.count < stallMs) {
       return false;
     }
-    return ownDoing(late.before, sample) && !flowing(late.before, sample);
+    return ownDoing(late.before, sample) && !this.#flowing(late.before, sample);
   }
 
   /**
@@ -281,6 +292,6 @@ export class OverloadSignals {
       if (ownDoing(before, after)) waitedMs += after.delayMs;
     }
     return cpuShare + waitedMs / spanMs >= BUSY_SHARE &&
-      ownDoing(first, sample) && !flowing(first, sample);
+      ownDoing(first, sample) && !this.#flowing(first, sample);
   }
 }

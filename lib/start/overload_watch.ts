@@ -64,6 +64,7 @@ import { type OpenFileLimit, readOpenFileLimit } from "./fd_limit.ts";
 import { OverloadSignals, type Sample } from "./overload_signals.ts";
 import { type ProcessReaders, takeSample } from "./process_sample.ts";
 import { WatchdogArming } from "./watchdog_arming.ts";
+import { kernelCounts } from "./socket_bytes.ts";
 import { drained } from "./recycle_drain.ts";
 
 import {
@@ -108,6 +109,10 @@ export class OverloadWatch {
       stallMs: config.eventLoopStallMs,
       // Without a recycle the only action is ending the process.
       earlyTrip: options.recycle !== undefined,
+      // Without the kernel's count a burst of upgrades is work: a stall
+      // would be judged by timing alone (`overload_sample.ts`).
+      upgradesFlow: !options.socketBytes ||
+        kernelCounts() !== "ss",
     });
     this.#readers = {
       readRss: options.readRss ?? (() => Deno.memoryUsage().rss),

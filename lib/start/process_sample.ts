@@ -40,6 +40,7 @@ export function takeSample(
     messagesIn: metrics.messagesIn,
     connectionChanges: 2 * metrics.connectionsTotal - metrics.connectionsOpen,
     requests: metrics.httpRequests,
+    plainRequests: metrics.plainRequests,
     bytesIn: metrics.bytesIn,
     // `/sse` events are messages out too.
     messagesOut: metrics.messagesOut + metrics.streamEventsOut,

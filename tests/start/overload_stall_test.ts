@@ -80,15 +80,33 @@ Deno.test("OverloadSignals: a late event loop is a stall only while messages do 
       undefined,
     );
   });
-  await t.step("the same delays while connections are opened do not", () => {
-    const signals = new OverloadSignals(limits);
-    signals.add(sample(0));
-    signals.add(sample(500, { delayMs: 400, requests: 20 }));
-    assert.equal(
-      signals.add(sample(1000, { delayMs: 400, requests: 40 })),
-      undefined,
-    );
-  });
+  await t.step(
+    "the same delays while plain requests are answered do not",
+    () => {
+      const signals = new OverloadSignals(limits);
+      signals.add(sample(0));
+      signals.add(sample(500, { delayMs: 400, plainRequests: 20 }));
+      assert.equal(
+        signals.add(sample(1000, { delayMs: 400, plainRequests: 40 })),
+        undefined,
+      );
+    },
+  );
+  await t.step(
+    "the same delays while connections are opened trip, unless the kernel's count cannot be read",
+    () => {
+      const upgrades = (signals: OverloadSignals) => {
+        signals.add(sample(0));
+        signals.add(sample(500, { delayMs: 400, requests: 20 }));
+        return signals.add(sample(1000, { delayMs: 400, requests: 40 }));
+      };
+      assert.equal(upgrades(new OverloadSignals(limits)), "event_loop_stall");
+      assert.equal(
+        upgrades(new OverloadSignals({ ...limits, upgradesFlow: true })),
+        undefined,
+      );
+    },
+  );
   await t.step("a prompt timer ends the stretch", () => {
     const signals = new OverloadSignals(limits);
     signals.add(sample(0));
@@ -183,7 +201,7 @@ Deno.test("OverloadSignals: a prompt loop that burns the CPU while nothing flows
       ["messages received", (at: number) => ({ messagesIn: at })],
       ["messages sent", (at: number) => ({ messagesOut: at })],
       ["bytes sent", (at: number) => ({ bytesOut: at * 2048 })],
-      ["requests", (at: number) => ({ requests: at / 50 })],
+      ["plain requests", (at: number) => ({ plainRequests: at / 50 })],
     ] as const
   ) {
     await t.step(`busy with ${what} flowing does not`, () => {
@@ -191,6 +209,19 @@ Deno.test("OverloadSignals: a prompt loop that burns the CPU while nothing flows
       assert.deepEqual(busyFor(signals, 5000, 1, flow), []);
     });
   }
+  await t.step(
+    "busy while connections open and close and nothing else flows trips (a flood split across fresh connections)",
+    () => {
+      // 100 upgrades a second, each bringing 1.5 MiB of empty frames (load
+      // average 4): upgrades bring no message, so they are no flow.
+      const signals = new OverloadSignals(limits);
+      const causes = busyFor(signals, 5000, 1, (at) => ({
+        requests: at / 10,
+        connectionChanges: at / 5,
+      }));
+      assert.deepEqual(causes.slice(0, 1), ["event_loop_stall"]);
+    },
+  );
   await t.step("off when EVENT_LOOP_STALL_MS is 0", () => {
     const signals = new OverloadSignals({ maxRssBytes: 0, stallMs: 0 });
     assert.deepEqual(busyFor(signals, 5000, 1), []);
