@@ -46,7 +46,7 @@ for (let round = 1; round <= 3; round++) {
   const ranMs = performance.now() - started;
   const text = new TextDecoder().decode(output.stdout);
   const parsing = performance.now();
-  const sockets = parseSocketBytes(text).size;
+  const sockets = parseSocketBytes(text).bytes.size;
   const parsedMs = performance.now() - parsing;
   const whole = performance.now();
   const reading = await new SocketBytesReader(port, { timeoutMs: 30_000 })

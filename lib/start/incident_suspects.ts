@@ -36,6 +36,11 @@ import type { IncidentCause } from "../metrics.ts";
 export type KernelReading =
   | {
     bytes: PeerBytes;
+    /**
+     * The peers still sending, at a memory incident only (see
+     * {@link readKernel}).
+     */
+    sending?: ReadonlySet<string>;
     /** When it began (`performance.now()`). */
     at: number;
   }
@@ -46,6 +51,13 @@ export type KernelReading =
  * at a memory incident or when the listener is recycled for it
  * (`recycling`; see the module's comment), else waiting with the reader's
  * deadline. None without a reader (no listener port known).
+ *
+ * Which peers are still sending is kept at a memory incident only: there a
+ * message still arriving is memory an honest client holds for a while (8
+ * non-readers of one address half-way through their first 1 MiB were
+ * struck as a split attack, issue #20), while at a stall the split flood's
+ * own connections are still sending (empty frames) and sparing each one a
+ * message in flight hid it (no recycle in 45 s, v20b's b9e8414).
  */
 export async function readKernel(
   reader: SocketBytesSource | undefined,
@@ -57,7 +69,10 @@ export async function readKernel(
   const reading = cause === "uncounted_memory" || recycling
     ? reader.readSync()
     : await reader.read();
-  return "bytes" in reading ? { bytes: reading.bytes, at } : reading;
+  if (!("bytes" in reading)) return reading;
+  return cause === "uncounted_memory" && reading.sending
+    ? { bytes: reading.bytes, sending: reading.sending, at }
+    : { bytes: reading.bytes, at };
 }
 
 /** What reads the kernel's count (`SocketBytesReader`, or a test's). */
@@ -101,7 +116,53 @@ export interface Suspects {
    * connection is collecting an endless message.
    */
   noneUnseen: boolean;
+  /**
+   * Keys not struck only because connections of theirs were still sending
+   * (`Attribution.pending`): judged again at a second reading
+   * ({@link SECOND_READING_MS}).
+   */
+  pending: string[];
 }
+
+/**
+ * How long after a memory incident left to the guard with
+ * {@link Suspects.pending} keys the count is read again, in ms: longer than
+ * `SENDING_MS`, so a connection that has sent all it will send is quiet by
+ * then, while an honest message has had a second more to complete.
+ */
+export const SECOND_READING_MS = 1000;
+/** How many second readings follow one incident at most. */
+export const SECOND_READINGS = 3;
+/**
+ * When the count is read again after a memory incident left to the guard
+ * with {@link Suspects.pending} keys (`overload_watch.ts`).
+ */
+export class SecondReadings {
+  #next: { at: number; left: number } | undefined;
+
+  /**
+   * After a reading at `now` (`performance.now()`): read again in
+   * {@link SECOND_READING_MS} while keys are pending and `left` readings
+   * remain; else none.
+   */
+  after(suspects: Suspects, left: number, now: number): void {
+    this.#next = suspects.pending.length > 0 && left > 0
+      ? { at: now + SECOND_READING_MS, left }
+      : undefined;
+  }
+
+  /** The readings left counting this one, when one is due at `now`. */
+  due(now: number): number | undefined {
+    const next = this.#next;
+    if (!next || now < next.at) return undefined;
+    this.#next = undefined;
+    return next.left;
+  }
+}
+
+/** The reason logged for a recycle at a second reading. */
+export const SECOND_READING_REASON =
+  "second reading: connections still sending at the incident had gone quiet holding bytes the app never saw";
 
 /**
  * Judges every connection of `services.registry` at an incident.
@@ -138,6 +199,7 @@ export function findSuspects(
         bytes: reading.bytes,
         at: epoch(reading.at),
         inFlightBytes: config.maxMessageBytes || DENO_FRAME_LIMIT_BYTES,
+        ...(reading.sending ? { sending: reading.sending } : {}),
       }
       : undefined,
   );
@@ -152,6 +214,7 @@ export function findSuspects(
       ? `read ${reading.bytes.size} sockets`
       : reading.unavailable,
     counted: "bytes" in reading,
+    pending: found.pending,
   };
 }
 

@@ -57,7 +57,7 @@
  * @module
  */
 import type { Activity } from "../admission/slots.ts";
-import { keyNetwork, NETWORK_SHARE } from "../admission/client_ip.ts";
+import { SplitTotals } from "./split_totals.ts";
 import { peerKey } from "./socket_bytes.ts";
 
 /** A client that has not answered a close within this is silent, in ms. */
@@ -100,12 +100,7 @@ export const FLOW_SLACK_MS = 1000;
  */
 export const SPLIT_CONNECTION_BYTES = 16 * 1024;
 
-/**
- * How many addresses' allowances a network's connections get together
- * before it is struck as one ({@link attribute}): the same share of a /24
- * or /48 as the plain-request limit gives (`NETWORK_SHARE`).
- */
-export const SPLIT_NETWORK_SHARE = NETWORK_SHARE;
+export { SPLIT_NETWORK_SHARE } from "./split_totals.ts";
 
 /** The moment that makes a connection old enough to judge. */
 export interface AttributionClock {
@@ -158,6 +153,12 @@ export interface KernelCount {
    * delivers nothing of it until it is complete).
    */
   inFlightBytes: number;
+  /**
+   * Peers still sending (`socket_bytes.ts` `SENDING_MS`): each may be in the
+   * middle of a message that completes, so one message in flight of theirs
+   * is not added to the totals. @default none
+   */
+  sending?: ReadonlySet<string>;
 }
 
 /** What {@link attribute} found. */
@@ -182,6 +183,13 @@ export interface Attribution {
    * bytes: remembered for the next readings (`SuspectList.remember`).
    */
   brought: Record<string, number>;
+  /**
+   * Addresses and networks not struck that would be, were their
+   * connections still sending quiet: the message in flight each was spared
+   * may be honest (a non-reader's first 1 MiB) or an attacker's last
+   * fragments; a second reading tells (`incident_suspects.ts`).
+   */
+  pending: string[];
 }
 
 /**
@@ -209,9 +217,11 @@ export function unseenAllowance(
  * it minus the payload the app counted exceed {@link unseenAllowance}, not
  * struck otherwise; the rest of its address's connections too when they
  * brought together more than one connection's allowance past
- * {@link SPLIT_CONNECTION_BYTES} each, and more than the app saw from them;
- * a network's addresses not struck, past {@link SPLIT_NETWORK_SHARE} times
- * it, strike the network's key. A struck key is never vouched for. With a
+ * {@link SPLIT_CONNECTION_BYTES} each (and past a message in flight, for
+ * one still sending: {@link KernelCount.sending}; a key past it only with
+ * those is `pending`), and more than the app saw from them; a network's
+ * addresses not struck, past {@link SPLIT_NETWORK_SHARE} times it, strike
+ * the network's key. A struck key is never vouched for. With a
  * reading, a connection it does not cover is not struck. Without one, by
  * timing: a connection flows when it has
  * received or been sent a complete message since `troubleSince` (a
@@ -271,7 +281,8 @@ export function attribute(
   const split = new SplitTotals();
   for (const [activity, key] of connections) {
     if (!activity) continue;
-    const counted = kernel && readBy(kernel, activity);
+    const peer = kernel ? peerOf(kernel, activity) : undefined;
+    const counted = peer === undefined ? undefined : kernel!.bytes.get(peer);
     const over = counted === undefined ? 0 : counted - activity.bytesIn;
     // Past the allowance whatever else it did, a close left unanswered too.
     // Closing, Deno reads one more message it never delivers (failing a
@@ -295,12 +306,11 @@ export function attribute(
       activity.lastMessageAt >= flowSince;
     if (counted !== undefined) {
       if (flows) flowing.add(key);
-      split.add(
-        key,
-        over - splitAllowance(activity, clock.now),
-        activity,
-        activity.startedAt > (clock.rememberedAt ?? -Infinity),
-      );
+      split.add(key, activity, {
+        beyond: over - splitAllowance(activity, clock.now),
+        spare: kernel!.sending?.has(peer!) ? kernel!.inFlightBytes : 0,
+        fresh: activity.startedAt > (clock.rememberedAt ?? -Infinity),
+      });
       continue;
     }
     // Covered by the reading but gone from it (closed by its client), or
@@ -315,6 +325,7 @@ export function attribute(
     else unsure.add(key);
   }
   const brought: Record<string, number> = {};
+  let pending: string[] = [];
   if (kernel) {
     const one = kernel.inFlightBytes + UNSEEN_ALLOWANCE.bytes;
     const found = split.over(one, struck, clock.brought ?? (() => 0));
@@ -323,6 +334,7 @@ export function attribute(
       unseen[key] = total;
     }
     Object.assign(brought, found.brought);
+    pending = found.pending;
   }
   for (const key of silent) {
     if (!clock.vouched(key)) struck.add(key);
@@ -334,7 +346,14 @@ export function attribute(
     if (!struck.has(key)) flowing.add(key);
   }
   for (const key of struck) flowing.delete(key);
-  return { struck: [...struck], vouched: [...flowing], unseen, timed, brought };
+  return {
+    struck: [...struck],
+    vouched: [...flowing],
+    unseen,
+    timed,
+    brought,
+    pending,
+  };
 }
 
 /**
@@ -351,94 +370,11 @@ function splitAllowance(activity: Activity, now: number): number {
 }
 
 /**
- * Per address and per network, what their connections under their own
- * allowance brought past {@link splitAllowance} (`beyond`), and the payload
- * the app saw from them (`seen`); `fresh`, of those opened since the last
- * reading remembered.
+ * `activity`'s peer as the reading's key, or undefined when the reading
+ * cannot cover it (no peer known, or opened after the reading began).
  */
-class SplitTotals {
-  readonly #keys = new Map<string, Total>();
-
-  add(key: string, beyond: number, activity: Activity, fresh: boolean): void {
-    const bytes = Math.max(0, Math.round(beyond));
-    const seen = activity.bytesIn;
-    addTo(this.#keys, key, {
-      beyond: bytes,
-      seen,
-      freshBeyond: fresh ? bytes : 0,
-      freshSeen: fresh ? seen : 0,
-    });
-  }
-
-  /**
-   * The addresses past `one` (one connection's allowance) and then the
-   * networks, counting only addresses not struck, past
-   * {@link SPLIT_NETWORK_SHARE} times it: each by what it brought past the
-   * payload the app saw from the same connections (a client sending many
-   * large messages at once has most of its bytes seen), now or, with what
-   * `earlier` readings remember of it, by its fresh connections, and
-   * struck only while it brings some now. With the rest, what each one's
-   * fresh connections brought, to remember.
-   */
-  over(
-    one: number,
-    struck: ReadonlySet<string>,
-    earlier: (key: string) => number,
-  ): { struck: Map<string, number>; brought: Record<string, number> } {
-    const found = new Map<string, number>();
-    const brought: Record<string, number> = {};
-    const networks = new Map<string, Total>();
-    const judge = (key: string, total: Total, limit: number) => {
-      const now = total.beyond - total.seen;
-      if (now <= 0) return false;
-      const fresh = Math.max(0, total.freshBeyond - total.freshSeen);
-      const judged = Math.max(now, fresh + earlier(key));
-      if (judged > limit) {
-        found.set(key, judged);
-        return true;
-      }
-      if (fresh > 0) brought[key] = fresh;
-      return false;
-    };
-    for (const [key, total] of this.#keys) {
-      if (struck.has(key) || judge(key, total, one)) continue;
-      addTo(networks, keyNetwork(key), total);
-    }
-    for (const [network, total] of networks) {
-      judge(network, total, one * SPLIT_NETWORK_SHARE);
-    }
-    return { struck: found, brought };
-  }
-}
-
-/**
- * What connections brought past their allowances and the payload seen from
- * them; `fresh*`, of those opened since the last reading remembered.
- */
-interface Total {
-  beyond: number;
-  seen: number;
-  freshBeyond: number;
-  freshSeen: number;
-}
-
-/** Adds `part` to `key`'s total in `totals` (from 0). */
-function addTo(totals: Map<string, Total>, key: string, part: Total): void {
-  const total = totals.get(key) ??
-    { beyond: 0, seen: 0, freshBeyond: 0, freshSeen: 0 };
-  total.beyond += part.beyond;
-  total.seen += part.seen;
-  total.freshBeyond += part.freshBeyond;
-  total.freshSeen += part.freshSeen;
-  totals.set(key, total);
-}
-
-/**
- * The bytes the process read on `activity`'s connection as the kernel
- * counted them, or undefined when the reading does not cover it.
- */
-function readBy(kernel: KernelCount, activity: Activity): number | undefined {
+function peerOf(kernel: KernelCount, activity: Activity): string | undefined {
   const peer = activity.peer;
   if (!peer || activity.startedAt > kernel.at) return undefined;
-  return kernel.bytes.get(peerKey(peer.hostname, peer.port));
+  return peerKey(peer.hostname, peer.port);
 }

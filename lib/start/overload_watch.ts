@@ -42,6 +42,9 @@ import {
   NOT_A_FLOOD,
   notAFlood,
   readKernel,
+  SECOND_READING_REASON,
+  SECOND_READINGS,
+  SecondReadings,
   type Suspects,
 } from "./incident_suspects.ts";
 import { reportIncident } from "./incident_log.ts";
@@ -99,6 +102,7 @@ export class OverloadWatch {
   readonly #watchdog: WatchdogArming;
   /** Leave this sample out of the signals: the watchdog was just started. */
   #skipNext = false;
+  readonly #secondReadings = new SecondReadings();
 
   constructor(services: WatchedServices, options: OverloadWatchOptions = {}) {
     this.#services = services;
@@ -183,6 +187,11 @@ export class OverloadWatch {
     if (this.#acting) return;
     if (this.#skipNext) {
       this.#skipNext = false;
+      return;
+    }
+    const left = this.#secondReadings.due(now);
+    if (left !== undefined) {
+      void this.#recycleFor("uncounted_memory", undefined, left);
       return;
     }
     const cause = this.#signals.add(sample);
@@ -311,12 +320,31 @@ export class OverloadWatch {
     reportIncident(this.#services, withThreadAbort(record, abort));
   }
 
-  async #recycleFor(cause: IncidentCause, reason?: string): Promise<void> {
+  /**
+   * Acts on an incident of `cause`. `secondReadings` is set when this is a
+   * second reading after a memory incident left to the guard
+   * (`SECOND_READING_MS`): it acts only on a key struck now, and logs
+   * nothing otherwise.
+   */
+  async #recycleFor(
+    cause: IncidentCause,
+    reason?: string,
+    secondReadings?: number,
+  ): Promise<void> {
     this.#acting = true;
     const { registry, metrics, overload } = this.#services;
     // Judged before anything closes: a closed socket leaves the kernel's
     // table.
     const suspects = await this.#suspects(cause);
+    if (secondReadings !== undefined && suspects.struck.length === 0) {
+      this.#secondReadings.after(
+        suspects,
+        secondReadings - 1,
+        performance.now(),
+      );
+      this.#acting = false;
+      return;
+    }
     if (cause === "event_loop_stall" && notAFlood(suspects)) {
       const record = this.#record(cause, "reported", [], 0, suspects);
       record.reason = NOT_A_FLOOD;
@@ -331,6 +359,7 @@ export class OverloadWatch {
       const record = this.#record(cause, "reported", struck, 0, suspects);
       record.reason = IN_FLIGHT_REASON;
       reportIncident(this.#services, record);
+      this.#secondReadings.after(suspects, SECOND_READINGS, performance.now());
       this.#signals.reset();
       this.#acting = false;
       return;
@@ -356,6 +385,7 @@ export class OverloadWatch {
     metrics.recycleCloses += closed;
     const record = this.#record(cause, "recycled", struck, closed, suspects);
     if (reason) record.reason = reason;
+    if (secondReadings !== undefined) record.reason = SECOND_READING_REASON;
     try {
       record.downMs = await recycle(
         () =>

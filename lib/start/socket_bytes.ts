@@ -9,8 +9,12 @@
  * `ss -tinH state established '( sport = :PORT )'` prints per socket a line
  * `Recv-Q Send-Q LOCAL PEER`, then an indented line of `tcp_info` fields
  * with `bytes_received:N` (the kernel's count of bytes received in order,
- * RFC 4898 `tcpEStatsAppHCThruOctetsReceived`; absent while 0); Recv-Q is
- * what still waits for the process to read. One call took 20 ms with a
+ * RFC 4898 `tcpEStatsAppHCThruOctetsReceived`; absent while 0) and
+ * `lastrcv:N` (ms since data last came from the peer); Recv-Q is what still
+ * waits for the process to read. A peer with bytes in Recv-Q or data within
+ * {@link SENDING_MS} is still sending: an honest message in flight may yet
+ * complete, while an attacker holding an endless message has sent it and
+ * gone quiet (`overload_attribution.ts`). One call took 20 ms with a
  * couple of sockets open (2 cores, load average 0.2), 380 ms at load
  * average 30; with 9,900 open, `ss` ran 0.4-1.4 s and its 3.5-5.3 MB were
  * parsed in 0.2-0.8 s (load average 15-18, `deno run -A
@@ -30,12 +34,30 @@ import * as z from "zod/mini";
  */
 export const SOCKET_BYTES_TIMEOUT_MS = 2000;
 
+/**
+ * How recently a peer must have sent data to be still sending, in ms
+ * (`lastrcv`): a client writing a message on loopback sent within 0-50 ms
+ * at every reading, the split attacker's 32 connections 5.0-5.4 s after
+ * their last fragment (`ss -tinH`, load average 2).
+ */
+export const SENDING_MS = 500;
+
 /** Bytes the process has read per TCP peer ({@link peerKey}). */
 export type PeerBytes = Map<string, number>;
 
-/** A reading, or why there is none. */
+/** One reading: what each peer's connection brought, and who still sends. */
+export interface SocketCounts {
+  bytes: PeerBytes;
+  /**
+   * The peers ({@link peerKey}) with data waiting in Recv-Q or sent within
+   * {@link SENDING_MS}.
+   */
+  sending: Set<string>;
+}
+
+/** A reading (`sending` unknown: none), or why there is none. */
 export type SocketBytesReading =
-  | { bytes: PeerBytes }
+  | { bytes: PeerBytes; sending?: ReadonlySet<string> }
   | { unavailable: string };
 
 /**
@@ -69,6 +91,7 @@ function countsSchema() {
       z.int().check(z.nonnegative()),
       z.int().check(z.nonnegative(), z.lte(65535)),
       z.int().check(z.nonnegative()),
+      z.int().check(z.nonnegative()),
     ]),
   );
 }
@@ -83,11 +106,13 @@ const SOCKET =
   /^(\S+)[ \t]+\S+[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n([ \t][^\n]*))?/gm;
 const ADDRESS = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/;
 const RECEIVED = /\bbytes_received:(\d+)/;
+const LAST_RECEIVED = /\blastrcv:(\d+)/;
 
 /**
  * Parses `ss -tinH state established` output into the bytes the process
- * has read per peer: `bytes_received` minus Recv-Q. 10,000 sockets (3.5 MB
- * of output) take about 100 ms.
+ * has read per peer (`bytes_received` minus Recv-Q), and the peers still
+ * sending (Recv-Q, or `lastrcv` under {@link SENDING_MS}; none without
+ * `lastrcv`). 10,000 sockets (3.5 MB of output) take about 100 ms.
  *
  * @throws {TypeError} `Cannot parse ss output "LINE": ...` for a socket
  * line that does not have the expected fields.
@@ -96,17 +121,16 @@ const RECEIVED = /\bbytes_received:(\d+)/;
  * import assert from "node:assert/strict";
  * import { parseSocketBytes } from "./socket_bytes.ts";
  * const text = "0 13 127.0.0.1:8080 127.0.0.2:40000\n" +
- *   "\t cubic bytes_sent:179 bytes_received:195 segs_out:3\n" +
+ *   "\t cubic bytes_sent:179 bytes_received:195 lastrcv:5100\n" +
  *   "5 0 [::1]:8080 [::1]:40001\n\t cubic bytes_acked:1\n";
- * assert.deepEqual(
- *   [...parseSocketBytes(text)],
- *   [["127.0.0.2:40000", 195], ["::1:40001", 0]],
- * );
+ * const { bytes, sending } = parseSocketBytes(text);
+ * assert.deepEqual([...bytes], [["127.0.0.2:40000", 195], ["::1:40001", 0]]);
+ * assert.deepEqual([...sending], ["::1:40001"]);
  * ```
  */
-export function parseSocketBytes(text: string): PeerBytes {
+export function parseSocketBytes(text: string): SocketCounts {
   const hosts: string[] = [];
-  const fields: Array<[number, number, number]> = [];
+  const fields: Array<[number, number, number, number]> = [];
   for (const socket of text.matchAll(SOCKET)) {
     const peer = ADDRESS.exec(socket[2]!);
     if (!peer) {
@@ -117,10 +141,13 @@ export function parseSocketBytes(text: string): PeerBytes {
       );
     }
     hosts.push(peer[1] ?? peer[2]!);
+    const info = socket[3] ?? "";
     fields.push([
       Number(socket[1]),
       Number(peer[3]),
-      Number(RECEIVED.exec(socket[3] ?? "")?.[1] ?? 0),
+      Number(RECEIVED.exec(info)?.[1] ?? 0),
+      // No `lastrcv`: nothing known of it, so it counts as quiet.
+      Number(LAST_RECEIVED.exec(info)?.[1] ?? Number.MAX_SAFE_INTEGER),
     ]);
   }
   const checked = (counts ??= countsSchema()).safeParse(fields);
@@ -131,9 +158,11 @@ export function parseSocketBytes(text: string): PeerBytes {
       `Cannot parse ss output for peer "${hosts[at]}": ${issue.message}`,
     );
   }
-  const found: PeerBytes = new Map();
-  checked.data.forEach(([recvQ, port, received], at) => {
-    found.set(peerKey(hosts[at]!, port), Math.max(0, received - recvQ));
+  const found: SocketCounts = { bytes: new Map(), sending: new Set() };
+  checked.data.forEach(([recvQ, port, received, lastReceived], at) => {
+    const peer = peerKey(hosts[at]!, port);
+    found.bytes.set(peer, Math.max(0, received - recvQ));
+    if (recvQ > 0 || lastReceived < SENDING_MS) found.sending.add(peer);
   });
   return found;
 }
@@ -255,7 +284,7 @@ export class SocketBytesReader {
         }`,
       };
     }
-    return { bytes: parseSocketBytes(new TextDecoder().decode(output.stdout)) };
+    return parseSocketBytes(new TextDecoder().decode(output.stdout));
   }
 
   #failed(error: unknown): SocketBytesReading {

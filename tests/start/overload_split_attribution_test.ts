@@ -64,6 +64,11 @@ class Crowd {
   get kernel(): KernelCount {
     return { bytes: this.read, at: NOW, inFlightBytes: MiB };
   }
+
+  /** The same reading at a memory incident, every peer still sending. */
+  get sending(): KernelCount {
+    return { ...this.kernel, sending: new Set(this.read.keys()) };
+  }
 }
 
 Deno.test("attribute() adds up what an address and its network brought the app never saw", async (t) => {
@@ -151,6 +156,64 @@ Deno.test("attribute() adds up what an address and its network brought the app n
       const found = attribute(crowd.connections, clock, crowd.kernel);
       assert.deepEqual(found.struck, ["127.60.0.1"]);
       assert.deepEqual(found.vouched, ["127.60.0.9"]);
+    },
+  );
+});
+
+Deno.test("attribute() spares a message in flight per connection still sending, and says whom to read again", async (t) => {
+  await t.step(
+    "8 non-readers of one address each half-way through a first 1 MiB message, still sending: not struck, pending",
+    () => {
+      // 8.3 MB together, none of it seen yet: struck as a split attack
+      // when the count was one instant (non_reader_flood_test, issue #20).
+      const crowd = new Crowd().add("127.60.0.1", 8, 0.99 * MiB);
+      assert.deepEqual(
+        attribute(crowd.connections, clock, crowd.kernel).struck,
+        ["127.60.0.1"],
+        "as one instant shows it",
+      );
+      const found = attribute(crowd.connections, clock, crowd.sending);
+      assert.deepEqual(found.struck, []);
+      assert.deepEqual(found.unseen, {});
+      assert.deepEqual(found.pending, ["127.60.0.1"]);
+    },
+  );
+  await t.step(
+    "the same connections gone quiet at the second reading (an endless message held): struck",
+    () => {
+      const crowd = new Crowd().add("127.60.0.1", 8, 0.99 * MiB);
+      const found = attribute(crowd.connections, clock, crowd.kernel);
+      assert.deepEqual(found.struck, ["127.60.0.1"]);
+      assert.deepEqual(found.pending, []);
+    },
+  );
+  await t.step(
+    "their messages complete by then: seen, not struck, nothing pending",
+    () => {
+      const done = { messages: 1, sent: 0, bytesIn: MiB, lastMessageAt: NOW };
+      const crowd = new Crowd().add("127.60.0.1", 8, MiB + 300, done);
+      const found = attribute(crowd.connections, clock, crowd.sending);
+      assert.deepEqual(found.struck, []);
+      assert.deepEqual(found.pending, []);
+    },
+  );
+  await t.step(
+    "32 connections still sending past one message in flight each (1.9 MiB): struck at once",
+    () => {
+      const crowd = new Crowd().add("127.60.0.1", 32, 1.9 * MiB);
+      const found = attribute(crowd.connections, clock, crowd.sending);
+      assert.deepEqual(found.struck, ["127.60.0.1"]);
+      assert.deepEqual(found.pending, []);
+    },
+  );
+  await t.step(
+    "a network's addresses still sending: the network pending, none of them",
+    () => {
+      const crowd = new Crowd();
+      for (let i = 1; i <= 16; i++) crowd.add(`127.61.0.${i}`, 1, 0.9 * MiB);
+      const found = attribute(crowd.connections, clock, crowd.sending);
+      assert.deepEqual(found.struck, []);
+      assert.deepEqual(found.pending, ["127.61.0.0/24"]);
     },
   );
 });
