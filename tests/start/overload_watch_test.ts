@@ -105,13 +105,14 @@ for (const kind of ["pong", "empty"] as const) {
       const found = await recycles(service.records, 2);
       assert.equal(third, 429, JSON.stringify(found));
       assert.equal(report.refusals.get(429), undefined);
-      const stalls = found.filter((record) =>
-        record.cause === "event_loop_stall"
-      );
       // At least one per try. Under load a try can make a second incident
       // (3 for 2 tries in 2 of 7 runs at load ~17, s22): a recycle costs the
       // clients a reconnect, and who is struck is what this test is about.
-      assert.ok(stalls.length >= 2, JSON.stringify(found));
+      // Either detector's: under load a pong flood can grow RSS
+      // past the early trip before the loop counts as stalled (both of one
+      // run's incidents were uncounted_memory, the flooder struck with 664
+      // MB unseen, load ~20; v20b saw it once too), as for the fragments.
+      assert.ok(found.length >= 2, JSON.stringify(found));
       // Only the flooder, at every incident: not the bystander, nor the
       // /stream listener that was connected at the first incident.
       for (const record of found) {
@@ -120,7 +121,7 @@ for (const kind of ["pong", "empty"] as const) {
           JSON.stringify(record),
         );
       }
-      assert.equal(stalls[0]!.struck, ATTACKER, JSON.stringify(found));
+      assert.equal(found[0]!.struck, ATTACKER, JSON.stringify(found));
     },
   );
 }
