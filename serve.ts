@@ -85,7 +85,11 @@ if (config.port > 0) {
 const watch = new OverloadWatch(echoApp.services, {
   // Every worker shares the port Deno listens on.
   ...(config.port > 0
-    ? { socketBytes: new SocketBytesReader(config.port), port: config.port }
+    ? {
+      socketBytes: new SocketBytesReader(config.port),
+      socketAbort: new SsSocketAbort(config.port),
+      port: config.port,
+    }
     : {}),
   exit: (code) => {
     output.flush();

@@ -89,8 +89,9 @@ export type IncidentCause = (typeof INCIDENT_CAUSES)[number];
  * What the overload watch did about an incident: `recycled` the listener
  * (every connection closed with 1013), only `reported` it (nothing closed:
  * a held loop the kernel's count shows no flood in, growth left to the
- * memory guard, a leak counted), `aborted` the connections the RSS
- * watchdog thread named (the rest untouched), or decided the process must
+ * memory guard, a leak counted), `aborted` the attacking connections
+ * (named by the RSS watchdog thread or the kernel's count, the rest
+ * untouched: `incident_aborts.ts`), or decided the process must
  * `exit`.
  * Counted apart from the cause, so an operator alerting on incidents can
  * tell a recycle from a line in the log.

@@ -104,6 +104,11 @@ export interface Suspects {
   /** Per key struck on the kernel's count, the bytes the app never saw. */
   unseen: Record<string, number>;
   /**
+   * The connections struck on the kernel's count, each past its own
+   * allowance (`overload_attribution.ts`): what an abort takes.
+   */
+  over: Deno.NetAddr[];
+  /**
    * How the kernel's count went: `read N sockets`, or why there was none
    * (then every connection was judged by timing).
    */
@@ -208,6 +213,7 @@ export function findSuspects(
   return {
     struck: found.struck,
     unseen: found.unseen,
+    over: found.over,
     noneUnseen: "bytes" in reading && found.timed === 0 &&
       Object.keys(found.unseen).length === 0,
     kernel: "bytes" in reading

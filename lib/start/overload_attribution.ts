@@ -175,6 +175,11 @@ export interface Attribution {
    * connections brought that the app never saw.
    */
   unseen: Record<string, number>;
+  /**
+   * The connections struck on the kernel's count, each past its own
+   * allowance: what aborting them (`ss -K`) takes from the attack.
+   */
+  over: Deno.NetAddr[];
   /** Connections the kernel's count did not cover: judged by timing. */
   timed: number;
   /**
@@ -279,6 +284,7 @@ export function attribute(
   const flowSince = (clock.troubleSince ?? -Infinity) - FLOW_SLACK_MS;
   let timed = 0;
   const split = new SplitTotals();
+  const overPeers: Deno.NetAddr[] = [];
   for (const [activity, key] of connections) {
     if (!activity) continue;
     const peer = kernel ? peerOf(kernel, activity) : undefined;
@@ -295,6 +301,7 @@ export function attribute(
     ) {
       struck.add(key);
       unseen[key] = Math.max(unseen[key] ?? 0, over);
+      overPeers.push(activity.peer!);
       continue;
     }
     const closingSince = activity.closingSince;
@@ -350,6 +357,7 @@ export function attribute(
     struck: [...struck],
     vouched: [...flowing],
     unseen,
+    over: overPeers,
     timed,
     brought,
     pending,

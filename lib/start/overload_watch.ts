@@ -13,10 +13,12 @@
  *    pending WebSocket read, which is what frees the fragments, and once the
  *    old connections are gone the server listens again on the same port).
  *    Under `deno serve` Deno owns the listener, so uncounted memory ends the
- *    process instead (non-zero, for `Restart=`). While Deno holds the loop
- *    the RSS watchdog thread acts instead (`watchdog_thread.ts`): it aborts
- *    the connections being read from, which this watch strikes once the
- *    loop turns, or ends the process.
+ *    process instead (non-zero, for `Restart=`). Where the process may
+ *    destroy sockets and the kernel's count names every attacking
+ *    connection, those are aborted instead (`incident_aborts.ts`). While
+ *    Deno holds the loop the RSS watchdog thread acts (`watchdog_thread.ts`):
+ *    it aborts the connection being read from, and this watch the rest once
+ *    the loop turns; or it ends the process.
  * 3. Attribute: the client whose connection brought bytes the app never
  *    saw (the kernel's count, `ss`), or else showed no flow during the
  *    trouble, is struck (`incident_suspects.ts`); two strikes with no
@@ -49,7 +51,12 @@ import {
 } from "./incident_suspects.ts";
 import { reportIncident } from "./incident_log.ts";
 import { incidentRecord } from "./incident_record.ts";
-import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
+import { withThreadAbort } from "./thread_aborts.ts";
+import {
+  abortAttackers,
+  KERNEL_ABORT_REASON,
+  restOfAttack,
+} from "./incident_aborts.ts";
 import type { ThreadAbort } from "./watchdog_thread.ts";
 import type {
   OverloadWatchOptions,
@@ -129,7 +136,7 @@ export class OverloadWatch {
       config,
       {
         ...(options.port ? { port: options.port } : {}),
-        onAbort: (abort) => this.#threadAborted(abort),
+        onAbort: (abort) => void this.#threadAborted(abort),
       },
     );
     this.#fdLimit = (options.readOpenFileLimit ?? readOpenFileLimit)();
@@ -310,14 +317,38 @@ export class OverloadWatch {
   }
 
   /**
-   * The RSS watchdog thread aborted connections while the loop was held:
-   * their clients are struck and the incident reported, now that it
-   * turned. The memory went with them: nothing else is done.
+   * The RSS watchdog thread aborted connections while the loop was held
+   * (the one Deno was reading): now that it turned, the rest of the attack
+   * the kernel's count names is aborted too (`incident_aborts.ts`), so one
+   * incident takes every attacking connection and no recycle follows for
+   * them. Their clients are struck and the incident reported.
    */
-  #threadAborted(abort: ThreadAbort): void {
-    const keys = abortedKeys(this.#services, abort.peers);
-    const record = this.#record("uncounted_memory", "aborted", keys, 0);
-    reportIncident(this.#services, withThreadAbort(record, abort));
+  async #threadAborted(abort: ThreadAbort): Promise<void> {
+    // Busy with an incident of its own, which takes the rest.
+    const busy = this.#acting;
+    this.#acting = true;
+    const evidence = busy
+      ? undefined
+      : await this.#suspects("uncounted_memory");
+    const { socketAbort } = this.#options;
+    const rest = restOfAttack(this.#services, { abort, evidence, socketAbort });
+    const record = this.#record(
+      "uncounted_memory",
+      "aborted",
+      rest.keys,
+      0,
+      evidence,
+    );
+    withThreadAbort(record, abort).aborted = rest.aborted;
+    if (busy) return reportIncident(this.#services, record);
+    this.#reported(record);
+  }
+
+  /** Reports `record`, and the watch looks afresh: the incident is over. */
+  #reported(record: IncidentRecord): void {
+    reportIncident(this.#services, record);
+    this.#signals.reset();
+    this.#acting = false;
   }
 
   /**
@@ -348,10 +379,7 @@ export class OverloadWatch {
     if (cause === "event_loop_stall" && notAFlood(suspects)) {
       const record = this.#record(cause, "reported", [], 0, suspects);
       record.reason = NOT_A_FLOOD;
-      reportIncident(this.#services, record);
-      this.#signals.reset();
-      this.#acting = false;
-      return;
+      return this.#reported(record);
     }
     const struck = suspects.struck;
     const rssBytes = this.#last?.rssBytes ?? 0;
@@ -364,16 +392,21 @@ export class OverloadWatch {
       this.#acting = false;
       return;
     }
+    const taken = cause !== "unanswered_closes" &&
+      abortAttackers(this.#services, this.#options.socketAbort, suspects);
+    if (taken && taken.short === undefined) {
+      const record = this.#record(cause, "aborted", struck, 0, suspects);
+      record.aborted = taken.aborted;
+      record.reason = KERNEL_ABORT_REASON;
+      return this.#reported(record);
+    }
     const recycle = this.#options.recycle;
     if (!recycle) {
       // Under `deno serve` only the process can free what Deno collects.
       const action = cause === "uncounted_memory" ? "exit" : "reported";
       const record = this.#record(cause, action, struck, 0, suspects);
       if (action === "exit") return this.#fail(record, cause);
-      reportIncident(this.#services, record);
-      this.#signals.reset();
-      this.#acting = false;
-      return;
+      return this.#reported(record);
     }
     overload.status = "recycling";
     // The close frames are queued now and the old server retired at once,
@@ -404,9 +437,7 @@ export class OverloadWatch {
     }
     record.rssAfterBytes = this.#readers.readRss();
     overload.status = "ok";
-    reportIncident(this.#services, record);
-    this.#signals.reset();
-    this.#acting = false;
+    this.#reported(record);
   }
 
   /**

@@ -8,6 +8,7 @@
  * @module
  */
 import type { SocketBytesSource } from "./incident_suspects.ts";
+import type { SyncSocketAbort } from "./socket_abort.ts";
 import type { OpenFileLimit } from "./fd_limit.ts";
 import type { Services } from "../services.ts";
 import type { CloseReason } from "../protocol/close_codes.ts";
@@ -62,6 +63,13 @@ export interface OverloadWatchOptions {
    * are judged by timing alone (`overload_attribution.ts`).
    */
   socketBytes?: SocketBytesSource;
+  /**
+   * Destroys connections of the listener by peer (`SsSocketAbort`): at a
+   * memory or stall incident whose attack the kernel's count names connection by
+   * connection, those are aborted instead of recycling the listener
+   * (`incident_aborts.ts`). None: recycled as ever.
+   */
+  socketAbort?: SyncSocketAbort;
   /**
    * Whether to start the RSS watchdog thread (`rss_watchdog.ts`), which ends
    * the process with SIGKILL: only where the process is the service's own

@@ -162,8 +162,9 @@ export function startServer(
   );
   services.listener = server.state;
   // A recycle listens again on the same port.
+  const socketAbort = new SsSocketAbort(server.addr.port);
   services.held = new HeldSockets(
-    new SsSocketAbort(server.addr.port),
+    socketAbort,
     (report) => services.log({ event: "sockets_aborted", ...report }),
   );
   // The listener is the app's own here: the watch may recycle it.
@@ -173,6 +174,7 @@ export function startServer(
       recycle: (between, limitMs) => server.recycle(between, limitMs),
       // A recycle listens again on the same port.
       socketBytes: new SocketBytesReader(server.addr.port),
+      socketAbort,
       ...(options.exit ? { exit: options.exit } : {}),
       watchdog: options.watchdog === true,
       port: server.addr.port,

@@ -70,10 +70,30 @@ export function listedPeers(text: string): Set<string> {
   return found;
 }
 
-/** {@link SocketAbort} with `ss`, for the listener on `localPort`. */
-export class SsSocketAbort implements SocketAbort {
+/**
+ * Aborts connections by peer while blocking the event loop: at a memory
+ * incident, where a turn of the loop lets Deno collect more of the
+ * attackers' fragments (`incident_suspects.ts`). Like
+ * `SocketBytesReader.readSync`, with no deadline: Deno gives a synchronous
+ * child none, and `ss` makes one netlink request per socket and exits.
+ */
+export interface SyncSocketAbort {
+  /**
+   * Aborts the connections to `peers`, `left` holding those the kernel did
+   * not list as destroyed; never throws.
+   */
+  abortSync(peers: readonly Deno.NetAddr[]): AbortAnswer;
+}
+
+/**
+ * {@link SocketAbort} and {@link SyncSocketAbort} with `ss`, for the
+ * listener on `localPort`.
+ */
+export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
   readonly #port: number;
   readonly #program: string;
+  /** What the kernel said when it refused {@link abortSync}. */
+  #refused: string | undefined;
 
   /** @param options.command The program to run. @default "ss" */
   constructor(localPort: number, options: { command?: string } = {}) {
@@ -103,6 +123,48 @@ export class SsSocketAbort implements SocketAbort {
     return { aborted, left, ...(refused ? { refused } : {}) };
   }
 
+  abortSync(peers: readonly Deno.NetAddr[]): AbortAnswer {
+    // Refused once (no CAP_NET_ADMIN), refused for good: not asked again.
+    if (this.#refused) return { unavailable: this.#refused };
+    const left = new Set<Deno.NetAddr>();
+    let aborted = 0;
+    let refused: string | undefined;
+    for (let at = 0; at < peers.length; at += PEERS_PER_CALL) {
+      const some = peers.slice(at, at + PEERS_PER_CALL);
+      let output: Deno.CommandOutput;
+      try {
+        output = this.#command(
+          ["-K", "-tnH", ...HOLDING_STATES],
+          peerFilter(this.#port, some),
+        ).outputSync();
+      } catch (error) {
+        return { unavailable: `${this.#program}: ${String(error)}` };
+      }
+      const stderr = new TextDecoder().decode(output.stderr).trim();
+      // `ss -K` lists a socket once the kernel destroyed it, and stops at
+      // the first it may not destroy (iproute2 `kill_inet_sock`).
+      const gone = listedPeers(new TextDecoder().decode(output.stdout));
+      aborted += gone.size;
+      if (/SOCK_DESTROY|not permitted/i.test(stderr)) {
+        refused = this.#refused = stderr.slice(0, 200);
+      }
+      for (const peer of some) {
+        if (!gone.has(peerKey(peer.hostname, peer.port))) left.add(peer);
+      }
+    }
+    return { aborted, left, ...(refused ? { refused } : {}) };
+  }
+
+  #command(args: string[], filter: string, signal?: AbortSignal) {
+    return new Deno.Command(this.#program, {
+      args: [...args, filter],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      ...(signal ? { signal } : {}),
+    });
+  }
+
   async #run(
     args: string[],
     filter: string,
@@ -113,13 +175,11 @@ export class SsSocketAbort implements SocketAbort {
     }
   > {
     try {
-      const output = await new Deno.Command(this.#program, {
-        args: [...args, filter],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(SOCKET_ABORT_TIMEOUT_MS),
-      }).output();
+      const output = await this.#command(
+        args,
+        filter,
+        AbortSignal.timeout(SOCKET_ABORT_TIMEOUT_MS),
+      ).output();
       const stderr = new TextDecoder().decode(output.stderr).trim();
       if (!output.success) {
         return {

@@ -41,6 +41,7 @@ const NOTHING_FOUND = {
   struck: [],
   vouched: [],
   unseen: {},
+  over: [],
   timed: 0,
   brought: {},
   pending: [],
@@ -92,6 +93,8 @@ Deno.test("attribute() strikes by the kernel's count first", async (t) => {
       );
       assert.deepEqual(found.struck, ["127.0.0.2"]);
       assert.deepEqual(found.unseen, { "127.0.0.2": 300 * MiB - 2 });
+      // The connection itself, for an abort to take.
+      assert.deepEqual(found.over, [attacker.peer]);
       assert.deepEqual(found.vouched, []);
     },
   );

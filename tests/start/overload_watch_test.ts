@@ -40,7 +40,7 @@ import {
 } from "./_overload.ts";
 
 Deno.test(
-  "an endless fragmented message recycles the listener within MAX_RSS_BYTES plus the margin; the attacker is refused on its third try, an idle client connected before it never",
+  "an endless fragmented message recycles the listener (or, where sockets can be destroyed, its connection is aborted) within MAX_RSS_BYTES plus the margin; the attacker is refused on its third try, an idle client connected before it never",
   async () => {
     await using service = await startAttacked();
     // Never sends, is sent nothing, reconnects after each recycle.
@@ -64,11 +64,20 @@ Deno.test(
     // Collecting fragments holds the loop too: either detector may act first.
     const found = await recycles(service.records, 2);
     assert.equal(found.length, 2, JSON.stringify(found));
-    assert.ok(found.every((record) => record.action === "recycled"));
+    // Where the kernel may destroy sockets the attacker's connection is
+    // aborted instead, and the other clients keep theirs.
+    const recycled = found.filter((record) => record.action === "recycled");
+    assert.ok(
+      found.every((record) =>
+        record.action === "recycled" || CAN_ABORT && record.action === "aborted"
+      ),
+      JSON.stringify(found),
+    );
     assert.equal(found[1]!.refused, `${ATTACKER} 300s`);
-    // The idle client was struck at no incident and reconnected each time.
+    // The idle client was struck at no incident and reconnected after each
+    // recycle.
     assert.ok(found.every((record) => !String(record.struck).includes(IDLE)));
-    await assertIdleReturned(idle, 2);
+    await assertIdleReturned(idle, recycled.length);
     await until(
       () =>
         service.records.some((record) =>
@@ -80,7 +89,10 @@ Deno.test(
     const metrics = await (await fetch(
       `http://127.0.0.1:${service.port}/metrics`,
     )).text();
-    assert.match(metrics, /ws_echo_listener_recycles_total 2/);
+    assert.match(
+      metrics,
+      new RegExp(`ws_echo_listener_recycles_total ${recycled.length}\n`),
+    );
     assert.match(metrics, /ws_echo_suspects_listed_total 1/);
     assert.match(metrics, /ws_echo_refusals_total\{reason="suspect"\} 1/);
   },
@@ -88,7 +100,7 @@ Deno.test(
 
 for (const kind of ["pong", "empty"] as const) {
   Deno.test(
-    `a ${kind} flood the app never sees recycles the listener; the bystander echoes again and the flooder is refused on its third try`,
+    `a ${kind} flood the app never sees recycles the listener (or its connection is aborted); the bystander echoes again and the flooder is refused on its third try`,
     async () => {
       await using service = await startAttacked();
       // A client that only listens: it never sends a message.

@@ -68,6 +68,38 @@ Deno.test("SsSocketAbort takes a connection the listener closed first (TIME-WAIT
   assert.equal(answer.left.size, 0);
 });
 
+Deno.test("SsSocketAbort.abortSync aborts while blocking the loop, or says the peer is left and is refused from then on", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+  });
+  const served = await listener.accept();
+  try {
+    const peer = client.localAddr as Deno.NetAddr;
+    const abort = new SsSocketAbort(listener.addr.port);
+    const answer = abort.abortSync([peer]);
+    assert.ok(!("unavailable" in answer), JSON.stringify(answer));
+    if (CAN_ABORT) {
+      assert.equal(answer.aborted, 1);
+      assert.equal(answer.left.size, 0);
+      await assert.rejects(() => served.write(new Uint8Array(1)));
+    } else {
+      assert.equal(answer.aborted, 0);
+      assert.deepEqual([...answer.left], [peer]);
+      assert.match(answer.refused ?? "", /SOCK_DESTROY/);
+      // Not asked again: the kernel's refusal stands.
+      assert.match(
+        JSON.stringify(abort.abortSync([peer])),
+        /"unavailable":".*SOCK_DESTROY/,
+      );
+    }
+  } finally {
+    served.close();
+    client.close();
+  }
+});
+
 Deno.test("SsSocketAbort says why when ss cannot run", async () => {
   const answer = await new SsSocketAbort(1, { command: "no-such-program" })
     .abort([{ transport: "tcp", hostname: "127.0.0.1", port: 2 }]);

@@ -1,0 +1,93 @@
+/**
+ * A memory or stall incident answered by aborting the attackers'
+ * connections instead of recycling the listener: where the kernel's count
+ * names each attacking connection (past its own allowance,
+ * `overload_attribution.ts`) and the process may destroy sockets (`ss -K`,
+ * CAP_NET_ADMIN), those connections are aborted. That fails Deno's pending
+ * read on each, which frees the fragments it collected (`overload_facts.ts
+ * abort`: RSS 336 -> 64 MiB within 250 ms) or ends the flood it was
+ * reading, and every other client keeps its connection: no 1013 for the
+ * bystanders. Where an attack is not all named that way (struck by its
+ * address's or network's total, or by timing), the listener is recycled as
+ * before. Split from `overload_watch.ts`, which calls it at an
+ * `uncounted_memory` or `event_loop_stall` incident and after the RSS
+ * watchdog thread's aborts.
+ *
+ * @module
+ */
+import type { Suspects } from "./incident_suspects.ts";
+import type { SyncSocketAbort } from "./socket_abort.ts";
+import { abortedKeys } from "./thread_aborts.ts";
+import type { ThreadAbort } from "./watchdog_thread.ts";
+
+/** Whose connections may be found by peer, and how keys are made. */
+type Connections = Parameters<typeof abortedKeys>[0];
+
+/** The reason an incident answered by {@link abortAttackers} gives. */
+export const KERNEL_ABORT_REASON =
+  "the kernel's count named every attacking connection (bytes the app never saw past each one's allowance): they were aborted (ss -K), the other clients kept theirs";
+
+/** What {@link abortAttackers} did. */
+export interface AttackersAborted {
+  /** Connections the kernel destroyed. */
+  aborted: number;
+  /** Why it did not take the whole attack, when it did not. */
+  short?: string;
+}
+
+/**
+ * Aborts `suspects.over` (the connections struck on the kernel's count)
+ * when they are the whole attack: every key in `suspects.struck` is one of
+ * theirs. Nothing is tried without an `abort`, without such connections,
+ * or when a key was struck otherwise.
+ *
+ * @returns What was aborted (`short` says why it did not take every one:
+ * the kernel refused, `ss` could not run), or undefined when nothing was
+ * tried.
+ */
+export function abortAttackers(
+  services: Connections,
+  abort: SyncSocketAbort | undefined,
+  suspects: Suspects,
+): AttackersAborted | undefined {
+  if (!abort || suspects.over.length === 0) return undefined;
+  const named = new Set(abortedKeys(services, suspects.over));
+  if (suspects.struck.some((key) => !named.has(key))) return undefined;
+  const answer = abort.abortSync(suspects.over);
+  if ("unavailable" in answer) return { aborted: 0, short: answer.unavailable };
+  if (answer.left.size === 0) return { aborted: answer.aborted };
+  return {
+    aborted: answer.aborted,
+    short: answer.refused ??
+      `${answer.left.size} of ${suspects.over.length} not aborted`,
+  };
+}
+
+/** An abort by the thread, and what the main loop read once it turned. */
+export interface ThreadIncident {
+  abort: ThreadAbort;
+  /** The kernel's count read now, if the watch was free to read it. */
+  evidence: Suspects | undefined;
+  /** Where the rest may be aborted (`incident_aborts.ts`). */
+  socketAbort: SyncSocketAbort | undefined;
+}
+
+/**
+ * The keys to strike at the thread's abort, and the connections aborted in
+ * all: the thread took the one Deno was reading, and the rest of the
+ * attack `evidence` names connection by connection is aborted now
+ * (`abortAttackers`), so the incident takes every attacking connection.
+ */
+export function restOfAttack(
+  services: Connections,
+  incident: ThreadIncident,
+): { keys: string[]; aborted: number } {
+  const { abort, evidence, socketAbort } = incident;
+  const keys = new Set(abortedKeys(services, abort.peers));
+  const taken = evidence && abortAttackers(services, socketAbort, evidence);
+  for (const key of taken ? evidence!.struck : []) keys.add(key);
+  return {
+    keys: [...keys],
+    aborted: abort.peers.length + (taken?.aborted ?? 0),
+  };
+}
