@@ -201,6 +201,17 @@ export class SuspectList {
     return out;
   }
 
+  /**
+   * True when `key` was struck within {@link STRIKE_MEMORY_MS} and not
+   * vouched for since, or is refused now: not a fresh address.
+   */
+  struckBefore(key: string, now: number = Date.now()): boolean {
+    const record = this.#records.get(key);
+    if (record === undefined) return false;
+    return record.refusedUntil > now ||
+      record.strikes > 0 && now - record.lastStrikeAt <= STRIKE_MEMORY_MS;
+  }
+
   /** Seconds `key` is still refused for (rounded up), or 0 when admitted. */
   refusedFor(key: string, now: number = Date.now()): number {
     return this.refusal(key, now)?.seconds ?? 0;

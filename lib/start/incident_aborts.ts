@@ -18,6 +18,8 @@
 import type { Suspects } from "./incident_suspects.ts";
 import type { SyncSocketAbort } from "./socket_abort.ts";
 import { abortedKeys } from "./thread_aborts.ts";
+import { keyNetwork } from "../admission/client_ip.ts";
+import type { SuspectList } from "../admission/suspects.ts";
 import type { ThreadAbort } from "./watchdog_thread.ts";
 
 /** Whose connections may be found by peer, and how keys are made. */
@@ -90,4 +92,41 @@ export function restOfAttack(
     keys: [...keys],
     aborted: abort.peers.length + (taken?.aborted ?? 0),
   };
+}
+
+/**
+ * The keys an abort strikes: each aborted client's `keys`, and the network
+ * (`keyNetwork`: its /24, or /48) of each address not struck before. An
+ * attacker that takes a fresh address for every try never reaches two
+ * strikes on one; its network does at its second incident, and is then
+ * refused (`SuspectList.refusal`) to every address in it but those seen
+ * exchanging messages. An address struck again adds nothing to its
+ * network: one attacker is refused by its own address, its neighbours
+ * untouched. Fresh addresses from many networks stay unattributed (README
+ * "Known limits").
+ *
+ * @example A second fresh address from one /24 strikes it again
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { abortStrikes } from "./incident_aborts.ts";
+ * import { SuspectList } from "../admission/suspects.ts";
+ * const suspects = new SuspectList();
+ * const first = abortStrikes(["198.51.100.7"], suspects);
+ * assert.deepEqual(first, ["198.51.100.7", "198.51.100.0/24"]);
+ * suspects.strike(first);
+ * assert.deepEqual(abortStrikes(["198.51.100.7"], suspects), ["198.51.100.7"]);
+ * const [, network] = suspects.strike(abortStrikes(["198.51.100.8"], suspects));
+ * assert.deepEqual(network, { key: "198.51.100.0/24", strikes: 0, refusedForSeconds: 300 });
+ * ```
+ */
+export function abortStrikes(
+  keys: readonly string[],
+  suspects: Pick<SuspectList, "struckBefore">,
+): string[] {
+  const struck = new Set(keys);
+  for (const key of keys) {
+    const network = keyNetwork(key);
+    if (network !== key && !suspects.struckBefore(key)) struck.add(network);
+  }
+  return [...struck];
 }

@@ -54,6 +54,7 @@ import { incidentRecord } from "./incident_record.ts";
 import { withThreadAbort } from "./thread_aborts.ts";
 import {
   abortAttackers,
+  abortStrikes,
   KERNEL_ABORT_REASON,
   restOfAttack,
 } from "./incident_aborts.ts";
@@ -332,10 +333,11 @@ export class OverloadWatch {
       : await this.#suspects("uncounted_memory");
     const { socketAbort } = this.#options;
     const rest = restOfAttack(this.#services, { abort, evidence, socketAbort });
+    const keys = abortStrikes(rest.keys, this.#services.suspects);
     const record = this.#record(
       "uncounted_memory",
       "aborted",
-      rest.keys,
+      keys,
       0,
       evidence,
     );
@@ -395,7 +397,8 @@ export class OverloadWatch {
     const taken = cause !== "unanswered_closes" &&
       abortAttackers(this.#services, this.#options.socketAbort, suspects);
     if (taken && taken.short === undefined) {
-      const record = this.#record(cause, "aborted", struck, 0, suspects);
+      const keys = abortStrikes(struck, this.#services.suspects);
+      const record = this.#record(cause, "aborted", keys, 0, suspects);
       record.aborted = taken.aborted;
       record.reason = KERNEL_ABORT_REASON;
       return this.#reported(record);

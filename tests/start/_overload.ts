@@ -127,6 +127,17 @@ export function peakRss(running: RunningService): number {
   return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024;
 }
 
+/**
+ * The addresses an incident struck (its `struck`), without the networks an
+ * abort strikes beside fresh addresses (`abortStrikes`,
+ * `lib/start/incident_aborts.ts`); undefined when none.
+ */
+export function addressesStruck(record: LogRecord): string | undefined {
+  const keys = String(record.struck ?? "").split(",")
+    .filter((key) => key !== "" && !/\/(24|48)$/.test(key));
+  return keys.length > 0 ? keys.join(",") : undefined;
+}
+
 /** The incidents logged so far with `cause`. */
 export function incidents(records: LogRecord[], cause: string): LogRecord[] {
   return records.filter((record) =>
@@ -312,6 +323,32 @@ export async function assertIdleReturned(
     idle.statuses.every((status) => status === 101),
     `the idle client's upgrades: ${idle.statuses}`,
   );
+}
+
+/**
+ * A stand-in for `ss` where it cannot open the kernel's socket diagnostics
+ * (no AF_NETLINK, as under systemd's `RestrictAddressFamilies=` without
+ * it): what iproute2 6.x then does, measured with `strace -e
+ * trace=socket -e inject=socket:error=EAFNOSUPPORT ss ...`: one line on
+ * stderr, the sockets of /proc/net/tcp with no `bytes_received` (`-K`
+ * lists them too, destroying none), exit 0. Removed on dispose.
+ */
+export async function netlinkLessSs() {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ss`;
+  await Deno.writeTextFile(
+    path,
+    "#!/bin/sh\n" +
+      "echo 'Cannot open netlink socket: Address family not supported by protocol' >&2\n" +
+      "echo '0 0 127.0.0.1:1 127.0.0.1:2 rto:0.2 ato:0.04 qack:6 cwnd:10'\n",
+  );
+  await Deno.chmod(path, 0o755);
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 /** True when `ss` runs here (Linux with iproute2). */
