@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { peerKey } from "./socket_bytes.ts";
+import { NO_SOCKET_DIAG, peerKey } from "./socket_bytes.ts";
 import type { AbortAnswer, SocketAbort } from "../connection/held_sockets.ts";
 
 /** How long one `ss` call may take before the answer gives up, in ms. */
@@ -141,6 +141,9 @@ export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
         return { unavailable: `${this.#program}: ${String(error)}` };
       }
       const stderr = new TextDecoder().decode(output.stderr).trim();
+      if (NO_SOCKET_DIAG.test(stderr)) {
+        return { unavailable: `${this.#program}: ${stderr.slice(0, 200)}` };
+      }
       // `ss -K` lists a socket once the kernel destroyed it, and stops at
       // the first it may not destroy (iproute2 `kill_inet_sock`).
       const gone = listedPeers(new TextDecoder().decode(output.stdout));
@@ -181,7 +184,7 @@ export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
         AbortSignal.timeout(SOCKET_ABORT_TIMEOUT_MS),
       ).output();
       const stderr = new TextDecoder().decode(output.stderr).trim();
-      if (!output.success) {
+      if (!output.success || NO_SOCKET_DIAG.test(stderr)) {
         return {
           unavailable: `${this.#program} exited with ${output.code}: ${
             stderr.slice(0, 200)

@@ -42,6 +42,18 @@ export const SOCKET_BYTES_TIMEOUT_MS = 2000;
  */
 export const SENDING_MS = 500;
 
+/**
+ * What `ss` writes to stderr when it cannot open the kernel's socket
+ * diagnostics (no AF_NETLINK: systemd's `RestrictAddressFamilies=` without
+ * it, a seccomp filter). It then reads `/proc/net/tcp` instead and exits 0:
+ * every socket listed with no `bytes_received` (read as 0: nobody struck on
+ * the count), and `-K` lists the sockets it was asked for while destroying
+ * none (iproute2 6.x; `strace -e trace=socket -e
+ * inject=socket:error=EAFNOSUPPORT ss -K ...`). So that output is no
+ * reading and no abort.
+ */
+export const NO_SOCKET_DIAG = /Cannot open netlink socket/;
+
 /** Bytes the process has read per TCP peer ({@link peerKey}). */
 export type PeerBytes = Map<string, number>;
 
@@ -283,6 +295,10 @@ export class SocketBytesReader {
           said.slice(0, 200)
         }`,
       };
+    }
+    const said = new TextDecoder().decode(output.stderr).trim();
+    if (NO_SOCKET_DIAG.test(said)) {
+      return { unavailable: `${program}: ${said.slice(0, 200)}` };
     }
     return parseSocketBytes(new TextDecoder().decode(output.stdout));
   }

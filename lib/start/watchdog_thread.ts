@@ -209,7 +209,11 @@ export function watchdogThread(
           signal: AbortSignal.timeout(orders.ssTimeoutMs),
         }).output();
         const stderr = decoder.decode(output.stderr);
-        if (!output.success || /SOCK_DESTROY|not permitted/i.test(stderr)) {
+        // No netlink: `ss` reads /proc (no counts) and -K destroys nothing.
+        if (
+          !output.success ||
+          /SOCK_DESTROY|not permitted|Cannot open netlink/i.test(stderr)
+        ) {
           return { failed: stderr.trim().slice(0, 200) || "ss failed" };
         }
         return { stdout: decoder.decode(output.stdout) };
@@ -236,7 +240,8 @@ export function watchdogThread(
     let last: { at: number; read: Map<string, number> } | undefined;
     let nextAbortAt = 0;
     let lastFailure = abortable ? "" : "no listener port";
-    const PERMANENT = /SOCK_DESTROY|not permitted|NotFound|NotCapable|access/i;
+    const PERMANENT =
+      /SOCK_DESTROY|not permitted|Cannot open netlink|NotFound|NotCapable|access/i;
     /** Aborts the connections read from most; why not, if it did not. */
     const abort = async (rss: number, heldMs: number) => {
       let before = last;

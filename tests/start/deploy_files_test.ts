@@ -94,6 +94,11 @@ Deno.test("the container and the systemd unit run with exactly the start task's 
       value("DynamicUser") === "yes" || value("User") !== undefined,
       "an unprivileged user",
     );
+    // `ss` needs netlink to count (else it reads /proc: no counts), and
+    // CAP_NET_ADMIN, and nothing more, to abort.
+    assert.match(value("RestrictAddressFamilies")!, /\bAF_NETLINK\b/);
+    assert.equal(value("AmbientCapabilities"), "CAP_NET_ADMIN");
+    assert.equal(value("CapabilityBoundingSet"), "CAP_NET_ADMIN");
   });
 
   const systemdAnalyze = onPath("systemd-analyze");

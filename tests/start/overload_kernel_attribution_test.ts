@@ -22,7 +22,7 @@ import {
 } from "../../lib/start/socket_bytes.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
 import { readKernel } from "../../lib/start/incident_suspects.ts";
-import { hasSs } from "./_overload.ts";
+import { hasSs, netlinkLessSs } from "./_overload.ts";
 
 const MiB = 1024 * 1024;
 const NOW = 100_000;
@@ -316,6 +316,17 @@ Deno.test("SocketBytesReader reads the kernel's count, or says why not", async (
     assert.ok("unavailable" in reading);
     assert.match(reading.unavailable, /no-such-ss-here/);
   });
+  await t.step(
+    "ss that cannot open netlink (it lists /proc/net/tcp, with no counts, and exits 0): unavailable",
+    async () => {
+      await using ss = await netlinkLessSs();
+      const reader = new SocketBytesReader(1, { command: ss.path });
+      for (const reading of [await reader.read(), reader.readSync()]) {
+        assert.ok("unavailable" in reading, JSON.stringify(reading));
+        assert.match(reading.unavailable, /Cannot open netlink socket/);
+      }
+    },
+  );
   await t.step(
     "a program past its deadline: stopped, unavailable",
     async () => {

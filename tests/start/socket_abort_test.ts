@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { listedPeers, SsSocketAbort } from "../../lib/start/socket_abort.ts";
+import { netlinkLessSs } from "./_overload.ts";
 
 const CAN_ABORT = (BigInt(
       "0x" + /CapEff:\s+([0-9a-f]+)/.exec(
@@ -97,6 +98,16 @@ Deno.test("SsSocketAbort.abortSync aborts while blocking the loop, or says the p
   } finally {
     served.close();
     client.close();
+  }
+});
+
+Deno.test("SsSocketAbort says it could not abort where ss cannot open netlink (it lists the sockets, destroying none)", async () => {
+  await using ss = await netlinkLessSs();
+  const abort = new SsSocketAbort(1, { command: ss.path });
+  const peer = { transport: "tcp" as const, hostname: "127.0.0.1", port: 2 };
+  for (const answer of [await abort.abort([peer]), abort.abortSync([peer])]) {
+    assert.ok("unavailable" in answer, JSON.stringify(answer));
+    assert.match(answer.unavailable, /Cannot open netlink socket/);
   }
 });
 
