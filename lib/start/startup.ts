@@ -19,6 +19,7 @@ import { exitOnStartupError } from "./announce.ts";
 import { ListenError } from "./server.ts";
 import { effectiveConfig, type Env, readConfig } from "./effective_config.ts";
 import { type ServeMode, startRecord } from "./start_record.ts";
+import { configWarnings } from "./config_warnings.ts";
 import { kernelCounts } from "./socket_bytes.ts";
 
 /** What {@link bootService} built. */
@@ -67,6 +68,9 @@ export function bootService(
   const config = effectiveConfig(env, { denoDeploy });
   if (mode === "serve") refuseTlsUnderServe(config);
   const output = batchedLog(config.logFormat);
+  for (const message of configWarnings(config, { denoDeploy })) {
+    output.log({ event: "warning", message });
+  }
   const workers = mode === "serve" ? serveWorkers(env) : 1;
   const echoApp = createApp(config, {
     log: output.log,

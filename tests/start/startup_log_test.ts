@@ -8,6 +8,7 @@ import { startRecord } from "../../lib/start/start_record.ts";
 import {
   DEFAULT_PROCESS_TIMEOUT_MS,
   readServiceLog,
+  ROOT,
   startService,
 } from "../_server.ts";
 import { closeAndWait, connect, until, withDeadline } from "../_client.ts";
@@ -122,4 +123,44 @@ Deno.test("the start line says whether the kernel's count is on; without ss on P
       assert.match(line, / kernel_counts=ss( |$)/);
     },
   });
+});
+
+Deno.test("TRUST_PROXY while listening on every interface: one warning line at start-up; none on loopback", async () => {
+  // bootService logs without listening: nothing binds every interface here.
+  const boot = (env: Record<string, string>) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        "--quiet",
+        `import { bootService } from "./lib/start/startup.ts";
+         import { createApp } from "./routes/app.ts";
+         const { output } = bootService((name) => Deno.env.get(name), { mode: "run", createApp });
+         output.flush();
+         Deno.exit(0);`,
+      ],
+      cwd: ROOT,
+      clearEnv: true,
+      env: { LOG_FORMAT: "json", PATH: Deno.env.get("PATH") ?? "", ...env },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(DEFAULT_PROCESS_TIMEOUT_MS),
+    }).output();
+  const warnings = async (env: Record<string, string>) => {
+    const output = await boot(env);
+    const text = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    return text.split("\n").filter(Boolean).map((line) => JSON.parse(line))
+      .filter((record) => record.event === "warning");
+  };
+  const [warning, ...more] = await warnings({ TRUST_PROXY: "1" });
+  assert.deepEqual(more, []);
+  assert.match(
+    warning!.message,
+    /^TRUST_PROXY=1 while listening on every interface/,
+  );
+  assert.match(warning!.message, /forge X-Forwarded-For/);
+  assert.deepEqual(
+    await warnings({ TRUST_PROXY: "1", BIND_ADDRESS: "127.0.0.1" }),
+    [],
+  );
 });
