@@ -193,7 +193,9 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       const tooFast = plainRequestRefused(services, requestRate, request, info);
       if (tooFast) return Promise.resolve(tooFast);
     }
-    const hostProblem = badHost(request.headers.get("host"));
+    const hostProblem = badHost(request.headers.get("host"), {
+      upgrade: asksUpgrade,
+    });
     if (hostProblem !== undefined) {
       return Promise.resolve(
         hostRefused(services, request, info, hostProblem),

@@ -21,19 +21,25 @@ export const MAX_HOST_LENGTH = 259;
 
 /**
  * RFC 3986 §3.2.2 `host` (`IP-literal`, or `reg-name`, which covers an IPv4
- * address) then `[":" port]`. `reg-name` may be empty (RFC 3986), the
- * request target then names the host.
+ * address) then `[":" port]`. An empty value is refused before this
+ * ({@link badHost}).
  */
 const HOST =
   /^(?:\[[0-9A-Za-z:.%~_-]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]{0,5})?$/;
 
 /**
  * Why `host` (the `Host` header's value) is not a host a request may name,
- * or undefined when it is. `null` (no `Host`) passes: Deno then builds the
- * URL with `localhost` and its port, and it does not tell an HTTP/1.0
- * request, which may omit `Host`, from an HTTP/1.1 one, which RFC 9112
- * §3.2 says to refuse. Two `Host` lines never get here: Deno answers `400`
- * itself (measured on Deno 2.9.6 with raw requests to `Deno.serve`).
+ * or undefined when it is. Empty: refused, as an `http` URI with an empty
+ * host is invalid (RFC 9110 §4.2.1) and a target with an authority needs
+ * the same one in `Host` (RFC 9112 §3.2). `null` (no `Host`): refused on a
+ * WebSocket upgrade (`upgrade`), which is HTTP/1.1 only and must name the
+ * host (RFC 6455 §4.1, RFC 9112 §3.2); any other request passes, since
+ * Deno does not tell an HTTP/1.0 request, which may omit `Host`, from an
+ * HTTP/1.1 one, which RFC 9112 §3.2 says to refuse: `Deno.serve` gives
+ * both the same request (no headers, URL `http://localhost:PORT/…`) and
+ * `info` (measured on Deno 2.9.6 with raw requests; only its own status
+ * line says `HTTP/1.0`). Two `Host` lines never get here: Deno answers
+ * `400` itself.
  *
  * @example
  * ```ts
@@ -42,10 +48,23 @@ const HOST =
  * assert.equal(badHost("echo.example:8080"), undefined);
  * assert.equal(badHost("[::1]:9998"), undefined);
  * assert.match(badHost("x/metrics#")!, /not a host/);
+ * assert.match(badHost("")!, /empty/);
+ * assert.equal(badHost(null), undefined);
+ * assert.match(badHost(null, { upgrade: true })!, /WebSocket upgrade/);
  * ```
  */
-export function badHost(host: string | null): string | undefined {
-  if (host === null) return undefined;
+export function badHost(
+  host: string | null,
+  request: { upgrade: boolean } = { upgrade: false },
+): string | undefined {
+  if (host === null) {
+    return request.upgrade
+      ? "A WebSocket upgrade names its host: no Host header (RFC 6455 §4.1)"
+      : undefined;
+  }
+  if (host === "") {
+    return "The Host header is empty: an http URI needs a host (RFC 9110 §4.2.1)";
+  }
   if (host.length > MAX_HOST_LENGTH) {
     return `The Host header is longer than ${MAX_HOST_LENGTH} characters`;
   }

@@ -82,3 +82,40 @@ Deno.test(`a 404 repeats at most ${MAX_CLIENT_TEXT} characters of the path`, asy
     })\n`,
   );
 });
+
+Deno.test("an empty Host is answered 400 (RFC 9110 §4.2.1); no Host is answered 400 on a WebSocket upgrade, and served on a plain request, which may be HTTP/1.0", async (t) => {
+  await using server = startTestServer();
+  await t.step("an empty Host on a plain request", async () => {
+    const response = await rawRequest(
+      server.port,
+      "GET /healthz HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(response.status, 400);
+    assert.match(response.body, /The Host header is empty/);
+  });
+  await t.step("an empty Host on an upgrade", async () => {
+    const response = await rawRequest(
+      server.port,
+      upgradeRequest("/echo", { Host: " " }),
+    );
+    assert.equal(response.status, 400);
+  });
+  await t.step("no Host on an upgrade", async () => {
+    const response = await rawRequest(
+      server.port,
+      upgradeRequest("/echo", { Host: "" }),
+    );
+    assert.equal(response.status, 400);
+    assert.match(response.body, /WebSocket upgrade names its host/);
+  });
+  await t.step(
+    "no Host on a plain HTTP/1.0 request: served (Deno does not say which version came)",
+    async () => {
+      const response = await rawRequest(
+        server.port,
+        "GET /healthz HTTP/1.0\r\n\r\n",
+      );
+      assert.equal(response.status, 200);
+    },
+  );
+});
