@@ -76,7 +76,7 @@ import { OverloadSignals, type Sample } from "./overload_signals.ts";
 import { type ProcessReaders, takeSample } from "./process_sample.ts";
 import { WatchdogArming } from "./watchdog_arming.ts";
 import { kernelCounts } from "./socket_bytes.ts";
-import { drained } from "./recycle_drain.ts";
+import { drained, settled } from "./recycle_drain.ts";
 
 import {
   CLOSE_RECYCLE,
@@ -343,6 +343,18 @@ export class OverloadWatch {
     );
     withThreadAbort(record, abort).aborted = rest.aborted;
     if (busy) return reportIncident(this.#services, record);
+    await this.#settled(record);
+  }
+
+  /** After aborts: the memory guard admits on what is left, then reports. */
+  async #settled(record: IncidentRecord): Promise<void> {
+    const { readRss } = this.#readers;
+    await settled(
+      this.#services,
+      readRss,
+      performance.now() + RECYCLE_DRAIN_MS,
+    );
+    record.rssAfterBytes = readRss();
     this.#reported(record);
   }
 
@@ -401,7 +413,7 @@ export class OverloadWatch {
       const record = this.#record(cause, "aborted", keys, 0, suspects);
       record.aborted = taken.aborted;
       record.reason = KERNEL_ABORT_REASON;
-      return this.#reported(record);
+      return this.#settled(record);
     }
     const recycle = this.#options.recycle;
     if (!recycle) {

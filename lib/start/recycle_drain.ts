@@ -20,11 +20,26 @@ export async function drained(
   readRss: () => number,
   deadline: number,
 ): Promise<void> {
-  const { registry, memory, config } = services;
-  await within(registry.whenEmpty(), deadline - performance.now());
-  const max = config.maxRssBytes;
+  await within(services.registry.whenEmpty(), deadline - performance.now());
+  await settled(services, readRss, deadline);
+}
+
+/**
+ * Resolves once RSS (`readRss`, bytes) is back under {@link EARLY_SHARE} of
+ * MAX_RSS_BYTES, or `deadline` (`performance.now()` ms) passed, and has the
+ * memory guard sample then: after a recycle, or after attackers' connections
+ * were aborted (`incident_aborts.ts`), the guard admits on what is left
+ * instead of refusing upgrades (503) until its next sample on the peak it
+ * saw last.
+ */
+export async function settled(
+  services: Pick<WatchedServices, "memory" | "config">,
+  readRss: () => number,
+  deadline: number,
+): Promise<void> {
+  const max = services.config.maxRssBytes;
   while (
     max > 0 && readRss() >= max * EARLY_SHARE && performance.now() < deadline
   ) await new Promise((resolve) => setTimeout(resolve, 20));
-  memory.sample();
+  services.memory.sample();
 }

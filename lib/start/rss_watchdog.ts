@@ -223,6 +223,12 @@ export function startRssWatchdog(
     quietEveryMs: WATCHDOG_QUIET_MS,
     growthBytesPerSecond: RSS_GROWTH_BYTES_PER_SECOND,
     line: start.line,
+    tokens: {
+      rss: RSS_TOKEN,
+      held: HELD_TOKEN,
+      abort: ABORT_TOKEN,
+      time: TIME_TOKEN,
+    },
     ready: ready.buffer as SharedArrayBuffer,
   };
   const onAbort = start.onAbort;

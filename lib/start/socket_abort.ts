@@ -131,31 +131,43 @@ export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
     let refused: string | undefined;
     for (let at = 0; at < peers.length; at += PEERS_PER_CALL) {
       const some = peers.slice(at, at + PEERS_PER_CALL);
-      let output: Deno.CommandOutput;
-      try {
-        output = this.#command(
-          ["-K", "-tnH", ...HOLDING_STATES],
-          peerFilter(this.#port, some),
-        ).outputSync();
-      } catch (error) {
-        return { unavailable: `${this.#program}: ${String(error)}` };
-      }
-      const stderr = new TextDecoder().decode(output.stderr).trim();
-      if (NO_SOCKET_DIAG.test(stderr)) {
-        return { unavailable: `${this.#program}: ${stderr.slice(0, 200)}` };
-      }
+      const filter = peerFilter(this.#port, some);
+      const killed = this.#runSync(["-K", "-tnH", ...HOLDING_STATES], filter);
+      if ("unavailable" in killed) return killed;
       // `ss -K` lists a socket once the kernel destroyed it, and stops at
       // the first it may not destroy (iproute2 `kill_inet_sock`).
-      const gone = listedPeers(new TextDecoder().decode(output.stdout));
+      const gone = listedPeers(killed.stdout);
       aborted += gone.size;
-      if (/SOCK_DESTROY|not permitted/i.test(stderr)) {
-        refused = this.#refused = stderr.slice(0, 200);
+      if (/SOCK_DESTROY|not permitted/i.test(killed.stderr)) {
+        refused = this.#refused = killed.stderr.slice(0, 200);
       }
+      if (gone.size === some.length) continue;
+      // What is still there: a peer that left meanwhile is gone too.
+      const listed = this.#runSync(["-tnH", ...HOLDING_STATES], filter);
+      if ("unavailable" in listed) return listed;
+      const still = listedPeers(listed.stdout);
       for (const peer of some) {
-        if (!gone.has(peerKey(peer.hostname, peer.port))) left.add(peer);
+        if (still.has(peerKey(peer.hostname, peer.port))) left.add(peer);
       }
     }
     return { aborted, left, ...(refused ? { refused } : {}) };
+  }
+
+  #runSync(
+    args: string[],
+    filter: string,
+  ): { stdout: string; stderr: string } | { unavailable: string } {
+    let output: Deno.CommandOutput;
+    try {
+      output = this.#command(args, filter).outputSync();
+    } catch (error) {
+      return { unavailable: `${this.#program}: ${String(error)}` };
+    }
+    const stderr = new TextDecoder().decode(output.stderr).trim();
+    if (!output.success || NO_SOCKET_DIAG.test(stderr)) {
+      return { unavailable: `${this.#program}: ${stderr.slice(0, 200)}` };
+    }
+    return { stdout: new TextDecoder().decode(output.stdout), stderr };
   }
 
   #command(args: string[], filter: string, signal?: AbortSignal) {

@@ -76,11 +76,16 @@ export interface WatchdogOrders {
   ready: SharedArrayBuffer;
   /**
    * The log line to write before ending it, formatted as the service's log
-   * (LOG_FORMAT) with `RSS_TOKEN`, `HELD_TOKEN`,
-   * `ABORT_TOKEN` (`rss_watchdog.ts`) and, in JSON,
-   * `TIME_TOKEN` (`rss_watchdog.ts`) in place of the values known only then.
+   * (LOG_FORMAT) with {@link WatchdogOrders.tokens} in place of the values
+   * known only then.
    */
   line: string;
+  /**
+   * What stands in `line` for the RSS, how long the loop was held, why it
+   * did not abort, and (in JSON) the time: `RSS_TOKEN`, `HELD_TOKEN`,
+   * `ABORT_TOKEN`, `TIME_TOKEN` (`rss_watchdog.ts`).
+   */
+  tokens: { rss: string; held: string; abort: string; time: string };
 }
 
 /** What the thread tells the main loop after it aborted connections. */
@@ -312,13 +317,17 @@ export function watchdogThread(
         ended = true;
         try {
           write(
-            orders.line.replace(`"__rss_bytes__"`, String(rss))
-              .replace("__rss_bytes__", String(rss))
-              .replace(`"__held_ms__"`, String(heldMs))
-              .replace("__held_ms__", String(heldMs))
-              .replace(`"__abort__"`, JSON.stringify(why()))
-              .replace("__abort__", JSON.stringify(why()))
-              .replace("1970-01-01T00:00:00.000Z", new Date().toISOString()),
+            ([
+              [orders.tokens.rss, String(rss)],
+              [orders.tokens.held, String(heldMs)],
+              [orders.tokens.abort, JSON.stringify(why())],
+              [orders.tokens.time, JSON.stringify(new Date().toISOString())],
+            ] as const).reduce(
+              // A JSON line has the token as a string: the quotes go with it.
+              (line, [token, value]) =>
+                line.replace(`"${token}"`, value).replace(token, value),
+              orders.line,
+            ),
           );
         } catch {
           // The log's reader has gone: ending the process matters more.
@@ -338,7 +347,11 @@ export function watchdogThread(
         now >= nextAbortAt;
       const step = act
         ? abort(rss, heldMs).then((failed) => {
-          nextAbortAt = clock() + orders.heldMs;
+          // Deno frees an aborted connection's fragments only once the loop
+          // turns, and the next attacker's read holds it: the next round
+          // comes at the next look, to take that one too.
+          nextAbortAt = clock() +
+            (failed === undefined ? orders.lookEveryMs : orders.heldMs);
           if (failed === undefined) return;
           lastFailure = failed;
           // Ending the process is all that is left, at capBytes.

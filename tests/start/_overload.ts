@@ -351,6 +351,26 @@ export async function netlinkLessSs() {
   };
 }
 
+/**
+ * {@link endlessFragments} from `address`, asked again while the memory
+ * guard answers 503 (for 15 s at most): past MAX_RSS_BYTES it refuses
+ * upgrades until RSS has stayed under it a while, and an abort, unlike a
+ * recycle, leaves no reconnect wait to fill that.
+ */
+export async function fragmentsWhenAdmitted(
+  port: number,
+  address: string,
+  budgetBytes: number,
+  options: FragmentOptions = {},
+): Promise<AttackResult> {
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    const result = await endlessFragments(port, address, budgetBytes, options);
+    if (result.status !== 503 || performance.now() > deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** True when `ss` runs here (Linux with iproute2). */
 export function hasSs(): boolean {
   try {

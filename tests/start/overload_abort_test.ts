@@ -14,11 +14,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  type AttackResult,
-  endlessFragments,
-  openFrom,
-} from "../../bench/overload_attacks.ts";
+import { openFrom } from "../../bench/overload_attacks.ts";
 import type { BystanderReport } from "../../bench/overload_bystander.ts";
 import { until } from "../_client.ts";
 import {
@@ -27,6 +23,7 @@ import {
   attackTwice,
   BYSTANDER,
   CAN_ABORT,
+  fragmentsWhenAdmitted,
   type LogRecord,
   MiB,
   peakRss,
@@ -49,23 +46,12 @@ const ROTATING = "127.0.9";
  * {@link ATTACK_BYTES_PER_SECOND} in 1 MiB frames: the loop turns between
  * frames, so the watch acts, not the thread (a loop held until RSS reaches
  * MAX_RSS_BYTES stalls every client that long, the bystander included:
- * `overload_held_loop_test.ts` covers the thread's abort). Asked again
- * while the memory guard answers 503: past MAX_RSS_BYTES it refuses
- * upgrades until RSS has stayed under it a while, and the aborts leave no
- * reconnect wait to fill that.
+ * `overload_held_loop_test.ts` covers the thread's abort).
  */
-async function attackWhenAdmitted(
-  port: number,
-  address: string,
-): Promise<AttackResult> {
-  const deadline = performance.now() + 15_000;
-  for (;;) {
-    const result = await endlessFragments(port, address, ATTACK_BYTES, {
-      bytesPerSecond: ATTACK_BYTES_PER_SECOND,
-    });
-    if (result.status !== 503 || performance.now() > deadline) return result;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+function attackWhenAdmitted(port: number, address: string) {
+  return fragmentsWhenAdmitted(port, address, ATTACK_BYTES, {
+    bytesPerSecond: ATTACK_BYTES_PER_SECOND,
+  });
 }
 
 /** The overload incidents logged so far. */
@@ -142,7 +128,14 @@ Deno.test({
         ATTACKERS.map((address) => attackWhenAdmitted(port, address)),
       );
       const statuses = results.map((result) => result.status);
-      assert.ok(statuses.every((status) => status === 101), `${statuses}`);
+      // Struck at two incidents of its first try, an address is refused
+      // sooner.
+      const refusedSooner = (status: number) => try_ > 1 && status === 429;
+      if (statuses.every(refusedSooner)) return;
+      assert.ok(
+        statuses.every((status) => status === 101 || refusedSooner(status)),
+        `try ${try_}: ${statuses}`,
+      );
       assert.ok(results.every((result) => result.cut), `try ${try_} cut`);
       await watched.aborts(try_, `try ${try_}'s aborts logged`);
     });

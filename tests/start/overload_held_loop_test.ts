@@ -24,6 +24,7 @@ import {
   attackTwice,
   BYSTANDER,
   CAN_ABORT,
+  fragmentsWhenAdmitted,
   type LogRecord,
   MAX_RSS,
   MiB,
@@ -98,7 +99,7 @@ Deno.test({
         Array.from(
           { length: ATTACKERS },
           () =>
-            endlessFragments(service.port, ATTACKER, BUDGET_BYTES, {
+            fragmentsWhenAdmitted(service.port, ATTACKER, BUDGET_BYTES, {
               frameBytes: 8 * MiB,
             }),
         ),
