@@ -432,7 +432,10 @@ export class OverloadWatch {
     const closed = registry.closeEvery(CLOSE_RECYCLE, true);
     metrics.recycleCloses += closed;
     const record = this.#record(cause, "recycled", struck, closed, suspects);
-    if (reason) record.reason = reason;
+    const short = taken && taken.short;
+    if (reason ?? short) {
+      record.reason = reason ?? `aborting fell short: ${short}`;
+    }
     if (secondReadings !== undefined) record.reason = SECOND_READING_REASON;
     try {
       record.downMs = await recycle(
