@@ -401,7 +401,12 @@ export class OverloadWatch {
       const record = this.#record(cause, "reported", struck, 0, suspects);
       record.reason = IN_FLIGHT_REASON;
       reportIncident(this.#services, record);
-      this.#secondReadings.after(suspects, SECOND_READINGS, performance.now());
+      // A second reading that strikes only a close left unanswered counts
+      // down too: pending keys must not keep the readings going.
+      const left = secondReadings === undefined
+        ? SECOND_READINGS
+        : secondReadings - 1;
+      this.#secondReadings.after(suspects, left, performance.now());
       this.#signals.reset();
       this.#acting = false;
       return;
