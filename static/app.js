@@ -17,6 +17,7 @@ import {
   setLanguage,
   size,
   t,
+  tNodes,
 } from "./page.js";
 import { mountOptions, syncPageUrl } from "./panels/options.js";
 import { mountConnectPanel } from "./panels/connect.js";
@@ -47,7 +48,7 @@ onLanguage(() => {
   document.documentElement.lang = language();
   document.title = t("docTitle");
   for (const element of document.querySelectorAll("[data-i18n]")) {
-    element.textContent = t(element.dataset.i18n);
+    element.replaceChildren(...tNodes(element.dataset.i18n));
   }
   for (const element of document.querySelectorAll("[data-i18n-placeholder]")) {
     element.placeholder = t(element.dataset.i18nPlaceholder);

@@ -70,7 +70,10 @@ export function entryFor(recorded, opened) {
         clean: wasClean,
       });
       if (code === 1006) {
-        summary += ` (${t(opened ? "closeDropped" : "closeNeverOpened")})`;
+        summary = t("closeWhy", {
+          close: summary,
+          why: t(opened ? "closeDropped" : "closeNeverOpened"),
+        });
       }
       const row = closeCodeRow(code);
       return {

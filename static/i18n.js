@@ -26,7 +26,7 @@ export const MESSAGES = {
     delay: "Server delay (ms)",
     formatJson: "Echo as JSON",
     optionsExplained:
-      "These go into the URL: ?delay= holds each echo on the server for that many milliseconds, ?format=json wraps each echo as {seq, type, bytes, receivedAt, data}. Subprotocols: comma-separated. Connect again to apply them. The bare URL echoes too: a WebSocket connection to / behaves like /echo.",
+      "These go into the URL: `?delay=` holds each echo on the server for that many milliseconds, `?format=json` wraps each echo as {seq, type, bytes, receivedAt, data}. Subprotocols: comma-separated. Connect again to apply them. The bare URL echoes too: a WebSocket connection to `/` behaves like `/echo`.",
     closeCode: "Code",
     closeReason: "Reason",
     closeButton: "Close",
@@ -106,6 +106,7 @@ export const MESSAGES = {
     jsonEcho: "JSON echo #{seq}, {type}: {preview}",
     openDetail: "protocol={protocol}",
     closeDetail: "code={code} reason={reason} wasClean={clean}",
+    closeWhy: "{close} ({why})",
     closeNeverOpened: "the connection never opened",
     closeDropped: "the connection dropped without a close frame",
     errorDetail: "the connection failed or broke; close follows",
@@ -130,10 +131,11 @@ export const MESSAGES = {
     "unit.s": "s",
     "unit.min": "min",
     "unit.B": "B",
-    peak: "peak",
+    peak: "(peak",
+    peakEnd: ")",
     bufferedExplained:
-      "bufferedAmount: bytes queued by send() but not yet handed to the network. Send a burst to see it rise and drain.",
-    roundTrip: "Last round trip",
+      "bufferedAmount: bytes queued by `send()` but not yet handed to the network. Send a burst to see it rise and drain.",
+    roundTrip: "Last round trip:",
     more: "More to send",
     hexBytes: "Bytes (hex)",
     sendBinary: "Send binary",
@@ -165,7 +167,7 @@ export const MESSAGES = {
       "bufferedAmount peaked at {peak} and is {now} now; at most {rate} {rate:message|messages} per second.",
     handshake: "Your handshake",
     handshakeExplained:
-      "Opens a second WebSocket to /inspect (with the subprotocols above, if any). Its first message describes the opening handshake as the server received it; then the page closes it.",
+      "Opens a second WebSocket to `/inspect` (with the subprotocols above, if any). Its first message describes the opening handshake as the server received it; then the page closes it.",
     inspect: "Inspect my handshake",
     clientIp: "Your IP, as the limits see it",
     subprotocols: "Subprotocols: offered → chosen",
@@ -188,7 +190,7 @@ export const MESSAGES = {
     closeCodesExplained:
       "The code in a close event says why the connection ended. The message stream links each close to its row here.",
     "close.1000":
-      "Normal closure: the connection did its job (close(), or the server after Goodbye or an idle timeout).",
+      "Normal closure: the connection did its job (`close()`, or the server after Goodbye or an idle timeout).",
     "close.1001":
       "Going away: the server is shutting down, or the browser is leaving the page.",
     "close.1005":
@@ -209,6 +211,7 @@ export const MESSAGES = {
     "code.closing": "readyState: 2 CLOSING, then 3 CLOSED",
     "code.closeAnswer": "the server answers with the same code",
     "code.binary": "binary",
+    "code.binaryOf": "binary, {size}",
     "code.randomLimit": "at most 64 KiB per call",
     "code.drains": "bytes queued, drains to 0",
     "code.goodbye": "echoed, then the server closes with 1000",
@@ -240,7 +243,7 @@ export const MESSAGES = {
     "failure.unreachable":
       "Server unreachable: nothing answered at {host}. Is the server running, and are the host and port right?",
     "failure.not-found":
-      "Not found ({status}): this server has no WebSocket endpoint at {path}. Try /echo, /close, /inspect, /stream, /room/NAME or /.",
+      "Not found ({status}): this server has no WebSocket endpoint at {path}. Try `/echo`, `/close`, `/inspect`, `/stream`, `/room/NAME` or `/`.",
     "failure.bad-request":
       "Bad request ({status}): the server refused the URL's options. It said: {body}",
     "failure.origin":
@@ -272,7 +275,7 @@ export const MESSAGES = {
     "streamType": "Type",
     "streamInterval": "Interval (ms)",
     "serverOptionsExplained":
-      "status= refuses the upgrade with that HTTP status (400-599), so you can see how a client and this page handle it; retry_after= adds a Retry-After header; open_delay= holds the 101 that many milliseconds. /stream pushes Messages messages of Size bytes every Interval ms (0: as fast as you read), then closes with 1000.",
+      "`status=` refuses the upgrade with that HTTP status (400-599), so you can see how a client and this page handle it; `retry_after=` adds a Retry-After header; `open_delay=` holds the 101 that many milliseconds. `/stream` pushes Messages messages of Size bytes every Interval ms (0: as fast as you read), then closes with 1000.",
     "invalid.integer":
       "The server takes a whole number, {min}-{max}; it refuses “{value}” with 400. The URL says the same.",
     "failure.unsafe-port":
@@ -281,12 +284,12 @@ export const MESSAGES = {
       "The server closed the connection with {code}: “{reason}”.",
     "room.title": "Room",
     "room.explain":
-      "A chat on /room/NAME: what you send reaches everyone else in the room, and theirs reaches you. Open the share link in another tab or on a phone. Anyone who knows the name can read and write; nothing is stored.",
+      "A chat on `/room/NAME`: what you send reaches everyone else in the room, and theirs reaches you. Open the share link in another tab or on a phone. Anyone who knows the name can read and write; nothing is stored.",
     "room.name": "Room name",
     "room.newName": "New name",
     "room.join": "Join",
     "room.leave": "Leave",
-    "room.share": "Share link",
+    "room.share": "Share link:",
     "room.copy": "Copy link",
     "room.copied": "Copied",
     "room.copyFailed": "Cannot copy here",
@@ -315,7 +318,7 @@ export const MESSAGES = {
     delay: "伺服器延遲（毫秒）",
     formatJson: "以 JSON 回傳",
     optionsExplained:
-      "這些選項會寫進網址：?delay= 讓伺服器把每次回傳延後指定的毫秒數，?format=json 把每次回傳包成 {seq, type, bytes, receivedAt, data}。子協定以逗號分隔。重新連線後生效。根網址也會回傳：連到 / 的 WebSocket 與 /echo 相同。",
+      "這些選項會寫進網址：`?delay=` 讓伺服器把每次回傳延後指定的毫秒數，`?format=json` 把每次回傳包成 {seq, type, bytes, receivedAt, data}。子協定以逗號分隔。重新連線後生效。根網址也會回傳：連到 `/` 的 WebSocket 與 `/echo` 相同。",
     closeCode: "代碼",
     closeReason: "原因",
     closeButton: "關閉",
@@ -391,6 +394,7 @@ export const MESSAGES = {
     jsonEcho: "JSON 回傳 #{seq}，{type}：{preview}",
     openDetail: "protocol={protocol}",
     closeDetail: "code={code} reason={reason} wasClean={clean}",
+    closeWhy: "{close}（{why}）",
     closeNeverOpened: "連線從未開啟",
     closeDropped: "連線在沒有關閉訊框的情況下中斷",
     errorDetail: "連線失敗或中斷；接著會有 close 事件",
@@ -413,10 +417,11 @@ export const MESSAGES = {
     "unit.s": "秒",
     "unit.min": "分鐘",
     "unit.B": "位元組",
-    peak: "峰值",
+    peak: "（峰值",
+    peakEnd: "）",
     bufferedExplained:
-      "bufferedAmount：已由 send() 排入佇列、尚未交給網路的位元組數。傳送一批訊息，看它上升再降回 0。",
-    roundTrip: "上次往返時間",
+      "bufferedAmount：已由 `send()` 排入佇列、尚未交給網路的位元組數。傳送一批訊息，看它上升再降回 0。",
+    roundTrip: "上次往返時間：",
     more: "其他傳送方式",
     hexBytes: "位元組（十六進位）",
     sendBinary: "傳送二進位",
@@ -446,7 +451,7 @@ export const MESSAGES = {
       "bufferedAmount 最高 {peak}，目前 {now}；每秒最多 {rate} 則訊息。",
     handshake: "你的交握",
     handshakeExplained:
-      "另開一條連到 /inspect 的 WebSocket（若上方填了子協定也會帶上）。它的第一則訊息描述伺服器收到的開啟交握，之後頁面會關閉它。",
+      "另開一條連到 `/inspect` 的 WebSocket（若上方填了子協定也會帶上）。它的第一則訊息描述伺服器收到的開啟交握，之後頁面會關閉它。",
     inspect: "檢視我的交握",
     clientIp: "限制所認定的你的 IP",
     subprotocols: "子協定：提出 → 選定",
@@ -469,7 +474,7 @@ export const MESSAGES = {
     closeCodesExplained:
       "close 事件中的代碼說明連線為何結束。訊息串中的每次關閉都連結到這裡對應的列。",
     "close.1000":
-      "正常關閉：連線已完成任務（呼叫 close()，或伺服器在 Goodbye 或閒置逾時後關閉）。",
+      "正常關閉：連線已完成任務（呼叫 `close()`，或伺服器在 Goodbye 或閒置逾時後關閉）。",
     "close.1001": "離開：伺服器正在關機，或瀏覽器正要離開頁面。",
     "close.1005": "未收到狀態：關閉訊框沒有代碼。只由瀏覽器回報，不會被送出。",
     "close.1006":
@@ -486,6 +491,7 @@ export const MESSAGES = {
     "code.closing": "readyState：先是 2 CLOSING，再變成 3 CLOSED",
     "code.closeAnswer": "伺服器以相同的代碼回應",
     "code.binary": "二進位",
+    "code.binaryOf": "二進位，{size}",
     "code.randomLimit": "每次呼叫最多 64 KiB",
     "code.drains": "佇列中的位元組數，會降回 0",
     "code.goodbye": "回傳後，伺服器以 1000 關閉連線",
@@ -516,7 +522,7 @@ export const MESSAGES = {
     "failure.unreachable":
       "無法連上伺服器：{host} 沒有回應。伺服器有在執行嗎？主機與連接埠正確嗎？",
     "failure.not-found":
-      "找不到（{status}）：這台伺服器在 {path} 沒有 WebSocket 端點。請試試 /echo、/close、/inspect、/stream、/room/NAME 或 /。",
+      "找不到（{status}）：這台伺服器在 {path} 沒有 WebSocket 端點。請試試 `/echo`、`/close`、`/inspect`、`/stream`、`/room/NAME` 或 `/`。",
     "failure.bad-request":
       "錯誤的請求（{status}）：伺服器拒絕了網址中的選項。它說：{body}",
     "failure.origin":
@@ -546,7 +552,7 @@ export const MESSAGES = {
     "streamType": "類型",
     "streamInterval": "間隔（毫秒）",
     "serverOptionsExplained":
-      "status= 讓伺服器以該 HTTP 狀態碼（400-599）拒絕升級，方便觀察用戶端與本頁如何處理；retry_after= 加上 Retry-After 標頭；open_delay= 讓 101 回應延後指定的毫秒數。/stream 每隔「間隔」毫秒推送一則「大小」位元組的訊息，共「訊息數」則（間隔 0：依你讀取的速度），之後以 1000 關閉。",
+      "`status=` 讓伺服器以該 HTTP 狀態碼（400-599）拒絕升級，方便觀察用戶端與本頁如何處理；`retry_after=` 加上 Retry-After 標頭；`open_delay=` 讓 101 回應延後指定的毫秒數。`/stream` 每隔「間隔」毫秒推送一則「大小」位元組的訊息，共「訊息數」則（間隔 0：依你讀取的速度），之後以 1000 關閉。",
     "invalid.integer":
       "伺服器只接受 {min}-{max} 的整數；「{value}」會被以 400 拒絕。網址裡寫的也是這個值。",
     "failure.unsafe-port":
@@ -554,12 +560,12 @@ export const MESSAGES = {
     "failure.limit": "伺服器以 {code} 關閉連線：「{reason}」。",
     "room.title": "聊天室",
     "room.explain":
-      "/room/NAME 上的聊天：你送出的訊息會傳給聊天室裡的其他人，他們的也會傳給你。在另一個分頁或手機上開啟分享連結。知道名稱的人都能讀寫；伺服器不保存任何訊息。",
+      "`/room/NAME` 上的聊天：你送出的訊息會傳給聊天室裡的其他人，他們的也會傳給你。在另一個分頁或手機上開啟分享連結。知道名稱的人都能讀寫；伺服器不保存任何訊息。",
     "room.name": "聊天室名稱",
     "room.newName": "換個名稱",
     "room.join": "加入",
     "room.leave": "離開",
-    "room.share": "分享連結",
+    "room.share": "分享連結：",
     "room.copy": "複製連結",
     "room.copied": "已複製",
     "room.copyFailed": "這裡無法複製",
@@ -588,7 +594,7 @@ export const MESSAGES = {
     delay: "服务器延迟（毫秒）",
     formatJson: "以 JSON 回传",
     optionsExplained:
-      "这些选项会写进网址：?delay= 让服务器把每次回传推迟指定的毫秒数，?format=json 把每次回传包装成 {seq, type, bytes, receivedAt, data}。子协议以逗号分隔。重新连接后生效。根网址也会回传：连到 / 的 WebSocket 与 /echo 相同。",
+      "这些选项会写进网址：`?delay=` 让服务器把每次回传推迟指定的毫秒数，`?format=json` 把每次回传包装成 {seq, type, bytes, receivedAt, data}。子协议以逗号分隔。重新连接后生效。根网址也会回传：连到 `/` 的 WebSocket 与 `/echo` 相同。",
     closeCode: "代码",
     closeReason: "原因",
     closeButton: "关闭",
@@ -664,6 +670,7 @@ export const MESSAGES = {
     jsonEcho: "JSON 回传 #{seq}，{type}：{preview}",
     openDetail: "protocol={protocol}",
     closeDetail: "code={code} reason={reason} wasClean={clean}",
+    closeWhy: "{close}（{why}）",
     closeNeverOpened: "连接从未打开",
     closeDropped: "连接在没有关闭帧的情况下断开",
     errorDetail: "连接失败或中断；随后会有 close 事件",
@@ -686,10 +693,11 @@ export const MESSAGES = {
     "unit.s": "秒",
     "unit.min": "分钟",
     "unit.B": "字节",
-    peak: "峰值",
+    peak: "（峰值",
+    peakEnd: "）",
     bufferedExplained:
-      "bufferedAmount：已由 send() 排入队列、尚未交给网络的字节数。发送一批消息，看它上升再降回 0。",
-    roundTrip: "上次往返时间",
+      "bufferedAmount：已由 `send()` 排入队列、尚未交给网络的字节数。发送一批消息，看它上升再降回 0。",
+    roundTrip: "上次往返时间：",
     more: "其他发送方式",
     hexBytes: "字节（十六进制）",
     sendBinary: "发送二进制",
@@ -718,7 +726,7 @@ export const MESSAGES = {
       "bufferedAmount 最高 {peak}，当前 {now}；每秒最多 {rate} 条消息。",
     handshake: "你的握手",
     handshakeExplained:
-      "另开一条连接到 /inspect 的 WebSocket（如果上面填写了子协议也会带上）。它的第一条消息描述服务器收到的打开握手，之后页面会关闭它。",
+      "另开一条连接到 `/inspect` 的 WebSocket（如果上面填写了子协议也会带上）。它的第一条消息描述服务器收到的打开握手，之后页面会关闭它。",
     inspect: "查看我的握手",
     clientIp: "限制所认定的你的 IP",
     subprotocols: "子协议：提出 → 选定",
@@ -741,7 +749,7 @@ export const MESSAGES = {
     closeCodesExplained:
       "close 事件中的代码说明连接为何结束。消息流中的每次关闭都链接到这里对应的行。",
     "close.1000":
-      "正常关闭：连接已完成任务（调用 close()，或服务器在 Goodbye 或空闲超时后关闭）。",
+      "正常关闭：连接已完成任务（调用 `close()`，或服务器在 Goodbye 或空闲超时后关闭）。",
     "close.1001": "离开：服务器正在关机，或浏览器正要离开页面。",
     "close.1005": "未收到状态：关闭帧没有代码。只由浏览器报告，不会被发送。",
     "close.1006":
@@ -758,6 +766,7 @@ export const MESSAGES = {
     "code.closing": "readyState：先是 2 CLOSING，再变成 3 CLOSED",
     "code.closeAnswer": "服务器以相同的代码回应",
     "code.binary": "二进制",
+    "code.binaryOf": "二进制，{size}",
     "code.randomLimit": "每次调用最多 64 KiB",
     "code.drains": "队列中的字节数，会降回 0",
     "code.goodbye": "回传后，服务器以 1000 关闭连接",
@@ -788,7 +797,7 @@ export const MESSAGES = {
     "failure.unreachable":
       "无法连上服务器：{host} 没有响应。服务器在运行吗？主机和端口正确吗？",
     "failure.not-found":
-      "未找到（{status}）：这台服务器在 {path} 没有 WebSocket 端点。请试试 /echo、/close、/inspect、/stream、/room/NAME 或 /。",
+      "未找到（{status}）：这台服务器在 {path} 没有 WebSocket 端点。请试试 `/echo`、`/close`、`/inspect`、`/stream`、`/room/NAME` 或 `/`。",
     "failure.bad-request":
       "错误的请求（{status}）：服务器拒绝了网址中的选项。它说：{body}",
     "failure.origin":
@@ -818,7 +827,7 @@ export const MESSAGES = {
     "streamType": "类型",
     "streamInterval": "间隔（毫秒）",
     "serverOptionsExplained":
-      "status= 让服务器以该 HTTP 状态码（400-599）拒绝升级，方便观察客户端和本页如何处理；retry_after= 加上 Retry-After 头；open_delay= 让 101 响应推迟指定的毫秒数。/stream 每隔“间隔”毫秒推送一条“大小”字节的消息，共“消息数”条（间隔 0：按你读取的速度），之后以 1000 关闭。",
+      "`status=` 让服务器以该 HTTP 状态码（400-599）拒绝升级，方便观察客户端和本页如何处理；`retry_after=` 加上 Retry-After 头；`open_delay=` 让 101 响应推迟指定的毫秒数。`/stream` 每隔“间隔”毫秒推送一条“大小”字节的消息，共“消息数”条（间隔 0：按你读取的速度），之后以 1000 关闭。",
     "invalid.integer":
       "服务器只接受 {min}-{max} 的整数；“{value}”会被以 400 拒绝。网址里写的也是这个值。",
     "failure.unsafe-port":
@@ -826,12 +835,12 @@ export const MESSAGES = {
     "failure.limit": "服务器以 {code} 关闭连接：“{reason}”。",
     "room.title": "聊天室",
     "room.explain":
-      "/room/NAME 上的聊天：你发送的消息会传给聊天室里的其他人，他们的也会传给你。在另一个标签页或手机上打开分享链接。知道名称的人都能读写；服务器不保存任何消息。",
+      "`/room/NAME` 上的聊天：你发送的消息会传给聊天室里的其他人，他们的也会传给你。在另一个标签页或手机上打开分享链接。知道名称的人都能读写；服务器不保存任何消息。",
     "room.name": "聊天室名称",
     "room.newName": "换个名称",
     "room.join": "加入",
     "room.leave": "离开",
-    "room.share": "分享链接",
+    "room.share": "分享链接：",
     "room.copy": "复制链接",
     "room.copied": "已复制",
     "room.copyFailed": "这里无法复制",

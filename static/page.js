@@ -59,6 +59,35 @@ export function t(key, values = {}) {
   return fill(text, values, state.language);
 }
 
+/**
+ * The text for `key` as nodes, for texts that name code: a part between
+ * backticks in the tables (`?format=json`, `/room/NAME`) is a <code> that
+ * is never broken across lines (Chinese text broke "?format=json" after
+ * the "?"). Values are filled in after the split, so a value's own
+ * backticks stay text; `linkify` may turn a plain part into nodes.
+ * @param {string} key
+ * @param {Record<string, unknown>} [values]
+ * @param {(text: string) => (string | Node)[]} [linkify]
+ * @returns {(string | Node)[]}
+ */
+export function tNodes(key, values = {}, linkify = (text) => [text]) {
+  const text = MESSAGES[state.language][key] ?? MESSAGES.en[key] ?? key;
+  return text.split("`").flatMap((part, i) => {
+    const filled = fill(part, values, state.language);
+    if (i % 2 === 0) return filled ? linkify(filled) : [];
+    const code = document.createElement("code");
+    code.className = "token";
+    code.textContent = filled;
+    return [code];
+  });
+}
+
+/** The text of nodes from {@link tNodes}, as a screen reader is told it. */
+export function nodesText(nodes) {
+  return nodes.map((node) => typeof node === "string" ? node : node.textContent)
+    .join("");
+}
+
 /** A byte count in the page's language: "512 B", "1.5 KiB", "2 MiB". */
 export const size = (bytes) =>
   formatBytes(bytes, state.language, { B: t("unit.B") });

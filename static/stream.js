@@ -34,7 +34,8 @@ const EXPAND_CHARS = 65536;
  * @property {string} [search] the text a filter looks in (else the summary)
  * @property {Date} [at] when it happened (now, unless replayed from a recording)
  * @property {boolean} [whole] words that matter whole (a burst's report):
- *   they wrap, and take the empty Expand column, instead of being cut
+ *   they wrap, and take the empty Expand column, instead of being cut; by
+ *   default a message is whole when it has no `full` to expand
  */
 
 /**
@@ -43,6 +44,16 @@ const EXPAND_CHARS = 65536;
  */
 
 const DIRECTIONS = { send: "sent", message: "received" };
+
+/** Wide characters (CJK, full-width forms): two columns of a monospace font. */
+const WIDE = /[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]/;
+
+/** The columns `text` takes in a monospace font, a wide character two. */
+function columns(text) {
+  let count = 0;
+  for (const character of text) count += WIDE.test(character) ? 2 : 1;
+  return count;
+}
 
 export class MessageStream {
   /** @type {HTMLOListElement} */
@@ -231,7 +242,10 @@ export class MessageStream {
 
   #render(entry) {
     const item = document.createElement("li");
-    item.className = `entry ${entry.kind}${entry.whole ? " whole" : ""}`;
+    // A message with nothing behind Expand is shown whole: it wraps into
+    // the empty Expand column instead of being cut with no way to read it.
+    const whole = entry.whole ?? (entry.kind in ARROWS && !entry.full);
+    item.className = `entry ${entry.kind}${whole ? " whole" : ""}`;
     const seq = document.createElement("span");
     seq.className = "seq";
     seq.textContent = String(entry.seq);
@@ -279,6 +293,10 @@ export class MessageStream {
       meta.append(cell);
     }
     item.append(meta);
+    const size = meta.firstElementChild.textContent;
+    // A phone holds the size in a space of this width at the first line's
+    // right (style.css): the size's own, so words fill the rest.
+    if (size) item.style.setProperty("--size-width", `${columns(size)}ch`);
     const facets = {
       dir: DIRECTIONS[entry.kind] ?? "event",
       type: entry.type,

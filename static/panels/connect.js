@@ -11,11 +11,13 @@ import {
   $,
   announce,
   clearFieldError,
+  nodesText,
   onLanguage,
   setFieldError,
   showCode,
   size,
   t,
+  tNodes,
 } from "../page.js";
 import { readProtocols, syncPageUrl } from "./options.js";
 import { closeCodeRow } from "../entries.js";
@@ -42,42 +44,44 @@ function withLinks(text, url) {
 }
 
 /**
- * The failure box sticks to the screen's bottom within the stream panel
- * (style.css), which cannot bring it into view while the panel starts below
- * the screen (320x640: the box was below the fold). While the stream's rows
- * are all below the screen, the box floats (`.away`, fixed to the screen's
- * bottom) instead, so it covers no row (at 390x844 it floated over the
- * first ones). Floating, it keeps its width and its place before the rows
- * (`--failure-left`, `--failure-width`, `--failure-place`: the whole
- * height, even when cut to 40vh), so the rows stay where they were and do
- * not bring it back. The page keeps room for it when it scrolls a focused
+ * The failure box is the stream panel's first thing (index.html), in view
+ * right after Connect on most phones (390x844) and beside the controls on a
+ * desktop. Where it appears below the screen (320x640: the stream starts
+ * there), `pointer`, one line at the screen's bottom, says it is there until
+ * the box has been on the screen or the pointer is pressed (it scrolls to
+ * the box). The page keeps room for the pointer when it scrolls a focused
  * control into view (`--failure-room`, scroll-padding-bottom).
+ * @param {HTMLElement} box
+ * @param {HTMLButtonElement} pointer
+ * @returns {{ update(fresh?: boolean): void }} call with `fresh` for a new failure
  */
-function floatWhileAway(box, rows) {
-  let away = false;
-  const keepRoom = () => {
-    const shown = away && !box.hidden;
-    const { left, width } = rows.getBoundingClientRect();
-    const root = document.documentElement.style;
-    root.setProperty("--failure-left", `${left}px`);
-    root.setProperty("--failure-width", `${width}px`);
-    root.setProperty("--failure-place", `${shown ? box.scrollHeight : 0}px`);
-    root.setProperty(
+function pointWhileBelow(box, pointer) {
+  /** Whether the failure shown now has been on the screen. */
+  let seen = false;
+  const update = (fresh = false) => {
+    // Read here, not kept from the observer: it reports crossings only, and
+    // a box shown below the screen (hidden before) crosses nothing.
+    const { top, bottom } = box.getBoundingClientRect();
+    const onScreen = !box.hidden && top < innerHeight && bottom > 0;
+    if (fresh || onScreen) seen = onScreen;
+    const show = !box.hidden && !seen && top >= innerHeight;
+    pointer.hidden = !show;
+    document.documentElement.style.setProperty(
       "--failure-room",
-      `${shown ? box.offsetHeight + 16 : 0}px`,
+      `${show ? pointer.offsetHeight + 16 : 0}px`,
     );
   };
-  new IntersectionObserver(([entry]) => {
-    away = !entry.isIntersecting &&
-      entry.boundingClientRect.top >= entry.rootBounds.bottom;
-    box.classList.toggle("away", away);
-    keepRoom();
-  }).observe(rows);
-  const resized = new ResizeObserver(keepRoom);
-  resized.observe(box);
-  resized.observe(rows);
-  // A centred page moves the rows sideways without resizing them.
-  addEventListener("resize", keepRoom);
+  new IntersectionObserver(() => update()).observe(box);
+  // A jump (a link, Home) can pass the box without crossing the screen.
+  addEventListener("scroll", () => {
+    if (!pointer.hidden) update();
+  }, { passive: true });
+  pointer.addEventListener("click", () => {
+    seen = true;
+    update();
+    box.scrollIntoView({ block: "nearest" });
+  });
+  return { update };
 }
 
 /**
@@ -88,14 +92,13 @@ function floatWhileAway(box, rows) {
 export function mountConnectPanel({ connection }) {
   /** What the failure box says, as keys, or undefined when hidden. */
   let failure;
-  floatWhileAway(
-    $("failure"),
-    document.querySelector("#stream-panel .log-box"),
-  );
+  const pointer = pointWhileBelow($("failure"), $("failure-pointer"));
 
   function showFailure(next) {
+    const fresh = next !== undefined && failure === undefined;
     failure = next;
     renderFailure();
+    pointer.update(fresh);
   }
 
   function renderFailure() {
@@ -104,9 +107,15 @@ export function mountConnectPanel({ connection }) {
       box.hidden = true;
       return;
     }
-    $("failure-title").textContent = t(failure.title, failure.values);
+    const title = t(failure.title, failure.values);
+    $("failure-title").textContent = title;
+    $("failure-pointer").textContent = `↓ ${title}`;
     $("failure-detail").replaceChildren(
-      ...withLinks(t(failure.detail, failure.values), failure.values.httpUrl),
+      ...tNodes(
+        failure.detail,
+        failure.values,
+        (text) => withLinks(text, failure.values.httpUrl),
+      ),
     );
     $("failure-body").textContent = failure.body ?? "";
     $("failure-body").hidden = !failure.body;
@@ -146,7 +155,7 @@ export function mountConnectPanel({ connection }) {
       ...(rest ? { body: rest } : {}),
     });
     // Said once, in the box; the stream keeps what the browser reported.
-    announce(t(detail, values));
+    announce(nodesText(tNodes(detail, values)));
   }
 
   function connect() {

@@ -129,8 +129,8 @@ export function mountMorePanel({ connection, server }) {
     sendFrom(connection, bytes, {
       code: [
         `const file = document.querySelector("input[type=file]").files[0];`,
-        `ws.send(await file.arrayBuffer()); // ${t("code.binary")}, ${
-          size(bytes.length)
+        `ws.send(await file.arrayBuffer()); // ${
+          t("code.binaryOf", { size: size(bytes.length) })
         }`,
       ],
       inputId: "file",

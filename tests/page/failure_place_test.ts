@@ -1,10 +1,14 @@
 /**
  * Where the demo page says why a connection failed, in Chromium (see
  * _browser.ts): once, in the failure box (the stream keeps the browser's
- * own error and close), and on a phone on the first screen, right after
- * Connect is pressed, with no control moved to make room: at 390x844 and at
- * 320x640, where the stream panel starts below the screen. Wherever the page
- * is scrolled, the box covers none of the stream's rows.
+ * own error and close), the first thing of the stream's panel, in the flow:
+ * right after Connect it is wholly on the screen at 390x844 and 1280x900,
+ * no control above it moved and none covered (at 390x844 it floated over
+ * the stream's Export, Import, Clear and filters). At 320x640, where the
+ * stream starts below the screen, a one-line pointer at the screen's bottom
+ * says it is there until it is pressed (it scrolls to the box); a focused
+ * control is scrolled clear of it. Wherever the page is scrolled, neither
+ * covers a stream row.
  */
 import assert from "node:assert/strict";
 import {
@@ -14,6 +18,7 @@ import {
   openDemo,
   type Page,
   PHONE,
+  waitUntil,
 } from "./_browser.ts";
 
 /** The smallest phone the page is laid out for. */
@@ -31,20 +36,39 @@ function timesShown(page: Page, text: string): Promise<number> {
   );
 }
 
-/** Whether the failure box covers a stream row on the screen (page code). */
+/** Whether the failure box or its pointer covers a stream row (page code). */
 const ROW_UNDER_BOX = `(() => {
-  const box = document.getElementById("failure").getBoundingClientRect();
+  const boxes = ["failure", "failure-pointer"]
+    .map((id) => document.getElementById(id))
+    .filter((element) => !element.hidden)
+    .map((element) => element.getBoundingClientRect());
   return [...document.querySelectorAll("#log li")].some((li) => {
     const row = li.getBoundingClientRect();
-    return row.bottom > 0 && row.top < innerHeight &&
-      row.top < box.bottom && row.bottom > box.top;
+    return row.bottom > 0 && row.top < innerHeight && boxes.some((box) =>
+      row.top < box.bottom && row.bottom > box.top
+    );
   });
+})()`;
+
+/** The controls on the screen that the failure box covers (page code). */
+const CONTROLS_UNDER_BOX = `(() => {
+  const box = document.getElementById("failure").getBoundingClientRect();
+  return [...document.querySelectorAll(
+    "button, input, select, textarea, a[href]",
+  )].filter((control) => {
+    if (control.closest("#failure") || !control.getClientRects().length) {
+      return false;
+    }
+    const at = control.getBoundingClientRect();
+    return at.bottom > box.top && at.top < box.bottom &&
+      at.right > box.left && at.left < box.right;
+  }).map((control) => control.id || control.textContent.trim());
 })()`;
 
 /**
  * Scrolls from the top to the bottom a quarter screen at a time and, at each
- * stop, waits for the box to cover no row on the screen (it changes place as
- * the rows come into view).
+ * stop, checks that neither the box nor its pointer covers a row on the
+ * screen.
  */
 async function noRowCovered(page: Page, height: number) {
   const end: number = await page.evaluate(
@@ -53,23 +77,21 @@ async function noRowCovered(page: Page, height: number) {
   for (let y = 0; y < end + height / 4; y += height / 4) {
     await page.evaluate(`scrollTo(0, ${y}); new Promise((frame) =>
       requestAnimationFrame(() => requestAnimationFrame(frame)))`);
-    try {
-      await page.waitForFunction(`!${ROW_UNDER_BOX}`);
-    } catch {
+    if (await page.evaluate(ROW_UNDER_BOX)) {
       const rows = await page.evaluate(`[...document.querySelectorAll(
         "#log li")].map((li) => Math.round(li.getBoundingClientRect().top))`);
       const box = await page.locator("#failure").boundingBox();
       assert.fail(
         `scrolled to ${y}: the box at ${
           JSON.stringify(box)
-        } covers rows at ${rows}`,
+        } or its pointer covers rows at ${rows}`,
       );
     }
   }
 }
 
 browserTest(
-  "a failed connection is explained once, and on a phone without scrolling",
+  "a failed connection is explained once, in view, covering nothing",
   async (t, browser, server) => {
     const url = `${server.ws}/echo?status=503&retry_after=30`;
     for (const viewport of [SMALL_PHONE, PHONE, DESKTOP]) {
@@ -94,30 +116,44 @@ browserTest(
           const scrolled = await page.evaluate("scrollY");
           assert.equal(scrolled, 0, "the page did not scroll");
           const box = await page.locator("#failure").boundingBox();
-          assert.ok(
-            box && box.y >= 0 && box.y + box.height <= viewport.height,
-            `the box at ${JSON.stringify(box)} in ${viewport.height} px`,
-          );
-          if (viewport !== DESKTOP) {
-            // A control the floating box would cover is scrolled clear of it.
+          const pointer = page.locator("#failure-pointer");
+          if (viewport !== SMALL_PHONE) {
+            assert.ok(
+              box && box.y >= 0 && box.y + box.height <= viewport.height,
+              `the box at ${JSON.stringify(box)} in ${viewport.height} px`,
+            );
+            assert.equal(await pointer.isVisible(), false, "no pointer");
+            assert.deepEqual(
+              await page.evaluate(CONTROLS_UNDER_BOX),
+              [],
+              "controls under the box",
+            );
+          } else {
+            assert.ok(box && box.y >= viewport.height, "the box is below");
+            await pointer.waitFor();
+            const over = await pointer.boundingBox();
+            assert.ok(
+              over && over.y >= 0 && over.y + over.height <= viewport.height,
+              `the pointer at ${JSON.stringify(over)}`,
+            );
+            assert.match(await pointer.innerText(), /^↓ /);
+            // A control it would cover is scrolled clear of it.
             await page.focus("#text");
             const text = await page.locator("#text").boundingBox();
-            const over = await page.locator("#failure").boundingBox();
+            const still = await pointer.boundingBox();
             assert.ok(
-              text && over && text.y + text.height <= over.y,
+              text && still && text.y + text.height <= still.y,
               `the focused message box at ${
                 JSON.stringify(text)
-              } is under the failure box at ${JSON.stringify(over)}`,
+              } is under the pointer at ${JSON.stringify(still)}`,
             );
-            // Held over the stream's controls until focus goes there.
-            await page.focus("#filter-text");
-            const filter = await page.locator("#filter-text").boundingBox();
-            const moved = await page.locator("#failure").boundingBox();
-            assert.ok(
-              filter && moved && moved.y >= filter.y + filter.height,
-              `the filter at ${
-                JSON.stringify(filter)
-              } is not under the box at ${JSON.stringify(moved)}`,
+            await pointer.click();
+            await pointer.waitFor({ state: "hidden" });
+            await waitUntil(
+              page,
+              `document.getElementById("failure").getBoundingClientRect()
+                .top < innerHeight`,
+              "the box scrolled onto the screen",
             );
           }
           await page.evaluate("document.activeElement.blur()");

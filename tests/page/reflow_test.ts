@@ -15,6 +15,7 @@ import {
   overflows,
   PHONE,
 } from "./_browser.ts";
+import { enterBurst } from "../../bench/demo_page.ts";
 
 browserTest(
   "the page reflows, passes axe-core and is screenshotted in three languages",
@@ -34,10 +35,25 @@ browserTest(
           await page.click("#inspect");
           await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
           assert.equal(await overflows(page), false, `${lang} overflows`);
+          // Code named in the text ("?format=json", "/room/NAME") is never
+          // broken across lines (Chinese text broke it after "?" and "/").
+          const broken: string[] = await page.evaluate(`[
+            ...document.querySelectorAll("code.token")]
+            .filter((code) => code.getClientRects().length > 1)
+            .map((code) => code.textContent)`);
+          assert.deepEqual(broken, [], `${lang}: code broken across lines`);
+          assert.ok(
+            await page.locator("#options-panel code.token", {
+              hasText: "?format=json",
+            }).count() === 1,
+            `${lang}: ?format=json is code`,
+          );
           if (viewport === PHONE) {
             // The introduction comes first; the stream starts on the first
-            // screen, right under the composer, and scrolled to, it fills
-            // most of the screen with the echo in view.
+            // screen, right under the composer, and scrolled to, it is all
+            // on the screen with the echo in view, as tall as its rows (it
+            // kept ~700 px blank below three); with many, it fills most of
+            // the screen.
             await page.evaluate("scrollTo(0, 0)");
             const top = async (selector: string) =>
               (await page.locator(selector).boundingBox())?.y ?? Infinity;
@@ -54,7 +70,7 @@ browserTest(
             );
             const stream = await page.locator(".log").boundingBox();
             assert.ok(
-              stream && stream.height >= 0.6 * PHONE.height &&
+              stream && stream.height < 0.4 * PHONE.height &&
                 stream.y >= 0 && stream.y + stream.height <= PHONE.height,
               `${lang}: stream at ${JSON.stringify(stream)}`,
             );
@@ -67,6 +83,19 @@ browserTest(
             await page.screenshot({
               path: new URL(`demo-${lang}-390-stream.png`, ARTIFACTS).pathname,
             });
+            await enterBurst(page, 40);
+            // "text: m39" in English, "文本：m39" in Chinese.
+            await page.locator("#log li.message .summary", { hasText: /m39$/ })
+              .waitFor();
+            await page.evaluate(
+              `document.getElementById("stream-panel").scrollIntoView()`,
+            );
+            const full = await page.locator(".log").boundingBox();
+            assert.ok(
+              full && full.height >= 0.6 * PHONE.height &&
+                full.y >= 0 && full.y + full.height <= PHONE.height,
+              `${lang}: stream of 40 echoes at ${JSON.stringify(full)}`,
+            );
           }
           await page.evaluate("scrollTo(0, 0)");
           await page.screenshot({

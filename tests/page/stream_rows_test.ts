@@ -21,6 +21,9 @@ import {
 } from "./_browser.ts";
 import { MESSAGES } from "../../static/i18n.js";
 
+/** A message of 45 bytes (the newcomer's): it showed as "text: hello …". */
+const LONGISH = "hello from a phone, a slightly longer message";
+
 interface Box {
   top: number;
   left: number;
@@ -37,6 +40,14 @@ interface Row {
   sizeTextRight: number | undefined;
   /** The left edge of each line of the words. */
   lineStarts: number[];
+  /** Where the words' first line ends. */
+  firstLineEnd: number;
+  /** Whether the words run past their cell (cut with "…"). */
+  cut: boolean;
+  /** Whether the row has Expand. */
+  expand: boolean;
+  /** The words, as shown. */
+  words: string;
 }
 
 /** Each row's summary, time and size cells, as the page lays them out. */
@@ -66,6 +77,16 @@ function rows(page: Page): Promise<Row[]> {
       sizeTextRight: li.querySelector(".size").textContent
         ? Math.round(textRange(li.querySelector(".size")).getBoundingClientRect().right)
         : undefined,
+      firstLineEnd: (() => {
+        const rects = [...textRange(li.querySelector(".summary")).getClientRects()];
+        const top = Math.min(...rects.map((rect) => Math.round(rect.top)));
+        return Math.max(...rects.filter((rect) => Math.round(rect.top) === top)
+          .map((rect) => Math.round(rect.right)));
+      })(),
+      cut: Math.round(textRange(li.querySelector(".summary")).getBoundingClientRect().right) >
+        Math.round(li.querySelector(".summary").getBoundingClientRect().right) + 1,
+      expand: li.querySelector("[data-action=expand]") !== null,
+      words: li.querySelector(".summary").textContent,
       // The leftmost fragment on each line (a link is a fragment of its own).
       lineStarts: Object.values(
         [...textRange(li.querySelector(".summary")).getClientRects()].reduce(
@@ -95,14 +116,18 @@ browserTest(
           await page.fill("#text", "hello");
           await page.press("#text", "Enter");
           await page.locator("#log li.message").waitFor();
+          // 45 bytes: too long for the words' column, too short for Expand.
+          await page.fill("#text", LONGISH);
+          await page.press("#text", "Enter");
+          await page.locator("#log li.message").nth(1).waitFor();
           // The widest size: four digits and the unit ("1023 位元組").
           await page.fill("#text", "x".repeat(1023));
           await page.press("#text", "Enter");
-          await page.locator("#log li.message").nth(1).waitFor();
+          await page.locator("#log li.message").nth(2).waitFor();
           await page.fill("#burst-count", "2");
           await page.fill("#burst-size", "1");
           await page.click("#send-burst");
-          await page.locator("#log li.message").nth(3).waitFor();
+          await page.locator("#log li.message").nth(4).waitFor();
           await page.fill("#close-code", "4000");
           await page.fill("#close-reason", "a reason that takes some room");
           await page.click("#close");
@@ -136,6 +161,14 @@ browserTest(
               );
             }
           }
+          // Words with no Expand are read whole, at both widths.
+          for (const row of found.filter((row) => !row.expand)) {
+            assert.ok(!row.cut, `${row.kind} cut: ${row.words}`);
+          }
+          assert.ok(
+            found.some((row) => row.words.endsWith(LONGISH)),
+            "the 45-byte message is shown whole",
+          );
           // (On a phone an event's words flow as text: checked below.)
           for (
             const row of found.filter((row) =>
@@ -149,6 +182,25 @@ browserTest(
             );
           }
           if (viewport === PHONE) {
+            // The words' first line stops before the size and the time.
+            for (const row of found) {
+              const right = row.sizeTextRight === undefined
+                ? row.time.left
+                : row.size.left;
+              assert.ok(
+                row.firstLineEnd <= Math.min(right, row.time.left),
+                `${row.kind}: words to ${row.firstLineEnd}, size or time from ${right}`,
+              );
+            }
+            // No blank below the rows: the stream is as tall as they are, up
+            // to the screen (it kept ~700 px blank below three rows).
+            const blank: number = await page.evaluate(`(() => {
+              const log = document.querySelector(".log");
+              const rows = document.getElementById("log").offsetHeight;
+              const least = parseFloat(getComputedStyle(log).minHeight);
+              return log.clientHeight - Math.max(rows, least);
+            })()`);
+            assert.ok(blank <= 2, `${blank} px blank below the rows`);
             const events = found.filter((row) => /close|error/.test(row.kind));
             const wrapped = events.filter((row) => row.lineStarts.length > 1);
             assert.ok(wrapped.length > 0, "an event's words wrap");
