@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { endlessFragments } from "../../bench/overload_attacks.ts";
-import { until } from "../_client.ts";
+import { DEFAULT_TIMEOUT_MS, until } from "../_client.ts";
 import { RSS_MARGIN_SHARE } from "../../lib/start/rss_watchdog.ts";
 import { KERNEL_ABORT_REASON } from "../../lib/start/incident_aborts.ts";
 import {
@@ -61,20 +61,22 @@ async function startWatched(withoutAbort: boolean) {
   }, 5);
   let status: Deno.CommandStatus | undefined;
   child.status.then((ended) => status = ended);
-  // The thread starts shortly after start-up (ARM_AFTER_MS).
-  let armed = false;
-  const polling = setInterval(async () => {
+  // The thread starts shortly after start-up (ARM_AFTER_MS): asked one
+  // request at a time, so no two polls overlap.
+  const deadline = performance.now() + DEFAULT_TIMEOUT_MS;
+  for (;;) {
     try {
-      const health = await fetch(`http://127.0.0.1:${service.port}/healthz`);
-      armed = (await health.json()).overload.watchdog === true;
+      const health = await fetch(`http://127.0.0.1:${service.port}/healthz`, {
+        signal: AbortSignal.timeout(DEFAULT_TIMEOUT_MS),
+      });
+      if ((await health.json()).overload.watchdog === true) break;
     } catch {
       // Not answering yet.
     }
-  }, 100);
-  try {
-    await until(() => armed, "the watchdog thread running");
-  } finally {
-    clearInterval(polling);
+    if (performance.now() > deadline) {
+      throw new Deno.errors.TimedOut("the watchdog thread is not running");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
     service,
