@@ -113,7 +113,7 @@ export const LOOK_HELD_MS = 250;
 export const LOOK_EVERY_MS = 250;
 /**
  * How old a look may be to compare with, in ms; an older one is replaced
- * by two looks {@link WATCHDOG_SAMPLE_MS} apart.
+ * by two looks {@link LOOK_EVERY_MS} apart.
  */
 export const LOOK_FRESH_MS = 1000;
 /**
