@@ -32,17 +32,33 @@ export function browserCandidates(
   ].filter((path): path is string => Boolean(path));
 }
 
-/** The first candidate that is a file, or undefined. */
+/**
+ * The first candidate that is a file, or undefined.
+ *
+ * `named` is what CHROMIUM_PATH says. A set variable that names no file is a
+ * mistake to report, not a reason to fall back quietly to another browser.
+ *
+ * @throws Error naming the variable and its value when `named` is set and is
+ *   not a file.
+ */
 export function findBrowser(
   candidates: string[] = browserCandidates(),
+  named: string | undefined = Deno.env.get(BROWSER_VARIABLE),
 ): string | undefined {
-  return candidates.find((path) => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  });
+  if (named && !isFile(named)) {
+    throw new Error(
+      `${BROWSER_VARIABLE}=${named} is not a file: name a Chromium or Chrome executable, or unset it`,
+    );
+  }
+  return candidates.find(isFile);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /** Why and how, when no browser is found: one line, after a prefix. */

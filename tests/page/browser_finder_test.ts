@@ -31,11 +31,24 @@ Deno.test("browserCandidates() tries CHROMIUM_PATH first, then the usual places"
 Deno.test("findBrowser() returns the first file that exists, or undefined", async () => {
   const file = await Deno.makeTempFile();
   try {
-    assert.equal(findBrowser(["/nonexistent/chrome", file]), file);
-    assert.equal(findBrowser(["/nonexistent/chrome", "/"]), undefined);
+    assert.equal(findBrowser(["/nonexistent/chrome", file], undefined), file);
+    assert.equal(
+      findBrowser(["/nonexistent/chrome", "/"], undefined),
+      undefined,
+    );
+    assert.equal(findBrowser([file], file), file);
   } finally {
     await Deno.remove(file);
   }
+});
+
+Deno.test("findBrowser() refuses a CHROMIUM_PATH that names no file, naming it, rather than fall back", () => {
+  assert.throws(
+    () => findBrowser(["/usr/bin/chromium"], "/nonexistent/chrome"),
+    (error: Error) =>
+      error.message.startsWith(`${BROWSER_VARIABLE}=/nonexistent/chrome `) &&
+      !error.message.includes("\n"),
+  );
 });
 
 Deno.test("the no-browser message is one line naming the variable and an install", () => {
