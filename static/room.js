@@ -1,7 +1,8 @@
 /**
  * Room mode: a chat on /room/NAME in its own WebSocket, apart from the echo
  * connection. The name is random unless the page was opened with ?room=NAME
- * (the share link), so strangers do not meet by accident. Others' messages
+ * (the share link, which joins at once), so strangers do not meet by
+ * accident. Others' messages
  * and your own are shown apart; the member count comes from
  * /room/NAME/presence (Server-Sent Events), never from the chat itself.
  * Received data is only ever written with textContent.
@@ -172,4 +173,7 @@ export function mountRoomPanel() {
     render();
   });
   render();
+  // A share link is an invitation: opening it joins, as the tab that sent it is
+  // in the room already.
+  if (given && NAME.test(given)) join();
 }

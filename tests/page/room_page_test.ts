@@ -42,6 +42,7 @@ Deno.test({
       };
       const first = await open("/");
       const name = await first.locator("#room-name").inputValue();
+      await first.getByRole("button", { name: "Join" }).click();
       const second = await open(`/?room=${name}`);
 
       await t.step(
@@ -59,14 +60,19 @@ Deno.test({
         },
       );
 
-      await t.step("both join and see two members", async () => {
-        await first.getByRole("button", { name: "Join" }).click();
-        await second.getByRole("button", { name: "Join" }).click();
-        for (const page of [first, second]) {
-          await page.locator("#room-status", { hasText: "2 in the room" })
-            .waitFor();
-        }
-      });
+      await t.step(
+        "the share link joins by itself: both see two members",
+        async () => {
+          assert.equal(
+            await second.getByRole("button", { name: "Join" }).count(),
+            0,
+          );
+          for (const page of [first, second]) {
+            await page.locator("#room-status", { hasText: "2 in the room" })
+              .waitFor();
+          }
+        },
+      );
 
       await t.step(
         "a message shows as yours in one tab and as someone's in the other",
