@@ -106,7 +106,19 @@ Deno.test(
           "every non-reader's TCP connection aborted",
           // `ss` can take seconds on a loaded machine; it is asked again.
           { timeoutMs: 30_000 },
-        );
+        ).catch((error) => {
+          // Say how far it got and what the service said: a fresh clone at
+          // load 14-22 timed out here once with nothing more to go on.
+          const said = service.records.filter((record) =>
+            record.event === "sockets_aborted" ||
+            record.event === "overload_incident"
+          );
+          throw new Error(
+            `${error.message}: ${
+              abortedSockets(service.records)
+            } of ${sockets.length} aborted; ${JSON.stringify(said)}`,
+          );
+        });
       }
       const echoes = bystander.report.echoes;
       await until(
