@@ -167,7 +167,19 @@ export async function recycles(
     () => found().length >= count,
     `${count} recycle incidents logged`,
     { timeoutMs },
-  );
+  ).catch((error) => {
+    // What the watch did say (reported stalls, earlier incidents): a split
+    // test timed out here in a busy full run with nothing more to go on.
+    const said = records.filter((record) =>
+      record.event === "overload_incident"
+    ).map(({ cause, action, reason, rssBytes }) => ({
+      cause,
+      action,
+      reason,
+      rssBytes,
+    }));
+    throw new Error(`${error.message}; incidents: ${JSON.stringify(said)}`);
+  });
   return found();
 }
 
