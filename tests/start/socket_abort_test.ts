@@ -4,21 +4,22 @@
  */
 import assert from "node:assert/strict";
 import { listedPeers, SsSocketAbort } from "../../lib/start/socket_abort.ts";
-import { netlinkLessSs } from "./_overload.ts";
+import { CAN_ABORT, netlinkLessSs } from "./_overload.ts";
 
-const CAN_ABORT = (BigInt(
-      "0x" + /CapEff:\s+([0-9a-f]+)/.exec(
-        Deno.readTextFileSync("/proc/self/status"),
-      )![1],
-    ) >> 12n & 1n) === 1n;
-
-Deno.test("SsSocketAbort aborts a listener's connection by its peer, or says it is left", async () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/** A loopback listener, a client connected to it and the accepted side. */
+async function connectedPair() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = await Deno.connect({
     hostname: "127.0.0.1",
     port: listener.addr.port,
   });
   const served = await listener.accept();
+  return { listener, client, served };
+}
+
+Deno.test("SsSocketAbort aborts a listener's connection by its peer, or says it is left", async () => {
+  const { listener: bound, client, served } = await connectedPair();
+  using listener = bound;
   try {
     const peer = client.localAddr as Deno.NetAddr;
     const answer = await new SsSocketAbort(listener.addr.port).abort([peer]);
@@ -40,12 +41,8 @@ Deno.test("SsSocketAbort aborts a listener's connection by its peer, or says it 
 });
 
 Deno.test("SsSocketAbort takes a connection the listener closed first (TIME-WAIT) for gone: nothing to abort, nothing left", async () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const client = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: listener.addr.port,
-  });
-  const served = await listener.accept();
+  const { listener: bound, client, served } = await connectedPair();
+  using listener = bound;
   const peer = client.localAddr as Deno.NetAddr;
   // The server's side closes first, as after a completed close handshake:
   // the kernel keeps its socket in TIME-WAIT for 60 s, holding nothing.
@@ -70,12 +67,8 @@ Deno.test("SsSocketAbort takes a connection the listener closed first (TIME-WAIT
 });
 
 Deno.test("SsSocketAbort.abortSync aborts while blocking the loop, or says the peer is left and is refused from then on", async () => {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const client = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: listener.addr.port,
-  });
-  const served = await listener.accept();
+  const { listener: bound, client, served } = await connectedPair();
+  using listener = bound;
   try {
     const peer = client.localAddr as Deno.NetAddr;
     const abort = new SsSocketAbort(listener.addr.port);
