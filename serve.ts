@@ -72,10 +72,13 @@ const { config, echoApp, output, telemetry, startRecord, loaded, workers } =
 // Deno listens once this module has run: the Redis client is loaded first.
 await loaded;
 
-if (config.port > 0) {
-  // Each worker aborts only its own connections: the filter names their peers.
+// Each worker aborts only its own connections: the filter names their peers.
+const socketAbort = config.port > 0
+  ? new SsSocketAbort(config.port)
+  : undefined;
+if (socketAbort) {
   echoApp.services.held = new HeldSockets(
-    new SsSocketAbort(config.port),
+    socketAbort,
     (report) => echoApp.services.log({ event: "sockets_aborted", ...report }),
   );
 }
@@ -84,10 +87,10 @@ if (config.port > 0) {
 // collects beyond MAX_RSS_BYTES ends the process (non-zero) instead.
 const watch = new OverloadWatch(echoApp.services, {
   // Every worker shares the port Deno listens on.
-  ...(config.port > 0
+  ...(socketAbort
     ? {
       socketBytes: new SocketBytesReader(config.port),
-      socketAbort: new SsSocketAbort(config.port),
+      socketAbort,
       port: config.port,
     }
     : {}),

@@ -435,7 +435,12 @@ export class Metrics {
   readonly breaches: Map<LimitReason, number> = new Map();
   /** Upgrades answered with the status the client asked for (`status=`), by status. */
   readonly statusesAsked: Map<number, number> = new Map();
-  /** HTTP requests received, upgrades included (counted on arrival), for the overload watch's flow. */
+  /**
+   * HTTP requests received, upgrades included (counted on arrival). The
+   * overload watch counts them as flow only where the kernel's count cannot
+   * be read; elsewhere it counts {@link plainRequests}, since upgrades that
+   * bring no message are what a split flood is made of.
+   */
   httpRequests = 0;
   /**
    * Of {@link httpRequests}, the plain ones (not asking for a WebSocket

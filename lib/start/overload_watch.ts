@@ -400,16 +400,13 @@ export class OverloadWatch {
     if (leftToGuard(cause, suspects, rssBytes, this.#services.config)) {
       const record = this.#record(cause, "reported", struck, 0, suspects);
       record.reason = IN_FLIGHT_REASON;
-      reportIncident(this.#services, record);
       // A second reading that strikes only a close left unanswered counts
       // down too: pending keys must not keep the readings going.
       const left = secondReadings === undefined
         ? SECOND_READINGS
         : secondReadings - 1;
       this.#secondReadings.after(suspects, left, performance.now());
-      this.#signals.reset();
-      this.#acting = false;
-      return;
+      return this.#reported(record);
     }
     const taken = cause !== "unanswered_closes" &&
       abortAttackers(this.#services, this.#options.socketAbort, suspects);

@@ -80,7 +80,7 @@ export function bootService(
       ? { memoryPeers: new BroadcastMemoryPeers() }
       : {}),
     // ... and its memory budget: each holds its part.
-    ...(mode === "serve" ? { workers } : {}),
+    workers,
   });
   const bridge = connectRooms(echoApp.services, mode);
   const { metrics, memory, rooms } = echoApp.services;
