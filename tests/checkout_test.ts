@@ -1,7 +1,7 @@
 /**
- * What a fresh checkout promises a newcomer: the README's numbers are the
- * deploy files' numbers, the classic tutorial fixture is the page as readers
- * have it, and the TLS files the README makes stay out of git.
+ * What a fresh checkout promises a newcomer: the deploy numbers in
+ * docs/operations.md are the deploy files' numbers, the classic tutorial fixture is the page as readers
+ * have it, and the TLS files docs/operations.md makes stay out of git.
  *
  * @module
  */
@@ -17,35 +17,39 @@ function number(text: string, pattern: RegExp, where: string): number {
   return Number(match[1]);
 }
 
-Deno.test("the README's deploy numbers are the deploy files' numbers", async (t) => {
-  const readme = await read("README.md");
+Deno.test("docs/operations.md's deploy numbers are the deploy files' numbers", async (t) => {
+  const operations = await read("docs/operations.md");
   const unit = await read("deploy/ws-echo.service");
   const compose = await read("deploy/compose.yaml");
   await t.step("systemd's TimeoutStopSec", () => {
     assert.equal(
-      number(readme, /waiting\s+(\d+)\s+s\s+\(`TimeoutStopSec=`/, "README"),
+      number(
+        operations,
+        /waiting\s+(\d+)\s+s\s+\(`TimeoutStopSec=`/,
+        "docs/operations.md",
+      ),
       number(unit, /^TimeoutStopSec=(\d+)$/m, "ws-echo.service"),
     );
   });
   await t.step("systemd's LimitNOFILE", () => {
     assert.equal(
       number(
-        readme,
+        operations,
         /allows\s+(\d+)\s+descriptors\s+\(`LimitNOFILE=`\)/,
-        "README",
+        "docs/operations.md",
       ),
       number(unit, /^LimitNOFILE=(\d+)$/m, "ws-echo.service"),
     );
   });
   await t.step("compose's stop_grace_period", () => {
     assert.equal(
-      number(readme, /compose\s+sets\s+(\d+)\s+s/, "README"),
+      number(operations, /compose\s+sets\s+(\d+)\s+s/, "docs/operations.md"),
       number(compose, /^\s*stop_grace_period: (\d+)s$/m, "compose.yaml"),
     );
   });
   await t.step("docker's open-file limit and compose's", () => {
     assert.equal(
-      number(readme, /--ulimit nofile=(\d+):\d+/, "README"),
+      number(operations, /--ulimit nofile=(\d+):\d+/, "docs/operations.md"),
       number(compose, /nofile:\s*\n\s*soft: (\d+)/, "compose.yaml"),
     );
   });
@@ -57,7 +61,7 @@ Deno.test("the classic tutorial fixture is the page as the tutorial prints it", 
   assert.doesNotMatch(page, /__PORT__/);
 });
 
-Deno.test("git ignores the TLS files the README's steps make in the checkout", async () => {
+Deno.test("git ignores the TLS files docs/operations.md's steps make in the checkout", async () => {
   const ignored = await new Deno.Command("git", {
     args: ["check-ignore", "--no-index", "cert.pem", "key.pem"],
     cwd: root,

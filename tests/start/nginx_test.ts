@@ -16,9 +16,9 @@ Deno.test("deploy/nginx.conf passes nginx -t as shipped", async () => {
   assert.match(output, /syntax is ok/);
 });
 
-Deno.test("the README's nginx block is deploy/nginx.conf", async () => {
-  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
-  const block = /```nginx\n([\s\S]*?)```/.exec(readme)?.[1];
+Deno.test("docs/operations.md's nginx block is deploy/nginx.conf", async () => {
+  const operations = await Deno.readTextFile(`${ROOT}/docs/operations.md`);
+  const block = /```nginx\n([\s\S]*?)```/.exec(operations)?.[1];
   assert.equal(block, shippedSite());
 });
 

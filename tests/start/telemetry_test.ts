@@ -1,6 +1,6 @@
 /**
  * OpenTelemetry: with OTEL_DENO=true every instrument reaches a receiver,
- * and the README names each beside its Prometheus name.
+ * and docs/operations.md names each beside its Prometheus name.
  */
 import assert from "node:assert/strict";
 import { INSTRUMENTS } from "../../lib/telemetry.ts";
@@ -94,13 +94,13 @@ Deno.test("with OTEL_DENO=true every ws_echo. instrument reaches an OTLP/HTTP re
   }
 });
 
-Deno.test("the README documents every OpenTelemetry instrument next to its Prometheus name", async () => {
-  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+Deno.test("docs/operations.md documents every OpenTelemetry instrument next to its Prometheus name", async () => {
+  const operations = await Deno.readTextFile(`${ROOT}/docs/operations.md`);
   for (const { name, unit, prometheus } of INSTRUMENTS) {
-    const row = readme.split("\n").find((line) =>
+    const row = operations.split("\n").find((line) =>
       line.startsWith(`| \`${name}\``)
     );
-    assert.ok(row, `README row for ${name}`);
+    assert.ok(row, `docs/operations.md row for ${name}`);
     assert.ok(row.includes(`\`${unit}\``), `${name} unit ${unit}`);
     assert.ok(row.includes(prometheus), `${name} next to ${prometheus}`);
   }

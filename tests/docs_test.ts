@@ -1,0 +1,76 @@
+/**
+ * The README and docs/ link to each other: every relative link names a file
+ * of the checkout, and every `#anchor` a heading of the file it points to
+ * (GitHub's slugs), so text moved out of the README stays reachable from it.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "./_server.ts";
+
+const PAGES = [
+  "README.md",
+  "docs/page.md",
+  "docs/operations.md",
+  "docs/public-internet.md",
+  "docs/limits.md",
+  "docs/development.md",
+];
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to `-`. */
+function slug(heading: string): string {
+  return heading.toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replaceAll(
+    " ",
+    "-",
+  );
+}
+
+/** The anchors of a Markdown file's headings, outside fenced code. */
+function anchors(markdown: string): Set<string> {
+  const outside = markdown.replace(/^```[\s\S]*?^```/gm, "");
+  return new Set(
+    [...outside.matchAll(/^#{1,6} (.+)$/gm)].map((match) => slug(match[1]!)),
+  );
+}
+
+Deno.test("the README's and docs/'s relative links reach a file and a heading", async (t) => {
+  for (const page of PAGES) {
+    await t.step(page, async () => {
+      const pageUrl = new URL(page, `file://${ROOT}/`);
+      const text = await Deno.readTextFile(pageUrl);
+      const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)]
+        .map((match) => match[1]!)
+        .filter((link) => !/^[a-z]+:/.test(link));
+      assert.ok(links.length > 0, `${page} links somewhere`);
+      for (const link of links) {
+        const [path, anchor] = link.split("#");
+        const target = path ? new URL(path, pageUrl) : pageUrl;
+        const body = await Deno.readTextFile(target).catch(() => null);
+        if (body === null) {
+          assert.ok(
+            (await Deno.stat(target).catch(() => null)) !== null,
+            `${page}: ${link} names no file`,
+          );
+          continue;
+        }
+        if (anchor) {
+          assert.ok(
+            anchors(body).has(anchor),
+            `${page}: ${link} names no heading of ${path || page}`,
+          );
+        }
+      }
+    });
+  }
+});
+
+Deno.test("the README stays a newcomer's page: under 500 lines, linking each of docs/", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  assert.ok(
+    readme.split("\n").length < 500,
+    `README.md has ${readme.split("\n").length} lines`,
+  );
+  for (const page of PAGES.slice(1)) {
+    assert.ok(readme.includes(`](${page}`), `README links ${page}`);
+  }
+});
