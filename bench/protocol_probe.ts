@@ -6,7 +6,7 @@
  * case, from 127.0.5.N, each case's first 3 s. Prints one line per case:
  * the close code and reason the client got, "dropped" when the TCP
  * connection ended without a Close frame, or "still open", and the data
- * frames that came back. The README's "Known limits of the runtime" cites
+ * frames that came back. docs/limits.md ("Known limits of the runtime") cites
  * it: what Deno 2.9 does below the app.
  *
  * Usage: `deno run -A bench/protocol_probe.ts PORT` against a running

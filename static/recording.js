@@ -4,7 +4,7 @@
  * open, error and close (with code and reason), newest {@link MAX_RECORDED}
  * kept. No DOM here, so Deno tests import this file directly.
  *
- * The exported shape (README, "Recordings"):
+ * The exported shape (docs/page.md, "Recordings"):
  *
  * ```json
  * { "format": "ws-echo-recording", "version": 1, "exportedAt": "…Z",

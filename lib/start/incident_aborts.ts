@@ -102,8 +102,8 @@ export function restOfAttack(
  * refused (`SuspectList.refusal`) to every address in it but those seen
  * exchanging messages. An address struck again adds nothing to its
  * network: one attacker is refused by its own address, its neighbours
- * untouched. Fresh addresses from many networks stay unattributed (README
- * "Known limits").
+ * untouched. Fresh addresses from many networks stay unattributed
+ * (docs/limits.md).
  *
  * @example A second fresh address from one /24 strikes it again
  * ```ts

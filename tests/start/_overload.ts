@@ -38,7 +38,7 @@ export const RSS_SLACK_BYTES = 64 * MiB;
 export const MAX_RSS = 256 * MiB;
 /**
  * What the peak RSS must stay under: MAX_RSS_BYTES plus the stated margin
- * (`RSS_MARGIN_SHARE`, README "Known limits": past it, with the event loop
+ * (`RSS_MARGIN_SHARE`, docs/limits.md: past it, with the event loop
  * held, the watchdog ends the process) plus {@link RSS_SLACK_BYTES}.
  */
 export const RSS_BOUND = MAX_RSS * (1 + RSS_MARGIN_SHARE) + RSS_SLACK_BYTES;

@@ -132,7 +132,7 @@ Deno.test("attribute() adds up what an address and its network brought the app n
     },
   );
   await t.step(
-    "the same 16 connections spread over 16 networks: nobody struck (README Known limits)",
+    "the same 16 connections spread over 16 networks: nobody struck (docs/limits.md)",
     () => {
       const crowd = new Crowd();
       for (let i = 1; i <= 16; i++) crowd.add(`127.62.${i}.1`, 1, 1.5 * MiB);

@@ -43,7 +43,7 @@ const HOLD_MS = 45_000;
 Deno.test({
   name:
     "an endless message split below each connection's allowance: the address is refused on its third try, a newcomer is never struck, the bystander never refused",
-  // Without the kernel's count nothing tells the split apart (README).
+  // Without the kernel's count nothing tells the split apart (docs/public-internet.md).
   ignore: !hasSs(),
   async fn() {
     // Half of it is the early trip. The service idles at 60-65 MiB and the

@@ -130,7 +130,7 @@ Deno.test({
       // faster and RSS peaked at 387, 396 and 406 MiB with no incident at all
       // (3 of 3 runs alone, load 0.1-1.4; under load 288-314 MiB): what Deno
       // and the allocator hold for 64 sockets of 1 MiB messages beyond the
-      // counted queues (README "Known limits"). The bound here is the RSS
+      // counted queues (docs/limits.md). The bound here is the RSS
       // watchdog's last one; the old main peaked at 504 MiB.
       assert.ok(
         peak <= MAX_RSS * (1 + ABORT_KILL_MARGIN_SHARE),
