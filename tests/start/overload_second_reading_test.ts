@@ -38,7 +38,7 @@ const TIMEOUT_MS = 30_000;
  * from 100 to 300 MiB (MAX_RSS_BYTES 400 MiB) once it runs; `quiet()` makes
  * the kernel's count say the clients stopped sending.
  */
-async function watched() {
+async function watched(options: { unanswered?: string } = {}) {
   const server = startTestServer({}, { overloadWatch: false });
   const { services } = server;
   const clients = await Promise.all(
@@ -50,6 +50,7 @@ async function watched() {
     return peerKey(peer.hostname, peer.port);
   });
   assert.equal(peers.length, CONNECTIONS);
+  if (options.unanswered) withUnansweredClose(services, options.unanswered);
   const bytes = new Map(peers.map((peer) => [peer, 0.99 * MiB]));
   let sending = new Set(peers);
   let readings = 0;
@@ -89,6 +90,33 @@ async function watched() {
   };
 }
 
+/**
+ * Adds to what `services.registry` lists a connection of `key` whose close,
+ * started 5 s ago, its client never answered: a client that does not read,
+ * shed by the memory guard with 1013.
+ */
+function withUnansweredClose(
+  services: ReturnType<typeof startTestServer>["services"],
+  key: string,
+): void {
+  const registry = services.registry;
+  const listed = registry.connections.bind(registry);
+  const since = Date.now() - 5000;
+  const activity = {
+    opened: true,
+    startedAt: since,
+    lastMessageAt: since,
+    messages: 1,
+    sent: 0,
+    bytesIn: MiB,
+    peer: undefined,
+    closingSince: since,
+  };
+  const shed = { activity: () => activity };
+  registry.connections = () =>
+    [...listed(), [shed, key]] as ReturnType<typeof listed>;
+}
+
 Deno.test("a memory incident with an address's connections still sending is left to the guard and read again", async (t) => {
   await t.step(
     "still sending at every second reading (messages in flight): nobody struck or closed",
@@ -113,6 +141,27 @@ Deno.test("a memory incident with an address's connections still sending is left
         socket.send("still here");
         assert.equal(await inbox.next(), "still here");
       }
+    },
+  );
+  await t.step(
+    "beside a close left unanswered (a shed non-reader): the incident, which only logs, strikes nobody",
+    async () => {
+      await using run = await watched({ unanswered: "127.0.0.9" });
+      await until(
+        () => run.readings() >= 1 + SECOND_READINGS,
+        `the incident and ${SECOND_READINGS} second readings`,
+        { timeoutMs: TIMEOUT_MS },
+      );
+      const incidents = run.incidents();
+      assert.equal(incidents.length, 1, "a second reading logs nothing");
+      assert.equal(incidents[0]!.action, "reported");
+      assert.equal(incidents[0]!.reason, IN_FLIGHT_REASON);
+      assert.deepEqual(incidents[0]!.struck, undefined);
+      assert.equal(
+        run.server.services.suspects.struckBefore("127.0.0.9"),
+        false,
+      );
+      assert.equal(run.recycles(), 0);
     },
   );
   await t.step(
