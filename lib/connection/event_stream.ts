@@ -12,18 +12,12 @@
  * @module
  */
 import type { SSEMessage, SSEStreamingApi } from "hono/streaming";
-import type {
-  Backlogged,
-  MemoryGuard,
-  ShedCause,
-} from "../admission/memory_guard.ts";
 import { EndingStream } from "./leased_stream.ts";
 import type { Metrics } from "../metrics.ts";
 
-/** What a stream reports to: the memory guard and the counters. */
+/** What a stream reports to: the counters. */
 export interface StreamServices {
-  memory: MemoryGuard;
-  metrics: Metrics;
+  metrics: Pick<Metrics, "streamEventsOut">;
 }
 
 /** How long EventSource waits before reconnecting after a stream ends. */
@@ -33,32 +27,10 @@ export const SSE_RETRY_MS = 5000;
 export const SSE_TICK_MS = 1000;
 
 /**
- * What the memory guard counts for each open stream, in bytes: what one
- * costs in RSS, idle or read. 2,000 streams read by their clients took the
- * service's RSS from 46 to 263-290 MiB within a minute (110-125 KiB each),
- * against 75 KiB each for a bare `Deno.serve` stream sending the same
- * events and 110 KiB for Hono's `streamSSE` alone (issue #20, /tmp script
- * beside `deno run -A bench/sse_memory.ts`): Deno's HTTP response and
- * Hono's stream, not a leak (RSS falls back once they have gone). Counted
- * at 4 KiB, 2,000 streams from one stranger held RSS at 98% of
- * MAX_RSS_BYTES with 7.8 MiB counted, and the next clients were shed for
- * `rss`; counted at this, the budget holds about 700 streams at its
- * default (96 MiB), and sheds or refuses past that.
- */
-export const SSE_STREAM_BYTES = 128 * 1024;
-
-/**
  * Once a stream has ended, how long its last write may wait for a client that
  * does not read before the stream is cut (its `end` event then never goes).
  */
 export const SSE_STUCK_WRITE_MS = 1000;
-
-/** Why the memory guard shed a stream, as its `end` event says. */
-export function shedReason(cause: ShedCause): string {
-  return cause === "rss"
-    ? "server overloaded (process memory): try again later"
-    : "server overloaded (memory budget): try again later";
-}
 
 /** An event with its data as a JSON value. */
 export interface OpeningEvent {
@@ -67,11 +39,12 @@ export interface OpeningEvent {
 }
 
 /**
- * A running stream: closable at shutdown, sheddable by the memory guard.
+ * A running stream: closable at shutdown and by the memory guard
+ * (`leased_stream.ts` charges it).
  * {@link EventStream.run} resolves once the stream has ended and its last event is out
  * (or cut off).
  */
-export class EventStream extends EndingStream implements Backlogged {
+export class EventStream extends EndingStream {
   readonly #stream: SSEStreamingApi;
   readonly #services: StreamServices;
   readonly #opening: OpeningEvent[];
@@ -105,25 +78,11 @@ export class EventStream extends EndingStream implements Backlogged {
     this.#stuck = setTimeout(() => this.#stream.abort(), SSE_STUCK_WRITE_MS);
   }
 
-  /** The memory guard's re-read: a stream holds a constant amount. */
-  recount(): number {
-    return this.reason === undefined ? SSE_STREAM_BYTES : 0;
-  }
-
-  /** Called by the memory guard: ends with an `end` event naming the cause. */
-  shed(cause: ShedCause): void {
-    if (this.reason !== undefined) return;
-    this.#services.metrics.breached(cause);
-    this.end(shedReason(cause));
-  }
-
   /**
    * Sends the opening events (`server` and `request`), then `time` every
    * second until the stream ends, then `end`.
    */
   async run(): Promise<void> {
-    const { memory } = this.#services;
-    memory.charge(this, SSE_STREAM_BYTES);
     try {
       for (const [i, { event, data }] of this.#opening.entries()) {
         if (this.reason !== undefined) break;
@@ -145,7 +104,6 @@ export class EventStream extends EndingStream implements Backlogged {
     } finally {
       clearTimeout(this.#tick);
       clearTimeout(this.#stuck);
-      memory.charge(this, 0);
     }
   }
 

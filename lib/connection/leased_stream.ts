@@ -1,9 +1,10 @@
 /**
  * What every Server-Sent Events stream of this service does around its own
  * events (`/sse` and `/room/NAME/presence`): it holds its client's
- * connection slot while it runs (so shutdown reaches it), is ended when
- * SSE_LIFETIME_SECONDS is up, and once it has ended frees the slot and logs
- * one `sse_close` line. The endpoint writes only its events.
+ * connection slot while it runs (so shutdown reaches it), is charged to the
+ * memory guard for what a stream costs in RSS (and shed like any holder), is
+ * ended when SSE_LIFETIME_SECONDS is up, and once it has ended frees the
+ * slot, its charge, and logs one `sse_close` line. The endpoint writes only its events.
  *
  * @module
  */
@@ -16,6 +17,34 @@ import type { IdSource } from "../ids.ts";
 import type { Log } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CloseReason } from "../protocol/close_codes.ts";
+import type {
+  Backlogged,
+  MemoryGuard,
+  ShedCause,
+} from "../admission/memory_guard.ts";
+
+/**
+ * What the memory guard counts for each open stream (`/sse` and
+ * `/room/NAME/presence` alike), in bytes: what one costs in RSS, idle or
+ * read. 2,000 streams read by their clients took the
+ * service's RSS from 46 to 263-290 MiB within a minute (110-125 KiB each),
+ * against 75 KiB each for a bare `Deno.serve` stream sending the same
+ * events and 110 KiB for Hono's `streamSSE` alone (issue #20, /tmp script
+ * beside `deno run -A bench/sse_memory.ts`): Deno's HTTP response and
+ * Hono's stream, not a leak (RSS falls back once they have gone). Counted
+ * at 4 KiB, 2,000 streams from one stranger held RSS at 98% of
+ * MAX_RSS_BYTES with 7.8 MiB counted, and the next clients were shed for
+ * `rss`; counted at this, the budget holds about 700 streams at its
+ * default (96 MiB), and sheds or refuses past that.
+ */
+export const SSE_STREAM_BYTES = 128 * 1024;
+
+/** Why the memory guard shed a stream, as its `end` event says. */
+export function shedReason(cause: ShedCause): string {
+  return cause === "rss"
+    ? "server overloaded (process memory): try again later"
+    : "server overloaded (memory budget): try again later";
+}
 
 /** One stream as its endpoint runs it. */
 export interface LeasedStream extends Closable {
@@ -67,19 +96,43 @@ export abstract class EndingStream implements LeasedStream {
   abstract run(): Promise<void>;
 }
 
-/** What a leased stream reads: its lifetime, the log, the ids and the open-stream count. */
+/**
+ * What a leased stream reads: its lifetime, the log, the ids, the
+ * open-stream count and breaches, and the memory guard it is charged to.
+ */
 export interface LeasedStreamServices {
   config: Pick<Config, "sseLifetimeSeconds">;
   log: Log;
   ids: IdSource;
-  metrics: Pick<Metrics, "streamsOpen">;
+  metrics: Pick<Metrics, "streamsOpen" | "breached">;
+  memory: Pick<MemoryGuard, "charge">;
+}
+
+/**
+ * A stream as the memory guard sees it: {@link SSE_STREAM_BYTES} while it
+ * runs, and shed by ending it with {@link shedReason} (a `/sse` stream's
+ * `end` event says it; a presence stream just ends), counted as a breach.
+ */
+function charged(
+  stream: LeasedStream,
+  metrics: Pick<Metrics, "breached">,
+): Backlogged {
+  return {
+    recount: () => stream.reason === undefined ? SSE_STREAM_BYTES : 0,
+    shed(cause) {
+      if (stream.reason !== undefined) return;
+      metrics.breached(cause);
+      stream.end(shedReason(cause));
+    },
+  };
 }
 
 /**
  * Answers `c` with the stream `open` makes, for an admitted client holding
  * `lease`: tracked by the lease, counted in `/healthz`'s `streams` and
  * `ws_echo_sse_streams_open` while it runs (`/sse` and presence alike: both
- * hold a slot), ended after SSE_LIFETIME_SECONDS, and on its end the slot
+ * hold a slot), charged to the memory guard at {@link SSE_STREAM_BYTES}
+ * (shed like any holder), ended after SSE_LIFETIME_SECONDS, and on its end the slot
  * released and `sse_close` logged (id, ip, path, reason, duration in ms,
  * events sent).
  *
@@ -92,14 +145,16 @@ export function serveLeasedStream(
   admitted: { client: Client; lease: Lease },
   open: (writer: SSEStreamingApi, id: string) => LeasedStream,
 ): Response {
-  const { config, log, ids, metrics } = services;
+  const { config, log, ids, metrics, memory } = services;
   const { client, lease } = admitted;
   const id = ids.next();
   const startedAt = performance.now();
   return streamSSE(c, async (writer) => {
     const stream = open(writer, id);
+    const charge = charged(stream, metrics);
     lease.track(stream);
     metrics.streamsOpen++;
+    memory.charge(charge, SSE_STREAM_BYTES);
     const lifetime = setTimeout(
       () =>
         stream.end(
@@ -110,6 +165,7 @@ export function serveLeasedStream(
     try {
       await stream.run();
     } finally {
+      memory.charge(charge, 0);
       metrics.streamsOpen--;
       clearTimeout(lifetime);
       lease.release();

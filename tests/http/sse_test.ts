@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestServer } from "../_server.ts";
 import { connect, until, withDeadline } from "../_client.ts";
-import { SSE_STREAM_BYTES } from "../../lib/connection/event_stream.ts";
+import { SSE_STREAM_BYTES } from "../../lib/connection/leased_stream.ts";
 
 interface ServerSentEvent {
   event: string;

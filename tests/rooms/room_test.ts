@@ -17,6 +17,7 @@ import {
 import { ROOM_NAME_RULE } from "../../lib/rooms/room_name.ts";
 import { RoomRegistry } from "../../lib/rooms/registry.ts";
 import { REFUSALS } from "../../lib/refusals.ts";
+import { SSE_STREAM_BYTES } from "../../lib/connection/leased_stream.ts";
 
 type Member = { socket: WebSocket; inbox: Inbox };
 
@@ -330,6 +331,31 @@ Deno.test("a presence stream counts in /healthz and /metrics as a stream while i
     "the stream no longer counted",
   );
   assert.equal((await health()).streams, 0);
+});
+
+Deno.test("a presence stream counts in the memory budget like an /sse stream: the guard sheds the older of two over it, and it ends", async () => {
+  // Each stream counts SSE_STREAM_BYTES: the second passes the budget, and
+  // the guard sheds the first (equal charges: the oldest goes first). Before,
+  // presence streams counted nothing: both stayed, however many opened.
+  await using server = startTestServer({
+    MEMORY_BUDGET_BYTES: String(SSE_STREAM_BYTES * 1.5),
+  });
+  const { memory } = server.services;
+  const first = await fetch(`${server.http}/room/lobby/presence`);
+  const events = presenceEvents(first.body!);
+  await events.next();
+  assert.equal(memory.state().usedBytes, SSE_STREAM_BYTES);
+  const second = await fetch(`${server.http}/room/lobby/presence`);
+  const rest = presenceEvents(second.body!);
+  await rest.next();
+  const ended = await events.next();
+  assert.equal(ended.done, true, "the first stream ended");
+  assert.equal(memory.state().shed.memory_budget, 1);
+  await rest.return(undefined);
+  await until(
+    () => memory.state().usedBytes === 0,
+    "both streams' charges released",
+  );
 });
 
 Deno.test("a presence snapshot counts open members only, so each member that opens later is counted once, in its join", async () => {
