@@ -64,7 +64,7 @@ import type {
   WatchedServices,
 } from "./overload_watch_options.ts";
 import { fairShare, processCpuMs } from "./cpu_share.ts";
-import { UpgradeLeaks } from "./upgrade_leaks.ts";
+import { leakStrikes, UpgradeLeaks } from "./upgrade_leaks.ts";
 import { unansweredNow } from "./unanswered_closes.ts";
 import {
   countOpenDescriptors,
@@ -280,7 +280,12 @@ export class OverloadWatch {
       return this.#fail(record, "descriptor_leak", EXIT_DESCRIPTORS_LEAKED);
     }
     if (!found) return;
-    const record = this.#record("descriptor_leak", "reported", found.keys, 0);
+    const keys = leakStrikes(
+      found.keys,
+      registry.connections(),
+      this.#services.suspects,
+    );
+    const record = this.#record("descriptor_leak", "reported", keys, 0);
     record.leaked = found.leaked;
     reportIncident(this.#services, record);
   }

@@ -8,7 +8,9 @@
  * @module
  */
 import type { Activity } from "../admission/slots.ts";
+import type { SuspectList } from "../admission/suspects.ts";
 import { PromptClock } from "./prompt_clock.ts";
+import { abortStrikes } from "./incident_aborts.ts";
 
 /**
  * An upgrade whose socket has not opened after the event loop has been
@@ -84,4 +86,52 @@ export class UpgradeLeaks {
     this.#keys.clear();
     return found;
   }
+}
+
+/**
+ * The keys a `descriptor_leak` incident strikes: each address that leaked,
+ * and the network (/24, /48) of each one not struck before
+ * (`abortStrikes`, the rule an abort follows). A stranger resetting from
+ * a fresh address each time never struck one twice, so nothing was
+ * refused while the leak grew (753 leaked of 79,466 resets from
+ * 127.40-41.x.y, issue #20): now its /24 is refused at its second
+ * incident. The addresses whose open connections exchange messages now,
+ * and did not leak, are vouched for first (`SuspectList.vouch`), so a
+ * neighbour in that /24 is not refused with it.
+ *
+ * @param leaked The keys {@link UpgradeLeaks.count} found.
+ * @param connections Every tracked connection with its client key.
+ * @example Two fresh addresses of one /24, a neighbour exchanging messages
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { leakStrikes } from "./upgrade_leaks.ts";
+ * import { SuspectList } from "../admission/suspects.ts";
+ * const suspects = new SuspectList();
+ * const talking = { activity: () => ({ opened: true, messages: 3, sent: 3 }) };
+ * const connections: Array<[typeof talking, string]> = [[talking, "198.51.100.9"]];
+ * suspects.strike(leakStrikes(["198.51.100.7"], connections, suspects));
+ * suspects.strike(leakStrikes(["198.51.100.8"], connections, suspects));
+ * assert.equal(suspects.refusal("198.51.100.20")?.key, "198.51.100.0/24");
+ * assert.equal(suspects.refusal("198.51.100.9"), undefined);
+ * ```
+ */
+export function leakStrikes(
+  leaked: readonly string[],
+  connections: Iterable<
+    [
+      { activity?: () => Pick<Activity, "opened" | "messages" | "sent"> },
+      string,
+    ]
+  >,
+  suspects: Pick<SuspectList, "struckBefore" | "vouch">,
+): string[] {
+  const own = new Set(leaked);
+  const talking = new Set<string>();
+  for (const [connection, key] of connections) {
+    const activity = connection.activity?.();
+    if (own.has(key) || !activity?.opened) continue;
+    if (activity.messages > 0 || activity.sent > 0) talking.add(key);
+  }
+  suspects.vouch(talking);
+  return abortStrikes(leaked, suspects);
 }

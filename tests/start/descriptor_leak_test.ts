@@ -10,21 +10,25 @@
  */
 import assert from "node:assert/strict";
 import { startTaskArgs } from "../_server.ts";
-import { Inbox, openWebSocket } from "../_client.ts";
+import { Inbox, openWebSocket, until } from "../_client.ts";
 import { type LimitedChild, spawnLimited } from "../_limited.ts";
 import { withDeadline } from "../../bench/wire.ts";
-import { resetUpgrades } from "../../bench/overload_attacks.ts";
+import { openFrom, resetUpgrades } from "../../bench/overload_attacks.ts";
+import { startBystander } from "../../bench/overload_bystander.ts";
 import { EXIT_DESCRIPTORS_LEAKED } from "../../lib/start/descriptor_budget.ts";
 
 const LIMIT = 256;
-/** Resets per burst and address; bursts rotate over ADDRESSES. */
+/** Resets per burst and address. */
 const BURST = 24;
 /**
- * Rotating sources, as a stranger with many addresses would: each is struck
- * at the `descriptor_leak` incidents and refused (429, no leak) from its
- * second; 8 addresses took 4,008 resets to end the process, 32 fewer.
+ * Rotating sources, each in its own /24, as a stranger with many networks
+ * would: each address is struck at the `descriptor_leak` incidents and
+ * refused (429, no leak) from its second, its /24 struck once; 8
+ * addresses took 4,008 resets to end the process, 32 fewer.
  */
-const ADDRESSES = Array.from({ length: 32 }, (_, i) => `127.0.23.${i + 1}`);
+const ROTATING = (burst: number) => `127.0.${30 + burst % 32}.1`;
+/** The /24 of the attacker that takes a fresh address of it for each burst. */
+const ONE_NETWORK = "127.0.24";
 /** More resets than LIMIT descriptors several times over: a bound, not a goal. */
 const MAX_RESETS = LIMIT * 16;
 const EXITED =
@@ -35,11 +39,15 @@ async function allowAllArgs(): Promise<string[]> {
   return (await startTaskArgs()).map((arg) => arg === "-P" ? "-A" : arg);
 }
 
-/** Resets upgrades from rotating addresses until `done()` or the bound. */
+/**
+ * Resets upgrades, a burst from `from(burst)` at a time, until `done()` or
+ * the bound.
+ */
 async function resetUntil(
   child: LimitedChild,
   done: () => boolean | Promise<boolean>,
   what: string,
+  from: (burst: number) => string = ROTATING,
 ): Promise<number> {
   let sent = 0;
   const deadline = performance.now() + 90_000;
@@ -49,8 +57,7 @@ async function resetUntil(
       `${what} after ${sent} resets: ${child.stdout()} ${child.stderr()}`,
     );
     if (child.exited()) continue;
-    await resetUpgrades(child.port, ADDRESSES[burst % ADDRESSES.length]!, BURST)
-      .catch(() => {});
+    await resetUpgrades(child.port, from(burst), BURST).catch(() => {});
     sent += BURST;
     // The watch counts a leak after 2 s of prompt event loop.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -66,6 +73,7 @@ interface Health {
     limit: number | null;
     leakedUpgrades: number;
   };
+  overload: { suspects: { refused: number } };
 }
 
 /** The child's `/healthz` body, or undefined when it cannot answer. */
@@ -161,5 +169,59 @@ Deno.test(
       child.stdout().match(EXITED)?.[1] ?? child.stdout(),
       /^accepting failed for want of descriptors, and \d+ leaked upgrades hold (?:[5-9]\d|100)% of those clients hold \(\d+ connections open\); only a restart frees them$/,
     );
+  },
+);
+
+/** The status of one upgrade from `address`; the socket is closed. */
+async function upgradeFrom(port: number, address: string): Promise<number> {
+  const opened = await openFrom(port, address);
+  opened.socket.destroy();
+  return opened.status;
+}
+
+Deno.test(
+  "an attacker resetting upgrades from a fresh address of one /24 each time gets the /24 refused at its second incident, but not a neighbour exchanging messages",
+  async (t) => {
+    await using child = await spawnLimited(LIMIT, await allowAllArgs(), {
+      env: { LOG_FORMAT: "text" },
+    });
+    const neighbour = startBystander(child.port, `${ONE_NETWORK}.200`);
+    try {
+      await until(
+        () => neighbour.report.echoes > 0,
+        "the neighbour's first echo",
+      );
+      let last: Health | undefined;
+      await t.step("the /24 is refused at its second incident", async () => {
+        await resetUntil(
+          child,
+          async () => {
+            last = await health(child.port);
+            return (last?.overload.suspects.refused ?? 0) > 0;
+          },
+          "nothing refused",
+          (burst) => `${ONE_NETWORK}.${burst + 1}`,
+        );
+        // Two incidents of 16 leaks each; the process did not end.
+        assert.ok(
+          last!.descriptors.leakedUpgrades < LIMIT / 2,
+          JSON.stringify(last),
+        );
+        assert.equal(await upgradeFrom(child.port, `${ONE_NETWORK}.250`), 429);
+      });
+      await t.step(
+        "the neighbour and another /24 are admitted",
+        async () => {
+          assert.equal(
+            await upgradeFrom(child.port, `${ONE_NETWORK}.200`),
+            101,
+          );
+          assert.equal(await upgradeFrom(child.port, "127.0.25.1"), 101);
+          assert.deepEqual([...neighbour.report.refusals], []);
+        },
+      );
+    } finally {
+      await neighbour.stop();
+    }
   },
 );
