@@ -1,0 +1,296 @@
+/**
+ * What the overload watch does at an incident (step 2 of
+ * `overload_watch.ts`), one incident at a time: read the kernel's count and
+ * find the clients to strike (`incident_suspects.ts`), then leave a memory
+ * incident to the guard while an upload is in flight, abort the attacking
+ * connections where the kernel's count names them (`incident_aborts.ts`),
+ * recycle the listener, or end the process where nothing else frees what
+ * Deno holds. Each incident ends in one `overload_incident` line
+ * (`incident_log.ts`). Split from `overload_watch.ts`, which samples the
+ * process and calls these when a signal trips; the watch keeps sampling
+ * while one runs, and looks afresh once it is reported.
+ *
+ * @module
+ */
+import type { IncidentCause } from "../metrics.ts";
+import type { IncidentAction, IncidentRecord } from "../services.ts";
+import {
+  findSuspects,
+  IN_FLIGHT_REASON,
+  leftToGuard,
+  NOT_A_FLOOD,
+  notAFlood,
+  readKernel,
+  SECOND_READING_REASON,
+  SECOND_READINGS,
+  SecondReadings,
+  type Suspects,
+} from "./incident_suspects.ts";
+import { reportIncident } from "./incident_log.ts";
+import { incidentRecord } from "./incident_record.ts";
+import { withThreadAbort } from "./thread_aborts.ts";
+import {
+  abortAttackers,
+  abortStrikes,
+  KERNEL_ABORT_REASON,
+  restOfAttack,
+} from "./incident_aborts.ts";
+import type { ThreadAbort } from "./watchdog_thread.ts";
+import {
+  CLOSE_RECYCLE,
+  FAIL_EXIT_DELAY_MS,
+  type OverloadWatchOptions,
+  RECYCLE_DRAIN_MS,
+  RELISTEN_LIMIT_MS,
+  type WatchedServices,
+} from "./overload_watch_options.ts";
+import { EXIT_DESCRIPTORS_LEAKED } from "./descriptor_budget.ts";
+import type { OverloadSignals, Sample } from "./overload_signals.ts";
+import type { ProcessReaders } from "./process_sample.ts";
+import { drained, settled } from "./recycle_drain.ts";
+
+/** What the incidents read from the watch that samples the process. */
+export interface WatchState {
+  signals: OverloadSignals;
+  readers: ProcessReaders;
+  /** The last sample taken, if any. */
+  last(): Sample | undefined;
+  /** When the sample before the last ran (`performance.now()`). */
+  settledAt(): number;
+}
+
+/**
+ * Acts on the overload watch's incidents. `acting` is set from an
+ * incident's start until its report; `failing` once the process is to
+ * exit. `dispose()` cancels a pending exit.
+ */
+export class IncidentActions {
+  readonly #services: WatchedServices;
+  readonly #options: OverloadWatchOptions;
+  readonly #watch: WatchState;
+  readonly #secondReadings = new SecondReadings();
+  #exitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** An incident is being acted on: the watch does not start another. */
+  acting = false;
+  /** The process is to exit: the watch only samples. */
+  failing = false;
+
+  constructor(
+    services: WatchedServices,
+    watch: WatchState & { options: OverloadWatchOptions },
+  ) {
+    this.#services = services;
+    this.#options = watch.options;
+    this.#watch = watch;
+  }
+
+  /** Cancels a pending exit (for tests and shutdown). */
+  dispose(): void {
+    clearTimeout(this.#exitTimer);
+  }
+
+  /**
+   * The count of second readings left, when a memory incident left to the
+   * guard is due to be read again at `now` (`SECOND_READING_MS`).
+   */
+  secondReadingDue(now: number): number | undefined {
+    return this.#secondReadings.due(now);
+  }
+
+  /** The clients to strike (`incident_suspects.ts`). */
+  async #suspects(cause: IncidentCause): Promise<Suspects> {
+    const reading = await readKernel(
+      this.#options.socketBytes,
+      cause,
+      this.#options.recycle !== undefined,
+    );
+    const { calmSince, troubleSince } = this.#watch.signals;
+    const settledAt = this.#watch.settledAt();
+    const moments = { settledAt, calmSince, troubleSince };
+    return findSuspects(this.#services, moments, reading);
+  }
+
+  /** Strikes `keys`, counts the incident and builds its record. */
+  record(
+    cause: IncidentCause,
+    action: IncidentAction,
+    keys: string[],
+    closed: number,
+    evidence?: Suspects,
+  ): IncidentRecord {
+    return incidentRecord(this.#services, {
+      cause,
+      action,
+      keys,
+      closed,
+      last: this.#watch.last(),
+      cpuShare: this.#watch.signals.cpuShare,
+      ...(evidence ? { evidence } : {}),
+    });
+  }
+
+  /**
+   * The RSS watchdog thread aborted connections while the loop was held
+   * (the one Deno was reading): now that it turned, the rest of the attack
+   * the kernel's count names is aborted too (`incident_aborts.ts`), so one
+   * incident takes every attacking connection and no recycle follows for
+   * them. Their clients are struck and the incident reported.
+   */
+  async threadAborted(abort: ThreadAbort): Promise<void> {
+    // Busy with an incident of its own, which takes the rest.
+    const busy = this.acting;
+    this.acting = true;
+    const evidence = busy
+      ? undefined
+      : await this.#suspects("uncounted_memory");
+    const { socketAbort } = this.#options;
+    const rest = restOfAttack(this.#services, { abort, evidence, socketAbort });
+    const keys = abortStrikes(rest.keys, this.#services.suspects);
+    const record = this.record(
+      "uncounted_memory",
+      "aborted",
+      keys,
+      0,
+      evidence,
+    );
+    withThreadAbort(record, abort).aborted = rest.aborted;
+    if (busy) return reportIncident(this.#services, record);
+    await this.#settled(record);
+  }
+
+  /** After aborts: the memory guard admits on what is left, then reports. */
+  async #settled(record: IncidentRecord): Promise<void> {
+    const { readRss } = this.#watch.readers;
+    await settled(
+      this.#services,
+      readRss,
+      performance.now() + RECYCLE_DRAIN_MS,
+    );
+    record.rssAfterBytes = readRss();
+    this.#reported(record);
+  }
+
+  /** Reports `record`, and the watch looks afresh: the incident is over. */
+  #reported(record: IncidentRecord): void {
+    reportIncident(this.#services, record);
+    this.#watch.signals.reset();
+    this.acting = false;
+  }
+
+  /**
+   * Acts on an incident of `cause`. `secondReadings` is set when this is a
+   * second reading after a memory incident left to the guard
+   * (`SECOND_READING_MS`): it acts only on a key struck now, and logs
+   * nothing otherwise.
+   */
+  async recycleFor(
+    cause: IncidentCause,
+    reason?: string,
+    secondReadings?: number,
+  ): Promise<void> {
+    this.acting = true;
+    const { registry, metrics, overload } = this.#services;
+    // Judged before anything closes: a closed socket leaves the kernel's
+    // table.
+    const suspects = await this.#suspects(cause);
+    const rssBytes = this.#watch.last()?.rssBytes ?? 0;
+    const config = this.#services.config;
+    const guards = leftToGuard(cause, suspects, rssBytes, config);
+    if (secondReadings !== undefined && (guards || !suspects.struck.length)) {
+      this.#secondReadings.after(
+        suspects,
+        secondReadings - 1,
+        performance.now(),
+      );
+      this.acting = false;
+      return;
+    }
+    if (cause === "event_loop_stall" && notAFlood(suspects)) {
+      const record = this.record(cause, "reported", [], 0, suspects);
+      record.reason = NOT_A_FLOOD;
+      return this.#reported(record);
+    }
+    const struck = suspects.struck;
+    if (guards) {
+      // Acts only by logging, so it strikes nobody: what it found is at
+      // most closes left unanswered, the guard's own sheds of clients that
+      // do not read (34 of 64 non-readers struck, stranger F3).
+      const record = this.record(cause, "reported", [], 0, suspects);
+      record.reason = IN_FLIGHT_REASON;
+      this.#secondReadings.after(suspects, SECOND_READINGS, performance.now());
+      return this.#reported(record);
+    }
+    const taken = cause !== "unanswered_closes" &&
+      abortAttackers(this.#services, this.#options.socketAbort, suspects);
+    if (taken && taken.short === undefined) {
+      const keys = abortStrikes(struck, this.#services.suspects);
+      const record = this.record(cause, "aborted", keys, 0, suspects);
+      record.aborted = taken.aborted;
+      record.reason = KERNEL_ABORT_REASON;
+      return this.#settled(record);
+    }
+    const recycle = this.#options.recycle;
+    if (!recycle) {
+      // Under `deno serve` only the process can free what Deno collects.
+      const action = cause === "uncounted_memory" ? "exit" : "reported";
+      const record = this.record(cause, action, struck, 0, suspects);
+      if (action === "exit") return this.fail(record, cause);
+      return this.#reported(record);
+    }
+    overload.status = "recycling";
+    // The close frames are queued now and the old server retired at once,
+    // with no turn of the loop in between (a turn of a held loop can take
+    // seconds while memory grows: peak RSS 318-446 MiB with one, 191
+    // without, at MAX_RSS_BYTES 256 MiB). The retirement writes no close of
+    // its own, so every client gets this 1013 (`listener.ts`, `recycle`).
+    const closed = registry.closeEvery(CLOSE_RECYCLE, true);
+    metrics.recycleCloses += closed;
+    const record = this.record(cause, "recycled", struck, closed, suspects);
+    const short = taken && taken.short;
+    if (reason ?? short) {
+      record.reason = reason ?? `aborting fell short: ${short}`;
+    }
+    if (secondReadings !== undefined) record.reason = SECOND_READING_REASON;
+    try {
+      record.downMs = await recycle(
+        () =>
+          drained(
+            this.#services,
+            this.#watch.readers.readRss,
+            performance.now() + RECYCLE_DRAIN_MS,
+          ),
+        RELISTEN_LIMIT_MS,
+      );
+      metrics.recycles++;
+    } catch (error) {
+      record.action = "exit";
+      record.error = String((error as Error)?.message ?? error);
+      return this.fail(record, cause);
+    }
+    record.rssAfterBytes = this.#watch.readers.readRss();
+    overload.status = "ok";
+    this.#reported(record);
+  }
+
+  /**
+   * `/healthz` turns 503 now; the process exits with `code` shortly after:
+   * 1 at once, or {@link EXIT_DESCRIPTORS_LEAKED} once the connections are
+   * drained (nothing grows there that a drain would let grow further).
+   */
+  fail(record: IncidentRecord, cause: IncidentCause, code = 1): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.acting = true;
+    this.#services.overload.status = "failing";
+    record.cause = cause;
+    reportIncident(this.#services, record);
+    const exit = this.#options.exit ?? ((code: number) => Deno.exit(code));
+    const drain = code === EXIT_DESCRIPTORS_LEAKED
+      ? this.#options.drain
+      : undefined;
+    this.#exitTimer = setTimeout(
+      () => drain ? drain().finally(() => exit(code)) : exit(code),
+      this.#options.failExitDelayMs ?? FAIL_EXIT_DELAY_MS,
+    );
+  }
+}
