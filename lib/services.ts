@@ -18,6 +18,7 @@ import type { MemoryPeers } from "./admission/memory_peers.ts";
 import type { IncidentAction, IncidentCause, Metrics } from "./metrics.ts";
 import type { ConnectionRegistry } from "./admission/slots.ts";
 import type { SuspectList } from "./admission/suspects.ts";
+import type { SuspectPeers } from "./admission/suspect_peers.ts";
 import type { RefusalLog } from "./admission/refusal_log.ts";
 import type { RoomRegistry } from "./rooms/registry.ts";
 
@@ -173,6 +174,11 @@ export interface AppOptions {
   platform?: Partial<Platform>;
   /** The other workers' memory, under `deno serve --parallel`. @default none */
   memoryPeers?: MemoryPeers;
+  /**
+   * The other workers' refusals, under `deno serve --parallel`: an address
+   * listed in one is refused by all. @default none
+   */
+  suspectPeers?: SuspectPeers;
   /**
    * Workers of the process sharing MEMORY_BUDGET_BYTES, under `deno serve
    * --parallel`: each holds its part. @default 1

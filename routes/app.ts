@@ -129,7 +129,9 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       maxMembers: config.roomMaxMembers,
     }),
     listener: { accepting: true, acceptFailures: 0, recycles: 0 },
-    suspects: new SuspectList(),
+    suspects: new SuspectList(
+      options.suspectPeers ? { peers: options.suspectPeers } : {},
+    ),
     overload: idleOverloadState(),
   };
   // Upgrades answered before routing but not with a 101, for Hono to finish.

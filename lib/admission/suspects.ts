@@ -10,6 +10,7 @@
  * @module
  */
 import { keyNetwork } from "./client_ip.ts";
+import type { Listing, SuspectNews, SuspectPeers } from "./suspect_peers.ts";
 
 /** Incidents an address must be struck at before it is refused. */
 export const SUSPECT_STRIKES = 2;
@@ -17,6 +18,13 @@ export const SUSPECT_STRIKES = 2;
 export const SUSPECT_REFUSE_SECONDS = 300;
 /** Longest refusal, in seconds. */
 export const SUSPECT_REFUSE_MAX_SECONDS = 3600;
+/**
+ * Strikes of one key by two workers this close together are one incident,
+ * in ms: every worker's overload watch reads the process's RSS, so they
+ * trip together (within a few of their 100 ms samples, seconds on a busy
+ * machine), each striking its own connections of the same attacker.
+ */
+export const SAME_INCIDENT_MS = 2000;
 /** Strikes older than this are forgotten, in milliseconds. */
 export const STRIKE_MEMORY_MS = 10 * 60_000;
 /** Addresses remembered at most; past it the oldest strike is forgotten. */
@@ -38,6 +46,8 @@ interface Record {
   refusedUntil: number;
   /** Times listed, for the doubling refusal. */
   listings: number;
+  /** The last strike was another worker's (`SuspectList.adopt`). */
+  byPeer: boolean;
 }
 
 /** What {@link SuspectList.strike} decided for one address. */
@@ -77,12 +87,57 @@ export interface SuspectState {
  */
 export class SuspectList {
   readonly #records = new Map<string, Record>();
+  readonly #peers: SuspectPeers | undefined;
   /** Keys seen exchanging messages at an incident, and when (ms since epoch). */
   readonly #vouched = new Map<string, number>();
   /** What each key brought under the line at recent readings, and when. */
   readonly #brought = new Map<string, { bytes: number; at: number }>();
   #rememberedAt = -Infinity;
   #listedTotal = 0;
+
+  /**
+   * @param options.peers The other workers of the process (`deno serve
+   * --parallel`): each strike, vouch and listing made here is told to them,
+   * and theirs are taken in here ({@link adopt}). @default none
+   */
+  constructor(options: { peers?: SuspectPeers } = {}) {
+    this.#peers = options.peers;
+    this.#peers?.listen((news) => this.adopt(news));
+  }
+
+  /**
+   * Takes in what another worker's list decided: its vouches; its strikes,
+   * each counted here unless this key was struck within
+   * {@link SAME_INCIDENT_MS} (the workers' watches trip together on the
+   * process's RSS, each striking its own connections: one incident), and
+   * never listing here (the worker that struck lists, and says so); its
+   * listings, refused here until the same moment. Listings adopted are not
+   * counted in {@link SuspectState.listedTotal}: the worker that listed
+   * counts them.
+   */
+  adopt(news: SuspectNews): void {
+    const at = news.at;
+    if (news.kind === "vouch") return this.#vouch(news.keys, at);
+    this.#forgetOld(at);
+    for (const { key, listing } of news.struck) {
+      const record = this.#record(key);
+      if (listing) {
+        record.refusedUntil = Math.max(
+          record.refusedUntil,
+          listing.refusedUntil,
+        );
+        record.listings = Math.max(record.listings, listing.listings);
+        record.strikes = 0;
+      } else if (!sameIncident(at, record.lastStrikeAt)) record.strikes++;
+      record.lastStrikeAt = Math.max(record.lastStrikeAt, at);
+      record.byPeer = true;
+    }
+  }
+
+  /** Stops hearing the other workers (when the server stops). */
+  dispose(): void {
+    this.#peers?.close();
+  }
 
   /**
    * When {@link remember} last ran (ms since epoch): a connection opened
@@ -136,6 +191,13 @@ export class SuspectList {
    * @param now Milliseconds since epoch.
    */
   vouch(keys: Iterable<string>, now: number = Date.now()): void {
+    const vouched = [...keys];
+    if (vouched.length === 0) return;
+    this.#vouch(vouched, now);
+    this.#peers?.publish({ kind: "vouch", at: now, keys: vouched });
+  }
+
+  #vouch(keys: Iterable<string>, now: number): void {
     for (const key of keys) {
       // Seen exchanging messages: its strikes start again.
       const record = this.#records.get(key);
@@ -171,20 +233,14 @@ export class SuspectList {
     this.#forgetOld(now);
     const struck = new Set(keys);
     const out: Strike[] = [];
+    const news: Array<{ key: string; listing?: Listing }> = [];
     for (const key of struck) {
-      let record = this.#records.get(key);
-      if (record === undefined) {
-        if (this.#records.size >= MAX_TRACKED_ADDRESSES) this.#dropOldest();
-        record = {
-          strikes: 0,
-          lastStrikeAt: now,
-          refusedUntil: 0,
-          listings: 0,
-        };
-        this.#records.set(key, record);
-      }
-      record.strikes++;
+      const record = this.#record(key);
+      // Another worker struck it at this incident already (`adopt`).
+      const counted = record.byPeer && sameIncident(now, record.lastStrikeAt);
+      if (!counted) record.strikes++;
       record.lastStrikeAt = now;
+      record.byPeer = false;
       let refusedForSeconds = 0;
       if (record.strikes >= SUSPECT_STRIKES && record.refusedUntil <= now) {
         refusedForSeconds = Math.min(
@@ -197,8 +253,39 @@ export class SuspectList {
         this.#listedTotal++;
       }
       out.push({ key, strikes: record.strikes, refusedForSeconds });
+      news.push(
+        refusedForSeconds > 0
+          ? {
+            key,
+            listing: {
+              refusedUntil: record.refusedUntil,
+              listings: record.listings,
+            },
+          }
+          : { key },
+      );
+    }
+    if (news.length > 0) {
+      this.#peers?.publish({ kind: "strike", at: now, struck: news });
     }
     return out;
+  }
+
+  /** `key`'s record, made (the oldest dropped past the cap) if new. */
+  #record(key: string): Record {
+    let record = this.#records.get(key);
+    if (record === undefined) {
+      if (this.#records.size >= MAX_TRACKED_ADDRESSES) this.#dropOldest();
+      record = {
+        strikes: 0,
+        lastStrikeAt: -Infinity,
+        refusedUntil: 0,
+        listings: 0,
+        byPeer: false,
+      };
+      this.#records.set(key, record);
+    }
+    return record;
   }
 
   /**
@@ -281,4 +368,9 @@ export class SuspectList {
     }
     if (oldest) this.#records.delete(oldest[0]);
   }
+}
+
+/** True when strikes at `a` and `b` (ms) are {@link SAME_INCIDENT_MS} apart or less. */
+function sameIncident(a: number, b: number): boolean {
+  return Math.abs(a - b) < SAME_INCIDENT_MS;
 }

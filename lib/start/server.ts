@@ -232,8 +232,8 @@ export function listenUrls(addr: Deno.NetAddr, secure: boolean): ListenUrls {
  * The first half of a graceful stop, for both entry points: refuses new
  * upgrades, closes every WebSocket with 1001, waits up to
  * SHUTDOWN_GRACE_SECONDS for them to go, then stops the held-slot timers,
- * the connection sweep, the aborts of held sockets, the memory guard and
- * the rooms' bridge, and logs the refusals counted since their last line.
+ * the connection sweep, the aborts of held sockets, the memory guard, the
+ * suspect list's channel to other workers and the rooms' bridge, and logs the refusals counted since their last line.
  *
  * @returns True when every connection went within the grace.
  */
@@ -247,9 +247,11 @@ export async function drainConnections(
     | "sweep"
     | "refusalLog"
     | "held"
+    | "suspects"
   >,
 ): Promise<boolean> {
   const { config, registry, memory, rooms, sweep, refusalLog, held } = services;
+  services.suspects.dispose();
   registry.closeAll(CLOSE_SHUTDOWN);
   const emptied = await within(
     registry.whenEmpty(),

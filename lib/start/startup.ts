@@ -10,6 +10,7 @@
  */
 import { isDenoDeploy } from "../admission/client_ip.ts";
 import { BroadcastMemoryPeers } from "../admission/memory_peers.ts";
+import { BroadcastSuspectPeers } from "../admission/suspect_peers.ts";
 import { type Config, ConfigError } from "../config.ts";
 import { type BatchedLog, batchedLog, type LogRecord } from "../log.ts";
 import type { CreateApp, EchoApp } from "../services.ts";
@@ -79,8 +80,10 @@ export function bootService(
     ...(mode === "serve" && config.maxRssBytes > 0
       ? { memoryPeers: new BroadcastMemoryPeers() }
       : {}),
-    // ... and its memory budget: each holds its part.
+    // ... and its memory budget: each holds its part. An address listed in
+    // one worker is refused by all.
     workers,
+    ...(mode === "serve" ? { suspectPeers: new BroadcastSuspectPeers() } : {}),
   });
   const bridge = connectRooms(echoApp.services, mode);
   const { metrics, memory, rooms } = echoApp.services;

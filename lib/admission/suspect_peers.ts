@@ -1,0 +1,80 @@
+/**
+ * Strikes, vouches and refusals shared by every `deno serve --parallel`
+ * worker. Each worker runs its own overload watch and suspect list
+ * (`suspects.ts`), and Deno hands each new connection to whichever worker
+ * accepts it: an address listed in the worker that struck it was refused
+ * there only, and its next upgrades were admitted by the others
+ * (BENCHMARKS' split soak rows under serve); an attacker whose two
+ * incidents fell in two workers was never listed. A worker posts what its
+ * suspect list decided on a `BroadcastChannel`, which reaches every worker
+ * of the process, and the others take it in (`SuspectList.adopt`).
+ *
+ * @module
+ */
+
+/** The channel's name; one per process. */
+export const SUSPECT_CHANNEL = "ws-echo:suspects";
+
+/** A listing: refused until `refusedUntil` (ms since epoch). */
+export interface Listing {
+  refusedUntil: number;
+  /** Times the key has been listed, for the doubling refusal. */
+  listings: number;
+}
+
+/** What one worker's suspect list decided, for the others. */
+export type SuspectNews =
+  | {
+    kind: "strike";
+    /** When (ms since epoch). */
+    at: number;
+    /** The keys struck at one incident, with the listing a strike made. */
+    struck: Array<{ key: string; listing?: Listing }>;
+  }
+  | {
+    kind: "vouch";
+    /** When (ms since epoch). */
+    at: number;
+    /** The keys seen exchanging messages at one incident. */
+    keys: string[];
+  };
+
+/** How a suspect list tells the other workers its news and hears theirs. */
+export interface SuspectPeers {
+  /** Tells the other workers. */
+  publish(news: SuspectNews): void;
+  /** Calls `adopt` with each piece of news another worker publishes. */
+  listen(adopt: (news: SuspectNews) => void): void;
+  /** Stops listening (when the server stops). */
+  close(): void;
+}
+
+/** {@link SuspectPeers} over a `BroadcastChannel`. */
+export class BroadcastSuspectPeers implements SuspectPeers {
+  readonly #channel: BroadcastChannel;
+
+  /** @param options.name The channel's name (tests use their own). */
+  constructor(options: { name?: string } = {}) {
+    this.#channel = new BroadcastChannel(options.name ?? SUSPECT_CHANNEL);
+  }
+
+  publish(news: SuspectNews): void {
+    this.#channel.postMessage(news);
+  }
+
+  listen(adopt: (news: SuspectNews) => void): void {
+    this.#channel.onmessage = (event: MessageEvent<unknown>) => {
+      const news = event.data as Partial<SuspectNews> | null;
+      if (!Number.isFinite(news?.at)) return;
+      if (news?.kind === "strike" && Array.isArray(news.struck)) {
+        adopt(news as SuspectNews);
+      } else if (news?.kind === "vouch" && Array.isArray(news.keys)) {
+        adopt(news as SuspectNews);
+      }
+    };
+  }
+
+  close(): void {
+    this.#channel.close();
+  }
+}
