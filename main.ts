@@ -24,6 +24,7 @@ if (import.meta.main) {
       onListen: (urls) => announceListening(urls, output, config.logFormat),
       // This process is the service's own: the watchdog may end it.
       watchdog: true,
+      reserve: true,
       exit: (code) => {
         output.flush();
         Deno.exit(code);

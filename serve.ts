@@ -50,6 +50,10 @@ import {
 } from "./lib/start/server.ts";
 import { OverloadWatch } from "./lib/start/overload_watch.ts";
 import { SocketBytesReader } from "./lib/start/socket_bytes.ts";
+import {
+  DescriptorReserve,
+  SS_DESCRIPTORS,
+} from "./lib/start/descriptor_reserve.ts";
 import { SsSocketAbort } from "./lib/start/socket_abort.ts";
 import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
@@ -73,8 +77,13 @@ const { config, echoApp, output, telemetry, startRecord, loaded, workers } =
 await loaded;
 
 // Each worker aborts only its own connections: the filter names their peers.
+// Descriptors for `ss`, so the watch still reads and aborts when the
+// process is out of them (`descriptor_reserve.ts`).
+const reserve = config.port > 0
+  ? new DescriptorReserve(SS_DESCRIPTORS)
+  : undefined;
 const socketAbort = config.port > 0
-  ? new SsSocketAbort(config.port)
+  ? new SsSocketAbort(config.port, { reserve })
   : undefined;
 if (socketAbort) {
   echoApp.services.held = new HeldSockets(
@@ -89,7 +98,7 @@ const watch = new OverloadWatch(echoApp.services, {
   // Every worker shares the port Deno listens on.
   ...(socketAbort
     ? {
-      socketBytes: new SocketBytesReader(config.port),
+      socketBytes: new SocketBytesReader(config.port, { reserve }),
       socketAbort,
       port: config.port,
     }

@@ -29,7 +29,11 @@
 import type { Services } from "../services.ts";
 import type { Activity } from "../admission/slots.ts";
 import { attribute } from "./overload_attribution.ts";
-import type { PeerBytes, SocketBytesReading } from "./socket_bytes.ts";
+import {
+  OUT_OF_DESCRIPTORS,
+  type PeerBytes,
+  type SocketBytesReading,
+} from "./socket_bytes.ts";
 import type { IncidentCause } from "../metrics.ts";
 
 /** A reading of the kernel's count with when it began, or why there is none. */
@@ -208,10 +212,18 @@ export function findSuspects(
       }
       : undefined,
   );
+  // `ss` could not run for want of descriptors: the process's own
+  // shortage (leaked upgrades, idle connections), and timing alone struck
+  // whoever was silent then, a newcomer among them (stranger F6, issue
+  // #20). Nobody is struck on it.
+  const struck = "unavailable" in reading &&
+      OUT_OF_DESCRIPTORS.test(reading.unavailable)
+    ? []
+    : found.struck;
   suspects.vouch(found.vouched, now);
-  suspects.remember(found.brought, found.struck, now);
+  suspects.remember(found.brought, struck, now);
   return {
-    struck: found.struck,
+    struck,
     unseen: found.unseen,
     over: found.over,
     noneUnseen: "bytes" in reading && found.timed === 0 &&

@@ -12,6 +12,7 @@ import type { OverloadWatchOptions } from "./overload_watch_options.ts";
 import type { Log } from "../log.ts";
 import { within } from "./within.ts";
 import { SocketBytesReader } from "./socket_bytes.ts";
+import { DescriptorReserve, SS_DESCRIPTORS } from "./descriptor_reserve.ts";
 import { SsSocketAbort } from "./socket_abort.ts";
 import { HeldSockets } from "../connection/held_sockets.ts";
 import type { EchoApp, Services } from "../services.ts";
@@ -143,6 +144,12 @@ export function startServer(
      * in a test runner hosting a server. @default false
      */
     watchdog?: boolean;
+    /**
+     * Whether to hold descriptors for `ss` (`descriptor_reserve.ts`), so
+     * the watch still reads and aborts when the process is out of them:
+     * only in the service's own process. @default false
+     */
+    reserve?: boolean;
   } = {},
 ): RunningServer {
   const { fetch, services } = echoApp;
@@ -161,8 +168,11 @@ export function startServer(
     services.log,
   );
   services.listener = server.state;
+  const reserve = options.reserve
+    ? new DescriptorReserve(SS_DESCRIPTORS)
+    : undefined;
   // A recycle listens again on the same port.
-  const socketAbort = new SsSocketAbort(server.addr.port);
+  const socketAbort = new SsSocketAbort(server.addr.port, { reserve });
   services.held = new HeldSockets(
     socketAbort,
     (report) => services.log({ event: "sockets_aborted", ...report }),
@@ -173,7 +183,7 @@ export function startServer(
     : new OverloadWatch(services, {
       recycle: (between, limitMs) => server.recycle(between, limitMs),
       // A recycle listens again on the same port.
-      socketBytes: new SocketBytesReader(server.addr.port),
+      socketBytes: new SocketBytesReader(server.addr.port, { reserve }),
       socketAbort,
       ...(options.exit ? { exit: options.exit } : {}),
       watchdog: options.watchdog === true,
@@ -193,7 +203,9 @@ export function startServer(
       // Every WebSocket and stream is gone or past its grace: Deno's
       // shutdown then ends at once, unless a connection whose upgrade was
       // cut off by a reset holds it, which never ends (measured).
-      return await within(server.shutdown(), SERVER_STOP_MS);
+      const stopped = await within(server.shutdown(), SERVER_STOP_MS);
+      reserve?.release();
+      return stopped;
     })();
     return stopping;
   };

@@ -12,6 +12,7 @@
  */
 import { NO_SOCKET_DIAG, peerKey } from "./socket_bytes.ts";
 import type { AbortAnswer, SocketAbort } from "../connection/held_sockets.ts";
+import type { DescriptorReserve } from "./descriptor_reserve.ts";
 
 /** How long one `ss` call may take before the answer gives up, in ms. */
 export const SOCKET_ABORT_TIMEOUT_MS = 2000;
@@ -92,13 +93,25 @@ export interface SyncSocketAbort {
 export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
   readonly #port: number;
   readonly #program: string;
+  readonly #reserve: DescriptorReserve | undefined;
   /** What the kernel said when it refused {@link abortSync}. */
   #refused: string | undefined;
 
-  /** @param options.command The program to run. @default "ss" */
-  constructor(localPort: number, options: { command?: string } = {}) {
+  /**
+   * @param options.command The program to run. @default "ss"
+   * @param options.reserve Descriptors lent to each `ss` run
+   * (`descriptor_reserve.ts`), so it runs when the process is out of them.
+   */
+  constructor(
+    localPort: number,
+    options: {
+      command?: string;
+      reserve?: DescriptorReserve | undefined;
+    } = {},
+  ) {
     this.#port = localPort;
     this.#program = options.command ?? "ss";
+    this.#reserve = options.reserve;
   }
 
   async abort(peers: readonly Deno.NetAddr[]): Promise<AbortAnswer> {
@@ -159,7 +172,10 @@ export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
   ): { stdout: string; stderr: string } | { unavailable: string } {
     let output: Deno.CommandOutput;
     try {
-      output = this.#command(args, filter).outputSync();
+      const command = this.#command(args, filter);
+      output = this.#reserve
+        ? this.#reserve.lend(() => command.outputSync())
+        : command.outputSync();
     } catch (error) {
       return { unavailable: `${this.#program}: ${String(error)}` };
     }
@@ -190,11 +206,16 @@ export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
     }
   > {
     try {
-      const output = await this.#command(
+      const command = this.#command(
         args,
         filter,
         AbortSignal.timeout(SOCKET_ABORT_TIMEOUT_MS),
-      ).output();
+      );
+      const output = await (this.#reserve
+        ? this.#reserve.lendAwaited(() =>
+          command.output()
+        )
+        : command.output());
       const stderr = new TextDecoder().decode(output.stderr).trim();
       if (!output.success || NO_SOCKET_DIAG.test(stderr)) {
         return {

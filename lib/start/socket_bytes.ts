@@ -27,6 +27,7 @@
  * @module
  */
 import * as z from "zod/mini";
+import type { DescriptorReserve } from "./descriptor_reserve.ts";
 
 /**
  * How long `ss` may take before the reading gives up, in ms: with 9,900
@@ -53,6 +54,14 @@ export const SENDING_MS = 500;
  * reading and no abort.
  */
 export const NO_SOCKET_DIAG = /Cannot open netlink socket/;
+
+/**
+ * What a reading that failed for want of descriptors says (EMFILE,
+ * ENFILE: "Too many open files", "... in system"): the process's own
+ * shortage, not the clients' doing. With no count then, the watch strikes
+ * nobody rather than judge by timing (`incident_suspects.ts`).
+ */
+export const OUT_OF_DESCRIPTORS = /Too many open files/;
 
 /** Bytes the process has read per TCP peer ({@link peerKey}). */
 export type PeerBytes = Map<string, number>;
@@ -219,6 +228,11 @@ export interface SocketBytesOptions {
   timeoutMs?: number;
   /** The program to run. @default "ss" */
   command?: string;
+  /**
+   * Descriptors lent to each `ss` run (`descriptor_reserve.ts`), so it
+   * runs when the process is out of them; none: it fails then.
+   */
+  reserve?: DescriptorReserve | undefined;
 }
 
 /**
@@ -240,18 +254,23 @@ export class SocketBytesReader {
   readonly #port: number;
   readonly #timeoutMs: number;
   readonly #program: string;
+  readonly #reserve: DescriptorReserve | undefined;
 
   constructor(localPort: number, options: SocketBytesOptions = {}) {
     this.#port = localPort;
     this.#timeoutMs = options.timeoutMs ?? SOCKET_BYTES_TIMEOUT_MS;
     this.#program = options.command ?? "ss";
+    this.#reserve = options.reserve;
   }
 
   /** Runs `ss` and waits for it, at most the timeout. */
   async read(): Promise<SocketBytesReading> {
+    const command = this.#command(AbortSignal.timeout(this.#timeoutMs));
     try {
       return this.#parse(
-        await this.#command(AbortSignal.timeout(this.#timeoutMs)).output(),
+        await (this.#reserve
+          ? this.#reserve.lendAwaited(() => command.output())
+          : command.output()),
       );
     } catch (error) {
       return this.#failed(error);
@@ -266,8 +285,13 @@ export class SocketBytesReader {
    * filtered in the kernel to the listener's port, and exits.
    */
   readSync(): SocketBytesReading {
+    const command = this.#command();
     try {
-      return this.#parse(this.#command().outputSync());
+      return this.#parse(
+        this.#reserve
+          ? this.#reserve.lend(() => command.outputSync())
+          : command.outputSync(),
+      );
     } catch (error) {
       return this.#failed(error);
     }
