@@ -39,6 +39,7 @@ import type { ThreadAbort } from "./watchdog_thread.ts";
 import {
   CLOSE_RECYCLE,
   FAIL_EXIT_DELAY_MS,
+  LEAK_EXIT_NOTICE_MS,
   type OverloadWatchOptions,
   RECYCLE_DRAIN_MS,
   RELISTEN_LIMIT_MS,
@@ -274,8 +275,9 @@ export class IncidentActions {
 
   /**
    * `/healthz` turns 503 now; the process exits with `code` shortly after:
-   * 1 at once, or {@link EXIT_DESCRIPTORS_LEAKED} once the connections are
-   * drained (nothing grows there that a drain would let grow further).
+   * 1 at once, or {@link EXIT_DESCRIPTORS_LEAKED} after
+   * `LEAK_EXIT_NOTICE_MS` more, once the connections are drained (nothing
+   * grows there that a drain would let grow further).
    */
   fail(record: IncidentRecord, cause: IncidentCause, code = 1): void {
     if (this.failing) return;
@@ -288,9 +290,12 @@ export class IncidentActions {
     const drain = code === EXIT_DESCRIPTORS_LEAKED
       ? this.#options.drain
       : undefined;
+    const options = this.#options;
     this.#exitTimer = setTimeout(
       () => drain ? drain().finally(() => exit(code)) : exit(code),
-      this.#options.failExitDelayMs ?? FAIL_EXIT_DELAY_MS,
+      drain
+        ? options.leakExitNoticeMs ?? LEAK_EXIT_NOTICE_MS
+        : options.failExitDelayMs ?? FAIL_EXIT_DELAY_MS,
     );
   }
 }

@@ -87,6 +87,8 @@ export interface OverloadWatchOptions {
   listenerDownLimitMs?: number;
   /** @default {@link FAIL_EXIT_DELAY_MS} */
   failExitDelayMs?: number;
+  /** @default {@link LEAK_EXIT_NOTICE_MS} */
+  leakExitNoticeMs?: number;
 }
 
 /** How often the watch samples, in ms: 400 MiB/s moves 40 MiB between two. */
@@ -95,6 +97,14 @@ export const SAMPLE_MS = 100;
 export const LISTENER_DOWN_LIMIT_MS = 30_000;
 /** How long `/healthz` says 503 before the process exits, in ms. */
 export const FAIL_EXIT_DELAY_MS = 2000;
+/**
+ * How long `/healthz` says 503 before a process that leaked descriptors
+ * starts draining its connections to exit (`descriptor_budget.ts`), in
+ * ms: long enough for a health check every 5 s to see it, where 2 s went
+ * unseen (a stranger's poll said `ok` until the exit, issue #20). Nothing
+ * grows meanwhile that a restart would not free.
+ */
+export const LEAK_EXIT_NOTICE_MS = 10_000;
 /** How long the old connections get to go before listening again, in ms. */
 export const RECYCLE_DRAIN_MS = 1000;
 /** How long listening again may take before the process gives up, in ms. */

@@ -16,6 +16,7 @@ import { withDeadline } from "../../bench/wire.ts";
 import { openFrom, resetUpgrades } from "../../bench/overload_attacks.ts";
 import { startBystander } from "../../bench/overload_bystander.ts";
 import { EXIT_DESCRIPTORS_LEAKED } from "../../lib/start/descriptor_budget.ts";
+import { LEAK_EXIT_NOTICE_MS } from "../../lib/start/overload_watch_options.ts";
 
 const LIMIT = 256;
 /** Resets per burst and address. */
@@ -129,9 +130,30 @@ Deno.test(
     });
 
     await t.step(
-      "past half the limit it drains and exits with 75",
+      "past half the limit /healthz says 503 for LEAK_EXIT_NOTICE_MS, then it drains and exits with 75",
       async () => {
-        await resetUntil(child, () => child.exited(), "no exit");
+        let failingAt: number | undefined;
+        await resetUntil(child, async () => {
+          const seen = await health(child.port);
+          if (seen?.status === "failing") failingAt = performance.now();
+          return failingAt !== undefined || child.exited();
+        }, "no 503 failing");
+        assert.ok(failingAt, `exited unseen: ${child.stdout()}`);
+        // One request at a time until the exit: 503 all along.
+        let lastFailingAt = failingAt;
+        const deadline = failingAt + LEAK_EXIT_NOTICE_MS + 20_000;
+        while (!child.exited()) {
+          assert.ok(performance.now() < deadline, "no exit after the notice");
+          const seen = await health(child.port);
+          if (seen === undefined) continue;
+          assert.match(seen.status, /^(failing|shutting_down)$/);
+          lastFailingAt = performance.now();
+        }
+        // A timer of the child's: late under load, never early.
+        assert.ok(
+          lastFailingAt - failingAt >= LEAK_EXIT_NOTICE_MS - 1000,
+          `503 for ${Math.round(lastFailingAt - failingAt)} ms`,
+        );
         const { code } = await child.status;
         assert.equal(code, EXIT_DESCRIPTORS_LEAKED);
         const reason = child.stdout().match(EXITED)?.[1];
