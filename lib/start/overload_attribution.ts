@@ -100,8 +100,6 @@ export const FLOW_SLACK_MS = 1000;
  */
 export const SPLIT_CONNECTION_BYTES = 16 * 1024;
 
-export { SPLIT_NETWORK_SHARE } from "./split_totals.ts";
-
 /** The moment that makes a connection old enough to judge. */
 export interface AttributionClock {
   /** Now, in ms since epoch. */
@@ -225,7 +223,7 @@ export function unseenAllowance(
  * {@link SPLIT_CONNECTION_BYTES} each (and past a message in flight, for
  * one still sending: {@link KernelCount.sending}; a key past it only with
  * those is `pending`), and more than the app saw from them; a network's
- * addresses not struck, past {@link SPLIT_NETWORK_SHARE} times it, strike
+ * addresses not struck, past `SPLIT_NETWORK_SHARE` (`split_totals.ts`) times it, strike
  * the network's key. A struck key is never vouched for. With a
  * reading, a connection it does not cover is not struck. Without one, by
  * timing: a connection flows when it has

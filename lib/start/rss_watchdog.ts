@@ -43,6 +43,7 @@
  * @module
  */
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
+import { DESTROY_REFUSED, NO_SOCKET_DIAG } from "./socket_bytes.ts";
 import {
   readDelayMs,
   readPeers,
@@ -124,6 +125,37 @@ export const LOOK_FRESH_MS = 1000;
 export const ABORT_MIN_READ_BYTES = 1024 * 1024;
 /** How long one `ss` call of the thread may take, in ms. */
 export const THREAD_SS_TIMEOUT_MS = 1000;
+
+/**
+ * What the thread takes for `ss` failing on its stderr: the kernel refused
+ * to destroy (`DESTROY_REFUSED`), or no netlink, where `ss` reads /proc
+ * with no counts and `-K` destroys nothing (`NO_SOCKET_DIAG`), the
+ * patterns of `socket_bytes.ts` as one RegExp source (the thread imports
+ * nothing; it matches them ignoring case).
+ *
+ * @example What the thread took for failing before the patterns came here
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { THREAD_SS_FAILED, THREAD_SS_FOR_GOOD } from "./rss_watchdog.ts";
+ * const failed = new RegExp(THREAD_SS_FAILED, "i");
+ * assert.ok(failed.test("SOCK_DESTROY answers: Operation not permitted"));
+ * assert.ok(failed.test("Cannot open netlink socket: Address family not supported by protocol"));
+ * assert.ok(!failed.test("State Recv-Q Send-Q"));
+ * const forGood = new RegExp(THREAD_SS_FOR_GOOD, "i");
+ * assert.ok(forGood.test("NotFound: Failed to spawn 'ss'"));
+ * assert.ok(!forGood.test("TimeoutError: Signal timed out."));
+ * ```
+ */
+export const THREAD_SS_FAILED =
+  `${DESTROY_REFUSED.source}|${NO_SOCKET_DIAG.source}`;
+
+/**
+ * What the thread takes for failing for good, so it stops trying to
+ * abort: {@link THREAD_SS_FAILED}, or `ss` cannot run here (Deno's
+ * NotFound, NotCapable, or no access).
+ */
+export const THREAD_SS_FOR_GOOD =
+  `${THREAD_SS_FAILED}|NotFound|NotCapable|access`;
 
 /** Stands for the RSS in `WatchdogOrders.line`. */
 export const RSS_TOKEN = "__rss_bytes__";
@@ -217,6 +249,8 @@ export function startRssWatchdog(
     lookFreshMs: LOOK_FRESH_MS,
     abortMinReadBytes: ABORT_MIN_READ_BYTES,
     ssTimeoutMs: THREAD_SS_TIMEOUT_MS,
+    ssFailed: THREAD_SS_FAILED,
+    ssFailedForGood: THREAD_SS_FOR_GOOD,
     port: start.port ?? 0,
     heldMs: HELD_MS,
     everyMs: WATCHDOG_SAMPLE_MS,

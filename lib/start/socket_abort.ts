@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { NO_SOCKET_DIAG, peerKey } from "./socket_bytes.ts";
+import { DESTROY_REFUSED, NO_SOCKET_DIAG, peerKey } from "./socket_bytes.ts";
 import type { AbortAnswer, SocketAbort } from "../connection/held_sockets.ts";
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
 
@@ -30,7 +30,7 @@ const PEERS_PER_CALL = 256;
  * budget for a minute after it had gone (28 MiB with no connection left,
  * issue #20; without CAP_NET_ADMIN, which would destroy it).
  */
-export const HOLDING_STATES: readonly string[] = [
+const HOLDING_STATES: readonly string[] = [
   "state",
   "established",
   "state",
@@ -86,6 +86,50 @@ export interface SyncSocketAbort {
   abortSync(peers: readonly Deno.NetAddr[]): AbortAnswer;
 }
 
+/** One `ss` run: its output, or why there is none. */
+type Run = { stdout: string; stderr: string } | {
+  unavailable: string;
+  transient?: boolean;
+};
+
+/**
+ * The `ss` runs that abort the connections of `localPort` to `peers`, in
+ * order, as a generator that yields each run's arguments and is given its
+ * {@link Run}: {@link SsSocketAbort.abort} drives it awaiting each run,
+ * {@link SsSocketAbort.abortSync} blocking on each, so both follow one set
+ * of rules. `ss -K` lists a socket once the kernel destroyed it, and stops
+ * at the first it may not destroy (iproute2 `kill_inet_sock`); when it did
+ * not list them all, what is still there is listed (a peer that left
+ * meanwhile is gone too).
+ */
+function* abortRuns(
+  localPort: number,
+  peers: readonly Deno.NetAddr[],
+): Generator<string[], AbortAnswer, Run> {
+  const left = new Set<Deno.NetAddr>();
+  let aborted = 0;
+  let refused: string | undefined;
+  for (let at = 0; at < peers.length; at += PEERS_PER_CALL) {
+    const some = peers.slice(at, at + PEERS_PER_CALL);
+    const filter = peerFilter(localPort, some);
+    const killed = yield ["-K", "-tnH", ...HOLDING_STATES, filter];
+    if ("unavailable" in killed) return killed;
+    const gone = listedPeers(killed.stdout);
+    aborted += gone.size;
+    if (DESTROY_REFUSED.test(killed.stderr)) {
+      refused = killed.stderr.slice(0, 200);
+    }
+    if (gone.size === some.length) continue;
+    const listed = yield ["-tnH", ...HOLDING_STATES, filter];
+    if ("unavailable" in listed) return listed;
+    const still = listedPeers(listed.stdout);
+    for (const peer of some) {
+      if (still.has(peerKey(peer.hostname, peer.port))) left.add(peer);
+    }
+  }
+  return { aborted, left, ...(refused ? { refused } : {}) };
+}
+
 /**
  * {@link SocketAbort} and {@link SyncSocketAbort} with `ss`, for the
  * listener on `localPort`.
@@ -115,116 +159,48 @@ export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
   }
 
   async abort(peers: readonly Deno.NetAddr[]): Promise<AbortAnswer> {
-    const left = new Set<Deno.NetAddr>();
-    let aborted = 0;
-    let refused: string | undefined;
-    for (let at = 0; at < peers.length; at += PEERS_PER_CALL) {
-      const some = peers.slice(at, at + PEERS_PER_CALL);
-      const filter = peerFilter(this.#port, some);
-      const killed = await this.#run(["-K", "-tnH", ...HOLDING_STATES], filter);
-      if ("unavailable" in killed) return killed;
-      aborted += listedPeers(killed.stdout).size;
-      if (killed.stderr.includes("SOCK_DESTROY")) refused = killed.stderr;
-      // What is still there: not permitted, or the kernel cannot destroy.
-      const listed = await this.#run(["-tnH", ...HOLDING_STATES], filter);
-      if ("unavailable" in listed) return listed;
-      const still = listedPeers(listed.stdout);
-      for (const peer of some) {
-        if (still.has(peerKey(peer.hostname, peer.port))) left.add(peer);
-      }
-    }
-    return { aborted, left, ...(refused ? { refused } : {}) };
+    const runs = abortRuns(this.#port, peers);
+    let step = runs.next();
+    while (!step.done) step = runs.next(await this.#run(step.value));
+    return step.value;
   }
 
   abortSync(peers: readonly Deno.NetAddr[]): AbortAnswer {
     // Refused once (no CAP_NET_ADMIN), refused for good: not asked again.
+    // The loop is blocked for each run here, so it is not run again.
     if (this.#refused) return { unavailable: this.#refused };
-    const left = new Set<Deno.NetAddr>();
-    let aborted = 0;
-    let refused: string | undefined;
-    for (let at = 0; at < peers.length; at += PEERS_PER_CALL) {
-      const some = peers.slice(at, at + PEERS_PER_CALL);
-      const filter = peerFilter(this.#port, some);
-      const killed = this.#runSync(["-K", "-tnH", ...HOLDING_STATES], filter);
-      if ("unavailable" in killed) return killed;
-      // `ss -K` lists a socket once the kernel destroyed it, and stops at
-      // the first it may not destroy (iproute2 `kill_inet_sock`).
-      const gone = listedPeers(killed.stdout);
-      aborted += gone.size;
-      if (/SOCK_DESTROY|not permitted/i.test(killed.stderr)) {
-        refused = this.#refused = killed.stderr.slice(0, 200);
-      }
-      if (gone.size === some.length) continue;
-      // What is still there: a peer that left meanwhile is gone too.
-      const listed = this.#runSync(["-tnH", ...HOLDING_STATES], filter);
-      if ("unavailable" in listed) return listed;
-      const still = listedPeers(listed.stdout);
-      for (const peer of some) {
-        if (still.has(peerKey(peer.hostname, peer.port))) left.add(peer);
-      }
-    }
-    return { aborted, left, ...(refused ? { refused } : {}) };
+    const runs = abortRuns(this.#port, peers);
+    let step = runs.next();
+    while (!step.done) step = runs.next(this.#runSync(step.value));
+    const answer = step.value;
+    if ("refused" in answer) this.#refused = answer.refused;
+    return answer;
   }
 
-  #runSync(
-    args: string[],
-    filter: string,
-  ): { stdout: string; stderr: string } | { unavailable: string } {
+  #runSync(args: string[]): Run {
     let output: Deno.CommandOutput;
     try {
-      const command = this.#command(args, filter);
+      const command = this.#command(args);
       output = this.#reserve
         ? this.#reserve.lend(() => command.outputSync())
         : command.outputSync();
     } catch (error) {
       return { unavailable: `${this.#program}: ${String(error)}` };
     }
-    const stderr = new TextDecoder().decode(output.stderr).trim();
-    if (!output.success || NO_SOCKET_DIAG.test(stderr)) {
-      return { unavailable: `${this.#program}: ${stderr.slice(0, 200)}` };
-    }
-    return { stdout: new TextDecoder().decode(output.stdout), stderr };
+    return this.#said(output);
   }
 
-  #command(args: string[], filter: string, signal?: AbortSignal) {
-    return new Deno.Command(this.#program, {
-      args: [...args, filter],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      ...(signal ? { signal } : {}),
-    });
-  }
-
-  async #run(
-    args: string[],
-    filter: string,
-  ): Promise<
-    { stdout: string; stderr: string } | {
-      unavailable: string;
-      transient?: boolean;
-    }
-  > {
+  async #run(args: string[]): Promise<Run> {
     try {
       const command = this.#command(
         args,
-        filter,
         AbortSignal.timeout(SOCKET_ABORT_TIMEOUT_MS),
       );
-      const output = await (this.#reserve
-        ? this.#reserve.lendAwaited(() =>
-          command.output()
-        )
-        : command.output());
-      const stderr = new TextDecoder().decode(output.stderr).trim();
-      if (!output.success || NO_SOCKET_DIAG.test(stderr)) {
-        return {
-          unavailable: `${this.#program} exited with ${output.code}: ${
-            stderr.slice(0, 200)
-          }`,
-        };
-      }
-      return { stdout: new TextDecoder().decode(output.stdout), stderr };
+      return this.#said(
+        await (this.#reserve
+          ? this.#reserve.lendAwaited(() => command.output())
+          : command.output()),
+      );
     } catch (error) {
       const name = (error as Error)?.name;
       return {
@@ -234,5 +210,28 @@ export class SsSocketAbort implements SocketAbort, SyncSocketAbort {
           : {}),
       };
     }
+  }
+
+  /** A run's output, or why it is none (failed, or no netlink). */
+  #said(output: Deno.CommandOutput): Run {
+    const stderr = new TextDecoder().decode(output.stderr).trim();
+    if (!output.success || NO_SOCKET_DIAG.test(stderr)) {
+      return {
+        unavailable: `${this.#program} exited with ${output.code}: ${
+          stderr.slice(0, 200)
+        }`,
+      };
+    }
+    return { stdout: new TextDecoder().decode(output.stdout), stderr };
+  }
+
+  #command(args: string[], signal?: AbortSignal) {
+    return new Deno.Command(this.#program, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      ...(signal ? { signal } : {}),
+    });
   }
 }

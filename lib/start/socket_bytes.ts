@@ -63,6 +63,13 @@ export const NO_SOCKET_DIAG = /Cannot open netlink socket/;
  */
 export const OUT_OF_DESCRIPTORS = /Too many open files/;
 
+/**
+ * What `ss -K` writes to stderr when the kernel refuses to destroy a
+ * socket (no CAP_NET_ADMIN: "SOCK_DESTROY answers: Operation not
+ * permitted"): the sockets stay (`socket_abort.ts`, `watchdog_thread.ts`).
+ */
+export const DESTROY_REFUSED = /SOCK_DESTROY|not permitted/i;
+
 /** Bytes the process has read per TCP peer ({@link peerKey}). */
 export type PeerBytes = Map<string, number>;
 
@@ -312,15 +319,14 @@ export class SocketBytesReader {
     if (output.signal === "SIGTERM" || output.signal === "SIGKILL") {
       return { unavailable: `${program} stopped after ${this.#timeoutMs} ms` };
     }
+    const said = new TextDecoder().decode(output.stderr).trim();
     if (!output.success) {
-      const said = new TextDecoder().decode(output.stderr).trim();
       return {
         unavailable: `${program} exited with ${output.code}: ${
           said.slice(0, 200)
         }`,
       };
     }
-    const said = new TextDecoder().decode(output.stderr).trim();
     if (NO_SOCKET_DIAG.test(said)) {
       return { unavailable: `${program}: ${said.slice(0, 200)}` };
     }

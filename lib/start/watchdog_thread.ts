@@ -59,6 +59,10 @@ export interface WatchdogOrders {
   abortMinReadBytes: number;
   /** See `THREAD_SS_TIMEOUT_MS` (`rss_watchdog.ts`). */
   ssTimeoutMs: number;
+  /** See `THREAD_SS_FAILED` (`rss_watchdog.ts`): a RegExp source. */
+  ssFailed: string;
+  /** See `THREAD_SS_FOR_GOOD` (`rss_watchdog.ts`): a RegExp source. */
+  ssFailedForGood: string;
   /** The listener's port; 0 when unknown: then it never aborts. */
   port: number;
   /** See `HELD_MS` (`rss_watchdog.ts`). */
@@ -203,6 +207,7 @@ export function watchdogThread(
     };
     const clock = () => performance.timeOrigin + performance.now();
     const decoder = new TextDecoder();
+    const ssFailed = new RegExp(orders.ssFailed, "i");
     /** Runs `ss` with a deadline: its stdout, or undefined with a reason. */
     const ss = async (args: string[]) => {
       try {
@@ -215,10 +220,7 @@ export function watchdogThread(
         }).output();
         const stderr = decoder.decode(output.stderr);
         // No netlink: `ss` reads /proc (no counts) and -K destroys nothing.
-        if (
-          !output.success ||
-          /SOCK_DESTROY|not permitted|Cannot open netlink/i.test(stderr)
-        ) {
+        if (!output.success || ssFailed.test(stderr)) {
           return { failed: stderr.trim().slice(0, 200) || "ss failed" };
         }
         return { stdout: decoder.decode(output.stdout) };
@@ -245,8 +247,7 @@ export function watchdogThread(
     let last: { at: number; read: Map<string, number> } | undefined;
     let nextAbortAt = 0;
     let lastFailure = abortable ? "" : "no listener port";
-    const PERMANENT =
-      /SOCK_DESTROY|not permitted|Cannot open netlink|NotFound|NotCapable|access/i;
+    const PERMANENT = new RegExp(orders.ssFailedForGood, "i");
     /** Aborts the connections read from most; why not, if it did not. */
     const abort = async (rss: number, heldMs: number) => {
       let before = last;
