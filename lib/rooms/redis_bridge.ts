@@ -41,8 +41,14 @@ const BINARY = 0x62; // "b"
 const COUNT = 0x6e; // "n"
 const HEADER_BYTES = 9;
 
-/** An instance id as `IdSource` makes them: eight hex digits. */
-const instanceId = z.string().check(z.regex(/^[0-9a-f]{8}$/));
+/**
+ * An instance id as `IdSource` makes them: eight hex digits. Built on first
+ * use: this module is part of every start-up, Redis or not.
+ */
+function instanceId(): z.ZodMiniString {
+  return builtInstanceId ??= z.string().check(z.regex(/^[0-9a-f]{8}$/));
+}
+let builtInstanceId: z.ZodMiniString | undefined;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -138,7 +144,7 @@ export class RedisBridge implements RoomBridge {
     listener: BridgeListener,
     log: Log,
   ) {
-    this.#instance = instanceId.parse(instance);
+    this.#instance = instanceId().parse(instance);
     this.#Buffer = redis.Buffer;
     this.#header = redis.Buffer.from(`?${instance}`, "latin1");
     this.#listener = listener;
@@ -267,7 +273,7 @@ export class RedisBridge implements RoomBridge {
         ) as ArrayBuffer,
       );
     } else if (kind === COUNT && payload.length === 4) {
-      if (!instanceId.safeParse(instance).success) return;
+      if (!instanceId().safeParse(instance).success) return;
       this.#received++;
       this.#listener.count(room.data, instance, payload.readUInt32BE(0));
     }

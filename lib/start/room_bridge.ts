@@ -8,6 +8,12 @@
  * @module
  */
 import { BroadcastBridge } from "../rooms/broadcast_bridge.ts";
+// A static import, though only REDIS_URL uses it: the bundler wraps a module
+// it reaches by a dynamic import, and all it imports (zod among them), in a
+// lazy initialiser, which took 4.3 M instructions more to evaluate the
+// bundle (callgrind, BENCHMARKS.md fourteenth round). The `redis` package
+// itself is still imported only when REDIS_URL is set (`connectRedis`).
+import { connectRedis } from "../rooms/redis_bridge.ts";
 import type { Services } from "../services.ts";
 
 /** Which bridge {@link connectRooms} chose. */
@@ -46,9 +52,9 @@ export function connectRooms(
     const url = config.redisUrl;
     return {
       kind: "redis",
-      loaded: import("../rooms/redis_bridge.ts").then(({ connectRedis }) =>
-        connectRedis(url, ids.instance, rooms, log)
-      ).then((bridge) => rooms.attach(bridge)).catch((error) => {
+      loaded: connectRedis(url, ids.instance, rooms, log).then((bridge) =>
+        rooms.attach(bridge)
+      ).catch((error) => {
         log({ event: "error", message: `Redis bridge: ${error}` });
       }),
     };
