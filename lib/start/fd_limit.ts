@@ -95,10 +95,12 @@ export function readOpenFileLimit(
 
 /**
  * Descriptors kept back from WebSockets: max(64, 10% of the limit). 64 covers
- * what an idle service holds (25 measured on Linux: stdio, Deno's cache
- * databases, epoll, the listener) plus about 40 HTTP requests, `/sse` streams
- * or static files in flight; 10% keeps that room in proportion on large
- * limits, where page loads grow with the number of clients.
+ * what an idle service holds (39 measured on Linux under `deno run -A`:
+ * stdio, Deno's cache databases, epoll, the listener, the RSS watchdog's
+ * thread, 8 held for `ss`, `descriptor_reserve.ts`; 25 before the thread and
+ * the reserve) plus about 25 HTTP requests, `/sse` streams or static files in
+ * flight; 10% keeps that room in proportion on large limits, where page loads
+ * grow with the number of clients.
  *
  * @param limit The open-file limit, in descriptors.
  */
