@@ -1,10 +1,17 @@
 /**
- * Makes docs/screenshot.png, the README's picture of the demo page: the
- * service as `deno task start` runs it, Chromium at 1280 x 900 in English,
- * after a multi-line text, a JSON message saved as "greeting", four binary
- * bytes, a burst of 8 x 64 KiB and a refused connection (its explanation and
- * the browser's error and close 1006). Run it again whenever the page's look
- * changes:
+ * Makes the pictures of the demo page, with the service as `deno task start`
+ * runs it and Chromium, in English:
+ *
+ * - docs/screenshot.png, the README's: 1280 x 900, after a refused
+ *   connection (the browser's error and close 1006 lead the stream; the
+ *   explanation box goes once a connection opens), a multi-line text, a JSON
+ *   message saved as "greeting", four binary bytes and a burst of 8 x 64 KiB.
+ * - docs/screenshot-failure.png, docs/page.md's: 390 x 844, the first screen
+ *   right after Connect to a mistyped path (`/ech0`), with the box that says
+ *   why in words under the stream's header, which the first picture cannot
+ *   show.
+ *
+ * Run it again whenever the page's look changes:
  *
  * `deno run -A docs/screenshot.ts`
  *
@@ -17,6 +24,7 @@ import { startService } from "../bench/service.ts";
 /** Every wait ends by then, in ms, as in the browser tests. */
 const WAIT_MS = 30_000;
 const OUTPUT = new URL("./screenshot.png", import.meta.url);
+const FAILURE_OUTPUT = new URL("./screenshot-failure.png", import.meta.url);
 
 const executablePath = findBrowser();
 if (!executablePath) throw new Error(`Cannot run: ${NO_BROWSER_MESSAGE}`);
@@ -66,6 +74,21 @@ try {
   await page.evaluate("scrollTo(0, 0)");
   await page.screenshot({ path: OUTPUT.pathname });
   console.log(`Wrote ${OUTPUT.pathname}`);
+  await context.close();
+
+  const phone = await browser.newContext({
+    locale: "en-US",
+    viewport: { width: 390, height: 844 },
+  });
+  phone.setDefaultTimeout(WAIT_MS);
+  const failed = await phone.newPage();
+  const mistyped = `ws://127.0.0.1:${service.port}/ech0`;
+  await failed.goto(`${origin}/?lang=en&url=${encodeURIComponent(mistyped)}`);
+  await failed.click("#connect");
+  await failed.locator("#failure-detail", { hasText: "404" }).waitFor();
+  await failed.locator("#log li.close").waitFor();
+  await failed.screenshot({ path: FAILURE_OUTPUT.pathname });
+  console.log(`Wrote ${FAILURE_OUTPUT.pathname}`);
 } finally {
   await browser.close();
 }

@@ -44,7 +44,7 @@ function withLinks(text, url) {
 }
 
 /**
- * The failure box is the stream panel's first thing (index.html), in view
+ * The failure box is under the stream panel's header (index.html), in view
  * right after Connect on most phones (390x844) and beside the controls on a
  * desktop. Where it appears below the screen (320x640: the stream starts
  * there), `pointer`, one line at the screen's bottom, says it is there until

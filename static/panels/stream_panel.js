@@ -141,7 +141,7 @@ export function mountStreamPanel({ connection }) {
   }
 
   onLanguage(() => {
-    // The gap column's words are hidden with the column (a phone).
+    // The gap column's words, in a span of their own.
     const gap = document.createElement("span");
     gap.className = "legend-gap";
     gap.textContent = t("stream.legendGap");

@@ -1,12 +1,15 @@
 /**
  * Where the demo page says why a connection failed, in Chromium (see
  * _browser.ts): once, in the failure box (the stream keeps the browser's
- * own error and close), the first thing of the stream's panel, in the flow:
- * right after Connect it is wholly on the screen at 390x844 and 1280x900,
- * no control above it moved and none covered (at 390x844 it floated over
- * the stream's Export, Import, Clear and filters). At 320x640, where the
+ * own error and close), in the stream's panel under its header, in the
+ * flow: right after Connect it is wholly on the screen at 390x844 and
+ * 1280x900, no control above it moved and none covered (at 390x844 it
+ * floated over the stream's Export, Import, Clear and filters), and the
+ * panel's header stays where it was (the box came first and pushed it
+ * down, at 390x844 to the screen's bottom edge). At 320x640, where the
  * stream starts below the screen, a one-line pointer at the screen's bottom
- * says it is there until it is pressed (it scrolls to the box); a focused
+ * edge, covering at most 28 px, says it is there until it is pressed (it
+ * scrolls to the box); a focused
  * control is scrolled clear of it. Wherever the page is scrolled, neither
  * covers a stream row.
  */
@@ -102,6 +105,7 @@ browserTest(
             viewport,
           });
           const before = await page.locator("#send-text").boundingBox();
+          const header = await page.locator("#stream-title").boundingBox();
           await page.click("#connect");
           await page.locator("#failure-detail", { hasText: SAID }).waitFor();
           await page.locator("#log li.close").waitFor();
@@ -116,6 +120,17 @@ browserTest(
           const scrolled = await page.evaluate("scrollY");
           assert.equal(scrolled, 0, "the page did not scroll");
           const box = await page.locator("#failure").boundingBox();
+          assert.deepEqual(
+            await page.locator("#stream-title").boundingBox(),
+            header,
+            "the stream panel's header stays put",
+          );
+          assert.ok(
+            header && box && box.y >= header.y + header.height,
+            `the box at ${JSON.stringify(box)} under the header at ${
+              JSON.stringify(header)
+            }`,
+          );
           const pointer = page.locator("#failure-pointer");
           if (viewport !== SMALL_PHONE) {
             assert.ok(
@@ -135,6 +150,14 @@ browserTest(
             assert.ok(
               over && over.y >= 0 && over.y + over.height <= viewport.height,
               `the pointer at ${JSON.stringify(over)}`,
+            );
+            // One line of the page at most, at the very bottom (it covered
+            // 44 px: two lines of the composer's hint).
+            assert.ok(
+              viewport.height - over.y <= 28,
+              `the pointer covers the screen's bottom ${
+                viewport.height - over.y
+              } px`,
             );
             assert.match(await pointer.innerText(), /^↓ /);
             // A control it would cover is scrolled clear of it.

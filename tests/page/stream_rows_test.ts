@@ -5,9 +5,9 @@
  * or Expand, so its words use that width instead of wrapping in the
  * message column, and neither does a burst's report. On a phone an event's
  * words wrap under its number and kind, at the row's whole width (they got
- * about 18 characters a line beside the time). The legend names the column
- * of the time since the entry before only where it is shown (not on a
- * phone).
+ * about 18 characters a line beside the time). The time since the entry
+ * before is shown at both widths (a phone hid it): on a phone right under
+ * the time, at its right edge, with no word under it; the legend names it.
  */
 import assert from "node:assert/strict";
 import {
@@ -26,6 +26,7 @@ const LONGISH = "hello from a phone, a slightly longer message";
 
 interface Box {
   top: number;
+  bottom: number;
   left: number;
   right: number;
 }
@@ -35,6 +36,10 @@ interface Row {
   summary: Box;
   time: Box;
   size: Box;
+  /** The time since the entry before, if the row has one. */
+  gap: Box | undefined;
+  /** Each fragment of the words. */
+  fragments: Box[];
   seq: { left: number };
   /** Where the size's text ends (it may be wider than its cell), if any. */
   sizeTextRight: number | undefined;
@@ -64,6 +69,7 @@ function rows(page: Page): Promise<Row[]> {
       const rect = cell.getBoundingClientRect();
       return {
         top: Math.round(rect.top),
+        bottom: Math.round(rect.bottom),
         left: Math.round(rect.left),
         right: Math.round(rect.right),
       };
@@ -73,6 +79,14 @@ function rows(page: Page): Promise<Row[]> {
       summary: box(".summary"),
       time: box(".time"),
       size: box(".size"),
+      gap: li.querySelector(".gap").textContent ? box(".gap") : undefined,
+      fragments: [...textRange(li.querySelector(".summary")).getClientRects()]
+        .map((rect) => ({
+          top: Math.round(rect.top),
+          bottom: Math.round(rect.bottom),
+          left: Math.round(rect.left),
+          right: Math.round(rect.right),
+        })),
       seq: { left: Math.round(li.querySelector(".seq").getBoundingClientRect().left) },
       sizeTextRight: li.querySelector(".size").textContent
         ? Math.round(textRange(li.querySelector(".size")).getBoundingClientRect().right)
@@ -213,19 +227,45 @@ browserTest(
               );
             }
           }
-          const gapShown = await page.evaluate(`[...document.querySelectorAll(
-            "#log .gap")].some((cell) => getComputedStyle(cell).display !== "none")`);
-          assert.equal(gapShown, viewport === DESKTOP, "the gap column");
+          const gaps = found.filter((row) => row.gap !== undefined);
+          assert.ok(
+            gaps.length >= found.length - 1,
+            `${gaps.length} of ${found.length} rows show the time since the entry before`,
+          );
+          for (const row of gaps) {
+            const gap = row.gap!;
+            if (viewport === DESKTOP) {
+              assert.ok(
+                Math.abs(gap.top - row.time.top) <= 1 &&
+                  gap.left >= row.time.right,
+                `${row.kind}: the gap at ${
+                  JSON.stringify(gap)
+                } beside the time`,
+              );
+              continue;
+            }
+            assert.ok(
+              gap.top >= row.time.bottom - 1 &&
+                Math.abs(gap.right - row.time.right) <= 1,
+              `${row.kind}: the gap at ${
+                JSON.stringify(gap)
+              } under the time at ${JSON.stringify(row.time)}`,
+            );
+            const under = row.fragments.filter((words) =>
+              words.top < gap.bottom && words.bottom > gap.top &&
+              words.right > gap.left
+            );
+            assert.deepEqual(under, [], `${row.kind}: words under the gap`);
+          }
           const gapWords = MESSAGES[lang]!["stream.legendGap"]!.replace(
             " · ",
             "",
           );
-          assert.equal(
+          assert.ok(
             (await page.locator("#stream-legend").innerText()).includes(
               gapWords,
             ),
-            gapShown,
-            `the legend names "${gapWords}" where the column is shown`,
+            `the legend names "${gapWords}"`,
           );
           // The burst's report is read whole, not cut at the Expand column.
           const burst = page.locator("#log li.send", {
