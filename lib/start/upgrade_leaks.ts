@@ -96,8 +96,11 @@ export class UpgradeLeaks {
  * refused while the leak grew (753 leaked of 79,466 resets from
  * 127.40-41.x.y, issue #20): now its /24 is refused at its second
  * incident. The addresses whose open connections exchange messages now,
- * and did not leak, are vouched for first (`SuspectList.vouch`), so a
- * neighbour in that /24 is not refused with it.
+ * and that neither leaked nor were struck before, are vouched for first
+ * (`SuspectList.vouch`), so a neighbour in that /24 is not refused with
+ * it; a struck one is not, as vouching would clear its strikes (an
+ * attacker's echoing connection, beside resets from elsewhere, would
+ * never be refused).
  *
  * @param leaked The keys {@link UpgradeLeaks.count} found.
  * @param connections Every tracked connection with its client key.
@@ -113,6 +116,10 @@ export class UpgradeLeaks {
  * suspects.strike(leakStrikes(["198.51.100.8"], connections, suspects));
  * assert.equal(suspects.refusal("198.51.100.20")?.key, "198.51.100.0/24");
  * assert.equal(suspects.refusal("198.51.100.9"), undefined);
+ * // Struck at an earlier incident: its strike stands.
+ * suspects.strike(["203.0.113.5"]);
+ * leakStrikes(["198.51.100.30"], [[talking, "203.0.113.5"]], suspects);
+ * assert.equal(suspects.struckBefore("203.0.113.5"), true);
  * ```
  */
 export function leakStrikes(
@@ -130,6 +137,7 @@ export function leakStrikes(
   for (const [connection, key] of connections) {
     const activity = connection.activity?.();
     if (own.has(key) || !activity?.opened) continue;
+    if (suspects.struckBefore(key)) continue;
     if (activity.messages > 0 || activity.sent > 0) talking.add(key);
   }
   suspects.vouch(talking);
