@@ -33,7 +33,25 @@ browserTest(
           await page.press("#text", "Enter");
           await page.locator("#log li.message").waitFor();
           await page.click("#inspect");
-          await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor();
+          await page.locator("#hs-ip", { hasText: "127.0.0.1" }).waitFor()
+            .catch(async (error) => {
+              // This wait failed twice in full runs and never alone: say what
+              // the page and the server saw.
+              const said = async (selector: string) =>
+                await page.locator(selector).textContent();
+              throw new Error(
+                `${lang} at ${viewport.width} px: no /inspect report (${
+                  (error as Error).message.split("\n")[0]
+                }); #inspect-error ${
+                  JSON.stringify(await said("#inspect-error"))
+                }, #hs-ip ${JSON.stringify(await said("#hs-ip"))}, page ${
+                  JSON.stringify(problems)
+                }; server:\n${
+                  server.logs.filter((line) => !line.startsWith("http "))
+                    .slice(-30).join("\n")
+                }`,
+              );
+            });
           assert.equal(await overflows(page), false, `${lang} overflows`);
           // Code named in the text ("?format=json", "/room/NAME") is never
           // broken across lines (Chinese text broke it after "?" and "/").
