@@ -119,6 +119,23 @@ export class SentFrames {
 }
 
 /**
+ * What Deno keeps for a connection that has received a message of `bytes`,
+ * for as long as the connection lives, in bytes: its read buffer grows to
+ * hold the largest frame and never shrinks. 64 clients that each sent one
+ * 1 MiB message and read its echo, then idled with nothing queued, took
+ * RSS from 65 to 208 MiB, and back to 68 once they closed; to a room of
+ * one (nothing sent back) 67 to 196 MiB; 256 KiB messages 67 to 102 MiB:
+ * twice the message each (`deno run -A bench/held_reads.ts 64 1024 1
+ * [/room/r]`, `… 64 256 1`, issue #20). Counted from {@link LET_GO_BYTES}:
+ * below it the buffers are a connection's fixed cost. Uncounted, 64
+ * non-readers under `deno task serve` held RSS past MAX_RSS_BYTES with the
+ * budget far from full, and the process ended on `uncounted_memory`.
+ */
+export function heldReadBytes(bytes: number): number {
+  return bytes >= LET_GO_BYTES ? 2 * bytes : 0;
+}
+
+/**
  * What a backlog costs the memory guard: plus messages in flight once the
  * connection has fallen behind.
  */

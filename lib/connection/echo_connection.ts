@@ -248,8 +248,9 @@ class EchoConnection
   }
 
   /**
-   * Bytes this connection holds now, for the memory guard: its backlog, and
-   * messages in flight once it has fallen behind. Reads `bufferedAmount`.
+   * Bytes this connection holds now, for the memory guard: its backlog,
+   * messages in flight once it has fallen behind, and what Deno keeps for
+   * the largest message it received. Reads `bufferedAmount`.
    */
   recount(): number {
     return this.#unread.charge();
@@ -313,6 +314,7 @@ class EchoConnection
     const now = Date.now();
     this.lastActiveAt = now;
     this.#traffic.received(bytes);
+    this.#unread.received(bytes);
     const broken = this.#limits.broken(bytes, now);
     if (broken) return this.#breached(broken);
     if (this.#options.relay) return this.#options.relay.received(data, bytes);
@@ -333,6 +335,7 @@ class EchoConnection
   #discard(data: string | ArrayBuffer): void {
     const bytes = payloadBytes(data);
     letGo(data, bytes);
+    this.#unread.received(bytes);
     // Seen, for the overload watch's count of what the app never saw.
     this.#traffic.bytesDiscarded += bytes;
     if (!this.#close?.awaitingAnswer) return;

@@ -17,7 +17,12 @@
  */
 import type { Backlogged, MemoryGuard } from "../admission/memory_guard.ts";
 import type { LimitReason } from "../limits.ts";
-import { BACKLOG_CHECK_BYTES, memoryCharge, SentFrames } from "./backlog.ts";
+import {
+  BACKLOG_CHECK_BYTES,
+  heldReadBytes,
+  memoryCharge,
+  SentFrames,
+} from "./backlog.ts";
 import { HELD_ABORT_AFTER_MS, type HeldSockets } from "./held_sockets.ts";
 
 /** Options for {@link UnreadEchoes}. */
@@ -46,6 +51,8 @@ export class UnreadEchoes {
   #released = false;
   /** Handed to `HeldSockets`, which has not released it yet. */
   #inKernelHold = false;
+  /** What Deno keeps for the largest message received (`heldReadBytes`). */
+  #heldRead = 0;
 
   constructor(
     socket: WebSocket,
@@ -96,8 +103,19 @@ export class UnreadEchoes {
   check(): boolean {
     this.#sent.checked();
     const backlog = this.bytes();
-    this.#options.memory.charge(this.#owner, memoryCharge(backlog));
+    this.#options.memory.charge(this.#owner, this.#charge(backlog));
     return backlog > this.#options.maxBufferedBytes;
+  }
+
+  /**
+   * A message of `bytes` arrived: what Deno keeps for it from now on
+   * (`heldReadBytes`) is charged once it is the largest yet.
+   */
+  received(bytes: number): void {
+    const held = heldReadBytes(bytes);
+    if (held <= this.#heldRead || this.#released) return;
+    this.#heldRead = held;
+    this.#options.memory.charge(this.#owner, this.charge());
   }
 
   /**
@@ -112,9 +130,22 @@ export class UnreadEchoes {
       this.#options.queuedBytes();
   }
 
-  /** The charge for the memory guard: the backlog plus messages in flight. */
+  /**
+   * The charge for the memory guard: the backlog plus messages in flight,
+   * and what Deno keeps for the largest message received.
+   */
   charge(): number {
-    return memoryCharge(this.bytes());
+    return this.#charge(this.bytes());
+  }
+
+  /**
+   * The message in flight once behind (`memoryCharge`) sits in the read
+   * buffer Deno keeps: counted once, as the larger of the two.
+   */
+  #charge(backlog: number): number {
+    if (this.#released) return 0;
+    const inFlight = memoryCharge(backlog) - backlog;
+    return backlog + Math.max(inFlight, this.#heldRead);
   }
 
   /**
