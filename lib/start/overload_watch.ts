@@ -3,7 +3,8 @@
  * what the app cannot count (the holes below it in Deno 2.9, issue #20),
  * acts in steps, and reports each one:
  *
- * 1. Detect, ten times a second (`overload_signals.ts`): RSS growing while
+ * 1. Detect, ten times a second, three while the process is quiet
+ *    (`QUIET_SAMPLE_MS`; `overload_signals.ts`): RSS growing while
  *    the connections' bytes do not (endless fragments), the event loop late
  *    while messages do not flow (control-frame floods), upgrades whose
  *    socket never opens (reset by the client: a descriptor Deno leaks), the
@@ -55,7 +56,12 @@ import { OverloadSignals, type Sample } from "./overload_signals.ts";
 import { type ProcessReaders, takeSample } from "./process_sample.ts";
 import { WatchdogArming } from "./watchdog_arming.ts";
 import { kernelCounts } from "./socket_bytes.ts";
-import { LISTENER_DOWN_LIMIT_MS, SAMPLE_MS } from "./overload_watch_options.ts";
+import {
+  LISTENER_DOWN_LIMIT_MS,
+  QUIET_RSS_GROWTH_BYTES,
+  QUIET_SAMPLE_MS,
+  SAMPLE_MS,
+} from "./overload_watch_options.ts";
 
 /** Samples the process and acts on incidents; `dispose()` stops it. */
 export class OverloadWatch {
@@ -65,8 +71,15 @@ export class OverloadWatch {
   readonly #readers: ProcessReaders;
   readonly #leaks = new UpgradeLeaks();
   readonly #fdLimit: OpenFileLimit | "unknown";
-  #ticks = 0;
+  /** When the leak and unanswered-close checks last ran (`performance.now()`). */
+  #checkedAt = performance.now();
   #due = 0;
+  /** The interval to the next sample: {@link SAMPLE_MS} or {@link QUIET_SAMPLE_MS}. */
+  #everyMs = SAMPLE_MS;
+  /** The sample before {@link #last}: with it, whether nothing moved. */
+  #beforeLast: Sample | undefined;
+  /** False until the watchdog thread is started or known off. */
+  #armed = false;
   /** Cancels the next sample (a core timer: `core_timer.ts`). */
   #cancelTick: Cancel | undefined;
   #last: Sample | undefined;
@@ -133,10 +146,40 @@ export class OverloadWatch {
     this.#services.overload.watching = false;
   }
 
+  /**
+   * How long the watch waits between samples now, in ms: {@link SAMPLE_MS},
+   * or {@link QUIET_SAMPLE_MS} while the process is quiet.
+   */
+  get sampleEveryMs(): number {
+    return this.#everyMs;
+  }
+
   #schedule(now: number): void {
-    this.#due = now + SAMPLE_MS;
+    this.#everyMs = this.#quiet() ? QUIET_SAMPLE_MS : SAMPLE_MS;
+    this.#due = now + this.#everyMs;
     // Keeps the process alive until `dispose()`, which shutdown calls.
-    this.#cancelTick = after(SAMPLE_MS, () => this.#tick());
+    this.#cancelTick = after(this.#everyMs, () => this.#tick());
+  }
+
+  /**
+   * Quiet: nothing held and nothing moved between the last two samples, no
+   * incident under way, the listener up and the watchdog thread started.
+   */
+  #quiet(): boolean {
+    const [before, last] = [this.#beforeLast, this.#last];
+    if (!before || !last || !this.#armed) return false;
+    const { registry, metrics, listener } = this.#services;
+    return registry.openCount === 0 && metrics.connectionsOpen === 0 &&
+      metrics.streamsOpen === 0 && listener.downSince === undefined &&
+      !this.#incidents.acting && !this.#incidents.failing &&
+      last.requests === before.requests &&
+      last.connectionChanges === before.connectionChanges &&
+      last.messagesIn === before.messagesIn &&
+      last.messagesOut === before.messagesOut &&
+      last.bytesIn === before.bytesIn && last.bytesOut === before.bytesOut &&
+      // Under `deno serve` the other workers' clients grow the same RSS.
+      last.usedBytes === before.usedBytes &&
+      last.rssBytes - before.rssBytes < QUIET_RSS_GROWTH_BYTES;
   }
 
   #tick(): void {
@@ -159,6 +202,7 @@ export class OverloadWatch {
       delayMs,
       last,
     });
+    this.#beforeLast = last;
     this.#last = sample;
     this.#watch(now);
     this.#settledAt = this.#lastAt;
@@ -182,7 +226,9 @@ export class OverloadWatch {
       void this.#incidents.recycleFor(cause);
       return;
     }
-    if (++this.#ticks % 10 === 0) {
+    // Once a second, whatever the interval.
+    if (now - this.#checkedAt >= 1000) {
+      this.#checkedAt = now;
       this.#checkLeaks();
       this.#checkUnanswered();
     }
@@ -191,6 +237,7 @@ export class OverloadWatch {
   /** Beats the watchdog (the loop turned), or starts it when due. */
   #watch(now: number): void {
     const step = this.#watchdog.tick(now);
+    this.#armed = step !== "waiting";
     if (typeof step === "object") {
       const message = `RSS watchdog not started: ${step.unavailable}`;
       this.#services.log({ event: "error", message });

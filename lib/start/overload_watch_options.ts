@@ -93,6 +93,24 @@ export interface OverloadWatchOptions {
 
 /** How often the watch samples, in ms: 400 MiB/s moves 40 MiB between two. */
 export const SAMPLE_MS = 100;
+/**
+ * How often it samples while the process is quiet: no connection, stream or
+ * upgrade held, and nothing received, sent, opened or closed between its
+ * last two samples, nor RSS grown past {@link QUIET_RSS_GROWTH_BYTES}
+ * (`OverloadWatch`), in ms. Each sample wakes the process:
+ * at {@link SAMPLE_MS} the samples were most of an idle service's CPU, 8.6
+ * ms a second (BENCHMARKS.md, issue #23). Anything an attack needs (a
+ * request, a connection) ends the quiet at the next sample, so detection
+ * starts at most this much later than at {@link SAMPLE_MS}; the watchdog
+ * thread's beat stays well inside `HELD_MS` (1 s, `rss_watchdog.ts`).
+ */
+export const QUIET_SAMPLE_MS = 300;
+/**
+ * RSS growth between two samples that still counts as quiet, in bytes: a
+ * collection's worth; more ends the quiet (another worker's clients, or
+ * memory nobody counts).
+ */
+export const QUIET_RSS_GROWTH_BYTES = 1024 * 1024;
 /** How long a listener may stay down before the process gives up, in ms. */
 export const LISTENER_DOWN_LIMIT_MS = 30_000;
 /** How long `/healthz` says 503 before the process exits, in ms. */
