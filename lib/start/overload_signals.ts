@@ -7,7 +7,9 @@
  * - `uncounted_memory`: RSS near MAX_RSS_BYTES and growing while neither
  *   the bytes the connections account for nor the payload moved do (Deno
  *   collecting an endless fragmented message: 150-400 MiB/s per attacker,
- *   issue #20).
+ *   issue #20), within one window or, where the listener can be recycled,
+ *   over a run of windows that each grew (a slow attacker, or one a busy
+ *   machine slows).
  * - `event_loop_stall`: the event loop late by EVENT_LOOP_STALL_MS on
  *   average for about a second, or the process busy for two, using the CPU
  *   (not paused by its host), while messages and plain requests do not
@@ -70,7 +72,11 @@ export const NEAR_GROWTH_SHARE = 0.03;
  * for the limit would let RSS overshoot by seconds of growth.
  */
 export const EARLY_SHARE = 0.5;
-/** Uncounted growth within {@link WINDOW_MS} that trips early (32 MiB at 400 MiB). */
+/**
+ * Uncounted growth within {@link WINDOW_MS} that trips early (32 MiB at 400
+ * MiB); where early trips are on, also growth since the run of growing
+ * windows began ({@link OverloadSignals}' growth base).
+ */
 export const EARLY_GROWTH_SHARE = 0.08;
 /** How far back the detectors look, in ms. */
 export const WINDOW_MS = 2000;
@@ -127,6 +133,14 @@ export class OverloadSignals {
   #calmFrom = -Infinity;
   /** The sample before the first troubled one since the latest calm one. */
   #troubleFrom: number | undefined;
+  /**
+   * The first sample of the first of the current run of windows that each
+   * grew by {@link CALM_GROWTH_SHARE} or more nobody accounts for: growth
+   * spread over several windows is one growth (a split endless message at
+   * load average 25 grew RSS 64 -> 79 MiB over samples 2-3.5 s apart, each
+   * window under the line, and stopped: no incident in 45 s, issue #20).
+   */
+  #growthFrom: Sample | undefined;
   #lastAt = -Infinity;
 
   constructor(limits: SignalLimits) {
@@ -153,6 +167,7 @@ export class OverloadSignals {
       : this.#stalled(sample, previous) || this.#busy(sample)
       ? "event_loop_stall"
       : undefined;
+    this.#trackGrowth(first, sample);
     // The trouble began after the last sample that showed none.
     if (cause || this.#troubled(sample)) {
       this.#troubleFrom ??= previous?.at ?? sample.at;
@@ -200,23 +215,69 @@ export class OverloadSignals {
     this.#cpuShare = undefined;
     this.#late = undefined;
     this.#troubleFrom = undefined;
+    this.#growthFrom = undefined;
   }
 
   /**
-   * RSS grew within the window by more than the connections account for,
-   * more than the payload moved meanwhile and more than the connections
-   * opened and closed meanwhile cost ({@link CONNECTION_BYTES} each): messages still
-   * arriving and the garbage of finished echoes are not counted by the guard
-   * but are moved bytes, while an endless fragmented message never
-   * completes, so moves none.
+   * After the watch's own work (starting the RSS watchdog thread: its
+   * isolate held the loop, used CPU and adds `ownBytes` to RSS): forgets
+   * the samples like {@link reset}, but keeps the growth under way since
+   * before it, less `ownBytes`. Forgetting it let an attack whose first
+   * fragments came before the start go unseen (10 MiB of a split attack's
+   * growth dropped at one start, issue #20).
+   */
+  restart(ownBytes: number): void {
+    const growthFrom = this.#growthFrom;
+    const troubleFrom = this.#troubleFrom;
+    this.reset();
+    if (!growthFrom) return;
+    this.#growthFrom = {
+      ...growthFrom,
+      rssBytes: growthFrom.rssBytes + ownBytes,
+    };
+    this.#troubleFrom = troubleFrom;
+  }
+
+  /**
+   * RSS grew within the window, or where early trips are on since the run
+   * of growing windows began ({@link #growthFrom}), by more than the
+   * connections account for, more than the payload moved meanwhile and
+   * more than the connections opened and closed meanwhile cost
+   * ({@link CONNECTION_BYTES} each): messages still arriving and the
+   * garbage of finished echoes are not counted by the guard but are moved
+   * bytes, while an endless fragmented message never completes, so moves
+   * none.
    */
   #memoryTripped(sample: Sample): boolean {
     const max = this.#limits.maxRssBytes;
-    const from = this.#limits.earlyTrip === false ? NEAR_SHARE : EARLY_SHARE;
-    if (max === 0 || sample.rssBytes < max * from) return false;
-    const uncounted = uncountedGrowth(this.#samples[0]!, sample);
+    const early = this.#limits.earlyTrip !== false;
+    if (
+      max === 0 || sample.rssBytes < max * (early ? EARLY_SHARE : NEAR_SHARE)
+    ) {
+      return false;
+    }
     const near = sample.rssBytes >= max * NEAR_SHARE;
-    return uncounted >= max * (near ? NEAR_GROWTH_SHARE : EARLY_GROWTH_SHARE);
+    const line = max * (near ? NEAR_GROWTH_SHARE : EARLY_GROWTH_SHARE);
+    // Where the only action is ending the process, one window only.
+    const growthFrom = early ? this.#growthFrom : undefined;
+    return uncountedGrowth(this.#samples[0]!, sample) >= line ||
+      (growthFrom !== undefined && uncountedGrowth(growthFrom, sample) >= line);
+  }
+
+  /**
+   * Keeps {@link #growthFrom}: set at the first window (from `first` to
+   * `sample`) that grew by {@link CALM_GROWTH_SHARE} or more nobody
+   * accounts for, cleared by one spanning {@link CALM_SPAN_MS} that grew
+   * less.
+   */
+  #trackGrowth(first: Sample, sample: Sample): void {
+    const max = this.#limits.maxRssBytes;
+    if (max === 0) return;
+    if (uncountedGrowth(first, sample) >= max * CALM_GROWTH_SHARE) {
+      this.#growthFrom ??= first;
+    } else if (sample.at - first.at >= CALM_SPAN_MS) {
+      this.#growthFrom = undefined;
+    }
   }
 
   /**

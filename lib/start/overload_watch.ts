@@ -55,6 +55,7 @@ import { type OpenFileLimit, readOpenFileLimit } from "./fd_limit.ts";
 import { OverloadSignals, type Sample } from "./overload_signals.ts";
 import { type ProcessReaders, takeSample } from "./process_sample.ts";
 import { WatchdogArming } from "./watchdog_arming.ts";
+import { WATCHDOG_THREAD_BYTES } from "./rss_watchdog.ts";
 import { kernelCounts } from "./socket_bytes.ts";
 import {
   LISTENER_DOWN_LIMIT_MS,
@@ -243,11 +244,12 @@ export class OverloadWatch {
       this.#services.log({ event: "error", message });
     } else if (step === "started" || step === "aborted") {
       this.#services.overload.watchdog = true;
-      // Making its isolate held this thread and used CPU (120-240 ms at
-      // load average 24): the watch's own doing, not the clients'. After
-      // an abort the held loop and the memory are gone with the attacker:
-      // no recycle for them.
-      this.#signals.reset();
+      // Making its isolate held this thread, used CPU (120-240 ms at load
+      // average 24) and grew RSS: the watch's own doing, not the clients'.
+      // After an abort the held loop and the memory are gone with the
+      // attacker: no recycle for them.
+      if (step === "started") this.#signals.restart(WATCHDOG_THREAD_BYTES);
+      else this.#signals.reset();
       this.#skipNext = true;
     }
   }

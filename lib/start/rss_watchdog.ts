@@ -96,6 +96,13 @@ export const HELD_MS = 1000;
  */
 export const ARM_AFTER_MS = 300;
 /**
+ * What the thread adds to the process's RSS once started, in bytes: its
+ * isolate, 14-17 MiB measured (BENCHMARKS thirteenth round, "RSS
+ * settled"). The overload watch does not take it for a client's doing
+ * (`OverloadSignals.restart`).
+ */
+export const WATCHDOG_THREAD_BYTES = 16 * 1024 * 1024;
+/**
  * Where the thread may abort connections, how far past MAX_RSS_BYTES RSS
  * may still go with the loop held before it ends the process, as a share
  * of it: an abort at MAX_RSS_BYTES that did not free enough

@@ -126,3 +126,59 @@ Deno.test("OverloadSignals: memory growth is an incident only when nothing accou
     assert.equal(signals.add(sample(100, { rssBytes: 9000 * MiB })), undefined);
   });
 });
+
+Deno.test("OverloadSignals: growth spread over windows that each grew is one growth", async (t) => {
+  // The split fragments test's: the early trip from 72 MiB, 11.5 MiB of
+  // growth within a window, a window calm under 2.9 MiB.
+  const limits = { maxRssBytes: 144 * MiB, stallMs: 300 };
+  /** RSS in MiB at each `at` (ms). */
+  const feed = (signals: OverloadSignals, steps: Array<[number, number]>) =>
+    steps.map(([at, rss]) => signals.add(sample(at, { rssBytes: rss * MiB })));
+  await t.step(
+    "growth under the line in every window (samples 2.5 s apart on a busy machine) trips once it adds up",
+    () => {
+      const signals = new OverloadSignals(limits);
+      const causes = feed(signals, [[0, 60], [2500, 67], [5000, 74]]);
+      assert.deepEqual(causes, [undefined, undefined, "uncounted_memory"]);
+    },
+  );
+  await t.step("a calm window between starts the count again", () => {
+    const signals = new OverloadSignals(limits);
+    const flat: Array<[number, number]> = Array.from(
+      { length: 21 },
+      (_, i) => [2600 + 100 * i, 67],
+    );
+    const causes = feed(signals, [[0, 60], [2500, 67], ...flat, [7100, 74]]);
+    assert.ok(causes.every((cause) => cause === undefined), String(causes));
+  });
+  await t.step(
+    "without a recycle (deno serve: the action is exit) one window only",
+    () => {
+      const serve = new OverloadSignals({ ...limits, earlyTrip: false });
+      // Near the limit (from 129.6 MiB) a window trips at 4.3 MiB.
+      const causes = feed(serve, [
+        [0, 124],
+        [2500, 128],
+        [5000, 132],
+        [7500, 136],
+      ]);
+      assert.ok(causes.every((cause) => cause === undefined), String(causes));
+    },
+  );
+  await t.step(
+    "the watchdog thread's start keeps the growth under way and leaves out its own bytes",
+    () => {
+      const attacked = new OverloadSignals(limits);
+      feed(attacked, [[0, 60], [1000, 66]]);
+      attacked.restart(16 * MiB);
+      const causes = feed(attacked, [[1100, 82], [1200, 88]]);
+      assert.deepEqual(causes, [undefined, "uncounted_memory"]);
+      // The thread's isolate alone, arriving over a few samples.
+      const idle = new OverloadSignals(limits);
+      feed(idle, [[0, 60], [1000, 66]]);
+      idle.restart(16 * MiB);
+      const own = feed(idle, [[1100, 74], [1200, 80], [1300, 82]]);
+      assert.ok(own.every((cause) => cause === undefined), String(own));
+    },
+  );
+});
