@@ -237,7 +237,7 @@ browserTest(
 );
 
 browserTest(
-  "at 390 px and 1280 px the close fields line up and Name with Save stays on the Send row",
+  "at 390 px and 1280 px the close fields line up and Name with Save stays on the Send row; at 320 px Name fills its own row",
   async (t, browser, server) => {
     for (const viewport of [PHONE, DESKTOP]) {
       await t.step(`${viewport.width} px`, async () => {
@@ -274,5 +274,25 @@ browserTest(
         await context.close();
       });
     }
+    await t.step(
+      "320 px: Name, on a row of its own, starts at the row's left",
+      async () => {
+        const { page, context } = await openDemo(browser, server, {
+          viewport: { width: 320, height: 640 },
+        });
+        const send = await page.locator("#send-text").boundingBox();
+        const name = await page.locator("#save-name").boundingBox();
+        const save = await page.locator("#save").boundingBox();
+        assert.ok(send && name && save, "Send, Name and Save are shown");
+        assert.ok(name.y >= send.y + send.height, "Name is on the next row");
+        // It was right-aligned at most 12rem wide: a 24 px blank before it.
+        assert.ok(
+          Math.abs(name.x - send.x) <= 1,
+          `Name starts at ${name.x}, Send at ${send.x}`,
+        );
+        assert.ok(Math.abs(name.y - save.y) < 2, "Save stays beside Name");
+        await context.close();
+      },
+    );
   },
 );
