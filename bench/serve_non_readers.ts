@@ -24,6 +24,9 @@ const [seconds = 12, nonReaders = 64] = Deno.args.map(Number);
 const extra = JSON.parse(Deno.env.get("EXTRA") ?? "{}");
 const port = freePort();
 await using running = await startService({
+  // As `deno task serve` has it: the watch reads and aborts the sockets
+  // of this port (`ss`), and read none with the default one.
+  PORT: String(port),
   BIND_ADDRESS: "127.0.0.1",
   LOG_FORMAT: "json",
   MAX_RSS_BYTES: String(300 * MiB),

@@ -18,8 +18,10 @@ import {
   findSuspects,
   IN_FLIGHT_REASON,
   leftToGuard,
+  leftToOtherWorker,
   NOT_A_FLOOD,
   notAFlood,
+  OTHER_WORKER_REASON,
   readKernel,
   SECOND_READING_REASON,
   SECOND_READINGS,
@@ -232,7 +234,13 @@ export class IncidentActions {
     }
     const recycle = this.#options.recycle;
     if (!recycle) {
-      // Under `deno serve` only the process can free what Deno collects.
+      // Under `deno serve` only the process can free what Deno collects,
+      // unless it is another worker's to free.
+      if (leftToOtherWorker(cause, suspects, rssBytes, config)) {
+        const record = this.record(cause, "reported", [], 0, suspects);
+        record.reason = OTHER_WORKER_REASON;
+        return this.#reported(record);
+      }
       const action = cause === "uncounted_memory" ? "exit" : "reported";
       const record = this.record(cause, action, struck, 0, suspects);
       if (action === "exit") return this.fail(record, cause);

@@ -35,6 +35,7 @@ import {
   type SocketBytesReading,
 } from "./socket_bytes.ts";
 import type { IncidentCause } from "../metrics.ts";
+import { RSS_MARGIN_SHARE } from "./rss_watchdog.ts";
 
 /** A reading of the kernel's count with when it began, or why there is none. */
 export type KernelReading =
@@ -277,4 +278,28 @@ export function leftToGuard(
 ): boolean {
   return cause === "uncounted_memory" && suspects.noneUnseen &&
     rssBytes < config.maxRssBytes;
+}
+
+/** The reason logged for uncounted growth a `deno serve` worker leaves to another. */
+export const OTHER_WORKER_REASON =
+  "no connection of this worker past its unseen allowance (kernel count): the memory is another worker's to free";
+
+/**
+ * True when a worker that cannot recycle (`deno serve`) should leave
+ * uncounted growth to the other workers instead of ending the process: the
+ * kernel's count covers every connection of its own and puts none past its
+ * allowance, and RSS is under MAX_RSS_BYTES plus `RSS_MARGIN_SHARE` (past
+ * it, nobody has freed it in time: the process ends). Every worker reads
+ * the process's RSS: a worker holding only a bystander ended the process
+ * at 279 MB while the worker holding the attacker was aborting it at 269
+ * (MAX_RSS_BYTES 256 MiB, `tests/start/serve_abort_test.ts`).
+ */
+export function leftToOtherWorker(
+  cause: IncidentCause,
+  suspects: Suspects,
+  rssBytes: number,
+  config: Pick<Services["config"], "maxRssBytes">,
+): boolean {
+  return cause === "uncounted_memory" && suspects.noneUnseen &&
+    rssBytes < config.maxRssBytes * (1 + RSS_MARGIN_SHARE);
 }

@@ -75,6 +75,9 @@ Deno.test({
   async fn() {
     const port = freePort();
     const running = await startService({
+      // As `deno task serve` has it: the watch reads and aborts the sockets
+      // of this port (`ss`), and read none with the default one.
+      PORT: String(port),
       BIND_ADDRESS: "127.0.0.1",
       LOG_FORMAT: "json",
       MAX_RSS_BYTES: String(MAX_RSS),
