@@ -15,6 +15,7 @@ import type { MemoryGuard } from "./memory_guard.ts";
 import { refuse } from "./refuse.ts";
 import type { ConnectionRegistry, Lease, NoSlot } from "./slots.ts";
 import type { SuspectList } from "./suspects.ts";
+import type { OverloadState } from "../services.ts";
 import { clientIp, clientKey } from "./client_ip.ts";
 
 /**
@@ -102,6 +103,11 @@ export interface AdmissionServices {
   memory: MemoryGuard;
   /** Addresses refused for being silent at repeated overload incidents. */
   suspects: SuspectList;
+  /**
+   * The overload watch's state: once it has decided the process must end
+   * (`failing`), newcomers are refused as when stopping.
+   */
+  overload?: Pick<OverloadState, "status">;
 }
 
 /**
@@ -183,6 +189,12 @@ function decide<Taken extends object>(
     const refused = refusal("suspect", { client: key, seconds });
     refused.headers["Retry-After"] = String(seconds);
     return refused;
+  }
+  // The process ends shortly (`overload_watch.ts`): an upgrade admitted
+  // now would be closed within seconds, and one reset now leaks a
+  // descriptor that only the ending frees.
+  if (services.overload?.status === "failing" && !registry.shuttingDown) {
+    return capacityRefusal("shutting_down", client.key, config);
   }
   // Stopping wins over shedding, as the registry's own check comes first.
   if (memory.shedding && !registry.shuttingDown) {

@@ -139,6 +139,8 @@ Deno.test(
           return failingAt !== undefined || child.exited();
         }, "no 503 failing");
         assert.ok(failingAt, `exited unseen: ${child.stdout()}`);
+        // Newcomers are refused meanwhile: nothing to leak, nothing to drop.
+        assert.equal(await upgradeFrom(child.port, "127.0.26.1"), 503);
         // One request at a time until the exit: 503 all along.
         let lastFailingAt = failingAt;
         const deadline = failingAt + LEAK_EXIT_NOTICE_MS + 20_000;
