@@ -27,7 +27,7 @@ type Connections = Parameters<typeof abortedKeys>[0];
 
 /** The reason an incident answered by {@link abortAttackers} gives. */
 export const KERNEL_ABORT_REASON =
-  "the kernel's count named every attacking connection (bytes the app never saw past each one's allowance): they were aborted (ss -K), the other clients kept theirs";
+  "the kernel's count named every attacking connection (bytes the app never saw past each one's allowance, or its address's or network's total past theirs): they were aborted (ss -K), the other clients kept theirs";
 
 /** What {@link abortAttackers} did. */
 export interface AttackersAborted {
@@ -38,10 +38,14 @@ export interface AttackersAborted {
 }
 
 /**
- * Aborts `suspects.over` (the connections struck on the kernel's count)
- * when they are the whole attack: every key in `suspects.struck` is one of
- * theirs. Nothing is tried without an `abort`, without such connections,
- * or when a key was struck otherwise.
+ * Aborts the connections struck on the kernel's count when they are the
+ * whole attack: `suspects.over` (each past its own allowance) and
+ * `suspects.split.over` (those that brought part of an address's or
+ * network's total past its allowance: an attack split below each
+ * connection's, whose bystanders on other addresses keep their
+ * connections), when every key in `suspects.struck` is one of theirs.
+ * Nothing is tried without an `abort`, without such connections, or when
+ * a key was struck otherwise (by timing, or a close left unanswered).
  *
  * @returns What was aborted (`short` says why it did not take every one:
  * the kernel refused, `ss` could not run), or undefined when nothing was
@@ -52,16 +56,20 @@ export function abortAttackers(
   abort: SyncSocketAbort | undefined,
   suspects: Suspects,
 ): AttackersAborted | undefined {
-  if (!abort || suspects.over.length === 0) return undefined;
-  const named = new Set(abortedKeys(services, suspects.over));
+  const peers = [...suspects.over, ...suspects.split.over];
+  if (!abort || peers.length === 0) return undefined;
+  const named = new Set([
+    ...abortedKeys(services, suspects.over),
+    ...suspects.split.keys,
+  ]);
   if (suspects.struck.some((key) => !named.has(key))) return undefined;
-  const answer = abort.abortSync(suspects.over);
+  const answer = abort.abortSync(peers);
   if ("unavailable" in answer) return { aborted: 0, short: answer.unavailable };
   if (answer.left.size === 0) return { aborted: answer.aborted };
   return {
     aborted: answer.aborted,
     short: answer.refused ??
-      `${answer.left.size} of ${suspects.over.length} not aborted`,
+      `${answer.left.size} of ${peers.length} not aborted`,
   };
 }
 

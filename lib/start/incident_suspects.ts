@@ -114,6 +114,12 @@ export interface Suspects {
    */
   over: Deno.NetAddr[];
   /**
+   * The keys struck on their address's or network's split total, their
+   * connections that brought part of it (`overload_attribution.ts`): what
+   * an abort takes from a split attack.
+   */
+  split: { keys: string[]; over: Deno.NetAddr[] };
+  /**
    * How the kernel's count went: `read N sockets`, or why there was none
    * (then every connection was judged by timing).
    */
@@ -227,6 +233,7 @@ export function findSuspects(
     struck,
     unseen: found.unseen,
     over: found.over,
+    split: found.split,
     noneUnseen: "bytes" in reading && found.timed === 0 &&
       Object.keys(found.unseen).length === 0,
     kernel: "bytes" in reading

@@ -178,6 +178,16 @@ export interface Attribution {
    * allowance: what aborting them (`ss -K`) takes from the attack.
    */
   over: Deno.NetAddr[];
+  /**
+   * The keys (addresses, networks) struck on their split totals
+   * ({@link SplitTotals}), and their connections that brought part of it:
+   * what aborting them takes from an attack split below each connection's
+   * allowance: every connection of an address struck, and of a network
+   * struck those that brought anything past their split allowance, still
+   * sending or not (the key is struck on what they brought past a message
+   * in flight each).
+   */
+  split: { keys: string[]; over: Deno.NetAddr[] };
   /** Connections the kernel's count did not cover: judged by timing. */
   timed: number;
   /**
@@ -331,13 +341,16 @@ export function attribute(
   }
   const brought: Record<string, number> = {};
   let pending: string[] = [];
+  const splitStruck: Attribution["split"] = { keys: [], over: [] };
   if (kernel) {
     const one = kernel.inFlightBytes + UNSEEN_ALLOWANCE.bytes;
     const found = split.over(one, struck, clock.brought ?? (() => 0));
     for (const [key, total] of found.struck) {
       struck.add(key);
       unseen[key] = total;
+      splitStruck.keys.push(key);
     }
+    splitStruck.over = found.peers;
     Object.assign(brought, found.brought);
     pending = found.pending;
   }
@@ -356,6 +369,7 @@ export function attribute(
     vouched: [...flowing],
     unseen,
     over: overPeers,
+    split: splitStruck,
     timed,
     brought,
     pending,

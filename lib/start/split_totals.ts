@@ -24,7 +24,9 @@ export const SPLIT_NETWORK_SHARE = NETWORK_SHARE;
  * `overload_attribution.ts`), and the payload
  * the app saw from them (`seen`); `fresh`, of those opened since the last
  * reading remembered; `spared`, what was left out of `beyond` as messages in
- * flight of connections still sending.
+ * flight of connections still sending; `peers`, the connections that
+ * brought anything past their split allowance, and `all`, every one (what
+ * aborting a struck network, and a struck address, takes).
  */
 export class SplitTotals {
   readonly #keys = new Map<string, Total>();
@@ -47,6 +49,13 @@ export class SplitTotals {
       freshBeyond: part.fresh ? bytes : 0,
       freshSeen: part.fresh ? seen : 0,
       spared: all - bytes,
+      // Still sending counts: once its key is struck on what its
+      // connections brought past a message in flight each, a split
+      // attacker's connections mid-message look like uploads (an abort that
+      // left 26 of 32 had them hold the loop past the bystander's 5 s while
+      // they finished, and the growth went unseen while the watch settled).
+      peers: all > 0 && activity.peer ? [activity.peer] : [],
+      all: activity.peer ? [activity.peer] : [],
     });
   }
 
@@ -58,8 +67,13 @@ export class SplitTotals {
    * large messages at once has most of its bytes seen), now or, with what
    * `earlier` readings remember of it, by its fresh connections, and
    * struck only while it brings some now. With the rest, what each one's
-   * fresh connections brought, to remember, and those past the line only
-   * with what was spared (`pending`).
+   * fresh connections brought, to remember, those past the line only
+   * with what was spared (`pending`), and the connections an abort takes
+   * (`peers`): every one of an address struck (the attacker's; a client
+   * behind the same address is cut with it, as a recycle would close it),
+   * and of a network struck, those of its addresses that brought anything
+   * past their split allowance (a neighbour that exchanges messages keeps
+   * its connection).
    */
   over(
     one: number,
@@ -69,12 +83,19 @@ export class SplitTotals {
     struck: Map<string, number>;
     brought: Record<string, number>;
     pending: string[];
+    peers: Deno.NetAddr[];
   } {
     const found = new Map<string, number>();
+    const peers: Deno.NetAddr[] = [];
     const brought: Record<string, number> = {};
     const pending: string[] = [];
     const networks = new Map<string, Total>();
-    const judge = (key: string, total: Total, limit: number) => {
+    const judge = (
+      key: string,
+      total: Total,
+      limit: number,
+      network = false,
+    ) => {
       const now = total.beyond - total.seen;
       if (now + total.spared > limit) pending.push(key);
       if (now <= 0) return false;
@@ -82,6 +103,7 @@ export class SplitTotals {
       const judged = Math.max(now, fresh + earlier(key));
       if (judged > limit) {
         found.set(key, judged);
+        peers.push(...(network ? total.peers : total.all));
         pending.pop();
         return true;
       }
@@ -93,9 +115,9 @@ export class SplitTotals {
       addTo(networks, keyNetwork(key), total);
     }
     for (const [network, total] of networks) {
-      judge(network, total, one * SPLIT_NETWORK_SHARE);
+      judge(network, total, one * SPLIT_NETWORK_SHARE, true);
     }
-    return { struck: found, brought, pending };
+    return { struck: found, brought, pending, peers };
   }
 }
 
@@ -109,16 +131,27 @@ interface Total {
   freshBeyond: number;
   freshSeen: number;
   spared: number;
+  peers: Deno.NetAddr[];
+  all: Deno.NetAddr[];
 }
 
 /** Adds `part` to `key`'s total in `totals` (from 0). */
 function addTo(totals: Map<string, Total>, key: string, part: Total): void {
-  const total = totals.get(key) ??
-    { beyond: 0, seen: 0, freshBeyond: 0, freshSeen: 0, spared: 0 };
+  const total = totals.get(key) ?? {
+    beyond: 0,
+    seen: 0,
+    freshBeyond: 0,
+    freshSeen: 0,
+    spared: 0,
+    peers: [],
+    all: [],
+  };
   total.beyond += part.beyond;
   total.seen += part.seen;
   total.freshBeyond += part.freshBeyond;
   total.freshSeen += part.freshSeen;
   total.spared += part.spared;
+  total.peers.push(...part.peers);
+  total.all.push(...part.all);
   totals.set(key, total);
 }

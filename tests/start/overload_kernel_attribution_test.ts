@@ -42,6 +42,7 @@ const NOTHING_FOUND = {
   vouched: [],
   unseen: {},
   over: [],
+  split: { keys: [], over: [] },
   timed: 0,
   brought: {},
   pending: [],

@@ -218,6 +218,69 @@ Deno.test("attribute() spares a message in flight per connection still sending, 
   );
 });
 
+Deno.test("attribute() names the connections that make up a split total: what an abort takes", async (t) => {
+  /** `host:port` of each connection in `peers`. */
+  const named = (peers: Deno.NetAddr[]) =>
+    peers.map(({ hostname, port }) => `${hostname}:${port}`).sort();
+  await t.step(
+    "an address's 32 connections of 1.9 MiB each: all 32, none past its own allowance",
+    () => {
+      const crowd = new Crowd().add("127.60.0.1", 32, 1.9 * MiB);
+      const found = attribute(crowd.connections, clock, crowd.kernel);
+      assert.deepEqual(found.over, []);
+      assert.deepEqual(found.split.keys, ["127.60.0.1"]);
+      assert.deepEqual(named(found.split.over), [...crowd.read.keys()].sort());
+    },
+  );
+  await t.step(
+    "every connection of the struck address is taken (one still sending, one that brought only its handshake), a bystander elsewhere never",
+    () => {
+      const crowd = new Crowd().add("127.60.0.1", 32, 1.9 * MiB);
+      crowd.add("127.60.0.1", 1, 0.99 * MiB) // port 40032
+        .add("127.60.0.1", 1, 300) // port 40033
+        .add("127.0.0.3", 1, 2000, {
+          messages: 20,
+          sent: 20,
+          bytesIn: 1000,
+          lastMessageAt: NOW - 50,
+        });
+      const found = attribute(crowd.connections, clock, {
+        ...crowd.kernel,
+        sending: new Set(["127.60.0.1:40032"]),
+      });
+      assert.deepEqual(found.struck, ["127.60.0.1"]);
+      const taken = named(found.split.over);
+      assert.equal(taken.length, 34);
+      assert.ok(!taken.some((peer) => peer.startsWith("127.0.0.3:")));
+    },
+  );
+  await t.step(
+    "of a struck network, only the connections that brought part of it: a neighbour exchanging messages keeps its own",
+    () => {
+      const crowd = new Crowd();
+      for (let i = 1; i <= 16; i++) crowd.add(`127.61.0.${i}`, 1, 1.5 * MiB);
+      crowd.add("127.61.0.200", 1, 2000, {
+        messages: 20,
+        sent: 20,
+        bytesIn: 1000,
+        lastMessageAt: NOW - 50,
+      });
+      const found = attribute(crowd.connections, clock, crowd.kernel);
+      assert.deepEqual(found.split.keys, ["127.61.0.0/24"]);
+      const taken = named(found.split.over);
+      assert.equal(taken.length, 16);
+      assert.ok(!taken.some((peer) => peer.startsWith("127.61.0.200:")));
+    },
+  );
+  await t.step("under the line: none", () => {
+    const crowd = new Crowd().add("127.60.0.1", 2, MiB - 10);
+    assert.deepEqual(
+      attribute(crowd.connections, clock, crowd.kernel).split,
+      { keys: [], over: [] },
+    );
+  });
+});
+
 Deno.test("attribute() remembers what a network brought under the line at earlier readings", async (t) => {
   /** 16 addresses of 127.61.0.0/24, 0.4 MiB of empty frames each. */
   const crowd = new Crowd();
