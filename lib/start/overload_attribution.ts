@@ -353,6 +353,15 @@ export function attribute(
     splitStruck.over = found.peers;
     Object.assign(brought, found.brought);
     pending = found.pending;
+    // Messages vouch only for an address that brought no more unseen past
+    // its connections' split allowances than the app saw from them: a
+    // split attacker's "hi" on each connection, under the line at a
+    // reading, vouched for it, which cleared its strike and exempted it
+    // from its /24's refusal (four split attackers at once: one still
+    // upgraded at its third try, issue #20).
+    for (const key of flowing) {
+      if (split.unseenPastSeen(key)) flowing.delete(key);
+    }
   }
   for (const key of silent) {
     if (!clock.vouched(key)) struck.add(key);

@@ -60,6 +60,16 @@ export class SplitTotals {
   }
 
   /**
+   * True when `key`'s connections brought more past their split allowances
+   * (less a message in flight for each still sending) than the payload the
+   * app saw from them.
+   */
+  unseenPastSeen(key: string): boolean {
+    const total = this.#keys.get(key);
+    return total !== undefined && total.beyond > total.seen;
+  }
+
+  /**
    * The addresses past `one` (one connection's allowance) and then the
    * networks, counting only addresses not struck, past
    * {@link SPLIT_NETWORK_SHARE} times it: each by what it brought past the

@@ -89,6 +89,16 @@ Deno.test("attribute() adds up what an address and its network brought the app n
     },
   );
   await t.step(
+    "4 connections of one address each holding 0.3 MiB after hi: under the line, not struck, and not vouched for (its messages are no flow)",
+    () => {
+      const hi = { messages: 1, sent: 1, bytesIn: 2, lastMessageAt: NOW - 100 };
+      const crowd = new Crowd().add("127.60.0.1", 4, 0.3 * MiB, hi);
+      const found = attribute(crowd.connections, clock, crowd.kernel);
+      assert.deepEqual(found.struck, []);
+      assert.deepEqual(found.vouched, []);
+    },
+  );
+  await t.step(
     "two connections each in the middle of a 1 MiB message: under one address's allowance, not struck",
     () => {
       const crowd = new Crowd().add("127.60.0.1", 2, MiB - 10);
