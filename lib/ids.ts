@@ -1,7 +1,8 @@
 /**
  * Identifiers a user can quote back: one per server instance (shown by `/sse`
- * and `/inspect`) and one per connection (the greeting, `/inspect` and the
- * close log line), so a report can be matched to a log line.
+ * and `/inspect`) and one per connection (the greeting, `/inspect`, the
+ * 101's X-Connection-Id header and the close log line), so a report can be
+ * matched to a log line.
  *
  * @module
  */

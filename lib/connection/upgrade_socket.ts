@@ -15,9 +15,20 @@ import { serveEcho } from "./echo_connection.ts";
 import type { Admitted } from "./upgrade.ts";
 
 /**
+ * The 101's header naming the connection (`<instance>-<n>`, `lib/ids.ts`):
+ * the `id=` of its close log line, and before the dash the instance (or
+ * `deno serve --parallel` worker) that serves it, which `/inspect` reports
+ * as `server`. Every endpoint sends it, so a client that sees the handshake
+ * (curl, a proxy's log, a raw client) learns where it landed even on
+ * `/room/NAME`, which adds nothing to the WebSocket stream.
+ */
+export const CONNECTION_ID_HEADER = "x-connection-id";
+
+/**
  * Upgrades `request` with the decision's subprotocol (in the 101's
  * Sec-WebSocket-Protocol; Deno's own check would refuse a list without
- * spaces, ext/http/02_websocket.ts) and Deno's ping every
+ * spaces, ext/http/02_websocket.ts), the connection's id
+ * ({@link CONNECTION_ID_HEADER}), and Deno's ping every
  * PING_INTERVAL_SECONDS, and starts echoing on the socket (to the room
  * `relay` stands for, when given).
  *
@@ -56,6 +67,7 @@ export function upgradeAndServe(
     if (protocol) {
       upgraded.response.headers.set("sec-websocket-protocol", protocol);
     }
+    upgraded.response.headers.set(CONNECTION_ID_HEADER, admitted.id);
     serveEcho(upgraded.socket, {
       services,
       lease,

@@ -150,3 +150,20 @@ Deno.test("refused handshakes get the status for their cause and a readable body
     await closeAndWait(socket, inbox);
   });
 });
+
+Deno.test("every 101 names its connection in X-Connection-Id: the id /inspect reports, its instance before the dash", async () => {
+  await using server = startTestServer();
+  const { conn, leftover, response } = await openRawWebSocket(server.port, {
+    path: "/inspect",
+  });
+  try {
+    const report = JSON.parse(
+      new TextDecoder().decode((await readFrame(conn, { leftover })).payload),
+    );
+    const id = response.headers.get("x-connection-id");
+    assert.equal(id, report.connection);
+    assert.equal(id?.split("-")[0], report.server);
+  } finally {
+    conn.close();
+  }
+});
