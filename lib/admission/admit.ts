@@ -15,7 +15,6 @@ import type { MemoryGuard } from "./memory_guard.ts";
 import { refuse } from "./refuse.ts";
 import type { ConnectionRegistry, Lease, NoSlot } from "./slots.ts";
 import type { SuspectList } from "./suspects.ts";
-import type { OverloadState } from "../services.ts";
 import { clientIp, clientKey } from "./client_ip.ts";
 
 /**
@@ -107,7 +106,7 @@ export interface AdmissionServices {
    * The overload watch's state: once it has decided the process must end
    * (`failing`), newcomers are refused as when stopping.
    */
-  overload?: Pick<OverloadState, "status">;
+  overload?: { readonly status: "ok" | "recycling" | "failing" };
 }
 
 /**
