@@ -31,24 +31,56 @@ export const MAX_STREAM_INTERVAL_MS = 60_000;
 /** Largest `/stream` size the schema takes; MAX_MESSAGE_BYTES caps it further. */
 const MAX_STREAM_SIZE_BYTES = 64 * 1024 * 1024;
 
-function integerOption(min: number, max: number) {
-  const expected = `an integer ${min}-${max}`;
-  const digits = z.string({ error: `expected ${expected}, given once` })
-    .check(z.regex(/^\d{1,10}$/, `expected ${expected}`));
+/**
+ * An option given at most once: a repeated option arrives as an array of its
+ * values, which this refuses with `expected <what>, given once`, so that
+ * `format=raw&format=raw` says it was repeated, not that `raw` is wrong.
+ */
+function once<T extends z.ZodMiniType<unknown, string>>(
+  expected: string,
+  schema: T,
+) {
   return z.pipe(
-    z.pipe(digits, z.transform(Number)),
-    z.number().check(
-      z.minimum(min, `expected ${expected}`),
-      z.maximum(max, `expected ${expected}`),
+    z.string({ error: `expected ${expected}, given once` }),
+    schema,
+  );
+}
+
+/**
+ * A whole number `min`-`max` given once; `expected` says what is allowed
+ * when that is more than the range (a close code's gaps).
+ */
+function integerOption(
+  min: number,
+  max: number,
+  expected = `an integer ${min}-${max}`,
+) {
+  return once(
+    expected,
+    z.pipe(
+      z.pipe(
+        z.string().check(z.regex(/^\d{1,10}$/, `expected ${expected}`)),
+        z.transform(Number),
+      ),
+      z.number().check(
+        z.minimum(min, `expected ${expected}`),
+        z.maximum(max, `expected ${expected}`),
+      ),
     ),
   );
 }
 
+/** One of `values`, given once. */
+function choice<const V extends readonly [string, ...string[]]>(
+  values: V,
+  expected: string,
+) {
+  return once(expected, z.enum(values, { error: `expected ${expected}` }));
+}
+
 function flag() {
   return z.pipe(
-    z.enum(["", "1", "true", "0", "false"], {
-      error: "expected no value, 1, true, 0 or false",
-    }),
+    choice(["", "1", "true", "0", "false"], "no value, 1, true, 0 or false"),
     z.transform((value) => value === "" || value === "1" || value === "true"),
   );
 }
@@ -79,38 +111,42 @@ export function echoQuerySchema(): EchoQuerySchema {
 type EchoQuerySchema = ReturnType<typeof buildEchoQuerySchema>;
 let built: EchoQuerySchema | undefined;
 
+/** What a `code` may be, in every message about a bad one. */
+const CLOSE_CODE_EXPECTED =
+  `a close code a server may send: ${SENDABLE_CLOSE_CODES}`;
+
 function buildEchoQuerySchema() {
   return z.object({
     delay: z.optional(integerOption(0, MAX_DELAY_MS)),
-    format: z.optional(
-      z.enum(["raw", "json"], { error: "expected raw or json" }),
-    ),
+    format: z.optional(choice(["raw", "json"], "raw or json")),
     greeting: z.optional(flag()),
     close_after: z.optional(integerOption(1, MAX_CLOSE_AFTER)),
     code: z.optional(
-      integerOption(1000, 4999).check(z.refine(isSendableCloseCode, {
-        error:
-          `expected a close code a server may send: ${SENDABLE_CLOSE_CODES}`,
-      })),
+      integerOption(1000, 4999, CLOSE_CODE_EXPECTED).check(
+        z.refine(isSendableCloseCode, {
+          error: `expected ${CLOSE_CODE_EXPECTED}`,
+        }),
+      ),
     ),
     reason: z.optional(
-      z.string({ error: "expected a text, given once" }).check(z.refine(
-        (reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES,
-        { error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8` },
-      )),
+      once(
+        "a text",
+        z.string().check(z.refine(
+          (reason) => utf8ByteLength(reason) <= MAX_CLOSE_REASON_BYTES,
+          {
+            error: `expected at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8`,
+          },
+        )),
+      ),
     ),
     status: z.optional(integerOption(400, 599)),
     retry_after: z.optional(integerOption(0, MAX_RETRY_AFTER_SECONDS)),
     open_delay: z.optional(integerOption(0, MAX_OPEN_DELAY_MS)),
     count: z.optional(integerOption(1, MAX_STREAM_COUNT)),
     size: z.optional(integerOption(0, MAX_STREAM_SIZE_BYTES)),
-    type: z.optional(
-      z.enum(["text", "binary"], { error: "expected text or binary" }),
-    ),
+    type: z.optional(choice(["text", "binary"], "text or binary")),
     interval: z.optional(integerOption(0, MAX_STREAM_INTERVAL_MS)),
-    self: z.optional(
-      z.enum(["0", "1"], { error: "expected 0 or 1, given once" }),
-    ),
+    self: z.optional(choice(["0", "1"], "0 or 1")),
   }).check(z.superRefine((query, ctx) => {
     const needs = [
       ["code", "close_after"],

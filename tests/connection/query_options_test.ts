@@ -9,6 +9,28 @@ Deno.test("an invalid value of a known query option is refused with 400 naming t
     ["delay=abc", /^Invalid option "delay": expected an integer 0-10000/],
     ["delay=10001", /^Invalid option "delay": expected an integer 0-10000/],
     ["delay=1&delay=2", /^Invalid option "delay": .*given once/],
+    // Both values are valid: the message says the option was repeated.
+    [
+      "format=raw&format=raw",
+      /^Invalid option "format": expected raw or json, given once\n/,
+    ],
+    [
+      "greeting=1&greeting=1",
+      /^Invalid option "greeting": expected no value, 1, true, 0 or false, given once\n/,
+    ],
+    [
+      "close_after=1&reason=a&reason=a",
+      /^Invalid option "reason": expected a text, given once\n/,
+    ],
+    // A repeated code names the same ranges as a bad one.
+    [
+      "close_after=1&code=1000&code=1000",
+      /^Invalid option "code": expected a close code a server may send: 1000-1003, 1007-1011 or 3000-4999, given once\n/,
+    ],
+    [
+      "close_after=1&code=abc",
+      /^Invalid option "code": expected a close code a server may send: 1000-1003, 1007-1011 or 3000-4999\n/,
+    ],
     ["format=xml", /^Invalid option "format": expected raw or json/],
     ["greeting=yes", /^Invalid option "greeting": expected no value, 1/],
     ["close_after=0", /^Invalid option "close_after": expected an integer 1-/],

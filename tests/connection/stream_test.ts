@@ -239,6 +239,10 @@ Deno.test("/stream options are validated, and only /stream takes them", async (t
     ],
     ["/stream?type=json", /^Invalid option "type": expected text or binary/],
     [
+      "/stream?type=text&type=text",
+      /^Invalid option "type": expected text or binary, given once\n/,
+    ],
+    [
       "/stream?interval=60001",
       /^Invalid option "interval": expected an integer 0-60000/,
     ],
