@@ -2,10 +2,10 @@
  * Makes the pictures of the demo page, with the service as `deno task start`
  * runs it and Chromium, in English:
  *
- * - docs/screenshot.png, the README's: 1280 x 900, after a refused
- *   connection (the browser's error and close 1006 lead the stream; the
- *   explanation box goes once a connection opens), a multi-line text, a JSON
- *   message saved as "greeting", four binary bytes and a burst of 8 x 64 KiB.
+ * - docs/screenshot.png, the README's: 1280 x 900, one whole successful
+ *   session, the first thing a newcomer sees of the tool: Connect, a text, a
+ *   multi-line text, a JSON message saved as "greeting", four binary bytes,
+ *   then Send "Goodbye", which the server echoes and closes with 1000.
  * - docs/screenshot-failure.png, docs/page.md's: 390 x 844, the first screen
  *   right after Connect to a mistyped path (`/ech0`), with the box that says
  *   why in words under the stream's header, which the first picture cannot
@@ -50,12 +50,10 @@ try {
     await page.click("#connect");
     await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
   };
-  // A refused upgrade first, so its box and rows lead the stream.
-  await page.fill("#url", `ws://127.0.0.1:${service.port}/echo?status=503`);
-  await page.click("#connect");
-  await page.locator("#failure-detail", { hasText: "503" }).waitFor();
   await page.fill("#url", `ws://127.0.0.1:${service.port}/echo`);
   await connect();
+  await page.fill("#text", "hello");
+  await page.press("#text", "Enter");
   await page.fill("#text", "line one");
   await page.press("#text", "Shift+Enter");
   await page.locator("#text").pressSequentially("line two");
@@ -67,10 +65,9 @@ try {
   await page.click("#save");
   await page.fill("#hex", "de ad be ef");
   await page.click("#send-hex");
-  await page.fill("#burst-count", "8");
-  await page.click("#send-burst");
-  await page.locator("#log li.message", { hasText: "binary: " }).nth(8)
-    .waitFor();
+  await page.locator("#log li.message", { hasText: "binary: " }).waitFor();
+  await page.click("#send-goodbye");
+  await page.locator("#log li.close", { hasText: "1000" }).waitFor();
   await page.evaluate("scrollTo(0, 0)");
   await page.screenshot({ path: OUTPUT.pathname });
   console.log(`Wrote ${OUTPUT.pathname}`);
