@@ -73,6 +73,50 @@ export function abortAttackers(
   };
 }
 
+/** The reason an incident answered by {@link abortHolding} gives. */
+export const SWEEP_REASON =
+  "RSS past MAX_RSS_BYTES with connections holding bytes the app never saw and no complete message from them (an attack split below every allowance, over many networks): every one of them was aborted at once (ss -K), the clients that exchanged complete messages kept theirs";
+
+/**
+ * Aborts, in one round, the connections named on the kernel's count
+ * ({@link abortAttackers}' `over` and `split.over`) and every connection
+ * holding unseen bytes with no complete message seen
+ * (`Suspects.holding`): the answer when RSS is past MAX_RSS_BYTES and
+ * naming alone cannot keep up, an endless message split over hundreds of
+ * connections from hundreds of /24s, each far below its allowance
+ * (stranger8 F1/F2: 10-36 aborted per incident of ~400, the process
+ * killed at 1.86x MAX_RSS_BYTES). A client that sent a complete message
+ * is not among them.
+ *
+ * @returns What was aborted and the keys to strike, or undefined when
+ * there is nothing to sweep or no abort.
+ */
+export function abortHolding(
+  abort: SyncSocketAbort | undefined,
+  suspects: Suspects,
+): (AttackersAborted & { keys: string[] }) | undefined {
+  const peers = [
+    ...new Set([
+      ...suspects.over,
+      ...suspects.split.over,
+      ...suspects.holding.peers,
+    ]),
+  ];
+  if (!abort || suspects.holding.peers.length === 0) return undefined;
+  const keys = [...new Set([...suspects.struck, ...suspects.holding.keys])];
+  const answer = abort.abortSync(peers);
+  if ("unavailable" in answer) {
+    return { aborted: 0, short: answer.unavailable, keys };
+  }
+  if (answer.left.size === 0) return { aborted: answer.aborted, keys };
+  return {
+    aborted: answer.aborted,
+    keys,
+    short: answer.refused ??
+      `${answer.left.size} of ${peers.length} not aborted`,
+  };
+}
+
 /** An abort by the thread, and what the main loop read once it turned. */
 export interface ThreadIncident {
   abort: ThreadAbort;
@@ -94,8 +138,14 @@ export function restOfAttack(
 ): { keys: string[]; aborted: number } {
   const { abort, evidence, socketAbort } = incident;
   const keys = new Set(abortedKeys(services, abort.peers));
-  const taken = evidence && abortAttackers(services, socketAbort, evidence);
-  for (const key of taken ? evidence!.struck : []) keys.add(key);
+  // The thread aborts past MAX_RSS_BYTES: connections holding unseen
+  // bytes go with the named ones (`abortHolding`).
+  const swept = evidence && abortHolding(socketAbort, evidence);
+  const taken = swept ??
+    (evidence && abortAttackers(services, socketAbort, evidence));
+  for (const key of swept ? swept.keys : taken ? evidence!.struck : []) {
+    keys.add(key);
+  }
   return {
     keys: [...keys],
     aborted: abort.peers.length + (taken?.aborted ?? 0),

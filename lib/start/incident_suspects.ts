@@ -120,6 +120,11 @@ export interface Suspects {
    */
   split: { keys: string[]; over: Deno.NetAddr[] };
   /**
+   * Connections holding unseen bytes with no complete message seen, and
+   * their keys (`overload_attribution.ts` `Attribution.holding`).
+   */
+  holding: { keys: string[]; peers: Deno.NetAddr[] };
+  /**
    * How the kernel's count went: `read N sockets`, or why there was none
    * (then every connection was judged by timing).
    */
@@ -234,6 +239,7 @@ export function findSuspects(
     unseen: found.unseen,
     over: found.over,
     split: found.split,
+    holding: found.holding,
     noneUnseen: "bytes" in reading && found.timed === 0 &&
       Object.keys(found.unseen).length === 0,
     kernel: "bytes" in reading

@@ -188,6 +188,15 @@ export interface Attribution {
    * in flight each).
    */
   split: { keys: string[]; over: Deno.NetAddr[] };
+  /**
+   * Connections holding unseen bytes: not past their own allowance, but
+   * the kernel counted more than {@link SPLIT_CONNECTION_BYTES} on them
+   * and the app has had no complete message from them (a message in
+   * flight, or an endless one), with their keys. What a sweep takes when
+   * naming fell short (`incident_aborts.ts` `abortHolding`); a client that
+   * sent a complete message is never among them.
+   */
+  holding: { keys: string[]; peers: Deno.NetAddr[] };
   /** Connections the kernel's count did not cover: judged by timing. */
   timed: number;
   /**
@@ -293,6 +302,7 @@ export function attribute(
   let timed = 0;
   const split = new SplitTotals();
   const overPeers: Deno.NetAddr[] = [];
+  const holding: Attribution["holding"] = { keys: [], peers: [] };
   for (const [activity, key] of connections) {
     if (!activity) continue;
     const peer = kernel ? peerOf(kernel, activity) : undefined;
@@ -321,6 +331,13 @@ export function attribute(
       activity.lastMessageAt >= flowSince;
     if (counted !== undefined) {
       if (flows) flowing.add(key);
+      if (
+        activity.messages === 0 && activity.peer &&
+        over > SPLIT_CONNECTION_BYTES
+      ) {
+        holding.keys.push(key);
+        holding.peers.push(activity.peer);
+      }
       split.add(key, activity, {
         beyond: over - splitAllowance(activity, clock.now),
         spare: kernel!.sending?.has(peer!) ? kernel!.inFlightBytes : 0,
@@ -379,6 +396,7 @@ export function attribute(
     unseen,
     over: overPeers,
     split: splitStruck,
+    holding,
     timed,
     brought,
     pending,

@@ -43,6 +43,7 @@ const NOTHING_FOUND = {
   unseen: {},
   over: [],
   split: { keys: [], over: [] },
+  holding: { keys: [], peers: [] },
   timed: 0,
   brought: {},
   pending: [],
