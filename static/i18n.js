@@ -82,6 +82,8 @@ export const MESSAGES = {
     "invalid.regex": "Not a regular expression: {detail}",
 
     events: "Messages",
+    streamEmpty:
+      "Nothing here yet. Press Connect, then Send: each message you send (↑) and its echo (↓) appear here, between the open and the close.",
     clearLog: "Clear",
     "stream.count": "{shown} shown of {total}; the newest 1,000 are kept",
     "stream.legend": "↑ sent, ↓ received · size · local time ({zone})",
@@ -217,6 +219,9 @@ export const MESSAGES = {
     "code.goodbye": "echoed, then the server closes with 1000",
     "code.firstMessage": "the first message",
     "code.characters": "characters",
+    "code.empty":
+      "Nothing yet: press Connect and the code it runs appears here; each send() then follows it",
+    "code.afterOpen": "then, once open (readyState 1):",
     notOpen: "Not open: connect first (readyState must be 1).",
     "invalid.url": "Not a URL. Write it like ws://localhost:9998/echo.",
     "invalid.urlScheme": "A WebSocket URL starts with ws:// or wss://.",
@@ -371,6 +376,8 @@ export const MESSAGES = {
     "invalid.regex": "不是正規表示式：{detail}",
 
     events: "訊息",
+    streamEmpty:
+      "這裡還沒有訊息。按下「連線」，再按「傳送」：你傳送的每則訊息（↑）和它的回傳（↓）都會出現在這裡，在開啟與關閉之間。",
     clearLog: "清除",
     "stream.count": "顯示 {shown} 則，共 {total} 則（只保留最新的 1,000 則）",
     "stream.legend": "↑ 已傳送、↓ 已接收 · 大小 · 本地時間（{zone}）",
@@ -497,6 +504,9 @@ export const MESSAGES = {
     "code.goodbye": "回傳後，伺服器以 1000 關閉連線",
     "code.firstMessage": "第一則訊息",
     "code.characters": "個字元",
+    "code.empty":
+      "尚無內容：按下「連線」，這裡會顯示它執行的程式碼，之後每次 send() 接在後面",
+    "code.afterOpen": "接著，連線開啟後（readyState 1）：",
     notOpen: "尚未開啟：請先連線（readyState 必須是 1）。",
     "invalid.url": "這不是網址。請寫成 ws://localhost:9998/echo 這樣。",
     "invalid.urlScheme": "WebSocket 網址以 ws:// 或 wss:// 開頭。",
@@ -647,6 +657,8 @@ export const MESSAGES = {
     "invalid.regex": "不是正则表达式：{detail}",
 
     events: "消息",
+    streamEmpty:
+      "这里还没有消息。按下「连接」，再按「发送」：你发送的每条消息（↑）和它的回传（↓）都会出现在这里，在打开与关闭之间。",
     clearLog: "清除",
     "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
     "stream.legend": "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}）",
@@ -772,6 +784,9 @@ export const MESSAGES = {
     "code.goodbye": "回传后，服务器以 1000 关闭连接",
     "code.firstMessage": "第一条消息",
     "code.characters": "个字符",
+    "code.empty":
+      "尚无内容：按下「连接」，这里会显示它执行的代码，之后每次 send() 接在后面",
+    "code.afterOpen": "接着，连接打开后（readyState 1）：",
     notOpen: "尚未打开：请先连接（readyState 必须是 1）。",
     "invalid.url": "这不是网址。请写成 ws://localhost:9998/echo 这样。",
     "invalid.urlScheme": "WebSocket 网址以 ws:// 或 wss:// 开头。",

@@ -139,9 +139,56 @@ export function announce(text) {
   if (announcer.textContent !== text) announcer.textContent = text;
 }
 
-/** Shows the JavaScript for what was just done. */
-export function showCode(lines) {
+/**
+ * The code panel's program: `opening` is what Connect ran (new WebSocket and
+ * its handlers), `last` the last thing done on `ws` after it (a send, a
+ * close), so the panel always shows a whole program that runs as pasted,
+ * not only its last line (newcomer6: after Send it showed only
+ * `ws.send("hi");`). `alone` is a program of its own (a room, the handshake
+ * probe) that shows instead until the next Connect or action on `ws`.
+ */
+const program = {
+  /** @type {string[]} */ opening: [],
+  /** @type {string[]} */ last: [],
+  /** @type {string[] | undefined} */ alone: undefined,
+};
+
+function renderProgram() {
+  const { opening, last, alone } = program;
+  let lines = alone ?? [];
+  if (!alone && opening.length === 0 && last.length === 0) {
+    lines = [`// ${t("code.empty")}`];
+  } else if (!alone && opening.length > 0 && last.length > 0) {
+    lines = [...opening, "", `// ${t("code.afterOpen")}`, ...last];
+  } else if (!alone) {
+    lines = [...opening, ...last];
+  }
   $("code").textContent = lines.join("\n");
+}
+onLanguage(renderProgram);
+
+/**
+ * Shows what Connect ran (`new WebSocket` and its handlers) as the start of
+ * the program; what is done on `ws` next is shown below it.
+ */
+export function showOpeningCode(lines) {
+  program.opening = lines;
+  program.last = [];
+  program.alone = undefined;
+  renderProgram();
+}
+
+/** Shows the JavaScript for what was just done on `ws`, after its opening. */
+export function showCode(lines) {
+  program.last = lines;
+  program.alone = undefined;
+  renderProgram();
+}
+
+/** Shows a program of its own, with its own socket (a room, a probe). */
+export function showProgram(lines) {
+  program.alone = lines;
+  renderProgram();
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   clearFieldError,
   onLanguage,
   setFieldError,
-  showCode,
+  showProgram,
   startParams,
   t,
 } from "./page.js";
@@ -129,7 +129,7 @@ export function mountRoomPanel() {
       state.members = JSON.parse(event.data).members;
       render();
     });
-    showCode([
+    showProgram([
       `const room = new WebSocket("${url}");`,
       `room.onmessage = (e) => console.log("someone said", e.data);`,
       `const presence = new EventSource("/room/${room}/presence");`,

@@ -15,6 +15,7 @@ import {
   onLanguage,
   setFieldError,
   showCode,
+  showOpeningCode,
   size,
   t,
   tNodes,
@@ -184,7 +185,7 @@ export function mountConnectPanel({ connection }) {
       });
     }
     syncPageUrl();
-    showCode([
+    showOpeningCode([
       `const ws = new WebSocket(${JSON.stringify(url)}${
         protocols.length ? `, ${JSON.stringify(protocols)}` : ""
       });`,

@@ -14,7 +14,7 @@ import {
   number,
   onLanguage,
   setFieldError,
-  showCode,
+  showProgram,
   size,
   t,
 } from "../page.js";
@@ -79,7 +79,7 @@ export function mountHandshakePanel() {
         detail: url.href,
       });
     });
-    showCode([
+    showProgram([
       `const probe = new WebSocket(${JSON.stringify(url.href)}${
         checked.protocols.length ? `, ${JSON.stringify(checked.protocols)}` : ""
       });`,

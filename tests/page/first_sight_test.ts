@@ -1,0 +1,103 @@
+/**
+ * What the demo page teaches before and right after the first echo, in each
+ * language at 1280x900 and 390x844 (newcomer6 item 3): the empty Messages
+ * panel says what to do and what will appear there (it was an empty box),
+ * the code panel says what it will show (it was empty), and after a Send it
+ * shows the whole program so far: the connect, its handlers and the send
+ * (it showed only `ws.send("hi");`). Screenshots go to test-artifacts/.
+ */
+import assert from "node:assert/strict";
+import {
+  ARTIFACTS,
+  browserTest,
+  connectPage,
+  DESKTOP,
+  LANGUAGES,
+  openDemo,
+  PHONE,
+} from "./_browser.ts";
+import { MESSAGES } from "../../static/i18n.js";
+
+browserTest(
+  "the first screen says what to do, and the code panel keeps the whole program",
+  async (t, browser, server) => {
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    for (const lang of LANGUAGES) {
+      for (
+        const [width, viewport] of [["desktop", DESKTOP], [
+          "phone",
+          PHONE,
+        ]] as const
+      ) {
+        const words = MESSAGES[lang]!;
+        const shot = (what: string) =>
+          new URL(`first-sight-${lang}-${width}-${what}.png`, ARTIFACTS)
+            .pathname;
+        await t.step(`${lang} ${width}`, async (t) => {
+          const { page, context, problems } = await openDemo(browser, server, {
+            query: `?lang=${lang}`,
+            viewport,
+          });
+          const hint = page.locator("#log-empty");
+          const code = page.locator("#code");
+          await t.step(
+            "before Connect: both panels say what comes",
+            async () => {
+              await hint.waitFor();
+              assert.equal(await hint.innerText(), words.streamEmpty);
+              assert.equal(await code.innerText(), `// ${words["code.empty"]}`);
+              await page.screenshot({ path: shot("load") });
+              await page.locator("#stream-panel").screenshot({
+                path: shot("load-stream"),
+              });
+            },
+          );
+          await t.step("the hint goes with the first row", async () => {
+            await connectPage(page);
+            await hint.waitFor({ state: "hidden" });
+          });
+          await t.step(
+            "after Send the code is connect, handlers and the send",
+            async () => {
+              await page.fill("#text", "hi");
+              await page.click("#send-text");
+              await page.locator("#log li.message", { hasText: "hi" })
+                .waitFor();
+              const program = await code.innerText();
+              assert.match(program, /^const ws = new WebSocket\("ws:/);
+              assert.match(program, /\nws\.onmessage = /);
+              assert.match(program, /\nws\.onclose = /);
+              assert.ok(
+                program.endsWith(
+                  `\n\n// ${words["code.afterOpen"]}\nws.send("hi");`,
+                ),
+                program,
+              );
+              await page.locator("#code-panel").screenshot({
+                path: shot("sent-code"),
+              });
+            },
+          );
+          await t.step(
+            "Goodbye replaces the send, not the connect",
+            async () => {
+              await page.click("#send-goodbye");
+              await page.locator("#log li.close", { hasText: "1000" })
+                .waitFor();
+              const program = await code.innerText();
+              assert.match(program, /^const ws = new WebSocket\(/);
+              assert.match(program, /\nws\.send\("Goodbye"\); \/\/ /);
+              assert.doesNotMatch(program, /ws\.send\("hi"\)/);
+            },
+          );
+          await t.step("Clear brings the hint back", async () => {
+            await page.click("#clear-log");
+            await hint.waitFor();
+          });
+          assert.deepEqual(problems, []);
+          await context.close();
+        });
+      }
+    }
+  },
+);
