@@ -46,6 +46,8 @@ export type KernelReading =
      * {@link readKernel}).
      */
     sending?: ReadonlySet<string>;
+    /** True at a held loop (`KernelCount.stall`). */
+    stall?: boolean;
     /** When it began (`performance.now()`). */
     at: number;
   }
@@ -75,6 +77,9 @@ export async function readKernel(
     ? reader.readSync()
     : await reader.read();
   if (!("bytes" in reading)) return reading;
+  if (cause === "event_loop_stall") {
+    return { bytes: reading.bytes, stall: true, at };
+  }
   return cause === "uncounted_memory" && reading.sending
     ? { bytes: reading.bytes, sending: reading.sending, at }
     : { bytes: reading.bytes, at };
@@ -221,6 +226,7 @@ export function findSuspects(
         at: epoch(reading.at),
         inFlightBytes: config.maxMessageBytes || DENO_FRAME_LIMIT_BYTES,
         ...(reading.sending ? { sending: reading.sending } : {}),
+        ...(reading.stall ? { stall: true } : {}),
       }
       : undefined,
   );

@@ -157,6 +157,40 @@ export interface KernelCount {
    * is not added to the totals. @default none
    */
   sending?: ReadonlySet<string>;
+  /**
+   * The incident is a held loop (`event_loop_stall`): a connection that
+   * brought more than {@link STALL_FLOOD_BYTES} (plus its rates) and more
+   * than all the payload the app saw from it is flooding, with no message
+   * in flight spared ({@link floods}). @default false
+   */
+  stall?: boolean;
+}
+
+/**
+ * What a connection may bring at a held loop, beyond its rates
+ * ({@link UNSEEN_ALLOWANCE}'s `perMessage`, `perSecond`, `ofPayload`),
+ * before it is taken as flooding when that is also more than all the
+ * payload the app saw from it, in bytes. A flood of frames Deno answers
+ * itself (pongs, empty continuations) split over 32 connections from 32
+ * /24s left each under one connection's allowance (a message in flight plus
+ * 1 MiB): each stall incident aborted 1-8 of them, and the loop stayed held
+ * (bystander's worst gap 9-23 s, stranger8 F6/F7).
+ */
+export const STALL_FLOOD_BYTES = 64 * 1024;
+
+/**
+ * True when, at a held loop, `over` bytes the app never saw on
+ * `activity`'s connection are a flood: past {@link STALL_FLOOD_BYTES} and
+ * its rates, and past every byte of payload the app saw from it (a client
+ * exchanging complete messages with one in flight brought at most about
+ * what it sent before; a flooder's "hi" is a few bytes).
+ */
+export function floods(activity: Activity, over: number, now: number): boolean {
+  const ageSeconds = Math.max(0, now - activity.startedAt) / 1000;
+  const rates = UNSEEN_ALLOWANCE.perMessage * activity.messages +
+    UNSEEN_ALLOWANCE.perSecond * ageSeconds +
+    UNSEEN_ALLOWANCE.ofPayload * activity.bytesIn;
+  return over > STALL_FLOOD_BYTES + rates && over > activity.bytesIn;
 }
 
 /** What {@link attribute} found. */
@@ -315,7 +349,8 @@ export function attribute(
       (activity.closingSince === undefined ? 1 : 2);
     if (
       counted !== undefined &&
-      over > unseenAllowance(activity, inFlight, clock.now)
+      (over > unseenAllowance(activity, inFlight, clock.now) ||
+        (kernel!.stall === true && floods(activity, over, clock.now)))
     ) {
       struck.add(key);
       unseen[key] = Math.max(unseen[key] ?? 0, over);
