@@ -8,6 +8,11 @@
  * @module
  */
 
+import {
+  DEGRADED_INCIDENTS,
+  DEGRADED_WINDOW_MS,
+  RecentIncidents,
+} from "./overload_pressure.ts";
 import type { LimitReason, ShedCause } from "./limits.ts";
 import type { RefusalReason } from "./refusals.ts";
 
@@ -300,6 +305,16 @@ export const METRICS: readonly MetricRow[] = [
     read: (_, memory) => memory.shedding ? 1 : 0,
   },
   {
+    name: "degraded",
+    type: "gauge",
+    help:
+      `1 while stall or memory incidents repeat (${DEGRADED_INCIDENTS} within ${
+        DEGRADED_WINDOW_MS / 1000
+      } s): /healthz says degraded unless a graver status applies`,
+    otel: { name: "ws_echo.degraded", kind: "gauge", unit: "1" },
+    read: (metrics) => metrics.recentIncidents.degraded() ? 1 : 0,
+  },
+  {
     name: "rooms_open",
     type: "gauge",
     help: "Rooms with members here",
@@ -461,6 +476,11 @@ export class Metrics {
   readonly incidents: Map<IncidentCause, number> = new Map(
     INCIDENT_CAUSES.map((cause) => [cause, 0]),
   );
+  /**
+   * The stall and memory incidents of the last minute: while they repeat,
+   * `/healthz` says `degraded` and `ws_echo_degraded` is 1.
+   */
+  readonly recentIncidents: RecentIncidents = new RecentIncidents();
   /** Overload incidents, by what was done; every action from 0. */
   readonly incidentActions: Map<IncidentAction, number> = new Map(
     INCIDENT_ACTIONS.map((action) => [action, 0]),
@@ -501,9 +521,10 @@ export class Metrics {
     increment(this.statusesAsked, status);
   }
 
-  /** Counts an overload incident. */
+  /** Counts an overload incident (and notes it for {@link recentIncidents}). */
   incident(cause: IncidentCause): void {
     increment(this.incidents, cause);
+    this.recentIncidents.record(cause);
   }
 
   /** Counts what was done about an overload incident, once it is told. */

@@ -21,6 +21,9 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
     // open connections, and a restart would drop them all. Once the overload
     // watch has given up (the listener stayed down), 503 until it exits.
     const failing = overload.status === "failing";
+    // Incidents that repeat (lib/overload_pressure.ts): the process answers
+    // between them, but a flood holds it again and again. Still 200.
+    const degraded = metrics.recentIncidents.degraded();
     const status = registry.shuttingDown
       ? "shutting_down"
       : failing
@@ -31,6 +34,8 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       ? "not_accepting"
       : state.shedding
       ? "shedding"
+      : degraded
+      ? "degraded"
       : "ok";
     return c.json({
       status,
@@ -40,6 +45,9 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
           reason: overload.lastIncident.reason ?? overload.lastIncident.cause,
         }
         : {}),
+      // How many stall or memory incidents in the window, and the last one's
+      // cause; shown whenever they repeat, whatever the status.
+      ...(degraded ? { degraded } : {}),
       // WebSockets and /sse streams: each holds a descriptor and a slot.
       connections: metrics.connectionsOpen + metrics.streamsOpen,
       streams: metrics.streamsOpen,

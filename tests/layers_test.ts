@@ -24,6 +24,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "lib/ids.ts",
     "lib/refusals.ts",
     "lib/limits.ts",
+    "lib/overload_pressure.ts",
     "lib/metrics.ts",
     "lib/telemetry.ts",
     "lib/core_timer.ts",
