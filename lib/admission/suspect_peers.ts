@@ -52,13 +52,22 @@ export interface SuspectPeers {
 /** {@link SuspectPeers} over a `BroadcastChannel`. */
 export class BroadcastSuspectPeers implements SuspectPeers {
   readonly #channel: BroadcastChannel;
+  /** Closed: `postMessage` would throw InvalidStateError. */
+  #closed = false;
 
   /** @param options.name The channel's name (tests use their own). */
   constructor(options: { name?: string } = {}) {
     this.#channel = new BroadcastChannel(options.name ?? SUSPECT_CHANNEL);
   }
 
+  /**
+   * Posts `news` to the other workers; nothing once {@link close}d: a
+   * strike made during the drain (the leak exit, a SIGTERM during an `ss`
+   * read) comes after `dispose()`, and `postMessage` on a closed channel
+   * throws `InvalidStateError`, which killed the worker mid-drain.
+   */
   publish(news: SuspectNews): void {
+    if (this.#closed) return;
     this.#channel.postMessage(news);
   }
 
@@ -74,7 +83,9 @@ export class BroadcastSuspectPeers implements SuspectPeers {
     };
   }
 
+  /** Stops listening and publishing. */
   close(): void {
+    this.#closed = true;
     this.#channel.close();
   }
 }

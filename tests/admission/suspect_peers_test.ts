@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { BroadcastSuspectPeers } from "../../lib/admission/suspect_peers.ts";
+import { SuspectList } from "../../lib/admission/suspects.ts";
 import { createApp } from "../../routes/app.ts";
 import { parseConfig } from "../../lib/config.ts";
 import { until } from "../_client.ts";
@@ -162,4 +163,20 @@ Deno.test("deno serve: an address listed in one worker is refused by every worke
     assert.equal(third.services.suspects.state().listedTotal, 0);
     assert.equal(third.services.suspects.state().refused, 2);
   });
+});
+
+Deno.test("a strike after the server stopped hearing the other workers is kept here, not thrown", () => {
+  // The leak-exit drain and a SIGTERM during an `ss` read dispose the list
+  // before the overload watch's last strike: postMessage on a closed
+  // BroadcastChannel throws InvalidStateError.
+  const suspects = new SuspectList({
+    peers: new BroadcastSuspectPeers({
+      name: `suspect-peers-test-${crypto.randomUUID()}`,
+    }),
+  });
+  suspects.dispose();
+  const [strike] = suspects.strike(["127.0.9.50"], 0);
+  assert.equal(strike!.strikes, 1);
+  suspects.vouch(["127.0.9.51"], 0);
+  assert.ok(suspects.vouched("127.0.9.51", 0));
 });
