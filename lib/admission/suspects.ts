@@ -48,6 +48,11 @@ interface Record {
   listings: number;
   /** The last strike was another worker's (`SuspectList.adopt`). */
   byPeer: boolean;
+  /** Strikes the last vouch cleared, and when (ms since epoch). */
+  cleared: number;
+  clearedAt: number;
+  /** The last vouch was another worker's. */
+  clearedByPeer: boolean;
 }
 
 /** What {@link SuspectList.strike} decided for one address. */
@@ -113,14 +118,16 @@ export class SuspectList {
    * never listing here (the worker that struck lists, and says so); its
    * listings, refused here until the same moment. Listings adopted are not
    * counted in {@link SuspectState.listedTotal}: the worker that listed
-   * counts them.
+   * counts them. A vouch and a strike of one key by two workers at one
+   * incident: the strike stands, whichever is heard first (`#vouch`).
    */
   adopt(news: SuspectNews): void {
     const at = news.at;
-    if (news.kind === "vouch") return this.#vouch(news.keys, at);
+    if (news.kind === "vouch") return this.#vouch(news.keys, at, true);
     this.#forgetOld(at);
     for (const { key, listing } of news.struck) {
       const record = this.#record(key);
+      this.#unclear(record, at, true);
       if (listing) {
         record.refusedUntil = Math.max(
           record.refusedUntil,
@@ -193,15 +200,34 @@ export class SuspectList {
   vouch(keys: Iterable<string>, now: number = Date.now()): void {
     const vouched = [...keys];
     if (vouched.length === 0) return;
-    this.#vouch(vouched, now);
+    this.#vouch(vouched, now, false);
     this.#peers?.publish({ kind: "vouch", at: now, keys: vouched });
   }
 
-  #vouch(keys: Iterable<string>, now: number): void {
+  /**
+   * Seen exchanging messages: the keys' strikes start again, but for a
+   * strike another worker made at the same incident ({@link
+   * SAME_INCIDENT_MS}): an attacker keeping one echoing connection on one
+   * worker and flooding from another was vouched for by the first at each
+   * incident, wiping the second's strikes, and never listed (review of
+   * stop 34: 4 incidents, 1 strike each). Within one worker a struck key is
+   * never vouched for at that incident (`overload_attribution.ts`).
+   */
+  #vouch(keys: Iterable<string>, now: number, byPeer: boolean): void {
     for (const key of keys) {
-      // Seen exchanging messages: its strikes start again.
       const record = this.#records.get(key);
-      if (record) record.strikes = 0;
+      if (
+        record && !(
+          sameIncident(now, record.lastStrikeAt) &&
+          (byPeer || record.byPeer)
+        )
+      ) {
+        // Kept until a strike of this incident by another worker comes.
+        record.cleared = record.strikes;
+        record.clearedAt = now;
+        record.clearedByPeer = byPeer;
+        record.strikes = 0;
+      }
       this.#vouched.delete(key);
       if (this.#vouched.size >= MAX_TRACKED_ADDRESSES) {
         // The map keeps insertion order: the first key is the oldest.
@@ -209,6 +235,19 @@ export class SuspectList {
       }
       this.#vouched.set(key, now);
     }
+  }
+
+  /**
+   * A strike at `at` (another worker's when `byPeer`) of the incident a
+   * vouch by another worker cleared `record` at: the strikes it cleared
+   * are put back.
+   */
+  #unclear(record: Record, at: number, byPeer: boolean): void {
+    if (
+      record.cleared > 0 && sameIncident(at, record.clearedAt) &&
+      (byPeer || record.clearedByPeer)
+    ) record.strikes += record.cleared;
+    record.cleared = 0;
   }
 
   /** True when `key` was vouched for within {@link VOUCH_MEMORY_MS}. */
@@ -236,6 +275,7 @@ export class SuspectList {
     const news: Array<{ key: string; listing?: Listing }> = [];
     for (const key of struck) {
       const record = this.#record(key);
+      this.#unclear(record, now, false);
       // Another worker struck it at this incident already (`adopt`).
       const counted = record.byPeer && sameIncident(now, record.lastStrikeAt);
       if (!counted) record.strikes++;
@@ -282,6 +322,9 @@ export class SuspectList {
         refusedUntil: 0,
         listings: 0,
         byPeer: false,
+        cleared: 0,
+        clearedAt: -Infinity,
+        clearedByPeer: false,
       };
       this.#records.set(key, record);
     }

@@ -3,7 +3,11 @@
  * a network.
  */
 import assert from "node:assert/strict";
-import { SuspectList } from "../../lib/admission/suspects.ts";
+import { SAME_INCIDENT_MS, SuspectList } from "../../lib/admission/suspects.ts";
+import type {
+  SuspectNews,
+  SuspectPeers,
+} from "../../lib/admission/suspect_peers.ts";
 
 Deno.test("SuspectList: an address is refused when struck twice without being vouched for in between", async (t) => {
   await t.step("two in a row: refused for 300 s, then doubled", () => {
@@ -40,6 +44,82 @@ Deno.test("SuspectList: an address is refused when struck twice without being vo
       assert.equal(third!.refusedForSeconds, 300);
       assert.equal(fourth!.refusedForSeconds, 300);
       assert.equal(suspects.state(4500).refused, 2);
+    },
+  );
+});
+
+/**
+ * Two workers' lists on a channel that delivers only when told, so a test
+ * says which worker's news is heard first.
+ */
+function twoWorkers() {
+  const queues: SuspectNews[][] = [[], []];
+  const adopters: Array<(news: SuspectNews) => void> = [];
+  const peers = (me: 0 | 1): SuspectPeers => ({
+    publish: (news) => queues[1 - me]!.push(news),
+    listen: (adopt) => adopters[me] = adopt,
+    close() {},
+  });
+  const lists = [
+    new SuspectList({ peers: peers(0) }),
+    new SuspectList({ peers: peers(1) }),
+  ] as const;
+  return {
+    echoing: lists[0],
+    flooding: lists[1],
+    /** Each worker hears what the other published. */
+    deliver() {
+      for (const me of [0, 1] as const) {
+        for (const news of queues[me]!.splice(0)) adopters[me]!(news);
+      }
+    },
+  };
+}
+
+Deno.test("deno serve: a vouch from one worker does not take back another worker's strike at the same incident", async (t) => {
+  // An attacker keeps one echoing connection on one worker (vouched for
+  // there) and floods from connections on another (struck there).
+  const attacker = "127.0.4.4";
+  const late = SAME_INCIDENT_MS / 2;
+  await t.step(
+    "the strike heard before the vouch: listed at the second incident",
+    () => {
+      const { echoing, flooding, deliver } = twoWorkers();
+      for (const incident of [0, 60_000]) {
+        const [strike] = flooding.strike([attacker], incident + late);
+        echoing.vouch([attacker], incident);
+        deliver();
+        if (incident > 0) assert.equal(strike!.refusedForSeconds, 300);
+      }
+      assert.ok(echoing.refusedFor(attacker, 60_000 + late) > 0);
+    },
+  );
+  await t.step(
+    "the vouch heard before the strike: listed at the second incident",
+    () => {
+      const { echoing, flooding, deliver } = twoWorkers();
+      for (const incident of [0, 60_000]) {
+        echoing.vouch([attacker], incident);
+        deliver();
+        const [strike] = flooding.strike([attacker], incident + late);
+        deliver();
+        assert.equal(strike!.strikes, incident > 0 ? 0 : 1);
+        if (incident > 0) assert.equal(strike!.refusedForSeconds, 300);
+      }
+      assert.ok(echoing.refusedFor(attacker, 60_000 + late) > 0);
+    },
+  );
+  await t.step(
+    "vouched for by another worker at another incident: starts again",
+    () => {
+      const { echoing, flooding, deliver } = twoWorkers();
+      flooding.strike([attacker], 0);
+      deliver();
+      echoing.vouch([attacker], 30_000);
+      deliver();
+      const [strike] = flooding.strike([attacker], 60_000);
+      assert.equal(strike!.refusedForSeconds, 0);
+      assert.equal(strike!.strikes, 1);
     },
   );
 });
