@@ -75,7 +75,7 @@ export function abortAttackers(
 
 /** The reason an incident answered by {@link abortHolding} gives. */
 export const SWEEP_REASON =
-  "RSS past MAX_RSS_BYTES with connections holding bytes the app never saw and no complete message from them (an attack split below every allowance, over many networks): every one of them was aborted at once (ss -K), the clients that exchanged complete messages kept theirs";
+  "RSS past MAX_RSS_BYTES with connections holding bytes the app never saw and no complete message from them (an attack split below every allowance, over many networks): every one of them was aborted at once (ss -K), only those named on the kernel's count struck; the clients that exchanged complete messages kept theirs";
 
 /**
  * Aborts, in one round, the connections named on the kernel's count
@@ -88,13 +88,19 @@ export const SWEEP_REASON =
  * killed at 1.86x MAX_RSS_BYTES). A client that sent a complete message
  * is not among them.
  *
- * @returns What was aborted and the keys to strike, or undefined when
- * there is nothing to sweep or no abort.
+ * Aborting frees what Deno collected; it strikes nobody. The caller
+ * strikes only `suspects.struck`: a holding connection may be an honest
+ * client's first message over 16 KiB in flight, and striking it (and its
+ * fresh address's /24) would refuse it and its neighbours for 300 s after
+ * two such incidents.
+ *
+ * @returns What was aborted, or undefined when there is nothing to sweep
+ * or no abort.
  */
 export function abortHolding(
   abort: SyncSocketAbort | undefined,
   suspects: Suspects,
-): (AttackersAborted & { keys: string[] }) | undefined {
+): AttackersAborted | undefined {
   const peers = [
     ...new Set([
       ...suspects.over,
@@ -103,15 +109,11 @@ export function abortHolding(
     ]),
   ];
   if (!abort || suspects.holding.peers.length === 0) return undefined;
-  const keys = [...new Set([...suspects.struck, ...suspects.holding.keys])];
   const answer = abort.abortSync(peers);
-  if ("unavailable" in answer) {
-    return { aborted: 0, short: answer.unavailable, keys };
-  }
-  if (answer.left.size === 0) return { aborted: answer.aborted, keys };
+  if ("unavailable" in answer) return { aborted: 0, short: answer.unavailable };
+  if (answer.left.size === 0) return { aborted: answer.aborted };
   return {
     aborted: answer.aborted,
-    keys,
     short: answer.refused ??
       `${answer.left.size} of ${peers.length} not aborted`,
   };
@@ -130,7 +132,10 @@ export interface ThreadIncident {
  * The keys to strike at the thread's abort, and the connections aborted in
  * all: the thread took the one Deno was reading, and the rest of the
  * attack `evidence` names connection by connection is aborted now
- * (`abortAttackers`), so the incident takes every attacking connection.
+ * (`abortAttackers`, or `abortHolding`'s sweep), so the incident takes
+ * every attacking connection. `evidence.struck` is struck only when that
+ * abort took all it tried (as `recycleFor`); the holding connections a
+ * sweep aborts are never struck.
  */
 export function restOfAttack(
   services: Connections,
@@ -143,8 +148,8 @@ export function restOfAttack(
   const swept = evidence && abortHolding(socketAbort, evidence);
   const taken = swept ??
     (evidence && abortAttackers(services, socketAbort, evidence));
-  for (const key of swept ? swept.keys : taken ? evidence!.struck : []) {
-    keys.add(key);
+  if (taken && taken.short === undefined) {
+    for (const key of evidence!.struck) keys.add(key);
   }
   return {
     keys: [...keys],

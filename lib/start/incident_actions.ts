@@ -246,10 +246,9 @@ export class IncidentActions {
       (cause !== "unanswered_closes" && !pastMargin &&
         abortAttackers(this.#services, this.#options.socketAbort, suspects));
     if (taken && taken.short === undefined) {
-      const keys = abortStrikes(
-        sweep ? sweep.keys : struck,
-        this.#services.suspects,
-      );
+      // A sweep strikes only the named: the holding connections it
+      // aborted may be honest first messages in flight.
+      const keys = abortStrikes(struck, this.#services.suspects);
       const record = this.record(cause, "aborted", keys, 0, suspects);
       record.aborted = taken.aborted;
       record.reason = sweep ? SWEEP_REASON : KERNEL_ABORT_REASON;

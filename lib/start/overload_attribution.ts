@@ -159,9 +159,10 @@ export interface KernelCount {
   sending?: ReadonlySet<string>;
   /**
    * The incident is a held loop (`event_loop_stall`): a connection that
-   * brought more than {@link STALL_FLOOD_BYTES} (plus its rates) and more
-   * than all the payload the app saw from it is flooding, with no message
-   * in flight spared ({@link floods}). @default false
+   * does not flow (no complete message within {@link FLOW_SLACK_MS} before
+   * the trouble) and brought more than {@link STALL_FLOOD_BYTES} (plus its
+   * rates) and more than all the payload the app saw from it is flooding,
+   * with no message in flight spared ({@link floods}). @default false
    */
   stall?: boolean;
 }
@@ -181,16 +182,30 @@ export const STALL_FLOOD_BYTES = 64 * 1024;
 /**
  * True when, at a held loop, `over` bytes the app never saw on
  * `activity`'s connection are a flood: past {@link STALL_FLOOD_BYTES} and
- * its rates, and past every byte of payload the app saw from it (a client
- * exchanging complete messages with one in flight brought at most about
- * what it sent before; a flooder's "hi" is a few bytes).
+ * its rates, and past every byte of payload the app saw from it (a
+ * flooder's "hi" is a few bytes). {@link attribute} asks only of a
+ * connection that does not flow: a client exchanging complete messages
+ * up to the trouble may have a message in flight far larger than all it
+ * sent before (10 messages of 100 B, then 200 KiB), and is judged by
+ * {@link unseenAllowance} alone.
  */
 export function floods(activity: Activity, over: number, now: number): boolean {
+  return over > STALL_FLOOD_BYTES + rates(activity, now) &&
+    over > activity.bytesIn;
+}
+
+/**
+ * What `activity`'s connection may bring for what it did, in bytes:
+ * {@link UNSEEN_ALLOWANCE}'s `perMessage` per message, `perSecond` per
+ * second open, `ofPayload` of the payload the app saw. The one place for
+ * the rates {@link floods}, {@link unseenAllowance} and `splitAllowance`
+ * add to their base.
+ */
+function rates(activity: Activity, now: number): number {
   const ageSeconds = Math.max(0, now - activity.startedAt) / 1000;
-  const rates = UNSEEN_ALLOWANCE.perMessage * activity.messages +
+  return UNSEEN_ALLOWANCE.perMessage * activity.messages +
     UNSEEN_ALLOWANCE.perSecond * ageSeconds +
     UNSEEN_ALLOWANCE.ofPayload * activity.bytesIn;
-  return over > STALL_FLOOD_BYTES + rates && over > activity.bytesIn;
 }
 
 /** What {@link attribute} found. */
@@ -257,11 +272,7 @@ export function unseenAllowance(
   inFlightBytes: number,
   now: number,
 ): number {
-  const ageSeconds = Math.max(0, now - activity.startedAt) / 1000;
-  return inFlightBytes + UNSEEN_ALLOWANCE.bytes +
-    UNSEEN_ALLOWANCE.perMessage * activity.messages +
-    UNSEEN_ALLOWANCE.perSecond * ageSeconds +
-    UNSEEN_ALLOWANCE.ofPayload * activity.bytesIn;
+  return inFlightBytes + UNSEEN_ALLOWANCE.bytes + rates(activity, now);
 }
 
 /**
@@ -270,8 +281,9 @@ export function unseenAllowance(
  * A close unanswered for {@link CLOSE_ANSWER_MS} is struck. Then, where
  * `kernel` covers the connection (its peer is in the reading, and it was
  * open when the reading began): struck when the bytes the process read on
- * it minus the payload the app counted exceed {@link unseenAllowance}, not
- * struck otherwise; the rest of its address's connections too when they
+ * it minus the payload the app counted exceed {@link unseenAllowance}, or
+ * at a held loop when it does not flow and {@link floods}, not struck
+ * otherwise; the rest of its address's connections too when they
  * brought together more than one connection's allowance past
  * {@link SPLIT_CONNECTION_BYTES} each (and past a message in flight, for
  * one still sending: {@link KernelCount.sending}; a key past it only with
@@ -347,10 +359,13 @@ export function attribute(
     // client past a limit at its next frame): twice the message in flight.
     const inFlight = (kernel?.inFlightBytes ?? 0) *
       (activity.closingSince === undefined ? 1 : 2);
+    const flows = (activity.messages > 0 || activity.sent > 0) &&
+      activity.lastMessageAt >= flowSince;
     if (
       counted !== undefined &&
       (over > unseenAllowance(activity, inFlight, clock.now) ||
-        (kernel!.stall === true && floods(activity, over, clock.now)))
+        (kernel!.stall === true && !flows &&
+          floods(activity, over, clock.now)))
     ) {
       struck.add(key);
       unseen[key] = Math.max(unseen[key] ?? 0, over);
@@ -362,8 +377,6 @@ export function attribute(
       struck.add(key);
       continue;
     }
-    const flows = (activity.messages > 0 || activity.sent > 0) &&
-      activity.lastMessageAt >= flowSince;
     if (counted !== undefined) {
       if (flows) flowing.add(key);
       if (
@@ -444,11 +457,7 @@ export function attribute(
  * message in flight (its address gets one, {@link attribute}).
  */
 function splitAllowance(activity: Activity, now: number): number {
-  const ageSeconds = Math.max(0, now - activity.startedAt) / 1000;
-  return SPLIT_CONNECTION_BYTES +
-    UNSEEN_ALLOWANCE.perMessage * activity.messages +
-    UNSEEN_ALLOWANCE.perSecond * ageSeconds +
-    UNSEEN_ALLOWANCE.ofPayload * activity.bytesIn;
+  return SPLIT_CONNECTION_BYTES + rates(activity, now);
 }
 
 /**

@@ -5,12 +5,14 @@
  * allowance (a message in flight plus 1 MiB): the stall incident takes
  * every connection the kernel's count shows bringing more than
  * `STALL_FLOOD_BYTES` and more than all the payload the app saw from it,
- * whatever its address, and spares a client exchanging complete messages
- * (stranger8 F6/F7).
+ * whatever its address, unless it flows: a client exchanging complete
+ * messages up to the trouble is judged by its allowance alone, whatever
+ * it has in flight (stranger8 F6/F7).
  */
 import assert from "node:assert/strict";
 import {
   attribute,
+  FLOW_SLACK_MS,
   type KernelCount,
   STALL_FLOOD_BYTES,
 } from "../../lib/start/overload_attribution.ts";
@@ -104,21 +106,53 @@ Deno.test("a stall incident takes every flooding connection, whatever its addres
       assert.deepEqual(found.split.keys, []);
     },
   );
+  await t.step("under STALL_FLOOD_BYTES: not struck", () => {
+    const under = attribute(
+      [[activity(100), "127.100.0.1"]],
+      clock,
+      kernel({ 100: STALL_FLOOD_BYTES / 2 }, true),
+    );
+    assert.deepEqual(under.struck, []);
+  });
   await t.step(
-    "under STALL_FLOOD_BYTES, or a flooder's few bytes of 'hi', as before",
+    "a flooder that sent 'hi' before the trouble, then only frames Deno answers: struck and aborted",
     () => {
-      const under = attribute(
-        [[activity(100), "127.100.0.1"]],
-        clock,
-        kernel({ 100: STALL_FLOOD_BYTES / 2 }, true),
-      );
-      assert.deepEqual(under.struck, []);
       const hi = attribute(
-        [[activity(100, { messages: 1, sent: 1, bytesIn: 2 }), "127.100.0.1"]],
+        [[
+          activity(100, {
+            messages: 1,
+            sent: 1,
+            bytesIn: 2,
+            lastMessageAt: clock.troubleSince - FLOW_SLACK_MS - 1,
+          }),
+          "127.100.0.1",
+        ]],
         clock,
         kernel({ 100: 300 * KiB }, true),
       );
       assert.deepEqual(hi.struck, ["127.100.0.1"]);
+      assert.equal(hi.over.length, 1);
+    },
+  );
+  await t.step(
+    "an honest client that exchanged 10 small messages up to the trouble, 200 KiB in flight: not struck, not aborted",
+    () => {
+      const honest = attribute(
+        [[
+          activity(100, {
+            startedAt: NOW - 30_000,
+            messages: 10,
+            sent: 10,
+            bytesIn: 1000,
+            lastMessageAt: NOW - 500,
+          }),
+          "127.100.0.1",
+        ]],
+        clock,
+        kernel({ 100: 1000 + 200 * KiB }, true),
+      );
+      assert.deepEqual(honest.struck, []);
+      assert.deepEqual(honest.over, []);
     },
   );
 });

@@ -5,7 +5,9 @@
  * the process killed at 1.86x MAX_RSS_BYTES). Past MAX_RSS_BYTES every
  * connection holding bytes the app never saw with no complete message
  * from it is aborted in one round; a client that sent a complete message
- * never is.
+ * never is. The sweep frees memory and strikes only the connections named
+ * on the kernel's count: a holding one may be an honest client's first
+ * message in flight.
  */
 import assert from "node:assert/strict";
 import {
@@ -13,7 +15,7 @@ import {
   type KernelCount,
   SPLIT_CONNECTION_BYTES,
 } from "../../lib/start/overload_attribution.ts";
-import { abortHolding } from "../../lib/start/incident_aborts.ts";
+import { abortHolding, restOfAttack } from "../../lib/start/incident_aborts.ts";
 import type { Suspects } from "../../lib/start/incident_suspects.ts";
 import type { SyncSocketAbort } from "../../lib/start/socket_abort.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
@@ -92,32 +94,74 @@ Deno.test("connections holding unseen bytes are found and swept", async (t) => {
       }
     },
   );
+  const named = activity(40010).peer!;
+  const suspects = {
+    struck: ["127.22.0.1"],
+    over: [named],
+    split: { keys: [], over: [] },
+    holding: found.holding,
+  } as unknown as Suspects;
+  /** An abort that takes every peer, or leaves the first when `short`. */
+  function aborter(short = false) {
+    const calls: Deno.NetAddr[][] = [];
+    const abort: SyncSocketAbort = {
+      abortSync: (peers) => {
+        calls.push([...peers]);
+        return short
+          ? { aborted: peers.length - 1, left: new Set(peers.slice(0, 1)) }
+          : { aborted: peers.length, left: new Set() };
+      },
+    };
+    return { abort, calls };
+  }
   await t.step(
-    "abortHolding aborts the named and the holding connections in one round, and strikes their keys",
+    "abortHolding aborts the named and the holding connections in one round",
     () => {
-      const named = activity(40010).peer!;
-      const calls: Deno.NetAddr[][] = [];
-      const abort: SyncSocketAbort = {
-        abortSync: (peers) => {
-          calls.push([...peers]);
-          return { aborted: peers.length, left: new Set() };
-        },
-      };
-      const suspects = {
-        struck: ["127.22.0.1"],
-        over: [named],
-        split: { keys: [], over: [] },
-        holding: found.holding,
-      } as unknown as Suspects;
+      const { abort, calls } = aborter();
       const taken = abortHolding(abort, suspects);
       assert.equal(calls.length, 1);
       assert.deepEqual(calls[0], [named, fragments.peer]);
-      assert.deepEqual(taken, {
-        aborted: 2,
-        keys: ["127.22.0.1", "127.20.0.1"],
-      });
+      assert.deepEqual(taken, { aborted: 2 });
       const none = { ...suspects, holding: { keys: [], peers: [] } };
       assert.equal(abortHolding(abort, none), undefined);
+    },
+  );
+  // The thread aborted 127.23.0.1's connection; the main loop sweeps the
+  // rest once it turns.
+  const services = {
+    registry: { connections: () => [] },
+    config: { trustProxy: 0, ipv6PrefixLength: 64 },
+  } as unknown as Parameters<typeof restOfAttack>[0];
+  const threadAbort = {
+    peers: [{ hostname: "127.23.0.1", port: 40020 }],
+    readBytes: [300 * 1024 * KiB],
+    rssBytes: 300 * 1024 * KiB,
+    heldMs: 1500,
+  };
+  await t.step(
+    "a sweep strikes the named keys, never a holding one (an honest first message in flight)",
+    () => {
+      const { abort } = aborter();
+      const rest = restOfAttack(services, {
+        abort: threadAbort,
+        evidence: suspects,
+        socketAbort: abort,
+      });
+      assert.deepEqual(rest.keys.toSorted(), ["127.22.0.1", "127.23.0.1"]);
+      assert.equal(rest.aborted, 3);
+    },
+  );
+  await t.step(
+    "an abort that fell short strikes only what the thread aborted",
+    () => {
+      const { abort } = aborter(true);
+      const rest = restOfAttack(services, {
+        abort: threadAbort,
+        evidence: suspects,
+        socketAbort: abort,
+      });
+      assert.deepEqual(rest.keys, ["127.23.0.1"]);
+      assert.equal(rest.aborted, 2);
     },
   );
 });
