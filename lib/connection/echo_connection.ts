@@ -314,7 +314,7 @@ class EchoConnection
     const now = Date.now();
     this.lastActiveAt = now;
     this.#traffic.received(bytes);
-    this.#unread.received(bytes);
+    this.#unread.received(bytes, now);
     const broken = this.#limits.broken(bytes, now);
     if (broken) return this.#breached(broken);
     if (this.#options.relay) return this.#options.relay.received(data, bytes);

@@ -37,6 +37,17 @@ import { HELD_ABORT_AFTER_MS, type HeldSockets } from "./held_sockets.ts";
  */
 export const SHED_SENDS_BEFORE_ABORT = 2;
 
+/**
+ * How long after a client is shed for memory its messages do not count
+ * toward {@link SHED_SENDS_BEFORE_ABORT}, in ms: what it sent before the
+ * Close reached it (one round trip of pipelined sends, later when the
+ * event loop is held) arrives in this time, and an honest client that
+ * streams messages was reset (1006) instead of getting its 1013 (review of
+ * stop 34, item 5). Shorter than `HELD_ABORT_AFTER_MS` (1000 ms), or the
+ * abort would never come sooner.
+ */
+export const SHED_SEND_GRACE_MS = 500;
+
 /** Options for {@link UnreadEchoes}. */
 export interface UnreadEchoesOptions {
   /** MAX_BUFFERED_BYTES, Infinity for none. */
@@ -65,8 +76,13 @@ export class UnreadEchoes {
   #inKernelHold = false;
   /** What Deno keeps for the largest message received (`heldReadBytes`). */
   #heldRead = 0;
-  /** Messages received since the service shed it for memory; -1: not shed. */
+  /**
+   * Messages received more than {@link SHED_SEND_GRACE_MS} after the
+   * service shed it for memory; -1: not shed.
+   */
   #sinceShed = -1;
+  /** When it was shed for memory (ms since epoch). */
+  #shedAt = 0;
 
   constructor(
     socket: WebSocket,
@@ -122,13 +138,15 @@ export class UnreadEchoes {
   }
 
   /**
-   * A message of `bytes` arrived: what Deno keeps for it from now on
-   * (`heldReadBytes`) is charged once it is the largest yet.
+   * A message of `bytes` arrived at `now` (ms since epoch): what Deno keeps
+   * for it from now on (`heldReadBytes`) is charged once it is the largest
+   * yet.
    */
-  received(bytes: number): void {
-    if (this.#sinceShed >= 0 && ++this.#sinceShed === SHED_SENDS_BEFORE_ABORT) {
-      this.#hasten();
-    }
+  received(bytes: number, now: number = Date.now()): void {
+    if (
+      this.#sinceShed >= 0 && now - this.#shedAt > SHED_SEND_GRACE_MS &&
+      ++this.#sinceShed === SHED_SENDS_BEFORE_ABORT
+    ) this.#hasten();
     const held = heldReadBytes(bytes);
     if (held <= this.#heldRead || this.#released) return;
     this.#heldRead = held;
@@ -169,8 +187,10 @@ export class UnreadEchoes {
    * The service starts closing: the backlog is read now, while the socket
    * is OPEN (Deno's `bufferedAmount` reads 0 after), and counts until
    * {@link release}, as Deno keeps the echoes queued behind the Close.
+   *
+   * @param now Milliseconds since epoch.
    */
-  closing(breach: LimitReason | undefined): void {
+  closing(breach: LimitReason | undefined, now: number = Date.now()): void {
     this.#atClose ??= this.bytes();
     // A client failed for a limit while echoes wait ahead of the Close
     // will not read up to it: its connection is aborted. So is one shed
@@ -178,7 +198,10 @@ export class UnreadEchoes {
     // not queued (`refuses`), its unread echoes are in the kernel's
     // buffers, and its Close waits behind them.
     const shed = breach === "memory_budget" || breach === "rss";
-    if (shed) this.#sinceShed = 0;
+    if (shed && this.#sinceShed < 0) {
+      this.#sinceShed = 0;
+      this.#shedAt = now;
+    }
     if (breach !== undefined && (this.#atClose > 0 || shed)) {
       this.abandoned(HELD_ABORT_AFTER_MS);
     }

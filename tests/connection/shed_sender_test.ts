@@ -15,6 +15,7 @@ import {
   type SocketAbort,
 } from "../../lib/connection/held_sockets.ts";
 import {
+  SHED_SEND_GRACE_MS,
   SHED_SENDS_BEFORE_ABORT,
   UnreadEchoes,
 } from "../../lib/connection/unread_echoes.ts";
@@ -62,22 +63,34 @@ Deno.test("a client shed for memory that keeps sending is aborted at once", asyn
     () => {
       const { held, calls } = heldRecorder();
       const unread = unreadEchoes(held);
-      unread.received(MiB);
-      unread.closing("memory_budget");
-      unread.received(MiB);
+      unread.received(MiB, 0);
+      unread.closing("memory_budget", 0);
+      unread.received(MiB, SHED_SEND_GRACE_MS + 1);
       assert.deepEqual(calls, [`hold ${HELD_ABORT_AFTER_MS}`]);
     },
   );
   await t.step(
-    "the second means it does not read: aborted at the next look",
+    "messages it pipelined before the Close reached it do not count: its 1013 stands",
     () => {
       const { held, calls } = heldRecorder();
       const unread = unreadEchoes(held);
-      unread.closing("rss");
+      unread.closing("rss", 0);
       for (let i = 0; i < SHED_SENDS_BEFORE_ABORT + 3; i++) {
-        unread.received(
-          MiB,
-        );
+        unread.received(MiB, i * 10);
+      }
+      unread.received(MiB, SHED_SEND_GRACE_MS);
+      unread.received(MiB, SHED_SEND_GRACE_MS + 1);
+      assert.deepEqual(calls, [`hold ${HELD_ABORT_AFTER_MS}`]);
+    },
+  );
+  await t.step(
+    "the second after the grace means it does not read: aborted at the next look",
+    () => {
+      const { held, calls } = heldRecorder();
+      const unread = unreadEchoes(held);
+      unread.closing("rss", 0);
+      for (let i = 0; i < SHED_SENDS_BEFORE_ABORT + 3; i++) {
+        unread.received(MiB, SHED_SEND_GRACE_MS + 1 + i);
       }
       assert.deepEqual(calls, [`hold ${HELD_ABORT_AFTER_MS}`, "hasten"]);
     },
