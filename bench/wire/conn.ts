@@ -32,17 +32,52 @@ const HEAD_READ_BYTES = 4 * 1024;
 const READ_BYTES = 64 * 1024;
 
 /**
- * A loopback port nothing listens on right now: the kernel picks it for a
- * listener on port 0, which is then closed. For a child that must be told its
- * port up front (`deno serve --port`, redis-server, nginx).
+ * Linux's default ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`),
+ * for when that file cannot be read.
+ */
+const DEFAULT_EPHEMERAL: readonly [number, number] = [32768, 60999];
+
+/** The ports `connect()` picks a client's source port from, inclusive. */
+function ephemeralRange(): readonly [number, number] {
+  try {
+    const [low, high] = Deno.readTextFileSync(
+      "/proc/sys/net/ipv4/ip_local_port_range",
+    ).trim().split(/\s+/).map(Number);
+    if (low! > 0 && high! >= low!) return [low!, high!];
+  } catch {
+    // Not Linux, or no read permission: assume Linux's default.
+  }
+  return DEFAULT_EPHEMERAL;
+}
+
+/**
+ * A loopback port nothing listens on right now, for a child that must be
+ * told its port up front (`deno serve --port`, redis-server, nginx).
+ *
+ * It is picked outside the ephemeral range. A port the kernel picks for
+ * port 0 comes from that range, and between the probe and the child's
+ * bind any client's `connect()` may take it as its source port; its
+ * TIME-WAIT then blocks a listener there for 60 s even with SO_REUSEADDR
+ * (measured: `deno serve --port` failed with "Address already in use"
+ * while `ss -ltn` showed no listener, beside 2,411 TIME-WAIT sockets of
+ * other tests). Ports below the range are never a source port.
  *
  * @param hostname The address to probe, 127.0.0.1 unless told.
+ * @throws When no port below the range could be bound in 200 tries.
  */
 export function freePort(hostname = "127.0.0.1"): number {
-  const listener = Deno.listen({ hostname, port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
+  const [low] = ephemeralRange();
+  const first = 10_000 < low ? 10_000 : 1024;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = first + Math.floor(Math.random() * (low - first));
+    try {
+      Deno.listen({ hostname, port }).close();
+      return port;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
+  throw new Error(`no free port on ${hostname} below ${low} in 200 tries`);
 }
 
 /** Writes all of `bytes` (a TCP write may take only part of them). */
