@@ -658,7 +658,7 @@ export const MESSAGES = {
 
     events: "消息",
     streamEmpty:
-      "这里还没有消息。按下「连接」，再按「发送」：你发送的每条消息（↑）和它的回传（↓）都会出现在这里，在打开与关闭之间。",
+      "这里还没有消息。按下“连接”，再按“发送”：你发送的每条消息（↑）和它的回传（↓）都会出现在这里，在打开与关闭之间。",
     clearLog: "清除",
     "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
     "stream.legend": "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}）",
@@ -785,7 +785,7 @@ export const MESSAGES = {
     "code.firstMessage": "第一条消息",
     "code.characters": "个字符",
     "code.empty":
-      "尚无内容：按下「连接」，这里会显示它执行的代码，之后每次 send() 接在后面",
+      "尚无内容：按下“连接”，这里会显示它执行的代码，之后每次 send() 接在后面",
     "code.afterOpen": "接着，连接打开后（readyState 1）：",
     notOpen: "尚未打开：请先连接（readyState 必须是 1）。",
     "invalid.url": "这不是网址。请写成 ws://localhost:9998/echo 这样。",
