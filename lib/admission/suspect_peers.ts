@@ -13,7 +13,7 @@
  */
 
 /** The channel's name; one per process. */
-export const SUSPECT_CHANNEL = "ws-echo:suspects";
+const SUSPECT_CHANNEL = "ws-echo:suspects";
 
 /** A listing: refused until `refusedUntil` (ms since epoch). */
 export interface Listing {

@@ -63,6 +63,14 @@ export function abortAttackers(
     ...suspects.split.keys,
   ]);
   if (suspects.struck.some((key) => !named.has(key))) return undefined;
+  return abortPeers(abort, peers);
+}
+
+/** Aborts `peers` at once (ss -K) and says how much of them it took. */
+function abortPeers(
+  abort: SyncSocketAbort,
+  peers: readonly Deno.NetAddr[],
+): AttackersAborted {
   const answer = abort.abortSync(peers);
   if ("unavailable" in answer) return { aborted: 0, short: answer.unavailable };
   if (answer.left.size === 0) return { aborted: answer.aborted };
@@ -109,14 +117,7 @@ export function abortHolding(
     ]),
   ];
   if (!abort || suspects.holding.peers.length === 0) return undefined;
-  const answer = abort.abortSync(peers);
-  if ("unavailable" in answer) return { aborted: 0, short: answer.unavailable };
-  if (answer.left.size === 0) return { aborted: answer.aborted };
-  return {
-    aborted: answer.aborted,
-    short: answer.refused ??
-      `${answer.left.size} of ${peers.length} not aborted`,
-  };
+  return abortPeers(abort, peers);
 }
 
 /** An abort by the thread, and what the main loop read once it turned. */
