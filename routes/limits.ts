@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono/quick";
-import { ECHO_OPTION_HELP } from "../lib/connection/parse_options.ts";
+import { ECHO_OPTION_HELP } from "../lib/connection/option_schema.ts";
 import { describeLimits } from "../lib/http/limits_report.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 

@@ -13,7 +13,7 @@
  * admission (and for a plain GET, after admission's preview), and may return
  * a refusal (a row of `lib/refusals.ts`; add a row for a new reason), e.g. a
  * full room; `prelude` writes the messages sent first. A new echo option
- * belongs in `parse_options.ts` (the schema and its help), where `check` and
+ * belongs in `option_schema.ts` (the schema and its help), where `check` and
  * the connection read it from {@link UpgradeFacts.query}; an endpoint whose
  * query is not the echo's (`/room`'s `self=`) reads it with `options`.
  *
@@ -31,9 +31,9 @@ import type { Lease } from "../admission/slots.ts";
 import type { IdSource } from "../ids.ts";
 import { checkHandshake, webSocketUrl } from "../protocol/handshake.ts";
 import { handshakeRefusal, type Refusal, refusal } from "../refusals.ts";
+import type { EchoQuery } from "./option_schema.ts";
 import {
   type EchoOptions,
-  type EchoQuery,
   parseEchoQuery,
   PLAIN_ECHO,
   type QueryContext,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import type { EchoQuery } from "../connection/parse_options.ts";
+import type { EchoQuery } from "../connection/option_schema.ts";
 import { describeLimits } from "./limits_report.ts";
 import { utf8ByteLength } from "../protocol/utf8.ts";
 

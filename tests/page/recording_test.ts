@@ -28,7 +28,7 @@ import {
   MAX_RETRY_AFTER_SECONDS,
   MAX_STREAM_COUNT,
   MAX_STREAM_INTERVAL_MS,
-} from "../../lib/connection/parse_options.ts";
+} from "../../lib/connection/option_schema.ts";
 
 Deno.test("a recording exports to JSON that parses back to the same entries", () => {
   const recording = new Recording();
