@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { BroughtBytes } from "./brought_bytes.ts";
 import { keyNetwork } from "./client_ip.ts";
 import type { Listing, SuspectNews, SuspectPeers } from "./suspect_peers.ts";
 
@@ -31,13 +32,6 @@ export const STRIKE_MEMORY_MS = 10 * 60_000;
 export const MAX_TRACKED_ADDRESSES = 10_000;
 /** How long an address seen exchanging messages stays vouched for, in ms. */
 export const VOUCH_MEMORY_MS = 10 * 60_000;
-/**
- * How long what an address or network brought the app never saw, under
- * the line, is remembered across incidents, in ms: a split flood from
- * fresh connections shows only part of itself at each reading (5-9 MiB of
- * one /24 at load average 26), and it keeps coming.
- */
-export const BROUGHT_MEMORY_MS = 60_000;
 
 interface Record {
   strikes: number;
@@ -95,10 +89,14 @@ export class SuspectList {
   readonly #peers: SuspectPeers | undefined;
   /** Keys seen exchanging messages at an incident, and when (ms since epoch). */
   readonly #vouched = new Map<string, number>();
-  /** What each key brought under the line at recent readings, and when. */
-  readonly #brought = new Map<string, { bytes: number; at: number }>();
-  #rememberedAt = -Infinity;
   #listedTotal = 0;
+  /**
+   * What each key brought the app never saw at recent readings, kept here
+   * between incidents for `lib/start/overload_attribution.ts`.
+   */
+  readonly brought: BroughtBytes = new BroughtBytes({
+    maxKeys: MAX_TRACKED_ADDRESSES,
+  });
 
   /**
    * @param options.peers The other workers of the process (`deno serve
@@ -144,48 +142,6 @@ export class SuspectList {
   /** Stops hearing the other workers (when the server stops). */
   dispose(): void {
     this.#peers?.close();
-  }
-
-  /**
-   * When {@link remember} last ran (ms since epoch): a connection opened
-   * before it was counted then.
-   */
-  get rememberedAt(): number {
-    return this.#rememberedAt;
-  }
-
-  /**
-   * What `key` brought the app never saw at readings of the last
-   * {@link BROUGHT_MEMORY_MS} that did not strike it, in bytes
-   * (`lib/start/overload_attribution.ts` adds it to the next reading's).
-   */
-  brought(key: string, now: number = Date.now()): number {
-    const entry = this.#brought.get(key);
-    return entry && now - entry.at <= BROUGHT_MEMORY_MS ? entry.bytes : 0;
-  }
-
-  /**
-   * Remembers what each key's connections opened since the last call
-   * brought at a reading (added to what it brought in the last
-   * {@link BROUGHT_MEMORY_MS}); a struck key starts again, its bytes paid
-   * for by the strike.
-   */
-  remember(
-    brought: { readonly [key: string]: number },
-    struck: Iterable<string>,
-    now: number = Date.now(),
-  ): void {
-    for (const [key, bytes] of Object.entries(brought)) {
-      const total = this.brought(key, now) + bytes;
-      this.#brought.delete(key);
-      if (this.#brought.size >= MAX_TRACKED_ADDRESSES) {
-        // The map keeps insertion order: the first key is the oldest.
-        this.#brought.delete(this.#brought.keys().next().value!);
-      }
-      this.#brought.set(key, { bytes: total, at: now });
-    }
-    for (const key of struck) this.#brought.delete(key);
-    this.#rememberedAt = now;
   }
 
   /**
@@ -388,9 +344,7 @@ export class SuspectList {
   }
 
   #forgetOld(now: number): void {
-    for (const [key, entry] of this.#brought) {
-      if (now - entry.at > BROUGHT_MEMORY_MS) this.#brought.delete(key);
-    }
+    this.brought.forgetOld(now);
     for (const [key, at] of this.#vouched) {
       if (now - at > VOUCH_MEMORY_MS) this.#vouched.delete(key);
     }

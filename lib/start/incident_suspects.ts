@@ -215,8 +215,8 @@ export function findSuspects(
       // Before any earlier sample, every connection counts as young.
       settledAt: epoch(moments.settledAt),
       vouched: (key) => suspects.vouched(key, now),
-      brought: (key) => suspects.brought(key, now),
-      rememberedAt: suspects.rememberedAt,
+      brought: (key) => suspects.brought.of(key, now),
+      rememberedAt: suspects.brought.rememberedAt,
       calmSince: epoch(moments.calmSince),
       troubleSince: epoch(moments.troubleSince),
     },
@@ -239,7 +239,7 @@ export function findSuspects(
     ? []
     : found.struck;
   suspects.vouch(found.vouched, now);
-  suspects.remember(found.brought, struck, now);
+  suspects.brought.remember(found.brought, struck, now);
   return {
     struck,
     unseen: found.unseen,

@@ -251,7 +251,7 @@ export interface Attribution {
   /**
    * Per address and network not struck, what this reading showed it
    * brought past its connections' allowances and the payload seen, in
-   * bytes: remembered for the next readings (`SuspectList.remember`).
+   * bytes: remembered for the next readings (`BroughtBytes.remember`).
    */
   brought: Record<string, number>;
   /**

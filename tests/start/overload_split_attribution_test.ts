@@ -13,10 +13,8 @@ import {
   type KernelCount,
   SPLIT_CONNECTION_BYTES,
 } from "../../lib/start/overload_attribution.ts";
-import {
-  BROUGHT_MEMORY_MS,
-  SuspectList,
-} from "../../lib/admission/suspects.ts";
+import { BROUGHT_MEMORY_MS } from "../../lib/admission/brought_bytes.ts";
+import { SuspectList } from "../../lib/admission/suspects.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
 
 const MiB = 1024 * 1024;
@@ -305,12 +303,12 @@ Deno.test("attribute() remembers what a network brought under the line at earlie
       ]),
       {
         ...clock,
-        brought: (key) => suspects.brought(key, now),
-        rememberedAt: suspects.rememberedAt,
+        brought: (key) => suspects.brought.of(key, now),
+        rememberedAt: suspects.brought.rememberedAt,
       },
       crowd.kernel,
     );
-    suspects.remember(found.brought, found.struck, now);
+    suspects.brought.remember(found.brought, found.struck, now);
     return found;
   };
   await t.step(
@@ -318,13 +316,13 @@ Deno.test("attribute() remembers what a network brought under the line at earlie
     () => {
       const found = judge(crowd.connections, 0);
       assert.deepEqual(found.struck, []);
-      assert.ok(suspects.brought("127.61.0.0/24", 1000) > 6 * MiB);
+      assert.ok(suspects.brought.of("127.61.0.0/24", 1000) > 6 * MiB);
     },
   );
   await t.step("the next one: past it with the first, struck", () => {
     const found = judge(crowd.connections, 3000);
     assert.deepEqual(found.struck, ["127.61.0.0/24"]);
-    assert.equal(suspects.brought("127.61.0.0/24", 3000), 0, "paid for");
+    assert.equal(suspects.brought.of("127.61.0.0/24", 3000), 0, "paid for");
   });
   await t.step(
     "a network that brings nothing now is not struck for what it brought before",
@@ -336,7 +334,7 @@ Deno.test("attribute() remembers what a network brought under the line at earlie
   await t.step(
     "the same connections at the next reading are not counted twice",
     () => {
-      suspects.remember({}, ["127.61.0.0/24"], 10_000);
+      suspects.brought.remember({}, ["127.61.0.0/24"], 10_000);
       assert.deepEqual(judge(crowd.connections, 11_000).struck, []);
       // Opened before the reading that remembered them.
       const again = attribute(
@@ -346,8 +344,8 @@ Deno.test("attribute() remembers what a network brought under the line at earlie
         ]),
         {
           ...clock,
-          brought: (key) => suspects.brought(key, 12_000),
-          rememberedAt: suspects.rememberedAt,
+          brought: (key) => suspects.brought.of(key, 12_000),
+          rememberedAt: suspects.brought.rememberedAt,
         },
         crowd.kernel,
       );
@@ -356,9 +354,9 @@ Deno.test("attribute() remembers what a network brought under the line at earlie
     },
   );
   await t.step("forgotten after BROUGHT_MEMORY_MS", () => {
-    assert.ok(suspects.brought("127.61.0.0/24", 11_000) > 6 * MiB);
+    assert.ok(suspects.brought.of("127.61.0.0/24", 11_000) > 6 * MiB);
     assert.equal(
-      suspects.brought("127.61.0.0/24", 11_000 + BROUGHT_MEMORY_MS + 1),
+      suspects.brought.of("127.61.0.0/24", 11_000 + BROUGHT_MEMORY_MS + 1),
       0,
     );
   });
