@@ -87,8 +87,11 @@ export interface SuspectState {
 export class SuspectList {
   readonly #records = new Map<string, Record>();
   readonly #peers: SuspectPeers | undefined;
-  /** Keys seen exchanging messages at an incident, and when (ms since epoch). */
-  readonly #vouched = new Map<string, number>();
+  /**
+   * Keys seen exchanging messages at an incident: when (ms since epoch),
+   * and whether another worker saw it.
+   */
+  readonly #vouched = new Map<string, { at: number; byPeer: boolean }>();
   #listedTotal = 0;
   /**
    * What each key brought the app never saw at recent readings, kept here
@@ -117,7 +120,8 @@ export class SuspectList {
    * listings, refused here until the same moment. Listings adopted are not
    * counted in {@link SuspectState.listedTotal}: the worker that listed
    * counts them. A vouch and a strike of one key by two workers at one
-   * incident: the strike stands, whichever is heard first (`#vouch`).
+   * incident: the strike stands and the key is not vouched for, whichever
+   * is heard first (`#vouch`).
    */
   adopt(news: SuspectNews): void {
     const at = news.at;
@@ -125,7 +129,7 @@ export class SuspectList {
     this.#forgetOld(at);
     for (const { key, listing } of news.struck) {
       const record = this.#record(key);
-      this.#unclear(record, at, true);
+      this.#unclear(key, record, at, true);
       if (listing) {
         record.refusedUntil = Math.max(
           record.refusedUntil,
@@ -166,18 +170,23 @@ export class SuspectList {
    * SAME_INCIDENT_MS}): an attacker keeping one echoing connection on one
    * worker and flooding from another was vouched for by the first at each
    * incident, wiping the second's strikes, and never listed (review of
-   * stop 34: 4 incidents, 1 strike each). Within one worker a struck key is
-   * never vouched for at that incident (`overload_attribution.ts`).
+   * stop 34: 4 incidents, 1 strike each). Such a key is not vouched for
+   * either: a vouched key's silent connections are spared at the next
+   * incidents (`overload_attribution.ts`), so the flooding worker never
+   * struck it again (by timing) and never listed it. Within one worker a
+   * struck key is never vouched for at that incident.
    */
   #vouch(keys: Iterable<string>, now: number, byPeer: boolean): void {
     for (const key of keys) {
       const record = this.#records.get(key);
       if (
-        record && !(
-          sameIncident(now, record.lastStrikeAt) &&
-          (byPeer || record.byPeer)
-        )
+        record && sameIncident(now, record.lastStrikeAt) &&
+        (byPeer || record.byPeer)
       ) {
+        this.#vouched.delete(key);
+        continue;
+      }
+      if (record) {
         // Kept until a strike of this incident by another worker comes.
         record.cleared = record.strikes;
         record.clearedAt = now;
@@ -189,27 +198,33 @@ export class SuspectList {
         // The map keeps insertion order: the first key is the oldest.
         this.#vouched.delete(this.#vouched.keys().next().value!);
       }
-      this.#vouched.set(key, now);
+      this.#vouched.set(key, { at: now, byPeer });
     }
   }
 
   /**
-   * A strike at `at` (another worker's when `byPeer`) of the incident a
-   * vouch by another worker cleared `record` at: the strikes it cleared
-   * are put back.
+   * A strike of `key` at `at` (another worker's when `byPeer`) of the
+   * incident a vouch was made at, the strike or the vouch another
+   * worker's: the strikes the vouch cleared are put back, and the vouch is
+   * taken back.
    */
-  #unclear(record: Record, at: number, byPeer: boolean): void {
+  #unclear(key: string, record: Record, at: number, byPeer: boolean): void {
     if (
       record.cleared > 0 && sameIncident(at, record.clearedAt) &&
       (byPeer || record.clearedByPeer)
     ) record.strikes += record.cleared;
     record.cleared = 0;
+    const vouch = this.#vouched.get(key);
+    if (
+      vouch !== undefined && sameIncident(at, vouch.at) &&
+      (byPeer || vouch.byPeer)
+    ) this.#vouched.delete(key);
   }
 
   /** True when `key` was vouched for within {@link VOUCH_MEMORY_MS}. */
   vouched(key: string, now: number = Date.now()): boolean {
-    const at = this.#vouched.get(key);
-    return at !== undefined && now - at <= VOUCH_MEMORY_MS;
+    const vouch = this.#vouched.get(key);
+    return vouch !== undefined && now - vouch.at <= VOUCH_MEMORY_MS;
   }
 
   /**
@@ -231,7 +246,7 @@ export class SuspectList {
     const news: Array<{ key: string; listing?: Listing }> = [];
     for (const key of struck) {
       const record = this.#record(key);
-      this.#unclear(record, now, false);
+      this.#unclear(key, record, now, false);
       // Another worker struck it at this incident already (`adopt`).
       const counted = record.byPeer && sameIncident(now, record.lastStrikeAt);
       if (!counted) record.strikes++;
@@ -345,8 +360,8 @@ export class SuspectList {
 
   #forgetOld(now: number): void {
     this.brought.forgetOld(now);
-    for (const [key, at] of this.#vouched) {
-      if (now - at > VOUCH_MEMORY_MS) this.#vouched.delete(key);
+    for (const [key, vouch] of this.#vouched) {
+      if (now - vouch.at > VOUCH_MEMORY_MS) this.#vouched.delete(key);
     }
     for (const [key, record] of this.#records) {
       if (

@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { SAME_INCIDENT_MS, SuspectList } from "../../lib/admission/suspects.ts";
+import type { Activity } from "../../lib/admission/slots.ts";
+import { attribute } from "../../lib/start/overload_attribution.ts";
 import type {
   SuspectNews,
   SuspectPeers,
@@ -120,6 +122,75 @@ Deno.test("deno serve: a vouch from one worker does not take back another worker
       const [strike] = flooding.strike([attacker], 60_000);
       assert.equal(strike!.refusedForSeconds, 0);
       assert.equal(strike!.strikes, 1);
+    },
+  );
+});
+
+Deno.test("deno serve: an address another worker struck at the same incident is not vouched for, on either worker", async (t) => {
+  // attribute() takes a vouched address's silent connection for a
+  // reconnect and spares it: a vouch that left the strike standing would
+  // still spare the attacker's flooding connections at the next incident
+  // (judged by timing, when the kernel's count does not cover them).
+  const attacker = "127.0.4.5";
+  const late = SAME_INCIDENT_MS / 2;
+  const next = 60_000;
+  const silent: Activity = {
+    opened: true,
+    startedAt: next - 30_000,
+    messages: 0,
+    bytesIn: 0,
+    peer: undefined,
+    sent: 0,
+    lastMessageAt: next - 30_000,
+    closingSince: undefined,
+  };
+  /** What the flooding worker strikes at the next incident, by timing. */
+  const nextIncident = (flooding: SuspectList) =>
+    flooding.strike(
+      attribute([[silent, attacker]], {
+        now: next,
+        settledAt: next - 200,
+        vouched: (key) => flooding.vouched(key, next),
+      }).struck,
+      next,
+    );
+  await t.step(
+    "the strike heard before the vouch: its silent connection is struck at the next incident, and it is listed",
+    () => {
+      const { echoing, flooding, deliver } = twoWorkers();
+      flooding.strike([attacker], late);
+      echoing.vouch([attacker], 0);
+      deliver();
+      assert.equal(flooding.vouched(attacker, late), false, "flooding");
+      assert.equal(echoing.vouched(attacker, late), false, "echoing");
+      const [strike] = nextIncident(flooding);
+      assert.equal(strike?.refusedForSeconds, 300);
+    },
+  );
+  await t.step(
+    "the vouch heard before the strike: its silent connection is struck at the next incident, and it is listed",
+    () => {
+      const { echoing, flooding, deliver } = twoWorkers();
+      echoing.vouch([attacker], 0);
+      deliver();
+      flooding.strike([attacker], late);
+      deliver();
+      assert.equal(flooding.vouched(attacker, late), false, "flooding");
+      assert.equal(echoing.vouched(attacker, late), false, "echoing");
+      const [strike] = nextIncident(flooding);
+      assert.equal(strike?.refusedForSeconds, 300);
+    },
+  );
+  await t.step(
+    "vouched for by another worker at another incident: vouched",
+    () => {
+      const { echoing, flooding, deliver } = twoWorkers();
+      flooding.strike([attacker], 0);
+      deliver();
+      echoing.vouch([attacker], 30_000);
+      deliver();
+      assert.equal(flooding.vouched(attacker, 30_000), true);
+      assert.deepEqual(nextIncident(flooding), []);
     },
   );
 });
