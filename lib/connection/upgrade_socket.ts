@@ -21,6 +21,16 @@ import type { Admitted } from "./upgrade.ts";
  * as `server`. Every endpoint sends it, so a client that sees the handshake
  * (curl, a proxy's log, a raw client) learns where it landed even on
  * `/room/NAME`, which adds nothing to the WebSocket stream.
+ *
+ * The `X-` prefix is kept on purpose, although RFC 6648 (BCP 178, §3) asks
+ * new names to go without it: the harm it guards against, one field under
+ * two spellings once others adopt it and it is standardized, needs a name
+ * others have a use for, and this one names this service's own
+ * connections; `X-Request-Id`, which proxies and log formats already show,
+ * is the pattern operators look for; and the name is in README and tested
+ * (`handshake_test.ts`, `workers_test.ts`), so a rename would break its
+ * readers for no gain. `Connection-Id` would also read like part of the
+ * hop-by-hop `Connection` field.
  */
 export const CONNECTION_ID_HEADER = "x-connection-id";
 
