@@ -1,16 +1,16 @@
 /**
- * Assembles the service: the shared state, the routes, and what every
- * response gets (security headers, a log line). Builds nothing that listens;
- * `server.ts` does that, and `main.ts` starts it.
+ * Assembles the service: the shared state, the routes, what every response
+ * gets (`every_response.ts`), and the checks a plain request meets before
+ * routing (its address's request rate, its `Host`). Builds nothing that
+ * listens; `server.ts` does that, and `main.ts` starts it.
  *
  * @module
  */
-import type { Context, Hono, Next } from "hono";
+import type { Hono } from "hono";
 import { cors } from "hono/cors";
 // LinearRouter: no matcher to build on the first request (RegExpRouter's
 // costs ~3 ms of cold start), and a dozen routes are matched as fast.
 import { Hono as QuickHono } from "hono/quick";
-import { secureHeaders } from "hono/secure-headers";
 import {
   clientIp,
   clientKey,
@@ -26,7 +26,6 @@ import type { Config } from "../lib/config.ts";
 import { ConnectionSweep } from "../lib/connection/sweep.ts";
 import { FRAME_COST_BYTES } from "../lib/connection/backlog.ts";
 import { IdSource } from "../lib/ids.ts";
-import { clipClientText, type Log } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
 import { ConnectionRegistry } from "../lib/admission/slots.ts";
@@ -38,10 +37,14 @@ import {
   idleOverloadState,
   type Services,
 } from "../lib/services.ts";
-import { hstsValue } from "../lib/http/hsts.ts";
 import { badHost } from "../lib/http/host.ts";
 import { SuspectList } from "../lib/admission/suspects.ts";
 import { serveStaticFiles } from "../lib/http/static_files.ts";
+import {
+  everyResponse,
+  headAsGet,
+  notFoundOrNotAllowed,
+} from "./every_response.ts";
 import { healthRoutes } from "./health.ts";
 import { limitsRoute } from "./limits.ts";
 import { roomRoute } from "./room.ts";
@@ -371,98 +374,4 @@ function pathOf(url: string): string {
   if (start < 0) return "/";
   const end = url.indexOf("?", start);
   return end < 0 ? url.slice(start) : url.slice(start, end);
-}
-
-/**
- * The answer when no route took the request: `405 Method Not Allowed` with
- * `Allow: GET, HEAD` for a path that exists for GET (RFC 9110 §15.5.6: a
- * `PUT /sse` is not a missing resource), `404` with the path otherwise.
- */
-function notFoundOrNotAllowed(
-  app: Hono<AppEnv>,
-): (c: Context<AppEnv>) => Response {
-  const getPaths = new Set(
-    app.routes.filter((route) =>
-      route.method === "GET" && !route.path.includes("*")
-    ).map((route) => route.path),
-  );
-  return function notFound(c) {
-    const { method, path } = c.req;
-    if (method !== "GET" && method !== "HEAD" && getPaths.has(path)) {
-      return c.text(
-        `Method ${method} not allowed on ${path}: use GET\n`,
-        405,
-        { Allow: "GET, HEAD" },
-      );
-    }
-    // The path is the client's own text: cut as in the log (MAX_CLIENT_TEXT).
-    const { path: shown } = clipClientText({ event: "http", path });
-    return c.text(`Not found: ${shown}\n`, 404);
-  };
-}
-
-/**
- * Deno answers a HEAD request from a GET response itself: the same headers
- * (Content-Length included), no body, and a stream it cancels, which ends an
- * `/sse` stream and frees its slot. Hono's own HEAD handling empties the body
- * first (Content-Length: 0) and never cancels the stream, so HEAD is served
- * as GET here. A HEAD cannot upgrade, so its `Upgrade` header is dropped.
- */
-function headAsGet(request: Request): Request {
-  if (request.method !== "HEAD") return request;
-  const get = new Request(request, { method: "GET" });
-  get.headers.delete("upgrade");
-  servedForHead.add(get);
-  return get;
-}
-
-/** The GETs made from HEAD requests, so their log line still says HEAD. */
-const servedForHead = new WeakSet<Request>();
-
-/** The page's Content-Security-Policy and the other security headers. */
-function securityHeaders() {
-  return secureHeaders({
-    contentSecurityPolicy: {
-      defaultSrc: ["'self'"],
-      connectSrc: ["'self'", "ws:", "wss:"],
-      imgSrc: ["'self'", "data:"],
-      objectSrc: ["'none'"],
-      baseUri: ["'none'"],
-      frameAncestors: ["'none'"],
-      formAction: ["'none'"],
-    },
-    referrerPolicy: "no-referrer",
-    // Sent by `hsts.ts` only where it is right: https, not this machine.
-    strictTransportSecurity: false,
-  });
-}
-
-const nothing = () => Promise.resolve();
-
-/**
- * Security headers and one log line for every response except a 101: Deno's
- * upgrade response must pass unchanged, and a WebSocket logs its close.
- * Decided by the response, not by a request header a client chooses.
- */
-function everyResponse(log: Log, config: Config) {
-  const secure = securityHeaders();
-  return async function securityAndLog(c: Context<AppEnv>, next: Next) {
-    const startedAt = Date.now();
-    await next();
-    if (c.res.status === 101) return;
-    await secure(c, nothing);
-    const hsts = hstsValue(c.req.url, {
-      forwardedHttps: config.trustProxy > 0 &&
-        c.req.header("x-forwarded-proto") === "https",
-      includeSubdomains: config.hstsIncludeSubdomains,
-    });
-    if (hsts) c.header("Strict-Transport-Security", hsts);
-    log({
-      event: "http",
-      method: servedForHead.has(c.req.raw) ? "HEAD" : c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      durationMs: Date.now() - startedAt,
-    });
-  };
 }
