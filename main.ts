@@ -10,15 +10,17 @@
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService } from "./lib/start/startup.ts";
 import { startServer } from "./lib/start/server.ts";
+import { learnCap } from "./lib/start/learned_cap.ts";
 import { createApp } from "./routes/app.ts";
 
 if (import.meta.main) {
   try {
     // Only the variables the service reads: `--allow-env` names exactly these.
-    const { config, echoApp, output, startRecord, loaded } = bootService(
-      (name) => Deno.env.get(name),
-      { mode: "run", createApp },
-    );
+    const { config, echoApp, output, startRecord, loaded, openFileLimit } =
+      bootService(
+        (name) => Deno.env.get(name),
+        { mode: "run", createApp },
+      );
     await loaded;
     const server = startServer(echoApp, {
       onListen: (urls) => announceListening(urls, output, config.logFormat),
@@ -30,8 +32,16 @@ if (import.meta.main) {
         Deno.exit(code);
       },
     });
-    // PORT=0 picks a port: the record names the one picked.
-    output.log({ ...startRecord, port: server.addr.port });
+    // PORT=0 picks a port: the record names the one picked. Under the tasks
+    // MAX_CONNECTIONS in force is known once `prlimit` has answered.
+    const port = server.addr.port;
+    learnCap(echoApp.services, { workers: 1, known: openFileLimit }).then(
+      (warning) => {
+        if (warning) console.error(warning);
+        const { maxConnections } = config;
+        output.log({ ...startRecord, maxConnections, port });
+      },
+    );
     const signals = ["SIGINT", "SIGTERM"] as const;
     const stop = () => {
       server.shutdown().then((stopped) => {

@@ -58,6 +58,7 @@ import { SsSocketAbort } from "./lib/start/socket_abort.ts";
 import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
+import { learnCap } from "./lib/start/learned_cap.ts";
 import { createApp } from "./routes/app.ts";
 
 function boot() {
@@ -71,8 +72,16 @@ function boot() {
   }
 }
 
-const { config, echoApp, output, telemetry, startRecord, loaded, workers } =
-  boot();
+const {
+  config,
+  echoApp,
+  output,
+  telemetry,
+  startRecord,
+  loaded,
+  workers,
+  openFileLimit,
+} = boot();
 // Deno listens once this module has run: the Redis client is loaded first.
 await loaded;
 
@@ -126,11 +135,23 @@ const serveAddress = new ServeAddress(() =>
       !relistened.state.viaOtherWorkers
     : true
 );
+// MAX_CONNECTIONS in force is known once `prlimit` has answered (the
+// tasks); the workers share the process's open-file limit.
+const capLearned = learnCap(echoApp.services, {
+  workers,
+  known: openFileLimit,
+}).then((warning) => {
+  if (warning) console.error(warning);
+});
+const logStart = (record: typeof startRecord) =>
+  capLearned.then(() =>
+    output.log({ ...record, maxConnections: config.maxConnections })
+  );
 // PORT=0: Deno picks one port, shared by every worker; each worker's record
 // names it (it said port=0, the newcomer's review).
 if (config.port === 0) {
-  serveAddress.known().then(({ port }) => output.log({ ...startRecord, port }));
-} else output.log(startRecord);
+  serveAddress.known().then(({ port }) => logStart({ ...startRecord, port }));
+} else logStart(startRecord);
 
 globalThis.addEventListener("unhandledrejection", (event) => {
   const inUse = event.reason instanceof Deno.errors.AddrInUse;

@@ -412,7 +412,7 @@ export const METRICS: readonly MetricRow[] = [
   {
     name: "descriptors_limit",
     type: "gauge",
-    help: "The open-file limit (with --allow-all only)",
+    help: "The open-file limit (Linux: /proc with --allow-all, else prlimit)",
     otel: { name: "ws_echo.descriptors.limit", kind: "gauge", unit: "{file}" },
     read: (metrics) => metrics.descriptorLimit,
   },

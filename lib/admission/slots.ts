@@ -115,7 +115,7 @@ export class ConnectionRegistry {
   readonly #held = new Map<Timer, () => void>();
   readonly #emptyWaiters: Array<() => void> = [];
   readonly #maxPerIp: number;
-  readonly #maxTotal: number;
+  #maxTotal: number;
   readonly #clientRate: { perSecond: number; burst: number } | undefined;
   readonly #streamRate: { perSecond: number; burst: number } | undefined;
   /** Every client's `/stream` bytes together ({@link ALL_STREAMS_SHARE}). */
@@ -175,6 +175,20 @@ export class ConnectionRegistry {
   /** Slots in use by one client key (an IPv4 address or an IPv6 prefix). */
   countFor(key: string): number {
     return this.#clients.get(key)?.slots ?? 0;
+  }
+
+  /** The cap on slots in total; 0 = off. */
+  get maxTotal(): number {
+    return this.#maxTotal;
+  }
+
+  /**
+   * Changes the cap on slots in total, for the cap learned after start-up
+   * (`learned_cap.ts`): slots already held above it stay, and every new
+   * one is refused until the total is below it.
+   */
+  set maxTotal(max: number) {
+    this.#maxTotal = max;
   }
 
   /** Slots in use in total, held ones included. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { type Config, ENV_NAMES, parseConfig } from "../config.ts";
-import { applyFdLimit, readOpenFileLimit } from "./fd_limit.ts";
+import { applyFdLimit, type OpenFileLimit } from "./fd_limit.ts";
 
 /** Reads one environment variable; undefined when unset. */
 export type Env = (name: string) => string | undefined;
@@ -27,16 +27,24 @@ export function readConfig(env: Env): Config {
  * {@link applyPlatformDefaults}. A line about MAX_CONNECTIONS lowered to fit
  * the open-file limit goes to stderr.
  *
+ * @param platform Whether it runs on Deno Deploy, the open-file limit read
+ * at start-up (`readOpenFileLimit`; the tasks learn it later,
+ * `learned_cap.ts`) and the workers sharing it.
  * @throws {ConfigError} When a variable is invalid.
  */
 export function effectiveConfig(
   env: Env,
-  platform: { denoDeploy: boolean },
+  platform: {
+    denoDeploy: boolean;
+    openFileLimit: OpenFileLimit | "unknown";
+    workers: number;
+  },
 ): Config {
   // MAX_CONNECTIONS must fit the open-file limit, or accept() fails first.
   const { config: capped, warning } = applyFdLimit(
     readConfig(env),
-    readOpenFileLimit(),
+    platform.openFileLimit,
+    platform.workers,
   );
   if (warning) console.error(warning);
   return applyPlatformDefaults(capped, {

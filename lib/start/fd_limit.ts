@@ -7,7 +7,9 @@
  * Deno raises the soft limit to the hard one at start-up, so the soft limit
  * read after start-up is the hard one. Deno 2.9 lets a program read
  * `/proc/self/limits` only with `--allow-all` (`--allow-read` of the path is
- * refused for anything under `/proc`); without it the limit is "unknown".
+ * refused for anything under `/proc`); without it this module's reader says
+ * "unknown", and the tasks learn the limit from `prlimit` after listening
+ * instead (`prlimit.ts`, `learned_cap.ts`).
  *
  * @module
  */
@@ -21,6 +23,13 @@ export const MIN_RESERVE = 64;
 
 /** Share of the limit kept back for non-WebSocket use, when above MIN_RESERVE. */
 export const RESERVE_FRACTION = 0.1;
+
+/**
+ * Descriptors kept back for each `deno serve --parallel` worker beyond the
+ * first: 22 more at rest per worker (61 for 2 workers against 39 for
+ * `deno task start`, `ls /proc/PID/fd | wc -l`), rounded up.
+ */
+export const WORKER_RESERVE = 24;
 
 /** The open-file limit, in descriptors; `Infinity` for "unlimited". */
 export interface OpenFileLimit {
@@ -117,33 +126,42 @@ export interface ConnectionCap {
 }
 
 /**
- * The WebSocket cap under an open-file limit: the limit minus `fdReserve`, at
- * least 1, and never above the configured cap. MAX_CONNECTIONS=0 (off) is
- * capped too: the limit applies whether or not the configuration sets one.
+ * The WebSocket cap under an open-file limit: the limit minus `fdReserve`
+ * (and {@link WORKER_RESERVE} for each worker beyond the first), shared by
+ * the workers of the process, at least 1, and never above the configured
+ * cap. MAX_CONNECTIONS=0 (off) is capped too: the limit applies whether or
+ * not the configuration sets one.
  *
  * @param limit The limit from `readOpenFileLimit`; "unknown" changes nothing.
- * @param maxConnections The configured MAX_CONNECTIONS (0 = off).
- * @example Under `ulimit -n 1024`
+ * @param maxConnections The configured MAX_CONNECTIONS (0 = off), per worker.
+ * @param workers Workers of the process (`deno serve --parallel`); each
+ * holds its own MAX_CONNECTIONS, all of them one open-file limit.
+ * @example Under `ulimit -n 1024`, one worker and two
  * ```ts
  * import assert from "node:assert/strict";
  * import { connectionCap } from "./fd_limit.ts";
- * const cap = connectionCap({ soft: 1024, hard: 1024 }, 10_000);
- * assert.equal(cap.maxConnections, 921);
+ * assert.equal(connectionCap({ soft: 1024, hard: 1024 }, 10_000).maxConnections, 921);
+ * assert.equal(connectionCap({ soft: 1024, hard: 1024 }, 10_000, 2).maxConnections, 448);
  * ```
  */
 export function connectionCap(
   limit: OpenFileLimit | "unknown",
   maxConnections: number,
+  workers = 1,
 ): ConnectionCap {
   if (limit === "unknown" || limit.soft === Infinity) return { maxConnections };
-  const allowed = Math.max(1, limit.soft - fdReserve(limit.soft));
+  const shared = limit.soft - fdReserve(limit.soft) -
+    (workers - 1) * WORKER_RESERVE;
+  const allowed = Math.max(1, Math.floor(shared / workers));
   if (maxConnections !== 0 && maxConnections <= allowed) {
     return { maxConnections };
   }
   const from = maxConnections === 0 ? "0 (off)" : String(maxConnections);
+  const each = workers > 1 ? ` per worker (${workers} workers)` : "";
   return {
     maxConnections: allowed,
-    warning: `ws-echo: MAX_CONNECTIONS lowered from ${from} to ${allowed}: ` +
+    warning:
+      `ws-echo: MAX_CONNECTIONS lowered from ${from} to ${allowed}${each}: ` +
       `the open-file limit is ${limit.soft} (raise it with ulimit -n or LimitNOFILE=)`,
   };
 }
@@ -153,6 +171,7 @@ export function connectionCap(
  *
  * @param config The parsed configuration; not modified.
  * @param limit The limit from `readOpenFileLimit`.
+ * @param workers Workers of the process: see {@link connectionCap}.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -166,8 +185,9 @@ export function connectionCap(
 export function applyFdLimit(
   config: Config,
   limit: OpenFileLimit | "unknown",
+  workers = 1,
 ): { config: Config; warning?: string } {
-  const cap = connectionCap(limit, config.maxConnections);
+  const cap = connectionCap(limit, config.maxConnections, workers);
   if (cap.warning === undefined) return { config };
   return {
     config: { ...config, maxConnections: cap.maxConnections },

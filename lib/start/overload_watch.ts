@@ -283,8 +283,10 @@ export class OverloadWatch {
    */
   #checkLeaks(): void {
     const { registry, metrics, listener } = this.#services;
-    // The same condition as the limit: Deno reads /proc only with -A.
-    if (metrics.descriptorLimit !== undefined) {
+    // Deno reads /proc only with -A: the limit was read from it then. A
+    // limit learned from `prlimit` (the tasks, `learned_cap.ts`) says nothing
+    // about /proc.
+    if (this.#fdLimit !== "unknown") {
       metrics.descriptorsOpen = countOpenDescriptors();
     }
     const found = this.#leaks.count(
@@ -294,7 +296,10 @@ export class OverloadWatch {
     );
     const starved = starvedByLeaks({
       leaked: metrics.upgradesLeaked,
-      limit: this.#fdLimit,
+      limit:
+        this.#fdLimit !== "unknown" || metrics.descriptorLimit === undefined
+          ? this.#fdLimit
+          : { soft: metrics.descriptorLimit, hard: metrics.descriptorLimit },
       held: metrics.connectionsOpen + metrics.streamsOpen,
       acceptFailures: listener.acceptFailures,
     });

@@ -22,6 +22,7 @@ import { effectiveConfig, type Env, readConfig } from "./effective_config.ts";
 import { type ServeMode, startRecord } from "./start_record.ts";
 import { configWarnings } from "./config_warnings.ts";
 import { kernelCounts } from "./socket_bytes.ts";
+import { type OpenFileLimit, readOpenFileLimit } from "./fd_limit.ts";
 
 /** What {@link bootService} built. */
 export interface BootedService {
@@ -38,6 +39,12 @@ export interface BootedService {
    * listens (`room_bridge.ts` says why).
    */
   loaded: Promise<void>;
+  /**
+   * The open-file limit as read at start-up (`/proc/self/limits`, only with
+   * `--allow-all`): "unknown" under the tasks, which learn it once listening
+   * (`learnCap` in `learned_cap.ts`).
+   */
+  openFileLimit: OpenFileLimit | "unknown";
   /**
    * The workers of the process ({@link serveWorkers} under `deno serve`,
    * else 1): they share the memory budget and hear each stop signal.
@@ -66,13 +73,14 @@ export function bootService(
 ): BootedService {
   const { mode, createApp } = how;
   const denoDeploy = isDenoDeploy(env);
-  const config = effectiveConfig(env, { denoDeploy });
+  const workers = mode === "serve" ? serveWorkers(env) : 1;
+  const openFileLimit = readOpenFileLimit();
+  const config = effectiveConfig(env, { denoDeploy, openFileLimit, workers });
   if (mode === "serve") refuseTlsUnderServe(config);
   const output = batchedLog(config.logFormat);
   for (const message of configWarnings(config, { denoDeploy })) {
     output.log({ event: "warning", message });
   }
-  const workers = mode === "serve" ? serveWorkers(env) : 1;
   const echoApp = createApp(config, {
     log: output.log,
     platform: { denoDeploy },
@@ -101,6 +109,7 @@ export function bootService(
       kernelCounts: kernelCounts(),
     },
     loaded: bridge.loaded,
+    openFileLimit,
     workers,
   };
 }

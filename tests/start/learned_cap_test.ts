@@ -1,0 +1,248 @@
+/**
+ * MAX_CONNECTIONS fitted to the open-file limit: `prlimit`'s answer, the cap
+ * learned after start-up (`learned_cap.ts`), and the service under `prlimit
+ * --nofile=128:128`, with `--allow-all` (the limit read from /proc at
+ * start-up) and with the start task's own permissions (learned from
+ * `prlimit`), where newcomers past the cap get `503` and `/healthz` answers.
+ */
+import assert from "node:assert/strict";
+import { askPrlimit, parsePrlimit } from "../../lib/start/prlimit.ts";
+import { learnCap } from "../../lib/start/learned_cap.ts";
+import { readOpenFileLimit } from "../../lib/start/fd_limit.ts";
+import { ConnectionRegistry } from "../../lib/admission/slots.ts";
+import { Metrics } from "../../lib/metrics.ts";
+import { DEFAULT_CONFIG } from "../../lib/config.ts";
+import { startTaskArgs } from "../_server.ts";
+import { until } from "../_client.ts";
+import { spawnLimited } from "../_limited.ts";
+import {
+  readResponse,
+  upgradeRequest,
+  withDeadline,
+  writeAll,
+} from "../../bench/wire.ts";
+
+Deno.test("parsePrlimit() reads prlimit's raw soft and hard limits", async (t) => {
+  await t.step("two counts", () => {
+    assert.deepEqual(parsePrlimit("1024 524288\n"), {
+      soft: 1024,
+      hard: 524288,
+    });
+  });
+  await t.step("unlimited is Infinity", () => {
+    assert.deepEqual(parsePrlimit("unlimited unlimited\n"), {
+      soft: Infinity,
+      hard: Infinity,
+    });
+  });
+  await t.step("anything else is undefined", () => {
+    for (
+      const text of [
+        "",
+        "1024\n",
+        "1024 1024 1024\n",
+        "SOFT HARD\n1024 1024\n",
+        "-1 1024\n",
+        "lots 1024\n",
+        "prlimit: failed to get the NOFILE resource limit\n",
+      ]
+    ) assert.equal(parsePrlimit(text), undefined, JSON.stringify(text));
+  });
+});
+
+Deno.test("askPrlimit() states this process's limit, or unknown", async (t) => {
+  await t.step({
+    name: "on Linux, what /proc/self/limits says",
+    ignore: Deno.build.os !== "linux",
+    fn: async () => {
+      assert.deepEqual(await askPrlimit(), readOpenFileLimit());
+    },
+  });
+  await t.step("off Linux, or without the program: unknown", async () => {
+    assert.equal(await askPrlimit({ os: "darwin" }), "unknown");
+    assert.equal(
+      await askPrlimit({ command: "ws-echo-no-such-program" }),
+      "unknown",
+    );
+  });
+});
+
+/** The services `learnCap` changes, with a registry capped at `maxTotal`. */
+function capped(maxConnections: number) {
+  const config = { ...DEFAULT_CONFIG, maxConnections };
+  const registry = new ConnectionRegistry({ maxPerIp: 0, maxTotal: 0 });
+  registry.maxTotal = maxConnections;
+  return { config, registry, metrics: new Metrics() };
+}
+
+Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold it", async (t) => {
+  const limit = (soft: number) => () => Promise.resolve({ soft, hard: soft });
+  await t.step("a limit of 128: 64 connections, the 65th refused", async () => {
+    const services = capped(10_000);
+    const warning = await learnCap(services, {
+      workers: 1,
+      known: "unknown",
+      ask: limit(128),
+      delayMs: 0,
+    });
+    assert.equal(
+      warning,
+      "ws-echo: MAX_CONNECTIONS lowered from 10000 to 64: the open-file limit is 128 (raise it with ulimit -n or LimitNOFILE=)",
+    );
+    assert.equal(services.config.maxConnections, 64);
+    assert.equal(services.registry.maxTotal, 64);
+    assert.equal(services.metrics.descriptorLimit, 128);
+    for (let i = 0; i < 64; i++) {
+      assert.equal(services.registry.noSlotFor(`10.0.0.${i}`), undefined);
+      assert.notEqual(typeof services.registry.admit(`10.0.0.${i}`), "string");
+    }
+    assert.equal(services.registry.noSlotFor("10.0.1.1"), "total");
+    services.registry.dispose();
+  });
+  await t.step("workers of one process share the limit", async () => {
+    const services = capped(10_000);
+    const warning = await learnCap(services, {
+      workers: 2,
+      known: "unknown",
+      ask: limit(1024),
+      delayMs: 0,
+    });
+    assert.match(warning ?? "", /to 448 per worker \(2 workers\)/);
+    assert.equal(services.config.maxConnections, 448);
+    services.registry.dispose();
+  });
+  await t.step(
+    "a limit that holds MAX_CONNECTIONS changes nothing but the gauge",
+    async () => {
+      const services = capped(100);
+      const options = { workers: 1, known: "unknown", delayMs: 0 } as const;
+      assert.equal(
+        await learnCap(services, { ...options, ask: limit(1024) }),
+        undefined,
+      );
+      assert.equal(services.config.maxConnections, 100);
+      assert.equal(services.registry.maxTotal, 100);
+      assert.equal(services.metrics.descriptorLimit, 1024);
+      services.registry.dispose();
+    },
+  );
+  await t.step(
+    "known at start-up, unknown, or not askable: nothing is asked or changed",
+    async () => {
+      const services = capped(10_000);
+      let asked = 0;
+      const ask = () => {
+        asked++;
+        return Promise.resolve({ soft: 128, hard: 128 });
+      };
+      const known = { soft: 20_000, hard: 20_000 };
+      assert.equal(
+        await learnCap(services, { workers: 1, known, ask, delayMs: 0 }),
+        undefined,
+      );
+      assert.equal(asked, 0);
+      const unknown = () => Promise.resolve("unknown" as const);
+      const failing = () => Promise.reject(new Error("Cannot spawn prlimit"));
+      for (const ask of [unknown, failing, undefined]) {
+        assert.equal(
+          await learnCap(services, {
+            workers: 1,
+            known: "unknown",
+            ask,
+            delayMs: 0,
+          }),
+          undefined,
+        );
+      }
+      assert.equal(services.config.maxConnections, 10_000);
+      assert.equal(services.registry.maxTotal, 10_000);
+      assert.equal(services.metrics.descriptorLimit, undefined);
+      services.registry.dispose();
+    },
+  );
+});
+
+/** Sends one GET on a fresh connection; its status and Retry-After. */
+async function get(port: number, request: string) {
+  const conn = await withDeadline(
+    Deno.connect({ hostname: "127.0.0.1", port }),
+    5000,
+    "connect",
+  );
+  try {
+    await writeAll(conn, new TextEncoder().encode(request));
+    const response = await readResponse(conn, { timeoutMs: 5000 });
+    return {
+      status: response.status,
+      retryAfter: response.headers.get("retry-after"),
+    };
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * Under `prlimit --nofile=128:128` with `args`: the warning line and the
+ * start line name the cap of 64; 64 WebSockets are held, and a newcomer
+ * gets 503 with Retry-After while `/healthz` answers 200.
+ */
+async function capsAt64(args: string[]): Promise<void> {
+  await using child = await spawnLimited(128, args, {
+    // PATH: `prlimit` is found on it, as in a shell, systemd or Docker.
+    env: { MAX_CONNECTIONS_PER_IP: "0", PATH: Deno.env.get("PATH") ?? "" },
+  });
+  await until(
+    () => /^start /m.test(child.stdout()) && child.stderr().endsWith("\n"),
+    "the start line and the warning",
+    { timeoutMs: 15_000 },
+  );
+  assert.equal(
+    child.stderr(),
+    "ws-echo: MAX_CONNECTIONS lowered from 10000 to 64: the open-file limit is 128 (raise it with ulimit -n or LimitNOFILE=)\n",
+  );
+  assert.match(child.stdout(), /^start .* max_connections=64 /m);
+  const held: Deno.Conn[] = [];
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 64; i++) {
+      const conn = await withDeadline(
+        Deno.connect({ hostname: "127.0.0.1", port: child.port }),
+        5000,
+        "connect",
+      );
+      held.push(conn);
+      await writeAll(conn, new TextEncoder().encode(upgradeRequest()));
+      statuses.push((await readResponse(conn, { timeoutMs: 5000 })).status);
+    }
+    assert.deepEqual(new Set(statuses), new Set([101]), "64 held");
+    const newcomer = await get(child.port, upgradeRequest());
+    assert.equal(newcomer.status, 503, "the newcomer past the cap");
+    assert.ok(Number(newcomer.retryAfter) > 0, "with Retry-After");
+    const health = await get(
+      child.port,
+      "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(health.status, 200, "/healthz");
+    assert.equal(child.exited(), false);
+    assert.doesNotMatch(child.stdout(), /accept failed/);
+  } finally {
+    for (const conn of held) conn.close();
+  }
+}
+
+Deno.test({
+  name:
+    "under prlimit --nofile=128:128 MAX_CONNECTIONS is lowered to 64: the 65th WebSocket gets 503 and /healthz answers",
+  ignore: Deno.build.os !== "linux",
+  async fn(t) {
+    const task = await startTaskArgs();
+    await t.step("with the start task's permissions (prlimit)", async () => {
+      await capsAt64(task);
+    });
+    await t.step("with --allow-all (/proc/self/limits)", async () => {
+      const args = task.filter((arg) => !/^(-P|--allow-)/.test(arg));
+      args.splice(1, 0, "-A");
+      await capsAt64(args);
+    });
+  },
+});
