@@ -173,8 +173,22 @@ export const HELD_TOKEN = "__held_ms__";
  * enough), in `WatchdogOrders.line`.
  */
 export const ABORT_TOKEN = "__abort__";
-/** Stands for the time in a JSON `WatchdogOrders.line`. */
-export const TIME_TOKEN = new Date(0).toISOString();
+/**
+ * Stands for the time in a JSON `WatchdogOrders.line`: the epoch as
+ * `toISOString()` writes it. Written out, not computed: the first `Date`
+ * a process makes reads the time zone database (`/etc/localtime`, then
+ * `/usr/share/zoneinfo`, seen with strace), and a `new Date(0)` at import
+ * put that, about 1.2 ms, into every start before the first echo, which
+ * needs no date (BENCHMARKS.md, sixteenth round).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TIME_TOKEN } from "./rss_watchdog.ts";
+ * assert.equal(TIME_TOKEN, new Date(0).toISOString());
+ * ```
+ */
+export const TIME_TOKEN = "1970-01-01T00:00:00.000Z";
 
 /** A started watchdog: the watch beats it at each sample. */
 export interface RssWatchdog {
