@@ -43,7 +43,7 @@
  * @module
  */
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
-import { DESTROY_REFUSED, NO_SOCKET_DIAG } from "./socket_bytes.ts";
+import { DESTROY_REFUSED, NO_SOCKET_DIAG, ssSockets } from "./socket_bytes.ts";
 import {
   readDelayMs,
   readPeers,
@@ -236,8 +236,11 @@ export function startRssWatchdog(
   maxRssBytes: number,
   start: WatchdogStart,
 ): RssWatchdog | { unavailable: string } {
+  // `ss` output is read with `ssSockets`, the main loop's reader too.
+  const readsPeers =
+    `(text) => (${readPeers.toString()})((${ssSockets.toString()})(text))`;
   const source =
-    `(${watchdogThread.toString()})(${readPeers.toString()}, ${readDelayMs.toString()});`;
+    `(${watchdogThread.toString()})(${readsPeers}, ${readDelayMs.toString()});`;
   let worker: Worker;
   // The thread's runtime needs descriptors of its own: the reserve's.
   start.reserve?.release();

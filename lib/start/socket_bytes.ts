@@ -126,15 +126,75 @@ function countsSchema() {
 
 let counts: ReturnType<typeof countsSchema> | undefined;
 
+/** One socket of `ss -tinH state established` output, as {@link ssSockets} read it. */
+export interface SsSocket {
+  /** The peer's host without brackets; undefined when the peer is not `host:port`. */
+  host: string | undefined;
+  /**
+   * With no host, the socket's line (`Recv-Q Send-Q LOCAL PEER`), for the
+   * error; taken only then (a capture of every line cost 0.9 µs a socket).
+   */
+  line?: string;
+  /** The peer's port (NaN with no host). */
+  port: number;
+  /** Bytes waiting for the process to read (NaN when not a number). */
+  recvQ: number;
+  /** `bytes_received`, 0 when absent (the kernel leaves it out while 0). */
+  received: number;
+  /** `lastrcv` in ms, undefined when absent. */
+  lastReceived: number | undefined;
+}
+
 /**
- * One socket: `Recv-Q Send-Q LOCAL PEER` on a line (no State column under
- * a state filter), then its indented `tcp_info` line, if any.
+ * The sockets of `ss -tinH state established` output, fields as the text
+ * gives them, unchecked: per socket a line `Recv-Q Send-Q LOCAL PEER` (no
+ * State column under a state filter), then its indented `tcp_info` line,
+ * if any. The one reader of that output: {@link parseSocketBytes} checks
+ * its rows with zod, and the RSS watchdog thread, which runs from source
+ * text and can import nothing (`watchdog_thread.ts`), is given it as text
+ * and checks the integers itself. So it is self-contained: no import and
+ * no outer name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ssSockets } from "./socket_bytes.ts";
+ * const text = "4 0 [::1]:8080 [::1]:40001\n" +
+ *   "\t cubic bytes_received:195 lastrcv:5100\n0 0 127.0.0.1:8080 nonsense\n";
+ * const [ipv6, bad] = ssSockets(text);
+ * assert.deepEqual(ipv6, {
+ *   host: "::1",
+ *   port: 40001,
+ *   recvQ: 4,
+ *   received: 195,
+ *   lastReceived: 5100,
+ * });
+ * assert.equal(bad!.host, undefined);
+ * assert.equal(bad!.line, "0 0 127.0.0.1:8080 nonsense");
+ * ```
  */
-const SOCKET =
-  /^(\S+)[ \t]+\S+[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n([ \t][^\n]*))?/gm;
-const ADDRESS = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/;
-const RECEIVED = /\bbytes_received:(\d+)/;
-const LAST_RECEIVED = /\blastrcv:(\d+)/;
+export function ssSockets(text: string): SsSocket[] {
+  const socket =
+    /^(\S+)[ \t]+\S+[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n([ \t][^\n]*))?/gm;
+  const address = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/;
+  const receivedField = /\bbytes_received:(\d+)/;
+  const lastReceivedField = /\blastrcv:(\d+)/;
+  const sockets: SsSocket[] = [];
+  for (const found of text.matchAll(socket)) {
+    const peer = address.exec(found[2]!);
+    const info = found[3] ?? "";
+    const last = lastReceivedField.exec(info)?.[1];
+    sockets.push({
+      host: peer ? peer[1] ?? peer[2] : undefined,
+      port: Number(peer?.[3]),
+      recvQ: Number(found[1]),
+      received: Number(receivedField.exec(info)?.[1] ?? 0),
+      lastReceived: last === undefined ? undefined : Number(last),
+      ...(peer ? {} : { line: found[0].split("\n")[0]!.trim() }),
+    });
+  }
+  return sockets;
+}
 
 /**
  * Parses `ss -tinH state established` output into the bytes the process
@@ -159,23 +219,19 @@ const LAST_RECEIVED = /\blastrcv:(\d+)/;
 export function parseSocketBytes(text: string): SocketCounts {
   const hosts: string[] = [];
   const fields: Array<[number, number, number, number]> = [];
-  for (const socket of text.matchAll(SOCKET)) {
-    const peer = ADDRESS.exec(socket[2]!);
-    if (!peer) {
+  for (const socket of ssSockets(text)) {
+    if (socket.host === undefined) {
       throw new TypeError(
-        `Cannot parse ss output "${
-          socket[0].split("\n")[0]!.trim()
-        }": expected Recv-Q, Send-Q, local and peer address:port`,
+        `Cannot parse ss output "${socket.line}": expected Recv-Q, Send-Q, local and peer address:port`,
       );
     }
-    hosts.push(peer[1] ?? peer[2]!);
-    const info = socket[3] ?? "";
+    hosts.push(socket.host);
     fields.push([
-      Number(socket[1]),
-      Number(peer[3]),
-      Number(RECEIVED.exec(info)?.[1] ?? 0),
+      socket.recvQ,
+      socket.port,
+      socket.received,
       // No `lastrcv`: nothing known of it, so it counts as quiet.
-      Number(LAST_RECEIVED.exec(info)?.[1] ?? Number.MAX_SAFE_INTEGER),
+      socket.lastReceived ?? Number.MAX_SAFE_INTEGER,
     ]);
   }
   const checked = (counts ??= countsSchema()).safeParse(fields);

@@ -25,11 +25,13 @@
  *    to abort), it writes one log line and ends the process with SIGKILL
  *    (a supervisor brings it back).
  *
- * `ss` output is parsed here with a strict pattern and integer checks, not
- * zod: the thread runs from source text and can import nothing.
+ * `ss` output is read by `ssSockets` (`socket_bytes.ts`, given to the thread
+ * as text too) and checked here with integer checks, not zod: the thread
+ * runs from source text and can import nothing.
  *
  * @module
  */
+import type { SsSocket } from "./socket_bytes.ts";
 
 /** What the thread is told when it starts. */
 export interface WatchdogOrders {
@@ -105,38 +107,38 @@ export interface ThreadAbort {
 }
 
 /**
- * What the process has read from each connection in `ss -tinH state
- * established` output: `bytes_received` minus Recv-Q, per `host port` (the
- * host without brackets: `::ffff:127.0.0.2` on a dual-stack listener).
- * Self-contained, like {@link watchdogThread}, which is given it.
+ * What the process has read from each connection, from the sockets of
+ * `ss -tinH state established` output as `ssSockets` (`socket_bytes.ts`,
+ * the one reader of that output) gives them: `bytes_received` minus
+ * Recv-Q, per `host port` (the host without brackets: `::ffff:127.0.0.2`
+ * on a dual-stack listener); a socket whose fields are not integers is
+ * left out. Self-contained, like {@link watchdogThread}, which is given it
+ * over `ssSockets` (`rss_watchdog.ts`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { readPeers } from "./watchdog_thread.ts";
+ * import { ssSockets } from "./socket_bytes.ts";
  * const text = "5 0 [::ffff:127.0.0.1]:8080 [::ffff:127.10.0.2]:40000\n" +
  *   "\t bbr bytes_sent:9 bytes_received:2000 segs_out:3\n" +
  *   "0 0 127.0.0.1:8080 127.0.0.3:40001\n\t bbr bytes_acked:1\n";
- * assert.deepEqual([...readPeers(text)], [
+ * assert.deepEqual([...readPeers(ssSockets(text))], [
  *   ["::ffff:127.10.0.2 40000", 1995],
  *   ["127.0.0.3 40001", 0],
  * ]);
  * ```
  */
-export function readPeers(text: string): Map<string, number> {
+export function readPeers(
+  sockets: readonly SsSocket[],
+): Map<string, number> {
   const read = new Map<string, number>();
-  const socket =
-    /^(\d+)[ \t]+\d+[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n[ \t][^\n]*?bytes_received:(\d+))?/gm;
-  for (const found of text.matchAll(socket)) {
-    const peer = found[2]!;
-    const at = peer.lastIndexOf(":");
-    const host = peer.slice(0, at).replace(/^\[|\]$/g, "");
-    const [recvQ, port, received] = [found[1], peer.slice(at + 1), found[3]]
-      .map((field) => Number(field ?? 0));
-    if (at < 1 || ![recvQ, port, received].every(Number.isSafeInteger)) {
-      continue;
-    }
-    read.set(`${host} ${port}`, Math.max(0, received! - recvQ!));
+  for (const { host, port, recvQ, received } of sockets) {
+    if (
+      host === undefined ||
+      ![recvQ, port, received].every(Number.isSafeInteger)
+    ) continue;
+    read.set(`${host} ${port}`, Math.max(0, received - recvQ));
   }
   return read;
 }
