@@ -10,7 +10,12 @@
  * process's. With `peers` (`memory_peers.ts`) a worker counts the RSS as
  * its trouble only when its own share (heap, external buffers, what its
  * connections hold) is at least the mean of all workers' shares: the worker
- * holding the flood sheds and refuses, the others keep serving. The budget
+ * holding the flood sheds, the others keep serving their clients. Every
+ * worker refuses new upgrades while the process is over MAX_RSS_BYTES,
+ * since what Deno collects for a connection before the app sees a message
+ * is in nobody's share: a worker that admitted there let 400 split
+ * attackers reconnect as fast as the other swept them, and the process
+ * ended (`deno task serve`, stranger8 F2, `notes/x20j.md`). The budget
  * is the process's too: each of `workers` guards holds at most its share
  * (two workers each holding MEMORY_BUDGET_BYTES held twice the budget, and
  * `deno task serve` ended on `uncounted_memory` under 64 clients that do
@@ -114,6 +119,8 @@ export class MemoryGuard {
   #rssSteadySamples = 0;
   #overBudget = false;
   #overRss = false;
+  /** RSS is over the limit (or the floor): upgrades are refused. */
+  #refusingRss = false;
   readonly #now: () => number;
   /** When a connection was last shed (`#now()`), -Infinity before. */
   #lastShedAt = -Infinity;
@@ -207,7 +214,7 @@ export class MemoryGuard {
 
   /** Why an upgrade must be refused now, or undefined to admit it. */
   get shedding(): ShedCause | undefined {
-    if (this.#overRss) return "rss";
+    if (this.#overRss || this.#refusingRss) return "rss";
     if (this.#overBudget) return "memory_budget";
     return undefined;
   }
@@ -244,6 +251,7 @@ export class MemoryGuard {
     const rss = this.#rss = this.#readRss() || before;
     if (rss < this.#maxRss * RESUME_BELOW) {
       this.#overRss = false;
+      this.#refusingRss = false;
       this.#rssFloor = 0;
       this.#rssSteadySamples = 0;
       return;
@@ -252,9 +260,10 @@ export class MemoryGuard {
     // other workers, only when this one holds at least its fair share.
     if (rss > Math.max(this.#maxRss, this.#rssFloor * 1.05)) {
       this.#overRss = this.#holdsFairShare();
+      this.#refusingRss = true;
     }
-    if (!this.#overRss) return;
-    this.#shed("rss", this.#unshedBytes() / 2);
+    if (!this.#overRss && !this.#refusingRss) return;
+    if (this.#overRss) this.#shed("rss", this.#unshedBytes() / 2);
     const steady = Math.abs(rss - before) <= before * 0.01;
     this.#rssSteadySamples = steady && this.#used === 0
       ? this.#rssSteadySamples + 1
@@ -263,6 +272,7 @@ export class MemoryGuard {
       this.#rssFloor = rss;
       this.#rssSteadySamples = 0;
       this.#overRss = false;
+      this.#refusingRss = false;
     }
   }
 

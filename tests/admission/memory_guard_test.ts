@@ -170,7 +170,7 @@ Deno.test("MemoryGuard admits again when RSS stays high with nothing held: memor
   });
 });
 
-Deno.test("with other workers over one process's RSS, only a worker holding at least the mean share sheds and refuses", async (t) => {
+Deno.test("with other workers over one process's RSS, only a worker holding at least the mean share sheds, and every worker refuses newcomers", async (t) => {
   // Two guards, as two deno serve workers, each with its own channel end.
   const name = `memory-share-test-${crypto.randomUUID()}`;
   let rss = 100 * MiB;
@@ -219,14 +219,20 @@ Deno.test("with other workers over one process's RSS, only a worker holding at l
     assert.equal(quiet.state().worker?.meanBytes, (308 + 21) / 2 * MiB);
   });
   await t.step(
-    "over the RSS limit the flooded worker sheds, the quiet one admits",
+    "over the RSS limit the flooded worker sheds, the quiet one keeps its clients",
     async () => {
       rss = 400 * MiB;
       await exchange();
       assert.equal(flooded.shedding, "rss");
       assert.equal(heavy.shedBy, "rss");
-      assert.equal(quiet.shedding, undefined);
       assert.equal(light.shedBy, undefined);
+    },
+  );
+  await t.step(
+    "and the quiet one refuses upgrades too: what Deno collects before a message is in nobody's share",
+    () => {
+      assert.equal(quiet.shedding, "rss");
+      assert.equal(quiet.refuses(MiB, false), undefined, "its clients' echoes");
     },
   );
   await t.step(
@@ -235,10 +241,15 @@ Deno.test("with other workers over one process's RSS, only a worker holding at l
       own.flooded = 10 * MiB;
       own.quiet = 300 * MiB;
       await exchange();
-      assert.equal(quiet.shedding, "rss");
-      assert.equal(flooded.shedding, undefined);
+      assert.equal(light.shedBy, "rss");
     },
   );
+  await t.step("back under the limit both admit again", async () => {
+    rss = 100 * MiB;
+    await exchange();
+    assert.equal(quiet.shedding, undefined);
+    assert.equal(flooded.shedding, undefined);
+  });
 });
 
 Deno.test("MemoryGuard counts shed holders apart: the next pass comes when the others pass the budget", () => {
