@@ -59,6 +59,20 @@ import { drained, settled } from "./recycle_drain.ts";
 export const PAST_MARGIN_REASON =
   "RSS past MAX_RSS_BYTES plus RSS_MARGIN_SHARE: the listener is recycled before the watchdog thread would have to end the process";
 
+/**
+ * Why a `deno serve` worker ends the process at an incident: an abort that
+ * fell short, or what the kernel's count showed of its own connections and
+ * the other workers'.
+ */
+export function serveExitReason(
+  taken: { short?: string } | undefined | false,
+  suspects: Suspects,
+): string {
+  if (taken && taken.short) return `aborting fell short: ${taken.short}`;
+  const unseen = Object.keys(suspects.unseen).length;
+  return `nothing of this worker's to abort (${unseen} past their allowance, ${suspects.holding.peers.length} holding, ${suspects.othersReading} other workers' sockets read)`;
+}
+
 /** What the incidents read from the watch that samples the process. */
 export interface WatchState {
   signals: OverloadSignals;
@@ -264,7 +278,12 @@ export class IncidentActions {
       }
       const action = cause === "uncounted_memory" ? "exit" : "reported";
       const record = this.record(cause, action, struck, 0, suspects);
-      if (action === "exit") return this.fail(record, cause);
+      if (action === "exit") {
+        // Why nothing else would do, for the log (stranger9's serve exits
+        // said nothing).
+        record.reason = serveExitReason(taken, suspects);
+        return this.fail(record, cause);
+      }
       return this.#reported(record);
     }
     overload.status = "recycling";

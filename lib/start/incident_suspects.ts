@@ -28,14 +28,15 @@
  */
 import type { Services } from "../services.ts";
 import type { Activity } from "../admission/slots.ts";
-import { attribute } from "./overload_attribution.ts";
+import { attribute, SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
 import {
   OUT_OF_DESCRIPTORS,
   type PeerBytes,
+  peerKey,
   type SocketBytesReading,
 } from "./socket_bytes.ts";
 import type { IncidentCause } from "../metrics.ts";
-import { RSS_MARGIN_SHARE } from "./rss_watchdog.ts";
+import { ABORT_KILL_MARGIN_SHARE, RSS_MARGIN_SHARE } from "./rss_watchdog.ts";
 
 /** A reading of the kernel's count with when it began, or why there is none. */
 export type KernelReading =
@@ -143,6 +144,13 @@ export interface Suspects {
    */
   noneUnseen: boolean;
   /**
+   * Sockets the kernel's count read more than `SPLIT_CONNECTION_BYTES` on
+   * that are none of this worker's connections: under `deno serve`, the
+   * other workers' (or upgrades still in their handshake), whose memory
+   * those workers free.
+   */
+  othersReading: number;
+  /**
    * Keys not struck only because connections of theirs were still sending
    * (`Attribution.pending`): judged again at a second reading
    * ({@link SECOND_READING_MS}).
@@ -240,6 +248,16 @@ export function findSuspects(
     : found.struck;
   suspects.vouch(found.vouched, now);
   suspects.brought.remember(found.brought, struck, now);
+  const own = new Set<string>();
+  for (const [activity] of activities) {
+    if (activity?.peer) {
+      own.add(peerKey(activity.peer.hostname, activity.peer.port));
+    }
+  }
+  let othersReading = 0;
+  for (const [peer, bytes] of "bytes" in reading ? reading.bytes : []) {
+    if (bytes > SPLIT_CONNECTION_BYTES && !own.has(peer)) othersReading++;
+  }
   return {
     struck,
     unseen: found.unseen,
@@ -248,6 +266,7 @@ export function findSuspects(
     holding: found.holding,
     noneUnseen: "bytes" in reading && found.timed === 0 &&
       Object.keys(found.unseen).length === 0,
+    othersReading,
     kernel: "bytes" in reading
       ? `read ${reading.bytes.size} sockets`
       : reading.unavailable,
@@ -308,7 +327,12 @@ export const OTHER_WORKER_REASON =
  * uncounted growth to the other workers instead of ending the process: the
  * kernel's count covers every connection of its own and puts none past its
  * allowance, and RSS is under MAX_RSS_BYTES plus `RSS_MARGIN_SHARE` (past
- * it, nobody has freed it in time: the process ends). Every worker reads
+ * it, nobody has freed it in time: the process ends), or plus
+ * `ABORT_KILL_MARGIN_SHARE` while the kernel counts bytes on other
+ * workers' connections ({@link Suspects.othersReading}): a worker whose
+ * sweep had taken all of its own ended the process at 1.27-1.44x while the
+ * other worker still held ~200 split attackers it was sweeping (stranger8
+ * F2, `notes/x20j.md`). Every worker reads
  * the process's RSS: a worker holding only a bystander ended the process
  * at 279 MB while the worker holding the attacker was aborting it at 269
  * (MAX_RSS_BYTES 256 MiB, `tests/start/serve_abort_test.ts`).
@@ -319,6 +343,9 @@ export function leftToOtherWorker(
   rssBytes: number,
   config: Pick<Services["config"], "maxRssBytes">,
 ): boolean {
+  const margin = suspects.othersReading > 0
+    ? ABORT_KILL_MARGIN_SHARE
+    : RSS_MARGIN_SHARE;
   return cause === "uncounted_memory" && suspects.noneUnseen &&
-    rssBytes < config.maxRssBytes * (1 + RSS_MARGIN_SHARE);
+    rssBytes < config.maxRssBytes * (1 + margin);
 }
