@@ -19,17 +19,23 @@
  */
 import * as z from "zod/mini";
 import type { OpenFileLimit } from "./fd_limit.ts";
+import { after } from "../core_timer.ts";
 
 /** How long `prlimit` may take before the limit counts as unknown, in ms. */
 export const PRLIMIT_TIMEOUT_MS = 5000;
 
+let prlimitOutput: z.ZodMiniString | undefined;
+
 /**
  * `prlimit --nofile --raw --noheadings --output=SOFT,HARD`'s output: one
- * line, the soft then the hard limit, each a count or `unlimited`.
+ * line, the soft then the hard limit, each a count or `unlimited`. Built on
+ * first use, so nothing of it runs at start-up.
  */
-const PRLIMIT_OUTPUT = z.string().check(
-  z.regex(/^[ \t]*(\d{1,15}|unlimited)[ \t]+(\d{1,15}|unlimited)[ \t]*\n?$/),
-);
+function prlimitSchema(): z.ZodMiniString {
+  return prlimitOutput ??= z.string().check(
+    z.regex(/^[ \t]*(\d{1,15}|unlimited)[ \t]+(\d{1,15}|unlimited)[ \t]*\n?$/),
+  );
+}
 
 /**
  * Parses what `prlimit --nofile --raw --noheadings --output=SOFT,HARD`
@@ -47,7 +53,7 @@ const PRLIMIT_OUTPUT = z.string().check(
  * ```
  */
 export function parsePrlimit(text: string): OpenFileLimit | undefined {
-  const line = PRLIMIT_OUTPUT.safeParse(text);
+  const line = prlimitSchema().safeParse(text);
   if (!line.success) return undefined;
   const [soft, hard] = line.data.trim().split(/[ \t]+/).map((field) =>
     field === "unlimited" ? Infinity : Number(field)
@@ -95,9 +101,9 @@ export async function askPrlimit(
   if (!mayAskPrlimit(options)) return "unknown";
   const command = options.command ?? "prlimit";
   const abort = new AbortController();
-  const timer = setTimeout(
-    () => abort.abort(),
+  const cancel = after(
     options.timeoutMs ?? PRLIMIT_TIMEOUT_MS,
+    () => abort.abort(),
   );
   try {
     const output = await new Deno.Command(command, {
@@ -112,6 +118,6 @@ export async function askPrlimit(
   } catch {
     return "unknown";
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
 }

@@ -30,9 +30,12 @@ Deno.test("LOG_FORMAT=json writes one JSON object per line with the start-up set
   await inbox.take(2);
   await closeAndWait(socket, inbox);
   const log = readServiceLog(service);
+  // The start record waits for the open-file limit (`learned_cap.ts`).
   await until(
-    () => log.lines.some((line) => line.includes('"ws_close"')),
-    "the ws_close line",
+    () =>
+      log.lines.some((line) => line.includes('"ws_close"')) &&
+      log.lines.some((line) => line.includes('"event":"start"')),
+    "the ws_close line and the start record",
     { timeoutMs: DEFAULT_PROCESS_TIMEOUT_MS },
   );
   const records = log.lines.filter(Boolean).map((line) => JSON.parse(line));
