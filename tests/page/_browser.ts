@@ -1,7 +1,8 @@
 /**
  * The kit of the browser tests: Chromium (found by bench/browser.ts) driven
  * by playwright-core, the demo page opened with its console watched, and
- * {@linkcode browserTest}, which gives each test its own server and browser.
+ * {@linkcode browserTest}, which gives each test its own server and the
+ * file's tests one browser.
  * Without a browser the tests are reported as ignored, and fail under
  * CI=true.
  *
@@ -12,6 +13,8 @@ import {
   type Browser,
   type BrowserContext,
   chromium,
+  type ConsoleMessage,
+  type Dialog,
   type Page,
 } from "playwright-core";
 import { findBrowser, NO_BROWSER_MESSAGE } from "../../bench/browser.ts";
@@ -63,9 +66,62 @@ export interface Demo {
   /** Console errors and uncaught exceptions. */
   problems: string[];
   dialogs: string[];
+  /**
+   * Ends this demo: the page is left (its connections close) and, when it is
+   * the browser's lent page, its storage is cleared for the next
+   * {@linkcode openDemo}; a page of its own is closed with its context.
+   * {@linkcode browserTest} ends what its test left open.
+   */
+  close(): Promise<void>;
 }
 
-/** Opens the demo page and records console errors, page errors and dialogs. */
+const DEFAULT_LOCALE = "en-US";
+
+/**
+ * The page each browser lends to {@linkcode openDemo} at the default locale,
+ * and whether a demo holds it. A fresh context and page cost a new renderer
+ * process: 2-4 s on a busy 2-core machine, where navigating a page already
+ * open took about 1 s.
+ */
+const lentPages = new WeakMap<
+  Browser,
+  { context: BrowserContext; page: Page; held: boolean }
+>();
+/** Each browser's demos not closed yet. */
+const openDemos = new WeakMap<Browser, Set<Demo>>();
+
+async function newDemoContext(
+  browser: Browser,
+  locale: string,
+  viewport: { width: number; height: number },
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ locale, viewport });
+  context.setDefaultTimeout(WAIT_MS);
+  return { context, page: await context.newPage() };
+}
+
+/** The browser's lent page if no demo holds it, now held; else undefined. */
+async function borrowPage(browser: Browser) {
+  const lent = lentPages.get(browser);
+  if (lent && !lent.page.isClosed()) {
+    if (lent.held) return undefined;
+    lent.held = true;
+    return lent;
+  }
+  const fresh = {
+    ...await newDemoContext(browser, DEFAULT_LOCALE, DESKTOP),
+    held: true,
+  };
+  lentPages.set(browser, fresh);
+  return fresh;
+}
+
+/**
+ * Opens the demo page and records console errors, page errors and dialogs.
+ * At the default locale it borrows the browser's one page (blank, its
+ * storage cleared, resized to `viewport`) when no other demo holds it;
+ * otherwise the demo gets a context of its own.
+ */
 export async function openDemo(
   browser: Browser,
   server: TestServer,
@@ -75,24 +131,68 @@ export async function openDemo(
     viewport?: { width: number; height: number };
   } = {},
 ): Promise<Demo> {
-  const context = await browser.newContext({
-    locale: options.locale ?? "en-US",
-    viewport: options.viewport ?? DESKTOP,
-  });
-  context.setDefaultTimeout(WAIT_MS);
-  const page = await context.newPage();
+  const locale = options.locale ?? DEFAULT_LOCALE;
+  const viewport = options.viewport ?? DESKTOP;
+  const lent = locale === DEFAULT_LOCALE
+    ? await borrowPage(browser)
+    : undefined;
+  const { context, page } = lent ??
+    await newDemoContext(browser, locale, viewport);
+  if (lent) await page.setViewportSize(viewport);
   const problems: string[] = [];
   const dialogs: string[] = [];
-  page.on("console", (message) => {
+  const onConsole = (message: ConsoleMessage) => {
     if (message.type() === "error") problems.push(message.text());
-  });
-  page.on("pageerror", (error) => problems.push(error.message));
-  page.on("dialog", (dialog) => {
+  };
+  const onError = (error: Error) => problems.push(error.message);
+  const onDialog = (dialog: Dialog) => {
     dialogs.push(dialog.message());
     dialog.dismiss();
-  });
+  };
+  page.on("console", onConsole);
+  page.on("pageerror", onError);
+  page.on("dialog", onDialog);
+  const demos = openDemos.get(browser) ?? new Set();
+  openDemos.set(browser, demos);
+  const demo: Demo = {
+    page,
+    context,
+    problems,
+    dialogs,
+    async close() {
+      if (!demos.delete(demo)) return;
+      if (!lent) return await context.close();
+      page.off("console", onConsole);
+      page.off("pageerror", onError);
+      page.off("dialog", onDialog);
+      try {
+        // Leaving the page closes its WebSockets and timers; what it stored
+        // (language, saved messages) must not reach the next demo.
+        if (page.url().startsWith(server.http)) {
+          await page.evaluate("localStorage.clear(); sessionStorage.clear()");
+        }
+        await page.goto("about:blank");
+        lent.held = false;
+      } catch (error) {
+        lentPages.delete(browser);
+        await context.close().catch(() => {});
+        throw error;
+      }
+    },
+  };
+  demos.add(demo);
   await page.goto(`${server.http}/${options.query ?? ""}`);
-  return { page, context, problems, dialogs };
+  return demo;
+}
+
+/**
+ * Closes the demos a test left open; the lent page goes too when it could
+ * not be cleared (the next demo gets a fresh one).
+ */
+async function closeDemos(browser: Browser) {
+  for (const demo of openDemos.get(browser) ?? []) {
+    await demo.close().catch(() => {});
+  }
 }
 
 export async function waitForLog(page: Page, pattern: RegExp) {
@@ -147,9 +247,27 @@ export function overflows(page: Page): Promise<boolean> {
   );
 }
 
+/** The Chromium this file's browser tests share, launched by the first. */
+let sharedBrowser: Promise<Browser> | undefined;
+/** This file's browser tests that have not ended yet. */
+let unfinished = 0;
+
 /**
- * A test with its own server and Chromium, both closed afterwards. The
- * sanitizers are off: playwright-core keeps its own pipes and timers open.
+ * The file's Chromium, launched again when it was lost. Launching and
+ * closing cost 1-4 s a test on a busy 2-core machine.
+ */
+async function fileBrowser(): Promise<Browser> {
+  const running = await sharedBrowser?.catch(() => undefined);
+  if (running?.isConnected()) return running;
+  sharedBrowser = launch();
+  return await sharedBrowser;
+}
+
+/**
+ * A test with its own server, and the Chromium of the file's browser tests
+ * (closed after the last of them ends; under --filter, when the process
+ * exits). The sanitizers are off: playwright-core keeps its own pipes and
+ * timers open.
  */
 export function browserTest(
   name: string,
@@ -160,18 +278,28 @@ export function browserTest(
   ) => Promise<void>,
   env: Record<string, string> = {},
 ) {
+  const ignore = !BROWSER && !IN_CI;
+  if (!ignore) unfinished++;
   Deno.test({
     name,
-    ignore: !BROWSER && !IN_CI,
+    ignore,
     sanitizeOps: false,
     sanitizeResources: false,
     async fn(t) {
-      await using server = startTestServer(env);
-      const browser = await launch();
       try {
-        await fn(t, browser, server);
+        await using server = startTestServer(env);
+        const browser = await fileBrowser();
+        try {
+          await fn(t, browser, server);
+        } finally {
+          await closeDemos(browser);
+        }
       } finally {
-        await browser.close();
+        if (--unfinished === 0) {
+          const browser = await sharedBrowser?.catch(() => undefined);
+          sharedBrowser = undefined;
+          await browser?.close();
+        }
       }
     },
   });

@@ -14,7 +14,7 @@ import {
 } from "./_browser.ts";
 
 browserTest("the demo page in Chromium", async (t, browser, server) => {
-  const { page, context, problems, dialogs } = await openDemo(
+  const { page, close, problems, dialogs } = await openDemo(
     browser,
     server,
   );
@@ -239,7 +239,7 @@ browserTest("the demo page in Chromium", async (t, browser, server) => {
   await t.step("the page has no console errors after all of it", () => {
     assert.deepEqual(problems, []);
   });
-  await context.close();
+  await close();
 
   await t.step(
     "the language switch changes text and <title>, and is remembered",
@@ -267,7 +267,7 @@ browserTest("the demo page in Chromium", async (t, browser, server) => {
         await demo.page.locator("h1").textContent(),
         "WebSocket 实时演示",
       );
-      await demo.context.close();
+      await demo.close();
     },
   );
 
@@ -277,7 +277,7 @@ browserTest("the demo page in Chromium", async (t, browser, server) => {
       await demo.page.locator("h1").textContent(),
       "WebSocket 即時示範",
     );
-    await demo.context.close();
+    await demo.close();
   });
 
   await t.step("the page's URL carries lang, delay and format", async () => {
@@ -293,6 +293,6 @@ browserTest("the demo page in Chromium", async (t, browser, server) => {
       `${server.ws}/echo?delay=300&format=json`,
     );
     assert.equal(await demo.page.locator("#format-json").isChecked(), true);
-    await demo.context.close();
+    await demo.close();
   });
 });

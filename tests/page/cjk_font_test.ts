@@ -7,7 +7,7 @@
  * A second Chromium that sees no CJK font shows the check catches boxes.
  */
 import assert from "node:assert/strict";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { findBrowser, NO_BROWSER_MESSAGE } from "../../bench/browser.ts";
 import { startTestServer } from "../_server.ts";
 
@@ -62,20 +62,24 @@ const RENDERING = `(() => {
   };
 })()`;
 
-/** How `lang`'s demo page title renders in `browser`. */
+/**
+ * How the demo page at `url` renders its title in `page` (one page a
+ * browser: a new page costs a renderer process, 2-3 s on a busy machine).
+ */
 async function titleRendering(
-  browser: Browser,
+  page: Page,
   url: string,
 ): Promise<{ chars: string; boxes: boolean }> {
+  await page.goto(url);
+  await page.locator("h1").waitFor();
+  return await page.evaluate(RENDERING);
+}
+
+/** A page of `browser` with this file's timeout. */
+async function newPage(browser: Browser): Promise<Page> {
   const page = await browser.newPage();
-  try {
-    page.setDefaultTimeout(WAIT_MS);
-    await page.goto(url);
-    await page.locator("h1").waitFor();
-    return await page.evaluate(RENDERING);
-  } finally {
-    await page.close();
-  }
+  page.setDefaultTimeout(WAIT_MS);
+  return page;
 }
 
 Deno.test({
@@ -88,10 +92,11 @@ Deno.test({
     await using server = startTestServer();
     const browser = await launch();
     try {
+      const page = await newPage(browser);
       for (const lang of ["zh-Hant", "zh-Hans"]) {
         await t.step(lang, async () => {
           const { chars, boxes } = await titleRendering(
-            browser,
+            page,
             `${server.http}/?lang=${lang}`,
           );
           assert.ok(chars.length >= 2, `the ${lang} title has CJK: ${chars}`);
@@ -125,7 +130,7 @@ Deno.test({
         });
         try {
           const { boxes } = await titleRendering(
-            latinOnly,
+            await newPage(latinOnly),
             `${server.http}/?lang=zh-Hans`,
           );
           assert.equal(boxes, true);

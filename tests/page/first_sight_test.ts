@@ -34,7 +34,7 @@ browserTest(
           new URL(`first-sight-${lang}-${width}-${what}.png`, ARTIFACTS)
             .pathname;
         await t.step(`${lang} ${width}`, async (t) => {
-          const { page, context, problems } = await openDemo(browser, server, {
+          const { page, close, problems } = await openDemo(browser, server, {
             query: `?lang=${lang}`,
             viewport,
           });
@@ -95,7 +95,7 @@ browserTest(
             await hint.waitFor();
           });
           assert.deepEqual(problems, []);
-          await context.close();
+          await close();
         });
       }
     }

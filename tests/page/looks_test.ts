@@ -129,7 +129,7 @@ browserTest(
   "failures are explained without moving the controls",
   async (t, browser, server) => {
     for (const viewport of [DESKTOP, PHONE]) {
-      const { page, context } = await openDemo(browser, server, { viewport });
+      const { page, close } = await openDemo(browser, server, { viewport });
       await t.step(
         `${viewport.width} px: the send controls stay put`,
         async () => {
@@ -155,7 +155,7 @@ browserTest(
           assert.match(text, /Options:/);
         },
       );
-      await context.close();
+      await close();
     }
   },
 );
@@ -203,18 +203,18 @@ browserTest(
   async (t, browser, server) => {
     await t.step("a shared URL with delay=abc shows abc and why", async () => {
       const url = `${server.ws}/echo?delay=abc`;
-      const { page, context } = await openDemo(browser, server, {
+      const { page, close } = await openDemo(browser, server, {
         query: `?url=${encodeURIComponent(url)}`,
       });
       assert.equal(await page.locator("#delay").inputValue(), "abc");
       await page.locator("#delay-error", { hasText: "“abc”" }).waitFor();
-      await context.close();
+      await close();
     });
 
     await t.step(
       "99999 typed stays 99999 in both, with the limit said",
       async () => {
-        const { page, context } = await openDemo(browser, server);
+        const { page, close } = await openDemo(browser, server);
         await page.fill("#delay", "99999");
         await page.locator("#delay").dispatchEvent("change");
         assert.equal(
@@ -230,7 +230,7 @@ browserTest(
           `${server.ws}/echo?delay=250`,
         );
         assert.equal(await page.locator("#delay-error").isHidden(), true);
-        await context.close();
+        await close();
       },
     );
   },
@@ -241,7 +241,7 @@ browserTest(
   async (t, browser, server) => {
     for (const viewport of [PHONE, DESKTOP]) {
       await t.step(`${viewport.width} px`, async () => {
-        const { page, context } = await openDemo(browser, server, {
+        const { page, close } = await openDemo(browser, server, {
           viewport,
         });
         const box = async (selector: string) => {
@@ -271,13 +271,13 @@ browserTest(
           save.height < 1.5 * send.height,
           `Save is ${save.height} tall`,
         );
-        await context.close();
+        await close();
       });
     }
     await t.step(
       "320 px: Name, on a row of its own, starts at the row's left",
       async () => {
-        const { page, context } = await openDemo(browser, server, {
+        const { page, close } = await openDemo(browser, server, {
           viewport: { width: 320, height: 640 },
         });
         const send = await page.locator("#send-text").boundingBox();
@@ -291,7 +291,7 @@ browserTest(
           `Name starts at ${name.x}, Send at ${send.x}`,
         );
         assert.ok(Math.abs(name.y - save.y) < 2, "Save stays beside Name");
-        await context.close();
+        await close();
       },
     );
   },

@@ -49,7 +49,7 @@ const seriesPixels = (page: Page): Promise<number> =>
 browserTest(
   "one echo is drawn and counted as one",
   async (t, browser, server) => {
-    const { page, context, problems } = await openDemo(browser, server);
+    const { page, close, problems } = await openDemo(browser, server);
     await connectPage(page);
     await t.step("no echo: nothing of the series is drawn", async () => {
       await page.locator("#rtt-summary", { hasText: "No echo yet." }).waitFor();
@@ -71,7 +71,7 @@ browserTest(
       );
     });
     assert.deepEqual(problems, []);
-    await context.close();
+    await close();
   },
 );
 
@@ -81,7 +81,7 @@ browserTest(
     for (const lang of LANGUAGES) {
       await t.step(lang, async () => {
         const url = `${server.ws}/echo?status=503`;
-        const { page, context } = await openDemo(browser, server, {
+        const { page, close } = await openDemo(browser, server, {
           query: `?lang=${lang}&url=${encodeURIComponent(url)}`,
         });
         const words = MESSAGES[lang]!;
@@ -94,7 +94,7 @@ browserTest(
         await page.locator("#flow-summary", {
           hasText: words["chart.flowNeverOpened"]!,
         }).waitFor();
-        await context.close();
+        await close();
       });
     }
   },
@@ -128,7 +128,7 @@ browserTest(
   async (t, browser, server) => {
     for (const lang of LANGUAGES) {
       await t.step(lang, async () => {
-        const { page, context } = await openDemo(browser, server, {
+        const { page, close } = await openDemo(browser, server, {
           query: `?lang=${lang}`,
           viewport: DESKTOP,
         });
@@ -162,7 +162,7 @@ browserTest(
           !fits.cut && fits.right <= fits.logRight,
           `the gap ${JSON.stringify(fits)}`,
         );
-        await context.close();
+        await close();
       });
     }
   },

@@ -24,7 +24,7 @@ browserTest(
     for (const viewport of [DESKTOP, PHONE, { width: 320, height: 640 }]) {
       await t.step(`${viewport.width} px`, async () => {
         for (const lang of LANGUAGES) {
-          const { page, context, problems } = await openDemo(browser, server, {
+          const { page, close, problems } = await openDemo(browser, server, {
             query: `?lang=${lang}`,
             viewport,
           });
@@ -131,7 +131,7 @@ browserTest(
             assert.deepEqual(violations, [], `${lang} at ${viewport.width}`);
           }
           assert.deepEqual(problems, []);
-          await context.close();
+          await close();
         }
       });
     }

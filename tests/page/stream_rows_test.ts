@@ -122,7 +122,7 @@ browserTest(
     for (const viewport of [PHONE, DESKTOP]) {
       for (const lang of LANGUAGES) {
         await t.step(`${lang} at ${viewport.width} px`, async () => {
-          const { page, context } = await openDemo(browser, server, {
+          const { page, close } = await openDemo(browser, server, {
             query: `?lang=${lang}`,
             viewport,
           });
@@ -277,7 +277,7 @@ browserTest(
             ),
             `the burst's words are cut: ${await burst.textContent()}`,
           );
-          await context.close();
+          await close();
         });
       }
     }

@@ -257,7 +257,7 @@ browserTest(
       assert.equal(entries[6].reason, "bye");
       assert.ok(!Number.isNaN(Date.parse(entries[0].time)));
     });
-    await first.context.close();
+    await first.close();
 
     const second = await openDemo(browser, server);
     await t.step("Import turns it back into the same stream", async () => {
