@@ -60,6 +60,7 @@ import {
   killRunning,
   RAISED_LIMITS,
   type Server,
+  SETTLE_MS,
   SMALL,
   start,
   stop,
@@ -150,19 +151,6 @@ function record(figure: string, target: Target, value: number) {
   samples[figure] ??= { reference: [], service: [] };
   samples[figure][target].push(value);
 }
-
-/**
- * How long a server is left after its first echo before anything else is
- * measured, in ms. The service starts its RSS watchdog thread (a `Worker`,
- * +13-16 MiB, ~75 ms of CPU) 300 ms after its overload watch, so after the
- * first echo: read at once, the idle scenario's RSS before its first 100 ->
- * 1,000 step sometimes missed the thread and the step then charged it to
- * the connections (40.9 KiB per connection instead of 24-27 in one round of
- * three, load 1.1: the ninth round's 1.86), and the traffic scenarios
- * shared pinned CPU 0 with the isolate being made. 2 s leaves room for the
- * 300 ms and the isolate on a loaded machine (120-240 ms at load 24).
- */
-const SETTLE_MS = 2000;
 
 /**
  * How every server of the run is started: pinned where it can be, the

@@ -25,6 +25,20 @@ export const RAISED_LIMITS: Record<string, string> = {
   EVENT_LOOP_STALL_MS: "0",
 };
 
+/**
+ * How long a server is left after its first echo before anything else is
+ * measured, in ms. The service starts its RSS watchdog thread (a `Worker`,
+ * +13-16 MiB, ~75 ms of CPU) 300 ms after its overload watch, so after the
+ * first echo: read at once, the idle scenario's RSS before its first 100 ->
+ * 1,000 step sometimes missed the thread and the step then charged it to
+ * the connections (40.9 KiB per connection instead of 24-27 in one round of
+ * three, load 1.1: the ninth round's 1.86), and the traffic scenarios
+ * shared pinned CPU 0 with the isolate being made. 2 s leaves room for the
+ * 300 ms and the isolate on a loaded machine (120-240 ms at load 24). The
+ * scale curve waits as long before its RSS base (`scale_run.ts`).
+ */
+export const SETTLE_MS = 2000;
+
 /** Which server. */
 export type Target = "reference" | "service";
 /** Both, in the order each round runs them. */
