@@ -15,7 +15,7 @@ import type { MemoryGuard } from "./memory_guard.ts";
 import { refuse } from "./refuse.ts";
 import type { ConnectionRegistry, Lease, NoSlot } from "./slots.ts";
 import type { SuspectList } from "./suspects.ts";
-import { clientIp, clientKey } from "./client_ip.ts";
+import { clientIp, clientKey, networkKey } from "./client_ip.ts";
 
 /**
  * True when a browser's `Origin` may connect (non-browser clients send none).
@@ -196,7 +196,12 @@ function decide<Taken extends object>(
     return capacityRefusal("shutting_down", client.key, config);
   }
   // Stopping wins over shedding, as the registry's own check comes first.
-  if (memory.shedding && !registry.shuttingDown) {
+  // A network the budget has not shed lately is admitted while the guard
+  // only waits for the shed to leave (`MemoryGuard.admitsFrom`).
+  if (
+    memory.shedding && !registry.shuttingDown &&
+    !memory.admitsFrom(networkKey(client.ip, config.ipv6PrefixLength))
+  ) {
     return capacityRefusal("overloaded", client.key, config);
   }
   const taken = take(client.key);

@@ -26,6 +26,7 @@
 import type { MemoryState, ShedCause } from "../metrics.ts";
 import type { Counted, MemoryPeers } from "./memory_peers.ts";
 import { type Cancel, every } from "../core_timer.ts";
+import { ShedNetworks } from "./shed_networks.ts";
 
 export type { MemoryState, ShedCause };
 
@@ -39,6 +40,11 @@ export interface Backlogged {
   recount(): number;
   /** Closes with 1013; the charge stays until the connection has closed. */
   shed(cause: ShedCause): void;
+  /**
+   * The client's network (`networkKey`), when known: remembered when the
+   * budget sheds it ({@link MemoryGuard.admitsFrom}).
+   */
+  readonly network?: string;
 }
 
 /** Options for {@link MemoryGuard}. */
@@ -122,6 +128,8 @@ export class MemoryGuard {
   /** RSS is over the limit (or the floor): upgrades are refused. */
   #refusingRss = false;
   readonly #now: () => number;
+  /** The networks the budget shed lately (`shed_networks.ts`). */
+  readonly #shedNetworks = new ShedNetworks();
   /** When a connection was last shed (`#now()`), -Infinity before. */
   #lastShedAt = -Infinity;
   /** Stops the samples; they run on core timers (`core_timer.ts`). */
@@ -189,7 +197,25 @@ export class MemoryGuard {
     this.#lastShedAt = this.#now();
     this.#shedBytes += this.#charges.get(connection) ?? 0;
     this.#shedCount[cause]++;
+    if (cause === "memory_budget" && connection.network !== undefined) {
+      this.#shedNetworks.shed(connection.network, this.#lastShedAt);
+    }
     connection.shed(cause);
+  }
+
+  /**
+   * True when an upgrade from `network` may be admitted although the guard
+   * is refusing: for the budget only (never for RSS), when what the
+   * connections not asked to close hold is under RESUME_BELOW of it (the
+   * guard is only waiting for the shed to leave, `CLOSING_WAIT_MS`), and
+   * `network` had nothing shed for the budget within `SHED_NETWORK_MS`
+   * (`shed_networks.ts`: clients that never read, reconnecting from 128
+   * /24s, kept 82% of honest newcomers out).
+   */
+  admitsFrom(network: string): boolean {
+    if (this.shedding !== "memory_budget") return false;
+    if (this.#unshedBytes() >= this.#budget * RESUME_BELOW) return false;
+    return !this.#shedNetworks.recent(network, this.#now());
   }
 
   /**

@@ -17,6 +17,7 @@ import type { Swept } from "./sweep.ts";
 import { isPlainEcho } from "./parse_options.ts";
 import { type PushOutput, streamPacing, StreamPush } from "./stream_push.ts";
 import type { Backlogged } from "../admission/memory_guard.ts";
+import { networkKey } from "../admission/client_ip.ts";
 import { UnreadEchoes } from "./unread_echoes.ts";
 import { letGo } from "./backlog.ts";
 import { Traffic } from "./traffic.ts";
@@ -73,6 +74,14 @@ class EchoConnection
   readonly #push: StreamPush | undefined;
   /** When the client last sent a message (or opened), for the idle sweep. */
   lastActiveAt: number = this.#openedAt;
+
+  /** The client's network, for the memory guard's sheds (read only then). */
+  get network(): string {
+    return networkKey(
+      this.#options.ip,
+      this.#services.config.ipv6PrefixLength,
+    );
+  }
   /**
    * Deadlines the sweep keeps (ms since epoch, Infinity for none): until the
    * socket opens, when to give up on it; once the service has sent its

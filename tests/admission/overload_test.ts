@@ -71,6 +71,41 @@ async function flooder(
   };
 }
 
+/**
+ * One upgrade from `localAddress`: its status line's code, `Retry-After`
+ * and the start of its body (the socket is closed once the head is in).
+ */
+async function upgradeFrom(
+  port: number,
+  localAddress: string,
+): Promise<{ status: number; retryAfter: string; body: string }> {
+  const socket = net.connect({ host: "127.0.0.1", port, localAddress });
+  socket.on("error", () => {});
+  const closed = new Promise<void>((resolve) => socket.once("close", resolve));
+  socket.once("connect", () => socket.write(upgradeRequest("/echo")));
+  const text = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`No answer for ${localAddress} in 5000 ms`)),
+      5000,
+    );
+    let got = "";
+    socket.on("data", (chunk: Uint8Array) => {
+      got += new TextDecoder().decode(chunk);
+      if (got.includes("\r\n\r\n")) {
+        clearTimeout(timer);
+        resolve(got);
+      }
+    });
+  }).finally(() => socket.destroy());
+  await closed;
+  const [head = "", body = ""] = text.split("\r\n\r\n", 2);
+  return {
+    status: Number(head.slice(9, 12)),
+    retryAfter: /^retry-after: *(.*)$/im.exec(head)?.[1]?.trim() ?? "",
+    body,
+  };
+}
+
 /** The bystander on 127.0.0.1 sends and gets its echo back. */
 async function bystanderEchoes(server: TestServer, text: string) {
   const { socket, inbox } = await connect(`${server.ws}/echo`);
@@ -115,17 +150,13 @@ Deno.test("non-reading flooders from several addresses stay within MEMORY_BUDGET
         } in=${metrics.bytesIn} out=${metrics.bytesOut}`,
       );
     });
-    // Upgrades while the flood goes on: one must meet the guard shedding.
-    // (A 101 in between is closed at once, before it could be shed.)
+    // Upgrades from the flooders' network while the flood goes on: one
+    // must meet the guard shedding. (A 101 in between is closed at once,
+    // before it could be shed.)
     let refusal = { status: 0, retryAfter: "", body: "" };
     const deadline = Date.now() + 20_000;
     while (refusal.status !== 503 && Date.now() < deadline) {
-      const response = await rawRequest(server.port, upgradeRequest("/echo"));
-      refusal = {
-        status: response.status,
-        retryAfter: response.headers.get("retry-after") ?? "",
-        body: response.body,
-      };
+      refusal = await upgradeFrom(server.port, "127.0.3.9");
     }
     assert.equal(refusal.status, 503, "a new upgrade is refused while over");
     assert.equal(refusal.retryAfter, "5");
@@ -280,4 +311,58 @@ Deno.test("over MAX_RSS_BYTES new upgrades get 503 and /healthz, /metrics and /l
     },
   );
   await closeAndWait(open.socket, open.inbox);
+});
+
+Deno.test("while the budget sheds clients that never read, a newcomer from a network it has not shed is admitted and one from a shed network is refused", async () => {
+  await using server = startTestServer({
+    MEMORY_BUDGET_BYTES: String(16 * MiB),
+    MAX_RSS_BYTES: "0",
+    MAX_BUFFERED_BYTES: "0",
+    RATE_LIMIT_BYTES_PER_SECOND: "0",
+    RATE_LIMIT_MESSAGES_PER_SECOND: "0",
+    MAX_CONNECTIONS_PER_IP: "2",
+  });
+  const { memory, metrics } = server.services;
+  const flooders: Array<{ start(): void; stop(): Promise<void> }> = [];
+  try {
+    for (let host = 1; host <= 4; host++) {
+      for (let i = 0; i < 2; i++) {
+        flooders.push(await flooder(server.port, `127.0.6.${host}`));
+      }
+    }
+    for (const flood of flooders) flood.start();
+    await until(
+      () => (metrics.breaches.get("memory_budget") ?? 0) > 0,
+      "the memory guard to shed a flooder",
+      { timeoutMs: 20_000 },
+    );
+    // Each try from a fresh network, at a moment the guard refuses: one
+    // is admitted (before, every one got 503 while it shed).
+    const statuses: number[] = [];
+    const deadline = Date.now() + 20_000;
+    for (let net = 1; Date.now() < deadline && net < 200; net++) {
+      await until(
+        () => memory.shedding === "memory_budget",
+        "the guard to refuse for its budget",
+        { timeoutMs: 10_000 },
+      );
+      const answer = await upgradeFrom(server.port, `127.0.${net + 6}.1`);
+      statuses.push(answer.status);
+      if (answer.status === 101) break;
+    }
+    assert.ok(
+      statuses.includes(101),
+      `a newcomer from another network admitted while shedding: ${statuses.length} tries, ${[
+        ...new Set(statuses),
+      ]}`,
+    );
+    let fromShed = 0;
+    const until503 = Date.now() + 20_000;
+    while (fromShed !== 503 && Date.now() < until503) {
+      fromShed = (await upgradeFrom(server.port, "127.0.6.9")).status;
+    }
+    assert.equal(fromShed, 503, "the flooders' network is refused");
+  } finally {
+    for (const flood of flooders) await flood.stop();
+  }
 });
