@@ -123,6 +123,8 @@ export class ConnectionRegistry {
   readonly #streamFrameBytes: number;
   #total = 0;
   #shuttingDown = false;
+  /** Told of each connection tracked and untracked ({@link observe}). */
+  #observer: ((connection: Closable, open: boolean) => void) | undefined;
 
   /**
    * @param limits Caps; 0 turns a cap off. `clientMessageRate` is shared by
@@ -280,6 +282,18 @@ export class ConnectionRegistry {
   /** Adds a connection of client `key` to the set that shutdown closes. */
   track(connection: Closable, key: string): void {
     this.#open.set(connection, key);
+    this.#observer?.(connection, true);
+  }
+
+  /**
+   * Tells `observer` of every open connection now, then of each one
+   * tracked (`true`) and untracked (`false`) from now on: the RSS watchdog
+   * thread's list of this process's connections (`own_peers.ts`). One
+   * observer; a second replaces the first.
+   */
+  observe(observer: (connection: Closable, open: boolean) => void): void {
+    this.#observer = observer;
+    for (const connection of this.#open.keys()) observer(connection, true);
   }
 
   /** Every open connection with its client key (a copy: safe to close while iterating). */
@@ -302,7 +316,7 @@ export class ConnectionRegistry {
 
   /** Removes a connection from the set that shutdown closes. */
   untrack(connection: Closable): void {
-    this.#open.delete(connection);
+    if (this.#open.delete(connection)) this.#observer?.(connection, false);
     if (this.#open.size > 0) return;
     for (const resolve of this.#emptyWaiters.splice(0)) resolve();
   }

@@ -133,7 +133,8 @@ export interface ThreadIncident {
  * The keys to strike at the thread's abort, and the connections aborted in
  * all: the thread took the one Deno was reading, and the rest of the
  * attack `evidence` names connection by connection is aborted now
- * (`abortAttackers`, or `abortHolding`'s sweep), so the incident takes
+ * (`abortAttackers`, or past MAX_RSS_BYTES `abortHolding`'s sweep), so the
+ * incident takes
  * every attacking connection. `evidence.struck` is struck only when that
  * abort took all it tried (as `recycleFor`); the holding connections a
  * sweep aborts are never struck.
@@ -144,9 +145,12 @@ export function restOfAttack(
 ): { keys: string[]; aborted: number } {
   const { abort, evidence, socketAbort } = incident;
   const keys = new Set(abortedKeys(services, abort.peers));
-  // The thread aborts past MAX_RSS_BYTES: connections holding unseen
-  // bytes go with the named ones (`abortHolding`).
-  const swept = evidence && abortHolding(socketAbort, evidence);
+  // Past MAX_RSS_BYTES connections holding unseen bytes go with the named
+  // ones (`abortHolding`); on a held loop alone only the named ones (the
+  // stall's `floods`, `overload_attribution.ts`).
+  const swept = abort.cause === "uncounted_memory" && evidence
+    ? abortHolding(socketAbort, evidence)
+    : undefined;
   const taken = swept ??
     (evidence && abortAttackers(services, socketAbort, evidence));
   if (taken && taken.short === undefined) {

@@ -155,7 +155,8 @@ export class IncidentActions {
 
   /**
    * The RSS watchdog thread aborted connections while the loop was held
-   * (the one Deno was reading): now that it turned, the rest of the attack
+   * (the one Deno was reading: past MAX_RSS_BYTES, or a flood of frames
+   * Deno answers itself): now that it turned, the rest of the attack
    * the kernel's count names is aborted too (`incident_aborts.ts`), so one
    * incident takes every attacking connection and no recycle follows for
    * them. Their clients are struck and the incident reported.
@@ -164,14 +165,12 @@ export class IncidentActions {
     // Busy with an incident of its own, which takes the rest.
     const busy = this.acting;
     this.acting = true;
-    const evidence = busy
-      ? undefined
-      : await this.#suspects("uncounted_memory");
+    const evidence = busy ? undefined : await this.#suspects(abort.cause);
     const { socketAbort } = this.#options;
     const rest = restOfAttack(this.#services, { abort, evidence, socketAbort });
     const keys = abortStrikes(rest.keys, this.#services.suspects);
     const record = this.record(
-      "uncounted_memory",
+      abort.cause,
       "aborted",
       keys,
       0,

@@ -56,6 +56,7 @@ import { OverloadSignals, type Sample } from "./overload_signals.ts";
 import { type ProcessReaders, takeSample } from "./process_sample.ts";
 import { WatchdogArming } from "./watchdog_arming.ts";
 import { WATCHDOG_THREAD_BYTES } from "./rss_watchdog.ts";
+import { OwnPeers } from "./own_peers.ts";
 import { kernelCounts } from "./socket_bytes.ts";
 import {
   LISTENER_DOWN_LIMIT_MS,
@@ -248,8 +249,13 @@ export class OverloadWatch {
       // average 24) and grew RSS: the watch's own doing, not the clients'.
       // After an abort the held loop and the memory are gone with the
       // attacker: no recycle for them.
-      if (step === "started") this.#signals.restart(WATCHDOG_THREAD_BYTES);
-      else this.#signals.reset();
+      if (step === "started") {
+        this.#signals.restart(WATCHDOG_THREAD_BYTES);
+        // The connections it may abort on a held loop alone: this
+        // process's, as they open and close.
+        const own = new OwnPeers((update) => this.#watchdog.peers(update));
+        this.#services.registry.observe(own.observe);
+      } else this.#signals.reset();
       this.#skipNext = true;
     }
   }

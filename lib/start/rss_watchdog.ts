@@ -7,7 +7,10 @@
  * sockets), and ends the process with SIGKILL past MAX_RSS_BYTES plus
  * {@link RSS_MARGIN_SHARE} where it may not, or plus
  * {@link ABORT_KILL_MARGIN_SHARE} where aborting did not free enough
- * (`watchdog_thread.ts`).
+ * (`watchdog_thread.ts`). Whatever the RSS, a loop held
+ * {@link FLOOD_HELD_MS} while Deno reads one of the process's own
+ * connections (a flood of frames it answers itself) has that connection
+ * aborted.
  *
  * Why a thread: Deno collects an endless fragmented message inside its
  * read op, which holds the event loop, and the watch samples only when the
@@ -35,7 +38,7 @@
  * reading every 20 ms cost an idle service 12 ms of CPU a second, so below
  * half of MAX_RSS_BYTES it reads only as often as fast growth could get
  * there ({@link WATCHDOG_QUIET_MS}); it runs `ss` only while the loop is
- * held past half of MAX_RSS_BYTES. Aborting and
+ * held past half of MAX_RSS_BYTES, or past {@link FLOOD_HELD_MS}. Aborting and
  * ending the process need the `run` permission (`ss`, `Deno.kill`: the
  * start task's `run: ["ss"]` suffices); without it the thread logs that it
  * could not and stops.
@@ -49,10 +52,11 @@ import {
   readPeers,
   type ThreadAbort,
   type WatchdogOrders,
+  type WatchdogPeers,
   watchdogThread,
 } from "./watchdog_thread.ts";
 
-export type { WatchdogOrders };
+export type { WatchdogOrders, WatchdogPeers };
 
 /**
  * How often the thread reads RSS from {@link LOOK_AT_SHARE} of
@@ -130,6 +134,32 @@ export const LOOK_FRESH_MS = 1000;
  * Deno is draining and no other.
  */
 export const ABORT_MIN_READ_BYTES = 1024 * 1024;
+/**
+ * How long the loop may be held, whatever the RSS, before the thread
+ * aborts this process's connections read from while it is (a flood of
+ * frames Deno answers itself, `watchdog_thread.ts`), in ms: a turn under
+ * load, a collection or a cold start's compile is far shorter (the
+ * watch's stall incident acts on those once the loop turns).
+ */
+export const FLOOD_HELD_MS = 2000;
+/**
+ * From how long a hold the thread looks at the connections
+ * (`ss -tinH`, every {@link LOOK_EVERY_MS}) whatever the RSS, in ms, so
+ * that by {@link FLOOD_HELD_MS} it knows what each was read since.
+ */
+export const FLOOD_LOOK_HELD_MS = 500;
+/**
+ * What one connection may be read within one held stretch beyond
+ * MAX_MESSAGE_BYTES before it is aborted on a held loop alone, in bytes:
+ * Deno's read-ahead and frame headers. While the loop is held no message
+ * reaches the app, and Deno reads an honest client's next message only
+ * once the app has taken the one before: so no honest client is read
+ * more than one message (at most MAX_MESSAGE_BYTES) plus this in one
+ * stretch, while a flood of frames Deno answers itself is read as fast as
+ * it comes (0.25-4.6 MiB/s per connection over 128 connections from
+ * `flood.py` under `deno task serve`, load average 18).
+ */
+export const FLOOD_SLACK_BYTES = 64 * 1024;
 /** How long one `ss` call of the thread may take, in ms. */
 export const THREAD_SS_TIMEOUT_MS = 1000;
 
@@ -196,6 +226,11 @@ export interface RssWatchdog {
   beat(): void;
   /** How many aborts the thread has made (read without a turn of the loop). */
   aborts(): number;
+  /**
+   * Tells the thread which connections opened and closed (`peerKey`
+   * form): the ones it may abort on a held loop alone.
+   */
+  peers(update: WatchdogPeers): void;
   /** Stops the thread. */
   dispose(): void;
 }
@@ -207,6 +242,11 @@ export interface WatchdogStart {
    * `WatchdogOrders.line`.
    */
   line: string;
+  /**
+   * MAX_MESSAGE_BYTES: what an honest client may be read in one held
+   * stretch, plus `FLOOD_SLACK_BYTES`.
+   */
+  maxMessageBytes: number;
   /** Descriptors held for the thread's runtime, released for it. */
   reserve?: DescriptorReserve;
   /** The listener's port, whose connections it may abort. */
@@ -272,6 +312,9 @@ export function startRssWatchdog(
     lookEveryMs: LOOK_EVERY_MS,
     lookFreshMs: LOOK_FRESH_MS,
     abortMinReadBytes: ABORT_MIN_READ_BYTES,
+    floodHeldMs: FLOOD_HELD_MS,
+    floodLookHeldMs: FLOOD_LOOK_HELD_MS,
+    floodMinReadBytes: start.maxMessageBytes + FLOOD_SLACK_BYTES,
     ssTimeoutMs: THREAD_SS_TIMEOUT_MS,
     ssFailed: THREAD_SS_FAILED,
     ssFailedForGood: THREAD_SS_FOR_GOOD,
@@ -301,6 +344,7 @@ export function startRssWatchdog(
   return {
     beat: stamp,
     aborts: () => Atomics.load(ready, 1),
+    peers: (update) => worker.postMessage(update),
     dispose: () => worker.terminate(),
   };
 }

@@ -57,6 +57,10 @@ export function abortedKeys(
   return [...keys];
 }
 
+/** The reason an abort on a held loop alone gives (`FLOOD_HELD_MS`). */
+export const HELD_ABORTED_REASON =
+  "Deno held the event loop reading frames no message handler sees (a flood of pongs or empty frames) past FLOOD_HELD_MS: the RSS watchdog thread aborted this process's connections it was reading from (ss -K)";
+
 /** Fills in what the thread saw into an incident's `record`. */
 export function withThreadAbort(
   record: IncidentRecord,
@@ -65,6 +69,8 @@ export function withThreadAbort(
   record.rssBytes = abort.rssBytes;
   record.eventLoopHeldMs = abort.heldMs;
   record.aborted = abort.peers.length;
-  record.reason = ABORTED_REASON;
+  record.reason = abort.cause === "event_loop_stall"
+    ? HELD_ABORTED_REASON
+    : ABORTED_REASON;
   return record;
 }

@@ -17,6 +17,7 @@ import {
   type RssWatchdog,
   startRssWatchdog,
   TIME_TOKEN,
+  type WatchdogPeers,
   type WatchdogStart,
 } from "./rss_watchdog.ts";
 import { DescriptorReserve } from "./descriptor_reserve.ts";
@@ -42,13 +43,20 @@ export type ArmingAborts = Pick<WatchdogStart, "port" | "onAbort">;
  * ```ts
  * import assert from "node:assert/strict";
  * import { WatchdogArming } from "./watchdog_arming.ts";
- * const off = new WatchdogArming(false, { maxRssBytes: 1, logFormat: "text" });
+ * const off = new WatchdogArming(false, {
+ *   maxRssBytes: 1,
+ *   maxMessageBytes: 1,
+ *   logFormat: "text",
+ * });
  * assert.equal(off.tick(performance.now() + 1000), "off");
  * ```
  */
 export class WatchdogArming {
   #state: RssWatchdog | "off" | undefined;
-  readonly #config: Pick<Config, "maxRssBytes" | "logFormat">;
+  readonly #config: Pick<
+    Config,
+    "maxRssBytes" | "maxMessageBytes" | "logFormat"
+  >;
   readonly #since = performance.now();
   /** Made before any client connects; released for the thread. */
   #reserve: DescriptorReserve | undefined;
@@ -62,7 +70,7 @@ export class WatchdogArming {
    */
   constructor(
     enabled: boolean,
-    config: Pick<Config, "maxRssBytes" | "logFormat">,
+    config: Pick<Config, "maxRssBytes" | "maxMessageBytes" | "logFormat">,
     aborts: ArmingAborts = {},
   ) {
     this.#config = config;
@@ -84,6 +92,7 @@ export class WatchdogArming {
     if (now - this.#since < ARM_AFTER_MS) return "waiting";
     const started = startRssWatchdog(this.#config.maxRssBytes, {
       line: this.#line(),
+      maxMessageBytes: this.#config.maxMessageBytes,
       ...(this.#reserve ? { reserve: this.#reserve } : {}),
       ...this.#aborts,
     });
@@ -94,6 +103,14 @@ export class WatchdogArming {
     }
     this.#state = started;
     return "started";
+  }
+
+  /**
+   * Tells a started thread which connections opened and closed
+   * (`own_peers.ts`); nothing before it starts or once it is off.
+   */
+  peers(update: WatchdogPeers): void {
+    if (typeof this.#state === "object") this.#state.peers(update);
   }
 
   /** Stops the thread; it is not started again. */

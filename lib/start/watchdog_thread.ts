@@ -19,7 +19,22 @@
  *    bench/overload_facts.ts abort 8192 300`, load average 17): `ss`
  *    listed in 178 ms, aborted at 381 ms, RSS 336 -> 64 MiB within 250 ms
  *    of it, the loop (held 5.8 s) turned.
- * 2. Past {@link WatchdogOrders.killAtBytes}, or past
+ * 2. Whatever the RSS, once the loop has been held
+ *    {@link WatchdogOrders.floodHeldMs}, it aborts this process's own
+ *    connections (those the main loop told it of, {@link WatchdogPeers})
+ *    read from by more than {@link WatchdogOrders.floodMinReadBytes}
+ *    (MAX_MESSAGE_BYTES plus slack) since its first look of this held
+ *    stretch (it looks from {@link WatchdogOrders.floodLookHeldMs}): Deno
+ *    answering a flood of frames it handles itself (pongs, empty
+ *    continuations) inside its read ops, which do not return while more
+ *    keep coming (stranger8 F7: a worker held 13.5 s, the flooders gone
+ *    before it turned). While the loop is held no message reaches the app,
+ *    and Deno reads an honest client's next message only once the app has
+ *    taken the one before, so no honest client is read that much in one
+ *    stretch. Another worker's connections (`deno serve --parallel`: `ss`
+ *    lists the whole port) are never taken: that worker's thread sees to
+ *    them.
+ * 3. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
  *    to abort), it writes one log line and ends the process with SIGKILL
@@ -59,6 +74,16 @@ export interface WatchdogOrders {
   lookFreshMs: number;
   /** See `ABORT_MIN_READ_BYTES` (`rss_watchdog.ts`). */
   abortMinReadBytes: number;
+  /** See `FLOOD_HELD_MS` (`rss_watchdog.ts`). */
+  floodHeldMs: number;
+  /** See `FLOOD_LOOK_HELD_MS` (`rss_watchdog.ts`). */
+  floodLookHeldMs: number;
+  /**
+   * How much the process must have read from one of its connections
+   * within one held stretch to be aborted on a held loop alone, in bytes:
+   * MAX_MESSAGE_BYTES plus `FLOOD_SLACK_BYTES` (`rss_watchdog.ts`).
+   */
+  floodMinReadBytes: number;
   /** See `THREAD_SS_TIMEOUT_MS` (`rss_watchdog.ts`). */
   ssTimeoutMs: number;
   /** See `THREAD_SS_FAILED` (`rss_watchdog.ts`): a RegExp source. */
@@ -94,8 +119,26 @@ export interface WatchdogOrders {
   tokens: { rss: string; held: string; abort: string; time: string };
 }
 
+/**
+ * What the main loop tells the thread after its orders, as connections
+ * open and close: their peers as `peerKey` (`socket_bytes.ts`) makes them
+ * (`127.0.0.2:40000`, `::1:40001`); `closed` are forgotten before
+ * `opened` are added (a port closed and reused within one update). Only
+ * these may be aborted on a held loop alone.
+ */
+export interface WatchdogPeers {
+  opened: string[];
+  closed: string[];
+}
+
 /** What the thread tells the main loop after it aborted connections. */
 export interface ThreadAbort {
+  /**
+   * Why: RSS past MAX_RSS_BYTES with the loop held (`uncounted_memory`),
+   * or the loop held {@link WatchdogOrders.floodHeldMs} whatever the RSS
+   * (`event_loop_stall`).
+   */
+  cause: "uncounted_memory" | "event_loop_stall";
   /** The connections' peers, as the kernel lists them. */
   peers: Array<{ hostname: string; port: number }>;
   /** Bytes the process read from each since the look before (same order). */
@@ -193,7 +236,17 @@ export function watchdogThread(
   readPeers: (text: string) => Map<string, number>,
   readDelay: (rssBytes: number, orders: WatchdogOrders) => number,
 ): void {
+  // The connections of this process: the main loop's word, after the orders.
+  const own = new Set<string>();
+  let started = false;
   globalThis.addEventListener("message", (event: Event) => {
+    if (started) {
+      const { opened, closed } = (event as MessageEvent<WatchdogPeers>).data;
+      for (const peer of closed) own.delete(peer);
+      for (const peer of opened) own.add(peer);
+      return;
+    }
+    started = true;
     const orders = (event as MessageEvent<WatchdogOrders>).data;
     const beat = new BigInt64Array(orders.beat);
     // [0]: 1 once this runs; [1]: how many aborts it made.
@@ -230,8 +283,13 @@ export function watchdogThread(
         return { failed: String(error).slice(0, 200) };
       }
     };
-    /** Bytes read per peer (`host port`): bytes_received minus Recv-Q. */
+    /**
+     * Bytes read per peer (`host port`): bytes_received minus Recv-Q, with
+     * the watch's last sample before the look (it changes when the loop
+     * turns).
+     */
     const look = async () => {
+      const beatAt = Atomics.load(beat, 0);
       const listed = await ss([
         "-tinH",
         "state",
@@ -239,24 +297,49 @@ export function watchdogThread(
         `( sport = :${orders.port} )`,
       ]);
       if (!("stdout" in listed)) return listed;
-      return { at: clock(), read: readPeers(listed.stdout) };
+      return { at: clock(), beatAt, read: readPeers(listed.stdout) };
+    };
+    type Look = { at: number; beatAt: bigint; read: Map<string, number> };
+    /** A peer of {@link readPeers} as the main loop names it (`peerKey`). */
+    const ownKey = (peer: string) => {
+      const [host, port] = peer.split(" ");
+      return `${
+        host!.replace(/%.*$/, "").toLowerCase()
+          .replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, "")
+      }:${port}`;
     };
     // False for good once the kernel refused or `ss` cannot run here.
     let abortable = orders.port > 0;
     // True for the rest of this held stretch once an abort found nothing.
     let futile = false;
     let acting = false;
-    let last: { at: number; read: Map<string, number> } | undefined;
+    let last: Look | undefined;
+    let first: Look | undefined;
     let nextAbortAt = 0;
+    let nextFloodAt = 0;
     let lastFailure = abortable ? "" : "no listener port";
     const PERMANENT = new RegExp(orders.ssFailedForGood, "i");
-    /** Aborts the connections read from most; why not, if it did not. */
-    const abort = async (rss: number, heldMs: number) => {
-      let before = last;
-      if (!before || clock() - before.at > orders.lookFreshMs) {
-        const first = await look();
-        if (!("read" in first)) return first.failed;
-        before = first;
+    /** The look before, and the first look of this held stretch. */
+    const remember = (seen: Look) => {
+      last = seen;
+      if (!first || first.beatAt !== seen.beatAt) first = seen;
+    };
+    /**
+     * Aborts the connections read from most; why not, if it did not. Past
+     * MAX_RSS_BYTES (`held` false): each read
+     * {@link WatchdogOrders.abortMinReadBytes} since a look at most
+     * {@link WatchdogOrders.lookFreshMs} old. On a held loop alone
+     * (`held`): this process's own, each read more than
+     * {@link WatchdogOrders.floodMinReadBytes} since the first look of
+     * this held stretch (the loop has not turned since).
+     */
+    const abort = async (rss: number, heldMs: number, held: boolean) => {
+      let before = held ? first : last;
+      if (!held && (!before || clock() - before.at > orders.lookFreshMs)) {
+        const seen = await look();
+        if (!("read" in seen)) return seen.failed;
+        before = seen;
+        remember(seen);
         // A look apart: 20 ms found no connection read 1 MiB at load 20
         // (the thread reads seldom below half of MAX_RSS_BYTES, so RSS can
         // pass it with no look made), and the process was killed.
@@ -264,13 +347,20 @@ export function watchdogThread(
       }
       const after = await look();
       if (!("read" in after)) return after.failed;
-      last = after;
+      remember(after);
+      // A new stretch (the loop turned): what was read, the app may have
+      // seen; this look is its first.
+      if (!before || held && before.beatAt !== after.beatAt) {
+        return "no look before in this stretch";
+      }
+      const least = held ? orders.floodMinReadBytes : orders.abortMinReadBytes;
       const grown = [...after.read]
+        .filter(([peer]) => !held || own.has(ownKey(peer)))
         .map(([peer, read]) => ({
           peer,
           growth: read - (before.read.get(peer) ?? 0),
         }))
-        .filter(({ growth }) => growth >= orders.abortMinReadBytes)
+        .filter(({ growth }) => growth >= least)
         .sort((a, b) => b.growth - a.growth);
       if (grown.length === 0) return "no connection was read from";
       const peers = grown.map(({ peer }) => {
@@ -290,7 +380,8 @@ export function watchdogThread(
       if (!("stdout" in killed)) return killed.failed;
       if (killed.stdout.trim() === "") return "the kernel aborted none";
       Atomics.add(shared, 1, 1);
-      const message = {
+      const message: ThreadAbort = {
+        cause: held ? "event_loop_stall" : "uncounted_memory",
         peers,
         readBytes: grown.map(({ growth }) => growth),
         rssBytes: rss,
@@ -313,6 +404,7 @@ export function watchdogThread(
       if (heldMs < orders.lookHeldMs) {
         // The loop turned: a new stretch, looked at afresh.
         last = undefined;
+        first = undefined;
         futile = false;
         return;
       }
@@ -347,12 +439,29 @@ export function watchdogThread(
         }
         return;
       }
-      if (!abortable || futile || acting || rss < orders.lookAtBytes) return;
+      if (!abortable || acting) return;
+      const flood = heldMs >= orders.floodHeldMs && now >= nextFloodAt &&
+        (futile || rss < orders.abortAtBytes);
+      const memory = !futile && rss >= orders.abortAtBytes &&
+        heldMs >= orders.heldMs && now >= nextAbortAt;
+      // A look before a flood's abort, so that it needs only one more.
+      const looking = !futile && rss >= orders.lookAtBytes ||
+        heldMs >= orders.floodLookHeldMs;
+      if (!flood && !memory && !looking) return;
       acting = true;
-      const act = rss >= orders.abortAtBytes && heldMs >= orders.heldMs &&
-        now >= nextAbortAt;
-      const step = act
-        ? abort(rss, heldMs).then((failed) => {
+      const step = flood
+        ? abort(rss, heldMs, true).then((failed) => {
+          // Looked at again at the next look: what each connection is read
+          // adds up over the stretch; after an abort, the next connection
+          // that holds the loop.
+          nextFloodAt = clock() + orders.lookEveryMs;
+          if (failed !== undefined && PERMANENT.test(failed)) {
+            lastFailure = failed;
+            abortable = false;
+          }
+        })
+        : memory
+        ? abort(rss, heldMs, false).then((failed) => {
           // Deno frees an aborted connection's fragments only once the loop
           // turns, and the next attacker's read holds it: the next round
           // comes at the next look, to take that one too.
@@ -364,9 +473,10 @@ export function watchdogThread(
           if (PERMANENT.test(failed)) abortable = false;
           else futile = true;
         })
-        : (!last || now - last.at >= orders.lookEveryMs)
+        : (!last || now - last.at >= orders.lookEveryMs ||
+            last.beatAt !== Atomics.load(beat, 0))
         ? look().then((seen) => {
-          if ("read" in seen) last = seen;
+          if ("read" in seen) remember(seen);
         })
         : Promise.resolve();
       step.finally(() => acting = false);
@@ -374,7 +484,10 @@ export function watchdogThread(
     const read = () => {
       const rss = Deno.memoryUsage().rss;
       sample(rss);
-      if (!ended) setTimeout(read, readDelay(rss, orders));
+      if (ended) return;
+      // While the loop is held, as often as past half of MAX_RSS_BYTES.
+      const held = clock() - Number(Atomics.load(beat, 0)) >= orders.lookHeldMs;
+      setTimeout(read, held ? orders.everyMs : readDelay(rss, orders));
     };
     setTimeout(read, orders.everyMs);
   });

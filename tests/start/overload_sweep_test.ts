@@ -133,6 +133,7 @@ Deno.test("connections holding unseen bytes are found and swept", async (t) => {
     config: { trustProxy: 0, ipv6PrefixLength: 64 },
   } as unknown as Parameters<typeof restOfAttack>[0];
   const threadAbort = {
+    cause: "uncounted_memory" as const,
     peers: [{ hostname: "127.23.0.1", port: 40020 }],
     readBytes: [300 * 1024 * KiB],
     rssBytes: 300 * 1024 * KiB,
@@ -149,6 +150,21 @@ Deno.test("connections holding unseen bytes are found and swept", async (t) => {
       });
       assert.deepEqual(rest.keys.toSorted(), ["127.22.0.1", "127.23.0.1"]);
       assert.equal(rest.aborted, 3);
+    },
+  );
+  await t.step(
+    "after an abort on a held loop alone (a flood, whatever the RSS), the named rest is aborted, no holding connection",
+    () => {
+      const { abort, calls } = aborter();
+      const rest = restOfAttack(services, {
+        abort: { ...threadAbort, cause: "event_loop_stall" },
+        // Struck on the kernel's count: the named connection's client.
+        evidence: { ...suspects, struck: ["127.0.0.1"] },
+        socketAbort: abort,
+      });
+      assert.deepEqual(calls, [[named]]);
+      assert.deepEqual(rest.keys.toSorted(), ["127.0.0.1", "127.23.0.1"]);
+      assert.equal(rest.aborted, 2);
     },
   );
   await t.step(

@@ -17,7 +17,11 @@ import { ROOT } from "../_server.ts";
 const CHILD = `
 import { WatchdogArming } from "${ROOT}/lib/start/watchdog_arming.ts";
 import { ARM_AFTER_MS } from "${ROOT}/lib/start/rss_watchdog.ts";
-const arming = new WatchdogArming(true, { maxRssBytes: 1, logFormat: "text" });
+const arming = new WatchdogArming(true, {
+  maxRssBytes: 1,
+  maxMessageBytes: 1024 * 1024,
+  logFormat: "text",
+});
 const taken = [];
 try {
   for (;;) taken.push(Deno.listen({ hostname: "127.0.0.1", port: 0 }));

@@ -1,0 +1,98 @@
+/**
+ * A loop held by a flood of frames Deno answers itself, whatever the RSS:
+ * once it has been held `FLOOD_HELD_MS`, the RSS watchdog thread aborts
+ * the process's own connections read more than MAX_MESSAGE_BYTES plus
+ * `FLOOD_SLACK_BYTES` since its first look of the hold, and no other
+ * (stranger8 F7: a worker's loop held 13.5 s, the flooders gone before it
+ * turned, so its stall incident took nobody). The thread is started as
+ * the watch starts it, with a stand-in `ss` on PATH that counts what the
+ * process read per connection, and never beaten: the loop counts as held.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { until } from "../_client.ts";
+import {
+  FLOOD_HELD_MS,
+  startRssWatchdog,
+} from "../../lib/start/rss_watchdog.ts";
+import type { ThreadAbort } from "../../lib/start/watchdog_thread.ts";
+
+const MiB = 1024 * 1024;
+
+/**
+ * A stand-in `ss`: at each look a flooder of this process (127.0.0.2) and
+ * one of another worker's (127.0.0.3) have been read 512 KiB more, an
+ * honest client of this process (127.0.0.4) one message of
+ * MAX_MESSAGE_BYTES (1 MiB) between the first look and the second, then
+ * nothing (the held loop delivered it to no one, so it sent no other);
+ * `-K` writes its filter to `killed` and lists the flooder.
+ */
+const SS = `#!/bin/sh
+dir=$(dirname "$0")
+case "$*" in
+  *-K*) echo "$*" >> "$dir/killed"; echo "0 0 127.0.0.1:9 127.0.0.2:40000"; exit 0;;
+esac
+n=$(cat "$dir/looks" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "$dir/looks"
+flood=$((n * 524288))
+honest=$(( n > 1 ? 1048576 : 0 ))
+printf '0 0 127.0.0.1:9 127.0.0.2:40000\\n\\t cubic bytes_received:%s\\n' $flood
+printf '0 0 127.0.0.1:9 127.0.0.3:40001\\n\\t cubic bytes_received:%s\\n' $flood
+printf '0 0 127.0.0.1:9 127.0.0.4:40002\\n\\t cubic bytes_received:%s\\n' $honest
+`;
+
+Deno.test("on a loop held by a flood, the watchdog thread aborts the flooder among its own connections, whatever the RSS", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const path = Deno.env.get("PATH") ?? "";
+  await Deno.writeTextFile(`${dir}/ss`, SS, { mode: 0o755 });
+  Deno.env.set("PATH", `${dir}:${path}`);
+  const aborts: ThreadAbort[] = [];
+  const startedAt = performance.now();
+  let abortedAt = 0;
+  const watchdog = startRssWatchdog(64 * 1024 * MiB, {
+    line: "never written",
+    maxMessageBytes: MiB,
+    port: 9,
+    onAbort: (abort) => {
+      abortedAt ||= performance.now();
+      aborts.push(abort);
+    },
+  });
+  try {
+    assert.ok(!("unavailable" in watchdog), JSON.stringify(watchdog));
+    watchdog.peers({
+      opened: ["127.0.0.2:40000", "127.0.0.4:40002"],
+      closed: [],
+    });
+    await until(() => aborts.length > 0, "the thread's abort", {
+      timeoutMs: FLOOD_HELD_MS + 8000,
+    });
+    await t.step("the flooder is aborted, as a stall", () => {
+      assert.equal(aborts[0]!.cause, "event_loop_stall");
+      assert.deepEqual(aborts[0]!.peers, [{
+        hostname: "127.0.0.2",
+        port: 40000,
+      }]);
+      assert.ok(aborts[0]!.readBytes[0]! > MiB, String(aborts[0]!.readBytes));
+    });
+    await t.step(
+      "not before the loop has been held FLOOD_HELD_MS, with RSS far under MAX_RSS_BYTES",
+      () => {
+        assert.ok(abortedAt - startedAt >= FLOOD_HELD_MS);
+        assert.ok(aborts[0]!.heldMs >= FLOOD_HELD_MS);
+      },
+    );
+    await t.step(
+      "neither another worker's connection nor its own honest client read one message",
+      async () => {
+        const killed = await Deno.readTextFile(`${dir}/killed`);
+        assert.match(killed, /dst 127\.0\.0\.2:40000/);
+        assert.doesNotMatch(killed, /127\.0\.0\.3|127\.0\.0\.4/);
+      },
+    );
+  } finally {
+    if (!("unavailable" in watchdog)) watchdog.dispose();
+    Deno.env.set("PATH", path);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
