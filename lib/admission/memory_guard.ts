@@ -291,9 +291,11 @@ export class MemoryGuard {
     if (!this.#overRss && !this.#refusingRss) return;
     if (this.#overRss) this.#shed("rss", this.#unshedBytes() / 2);
     const steady = Math.abs(rss - before) <= before * 0.01;
-    this.#rssSteadySamples = steady && this.#used === 0
-      ? this.#rssSteadySamples + 1
-      : 0;
+    // A worker that only refuses sheds nothing, so what its own clients
+    // hold never goes: it settles on a steady RSS alone (else it refused
+    // every upgrade for as long as the allocator kept the flood's memory).
+    const settled = this.#overRss ? this.#used === 0 : true;
+    this.#rssSteadySamples = steady && settled ? this.#rssSteadySamples + 1 : 0;
     if (this.#rssSteadySamples >= RSS_SETTLE_SAMPLES) {
       this.#rssFloor = rss;
       this.#rssSteadySamples = 0;

@@ -236,8 +236,18 @@ Deno.test("with other workers over one process's RSS, only a worker holding at l
     },
   );
   await t.step(
+    `with RSS steady for ${RSS_SETTLE_SAMPLES} samples, the quiet one admits again though its clients hold memory`,
+    async () => {
+      assert.ok(quiet.state().usedBytes > 0);
+      for (let i = 0; i < RSS_SETTLE_SAMPLES; i++) await exchange();
+      assert.equal(quiet.shedding, undefined);
+      assert.equal(light.shedBy, undefined);
+    },
+  );
+  await t.step(
     "once the quiet worker holds the most, it is the one to shed",
     async () => {
+      rss = 450 * MiB;
       own.flooded = 10 * MiB;
       own.quiet = 300 * MiB;
       await exchange();
