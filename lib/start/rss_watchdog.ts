@@ -48,13 +48,12 @@
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
 import { DESTROY_REFUSED, NO_SOCKET_DIAG, ssSockets } from "./socket_bytes.ts";
 import {
-  readDelayMs,
-  readPeers,
   type ThreadAbort,
   type WatchdogOrders,
   type WatchdogPeers,
   watchdogThread,
 } from "./watchdog_thread.ts";
+import { readDelayMs, readPeers } from "./watchdog_readings.ts";
 
 export type { WatchdogOrders, WatchdogPeers };
 
@@ -67,7 +66,7 @@ export const WATCHDOG_SAMPLE_MS = 20;
  * The longest the thread waits between two readings of RSS below
  * {@link LOOK_AT_SHARE} of MAX_RSS_BYTES, in ms; it reads sooner when RSS
  * growing at {@link RSS_GROWTH_BYTES_PER_SECOND} could get there first
- * (`readDelayMs`, `watchdog_thread.ts`). Reading every
+ * (`readDelayMs`, `watchdog_readings.ts`). Reading every
  * {@link WATCHDOG_SAMPLE_MS} whatever the RSS cost an idle service 12 ms of
  * CPU a second (BENCHMARKS.md, issue #23).
  */

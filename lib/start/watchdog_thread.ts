@@ -4,9 +4,9 @@
  * gone without a sample, every {@link WatchdogOrders.everyMs} from
  * {@link WatchdogOrders.lookAtBytes} up and less often below it, as often
  * as RSS growing at {@link WatchdogOrders.growthBytesPerSecond} could reach
- * it ({@link readDelayMs}); while the
+ * it (`readDelayMs`, `watchdog_readings.ts`); while the
  * loop is held (Deno collecting an endless fragmented message inside one
- * read op, issue #20) it acts in two steps, the least collateral first:
+ * read op, or answering a flood of frames, issue #20) it acts three ways:
  *
  * 1. Past {@link WatchdogOrders.abortAtBytes} (MAX_RSS_BYTES), where the
  *    kernel may destroy sockets (`ss -K`, CAP_NET_ADMIN), it aborts the
@@ -46,7 +46,6 @@
  *
  * @module
  */
-import type { SsSocket } from "./socket_bytes.ts";
 
 /** What the thread is told when it starts. */
 export interface WatchdogOrders {
@@ -141,7 +140,11 @@ export interface ThreadAbort {
   cause: "uncounted_memory" | "event_loop_stall";
   /** The connections' peers, as the kernel lists them. */
   peers: Array<{ hostname: string; port: number }>;
-  /** Bytes the process read from each since the look before (same order). */
+  /**
+   * Bytes the process read from each (same order) since the look it was
+   * compared with: the look before, or on a held loop alone the first look
+   * of the hold.
+   */
   readBytes: number[];
   /** RSS when it decided, in bytes. */
   rssBytes: number;
@@ -150,87 +153,10 @@ export interface ThreadAbort {
 }
 
 /**
- * What the process has read from each connection, from the sockets of
- * `ss -tinH state established` output as `ssSockets` (`socket_bytes.ts`,
- * the one reader of that output) gives them: `bytes_received` minus
- * Recv-Q, per `host port` (the host without brackets: `::ffff:127.0.0.2`
- * on a dual-stack listener); a socket whose fields are not integers is
- * left out. Self-contained, like {@link watchdogThread}, which is given it
- * over `ssSockets` (`rss_watchdog.ts`).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { readPeers } from "./watchdog_thread.ts";
- * import { ssSockets } from "./socket_bytes.ts";
- * const text = "5 0 [::ffff:127.0.0.1]:8080 [::ffff:127.10.0.2]:40000\n" +
- *   "\t bbr bytes_sent:9 bytes_received:2000 segs_out:3\n" +
- *   "0 0 127.0.0.1:8080 127.0.0.3:40001\n\t bbr bytes_acked:1\n";
- * assert.deepEqual([...readPeers(ssSockets(text))], [
- *   ["::ffff:127.10.0.2 40000", 1995],
- *   ["127.0.0.3 40001", 0],
- * ]);
- * ```
- */
-export function readPeers(
-  sockets: readonly SsSocket[],
-): Map<string, number> {
-  const read = new Map<string, number>();
-  for (const { host, port, recvQ, received } of sockets) {
-    if (
-      host === undefined ||
-      ![recvQ, port, received].every(Number.isSafeInteger)
-    ) continue;
-    read.set(`${host} ${port}`, Math.max(0, received - recvQ));
-  }
-  return read;
-}
-
-/**
- * How long the thread waits after reading `rssBytes` before it reads again,
- * in ms: {@link WatchdogOrders.everyMs} from
- * {@link WatchdogOrders.lookAtBytes} up (where it may act); below, the time
- * RSS growing at {@link WatchdogOrders.growthBytesPerSecond} takes to get
- * there, at most {@link WatchdogOrders.quietEveryMs}. So an idle process
- * wakes about once a second instead of 50 times, and memory growing no
- * faster than that is still read by the time it reaches where the thread
- * acts. Self-contained, like {@link watchdogThread}, which is given it.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { readDelayMs } from "./watchdog_thread.ts";
- * const MiB = 2 ** 20;
- * const orders = {
- *   lookAtBytes: 200 * MiB,
- *   everyMs: 20,
- *   quietEveryMs: 1000,
- *   growthBytesPerSecond: 400 * MiB,
- * };
- * assert.equal(readDelayMs(60 * MiB, orders), 350);
- * assert.equal(readDelayMs(199 * MiB, orders), 20);
- * assert.equal(readDelayMs(300 * MiB, orders), 20);
- * assert.equal(readDelayMs(0, { ...orders, lookAtBytes: 2000 * MiB }), 1000);
- * ```
- */
-export function readDelayMs(
-  rssBytes: number,
-  orders: Pick<
-    WatchdogOrders,
-    "lookAtBytes" | "everyMs" | "quietEveryMs" | "growthBytesPerSecond"
-  >,
-): number {
-  const reachMs = (orders.lookAtBytes - rssBytes) /
-    orders.growthBytesPerSecond * 1000;
-  return Math.round(
-    Math.min(orders.quietEveryMs, Math.max(orders.everyMs, reachMs)),
-  );
-}
-
-/**
  * The thread's code. Self-contained: it runs from its own source text
  * (`Function.prototype.toString`), so it may use no import or outer name;
- * {@link readPeers} and {@link readDelayMs} are given to it the same way.
+ * `readPeers` and `readDelayMs` (`watchdog_readings.ts`) are given to it
+ * the same way.
  */
 export function watchdogThread(
   readPeers: (text: string) => Map<string, number>,

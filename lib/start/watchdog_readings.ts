@@ -1,0 +1,89 @@
+/**
+ * What the RSS watchdog thread (`watchdog_thread.ts`) reads with: the bytes
+ * read per connection from `ss` output, and how long to wait between two
+ * readings of RSS. Each is self-contained (no import or outer name): the
+ * thread runs from source text, and `rss_watchdog.ts` gives them to it as
+ * text. Split from `watchdog_thread.ts`.
+ *
+ * @module
+ */
+import type { SsSocket } from "./socket_bytes.ts";
+import type { WatchdogOrders } from "./watchdog_thread.ts";
+
+/**
+ * What the process has read from each connection, from the sockets of
+ * `ss -tinH state established` output as `ssSockets` (`socket_bytes.ts`,
+ * the one reader of that output) gives them: `bytes_received` minus
+ * Recv-Q, per `host port` (the host without brackets: `::ffff:127.0.0.2`
+ * on a dual-stack listener); a socket whose fields are not integers is
+ * left out. Self-contained, like `watchdogThread` (`watchdog_thread.ts`), which is given it
+ * over `ssSockets` (`rss_watchdog.ts`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readPeers } from "./watchdog_readings.ts";
+ * import { ssSockets } from "./socket_bytes.ts";
+ * const text = "5 0 [::ffff:127.0.0.1]:8080 [::ffff:127.10.0.2]:40000\n" +
+ *   "\t bbr bytes_sent:9 bytes_received:2000 segs_out:3\n" +
+ *   "0 0 127.0.0.1:8080 127.0.0.3:40001\n\t bbr bytes_acked:1\n";
+ * assert.deepEqual([...readPeers(ssSockets(text))], [
+ *   ["::ffff:127.10.0.2 40000", 1995],
+ *   ["127.0.0.3 40001", 0],
+ * ]);
+ * ```
+ */
+export function readPeers(
+  sockets: readonly SsSocket[],
+): Map<string, number> {
+  const read = new Map<string, number>();
+  for (const { host, port, recvQ, received } of sockets) {
+    if (
+      host === undefined ||
+      ![recvQ, port, received].every(Number.isSafeInteger)
+    ) continue;
+    read.set(`${host} ${port}`, Math.max(0, received - recvQ));
+  }
+  return read;
+}
+
+/**
+ * How long the thread waits after reading `rssBytes` before it reads again,
+ * in ms: {@link WatchdogOrders.everyMs} from
+ * {@link WatchdogOrders.lookAtBytes} up (where it may act); below, the time
+ * RSS growing at {@link WatchdogOrders.growthBytesPerSecond} takes to get
+ * there, at most {@link WatchdogOrders.quietEveryMs}. So an idle process
+ * wakes about once a second instead of 50 times, and memory growing no
+ * faster than that is still read by the time it reaches where the thread
+ * acts. Self-contained, like `watchdogThread` (`watchdog_thread.ts`), which is given it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readDelayMs } from "./watchdog_readings.ts";
+ * const MiB = 2 ** 20;
+ * const orders = {
+ *   lookAtBytes: 200 * MiB,
+ *   everyMs: 20,
+ *   quietEveryMs: 1000,
+ *   growthBytesPerSecond: 400 * MiB,
+ * };
+ * assert.equal(readDelayMs(60 * MiB, orders), 350);
+ * assert.equal(readDelayMs(199 * MiB, orders), 20);
+ * assert.equal(readDelayMs(300 * MiB, orders), 20);
+ * assert.equal(readDelayMs(0, { ...orders, lookAtBytes: 2000 * MiB }), 1000);
+ * ```
+ */
+export function readDelayMs(
+  rssBytes: number,
+  orders: Pick<
+    WatchdogOrders,
+    "lookAtBytes" | "everyMs" | "quietEveryMs" | "growthBytesPerSecond"
+  >,
+): number {
+  const reachMs = (orders.lookAtBytes - rssBytes) /
+    orders.growthBytesPerSecond * 1000;
+  return Math.round(
+    Math.min(orders.quietEveryMs, Math.max(orders.everyMs, reachMs)),
+  );
+}
