@@ -7,10 +7,12 @@
  */
 import { checkCloseCode, checkReason, checkUrl } from "../format.js";
 import { diagnose } from "../diagnose.js";
+import { badOptions, choiceList } from "../bad_options.js";
 import {
   $,
   announce,
   clearFieldError,
+  language,
   nodesText,
   onLanguage,
   setFieldError,
@@ -98,6 +100,8 @@ export function mountConnectPanel({ connection }) {
   function showFailure(next) {
     const fresh = next !== undefined && failure === undefined;
     failure = next;
+    // A new failure starts with the server's words folded again.
+    $("failure-words").open = false;
     renderFailure();
     pointer.update(fresh);
   }
@@ -111,16 +115,40 @@ export function mountConnectPanel({ connection }) {
     const title = t(failure.title, failure.values);
     $("failure-title").textContent = title;
     $("failure-pointer").textContent = `↓ ${title}`;
-    $("failure-detail").replaceChildren(
-      ...tNodes(
-        failure.detail,
-        failure.values,
-        (text) => withLinks(text, failure.values.httpUrl),
-      ),
-    );
+    $("failure-detail").replaceChildren(...detailNodes(failure));
     $("failure-body").textContent = failure.body ?? "";
-    $("failure-body").hidden = !failure.body;
+    $("failure-words").hidden = !failure.body;
     box.hidden = false;
+  }
+
+  /** The failure's sentence in the page's language, as nodes. */
+  function detailNodes({ detail, values, problems }) {
+    if (!problems) {
+      return tNodes(detail, values, (text) => withLinks(text, values.httpUrl));
+    }
+    return problems.flatMap((problem, i) => [
+      ...(i > 0 ? [" "] : []),
+      ...tNodes(i === 0 ? detail : "failure.badOptionToo", {
+        ...values,
+        option: problem.option,
+        value: problem.value,
+        why: t(problem.key, whyValues(problem.values)),
+      }),
+    ]);
+  }
+
+  /** A problem's values, its alternatives quoted in the page's language. */
+  function whyValues(values) {
+    if (values.choices === undefined) return values;
+    const words = {
+      open: t("quote.open"),
+      close: t("quote.close"),
+      empty: t("badOption.empty"),
+    };
+    return {
+      ...values,
+      choices: choiceList(values.choices, language(), words),
+    };
   }
 
   async function explainFailure(url, current) {
@@ -146,17 +174,31 @@ export function mountConnectPanel({ connection }) {
       perIp: found.perIp ?? "",
       port: found.port ?? "",
     });
-    const detail = `failure.${found.kind}`;
-    // The first line is quoted in the detail; the box adds only the rest.
-    const rest = body?.split("\n").slice(1).join("\n").trim();
-    showFailure({
-      title: "failure.title",
-      detail,
-      values,
-      ...(rest ? { body: rest } : {}),
-    });
+    // A 400 for options is said in the page's language, option by option,
+    // and the server's words (every option's help) go in the disclosure.
+    const problems = found.kind === "bad-request"
+      ? badOptions(body ?? "", target.searchParams)
+      : [];
+    if (problems.length > 0) {
+      showFailure({
+        title: "failure.title",
+        detail: "failure.badOption",
+        values,
+        problems,
+        body,
+      });
+    } else {
+      // The first line is quoted in the detail; the box adds only the rest.
+      const rest = body?.split("\n").slice(1).join("\n").trim();
+      showFailure({
+        title: "failure.title",
+        detail: `failure.${found.kind}`,
+        values,
+        ...(rest ? { body: rest } : {}),
+      });
+    }
     // Said once, in the box; the stream keeps what the browser reported.
-    announce(nodesText(tNodes(detail, values)));
+    announce(nodesText(detailNodes(failure)));
   }
 
   function connect() {

@@ -26,13 +26,51 @@ browserTest(
       await waitForLog(page, /code=1006 .*\(the connection never opened\)/);
     });
 
-    await t.step("a bad option shows 400 and the server's words", async () => {
-      await page.fill("#url", `${server.ws}/echo?delay=99999`);
-      await page.click("#connect");
-      await page.locator("#failure", { hasText: "Bad request (400)" })
-        .waitFor();
-      assert.match(await page.locator("#failure").innerText(), /delay/);
-    });
+    await t.step(
+      "a bad option is named with what it takes; the server's words are folded",
+      async () => {
+        await page.fill("#url", `${server.ws}/echo?delay=99999`);
+        await page.click("#connect");
+        await page.locator("#failure", { hasText: "Bad request (400)" })
+          .waitFor();
+        assert.equal(
+          await page.locator("#failure-detail").innerText(),
+          "Bad request (400): the server refused delay=99999 in the URL: it takes a whole number 0-10000.",
+        );
+        assert.equal(await page.locator("#failure-body").isVisible(), false);
+        await page.click("#failure-words summary");
+        assert.match(
+          await page.locator("#failure-body").innerText(),
+          /^Invalid option "delay": expected an integer 0-10000\n\nOptions:\n/,
+        );
+      },
+    );
+
+    await t.step(
+      "on a zh-Hant phone the box is in Chinese and about a third of the screen",
+      async () => {
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.selectOption("#lang", "zh-Hant");
+        try {
+          await page.fill("#url", `${server.ws}/echo?format=raw&format=raw`);
+          await page.click("#connect");
+          await page.locator("#failure", {
+            hasText:
+              "錯誤的請求（400）：伺服器拒絕了網址中的 format=raw：它只能出現一次。",
+          }).waitFor();
+          // The folded list is the only English: the newcomer saw 580 px of it.
+          assert.doesNotMatch(
+            await page.locator("#failure").innerText(),
+            /Invalid option|Options:|expected/,
+          );
+          const { height } = (await page.locator("#failure").boundingBox())!;
+          assert.ok(height < 844 / 3, `the box is ${height} px tall`);
+        } finally {
+          await page.selectOption("#lang", "en");
+          await page.setViewportSize({ width: 1280, height: 900 });
+        }
+      },
+    );
 
     await t.step("an unreachable server is named as such", async () => {
       await server.server.shutdown();
