@@ -153,8 +153,14 @@ export function mountMorePanel({ connection, server }) {
       });
     }
   }
+  /** The chosen file's name, or that there is none, in the page's words. */
+  function renderFileName() {
+    $("file-name").textContent = $("file").files?.[0]?.name ?? t("noFile");
+  }
+  $("choose-file").addEventListener("click", () => $("file").click());
   $("file").addEventListener("change", () => {
     clearFieldError("file");
+    renderFileName();
     renderFileHint();
   });
   $("send-random").addEventListener("click", () => {
@@ -182,5 +188,6 @@ export function mountMorePanel({ connection, server }) {
   });
   onLanguage(renderBurstHint);
   onLanguage(renderFileHint);
+  onLanguage(renderFileName);
   return { renderBurstHint };
 }

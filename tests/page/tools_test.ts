@@ -112,13 +112,34 @@ browserTest("the composer", async (t, browser, server) => {
     );
   });
 
-  await t.step("a file is sent as binary and echoed", async () => {
+  await t.step(
+    "a file is chosen in the page's words, not the browser's",
+    async () => {
+      await page.selectOption("#lang", "zh-Hant");
+      try {
+        assert.equal(
+          await page.locator("#file-name").innerText(),
+          "尚未選擇檔案",
+        );
+        const chooser = page.waitForEvent("filechooser");
+        await page.getByRole("button", {
+          name: "檔案（以二進位傳送） 選擇檔案",
+        })
+          .click();
+        await (await chooser).setFiles({
+          name: "four.bin",
+          mimeType: "application/octet-stream",
+          buffer: Buffer.from([0xde, 0xad, 0xbe, 0xef]),
+        });
+        assert.equal(await page.locator("#file-name").innerText(), "four.bin");
+      } finally {
+        await page.selectOption("#lang", "en");
+      }
+    },
+  );
+
+  await t.step("the chosen file is sent as binary and echoed", async () => {
     await connectPage(page);
-    await page.setInputFiles("#file", {
-      name: "four.bin",
-      mimeType: "application/octet-stream",
-      buffer: Buffer.from([0xde, 0xad, 0xbe, 0xef]),
-    });
     await page.click("#send-file");
     await page.locator("#log li.message", { hasText: "binary: de ad be ef" })
       .waitFor();
