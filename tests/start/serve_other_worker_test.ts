@@ -19,6 +19,7 @@ import {
   RSS_MARGIN_SHARE,
 } from "../../lib/start/rss_watchdog.ts";
 import { SPLIT_CONNECTION_BYTES } from "../../lib/start/overload_attribution.ts";
+import { serveExitReason } from "../../lib/start/incident_actions.ts";
 import { SuspectList } from "../../lib/admission/suspects.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
 import type { Services } from "../../lib/services.ts";
@@ -125,4 +126,22 @@ Deno.test("a serve worker with nothing of its own to free leaves growth to the w
       false,
     );
   });
+  await t.step(
+    "when it does end the process, the log says what it found",
+    () => {
+      const found = findSuspects(
+        bystanderServices(new SuspectList()),
+        moments,
+        reading(200, 2 * MiB),
+      );
+      assert.equal(
+        serveExitReason(undefined, found),
+        "nothing of this worker's to abort (0 past their allowance, 0 holding, 200 other workers' sockets read)",
+      );
+      assert.equal(
+        serveExitReason({ short: "ss -K refused 3" }, found),
+        "aborting fell short: ss -K refused 3",
+      );
+    },
+  );
 });
