@@ -138,7 +138,12 @@ export async function openDemo(
     : undefined;
   const { context, page } = lent ??
     await newDemoContext(browser, locale, viewport);
-  if (lent) await page.setViewportSize(viewport);
+  const size = page.viewportSize();
+  if (
+    lent && (size?.width !== viewport.width || size.height !== viewport.height)
+  ) {
+    await page.setViewportSize(viewport);
+  }
   const problems: string[] = [];
   const dialogs: string[] = [];
   const onConsole = (message: ConsoleMessage) => {
