@@ -20,6 +20,7 @@ import {
 import { findBrowser, NO_BROWSER_MESSAGE } from "../../bench/browser.ts";
 import { enterBurst, lastEchoShown } from "../../bench/demo_page.ts";
 import { startTestServer, type TestServer } from "../_server.ts";
+import { withDeadline } from "../_client.ts";
 
 export type { Browser, Page, TestServer };
 
@@ -173,8 +174,14 @@ export async function openDemo(
       try {
         // Leaving the page closes its WebSockets and timers; what it stored
         // (language, saved messages) must not reach the next demo.
+        // (A page whose main thread never yields would hold an evaluate
+        // for ever: bounded, then the context goes.)
         if (page.url().startsWith(server.http)) {
-          await page.evaluate("localStorage.clear(); sessionStorage.clear()");
+          await withDeadline(
+            page.evaluate("localStorage.clear(); sessionStorage.clear()"),
+            WAIT_MS,
+            "the demo page to clear its storage",
+          );
         }
         await page.goto("about:blank");
         lent.held = false;
