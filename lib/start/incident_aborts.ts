@@ -137,7 +137,8 @@ export interface ThreadIncident {
  * incident takes
  * every attacking connection. `evidence.struck` is struck only when that
  * abort took all it tried (as `recycleFor`); the holding connections a
- * sweep aborts are never struck.
+ * sweep aborts are never struck, the thread's (`ThreadAbort.swept`) no
+ * more than the main loop's.
  */
 export function restOfAttack(
   services: Connections,
@@ -158,7 +159,8 @@ export function restOfAttack(
   }
   return {
     keys: [...keys],
-    aborted: abort.peers.length + (taken?.aborted ?? 0),
+    aborted: abort.peers.length + (abort.swept?.length ?? 0) +
+      (taken?.aborted ?? 0),
   };
 }
 

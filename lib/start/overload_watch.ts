@@ -90,6 +90,8 @@ export class OverloadWatch {
   #lastAt = -Infinity;
   /** The RSS watchdog thread (`watchdog_arming.ts`, `rss_watchdog.ts`). */
   readonly #watchdog: WatchdogArming;
+  /** Tells the started thread of this process's connections (`own_peers.ts`). */
+  #own: OwnPeers | undefined;
   /** Leave this sample out of the signals: the watchdog was just started. */
   #skipNext = false;
   /** Acts on incidents, one at a time (`incident_actions.ts`). */
@@ -240,6 +242,9 @@ export class OverloadWatch {
   #watch(now: number): void {
     const step = this.#watchdog.tick(now);
     this.#armed = step !== "waiting";
+    // What the app saw of its connections with no message yet, for the
+    // thread's sweep past MAX_RSS_BYTES on a held loop.
+    this.#own?.sample();
     if (typeof step === "object") {
       const message = `RSS watchdog not started: ${step.unavailable}`;
       this.#services.log({ event: "error", message });
@@ -255,6 +260,7 @@ export class OverloadWatch {
         // process's, as they open and close.
         const own = new OwnPeers((update) => this.#watchdog.peers(update));
         this.#services.registry.observe(own.observe);
+        this.#own = own;
       } else this.#signals.reset();
       this.#skipNext = true;
     }

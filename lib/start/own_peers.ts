@@ -6,7 +6,9 @@
  * main loop while it is held, so it is told as connections open and
  * close: each change is sent by the end of the turn that made it (one
  * message per turn, however many changed), before the connection's first
- * read can hold the loop.
+ * read can hold the loop. At each sample of the watch ({@link OwnPeers.sample})
+ * it also tells what the app has seen of those with no complete message
+ * yet (`WatchdogPeers.seen`), for the thread's sweep past MAX_RSS_BYTES.
  *
  * @module
  */
@@ -35,10 +37,41 @@ import type { WatchdogPeers } from "./watchdog_thread.ts";
  * await Promise.resolve();
  * assert.deepEqual(sent[1], { opened: [], closed: ["127.0.0.2:5"] });
  * ```
+ *
+ * @example A connection's first complete message, at the next sample
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OwnPeers } from "./own_peers.ts";
+ * const sent: unknown[] = [];
+ * const own = new OwnPeers((update) => sent.push(update));
+ * const peer = { transport: "tcp" as const, hostname: "127.0.0.2", port: 5 };
+ * let messages = 0;
+ * const activity = () => ({ peer, messages, bytesIn: messages * 40 }) as never;
+ * own.observe({ close() {}, activity }, true);
+ * own.sample();
+ * await Promise.resolve();
+ * assert.deepEqual(sent, [{ opened: ["127.0.0.2:5"], closed: [] }]);
+ * messages = 1;
+ * own.sample();
+ * own.sample();
+ * await Promise.resolve();
+ * assert.deepEqual(sent[1], {
+ *   opened: [],
+ *   closed: [],
+ *   seen: [["127.0.0.2:5", 40, true]],
+ * });
+ * assert.equal(sent.length, 2);
+ * ```
  */
 export class OwnPeers {
   #opened: string[] = [];
   #closed: string[] = [];
+  #seen: NonNullable<WatchdogPeers["seen"]> = [];
+  /**
+   * Open connections with no complete message yet: their peer and the
+   * payload the app saw last told (messages dropped while closing).
+   */
+  readonly #waiting = new Map<Closable, { peer: string; bytes: number }>();
   #due = false;
   readonly #send: (update: WatchdogPeers) => void;
 
@@ -51,17 +84,47 @@ export class OwnPeers {
   observe = (connection: Closable, open: boolean): void => {
     const peer = connection.activity?.().peer;
     if (!peer) return;
-    (open ? this.#opened : this.#closed).push(
-      peerKey(peer.hostname, peer.port),
-    );
+    const key = peerKey(peer.hostname, peer.port);
+    (open ? this.#opened : this.#closed).push(key);
+    if (open) this.#waiting.set(connection, { peer: key, bytes: 0 });
+    else this.#waiting.delete(connection);
+    this.#flush();
+  };
+
+  /**
+   * At each sample of the watch: tells what changed of the connections
+   * with no complete message yet (their first complete message, or the
+   * payload the app saw), and forgets those that completed one. Reads
+   * only those: an honest client leaves them with its first message.
+   */
+  sample(): void {
+    for (const [connection, told] of this.#waiting) {
+      const activity = connection.activity?.();
+      if (!activity) continue;
+      const complete = activity.messages > 0;
+      if (!complete && activity.bytesIn === told.bytes) continue;
+      this.#seen.push([told.peer, activity.bytesIn, complete]);
+      if (complete) this.#waiting.delete(connection);
+      else told.bytes = activity.bytesIn;
+    }
+    if (this.#seen.length > 0) this.#flush();
+  }
+
+  /** Sends what changed in one message at the end of this turn. */
+  #flush(): void {
     if (this.#due) return;
     this.#due = true;
     queueMicrotask(() => {
       this.#due = false;
-      const update = { opened: this.#opened, closed: this.#closed };
+      const update: WatchdogPeers = {
+        opened: this.#opened,
+        closed: this.#closed,
+        ...(this.#seen.length > 0 ? { seen: this.#seen } : {}),
+      };
       this.#opened = [];
       this.#closed = [];
+      this.#seen = [];
       this.#send(update);
     });
-  };
+  }
 }

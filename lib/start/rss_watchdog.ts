@@ -10,7 +10,9 @@
  * (`watchdog_thread.ts`). Whatever the RSS, a loop held
  * {@link FLOOD_HELD_MS} while Deno reads one of the process's own
  * connections (a flood of frames it answers itself) has that connection
- * aborted.
+ * aborted. Past MAX_RSS_BYTES it also sweeps the process's own
+ * connections holding bytes the app never saw with no complete message,
+ * as the main loop's sweep would were it free to run (`abortHolding`).
  *
  * Why a thread: Deno collects an endless fragmented message inside its
  * read op, which holds the event loop, and the watch samples only when the
@@ -54,6 +56,7 @@ import {
   watchdogThread,
 } from "./watchdog_thread.ts";
 import { readDelayMs, readPeers } from "./watchdog_readings.ts";
+import { SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
 
 export type { WatchdogOrders, WatchdogPeers };
 
@@ -314,6 +317,7 @@ export function startRssWatchdog(
     floodHeldMs: FLOOD_HELD_MS,
     floodLookHeldMs: FLOOD_LOOK_HELD_MS,
     floodMinReadBytes: start.maxMessageBytes + FLOOD_SLACK_BYTES,
+    holdingBytes: SPLIT_CONNECTION_BYTES,
     ssTimeoutMs: THREAD_SS_TIMEOUT_MS,
     ssFailed: THREAD_SS_FAILED,
     ssFailedForGood: THREAD_SS_FOR_GOOD,

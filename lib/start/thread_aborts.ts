@@ -61,6 +61,13 @@ export function abortedKeys(
 export const HELD_ABORTED_REASON =
   "Deno held the event loop reading frames no message handler sees (a flood of pongs or empty frames) past FLOOD_HELD_MS: the RSS watchdog thread aborted this process's connections it was reading from (ss -K)";
 
+/**
+ * What an abort's reason adds when the thread swept too
+ * (`ThreadAbort.swept`).
+ */
+export const THREAD_SWEEP_REASON =
+  "with the loop held it also swept this process's connections holding over 16 KiB the app never saw and no complete message (aborted, not struck)";
+
 /** Fills in what the thread saw into an incident's `record`. */
 export function withThreadAbort(
   record: IncidentRecord,
@@ -68,9 +75,11 @@ export function withThreadAbort(
 ): IncidentRecord {
   record.rssBytes = abort.rssBytes;
   record.eventLoopHeldMs = abort.heldMs;
-  record.aborted = abort.peers.length;
+  record.aborted = abort.peers.length + (abort.swept?.length ?? 0);
   record.reason = abort.cause === "event_loop_stall"
     ? HELD_ABORTED_REASON
+    : abort.swept
+    ? `${ABORTED_REASON}; ${THREAD_SWEEP_REASON}`
     : ABORTED_REASON;
   return record;
 }

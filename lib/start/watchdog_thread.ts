@@ -34,7 +34,18 @@
  *    stretch. Another worker's connections (`deno serve --parallel`: `ss`
  *    lists the whole port) are never taken: that worker's thread sees to
  *    them.
- * 3. Past {@link WatchdogOrders.killAtBytes}, or past
+ * 3. Past MAX_RSS_BYTES with the loop held, in the same round as 1, it
+ *    applies the main loop's sweep (`abortHolding`, `incident_aborts.ts`)
+ *    to this process's own connections: it aborts each the process read
+ *    more than {@link WatchdogOrders.holdingBytes} from beyond what the
+ *    app saw, with no complete message from it yet (the main loop tells
+ *    it, {@link WatchdogPeers.seen}). An endless message split over 400
+ *    connections at 512 KiB/s each (stranger10 F2) reads none of them
+ *    1 MiB between two looks, and the held loop cannot run the sweep
+ *    itself: the process was killed ("no connection was read from").
+ *    A client that sent a complete message is never among them; these
+ *    are aborted, not struck ({@link ThreadAbort.swept}).
+ * 4. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
  *    to abort), it writes one log line and ends the process with SIGKILL
@@ -83,6 +94,13 @@ export interface WatchdogOrders {
    * MAX_MESSAGE_BYTES plus `FLOOD_SLACK_BYTES` (`rss_watchdog.ts`).
    */
   floodMinReadBytes: number;
+  /**
+   * How much more than the app saw the process may have read from one of
+   * its connections with no complete message before the sweep of 3 takes
+   * it, in bytes: `SPLIT_CONNECTION_BYTES` (`overload_attribution.ts`),
+   * the main loop's sweep's line.
+   */
+  holdingBytes: number;
   /** See `THREAD_SS_TIMEOUT_MS` (`rss_watchdog.ts`). */
   ssTimeoutMs: number;
   /** See `THREAD_SS_FAILED` (`rss_watchdog.ts`): a RegExp source. */
@@ -128,6 +146,13 @@ export interface WatchdogOrders {
 export interface WatchdogPeers {
   opened: string[];
   closed: string[];
+  /**
+   * Own connections whose app-seen payload changed since the update
+   * before, after `opened`: `[peer, bytes the app saw, whether a complete
+   * message came]`. One opened counts none seen and none complete until
+   * told; one complete is never swept. @default none
+   */
+  seen?: Array<[peer: string, bytes: number, complete: boolean]>;
 }
 
 /** What the thread tells the main loop after it aborted connections. */
@@ -146,6 +171,14 @@ export interface ThreadAbort {
    * of the hold.
    */
   readBytes: number[];
+  /**
+   * This process's connections aborted by the sweep (3 of the module's
+   * doc) and not read from as `peers` were: holding unseen bytes with no
+   * complete message. Not struck: one may be an honest client's first
+   * message in flight (`abortHolding`, `incident_aborts.ts`).
+   * @default none
+   */
+  swept?: Array<{ hostname: string; port: number }>;
   /** RSS when it decided, in bytes. */
   rssBytes: number;
   /** How long the main loop had gone without a sample then, in ms. */
@@ -164,12 +197,25 @@ export function watchdogThread(
 ): void {
   // The connections of this process: the main loop's word, after the orders.
   const own = new Set<string>();
+  // Of those, the ones with no complete message yet: the bytes the app saw.
+  const unseen = new Map<string, number>();
   let started = false;
   globalThis.addEventListener("message", (event: Event) => {
     if (started) {
-      const { opened, closed } = (event as MessageEvent<WatchdogPeers>).data;
-      for (const peer of closed) own.delete(peer);
-      for (const peer of opened) own.add(peer);
+      const { opened, closed, seen = [] } =
+        (event as MessageEvent<WatchdogPeers>).data;
+      for (const peer of closed) {
+        own.delete(peer);
+        unseen.delete(peer);
+      }
+      for (const peer of opened) {
+        own.add(peer);
+        unseen.set(peer, 0);
+      }
+      for (const [peer, bytes, complete] of seen) {
+        if (complete) unseen.delete(peer);
+        else if (own.has(peer)) unseen.set(peer, bytes);
+      }
       return;
     }
     started = true;
@@ -288,28 +334,52 @@ export function watchdogThread(
         }))
         .filter(({ growth }) => growth >= least)
         .sort((a, b) => b.growth - a.growth);
-      if (grown.length === 0) return "no connection was read from";
-      const peers = grown.map(({ peer }) => {
+      const named = new Set(grown.map(({ peer }) => peer));
+      // The sweep (3): own connections holding unseen bytes, no message.
+      const holding = held ? [] : [...after.read]
+        .filter(([peer, read]) => {
+          const seen = unseen.get(ownKey(peer));
+          return !named.has(peer) && seen !== undefined &&
+            read - seen > orders.holdingBytes;
+        })
+        .map(([peer]) => peer);
+      if (grown.length === 0 && holding.length === 0) {
+        return "no connection was read from";
+      }
+      const split = (peer: string) => {
         const [hostname, port] = peer.split(" ");
         return { hostname: hostname!, port: Number(port) };
-      });
-      const filter = peers.map(({ hostname, port }) =>
+      };
+      const peers = grown.map(({ peer }) => split(peer));
+      const swept = holding.map(split);
+      const each = [...peers, ...swept].map(({ hostname, port }) =>
         `dst ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`
-      ).join(" or ");
-      const killed = await ss([
-        "-K",
-        "-tnH",
-        "state",
-        "established",
-        `( sport = :${orders.port} ) and ( ${filter} )`,
-      ]);
-      if (!("stdout" in killed)) return killed.failed;
-      if (killed.stdout.trim() === "") return "the kernel aborted none";
+      );
+      // At most 256 a call, as `socket_abort.ts`: the filter is one argument.
+      let listed = "";
+      for (let at = 0; at < each.length; at += 256) {
+        const killed = await ss([
+          "-K",
+          "-tnH",
+          "state",
+          "established",
+          `( sport = :${orders.port} ) and ( ${
+            each.slice(at, at + 256).join(" or ")
+          } )`,
+        ]);
+        if (!("stdout" in killed)) {
+          if (listed === "") return killed.failed;
+          break;
+        }
+        listed += killed.stdout.trim();
+      }
+      if (listed === "") return "the kernel aborted none";
       Atomics.add(shared, 1, 1);
       const message: ThreadAbort = {
         cause: held ? "event_loop_stall" : "uncounted_memory",
         peers,
         readBytes: grown.map(({ growth }) => growth),
+        ...(swept.length > 0 ? { swept } : {}),
         rssBytes: rss,
         heldMs,
       };

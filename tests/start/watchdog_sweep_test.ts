@@ -1,0 +1,112 @@
+/**
+ * Past MAX_RSS_BYTES on a held loop, the RSS watchdog thread sweeps as the
+ * main loop would (`abortHolding`, `incident_aborts.ts`): it aborts the
+ * process's own connections the kernel read more than
+ * `SPLIT_CONNECTION_BYTES` from beyond what the app saw, with no complete
+ * message from them, though none was read 1 MiB between its looks (an
+ * endless message split over 400 connections, stranger10 F2: the held
+ * loop could not sweep, and the thread killed the process, "no connection
+ * was read from"). The thread is started as the watch starts it, in a
+ * child process (its RSS is the whole process's: a test runner's falls as
+ * its type checker's memory is freed), with a stand-in `ss` on PATH and
+ * never beaten: the loop counts as held; a ballast puts RSS past
+ * MAX_RSS_BYTES.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "../_server.ts";
+import type { ThreadAbort } from "../../lib/start/watchdog_thread.ts";
+
+/**
+ * A stand-in `ss`: the same at every look, so no connection is read from
+ * between two. Each of this process's connections was read 128 KiB:
+ * 127.0.0.2 sent no complete message (a split attacker's fragments),
+ * 127.0.0.4 sent complete messages the app saw, 127.0.0.6 had 126 KiB
+ * seen by the app (messages dropped while closing); 127.0.0.5 was read
+ * 8 KiB, no message yet; 127.0.0.3 is another worker's, read 128 KiB.
+ * `-K` writes its filter to `killed` and lists 127.0.0.2.
+ */
+const SS = `#!/bin/sh
+dir=$(dirname "$0")
+case "$*" in
+  *-K*) echo "$*" >> "$dir/killed"; echo "0 0 127.0.0.1:9 127.0.0.2:40000"; exit 0;;
+esac
+for peer in 127.0.0.2:40000 127.0.0.3:40001 127.0.0.4:40002 127.0.0.6:40004; do
+  printf '0 0 127.0.0.1:9 %s\\n\\t cubic bytes_received:131072\\n' $peer
+done
+printf '0 0 127.0.0.1:9 127.0.0.5:40003\\n\\t cubic bytes_received:8192\\n'
+`;
+
+/**
+ * The child: MAX_RSS_BYTES 32 MiB above its RSS, then the thread (~16
+ * MiB) and a ballast 8 MiB past it (far under 1.5x, where the thread ends
+ * a process that may abort); it tells the thread of its connections and
+ * prints the thread's first abort, or "none" after 8 s.
+ */
+const CHILD = `
+import { startRssWatchdog } from "${ROOT}/lib/start/rss_watchdog.ts";
+const MiB = 1024 * 1024;
+const maxRssBytes = Deno.memoryUsage().rss + 32 * MiB;
+let timer;
+const watchdog = startRssWatchdog(maxRssBytes, {
+  line: "the thread ended the process",
+  maxMessageBytes: MiB,
+  port: 9,
+  onAbort: (abort) => {
+    console.log("abort " + JSON.stringify(abort));
+    clearTimeout(timer);
+    watchdog.dispose();
+  },
+});
+// Kept (a global) to the end: memory a collection could free is no ballast.
+const ballast = globalThis.ballast = [];
+while (Deno.memoryUsage().rss < maxRssBytes + 8 * MiB) {
+  ballast.push(new Uint8Array(4 * MiB).fill(1));
+}
+watchdog.peers({
+  opened: ["127.0.0.2:40000", "127.0.0.4:40002", "127.0.0.5:40003", "127.0.0.6:40004"],
+  closed: [],
+  seen: [["127.0.0.4:40002", 131072 - 200, true], ["127.0.0.6:40004", 126 * 1024, false]],
+});
+console.log("past", Deno.memoryUsage().rss >= maxRssBytes, ballast.length);
+timer = setTimeout(() => { console.log("none"); watchdog.dispose(); }, 8000);
+`;
+
+Deno.test("past MAX_RSS_BYTES on a held loop, the watchdog thread aborts its own connections holding unseen bytes with no complete message, and spares clients the app saw", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/ss`, SS, { mode: 0o755 });
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", CHILD],
+      cwd: ROOT,
+      env: { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      // Killed past it: a hang fails the test rather than holding it.
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    const said = `${stdout} ${new TextDecoder().decode(output.stderr)}`;
+    assert.match(stdout, /^past true /m, said);
+    const line = stdout.match(/^abort (.*)$/m);
+    assert.ok(line, said);
+    const abort = JSON.parse(line[1]!) as ThreadAbort;
+    await t.step("the holder is swept, as uncounted memory, not named", () => {
+      assert.equal(abort.cause, "uncounted_memory");
+      assert.deepEqual(abort.peers, []);
+      assert.deepEqual(abort.swept, [{ hostname: "127.0.0.2", port: 40000 }]);
+    });
+    await t.step(
+      "neither a client whose messages the app saw, one under 16 KiB, nor another worker's",
+      async () => {
+        const killed = await Deno.readTextFile(`${dir}/killed`);
+        assert.match(killed, /dst 127\.0\.0\.2:40000/);
+        assert.doesNotMatch(killed, /127\.0\.0\.[3-6]/);
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
