@@ -163,7 +163,10 @@ class EchoConnection
     else this.#neverOpened();
   }
 
-  /** For the overload watch: read only when an incident is attributed. */
+  /**
+   * For the overload watch: read when an incident is attributed, and at
+   * each sample while no complete message has come (`own_peers.ts`).
+   */
   activity(): Activity {
     return {
       opened: this.#opened,

@@ -96,6 +96,9 @@ export class OwnPeers {
    * with no complete message yet (their first complete message, or the
    * payload the app saw), and forgets those that completed one. Reads
    * only those: an honest client leaves them with its first message.
+   * Measured: 0.04-0.20 ms a sample for 1,000 silent connections,
+   * 0.14-1.7 ms for 10,000 (0.1-1.7% of a core at the watch's 100 ms;
+   * `deno run -A bench/own_peers_cost.ts N`, one core, load 11-13).
    */
   sample(): void {
     for (const [connection, told] of this.#waiting) {
