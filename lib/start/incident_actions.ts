@@ -22,6 +22,7 @@ import {
   NOT_A_FLOOD,
   notAFlood,
   OTHER_WORKER_REASON,
+  OthersReading,
   readKernel,
   SECOND_READING_REASON,
   SECOND_READINGS,
@@ -70,7 +71,7 @@ export function serveExitReason(
 ): string {
   if (taken && taken.short) return `aborting fell short: ${taken.short}`;
   const unseen = Object.keys(suspects.unseen).length;
-  return `nothing of this worker's to abort (${unseen} past their allowance, ${suspects.holding.peers.length} holding, ${suspects.othersReading} other workers' sockets read)`;
+  return `nothing of this worker's to abort (${unseen} past their allowance, ${suspects.holding.peers.length} holding, ${suspects.othersReading} other workers' sockets bringing bytes)`;
 }
 
 /** What the incidents read from the watch that samples the process. */
@@ -93,6 +94,7 @@ export class IncidentActions {
   readonly #options: OverloadWatchOptions;
   readonly #watch: WatchState;
   readonly #secondReadings = new SecondReadings();
+  readonly #others = new OthersReading();
   #exitTimer: ReturnType<typeof setTimeout> | undefined;
   /** An incident is being acted on: the watch does not start another. */
   acting = false;
@@ -131,7 +133,7 @@ export class IncidentActions {
     const { calmSince, troubleSince } = this.#watch.signals;
     const settledAt = this.#watch.settledAt();
     const moments = { settledAt, calmSince, troubleSince };
-    return findSuspects(this.#services, moments, reading);
+    return findSuspects(this.#services, moments, reading, this.#others);
   }
 
   /** Strikes `keys`, counts the incident and builds its record. */

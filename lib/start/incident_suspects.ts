@@ -144,10 +144,10 @@ export interface Suspects {
    */
   noneUnseen: boolean;
   /**
-   * Sockets the kernel's count read more than `SPLIT_CONNECTION_BYTES` on
-   * that are none of this worker's connections: under `deno serve`, the
-   * other workers' (or upgrades still in their handshake), whose memory
-   * those workers free.
+   * Sockets that are none of this worker's connections and brought more
+   * than `SPLIT_CONNECTION_BYTES` since the previous reading
+   * ({@link OthersReading}): under `deno serve`, the other workers' that
+   * are bringing bytes now, whose memory those workers free.
    */
   othersReading: number;
   /**
@@ -199,14 +199,69 @@ export const SECOND_READING_REASON =
   "second reading: connections still sending at the incident had gone quiet holding bytes the app never saw";
 
 /**
+ * Counts the sockets of other `deno serve` workers that are bringing bytes
+ * now: those the kernel handed to the process more than
+ * `SPLIT_CONNECTION_BYTES` of since the previous reading
+ * ({@link Suspects.othersReading}).
+ *
+ * Why growth and not the total: a worker cannot see another worker's
+ * connections, so it cannot tell which of their bytes that app has seen.
+ * The total a socket has read since it opened counts any ordinary echo
+ * client that has exchanged 16 KiB in its life (review stop35 F-C), so it
+ * was nearly always above zero. Bytes handed to the process between two
+ * readings are what the other worker is collecting now: a split attacker
+ * sends fragments without end, an idle client sends nothing. Recv-Q would
+ * say only that the other worker is not reading (its loop held), not that
+ * its memory grows. A socket first seen at this reading counts nothing:
+ * each incident reads again (the watch's next sample), so a flood that
+ * grows from MAX_RSS_BYTES to plus `RSS_MARGIN_SHARE` has been read before.
+ * Only the latest reading is kept (one number per socket on the port).
+ *
+ * @example Only growth since the previous reading counts
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OthersReading } from "./incident_suspects.ts";
+ * const others = new OthersReading();
+ * const own = new Set(["127.0.0.9:5000"]);
+ * assert.equal(others.count(new Map([["127.1.0.1:4000", 1 << 20]]), own), 0);
+ * assert.equal(others.count(new Map([["127.1.0.1:4000", 2 << 20]]), own), 1);
+ * assert.equal(others.count(new Map([["127.1.0.1:4000", 2 << 20]]), own), 0);
+ * ```
+ */
+export class OthersReading {
+  #previous: PeerBytes = new Map();
+
+  /**
+   * The sockets in `bytes` (per {@link peerKey}, bytes read) that are none
+   * of `own` and grew by more than `SPLIT_CONNECTION_BYTES` since the
+   * previous call; `bytes` becomes the previous reading.
+   */
+  count(bytes: PeerBytes, own: ReadonlySet<string>): number {
+    let growing = 0;
+    for (const [peer, read] of bytes) {
+      if (own.has(peer)) continue;
+      const before = this.#previous.get(peer);
+      if (before !== undefined && read - before > SPLIT_CONNECTION_BYTES) {
+        growing++;
+      }
+    }
+    this.#previous = bytes;
+    return growing;
+  }
+}
+
+/**
  * Judges every connection of `services.registry` at an incident.
  *
  * @param reading The kernel's count, read at the incident ({@link readKernel}).
+ * @param others What the previous readings saw on other workers' sockets
+ * (one per watch; a fresh one counts none).
  */
 export function findSuspects(
   services: Pick<Services, "registry" | "suspects" | "config">,
   moments: IncidentMoments,
   reading: KernelReading,
+  others: OthersReading = new OthersReading(),
 ): Suspects {
   const { registry, suspects, config } = services;
   const now = Date.now();
@@ -254,10 +309,9 @@ export function findSuspects(
       own.add(peerKey(activity.peer.hostname, activity.peer.port));
     }
   }
-  let othersReading = 0;
-  for (const [peer, bytes] of "bytes" in reading ? reading.bytes : []) {
-    if (bytes > SPLIT_CONNECTION_BYTES && !own.has(peer)) othersReading++;
-  }
+  const othersReading = "bytes" in reading
+    ? others.count(reading.bytes, own)
+    : 0;
   return {
     struck,
     unseen: found.unseen,
@@ -328,8 +382,9 @@ export const OTHER_WORKER_REASON =
  * kernel's count covers every connection of its own and puts none past its
  * allowance, and RSS is under MAX_RSS_BYTES plus `RSS_MARGIN_SHARE` (past
  * it, nobody has freed it in time: the process ends), or plus
- * `ABORT_KILL_MARGIN_SHARE` while the kernel counts bytes on other
- * workers' connections ({@link Suspects.othersReading}): a worker whose
+ * `ABORT_KILL_MARGIN_SHARE` while other workers' connections are bringing
+ * bytes since the previous reading ({@link Suspects.othersReading}; an
+ * idle client's lifetime total does not count): a worker whose
  * sweep had taken all of its own ended the process at 1.27-1.44x while the
  * other worker still held ~200 split attackers it was sweeping (stranger8
  * F2, `notes/x20j.md`). Every worker reads

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import {
   findSuspects,
   leftToOtherWorker,
+  OthersReading,
 } from "../../lib/start/incident_suspects.ts";
 import {
   ABORT_KILL_MARGIN_SHARE,
@@ -56,35 +57,54 @@ function reading(others: number, bytes: number) {
   return { bytes: counted, at: performance.now() - 100 };
 }
 
+const now = performance.now();
+const moments = {
+  settledAt: now - 1000,
+  calmSince: -Infinity,
+  troubleSince: now - 500,
+};
+
+/**
+ * What a worker finds at an incident whose reading follows one where the
+ * other worker's `others` sockets had read `before` bytes each, now `after`.
+ */
+function foundAfter(others: number, before: number, after: number) {
+  const previous = new OthersReading();
+  const services = bystanderServices(new SuspectList());
+  findSuspects(services, moments, reading(others, before), previous);
+  return findSuspects(services, moments, reading(others, after), previous);
+}
+
 Deno.test("a serve worker with nothing of its own to free leaves growth to the worker holding it", async (t) => {
-  const now = performance.now();
-  const moments = {
-    settledAt: now - 1000,
-    calmSince: -Infinity,
-    troubleSince: now - 500,
-  };
   await t.step(
-    "the kernel's count shows bytes on sockets that are none of its connections",
+    "the kernel's count shows bytes arriving on sockets that are none of its connections",
     () => {
-      const found = findSuspects(
-        bystanderServices(new SuspectList()),
-        moments,
-        reading(200, 2 * MiB),
-      );
+      const found = foundAfter(200, 1 * MiB, 2 * MiB);
       assert.equal(found.othersReading, 200);
       assert.equal(found.noneUnseen, true);
       assert.deepEqual(found.holding.peers, []);
     },
   );
   await t.step(
-    "sockets that brought no more than a handshake are not counted",
+    "sockets that brought no more than a handshake since the previous reading are not counted",
     () => {
-      const found = findSuspects(
+      const found = foundAfter(5, MiB, MiB + SPLIT_CONNECTION_BYTES);
+      assert.equal(found.othersReading, 0);
+    },
+  );
+  await t.step(
+    "an ordinary echo client of the other worker, however much it read in its life, is not counted",
+    () => {
+      // One client that echoed 1 MiB over its life and is idle now
+      // (review stop35 F-C: it made the margin 50% for good).
+      const found = foundAfter(1, MiB, MiB);
+      assert.equal(found.othersReading, 0);
+      const first = findSuspects(
         bystanderServices(new SuspectList()),
         moments,
-        reading(5, SPLIT_CONNECTION_BYTES),
+        reading(1, MiB),
       );
-      assert.equal(found.othersReading, 0);
+      assert.equal(first.othersReading, 0);
     },
   );
   const between = config.maxRssBytes *
@@ -92,11 +112,7 @@ Deno.test("a serve worker with nothing of its own to free leaves growth to the w
   await t.step(
     "past MAX_RSS_BYTES plus RSS_MARGIN_SHARE it waits while the other worker holds them",
     () => {
-      const found = findSuspects(
-        bystanderServices(new SuspectList()),
-        moments,
-        reading(200, 2 * MiB),
-      );
+      const found = foundAfter(200, MiB, 2 * MiB);
       assert.equal(
         leftToOtherWorker("uncounted_memory", found, between, config),
         true,
@@ -104,22 +120,32 @@ Deno.test("a serve worker with nothing of its own to free leaves growth to the w
     },
   );
   await t.step("and ends the process when nobody else holds any", () => {
-    const found = findSuspects(
-      bystanderServices(new SuspectList()),
-      moments,
-      reading(0, 0),
-    );
     assert.equal(
-      leftToOtherWorker("uncounted_memory", found, between, config),
+      leftToOtherWorker(
+        "uncounted_memory",
+        foundAfter(0, 0, 0),
+        between,
+        config,
+      ),
       false,
     );
   });
+  await t.step(
+    "or when the other worker's only client is an ordinary echo client",
+    () => {
+      assert.equal(
+        leftToOtherWorker(
+          "uncounted_memory",
+          foundAfter(1, MiB, MiB),
+          between,
+          config,
+        ),
+        false,
+      );
+    },
+  );
   await t.step("or past plus ABORT_KILL_MARGIN_SHARE whoever holds it", () => {
-    const found = findSuspects(
-      bystanderServices(new SuspectList()),
-      moments,
-      reading(200, 2 * MiB),
-    );
+    const found = foundAfter(200, MiB, 2 * MiB);
     const past = config.maxRssBytes * (1 + ABORT_KILL_MARGIN_SHARE);
     assert.equal(
       leftToOtherWorker("uncounted_memory", found, past, config),
@@ -129,14 +155,10 @@ Deno.test("a serve worker with nothing of its own to free leaves growth to the w
   await t.step(
     "when it does end the process, the log says what it found",
     () => {
-      const found = findSuspects(
-        bystanderServices(new SuspectList()),
-        moments,
-        reading(200, 2 * MiB),
-      );
+      const found = foundAfter(200, MiB, 2 * MiB);
       assert.equal(
         serveExitReason(undefined, found),
-        "nothing of this worker's to abort (0 past their allowance, 0 holding, 200 other workers' sockets read)",
+        "nothing of this worker's to abort (0 past their allowance, 0 holding, 200 other workers' sockets bringing bytes)",
       );
       assert.equal(
         serveExitReason({ short: "ss -K refused 3" }, found),
