@@ -48,7 +48,12 @@
  * @module
  */
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
-import { DESTROY_REFUSED, NO_SOCKET_DIAG, ssSockets } from "./socket_bytes.ts";
+import {
+  DESTROY_REFUSED,
+  NO_SOCKET_DIAG,
+  peerKey,
+  ssSockets,
+} from "./socket_bytes.ts";
 import {
   type ThreadAbort,
   type WatchdogOrders,
@@ -281,8 +286,9 @@ export function startRssWatchdog(
   // `ss` output is read with `ssSockets`, the main loop's reader too.
   const readsPeers =
     `(text) => (${readPeers.toString()})((${ssSockets.toString()})(text))`;
+  // Peers are named as the main loop names them: with its own `peerKey`.
   const source =
-    `(${watchdogThread.toString()})(${readsPeers}, ${readDelayMs.toString()});`;
+    `(${watchdogThread.toString()})(${readsPeers}, ${readDelayMs.toString()}, ${peerKey.toString()});`;
   let worker: Worker;
   // The thread's runtime needs descriptors of its own: the reserve's.
   start.reserve?.release();

@@ -188,12 +188,14 @@ export interface ThreadAbort {
 /**
  * The thread's code. Self-contained: it runs from its own source text
  * (`Function.prototype.toString`), so it may use no import or outer name;
- * `readPeers` and `readDelayMs` (`watchdog_readings.ts`) are given to it
- * the same way.
+ * `readPeers` and `readDelayMs` (`watchdog_readings.ts`) and `peerKey`
+ * (`socket_bytes.ts`, the main loop's name for a peer, so the two cannot
+ * drift: review stop35 F-D) are given to it the same way.
  */
 export function watchdogThread(
   readPeers: (text: string) => Map<string, number>,
   readDelay: (rssBytes: number, orders: WatchdogOrders) => number,
+  peerKey: (hostname: string, port: number) => string,
 ): void {
   // The connections of this process: the main loop's word, after the orders.
   const own = new Set<string>();
@@ -275,10 +277,7 @@ export function watchdogThread(
     /** A peer of {@link readPeers} as the main loop names it (`peerKey`). */
     const ownKey = (peer: string) => {
       const [host, port] = peer.split(" ");
-      return `${
-        host!.replace(/%.*$/, "").toLowerCase()
-          .replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, "")
-      }:${port}`;
+      return peerKey(host!, Number(port));
     };
     // False for good once the kernel refused or `ss` cannot run here.
     let abortable = orders.port > 0;

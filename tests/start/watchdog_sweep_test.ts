@@ -25,6 +25,8 @@ import type { ThreadAbort } from "../../lib/start/watchdog_thread.ts";
  * 127.0.0.4 sent complete messages the app saw, 127.0.0.6 had 126 KiB
  * seen by the app (messages dropped while closing); 127.0.0.5 was read
  * 8 KiB, no message yet; 127.0.0.3 is another worker's, read 128 KiB.
+ * [::1] and [::ffff:127.0.0.7] are this process's, no complete message,
+ * read 128 KiB: `ss`'s forms of an IPv6 and an IPv4-mapped peer.
  * `-K` writes its filter to `killed` and lists 127.0.0.2.
  */
 const SS = `#!/bin/sh
@@ -36,6 +38,9 @@ for peer in 127.0.0.2:40000 127.0.0.3:40001 127.0.0.4:40002 127.0.0.6:40004; do
   printf '0 0 127.0.0.1:9 %s\\n\\t cubic bytes_received:131072\\n' $peer
 done
 printf '0 0 127.0.0.1:9 127.0.0.5:40003\\n\\t cubic bytes_received:8192\\n'
+for peer in '[::1]:40005' '[::ffff:127.0.0.7]:40006'; do
+  printf '0 0 [::ffff:127.0.0.1]:9 %s\\n\\t cubic bytes_received:131072\\n' $peer
+done
 `;
 
 /**
@@ -46,6 +51,7 @@ printf '0 0 127.0.0.1:9 127.0.0.5:40003\\n\\t cubic bytes_received:8192\\n'
  */
 const CHILD = `
 import { startRssWatchdog } from "${ROOT}/lib/start/rss_watchdog.ts";
+import { peerKey } from "${ROOT}/lib/start/socket_bytes.ts";
 const MiB = 1024 * 1024;
 const maxRssBytes = Deno.memoryUsage().rss + 32 * MiB;
 let timer;
@@ -65,7 +71,11 @@ while (Deno.memoryUsage().rss < maxRssBytes + 8 * MiB) {
   ballast.push(new Uint8Array(4 * MiB).fill(1));
 }
 watchdog.peers({
-  opened: ["127.0.0.2:40000", "127.0.0.4:40002", "127.0.0.5:40003", "127.0.0.6:40004"],
+  opened: [
+    "127.0.0.2:40000", "127.0.0.4:40002", "127.0.0.5:40003", "127.0.0.6:40004",
+    // As the main loop names them (own_peers.ts): Deno's hostnames.
+    peerKey("::1", 40005), peerKey("::ffff:127.0.0.7", 40006),
+  ],
   closed: [],
   seen: [["127.0.0.4:40002", 131072 - 200, true], ["127.0.0.6:40004", 126 * 1024, false]],
 });
@@ -96,8 +106,23 @@ Deno.test("past MAX_RSS_BYTES on a held loop, the watchdog thread aborts its own
     await t.step("the holder is swept, as uncounted memory, not named", () => {
       assert.equal(abort.cause, "uncounted_memory");
       assert.deepEqual(abort.peers, []);
-      assert.deepEqual(abort.swept, [{ hostname: "127.0.0.2", port: 40000 }]);
+      assert.deepEqual(abort.swept?.[0], {
+        hostname: "127.0.0.2",
+        port: 40000,
+      });
     });
+    await t.step(
+      "an IPv6 and an IPv4-mapped peer are the main loop's connections to the thread too",
+      async () => {
+        assert.deepEqual(abort.swept?.slice(1), [
+          { hostname: "::1", port: 40005 },
+          { hostname: "::ffff:127.0.0.7", port: 40006 },
+        ]);
+        const killed = await Deno.readTextFile(`${dir}/killed`);
+        assert.match(killed, /dst \[::1\]:40005/);
+        assert.match(killed, /dst \[::ffff:127\.0\.0\.7\]:40006/);
+      },
+    );
     await t.step(
       "neither a client whose messages the app saw, one under 16 KiB, nor another worker's",
       async () => {
