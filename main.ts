@@ -35,7 +35,13 @@ if (import.meta.main) {
     // PORT=0 picks a port: the record names the one picked. Under the tasks
     // MAX_CONNECTIONS in force is known once `prlimit` has answered.
     const port = server.addr.port;
-    learnCap(echoApp.services, { workers: 1, known: openFileLimit }).then(
+    // `prlimit` borrows the descriptors held for `ss`: clients may have taken
+    // every other one by then.
+    learnCap(echoApp.services, {
+      workers: 1,
+      known: openFileLimit,
+      reserve: server.reserve,
+    }).then(
       (warning) => {
         if (warning) console.error(warning);
         const { maxConnections } = config;

@@ -140,6 +140,8 @@ const serveAddress = new ServeAddress(() =>
 const capLearned = learnCap(echoApp.services, {
   workers,
   known: openFileLimit,
+  // `prlimit` borrows the descriptors held for `ss`.
+  reserve,
 }).then((warning) => {
   if (warning) console.error(warning);
 });

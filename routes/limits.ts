@@ -12,15 +12,17 @@ import type { AppEnv, Services } from "../lib/services.ts";
 /** The limits endpoint, mounted at `/limits`. */
 export function limitsRoute(services: Services): Hono<AppEnv> {
   const route = new Hono<AppEnv>();
-  const body = {
-    limits: describeLimits(services.config),
-    queryOptions: ECHO_OPTION_HELP,
-    // Public anyway (CORS answers with them); a page uses it to explain a 403.
-    allowedOrigins: services.config.allowedOrigins,
-  };
   route.get("/", function limits(c) {
     c.header("Cache-Control", "no-cache");
-    return c.json(body);
+    // Built per request: the cap in force changes once `prlimit` answers
+    // (`learned_cap.ts`), and a body built on the first request kept
+    // MAX_CONNECTIONS as set for good (review stop35 F-A).
+    return c.json({
+      limits: describeLimits(services.config),
+      queryOptions: ECHO_OPTION_HELP,
+      // Public anyway (CORS answers with them); a page uses it to explain a 403.
+      allowedOrigins: services.config.allowedOrigins,
+    });
   });
   return route;
 }

@@ -14,7 +14,9 @@
  */
 import type { Services } from "../services.ts";
 import { connectionCap, type OpenFileLimit } from "./fd_limit.ts";
-import { askPrlimit, mayAskPrlimit } from "./prlimit.ts";
+import { askPrlimit, mayAskPrlimit, OUT_OF_DESCRIPTORS } from "./prlimit.ts";
+import { isDescriptorExhaustion } from "./listener.ts";
+import type { DescriptorReserve } from "./descriptor_reserve.ts";
 import { after } from "../core_timer.ts";
 
 /**
@@ -26,6 +28,21 @@ import { after } from "../core_timer.ts";
  */
 export const LEARN_CAP_AFTER_MS = 500;
 
+/**
+ * How long after the first ask `prlimit` is asked again while the process
+ * is out of descriptors to spawn it, in ms: clients that took every one in
+ * the first 500 ms (stranger10's F1, or reconnects after a supervisor's
+ * restart) would otherwise leave MAX_CONNECTIONS as set for good, silently
+ * (review stop35 F-F).
+ */
+export const LEARN_CAP_RETRY_MS = 1000;
+
+/**
+ * How long after the first ask the tries stop, in ms: a process out of
+ * descriptors for a minute has the accept loop's lines to say so.
+ */
+export const LEARN_CAP_DEADLINE_MS = 60_000;
+
 /** Options for {@link learnCap}. */
 export interface LearnCapOptions {
   /** Workers of the process sharing its limit (`deno serve --parallel`). */
@@ -33,18 +50,32 @@ export interface LearnCapOptions {
   /** The limit read at start-up: anything but "unknown" makes this a no-op. */
   known: OpenFileLimit | "unknown";
   /**
-   * Asks for the limit; undefined when it may not.
+   * Asks for the limit; undefined when it may not. It answers (or rejects
+   * with) EMFILE or ENFILE, {@link OUT_OF_DESCRIPTORS}, when it could not
+   * spawn for lack of descriptors: asked again every `retryMs`.
    * @default askPrlimit, when `mayAskPrlimit()`
    */
-  ask?: (() => Promise<OpenFileLimit | "unknown">) | undefined;
+  ask?:
+    | (() => Promise<OpenFileLimit | "unknown" | typeof OUT_OF_DESCRIPTORS>)
+    | undefined;
+  /**
+   * Descriptors lent to the default `ask`'s spawn (the ones held for `ss`,
+   * `descriptor_reserve.ts`).
+   */
+  reserve?: DescriptorReserve | undefined;
   /** The wait before asking, in ms. @default LEARN_CAP_AFTER_MS */
   delayMs?: number;
+  /** The wait between tries, in ms. @default LEARN_CAP_RETRY_MS */
+  retryMs?: number;
+  /** How long after the first try the last may start, in ms. @default LEARN_CAP_DEADLINE_MS */
+  deadlineMs?: number;
 }
 
 /**
  * When the limit was unknown at start-up and `prlimit` may be asked (Linux,
- * the `run` permission for it): waits `delayMs`, asks it,
- * and if the limit cannot hold MAX_CONNECTIONS plus the reserve, lowers the
+ * the `run` permission for it): waits `delayMs`, asks it (again every
+ * `retryMs` for up to `deadlineMs` while it cannot spawn for lack of
+ * descriptors), and if the limit cannot hold MAX_CONNECTIONS plus the reserve, lowers the
  * cap in force (`config.maxConnections`, which `/limits` and the `503`'s
  * reason show, and the registry's total cap) as `connectionCap` says. Sets
  * `metrics.descriptorLimit` (`/healthz`, `/metrics`, the leak exit of
@@ -77,20 +108,28 @@ export async function learnCap(
   options: LearnCapOptions,
 ): Promise<string | undefined> {
   if (options.known !== "unknown") return undefined;
+  const { reserve } = options;
   const ask = "ask" in options
     ? options.ask
     : mayAskPrlimit()
-    ? askPrlimit
+    ? () => askPrlimit({ reserve })
     : undefined;
   if (ask === undefined) return undefined;
-  // A core timer: the global setTimeout's first call loads Node's timers
+  // Core timers: the global setTimeout's first call loads Node's timers
   // module, which cost 2 MiB of RSS and 12-15 ms of CPU by a cold start's
   // first echo (`core_timer.ts`).
-  await new Promise<void>((resolve) => {
-    after(options.delayMs ?? LEARN_CAP_AFTER_MS, resolve);
-  });
-  const limit = await ask().catch(() => "unknown" as const);
-  if (limit === "unknown" || limit.soft === Infinity) return undefined;
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      after(ms, resolve);
+    });
+  await wait(options.delayMs ?? LEARN_CAP_AFTER_MS);
+  const deadline = Date.now() + (options.deadlineMs ?? LEARN_CAP_DEADLINE_MS);
+  let limit = await askOnce(ask);
+  while (limit === OUT_OF_DESCRIPTORS && Date.now() < deadline) {
+    await wait(options.retryMs ?? LEARN_CAP_RETRY_MS);
+    limit = await askOnce(ask);
+  }
+  if (typeof limit === "string" || limit.soft === Infinity) return undefined;
   const { config, registry, metrics } = services;
   metrics.descriptorLimit = limit.soft;
   const cap = connectionCap(limit, config.maxConnections, options.workers);
@@ -98,4 +137,13 @@ export async function learnCap(
   config.maxConnections = cap.maxConnections;
   registry.maxTotal = cap.maxConnections;
   return cap.warning;
+}
+
+/** One ask: a rejection is "unknown" unless it says descriptors ran out. */
+function askOnce(
+  ask: () => Promise<OpenFileLimit | "unknown" | typeof OUT_OF_DESCRIPTORS>,
+): Promise<OpenFileLimit | "unknown" | typeof OUT_OF_DESCRIPTORS> {
+  return ask().catch((error) =>
+    isDescriptorExhaustion(error) ? OUT_OF_DESCRIPTORS : "unknown"
+  );
 }

@@ -20,6 +20,8 @@
 import * as z from "zod/mini";
 import type { OpenFileLimit } from "./fd_limit.ts";
 import { after } from "../core_timer.ts";
+import type { DescriptorReserve } from "./descriptor_reserve.ts";
+import { isDescriptorExhaustion } from "./listener.ts";
 
 /** How long `prlimit` may take before the limit counts as unknown, in ms. */
 export const PRLIMIT_TIMEOUT_MS = 5000;
@@ -69,7 +71,19 @@ export interface AskPrlimitOptions {
   os?: typeof Deno.build.os;
   /** Longest wait for its answer, in ms. @default PRLIMIT_TIMEOUT_MS */
   timeoutMs?: number;
+  /**
+   * Descriptors lent to the spawn (`descriptor_reserve.ts`, the ones held
+   * for `ss`), so it runs when clients have taken every other one.
+   */
+  reserve?: DescriptorReserve | undefined;
 }
+
+/**
+ * What {@link askPrlimit} answers when the spawn failed for lack of
+ * descriptors (EMFILE, ENFILE): the limit is knowable, the process was out
+ * of descriptors at that moment, so asking again later may answer.
+ */
+export const OUT_OF_DESCRIPTORS = "out of descriptors";
 
 /**
  * True when this process may ask `prlimit`: on Linux, with the `run`
@@ -93,11 +107,12 @@ export function mayAskPrlimit(
  * prompts for a permission: "unknown" off Linux (`prlimit` is util-linux's;
  * macOS, Windows and Deno Deploy keep MAX_CONNECTIONS as set), without the
  * `run` permission for it, when it is not on `PATH`, fails, takes longer
- * than `timeoutMs` or prints anything unexpected.
+ * than `timeoutMs` or prints anything unexpected;
+ * {@link OUT_OF_DESCRIPTORS} when spawning it failed with EMFILE or ENFILE.
  */
 export async function askPrlimit(
   options: AskPrlimitOptions = {},
-): Promise<OpenFileLimit | "unknown"> {
+): Promise<OpenFileLimit | "unknown" | typeof OUT_OF_DESCRIPTORS> {
   if (!mayAskPrlimit(options)) return "unknown";
   const command = options.command ?? "prlimit";
   const abort = new AbortController();
@@ -106,17 +121,20 @@ export async function askPrlimit(
     () => abort.abort(),
   );
   try {
-    const output = await new Deno.Command(command, {
-      args: ["--nofile", "--raw", "--noheadings", "--output=SOFT,HARD"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-      signal: abort.signal,
-    }).output();
+    const spawn = () =>
+      new Deno.Command(command, {
+        args: ["--nofile", "--raw", "--noheadings", "--output=SOFT,HARD"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "null",
+        signal: abort.signal,
+      }).output();
+    const output =
+      await (options.reserve ? options.reserve.lendAwaited(spawn) : spawn());
     if (!output.success) return "unknown";
     return parsePrlimit(new TextDecoder().decode(output.stdout)) ?? "unknown";
-  } catch {
-    return "unknown";
+  } catch (error) {
+    return isDescriptorExhaustion(error) ? OUT_OF_DESCRIPTORS : "unknown";
   } finally {
     cancel();
   }

@@ -39,6 +39,11 @@ export interface RunningServer {
   /** Resolves once the HTTP server has stopped. */
   finished: Promise<void>;
   /**
+   * The descriptors held for `ss` (`descriptor_reserve.ts`), lent to
+   * `prlimit` too (`learned_cap.ts`); undefined without `reserve`.
+   */
+  reserve: DescriptorReserve | undefined;
+  /**
    * Refuses new connections, closes every WebSocket with 1001, waits up to
    * SHUTDOWN_GRACE_SECONDS for them to go, then stops Deno's server, waiting
    * for that at most {@link SERVER_STOP_MS}. Safe to call twice.
@@ -209,7 +214,7 @@ export function startServer(
     })();
     return stopping;
   };
-  return { addr, urls, finished: server.finished, shutdown };
+  return { addr, urls, finished: server.finished, reserve, shutdown };
 }
 
 /**

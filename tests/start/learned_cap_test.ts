@@ -6,9 +6,18 @@
  * `prlimit`), where newcomers past the cap get `503` and `/healthz` answers.
  */
 import assert from "node:assert/strict";
-import { askPrlimit, parsePrlimit } from "../../lib/start/prlimit.ts";
+import {
+  askPrlimit,
+  OUT_OF_DESCRIPTORS,
+  parsePrlimit,
+} from "../../lib/start/prlimit.ts";
 import { learnCap } from "../../lib/start/learned_cap.ts";
-import { readOpenFileLimit } from "../../lib/start/fd_limit.ts";
+import { DescriptorReserve } from "../../lib/start/descriptor_reserve.ts";
+import { createApp } from "../../routes/app.ts";
+import {
+  type OpenFileLimit,
+  readOpenFileLimit,
+} from "../../lib/start/fd_limit.ts";
 import { ConnectionRegistry } from "../../lib/admission/slots.ts";
 import { Metrics } from "../../lib/metrics.ts";
 import { DEFAULT_CONFIG } from "../../lib/config.ts";
@@ -56,6 +65,19 @@ Deno.test("askPrlimit() states this process's limit, or unknown", async (t) => {
     ignore: Deno.build.os !== "linux",
     fn: async () => {
       assert.deepEqual(await askPrlimit(), readOpenFileLimit());
+    },
+  });
+  await t.step({
+    name: "spawned with the descriptors held for ss lent: the same answer",
+    ignore: Deno.build.os !== "linux",
+    fn: async () => {
+      const reserve = new DescriptorReserve(8);
+      try {
+        assert.deepEqual(await askPrlimit({ reserve }), readOpenFileLimit());
+        assert.equal(reserve.held, 8, "held again after the spawn");
+      } finally {
+        reserve.release();
+      }
     },
   });
   await t.step("off Linux, or without the program: unknown", async () => {
@@ -124,6 +146,84 @@ Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold
       assert.equal(services.registry.maxTotal, 100);
       assert.equal(services.metrics.descriptorLimit, 1024);
       services.registry.dispose();
+    },
+  );
+  await t.step(
+    "a spawn out of descriptors is asked again until prlimit answers",
+    async () => {
+      const services = capped(10_000);
+      const answers: (() => Promise<
+        OpenFileLimit | typeof OUT_OF_DESCRIPTORS
+      >)[] = [
+        () => Promise.resolve(OUT_OF_DESCRIPTORS),
+        () =>
+          Promise.reject(
+            new Error("Too many open files (os error 24)"),
+          ),
+        limit(128),
+      ];
+      let asked = 0;
+      const warning = await learnCap(services, {
+        workers: 1,
+        known: "unknown",
+        ask: () => answers[asked++]!(),
+        delayMs: 0,
+        retryMs: 0,
+      });
+      assert.equal(asked, 3);
+      assert.match(warning ?? "", /lowered from 10000 to 64/);
+      assert.equal(services.config.maxConnections, 64);
+      assert.equal(services.registry.maxTotal, 64);
+      services.registry.dispose();
+    },
+  );
+  await t.step(
+    "out of descriptors past the deadline: the cap stays as set",
+    async () => {
+      const services = capped(10_000);
+      let asked = 0;
+      const warning = await learnCap(services, {
+        workers: 1,
+        known: "unknown",
+        ask: () => {
+          asked++;
+          return Promise.resolve(OUT_OF_DESCRIPTORS);
+        },
+        delayMs: 0,
+        retryMs: 0,
+        deadlineMs: 0,
+      });
+      assert.equal(warning, undefined);
+      assert.equal(asked, 1);
+      assert.equal(services.config.maxConnections, 10_000);
+      services.registry.dispose();
+    },
+  );
+  await t.step(
+    "/limits asked before the cap is learned shows the lowered cap",
+    async () => {
+      const { app, services } = createApp(
+        { ...DEFAULT_CONFIG },
+        { log: () => {} },
+      );
+      const maxConnections = async () => {
+        const response = await app.request("/limits");
+        assert.equal(response.status, 200);
+        return (await response.json()).limits.maxConnections.value;
+      };
+      try {
+        assert.equal(await maxConnections(), 10_000);
+        await learnCap(services, {
+          workers: 1,
+          known: "unknown",
+          ask: limit(128),
+          delayMs: 0,
+        });
+        assert.equal(await maxConnections(), 64);
+      } finally {
+        services.memory.dispose();
+        services.registry.dispose();
+      }
     },
   );
   await t.step(
