@@ -211,7 +211,7 @@ export const SETTINGS = {
     unit: "bytes",
     zeroIsOff: true,
     description:
-      'unread echoes, messages in flight and Deno\'s read buffers (twice the largest message) across all connections; above it the largest backlogs close with `1013` "server overloaded: try again later" and upgrades get `503`',
+      'unread echoes, messages in flight and Deno\'s read buffers (twice the largest message) across all connections; above it the largest backlogs close with `1013` "server overloaded: try again later" and upgrades get `503` (from networks it shed lately, once the rest is under 90%)',
     breach:
       'the largest backlogs close with 1013 "server overloaded: try again later"; upgrades get 503 until back under',
   }),
