@@ -33,8 +33,17 @@ export interface MemoryState {
    * the mean share of all workers, in bytes, at the last sample.
    */
   worker?: { ownBytes: number; meanBytes: number; workers: number };
-  /** Why new upgrades are refused now, or null when they are admitted. */
+  /**
+   * Why this worker sheds load now (closes connections, queues no more for
+   * clients behind), or null when it does not.
+   */
   shedding: ShedCause | null;
+  /**
+   * Why new upgrades are refused now, or null when they are admitted: set
+   * whenever `shedding` is, and also (`rss`) on a `deno serve` worker that
+   * only refuses while the process is over MAX_RSS_BYTES.
+   */
+  refusing: ShedCause | null;
   /** Connections closed by shedding since start, per cause. */
   shed: Record<ShedCause, number>;
 }
@@ -299,7 +308,7 @@ export const METRICS: readonly MetricRow[] = [
   {
     name: "shedding",
     type: "gauge",
-    help: "1 while upgrades are refused to shed load",
+    help: "1 while this worker sheds load (closes connections to free memory)",
     otel: { name: "ws_echo.shedding", kind: "gauge", unit: "1" },
     memory: true,
     read: (_, memory) => memory.shedding ? 1 : 0,

@@ -106,6 +106,7 @@ Deno.test("/metrics and OpenTelemetry are written from the one metric catalogue"
     rssBytes: 0,
     maxRssBytes: 0,
     shedding: null,
+    refusing: null,
     shed: { memory_budget: 0, rss: 0 },
   }, {
     rooms: 0,

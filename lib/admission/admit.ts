@@ -199,7 +199,7 @@ function decide<Taken extends object>(
   // A network the budget has not shed lately is admitted while the guard
   // only waits for the shed to leave (`MemoryGuard.admitsFrom`).
   if (
-    memory.shedding && !registry.shuttingDown &&
+    memory.refusing && !registry.shuttingDown &&
     !memory.admitsFrom(networkKey(client.ip, config.ipv6PrefixLength))
   ) {
     return capacityRefusal("overloaded", client.key, config);

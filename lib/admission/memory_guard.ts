@@ -82,7 +82,8 @@ export const RESUME_BELOW = 0.9;
 /** Shedding closes connections until the rest fits in this share of the budget. */
 export const SHED_TO = 0.75;
 /**
- * Samples in a row with RSS over MAX_RSS_BYTES but steady (within 1%) and
+ * Samples in a row with RSS over MAX_RSS_BYTES but steady (within
+ * RSS_STEADY_SHARE of the first of them) and, on a worker that sheds,
  * nothing held by any connection, after which the RSS is taken for memory the
  * allocator kept rather than memory in use: the allocator does not give
  * freed memory back, so after a flood RSS stays near its peak (measured in
@@ -91,6 +92,12 @@ export const SHED_TO = 0.75;
  * past that level.
  */
 export const RSS_SETTLE_SAMPLES = 5;
+/**
+ * How far RSS may move, as a share, from the first of RSS_SETTLE_SAMPLES
+ * samples and still be steady: over the whole run, not per sample, so RSS
+ * rising under this much a sample is growth, not memory kept.
+ */
+export const RSS_STEADY_SHARE = 0.01;
 /**
  * How long after the last shed admission waits, in milliseconds, for the
  * connections told to close to go while they still hold the budget. A
@@ -123,6 +130,8 @@ export class MemoryGuard {
   /** RSS taken for retained memory after a flood: the watch trips above it. */
   #rssFloor = 0;
   #rssSteadySamples = 0;
+  /** The RSS the current run of steady samples is measured against. */
+  #rssSteadyFrom = 0;
   #overBudget = false;
   #overRss = false;
   /** RSS is over the limit (or the floor): upgrades are refused. */
@@ -213,7 +222,7 @@ export class MemoryGuard {
    * /24s, kept 82% of honest newcomers out).
    */
   admitsFrom(network: string): boolean {
-    if (this.shedding !== "memory_budget") return false;
+    if (this.refusing !== "memory_budget") return false;
     if (this.#unshedBytes() >= this.#budget * RESUME_BELOW) return false;
     return !this.#shedNetworks.recent(network, this.#now());
   }
@@ -238,11 +247,30 @@ export class MemoryGuard {
     return undefined;
   }
 
-  /** Why an upgrade must be refused now, or undefined to admit it. */
+  /**
+   * Why this worker sheds load now (closes its largest holders, queues no
+   * more for clients behind on their reading), or undefined when it does
+   * not. Read as "the server sheds" by `/stream` (`unreadBytes`),
+   * `/healthz` and the `shedding` gauge, so it is not set by a worker that
+   * only refuses upgrades over MAX_RSS_BYTES ({@link refusing}): that
+   * worker's own clients keep being served (review35 F-K).
+   */
   get shedding(): ShedCause | undefined {
-    if (this.#overRss || this.#refusingRss) return "rss";
+    if (this.#overRss) return "rss";
     if (this.#overBudget) return "memory_budget";
     return undefined;
+  }
+
+  /**
+   * Why an upgrade must be refused now, or undefined to admit it: whenever
+   * the guard sheds, and also while the process's RSS is over MAX_RSS_BYTES
+   * on a `deno serve` worker that holds less than the mean share and so
+   * sheds nothing. RSS first, as {@link admitsFrom} lets some networks in
+   * for the budget only.
+   */
+  get refusing(): ShedCause | undefined {
+    if (this.#refusingRss) return "rss";
+    return this.shedding;
   }
 
   /** The numbers behind the decisions. */
@@ -253,6 +281,7 @@ export class MemoryGuard {
       rssBytes: this.#rss,
       maxRssBytes: this.#maxRss,
       shedding: this.shedding ?? null,
+      refusing: this.refusing ?? null,
       shed: { ...this.#shedCount },
       ...(this.#worker ? { worker: { ...this.#worker } } : {}),
     };
@@ -290,7 +319,13 @@ export class MemoryGuard {
     }
     if (!this.#overRss && !this.#refusingRss) return;
     if (this.#overRss) this.#shed("rss", this.#unshedBytes() / 2);
-    const steady = Math.abs(rss - before) <= before * 0.01;
+    // Steady against the RSS where the run began, not the sample before:
+    // RSS creeping under 1% a sample (a paced flood) is not steady, else
+    // the floor climbed with it (review35 F-B: 300 -> 514 MiB, refused 24
+    // of 60 samples).
+    if (this.#rssSteadySamples === 0) this.#rssSteadyFrom = before;
+    const from = this.#rssSteadyFrom;
+    const steady = Math.abs(rss - from) <= from * RSS_STEADY_SHARE;
     // A worker that only refuses sheds nothing, so what its own clients
     // hold never goes: it settles on a steady RSS alone (else it refused
     // every upgrade for as long as the allocator kept the flood's memory).

@@ -8,7 +8,10 @@ import {
   RSS_SETTLE_SAMPLES,
   type ShedCause,
 } from "../../lib/admission/memory_guard.ts";
-import { BroadcastMemoryPeers } from "../../lib/admission/memory_peers.ts";
+import {
+  BroadcastMemoryPeers,
+  type MemoryPeers,
+} from "../../lib/admission/memory_peers.ts";
 import { until } from "../_client.ts";
 
 const MiB = 1024 * 1024;
@@ -231,7 +234,8 @@ Deno.test("with other workers over one process's RSS, only a worker holding at l
   await t.step(
     "and the quiet one refuses upgrades too: what Deno collects before a message is in nobody's share",
     () => {
-      assert.equal(quiet.shedding, "rss");
+      assert.equal(quiet.refusing, "rss");
+      assert.equal(quiet.shedding, undefined, "it sheds nothing");
       assert.equal(quiet.refuses(MiB, false), undefined, "its clients' echoes");
     },
   );
@@ -240,7 +244,7 @@ Deno.test("with other workers over one process's RSS, only a worker holding at l
     async () => {
       assert.ok(quiet.state().usedBytes > 0);
       for (let i = 0; i < RSS_SETTLE_SAMPLES; i++) await exchange();
-      assert.equal(quiet.shedding, undefined);
+      assert.equal(quiet.refusing, undefined);
       assert.equal(light.shedBy, undefined);
     },
   );
@@ -257,9 +261,68 @@ Deno.test("with other workers over one process's RSS, only a worker holding at l
   await t.step("back under the limit both admit again", async () => {
     rss = 100 * MiB;
     await exchange();
-    assert.equal(quiet.shedding, undefined);
-    assert.equal(flooded.shedding, undefined);
+    assert.equal(quiet.refusing, undefined);
+    assert.equal(flooded.refusing, undefined);
   });
+});
+
+Deno.test("a serve worker holding less than the mean share only refuses upgrades over MAX_RSS_BYTES: it sheds nothing, its clients keep being served, and it admits again only on RSS that stopped rising", async (t) => {
+  // The other worker holds the flood (500 MiB), as the review's scratch run.
+  const peers: MemoryPeers = {
+    exchange: () => [500 * MiB],
+    shareCounted: () => ({ used: 0, moved: 0 }),
+    close: () => {},
+  };
+  let rss = 300 * MiB;
+  using quiet = disposable(
+    new MemoryGuard({
+      budgetBytes: 0,
+      maxRssBytes: 256 * MiB,
+      readRss: () => rss,
+      readOwn: () => 10 * MiB,
+      peers,
+    }),
+  );
+  const client = new Holder(MiB);
+  quiet.charge(client, client.bytes);
+  await t.step(
+    "it refuses upgrades but does not shed: /stream's unreadBytes, /healthz's status and the gauge read shedding",
+    () => {
+      quiet.sample();
+      assert.equal(quiet.refusing, "rss");
+      assert.equal(quiet.admitsFrom("198.51.100.0/24"), false);
+      assert.equal(quiet.shedding, undefined);
+      assert.equal(quiet.state().shedding, null);
+      assert.equal(quiet.state().refusing, "rss");
+      assert.equal(quiet.refuses(MiB), undefined, "its clients' echoes");
+      assert.equal(client.shedBy, undefined);
+    },
+  );
+  await t.step(
+    "RSS creeping up 0.9% a sample is not steady: it refuses every sample",
+    () => {
+      const refusedAt: boolean[] = [];
+      for (let i = 0; i < 60; i++) {
+        rss = Math.round(rss * 1.009);
+        quiet.sample();
+        refusedAt.push(quiet.refusing === "rss");
+      }
+      assert.equal(refusedAt.filter((refused) => !refused).length, 0);
+      assert.ok(rss > 1.5 * 256 * MiB);
+    },
+  );
+  await t.step(
+    `RSS flat above the limit for ${RSS_SETTLE_SAMPLES} samples is memory the allocator kept: it admits again`,
+    () => {
+      for (let i = 0; i < RSS_SETTLE_SAMPLES - 1; i++) {
+        quiet.sample();
+        assert.equal(quiet.refusing, "rss", `flat sample ${i + 1}`);
+      }
+      quiet.sample();
+      assert.equal(quiet.refusing, undefined);
+      assert.equal(client.shedBy, undefined);
+    },
+  );
 });
 
 Deno.test("MemoryGuard counts shed holders apart: the next pass comes when the others pass the budget", () => {
