@@ -10,6 +10,7 @@
 import type { IncidentRecord, Services } from "../services.ts";
 import { clientKey } from "../admission/client_ip.ts";
 import { peerKey } from "./socket_bytes.ts";
+import { SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
 import type { ThreadAbort } from "./watchdog_thread.ts";
 
 /** The reason an abort's incident line gives. */
@@ -66,7 +67,9 @@ export const HELD_ABORTED_REASON =
  * (`ThreadAbort.swept`).
  */
 export const THREAD_SWEEP_REASON =
-  "with the loop held it also swept this process's connections holding over 16 KiB the app never saw and no complete message (aborted, not struck)";
+  `with the loop held it also swept this process's connections holding over ${
+    SPLIT_CONNECTION_BYTES / 1024
+  } KiB the app never saw and no complete message (aborted, not struck)`;
 
 /** Fills in what the thread saw into an incident's `record`. */
 export function withThreadAbort(
