@@ -222,7 +222,7 @@ export const SETTINGS = {
     unit: "bytes",
     zeroIsOff: true,
     description:
-      "process memory (RSS, sampled each second); above it the service sheds like the budget",
+      "process memory (RSS, sampled each second); above it the service sheds like the budget; 0 also turns off the RSS watchdog thread and its held-loop flood abort",
     breach:
       'the largest backlogs close with 1013 "server overloaded: try again later"; upgrades get 503 until back under',
   }),
