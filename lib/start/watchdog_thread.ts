@@ -44,7 +44,11 @@
  *    1 MiB between two looks, and the held loop cannot run the sweep
  *    itself: the process was killed ("no connection was read from").
  *    A client that sent a complete message is never among them; these
- *    are aborted, not struck ({@link ThreadAbort.swept}).
+ *    are aborted, not struck ({@link ThreadAbort.swept}), but for those
+ *    holding more than {@link WatchdogOrders.floodMinReadBytes} unseen
+ *    (more than any message this service takes, none complete: no honest
+ *    client), named in {@link ThreadAbort.peers} and struck (an attacker
+ *    taken only by the sweep was never refused on its third try).
  * 4. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
@@ -168,7 +172,8 @@ export interface ThreadAbort {
   /**
    * Bytes the process read from each (same order) since the look it was
    * compared with: the look before, or on a held loop alone the first look
-   * of the hold.
+   * of the hold; for one the sweep named (3 of the module's doc), what it
+   * read beyond what the app saw.
    */
   readBytes: number[];
   /**
@@ -335,13 +340,24 @@ export function watchdogThread(
         .sort((a, b) => b.growth - a.growth);
       const named = new Set(grown.map(({ peer }) => peer));
       // The sweep (3): own connections holding unseen bytes, no message.
-      const holding = held ? [] : [...after.read]
-        .filter(([peer, read]) => {
+      const holders = held ? [] : [...after.read]
+        .map(([peer, read]) => {
           const seen = unseen.get(ownKey(peer));
-          return !named.has(peer) && seen !== undefined &&
-            read - seen > orders.holdingBytes;
+          return { peer, growth: seen === undefined ? 0 : read - seen };
         })
-        .map(([peer]) => peer);
+        .filter(({ peer, growth }) =>
+          !named.has(peer) && growth > orders.holdingBytes
+        );
+      // More unseen than any message this service takes, with none
+      // complete: no honest client holds that, so it is named (struck)
+      // with the ones read from; the rest are only swept.
+      const over = holders.filter(({ growth }) =>
+        growth > orders.floodMinReadBytes
+      );
+      grown.push(...over);
+      const holding = holders
+        .filter(({ growth }) => growth <= orders.floodMinReadBytes)
+        .map(({ peer }) => peer);
       if (grown.length === 0 && holding.length === 0) {
         return "no connection was read from";
       }

@@ -27,6 +27,8 @@ import type { ThreadAbort } from "../../lib/start/watchdog_thread.ts";
  * 8 KiB, no message yet; 127.0.0.3 is another worker's, read 128 KiB.
  * [::1] and [::ffff:127.0.0.7] are this process's, no complete message,
  * read 128 KiB: `ss`'s forms of an IPv6 and an IPv4-mapped peer.
+ * 127.0.0.8 is this process's, no complete message, read 2 MiB: more than
+ * any message of MAX_MESSAGE_BYTES (1 MiB) and its slack.
  * `-K` writes its filter to `killed` and lists 127.0.0.2.
  */
 const SS = `#!/bin/sh
@@ -38,6 +40,7 @@ for peer in 127.0.0.2:40000 127.0.0.3:40001 127.0.0.4:40002 127.0.0.6:40004; do
   printf '0 0 127.0.0.1:9 %s\\n\\t cubic bytes_received:131072\\n' $peer
 done
 printf '0 0 127.0.0.1:9 127.0.0.5:40003\\n\\t cubic bytes_received:8192\\n'
+printf '0 0 127.0.0.1:9 127.0.0.8:40007\\n\\t cubic bytes_received:2097152\\n'
 for peer in '[::1]:40005' '[::ffff:127.0.0.7]:40006'; do
   printf '0 0 [::ffff:127.0.0.1]:9 %s\\n\\t cubic bytes_received:131072\\n' $peer
 done
@@ -75,6 +78,7 @@ watchdog.peers({
     "127.0.0.2:40000", "127.0.0.4:40002", "127.0.0.5:40003", "127.0.0.6:40004",
     // As the main loop names them (own_peers.ts): Deno's hostnames.
     peerKey("::1", 40005), peerKey("::ffff:127.0.0.7", 40006),
+    "127.0.0.8:40007",
   ],
   closed: [],
   seen: [["127.0.0.4:40002", 131072 - 200, true], ["127.0.0.6:40004", 126 * 1024, false]],
@@ -105,12 +109,21 @@ Deno.test("past MAX_RSS_BYTES on a held loop, the watchdog thread aborts its own
     const abort = JSON.parse(line[1]!) as ThreadAbort;
     await t.step("the holder is swept, as uncounted memory, not named", () => {
       assert.equal(abort.cause, "uncounted_memory");
-      assert.deepEqual(abort.peers, []);
       assert.deepEqual(abort.swept?.[0], {
         hostname: "127.0.0.2",
         port: 40000,
       });
     });
+    await t.step(
+      "a holder of more unseen bytes than any message is named, to be struck",
+      () => {
+        assert.deepEqual(abort.peers, [{ hostname: "127.0.0.8", port: 40007 }]);
+        assert.equal(abort.readBytes[0], 2 * 1024 * 1024);
+        assert.ok(
+          !abort.swept?.some(({ hostname }) => hostname === "127.0.0.8"),
+        );
+      },
+    );
     await t.step(
       "an IPv6 and an IPv4-mapped peer are the main loop's connections to the thread too",
       async () => {
