@@ -115,7 +115,12 @@ export class ConnectionRegistry {
   readonly #held = new Map<Timer, () => void>();
   readonly #emptyWaiters: Array<() => void> = [];
   readonly #maxPerIp: number;
-  #maxTotal: number;
+  /**
+   * The cap on slots in total; 0 = off. Changed by the cap learned after
+   * start-up (`learned_cap.ts`): slots already held above it stay, and
+   * every new one is refused until the total is below it.
+   */
+  maxTotal: number;
   readonly #clientRate: { perSecond: number; burst: number } | undefined;
   readonly #streamRate: { perSecond: number; burst: number } | undefined;
   /** Every client's `/stream` bytes together ({@link ALL_STREAMS_SHARE}). */
@@ -143,7 +148,7 @@ export class ConnectionRegistry {
     };
   }) {
     this.#maxPerIp = limits.maxPerIp;
-    this.#maxTotal = limits.maxTotal;
+    this.maxTotal = limits.maxTotal;
     this.#clientRate = limits.clientMessageRate?.perSecond
       ? limits.clientMessageRate
       : undefined;
@@ -179,20 +184,6 @@ export class ConnectionRegistry {
     return this.#clients.get(key)?.slots ?? 0;
   }
 
-  /** The cap on slots in total; 0 = off. */
-  get maxTotal(): number {
-    return this.#maxTotal;
-  }
-
-  /**
-   * Changes the cap on slots in total, for the cap learned after start-up
-   * (`learned_cap.ts`): slots already held above it stay, and every new
-   * one is refused until the total is below it.
-   */
-  set maxTotal(max: number) {
-    this.#maxTotal = max;
-  }
-
   /** Slots in use in total, held ones included. */
   get total(): number {
     return this.#total;
@@ -206,7 +197,7 @@ export class ConnectionRegistry {
   /** Which cap would refuse `ip` now, without reserving anything. */
   noSlotFor(ip: string): NoSlot | undefined {
     if (this.#shuttingDown) return "shutting_down";
-    if (this.#maxTotal > 0 && this.#total >= this.#maxTotal) return "total";
+    if (this.maxTotal > 0 && this.#total >= this.maxTotal) return "total";
     const forIp = this.#clients.get(ip)?.slots ?? 0;
     if (this.#maxPerIp > 0 && forIp >= this.#maxPerIp) return "per_ip";
     return undefined;
