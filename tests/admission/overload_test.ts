@@ -28,7 +28,7 @@ async function flooder(
   port: number,
   localAddress: string,
   frameBytes = 64 * 1024,
-): Promise<{ start(): void; stop(): Promise<void> }> {
+): Promise<Flooder> {
   const socket = net.connect({ host: "127.0.0.1", port, localAddress });
   const closed = new Promise<void>((resolve) => socket.once("close", resolve));
   socket.on("error", () => {}); // A reset is expected: the server sheds it.
@@ -69,6 +69,31 @@ async function flooder(
       await closed;
     },
   };
+}
+
+/** What {@link flooder} resolves to. */
+type Flooder = { start(): void; stop(): Promise<void> };
+
+/**
+ * `perHost` flooders from each of `${network}.1` to `${network}.4`, pushed
+ * into `flooders` as each is upgraded (so the caller's `finally` stops
+ * those made when one fails), then all started.
+ */
+async function startFlooders(
+  flooders: Flooder[],
+  { port, network, perHost, frameBytes }: {
+    port: number;
+    network: string;
+    perHost: number;
+    frameBytes?: number;
+  },
+): Promise<void> {
+  for (let host = 1; host <= 4; host++) {
+    for (let i = 0; i < perHost; i++) {
+      flooders.push(await flooder(port, `${network}.${host}`, frameBytes));
+    }
+  }
+  for (const flood of flooders) flood.start();
 }
 
 /**
@@ -131,14 +156,13 @@ Deno.test("non-reading flooders from several addresses stay within MEMORY_BUDGET
   const watch = setInterval(() => {
     peak = Math.max(peak, memory.state().usedBytes);
   }, 5);
-  const flooders: Array<{ start(): void; stop(): Promise<void> }> = [];
+  const flooders: Flooder[] = [];
   try {
-    for (let host = 1; host <= 4; host++) {
-      for (let i = 0; i < 2; i++) {
-        flooders.push(await flooder(server.port, `127.0.3.${host}`));
-      }
-    }
-    for (const flood of flooders) flood.start();
+    await startFlooders(flooders, {
+      port: server.port,
+      network: "127.0.3",
+      perHost: 2,
+    });
     await until(
       () => (metrics.breaches.get("memory_budget") ?? 0) > 0,
       "the memory guard to shed a flooder",
@@ -228,14 +252,14 @@ Deno.test("non-readers sending 1 MiB messages are never counted past MEMORY_BUDG
     );
     peak = Math.max(peak, queued);
   };
-  const flooders: Array<{ start(): void; stop(): Promise<void> }> = [];
+  const flooders: Flooder[] = [];
   try {
-    for (let host = 1; host <= 4; host++) {
-      for (let i = 0; i < 4; i++) {
-        flooders.push(await flooder(server.port, `127.0.4.${host}`, MiB));
-      }
-    }
-    for (const flood of flooders) flood.start();
+    await startFlooders(flooders, {
+      port: server.port,
+      network: "127.0.4",
+      perHost: 4,
+      frameBytes: MiB,
+    });
     // Each is given a 1 MiB echo with nothing queued in Deno once the
     // kernel's buffers are full: unchecked, 16 of them (2 MiB each with
     // what is in flight) took the count to twice the budget.
@@ -323,14 +347,13 @@ Deno.test("while the budget sheds clients that never read, a newcomer from a net
     MAX_CONNECTIONS_PER_IP: "2",
   });
   const { memory, metrics } = server.services;
-  const flooders: Array<{ start(): void; stop(): Promise<void> }> = [];
+  const flooders: Flooder[] = [];
   try {
-    for (let host = 1; host <= 4; host++) {
-      for (let i = 0; i < 2; i++) {
-        flooders.push(await flooder(server.port, `127.0.6.${host}`));
-      }
-    }
-    for (const flood of flooders) flood.start();
+    await startFlooders(flooders, {
+      port: server.port,
+      network: "127.0.6",
+      perHost: 2,
+    });
     await until(
       () => (metrics.breaches.get("memory_budget") ?? 0) > 0,
       "the memory guard to shed a flooder",
