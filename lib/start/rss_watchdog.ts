@@ -40,7 +40,8 @@
  * reading every 20 ms cost an idle service 12 ms of CPU a second, so below
  * half of MAX_RSS_BYTES it reads only as often as fast growth could get
  * there ({@link WATCHDOG_QUIET_MS}); it runs `ss` only while the loop is
- * held past half of MAX_RSS_BYTES, or past {@link FLOOD_HELD_MS}. Aborting and
+ * held past half of MAX_RSS_BYTES, or held {@link FLOOD_LOOK_HELD_MS}
+ * whatever the RSS (so it has looked before {@link FLOOD_HELD_MS}). Aborting and
  * ending the process need the `run` permission (`ss`, `Deno.kill`: the
  * start task's `run: ["ss"]` suffices); without it the thread logs that it
  * could not and stops.
