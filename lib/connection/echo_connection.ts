@@ -347,11 +347,12 @@ class EchoConnection
   #discard(data: string | ArrayBuffer): void {
     const bytes = payloadBytes(data);
     letGo(data, bytes);
-    this.#unread.received(bytes);
+    const now = Date.now();
+    this.#unread.received(bytes, now);
     // Seen, for the overload watch's count of what the app never saw.
     this.#traffic.bytesDiscarded += bytes;
     if (!this.#close?.awaitingAnswer) return;
-    if (this.#limits.broken(bytes, Date.now())) {
+    if (this.#limits.broken(bytes, now)) {
       this.#close.stopAwaiting();
     }
   }
