@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { BoundedMap } from "./bounded_map.ts";
 
 /**
  * How long what an address or network brought the app never saw, under
@@ -36,8 +37,7 @@ export const BROUGHT_MEMORY_MS = 60_000;
  */
 export class BroughtBytes {
   /** What each key brought under the line at recent readings, and when. */
-  readonly #brought = new Map<string, { bytes: number; at: number }>();
-  readonly #maxKeys: number;
+  readonly #brought: BoundedMap<string, { bytes: number; at: number }>;
   #rememberedAt = -Infinity;
 
   /**
@@ -45,7 +45,7 @@ export class BroughtBytes {
    * forgotten (the suspect list's `MAX_TRACKED_ADDRESSES`).
    */
   constructor(options: { maxKeys: number }) {
-    this.#maxKeys = options.maxKeys;
+    this.#brought = new BoundedMap(options.maxKeys);
   }
 
   /**
@@ -85,11 +85,6 @@ export class BroughtBytes {
   ): void {
     for (const [key, bytes] of Object.entries(brought)) {
       const total = this.of(key, now) + bytes;
-      this.#brought.delete(key);
-      if (this.#brought.size >= this.#maxKeys) {
-        // The map keeps insertion order: the first key is the oldest.
-        this.#brought.delete(this.#brought.keys().next().value!);
-      }
       this.#brought.set(key, { bytes: total, at: now });
     }
     for (const key of struck) this.#brought.delete(key);

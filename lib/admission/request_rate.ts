@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { BoundedMap } from "./bounded_map.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
 /**
@@ -32,15 +33,16 @@ export interface RequestRateOptions {
 
 /** Per-address token buckets for plain HTTP requests. */
 export class RequestRate {
-  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #buckets: BoundedMap<string, TokenBucket>;
   readonly #rate: number;
   readonly #burst: number;
-  readonly #max: number;
 
   constructor(options: RequestRateOptions) {
     this.#rate = options.ratePerSecond;
     this.#burst = options.burst;
-    this.#max = options.maxAddresses ?? MAX_TRACKED_ADDRESSES;
+    this.#buckets = new BoundedMap(
+      options.maxAddresses ?? MAX_TRACKED_ADDRESSES,
+    );
   }
 
   /** Addresses tracked now (at most `maxAddresses`). */
@@ -67,17 +69,9 @@ export class RequestRate {
    */
   take(key: string, now: number): number {
     if (this.#rate === 0) return 0;
-    let bucket = this.#buckets.get(key);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(this.#rate, this.#burst, now);
-      if (this.#buckets.size >= this.#max) {
-        // The least recently used: first in a Map's insertion order.
-        this.#buckets.delete(this.#buckets.keys().next().value!);
-      }
-    } else {
-      // Moved to the end: the order is the order of last use.
-      this.#buckets.delete(key);
-    }
+    const bucket = this.#buckets.get(key) ??
+      new TokenBucket(this.#rate, this.#burst, now);
+    // Set again, so the order is the order of last use.
     this.#buckets.set(key, bucket);
     if (bucket.take(1, now)) return 0;
     return Math.max(1, Math.ceil(bucket.waitMs(1, now) / 1000));

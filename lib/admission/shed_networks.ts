@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { BoundedMap } from "./bounded_map.ts";
 
 /** How long a network stays marked after a shed, in ms. */
 export const SHED_NETWORK_MS = 10_000;
@@ -24,16 +25,11 @@ export const MAX_SHED_NETWORKS = 4096;
 
 /** The networks shed lately, each with when it last was. */
 export class ShedNetworks {
-  readonly #at = new Map<string, number>();
+  readonly #at = new BoundedMap<string, number>(MAX_SHED_NETWORKS);
 
   /** Marks `network` as shed at `now` (ms). */
   shed(network: string, now: number): void {
-    this.#at.delete(network);
     this.#at.set(network, now);
-    if (this.#at.size > MAX_SHED_NETWORKS) {
-      const oldest = this.#at.keys().next().value;
-      if (oldest !== undefined) this.#at.delete(oldest);
-    }
   }
 
   /** True when `network` was shed within {@link SHED_NETWORK_MS} of `now`. */

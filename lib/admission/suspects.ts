@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { BoundedMap } from "./bounded_map.ts";
 import { BroughtBytes } from "./brought_bytes.ts";
 import { keyNetwork } from "./client_ip.ts";
 import type { Listing, SuspectNews, SuspectPeers } from "./suspect_peers.ts";
@@ -91,7 +92,9 @@ export class SuspectList {
    * Keys seen exchanging messages at an incident: when (ms since epoch),
    * and whether another worker saw it.
    */
-  readonly #vouched = new Map<string, { at: number; byPeer: boolean }>();
+  readonly #vouched = new BoundedMap<string, { at: number; byPeer: boolean }>(
+    MAX_TRACKED_ADDRESSES,
+  );
   #listedTotal = 0;
   /**
    * What each key brought the app never saw at recent readings, kept here
@@ -192,11 +195,6 @@ export class SuspectList {
         record.clearedAt = now;
         record.clearedByPeer = byPeer;
         record.strikes = 0;
-      }
-      this.#vouched.delete(key);
-      if (this.#vouched.size >= MAX_TRACKED_ADDRESSES) {
-        // The map keeps insertion order: the first key is the oldest.
-        this.#vouched.delete(this.#vouched.keys().next().value!);
       }
       this.#vouched.set(key, { at: now, byPeer });
     }
