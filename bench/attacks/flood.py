@@ -1,0 +1,44 @@
+# Control/empty frame floods split over connections: mode pong|ping|empty. Each connection writes BATCH frames per tick.
+# usage: flood.py PORT MODE NCONN NETS BATCH SECONDS firstoctet
+import os, asyncio, sys, time, json
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wslib import *
+port, mode = int(sys.argv[1]), sys.argv[2]
+nconn, nets, batch, secs, oct1 = [int(x) for x in sys.argv[3:8]]
+stats = {'connected': 0, 'refused': {}, 'closed': 0, 'frames': 0, 'fail': 0}
+ctr = [0]
+def addr():
+    ctr[0] += 1; i = ctr[0]; net = i % nets
+    return f"127.{oct1 + net // 256}.{net % 256}.{1 + (i // nets) % 250}"
+f = {'pong': frame(0xA, b''), 'ping': frame(0x9, b''), 'empty': frame(0, b'', fin=False)}[mode]
+async def drain_reader(r):
+    try:
+        while True:
+            if not await r.read(65536): return
+    except Exception: return
+async def one(t0):
+    blob = f * batch
+    while time.time() - t0 < secs:
+        try: r, w, st, head = await connect(port, addr())
+        except Exception: stats['fail'] += 1; await asyncio.sleep(0.2); continue
+        if st != 101:
+            stats['refused'][st] = stats['refused'].get(st, 0) + 1; w.close(); await asyncio.sleep(0.2); continue
+        stats['connected'] += 1
+        rd = asyncio.ensure_future(drain_reader(r))
+        try:
+            if mode == 'empty': w.write(frame(1, b'', fin=False))
+            while time.time() - t0 < secs:
+                w.write(blob); await asyncio.wait_for(w.drain(), 10); stats['frames'] += batch
+                await asyncio.sleep(0)
+        except Exception: stats['closed'] += 1
+        rd.cancel()
+        try: w.transport.abort()
+        except: pass
+async def main():
+    t0 = time.time()
+    async def rep():
+        while time.time() - t0 < secs:
+            await asyncio.sleep(5); print(round(time.time()-t0), json.dumps(stats), flush=True)
+    await asyncio.gather(rep(), *[one(t0) for _ in range(nconn)])
+    print('FINAL', json.dumps(stats), flush=True)
+asyncio.run(main())
