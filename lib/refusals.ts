@@ -17,29 +17,60 @@ export const OVERLOAD_RETRY_AFTER_SECONDS = 5;
 const RETRY = { "Retry-After": String(RETRY_AFTER_SECONDS) };
 
 /**
+ * What each WebSocket endpoint is, for the 426 body, by path: the words
+ * after "`URL` is", and what the browser console line sends once open.
+ * A path not listed (`/echo`, `/`) echoes.
+ */
+const ENDPOINT_WORDS: Readonly<
+  Record<string, readonly [what: string, onopen: string]>
+> = {
+  "/close": [
+    'a WebSocket endpoint that closes when asked: send the text "CODE REASON" (for example "4000 done") and the server closes with that code and reason; other messages are echoed. Connect with a WebSocket client.',
+    ` ws.onopen = () => ws.send("4000 done"); ws.onclose = (e) => console.log(e.code, e.reason);`,
+  ],
+  "/inspect": [
+    "a WebSocket that reports your handshake: its first message is a JSON report of what the server saw (address, headers, subprotocols, extensions, limits), then it echoes. Connect with a WebSocket client.",
+    "",
+  ],
+  "/stream": [
+    'a WebSocket server push: once connected it sends count=N numbered messages of size=N bytes every interval=N ms, then closes 1000 "stream complete". Connect with a WebSocket client; nothing needs to be sent (what you send is echoed).',
+    "",
+  ],
+};
+
+const ECHO_WORDS = [
+  "a WebSocket echo endpoint: connect with a WebSocket client.",
+  ` ws.onopen = () => ws.send("hello");`,
+] as const;
+
+const ROOM_WORDS = [
+  "a WebSocket room: every message a member sends reaches the room's other members. Connect with a WebSocket client, twice to see it.",
+  ` ws.onopen = () => ws.send("hello, room");`,
+] as const;
+
+/**
  * The 426 body for a plain HTTP request: how to connect instead, in the
- * words of what the endpoint does. `/stream` pushes (nothing to send), a
- * room relays, every other WebSocket endpoint echoes.
+ * words of what the endpoint does ({@link ENDPOINT_WORDS}): `/stream`
+ * pushes (nothing to send), `/close` closes on "CODE REASON", `/inspect`
+ * reports the handshake, a room relays, `/echo` and `/` echo.
  *
  * @param endpoint The `ws:`/`wss:` URL of the endpoint asked for.
  * @param room True for `/room/NAME`, which relays instead of echoing.
+ *
+ * @example Each endpoint says what it does
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { howToConnect } from "./refusals.ts";
+ * assert.match(howToConnect("ws://localhost:9998/echo"), /is a WebSocket echo endpoint/);
+ * assert.match(howToConnect("ws://localhost:9998/close"), /send the text "CODE REASON"/);
+ * assert.match(howToConnect("ws://localhost:9998/inspect"), /reports your handshake/);
+ * assert.doesNotMatch(howToConnect("ws://localhost:9998/inspect"), /echo endpoint/);
+ * ```
  */
 export function howToConnect(endpoint: string, room = false): string {
-  const push = !room && new URL(endpoint).pathname === "/stream";
   const [what, onopen] = room
-    ? [
-      "a WebSocket room: every message a member sends reaches the room's other members. Connect with a WebSocket client, twice to see it.",
-      ` ws.onopen = () => ws.send("hello, room");`,
-    ]
-    : push
-    ? [
-      'a WebSocket server push: once connected it sends count=N numbered messages of size=N bytes every interval=N ms, then closes 1000 "stream complete". Connect with a WebSocket client; nothing needs to be sent (what you send is echoed).',
-      "",
-    ]
-    : [
-      "a WebSocket echo endpoint: connect with a WebSocket client.",
-      ` ws.onopen = () => ws.send("hello");`,
-    ];
+    ? ROOM_WORDS
+    : ENDPOINT_WORDS[new URL(endpoint).pathname] ?? ECHO_WORDS;
   return [
     `${endpoint} is ${what}`,
     "",

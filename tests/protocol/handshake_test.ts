@@ -83,6 +83,22 @@ Deno.test("refused handshakes get the status for their cause and a readable body
   );
 
   await t.step(
+    "plain GET /close and /inspect -> 426 saying what each does, not 'an echo endpoint'",
+    async () => {
+      const close = await fetch(`${server.http}/close`);
+      assert.equal(close.status, 426);
+      const closeBody = await close.text();
+      assert.match(closeBody, /\/close is .*send the text "CODE REASON"/);
+      assert.doesNotMatch(closeBody, /echo endpoint/);
+      const inspect = await fetch(`${server.http}/inspect`);
+      assert.equal(inspect.status, 426);
+      const inspectBody = await inspect.text();
+      assert.match(inspectBody, /\/inspect is .*reports your handshake/);
+      assert.doesNotMatch(inspectBody, /echo endpoint/);
+    },
+  );
+
+  await t.step(
     "wrong Sec-WebSocket-Version -> 426 with Sec-WebSocket-Version: 13",
     async () => {
       const response = await rawRequest(
