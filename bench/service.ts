@@ -87,6 +87,14 @@ export async function serveTaskArgs(port: number): Promise<string[]> {
  * a SIGTERM to the child reaches the task, which passes it on. The task gets
  * that SIGTERM too when this process dies ({@linkcode dieWithParent}).
  *
+ * No PATH unless `env` gives one, on purpose: the child then finds neither
+ * `ss` (the kernel's count is off, the watch judges by timing) nor `prlimit`
+ * (the open-file limit stays unknown and MAX_CONNECTIONS as set), so a test
+ * behaves the same on every machine whatever its tools and limits. A test
+ * about the start as a shell, systemd or Docker runs it passes
+ * `PATH: Deno.env.get("PATH")` (serve_task_test's first test,
+ * serve_abort_test, serve_non_readers_test).
+ *
  * @example
  * ```ts ignore
  * const child = spawnServeTask(8000, { workers: 2 });
@@ -160,6 +168,14 @@ export interface SpawnOptions {
  * Spawns the service as `deno task start` would, from {@linkcode ROOT}, with
  * only `env` (and NO_COLOR) in its environment; stdout is piped. It dies
  * with this process ({@linkcode dieWithParent}).
+ *
+ * No PATH unless `env` gives one, on purpose: the child then finds neither
+ * `ss` (the kernel's count is off, the watch judges by timing) nor `prlimit`
+ * (the open-file limit stays unknown and MAX_CONNECTIONS as set), so a test
+ * behaves the same on every machine whatever its tools and limits. A test
+ * about the start as a shell, systemd or Docker runs it passes
+ * `PATH: Deno.env.get("PATH")` (process_test's first test,
+ * startup_log_test's "ss on PATH", tests/start/_overload.ts).
  *
  * @example
  * ```ts ignore
@@ -254,7 +270,8 @@ function afterStartLine(
 
 /**
  * Spawns the service on `env` (give it `PORT: "0"` and `BIND_ADDRESS`) and waits
- * for its start-up line; `await using` stops it with SIGTERM.
+ * for its start-up line; `await using` stops it with SIGTERM. Like
+ * {@linkcode spawnService}, no PATH unless `env` gives one.
  *
  * @throws {Deno.errors.TimedOut} If no start-up line comes within
  * `timeoutMs` (default {@linkcode DEFAULT_PROCESS_TIMEOUT_MS}); the child is killed.

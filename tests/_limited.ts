@@ -42,6 +42,14 @@ export interface LimitedOptions {
  * waits (10 s) for its start-up line; `await using` kills it, and so does
  * this process's death.
  *
+ * No PATH unless `options.env` gives one, on purpose: under the start
+ * task's permissions the child then cannot run `prlimit`, so its open-file
+ * limit stays unknown and MAX_CONNECTIONS stays as set, and descriptors
+ * really run out: the path exhaustion_test, listener_down_exit_test and
+ * descriptor_leak_test's start-task step are about (where the limit cannot
+ * be learned: no prlimit, macOS). learned_cap_test passes PATH for the
+ * learned cap, and unanswered_closes_test where it runs `ss`.
+ *
  * @throws {Deno.errors.TimedOut} When no start-up line comes.
  */
 export async function spawnLimited(

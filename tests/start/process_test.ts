@@ -13,6 +13,9 @@ import {
   writeAll,
 } from "../../bench/wire.ts";
 
+/** The start line's neighbour where the open-file limit is low (fd_limit.ts). */
+const LOWERED_CAP = /^ws-echo: MAX_CONNECTIONS lowered from .*\n/m;
+
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   return await new Response(stream).text();
 }
@@ -21,6 +24,8 @@ Deno.test("deno task start prints its URLs, echoes, and closes 1001 on SIGTERM t
   await using service = await startService({
     PORT: "0",
     BIND_ADDRESS: "127.0.0.1",
+    // The start as a shell runs it: `ss` and `prlimit` found on PATH.
+    PATH: Deno.env.get("PATH") ?? "",
   });
   const stderr = readAll(service.child.stderr);
   const { line } = service;
@@ -38,7 +43,8 @@ Deno.test("deno task start prints its URLs, echoes, and closes 1001 on SIGTERM t
   assert.equal(close.reason, "server shutting down");
   const status = await waitForExit(service.child);
   assert.equal(status.code, 0);
-  assert.equal(await stderr, "");
+  // Nothing but the line a low open-file limit asks for (fd_limit.ts).
+  assert.equal((await stderr).replace(LOWERED_CAP, ""), "");
 });
 
 Deno.test("a service whose stdout reader has gone keeps echoing, then exits 0 on SIGTERM", async () => {
