@@ -11,6 +11,7 @@ import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService } from "./lib/start/startup.ts";
 import { startServer } from "./lib/start/server.ts";
 import { learnCap } from "./lib/start/learned_cap.ts";
+import { ProcessEnd, stopDeadlineMs } from "./lib/start/process_end.ts";
 import { createApp } from "./routes/app.ts";
 
 if (import.meta.main) {
@@ -35,12 +36,15 @@ if (import.meta.main) {
     // PORT=0 picks a port: the record names the one picked. Under the tasks
     // MAX_CONNECTIONS in force is known once `prlimit` has answered.
     const port = server.addr.port;
+    // A stop ends the ask's waits: they would hold the process (F-J).
+    const learning = new AbortController();
     // `prlimit` borrows the descriptors held for `ss`: clients may have taken
     // every other one by then.
     learnCap(echoApp.services, {
       workers: 1,
       known: openFileLimit,
       reserve: server.reserve,
+      signal: learning.signal,
     }).then(
       (warning) => {
         if (warning) console.error(warning);
@@ -49,7 +53,10 @@ if (import.meta.main) {
       },
     );
     const signals = ["SIGINT", "SIGTERM"] as const;
+    const end = new ProcessEnd({ workers: 1 });
     const stop = () => {
+      end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
+      learning.abort();
       server.shutdown().then((stopped) => {
         output.flush();
         for (const signal of signals) {
@@ -58,12 +65,9 @@ if (import.meta.main) {
         // Deno's server is held by a connection that never ends: only
         // Deno.exit ends the process, and waiting longer changes nothing.
         if (!stopped) Deno.exit(0);
-        // The process ends when its event loop is empty, not by Deno.exit:
-        // with OTEL_DENO=true, Deno.exit's metric flush can wait for good for
-        // this thread to observe the gauges (Deno 2.9.6: 3 hangs in 8 exits
-        // of a 10-line script, none in 8 drains). Deno.exit only if something
-        // still holds the loop 5 s on.
-        Deno.unrefTimer(setTimeout(() => Deno.exit(0), 5000));
+        // Else the process ends when its event loop is empty, or shortly
+        // after by Deno.exit (`process_end.ts` says why both).
+        end.stopped();
       });
     };
     for (const signal of signals) Deno.addSignalListener(signal, stop);

@@ -59,6 +59,7 @@ import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
 import { learnCap } from "./lib/start/learned_cap.ts";
+import { ProcessEnd, stopDeadlineMs } from "./lib/start/process_end.ts";
 import { createApp } from "./routes/app.ts";
 
 function boot() {
@@ -136,12 +137,15 @@ const serveAddress = new ServeAddress(() =>
     : true
 );
 // MAX_CONNECTIONS in force is known once `prlimit` has answered (the
-// tasks); the workers share the process's open-file limit.
+// tasks); the workers share the process's open-file limit. A stop ends the
+// ask's waits: they would hold the process (F-J).
+const learning = new AbortController();
 const capLearned = learnCap(echoApp.services, {
   workers,
   known: openFileLimit,
   // `prlimit` borrows the descriptors held for `ss`.
   reserve,
+  signal: learning.signal,
 }).then((warning) => {
   if (warning) console.error(warning);
 });
@@ -211,7 +215,10 @@ globalThis.addEventListener("unhandledrejection", (event) => {
   });
 });
 
+const end = new ProcessEnd({ workers });
 function stop(): void {
+  end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
+  learning.abort();
   watch.dispose();
   // Deno sends 1001 itself; closing them here too records 1001 as the
   // service's close (the log and /metrics, not the 1005 Deno reports).
@@ -222,6 +229,8 @@ function stop(): void {
     output.flush();
     // Clients that never answered the close would hold Deno's drain open.
     if (!emptied) Deno.exit(0);
+    // Else the process ends once every worker has stopped (`process_end.ts`).
+    end.stopped();
   });
 }
 onStopSignal(stop, workers);

@@ -69,6 +69,12 @@ export interface LearnCapOptions {
   retryMs?: number;
   /** How long after the first try the last may start, in ms. @default LEARN_CAP_DEADLINE_MS */
   deadlineMs?: number;
+  /**
+   * Aborted when the service stops: the wait ends at once and nothing more
+   * is asked, so a SIGTERM never waits for the first ask (500 ms) or for
+   * the retries (60 s), review stop35 F-J.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -79,7 +85,8 @@ export interface LearnCapOptions {
  * cap in force (`config.maxConnections`, which `/limits` and the `503`'s
  * reason show, and the registry's total cap) as `connectionCap` says. Sets
  * `metrics.descriptorLimit` (`/healthz`, `/metrics`, the leak exit of
- * `descriptor_budget.ts`). Never rejects.
+ * `descriptor_budget.ts`). Once `signal` is aborted it asks nothing more and
+ * changes nothing. Never rejects.
  *
  * @param services What is capped; `config` is changed in place.
  * @returns The line to print when the cap was lowered, else undefined.
@@ -118,18 +125,30 @@ export async function learnCap(
   // Core timers: the global setTimeout's first call loads Node's timers
   // module, which cost 2 MiB of RSS and 12-15 ms of CPU by a cold start's
   // first echo (`core_timer.ts`).
+  // They hold the loop, so a stop cancels them (`signal`).
+  const { signal } = options;
   const wait = (ms: number) =>
     new Promise<void>((resolve) => {
-      after(ms, resolve);
+      if (signal?.aborted) return resolve();
+      const cancel = after(ms, done);
+      function done() {
+        cancel();
+        signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      signal?.addEventListener("abort", done, { once: true });
     });
   await wait(options.delayMs ?? LEARN_CAP_AFTER_MS);
+  if (signal?.aborted) return undefined;
   const deadline = Date.now() + (options.deadlineMs ?? LEARN_CAP_DEADLINE_MS);
   let limit = await askOnce(ask);
   while (limit === OUT_OF_DESCRIPTORS && Date.now() < deadline) {
     await wait(options.retryMs ?? LEARN_CAP_RETRY_MS);
+    if (signal?.aborted) return undefined;
     limit = await askOnce(ask);
   }
   if (typeof limit === "string" || limit.soft === Infinity) return undefined;
+  if (signal?.aborted) return undefined;
   const { config, registry, metrics } = services;
   metrics.descriptorLimit = limit.soft;
   const cap = connectionCap(limit, config.maxConnections, options.workers);

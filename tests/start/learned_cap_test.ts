@@ -200,6 +200,50 @@ Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold
     },
   );
   await t.step(
+    "a stop ends the first wait and the retries at once, and nothing more is asked",
+    async () => {
+      const services = capped(10_000);
+      let asked = 0;
+      // A SIGTERM in the first 500 ms waited for the ask, and during an
+      // attack for 60 s of retries (review stop35 F-J).
+      const stopInWait = new AbortController();
+      const waiting = learnCap(services, {
+        workers: 1,
+        known: "unknown",
+        ask: limit(128),
+        delayMs: 60_000,
+        signal: stopInWait.signal,
+      });
+      stopInWait.abort();
+      assert.equal(
+        await withDeadline(waiting, 5000, "learnCap stopped in its first wait"),
+        undefined,
+      );
+      const stopInRetries = new AbortController();
+      const retrying = learnCap(services, {
+        workers: 1,
+        known: "unknown",
+        ask: () => {
+          asked++;
+          stopInRetries.abort();
+          return Promise.resolve(OUT_OF_DESCRIPTORS);
+        },
+        delayMs: 0,
+        retryMs: 60_000,
+        deadlineMs: 60_000,
+        signal: stopInRetries.signal,
+      });
+      assert.equal(
+        await withDeadline(retrying, 5000, "learnCap stopped in its retries"),
+        undefined,
+      );
+      assert.equal(asked, 1);
+      assert.equal(services.config.maxConnections, 10_000);
+      assert.equal(services.registry.maxTotal, 10_000);
+      services.registry.dispose();
+    },
+  );
+  await t.step(
     "/limits asked before the cap is learned shows the lowered cap",
     async () => {
       const { app, services } = createApp(

@@ -1,0 +1,96 @@
+/**
+ * SIGTERM after a client dropped its TCP connection without a Close frame:
+ * both entry points still exit within SHUTDOWN_GRACE_SECONDS, as
+ * docs/operations.md says. Deno 2.9 leaves such a WebSocket's ping timer
+ * (half of PING_INTERVAL_SECONDS) holding the event loop; before
+ * `lib/start/process_end.ts` `deno task serve` lived 15 s after one such drop
+ * (14.2 s after SIGTERM, stranger12's F4) and `deno task start` 5 s.
+ */
+import assert from "node:assert/strict";
+import {
+  DEFAULT_PROCESS_TIMEOUT_MS,
+  killGroup,
+  readServiceLog,
+  spawnServeTask,
+  startService,
+  waitForExit,
+} from "../_server.ts";
+import { until } from "../_client.ts";
+import {
+  clientFrame,
+  freePort,
+  openRawWebSocket,
+  readFrame,
+  writeAll,
+} from "../../bench/wire.ts";
+
+/** The default, which the docs' promise is about. */
+const SHUTDOWN_GRACE_SECONDS = 3;
+
+/**
+ * One echo, then the TCP connection closed without a Close frame. The echo
+ * comes after Deno has armed the socket's ping timer (each message re-arms
+ * it), so the timer is pending when the client goes.
+ */
+async function echoThenDrop(port: number): Promise<void> {
+  const { conn, leftover } = await openRawWebSocket(port);
+  try {
+    await writeAll(conn, clientFrame(0x1, new TextEncoder().encode("bye")));
+    const echo = await readFrame(conn, { leftover });
+    assert.equal(new TextDecoder().decode(echo.payload), "bye");
+  } finally {
+    conn.close();
+  }
+}
+
+/** Waits until the service has logged the dropped client's close. */
+async function closeLogged(lines: string[]): Promise<void> {
+  await until(
+    () => lines.some((line) => /^ws close .* code=0 /.test(line)),
+    "the service's log line for the dropped client (code=0)",
+  );
+}
+
+Deno.test("deno task start exits within SHUTDOWN_GRACE_SECONDS of SIGTERM after a client dropped without a Close", async () => {
+  await using service = await startService({
+    PORT: "0",
+    BIND_ADDRESS: "127.0.0.1",
+  });
+  const { lines } = readServiceLog(service);
+  await echoThenDrop(service.port);
+  await closeLogged(lines);
+  service.child.kill("SIGTERM");
+  // Before: main.ts's 5 s fallback, since the ping timer held the loop.
+  const status = await waitForExit(service.child, {
+    timeoutMs: SHUTDOWN_GRACE_SECONDS * 1000,
+  });
+  assert.equal(status.code, 0);
+});
+
+Deno.test("deno task serve exits within SHUTDOWN_GRACE_SECONDS of SIGTERM after a client dropped without a Close", async () => {
+  const port = freePort();
+  const child = spawnServeTask(port, { workers: 2 });
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { lines } = readServiceLog({ stdout });
+  try {
+    await until(
+      () => lines.filter((line) => line.startsWith("start ")).length === 2,
+      "a start line from each of two workers",
+      { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
+    );
+    await echoThenDrop(port);
+    await closeLogged(lines);
+    child.kill("SIGTERM");
+    // Before: 15 s after the drop (PING_INTERVAL_SECONDS 30, halved).
+    const status = await waitForExit(child, {
+      timeoutMs: SHUTDOWN_GRACE_SECONDS * 1000,
+    });
+    assert.equal(status.code, 0, await stderr);
+  } finally {
+    killGroup(child);
+    await stdout.cancel();
+    await child.status;
+    await stderr;
+  }
+});
