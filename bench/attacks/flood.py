@@ -1,15 +1,12 @@
 # Control/empty frame floods split over connections: mode pong|ping|empty. Each connection writes BATCH frames per tick.
 # usage: flood.py PORT MODE NCONN NETS BATCH SECONDS firstoctet
-import os, asyncio, sys, time, json
+import os, asyncio, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wslib import *
 port, mode = int(sys.argv[1]), sys.argv[2]
 nconn, nets, batch, secs, oct1 = [int(x) for x in sys.argv[3:8]]
 stats = {'connected': 0, 'refused': {}, 'closed': 0, 'frames': 0, 'fail': 0}
-ctr = [0]
-def addr():
-    ctr[0] += 1; i = ctr[0]; net = i % nets
-    return f"127.{oct1 + net // 256}.{net % 256}.{1 + (i // nets) % 250}"
+addr = rotating(nets, oct1)
 f = {'pong': frame(0xA, b''), 'ping': frame(0x9, b''), 'empty': frame(0, b'', fin=False)}[mode]
 async def drain_reader(r):
     try:
@@ -19,11 +16,9 @@ async def drain_reader(r):
 async def one(t0):
     blob = f * batch
     while time.time() - t0 < secs:
-        try: r, w, st, head = await connect(port, addr())
-        except Exception: stats['fail'] += 1; await asyncio.sleep(0.2); continue
-        if st != 101:
-            stats['refused'][st] = stats['refused'].get(st, 0) + 1; w.close(); await asyncio.sleep(0.2); continue
-        stats['connected'] += 1
+        conn = await attach(port, addr(), stats)
+        if conn is None: continue
+        r, w = conn
         rd = asyncio.ensure_future(drain_reader(r))
         try:
             if mode == 'empty': w.write(frame(1, b'', fin=False))
@@ -34,11 +29,4 @@ async def one(t0):
         rd.cancel()
         try: w.transport.abort()
         except: pass
-async def main():
-    t0 = time.time()
-    async def rep():
-        while time.time() - t0 < secs:
-            await asyncio.sleep(5); print(round(time.time()-t0), json.dumps(stats), flush=True)
-    await asyncio.gather(rep(), *[one(t0) for _ in range(nconn)])
-    print('FINAL', json.dumps(stats), flush=True)
-asyncio.run(main())
+run_clients(one, nconn, secs, stats)

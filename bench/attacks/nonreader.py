@@ -1,25 +1,18 @@
 # Non-readers: each connection sends complete binary messages (SIZE) and never reads; reconnect from fresh addr.
 # usage: nonreader.py PORT NCONN NETS SIZE SECONDS firstoctet [path]
-import os, asyncio, sys, time, json, socket
+import os, asyncio, sys, time, socket
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wslib import *
 port, nconn, nets, size, secs, oct1 = [int(x) for x in sys.argv[1:7]]
 path = sys.argv[7] if len(sys.argv) > 7 else '/echo'
 stats = {'connected': 0, 'refused': {}, 'closed': 0, 'msgs': 0, 'fail': 0}
-ctr = [0]
-def addr():
-    ctr[0] += 1; i = ctr[0]; net = i % nets
-    return f"127.{oct1 + net // 256}.{net % 256}.{1 + (i // nets) % 250}"
+addr = rotating(nets, oct1)
 async def one(t0):
     m = frame(2, b'B' * size)
     while time.time() - t0 < secs:
-        try:
-            r, w, st, head = await connect(port, addr(), path)
-        except Exception:
-            stats['fail'] += 1; await asyncio.sleep(0.2); continue
-        if st != 101:
-            stats['refused'][st] = stats['refused'].get(st, 0) + 1; w.close(); await asyncio.sleep(0.2); continue
-        stats['connected'] += 1
+        conn = await attach(port, addr(), stats, path)
+        if conn is None: continue
+        r, w = conn
         w.transport.get_extra_info('socket').setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         try:
             while time.time() - t0 < secs:
@@ -29,11 +22,4 @@ async def one(t0):
             stats['closed'] += 1
         try: w.transport.abort()
         except: pass
-async def main():
-    t0 = time.time()
-    async def rep():
-        while time.time() - t0 < secs:
-            await asyncio.sleep(5); print(round(time.time()-t0), json.dumps(stats), flush=True)
-    await asyncio.gather(rep(), *[one(t0) for _ in range(nconn)])
-    print('FINAL', json.dumps(stats), flush=True)
-asyncio.run(main())
+run_clients(one, nconn, secs, stats)

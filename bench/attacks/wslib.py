@@ -1,4 +1,4 @@
-import asyncio, os, base64, struct, socket, time, sys
+import asyncio, os, base64, json, struct, socket, time, sys
 
 def frame(opcode, payload, fin=True, mask=True):
     b0 = (0x80 if fin else 0) | opcode
@@ -36,3 +36,33 @@ async def read_frame(r):
     elif n == 127: n = struct.unpack('>Q', await r.readexactly(8))[0]
     data = await r.readexactly(n)
     return op, data
+
+def rotating(nets, oct1):
+    """A source address per call, 127.OCT.x.y, each in the next of NETS /24s (OCT, OCT+1, ... past 256)."""
+    ctr = [0]
+    def addr():
+        ctr[0] += 1; i = ctr[0]; net = i % nets
+        return f"127.{oct1 + net // 256}.{net % 256}.{1 + (i // nets) % 250}"
+    return addr
+
+async def attach(port, src, stats, path='/echo'):
+    """Upgrades from SRC; (r, w) once 101, else None 0.2 s later, counted in stats (fail, refused by status)."""
+    try:
+        r, w, st, head = await connect(port, src, path)
+    except Exception:
+        stats['fail'] += 1; await asyncio.sleep(0.2); return None
+    if st != 101:
+        stats['refused'][st] = stats['refused'].get(st, 0) + 1; w.close(); await asyncio.sleep(0.2); return None
+    stats['connected'] += 1
+    return r, w
+
+def run_clients(one, nconn, secs, stats):
+    """Runs NCONN one(t0) for SECS, printing the stats as JSON every 5 s and once more at the end (FINAL)."""
+    async def main():
+        t0 = time.time()
+        async def rep():
+            while time.time() - t0 < secs:
+                await asyncio.sleep(5); print(round(time.time()-t0), json.dumps(stats), flush=True)
+        await asyncio.gather(rep(), *[one(t0) for _ in range(nconn)])
+        print('FINAL', json.dumps(stats), flush=True)
+    asyncio.run(main())
