@@ -131,6 +131,26 @@ async function upgradeFrom(
   };
 }
 
+/**
+ * Waits (20 s) for the memory guard's first shed (a `memory_budget`
+ * breach); past the deadline the error says what the guard and the
+ * counters read.
+ */
+async function untilShed(services: TestServer["services"]): Promise<void> {
+  const { memory, metrics } = services;
+  await until(
+    () => (metrics.breaches.get("memory_budget") ?? 0) > 0,
+    "the memory guard to shed a flooder",
+    { timeoutMs: 20_000 },
+  ).catch((error) => {
+    throw new Error(
+      `${error.message}: ${JSON.stringify(memory.state())} ${
+        JSON.stringify([...metrics.breaches])
+      } in=${metrics.bytesIn} out=${metrics.bytesOut}`,
+    );
+  });
+}
+
 /** The bystander on 127.0.0.1 sends and gets its echo back. */
 async function bystanderEchoes(server: TestServer, text: string) {
   const { socket, inbox } = await connect(`${server.ws}/echo`);
@@ -150,7 +170,7 @@ Deno.test("non-reading flooders from several addresses stay within MEMORY_BUDGET
     RATE_LIMIT_MESSAGES_PER_SECOND: "0",
     MAX_CONNECTIONS_PER_IP: "2",
   });
-  const { memory, metrics } = server.services;
+  const { memory } = server.services;
   const bystander = await connect(`${server.ws}/echo`);
   let peak = 0;
   const watch = setInterval(() => {
@@ -163,17 +183,7 @@ Deno.test("non-reading flooders from several addresses stay within MEMORY_BUDGET
       network: "127.0.3",
       perHost: 2,
     });
-    await until(
-      () => (metrics.breaches.get("memory_budget") ?? 0) > 0,
-      "the memory guard to shed a flooder",
-      { timeoutMs: 20_000 },
-    ).catch((error) => {
-      throw new Error(
-        `${error.message}: ${JSON.stringify(memory.state())} ${
-          JSON.stringify([...metrics.breaches])
-        } in=${metrics.bytesIn} out=${metrics.bytesOut}`,
-      );
-    });
+    await untilShed(server.services);
     // Upgrades from the flooders' network while the flood goes on: one
     // must meet the guard shedding. (A 101 in between is closed at once,
     // before it could be shed.)
@@ -346,7 +356,7 @@ Deno.test("while the budget sheds clients that never read, a newcomer from a net
     RATE_LIMIT_MESSAGES_PER_SECOND: "0",
     MAX_CONNECTIONS_PER_IP: "2",
   });
-  const { memory, metrics } = server.services;
+  const { memory } = server.services;
   const flooders: Flooder[] = [];
   try {
     await startFlooders(flooders, {
@@ -354,11 +364,7 @@ Deno.test("while the budget sheds clients that never read, a newcomer from a net
       network: "127.0.6",
       perHost: 2,
     });
-    await until(
-      () => (metrics.breaches.get("memory_budget") ?? 0) > 0,
-      "the memory guard to shed a flooder",
-      { timeoutMs: 20_000 },
-    );
+    await untilShed(server.services);
     // Each try from a fresh network, at a moment the guard refuses: one
     // is admitted (before, every one got 503 while it shed).
     const statuses: number[] = [];
