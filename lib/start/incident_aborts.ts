@@ -20,7 +20,7 @@ import type { SyncSocketAbort } from "./socket_abort.ts";
 import { abortedKeys } from "./thread_aborts.ts";
 import { keyNetwork } from "../admission/client_ip.ts";
 import type { SuspectList } from "../admission/suspects.ts";
-import type { ThreadAbort } from "./watchdog_thread.ts";
+import type { ThreadAbort } from "./watchdog_orders.ts";
 
 /** Whose connections may be found by peer, and how keys are made. */
 type Connections = Parameters<typeof abortedKeys>[0];

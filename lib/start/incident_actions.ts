@@ -41,7 +41,7 @@ import {
   SWEEP_REASON,
 } from "./incident_aborts.ts";
 import { RSS_MARGIN_SHARE } from "./rss_watchdog.ts";
-import type { ThreadAbort } from "./watchdog_thread.ts";
+import type { ThreadAbort } from "./watchdog_orders.ts";
 import {
   CLOSE_RECYCLE,
   FAIL_EXIT_DELAY_MS,

@@ -14,7 +14,7 @@
  */
 import type { Closable } from "../admission/slots.ts";
 import { peerKey } from "./socket_bytes.ts";
-import type { WatchdogPeers } from "./watchdog_thread.ts";
+import type { WatchdogPeers } from "./watchdog_orders.ts";
 
 /**
  * Collects the peers of the connections opened and closed in one turn and

@@ -2,7 +2,8 @@
  * The last bound on memory, off the event loop: a thread that reads RSS
  * (every {@link WATCHDOG_SAMPLE_MS} from half of MAX_RSS_BYTES up, up to
  * {@link WATCHDOG_QUIET_MS} apart below) and, while the overload watch has not
- * sampled for {@link HELD_MS}, aborts the connections the process is
+ * sampled for {@link HELD_MS} (from {@link LOOK_HELD_MS} where RSS grows too
+ * fast for its margin to last that long), aborts the connections the process is
  * reading from once RSS passes MAX_RSS_BYTES (where it may destroy
  * sockets), and ends the process with SIGKILL past MAX_RSS_BYTES plus
  * {@link RSS_MARGIN_SHARE} where it may not, or plus
@@ -55,13 +56,18 @@ import {
   peerKey,
   ssSockets,
 } from "./socket_bytes.ts";
-import {
-  type ThreadAbort,
-  type WatchdogOrders,
-  type WatchdogPeers,
-  watchdogThread,
-} from "./watchdog_thread.ts";
+import type {
+  ThreadAbort,
+  WatchdogOrders,
+  WatchdogPeers,
+} from "./watchdog_orders.ts";
+import { watchdogThread } from "./watchdog_thread.ts";
 import { readDelayMs, readPeers } from "./watchdog_readings.ts";
+import {
+  abortFilters,
+  chooseAborts,
+  heldLongEnough,
+} from "./watchdog_rules.ts";
 import { SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
 
 export type { WatchdogOrders, WatchdogPeers };
@@ -94,11 +100,28 @@ export const RSS_GROWTH_BYTES_PER_SECOND = 400 * 2 ** 20;
  */
 export const RSS_MARGIN_SHARE = 0.25;
 /**
- * How long the watch may go without a sample before the loop counts as
- * held, in ms: longer than a turn under 1 MiB fragments at load (the watch
- * recycles at those turns), far shorter than the margin lasts at 400 MiB/s.
+ * How long the watch may go without a sample before the thread acts on RSS
+ * past a line whatever the pace it grows at, in ms (past MAX_RSS_BYTES it
+ * aborts, past the kill line it ends the process): longer than a turn
+ * under 1 MiB fragments at load (the watch recycles at those turns), a
+ * long collection, or one honest message. It acts sooner, from
+ * {@link LOOK_HELD_MS}, where RSS grew more than one honest message in the
+ * hold and at that pace would pass the kill line before an abort begun then
+ * freed anything ({@link ABORT_TAKES_MS}; `heldLongEnough`,
+ * `watchdog_rules.ts`): at 300-400 MiB/s the 128 MiB from MAX_RSS_BYTES 256
+ * MiB to its kill line lasts 320-430 ms, and an abort after a
+ * 1,009 ms hold came at 379.8 MiB (peak 384.7 MiB,
+ * `tests/start/overload_held_loop_test.ts`).
  */
 export const HELD_MS = 1000;
+/**
+ * How long the thread's abort takes to free memory once decided, in ms: a
+ * look and `ss -K` (listed in 178 ms, aborted at 381 ms, load average 17:
+ * `watchdog_thread.ts`'s doc), then the fragments are freed as the loop turns
+ * (within 250 ms of it). RSS that would pass the kill line within this at
+ * the pace it grew is aborted before {@link HELD_MS}.
+ */
+export const ABORT_TAKES_MS = 600;
 /**
  * How long after the watch starts the thread is started, in ms: after the
  * first echo of a cold start (starting a `Worker` holds the main thread
@@ -127,7 +150,14 @@ export const ABORT_KILL_MARGIN_SHARE = 0.5;
  * an abort compares with a look made before it.
  */
 export const LOOK_AT_SHARE = 0.5;
-/** How long the loop must be held before the thread looks, in ms. */
+/**
+ * How long the loop must be held before the thread looks (past
+ * {@link LOOK_AT_SHARE} of MAX_RSS_BYTES) and before it may act at all, in
+ * ms; a turn of the loop ends a held stretch when the thread reads the
+ * beat fresher than this. Not what makes it read often: that starts at
+ * {@link FLOOD_LOOK_HELD_MS} of hold (`readDelayMs`), past the quiet
+ * watch's 300 ms beat.
+ */
 export const LOOK_HELD_MS = 250;
 /** How often it looks while it does, in ms. */
 export const LOOK_EVERY_MS = 250;
@@ -263,6 +293,59 @@ export interface WatchdogStart {
   onAbort?: (abort: ThreadAbort) => void;
 }
 
+/**
+ * The thread's orders for MAX_RSS_BYTES `maxRssBytes` but for the shared
+ * memory {@link startRssWatchdog} makes: every line and time it acts on,
+ * from this module's constants, in one place (tests read them here).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { watchdogOrders } from "./rss_watchdog.ts";
+ * const MiB = 2 ** 20;
+ * const orders = watchdogOrders(256 * MiB, { line: "", maxMessageBytes: MiB });
+ * assert.equal(orders.abortAtBytes, 256 * MiB);
+ * assert.equal(orders.killAtBytes, 384 * MiB);
+ * assert.equal(orders.capBytes, 320 * MiB);
+ * ```
+ */
+export function watchdogOrders(
+  maxRssBytes: number,
+  start: Pick<WatchdogStart, "line" | "maxMessageBytes" | "port">,
+): Omit<WatchdogOrders, "beat" | "ready"> {
+  return {
+    capBytes: Math.round(maxRssBytes * (1 + RSS_MARGIN_SHARE)),
+    abortAtBytes: maxRssBytes,
+    killAtBytes: Math.round(maxRssBytes * (1 + ABORT_KILL_MARGIN_SHARE)),
+    lookAtBytes: Math.round(maxRssBytes * LOOK_AT_SHARE),
+    lookHeldMs: LOOK_HELD_MS,
+    lookEveryMs: LOOK_EVERY_MS,
+    lookFreshMs: LOOK_FRESH_MS,
+    abortMinReadBytes: ABORT_MIN_READ_BYTES,
+    floodHeldMs: FLOOD_HELD_MS,
+    floodLookHeldMs: FLOOD_LOOK_HELD_MS,
+    floodMinReadBytes: start.maxMessageBytes + FLOOD_SLACK_BYTES,
+    holdingBytes: SPLIT_CONNECTION_BYTES,
+    ssTimeoutMs: THREAD_SS_TIMEOUT_MS,
+    ssFailed: THREAD_SS_FAILED,
+    ssFailedForGood: THREAD_SS_FOR_GOOD,
+    port: start.port ?? 0,
+    heldMs: HELD_MS,
+    abortTakesMs: ABORT_TAKES_MS,
+    honestGrowthBytes: 2 * (start.maxMessageBytes + FLOOD_SLACK_BYTES),
+    everyMs: WATCHDOG_SAMPLE_MS,
+    quietEveryMs: WATCHDOG_QUIET_MS,
+    growthBytesPerSecond: RSS_GROWTH_BYTES_PER_SECOND,
+    line: start.line,
+    tokens: {
+      rss: RSS_TOKEN,
+      held: HELD_TOKEN,
+      abort: ABORT_TOKEN,
+      time: TIME_TOKEN,
+    },
+  };
+}
+
 /** How long starting the thread may block the event loop, in ms. */
 export const READY_WAIT_MS = 2000;
 
@@ -288,8 +371,11 @@ export function startRssWatchdog(
   const readsPeers =
     `(text) => (${readPeers.toString()})((${ssSockets.toString()})(text))`;
   // Peers are named as the main loop names them: with its own `peerKey`.
-  const source =
-    `(${watchdogThread.toString()})(${readsPeers}, ${readDelayMs.toString()}, ${peerKey.toString()});`;
+  const source = `(${watchdogThread.toString()})({ readPeers: ${readsPeers}, ` +
+    `readDelay: ${readDelayMs.toString()}, peerKey: ${peerKey.toString()}, ` +
+    `heldLongEnough: ${heldLongEnough.toString()}, ` +
+    `chooseAborts: ${chooseAborts.toString()}, ` +
+    `abortFilters: ${abortFilters.toString()} });`;
   let worker: Worker;
   // The thread's runtime needs descriptors of its own: the reserve's.
   start.reserve?.release();
@@ -312,34 +398,8 @@ export function startRssWatchdog(
   stamp();
   const ready = new Int32Array(new SharedArrayBuffer(8));
   const orders: WatchdogOrders = {
+    ...watchdogOrders(maxRssBytes, start),
     beat: beat.buffer as SharedArrayBuffer,
-    capBytes: Math.round(maxRssBytes * (1 + RSS_MARGIN_SHARE)),
-    abortAtBytes: maxRssBytes,
-    killAtBytes: Math.round(maxRssBytes * (1 + ABORT_KILL_MARGIN_SHARE)),
-    lookAtBytes: Math.round(maxRssBytes * LOOK_AT_SHARE),
-    lookHeldMs: LOOK_HELD_MS,
-    lookEveryMs: LOOK_EVERY_MS,
-    lookFreshMs: LOOK_FRESH_MS,
-    abortMinReadBytes: ABORT_MIN_READ_BYTES,
-    floodHeldMs: FLOOD_HELD_MS,
-    floodLookHeldMs: FLOOD_LOOK_HELD_MS,
-    floodMinReadBytes: start.maxMessageBytes + FLOOD_SLACK_BYTES,
-    holdingBytes: SPLIT_CONNECTION_BYTES,
-    ssTimeoutMs: THREAD_SS_TIMEOUT_MS,
-    ssFailed: THREAD_SS_FAILED,
-    ssFailedForGood: THREAD_SS_FOR_GOOD,
-    port: start.port ?? 0,
-    heldMs: HELD_MS,
-    everyMs: WATCHDOG_SAMPLE_MS,
-    quietEveryMs: WATCHDOG_QUIET_MS,
-    growthBytesPerSecond: RSS_GROWTH_BYTES_PER_SECOND,
-    line: start.line,
-    tokens: {
-      rss: RSS_TOKEN,
-      held: HELD_TOKEN,
-      abort: ABORT_TOKEN,
-      time: TIME_TOKEN,
-    },
     ready: ready.buffer as SharedArrayBuffer,
   };
   const onAbort = start.onAbort;

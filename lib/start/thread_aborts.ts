@@ -11,7 +11,7 @@ import type { IncidentRecord, Services } from "../services.ts";
 import { clientKey } from "../admission/client_ip.ts";
 import { peerKey } from "./socket_bytes.ts";
 import { SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
-import type { ThreadAbort } from "./watchdog_thread.ts";
+import type { ThreadAbort } from "./watchdog_orders.ts";
 
 /** The reason an abort's incident line gives. */
 export const ABORTED_REASON =

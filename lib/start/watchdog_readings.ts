@@ -8,7 +8,7 @@
  * @module
  */
 import type { SsSocket } from "./socket_bytes.ts";
-import type { WatchdogOrders } from "./watchdog_thread.ts";
+import type { WatchdogOrders } from "./watchdog_orders.ts";
 
 /**
  * What the process has read from each connection, from the sockets of
@@ -48,14 +48,20 @@ export function readPeers(
 }
 
 /**
- * How long the thread waits after reading `rssBytes` before it reads again,
- * in ms: {@link WatchdogOrders.everyMs} from
- * {@link WatchdogOrders.lookAtBytes} up (where it may act); below, the time
- * RSS growing at {@link WatchdogOrders.growthBytesPerSecond} takes to get
- * there, at most {@link WatchdogOrders.quietEveryMs}. So an idle process
- * wakes about once a second instead of 50 times, and memory growing no
- * faster than that is still read by the time it reaches where the thread
- * acts. Self-contained, like `watchdogThread` (`watchdog_thread.ts`), which is given it.
+ * How long the thread waits after a reading before it reads again, in ms:
+ * {@link WatchdogOrders.everyMs} from {@link WatchdogOrders.lookAtBytes} up
+ * (where it may act), or while the loop has been held
+ * {@link WatchdogOrders.floodLookHeldMs} (where it looks whatever the RSS);
+ * else the time RSS growing at {@link WatchdogOrders.growthBytesPerSecond}
+ * takes to reach `lookAtBytes`, at most {@link WatchdogOrders.quietEveryMs}.
+ * So an idle process wakes a few times a second instead of 50 times, and
+ * memory growing no faster than that is still read by the time it reaches
+ * where the thread acts. Below `lookAtBytes` nothing the thread does starts
+ * before that hold; a shorter one (`LOOK_HELD_MS`, 250 ms, before) was
+ * passed in every gap of the quiet watch's 300 ms beat (`QUIET_SAMPLE_MS`),
+ * so an idle process read every 20 ms for ~50 ms of each.
+ * Self-contained, like `watchdogThread` (`watchdog_thread.ts`), which is
+ * given it.
  *
  * @example
  * ```ts
@@ -67,21 +73,38 @@ export function readPeers(
  *   everyMs: 20,
  *   quietEveryMs: 1000,
  *   growthBytesPerSecond: 400 * MiB,
+ *   floodLookHeldMs: 500,
  * };
- * assert.equal(readDelayMs(60 * MiB, orders), 350);
- * assert.equal(readDelayMs(199 * MiB, orders), 20);
- * assert.equal(readDelayMs(300 * MiB, orders), 20);
- * assert.equal(readDelayMs(0, { ...orders, lookAtBytes: 2000 * MiB }), 1000);
+ * assert.equal(readDelayMs({ rssBytes: 60 * MiB, heldMs: 0 }, orders), 350);
+ * assert.equal(readDelayMs({ rssBytes: 199 * MiB, heldMs: 0 }, orders), 20);
+ * assert.equal(readDelayMs({ rssBytes: 300 * MiB, heldMs: 0 }, orders), 20);
+ * assert.equal(
+ *   readDelayMs({ rssBytes: 0, heldMs: 0 }, { ...orders, lookAtBytes: 2000 * MiB }),
+ *   1000,
+ * );
+ * // Between two beats of a quiet watch (300 ms): not held.
+ * assert.equal(readDelayMs({ rssBytes: 60 * MiB, heldMs: 290 }, orders), 350);
+ * assert.equal(readDelayMs({ rssBytes: 60 * MiB, heldMs: 500 }, orders), 20);
  * ```
  */
 export function readDelayMs(
-  rssBytes: number,
+  reading: {
+    /** RSS just read, in bytes. */
+    rssBytes: number;
+    /** How long the watch on the main loop has gone without a sample, in ms. */
+    heldMs: number;
+  },
   orders: Pick<
     WatchdogOrders,
-    "lookAtBytes" | "everyMs" | "quietEveryMs" | "growthBytesPerSecond"
+    | "lookAtBytes"
+    | "everyMs"
+    | "quietEveryMs"
+    | "growthBytesPerSecond"
+    | "floodLookHeldMs"
   >,
 ): number {
-  const reachMs = (orders.lookAtBytes - rssBytes) /
+  if (reading.heldMs >= orders.floodLookHeldMs) return orders.everyMs;
+  const reachMs = (orders.lookAtBytes - reading.rssBytes) /
     orders.growthBytesPerSecond * 1000;
   return Math.round(
     Math.min(orders.quietEveryMs, Math.max(orders.everyMs, reachMs)),

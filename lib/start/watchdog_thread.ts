@@ -8,8 +8,11 @@
  * loop is held (Deno collecting an endless fragmented message inside one
  * read op, or answering a flood of frames, issue #20) it acts three ways:
  *
- * 1. Past {@link WatchdogOrders.abortAtBytes} (MAX_RSS_BYTES), where the
- *    kernel may destroy sockets (`ss -K`, CAP_NET_ADMIN), it aborts the
+ * 1. Past {@link WatchdogOrders.abortAtBytes} (MAX_RSS_BYTES), once the
+ *    loop has been held {@link WatchdogOrders.heldMs}, or sooner where RSS
+ *    grows too fast for the margin to last that long (`heldLongEnough`,
+ *    `watchdog_rules.ts`), where the kernel may destroy sockets
+ *    (`ss -K`, CAP_NET_ADMIN), it aborts the
  *    listener's connections the process read most from since its look
  *    before (`ss -tinH`: `bytes_received` minus Recv-Q grows only on the
  *    connections Deno is draining; a held loop reads nothing else). The
@@ -52,8 +55,8 @@
  * 4. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
- *    to abort), it writes one log line and ends the process with SIGKILL
- *    (a supervisor brings it back).
+ *    to abort), held as 1 needs, it writes one log line and ends the
+ *    process with SIGKILL (a supervisor brings it back).
  *
  * `ss` output is read by `ssSockets` (`socket_bytes.ts`, given to the thread
  * as text too) and checked here with integer checks, not zod: the thread
@@ -61,147 +64,50 @@
  *
  * @module
  */
-
-/** What the thread is told when it starts. */
-export interface WatchdogOrders {
-  /** The watch's last sample, ms since the epoch, in a shared BigInt64Array. */
-  beat: SharedArrayBuffer;
-  /**
-   * RSS at which it ends the process once it cannot abort, in bytes:
-   * MAX_RSS_BYTES plus `RSS_MARGIN_SHARE` (`rss_watchdog.ts`).
-   */
-  capBytes: number;
-  /** RSS at which it aborts connections, in bytes: MAX_RSS_BYTES. */
-  abortAtBytes: number;
-  /**
-   * RSS at which it ends the process even where it may abort, in bytes:
-   * MAX_RSS_BYTES plus `ABORT_KILL_MARGIN_SHARE` (`rss_watchdog.ts`).
-   */
-  killAtBytes: number;
-  /** RSS from which it looks, in bytes (`LOOK_AT_SHARE`, `rss_watchdog.ts`). */
-  lookAtBytes: number;
-  /** See `LOOK_HELD_MS` (`rss_watchdog.ts`). */
-  lookHeldMs: number;
-  /** See `LOOK_EVERY_MS` (`rss_watchdog.ts`). */
-  lookEveryMs: number;
-  /** See `LOOK_FRESH_MS` (`rss_watchdog.ts`). */
-  lookFreshMs: number;
-  /** See `ABORT_MIN_READ_BYTES` (`rss_watchdog.ts`). */
-  abortMinReadBytes: number;
-  /** See `FLOOD_HELD_MS` (`rss_watchdog.ts`). */
-  floodHeldMs: number;
-  /** See `FLOOD_LOOK_HELD_MS` (`rss_watchdog.ts`). */
-  floodLookHeldMs: number;
-  /**
-   * How much the process must have read from one of its connections
-   * within one held stretch to be aborted on a held loop alone, in bytes:
-   * MAX_MESSAGE_BYTES plus `FLOOD_SLACK_BYTES` (`rss_watchdog.ts`).
-   */
-  floodMinReadBytes: number;
-  /**
-   * How much more than the app saw the process may have read from one of
-   * its connections with no complete message before the sweep of 3 takes
-   * it, in bytes: `SPLIT_CONNECTION_BYTES` (`overload_attribution.ts`),
-   * the main loop's sweep's line.
-   */
-  holdingBytes: number;
-  /** See `THREAD_SS_TIMEOUT_MS` (`rss_watchdog.ts`). */
-  ssTimeoutMs: number;
-  /** See `THREAD_SS_FAILED` (`rss_watchdog.ts`): a RegExp source. */
-  ssFailed: string;
-  /** See `THREAD_SS_FOR_GOOD` (`rss_watchdog.ts`): a RegExp source. */
-  ssFailedForGood: string;
-  /** The listener's port; 0 when unknown: then it never aborts. */
-  port: number;
-  /** See `HELD_MS` (`rss_watchdog.ts`). */
-  heldMs: number;
-  /** See `WATCHDOG_SAMPLE_MS` (`rss_watchdog.ts`). */
-  everyMs: number;
-  /** See `WATCHDOG_QUIET_MS` (`rss_watchdog.ts`). */
-  quietEveryMs: number;
-  /** See `RSS_GROWTH_BYTES_PER_SECOND` (`rss_watchdog.ts`). */
-  growthBytesPerSecond: number;
-  /**
-   * Two shared Int32s: the thread sets the first to 1 (and notifies) once
-   * it runs, and adds 1 to the second at each abort.
-   */
-  ready: SharedArrayBuffer;
-  /**
-   * The log line to write before ending it, formatted as the service's log
-   * (LOG_FORMAT) with {@link WatchdogOrders.tokens} in place of the values
-   * known only then.
-   */
-  line: string;
-  /**
-   * What stands in `line` for the RSS, how long the loop was held, why it
-   * did not abort, and (in JSON) the time: `RSS_TOKEN`, `HELD_TOKEN`,
-   * `ABORT_TOKEN`, `TIME_TOKEN` (`rss_watchdog.ts`).
-   */
-  tokens: { rss: string; held: string; abort: string; time: string };
-}
+import type {
+  abortFilters,
+  chooseAborts,
+  heldLongEnough,
+} from "./watchdog_rules.ts";
+import type {
+  ThreadAbort,
+  WatchdogOrders,
+  WatchdogPeers,
+} from "./watchdog_orders.ts";
 
 /**
- * What the main loop tells the thread after its orders, as connections
- * open and close: their peers as `peerKey` (`socket_bytes.ts`) makes them
- * (`127.0.0.2:40000`, `::1:40001`); `closed` are forgotten before
- * `opened` are added (a port closed and reused within one update). Only
- * these may be aborted on a held loop alone.
+ * What the thread is given beside its orders, as source text (it can
+ * import nothing): `readPeers` over `ssSockets` (`watchdog_readings.ts`,
+ * `socket_bytes.ts`), `readDelayMs` (`watchdog_readings.ts`), the main
+ * loop's `peerKey` (`socket_bytes.ts`, so the two names of a peer cannot
+ * drift: review stop35 F-D) and the pure rules of `watchdog_rules.ts`.
  */
-export interface WatchdogPeers {
-  opened: string[];
-  closed: string[];
-  /**
-   * Own connections whose app-seen payload changed since the update
-   * before, after `opened`: `[peer, bytes the app saw, whether a complete
-   * message came]`. One opened counts none seen and none complete until
-   * told; one complete is never swept. @default none
-   */
-  seen?: Array<[peer: string, bytes: number, complete: boolean]>;
-}
-
-/** What the thread tells the main loop after it aborted connections. */
-export interface ThreadAbort {
-  /**
-   * Why: RSS past MAX_RSS_BYTES with the loop held (`uncounted_memory`),
-   * or the loop held {@link WatchdogOrders.floodHeldMs} whatever the RSS
-   * (`event_loop_stall`).
-   */
-  cause: "uncounted_memory" | "event_loop_stall";
-  /** The connections' peers, as the kernel lists them. */
-  peers: Array<{ hostname: string; port: number }>;
-  /**
-   * Bytes the process read from each (same order) since the look it was
-   * compared with: the look before, or on a held loop alone the first look
-   * of the hold; for one the sweep named (3 of the module's doc), what it
-   * read beyond what the app saw.
-   */
-  readBytes: number[];
-  /**
-   * This process's connections aborted by the sweep (3 of the module's
-   * doc) and not read from as `peers` were: holding unseen bytes with no
-   * complete message. Not struck: one may be an honest client's first
-   * message in flight (`abortHolding`, `incident_aborts.ts`).
-   * @default none
-   */
-  swept?: Array<{ hostname: string; port: number }>;
-  /** RSS when it decided, in bytes. */
-  rssBytes: number;
-  /** How long the main loop had gone without a sample then, in ms. */
-  heldMs: number;
+export interface WatchdogTools {
+  readPeers: (text: string) => Map<string, number>;
+  readDelay: (
+    reading: { rssBytes: number; heldMs: number },
+    orders: WatchdogOrders,
+  ) => number;
+  peerKey: (hostname: string, port: number) => string;
+  heldLongEnough: typeof heldLongEnough;
+  chooseAborts: typeof chooseAborts;
+  abortFilters: typeof abortFilters;
 }
 
 /**
  * The thread's code. Self-contained: it runs from its own source text
- * (`Function.prototype.toString`), so it may use no import or outer name;
- * `readPeers` and `readDelayMs` (`watchdog_readings.ts`) and `peerKey`
- * (`socket_bytes.ts`, the main loop's name for a peer, so the two cannot
- * drift: review stop35 F-D) are given to it the same way.
+ * (`Function.prototype.toString`), so it may use no import or outer name
+ * but its {@link WatchdogTools}.
  */
-export function watchdogThread(
-  readPeers: (text: string) => Map<string, number>,
-  readDelay: (rssBytes: number, orders: WatchdogOrders) => number,
-  peerKey: (hostname: string, port: number) => string,
-): void {
+export function watchdogThread(tools: WatchdogTools): void {
+  const {
+    readPeers,
+    readDelay,
+    peerKey,
+    heldLongEnough,
+    chooseAborts,
+    abortFilters,
+  } = tools;
   // The connections of this process: the main loop's word, after the orders.
   const own = new Set<string>();
   // Of those, the ones with no complete message yet: the bytes the app saw.
@@ -329,59 +235,25 @@ export function watchdogThread(
       if (!before || held && before.beatAt !== after.beatAt) {
         return "no look before in this stretch";
       }
-      const least = held ? orders.floodMinReadBytes : orders.abortMinReadBytes;
-      const grown = [...after.read]
-        .filter(([peer]) => !held || own.has(ownKey(peer)))
-        .map(([peer, read]) => ({
-          peer,
-          growth: read - (before.read.get(peer) ?? 0),
-        }))
-        .filter(({ growth }) => growth >= least)
-        .sort((a, b) => b.growth - a.growth);
-      const named = new Set(grown.map(({ peer }) => peer));
-      // The sweep (3): own connections holding unseen bytes, no message.
-      const holders = held ? [] : [...after.read]
-        .map(([peer, read]) => {
-          const seen = unseen.get(ownKey(peer));
-          return { peer, growth: seen === undefined ? 0 : read - seen };
-        })
-        .filter(({ peer, growth }) =>
-          !named.has(peer) && growth > orders.holdingBytes
-        );
-      // More unseen than any message this service takes, with none
-      // complete: no honest client holds that, so it is named (struck)
-      // with the ones read from; the rest are only swept.
-      const over = holders.filter(({ growth }) =>
-        growth > orders.floodMinReadBytes
+      const { named, swept: holding } = chooseAborts(
+        { before: before.read, after: after.read, held },
+        {
+          ...orders,
+          own: (peer) => own.has(ownKey(peer)),
+          unseen: (peer) => unseen.get(ownKey(peer)),
+        },
       );
-      grown.push(...over);
-      const holding = holders
-        .filter(({ growth }) => growth <= orders.floodMinReadBytes)
-        .map(({ peer }) => peer);
-      if (grown.length === 0 && holding.length === 0) {
+      if (named.length === 0 && holding.length === 0) {
         return "no connection was read from";
       }
       const split = (peer: string) => {
         const [hostname, port] = peer.split(" ");
         return { hostname: hostname!, port: Number(port) };
       };
-      const peers = grown.map(({ peer }) => split(peer));
-      const swept = holding.map(split);
-      const each = [...peers, ...swept].map(({ hostname, port }) =>
-        `dst ${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`
-      );
-      // At most 256 a call, as `socket_abort.ts`: the filter is one argument.
       let listed = "";
-      for (let at = 0; at < each.length; at += 256) {
-        const killed = await ss([
-          "-K",
-          "-tnH",
-          "state",
-          "established",
-          `( sport = :${orders.port} ) and ( ${
-            each.slice(at, at + 256).join(" or ")
-          } )`,
-        ]);
+      const all = [...named.map(({ peer }) => peer), ...holding];
+      for (const filter of abortFilters(all, orders.port)) {
+        const killed = await ss(["-K", "-tnH", "state", "established", filter]);
         if (!("stdout" in killed)) {
           if (listed === "") return killed.failed;
           break;
@@ -392,9 +264,9 @@ export function watchdogThread(
       Atomics.add(shared, 1, 1);
       const message: ThreadAbort = {
         cause: held ? "event_loop_stall" : "uncounted_memory",
-        peers,
-        readBytes: grown.map(({ growth }) => growth),
-        ...(swept.length > 0 ? { swept } : {}),
+        peers: named.map(({ peer }) => split(peer)),
+        readBytes: named.map(({ growth }) => growth),
+        ...(holding.length > 0 ? { swept: holding.map(split) } : {}),
         rssBytes: rss,
         heldMs,
       };
@@ -409,20 +281,34 @@ export function watchdogThread(
         : lastFailure || "none tried";
     // True once it has ended the process: it reads no more.
     let ended = false;
+    // The first reading of this held stretch, for the pace RSS grows at.
+    let since: { beatAt: bigint; at: number; rss: number } | undefined;
     const sample = (rss: number) => {
       const now = clock();
-      const heldMs = Math.round(now - Number(Atomics.load(beat, 0)));
+      const beatAt = Atomics.load(beat, 0);
+      const heldMs = Math.round(now - Number(beatAt));
       if (heldMs < orders.lookHeldMs) {
         // The loop turned: a new stretch, looked at afresh.
         last = undefined;
         first = undefined;
+        since = undefined;
         futile = false;
         return;
       }
+      if (since?.beatAt !== beatAt) since = { beatAt, at: now, rss };
+      const reading = {
+        rssBytes: rss,
+        heldMs,
+        grownBytes: rss - since.rss,
+        grownMs: now - since.at,
+      };
       const killAt = abortable && !futile
         ? orders.killAtBytes
         : orders.capBytes;
-      if (rss >= killAt && heldMs >= orders.heldMs) {
+      if (
+        rss >= killAt &&
+        heldLongEnough(reading, { ...orders, killAtBytes: killAt, actMs: 0 })
+      ) {
         ended = true;
         try {
           write(
@@ -454,7 +340,12 @@ export function watchdogThread(
       const flood = heldMs >= orders.floodHeldMs && now >= nextFloodAt &&
         (futile || rss < orders.abortAtBytes);
       const memory = !futile && rss >= orders.abortAtBytes &&
-        heldMs >= orders.heldMs && now >= nextAbortAt;
+        now >= nextAbortAt &&
+        heldLongEnough(reading, {
+          ...orders,
+          killAtBytes: killAt,
+          actMs: orders.abortTakesMs,
+        });
       // A look before a flood's abort, so that it needs only one more.
       const looking = !futile && rss >= orders.lookAtBytes ||
         heldMs >= orders.floodLookHeldMs;
@@ -496,9 +387,8 @@ export function watchdogThread(
       const rss = Deno.memoryUsage().rss;
       sample(rss);
       if (ended) return;
-      // While the loop is held, as often as past half of MAX_RSS_BYTES.
-      const held = clock() - Number(Atomics.load(beat, 0)) >= orders.lookHeldMs;
-      setTimeout(read, held ? orders.everyMs : readDelay(rss, orders));
+      const heldMs = clock() - Number(Atomics.load(beat, 0));
+      setTimeout(read, readDelay({ rssBytes: rss, heldMs }, orders));
     };
     setTimeout(read, orders.everyMs);
   });

@@ -16,7 +16,7 @@ import {
   FLOOD_HELD_MS,
   startRssWatchdog,
 } from "../../lib/start/rss_watchdog.ts";
-import type { ThreadAbort } from "../../lib/start/watchdog_thread.ts";
+import type { ThreadAbort } from "../../lib/start/watchdog_orders.ts";
 
 const MiB = 1024 * 1024;
 

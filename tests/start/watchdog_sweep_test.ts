@@ -16,7 +16,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT } from "../_server.ts";
-import type { ThreadAbort } from "../../lib/start/watchdog_thread.ts";
+import type { ThreadAbort } from "../../lib/start/watchdog_orders.ts";
 
 /**
  * A stand-in `ss`: the same at every look, so no connection is read from

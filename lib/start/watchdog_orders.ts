@@ -1,0 +1,149 @@
+/**
+ * What passes between the main loop and the RSS watchdog thread
+ * (`watchdog_thread.ts`, started by `rss_watchdog.ts`): the orders it is
+ * given once ({@link WatchdogOrders}), the connections it is told of as they
+ * open, close and are seen ({@link WatchdogPeers}), and each abort it tells
+ * back ({@link ThreadAbort}). Types only: the thread runs from source text
+ * and checks nothing it is told but by these shapes. Split from
+ * `watchdog_thread.ts`.
+ *
+ * @module
+ */
+
+/** What the thread is told when it starts. */
+export interface WatchdogOrders {
+  /** The watch's last sample, ms since the epoch, in a shared BigInt64Array. */
+  beat: SharedArrayBuffer;
+  /**
+   * RSS at which it ends the process once it cannot abort, in bytes:
+   * MAX_RSS_BYTES plus `RSS_MARGIN_SHARE` (`rss_watchdog.ts`).
+   */
+  capBytes: number;
+  /** RSS at which it aborts connections, in bytes: MAX_RSS_BYTES. */
+  abortAtBytes: number;
+  /**
+   * RSS at which it ends the process even where it may abort, in bytes:
+   * MAX_RSS_BYTES plus `ABORT_KILL_MARGIN_SHARE` (`rss_watchdog.ts`).
+   */
+  killAtBytes: number;
+  /** RSS from which it looks, in bytes (`LOOK_AT_SHARE`, `rss_watchdog.ts`). */
+  lookAtBytes: number;
+  /** See `LOOK_HELD_MS` (`rss_watchdog.ts`). */
+  lookHeldMs: number;
+  /** See `LOOK_EVERY_MS` (`rss_watchdog.ts`). */
+  lookEveryMs: number;
+  /** See `LOOK_FRESH_MS` (`rss_watchdog.ts`). */
+  lookFreshMs: number;
+  /** See `ABORT_MIN_READ_BYTES` (`rss_watchdog.ts`). */
+  abortMinReadBytes: number;
+  /** See `FLOOD_HELD_MS` (`rss_watchdog.ts`). */
+  floodHeldMs: number;
+  /** See `FLOOD_LOOK_HELD_MS` (`rss_watchdog.ts`). */
+  floodLookHeldMs: number;
+  /**
+   * How much the process must have read from one of its connections
+   * within one held stretch to be aborted on a held loop alone, in bytes:
+   * MAX_MESSAGE_BYTES plus `FLOOD_SLACK_BYTES` (`rss_watchdog.ts`).
+   */
+  floodMinReadBytes: number;
+  /**
+   * How much more than the app saw the process may have read from one of
+   * its connections with no complete message before the sweep of 3 takes
+   * it, in bytes: `SPLIT_CONNECTION_BYTES` (`overload_attribution.ts`),
+   * the main loop's sweep's line.
+   */
+  holdingBytes: number;
+  /** See `THREAD_SS_TIMEOUT_MS` (`rss_watchdog.ts`). */
+  ssTimeoutMs: number;
+  /** See `THREAD_SS_FAILED` (`rss_watchdog.ts`): a RegExp source. */
+  ssFailed: string;
+  /** See `THREAD_SS_FOR_GOOD` (`rss_watchdog.ts`): a RegExp source. */
+  ssFailedForGood: string;
+  /** The listener's port; 0 when unknown: then it never aborts. */
+  port: number;
+  /** See `HELD_MS` (`rss_watchdog.ts`). */
+  heldMs: number;
+  /** See `ABORT_TAKES_MS` (`rss_watchdog.ts`). */
+  abortTakesMs: number;
+  /**
+   * How much RSS may grow within one held stretch without the thread
+   * acting before {@link WatchdogOrders.heldMs}, in bytes: twice
+   * {@link WatchdogOrders.floodMinReadBytes}, what one honest message may
+   * bring (Deno's buffer for it may double as it grows), as the memory
+   * budget counts Deno's read buffers.
+   */
+  honestGrowthBytes: number;
+  /** See `WATCHDOG_SAMPLE_MS` (`rss_watchdog.ts`). */
+  everyMs: number;
+  /** See `WATCHDOG_QUIET_MS` (`rss_watchdog.ts`). */
+  quietEveryMs: number;
+  /** See `RSS_GROWTH_BYTES_PER_SECOND` (`rss_watchdog.ts`). */
+  growthBytesPerSecond: number;
+  /**
+   * Two shared Int32s: the thread sets the first to 1 (and notifies) once
+   * it runs, and adds 1 to the second at each abort.
+   */
+  ready: SharedArrayBuffer;
+  /**
+   * The log line to write before ending it, formatted as the service's log
+   * (LOG_FORMAT) with {@link WatchdogOrders.tokens} in place of the values
+   * known only then.
+   */
+  line: string;
+  /**
+   * What stands in `line` for the RSS, how long the loop was held, why it
+   * did not abort, and (in JSON) the time: `RSS_TOKEN`, `HELD_TOKEN`,
+   * `ABORT_TOKEN`, `TIME_TOKEN` (`rss_watchdog.ts`).
+   */
+  tokens: { rss: string; held: string; abort: string; time: string };
+}
+
+/**
+ * What the main loop tells the thread after its orders, as connections
+ * open and close: their peers as `peerKey` (`socket_bytes.ts`) makes them
+ * (`127.0.0.2:40000`, `::1:40001`); `closed` are forgotten before
+ * `opened` are added (a port closed and reused within one update). Only
+ * these may be aborted on a held loop alone.
+ */
+export interface WatchdogPeers {
+  opened: string[];
+  closed: string[];
+  /**
+   * Own connections whose app-seen payload changed since the update
+   * before, after `opened`: `[peer, bytes the app saw, whether a complete
+   * message came]`. One opened counts none seen and none complete until
+   * told; one complete is never swept. @default none
+   */
+  seen?: Array<[peer: string, bytes: number, complete: boolean]>;
+}
+
+/** What the thread tells the main loop after it aborted connections. */
+export interface ThreadAbort {
+  /**
+   * Why: RSS past MAX_RSS_BYTES with the loop held (`uncounted_memory`),
+   * or the loop held {@link WatchdogOrders.floodHeldMs} whatever the RSS
+   * (`event_loop_stall`).
+   */
+  cause: "uncounted_memory" | "event_loop_stall";
+  /** The connections' peers, as the kernel lists them. */
+  peers: Array<{ hostname: string; port: number }>;
+  /**
+   * Bytes the process read from each (same order) since the look it was
+   * compared with: the look before, or on a held loop alone the first look
+   * of the hold; for one the sweep named (3 of the module's doc), what it
+   * read beyond what the app saw.
+   */
+  readBytes: number[];
+  /**
+   * This process's connections aborted by the sweep (3 of the module's
+   * doc) and not read from as `peers` were: holding unseen bytes with no
+   * complete message. Not struck: one may be an honest client's first
+   * message in flight (`abortHolding`, `incident_aborts.ts`).
+   * @default none
+   */
+  swept?: Array<{ hostname: string; port: number }>;
+  /** RSS when it decided, in bytes. */
+  rssBytes: number;
+  /** How long the main loop had gone without a sample then, in ms. */
+  heldMs: number;
+}

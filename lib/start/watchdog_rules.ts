@@ -1,0 +1,198 @@
+/**
+ * What the RSS watchdog thread (`watchdog_thread.ts`) decides, apart from
+ * what it reads and does: when a held loop has lasted long enough for it to
+ * act, and which connections an abort takes. Pure and self-contained (no
+ * import or outer name): the thread runs from source text and
+ * `rss_watchdog.ts` gives it these as text; here they are tested without a
+ * thread, a socket or a clock.
+ *
+ * @module
+ */
+/** One reading of RSS within a held stretch (the loop has not turned). */
+export interface HeldReading {
+  /** RSS now, in bytes. */
+  rssBytes: number;
+  /** How long the watch on the main loop has gone without a sample, in ms. */
+  heldMs: number;
+  /** How much RSS grew since the thread's first reading of this stretch, in bytes. */
+  grownBytes: number;
+  /** How long ago that first reading was, in ms. */
+  grownMs: number;
+}
+
+/**
+ * Whether a held loop has lasted long enough for the thread to act on RSS
+ * past a line (aborting past MAX_RSS_BYTES, or ending the process past the
+ * kill line): `heldMs` (HELD_MS, `rss_watchdog.ts`), or sooner where the
+ * stretch grew more than `honestGrowthBytes` (twice what one message may
+ * bring) and, at the pace it grew, RSS would reach `killAtBytes` within
+ * `actMs` (the time an act begun now takes to free anything; 0 for ending
+ * the process, which frees at once).
+ *
+ * Why both: a long garbage collection or a machine short of cores holds
+ * the loop without reading (RSS does not grow), and a held loop reads at
+ * most one message of one honest client (Deno reads the next only once the
+ * app took the one before), so neither acts before HELD_MS, as before. But
+ * an endless fragmented message grew RSS 300-400 MiB/s (issue #20): the
+ * 128 MiB from MAX_RSS_BYTES 256 MiB to its kill line (plus 50%) lasts
+ * 320-430 ms at that pace, and an abort after a 1,009 ms hold came at
+ * 379.8 MiB (`tests/start/overload_held_loop_test.ts`: peak 384.7 MiB
+ * against its 384 MiB bound, 1 of 9 runs).
+ *
+ * @example An endless message at 350 MiB/s, just past MAX_RSS_BYTES
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heldLongEnough } from "./watchdog_rules.ts";
+ * const MiB = 2 ** 20;
+ * const orders = { heldMs: 1000, honestGrowthBytes: 2.1 * MiB };
+ * const past = { rssBytes: 260 * MiB, heldMs: 300, grownBytes: 35 * MiB, grownMs: 100 };
+ * assert.ok(heldLongEnough(past, { ...orders, killAtBytes: 384 * MiB, actMs: 500 }));
+ * // A pause that grows nothing waits HELD_MS.
+ * const paused = { ...past, heldMs: 900, grownBytes: 0 };
+ * assert.ok(!heldLongEnough(paused, { ...orders, killAtBytes: 384 * MiB, actMs: 500 }));
+ * assert.ok(heldLongEnough({ ...paused, heldMs: 1000 }, { ...orders, killAtBytes: 384 * MiB, actMs: 500 }));
+ * ```
+ */
+export function heldLongEnough(
+  reading: HeldReading,
+  rule: {
+    /** The longest the thread waits, in ms: `WatchdogOrders.heldMs`. */
+    heldMs: number;
+    /** Growth within the stretch no honest hold makes, in bytes: `WatchdogOrders.honestGrowthBytes`. */
+    honestGrowthBytes: number;
+    /** Where the thread ends the process now, in bytes. */
+    killAtBytes: number;
+    /** How long the act takes to free memory, in ms. */
+    actMs: number;
+  },
+): boolean {
+  if (reading.heldMs >= rule.heldMs) return true;
+  if (reading.grownBytes <= rule.honestGrowthBytes || reading.grownMs <= 0) {
+    return false;
+  }
+  const bytesPerMs = reading.grownBytes / reading.grownMs;
+  return reading.rssBytes + bytesPerMs * rule.actMs >= rule.killAtBytes;
+}
+
+/** One connection an abort names, and how much it was read. */
+export interface Named {
+  /** The peer as `readPeers` (`watchdog_readings.ts`) keys it: `host port`. */
+  peer: string;
+  /** Bytes read from it since the look compared with (see `ThreadAbort.readBytes`). */
+  growth: number;
+}
+
+/**
+ * Which connections one abort of the thread takes, from two looks
+ * (`readPeers` maps, `host port` to bytes read), most read first:
+ * - on a held loop alone (`held`): this process's own (`own`), each read
+ *   at least `floodMinReadBytes` (MAX_MESSAGE_BYTES plus slack) between
+ *   them, named;
+ * - past MAX_RSS_BYTES (not `held`): each read at least
+ *   `abortMinReadBytes` between them, named; and the sweep, own
+ *   connections with no complete message yet (`unseen` gives what the app
+ *   saw of them, undefined once one came) read more than `holdingBytes`
+ *   beyond that: swept, or named where that is more than
+ *   `floodMinReadBytes` (no honest client holds more than a message
+ *   unseen).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chooseAborts } from "./watchdog_rules.ts";
+ * const KiB = 1024, MiB = 1024 * KiB;
+ * const rule = {
+ *   abortMinReadBytes: MiB,
+ *   floodMinReadBytes: MiB + 64 * KiB,
+ *   holdingBytes: 16 * KiB,
+ *   own: (peer: string) => peer !== "127.0.0.9 9",
+ *   unseen: (peer: string) => peer === "127.0.0.3 3" ? 0 : undefined,
+ * };
+ * const before = new Map([["127.0.0.2 2", 0], ["127.0.0.9 9", 0]]);
+ * const after = new Map([
+ *   ["127.0.0.2 2", 2 * MiB], // read 2 MiB between the looks
+ *   ["127.0.0.3 3", 64 * KiB], // 64 KiB, none of it seen by the app
+ *   ["127.0.0.9 9", 3 * MiB], // another worker's
+ * ]);
+ * assert.deepEqual(chooseAborts({ before, after, held: false }, rule), {
+ *   named: [{ peer: "127.0.0.9 9", growth: 3 * MiB }, { peer: "127.0.0.2 2", growth: 2 * MiB }],
+ *   swept: ["127.0.0.3 3"],
+ * });
+ * assert.deepEqual(chooseAborts({ before, after, held: true }, rule), {
+ *   named: [{ peer: "127.0.0.2 2", growth: 2 * MiB }],
+ *   swept: [],
+ * });
+ * ```
+ */
+export function chooseAborts(
+  looks: {
+    before: ReadonlyMap<string, number>;
+    after: ReadonlyMap<string, number>;
+    held: boolean;
+  },
+  rule: {
+    abortMinReadBytes: number;
+    floodMinReadBytes: number;
+    holdingBytes: number;
+    own: (peer: string) => boolean;
+    unseen: (peer: string) => number | undefined;
+  },
+): { named: Named[]; swept: string[] } {
+  const { before, after, held } = looks;
+  const least = held ? rule.floodMinReadBytes : rule.abortMinReadBytes;
+  const named = [...after]
+    .filter(([peer]) => !held || rule.own(peer))
+    .map(([peer, read]) => ({ peer, growth: read - (before.get(peer) ?? 0) }))
+    .filter(({ growth }) => growth >= least)
+    .sort((a, b) => b.growth - a.growth);
+  if (held) return { named, swept: [] };
+  const taken = new Set(named.map(({ peer }) => peer));
+  // The sweep: own connections holding unseen bytes, no message.
+  const holders = [...after]
+    .map(([peer, read]) => {
+      const seen = rule.unseen(peer);
+      return { peer, growth: seen === undefined ? 0 : read - seen };
+    })
+    .filter(({ peer, growth }) =>
+      !taken.has(peer) && growth > rule.holdingBytes
+    );
+  // More unseen than any message this service takes, with none complete:
+  // no honest client holds that, so it is named (struck) with the ones
+  // read from; the rest are only swept.
+  named.push(
+    ...holders.filter(({ growth }) => growth > rule.floodMinReadBytes),
+  );
+  const swept = holders
+    .filter(({ growth }) => growth <= rule.floodMinReadBytes)
+    .map(({ peer }) => peer);
+  return { named, swept };
+}
+
+/**
+ * The `ss -K` filters that abort `peers` (`host port`, IPv6 hosts
+ * unbracketed) on the listener's `port`: at most 256 peers a filter, as
+ * `socket_abort.ts`, since each filter is one argument.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { abortFilters } from "./watchdog_rules.ts";
+ * assert.deepEqual(abortFilters(["127.0.0.2 40000", "::1 40001"], 8080), [
+ *   "( sport = :8080 ) and ( dst 127.0.0.2:40000 or dst [::1]:40001 )",
+ * ]);
+ * assert.equal(abortFilters(Array(257).fill("127.0.0.2 1"), 1).length, 2);
+ * ```
+ */
+export function abortFilters(peers: readonly string[], port: number): string[] {
+  const each = peers.map((peer) => {
+    const [host, remote] = peer.split(" ");
+    return `dst ${host!.includes(":") ? `[${host}]` : host}:${remote}`;
+  });
+  const filters: string[] = [];
+  for (let at = 0; at < each.length; at += 256) {
+    filters.push(
+      `( sport = :${port} ) and ( ${each.slice(at, at + 256).join(" or ")} )`,
+    );
+  }
+  return filters;
+}

@@ -1,0 +1,126 @@
+/**
+ * When the RSS watchdog thread acts on a held loop and how often it reads,
+ * decided by its pure rules on the orders it is given (issue #20): no
+ * thread, socket or clock.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  FLOOD_LOOK_HELD_MS,
+  HELD_MS,
+  LOOK_HELD_MS,
+  WATCHDOG_SAMPLE_MS,
+  watchdogOrders,
+} from "../../lib/start/rss_watchdog.ts";
+import { heldLongEnough } from "../../lib/start/watchdog_rules.ts";
+import { readDelayMs } from "../../lib/start/watchdog_readings.ts";
+import { QUIET_SAMPLE_MS } from "../../lib/start/overload_watch_options.ts";
+
+const MiB = 2 ** 20;
+/** The orders at MAX_RSS_BYTES 256 MiB and MAX_MESSAGE_BYTES 1 MiB. */
+const orders = watchdogOrders(256 * MiB, { line: "", maxMessageBytes: MiB });
+/** What a held stretch reads like after `heldMs`, growing `mibPerSecond`. */
+function held(rssMiB: number, heldMs: number, mibPerSecond: number) {
+  // The thread's first reading of the stretch is at LOOK_HELD_MS.
+  const grownMs = heldMs - LOOK_HELD_MS;
+  return {
+    rssBytes: rssMiB * MiB,
+    heldMs,
+    grownBytes: mibPerSecond * MiB * grownMs / 1000,
+    grownMs,
+  };
+}
+/** Whether the abort past MAX_RSS_BYTES is due, where it may abort. */
+const abortDue = (reading: ReturnType<typeof held>) =>
+  reading.rssBytes >= orders.abortAtBytes &&
+  heldLongEnough(reading, {
+    ...orders,
+    killAtBytes: orders.killAtBytes,
+    actMs: orders.abortTakesMs,
+  });
+/** Whether ending the process is due past `killAtBytes`. */
+const killDue = (reading: ReturnType<typeof held>, killAtBytes: number) =>
+  reading.rssBytes >= killAtBytes &&
+  heldLongEnough(reading, { ...orders, killAtBytes, actMs: 0 });
+
+Deno.test("the watchdog thread acts on RSS past its line", async (t) => {
+  await t.step(
+    "growing 350 MiB/s just past MAX_RSS_BYTES: it aborts before HELD_MS, with the margin still ahead",
+    () => {
+      assert.ok(abortDue(held(260, 300, 350)));
+      assert.ok(300 < HELD_MS);
+    },
+  );
+  await t.step(
+    "growing 100 MiB/s: it aborts once the margin left lasts less than the abort takes, not before",
+    () => {
+      // 100 MiB/s over ABORT_TAKES_MS (600 ms) is 60 MiB: kill line 384 MiB.
+      assert.ok(!abortDue(held(300, 700, 100)));
+      assert.ok(abortDue(held(330, 700, 100)));
+    },
+  );
+  await t.step(
+    "a long collection past MAX_RSS_BYTES (RSS flat): it waits HELD_MS, as before",
+    () => {
+      assert.ok(!abortDue(held(300, HELD_MS - 1, 0)));
+      assert.ok(abortDue(held(300, HELD_MS, 0)));
+    },
+  );
+  await t.step(
+    "one honest message in the hold (growth of twice MAX_MESSAGE_BYTES at most): it waits HELD_MS",
+    () => {
+      const reading = { ...held(380, 260, 0), grownBytes: 2 * MiB, grownMs: 5 };
+      assert.ok(!abortDue(reading));
+      assert.ok(abortDue({ ...reading, heldMs: HELD_MS }));
+    },
+  );
+  await t.step("under MAX_RSS_BYTES it never aborts on memory", () => {
+    assert.ok(!abortDue(held(250, 2 * HELD_MS, 400)));
+  });
+  await t.step(
+    "past the kill line and growing past one message: it ends the process at once; flat, after HELD_MS",
+    () => {
+      assert.ok(killDue(held(321, 300, 300), orders.capBytes));
+      assert.ok(!killDue(held(321, 300, 0), orders.capBytes));
+      assert.ok(killDue(held(321, HELD_MS, 0), orders.capBytes));
+      assert.ok(!killDue(held(319, HELD_MS, 400), orders.capBytes));
+    },
+  );
+});
+
+Deno.test("the watchdog thread's reading pace", async (t) => {
+  const idle = 60 * MiB;
+  await t.step(
+    "between two beats of a quiet watch (QUIET_SAMPLE_MS, late by up to 150 ms), an idle process reads only as growth could need",
+    () => {
+      assert.ok(QUIET_SAMPLE_MS + 150 < FLOOD_LOOK_HELD_MS);
+      for (const heldMs of [0, LOOK_HELD_MS, QUIET_SAMPLE_MS + 150]) {
+        assert.equal(
+          readDelayMs({ rssBytes: idle, heldMs }, orders),
+          readDelayMs({ rssBytes: idle, heldMs: 0 }, orders),
+          `held ${heldMs} ms`,
+        );
+      }
+      assert.ok(readDelayMs({ rssBytes: idle, heldMs: 0 }, orders) > 100);
+    },
+  );
+  await t.step(
+    "held FLOOD_LOOK_HELD_MS, where it looks whatever the RSS: every WATCHDOG_SAMPLE_MS",
+    () => {
+      assert.equal(
+        readDelayMs({ rssBytes: idle, heldMs: FLOOD_LOOK_HELD_MS }, orders),
+        WATCHDOG_SAMPLE_MS,
+      );
+    },
+  );
+  await t.step(
+    "from half of MAX_RSS_BYTES up, held or not: every WATCHDOG_SAMPLE_MS",
+    () => {
+      assert.equal(
+        readDelayMs({ rssBytes: orders.lookAtBytes, heldMs: 0 }, orders),
+        WATCHDOG_SAMPLE_MS,
+      );
+    },
+  );
+});
