@@ -58,7 +58,11 @@ export interface IpSourceOptions {
  * (`203.0.113.7:5000`, `[2001:db8::1]:1234`), IPv6 is written as RFC 5952
  * says (lower case, shortest), without a zone id, and an IPv4-mapped IPv6
  * address (`::ffff:203.0.113.7`) becomes the IPv4 address. A socket address
- * that does not parse is returned as is, a missing one as `"unknown"`.
+ * that does not parse is returned as is, a missing one as `"unknown"`, and so
+ * is the unspecified address (`0.0.0.0`, `::`): Deno makes up `0.0.0.0` when
+ * it cannot read the peer, as once the client has reset the connection
+ * (`ext/http/request_properties.rs`), and no client sends from it (9 of 136
+ * log lines of stranger12's reset requests said `ip=0.0.0.0`).
  *
  * @param remoteAddress The socket peer's host name (`info.remoteAddr.hostname`).
  * @param headers The request's headers.
@@ -78,6 +82,7 @@ export interface IpSourceOptions {
  * assert.equal(clientIp("10.0.0.1", headers, 2), "198.51.100.1");
  * assert.equal(clientIp("10.0.0.1", headers, 0), "10.0.0.1");
  * assert.equal(clientIp("::ffff:10.0.0.1", new Headers(), 1), "10.0.0.1");
+ * assert.equal(clientIp("0.0.0.0", headers, 0), "unknown");
  * ```
  */
 export function clientIp(
@@ -90,15 +95,21 @@ export function clientIp(
       `Invalid trustedProxies "${trustedProxies}": expected an integer 0 or more`,
     );
   }
-  const peer = remoteAddress === undefined
-    ? "unknown"
+  const address = remoteAddress === undefined
+    ? undefined
     : normalizeIp(remoteAddress) ?? remoteAddress;
+  const peer = address === undefined || UNSPECIFIED.has(address)
+    ? "unknown"
+    : address;
   if (trustedProxies === 0) return peer;
   const forwarded = headers.get("x-forwarded-for");
   if (forwarded === null) return peer;
   const entry = entryFromRight(forwarded, trustedProxies);
   return (entry === undefined ? undefined : normalizeIp(entry)) ?? peer;
 }
+
+/** The unspecified addresses, normalized: never a client's. */
+const UNSPECIFIED = new Set(["0.0.0.0", "::"]);
 
 /** The default IPv6 grouping of {@link clientKey}: one /64, a typical site. */
 export const DEFAULT_IPV6_PREFIX_BITS = 64;

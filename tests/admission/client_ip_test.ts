@@ -5,6 +5,8 @@ import {
   describeIpSource,
   isDenoDeploy,
 } from "../../lib/admission/client_ip.ts";
+import { createApp } from "../../routes/app.ts";
+import { parseConfig } from "../../lib/config.ts";
 
 const PEER = "10.0.0.9";
 
@@ -21,6 +23,17 @@ Deno.test("clientIp() with 0 trusted proxies is the socket's address", async (t)
   await t.step("a missing socket address is unknown", () => {
     assert.equal(clientIp(undefined, new Headers(), 0), "unknown");
   });
+  await t.step(
+    "the unspecified address Deno gives a reset client is unknown",
+    () => {
+      for (const madeUp of ["0.0.0.0", "::", "[::]:0", "0:0:0:0:0:0:0:0"]) {
+        assert.equal(clientIp(madeUp, new Headers(), 0), "unknown", madeUp);
+      }
+      // Behind a proxy the entry it appended still names the client.
+      const headers = new Headers({ "x-forwarded-for": "203.0.113.7" });
+      assert.equal(clientIp("0.0.0.0", headers, 1), "203.0.113.7");
+    },
+  );
   await t.step("IPv4-mapped IPv6 becomes IPv4", () => {
     assert.equal(
       clientIp("::ffff:203.0.113.7", new Headers(), 0),
@@ -234,4 +247,29 @@ Deno.test("isDenoDeploy() reads Deploy's own variables", async (t) => {
   await t.step("nothing set is not Deploy", () => {
     assert.equal(on({}), false);
   });
+});
+
+Deno.test("a request whose client reset the connection is logged as ip=unknown, not Deno's made-up 0.0.0.0", async () => {
+  const records: Record<string, unknown>[] = [];
+  const { fetch, services } = createApp(parseConfig({}), {
+    log: (record) => records.push(record),
+  });
+  try {
+    // What Deno hands the handler once it could not read the peer.
+    const gone = {
+      remoteAddr: { transport: "tcp", hostname: "0.0.0.0", port: 0 },
+    } as Deno.ServeHandlerInfo<Deno.NetAddr>;
+    const response = await fetch(new Request("http://127.0.0.1/echo"), gone);
+    assert.equal(response.status, 426);
+    await response.body?.cancel();
+    const refused = records.find((record) => record.event === "ws_refused");
+    assert.ok(refused, JSON.stringify(records));
+    assert.equal(refused.ip, "unknown");
+  } finally {
+    services.suspects.dispose();
+    services.memory.dispose();
+    services.registry.dispose();
+    services.sweep.dispose();
+    services.refusalLog.dispose();
+  }
 });
