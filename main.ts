@@ -10,7 +10,7 @@
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService } from "./lib/start/startup.ts";
 import { startServer } from "./lib/start/server.ts";
-import { learnCap } from "./lib/start/learned_cap.ts";
+import { learnCapThenLogStart } from "./lib/start/learned_cap.ts";
 import { ProcessEnd, stopDeadlineMs } from "./lib/start/process_end.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -33,25 +33,20 @@ if (import.meta.main) {
         Deno.exit(code);
       },
     });
-    // PORT=0 picks a port: the record names the one picked. Under the tasks
-    // MAX_CONNECTIONS in force is known once `prlimit` has answered.
-    const port = server.addr.port;
     // A stop ends the ask's waits: they would hold the process (F-J).
     const learning = new AbortController();
-    // `prlimit` borrows the descriptors held for `ss`: clients may have taken
-    // every other one by then.
-    learnCap(echoApp.services, {
+    learnCapThenLogStart(echoApp.services, {
       workers: 1,
       known: openFileLimit,
+      // `prlimit` borrows the descriptors held for `ss`: clients may have
+      // taken every other one by then.
       reserve: server.reserve,
       signal: learning.signal,
-    }).then(
-      (warning) => {
-        if (warning) console.error(warning);
-        const { maxConnections } = config;
-        output.log({ ...startRecord, maxConnections, port });
-      },
-    );
+      record: startRecord,
+      // PORT=0 picks a port: the record names the one picked.
+      port: server.addr.port,
+      log: output.log,
+    });
     const signals = ["SIGINT", "SIGTERM"] as const;
     const end = new ProcessEnd({ workers: 1 });
     const stop = () => {

@@ -58,7 +58,7 @@ import { SsSocketAbort } from "./lib/start/socket_abort.ts";
 import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
-import { learnCap } from "./lib/start/learned_cap.ts";
+import { learnCapThenLogStart } from "./lib/start/learned_cap.ts";
 import { ProcessEnd, stopDeadlineMs } from "./lib/start/process_end.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -140,24 +140,20 @@ const serveAddress = new ServeAddress(() =>
 // tasks); the workers share the process's open-file limit. A stop ends the
 // ask's waits: they would hold the process (F-J).
 const learning = new AbortController();
-const capLearned = learnCap(echoApp.services, {
+learnCapThenLogStart(echoApp.services, {
   workers,
   known: openFileLimit,
   // `prlimit` borrows the descriptors held for `ss`.
   reserve,
   signal: learning.signal,
-}).then((warning) => {
-  if (warning) console.error(warning);
+  record: startRecord,
+  // PORT=0: Deno picks one port, shared by every worker; each worker's
+  // record names it (it said port=0, the newcomer's review).
+  ...(config.port === 0
+    ? { port: serveAddress.known().then(({ port }) => port) }
+    : {}),
+  log: output.log,
 });
-const logStart = (record: typeof startRecord) =>
-  capLearned.then(() =>
-    output.log({ ...record, maxConnections: config.maxConnections })
-  );
-// PORT=0: Deno picks one port, shared by every worker; each worker's record
-// names it (it said port=0, the newcomer's review).
-if (config.port === 0) {
-  serveAddress.known().then(({ port }) => logStart({ ...startRecord, port }));
-} else logStart(startRecord);
 
 globalThis.addEventListener("unhandledrejection", (event) => {
   const inUse = event.reason instanceof Deno.errors.AddrInUse;

@@ -18,6 +18,7 @@ import { askPrlimit, mayAskPrlimit, OUT_OF_DESCRIPTORS } from "./prlimit.ts";
 import { isDescriptorExhaustion } from "./listener.ts";
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
 import { after } from "../core_timer.ts";
+import type { LogRecord } from "../log.ts";
 
 /**
  * How long after listening the tasks ask `prlimit`, in ms: the first
@@ -156,6 +157,69 @@ export async function learnCap(
   config.maxConnections = cap.maxConnections;
   registry.maxTotal = cap.maxConnections;
   return cap.warning;
+}
+
+/** Options for {@link learnCapThenLogStart}: {@link learnCap}'s and these. */
+export interface StartLogOptions extends LearnCapOptions {
+  /** The start record (`bootService`'s `startRecord`). */
+  record: LogRecord;
+  /**
+   * The port listened on, when the record's may not be it (PORT=0): a
+   * promise under `deno serve`, whose workers learn it from Deno.
+   * @default the record's
+   */
+  port?: number | Promise<number>;
+  /** Writes the record (the service's log). */
+  log: (record: LogRecord) => void;
+  /** Prints the line saying the cap was lowered. @default console.error */
+  warn?: (line: string) => void;
+}
+
+/**
+ * What both entry points do once listening: learn the cap ({@link learnCap}),
+ * print its line if it was lowered, then log the start record with
+ * MAX_CONNECTIONS in force and the port, so the `start` line never names a
+ * cap the service does not apply. Never rejects.
+ *
+ * @example The record names the lowered cap and the port picked
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "../config.ts";
+ * import { ConnectionRegistry } from "../admission/slots.ts";
+ * import { Metrics } from "../metrics.ts";
+ * import type { LogRecord } from "../log.ts";
+ * import { learnCapThenLogStart } from "./learned_cap.ts";
+ * const config = { ...DEFAULT_CONFIG };
+ * const registry = new ConnectionRegistry({ maxPerIp: 0, maxTotal: 10_000 });
+ * const logged: LogRecord[] = [];
+ * const warned: string[] = [];
+ * await learnCapThenLogStart({ config, registry, metrics: new Metrics() }, {
+ *   workers: 1,
+ *   known: "unknown",
+ *   ask: () => Promise.resolve({ soft: 256, hard: 256 }),
+ *   delayMs: 0,
+ *   record: { event: "start", port: 0, maxConnections: 10_000 },
+ *   port: Promise.resolve(9998),
+ *   log: (record) => logged.push(record),
+ *   warn: (line) => warned.push(line),
+ * });
+ * assert.deepEqual(logged, [{ event: "start", port: 9998, maxConnections: 192 }]);
+ * assert.match(warned[0]!, /lowered from 10000 to 192/);
+ * registry.dispose();
+ * ```
+ */
+export async function learnCapThenLogStart(
+  services: Pick<Services, "config" | "registry" | "metrics">,
+  options: StartLogOptions,
+): Promise<void> {
+  const warning = await learnCap(services, options);
+  if (warning) (options.warn ?? console.error)(warning);
+  const port = await options.port;
+  options.log({
+    ...options.record,
+    maxConnections: services.config.maxConnections,
+    ...(port === undefined ? {} : { port }),
+  });
 }
 
 /** One ask: a rejection is "unknown" unless it says descriptors ran out. */
