@@ -13,6 +13,8 @@ import { dieWithParent } from "../bench/parent_death.ts";
 /** A child service whose output is collected as it arrives. */
 export interface LimitedChild extends AsyncDisposable {
   port: number;
+  /** Deno's pid (`prlimit` and `setpriv` exec it): its `/proc/PID/fd`. */
+  pid: number;
   stdout: () => string;
   stderr: () => string;
   exited: () => boolean;
@@ -105,6 +107,7 @@ export async function spawnLimited(
     assert.ok(port > 0, `start-up: ${out} ${err}`);
     return {
       port,
+      pid: child.pid,
       stdout: () => out,
       stderr: () => err,
       exited: () => exited,
