@@ -1,0 +1,32 @@
+#!/bin/bash
+# held_peaks.sh TREE LABEL N OUT: runs the first test of TREE's tests/start/overload_held_loop_test.ts
+# (3 connections of endless 8 MiB fragments, MAX_RSS_BYTES 256 MiB) N times, each with the service's peak
+# RSS and the incidents it acted on printed; appends one line a run to OUT/summary.txt:
+#   LABEL HHMMSS load=BEFORE-AFTER rc=EXIT PEAK_MIB peak status=... acted=[{reason, rss MiB, held ms, aborted}]
+# TREE is a checkout (a clone, or `git archive` of a commit) with its own deno.json. Alternate two trees
+# to compare them: for i in 1 2 3; do held_peaks.sh A a 1 out; held_peaks.sh B b 1 out; done
+set -u
+TREE=$(cd "$1" && pwd); LABEL=$2; N=$3; OUT=$4
+mkdir -p "$OUT"
+PROBE="$OUT/probe_${LABEL}_test.ts"
+sed -e "s#\"\\./_overload.ts\"#\"$TREE/tests/start/_overload.ts\"#" \
+  -e "s#\"\\.\\./\\.\\./#\"$TREE/#g" -e "s#\"\\.\\./_client.ts\"#\"$TREE/tests/_client.ts\"#" \
+  "$TREE/tests/start/overload_held_loop_test.ts" > "$PROBE"
+python3 - "$PROBE" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+anchor = "    const acted = actedOn(service.records);\n    assert.equal(watched.status(), undefined"
+assert anchor in s, "the test changed: no place for the probe's line"
+s = s.replace(anchor, """    const acted = actedOn(service.records);
+    console.error("PEAK_MIB " + (watched.peakBytes() / MiB).toFixed(2) + " status=" + JSON.stringify(watched.status() ?? null) + " acted=" + JSON.stringify(acted.map((r) => ({ reason: String(r.reason).slice(0, 12), rss: Math.round(Number(r.rssBytes) / MiB * 10) / 10, held: r.eventLoopHeldMs, aborted: r.aborted }))));
+    assert.equal(watched.status(), undefined""")
+open(p, "w").write(s)
+PY
+for _ in $(seq 1 "$N"); do
+  at=$(date +%H%M%S)
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  deno test -A --config "$TREE/deno.json" --sanitize-ops --sanitize-resources \
+    --filter "3 connections" "$PROBE" > "$OUT/${LABEL}_$at.txt" 2>&1
+  rc=$?
+  echo "$LABEL $at load=$load-$(cut -d' ' -f1 /proc/loadavg) rc=$rc $(grep -o 'PEAK_MIB.*' "$OUT/${LABEL}_$at.txt")" >> "$OUT/summary.txt"
+done
