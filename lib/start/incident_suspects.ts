@@ -36,7 +36,11 @@ import {
   type SocketBytesReading,
 } from "./socket_bytes.ts";
 import type { IncidentCause } from "../metrics.ts";
-import { ABORT_KILL_MARGIN_SHARE, RSS_MARGIN_SHARE } from "./rss_watchdog.ts";
+import {
+  ABORT_KILL_MARGIN_SHARE,
+  DENO_FRAME_LIMIT_BYTES,
+  RSS_MARGIN_SHARE,
+} from "./rss_watchdog.ts";
 
 /** A reading of the kernel's count with when it began, or why there is none. */
 export type KernelReading =
@@ -91,12 +95,6 @@ export interface SocketBytesSource {
   read(): Promise<SocketBytesReading>;
   readSync(): SocketBytesReading;
 }
-
-/**
- * The largest message in flight when MAX_MESSAGE_BYTES is 0 (off): Deno's
- * own limit on one frame, in bytes.
- */
-export const DENO_FRAME_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** When things happened, in `performance.now()` ms (the watch's clock). */
 export interface IncidentMoments {

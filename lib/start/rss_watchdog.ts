@@ -198,6 +198,13 @@ export const FLOOD_LOOK_HELD_MS = 500;
  * `flood.py` under `deno task serve`, load average 18).
  */
 export const FLOOD_SLACK_BYTES = 64 * 1024;
+/**
+ * The largest message in flight when MAX_MESSAGE_BYTES is 0 (off): Deno's
+ * own limit on one frame, in bytes. The thread's one-message bounds
+ * ({@link FLOOD_SLACK_BYTES}, `WatchdogOrders.honestGrowthBytes`) take it
+ * then, as the main loop's suspects do (`incident_suspects.ts`).
+ */
+export const DENO_FRAME_LIMIT_BYTES = 64 * 1024 * 1024;
 /** How long one `ss` call of the thread may take, in ms. */
 export const THREAD_SS_TIMEOUT_MS = 1000;
 
@@ -282,7 +289,8 @@ export interface WatchdogStart {
   line: string;
   /**
    * MAX_MESSAGE_BYTES: what an honest client may be read in one held
-   * stretch, plus `FLOOD_SLACK_BYTES`.
+   * stretch, plus `FLOOD_SLACK_BYTES`; 0 (off) stands for
+   * {@link DENO_FRAME_LIMIT_BYTES}.
    */
   maxMessageBytes: number;
   /** Descriptors held for the thread's runtime, released for it. */
@@ -313,6 +321,8 @@ export function watchdogOrders(
   maxRssBytes: number,
   start: Pick<WatchdogStart, "line" | "maxMessageBytes" | "port">,
 ): Omit<WatchdogOrders, "beat" | "ready"> {
+  // What one honest message may be: with no limit, as much as Deno takes.
+  const messageBytes = start.maxMessageBytes || DENO_FRAME_LIMIT_BYTES;
   return {
     capBytes: Math.round(maxRssBytes * (1 + RSS_MARGIN_SHARE)),
     abortAtBytes: maxRssBytes,
@@ -324,7 +334,7 @@ export function watchdogOrders(
     abortMinReadBytes: ABORT_MIN_READ_BYTES,
     floodHeldMs: FLOOD_HELD_MS,
     floodLookHeldMs: FLOOD_LOOK_HELD_MS,
-    floodMinReadBytes: start.maxMessageBytes + FLOOD_SLACK_BYTES,
+    floodMinReadBytes: messageBytes + FLOOD_SLACK_BYTES,
     holdingBytes: SPLIT_CONNECTION_BYTES,
     ssTimeoutMs: THREAD_SS_TIMEOUT_MS,
     ssFailed: THREAD_SS_FAILED,
@@ -332,7 +342,7 @@ export function watchdogOrders(
     port: start.port ?? 0,
     heldMs: HELD_MS,
     abortTakesMs: ABORT_TAKES_MS,
-    honestGrowthBytes: 2 * (start.maxMessageBytes + FLOOD_SLACK_BYTES),
+    honestGrowthBytes: 2 * (messageBytes + FLOOD_SLACK_BYTES),
     everyMs: WATCHDOG_SAMPLE_MS,
     quietEveryMs: WATCHDOG_QUIET_MS,
     growthBytesPerSecond: RSS_GROWTH_BYTES_PER_SECOND,

@@ -89,6 +89,20 @@ Deno.test("the watchdog thread acts on RSS past its line", async (t) => {
   );
 });
 
+Deno.test("with MAX_MESSAGE_BYTES 0 (off) one honest message may be Deno's 64 MiB frame: neither a flood nor fast growth", () => {
+  const off = watchdogOrders(256 * MiB, { line: "", maxMessageBytes: 0 });
+  assert.ok(off.floodMinReadBytes > 64 * MiB, String(off.floodMinReadBytes));
+  // 32 MiB of one message collected in 100 ms, past MAX_RSS_BYTES.
+  const reading = { ...held(300, 300, 0), grownBytes: 32 * MiB, grownMs: 100 };
+  assert.ok(
+    !heldLongEnough(reading, {
+      ...off,
+      killAtBytes: off.killAtBytes,
+      actMs: off.abortTakesMs,
+    }),
+  );
+});
+
 Deno.test("the watchdog thread's reading pace", async (t) => {
   const idle = 60 * MiB;
   await t.step(
