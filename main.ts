@@ -17,11 +17,18 @@ import { createApp } from "./routes/app.ts";
 if (import.meta.main) {
   try {
     // Only the variables the service reads: `--allow-env` names exactly these.
-    const { config, echoApp, output, startRecord, loaded, openFileLimit } =
-      bootService(
-        (name) => Deno.env.get(name),
-        { mode: "run", createApp },
-      );
+    const {
+      config,
+      echoApp,
+      output,
+      otel,
+      startRecord,
+      loaded,
+      openFileLimit,
+    } = bootService(
+      (name) => Deno.env.get(name),
+      { mode: "run", createApp },
+    );
     await loaded;
     const server = startServer(echoApp, {
       onListen: (urls) => announceListening(urls, output, config.logFormat),
@@ -48,7 +55,7 @@ if (import.meta.main) {
       log: output.log,
     });
     const signals = ["SIGINT", "SIGTERM"] as const;
-    const end = new ProcessEnd({ workers: 1 });
+    const end = new ProcessEnd({ workers: 1, mayExit: !otel });
     const stop = () => {
       end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
       learning.abort();

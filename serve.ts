@@ -78,6 +78,7 @@ const {
   echoApp,
   output,
   telemetry,
+  otel,
   startRecord,
   loaded,
   workers,
@@ -211,7 +212,7 @@ globalThis.addEventListener("unhandledrejection", (event) => {
   });
 });
 
-const end = new ProcessEnd({ workers });
+const end = new ProcessEnd({ workers, mayExit: !otel });
 function stop(): void {
   end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
   learning.abort();

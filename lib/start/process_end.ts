@@ -21,6 +21,13 @@
  * says so (one still loading) is covered by the deadline each worker arms at
  * the signal.
  *
+ * With OpenTelemetry on (OTEL_DENO=true, and always on Deno Deploy) it never
+ * calls `Deno.exit`: then the process ends when its loop empties, which a
+ * dropped client's ping timer delays by up to half of PING_INTERVAL_SECONDS
+ * (4 s on Deploy, whose default is 8 s). With `exit` after 0.5 s and
+ * OTEL_DENO=true, `deno task start` hung 1 of 4 times and `deno task serve`
+ * 3 of 3 (killed 30 s on), where the old code ended in 5.3 s and 14.2 s.
+ *
  * @module
  */
 import { SERVER_STOP_MS } from "./server.ts";
@@ -63,6 +70,12 @@ export interface ProcessEndOptions {
   exit?: (code: number) => void;
   /** The wait for the loop to empty, in ms. @default EXIT_WAIT_MS */
   waitMs?: number;
+  /**
+   * Whether it may end the process by `exit`: false with OpenTelemetry on
+   * (`BootedService.otel`), where `Deno.exit` can deadlock flushing
+   * metrics. Then nothing is armed. @default true
+   */
+  mayExit?: boolean;
 }
 
 /**
@@ -89,6 +102,7 @@ export class ProcessEnd {
   readonly #workers: number;
   readonly #exit: (code: number) => void;
   readonly #waitMs: number;
+  readonly #mayExit: boolean;
   readonly #self = crypto.randomUUID();
   readonly #stopped = new Set<string>();
   #channel: BroadcastChannel | undefined;
@@ -100,6 +114,7 @@ export class ProcessEnd {
     this.#workers = options.workers;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
     this.#waitMs = options.waitMs ?? EXIT_WAIT_MS;
+    this.#mayExit = options.mayExit ?? true;
   }
 
   /**
@@ -143,7 +158,7 @@ export class ProcessEnd {
 
   /** An exit `ms` from now that does not hold the loop. */
   #arm(ms: number): void {
-    if (!Number.isFinite(ms)) return;
+    if (!this.#mayExit || !Number.isFinite(ms)) return;
     // Node's timers, not core_timer.ts's: those hold the loop until they fire.
     const timer = setTimeout(() => {
       if (this.#exited) return;

@@ -31,6 +31,11 @@ export interface BootedService {
   echoApp: EchoApp;
   output: BatchedLog;
   telemetry: Telemetry;
+  /**
+   * Whether Deno exports OpenTelemetry ({@link otelEnabled}): `Deno.exit`
+   * can deadlock then, so a stop never calls it (`process_end.ts`).
+   */
+  otel: boolean;
   /** The start-up log record; the entry point logs it once it listens. */
   startRecord: LogRecord;
   /**
@@ -95,7 +100,8 @@ export function bootService(
   });
   const bridge = connectRooms(echoApp.services, mode);
   const { metrics, memory, rooms } = echoApp.services;
-  const telemetry = otelEnabled(env, denoDeploy)
+  const otel = otelEnabled(env, denoDeploy);
+  const telemetry = otel
     ? startTelemetryLater({ metrics, memory, rooms })
     : { dispose() {} };
   return {
@@ -103,6 +109,7 @@ export function bootService(
     echoApp,
     output,
     telemetry,
+    otel,
     startRecord: {
       ...startRecord(config, { denoDeploy, mode }),
       roomsBridge: bridge.kind,
