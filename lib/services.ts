@@ -11,6 +11,7 @@ import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import type { ConnectionSweep } from "./connection/sweep.ts";
 import type { HeldSockets } from "./connection/held_sockets.ts";
+import type { LoopTurns } from "./connection/loop_turns.ts";
 import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
@@ -154,6 +155,11 @@ export interface Services {
   suspects: SuspectList;
   /** What the overload watch sees and did, for `/healthz`. */
   overload: OverloadState;
+  /**
+   * When the event loop was last seen held, kept by the overload watch: a
+   * backlog queued while it was is not a slow reader's (`unread_echoes.ts`).
+   */
+  turns: LoopTurns;
   /**
    * Aborts connections whose Close cannot reach the client, set by the
    * server once it listens (`ss -K`); none under tests of the app alone.

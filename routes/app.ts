@@ -136,6 +136,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       options.suspectPeers ? { peers: options.suspectPeers } : {},
     ),
     overload: idleOverloadState(),
+    turns: { sampleDueAt: Infinity, heldSeenAt: -Infinity },
   };
   // Upgrades answered before routing but not with a 101, for Hono to finish.
   const decided: DecidedAnswers = new WeakMap();

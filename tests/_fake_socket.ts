@@ -11,6 +11,7 @@ import { serveEcho } from "../lib/connection/echo_connection.ts";
 import { DEFAULT_CONFIG, parseConfig } from "../lib/config.ts";
 import { PLAIN_ECHO } from "../lib/connection/parse_options.ts";
 import type { EchoOptions } from "../lib/connection/parse_options.ts";
+import type { LoopTurns } from "../lib/connection/loop_turns.ts";
 import type { LogRecord } from "../lib/log.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
@@ -76,6 +77,7 @@ export interface FakeConnection extends Disposable {
  * @param options.echo Query options. @default a pure echo
  * @param options.closeCommands `/close` commands. @default false
  * @param options.memory A memory guard to share between connections.
+ * @param options.turns When the event loop was held. @default never
  */
 export function fakeConnection(
   env: Record<string, string> = {},
@@ -83,6 +85,7 @@ export function fakeConnection(
     echo?: EchoOptions;
     closeCommands?: boolean;
     memory?: MemoryGuard;
+    turns?: LoopTurns;
     prelude?: string[];
     /** Leave the socket CONNECTING, with this open deadline. */
     neverOpens?: number;
@@ -104,6 +107,7 @@ export function fakeConnection(
       log: (record) => records.push(record),
       // Looks every 5 ms, so an open deadline of `neverOpens` ms is met soon.
       sweep: new ConnectionSweep(0, 5),
+      turns: options.turns,
     },
     lease,
     ip: "192.0.2.1",

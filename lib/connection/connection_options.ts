@@ -14,6 +14,7 @@ import type { MemoryGuard } from "../admission/memory_guard.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Lease } from "../admission/slots.ts";
 import type { HeldSockets } from "./held_sockets.ts";
+import type { LoopTurns } from "./loop_turns.ts";
 
 /** The app's shared state a connection uses: one object for all of them. */
 export interface ConnectionServices {
@@ -31,6 +32,8 @@ export interface ConnectionServices {
    * where the listener's port is not known or under tests.
    */
   held?: HeldSockets | undefined;
+  /** When the event loop was held (the overload watch's); none under tests. */
+  turns?: LoopTurns | undefined;
 }
 
 /** A connection a room hands other members' messages to. */

@@ -122,6 +122,7 @@ class EchoConnection
       queuedBytes: () => this.#responder?.queuedBytes ?? 0,
       held: options.services.held,
       peer: options.peer,
+      turns: options.services.turns,
     });
     this.#push = options.stream &&
       new StreamPush(this, {

@@ -13,6 +13,16 @@
  * behind the closes, RSS 1.3 GiB against MAX_RSS_BYTES 400 MiB, `deno run
  * -A bench/non_readers.ts echo`).
  *
+ * A slow reader is a client that does not read, not one the server could
+ * not write to: Deno writes a queued echo only when its loop turns, so
+ * while the loop is held (a control-frame flood, a stopped process) a
+ * pipelining client's echoes pile up unwritten, and after the hold its
+ * waiting messages are all read and echoed in one turn. Those count as
+ * unread in `bufferedAmount` though the client reads all the time
+ * (stranger11 F2: such clients were closed 1008 "slow reader" after a
+ * flood). So a backlog over MAX_BUFFERED_BYTES is judged by progress
+ * (`UnreadEchoes.refuses`).
+ *
  * @module
  */
 import type { Backlogged, MemoryGuard } from "../admission/memory_guard.ts";
@@ -24,6 +34,7 @@ import {
   SentFrames,
 } from "./backlog.ts";
 import { HELD_ABORT_AFTER_MS, type HeldSockets } from "./held_sockets.ts";
+import { loopHeld, type LoopTurns } from "./loop_turns.ts";
 
 /**
  * Messages a client shed for memory may still send before its connection is
@@ -59,6 +70,8 @@ export interface UnreadEchoesOptions {
   held?: HeldSockets | undefined;
   /** The TCP peer, to find the socket in the kernel's table. */
   peer?: Deno.NetAddr | undefined;
+  /** When the event loop was held; none: never taken as held (tests). */
+  turns?: LoopTurns | undefined;
 }
 
 /** One connection's unread echoes; `owner` is what the guard charges. */
@@ -68,6 +81,8 @@ export class UnreadEchoes {
   readonly #options: UnreadEchoesOptions;
   /** Counts what was sent, to estimate the backlog from `bufferedAmount`. */
   readonly #sent = new SentFrames();
+  /** The backlog at the last {@link check}, its send included. */
+  #checkedBacklog = 0;
   /** The backlog when the service started closing; undefined before. */
   #atClose: number | undefined;
   /** Deno let go of the socket: nothing is held any more. */
@@ -99,7 +114,8 @@ export class UnreadEchoes {
    * send it. Reads the backlog only when a check is due (once per
    * {@link BACKLOG_CHECK_BYTES}). MAX_BUFFERED_BYTES and MAX_RSS_BYTES
    * refuse only a client that is behind already: one message larger than
-   * MAX_BUFFERED_BYTES still goes to a client that has read everything.
+   * MAX_BUFFERED_BYTES still goes to a client that has read everything,
+   * and a backlog over it is the client's fault only as {@link #slow} says.
    * The memory budget refuses what the charge would grow by (the message,
    * and `IN_FLIGHT_BYTES` once it puts the client behind) for a
    * client behind, and for a message of BACKLOG_CHECK_BYTES or more to
@@ -111,9 +127,7 @@ export class UnreadEchoes {
     if (!this.#sent.due(bytes)) return undefined;
     const backlog = this.bytes();
     const behind = backlog >= BACKLOG_CHECK_BYTES;
-    if (backlog > 0 && backlog + bytes > this.#options.maxBufferedBytes) {
-      return "slow_reader";
-    }
+    if (backlog > 0 && this.#slow(backlog + bytes)) return "slow_reader";
     if (!behind && bytes < BACKLOG_CHECK_BYTES) return undefined;
     const growth = memoryCharge(backlog + bytes) - memoryCharge(backlog);
     return this.#options.memory.refuses(growth, behind);
@@ -123,18 +137,42 @@ export class UnreadEchoes {
    * After a send: counts it, and once a check is due re-reads the backlog
    * and charges it (`check`).
    *
-   * @returns True when the backlog is over MAX_BUFFERED_BYTES.
+   * @returns True when the client is a slow reader ({@link #slow}).
    */
   sent(bytes: number): boolean {
     return this.#sent.count(bytes) && this.check();
   }
 
-  /** Re-reads the backlog and charges it; true when over MAX_BUFFERED_BYTES. */
+  /**
+   * Re-reads the backlog and charges it; true when the client is a slow
+   * reader ({@link #slow}).
+   */
   check(): boolean {
     this.#sent.checked();
     const backlog = this.bytes();
     this.#options.memory.charge(this.#owner, this.#charge(backlog));
-    return backlog > this.#options.maxBufferedBytes;
+    const slow = this.#slow(backlog);
+    this.#checkedBacklog = backlog;
+    return slow;
+  }
+
+  /**
+   * The one slow-reader rule: a backlog of `backlog` bytes, the send at
+   * hand included, is the client's fault when it is over
+   * MAX_BUFFERED_BYTES, has not shrunk since the last check (a client that
+   * reads drains it faster than the echoes come), and the loop is not held
+   * ({@link loopHeld}): Deno writes nothing while it is, and the echoes of
+   * what a pipelining client sent meanwhile are all queued in the turn
+   * after. A client that never reads is closed at the first check over the
+   * limit while the loop is prompt, as before; one whose backlog passed
+   * the limit during a hold must shrink it at every check after. The
+   * memory budget bounds what is queued meanwhile.
+   */
+  #slow(backlog: number): boolean {
+    if (backlog <= this.#options.maxBufferedBytes) return false;
+    if (backlog < this.#checkedBacklog) return false;
+    const turns = this.#options.turns;
+    return turns === undefined || !loopHeld(turns, performance.now());
   }
 
   /**

@@ -58,6 +58,7 @@ import { WatchdogArming } from "./watchdog_arming.ts";
 import { WATCHDOG_THREAD_BYTES } from "./rss_watchdog.ts";
 import { OwnPeers } from "./own_peers.ts";
 import { kernelCounts } from "./socket_bytes.ts";
+import { LOOP_HELD_MS } from "../connection/loop_turns.ts";
 import {
   LISTENER_DOWN_LIMIT_MS,
   QUIET_RSS_GROWTH_BYTES,
@@ -147,6 +148,7 @@ export class OverloadWatch {
     this.#cancelTick?.();
     this.#incidents.dispose();
     this.#cancelTick = undefined;
+    this.#services.turns.sampleDueAt = Infinity;
     this.#services.overload.watching = false;
   }
 
@@ -161,6 +163,7 @@ export class OverloadWatch {
   #schedule(now: number): void {
     this.#everyMs = this.#quiet() ? QUIET_SAMPLE_MS : SAMPLE_MS;
     this.#due = now + this.#everyMs;
+    this.#services.turns.sampleDueAt = this.#due;
     // Keeps the process alive until `dispose()`, which shutdown calls.
     this.#cancelTick = after(this.#everyMs, () => this.#tick());
   }
@@ -189,6 +192,7 @@ export class OverloadWatch {
   #tick(): void {
     const now = performance.now();
     const delayMs = Math.max(0, now - this.#due);
+    if (delayMs >= LOOP_HELD_MS) this.#services.turns.heldSeenAt = now;
     this.#schedule(now);
     try {
       this.#sample(now, delayMs);

@@ -23,6 +23,7 @@ export type WatchedServices = Pick<
   | "log"
   | "suspects"
   | "overload"
+  | "turns"
   | "listener"
   | "held"
 >;
