@@ -24,7 +24,7 @@ import { RequestRate } from "../lib/admission/request_rate.ts";
 import { refusal } from "../lib/refusals.ts";
 import type { Config } from "../lib/config.ts";
 import { ConnectionSweep } from "../lib/connection/sweep.ts";
-import { FRAME_COST_BYTES } from "../lib/connection/backlog.ts";
+import { FRAME_COST_BYTES, heldReadBytes } from "../lib/connection/backlog.ts";
 import { IdSource } from "../lib/ids.ts";
 import { MemoryGuard } from "../lib/admission/memory_guard.ts";
 import { Metrics } from "../lib/metrics.ts";
@@ -109,6 +109,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     memory: new MemoryGuard({
       budgetBytes: config.memoryBudgetBytes,
       maxRssBytes: config.maxRssBytes,
+      freshBytes: heldReadBytes(config.maxMessageBytes),
       ...(options.memoryPeers ? { peers: options.memoryPeers } : {}),
       ...(options.workers ? { workers: options.workers } : {}),
     }),

@@ -153,9 +153,14 @@ export function admit(
   services: AdmissionServices,
   client: Client,
 ): Lease | Refusal {
-  return decide<Lease>(services, client, (key) => {
+  const taken = decide<Lease>(services, client, (key) => {
     return services.registry.admit(key);
   })!;
+  // A WebSocket may send a message before anything counts it; `/sse` not.
+  if ("release" in taken && client.kind === "ws") {
+    services.memory.admitted(taken);
+  }
+  return taken;
 }
 
 /** {@link admit}, with a refusal counted, logged and answered. */
@@ -197,11 +202,11 @@ function decide<Taken extends object>(
   }
   // Stopping wins over shedding, as the registry's own check comes first.
   // A network the budget has not shed lately is admitted while the guard
-  // only waits for the shed to leave (`MemoryGuard.admitsFrom`).
-  if (
-    memory.refusing && !registry.shuttingDown &&
-    !memory.admitsFrom(networkKey(client.ip, config.ipv6PrefixLength))
-  ) {
+  // only waits for the shed to leave (`MemoryGuard.admitsFrom`), if the
+  // budget has room for what it may bring (`MemoryGuard.admitsNew`).
+  const network = networkKey(client.ip, config.ipv6PrefixLength);
+  const shedding = memory.refusing && !memory.admitsFrom(network);
+  if ((shedding || !memory.admitsNew(network)) && !registry.shuttingDown) {
     return capacityRefusal("overloaded", client.key, config);
   }
   const taken = take(client.key);

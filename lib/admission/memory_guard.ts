@@ -26,7 +26,8 @@
 import type { MemoryState, ShedCause } from "../metrics.ts";
 import type { Counted, MemoryPeers } from "./memory_peers.ts";
 import { type Cancel, every } from "../core_timer.ts";
-import { ShedNetworks } from "./shed_networks.ts";
+import { SHED_NETWORK_MS, ShedNetworks } from "./shed_networks.ts";
+import { FreshAdmissions } from "./fresh_admissions.ts";
 
 export type { MemoryState, ShedCause };
 
@@ -72,6 +73,12 @@ export interface MemoryGuardOptions {
    * hold (the guard adds that). @default V8 heap used plus external buffers
    */
   readOwn?: () => number;
+  /**
+   * What one admitted upgrade may bring before its first message is
+   * charged, in bytes: `heldReadBytes(MAX_MESSAGE_BYTES)`; 0 = no reserve
+   * ({@link MemoryGuard.admitsNew}). @default 0
+   */
+  freshBytes?: number;
 }
 
 /**
@@ -143,6 +150,10 @@ export class MemoryGuard {
   #lastShedAt = -Infinity;
   /** Stops the samples; they run on core timers (`core_timer.ts`). */
   #stopSampling: Cancel | undefined;
+  /** See {@link MemoryGuardOptions.freshBytes}. */
+  readonly #freshBytes: number;
+  /** The upgrades admitted lately (`fresh_admissions.ts`). */
+  readonly #fresh: FreshAdmissions;
 
   constructor(options: MemoryGuardOptions) {
     this.#budget = Math.floor(
@@ -156,6 +167,8 @@ export class MemoryGuard {
       const { heapUsed, external } = Deno.memoryUsage();
       return heapUsed + external;
     });
+    this.#freshBytes = this.#budget > 0 ? options.freshBytes ?? 0 : 0;
+    this.#fresh = new FreshAdmissions();
     const sampleMs = options.sampleMs ?? 1000;
     if (this.#budget > 0 || this.#maxRss > 0) {
       this.#rss = this.#readRss();
@@ -225,6 +238,47 @@ export class MemoryGuard {
     if (this.refusing !== "memory_budget") return false;
     if (this.#unshedBytes() >= this.#budget * RESUME_BELOW) return false;
     return !this.#shedNetworks.recent(network, this.#now());
+  }
+
+  /**
+   * False when an upgrade must be refused for the reserve: within
+   * `SHED_NETWORK_MS` of a shed (an attack is on), what the connections
+   * not asked to close hold plus `freshBytes` for each upgrade admitted
+   * in the last `FRESH_MS` with no message yet, and for this one, would
+   * pass the budget. A connection is charged only from its first message,
+   * so without it each wave of reconnecting non-readers admitted while the
+   * count was low brought 2 x MAX_MESSAGE_BYTES each uncounted
+   * (`fresh_admissions.ts`). Upgrades
+   * from a `network` the budget shed lately may take only half that room,
+   * so attackers reconnecting from their networks leave the other half to
+   * newcomers, who always get one at a time. Outside an attack nothing is reserved: a burst of honest
+   * upgrades is admitted as before.
+   */
+  admitsNew(network?: string): boolean {
+    if (this.#freshBytes === 0) return true;
+    const now = this.#now();
+    if (now - this.#lastShedAt >= SHED_NETWORK_MS) return true;
+    // What is on its way out is left out, as for `admitsFrom`.
+    const room = (this.#budget - this.#unshedBytes()) / this.#freshBytes;
+    const shed = network !== undefined &&
+      this.#shedNetworks.recent(network, now);
+    // At least one at a time from elsewhere: a budget smaller than one
+    // reserve still admits newcomers that send at once.
+    const fits = shed ? Math.floor(room / 2) : Math.max(1, Math.floor(room));
+    return this.#fresh.count(now) < fits;
+  }
+
+  /**
+   * The upgrade of `lease` was admitted: it counts for {@link admitsNew}
+   * until {@link settled}, or for `FRESH_MS`.
+   */
+  admitted(lease: object): void {
+    if (this.#freshBytes > 0) this.#fresh.admitted(lease, this.#now());
+  }
+
+  /** The connection of `lease` had its first message, or closed. */
+  settled(lease: object): void {
+    this.#fresh.settled(lease);
   }
 
   /**

@@ -123,6 +123,7 @@ class EchoConnection
       held: options.services.held,
       peer: options.peer,
       turns: options.services.turns,
+      lease: options.lease,
     });
     this.#push = options.stream &&
       new StreamPush(this, {

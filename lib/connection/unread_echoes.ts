@@ -72,6 +72,11 @@ export interface UnreadEchoesOptions {
   peer?: Deno.NetAddr | undefined;
   /** When the event loop was held; none: never taken as held (tests). */
   turns?: LoopTurns | undefined;
+  /**
+   * The admission's lease: fresh to the guard (`MemoryGuard.admitsNew`)
+   * until the first message or the release. @default none
+   */
+  lease?: object | undefined;
 }
 
 /** One connection's unread echoes; `owner` is what the guard charges. */
@@ -79,6 +84,8 @@ export class UnreadEchoes {
   readonly #socket: WebSocket;
   readonly #owner: Backlogged;
   readonly #options: UnreadEchoesOptions;
+  /** The admission's lease while the guard counts it fresh. */
+  #lease: object | undefined;
   /** Counts what was sent, to estimate the backlog from `bufferedAmount`. */
   readonly #sent = new SentFrames();
   /** The backlog at the last {@link check}, its send included. */
@@ -107,6 +114,7 @@ export class UnreadEchoes {
     this.#socket = socket;
     this.#owner = owner;
     this.#options = options;
+    this.#lease = options.lease;
   }
 
   /**
@@ -185,6 +193,7 @@ export class UnreadEchoes {
       this.#sinceShed >= 0 && now - this.#shedAt > SHED_SEND_GRACE_MS &&
       ++this.#sinceShed === SHED_SENDS_BEFORE_ABORT
     ) this.#hasten();
+    this.#settle();
     const held = heldReadBytes(bytes);
     if (held <= this.#heldRead || this.#released) return;
     this.#heldRead = held;
@@ -288,6 +297,14 @@ export class UnreadEchoes {
   /** Deno let go of the socket: nothing is held, the guard forgets it. */
   release(): void {
     this.#released = true;
+    this.#settle();
     this.#options.memory.charge(this.#owner, 0);
+  }
+
+  /** The guard no longer counts the admission as fresh: once is enough. */
+  #settle(): void {
+    if (this.#lease === undefined) return;
+    this.#options.memory.settled(this.#lease);
+    this.#lease = undefined;
   }
 }
