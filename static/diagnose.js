@@ -14,9 +14,10 @@ const TIMEOUT_MS = 3000;
 
 /**
  * @typedef {object} Diagnosis
- * @property {string} kind one of: cross-origin, unreachable, not-found,
- *   bad-request, origin, too-many, likely-too-many, busy, full, shutting-down,
- *   upgrade-refused, not-websocket, status, unsafe-port
+ * @property {string} kind one of: cross-origin, unreachable, asked,
+ *   bad-request, not-found, origin, too-many, likely-too-many, busy, full,
+ *   shutting-down, upgrade-refused, not-websocket, status, unsafe-port
+ *   ("asked": the URL's `status=` asked for this refusal)
  * @property {number} [status] the HTTP status the server answered with
  * @property {string} [body] what it said (the first 600 characters)
  * @property {string} httpUrl the URL that was fetched
@@ -82,6 +83,21 @@ export async function diagnose(wsUrl) {
   }
   const { status } = answer;
   const body = answer.body.slice(0, 600);
+  // A refusal the URL asked for is said as such first, whatever its status
+  // (it read "Server busy ... retry in a little while", then "a test").
+  if (
+    http.searchParams.get("status") === String(status) &&
+    body.startsWith(`Status ${status} was asked for`)
+  ) {
+    return {
+      kind: "asked",
+      status,
+      body: answer.retryAfter
+        ? `${body} (Retry-After: ${answer.retryAfter} s)`
+        : body,
+      httpUrl,
+    };
+  }
   if (KIND_BY_STATUS[status]) {
     return { kind: KIND_BY_STATUS[status], status, body, httpUrl };
   }

@@ -36,7 +36,7 @@ export const MESSAGES = {
     sendText: "Send",
     resend: "Resend",
     textHint:
-      "Enter sends, Shift+Enter adds a line; on a one-line message ↑ and ↓ go through what you sent before. JSON checks the message and pretty-prints it before sending.",
+      "Enter sends, Shift+Enter adds a line, ↑ and ↓ recall what you sent; JSON is checked and pretty-printed first.",
     "mode": "Format",
     "modeText": "Text",
     "saveName": "Name",
@@ -151,8 +151,7 @@ export const MESSAGES = {
     burstHint:
       "A burst is sent all at once. The server closes a client that leaves more than {buffered} waiting (slow reader, 1008) or sends more than {burst} at once (byte rate, 1008).",
     sendGoodbye: "Send “Goodbye”",
-    goodbyeExplained:
-      "Like pywebsocket, the server echoes the text “Goodbye” and then closes with code 1000.",
+    goodbyeExplained: "“Goodbye” is echoed, then the server closes with 1000.",
     charts: "Charts",
     "chart.rtt": "Round trip time per message (ms)",
     "chart.flow":
@@ -211,7 +210,7 @@ export const MESSAGES = {
       "Try again later: the server is overloaded and closed the connection to recover; reconnect after a while.",
     "close.4000-4999":
       'Application codes: free for your own protocol; close(4000, "reason") on this page uses them.',
-    code: "The code for what you just did",
+    code: "The code for this connection",
     "code.closing": "readyState: 2 CLOSING, then 3 CLOSED",
     "code.closeAnswer": "the server answers with the same code",
     "code.binary": "binary",
@@ -224,6 +223,7 @@ export const MESSAGES = {
     "code.empty":
       "Nothing yet: press Connect and the code it runs appears here; each send() then follows it",
     "code.afterOpen": "then, once open (readyState 1):",
+    "code.earlier": "… earlier steps left out: {count}",
     notOpen: "Not open: connect first (readyState must be 1).",
     "invalid.url": "Not a URL. Write it like ws://localhost:9998/echo.",
     "invalid.urlScheme": "A WebSocket URL starts with ws:// or wss://.",
@@ -252,7 +252,9 @@ export const MESSAGES = {
     "failure.not-found":
       "Not found ({status}): this server has no WebSocket endpoint at {path}. Try `/echo`, `/close`, `/inspect`, `/stream`, `/room/NAME` or `/`.",
     "failure.bad-request":
-      "Bad request ({status}): the server refused the URL's options. It said: {body}",
+      "Bad request ({status}): the server refused this URL. It said: {body}",
+    "failure.asked":
+      "Refused as you asked ({status}): `status={status}` is in the URL. It said: {body}",
     "failure.origin":
       "Origin refused ({status}): this server does not accept pages from {origin}. It said: {body}",
     "failure.too-many":
@@ -462,8 +464,7 @@ export const MESSAGES = {
     burstHint:
       "一批訊息會一次送出。用戶端未讀取的資料超過 {buffered} 時（讀取太慢），或一次送出超過 {burst} 時（位元組速率），伺服器會以 1008 關閉連線。",
     sendGoodbye: "傳送「Goodbye」",
-    goodbyeExplained:
-      "與 pywebsocket 相同，伺服器回傳文字「Goodbye」後，以代碼 1000 關閉連線。",
+    goodbyeExplained: "伺服器回傳「Goodbye」後，以代碼 1000 關閉連線。",
     charts: "圖表",
     "chart.rtt": "每則訊息的往返時間（毫秒）",
     "chart.flow":
@@ -516,7 +517,7 @@ export const MESSAGES = {
       "稍後再試：伺服器負載過高，為了恢復而關閉連線；請過一會兒再連線。",
     "close.4000-4999":
       '應用程式代碼：可自由用於你自己的協定；本頁的 close(4000, "reason") 就使用它們。',
-    code: "剛才操作的程式碼",
+    code: "這次連線的程式碼",
     "code.closing": "readyState：先是 2 CLOSING，再變成 3 CLOSED",
     "code.closeAnswer": "伺服器以相同的代碼回應",
     "code.binary": "二進位",
@@ -529,6 +530,7 @@ export const MESSAGES = {
     "code.empty":
       "尚無內容：按下「連線」，這裡會顯示它執行的程式碼，之後每次 send() 接在後面",
     "code.afterOpen": "接著，連線開啟後（readyState 1）：",
+    "code.earlier": "……省略了較早的 {count} 個步驟",
     notOpen: "尚未開啟：請先連線（readyState 必須是 1）。",
     "invalid.url": "這不是網址。請寫成 ws://localhost:9998/echo 這樣。",
     "invalid.urlScheme": "WebSocket 網址以 ws:// 或 wss:// 開頭。",
@@ -556,7 +558,9 @@ export const MESSAGES = {
     "failure.not-found":
       "找不到（{status}）：這台伺服器在 {path} 沒有 WebSocket 端點。請試試 `/echo`、`/close`、`/inspect`、`/stream`、`/room/NAME` 或 `/`。",
     "failure.bad-request":
-      "錯誤的請求（{status}）：伺服器拒絕了網址中的選項。它說：{body}",
+      "錯誤的請求（{status}）：伺服器拒絕了這個網址。它說：{body}",
+    "failure.asked":
+      "依你的要求拒絕（{status}）：網址中有 `status={status}`。它說：{body}",
     "failure.origin":
       "來源遭拒（{status}）：這台伺服器不接受來自 {origin} 的頁面。它說：{body}",
     "failure.too-many":
@@ -762,8 +766,7 @@ export const MESSAGES = {
     burstHint:
       "一批消息会一次发出。客户端未读取的数据超过 {buffered} 时（读取太慢），或一次发出超过 {burst} 时（字节速率），服务器会以 1008 关闭连接。",
     sendGoodbye: "发送“Goodbye”",
-    goodbyeExplained:
-      "与 pywebsocket 相同，服务器回传文本“Goodbye”后，以代码 1000 关闭连接。",
+    goodbyeExplained: "服务器回传“Goodbye”后，以代码 1000 关闭连接。",
     charts: "图表",
     "chart.rtt": "每条消息的往返时间（毫秒）",
     "chart.flow": "bufferedAmount（字节）和每秒收到的消息数，随时间（秒）变化",
@@ -815,7 +818,7 @@ export const MESSAGES = {
       "稍后再试：服务器负载过高，为了恢复而关闭连接；请过一会儿再连接。",
     "close.4000-4999":
       '应用程序代码：可以自由用于你自己的协议；本页的 close(4000, "reason") 就使用它们。',
-    code: "刚才操作的代码",
+    code: "这次连接的代码",
     "code.closing": "readyState：先是 2 CLOSING，再变成 3 CLOSED",
     "code.closeAnswer": "服务器以相同的代码回应",
     "code.binary": "二进制",
@@ -828,6 +831,7 @@ export const MESSAGES = {
     "code.empty":
       "尚无内容：按下“连接”，这里会显示它执行的代码，之后每次 send() 接在后面",
     "code.afterOpen": "接着，连接打开后（readyState 1）：",
+    "code.earlier": "……省略了较早的 {count} 个步骤",
     notOpen: "尚未打开：请先连接（readyState 必须是 1）。",
     "invalid.url": "这不是网址。请写成 ws://localhost:9998/echo 这样。",
     "invalid.urlScheme": "WebSocket 网址以 ws:// 或 wss:// 开头。",
@@ -855,7 +859,9 @@ export const MESSAGES = {
     "failure.not-found":
       "未找到（{status}）：这台服务器在 {path} 没有 WebSocket 端点。请试试 `/echo`、`/close`、`/inspect`、`/stream`、`/room/NAME` 或 `/`。",
     "failure.bad-request":
-      "错误的请求（{status}）：服务器拒绝了网址中的选项。它说：{body}",
+      "错误的请求（{status}）：服务器拒绝了这个网址。它说：{body}",
+    "failure.asked":
+      "按你的要求拒绝（{status}）：网址中有 `status={status}`。它说：{body}",
     "failure.origin":
       "来源被拒（{status}）：这台服务器不接受来自 {origin} 的页面。它说：{body}",
     "failure.too-many":

@@ -139,29 +139,40 @@ export function announce(text) {
   if (announcer.textContent !== text) announcer.textContent = text;
 }
 
+/** Steps on `ws` the code panel keeps after the opening; older ones are counted. */
+const STEPS_MAX = 20;
+
 /**
  * The code panel's program: `opening` is what Connect ran (new WebSocket and
- * its handlers), `last` the last thing done on `ws` after it (a send, a
- * close), so the panel always shows a whole program that runs as pasted,
- * not only its last line (newcomer6: after Send it showed only
- * `ws.send("hi");`). `alone` is a program of its own (a room, the handshake
+ * its handlers), `steps` every thing done on `ws` after it, oldest first (a
+ * send, a close), so the panel shows the connection's whole program, as it
+ * runs when pasted (newcomer7: after hello and Goodbye it showed only the
+ * Goodbye). Past STEPS_MAX steps the oldest are left out, and a comment
+ * says how many. `alone` is a program of its own (a room, the handshake
  * probe) that shows instead until the next Connect or action on `ws`.
  */
 const program = {
   /** @type {string[]} */ opening: [],
-  /** @type {string[]} */ last: [],
+  /** @type {string[][]} */ steps: [],
+  /** Steps left out of `steps`, oldest first. */
+  dropped: 0,
   /** @type {string[] | undefined} */ alone: undefined,
 };
 
 function renderProgram() {
-  const { opening, last, alone } = program;
+  const { opening, steps, dropped, alone } = program;
   let lines = alone ?? [];
-  if (!alone && opening.length === 0 && last.length === 0) {
+  if (!alone && opening.length === 0 && steps.length === 0) {
     lines = [`// ${t("code.empty")}`];
-  } else if (!alone && opening.length > 0 && last.length > 0) {
-    lines = [...opening, "", `// ${t("code.afterOpen")}`, ...last];
   } else if (!alone) {
-    lines = [...opening, ...last];
+    lines = [
+      ...opening,
+      ...(opening.length > 0 && steps.length > 0
+        ? ["", `// ${t("code.afterOpen")}`]
+        : []),
+      ...(dropped > 0 ? [`// ${t("code.earlier", { count: dropped })}`] : []),
+      ...steps.flat(),
+    ];
   }
   $("code").textContent = lines.join("\n");
 }
@@ -169,18 +180,23 @@ onLanguage(renderProgram);
 
 /**
  * Shows what Connect ran (`new WebSocket` and its handlers) as the start of
- * the program; what is done on `ws` next is shown below it.
+ * the program; what is done on `ws` next is added below it.
  */
 export function showOpeningCode(lines) {
   program.opening = lines;
-  program.last = [];
+  program.steps = [];
+  program.dropped = 0;
   program.alone = undefined;
   renderProgram();
 }
 
-/** Shows the JavaScript for what was just done on `ws`, after its opening. */
+/** Adds the JavaScript for what was just done on `ws` to the program. */
 export function showCode(lines) {
-  program.last = lines;
+  program.steps.push(lines);
+  if (program.steps.length > STEPS_MAX) {
+    program.steps.shift();
+    program.dropped++;
+  }
   program.alone = undefined;
   renderProgram();
 }

@@ -1,8 +1,9 @@
 /**
  * The send() panel: a multi-line Message editor (Enter sends, Shift+Enter
  * adds a line, ↑/↓ on a one-line message go through what was sent), a JSON
- * mode that validates and pretty-prints before sending, Resend, and saved
- * messages: named, kept in localStorage, sent with one click.
+ * mode that validates and pretty-prints before sending, Resend, Send
+ * "Goodbye" (the classic tutorial's last step), and saved messages: named,
+ * kept in localStorage, sent with one click.
  *
  * @module
  */
@@ -169,6 +170,14 @@ export function mountComposer({ connection }) {
   $("resend").addEventListener("click", () => {
     const last = sentTexts[sentTexts.length - 1];
     if (last !== undefined) sendText(last);
+  });
+  // The tutorial's last step: the server echoes "Goodbye", then closes 1000.
+  $("send-goodbye").addEventListener("click", () => {
+    sendFrom(connection, "Goodbye", {
+      code: [`ws.send("Goodbye"); // ${t("code.goodbye")}`],
+      inputId: "text",
+      errorId: "text-error",
+    });
   });
   /** Grows the field with its lines, 2 to 8 of them. */
   function fit() {

@@ -1,6 +1,7 @@
 /**
  * The "More to send" panel: bytes from hex, random bytes, a burst within
- * what the server lets a client leave waiting, and Goodbye.
+ * what the server lets a client leave waiting (Send "Goodbye" sits beside
+ * Send, in the send() panel).
  *
  * @module
  */
@@ -179,13 +180,6 @@ export function mountMorePanel({ connection, server }) {
     });
   });
   $("send-burst").addEventListener("click", sendBurst);
-  $("send-goodbye").addEventListener("click", () => {
-    sendFrom(connection, "Goodbye", {
-      code: [`ws.send("Goodbye"); // ${t("code.goodbye")}`],
-      inputId: "text",
-      errorId: "text-error",
-    });
-  });
   onLanguage(renderBurstHint);
   onLanguage(renderFileHint);
   onLanguage(renderFileName);

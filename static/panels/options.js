@@ -3,7 +3,8 @@
  * panel offers is a field that mirrors one query parameter of the WebSocket
  * URL (delay=, open_delay=, status=, retry_after=, format=, and /stream's
  * count=, size=, type=, interval=): the field and the URL always hold the
- * same text, and a value the server would refuse is said next to its field.
+ * same text, key by key, and a value the server would refuse is said next to
+ * its field.
  * `?lang=`, `url=`, `delay=` and `format=` in the page's address make a
  * state to share.
  *
@@ -129,9 +130,13 @@ export function mountOptions() {
   if (delay !== null || startParams.has("format")) applyOptions();
   $("url").addEventListener("change", readOptions);
   $("protocol").addEventListener("input", () => clearFieldError("protocol"));
+  // Written into the URL as typed, not on leaving the field: the field's
+  // hint says "The URL says the same" while it is typed (newcomer7).
   for (const field of NUMBER_FIELDS) {
-    $(field.id).addEventListener("change", applyOptions);
-    $(field.id).addEventListener("input", () => checkField(field));
+    $(field.id).addEventListener("input", () => {
+      checkField(field);
+      applyOptions();
+    });
   }
   for (const id of ["format-json", "endpoint", "stream-type"]) {
     $(id).addEventListener("change", applyOptions);

@@ -1,7 +1,9 @@
 /**
  * How the demo page explains a connection that failed, in Chromium or
- * Chrome: before opening, a refusal for too many connections, a limit's
- * close with the server's reason.
+ * Chrome: before opening (a refusal asked for with `status=` said as such
+ * first; a 400 about options named option by option, any other 400 not),
+ * a refusal for too many connections, a limit's close with the server's
+ * reason.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -43,6 +45,49 @@ browserTest(
           await page.locator("#failure-body").innerText(),
           /^Invalid option "delay": expected an integer 0-10000\n\nOptions:\n/,
         );
+      },
+    );
+
+    await t.step(
+      "a refusal asked for with status= is said to be asked for, first",
+      async () => {
+        await page.fill("#url", `${server.ws}/echo?status=503&retry_after=30`);
+        await page.click("#connect");
+        const detail = page.locator("#failure-detail");
+        await page.locator("#failure-detail", { hasText: "asked" }).waitFor();
+        const said = await detail.innerText();
+        // It said "Server busy (503) ... retry in a little while", then
+        // quoted "this refusal is a test, not a fault" (newcomer7).
+        assert.match(
+          said,
+          /^Refused as you asked \(503\): status=503 is in the URL\. It said: /,
+        );
+        assert.doesNotMatch(said, /busy|retry in a little while/i);
+        assert.match(
+          said,
+          /It said: Status 503 was asked for .*Retry-After: 30 s/,
+        );
+      },
+    );
+
+    await t.step(
+      "a 400 that is not about options does not speak of options",
+      async () => {
+        await page.fill("#url", `${server.ws}/echo?status=400`);
+        await page.click("#connect");
+        await page.locator("#failure-detail", {
+          hasText: "Refused as you asked (400)",
+        }).waitFor();
+        await page.fill("#url", `${server.ws}/room/bad%20name`);
+        await page.click("#connect");
+        await page.locator("#failure-detail", { hasText: "Bad room name" })
+          .waitFor();
+        const said = await page.locator("#failure-detail").innerText();
+        assert.match(
+          said,
+          /^Bad request \(400\): the server refused this URL\. It said: Bad room name: /,
+        );
+        assert.doesNotMatch(said, /option/);
       },
     );
 

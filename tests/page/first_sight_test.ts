@@ -4,7 +4,10 @@
  * panel says what to do and what will appear there (it was an empty box),
  * the code panel says what it will show (it was empty), and after a Send it
  * shows the whole program so far: the connect, its handlers and the send
- * (it showed only `ws.send("hi");`). Screenshots go to test-artifacts/.
+ * (it showed only `ws.send("hi");`), and after Goodbye the send and the
+ * Goodbye both (newcomer7: only the last action). Connect, Send, Send
+ * "Goodbye" and readyState are on the first screen (newcomer7: Goodbye was
+ * ~1,850 px down at 1280). Screenshots go to test-artifacts/.
  */
 import assert from "node:assert/strict";
 import {
@@ -45,6 +48,24 @@ browserTest(
             async () => {
               await hint.waitFor();
               assert.equal(await hint.innerText(), words.streamEmpty);
+              // The classic tutorial's steps and the socket's state, all on
+              // the first screen (Goodbye was ~1,850 px down at 1280 and
+              // readyState ~1,100 px).
+              for (
+                const id of ["connect", "text", "send-text", "send-goodbye"]
+              ) {
+                const box = await page.locator(`#${id}`).boundingBox();
+                assert.ok(
+                  box && box.y >= 0 && box.y + box.height <= viewport.height,
+                  `#${id} at ${JSON.stringify(box)}`,
+                );
+              }
+              const state = await page.locator("#ready-state").boundingBox();
+              assert.ok(
+                state && state.y + state.height <= viewport.height,
+                `readyState at ${JSON.stringify(state)}`,
+              );
+              assert.equal(await page.locator("#ready-state").innerText(), "–");
               assert.equal(await code.innerText(), `// ${words["code.empty"]}`);
               await page.screenshot({ path: shot("load") });
               await page.locator("#stream-panel").screenshot({
@@ -79,15 +100,22 @@ browserTest(
             },
           );
           await t.step(
-            "Goodbye replaces the send, not the connect",
+            "Goodbye follows the send: the code is the whole session",
             async () => {
               await page.click("#send-goodbye");
               await page.locator("#log li.close", { hasText: "1000" })
                 .waitFor();
               const program = await code.innerText();
               assert.match(program, /^const ws = new WebSocket\(/);
-              assert.match(program, /\nws\.send\("Goodbye"\); \/\/ /);
-              assert.doesNotMatch(program, /ws\.send\("hi"\)/);
+              assert.ok(
+                program.endsWith(
+                  `\n\n// ${words["code.afterOpen"]}\nws.send("hi");\n` +
+                    `ws.send("Goodbye"); // ${words["code.goodbye"]}`,
+                ),
+                program,
+              );
+              await page.locator("#ready-state", { hasText: "3 CLOSED" })
+                .waitFor();
             },
           );
           await t.step("Clear brings the hint back", async () => {
