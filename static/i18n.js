@@ -90,6 +90,8 @@ export const MESSAGES = {
     "stream.count": "{shown} shown of {total}; the newest 1,000 are kept",
     "stream.legend": "↑ sent, ↓ received · size · local time ({zone})",
     "stream.legendGap": " · time since the entry before",
+    "stream.legendPhone":
+      "↑ sent, ↓ received · size · time since the entry before (the first entry: local time, {zone})",
     "stream.new": "↓ {count} new",
     "stream.expand": "Expand",
     "stream.collapse": "Collapse",
@@ -406,6 +408,8 @@ export const MESSAGES = {
     "stream.count": "顯示 {shown} 則，共 {total} 則（只保留最新的 1,000 則）",
     "stream.legend": "↑ 已傳送、↓ 已接收 · 大小 · 本地時間（{zone}）",
     "stream.legendGap": " · 距上一則的時間",
+    "stream.legendPhone":
+      "↑ 已傳送、↓ 已接收 · 大小 · 距上一則的時間（第一則：本地時間，{zone}）",
     "stream.new": "↓ {count} 則新訊息",
     "stream.expand": "展開",
     "stream.collapse": "收合",
@@ -708,6 +712,8 @@ export const MESSAGES = {
     "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
     "stream.legend": "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}）",
     "stream.legendGap": " · 距上一条的时间",
+    "stream.legendPhone":
+      "↑ 已发送、↓ 已接收 · 大小 · 距上一条的时间（第一条：本地时间，{zone}）",
     "stream.new": "↓ {count} 条新消息",
     "stream.expand": "展开",
     "stream.collapse": "收起",

@@ -141,14 +141,16 @@ export function mountStreamPanel({ connection }) {
   }
 
   onLanguage(() => {
-    // The gap column's words, in a span of their own.
-    const gap = document.createElement("span");
-    gap.className = "legend-gap";
-    gap.textContent = t("stream.legendGap");
-    $("stream-legend").replaceChildren(
-      t("stream.legend", { zone: utcOffset(new Date()) }),
-      gap,
-    );
+    // A phone shows one timing cell a row, so its legend says so (style.css
+    // shows one of the two).
+    const zone = utcOffset(new Date());
+    const wide = document.createElement("span");
+    wide.className = "legend-wide";
+    wide.textContent = t("stream.legend", { zone }) + t("stream.legendGap");
+    const phone = document.createElement("span");
+    phone.className = "legend-phone";
+    phone.textContent = t("stream.legendPhone", { zone });
+    $("stream-legend").replaceChildren(wide, phone);
     renderStatus();
     stream.relabel();
   });

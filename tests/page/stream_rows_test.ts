@@ -6,8 +6,10 @@
  * message column, and neither does a burst's report. On a phone an event's
  * words wrap under its number and kind, at the row's whole width (they got
  * about 18 characters a line beside the time). The time since the entry
- * before is shown at both widths (a phone hid it): on a phone right under
- * the time, at its right edge, with no word under it; the legend names it.
+ * before is shown at both widths (a phone hid it): on a phone in the time's
+ * place, one timing cell on the first line (under the time it made every
+ * row two lines), with no word under it, so "hello" is a row of one line;
+ * the legend names it.
  */
 import assert from "node:assert/strict";
 import {
@@ -34,7 +36,10 @@ interface Box {
 interface Row {
   kind: string;
   summary: Box;
-  time: Box;
+  /** The local time, where it is shown (a phone shows it on a row with no gap). */
+  time: Box | undefined;
+  /** The row's timing cell: the time or, on a phone, the time since. */
+  timing: Box;
   size: Box;
   /** The time since the entry before, if the row has one. */
   gap: Box | undefined;
@@ -78,6 +83,7 @@ function rows(page: Page): Promise<Row[]> {
       kind: li.className.replace("entry ", ""),
       summary: box(".summary"),
       time: box(".time"),
+      timing: box(".time") ?? box(".gap"),
       size: box(".size"),
       gap: li.querySelector(".gap").textContent ? box(".gap") : undefined,
       fragments: [...textRange(li.querySelector(".summary")).getClientRects()]
@@ -159,19 +165,19 @@ browserTest(
           const message = found.find((row) => row.kind === "message")!;
           for (const row of found) {
             assert.ok(
-              Math.abs(row.time.top - row.summary.top) <= 1,
-              `${row.kind}: time at ${row.time.top}, words at ${row.summary.top}`,
+              Math.abs(row.timing.top - row.summary.top) <= 1,
+              `${row.kind}: time at ${row.timing.top}, words at ${row.summary.top}`,
             );
             assert.equal(
-              row.time.right,
-              message.time.right,
+              row.timing.right,
+              message.timing.right,
               `${row.kind}: the time column`,
             );
             // "17 位元組" is 9 characters wide: it must not run into the time.
             if (row.sizeTextRight !== undefined) {
               assert.ok(
-                row.sizeTextRight <= row.time.left,
-                `${row.kind}: the size ends at ${row.sizeTextRight}, the time starts at ${row.time.left}`,
+                row.sizeTextRight <= row.timing.left,
+                `${row.kind}: the size ends at ${row.sizeTextRight}, the time starts at ${row.timing.left}`,
               );
             }
           }
@@ -199,10 +205,10 @@ browserTest(
             // The words' first line stops before the size and the time.
             for (const row of found) {
               const right = row.sizeTextRight === undefined
-                ? row.time.left
+                ? row.timing.left
                 : row.size.left;
               assert.ok(
-                row.firstLineEnd <= Math.min(right, row.time.left),
+                row.firstLineEnd <= Math.min(right, row.timing.left),
                 `${row.kind}: words to ${row.firstLineEnd}, size or time from ${right}`,
               );
             }
@@ -235,27 +241,43 @@ browserTest(
           for (const row of gaps) {
             const gap = row.gap!;
             if (viewport === DESKTOP) {
+              const time = row.time!;
               assert.ok(
-                Math.abs(gap.top - row.time.top) <= 1 &&
-                  gap.left >= row.time.right,
+                Math.abs(gap.top - time.top) <= 1 &&
+                  gap.left >= time.right,
                 `${row.kind}: the gap at ${
                   JSON.stringify(gap)
                 } beside the time`,
               );
               continue;
             }
-            assert.ok(
-              gap.top >= row.time.bottom - 1 &&
-                Math.abs(gap.right - row.time.right) <= 1,
-              `${row.kind}: the gap at ${
-                JSON.stringify(gap)
-              } under the time at ${JSON.stringify(row.time)}`,
+            // One timing cell: the time since, in the time's place on the
+            // first line (the time with the time since under it made every
+            // row two lines: newcomer7).
+            assert.equal(
+              row.time,
+              undefined,
+              `${row.kind}: the time shown too`,
             );
+            assert.deepEqual(row.timing, gap, `${row.kind}: the timing cell`);
             const under = row.fragments.filter((words) =>
               words.top < gap.bottom && words.bottom > gap.top &&
               words.right > gap.left
             );
             assert.deepEqual(under, [], `${row.kind}: words under the gap`);
+          }
+          if (viewport === PHONE) {
+            const short = found.filter((row) =>
+              /send|message/.test(row.kind) && row.words.endsWith("hello")
+            );
+            assert.equal(short.length, 2, `${short.map((row) => row.words)}`);
+            for (const row of short) {
+              assert.equal(
+                row.lineStarts.length,
+                1,
+                `${row.kind} "hello" takes ${row.lineStarts.length} lines`,
+              );
+            }
           }
           const gapWords = MESSAGES[lang]!["stream.legendGap"]!.replace(
             " · ",
