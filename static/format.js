@@ -176,13 +176,21 @@ export function decodeJsonEcho(value) {
 
 /**
  * A JavaScript string literal for the code panel; long texts are cut so the
- * panel never holds a megabyte. `characters` names the unit of the count.
+ * panel never holds a megabyte. `characters` names the unit of the count;
+ * `length` is the whole text's, when `text` is only its start (the code
+ * panel keeps a step's start, not a 1 MB message, to write it again in
+ * another language).
+ * @param {string} text
+ * @param {{ limit?: number, characters?: string, length?: number }} [options]
  */
-export function literal(text, limit = 80, characters = "characters") {
-  if (text.length <= limit) return JSON.stringify(text);
+export function literal(
+  text,
+  { limit = 80, characters = "characters", length = text.length } = {},
+) {
+  if (length <= limit) return JSON.stringify(text);
   return `${
     JSON.stringify(text.slice(0, limit))
-  } /* …${text.length} ${characters} */`;
+  } /* …${length} ${characters} */`;
 }
 
 /**

@@ -153,14 +153,22 @@ const STEPS_MAX = 20;
  */
 const program = {
   /** @type {string[]} */ opening: [],
-  /** @type {string[][]} */ steps: [],
+  /**
+   * Each step's lines, or a function that writes them in the page's
+   * language (called again on a language switch).
+   * @type {Array<string[] | (() => string[])>}
+   */
+  steps: [],
   /** Steps left out of `steps`, oldest first. */
   dropped: 0,
-  /** @type {string[] | undefined} */ alone: undefined,
+  /** @type {string[] | (() => string[]) | undefined} */ alone: undefined,
 };
 
 function renderProgram() {
-  const { opening, steps, dropped, alone } = program;
+  const { opening, steps, dropped } = program;
+  const alone = typeof program.alone === "function"
+    ? program.alone()
+    : program.alone;
   let lines = alone ?? [];
   if (!alone && opening.length === 0 && steps.length === 0) {
     lines = [`// ${t("code.empty")}`];
@@ -171,7 +179,7 @@ function renderProgram() {
         ? ["", `// ${t("code.afterOpen")}`]
         : []),
       ...(dropped > 0 ? [`// ${t("code.earlier", { count: dropped })}`] : []),
-      ...steps.flat(),
+      ...steps.flatMap((step) => typeof step === "function" ? step() : step),
     ];
   }
   $("code").textContent = lines.join("\n");
@@ -190,7 +198,12 @@ export function showOpeningCode(lines) {
   renderProgram();
 }
 
-/** Adds the JavaScript for what was just done on `ws` to the program. */
+/**
+ * Adds the JavaScript for what was just done on `ws` to the program: its
+ * lines, or a function that writes them, so its comments follow a language
+ * switch (they stayed in the language of the moment).
+ * @param {string[] | (() => string[])} lines
+ */
 export function showCode(lines) {
   program.steps.push(lines);
   if (program.steps.length > STEPS_MAX) {
@@ -201,7 +214,11 @@ export function showCode(lines) {
   renderProgram();
 }
 
-/** Shows a program of its own, with its own socket (a room, a probe). */
+/**
+ * Shows a program of its own, with its own socket (a room, a probe): its
+ * lines, or a function that writes them in the page's language.
+ * @param {string[] | (() => string[])} lines
+ */
 export function showProgram(lines) {
   program.alone = lines;
   renderProgram();
@@ -212,7 +229,7 @@ export function showProgram(lines) {
  * open, says so under `errorId` instead. Returns whether it was sent.
  * @param {import("./connection.js").Connection} connection
  * @param {string | Uint8Array} data
- * @param {{ code: string[], inputId: string, errorId: string }} where
+ * @param {{ code: string[] | (() => string[]), inputId: string, errorId: string }} where
  */
 export function sendFrom(connection, data, { code, inputId, errorId }) {
   if (!connection.isOpen) {

@@ -17,6 +17,27 @@ import {
   t,
 } from "../page.js";
 
+/** Characters of a sent text the code panel shows. */
+const CODE_CHARS = 80;
+
+/**
+ * The code panel's step for sending `text`, written in the page's language
+ * each time it is shown; it keeps the text's start only, not a 1 MB message.
+ */
+function codeForText(text) {
+  const start = text.slice(0, CODE_CHARS);
+  const length = text.length;
+  return () => [
+    `ws.send(${
+      literal(start, {
+        limit: CODE_CHARS,
+        characters: t("code.characters"),
+        length,
+      })
+    });`,
+  ];
+}
+
 /** Messages kept for ↑/↓ in the Message field. */
 const HISTORY_MAX = 50;
 /** localStorage key of the saved messages: [{name, text, mode}]. */
@@ -57,7 +78,7 @@ export function mountComposer({ connection }) {
     const ready = prepare(text, as);
     if (ready === undefined) return;
     const sent = sendFrom(connection, ready, {
-      code: [`ws.send(${literal(ready, 80, t("code.characters"))});`],
+      code: codeForText(ready),
       inputId: "text",
       errorId: "text-error",
     });
@@ -174,7 +195,7 @@ export function mountComposer({ connection }) {
   // The tutorial's last step: the server echoes "Goodbye", then closes 1000.
   $("send-goodbye").addEventListener("click", () => {
     sendFrom(connection, "Goodbye", {
-      code: [`ws.send("Goodbye"); // ${t("code.goodbye")}`],
+      code: () => [`ws.send("Goodbye"); // ${t("code.goodbye")}`],
       inputId: "text",
       errorId: "text-error",
     });

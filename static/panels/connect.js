@@ -309,7 +309,7 @@ export function mountConnectPanel({ connection }) {
         body: error.message,
       });
     }
-    showCode([
+    showCode(() => [
       code === undefined
         ? `ws.close(); // ${t("code.closing")}`
         : `ws.close(${code}, ${JSON.stringify(reason)}); // ${

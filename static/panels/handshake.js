@@ -79,7 +79,7 @@ export function mountHandshakePanel() {
         detail: url.href,
       });
     });
-    showProgram([
+    showProgram(() => [
       `const probe = new WebSocket(${JSON.stringify(url.href)}${
         checked.protocols.length ? `, ${JSON.stringify(checked.protocols)}` : ""
       });`,

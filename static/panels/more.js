@@ -33,11 +33,10 @@ export function randomBytes(length) {
 
 /** The JavaScript that sends `bytes` as one binary message. */
 export function binaryCode(bytes) {
-  return [
-    `ws.send(new Uint8Array([${[...bytes.subarray(0, 64)].join(", ")}${
-      bytes.length > 64 ? ", /* … */" : ""
-    }])); // ${t("code.binary")}`,
-  ];
+  const array = `new Uint8Array([${[...bytes.subarray(0, 64)].join(", ")}${
+    bytes.length > 64 ? ", /* … */" : ""
+  }])`;
+  return () => [`ws.send(${array}); // ${t("code.binary")}`];
 }
 
 /**
@@ -87,7 +86,7 @@ export function mountMorePanel({ connection, server }) {
     }
     clearFieldError("burst-count");
     connection.sendMany(randomBytes(kib * 1024), count);
-    showCode([
+    showCode(() => [
       `const payload = new Uint8Array(${kib * 1024});`,
       `for (let i = 0; i < ${count}; i++) ws.send(payload);`,
       `console.log(ws.bufferedAmount); // ${t("code.drains")}`,
@@ -127,11 +126,12 @@ export function mountMorePanel({ connection, server }) {
       });
     }
     const bytes = new Uint8Array(await file.arrayBuffer());
+    const length = bytes.length;
     sendFrom(connection, bytes, {
-      code: [
+      code: () => [
         `const file = document.querySelector("input[type=file]").files[0];`,
         `ws.send(await file.arrayBuffer()); // ${
-          t("code.binaryOf", { size: size(bytes.length) })
+          t("code.binaryOf", { size: size(length) })
         }`,
       ],
       inputId: "file",
@@ -170,7 +170,7 @@ export function mountMorePanel({ connection, server }) {
       1048576,
     );
     sendFrom(connection, randomBytes(length), {
-      code: [
+      code: () => [
         `const bytes = new Uint8Array(${length});`,
         `crypto.getRandomValues(bytes); // ${t("code.randomLimit")}`,
         `ws.send(bytes);`,

@@ -90,8 +90,9 @@ export function mountRecordingPanel({ connection, messages }) {
     }
     clearFieldError("import");
     for (const data of toReplay) connection.send(data);
-    showCode([
-      `// ${t("code.replay", { count: toReplay.length })}`,
+    const count = toReplay.length;
+    showCode(() => [
+      `// ${t("code.replay", { count })}`,
       `for (const message of recording.entries) {`,
       `  if (message.direction !== "sent") continue;`,
       `  ws.send(message.type === "text" ? message.data : Uint8Array.from(atob(message.data), (c) => c.charCodeAt(0)));`,

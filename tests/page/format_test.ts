@@ -94,6 +94,15 @@ Deno.test("previewText() cuts long text to one line", () => {
 Deno.test("literal() keeps the code panel short for a 1 MB message", () => {
   assert.equal(literal("hi"), '"hi"');
   assert.ok(literal("x".repeat(1048576)).length < 200);
+  // From the text's start and its whole length, as the code panel keeps it.
+  assert.equal(
+    literal("x".repeat(80), { length: 1048576, characters: "個字元" }),
+    `"${"x".repeat(80)}" /* …1048576 個字元 */`,
+  );
+  assert.equal(
+    literal("x".repeat(80), { characters: "characters" }),
+    literal("x".repeat(1048576).slice(0, 80)),
+  );
 });
 
 Deno.test("decodeJsonEcho() decodes format=json binary data", () => {
