@@ -20,6 +20,8 @@ async def connect(port, src, path='/echo', extra='', timeout=10):
     loop = asyncio.get_running_loop()
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setblocking(False)
+    if os.environ.get('SNDBUF'):  # SO_SNDBUFFORCE (root): a send buffer past wmem_max
+        s.setsockopt(socket.SOL_SOCKET, 32, int(os.environ['SNDBUF']))
     s.bind((src, 0))
     await asyncio.wait_for(loop.sock_connect(s, ('127.0.0.1', port)), timeout)
     r, w = await asyncio.open_connection(sock=s)
