@@ -101,14 +101,15 @@ export const RSS_GROWTH_BYTES_PER_SECOND = 400 * 2 ** 20;
 export const RSS_MARGIN_SHARE = 0.25;
 /**
  * How long the watch may go without a sample before the thread acts on RSS
- * past a line whatever the pace it grows at, in ms (past MAX_RSS_BYTES it
- * aborts, past the kill line it ends the process): longer than a turn
- * under 1 MiB fragments at load (the watch recycles at those turns), a
- * long collection, or one honest message. It acts sooner, from
- * {@link LOOK_HELD_MS}, where RSS grew more than one honest message in the
- * hold and at that pace would pass the kill line before an abort begun then
- * freed anything ({@link ABORT_TAKES_MS}; `heldLongEnough`,
- * `watchdog_rules.ts`): at 300-400 MiB/s the 128 MiB from MAX_RSS_BYTES 256
+ * past a line, in ms (past MAX_RSS_BYTES it aborts, past the kill line it
+ * ends the process): longer than a turn under 1 MiB fragments at load (the
+ * watch recycles at those turns), a long collection, or one honest
+ * message. It aborts sooner, from {@link LOOK_HELD_MS}, where RSS grew
+ * more than one honest message in the hold and at that pace would pass the
+ * kill line before an abort begun then freed anything
+ * ({@link ABORT_TAKES_MS}; `heldLongEnough`, `watchdog_rules.ts`), and
+ * such an early abort that finds nothing does not lower the kill line:
+ * at 300-400 MiB/s the 128 MiB from MAX_RSS_BYTES 256
  * MiB to its kill line lasts 320-430 ms, and an abort after a
  * 1,009 ms hold came at 379.8 MiB (peak 384.7 MiB,
  * `tests/start/overload_held_loop_test.ts`).

@@ -21,13 +21,13 @@ export interface HeldReading {
 }
 
 /**
- * Whether a held loop has lasted long enough for the thread to act on RSS
- * past a line (aborting past MAX_RSS_BYTES, or ending the process past the
- * kill line): `heldMs` (HELD_MS, `rss_watchdog.ts`), or sooner where the
- * stretch grew more than `honestGrowthBytes` (twice what one message may
- * bring) and, at the pace it grew, RSS would reach `killAtBytes` within
- * `actMs` (the time an act begun now takes to free anything; 0 for ending
- * the process, which frees at once).
+ * Whether a held loop has lasted long enough for the thread to abort
+ * connections on RSS past MAX_RSS_BYTES: `heldMs` (HELD_MS,
+ * `rss_watchdog.ts`), or sooner where the stretch grew more than
+ * `honestGrowthBytes` (twice what one message may bring) and, at the pace
+ * it grew, RSS would reach `killAtBytes` within `actMs` (the time an abort
+ * begun now takes to free anything). Ending the process, which takes every
+ * client, waits HELD_MS whatever the pace, as before.
  *
  * Why both: a long garbage collection or a machine short of cores holds
  * the loop without reading (RSS does not grow), and a held loop reads at
@@ -62,7 +62,7 @@ export function heldLongEnough(
     honestGrowthBytes: number;
     /** Where the thread ends the process now, in bytes. */
     killAtBytes: number;
-    /** How long the act takes to free memory, in ms. */
+    /** How long the abort takes to free memory, in ms. */
     actMs: number;
   },
 ): boolean {

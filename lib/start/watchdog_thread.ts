@@ -55,7 +55,8 @@
  * 4. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
- *    to abort), held as 1 needs, it writes one log line and ends the
+ *    to abort at {@link WatchdogOrders.heldMs}), with the loop held
+ *    {@link WatchdogOrders.heldMs}, it writes one log line and ends the
  *    process with SIGKILL (a supervisor brings it back).
  *
  * `ss` output is read by `ssSockets` (`socket_bytes.ts`, given to the thread
@@ -305,10 +306,7 @@ export function watchdogThread(tools: WatchdogTools): void {
       const killAt = abortable && !futile
         ? orders.killAtBytes
         : orders.capBytes;
-      if (
-        rss >= killAt &&
-        heldLongEnough(reading, { ...orders, killAtBytes: killAt, actMs: 0 })
-      ) {
+      if (rss >= killAt && heldMs >= orders.heldMs) {
         ended = true;
         try {
           write(
@@ -367,13 +365,19 @@ export function watchdogThread(tools: WatchdogTools): void {
           // Deno frees an aborted connection's fragments only once the loop
           // turns, and the next attacker's read holds it: the next round
           // comes at the next look, to take that one too.
+          // One before HELD_MS (fast growth) that found nothing is tried
+          // again at the next look and does not lower the kill line: only
+          // a hold as long as before may end the process sooner.
+          const early = heldMs < orders.heldMs;
           nextAbortAt = clock() +
-            (failed === undefined ? orders.lookEveryMs : orders.heldMs);
+            (failed === undefined || early
+              ? orders.lookEveryMs
+              : orders.heldMs);
           if (failed === undefined) return;
           lastFailure = failed;
           // Ending the process is all that is left, at capBytes.
           if (PERMANENT.test(failed)) abortable = false;
-          else futile = true;
+          else if (!early) futile = true;
         })
         : (!last || now - last.at >= orders.lookEveryMs ||
             last.beatAt !== Atomics.load(beat, 0))
