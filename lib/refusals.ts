@@ -156,11 +156,18 @@ export const REFUSALS = {
     ({ client, max }) =>
       `Too many connections from ${client}: at most ${max} at once. Close one and retry\n`,
   ),
-  /** MAX_CONNECTIONS reached. */
-  total: row<{ max: number }>(
+  /**
+   * MAX_CONNECTIONS reached: `taken` slots (connections, streams, upgrades
+   * not yet open) and `leaked` descriptors held for good by upgrades their
+   * clients reset (`ConnectionRegistry.leak`), which count against it.
+   */
+  total: row<{ max: number; taken: number; leaked: number }>(
     503,
     RETRY,
-    ({ max }) => `Server full: ${max} connections open. Retry later\n`,
+    ({ max, taken, leaked }) =>
+      leaked === 0
+        ? `Server full: ${max} connections open. Retry later\n`
+        : `Server full: ${taken} connections open and ${leaked} descriptors leaked by upgrades their clients reset, of ${max} allowed (a restart frees the leaked ones). Retry later\n`,
   ),
   /** Over MEMORY_BUDGET_BYTES or MAX_RSS_BYTES: shedding load. */
   overloaded: row(

@@ -61,6 +61,18 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
         limit: metrics.descriptorLimit ?? null,
         leakedUpgrades: metrics.upgradesLeaked,
       },
+      // What a newcomer's upgrade meets (MAX_CONNECTIONS in force, 0 = off):
+      // slots taken (connections, streams, upgrades not yet open, slow
+      // readers' held slots) and descriptors leaked for good count against
+      // it; `free` is what is left.
+      cap: {
+        max: registry.maxTotal,
+        taken: registry.total,
+        leaked: registry.leaked,
+        free: registry.maxTotal === 0
+          ? null
+          : Math.max(0, registry.maxTotal - registry.total - registry.leaked),
+      },
       rooms: rooms.state(),
       overload: {
         ...overload,

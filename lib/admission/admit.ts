@@ -117,13 +117,18 @@ export interface AdmissionServices {
 export function capacityRefusal(
   reason: "per_ip" | "total" | "overloaded" | "shutting_down",
   client: string,
-  config: Pick<Config, "maxConnectionsPerIp" | "maxConnections">,
+  services: Pick<AdmissionServices, "config" | "registry">,
 ): Refusal {
+  const { config, registry } = services;
   switch (reason) {
     case "per_ip":
       return refusal("per_ip", { client, max: config.maxConnectionsPerIp });
     case "total":
-      return refusal("total", { max: config.maxConnections });
+      return refusal("total", {
+        max: config.maxConnections,
+        taken: registry.total,
+        leaked: registry.leaked,
+      });
     default:
       return refusal(reason);
   }
@@ -198,7 +203,7 @@ function decide<Taken extends object>(
   // now would be closed within seconds, and one reset now leaks a
   // descriptor that only the ending frees.
   if (services.overload?.status === "failing" && !registry.shuttingDown) {
-    return capacityRefusal("shutting_down", client.key, config);
+    return capacityRefusal("shutting_down", client.key, services);
   }
   // Stopping wins over shedding, as the registry's own check comes first.
   // A network the budget has not shed lately is admitted while the guard
@@ -207,10 +212,10 @@ function decide<Taken extends object>(
   const network = networkKey(client.ip, config.ipv6PrefixLength);
   const shedding = memory.refusing && !memory.admitsFrom(network);
   if ((shedding || !memory.admitsNew(network)) && !registry.shuttingDown) {
-    return capacityRefusal("overloaded", client.key, config);
+    return capacityRefusal("overloaded", client.key, services);
   }
   const taken = take(client.key);
   return typeof taken === "string"
-    ? capacityRefusal(taken, client.key, config)
+    ? capacityRefusal(taken, client.key, services)
     : taken;
 }

@@ -18,6 +18,12 @@ export interface Closable {
    * that receive no messages by design (`/sse`), which are never suspects.
    */
   activity?(): Activity;
+  /**
+   * The overload watch counted this upgrade as leaked (reset by its client,
+   * never opened: `lib/start/upgrade_leaks.ts`): it is no live connection,
+   * so it finishes now and frees its slot ({@link ConnectionRegistry.leak}).
+   */
+  leaked?(): void;
 }
 
 /** One connection's activity, read only when an incident is attributed. */
@@ -116,7 +122,8 @@ export class ConnectionRegistry {
   readonly #emptyWaiters: Array<() => void> = [];
   readonly #maxPerIp: number;
   /**
-   * The cap on slots in total; 0 = off. Changed by the cap learned after
+   * The cap on slots in total, leaked descriptors ({@link leaked}) counted
+   * as taken; 0 = off. Changed by the cap learned after
    * start-up (`learned_cap.ts`): slots already held above it stay, and
    * every new one is refused until the total is below it.
    */
@@ -127,6 +134,8 @@ export class ConnectionRegistry {
   readonly #allStreams: TokenBucket | undefined;
   readonly #streamFrameBytes: number;
   #total = 0;
+  /** Descriptors held for good by leaked upgrades ({@link leak}). */
+  #leaked = 0;
   #shuttingDown = false;
   /** Told of each connection tracked and untracked ({@link observe}). */
   #observer: ((connection: Closable, open: boolean) => void) | undefined;
@@ -189,6 +198,30 @@ export class ConnectionRegistry {
     return this.#total;
   }
 
+  /**
+   * Descriptors held for good by upgrades their client reset, counted by
+   * {@link leak}: they count against `maxTotal` as taken slots do.
+   */
+  get leaked(): number {
+    return this.#leaked;
+  }
+
+  /**
+   * The overload watch counted `connection`'s upgrade as leaked: it holds no
+   * live connection, so it finishes and lets its slot go now
+   * (`Closable.leaked`), not at its open deadline (OPEN_TIMEOUT_MS, 10 s).
+   * Deno keeps its descriptor until the process ends, and the cap exists so
+   * descriptors do not run out, so it counts against `maxTotal` for good:
+   * before, the cap forgot it at the deadline and admitted connections the
+   * descriptors could not hold (84 leaked under `prlimit --nofile=256`, cap
+   * 192: accepting failed at the 132nd client, ECONNREFUSED for everyone,
+   * while the leak exit waits for 128). Call once per connection.
+   */
+  leak(connection: Closable): void {
+    this.#leaked++;
+    connection.leaked?.();
+  }
+
   /** True once `closeAll` ran: new upgrades are refused with 503. */
   get shuttingDown(): boolean {
     return this.#shuttingDown;
@@ -197,7 +230,9 @@ export class ConnectionRegistry {
   /** Which cap would refuse `ip` now, without reserving anything. */
   noSlotFor(ip: string): NoSlot | undefined {
     if (this.#shuttingDown) return "shutting_down";
-    if (this.maxTotal > 0 && this.#total >= this.maxTotal) return "total";
+    if (this.maxTotal > 0 && this.#total + this.#leaked >= this.maxTotal) {
+      return "total";
+    }
     const forIp = this.#clients.get(ip)?.slots ?? 0;
     if (this.#maxPerIp > 0 && forIp >= this.#maxPerIp) return "per_ip";
     return undefined;

@@ -182,6 +182,14 @@ class EchoConnection
     };
   }
 
+  /**
+   * Counted as leaked by the overload watch (`ConnectionRegistry.leak`):
+   * finished as never opened now, its slot freed.
+   */
+  leaked(): void {
+    this.#neverOpened();
+  }
+
   /** The socket's `open`, `message` and `close` events. */
   handleEvent(event: Event): void {
     if (event.type === "message") {
@@ -311,6 +319,9 @@ class EchoConnection
   }
 
   #onOpen(): void {
+    // Given up on (its open deadline, or counted as leaked) before it
+    // opened: its slot is gone, so it goes too.
+    if (this.#finished) return this.#socket.close();
     const { metrics } = this.#services;
     this.#opened = true;
     this.#openBy = Infinity;

@@ -308,7 +308,11 @@ export class OverloadWatch {
     const found = this.#leaks.count(
       registry.openCount - metrics.connectionsOpen,
       registry.connections(),
-      () => metrics.upgradesLeaked++,
+      (connection) => {
+        metrics.upgradesLeaked++;
+        // No live connection: its slot goes, its descriptor counts for good.
+        registry.leak(connection);
+      },
     );
     const starved = starvedByLeaks({
       leaked: metrics.upgradesLeaked,

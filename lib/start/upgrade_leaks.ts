@@ -52,15 +52,17 @@ export class UpgradeLeaks {
    *
    * @param unopened How many tracked connections have not opened (registry
    * count minus the open ones): at 0 nothing is read.
-   * @param connections Every tracked connection with its client key.
-   * @param onLeak Called once per upgrade counted (for `/healthz`).
+   * @param connections Every tracked connection with its client key (a
+   * copy: `onLeak` may untrack one).
+   * @param onLeak Called once per upgrade counted, with it (`/healthz`, and
+   * the cap: `ConnectionRegistry.leak`).
    * @returns What was counted since the last incident, once it reaches
    * {@link LEAK_TRIP}; then the count starts again.
    */
-  count(
+  count<Connection extends { activity?: () => Activity }>(
     unopened: number,
-    connections: Iterable<[{ activity?: () => Activity }, string]>,
-    onLeak: () => void,
+    connections: Iterable<[Connection, string]>,
+    onLeak: (connection: Connection) => void,
   ): Leaked | undefined {
     // Read from the first: a leaked upgrade leaves the registry at its open
     // deadline (10 s), so a slow attacker (one reset a second, every other
@@ -77,7 +79,7 @@ export class UpgradeLeaks {
       ) continue;
       this.#counted.add(connection);
       this.#leaked++;
-      onLeak();
+      onLeak(connection);
       this.#keys.add(key);
     }
     if (this.#leaked < LEAK_TRIP) return undefined;

@@ -1,7 +1,8 @@
 /**
  * The registry remembers a client's shared message allowance after its last
  * connection closes, for as long as the allowance takes to refill, and then
- * forgets it, without a timer per client.
+ * forgets it, without a timer per client; descriptors leaked by upgrades
+ * count against the total cap for good.
  */
 import assert from "node:assert/strict";
 import {
@@ -9,6 +10,8 @@ import {
   ConnectionRegistry,
   type Lease,
 } from "../../lib/admission/slots.ts";
+import { capacityRefusal } from "../../lib/admission/admit.ts";
+import { DEFAULT_CONFIG } from "../../lib/config.ts";
 
 /** Admits `key`, failing the test if a cap refuses it. */
 function admit(registry: ConnectionRegistry, key: string): Lease {
@@ -133,6 +136,62 @@ Deno.test("every client's /stream bytes together get ALL_STREAMS_SHARE times one
       }
       // One message's worth at the shared rate of 4,000 a second.
       assert.ok(rotating.at(-1)!.waitMs(990, now) >= 200);
+    },
+  );
+  registry.dispose();
+});
+
+Deno.test("an upgrade counted as leaked lets go of its slot, and its descriptor counts against MAX_CONNECTIONS for good", async (t) => {
+  const config = { ...DEFAULT_CONFIG, maxConnections: 3 };
+  const registry = new ConnectionRegistry({ maxPerIp: 0, maxTotal: 3 });
+  const open = admit(registry, "192.0.2.1");
+  open.track({ close() {} });
+  const reset = admit(registry, "198.51.100.7");
+  let finished = 0;
+  const upgrade = {
+    close() {},
+    leaked() {
+      finished++;
+      reset.release();
+    },
+  };
+  reset.track(upgrade);
+
+  await t.step("the leaked upgrade is finished and its slot let go", () => {
+    registry.leak(upgrade);
+    assert.equal(finished, 1);
+    assert.equal(registry.total, 1);
+    assert.equal(registry.openCount, 1);
+    assert.equal(registry.leaked, 1);
+  });
+
+  await t.step(
+    "its descriptor still counts: one newcomer fits, not two",
+    () => {
+      admit(registry, "203.0.113.1");
+      assert.equal(registry.noSlotFor("203.0.113.2"), "total");
+      assert.equal(registry.admit("203.0.113.2"), "total");
+    },
+  );
+
+  await t.step("the 503 says what holds the cap", () => {
+    const refused = capacityRefusal("total", "203.0.113.2", {
+      config,
+      registry,
+    });
+    assert.equal(refused.status, 503);
+    assert.equal(
+      refused.body,
+      "Server full: 2 connections open and 1 descriptors leaked by upgrades their clients reset, of 3 allowed (a restart frees the leaked ones). Retry later\n",
+    );
+  });
+
+  await t.step(
+    "a connection closing frees a slot; the leaked one never does",
+    () => {
+      open.release();
+      admit(registry, "203.0.113.2");
+      assert.equal(registry.noSlotFor("203.0.113.3"), "total");
     },
   );
   registry.dispose();

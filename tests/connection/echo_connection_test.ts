@@ -11,6 +11,7 @@ import {
 import { toEchoOptions } from "../../lib/connection/parse_options.ts";
 import { MemoryGuard } from "../../lib/admission/memory_guard.ts";
 import { fakeConnection } from "../_fake_socket.ts";
+import type { Closable } from "../../lib/admission/slots.ts";
 
 Deno.test("an echo connection sends every message back unchanged", async (t) => {
   using c = fakeConnection();
@@ -194,4 +195,17 @@ Deno.test("a socket that never opens (the client reset it mid-handshake) gives i
   assert.equal(c.records[0]?.code, 1006);
   assert.equal(c.records[0]?.reason, "the handshake never completed");
   assert.equal(c.metrics.connectionsOpen, 0, "it never counted as open");
+});
+
+Deno.test("a socket counted as leaked by the overload watch gives its slot back at once, and a late open is closed, not counted", () => {
+  using c = fakeConnection({}, { neverOpens: 60_000 });
+  const [[connection]] = c.registry.connections() as [[Closable, string]];
+  c.registry.leak(connection);
+  assert.equal(c.registry.countFor("192.0.2.1"), 0, "the slot is given back");
+  assert.equal(c.registry.leaked, 1, "the descriptor counts against the cap");
+  assert.equal(c.records[0]?.code, 1006);
+  assert.equal(c.records[0]?.reason, "the handshake never completed");
+  c.socket.open();
+  assert.equal(c.metrics.connectionsOpen, 0, "it never counted as open");
+  assert.equal(c.socket.readyState, WebSocket.CLOSING);
 });

@@ -113,6 +113,7 @@ interface Health {
     limit: number | null;
     leakedUpgrades: number;
   };
+  cap: { max: number; taken: number; leaked: number; free: number | null };
   overload: { watchdog: boolean; suspects: { refused: number } };
 }
 
@@ -149,8 +150,12 @@ Deno.test(
         },
         what: "no leaked upgrade in /healthz",
       });
-      const { descriptors, status } = seen!;
+      const { descriptors, status, cap } = seen!;
       assert.equal(descriptors.limit, LIMIT);
+      // A leaked upgrade is no connection: it lets its slot go, but its
+      // descriptor counts against the cap (192 at LIMIT) until the exit.
+      assert.equal(cap.leaked, descriptors.leakedUpgrades, JSON.stringify(cap));
+      assert.equal(cap.free, cap.max - cap.taken - cap.leaked);
       assert.ok(
         (descriptors.open ?? 0) >= descriptors.leakedUpgrades,
         JSON.stringify(descriptors),
