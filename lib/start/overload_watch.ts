@@ -123,6 +123,9 @@ export class OverloadWatch {
       config,
       {
         ...(options.port ? { port: options.port } : {}),
+        // Only a process that owns its listener can recycle it: every
+        // connection of the port is its own (not so under `deno serve`).
+        portOwned: options.recycle !== undefined,
         onAbort: (abort) => void this.#incidents.threadAborted(abort),
       },
     );
@@ -261,8 +264,11 @@ export class OverloadWatch {
       if (step === "started") {
         this.#signals.restart(WATCHDOG_THREAD_BYTES);
         // The connections it may abort on a held loop alone: this
-        // process's, as they open and close.
-        const own = new OwnPeers((update) => this.#watchdog.peers(update));
+        // process's, as they open and close (at each sample where it owns
+        // the port: a message per turn cost every upgrade).
+        const own = new OwnPeers((update) => this.#watchdog.peers(update), {
+          portOwned: this.#options.recycle !== undefined,
+        });
         this.#services.registry.observe(own.observe);
         this.#own = own;
       } else this.#signals.reset();

@@ -1,14 +1,25 @@
 /**
  * Which connections are this process's own, for the RSS watchdog thread
  * (`watchdog_thread.ts`): on a loop held past `FLOOD_HELD_MS` it aborts
- * only those, and `ss` lists every connection of the port, those of the
- * other `deno serve --parallel` workers too. The thread cannot ask the
- * main loop while it is held, so it is told as connections open and
- * close: each change is sent by the end of the turn that made it (one
- * message per turn, however many changed), before the connection's first
- * read can hold the loop. At each sample of the watch ({@link OwnPeers.sample})
- * it also tells what the app has seen of those with no complete message
- * yet (`WatchdogPeers.seen`), for the thread's sweep past MAX_RSS_BYTES.
+ * only those, and past MAX_RSS_BYTES it sweeps those of them with no
+ * complete message yet. The thread cannot ask the main loop while it is
+ * held, so it is told:
+ *
+ * - Under `deno serve --parallel` `ss` lists every worker's connections of
+ *   the port: each open and close is sent by the end of the turn that made
+ *   it (one message per turn, however many changed), before the
+ *   connection's first read can hold the loop.
+ * - Where the process alone owns its listener (`deno task start`,
+ *   {@link OwnPeersOptions.portOwned}) every connection of the port is its
+ *   own, and the thread counts one it was not told of as opened with
+ *   nothing seen: opens and closes wait for the watch's next sample. A
+ *   message per turn woke the thread's isolate at every upgrade, about a
+ *   third of the service's instructions per handshake (BENCHMARKS.md,
+ *   eighteenth round).
+ *
+ * At each sample ({@link OwnPeers.sample}) it also tells what the app has
+ * seen of those with no complete message yet (`WatchdogPeers.seen`), for
+ * the thread's sweep past MAX_RSS_BYTES.
  *
  * @module
  */
@@ -16,10 +27,25 @@ import type { Closable } from "../admission/slots.ts";
 import { peerKey } from "./socket_bytes.ts";
 import type { WatchdogPeers } from "./watchdog_orders.ts";
 
+/** Options for {@link OwnPeers}. */
+export interface OwnPeersOptions {
+  /**
+   * Whether every connection of the port is this process's (it owns its
+   * listener, `deno task start`): opens and closes are sent at the next
+   * sample, not by the end of their turn. Must match the thread's
+   * `WatchdogOrders.portOwned`.
+   *
+   * @default {false}
+   */
+  portOwned?: boolean;
+}
+
 /**
- * Collects the peers of the connections opened and closed in one turn and
- * sends them together in a microtask. A connection with no TCP peer (a
- * test's stand-in) is left out.
+ * Collects the peers of the connections opened and closed and sends them
+ * together: in a microtask at the end of their turn, or with
+ * {@link OwnPeersOptions.portOwned} at the next sample. One opened and
+ * closed before it was sent is not sent at all. A connection with no TCP
+ * peer (a test's stand-in) is left out.
  *
  * @example
  * ```ts
@@ -34,6 +60,31 @@ import type { WatchdogPeers } from "./watchdog_orders.ts";
  * await Promise.resolve();
  * assert.deepEqual(sent, [{ opened: ["127.0.0.2:5"], closed: [] }]);
  * own.observe({ close() {}, activity }, false);
+ * await Promise.resolve();
+ * assert.deepEqual(sent[1], { opened: [], closed: ["127.0.0.2:5"] });
+ * ```
+ *
+ * @example Where the process owns the port: at the next sample
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OwnPeers } from "./own_peers.ts";
+ * const sent: unknown[] = [];
+ * const own = new OwnPeers((update) => sent.push(update), { portOwned: true });
+ * const at = (port: number) => {
+ *   const peer = { transport: "tcp" as const, hostname: "127.0.0.2", port };
+ *   return { close() {}, activity: () => ({ peer, messages: 0, bytesIn: 0 }) as never };
+ * };
+ * const [kept, brief] = [at(5), at(6)];
+ * own.observe(kept, true);
+ * own.observe(brief, true);
+ * own.observe(brief, false);
+ * await Promise.resolve();
+ * assert.deepEqual(sent, []);
+ * own.sample();
+ * await Promise.resolve();
+ * assert.deepEqual(sent, [{ opened: ["127.0.0.2:5"], closed: [] }]);
+ * own.observe(kept, false);
+ * own.sample();
  * await Promise.resolve();
  * assert.deepEqual(sent[1], { opened: [], closed: ["127.0.0.2:5"] });
  * ```
@@ -64,7 +115,8 @@ import type { WatchdogPeers } from "./watchdog_orders.ts";
  * ```
  */
 export class OwnPeers {
-  #opened: string[] = [];
+  /** Opened and not yet sent: their peer. */
+  readonly #opened = new Map<Closable, string>();
   #closed: string[] = [];
   #seen: NonNullable<WatchdogPeers["seen"]> = [];
   /**
@@ -74,28 +126,44 @@ export class OwnPeers {
   readonly #waiting = new Map<Closable, { peer: string; bytes: number }>();
   #due = false;
   readonly #send: (update: WatchdogPeers) => void;
+  readonly #perTurn: boolean;
 
-  /** @param send Posts one update to the thread. */
-  constructor(send: (update: WatchdogPeers) => void) {
+  /**
+   * @param send Posts one update to the thread.
+   * @param options See {@link OwnPeersOptions}.
+   */
+  constructor(
+    send: (update: WatchdogPeers) => void,
+    options: OwnPeersOptions = {},
+  ) {
     this.#send = send;
+    this.#perTurn = options.portOwned !== true;
   }
 
   /** The registry's observer (`ConnectionRegistry.observe`). */
   observe = (connection: Closable, open: boolean): void => {
     const peer = connection.activity?.().peer;
     if (!peer) return;
-    const key = peerKey(peer.hostname, peer.port);
-    (open ? this.#opened : this.#closed).push(key);
-    if (open) this.#waiting.set(connection, { peer: key, bytes: 0 });
-    else this.#waiting.delete(connection);
-    this.#flush();
+    if (open) {
+      const key = peerKey(peer.hostname, peer.port);
+      this.#opened.set(connection, key);
+      this.#waiting.set(connection, { peer: key, bytes: 0 });
+    } else {
+      this.#waiting.delete(connection);
+      // Never sent: nothing to take back.
+      if (this.#opened.delete(connection)) return;
+      this.#closed.push(peerKey(peer.hostname, peer.port));
+    }
+    if (this.#perTurn) this.#flush();
   };
 
   /**
    * At each sample of the watch: tells what changed of the connections
    * with no complete message yet (their first complete message, or the
-   * payload the app saw), and forgets those that completed one. Reads
-   * only those: an honest client leaves them with its first message.
+   * payload the app saw), and forgets those that completed one; with
+   * {@link OwnPeersOptions.portOwned}, the opens and closes since the
+   * sample before too. Reads only those with no complete message: an
+   * honest client leaves them with its first message.
    * Measured: 0.04-0.20 ms a sample for 1,000 silent connections,
    * 0.14-1.7 ms for 10,000 (0.1-1.7% of a core at the watch's 100 ms;
    * `deno run -A bench/own_peers_cost.ts N`, one core, load 11-13).
@@ -110,7 +178,10 @@ export class OwnPeers {
       if (complete) this.#waiting.delete(connection);
       else told.bytes = activity.bytesIn;
     }
-    if (this.#seen.length > 0) this.#flush();
+    if (
+      this.#seen.length > 0 || this.#opened.size > 0 ||
+      this.#closed.length > 0
+    ) this.#flush();
   }
 
   /** Sends what changed in one message at the end of this turn. */
@@ -120,11 +191,11 @@ export class OwnPeers {
     queueMicrotask(() => {
       this.#due = false;
       const update: WatchdogPeers = {
-        opened: this.#opened,
+        opened: [...this.#opened.values()],
         closed: this.#closed,
         ...(this.#seen.length > 0 ? { seen: this.#seen } : {}),
       };
-      this.#opened = [];
+      this.#opened.clear();
       this.#closed = [];
       this.#seen = [];
       this.#send(update);

@@ -274,7 +274,8 @@ export interface RssWatchdog {
   aborts(): number;
   /**
    * Tells the thread which connections opened and closed (`peerKey`
-   * form): the ones it may abort on a held loop alone.
+   * form): the ones it may abort on a held loop alone (every one of the
+   * port with `portOwned`).
    */
   peers(update: WatchdogPeers): void;
   /** Stops the thread. */
@@ -298,6 +299,11 @@ export interface WatchdogStart {
   reserve?: DescriptorReserve;
   /** The listener's port, whose connections it may abort. */
   port?: number;
+  /**
+   * Whether the process alone owns the listener (`deno task start`):
+   * `WatchdogOrders.portOwned`. @default {false}
+   */
+  portOwned?: boolean;
   /** Called on the main loop with each abort the thread made. */
   onAbort?: (abort: ThreadAbort) => void;
 }
@@ -320,7 +326,10 @@ export interface WatchdogStart {
  */
 export function watchdogOrders(
   maxRssBytes: number,
-  start: Pick<WatchdogStart, "line" | "maxMessageBytes" | "port">,
+  start: Pick<
+    WatchdogStart,
+    "line" | "maxMessageBytes" | "port" | "portOwned"
+  >,
 ): Omit<WatchdogOrders, "beat" | "ready"> {
   // What one honest message may be: with no limit, as much as Deno takes.
   const messageBytes = start.maxMessageBytes || DENO_FRAME_LIMIT_BYTES;
@@ -341,6 +350,7 @@ export function watchdogOrders(
     ssFailed: THREAD_SS_FAILED,
     ssFailedForGood: THREAD_SS_FOR_GOOD,
     port: start.port ?? 0,
+    portOwned: start.portOwned === true,
     heldMs: HELD_MS,
     abortTakesMs: ABORT_TAKES_MS,
     honestGrowthBytes: 2 * (messageBytes + FLOOD_SLACK_BYTES),

@@ -33,7 +33,10 @@ export type ArmingStep =
   | { unavailable: string };
 
 /** Where the thread may abort connections, and who hears of it. */
-export type ArmingAborts = Pick<WatchdogStart, "port" | "onAbort">;
+export type ArmingAborts = Pick<
+  WatchdogStart,
+  "port" | "portOwned" | "onAbort"
+>;
 
 /**
  * Starts the watchdog {@link ARM_AFTER_MS} after it is made, then beats it

@@ -61,6 +61,14 @@ export interface WatchdogOrders {
   ssFailedForGood: string;
   /** The listener's port; 0 when unknown: then it never aborts. */
   port: number;
+  /**
+   * Whether the process alone owns the listener (`deno task start`): every
+   * connection of the port is its own, and the main loop tells opens and
+   * closes only at its samples (`own_peers.ts`), so one not yet told of
+   * is taken as opened with nothing seen. False under `deno serve
+   * --parallel`, where `ss` lists every worker's: only those told of.
+   */
+  portOwned: boolean;
   /** See `HELD_MS` (`rss_watchdog.ts`). */
   heldMs: number;
   /** See `ABORT_TAKES_MS` (`rss_watchdog.ts`). */
@@ -100,10 +108,12 @@ export interface WatchdogOrders {
 
 /**
  * What the main loop tells the thread after its orders, as connections
- * open and close: their peers as `peerKey` (`socket_bytes.ts`) makes them
- * (`127.0.0.2:40000`, `::1:40001`); `closed` are forgotten before
- * `opened` are added (a port closed and reused within one update). Only
- * these may be aborted on a held loop alone.
+ * open and close (by the end of their turn; with
+ * {@link WatchdogOrders.portOwned} at its next sample): their peers as
+ * `peerKey` (`socket_bytes.ts`) makes them (`127.0.0.2:40000`,
+ * `::1:40001`); `closed` are forgotten before `opened` are added (a port
+ * closed and reused within one update). Only these may be aborted on a
+ * held loop alone, but for {@link WatchdogOrders.portOwned}.
  */
 export interface WatchdogPeers {
   opened: string[];

@@ -24,9 +24,10 @@
  *    of it, the loop (held 5.8 s) turned.
  * 2. Whatever the RSS, once the loop has been held
  *    {@link WatchdogOrders.floodHeldMs}, it aborts this process's own
- *    connections (those the main loop told it of, {@link WatchdogPeers})
- *    read from by more than {@link WatchdogOrders.floodMinReadBytes}
- *    (MAX_MESSAGE_BYTES plus slack) since its first look of this held
+ *    connections (every one of the port where it owns the listener,
+ *    `WatchdogOrders.portOwned`; else those the main loop told it of,
+ *    {@link WatchdogPeers}) read from by more than
+ *    {@link WatchdogOrders.floodMinReadBytes} (MAX_MESSAGE_BYTES plus slack) since its first look of this held
  *    stretch (it looks from {@link WatchdogOrders.floodLookHeldMs}): Deno
  *    answering a flood of frames it handles itself (pongs, empty
  *    continuations) inside its read ops, which do not return while more
@@ -42,8 +43,9 @@
  *    to this process's own connections: it aborts each the process read
  *    more than {@link WatchdogOrders.holdingBytes} from beyond what the
  *    app saw, with no complete message from it yet (the main loop tells
- *    it, {@link WatchdogPeers.seen}). An endless message split over 400
- *    connections at 512 KiB/s each (stranger10 F2) reads none of them
+ *    it, {@link WatchdogPeers.seen}; with `WatchdogOrders.portOwned` one
+ *    not yet told of counts as opened with nothing seen). An endless
+ *    message split over 400 connections at 512 KiB/s each (stranger10 F2) reads none of them
  *    1 MiB between two looks, and the held loop cannot run the sweep
  *    itself: the process was killed ("no connection was read from").
  *    A client that sent a complete message is never among them; these
@@ -240,8 +242,14 @@ export function watchdogThread(tools: WatchdogTools): void {
         { before: before.read, after: after.read, held },
         {
           ...orders,
-          own: (peer) => own.has(ownKey(peer)),
-          unseen: (peer) => unseen.get(ownKey(peer)),
+          own: (peer) => orders.portOwned || own.has(ownKey(peer)),
+          unseen: (peer) => {
+            const key = ownKey(peer);
+            // Not yet told of where every connection is its own: opened
+            // since the main loop's last sample, nothing seen.
+            return unseen.get(key) ??
+              (orders.portOwned && !own.has(key) ? 0 : undefined);
+          },
         },
       );
       if (named.length === 0 && holding.length === 0) {
