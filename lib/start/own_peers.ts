@@ -115,15 +115,16 @@ export interface OwnPeersOptions {
  * ```
  */
 export class OwnPeers {
-  /** Opened and not yet sent: their peer. */
-  readonly #opened = new Map<Closable, string>();
-  #closed: string[] = [];
+  /** Opened and not yet sent. */
+  readonly #opened = new Set<Closable>();
+  /** Closed since the last update, once sent as opened. */
+  #closed: Closable[] = [];
   #seen: NonNullable<WatchdogPeers["seen"]> = [];
   /**
-   * Open connections with no complete message yet: their peer and the
-   * payload the app saw last told (messages dropped while closing).
+   * Open connections with no complete message yet: the payload the app saw
+   * last told (messages dropped while closing).
    */
-  readonly #waiting = new Map<Closable, { peer: string; bytes: number }>();
+  readonly #waiting = new Map<Closable, number>();
   #due = false;
   readonly #send: (update: WatchdogPeers) => void;
   readonly #perTurn: boolean;
@@ -140,19 +141,21 @@ export class OwnPeers {
     this.#perTurn = options.portOwned !== true;
   }
 
-  /** The registry's observer (`ConnectionRegistry.observe`). */
+  /**
+   * The registry's observer (`ConnectionRegistry.observe`). Names no peer:
+   * that waits for the update, so a connection opened and closed between
+   * two costs two set operations each way.
+   */
   observe = (connection: Closable, open: boolean): void => {
-    const peer = connection.activity?.().peer;
-    if (!peer) return;
+    if (!connection.activity) return;
     if (open) {
-      const key = peerKey(peer.hostname, peer.port);
-      this.#opened.set(connection, key);
-      this.#waiting.set(connection, { peer: key, bytes: 0 });
+      this.#opened.add(connection);
+      this.#waiting.set(connection, 0);
     } else {
       this.#waiting.delete(connection);
       // Never sent: nothing to take back.
       if (this.#opened.delete(connection)) return;
-      this.#closed.push(peerKey(peer.hostname, peer.port));
+      this.#closed.push(connection);
     }
     if (this.#perTurn) this.#flush();
   };
@@ -171,12 +174,16 @@ export class OwnPeers {
   sample(): void {
     for (const [connection, told] of this.#waiting) {
       const activity = connection.activity?.();
-      if (!activity) continue;
+      if (!activity?.peer) {
+        this.#waiting.delete(connection);
+        continue;
+      }
       const complete = activity.messages > 0;
-      if (!complete && activity.bytesIn === told.bytes) continue;
-      this.#seen.push([told.peer, activity.bytesIn, complete]);
+      if (!complete && activity.bytesIn === told) continue;
+      const { hostname, port } = activity.peer;
+      this.#seen.push([peerKey(hostname, port), activity.bytesIn, complete]);
       if (complete) this.#waiting.delete(connection);
-      else told.bytes = activity.bytesIn;
+      else this.#waiting.set(connection, activity.bytesIn);
     }
     if (
       this.#seen.length > 0 || this.#opened.size > 0 ||
@@ -191,8 +198,8 @@ export class OwnPeers {
     queueMicrotask(() => {
       this.#due = false;
       const update: WatchdogPeers = {
-        opened: [...this.#opened.values()],
-        closed: this.#closed,
+        opened: named(this.#opened),
+        closed: named(this.#closed),
         ...(this.#seen.length > 0 ? { seen: this.#seen } : {}),
       };
       this.#opened.clear();
@@ -201,4 +208,14 @@ export class OwnPeers {
       this.#send(update);
     });
   }
+}
+
+/** The peers of `connections` as the thread names them; those with none left out. */
+function named(connections: Iterable<Closable>): string[] {
+  const peers: string[] = [];
+  for (const connection of connections) {
+    const peer = connection.activity?.().peer;
+    if (peer) peers.push(peerKey(peer.hostname, peer.port));
+  }
+  return peers;
 }
