@@ -1,7 +1,9 @@
 /**
  * SIGTERM after a client dropped its TCP connection without a Close frame:
- * both entry points still exit within SHUTDOWN_GRACE_SECONDS, as
- * docs/operations.md says. Deno 2.9 leaves such a WebSocket's ping timer
+ * both entry points still exit within `stopDeadlineMs()` (the grace plus
+ * 1.5 s, 4.5 s at the default), as docs/operations.md says. The wait is that
+ * bound, not less: it is the product's promise, and a tighter one would fail
+ * on a busy machine without a fault. Deno 2.9 leaves such a WebSocket's ping timer
  * (half of PING_INTERVAL_SECONDS) holding the event loop; before
  * `lib/start/process_end.ts` `deno task serve` lived 15 s after one such drop
  * (14.2 s after SIGTERM, stranger12's F4) and `deno task start` 5 s.
@@ -16,6 +18,7 @@ import {
   waitForExit,
 } from "../_server.ts";
 import { until } from "../_client.ts";
+import { stopDeadlineMs } from "../../lib/start/process_end.ts";
 import {
   clientFrame,
   freePort,
@@ -26,6 +29,9 @@ import {
 
 /** The default, which the docs' promise is about. */
 const SHUTDOWN_GRACE_SECONDS = 3;
+
+/** 4.5 s: the old code took 5.2 s (start's fallback) and 14 s (serve). */
+const EXIT_WITHIN_MS = stopDeadlineMs(SHUTDOWN_GRACE_SECONDS);
 
 /**
  * One echo, then the TCP connection closed without a Close frame. The echo
@@ -51,7 +57,7 @@ async function closeLogged(lines: string[]): Promise<void> {
   );
 }
 
-Deno.test("deno task start exits within SHUTDOWN_GRACE_SECONDS of SIGTERM after a client dropped without a Close", async () => {
+Deno.test("deno task start exits within the grace plus 1.5 s of SIGTERM after a client dropped without a Close", async () => {
   await using service = await startService({
     PORT: "0",
     BIND_ADDRESS: "127.0.0.1",
@@ -62,12 +68,12 @@ Deno.test("deno task start exits within SHUTDOWN_GRACE_SECONDS of SIGTERM after 
   service.child.kill("SIGTERM");
   // Before: main.ts's 5 s fallback, since the ping timer held the loop.
   const status = await waitForExit(service.child, {
-    timeoutMs: SHUTDOWN_GRACE_SECONDS * 1000,
+    timeoutMs: EXIT_WITHIN_MS,
   });
   assert.equal(status.code, 0);
 });
 
-Deno.test("deno task serve exits within SHUTDOWN_GRACE_SECONDS of SIGTERM after a client dropped without a Close", async () => {
+Deno.test("deno task serve exits within the grace plus 1.5 s of SIGTERM after a client dropped without a Close", async () => {
   const port = freePort();
   const child = spawnServeTask(port, { workers: 2 });
   const stderr = new Response(child.stderr).text();
@@ -84,7 +90,7 @@ Deno.test("deno task serve exits within SHUTDOWN_GRACE_SECONDS of SIGTERM after 
     child.kill("SIGTERM");
     // Before: 15 s after the drop (PING_INTERVAL_SECONDS 30, halved).
     const status = await waitForExit(child, {
-      timeoutMs: SHUTDOWN_GRACE_SECONDS * 1000,
+      timeoutMs: EXIT_WITHIN_MS,
     });
     assert.equal(status.code, 0, await stderr);
   } finally {
