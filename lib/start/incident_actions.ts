@@ -61,6 +61,13 @@ export const PAST_MARGIN_REASON =
   "RSS past MAX_RSS_BYTES plus RSS_MARGIN_SHARE: the listener is recycled before the watchdog thread would have to end the process";
 
 /**
+ * The reason a held loop is only reported when the kernel's count could
+ * not be read and upgrades flowed (`OverloadSignals.countUpgrades`).
+ */
+export const UPGRADES_FLOWED_REASON =
+  "the kernel's count could not be read and connections were being opened: judged by timing with upgrades as work, not a flood";
+
+/**
  * Why a `deno serve` worker ends the process at an incident: an abort that
  * fell short, or what the kernel's count showed of its own connections and
  * the other workers'.
@@ -233,6 +240,14 @@ export class IncidentActions {
     if (cause === "event_loop_stall" && notAFlood(suspects)) {
       const record = this.record(cause, "reported", [], 0, suspects);
       record.reason = NOT_A_FLOOD;
+      return this.#reported(record);
+    }
+    if (
+      cause === "event_loop_stall" && !suspects.counted &&
+      this.#watch.signals.countUpgrades()
+    ) {
+      const record = this.record(cause, "reported", [], 0, suspects);
+      record.reason = UPGRADES_FLOWED_REASON;
       return this.#reported(record);
     }
     const struck = suspects.struck;

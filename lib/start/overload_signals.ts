@@ -124,7 +124,7 @@ export type SignalCause = "uncounted_memory" | "event_loop_stall";
  * ```
  */
 export class OverloadSignals {
-  readonly #limits: SignalLimits;
+  #limits: SignalLimits;
   readonly #samples: Sample[] = [];
   /** The share of a core used over the window, as of the last sample. */
   #cpuShare: number | undefined;
@@ -207,6 +207,24 @@ export class OverloadSignals {
    */
   get cpuShare(): number | undefined {
     return this.#cpuShare;
+  }
+
+  /**
+   * The kernel's count could not be read at an incident after all (`run`
+   * granted for `ss`, but not on PATH or failing): from now on upgrades
+   * count as flow, as where the count is off from the start
+   * ({@link SignalLimits.upgradesFlow}). True when they flowed over the
+   * current window: judged so, it was no stall (a reset-upgrade attack on
+   * a busy machine recycled the listener, 1013 for every client, and a
+   * recycle frees no leaked descriptor). False when they counted already.
+   */
+  countUpgrades(): boolean {
+    if (this.#limits.upgradesFlow === true) return false;
+    this.#limits = { ...this.#limits, upgradesFlow: true };
+    const first = this.#samples[0];
+    const last = this.#samples.at(-1);
+    return first !== undefined && last !== undefined && first !== last &&
+      this.#flowing(first, last);
   }
 
   /** Forgets every sample (after acting: the next incident starts afresh). */

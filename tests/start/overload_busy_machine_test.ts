@@ -16,6 +16,7 @@ import { startTestServer } from "../_server.ts";
 import { connect, until } from "../_client.ts";
 import { OverloadWatch } from "../../lib/start/overload_watch.ts";
 import { NOT_A_FLOOD } from "../../lib/start/incident_suspects.ts";
+import { UPGRADES_FLOWED_REASON } from "../../lib/start/incident_actions.ts";
 import { peerKey } from "../../lib/start/socket_bytes.ts";
 import type { SocketBytesReading } from "../../lib/start/socket_bytes.ts";
 
@@ -100,19 +101,42 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
       });
     });
     await t.step(
+      "no kernel count after all (ss granted, not on PATH) while connections are opened: reported",
+      async () => {
+        reading = { unavailable: "ss: not found" };
+        // 50 upgrades a second, as a reset-upgrade attack brings (issue
+        // #20): a recycle would close this client and free no descriptor.
+        const upgrades = setInterval(() => {
+          services.metrics.httpRequests += 5;
+        }, 100);
+        try {
+          const record = await incident(2);
+          assert.equal(record.cause, "event_loop_stall");
+          assert.equal(record.action, "reported");
+          assert.equal(record.reason, UPGRADES_FLOWED_REASON);
+          assert.equal(record.kernel, "ss: not found");
+        } finally {
+          clearInterval(upgrades);
+        }
+        assert.equal(recycles, 0);
+        socket.send("still here");
+        assert.equal(await inbox.next(), "still here");
+      },
+    );
+    await t.step(
       "64 MiB the app never saw on it: recycled, and it is struck",
       async () => {
         reading = {
           bytes: new Map([[peerKey(peer.hostname, peer.port), 64 * MiB]]),
         };
-        const record = await incident(2);
+        const record = await incident(3);
         assert.equal(record.action, "recycled");
         assert.deepEqual(record.struck, ["127.0.0.1"]);
         assert.equal(recycles, 1);
         assert.equal((await inbox.closed()).code, 1013);
         assert.deepEqual((await actions()).healthz, {
           recycled: 1,
-          reported: 1,
+          reported: 2,
           aborted: 0,
           exit: 0,
         });
@@ -122,7 +146,7 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
       "without the kernel's count the timing rule stands: recycled",
       async () => {
         reading = { unavailable: "ss: not found" };
-        const record = await incident(3);
+        const record = await incident(4);
         assert.equal(record.action, "recycled");
         assert.equal(record.kernel, "ss: not found");
         assert.equal(recycles, 2);
