@@ -325,7 +325,7 @@ export const SETTINGS = {
     unit: "connections",
     zeroIsOff: true,
     description:
-      "upgrade refused with `503`; under `deno task serve` per worker; lowered soon after start-up to fit the open-file limit (shared by the workers), in a line naming both; unchanged where the limit is unknown: see File descriptors",
+      "upgrade refused with `503`; under `deno task serve` per worker; lowered soon after start-up to fit the open-file limit (shared by the workers), in a line naming both; unchanged where the limit is unknown: see [File descriptors](docs/public-internet.md#file-descriptors)",
     breach: "WebSocket upgrades and /sse streams refused with 503",
   }),
   IDLE_TIMEOUT_SECONDS: integer("idleTimeoutSeconds", {
