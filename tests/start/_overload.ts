@@ -138,6 +138,41 @@ export function addressesStruck(record: LogRecord): string | undefined {
   return keys.length > 0 ? keys.join(",") : undefined;
 }
 
+/**
+ * The service's own account, for a failure's message: `/healthz` (2 s to
+ * answer), every incident, the closes it made (by ip, code and limit, with
+ * counts) and its warnings and errors. A test that failed only at load
+ * 25-30 said too little to find its cause (closing note of stop 36).
+ */
+export async function serviceEvidence(
+  port: number,
+  records: readonly LogRecord[],
+): Promise<string> {
+  let health: string;
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    health = await response.text();
+  } catch (error) {
+    health = `no answer (${String(error).slice(0, 100)})`;
+  }
+  const closes = new Map<string, number>();
+  for (const record of records) {
+    if (record.event !== "ws_close") continue;
+    const key = `${record.ip} ${record.code} ${record.limit ?? ""}`.trim();
+    closes.set(key, (closes.get(key) ?? 0) + 1);
+  }
+  const said = records.filter((record) =>
+    ["overload_incident", "sockets_aborted", "warning", "error"].includes(
+      String(record.event),
+    ) || String(record.event).startsWith("listener_")
+  );
+  return `/healthz ${health}; ws_close ${
+    JSON.stringify(Object.fromEntries(closes))
+  }; said ${JSON.stringify(said)}`;
+}
+
 /** The incidents logged so far with `cause`. */
 export function incidents(records: LogRecord[], cause: string): LogRecord[] {
   return records.filter((record) =>
@@ -247,10 +282,27 @@ export async function upgradeStatus(port: number): Promise<number> {
 export async function attackTwice(
   port: number,
   attack: (try_: number) => Promise<AttackResult | void>,
+  records: readonly LogRecord[] = [],
 ) {
   const reader: Bystander = startBystander(port, BYSTANDER);
   try {
-    await until(() => reader.report.echoes > 0, "the bystander's first echo");
+    // A failure names the bystander's report and the service's account:
+    // both waits timed out at load 26-28 with nothing more to go on.
+    const explained = async (error: Error) => {
+      const { refusals, closes, reconnects, echoes } = reader.report;
+      throw new Error(
+        `${error.message}; bystander ${
+          JSON.stringify({
+            echoes,
+            reconnects,
+            refusals: Object.fromEntries(refusals),
+            closes: Object.fromEntries(closes),
+          })
+        }; ${await serviceEvidence(port, records)}`,
+      );
+    };
+    await until(() => reader.report.echoes > 0, "the bystander's first echo")
+      .catch(explained);
     for (const try_ of [1, 2]) {
       await attack(try_);
       const since = performance.now();
@@ -258,7 +310,7 @@ export async function attackTwice(
         () => reader.report.lastEchoAt > since,
         `the bystander's echo within 5 s of try ${try_}`,
         { timeoutMs: 5000 },
-      );
+      ).catch(explained);
     }
     const third = await upgradeStatus(port);
     const report = await reader.stop();

@@ -36,6 +36,7 @@ for (const path of ["/echo", "/room/lobby"]) {
             path,
             prelude: ({ socket }) => socket.write(hi),
           }),
+        service.records,
       );
       const found = await recycles(service.records, 2);
       assert.equal(third, 429, JSON.stringify(found));
@@ -60,6 +61,7 @@ Deno.test({
           kind: "pong",
           messageEveryMs: 200,
         }),
+      service.records,
     );
     assert.equal(third, 429);
     assert.equal(report.refusals.get(429), undefined, "bystander refused");

@@ -35,6 +35,9 @@ import type { ThreadAbort } from "../../lib/start/watchdog_orders.ts";
  */
 const SS = `#!/bin/sh
 dir=$(dirname "$0")
+# Each call's start (ms), for a failure's message: how often and how late
+# the thread looked.
+echo "$(date +%s%3N) $*" >> "$dir/calls"
 case "$*" in
   *-K*) echo "$*" >> "$dir/killed"; echo "0 0 127.0.0.1:9 127.0.0.2:40000"; exit 0;;
 esac
@@ -89,7 +92,12 @@ while (Deno.memoryUsage().rss < maxRssBytes + 8 * MiB) {
   ballast.push(new Uint8Array(4 * MiB).fill(1));
 }
 console.log("past", Deno.memoryUsage().rss >= maxRssBytes, ballast.length);
-timer = setTimeout(() => { console.log("none"); watchdog.dispose(); }, 8000);
+const pastAt = Date.now();
+console.log("pastAt " + pastAt);
+timer = setTimeout(() => {
+  console.log("none", Date.now() - pastAt, "ms; rss past", Deno.memoryUsage().rss >= maxRssBytes);
+  watchdog.dispose();
+}, 8000);
 `;
 
 /** What {@link sweep} saw: the thread's first abort and `ss -K`'s filters. */
@@ -114,7 +122,12 @@ async function sweep(portOwned: boolean, untold: string[]): Promise<Sweep> {
       signal: AbortSignal.timeout(60_000),
     }).output();
     const stdout = new TextDecoder().decode(output.stdout);
-    const said = `${stdout} ${new TextDecoder().decode(output.stderr)}`;
+    // "past true 6 / none" at load ~25 said too little: each `ss` call's
+    // start (ms since the epoch; the child's pastAt is on the same clock).
+    const calls = await Deno.readTextFile(`${dir}/calls`).catch(() => "");
+    const said = `${stdout} ${
+      new TextDecoder().decode(output.stderr)
+    }; ss calls:\n${calls}`;
     assert.match(stdout, /^past true /m, said);
     const line = stdout.match(/^abort (.*)$/m);
     assert.ok(line, said);
