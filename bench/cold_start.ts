@@ -11,23 +11,20 @@
  * module cache. Prints the medians and their ratio to the bare echo's, with
  * the load average before and after.
  *
- * On a shared machine the wall time follows the load; the CPU ratio moves
- * least, so it is the one to compare (BENCHMARKS.md, issue #23). Servers run
- * pinned to CPU 0 and this client to CPU 1 when the machine has two cores and
- * `taskset`, as in `deno task bench`.
+ * The starts are taken side by side (`run/cold_pairs.ts`, which `deno task
+ * bench` uses too): on this VM the machine's speed swings by itself, so only
+ * the ratio of starts run together means anything, and CPU time tracks wall
+ * time within a few ms (no steal accounting, BENCHMARKS.md nineteenth
+ * round). Servers run pinned to CPU 0 and this client to CPU 1 when the
+ * machine has two cores and `taskset`, as in `deno task bench`.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { loadAverage, rssKiB, threadCpuMs } from "./run/process_stats.ts";
+import { loadAverage } from "./run/process_stats.ts";
 import { median } from "./run/figures.ts";
-import {
-  canPin,
-  killRunning,
-  start,
-  stop,
-  stopServersOnSignal,
-} from "./run/targets.ts";
+import { coldStartPairs, type Variant } from "./run/cold_pairs.ts";
+import { canPin, killRunning, stopServersOnSignal } from "./run/targets.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -42,13 +39,6 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 100) {
     `cold_start: --runs must be an integer 1-100, got ${args.values.runs}`,
   );
   Deno.exit(2);
-}
-
-/** One thing to start: the reference, the service, or the service's flags on another file. */
-interface Variant {
-  name: string;
-  target: "reference" | "service";
-  entry?: string;
 }
 
 const variants: Variant[] = [
@@ -75,47 +65,14 @@ if (pinned) {
 }
 stopServersOnSignal();
 
-/** Wall ms, CPU ms and RSS MiB of each run, by variant name. */
-const figures = new Map(
-  variants.map((
-    v,
-  ) => [v.name, {
-    wall: [] as number[],
-    cpu: [] as number[],
-    rss: [] as number[],
-  }]),
-);
-
 const loadBefore = loadAverage();
 console.error(
   `cold_start: ${runs} runs of ${variants.map((v) => v.name).join(", ")}${
     pinned ? ", pinned to CPU 0" : ""
   }; load average ${loadBefore}`,
 );
-try {
-  for (let run = 0; run <= runs; run++) {
-    for (const variant of variants) {
-      let cpu = 0;
-      let rss = 0;
-      const server = await start(variant.target, {
-        pinned,
-        ...(variant.entry === undefined ? {} : { entry: variant.entry }),
-        atFirstEcho(child) {
-          cpu = threadCpuMs(child.pid);
-          rss = rssKiB(child.pid) / 1024;
-        },
-      });
-      await stop(server, { kill: true });
-      if (run === 0) continue;
-      const row = figures.get(variant.name)!;
-      row.wall.push(server.coldStartMs);
-      row.cpu.push(cpu);
-      row.rss.push(rss);
-    }
-  }
-} finally {
-  killRunning();
-}
+const figures = await coldStartPairs(variants, { runs, pinned })
+  .finally(killRunning);
 
 const reference = figures.get("reference")!;
 const lines = [

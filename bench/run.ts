@@ -45,6 +45,7 @@ import {
   type RawSocket,
   throughput,
 } from "./load.ts";
+import { coldStartPairs } from "./run/cold_pairs.ts";
 import { compare, figures, type Samples } from "./run/figures.ts";
 import {
   cpuSeconds,
@@ -117,6 +118,7 @@ const PLAN = quick
     handshakes: 1000,
     handshakeWarmUp: 1000,
     idle: [1000],
+    coldStarts: 5,
   }
   : {
     smallMs: 10_000,
@@ -125,6 +127,7 @@ const PLAN = quick
     handshakes: 5000,
     handshakeWarmUp: 1000,
     idle: [1000, 5000, 10_000],
+    coldStarts: 15,
   };
 
 async function shell(command: string): Promise<string> {
@@ -157,12 +160,14 @@ function record(figure: string, target: Target, value: number) {
  * service from `--service-entry` when given.
  */
 function startOptions(target: Target) {
-  return {
-    pinned: canPin,
-    ...(target === "service" && serviceEntry !== undefined
-      ? { entry: serviceEntry }
-      : {}),
-  };
+  return { pinned: canPin, ...entryOf(target) };
+}
+
+/** The file run as the service when `--service-entry` is given. */
+function entryOf(target: Target): { entry?: string } {
+  return target === "service" && serviceEntry !== undefined
+    ? { entry: serviceEntry }
+    : {};
 }
 
 /**
@@ -176,17 +181,10 @@ async function startSettled(
 ): Promise<
   Server & {
     startKiB: number;
-    startCpuMs: number;
     idleCpuMsPerSecond: number;
   }
 > {
-  let startCpuMs = 0;
-  const server = await start(target, {
-    ...startOptions(target),
-    atFirstEcho(child) {
-      startCpuMs = threadCpuMs(child.pid);
-    },
-  });
+  const server = await start(target, startOptions(target));
   const startKiB = rssKiB(server.child.pid);
   const wait = (ms: number) =>
     new Promise((resolve) => setTimeout(resolve, ms));
@@ -196,7 +194,7 @@ async function startSettled(
   await wait(1000);
   const idleCpuMsPerSecond = (threadCpuMs(server.child.pid) - cpuBefore) /
     ((performance.now() - idleFrom) / 1000);
-  return Object.assign(server, { startKiB, startCpuMs, idleCpuMsPerSecond });
+  return Object.assign(server, { startKiB, idleCpuMsPerSecond });
 }
 
 /**
@@ -217,10 +215,6 @@ const IDLE_WARM_UP = 100;
  */
 async function measureIdle(target: Target) {
   const server = await startSettled(target);
-  record("coldStartMs", target, server.coldStartMs);
-  // The wall time follows the load; the CPU spent until then much less
-  // (bench/cold_start.ts reads both the same way).
-  record("coldStartCpuMs", target, server.startCpuMs);
   record("startRssMiB", target, server.startKiB / 1024);
   record("settledRssMiB", target, rssKiB(server.child.pid) / 1024);
   record("idleCpuMsPerSecond", target, server.idleCpuMsPerSecond);
@@ -378,9 +372,18 @@ if (args.values.scale) {
   await runScale({ rounds, pinned: canPin, loadBefore });
 }
 try {
-  // One unmeasured start of each, so both cold starts find a warm module cache.
+  // Cold start in starts taken side by side, not one per round: rounds are
+  // minutes apart and this VM's speed swings by itself (run/cold_pairs.ts).
+  // Its unmeasured first start of each also warms the module cache.
+  console.error(`bench: cold start, ${PLAN.coldStarts} runs side by side`);
+  const starts = await coldStartPairs(
+    TARGETS.map((target) => ({ name: target, target, ...entryOf(target) })),
+    { runs: PLAN.coldStarts, pinned: canPin },
+  );
   for (const target of TARGETS) {
-    await stop(await start(target, startOptions(target)));
+    const { wall, cpu } = starts.get(target)!;
+    for (const ms of wall) record("coldStartMs", target, ms);
+    for (const ms of cpu) record("coldStartCpuMs", target, ms);
   }
   for (let round = 1; round <= rounds; round++) {
     for (const target of TARGETS) {
