@@ -4,7 +4,12 @@
  * listening socket and rejects `server.finished` with `Deno.errors.Http`;
  * unhandled, that rejection ends the process. Connections already accepted
  * keep working. So this module handles the rejection, and listens again on
- * the same port with backoff until a descriptor is free.
+ * the same port 100 ms later, as often as it fails: a longer wait grows the
+ * crowd that meets the next listener (clients refused meanwhile all retry),
+ * which runs it out again at once (stranger14's 250 honest and 60
+ * non-reading clients under `prlimit --nofile=256`: waits doubled to 5 s
+ * and `/healthz` went unanswered for 8-16 s, `bench/attacks/refused.sh`).
+ * What it logs is bounded instead: one line per `logIntervalMs`.
  *
  * @module
  */
@@ -17,10 +22,24 @@ export interface SupervisedServeOptions {
   serve: Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem>;
   /** Where the failure and recovery records go. @default console.error */
   log?: Log;
-  /** First wait before listening again, in milliseconds. @default 100 */
+  /**
+   * Wait before listening again after accepting or listening failed for
+   * want of descriptors, in milliseconds. @default 100
+   */
   retryMinMs?: number;
-  /** Longest wait between attempts, in milliseconds. @default 5000 */
+  /**
+   * Longest wait between attempts while the port is taken (AddrInUse: it
+   * doubles from `retryMinMs`), and how long a listener must have accepted
+   * for its failure to begin a new stretch of not accepting
+   * ({@link ListenerState.downSince}), in milliseconds. @default 5000
+   */
   retryMaxMs?: number;
+  /**
+   * Least time between two `listener_accept_failed` lines, in milliseconds:
+   * a process stuck at its limit fails at every re-listen, and each line
+   * counts the failures since the last (`failures`). @default 5000
+   */
+  logIntervalMs?: number;
   /**
    * The error a listener not started here failed with (`deno serve`'s own,
    * under `--parallel`): the first listen is then a retry, after
@@ -77,6 +96,7 @@ export interface SupervisedServer {
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
+const LOG_INTERVAL_MS = 5000;
 
 /**
  * True for EMFILE (per-process limit) and ENFILE (system-wide limit), from
@@ -94,9 +114,10 @@ function describe(error: unknown): string {
 
 /**
  * Starts `Deno.serve` and keeps it accepting: when descriptors run out, logs
- * one line, listens again on the same port after 100 ms, doubling to 5 s, and
- * logs one line once it is back. A failure within 5 s of coming back doubles
- * the previous wait instead of starting again at 100 ms.
+ * one line, listens again on the same port after 100 ms (as often as it
+ * fails), and logs one line once it is back. Failures within 5 s of the
+ * last line are counted, not logged: the next line says how many
+ * (`failures`), and only a logged failure's recovery is logged.
  *
  * @param handler The request handler, shared by every server started.
  * @param options Listen options and retry timing.
@@ -121,6 +142,7 @@ export function superviseServe(
     ((record) => console.error(JSON.stringify(record)));
   const retryMinMs = options.retryMinMs ?? RETRY_MIN_MS;
   const retryMaxMs = options.retryMaxMs ?? RETRY_MAX_MS;
+  const logIntervalMs = options.logIntervalMs ?? LOG_INTERVAL_MS;
   const serveFn = options.serveFn ??
     ((serveOptions, serveHandler) => Deno.serve(serveOptions, serveHandler));
   const state: ListenerState = {
@@ -133,16 +155,30 @@ export function superviseServe(
    * back for less than `retryMaxMs` before failing again (a process at its
    * descriptor limit re-listens, accepts for milliseconds, fails) stays
    * in the stretch, so the overload watch's bound on it can end (it never
-   * did: each short re-listen began it afresh).
+   * did: each short re-listen began it afresh), unless a request reached
+   * the handler through a listener started within the stretch: then it
+   * accepted clients, and a crowd of them, not a stuck process, ran it out
+   * (stranger14's 250 + 60 clients for 50 s ended the process with exit 1
+   * after 30 s, 132 honest WebSockets with it).
    */
   let stretchSince: number | undefined;
+  /** Servers started so far; each one's number is its place in that count. */
+  let listens = 0;
+  /** The highest number of a server that has passed a request on. */
+  let served = 0;
+  /** The number of the server that was current when the stretch began. */
+  let stretchFrom = 0;
   const down = () => {
     state.accepting = false;
-    const now = performance.now();
-    const brief = now - upSince < retryMaxMs;
-    state.downSince ??= brief ? stretchSince ?? now : now;
-    stretchSince = state.downSince;
     delete state.viaOtherWorkers;
+    if (state.downSince !== undefined) return;
+    const now = performance.now();
+    const brief = now - upSince < retryMaxMs && served <= stretchFrom;
+    if (!brief || stretchSince === undefined) {
+      stretchSince = now;
+      stretchFrom = listens;
+    }
+    state.downSince = stretchSince;
   };
   const up = () => {
     state.accepting = true;
@@ -164,9 +200,20 @@ export function superviseServe(
 
   const listen = (port: number) => {
     const abort = new AbortController();
+    const number = ++listens;
+    // The first server's requests never end a stretch (unless it is a
+    // retry already, `failedWith`): no wrapper for it, nothing added per
+    // request unless accepting has failed.
+    const first = number === 1 && options.failedWith === undefined;
+    const serverHandler: Deno.ServeHandler<Deno.NetAddr> = first
+      ? handler
+      : (request, info) => {
+        if (served < number) served = number;
+        return handler(request, info);
+      };
     const server = serveFn(
       { ...options.serve, port, signal: abort.signal, onListen() {} },
-      handler,
+      serverHandler,
     );
     aborts.set(server, abort);
     servers.push(server);
@@ -183,19 +230,9 @@ export function superviseServe(
         down();
         state.acceptFailures++;
         state.lastAcceptError = describe(error);
-        // A listener that failed again soon after coming back keeps the
-        // longer wait, so a process stuck at its limit retries (and logs)
-        // at most every retryMaxMs rather than every retryMinMs.
+        delay = retryMinMs;
         const now = performance.now();
-        delay = now - upSince < retryMaxMs
-          ? Math.min(delay * 2, retryMaxMs)
-          : retryMinMs;
-        log({
-          event: "listener_accept_failed",
-          port: addr.port,
-          error: state.lastAcceptError,
-          retryMs: delay,
-        });
+        failed(now);
         retry(now, 1);
       },
     );
@@ -204,6 +241,27 @@ export function superviseServe(
 
   let delay = retryMinMs;
   let upSince = -Infinity;
+  /** When the last `listener_accept_failed` line was logged. */
+  let loggedAt = -Infinity;
+  /** Failures since that line, this one included. */
+  let unlogged = 0;
+  /** Whether the recovery under way follows a logged failure. */
+  let announce = false;
+  /** Logs the failure, or counts it while the last line is recent. */
+  const failed = (now: number) => {
+    unlogged++;
+    announce = now - loggedAt >= logIntervalMs;
+    if (!announce) return;
+    loggedAt = now;
+    log({
+      event: "listener_accept_failed",
+      port: addr.port,
+      error: state.lastAcceptError,
+      retryMs: delay,
+      failures: unlogged,
+    });
+    unlogged = 0;
+  };
   const retry = (since: number, attempt: number) => {
     timer = setTimeout(() => {
       timer = undefined;
@@ -219,7 +277,11 @@ export function superviseServe(
           return settle.reject(error);
         }
         state.lastAcceptError = describe(error);
-        delay = Math.min(delay * 2, retryMaxMs);
+        // Out of descriptors: any moment one may free, and trying costs a
+        // call. A port another listener holds may stay taken a while.
+        delay = error instanceof Deno.errors.AddrInUse
+          ? Math.min(delay * 2, retryMaxMs)
+          : retryMinMs;
         if (
           error instanceof Deno.errors.AddrInUse &&
           options.otherWorkersAccepting
@@ -235,6 +297,8 @@ export function superviseServe(
       }
       up();
       upSince = performance.now();
+      if (!announce) return;
+      announce = false;
       log({
         event: "listener_accepting",
         port: addr.port,
@@ -275,12 +339,7 @@ export function superviseServe(
     down();
     state.acceptFailures++;
     state.lastAcceptError = describe(options.failedWith);
-    log({
-      event: "listener_accept_failed",
-      port: addr.port,
-      error: state.lastAcceptError,
-      retryMs: delay,
-    });
+    failed(performance.now());
     retry(performance.now(), 1);
   }
   let stopped: Promise<void> | undefined;

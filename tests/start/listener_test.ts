@@ -15,6 +15,8 @@ class FakeServer {
   readonly addr: Deno.NetAddr;
   readonly finished: Promise<void>;
   shutdowns = 0;
+  /** What the supervisor passed as the request handler. */
+  handler: Deno.ServeHandler<Deno.NetAddr> | undefined;
   #settle!: { resolve: () => void; reject: (error: unknown) => void };
 
   constructor(port: number) {
@@ -23,18 +25,30 @@ class FakeServer {
       this.#settle = { resolve, reject };
     });
   }
-  static serve(options: Deno.ServeTcpOptions): Deno.HttpServer<Deno.NetAddr> {
+  static serve(
+    options: Deno.ServeTcpOptions,
+    handler: Deno.ServeHandler<Deno.NetAddr>,
+  ): Deno.HttpServer<Deno.NetAddr> {
     FakeServer.listenAttempts++;
     if (FakeServer.failListens > 0) {
       FakeServer.failListens--;
       throw FakeServer.failWith();
     }
     const server = new FakeServer(options.port ?? 0);
+    server.handler = handler;
     FakeServer.started.push(server);
     return server as unknown as Deno.HttpServer<Deno.NetAddr>;
   }
   fail(error: unknown) {
     this.#settle.reject(error);
+  }
+  /** Passes one request to the supervisor's handler, as Deno would. */
+  request() {
+    const addr = this.addr;
+    return this.handler!(new Request("http://127.0.0.1/healthz"), {
+      remoteAddr: addr,
+      completed: Promise.resolve(),
+    });
   }
   shutdown() {
     this.shutdowns++;
@@ -76,7 +90,7 @@ Deno.test("superviseServe() listens again on the same port after EMFILE", async 
     );
     assert.equal(
       lines[0],
-      'listener accept failed port=4321 error="Too many open files (os error 24)" retry_ms=1',
+      'listener accept failed port=4321 error="Too many open files (os error 24)" retry_ms=1 failures=1',
     );
   });
   await t.step(
@@ -91,17 +105,18 @@ Deno.test("superviseServe() listens again on the same port after EMFILE", async 
       );
     },
   );
-  await t.step("failing again soon after keeps the longer wait", async () => {
-    FakeServer.started[1]!.fail(
-      new Deno.errors.Http("Error: Too many open files (os error 24)"),
-    );
-    await until(() => lines.length === 4, "second failure and recovery");
-    assert.equal(server.state.accepting, true);
-    assert.equal(server.state.acceptFailures, 2);
-    // The last wait was 4 ms (1, 2, 4); failing within retryMaxMs doubles it.
-    assert.match(lines[2]!, /retry_ms=8$/);
-    assert.match(lines[3]!, /attempts=1$/);
-  });
+  await t.step(
+    "failing again soon after: back as soon, counted but not logged",
+    async () => {
+      FakeServer.started[1]!.fail(
+        new Deno.errors.Http("Error: Too many open files (os error 24)"),
+      );
+      await until(() => FakeServer.started.length === 3, "listening again");
+      await until(() => server.state.accepting, "accepting again");
+      assert.equal(server.state.acceptFailures, 2);
+      assert.equal(lines.length, 2);
+    },
+  );
   await t.step("shutdown stops every server, old and new", async () => {
     await server.shutdown();
     await server.shutdown();
@@ -109,6 +124,59 @@ Deno.test("superviseServe() listens again on the same port after EMFILE", async 
     assert.deepEqual(FakeServer.started.map((s) => s.shutdowns), [1, 1, 1]);
     assert.equal(server.state.accepting, false);
   });
+});
+
+Deno.test("superviseServe() listens again after retryMinMs however often accepting fails, and logs one line per logIntervalMs counting the failures between", async (t) => {
+  FakeServer.started = [];
+  FakeServer.failListens = 0;
+  const emfile = () =>
+    new Deno.errors.Http("Error: Too many open files (os error 24)");
+  const lines: string[] = [];
+  const waits: number[] = [];
+  const server = superviseServe(() => new Response("ok"), {
+    serve: { port: 0, hostname: "127.0.0.1" },
+    log: (record) => lines.push(formatText(record)),
+    retryMinMs: 20,
+    retryMaxMs: 1000,
+    logIntervalMs: 400,
+    serveFn: FakeServer.serve,
+  });
+  try {
+    await t.step("ten failures at once: each back after 20 ms", async () => {
+      for (let index = 0; index < 10; index++) {
+        const failedAt = performance.now();
+        FakeServer.started[index]!.fail(emfile());
+        await until(
+          () => FakeServer.started.length === index + 2,
+          `back after failure ${index + 1}`,
+        );
+        waits.push(performance.now() - failedAt);
+      }
+      // Before, each failure within retryMaxMs of coming back doubled the
+      // wait: 20, 40, 80 ... 1000 ms.
+      const longest = Math.max(...waits);
+      assert.ok(longest < 500, `waits ${waits.map(Math.round)} ms`);
+      assert.equal(server.state.acceptFailures, 10);
+    });
+    await t.step("two lines: the first failure and its recovery", () => {
+      assert.equal(lines.length, 2, lines.join("\n"));
+      assert.match(lines[0]!, /^listener accept failed .* failures=1$/);
+      assert.match(lines[1]!, /^listener accepting /);
+    });
+    await t.step(
+      "after logIntervalMs, the next failure's line counts the nine unlogged",
+      async () => {
+        const since = performance.now();
+        await until(() => performance.now() - since > 450, "450 ms");
+        FakeServer.started.at(-1)!.fail(emfile());
+        await until(() => lines.length === 4, "a failure and its recovery");
+        assert.match(lines[2]!, /^listener accept failed .* failures=10$/);
+        assert.match(lines[3]!, /^listener accepting /);
+      },
+    );
+  } finally {
+    await server.shutdown();
+  }
 });
 
 Deno.test("superviseServe() counts a listener back for less than retryMaxMs before failing again as never back (downSince kept)", async (t) => {
@@ -127,6 +195,8 @@ Deno.test("superviseServe() counts a listener back for less than retryMaxMs befo
     },
     retryMinMs: 1,
     retryMaxMs: 200,
+    // Every failure logged: the log call is where its stretch is read.
+    logIntervalMs: 0,
     serveFn: FakeServer.serve,
   });
   const fail = async (index: number) => {
@@ -151,6 +221,28 @@ Deno.test("superviseServe() counts a listener back for less than retryMaxMs befo
     await until(() => performance.now() - back > 250, "250 ms accepting");
     assert.ok((await fail(4)) > before);
   });
+  await t.step(
+    "a request through a listener started within the stretch: a new one",
+    async () => {
+      const stretch = await fail(5);
+      assert.equal(await fail(6), stretch);
+      // A crowd of clients ran it out, not a stuck process: it accepted.
+      await FakeServer.started[7]!.request();
+      assert.ok((await fail(7)) > stretch);
+    },
+  );
+  await t.step(
+    "a request through the listener that began the stretch: the same one",
+    async () => {
+      const back = performance.now();
+      await until(() => performance.now() - back > 250, "250 ms accepting");
+      const stretch = await fail(8);
+      assert.ok(stretch > back);
+      // Its connections were accepted before it failed.
+      await FakeServer.started[8]!.request();
+      assert.equal(await fail(9), stretch);
+    },
+  );
   await server.shutdown();
 });
 
@@ -238,7 +330,7 @@ Deno.test("superviseServe() counts a port the other workers still accept on as a
           "two more attempts",
         );
         assert.deepEqual(lines, [
-          'listener accept failed port=4321 error="Too many open files (os error 24)" retry_ms=1',
+          'listener accept failed port=4321 error="Too many open files (os error 24)" retry_ms=1 failures=1',
           "listener served by other workers port=4321 retry_ms=20",
         ]);
       },
