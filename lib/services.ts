@@ -12,6 +12,7 @@ import type { Config } from "./config.ts";
 import type { ConnectionSweep } from "./connection/sweep.ts";
 import type { HeldSockets } from "./connection/held_sockets.ts";
 import type { LoopTurns } from "./connection/loop_turns.ts";
+import type { PayloadSeen } from "./connection/traffic.ts";
 import type { IdSource } from "./ids.ts";
 import type { Log } from "./log.ts";
 import type { MemoryGuard } from "./admission/memory_guard.ts";
@@ -160,6 +161,12 @@ export interface Services {
    * backlog queued while it was is not a slow reader's (`unread_echoes.ts`).
    */
   turns: LoopTurns;
+  /**
+   * Where connections tell the payload the app saw of them, set by the
+   * overload watch once its watchdog thread runs (`own_peers.ts`): the
+   * thread's flood rule subtracts it from what the kernel read.
+   */
+  payloadSeen: PayloadSeen;
   /**
    * Aborts connections whose Close cannot reach the client, set by the
    * server once it listens (`ss -K`); none under tests of the app alone.

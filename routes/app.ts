@@ -138,6 +138,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     ),
     overload: idleOverloadState(),
     turns: { sampleDueAt: Infinity, heldSeenAt: -Infinity },
+    payloadSeen: { tell: undefined },
   };
   // Upgrades answered before routing but not with a 101, for Hono to finish.
   const decided: DecidedAnswers = new WeakMap();

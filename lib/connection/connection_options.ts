@@ -15,6 +15,7 @@ import type { Metrics } from "../metrics.ts";
 import type { Lease } from "../admission/slots.ts";
 import type { HeldSockets } from "./held_sockets.ts";
 import type { LoopTurns } from "./loop_turns.ts";
+import type { PayloadSeen } from "./traffic.ts";
 
 /** The app's shared state a connection uses: one object for all of them. */
 export interface ConnectionServices {
@@ -34,6 +35,11 @@ export interface ConnectionServices {
   held?: HeldSockets | undefined;
   /** When the event loop was held (the overload watch's); none under tests. */
   turns?: LoopTurns | undefined;
+  /**
+   * Where the payload the app saw of each connection is told, for the
+   * watchdog thread's flood rule (`traffic.ts`); none under tests.
+   */
+  payloadSeen?: PayloadSeen | undefined;
 }
 
 /** A connection a room hands other members' messages to. */

@@ -106,7 +106,10 @@ class EchoConnection
     this.#socket = socket;
     this.#services = options.services;
     this.#options = options;
-    this.#traffic = new Traffic(options.services.metrics);
+    this.#traffic = new Traffic(options.services.metrics, {
+      to: options.services.payloadSeen,
+      owner: this,
+    });
     const now = this.#openedAt;
     this.#limits = new MessageLimits(
       config,
@@ -363,7 +366,7 @@ class EchoConnection
     const now = Date.now();
     this.#unread.received(bytes, now);
     // Seen, for the overload watch's count of what the app never saw.
-    this.#traffic.bytesDiscarded += bytes;
+    this.#traffic.discarded(bytes);
     if (!this.#close?.awaitingAnswer) return;
     if (this.#limits.broken(bytes, now)) {
       this.#close.stopAwaiting();

@@ -270,6 +270,8 @@ export class OverloadWatch {
           portOwned: this.#options.recycle !== undefined,
         });
         this.#services.registry.observe(own.observe);
+        // And what the app saw of them, for its flood rule (`traffic.ts`).
+        this.#services.payloadSeen.tell = own.grew;
         this.#own = own;
       } else this.#signals.reset();
       this.#skipNext = true;

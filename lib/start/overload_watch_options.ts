@@ -24,6 +24,7 @@ export type WatchedServices = Pick<
   | "suspects"
   | "overload"
   | "turns"
+  | "payloadSeen"
   | "listener"
   | "held"
 >;

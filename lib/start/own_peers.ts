@@ -19,7 +19,14 @@
  *
  * At each sample ({@link OwnPeers.sample}) it also tells what the app has
  * seen of those with no complete message yet (`WatchdogPeers.seen`), for
- * the thread's sweep past MAX_RSS_BYTES.
+ * the thread's sweep past MAX_RSS_BYTES; and by the end of the turn, of
+ * any connection whose payload seen grew `SEEN_TELL_BYTES` (32 KiB) since
+ * it was last told ({@link OwnPeers.grew}, from `traffic.ts`), for the
+ * thread's flood rule: Deno hands pipelined messages to the app without
+ * letting the watch's timer run, so a held loop may have read an honest
+ * client many messages, all seen by the app (docs/public-internet.md,
+ * "The flood rule"). The same path in both modes: one post per turn at
+ * most, and per connection one per `SEEN_TELL_BYTES` at most.
  *
  * @module
  */
@@ -113,6 +120,25 @@ export interface OwnPeersOptions {
  * });
  * assert.equal(sent.length, 2);
  * ```
+ *
+ * @example A connection's payload seen, by the end of the turn it grew
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OwnPeers } from "./own_peers.ts";
+ * const sent: unknown[] = [];
+ * const own = new OwnPeers((update) => sent.push(update), { portOwned: true });
+ * const peer = { transport: "tcp" as const, hostname: "127.0.0.2", port: 5 };
+ * const piped = { close() {}, activity: () => ({ peer, messages: 9, bytesIn: 9 << 20 }) as never };
+ * own.observe(piped, true);
+ * own.grew(piped);
+ * await Promise.resolve();
+ * // Sent as opened too, so that its close is sent.
+ * assert.deepEqual(sent, [{
+ *   opened: ["127.0.0.2:5"],
+ *   closed: [],
+ *   seen: [["127.0.0.2:5", 9 << 20, true]],
+ * }]);
+ * ```
  */
 export class OwnPeers {
   /** Opened and not yet sent. */
@@ -125,6 +151,8 @@ export class OwnPeers {
    * last told (messages dropped while closing).
    */
   readonly #waiting = new Map<Closable, number>();
+  /** Whose payload seen grew since the last update (`grew`). */
+  readonly #grown = new Set<Closable>();
   #due = false;
   readonly #send: (update: WatchdogPeers) => void;
   readonly #perTurn: boolean;
@@ -153,11 +181,23 @@ export class OwnPeers {
       this.#waiting.set(connection, 0);
     } else {
       this.#waiting.delete(connection);
+      this.#grown.delete(connection);
       // Never sent: nothing to take back.
       if (this.#opened.delete(connection)) return;
       this.#closed.push(connection);
     }
     if (this.#perTurn) this.#flush();
+  };
+
+  /**
+   * `PayloadSeen.tell` (`traffic.ts`): `connection`'s payload seen grew
+   * `SEEN_TELL_BYTES` since it was last told. Sent by the end of this
+   * turn with what the app saw then (and, where the process owns the port,
+   * the opens not yet sent, so that its close is sent too).
+   */
+  grew = (connection: Closable): void => {
+    this.#grown.add(connection);
+    this.#flush();
   };
 
   /**
@@ -197,6 +237,15 @@ export class OwnPeers {
     this.#due = true;
     queueMicrotask(() => {
       this.#due = false;
+      for (const connection of this.#grown) {
+        const activity = connection.activity?.();
+        if (!activity?.peer) continue;
+        const { hostname, port } = activity.peer;
+        const complete = activity.messages > 0;
+        this.#seen.push([peerKey(hostname, port), activity.bytesIn, complete]);
+        if (complete) this.#waiting.delete(connection);
+      }
+      this.#grown.clear();
       const update: WatchdogPeers = {
         opened: named(this.#opened),
         closed: named(this.#closed),

@@ -189,14 +189,15 @@ export const FLOOD_HELD_MS = 2000;
 export const FLOOD_LOOK_HELD_MS = 500;
 /**
  * What one connection may be read within one held stretch beyond
- * MAX_MESSAGE_BYTES before it is aborted on a held loop alone, in bytes:
- * Deno's read-ahead and frame headers. While the loop is held no message
- * reaches the app, and Deno reads an honest client's next message only
- * once the app has taken the one before: so no honest client is read
- * more than one message (at most MAX_MESSAGE_BYTES) plus this in one
- * stretch, while a flood of frames Deno answers itself is read as fast as
- * it comes (0.25-4.6 MiB/s per connection over 128 connections from
- * `flood.py` under `deno task serve`, load average 18).
+ * MAX_MESSAGE_BYTES and the payload the app saw of it before it is
+ * aborted on a held loop alone, in bytes: Deno's read-ahead, frame headers
+ * and the payload seen but not yet told (`SEEN_TELL_BYTES`, 32 KiB,
+ * `traffic.ts`). Deno reads an honest client's next message only once the
+ * app has taken the one before: so no honest client is read more than one
+ * message (at most MAX_MESSAGE_BYTES) plus this beyond what the app saw,
+ * while a flood of frames Deno answers itself is read as fast as it comes
+ * (0.25-4.6 MiB/s per connection over 128 connections from `flood.py`
+ * under `deno task serve`, load average 18).
  */
 export const FLOOD_SLACK_BYTES = 64 * 1024;
 /**

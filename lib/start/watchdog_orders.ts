@@ -121,8 +121,11 @@ export interface WatchdogPeers {
   /**
    * Own connections whose app-seen payload changed since the update
    * before, after `opened`: `[peer, bytes the app saw, whether a complete
-   * message came]`. One opened counts none seen and none complete until
-   * told; one complete is never swept. @default none
+   * message came]`: at the main loop's samples those with no complete
+   * message yet, and by the end of the turn any whose payload seen grew
+   * 32 KiB since last told (`SEEN_TELL_BYTES`, `traffic.ts`), for the flood
+   * rule. One opened counts none seen and none complete until told; one
+   * complete is never swept. @default none
    */
   seen?: Array<[peer: string, bytes: number, complete: boolean]>;
 }
@@ -140,8 +143,9 @@ export interface ThreadAbort {
   /**
    * Bytes the process read from each (same order) since the look it was
    * compared with: the look before, or on a held loop alone the first look
-   * of the hold; for one the sweep named (3 of the module's doc), what it
-   * read beyond what the app saw.
+   * of the hold, beyond the payload the app saw meanwhile; for one the
+   * sweep named (3 of the module's doc), what it read beyond what the app
+   * saw.
    */
   readBytes: number[];
   /**

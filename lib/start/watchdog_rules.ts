@@ -78,16 +78,25 @@ export function heldLongEnough(
 export interface Named {
   /** The peer as `readPeers` (`watchdog_readings.ts`) keys it: `host port`. */
   peer: string;
-  /** Bytes read from it since the look compared with (see `ThreadAbort.readBytes`). */
+  /**
+   * Bytes read from it since the look compared with, on a held loop alone
+   * beyond the payload the app saw (see `ThreadAbort.readBytes`).
+   */
   growth: number;
 }
 
 /**
  * Which connections one abort of the thread takes, from two looks
  * (`readPeers` maps, `host port` to bytes read), most read first:
- * - on a held loop alone (`held`): this process's own (`own`), each read
- *   at least `floodMinReadBytes` (MAX_MESSAGE_BYTES plus slack) between
- *   them, named;
+ * - on a held loop alone (`held`, the flood rule): this process's own
+ *   (`own`), each read at least `floodMinReadBytes` (MAX_MESSAGE_BYTES
+ *   plus slack) between them beyond the payload the app saw of it
+ *   meanwhile (`seenGrowth`), named. Deno hands pipelined messages to the
+ *   app one after another without letting the watch's timer run
+ *   (ext/websocket/01_websocket.js ~754), so an honest client sending
+ *   1 MiB messages was read 9-16 MiB in one "held" stretch and struck
+ *   (room_fan_out_test at load 18-32); what Deno answers itself (pongs,
+ *   pings, empty frames: stranger8 F7) reaches no app and still counts;
  * - past MAX_RSS_BYTES (not `held`): each read at least
  *   `abortMinReadBytes` between them, named; and the sweep, own
  *   connections with no complete message yet (`unseen` gives what the app
@@ -107,6 +116,7 @@ export interface Named {
  *   holdingBytes: 16 * KiB,
  *   own: (peer: string) => peer !== "127.0.0.9 9",
  *   unseen: (peer: string) => peer === "127.0.0.3 3" ? 0 : undefined,
+ *   seenGrowth: () => 0,
  * };
  * const before = new Map([["127.0.0.2 2", 0], ["127.0.0.9 9", 0]]);
  * const after = new Map([
@@ -122,6 +132,12 @@ export interface Named {
  *   named: [{ peer: "127.0.0.2 2", growth: 2 * MiB }],
  *   swept: [],
  * });
+ * // The same 2 MiB were two messages the app saw: an honest pipeliner.
+ * const seenGrowth = (peer: string) => peer === "127.0.0.2 2" ? 2 * MiB : 0;
+ * assert.deepEqual(
+ *   chooseAborts({ before, after, held: true }, { ...rule, seenGrowth }),
+ *   { named: [], swept: [] },
+ * );
  * ```
  */
 export function chooseAborts(
@@ -136,13 +152,21 @@ export function chooseAborts(
     holdingBytes: number;
     own: (peer: string) => boolean;
     unseen: (peer: string) => number | undefined;
+    /**
+     * Payload the app saw of `peer` between the looks, in bytes (0 where
+     * unknown); read only when `held`.
+     */
+    seenGrowth: (peer: string) => number;
   },
 ): { named: Named[]; swept: string[] } {
   const { before, after, held } = looks;
   const least = held ? rule.floodMinReadBytes : rule.abortMinReadBytes;
   const named = [...after]
     .filter(([peer]) => !held || rule.own(peer))
-    .map(([peer, read]) => ({ peer, growth: read - (before.get(peer) ?? 0) }))
+    .map(([peer, read]) => {
+      const growth = read - (before.get(peer) ?? 0);
+      return { peer, growth: held ? growth - rule.seenGrowth(peer) : growth };
+    })
     .filter(({ growth }) => growth >= least)
     .sort((a, b) => b.growth - a.growth);
   if (held) return { named, swept: [] };

@@ -28,16 +28,21 @@
  *    `WatchdogOrders.portOwned`; else those the main loop told it of,
  *    {@link WatchdogPeers}) read from by more than
  *    {@link WatchdogOrders.floodMinReadBytes} (MAX_MESSAGE_BYTES plus slack) since its first look of this held
- *    stretch (it looks from {@link WatchdogOrders.floodLookHeldMs}): Deno
- *    answering a flood of frames it handles itself (pongs, empty
- *    continuations) inside its read ops, which do not return while more
- *    keep coming (stranger8 F7: a worker held 13.5 s, the flooders gone
- *    before it turned). While the loop is held no message reaches the app,
- *    and Deno reads an honest client's next message only once the app has
- *    taken the one before, so no honest client is read that much in one
- *    stretch. Another worker's connections (`deno serve --parallel`: `ss`
- *    lists the whole port) are never taken: that worker's thread sees to
- *    them.
+ *    stretch (it looks from {@link WatchdogOrders.floodLookHeldMs}) beyond
+ *    the payload the app saw of it meanwhile ({@link WatchdogPeers.seen},
+ *    told every 32 KiB seen, `traffic.ts`): Deno answering a flood of
+ *    frames it handles itself (pongs, empty continuations) inside its
+ *    read ops, which do not return while more keep coming (stranger8 F7:
+ *    a worker held 13.5 s, the flooders gone before it turned). "Held" is
+ *    the watch's timer not running, and Deno hands an honest client's
+ *    pipelined messages to the app one after another without it running
+ *    (ext/websocket/01_websocket.js ~754: 9-16 MiB of 1 MiB messages read
+ *    in one such stretch, fanout.md), so what the app saw is not counted;
+ *    Deno reads the next message only once the app took the one before,
+ *    so an honest client is read at most one message unseen (plus the
+ *    32 KiB not yet told). Another worker's connections (`deno serve
+ *    --parallel`: `ss` lists the whole port) are never taken: that
+ *    worker's thread sees to them.
  * 3. Past MAX_RSS_BYTES with the loop held, in the same round as 1, it
  *    applies the main loop's sweep (`abortHolding`, `incident_aborts.ts`)
  *    to this process's own connections: it aborts each the process read
@@ -115,6 +120,8 @@ export function watchdogThread(tools: WatchdogTools): void {
   const own = new Set<string>();
   // Of those, the ones with no complete message yet: the bytes the app saw.
   const unseen = new Map<string, number>();
+  // The payload the app saw of each told (`WatchdogPeers.seen`), latest.
+  const appSeen = new Map<string, number>();
   let started = false;
   globalThis.addEventListener("message", (event: Event) => {
     if (started) {
@@ -123,12 +130,14 @@ export function watchdogThread(tools: WatchdogTools): void {
       for (const peer of closed) {
         own.delete(peer);
         unseen.delete(peer);
+        appSeen.delete(peer);
       }
       for (const peer of opened) {
         own.add(peer);
         unseen.set(peer, 0);
       }
       for (const [peer, bytes, complete] of seen) {
+        appSeen.set(peer, bytes);
         if (complete) unseen.delete(peer);
         else if (own.has(peer)) unseen.set(peer, bytes);
       }
@@ -174,10 +183,13 @@ export function watchdogThread(tools: WatchdogTools): void {
     /**
      * Bytes read per peer (`host port`): bytes_received minus Recv-Q, with
      * the watch's last sample before the look (it changes when the loop
-     * turns).
+     * turns) and the payload the app saw by then, taken before `ss` reads
+     * (what the app sees meanwhile then counts as seen after this look:
+     * the honest client's benefit).
      */
     const look = async () => {
       const beatAt = Atomics.load(beat, 0);
+      const seen = new Map(appSeen);
       const listed = await ss([
         "-tinH",
         "state",
@@ -185,9 +197,14 @@ export function watchdogThread(tools: WatchdogTools): void {
         `( sport = :${orders.port} )`,
       ]);
       if (!("stdout" in listed)) return listed;
-      return { at: clock(), beatAt, read: readPeers(listed.stdout) };
+      return { at: clock(), beatAt, read: readPeers(listed.stdout), seen };
     };
-    type Look = { at: number; beatAt: bigint; read: Map<string, number> };
+    type Look = {
+      at: number;
+      beatAt: bigint;
+      read: Map<string, number>;
+      seen: Map<string, number>;
+    };
     /** A peer of {@link readPeers} as the main loop names it (`peerKey`). */
     const ownKey = (peer: string) => {
       const [host, port] = peer.split(" ");
@@ -249,6 +266,12 @@ export function watchdogThread(tools: WatchdogTools): void {
             // since the main loop's last sample, nothing seen.
             return unseen.get(key) ??
               (orders.portOwned && !own.has(key) ? 0 : undefined);
+          },
+          // Since the stretch's first look, up to now (after the look).
+          seenGrowth: (peer) => {
+            const key = ownKey(peer);
+            const now = appSeen.get(key) ?? 0;
+            return Math.max(0, now - (before.seen.get(key) ?? 0));
           },
         },
       );

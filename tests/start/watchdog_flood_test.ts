@@ -22,12 +22,24 @@ import type { ThreadAbort } from "../../lib/start/watchdog_orders.ts";
 
 const MiB = 1024 * 1024;
 
+/** The text of `path`, or `otherwise` where it is not there yet. */
+function readOr(path: string, otherwise: string): string {
+  try {
+    return Deno.readTextFileSync(path).trim() || otherwise;
+  } catch {
+    return otherwise;
+  }
+}
+
 /**
  * A stand-in `ss`: at each look a flooder of this process (127.0.0.2) and
  * one of another worker's (127.0.0.3) have been read 512 KiB more, an
  * honest client of this process (127.0.0.4) one message of
  * MAX_MESSAGE_BYTES (1 MiB) between the first look and the second, then
  * nothing (the held loop delivered it to no one, so it sent no other);
+ * an honest client of this process (127.0.0.5) pipelining 1 MiB messages
+ * the app takes without the watch's timer running, read 2 MiB more at
+ * each look (its payload seen is told as it grows: {@link flood});
  * `-K` writes its filter to `killed` and lists the flooder.
  */
 const SS = `#!/bin/sh
@@ -41,6 +53,7 @@ honest=$(( n > 1 ? 1048576 : 0 ))
 printf '0 0 127.0.0.1:9 127.0.0.2:40000\\n\\t cubic bytes_received:%s\\n' $flood
 printf '0 0 127.0.0.1:9 127.0.0.3:40001\\n\\t cubic bytes_received:%s\\n' $flood
 printf '0 0 127.0.0.1:9 127.0.0.4:40002\\n\\t cubic bytes_received:%s\\n' $honest
+printf '0 0 127.0.0.1:9 127.0.0.5:40003\\n\\t cubic bytes_received:%s\\n' $((n * 2097152))
 `;
 
 /** What {@link flood} saw: the thread's aborts and `ss -K`'s filters. */
@@ -53,8 +66,11 @@ interface Flood {
 
 /**
  * Starts the thread as the watch does, with {@link SS} on PATH, tells it
- * of 127.0.0.2 and 127.0.0.4 only, never beats it, and waits for its first
- * abort.
+ * of 127.0.0.2, 127.0.0.4 and 127.0.0.5 only, never beats it, and waits
+ * for its first abort. After each look (n) it tells the pipeliner's
+ * payload seen as `OwnPeers.grew` would: 2 MiB a look, ahead of the kernel
+ * by two looks, so that a test process slowed by load cannot make the
+ * app's count lag the kernel's.
  */
 async function flood(portOwned: boolean): Promise<Flood> {
   const dir = await Deno.makeTempDir();
@@ -77,12 +93,27 @@ async function flood(portOwned: boolean): Promise<Flood> {
   try {
     assert.ok(!("unavailable" in watchdog), JSON.stringify(watchdog));
     watchdog.peers({
-      opened: ["127.0.0.2:40000", "127.0.0.4:40002"],
+      opened: ["127.0.0.2:40000", "127.0.0.4:40002", "127.0.0.5:40003"],
       closed: [],
     });
-    await until(() => aborts.length > 0, "the thread's abort", {
-      timeoutMs: FLOOD_HELD_MS + 8000,
-    });
+    let told = 0;
+    await until(
+      () => {
+        const looks = Number(readOr(`${dir}/looks`, "0"));
+        if (looks > told) {
+          told = looks;
+          const seen = (looks + 2) * 2 * MiB;
+          watchdog.peers({
+            opened: [],
+            closed: [],
+            seen: [["127.0.0.5:40003", seen, true]],
+          });
+        }
+        return aborts.length > 0;
+      },
+      "the thread's abort",
+      { timeoutMs: FLOOD_HELD_MS + 8000 },
+    );
     const killed = await Deno.readTextFile(`${dir}/killed`);
     return { aborts, abortedAfterMs: abortedAt - startedAt, killed };
   } finally {
@@ -116,6 +147,12 @@ Deno.test("on a loop held by a flood, the watchdog thread aborts the flooder amo
       assert.doesNotMatch(killed, /127\.0\.0\.3|127\.0\.0\.4/);
     },
   );
+  await t.step(
+    "nor its own honest client pipelining messages the app saw, read 2 MiB a look",
+    () => {
+      assert.doesNotMatch(killed, /127\.0\.0\.5/);
+    },
+  );
 });
 
 Deno.test("where the process owns its listener, the watchdog thread takes every flooder of the port, told of or not", async (t) => {
@@ -129,8 +166,11 @@ Deno.test("where the process owns its listener, the watchdog thread takes every 
       "127.0.0.3",
     ]);
   });
-  await t.step("not the honest client read one message", () => {
-    assert.match(killed, /dst 127\.0\.0\.3:40001/);
-    assert.doesNotMatch(killed, /127\.0\.0\.4/);
-  });
+  await t.step(
+    "not the honest clients: one read one message, one pipelining messages the app saw",
+    () => {
+      assert.match(killed, /dst 127\.0\.0\.3:40001/);
+      assert.doesNotMatch(killed, /127\.0\.0\.4|127\.0\.0\.5/);
+    },
+  );
 });

@@ -13,7 +13,11 @@ import {
   WATCHDOG_SAMPLE_MS,
   watchdogOrders,
 } from "../../lib/start/rss_watchdog.ts";
-import { heldLongEnough } from "../../lib/start/watchdog_rules.ts";
+import {
+  chooseAborts,
+  heldLongEnough,
+} from "../../lib/start/watchdog_rules.ts";
+import { SEEN_TELL_BYTES } from "../../lib/connection/traffic.ts";
 import { readDelayMs } from "../../lib/start/watchdog_readings.ts";
 import { QUIET_SAMPLE_MS } from "../../lib/start/overload_watch_options.ts";
 
@@ -74,6 +78,67 @@ Deno.test("the watchdog thread acts on RSS past its line", async (t) => {
   await t.step("under MAX_RSS_BYTES it never aborts on memory", () => {
     assert.ok(!abortDue(held(250, 2 * HELD_MS, 400)));
   });
+});
+
+/**
+ * The flood rule's choice on a held loop alone for one own peer, `host
+ * port` "127.0.44.1 5", read `kernelBytes` by the kernel and seen
+ * `appBytes` of payload by the app since the stretch's first look.
+ */
+function floodNames(kernelBytes: number, appBytes: number): string[] {
+  const peer = "127.0.44.1 5";
+  const { named } = chooseAborts(
+    {
+      before: new Map([[peer, 0]]),
+      after: new Map([[peer, kernelBytes]]),
+      held: true,
+    },
+    {
+      ...orders,
+      own: () => true,
+      unseen: () => undefined,
+      seenGrowth: () => appBytes,
+    },
+  );
+  return named.map((name) => name.peer);
+}
+
+Deno.test("on a held loop alone, the flood rule counts what the kernel read beyond the payload the app saw", async (t) => {
+  // A 1 MiB binary frame from a client: 14 bytes of header, 1 MiB masked.
+  const frame = MiB + 14;
+  await t.step(
+    "an honest client pipelining 1 MiB messages, 9 read and 9 seen by the app in the stretch: not named",
+    () => {
+      assert.deepEqual(floodNames(9 * frame, 9 * MiB), []);
+    },
+  );
+  await t.step(
+    "the same with its tenth message read but not yet seen, and the app's last 32 KiB not yet told: not named",
+    () => {
+      const read = 10 * frame;
+      const told = 9 * MiB - SEEN_TELL_BYTES + 1;
+      assert.ok(read - told < orders.floodMinReadBytes);
+      assert.deepEqual(floodNames(read, told), []);
+    },
+  );
+  await t.step(
+    "a pong flooder whose app saw 2 bytes (stranger8 F7: 'hi', then pongs): named",
+    () => {
+      assert.deepEqual(floodNames(9 * MiB, 2), ["127.0.44.1 5"]);
+      assert.deepEqual(floodNames(orders.floodMinReadBytes + 2, 2), [
+        "127.0.44.1 5",
+      ]);
+    },
+  );
+  await t.step(
+    "a client mixing messages the app sees with more than a message of pongs: named",
+    () => {
+      assert.deepEqual(
+        floodNames(9 * frame + orders.floodMinReadBytes, 9 * MiB),
+        ["127.0.44.1 5"],
+      );
+    },
+  );
 });
 
 Deno.test("with MAX_MESSAGE_BYTES 0 (off) one honest message may be Deno's 64 MiB frame: neither a flood nor fast growth", () => {
