@@ -120,7 +120,7 @@ export async function learnCap(
   const ask = "ask" in options
     ? options.ask
     : mayAskPrlimit()
-    ? () => askPrlimit({ reserve })
+    ? () => askPrlimit({ reserve, permitted: true })
     : undefined;
   if (ask === undefined) return undefined;
   // Core timers: the global setTimeout's first call loads Node's timers

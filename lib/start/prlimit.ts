@@ -76,6 +76,12 @@ export interface AskPrlimitOptions {
    * for `ss`), so it runs when clients have taken every other one.
    */
   reserve?: DescriptorReserve | undefined;
+  /**
+   * True when the caller has found {@link mayAskPrlimit} true for the same
+   * `command` and `os`: the permission is not queried again (`learnCap`
+   * asks once, then asks `prlimit` up to every retry). @default false
+   */
+  permitted?: boolean;
 }
 
 /**
@@ -113,7 +119,9 @@ export function mayAskPrlimit(
 export async function askPrlimit(
   options: AskPrlimitOptions = {},
 ): Promise<OpenFileLimit | "unknown" | typeof OUT_OF_DESCRIPTORS> {
-  if (!mayAskPrlimit(options)) return "unknown";
+  if (options.permitted !== true && !mayAskPrlimit(options)) {
+    return "unknown";
+  }
   const command = options.command ?? "prlimit";
   const abort = new AbortController();
   const cancel = after(

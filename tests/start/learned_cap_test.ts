@@ -243,6 +243,32 @@ Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold
       services.registry.dispose();
     },
   );
+  await t.step({
+    name:
+      "asking prlimit queries Deno's run permission once, not again per ask",
+    ignore: Deno.build.os !== "linux",
+    fn: async () => {
+      const services = capped(10_000);
+      const permissions = Deno.permissions;
+      const querySync = permissions.querySync;
+      const queried: string[] = [];
+      permissions.querySync = (descriptor) => {
+        queried.push(descriptor.name);
+        return querySync.call(permissions, descriptor);
+      };
+      try {
+        await learnCap(services, { workers: 1, known: "unknown", delayMs: 0 });
+      } finally {
+        permissions.querySync = querySync;
+        services.registry.dispose();
+      }
+      assert.deepEqual(queried, ["run"]);
+      // prlimit answered: the limit was learned by the one ask.
+      const limit = readOpenFileLimit();
+      if (limit === "unknown") assert.fail("no limit in /proc/self/limits");
+      assert.equal(services.metrics.descriptorLimit, limit.soft);
+    },
+  });
   await t.step(
     "/limits asked before the cap is learned shows the lowered cap",
     async () => {
