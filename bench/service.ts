@@ -78,6 +78,14 @@ export async function serveTaskArgs(port: number): Promise<string[]> {
     .split(/\s+/);
 }
 
+/** Options for {@linkcode spawnServeTask}. */
+export interface ServeTaskOptions {
+  /** DENO_JOBS. @default {2} */
+  workers?: number;
+  /** The child's whole environment but NO_COLOR, PORT and DENO_JOBS. */
+  env?: Record<string, string>;
+}
+
 /**
  * Spawns `deno task serve` from {@linkcode ROOT} on `port`, with `workers`
  * workers (DENO_JOBS) and only `env` (and NO_COLOR) in its environment, as a
@@ -102,10 +110,7 @@ export async function serveTaskArgs(port: number): Promise<string[]> {
  */
 export function spawnServeTask(
   port: number,
-  options: {
-    /** DENO_JOBS. @default {2} */
-    workers?: number;
-    env?: Record<string, string>;
+  options: ServeTaskOptions & {
     /** Where stdout and stderr go. @default {"piped"} */
     output?: "piped" | "null";
   } = {},

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { DEFAULT_PROCESS_TIMEOUT_MS, type RunningService } from "./service.ts";
+import {
+  DEFAULT_PROCESS_TIMEOUT_MS,
+  killGroup,
+  type RunningService,
+  type ServeTaskOptions,
+  spawnServeTask,
+} from "./service.ts";
 import { type WaitOptions, withDeadline } from "./wire.ts";
 
 /** What {@link readServiceLog} keeps of a service's stdout. */
@@ -71,5 +77,57 @@ export function readServiceLog<T = Record<string, unknown>>(
         options.timeoutMs ?? DEFAULT_PROCESS_TIMEOUT_MS,
         "the end of the service's stdout",
       ),
+  };
+}
+
+/** A `deno task serve` read as it runs ({@link readServeTask}). */
+export interface ServeTaskRun extends AsyncDisposable {
+  child: Deno.ChildProcess;
+  /** stdout's complete lines so far, in order. */
+  lines: string[];
+  /** All of stderr, once the process group has ended. */
+  stderr: Promise<string>;
+  /**
+   * Kills the process group, stops reading stdout and awaits the exit;
+   * safe to call twice (disposing calls it). Resolves to stderr's text.
+   */
+  end(): Promise<string>;
+}
+
+/**
+ * Spawns `deno task serve` on `port` (`spawnServeTask`) and reads its
+ * stdout line by line and its stderr whole, so that neither pipe fills;
+ * `end()` or `await using` tears it all down.
+ *
+ * @example
+ * ```ts ignore
+ * await using task = readServeTask(8000, { workers: 2 });
+ * await until(() => task.lines.some((l) => l.startsWith("ws-echo: page")), "the page line");
+ * ```
+ */
+export function readServeTask(
+  port: number,
+  options: ServeTaskOptions = {},
+): ServeTaskRun {
+  const child = spawnServeTask(port, options);
+  const stderr = new Response(child.stderr).text();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { lines } = readServiceLog({ stdout });
+  let ending: Promise<string> | undefined;
+  const end = () =>
+    ending ??= (async () => {
+      killGroup(child);
+      await stdout.cancel();
+      await child.status;
+      return await stderr;
+    })();
+  return {
+    child,
+    lines,
+    stderr,
+    end,
+    async [Symbol.asyncDispose]() {
+      await end();
+    },
   };
 }

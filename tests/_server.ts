@@ -25,7 +25,12 @@ export {
   startTaskArgs,
   waitForExit,
 } from "../bench/service.ts";
-export { readServiceLog, type ServiceLog } from "../bench/service_log.ts";
+export {
+  readServeTask,
+  readServiceLog,
+  type ServeTaskRun,
+  type ServiceLog,
+} from "../bench/service_log.ts";
 
 /** A server started for one test; `await using` stops it. */
 export interface TestServer extends AsyncDisposable {

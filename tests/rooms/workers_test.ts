@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  killGroup,
-  readServiceLog,
-  spawnServeTask,
-  waitForExit,
-} from "../_server.ts";
+import { readServeTask, waitForExit } from "../_server.ts";
 import { connect, type Inbox, until } from "../_client.ts";
 import { ensureBundles } from "../../deploy/bundle.ts";
 import {
@@ -110,10 +105,8 @@ Deno.test("under deno task serve, room members on every worker receive each othe
   const workers = 2;
   // The task rebuilds a stale bundle and says so on stderr: build it first.
   await ensureBundles();
-  const child = spawnServeTask(port, { workers });
-  const stderr = new Response(child.stderr).text();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { lines } = readServiceLog({ stdout });
+  const task = readServeTask(port, { workers });
+  const { child, lines } = task;
   const members: Array<{ socket: WebSocket; inbox: Inbox }> = [];
   let anchors: Anchor[] = [];
   let joined = 0;
@@ -207,15 +200,14 @@ Deno.test("under deno task serve, room members on every worker receive each othe
     assert.equal(instances.size, workers, "members on every worker");
   } finally {
     for (const { raw } of anchors) raw.conn.close();
-    killGroup(child);
+    const ended = task.end();
     for (const { socket } of members) socket.close();
     await Promise.all(
       members.map(({ inbox }) => inbox.closed().catch(() => {})),
     );
-    await stdout.cancel();
-    await child.status;
+    await ended;
   }
-  const errors = (await stderr).split("\n").filter((line) =>
+  const errors = (await task.stderr).split("\n").filter((line) =>
     line && !line.startsWith("Task ")
   );
   assert.deepEqual(errors, []);

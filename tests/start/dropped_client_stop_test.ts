@@ -11,9 +11,8 @@
 import assert from "node:assert/strict";
 import {
   DEFAULT_PROCESS_TIMEOUT_MS,
-  killGroup,
+  readServeTask,
   readServiceLog,
-  spawnServeTask,
   startService,
   waitForExit,
 } from "../_server.ts";
@@ -75,28 +74,19 @@ Deno.test("deno task start exits within the grace plus 1.5 s of SIGTERM after a 
 
 Deno.test("deno task serve exits within the grace plus 1.5 s of SIGTERM after a client dropped without a Close", async () => {
   const port = freePort();
-  const child = spawnServeTask(port, { workers: 2 });
-  const stderr = new Response(child.stderr).text();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { lines } = readServiceLog({ stdout });
-  try {
-    await until(
-      () => lines.filter((line) => line.startsWith("start ")).length === 2,
-      "a start line from each of two workers",
-      { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
-    );
-    await echoThenDrop(port);
-    await closeLogged(lines);
-    child.kill("SIGTERM");
-    // Before: 15 s after the drop (PING_INTERVAL_SECONDS 30, halved).
-    const status = await waitForExit(child, {
-      timeoutMs: EXIT_WITHIN_MS,
-    });
-    assert.equal(status.code, 0, await stderr);
-  } finally {
-    killGroup(child);
-    await stdout.cancel();
-    await child.status;
-    await stderr;
-  }
+  await using task = readServeTask(port, { workers: 2 });
+  const { child, lines } = task;
+  await until(
+    () => lines.filter((line) => line.startsWith("start ")).length === 2,
+    "a start line from each of two workers",
+    { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
+  );
+  await echoThenDrop(port);
+  await closeLogged(lines);
+  child.kill("SIGTERM");
+  // Before: 15 s after the drop (PING_INTERVAL_SECONDS 30, halved).
+  const status = await waitForExit(child, {
+    timeoutMs: EXIT_WITHIN_MS,
+  });
+  assert.equal(status.code, 0, await task.stderr);
 });

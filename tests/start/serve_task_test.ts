@@ -7,7 +7,7 @@ import { serveHost } from "../../lib/start/startup.ts";
 import {
   DEFAULT_PROCESS_TIMEOUT_MS,
   killGroup,
-  readServiceLog,
+  readServeTask,
   ROOT,
   spawnServeTask,
   waitForExit,
@@ -18,68 +18,56 @@ import { freePort } from "../../bench/wire.ts";
 /**
  * `deno task serve` with two workers on `port`, once it has printed its page
  * line and both workers their start lines: `lines` keeps collecting stdout.
- * The caller ends it (`killGroup`, then cancels `stdout` and awaits the
- * child's status and `stderr`).
+ * The caller ends it (`await using`).
  */
 async function startServeTask(port: number, env: Record<string, string> = {}) {
   // The start as a shell runs it: each worker finds `ss` and `prlimit`.
   env = { PATH: Deno.env.get("PATH") ?? "", ...env };
-  const child = spawnServeTask(port, { workers: 2, env });
-  const stderr = new Response(child.stderr).text();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { lines } = readServiceLog({ stdout });
+  const task = readServeTask(port, { workers: 2, env });
   await until(
     () =>
-      lines.some((line) => line.startsWith("ws-echo: page")) &&
-      lines.filter((line) => line.startsWith("start ")).length === 2,
+      task.lines.some((line) => line.startsWith("ws-echo: page")) &&
+      task.lines.filter((line) => line.startsWith("start ")).length === 2,
     "the page line and a start line from each of two workers",
     // Two workers, each loading the service, on a busy machine.
     { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
   ).catch(async (error) => {
-    killGroup(child);
-    await stdout.cancel();
-    await child.status;
-    throw new Error(`${error.message}; stderr: ${await stderr}`);
+    throw new Error(`${error.message}; stderr: ${await task.end()}`);
   });
-  return { child, stderr, stdout, lines };
+  return task;
 }
 
 Deno.test("deno task serve runs two workers on PORT, IPv4 and IPv6, that echo, answer /healthz, and close 1001 on SIGTERM", async () => {
   const port = freePort();
-  const { child, stderr, stdout, lines } = await startServeTask(port);
-  try {
-    const page = lines.find((line) => line.startsWith("ws-echo: page"))!;
-    assert.equal(
-      page,
-      `ws-echo: page http://localhost:${port}/  echo ws://localhost:${port}/echo`,
-    );
-    for (const line of lines.filter((line) => line.startsWith("start "))) {
-      assert.match(line, / mode=serve /);
-      assert.match(line, new RegExp(` port=${port} `));
-    }
-    // BIND_ADDRESS unset: `::`, which takes IPv4 clients as well.
-    for (const host of ["127.0.0.1", "[::1]"]) {
-      const health = await fetch(`http://${host}:${port}/healthz`);
-      assert.equal(health.status, 200, host);
-      assert.equal((await health.json()).status, "ok");
-    }
-    const { socket, inbox } = await connect(`ws://127.0.0.1:${port}/echo`);
-    socket.send("parallel");
-    assert.equal(await inbox.next(), "parallel");
-    child.kill("SIGTERM");
-    const close = await inbox.closed();
-    assert.equal(close.code, 1001);
-    assert.equal((await waitForExit(child)).code, 0);
-  } finally {
-    killGroup(child);
-    await stdout.cancel();
-    await child.status;
+  await using task = await startServeTask(port);
+  const { child, lines } = task;
+  const page = lines.find((line) => line.startsWith("ws-echo: page"))!;
+  assert.equal(
+    page,
+    `ws-echo: page http://localhost:${port}/  echo ws://localhost:${port}/echo`,
+  );
+  for (const line of lines.filter((line) => line.startsWith("start "))) {
+    assert.match(line, / mode=serve /);
+    assert.match(line, new RegExp(` port=${port} `));
   }
+  // BIND_ADDRESS unset: `::`, which takes IPv4 clients as well.
+  for (const host of ["127.0.0.1", "[::1]"]) {
+    const health = await fetch(`http://${host}:${port}/healthz`);
+    assert.equal(health.status, 200, host);
+    assert.equal((await health.json()).status, "ok");
+  }
+  const { socket, inbox } = await connect(`ws://127.0.0.1:${port}/echo`);
+  socket.send("parallel");
+  assert.equal(await inbox.next(), "parallel");
+  child.kill("SIGTERM");
+  const close = await inbox.closed();
+  assert.equal(close.code, 1001);
+  assert.equal((await waitForExit(child)).code, 0);
   // Deno's `Task …` line, on a fresh checkout deploy/bundle.ts's
   // `ws-echo: bundled dist/….js` (the task builds stale bundles first), and
   // each worker's `MAX_CONNECTIONS lowered …` where the open-file limit asks
   // for it (fd_limit.ts) are the only lines expected on stderr.
-  const errors = (await stderr).split("\n").filter((line) =>
+  const errors = (await task.end()).split("\n").filter((line) =>
     line && !line.startsWith("Task ") &&
     !/^ws-echo: bundled dist\//.test(line) &&
     !/^(\[serve-worker-\d+ *\] )?ws-echo: MAX_CONNECTIONS lowered from /.test(
@@ -93,28 +81,19 @@ Deno.test("deno task serve ends on a SIGTERM that comes while its workers are st
   // Four workers, the signal as soon as the first one listens (its page
   // line): the others are still loading. Before lib/start/stop_signal.ts the
   // late workers never heard it and served on: 4 of 4 runs still up 15 s on.
-  const child = spawnServeTask(0, { workers: 4 });
-  const stderr = new Response(child.stderr).text();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { lines } = readServiceLog({ stdout });
-  try {
-    await until(
-      () => lines.some((line) => line.startsWith("ws-echo: page")),
-      "the page line of the first worker that listens",
-      { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
-    );
-    child.kill("SIGTERM");
-    // SHUTDOWN_GRACE_SECONDS is 3; the deadline is for a busy machine.
-    const status = await waitForExit(child, {
-      timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS,
-    });
-    assert.equal(status.code, 0, await stderr);
-  } finally {
-    killGroup(child);
-    await stdout.cancel();
-    await child.status;
-    await stderr;
-  }
+  await using task = readServeTask(0, { workers: 4 });
+  const { child, lines } = task;
+  await until(
+    () => lines.some((line) => line.startsWith("ws-echo: page")),
+    "the page line of the first worker that listens",
+    { timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS },
+  );
+  child.kill("SIGTERM");
+  // SHUTDOWN_GRACE_SECONDS is 3; the deadline is for a busy machine.
+  const status = await waitForExit(child, {
+    timeoutMs: 2 * DEFAULT_PROCESS_TIMEOUT_MS,
+  });
+  assert.equal(status.code, 0, await task.stderr);
 });
 
 Deno.test("deno task serve stops on a bad variable with one line naming it, like deno task start", async () => {
@@ -133,24 +112,16 @@ Deno.test("deno task serve stops on a bad variable with one line naming it, like
 });
 
 Deno.test("deno task serve with PORT=0: every worker's start line names the one port Deno picked for all", async () => {
-  const { child, stderr, stdout, lines } = await startServeTask(0, {
-    BIND_ADDRESS: "127.0.0.1",
-  });
-  try {
-    const port = /:(\d+)\//.exec(
-      lines.find((line) => line.startsWith("ws-echo: page"))!,
-    )![1];
-    assert.notEqual(port, "0");
-    const starts = lines.filter((line) => line.startsWith("start "));
-    for (const line of starts) assert.match(line, new RegExp(` port=${port} `));
-    child.kill("SIGTERM");
-    assert.equal((await waitForExit(child)).code, 0);
-  } finally {
-    killGroup(child);
-    await stdout.cancel();
-    await child.status;
-    await stderr;
-  }
+  await using task = await startServeTask(0, { BIND_ADDRESS: "127.0.0.1" });
+  const { child, lines } = task;
+  const port = /:(\d+)\//.exec(
+    lines.find((line) => line.startsWith("ws-echo: page"))!,
+  )![1];
+  assert.notEqual(port, "0");
+  const starts = lines.filter((line) => line.startsWith("start "));
+  for (const line of starts) assert.match(line, new RegExp(` port=${port} `));
+  child.kill("SIGTERM");
+  assert.equal((await waitForExit(child)).code, 0);
 });
 
 Deno.test("deno task serve refuses the TLS files with one line, since deno serve cannot listen with TLS", async () => {
