@@ -63,7 +63,7 @@ export interface InstrumentDescription {
  * Every instrument: those of the metric catalogue ({@link METRICS}) that
  * have one, then the duration histogram, which `/metrics` does not have. A
  * test checks that each one is exported, and that the table in
- * docs/operations.md lists them.
+ * docs/operations.md#health-and-metrics lists them.
  */
 export const INSTRUMENTS: readonly InstrumentDescription[] = [
   ...METRICS.flatMap(({ name, help, label, otel }) =>

@@ -92,3 +92,37 @@ Deno.test("the README reads in a terminal: no line over 150 characters but the s
   }
   assert.deepEqual(long, []);
 });
+
+Deno.test("the code's references to docs/ name a page and a heading that exist", async () => {
+  const files = ["main.ts", "serve.ts"];
+  for (const folder of ["lib", "routes"]) {
+    for await (const entry of walk(folder)) files.push(entry);
+  }
+  const missing: string[] = [];
+  for (const file of files) {
+    const text = await Deno.readTextFile(new URL(file, `file://${ROOT}/`));
+    for (
+      const [, page, anchor] of text.matchAll(
+        /docs\/([\w-]+\.md)(?:#([\w-]+))?/g,
+      )
+    ) {
+      const body = await Deno.readTextFile(
+        new URL(`docs/${page}`, `file://${ROOT}/`),
+      ).catch(() => null);
+      if (body === null) missing.push(`${file}: docs/${page}`);
+      else if (anchor && !anchors(body).has(anchor)) {
+        missing.push(`${file}: docs/${page}#${anchor}`);
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+/** The .ts files below `dir` (relative to ROOT), relative to ROOT. */
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(new URL(dir, `file://${ROOT}/`))) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* walk(path);
+    else if (entry.name.endsWith(".ts")) yield path;
+  }
+}

@@ -173,7 +173,7 @@ export function restOfAttack(
  * exchanging messages. An address struck again adds nothing to its
  * network: one attacker is refused by its own address, its neighbours
  * untouched. Fresh addresses from many networks stay unattributed
- * (docs/limits.md).
+ * (docs/limits.md#no-per-connection-count-of-reads).
  *
  * @example A second fresh address from one /24 strikes it again
  * ```ts

@@ -342,7 +342,7 @@ export const NOT_A_FLOOD =
  * not a flood, which brings bytes the app never sees (pongs, empty frames,
  * fragments: far past `UNSEEN_ALLOWANCE`). Recycling would close every
  * client with 1013 for nothing. Without the count the timing rule stands
- * (docs/limits.md).
+ * (docs/limits.md#no-per-connection-count-of-reads).
  */
 export function notAFlood(suspects: Suspects): boolean {
   return suspects.counted && Object.keys(suspects.unseen).length === 0;

@@ -46,7 +46,7 @@
  * turn to deliver its first message) is struck only when its address has
  * not been vouched for and none of its address's connections flows.
  *
- * What timing cannot tell apart (docs/public-internet.md): an
+ * What timing cannot tell apart (docs/public-internet.md#attribution): an
  * attacker whose last message came less than {@link FLOW_SLACK_MS} before
  * its attack and a client exchanging messages; a client that connects
  * during an attack and stays silent, or connected after the calm stretch

@@ -96,7 +96,7 @@ export const RSS_GROWTH_BYTES_PER_SECOND = 400 * 2 ** 20;
 /**
  * How far past MAX_RSS_BYTES RSS may go while the loop is held where the
  * thread cannot abort, as a share of it: at 400 MiB the process ends past
- * 500 MiB (docs/limits.md).
+ * 500 MiB (docs/limits.md#fragmented-messages).
  */
 export const RSS_MARGIN_SHARE = 0.25;
 /**
@@ -142,7 +142,7 @@ export const WATCHDOG_THREAD_BYTES = 16 * 1024 * 1024;
  * Where the thread may abort connections, how far past MAX_RSS_BYTES RSS
  * may still go with the loop held before it ends the process, as a share
  * of it: an abort at MAX_RSS_BYTES that did not free enough
- * (docs/limits.md).
+ * (docs/limits.md#fragmented-messages).
  */
 export const ABORT_KILL_MARGIN_SHARE = 0.5;
 /**
