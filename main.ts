@@ -12,6 +12,7 @@ import { bootService } from "./lib/start/startup.ts";
 import { startServer } from "./lib/start/server.ts";
 import { learnCapThenLogStart } from "./lib/start/learned_cap.ts";
 import { ProcessEnd, stopDeadlineMs } from "./lib/start/process_end.ts";
+import { exitWithin } from "./lib/start/exit_reaper.ts";
 import { createApp } from "./routes/app.ts";
 
 if (import.meta.main) {
@@ -37,7 +38,7 @@ if (import.meta.main) {
       reserve: true,
       exit: (code) => {
         output.flush();
-        Deno.exit(code);
+        exitWithin(code, otel);
       },
     });
     // A stop ends the ask's waits: they would hold the process (F-J).
@@ -55,7 +56,7 @@ if (import.meta.main) {
       log: output.log,
     });
     const signals = ["SIGINT", "SIGTERM"] as const;
-    const end = new ProcessEnd({ workers: 1, mayExit: !otel });
+    const end = new ProcessEnd({ workers: 1, reap: otel });
     const stop = () => {
       end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
       learning.abort();
@@ -65,7 +66,8 @@ if (import.meta.main) {
           Deno.removeSignalListener(signal, stop);
         }
         // Deno's server is held by a connection that never ends: only
-        // Deno.exit ends the process, and waiting longer changes nothing.
+        // Deno.exit ends the process, and waiting longer changes nothing
+        // (with OpenTelemetry on, the reaper armed by `begin` bounds it).
         if (!stopped) Deno.exit(0);
         // Else the process ends when its event loop is empty, or shortly
         // after by Deno.exit (`process_end.ts` says why both).

@@ -60,6 +60,7 @@ import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
 import { learnCapThenLogStart } from "./lib/start/learned_cap.ts";
 import { ProcessEnd, stopDeadlineMs } from "./lib/start/process_end.ts";
+import { exitWithin } from "./lib/start/exit_reaper.ts";
 import { createApp } from "./routes/app.ts";
 
 function boot() {
@@ -116,7 +117,7 @@ const watch = new OverloadWatch(echoApp.services, {
     : {}),
   exit: (code) => {
     output.flush();
-    Deno.exit(code);
+    exitWithin(code, otel);
   },
   drain: () => drainConnections(echoApp.services),
   watchdog: true,
@@ -212,7 +213,7 @@ globalThis.addEventListener("unhandledrejection", (event) => {
   });
 });
 
-const end = new ProcessEnd({ workers, mayExit: !otel });
+const end = new ProcessEnd({ workers, reap: otel });
 function stop(): void {
   end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
   learning.abort();
@@ -224,7 +225,8 @@ function stop(): void {
     await relistened?.shutdown();
     telemetry.dispose();
     output.flush();
-    // Clients that never answered the close would hold Deno's drain open.
+    // Clients that never answered the close would hold Deno's drain open
+    // (with OpenTelemetry on, the reaper armed by `begin` bounds the exit).
     if (!emptied) Deno.exit(0);
     // Else the process ends once every worker has stopped (`process_end.ts`).
     end.stopped();

@@ -21,16 +21,17 @@
  * says so (one still loading) is covered by the deadline each worker arms at
  * the signal.
  *
- * With OpenTelemetry on (OTEL_DENO=true, and always on Deno Deploy) it never
- * calls `Deno.exit`: then the process ends when its loop empties, which a
- * dropped client's ping timer delays by up to half of PING_INTERVAL_SECONDS
- * (4 s on Deploy, whose default is 8 s). With `exit` after 0.5 s and
- * OTEL_DENO=true, `deno task start` hung 1 of 4 times and `deno task serve`
- * 3 of 3 (killed 30 s on), where the old code ended in 5.3 s and 14.2 s.
+ * With OpenTelemetry on (OTEL_DENO=true, and always on Deno Deploy)
+ * `Deno.exit` can deadlock (`exit_reaper.ts`: `deno task serve` hung 3 of 3
+ * runs, killed 30 s on): there a thread armed at the signal sends SIGKILL at
+ * the same deadline, so the process still ends within it (exit status 137
+ * where Deno's exit hung, 0 where it did not).
  *
  * @module
  */
 import { SERVER_STOP_MS } from "./server.ts";
+import { armReaper } from "./exit_reaper.ts";
+import * as z from "zod/mini";
 
 /**
  * How long a stopped process waits for its event loop to empty before
@@ -62,6 +63,18 @@ export function stopDeadlineMs(shutdownGraceSeconds: number): number {
 /** The `BroadcastChannel` on which serve workers say their stop is done. */
 export const STOPPED_CHANNEL = "ws-echo-stopped";
 
+/**
+ * What a worker posts on {@link STOPPED_CHANNEL}: its own random id. Built
+ * at the first message (zod's schemas cost start-up time; most processes
+ * never stop under serve).
+ */
+function stoppedMessage() {
+  return builtStoppedMessage ??= z.object({ stopped: z.string() });
+}
+let builtStoppedMessage:
+  | ReturnType<typeof z.object<{ stopped: z.ZodMiniString }>>
+  | undefined;
+
 /** Options for {@link ProcessEnd}. */
 export interface ProcessEndOptions {
   /** Workers of the process (`deno serve --parallel`); 1 for `deno run`. */
@@ -71,11 +84,12 @@ export interface ProcessEndOptions {
   /** The wait for the loop to empty, in ms. @default EXIT_WAIT_MS */
   waitMs?: number;
   /**
-   * Whether it may end the process by `exit`: false with OpenTelemetry on
-   * (`BootedService.otel`), where `Deno.exit` can deadlock flushing
-   * metrics. Then nothing is armed. @default true
+   * Whether {@link ProcessEnd.begin} also arms a thread that ends the
+   * process with SIGKILL at the deadline (`armReaper`): true with
+   * OpenTelemetry on (`BootedService.otel`), where `Deno.exit` can
+   * deadlock. @default false
    */
-  mayExit?: boolean;
+  reap?: boolean;
 }
 
 /**
@@ -102,7 +116,7 @@ export class ProcessEnd {
   readonly #workers: number;
   readonly #exit: (code: number) => void;
   readonly #waitMs: number;
-  readonly #mayExit: boolean;
+  readonly #reap: boolean;
   readonly #self = crypto.randomUUID();
   readonly #stopped = new Set<string>();
   #channel: BroadcastChannel | undefined;
@@ -114,7 +128,7 @@ export class ProcessEnd {
     this.#workers = options.workers;
     this.#exit = options.exit ?? ((code) => Deno.exit(code));
     this.#waitMs = options.waitMs ?? EXIT_WAIT_MS;
-    this.#mayExit = options.mayExit ?? true;
+    this.#reap = options.reap ?? false;
   }
 
   /**
@@ -126,13 +140,13 @@ export class ProcessEnd {
     if (this.#begun) return;
     this.#begun = true;
     this.#arm(deadlineMs);
+    if (this.#reap && Number.isFinite(deadlineMs)) armReaper(deadlineMs);
     if (this.#workers > 1 && this.#channel === undefined) {
       this.#channel = new BroadcastChannel(STOPPED_CHANNEL);
-      this.#channel.onmessage = (
-        event: MessageEvent<{ stopped?: unknown }>,
-      ) => {
-        const from = event.data?.stopped;
-        if (typeof from === "string") this.#count(from);
+      this.#channel.onmessage = (event: MessageEvent<unknown>) => {
+        // Another worker's word: anything but `{ stopped: id }` is ignored.
+        const said = stoppedMessage().safeParse(event.data);
+        if (said.success) this.#count(said.data.stopped);
       };
     }
   }
@@ -158,7 +172,7 @@ export class ProcessEnd {
 
   /** An exit `ms` from now that does not hold the loop. */
   #arm(ms: number): void {
-    if (!this.#mayExit || !Number.isFinite(ms)) return;
+    if (!Number.isFinite(ms)) return;
     // Node's timers, not core_timer.ts's: those hold the loop until they fire.
     const timer = setTimeout(() => {
       if (this.#exited) return;
