@@ -34,10 +34,13 @@ import type { ThreadAbort } from "../../lib/start/watchdog_orders.ts";
  * `-K` writes its filter to `killed` and lists 127.0.0.2.
  */
 const SS = `#!/bin/sh
-dir=$(dirname "$0")
-# Each call's start (ms), for a failure's message: how often and how late
-# the thread looked.
-echo "$(date +%s%3N) $*" >> "$dir/calls"
+# No fork: the thread gives \`ss\` THREAD_SS_TIMEOUT_MS (1 s), and at load
+# ~44 fifty runs of this with two command substitutions took 14-121 s, fifty
+# without 3.3-27 s, the real \`ss\` 6 s; one timed out made the thread
+# give up for the stretch, which here never ends ("past true 6 / none").
+dir=\${0%/*}
+# Each call, for a failure's message: how often the thread looked.
+echo "$*" >> "$dir/calls"
 case "$*" in
   *-K*) echo "$*" >> "$dir/killed"; echo "0 0 127.0.0.1:9 127.0.0.2:40000"; exit 0;;
 esac
@@ -122,8 +125,8 @@ async function sweep(portOwned: boolean, untold: string[]): Promise<Sweep> {
       signal: AbortSignal.timeout(60_000),
     }).output();
     const stdout = new TextDecoder().decode(output.stdout);
-    // "past true 6 / none" at load ~25 said too little: each `ss` call's
-    // start (ms since the epoch; the child's pastAt is on the same clock).
+    // "past true 6 / none" at load ~25 said too little: each `ss` call
+    // that ran (one the thread timed out may not have got this far).
     const calls = await Deno.readTextFile(`${dir}/calls`).catch(() => "");
     const said = `${stdout} ${
       new TextDecoder().decode(output.stderr)
