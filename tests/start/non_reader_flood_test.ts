@@ -14,6 +14,7 @@ import {
   abortedSockets,
   BYSTANDER,
   CAN_ABORT,
+  FIRST_ECHO_MS,
   type LogRecord,
   MAX_RSS,
   MiB,
@@ -91,7 +92,7 @@ Deno.test(
     const sockets: net.Socket[] = [];
     try {
       await until(() => bystander.report.echoes > 0, "the bystander's echo", {
-        timeoutMs: 10_000,
+        timeoutMs: FIRST_ECHO_MS,
       });
       for (let address = 1; address <= ADDRESSES; address++) {
         for (let i = 0; i < PER_ADDRESS; i++) {
