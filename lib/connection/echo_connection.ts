@@ -127,6 +127,7 @@ class EchoConnection
       peer: options.peer,
       turns: options.services.turns,
       lease: options.lease,
+      onSlow: () => this.#breached("slow_reader"),
     });
     this.#push = options.stream &&
       new StreamPush(this, {

@@ -34,7 +34,7 @@ import {
   SentFrames,
 } from "./backlog.ts";
 import { HELD_ABORT_AFTER_MS, type HeldSockets } from "./held_sockets.ts";
-import { loopHeld, type LoopTurns } from "./loop_turns.ts";
+import { LOOP_HELD_GRACE_MS, loopHeld, type LoopTurns } from "./loop_turns.ts";
 
 /**
  * Messages a client shed for memory may still send before its connection is
@@ -77,6 +77,12 @@ export interface UnreadEchoesOptions {
    * until the first message or the release. @default none
    */
   lease?: object | undefined;
+  /**
+   * A check with no send found a slow reader ({@link UnreadEchoes.check}
+   * run by the re-check after a hold): the connection closes it.
+   * @default none: no re-check
+   */
+  onSlow?: (() => void) | undefined;
 }
 
 /** One connection's unread echoes; `owner` is what the guard charges. */
@@ -105,6 +111,8 @@ export class UnreadEchoes {
   #sinceShed = -1;
   /** When it was shed for memory (ms since epoch). */
   #shedAt = 0;
+  /** The re-check armed after a judgement put off by a hold ({@link #recheck}). */
+  #recheckTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     socket: WebSocket,
@@ -180,7 +188,44 @@ export class UnreadEchoes {
     if (backlog <= this.#options.maxBufferedBytes) return false;
     if (backlog < this.#checkedBacklog) return false;
     const turns = this.#options.turns;
-    return turns === undefined || !loopHeld(turns, performance.now());
+    if (turns === undefined || !loopHeld(turns, performance.now())) {
+      return true;
+    }
+    this.#recheck();
+    return false;
+  }
+
+  /**
+   * A judgement put off by a hold is made again {@link LOOP_HELD_GRACE_MS}
+   * later, and again each grace while the backlog stays over
+   * MAX_BUFFERED_BYTES: checks come with sends, and a client that never
+   * reads and sent all it will during the hold was never judged (32
+   * clients each sending 8 MiB at load 40-47: 5 kept their echoes until
+   * Deno's ping timeout closed them 1001, non_reader_flood_test). Its
+   * backlog may shrink as the kernel's buffers take what the turns after
+   * the hold write; one that stops shrinking over the limit is the
+   * client's, as at a send's check.
+   */
+  #recheck(): void {
+    const onSlow = this.#options.onSlow;
+    if (onSlow === undefined || this.#recheckTimer !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#recheckTimer = undefined;
+      if (this.#released || this.#atClose !== undefined) return;
+      if (this.check()) return onSlow();
+      if (this.#checkedBacklog > this.#options.maxBufferedBytes) {
+        this.#recheck();
+      }
+    }, LOOP_HELD_GRACE_MS);
+    // Never what keeps the process alive.
+    Deno.unrefTimer(timer);
+    this.#recheckTimer = timer;
+  }
+
+  /** Stops {@link #recheck}: the connection is closing or gone. */
+  #stopRecheck(): void {
+    clearTimeout(this.#recheckTimer);
+    this.#recheckTimer = undefined;
   }
 
   /**
@@ -238,6 +283,7 @@ export class UnreadEchoes {
    * @param now Milliseconds since epoch.
    */
   closing(breach: LimitReason | undefined, now: number = Date.now()): void {
+    this.#stopRecheck();
     this.#atClose ??= this.bytes();
     // A client failed for a limit while echoes wait ahead of the Close
     // will not read up to it: its connection is aborted. So is one shed
@@ -291,11 +337,13 @@ export class UnreadEchoes {
    * write fails): then until `HeldSockets` finds it gone.
    */
   finished(): void {
+    this.#stopRecheck();
     if (!this.#inKernelHold) this.release();
   }
 
   /** Deno let go of the socket: nothing is held, the guard forgets it. */
   release(): void {
+    this.#stopRecheck();
     this.#released = true;
     this.#settle();
     this.#options.memory.charge(this.#owner, 0);

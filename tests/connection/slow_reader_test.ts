@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { fakeConnection } from "../_fake_socket.ts";
 import { startTestServer } from "../_server.ts";
 import { until } from "../_client.ts";
+import { withDeadline } from "../../bench/wire.ts";
 import { OverloadWatch } from "../../lib/start/overload_watch.ts";
 import {
   LOOP_HELD_GRACE_MS,
@@ -126,6 +127,45 @@ Deno.test("a client that never reads and whose backlog passed the limit during a
     32,
     "the echo that would grow it is not sent",
   );
+});
+
+Deno.test("a client that never reads, whose backlog passed the limit during a hold and that sends nothing more, is closed 1008 once the grace after the hold is over", async (t) => {
+  const turns = justHeld();
+  using c = fakeConnection(LIMITS, { turns });
+  pileUp(c, 32);
+  assert.equal(c.socket.closedWith, undefined, "not judged during the hold");
+  // The loop turns promptly from now on; the client sends nothing more.
+  Object.assign(turns, prompt(), { heldSeenAt: performance.now() });
+  await t.step(
+    "the kernel takes part of the backlog at the first re-check, then it stops shrinking: closed 1008 slow reader",
+    async () => {
+      c.socket.bufferedAmount -= 256 * 1024;
+      // Two re-checks a grace apart; a loaded machine runs timers late.
+      const { code, reason } = await withDeadline(
+        c.closed(),
+        2 * LOOP_HELD_GRACE_MS + 10_000,
+        "the slow-reader close",
+      );
+      assert.equal(code, 1008);
+      assert.match(reason, /^slow reader/);
+      assert.equal(c.socket.sent.length, 32, "no echo sent meanwhile");
+    },
+  );
+});
+
+Deno.test("a client that reads its backlog down after a hold is not closed by the re-check", async () => {
+  const turns = justHeld();
+  using c = fakeConnection(LIMITS, { turns });
+  pileUp(c, 32);
+  Object.assign(turns, prompt(), { heldSeenAt: performance.now() });
+  // It reads all but 64 KiB before the re-check, which reads the backlog.
+  let reads = 0;
+  Object.defineProperty(c.socket, "bufferedAmount", {
+    get: () => (reads++, MESSAGE_BYTES),
+  });
+  await until(() => reads > 0, "the re-check", WAIT);
+  assert.equal(c.socket.closedWith, undefined);
+  assert.equal(c.metrics.breaches.size, 0);
 });
 
 Deno.test("the overload watch tells the rule when the event loop is held: at once while its sample is overdue, and for LOOP_HELD_GRACE_MS after the late sample", async (t) => {
