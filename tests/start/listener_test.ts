@@ -43,9 +43,9 @@ class FakeServer {
     this.#settle.reject(error);
   }
   /** Passes one request to the supervisor's handler, as Deno would. */
-  request() {
+  request(path = "/healthz") {
     const addr = this.addr;
-    return this.handler!(new Request("http://127.0.0.1/healthz"), {
+    return this.handler!(new Request(`http://127.0.0.1${path}`), {
       remoteAddr: addr,
       completed: Promise.resolve(),
     });
@@ -244,6 +244,68 @@ Deno.test("superviseServe() counts a listener back for less than retryMaxMs befo
     },
   );
   await server.shutdown();
+});
+
+/** A 101 as `Deno.upgradeWebSocket` makes (the constructor refuses 101). */
+function switchingProtocols(): Response {
+  return Object.defineProperty(
+    Object.create(Response.prototype),
+    "status",
+    { value: 101 },
+  ) as Response;
+}
+
+Deno.test("superviseServe() shuts down a failed listener that holds no WebSocket once its failure is retryMaxMs old; the first and one that passed on a 101 stay", async (t) => {
+  FakeServer.started = [];
+  FakeServer.failListens = 0;
+  const emfile = () =>
+    new Deno.errors.Http("Error: Too many open files (os error 24)");
+  const server = superviseServe(
+    (request) =>
+      new URL(request.url).pathname === "/echo"
+        ? switchingProtocols()
+        : new Response("Server full", { status: 503 }),
+    {
+      serve: { port: 0, hostname: "127.0.0.1" },
+      log: () => {},
+      retryMinMs: 1,
+      retryMaxMs: 50,
+      serveFn: FakeServer.serve,
+    },
+  );
+  const started = FakeServer.started;
+  const fail = async (index: number) => {
+    started[index]!.fail(emfile());
+    await until(() => started.length > index + 1, `back after ${index}`);
+  };
+  try {
+    await t.step(
+      "a WebSocket through the second, a 503 through the third",
+      async () => {
+        await fail(0);
+        await started[1]!.request("/echo");
+        await fail(1);
+        await started[2]!.request();
+        await fail(2);
+        assert.deepEqual(started.map((s) => s.shutdowns), [0, 0, 0, 0]);
+      },
+    );
+    await t.step(
+      "the next failure, 60 ms on: the third is shut down",
+      async () => {
+        const since = performance.now();
+        await until(() => performance.now() - since > 60, "60 ms");
+        await fail(3);
+        assert.deepEqual(started.map((s) => s.shutdowns), [0, 0, 1, 0, 0]);
+      },
+    );
+    await t.step("shutdown: the rest, once each", async () => {
+      await server.shutdown();
+      assert.deepEqual(started.map((s) => s.shutdowns), [1, 1, 1, 1, 1]);
+    });
+  } finally {
+    await server.shutdown();
+  }
 });
 
 Deno.test("superviseServe() shutdown cancels a pending retry", async () => {
