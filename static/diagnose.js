@@ -23,6 +23,8 @@ const TIMEOUT_MS = 3000;
  * @property {string} httpUrl the URL that was fetched
  * @property {number} [perIp] MAX_CONNECTIONS_PER_IP, when known
  * @property {number} [port] the port a browser refuses (unsafe-port)
+ * @property {string} [retryAfter] the Retry-After header of an asked-for
+ *   refusal, in seconds as sent
  */
 
 /** The http(s) twin of a ws(s) URL. */
@@ -92,9 +94,8 @@ export async function diagnose(wsUrl) {
     return {
       kind: "asked",
       status,
-      body: answer.retryAfter
-        ? `${body} (Retry-After: ${answer.retryAfter} s)`
-        : body,
+      body,
+      ...(answer.retryAfter ? { retryAfter: answer.retryAfter } : {}),
       httpUrl,
     };
   }

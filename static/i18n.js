@@ -256,7 +256,9 @@ export const MESSAGES = {
     "failure.bad-request":
       "Bad request ({status}): the server refused this URL. It said: {body}",
     "failure.asked":
-      "Refused as you asked ({status}): `status={status}` is in the URL. It said: {body}",
+      "Refused as you asked ({status}): `status={status}` is in the URL, so the server refused on purpose. Take it out to connect.",
+    "failure.askedRetry":
+      "Refused as you asked ({status}): `status={status}` is in the URL, so the server refused on purpose, with Retry-After: {retryAfter} s. Take it out to connect.",
     "failure.origin":
       "Origin refused ({status}): this server does not accept pages from {origin}. It said: {body}",
     "failure.too-many":
@@ -280,6 +282,7 @@ export const MESSAGES = {
     "failure.badOptionToo": "And `{option}={value}`: {why}.",
     "failure.serverWords":
       "What the server said (English), with every option it takes",
+    "failure.serverSaid": "What the server said (English)",
     "badOption.range": "it takes a whole number {min}-{max}",
     "badOption.closeCode": "it takes a close code a server may send: {codes}",
     "badOption.bytes": "it takes at most {max} bytes of UTF-8",
@@ -406,10 +409,10 @@ export const MESSAGES = {
       "這裡還沒有訊息。按下「連線」，再按「傳送」：你傳送的每則訊息（↑）和它的回傳（↓）都會出現在這裡，在開啟與關閉之間。",
     clearLog: "清除",
     "stream.count": "顯示 {shown} 則，共 {total} 則（只保留最新的 1,000 則）",
-    "stream.legend": "↑ 已傳送、↓ 已接收 · 大小 · 本地時間（{zone}）",
+    "stream.legend": "↑ 已傳送、↓ 已接收 · 大小 · 本機時間（{zone}）",
     "stream.legendGap": " · 距上一則的時間",
     "stream.legendPhone":
-      "↑ 已傳送、↓ 已接收 · 大小 · 距上一則的時間（第一則：本地時間，{zone}）",
+      "↑ 已傳送、↓ 已接收 · 大小 · 距上一則的時間（第一則：本機時間，{zone}）",
     "stream.new": "↓ {count} 則新訊息",
     "stream.expand": "展開",
     "stream.collapse": "收合",
@@ -564,7 +567,9 @@ export const MESSAGES = {
     "failure.bad-request":
       "錯誤的請求（{status}）：伺服器拒絕了這個網址。它說：{body}",
     "failure.asked":
-      "依你的要求拒絕（{status}）：網址中有 `status={status}`。它說：{body}",
+      "依你的要求拒絕（{status}）：網址中有 `status={status}`，伺服器是刻意拒絕的。拿掉它就能連線。",
+    "failure.askedRetry":
+      "依你的要求拒絕（{status}）：網址中有 `status={status}`，伺服器是刻意拒絕的，並附上 Retry-After：{retryAfter} 秒。拿掉它就能連線。",
     "failure.origin":
       "來源遭拒（{status}）：這台伺服器不接受來自 {origin} 的頁面。它說：{body}",
     "failure.too-many":
@@ -585,6 +590,7 @@ export const MESSAGES = {
       "錯誤的請求（{status}）：伺服器拒絕了網址中的 `{option}={value}`：{why}。",
     "failure.badOptionToo": "還有 `{option}={value}`：{why}。",
     "failure.serverWords": "伺服器的原話（英文）與它接受的全部選項",
+    "failure.serverSaid": "伺服器的原話（英文）",
     "badOption.range": "它只接受 {min}-{max} 的整數",
     "badOption.closeCode": "它只接受伺服器可以傳送的關閉代碼：{codes}",
     "badOption.bytes": "它最多 {max} 位元組（UTF-8）",
@@ -641,7 +647,7 @@ export const MESSAGES = {
     docTitle: "ws-echo：WebSocket 实时演示",
     title: "WebSocket 实时演示",
     intro:
-      "连接到回声服务器，发送消息，实时观察 readyState、bufferedAmount 和每个事件。服务器会把你发送的内容原样发回。",
+      "连接到回显服务器，发送消息，实时观察 readyState、bufferedAmount 和每个事件。服务器会把你发送的内容原样发回。",
     language: "语言",
     connection: "连接",
     options: "选项",
@@ -649,9 +655,9 @@ export const MESSAGES = {
     protocol: "子协议",
     connect: "连接",
     delay: "服务器延迟（毫秒）",
-    formatJson: "以 JSON 回传",
+    formatJson: "以 JSON 回显",
     optionsExplained:
-      "这些选项会写进网址：`?delay=` 让服务器把每次回传推迟指定的毫秒数，`?format=json` 把每次回传包装成 {seq, type, bytes, receivedAt, data}。子协议以逗号分隔。重新连接后生效。根网址也会回传：连到 `/` 的 WebSocket 与 `/echo` 相同。",
+      "这些选项会写进网址：`?delay=` 让服务器把每次回显推迟指定的毫秒数，`?format=json` 把每次回显包装成 {seq, type, bytes, receivedAt, data}。子协议以逗号分隔。重新连接后生效。根网址也会回显：连到 `/` 的 WebSocket 与 `/echo` 相同。",
     closeCode: "代码",
     closeReason: "原因",
     closeButton: "关闭",
@@ -707,7 +713,7 @@ export const MESSAGES = {
 
     events: "消息",
     streamEmpty:
-      "这里还没有消息。按下“连接”，再按“发送”：你发送的每条消息（↑）和它的回传（↓）都会出现在这里，在打开与关闭之间。",
+      "这里还没有消息。按下“连接”，再按“发送”：你发送的每条消息（↑）和它的回显（↓）都会出现在这里，在打开与关闭之间。",
     clearLog: "清除",
     "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
     "stream.legend": "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}）",
@@ -730,7 +736,7 @@ export const MESSAGES = {
     "kind.note": "说明",
     text: "文本：{preview}",
     binary: "二进制：{hex}",
-    jsonEcho: "JSON 回传 #{seq}，{type}：{preview}",
+    jsonEcho: "JSON 回显 #{seq}，{type}：{preview}",
     openDetail: "protocol={protocol}",
     closeDetail: "code={code} reason={reason} wasClean={clean}",
     closeWhy: "{close}（{why}）",
@@ -772,15 +778,15 @@ export const MESSAGES = {
     burstHint:
       "一批消息会一次发出。客户端未读取的数据超过 {buffered} 时（读取太慢），或一次发出超过 {burst} 时（字节速率），服务器会以 1008 关闭连接。",
     sendGoodbye: "发送“Goodbye”",
-    goodbyeExplained: "服务器回传“Goodbye”后，以代码 1000 关闭连接。",
+    goodbyeExplained: "服务器回显“Goodbye”后，以代码 1000 关闭连接。",
     charts: "图表",
     "chart.rtt": "每条消息的往返时间（毫秒）",
     "chart.flow": "bufferedAmount（字节）和每秒收到的消息数，随时间（秒）变化",
     "chart.keyBuffered": "bufferedAmount",
     "chart.keyRate": "消息/秒",
-    "chart.rttEmpty": "还没有回传。",
+    "chart.rttEmpty": "还没有回显。",
     "chart.rttSummary":
-      "{count} 次回传：最近 {last} 毫秒，中位数 {median} 毫秒，最高 {max} 毫秒。",
+      "{count} 次回显：最近 {last} 毫秒，中位数 {median} 毫秒，最高 {max} 毫秒。",
     "chart.flowEmpty": "尚未连接。",
     "chart.flowConnecting": "连接中：连接打开后才开始采样。",
     "chart.flowNeverOpened": "上一次连接从未打开，因此没有采样。",
@@ -818,7 +824,7 @@ export const MESSAGES = {
       "异常关闭：没有收到关闭帧，因为连接断开或从未打开（此时页面会在上方说明原因）。只由浏览器报告，不会被发送。",
     "close.1008":
       "违反策略：本服务器用于各项限制（消息速率、字节速率、读取太慢），原因会说明是哪一项。",
-    "close.1009": "消息过大：消息超过服务器接受的大小，因此没有回传。",
+    "close.1009": "消息过大：消息超过服务器接受的大小，因此没有回显。",
     "close.1011": "内部错误：服务器遇到意外情况，无法继续。",
     "close.1013":
       "稍后再试：服务器负载过高，为了恢复而关闭连接；请过一会儿再连接。",
@@ -831,7 +837,7 @@ export const MESSAGES = {
     "code.binaryOf": "二进制，{size}",
     "code.randomLimit": "每次调用最多 64 KiB",
     "code.drains": "队列中的字节数，会降回 0",
-    "code.goodbye": "回传后，服务器以 1000 关闭连接",
+    "code.goodbye": "回显后，服务器以 1000 关闭连接",
     "code.firstMessage": "第一条消息",
     "code.characters": "个字符",
     "code.empty":
@@ -853,10 +859,10 @@ export const MESSAGES = {
     "invalid.hex": "不是十六进制字节：请写成 00 ff 7f 这样的两位一组。",
     "invalid.burst": "一批是 1-{max} 条、每条 1-64 KiB 的消息。",
     "invalid.burstBudget":
-      "{total} 会让回传途中的数据超过 {budget}（目前还有 {waiting} 正在回传）：服务器会把这个连接当作读取太慢而关闭。请减少消息数量或大小，或等回传完成。",
+      "{total} 会让发回途中的数据超过 {budget}（目前还有 {waiting} 尚未发回）：服务器会把这个连接当作读取太慢而关闭。请减少消息数量或大小，或等回显完成。",
     "failure.dropped": "连接断开了",
     "failure.droppedBusy":
-      "断开时还有 {waiting} 的回传正在途中：最可能是触发了服务器的限制（读取太慢或字节速率，close 1008），而它的关闭帧卡在回传数据后面丢失了。",
+      "断开时还有 {waiting} 的回显数据在途中：最可能是触发了服务器的限制（读取太慢或字节速率，close 1008），而它的关闭帧卡在这些数据后面丢失了。",
     "failure.title": "无法连接到 {url}",
     "failure.cross-origin":
       "可能那里没有服务器响应（服务器没开，或主机、端口不对），也可能服务器拒绝了升级；浏览器不会说是哪一种。页面只能向自己的服务器查明原因。请在新标签页打开 {httpUrl}，看看那台服务器怎么回应。",
@@ -867,7 +873,9 @@ export const MESSAGES = {
     "failure.bad-request":
       "错误的请求（{status}）：服务器拒绝了这个网址。它说：{body}",
     "failure.asked":
-      "按你的要求拒绝（{status}）：网址中有 `status={status}`。它说：{body}",
+      "按你的要求拒绝（{status}）：网址中有 `status={status}`，服务器是故意拒绝的。去掉它就能连接。",
+    "failure.askedRetry":
+      "按你的要求拒绝（{status}）：网址中有 `status={status}`，服务器是故意拒绝的，并附上 Retry-After：{retryAfter} 秒。去掉它就能连接。",
     "failure.origin":
       "来源被拒（{status}）：这台服务器不接受来自 {origin} 的页面。它说：{body}",
     "failure.too-many":
@@ -888,6 +896,7 @@ export const MESSAGES = {
       "错误的请求（{status}）：服务器拒绝了网址中的 `{option}={value}`：{why}。",
     "failure.badOptionToo": "还有 `{option}={value}`：{why}。",
     "failure.serverWords": "服务器的原话（英文）及它接受的全部选项",
+    "failure.serverSaid": "服务器的原话（英文）",
     "badOption.range": "它只接受 {min}-{max} 的整数",
     "badOption.closeCode": "它只接受服务器可以发送的关闭代码：{codes}",
     "badOption.bytes": "它最多 {max} 字节（UTF-8）",

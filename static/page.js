@@ -92,6 +92,13 @@ export function nodesText(nodes) {
 export const size = (bytes) =>
   formatBytes(bytes, state.language, { B: t("unit.B") });
 
+/**
+ * A byte count with the unit's symbol in every language ("12 B", "1.5 KiB"),
+ * for the stream's size column: it lines up with KiB and MiB, and on a phone
+ * "12 位元組" left "hello 你好" one column short of its line (newcomer8).
+ */
+export const sizeSymbol = (bytes) => formatBytes(bytes, state.language);
+
 /** A whole number with the language's digit grouping: "2,401". */
 export const number = (n, fractionDigits = 0) =>
   formatNumber(n, state.language, fractionDigits);

@@ -118,6 +118,11 @@ export function mountConnectPanel({ connection }) {
     $("failure-detail").replaceChildren(...detailNodes(failure));
     $("failure-body").textContent = failure.body ?? "";
     $("failure-words").hidden = !failure.body;
+    // Its title goes with the words (an asked-for refusal lists no options);
+    // data-i18n keeps it on a language switch.
+    const summary = $("failure-words").querySelector("summary");
+    summary.dataset.i18n = failure.wordsTitle ?? "failure.serverWords";
+    summary.textContent = t(summary.dataset.i18n);
     box.hidden = false;
   }
 
@@ -173,6 +178,7 @@ export function mountConnectPanel({ connection }) {
       origin: location.origin,
       perIp: found.perIp ?? "",
       port: found.port ?? "",
+      retryAfter: found.retryAfter ?? "",
     });
     // A 400 for options is said in the page's language, option by option,
     // and the server's words (every option's help) go in the disclosure.
@@ -186,6 +192,16 @@ export function mountConnectPanel({ connection }) {
         values,
         problems,
         body,
+      });
+    } else if (found.kind === "asked") {
+      // The page says what the server's words would repeat ("Status 503 was
+      // asked for ... a test, not a fault"): they go in the disclosure.
+      showFailure({
+        title: "failure.title",
+        detail: found.retryAfter ? "failure.askedRetry" : "failure.asked",
+        values,
+        body,
+        wordsTitle: "failure.serverSaid",
       });
     } else {
       // The first line is quoted in the detail; the box adds only the rest.

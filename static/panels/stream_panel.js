@@ -18,8 +18,12 @@ import {
   onLanguage,
   setFieldError,
   size,
+  sizeSymbol,
   t,
 } from "../page.js";
+
+/** Room kept between a revealed row and the screen's edge, in CSS pixels. */
+const REVEAL_MARGIN_PX = 8;
 
 /**
  * A filter from the panel's controls, or undefined when they let all through.
@@ -80,10 +84,44 @@ export function mountStreamPanel({ connection }) {
 
   const stream = new MessageStream($("log"), {
     t,
-    size,
+    size: sizeSymbol,
     gap,
     onChange: renderStatus,
   });
+
+  /**
+   * The control that sent (or connected) last, while its answer is awaited:
+   * on a phone the stream lies below the controls, and at 390x844 the first
+   * echo landed below the screen (newcomer8).
+   * @type {Element | undefined}
+   */
+  let awaiting;
+
+  /** Remembers the control in use when a send or Connect starts. */
+  function awaitAnswer(event) {
+    awaiting = event === "connecting"
+      ? $("connect")
+      : document.activeElement ?? undefined;
+  }
+
+  /**
+   * Scrolls the page just enough to show the newest row, once the stream has
+   * written it (its frame comes first), while the stream follows and the
+   * control that caused it stays on the screen. It only ever scrolls down.
+   */
+  function reveal() {
+    const control = awaiting;
+    awaiting = undefined;
+    if (!control || control === document.body) return;
+    requestAnimationFrame(() => {
+      const row = $("log").lastElementChild;
+      if (!status.follow || !row || row.hidden) return;
+      const below = row.getBoundingClientRect().bottom - innerHeight;
+      const room = control.getBoundingClientRect().top - REVEAL_MARGIN_PX;
+      const by = Math.min(below + REVEAL_MARGIN_PX, room);
+      if (below > 0 && by > 0) scrollBy(0, by);
+    });
+  }
 
   /** Records `entry` and shows it in the stream. */
   function show(entry) {
@@ -96,18 +134,23 @@ export function mountStreamPanel({ connection }) {
 
   connection.addEventListener("connecting", ({ detail }) => {
     show({ event: "connecting", url: detail.url, protocols: detail.protocols });
+    awaitAnswer("connecting");
   });
   connection.addEventListener("open", ({ detail }) => {
     show({ event: "open", protocol: detail.protocol });
+    reveal();
   });
   connection.addEventListener("message", ({ detail }) => {
     show({ direction: "received", data: detail.data });
+    reveal();
   });
   connection.addEventListener("sent", ({ detail }) => {
     show({ direction: "sent", data: detail.data });
+    awaitAnswer("sent");
   });
   connection.addEventListener("burst", ({ detail }) => {
     const { payload, count } = detail;
+    awaitAnswer("burst");
     for (let i = 0; i < count; i++) {
       recording.add({ direction: "sent", data: payload });
     }
@@ -126,6 +169,7 @@ export function mountStreamPanel({ connection }) {
   connection.addEventListener("error", () => show({ event: "error" }));
   connection.addEventListener("close", ({ detail }) => {
     const { code, reason, wasClean } = detail;
+    awaiting = undefined;
     show({ event: "close", code, reason, wasClean });
   });
 

@@ -7,7 +7,8 @@
  * (it showed only `ws.send("hi");`), and after Goodbye the send and the
  * Goodbye both (newcomer7: only the last action). Connect, Send, Send
  * "Goodbye" and readyState are on the first screen (newcomer7: Goodbye was
- * ~1,850 px down at 1280). Screenshots go to test-artifacts/.
+ * ~1,850 px down at 1280). After Send the echo is on the screen beside Send
+ * (newcomer8: below it at 390x844). Screenshots go to test-artifacts/.
  */
 import assert from "node:assert/strict";
 import {
@@ -18,6 +19,7 @@ import {
   LANGUAGES,
   openDemo,
   PHONE,
+  waitUntil,
 } from "./_browser.ts";
 import { MESSAGES } from "../../static/i18n.js";
 
@@ -74,6 +76,9 @@ browserTest(
             },
           );
           await t.step("the hint goes with the first row", async () => {
+            // From the first screen, as a newcomer starts (the panel's
+            // screenshot above scrolled the page).
+            await page.evaluate("scrollTo(0, 0)");
             await connectPage(page);
             await hint.waitFor({ state: "hidden" });
           });
@@ -84,6 +89,16 @@ browserTest(
               await page.click("#send-text");
               await page.locator("#log li.message", { hasText: "hi" })
                 .waitFor();
+              // The echo comes into view, and Send stays there (newcomer8:
+              // at 390x844 the echo was below the screen).
+              await waitUntil(
+                page,
+                `document.querySelector("#log li.message:last-child")
+                  .getBoundingClientRect().bottom <= innerHeight &&
+                document.getElementById("send-text")
+                  .getBoundingClientRect().top >= 0`,
+                "the echo on the screen, with Send",
+              );
               const program = await code.innerText();
               assert.match(program, /^const ws = new WebSocket\("ws:/);
               assert.match(program, /\nws\.onmessage = /);

@@ -138,6 +138,54 @@ Deno.test("every language has every text, and the terms each reader expects", as
     const all = Object.values(MESSAGES["zh-Hans"]!).join("");
     assert.ok(!/[「」]/.test(all));
   });
+  // Each pair: the word Taiwan writes (zh-Hant), the word mainland China
+  // writes (zh-Hans). A table may not use the other readership's word, even
+  // in its own script (回传 reads Taiwanese: newcomer8).
+  const terms = [
+    ["回傳", "回显", "回传"],
+    ["連線", "连接", "连线"],
+    ["訊息", "消息", "讯息"],
+    ["伺服器", "服务器", "伺服器"],
+    ["位元組", "字节", "位元组"],
+    ["檔案", "文件", "档案"],
+    ["資料", "数据", "资料"],
+    ["網路", "网络", "网路"],
+    ["用戶端", "客户端", "用户端"],
+    ["程式碼", "代码", "程式码"],
+    ["訊框", "帧", "讯框"],
+    ["本機時間", "本地时间", "本机时间"],
+    ["位址", "地址", "位址"],
+  ] as const;
+  await t.step(
+    "each Chinese table uses its readers' words, not the other's",
+    () => {
+      const hant = Object.values(MESSAGES["zh-Hant"]!).join("");
+      const hans = Object.values(MESSAGES["zh-Hans"]!).join("");
+      const mainlandInHant = [
+        "回顯",
+        "消息",
+        "服務器",
+        "字節",
+        "數據",
+        "網絡",
+        "客戶端",
+        "本地時間",
+        "幀",
+        "地址",
+      ];
+      for (const [taiwan, mainland, taiwanSimplified] of terms) {
+        assert.ok(hant.includes(taiwan), `zh-Hant lacks ${taiwan}`);
+        assert.ok(hans.includes(mainland), `zh-Hans lacks ${mainland}`);
+        assert.ok(
+          !hans.includes(taiwanSimplified),
+          `zh-Hans says ${taiwanSimplified}`,
+        );
+      }
+      for (const word of mainlandInHant) {
+        assert.ok(!hant.includes(word), `zh-Hant says ${word}`);
+      }
+    },
+  );
   await t.step("pickLanguage() follows the URL, then the browser", () => {
     assert.equal(pickLanguage("zh-Hans", ["en"]), "zh-Hans");
     assert.equal(pickLanguage(null, ["zh-TW"]), "zh-Hant");

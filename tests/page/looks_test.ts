@@ -113,7 +113,7 @@ browserTest(
         for (
           const [lang, words, before] of [
             ["zh-Hant", "回傳後", /echoed/],
-            ["zh-Hans", "回传后", /回傳後/],
+            ["zh-Hans", "回显后", /回傳後/],
           ] as const
         ) {
           await page.click("#send-goodbye");

@@ -8,8 +8,9 @@
  * about 18 characters a line beside the time). The time since the entry
  * before is shown at both widths (a phone hid it): on a phone in the time's
  * place, one timing cell on the first line (under the time it made every
- * row two lines), with no word under it, so "hello" is a row of one line;
- * the legend names it.
+ * row two lines), with no word under it, so "hello 你好" is a row of one
+ * line (in zh-Hant "12 位元組" took its last column: sizes are symbols, as
+ * KiB always was); the legend names it.
  */
 import assert from "node:assert/strict";
 import {
@@ -133,14 +134,14 @@ browserTest(
             viewport,
           });
           await connectPage(page);
-          await page.fill("#text", "hello");
+          await page.fill("#text", "hello 你好");
           await page.press("#text", "Enter");
           await page.locator("#log li.message").waitFor();
           // 45 bytes: too long for the words' column, too short for Expand.
           await page.fill("#text", LONGISH);
           await page.press("#text", "Enter");
           await page.locator("#log li.message").nth(1).waitFor();
-          // The widest size: four digits and the unit ("1023 位元組").
+          // The widest size: four digits and the unit ("1023 B").
           await page.fill("#text", "x".repeat(1023));
           await page.press("#text", "Enter");
           await page.locator("#log li.message").nth(2).waitFor();
@@ -173,7 +174,7 @@ browserTest(
               message.timing.right,
               `${row.kind}: the time column`,
             );
-            // "17 位元組" is 9 characters wide: it must not run into the time.
+            // "1023 B" must not run into the time.
             if (row.sizeTextRight !== undefined) {
               assert.ok(
                 row.sizeTextRight <= row.timing.left,
@@ -268,14 +269,14 @@ browserTest(
           }
           if (viewport === PHONE) {
             const short = found.filter((row) =>
-              /send|message/.test(row.kind) && row.words.endsWith("hello")
+              /send|message/.test(row.kind) && row.words.endsWith("hello 你好")
             );
             assert.equal(short.length, 2, `${short.map((row) => row.words)}`);
             for (const row of short) {
               assert.equal(
                 row.lineStarts.length,
                 1,
-                `${row.kind} "hello" takes ${row.lineStarts.length} lines`,
+                `${row.kind} "hello 你好" takes ${row.lineStarts.length} lines`,
               );
             }
           }
