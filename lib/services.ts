@@ -34,7 +34,8 @@ export interface ListenerState {
   lastAcceptError?: string;
   /**
    * When accepting stopped (`performance.now()` ms), while it is stopped; a
-   * listener back for under 5 s before failing again counts as never back.
+   * listener back for under 5 s before failing again counts as never back,
+   * unless a request reached the service through it (`listener.ts`).
    */
   downSince?: number;
   /** Times the listener was recycled by the overload watch. */
