@@ -160,7 +160,7 @@ export function restOfAttack(
   return {
     keys: [...keys],
     aborted: abort.peers.length + (abort.swept?.length ?? 0) +
-      (taken?.aborted ?? 0),
+      (abort.unread?.length ?? 0) + (taken?.aborted ?? 0),
   };
 }
 

@@ -62,10 +62,11 @@ import type {
   WatchdogPeers,
 } from "./watchdog_orders.ts";
 import { watchdogThread } from "./watchdog_thread.ts";
-import { readDelayMs, readPeers } from "./watchdog_readings.ts";
+import { readDelayMs, readPeers, readSendQueues } from "./watchdog_readings.ts";
 import {
   abortFilters,
   chooseAborts,
+  chooseUnread,
   heldLongEnough,
 } from "./watchdog_rules.ts";
 import { SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
@@ -211,6 +212,14 @@ export const DENO_FRAME_LIMIT_BYTES = 64 * 1024 * 1024;
 export const THREAD_SS_TIMEOUT_MS = 1000;
 
 /**
+ * Send-Q a connection keeps across two of the thread's looks to count as
+ * not reading (`chooseUnread`, `watchdog_rules.ts`), in bytes: 64 KiB, a
+ * round trip's worth of a fast link, where a non-reader of 1 MiB echoes
+ * kept about 1 MiB (`ss -tnH`, bench/attacks/nonreader.py, load 7).
+ */
+export const UNREAD_MIN_BYTES = 64 * 1024;
+
+/**
  * What the thread takes for `ss` failing on its stderr: the kernel refused
  * to destroy (`DESTROY_REFUSED`), or no netlink, where `ss` reads /proc
  * with no counts and `-K` destroys nothing (`NO_SOCKET_DIAG`), the
@@ -347,6 +356,7 @@ export function watchdogOrders(
     floodLookHeldMs: FLOOD_LOOK_HELD_MS,
     floodMinReadBytes: messageBytes + FLOOD_SLACK_BYTES,
     holdingBytes: SPLIT_CONNECTION_BYTES,
+    unreadMinBytes: UNREAD_MIN_BYTES,
     ssTimeoutMs: THREAD_SS_TIMEOUT_MS,
     ssFailed: THREAD_SS_FAILED,
     ssFailedForGood: THREAD_SS_FOR_GOOD,
@@ -393,7 +403,10 @@ export function startRssWatchdog(
   const readsPeers =
     `(text) => (${readPeers.toString()})((${ssSockets.toString()})(text))`;
   // Peers are named as the main loop names them: with its own `peerKey`.
+  const readsQueues =
+    `(text) => (${readSendQueues.toString()})((${ssSockets.toString()})(text))`;
   const source = `(${watchdogThread.toString()})({ readPeers: ${readsPeers}, ` +
+    `readSendQueues: ${readsQueues}, chooseUnread: ${chooseUnread.toString()}, ` +
     `readDelay: ${readDelayMs.toString()}, peerKey: ${peerKey.toString()}, ` +
     `heldLongEnough: ${heldLongEnough.toString()}, ` +
     `chooseAborts: ${chooseAborts.toString()}, ` +

@@ -139,6 +139,11 @@ export interface SsSocket {
   port: number;
   /** Bytes waiting for the process to read (NaN when not a number). */
   recvQ: number;
+  /**
+   * Bytes the process wrote that the peer has not acknowledged: Send-Q
+   * (NaN when not a number). It stays full while the peer does not read.
+   */
+  sendQ: number;
   /** `bytes_received`, 0 when absent (the kernel leaves it out while 0). */
   received: number;
   /** `lastrcv` in ms, undefined when absent. */
@@ -159,13 +164,14 @@ export interface SsSocket {
  * ```ts
  * import assert from "node:assert/strict";
  * import { ssSockets } from "./socket_bytes.ts";
- * const text = "4 0 [::1]:8080 [::1]:40001\n" +
+ * const text = "4 13 [::1]:8080 [::1]:40001\n" +
  *   "\t cubic bytes_received:195 lastrcv:5100\n0 0 127.0.0.1:8080 nonsense\n";
  * const [ipv6, bad] = ssSockets(text);
  * assert.deepEqual(ipv6, {
  *   host: "::1",
  *   port: 40001,
  *   recvQ: 4,
+ *   sendQ: 13,
  *   received: 195,
  *   lastReceived: 5100,
  * });
@@ -175,19 +181,20 @@ export interface SsSocket {
  */
 export function ssSockets(text: string): SsSocket[] {
   const socket =
-    /^(\S+)[ \t]+\S+[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n([ \t][^\n]*))?/gm;
+    /^(\S+)[ \t]+(\S+)[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n([ \t][^\n]*))?/gm;
   const address = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/;
   const receivedField = /\bbytes_received:(\d+)/;
   const lastReceivedField = /\blastrcv:(\d+)/;
   const sockets: SsSocket[] = [];
   for (const found of text.matchAll(socket)) {
-    const peer = address.exec(found[2]!);
-    const info = found[3] ?? "";
+    const peer = address.exec(found[3]!);
+    const info = found[4] ?? "";
     const last = lastReceivedField.exec(info)?.[1];
     sockets.push({
       host: peer ? peer[1] ?? peer[2] : undefined,
       port: Number(peer?.[3]),
       recvQ: Number(found[1]),
+      sendQ: Number(found[2]),
       received: Number(receivedField.exec(info)?.[1] ?? 0),
       lastReceived: last === undefined ? undefined : Number(last),
       ...(peer ? {} : { line: found[0].split("\n")[0]!.trim() }),

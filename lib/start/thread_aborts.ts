@@ -71,6 +71,13 @@ export const THREAD_SWEEP_REASON =
     SPLIT_CONNECTION_BYTES / 1024
   } KiB the app never saw and no complete message (aborted, not struck)`;
 
+/**
+ * What an abort's reason says when the thread took connections that do not
+ * read (`ThreadAbort.unread`).
+ */
+export const THREAD_UNREAD_REASON =
+  "nothing was read from, so it aborted this process's connections whose kernel send queue stayed full (they do not read what it sends; not struck)";
+
 /** Fills in what the thread saw into an incident's `record`. */
 export function withThreadAbort(
   record: IncidentRecord,
@@ -78,11 +85,12 @@ export function withThreadAbort(
 ): IncidentRecord {
   record.rssBytes = abort.rssBytes;
   record.eventLoopHeldMs = abort.heldMs;
-  record.aborted = abort.peers.length + (abort.swept?.length ?? 0);
-  record.reason = abort.cause === "event_loop_stall"
-    ? HELD_ABORTED_REASON
-    : abort.swept
-    ? `${ABORTED_REASON}; ${THREAD_SWEEP_REASON}`
-    : ABORTED_REASON;
+  record.aborted = abort.peers.length + (abort.swept?.length ?? 0) +
+    (abort.unread?.length ?? 0);
+  record.reason = abort.cause === "event_loop_stall" ? HELD_ABORTED_REASON : [
+    ABORTED_REASON,
+    ...abort.swept ? [THREAD_SWEEP_REASON] : [],
+    ...abort.unread ? [THREAD_UNREAD_REASON] : [],
+  ].join("; ");
   return record;
 }

@@ -53,6 +53,8 @@ export interface WatchdogOrders {
    * the main loop's sweep's line.
    */
   holdingBytes: number;
+  /** See `UNREAD_MIN_BYTES` (`rss_watchdog.ts`). */
+  unreadMinBytes: number;
   /** See `THREAD_SS_TIMEOUT_MS` (`rss_watchdog.ts`). */
   ssTimeoutMs: number;
   /** See `THREAD_SS_FAILED` (`rss_watchdog.ts`): a RegExp source. */
@@ -156,6 +158,14 @@ export interface ThreadAbort {
    * @default none
    */
   swept?: Array<{ hostname: string; port: number }>;
+  /**
+   * This process's connections aborted because they do not read what it
+   * sends (`chooseUnread`, `watchdog_rules.ts`), when past MAX_RSS_BYTES
+   * with the loop held nothing was read from: the alternative was ending
+   * the process. Not struck: a reader on a stalled link looks the same.
+   * @default none
+   */
+  unread?: Array<{ hostname: string; port: number }>;
   /** RSS when it decided, in bytes. */
   rssBytes: number;
   /** How long the main loop had gone without a sample then, in ms. */

@@ -110,3 +110,38 @@ export function readDelayMs(
     Math.min(orders.quietEveryMs, Math.max(orders.everyMs, reachMs)),
   );
 }
+
+/**
+ * What waits in each connection's kernel send queue, from the sockets of
+ * `ss -tinH state established` output as `ssSockets` (`socket_bytes.ts`)
+ * gives them: Send-Q per `host port`, as {@link readPeers} keys them; a
+ * socket whose fields are not integers is left out. A peer that reads
+ * empties it within a round trip; one that does not read leaves it full
+ * while Deno queues what no longer fits (`chooseUnread`,
+ * `watchdog_rules.ts`). Self-contained, like {@link readPeers}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSendQueues } from "./watchdog_readings.ts";
+ * import { ssSockets } from "./socket_bytes.ts";
+ * const text = "0 1015818 127.0.0.1:8080 127.10.0.2:40000\n" +
+ *   "\t bbr bytes_received:2000\n0 0 127.0.0.1:8080 127.0.0.3:40001\n";
+ * assert.deepEqual([...readSendQueues(ssSockets(text))], [
+ *   ["127.10.0.2 40000", 1015818],
+ *   ["127.0.0.3 40001", 0],
+ * ]);
+ * ```
+ */
+export function readSendQueues(
+  sockets: readonly SsSocket[],
+): Map<string, number> {
+  const queued = new Map<string, number>();
+  for (const { host, port, sendQ } of sockets) {
+    if (host === undefined || ![sendQ, port].every(Number.isSafeInteger)) {
+      continue;
+    }
+    queued.set(`${host} ${port}`, sendQ);
+  }
+  return queued;
+}

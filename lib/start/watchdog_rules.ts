@@ -220,3 +220,61 @@ export function abortFilters(peers: readonly string[], port: number): string[] {
   }
   return filters;
 }
+
+/**
+ * Which of this process's connections (`own`) do not read what it sends,
+ * from two looks' send queues (`readSendQueues`, `watchdog_readings.ts`:
+ * `host port` to Send-Q bytes), fullest first: each with at least
+ * `unreadMinBytes` waiting in the kernel at both looks and no less at the
+ * second. A peer that reads empties its queue within a round trip (on
+ * loopback, microseconds), so at the second look it has shrunk; one that
+ * does not read keeps it full while Deno queues every further echo for it
+ * in the process (256 clients that send 1 MiB and never read: Send-Q
+ * about 1 MiB each, the process killed at MAX_RSS_BYTES + 25% with "no
+ * connection was read from", notes f3.md). The thread takes these past
+ * MAX_RSS_BYTES with the loop held only when nothing was read from, as
+ * the last thing before ending the process, which takes every client.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chooseUnread } from "./watchdog_rules.ts";
+ * const KiB = 1024, MiB = 1024 * KiB;
+ * const before = new Map([
+ *   ["127.0.0.2 2", MiB], // never reads
+ *   ["127.0.0.3 3", MiB], // reads: drained by the second look
+ *   ["127.0.0.4 4", 2 * MiB], // never reads, fuller
+ *   ["127.0.0.9 9", MiB], // another worker's
+ * ]);
+ * const after = new Map([
+ *   ["127.0.0.2 2", MiB],
+ *   ["127.0.0.3 3", 8 * KiB],
+ *   ["127.0.0.4 4", 2 * MiB],
+ *   ["127.0.0.9 9", MiB],
+ *   ["127.0.0.5 5", MiB], // not in the look before
+ * ]);
+ * const rule = { unreadMinBytes: 64 * KiB, own: (peer: string) => !peer.endsWith(" 9") };
+ * assert.deepEqual(chooseUnread({ before, after }, rule), ["127.0.0.4 4", "127.0.0.2 2"]);
+ * ```
+ */
+export function chooseUnread(
+  looks: {
+    before: ReadonlyMap<string, number>;
+    after: ReadonlyMap<string, number>;
+  },
+  rule: {
+    /** Send-Q no reading peer keeps across two looks, in bytes: `WatchdogOrders.unreadMinBytes`. */
+    unreadMinBytes: number;
+    own: (peer: string) => boolean;
+  },
+): string[] {
+  const { before, after } = looks;
+  return [...after]
+    .filter(([peer, queued]) => {
+      const was = before.get(peer);
+      return was !== undefined && was >= rule.unreadMinBytes &&
+        queued >= was && rule.own(peer);
+    })
+    .sort((a, b) => b[1] - a[1])
+    .map(([peer]) => peer);
+}

@@ -59,6 +59,13 @@
  *    (more than any message this service takes, none complete: no honest
  *    client), named in {@link ThreadAbort.peers} and struck (an attacker
  *    taken only by the sweep was never refused on its third try).
+ *    When that round finds nothing read from and nothing to sweep, it
+ *    aborts (not strikes, {@link ThreadAbort.unread}) this process's own
+ *    connections whose kernel send queue stayed at least
+ *    {@link WatchdogOrders.unreadMinBytes} and did not shrink between two
+ *    looks (`chooseUnread`): clients that do not read, for which Deno
+ *    queues every further echo (256 clients sending 1 MiB and never
+ *    reading: the process was killed, "no connection was read from").
  * 4. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
@@ -75,6 +82,7 @@
 import type {
   abortFilters,
   chooseAborts,
+  chooseUnread,
   heldLongEnough,
 } from "./watchdog_rules.ts";
 import type {
@@ -92,6 +100,9 @@ import type {
  */
 export interface WatchdogTools {
   readPeers: (text: string) => Map<string, number>;
+  /** `readSendQueues` over `ssSockets` (`watchdog_readings.ts`). */
+  readSendQueues: (text: string) => Map<string, number>;
+  chooseUnread: typeof chooseUnread;
   readDelay: (
     reading: { rssBytes: number; heldMs: number },
     orders: WatchdogOrders,
@@ -110,6 +121,8 @@ export interface WatchdogTools {
 export function watchdogThread(tools: WatchdogTools): void {
   const {
     readPeers,
+    readSendQueues,
+    chooseUnread,
     readDelay,
     peerKey,
     heldLongEnough,
@@ -197,13 +210,16 @@ export function watchdogThread(tools: WatchdogTools): void {
         `( sport = :${orders.port} )`,
       ]);
       if (!("stdout" in listed)) return listed;
-      return { at: clock(), beatAt, read: readPeers(listed.stdout), seen };
+      const text = listed.stdout;
+      return { at: clock(), beatAt, read: readPeers(text), seen, text };
     };
     type Look = {
       at: number;
       beatAt: bigint;
       read: Map<string, number>;
       seen: Map<string, number>;
+      /** The look's `ss` output, for its send queues when they are needed. */
+      text: string;
     };
     /** A peer of {@link readPeers} as the main loop names it (`peerKey`). */
     const ownKey = (peer: string) => {
@@ -275,7 +291,18 @@ export function watchdogThread(tools: WatchdogTools): void {
           },
         },
       );
-      if (named.length === 0 && holding.length === 0) {
+      // Nothing read from: the memory may be what Deno queued for clients
+      // that do not read. Those go before the process would.
+      const unread = named.length === 0 && holding.length === 0 && !held
+        ? chooseUnread({
+          before: readSendQueues(before.text),
+          after: readSendQueues(after.text),
+        }, {
+          ...orders,
+          own: (peer) => orders.portOwned || own.has(ownKey(peer)),
+        })
+        : [];
+      if (named.length === 0 && holding.length === 0 && unread.length === 0) {
         return "no connection was read from";
       }
       const split = (peer: string) => {
@@ -283,7 +310,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         return { hostname: hostname!, port: Number(port) };
       };
       let listed = "";
-      const all = [...named.map(({ peer }) => peer), ...holding];
+      const all = [...named.map(({ peer }) => peer), ...holding, ...unread];
       for (const filter of abortFilters(all, orders.port)) {
         const killed = await ss(["-K", "-tnH", "state", "established", filter]);
         if (!("stdout" in killed)) {
@@ -299,6 +326,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         peers: named.map(({ peer }) => split(peer)),
         readBytes: named.map(({ growth }) => growth),
         ...(holding.length > 0 ? { swept: holding.map(split) } : {}),
+        ...(unread.length > 0 ? { unread: unread.map(split) } : {}),
         rssBytes: rss,
         heldMs,
       };
