@@ -159,7 +159,7 @@ export interface ThreadAbort {
    */
   swept?: Array<{ hostname: string; port: number }>;
   /**
-   * This process's connections aborted because they do not read what it
+   * The listener's connections (any worker's) aborted because they do not read what it
    * sends (`chooseUnread`, `watchdog_rules.ts`), when past MAX_RSS_BYTES
    * with the loop held nothing was read from: the alternative was ending
    * the process. Not struck: a reader on a stalled link looks the same.

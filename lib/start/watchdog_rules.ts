@@ -222,7 +222,7 @@ export function abortFilters(peers: readonly string[], port: number): string[] {
 }
 
 /**
- * Which of this process's connections (`own`) do not read what it sends,
+ * Which connections of the listener do not read what the process sends,
  * from two looks' send queues (`readSendQueues`, `watchdog_readings.ts`:
  * `host port` to Send-Q bytes), fullest first: each with at least
  * `unreadMinBytes` waiting in the kernel at both looks and no less at the
@@ -231,9 +231,11 @@ export function abortFilters(peers: readonly string[], port: number): string[] {
  * does not read keeps it full while Deno queues every further echo for it
  * in the process (256 clients that send 1 MiB and never read: Send-Q
  * about 1 MiB each, the process killed at MAX_RSS_BYTES + 25% with "no
- * connection was read from", notes f3.md). The thread takes these past
- * MAX_RSS_BYTES with the loop held only when nothing was read from, as
- * the last thing before ending the process, which takes every client.
+ * connection was read from", notes f3.md). Any worker's: under `deno serve
+ * --parallel` the workers share one RSS, and the kernel's queue needs no
+ * word from the app. The thread takes these past MAX_RSS_BYTES with the
+ * loop held only when nothing was read from, as the last thing before
+ * ending the process, which takes every client.
  *
  * @example
  * ```ts
@@ -244,17 +246,19 @@ export function abortFilters(peers: readonly string[], port: number): string[] {
  *   ["127.0.0.2 2", MiB], // never reads
  *   ["127.0.0.3 3", MiB], // reads: drained by the second look
  *   ["127.0.0.4 4", 2 * MiB], // never reads, fuller
- *   ["127.0.0.9 9", MiB], // another worker's
+ *   ["127.0.0.6 6", 8 * KiB], // under 64 KiB
  * ]);
  * const after = new Map([
  *   ["127.0.0.2 2", MiB],
  *   ["127.0.0.3 3", 8 * KiB],
  *   ["127.0.0.4 4", 2 * MiB],
- *   ["127.0.0.9 9", MiB],
+ *   ["127.0.0.6 6", 8 * KiB],
  *   ["127.0.0.5 5", MiB], // not in the look before
  * ]);
- * const rule = { unreadMinBytes: 64 * KiB, own: (peer: string) => !peer.endsWith(" 9") };
- * assert.deepEqual(chooseUnread({ before, after }, rule), ["127.0.0.4 4", "127.0.0.2 2"]);
+ * assert.deepEqual(
+ *   chooseUnread({ before, after }, { unreadMinBytes: 64 * KiB }),
+ *   ["127.0.0.4 4", "127.0.0.2 2"],
+ * );
  * ```
  */
 export function chooseUnread(
@@ -265,15 +269,13 @@ export function chooseUnread(
   rule: {
     /** Send-Q no reading peer keeps across two looks, in bytes: `WatchdogOrders.unreadMinBytes`. */
     unreadMinBytes: number;
-    own: (peer: string) => boolean;
   },
 ): string[] {
   const { before, after } = looks;
   return [...after]
     .filter(([peer, queued]) => {
       const was = before.get(peer);
-      return was !== undefined && was >= rule.unreadMinBytes &&
-        queued >= was && rule.own(peer);
+      return was !== undefined && was >= rule.unreadMinBytes && queued >= was;
     })
     .sort((a, b) => b[1] - a[1])
     .map(([peer]) => peer);

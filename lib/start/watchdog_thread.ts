@@ -60,8 +60,9 @@
  *    client), named in {@link ThreadAbort.peers} and struck (an attacker
  *    taken only by the sweep was never refused on its third try).
  *    When that round finds nothing read from and nothing to sweep, it
- *    aborts (not strikes, {@link ThreadAbort.unread}) this process's own
- *    connections whose kernel send queue stayed at least
+ *    aborts (not strikes, {@link ThreadAbort.unread}) the listener's
+ *    connections (any worker's: they share one RSS) whose kernel send
+ *    queue stayed at least
  *    {@link WatchdogOrders.unreadMinBytes} and did not shrink between two
  *    looks (`chooseUnread`): clients that do not read, for which Deno
  *    queues every further echo (256 clients sending 1 MiB and never
@@ -297,10 +298,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         ? chooseUnread({
           before: readSendQueues(before.text),
           after: readSendQueues(after.text),
-        }, {
-          ...orders,
-          own: (peer) => orders.portOwned || own.has(ownKey(peer)),
-        })
+        }, orders)
         : [];
       if (named.length === 0 && holding.length === 0 && unread.length === 0) {
         return "no connection was read from";
