@@ -294,12 +294,32 @@ export function watchdogThread(tools: WatchdogTools): void {
       );
       // Nothing read from: the memory may be what Deno queued for clients
       // that do not read. Those go before the process would.
-      const unread = named.length === 0 && holding.length === 0 && !held
-        ? chooseUnread({
+      let unread: string[] = [];
+      if (named.length === 0 && holding.length === 0 && !held) {
+        const queued = readSendQueues(after.text);
+        unread = chooseUnread({
           before: readSendQueues(before.text),
-          after: readSendQueues(after.text),
-        }, orders)
-        : [];
+          after: queued,
+        }, orders);
+        // Queues that filled since the look before (an echo written
+        // between them): one look more tells a reader, drained by then.
+        if (
+          unread.length === 0 &&
+          [...queued.values()].some((bytes) => bytes >= orders.unreadMinBytes)
+        ) {
+          await new Promise((resolve) =>
+            setTimeout(resolve, orders.lookEveryMs)
+          );
+          const again = await look();
+          if ("read" in again) {
+            remember(again);
+            unread = chooseUnread({
+              before: queued,
+              after: readSendQueues(again.text),
+            }, orders);
+          }
+        }
+      }
       if (named.length === 0 && holding.length === 0 && unread.length === 0) {
         return "no connection was read from";
       }
