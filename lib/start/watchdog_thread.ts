@@ -321,7 +321,18 @@ export function watchdogThread(tools: WatchdogTools): void {
         }
       }
       if (named.length === 0 && holding.length === 0 && unread.length === 0) {
-        return "no connection was read from";
+        // What the kernel showed, so that a death this leads to says where
+        // the memory was not: the process's reads and the peers' queues.
+        const MiB = 2 ** 20;
+        const queues = [...readSendQueues(after.text).values()];
+        const full = queues.filter((bytes) => bytes >= orders.unreadMinBytes);
+        const sum = (bytes: number[]) =>
+          (bytes.reduce((all, one) => all + one, 0) / MiB).toFixed(1);
+        return `no connection was read from (${queues.length} connections, ` +
+          `${sum([...after.read.values()])} MiB read in all, ${full.length} ` +
+          `with Send-Q over ${orders.unreadMinBytes / 1024} KiB holding ${
+            sum(full)
+          } MiB)`;
       }
       const split = (peer: string) => {
         const [hostname, port] = peer.split(" ");
