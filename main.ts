@@ -11,7 +11,12 @@ import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService } from "./lib/start/startup.ts";
 import { startServer } from "./lib/start/server.ts";
 import { learnCapThenLogStart } from "./lib/start/learned_cap.ts";
-import { ProcessEnd, stopDeadlineMs } from "./lib/start/process_end.ts";
+import {
+  ProcessEnd,
+  stopBegan,
+  stopDeadlineMs,
+  stopEnded,
+} from "./lib/start/process_end.ts";
 import { exitWithin } from "./lib/start/exit_reaper.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -57,13 +62,20 @@ if (import.meta.main) {
     });
     const signals = ["SIGINT", "SIGTERM"] as const;
     const end = new ProcessEnd({ workers: 1, reap: otel });
-    const stop = () => {
+    const { log, metrics } = echoApp.services;
+    let stopping = false;
+    const stop = (signal: Deno.Signal) => {
+      if (stopping) return;
+      stopping = true;
       end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
       learning.abort();
+      const since = Date.now();
+      log(stopBegan(signal, metrics, config));
       server.shutdown().then((stopped) => {
+        log(stopEnded(since, metrics));
         output.flush();
-        for (const signal of signals) {
-          Deno.removeSignalListener(signal, stop);
+        for (const [signal, listener] of listeners) {
+          Deno.removeSignalListener(signal, listener);
         }
         // Deno's server is held by a connection that never ends: only
         // Deno.exit ends the process, and waiting longer changes nothing
@@ -74,7 +86,12 @@ if (import.meta.main) {
         end.stopped();
       });
     };
-    for (const signal of signals) Deno.addSignalListener(signal, stop);
+    const listeners = signals.map((signal) =>
+      [signal, () => stop(signal)] as const
+    );
+    for (const [signal, listener] of listeners) {
+      Deno.addSignalListener(signal, listener);
+    }
   } catch (error) {
     exitOnStartupError(error);
   }

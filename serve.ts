@@ -59,7 +59,12 @@ import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
 import { learnCapThenLogStart } from "./lib/start/learned_cap.ts";
-import { ProcessEnd, stopDeadlineMs } from "./lib/start/process_end.ts";
+import {
+  ProcessEnd,
+  stopBegan,
+  stopDeadlineMs,
+  stopEnded,
+} from "./lib/start/process_end.ts";
 import { exitWithin } from "./lib/start/exit_reaper.ts";
 import { createApp } from "./routes/app.ts";
 
@@ -214,16 +219,20 @@ globalThis.addEventListener("unhandledrejection", (event) => {
 });
 
 const end = new ProcessEnd({ workers, reap: otel });
-function stop(): void {
+function stop(signal: Deno.Signal): void {
   end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
   learning.abort();
   watch.dispose();
+  const { log, metrics } = echoApp.services;
+  const since = Date.now();
+  log(stopBegan(signal, metrics, config));
   // Deno sends 1001 itself; closing them here too records 1001 as the
   // service's close (the log and /metrics, not the 1005 Deno reports).
   drainConnections(echoApp.services).then(async (emptied) => {
     serveAddress.close();
     await relistened?.shutdown();
     telemetry.dispose();
+    log(stopEnded(since, metrics));
     output.flush();
     // Clients that never answered the close would hold Deno's drain open
     // (with OpenTelemetry on, the reaper armed by `begin` bounds the exit).

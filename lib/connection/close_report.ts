@@ -29,6 +29,18 @@ export interface ClosedConnection {
   reason: string;
   /** The limit broken, when that is why the service closed. */
   limit: LimitReason | undefined;
+  /**
+   * For a close this service started, where it waited for the answer:
+   * whether the client's Close frame came back (false: the close timed
+   * out, or a stop's grace ran out first). Absent where not known (a
+   * client failed for a broken limit, Deno's own close under serve).
+   */
+  answered?: boolean;
+  /**
+   * For a close this service started: ms from the decision to close to
+   * the connection's end.
+   */
+  closeWaitMs?: number;
   /** When the connection was accepted (ms since epoch). */
   openedAt: number;
   /** Messages received. */
@@ -53,6 +65,10 @@ export function reportClose(
     code: closed.code,
     reason: closed.reason,
     ...(closed.limit ? { limit: closed.limit } : {}),
+    ...(closed.answered === undefined ? {} : { answered: closed.answered }),
+    ...(closed.closeWaitMs === undefined
+      ? {}
+      : { closeWaitMs: closed.closeWaitMs }),
     durationMs,
     messages: closed.messages,
     bytesIn: closed.bytesIn,

@@ -92,6 +92,8 @@ class EchoConnection
   #openBy: number;
   /** The close timed out: the slot stays taken until Deno lets the socket go. */
   #abandoned = false;
+  /** Still open when a stop's grace ran out: its close was not answered. */
+  #givenUp = false;
   readonly #traffic: Traffic;
   /** What the client has not read: checked before and after each send. */
   readonly #unread: UnreadEchoes;
@@ -170,6 +172,15 @@ class EchoConnection
   }
 
   /**
+   * A stop's grace ran out with this connection still open: the close
+   * event Deno fires when its server stops (code 1005, wasClean true) is
+   * no answer from the client.
+   */
+  givenUp(): void {
+    this.#givenUp = true;
+  }
+
+  /**
    * For the overload watch: read when an incident is attributed, and at
    * each sample while no complete message has come (`own_peers.ts`).
    */
@@ -202,8 +213,8 @@ class EchoConnection
     if (event.type === "open") return this.#onOpen();
     if (event.type === "close") {
       if (this.#abandoned) return this.#letGo();
-      const { code, reason } = event as CloseEvent;
-      this.#onClose(code, reason);
+      const { code, reason, wasClean } = event as CloseEvent;
+      this.#onClose(code, reason, wasClean);
     }
   }
 
@@ -398,9 +409,18 @@ class EchoConnection
   }
 
   /** Deno can fire `close` twice (after an idle timeout): count it once. */
-  #onClose(code: number, reason: string): void {
+  #onClose(code: number, reason: string, wasClean = false): void {
     if (this.#finished) return;
     this.#finished = true;
+    // Known only while Deno kept reading for the client's Close: it then
+    // fires this event for that Close (clean), or when its server stops
+    // past the grace (clean too, hence #givenUp). Under `deno serve`, Deno
+    // closes and stops reading itself: unknown.
+    const answered = this.#abandoned
+      ? false
+      : this.#close?.awaitingAnswer
+      ? wasClean && !this.#givenUp
+      : undefined;
     this.#services.sweep.delete(this);
     this.#close?.ended();
     this.#responder?.stop();
@@ -424,6 +444,9 @@ class EchoConnection
       code: timedOut ? 1006 : this.#closing?.code ?? code,
       reason: timedOut ? reason : this.#closing?.reason ?? reason,
       limit: this.#breach,
+      // A close this service started: did the client's Close come back?
+      ...(this.#close ? { closeWaitMs: Date.now() - this.#close.since } : {}),
+      ...(answered === undefined ? {} : { answered }),
       openedAt: this.#openedAt,
       messages: this.#traffic.messages,
       bytesIn: this.#traffic.bytesIn,

@@ -30,6 +30,8 @@ export interface Swept {
   closeIdle(): void;
   /** `dueAt` passed. */
   due(): void;
+  /** The sweep was disposed with this connection still open (a stop). */
+  givenUp?(): void;
 }
 
 /** Looks at every added connection each period; see the module comment. */
@@ -70,11 +72,13 @@ export class ConnectionSweep {
   }
 
   /**
-   * Stops looking at every connection (on shutdown): a connection whose
-   * upgrade the client reset never closes, and the sweep's timer would hold
-   * the process until its open deadline.
+   * Stops looking at every connection (on shutdown, once the grace is
+   * over): a connection whose upgrade the client reset never closes, and
+   * the sweep's timer would hold the process until its open deadline. Each
+   * connection still here is told it was given up (its close unanswered).
    */
   dispose(): void {
+    for (const connection of this.#swept) connection.givenUp?.();
     this.#swept.clear();
     this.#stop?.();
     this.#stop = undefined;

@@ -32,6 +32,9 @@
 import { SERVER_STOP_MS } from "./server.ts";
 import { armReaper } from "./exit_reaper.ts";
 import * as z from "zod/mini";
+import type { Config } from "../config.ts";
+import type { LogRecord } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 
 /**
  * How long a stopped process waits for its event loop to empty before
@@ -58,6 +61,52 @@ export const EXIT_WAIT_MS = 500;
  */
 export function stopDeadlineMs(shutdownGraceSeconds: number): number {
   return shutdownGraceSeconds * 1000 + SERVER_STOP_MS + EXIT_WAIT_MS;
+}
+
+/**
+ * The log line at a stop signal, so the log says why connections close
+ * with 1001 (`stop signal=SIGTERM connections=2 grace_seconds=3`): the
+ * signal, the WebSocket connections open (this worker's, under serve), the
+ * grace they get to answer the close.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stopBegan } from "./process_end.ts";
+ * assert.deepEqual(
+ *   stopBegan("SIGTERM", { connectionsOpen: 2 }, { shutdownGraceSeconds: 3 }),
+ *   { event: "stop", signal: "SIGTERM", connections: 2, graceSeconds: 3 },
+ * );
+ * ```
+ */
+export function stopBegan(
+  signal: Deno.Signal,
+  metrics: Pick<Metrics, "connectionsOpen">,
+  config: Pick<Config, "shutdownGraceSeconds">,
+): LogRecord {
+  return {
+    event: "stop",
+    signal,
+    connections: metrics.connectionsOpen,
+    graceSeconds: config.shutdownGraceSeconds,
+  };
+}
+
+/**
+ * The log line once the stop is done, before the process ends
+ * (`stopped open=0 duration=12ms`): the WebSocket connections still open
+ * (clients that did not answer within the grace) and the time since
+ * `since` (ms since epoch, the signal).
+ */
+export function stopEnded(
+  since: number,
+  metrics: Pick<Metrics, "connectionsOpen">,
+): LogRecord {
+  return {
+    event: "stopped",
+    open: metrics.connectionsOpen,
+    durationMs: Date.now() - since,
+  };
 }
 
 /** The `BroadcastChannel` on which serve workers say their stop is done. */

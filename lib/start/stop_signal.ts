@@ -46,7 +46,7 @@ let heard: Deno.Signal | undefined;
 let workers: number | undefined;
 let raising = false;
 const others = new Set<string>();
-const stops = new Set<() => void>();
+const stops = new Set<(signal: Deno.Signal) => void>();
 const channel = new BroadcastChannel(STOP_CHANNEL);
 
 channel.onmessage = (event: MessageEvent<Heard>) => {
@@ -62,7 +62,7 @@ for (const signal of STOP_SIGNALS) {
     if (heard !== undefined) return;
     heard = signal;
     channel.postMessage({ heard: self } satisfies Heard);
-    for (const stop of stops) stop();
+    for (const stop of stops) stop(signal);
     raiseUntilAllHeard();
   });
 }
@@ -85,17 +85,20 @@ function raiseUntilAllHeard(): void {
 
 /**
  * Called at the end of the worker's main module, with `stop`, which runs
- * once when the first stop signal is heard (in a microtask if it was heard
+ * with the signal once when the first stop signal is heard (in a microtask if it was heard
  * while the module ran), and the number of workers of the process
  * (`serveWorkers`). A signal heard while the module ran is raised once more
  * (a timer: after Deno has added its own listener).
  */
-export function onStopSignal(stop: () => void, workerCount: number): void {
+export function onStopSignal(
+  stop: (signal: Deno.Signal) => void,
+  workerCount: number,
+): void {
   workers = workerCount;
   if (heard === undefined) stops.add(stop);
   else {
-    queueMicrotask(stop);
     const signal = heard;
+    queueMicrotask(() => stop(signal));
     setTimeout(() => Deno.kill(Deno.pid, signal), 0);
   }
   raiseUntilAllHeard();

@@ -167,7 +167,7 @@ Deno.test("a close is logged once with its code, limit and counts, even when Den
   c.socket.peerClosed(1009, "message too big: limit is 1 bytes");
   assert.equal(c.records.length, 1);
   assert.deepEqual(
-    { ...c.records[0], durationMs: 0 },
+    { ...c.records[0], durationMs: 0, closeWaitMs: 0 },
     {
       event: "ws_close",
       id: "test-1",
@@ -175,6 +175,8 @@ Deno.test("a close is logged once with its code, limit and counts, even when Den
       code: 1009,
       reason: "message too big: limit is 1 bytes",
       limit: "message_size",
+      // The service closed (failed) it: how long that took, no `answered`.
+      closeWaitMs: 0,
       durationMs: 0,
       messages: 1,
       bytesIn: 7,

@@ -134,7 +134,8 @@ Deno.test("each close is logged once with code, duration, messages and bytes", a
   assert.equal(closes.length, 1);
   assert.match(
     closes[0]!,
-    /code=1000 reason="Goodbye" duration=\d+ms messages=2 bytes_in=10 bytes_out=10/,
+    // The service closed after "Goodbye": the client's Close came back.
+    /code=1000 reason="Goodbye" answered=true close_wait_ms=\d+ duration=\d+ms messages=2 bytes_in=10 bytes_out=10/,
   );
   assert.equal(
     server.logs.some((line) => line.includes("abc")),

@@ -61,15 +61,21 @@ Deno.test("deno task start exits within the grace plus 1.5 s of SIGTERM after a 
     PORT: "0",
     BIND_ADDRESS: "127.0.0.1",
   });
-  const { lines } = readServiceLog(service);
+  const log = readServiceLog(service);
   await echoThenDrop(service.port);
-  await closeLogged(lines);
+  await closeLogged(log.lines);
   service.child.kill("SIGTERM");
   // Before: main.ts's 5 s fallback, since the ping timer held the loop.
   const status = await waitForExit(service.child, {
     timeoutMs: EXIT_WITHIN_MS,
   });
   assert.equal(status.code, 0);
+  // The log says the stop began, on which signal, and that it ended.
+  await log.ended();
+  const stop = log.lines.filter((line) => line.startsWith("stop"));
+  assert.equal(stop.length, 2, log.lines.join("\n"));
+  assert.equal(stop[0], "stop signal=SIGTERM connections=0 grace_seconds=3");
+  assert.match(stop[1]!, /^stopped open=0 duration=\d+ms$/);
 });
 
 Deno.test("deno task serve exits within the grace plus 1.5 s of SIGTERM after a client dropped without a Close", async () => {
