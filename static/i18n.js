@@ -93,6 +93,7 @@ export const MESSAGES = {
     "stream.legendPhone":
       "↑ sent, ↓ received · size · time since the entry before (the first entry: local time, {zone})",
     "stream.new": "↓ {count} new",
+    "stream.clock": "Local time",
     "stream.expand": "Expand",
     "stream.collapse": "Collapse",
     "stream.copy": "Copy",
@@ -414,6 +415,7 @@ export const MESSAGES = {
     "stream.legendPhone":
       "↑ 已傳送、↓ 已接收 · 大小 · 距上一則的時間（第一則：本機時間，{zone}）",
     "stream.new": "↓ {count} 則新訊息",
+    "stream.clock": "本機時間",
     "stream.expand": "展開",
     "stream.collapse": "收合",
     "stream.copy": "複製",
@@ -721,6 +723,7 @@ export const MESSAGES = {
     "stream.legendPhone":
       "↑ 已发送、↓ 已接收 · 大小 · 距上一条的时间（第一条：本地时间，{zone}）",
     "stream.new": "↓ {count} 条新消息",
+    "stream.clock": "本地时间",
     "stream.expand": "展开",
     "stream.collapse": "收起",
     "stream.copy": "复制",

@@ -184,8 +184,11 @@ export function mountStreamPanel({ connection }) {
     stream.setFilter(read.filter);
   }
 
-  onLanguage(() => {
-    // A phone shows one timing cell a row, so its legend says so (style.css
+  /** Whether a phone's timing cell shows local times (Local time pressed). */
+  const clock = () => $("clock-toggle").getAttribute("aria-pressed") === "true";
+
+  function renderLegend() {
+    // A phone shows one timing cell a row, so its legend says which (style.css
     // shows one of the two).
     const zone = utcOffset(new Date());
     const wide = document.createElement("span");
@@ -193,10 +196,22 @@ export function mountStreamPanel({ connection }) {
     wide.textContent = t("stream.legend", { zone }) + t("stream.legendGap");
     const phone = document.createElement("span");
     phone.className = "legend-phone";
-    phone.textContent = t("stream.legendPhone", { zone });
+    phone.textContent = clock()
+      ? t("stream.legend", { zone })
+      : t("stream.legendPhone", { zone });
     $("stream-legend").replaceChildren(wide, phone);
+  }
+
+  onLanguage(() => {
+    renderLegend();
     renderStatus();
     stream.relabel();
+  });
+  $("clock-toggle").addEventListener("click", () => {
+    const on = !clock();
+    $("clock-toggle").setAttribute("aria-pressed", String(on));
+    $("log").classList.toggle("clock", on);
+    renderLegend();
   });
   for (
     const id of ["filter-text", "filter-regex", "filter-dir", "filter-type"]

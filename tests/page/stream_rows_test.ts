@@ -10,7 +10,8 @@
  * place, one timing cell on the first line (under the time it made every
  * row two lines), with no word under it, so "hello 你好" is a row of one
  * line (in zh-Hant "12 位元組" took its last column: sizes are symbols, as
- * KiB always was); the legend names it.
+ * KiB always was); the legend names it. Local time (a phone's only) puts
+ * every row's clock time in that cell instead.
  */
 import assert from "node:assert/strict";
 import {
@@ -300,6 +301,35 @@ browserTest(
             ),
             `the burst's words are cut: ${await burst.textContent()}`,
           );
+          // On a phone Local time puts every row's clock time in the timing
+          // cell (only the first entry had one: page4), on the first line.
+          const toggle = page.locator("#clock-toggle");
+          assert.equal(await toggle.isVisible(), viewport === PHONE);
+          if (viewport === PHONE) {
+            await toggle.click();
+            assert.equal(await toggle.getAttribute("aria-pressed"), "true");
+            for (const row of await rows(page)) {
+              assert.ok(row.time, `${row.kind}: no local time`);
+              assert.equal(row.gap, undefined, `${row.kind}: the gap too`);
+              assert.ok(
+                Math.abs(row.time.top - row.summary!.top) <= 1,
+                `${row.kind}: time at ${row.time.top}, words at ${
+                  row.summary!.top
+                }`,
+              );
+              if (row.words.endsWith("hello 你好")) {
+                assert.equal(row.lineStarts.length, 1, `${row.kind} wraps`);
+              }
+            }
+            assert.ok(
+              !(await page.locator("#stream-legend").innerText()).includes(
+                gapWords,
+              ),
+              "the legend still names the gap",
+            );
+            await toggle.click();
+            assert.equal((await rows(page))[1]!.time, undefined);
+          }
           await close();
         });
       }
