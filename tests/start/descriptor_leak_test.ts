@@ -15,6 +15,7 @@ import { type LimitedChild, spawnLimited } from "../_limited.ts";
 import { withDeadline } from "../../bench/wire.ts";
 import { openFrom, resetUpgrades } from "../../bench/overload_attacks.ts";
 import { startBystander } from "../../bench/overload_bystander.ts";
+import { FIRST_ECHO_MS } from "./_overload.ts";
 import { EXIT_DESCRIPTORS_LEAKED } from "../../lib/start/descriptor_budget.ts";
 import { LEAK_EXIT_NOTICE_MS } from "../../lib/start/overload_watch_options.ts";
 
@@ -146,7 +147,14 @@ Deno.test(
       },
     });
     const url = `ws://127.0.0.1:${child.port}/echo`;
-    const bystander = await withDeadline(openWebSocket(url), 5000, "open");
+    // A fresh child's first upgrade, before any reset: no bound of the
+    // service's. 5 s failed it 3 times at load 31-46 (flakes, stop 37);
+    // the overload tests' bystander's first echo took up to 18.8 s there.
+    const bystander = await withDeadline(
+      openWebSocket(url),
+      FIRST_ECHO_MS,
+      "open",
+    );
     const inbox = new Inbox(bystander);
 
     await t.step("/healthz and /metrics report the leak", async () => {
