@@ -65,7 +65,11 @@ import {
   stopDeadlineMs,
   stopEnded,
 } from "./lib/start/process_end.ts";
-import { exitWithin } from "./lib/start/exit_reaper.ts";
+import {
+  armReaper,
+  exitWithin,
+  REAP_EXIT_MS,
+} from "./lib/start/exit_reaper.ts";
 import { createApp } from "./routes/app.ts";
 
 function boot() {
@@ -189,6 +193,8 @@ globalThis.addEventListener("unhandledrejection", (event) => {
     if (inUse && address === undefined) {
       const sayTaken = () => {
         output.flush();
+        // Telemetry runs by now: with it on, Deno.exit can hang.
+        if (otel) armReaper(REAP_EXIT_MS);
         exitOnStartupError(
           new ListenError(
             `Cannot listen on ${hostname} port ${config.port}: ${

@@ -26,6 +26,7 @@
  *
  * @module
  */
+import * as z from "zod/mini";
 
 /** The channel's name; one per process. */
 export const SERVE_ADDRESS_CHANNEL = "ws-echo:serve-address";
@@ -86,14 +87,17 @@ export class ServeAddress {
         for (const resolve of this.#acceptingWaiters.splice(0)) resolve(true);
         return;
       }
-      if (isTakenClaim(data)) {
-        if (this.#claims.has(data.id)) return;
-        this.#claims.set(data.id, data);
+      // Another worker's word: anything but these shapes is ignored.
+      const claim = schemas().takenClaim.safeParse(data);
+      if (claim.success) {
+        if (this.#claims.has(claim.data.id)) return;
+        this.#claims.set(claim.data.id, claim.data);
         // A worker that started after this one's post missed it: once more.
         if (this.#claim) this.#channel.postMessage(this.#claim);
         return;
       }
-      if (isListenAddress(data)) this.#learn(data);
+      const address = schemas().listenAddress.safeParse(data);
+      if (address.success) this.#learn(address.data);
     };
   }
 
@@ -202,14 +206,19 @@ export class ServeAddress {
   }
 }
 
-function isTakenClaim(data: unknown): data is TakenClaim {
-  return typeof data === "object" && data !== null &&
-    Number.isFinite((data as TakenClaim).taken) &&
-    typeof (data as TakenClaim).id === "string";
+/**
+ * The shapes of the other workers' messages, built at the first one (zod's
+ * schemas cost start-up time; most workers never hear one).
+ */
+function schemas() {
+  return builtSchemas ??= {
+    takenClaim: z.object({ taken: z.number(), id: z.string() }),
+    listenAddress: z.object({ hostname: z.string(), port: z.int() }),
+  };
 }
-
-function isListenAddress(data: unknown): data is ListenAddress {
-  return typeof data === "object" && data !== null &&
-    typeof (data as ListenAddress).hostname === "string" &&
-    Number.isInteger((data as ListenAddress).port);
-}
+let builtSchemas:
+  | {
+    takenClaim: z.ZodMiniType<TakenClaim>;
+    listenAddress: z.ZodMiniType<ListenAddress>;
+  }
+  | undefined;

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import * as z from "zod/mini";
 
 /** The signals that stop the service. */
 export const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
@@ -39,6 +40,12 @@ interface Heard {
   heard: string;
 }
 
+/** {@link Heard}'s shape, built at the first message heard. */
+function heardMessage(): z.ZodMiniType<Heard> {
+  return builtHeard ??= z.object({ heard: z.string() });
+}
+let builtHeard: z.ZodMiniType<Heard> | undefined;
+
 const self = crypto.randomUUID();
 /** The first stop signal this worker heard. */
 let heard: Deno.Signal | undefined;
@@ -49,9 +56,12 @@ const others = new Set<string>();
 const stops = new Set<(signal: Deno.Signal) => void>();
 const channel = new BroadcastChannel(STOP_CHANNEL);
 
-channel.onmessage = (event: MessageEvent<Heard>) => {
-  const from = event.data?.heard;
-  if (typeof from !== "string" || others.has(from)) return;
+channel.onmessage = (event: MessageEvent<unknown>) => {
+  // Another worker's word: anything but `{ heard: id }` is ignored.
+  const said = heardMessage().safeParse(event.data);
+  if (!said.success) return;
+  const from = said.data.heard;
+  if (others.has(from)) return;
   others.add(from);
   // It may have started after this worker said so: say it again.
   if (heard !== undefined) channel.postMessage({ heard: self });
