@@ -28,6 +28,7 @@ import type { Counted, MemoryPeers } from "./memory_peers.ts";
 import { type Cancel, every } from "../core_timer.ts";
 import { SHED_NETWORK_MS, ShedNetworks } from "./shed_networks.ts";
 import { FreshAdmissions } from "./fresh_admissions.ts";
+import { BudgetWaits, type WaitingForRoom } from "./budget_waits.ts";
 
 export type { MemoryState, ShedCause };
 
@@ -118,6 +119,13 @@ export const RSS_STEADY_SHARE = 0.01;
  */
 export const CLOSING_WAIT_MS = 5000;
 
+/**
+ * How often, at most, the charges are re-read before a decision to refuse
+ * or shed, in ms: each re-read is an op call per charged connection, and
+ * a flood of refusals must not make it one per message.
+ */
+export const RECOUNT_MS = 20;
+
 /** Counts what the connections hold and sheds when there is too much. */
 export class MemoryGuard {
   readonly #budget: number;
@@ -154,6 +162,10 @@ export class MemoryGuard {
   readonly #freshBytes: number;
   /** The upgrades admitted lately (`fresh_admissions.ts`). */
   readonly #fresh: FreshAdmissions;
+  /** When the charges were last re-read (`#now()`), -Infinity before. */
+  #recountedAt = -Infinity;
+  /** Echoes of clients not behind, waiting for room (`budget_waits.ts`). */
+  readonly #waits: BudgetWaits;
 
   constructor(options: MemoryGuardOptions) {
     this.#budget = Math.floor(
@@ -169,6 +181,10 @@ export class MemoryGuard {
     });
     this.#freshBytes = this.#budget > 0 ? options.freshBytes ?? 0 : 0;
     this.#fresh = new FreshAdmissions();
+    this.#waits = new BudgetWaits({
+      recount: () => this.#recount(),
+      now: this.#now,
+    });
     const sampleMs = options.sampleMs ?? 1000;
     if (this.#budget > 0 || this.#maxRss > 0) {
       this.#rss = this.#readRss();
@@ -181,7 +197,7 @@ export class MemoryGuard {
    * Sets what `connection` holds, in bytes (0 forgets it). O(1); when the
    * total passes the budget, one shedding pass is scheduled.
    */
-  charge(connection: Backlogged, bytes: number): void {
+  charge(connection: Backlogged, bytes: number, shedNow = true): void {
     const before = this.#charges.get(connection) ?? 0;
     if (bytes === before) return;
     if (this.#shedding.has(connection)) this.#shedBytes += bytes - before;
@@ -193,6 +209,7 @@ export class MemoryGuard {
     if (this.#budget === 0) return;
     if (this.#used > this.#budget) {
       this.#overBudget = true;
+      if (!shedNow) return;
       // At once, not from a timer: a room's fan-out charges many receivers
       // per message, and a timer waited while the messages already read were
       // handled (272% of the budget before the first shed, measured with 63
@@ -282,23 +299,83 @@ export class MemoryGuard {
   }
 
   /**
-   * Why `bytes` more may not be queued now for a connection, or undefined
-   * when they fit: the budget has no room for them, or (for a connection
-   * already behind on its reading) RSS is over MAX_RSS_BYTES. Deno cannot
-   * free what it queued for a client that does not read, so a budget that
-   * sheds only after the fact is overrun by everything queued meanwhile
+   * Why more may not be queued now for `connection`, or undefined when it
+   * fits: the budget has no room for what its charge would grow to
+   * (`charge`, its send included), or (for a connection already behind on
+   * its reading) RSS is over MAX_RSS_BYTES. Deno cannot free what it
+   * queued for a client that does not read, so a budget that sheds only
+   * after the fact is overrun by everything queued meanwhile
    * (`unread_echoes.ts`).
    *
+   * Only the growth over what `connection` is charged already needs room:
+   * asking for the whole message plus `IN_FLIGHT_BYTES` on top of its own
+   * charge counted a 1 MiB reader about 5 MiB at each send, and 32 such
+   * clients filled the 96 MiB budget (stranger13 #1). Before refusing, the
+   * charges are re-read ({@link RECOUNT_MS}): a reader's echo that drained
+   * since its last send still counts until then. A connection behind must
+   * fit beside everything counted, those on their way out included: they
+   * hold it until they have gone. A connection that has read all it was
+   * sent is refused alike, but its echo waits for room ({@link wait})
+   * rather than its client being closed; a `late` one makes room: the
+   * largest holders not yet shed are closed for what it lacks beside the
+   * rest (itself too, when it is among them), and it waits for them to go.
+   * Refusing such an echo closed its client, whose charge stayed until it
+   * had gone, so the next refusal closed the next: all 32 clients of 1 MiB
+   * messages went (stranger13 #1).
+   *
+   * @param charge What `connection` would hold with the send, in bytes.
    * @param behind The connection is behind on its reading already.
+   * @param late A waiting echo that waited `WAIT_FOR_ROOM_MS`: make room.
    */
-  refuses(bytes: number, behind = true): ShedCause | undefined {
+  refuses(
+    connection: Backlogged,
+    charge: number,
+    behind = true,
+    late = false,
+  ): ShedCause | undefined {
     if (behind && this.#overRss) return "rss";
-    if (this.#budget > 0 && this.#used + bytes > this.#budget) {
-      // Full: upgrades get 503 until the total is back under, as when passed.
-      this.#overBudget = true;
-      return "memory_budget";
+    if (this.#budget === 0 || this.#fits(connection, charge)) return undefined;
+    this.#recount();
+    if (this.#fits(connection, charge)) return undefined;
+    // Full: upgrades get 503 until the total is back under, as when passed.
+    this.#overBudget = true;
+    if (!behind && late) {
+      const growth = charge - (this.#charges.get(connection) ?? 0);
+      const lacks = this.#unshedBytes() + growth - this.#budget;
+      if (lacks > 0) this.#shed("memory_budget", lacks);
     }
-    return undefined;
+    return "memory_budget";
+  }
+
+  /**
+   * `connection` has an echo waiting for room: it is asked to retry until
+   * it says nothing waits (`budget_waits.ts`).
+   */
+  wait(connection: WaitingForRoom): void {
+    this.#waits.add(connection);
+  }
+
+  /** True when `connection` may hold `charge` bytes: see {@link refuses}. */
+  #fits(connection: Backlogged, charge: number): boolean {
+    if (this.#shedding.has(connection)) return false;
+    const growth = charge - (this.#charges.get(connection) ?? 0);
+    return growth <= 0 || this.#used + growth <= this.#budget;
+  }
+
+  /**
+   * Re-reads every charge not on its way out, at most once per
+   * {@link RECOUNT_MS}: what the sample does each second, before a
+   * decision to refuse or shed.
+   */
+  #recount(): void {
+    const now = this.#now();
+    if (now - this.#recountedAt < RECOUNT_MS) return;
+    this.#recountedAt = now;
+    for (const connection of [...this.#charges.keys()]) {
+      if (!this.#shedding.has(connection)) {
+        this.charge(connection, connection.recount(), false);
+      }
+    }
   }
 
   /**
@@ -347,11 +424,8 @@ export class MemoryGuard {
    * `sampleMs`; exposed for tests.
    */
   sample(): void {
-    for (const connection of [...this.#charges.keys()]) {
-      if (!this.#shedding.has(connection)) {
-        this.charge(connection, connection.recount());
-      }
-    }
+    this.#recountedAt = -Infinity;
+    this.#recount();
     this.#settleBudget();
     if (this.#maxRss === 0) return;
     this.#exchangeShares();
@@ -436,6 +510,7 @@ export class MemoryGuard {
     this.#peers?.close();
     this.#stopSampling?.();
     this.#stopSampling = undefined;
+    this.#waits.dispose();
   }
 
   /**

@@ -38,6 +38,8 @@ import {
   SLOW_READER_SLOT_HOLD_MS,
 } from "./connection_options.ts";
 import { MessageLimits } from "./message_limits.ts";
+import { WaitingEchoes } from "./waiting_echoes.ts";
+import { GIVE_UP_MS, WAIT_FOR_ROOM_MS } from "../admission/budget_waits.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 import { ServerClose } from "./server_close.ts";
 import { CLOSE_TIMEOUT_REASON, reportClose } from "./close_report.ts";
@@ -102,6 +104,11 @@ class EchoConnection
   #breach: LimitReason | undefined;
   #finished = false;
   #opened = false;
+  /**
+   * Plain echoes waiting for room in the memory budget (`budget_waits.ts`):
+   * made at the first wait, so an idle connection costs no more.
+   */
+  #waiting: WaitingEchoes | undefined;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     const { config } = options.services;
@@ -232,6 +239,7 @@ class EchoConnection
     });
     this.#responder?.stop();
     this.#push?.stop();
+    this.#waiting?.clear();
     // A member the service closes leaves its room now: a peer that does not
     // read can hold the close handshake open for long.
     this.#options.relay?.closed();
@@ -250,9 +258,78 @@ class EchoConnection
     // Reading bufferedAmount is an op call: once per 64 KiB sent.
     const refused = this.#unread.refuses(bytes);
     if (refused) return this.#refused(refused);
+    this.#deliver(data, bytes);
+  }
+
+  /** Hands one frame to Deno, counted and its backlog checked. */
+  #deliver(data: string | ArrayBuffer, bytes: number): void {
     this.#socket.send(data);
     this.#traffic.sent(bytes);
     if (this.#unread.sent(bytes)) this.#breached("slow_reader");
+  }
+
+  /**
+   * The plain echo of a message: sent through the one send function's
+   * checks, except that an echo the memory budget has no room for, to a
+   * client that has read all it was sent, waits for room
+   * (`budget_waits.ts`) instead of its client being closed. Later
+   * messages wait behind it, in order.
+   */
+  #echo(data: string | ArrayBuffer, bytes: number): void {
+    if (!this.#waiting?.waiting) {
+      const refused = this.#unread.refuses(bytes);
+      if (refused === undefined) {
+        this.#deliver(data, bytes);
+        return this.#echoed(data, bytes);
+      }
+      if (refused !== "memory_budget" || !this.#unread.caughtUp) {
+        letGo(data, bytes);
+        return this.#refused(refused);
+      }
+      this.#services.memory.wait(this);
+    }
+    // One message may wait: a client that sends on while its echo waits
+    // is not waiting for it, and what waits is not charged.
+    this.#waiting ??= new WaitingEchoes(0);
+    if (!this.#waiting.push(data, bytes)) {
+      letGo(data, bytes);
+      this.#refused("memory_budget");
+    }
+  }
+
+  /** After an echo went: its message is freed, `Goodbye` closes. */
+  #echoed(data: string | ArrayBuffer, bytes: number): void {
+    letGo(data, bytes);
+    const then = closeAfterEcho(data);
+    if (then) this.close(then);
+  }
+
+  /**
+   * For the memory guard's waits: sends the echoes waiting, oldest first,
+   * as far as the budget lets (`budget_waits.ts` says when a wait makes
+   * room and when it gives up). True once nothing waits.
+   */
+  retry(waitedMs: number): boolean {
+    const waiting = this.#waiting;
+    if (waiting === undefined) return true;
+    const late = waitedMs >= WAIT_FOR_ROOM_MS;
+    for (let echo; !this.#closing && (echo = waiting.peek());) {
+      const refused = this.#unread.refuses(echo.bytes, late);
+      if (
+        refused === "memory_budget" && this.#unread.caughtUp &&
+        waitedMs < GIVE_UP_MS && !this.#closing
+      ) return false;
+      waiting.shift();
+      if (refused) {
+        letGo(echo.data, echo.bytes);
+        this.#refused(refused);
+        break;
+      }
+      this.#deliver(echo.data, echo.bytes);
+      this.#echoed(echo.data, echo.bytes);
+    }
+    waiting.clear();
+    return true;
   }
 
   /** A send refused before Deno queued it: a client behind is closed instead. */
@@ -361,10 +438,7 @@ class EchoConnection
     if (this.#responder) {
       return this.#responder.receive(data, bytes, this.#traffic.messages, now);
     }
-    this.send(data, bytes);
-    letGo(data, bytes);
-    const then = closeAfterEcho(data);
-    if (then) this.close(then);
+    this.#echo(data, bytes);
   }
 
   /**
@@ -425,6 +499,7 @@ class EchoConnection
     this.#close?.ended();
     this.#responder?.stop();
     this.#push?.stop();
+    this.#waiting?.clear();
     const { metrics, memory } = this.#services;
     const { lease, ip, id } = this.#options;
     // A close never answered keeps what Deno still queues for it (echoes a

@@ -29,6 +29,7 @@ import type { Backlogged, MemoryGuard } from "../admission/memory_guard.ts";
 import type { LimitReason } from "../limits.ts";
 import {
   BACKLOG_CHECK_BYTES,
+  FRAME_COST_BYTES,
   heldReadBytes,
   memoryCharge,
   SentFrames,
@@ -113,6 +114,8 @@ export class UnreadEchoes {
   #shedAt = 0;
   /** The re-check armed after a judgement put off by a hold ({@link #recheck}). */
   #recheckTimer: ReturnType<typeof setTimeout> | undefined;
+  /** See {@link caughtUp}. */
+  #caughtUp = true;
 
   constructor(
     socket: WebSocket,
@@ -139,35 +142,58 @@ export class UnreadEchoes {
    * never read, each given one 1 MiB echo at once unchecked, were counted
    * at 157-204 MiB against a 96 MiB budget (issue #20).
    */
-  refuses(bytes: number): LimitReason | undefined {
+  refuses(bytes: number, late = false): LimitReason | undefined {
     if (!this.#sent.due(bytes)) return undefined;
     const backlog = this.bytes();
     const behind = backlog >= BACKLOG_CHECK_BYTES;
+    this.#caughtUp = !behind;
     if (backlog > 0 && this.#slow(backlog + bytes)) return "slow_reader";
     if (!behind && bytes < BACKLOG_CHECK_BYTES) return undefined;
-    const growth = memoryCharge(backlog + bytes) - memoryCharge(backlog);
-    return this.#options.memory.refuses(growth, behind);
+    return this.#options.memory.refuses(
+      this.#owner,
+      this.#charge(backlog + bytes + FRAME_COST_BYTES),
+      behind,
+      late,
+    );
+  }
+
+  /**
+   * The client was not behind at the last {@link refuses}: a
+   * `memory_budget` refusal then means the echo may wait for room
+   * (`budget_waits.ts`).
+   */
+  get caughtUp(): boolean {
+    return this.#caughtUp;
   }
 
   /**
    * After a send: counts it, and once a check is due re-reads the backlog
-   * and charges it (`check`).
+   * and charges it (`check`). A message sent to a client that had read all
+   * before it ({@link caughtUp}) is not held against it: one message larger
+   * than MAX_BUFFERED_BYTES still goes to such a client, again and again
+   * (stranger13 R11: an 8 MiB reader at MAX_MESSAGE_BYTES 16 MiB was closed
+   * 1008 on its second message). A client behind gets no such allowance: a
+   * non-reader that stopped sending with its backlog past the limit was
+   * otherwise never closed.
    *
    * @returns True when the client is a slow reader ({@link #slow}).
    */
   sent(bytes: number): boolean {
-    return this.#sent.count(bytes) && this.check();
+    const own = this.#caughtUp ? bytes : 0;
+    return this.#sent.count(bytes) && this.check(own);
   }
 
   /**
    * Re-reads the backlog and charges it; true when the client is a slow
    * reader ({@link #slow}).
+   *
+   * @param sent Bytes just sent that do not count against the limit.
    */
-  check(): boolean {
+  check(sent = 0): boolean {
     this.#sent.checked();
     const backlog = this.bytes();
     this.#options.memory.charge(this.#owner, this.#charge(backlog));
-    const slow = this.#slow(backlog);
+    const slow = this.#slow(backlog, sent);
     this.#checkedBacklog = backlog;
     return slow;
   }
@@ -184,8 +210,8 @@ export class UnreadEchoes {
    * the limit during a hold must shrink it at every check after. The
    * memory budget bounds what is queued meanwhile.
    */
-  #slow(backlog: number): boolean {
-    if (backlog <= this.#options.maxBufferedBytes) return false;
+  #slow(backlog: number, sent = 0): boolean {
+    if (backlog - sent <= this.#options.maxBufferedBytes) return false;
     if (backlog < this.#checkedBacklog) return false;
     const turns = this.#options.turns;
     if (turns === undefined || !loopHeld(turns, performance.now())) {
@@ -242,7 +268,9 @@ export class UnreadEchoes {
     const held = heldReadBytes(bytes);
     if (held <= this.#heldRead || this.#released) return;
     this.#heldRead = held;
-    this.#options.memory.charge(this.#owner, this.charge());
+    // Not shed for at once: the message is in already, and its echo (or
+    // the sample) decides (`MemoryGuard.charge`).
+    this.#options.memory.charge(this.#owner, this.charge(), false);
   }
 
   /**

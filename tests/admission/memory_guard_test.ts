@@ -4,6 +4,7 @@ import {
   type Backlogged,
   CLOSING_WAIT_MS,
   MemoryGuard,
+  RECOUNT_MS,
   RESUME_BELOW,
   RSS_SETTLE_SAMPLES,
   type ShedCause,
@@ -236,7 +237,11 @@ Deno.test("with other workers over one process's RSS, only a worker holding at l
     () => {
       assert.equal(quiet.refusing, "rss");
       assert.equal(quiet.shedding, undefined, "it sheds nothing");
-      assert.equal(quiet.refuses(MiB, false), undefined, "its clients' echoes");
+      assert.equal(
+        quiet.refuses(light, light.bytes + MiB, false),
+        undefined,
+        "its clients' echoes",
+      );
     },
   );
   await t.step(
@@ -294,7 +299,11 @@ Deno.test("a serve worker holding less than the mean share only refuses upgrades
       assert.equal(quiet.shedding, undefined);
       assert.equal(quiet.state().shedding, null);
       assert.equal(quiet.state().refusing, "rss");
-      assert.equal(quiet.refuses(MiB), undefined, "its clients' echoes");
+      assert.equal(
+        quiet.refuses(client, client.bytes + MiB),
+        undefined,
+        "its clients' echoes",
+      );
       assert.equal(client.shedBy, undefined);
     },
   );
@@ -361,7 +370,7 @@ Deno.test("MemoryGuard refuses for one sample at most while nobody is shed: the 
     guard.charge(holder, holder.bytes);
   }
   // A stream that wants 1 MiB more does not fit: it waits, newcomers get 503.
-  assert.equal(guard.refuses(1 * MiB), "memory_budget");
+  assert.equal(guard.refuses(medium, medium.bytes + MiB), "memory_budget");
   assert.equal(guard.shedding, "memory_budget");
   guard.sample();
   assert.equal(large.shedBy, "memory_budget", "the largest goes first");
@@ -405,6 +414,68 @@ Deno.test("MemoryGuard with workers holds its part of the process's budget", () 
   assert.equal(guard.state().budgetBytes, 5 * MiB);
   const holder = new Holder(0);
   guard.charge(holder, 4 * MiB);
-  assert.equal(guard.refuses(1 * MiB), undefined, "5 MiB fits its part");
-  assert.equal(guard.refuses(1 * MiB + 1), "memory_budget");
+  assert.equal(
+    guard.refuses(holder, 5 * MiB),
+    undefined,
+    "5 MiB fits its part",
+  );
+  assert.equal(guard.refuses(holder, 5 * MiB + 1), "memory_budget");
+});
+
+Deno.test("MemoryGuard.refuses() asks room only for what a connection's charge grows by", async (t) => {
+  let now = 0;
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0, now: () => now }),
+  );
+  const reader = new Holder(3 * MiB);
+  const other = new Holder(6 * MiB);
+  guard.charge(reader, reader.bytes);
+  guard.charge(other, other.bytes);
+  await t.step("its own charge is not counted twice", () => {
+    // 9 MiB held; the reader goes from 3 to 4 MiB: 10 MiB fits.
+    assert.equal(guard.refuses(reader, 4 * MiB, false), undefined);
+    assert.equal(guard.refuses(reader, 4 * MiB + 1, false), "memory_budget");
+  });
+  await t.step("the charges are read again before a refusal", () => {
+    // The other's echoes drained since its last send: 3 + 4 + 2 fits.
+    other.bytes = 4 * MiB;
+    now += RECOUNT_MS;
+    assert.equal(guard.refuses(reader, 5 * MiB, false), undefined);
+    assert.equal(guard.state().usedBytes, 7 * MiB);
+  });
+});
+
+Deno.test("MemoryGuard.refuses() closes nobody for a client that read all it was sent until its echo has waited: then the largest others go", async (t) => {
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0 }),
+  );
+  const reader = new Holder(2 * MiB);
+  const large = new Holder(5 * MiB);
+  const small = new Holder(3 * MiB);
+  for (const holder of [reader, large, small]) {
+    guard.charge(holder, holder.bytes);
+  }
+  await t.step("no room: refused, nobody shed, upgrades refused", () => {
+    assert.equal(guard.refuses(reader, 3 * MiB, false), "memory_budget");
+    assert.deepEqual([reader, large, small].map((h) => h.shedBy), [
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    assert.equal(guard.refusing, "memory_budget");
+  });
+  await t.step(
+    "late: the largest other is shed, and the echo waits for it to go",
+    () => {
+      assert.equal(
+        guard.refuses(reader, 3 * MiB, false, true),
+        "memory_budget",
+      );
+      assert.equal(large.shedBy, "memory_budget");
+      assert.equal(small.shedBy, undefined);
+      assert.equal(reader.shedBy, undefined);
+      guard.charge(large, 0);
+      assert.equal(guard.refuses(reader, 3 * MiB, false), undefined);
+    },
+  );
 });
