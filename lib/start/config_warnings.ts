@@ -7,17 +7,20 @@
  * @module
  */
 import type { Config } from "../config.ts";
+import { heldReadBytes } from "../connection/backlog.ts";
 
 /** Addresses that mean every interface (BIND_ADDRESS unset is `::`). */
 const EVERY_INTERFACE = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
 
 /**
- * The warnings for `config` (none on Deno Deploy, whose edge gives the
- * client's address itself): `TRUST_PROXY` set while the service listens on
- * every interface, where a client that reaches the port directly writes
- * its own `X-Forwarded-For` and the service believes it (the stranger's
- * review: 32 upgrades saying `X-Forwarded-For: 127.0.5.5` got that
- * innocent address refused `429`, and one host passed the per-address cap).
+ * The warnings for `config`: a memory budget that holds fewer than
+ * {@link BUDGET_MIN_CLIENTS} clients of the largest message; and (not on
+ * Deno Deploy, whose edge gives the client's address itself)
+ * `TRUST_PROXY` set while the service listens on every interface, where a
+ * client that reaches the port directly writes its own `X-Forwarded-For`
+ * and the service believes it (the stranger's review: 32 upgrades saying
+ * `X-Forwarded-For: 127.0.5.5` got that innocent address refused `429`,
+ * and one host passed the per-address cap).
  *
  * @example
  * ```ts
@@ -30,14 +33,60 @@ const EVERY_INTERFACE = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
  * assert.equal(behind({ BIND_ADDRESS: "0.0.0.0" }).length, 1);
  * assert.deepEqual(behind({ BIND_ADDRESS: "127.0.0.1" }), []);
  * assert.deepEqual(configWarnings(parseConfig({}), { denoDeploy: false }), []);
+ * // 16 MiB messages: the 96 MiB budget holds two uploaders (48 MiB each).
+ * const big = parseConfig({ MAX_MESSAGE_BYTES: String(16 * 1024 * 1024) });
+ * assert.equal(configWarnings(big, { denoDeploy: true }).length, 1);
  * ```
  */
 export function configWarnings(
-  config: Pick<Config, "trustProxy" | "bindAddress">,
+  config: Pick<
+    Config,
+    "trustProxy" | "bindAddress" | "memoryBudgetBytes" | "maxMessageBytes"
+  >,
   platform: { denoDeploy: boolean },
 ): string[] {
+  return [
+    ...budgetWarnings(config),
+    ...(platform.denoDeploy ? [] : proxyWarnings(config)),
+  ];
+}
+
+/**
+ * Clients sending messages of MAX_MESSAGE_BYTES that MEMORY_BUDGET_BYTES
+ * should hold at once before a start-up warning says it holds too few: at
+ * the defaults it holds 32.
+ */
+export const BUDGET_MIN_CLIENTS = 8;
+
+/**
+ * A budget that holds fewer than {@link BUDGET_MIN_CLIENTS} clients of the
+ * largest message at once: each costs what Deno keeps of the message read
+ * (`heldReadBytes`, twice it) plus its echo, and past the budget the
+ * echoes wait and then clients are closed 1013 (stranger13: with
+ * MAX_MESSAGE_BYTES 32 MiB, 3 uploaders were all closed before any echo,
+ * and nothing at start-up said the budget held about one of them).
+ */
+function budgetWarnings(
+  config: Pick<Config, "memoryBudgetBytes" | "maxMessageBytes">,
+): string[] {
+  const { memoryBudgetBytes: budget, maxMessageBytes: message } = config;
+  if (budget === 0 || message === 0) return [];
+  const perClient = heldReadBytes(message) + message;
+  const clients = Math.floor(budget / perClient);
+  if (clients >= BUDGET_MIN_CLIENTS) return [];
+  return [
+    `MEMORY_BUDGET_BYTES=${budget} holds ${clients} client(s) sending MAX_MESSAGE_BYTES=${message} messages at once (${perClient} bytes each: Deno keeps twice a message it read, plus its echo); past that their echoes wait and then they are closed 1013: raise MEMORY_BUDGET_BYTES to ${
+      BUDGET_MIN_CLIENTS * perClient
+    } (and MAX_RSS_BYTES above it) or lower MAX_MESSAGE_BYTES`,
+  ];
+}
+
+/** TRUST_PROXY while listening on every interface. */
+function proxyWarnings(
+  config: Pick<Config, "trustProxy" | "bindAddress">,
+): string[] {
   const { trustProxy, bindAddress } = config;
-  if (platform.denoDeploy || trustProxy === 0) return [];
+  if (trustProxy === 0) return [];
   if (bindAddress !== undefined && !EVERY_INTERFACE.has(bindAddress)) return [];
   return [
     `TRUST_PROXY=${trustProxy} while listening on every interface (BIND_ADDRESS ${
