@@ -22,7 +22,8 @@
  * not read, in the attack review).
  *
  * Its options, what it asks of a connection and the levels it acts at are
- * in `memory_guard_options.ts`, re-exported here.
+ * in `memory_guard_options.ts`, re-exported here; the RSS watch (samples,
+ * the floor after a flood, the workers' shares) is `rss_watch.ts`.
  *
  * @module
  */
@@ -32,6 +33,7 @@ import { type Cancel, every } from "../core_timer.ts";
 import { SHED_NETWORK_MS, ShedNetworks } from "./shed_networks.ts";
 import { FreshAdmissions } from "./fresh_admissions.ts";
 import { BudgetWaits, type WaitingForRoom } from "./budget_waits.ts";
+import { RssWatch } from "./rss_watch.ts";
 import {
   type Backlogged,
   CLOSING_WAIT_MS,
@@ -56,11 +58,9 @@ export {
 /** Counts what the connections hold and sheds when there is too much. */
 export class MemoryGuard {
   readonly #budget: number;
-  readonly #maxRss: number;
-  readonly #readRss: () => number;
   readonly #peers: MemoryPeers | undefined;
-  readonly #readOwn: () => number;
-  #worker: MemoryState["worker"];
+  /** The process's RSS against MAX_RSS_BYTES (`rss_watch.ts`). */
+  readonly #rssWatch: RssWatch;
   readonly #charges = new Map<Backlogged, number>();
   /** Connections asked to close; their charge stays until they have. */
   readonly #shedding = new Set<Backlogged>();
@@ -68,16 +68,7 @@ export class MemoryGuard {
   #shedBytes = 0;
   readonly #shedCount: Record<ShedCause, number> = { memory_budget: 0, rss: 0 };
   #used = 0;
-  #rss = 0;
-  /** RSS taken for retained memory after a flood: the watch trips above it. */
-  #rssFloor = 0;
-  #rssSteadySamples = 0;
-  /** The RSS the current run of steady samples is measured against. */
-  #rssSteadyFrom = 0;
   #overBudget = false;
-  #overRss = false;
-  /** RSS is over the limit (or the floor): upgrades are refused. */
-  #refusingRss = false;
   readonly #now: () => number;
   /** The networks the budget shed lately (`shed_networks.ts`). */
   readonly #shedNetworks = new ShedNetworks();
@@ -98,13 +89,18 @@ export class MemoryGuard {
     this.#budget = Math.floor(
       options.budgetBytes / Math.max(1, options.workers ?? 1),
     );
-    this.#maxRss = options.maxRssBytes;
-    this.#readRss = options.readRss ?? (() => Deno.memoryUsage().rss);
     this.#peers = options.peers;
     this.#now = options.now ?? (() => performance.now());
-    this.#readOwn = options.readOwn ?? (() => {
-      const { heapUsed, external } = Deno.memoryUsage();
-      return heapUsed + external;
+    this.#rssWatch = new RssWatch({
+      maxRssBytes: options.maxRssBytes,
+      readRss: options.readRss ?? (() => Deno.memoryUsage().rss),
+      peers: options.peers,
+      readOwn: options.readOwn ?? (() => {
+        const { heapUsed, external } = Deno.memoryUsage();
+        return heapUsed + external;
+      }),
+      used: () => this.#used,
+      shed: () => this.#shed("rss", this.#unshedBytes() / 2),
     });
     this.#freshBytes = this.#budget > 0 ? options.freshBytes ?? 0 : 0;
     this.#fresh = new FreshAdmissions();
@@ -113,8 +109,8 @@ export class MemoryGuard {
       now: this.#now,
     });
     const sampleMs = options.sampleMs ?? 1000;
-    if (this.#budget > 0 || this.#maxRss > 0) {
-      this.#rss = this.#readRss();
+    if (this.#budget > 0 || this.#rssWatch.maxRssBytes > 0) {
+      this.#rssWatch.read();
       // Keeps the process alive until `dispose()`, which every owner calls.
       this.#stopSampling = every(sampleMs, () => this.sample());
     }
@@ -260,7 +256,7 @@ export class MemoryGuard {
     behind = true,
     late = false,
   ): ShedCause | undefined {
-    if (behind && this.#overRss) return "rss";
+    if (behind && this.#rssWatch.over) return "rss";
     if (this.#budget === 0 || this.#fits(connection, charge)) return undefined;
     this.#recount();
     if (this.#fits(connection, charge)) return undefined;
@@ -314,7 +310,7 @@ export class MemoryGuard {
    * worker's own clients keep being served (review35 F-K).
    */
   get shedding(): ShedCause | undefined {
-    if (this.#overRss) return "rss";
+    if (this.#rssWatch.over) return "rss";
     if (this.#overBudget) return "memory_budget";
     return undefined;
   }
@@ -327,7 +323,7 @@ export class MemoryGuard {
    * for the budget only.
    */
   get refusing(): ShedCause | undefined {
-    if (this.#refusingRss) return "rss";
+    if (this.#rssWatch.refusing) return "rss";
     return this.shedding;
   }
 
@@ -336,12 +332,14 @@ export class MemoryGuard {
     return {
       usedBytes: this.#used,
       budgetBytes: this.#budget,
-      rssBytes: this.#rss,
-      maxRssBytes: this.#maxRss,
+      rssBytes: this.#rssWatch.rssBytes,
+      maxRssBytes: this.#rssWatch.maxRssBytes,
       shedding: this.shedding ?? null,
       refusing: this.refusing ?? null,
       shed: { ...this.#shedCount },
-      ...(this.#worker ? { worker: { ...this.#worker } } : {}),
+      ...(this.#rssWatch.worker
+        ? { worker: { ...this.#rssWatch.worker } }
+        : {}),
     };
   }
 
@@ -354,66 +352,7 @@ export class MemoryGuard {
     this.#recountedAt = -Infinity;
     this.#recount();
     this.#settleBudget();
-    if (this.#maxRss === 0) return;
-    this.#exchangeShares();
-    const before = this.#rss;
-    // 0 means the read failed (no descriptor left): keep the last sample.
-    const rss = this.#rss = this.#readRss() || before;
-    if (rss < this.#maxRss * RESUME_BELOW) {
-      this.#overRss = false;
-      this.#refusingRss = false;
-      this.#rssFloor = 0;
-      this.#rssSteadySamples = 0;
-      return;
-    }
-    // Over the limit, or over what was kept after the last flood; with
-    // other workers, only when this one holds at least its fair share.
-    if (rss > Math.max(this.#maxRss, this.#rssFloor * 1.05)) {
-      this.#overRss = this.#holdsFairShare();
-      this.#refusingRss = true;
-    }
-    if (!this.#overRss && !this.#refusingRss) return;
-    if (this.#overRss) this.#shed("rss", this.#unshedBytes() / 2);
-    // Steady against the RSS where the run began, not the sample before:
-    // RSS creeping under 1% a sample (a paced flood) is not steady, else
-    // the floor climbed with it (review35 F-B: 300 -> 514 MiB, refused 24
-    // of 60 samples).
-    if (this.#rssSteadySamples === 0) this.#rssSteadyFrom = before;
-    const from = this.#rssSteadyFrom;
-    const steady = Math.abs(rss - from) <= from * RSS_STEADY_SHARE;
-    // A worker that only refuses sheds nothing, so what its own clients
-    // hold never goes: it settles on a steady RSS alone (else it refused
-    // every upgrade for as long as the allocator kept the flood's memory).
-    const settled = this.#overRss ? this.#used === 0 : true;
-    this.#rssSteadySamples = steady && settled ? this.#rssSteadySamples + 1 : 0;
-    if (this.#rssSteadySamples >= RSS_SETTLE_SAMPLES) {
-      this.#rssFloor = rss;
-      this.#rssSteadySamples = 0;
-      this.#overRss = false;
-      this.#refusingRss = false;
-    }
-  }
-
-  /**
-   * True unless other workers hold more than this one: its share is at
-   * least the mean of all. Publishes this worker's share on the way.
-   */
-  #holdsFairShare(): boolean {
-    if (!this.#peers) return true;
-    const own = this.#worker?.ownBytes ?? 0;
-    const mean = this.#worker?.meanBytes ?? 0;
-    return own >= mean;
-  }
-
-  /** Publishes this worker's share and reads the others' (every sample). */
-  #exchangeShares(): void {
-    if (!this.#peers) return;
-    const own = this.#readOwn() + this.#used;
-    const others = this.#peers.exchange(own);
-    const workers = others.length + 1;
-    const mean = (own + others.reduce((sum, bytes) => sum + bytes, 0)) /
-      workers;
-    this.#worker = { ownBytes: own, meanBytes: Math.round(mean), workers };
+    this.#rssWatch.sample();
   }
 
   /**
