@@ -22,9 +22,7 @@ export interface LimitRow {
   /**
    * True when the client's per-IP slot stays taken for a while after the
    * close: Deno cannot free a socket whose writes are stuck behind a peer
-   * that does not read, so the hold bounds how many one client leaves. The
-   * hold ends once the kernel no longer has the socket
-   * (SLOW_READER_SLOT_HOLD_MS).
+   * that does not read, so the hold bounds how many one client leaves.
    */
   readonly keepsSlot: boolean;
 }

@@ -55,11 +55,6 @@ export interface Lease {
   release(): void;
   /** Keeps the slot taken for `ms` more, even after `release()`. */
   holdFor(ms: number): void;
-  /**
-   * The socket is known gone (the kernel no longer has it): a `holdFor`
-   * ends now, and the slot is freed if `release()` ran. Idempotent.
-   */
-  endHold(): void;
   /** Registers the connection so shutdown can close it. */
   track(connection: Closable): void;
   /**
@@ -310,11 +305,6 @@ export class ConnectionRegistry {
     this.#held.set(timer, free);
   }
 
-  /** Forgets a hold whose timer was cleared before it fired. */
-  unhold(timer: Timer): void {
-    this.#held.delete(timer);
-  }
-
   /** Adds a connection of client `key` to the set that shutdown closes. */
   track(connection: Closable, key: string): void {
     this.#open.set(connection, key);
@@ -397,8 +387,6 @@ class Slot implements Lease {
   readonly #ip: string;
   readonly clientMessageRate: TokenBucket | undefined;
   #released = false;
-  /** `release()` ran: only a hold keeps the slot. */
-  #releaseAsked = false;
   #tracked: Closable | undefined;
   #timer: Timer | undefined;
 
@@ -421,7 +409,6 @@ class Slot implements Lease {
       this.#registry.untrack(this.#tracked);
       this.#tracked = undefined;
     }
-    this.#releaseAsked = true;
     if (this.#timer === undefined) this.#free();
   }
 
@@ -430,15 +417,6 @@ class Slot implements Lease {
     const free = () => this.#free();
     this.#timer = setTimeout(free, ms);
     this.#registry.hold(this.#timer, free);
-  }
-
-  endHold(): void {
-    const timer = this.#timer;
-    if (timer === undefined || this.#released) return;
-    clearTimeout(timer);
-    if (this.#releaseAsked) return this.#free();
-    this.#registry.unhold(timer);
-    this.#timer = undefined;
   }
 
   track(connection: Closable): void {

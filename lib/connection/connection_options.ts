@@ -102,13 +102,8 @@ export interface ConnectionOptions {
  * (denoland/deno#25126): its descriptor and buffers stay until the client
  * goes (measured 30 s and more with `deno run -A
  * bench/slow_reader_teardown.ts 300`), so the hold bounds how many such
- * sockets one client can leave behind. It ends early once the kernel no
- * longer lists the socket (aborted with `ss -K`, or its client left:
- * `Lease.endHold`): then no descriptor is behind it, and holding the slot
- * only refused newcomers (60 of 192 under `prlimit --nofile=256`, issue
- * #20). Deno's close event is not that sign: a client that half-closes
- * and never reads gets it while its socket stays in CLOSE-WAIT with the
- * descriptor (`tests/start/slow_reader_slot_test.ts`, notes/slothold.md).
+ * sockets one client can leave behind. It lasts once the socket is gone
+ * too: ended there, non-readers came straight back (docs/limits.md).
  */
 export const SLOW_READER_SLOT_HOLD_MS = 60_000;
 

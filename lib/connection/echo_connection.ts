@@ -137,7 +137,6 @@ class EchoConnection
       turns: options.services.turns,
       lease: options.lease,
       onSlow: () => this.#breached("slow_reader"),
-      onGone: () => options.lease.endHold(),
     });
     this.#push = options.stream &&
       new StreamPush(this, {
