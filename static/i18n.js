@@ -124,7 +124,8 @@ export const MESSAGES = {
     "state.0":
       "CONNECTING: the object exists and the opening handshake is under way.",
     "state.1": "OPEN: the handshake succeeded; send() delivers messages.",
-    "state.2": "CLOSING: a close frame was sent; waiting for the other side.",
+    "state.2":
+      "CLOSING: a Close frame was sent or received; the closing handshake is under way.",
     "state.3": "CLOSED: the connection is closed or could not be opened.",
     "announce.0": "Connecting",
     "announce.1": "Open",
@@ -132,7 +133,7 @@ export const MESSAGES = {
     "announce.3": "Closed",
     timeline: "Every transition",
     timelineExplained:
-      "CONNECTING and CLOSING often last a few milliseconds: each change of readyState is kept here with its time.",
+      "Each change of readyState is kept here with its time. No event marks CLOSING: it shows when you press Close, but after the server closes (Goodbye) it usually lasts less than one screen refresh, so OPEN goes straight to CLOSED.",
     "unit.bytes": "bytes",
     "unit.ms": "ms",
     "unit.s": "s",
@@ -443,7 +444,7 @@ export const MESSAGES = {
     "state.none": "尚未建立 WebSocket：請按「連線」。",
     "state.0": "CONNECTING（連線中）：物件已建立，正在進行開啟交握。",
     "state.1": "OPEN（已開啟）：交握成功，send() 可以傳送訊息。",
-    "state.2": "CLOSING（關閉中）：已送出關閉訊框，等待對方回應。",
+    "state.2": "CLOSING（關閉中）：已送出或收到關閉訊框，關閉交握進行中。",
     "state.3": "CLOSED（已關閉）：連線已關閉或無法建立。",
     "announce.0": "連線中",
     "announce.1": "已開啟",
@@ -451,7 +452,7 @@ export const MESSAGES = {
     "announce.3": "已關閉",
     timeline: "每次狀態變化",
     timelineExplained:
-      "CONNECTING 與 CLOSING 往往只持續幾毫秒：readyState 的每次變化都連同時間保留在這裡。",
+      "readyState 的每次變化都連同時間保留在這裡。CLOSING 沒有對應的事件：按下「關閉」時會顯示；但伺服器關閉時（Goodbye），它通常不到一次畫面更新就結束，所以會從 OPEN 直接變成 CLOSED。",
     "unit.bytes": "位元組",
     "unit.ms": "毫秒",
     "unit.s": "秒",
@@ -751,7 +752,7 @@ export const MESSAGES = {
     "state.none": "尚未创建 WebSocket：请按“连接”。",
     "state.0": "CONNECTING（连接中）：对象已创建，正在进行打开握手。",
     "state.1": "OPEN（已打开）：握手成功，send() 可以发送消息。",
-    "state.2": "CLOSING（关闭中）：已发出关闭帧，等待对方回应。",
+    "state.2": "CLOSING（关闭中）：已发出或收到关闭帧，关闭握手进行中。",
     "state.3": "CLOSED（已关闭）：连接已关闭或无法建立。",
     "announce.0": "连接中",
     "announce.1": "已打开",
@@ -759,7 +760,7 @@ export const MESSAGES = {
     "announce.3": "已关闭",
     timeline: "每次状态变化",
     timelineExplained:
-      "CONNECTING 和 CLOSING 往往只持续几毫秒：readyState 的每次变化都连同时间保留在这里。",
+      "readyState 的每次变化都连同时间保留在这里。CLOSING 没有对应的事件：按下“关闭”时会显示；但服务器关闭时（Goodbye），它通常不到一次屏幕刷新就结束，所以会从 OPEN 直接变成 CLOSED。",
     "unit.bytes": "字节",
     "unit.ms": "毫秒",
     "unit.s": "秒",
