@@ -35,17 +35,28 @@ export const MAX_STREAM_SIZE_BYTES = 64 * 1024 * 1024;
 
 /**
  * An option given at most once: a repeated option arrives as an array of its
- * values, which this refuses with `expected <what>, given once`, so that
- * `format=raw&format=raw` says it was repeated, not that `raw` is wrong.
+ * values, which this refuses with `given twice; expected <what>, once`, so
+ * that `delay=1&delay=2` says first that it was repeated, not that a value is
+ * wrong (both are fine). `expected <what>` stays whole for the callers that
+ * rewrite it (`/stream`'s size bounds).
  */
 function once<T extends z.ZodMiniType<unknown, string>>(
   expected: string,
   schema: T,
 ) {
   return z.pipe(
-    z.string({ error: `expected ${expected}, given once` }),
+    z.string({
+      error: (issue) =>
+        `given ${timesGiven(issue.input)}; expected ${expected}, once`,
+    }),
     schema,
   );
+}
+
+/** "twice" or "3 times": how often a repeated option was given. */
+function timesGiven(input: unknown): string {
+  const count = Array.isArray(input) ? input.length : 0;
+  return count === 2 ? "twice" : `${count} times`;
 }
 
 /**
@@ -72,7 +83,7 @@ function integerOption(
   );
 }
 
-/** One of `values`, given once. */
+/** One of `values`, given at most once. */
 function choice<const V extends readonly [string, ...string[]]>(
   values: V,
   expected: string,

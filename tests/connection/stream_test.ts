@@ -240,7 +240,7 @@ Deno.test("/stream options are validated, and only /stream takes them", async (t
     ["/stream?type=json", /^Invalid option "type": expected text or binary/],
     [
       "/stream?type=text&type=text",
-      /^Invalid option "type": expected text or binary, given once\n/,
+      /^Invalid option "type": given twice; expected text or binary, once\n/,
     ],
     [
       "/stream?interval=60001",
