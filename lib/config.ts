@@ -123,6 +123,16 @@ function origins(value: string | undefined): "*" | string[] {
   if (value === undefined || value === "*") return "*";
   const list = value.split(",").map((entry) => entry.trim()).filter(Boolean);
   for (const entry of list) {
+    // A browser's Origin header never ends in "/", so a pasted URL would
+    // match no page: say so rather than the generic form below.
+    const bare = entry.match(/^(https?:\/\/[^/\s]+)\/\S*$/);
+    if (bare) {
+      return refuse(
+        `expected origins without a path or trailing slash (an Origin header has none), got "${entry}": use "${
+          bare[1]
+        }"`,
+      );
+    }
     if (!/^https?:\/\/[^/\s]+$/.test(entry)) {
       return refuse(
         `expected "*" or a comma-separated list of origins like https://example.com, got "${entry}"`,

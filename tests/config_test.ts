@@ -180,6 +180,23 @@ Deno.test("parseConfig() rejects settings that cannot work together", async (t) 
   });
 });
 
+Deno.test("ALLOWED_ORIGINS with a trailing slash or a path is refused, saying an origin has none", async (t) => {
+  const cases: Array<[given: string, bare: string]> = [
+    ["https://a.example/", "https://a.example"],
+    ["http://localhost:3000/page", "http://localhost:3000"],
+  ];
+  for (const [given, bare] of cases) {
+    await t.step(given, () => {
+      assert.throws(
+        () => parseConfig({ ALLOWED_ORIGINS: `https://b.example,${given}` }),
+        new RegExp(
+          `^ConfigError: Invalid ALLOWED_ORIGINS "https://b.example,${given}": expected origins without a path or trailing slash \\(an Origin header has none\\), got "${given}": use "${bare}"$`,
+        ),
+      );
+    });
+  }
+});
+
 Deno.test("TRUST_PROXY counts proxies, with true and false kept as 1 and 0", () => {
   assert.equal(parseConfig({ TRUST_PROXY: "2" }).trustProxy, 2);
   assert.equal(parseConfig({ TRUST_PROXY: "false" }).trustProxy, 0);
