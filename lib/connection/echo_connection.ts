@@ -38,7 +38,6 @@ import {
   SLOW_READER_SLOT_HOLD_MS,
 } from "./connection_options.ts";
 import { MessageLimits } from "./message_limits.ts";
-import { WaitingEchoes } from "./waiting_echoes.ts";
 import { GIVE_UP_MS, WAIT_FOR_ROOM_MS } from "../admission/budget_waits.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 import { ServerClose } from "./server_close.ts";
@@ -105,10 +104,11 @@ class EchoConnection
   #finished = false;
   #opened = false;
   /**
-   * Plain echoes waiting for room in the memory budget (`budget_waits.ts`):
-   * made at the first wait, so an idle connection costs no more.
+   * The one plain echo waiting for room in the memory budget
+   * (`budget_waits.ts`): the received message itself, not charged while it
+   * waits (its bytes were in the process from the moment Deno read them).
    */
-  #waiting: WaitingEchoes | undefined;
+  #waiting: { data: string | ArrayBuffer; bytes: number } | undefined;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     const { config } = options.services;
@@ -239,7 +239,7 @@ class EchoConnection
     });
     this.#responder?.stop();
     this.#push?.stop();
-    this.#waiting?.clear();
+    this.#dropWaiting();
     // A member the service closes leaves its room now: a peer that does not
     // read can hold the close handshake open for long.
     this.#options.relay?.closed();
@@ -276,25 +276,23 @@ class EchoConnection
    * messages wait behind it, in order.
    */
   #echo(data: string | ArrayBuffer, bytes: number): void {
-    if (!this.#waiting?.waiting) {
-      const refused = this.#unread.refuses(bytes);
-      if (refused === undefined) {
-        this.#deliver(data, bytes);
-        return this.#echoed(data, bytes);
-      }
-      if (refused !== "memory_budget" || !this.#unread.caughtUp) {
-        letGo(data, bytes);
-        return this.#refused(refused);
-      }
-      this.#services.memory.wait(this);
-    }
     // One message may wait: a client that sends on while its echo waits
-    // is not waiting for it, and what waits is not charged.
-    this.#waiting ??= new WaitingEchoes(0);
-    if (!this.#waiting.push(data, bytes)) {
+    // is not waiting for it.
+    if (this.#waiting) {
       letGo(data, bytes);
-      this.#refused("memory_budget");
+      return this.#refused("memory_budget");
     }
+    const refused = this.#unread.refuses(bytes);
+    if (refused === undefined) {
+      this.#deliver(data, bytes);
+      return this.#echoed(data, bytes);
+    }
+    if (refused !== "memory_budget" || !this.#unread.caughtUp) {
+      letGo(data, bytes);
+      return this.#refused(refused);
+    }
+    this.#waiting = { data, bytes };
+    this.#services.memory.wait(this);
   }
 
   /** After an echo went: its message is freed, `Goodbye` closes. */
@@ -305,31 +303,41 @@ class EchoConnection
   }
 
   /**
-   * For the memory guard's waits: sends the echoes waiting, oldest first,
-   * as far as the budget lets (`budget_waits.ts` says when a wait makes
-   * room and when it gives up). True once nothing waits.
+   * For the memory guard's waits: sends the echo waiting if the budget
+   * lets (`budget_waits.ts` says when a wait makes room and when it gives
+   * up). True once nothing waits.
    */
   retry(waitedMs: number): boolean {
-    const waiting = this.#waiting;
-    if (waiting === undefined) return true;
-    const late = waitedMs >= WAIT_FOR_ROOM_MS;
-    for (let echo; !this.#closing && (echo = waiting.peek());) {
-      const refused = this.#unread.refuses(echo.bytes, late);
-      if (
-        refused === "memory_budget" && this.#unread.caughtUp &&
-        waitedMs < GIVE_UP_MS && !this.#closing
-      ) return false;
-      waiting.shift();
-      if (refused) {
-        letGo(echo.data, echo.bytes);
-        this.#refused(refused);
-        break;
-      }
+    const echo = this.#waiting;
+    if (echo === undefined) return true;
+    if (this.#closing) {
+      this.#dropWaiting();
+      return true;
+    }
+    const refused = this.#unread.refuses(
+      echo.bytes,
+      waitedMs >= WAIT_FOR_ROOM_MS,
+    );
+    if (
+      refused === "memory_budget" && this.#unread.caughtUp &&
+      waitedMs < GIVE_UP_MS && !this.#closing
+    ) return false;
+    this.#waiting = undefined;
+    if (refused) {
+      letGo(echo.data, echo.bytes);
+      this.#refused(refused);
+    } else {
       this.#deliver(echo.data, echo.bytes);
       this.#echoed(echo.data, echo.bytes);
     }
-    waiting.clear();
     return true;
+  }
+
+  /** Frees the echo waiting, if any: the connection closes. */
+  #dropWaiting(): void {
+    if (this.#waiting === undefined) return;
+    letGo(this.#waiting.data, this.#waiting.bytes);
+    this.#waiting = undefined;
   }
 
   /** A send refused before Deno queued it: a client behind is closed instead. */
@@ -499,7 +507,7 @@ class EchoConnection
     this.#close?.ended();
     this.#responder?.stop();
     this.#push?.stop();
-    this.#waiting?.clear();
+    this.#dropWaiting();
     const { metrics, memory } = this.#services;
     const { lease, ip, id } = this.#options;
     // A close never answered keeps what Deno still queues for it (echoes a
