@@ -18,7 +18,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT } from "../_server.ts";
-import type { ThreadAbort } from "../../lib/start/watchdog_orders.ts";
+import { runWatchdogChild, type ThreadRun } from "./_watchdog_child.ts";
 
 /**
  * A stand-in `ss`: the same at every look, so no connection is read from
@@ -103,42 +103,9 @@ timer = setTimeout(() => {
 }, 8000);
 `;
 
-/** What {@link sweep} saw: the thread's first abort and `ss -K`'s filters. */
-interface Sweep {
-  abort: ThreadAbort;
-  killed: string;
-}
-
 /** Runs {@link child} with {@link SS} on PATH. */
-async function sweep(portOwned: boolean, untold: string[]): Promise<Sweep> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await Deno.writeTextFile(`${dir}/ss`, SS, { mode: 0o755 });
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", child(portOwned, untold)],
-      cwd: ROOT,
-      env: { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      // Killed past it: a hang fails the test rather than holding it.
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    // "past true 6 / none" at load ~25 said too little: each `ss` call
-    // that ran (one the thread timed out may not have got this far).
-    const calls = await Deno.readTextFile(`${dir}/calls`).catch(() => "");
-    const said = `${stdout} ${
-      new TextDecoder().decode(output.stderr)
-    }; ss calls:\n${calls}`;
-    assert.match(stdout, /^past true /m, said);
-    const line = stdout.match(/^abort (.*)$/m);
-    assert.ok(line, said);
-    const killed = await Deno.readTextFile(`${dir}/killed`);
-    return { abort: JSON.parse(line[1]!) as ThreadAbort, killed };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function sweep(portOwned: boolean, untold: string[]): Promise<ThreadRun> {
+  return runWatchdogChild(SS, child(portOwned, untold));
 }
 
 Deno.test("past MAX_RSS_BYTES on a held loop, the watchdog thread aborts its own connections holding unseen bytes with no complete message, and spares clients the app saw", async (t) => {

@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT } from "../_server.ts";
-import type { ThreadAbort } from "../../lib/start/watchdog_orders.ts";
+import { runWatchdogChild } from "./_watchdog_child.ts";
 
 /**
  * A stand-in `ss`: every connection read the same at every look (none
@@ -78,31 +78,7 @@ timer = setTimeout(() => { console.log("none"); watchdog.dispose(); }, 8000);
 `;
 
 Deno.test("past MAX_RSS_BYTES on a held loop with nothing read from, the watchdog thread aborts the listener's connections that do not read, fullest first, and spares readers", async (t) => {
-  const dir = await Deno.makeTempDir();
-  let abort: ThreadAbort;
-  let killed: string;
-  try {
-    await Deno.writeTextFile(`${dir}/ss`, SS, { mode: 0o755 });
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", child],
-      cwd: ROOT,
-      env: { PATH: `${dir}:${Deno.env.get("PATH") ?? ""}` },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      // Killed past it: a hang fails the test rather than holding it.
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    const said = `${stdout} ${new TextDecoder().decode(output.stderr)}`;
-    assert.match(stdout, /^past true /m, said);
-    const line = stdout.match(/^abort (.*)$/m);
-    assert.ok(line, `no abort: ${said}`);
-    abort = JSON.parse(line[1]!) as ThreadAbort;
-    killed = await Deno.readTextFile(`${dir}/killed`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const { abort, killed } = await runWatchdogChild(SS, child);
   await t.step(
     "the non-readers are aborted as uncounted memory, not named to be struck",
     () => {
