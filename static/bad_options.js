@@ -22,9 +22,7 @@ const LINE = /^Invalid option "([^"]+)": (.*)$/;
 function whyOf(message) {
   let found = message.match(/^expected an integer (\d+)-(\d+)/);
   if (found) return { key: "badOption.range", values: rangeOf(found) };
-  found = message.match(
-    /^expected a close code a server may send: ([^,]+(?:, [^,]+)*?)(?:, given once)?$/,
-  );
+  found = message.match(/^expected a close code a server may send: (.+)$/);
   if (found) return { key: "badOption.closeCode", values: { codes: found[1] } };
   found = message.match(/^expected at most (\d+) bytes of UTF-8/);
   if (found) return { key: "badOption.bytes", values: { max: found[1] } };
@@ -41,9 +39,7 @@ function whyOf(message) {
   if (message.startsWith("does not apply to /room/NAME")) {
     return { key: "badOption.notRoom" };
   }
-  found = message.match(
-    /^expected ((?:[\w ]+, )*[\w ]+ or [\w ]+?)(?:, given once)?$/,
-  );
+  found = message.match(/^expected ((?:[\w ]+, )*[\w ]+ or [\w ]+)$/);
   if (found) return { key: "badOption.choice", values: { choices: found[1] } };
   return { key: "badOption.other" };
 }
@@ -54,8 +50,9 @@ function rangeOf(found) {
 
 /**
  * The bad options of a 400 body, each with why, in the server's order.
- * A name the URL gives more than once is said so, whatever the server's
- * message (it names repetition only for some options).
+ * A name the URL gives more than once is said so, read from the URL itself
+ * rather than from the server's words for it (`given twice; expected …,
+ * once`), so the page does not follow their wording.
  * @param {string} body the server's answer
  * @param {URLSearchParams} params the refused URL's query
  * @returns {{ option: string, value: string, key: string, values: Record<string, string> }[]}

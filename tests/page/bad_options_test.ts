@@ -40,7 +40,21 @@ Deno.test("badOptions() names each refused option with what it takes", async (t)
   await t.step("a name given twice: once, whatever the value", () => {
     assert.equal(whyOf("format=raw&format=raw")[0]?.key, "badOption.once");
     assert.equal(whyOf("delay=1&delay=1")[0]?.key, "badOption.once");
+    assert.equal(
+      whyOf("close_after=1&code=1000&code=1005")[0]?.key,
+      "badOption.once",
+    );
   });
+  await t.step(
+    "a name given twice is read from the URL, not from the server's words",
+    () => {
+      const body = 'Invalid option "delay": some future wording';
+      const [once] = badOptions(body, new URLSearchParams("delay=1&delay=2"));
+      assert.equal(once?.key, "badOption.once");
+      const [other] = badOptions(body, new URLSearchParams("delay=1"));
+      assert.equal(other?.key, "badOption.other");
+    },
+  );
   await t.step(
     "a close code out of the sendable ranges, a missing partner",
     () => {
