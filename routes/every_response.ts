@@ -1,7 +1,7 @@
 /**
  * What every answer but a 101 gets: the security headers (a
  * Content-Security-Policy for the page, HSTS where it is right) and one log
- * line ({@link everyResponse}); HEAD served as GET, so Deno answers it
+ * line, unless the refusal log wrote it ({@link everyResponse}); HEAD served as GET, so Deno answers it
  * ({@link headAsGet}); and 404 or 405 when no route took the request
  * ({@link notFoundOrNotAllowed}). A 101 passes unchanged: Deno's upgrade
  * response must, and a WebSocket logs its close. `app.ts` puts them around
@@ -15,6 +15,7 @@ import type { Config } from "../lib/config.ts";
 import { clipClientText, type Log } from "../lib/log.ts";
 import type { AppEnv } from "../lib/services.ts";
 import { hstsValue } from "../lib/http/hsts.ts";
+import { REFUSAL_LOGGED } from "../lib/admission/refuse.ts";
 
 /**
  * The answer when no route took the request: `405 Method Not Allowed` with
@@ -84,8 +85,10 @@ const nothing = () => Promise.resolve();
 
 /**
  * Security headers and one log line for every response except a 101: Deno's
- * upgrade response must pass unchanged, and a WebSocket logs its close.
- * Decided by the response, not by a request header a client chooses.
+ * upgrade response must pass unchanged, and a WebSocket logs its close. A
+ * refusal's line is the refusal log's, repeats collapsed (`REFUSAL_LOGGED`
+ * marks its answer), so it gets no second line here. Decided by the
+ * response, not by a request header a client chooses.
  */
 export function everyResponse(log: Log, config: Config) {
   const secure = securityHeaders();
@@ -93,6 +96,8 @@ export function everyResponse(log: Log, config: Config) {
     const startedAt = Date.now();
     await next();
     if (c.res.status === 101) return;
+    const refused = c.res.headers.has(REFUSAL_LOGGED);
+    if (refused) c.res.headers.delete(REFUSAL_LOGGED);
     await secure(c, nothing);
     const hsts = hstsValue(c.req.url, {
       forwardedHttps: config.trustProxy > 0 &&
@@ -100,6 +105,7 @@ export function everyResponse(log: Log, config: Config) {
       includeSubdomains: config.hstsIncludeSubdomains,
     });
     if (hsts) c.header("Strict-Transport-Security", hsts);
+    if (refused) return;
     log({
       event: "http",
       method: servedForHead.has(c.req.raw) ? "HEAD" : c.req.method,

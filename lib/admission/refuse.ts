@@ -72,6 +72,21 @@ export function refuse(
       ...refusal.headers,
       "Content-Type": "text/plain; charset=utf-8",
       "Cache-Control": "no-store",
+      // Answered through Hono, whose every-response line it must not get.
+      ...(who.kind === "http" ? {} : { [REFUSAL_LOGGED]: "1" }),
     },
   });
 }
+
+/**
+ * The header on a `ws` or `sse` refusal's answer, which goes on through
+ * Hono (`routes/every_response.ts`): the refusal log has its line (repeats
+ * collapsed), so the line every answer gets would write each refusal again,
+ * uncollapsed (~300 lines a second of `http ... status=503` beside one
+ * `ws refused ... repeated=` a second, non-readers refused under attack).
+ * That middleware removes it, so no client sees it. A header rather than the
+ * Response object: Hono makes a new Response when a middleware before the
+ * route touched the answer (`cors` on `/sse`). A plain request's refusal
+ * (`http`) is answered before Hono and gets none.
+ */
+export const REFUSAL_LOGGED = "x-ws-echo-refusal-logged";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../routes/app.ts";
-import { DEFAULT_CONFIG } from "../../lib/config.ts";
+import { DEFAULT_CONFIG, parseConfig } from "../../lib/config.ts";
+import { REFUSAL_LOGGED } from "../../lib/admission/refuse.ts";
 import { startTestServer } from "../_server.ts";
 import { closeAndWait, connect } from "../_client.ts";
 import { rawRequest } from "../../bench/wire.ts";
@@ -72,27 +73,65 @@ Deno.test("a CORS preflight for /limits or /sse offers GET and HEAD only", async
   }
 });
 
-Deno.test("an upgrade refused before routing still gets the security headers and one http log line", async () => {
+Deno.test("a refusal gets the security headers and its refusal line only, repeats collapsed", async (t) => {
   const records: Array<Record<string, unknown>> = [];
-  const { fetch, services } = createApp(DEFAULT_CONFIG, {
-    log: (record) => records.push(record),
-  });
+  const { fetch, services } = createApp(
+    parseConfig({ ALLOWED_ORIGINS: "https://tutorial.example" }),
+    { log: (record) => records.push(record) },
+  );
+  const info = {
+    remoteAddr: { transport: "tcp", hostname: "127.0.8.1", port: 50000 },
+  } as unknown as Deno.ServeHandlerInfo;
+  const upgrade = {
+    Host: "localhost",
+    Upgrade: "websocket",
+    Connection: "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+    Origin: "https://elsewhere.example",
+  };
+  const cases = [
+    // The upgrade handler answers before Hono routes; Hono finishes it.
+    { path: "/echo", headers: {}, status: 426, event: "ws_refused" },
+    { path: "/echo", headers: upgrade, status: 403, event: "ws_refused" },
+    { path: "/room/tea", headers: upgrade, status: 403, event: "ws_refused" },
+    // Behind `cors`, which makes Hono build a new Response.
+    {
+      path: "/sse",
+      headers: { Origin: upgrade.Origin },
+      status: 403,
+      event: "sse_refused",
+    },
+  ];
   try {
-    // A plain GET of /echo: the upgrade handler answers 426 before Hono routes.
-    const response = await fetch(new Request("http://localhost/echo"));
-    await response.body?.cancel();
-    assert.equal(response.status, 426);
-    assert.match(
-      response.headers.get("content-security-policy") ?? "",
-      /default-src 'self'/,
-    );
-    assert.equal(response.headers.get("x-content-type-options"), "nosniff");
-    const http = records.filter((record) => record.event === "http");
-    assert.deepEqual(
-      http.map(({ method, path, status }) => ({ method, path, status })),
-      [{ method: "GET", path: "/echo", status: 426 }],
-    );
+    for (const { path, headers, status, event } of cases) {
+      await t.step(
+        `${path} ${status}, 20 times: one ${event} line at once, then one count, no http line`,
+        async () => {
+          records.length = 0;
+          for (let i = 0; i < 20; i++) {
+            const response = await fetch(
+              new Request(`http://localhost${path}`, { headers }),
+              info,
+            );
+            await response.body?.cancel();
+            assert.equal(response.status, status);
+            assert.match(
+              response.headers.get("content-security-policy") ?? "",
+              /default-src 'self'/,
+            );
+            assert.equal(response.headers.get(REFUSAL_LOGGED), null);
+          }
+          services.refusalLog.dispose();
+          assert.deepEqual(
+            records.map((r) => [r.event, r.path, r.status, r.repeated]),
+            [[event, path, status, undefined], [event, path, status, 19]],
+          );
+        },
+      );
+    }
   } finally {
+    services.refusalLog.dispose();
     services.memory.dispose();
   }
 });
