@@ -429,7 +429,7 @@ export const SETTINGS = {
     unit: "proxies",
     range: "0-10 (true = 1, false = 0)",
     description:
-      "how many proxies of yours stand in front: the client IP is the entry that many from the right of `X-Forwarded-For`",
+      "how many proxies of yours stand in front: the client IP is the entry that many from the right of `X-Forwarded-For`; only where just the proxy reaches the port, or clients forge it (a start-up warning unless `BIND_ADDRESS` is loopback)",
   } satisfies Setting<"trustProxy", number>,
   ALLOWED_ORIGINS: {
     key: "allowedOrigins",

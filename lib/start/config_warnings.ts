@@ -12,13 +12,18 @@ import { heldReadBytes } from "../connection/backlog.ts";
 /** Addresses that mean every interface (BIND_ADDRESS unset is `::`). */
 const EVERY_INTERFACE = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
 
+/** This machine only: `localhost`, 127.0.0.0/8 (IPv4-mapped too), `::1`. */
+const LOOPBACK =
+  /^(localhost|::1|0:0:0:0:0:0:0:1|(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i;
+
 /**
  * The warnings for `config`: a memory budget that holds fewer than
  * {@link BUDGET_MIN_CLIENTS} clients of the largest message; and (not on
  * Deno Deploy, whose edge gives the client's address itself)
- * `TRUST_PROXY` set while the service listens on every interface, where a
- * client that reaches the port directly writes its own `X-Forwarded-For`
- * and the service believes it (the stranger's review: 32 upgrades saying
+ * `TRUST_PROXY` set while the service listens where other hosts reach it
+ * (every interface, or an address that is not loopback), where a client
+ * that reaches the port directly writes its own `X-Forwarded-For` and the
+ * service believes it (an attack review: 32 upgrades saying
  * `X-Forwarded-For: 127.0.5.5` got that innocent address refused `429`,
  * and one host passed the per-address cap).
  *
@@ -31,7 +36,10 @@ const EVERY_INTERFACE = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
  *   configWarnings(parseConfig({ TRUST_PROXY: "1", ...env }), { denoDeploy: false });
  * assert.equal(behind({}).length, 1);
  * assert.equal(behind({ BIND_ADDRESS: "0.0.0.0" }).length, 1);
+ * assert.equal(behind({ BIND_ADDRESS: "192.0.2.10" }).length, 1);
  * assert.deepEqual(behind({ BIND_ADDRESS: "127.0.0.1" }), []);
+ * assert.deepEqual(behind({ BIND_ADDRESS: "::1" }), []);
+ * assert.deepEqual(behind({ BIND_ADDRESS: "localhost" }), []);
  * assert.deepEqual(configWarnings(parseConfig({}), { denoDeploy: false }), []);
  * // 16 MiB messages: the 96 MiB budget holds two uploaders (48 MiB each).
  * const big = parseConfig({ MAX_MESSAGE_BYTES: String(16 * 1024 * 1024) });
@@ -81,16 +89,23 @@ function budgetWarnings(
   ];
 }
 
-/** TRUST_PROXY while listening on every interface. */
+/**
+ * TRUST_PROXY while listening where other hosts reach the port. None on
+ * loopback, though a local process can forge the header there too: that is
+ * the set-up the warning recommends (the proxy on the same host), so it
+ * would come at every correct start, and which local processes reach the
+ * port is the host's to decide (docs/operations.md#behind-a-reverse-proxy).
+ */
 function proxyWarnings(
   config: Pick<Config, "trustProxy" | "bindAddress">,
 ): string[] {
   const { trustProxy, bindAddress } = config;
   if (trustProxy === 0) return [];
-  if (bindAddress !== undefined && !EVERY_INTERFACE.has(bindAddress)) return [];
+  if (bindAddress !== undefined && LOOPBACK.test(bindAddress)) return [];
+  const where = bindAddress === undefined || EVERY_INTERFACE.has(bindAddress)
+    ? `every interface (BIND_ADDRESS ${bindAddress ?? "unset"})`
+    : `${bindAddress}, not loopback`;
   return [
-    `TRUST_PROXY=${trustProxy} while listening on every interface (BIND_ADDRESS ${
-      bindAddress ?? "unset"
-    }): a client that reaches the port directly can forge X-Forwarded-For, get an innocent address refused (429) and pass the per-address limits; listen where only the proxy reaches (BIND_ADDRESS=127.0.0.1) or firewall the port`,
+    `TRUST_PROXY=${trustProxy} while listening on ${where}: a client that reaches the port directly can forge X-Forwarded-For, get an innocent address refused (429) and pass the per-address limits; listen where only the proxy reaches (BIND_ADDRESS=127.0.0.1) or firewall the port`,
   ];
 }
