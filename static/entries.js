@@ -67,7 +67,7 @@ export function entryFor(recorded, opened) {
       let summary = t("closeDetail", {
         code,
         reason: JSON.stringify(reason),
-        clean: wasClean,
+        clean: t(wasClean ? "closeClean" : "closeNotClean"),
       });
       if (code === 1006) {
         summary = t("closeWhy", {

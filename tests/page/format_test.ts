@@ -186,6 +186,55 @@ Deno.test("every language has every text, and the terms each reader expects", as
       }
     },
   );
+  await t.step(
+    "the Chinese streams say open, close and error in their own words",
+    () => {
+      for (const lang of ["zh-Hant", "zh-Hans"]) {
+        const words = MESSAGES[lang]!;
+        for (const key of ["kind.open", "kind.close", "kind.error"]) {
+          assert.notEqual(words[key], MESSAGES.en![key], `${lang} ${key}`);
+        }
+        for (
+          const key of [
+            "openDetail",
+            "closeDetail",
+            "closeClean",
+            "closeNotClean",
+          ]
+        ) {
+          assert.doesNotMatch(
+            words[key]!,
+            /protocol=|code=|reason=|wasClean/,
+            `${lang} ${key}`,
+          );
+        }
+      }
+    },
+  );
+  await t.step(
+    "zh-Hans calls a close code 关闭码 and keeps 代码 for source code",
+    () => {
+      const words = MESSAGES["zh-Hans"]!;
+      for (
+        const key of [
+          "closeCode",
+          "closeCodes",
+          "closeCodesExplained",
+          "goodbyeExplained",
+          "closeDetail",
+          "code.closeAnswer",
+          "invalid.codeNotNumber",
+          "badOption.closeCode",
+        ]
+      ) {
+        assert.match(words[key]!, /关闭码/, key);
+      }
+      const code = Object.entries(words).filter(([, text]) =>
+        text.includes("代码")
+      ).map(([key]) => key).sort();
+      assert.deepEqual(code, ["code", "code.empty"]);
+    },
+  );
   await t.step("pickLanguage() follows the URL, then the browser", () => {
     assert.equal(pickLanguage("zh-Hans", ["en"]), "zh-Hans");
     assert.equal(pickLanguage(null, ["zh-TW"]), "zh-Hant");

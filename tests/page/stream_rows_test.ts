@@ -164,6 +164,14 @@ browserTest(
           for (const kind of ["open", "send", "message", "close", "error"]) {
             assert.ok(kinds.includes(kind), `${kind} in ${kinds}`);
           }
+          // An event's words are in the page's language (the Chinese
+          // streams said protocol="" and wasClean=true in English).
+          for (
+            const row of found.filter((row) => /open|close/.test(row.kind))
+          ) {
+            if (lang === "en") continue;
+            assert.doesNotMatch(row.words, /protocol=|code=|wasClean/);
+          }
           const message = found.find((row) => row.kind === "message")!;
           for (const row of found) {
             assert.ok(
