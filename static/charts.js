@@ -83,6 +83,9 @@ export class Charts {
    * @type {"none" | "connecting" | "closed"}
    */
   #phase = "none";
+  /** The connection's bufferedAmount peak and value now, in bytes. */
+  #peak = 0;
+  #now = 0;
   #t;
   #format;
   #elements;
@@ -184,6 +187,8 @@ export class Charts {
     this.#received = 0;
     this.#counts = [[this.#start, 0]];
     this.#lastSample = 0;
+    this.#peak = 0;
+    this.#now = 0;
     this.#dirty = true;
   }
 
@@ -204,9 +209,21 @@ export class Charts {
     this.#received++;
   }
 
-  /** Called every animation frame with the socket's bufferedAmount. */
-  tick(buffered, active) {
+  /**
+   * Called every animation frame, after `meter.sample()`. A point is the
+   * highest bufferedAmount since the point before, and the words give the
+   * connection's own peak, so they say what the State panel says.
+   * @param {{ peak: number, bufferedAmount: number, takeHighest: () => number }} meter
+   *   the connection (connection.js), in bytes
+   * @param {boolean} active whether to add points (open, or bytes left)
+   */
+  tick(meter, active) {
     const now = performance.now();
+    if (meter.peak !== this.#peak || meter.bufferedAmount !== this.#now) {
+      this.#peak = meter.peak;
+      this.#now = meter.bufferedAmount;
+      this.#dirty = true;
+    }
     if (active && now - this.#lastSample >= SAMPLE_MS) {
       const seconds = (now - this.#start) / 1000;
       // The count at the window's start is the last sample at or before it.
@@ -218,7 +235,11 @@ export class Charts {
       const rate = this.#received - this.#counts[0][1];
       this.#counts.push([now, this.#received]);
       this.#lastSample = now;
-      push(this.#flow, [Number(seconds.toFixed(2)), buffered, rate]);
+      push(this.#flow, [
+        Number(seconds.toFixed(2)),
+        meter.takeHighest(),
+        rate,
+      ]);
       this.#dirty = true;
     }
     if (this.#dirty && now - this.#lastDraw >= REDRAW_MS) this.draw();
@@ -247,13 +268,12 @@ export class Charts {
         max: Math.round(sorted[sorted.length - 1]),
       });
     }
-    const buffered = this.#flow[1];
     const rates = this.#flow[2];
-    this.#elements.flowSummary.textContent = buffered.length === 0
+    this.#elements.flowSummary.textContent = rates.length === 0
       ? this.#t(FLOW_EMPTY[this.#phase])
       : this.#t("chart.flowSummary", {
-        peak: this.#format.size(Math.max(...buffered)),
-        now: this.#format.size(buffered[buffered.length - 1]),
+        peak: this.#format.size(this.#peak),
+        now: this.#format.size(this.#now),
         rate: this.#format.number(Math.max(...rates)),
       });
   }

@@ -38,7 +38,12 @@ export class Connection extends EventTarget {
   opened = false;
   /** Whether this page called close() on the current socket. */
   closedByPage = false;
-  /** Highest bufferedAmount seen on this connection, in bytes. */
+  /**
+   * Highest bufferedAmount seen on this connection, in bytes: the one peak
+   * the State panel and the flow chart's words both give. It is sampled at
+   * each send() (a small message is gone from the buffer before the next
+   * frame) and every frame.
+   */
   peak = 0;
   /** The last round trip in ms, or undefined before the first echo. */
   lastRoundTrip;
@@ -55,6 +60,8 @@ export class Connection extends EventTarget {
    * greeting): not answers, so they are not paired with a sent message.
    */
   #unsolicited = 0;
+  /** Highest bufferedAmount since the last {@link takeHighest}, in bytes. */
+  #highest = 0;
 
   /** readyState of the current socket, or undefined before the first. */
   get readyState() {
@@ -87,6 +94,7 @@ export class Connection extends EventTarget {
     this.opened = false;
     this.closedByPage = false;
     this.peak = 0;
+    this.#highest = 0;
     this.#sentAt = [];
     this.#sentBytes = [];
     this.#unsolicited = preludeCount(url);
@@ -168,11 +176,23 @@ export class Connection extends EventTarget {
     );
   }
 
-  /** Samples bufferedAmount into the peak; returns it. */
+  /** Samples bufferedAmount into the peak; returns it, in bytes. */
   sample() {
     const buffered = this.bufferedAmount;
     if (buffered > this.peak) this.peak = buffered;
+    if (buffered > this.#highest) this.#highest = buffered;
     return buffered;
+  }
+
+  /**
+   * The highest bufferedAmount sampled since the last call, in bytes, for
+   * one point of the flow chart: a point of the moment's value missed the
+   * bytes of a send() that left within the 100 ms between two points.
+   */
+  takeHighest() {
+    const highest = this.#highest;
+    this.#highest = this.bufferedAmount;
+    return highest;
   }
 
   #track(bytes) {

@@ -75,7 +75,7 @@ export function mountStatePanel({ connection, charts, canResend }) {
     const state = connection.readyState;
     const buffered = connection.sample();
     if (state !== undefined) record(state);
-    charts.tick(buffered, state === WebSocket.OPEN || buffered > 0);
+    charts.tick(connection, state === WebSocket.OPEN || buffered > 0);
     const resend = canResend?.() ?? false;
     const roundTrip = connection.lastRoundTrip;
     const key =

@@ -6,6 +6,9 @@
  * never opened is said so under the flow chart (it said "Not connected
  * yet."); and an imported recording of a year ago keeps its gap in the
  * gap column ("+487,643 min" ran out of it) and says "1 sent message".
+ * The flow chart's words give the State panel's bufferedAmount peak (after
+ * small sends the panel said 16 B and the chart 0 B: it kept the value at
+ * each 100 ms point, and a small send is gone by then).
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -70,6 +73,21 @@ browserTest(
         /at most ([02-9]|1\d)/,
       );
     });
+    await t.step(
+      "the flow's words give the State panel's bufferedAmount peak",
+      async () => {
+        // send() puts the 5 bytes in bufferedAmount until the browser has
+        // passed them on, well within the chart's 100 ms between points.
+        const peak = page.locator("#buffered-peak");
+        assert.notEqual(await peak.getAttribute("data-bytes"), "0");
+        const shown = await peak.innerText();
+        const words = await page.locator("#flow-summary").innerText();
+        assert.ok(
+          words.includes(`peaked at ${shown} `),
+          `the chart: "${words}"; the State panel: peak ${shown}`,
+        );
+      },
+    );
     assert.deepEqual(problems, []);
     await close();
   },
