@@ -96,6 +96,12 @@ export function mountStreamPanel({ connection }) {
    * @type {Element | undefined}
    */
   let awaiting;
+  /**
+   * The control of the last answer revealed, for the close that may follow
+   * it: Goodbye's echo is revealed, and its close row came one row below.
+   * @type {Element | undefined}
+   */
+  let revealedFor;
 
   /** Remembers the control in use when a send or Connect starts. */
   function awaitAnswer(event) {
@@ -109,9 +115,9 @@ export function mountStreamPanel({ connection }) {
    * written it (its frame comes first), while the stream follows and the
    * control that caused it stays on the screen. It only ever scrolls down.
    */
-  function reveal() {
-    const control = awaiting;
+  function reveal(control = awaiting) {
     awaiting = undefined;
+    revealedFor = control;
     if (!control || control === document.body) return;
     requestAnimationFrame(() => {
       const row = $("log").lastElementChild;
@@ -134,6 +140,7 @@ export function mountStreamPanel({ connection }) {
 
   connection.addEventListener("connecting", ({ detail }) => {
     show({ event: "connecting", url: detail.url, protocols: detail.protocols });
+    revealedFor = undefined;
     awaitAnswer("connecting");
   });
   connection.addEventListener("open", ({ detail }) => {
@@ -168,9 +175,13 @@ export function mountStreamPanel({ connection }) {
   });
   connection.addEventListener("error", () => show({ event: "error" }));
   connection.addEventListener("close", ({ detail }) => {
-    const { code, reason, wasClean } = detail;
+    const { code, reason, wasClean, opened } = detail;
+    const control = awaiting ?? revealedFor;
     awaiting = undefined;
     show({ event: "close", code, reason, wasClean });
+    // A connection that never opened is explained in the failure box, which
+    // stays where it is.
+    if (opened) reveal(control);
   });
 
   function applyFilter() {

@@ -8,7 +8,8 @@
  * Goodbye both (newcomer7: only the last action). Connect, Send, Send
  * "Goodbye" and readyState are on the first screen (newcomer7: Goodbye was
  * ~1,850 px down at 1280). After Send the echo is on the screen beside Send
- * (newcomer8: below it at 390x844). Screenshots go to test-artifacts/.
+ * (newcomer8: below it at 390x844), and after Goodbye its close row too.
+ * Screenshots go to test-artifacts/.
  */
 import assert from "node:assert/strict";
 import {
@@ -120,6 +121,16 @@ browserTest(
               await page.click("#send-goodbye");
               await page.locator("#log li.close", { hasText: "1000" })
                 .waitFor();
+              // The close row comes into view too, below Goodbye's echo
+              // (at 390x844 it stayed below the screen).
+              await waitUntil(
+                page,
+                `document.querySelector("#log li.close:last-child")
+                  .getBoundingClientRect().bottom <= innerHeight &&
+                document.getElementById("send-goodbye")
+                  .getBoundingClientRect().top >= 0`,
+                'the close row on the screen, with Send "Goodbye"',
+              );
               const program = await code.innerText();
               assert.match(program, /^const ws = new WebSocket\(/);
               assert.ok(
