@@ -174,16 +174,24 @@ export function watchdogThread(tools: WatchdogTools): void {
     const clock = () => performance.timeOrigin + performance.now();
     const decoder = new TextDecoder();
     const ssFailed = new RegExp(orders.ssFailed, "i");
+    // Set when an `ss` of the current abort ran out of time: a busy
+    // machine, not a finding, so that abort does not give up the stretch.
+    let ssTimedOut = false;
     /** Runs `ss` with a deadline: its stdout, or undefined with a reason. */
     const ss = async (args: string[]) => {
+      const deadline = AbortSignal.timeout(orders.ssTimeoutMs);
       try {
         const output = await new Deno.Command("ss", {
           args,
           stdin: "null",
           stdout: "piped",
           stderr: "piped",
-          signal: AbortSignal.timeout(orders.ssTimeoutMs),
+          signal: deadline,
         }).output();
+        if (deadline.aborted) {
+          ssTimedOut = true;
+          return { failed: `ss took over ${orders.ssTimeoutMs} ms` };
+        }
         const stderr = decoder.decode(output.stderr);
         // No netlink: `ss` reads /proc (no counts) and -K destroys nothing.
         if (!output.success || ssFailed.test(stderr)) {
@@ -191,6 +199,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         }
         return { stdout: decoder.decode(output.stdout) };
       } catch (error) {
+        if (deadline.aborted) ssTimedOut = true;
         return { failed: String(error).slice(0, 200) };
       }
     };
@@ -253,6 +262,7 @@ export function watchdogThread(tools: WatchdogTools): void {
      * this held stretch (the loop has not turned since).
      */
     const abort = async (rss: number, heldMs: number, held: boolean) => {
+      ssTimedOut = false;
       let before = held ? first : last;
       if (!held && (!before || clock() - before.at > orders.lookFreshMs)) {
         const seen = await look();
@@ -455,8 +465,10 @@ export function watchdogThread(tools: WatchdogTools): void {
           // comes at the next look, to take that one too.
           // One before HELD_MS (fast growth) that found nothing is tried
           // again at the next look and does not lower the kill line: only
-          // a hold as long as before may end the process sooner.
-          const early = heldMs < orders.heldMs;
+          // a hold as long as before may end the process sooner. Nor does
+          // one whose `ss` ran out of time (at load 40-49, flakes, stop
+          // 37): it found nothing out.
+          const early = heldMs < orders.heldMs || ssTimedOut;
           nextAbortAt = clock() +
             (failed === undefined || early
               ? orders.lookEveryMs

@@ -103,9 +103,30 @@ timer = setTimeout(() => {
 }, 8000);
 `;
 
-/** Runs {@link child} with {@link SS} on PATH. */
-function sweep(portOwned: boolean, untold: string[]): Promise<ThreadRun> {
-  return runWatchdogChild(SS, child(portOwned, untold));
+/**
+ * {@link SS} whose first `calls` runs outlast the thread's deadline for
+ * `ss` (THREAD_SS_TIMEOUT_MS, 1 s), as on a machine at load 40-49: the
+ * thread's first abort past HELD_MS meets one. Counted in a file, no fork.
+ */
+function slowFirst(calls: number): string {
+  return SS.replace(
+    'echo "$*" >> "$dir/calls"\n',
+    // A function: the shell's `$` must not read as replacement patterns.
+    () =>
+      'echo "$*" >> "$dir/calls"\n' +
+      'n=0; [ -f "$dir/n" ] && read n < "$dir/n"; n=$((n + 1))\n' +
+      'echo "$n" > "$dir/n"\n' +
+      `[ "$n" -le ${calls} ] && exec sleep 5\n`,
+  );
+}
+
+/** Runs {@link child} with {@link SS} (or `ss`) on PATH. */
+function sweep(
+  portOwned: boolean,
+  untold: string[],
+  ss = SS,
+): Promise<ThreadRun> {
+  return runWatchdogChild(ss, child(portOwned, untold));
 }
 
 Deno.test("past MAX_RSS_BYTES on a held loop, the watchdog thread aborts its own connections holding unseen bytes with no complete message, and spares clients the app saw", async (t) => {
@@ -162,4 +183,14 @@ Deno.test("where the process owns its listener, the watchdog thread sweeps a con
   await t.step("the clients it was told of are spared as before", () => {
     assert.doesNotMatch(killed, /127\.0\.0\.[4-6]/);
   });
+});
+
+Deno.test("past MAX_RSS_BYTES on a held loop, an `ss` that runs out of time is no finding: the watchdog thread aborts at a later look", async () => {
+  // Two slow runs: a look and the first abort past HELD_MS. Taken for "found
+  // nothing", that timeout gave up aborting until the loop turned, which
+  // here it never does ("none" after 8 s), and the kill line fell to
+  // MAX_RSS_BYTES + 25%.
+  const { abort, killed } = await sweep(false, [], slowFirst(2));
+  assert.deepEqual(abort.peers, [{ hostname: "127.0.0.8", port: 40007 }]);
+  assert.match(killed, /dst 127\.0\.0\.2:40000/);
 });
