@@ -180,7 +180,17 @@ Deno.test(
         descriptors.leakedUpgrades < LIMIT / 2,
         JSON.stringify(descriptors),
       );
-      assert.equal(status, "ok");
+      // "'degraded' !== 'ok'" in 2 of 12 runs at load 33-40 said too
+      // little: which incidents, and the watch's lines.
+      assert.equal(
+        status,
+        "ok",
+        `${JSON.stringify(seen)}\n${
+          child.stdout().split("\n").filter((line) =>
+            line.startsWith("overload ")
+          ).join("\n")
+        }`,
+      );
       const metrics = await (await fetch(
         `http://127.0.0.1:${child.port}/metrics`,
       )).text();
