@@ -28,6 +28,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "lib/metrics.ts",
     "lib/telemetry.ts",
     "lib/core_timer.ts",
+    "lib/lazy.ts",
   ],
   ["lib/admission/"],
   ["lib/connection/"],

@@ -14,6 +14,7 @@ import {
   SENDABLE_CLOSE_CODES,
 } from "../protocol/close_codes.ts";
 import { utf8ByteLength } from "../protocol/utf8.ts";
+import { lazy } from "../lazy.ts";
 
 /** Longest `delay`, in milliseconds. */
 export const MAX_DELAY_MS = 10_000;
@@ -117,12 +118,11 @@ export const ROOM_OPTIONS = ["self"] as const;
  * schemas cost start-up time that a plain echo never needs (measured with
  * `--cpu-prof`, about 5% of the CPU to the first echo, BENCHMARKS.md #23).
  */
-export function echoQuerySchema(): EchoQuerySchema {
-  return built ??= buildEchoQuerySchema();
-}
+export const echoQuerySchema: () => EchoQuerySchema = lazy(
+  buildEchoQuerySchema,
+);
 
 type EchoQuerySchema = ReturnType<typeof buildEchoQuerySchema>;
-let built: EchoQuerySchema | undefined;
 
 /** What a `code` may be, in every message about a bad one. */
 const CLOSE_CODE_EXPECTED =

@@ -29,6 +29,7 @@ import type {
   RoomMessage,
 } from "./bridge.ts";
 import { roomName } from "./room_name.ts";
+import { lazy } from "../lazy.ts";
 
 /** Redis channel prefix: `ws-echo:room:NAME`. */
 export const REDIS_CHANNEL_PREFIX = "ws-echo:room:";
@@ -45,10 +46,7 @@ const HEADER_BYTES = 9;
  * An instance id as `IdSource` makes them: eight hex digits. Built on first
  * use: this module is part of every start-up, Redis or not.
  */
-function instanceId(): z.ZodMiniString {
-  return builtInstanceId ??= z.string().check(z.regex(/^[0-9a-f]{8}$/));
-}
-let builtInstanceId: z.ZodMiniString | undefined;
+const instanceId = lazy(() => z.string().check(z.regex(/^[0-9a-f]{8}$/)));
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 

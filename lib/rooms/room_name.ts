@@ -7,6 +7,7 @@
  * @module
  */
 import * as z from "zod/mini";
+import { lazy } from "../lazy.ts";
 
 /** The rule as people read it: the body of the `400` that a bad name gets. */
 export const ROOM_NAME_RULE =
@@ -17,12 +18,9 @@ export const ROOM_NAME_RULE =
  * plain echo never needs it, and each schema built costs start-up time
  * (BENCHMARKS.md, issue #23).
  */
-export function roomName(): z.ZodMiniString {
-  return built ??= z.string().check(
-    z.regex(/^[A-Za-z0-9_-]{1,64}$/, ROOM_NAME_RULE),
-  );
-}
-let built: z.ZodMiniString | undefined;
+export const roomName: () => z.ZodMiniString = lazy(() =>
+  z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/, ROOM_NAME_RULE))
+);
 
 /**
  * The room name in a path segment, or undefined when it breaks the rule.

@@ -22,22 +22,21 @@ import type { OpenFileLimit } from "./fd_limit.ts";
 import { after } from "../core_timer.ts";
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
 import { isDescriptorExhaustion } from "./listener.ts";
+import { lazy } from "../lazy.ts";
 
 /** How long `prlimit` may take before the limit counts as unknown, in ms. */
 export const PRLIMIT_TIMEOUT_MS = 5000;
-
-let prlimitOutput: z.ZodMiniString | undefined;
 
 /**
  * `prlimit --nofile --raw --noheadings --output=SOFT,HARD`'s output: one
  * line, the soft then the hard limit, each a count or `unlimited`. Built on
  * first use, so nothing of it runs at start-up.
  */
-function prlimitSchema(): z.ZodMiniString {
-  return prlimitOutput ??= z.string().check(
+const prlimitSchema = lazy(() =>
+  z.string().check(
     z.regex(/^[ \t]*(\d{1,15}|unlimited)[ \t]+(\d{1,15}|unlimited)[ \t]*\n?$/),
-  );
-}
+  )
+);
 
 /**
  * Parses what `prlimit --nofile --raw --noheadings --output=SOFT,HARD`

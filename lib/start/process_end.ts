@@ -35,6 +35,7 @@ import * as z from "zod/mini";
 import type { Config } from "../config.ts";
 import type { LogRecord } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { lazy } from "../lazy.ts";
 
 /**
  * How long a stopped process waits for its event loop to empty before
@@ -117,12 +118,7 @@ export const STOPPED_CHANNEL = "ws-echo-stopped";
  * at the first message (zod's schemas cost start-up time; most processes
  * never stop under serve).
  */
-function stoppedMessage() {
-  return builtStoppedMessage ??= z.object({ stopped: z.string() });
-}
-let builtStoppedMessage:
-  | ReturnType<typeof z.object<{ stopped: z.ZodMiniString }>>
-  | undefined;
+const stoppedMessage = lazy(() => z.object({ stopped: z.string() }));
 
 /** Options for {@link ProcessEnd}. */
 export interface ProcessEndOptions {

@@ -27,6 +27,7 @@
  * @module
  */
 import * as z from "zod/mini";
+import { lazy } from "../lazy.ts";
 
 /** The channel's name; one per process. */
 export const SERVE_ADDRESS_CHANNEL = "ws-echo:serve-address";
@@ -210,15 +211,7 @@ export class ServeAddress {
  * The shapes of the other workers' messages, built at the first one (zod's
  * schemas cost start-up time; most workers never hear one).
  */
-function schemas() {
-  return builtSchemas ??= {
-    takenClaim: z.object({ taken: z.number(), id: z.string() }),
-    listenAddress: z.object({ hostname: z.string(), port: z.int() }),
-  };
-}
-let builtSchemas:
-  | {
-    takenClaim: z.ZodMiniType<TakenClaim>;
-    listenAddress: z.ZodMiniType<ListenAddress>;
-  }
-  | undefined;
+const schemas = lazy(() => ({
+  takenClaim: z.object({ taken: z.number(), id: z.string() }),
+  listenAddress: z.object({ hostname: z.string(), port: z.int() }),
+}));

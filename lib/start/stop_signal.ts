@@ -25,6 +25,7 @@
  * @module
  */
 import * as z from "zod/mini";
+import { lazy } from "../lazy.ts";
 
 /** The signals that stop the service. */
 export const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
@@ -41,10 +42,9 @@ interface Heard {
 }
 
 /** {@link Heard}'s shape, built at the first message heard. */
-function heardMessage(): z.ZodMiniType<Heard> {
-  return builtHeard ??= z.object({ heard: z.string() });
-}
-let builtHeard: z.ZodMiniType<Heard> | undefined;
+const heardMessage = lazy((): z.ZodMiniType<Heard> =>
+  z.object({ heard: z.string() })
+);
 
 const self = crypto.randomUUID();
 /** The first stop signal this worker heard. */
