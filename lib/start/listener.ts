@@ -6,7 +6,7 @@
  * keep working. So this module handles the rejection, and listens again on
  * the same port 100 ms later, as often as it fails: a longer wait grows the
  * crowd that meets the next listener (clients refused meanwhile all retry),
- * which runs it out again at once (stranger14's 250 honest and 60
+ * which runs it out again at once (an attack review's 250 honest and 60
  * non-reading clients under `prlimit --nofile=256`: waits doubled to 5 s
  * and `/healthz` went unanswered for 8-16 s, `bench/attacks/refused.sh`).
  * What it logs is bounded instead: one line per `logIntervalMs`.
@@ -158,8 +158,8 @@ export function superviseServe(
    * did: each short re-listen began it afresh), unless a request reached
    * the handler through a listener started within the stretch: then it
    * accepted clients, and a crowd of them, not a stuck process, ran it out
-   * (stranger14's 250 + 60 clients for 50 s ended the process with exit 1
-   * after 30 s, 132 honest WebSockets with it).
+   * (an attack review's 250 + 60 clients for 50 s ended the process with
+   * exit 1 after 30 s, 132 honest WebSockets with it).
    */
   let stretchSince: number | undefined;
   /** Servers started so far; each one's number is its place in that count. */
@@ -193,8 +193,8 @@ export function superviseServe(
   const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
   /** When each server's accept loop failed (`performance.now()` ms). */
   const failedAt = new WeakMap<Deno.HttpServer<Deno.NetAddr>, number>();
-  /** Servers whose answers are seen (all but the first, `listen`). */
-  const watched = new WeakSet<Deno.HttpServer<Deno.NetAddr>>();
+  /** The first server: no wrapper sees its answers (every later one's are). */
+  let unwatched: Deno.HttpServer<Deno.NetAddr> | undefined;
   /** Servers that passed on a 101: a WebSocket lives on one of their connections. */
   const upgraded = new WeakSet<Deno.HttpServer<Deno.NetAddr>>();
   /** Failed servers being shut down for holding no WebSocket ({@link retireIdle}). */
@@ -231,7 +231,7 @@ export function superviseServe(
       serverHandler,
     );
     aborts.set(server, abort);
-    if (!first) watched.add(server);
+    if (first) unwatched = server;
     servers.push(server);
     server.finished.then(
       () => {
@@ -357,7 +357,7 @@ export function superviseServe(
     for (const old of servers) {
       const at = failedAt.get(old);
       if (at === undefined || now - at < retryMaxMs) continue;
-      if (!watched.has(old) || upgraded.has(old)) continue;
+      if (old === unwatched || upgraded.has(old)) continue;
       if (retiring.has(old) || retired.has(old)) continue;
       retiring.add(old);
       old.shutdown().then(() => forget(old), () => forget(old));
@@ -365,6 +365,7 @@ export function superviseServe(
   };
 
   const forget = (server: Deno.HttpServer<Deno.NetAddr>) => {
+    if (server === unwatched) unwatched = undefined;
     const index = servers.indexOf(server);
     if (index >= 0) servers.splice(index, 1);
   };
