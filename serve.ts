@@ -159,7 +159,7 @@ learnCapThenLogStart(echoApp.services, {
   signal: learning.signal,
   record: startRecord,
   // PORT=0: Deno picks one port, shared by every worker; each worker's
-  // record names it (it said port=0, the newcomer's review).
+  // record names it (it said port=0, a first-time user's review).
   ...(config.port === 0
     ? { port: serveAddress.known().then(({ port }) => port) }
     : {}),

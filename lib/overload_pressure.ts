@@ -2,7 +2,7 @@
  * When `/healthz` says `degraded`: overload incidents that repeat. Between
  * two event-loop stalls of a frame flood the process answers `/healthz` at
  * once, so a load balancer or an operator polling it would see `ok` while
- * the service is held again and again (stranger8 F6/F7). The one rule, read
+ * the service is held again and again (an attack review's frame floods). The one rule, read
  * by `/healthz` (`status`, `degraded`) and `/metrics` / OpenTelemetry
  * (`ws_echo_degraded`, `ws_echo.degraded`), so they cannot disagree.
  *

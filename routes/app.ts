@@ -195,7 +195,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
         : upgrades.get(path);
     }
     // Only an upgrade escapes the request rate: a plain GET of /echo (its
-    // 426) is a plain request too (stranger review: 43,555 of them in 10 s
+    // 426) is a plain request too (an attack review: 43,555 of them in 10 s
     // from one address, none refused).
     if (!asksUpgrade) {
       const tooFast = plainRequestRefused(services, requestRate, request, info);

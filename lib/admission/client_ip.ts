@@ -62,7 +62,7 @@ export interface IpSourceOptions {
  * is the unspecified address (`0.0.0.0`, `::`): Deno makes up `0.0.0.0` when
  * it cannot read the peer, as once the client has reset the connection
  * (`ext/http/request_properties.rs`), and no client sends from it (9 of 136
- * log lines of stranger12's reset requests said `ip=0.0.0.0`).
+ * log lines of an attack review's reset requests said `ip=0.0.0.0`).
  *
  * @param remoteAddress The socket peer's host name (`info.remoteAddr.hostname`).
  * @param headers The request's headers.
@@ -171,7 +171,7 @@ export function clientKey(
  * How many clients' worth of plain requests a network ({@link networkKey})
  * may make together: addresses of one network are cheap to rotate through
  * (32 loopback addresses asked for `/metrics` 2,483 times a second past a
- * limit of 100 each, stranger review, issue #20), and a network is still
+ * limit of 100 each in an attack review, issue #20), and a network is still
  * many subscribers behind a provider's NAT, so not one client's worth.
  */
 export const NETWORK_SHARE = 4;

@@ -6,8 +6,8 @@
  * before the budget sees any of it. 256 clients that never read, sending
  * 1 MiB messages and reconnecting as fast as they were shed, were admitted
  * in waves whenever the count fell: 2.4-4.7x the budget counted at the
- * defaults (`notes/x20m.md`), and at MAX_RSS_BYTES 256 MiB the watchdog
- * thread ended `deno task start` (stranger11 F3).
+ * defaults (`bench/attacks/budget.sh`), and at MAX_RSS_BYTES 256 MiB the
+ * watchdog thread ended `deno task start` (an attack review).
  *
  * Each admission is kept until its connection's first message arrives (then
  * the guard charges what it holds), it closes, or {@link FRESH_MS} passes.

@@ -15,7 +15,7 @@
  * since what Deno collects for a connection before the app sees a message
  * is in nobody's share: a worker that admitted there let 400 split
  * attackers reconnect as fast as the other swept them, and the process
- * ended (`deno task serve`, stranger8 F2, `notes/x20j.md`). The budget
+ * ended (`deno task serve`, an attack review's split fragments). The budget
  * is the process's too: each of `workers` guards holds at most its share
  * (two workers each holding MEMORY_BUDGET_BYTES held twice the budget, and
  * `deno task serve` ended on `uncounted_memory` under 64 clients that do
@@ -233,7 +233,7 @@ export class MemoryGuard {
    * Only the growth over what `connection` is charged already needs room:
    * asking for the whole message plus `IN_FLIGHT_BYTES` on top of its own
    * charge counted a 1 MiB reader about 5 MiB at each send, and 32 such
-   * clients filled the 96 MiB budget (stranger13 #1). Before refusing, the
+   * clients filled the 96 MiB budget (an attack review). Before refusing, the
    * charges are re-read ({@link RECOUNT_MS}): a reader's echo that drained
    * since its last send still counts until then. A connection behind must
    * fit beside everything counted, those on their way out included: they
@@ -244,7 +244,7 @@ export class MemoryGuard {
    * rest (itself too, when it is among them), and it waits for them to go.
    * Refusing such an echo closed its client, whose charge stayed until it
    * had gone, so the next refusal closed the next: all 32 clients of 1 MiB
-   * messages went (stranger13 #1).
+   * messages went (an attack review, `bench/attacks/quick_up.sh`).
    *
    * @param charge What `connection` would hold with the send, in bytes.
    * @param behind The connection is behind on its reading already.

@@ -2,8 +2,8 @@
  * The per-address rate of plain HTTP requests (everything but a WebSocket
  * upgrade): one token bucket per client key, RATE_LIMIT_IP_REQUESTS_PER_SECOND
  * up to RATE_LIMIT_IP_REQUEST_BURST. Without it one address asked for
- * `/metrics` 1,459 times a second and a bystander's echoes slowed (stranger
- * review, issue #20).
+ * `/metrics` 1,459 times a second and a bystander's echoes slowed (an
+ * attack review, issue #20).
  *
  * The table is bounded: strangers rotate addresses, and each new one would
  * otherwise add an entry for good. It is kept in order of last use, and past

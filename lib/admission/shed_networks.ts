@@ -4,8 +4,8 @@
  * connections to leave, the guard refuses upgrades from these and admits
  * the rest (`MemoryGuard.admitsFrom`): 128 clients that never read, from
  * 128 /24s, reconnecting as fast as they were shed, kept the guard
- * refusing so often that 18 of 22 honest newcomers got `503` (stranger9
- * F3 under `deno task serve`; 82%). An honest newcomer from another
+ * refusing so often that 18 of 22 honest newcomers got `503` (an attack
+ * review under `deno task serve`; 82%). An honest newcomer from another
  * network has never been shed; an attacker's network is after its first
  * shed.
  *

@@ -106,7 +106,7 @@ const ECHO_ENDPOINT: QueryContext = {
  * A bad `size`'s message with the bounds in force, whatever was wrong with
  * it: `size=-1` and a size past MAX_MESSAGE_BYTES both say
  * `expected an integer 0-1048576 (MAX_MESSAGE_BYTES)` (the schema alone
- * said 0-67108864 for the first, the newcomer's review).
+ * said 0-67108864 for the first, a first-time user's review).
  */
 function streamSizeMessage(message: string, context: QueryContext): string {
   const [largest, setBy] = largestStreamSize(context);

@@ -6,7 +6,7 @@
  * `Host` with a `/`, `?` or `#` moved the path the router saw (`GET
  * /nothing-here` with `Host: x/metrics#` was answered with `/metrics`, past
  * any proxy rule on the path), and the 426 body, which names the endpoint's
- * URL, repeated a 6,000-byte `Host` three times (18,254 bytes; the stranger's
+ * URL, repeated a 6,000-byte `Host` three times (18,254 bytes; an attack
  * review). RFC 9112 §3.2: a server MUST answer `400` to a request whose
  * `Host` has an invalid value.
  *

@@ -70,7 +70,7 @@ export const BUDGET_MIN_CLIENTS = 8;
  * A budget that holds fewer than {@link BUDGET_MIN_CLIENTS} clients of the
  * largest message at once: each costs what Deno keeps of the message read
  * (`heldReadBytes`, twice it) plus its echo, and past the budget the
- * echoes wait and then clients are closed 1013 (stranger13: with
+ * echoes wait and then clients are closed 1013 (an attack review: with
  * MAX_MESSAGE_BYTES 32 MiB, 3 uploaders were all closed before any echo,
  * and nothing at start-up said the budget held about one of them).
  */

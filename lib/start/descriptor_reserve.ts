@@ -10,7 +10,7 @@
  *   (`socket_bytes.ts`) and to abort sockets (`socket_abort.ts`): its pipes
  *   failed with EMFILE under `prlimit --nofile=256` while reset upgrades
  *   held the descriptors, the watch judged by timing alone and struck a
- *   newcomer (stranger F6, issue #20).
+ *   newcomer (an attack review of reset upgrades, issue #20).
  *
  * Loopback listeners on port 0 (the `net` permission the service has
  * anyway); none where listening is refused, as on Deno Deploy.

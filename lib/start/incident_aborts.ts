@@ -92,7 +92,7 @@ export const SWEEP_REASON =
  * (`Suspects.holding`): the answer when RSS is past MAX_RSS_BYTES and
  * naming alone cannot keep up, an endless message split over hundreds of
  * connections from hundreds of /24s, each far below its allowance
- * (stranger8 F1/F2: 10-36 aborted per incident of ~400, the process
+ * (an attack review: 10-36 aborted per incident of ~400, the process
  * killed at 1.86x MAX_RSS_BYTES). A client that sent a complete message
  * is not among them.
  *

@@ -293,8 +293,8 @@ export function findSuspects(
   );
   // `ss` could not run for want of descriptors: the process's own
   // shortage (leaked upgrades, idle connections), and timing alone struck
-  // whoever was silent then, a newcomer among them (stranger F6, issue
-  // #20). Nobody is struck on it.
+  // whoever was silent then, a newcomer among them (an attack review of
+  // reset upgrades, issue #20). Nobody is struck on it.
   const struck = "unavailable" in reading &&
       OUT_OF_DESCRIPTORS.test(reading.unavailable)
     ? []
@@ -358,7 +358,7 @@ export const IN_FLIGHT_REASON =
  * and what Deno queued for clients that do not read, which the memory
  * guard sheds and `HeldSockets` aborts. A recycle would close every
  * bystander and free none of it (256 non-readers: RSS stayed at 187-190
- * MiB after the recycle until the clients left, stranger's review).
+ * MiB after the recycle until the clients left, an attack review).
  */
 export function leftToGuard(
   cause: IncidentCause,
@@ -384,8 +384,8 @@ export const OTHER_WORKER_REASON =
  * bytes since the previous reading ({@link Suspects.othersReading}; an
  * idle client's lifetime total does not count): a worker whose
  * sweep had taken all of its own ended the process at 1.27-1.44x while the
- * other worker still held ~200 split attackers it was sweeping (stranger8
- * F2, `notes/x20j.md`). Every worker reads
+ * other worker still held ~200 split attackers it was sweeping (an attack
+ * review's split fragments under `deno task serve`). Every worker reads
  * the process's RSS: a worker holding only a bystander ended the process
  * at 279 MB while the worker holding the attacker was aborting it at 269
  * (MAX_RSS_BYTES 256 MiB, `tests/start/serve_abort_test.ts`).

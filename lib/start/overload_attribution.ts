@@ -175,7 +175,8 @@ export interface KernelCount {
  * itself (pongs, empty continuations) split over 32 connections from 32
  * /24s left each under one connection's allowance (a message in flight plus
  * 1 MiB): each stall incident aborted 1-8 of them, and the loop stayed held
- * (bystander's worst gap 9-23 s, stranger8 F6/F7).
+ * (bystander's worst gap 9-23 s in an attack review's pong and
+ * empty-fragment floods).
  */
 export const STALL_FLOOD_BYTES = 64 * 1024;
 

@@ -9,7 +9,7 @@
  * that holds the loop, and its event loop's error branch (a client that drops
  * TCP without a Close frame) never cancels it (`ext/websocket/01_websocket.js`,
  * `[_eventLoop]`, case 3). One such client made `deno task serve` live 15 s
- * after the drop (14.2 s after SIGTERM, stranger12's F4; 2.1 s with
+ * after the drop (14.2 s after SIGTERM in an attack review; 2.1 s with
  * PING_INTERVAL_SECONDS=6) and `deno task start` wait for its 5 s fallback.
  * Why not `Deno.exit` at once: with OTEL_DENO=true it can deadlock flushing
  * metrics (Deno 2.9.6, 2be95a3), and a loop that ends by itself never does.
