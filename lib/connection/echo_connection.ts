@@ -318,6 +318,8 @@ class EchoConnection
       echo.bytes,
       waitedMs >= WAIT_FOR_ROOM_MS,
     );
+    // The room made may have shed this client: its close freed the echo.
+    if (this.#waiting !== echo) return true;
     if (
       refused === "memory_budget" && this.#unread.caughtUp &&
       waitedMs < GIVE_UP_MS && !this.#closing
