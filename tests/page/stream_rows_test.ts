@@ -8,10 +8,11 @@
  * about 18 characters a line beside the time). The time since the entry
  * before is shown at both widths (a phone hid it): on a phone in the time's
  * place, one timing cell on the first line (under the time it made every
- * row two lines), with no word under it, so "hello 你好" is a row of one
- * line (in zh-Hant "12 位元組" took its last column: sizes are symbols, as
- * KiB always was); the legend names it. Local time (a phone's only) puts
- * every row's clock time in that cell instead.
+ * row two lines), with no word under it, so "hello 你好" and the default
+ * "Hello, WebSocket" are rows of one line (in zh-Hant "12 位元組" took its
+ * last column: sizes are symbols, as KiB always was); the legend names it.
+ * Local time (a phone's only) puts every row's clock time in that cell
+ * instead.
  */
 import assert from "node:assert/strict";
 import {
@@ -25,6 +26,8 @@ import {
 } from "./_browser.ts";
 import { MESSAGES } from "../../static/i18n.js";
 
+/** The composer's own first message: two lines a row at 390 px (page5). */
+const DEFAULT_TEXT = "Hello, WebSocket";
 /** A message of 45 bytes (the newcomer's): it showed as "text: hello …". */
 const LONGISH = "hello from a phone, a slightly longer message";
 
@@ -138,18 +141,21 @@ browserTest(
           await page.fill("#text", "hello 你好");
           await page.press("#text", "Enter");
           await page.locator("#log li.message").waitFor();
+          await page.fill("#text", DEFAULT_TEXT);
+          await page.press("#text", "Enter");
+          await page.locator("#log li.message").nth(1).waitFor();
           // 45 bytes: too long for the words' column, too short for Expand.
           await page.fill("#text", LONGISH);
           await page.press("#text", "Enter");
-          await page.locator("#log li.message").nth(1).waitFor();
+          await page.locator("#log li.message").nth(2).waitFor();
           // The widest size: four digits and the unit ("1023 B").
           await page.fill("#text", "x".repeat(1023));
           await page.press("#text", "Enter");
-          await page.locator("#log li.message").nth(2).waitFor();
+          await page.locator("#log li.message").nth(3).waitFor();
           await page.fill("#burst-count", "2");
           await page.fill("#burst-size", "1");
           await page.click("#send-burst");
-          await page.locator("#log li.message").nth(4).waitFor();
+          await page.locator("#log li.message").nth(5).waitFor();
           await page.fill("#close-code", "4000");
           await page.fill("#close-reason", "a reason that takes some room");
           await page.click("#close");
@@ -277,16 +283,18 @@ browserTest(
             assert.deepEqual(under, [], `${row.kind}: words under the gap`);
           }
           if (viewport === PHONE) {
-            const short = found.filter((row) =>
-              /send|message/.test(row.kind) && row.words.endsWith("hello 你好")
-            );
-            assert.equal(short.length, 2, `${short.map((row) => row.words)}`);
-            for (const row of short) {
-              assert.equal(
-                row.lineStarts.length,
-                1,
-                `${row.kind} "hello 你好" takes ${row.lineStarts.length} lines`,
+            for (const text of ["hello 你好", DEFAULT_TEXT]) {
+              const short = found.filter((row) =>
+                /send|message/.test(row.kind) && row.words.endsWith(text)
               );
+              assert.equal(short.length, 2, `${short.map((row) => row.words)}`);
+              for (const row of short) {
+                assert.equal(
+                  row.lineStarts.length,
+                  1,
+                  `${row.kind} "${text}" takes ${row.lineStarts.length} lines`,
+                );
+              }
             }
           }
           const gapWords = MESSAGES[lang]!["stream.legendGap"]!.replace(
