@@ -4,16 +4,21 @@
  * with one line each, one address past its request rate wrote 9,936 lines
  * a second (`deno run -A bench/request_flood.ts`), the log's disk and
  * collector paying for it. Here the first refusal of an address for a
- * reason is logged at once, as before; the ones after it are counted, and
- * once a second one line says how many there were (`repeated=9935
- * interval_ms=1000`). An address refused no more for a whole second is
- * forgotten, so its next refusal is logged at once again.
+ * reason is logged at once, as before; the ones after it are counted by
+ * cause (the event and the reason), and once a second one line per cause
+ * says how many there were (`repeated=9935 interval_ms=1000`), naming the
+ * address (and path, and origin) while every refusal counted had the same.
+ * A crowd refused together is one line a second, not one per address: 200
+ * addresses refused every 1.5 s wrote a line per refusal while an address
+ * was forgotten after one quiet second (1,113 in 10 s, now 208:
+ * `deno run -A bench/refused_lines.ts 10 200 1500`).
+ * An address is forgotten {@link REFUSAL_FORGET_MS} after its last refusal,
+ * so its next refusal is logged at once again.
  *
  * The table is bounded: past {@link MAX_REFUSING_ADDRESSES} addresses, the
- * refusals of addresses not in it are only counted, one line a second per
- * reason (`from="untracked addresses"`). So refusals write at most about two
- * lines a second per tracked address and reason, whatever the rate.
- * `/metrics` still counts every refusal.
+ * refusals of addresses not in it are only counted. So refusals write at
+ * most one line at once per new address and reason, and one a second per
+ * cause, whatever the rate. `/metrics` still counts every refusal.
  *
  * @module
  */
@@ -24,9 +29,14 @@ import type { Log, LogRecord } from "../log.ts";
 export const REFUSAL_LOG_INTERVAL_MS = 1000;
 
 /**
- * Address and reason pairs tracked at most: a few hundred KiB, and each can
- * write two lines a second.
+ * How long an address and reason stay known after their last refusal, in
+ * ms: a refusal of a known one is counted, not logged at once. Longer than
+ * a refused client's retries (a second or a few), so a crowd retrying is
+ * counted rather than logged anew at each try.
  */
+export const REFUSAL_FORGET_MS = 60_000;
+
+/** Address and reason pairs known at most: a few hundred KiB. */
 export const MAX_REFUSING_ADDRESSES = 1000;
 
 /** One refusal's log record: `ws_refused`, `sse_refused` or `http_refused`. */
@@ -44,27 +54,30 @@ export interface RefusalRecord extends LogRecord {
 export interface RefusalLogOptions {
   /** @default REFUSAL_LOG_INTERVAL_MS */
   intervalMs?: number;
+  /** @default REFUSAL_FORGET_MS */
+  forgetMs?: number;
   /** @default MAX_REFUSING_ADDRESSES */
   maxAddresses?: number;
   /** The clock, ms. @default Date.now */
   now?: () => number;
 }
 
-/** Refusals counted since the last line for one key. */
+/** Refusals of one cause counted since its last line. */
 interface Repeats {
-  /** The first counted refusal; undefined while none is counted. */
-  sample: RefusalRecord | undefined;
-  /** True once a counted refusal's path (or origin) differed from the sample's. */
+  /** The first refusal counted. */
+  sample: RefusalRecord;
+  /** True once a counted refusal's address (or path, origin) differed from the sample's. */
+  ipVaried: boolean;
   pathVaried: boolean;
   originVaried: boolean;
   repeated: number;
-  /** When counting began (the line logged at once, or the last count). */
+  /** When the first was counted. */
   since: number;
 }
 
 /**
  * Writes refusals' log lines: the first of an address and reason at once,
- * the rest as one count a second.
+ * the rest as one count a second per cause.
  *
  * @example
  * ```ts
@@ -82,43 +95,40 @@ interface Repeats {
 export class RefusalLog {
   readonly #log: Log;
   readonly #intervalMs: number;
+  readonly #forgetMs: number;
   readonly #max: number;
   readonly #now: () => number;
-  /** By `event ip reason`: addresses logged at once, now counted. */
-  readonly #tracked = new Map<string, Repeats>();
-  /** By `event reason`: refusals of addresses the table had no room for. */
-  readonly #untracked = new Map<string, Repeats>();
+  /** By `event ip reason`: when each was last refused (ms). */
+  readonly #known = new Map<string, number>();
+  /** By `event reason`: the refusals counted since the last line. */
+  readonly #counted = new Map<string, Repeats>();
   #cancel: Cancel | undefined;
 
   constructor(log: Log, options: RefusalLogOptions = {}) {
     this.#log = log;
     this.#intervalMs = options.intervalMs ?? REFUSAL_LOG_INTERVAL_MS;
+    this.#forgetMs = options.forgetMs ?? REFUSAL_FORGET_MS;
     this.#max = options.maxAddresses ?? MAX_REFUSING_ADDRESSES;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Address and reason pairs tracked now (at most `maxAddresses`). */
+  /** Address and reason pairs known now (at most `maxAddresses`). */
   get size(): number {
-    return this.#tracked.size;
+    return this.#known.size;
   }
 
-  /** Logs one refusal at once, or counts it for the next line. */
+  /** Logs one refusal at once, or counts it for its cause's next line. */
   refused(record: RefusalRecord): void {
     const key = `${record.event} ${record.ip ?? ""} ${record.reason}`;
-    const tracked = this.#tracked.get(key);
-    if (tracked !== undefined) {
-      count(tracked, record);
-    } else if (this.#tracked.size < this.#max) {
-      this.#tracked.set(key, none(this.#now()));
+    const now = this.#now();
+    if (this.#known.has(key)) {
+      this.#known.set(key, now);
+      this.#count(record, now);
+    } else if (this.#known.size < this.#max) {
+      this.#known.set(key, now);
       this.#log(record);
     } else {
-      const byReason = `${record.event} ${record.reason}`;
-      let untracked = this.#untracked.get(byReason);
-      if (untracked === undefined) {
-        untracked = none(this.#now());
-        this.#untracked.set(byReason, untracked);
-      }
-      count(untracked, record);
+      this.#count(record, now);
     }
     this.#cancel ??= after(this.#intervalMs, () => this.#tick());
   }
@@ -130,69 +140,60 @@ export class RefusalLog {
   dispose(): void {
     this.#cancel?.();
     this.#cancel = undefined;
-    this.#logCounts(true);
+    this.#logCounts();
+    this.#known.clear();
+  }
+
+  #count(record: RefusalRecord, now: number): void {
+    const cause = `${record.event} ${record.reason}`;
+    const repeats = this.#counted.get(cause);
+    if (repeats === undefined) {
+      this.#counted.set(cause, {
+        sample: record,
+        ipVaried: false,
+        pathVaried: false,
+        originVaried: false,
+        repeated: 1,
+        since: now,
+      });
+      return;
+    }
+    repeats.repeated++;
+    const sample = repeats.sample;
+    if (sample.ip !== record.ip) repeats.ipVaried = true;
+    if (sample.path !== record.path) repeats.pathVaried = true;
+    if (sample.origin !== record.origin) repeats.originVaried = true;
   }
 
   #tick(): void {
     this.#cancel = undefined;
-    this.#logCounts(false);
-    if (this.#tracked.size > 0 || this.#untracked.size > 0) {
+    this.#logCounts();
+    const now = this.#now();
+    for (const [key, at] of this.#known) {
+      if (now - at >= this.#forgetMs) this.#known.delete(key);
+    }
+    if (this.#known.size > 0) {
       this.#cancel = after(this.#intervalMs, () => this.#tick());
     }
   }
 
-  /** One line per key with refusals counted; quiet keys are forgotten. */
-  #logCounts(forgetAll: boolean): void {
+  /**
+   * One line per cause with refusals counted. What varied among them is
+   * left out: a crowd's line names no address, a flood over many paths no
+   * path.
+   */
+  #logCounts(): void {
     const now = this.#now();
-    for (const [key, repeats] of this.#tracked) {
-      if (repeats.sample === undefined || forgetAll) {
-        this.#tracked.delete(key);
-      }
-      this.#logRepeats(repeats, now, undefined);
+    for (const repeats of this.#counted.values()) {
+      this.#log({
+        ...repeats.sample,
+        ...(repeats.ipVaried ? { ip: undefined } : {}),
+        ...(repeats.pathVaried ? { path: undefined } : {}),
+        ...(repeats.originVaried ? { origin: undefined } : {}),
+        repeated: repeats.repeated,
+        intervalMs: now - repeats.since,
+      });
     }
-    for (const repeats of this.#untracked.values()) {
-      this.#logRepeats(repeats, now, "untracked addresses");
-    }
-    this.#untracked.clear();
+    this.#counted.clear();
   }
-
-  #logRepeats(repeats: Repeats, now: number, from: string | undefined): void {
-    const sample = repeats.sample;
-    if (sample === undefined) return;
-    this.#log({
-      ...sample,
-      ...(from === undefined ? {} : { ip: undefined, from }),
-      ...(repeats.pathVaried ? { path: undefined } : {}),
-      ...(repeats.originVaried ? { origin: undefined } : {}),
-      repeated: repeats.repeated,
-      intervalMs: now - repeats.since,
-    });
-    Object.assign(repeats, none(now));
-  }
-}
-
-/** Nothing counted yet, from `since`. */
-function none(since: number): Repeats {
-  return {
-    sample: undefined,
-    pathVaried: false,
-    originVaried: false,
-    repeated: 0,
-    since,
-  };
-}
-
-/**
- * Counts one refusal. Its path and origin stay in the line only while every
- * refusal counted had the same: a flood over many paths says no path.
- */
-function count(repeats: Repeats, record: RefusalRecord): void {
-  repeats.repeated++;
-  const sample = repeats.sample;
-  if (sample === undefined) {
-    repeats.sample = record;
-    return;
-  }
-  if (sample.path !== record.path) repeats.pathVaried = true;
-  if (sample.origin !== record.origin) repeats.originVaried = true;
 }
