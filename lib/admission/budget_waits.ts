@@ -8,8 +8,9 @@
  * than its client being closed: 40 clients each sending a 1 MiB message at
  * once hold about 120 MiB for a moment (twice the message in Deno's read
  * buffer, `heldReadBytes`, and the echo), 80 MiB once the echoes are read.
- * Closing the ones that did not fit closed them all in turn (stranger13 #1:
- * 32 such clients, every one closed 1013).
+ * Closing the ones that did not fit closed them all in turn (an attack
+ * review, `bench/attacks/quick_up.sh`: 32 such clients, every one closed
+ * 1013).
  *
  * Each waiting connection is asked to retry every {@link RETRY_MS}, the
  * charges re-read first; one that has waited {@link WAIT_FOR_ROOM_MS}

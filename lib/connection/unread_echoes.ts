@@ -19,7 +19,7 @@
  * pipelining client's echoes pile up unwritten, and after the hold its
  * waiting messages are all read and echoed in one turn. Those count as
  * unread in `bufferedAmount` though the client reads all the time
- * (stranger11 F2: such clients were closed 1008 "slow reader" after a
+ * (an attack review: such clients were closed 1008 "slow reader" after a
  * flood). So a backlog over MAX_BUFFERED_BYTES is judged by progress
  * (`UnreadEchoes.refuses`).
  *
@@ -42,7 +42,7 @@ import { LOOP_HELD_GRACE_MS, loopHeld, type LoopTurns } from "./loop_turns.ts";
  * aborted at the held sockets' next look rather than after
  * `HELD_ABORT_AFTER_MS`: the first may have been in flight when the Close
  * was sent; a second means it is not reading. 128 non-readers sending 1 MiB
- * messages from fresh addresses under `deno task start` (stranger8 F5,
+ * messages from fresh addresses under `deno task start` (an attack review,
  * MAX_RSS_BYTES 256 MiB): 293 of their connections in 30 s before, 1245
  * after (each shed sooner), bystander worst gap 5.2 -> 1.5 s, not closed;
  * one run each at load 12 and 5.

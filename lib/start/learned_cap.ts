@@ -7,7 +7,7 @@
  * plus the reserve let a stranger's few hundred WebSockets take every
  * descriptor: newcomers got a TCP reset and `/healthz` "connection refused"
  * instead of a `503` (216 connections at `prlimit --nofile=256:256`,
- * stranger10's F1). Where the limit stays unknown (macOS, Windows, Deno
+ * in an attack review). Where the limit stays unknown (macOS, Windows, Deno
  * Deploy, no `prlimit` on `PATH`) nothing changes.
  *
  * @module
@@ -32,9 +32,9 @@ export const LEARN_CAP_AFTER_MS = 500;
 /**
  * How long after the first ask `prlimit` is asked again while the process
  * is out of descriptors to spawn it, in ms: clients that took every one in
- * the first 500 ms (stranger10's F1, or reconnects after a supervisor's
- * restart) would otherwise leave MAX_CONNECTIONS as set for good, silently
- * (review stop35 F-F).
+ * the first 500 ms (the attack review above, or reconnects after a
+ * supervisor's restart) would otherwise leave MAX_CONNECTIONS as
+ * set for good, silently (found in a code review).
  */
 export const LEARN_CAP_RETRY_MS = 1000;
 

@@ -96,7 +96,8 @@ export interface Named {
  *   (ext/websocket/01_websocket.js ~754), so an honest client sending
  *   1 MiB messages was read 9-16 MiB in one "held" stretch and struck
  *   (room_fan_out_test at load 18-32); what Deno answers itself (pongs,
- *   pings, empty frames: stranger8 F7) reaches no app and still counts;
+ *   pings, empty frames, as an attack review flooded) reaches no app and
+ *   still counts;
  * - past MAX_RSS_BYTES (not `held`): each read at least
  *   `abortMinReadBytes` between them, named; and the sweep, own
  *   connections with no complete message yet (`unseen` gives what the app

@@ -32,8 +32,9 @@
  *    the payload the app saw of it meanwhile ({@link WatchdogPeers.seen},
  *    told every 32 KiB seen, `traffic.ts`): Deno answering a flood of
  *    frames it handles itself (pongs, empty continuations) inside its
- *    read ops, which do not return while more keep coming (stranger8 F7:
- *    a worker held 13.5 s, the flooders gone before it turned). "Held" is
+ *    read ops, which do not return while more keep coming (an attack
+ *    review's pong flood: a worker held 13.5 s, the flooders gone before
+ *    it turned). "Held" is
  *    the watch's timer not running, and Deno hands an honest client's
  *    pipelined messages to the app one after another without it running
  *    (ext/websocket/01_websocket.js ~754: 9-16 MiB of 1 MiB messages read
@@ -50,7 +51,8 @@
  *    app saw, with no complete message from it yet (the main loop tells
  *    it, {@link WatchdogPeers.seen}; with `WatchdogOrders.portOwned` one
  *    not yet told of counts as opened with nothing seen). An endless
- *    message split over 400 connections at 512 KiB/s each (stranger10 F2) reads none of them
+ *    message split over 400 connections at 512 KiB/s each (an attack
+ *    review) reads none of them
  *    1 MiB between two looks, and the held loop cannot run the sweep
  *    itself: the process was killed ("no connection was read from").
  *    A client that sent a complete message is never among them; these
