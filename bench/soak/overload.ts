@@ -11,6 +11,12 @@
  * and refusals, the attackers' statuses on their last try, and whether the
  * server is still alive.
  *
+ * Peak RSS is the service's own: the processes `deno task` started, not the
+ * task runner itself (~22 MiB, counted before stop 38). Each phase's service
+ * log (stdout and stderr) goes to
+ * `bench/results/overload-<time>-<phase>-<task>-x<attackers>.log`: the
+ * incident lines say who was struck and listed, the refusals whom.
+ *
  * MAX_RSS_BYTES is 256 MiB here so a phase costs hundreds of MiB, not GiB.
  *
  * @module
@@ -97,21 +103,38 @@ export interface OverloadFigures {
   alive: boolean;
 }
 
+/**
+ * The RSS of the processes below `pid` (the service the task runner `pid`
+ * started), in bytes: not `pid`'s own.
+ */
+function serviceRss(pid: number): number {
+  let total = 0;
+  for (const child of childrenOf(pid)) total += treeRss(child);
+  return total;
+}
+
+/** `pid`'s child processes; none once it is gone. */
+function childrenOf(pid: number): number[] {
+  try {
+    const children = Deno.readTextFileSync(
+      `/proc/${pid}/task/${pid}/children`,
+    ).trim();
+    return children ? children.split(" ").map(Number) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** The RSS of `pid` and every process below it, in bytes. */
 function treeRss(pid: number): number {
   let total = 0;
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
     total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-    const children = Deno.readTextFileSync(
-      `/proc/${pid}/task/${pid}/children`,
-    ).trim();
-    for (const child of children ? children.split(" ") : []) {
-      total += treeRss(Number(child));
-    }
   } catch {
-    // Gone.
+    return 0; // Gone.
   }
+  for (const child of childrenOf(pid)) total += treeRss(child);
   return total;
 }
 
@@ -123,6 +146,30 @@ async function metric(port: number, pattern: RegExp): Promise<number> {
     return sum;
   } catch {
     return -1;
+  }
+}
+
+/**
+ * Writes `child`'s stdout and stderr to
+ * `bench/results/overload-<time>-<name>.log`; resolves when both have ended.
+ */
+async function keepLog(child: Deno.ChildProcess, name: string): Promise<void> {
+  const results = new URL("../results/", import.meta.url);
+  await Deno.mkdir(results, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const file = await Deno.open(
+    new URL(`overload-${stamp}-${name}.log`, results),
+    { write: true, create: true, append: true },
+  );
+  const write = async (stream: ReadableStream<Uint8Array>) => {
+    for await (let chunk of stream) {
+      while (chunk.length > 0) chunk = chunk.subarray(await file.write(chunk));
+    }
+  };
+  try {
+    await Promise.all([write(child.stdout), write(child.stderr)]);
+  } finally {
+    file.close();
   }
 }
 
@@ -143,9 +190,10 @@ export async function runOverloadPhase(
       NO_COLOR: "1",
     },
     stdin: "null",
-    stdout: "null",
-    stderr: "null",
+    stdout: "piped",
+    stderr: "piped",
   }).spawn();
+  const logged = keepLog(child, `${phase}-${mode}-x${attackers}`);
   let exited = false;
   const status = child.status.then((s) => {
     exited = true;
@@ -165,7 +213,7 @@ export async function runOverloadPhase(
   }
   let peak = 0;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, treeRss(child.pid));
+    peak = Math.max(peak, serviceRss(child.pid));
   }, 50);
   const bystander = startBystander(port, "127.0.0.3");
   const attack = OVERLOAD_PHASES[phase]!;
@@ -209,6 +257,7 @@ export async function runOverloadPhase(
   }, 10_000);
   await status;
   clearTimeout(timer);
+  await logged;
   const statuses = new Map<number, number>();
   for (const s of last) statuses.set(s, (statuses.get(s) ?? 0) + 1);
   return {
@@ -247,7 +296,7 @@ export async function runOverloadSoak(
     } |`
   );
   const table = [
-    "| Phase | Task | Attackers | Peak RSS MiB | Bystander worst gap ms | Incidents | Recycles | Bystander reconnects | Bystander refused | Attackers' last try | Alive |",
+    "| Phase | Task | Attackers | Peak service RSS MiB | Bystander worst gap ms | Incidents | Recycles | Bystander reconnects | Bystander refused | Attackers' last try | Alive |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
   ].join("\n");
