@@ -55,6 +55,7 @@ import {
   SS_DESCRIPTORS,
 } from "./lib/start/descriptor_reserve.ts";
 import { SsSocketAbort } from "./lib/start/socket_abort.ts";
+import { SUSPECT_CHANNEL } from "./lib/admission/suspect_peers.ts";
 import { HeldSockets } from "./lib/connection/held_sockets.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
@@ -122,6 +123,7 @@ const watch = new OverloadWatch(echoApp.services, {
       socketBytes: new SocketBytesReader(config.port, { reserve }),
       socketAbort,
       port: config.port,
+      suspectChannel: SUSPECT_CHANNEL,
     }
     : {}),
   exit: (code) => {

@@ -133,9 +133,14 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       maxMembers: config.roomMaxMembers,
     }),
     listener: { accepting: true, acceptFailures: 0, recycles: 0 },
-    suspects: new SuspectList(
-      options.suspectPeers ? { peers: options.suspectPeers } : {},
-    ),
+    suspects: new SuspectList({
+      ...(options.suspectPeers ? { peers: options.suspectPeers } : {}),
+      // A connection's address is its client's but behind a proxy.
+      keyOf: (address) =>
+        config.trustProxy === 0
+          ? clientKey(address, config.ipv6PrefixLength)
+          : undefined,
+    }),
     overload: idleOverloadState(),
     turns: { sampleDueAt: Infinity, heldSeenAt: -Infinity },
     payloadSeen: { tell: undefined },

@@ -13,7 +13,7 @@
  */
 
 /** The channel's name; one per process. */
-const SUSPECT_CHANNEL = "ws-echo:suspects";
+export const SUSPECT_CHANNEL = "ws-echo:suspects";
 
 /** A listing: refused until `refusedUntil` (ms since epoch). */
 export interface Listing {
@@ -28,8 +28,12 @@ export type SuspectNews =
     kind: "strike";
     /** When (ms since epoch). */
     at: number;
-    /** The keys struck at one incident, with the listing a strike made. */
-    struck: Array<{ key: string; listing?: Listing }>;
+    /**
+     * The keys struck at one incident, with the listing a strike made and
+     * when the oldest connection struck opened (ms since epoch), if known
+     * (`suspects.ts` `SAME_INCIDENT_MS`).
+     */
+    struck: Array<{ key: string; listing?: Listing; openedAt?: number }>;
   }
   | {
     kind: "vouch";
@@ -37,6 +41,18 @@ export type SuspectNews =
     at: number;
     /** The keys seen exchanging messages at one incident. */
     keys: string[];
+  }
+  | {
+    /**
+     * A worker's watchdog thread is about to abort these clients' connections
+     * (`watchdog_thread.ts`, `WatchdogOrders.suspectChannel`); its worker
+     * strikes them once its loop turns.
+     */
+    kind: "aborting";
+    /** When (ms since epoch). */
+    at: number;
+    /** The clients' addresses, as the kernel lists them (not keys). */
+    addresses: string[];
   };
 
 /** How a suspect list tells the other workers its news and hears theirs. */
@@ -79,7 +95,9 @@ export class BroadcastSuspectPeers implements SuspectPeers {
         adopt(news as SuspectNews);
       } else if (news?.kind === "vouch" && Array.isArray(news.keys)) {
         adopt(news as SuspectNews);
-      }
+      } else if (
+        news?.kind === "aborting" && Array.isArray(news.addresses)
+      ) adopt(news as SuspectNews);
     };
   }
 

@@ -12,7 +12,7 @@
 import { BoundedMap } from "./bounded_map.ts";
 import { BroughtBytes } from "./brought_bytes.ts";
 import { keyNetwork } from "./client_ip.ts";
-import type { Listing, SuspectNews, SuspectPeers } from "./suspect_peers.ts";
+import type { SuspectNews, SuspectPeers } from "./suspect_peers.ts";
 
 /** Incidents an address must be struck at before it is refused. */
 export const SUSPECT_STRIKES = 2;
@@ -24,7 +24,12 @@ export const SUSPECT_REFUSE_MAX_SECONDS = 3600;
  * Strikes of one key by two workers this close together are one incident,
  * in ms: every worker's overload watch reads the process's RSS, so they
  * trip together (within a few of their 100 ms samples, seconds on a busy
- * machine), each striking its own connections of the same attacker.
+ * machine), each striking its own connections of the same attacker. Not
+ * when every connection struck at the later one opened after the earlier
+ * strike ({@link StrikeOptions.openedAt}): that is the client come back
+ * after being cut, its next try. A pong flooder cut by one worker and by
+ * the other 1.5 s later was struck once for both, and its third try was
+ * admitted (issue #20).
  */
 export const SAME_INCIDENT_MS = 2000;
 /** Strikes older than this are forgotten, in milliseconds. */
@@ -33,6 +38,12 @@ export const STRIKE_MEMORY_MS = 10 * 60_000;
 export const MAX_TRACKED_ADDRESSES = 10_000;
 /** How long an address seen exchanging messages stays vouched for, in ms. */
 export const VOUCH_MEMORY_MS = 10 * 60_000;
+/**
+ * How long a client a watchdog thread is aborting is refused while its
+ * worker has not struck it yet, in ms ({@link SuspectList.adopt}): that
+ * worker strikes it once its loop turns, seconds on a busy machine.
+ */
+export const ABORTING_HOLD_MS = 10_000;
 
 interface Record {
   strikes: number;
@@ -48,6 +59,17 @@ interface Record {
   clearedAt: number;
   /** The last vouch was another worker's. */
   clearedByPeer: boolean;
+}
+
+/** How {@link SuspectList.strike} judges its keys. */
+export interface StrikeOptions {
+  /**
+   * When each key's oldest connection struck now opened (ms since epoch):
+   * later than the key's last strike, this is a new incident whatever
+   * {@link SAME_INCIDENT_MS} says. @default unknown for every key (time
+   * alone tells incidents apart)
+   */
+  openedAt?: ReadonlyMap<string, number>;
 }
 
 /** What {@link SuspectList.strike} decided for one address. */
@@ -97,6 +119,12 @@ export class SuspectList {
   );
   #listedTotal = 0;
   /**
+   * Keys a watchdog thread is aborting whose strike will list them, until
+   * when (ms since epoch), and until when that listing would refuse them.
+   */
+  readonly #held = new Map<string, { until: number; refusedUntil: number }>();
+  readonly #keyOf: (address: string) => string | undefined;
+  /**
    * What each key brought the app never saw at recent readings, kept here
    * between incidents for `lib/start/overload_attribution.ts`.
    */
@@ -108,9 +136,18 @@ export class SuspectList {
    * @param options.peers The other workers of the process (`deno serve
    * --parallel`): each strike, vouch and listing made here is told to them,
    * and theirs are taken in here ({@link adopt}). @default none
+   * @param options.keyOf The client key of a connection's address, as the
+   * kernel lists it, or undefined when that is not the client's (behind a
+   * proxy): for a watchdog thread's news. @default the address itself
    */
-  constructor(options: { peers?: SuspectPeers } = {}) {
+  constructor(
+    options: {
+      peers?: SuspectPeers;
+      keyOf?: (address: string) => string | undefined;
+    } = {},
+  ) {
     this.#peers = options.peers;
+    this.#keyOf = options.keyOf ?? ((address) => address);
     this.#peers?.listen((news) => this.adopt(news));
   }
 
@@ -124,13 +161,18 @@ export class SuspectList {
    * counted in {@link SuspectState.listedTotal}: the worker that listed
    * counts them. A vouch and a strike of one key by two workers at one
    * incident: the strike stands and the key is not vouched for, whichever
-   * is heard first (`#vouch`).
+   * is heard first (`#vouch`). A watchdog thread's news that it is
+   * aborting clients (`aborting`, before its worker can strike them):
+   * those its worker's strike will list are refused from now until that
+   * strike is heard, for {@link ABORTING_HOLD_MS} at most (`#hold`).
    */
   adopt(news: SuspectNews): void {
     const at = news.at;
     if (news.kind === "vouch") return this.#vouch(news.keys, at, true);
+    if (news.kind === "aborting") return this.#hold(news.addresses, at);
     this.#forgetOld(at);
-    for (const { key, listing } of news.struck) {
+    for (const { key, listing, openedAt } of news.struck) {
+      this.#held.delete(key);
       const record = this.#record(key);
       this.#unclear(key, record, at, true);
       if (listing) {
@@ -140,9 +182,44 @@ export class SuspectList {
         );
         record.listings = Math.max(record.listings, listing.listings);
         record.strikes = 0;
-      } else if (!sameIncident(at, record.lastStrikeAt)) record.strikes++;
+      } else if (!sameTry(at, record.lastStrikeAt, openedAt)) record.strikes++;
       record.lastStrikeAt = Math.max(record.lastStrikeAt, at);
       record.byPeer = true;
+    }
+  }
+
+  /**
+   * Refuses now the clients of `addresses` a watchdog thread is aborting
+   * at `at` whose strike will list them: each key (and its network, for an
+   * address not struck before, as an abort strikes it: `abortStrikes`)
+   * struck {@link SUSPECT_STRIKES} - 1 times before `at`, not listed and
+   * not vouched for since. The client, cut, reconnects at once, while the
+   * thread's worker strikes it only once its held loop turns; news heard
+   * after that strike (the worker's own, read after the thread's message)
+   * holds nothing.
+   */
+  #hold(addresses: readonly string[], at: number): void {
+    const keys = new Set<string>();
+    for (const address of addresses) {
+      const key = typeof address === "string"
+        ? this.#keyOf(address)
+        : undefined;
+      if (key === undefined) continue;
+      keys.add(key);
+      const network = keyNetwork(key);
+      if (network !== key && !this.struckBefore(key, at)) keys.add(network);
+    }
+    for (const key of keys) {
+      const record = this.#records.get(key);
+      // Struck since (the news comes after the worker's strike): done.
+      if (
+        !record || record.lastStrikeAt >= at || record.refusedUntil > at ||
+        this.vouched(key, at) || record.strikes + 1 < SUSPECT_STRIKES
+      ) continue;
+      this.#held.set(key, {
+        until: at + ABORTING_HOLD_MS,
+        refusedUntil: at + refusalMs(record.listings),
+      });
     }
   }
 
@@ -237,46 +314,53 @@ export class SuspectList {
    * @param keys Distinct client keys connected at the incident and silent.
    * @param now Milliseconds since epoch.
    */
-  strike(keys: Iterable<string>, now: number = Date.now()): Strike[] {
+  strike(
+    keys: Iterable<string>,
+    now: number = Date.now(),
+    options: StrikeOptions = {},
+  ): Strike[] {
     this.#forgetOld(now);
     const struck = new Set(keys);
     const out: Strike[] = [];
-    const news: Array<{ key: string; listing?: Listing }> = [];
+    const news: SuspectNews & { kind: "strike" } = {
+      kind: "strike",
+      at: now,
+      struck: [],
+    };
     for (const key of struck) {
+      this.#held.delete(key);
       const record = this.#record(key);
       this.#unclear(key, record, now, false);
+      const openedAt = options.openedAt?.get(key);
       // Another worker struck it at this incident already (`adopt`).
-      const counted = record.byPeer && sameIncident(now, record.lastStrikeAt);
+      const counted = record.byPeer &&
+        sameTry(now, record.lastStrikeAt, openedAt);
       if (!counted) record.strikes++;
       record.lastStrikeAt = now;
       record.byPeer = false;
       let refusedForSeconds = 0;
       if (record.strikes >= SUSPECT_STRIKES && record.refusedUntil <= now) {
-        refusedForSeconds = Math.min(
-          SUSPECT_REFUSE_SECONDS * 2 ** record.listings,
-          SUSPECT_REFUSE_MAX_SECONDS,
-        );
+        refusedForSeconds = refusalMs(record.listings) / 1000;
         record.refusedUntil = now + refusedForSeconds * 1000;
         record.listings++;
         record.strikes = 0;
         this.#listedTotal++;
       }
       out.push({ key, strikes: record.strikes, refusedForSeconds });
-      news.push(
-        refusedForSeconds > 0
+      news.struck.push({
+        key,
+        ...(refusedForSeconds > 0
           ? {
-            key,
             listing: {
               refusedUntil: record.refusedUntil,
               listings: record.listings,
             },
           }
-          : { key },
-      );
+          : {}),
+        ...(openedAt === undefined ? {} : { openedAt }),
+      });
     }
-    if (news.length > 0) {
-      this.#peers?.publish({ kind: "strike", at: now, struck: news });
-    }
+    if (news.struck.length > 0) this.#peers?.publish(news);
     return out;
   }
 
@@ -330,12 +414,33 @@ export class SuspectList {
   ): { key: string; seconds: number } | undefined {
     // Every upgrade asks: nobody struck is the common case.
     if (this.#records.size === 0) return undefined;
+    if (this.#held.size > 0) {
+      const held = this.#heldFor(key, now) ??
+        (this.vouched(key, now)
+          ? undefined
+          : this.#heldFor(keyNetwork(key), now));
+      if (held) return held;
+    }
     const own = this.#secondsLeft(key, now);
     if (own > 0) return { key, seconds: own };
     const network = keyNetwork(key);
     if (network === key || this.vouched(key, now)) return undefined;
     const seconds = this.#secondsLeft(network, now);
     return seconds > 0 ? { key: network, seconds } : undefined;
+  }
+
+  /** `key`'s hold (`#hold`) with the seconds its listing would have left. */
+  #heldFor(
+    key: string,
+    now: number,
+  ): { key: string; seconds: number } | undefined {
+    const held = this.#held.get(key);
+    if (!held) return undefined;
+    if (held.until <= now) {
+      this.#held.delete(key);
+      return undefined;
+    }
+    return { key, seconds: Math.ceil((held.refusedUntil - now) / 1000) };
   }
 
   #secondsLeft(key: string, now: number): number {
@@ -380,7 +485,29 @@ export class SuspectList {
   }
 }
 
+/**
+ * How long a listing refuses a key listed `listings` times before, in ms:
+ * {@link SUSPECT_REFUSE_SECONDS} doubled for each, at most
+ * {@link SUSPECT_REFUSE_MAX_SECONDS}.
+ */
+function refusalMs(listings: number): number {
+  return Math.min(
+    SUSPECT_REFUSE_SECONDS * 2 ** listings,
+    SUSPECT_REFUSE_MAX_SECONDS,
+  ) * 1000;
+}
+
 /** True when strikes at `a` and `b` (ms) are {@link SAME_INCIDENT_MS} apart or less. */
 function sameIncident(a: number, b: number): boolean {
   return Math.abs(a - b) < SAME_INCIDENT_MS;
+}
+
+/**
+ * True when a strike at `at` (ms) is of the incident the key was last
+ * struck at (`last`): {@link sameIncident}, unless every connection struck
+ * now opened after `last` (`openedAt`, when known): the client's next try.
+ */
+function sameTry(at: number, last: number, openedAt?: number): boolean {
+  return !(openedAt !== undefined && openedAt > last) &&
+    sameIncident(at, last);
 }

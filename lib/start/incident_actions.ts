@@ -31,7 +31,10 @@ import {
 } from "./incident_suspects.ts";
 import { reportIncident } from "./incident_log.ts";
 import { incidentRecord } from "./incident_record.ts";
-import { withThreadAbort } from "./thread_aborts.ts";
+import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
+import type { SyncSocketAbort } from "./socket_abort.ts";
+import type { Strike } from "../admission/suspects.ts";
+import { keyNetwork } from "../admission/client_ip.ts";
 import {
   abortAttackers,
   abortHolding,
@@ -79,6 +82,30 @@ export function serveExitReason(
   if (taken && taken.short) return `aborting fell short: ${taken.short}`;
   const unseen = Object.keys(suspects.unseen).length;
   return `nothing of this worker's to abort (${unseen} past their allowance, ${suspects.holding.peers.length} holding, ${suspects.othersReading} other workers' sockets bringing bytes)`;
+}
+
+/** Strikes made before an abort, for the incident's record. */
+export interface StruckAhead {
+  keys: string[];
+  strikes: Strike[];
+}
+
+/**
+ * `abort` that runs `strike` right before each of its aborts (the caller
+ * makes it strike once): the strike, told to every `deno serve` worker,
+ * goes out before the clients learn of the abort. None without `abort`.
+ */
+function strikingFirst(
+  abort: SyncSocketAbort | undefined,
+  strike: () => void,
+): SyncSocketAbort | undefined {
+  if (!abort) return undefined;
+  return {
+    abortSync(peers) {
+      strike();
+      return abort.abortSync(peers);
+    },
+  };
 }
 
 /** What the incidents read from the watch that samples the process. */
@@ -143,23 +170,52 @@ export class IncidentActions {
     return findSuspects(this.#services, moments, reading, this.#others);
   }
 
-  /** Strikes `keys`, counts the incident and builds its record. */
+  /**
+   * Strikes `keys` (unless `ahead` struck them already), counts the
+   * incident and builds its record.
+   */
   record(
     cause: IncidentCause,
     action: IncidentAction,
     keys: string[],
     closed: number,
     evidence?: Suspects,
+    ahead?: StruckAhead,
   ): IncidentRecord {
     return incidentRecord(this.#services, {
       cause,
       action,
-      keys,
+      keys: ahead ? ahead.keys : keys,
       closed,
       last: this.#watch.last(),
       cpuShare: this.#watch.signals.cpuShare,
       ...(evidence ? { evidence } : {}),
+      ...(ahead ? { strikes: ahead.strikes } : {}),
     });
+  }
+
+  /**
+   * Strikes `keys` now, for a record built later ({@link record}), with
+   * when each key's oldest open connection opened: a client that
+   * reconnected after its last strike is on its next try, whichever worker
+   * struck it (`suspects.ts` `SAME_INCIDENT_MS`).
+   */
+  #strikeAhead(keys: string[]): StruckAhead {
+    const { suspects, registry } = this.#services;
+    const wanted = new Set(keys);
+    const openedAt = new Map<string, number>();
+    const older = (key: string, at: number) => {
+      if (wanted.has(key) && at < (openedAt.get(key) ?? Infinity)) {
+        openedAt.set(key, at);
+      }
+    };
+    for (const [connection, key] of registry.connections()) {
+      const startedAt = connection.activity?.().startedAt;
+      if (startedAt === undefined) continue;
+      older(key, startedAt);
+      older(keyNetwork(key), startedAt);
+    }
+    return { keys, strikes: suspects.strike(keys, Date.now(), { openedAt }) };
   }
 
   /**
@@ -174,17 +230,26 @@ export class IncidentActions {
     // Busy with an incident of its own, which takes the rest.
     const busy = this.acting;
     this.acting = true;
+    const { suspects } = this.#services;
+    // The thread's are struck before the kernel's count is awaited: their
+    // clients reconnect at once, and an upgrade served meanwhile, by this
+    // worker or another (`deno serve`), was admitted (a pong flooder's
+    // third try got 101, issue #20).
+    const first = this.#strikeAhead(
+      abortStrikes(abortedKeys(this.#services, abort.peers), suspects),
+    );
     const evidence = busy ? undefined : await this.#suspects(abort.cause);
     const { socketAbort } = this.#options;
     const rest = restOfAttack(this.#services, { abort, evidence, socketAbort });
-    const keys = abortStrikes(rest.keys, this.#services.suspects);
-    const record = this.record(
-      abort.cause,
-      "aborted",
-      keys,
-      0,
-      evidence,
+    const more = this.#strikeAhead(
+      abortStrikes(rest.keys, suspects).filter((key) =>
+        !first.keys.includes(key)
+      ),
     );
+    const record = this.record(abort.cause, "aborted", [], 0, evidence, {
+      keys: [...first.keys, ...more.keys],
+      strikes: [...first.strikes, ...more.strikes],
+    });
     withThreadAbort(record, abort).aborted = rest.aborted;
     if (busy) return reportIncident(this.#services, record);
     await this.#settled(record);
@@ -251,6 +316,18 @@ export class IncidentActions {
       return this.#reported(record);
     }
     const struck = suspects.struck;
+    // An abort's keys are struck right before its first `ss -K`: the
+    // clients it cuts reconnect at once, and under `deno serve` another
+    // worker admitted them until it was told of the listing (a repeat
+    // attacker's third try got 101 after fragments, pongs and empty
+    // frames, issue #20). Struck so, they stay struck whatever follows
+    // (an abort that fell short, then a recycle).
+    let ahead: StruckAhead | undefined;
+    const socketAbort = strikingFirst(this.#options.socketAbort, () => {
+      ahead ??= this.#strikeAhead(
+        abortStrikes(struck, this.#services.suspects),
+      );
+    });
     if (guards) {
       // Acts only by logging, so it strikes nobody: what it found is at
       // most closes left unanswered, the guard's own sheds of clients that
@@ -271,15 +348,14 @@ export class IncidentActions {
       rssBytes >= config.maxRssBytes * (1 + RSS_MARGIN_SHARE);
     const sweep = cause === "uncounted_memory" && !pastMargin &&
       rssBytes >= config.maxRssBytes &&
-      abortHolding(this.#options.socketAbort, suspects);
+      abortHolding(socketAbort, suspects);
     const taken = sweep ||
       (cause !== "unanswered_closes" && !pastMargin &&
-        abortAttackers(this.#services, this.#options.socketAbort, suspects));
+        abortAttackers(this.#services, socketAbort, suspects));
     if (taken && taken.short === undefined) {
       // A sweep strikes only the named: the holding connections it
       // aborted may be honest first messages in flight.
-      const keys = abortStrikes(struck, this.#services.suspects);
-      const record = this.record(cause, "aborted", keys, 0, suspects);
+      const record = this.record(cause, "aborted", [], 0, suspects, ahead);
       record.aborted = taken.aborted;
       record.reason = sweep ? SWEEP_REASON : KERNEL_ABORT_REASON;
       return this.#settled(record);
@@ -288,12 +364,12 @@ export class IncidentActions {
       // Under `deno serve` only the process can free what Deno collects,
       // unless it is another worker's to free.
       if (leftToOtherWorker(cause, suspects, rssBytes, config)) {
-        const record = this.record(cause, "reported", [], 0, suspects);
+        const record = this.record(cause, "reported", [], 0, suspects, ahead);
         record.reason = OTHER_WORKER_REASON;
         return this.#reported(record);
       }
       const action = cause === "uncounted_memory" ? "exit" : "reported";
-      const record = this.record(cause, action, struck, 0, suspects);
+      const record = this.record(cause, action, struck, 0, suspects, ahead);
       if (action === "exit") {
         // Why nothing else would do, for the log (stranger9's serve exits
         // said nothing).
@@ -310,7 +386,14 @@ export class IncidentActions {
     // its own, so every client gets this 1013 (`listener.ts`, `recycle`).
     const closed = registry.closeEvery(CLOSE_RECYCLE, true);
     metrics.recycleCloses += closed;
-    const record = this.record(cause, "recycled", struck, closed, suspects);
+    const record = this.record(
+      cause,
+      "recycled",
+      struck,
+      closed,
+      suspects,
+      ahead,
+    );
     const short = taken && taken.short;
     if (reason ?? short) {
       record.reason = reason ?? `aborting fell short: ${short}`;

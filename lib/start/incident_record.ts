@@ -8,6 +8,7 @@
 import type { IncidentCause } from "../metrics.ts";
 import type { IncidentAction, IncidentRecord, Services } from "../services.ts";
 import type { Suspects } from "./incident_suspects.ts";
+import type { Strike } from "../admission/suspects.ts";
 import type { Sample } from "./overload_signals.ts";
 import { withEvidence } from "./incident_log.ts";
 
@@ -25,9 +26,19 @@ export interface IncidentFacts {
   cpuShare: number | undefined;
   /** How the suspects were found, when they were judged. */
   evidence?: Suspects;
+  /**
+   * The strikes of `keys` already made (before an abort, so that every
+   * worker refuses a listed client before it can reconnect:
+   * `incident_actions.ts`): not struck again. @default none, `keys` are
+   * struck here
+   */
+  strikes?: readonly Strike[];
 }
 
-/** Strikes `facts.keys`, counts the incident and builds its record. */
+/**
+ * Strikes `facts.keys` (unless `facts.strikes` has), counts the incident
+ * and builds its record.
+ */
 export function incidentRecord(
   services: Pick<Services, "metrics" | "suspects" | "overload" | "memory">,
   facts: IncidentFacts,
@@ -36,7 +47,7 @@ export function incidentRecord(
   metrics.incident(facts.cause);
   overload.incidents++;
   const refused: Record<string, number> = {};
-  for (const strike of suspects.strike(facts.keys)) {
+  for (const strike of facts.strikes ?? suspects.strike(facts.keys)) {
     if (strike.refusedForSeconds === 0) continue;
     refused[strike.key] = strike.refusedForSeconds;
     metrics.suspectsListed++;

@@ -123,6 +123,9 @@ export class OverloadWatch {
       config,
       {
         ...(options.port ? { port: options.port } : {}),
+        ...(options.suspectChannel
+          ? { suspectChannel: options.suspectChannel }
+          : {}),
         // Only a process that owns its listener can recycle it: every
         // connection of the port is its own (not so under `deno serve`).
         portOwned: options.recycle !== undefined,

@@ -85,6 +85,12 @@ export interface OverloadWatchOptions {
    * a held loop is reading from, before it would end the process.
    */
   port?: number;
+  /**
+   * The `BroadcastChannel` every `deno serve` worker's suspect list hears
+   * (`suspect_peers.ts`): the watchdog thread tells them whom it is about
+   * to abort, before it does, as its own loop is held. @default none
+   */
+  suspectChannel?: string;
   /** @default {@link LISTENER_DOWN_LIMIT_MS} */
   listenerDownLimitMs?: number;
   /** @default {@link FAIL_EXIT_DELAY_MS} */

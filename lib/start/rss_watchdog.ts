@@ -314,6 +314,8 @@ export interface WatchdogStart {
    * `WatchdogOrders.portOwned`. @default {false}
    */
   portOwned?: boolean;
+  /** `WatchdogOrders.suspectChannel`. @default none */
+  suspectChannel?: string;
   /** Called on the main loop with each abort the thread made. */
   onAbort?: (abort: ThreadAbort) => void;
 }
@@ -338,7 +340,7 @@ export function watchdogOrders(
   maxRssBytes: number,
   start: Pick<
     WatchdogStart,
-    "line" | "maxMessageBytes" | "port" | "portOwned"
+    "line" | "maxMessageBytes" | "port" | "portOwned" | "suspectChannel"
   >,
 ): Omit<WatchdogOrders, "beat" | "ready"> {
   // What one honest message may be: with no limit, as much as Deno takes.
@@ -362,6 +364,7 @@ export function watchdogOrders(
     ssFailedForGood: THREAD_SS_FOR_GOOD,
     port: start.port ?? 0,
     portOwned: start.portOwned === true,
+    suspectChannel: start.suspectChannel ?? "",
     heldMs: HELD_MS,
     abortTakesMs: ABORT_TAKES_MS,
     honestGrowthBytes: 2 * (messageBytes + FLOOD_SLACK_BYTES),

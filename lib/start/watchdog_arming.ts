@@ -35,7 +35,7 @@ export type ArmingStep =
 /** Where the thread may abort connections, and who hears of it. */
 export type ArmingAborts = Pick<
   WatchdogStart,
-  "port" | "portOwned" | "onAbort"
+  "port" | "portOwned" | "onAbort" | "suspectChannel"
 >;
 
 /**

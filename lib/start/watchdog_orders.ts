@@ -106,6 +106,15 @@ export interface WatchdogOrders {
    * `ABORT_TOKEN`, `TIME_TOKEN` (`rss_watchdog.ts`).
    */
   tokens: { rss: string; held: string; abort: string; time: string };
+  /**
+   * The channel every `deno serve` worker's suspect list hears
+   * (`suspect_peers.ts`), "" for none: before it aborts the connections it
+   * names, the thread posts their addresses there (`ThreadAborting`), so
+   * that every worker refuses a client those strikes will list before the
+   * client, cut, reconnects; the main loop, held, strikes only once it
+   * turns (a pong flooder's third try got 101 from the other worker).
+   */
+  suspectChannel: string;
 }
 
 /**

@@ -263,6 +263,8 @@ export function watchdogThread(tools: WatchdogTools): void {
      * {@link WatchdogOrders.floodMinReadBytes} since the first look of
      * this held stretch (the loop has not turned since).
      */
+    /** Where it tells the workers whom it aborts (`suspectChannel`). */
+    let aborting: BroadcastChannel | undefined;
     const abort = async (rss: number, heldMs: number, held: boolean) => {
       ssTimedOut = false;
       let before = held ? first : last;
@@ -350,6 +352,17 @@ export function watchdogThread(tools: WatchdogTools): void {
         const [hostname, port] = peer.split(" ");
         return { hostname: hostname!, port: Number(port) };
       };
+      if (orders.suspectChannel !== "" && named.length > 0) {
+        // Told before the abort (`WatchdogOrders.suspectChannel`).
+        aborting ??= new BroadcastChannel(orders.suspectChannel);
+        aborting.postMessage({
+          kind: "aborting",
+          at: Date.now(),
+          addresses: [
+            ...new Set(named.map(({ peer }) => split(peer).hostname)),
+          ],
+        });
+      }
       let listed = "";
       const all = [...named.map(({ peer }) => peer), ...holding, ...unread];
       for (const filter of abortFilters(all, orders.port)) {

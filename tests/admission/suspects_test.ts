@@ -3,7 +3,11 @@
  * a network.
  */
 import assert from "node:assert/strict";
-import { SAME_INCIDENT_MS, SuspectList } from "../../lib/admission/suspects.ts";
+import {
+  ABORTING_HOLD_MS,
+  SAME_INCIDENT_MS,
+  SuspectList,
+} from "../../lib/admission/suspects.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
 import { attribute } from "../../lib/start/overload_attribution.ts";
 import type {
@@ -184,4 +188,102 @@ Deno.test("deno serve: an address another worker struck at the same incident is 
       },
     );
   }
+});
+
+Deno.test("deno serve: a client cut by one worker and struck by the other on its reconnect is on its next try", async (t) => {
+  const attacker = "127.0.5.5";
+  const soon = SAME_INCIDENT_MS / 2;
+  await t.step(
+    "its struck connection opened after the first strike: listed at the second",
+    () => {
+      const { echoing: first, flooding: second, deliver } = twoWorkers();
+      first.strike([attacker], 0);
+      deliver();
+      const [strike] = second.strike([attacker], soon, {
+        openedAt: new Map([[attacker, 5]]),
+      });
+      deliver();
+      assert.equal(strike!.refusedForSeconds, 300);
+      assert.equal(first.refusedFor(attacker, soon), 300);
+    },
+  );
+  await t.step(
+    "the other worker's strike heard after: listed there too",
+    () => {
+      const { echoing: first, flooding: second, deliver } = twoWorkers();
+      first.strike([attacker], 0);
+      deliver();
+      second.strike([attacker], soon, { openedAt: new Map([[attacker, 5]]) });
+      deliver();
+      assert.ok(first.refusedFor(attacker, soon) > 0);
+    },
+  );
+  await t.step(
+    "open through the first strike (both workers tripped together): one incident",
+    () => {
+      const { echoing: first, flooding: second, deliver } = twoWorkers();
+      first.strike([attacker], 0);
+      deliver();
+      const [strike] = second.strike([attacker], soon, {
+        openedAt: new Map([[attacker, -5]]),
+      });
+      assert.equal(strike!.refusedForSeconds, 0);
+      const other = twoWorkers();
+      other.echoing.strike([attacker], 0);
+      other.deliver();
+      const [unknown] = other.flooding.strike([attacker], soon);
+      assert.equal(unknown!.refusedForSeconds, 0, "time alone: one incident");
+    },
+  );
+});
+
+Deno.test("deno serve: a client a watchdog thread is aborting is refused at once where its strike will list it", async (t) => {
+  const attacker = "127.0.6.6";
+  const aborting = (at: number): SuspectNews => ({
+    kind: "aborting",
+    at,
+    addresses: [attacker],
+  });
+  await t.step(
+    "struck once before: refused with the listing's seconds until its worker's strike is heard",
+    () => {
+      const suspects = new SuspectList();
+      suspects.strike([attacker], 0);
+      suspects.adopt(aborting(60_000));
+      assert.equal(suspects.refusedFor(attacker, 60_001), 300);
+      assert.equal(suspects.state(60_001).refused, 0, "held, not listed");
+      suspects.adopt({
+        kind: "strike",
+        at: 60_100,
+        struck: [{ key: attacker }],
+      });
+      assert.equal(suspects.refusedFor(attacker, 60_200), 0, "not listed");
+    },
+  );
+  await t.step("for ABORTING_HOLD_MS at most", () => {
+    const suspects = new SuspectList();
+    suspects.strike([attacker], 0);
+    suspects.adopt(aborting(60_000));
+    assert.equal(suspects.refusedFor(attacker, 60_000 + ABORTING_HOLD_MS), 0);
+  });
+  await t.step("never struck, or struck since: not refused", () => {
+    const fresh = new SuspectList();
+    fresh.adopt(aborting(60_000));
+    assert.equal(fresh.refusedFor(attacker, 60_001), 0);
+    const struck = new SuspectList();
+    struck.strike([attacker], 0);
+    struck.strike([attacker], 60_500);
+    struck.adopt(aborting(60_000));
+    struck.strike([attacker], 400_000);
+    assert.equal(struck.refusedFor(attacker, 400_001), 0);
+  });
+  await t.step(
+    "an address that is not its client's (a proxy's): not refused",
+    () => {
+      const suspects = new SuspectList({ keyOf: () => undefined });
+      suspects.strike([attacker], 0);
+      suspects.adopt(aborting(60_000));
+      assert.equal(suspects.refusedFor(attacker, 60_001), 0);
+    },
+  );
 });
