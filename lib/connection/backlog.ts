@@ -91,6 +91,14 @@ export class SentFrames {
     return this.#unchecked + bytes + FRAME_COST_BYTES >= BACKLOG_CHECK_BYTES;
   }
 
+  /**
+   * Bytes (frame costs included) sent since {@link checked}: with the
+   * backlog then and now, what the kernel took from Deno meanwhile.
+   */
+  get unchecked(): number {
+    return this.#unchecked;
+  }
+
   /** The backlog was read and checked: start counting again. */
   checked(): void {
     this.#unchecked = 0;

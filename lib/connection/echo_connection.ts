@@ -271,7 +271,7 @@ class EchoConnection
   /**
    * The plain echo of a message: sent through the one send function's
    * checks, except that an echo the memory budget has no room for, to a
-   * client that has read all it was sent, waits for room
+   * client that reads (`UnreadEchoes.reading`), waits for room
    * (`budget_waits.ts`) instead of its client being closed. Later
    * messages wait behind it, in order.
    */
@@ -287,7 +287,7 @@ class EchoConnection
       this.#deliver(data, bytes);
       return this.#echoed(data, bytes);
     }
-    if (refused !== "memory_budget" || !this.#unread.caughtUp) {
+    if (refused !== "memory_budget" || !this.#unread.reading) {
       letGo(data, bytes);
       return this.#refused(refused);
     }
@@ -321,7 +321,7 @@ class EchoConnection
     // The room made may have shed this client: its close freed the echo.
     if (this.#waiting !== echo) return true;
     if (
-      refused === "memory_budget" && this.#unread.caughtUp &&
+      refused === "memory_budget" && this.#unread.reading &&
       waitedMs < GIVE_UP_MS && !this.#closing
     ) return false;
     this.#waiting = undefined;
