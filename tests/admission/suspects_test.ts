@@ -9,6 +9,8 @@ import {
   SuspectList,
 } from "../../lib/admission/suspects.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
+import { admit } from "../../lib/admission/admit.ts";
+import { DEFAULT_CONFIG } from "../../lib/config.ts";
 import { attribute } from "../../lib/start/overload_attribution.ts";
 import type {
   SuspectNews,
@@ -285,5 +287,32 @@ Deno.test("deno serve: a client a watchdog thread is aborting is refused at once
       suspects.adopt(aborting(60_000));
       assert.equal(suspects.refusedFor(attacker, 60_001), 0);
     },
+  );
+});
+
+Deno.test("admit() refuses a listed address 429 with Retry-After the seconds its listing has left", () => {
+  const suspects = new SuspectList();
+  // Listed 100 s ago for 300 s: 200 s left (201 if a millisecond turns).
+  const listedAt = Date.now() - 100_000;
+  suspects.strike(["127.0.7.7"], listedAt - 1000);
+  suspects.strike(["127.0.7.7"], listedAt);
+  const services = {
+    config: DEFAULT_CONFIG,
+    suspects,
+  } as unknown as Parameters<typeof admit>[0];
+  const answer = admit(services, {
+    kind: "ws",
+    path: "/echo",
+    ip: "127.0.7.7",
+    key: "127.0.7.7",
+    origin: undefined,
+  });
+  assert.ok(!("release" in answer), "refused");
+  assert.equal(answer.status, 429);
+  assert.equal(answer.reason, "suspect");
+  const retryAfter = Number(answer.headers["Retry-After"]);
+  assert.ok(
+    retryAfter >= 199 && retryAfter <= 200,
+    `Retry-After ${retryAfter}`,
   );
 });

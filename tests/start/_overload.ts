@@ -279,8 +279,10 @@ export const FIRST_ECHO_MS = 30_000;
 
 /**
  * Runs `attack` from the attacker's address twice while the bystander
- * reads; after each, the bystander echoes again within 5 s. Returns the
- * status of the attacker's third try and the bystander's report.
+ * reads; after each, the bystander echoes again within 5 s, and it is never
+ * refused (issue #20: "the bystander is never refused"), whatever the
+ * status: 429 or 503. Returns the status of the attacker's third try and
+ * the bystander's report.
  */
 export async function attackTwice(
   port: number,
@@ -323,6 +325,14 @@ export async function attackTwice(
     const report = await reader.stop();
     // A recycle closes bystanders with 1013, never Deno's own 1001.
     assert.equal(report.closes.get(1001), undefined, "a 1001 close");
+    assert.deepEqual(
+      Object.fromEntries(report.refusals),
+      {},
+      `the bystander refused (status: count); ${await serviceEvidence(
+        port,
+        records,
+      )}`,
+    );
     return { third, report };
   } finally {
     await reader.stop();
@@ -356,7 +366,16 @@ export async function floodUntilIncident(
     signal: logged.signal,
     ...(flood.messageEveryMs ? { messageEveryMs: flood.messageEveryMs } : {}),
   });
-  assert.equal(result.status, 101, `try ${try_} is upgraded`);
+  // Said at once: a refused try makes no incident to wait for.
+  assert.equal(
+    result.status,
+    101,
+    `try ${try_} is upgraded; incidents: ${
+      JSON.stringify(
+        records.filter((record) => record.event === "overload_incident"),
+      )
+    }`,
+  );
   await incident;
 }
 

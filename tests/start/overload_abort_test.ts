@@ -106,7 +106,6 @@ function assertNoCollateral(
   // past its 5 s wait for an echo (9 s at load average 18, 1 MiB frames),
   // and the memory guard may answer its reconnect 503 while RSS is high.
   assert.equal(report.closes.size, 0, `bystander closed: ${told}`);
-  assert.equal(report.refusals.get(429), undefined, told);
   assert.ok(
     !found.some((record) => String(record.struck).includes(BYSTANDER)),
     told,

@@ -29,7 +29,7 @@ for (const path of ["/echo", "/room/lobby"]) {
     `an attacker on ${path} that sends "hi", then an endless fragmented message, is struck at every incident and refused on its third try`,
     async () => {
       await using service = await startAttacked();
-      const { third, report } = await attackTwice(
+      const { third } = await attackTwice(
         service.port,
         (try_) =>
           fragmentsUntilIncident(service.port, service.records, try_, {
@@ -40,7 +40,6 @@ for (const path of ["/echo", "/room/lobby"]) {
       );
       const found = await recycles(service.records, 2);
       assert.equal(third, 429, JSON.stringify(found));
-      assert.equal(report.refusals.get(429), undefined, "bystander refused");
       for (const record of found) {
         assert.equal(addressesStruck(record), ATTACKER, JSON.stringify(record));
       }
@@ -54,7 +53,7 @@ Deno.test({
   ignore: !hasSs(),
   fn: async () => {
     await using service = await startAttacked();
-    const { third, report } = await attackTwice(
+    const { third } = await attackTwice(
       service.port,
       (try_) =>
         floodUntilIncident(service.port, service.records, try_, {
@@ -64,7 +63,6 @@ Deno.test({
       service.records,
     );
     assert.equal(third, 429);
-    assert.equal(report.refusals.get(429), undefined, "bystander refused");
     const found = await recycles(service.records, 2);
     // Only the flooder, at every incident (a try can make a second one
     // once it has gone: nobody struck then); and on the kernel's count:

@@ -109,7 +109,6 @@ Deno.test({
       }
     }
     assert.deepEqual(newcomerStatuses, [101, 101, 101, 101]);
-    assert.equal(report.refusals.get(429), undefined, "bystander refused");
     assertAbortedWhereItMay(found, report, seen);
   },
 });
@@ -157,7 +156,6 @@ Deno.test({
       seen,
     );
     assert.equal(found[1]!.refused, `${FLOOD_NETWORK}.0/24 300s`, seen);
-    assert.equal(report.refusals.get(429), undefined, "bystander refused");
     assertAbortedWhereItMay(found, report, seen);
   },
 });
