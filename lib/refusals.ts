@@ -158,16 +158,27 @@ export const REFUSALS = {
   ),
   /**
    * MAX_CONNECTIONS reached: `taken` slots (connections, streams, upgrades
-   * not yet open) and `leaked` descriptors held for good by upgrades their
-   * clients reset (`ConnectionRegistry.leak`), which count against it.
+   * not yet open, and `held` of them kept for closed slow readers whose
+   * socket may still be there) and `leaked` descriptors held for good by
+   * upgrades their clients reset (`ConnectionRegistry.leak`), which count
+   * against it. Held slots are named apart: "192 connections open" while
+   * none were misled a stranger (issue #20).
    */
-  total: row<{ max: number; taken: number; leaked: number }>(
+  total: row<{ max: number; taken: number; held?: number; leaked: number }>(
     503,
     RETRY,
-    ({ max, taken, leaked }) =>
-      leaked === 0
+    ({ max, taken, held = 0, leaked }) =>
+      held === 0 && leaked === 0
         ? `Server full: ${max} connections open. Retry later\n`
-        : `Server full: ${taken} connections open and ${leaked} descriptors leaked by upgrades their clients reset, of ${max} allowed (a restart frees the leaked ones). Retry later\n`,
+        : held === 0
+        ? `Server full: ${taken} connections open and ${leaked} descriptors leaked by upgrades their clients reset, of ${max} allowed (a restart frees the leaked ones). Retry later\n`
+        : `Server full: ${
+          taken - held
+        } connections open, ${held} slots held for closed slow readers whose sockets are not yet gone` +
+          (leaked === 0
+            ? ""
+            : ` and ${leaked} descriptors leaked by upgrades their clients reset`) +
+          `, of ${max} allowed. Retry later\n`,
   ),
   /** Over MEMORY_BUDGET_BYTES or MAX_RSS_BYTES: shedding load. */
   overloaded: row(

@@ -24,6 +24,12 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
     // Incidents that repeat (lib/overload_pressure.ts): the process answers
     // between them, but a flood holds it again and again. Still 200.
     const degraded = metrics.recentIncidents.degraded();
+    // Every upgrade is refused `503 reason=total` while no slot is free:
+    // `ok` then told a load balancer nothing (issue #20). Still 200: the
+    // open connections are served, and a restart would drop them.
+    const free = registry.maxTotal === 0
+      ? null
+      : Math.max(0, registry.maxTotal - registry.total - registry.leaked);
     const status = registry.shuttingDown
       ? "shutting_down"
       : failing
@@ -34,6 +40,8 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       ? "not_accepting"
       : state.shedding
       ? "shedding"
+      : free === 0
+      ? "full"
       : degraded
       ? "degraded"
       : "ok";
@@ -62,16 +70,18 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
         leakedUpgrades: metrics.upgradesLeaked,
       },
       // What a newcomer's upgrade meets (MAX_CONNECTIONS in force, 0 = off):
-      // slots taken (connections, streams, upgrades not yet open, slow
-      // readers' held slots) and descriptors leaked for good count against
-      // it; `free` is what is left.
+      // slots taken (connections, streams, upgrades not yet open, and
+      // `held`: closed slow readers' slots whose socket may remain) and
+      // descriptors leaked for good count against it; `free` is what is
+      // left. `heldPerIp`: held slots whose socket is gone, which count
+      // only against their client's MAX_CONNECTIONS_PER_IP.
       cap: {
         max: registry.maxTotal,
         taken: registry.total,
+        held: registry.heldOpen,
+        heldPerIp: registry.heldGone,
         leaked: registry.leaked,
-        free: registry.maxTotal === 0
-          ? null
-          : Math.max(0, registry.maxTotal - registry.total - registry.leaked),
+        free,
       },
       rooms: rooms.state(),
       overload: {

@@ -127,6 +127,7 @@ export function capacityRefusal(
       return refusal("total", {
         max: config.maxConnections,
         taken: registry.total,
+        held: registry.heldOpen,
         leaked: registry.leaked,
       });
     default:

@@ -55,6 +55,13 @@ export interface Lease {
   release(): void;
   /** Keeps the slot taken for `ms` more, even after `release()`. */
   holdFor(ms: number): void;
+  /**
+   * The kernel no longer has the socket (aborted, or its client left): no
+   * descriptor is behind it. A slot held by `holdFor` then stops counting
+   * against MAX_CONNECTIONS once `release()` ran; it still counts for its
+   * client (MAX_CONNECTIONS_PER_IP) until the hold ends. Idempotent.
+   */
+  socketGone(): void;
   /** Registers the connection so shutdown can close it. */
   track(connection: Closable): void;
   /**
@@ -99,6 +106,13 @@ interface ClientState {
  */
 export const ALL_STREAMS_SHARE = 4;
 
+/**
+ * Where a held slot is counted: `open` while the kernel may still have its
+ * socket (against MAX_CONNECTIONS and the client's), `gone` once it has not
+ * (against the client's only).
+ */
+export type HeldState = "open" | "gone";
+
 /** Why the registry has no slot for a client: the row of `REFUSALS` to answer. */
 export type NoSlot = "per_ip" | "total" | "shutting_down";
 
@@ -134,6 +148,13 @@ export class ConnectionRegistry {
   readonly #allStreams: TokenBucket | undefined;
   readonly #streamFrameBytes: number;
   #total = 0;
+  /**
+   * Of {@link total}, slots held after their connection closed whose
+   * socket may still be there (the kernel has not said it is gone).
+   */
+  #heldOpen = 0;
+  /** Held slots whose socket is gone: counted per client, not in total. */
+  #heldGone = 0;
   /** Descriptors held for good by leaked upgrades ({@link leak}). */
   #leaked = 0;
   #shuttingDown = false;
@@ -193,9 +214,32 @@ export class ConnectionRegistry {
     return this.#clients.get(key)?.slots ?? 0;
   }
 
-  /** Slots in use in total, held ones included. */
+  /**
+   * Slots counted against `maxTotal`: open connections, upgrades not yet
+   * open, and slots held for closed slow readers whose socket the kernel
+   * may still have (each may hold a descriptor).
+   */
   get total(): number {
     return this.#total;
+  }
+
+  /**
+   * Of {@link total}, slots held after their connection closed whose
+   * socket the kernel has not said is gone (SLOW_READER_SLOT_HOLD_MS).
+   */
+  get heldOpen(): number {
+    return this.#heldOpen;
+  }
+
+  /**
+   * Slots held after a slow reader's close whose socket is gone: no
+   * descriptor is behind them, so they count against MAX_CONNECTIONS_PER_IP
+   * only, not against `maxTotal` (a burst of 200 non-readers from 200
+   * addresses refused every newcomer for a minute when they did, issue
+   * #20).
+   */
+  get heldGone(): number {
+    return this.#heldGone;
   }
 
   /**
@@ -260,10 +304,20 @@ export class ConnectionRegistry {
     return new Slot(this, ip, client.messages);
   }
 
-  /** Gives back one slot of `ip`; called once per slot, by {@link Slot}. */
-  free(ip: string, timer: Timer | undefined): void {
+  /**
+   * Gives back one slot of `ip`; called once per slot, by {@link Slot}.
+   * `state` says where the slot was counted: live (in total), held with
+   * its socket maybe there (in total), or held with its socket gone.
+   */
+  free(
+    ip: string,
+    timer: Timer | undefined,
+    state: "live" | HeldState = "live",
+  ): void {
     if (timer !== undefined) this.#held.delete(timer);
-    this.#total--;
+    if (state === "gone") this.#heldGone--;
+    else this.#total--;
+    if (state === "open") this.#heldOpen--;
     const client = this.#clients.get(ip);
     if (!client || --client.slots > 0) return;
     const rate = this.#clientRate;
@@ -298,6 +352,18 @@ export class ConnectionRegistry {
       head = 0;
     }
     this.#forgetHead = head;
+  }
+
+  /**
+   * A slot's connection closed while its slot is held (`"open"`), or its
+   * socket is then found gone (`"gone"`): it leaves the total, and only
+   * its client's count keeps it until the hold ends.
+   */
+  held(state: HeldState): void {
+    if (state === "open") return void this.#heldOpen++;
+    this.#heldOpen--;
+    this.#total--;
+    this.#heldGone++;
   }
 
   /** Keeps a slot taken until `timer` fires (or `dispose` runs `free`). */
@@ -389,6 +455,10 @@ class Slot implements Lease {
   #released = false;
   #tracked: Closable | undefined;
   #timer: Timer | undefined;
+  /** Set once `release()` ran while held: where the registry counts it. */
+  #held: HeldState | undefined;
+  /** The kernel said the socket is gone ({@link socketGone}). */
+  #gone = false;
 
   constructor(
     registry: ConnectionRegistry,
@@ -409,7 +479,21 @@ class Slot implements Lease {
       this.#registry.untrack(this.#tracked);
       this.#tracked = undefined;
     }
-    if (this.#timer === undefined) this.#free();
+    if (this.#timer === undefined) return this.#free();
+    if (this.#released || this.#held !== undefined) return;
+    this.#held = "open";
+    this.#registry.held("open");
+    if (this.#gone) this.#letGoOfTotal();
+  }
+
+  socketGone(): void {
+    this.#gone = true;
+    if (this.#held === "open" && !this.#released) this.#letGoOfTotal();
+  }
+
+  #letGoOfTotal(): void {
+    this.#held = "gone";
+    this.#registry.held("gone");
   }
 
   holdFor(ms: number): void {
@@ -428,6 +512,6 @@ class Slot implements Lease {
     if (this.#released) return;
     this.#released = true;
     if (this.#tracked) this.#registry.untrack(this.#tracked);
-    this.#registry.free(this.#ip, this.#timer);
+    this.#registry.free(this.#ip, this.#timer, this.#held ?? "live");
   }
 }

@@ -137,6 +137,7 @@ class EchoConnection
       turns: options.services.turns,
       lease: options.lease,
       onSlow: () => this.#breached("slow_reader"),
+      onGone: () => options.lease.socketGone(),
     });
     this.#push = options.stream &&
       new StreamPush(this, {

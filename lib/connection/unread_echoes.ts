@@ -100,6 +100,13 @@ export interface UnreadEchoesOptions {
    * @default none: no re-check
    */
   onSlow?: (() => void) | undefined;
+  /**
+   * The kernel no longer has the socket (aborted, or its client left): no
+   * descriptor is behind it, so a slot held for it stops counting against
+   * MAX_CONNECTIONS (`Lease.socketGone`).
+   * Not called when nobody can tell. @default none
+   */
+  onGone?: (() => void) | undefined;
 }
 
 /** One connection's unread echoes; `owner` is what the guard charges. */
@@ -399,7 +406,9 @@ export class UnreadEchoes {
       this.#inKernelHold = false;
       this.release();
       // Without the kernel's word only Deno's close event says it is gone.
-      if (kernelLetGo) gone?.();
+      if (!kernelLetGo) return;
+      gone?.();
+      this.#options.onGone?.();
     }, afterMs);
   }
 

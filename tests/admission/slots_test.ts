@@ -196,3 +196,59 @@ Deno.test("an upgrade counted as leaked lets go of its slot, and its descriptor 
   );
   registry.dispose();
 });
+
+Deno.test("a slot held after a slow reader's close leaves the total once its socket is gone, and stays its client's until the hold ends", async (t) => {
+  const config = { ...DEFAULT_CONFIG, maxConnections: 2 };
+  const registry = new ConnectionRegistry({ maxPerIp: 1, maxTotal: 2 });
+  const services = { config, registry };
+  const slow = admit(registry, "192.0.2.1");
+  admit(registry, "192.0.2.2");
+  slow.holdFor(60_000);
+
+  await t.step("closed but its socket maybe there: it counts, as held", () => {
+    slow.release();
+    assert.equal(registry.total, 2);
+    assert.equal(registry.heldOpen, 1);
+    assert.equal(registry.noSlotFor("203.0.113.1"), "total");
+    assert.equal(
+      capacityRefusal("total", "203.0.113.1", services).body,
+      "Server full: 1 connections open, 1 slots held for closed slow readers whose sockets are not yet gone, of 2 allowed. Retry later\n",
+    );
+  });
+
+  await t.step(
+    "its socket gone: a newcomer fits, its own address does not",
+    () => {
+      slow.socketGone();
+      slow.socketGone();
+      assert.equal(registry.total, 1);
+      assert.equal(registry.heldOpen, 0);
+      assert.equal(registry.heldGone, 1);
+      assert.equal(registry.countFor("192.0.2.1"), 1);
+      assert.equal(registry.noSlotFor("192.0.2.1"), "per_ip");
+      admit(registry, "203.0.113.1");
+      assert.equal(registry.noSlotFor("203.0.113.2"), "total");
+    },
+  );
+
+  await t.step("known gone before the close: counted until released", () => {
+    const other = new ConnectionRegistry({ maxPerIp: 1, maxTotal: 1 });
+    const lease = admit(other, "192.0.2.9");
+    lease.holdFor(60_000);
+    lease.socketGone();
+    assert.equal(other.total, 1, "still open");
+    lease.release();
+    lease.release();
+    assert.deepEqual([other.total, other.heldGone], [0, 1]);
+    assert.equal(other.noSlotFor("203.0.113.9"), undefined);
+    other.dispose();
+    assert.deepEqual([other.heldGone, other.countFor("192.0.2.9")], [0, 0]);
+  });
+
+  await t.step("the hold ends: the client's slot is freed once", () => {
+    registry.dispose();
+    assert.equal(registry.heldGone, 0);
+    assert.equal(registry.countFor("192.0.2.1"), 0);
+    assert.equal(registry.total, 2);
+  });
+});
