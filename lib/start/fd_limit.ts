@@ -31,6 +31,30 @@ export const RESERVE_FRACTION = 0.1;
  */
 export const WORKER_RESERVE = 24;
 
+/**
+ * Descriptors a service holds at rest before any client: 39 measured for
+ * `deno task start` (`ls /proc/PID/fd | wc -l` at `listening` in
+ * bench/attacks/refused.sh), rounded up; each further worker adds
+ * {@link WORKER_RESERVE}.
+ */
+export const BASE_DESCRIPTORS = 40;
+
+/**
+ * Descriptors kept for refused upgrades and plain requests in flight, as a
+ * share of the cap, above {@link BASE_DESCRIPTORS}. Deno accepts a
+ * connection before the app can refuse it, so a crowd the cap turns away
+ * holds descriptors while its `503`s go out: under `prlimit
+ * --nofile=256` with every slot live (250 honest clients and 60
+ * non-readers from 60 /24s retrying at once, bench/attacks/refused.sh,
+ * load 30-35) they took up to 73 above 144 live WebSockets and the base
+ * (0.44 a refused client; /healthz 24 of 24 answered), and with 192 live
+ * they ran the 25 left out (peak 256 of 256, 64 accept failures, /healthz
+ * 18 of 26). The clients a cap turns away grow with the audience it was
+ * sized for, so the room grows with the cap: half of it (issue #20,
+ * notes/holdcap.md).
+ */
+export const REFUSAL_SHARE = 0.5;
+
 /** The open-file limit, in descriptors; `Infinity` for "unlimited". */
 export interface OpenFileLimit {
   soft: number;
@@ -127,9 +151,10 @@ export interface ConnectionCap {
 
 /**
  * The WebSocket cap under an open-file limit: the limit minus `fdReserve`
- * (and {@link WORKER_RESERVE} for each worker beyond the first), shared by
- * the workers of the process, at least 1, and never above the configured
- * cap. MAX_CONNECTIONS=0 (off) is capped too: the limit applies whether or
+ * (and {@link WORKER_RESERVE} for each worker beyond the first), and at
+ * most what leaves {@link BASE_DESCRIPTORS} plus {@link REFUSAL_SHARE} of
+ * the cap for refusals in flight, shared by the workers of the process, at
+ * least 1, and never above the configured cap. MAX_CONNECTIONS=0 (off) is capped too: the limit applies whether or
  * not the configuration sets one.
  *
  * @param limit The limit from `readOpenFileLimit`; "unknown" changes nothing.
@@ -140,8 +165,8 @@ export interface ConnectionCap {
  * ```ts
  * import assert from "node:assert/strict";
  * import { connectionCap } from "./fd_limit.ts";
- * assert.equal(connectionCap({ soft: 1024, hard: 1024 }, 10_000).maxConnections, 921);
- * assert.equal(connectionCap({ soft: 1024, hard: 1024 }, 10_000, 2).maxConnections, 448);
+ * assert.equal(connectionCap({ soft: 1024, hard: 1024 }, 10_000).maxConnections, 656);
+ * assert.equal(connectionCap({ soft: 1024, hard: 1024 }, 10_000, 2).maxConnections, 320);
  * ```
  */
 export function connectionCap(
@@ -150,8 +175,11 @@ export function connectionCap(
   workers = 1,
 ): ConnectionCap {
   if (limit === "unknown" || limit.soft === Infinity) return { maxConnections };
-  const shared = limit.soft - fdReserve(limit.soft) -
-    (workers - 1) * WORKER_RESERVE;
+  const workersBeyond = (workers - 1) * WORKER_RESERVE;
+  const shared = Math.min(
+    limit.soft - fdReserve(limit.soft) - workersBeyond,
+    (limit.soft - BASE_DESCRIPTORS - workersBeyond) / (1 + REFUSAL_SHARE),
+  );
   const allowed = Math.max(1, Math.floor(shared / workers));
   if (maxConnections !== 0 && maxConnections <= allowed) {
     return { maxConnections };

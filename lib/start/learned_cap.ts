@@ -106,8 +106,8 @@ export interface LearnCapOptions {
  *   ask: () => Promise.resolve({ soft: 256, hard: 256 }),
  *   delayMs: 0,
  * });
- * assert.equal(config.maxConnections, 192);
- * assert.match(warning!, /lowered from 10000 to 192/);
+ * assert.equal(config.maxConnections, 144);
+ * assert.match(warning!, /lowered from 10000 to 144/);
  * registry.dispose();
  * ```
  */
@@ -203,8 +203,8 @@ export interface StartLogOptions extends LearnCapOptions {
  *   log: (record) => logged.push(record),
  *   warn: (line) => warned.push(line),
  * });
- * assert.deepEqual(logged, [{ event: "start", port: 9998, maxConnections: 192 }]);
- * assert.match(warned[0]!, /lowered from 10000 to 192/);
+ * assert.deepEqual(logged, [{ event: "start", port: 9998, maxConnections: 144 }]);
+ * assert.match(warned[0]!, /lowered from 10000 to 144/);
  * registry.dispose();
  * ```
  */

@@ -82,32 +82,32 @@ Deno.test("readOpenFileLimit() is unknown unless a Linux limits file is readable
   }
 });
 
-Deno.test("connectionCap() keeps max(64, 10%) of the limit for everything else", async (t) => {
+Deno.test("connectionCap() keeps max(64, 10%) of the limit for everything else, and the base plus half the cap for refusals", async (t) => {
   await t.step("reserve", () => {
     assert.equal(fdReserve(128), 64);
     assert.equal(fdReserve(640), 64);
     assert.equal(fdReserve(1024), 103);
     assert.equal(fdReserve(65536), 6554);
   });
-  await t.step("ulimit -n 1024 lowers 10000 to 921, with one line", () => {
+  await t.step("ulimit -n 1024 lowers 10000 to 656, with one line", () => {
     assert.deepEqual(connectionCap({ soft: 1024, hard: 1024 }, 10_000), {
-      maxConnections: 921,
+      maxConnections: 656,
       warning:
-        "ws-echo: MAX_CONNECTIONS lowered from 10000 to 921: the open-file limit is 1024 (raise it with ulimit -n or LimitNOFILE=)",
+        "ws-echo: MAX_CONNECTIONS lowered from 10000 to 656: the open-file limit is 1024 (raise it with ulimit -n or LimitNOFILE=)",
     });
   });
-  await t.step("128 gives 64", () => {
+  await t.step("128 gives 58", () => {
     assert.equal(
       connectionCap({ soft: 128, hard: 128 }, 10_000).maxConnections,
-      64,
+      58,
     );
   });
   await t.step("a cap already below the limit is unchanged", () => {
     assert.deepEqual(connectionCap({ soft: 20_000, hard: 20_000 }, 10_000), {
       maxConnections: 10_000,
     });
-    assert.deepEqual(connectionCap({ soft: 1024, hard: 1024 }, 921), {
-      maxConnections: 921,
+    assert.deepEqual(connectionCap({ soft: 1024, hard: 1024 }, 656), {
+      maxConnections: 656,
     });
   });
   await t.step("unlimited and unknown change nothing", () => {
@@ -121,16 +121,16 @@ Deno.test("connectionCap() keeps max(64, 10%) of the limit for everything else",
   });
   await t.step("MAX_CONNECTIONS=0 (off) is capped too", () => {
     const cap = connectionCap({ soft: 1024, hard: 1024 }, 0);
-    assert.equal(cap.maxConnections, 921);
-    assert.match(cap.warning ?? "", /lowered from 0 \(off\) to 921/);
+    assert.equal(cap.maxConnections, 656);
+    assert.match(cap.warning ?? "", /lowered from 0 \(off\) to 656/);
   });
   await t.step(
     "deno serve's workers share the limit, 24 more kept back for each beyond the first",
     () => {
       const cap = connectionCap({ soft: 1024, hard: 1024 }, 10_000, 2);
-      // (1024 - 103 - 24) / 2, rounded down.
-      assert.equal(cap.maxConnections, 448);
-      assert.match(cap.warning ?? "", /to 448 per worker \(2 workers\):/);
+      // (1024 - 40 - 24) / 1.5 / 2, rounded down: refusals' room.
+      assert.equal(cap.maxConnections, 320);
+      assert.match(cap.warning ?? "", /to 320 per worker \(2 workers\):/);
       assert.deepEqual(connectionCap({ soft: 20_000, hard: 20_000 }, 500, 4), {
         maxConnections: 500,
       });
@@ -149,8 +149,8 @@ Deno.test("applyFdLimit() returns a new config and leaves the old one alone", ()
     soft: 256,
     hard: 256,
   });
-  assert.equal(config.maxConnections, 192);
+  assert.equal(config.maxConnections, 144);
   assert.equal(DEFAULT_CONFIG.maxConnections, 10_000);
-  assert.match(warning ?? "", /from 10000 to 192/);
+  assert.match(warning ?? "", /from 10000 to 144/);
   assert.equal(applyFdLimit(DEFAULT_CONFIG, "unknown").config, DEFAULT_CONFIG);
 });

@@ -99,7 +99,7 @@ function capped(maxConnections: number) {
 
 Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold it", async (t) => {
   const limit = (soft: number) => () => Promise.resolve({ soft, hard: soft });
-  await t.step("a limit of 128: 64 connections, the 65th refused", async () => {
+  await t.step("a limit of 128: 58 connections, the 59th refused", async () => {
     const services = capped(10_000);
     const warning = await learnCap(services, {
       workers: 1,
@@ -109,12 +109,12 @@ Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold
     });
     assert.equal(
       warning,
-      "ws-echo: MAX_CONNECTIONS lowered from 10000 to 64: the open-file limit is 128 (raise it with ulimit -n or LimitNOFILE=)",
+      "ws-echo: MAX_CONNECTIONS lowered from 10000 to 58: the open-file limit is 128 (raise it with ulimit -n or LimitNOFILE=)",
     );
-    assert.equal(services.config.maxConnections, 64);
-    assert.equal(services.registry.maxTotal, 64);
+    assert.equal(services.config.maxConnections, 58);
+    assert.equal(services.registry.maxTotal, 58);
     assert.equal(services.metrics.descriptorLimit, 128);
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < 58; i++) {
       assert.equal(services.registry.noSlotFor(`10.0.0.${i}`), undefined);
       assert.notEqual(typeof services.registry.admit(`10.0.0.${i}`), "string");
     }
@@ -129,8 +129,8 @@ Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold
       ask: limit(1024),
       delayMs: 0,
     });
-    assert.match(warning ?? "", /to 448 per worker \(2 workers\)/);
-    assert.equal(services.config.maxConnections, 448);
+    assert.match(warning ?? "", /to 320 per worker \(2 workers\)/);
+    assert.equal(services.config.maxConnections, 320);
     services.registry.dispose();
   });
   await t.step(
@@ -171,9 +171,9 @@ Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold
         retryMs: 0,
       });
       assert.equal(asked, 3);
-      assert.match(warning ?? "", /lowered from 10000 to 64/);
-      assert.equal(services.config.maxConnections, 64);
-      assert.equal(services.registry.maxTotal, 64);
+      assert.match(warning ?? "", /lowered from 10000 to 58/);
+      assert.equal(services.config.maxConnections, 58);
+      assert.equal(services.registry.maxTotal, 58);
       services.registry.dispose();
     },
   );
@@ -289,7 +289,7 @@ Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold
           ask: limit(128),
           delayMs: 0,
         });
-        assert.equal(await maxConnections(), 64);
+        assert.equal(await maxConnections(), 58);
       } finally {
         services.memory.dispose();
         services.registry.dispose();
@@ -353,10 +353,10 @@ async function get(port: number, request: string) {
 
 /**
  * Under `prlimit --nofile=128:128` with `args`: the warning line and the
- * start line name the cap of 64; 64 WebSockets are held, and a newcomer
+ * start line name the cap of 58; 58 WebSockets are held, and a newcomer
  * gets 503 with Retry-After while `/healthz` answers 200.
  */
-async function capsAt64(args: string[]): Promise<void> {
+async function capsAt58(args: string[]): Promise<void> {
   await using child = await spawnLimited(128, args, {
     // PATH: `prlimit` is found on it, as in a shell, systemd or Docker.
     env: { MAX_CONNECTIONS_PER_IP: "0", PATH: Deno.env.get("PATH") ?? "" },
@@ -368,13 +368,13 @@ async function capsAt64(args: string[]): Promise<void> {
   );
   assert.equal(
     child.stderr(),
-    "ws-echo: MAX_CONNECTIONS lowered from 10000 to 64: the open-file limit is 128 (raise it with ulimit -n or LimitNOFILE=)\n",
+    "ws-echo: MAX_CONNECTIONS lowered from 10000 to 58: the open-file limit is 128 (raise it with ulimit -n or LimitNOFILE=)\n",
   );
-  assert.match(child.stdout(), /^start .* max_connections=64 /m);
+  assert.match(child.stdout(), /^start .* max_connections=58 /m);
   const held: Deno.Conn[] = [];
   try {
     const statuses: number[] = [];
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < 58; i++) {
       const conn = await withDeadline(
         Deno.connect({ hostname: "127.0.0.1", port: child.port }),
         5000,
@@ -384,7 +384,7 @@ async function capsAt64(args: string[]): Promise<void> {
       await writeAll(conn, new TextEncoder().encode(upgradeRequest()));
       statuses.push((await readResponse(conn, { timeoutMs: 5000 })).status);
     }
-    assert.deepEqual(new Set(statuses), new Set([101]), "64 held");
+    assert.deepEqual(new Set(statuses), new Set([101]), "58 held");
     const newcomer = await get(child.port, upgradeRequest());
     assert.equal(newcomer.status, 503, "the newcomer past the cap");
     assert.ok(Number(newcomer.retryAfter) > 0, "with Retry-After");
@@ -402,17 +402,17 @@ async function capsAt64(args: string[]): Promise<void> {
 
 Deno.test({
   name:
-    "under prlimit --nofile=128:128 MAX_CONNECTIONS is lowered to 64: the 65th WebSocket gets 503 and /healthz answers",
+    "under prlimit --nofile=128:128 MAX_CONNECTIONS is lowered to 58: the 59th WebSocket gets 503 and /healthz answers",
   ignore: Deno.build.os !== "linux",
   async fn(t) {
     const task = await startTaskArgs();
     await t.step("with the start task's permissions (prlimit)", async () => {
-      await capsAt64(task);
+      await capsAt58(task);
     });
     await t.step("with --allow-all (/proc/self/limits)", async () => {
       const args = task.filter((arg) => !/^(-P|--allow-)/.test(arg));
       args.splice(1, 0, "-A");
-      await capsAt64(args);
+      await capsAt58(args);
     });
   },
 });
