@@ -102,8 +102,10 @@ export interface ConnectionOptions {
  * (denoland/deno#25126): its descriptor and buffers stay until the client
  * goes (measured 30 s and more with `deno run -A
  * bench/slow_reader_teardown.ts 300`), so the hold bounds how many such
- * sockets one client can leave behind. It lasts once the socket is gone
- * too: ended there, non-readers came straight back (docs/limits.md).
+ * sockets one client can leave behind. Against MAX_CONNECTIONS it counts
+ * only until the kernel no longer has the socket (`Lease.socketGone`);
+ * against the client's MAX_CONNECTIONS_PER_IP it lasts the whole hold, so
+ * a non-reader cannot come straight back (docs/limits.md).
  */
 export const SLOW_READER_SLOT_HOLD_MS = 60_000;
 
