@@ -47,8 +47,9 @@ const LISTED = new RegExp(
  * Upgrades an attack of one /24 may have in flight (taken by Deno, neither
  * opened nor counted as leaked) before it holds its next burst back: the
  * watch counts a leak after 2 s of prompt event loop, once a second, and
- * ~100 uncounted at the listing held the cap's 192 slots (503 for the
- * neighbour) and, once counted, would take the process past half of LIMIT.
+ * ~100 uncounted at the listing held the cap's 192 slots then (144 now;
+ * 503 for the neighbour) and, once counted, would take the process past
+ * half of LIMIT.
  */
 const IN_FLIGHT = BURST;
 /** Uncounted descriptors taken for none: a request's socket in passing. */
@@ -174,7 +175,7 @@ Deno.test(
       const { descriptors, status, cap } = seen!;
       assert.equal(descriptors.limit, LIMIT);
       // A leaked upgrade is no connection: it lets its slot go, but its
-      // descriptor counts against the cap (192 at LIMIT) until the exit.
+      // descriptor counts against the cap (144 at LIMIT) until the exit.
       assert.equal(cap.leaked, descriptors.leakedUpgrades, JSON.stringify(cap));
       assert.equal(cap.free, cap.max - cap.taken - cap.leaked);
       assert.ok(
