@@ -101,7 +101,7 @@ interface ClientState {
  * rate and burst, each message charged its frame cost on top: one client's
  * rate times the addresses a stranger rotates through is no bound (16-48
  * loopback addresses drew 46-52 MiB/s and a bystander's echo waited up to
- * 2.5 s, stranger review, issue #20). Streams then wait for their turn;
+ * 2.5 s in an attack review, issue #20). Streams then wait for their turn;
  * echoes are never charged.
  */
 export const ALL_STREAMS_SHARE = 4;

@@ -249,8 +249,8 @@ export class SuspectList {
    * strike another worker made at the same incident ({@link
    * SAME_INCIDENT_MS}): an attacker keeping one echoing connection on one
    * worker and flooding from another was vouched for by the first at each
-   * incident, wiping the second's strikes, and never listed (review of
-   * stop 34: 4 incidents, 1 strike each). Such a key is not vouched for
+   * incident, wiping the second's strikes, and never listed (a code
+   * review: 4 incidents, 1 strike each). Such a key is not vouched for
    * either: a vouched key's silent connections are spared at the next
    * incidents (`overload_attribution.ts`), so the flooding worker never
    * struck it again (by timing) and never listed it. Within one worker a

@@ -54,8 +54,8 @@ export const SHED_SENDS_BEFORE_ABORT = 2;
  * toward {@link SHED_SENDS_BEFORE_ABORT}, in ms: what it sent before the
  * Close reached it (one round trip of pipelined sends, later when the
  * event loop is held) arrives in this time, and an honest client that
- * streams messages was reset (1006) instead of getting its 1013 (review of
- * stop 34, item 5). Shorter than `HELD_ABORT_AFTER_MS` (1000 ms), or the
+ * streams messages was reset (1006) instead of getting its 1013 (found in
+ * a code review). Shorter than `HELD_ABORT_AFTER_MS` (1000 ms), or the
  * abort would never come sooner.
  */
 export const SHED_SEND_GRACE_MS = 500;
@@ -217,7 +217,7 @@ export class UnreadEchoes {
    * `bufferedAmount` read there: no work per message. Taking every client
    * behind for one that does not read closed slow readers (8 KiB receive
    * buffer, 16 KiB every 100 ms, reading at 200 KB/s) 1013 beside 256
-   * clients that never read, 3 of 3 runs (stranger15 S3).
+   * clients that never read, 3 of 3 runs (an attack review).
    */
   #draining(backlog: number): boolean {
     const now = performance.now();
@@ -233,7 +233,7 @@ export class UnreadEchoes {
    * and charges it (`check`). A message sent to a client that had read all
    * before it ({@link caughtUp}) is not held against it: one message larger
    * than MAX_BUFFERED_BYTES still goes to such a client, again and again
-   * (stranger13 R11: an 8 MiB reader at MAX_MESSAGE_BYTES 16 MiB was closed
+   * (an attack review: an 8 MiB reader at MAX_MESSAGE_BYTES 16 MiB was closed
    * 1008 on its second message). A client behind gets no such allowance: a
    * non-reader that stopped sending with its backlog past the limit was
    * otherwise never closed.

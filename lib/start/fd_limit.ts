@@ -50,8 +50,7 @@ export const BASE_DESCRIPTORS = 40;
  * (0.44 a refused client; /healthz 24 of 24 answered), and with 192 live
  * they ran the 25 left out (peak 256 of 256, 64 accept failures, /healthz
  * 18 of 26). The clients a cap turns away grow with the audience it was
- * sized for, so the room grows with the cap: half of it (issue #20,
- * notes/holdcap.md).
+ * sized for, so the room grows with the cap: half of it (issue #20).
  */
 export const REFUSAL_SHARE = 0.5;
 

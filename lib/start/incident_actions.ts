@@ -331,7 +331,7 @@ export class IncidentActions {
     if (guards) {
       // Acts only by logging, so it strikes nobody: what it found is at
       // most closes left unanswered, the guard's own sheds of clients that
-      // do not read (34 of 64 non-readers struck, stranger F3).
+      // do not read (34 of 64 non-readers struck in an attack review).
       const record = this.record(cause, "reported", [], 0, suspects);
       record.reason = IN_FLIGHT_REASON;
       this.#secondReadings.after(suspects, SECOND_READINGS, performance.now());
@@ -340,7 +340,7 @@ export class IncidentActions {
     const recycle = this.#options.recycle;
     // Past MAX_RSS_BYTES plus its margin, a listener that can be recycled
     // is, before the watchdog thread would have to end the process
-    // (stranger8 F1: aborts kept 10-36 of ~400 connections, SIGKILL at
+    // (an attack review: aborts kept 10-36 of ~400 connections, SIGKILL at
     // 1.86x). Under it, past MAX_RSS_BYTES, every connection holding
     // unseen bytes with no complete message is aborted with the named
     // ones in one round (`abortHolding`).
@@ -371,8 +371,8 @@ export class IncidentActions {
       const action = cause === "uncounted_memory" ? "exit" : "reported";
       const record = this.record(cause, action, struck, 0, suspects, ahead);
       if (action === "exit") {
-        // Why nothing else would do, for the log (stranger9's serve exits
-        // said nothing).
+        // Why nothing else would do, for the log (the serve exits an attack
+        // review met said nothing).
         record.reason = serveExitReason(taken, suspects);
         return this.fail(record, cause);
       }
