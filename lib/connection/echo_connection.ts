@@ -104,11 +104,15 @@ class EchoConnection
   #finished = false;
   #opened = false;
   /**
-   * The one plain echo waiting for room in the memory budget
-   * (`budget_waits.ts`): the received message itself, not charged while it
-   * waits (its bytes were in the process from the moment Deno read them).
+   * The one send waiting for room in the memory budget
+   * (`budget_waits.ts`), not charged while it waits (a plain echo is the
+   * received message itself, in the process from the moment Deno read
+   * it). `echo`: a plain echo, freed once sent (`letGo`), which a
+   * `Goodbye` closes after.
    */
-  #waiting: { data: string | ArrayBuffer; bytes: number } | undefined;
+  #waiting:
+    | { data: string | ArrayBuffer; bytes: number; echo: boolean }
+    | undefined;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     const { config } = options.services;
@@ -251,15 +255,36 @@ class EchoConnection
    * The one send function: every frame the service sends (echo, delayed
    * echo, JSON, prelude, `/close` replies) is counted here and its backlog
    * checked, empty frames included.
+   * A send the memory budget has no room for, to a client that reads,
+   * waits for room ({@link #mayWait}).
    *
    * @param bytes The payload's length when the caller has it already (an
    * echo was measured on arrival), so it is not counted twice per message.
    */
   send(data: string | ArrayBuffer, bytes: number = payloadBytes(data)): void {
+    // One send may wait, and nothing overtakes it.
+    if (this.#waiting) return this.#refused("memory_budget");
     // Reading bufferedAmount is an op call: once per 64 KiB sent.
     const refused = this.#unread.refuses(bytes);
-    if (refused) return this.#refused(refused);
-    this.#deliver(data, bytes);
+    if (refused === undefined) return this.#deliver(data, bytes);
+    if (this.#mayWait(refused)) return this.#wait(data, bytes, false);
+    this.#refused(refused);
+  }
+
+  /**
+   * A send the memory budget has no room for, to a client that reads
+   * (`UnreadEchoes.reading`), waits for room instead of its client being
+   * closed: plain echoes, delayed and JSON echoes, a room's messages alike
+   * (an echo with query options of 64 KiB or more closed its caught-up
+   * client at once where the plain echo waited).
+   */
+  #mayWait(refused: LimitReason): boolean {
+    return refused === "memory_budget" && this.#unread.reading;
+  }
+
+  #wait(data: string | ArrayBuffer, bytes: number, echo: boolean): void {
+    this.#waiting = { data, bytes, echo };
+    this.#services.memory.wait(this);
   }
 
   /** Hands one frame to Deno, counted and its backlog checked. */
@@ -288,12 +313,9 @@ class EchoConnection
       this.#deliver(data, bytes);
       return this.#echoed(data, bytes);
     }
-    if (refused !== "memory_budget" || !this.#unread.reading) {
-      letGo(data, bytes);
-      return this.#refused(refused);
-    }
-    this.#waiting = { data, bytes };
-    this.#services.memory.wait(this);
+    if (this.#mayWait(refused)) return this.#wait(data, bytes, true);
+    letGo(data, bytes);
+    this.#refused(refused);
   }
 
   /** After an echo went: its message is freed, `Goodbye` closes. */
@@ -327,19 +349,20 @@ class EchoConnection
     ) return false;
     this.#waiting = undefined;
     if (refused) {
-      letGo(echo.data, echo.bytes);
+      if (echo.echo) letGo(echo.data, echo.bytes);
       this.#refused(refused);
     } else {
       this.#deliver(echo.data, echo.bytes);
-      this.#echoed(echo.data, echo.bytes);
+      if (echo.echo) this.#echoed(echo.data, echo.bytes);
     }
     return true;
   }
 
-  /** Frees the echo waiting, if any: the connection closes. */
+  /** Frees the send waiting, if any: the connection closes. */
   #dropWaiting(): void {
-    if (this.#waiting === undefined) return;
-    letGo(this.#waiting.data, this.#waiting.bytes);
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    if (waiting.echo) letGo(waiting.data, waiting.bytes);
     this.#waiting = undefined;
   }
 

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { fakeConnection } from "../_fake_socket.ts";
 import { MemoryGuard } from "../../lib/admission/memory_guard.ts";
+import { until } from "../_client.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -81,6 +82,33 @@ Deno.test("a client on a slow network is not closed while the memory budget is f
         reason: "server overloaded: try again later",
       });
       assert.ok(c.socket.sent.length < 8, `${c.socket.sent.length} echoes`);
+    },
+  );
+});
+
+Deno.test("an echo that is not plain waits for room as the plain echo does, instead of closing its client", async (t) => {
+  await t.step(
+    "/close (commands on): a 64 KiB echo with the budget full waits, and goes once there is room",
+    async () => {
+      let held = BUDGET_BYTES;
+      const memory = new MemoryGuard({
+        budgetBytes: BUDGET_BYTES,
+        maxRssBytes: 0,
+        sampleMs: 3_600_000,
+      });
+      const filler = { recount: () => held, shed() {} };
+      memory.charge(filler, held);
+      using c = fakeConnection({}, { memory, closeCommands: true });
+      c.socket.receive(new ArrayBuffer(64 * KiB));
+      assert.equal(c.socket.sent.length, 0, "it waits");
+      assert.equal(c.memory.state().shed.memory_budget, 0, "not shed");
+      held = 0;
+      memory.charge(filler, 0);
+      await until(() => c.socket.sent.length === 1, "the waiting echo", {
+        timeoutMs: 20_000,
+      });
+      assert.equal(c.socket.closedWith, undefined);
+      assert.equal(c.memory.state().shed.memory_budget, 0);
     },
   );
 });
