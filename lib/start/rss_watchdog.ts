@@ -67,6 +67,7 @@ import {
   abortFilters,
   chooseAborts,
   chooseUnread,
+  givesUp,
   heldLongEnough,
 } from "./watchdog_rules.ts";
 import { SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
@@ -413,7 +414,8 @@ export function startRssWatchdog(
     `readDelay: ${readDelayMs.toString()}, peerKey: ${peerKey.toString()}, ` +
     `heldLongEnough: ${heldLongEnough.toString()}, ` +
     `chooseAborts: ${chooseAborts.toString()}, ` +
-    `abortFilters: ${abortFilters.toString()} });`;
+    `abortFilters: ${abortFilters.toString()}, ` +
+    `givesUp: ${givesUp.toString()} });`;
   let worker: Worker;
   // The thread's runtime needs descriptors of its own: the reserve's.
   start.reserve?.release();

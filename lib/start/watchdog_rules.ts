@@ -281,3 +281,47 @@ export function chooseUnread(
     .sort((a, b) => b[1] - a[1])
     .map(([peer]) => peer);
 }
+
+/**
+ * Whether a memory round that found nothing to abort ends the thread's
+ * tries for the rest of this held stretch, which lowers its kill line
+ * from `killAtBytes` (MAX_RSS_BYTES plus 50%) to `capBytes` (plus 25%):
+ * only when RSS still grew during the round (`grownBytes`, between its
+ * start and its end, two looks apart at least: more than
+ * `honestGrowthBytes`) while the app saw no message payload in this
+ * stretch (`seenBytes`, told by the main loop at the end of its turns).
+ * Not for a round before HELD_MS (`early`: tried again at the next look).
+ * Memory that does not grow is held by what was read before the hold,
+ * which the loop frees once it turns; memory that grows on reaches plus
+ * 50% and ends the process there, as before.
+ *
+ * Why: a first wave of 256 clients sending 1 MiB and never reading
+ * (MAX_RSS_BYTES 256 MiB, `deno task start`) holds about 2 MiB of Deno's
+ * per-connection buffers per open connection, read before the hold, which
+ * the app counts and frees as the memory guard's closes land (RSS fell 160
+ * MiB as 112 connections went, 88 MiB as 47 went); the V8 heap stayed 8
+ * MiB with at most 1 MiB external at every turn. The thread killed it at
+ * plus 25% (341-349 MB) after a 1.2 s hold with "0.0 MiB read in all";
+ * runs with the kill off peaked at 302-361 MiB and lived (rssfind.md).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { givesUp } from "./watchdog_rules.ts";
+ * const MiB = 2 ** 20;
+ * const orders = { honestGrowthBytes: 2.1 * MiB };
+ * assert.ok(givesUp({ early: false, seenBytes: 0, grownBytes: 40 * MiB }, orders));
+ * // Nothing grows: what was read before the hold, freed when it turns.
+ * assert.ok(!givesUp({ early: false, seenBytes: 0, grownBytes: 0 }, orders));
+ * // Messages still reach the app: the memory guard is acting.
+ * assert.ok(!givesUp({ early: false, seenBytes: MiB, grownBytes: 40 * MiB }, orders));
+ * assert.ok(!givesUp({ early: true, seenBytes: 0, grownBytes: 40 * MiB }, orders));
+ * ```
+ */
+export function givesUp(
+  round: { early: boolean; seenBytes: number; grownBytes: number },
+  orders: { honestGrowthBytes: number },
+): boolean {
+  return !round.early && round.seenBytes === 0 &&
+    round.grownBytes > orders.honestGrowthBytes;
+}

@@ -72,7 +72,8 @@
  * 4. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
- *    to abort at {@link WatchdogOrders.heldMs}), with the loop held
+ *    to abort at {@link WatchdogOrders.heldMs} while RSS still grew and the
+ *    app saw no message in this stretch: `givesUp`), with the loop held
  *    {@link WatchdogOrders.heldMs}, it writes one log line and ends the
  *    process with SIGKILL (a supervisor brings it back).
  *
@@ -86,6 +87,7 @@ import type {
   abortFilters,
   chooseAborts,
   chooseUnread,
+  givesUp,
   heldLongEnough,
 } from "./watchdog_rules.ts";
 import type {
@@ -114,6 +116,7 @@ export interface WatchdogTools {
   heldLongEnough: typeof heldLongEnough;
   chooseAborts: typeof chooseAborts;
   abortFilters: typeof abortFilters;
+  givesUp: typeof givesUp;
 }
 
 /**
@@ -131,6 +134,7 @@ export function watchdogThread(tools: WatchdogTools): void {
     heldLongEnough,
     chooseAborts,
     abortFilters,
+    givesUp,
   } = tools;
   // The connections of this process: the main loop's word, after the orders.
   const own = new Set<string>();
@@ -138,6 +142,9 @@ export function watchdogThread(tools: WatchdogTools): void {
   const unseen = new Map<string, number>();
   // The payload the app saw of each told (`WatchdogPeers.seen`), latest.
   const appSeen = new Map<string, number>();
+  // The payload the app saw in all, as told: grows only while messages
+  // reach it (the main loop turns), for `givesUp`.
+  let toldBytes = 0;
   let started = false;
   globalThis.addEventListener("message", (event: Event) => {
     if (started) {
@@ -153,6 +160,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         unseen.set(peer, 0);
       }
       for (const [peer, bytes, complete] of seen) {
+        toldBytes += Math.max(0, bytes - (appSeen.get(peer) ?? 0));
         appSeen.set(peer, bytes);
         if (complete) unseen.delete(peer);
         else if (own.has(peer)) unseen.set(peer, bytes);
@@ -223,13 +231,22 @@ export function watchdogThread(tools: WatchdogTools): void {
       ]);
       if (!("stdout" in listed)) return listed;
       const text = listed.stdout;
-      return { at: clock(), beatAt, read: readPeers(text), seen, text };
+      return {
+        at: clock(),
+        beatAt,
+        read: readPeers(text),
+        seen,
+        told: toldBytes,
+        text,
+      };
     };
     type Look = {
       at: number;
       beatAt: bigint;
       read: Map<string, number>;
       seen: Map<string, number>;
+      /** `toldBytes` at the look. */
+      told: number;
       /** The look's `ss` output, for its send queues when they are needed. */
       text: string;
     };
@@ -391,7 +408,9 @@ export function watchdogThread(tools: WatchdogTools): void {
     /** Why the process ends after all, for its last line. */
     const why = () =>
       abortable && !futile
-        ? `${Atomics.load(shared, 1)} aborts did not free enough`
+        ? `${Atomics.load(shared, 1)} aborts did not free enough` +
+          // A round that found nothing but kept the line (`givesUp`).
+          (lastFailure ? ` (last round: ${lastFailure})` : "")
         : lastFailure || "none tried";
     // True once it has ended the process: it reads no more.
     let ended = false;
@@ -492,7 +511,14 @@ export function watchdogThread(tools: WatchdogTools): void {
           lastFailure = failed;
           // Ending the process is all that is left, at capBytes.
           if (PERMANENT.test(failed)) abortable = false;
-          else if (!early) futile = true;
+          else if (
+            givesUp({
+              early,
+              seenBytes: first ? toldBytes - first.told : 0,
+              // During the round: its looks are LOOK_EVERY_MS apart.
+              grownBytes: Deno.memoryUsage().rss - rss,
+            }, orders)
+          ) futile = true;
         })
         : (!last || now - last.at >= orders.lookEveryMs ||
             last.beatAt !== Atomics.load(beat, 0))

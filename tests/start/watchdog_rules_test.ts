@@ -15,6 +15,7 @@ import {
 } from "../../lib/start/rss_watchdog.ts";
 import {
   chooseAborts,
+  givesUp,
   heldLongEnough,
 } from "../../lib/start/watchdog_rules.ts";
 import { SEEN_TELL_BYTES } from "../../lib/connection/traffic.ts";
@@ -102,6 +103,31 @@ function floodNames(kernelBytes: number, appBytes: number): string[] {
   );
   return named.map((name) => name.peer);
 }
+
+Deno.test("a round that found nothing lowers the kill line only while RSS grows and no message reaches the app", async (t) => {
+  const round = { early: false, seenBytes: 0, grownBytes: 40 * MiB };
+  await t.step(
+    "RSS growing, nothing seen, past HELD_MS: gives up, +25%",
+    () => {
+      assert.equal(givesUp(round, orders), true);
+      assert.equal(orders.capBytes, 320 * MiB);
+    },
+  );
+  await t.step("RSS not growing (read before the hold): keeps +50%", () => {
+    assert.equal(givesUp({ ...round, grownBytes: 0 }, orders), false);
+    assert.equal(
+      givesUp({ ...round, grownBytes: orders.honestGrowthBytes }, orders),
+      false,
+    );
+    assert.equal(orders.killAtBytes, 384 * MiB);
+  });
+  await t.step("1 MiB messages still reaching the app keep +50%", () => {
+    assert.equal(givesUp({ ...round, seenBytes: MiB }, orders), false);
+  });
+  await t.step("a round before HELD_MS is tried again", () => {
+    assert.equal(givesUp({ ...round, early: true }, orders), false);
+  });
+});
 
 Deno.test("on a held loop alone, the flood rule counts what the kernel read beyond the payload the app saw", async (t) => {
   // A 1 MiB binary frame from a client: 14 bytes of header, 1 MiB masked.
