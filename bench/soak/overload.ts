@@ -12,8 +12,9 @@
  * server is still alive.
  *
  * Peak RSS is the service's own: the processes `deno task` started, not the
- * task runner itself (~22 MiB, counted before stop 38). Each phase's service
- * log (stdout and stderr) goes to
+ * task runner itself (~22 MiB) nor the service's `ss` children (each read the
+ * service's RSS again until it exec'd), both counted before stop 38. Each
+ * phase's service log (stdout and stderr) goes to
  * `bench/results/overload-<time>-<phase>-<task>-x<attackers>.log`: the
  * incident lines say who was struck and listed, the refusals whom.
  *
@@ -104,12 +105,16 @@ export interface OverloadFigures {
 }
 
 /**
- * The RSS of the processes below `pid` (the service the task runner `pid`
- * started), in bytes: not `pid`'s own.
+ * The RSS of the processes `pid` (the task runner) started: the service,
+ * in bytes; not `pid`'s own, nor the service's own children. Those are
+ * `ss` and `prlimit`, spawned with the parent's memory shared until they
+ * exec (`posix_spawn`, CLONE_VM): a sample in that instant read the
+ * service's RSS twice (fragments under serve, 4 attackers: 619 MiB with
+ * them, 327 MB in the service's own incident lines).
  */
 function serviceRss(pid: number): number {
   let total = 0;
-  for (const child of childrenOf(pid)) total += treeRss(child);
+  for (const child of childrenOf(pid)) total += ownRss(child);
   return total;
 }
 
@@ -125,17 +130,14 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-/** The RSS of `pid` and every process below it, in bytes. */
-function treeRss(pid: number): number {
-  let total = 0;
+/** The RSS of `pid` alone (VmRSS), in bytes; 0 once it is gone. */
+function ownRss(pid: number): number {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
   } catch {
     return 0; // Gone.
   }
-  for (const child of childrenOf(pid)) total += treeRss(child);
-  return total;
 }
 
 async function metric(port: number, pattern: RegExp): Promise<number> {
