@@ -42,6 +42,7 @@ import { GIVE_UP_MS, WAIT_FOR_ROOM_MS } from "../admission/budget_waits.ts";
 import { payloadBytes } from "../protocol/utf8.ts";
 import { ServerClose } from "./server_close.ts";
 import { CLOSE_TIMEOUT_REASON, reportClose } from "./close_report.ts";
+import { turnNow } from "./turn_clock.ts";
 
 /**
  * Echoes every message on `socket` back unchanged, within the limits in
@@ -462,7 +463,7 @@ class EchoConnection
     if (this.#closing) return this.#discard(data);
     if (this.#responder?.finished) return;
     const bytes = payloadBytes(data);
-    const now = Date.now();
+    const now = turnNow();
     this.lastActiveAt = now;
     this.#traffic.received(bytes);
     this.#unread.received(bytes, now);
@@ -483,7 +484,7 @@ class EchoConnection
   #discard(data: string | ArrayBuffer): void {
     const bytes = payloadBytes(data);
     letGo(data, bytes);
-    const now = Date.now();
+    const now = turnNow();
     this.#unread.received(bytes, now);
     // Seen, for the overload watch's count of what the app never saw.
     this.#traffic.discarded(bytes);

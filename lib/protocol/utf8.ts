@@ -16,20 +16,30 @@
  * ```
  */
 export function utf8ByteLength(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
+  // Most messages are ASCII: one tight loop, the general one from the
+  // first unit past 0x7f (32 ASCII chars: 16 against 60 ns, `deno bench`).
+  const length = text.length;
+  let i = 0;
+  while (i < length && text.charCodeAt(i) < 0x80) i++;
+  return i === length ? length : length + extraBytes(text, i);
+}
+
+/** UTF-8 bytes beyond one per UTF-16 unit, from unit `from` on. */
+function extraBytes(text: string, from: number): number {
+  let extra = 0;
+  for (let i = from; i < text.length; i++) {
     const unit = text.charCodeAt(i);
     if (unit < 0x80) continue;
-    if (unit < 0x800) bytes += 1;
+    if (unit < 0x800) extra += 1;
     else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
       const next = text.charCodeAt(i + 1);
       if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 2;
+        extra += 2;
         i++;
-      } else bytes += 2;
-    } else bytes += 2;
+      } else extra += 2;
+    } else extra += 2;
   }
-  return bytes;
+  return extra;
 }
 
 /**
