@@ -70,6 +70,16 @@ export interface StrikeOptions {
    * alone tells incidents apart)
    */
   openedAt?: ReadonlyMap<string, number>;
+  /**
+   * This strike reports a hold of the event loop this worker's own strikes
+   * since this time (ms since epoch) may have reported already: a watchdog
+   * thread's abort, whose message comes after the overload watch struck
+   * for the same held stretch once the loop turned (a try struck twice,
+   * refused at its second try, issue #20). A key this worker struck since
+   * is not struck again, unless its connections struck now opened after
+   * that strike (`openedAt`): its next try. @default none
+   */
+  heldSince?: number;
 }
 
 /** What {@link SuspectList.strike} decided for one address. */
@@ -332,9 +342,13 @@ export class SuspectList {
       const record = this.#record(key);
       this.#unclear(key, record, now, false);
       const openedAt = options.openedAt?.get(key);
-      // Another worker struck it at this incident already (`adopt`).
-      const counted = record.byPeer &&
-        sameTry(now, record.lastStrikeAt, openedAt);
+      // Another worker struck it at this incident already (`adopt`), or
+      // this one for the same held stretch (`heldSince`).
+      const counted = record.byPeer
+        ? sameTry(now, record.lastStrikeAt, openedAt)
+        : options.heldSince !== undefined &&
+          record.lastStrikeAt >= options.heldSince &&
+          !(openedAt !== undefined && openedAt > record.lastStrikeAt);
       if (!counted) record.strikes++;
       record.lastStrikeAt = now;
       record.byPeer = false;

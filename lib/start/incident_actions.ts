@@ -33,7 +33,8 @@ import { reportIncident } from "./incident_log.ts";
 import { incidentRecord } from "./incident_record.ts";
 import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
 import type { SyncSocketAbort } from "./socket_abort.ts";
-import type { Strike } from "../admission/suspects.ts";
+import { SAME_INCIDENT_MS, type Strike } from "../admission/suspects.ts";
+import { peerKey } from "./socket_bytes.ts";
 import { keyNetwork } from "../admission/client_ip.ts";
 import {
   abortAttackers,
@@ -106,6 +107,17 @@ function strikingFirst(
       return abort.abortSync(peers);
     },
   };
+}
+
+/**
+ * A strike for a held stretch of the loop (`StrikeOptions.heldSince`):
+ * how far back this worker's strikes may be of it, in ms, and the peers
+ * whose connections' opening tells a new try (`peerKey`). @default every
+ * connection of the key
+ */
+interface HeldStrike {
+  heldMs: number;
+  peers?: ReadonlySet<string>;
 }
 
 /** What the incidents read from the watch that samples the process. */
@@ -200,7 +212,7 @@ export class IncidentActions {
    * reconnected after its last strike is on its next try, whichever worker
    * struck it (`suspects.ts` `SAME_INCIDENT_MS`).
    */
-  #strikeAhead(keys: string[]): StruckAhead {
+  #strikeAhead(keys: string[], held?: HeldStrike): StruckAhead {
     const { suspects, registry } = this.#services;
     const wanted = new Set(keys);
     const openedAt = new Map<string, number>();
@@ -210,12 +222,22 @@ export class IncidentActions {
       }
     };
     for (const [connection, key] of registry.connections()) {
-      const startedAt = connection.activity?.().startedAt;
+      const activity = connection.activity?.();
+      const startedAt = activity?.startedAt;
       if (startedAt === undefined) continue;
+      const peer = activity?.peer;
+      if (
+        held?.peers &&
+        !(peer && held.peers.has(peerKey(peer.hostname, peer.port)))
+      ) continue;
       older(key, startedAt);
       older(keyNetwork(key), startedAt);
     }
-    return { keys, strikes: suspects.strike(keys, Date.now(), { openedAt }) };
+    const now = Date.now();
+    const options = held
+      ? { openedAt, heldSince: now - held.heldMs }
+      : { openedAt };
+    return { keys, strikes: suspects.strike(keys, now, options) };
   }
 
   /**
@@ -235,8 +257,16 @@ export class IncidentActions {
     // clients reconnect at once, and an upgrade served meanwhile, by this
     // worker or another (`deno serve`), was admitted (a pong flooder's
     // third try got 101, issue #20).
+    // The watch may have struck them for this held stretch already, when
+    // the loop turned before this message came (`heldSince`, at least
+    // SAME_INCIDENT_MS back): only the aborted connections tell a new try.
+    const held = {
+      heldMs: Math.max(abort.heldMs, SAME_INCIDENT_MS),
+      peers: new Set(abort.peers.map((p) => peerKey(p.hostname, p.port))),
+    };
     const first = this.#strikeAhead(
       abortStrikes(abortedKeys(this.#services, abort.peers), suspects),
+      held,
     );
     const evidence = busy ? undefined : await this.#suspects(abort.cause);
     const { socketAbort } = this.#options;
@@ -245,6 +275,7 @@ export class IncidentActions {
       abortStrikes(rest.keys, suspects).filter((key) =>
         !first.keys.includes(key)
       ),
+      { heldMs: held.heldMs },
     );
     const record = this.record(abort.cause, "aborted", [], 0, evidence, {
       keys: [...first.keys, ...more.keys],
