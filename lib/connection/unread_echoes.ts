@@ -76,6 +76,18 @@ export const DRAINED_BYTES = 4096;
  */
 export const READING_MS = 2000;
 
+/**
+ * How many re-checks in a row may find a backlog over MAX_BUFFERED_BYTES
+ * that the kernel took nothing of and still put it down to a held loop
+ * (`UnreadEchoes`' re-check): on a busy machine the watch's samples run
+ * 250 ms late every second, so the loop counts as held at every re-check,
+ * and a client that never read kept its backlog until Deno's ping timeout
+ * closed it 1001 after 30 s (slow_reader_release_test with the service
+ * stopped 300 ms in every 450). After a real hold the first re-check may
+ * come before the turns that write; a reading client drains by the next.
+ */
+export const HELD_RECHECKS = 3;
+
 /** Options for {@link UnreadEchoes}. */
 export interface UnreadEchoesOptions {
   /** MAX_BUFFERED_BYTES, Infinity for none. */
@@ -137,6 +149,8 @@ export class UnreadEchoes {
   #shedAt = 0;
   /** The re-check armed after a judgement put off by a hold ({@link #recheck}). */
   #recheckTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Re-checks in a row that found the backlog over the limit, not drained. */
+  #stalledRechecks = 0;
   /** See {@link caughtUp}. */
   #caughtUp = true;
   /** See {@link reading}. */
@@ -292,7 +306,9 @@ export class UnreadEchoes {
    * Deno's ping timeout closed them 1001, non_reader_flood_test). Its
    * backlog may shrink as the kernel's buffers take what the turns after
    * the hold write; one that stops shrinking over the limit is the
-   * client's, as at a send's check.
+   * client's, as at a send's check, and so is one the kernel took nothing
+   * of at {@link HELD_RECHECKS} re-checks in a row though the loop still
+   * counts as held.
    */
   #recheck(): void {
     const onSlow = this.#options.onSlow;
@@ -300,10 +316,18 @@ export class UnreadEchoes {
     const timer = setTimeout(() => {
       this.#recheckTimer = undefined;
       if (this.#released || this.#atClose !== undefined) return;
+      const before = this.#checkedBacklog;
       if (this.check()) return onSlow();
-      if (this.#checkedBacklog > this.#options.maxBufferedBytes) {
-        this.#recheck();
+      if (this.#checkedBacklog <= this.#options.maxBufferedBytes) {
+        this.#stalledRechecks = 0;
+        return;
       }
+      // The timer ran, so the loop turned and Deno could write: a backlog
+      // the kernel took nothing of is the client's, held loop or not.
+      const taken = before - this.#checkedBacklog >= DRAINED_BYTES;
+      this.#stalledRechecks = taken ? 0 : this.#stalledRechecks + 1;
+      if (this.#stalledRechecks >= HELD_RECHECKS) return onSlow();
+      this.#recheck();
     }, LOOP_HELD_GRACE_MS);
     // Never what keeps the process alive.
     Deno.unrefTimer(timer);

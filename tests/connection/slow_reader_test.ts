@@ -19,6 +19,7 @@ import {
   loopHeld,
   type LoopTurns,
 } from "../../lib/connection/loop_turns.ts";
+import { HELD_RECHECKS } from "../../lib/connection/unread_echoes.ts";
 
 const MiB = 1024 * 1024;
 /** A loaded machine runs timers late: generous, never a bound on the watch. */
@@ -150,6 +151,29 @@ Deno.test("a client that never reads, whose backlog passed the limit during a ho
       assert.match(reason, /^slow reader/);
       assert.equal(c.socket.sent.length, 32, "no echo sent meanwhile");
     },
+  );
+});
+
+Deno.test("a client that never reads is closed 1008 though the loop counts as held at every re-check (a busy machine), once HELD_RECHECKS re-checks found its backlog not drained", async () => {
+  // The watch's sample stays overdue: every re-check sees the loop held.
+  const turns = justHeld();
+  using c = fakeConnection(LIMITS, { turns });
+  pileUp(c, 32);
+  assert.equal(c.socket.closedWith, undefined, "not judged during the hold");
+  // HELD_RECHECKS re-checks a grace apart; a loaded machine runs timers late.
+  await until(
+    () => c.socket.closedWith !== undefined,
+    "the slow-reader close",
+    {
+      timeoutMs: (HELD_RECHECKS + 1) * LOOP_HELD_GRACE_MS + 10_000,
+    },
+  );
+  const { code, reason } = await c.closed();
+  assert.equal(code, 1008);
+  assert.match(reason, /^slow reader/);
+  assert.ok(
+    loopHeld(turns, performance.now()),
+    "the loop still counts as held",
   );
 });
 

@@ -19,7 +19,12 @@ import {
   writeAll,
 } from "../../bench/wire.ts";
 import { until } from "../_client.ts";
-import { type LogRecord, MiB, startAttacked } from "./_overload.ts";
+import {
+  type LogRecord,
+  MiB,
+  serviceEvidence,
+  startAttacked,
+} from "./_overload.ts";
 import { heldReadBytes } from "../../lib/connection/backlog.ts";
 
 /** `/healthz`'s `memory.usedBytes`. */
@@ -70,8 +75,12 @@ Deno.test("a room member closed for its backlog that reads up to its Close and a
     await untilUsed(port, (used) => used > 0, "the backlog counted", 20_000);
     // Now it reads everything, up to the Close, and answers it.
     let code: number | undefined;
+    let reason = "";
     const frames = new FrameReader((opcode, payload) => {
-      if (opcode === 0x8) code = closeCode(payload);
+      if (opcode === 0x8) {
+        code = closeCode(payload);
+        reason = new TextDecoder().decode(payload?.subarray(2));
+      }
     });
     frames.push(reader.leftover);
     const buffer = new Uint8Array(256 * 1024);
@@ -84,7 +93,14 @@ Deno.test("a room member closed for its backlog that reads up to its Close and a
       assert.notEqual(n, null, "the connection ended before its Close");
       frames.push(buffer.subarray(0, n!));
     }
-    assert.equal(code, 1008);
+    if (code !== 1008) {
+      assert.fail(
+        `closed with ${code} "${reason}", not 1008; ${await serviceEvidence(
+          port,
+          service.records,
+        )}`,
+      );
+    }
     await writeAll(reader.conn, clientFrame(0x8, Uint8Array.of(0x03, 0xe8)));
     // The service ends the TCP connection first: its side stays in
     // TIME-WAIT, which holds nothing.
