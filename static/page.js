@@ -180,13 +180,23 @@ function renderProgram() {
   if (!alone && opening.length === 0 && steps.length === 0) {
     lines = [`// ${t("code.empty")}`];
   } else if (!alone) {
+    // What was done on `ws` runs in its open handler, so the program runs as
+    // pasted: sent at once, a send while CONNECTING throws InvalidStateError.
+    const done = [
+      ...(dropped > 0 ? [`// ${t("code.earlier", { count: dropped })}`] : []),
+      ...steps.flatMap((step) => typeof step === "function" ? step() : step),
+    ];
     lines = [
       ...opening,
       ...(opening.length > 0 && steps.length > 0
-        ? ["", `// ${t("code.afterOpen")}`]
-        : []),
-      ...(dropped > 0 ? [`// ${t("code.earlier", { count: dropped })}`] : []),
-      ...steps.flatMap((step) => typeof step === "function" ? step() : step),
+        ? [
+          "",
+          `// ${t("code.afterOpen")}`,
+          `ws.addEventListener("open", () => {`,
+          ...done.map((line) => `  ${line}`),
+          "});",
+        ]
+        : done),
     ];
   }
   $("code").textContent = lines.join("\n");

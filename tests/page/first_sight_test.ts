@@ -106,7 +106,9 @@ browserTest(
               assert.match(program, /\nws\.onclose = /);
               assert.ok(
                 program.endsWith(
-                  `\n\n// ${words["code.afterOpen"]}\nws.send("hi");`,
+                  `\n\n// ${words["code.afterOpen"]}\n` +
+                    `ws.addEventListener("open", () => {\n` +
+                    `  ws.send("hi");\n});`,
                 ),
                 program,
               );
@@ -135,11 +137,28 @@ browserTest(
               assert.match(program, /^const ws = new WebSocket\(/);
               assert.ok(
                 program.endsWith(
-                  `\n\n// ${words["code.afterOpen"]}\nws.send("hi");\n` +
-                    `ws.send("Goodbye"); // ${words["code.goodbye"]}`,
+                  `\n\n// ${words["code.afterOpen"]}\n` +
+                    `ws.addEventListener("open", () => {\n` +
+                    `  ws.send("hi");\n` +
+                    `  ws.send("Goodbye"); // ${words["code.goodbye"]}\n});`,
                 ),
                 program,
               );
+              // The program runs as pasted, as one script: the echoes come
+              // back and the server closes after Goodbye.
+              const ran = await page.evaluate(`new Promise((resolve) => {
+                const echoes = [];
+                ${program}
+                ws.addEventListener("message", (event) => echoes.push(event.data));
+                ws.addEventListener("close", (event) =>
+                  resolve({ echoes, code: event.code, reason: event.reason }));
+                setTimeout(() => resolve("no close within 10 s"), 10000);
+              })`);
+              assert.deepEqual(ran, {
+                echoes: ["hi", "Goodbye"],
+                code: 1000,
+                reason: "Goodbye",
+              });
               await page.locator("#ready-state", { hasText: "3 CLOSED" })
                 .waitFor();
             },
