@@ -29,6 +29,16 @@ type Connections = Parameters<typeof abortedKeys>[0];
 export const KERNEL_ABORT_REASON =
   "the kernel's count named every attacking connection (bytes the app never saw past each one's allowance, or its address's or network's total past theirs): they were aborted (ss -K), the other clients kept theirs";
 
+/**
+ * The reason an incident answered by {@link abortAttackers} gives when the
+ * connections the kernel's count named were gone by the time `ss -K` came:
+ * the watchdog thread aborts while the loop is held, and the watch's
+ * reading, taken as the loop turns, can still list them (seen under load:
+ * `aborted 0` beside the claim that they were aborted).
+ */
+export const KERNEL_GONE_REASON =
+  "the kernel's count named every attacking connection (bytes the app never saw past each one's allowance, or its address's or network's total past theirs): they were gone when ss -K came (the watchdog thread aborts while the loop is held), the other clients kept theirs";
+
 /** What {@link abortAttackers} did. */
 export interface AttackersAborted {
   /** Connections the kernel destroyed. */

@@ -41,6 +41,7 @@ import {
   abortHolding,
   abortStrikes,
   KERNEL_ABORT_REASON,
+  KERNEL_GONE_REASON,
   restOfAttack,
   SWEEP_REASON,
 } from "./incident_aborts.ts";
@@ -388,7 +389,11 @@ export class IncidentActions {
       // aborted may be honest first messages in flight.
       const record = this.record(cause, "aborted", [], 0, suspects, ahead);
       record.aborted = taken.aborted;
-      record.reason = sweep ? SWEEP_REASON : KERNEL_ABORT_REASON;
+      record.reason = sweep
+        ? SWEEP_REASON
+        : taken.aborted > 0
+        ? KERNEL_ABORT_REASON
+        : KERNEL_GONE_REASON;
       return this.#settled(record);
     }
     if (!recycle) {

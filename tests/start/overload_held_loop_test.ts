@@ -23,7 +23,10 @@ import {
   RSS_MARGIN_SHARE,
 } from "../../lib/start/rss_watchdog.ts";
 import { HELD_ABORTED_REASON } from "../../lib/start/thread_aborts.ts";
-import { KERNEL_ABORT_REASON } from "../../lib/start/incident_aborts.ts";
+import {
+  KERNEL_ABORT_REASON,
+  KERNEL_GONE_REASON,
+} from "../../lib/start/incident_aborts.ts";
 import {
   addressesStruck,
   ATTACKER,
@@ -135,6 +138,9 @@ Deno.test({
       assert.ok(!String(record.struck).includes(BYSTANDER), "bystander struck");
       if (record.action !== "aborted") continue;
       assert.equal(addressesStruck(record), ATTACKER, JSON.stringify(record));
+      // The thread aborted them while the loop was held; the watch's
+      // reading as it turned still named them, and found them gone.
+      if (record.reason === KERNEL_GONE_REASON) continue;
       assert.ok(Number(record.aborted) >= 1, JSON.stringify(record));
       // The loop turned and the watch named them: no thread was needed.
       if (record.reason === KERNEL_ABORT_REASON) continue;
@@ -164,12 +170,15 @@ Deno.test(
     await using watched = await startWatched(true);
     const { service } = watched;
     // Whether Deno lets the loop turn depends on who is faster, the
-    // attacker or the collecting: try until the loop is held.
+    // attacker or the collecting: try until the loop is held, each try
+    // from its own /24 (a third from one /24 is refused 429, as it should
+    // be once a recycle struck the first two: on a quiet machine the loop
+    // turns, so it came to a third).
     const TRIES = 3;
     for (let try_ = 1; try_ <= TRIES && !watched.status(); try_++) {
       const result = await endlessFragments(
         service.port,
-        `127.0.0.${10 + try_}`,
+        `127.0.${10 + try_}.1`,
         BUDGET_BYTES,
         { frameBytes: 8 * MiB },
       );
