@@ -122,6 +122,8 @@ Deno.test("room fan-out sheds members as soon as what they hold passes MEMORY_BU
   const { memory } = server.services;
   // What the guard counted when it first shed: the charge that passed the
   // budget is one receiver's step (a message, its frame, the 1 MiB in flight).
+  // A shed comes from a charge or, for a member already behind, from its
+  // next send (`shedOne`); after it the others may get no charge at all.
   let atFirstShed: number | undefined;
   const charge = memory.charge.bind(memory);
   memory.charge = (connection, bytes) => {
@@ -130,6 +132,11 @@ Deno.test("room fan-out sheds members as soon as what they hold passes MEMORY_BU
     if (atFirstShed === undefined && state.shed.memory_budget > 0) {
       atFirstShed = state.usedBytes;
     }
+  };
+  const shedOne = memory.shedOne.bind(memory);
+  memory.shedOne = (connection, cause) => {
+    atFirstShed ??= memory.state().usedBytes;
+    shedOne(connection, cause);
   };
   const readers = [];
   for (let i = 0; i < 16; i++) {
@@ -151,6 +158,7 @@ Deno.test("room fan-out sheds members as soon as what they hold passes MEMORY_BU
     );
   } finally {
     memory.charge = charge;
+    memory.shedOne = shedOne;
     for (const conn of [...readers, sender.conn]) conn.close();
   }
   await server.allClosed({ timeoutMs: 30_000 });
