@@ -22,8 +22,10 @@ import {
 import {
   readServiceLog,
   type RunningService,
+  serveTaskArgs,
   startService,
 } from "../_server.ts";
+import { freePort } from "../../bench/wire.ts";
 import { until } from "../_client.ts";
 import { RSS_MARGIN_SHARE } from "../../lib/start/rss_watchdog.ts";
 
@@ -119,6 +121,26 @@ export async function startAttacked(
       await log.ended();
     },
   };
+}
+
+/**
+ * `deno task serve` (two workers) on a free port with a low MAX_RSS_BYTES,
+ * its log read as it comes. The watch reads and aborts the sockets of this
+ * port (`ss`, found on PATH as under the task); it read none with the
+ * default one. The caller disposes `running`, then awaits `log.ended()`.
+ */
+export async function startAttackedServe(env: Record<string, string> = {}) {
+  const port = freePort();
+  const running = await startService({
+    PORT: String(port),
+    BIND_ADDRESS: "127.0.0.1",
+    LOG_FORMAT: "json",
+    MAX_RSS_BYTES: String(MAX_RSS),
+    DENO_JOBS: "2",
+    PATH: Deno.env.get("PATH") ?? "",
+    ...env,
+  }, { args: await serveTaskArgs(port) });
+  return { port, running, log: readServiceLog<LogRecord>(running) };
 }
 
 /** The service's peak RSS so far (VmHWM), in bytes. */

@@ -12,9 +12,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort } from "../../bench/wire.ts";
 import { openFrom } from "../../bench/overload_attacks.ts";
-import { readServiceLog, serveTaskArgs, startService } from "../_server.ts";
 import { until } from "../_client.ts";
 import {
   ATTACK_BYTES,
@@ -23,8 +21,7 @@ import {
   BYSTANDER,
   CAN_ABORT,
   fragmentsWhenAdmitted,
-  type LogRecord,
-  MAX_RSS,
+  startAttackedServe,
 } from "./_overload.ts";
 
 /** The rotating attacker's /24, not the bystander's. */
@@ -47,19 +44,7 @@ Deno.test({
     "deno task serve: an attacker taking a fresh address of one /24 for each endless message is aborted each time, and its /24 is refused on the third try by every worker",
   ignore: !CAN_ABORT,
   async fn() {
-    const port = freePort();
-    const running = await startService({
-      // As `deno task serve` has it: the watch reads and aborts the sockets
-      // of this port (`ss`), and read none with the default one.
-      PORT: String(port),
-      BIND_ADDRESS: "127.0.0.1",
-      LOG_FORMAT: "json",
-      MAX_RSS_BYTES: String(MAX_RSS),
-      DENO_JOBS: "2",
-      // Where `ss` is found, as under `deno task serve`.
-      PATH: Deno.env.get("PATH") ?? "",
-    }, { args: await serveTaskArgs(port) });
-    const log = readServiceLog<LogRecord>(running);
+    const { port, running, log } = await startAttackedServe();
     const incidents = () =>
       log.records.filter((record) => record.event === "overload_incident");
     try {

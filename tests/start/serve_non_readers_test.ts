@@ -9,12 +9,11 @@
  */
 import assert from "node:assert/strict";
 import type net from "node:net";
-import { clientFrame, freePort } from "../../bench/wire.ts";
+import { clientFrame } from "../../bench/wire.ts";
 import { openFrom } from "../../bench/overload_attacks.ts";
 import { startBystander } from "../../bench/overload_bystander.ts";
-import { readServiceLog, serveTaskArgs, startService } from "../_server.ts";
 import { until } from "../_client.ts";
-import { BYSTANDER, type LogRecord, MiB, peakRss } from "./_overload.ts";
+import { BYSTANDER, MiB, peakRss, startAttackedServe } from "./_overload.ts";
 import { ABORT_KILL_MARGIN_SHARE } from "../../lib/start/rss_watchdog.ts";
 
 /** The attack review's MAX_RSS_BYTES for this attack. */
@@ -73,20 +72,10 @@ Deno.test({
     "deno task serve: 64 clients that send 1 MiB messages and never read, reconnecting from fresh addresses: the process lives within MAX_RSS_BYTES plus the watchdog's last margin, a bystander keeps echoing, and those the service closes are closed for holding too much",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const port = freePort();
-    const running = await startService({
-      // As `deno task serve` has it: the watch reads and aborts the sockets
-      // of this port (`ss`), and read none with the default one.
-      PORT: String(port),
-      BIND_ADDRESS: "127.0.0.1",
-      LOG_FORMAT: "json",
+    const { port, running, log } = await startAttackedServe({
       MAX_RSS_BYTES: String(MAX_RSS),
       MEMORY_BUDGET_BYTES: String(MEMORY_BUDGET),
-      DENO_JOBS: "2",
-      // Where `ss` is found, as under `deno task serve`.
-      PATH: Deno.env.get("PATH") ?? "",
-    }, { args: await serveTaskArgs(port) });
-    const log = readServiceLog<LogRecord>(running);
+    });
     const sockets = new Set<net.Socket>();
     const bystander = startBystander(port, BYSTANDER);
     try {

@@ -12,16 +12,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort } from "../../bench/wire.ts";
 import { controlFlood, openFrom } from "../../bench/overload_attacks.ts";
-import { readServiceLog, serveTaskArgs, startService } from "../_server.ts";
 import { until } from "../_client.ts";
 import {
   ATTACKER,
   CAN_ABORT,
   FLOOD_MAX_MS,
-  type LogRecord,
-  MAX_RSS,
+  startAttackedServe,
 } from "./_overload.ts";
 
 /** Upgrades opened at once on the cut: Deno spreads them over both workers. */
@@ -32,17 +29,7 @@ Deno.test({
     "deno task serve: a pong flooder listed at its second incident is refused by every worker on the upgrades it opens the moment it is cut",
   ignore: !CAN_ABORT,
   async fn() {
-    const port = freePort();
-    const running = await startService({
-      PORT: String(port),
-      BIND_ADDRESS: "127.0.0.1",
-      LOG_FORMAT: "json",
-      MAX_RSS_BYTES: String(MAX_RSS),
-      DENO_JOBS: "2",
-      // Where `ss` is found, as under `deno task serve`.
-      PATH: Deno.env.get("PATH") ?? "",
-    }, { args: await serveTaskArgs(port) });
-    const log = readServiceLog<LogRecord>(running);
+    const { port, running, log } = await startAttackedServe();
     const struck = () =>
       log.records.filter((record) =>
         record.event === "overload_incident" &&
