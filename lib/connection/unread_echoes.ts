@@ -151,7 +151,10 @@ export class UnreadEchoes {
   #recheckTimer: ReturnType<typeof setTimeout> | undefined;
   /** Re-checks in a row that found the backlog over the limit, not drained. */
   #stalledRechecks = 0;
-  /** See {@link caughtUp}. */
+  /**
+   * The client was not behind at the last {@link refuses}: what is sent to
+   * it now is not held against MAX_BUFFERED_BYTES ({@link sent}).
+   */
   #caughtUp = true;
   /** See {@link reading}. */
   #reading = true;
@@ -202,14 +205,6 @@ export class UnreadEchoes {
   }
 
   /**
-   * The client was not behind at the last {@link refuses}: what is sent to
-   * it now is not held against MAX_BUFFERED_BYTES ({@link sent}).
-   */
-  get caughtUp(): boolean {
-    return this.#caughtUp;
-  }
-
-  /**
    * The client was reading at the last {@link refuses}: not behind, or
    * behind with its backlog draining ({@link #draining}). A
    * `memory_budget` refusal then means the echo may wait for room
@@ -245,7 +240,7 @@ export class UnreadEchoes {
   /**
    * After a send: counts it, and once a check is due re-reads the backlog
    * and charges it (`check`). A message sent to a client that had read all
-   * before it ({@link caughtUp}) is not held against it: one message larger
+   * before it (`#caughtUp`) is not held against it: one message larger
    * than MAX_BUFFERED_BYTES still goes to such a client, again and again
    * (an attack review: an 8 MiB reader at MAX_MESSAGE_BYTES 16 MiB was closed
    * 1008 on its second message). A client behind gets no such allowance: a
