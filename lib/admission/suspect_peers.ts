@@ -11,6 +11,8 @@
  *
  * @module
  */
+import * as z from "zod/mini";
+import { lazy } from "../lazy.ts";
 
 /** The channel's name; one per process. */
 export const SUSPECT_CHANNEL = "ws-echo:suspects";
@@ -33,7 +35,13 @@ export type SuspectNews =
      * when the oldest connection struck opened (ms since epoch), if known
      * (`suspects.ts` `SAME_INCIDENT_MS`).
      */
-    struck: Array<{ key: string; listing?: Listing; openedAt?: number }>;
+    struck: Array<
+      {
+        key: string;
+        listing?: Listing | undefined;
+        openedAt?: number | undefined;
+      }
+    >;
   }
   | {
     kind: "vouch";
@@ -54,6 +62,34 @@ export type SuspectNews =
     /** The clients' addresses, as the kernel lists them (not keys). */
     addresses: string[];
   };
+
+/**
+ * {@link SuspectNews} as another worker posts it, checked before it is
+ * adopted (a message on the process's channel crosses a boundary). Built at
+ * the first message: most processes have one worker.
+ */
+const suspectNews = lazy(() => {
+  const at = z.number().check(z.refine(Number.isFinite));
+  return z.discriminatedUnion("kind", [
+    z.object({
+      kind: z.literal("strike"),
+      at,
+      struck: z.array(z.object({
+        key: z.string(),
+        listing: z.optional(
+          z.object({ refusedUntil: z.number(), listings: z.number() }),
+        ),
+        openedAt: z.optional(z.number()),
+      })),
+    }),
+    z.object({ kind: z.literal("vouch"), at, keys: z.array(z.string()) }),
+    z.object({
+      kind: z.literal("aborting"),
+      at,
+      addresses: z.array(z.string()),
+    }),
+  ]);
+});
 
 /** How a suspect list tells the other workers its news and hears theirs. */
 export interface SuspectPeers {
@@ -87,17 +123,11 @@ export class BroadcastSuspectPeers implements SuspectPeers {
     this.#channel.postMessage(news);
   }
 
+  /** Hears only news of {@link SuspectNews}' shape; anything else is dropped. */
   listen(adopt: (news: SuspectNews) => void): void {
     this.#channel.onmessage = (event: MessageEvent<unknown>) => {
-      const news = event.data as Partial<SuspectNews> | null;
-      if (!Number.isFinite(news?.at)) return;
-      if (news?.kind === "strike" && Array.isArray(news.struck)) {
-        adopt(news as SuspectNews);
-      } else if (news?.kind === "vouch" && Array.isArray(news.keys)) {
-        adopt(news as SuspectNews);
-      } else if (
-        news?.kind === "aborting" && Array.isArray(news.addresses)
-      ) adopt(news as SuspectNews);
+      const parsed = suspectNews().safeParse(event.data);
+      if (parsed.success) adopt(parsed.data);
     };
   }
 

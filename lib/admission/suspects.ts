@@ -211,9 +211,7 @@ export class SuspectList {
   #hold(addresses: readonly string[], at: number): void {
     const keys = new Set<string>();
     for (const address of addresses) {
-      const key = typeof address === "string"
-        ? this.#keyOf(address)
-        : undefined;
+      const key = this.#keyOf(address);
       if (key === undefined) continue;
       keys.add(key);
       const network = keyNetwork(key);

@@ -182,3 +182,32 @@ Deno.test("a strike after the server stopped hearing the other workers is kept h
   suspects.vouch(["127.0.9.51"], 0);
   assert.ok(suspects.vouched("127.0.9.51", 0));
 });
+
+Deno.test("news on the channel not of SuspectNews' shape is dropped; news of it is adopted", async () => {
+  const name = `suspect-peers-test-${crypto.randomUUID()}`;
+  const peers = new BroadcastSuspectPeers({ name });
+  const heard: unknown[] = [];
+  peers.listen((news) => heard.push(news));
+  const other = new BroadcastChannel(name);
+  try {
+    for (
+      const bad of [
+        null,
+        "strike",
+        { kind: "strike", at: Number.NaN, struck: [] },
+        { kind: "strike", at: 1, struck: [{ key: 7 }] },
+        { kind: "vouch", at: 1, keys: "127.0.0.1" },
+        { kind: "aborting", at: 1, addresses: [1] },
+        { kind: "listing", at: 1 },
+      ]
+    ) other.postMessage(bad);
+    const good = { kind: "aborting", at: 1, addresses: ["127.0.0.1"] };
+    other.postMessage(good);
+    // Messages arrive in order: the good one last.
+    await until(() => heard.length > 0, "the well-formed news");
+    assert.deepEqual(heard, [good]);
+  } finally {
+    other.close();
+    peers.close();
+  }
+});
