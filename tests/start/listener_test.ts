@@ -147,46 +147,75 @@ Deno.test("superviseServe() listens again after retryMinMs however often accepti
   const emfile = () =>
     new Deno.errors.Http("Error: Too many open files (os error 24)");
   const lines: string[] = [];
-  const waits: number[] = [];
+  /** When each failure line was logged (`performance.now()` ms). */
+  const failedLinesAt: number[] = [];
   const server = superviseServe(() => new Response("ok"), {
     serve: { port: 0, hostname: "127.0.0.1" },
-    log: (record) => lines.push(formatText(record)),
+    log: (record) => {
+      lines.push(formatText(record));
+      if (record.event === "listener_accept_failed") {
+        failedLinesAt.push(performance.now());
+      }
+    },
     retryMinMs: 20,
     retryMaxMs: 1000,
     logIntervalMs: 400,
     serveFn: FakeServer.serve,
   });
+  /** The `failures=` count of each failure line, in order. */
+  const counted = () =>
+    lines.filter((line) => line.startsWith("listener accept failed"))
+      .map((line) => Number(line.match(/ failures=(\d+)$/)?.[1]));
   try {
-    await t.step("ten failures at once: each back after 20 ms", async () => {
+    await t.step("ten failures at once: each listened again", async () => {
       for (let index = 0; index < 10; index++) {
-        const failedAt = performance.now();
         FakeServer.started[index]!.fail(emfile());
         await until(
           () => FakeServer.started.length === index + 2,
           `back after failure ${index + 1}`,
         );
-        waits.push(performance.now() - failedAt);
       }
-      // Before, each failure within retryMaxMs of coming back doubled the
-      // wait: 20, 40, 80 ... 1000 ms.
-      const longest = Math.max(...waits);
-      assert.ok(longest < 500, `waits ${waits.map(Math.round)} ms`);
       assert.equal(server.state.acceptFailures, 10);
     });
-    await t.step("two lines: the first failure and its recovery", () => {
-      assert.equal(lines.length, 2, lines.join("\n"));
-      assert.match(lines[0]!, /^listener accept failed .* failures=1$/);
-      assert.match(lines[1]!, /^listener accepting /);
-    });
     await t.step(
-      "after logIntervalMs, the next failure's line counts the nine unlogged",
+      "the first failure's line at once, then at most one per logIntervalMs, each with its recovery; every retry after retryMinMs",
+      () => {
+        // Ten failures take ~250 ms quiet, so one line; on a busy machine
+        // they can outlast logIntervalMs and log a second: both are right.
+        assert.equal(counted()[0], 1, lines.join("\n"));
+        for (let index = 1; index < failedLinesAt.length; index++) {
+          const apart = failedLinesAt[index]! - failedLinesAt[index - 1]!;
+          assert.ok(apart >= 400, `lines ${Math.round(apart)} ms apart`);
+        }
+        lines.forEach((line, index) =>
+          assert.match(
+            line,
+            index % 2 === 0
+              // Before, each failure within retryMaxMs of coming back
+              // doubled the wait: 20, 40, 80 ... 1000 ms.
+              ? /^listener accept failed .* retry_ms=20 failures=\d+$/
+              : /^listener accepting /,
+          )
+        );
+      },
+    );
+    await t.step(
+      "after logIntervalMs, the next failure's line counts the unlogged failures and itself",
       async () => {
-        const since = performance.now();
-        await until(() => performance.now() - since > 450, "450 ms");
+        const before = lines.length;
+        const unlogged = 10 - counted().reduce((a, b) => a + b);
+        const last = failedLinesAt.at(-1)!;
+        await until(() => performance.now() - last > 450, "450 ms");
         FakeServer.started.at(-1)!.fail(emfile());
-        await until(() => lines.length === 4, "a failure and its recovery");
-        assert.match(lines[2]!, /^listener accept failed .* failures=10$/);
-        assert.match(lines[3]!, /^listener accepting /);
+        await until(
+          () => lines.length === before + 2,
+          "a failure and its recovery",
+        );
+        assert.match(
+          lines[before]!,
+          new RegExp(`^listener accept failed .* failures=${unlogged + 1}$`),
+        );
+        assert.match(lines[before + 1]!, /^listener accepting /);
       },
     );
   } finally {
