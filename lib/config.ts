@@ -174,8 +174,9 @@ function redisUrl(value: string | undefined): string | undefined {
 }
 
 /**
- * Every setting, keyed by its environment variable. The order is the README
- * table's order.
+ * Every setting, keyed by its environment variable. The README's settings
+ * tables show each one's description verbatim, grouped by topic; details that
+ * do not fit a short cell sit in the notes under each table.
  */
 export const SETTINGS = {
   PORT: integer("port", {
@@ -192,7 +193,7 @@ export const SETTINGS = {
     unit: "address",
     range: "an IP address or host name",
     description:
-      "unset: every interface, IPv6 and IPv4 (`::`, or `0.0.0.0` where the OS has no IPv6); `127.0.0.1` for this machine only",
+      "unset: every interface, IPv6 and IPv4; `127.0.0.1`: this host only",
   } satisfies Setting<"bindAddress", string | undefined>,
   MAX_MESSAGE_BYTES: integer("maxMessageBytes", {
     min: 0,
@@ -209,8 +210,7 @@ export const SETTINGS = {
     default: 4 * MiB,
     unit: "bytes",
     zeroIsOff: true,
-    description:
-      'echoes waiting for one client that does not read; close `1008` "slow reader: over N bytes waiting to be read"',
+    description: 'one client\'s unread echoes; close `1008` "slow reader: …"',
     breach:
       'unread echoes (sent or delayed) above this; close 1008 "slow reader: over N bytes waiting to be read"',
   }),
@@ -220,8 +220,7 @@ export const SETTINGS = {
     default: 96 * MiB,
     unit: "bytes",
     zeroIsOff: true,
-    description:
-      'unread echoes, messages in flight and Deno\'s read buffers (twice the largest message) across all connections; above it the largest backlogs close with `1013` "server overloaded: try again later" and upgrades get `503` (from networks it shed lately, once the rest is under 90%)',
+    description: "what all connections hold; past it the largest close `1013`",
     breach:
       'the largest backlogs close with 1013 "server overloaded: try again later"; upgrades get 503 until back under',
   }),
@@ -232,7 +231,7 @@ export const SETTINGS = {
     unit: "bytes",
     zeroIsOff: true,
     description:
-      "process memory (RSS, sampled each second); above it the service sheds like the budget; 0 also turns off the RSS watchdog thread and its held-loop flood abort",
+      "process memory (RSS, each second); above it sheds like the budget",
     breach:
       'the largest backlogs close with 1013 "server overloaded: try again later"; upgrades get 503 until back under',
   }),
@@ -259,8 +258,7 @@ export const SETTINGS = {
     default: 4 * MiB,
     unit: "bytes/s",
     zeroIsOff: true,
-    description:
-      'close `1008` "byte rate limit: over N bytes/s"; `/stream` sends no faster (per connection and per address; every stream together 4 times it)',
+    description: 'close `1008` "byte rate limit: over N bytes/s"',
     breach: 'close 1008 "byte rate limit: over N bytes/s"',
   }),
   RATE_LIMIT_BYTE_BURST: integer("rateLimitByteBurst", {
@@ -268,8 +266,7 @@ export const SETTINGS = {
     max: 2 ** 40,
     default: 16 * MiB,
     unit: "bytes",
-    description:
-      "bytes allowed at once above the rate; at least `MAX_MESSAGE_BYTES`",
+    description: "bytes allowed at once above the rate",
     breach: "bytes allowed at once above the rate",
   }),
   RATE_LIMIT_IP_MESSAGES_PER_SECOND: integer("rateLimitIpMessagesPerSecond", {
@@ -278,8 +275,7 @@ export const SETTINGS = {
     default: 2000,
     unit: "messages/s",
     zeroIsOff: true,
-    description:
-      'all connections of one IPv4 address or IPv6 prefix together; the connection that passes it closes with `1008` "message rate limit: over N messages/s from your address"',
+    description: "one address's connections together; close `1008`",
     breach:
       'close 1008 "message rate limit: over N messages/s from your address"',
   }),
@@ -297,8 +293,7 @@ export const SETTINGS = {
     default: 100,
     unit: "requests/s",
     zeroIsOff: true,
-    description:
-      "plain HTTP requests (everything but a WebSocket upgrade) of one IPv4 address or IPv6 prefix, and 4 times it for its /24 or /48; past it `429` with `Retry-After`",
+    description: "one address's plain HTTP requests; past it `429`",
     breach: "HTTP requests refused with 429 (per address)",
   }),
   RATE_LIMIT_IP_REQUEST_BURST: integer("rateLimitIpRequestBurst", {
@@ -306,8 +301,7 @@ export const SETTINGS = {
     max: 1_000_000_000,
     default: 500,
     unit: "requests",
-    description:
-      "plain HTTP requests one address may make at once above its rate (a page load is about 30)",
+    description: "requests one address may make at once above its rate",
     breach: "HTTP requests one address may make at once above its rate",
   }),
   MAX_CONNECTIONS_PER_IP: integer("maxConnectionsPerIp", {
@@ -316,8 +310,7 @@ export const SETTINGS = {
     default: 32,
     unit: "connections",
     zeroIsOff: true,
-    description:
-      "per IPv4 address or IPv6 prefix; upgrade refused with `429` and `Retry-After`",
+    description: "per address; upgrade refused `429` with `Retry-After`",
     breach: "WebSocket upgrades and /sse streams refused with 429",
   }),
   IPV6_PREFIX_LENGTH: integer("ipv6PrefixLength", {
@@ -325,8 +318,7 @@ export const SETTINGS = {
     max: 128,
     default: 64,
     unit: "bits",
-    description:
-      "IPv6 clients in one prefix of this length count as one for `MAX_CONNECTIONS_PER_IP`",
+    description: "IPv6 clients in one prefix this long count as one address",
   }),
   MAX_CONNECTIONS: integer("maxConnections", {
     min: 0,
@@ -334,8 +326,7 @@ export const SETTINGS = {
     default: 10_000,
     unit: "connections",
     zeroIsOff: true,
-    description:
-      "upgrade refused with `503`; under `deno task serve` per worker; lowered soon after start-up to fit the open-file limit (shared by the workers), in a line naming both; unchanged where the limit is unknown: see [File descriptors](docs/public-internet.md#file-descriptors)",
+    description: "upgrade refused `503`; per worker under `deno task serve`",
     breach: "WebSocket upgrades and /sse streams refused with 503",
   }),
   IDLE_TIMEOUT_SECONDS: integer("idleTimeoutSeconds", {
@@ -373,7 +364,7 @@ export const SETTINGS = {
     unit: "seconds",
     zeroIsOff: true,
     description:
-      "a close the server starts and the client does not answer is given up (logged `1006`); and its connection aborted through the kernel where the process has CAP_NET_ADMIN, else its slot stays taken until the listener is recycled",
+      "a close the server started and the client leaves unanswered ends (`1006`)",
     breach:
       "a close the client does not answer is given up after this long (1006)",
   }),
@@ -384,7 +375,7 @@ export const SETTINGS = {
     unit: "ms",
     zeroIsOff: true,
     description:
-      "event-loop delay that, held for about a second while no messages, bytes or requests flow (a control-frame flood), recycles the listener (`deno task start` only); 0 also turns off the busy-process check",
+      "event-loop delay that, held ~1 s while nothing flows, recycles the listener",
   }),
   SSE_LIFETIME_SECONDS: integer("sseLifetimeSeconds", {
     min: 1,
@@ -400,7 +391,7 @@ export const SETTINGS = {
     default: 64,
     unit: "members",
     description:
-      "members of one `/room/NAME`, with those on the instances this one hears from; one more is refused with `429`",
+      "members of one `/room/NAME` on every instance it hears from; one more: `429`",
     breach: "joining a full room is refused with 429",
   }),
   MAX_ROOMS: integer("maxRooms", {
@@ -409,8 +400,7 @@ export const SETTINGS = {
     default: 1000,
     unit: "rooms",
     zeroIsOff: true,
-    description:
-      "rooms with members on this instance; a new one is refused with `503`; `0` turns `/room/` off",
+    description: "rooms with members on this instance; a new one gets `503`",
     breach: "a new room is refused with 503 (0: every room)",
   }),
   REDIS_URL: {
@@ -420,7 +410,7 @@ export const SETTINGS = {
     unit: "URL",
     range: "redis://… or rediss://…",
     description:
-      "rooms span every instance that uses this Redis (pub/sub); unset: rooms span the workers of one process",
+      "rooms span every instance using this Redis; unset: one process's workers",
   } satisfies Setting<"redisUrl", string | undefined>,
   TRUST_PROXY: {
     key: "trustProxy",
@@ -429,7 +419,7 @@ export const SETTINGS = {
     unit: "proxies",
     range: "0-10 (true = 1, false = 0)",
     description:
-      "how many proxies of yours stand in front: the client IP is the entry that many from the right of `X-Forwarded-For`; only where just the proxy reaches the port, or clients forge it (a start-up warning unless `BIND_ADDRESS` is loopback)",
+      "your proxies in front; the client IP is read from `X-Forwarded-For`",
   } satisfies Setting<"trustProxy", number>,
   ALLOWED_ORIGINS: {
     key: "allowedOrigins",
@@ -438,11 +428,11 @@ export const SETTINGS = {
     unit: "origins",
     range: '"*" or a list',
     description:
-      "comma-separated list such as `https://a.example,https://b.example`; pages on other origins get `403` from the WebSocket endpoints and `/sse`",
+      "other origins' pages get `403` from WebSocket routes and `/sse`",
   } satisfies Setting<"allowedOrigins", "*" | string[]>,
   TLS_CERT_FILE: filePath(
     "tlsCertFile",
-    "with `TLS_KEY_FILE`: the server listens with TLS (`wss://`); `deno task start` only (`deno task serve` refuses it)",
+    "with `TLS_KEY_FILE`: TLS (`wss://`); `deno task start` only",
   ),
   TLS_KEY_FILE: filePath("tlsKeyFile", "the private key for `TLS_CERT_FILE`"),
   HSTS_INCLUDE_SUBDOMAINS: {
@@ -452,7 +442,7 @@ export const SETTINGS = {
     unit: "flag",
     range: "true or false (1 or 0)",
     description:
-      "`Strict-Transport-Security` (180 days) goes only on https answers for a host that is not `localhost` or loopback; `true` adds `includeSubDomains`, which makes browsers use https for every name under that host too",
+      "`true` adds `includeSubDomains` to `Strict-Transport-Security`",
   } satisfies Setting<"hstsIncludeSubdomains", boolean>,
   LOG_FORMAT: {
     key: "logFormat",
