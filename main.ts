@@ -41,6 +41,7 @@ if (import.meta.main) {
       // This process is the service's own: the watchdog may end it.
       watchdog: true,
       reserve: true,
+      kernelCheck: true,
       exit: (code) => {
         output.flush();
         exitWithin(code, otel);

@@ -49,6 +49,7 @@ import {
   listenUrls,
 } from "./lib/start/server.ts";
 import { OverloadWatch } from "./lib/start/overload_watch.ts";
+import { KernelCountCheck } from "./lib/start/kernel_count_check.ts";
 import { SocketBytesReader } from "./lib/start/socket_bytes.ts";
 import {
   DescriptorReserve,
@@ -133,6 +134,13 @@ const watch = new OverloadWatch(echoApp.services, {
   drain: () => drainConnections(echoApp.services),
   watchdog: true,
 });
+// Each worker checks its own connections: `ss` lists every worker's.
+const kernelCheck = socketAbort
+  ? new KernelCountCheck(echoApp.services, {
+    socketBytes: new SocketBytesReader(config.port, { reserve }),
+    socketAbort,
+  })
+  : undefined;
 
 /**
  * How long a worker that lost the election to say the port is taken waits
@@ -231,6 +239,7 @@ function stop(signal: Deno.Signal): void {
   end.begin(stopDeadlineMs(config.shutdownGraceSeconds));
   learning.abort();
   watch.dispose();
+  void kernelCheck?.dispose();
   const { log, metrics } = echoApp.services;
   const since = Date.now();
   log(stopBegan(signal, metrics, config));

@@ -259,6 +259,18 @@ export const METRICS: readonly MetricRow[] = [
     read: (metrics) => metrics.recycleCloses,
   },
   {
+    name: "kernel_check_closes_total",
+    type: "counter",
+    help:
+      "Connections closed with 1009 by the periodic kernel-count check: a message past MAX_MESSAGE_BYTES still arriving",
+    otel: {
+      name: "ws_echo.overload.kernel_check_closes",
+      kind: "counter",
+      unit: "{connection}",
+    },
+    read: (metrics) => metrics.kernelCheckCloses,
+  },
+  {
     name: "suspects_listed_total",
     type: "counter",
     help:
@@ -498,6 +510,11 @@ export class Metrics {
   recycles = 0;
   /** Connections closed with 1013 so the listener could be recycled. */
   recycleCloses = 0;
+  /**
+   * Connections the periodic kernel-count check closed with 1009
+   * (`lib/start/kernel_count_check.ts`).
+   */
+  kernelCheckCloses = 0;
   /** Client addresses put on the suspect list. */
   suspectsListed = 0;
   /**

@@ -15,6 +15,7 @@ import { SocketBytesReader } from "./socket_bytes.ts";
 import { DescriptorReserve, SS_DESCRIPTORS } from "./descriptor_reserve.ts";
 import { SsSocketAbort } from "./socket_abort.ts";
 import { HeldSockets } from "../connection/held_sockets.ts";
+import { KernelCountCheck } from "./kernel_count_check.ts";
 import type { EchoApp, Services } from "../services.ts";
 
 /**
@@ -155,6 +156,13 @@ export function startServer(
      * only in the service's own process. @default false
      */
     reserve?: boolean;
+    /**
+     * Whether to run the periodic kernel-count check, which closes a
+     * message past MAX_MESSAGE_BYTES still arriving (`kernel_count_check.ts`):
+     * only in the service's own process, not in a test runner hosting
+     * servers (an `ss` every 2 s while a connection is open). @default false
+     */
+    kernelCheck?: boolean;
   } = {},
 ): RunningServer {
   const { fetch, services } = echoApp;
@@ -196,6 +204,13 @@ export function startServer(
       // Before a planned exit (leaked descriptors): the SIGTERM path.
       drain: () => shutdown(),
     });
+  // A recycle listens again on the same port.
+  const kernelCheck = options.kernelCheck
+    ? new KernelCountCheck(services, {
+      socketBytes: new SocketBytesReader(server.addr.port, { reserve }),
+      socketAbort,
+    })
+    : undefined;
   const addr = server.addr;
   const urls = listenUrls(addr, tls !== undefined);
   options.onListen?.(urls);
@@ -204,6 +219,7 @@ export function startServer(
   const shutdown = () => {
     stopping ??= (async () => {
       watch?.dispose();
+      await kernelCheck?.dispose();
       await drainConnections(services);
       // Every WebSocket and stream is gone or past its grace: Deno's
       // shutdown then ends at once, unless a connection whose upgrade was

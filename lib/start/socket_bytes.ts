@@ -83,9 +83,12 @@ export interface SocketCounts {
   sending: Set<string>;
 }
 
-/** A reading (`sending` unknown: none), or why there is none. */
+/**
+ * A reading (`sending` unknown: none; `parseMs`: how long its parse held
+ * the event loop, in ms, where measured), or why there is none.
+ */
 export type SocketBytesReading =
-  | { bytes: PeerBytes; sending?: ReadonlySet<string> }
+  | { bytes: PeerBytes; sending?: ReadonlySet<string>; parseMs?: number }
   | { unavailable: string };
 
 /**
@@ -333,9 +336,15 @@ export class SocketBytesReader {
     this.#reserve = options.reserve;
   }
 
-  /** Runs `ss` and waits for it, at most the timeout. */
-  async read(): Promise<SocketBytesReading> {
-    const command = this.#command(AbortSignal.timeout(this.#timeoutMs));
+  /**
+   * Runs `ss` and waits for it, at most the timeout; `signal` stops it
+   * sooner (a check that is disposed: the child is then no op left over).
+   */
+  async read(signal?: AbortSignal): Promise<SocketBytesReading> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const command = this.#command(
+      signal ? AbortSignal.any([timeout, signal]) : timeout,
+    );
     try {
       return this.#parse(
         await (this.#reserve
@@ -393,7 +402,9 @@ export class SocketBytesReader {
     if (NO_SOCKET_DIAG.test(said)) {
       return { unavailable: `${program}: ${said.slice(0, 200)}` };
     }
-    return parseSocketBytes(new TextDecoder().decode(output.stdout));
+    const started = performance.now();
+    const counts = parseSocketBytes(new TextDecoder().decode(output.stdout));
+    return { ...counts, parseMs: performance.now() - started };
   }
 
   #failed(error: unknown): SocketBytesReading {
