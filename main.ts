@@ -52,6 +52,8 @@ if (import.meta.main) {
     learnCapThenLogStart(echoApp.services, {
       workers: 1,
       known: openFileLimit,
+      // Its server keeps quiet about a refusal's closing (listener.ts).
+      closeRefusals: true,
       // `prlimit` borrows the descriptors held for `ss`: clients may have
       // taken every other one by then.
       reserve: server.reserve,

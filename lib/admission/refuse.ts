@@ -51,7 +51,12 @@ export interface Refused {
  * ```
  */
 export function refuse(
-  services: { metrics: Metrics; refusalLog: RefusalLog },
+  services: {
+    metrics: Metrics;
+    refusalLog: RefusalLog;
+    /** When its `closesRefusals` is true, the answer closes the connection. */
+    registry?: { closesRefusals: boolean };
+  },
   who: Refused,
   refusal: Refusal,
 ): Response {
@@ -66,14 +71,53 @@ export function refuse(
     path: who.path,
     origin: refusal.reason === "origin" ? who.origin ?? "" : undefined,
   });
-  return new Response(refusal.body, {
-    status: refusal.status,
-    headers: {
-      ...refusal.headers,
-      "Content-Type": "text/plain; charset=utf-8",
-      "Cache-Control": "no-store",
-      // Answered through Hono, whose every-response line it must not get.
-      ...(who.kind === "http" ? {} : { [REFUSAL_LOGGED]: "1" }),
+  return new Response(
+    services.registry?.closesRefusals
+      ? closingBody(refusal.body)
+      : refusal.body,
+    {
+      status: refusal.status,
+      headers: {
+        ...refusal.headers,
+        "Content-Type": "text/plain; charset=utf-8",
+        "Cache-Control": "no-store",
+        // Answered through Hono, whose every-response line it must not get.
+        ...(who.kind === "http" ? {} : { [REFUSAL_LOGGED]: "1" }),
+      },
+    },
+  );
+}
+
+/**
+ * The error that ends a refusal's body when the server closes refused
+ * connections ({@link closingBody}); the server's `onError`
+ * (`start/listener.ts`) says nothing about it.
+ */
+export class RefusalClosed extends Error {
+  constructor() {
+    super("Refusal answered: connection closed");
+    this.name = "RefusalClosed";
+  }
+}
+
+/**
+ * A refusal's text as a body that ends in {@link RefusalClosed} once the
+ * text is taken: Deno 2.9 then closes the connection as soon as it has
+ * written the text (its chunked ending left out), where after a whole
+ * answer it keeps the connection for the client's next request, whatever
+ * `Connection: close` says, and a descriptor with it until the client
+ * closes (a refused crowd under `prlimit --nofile=256` ran the descriptors
+ * out: /work/notes/fdlow.md).
+ *
+ * @param text The refusal's body.
+ */
+export function closingBody(text: string): ReadableStream<Uint8Array> {
+  let taken = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (taken) return controller.error(new RefusalClosed());
+      taken = true;
+      controller.enqueue(new TextEncoder().encode(text));
     },
   });
 }

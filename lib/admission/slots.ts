@@ -142,6 +142,15 @@ export class ConnectionRegistry {
    * every new one is refused until the total is below it.
    */
   maxTotal: number;
+  /**
+   * True when the open-file limit bounds {@link maxTotal} (`fd_limit.ts`)
+   * and the server closes a refused connection once its answer is written
+   * (`admission/refuse.ts`): each refusal then holds a descriptor for the
+   * time it takes to write, not until its client closes. Set at start-up
+   * under `deno task start` only: `deno serve`'s server logs the body's
+   * ending error with a stack per refusal.
+   */
+  closesRefusals = false;
   readonly #clientRate: { perSecond: number; burst: number } | undefined;
   readonly #streamRate: { perSecond: number; burst: number } | undefined;
   /** Every client's `/stream` bytes together ({@link ALL_STREAMS_SHARE}). */

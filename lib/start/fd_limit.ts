@@ -194,6 +194,32 @@ export function connectionCap(
 }
 
 /**
+ * Whether the open-file limit bounds a cap of `maxConnections`: it allows
+ * no more (`connectionCap`), so refusals, not the cap, decide whether
+ * descriptors run out.
+ *
+ * @param limit The open-file limit.
+ * @param maxConnections The cap in force, per worker; 0 = off.
+ * @param workers Workers of the process: see {@link connectionCap}.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { limitBindsCap } from "./fd_limit.ts";
+ * assert.equal(limitBindsCap({ soft: 256, hard: 256 }, 144), true);
+ * assert.equal(limitBindsCap({ soft: 65_536, hard: 65_536 }, 10_000), false);
+ * ```
+ */
+export function limitBindsCap(
+  limit: OpenFileLimit,
+  maxConnections: number,
+  workers = 1,
+): boolean {
+  if (limit.soft === Infinity) return false;
+  const allowed = connectionCap(limit, 0, workers).maxConnections;
+  return maxConnections === 0 || allowed <= maxConnections;
+}
+
+/**
  * A copy of `config` with MAX_CONNECTIONS capped by the open-file limit.
  *
  * @param config The parsed configuration; not modified.

@@ -13,7 +13,11 @@
  * @module
  */
 import type { Services } from "../services.ts";
-import { connectionCap, type OpenFileLimit } from "./fd_limit.ts";
+import {
+  connectionCap,
+  limitBindsCap,
+  type OpenFileLimit,
+} from "./fd_limit.ts";
 import { askPrlimit, mayAskPrlimit, OUT_OF_DESCRIPTORS } from "./prlimit.ts";
 import { isDescriptorExhaustion } from "./listener.ts";
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
@@ -48,8 +52,18 @@ export const LEARN_CAP_DEADLINE_MS = 60_000;
 export interface LearnCapOptions {
   /** Workers of the process sharing its limit (`deno serve --parallel`). */
   workers: number;
-  /** The limit read at start-up: anything but "unknown" makes this a no-op. */
+  /**
+   * The limit read at start-up: anything but "unknown" makes this a no-op
+   * but for {@link closeRefusals}.
+   */
   known: OpenFileLimit | "unknown";
+  /**
+   * Whether refused connections are closed once answered when the limit
+   * bounds the cap (the registry's `closesRefusals`): under `deno task
+   * start`, whose server keeps quiet about it (`listener.ts`'s `onError`).
+   * @default false
+   */
+  closeRefusals?: boolean;
   /**
    * Asks for the limit; undefined when it may not. It answers (or rejects
    * with) EMFILE or ENFILE, {@link OUT_OF_DESCRIPTORS}, when it could not
@@ -115,7 +129,10 @@ export async function learnCap(
   services: Pick<Services, "config" | "registry" | "metrics">,
   options: LearnCapOptions,
 ): Promise<string | undefined> {
-  if (options.known !== "unknown") return undefined;
+  if (options.known !== "unknown") {
+    markClosesRefusals(services, options.known, options);
+    return undefined;
+  }
   const { reserve } = options;
   const ask = "ask" in options
     ? options.ask
@@ -153,10 +170,27 @@ export async function learnCap(
   const { config, registry, metrics } = services;
   metrics.descriptorLimit = limit.soft;
   const cap = connectionCap(limit, config.maxConnections, options.workers);
-  if (cap.warning === undefined) return undefined;
+  if (cap.warning === undefined) {
+    markClosesRefusals(services, limit, options);
+    return undefined;
+  }
   config.maxConnections = cap.maxConnections;
   registry.maxTotal = cap.maxConnections;
+  markClosesRefusals(services, limit, options);
   return cap.warning;
+}
+
+function markClosesRefusals(
+  services: Pick<Services, "config" | "registry">,
+  limit: OpenFileLimit,
+  options: Pick<LearnCapOptions, "closeRefusals" | "workers">,
+): void {
+  if (!options.closeRefusals) return;
+  services.registry.closesRefusals = limitBindsCap(
+    limit,
+    services.config.maxConnections,
+    options.workers,
+  );
 }
 
 /** Options for {@link learnCapThenLogStart}: {@link learnCap}'s and these. */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { RefusalClosed } from "../admission/refuse.ts";
 import type { Log } from "../log.ts";
 import type { ListenerState } from "../services.ts";
 
@@ -95,6 +96,16 @@ export interface SupervisedServer {
 }
 
 const RETRY_MIN_MS = 100;
+
+/**
+ * The server's `onError`: Deno's own (the error logged, a bare 500), but
+ * silent for a refusal's body ending in `RefusalClosed`, which is how a
+ * refusal closes its connection (`admission/refuse.ts`), not a fault.
+ */
+export function onError(error: unknown): Response {
+  if (!(error instanceof RefusalClosed)) console.error(error);
+  return new Response("Internal Server Error", { status: 500 });
+}
 const RETRY_MAX_MS = 5000;
 const LOG_INTERVAL_MS = 5000;
 
@@ -227,7 +238,7 @@ export function superviseServe(
           : response.then(passedOn);
       };
     const server = serveFn(
-      { ...options.serve, port, signal: abort.signal, onListen() {} },
+      { ...options.serve, port, signal: abort.signal, onListen() {}, onError },
       serverHandler,
     );
     aborts.set(server, abort);

@@ -352,9 +352,40 @@ async function get(port: number, request: string) {
 }
 
 /**
+ * Sends `request` on a new connection and reads until the server closes
+ * it: a refusal at a limit that bounds the cap is closed once answered,
+ * not kept for the client's next request (`admission/refuse.ts`).
+ *
+ * @throws {Deno.errors.TimedOut} When the connection is still open after
+ * 5 s.
+ */
+async function untilClosed(port: number, request: string): Promise<string> {
+  const conn = await withDeadline(
+    Deno.connect({ hostname: "127.0.0.1", port }),
+    5000,
+    "connect",
+  );
+  try {
+    await writeAll(conn, new TextEncoder().encode(request));
+    const read = async () => {
+      const buffer = new Uint8Array(4096);
+      let text = "";
+      for (let n; (n = await conn.read(buffer)) !== null;) {
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      return text;
+    };
+    return await withDeadline(read(), 5000, "the server's close");
+  } finally {
+    conn.close();
+  }
+}
+
+/**
  * Under `prlimit --nofile=128:128` with `args`: the warning line and the
  * start line name the cap of 58; 58 WebSockets are held, and a newcomer
- * gets 503 with Retry-After while `/healthz` answers 200.
+ * gets 503 with Retry-After, its connection closed once answered, while
+ * `/healthz` answers 200.
  */
 async function capsAt58(args: string[]): Promise<void> {
   await using child = await spawnLimited(128, args, {
@@ -388,6 +419,12 @@ async function capsAt58(args: string[]): Promise<void> {
     const newcomer = await get(child.port, upgradeRequest());
     assert.equal(newcomer.status, 503, "the newcomer past the cap");
     assert.ok(Number(newcomer.retryAfter) > 0, "with Retry-After");
+    const answered = await untilClosed(child.port, upgradeRequest());
+    assert.match(
+      answered,
+      /^HTTP\/1\.1 503 [^]*Server full: 58 connections open/,
+      "the server closes a refused connection once answered, the text sent",
+    );
     const health = await get(
       child.port,
       "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
