@@ -19,8 +19,16 @@ import { until } from "../_client.ts";
 import {
   CHECK_EVERY_MS,
   CLOSE_GRACE_MS,
+  KernelCountCheck,
   messagesTooBig,
 } from "../../lib/start/kernel_count_check.ts";
+import type { SocketBytesReading } from "../../lib/start/socket_bytes.ts";
+import type { AbortAnswer } from "../../lib/connection/held_sockets.ts";
+import type { CloseReason } from "../../lib/protocol/close_codes.ts";
+import { ConnectionRegistry } from "../../lib/admission/slots.ts";
+import { SuspectList } from "../../lib/admission/suspects.ts";
+import { Metrics } from "../../lib/metrics.ts";
+import { DEFAULT_CONFIG } from "../../lib/config.ts";
 import { UNSEEN_ALLOWANCE } from "../../lib/start/overload_attribution.ts";
 import {
   ATTACKER,
@@ -239,6 +247,142 @@ Deno.test("messagesTooBig() judges what the kernel counted against the messages 
       [],
     );
   });
+});
+
+/**
+ * A check over one fake connection from 127.0.0.2 that the kernel counted
+ * past the line, with `read` and `abort` standing in for `ss` and `ss -K`,
+ * reading every 5 ms and aborting 5 ms after its close.
+ */
+function checkedTrickle(
+  read: () => SocketBytesReading,
+  abort: (peers: readonly Deno.NetAddr[]) => AbortAnswer,
+) {
+  const registry = new ConnectionRegistry({ maxPerIp: 0, maxTotal: 0 });
+  const suspects = new SuspectList();
+  const metrics = new Metrics();
+  const lines: LogRecord[] = [];
+  const closes: CloseReason[] = [];
+  const aborted: Deno.NetAddr[][] = [];
+  const peer = { transport: "tcp" as const, hostname: "127.0.0.2", port: 5 };
+  const connection = {
+    close: (reason: CloseReason) => void closes.push(reason),
+    activity: () => ({
+      opened: true,
+      startedAt: Date.now() - 10_000,
+      lastMessageAt: 0,
+      closingSince: undefined,
+      messages: 0,
+      sent: 0,
+      bytesIn: 0,
+      peer,
+    }),
+  };
+  registry.track(connection, "127.0.0.2");
+  const check = new KernelCountCheck({
+    config: { ...DEFAULT_CONFIG, maxMessageBytes: MAX_MESSAGE_BYTES },
+    registry,
+    suspects,
+    metrics,
+    log: (record) => void lines.push(record),
+  }, {
+    socketBytes: { read: () => Promise.resolve(read()) },
+    socketAbort: {
+      abort: (peers) => {
+        aborted.push([...peers]);
+        return Promise.resolve(abort(peers));
+      },
+    },
+    everyMs: 5,
+    graceMs: 5,
+  });
+  return {
+    registry,
+    suspects,
+    metrics,
+    lines,
+    closes,
+    aborted,
+    connection,
+    check,
+  };
+}
+
+Deno.test("KernelCountCheck closes 1009, strikes, counts, aborts and logs; says when it could not abort or read", async (t) => {
+  const past = (): SocketBytesReading => ({
+    bytes: new Map([["127.0.0.2:5", 3 * 1024 * 1024]]),
+  });
+  await t.step(
+    "where the kernel refuses to destroy sockets (no CAP_NET_ADMIN): closed 1009 and struck, the line says the abort was refused",
+    async () => {
+      const checked = checkedTrickle(past, (peers) => ({
+        aborted: 0,
+        left: new Set(peers),
+        refused: "SOCK_DESTROY answers: Operation not permitted",
+      }));
+      try {
+        await until(() => checked.lines.length > 0, "the message_too_big line");
+        const [line] = checked.lines;
+        assert.equal(line!.event, "message_too_big");
+        assert.equal(line!.ip, "127.0.0.2");
+        assert.equal(
+          line!.aborted,
+          "no: SOCK_DESTROY answers: Operation not permitted",
+        );
+        assert.equal(line!.strikes, 1);
+        assert.deepEqual(checked.closes.map((close) => close.code), [1009]);
+        assert.match(checked.closes[0]!.reason, /^message too big/);
+        assert.equal(checked.aborted.length, 1);
+        assert.equal(checked.metrics.kernelCheckCloses, 1);
+        assert.equal(checked.metrics.breaches.get("message_size"), 1);
+        assert.equal(checked.suspects.struckBefore("127.0.0.2"), true);
+      } finally {
+        await checked.check.dispose();
+      }
+    },
+  );
+  await t.step(
+    "a connection gone within the grace is not aborted",
+    async () => {
+      const checked = checkedTrickle(past, () => {
+        throw new Error("aborted a connection that was gone");
+      });
+      const close = checked.connection.close;
+      checked.connection.close = (reason) => {
+        close(reason);
+        checked.registry.untrack(checked.connection);
+      };
+      try {
+        await until(() => checked.lines.length > 0, "the message_too_big line");
+        assert.equal(checked.lines[0]!.aborted, "gone before");
+        assert.equal(checked.aborted.length, 0);
+      } finally {
+        await checked.check.dispose();
+      }
+    },
+  );
+  await t.step(
+    "where ss cannot be read: one kernel_check_off line, nothing closed",
+    async () => {
+      const checked = checkedTrickle(
+        () => ({ unavailable: "ss: No such file or directory" }),
+        () => ({ aborted: 0, left: new Set() }),
+      );
+      try {
+        await until(
+          () => checked.lines.length > 0,
+          "the kernel_check_off line",
+        );
+        assert.deepEqual(
+          checked.lines.map((line) => [line.event, line.reason]),
+          [["kernel_check_off", "ss: No such file or directory"]],
+        );
+        assert.deepEqual(checked.closes, []);
+      } finally {
+        await checked.check.dispose();
+      }
+    },
+  );
 });
 
 Deno.test({
