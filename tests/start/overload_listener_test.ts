@@ -14,25 +14,41 @@ Deno.test("OverloadWatch: a listener down past its bound turns /healthz 503, the
     { log: () => {} },
   );
   const exits: number[] = [];
+  /** `performance.now()` at each exit. */
+  const exitsAt: number[] = [];
   const watch = new OverloadWatch(services, {
     listenerDownLimitMs: 200,
     failExitDelayMs: 300,
-    exit: (code) => exits.push(code),
+    exit: (code) => {
+      exits.push(code);
+      exitsAt.push(performance.now());
+    },
   });
   try {
+    const downSince = performance.now();
     services.listener = {
       accepting: false,
       acceptFailures: 1,
       recycles: 0,
-      downSince: performance.now(),
+      downSince,
     };
     await until(() => services.overload.status === "failing", "failing");
+    // The exit is stubbed: /healthz says failing before and after it.
     const response = await fetch(new Request("http://localhost/healthz"));
     assert.equal(response.status, 503);
     assert.equal((await response.json()).status, "failing");
-    assert.deepEqual(exits, []);
     await until(() => exits.length > 0, "the exit");
     assert.deepEqual(exits, [1]);
+    // Not at once: failing after listenerDownLimitMs, the exit
+    // failExitDelayMs later (timers round to the millisecond). Before, the
+    // test looked for no exit yet after its /healthz request, which a
+    // 300 ms stall of the test's loop made fail.
+    assert.ok(
+      exitsAt[0]! - downSince >= 200 + 300 - 2,
+      `the exit ${
+        Math.round(exitsAt[0]! - downSince)
+      } ms after the listener went down`,
+    );
     assert.equal(services.overload.lastIncident?.cause, "listener_down");
     assert.equal(services.metrics.incidents.get("listener_down"), 1);
   } finally {
