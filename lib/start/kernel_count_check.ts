@@ -45,8 +45,8 @@
  * connections, 4-27 s at 10,000). Nothing runs while this process has no
  * WebSocket open. Measured with a trickle of 1.25 MB/s (`bench/attacks/
  * trickle.py`, `deno task start`): before, RSS 60 -> 131 MiB in 50 s and
- * never closed; with the check, closed 1009 after 2.9-3.0 s, RSS flat at
- * 75 MiB; with the 1009 but no abort (no CAP_NET_ADMIN) RSS still grew to
+ * never closed; with the check, closed 1009 after 2.7-3.3 s, RSS flat at
+ * 76 MiB; with the 1009 but no abort (no CAP_NET_ADMIN) RSS still grew to
  * 146 MiB by 49 s: the close alone does not stop Deno collecting.
  *
  * **Where `ss` cannot be used** (not Linux, no iproute2, not permitted,
