@@ -11,6 +11,10 @@
  *   why in words under the stream's header, which the first picture cannot
  *   show.
  *
+ * The browser reaches the service as `http://localhost:9998/`, the address
+ * the README's quick start gives (Chromium maps that name and port to the
+ * service's free port), so the pictures show the URL a newcomer will type.
+ *
  * Run it again whenever the page's look changes:
  *
  * `deno run -A docs/screenshot.ts`
@@ -33,10 +37,16 @@ await using service = await startService({
   PORT: "0",
   BIND_ADDRESS: "127.0.0.1",
 });
-const origin = `http://127.0.0.1:${service.port}`;
+/** The README's address; the browser maps it to the service's port. */
+const SHOWN_HOST = "localhost:9998";
+const origin = `http://${SHOWN_HOST}`;
 const browser = await chromium.launch({
   executablePath,
-  args: ["--no-sandbox", "--disable-gpu"],
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    `--host-resolver-rules=MAP ${SHOWN_HOST} 127.0.0.1:${service.port}`,
+  ],
 });
 try {
   const context = await browser.newContext({
@@ -50,7 +60,7 @@ try {
     await page.click("#connect");
     await page.locator("#ready-state", { hasText: "1 OPEN" }).waitFor();
   };
-  await page.fill("#url", `ws://127.0.0.1:${service.port}/echo`);
+  await page.fill("#url", `ws://${SHOWN_HOST}/echo`);
   await connect();
   await page.fill("#text", "hello");
   await page.press("#text", "Enter");
@@ -79,7 +89,7 @@ try {
   });
   phone.setDefaultTimeout(WAIT_MS);
   const failed = await phone.newPage();
-  const mistyped = `ws://127.0.0.1:${service.port}/ech0`;
+  const mistyped = `ws://${SHOWN_HOST}/ech0`;
   await failed.goto(`${origin}/?lang=en&url=${encodeURIComponent(mistyped)}`);
   await failed.click("#connect");
   await failed.locator("#failure-detail", { hasText: "404" }).waitFor();

@@ -16,8 +16,9 @@ const TIMEOUT_MS = 3000;
  * @typedef {object} Diagnosis
  * @property {string} kind one of: cross-origin, unreachable, asked,
  *   bad-request, not-found, origin, too-many, likely-too-many, busy, full,
- *   shutting-down, upgrade-refused, not-websocket, status, unsafe-port
- *   ("asked": the URL's `status=` asked for this refusal)
+ *   shutting-down, upgrade-refused, not-websocket, status, unsafe-port,
+ *   tls-on-plain ("asked": the URL's `status=` asked for this refusal;
+ *   "tls-on-plain": wss:// to the plain server that sent the page)
  * @property {number} [status] the HTTP status the server answered with
  * @property {string} [body] what it said (the first 600 characters)
  * @property {string} httpUrl the URL that was fetched
@@ -25,6 +26,7 @@ const TIMEOUT_MS = 3000;
  * @property {number} [port] the port a browser refuses (unsafe-port)
  * @property {string} [retryAfter] the Retry-After header of an asked-for
  *   refusal, in seconds as sent
+ * @property {string} [plainUrl] the ws:// URL to try instead (tls-on-plain)
  */
 
 /** The http(s) twin of a ws(s) URL. */
@@ -76,6 +78,19 @@ export async function diagnose(wsUrl) {
   const httpUrl = http.href;
   const port = Number(http.port || (http.protocol === "https:" ? 443 : 80));
   if (BAD_PORTS.has(port)) return { kind: "unsafe-port", httpUrl, port };
+  // wss:// to the plain server that sent this page: its TLS handshake met
+  // plain HTTP. Say what to try, not "another server" (newcomer10).
+  const pagePort = Number(
+    location.port || (location.protocol === "https:" ? 443 : 80),
+  );
+  if (
+    http.protocol === "https:" && location.protocol === "http:" &&
+    http.hostname === location.hostname && port === pagePort
+  ) {
+    const plain = new URL(wsUrl);
+    plain.protocol = "ws:";
+    return { kind: "tls-on-plain", httpUrl, plainUrl: plain.href };
+  }
   if (http.origin !== location.origin) return { kind: "cross-origin", httpUrl };
   let answer;
   try {

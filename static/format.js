@@ -99,7 +99,7 @@ const GAP_UNITS = {
 
 /**
  * Time between two events, short: "+3 ms", "+1.2 s", "+4 min", "+5.5 h",
- * "+339 d". Intl's unit style would write "1.2 sec" in English, so the unit
+ * "+339 d", "+1234 d". Intl's unit style would write "1.2 sec" in English, so the unit
  * names are the page's. At most four digits, so the stream's gap column
  * holds it: an imported recording's last entry can be a year before the
  * note that follows it ("+487,643 min" overflowed the column).
@@ -117,7 +117,12 @@ export function formatGap(ms, locale = "en") {
   // Seconds keep a decimal below a minute, hours below ten; the rest none.
   const value = ms / divisor;
   const digits = unit === "s" || (unit === "h" && value < 10) ? 1 : 0;
-  return `+${formatNumber(value, locale, digits)} ${units[unit]}`;
+  // 1,000 days and more without the group separator: "+1234 d" fits the
+  // phone's 7ch cell, "+1,234 d" ran past it.
+  const shown = Math.round(value) >= 1000
+    ? String(Math.round(value))
+    : formatNumber(value, locale, digits);
+  return `+${shown} ${units[unit]}`;
 }
 
 /** Bytes as hex pairs, the first `limit` of them, with "…" when cut. */

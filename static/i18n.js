@@ -88,6 +88,8 @@ export const MESSAGES = {
       "Nothing here yet. Press Connect, then Send: each message you send (↑) and its echo (↓) appear here, between the open and the close.",
     clearLog: "Clear",
     "stream.count": "{shown} shown of {total}; the newest 1,000 are kept",
+    "stream.countConnecting":
+      "{shown} shown of {total}; +{count} connecting in Export",
     "stream.legend": "↑ sent, ↓ received · size · local time ({zone})",
     "stream.legendGap": " · time since the entry before",
     "stream.legendPhone":
@@ -255,6 +257,8 @@ export const MESSAGES = {
       "Either nothing answers there (server down, wrong host or port) or the server refused the upgrade; a browser does not say which. The page can ask only its own server why. Open {httpUrl} in a new tab to see what that server answers.",
     "failure.unreachable":
       "Server unreachable: nothing answered at {host}. Is the server running, and are the host and port right?",
+    "failure.tls-on-plain":
+      "This server sent the page over plain http://, so at {host} it speaks ws://, not wss:// (TLS): try {plainUrl}. For wss://, start it with TLS_CERT_FILE and TLS_KEY_FILE, or put a TLS proxy in front.",
     "failure.not-found":
       "Not found ({status}): this server has no WebSocket endpoint at {path}. Try `/echo`, `/close`, `/inspect`, `/stream`, `/room/NAME` or `/`.",
     "failure.bad-request":
@@ -413,6 +417,8 @@ export const MESSAGES = {
       "這裡還沒有訊息。按下「連線」，再按「傳送」：你傳送的每則訊息（↑）和它的回傳（↓）都會出現在這裡，在開啟與關閉之間。",
     clearLog: "清除",
     "stream.count": "顯示 {shown} 則，共 {total} 則（只保留最新的 1,000 則）",
+    "stream.countConnecting":
+      "顯示 {shown} 則，共 {total} 則；匯出另含 {count} 則連線中",
     "stream.legend": "↑ 已傳送、↓ 已接收 · 大小 · 本機時間（{zone}）",
     "stream.legendGap": " · 距上一則的時間",
     "stream.legendPhone":
@@ -478,7 +484,9 @@ export const MESSAGES = {
     burstHint:
       "一批訊息會一次送出。用戶端未讀取的資料超過 {buffered} 時（讀取太慢），或一次送出超過 {burst} 時（位元組速率），伺服器會以 1008 關閉連線。",
     sendGoodbye: "傳送「Goodbye」",
-    goodbyeExplained: "伺服器回傳「Goodbye」後，以代碼 1000 關閉連線。",
+    // Word joiners and a no-break space keep "代碼 1000" on one line.
+    goodbyeExplained:
+      "伺服器回傳「Goodbye」後，以代\u2060碼\u00a01000 關閉連線。",
     charts: "圖表",
     "chart.rtt": "每則訊息的往返時間（毫秒）",
     "chart.flow":
@@ -569,6 +577,8 @@ export const MESSAGES = {
       "可能那裡沒有伺服器回應（伺服器沒開，或主機、連接埠不對），也可能伺服器拒絕了升級；瀏覽器不會說是哪一種。頁面只能向自己的伺服器查明原因。請在新分頁開啟 {httpUrl}，看看那台伺服器怎麼回應。",
     "failure.unreachable":
       "無法連上伺服器：{host} 沒有回應。伺服器有在執行嗎？主機與連接埠正確嗎？",
+    "failure.tls-on-plain":
+      "這個伺服器以一般的 http:// 傳送本頁，所以在 {host} 它說的是 ws://，不是 wss://（TLS）：請改用 {plainUrl}。要用 wss://，請以 TLS_CERT_FILE 與 TLS_KEY_FILE 啟動它，或在前面放一個 TLS 代理。",
     "failure.not-found":
       "找不到（{status}）：這台伺服器在 {path} 沒有 WebSocket 端點。請試試 `/echo`、`/close`、`/inspect`、`/stream`、`/room/NAME` 或 `/`。",
     "failure.bad-request":
@@ -723,6 +733,8 @@ export const MESSAGES = {
       "这里还没有消息。按下“连接”，再按“发送”：你发送的每条消息（↑）和它的回显（↓）都会出现在这里，在打开与关闭之间。",
     clearLog: "清除",
     "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
+    "stream.countConnecting":
+      "显示 {shown} 条，共 {total} 条；导出另含 {count} 条连接中",
     "stream.legend": "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}）",
     "stream.legendGap": " · 距上一条的时间",
     "stream.legendPhone":
@@ -788,7 +800,10 @@ export const MESSAGES = {
     burstHint:
       "一批消息会一次发出。客户端未读取的数据超过 {buffered} 时（读取太慢），或一次发出超过 {burst} 时（字节速率），服务器会以 1008 关闭连接。",
     sendGoodbye: "发送“Goodbye”",
-    goodbyeExplained: "服务器回显“Goodbye”后，以关闭码 1000 关闭连接。",
+    // Word joiners and a no-break space keep "关闭码 1000" on one line (it
+    // broke as "关闭 / 码" at 1280 px).
+    goodbyeExplained:
+      "服务器回显“Goodbye”后，以关\u2060闭\u2060码\u00a01000 关闭连接。",
     charts: "图表",
     "chart.rtt": "每条消息的往返时间（毫秒）",
     "chart.flow": "bufferedAmount（字节）和每秒收到的消息数，随时间（秒）变化",
@@ -878,6 +893,8 @@ export const MESSAGES = {
       "可能那里没有服务器响应（服务器没开，或主机、端口不对），也可能服务器拒绝了升级；浏览器不会说是哪一种。页面只能向自己的服务器查明原因。请在新标签页打开 {httpUrl}，看看那台服务器怎么回应。",
     "failure.unreachable":
       "无法连上服务器：{host} 没有响应。服务器在运行吗？主机和端口正确吗？",
+    "failure.tls-on-plain":
+      "这个服务器以普通的 http:// 发送本页，所以在 {host} 它使用的是 ws://，不是 wss://（TLS）：请改用 {plainUrl}。要用 wss://，请用 TLS_CERT_FILE 和 TLS_KEY_FILE 启动它，或在前面放一个 TLS 代理。",
     "failure.not-found":
       "未找到（{status}）：这台服务器在 {path} 没有 WebSocket 端点。请试试 `/echo`、`/close`、`/inspect`、`/stream`、`/room/NAME` 或 `/`。",
     "failure.bad-request":

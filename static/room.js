@@ -12,6 +12,7 @@
 import {
   $,
   clearFieldError,
+  language,
   onLanguage,
   setFieldError,
   showProgram,
@@ -31,10 +32,14 @@ export function randomRoomName() {
   return "room-" + Array.from(bytes, (b) => alphabet[b % 36]).join("");
 }
 
-/** The page link that opens Room mode in `name`. */
+/**
+ * The page link that opens Room mode in `name`, in this page's language: the
+ * people it is sent to read the room's page as the sender does.
+ */
 export function shareLink(name) {
   const url = new URL(location.pathname, location.origin);
   url.searchParams.set("room", name);
+  url.searchParams.set("lang", language());
   return url.href;
 }
 

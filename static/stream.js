@@ -290,6 +290,16 @@ export class MessageStream {
       const cell = document.createElement("span");
       cell.className = name;
       cell.textContent = text;
+      // The milliseconds apart: a phone's Local time shows hh:mm:ss, so a
+      // short message's row stays one line (style.css).
+      if (name === "time") {
+        const dot = text.lastIndexOf(".");
+        const ms = document.createElement("span");
+        ms.className = "ms";
+        ms.textContent = text.slice(dot);
+        cell.textContent = text.slice(0, dot);
+        cell.append(ms);
+      }
       meta.append(cell);
     }
     item.append(meta);

@@ -179,6 +179,7 @@ export function mountConnectPanel({ connection }) {
       perIp: found.perIp ?? "",
       port: found.port ?? "",
       retryAfter: found.retryAfter ?? "",
+      plainUrl: found.plainUrl ?? "",
     });
     // A 400 for options is said in the page's language, option by option,
     // and the server's words (every option's help) go in the disclosure.

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { MessageStream } from "../stream.js";
+import { MAX_ENTRIES, MessageStream } from "../stream.js";
 import { entryFor } from "../entries.js";
 import { utcOffset } from "../format.js";
 import { Recording } from "../recording.js";
@@ -68,11 +68,18 @@ export function mountStreamPanel({ connection }) {
 
   function renderStatus(next = status) {
     status = next;
+    // Export holds the connecting events too, which the stream leaves to the
+    // State panel's timeline: say so below the cap, or "6 shown of 6" hides
+    // one of 7 (at the cap the stream has dropped rows anyway).
+    const connecting =
+      recording.entries.filter((entry) => entry.event === "connecting").length;
+    const below = connecting > 0 && status.total < MAX_ENTRIES;
     $("stream-count").textContent = status.total === 0
       ? ""
-      : t("stream.count", {
+      : t(below ? "stream.countConnecting" : "stream.count", {
         shown: number(status.shown),
         total: number(status.total),
+        count: number(connecting),
       });
     $("filter-count").textContent = status.filtering
       ? t("filter.count", { count: number(status.matches) })

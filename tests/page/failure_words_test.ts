@@ -123,6 +123,18 @@ browserTest(
       },
     );
 
+    await t.step(
+      "wss:// to this plain server says it speaks ws:// and what to try",
+      async () => {
+        const secure = `${server.ws.replace(/^ws:/, "wss:")}/echo`;
+        await page.fill("#url", secure);
+        await page.click("#connect");
+        await page.locator("#failure", {
+          hasText: `speaks ws://, not wss:// (TLS): try ${server.ws}/echo`,
+        }).waitFor();
+      },
+    );
+
     await t.step("an unreachable server is named as such", async () => {
       await server.server.shutdown();
       await page.fill("#url", `${server.ws}/echo`);

@@ -306,3 +306,43 @@ browserTest(
     );
   },
 );
+
+browserTest(
+  "the Goodbye hint keeps a close code's name and number on one line in Chinese",
+  async (t, browser, server) => {
+    // CJK text breaks between any two characters: at 1280 px zh-Hans broke
+    // "关闭码" as "以关闭 / 码 1000".
+    const terms: [string, string][] = [
+      ["zh-Hans", "关闭码 1000"],
+      ["zh-Hant", "代碼 1000"],
+    ];
+    for (const [lang, term] of terms) {
+      for (const viewport of [DESKTOP, PHONE]) {
+        await t.step(`${lang}, ${viewport.width} px: "${term}"`, async () => {
+          const { page, close } = await openDemo(browser, server, {
+            viewport,
+            query: `?lang=${lang}`,
+          });
+          const tops: number[] = await page.evaluate(`(() => {
+            const text = document.getElementById("goodbye-hint").firstChild;
+            const plain = [...text.data].map((c) =>
+              c === "\\u2060" ? "" : c === "\\u00a0" ? " " : c
+            );
+            // Index in the shown text of each character of the plain text.
+            const at = [];
+            [...text.data].forEach((c, i) => { if (c !== "\\u2060") at.push(i); });
+            const start = plain.join("").indexOf(${JSON.stringify(term)});
+            if (start < 0) return [];
+            const range = document.createRange();
+            range.setStart(text, at[start]);
+            range.setEnd(text, at[start + ${term.length} - 1] + 1);
+            return [...range.getClientRects()].map((rect) => Math.round(rect.top));
+          })()`);
+          assert.ok(tops.length > 0, `the hint names "${term}"`);
+          assert.equal(new Set(tops).size, 1, `"${term}" on lines at ${tops}`);
+          await close();
+        });
+      }
+    }
+  },
+);

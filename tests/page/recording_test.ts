@@ -199,6 +199,17 @@ Deno.test("a gap says at most four digits: a recording a year old is +339 d", ()
   }
 });
 
+Deno.test("an English gap fits the phone's 7-column cell, 1,000 days and more too", () => {
+  // style.css gives the phone's time-since cell 7ch in English ("+59.9 s");
+  // "+1,234 d" of an imported years-old recording ran one column past it.
+  assert.equal(formatGap(1234 * 86400000), "+1234 d");
+  assert.equal(formatGap(1234 * 86400000, "zh-Hant"), "+1234 天");
+  assert.equal(formatGap(999 * 86400000), "+999 d");
+  for (let ms = 1; ms < 9999.4 * 86400000; ms = Math.ceil(ms * 1.01)) {
+    assert.ok(formatGap(ms).length <= 7, `${ms} -> ${formatGap(ms)}`);
+  }
+});
+
 Deno.test("port 9 and the other ports browsers refuse are known", () => {
   for (const port of [9, 22, 25, 6000, 10080]) assert.ok(BAD_PORTS.has(port));
   for (const port of [80, 443, 8080, 9998]) assert.ok(!BAD_PORTS.has(port));

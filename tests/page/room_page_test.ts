@@ -54,9 +54,26 @@ Deno.test({
           await other.close();
           assert.equal(
             await first.locator("#room-link").getAttribute("href"),
-            `${server.http}/?room=${name}`,
+            `${server.http}/?room=${name}&lang=en`,
           );
           assert.equal(await second.locator("#room-name").inputValue(), name);
+        },
+      );
+
+      await t.step(
+        "the share link carries the page's language, and opens the room in it",
+        async () => {
+          const sender = await open(`/?lang=zh-Hans`);
+          const link = await sender.locator("#room-link").getAttribute("href");
+          const room = await sender.locator("#room-name").inputValue();
+          assert.equal(link, `${server.http}/?room=${room}&lang=zh-Hans`);
+          const invited = await open(`/${new URL(link!).search}`);
+          assert.equal(
+            await invited.evaluate("document.documentElement.lang"),
+            "zh-Hans",
+          );
+          await invited.close();
+          await sender.close();
         },
       );
 

@@ -277,6 +277,13 @@ browserTest(
       assert.equal(entries[6].code, 4000);
       assert.equal(entries[6].reason, "bye");
       assert.ok(!Number.isNaN(Date.parse(entries[0].time)));
+      // The stream leaves the connecting event to the State panel; its count
+      // says Export holds it ("6 shown of 6" hid one of 7, newcomer10).
+      assert.equal(entries.length, before.length + 1);
+      assert.equal(
+        await first.page.locator("#stream-count").textContent(),
+        `${before.length} shown of ${before.length}; +1 connecting in Export`,
+      );
     });
     await first.close();
 
