@@ -36,6 +36,12 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
     bytes: new Map([[peerKey(peer.hostname, peer.port), 300]]),
   };
   let recycles = 0;
+  // The fake CPU clock burns only while the test waits for an incident:
+  // left burning, the detector trips again ~2 s after each incident, and a
+  // step slower than that (a busy machine) counted one more.
+  let busy = true;
+  let cpuMs = 0;
+  let cpuReadAt = performance.now();
   const watch = new OverloadWatch(
     { ...services, config: { ...services.config, eventLoopStallMs: 300 } },
     {
@@ -46,7 +52,12 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
       },
       // Busy with nothing flowing: 60% of a core, at a fair share of 2/30
       // (load average 30 on 2 cores).
-      readCpuMs: () => performance.now() * 0.6,
+      readCpuMs: () => {
+        const now = performance.now();
+        if (busy) cpuMs += (now - cpuReadAt) * 0.6;
+        cpuReadAt = now;
+        return cpuMs;
+      },
       readFairShare: () => 2 / 30,
       socketBytes: {
         read: () => Promise.resolve(reading),
@@ -58,11 +69,13 @@ Deno.test("a held loop with no connection past its unseen allowance is reported,
   const incidents = () =>
     server.records.filter((record) => record.event === "overload_incident");
   const incident = async (count: number) => {
+    busy = true;
     await until(
       () => incidents().length >= count,
       `overload incident ${count}`,
       { timeoutMs: INCIDENT_TIMEOUT_MS },
     );
+    busy = false;
     assert.equal(incidents().length, count, "one incident at a time");
     return services.overload.lastIncident!;
   };
