@@ -408,11 +408,17 @@ export class MemoryGuard {
     return this.#used - this.#shedBytes;
   }
 
-  /** Closes the largest holders until at least `bytes` are on their way out. */
+  /**
+   * Closes the largest holders until at least `bytes` are on their way
+   * out: those whose clients do not read first (`Backlogged.reading`).
+   */
   #shed(cause: ShedCause, bytes: number): void {
     const candidates = [...this.#charges].filter(([connection]) =>
       !this.#shedding.has(connection)
-    ).sort((a, b) => b[1] - a[1]);
+    ).sort((a, b) =>
+      Number(a[0].reading === true) - Number(b[0].reading === true) ||
+      b[1] - a[1]
+    );
     let freed = 0;
     for (const [connection, charge] of candidates) {
       if (freed >= bytes) break;

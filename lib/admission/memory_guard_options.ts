@@ -25,6 +25,11 @@ export interface Backlogged {
    * budget sheds it (`MemoryGuard.admitsFrom`).
    */
   readonly network?: string;
+  /**
+   * The client drained what it was sent lately (`UnreadEchoes.reading`):
+   * the guard sheds those that do not first. None: taken as not reading.
+   */
+  readonly reading?: boolean;
 }
 
 /** Options for `MemoryGuard`. */

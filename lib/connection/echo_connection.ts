@@ -84,6 +84,10 @@ class EchoConnection
       this.#services.config.ipv6PrefixLength,
     );
   }
+  /** For the memory guard's sheds: the client drains its backlog. */
+  get reading(): boolean {
+    return this.#unread.reading;
+  }
   /**
    * Deadlines the sweep keeps (ms since epoch, Infinity for none): until the
    * socket opens, when to give up on it; once the service has sent its

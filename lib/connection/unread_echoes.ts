@@ -77,6 +77,16 @@ export const DRAINED_BYTES = 4096;
 export const READING_MS = 2000;
 
 /**
+ * How much more than it held when it last drained a client that read
+ * lately ({@link READING_MS}) may be sent unasked, in bytes: two checks'
+ * worth, so a pipeliner whose reads of one 64 KiB echo come after its
+ * next message is not asked (stranger15 R7), while a client that never
+ * reads stops there: 2 s of 64 KiB echoes as fast as it sent, unasked,
+ * were counted at 41 MiB against a 16 MiB budget (overload_test).
+ */
+export const LATE_READS_BYTES = 2 * BACKLOG_CHECK_BYTES;
+
+/**
  * How many re-checks in a row may find a backlog over MAX_BUFFERED_BYTES
  * that the kernel took nothing of and still put it down to a held loop
  * (`UnreadEchoes`' re-check): on a busy machine the watch's samples run
@@ -160,6 +170,8 @@ export class UnreadEchoes {
   #reading = true;
   /** When the backlog was last seen draining (`performance.now()`). */
   #drainedAt = -Infinity;
+  /** The backlog then, in bytes. */
+  #drainedBacklog = 0;
 
   constructor(
     socket: WebSocket,
@@ -182,10 +194,17 @@ export class UnreadEchoes {
    * and a backlog over it is the client's fault only as {@link #slow} says.
    * The memory budget refuses what the charge would grow by (the message,
    * and `IN_FLIGHT_BYTES` once it puts the client behind) for a
-   * client behind and not draining, and for a message of
-   * BACKLOG_CHECK_BYTES or more to anyone: Deno holds it until the kernel
+   * client behind and not reading, and for a message larger than
+   * BACKLOG_CHECK_BYTES to anyone: Deno holds it until the kernel
    * takes it, and 64 clients that never read, each given one 1 MiB echo at once unchecked, were counted
-   * at 157-204 MiB against a 96 MiB budget (issue #20).
+   * at 157-204 MiB against a 96 MiB budget (issue #20). An echo of up to
+   * one check's worth to a client that reads ({@link reading}), within
+   * {@link LATE_READS_BYTES} of what it held when it last drained, goes
+   * unasked and is charged after:
+   * asked for, a 64 KiB echo with the budget full waited, and the client's
+   * next message found it waiting and shed it (20 of 20 readers on a small
+   * receive window, 64 KiB every 200 ms, beside 256 clients that never
+   * read, stranger17 F3; a reader pipelining 64 KiB every 50 ms, R7).
    */
   refuses(bytes: number, late = false): LimitReason | undefined {
     if (!this.#sent.due(bytes)) return undefined;
@@ -193,9 +212,15 @@ export class UnreadEchoes {
     const behind = backlog >= BACKLOG_CHECK_BYTES;
     this.#caughtUp = !behind;
     if (backlog > 0 && this.#slow(backlog + bytes)) return "slow_reader";
-    const reading = !behind || this.#draining(backlog);
+    // Drained is read at every check: a client caught up at one check and
+    // behind at the next (its reads came late) drained in between (R7).
+    const drained = this.#drained(backlog);
+    const reading = !behind || drained || this.#readLately();
     this.#reading = reading;
-    if (reading && bytes < BACKLOG_CHECK_BYTES) return undefined;
+    if (
+      reading && bytes <= BACKLOG_CHECK_BYTES &&
+      backlog <= this.#drainedBacklog + LATE_READS_BYTES
+    ) return undefined;
     return this.#options.memory.refuses(
       this.#owner,
       this.#charge(backlog + bytes + FRAME_COST_BYTES),
@@ -206,7 +231,7 @@ export class UnreadEchoes {
 
   /**
    * The client was reading at the last {@link refuses}: not behind, or
-   * behind with its backlog draining ({@link #draining}). A
+   * behind with its backlog draining lately ({@link #readLately}). A
    * `memory_budget` refusal then means the echo may wait for room
    * (`budget_waits.ts`) rather than its client being closed.
    */
@@ -215,23 +240,37 @@ export class UnreadEchoes {
   }
 
   /**
-   * True when the client read lately: Deno handed the kernel at least
-   * {@link DRAINED_BYTES} of this connection's backlog between two checks
-   * within {@link READING_MS} (the backlog at the last {@link check} plus
-   * what was sent since, less the backlog now), or the loop is held, when
-   * Deno writes nothing ({@link loopHeld}). A client on a slow network (a
-   * small receive window) is behind at most checks but drains between
-   * them; one that never reads drains only until the kernel's buffers are
-   * full, then not at all. Read only when a check is due, from the
-   * `bufferedAmount` read there: no work per message. Taking every client
-   * behind for one that does not read closed slow readers (8 KiB receive
-   * buffer, 16 KiB every 100 ms, reading at 200 KB/s) 1013 beside 256
-   * clients that never read, 3 of 3 runs (an attack review).
+   * True when Deno handed the kernel at least {@link DRAINED_BYTES} of
+   * this connection's backlog since the last {@link check} (the backlog
+   * then plus what was sent since, less the backlog now); its time is kept
+   * for {@link #readLately}. A client on a slow network (a small receive
+   * window) is behind at most checks but drains between them; one that
+   * never reads drains only until the kernel's buffers are full, then not
+   * at all. Read only when a check is due, from the `bufferedAmount` read
+   * there: no work per message. Taking every client behind for one that
+   * does not read closed slow readers (8 KiB receive buffer, 16 KiB every
+   * 100 ms, reading at 200 KB/s) 1013 beside 256 clients that never read,
+   * 3 of 3 runs (an attack review).
    */
-  #draining(backlog: number): boolean {
-    const now = performance.now();
+  #drained(backlog: number): boolean {
     const taken = this.#checkedBacklog + this.#sent.unchecked - backlog;
-    if (taken >= DRAINED_BYTES) this.#drainedAt = now;
+    if (taken < DRAINED_BYTES) return false;
+    this.#drainedAt = performance.now();
+    this.#drainedBacklog = backlog;
+    return true;
+  }
+
+  /**
+   * True when the client drained within {@link READING_MS}
+   * ({@link #drained}), or the loop is held, when Deno writes nothing
+   * ({@link loopHeld}): two checks can come closer together than a slow
+   * network's reads on a busy machine. It decides whether an echo the
+   * budget has no room for waits rather than its client being closed, and
+   * the guard's shed order, and an echo sent unasked within
+   * {@link LATE_READS_BYTES}.
+   */
+  #readLately(): boolean {
+    const now = performance.now();
     if (now - this.#drainedAt < READING_MS) return true;
     const turns = this.#options.turns;
     return turns !== undefined && loopHeld(turns, now);

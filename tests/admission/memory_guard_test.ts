@@ -55,6 +55,20 @@ Deno.test("MemoryGuard sheds the largest holders first when the budget is passed
   assert.deepEqual(guard.state().shed, { memory_budget: 1, rss: 0 });
 });
 
+Deno.test("MemoryGuard sheds holders whose clients do not read before larger ones whose clients do", () => {
+  using guard = disposable(
+    new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0 }),
+  );
+  const reader = Object.assign(new Holder(6 * MiB), { reading: true });
+  const nonReader = Object.assign(new Holder(4 * MiB), { reading: false });
+  guard.charge(reader, reader.bytes);
+  guard.charge(nonReader, nonReader.bytes);
+  guard.charge(new Holder(1 * MiB), 1 * MiB);
+  assert.equal(guard.shedding, "memory_budget", "11 MiB passes the budget");
+  assert.equal(nonReader.shedBy, "memory_budget", "the non-reader goes");
+  assert.equal(reader.shedBy, undefined, "the larger reader stays");
+});
+
 Deno.test("MemoryGuard admits again only below 90% of the budget", () => {
   using guard = disposable(
     new MemoryGuard({ budgetBytes: 10 * MiB, maxRssBytes: 0 }),

@@ -17,6 +17,8 @@ import { until } from "../_client.ts";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const MESSAGE_BYTES = 16 * KiB;
+/** One backlog check's worth (`BACKLOG_CHECK_BYTES`): checked at each. */
+const CHECK_BYTES = 64 * KiB;
 const BUDGET_BYTES = 8 * MiB;
 
 /**
@@ -40,22 +42,27 @@ function fullGuard(): { memory: MemoryGuard; filler: { shed: number } } {
 }
 
 /**
- * Sends `count` messages of 16 KiB; before each, the client has read
- * `readBytes` of what Deno queued.
+ * Sends `count` messages of `bytes` (16 KiB unless told); before each, the
+ * client has read `readBytes` of what Deno queued. Each echo counts in
+ * `bufferedAmount` from its send on, as Deno's does.
  */
 function exchange(
   c: ReturnType<typeof fakeConnection>,
   count: number,
   readBytes: number,
+  bytes = MESSAGE_BYTES,
 ): void {
-  for (let i = 0; i < count && c.socket.closedWith === undefined; i++) {
-    c.socket.bufferedAmount = Math.max(0, c.socket.bufferedAmount - readBytes);
-    const before = c.socket.sent.length;
-    c.socket.receive(new ArrayBuffer(MESSAGE_BYTES));
-    if (c.socket.sent.length > before) {
-      c.socket.bufferedAmount += MESSAGE_BYTES;
-    }
+  const socket = c.socket;
+  const send = socket.send.bind(socket);
+  socket.send = (data) => {
+    send(data);
+    socket.bufferedAmount += (data as ArrayBuffer).byteLength;
+  };
+  for (let i = 0; i < count && socket.closedWith === undefined; i++) {
+    socket.bufferedAmount = Math.max(0, socket.bufferedAmount - readBytes);
+    socket.receive(new ArrayBuffer(bytes));
   }
+  socket.send = send;
 }
 
 Deno.test("a client on a slow network is not closed while the memory budget is full", async (t) => {
@@ -69,6 +76,52 @@ Deno.test("a client on a slow network is not closed while the memory budget is f
       assert.equal(c.memory.state().shed.memory_budget, 1, "one shed");
       assert.ok(c.socket.bufferedAmount >= 64 * KiB, "it was behind");
       assert.ok(filler.shed > 0, "the largest holder was shed instead");
+    },
+  );
+  await t.step(
+    "64 KiB messages, half of each echo read before the next: 64 echoes, none waits (stranger17 F3)",
+    () => {
+      const { memory } = fullGuard();
+      using c = fakeConnection({}, { memory });
+      exchange(c, 64, CHECK_BYTES / 2, CHECK_BYTES);
+      assert.equal(c.socket.closedWith, undefined);
+      assert.equal(c.socket.sent.length, 64);
+      assert.ok(c.socket.bufferedAmount >= CHECK_BYTES, "it was behind");
+    },
+  );
+  await t.step(
+    "a pipeliner of 64 KiB messages that reads each echo by its next message: none waits (stranger15 R7)",
+    () => {
+      const { memory } = fullGuard();
+      using c = fakeConnection({}, { memory });
+      exchange(c, 64, Infinity, CHECK_BYTES);
+      assert.equal(c.socket.closedWith, undefined);
+      assert.equal(c.socket.sent.length, 64);
+    },
+  );
+  await t.step(
+    "its reads of one echo come after its next message: that echo goes too",
+    () => {
+      const { memory } = fullGuard();
+      using c = fakeConnection({}, { memory });
+      exchange(c, 8, Infinity, CHECK_BYTES);
+      exchange(c, 1, 0, CHECK_BYTES);
+      assert.equal(c.socket.sent.length, 9);
+      assert.equal(c.socket.closedWith, undefined);
+    },
+  );
+  await t.step(
+    "it stops reading: one more echo goes unasked, then it is closed 1013",
+    async () => {
+      const { memory } = fullGuard();
+      using c = fakeConnection({}, { memory });
+      exchange(c, 8, Infinity, CHECK_BYTES);
+      exchange(c, 8, 0, CHECK_BYTES);
+      assert.deepEqual(await c.closed(), {
+        code: 1013,
+        reason: "server overloaded: try again later",
+      });
+      assert.equal(c.socket.sent.length, 9);
     },
   );
   await t.step(
@@ -88,7 +141,7 @@ Deno.test("a client on a slow network is not closed while the memory budget is f
 
 Deno.test("an echo that is not plain waits for room as the plain echo does, instead of closing its client", async (t) => {
   await t.step(
-    "/close (commands on): a 64 KiB echo with the budget full waits, and goes once there is room",
+    "/close (commands on): a 128 KiB echo with the budget full waits, and goes once there is room",
     async () => {
       let held = BUDGET_BYTES;
       const memory = new MemoryGuard({
@@ -99,7 +152,7 @@ Deno.test("an echo that is not plain waits for room as the plain echo does, inst
       const filler = { recount: () => held, shed() {} };
       memory.charge(filler, held);
       using c = fakeConnection({}, { memory, closeCommands: true });
-      c.socket.receive(new ArrayBuffer(64 * KiB));
+      c.socket.receive(new ArrayBuffer(2 * CHECK_BYTES));
       assert.equal(c.socket.sent.length, 0, "it waits");
       assert.equal(c.memory.state().shed.memory_budget, 0, "not shed");
       held = 0;

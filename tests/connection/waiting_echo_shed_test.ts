@@ -20,7 +20,8 @@ Deno.test("an echo waiting for room whose own client its wait sheds is closed 10
   // beside this one's 2 MiB, so only the late wait sheds, and this
   // connection is the largest holder.
   const memory = new MemoryGuard({ budgetBytes: 4 * MiB, maxRssBytes: 0 });
-  const other = { recount: () => 1.5 * MiB, shed: () => {} };
+  // It reads: the guard sheds clients that do not read first.
+  const other = { recount: () => 1.5 * MiB, shed: () => {}, reading: true };
   memory.charge(other, 1.5 * MiB);
   try {
     using c = fakeConnection({}, { memory });
