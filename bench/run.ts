@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--rounds N] [--scale] [--idle] [--service-entry FILE]`
+ * `deno task bench [--quick] [--rounds N] [--scale] [--idle] [--service-entry FILE] [--no-v8-flags]`
  * (`--help` lists them): runs the same
  * scenarios against the bare Deno echo (the reference) and against the
  * service, alternating reference, service, reference, service over the
@@ -18,6 +18,10 @@
  * `--service-entry FILE` runs FILE in place of the bundle the start task
  * runs, with the same flags: a quick pair of a change against main (a copy
  * of `dist/main.js` with one thing off, say) without committing it.
+ *
+ * `--no-v8-flags` runs the service without the start task's `--v8-flags`:
+ * as Deno Deploy runs it, which takes none (what the flags buy is a pair of
+ * runs with and without).
  *
  * Every server is left {@link SETTLE_MS} after its first echo before it is
  * measured, so what it starts on a timer after that echo (the service's RSS
@@ -78,6 +82,7 @@ const args = parseArgs({
     scale: { type: "boolean", default: false },
     idle: { type: "boolean", default: false },
     "service-entry": { type: "string" },
+    "no-v8-flags": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -88,10 +93,12 @@ if (args.values.help) {
   --idle                only the idle scenario (RSS per idle connection)
   --scale               only the scale curve (1,000, 10,000, 50,000 open)
   --service-entry FILE  run FILE as the service, with the start task's flags
+  --no-v8-flags         run the service without the start task's --v8-flags (as Deno Deploy)
   --help                this text`);
   Deno.exit(0);
 }
 const serviceEntry = args.values["service-entry"];
+const noV8Flags = args.values["no-v8-flags"];
 if (serviceEntry !== undefined) {
   try {
     Deno.statSync(serviceEntry);
@@ -163,11 +170,16 @@ function startOptions(target: Target) {
   return { pinned: canPin, ...entryOf(target) };
 }
 
-/** The file run as the service when `--service-entry` is given. */
-function entryOf(target: Target): { entry?: string } {
-  return target === "service" && serviceEntry !== undefined
-    ? { entry: serviceEntry }
-    : {};
+/**
+ * The file run as the service when `--service-entry` is given, and its V8
+ * flags dropped with `--no-v8-flags`.
+ */
+function entryOf(target: Target): { entry?: string; noV8Flags?: boolean } {
+  if (target !== "service") return {};
+  return {
+    ...(serviceEntry === undefined ? {} : { entry: serviceEntry }),
+    ...(noV8Flags ? { noV8Flags: true } : {}),
+  };
 }
 
 /**
@@ -409,6 +421,7 @@ const setup = [
   ...(serviceEntry === undefined
     ? []
     : [`Service run from ${serviceEntry} (--service-entry).`]),
+  ...(noV8Flags ? ["Service run without V8 flags (--no-v8-flags)."] : []),
   `Every server measured ${SETTLE_MS} ms after its first echo.`,
   `Service limits at their defaults except, raised for the run: ${
     Object.entries(RAISED_LIMITS).map(([name, value]) => `${name}=${value}`)
@@ -449,6 +462,7 @@ await Deno.writeTextFile(
       machine: { cores, cpuModel, deno, pinned: canPin, fdLimit },
       raisedLimits: RAISED_LIMITS,
       serviceEntry: serviceEntry ?? null,
+      noV8Flags,
       settleMs: SETTLE_MS,
       figures: rows.map(({ line: _, ...row }) => row),
       samples,

@@ -18,6 +18,8 @@ export interface Variant {
   target: Target;
   /** A file run in place of the service's bundle, with the same flags. */
   entry?: string;
+  /** Started without the start task's `--v8-flags` (as Deno Deploy runs it). */
+  noV8Flags?: boolean;
 }
 
 /** What each measured start of one variant gave, in run order. */
@@ -60,6 +62,7 @@ export async function coldStartPairs(
       const server = await start(variant.target, {
         pinned: options.pinned,
         ...(variant.entry === undefined ? {} : { entry: variant.entry }),
+        ...(variant.noV8Flags ? { noV8Flags: true } : {}),
         atFirstEcho(child) {
           cpu = threadCpuMs(child.pid);
           rss = rssKiB(child.pid) / 1024;

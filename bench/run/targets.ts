@@ -101,6 +101,11 @@ export async function start(
      */
     entry?: string;
     /**
+     * Drops the start task's `--v8-flags=...` from the service's command:
+     * the service as Deno Deploy runs it, which takes no V8 flags.
+     */
+    noV8Flags?: boolean;
+    /**
      * Called once the first echo is back, before the client closes that
      * connection: what the server did until then, without the close.
      */
@@ -117,7 +122,12 @@ export async function start(
       "--allow-env=PORT",
       "bench/reference_server.ts",
     ]
-    : [Deno.execPath(), ...withEntry(await startTaskArgs(), entry)];
+    : [
+      Deno.execPath(),
+      ...withEntry(await startTaskArgs(), entry).filter((arg) =>
+        !(options.noV8Flags && arg.startsWith("--v8-flags="))
+      ),
+    ];
   const argv = options.pinned ? ["taskset", "-c", "0", ...command] : command;
   const started = performance.now();
   const child = new Deno.Command(argv[0]!, {
