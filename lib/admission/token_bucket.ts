@@ -66,17 +66,21 @@ export class TokenBucket {
    * ```
    */
   take(amount: number, now: number): boolean {
+    // Refilled once per reading of the clock: the messages of one turn
+    // share a reading (`turnNow`), and the same reading refills nothing.
+    if (now !== this.#updatedAt) this.#refill(now);
+    if (this.#tokens < amount) return false;
+    this.#tokens -= amount;
+    return true;
+  }
+
+  /** Adds what the time since the last reading refilled, up to the burst. */
+  #refill(now: number): void {
     // A wall clock can step back; time never refills negatively.
     const elapsed = now > this.#updatedAt ? now - this.#updatedAt : 0;
     this.#updatedAt = now;
     const refilled = this.#tokens + elapsed * this.#perMs;
-    const tokens = refilled > this.#burst ? this.#burst : refilled;
-    if (tokens < amount) {
-      this.#tokens = tokens;
-      return false;
-    }
-    this.#tokens = tokens - amount;
-    return true;
+    this.#tokens = refilled > this.#burst ? this.#burst : refilled;
   }
 }
 
