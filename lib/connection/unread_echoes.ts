@@ -78,11 +78,15 @@ export const READING_MS = 2000;
 
 /**
  * How much more than it held when it last drained a client that read
- * lately ({@link READING_MS}) may be sent unasked, in bytes: two checks'
- * worth, so a pipeliner whose reads of one 64 KiB echo come after its
- * next message is not asked (stranger15 R7), while a client that never
- * reads stops there: 2 s of 64 KiB echoes as fast as it sent, unasked,
- * were counted at 41 MiB against a 16 MiB budget (overload_test).
+ * lately ({@link READING_MS}) may be sent unasked in echoes of a whole
+ * check's worth (64 KiB), in bytes: two checks' worth, so a pipeliner
+ * whose reads of one 64 KiB echo come after its next message is not asked
+ * (stranger15 R7), while a client that never reads stops there: 2 s of
+ * 64 KiB echoes as fast as it sent, unasked, were counted at 41 MiB
+ * against a 16 MiB budget (overload_test). Smaller echoes keep the 2 s:
+ * with this bound a reader of 16 KiB every 100 ms and one of 4 KiB every
+ * 50 ms (8 KiB receive buffers) beside 256 non-readers were closed 1013
+ * near the end of a run where the 2 s rule kept both (one run each).
  */
 export const LATE_READS_BYTES = 2 * BACKLOG_CHECK_BYTES;
 
@@ -198,9 +202,9 @@ export class UnreadEchoes {
    * BACKLOG_CHECK_BYTES to anyone: Deno holds it until the kernel
    * takes it, and 64 clients that never read, each given one 1 MiB echo at once unchecked, were counted
    * at 157-204 MiB against a 96 MiB budget (issue #20). An echo of up to
-   * one check's worth to a client that reads ({@link reading}), within
-   * {@link LATE_READS_BYTES} of what it held when it last drained, goes
-   * unasked and is charged after:
+   * one check's worth to a client that reads ({@link reading}) goes
+   * unasked and is charged after (one of 64 KiB only within
+   * {@link LATE_READS_BYTES} of what it held when it last drained):
    * asked for, a 64 KiB echo with the budget full waited, and the client's
    * next message found it waiting and shed it (20 of 20 readers on a small
    * receive window, 64 KiB every 200 ms, beside 256 clients that never
@@ -218,8 +222,9 @@ export class UnreadEchoes {
     const reading = !behind || drained || this.#readLately();
     this.#reading = reading;
     if (
-      reading && bytes <= BACKLOG_CHECK_BYTES &&
-      backlog <= this.#drainedBacklog + LATE_READS_BYTES
+      reading && (bytes < BACKLOG_CHECK_BYTES ||
+        bytes === BACKLOG_CHECK_BYTES &&
+          backlog <= this.#drainedBacklog + LATE_READS_BYTES)
     ) return undefined;
     return this.#options.memory.refuses(
       this.#owner,
