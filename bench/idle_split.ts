@@ -1,5 +1,5 @@
 /**
- * `deno run -A bench/idle_split.ts [--rounds 3] [--counts 100,1000]`: where
+ * `deno run -A bench/idle_split.ts [--rounds 3] [--counts 100,1000] [--no-v8-flags]`: where
  * the RSS that idle connections add goes, in the reference and in the
  * service. Each round starts each server as `deno task bench` does (pinned
  * to CPU 0 where it can be, the service with the start task's flags and the
@@ -37,6 +37,8 @@ const args = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
     counts: { type: "string", default: "100,1000" },
+    // The service as Deno Deploy runs it: without the start task's V8 flags.
+    "no-v8-flags": { type: "boolean", default: false },
   },
 });
 const rounds = Number(args.values.rounds);
@@ -79,7 +81,10 @@ const loadBefore = loadAverage();
 try {
   for (let round = 0; round < rounds; round++) {
     for (const target of TARGETS) {
-      const server = await start(target, { pinned });
+      const server = await start(target, {
+        pinned,
+        noV8Flags: args.values["no-v8-flags"],
+      });
       const sockets: RawSocket[] = [];
       try {
         let before: RssByKind | undefined;
@@ -114,6 +119,8 @@ try {
 console.log(
   `Load average ${loadBefore} before, ${loadAverage()} after; ${rounds} rounds; ${
     pinned ? "servers pinned to CPU 0" : "not pinned"
+  }${
+    args.values["no-v8-flags"] ? "; service without V8 flags" : ""
   }. KiB per connection added (medians).\n`,
 );
 console.log("| Range | Where | Reference | Service | Service - reference |");
