@@ -46,10 +46,16 @@
  *    worker's thread sees to them.
  * 3. Past MAX_RSS_BYTES with the loop held, in the same round as 1, it
  *    applies the main loop's sweep (`abortHolding`, `incident_aborts.ts`)
- *    to this process's own connections: it aborts each the process read
+ *    to this process's own connections, and under `deno serve` to every
+ *    worker's: it aborts each the process read
  *    more than {@link WatchdogOrders.holdingBytes} from beyond what the
  *    app saw, with no complete message from it yet (the main loop tells
- *    it, {@link WatchdogPeers.seen}; with `WatchdogOrders.portOwned` one
+ *    it, {@link WatchdogPeers.seen}; the other workers' threads post
+ *    their main loops' word on {@link WatchdogOrders.peersChannel},
+ *    `watchdog_peer_book.ts`: a held worker's thread that swept only its
+ *    own left the other's split fragments growing the one RSS, and the
+ *    process was killed at plus 50%, issue #20; with
+ *    `WatchdogOrders.portOwned` one
  *    not yet told of counts as opened with nothing seen). An endless
  *    message split over 400 connections at 512 KiB/s each (an attack
  *    review) reads none of them
@@ -72,8 +78,11 @@
  * 4. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
- *    to abort at {@link WatchdogOrders.heldMs} while RSS still grew and the
- *    app saw no message in this stretch: `givesUp`), with the loop held
+ *    to abort at {@link WatchdogOrders.heldMs} while RSS still grew and no
+ *    worker's app saw a message in this stretch: `givesUp`; under `deno
+ *    serve` a held worker's own app seeing nothing said nothing of the
+ *    other worker's, whose reads grew the RSS: the process was killed at
+ *    plus 25% in 3 of 3 runs of 256 non-readers), with the loop held
  *    {@link WatchdogOrders.heldMs}, it writes one log line and ends the
  *    process with SIGKILL (a supervisor brings it back).
  *
@@ -95,6 +104,7 @@ import type {
   WatchdogOrders,
   WatchdogPeers,
 } from "./watchdog_orders.ts";
+import type { peerBook, peersNews } from "./watchdog_peer_book.ts";
 
 /**
  * What the thread is given beside its orders, as source text (it can
@@ -117,6 +127,8 @@ export interface WatchdogTools {
   chooseAborts: typeof chooseAborts;
   abortFilters: typeof abortFilters;
   givesUp: typeof givesUp;
+  peerBook: typeof peerBook;
+  peersNews: typeof peersNews;
 }
 
 /**
@@ -135,40 +147,48 @@ export function watchdogThread(tools: WatchdogTools): void {
     chooseAborts,
     abortFilters,
     givesUp,
+    peerBook,
+    peersNews,
   } = tools;
   // The connections of this process: the main loop's word, after the orders.
-  const own = new Set<string>();
-  // Of those, the ones with no complete message yet: the bytes the app saw.
-  const unseen = new Map<string, number>();
-  // The payload the app saw of each told (`WatchdogPeers.seen`), latest.
-  const appSeen = new Map<string, number>();
-  // The payload the app saw in all, as told: grows only while messages
-  // reach it (the main loop turns), for `givesUp`.
-  let toldBytes = 0;
+  const own = peerBook();
+  // Under `deno serve`, every other worker's, as its thread posts them.
+  const others = new Map<string, ReturnType<typeof peerBook>>();
+  // Where this thread posts its main loop's word and hears the others'.
+  let peers: BroadcastChannel | undefined;
+  const me = crypto.randomUUID();
+  // The payload every worker's app saw in all, as told: grows only while
+  // messages reach an app (a loop turns), for `givesUp`.
+  const toldBytes = () =>
+    [...others.values()].reduce((all, book) => all + book.told(), own.told());
+  // What the app of any worker saw of `peer` while it has no message.
+  const unseenAnywhere = (peer: string) => {
+    for (const book of others.values()) {
+      const bytes = book.unseen(peer);
+      if (bytes !== undefined) return bytes;
+    }
+    return undefined;
+  };
   let started = false;
   globalThis.addEventListener("message", (event: Event) => {
     if (started) {
-      const { opened, closed, seen = [] } =
-        (event as MessageEvent<WatchdogPeers>).data;
-      for (const peer of closed) {
-        own.delete(peer);
-        unseen.delete(peer);
-        appSeen.delete(peer);
-      }
-      for (const peer of opened) {
-        own.add(peer);
-        unseen.set(peer, 0);
-      }
-      for (const [peer, bytes, complete] of seen) {
-        toldBytes += Math.max(0, bytes - (appSeen.get(peer) ?? 0));
-        appSeen.set(peer, bytes);
-        if (complete) unseen.delete(peer);
-        else if (own.has(peer)) unseen.set(peer, bytes);
-      }
+      const update = (event as MessageEvent<WatchdogPeers>).data;
+      own.apply(update);
+      peers?.postMessage({ from: me, update });
       return;
     }
     started = true;
     const orders = (event as MessageEvent<WatchdogOrders>).data;
+    if (orders.peersChannel !== "") {
+      peers = new BroadcastChannel(orders.peersChannel);
+      peers.onmessage = (message: MessageEvent) => {
+        const news = peersNews(message.data);
+        if (!news || news.from === me) return;
+        let book = others.get(news.from);
+        if (!book) others.set(news.from, book = peerBook());
+        book.apply(news.update);
+      };
+    }
     const beat = new BigInt64Array(orders.beat);
     // [0]: 1 once this runs; [1]: how many aborts it made.
     const shared = new Int32Array(orders.ready);
@@ -222,7 +242,7 @@ export function watchdogThread(tools: WatchdogTools): void {
      */
     const look = async () => {
       const beatAt = Atomics.load(beat, 0);
-      const seen = new Map(appSeen);
+      const seen = own.seenAll();
       const listed = await ss([
         "-tinH",
         "state",
@@ -236,7 +256,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         beatAt,
         read: readPeers(text),
         seen,
-        told: toldBytes,
+        told: toldBytes(),
         text,
       };
     };
@@ -311,14 +331,15 @@ export function watchdogThread(tools: WatchdogTools): void {
           unseen: (peer) => {
             const key = ownKey(peer);
             // Not yet told of where every connection is its own: opened
-            // since the main loop's last sample, nothing seen.
-            return unseen.get(key) ??
+            // since the main loop's last sample, nothing seen. Another
+            // worker's, as its thread told (they share one RSS).
+            return own.unseen(key) ?? unseenAnywhere(key) ??
               (orders.portOwned && !own.has(key) ? 0 : undefined);
           },
           // Since the stretch's first look, up to now (after the look).
           seenGrowth: (peer) => {
             const key = ownKey(peer);
-            const now = appSeen.get(key) ?? 0;
+            const now = own.seen(key) ?? 0;
             return Math.max(0, now - (before.seen.get(key) ?? 0));
           },
         },
@@ -390,7 +411,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         }
         listed += killed.stdout.trim();
       }
-      if (listed === "") return "the kernel aborted none";
+      if (listed === "") return orders.goneFailure;
       Atomics.add(shared, 1, 1);
       const message: ThreadAbort = {
         cause: held ? "event_loop_stall" : "uncounted_memory",
@@ -501,8 +522,10 @@ export function watchdogThread(tools: WatchdogTools): void {
           // again at the next look and does not lower the kill line: only
           // a hold as long as before may end the process sooner. Nor does
           // one whose `ss` ran out of time (at load 40-49, flakes, stop
-          // 37): it found nothing out.
-          const early = heldMs < orders.heldMs || ssTimedOut;
+          // 37): it found nothing out. Nor one whose connections had gone
+          // by its `ss -K` (`goneFailure`): it found some.
+          const early = heldMs < orders.heldMs || ssTimedOut ||
+            failed === orders.goneFailure;
           nextAbortAt = clock() +
             (failed === undefined || early
               ? orders.lookEveryMs
@@ -514,7 +537,7 @@ export function watchdogThread(tools: WatchdogTools): void {
           else if (
             givesUp({
               early,
-              seenBytes: first ? toldBytes - first.told : 0,
+              seenBytes: first ? toldBytes() - first.told : 0,
               // During the round: its looks are LOOK_EVERY_MS apart.
               grownBytes: Deno.memoryUsage().rss - rss,
             }, orders)
