@@ -40,6 +40,8 @@ export type SuspectNews =
         key: string;
         listing?: Listing | undefined;
         openedAt?: number | undefined;
+        /** The connections it cut (`StrikeOptions.connections`). */
+        connections?: string[] | undefined;
       }
     >;
   }
@@ -80,6 +82,7 @@ const suspectNews = lazy(() => {
           z.object({ refusedUntil: z.number(), listings: z.number() }),
         ),
         openedAt: z.optional(z.number()),
+        connections: z.optional(z.array(z.string())),
       })),
     }),
     z.object({ kind: z.literal("vouch"), at, keys: z.array(z.string()) }),

@@ -44,6 +44,11 @@ export const VOUCH_MEMORY_MS = 10 * 60_000;
  * worker strikes it once its loop turns, seconds on a busy machine.
  */
 export const ABORTING_HOLD_MS = 10_000;
+/**
+ * Connections remembered per key as cut at its strikes
+ * ({@link StrikeOptions.connections}); past it the oldest is forgotten.
+ */
+export const CUT_CONNECTIONS_PER_KEY = 64;
 
 interface Record {
   strikes: number;
@@ -59,6 +64,8 @@ interface Record {
   clearedAt: number;
   /** The last vouch was another worker's. */
   clearedByPeer: boolean;
+  /** The connections its strikes cut ({@link StrikeOptions.connections}). */
+  cut: Set<string>;
 }
 
 /** How {@link SuspectList.strike} judges its keys. */
@@ -80,6 +87,27 @@ export interface StrikeOptions {
    * that strike (`openedAt`): its next try. @default none
    */
   heldSince?: number;
+  /**
+   * The connections of each key this strike is made for, which its striker
+   * cuts (closes, aborts), each as {@link connectionId}. A key all of whose
+   * connections here were cut at an earlier strike (by this worker or
+   * another, by whichever path) is not struck again: one try, one strike.
+   * The kernel-count check struck a pong flooder and closed it 1009, the
+   * overload watch's incident aborted the same connection before the
+   * check's grace ended and struck it again: listed at its first try, its
+   * second refused 429 (issue #20). @default none (time and `openedAt`
+   * alone tell tries apart)
+   */
+  connections?: ReadonlyMap<string, readonly string[]>;
+}
+
+/**
+ * One connection as {@link StrikeOptions.connections} names it: its peer
+ * (`lib/start/socket_bytes.ts` `peerKey`) and when it opened (ms since
+ * epoch), so that a client reusing its source port is a new connection.
+ */
+export function connectionId(peer: string, openedAt: number): string {
+  return `${peer}@${openedAt}`;
 }
 
 /** What {@link SuspectList.strike} decided for one address. */
@@ -181,10 +209,11 @@ export class SuspectList {
     if (news.kind === "vouch") return this.#vouch(news.keys, at, true);
     if (news.kind === "aborting") return this.#hold(news.addresses, at);
     this.#forgetOld(at);
-    for (const { key, listing, openedAt } of news.struck) {
+    for (const { key, listing, openedAt, connections } of news.struck) {
       this.#held.delete(key);
       const record = this.#record(key);
       this.#unclear(key, record, at, true);
+      const again = cutBefore(record, connections);
       if (listing) {
         record.refusedUntil = Math.max(
           record.refusedUntil,
@@ -192,7 +221,9 @@ export class SuspectList {
         );
         record.listings = Math.max(record.listings, listing.listings);
         record.strikes = 0;
-      } else if (!sameTry(at, record.lastStrikeAt, openedAt)) record.strikes++;
+      } else if (!again && !sameTry(at, record.lastStrikeAt, openedAt)) {
+        record.strikes++;
+      }
       record.lastStrikeAt = Math.max(record.lastStrikeAt, at);
       record.byPeer = true;
     }
@@ -340,13 +371,16 @@ export class SuspectList {
       const record = this.#record(key);
       this.#unclear(key, record, now, false);
       const openedAt = options.openedAt?.get(key);
-      // Another worker struck it at this incident already (`adopt`), or
+      const connections = options.connections?.get(key);
+      // Its connections were cut at an earlier strike (`connections`), or
+      // another worker struck it at this incident already (`adopt`), or
       // this one for the same held stretch (`heldSince`).
-      const counted = record.byPeer
-        ? sameTry(now, record.lastStrikeAt, openedAt)
-        : options.heldSince !== undefined &&
-          record.lastStrikeAt >= options.heldSince &&
-          !(openedAt !== undefined && openedAt > record.lastStrikeAt);
+      const counted = cutBefore(record, connections) ||
+        (record.byPeer
+          ? sameTry(now, record.lastStrikeAt, openedAt)
+          : options.heldSince !== undefined &&
+            record.lastStrikeAt >= options.heldSince &&
+            !(openedAt !== undefined && openedAt > record.lastStrikeAt));
       if (!counted) record.strikes++;
       record.lastStrikeAt = now;
       record.byPeer = false;
@@ -370,6 +404,7 @@ export class SuspectList {
           }
           : {}),
         ...(openedAt === undefined ? {} : { openedAt }),
+        ...(connections === undefined ? {} : { connections: [...connections] }),
       });
     }
     if (news.struck.length > 0) this.#peers?.publish(news);
@@ -390,6 +425,7 @@ export class SuspectList {
         cleared: 0,
         clearedAt: -Infinity,
         clearedByPeer: false,
+        cut: new Set(),
       };
       this.#records.set(key, record);
     }
@@ -507,6 +543,27 @@ function refusalMs(listings: number): number {
     SUSPECT_REFUSE_SECONDS * 2 ** listings,
     SUSPECT_REFUSE_MAX_SECONDS,
   ) * 1000;
+}
+
+/**
+ * True when every one of `connections` (of a key struck now) was cut at
+ * an earlier strike of `record`'s key: the same try. Remembers them as
+ * cut, the oldest forgotten past {@link CUT_CONNECTIONS_PER_KEY}.
+ */
+function cutBefore(
+  record: Record,
+  connections: readonly string[] | undefined,
+): boolean {
+  if (connections === undefined || connections.length === 0) return false;
+  const again = connections.every((id) => record.cut.has(id));
+  for (const id of connections) {
+    record.cut.delete(id);
+    record.cut.add(id);
+    if (record.cut.size > CUT_CONNECTIONS_PER_KEY) {
+      record.cut.delete(record.cut.values().next().value!);
+    }
+  }
+  return again;
 }
 
 /** True when strikes at `a` and `b` (ms) are {@link SAME_INCIDENT_MS} apart or less. */

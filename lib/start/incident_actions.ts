@@ -33,7 +33,11 @@ import { reportIncident } from "./incident_log.ts";
 import { incidentRecord } from "./incident_record.ts";
 import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
 import type { SyncSocketAbort } from "./socket_abort.ts";
-import { SAME_INCIDENT_MS, type Strike } from "../admission/suspects.ts";
+import {
+  connectionId,
+  SAME_INCIDENT_MS,
+  type Strike,
+} from "../admission/suspects.ts";
 import { peerKey } from "./socket_bytes.ts";
 import { keyNetwork } from "../admission/client_ip.ts";
 import {
@@ -99,12 +103,12 @@ export interface StruckAhead {
  */
 function strikingFirst(
   abort: SyncSocketAbort | undefined,
-  strike: () => void,
+  strike: (cut: ReadonlySet<string>) => void,
 ): SyncSocketAbort | undefined {
   if (!abort) return undefined;
   return {
     abortSync(peers) {
-      strike();
+      strike(new Set(peers.map((p) => peerKey(p.hostname, p.port))));
       return abort.abortSync(peers);
     },
   };
@@ -117,8 +121,13 @@ function strikingFirst(
  * connection of the key
  */
 interface HeldStrike {
-  heldMs: number;
+  heldMs?: number;
   peers?: ReadonlySet<string>;
+  /**
+   * The peers this strike's abort cuts (`peerKey`), named to the suspect
+   * list (`StrikeOptions.connections`). @default `peers`
+   */
+  cut?: ReadonlySet<string>;
 }
 
 /** What the incidents read from the watch that samples the process. */
@@ -217,9 +226,14 @@ export class IncidentActions {
     const { suspects, registry } = this.#services;
     const wanted = new Set(keys);
     const openedAt = new Map<string, number>();
-    const older = (key: string, at: number) => {
-      if (wanted.has(key) && at < (openedAt.get(key) ?? Infinity)) {
-        openedAt.set(key, at);
+    // The connections cut now (`held.cut`): one struck already, by the
+    // kernel-count check or another worker, is not struck again.
+    const connections = new Map<string, string[]>();
+    const older = (key: string, at: number, id: string | undefined) => {
+      if (!wanted.has(key)) return;
+      if (at < (openedAt.get(key) ?? Infinity)) openedAt.set(key, at);
+      if (id !== undefined) {
+        connections.set(key, [...connections.get(key) ?? [], id]);
       }
     };
     for (const [connection, key] of registry.connections()) {
@@ -227,17 +241,19 @@ export class IncidentActions {
       const startedAt = activity?.startedAt;
       if (startedAt === undefined) continue;
       const peer = activity?.peer;
-      if (
-        held?.peers &&
-        !(peer && held.peers.has(peerKey(peer.hostname, peer.port)))
-      ) continue;
-      older(key, startedAt);
-      older(keyNetwork(key), startedAt);
+      const named = peer && peerKey(peer.hostname, peer.port);
+      if (held?.peers && !(named && held.peers.has(named))) continue;
+      const cut = held?.cut ?? held?.peers;
+      const id = named && cut?.has(named)
+        ? connectionId(named, startedAt)
+        : undefined;
+      older(key, startedAt, id);
+      older(keyNetwork(key), startedAt, id);
     }
     const now = Date.now();
-    const options = held
-      ? { openedAt, heldSince: now - held.heldMs }
-      : { openedAt };
+    const options = held?.heldMs !== undefined
+      ? { openedAt, connections, heldSince: now - held.heldMs }
+      : { openedAt, connections };
     return { keys, strikes: suspects.strike(keys, now, options) };
   }
 
@@ -355,9 +371,10 @@ export class IncidentActions {
     // frames, issue #20). Struck so, they stay struck whatever follows
     // (an abort that fell short, then a recycle).
     let ahead: StruckAhead | undefined;
-    const socketAbort = strikingFirst(this.#options.socketAbort, () => {
+    const socketAbort = strikingFirst(this.#options.socketAbort, (peers) => {
       ahead ??= this.#strikeAhead(
         abortStrikes(struck, this.#services.suspects),
+        { cut: peers },
       );
     });
     if (guards) {

@@ -66,7 +66,7 @@ import { keyNetwork } from "../admission/client_ip.ts";
 import { limitClose } from "../limits.ts";
 import type { Services } from "../services.ts";
 import type { AbortAnswer, SocketAbort } from "../connection/held_sockets.ts";
-import type { Strike } from "../admission/suspects.ts";
+import { connectionId, type Strike } from "../admission/suspects.ts";
 import { CLOSE_ANSWER_MS, unseenAllowance } from "./overload_attribution.ts";
 import { abortStrikes } from "./incident_aborts.ts";
 import { peerKey, type SocketBytesReading } from "./socket_bytes.ts";
@@ -317,14 +317,22 @@ export class KernelCountCheck {
   /** Strikes, closes with 1009, and aborts what is still open after the grace. */
   #act(found: TooBig[]): void {
     const { suspects, metrics, config } = this.#services;
-    // A new try is a connection opened after the key's last strike.
+    // A new try is a connection opened after the key's last strike; one
+    // the overload watch cut and struck already is not struck again.
     const openedAt = new Map<string, number>();
+    const connections = new Map<string, string[]>();
     for (const { key, activity } of found) {
+      const peer = activity.peer!;
+      const id = connectionId(
+        peerKey(peer.hostname, peer.port),
+        activity.startedAt,
+      );
       for (const each of [key, keyNetwork(key)]) {
         openedAt.set(
           each,
           Math.min(openedAt.get(each) ?? Infinity, activity.startedAt),
         );
+        connections.set(each, [...connections.get(each) ?? [], id]);
       }
     }
     const keys = abortStrikes(
@@ -332,7 +340,9 @@ export class KernelCountCheck {
       suspects,
     );
     const strikes = new Map(
-      suspects.strike(keys, Date.now(), { openedAt }).map((strike) => [
+      suspects.strike(keys, Date.now(), { openedAt, connections }).map((
+        strike,
+      ) => [
         strike.key,
         strike,
       ]),

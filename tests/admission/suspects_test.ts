@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   ABORTING_HOLD_MS,
+  connectionId,
   SAME_INCIDENT_MS,
   SuspectList,
 } from "../../lib/admission/suspects.ts";
@@ -235,6 +236,63 @@ Deno.test("deno serve: a client cut by one worker and struck by the other on its
       other.deliver();
       const [unknown] = other.flooding.strike([attacker], soon);
       assert.equal(unknown!.refusedForSeconds, 0, "time alone: one incident");
+    },
+  );
+});
+
+Deno.test("one try is one strike, whichever path cuts it: the kernel-count check's and the overload watch's", async (t) => {
+  const attacker = "127.0.0.2";
+  const network = "127.0.0.0/24";
+  // One pong flooder's connection: opened at 0, its port 40000.
+  const flooder = connectionId("127.0.0.2:40000", 0);
+  const cut = (...ids: string[]) => new Map([[attacker, ids], [network, ids]]);
+  // The check struck it and closed it 1009 at 5 s; the watch's incident
+  // aborted it 3 s later, before the check's grace ended (load ~30).
+  await t.step("the same connection cut twice: struck once, not listed", () => {
+    const suspects = new SuspectList();
+    suspects.strike([attacker, network], 5000, { connections: cut(flooder) });
+    const [again] = suspects.strike([attacker], 8000, {
+      openedAt: new Map([[attacker, 0]]),
+      connections: cut(flooder),
+    });
+    assert.equal(again!.strikes, 1);
+    assert.equal(again!.refusedForSeconds, 0);
+    assert.equal(suspects.refusedFor(attacker, 8000), 0);
+  });
+  await t.step("its next connection, cut at the next incident: listed", () => {
+    const suspects = new SuspectList();
+    suspects.strike([attacker, network], 5000, { connections: cut(flooder) });
+    const next = connectionId("127.0.0.2:40002", 9000);
+    const [listed] = suspects.strike([attacker], 12_000, {
+      connections: cut(next),
+    });
+    assert.equal(listed!.refusedForSeconds, 300);
+  });
+  await t.step(
+    "its source port reused by a later connection: a new try, listed",
+    () => {
+      const suspects = new SuspectList();
+      suspects.strike([attacker], 5000, { connections: cut(flooder) });
+      const reused = connectionId("127.0.0.2:40000", 9000);
+      const [listed] = suspects.strike([attacker], 12_000, {
+        connections: cut(reused),
+      });
+      assert.equal(listed!.refusedForSeconds, 300);
+    },
+  );
+  await t.step(
+    "deno serve: the same connection struck by another worker, heard past SAME_INCIDENT_MS: once",
+    () => {
+      const { echoing: first, flooding: second, deliver } = twoWorkers();
+      first.strike([attacker], 5000, { connections: cut(flooder) });
+      deliver();
+      const [again] = second.strike([attacker], 5000 + 3 * SAME_INCIDENT_MS, {
+        connections: cut(flooder),
+      });
+      deliver();
+      assert.equal(again!.refusedForSeconds, 0);
+      assert.equal(first.refusedFor(attacker, 20_000), 0);
+      assert.equal(second.refusedFor(attacker, 20_000), 0);
     },
   );
 });
