@@ -46,9 +46,11 @@ export const VOUCH_MEMORY_MS = 10 * 60_000;
 export const ABORTING_HOLD_MS = 10_000;
 /**
  * Connections remembered per key as cut at its strikes
- * ({@link StrikeOptions.connections}); past it the oldest is forgotten.
+ * ({@link StrikeOptions.connections}); past it the oldest is forgotten and
+ * a strike of them counts again. 16 ids of ~30 characters for each of
+ * {@link MAX_TRACKED_ADDRESSES} keys: ~13 MB at most.
  */
-export const CUT_CONNECTIONS_PER_KEY = 64;
+export const CUT_CONNECTIONS_PER_KEY = 16;
 
 interface Record {
   strikes: number;
