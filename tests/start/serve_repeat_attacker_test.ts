@@ -38,7 +38,9 @@ Deno.test({
     const told = () =>
       JSON.stringify(
         log.records.filter((record) =>
-          ["overload_incident", "ws_refused"].includes(String(record.event))
+          ["overload_incident", "message_too_big", "ws_refused"].includes(
+            String(record.event),
+          )
         ),
       );
     try {
