@@ -107,7 +107,7 @@ export class RefusalClosed extends Error {
  * answer it keeps the connection for the client's next request, whatever
  * `Connection: close` says, and a descriptor with it until the client
  * closes (a refused crowd under `prlimit --nofile=256` ran the descriptors
- * out: /work/notes/fdlow.md).
+ * out: `bench/attacks/held_refusals.sh`).
  *
  * @param text The refusal's body.
  */

@@ -81,7 +81,7 @@ export const READING_MS = 2000;
  * lately ({@link READING_MS}) may be sent unasked in echoes of a whole
  * check's worth (64 KiB), in bytes: two checks' worth, so a pipeliner
  * whose reads of one 64 KiB echo come after its next message is not asked
- * (stranger15 R7), while a client that never reads stops there: 2 s of
+ * (an attack review's pipeliner), while a client that never reads stops there: 2 s of
  * 64 KiB echoes as fast as it sent, unasked, were counted at 41 MiB
  * against a 16 MiB budget (overload_test). Smaller echoes keep the 2 s:
  * with this bound a reader of 16 KiB every 100 ms and one of 4 KiB every
@@ -208,7 +208,7 @@ export class UnreadEchoes {
    * asked for, a 64 KiB echo with the budget full waited, and the client's
    * next message found it waiting and shed it (20 of 20 readers on a small
    * receive window, 64 KiB every 200 ms, beside 256 clients that never
-   * read, stranger17 F3; a reader pipelining 64 KiB every 50 ms, R7).
+   * read; a reader pipelining 64 KiB every 50 ms: attack reviews).
    */
   refuses(bytes: number, late = false): LimitReason | undefined {
     if (!this.#sent.due(bytes)) return undefined;

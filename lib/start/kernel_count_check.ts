@@ -5,7 +5,7 @@
  * payload of the complete messages the app saw from it. Deno collects the
  * fragments of an unfinished message with no total cap and shows the app
  * nothing until its last frame, so one endless message sent slowly (~1
- * MB/s, stranger17 F6) grows the process for as long as it lasts while the
+ * MB/s, an attack review) grows the process for as long as it lasts while the
  * overload watch, which acts at incidents (RSS growing fast, a held loop),
  * sees none; many such trickles add up. A connection past MAX_MESSAGE_BYTES
  * plus what a client may send that the app never sees
@@ -35,7 +35,7 @@
  * check judges only the connections of its own registry, so under `deno
  * serve --parallel` each worker checks its own (each runs its own `ss`).
  *
- * **Cost** (`ss_cost.ts N` in /work/notes/trickle_scripts/, stop 39; load
+ * **Cost** (one `ss -tinH` timed beside N open connections; load
  * average 7-17 on 2 cores): with 1,000 connections one `ss -tinH` ran 50-230
  * ms in its own process and used 10-20 ms of CPU; the parse held the event
  * loop 20-150 ms (10-28 ms of CPU). With 10,000: `ss` 540-1,050 ms, 80-140

@@ -129,7 +129,7 @@ export interface WatchdogOrders {
    * its `ss -K` ({@link THREAD_GONE_FAILURE}): it found some, so it is tried
    * again at the next look and does not lower the kill line (`givesUp`):
    * under `deno task serve` a held worker's thread took it for "nothing
-   * found" and killed the process at plus 25% (issue #20, serverss.md).
+   * found" and killed the process at plus 25% (issue #20).
    */
   goneFailure: string;
 }
