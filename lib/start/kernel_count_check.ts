@@ -43,7 +43,7 @@
  * {@link CHECK_EVERY_MS}, and at least {@link PARSE_SHARE_DIVISOR} times
  * the last parse: at most a twentieth of the loop's time (2-3 s at 1,000
  * connections, 4-27 s at 10,000). Nothing runs while this process has no
- * WebSocket open. Measured with a trickle of 1.25 MB/s (`bench/attacks/
+ * WebSocket open, nor above {@link MAX_CHECKED_CONNECTIONS}. Measured with a trickle of 1.25 MB/s (`bench/attacks/
  * trickle.py`, `deno task start`): before, RSS 60 -> 131 MiB in 50 s and
  * never closed; with the check, closed 1009 after 2.7-3.3 s, RSS flat at
  * 76 MiB; with the 1009 but no abort (no CAP_NET_ADMIN) RSS still grew to
@@ -93,6 +93,19 @@ export const PARSE_SHARE_DIVISOR = 20;
 export const CLOSE_GRACE_MS = CLOSE_ANSWER_MS;
 
 /**
+ * Open WebSockets above which the check pauses (`kernel_check_paused`,
+ * logged once per pause): one reading lists every socket of the port, so
+ * its cost grows with them. With 10,000 idle connections open at the
+ * defaults the readings took the process past MAX_RSS_BYTES (400 MiB; 232-
+ * 252 MB with the check off), and the overload watch recycled the listener,
+ * closing every client 1013, 3 of 3 runs; with 3,000 a bystander's echo
+ * waited up to 1.96 s for a parse (p99 195 ms, 56 ms off) (an attack review,
+ * `idle.py`). Above it a trickle is bounded as before the check: by the
+ * overload watch's RSS incidents and MAX_RSS_BYTES.
+ */
+export const MAX_CHECKED_CONNECTIONS = 1000;
+
+/**
  * How long to wait before asking `ss` again once it could not be read, in
  * ms: longer than the period where it is missing or not permitted (a
  * failed spawn each time), short enough where it was only past its
@@ -133,6 +146,8 @@ export interface KernelCountCheckOptions {
   everyMs?: number;
   /** @default {@link CLOSE_GRACE_MS} */
   graceMs?: number;
+  /** @default {@link MAX_CHECKED_CONNECTIONS} */
+  maxConnections?: number | undefined;
 }
 
 /** A connection {@link messagesTooBig} found past the line. */
@@ -241,6 +256,8 @@ export class KernelCountCheck {
   readonly #stop = new AbortController();
   /** `kernel_check_off` was logged. */
   #saidOff = false;
+  /** Paused for {@link MAX_CHECKED_CONNECTIONS}, and said so. */
+  #paused = false;
 
   constructor(services: CheckedServices, options: KernelCountCheckOptions) {
     this.#services = services;
@@ -282,6 +299,9 @@ export class KernelCountCheck {
     if (registry.openCount === 0) {
       return this.#later(this.#everyMs, this.#check);
     }
+    if (this.#pausedFor(registry.openCount)) {
+      return this.#later(this.#everyMs, this.#check);
+    }
     const at = Date.now();
     const reading = await this.#options.socketBytes.read(this.#stop.signal);
     if (this.#stop.signal.aborted) return;
@@ -313,6 +333,24 @@ export class KernelCountCheck {
       this.#check,
     );
   };
+
+  /**
+   * True while more than {@link MAX_CHECKED_CONNECTIONS} WebSockets are
+   * open (`maxConnections` in the options for tests); logs each change.
+   */
+  #pausedFor(open: number): boolean {
+    const limit = this.#options.maxConnections ?? MAX_CHECKED_CONNECTIONS;
+    const paused = open > limit;
+    if (paused !== this.#paused) {
+      this.#paused = paused;
+      this.#services.log({
+        event: paused ? "kernel_check_paused" : "kernel_check_resumed",
+        open,
+        limit,
+      });
+    }
+    return paused;
+  }
 
   /** Strikes, closes with 1009, and aborts what is still open after the grace. */
   #act(found: TooBig[]): void {

@@ -2,7 +2,7 @@
  * The periodic kernel-count check (`lib/start/kernel_count_check.ts`): one
  * endless fragmented message sent slowly (64 KiB every 50 ms, ~1.3 MB/s)
  * never trips the overload watch, so without the check it is never closed
- * (stranger17 F6). With it the connection is closed 1009 once what it sent
+ * (an attack review). With it the connection is closed 1009 once what it sent
  * passes MAX_MESSAGE_BYTES (set small here) plus its allowance, within
  * the check's period plus a margin, its address is struck and its third
  * try refused; a bystander keeps echoing and an honest client sending
@@ -257,6 +257,7 @@ Deno.test("messagesTooBig() judges what the kernel counted against the messages 
 function checkedTrickle(
   read: () => SocketBytesReading,
   abort: (peers: readonly Deno.NetAddr[]) => AbortAnswer,
+  maxConnections?: number,
 ) {
   const registry = new ConnectionRegistry({ maxPerIp: 0, maxTotal: 0 });
   const suspects = new SuspectList();
@@ -295,6 +296,7 @@ function checkedTrickle(
     },
     everyMs: 5,
     graceMs: 5,
+    maxConnections,
   });
   return {
     registry,
@@ -356,6 +358,45 @@ Deno.test("KernelCountCheck closes 1009, strikes, counts, aborts and logs; says 
         await until(() => checked.lines.length > 0, "the message_too_big line");
         assert.equal(checked.lines[0]!.aborted, "gone before");
         assert.equal(checked.aborted.length, 0);
+      } finally {
+        await checked.check.dispose();
+      }
+    },
+  );
+  await t.step(
+    "with more WebSockets open than it checks: no reading, one kernel_check_paused line; at or under it again: resumed, and the trickle closed",
+    async () => {
+      let readings = 0;
+      const checked = checkedTrickle(
+        () => {
+          readings++;
+          return past();
+        },
+        () => ({ aborted: 0, left: new Set() }),
+        1,
+      );
+      const idle = { close() {} };
+      checked.registry.track(idle, "127.0.0.3");
+      try {
+        await until(
+          () => checked.lines.length > 0,
+          "the kernel_check_paused line",
+        );
+        assert.deepEqual(checked.lines, [
+          { event: "kernel_check_paused", open: 2, limit: 1 },
+        ]);
+        assert.equal(readings, 0);
+        checked.registry.untrack(idle);
+        await until(
+          () => checked.lines.some((line) => line.event === "message_too_big"),
+          "the message_too_big line",
+        );
+        assert.deepEqual(checked.lines[1], {
+          event: "kernel_check_resumed",
+          open: 1,
+          limit: 1,
+        });
+        assert.deepEqual(checked.closes.map((close) => close.code), [1009]);
       } finally {
         await checked.check.dispose();
       }
