@@ -586,7 +586,11 @@ function checkCombinations(config: Config): void {
     rateLimitByteBurst < maxMessageBytes
   ) {
     throw new ConfigError(
-      `Invalid RATE_LIMIT_BYTE_BURST "${rateLimitByteBurst}": expected at least MAX_MESSAGE_BYTES (${maxMessageBytes}), or every message between the two closes with "byte rate limit"`,
+      `Invalid RATE_LIMIT_BYTE_BURST "${rateLimitByteBurst}"${
+        String(rateLimitByteBurst) === SETTINGS.RATE_LIMIT_BYTE_BURST.default
+          ? " (its default)"
+          : ""
+      }: expected at least MAX_MESSAGE_BYTES (${maxMessageBytes}), or every message between the two closes with "byte rate limit"; raise RATE_LIMIT_BYTE_BURST with MAX_MESSAGE_BYTES`,
     );
   }
   const { memoryBudgetBytes, maxRssBytes } = config;

@@ -159,6 +159,15 @@ Deno.test("parseConfig() rejects settings that cannot work together", async (t) 
     );
   });
   await t.step(
+    "a message size above the default byte burst: the burst named as the default, and what to raise",
+    () => {
+      assert.throws(
+        () => parseConfig({ MAX_MESSAGE_BYTES: "20000000" }),
+        /^ConfigError: Invalid RATE_LIMIT_BYTE_BURST "16777216" \(its default\): expected at least MAX_MESSAGE_BYTES \(20000000\).*; raise RATE_LIMIT_BYTE_BURST with MAX_MESSAGE_BYTES$/,
+      );
+    },
+  );
+  await t.step(
     "a byte burst below the message size is fine with the rate off",
     () => {
       parseConfig({

@@ -56,15 +56,24 @@ export interface RunningServer {
   shutdown(): Promise<boolean>;
 }
 
-/** Reads a file named by an environment variable, with an error naming it. */
+/**
+ * Reads a file named by an environment variable, with an error naming it;
+ * an empty file is one too (Deno's own error for it names neither variable
+ * and blames the address).
+ */
 function readNamedFile(name: string, path: string): string {
+  let text: string;
   try {
-    return Deno.readTextFileSync(path);
+    text = Deno.readTextFileSync(path);
   } catch (error) {
     throw new ConfigError(
       `Cannot read ${name} "${path}": ${(error as Error).message}`,
     );
   }
+  if (text.trim() === "") {
+    throw new ConfigError(`Cannot use ${name} "${path}": the file is empty`);
+  }
+  return text;
 }
 
 /** Thrown when the server cannot listen: address in use, unknown, not local. */

@@ -107,6 +107,20 @@ Deno.test("an unreadable TLS file stops start-up with a message naming the varia
   );
 });
 
+Deno.test("an empty TLS file stops start-up with a message naming its variable, not the address", async () => {
+  const empty = await Deno.makeTempFile({ suffix: ".pem" });
+  try {
+    const { code, stderr } = await startWithTls(empty, empty);
+    assert.equal(code, 2);
+    assert.equal(
+      stderr,
+      `ws-echo: Cannot use TLS_CERT_FILE "${empty}": the file is empty\n`,
+    );
+  } finally {
+    await Deno.remove(empty);
+  }
+});
+
 Deno.test("a TLS file that is no PEM certificate or key stops start-up naming both variables, not the address", async () => {
   const { code, stderr } = await startWithTls("README.md", "README.md");
   assert.equal(code, 2);
