@@ -296,10 +296,7 @@ export class KernelCountCheck {
 
   #check = async (): Promise<void> => {
     const { registry, config } = this.#services;
-    if (registry.openCount === 0) {
-      return this.#later(this.#everyMs, this.#check);
-    }
-    if (this.#pausedFor(registry.openCount)) {
+    if (registry.openCount === 0 || this.#pausedFor(registry.openCount)) {
       return this.#later(this.#everyMs, this.#check);
     }
     const at = Date.now();

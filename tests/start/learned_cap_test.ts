@@ -332,8 +332,8 @@ Deno.test("learnCap() lowers the cap in force when the learned limit cannot hold
   );
 });
 
-/** Sends one GET on a fresh connection; its status and Retry-After. */
-async function get(port: number, request: string) {
+/** A new connection with `request` written on it; the caller closes it. */
+async function sent(port: number, request: string): Promise<Deno.TcpConn> {
   const conn = await withDeadline(
     Deno.connect({ hostname: "127.0.0.1", port }),
     5000,
@@ -341,6 +341,17 @@ async function get(port: number, request: string) {
   );
   try {
     await writeAll(conn, new TextEncoder().encode(request));
+    return conn;
+  } catch (error) {
+    conn.close();
+    throw error;
+  }
+}
+
+/** Sends one GET on a fresh connection; its status and Retry-After. */
+async function get(port: number, request: string) {
+  const conn = await sent(port, request);
+  try {
     const response = await readResponse(conn, { timeoutMs: 5000 });
     return {
       status: response.status,
@@ -360,13 +371,8 @@ async function get(port: number, request: string) {
  * 5 s.
  */
 async function untilClosed(port: number, request: string): Promise<string> {
-  const conn = await withDeadline(
-    Deno.connect({ hostname: "127.0.0.1", port }),
-    5000,
-    "connect",
-  );
+  const conn = await sent(port, request);
   try {
-    await writeAll(conn, new TextEncoder().encode(request));
     const read = async () => {
       const buffer = new Uint8Array(4096);
       let text = "";
