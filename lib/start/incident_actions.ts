@@ -233,7 +233,9 @@ export class IncidentActions {
       if (!wanted.has(key)) return;
       if (at < (openedAt.get(key) ?? Infinity)) openedAt.set(key, at);
       if (id !== undefined) {
-        connections.set(key, [...connections.get(key) ?? [], id]);
+        const ids = connections.get(key);
+        if (ids) ids.push(id);
+        else connections.set(key, [id]);
       }
     };
     for (const [connection, key] of registry.connections()) {

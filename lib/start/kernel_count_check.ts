@@ -367,7 +367,9 @@ export class KernelCountCheck {
           each,
           Math.min(openedAt.get(each) ?? Infinity, activity.startedAt),
         );
-        connections.set(each, [...connections.get(each) ?? [], id]);
+        const ids = connections.get(each);
+        if (ids) ids.push(id);
+        else connections.set(each, [id]);
       }
     }
     const keys = abortStrikes(
