@@ -37,6 +37,7 @@ export function hexDump(bytes, limit = 16384) {
 /** The id of the close-code table row that explains `code`, if any. */
 export function closeCodeRow(code) {
   if (document.getElementById(`close-${code}`)) return `close-${code}`;
+  if (code >= 3000 && code <= 3999) return "close-3000-3999";
   if (code >= 4000 && code <= 4999) return "close-4000-4999";
   return undefined;
 }

@@ -66,14 +66,14 @@ browserTest(
           await page.selectOption("#lang", lang);
           const cells = await page.locator(".close-codes td")
             .allTextContents();
-          assert.equal(cells.length, 9);
+          assert.equal(cells.length, 14);
           for (const cell of cells) {
             assert.ok(cell.length > 10, `${lang}: ${cell}`);
           }
           texts.set(lang, cells);
         }
         const [en, hant, hans] = [...texts.values()];
-        for (let i = 0; i < 9; i++) {
+        for (let i = 0; i < 14; i++) {
           assert.equal(new Set([en![i], hant![i], hans![i]]).size, 3, en![i]);
         }
         assert.deepEqual(
@@ -81,12 +81,17 @@ browserTest(
           [
             "1000",
             "1001",
+            "1002",
+            "1003",
             "1005",
             "1006",
+            "1007",
             "1008",
             "1009",
+            "1010",
             "1011",
             "1013",
+            "3000–3999",
             "4000–4999",
           ],
         );
