@@ -125,8 +125,6 @@ export function idleOverloadState(): OverloadState {
 export interface Platform {
   /** True on Deno Deploy, which gives the client address as the socket's. */
   denoDeploy: boolean;
-  /** Where the client IP comes from, for `/inspect` and the start-up log. */
-  ipSource: string;
 }
 
 /** The app's shared state, built once by `createApp`. */

@@ -14,7 +14,6 @@ import { Hono as QuickHono } from "hono/quick";
 import {
   clientIp,
   clientKey,
-  describeIpSource,
   NETWORK_SHARE,
   networkKey,
 } from "../lib/admission/client_ip.ts";
@@ -94,13 +93,7 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
   const denoDeploy = options.platform?.denoDeploy ?? false;
   const services: Services = {
     config,
-    platform: {
-      denoDeploy,
-      ipSource: describeIpSource({
-        trustedProxies: config.trustProxy,
-        denoDeploy,
-      }),
-    },
+    platform: { denoDeploy },
     log,
     refusalLog: new RefusalLog(log),
     ids: new IdSource(),

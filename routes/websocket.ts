@@ -12,6 +12,7 @@
 import { Hono } from "hono/quick";
 import type { Context } from "hono";
 import { waitToOpen } from "../lib/admission/failure_controls.ts";
+import { describeIpSourceUsed } from "../lib/admission/client_ip.ts";
 import { refuse } from "../lib/admission/refuse.ts";
 import {
   decideUpgrade,
@@ -142,7 +143,10 @@ function describeEndpoint(
     prelude: (facts, id) => [inspectReport({
       request: facts.request,
       ip: facts.client.ip,
-      ipSource: platform.ipSource,
+      ipSource: describeIpSourceUsed(facts.request.headers, {
+        trustedProxies: config.trustProxy,
+        denoDeploy: platform.denoDeploy,
+      }),
       peer: facts.peer &&
         { hostname: facts.peer.hostname, port: facts.peer.port },
       connection: id,

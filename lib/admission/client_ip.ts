@@ -102,10 +102,23 @@ export function clientIp(
     ? "unknown"
     : address;
   if (trustedProxies === 0) return peer;
+  return forwardedIp(headers, trustedProxies) ?? peer;
+}
+
+/**
+ * The address {@link clientIp} takes from `X-Forwarded-For` with
+ * `trustedProxies` proxies in front, normalized; `undefined` when there is
+ * no header or the chosen entry is not an IP address (then the socket's
+ * address counts).
+ */
+function forwardedIp(
+  headers: Headers,
+  trustedProxies: number,
+): string | undefined {
   const forwarded = headers.get("x-forwarded-for");
-  if (forwarded === null) return peer;
+  if (forwarded === null) return undefined;
   const entry = entryFromRight(forwarded, trustedProxies);
-  return (entry === undefined ? undefined : normalizeIp(entry)) ?? peer;
+  return entry === undefined ? undefined : normalizeIp(entry);
 }
 
 /** The unspecified addresses, normalized: never a client's. */
@@ -259,6 +272,46 @@ export function describeIpSource(options: IpSourceOptions): string {
   const proxies = trustedProxies === 1 ? "proxy" : "proxies";
   const where = denoDeploy ? " in front of deno deploy" : "";
   return `x-forwarded-for (${trustedProxies} trusted ${proxies}${where})`;
+}
+
+/**
+ * Says where {@link clientIp} took one request's address from, for
+ * `/inspect`: {@link describeIpSource}'s phrase when the source it names
+ * gave the address, and the TCP peer (or Deno Deploy's) it fell back to
+ * when trusted proxies were configured but `X-Forwarded-For` was missing or
+ * its entry was not an IP address, naming the source that gave none.
+ *
+ * @param headers The request's headers.
+ * @param options How many proxies are trusted, and whether on Deno Deploy.
+ * @returns A short phrase in lower case.
+ *
+ * @example A junk entry falls back to the peer, and says so
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeIpSourceUsed } from "./client_ip.ts";
+ *
+ * const used = (forwarded: string) =>
+ *   describeIpSourceUsed(new Headers({ "x-forwarded-for": forwarded }), {
+ *     trustedProxies: 1,
+ *   });
+ * assert.equal(used("203.0.113.7"), "x-forwarded-for (1 trusted proxy)");
+ * assert.equal(
+ *   used("not an address"),
+ *   "tcp peer: x-forwarded-for (1 trusted proxy) gave no address",
+ * );
+ * ```
+ */
+export function describeIpSourceUsed(
+  headers: Headers,
+  options: IpSourceOptions,
+): string {
+  const configured = describeIpSource(options);
+  if (options.trustedProxies === 0) return configured;
+  if (forwardedIp(headers, options.trustedProxies) !== undefined) {
+    return configured;
+  }
+  const peer = describeIpSource({ ...options, trustedProxies: 0 });
+  return `${peer}: ${configured} gave no address`;
 }
 
 /**

@@ -87,6 +87,43 @@ Deno.test("GET /inspect lists offered extensions and accepts none", async () => 
   }
 });
 
+Deno.test("GET /inspect behind a trusted proxy says which source gave the address, the TCP peer when X-Forwarded-For gave none", async (t) => {
+  await using server = startTestServer({ TRUST_PROXY: "1" });
+  /** The report's `client` for an upgrade with these headers. */
+  const client = async (headers: Record<string, string>) => {
+    const { conn, leftover } = await openRawWebSocket(server.port, {
+      path: "/inspect",
+      headers,
+    });
+    try {
+      const frame = await readFrame(conn, { leftover });
+      return JSON.parse(new TextDecoder().decode(frame.payload)).client;
+    } finally {
+      conn.close();
+    }
+  };
+  await t.step("an address in the proxy's entry: X-Forwarded-For", async () => {
+    const seen = await client({ "X-Forwarded-For": "203.0.113.7" });
+    assert.equal(seen.ip, "203.0.113.7");
+    assert.equal(seen.ipFrom, "x-forwarded-for (1 trusted proxy)");
+  });
+  for (
+    const [name, headers] of [
+      ["a junk entry", { "X-Forwarded-For": "not-an-address" }],
+      ["no header", {}],
+    ] as const
+  ) {
+    await t.step(`${name}: the TCP peer, and why`, async () => {
+      const seen = await client(headers);
+      assert.equal(seen.ip, "127.0.0.1");
+      assert.equal(
+        seen.ipFrom,
+        "tcp peer: x-forwarded-for (1 trusted proxy) gave no address",
+      );
+    });
+  }
+});
+
 Deno.test("GET /limits reports the running configuration and the defaults", async () => {
   const env = {
     MAX_MESSAGE_BYTES: "2048",
