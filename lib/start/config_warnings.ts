@@ -7,7 +7,7 @@
  * @module
  */
 import type { Config } from "../config.ts";
-import { heldReadBytes } from "../connection/backlog.ts";
+import { heldReadBytes, LET_GO_BYTES } from "../connection/backlog.ts";
 
 /** Addresses that mean every interface (BIND_ADDRESS unset is `::`). */
 const EVERY_INTERFACE = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
@@ -49,7 +49,11 @@ const LOOPBACK =
 export function configWarnings(
   config: Pick<
     Config,
-    "trustProxy" | "bindAddress" | "memoryBudgetBytes" | "maxMessageBytes"
+    | "trustProxy"
+    | "bindAddress"
+    | "memoryBudgetBytes"
+    | "maxMessageBytes"
+    | "maxRssBytes"
   >,
   platform: { denoDeploy: boolean },
 ): string[] {
@@ -68,24 +72,32 @@ export const BUDGET_MIN_CLIENTS = 8;
 
 /**
  * A budget that holds fewer than {@link BUDGET_MIN_CLIENTS} clients of the
- * largest message at once: each costs what Deno keeps of the message read
- * (`heldReadBytes`, twice it) plus its echo, and past the budget the
- * echoes wait and then clients are closed 1013 (an attack review: with
- * MAX_MESSAGE_BYTES 32 MiB, 3 uploaders were all closed before any echo,
- * and nothing at start-up said the budget held about one of them).
+ * largest message at once: each costs its echo, plus, from
+ * {@link LET_GO_BYTES} on, what Deno keeps of the message read
+ * (`heldReadBytes`, twice it), and past the budget the echoes wait and then
+ * clients are closed 1013 (an attack review: with MAX_MESSAGE_BYTES 32 MiB,
+ * 3 uploaders were all closed before any echo, and nothing at start-up said
+ * the budget held about one of them). The advice names MAX_RSS_BYTES only
+ * when it is on and not above the budget advised, which it must be.
  */
 function budgetWarnings(
-  config: Pick<Config, "memoryBudgetBytes" | "maxMessageBytes">,
+  config: Pick<Config, "memoryBudgetBytes" | "maxMessageBytes" | "maxRssBytes">,
 ): string[] {
   const { memoryBudgetBytes: budget, maxMessageBytes: message } = config;
   if (budget === 0 || message === 0) return [];
-  const perClient = heldReadBytes(message) + message;
+  const held = heldReadBytes(message);
+  const perClient = held + message;
   const clients = Math.floor(budget / perClient);
   if (clients >= BUDGET_MIN_CLIENTS) return [];
+  const cost = held > 0
+    ? "Deno keeps twice a message it read, plus its echo"
+    : `its echo; Deno's read buffer for a message under ${LET_GO_BYTES} bytes is a connection's fixed cost`;
+  const advised = BUDGET_MIN_CLIENTS * perClient;
+  const rss = config.maxRssBytes > 0 && config.maxRssBytes <= advised
+    ? ` and MAX_RSS_BYTES above it (now ${config.maxRssBytes})`
+    : "";
   return [
-    `MEMORY_BUDGET_BYTES=${budget} holds ${clients} client(s) sending MAX_MESSAGE_BYTES=${message} messages at once (${perClient} bytes each: Deno keeps twice a message it read, plus its echo); past that their echoes wait and then they are closed 1013: raise MEMORY_BUDGET_BYTES to ${
-      BUDGET_MIN_CLIENTS * perClient
-    } (and MAX_RSS_BYTES above it) or lower MAX_MESSAGE_BYTES`,
+    `MEMORY_BUDGET_BYTES=${budget} holds ${clients} client(s) sending MAX_MESSAGE_BYTES=${message} messages at once (${perClient} bytes each: ${cost}); past that their echoes wait and then they are closed 1013: raise MEMORY_BUDGET_BYTES to ${advised}${rss}, or lower MAX_MESSAGE_BYTES`,
   ];
 }
 
