@@ -19,6 +19,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ["lib/protocol/"],
   // What every layer shares: settings, log, ids, the catalogues, counters.
   [
+    "lib/setting_parsers.ts",
+    "lib/settings.ts",
     "lib/config.ts",
     "lib/log.ts",
     "lib/ids.ts",
