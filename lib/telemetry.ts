@@ -17,12 +17,8 @@ import {
   metrics as otelMetrics,
   type Observable,
 } from "@opentelemetry/api";
-import {
-  type MemoryState,
-  METRICS,
-  type Metrics,
-  type RoomsState,
-} from "./metrics.ts";
+import type { MemoryState, Metrics, RoomsState } from "./metrics.ts";
+import { METRICS } from "./metric_catalogue.ts";
 
 /** The instrumentation scope the instruments are created under. */
 export const METER_NAME = "ws-echo";

@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono } from "hono/quick";
+import { prometheusText } from "../lib/metric_catalogue.ts";
 import type { AppEnv, Services } from "../lib/services.ts";
 import { publicIncident } from "../lib/start/incident_log.ts";
 
@@ -102,7 +103,9 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
   route.get("/metrics", function prometheus(c) {
     c.header("Cache-Control", "no-store");
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    return c.body(metrics.toPrometheus(memory.state(), rooms.state()));
+    return c.body(
+      prometheusText(metrics, { memory: memory.state(), rooms: rooms.state() }),
+    );
   });
   return route;
 }

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { DEFAULT_CONFIG, type Setting, SETTINGS } from "../lib/config.ts";
 import { describeLimits } from "../lib/http/limits_report.ts";
 import { limitClose, type LimitReason, LIMITS } from "../lib/limits.ts";
-import { METRICS, Metrics } from "../lib/metrics.ts";
+import { Metrics } from "../lib/metrics.ts";
+import { METRICS, prometheusText } from "../lib/metric_catalogue.ts";
 import { MAX_CLOSE_REASON_BYTES } from "../lib/protocol/close_codes.ts";
 import { utf8ByteLength } from "../lib/protocol/utf8.ts";
 import { REFUSALS } from "../lib/refusals.ts";
@@ -100,24 +101,27 @@ Deno.test("/metrics and OpenTelemetry are written from the one metric catalogue"
     descriptorsOpen: 30,
     descriptorLimit: 1024,
   });
-  const text = metrics.toPrometheus({
-    usedBytes: 0,
-    budgetBytes: 0,
-    rssBytes: 0,
-    maxRssBytes: 0,
-    shedding: null,
-    refusing: null,
-    shed: { memory_budget: 0, rss: 0 },
-  }, {
-    rooms: 0,
-    members: 0,
-    bridge: {
-      kind: "redis",
-      connected: false,
-      published: 0,
-      received: 0,
-      dropped: 0,
-      lost: 0,
+  const text = prometheusText(metrics, {
+    memory: {
+      usedBytes: 0,
+      budgetBytes: 0,
+      rssBytes: 0,
+      maxRssBytes: 0,
+      shedding: null,
+      refusing: null,
+      shed: { memory_budget: 0, rss: 0 },
+    },
+    rooms: {
+      rooms: 0,
+      members: 0,
+      bridge: {
+        kind: "redis",
+        connected: false,
+        published: 0,
+        received: 0,
+        dropped: 0,
+        lost: 0,
+      },
     },
   });
   await t.step("every row is a /metrics series with its help and type", () => {
@@ -128,10 +132,8 @@ Deno.test("/metrics and OpenTelemetry are written from the one metric catalogue"
     }
   });
   await t.step("without a bridge, no bridge series (not a 0)", () => {
-    const alone = new Metrics().toPrometheus(undefined, {
-      rooms: 0,
-      members: 0,
-      bridge: null,
+    const alone = prometheusText(new Metrics(), {
+      rooms: { rooms: 0, members: 0, bridge: null },
     });
     assert.ok(alone.includes("ws_echo_room_members 0\n"));
     assert.ok(!alone.includes("ws_echo_room_bridge_connected"));

@@ -28,6 +28,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "lib/limits.ts",
     "lib/overload_pressure.ts",
     "lib/metrics.ts",
+    "lib/metric_catalogue.ts",
     "lib/telemetry.ts",
     "lib/core_timer.ts",
     "lib/lazy.ts",
