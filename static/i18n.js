@@ -207,25 +207,25 @@ export const MESSAGES = {
     "close.1002":
       "Protocol error: a frame broke RFC 6455. This server sends it for a close frame whose code no one may send (such as 999 or 1005); most other broken frames Deno drops without a close frame (then 1006).",
     "close.1003":
-      "Unsupported data: the endpoint got a kind of message it cannot take (binary where only text is understood). This server echoes both kinds, so it sends 1003 only when /close asks for it.",
+      "Unsupported data: the endpoint got a kind of message it cannot take (binary where only text is understood). This server echoes both kinds, so it sends 1003 only when `/close` asks for it.",
     "close.1005":
       "No status received: the close frame carried no code. Reported by the browser, never sent.",
     "close.1006":
       "Abnormal closure: no close frame arrived, because the connection dropped or never opened (then the page says why above). Reported by the browser, never sent.",
     "close.1007":
-      "Invalid payload data: a message did not match its type, such as text that is not valid UTF-8. Deno drops such text without a close frame (then 1006), so this server sends 1007 only when /close asks for it.",
+      "Invalid payload data: a message did not match its type, such as text that is not valid UTF-8. Deno drops such text without a close frame (then 1006), so this server sends 1007 only when `/close` asks for it.",
     "close.1008":
       "Policy violation: this server uses it for its limits (message rate, byte rate, slow reader); the reason names which.",
     "close.1009":
       "Message too big: the message was larger than the server accepts, and it was not echoed.",
     "close.1010":
-      "Mandatory extension: sent by a client whose server did not agree to an extension it needs (the reason names it); a server refuses the handshake instead. A browser never sends it; this server sends it only when /close asks for it.",
+      "Mandatory extension: sent by a client whose server did not agree to an extension it needs (the reason names it); a server refuses the handshake instead. A browser never sends it; this server sends it only when `/close` asks for it.",
     "close.1011":
       "Internal error: the server hit an unexpected condition and could not go on.",
     "close.1013":
       "Try again later: the server is overloaded and closed the connection to recover; reconnect after a while.",
     "close.3000-3999":
-      "Registered codes: for libraries and frameworks, which register them with IANA; /close and this page's close() may use them too.",
+      "Registered codes: for libraries and frameworks, which register them with IANA; `/close` and this page's `close()` may use them too.",
     "close.4000-4999":
       'Application codes: free for your own protocol; close(4000, "reason") on this page uses them.',
     code: "The code for this connection",
@@ -325,7 +325,7 @@ export const MESSAGES = {
     "streamType": "Type",
     "streamInterval": "Interval (ms)",
     "serverOptionsExplained":
-      "`status=` refuses the upgrade with that HTTP status (400-599), so you can see how a client and this page handle it; `retry_after=` adds a Retry-After header; `open_delay=` holds the 101 that many milliseconds. `/stream` pushes Messages messages of Size bytes every Interval ms (0: as fast as you read), then closes with 1000.",
+      "`status=` refuses the upgrade with that HTTP status (400-599), so you can see how a client and this page handle it; `retry_after=` adds a Retry-After header; `open_delay=` holds the 101 that many milliseconds. `/stream` pushes “Messages” messages of “Size” bytes, one every “Interval” ms (0: as fast as you read), then closes with 1000.",
     "invalid.integer":
       "The server takes a whole number, {min}-{max}; it refuses “{value}” with 400. The URL says the same.",
     "failure.unsafe-port":
@@ -541,22 +541,22 @@ export const MESSAGES = {
     "close.1002":
       "協定錯誤：有訊框違反 RFC 6455。關閉訊框帶著任何一方都不可送出的代碼（例如 999 或 1005）時，本伺服器會送出它；其他大多數錯誤的訊框，Deno 會直接丟棄而不送關閉訊框（此時會是 1006）。",
     "close.1003":
-      "不支援的資料：一方收到無法處理的訊息類型（例如只懂文字卻收到二進位）。本伺服器兩種都會回傳，因此只有 /close 要求時才會送出 1003。",
+      "不支援的資料：一方收到無法處理的訊息類型（例如只懂文字卻收到二進位）。本伺服器兩種都會回傳，因此只有 `/close` 要求時才會送出 1003。",
     "close.1005": "未收到狀態：關閉訊框沒有代碼。只由瀏覽器回報，不會被送出。",
     "close.1006":
       "異常關閉：沒有收到關閉訊框，因為連線中斷或從未開啟（此時頁面會在上方說明原因）。只由瀏覽器回報，不會被送出。",
     "close.1007":
-      "無效的資料：訊息內容與其類型不符，例如不是有效 UTF-8 的文字。Deno 會丟棄這類文字而不送關閉訊框（此時會是 1006），因此本伺服器只有 /close 要求時才會送出 1007。",
+      "無效的資料：訊息內容與其類型不符，例如不是有效 UTF-8 的文字。Deno 會丟棄這類文字而不送關閉訊框（此時會是 1006），因此本伺服器只有 `/close` 要求時才會送出 1007。",
     "close.1008":
       "違反政策：本伺服器用於各項限制（訊息速率、位元組速率、讀取太慢），原因會說明是哪一項。",
     "close.1009": "訊息過大：訊息超過伺服器接受的大小，因此沒有回傳。",
     "close.1010":
-      "必要的擴充：由用戶端送出，表示伺服器沒有同意它需要的擴充（原因會寫出是哪一個）；伺服器則會直接拒絕交握。瀏覽器從不送出它；本伺服器只有 /close 要求時才會送出。",
+      "必要的擴充：由用戶端送出，表示伺服器沒有同意它需要的擴充（原因會寫出是哪一個）；伺服器則會直接拒絕交握。瀏覽器從不送出它；本伺服器只有 `/close` 要求時才會送出。",
     "close.1011": "內部錯誤：伺服器遇到意外狀況，無法繼續。",
     "close.1013":
       "稍後再試：伺服器負載過高，為了恢復而關閉連線；請過一會兒再連線。",
     "close.3000-3999":
-      "已註冊的代碼：供函式庫與框架使用，向 IANA 註冊；/close 與本頁的 close() 也可以使用。",
+      "已註冊的代碼：供函式庫與框架使用，向 IANA 註冊；`/close` 與本頁的 `close()` 也可以使用。",
     "close.4000-4999":
       '應用程式自訂的代碼：可自由用於你自己的協定；本頁的 close(4000, "reason") 就使用它們。',
     code: "這次連線的程式碼",
@@ -867,22 +867,22 @@ export const MESSAGES = {
     "close.1002":
       "协议错误：有帧违反了 RFC 6455。关闭帧带有任何一方都不能发送的关闭码（例如 999 或 1005）时，本服务器会发送它；其他大多数错误的帧，Deno 会直接丢弃而不发送关闭帧（此时是 1006）。",
     "close.1003":
-      "不支持的数据：一方收到了无法处理的消息类型（例如只懂文本却收到二进制）。本服务器两种都会回显，因此只有 /close 要求时才会发送 1003。",
+      "不支持的数据：一方收到了无法处理的消息类型（例如只懂文本却收到二进制）。本服务器两种都会回显，因此只有 `/close` 要求时才会发送 1003。",
     "close.1005": "未收到状态：关闭帧没有关闭码。只由浏览器报告，不会被发送。",
     "close.1006":
       "异常关闭：没有收到关闭帧，因为连接断开或从未打开（此时页面会在上方说明原因）。只由浏览器报告，不会被发送。",
     "close.1007":
-      "无效的数据：消息内容与其类型不符，例如不是有效 UTF-8 的文本。Deno 会丢弃这类文本而不发送关闭帧（此时是 1006），因此本服务器只有 /close 要求时才会发送 1007。",
+      "无效的数据：消息内容与其类型不符，例如不是有效 UTF-8 的文本。Deno 会丢弃这类文本而不发送关闭帧（此时是 1006），因此本服务器只有 `/close` 要求时才会发送 1007。",
     "close.1008":
       "违反策略：本服务器用于各项限制（消息速率、字节速率、读取太慢），原因会说明是哪一项。",
     "close.1009": "消息过大：消息超过服务器接受的大小，因此没有回显。",
     "close.1010":
-      "必需的扩展：由客户端发送，表示服务器没有同意它需要的扩展（原因会写出是哪一个）；服务器则会直接拒绝握手。浏览器从不发送它；本服务器只有 /close 要求时才会发送。",
+      "必需的扩展：由客户端发送，表示服务器没有同意它需要的扩展（原因会写出是哪一个）；服务器则会直接拒绝握手。浏览器从不发送它；本服务器只有 `/close` 要求时才会发送。",
     "close.1011": "内部错误：服务器遇到意外情况，无法继续。",
     "close.1013":
       "稍后再试：服务器负载过高，为了恢复而关闭连接；请过一会儿再连接。",
     "close.3000-3999":
-      "已注册的关闭码：供库和框架使用，向 IANA 注册；/close 和本页的 close() 也可以使用。",
+      "已注册的关闭码：供库和框架使用，向 IANA 注册；`/close` 和本页的 `close()` 也可以使用。",
     "close.4000-4999":
       '应用程序自定义的关闭码：可以自由用于你自己的协议；本页的 close(4000, "reason") 就使用它们。',
     code: "这次连接的代码",

@@ -20,6 +20,19 @@ import {
 } from "../page.js";
 import { readProtocols } from "./options.js";
 
+/**
+ * A setting's name as nodes that wrap only after an underscore
+ * (`RATE_LIMIT_BYTE_` / `BURST`): at 390 px the cell broke it anywhere
+ * (`RATE_LIMIT_BYTE_BURS` / `T`). `<wbr>` is not copied with the text.
+ * @param {string} name
+ * @returns {(string | HTMLElement)[]}
+ */
+export function settingName(name) {
+  return name.split(/(?<=_)/).flatMap((part, i) =>
+    i === 0 ? [part] : [document.createElement("wbr"), part]
+  );
+}
+
 /** A limit's value in words: bytes as KiB/MiB, other counts with their unit. */
 export function limitValue(limit) {
   if (limit.off) return t("off");
@@ -109,7 +122,7 @@ export function mountHandshakePanel() {
       const row = document.createElement("tr");
       const name = document.createElement("td");
       const code = document.createElement("code");
-      code.textContent = limit.env;
+      code.append(...settingName(limit.env));
       name.append(code);
       const value = document.createElement("td");
       value.textContent = limitValue(limit);

@@ -306,3 +306,19 @@ Deno.test("fill() says one and many in each language's way", async (t) => {
     });
   }
 });
+
+Deno.test("the server options' hint quotes each /stream field it names, as the field's label reads", () => {
+  for (const lang of LANGUAGES) {
+    const words = MESSAGES[lang]!;
+    const hint = words.serverOptionsExplained!;
+    for (const key of ["streamCount", "streamSize", "streamInterval"]) {
+      // The label without its unit: "Size (bytes)" is named "Size".
+      const label = words[key]!.replace(/\s*[(（].*$/, "");
+      assert.match(
+        hint,
+        new RegExp(`[“「]${label}[”」]`),
+        `${lang}: ${label} in ${hint}`,
+      );
+    }
+  }
+});

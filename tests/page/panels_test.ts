@@ -7,8 +7,10 @@ import { describeLimits } from "../../lib/http/limits_report.ts";
 import {
   browserTest,
   connectPage,
+  DESKTOP,
   LANGUAGES,
   openDemo,
+  PHONE,
   waitForLog,
 } from "./_browser.ts";
 
@@ -55,6 +57,42 @@ browserTest(
         }).waitFor();
         await page.selectOption("#lang", "en");
         await page.fill("#protocol", "");
+      },
+    );
+
+    await t.step(
+      "on a phone a limit's name wraps only after an underscore, never inside a word",
+      async () => {
+        await page.setViewportSize(PHONE);
+        // Each place a name's line ends: the character before the next line's.
+        const breaks = await page.evaluate(`[...document.querySelectorAll(
+          "#hs-limits code")].flatMap((code) => {
+          const found = [];
+          let before = "";
+          let top;
+          const range = document.createRange();
+          for (const node of code.childNodes) {
+            if (node.nodeType !== Node.TEXT_NODE) continue;
+            for (let i = 0; i < node.data.length; i++) {
+              range.setStart(node, i);
+              range.setEnd(node, i + 1);
+              const y = range.getBoundingClientRect().top;
+              if (top !== undefined && y > top + 2) {
+                found.push(code.textContent + " after " + before);
+              }
+              top = y;
+              before = node.data[i];
+            }
+          }
+          return found;
+        })`) as string[];
+        assert.ok(breaks.length > 0, "some names wrap at 390 px");
+        for (const line of breaks) assert.match(line, / after _$/, line);
+        assert.equal(
+          await page.locator("#hs-limits code").first().textContent(),
+          "MAX_MESSAGE_BYTES",
+        );
+        await page.setViewportSize(DESKTOP);
       },
     );
 
