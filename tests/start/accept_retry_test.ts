@@ -6,6 +6,9 @@
  * doubled the wait (100 ms to 5 s), each longer wait let a larger crowd
  * meet the next listener, and `/healthz` went unanswered for 8-20 s.
  * Real sockets, `prlimit --nofile=64`, the start task's flags; about 3 s.
+ * What it asserts is what the listener says it does (`retry_ms`), not how
+ * long the answers took: a busy machine can hold the process for seconds
+ * (a 4 s SIGSTOP failed the old `< 3500 ms`), and speed is for benchmarks.
  *
  * @module
  */
@@ -17,8 +20,10 @@ import { rawRequest } from "../../bench/wire.ts";
 const LIMIT = 64;
 /** Failures in a row: the old waits were 100, 200 ... 3200, 5000 ms. */
 const ROUNDS = 7;
-/** Well above 100 ms on a busy machine (800 ms seen at load 40), below 5 s. */
-const BACK_WITHIN_MS = 3500;
+/** The listener's wait after each failure (listener.ts's retryMinMs). */
+const RETRY_MS = 100;
+/** Least time between two `listener accept failed` lines (logIntervalMs). */
+const LOG_INTERVAL_MS = 5000;
 /** Idle connections at most per round: LIMIT is far fewer. */
 const MAX_IDLE = LIMIT * 4;
 
@@ -78,25 +83,36 @@ async function answeredAfter(port: number, round: number): Promise<number> {
 }
 
 Deno.test(
-  "a listener out of descriptors 7 times in a row listens again within about 100 ms each time, not after waits doubling to 5 s",
+  "a listener out of descriptors 7 times in a row listens again after 100 ms each time, not after waits doubling to 5 s",
   async () => {
     await using child = await spawnLimited(LIMIT, await startTaskArgs(), {
       env: { LOG_FORMAT: "text" },
     });
+    const since = performance.now();
     const waits: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const idle = await runOut(child, round);
       for (const conn of idle) conn.close();
       waits.push(await answeredAfter(child.port, round));
     }
-    const shown = waits.map(Math.round).join(", ");
+    const elapsedMs = performance.now() - since;
+    const lines = child.stdout().match(/^listener accept failed .*$/gm) ?? [];
+    const said = `answered after ${
+      waits.map(Math.round).join(", ")
+    } ms; the log: ${child.stdout().slice(-2000)}`;
+    assert.ok(lines.length >= 1, said);
+    // The wait it chose after each logged failure: the old code doubled it
+    // for a failure within 5 s of coming back (100, 200 ... 5000).
+    for (const line of lines) {
+      assert.match(line, new RegExp(` retry_ms=${RETRY_MS}( |$)`), said);
+    }
+    // One line for a stretch of failures, not one each: at most one per
+    // LOG_INTERVAL_MS of the rounds (a slower machine is allowed more).
+    const most = 1 + Math.floor(elapsedMs / LOG_INTERVAL_MS);
     assert.ok(
-      waits.every((ms) => ms < BACK_WITHIN_MS),
-      `answered after ${shown} ms; the log: ${child.stdout().slice(-2000)}`,
+      lines.length <= most,
+      `${lines.length} lines in ${Math.round(elapsedMs)} ms; ${said}`,
     );
-    // One line for a stretch of failures, not one each (within 5 s).
-    const lines = child.stdout().match(/listener accept failed/g) ?? [];
-    assert.ok(lines.length < ROUNDS, `${lines.length} lines: ${shown} ms`);
     assert.ok(!child.exited(), child.stdout().slice(-2000));
   },
 );
