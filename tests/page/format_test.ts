@@ -322,3 +322,17 @@ Deno.test("the server options' hint quotes each /stream field it names, as the f
     }
   }
 });
+
+Deno.test("the stream's count names the CONNECTING it leaves out by the readyState's name and where it is", () => {
+  for (const lang of LANGUAGES) {
+    const words = MESSAGES[lang]!;
+    const count = fill(words["stream.countConnecting"]!, {
+      shown: "6",
+      total: "6",
+      count: "1",
+    }, lang);
+    // "+1 connecting in Export" read as a connection still being opened.
+    assert.match(count, /1 × CONNECTING/, lang);
+    assert.ok(count.includes(words.state!), `${lang}: ${count}`);
+  }
+});
