@@ -33,7 +33,7 @@ export type SuspectNews =
     /**
      * The keys struck at one incident, with the listing a strike made and
      * when the oldest connection struck opened (ms since epoch), if known
-     * (`suspects.ts` `SAME_INCIDENT_MS`).
+     * (`same_try.ts` `SAME_INCIDENT_MS`).
      */
     struck: Array<
       {

@@ -33,11 +33,8 @@ import { reportIncident } from "./incident_log.ts";
 import { incidentRecord } from "./incident_record.ts";
 import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
 import type { SyncSocketAbort } from "./socket_abort.ts";
-import {
-  connectionId,
-  SAME_INCIDENT_MS,
-  type Strike,
-} from "../admission/suspects.ts";
+import type { Strike } from "../admission/suspects.ts";
+import { connectionId, SAME_INCIDENT_MS } from "../admission/same_try.ts";
 import { peerKey } from "./socket_bytes.ts";
 import { keyNetwork } from "../admission/client_ip.ts";
 import {
@@ -220,7 +217,7 @@ export class IncidentActions {
    * Strikes `keys` now, for a record built later ({@link record}), with
    * when each key's oldest open connection opened: a client that
    * reconnected after its last strike is on its next try, whichever worker
-   * struck it (`suspects.ts` `SAME_INCIDENT_MS`).
+   * struck it (`same_try.ts` `SAME_INCIDENT_MS`).
    */
   #strikeAhead(keys: string[], held?: HeldStrike): StruckAhead {
     const { suspects, registry } = this.#services;

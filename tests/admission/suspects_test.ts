@@ -1,14 +1,13 @@
 /**
- * How the overload watch's strikes become refusals (`suspects.ts`), without
- * a network.
+ * How the overload watch's strikes become refusals (`suspects.ts`, tries told
+ * apart by `same_try.ts`), without a network.
  */
 import assert from "node:assert/strict";
+import { ABORTING_HOLD_MS, SuspectList } from "../../lib/admission/suspects.ts";
 import {
-  ABORTING_HOLD_MS,
   connectionId,
   SAME_INCIDENT_MS,
-  SuspectList,
-} from "../../lib/admission/suspects.ts";
+} from "../../lib/admission/same_try.ts";
 import type { Activity } from "../../lib/admission/slots.ts";
 import { admit } from "../../lib/admission/admit.ts";
 import { DEFAULT_CONFIG } from "../../lib/config.ts";
