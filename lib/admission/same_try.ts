@@ -15,10 +15,13 @@
  *   a connection opened after the key's last strike is its next try, even
  *   inside those two windows.
  *
- * `suspects.ts` keeps the strikes.
+ * `suspects.ts` keeps the strikes; {@link StruckConnections} builds the
+ * options a striker passes.
  *
  * @module
  */
+import { keyNetwork } from "./client_ip.ts";
+
 /**
  * Strikes of one key by two workers this close together are one incident,
  * in ms: every worker's overload watch reads the process's RSS, so they
@@ -80,6 +83,60 @@ export interface StrikeOptions {
  */
 export function connectionId(peer: string, openedAt: number): string {
   return `${peer}@${openedAt}`;
+}
+
+/**
+ * A striker's {@link StrikeOptions.openedAt} and
+ * {@link StrikeOptions.connections}, built one connection at a time for its
+ * key and the key's network (`keyNetwork`: an abort may strike both).
+ *
+ * @example Two connections of one address, one of them cut
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StruckConnections } from "./same_try.ts";
+ * const struck = new StruckConnections();
+ * struck.add("127.0.0.2", 5000, "127.0.0.2:40000");
+ * struck.add("127.0.0.2", 3000);
+ * assert.equal(struck.openedAt.get("127.0.0.0/24"), 3000);
+ * assert.deepEqual(struck.connections.get("127.0.0.2"), [
+ *   "127.0.0.2:40000@5000",
+ * ]);
+ * ```
+ */
+export class StruckConnections {
+  /** When each key's oldest connection added opened (ms since epoch). */
+  readonly openedAt: Map<string, number> = new Map();
+  /** Each key's connections added as cut ({@link connectionId}). */
+  readonly connections: Map<string, string[]> = new Map();
+  readonly #keys: ReadonlySet<string> | undefined;
+
+  /**
+   * @param keys Only these keys are built (a key's network too only when
+   * listed). @default every key added, and its network
+   */
+  constructor(keys?: ReadonlySet<string>) {
+    this.#keys = keys;
+  }
+
+  /**
+   * Adds a connection of `key` opened at `openedAt` (ms since epoch); cut
+   * by this strike when `cutPeer` (its `peerKey`) is given.
+   */
+  add(key: string, openedAt: number, cutPeer?: string): void {
+    const id = cutPeer === undefined
+      ? undefined
+      : connectionId(cutPeer, openedAt);
+    for (const each of [key, keyNetwork(key)]) {
+      if (this.#keys && !this.#keys.has(each)) continue;
+      if (openedAt < (this.openedAt.get(each) ?? Infinity)) {
+        this.openedAt.set(each, openedAt);
+      }
+      if (id === undefined) continue;
+      const ids = this.connections.get(each);
+      if (ids) ids.push(id);
+      else this.connections.set(each, [id]);
+    }
+  }
 }
 
 /** What {@link repeatsTry} reads and keeps of one key's strikes. */

@@ -34,9 +34,8 @@ import { incidentRecord } from "./incident_record.ts";
 import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
 import type { SyncSocketAbort } from "./socket_abort.ts";
 import type { Strike } from "../admission/suspects.ts";
-import { connectionId, SAME_INCIDENT_MS } from "../admission/same_try.ts";
+import { SAME_INCIDENT_MS, StruckConnections } from "../admission/same_try.ts";
 import { peerKey } from "./socket_bytes.ts";
-import { keyNetwork } from "../admission/client_ip.ts";
 import {
   abortAttackers,
   abortHolding,
@@ -221,20 +220,10 @@ export class IncidentActions {
    */
   #strikeAhead(keys: string[], held?: HeldStrike): StruckAhead {
     const { suspects, registry } = this.#services;
-    const wanted = new Set(keys);
-    const openedAt = new Map<string, number>();
     // The connections cut now (`held.cut`): one struck already, by the
     // kernel-count check or another worker, is not struck again.
-    const connections = new Map<string, string[]>();
-    const older = (key: string, at: number, id: string | undefined) => {
-      if (!wanted.has(key)) return;
-      if (at < (openedAt.get(key) ?? Infinity)) openedAt.set(key, at);
-      if (id !== undefined) {
-        const ids = connections.get(key);
-        if (ids) ids.push(id);
-        else connections.set(key, [id]);
-      }
-    };
+    const struck = new StruckConnections(new Set(keys));
+    const cut = held?.cut ?? held?.peers;
     for (const [connection, key] of registry.connections()) {
       const activity = connection.activity?.();
       const startedAt = activity?.startedAt;
@@ -242,14 +231,10 @@ export class IncidentActions {
       const peer = activity?.peer;
       const named = peer && peerKey(peer.hostname, peer.port);
       if (held?.peers && !(named && held.peers.has(named))) continue;
-      const cut = held?.cut ?? held?.peers;
-      const id = named && cut?.has(named)
-        ? connectionId(named, startedAt)
-        : undefined;
-      older(key, startedAt, id);
-      older(keyNetwork(key), startedAt, id);
+      struck.add(key, startedAt, named && cut?.has(named) ? named : undefined);
     }
     const now = Date.now();
+    const { openedAt, connections } = struck;
     const options = held?.heldMs !== undefined
       ? { openedAt, connections, heldSince: now - held.heldMs }
       : { openedAt, connections };

@@ -62,12 +62,11 @@
  */
 import { after, type Cancel } from "../core_timer.ts";
 import type { Activity, Closable } from "../admission/slots.ts";
-import { keyNetwork } from "../admission/client_ip.ts";
 import { limitClose } from "../limits.ts";
 import type { Services } from "../services.ts";
 import type { AbortAnswer, SocketAbort } from "../connection/held_sockets.ts";
 import type { Strike } from "../admission/suspects.ts";
-import { connectionId } from "../admission/same_try.ts";
+import { StruckConnections } from "../admission/same_try.ts";
 import { CLOSE_ANSWER_MS, unseenAllowance } from "./overload_attribution.ts";
 import { abortStrikes } from "./incident_aborts.ts";
 import { peerKey, type SocketBytesReading } from "./socket_bytes.ts";
@@ -355,30 +354,17 @@ export class KernelCountCheck {
     const { suspects, metrics, config } = this.#services;
     // A new try is a connection opened after the key's last strike; one
     // the overload watch cut and struck already is not struck again.
-    const openedAt = new Map<string, number>();
-    const connections = new Map<string, string[]>();
+    const struck = new StruckConnections();
     for (const { key, activity } of found) {
       const peer = activity.peer!;
-      const id = connectionId(
-        peerKey(peer.hostname, peer.port),
-        activity.startedAt,
-      );
-      for (const each of [key, keyNetwork(key)]) {
-        openedAt.set(
-          each,
-          Math.min(openedAt.get(each) ?? Infinity, activity.startedAt),
-        );
-        const ids = connections.get(each);
-        if (ids) ids.push(id);
-        else connections.set(each, [id]);
-      }
+      struck.add(key, activity.startedAt, peerKey(peer.hostname, peer.port));
     }
     const keys = abortStrikes(
       [...new Set(found.map((one) => one.key))],
       suspects,
     );
     const strikes = new Map(
-      suspects.strike(keys, Date.now(), { openedAt, connections }).map((
+      suspects.strike(keys, Date.now(), struck).map((
         strike,
       ) => [
         strike.key,
