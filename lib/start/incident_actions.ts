@@ -6,7 +6,8 @@
  * connections where the kernel's count names them (`incident_aborts.ts`),
  * recycle the listener, or end the process where nothing else frees what
  * Deno holds. Each incident ends in one `overload_incident` line
- * (`incident_log.ts`). Split from `overload_watch.ts`, which samples the
+ * (`incident_log.ts`); the strikes made before an abort are
+ * `incident_strikes.ts`'s. Split from `overload_watch.ts`, which samples the
  * process and calls these when a signal trips; the watch keeps sampling
  * while one runs, and looks afresh once it is reported.
  *
@@ -32,10 +33,13 @@ import {
 import { reportIncident } from "./incident_log.ts";
 import { incidentRecord } from "./incident_record.ts";
 import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
-import type { SyncSocketAbort } from "./socket_abort.ts";
-import type { Strike } from "../admission/suspects.ts";
-import { SAME_INCIDENT_MS, StruckConnections } from "../admission/same_try.ts";
+import { SAME_INCIDENT_MS } from "../admission/same_try.ts";
 import { peerKey } from "./socket_bytes.ts";
+import {
+  strikeAhead,
+  strikingFirst,
+  type StruckAhead,
+} from "./incident_strikes.ts";
 import {
   abortAttackers,
   abortHolding,
@@ -84,46 +88,6 @@ export function serveExitReason(
   if (taken && taken.short) return `aborting fell short: ${taken.short}`;
   const unseen = Object.keys(suspects.unseen).length;
   return `nothing of this worker's to abort (${unseen} past their allowance, ${suspects.holding.peers.length} holding, ${suspects.othersReading} other workers' sockets bringing bytes)`;
-}
-
-/** Strikes made before an abort, for the incident's record. */
-export interface StruckAhead {
-  keys: string[];
-  strikes: Strike[];
-}
-
-/**
- * `abort` that runs `strike` right before each of its aborts (the caller
- * makes it strike once): the strike, told to every `deno serve` worker,
- * goes out before the clients learn of the abort. None without `abort`.
- */
-function strikingFirst(
-  abort: SyncSocketAbort | undefined,
-  strike: (cut: ReadonlySet<string>) => void,
-): SyncSocketAbort | undefined {
-  if (!abort) return undefined;
-  return {
-    abortSync(peers) {
-      strike(new Set(peers.map((p) => peerKey(p.hostname, p.port))));
-      return abort.abortSync(peers);
-    },
-  };
-}
-
-/**
- * A strike for a held stretch of the loop (`StrikeOptions.heldSince`):
- * how far back this worker's strikes may be of it, in ms, and the peers
- * whose connections' opening tells a new try (`peerKey`). @default every
- * connection of the key
- */
-interface HeldStrike {
-  heldMs?: number;
-  peers?: ReadonlySet<string>;
-  /**
-   * The peers this strike's abort cuts (`peerKey`), named to the suspect
-   * list (`StrikeOptions.connections`). @default `peers`
-   */
-  cut?: ReadonlySet<string>;
 }
 
 /** What the incidents read from the watch that samples the process. */
@@ -213,35 +177,6 @@ export class IncidentActions {
   }
 
   /**
-   * Strikes `keys` now, for a record built later ({@link record}), with
-   * when each key's oldest open connection opened: a client that
-   * reconnected after its last strike is on its next try, whichever worker
-   * struck it (`same_try.ts` `SAME_INCIDENT_MS`).
-   */
-  #strikeAhead(keys: string[], held?: HeldStrike): StruckAhead {
-    const { suspects, registry } = this.#services;
-    // The connections cut now (`held.cut`): one struck already, by the
-    // kernel-count check or another worker, is not struck again.
-    const struck = new StruckConnections(new Set(keys));
-    const cut = held?.cut ?? held?.peers;
-    for (const [connection, key] of registry.connections()) {
-      const activity = connection.activity?.();
-      const startedAt = activity?.startedAt;
-      if (startedAt === undefined) continue;
-      const peer = activity?.peer;
-      const named = peer && peerKey(peer.hostname, peer.port);
-      if (held?.peers && !(named && held.peers.has(named))) continue;
-      struck.add(key, startedAt, named && cut?.has(named) ? named : undefined);
-    }
-    const now = Date.now();
-    const { openedAt, connections } = struck;
-    const options = held?.heldMs !== undefined
-      ? { openedAt, connections, heldSince: now - held.heldMs }
-      : { openedAt, connections };
-    return { keys, strikes: suspects.strike(keys, now, options) };
-  }
-
-  /**
    * The RSS watchdog thread aborted connections while the loop was held
    * (the one Deno was reading: past MAX_RSS_BYTES, or a flood of frames
    * Deno answers itself): now that it turned, the rest of the attack
@@ -265,14 +200,16 @@ export class IncidentActions {
       heldMs: Math.max(abort.heldMs, SAME_INCIDENT_MS),
       peers: new Set(abort.peers.map((p) => peerKey(p.hostname, p.port))),
     };
-    const first = this.#strikeAhead(
+    const first = strikeAhead(
+      this.#services,
       abortStrikes(abortedKeys(this.#services, abort.peers), suspects),
       held,
     );
     const evidence = busy ? undefined : await this.#suspects(abort.cause);
     const { socketAbort } = this.#options;
     const rest = restOfAttack(this.#services, { abort, evidence, socketAbort });
-    const more = this.#strikeAhead(
+    const more = strikeAhead(
+      this.#services,
       abortStrikes(rest.keys, suspects).filter((key) =>
         !first.keys.includes(key)
       ),
@@ -356,7 +293,8 @@ export class IncidentActions {
     // (an abort that fell short, then a recycle).
     let ahead: StruckAhead | undefined;
     const socketAbort = strikingFirst(this.#options.socketAbort, (peers) => {
-      ahead ??= this.#strikeAhead(
+      ahead ??= strikeAhead(
+        this.#services,
         abortStrikes(struck, this.#services.suspects),
         { cut: peers },
       );
