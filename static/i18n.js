@@ -196,6 +196,10 @@ export const MESSAGES = {
     "limitUnit.messages/s": "messages/s",
     "limitUnit.connections": "connections",
     "limitUnit.seconds": "seconds",
+    "limitUnit.requests": "requests",
+    "limitUnit.requests/s": "requests/s",
+    "limitUnit.members": "members",
+    "limitUnit.rooms": "rooms",
     explainCode: "what {code} means",
     closeCodes: "Close codes",
     closeCodesExplained:
@@ -531,6 +535,10 @@ export const MESSAGES = {
     "limitUnit.messages/s": "則訊息／秒",
     "limitUnit.connections": "條連線",
     "limitUnit.seconds": "秒",
+    "limitUnit.requests": "次請求",
+    "limitUnit.requests/s": "次請求／秒",
+    "limitUnit.members": "位成員",
+    "limitUnit.rooms": "個聊天室",
     explainCode: "{code} 是什麼意思",
     closeCodes: "關閉代碼",
     closeCodesExplained:
@@ -857,6 +865,10 @@ export const MESSAGES = {
     "limitUnit.messages/s": "条消息/秒",
     "limitUnit.connections": "个连接",
     "limitUnit.seconds": "秒",
+    "limitUnit.requests": "次请求",
+    "limitUnit.requests/s": "次请求/秒",
+    "limitUnit.members": "位成员",
+    "limitUnit.rooms": "个聊天室",
     explainCode: "{code} 是什么意思",
     closeCodes: "关闭码",
     closeCodesExplained:

@@ -18,6 +18,8 @@ import {
   utcOffset,
 } from "../../static/format.js";
 import { fill, LANGUAGES, MESSAGES, pickLanguage } from "../../static/i18n.js";
+import { DEFAULT_CONFIG } from "../../lib/config.ts";
+import { describeLimits } from "../../lib/http/limits_report.ts";
 
 Deno.test("checkReason() accepts 123 UTF-8 bytes and explains 124 or more", async (t) => {
   await t.step("41 Chinese characters are 123 bytes", () => {
@@ -334,5 +336,19 @@ Deno.test("the stream's count names the CONNECTING it leaves out by the readySta
     // "+1 connecting in Export" read as a connection still being opened.
     assert.match(count, /1 × CONNECTING/, lang);
     assert.ok(count.includes(words.state!), `${lang}: ${count}`);
+  }
+});
+
+Deno.test("every unit /inspect reports a limit in has its words in each language", () => {
+  const units = new Set(
+    Object.values(describeLimits(DEFAULT_CONFIG)).map((limit) => limit.unit),
+  );
+  assert.ok(units.has("seconds"), [...units].join(", "));
+  for (const lang of LANGUAGES) {
+    const missing = [...units].filter((unit) =>
+      MESSAGES[lang]![`limitUnit.${unit}`] === undefined
+    );
+    // zh-Hant showed "100 requests/s" and "64 members" among 秒 and 條連線.
+    assert.deepEqual(missing, [], lang);
   }
 });
