@@ -78,8 +78,9 @@
  * 4. Past {@link WatchdogOrders.killAtBytes}, or past
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
- *    to abort at {@link WatchdogOrders.heldMs} while RSS still grew and no
- *    worker's app saw a message in this stretch: `givesUp`; under `deno
+ *    to abort at {@link WatchdogOrders.heldMs} while RSS still grew, the
+ *    kernel read on and no worker's app saw a message in this stretch:
+ *    `givesUp`; under `deno
  *    serve` a held worker's own app seeing nothing said nothing of the
  *    other worker's, whose reads grew the RSS: the process was killed at
  *    plus 25% in 3 of 3 runs of 256 non-readers), with the loop held
@@ -302,8 +303,12 @@ export function watchdogThread(tools: WatchdogTools): void {
      */
     /** Where it tells the workers whom it aborts (`suspectChannel`). */
     let aborting: BroadcastChannel | undefined;
+    // What the kernel read from the listener's connections between the
+    // last round's looks, in bytes (0 where a look failed), for `givesUp`.
+    let roundReadBytes = 0;
     const abort = async (rss: number, heldMs: number, held: boolean) => {
       ssTimedOut = false;
+      roundReadBytes = 0;
       let before = held ? first : last;
       if (!held && (!before || clock() - before.at > orders.lookFreshMs)) {
         const seen = await look();
@@ -322,6 +327,9 @@ export function watchdogThread(tools: WatchdogTools): void {
       // seen; this look is its first.
       if (!before || held && before.beatAt !== after.beatAt) {
         return "no look before in this stretch";
+      }
+      for (const [peer, read] of after.read) {
+        roundReadBytes += Math.max(0, read - (before.read.get(peer) ?? 0));
       }
       const { named, swept: holding } = chooseAborts(
         { before: before.read, after: after.read, held },
@@ -540,6 +548,7 @@ export function watchdogThread(tools: WatchdogTools): void {
               seenBytes: first ? toldBytes() - first.told : 0,
               // During the round: its looks are LOOK_EVERY_MS apart.
               grownBytes: Deno.memoryUsage().rss - rss,
+              readBytes: roundReadBytes,
             }, orders)
           ) futile = true;
         })

@@ -104,10 +104,15 @@ function floodNames(kernelBytes: number, appBytes: number): string[] {
   return named.map((name) => name.peer);
 }
 
-Deno.test("a round that found nothing lowers the kill line only while RSS grows and no message reaches the app", async (t) => {
-  const round = { early: false, seenBytes: 0, grownBytes: 40 * MiB };
+Deno.test("a round that found nothing lowers the kill line only while the kernel reads on, RSS grows and no message reaches the app", async (t) => {
+  const round = {
+    early: false,
+    seenBytes: 0,
+    grownBytes: 40 * MiB,
+    readBytes: 8 * MiB,
+  };
   await t.step(
-    "RSS growing, nothing seen, past HELD_MS: gives up, +25%",
+    "RSS growing, the kernel reading, nothing seen, past HELD_MS: gives up, +25%",
     () => {
       assert.equal(givesUp(round, orders), true);
       assert.equal(orders.capBytes, 320 * MiB);
@@ -121,6 +126,16 @@ Deno.test("a round that found nothing lowers the kill line only while RSS grows 
     );
     assert.equal(orders.killAtBytes, 384 * MiB);
   });
+  await t.step(
+    "RSS growing with nothing read between the looks (what is inside already): keeps +50%",
+    () => {
+      assert.equal(givesUp({ ...round, readBytes: 0 }, orders), false);
+      assert.equal(
+        givesUp({ ...round, readBytes: orders.honestGrowthBytes }, orders),
+        false,
+      );
+    },
+  );
   await t.step("1 MiB messages still reaching the app keep +50%", () => {
     assert.equal(givesUp({ ...round, seenBytes: MiB }, orders), false);
   });
