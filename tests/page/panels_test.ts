@@ -61,7 +61,7 @@ browserTest(
     );
 
     await t.step(
-      "on a phone a limit's name wraps only after an underscore, never inside a word",
+      "on a phone a limit's name wraps only after an underscore, and a wrapped line of code goes on indented",
       async () => {
         await page.setViewportSize(PHONE);
         // Each place a name's line ends: the character before the next line's.
@@ -92,6 +92,34 @@ browserTest(
           await page.locator("#hs-limits code").first().textContent(),
           "MAX_MESSAGE_BYTES",
         );
+        // The probe's code: a line the width wraps goes on 6 characters in,
+        // past the code's own indents (2 and 4), not at the left edge.
+        const wraps = await page.evaluate(`(() => {
+          const code = document.getElementById("code");
+          const text = code.firstChild;
+          const range = document.createRange();
+          const box = (i) => {
+            range.setStart(text, i);
+            range.setEnd(text, i + 1);
+            return range.getBoundingClientRect();
+          };
+          const left = code.getBoundingClientRect().left;
+          const width = box(0).width;
+          const starts = [];
+          let top = box(0).top;
+          for (let i = 1; i < text.data.length; i++) {
+            const b = box(i);
+            if (b.width === 0) continue;
+            const hard = text.data[i - 1] === "\\n";
+            if (b.top > top + 2 && !hard) {
+              starts.push(Math.round((b.left - left) / width));
+            }
+            top = b.top;
+          }
+          return starts;
+        })()`) as number[];
+        assert.ok(wraps.length > 0, "the probe's code wraps at 390 px");
+        for (const column of wraps) assert.ok(column >= 6, `at ${column}`);
         await page.setViewportSize(DESKTOP);
       },
     );
