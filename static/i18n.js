@@ -89,7 +89,7 @@ export const MESSAGES = {
     clearLog: "Clear",
     "stream.count": "{shown} shown of {total}; the newest 1,000 are kept",
     "stream.countConnecting":
-      "{shown} shown of {total}; {count} × CONNECTING in State and Export",
+      "{shown} shown of {total}; +{count} CONNECTING in Export",
     "stream.legend": "↑ sent, ↓ received · size · local time ({zone})",
     "stream.legendGap": " · time since the entry before",
     "stream.legendPhone":
@@ -432,7 +432,7 @@ export const MESSAGES = {
     clearLog: "清除",
     "stream.count": "顯示 {shown} 則，共 {total} 則（只保留最新的 1,000 則）",
     "stream.countConnecting":
-      "顯示 {shown} 則，共 {total} 則；{count} × CONNECTING 在「狀態」與匯出中",
+      "顯示 {shown} 則，共 {total} 則；匯出另含 {count} 則 CONNECTING",
     "stream.legend": "↑ 已傳送、↓ 已接收 · 大小 · 本機時間（{zone}）",
     "stream.legendGap": " · 距上一則的時間",
     "stream.legendPhone":
@@ -762,7 +762,7 @@ export const MESSAGES = {
     clearLog: "清除",
     "stream.count": "显示 {shown} 条，共 {total} 条（只保留最新的 1,000 条）",
     "stream.countConnecting":
-      "显示 {shown} 条，共 {total} 条；{count} × CONNECTING 在“状态”和导出中",
+      "显示 {shown} 条，共 {total} 条；导出另含 {count} 条 CONNECTING",
     "stream.legend": "↑ 已发送、↓ 已接收 · 大小 · 本地时间（{zone}）",
     "stream.legendGap": " · 距上一条的时间",
     "stream.legendPhone":

@@ -282,7 +282,7 @@ browserTest(
       assert.equal(entries.length, before.length + 1);
       assert.equal(
         await first.page.locator("#stream-count").textContent(),
-        `${before.length} shown of ${before.length}; 1 × CONNECTING in State and Export`,
+        `${before.length} shown of ${before.length}; +1 CONNECTING in Export`,
       );
     });
     await first.close();
