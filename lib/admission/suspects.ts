@@ -107,10 +107,11 @@ export class SuspectList {
 
   /**
    * Takes in what another worker's list decided: its vouches; its strikes,
-   * each counted here unless this key was struck within
-   * `SAME_INCIDENT_MS` (`same_try.ts`) (the workers' watches trip together on the
-   * process's RSS, each striking its own connections: one incident), and
-   * never listing here (the worker that struck lists, and says so); its
+   * each counted here unless it repeats a try struck already
+   * (`same_try.ts` `repeatsTry`: the same connections cut, or within
+   * `SAME_INCIDENT_MS`, as the workers' watches trip together on the
+   * process's RSS, each striking its own connections), and never listing
+   * here (the worker that struck lists, and says so); its
    * listings, refused here until the same moment. Listings adopted are not
    * counted in {@link SuspectState.listedTotal}: the worker that listed
    * counts them. A vouch and a strike of one key by two workers at one
