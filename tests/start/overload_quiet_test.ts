@@ -24,11 +24,16 @@ Deno.test("the overload watch samples less often while the process is quiet", as
   let rss = 100 * 2 ** 20;
   /** While set, RSS grows by twice the quiet allowance at each reading. */
   let growing = false;
-  /** `performance.now()` of each sample, as its RSS reading. */
+  /**
+   * The time of each sample's tick, as the watch took it: it arms the next
+   * tick from that time before it reads RSS, so `sampleDueAt` less the
+   * interval is the tick's own clock (a reading's clock would add the
+   * tick's work before it, which moves from tick to tick on a busy machine).
+   */
   const readings: number[] = [];
-  const watch = new OverloadWatch(server.services, {
+  const watch: OverloadWatch = new OverloadWatch(server.services, {
     readRss: () => {
-      readings.push(performance.now());
+      readings.push(server.services.turns.sampleDueAt - watch.sampleEveryMs);
       if (growing) rss += 2 * QUIET_RSS_GROWTH_BYTES;
       return rss;
     },
