@@ -58,6 +58,7 @@ import {
 import { SsSocketAbort } from "./lib/start/socket_abort.ts";
 import { SUSPECT_CHANNEL } from "./lib/admission/suspect_peers.ts";
 import { HeldSockets } from "./lib/connection/held_sockets.ts";
+import { DescriptorSweep } from "./lib/start/descriptor_sweep.ts";
 import { announceListening, exitOnStartupError } from "./lib/start/announce.ts";
 import { bootService, serveHost } from "./lib/start/startup.ts";
 import { learnCapThenLogStart } from "./lib/start/learned_cap.ts";
@@ -73,6 +74,7 @@ import {
   REAP_EXIT_MS,
 } from "./lib/start/exit_reaper.ts";
 import { createApp } from "./routes/app.ts";
+import type { EchoApp } from "./lib/services.ts";
 
 function boot() {
   try {
@@ -114,6 +116,27 @@ if (socketAbort) {
     (report) => echoApp.services.log({ event: "sockets_aborted", ...report }),
   );
 }
+
+// Deno owns the listener, shared by every worker: each sweeps the idle
+// connections it answered, and any that idle past the ping interval.
+const sweep = socketAbort
+  ? new DescriptorSweep(echoApp.services.registry, {
+    port: config.port,
+    reserve,
+    abort: socketAbort,
+    pingIntervalMs: config.pingIntervalSeconds * 1000,
+    log: echoApp.services.log,
+  })
+  : undefined;
+
+/** The app's handler; each request's peer noted for the sweep. */
+const fetch: EchoApp["fetch"] = sweep
+  ? (request, info) => {
+    const peer = info?.remoteAddr;
+    if (peer?.transport === "tcp") sweep.answered(peer);
+    return echoApp.fetch(request, info);
+  }
+  : echoApp.fetch;
 
 // Deno owns the listener here: the watch cannot recycle it, so memory Deno
 // collects beyond MAX_RSS_BYTES ends the process (non-zero) instead.
@@ -180,6 +203,7 @@ globalThis.addEventListener("unhandledrejection", (event) => {
   const inUse = event.reason instanceof Deno.errors.AddrInUse;
   if (!isDescriptorExhaustion(event.reason) && !inUse) return;
   event.preventDefault();
+  if (!inUse) sweep?.short();
   // Later failures are the supervised listener's own, handled there.
   if (relistening) return;
   relistening = true;
@@ -218,7 +242,7 @@ globalThis.addEventListener("unhandledrejection", (event) => {
       return;
     }
     relistened = superviseServe(
-      echoApp.fetch as Deno.ServeHandler<Deno.NetAddr>,
+      fetch as Deno.ServeHandler<Deno.NetAddr>,
       {
         serve: {
           port: address?.port ?? config.port,
@@ -227,6 +251,7 @@ globalThis.addEventListener("unhandledrejection", (event) => {
         },
         log: output.log,
         failedWith: event.reason,
+        onDescriptorsShort: () => sweep?.short(),
         otherWorkersAccepting: () => serveAddress.otherWorkersAccepting(),
       },
     );
@@ -262,7 +287,7 @@ onStopSignal(stop, workers);
 
 /** Deno's `fetch` handler, and the start-up line `deno task start` prints. */
 export default {
-  fetch: echoApp.fetch,
+  fetch,
   onListen(addr: Deno.Addr) {
     if (addr.transport !== "tcp") return;
     serveAddress.listening(addr);

@@ -58,6 +58,11 @@ export interface SupervisedServeOptions {
    * the state down.
    */
   otherWorkersAccepting?: () => Promise<boolean>;
+  /**
+   * Called at each accept or listen failure for want of descriptors (the
+   * descriptor sweep, `descriptor_sweep.ts`, frees idle ones then).
+   */
+  onDescriptorsShort?: () => void;
   /** Starts a server; tests pass a fake. @default Deno.serve */
   serveFn?: (
     options: Deno.ServeTcpOptions & Partial<Deno.TlsCertifiedKeyPem>,
@@ -255,6 +260,7 @@ export function superviseServe(
         if (stopping || server !== servers.at(-1)) return;
         if (!isDescriptorExhaustion(error)) return settle.reject(error);
         failedAt.set(server, performance.now());
+        options.onDescriptorsShort?.();
         retireIdle();
         down();
         state.acceptFailures++;
@@ -306,6 +312,7 @@ export function superviseServe(
           return settle.reject(error);
         }
         state.lastAcceptError = describe(error);
+        if (isDescriptorExhaustion(error)) options.onDescriptorsShort?.();
         // Out of descriptors: any moment one may free, and trying costs a
         // call. A port another listener holds may stay taken a while.
         delay = error instanceof Deno.errors.AddrInUse

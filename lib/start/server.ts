@@ -16,6 +16,7 @@ import { DescriptorReserve, SS_DESCRIPTORS } from "./descriptor_reserve.ts";
 import { SsSocketAbort } from "./socket_abort.ts";
 import { HeldSockets } from "../connection/held_sockets.ts";
 import { KernelCountCheck } from "./kernel_count_check.ts";
+import { DescriptorSweep } from "./descriptor_sweep.ts";
 import type { EchoApp, Services } from "../services.ts";
 
 /**
@@ -95,11 +96,13 @@ function listen(
   tls: { cert: string; key: string } | undefined,
   fetch: EchoApp["fetch"],
   log: Log,
+  onDescriptorsShort: () => void,
 ): SupervisedServer {
   const serve = (hostname: string) =>
     superviseServe(fetch as Deno.ServeHandler<Deno.NetAddr>, {
       serve: { port, hostname, ...tls },
       log,
+      onDescriptorsShort,
     });
   try {
     if (bindAddress !== undefined) return serve(bindAddress);
@@ -188,6 +191,8 @@ export function startServer(
     tls,
     fetch,
     services.log,
+    // Made below, once the port is known; nothing fails before.
+    () => sweep.short(),
   );
   services.listener = server.state;
   const reserve = options.reserve
@@ -195,6 +200,15 @@ export function startServer(
     : undefined;
   // A recycle listens again on the same port.
   const socketAbort = new SsSocketAbort(server.addr.port, { reserve });
+  // This process owns the listener: every connection of the port is its own.
+  const sweep = new DescriptorSweep(services.registry, {
+    port: server.addr.port,
+    reserve,
+    abort: socketAbort,
+    portOwned: true,
+    pingIntervalMs: config.pingIntervalSeconds * 1000,
+    log: services.log,
+  });
   services.held = new HeldSockets(
     socketAbort,
     (report) => services.log({ event: "sockets_aborted", ...report }),

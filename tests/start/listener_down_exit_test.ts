@@ -1,6 +1,8 @@
 /**
  * A process held at its descriptor limit by something the overload watch
- * cannot free (idle TCP connections that never send a request) re-listens,
+ * cannot free (idle TCP connections that never send a request, with no
+ * `ss` on PATH, so the descriptor sweep that aborts them after 10 s cannot
+ * run: `lib/start/descriptor_sweep.ts`) re-listens,
  * accepts for a moment, fails again: the 30 s bound on not accepting counts
  * those moments as down, so `/healthz` turns 503 and the process exits with
  * 1 for its supervisor. Before, each short re-listen began the stretch
