@@ -114,9 +114,9 @@ Deno.test("open_delay=MS sends the 101 that long after the request arrives", asy
         },
       );
       const waited = performance.now() - sentAt;
+      // No upper bound on the wait (a busy machine sets it): the connect's
+      // 10 s deadline fails a delay read as seconds.
       assert.ok(waited >= 390, `opened after ${waited} ms`);
-      // Generous: the machine is busy; this only catches a delay ignored.
-      assert.ok(waited < 5000, `opened after ${waited} ms`);
       socket.send("late but here");
       assert.equal(await inbox.next(), "late but here");
       await closeAndWait(socket, inbox);
