@@ -23,7 +23,7 @@ Deno.test(
     await using service = await startAttacked({ PATH: "" });
     // Never sends, is sent nothing (alone in its room), rejoins after each
     // recycle.
-    const member = await startIdleBefore(service.port, "/room/quiet");
+    await using member = await startIdleBefore(service.port, "/room/quiet");
     const { third } = await attackTwice(
       service.port,
       (try_) => fragmentsUntilIncident(service.port, service.records, try_),

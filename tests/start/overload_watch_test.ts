@@ -45,7 +45,7 @@ Deno.test(
   async () => {
     await using service = await startAttacked();
     // Never sends, is sent nothing, reconnects after each recycle.
-    const idle = await startIdleBefore(service.port);
+    await using idle = await startIdleBefore(service.port);
     const { third } = await attackTwice(
       service.port,
       (try_) => fragmentsUntilIncident(service.port, service.records, try_),

@@ -20,6 +20,7 @@ import {
   CAN_ABORT,
   type LogRecord,
   MiB,
+  serviceEvidence,
   startAttacked,
 } from "./_overload.ts";
 
@@ -80,11 +81,21 @@ async function closedNonReader(service: Attacked): Promise<Deno.TcpConn> {
   both.set(message);
   both.set(message, message.length);
   await writeAll(conn, both);
+  // 60 s: at load 40 a full run waited 20 s in both steps, with no account
+  // of why; a failure now says what the service did.
   await until(
     () => service.records.some((record) => record.event === "sockets_aborted"),
     "the kernel asked to abort the non-reader's socket",
-    { timeoutMs: 20_000 },
-  );
+    { timeoutMs: 60_000 },
+  ).catch(async (error) => {
+    conn.close();
+    throw new Error(
+      `${error.message}; ${await serviceEvidence(
+        service.port,
+        service.records,
+      )}`,
+    );
+  });
   return conn;
 }
 
