@@ -35,19 +35,27 @@
  * check judges only the connections of its own registry, so under `deno
  * serve --parallel` each worker checks its own (each runs its own `ss`).
  *
- * **Cost** (one `ss -tinH` timed beside N open connections; load
- * average 7-17 on 2 cores): with 1,000 connections one `ss -tinH` ran 50-230
- * ms in its own process and used 10-20 ms of CPU; the parse held the event
- * loop 20-150 ms (10-28 ms of CPU). With 10,000: `ss` 540-1,050 ms, 80-140
- * ms of CPU; the parse 220-1,340 ms (50-220 ms of CPU). So the check waits
- * {@link CHECK_EVERY_MS}, and at least {@link PARSE_SHARE_DIVISOR} times
- * the last parse: at most a twentieth of the loop's time (2-3 s at 1,000
- * connections, 4-27 s at 10,000). Nothing runs while this process has no
- * WebSocket open, nor above {@link MAX_CHECKED_CONNECTIONS}. Measured with a trickle of 1.25 MB/s (`bench/attacks/
- * trickle.py`, `deno task start`): before, RSS 60 -> 131 MiB in 50 s and
- * never closed; with the check, closed 1009 after 2.7-3.3 s, RSS flat at
- * 76 MiB; with the 1009 but no abort (no CAP_NET_ADMIN) RSS still grew to
- * 146 MiB by 49 s: the close alone does not stop Deno collecting.
+ * **Cost.** One `ss -tinH` in its own process: with 1,000 connections
+ * 50-230 ms and 10-20 ms of CPU, with 10,000 540-1,050 ms and 80-140 ms of
+ * CPU (load average 7-17 on 2 cores). Its output (about 360 bytes a
+ * socket) is read and parsed a piece at a time, and only the sockets past
+ * the smallest line (MAX_MESSAGE_BYTES plus 1 MiB) are kept and checked
+ * (`SocketBytesReader.read`'s `atLeastBytes`): with up to 10,000 idle
+ * sockets the parse took 0-86 ms of the loop per reading in pieces of at
+ * most 64 KiB (it was 220-1,340 ms at once; load average 29-44), and 20
+ * readings of 10,000 left a process holding them at 71-78 MiB (the whole
+ * output collected and parsed: 65 -> 143 MiB; load average 5-29). A
+ * reading may take {@link READING_TIMEOUT_MS}. So the check runs at any count up to
+ * MAX_CONNECTIONS (it paused above 1,000 before: at 10,000 idle
+ * connections its readings took RSS past MAX_RSS_BYTES, an attack
+ * review), waiting {@link CHECK_EVERY_MS} and at least
+ * {@link PARSE_SHARE_DIVISOR} times the last parse. Nothing runs while
+ * this process has no WebSocket open. Measured with a trickle of 1.25
+ * MB/s (`bench/attacks/trickle.py`, `deno task start`): before, RSS 60 ->
+ * 131 MiB in 50 s and never closed; with the check, closed 1009 after
+ * 2.7-3.3 s, RSS flat at 76 MiB; with the 1009 but no abort (no
+ * CAP_NET_ADMIN) RSS still grew to 146 MiB by 49 s: the close alone does
+ * not stop Deno collecting.
  *
  * **Where `ss` cannot be used** (not Linux, no iproute2, not permitted,
  * Deno Deploy, no netlink): the reading says why, the check logs it once
@@ -67,7 +75,11 @@ import type { Services } from "../services.ts";
 import type { AbortAnswer, SocketAbort } from "../connection/held_sockets.ts";
 import type { Strike } from "../admission/suspects.ts";
 import { StruckConnections } from "../admission/same_try.ts";
-import { CLOSE_ANSWER_MS, unseenAllowance } from "./overload_attribution.ts";
+import {
+  CLOSE_ANSWER_MS,
+  UNSEEN_ALLOWANCE,
+  unseenAllowance,
+} from "./overload_attribution.ts";
 import { abortStrikes } from "./incident_aborts.ts";
 import { peerKey, type SocketBytesReading } from "./socket_bytes.ts";
 import { CALM_GROWTH_SHARE, WINDOW_MS } from "./overload_signals.ts";
@@ -93,17 +105,12 @@ export const PARSE_SHARE_DIVISOR = 20;
 export const CLOSE_GRACE_MS = CLOSE_ANSWER_MS;
 
 /**
- * Open WebSockets above which the check pauses (`kernel_check_paused`,
- * logged once per pause): one reading lists every socket of the port, so
- * its cost grows with them. With 10,000 idle connections open at the
- * defaults the readings took the process past MAX_RSS_BYTES (400 MiB; 232-
- * 252 MB with the check off), and the overload watch recycled the listener,
- * closing every client 1013, 3 of 3 runs; with 3,000 a bystander's echo
- * waited up to 1.96 s for a parse (p99 195 ms, 56 ms off) (an attack review,
- * `idle.py`). Above it a trickle is bounded as before the check: by the
- * overload watch's RSS incidents and MAX_RSS_BYTES.
+ * How long one reading may take, in ms: nothing waits on it (the parse
+ * holds the loop one piece at a time), and with 6,500-10,000 connections
+ * opening at load average 29 readings ran past the incident reader's 2 s
+ * (`SOCKET_BYTES_TIMEOUT_MS`), so the check was off most of the time.
  */
-export const MAX_CHECKED_CONNECTIONS = 1000;
+export const READING_TIMEOUT_MS = 10_000;
 
 /**
  * How long to wait before asking `ss` again once it could not be read, in
@@ -121,8 +128,14 @@ export type CheckedServices = Pick<
 
 /** Reads the kernel's count (`SocketBytesReader`, or a test's). */
 export interface KernelCountSource {
-  /** `signal` stops the reading (the check is disposed). */
-  read(signal?: AbortSignal): Promise<SocketBytesReading>;
+  /**
+   * `signal` stops the reading (the check is disposed); `atLeastBytes`:
+   * peers that brought less may be left out.
+   */
+  read(
+    signal?: AbortSignal,
+    options?: { atLeastBytes?: number; timeoutMs?: number },
+  ): Promise<SocketBytesReading>;
 }
 
 /**
@@ -146,8 +159,6 @@ export interface KernelCountCheckOptions {
   everyMs?: number;
   /** @default {@link CLOSE_GRACE_MS} */
   graceMs?: number;
-  /** @default {@link MAX_CHECKED_CONNECTIONS} */
-  maxConnections?: number | undefined;
 }
 
 /** A connection {@link messagesTooBig} found past the line. */
@@ -256,8 +267,6 @@ export class KernelCountCheck {
   readonly #stop = new AbortController();
   /** `kernel_check_off` was logged. */
   #saidOff = false;
-  /** Paused for {@link MAX_CHECKED_CONNECTIONS}, and said so. */
-  #paused = false;
 
   constructor(services: CheckedServices, options: KernelCountCheckOptions) {
     this.#services = services;
@@ -296,11 +305,16 @@ export class KernelCountCheck {
 
   #check = async (): Promise<void> => {
     const { registry, config } = this.#services;
-    if (registry.openCount === 0 || this.#pausedFor(registry.openCount)) {
+    if (registry.openCount === 0) {
       return this.#later(this.#everyMs, this.#check);
     }
     const at = Date.now();
-    const reading = await this.#options.socketBytes.read(this.#stop.signal);
+    // A count at or under one message in flight plus the allowance is
+    // under every connection's line: left out of the reading.
+    const reading = await this.#options.socketBytes.read(this.#stop.signal, {
+      atLeastBytes: config.maxMessageBytes + UNSEEN_ALLOWANCE.bytes,
+      timeoutMs: READING_TIMEOUT_MS,
+    });
     if (this.#stop.signal.aborted) return;
     if (!("bytes" in reading)) {
       if (!this.#saidOff) {
@@ -313,41 +327,25 @@ export class KernelCountCheck {
       }
       return this.#later(UNAVAILABLE_RETRY_MS, this.#check);
     }
-    const found = messagesTooBig(registry.connections(), {
-      bytes: reading.bytes,
-      at,
-    }, {
-      maxMessageBytes: config.maxMessageBytes,
-      now: Date.now(),
-      watchFromBytesPerSecond: config.maxRssBytes > 0
-        ? config.maxRssBytes * WATCH_RATE_SHARE
-        : Infinity,
-    })
-      .filter((one) => !this.#closed.has(one.connection));
+    const found = reading.bytes.size === 0
+      ? []
+      : messagesTooBig(registry.connections(), {
+        bytes: reading.bytes,
+        at,
+      }, {
+        maxMessageBytes: config.maxMessageBytes,
+        now: Date.now(),
+        watchFromBytesPerSecond: config.maxRssBytes > 0
+          ? config.maxRssBytes * WATCH_RATE_SHARE
+          : Infinity,
+      })
+        .filter((one) => !this.#closed.has(one.connection));
     if (found.length > 0) this.#act(found);
     this.#later(
       Math.max(this.#everyMs, (reading.parseMs ?? 0) * PARSE_SHARE_DIVISOR),
       this.#check,
     );
   };
-
-  /**
-   * True while more than {@link MAX_CHECKED_CONNECTIONS} WebSockets are
-   * open (`maxConnections` in the options for tests); logs each change.
-   */
-  #pausedFor(open: number): boolean {
-    const limit = this.#options.maxConnections ?? MAX_CHECKED_CONNECTIONS;
-    const paused = open > limit;
-    if (paused !== this.#paused) {
-      this.#paused = paused;
-      this.#services.log({
-        event: paused ? "kernel_check_paused" : "kernel_check_resumed",
-        open,
-        limit,
-      });
-    }
-    return paused;
-  }
 
   /** Strikes, closes with 1009, and aborts what is still open after the grace. */
   #act(found: TooBig[]): void {

@@ -18,7 +18,12 @@
  * couple of sockets open (2 cores, load average 0.2), 380 ms at load
  * average 30; with 9,900 open, `ss` ran 0.4-1.4 s and its 3.5-5.3 MB were
  * parsed in 0.2-0.8 s (load average 15-18, `deno run -A
- * bench/socket_bytes_cost.ts`). Nothing is read per message: the app's
+ * bench/socket_bytes_cost.ts`). `read()` parses the output as it comes,
+ * one piece at a time, and can keep only the peers past a count: Deno's
+ * collected output of 10,000 sockets is 3.6 MB held outside the JS heap
+ * until a collection (20 readings: +52 MiB of RSS, the heap flat), and
+ * the parse's objects of each reading went to the old generation
+ * (+78 MiB with both). Nothing is read per message: the app's
  * side is the payload count each connection keeps anyway. Where `ss`
  * cannot run (not Linux, no iproute2, Deno Deploy, no `run` permission for
  * it, past its deadline) the reading says why and the watch judges by
@@ -34,6 +39,12 @@ import type { DescriptorReserve } from "./descriptor_reserve.ts";
  * connections open it ran 0.4-1.4 s at load average 16-18.
  */
 export const SOCKET_BYTES_TIMEOUT_MS = 2000;
+
+/**
+ * The piece of `ss` output read and parsed at a time, in bytes: Deno's
+ * own chunk for a child's pipe, about 180 sockets.
+ */
+export const READ_CHUNK_BYTES = 64 * 1024;
 
 /**
  * How recently a peer must have sent data to be still sending, in ms
@@ -211,6 +222,9 @@ export function ssSockets(text: string): SsSocket[] {
  * has read per peer (`bytes_received` minus Recv-Q), and the peers still
  * sending (Recv-Q, or `lastrcv` under {@link SENDING_MS}; none without
  * `lastrcv`). 10,000 sockets (3.5 MB of output) take about 100 ms.
+ * Only the peers that brought at least `atLeastBytes` are kept (and their
+ * rows checked): the kernel-count check asks only for those that could be
+ * past its line.
  *
  * @throws {TypeError} `Cannot parse ss output "LINE": ...` for a socket
  * line that does not have the expected fields.
@@ -224,9 +238,26 @@ export function ssSockets(text: string): SsSocket[] {
  * const { bytes, sending } = parseSocketBytes(text);
  * assert.deepEqual([...bytes], [["127.0.0.2:40000", 195], ["::1:40001", 0]]);
  * assert.deepEqual([...sending], ["::1:40001"]);
+ * assert.deepEqual([...parseSocketBytes(text, 100).bytes.keys()], [
+ *   "127.0.0.2:40000",
+ * ]);
  * ```
  */
-export function parseSocketBytes(text: string): SocketCounts {
+export function parseSocketBytes(
+  text: string,
+  atLeastBytes = 0,
+): SocketCounts {
+  const found: SocketCounts = { bytes: new Map(), sending: new Set() };
+  addSocketCounts(found, text, atLeastBytes);
+  return found;
+}
+
+/** {@link parseSocketBytes} into `found`, for one piece of a streamed reading. */
+function addSocketCounts(
+  found: SocketCounts,
+  text: string,
+  atLeastBytes: number,
+): void {
   const hosts: string[] = [];
   const fields: Array<[number, number, number, number]> = [];
   for (const socket of ssSockets(text)) {
@@ -235,6 +266,9 @@ export function parseSocketBytes(text: string): SocketCounts {
         `Cannot parse ss output "${socket.line}": expected Recv-Q, Send-Q, local and peer address:port`,
       );
     }
+    // Left out before the check, which then costs nothing for most
+    // sockets; a count that is no number (NaN) is kept, and refused below.
+    if (Math.max(0, socket.received - socket.recvQ) < atLeastBytes) continue;
     hosts.push(socket.host);
     fields.push([
       socket.recvQ,
@@ -252,13 +286,27 @@ export function parseSocketBytes(text: string): SocketCounts {
       `Cannot parse ss output for peer "${hosts[at]}": ${issue.message}`,
     );
   }
-  const found: SocketCounts = { bytes: new Map(), sending: new Set() };
   checked.data.forEach(([recvQ, port, received, lastReceived], at) => {
     const peer = peerKey(hosts[at]!, port);
     found.bytes.set(peer, Math.max(0, received - recvQ));
     if (recvQ > 0 || lastReceived < SENDING_MS) found.sending.add(peer);
   });
-  return found;
+}
+
+/**
+ * Where the last complete socket of streamed `ss` output ends: after the
+ * last newline that starts a socket line (a socket's `tcp_info` line is
+ * indented, so a socket is complete once the next one starts); 0 when none
+ * is complete yet.
+ */
+function completeSockets(text: string): number {
+  for (let at = text.lastIndexOf("\n", text.length - 2); at >= 0; at--) {
+    at = text.lastIndexOf("\n", at);
+    if (at < 0) break;
+    const next = text[at + 1];
+    if (next !== undefined && next !== " " && next !== "\t") return at + 1;
+  }
+  return 0;
 }
 
 /**
@@ -337,20 +385,29 @@ export class SocketBytesReader {
   }
 
   /**
-   * Runs `ss` and waits for it, at most the timeout; `signal` stops it
-   * sooner (a check that is disposed: the child is then no op left over).
+   * Runs `ss` and parses its output as it comes, one
+   * {@link READ_CHUNK_BYTES} piece at a time into one buffer, at most the
+   * timeout; `signal` stops it sooner (a check that is disposed: the child
+   * is then no op left over). Only the peers that brought at least
+   * `atLeastBytes` are kept (the kernel-count check needs no other). So a
+   * reading's memory is one piece and the peers kept, whatever the count
+   * of sockets, and the event loop is held one piece's parse at a time.
+   * `timeoutMs`: this reading's deadline, for a caller that can wait
+   * longer than the reader's.
    */
-  async read(signal?: AbortSignal): Promise<SocketBytesReading> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
+  async read(
+    signal?: AbortSignal,
+    options: { atLeastBytes?: number; timeoutMs?: number } = {},
+  ): Promise<SocketBytesReading> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const command = this.#command(
       signal ? AbortSignal.any([timeout, signal]) : timeout,
     );
+    const run = () =>
+      this.#stream(command.spawn(), options.atLeastBytes ?? 0, timeoutMs);
     try {
-      return this.#parse(
-        await (this.#reserve
-          ? this.#reserve.lendAwaited(() => command.output())
-          : command.output()),
-      );
+      return await (this.#reserve ? this.#reserve.lendAwaited(run) : run());
     } catch (error) {
       return this.#failed(error);
     }
@@ -386,15 +443,74 @@ export class SocketBytesReader {
     });
   }
 
-  #parse(output: Deno.CommandOutput): SocketBytesReading {
-    const program = this.#program;
-    if (output.signal === "SIGTERM" || output.signal === "SIGKILL") {
-      return { unavailable: `${program} stopped after ${this.#timeoutMs} ms` };
+  /**
+   * Reads `child`'s output piece by piece, parsing each socket once it is
+   * complete. Deno's `output()` collects it whole: at 10,000 sockets (3.6
+   * MB) 20 readings took a process holding them from 65 to 117 MiB with
+   * its JS heap flat, and the parse on the whole text to 143 MiB.
+   */
+  async #stream(
+    child: Deno.ChildProcess,
+    atLeastBytes: number,
+    timeoutMs: number,
+  ): Promise<SocketBytesReading> {
+    const said = new Response(child.stderr).text();
+    const found: SocketCounts = { bytes: new Map(), sending: new Set() };
+    const reader = child.stdout.getReader({ mode: "byob" });
+    const decoder = new TextDecoder();
+    let buffer = new Uint8Array(READ_CHUNK_BYTES);
+    let pending = "";
+    let parseMs = 0;
+    let unreadable: unknown;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read(buffer);
+        const started = performance.now();
+        pending += decoder.decode(value, { stream: !done });
+        const end = done ? pending.length : completeSockets(pending);
+        addSocketCounts(found, pending.slice(0, end), atLeastBytes);
+        pending = pending.slice(end);
+        parseMs += performance.now() - started;
+        if (done) break;
+        buffer = new Uint8Array(value.buffer);
+      }
+    } catch (error) {
+      unreadable = error;
+      try {
+        child.kill();
+      } catch {
+        // It had ended.
+      }
+      await reader.cancel().catch(() => {});
     }
-    const said = new TextDecoder().decode(output.stderr).trim();
-    if (!output.success) {
+    const status = await child.status;
+    const failed = this.#judge(status, (await said).trim(), {
+      timeoutMs,
+      killedHere: !!unreadable,
+    });
+    if (failed) return failed;
+    if (unreadable) throw unreadable;
+    return { ...found, parseMs };
+  }
+
+  /**
+   * Why a run of `ss` is no reading (stopped, failed, no netlink), or
+   * undefined: its output is the reading. `killedHere`: this reader
+   * ended it (its output was unreadable), so how it ended says nothing.
+   */
+  #judge(
+    status: Deno.CommandStatus,
+    said: string,
+    { timeoutMs = this.#timeoutMs, killedHere = false } = {},
+  ): { unavailable: string } | undefined {
+    const program = this.#program;
+    if (killedHere) {
+      // How it ended is this reader's doing.
+    } else if (status.signal === "SIGTERM" || status.signal === "SIGKILL") {
+      return { unavailable: `${program} stopped after ${timeoutMs} ms` };
+    } else if (!status.success) {
       return {
-        unavailable: `${program} exited with ${output.code}: ${
+        unavailable: `${program} exited with ${status.code}: ${
           said.slice(0, 200)
         }`,
       };
@@ -402,6 +518,15 @@ export class SocketBytesReader {
     if (NO_SOCKET_DIAG.test(said)) {
       return { unavailable: `${program}: ${said.slice(0, 200)}` };
     }
+    return undefined;
+  }
+
+  #parse(output: Deno.CommandOutput): SocketBytesReading {
+    const failed = this.#judge(
+      output,
+      new TextDecoder().decode(output.stderr).trim(),
+    );
+    if (failed) return failed;
     const started = performance.now();
     const counts = parseSocketBytes(new TextDecoder().decode(output.stdout));
     return { ...counts, parseMs: performance.now() - started };

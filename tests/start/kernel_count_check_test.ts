@@ -255,9 +255,8 @@ Deno.test("messagesTooBig() judges what the kernel counted against the messages 
  * reading every 5 ms and aborting 5 ms after its close.
  */
 function checkedTrickle(
-  read: () => SocketBytesReading,
+  read: (options?: { atLeastBytes?: number }) => SocketBytesReading,
   abort: (peers: readonly Deno.NetAddr[]) => AbortAnswer,
-  maxConnections?: number,
 ) {
   const registry = new ConnectionRegistry({ maxPerIp: 0, maxTotal: 0 });
   const suspects = new SuspectList();
@@ -287,7 +286,9 @@ function checkedTrickle(
     metrics,
     log: (record) => void lines.push(record),
   }, {
-    socketBytes: { read: () => Promise.resolve(read()) },
+    socketBytes: {
+      read: (_signal, options) => Promise.resolve(read(options)),
+    },
     socketAbort: {
       abort: (peers) => {
         aborted.push([...peers]);
@@ -296,7 +297,6 @@ function checkedTrickle(
     },
     everyMs: 5,
     graceMs: 5,
-    maxConnections,
   });
   return {
     registry,
@@ -364,39 +364,30 @@ Deno.test("KernelCountCheck closes 1009, strikes, counts, aborts and logs; says 
     },
   );
   await t.step(
-    "with more WebSockets open than it checks: no reading, one kernel_check_paused line; at or under it again: resumed, and the trickle closed",
+    "with 1,000 other WebSockets open: it still reads, asking only for counts past one message and the allowance, and the trickle is closed",
     async () => {
-      let readings = 0;
+      const asked: Array<{ atLeastBytes?: number } | undefined> = [];
       const checked = checkedTrickle(
-        () => {
-          readings++;
+        (options) => {
+          asked.push(options);
           return past();
         },
         () => ({ aborted: 0, left: new Set() }),
-        1,
       );
-      const idle = { close() {} };
-      checked.registry.track(idle, "127.0.0.3");
+      for (let i = 0; i < 1000; i++) {
+        checked.registry.track({ close() {} }, `127.1.${i >> 8}.${i & 255}`);
+      }
       try {
-        await until(
-          () => checked.lines.length > 0,
-          "the kernel_check_paused line",
-        );
-        assert.deepEqual(checked.lines, [
-          { event: "kernel_check_paused", open: 2, limit: 1 },
-        ]);
-        assert.equal(readings, 0);
-        checked.registry.untrack(idle);
+        assert.equal(checked.registry.openCount, 1001);
         await until(
           () => checked.lines.some((line) => line.event === "message_too_big"),
           "the message_too_big line",
         );
-        assert.deepEqual(checked.lines[1], {
-          event: "kernel_check_resumed",
-          open: 1,
-          limit: 1,
-        });
         assert.deepEqual(checked.closes.map((close) => close.code), [1009]);
+        assert.equal(
+          asked[0]?.atLeastBytes,
+          MAX_MESSAGE_BYTES + UNSEEN_ALLOWANCE.bytes,
+        );
       } finally {
         await checked.check.dispose();
       }
