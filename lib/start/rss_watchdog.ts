@@ -59,12 +59,11 @@ import {
 import {
   THREAD_GONE_FAILURE,
   type ThreadAbort,
-  WATCHDOG_PEERS_CHANNEL,
   type WatchdogOrders,
   type WatchdogPeers,
 } from "./watchdog_orders.ts";
 import { watchdogThread } from "./watchdog_thread.ts";
-import { peerBook, peersNews } from "./watchdog_peer_book.ts";
+import { peerBook } from "./watchdog_peer_book.ts";
 import { readDelayMs, readPeers, readSendQueues } from "./watchdog_readings.ts";
 import {
   abortFilters,
@@ -369,11 +368,7 @@ export function watchdogOrders(
     port: start.port ?? 0,
     portOwned: start.portOwned === true,
     suspectChannel: start.suspectChannel ?? "",
-    // Other workers share the RSS where the suspects' news crosses them.
     goneFailure: THREAD_GONE_FAILURE,
-    peersChannel: start.portOwned !== true && start.suspectChannel
-      ? WATCHDOG_PEERS_CHANNEL
-      : "",
     heldMs: HELD_MS,
     abortTakesMs: ABORT_TAKES_MS,
     honestGrowthBytes: 2 * (messageBytes + FLOOD_SLACK_BYTES),
@@ -423,8 +418,7 @@ export function startRssWatchdog(
     `heldLongEnough: ${heldLongEnough.toString()}, ` +
     `chooseAborts: ${chooseAborts.toString()}, ` +
     `abortFilters: ${abortFilters.toString()}, ` +
-    `givesUp: ${givesUp.toString()}, peerBook: ${peerBook.toString()}, ` +
-    `peersNews: ${peersNews.toString()} });`;
+    `givesUp: ${givesUp.toString()}, peerBook: ${peerBook.toString()} });`;
   let worker: Worker;
   // The thread's runtime needs descriptors of its own: the reserve's.
   start.reserve?.release();

@@ -116,15 +116,6 @@ export interface WatchdogOrders {
    */
   suspectChannel: string;
   /**
-   * The channel the `deno serve` workers' threads post their main loops'
-   * word on (`PeersNews`, `watchdog_peer_book.ts`), "" for none (a process
-   * that owns its port): each thread keeps every worker's book, so that it
-   * sweeps any worker's connections holding unseen bytes with no message
-   * and counts every worker's app's messages before it lowers its kill
-   * line (`givesUp`). {@link WATCHDOG_PEERS_CHANNEL} under `deno serve`.
-   */
-  peersChannel: string;
-  /**
    * The failure of an abort whose connections the kernel no longer had at
    * its `ss -K` ({@link THREAD_GONE_FAILURE}): it found some, so it is tried
    * again at the next look and does not lower the kill line (`givesUp`):
@@ -136,9 +127,6 @@ export interface WatchdogOrders {
 
 /** {@link WatchdogOrders.goneFailure}. */
 export const THREAD_GONE_FAILURE = "the kernel aborted none";
-
-/** {@link WatchdogOrders.peersChannel} under `deno serve --parallel`. */
-export const WATCHDOG_PEERS_CHANNEL = "ws-echo:watchdog-peers";
 
 /**
  * What the main loop tells the thread after its orders, as connections

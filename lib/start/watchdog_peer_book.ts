@@ -1,16 +1,12 @@
 /**
- * What one worker's main loop told its RSS watchdog thread of its
- * connections (`WatchdogPeers`, `watchdog_orders.ts`), kept as the thread
- * needs it: which are open, what the app saw of each, which have no
- * complete message yet, and how much payload the app saw in all. The
- * thread keeps one book for its own worker and, under `deno serve
- * --parallel`, one for each other worker, from what their threads post on
- * {@link WatchdogOrders.peersChannel}: the workers share one RSS, so a
- * thread judges the process's memory with every worker's word, not its own
- * alone (issue #20: a held worker's thread saw RSS grow with the other
- * worker's reads, found nothing of its own, lowered its kill line and
- * ended the process, 3 of 3 runs of 256 non-readers at MAX_RSS_BYTES 256
- * MiB; and it could not sweep the other worker's split fragments).
+ * What the main loop told its RSS watchdog thread of its connections
+ * (`WatchdogPeers`, `watchdog_orders.ts`), kept as the thread needs it:
+ * which are open, what the app saw of each, which have no complete message
+ * yet, and how much payload the app saw in all. Under `deno serve
+ * --parallel` each worker's thread keeps its own worker's book only: the
+ * threads' sharing their books over a BroadcastChannel showed no survival
+ * gain in runs alternating with and without it (issue #20; docs/limits.md,
+ * "One worker's word").
  * Self-contained (no import or outer name): the thread runs from source
  * text and `rss_watchdog.ts` gives it this as text.
  *
@@ -83,47 +79,4 @@ export function peerBook(): PeerBook {
     seenAll: () => new Map(seen),
     told: () => told,
   };
-}
-
-/** What a thread posts on `WatchdogOrders.peersChannel`: its main loop's update, and who it is. */
-export interface PeersNews {
-  /** The posting thread, random per thread. */
-  from: string;
-  update: WatchdogPeers;
-}
-
-/**
- * `data` as {@link PeersNews}, or undefined when it is not one: checked by
- * hand, not with zod, since the thread runs from source text and can
- * import nothing (as `ssSockets` output is, `watchdog_readings.ts`).
- * Self-contained, like {@link peerBook}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { peersNews } from "./watchdog_peer_book.ts";
- * const update = { opened: ["127.0.0.2:1"], closed: [], seen: [["127.0.0.2:1", 5, false]] };
- * assert.deepEqual(peersNews({ from: "a", update }), { from: "a", update });
- * assert.equal(peersNews({ from: "a", update: { opened: [1], closed: [] } }), undefined);
- * assert.equal(peersNews({ kind: "aborting" }), undefined);
- * ```
- */
-export function peersNews(data: unknown): PeersNews | undefined {
-  const news = data as Partial<PeersNews> | null;
-  const update = news?.update as Partial<WatchdogPeers> | undefined;
-  const strings = (list: unknown) =>
-    Array.isArray(list) && list.every((one) => typeof one === "string");
-  if (
-    typeof news?.from !== "string" || !update || !strings(update.opened) ||
-    !strings(update.closed)
-  ) return undefined;
-  const seen = update.seen ?? [];
-  const fits = Array.isArray(seen) &&
-    seen.every((one) =>
-      Array.isArray(one) && typeof one[0] === "string" &&
-      Number.isSafeInteger(one[1]) && typeof one[2] === "boolean"
-    );
-  return fits
-    ? { from: news.from, update: update as WatchdogPeers }
-    : undefined;
 }

@@ -46,16 +46,11 @@
  *    worker's thread sees to them.
  * 3. Past MAX_RSS_BYTES with the loop held, in the same round as 1, it
  *    applies the main loop's sweep (`abortHolding`, `incident_aborts.ts`)
- *    to this process's own connections, and under `deno serve` to every
- *    worker's: it aborts each the process read
+ *    to this process's own connections: it aborts each the process read
  *    more than {@link WatchdogOrders.holdingBytes} from beyond what the
  *    app saw, with no complete message from it yet (the main loop tells
- *    it, {@link WatchdogPeers.seen}; the other workers' threads post
- *    their main loops' word on {@link WatchdogOrders.peersChannel},
- *    `watchdog_peer_book.ts`: a held worker's thread that swept only its
- *    own left the other's split fragments growing the one RSS, and the
- *    process was killed at plus 50%, issue #20; with
- *    `WatchdogOrders.portOwned` one
+ *    it, {@link WatchdogPeers.seen}, kept in a `PeerBook`,
+ *    `watchdog_peer_book.ts`; with `WatchdogOrders.portOwned` one
  *    not yet told of counts as opened with nothing seen). An endless
  *    message split over 400 connections at 512 KiB/s each (an attack
  *    review) reads none of them
@@ -79,11 +74,8 @@
  *    {@link WatchdogOrders.capBytes} once it is known that it cannot abort
  *    (no listener port, `ss` cannot run, the kernel refused, nothing found
  *    to abort at {@link WatchdogOrders.heldMs} while RSS still grew, the
- *    kernel read on and no worker's app saw a message in this stretch:
- *    `givesUp`; under `deno
- *    serve` a held worker's own app seeing nothing said nothing of the
- *    other worker's, whose reads grew the RSS: the process was killed at
- *    plus 25% in 3 of 3 runs of 256 non-readers), with the loop held
+ *    kernel read on and the app saw no message in this stretch:
+ *    `givesUp`), with the loop held
  *    {@link WatchdogOrders.heldMs}, it writes one log line and ends the
  *    process with SIGKILL (a supervisor brings it back).
  *
@@ -105,7 +97,7 @@ import type {
   WatchdogOrders,
   WatchdogPeers,
 } from "./watchdog_orders.ts";
-import type { peerBook, peersNews } from "./watchdog_peer_book.ts";
+import type { peerBook } from "./watchdog_peer_book.ts";
 
 /**
  * What the thread is given beside its orders, as source text (it can
@@ -129,7 +121,6 @@ export interface WatchdogTools {
   abortFilters: typeof abortFilters;
   givesUp: typeof givesUp;
   peerBook: typeof peerBook;
-  peersNews: typeof peersNews;
 }
 
 /**
@@ -149,47 +140,18 @@ export function watchdogThread(tools: WatchdogTools): void {
     abortFilters,
     givesUp,
     peerBook,
-    peersNews,
   } = tools;
   // The connections of this process: the main loop's word, after the orders.
   const own = peerBook();
-  // Under `deno serve`, every other worker's, as its thread posts them.
-  const others = new Map<string, ReturnType<typeof peerBook>>();
-  // Where this thread posts its main loop's word and hears the others'.
-  let peers: BroadcastChannel | undefined;
-  const me = crypto.randomUUID();
-  // The payload every worker's app saw in all, as told: grows only while
-  // messages reach an app (a loop turns), for `givesUp`.
-  const toldBytes = () =>
-    [...others.values()].reduce((all, book) => all + book.told(), own.told());
-  // What the app of any worker saw of `peer` while it has no message.
-  const unseenAnywhere = (peer: string) => {
-    for (const book of others.values()) {
-      const bytes = book.unseen(peer);
-      if (bytes !== undefined) return bytes;
-    }
-    return undefined;
-  };
   let started = false;
   globalThis.addEventListener("message", (event: Event) => {
     if (started) {
       const update = (event as MessageEvent<WatchdogPeers>).data;
       own.apply(update);
-      peers?.postMessage({ from: me, update });
       return;
     }
     started = true;
     const orders = (event as MessageEvent<WatchdogOrders>).data;
-    if (orders.peersChannel !== "") {
-      peers = new BroadcastChannel(orders.peersChannel);
-      peers.onmessage = (message: MessageEvent) => {
-        const news = peersNews(message.data);
-        if (!news || news.from === me) return;
-        let book = others.get(news.from);
-        if (!book) others.set(news.from, book = peerBook());
-        book.apply(news.update);
-      };
-    }
     const beat = new BigInt64Array(orders.beat);
     // [0]: 1 once this runs; [1]: how many aborts it made.
     const shared = new Int32Array(orders.ready);
@@ -257,7 +219,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         beatAt,
         read: readPeers(text),
         seen,
-        told: toldBytes(),
+        told: own.told(),
         text,
       };
     };
@@ -266,7 +228,7 @@ export function watchdogThread(tools: WatchdogTools): void {
       beatAt: bigint;
       read: Map<string, number>;
       seen: Map<string, number>;
-      /** `toldBytes` at the look. */
+      /** `PeerBook.told` at the look. */
       told: number;
       /** The look's `ss` output, for its send queues when they are needed. */
       text: string;
@@ -339,9 +301,8 @@ export function watchdogThread(tools: WatchdogTools): void {
           unseen: (peer) => {
             const key = ownKey(peer);
             // Not yet told of where every connection is its own: opened
-            // since the main loop's last sample, nothing seen. Another
-            // worker's, as its thread told (they share one RSS).
-            return own.unseen(key) ?? unseenAnywhere(key) ??
+            // since the main loop's last sample, nothing seen.
+            return own.unseen(key) ??
               (orders.portOwned && !own.has(key) ? 0 : undefined);
           },
           // Since the stretch's first look, up to now (after the look).
@@ -545,7 +506,7 @@ export function watchdogThread(tools: WatchdogTools): void {
           else if (
             givesUp({
               early,
-              seenBytes: first ? toldBytes() - first.told : 0,
+              seenBytes: first ? own.told() - first.told : 0,
               // During the round: its looks are LOOK_EVERY_MS apart.
               grownBytes: Deno.memoryUsage().rss - rss,
               readBytes: roundReadBytes,

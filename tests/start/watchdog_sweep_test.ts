@@ -19,7 +19,6 @@
 import assert from "node:assert/strict";
 import { ROOT } from "../_server.ts";
 import { runWatchdogChild, type ThreadRun } from "./_watchdog_child.ts";
-import { WATCHDOG_PEERS_CHANNEL } from "../../lib/start/watchdog_orders.ts";
 
 /**
  * A stand-in `ss`: the same at every look, so no connection is read from
@@ -60,10 +59,9 @@ done
  * MiB); it tells the thread of its connections, then makes a ballast 8
  * MiB past it (far under 1.5x, where the thread ends a process that may
  * abort) and prints the thread's first abort, or "none" after 8 s. `portOwned` as
- * under `deno task start`; `untold` are left out of what it is told; with
- * `others`, another worker's thread tells it 127.0.0.3 opened (`deno serve`).
+ * under `deno task start`; `untold` are left out of what it is told.
  */
-const child = (portOwned: boolean, untold: string[], others = false) => `
+const child = (portOwned: boolean, untold: string[]) => `
 import { startRssWatchdog } from "${ROOT}/lib/start/rss_watchdog.ts";
 import { peerKey } from "${ROOT}/lib/start/socket_bytes.ts";
 const MiB = 1024 * 1024;
@@ -74,12 +72,10 @@ const watchdog = startRssWatchdog(maxRssBytes, {
   maxMessageBytes: MiB,
   port: 9,
   portOwned: ${portOwned},
-  ...(${others} ? { suspectChannel: "ws-echo:sweep-test" } : {}),
   onAbort: (abort) => {
     console.log("abort " + JSON.stringify(abort));
     clearTimeout(timer);
     watchdog.dispose();
-    globalThis.otherWorker?.close();
   },
 });
 // Told before RSS passes MAX_RSS_BYTES: the thread may act from then on.
@@ -93,15 +89,6 @@ watchdog.peers({
   closed: [],
   seen: [["127.0.0.4:40002", 131072 - 200, true], ["127.0.0.6:40004", 126 * 1024, false]],
 });
-if (${others}) {
-  // Another worker's thread, as it posts its main loop's word (deno serve).
-  // Closed with the thread: an open channel keeps the child running.
-  globalThis.otherWorker = new BroadcastChannel("${WATCHDOG_PEERS_CHANNEL}");
-  globalThis.otherWorker.postMessage({
-    from: "the other worker",
-    update: { opened: ["127.0.0.3:40001"], closed: [] },
-  });
-}
 // Kept (a global) to the end: memory a collection could free is no ballast.
 const ballast = globalThis.ballast = [];
 while (Deno.memoryUsage().rss < maxRssBytes + 8 * MiB) {
@@ -113,7 +100,6 @@ console.log("pastAt " + pastAt);
 timer = setTimeout(() => {
   console.log("none", Date.now() - pastAt, "ms; rss past", Deno.memoryUsage().rss >= maxRssBytes);
   watchdog.dispose();
-  globalThis.otherWorker?.close();
 }, 8000);
 `;
 
@@ -139,9 +125,8 @@ function sweep(
   portOwned: boolean,
   untold: string[],
   ss = SS,
-  others = false,
 ): Promise<ThreadRun> {
-  return runWatchdogChild(ss, child(portOwned, untold, others));
+  return runWatchdogChild(ss, child(portOwned, untold));
 }
 
 Deno.test("past MAX_RSS_BYTES on a held loop, the watchdog thread aborts its own connections holding unseen bytes with no complete message, and spares clients the app saw", async (t) => {
@@ -208,23 +193,4 @@ Deno.test("past MAX_RSS_BYTES on a held loop, an `ss` that runs out of time is n
   const { abort, killed } = await sweep(false, [], slowFirst(2));
   assert.deepEqual(abort.peers, [{ hostname: "127.0.0.8", port: 40007 }]);
   assert.match(killed, /dst 127\.0\.0\.2:40000/);
-});
-
-Deno.test("under deno serve, the watchdog thread sweeps another worker's connection holding unseen bytes with no message, as that worker's thread told it", async (t) => {
-  // The workers share one RSS: a held worker's thread that swept only its
-  // own left the other's split fragments to grow it, and the process was
-  // killed (issue #20, split fragments under `deno task serve`).
-  const { abort, killed } = await sweep(false, [], SS, true);
-  await t.step("the other worker's holder is swept, not named", () => {
-    assert.ok(
-      abort.swept?.some(({ hostname, port }) =>
-        hostname === "127.0.0.3" && port === 40001
-      ),
-      JSON.stringify(abort),
-    );
-    assert.match(killed, /dst 127\.0\.0\.3:40001/);
-  });
-  await t.step("clients the app saw are spared as before", () => {
-    assert.doesNotMatch(killed, /127\.0\.0\.[4-6]/);
-  });
 });
