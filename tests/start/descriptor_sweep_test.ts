@@ -212,6 +212,25 @@ Deno.test("DescriptorSweep aborts what holds a descriptor doing nothing, when sh
       assert.equal(sweep.aborted.keptAlive, 0);
     },
   );
+  await t.step(
+    "what this worker answered is remembered for the latest 8,192 requests at least, 16,384 at most",
+    async () => {
+      const idle = { sent: 9, lastsnd: KEPT_ALIVE_IDLE_MS, lastrcv: 9e6 };
+      const after = async (others: number) => {
+        const { sweep, state } = sweepOf({ pingIntervalMs: 30_000 });
+        sweep.answered({ transport: "tcp", hostname: "127.0.0.2", port: 1 });
+        for (let port = 1; port <= others; port++) {
+          sweep.answered({ transport: "tcp", hostname: "127.0.0.3", port });
+        }
+        state.listing = line("127.0.0.2:1", idle);
+        await sweep.short();
+        return state.aborted.length;
+      };
+      assert.equal(await after(8_191), 1);
+      assert.equal(await after(16_383), 1);
+      assert.equal(await after(16_384), 0);
+    },
+  );
   await t.step("at most one look a second", async () => {
     const { sweep, state } = sweepOf({ portOwned: true });
     let looks = 0;
