@@ -86,8 +86,10 @@ export function webSocketRoute(
  * serves the page to the rest.
  */
 export function asksForWebSocket(request: Request): boolean {
-  return request.headers.get("upgrade")?.toLowerCase().includes("websocket") ??
-    false;
+  const upgrade = request.headers.get("upgrade");
+  // What browsers and most clients send, without a lowercase copy.
+  if (upgrade === "websocket") return true;
+  return upgrade?.toLowerCase().includes("websocket") ?? false;
 }
 
 /**

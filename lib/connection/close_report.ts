@@ -8,6 +8,7 @@
  * @module
  */
 import type { LimitReason } from "../limits.ts";
+import type { LogRecord } from "../log.ts";
 import type { ConnectionServices } from "./connection_options.ts";
 
 /** Why a close this service started was given up: the client never answered. */
@@ -58,20 +59,20 @@ export function reportClose(
 ): void {
   const durationMs = Date.now() - closed.openedAt;
   services.metrics.closed(closed.code, durationMs);
-  services.log({
+  // Fields set in the line's order, not spread: one object per close.
+  const record: LogRecord = {
     event: "ws_close",
     id: closed.id,
     ip: closed.ip,
     code: closed.code,
     reason: closed.reason,
-    ...(closed.limit ? { limit: closed.limit } : {}),
-    ...(closed.answered === undefined ? {} : { answered: closed.answered }),
-    ...(closed.closeWaitMs === undefined
-      ? {}
-      : { closeWaitMs: closed.closeWaitMs }),
-    durationMs,
-    messages: closed.messages,
-    bytesIn: closed.bytesIn,
-    bytesOut: closed.bytesOut,
-  });
+  };
+  if (closed.limit) record.limit = closed.limit;
+  if (closed.answered !== undefined) record.answered = closed.answered;
+  if (closed.closeWaitMs !== undefined) record.closeWaitMs = closed.closeWaitMs;
+  record.durationMs = durationMs;
+  record.messages = closed.messages;
+  record.bytesIn = closed.bytesIn;
+  record.bytesOut = closed.bytesOut;
+  services.log(record);
 }

@@ -128,6 +128,13 @@ export interface Refused {
 const NO_PRELUDE: readonly string[] = [];
 
 /**
+ * Most upgrades have no query string: no options and none ignored, shared
+ * rather than two objects per upgrade (frozen, so a write would throw).
+ */
+const NO_QUERY: EchoQuery = Object.freeze({});
+const NONE_IGNORED: string[] = Object.freeze([]) as unknown as string[];
+
+/**
  * Decides one upgrade request: admitted (a slot is taken) or refused
  * (nothing is taken, nothing counted yet).
  *
@@ -185,8 +192,8 @@ export function decideUpgrade<Own = undefined>(
   const hasQuery = request.url.includes("?");
   // An endpoint with options of its own has none of the echo's.
   const echoQuery = hasQuery && endpoint.options === undefined;
-  let query: EchoQuery = {};
-  let ignored: string[] = [];
+  let query: EchoQuery = NO_QUERY;
+  let ignored: string[] = NONE_IGNORED;
   let own: Own | undefined;
   if (endpoint.options) {
     const read = endpoint.options(

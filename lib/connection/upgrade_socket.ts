@@ -9,7 +9,11 @@
  */
 import { refuse } from "../admission/refuse.ts";
 import { refusal } from "../refusals.ts";
-import type { ConnectionServices, Relay } from "./connection_options.ts";
+import type {
+  ConnectionOptions,
+  ConnectionServices,
+  Relay,
+} from "./connection_options.ts";
 import type { RefusalLog } from "../admission/refusal_log.ts";
 import { serveEcho } from "./echo_connection.ts";
 import type { Admitted } from "./upgrade.ts";
@@ -78,7 +82,7 @@ export function upgradeAndServe(
       upgraded.response.headers.set("sec-websocket-protocol", protocol);
     }
     upgraded.response.headers.set(CONNECTION_ID_HEADER, admitted.id);
-    serveEcho(upgraded.socket, {
+    const options: ConnectionOptions = {
       services,
       lease,
       ip: client.ip,
@@ -87,9 +91,11 @@ export function upgradeAndServe(
       echo: admitted.echo,
       prelude: admitted.prelude,
       closeCommands: admitted.closeCommands,
-      ...(stream ? { stream } : {}),
-      ...(relay ? { relay } : {}),
-    });
+    };
+    // Set when given, not spread: no object per upgrade for an absent one.
+    if (stream) options.stream = stream;
+    if (relay) options.relay = relay;
+    serveEcho(upgraded.socket, options);
     return upgraded.response;
   } catch (error) {
     // A bug must not keep the slot or the place in a room.
