@@ -209,6 +209,8 @@ export class DescriptorSweep {
   #lookedAt = -Infinity;
   /** What the kernel said when it last refused: said once, not every look. */
   #lastReason: string | undefined;
+  /** What the kernel said when it refused to destroy a socket. */
+  #refused: string | undefined;
   #looking: Promise<void> | undefined;
   /** Connections aborted since start, by rule. */
   readonly aborted = { head: 0, keptAlive: 0 };
@@ -242,6 +244,8 @@ export class DescriptorSweep {
    * less than {@link SWEEP_LOOK_MS} ago. Never rejects.
    */
   short(): Promise<void> {
+    // Refused once (no CAP_NET_ADMIN), refused for good: no more looks.
+    if (this.#refused !== undefined) return Promise.resolve();
     if (this.#looking) return this.#looking;
     if (this.#now() - this.#lookedAt < SWEEP_LOOK_MS) return Promise.resolve();
     this.#lookedAt = this.#now();
@@ -282,8 +286,14 @@ export class DescriptorSweep {
     if (heads.length + kept.length === 0) return;
     const answer = await this.#options.abort.abort([...heads, ...kept]);
     const unavailable = "unavailable" in answer;
-    // `ss -K` destroys nothing without CAP_NET_ADMIN: `left` names those.
-    const left = unavailable ? new Set([...heads, ...kept]) : answer.left;
+    // Without CAP_NET_ADMIN `ss -K` still lists every socket it was refused
+    // (iproute2 6.x here: 217 listed, none destroyed), so a refusal means
+    // none went.
+    const refused = !unavailable && answer.refused !== undefined;
+    if (refused) this.#refused = answer.refused;
+    const left = unavailable || refused
+      ? new Set([...heads, ...kept])
+      : answer.left;
     const gone = (peers: Deno.NetAddr[]) =>
       peers.filter((peer) => !left.has(peer)).length;
     this.aborted.head += gone(heads);
