@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { listedPeers, SsSocketAbort } from "../../lib/start/socket_abort.ts";
-import { CAN_ABORT, netlinkLessSs } from "./_overload.ts";
+import { CAN_ABORT, netlinkLessSs, WITHOUT_ABORT } from "./_overload.ts";
 
 /** A loopback listener, a client connected to it and the accepted side. */
 async function connectedPair() {
@@ -119,4 +119,31 @@ Deno.test("listedPeers reads the peer column of ss output, IPv6 and mapped too",
     "127.0.0.8:45777",
     "::1:60134",
   ]);
+});
+
+Deno.test({
+  name:
+    "SsSocketAbort without CAP_NET_ADMIN counts none of 50 aborted, though ss -K lists them",
+  // WITHOUT_ABORT is empty where the capability is missing anyway.
+  ignore: !CAN_ABORT,
+  async fn() {
+    const output = await new Deno.Command(WITHOUT_ABORT[0]!, {
+      args: [
+        ...WITHOUT_ABORT.slice(1),
+        Deno.execPath(),
+        "run",
+        "-A",
+        new URL("../fixtures/abort_many.ts", import.meta.url).pathname,
+        "50",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(output.stdout).trim();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    const answer = JSON.parse(said);
+    assert.equal(answer.aborted, 0, said);
+    assert.equal(answer.left, 50, said);
+    assert.match(answer.refused ?? "", /SOCK_DESTROY/);
+  },
 });
