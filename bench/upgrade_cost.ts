@@ -31,26 +31,18 @@ import { batchedLog } from "../lib/log.ts";
 import { OwnPeers } from "../lib/start/own_peers.ts";
 import { createApp } from "../routes/app.ts";
 import { RAISED_LIMITS } from "./run/targets.ts";
+import { CountingSocket } from "./echo_stand_in.ts";
 
 const [target = "service", countText = "10000", perTurnText = "10"] = Deno.args;
 const count = Number(countText);
 const perTurn = Number(perTurnText);
 
-/** What `Deno.upgradeWebSocket` returns, minus Deno. */
-class StandInSocket {
-  binaryType: BinaryType = "blob";
-  readyState: number = WebSocket.OPEN;
-  bufferedAmount = 0;
-  sent = 0;
+/**
+ * What `Deno.upgradeWebSocket` returns, minus Deno: echo_stand_in's
+ * counting socket, with the handler the reference sets.
+ */
+class StandInSocket extends CountingSocket {
   onmessage: ((event: MessageEvent) => void) | null = null;
-  listener: EventListenerObject | undefined;
-  send(_data: string | ArrayBuffer): void {
-    this.sent++;
-  }
-  close(): void {}
-  addEventListener(_type: string, listener: EventListenerObject): void {
-    this.listener = listener;
-  }
 }
 
 let socket: StandInSocket | undefined;
