@@ -26,6 +26,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { parseConfig } from "../lib/config.ts";
 import { batchedLog } from "../lib/log.ts";
 import { OwnPeers } from "../lib/start/own_peers.ts";
@@ -102,7 +103,7 @@ const never = new Promise<void>(() => {});
 /** Open at once, as the bench's 100 concurrent handshakes keep them. */
 const OPEN_AT_ONCE = Number(Deno.args[3] ?? 100);
 const ring: (StandInSocket | undefined)[] = new Array(OPEN_AT_ONCE);
-const startedCpu = Deno.cpuUsage();
+const startedCpu = process.cpuUsage();
 const started = performance.now();
 let port = 1024;
 for (let i = 0; i < count; i += perTurn) {
@@ -130,7 +131,7 @@ for (let i = 0; i < count; i += perTurn) {
 }
 for (const opened of ring) opened?.listener?.handleEvent(close);
 const us = (performance.now() - started) * 1e3 / count;
-const cpu = Deno.cpuUsage();
+const cpu = process.cpuUsage();
 // The process's CPU over the loop (every thread: the GC's helpers too).
 const cpuUs = (cpu.user + cpu.system - startedCpu.user - startedCpu.system) /
   count;
