@@ -71,6 +71,9 @@ export class MessageStream {
   #follow = true;
   /** scrollTop right after the last scroll to the bottom. */
   #pinnedAt = 0;
+  /** Entries added since the page opened: each entry's number. */
+  #seq = 0;
+  /** Entries added since the last {@link clear}: the count's "of". */
   #total = 0;
   #shown = 0;
   /** Time of the entry before, in ms since the epoch. */
@@ -138,8 +141,9 @@ export class MessageStream {
       ? undefined
       : at.getTime() - this.#lastAt;
     this.#lastAt = at.getTime();
+    this.#seq++;
     this.#total++;
-    this.#queue.push({ ...entry, seq: this.#total, at, gap });
+    this.#queue.push({ ...entry, seq: this.#seq, at, gap });
     if (this.#queue.length > MAX_ENTRIES) this.#queue.shift();
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -178,9 +182,13 @@ export class MessageStream {
     this.#changed();
   }
 
-  /** Empties the stream; the sequence numbers go on. */
+  /**
+   * Empties the stream; the sequence numbers go on, the count starts again
+   * (it read "0 shown of 3", as if a filter hid three).
+   */
   clear() {
     this.#queue = [];
+    this.#total = 0;
     this.#list.replaceChildren();
     this.#shown = 0;
     this.#unseen = 0;

@@ -60,6 +60,18 @@ browserTest(
         );
       },
     );
+    await t.step(
+      "Clear empties the stream and its count starts again",
+      async () => {
+        await page.click("#clear-log");
+        assert.equal(await page.locator("#log li").count(), 0);
+        assert.equal(await page.locator("#stream-count").textContent(), "");
+        await page.fill("#text", "after clear");
+        await page.press("#text", "Enter");
+        await page.locator("#stream-count", { hasText: /^2 shown of 2;/ })
+          .waitFor();
+      },
+    );
     await t.step("no console errors", () => assert.deepEqual(problems, []));
   },
 );
