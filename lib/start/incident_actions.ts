@@ -23,7 +23,9 @@ import {
   NOT_A_FLOOD,
   notAFlood,
   OTHER_WORKER_REASON,
+  OTHER_WORKER_WAIT_MS,
   OthersReading,
+  OtherWorkerWait,
   readKernel,
   SECOND_READING_REASON,
   SECOND_READINGS,
@@ -49,7 +51,7 @@ import {
   restOfAttack,
   SWEEP_REASON,
 } from "./incident_aborts.ts";
-import { RSS_MARGIN_SHARE } from "./rss_watchdog.ts";
+import { ABORT_KILL_MARGIN_SHARE, RSS_MARGIN_SHARE } from "./rss_watchdog.ts";
 import type { ThreadAbort } from "./watchdog_orders.ts";
 import {
   CLOSE_RECYCLE,
@@ -84,10 +86,16 @@ export const UPGRADES_FLOWED_REASON =
 export function serveExitReason(
   taken: { short?: string } | undefined | false,
   suspects: Suspects,
+  waitedMs = 0,
 ): string {
   if (taken && taken.short) return `aborting fell short: ${taken.short}`;
   const unseen = Object.keys(suspects.unseen).length;
-  return `nothing of this worker's to abort (${unseen} past their allowance, ${suspects.holding.peers.length} holding, ${suspects.othersReading} other workers' sockets bringing bytes)`;
+  const waited = waitedMs > 0
+    ? `; waited ${Math.round(waitedMs)} ms past plus ${
+      ABORT_KILL_MARGIN_SHARE * 100
+    }% for them`
+    : "";
+  return `nothing of this worker's to abort (${unseen} past their allowance, ${suspects.holding.peers.length} holding, ${suspects.othersReading} other workers' sockets bringing bytes${waited})`;
 }
 
 /** What the incidents read from the watch that samples the process. */
@@ -111,6 +119,7 @@ export class IncidentActions {
   readonly #watch: WatchState;
   readonly #secondReadings = new SecondReadings();
   readonly #others = new OthersReading();
+  readonly #otherWorkerWait = new OtherWorkerWait();
   #exitTimer: ReturnType<typeof setTimeout> | undefined;
   /** An incident is being acted on: the watch does not start another. */
   acting = false;
@@ -338,9 +347,18 @@ export class IncidentActions {
     if (!recycle) {
       // Under `deno serve` only the process can free what Deno collects,
       // unless it is another worker's to free.
-      if (leftToOtherWorker(cause, suspects, rssBytes, config)) {
+      // Past plus ABORT_KILL_MARGIN_SHARE, it waits a while for the worker
+      // whose sockets bring the bytes (its thread acts on its held loop).
+      const pastLine = suspects.othersReading > 0 &&
+        rssBytes >= config.maxRssBytes * (1 + ABORT_KILL_MARGIN_SHARE);
+      const waited = this.#otherWorkerWait.waited(pastLine, performance.now());
+      if (leftToOtherWorker(cause, suspects, rssBytes, config, waited)) {
         const record = this.record(cause, "reported", [], 0, suspects, ahead);
-        record.reason = OTHER_WORKER_REASON;
+        record.reason = pastLine
+          ? `${OTHER_WORKER_REASON} (past plus ${
+            ABORT_KILL_MARGIN_SHARE * 100
+          }% for ${Math.round(waited)} of ${OTHER_WORKER_WAIT_MS} ms)`
+          : OTHER_WORKER_REASON;
         return this.#reported(record);
       }
       const action = cause === "uncounted_memory" ? "exit" : "reported";
@@ -348,7 +366,7 @@ export class IncidentActions {
       if (action === "exit") {
         // Why nothing else would do, for the log (the serve exits an attack
         // review met said nothing).
-        record.reason = serveExitReason(taken, suspects);
+        record.reason = serveExitReason(taken, suspects, waited);
         return this.fail(record, cause);
       }
       return this.#reported(record);

@@ -38,8 +38,11 @@ import {
 import type { IncidentCause } from "../metrics.ts";
 import {
   ABORT_KILL_MARGIN_SHARE,
+  ABORT_TAKES_MS,
   DENO_FRAME_LIMIT_BYTES,
+  HELD_MS,
   RSS_MARGIN_SHARE,
+  THREAD_SS_TIMEOUT_MS,
 } from "./rss_watchdog.ts";
 
 /** A reading of the kernel's count with when it began, or why there is none. */
@@ -375,17 +378,79 @@ export const OTHER_WORKER_REASON =
   "no connection of this worker past its unseen allowance (kernel count): the memory is another worker's to free";
 
 /**
+ * How long a `deno serve` worker with nothing of its own to free waits,
+ * past MAX_RSS_BYTES plus `ABORT_KILL_MARGIN_SHARE`, for the worker whose
+ * sockets are bringing bytes before it ends the process, in ms: as long as
+ * that worker's RSS watchdog thread may take to act on its held loop
+ * (`HELD_MS`, then `ABORT_TAKES_MS`, and one `ss` run to its
+ * `THREAD_SS_TIMEOUT_MS`). Past it, nobody has freed it in time.
+ *
+ * Why: worker-1's main loop ended the process at 462.7 MB (1.72x, "nothing
+ * of this worker's to abort (0 past their allowance, 0 holding, 1 other
+ * workers' sockets bringing bytes)") 70 ms before worker-0's thread
+ * aborted the four attackers (RSS after: 100 MB): the quiet soak's
+ * `unanswered_close` with four attackers under `deno task serve`, 405bc57,
+ * load 0.7 (BENCHMARKS.md, issue #20). Fast growth is that held loop's
+ * own thread's to stop, at its own lines; what grows while loops turn
+ * grows slowly.
+ */
+export const OTHER_WORKER_WAIT_MS = HELD_MS + ABORT_TAKES_MS +
+  THREAD_SS_TIMEOUT_MS;
+
+/**
+ * How long a worker has left growth past MAX_RSS_BYTES plus
+ * `ABORT_KILL_MARGIN_SHARE` to the other workers, over the incidents of
+ * one stretch past that line: from the first such incident, while each
+ * comes within {@link OTHER_WORKER_WAIT_MS} of the one before; an incident
+ * under the line, or one that leaves nothing to the others, ends it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OtherWorkerWait } from "./incident_suspects.ts";
+ * const wait = new OtherWorkerWait();
+ * assert.equal(wait.waited(true, 1000), 0);
+ * assert.equal(wait.waited(true, 1200), 200);
+ * assert.equal(wait.waited(false, 1400), 0); // back under the line
+ * assert.equal(wait.waited(true, 1600), 0);
+ * assert.equal(wait.waited(true, 9000), 0); // long after: a new stretch
+ * ```
+ */
+export class OtherWorkerWait {
+  #since: number | undefined;
+  #last = -Infinity;
+
+  /**
+   * The ms waited so far at an incident at `now` (`performance.now()`),
+   * `past` when RSS is past the line with other workers' sockets bringing
+   * bytes; 0 otherwise.
+   */
+  waited(past: boolean, now: number): number {
+    if (!past || now - this.#last > OTHER_WORKER_WAIT_MS) {
+      this.#since = undefined;
+    }
+    this.#last = past ? now : -Infinity;
+    if (!past) return 0;
+    this.#since ??= now;
+    return now - this.#since;
+  }
+}
+
+/**
  * True when a worker that cannot recycle (`deno serve`) should leave
  * uncounted growth to the other workers instead of ending the process: the
  * kernel's count covers every connection of its own and puts none past its
  * allowance, and RSS is under MAX_RSS_BYTES plus `RSS_MARGIN_SHARE` (past
- * it, nobody has freed it in time: the process ends), or plus
- * `ABORT_KILL_MARGIN_SHARE` while other workers' connections are bringing
- * bytes since the previous reading ({@link Suspects.othersReading}; an
- * idle client's lifetime total does not count): a worker whose
- * sweep had taken all of its own ended the process at 1.27-1.44x while the
- * other worker still held ~200 split attackers it was sweeping (an attack
- * review's split fragments under `deno task serve`). Every worker reads
+ * it, nobody has freed it in time: the process ends), or, while other
+ * workers' connections are bringing bytes since the previous reading
+ * ({@link Suspects.othersReading}; an idle client's lifetime total does not
+ * count), under plus `ABORT_KILL_MARGIN_SHARE` or past it for less than
+ * {@link OTHER_WORKER_WAIT_MS} (`waitedMs`, {@link OtherWorkerWait}): a
+ * worker whose sweep had taken all of its own ended the process at
+ * 1.27-1.44x while the other worker still held ~200 split attackers it was
+ * sweeping (an attack review's split fragments under `deno task serve`),
+ * and at 1.72x 70 ms before the other worker's thread aborted its
+ * attackers (see {@link OTHER_WORKER_WAIT_MS}). Every worker reads
  * the process's RSS: a worker holding only a bystander ended the process
  * at 279 MB while the worker holding the attacker was aborting it at 269
  * (MAX_RSS_BYTES 256 MiB, `tests/start/serve_abort_test.ts`).
@@ -395,10 +460,12 @@ export function leftToOtherWorker(
   suspects: Suspects,
   rssBytes: number,
   config: Pick<Services["config"], "maxRssBytes">,
+  waitedMs = 0,
 ): boolean {
-  const margin = suspects.othersReading > 0
-    ? ABORT_KILL_MARGIN_SHARE
-    : RSS_MARGIN_SHARE;
-  return cause === "uncounted_memory" && suspects.noneUnseen &&
-    rssBytes < config.maxRssBytes * (1 + margin);
+  if (cause !== "uncounted_memory" || !suspects.noneUnseen) return false;
+  if (suspects.othersReading === 0) {
+    return rssBytes < config.maxRssBytes * (1 + RSS_MARGIN_SHARE);
+  }
+  return rssBytes < config.maxRssBytes * (1 + ABORT_KILL_MARGIN_SHARE) ||
+    waitedMs < OTHER_WORKER_WAIT_MS;
 }
