@@ -1,6 +1,6 @@
 /**
  * The catalogue of refusals: every reason a connection endpoint (the
- * WebSocket endpoints and `/sse`) refuses a request, with its status, its
+ * WebSocket endpoints and `/sse`) or the page refuses a request, with its status, its
  * headers and its short plain-text body, in one table the way `SETTINGS` in
  * `config.ts` lists the knobs. The reason is also the `reason` label in
  * `/metrics` and the log. `admission/refuse.ts` counts, logs and answers one.
@@ -215,6 +215,17 @@ export const REFUSALS = {
       }RATE_LIMIT_IP_REQUESTS_PER_SECOND${
         network ? " for a network" : ""
       }). Retry later\n`,
+  ),
+  /**
+   * A file of the page is there but cannot be opened now: no descriptor is
+   * free (EMFILE, ENFILE; `http/static_files.ts`). Not a 404, which a cache
+   * could keep for the front page.
+   */
+  files_unavailable: row(
+    503,
+    RETRY,
+    () =>
+      "Server busy: no file descriptor free to read the page. Retry later\n",
   ),
   /** SIGINT or SIGTERM received: new upgrades wait for another instance. */
   shutting_down: row(503, RETRY, () => "Server shutting down. Retry later\n"),

@@ -282,7 +282,20 @@ function assemble(
       await next();
       if (c.res.ok) c.header("Cache-Control", "public, max-age=300");
     },
-    serveStaticFiles({ root: STATIC_ROOT }),
+    serveStaticFiles({
+      root: STATIC_ROOT,
+      unavailable: (c) =>
+        refuse(
+          services,
+          {
+            kind: "http",
+            path: c.req.path,
+            ip: requestIp(config, c.req.raw, c.env as Deno.ServeHandlerInfo),
+            routed: true,
+          },
+          refusal("files_unavailable"),
+        ),
+    }),
   );
   app.notFound(notFoundOrNotAllowed(app));
   app.onError((error, c) => {

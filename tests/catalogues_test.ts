@@ -75,6 +75,7 @@ const SAYS_WHEN_TO_RETRY = new Set([
   "suspect",
   "request_rate",
   "shutting_down",
+  "files_unavailable",
   "room_full",
   "rooms_full",
 ]);

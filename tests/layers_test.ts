@@ -24,6 +24,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "lib/config.ts",
     "lib/log.ts",
     "lib/ids.ts",
+    "lib/os_errors.ts",
     "lib/refusals.ts",
     "lib/limits.ts",
     "lib/overload_pressure.ts",

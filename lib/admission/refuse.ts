@@ -17,7 +17,8 @@ import type { RefusalLog } from "./refusal_log.ts";
 export interface Refused {
   /**
    * `ws` for the WebSocket endpoints, `sse` for `/sse`, `http` for a plain
-   * request refused before routing (its address's request rate).
+   * request refused before routing (its address's request rate, its `Host`)
+   * or by the page's files (`routed`).
    */
   kind: "ws" | "sse" | "http";
   path: string;
@@ -25,6 +26,11 @@ export interface Refused {
   ip?: string | undefined;
   /** The `Origin` header, logged for origin refusals. */
   origin?: string | undefined;
+  /**
+   * True for an `http` refusal answered by a route (a page file that cannot
+   * be opened), whose answer goes on through Hono like a `ws` or `sse` one.
+   */
+  routed?: boolean;
 }
 
 /**
@@ -82,7 +88,9 @@ export function refuse(
         "Content-Type": "text/plain; charset=utf-8",
         "Cache-Control": "no-store",
         // Answered through Hono, whose every-response line it must not get.
-        ...(who.kind === "http" ? {} : { [REFUSAL_LOGGED]: "1" }),
+        ...(who.kind === "http" && !who.routed
+          ? {}
+          : { [REFUSAL_LOGGED]: "1" }),
       },
     },
   );

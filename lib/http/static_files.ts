@@ -6,27 +6,43 @@
  *
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { serveStatic as serveWith } from "hono/serve-static";
+import { isDescriptorExhaustion } from "../os_errors.ts";
 
 /** Options for {@link serveStaticFiles}. */
 export interface StaticFilesOptions {
   /** Folder served at `/`; paths that leave it are refused by Hono. */
   root: string;
+  /**
+   * The answer when a file may be there but no descriptor is free to open
+   * it (EMFILE, ENFILE): a 503 to retry, not a 404 a cache may keep.
+   */
+  unavailable: (c: Context) => Response;
 }
 
-/** Serves files (and each folder's `index.html`) from `root`. */
+/**
+ * Serves files (and each folder's `index.html`) from `root`: a path that
+ * names no file is left to the next handler (a 404), a file that cannot be
+ * opened for want of descriptors gets `options.unavailable`, and any other
+ * failure to open is thrown (the app's 500 and its `error` line).
+ */
 export function serveStaticFiles(
   options: StaticFilesOptions,
 ): MiddlewareHandler {
   return serveWith({
     root: options.root,
-    async getContent(path) {
+    async getContent(path, c) {
       try {
         return (await Deno.open(path)).readable;
-      } catch {
-        // Missing, or a path through a file (`/index.html/x`): a 404.
-        return null;
+      } catch (error) {
+        // open() takes a descriptor before it looks the path up, so a
+        // missing file fails the same way; lstat takes none.
+        if (isDescriptorExhaustion(error)) {
+          return isThere(path) ? options.unavailable(c) : null;
+        }
+        if (namesNoFile(error)) return null;
+        throw error;
       }
     },
     isDir(path) {
@@ -37,4 +53,25 @@ export function serveStaticFiles(
       }
     },
   });
+}
+
+/** Whether `path` names something (no descriptor needed to tell). */
+function isThere(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (error) {
+    return !namesNoFile(error);
+  }
+}
+
+/**
+ * Missing, a path through a file (`/index.html/x`: ENOTDIR), or a name too
+ * long to be one (a path segment over 255 bytes: ENAMETOOLONG, `os error
+ * 36`, a plain `Error` in Deno).
+ */
+function namesNoFile(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound ||
+    error instanceof Deno.errors.NotADirectory ||
+    /\(os error 36\)/.test(String(error));
 }

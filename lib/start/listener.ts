@@ -16,6 +16,9 @@
 import { RefusalClosed } from "../admission/refuse.ts";
 import type { Log } from "../log.ts";
 import type { ListenerState } from "../services.ts";
+import { isDescriptorExhaustion } from "../os_errors.ts";
+
+export { isDescriptorExhaustion };
 
 /** Options for `superviseServe`. */
 export interface SupervisedServeOptions {
@@ -113,15 +116,6 @@ export function onError(error: unknown): Response {
 }
 const RETRY_MAX_MS = 5000;
 const LOG_INTERVAL_MS = 5000;
-
-/**
- * True for EMFILE (per-process limit) and ENFILE (system-wide limit), from
- * `accept()` or from `listen()`. Deno reports both as message text only:
- * `Http: Error: Too many open files (os error 24)`.
- */
-export function isDescriptorExhaustion(error: unknown): boolean {
-  return /\(os error 2[34]\)/.test(String(error));
-}
 
 /** The error's message without Deno's class prefixes. */
 function describe(error: unknown): string {
