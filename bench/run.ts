@@ -2,9 +2,14 @@
  * `deno task bench [--quick] [--rounds N] [--scale] [--idle] [--service-entry FILE] [--no-v8-flags]`
  * (`--help` lists them): runs the same
  * scenarios against the bare Deno echo (the reference) and against the
- * service, alternating reference, service, reference, service over the
- * rounds, each on a fresh process on a free loopback port. Prints a markdown table of medians (with
- * min-max) and service / reference ratios, and writes everything as JSON to
+ * service in pairs: each pair measures one target, then the other, back to
+ * back, the order alternating from pair to pair (`pairOrder`), each
+ * target on its own process on a free loopback port. Each round has one
+ * pair of the idle, large-message and handshake scenarios and
+ * {@link PLAN}`.pairsPerRound` shorter pairs of the small-message and
+ * latency scenarios. Prints a markdown table of medians (with min-max) and
+ * of the per-pair service / reference ratios (their median, min-max and
+ * count: `run/figures.ts`), and writes everything as JSON to
  * `bench/results/`.
  *
  * The service runs with the `deno task start` flags and every limit at its
@@ -50,7 +55,7 @@ import {
   throughput,
 } from "./load.ts";
 import { coldStartPairs } from "./run/cold_pairs.ts";
-import { compare, figures, type Samples } from "./run/figures.ts";
+import { compare, figures, pairOrder, type Samples } from "./run/figures.ts";
 import {
   cpuSeconds,
   loadAverage,
@@ -89,7 +94,7 @@ const args = parseArgs({
 if (args.values.help) {
   console.log(`Usage: deno task bench [options]
   --quick               shorter scenarios, 1,000 idle connections only (under 30 s)
-  --rounds N            rounds of reference then service (1-20, default 3)
+  --rounds N            rounds of pairs, reference and service back to back (1-20, default 3)
   --idle                only the idle scenario (RSS per idle connection)
   --scale               only the scale curve (1,000, 10,000, 50,000 open)
   --service-entry FILE  run FILE as the service, with the start task's flags
@@ -116,11 +121,17 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
   Deno.exit(2);
 }
 
-/** What each scenario does; `--quick` shortens every one. */
+/**
+ * What each scenario does; `--quick` shortens every one. The small-message
+ * and latency scenarios run `pairsPerRound` pairs a round, each as long as
+ * `smallMs` / `latencyMs`: the same 10 s and 5 s of each target a round as
+ * one long run each, in pairs seconds apart rather than minutes.
+ */
 const PLAN = quick
   ? {
-    smallMs: 1500,
-    latencyMs: 1000,
+    smallMs: 750,
+    latencyMs: 500,
+    pairsPerRound: 2,
     largeMs: 1000,
     handshakes: 1000,
     handshakeWarmUp: 1000,
@@ -128,8 +139,9 @@ const PLAN = quick
     coldStarts: 5,
   }
   : {
-    smallMs: 10_000,
-    latencyMs: 5000,
+    smallMs: 2000,
+    latencyMs: 1000,
+    pairsPerRound: 5,
     largeMs: 5000,
     handshakes: 5000,
     handshakeWarmUp: 1000,
@@ -156,10 +168,23 @@ const large = echoFrames(
   crypto.getRandomValues(new Uint8Array(64 * 1024)),
 );
 
+/**
+ * Every measurement, per figure and target. Each scenario records both
+ * targets once per pair, so the `i`-th values of the two are a pair.
+ */
 const samples: Samples = {};
 function record(figure: string, target: Target, value: number) {
   samples[figure] ??= { reference: [], service: [] };
   samples[figure][target].push(value);
+}
+
+/** Pairs run so far, per scenario: which target goes first next. */
+const pairsRun: Record<string, number> = {};
+
+/** The order of the next pair of `scenario` ({@link pairOrder}). */
+function nextOrder(scenario: string): Target[] {
+  pairsRun[scenario] ??= 0;
+  return pairOrder(pairsRun[scenario]++);
 }
 
 /**
@@ -253,36 +278,102 @@ async function measureIdle(target: Target) {
   }
 }
 
-async function measureTraffic(target: Target) {
-  const server = await startSettled(target);
+/**
+ * Moves every thread of `server` to `cpu` (`taskset`): a server waiting
+ * its turn in a pair is parked on CPU 1, beside the load generator, so its
+ * own timers and threads (the service's 8-17 ms of CPU a second with no
+ * connection, BENCHMARKS.md twelfth round) take nothing from the server
+ * measured on CPU 0. Nothing when servers are not pinned.
+ */
+async function moveTo(server: Server, cpu: 0 | 1): Promise<void> {
+  if (!canPin) return;
+  await shell(`taskset -a -c -p ${cpu} ${server.child.pid} >/dev/null`);
+}
+
+/**
+ * The traffic scenarios of one round, in pairs: both targets started and
+ * settled, then each pair measures one and the other back to back, the
+ * one measured on CPU 0, the other parked ({@link moveTo}).
+ */
+async function measureTraffic(order: Target[]) {
+  const servers = new Map<Target, Server>();
   try {
-    await traffic(target, server);
-  } catch (error) {
-    // A 503 or a closed connection from the service is most likely its memory
-    // guard: say so, with the numbers, rather than only "answered 503".
-    if (target === "service") {
-      const health = await fetch(`http://127.0.0.1:${server.port}/healthz`)
-        .then((response) => response.json()).catch(() => undefined);
-      const memory = health?.memory;
-      if (memory) {
-        console.error(
-          `bench: service memory guard: shedding=${memory.shedding}, RSS ${
-            (memory.rssBytes / 2 ** 20).toFixed(0)
-          } MiB (MAX_RSS_BYTES ${(memory.maxRssBytes / 2 ** 20).toFixed(0)}), ${
-            (memory.usedBytes / 2 ** 20).toFixed(0)
-          } MiB counted (MEMORY_BUDGET_BYTES ${
-            (memory.budgetBytes / 2 ** 20).toFixed(0)
-          }), shed so far ${JSON.stringify(memory.shed)}`,
-        );
-      }
+    for (const target of order) {
+      servers.set(target, await startSettled(target));
+      await moveTo(servers.get(target)!, 1);
     }
-    throw error;
+    /** Runs `measure` on each target of the next pair of `scenario`. */
+    const pair = async (
+      scenario: string,
+      measure: (target: Target, server: Server) => Promise<void>,
+    ) => {
+      for (const target of nextOrder(scenario)) {
+        const server = servers.get(target)!;
+        await moveTo(server, 0);
+        try {
+          await measure(target, server);
+        } catch (error) {
+          if (target === "service") await explainFailure(server);
+          throw error;
+        } finally {
+          await moveTo(server, 1);
+        }
+      }
+    };
+    for (let i = 0; i < PLAN.pairsPerRound; i++) {
+      await pair("small", smallMessages);
+    }
+    for (let i = 0; i < PLAN.pairsPerRound; i++) {
+      await pair("latency", roundTrips);
+    }
+    await pair("large", largeMessages);
+    // Unmeasured: lets both JITs compile the handshake path first, so the
+    // figure is the steady rate rather than compile time (cold start has
+    // that). 1,000 in --quick too: after 200, the service's main thread
+    // spent 183 against 153 µs a handshake and V8's helper threads 74
+    // against 43 (its larger handshake path still being compiled); after
+    // 1,000, 134 against 137 on the main thread (/tmp/v23/hsprof.ts, 3
+    // rounds each, load 21-22). Both before the measured pair, so the pair
+    // stays back to back.
+    for (const target of order) {
+      const server = servers.get(target)!;
+      await moveTo(server, 0);
+      await handshakes({
+        port: server.port,
+        total: PLAN.handshakeWarmUp,
+        concurrency: 100,
+      });
+      await moveTo(server, 1);
+    }
+    await pair("handshakes", measureHandshakes);
   } finally {
-    await stop(server);
+    for (const server of servers.values()) await stop(server);
   }
 }
 
-async function traffic(target: Target, server: Server) {
+/**
+ * A 503 or a closed connection from the service is most likely its memory
+ * guard: says so, with the numbers, rather than only "answered 503".
+ */
+async function explainFailure(server: Server): Promise<void> {
+  const health = await fetch(`http://127.0.0.1:${server.port}/healthz`)
+    .then((response) => response.json()).catch(() => undefined);
+  const memory = health?.memory;
+  if (memory) {
+    console.error(
+      `bench: service memory guard: shedding=${memory.shedding}, RSS ${
+        (memory.rssBytes / 2 ** 20).toFixed(0)
+      } MiB (MAX_RSS_BYTES ${(memory.maxRssBytes / 2 ** 20).toFixed(0)}), ${
+        (memory.usedBytes / 2 ** 20).toFixed(0)
+      } MiB counted (MEMORY_BUDGET_BYTES ${
+        (memory.budgetBytes / 2 ** 20).toFixed(0)
+      }), shed so far ${JSON.stringify(memory.shed)}`,
+    );
+  }
+}
+
+/** 50 connections × 16 small messages in flight: the rate and both CPUs. */
+async function smallMessages(target: Target, server: Server) {
   const cpuBefore = process.cpuUsage();
   const serverBefore = cpuSeconds(server.child.pid);
   const wallBefore = performance.now();
@@ -308,7 +399,10 @@ async function traffic(target: Target, server: Server) {
     target,
     serverCores / smallRun.messagesPerSecond * 1e6,
   );
+}
 
+/** One connection, one small message at a time: the round trip's quantiles. */
+async function roundTrips(target: Target, server: Server) {
   const rtt = await latency({
     port: server.port,
     frames: SMALL,
@@ -317,7 +411,10 @@ async function traffic(target: Target, server: Server) {
   record("latency.p50", target, rtt.p50);
   record("latency.p99", target, rtt.p99);
   record("latency.max", target, rtt.max);
+}
 
+/** 8 connections × 4 binary 64 KiB messages in flight: MiB/s and peak RSS. */
+async function largeMessages(target: Target, server: Server) {
   const { peakKiB, result: largeRun } = await peakRssKiB(
     server.child.pid,
     () =>
@@ -339,18 +436,10 @@ async function traffic(target: Target, server: Server) {
     }
     record("large.shed", target, shed);
   }
+}
 
-  // Unmeasured: lets both JITs compile the handshake path first, so the
-  // figure is the steady rate rather than compile time (cold start has that).
-  // 1,000 in --quick too: after 200, the service's main thread spent 183
-  // against 153 µs a handshake and V8's helper threads 74 against 43 (its
-  // larger handshake path still being compiled); after 1,000, 134 against 137
-  // on the main thread (/tmp/v23/hsprof.ts, 3 rounds each, load 21-22).
-  await handshakes({
-    port: server.port,
-    total: PLAN.handshakeWarmUp,
-    concurrency: 100,
-  });
+/** {@link PLAN}`.handshakes` connect-and-close, 100 at once (after the warm-up). */
+async function measureHandshakes(target: Target, server: Server) {
   const serverBeforeHandshakes = cpuSeconds(server.child.pid);
   const accepted = await handshakes({
     port: server.port,
@@ -398,11 +487,10 @@ try {
     for (const ms of cpu) record("coldStartCpuMs", target, ms);
   }
   for (let round = 1; round <= rounds; round++) {
-    for (const target of TARGETS) {
-      console.error(`bench: round ${round}/${rounds}: ${target}`);
-      await measureIdle(target);
-      if (!args.values.idle) await measureTraffic(target);
-    }
+    const order = nextOrder("idle");
+    console.error(`bench: round ${round}/${rounds}: ${order.join(", ")}`);
+    for (const target of order) await measureIdle(target);
+    if (!args.values.idle) await measureTraffic(order);
   }
 } finally {
   // A failed run (an echo mismatch, a server that never answered) leaves nothing behind.
@@ -413,7 +501,11 @@ const rows = compare(figures(PLAN, idleCounts), samples);
 
 const setup = [
   `Load average (1 min) ${loadBefore} before the run, ${loadAverage()} after it.`,
-  `${rounds} rounds, reference and service alternating; ${cores} cores (${cpuModel}); Deno ${deno}; ${
+  `${rounds} rounds of pairs (${
+    args.values.idle
+      ? "idle only"
+      : `${PLAN.pairsPerRound} of small messages and of latency, one of the rest`
+  }), reference and service back to back, the order alternating; ratios are the median of the per-pair ratios (min-max, pairs); ${cores} cores (${cpuModel}); Deno ${deno}; ${
     canPin
       ? "server pinned to CPU 0 and load generator to CPU 1 with taskset"
       : "not pinned"
@@ -435,7 +527,7 @@ const setup = [
     : []),
 ];
 const table = [
-  "| Figure | Unit | Reference median (min–max) | Service median (min–max) | Service / reference | Target | |",
+  "| Figure | Unit | Reference median (min–max) | Service median (min–max) | Service / reference: median of pairs (min–max, pairs) | Target | |",
   "| --- | --- | --- | --- | --- | --- | --- |",
   ...rows.map((row) => row.line),
 ].join("\n");

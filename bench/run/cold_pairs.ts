@@ -1,7 +1,8 @@
 /**
  * Cold start measured in alternating runs: each run starts every variant
- * once, one right after the other (about 0.1 s apart), and times each from
- * spawn to its first echo. This VM's speed swings by up to 1.85x over
+ * once, one right after the other (about 0.1 s apart), in the order given
+ * in odd runs and the reverse in even ones (so no variant always starts
+ * first), and times each from spawn to its first echo. This VM's speed swings by up to 1.85x over
  * seconds with the load below 1.5 (BENCHMARKS.md nineteenth round, cold2),
  * so only starts taken side by side, many times, give a ratio: three starts
  * 30 s apart read 1.04-1.47 for the same code. Both `deno task bench` and
@@ -56,7 +57,8 @@ export async function coldStartPairs(
     variants.map((v) => [v.name, { wall: [], cpu: [], rss: [] } as ColdStarts]),
   );
   for (let run = 0; run <= options.runs; run++) {
-    for (const variant of variants) {
+    const order = run % 2 === 1 ? variants : [...variants].reverse();
+    for (const variant of order) {
       let cpu = 0;
       let rss = 0;
       const server = await start(variant.target, {

@@ -1,13 +1,19 @@
 /**
  * The table `deno task bench` prints: each figure's label, unit, which way
- * is better and the service / reference ratio it must meet, and the medians
- * (with min-max) of what the rounds measured.
+ * is better and the service / reference ratio it must meet, the medians
+ * (with min-max) of what each target measured, and the ratio: the median
+ * of the per-pair ratios (with min-max), each pair a reference and a
+ * service measurement taken back to back ({@link pairRatios}).
  *
  * @module
  */
 import type { Target } from "./targets.ts";
 
-/** Every round's value of each figure, per target. */
+/**
+ * Every measurement of each figure, per target, in pair order: the
+ * reference's `i`-th value and the service's `i`-th were taken back to back
+ * (one pair), so `service[i] / reference[i]` is that pair's ratio.
+ */
 export type Samples = Record<string, Record<Target, number[]>>;
 
 /** One figure of the table. */
@@ -151,6 +157,7 @@ export function figures(
   ];
 }
 
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
@@ -159,33 +166,93 @@ export function median(values: number[]): number {
     : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/** A figure as the table shows it: 3 significant digits or the whole number. */
 export function format(value: number): string {
   if (Math.abs(value) >= 100) return Math.round(value).toLocaleString("en");
   if (Math.abs(value) >= 10) return value.toFixed(1);
   return value.toFixed(2);
 }
 
+/** `median (min–max)` of `values`, formatted. */
 export function cell(values: number[]): string {
   return `${format(median(values))} (${format(Math.min(...values))}–${
     format(Math.max(...values))
   })`;
 }
 
+/**
+ * Each pair's service / reference ratio, `service[i] / reference[i]`, the
+ * pairs whose ratio is not a finite number (a reference of 0, as the bare
+ * echo's CPU with no connection) left out. Why pairs: this VM's speed
+ * drifts over minutes (the reference's own small-message rate read
+ * 96,733-129,755 within one run, BENCHMARKS.md twenty-fifth round), and a
+ * ratio of two medians taken from rounds minutes apart carries that drift;
+ * a pair measured back to back shares the machine's state of the moment.
+ *
+ * @throws {RangeError} When the two lists differ in length: the pairs are
+ * unknown.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pairRatios } from "./figures.ts";
+ * assert.deepEqual(pairRatios([100, 200, 0], [95, 210, 3]), [0.95, 1.05]);
+ * ```
+ */
+export function pairRatios(reference: number[], service: number[]): number[] {
+  if (reference.length !== service.length) {
+    throw new RangeError(
+      `Cannot pair ${reference.length} reference values with ${service.length} service values: expected as many of each`,
+    );
+  }
+  return service.map((value, i) => value / reference[i]!).filter(
+    Number.isFinite,
+  );
+}
+
+/**
+ * Which target goes first in pair `index` (0-based) of a scenario: the
+ * reference in even pairs, the service in odd ones, so neither always runs
+ * first, on a machine that has just warmed up or is about to slow down.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pairOrder } from "./figures.ts";
+ * assert.deepEqual(pairOrder(0), ["reference", "service"]);
+ * assert.deepEqual(pairOrder(1), ["service", "reference"]);
+ * ```
+ */
+export function pairOrder(index: number): Target[] {
+  return index % 2 === 0 ? ["reference", "service"] : ["service", "reference"];
+}
+
 /** One row of the table: the medians, the ratio, whether its target is met. */
 export interface Row extends Figure {
+  /** The median of the reference's values. */
   reference: number;
+  /** The median of the service's values. */
   service: number;
+  /** The median of the per-pair ratios ({@link pairRatios}); NaN for none. */
   ratio: number;
+  /** The lowest and highest per-pair ratio. */
+  ratioMin: number;
+  ratioMax: number;
+  /** How many pairs gave a ratio. */
+  pairs: number;
   met: string;
   line: string;
 }
 
-/** The rows of the figures that were measured. */
+/**
+ * The rows of the figures that were measured; each ratio is the median of
+ * the per-pair ratios, and `met` compares it with the figure's target.
+ */
 export function compare(list: Figure[], samples: Samples): Row[] {
   return list.filter((figure) => samples[figure.key]).map((figure) => {
     const { reference, service } = samples[figure.key]!;
-    const ratio = median(service) / median(reference);
-    const met = figure.target === undefined
+    const ratios = pairRatios(reference, service);
+    const ratio = median(ratios);
+    const met = figure.target === undefined || ratios.length === 0
       ? ""
       : (figure.better === "higher"
           ? ratio >= figure.target
@@ -195,17 +262,26 @@ export function compare(list: Figure[], samples: Samples): Row[] {
     const target = figure.target === undefined
       ? "–"
       : `${figure.better === "higher" ? "≥" : "≤"} ${figure.target}`;
+    const ratioMin = Math.min(...ratios);
+    const ratioMax = Math.max(...ratios);
     return {
       ...figure,
       reference: median(reference),
       service: median(service),
       ratio,
+      ratioMin,
+      ratioMax,
+      pairs: ratios.length,
       met,
       // A reference at 0 (its idle CPU) has no ratio.
       line: `| ${figure.label} | ${figure.unit} | ${cell(reference)} | ${
         cell(service)
       } | ${
-        Number.isFinite(ratio) ? ratio.toFixed(2) : "–"
+        ratios.length === 0
+          ? "–"
+          : `${ratio.toFixed(2)} (${ratioMin.toFixed(2)}–${
+            ratioMax.toFixed(2)
+          }, ${ratios.length})`
       } | ${target} | ${met} |`,
     };
   });
