@@ -39,6 +39,7 @@ import {
 import { badHost } from "../lib/http/host.ts";
 import { SuspectList } from "../lib/admission/suspects.ts";
 import { serveStaticFiles } from "../lib/http/static_files.ts";
+import { requestLineAnswer } from "../lib/http/request_line.ts";
 import {
   everyResponse,
   headAsGet,
@@ -258,6 +259,13 @@ function assemble(
   const { decided } = ws;
   const app: Hono<AppEnv> = new QuickHono<AppEnv>();
   app.use(everyResponse(log, config));
+  app.use(async function requestLine(c, next) {
+    const answer = requestLineAnswer(c.req.method, c.req.url);
+    if (answer === undefined) return await next();
+    return answer.status === 204
+      ? c.body(null, 204, answer.headers)
+      : c.text(answer.body, answer.status, answer.headers);
+  });
   for (const [path, upgrade] of ws.upgrades) {
     app.route(path, webSocketRoute(upgrade, decided));
   }
