@@ -34,8 +34,7 @@ import {
 } from "./incident_suspects.ts";
 import { reportIncident } from "./incident_log.ts";
 import { incidentRecord } from "./incident_record.ts";
-import { abortedKeys, withThreadAbort } from "./thread_aborts.ts";
-import { SAME_INCIDENT_MS } from "../admission/same_try.ts";
+import { abortedKeys, sweptAgain, withThreadAbort } from "./thread_aborts.ts";
 import { peerKey } from "./socket_bytes.ts";
 import {
   strikeAhead,
@@ -52,6 +51,7 @@ import {
   SWEEP_REASON,
 } from "./incident_aborts.ts";
 import { ABORT_KILL_MARGIN_SHARE, RSS_MARGIN_SHARE } from "./rss_watchdog.ts";
+import { ThreadJoins, type ThreadState } from "./thread_joins.ts";
 import type { ThreadAbort } from "./watchdog_orders.ts";
 import {
   CLOSE_RECYCLE,
@@ -106,6 +106,8 @@ export interface WatchState {
   last(): Sample | undefined;
   /** When the sample before the last ran (`performance.now()`). */
   settledAt(): number;
+  /** The RSS watchdog thread, once it may run (`thread_joins.ts`). */
+  thread?: ThreadState;
 }
 
 /**
@@ -120,6 +122,8 @@ export class IncidentActions {
   readonly #secondReadings = new SecondReadings();
   readonly #others = new OthersReading();
   readonly #otherWorkerWait = new OtherWorkerWait();
+  /** The thread's aborts joined to the incident under way. */
+  readonly #joins: ThreadJoins;
   #exitTimer: ReturnType<typeof setTimeout> | undefined;
   /** An incident is being acted on: the watch does not start another. */
   acting = false;
@@ -133,6 +137,7 @@ export class IncidentActions {
     this.#services = services;
     this.#options = watch.options;
     this.#watch = watch;
+    this.#joins = new ThreadJoins(watch.thread, watch.options.threadJoinMs);
   }
 
   /** Cancels a pending exit (for tests and shutdown). */
@@ -194,42 +199,54 @@ export class IncidentActions {
    * them. Their clients are struck and the incident reported.
    */
   async threadAborted(abort: ThreadAbort): Promise<void> {
-    // Busy with an incident of its own, which takes the rest.
+    this.#joins.heard();
+    // Busy with an incident of its own, which takes the rest and this
+    // abort (`thread_joins.ts`: one held stretch, one incident).
     const busy = this.acting;
     this.acting = true;
-    const { suspects } = this.#services;
+    const services = this.#services;
+    const { suspects } = services;
     // The thread's are struck before the kernel's count is awaited: their
     // clients reconnect at once, and an upgrade served meanwhile, by this
     // worker or another (`deno serve`), was admitted (a pong flooder's
     // third try got 101, issue #20).
     // The watch may have struck them for this held stretch already, when
-    // the loop turned before this message came (`heldSince`, at least
-    // SAME_INCIDENT_MS back): only the aborted connections tell a new try.
+    // the loop turned before this message came (`heldSince`: the
+    // stretch's start, not a time back from now: a quiet machine's
+    // attacker is back within 1 s, and its next try was taken for this
+    // one); only the aborted connections tell a new try.
+    const cut = [...abort.peers, ...abort.swept ?? []];
     const held = {
-      heldMs: Math.max(abort.heldMs, SAME_INCIDENT_MS),
-      peers: new Set(abort.peers.map((p) => peerKey(p.hostname, p.port))),
+      heldSince: abort.heldSince,
+      peers: new Set(cut.map((p) => peerKey(p.hostname, p.port))),
     };
     const first = strikeAhead(
-      this.#services,
-      abortStrikes(abortedKeys(this.#services, abort.peers), suspects),
+      services,
+      [
+        ...new Set([
+          ...abortStrikes(abortedKeys(services, abort.peers), suspects),
+          ...sweptAgain(services, abort),
+        ]),
+      ],
       held,
     );
     const evidence = busy ? undefined : await this.#suspects(abort.cause);
     const { socketAbort } = this.#options;
-    const rest = restOfAttack(this.#services, { abort, evidence, socketAbort });
+    const rest = restOfAttack(services, { abort, evidence, socketAbort });
     const more = strikeAhead(
-      this.#services,
+      services,
       abortStrikes(rest.keys, suspects).filter((key) =>
         !first.keys.includes(key)
       ),
-      { heldMs: held.heldMs },
+      { heldSince: held.heldSince },
     );
-    const record = this.record(abort.cause, "aborted", [], 0, evidence, {
+    const ahead = {
       keys: [...first.keys, ...more.keys],
       strikes: [...first.strikes, ...more.strikes],
-    });
+    };
+    if (busy) return this.#joins.join({ abort, aborted: rest.aborted, ahead });
+    const record = this.record(abort.cause, "aborted", [], 0, evidence, ahead);
     withThreadAbort(record, abort).aborted = rest.aborted;
-    if (busy) return reportIncident(this.#services, record);
     await this.#settled(record);
   }
 
@@ -242,14 +259,37 @@ export class IncidentActions {
       performance.now() + RECYCLE_DRAIN_MS,
     );
     record.rssAfterBytes = readRss();
-    this.#reported(record);
+    await this.#reported(record);
   }
 
-  /** Reports `record`, and the watch looks afresh: the incident is over. */
-  #reported(record: IncidentRecord): void {
+  /**
+   * Reports `record` once the thread has finished an abort it began, with
+   * the thread's aborts of its held stretch joined to it
+   * (`thread_joins.ts`), and the watch looks afresh: the incident is over.
+   */
+  async #reported(record: IncidentRecord): Promise<void> {
+    await this.#joins.settled();
+    this.#joins.fold(record, this.#services.metrics);
     reportIncident(this.#services, record);
     this.#watch.signals.reset();
     this.acting = false;
+  }
+
+  /**
+   * Ends an incident that logs nothing: the thread's aborts joined to it
+   * meanwhile are then an incident of their own.
+   */
+  #unreported(): Promise<void> | void {
+    const [first, ...others] = this.#joins.take();
+    if (!first) {
+      this.acting = false;
+      return;
+    }
+    const { abort, aborted, ahead } = first;
+    const record = this.record(abort.cause, "aborted", [], 0, undefined, ahead);
+    withThreadAbort(record, abort).aborted = aborted;
+    for (const joined of others) this.#joins.join(joined);
+    return this.#reported(record);
   }
 
   /**
@@ -277,8 +317,7 @@ export class IncidentActions {
         secondReadings - 1,
         performance.now(),
       );
-      this.acting = false;
-      return;
+      return this.#unreported();
     }
     if (cause === "event_loop_stall" && notAFlood(suspects)) {
       const record = this.record(cause, "reported", [], 0, suspects);
@@ -411,7 +450,7 @@ export class IncidentActions {
     }
     record.rssAfterBytes = this.#watch.readers.readRss();
     overload.status = "ok";
-    this.#reported(record);
+    await this.#reported(record);
   }
 
   /**
@@ -426,6 +465,7 @@ export class IncidentActions {
     this.acting = true;
     this.#services.overload.status = "failing";
     record.cause = cause;
+    this.#joins.fold(record, this.#services.metrics);
     reportIncident(this.#services, record);
     const exit = this.#options.exit ?? ((code: number) => Deno.exit(code));
     const drain = code === EXIT_DESCRIPTORS_LEAKED

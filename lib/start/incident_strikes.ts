@@ -40,12 +40,12 @@ export function strikingFirst(
 
 /**
  * A strike for a held stretch of the loop (`StrikeOptions.heldSince`):
- * how far back this worker's strikes may be of it, in ms, and the peers
- * whose connections' opening tells a new try (`peerKey`). @default every
- * connection of the key
+ * when the stretch began (ms since epoch: this worker's strikes since are
+ * of it), and the peers whose connections' opening tells a new try
+ * (`peerKey`). @default every connection of the key
  */
 export interface HeldStrike {
-  heldMs?: number;
+  heldSince?: number;
   peers?: ReadonlySet<string>;
   /**
    * The peers this strike's abort cuts (`peerKey`), named to the suspect
@@ -81,8 +81,8 @@ export function strikeAhead(
   }
   const now = Date.now();
   const { openedAt, connections } = struck;
-  const options = held?.heldMs !== undefined
-    ? { openedAt, connections, heldSince: now - held.heldMs }
+  const options = held?.heldSince !== undefined
+    ? { openedAt, connections, heldSince: held.heldSince }
     : { openedAt, connections };
   return { keys, strikes: suspects.strike(keys, now, options) };
 }

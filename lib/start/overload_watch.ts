@@ -138,6 +138,10 @@ export class OverloadWatch {
       readers: this.#readers,
       last: () => this.#last,
       settledAt: () => this.#settledAt,
+      thread: {
+        aborting: () => this.#watchdog.aborting(),
+        aborts: () => this.#watchdog.aborts(),
+      },
     });
     this.#fdLimit = (options.readOpenFileLimit ?? readOpenFileLimit)();
     if (this.#fdLimit !== "unknown" && this.#fdLimit.soft !== Infinity) {
@@ -226,6 +230,9 @@ export class OverloadWatch {
     if (this.#incidents.failing) return;
     this.#checkListener(now);
     if (this.#incidents.acting) return;
+    // The watchdog thread is aborting what held the loop (`thread_joins.ts`):
+    // that held stretch is its incident, reported when its message comes.
+    if (this.#watchdog.aborting()) return;
     if (this.#skipNext) {
       this.#skipNext = false;
       return;

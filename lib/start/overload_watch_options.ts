@@ -95,6 +95,8 @@ export interface OverloadWatchOptions {
   listenerDownLimitMs?: number;
   /** @default {@link FAIL_EXIT_DELAY_MS} */
   failExitDelayMs?: number;
+  /** @default `THREAD_JOIN_MS` (`thread_joins.ts`) */
+  threadJoinMs?: number;
   /** @default {@link LEAK_EXIT_NOTICE_MS} */
   leakExitNoticeMs?: number;
 }

@@ -286,6 +286,11 @@ export interface RssWatchdog {
   /** How many aborts the thread has made (read without a turn of the loop). */
   aborts(): number;
   /**
+   * True while the thread is aborting: from its decision until its
+   * message is posted or the abort failed (`WatchdogOrders.ready`).
+   */
+  aborting(): boolean;
+  /**
    * Tells the thread which connections opened and closed (`peerKey`
    * form): the ones it may abort on a held loop alone (every one of the
    * port with `portOwned`).
@@ -439,7 +444,7 @@ export function startRssWatchdog(
       BigInt(Math.round(performance.timeOrigin + performance.now())),
     );
   stamp();
-  const ready = new Int32Array(new SharedArrayBuffer(8));
+  const ready = new Int32Array(new SharedArrayBuffer(12));
   const orders: WatchdogOrders = {
     ...watchdogOrders(maxRssBytes, start),
     beat: beat.buffer as SharedArrayBuffer,
@@ -457,6 +462,7 @@ export function startRssWatchdog(
   return {
     beat: stamp,
     aborts: () => Atomics.load(ready, 1),
+    aborting: () => Atomics.load(ready, 2) === 1,
     peers: (update) => worker.postMessage(update),
     dispose: () => worker.terminate(),
   };

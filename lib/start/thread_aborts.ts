@@ -12,6 +12,7 @@ import { clientKey } from "../admission/client_ip.ts";
 import { peerKey } from "./socket_bytes.ts";
 import { SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
 import type { ThreadAbort } from "./watchdog_orders.ts";
+import type { SuspectList } from "../admission/suspects.ts";
 
 /** The reason an abort's incident line gives. */
 export const ABORTED_REASON =
@@ -58,6 +59,43 @@ export function abortedKeys(
   return [...keys];
 }
 
+/**
+ * The client keys of the connections the thread's sweep aborted
+ * ({@link ThreadAbort.swept}) that were struck before and not vouched for
+ * since (`SuspectList.struckBefore`), read before this abort strikes. A
+ * sweep strikes nobody, as one of its connections may be an honest
+ * client's first message in flight; a client struck at an earlier
+ * incident and back holding unseen bytes with no complete message is on
+ * its next try. Endless fragments from four addresses on a quiet machine
+ * (`deno task soak --overload`, load 0.7): two attackers' later tries were
+ * taken by the sweep alone, never struck, and their third try was
+ * admitted (issue #20).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sweptAgain } from "./thread_aborts.ts";
+ * const services = {
+ *   registry: { connections: () => [] },
+ *   config: { trustProxy: 0, ipv6PrefixLength: 64 },
+ *   suspects: { struckBefore: (key: string) => key === "127.0.0.2" },
+ * };
+ * const swept = [{ hostname: "127.0.0.2", port: 5 }, { hostname: "127.0.0.3", port: 6 }];
+ * assert.deepEqual(sweptAgain(services, { swept }), ["127.0.0.2"]);
+ * ```
+ */
+export function sweptAgain(
+  services: Parameters<typeof abortedKeys>[0] & {
+    suspects: Pick<SuspectList, "struckBefore">;
+  },
+  abort: Pick<ThreadAbort, "swept">,
+): string[] {
+  if (!abort.swept?.length) return [];
+  return abortedKeys(services, abort.swept).filter((key) =>
+    services.suspects.struckBefore(key)
+  );
+}
+
 /** The reason an abort on a held loop alone gives (`FLOOD_HELD_MS`). */
 export const HELD_ABORTED_REASON =
   "Deno held the event loop reading frames no message handler sees (a flood of pongs or empty frames) past FLOOD_HELD_MS: the RSS watchdog thread aborted this process's connections it was reading from (ss -K)";
@@ -69,7 +107,7 @@ export const HELD_ABORTED_REASON =
 export const THREAD_SWEEP_REASON =
   `with the loop held it also swept this process's connections holding over ${
     SPLIT_CONNECTION_BYTES / 1024
-  } KiB the app never saw and no complete message (aborted, not struck)`;
+  } KiB the app never saw and no complete message (aborted, struck only where struck before)`;
 
 /**
  * What an abort's reason says when the thread took connections that do not

@@ -109,6 +109,19 @@ export class WatchdogArming {
   }
 
   /**
+   * True while a started thread is aborting connections, from its
+   * decision until its message is posted (`RssWatchdog.aborting`).
+   */
+  aborting(): boolean {
+    return typeof this.#state === "object" && this.#state.aborting();
+  }
+
+  /** How many aborts a started thread has made; 0 before it starts. */
+  aborts(): number {
+    return typeof this.#state === "object" ? this.#state.aborts() : 0;
+  }
+
+  /**
    * Tells a started thread which connections opened and closed
    * (`own_peers.ts`); nothing before it starts or once it is off.
    */

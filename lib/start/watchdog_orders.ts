@@ -90,8 +90,12 @@ export interface WatchdogOrders {
   /** See `RSS_GROWTH_BYTES_PER_SECOND` (`rss_watchdog.ts`). */
   growthBytesPerSecond: number;
   /**
-   * Two shared Int32s: the thread sets the first to 1 (and notifies) once
-   * it runs, and adds 1 to the second at each abort.
+   * Three shared Int32s: the thread sets the first to 1 (and notifies) once
+   * it runs, adds 1 to the second at each abort (before its
+   * {@link ThreadAbort} message), and holds the third at 1 from the moment
+   * it decides to abort until that message is posted or the abort failed:
+   * the main loop, turning meanwhile, leaves that held stretch to it (one
+   * held stretch, one incident: `IncidentActions`).
    */
   ready: SharedArrayBuffer;
   /**
@@ -173,8 +177,9 @@ export interface ThreadAbort {
   /**
    * This process's connections aborted by the sweep (3 of the module's
    * doc) and not read from as `peers` were: holding unseen bytes with no
-   * complete message. Not struck: one may be an honest client's first
-   * message in flight (`abortHolding`, `incident_aborts.ts`).
+   * complete message. Not struck, as one may be an honest client's first
+   * message in flight (`abortHolding`, `incident_aborts.ts`), unless its
+   * address was struck before (`sweptAgain`, `thread_aborts.ts`).
    * @default none
    */
   swept?: Array<{ hostname: string; port: number }>;
@@ -190,4 +195,12 @@ export interface ThreadAbort {
   rssBytes: number;
   /** How long the main loop had gone without a sample then, in ms. */
   heldMs: number;
+  /**
+   * When that held stretch began: the watch's last sample before it (the
+   * beat, ms since epoch). A strike this worker made since is of this
+   * stretch (`same_try.ts` `StrikeOptions.heldSince`); one made before is
+   * of an earlier try, however recent (a quiet machine's attacker is back
+   * 0.5-0.9 s after its cut, issue #20).
+   */
+  heldSince: number;
 }

@@ -57,7 +57,8 @@
  *    1 MiB between two looks, and the held loop cannot run the sweep
  *    itself: the process was killed ("no connection was read from").
  *    A client that sent a complete message is never among them; these
- *    are aborted, not struck ({@link ThreadAbort.swept}), but for those
+ *    are aborted, not struck ({@link ThreadAbort.swept}; the main loop
+ *    strikes those whose address it struck before), but for those
  *    holding more than {@link WatchdogOrders.floodMinReadBytes} unseen
  *    (more than any message this service takes, none complete: no honest
  *    client), named in {@link ThreadAbort.peers} and struck (an attacker
@@ -268,7 +269,12 @@ export function watchdogThread(tools: WatchdogTools): void {
     // What the kernel read from the listener's connections between the
     // last round's looks, in bytes (0 where a look failed), for `givesUp`.
     let roundReadBytes = 0;
-    const abort = async (rss: number, heldMs: number, held: boolean) => {
+    const abort = async (
+      rss: number,
+      heldMs: number,
+      held: boolean,
+      stretch: bigint,
+    ) => {
       ssTimedOut = false;
       roundReadBytes = 0;
       let before = held ? first : last;
@@ -355,6 +361,25 @@ export function watchdogThread(tools: WatchdogTools): void {
             sum(full)
           } MiB)`;
       }
+      // Aborting (`WatchdogOrders.ready`): until its message is posted, the
+      // main loop leaves this held stretch to it.
+      Atomics.store(shared, 2, 1);
+      try {
+        return await kill(named, holding, unread, rss, heldMs, held, stretch);
+      } finally {
+        Atomics.store(shared, 2, 0);
+      }
+    };
+    /** Tells the workers, aborts, and tells the main loop whom. */
+    const kill = async (
+      named: Array<{ peer: string; growth: number }>,
+      holding: string[],
+      unread: string[],
+      rss: number,
+      heldMs: number,
+      held: boolean,
+      stretch: bigint,
+    ) => {
       const split = (peer: string) => {
         const [hostname, port] = peer.split(" ");
         return { hostname: hostname!, port: Number(port) };
@@ -390,6 +415,7 @@ export function watchdogThread(tools: WatchdogTools): void {
         ...(unread.length > 0 ? { unread: unread.map(split) } : {}),
         rssBytes: rss,
         heldMs,
+        heldSince: Number(stretch),
       };
       (globalThis as unknown as { postMessage(data: unknown): void })
         .postMessage(message);
@@ -472,7 +498,7 @@ export function watchdogThread(tools: WatchdogTools): void {
       if (!flood && !memory && !looking) return;
       acting = true;
       const step = flood
-        ? abort(rss, heldMs, true).then((failed) => {
+        ? abort(rss, heldMs, true, beatAt).then((failed) => {
           // Looked at again at the next look: what each connection is read
           // adds up over the stretch; after an abort, the next connection
           // that holds the loop.
@@ -483,7 +509,7 @@ export function watchdogThread(tools: WatchdogTools): void {
           }
         })
         : memory
-        ? abort(rss, heldMs, false).then((failed) => {
+        ? abort(rss, heldMs, false, beatAt).then((failed) => {
           // Deno frees an aborted connection's fragments only once the loop
           // turns, and the next attacker's read holds it: the next round
           // comes at the next look, to take that one too.

@@ -138,6 +138,7 @@ Deno.test("connections holding unseen bytes are found and swept", async (t) => {
     readBytes: [300 * 1024 * KiB],
     rssBytes: 300 * 1024 * KiB,
     heldMs: 1500,
+    heldSince: Date.now() - 1500,
   };
   await t.step(
     "a sweep strikes the named keys, never a holding one (an honest first message in flight)",

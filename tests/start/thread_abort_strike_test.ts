@@ -52,14 +52,22 @@ function actionsOver(
   );
 }
 
-/** The thread's message: it aborted `port` after a 2 s hold. */
-function heldAbort(port: number): ThreadAbort {
+/**
+ * The thread's message: it aborted `port` after a hold of `heldMs` (2 s),
+ * which began then (ms since epoch).
+ */
+function heldAbort(
+  port: number,
+  heldMs = 2000,
+  heldSince = Date.now() - heldMs,
+): ThreadAbort {
   return {
     cause: "event_loop_stall",
     peers: [{ hostname: ATTACKER, port }],
     readBytes: [11_000_000],
     rssBytes: 0,
-    heldMs: 2000,
+    heldMs,
+    heldSince,
   };
 }
 
@@ -109,6 +117,71 @@ Deno.test("threadAborted() strikes a try the watch struck for the same held stre
       actions.acting = true;
       await actions.threadAborted(heldAbort(5002));
       assert.equal(suspects.refusedFor(ATTACKER), 0, "refused after one try");
+    },
+  );
+  await t.step(
+    "a try cut 0.8 s after the last, its connection gone: its second strike",
+    async () => {
+      // A quiet machine: the attacker is back within 0.1 s of its first
+      // cut, and its next connection is aborted 0.8 s later, after a hold
+      // of 0.3 s; the connection has left the registry by the time the
+      // thread's message is read (fragments under `deno task start`, four
+      // attackers, load 0.7: one attacker's second try counted nothing).
+      const suspects = new SuspectList();
+      const now = Date.now();
+      suspects.strike([ATTACKER], now - 800);
+      const actions = actionsOver(suspects, []);
+      actions.acting = true;
+      await actions.threadAborted(heldAbort(5004, 300, now - 300));
+      assert.equal(suspects.refusedFor(ATTACKER), 300);
+    },
+  );
+  await t.step(
+    "a connection only swept: struck when its address was struck before",
+    async () => {
+      // Four attackers' endless fragments: the thread named some and swept
+      // the rest (holding unseen bytes, no complete message, not read from
+      // enough to be named). An attacker taken by the sweep alone at its
+      // second and third tries was never listed.
+      const suspects = new SuspectList();
+      const now = Date.now();
+      suspects.strike([ATTACKER], now - 800);
+      const actions = actionsOver(suspects, [
+        { port: 5005, startedAt: now - 700 },
+      ]);
+      actions.acting = true;
+      await actions.threadAborted({
+        cause: "uncounted_memory",
+        peers: [],
+        readBytes: [],
+        swept: [{ hostname: ATTACKER, port: 5005 }],
+        rssBytes: 0,
+        heldMs: 300,
+        heldSince: now - 300,
+      });
+      assert.equal(suspects.refusedFor(ATTACKER), 300);
+    },
+  );
+  await t.step(
+    "a connection only swept, its address never struck: not struck",
+    async () => {
+      // It may be an honest client's first message in flight.
+      const suspects = new SuspectList();
+      const now = Date.now();
+      const actions = actionsOver(suspects, [
+        { port: 5006, startedAt: now - 700 },
+      ]);
+      actions.acting = true;
+      await actions.threadAborted({
+        cause: "uncounted_memory",
+        peers: [],
+        readBytes: [],
+        swept: [{ hostname: ATTACKER, port: 5006 }],
+        rssBytes: 0,
+        heldMs: 300,
+        heldSince: now - 300,
+      });
+      assert.equal(suspects.struckBefore(ATTACKER), false);
     },
   );
 });
