@@ -212,6 +212,7 @@ globalThis.addEventListener("unhandledrejection", (event) => {
     acceptFailures: 1,
     lastAcceptError: String(event.reason),
     downSince: performance.now(),
+    listenFailures: 0,
     recycles: 0,
   };
   // deno task serve gives deno serve PORT and BIND_ADDRESS (serveFlags).

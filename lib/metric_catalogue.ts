@@ -10,6 +10,17 @@
 import { DEGRADED_INCIDENTS, DEGRADED_WINDOW_MS } from "./overload_pressure.ts";
 import type { MemoryState, Metrics, RoomsState } from "./metrics.ts";
 
+/**
+ * The listener's failure counters (`ListenerState` in `services.ts`, kept by
+ * `start/listener.ts`), for `/metrics`.
+ */
+export interface ListenerCounts {
+  /** Accepts that failed for want of descriptors. */
+  readonly acceptFailures: number;
+  /** Attempts to listen again that failed (port taken, no descriptor). */
+  readonly listenFailures: number;
+}
+
 /** One metric: its `/metrics` series and, where it has one, its instrument. */
 export interface MetricRow {
   /** The `/metrics` name after the `ws_echo_` prefix. */
@@ -31,6 +42,8 @@ export interface MetricRow {
   readonly memory?: boolean;
   /** True for the rooms' gauges, reported only with their state. */
   readonly rooms?: boolean;
+  /** True for the listener's counters, reported only with its state. */
+  readonly listener?: boolean;
   /**
    * The value now, or the counts per label value; undefined when the metric
    * does not apply (no series at all, rather than a misleading 0).
@@ -39,6 +52,7 @@ export interface MetricRow {
     metrics: Metrics,
     memory: MemoryState,
     rooms: RoomsState,
+    listener?: ListenerCounts,
   ) => number | ReadonlyMap<string | number, number> | undefined;
 }
 
@@ -130,6 +144,22 @@ export const METRICS: readonly MetricRow[] = [
       unit: "{recycle}",
     },
     read: (metrics) => metrics.recycles,
+  },
+  {
+    name: "listener_accept_failures_total",
+    type: "counter",
+    help:
+      "Times accepting failed for want of descriptors (EMFILE, ENFILE): the listener closed and listens again",
+    listener: true,
+    read: (_, __, ___, listener) => listener?.acceptFailures,
+  },
+  {
+    name: "listener_listen_failures_total",
+    type: "counter",
+    help:
+      "Times listening again on the port failed (taken by another socket, or no descriptor free); each is in the log",
+    listener: true,
+    read: (_, __, ___, listener) => listener?.listenFailures,
   },
   {
     name: "recycle_closes_total",
@@ -344,6 +374,8 @@ export const METRICS: readonly MetricRow[] = [
  * rows are left out without it.
  * @param states.rooms The rooms' state, reported as gauges; its rows are
  * left out without it.
+ * @param states.listener The listener's failure counters; their rows are
+ * left out without them.
  * @example Counters as series
  * ```ts
  * import assert from "node:assert/strict";
@@ -356,14 +388,19 @@ export const METRICS: readonly MetricRow[] = [
  */
 export function prometheusText(
   metrics: Metrics,
-  states: { memory?: MemoryState; rooms?: RoomsState } = {},
+  states: {
+    memory?: MemoryState;
+    rooms?: RoomsState;
+    listener?: ListenerCounts;
+  } = {},
 ): string {
-  const { memory, rooms } = states;
+  const { memory, rooms, listener } = states;
   const lines: string[] = [];
   for (const row of METRICS) {
     if (row.memory && !memory) continue;
     if (row.rooms && !rooms) continue;
-    const value = row.read(metrics, memory!, rooms!);
+    if (row.listener && !listener) continue;
+    const value = row.read(metrics, memory!, rooms!, listener);
     if (value === undefined) continue;
     const name = `ws_echo_${row.name}`;
     lines.push(`# HELP ${name} ${row.help}`, `# TYPE ${name} ${row.type}`);

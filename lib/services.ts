@@ -33,6 +33,15 @@ export interface ListenerState {
   /** The last such error, e.g. "Too many open files (os error 24)". */
   lastAcceptError?: string;
   /**
+   * Times listening again after such a failure failed, since start-up: the
+   * port taken by another socket (another process may bind it while this
+   * one is not listening), or no descriptor free. Each is logged
+   * (`listener_listen_failed`).
+   */
+  listenFailures: number;
+  /** The last such error, e.g. "Address already in use (os error 98)". */
+  lastListenError?: string;
+  /**
    * When accepting stopped (`performance.now()` ms), while it is stopped; a
    * listener back for under 5 s before failing again counts as never back,
    * unless a request reached the service through it (`listener.ts`).

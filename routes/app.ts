@@ -126,7 +126,12 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
       maxRooms: config.maxRooms,
       maxMembers: config.roomMaxMembers,
     }),
-    listener: { accepting: true, acceptFailures: 0, recycles: 0 },
+    listener: {
+      accepting: true,
+      acceptFailures: 0,
+      listenFailures: 0,
+      recycles: 0,
+    },
     suspects: new SuspectList({
       ...(options.suspectPeers ? { peers: options.suspectPeers } : {}),
       // A connection's address is its client's but behind a proxy.

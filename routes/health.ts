@@ -104,7 +104,11 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
     c.header("Cache-Control", "no-store");
     c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     return c.body(
-      prometheusText(metrics, { memory: memory.state(), rooms: rooms.state() }),
+      prometheusText(metrics, {
+        memory: memory.state(),
+        rooms: rooms.state(),
+        listener: services.listener,
+      }),
     );
   });
   return route;

@@ -103,6 +103,7 @@ Deno.test("/metrics and OpenTelemetry are written from the one metric catalogue"
     descriptorLimit: 1024,
   });
   const text = prometheusText(metrics, {
+    listener: { acceptFailures: 0, listenFailures: 0 },
     memory: {
       usedBytes: 0,
       budgetBytes: 0,

@@ -158,6 +158,7 @@ export function superviseServe(
   const state: ListenerState = {
     accepting: true,
     acceptFailures: 0,
+    listenFailures: 0,
     recycles: 0,
   };
   /**
@@ -291,6 +292,37 @@ export function superviseServe(
     });
     unlogged = 0;
   };
+  /** Listen failures for want of descriptors not logged yet. */
+  let listenUnlogged = 0;
+  /**
+   * Counts and logs a failed attempt to listen again. The port taken
+   * (AddrInUse) is logged every time: the retries back off to one per
+   * `retryMaxMs`, and another process may be answering on the port (a
+   * local program binding it with SO_REUSEADDR while this one was not
+   * listening took it and answered 192 connections as the service, with
+   * nothing in this log: issue #20). Out of descriptors, a retry comes
+   * every `retryMinMs`: a line at most once per `logIntervalMs` (the same
+   * clock as `listener_accept_failed`'s), with the count since the last.
+   */
+  const listenFailed = (error: unknown, attempt: number) => {
+    state.listenFailures++;
+    state.lastListenError = describe(error);
+    listenUnlogged++;
+    if (isDescriptorExhaustion(error)) {
+      const now = performance.now();
+      if (now - loggedAt < logIntervalMs) return;
+      loggedAt = now;
+    }
+    log({
+      event: "listener_listen_failed",
+      port: addr.port,
+      error: state.lastListenError,
+      attempt,
+      retryMs: delay,
+      failures: listenUnlogged,
+    });
+    listenUnlogged = 0;
+  };
   const retry = (since: number, attempt: number) => {
     timer = setTimeout(() => {
       timer = undefined;
@@ -319,10 +351,14 @@ export function superviseServe(
           return options.otherWorkersAccepting().then((shared) => {
             if (stopping) return;
             if (shared) viaOtherWorkers();
-            else if (state.viaOtherWorkers) down();
+            else {
+              if (state.viaOtherWorkers) down();
+              listenFailed(error, attempt);
+            }
             retry(since, attempt + 1);
           });
         }
+        listenFailed(error, attempt);
         return retry(since, attempt + 1);
       }
       up();

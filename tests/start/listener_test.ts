@@ -4,6 +4,8 @@ import {
   superviseServe,
 } from "../../lib/start/listener.ts";
 import { formatText } from "../../lib/log.ts";
+import { prometheusText } from "../../lib/metric_catalogue.ts";
+import { Metrics } from "../../lib/metrics.ts";
 import { openWebSocket, until, withDeadline } from "../_client.ts";
 
 /** A stand-in for Deno.serve whose accept loop the test ends. */
@@ -78,6 +80,7 @@ Deno.test("superviseServe() listens again on the same port after EMFILE", async 
   assert.deepEqual(server.state, {
     accepting: true,
     acceptFailures: 0,
+    listenFailures: 0,
     recycles: 0,
   });
 
@@ -219,6 +222,51 @@ Deno.test("superviseServe() listens again after retryMinMs however often accepti
       },
     );
   } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("superviseServe() logs and counts every attempt to listen again that finds the port taken (another process may answer on it)", async () => {
+  FakeServer.started = [];
+  FakeServer.failListens = 0;
+  const lines: string[] = [];
+  const server = superviseServe(() => new Response("ok"), {
+    serve: { port: 0, hostname: "127.0.0.1" },
+    log: (record) => lines.push(formatText(record)),
+    retryMinMs: 1,
+    retryMaxMs: 8,
+    logIntervalMs: 60_000,
+    serveFn: FakeServer.serve,
+  });
+  try {
+    FakeServer.failWith = () =>
+      new Deno.errors.AddrInUse("Address already in use (os error 98)");
+    FakeServer.failListens = 3;
+    FakeServer.started[0]!.fail(
+      new Deno.errors.Http("Error: Too many open files (os error 24)"),
+    );
+    await until(() => FakeServer.started.length === 2, "listening again");
+    const failed = lines.filter((line) =>
+      line.startsWith("listener listen failed")
+    );
+    assert.deepEqual(
+      failed.map((line) => line.replace(/ retry_ms=\d+/, "")),
+      [1, 2, 3].map((attempt) =>
+        `listener listen failed port=4321 error="Address already in use (os error 98)" attempt=${attempt} failures=1`
+      ),
+      lines.join("\n"),
+    );
+    assert.equal(server.state.listenFailures, 3);
+    assert.equal(
+      server.state.lastListenError,
+      "Address already in use (os error 98)",
+    );
+    assert.match(
+      prometheusText(new Metrics(), { listener: server.state }),
+      /^ws_echo_listener_listen_failures_total 3$/m,
+    );
+  } finally {
+    FakeServer.failWith = () => new Error("Too many open files (os error 24)");
     await server.shutdown();
   }
 });
@@ -469,16 +517,29 @@ Deno.test("superviseServe() counts a port the other workers still accept on as a
       await until(() => !server.state.accepting, "down");
       assert.equal(server.state.viaOtherWorkers, undefined);
       assert.equal(typeof server.state.downSince, "number");
+      // Now the port is held by no worker of this process: each try says so.
+      await until(
+        () => lines.some((line) => line.startsWith("listener listen failed")),
+        "a listen failure logged",
+      );
     });
     await t.step("once the port is free: listening, one line", async () => {
       FakeServer.failListens = 0;
       await until(() => server.state.accepting, "accepting");
       assert.equal(FakeServer.started.length, 1);
       assert.equal(server.state.viaOtherWorkers, undefined);
-      assert.equal(lines.length, 3);
+      const others = lines.filter((line) =>
+        !line.startsWith("listener listen failed")
+      );
+      assert.equal(others.length, 3);
       assert.match(
-        lines[2]!,
+        others[2]!,
         /^listener accepting port=4321 after_ms=\d+ attempts=\d+$/,
+      );
+      assert.equal(
+        lines.filter((line) => line.startsWith("listener listen failed"))
+          .length,
+        server.state.listenFailures,
       );
     });
   } finally {

@@ -29,6 +29,7 @@ Deno.test("OverloadWatch: a listener down past its bound turns /healthz 503, the
     services.listener = {
       accepting: false,
       acceptFailures: 1,
+      listenFailures: 0,
       recycles: 0,
       downSince,
     };
