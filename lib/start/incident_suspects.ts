@@ -213,9 +213,14 @@ export const SECOND_READING_REASON =
  * readings are what the other worker is collecting now: a split attacker
  * sends fragments without end, an idle client sends nothing. Recv-Q would
  * say only that the other worker is not reading (its loop held), not that
- * its memory grows. A socket first seen at this reading counts nothing:
- * each incident reads again (the watch's next sample), so a flood that
- * grows from MAX_RSS_BYTES to plus `RSS_MARGIN_SHARE` has been read before.
+ * its memory grows. At the first reading nothing counts. A socket first
+ * seen at a later reading opened since the one before (every reading lists
+ * every socket on the port), so all it read came since: it counts past
+ * `SPLIT_CONNECTION_BYTES` too. Counting only sockets seen twice missed a
+ * split attack that reconnects: worker-0 ended the process at 381.9 MB
+ * (1.42x) with "0 other workers' sockets bringing bytes", its reading 9 s
+ * after its previous one, while worker-1 swept 243 holders 200 ms later
+ * (frag.py, 400 connections, `deno task serve`, acced8e, load 18).
  * Only the latest reading is kept (one number per socket on the port).
  *
  * @example Only growth since the previous reading counts
@@ -227,26 +232,29 @@ export const SECOND_READING_REASON =
  * assert.equal(others.count(new Map([["127.1.0.1:4000", 1 << 20]]), own), 0);
  * assert.equal(others.count(new Map([["127.1.0.1:4000", 2 << 20]]), own), 1);
  * assert.equal(others.count(new Map([["127.1.0.1:4000", 2 << 20]]), own), 0);
+ * // Opened since the reading before: all it read came since.
+ * const later = new Map([["127.1.0.1:4000", 2 << 20], ["127.1.0.2:4001", 1 << 20]]);
+ * assert.equal(others.count(later, own), 1);
  * ```
  */
 export class OthersReading {
-  #previous: PeerBytes = new Map();
+  #previous: PeerBytes | undefined;
 
   /**
    * The sockets in `bytes` (per {@link peerKey}, bytes read) that are none
    * of `own` and grew by more than `SPLIT_CONNECTION_BYTES` since the
-   * previous call; `bytes` becomes the previous reading.
+   * previous call (from 0 where that call did not list them; none at the
+   * first call); `bytes` becomes the previous reading.
    */
   count(bytes: PeerBytes, own: ReadonlySet<string>): number {
     let growing = 0;
+    const previous = this.#previous;
+    this.#previous = bytes;
+    if (previous === undefined) return 0;
     for (const [peer, read] of bytes) {
       if (own.has(peer)) continue;
-      const before = this.#previous.get(peer);
-      if (before !== undefined && read - before > SPLIT_CONNECTION_BYTES) {
-        growing++;
-      }
+      if (read - (previous.get(peer) ?? 0) > SPLIT_CONNECTION_BYTES) growing++;
     }
-    this.#previous = bytes;
     return growing;
   }
 }

@@ -93,6 +93,34 @@ Deno.test("a serve worker with nothing of its own to free leaves growth to the w
     },
   );
   await t.step(
+    "sockets opened since the previous reading that brought more than a handshake are counted",
+    () => {
+      // A split attack that reconnects: the previous reading listed other
+      // sockets (frag.py under serve: an exit at 1.42x with 0 counted).
+      const previous = new OthersReading();
+      const services = bystanderServices(new SuspectList());
+      findSuspects(services, moments, reading(0, 0), previous);
+      const found = findSuspects(
+        services,
+        moments,
+        reading(200, 64 * 1024),
+        previous,
+      );
+      assert.equal(found.othersReading, 200);
+      const handshakes = new OthersReading();
+      findSuspects(services, moments, reading(0, 0), handshakes);
+      assert.equal(
+        findSuspects(
+          services,
+          moments,
+          reading(200, SPLIT_CONNECTION_BYTES),
+          handshakes,
+        ).othersReading,
+        0,
+      );
+    },
+  );
+  await t.step(
     "sockets that brought no more than a handshake since the previous reading are not counted",
     () => {
       const found = foundAfter(5, MiB, MiB + SPLIT_CONNECTION_BYTES);
