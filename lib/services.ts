@@ -24,6 +24,23 @@ import type { SuspectPeers } from "./admission/suspect_peers.ts";
 import type { RefusalLog } from "./admission/refusal_log.ts";
 import type { RoomRegistry } from "./rooms/registry.ts";
 
+/**
+ * How far back `/healthz` counts the listener's failures, in milliseconds:
+ * at its descriptor limit the process re-listens 100 ms after each failure
+ * and fails again at the next connection, so a look at `accepting` alone
+ * found it up and said "ok" while most connections were refused (issue
+ * #20: 15 of 43 probes answered, each "ok").
+ */
+export const LISTENER_FAILURE_WINDOW_MS = 10_000;
+
+/**
+ * Failures within {@link LISTENER_FAILURE_WINDOW_MS} from which `/healthz`
+ * answers 503: the listener failed again after listening again, so new
+ * connections are mostly refused or reset, and a load balancer should send
+ * them elsewhere. One failure alone says `not_accepting` with 200.
+ */
+export const LISTENER_FAILURES_UNHEALTHY = 2;
+
 /** What `/healthz` can report about accepting connections. */
 export interface ListenerState {
   /** False while the listener is down and being re-created. */
@@ -41,6 +58,16 @@ export interface ListenerState {
   listenFailures: number;
   /** The last such error, e.g. "Address already in use (os error 98)". */
   lastListenError?: string;
+  /**
+   * When accepting (for want of descriptors) or listening again last failed
+   * (`performance.now()` ms); `/healthz` reads it with `recentFailures`.
+   */
+  lastFailureAt?: number;
+  /**
+   * Those failures in the {@link LISTENER_FAILURE_WINDOW_MS} up to
+   * `lastFailureAt`, that one included.
+   */
+  recentFailures?: number;
   /**
    * When accepting stopped (`performance.now()` ms), while it is stopped; a
    * listener back for under 5 s before failing again counts as never back,

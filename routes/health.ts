@@ -6,7 +6,13 @@
  */
 import { Hono } from "hono/quick";
 import { prometheusText } from "../lib/metric_catalogue.ts";
-import type { AppEnv, Services } from "../lib/services.ts";
+import {
+  type AppEnv,
+  LISTENER_FAILURE_WINDOW_MS,
+  LISTENER_FAILURES_UNHEALTHY,
+  type ListenerState,
+  type Services,
+} from "../lib/services.ts";
 import { publicIncident } from "../lib/start/incident_log.ts";
 
 /** Health and metrics endpoints. */
@@ -18,9 +24,11 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
     const state = memory.state();
     // Read per request: the server replaces it once it listens.
     const listener = services.listener;
-    // Shedding and a failing accept loop stay 200: the process serves its
-    // open connections, and a restart would drop them all. Once the overload
-    // watch has given up (the listener stayed down), 503 until it exits.
+    // Shedding and one failure to accept stay 200: the process serves its
+    // open connections, and a restart would drop them all. A listener that
+    // fails again within 10 s refuses most newcomers: 503, which tells a load
+    // balancer to send them elsewhere. Once the overload watch has given up
+    // (the listener stayed down), 503 until it exits.
     const failing = overload.status === "failing";
     // Incidents that repeat (lib/overload_pressure.ts): the process answers
     // between them, but a flood holds it again and again. Still 200.
@@ -31,13 +39,17 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
     const free = registry.maxTotal === 0
       ? null
       : Math.max(0, registry.maxTotal - registry.total - registry.leaked);
+    // A listener that failed lately may be up this instant (it re-listens
+    // 100 ms after a failure) and fail at the next connection.
+    const listenerFailures = recentListenerFailures(listener);
+    const notAccepting = !listener.accepting || listenerFailures > 0;
     const status = registry.shuttingDown
       ? "shutting_down"
       : failing
       ? "failing"
       : overload.status === "recycling"
       ? "recycling"
-      : !listener.accepting
+      : notAccepting
       ? "not_accepting"
       : state.shedding
       ? "shedding"
@@ -46,13 +58,20 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       : degraded
       ? "degraded"
       : "ok";
+    // Failing again after listening again: most new connections are
+    // refused or reset, so a load balancer should send them elsewhere.
+    const refusingMost = listenerFailures >= LISTENER_FAILURES_UNHEALTHY &&
+      !listener.viaOtherWorkers;
     return c.json({
       status,
-      // Why it is failing: the incident that decided the process must end.
+      // Why it is failing: the incident that decided the process must end;
+      // why it is not accepting: the listener's failures and the last error.
       ...(failing && overload.lastIncident
         ? {
           reason: overload.lastIncident.reason ?? overload.lastIncident.cause,
         }
+        : status === "not_accepting"
+        ? { reason: notAcceptingReason(listener, listenerFailures) }
         : {}),
       // How many stall or memory incidents in the window, and the last one's
       // cause; shown whenever they repeat, whatever the status.
@@ -62,7 +81,7 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       streams: metrics.streamsOpen,
       uptimeSeconds: Math.floor(metrics.uptimeSeconds()),
       memory: state,
-      listener,
+      listener: { ...listener, recentFailures: listenerFailures },
       // Upgrades Deno leaked (reset by their client) hold a descriptor each
       // until the process ends; open and limit need --allow-all (null).
       descriptors: {
@@ -98,7 +117,7 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
         unansweredCloses: metrics.closesUnanswered,
         suspects: suspects.state(),
       },
-    }, registry.shuttingDown || failing ? 503 : 200);
+    }, registry.shuttingDown || failing || refusingMost ? 503 : 200);
   });
   route.get("/metrics", function prometheus(c) {
     c.header("Cache-Control", "no-store");
@@ -112,4 +131,29 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
     );
   });
   return route;
+}
+
+/**
+ * The listener's accept and listen failures within
+ * {@link LISTENER_FAILURE_WINDOW_MS}: those counted up to the last one, while
+ * it is that recent, else 0.
+ */
+function recentListenerFailures(listener: Readonly<ListenerState>): number {
+  const at = listener.lastFailureAt;
+  if (at === undefined) return 0;
+  const recent = performance.now() - at < LISTENER_FAILURE_WINDOW_MS;
+  return recent ? listener.recentFailures ?? 1 : 0;
+}
+
+/** Why `/healthz` says `not_accepting`, in a line. */
+function notAcceptingReason(
+  listener: Readonly<ListenerState>,
+  failures: number,
+): string {
+  const error = listener.lastAcceptError ?? listener.lastListenError;
+  const last = error === undefined ? "" : `: ${error}`;
+  if (failures === 0) return `the listener is down${last}`;
+  return `accepting or listening failed ${failures} ${
+    failures === 1 ? "time" : "times"
+  } in the last ${LISTENER_FAILURE_WINDOW_MS / 1000} s${last}`;
 }

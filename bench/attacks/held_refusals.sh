@@ -14,6 +14,7 @@ python3 $HERE/held_refusals.py $PORT $N $HOLD > $D/clients.txt 2>&1
 wait $(jobs -p | grep -v "^$SPID$")
 kill -- -$SPID 2>/dev/null; wait $SPID 2>/dev/null
 echo "$NAME code=$(git -C $CODE log -1 --format=%h) load $(cut -d' ' -f1 /proc/loadavg)"
-awk '{n++; if ($2 == "200") ok++} END { printf "healthz answered %d of %d\n", ok, n }' $D/hz.txt
+# Answered: 200, or 503 (not_accepting while the listener keeps failing).
+awk '{n++; if ($2 == "200" || $2 == "503") ok++; if ($2 == "503") u++} END { printf "healthz answered %d of %d (%d of them 503)\n", ok, n, u }' $D/hz.txt
 echo "peak fds $(awk '{print $2}' $D/fds.txt | sort -n | tail -1) of $LIMIT; accept failures $(grep 'listener accept failed' $D/server.log | awk '{n = 1; for (i = 1; i <= NF; i++) if ($i ~ /^failures=/) n = substr($i, 10); s += n} END {print s + 0}')"
 echo "clients: $(cat $D/clients.txt)"

@@ -27,9 +27,10 @@ wait $(jobs -p | grep -v "^$SPID$")
 echo "end $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg) fds=$(ls /proc/$PID/fd 2>/dev/null | wc -l)" >> $D/load.txt
 kill -- -$SPID 2>/dev/null; wait $SPID
 cat $D/load.txt
-awk '{n++; if ($2 == "200") ok++; else { bad++; if (!s) s = $1; if ($1 - s > w) w = $1 - s } if ($2 == "200") s = 0}
-  END { printf "healthz: %d probes, %d answered 200, %d not; longest unanswered %.1f s\n", n, ok, bad, w }' $D/hz.txt
-echo "unanswered by curl exit code (7 refused, 28 timed out, 56 reset): $(awk '$2 != "200" {print $3}' $D/hz.txt | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
+# Answered: 200, or 503 (not_accepting while the listener keeps failing).
+awk '{n++; a = ($2 == "200" || $2 == "503"); if ($2 == "503") u++; if (a) ok++; else { bad++; if (!s) s = $1; if ($1 - s > w) w = $1 - s } if (a) s = 0}
+  END { printf "healthz: %d probes, %d answered (%d of them 503), %d not; longest unanswered %.1f s\n", n, ok, u, bad, w }' $D/hz.txt
+echo "unanswered by curl exit code (7 refused, 28 timed out, 56 reset): $(awk '$2 != "200" && $2 != "503" {print $3}' $D/hz.txt | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
 echo "peak fds: $(awk '{print $2}' $D/fds.txt | sort -n | tail -1) of $LIMIT"
 # Each line counts the failures since the one before (failures=N); before that field, one each.
 echo "accept failures: $(grep 'listener accept failed' $D/server.log | awk '{n = 1; for (i = 1; i <= NF; i++) if ($i ~ /^failures=/) n = substr($i, 10); s += n} END {print s + 0}') in $(grep -c 'listener accept failed' $D/server.log) lines; waits: $(grep -o 'retry_ms=[0-9]*' $D/server.log | cut -d= -f2 | tr '\n' ' ')"

@@ -15,7 +15,7 @@
  */
 import { RefusalClosed } from "../admission/refuse.ts";
 import type { Log } from "../log.ts";
-import type { ListenerState } from "../services.ts";
+import { LISTENER_FAILURE_WINDOW_MS, type ListenerState } from "../services.ts";
 import { isDescriptorExhaustion } from "../os_errors.ts";
 
 export { isDescriptorExhaustion };
@@ -191,6 +191,18 @@ export function superviseServe(
     }
     state.downSince = stretchSince;
   };
+  /** When each failure within the window happened (`performance.now()`). */
+  const failureTimes: number[] = [];
+  /** Counts an accept or listen failure for `/healthz` (`recentFailures`). */
+  const noteFailure = () => {
+    const now = performance.now();
+    failureTimes.push(now);
+    while (failureTimes[0]! <= now - LISTENER_FAILURE_WINDOW_MS) {
+      failureTimes.shift();
+    }
+    state.lastFailureAt = now;
+    state.recentFailures = failureTimes.length;
+  };
   const up = () => {
     state.accepting = true;
     delete state.downSince;
@@ -255,6 +267,7 @@ export function superviseServe(
         if (stopping || server !== servers.at(-1)) return;
         if (!isDescriptorExhaustion(error)) return settle.reject(error);
         failedAt.set(server, performance.now());
+        noteFailure();
         options.onDescriptorsShort?.();
         retireIdle();
         down();
@@ -307,6 +320,7 @@ export function superviseServe(
   const listenFailed = (error: unknown, attempt: number) => {
     state.listenFailures++;
     state.lastListenError = describe(error);
+    noteFailure();
     listenUnlogged++;
     if (isDescriptorExhaustion(error)) {
       const now = performance.now();
@@ -428,6 +442,7 @@ export function superviseServe(
       port: options.serve.port ?? 8000,
     };
     down();
+    noteFailure();
     state.acceptFailures++;
     state.lastAcceptError = describe(options.failedWith);
     failed(performance.now());
