@@ -94,9 +94,10 @@ export function bootService(
       ? { memoryPeers: new BroadcastMemoryPeers() }
       : {}),
     // ... and its memory budget: each holds its part. An address listed in
-    // one worker is refused by all.
+    // one worker is refused by all. Under `deno run` too: the RSS watchdog
+    // thread tells the channel whom it is aborting (`server.ts`).
     workers,
-    ...(mode === "serve" ? { suspectPeers: new BroadcastSuspectPeers() } : {}),
+    suspectPeers: new BroadcastSuspectPeers(),
   });
   const bridge = connectRooms(echoApp.services, mode);
   const { metrics, memory, rooms } = echoApp.services;
