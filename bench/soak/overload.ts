@@ -8,8 +8,8 @@
  * attacks: `splitFragments`, `splitEmptyFlood`). Prints a
  * markdown table: peak RSS of the server's processes, the bystander's worst
  * gap, incidents and recycles (from `/metrics`), the bystander's reconnects
- * and refusals, the attackers' statuses on their last try, and whether the
- * server is still alive.
+ * and refusals, the attackers' statuses on their last try and on each try
+ * in order, and whether the server is still alive.
  *
  * Peak RSS is the service's own: the processes `deno task` started, not the
  * task runner itself (~22 MiB) nor the service's `ss` children (each read the
@@ -101,6 +101,12 @@ export interface OverloadFigures {
   incidents: number;
   recycles: number;
   lastTryStatuses: string;
+  /**
+   * Each attacker's statuses in order, `101 503 101` (0: no answer), by
+   * address: a `503` is the memory guard's refusal before it admitted
+   * again after an abort, not the suspect list's `429`.
+   */
+  tries: string;
   alive: boolean;
 }
 
@@ -220,15 +226,19 @@ export async function runOverloadPhase(
   const bystander = startBystander(port, "127.0.0.3");
   const attack = OVERLOAD_PHASES[phase]!;
   const last: number[] = [];
+  const tries: string[] = [];
   await Promise.all(
     Array.from({ length: attackers }, async (_, i) => {
       const address = `127.0.1.${i + 2}`;
       let result: AttackResult = { status: 0, sentBytes: 0, cut: true };
+      const statuses: number[] = [];
       for (let try_ = 0; try_ < 3; try_++) {
         result = await attack(port, address);
+        statuses.push(result.status);
         if (result.status === 429) break;
       }
       last.push(result.status);
+      tries[i] = `.${i + 2} ${statuses.join(" ")}`;
     }),
   );
   // The bystander's last reconnect after the attack, if any; a leaked
@@ -274,6 +284,7 @@ export async function runOverloadPhase(
     recycles,
     lastTryStatuses: [...statuses].map(([s, n]) => `${n}× ${s || "none"}`)
       .join(", "),
+    tries: tries.join("; "),
     alive,
   };
 }
@@ -293,13 +304,13 @@ export async function runOverloadSoak(
     }
   }
   const rows = figures.map((f) =>
-    `| ${f.phase} | ${f.mode} | ${f.attackers} | ${f.peakRssMiB} | ${f.bystanderWorstGapMs} | ${f.incidents} | ${f.recycles} | ${f.bystanderReconnects} | ${f.bystanderRefused} | ${f.lastTryStatuses} | ${
+    `| ${f.phase} | ${f.mode} | ${f.attackers} | ${f.peakRssMiB} | ${f.bystanderWorstGapMs} | ${f.incidents} | ${f.recycles} | ${f.bystanderReconnects} | ${f.bystanderRefused} | ${f.lastTryStatuses} | ${f.tries} | ${
       f.alive ? "yes" : "no"
     } |`
   );
   const table = [
-    "| Phase | Task | Attackers | Peak service RSS MiB | Bystander worst gap ms | Incidents | Recycles | Bystander reconnects | Bystander refused | Attackers' last try | Alive |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| Phase | Task | Attackers | Peak service RSS MiB | Bystander worst gap ms | Incidents | Recycles | Bystander reconnects | Bystander refused | Attackers' last try | Each attacker's tries | Alive |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
   ].join("\n");
   return { figures, table };
