@@ -393,7 +393,9 @@ export class IncidentActions {
       const waited = this.#otherWorkerWait.waited(pastLine, performance.now());
       if (leftToOtherWorker(cause, suspects, rssBytes, config, waited)) {
         const record = this.record(cause, "reported", [], 0, suspects, ahead);
-        record.reason = pastLine
+        record.reason = suspects.othersUnknown
+          ? `${OTHER_WORKER_REASON} (a first reading of the kernel's count: the next tells what their sockets bring)`
+          : pastLine
           ? `${OTHER_WORKER_REASON} (past plus ${
             ABORT_KILL_MARGIN_SHARE * 100
           }% for ${Math.round(waited)} of ${OTHER_WORKER_WAIT_MS} ms)`

@@ -152,6 +152,12 @@ export interface Suspects {
    */
   othersReading: number;
   /**
+   * True at this worker's first reading of the kernel's count: with no
+   * reading before it, {@link othersReading} cannot tell what other
+   * workers' sockets are bringing (it counts none).
+   */
+  othersUnknown?: boolean;
+  /**
    * Keys not struck only because connections of theirs were still sending
    * (`Attribution.pending`): judged again at a second reading
    * ({@link SECOND_READING_MS}).
@@ -240,6 +246,11 @@ export const SECOND_READING_REASON =
 export class OthersReading {
   #previous: PeerBytes | undefined;
 
+  /** Whether a reading has been counted: before it, none can be compared. */
+  get started(): boolean {
+    return this.#previous !== undefined;
+  }
+
   /**
    * The sockets in `bytes` (per {@link peerKey}, bytes read) that are none
    * of `own` and grew by more than `SPLIT_CONNECTION_BYTES` since the
@@ -318,6 +329,7 @@ export function findSuspects(
       own.add(peerKey(activity.peer.hostname, activity.peer.port));
     }
   }
+  const othersUnknown = "bytes" in reading && !others.started;
   const othersReading = "bytes" in reading
     ? others.count(reading.bytes, own)
     : 0;
@@ -330,6 +342,7 @@ export function findSuspects(
     noneUnseen: "bytes" in reading && found.timed === 0 &&
       Object.keys(found.unseen).length === 0,
     othersReading,
+    ...(othersUnknown ? { othersUnknown } : {}),
     kernel: "bytes" in reading
       ? `read ${reading.bytes.size} sockets`
       : reading.unavailable,
@@ -461,7 +474,14 @@ export class OtherWorkerWait {
  * attackers (see {@link OTHER_WORKER_WAIT_MS}). Every worker reads
  * the process's RSS: a worker holding only a bystander ended the process
  * at 279 MB while the worker holding the attacker was aborting it at 269
- * (MAX_RSS_BYTES 256 MiB, `tests/start/serve_abort_test.ts`).
+ * (MAX_RSS_BYTES 256 MiB, `tests/start/serve_abort_test.ts`). At the
+ * worker's first reading ({@link Suspects.othersUnknown}) it always leaves
+ * it, whatever the RSS: that reading counts none of the other workers'
+ * sockets, and a worker ended the process at its first incident, 361.6 MB
+ * (1.35x), with "0 other workers' sockets bringing bytes", 220 ms before
+ * the other worker's thread aborted 82 of its non-readers (256 non-readers
+ * of 1 MiB, `deno task serve`, load 35, the server at autogroup nice -10);
+ * its next incident reads again, with this one to compare.
  */
 export function leftToOtherWorker(
   cause: IncidentCause,
@@ -471,6 +491,8 @@ export function leftToOtherWorker(
   waitedMs = 0,
 ): boolean {
   if (cause !== "uncounted_memory" || !suspects.noneUnseen) return false;
+  // Nothing to compare with yet: the next incident reads again.
+  if (suspects.othersUnknown) return true;
   if (suspects.othersReading === 0) {
     return rssBytes < config.maxRssBytes * (1 + RSS_MARGIN_SHARE);
   }

@@ -348,7 +348,7 @@ Deno.test("a serve worker past plus ABORT_KILL_MARGIN_SHARE does not end the pro
   });
   worker.actions.dispose();
   await t.step(
-    "with nobody else's sockets bringing bytes it ends the process at once",
+    "with nobody else's sockets bringing bytes it ends the process at its second reading",
     async () => {
       const still = new Map([
         ["127.0.0.9:5000", 2048],
@@ -356,9 +356,42 @@ Deno.test("a serve worker past plus ABORT_KILL_MARGIN_SHARE does not end the pro
       ]);
       const alone = serveWorker([still], () => 462.7e6);
       await alone.actions.recycleFor("uncounted_memory");
+      assert.equal(alone.actions.failing, false);
+      assert.match(alone.records[0]!.reason ?? "", /a first reading/);
+      await alone.actions.recycleFor("uncounted_memory");
       assert.equal(alone.actions.failing, true);
       assert.equal(alone.records.at(-1)!.action, "exit");
       alone.actions.dispose();
     },
   );
+});
+
+Deno.test("a serve worker's first incident leaves the growth to the other workers whatever the RSS", async (t) => {
+  // 256 non-readers of 1 MiB under serve (load 35, autogroup nice -10): a
+  // worker's first incident ended the process at 361.6 MB (1.35x) with "0
+  // other workers' sockets bringing bytes", 220 ms before the other
+  // worker's thread aborted 82 of its non-readers.
+  const others = new Map([["127.0.0.9:5000", 2048]]);
+  for (let i = 0; i < 128; i++) others.set(`127.1.${i}.1:40000`, 8 * MiB);
+  await t.step("its first reading can count none of theirs", () => {
+    const found = findSuspects(
+      bystanderServices(new SuspectList()),
+      moments,
+      { bytes: others, at: performance.now() - 100 },
+      new OthersReading(),
+    );
+    assert.equal(found.othersReading, 0);
+    assert.equal(found.othersUnknown, true);
+    assert.equal(
+      leftToOtherWorker("uncounted_memory", found, 361.6e6, config),
+      true,
+    );
+  });
+  await t.step("so it reports, and does not end the process", async () => {
+    const worker = serveWorker([others], () => 361.6e6);
+    await worker.actions.recycleFor("uncounted_memory");
+    assert.equal(worker.actions.failing, false);
+    assert.deepEqual(worker.records.map((r) => r.action), ["reported"]);
+    worker.actions.dispose();
+  });
 });
