@@ -29,15 +29,17 @@ import type { RoomRegistry } from "./rooms/registry.ts";
  * at its descriptor limit the process re-listens 100 ms after each failure
  * and fails again at the next connection, so a look at `accepting` alone
  * found it up and said "ok" while most connections were refused (issue
- * #20: 15 of 43 probes answered, each "ok").
+ * #20: 15 of 43 probes answered, each "ok"). Short, so that a listener
+ * back for good is reported so soon after.
  */
-export const LISTENER_FAILURE_WINDOW_MS = 10_000;
+export const LISTENER_FAILURE_WINDOW_MS = 3_000;
 
 /**
  * Failures within {@link LISTENER_FAILURE_WINDOW_MS} from which `/healthz`
  * answers 503: the listener failed again after listening again, so new
  * connections are mostly refused or reset, and a load balancer should send
- * them elsewhere. One failure alone says `not_accepting` with 200.
+ * them elsewhere. A listener down this instant is 503 too; one failure
+ * with the listener back says `not_accepting` with 200.
  */
 export const LISTENER_FAILURES_UNHEALTHY = 2;
 

@@ -25,9 +25,9 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
     // Read per request: the server replaces it once it listens.
     const listener = services.listener;
     // Shedding and one failure to accept stay 200: the process serves its
-    // open connections, and a restart would drop them all. A listener that
-    // fails again within 10 s refuses most newcomers: 503, which tells a load
-    // balancer to send them elsewhere. Once the overload watch has given up
+    // open connections, and a restart would drop them all. A listener down,
+    // or failing again within 3 s, refuses most newcomers: 503, which tells
+    // a load balancer to send them elsewhere. Once the overload watch has given up
     // (the listener stayed down), 503 until it exits.
     const failing = overload.status === "failing";
     // Incidents that repeat (lib/overload_pressure.ts): the process answers
@@ -58,10 +58,12 @@ export function healthRoutes(services: Services): Hono<AppEnv> {
       : degraded
       ? "degraded"
       : "ok";
-    // Failing again after listening again: most new connections are
-    // refused or reset, so a load balancer should send them elsewhere.
-    const refusingMost = listenerFailures >= LISTENER_FAILURES_UNHEALTHY &&
-      !listener.viaOtherWorkers;
+    // Down, or failing again after listening again: most new connections
+    // are refused or reset, so a load balancer should send them elsewhere.
+    const refusingMost = status === "not_accepting" &&
+      (!listener.accepting ||
+        listenerFailures >= LISTENER_FAILURES_UNHEALTHY &&
+          !listener.viaOtherWorkers);
     return c.json({
       status,
       // Why it is failing: the incident that decided the process must end;
