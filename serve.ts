@@ -73,6 +73,11 @@ import {
   exitWithin,
   REAP_EXIT_MS,
 } from "./lib/start/exit_reaper.ts";
+import { makeThreadAhead } from "./lib/start/watchdog_arming.ts";
+import {
+  WORKERS_READY_WAIT_MS,
+  workersReady,
+} from "./lib/start/workers_ready.ts";
 import { createApp } from "./routes/app.ts";
 import type { EchoApp } from "./lib/services.ts";
 
@@ -98,8 +103,21 @@ const {
   workers,
   openFileLimit,
 } = boot();
-// Deno listens once this module has run: the Redis client is loaded first.
-await loaded;
+// Deno listens once this module has run: the Redis client is loaded first,
+// and every worker has made its RSS watchdog thread, whose runtime takes
+// descriptors that another worker's accepts could take (`workers_ready.ts`).
+const watchdogThread = makeThreadAhead(config);
+const [, ready] = await Promise.all([loaded, workersReady(workers)]);
+if (ready.timedOut) {
+  output.log({
+    event: "warning",
+    message: `Serving before every worker made its RSS watchdog thread: ${
+      workers - 1 - ready.heard
+    } of ${
+      workers - 1
+    } others did not say so within ${WORKERS_READY_WAIT_MS} ms`,
+  });
+}
 
 // Each worker aborts only its own connections: the filter names their peers.
 // Descriptors for `ss`, so the watch still reads and aborts when the
@@ -156,6 +174,7 @@ const watch = new OverloadWatch(echoApp.services, {
   },
   drain: () => drainConnections(echoApp.services),
   watchdog: true,
+  ...(watchdogThread ? { watchdogThread } : {}),
 });
 // Each worker checks its own connections: `ss` lists every worker's.
 const kernelCheck = socketAbort

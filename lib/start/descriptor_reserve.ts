@@ -2,15 +2,24 @@
  * Descriptors held from start-up so that what the process starts when it
  * is out of descriptors still gets some:
  *
- * - the RSS watchdog's thread (`rss_watchdog.ts`): Deno 2.9.6 panics,
- *   ending the process, when a `Worker`'s runtime gets no descriptor
- *   (`runtime/tokio_util.rs:66`, its tokio runtime's `build().unwrap()`:
- *   Too many open files);
+ * - the RSS watchdog's thread under `deno task start` (`rss_watchdog.ts`):
+ *   Deno 2.9.6 panics, ending the process, when a `Worker`'s runtime gets
+ *   no descriptor (`runtime/tokio_util.rs:66`, its tokio runtime's
+ *   `build().unwrap()`: Too many open files). Not under `deno task serve`:
+ *   while one worker makes its thread the others accept, and took the
+ *   released descriptors (`tests/start/watchdog_serve_start_test.ts`), so
+ *   there each worker makes its thread before any serves
+ *   (`watchdog_arming.ts`, `workers_ready.ts`);
  * - `ss`, which the overload watch runs to read the kernel's count
  *   (`socket_bytes.ts`) and to abort sockets (`socket_abort.ts`): its pipes
  *   failed with EMFILE under `prlimit --nofile=256` while reset upgrades
  *   held the descriptors, the watch judged by timing alone and struck a
- *   newcomer (an attack review of reset upgrades, issue #20).
+ *   newcomer (an attack review of reset upgrades, issue #20). Under
+ *   `deno task serve` another worker's accept can take one in the moment
+ *   between {@link DescriptorReserve.lend}'s release and the spawn: that
+ *   spawn then fails as it would with no reserve (an error its caller
+ *   handles, no panic: the signal handling a spawn needs is set up at
+ *   start-up, `stop_signal.ts`), and the next one is lent again.
  *
  * Loopback listeners on port 0 (the `net` permission the service has
  * anyway); none where listening is refused, as on Deno Deploy.
@@ -19,8 +28,9 @@
  */
 
 /**
- * How many descriptors are held: a tokio runtime with I/O takes two (epoll
- * and its waker); the rest is room.
+ * How many descriptors are held for the watchdog's thread: a `Worker`'s
+ * runtime keeps six and opens one more at a time while it is made (strace,
+ * `makeWatchdogThread` in `rss_watchdog.ts`); the rest is room.
  */
 export const RESERVED_DESCRIPTORS = 8;
 

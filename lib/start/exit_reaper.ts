@@ -65,9 +65,13 @@ export interface Reaper {
  * arms it ends by `Deno.exit` or by the reaper. Needs the `run` permission
  * (`Deno.kill`; the tasks' `run: ["ss", "prlimit"]` suffices).
  *
+ * Made only as the process ends, with OpenTelemetry on: with no descriptor
+ * left for the thread's runtime Deno 2.9.6 panics instead
+ * (`runtime/tokio_util.rs:66`), which ends the process too, with 1 and a
+ * panic report on stderr in place of the code asked for.
+ *
  * @param inMs When, in ms from now.
- * @returns The reaper, or why it could not start (no `Worker`, no
- * descriptor left for the thread's runtime).
+ * @returns The reaper, or why it could not start (no `Worker`).
  */
 export function armReaper(inMs: number): Reaper | { unavailable: string } {
   const ready = new Int32Array(new SharedArrayBuffer(4));

@@ -126,6 +126,7 @@ export class OverloadWatch {
         ...(options.suspectChannel
           ? { suspectChannel: options.suspectChannel }
           : {}),
+        ...(options.watchdogThread ? { thread: options.watchdogThread } : {}),
         // Only a process that owns its listener can recycle it: every
         // connection of the port is its own (not so under `deno serve`).
         portOwned: options.recycle !== undefined,

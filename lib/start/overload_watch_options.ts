@@ -80,6 +80,13 @@ export interface OverloadWatchOptions {
    */
   watchdog?: boolean;
   /**
+   * The watchdog thread, made before the process served
+   * (`makeWatchdogThread`, `serve.ts`): started at the first sample, with
+   * no descriptors held for it (`watchdog_arming.ts`). @default made
+   * `ARM_AFTER_MS` after the watch starts
+   */
+  watchdogThread?: Worker;
+  /**
    * The listener's port: where the process may destroy sockets
    * (CAP_NET_ADMIN), the watchdog thread aborts the connections of it that
    * a held loop is reading from, before it would end the process.

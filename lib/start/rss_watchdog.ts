@@ -35,8 +35,12 @@
  * started at all when the attack held the loop from its first fragment
  * (3 of 5 runs of `tests/start/overload_held_loop_test.ts` at load average
  * 15-24: RSS 1.1 GB, the watch 13-23 s late). By then every descriptor may
- * be taken: the watch holds a few from its start for the thread's runtime
- * (`descriptor_reserve.ts`, {@link startRssWatchdog}). Reading RSS costs
+ * be taken, and its runtime needs some: under `deno task start` the watch
+ * holds a few from its start for it (`descriptor_reserve.ts`,
+ * {@link startRssWatchdog}); under `deno task serve`, where another worker
+ * accepts meanwhile and could take them, each worker makes its thread
+ * before any worker serves ({@link makeWatchdogThread}, `workers_ready.ts`)
+ * and starts it with its orders at the watch's first sample. Reading RSS costs
  * ~37 µs (`overload_facts.ts cost`), but each wake-up of the thread more:
  * reading every 20 ms cost an idle service 12 ms of CPU a second, so below
  * half of MAX_RSS_BYTES it reads only as often as fast growth could get
@@ -315,6 +319,11 @@ export interface WatchdogStart {
   maxMessageBytes: number;
   /** Descriptors held for the thread's runtime, released for it. */
   reserve?: DescriptorReserve;
+  /**
+   * The thread, made ahead ({@link makeWatchdogThread}): started with its
+   * orders, which takes no descriptor. @default made now
+   */
+  thread?: Worker;
   /** The listener's port, whose connections it may abort. */
   port?: number;
   /**
@@ -390,27 +399,33 @@ export function watchdogOrders(
   };
 }
 
+/**
+ * The event {@link startRssWatchdog} dispatches on `globalThis` just before
+ * it needs descriptors for the thread (or, with a thread made ahead, before
+ * it sends the orders): tests hold the start there
+ * (`tests/fixtures/watchdog_start_hold.ts`).
+ */
+export const WATCHDOG_START_EVENT = "ws-echo:watchdog-start";
+
 /** How long starting the thread may block the event loop, in ms. */
 export const READY_WAIT_MS = 2000;
 
 /**
- * Starts the thread for MAX_RSS_BYTES `maxRssBytes`, and blocks this one
- * until it runs (at most {@link READY_WAIT_MS}): Deno makes the thread's
- * runtime (its own descriptors) after `new Worker` returns, and with no
- * descriptor left that panics and ends the process (Deno 2.9.6,
- * `runtime/tokio_util.rs:66` Too many open files; every run of
- * `tests/start/watchdog_arming_test.ts` without the reserve). So the
- * descriptors held in `reserve` since before the first accept are
- * released just before, and no accept can take them while this thread is
- * blocked.
+ * Makes the thread, idle until {@link startRssWatchdog} sends its orders.
+ * This is what takes descriptors: `new Worker` returns once the thread has
+ * made its runtime (Deno 2.9.6's `op_create_worker` waits for the handle the
+ * thread sends after `create_and_run_current_thread` and the isolate,
+ * `runtime/ops/worker_host.rs`), which keeps six (strace of a bare `new
+ * Worker`: epoll, its eventfd, a copy of epoll, a copy of the signal
+ * pipe's end, stdout and stderr) and opens one more at a time for a
+ * moment (`/proc/meminfo`, `/dev/urandom`, ...); with none
+ * left Deno panics in that thread, which ends the process
+ * (`runtime/tokio_util.rs:66`, `build().unwrap()`: Too many open files).
  *
- * @returns The watchdog, or the reason it could not start (no `Worker`,
- * as on some hosts).
+ * @returns The thread, or why it could not be made (no `Worker`, as on
+ * some hosts).
  */
-export function startRssWatchdog(
-  maxRssBytes: number,
-  start: WatchdogStart,
-): RssWatchdog | { unavailable: string } {
+export function makeWatchdogThread(): Worker | { unavailable: string } {
   // `ss` output is read with `ssSockets`, the main loop's reader too.
   const readsPeers =
     `(text) => (${readPeers.toString()})((${ssSockets.toString()})(text))`;
@@ -424,18 +439,43 @@ export function startRssWatchdog(
     `chooseAborts: ${chooseAborts.toString()}, ` +
     `abortFilters: ${abortFilters.toString()}, ` +
     `givesUp: ${givesUp.toString()}, peerBook: ${peerBook.toString()} });`;
-  let worker: Worker;
-  // The thread's runtime needs descriptors of its own: the reserve's.
-  start.reserve?.release();
   try {
     const url = URL.createObjectURL(
       new Blob([source], { type: "text/javascript" }),
     );
-    worker = new Worker(url, { type: "module" });
+    const worker = new Worker(url, { type: "module" });
     URL.revokeObjectURL(url);
+    return worker;
   } catch (error) {
     return { unavailable: String(error) };
   }
+}
+
+/**
+ * Starts the thread for MAX_RSS_BYTES `maxRssBytes`: sends the orders to
+ * `start.thread`, or makes the thread now ({@link makeWatchdogThread}) and
+ * then blocks this one until it has read them (at most
+ * {@link READY_WAIT_MS}). Made now, the thread takes descriptors, and with
+ * none left Deno ends the process (every run of
+ * `tests/start/watchdog_arming_test.ts` without the reserve): so the
+ * descriptors held in `start.reserve` since before the first accept are
+ * released just before, and no accept of this thread's loop can take them
+ * meanwhile. Another thread's can (`deno serve --parallel`: its other
+ * workers): there the thread is made ahead, before any worker serves.
+ *
+ * @returns The watchdog, or the reason it could not start (no `Worker`,
+ * as on some hosts).
+ */
+export function startRssWatchdog(
+  maxRssBytes: number,
+  start: WatchdogStart,
+): RssWatchdog | { unavailable: string } {
+  // The thread's runtime needs descriptors of its own: the reserve's.
+  if (!start.thread) start.reserve?.release();
+  globalThis.dispatchEvent(new Event(WATCHDOG_START_EVENT));
+  const made = start.thread ?? makeWatchdogThread();
+  if ("unavailable" in made) return made;
+  const worker = made;
   const beat = new BigInt64Array(new SharedArrayBuffer(8));
   const stamp = () =>
     Atomics.store(
@@ -456,9 +496,9 @@ export function startRssWatchdog(
       onAbort(event.data);
   }
   worker.postMessage(orders);
-  // Blocks this thread (no accept can take the released descriptors) until
-  // the thread has its runtime, at most READY_WAIT_MS.
-  Atomics.wait(ready, 0, 0, READY_WAIT_MS);
+  // Made now: blocks this thread until the thread runs, at most
+  // READY_WAIT_MS. Made ahead, it runs already.
+  if (!start.thread) Atomics.wait(ready, 0, 0, READY_WAIT_MS);
   return {
     beat: stamp,
     aborts: () => Atomics.load(ready, 1),

@@ -3,6 +3,16 @@
  * (`rss_watchdog.ts`), and the line the thread writes before it ends the
  * process. Split from `overload_watch.ts`, which beats it at each sample.
  *
+ * Under `deno task start` the thread is made {@link ARM_AFTER_MS} after the
+ * watch, after the first echo of a cold start, from descriptors held since
+ * then (`descriptor_reserve.ts`): the loop that would accept is the one
+ * blocked while it is made. Under `deno task serve` the other workers go on
+ * accepting meanwhile and took those descriptors (a panic that ended the
+ * process, `tests/start/watchdog_serve_start_test.ts`), so there the thread
+ * is made before any worker serves (`serve.ts`) and handed in: started at
+ * the first tick with its orders, which take no descriptor, and nothing is
+ * held for it.
+ *
  * @module
  */
 import { formatJson, formatText, type LogRecord } from "../log.ts";
@@ -12,6 +22,7 @@ import {
   ABORT_TOKEN,
   ARM_AFTER_MS,
   HELD_TOKEN,
+  makeWatchdogThread,
   RSS_MARGIN_SHARE,
   RSS_TOKEN,
   type RssWatchdog,
@@ -32,15 +43,40 @@ export type ArmingStep =
   | "started"
   | { unavailable: string };
 
-/** Where the thread may abort connections, and who hears of it. */
+/**
+ * Where the thread may abort connections, who hears of it, and the thread
+ * when made ahead (`thread`, `makeWatchdogThread`).
+ */
 export type ArmingAborts = Pick<
   WatchdogStart,
-  "port" | "portOwned" | "onAbort" | "suspectChannel"
+  "port" | "portOwned" | "onAbort" | "suspectChannel" | "thread"
 >;
 
 /**
- * Starts the watchdog {@link ARM_AFTER_MS} after it is made, then beats it
- * at each tick; `dispose()` stops the thread.
+ * Makes the thread ahead (`makeWatchdogThread`), for {@link WatchdogArming}'s
+ * `thread`, where an arming would start one: MAX_RSS_BYTES set. Under
+ * `deno task serve` only, before any worker serves (`serve.ts`).
+ *
+ * @returns The thread, or undefined where none is wanted or none could be
+ * made (the arming then tries once more, and logs why not).
+ */
+export function makeThreadAhead(
+  config: Pick<Config, "maxRssBytes">,
+): Worker | undefined {
+  if (!watchdogWanted(config)) return undefined;
+  const made = makeWatchdogThread();
+  return "unavailable" in made ? undefined : made;
+}
+
+/** Whether a thread is wanted at all: MAX_RSS_BYTES set (0 is off). */
+function watchdogWanted(config: Pick<Config, "maxRssBytes">): boolean {
+  return config.maxRssBytes > 0;
+}
+
+/**
+ * Starts the watchdog {@link ARM_AFTER_MS} after it is made (at the first
+ * tick when its thread was made ahead), then beats it at each tick;
+ * `dispose()` stops the thread.
  *
  * @example
  * ```ts
@@ -61,7 +97,10 @@ export class WatchdogArming {
     "maxRssBytes" | "maxMessageBytes" | "logFormat"
   >;
   readonly #since = performance.now();
-  /** Made before any client connects; released for the thread. */
+  /**
+   * Made before any client connects; released for a thread made at the
+   * start (none for one made ahead).
+   */
   #reserve: DescriptorReserve | undefined;
   readonly #aborts: ArmingAborts;
   /** The thread's abort count at the tick before. */
@@ -78,8 +117,10 @@ export class WatchdogArming {
   ) {
     this.#config = config;
     this.#aborts = aborts;
-    if (!enabled || config.maxRssBytes === 0) this.#state = "off";
-    else this.#reserve = new DescriptorReserve();
+    if (!enabled || !watchdogWanted(config)) {
+      this.#state = "off";
+      aborts.thread?.terminate();
+    } else if (!aborts.thread) this.#reserve = new DescriptorReserve();
   }
 
   /** At each sample of the watch (`performance.now()` ms): the loop turned. */
@@ -92,7 +133,10 @@ export class WatchdogArming {
       return "aborted";
     }
     if (this.#state === "off") return "off";
-    if (now - this.#since < ARM_AFTER_MS) return "waiting";
+    // A thread made ahead costs nothing more to start.
+    if (!this.#aborts.thread && now - this.#since < ARM_AFTER_MS) {
+      return "waiting";
+    }
     const started = startRssWatchdog(this.#config.maxRssBytes, {
       line: this.#line(),
       maxMessageBytes: this.#config.maxMessageBytes,
@@ -134,6 +178,8 @@ export class WatchdogArming {
     this.#reserve?.release();
     this.#reserve = undefined;
     if (typeof this.#state === "object") this.#state.dispose();
+    // Made ahead and never started.
+    else if (this.#state === undefined) this.#aborts.thread?.terminate();
     this.#state = "off";
   }
 
