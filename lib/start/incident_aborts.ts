@@ -157,9 +157,11 @@ export function restOfAttack(
   const { abort, evidence, socketAbort } = incident;
   const keys = new Set(abortedKeys(services, abort.peers));
   // Past MAX_RSS_BYTES connections holding unseen bytes go with the named
-  // ones (`abortHolding`); on a held loop alone only the named ones (the
-  // stall's `floods`, `overload_attribution.ts`).
-  const swept = abort.cause === "uncounted_memory" && evidence
+  // ones (`abortHolding`); on a held loop alone, or RSS rising toward it
+  // (`ThreadAbort.rising`), only the named ones (the stall's `floods`,
+  // `overload_attribution.ts`).
+  const swept = abort.cause === "uncounted_memory" && !abort.rising &&
+      evidence
     ? abortHolding(socketAbort, evidence)
     : undefined;
   const taken = swept ??

@@ -258,7 +258,7 @@ export class OverloadWatch {
 
   /** Beats the watchdog (the loop turned), or starts it when due. */
   #watch(now: number): void {
-    const step = this.#watchdog.tick(now);
+    const step = this.#watchdog.tick(now, this.#everyMs === SAMPLE_MS);
     this.#armed = step !== "waiting";
     // What the app saw of its connections with no message yet, for the
     // thread's sweep past MAX_RSS_BYTES on a held loop.
@@ -280,7 +280,13 @@ export class OverloadWatch {
         const own = new OwnPeers((update) => this.#watchdog.peers(update), {
           portOwned: this.#options.recycle !== undefined,
         });
-        this.#services.registry.observe(own.observe);
+        // Each open also tells the thread the watch is busy, at once
+        // (`RssWatchdog.busy`): an attack may hold the loop before the
+        // watch's next sample.
+        this.#services.registry.observe((connection, open) => {
+          if (open) this.#watchdog.busy();
+          own.observe(connection, open);
+        });
         // And what the app saw of them, for its flood rule (`traffic.ts`).
         this.#services.payloadSeen.tell = own.grew;
         this.#own = own;

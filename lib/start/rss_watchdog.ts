@@ -14,6 +14,10 @@
  * aborted. Past MAX_RSS_BYTES it also sweeps the process's own
  * connections holding bytes the app never saw with no complete message,
  * as the main loop's sweep would were it free to run (`abortHolding`).
+ * Whether the loop is held or not, RSS rising toward MAX_RSS_BYTES faster
+ * than an abort takes has the process's own connections read more than
+ * one message beyond what the app saw aborted at once (`rising`,
+ * `watchdog_rules.ts`).
  *
  * Why a thread: Deno collects an endless fragmented message inside its
  * read op, which holds the event loop, and the watch samples only when the
@@ -44,9 +48,11 @@
  * ~37 µs (`overload_facts.ts cost`), but each wake-up of the thread more:
  * reading every 20 ms cost an idle service 12 ms of CPU a second, so below
  * half of MAX_RSS_BYTES it reads only as often as fast growth could get
- * there ({@link WATCHDOG_QUIET_MS}); it runs `ss` only while the loop is
+ * there ({@link WATCHDOG_QUIET_MS}; {@link RSS_SURGE_BYTES_PER_SECOND}
+ * while the watch is busy); it runs `ss` only while the loop is
  * held past half of MAX_RSS_BYTES, or held {@link FLOOD_LOOK_HELD_MS}
- * whatever the RSS (so it has looked before {@link FLOOD_HELD_MS}). Aborting and
+ * whatever the RSS (so it has looked before {@link FLOOD_HELD_MS}), or
+ * past half of MAX_RSS_BYTES while RSS rises fast (`rising`). Aborting and
  * ending the process need the `run` permission (`ss`, `Deno.kill`: the
  * start task's `run: ["ss"]` suffices); without it the thread logs that it
  * could not and stops.
@@ -65,6 +71,7 @@ import {
   type ThreadAbort,
   type WatchdogOrders,
   type WatchdogPeers,
+  type WatchdogWake,
 } from "./watchdog_orders.ts";
 import { watchdogThread } from "./watchdog_thread.ts";
 import { peerBook } from "./watchdog_peer_book.ts";
@@ -75,6 +82,7 @@ import {
   chooseUnread,
   givesUp,
   heldLongEnough,
+  rising,
 } from "./watchdog_rules.ts";
 import { SPLIT_CONNECTION_BYTES } from "./overload_attribution.ts";
 
@@ -101,6 +109,18 @@ export const WATCHDOG_QUIET_MS = 1000;
  * reading (at most {@link WATCHDOG_QUIET_MS}) late.
  */
 export const RSS_GROWTH_BYTES_PER_SECOND = 400 * 2 ** 20;
+/**
+ * The fastest RSS growth the thread's schedule allows for while the watch
+ * is busy (a connection, stream or upgrade held, or anything moved: not
+ * `QUIET_SAMPLE_MS`), in bytes per second: four endless fragmented
+ * messages on loopback, ~400 MiB/s each on a quiet machine (issue #20).
+ * From ~100 MiB the thread then reads every {@link WATCHDOG_SAMPLE_MS} up
+ * to half of MAX_RSS_BYTES 256 MiB, where it reads every 20 ms anyway, so
+ * that the surge rule (`rising`, `watchdog_rules.ts`) sees the pace by
+ * then. A quiet process keeps {@link RSS_GROWTH_BYTES_PER_SECOND}: its idle
+ * wake-ups are what issue #23 cut.
+ */
+export const RSS_SURGE_BYTES_PER_SECOND = 4 * RSS_GROWTH_BYTES_PER_SECOND;
 /**
  * How far past MAX_RSS_BYTES RSS may go while the loop is held where the
  * thread cannot abort, as a share of it: at 400 MiB the process ends past
@@ -285,8 +305,19 @@ export const TIME_TOKEN = "1970-01-01T00:00:00.000Z";
 
 /** A started watchdog: the watch beats it at each sample. */
 export interface RssWatchdog {
-  /** Records that the watch sampled now (the loop turned). */
-  beat(): void;
+  /**
+   * Records that the watch sampled now (the loop turned), and whether it
+   * is busy (`busy`, not sampling at `QUIET_SAMPLE_MS`): the thread then
+   * reads as often as {@link RSS_SURGE_BYTES_PER_SECOND} needs.
+   */
+  beat(busy?: boolean): void;
+  /**
+   * A connection opened: the watch is busy from now on (until a beat says
+   * otherwise), and where it was quiet the thread reads RSS at once
+   * (`WatchdogWake`). One atomic exchange per open; a message only at the
+   * first open after a quiet beat.
+   */
+  busy(): void;
   /** How many aborts the thread has made (read without a turn of the loop). */
   aborts(): number;
   /**
@@ -389,6 +420,7 @@ export function watchdogOrders(
     everyMs: WATCHDOG_SAMPLE_MS,
     quietEveryMs: WATCHDOG_QUIET_MS,
     growthBytesPerSecond: RSS_GROWTH_BYTES_PER_SECOND,
+    surgeBytesPerSecond: RSS_SURGE_BYTES_PER_SECOND,
     line: start.line,
     tokens: {
       rss: RSS_TOKEN,
@@ -438,7 +470,8 @@ export function makeWatchdogThread(): Worker | { unavailable: string } {
     `heldLongEnough: ${heldLongEnough.toString()}, ` +
     `chooseAborts: ${chooseAborts.toString()}, ` +
     `abortFilters: ${abortFilters.toString()}, ` +
-    `givesUp: ${givesUp.toString()}, peerBook: ${peerBook.toString()} });`;
+    `givesUp: ${givesUp.toString()}, rising: ${rising.toString()}, ` +
+    `peerBook: ${peerBook.toString()} });`;
   try {
     const url = URL.createObjectURL(
       new Blob([source], { type: "text/javascript" }),
@@ -476,13 +509,16 @@ export function startRssWatchdog(
   const made = start.thread ?? makeWatchdogThread();
   if ("unavailable" in made) return made;
   const worker = made;
-  const beat = new BigInt64Array(new SharedArrayBuffer(8));
-  const stamp = () =>
+  // [0]: the beat, ms since the epoch; [1]: 1 while the watch is busy.
+  const beat = new BigInt64Array(new SharedArrayBuffer(16));
+  const stamp = (busy = false) => {
+    Atomics.store(beat, 1, busy ? 1n : 0n);
     Atomics.store(
       beat,
       0,
       BigInt(Math.round(performance.timeOrigin + performance.now())),
     );
+  };
   stamp();
   const ready = new Int32Array(new SharedArrayBuffer(12));
   const orders: WatchdogOrders = {
@@ -501,6 +537,12 @@ export function startRssWatchdog(
   if (!start.thread) Atomics.wait(ready, 0, 0, READY_WAIT_MS);
   return {
     beat: stamp,
+    busy: () => {
+      if (Atomics.exchange(beat, 1, 1n) === 0n) {
+        const wake: WatchdogWake = { wake: true };
+        worker.postMessage(wake);
+      }
+    },
     aborts: () => Atomics.load(ready, 1),
     aborting: () => Atomics.load(ready, 2) === 1,
     peers: (update) => worker.postMessage(update),

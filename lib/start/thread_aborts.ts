@@ -96,6 +96,14 @@ export function sweptAgain(
   );
 }
 
+/**
+ * The reason an abort of the surge rule gives (`ThreadAbort.rising`):
+ * RSS rose too fast to wait for a held loop, and the connections taken
+ * were each read more than one message beyond what the app saw.
+ */
+export const RISING_ABORTED_REASON =
+  "RSS rose toward MAX_RSS_BYTES faster than any message counts: the RSS watchdog thread aborted this process's connections read more than MAX_MESSAGE_BYTES beyond the payload the app saw (ss -K), without waiting for a held loop";
+
 /** The reason an abort on a held loop alone gives (`FLOOD_HELD_MS`). */
 export const HELD_ABORTED_REASON =
   "Deno held the event loop reading frames no message handler sees (a flood of pongs or empty frames) past FLOOD_HELD_MS: the RSS watchdog thread aborted this process's connections it was reading from (ss -K)";
@@ -125,10 +133,14 @@ export function withThreadAbort(
   record.eventLoopHeldMs = abort.heldMs;
   record.aborted = abort.peers.length + (abort.swept?.length ?? 0) +
     (abort.unread?.length ?? 0);
-  record.reason = abort.cause === "event_loop_stall" ? HELD_ABORTED_REASON : [
-    ABORTED_REASON,
-    ...abort.swept ? [THREAD_SWEEP_REASON] : [],
-    ...abort.unread ? [THREAD_UNREAD_REASON] : [],
-  ].join("; ");
+  record.reason = abort.rising
+    ? RISING_ABORTED_REASON
+    : abort.cause === "event_loop_stall"
+    ? HELD_ABORTED_REASON
+    : [
+      ABORTED_REASON,
+      ...abort.swept ? [THREAD_SWEEP_REASON] : [],
+      ...abort.unread ? [THREAD_UNREAD_REASON] : [],
+    ].join("; ");
   return record;
 }

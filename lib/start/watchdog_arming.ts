@@ -123,10 +123,13 @@ export class WatchdogArming {
     } else if (!aborts.thread) this.#reserve = new DescriptorReserve();
   }
 
-  /** At each sample of the watch (`performance.now()` ms): the loop turned. */
-  tick(now: number): ArmingStep {
+  /**
+   * At each sample of the watch (`performance.now()` ms): the loop turned;
+   * `busy` while the watch is not quiet (`RssWatchdog.beat`).
+   */
+  tick(now: number, busy = false): ArmingStep {
     if (typeof this.#state === "object") {
-      this.#state.beat();
+      this.#state.beat(busy);
       const aborts = this.#state.aborts();
       if (aborts === this.#abortsSeen) return "beat";
       this.#abortsSeen = aborts;
@@ -171,6 +174,11 @@ export class WatchdogArming {
    */
   peers(update: WatchdogPeers): void {
     if (typeof this.#state === "object") this.#state.peers(update);
+  }
+
+  /** A connection opened (`RssWatchdog.busy`); nothing before it starts. */
+  busy(): void {
+    if (typeof this.#state === "object") this.#state.busy();
   }
 
   /** Stops the thread; it is not started again. */

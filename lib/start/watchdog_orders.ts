@@ -12,7 +12,10 @@
 
 /** What the thread is told when it starts. */
 export interface WatchdogOrders {
-  /** The watch's last sample, ms since the epoch, in a shared BigInt64Array. */
+  /**
+   * The watch's last sample, ms since the epoch, then 1 while the watch is
+   * busy (else 0): a shared BigInt64Array of two.
+   */
   beat: SharedArrayBuffer;
   /**
    * RSS at which it ends the process once it cannot abort, in bytes:
@@ -89,6 +92,8 @@ export interface WatchdogOrders {
   quietEveryMs: number;
   /** See `RSS_GROWTH_BYTES_PER_SECOND` (`rss_watchdog.ts`). */
   growthBytesPerSecond: number;
+  /** See `RSS_SURGE_BYTES_PER_SECOND` (`rss_watchdog.ts`). */
+  surgeBytesPerSecond: number;
   /**
    * Three shared Int32s: the thread sets the first to 1 (and notifies) once
    * it runs, adds 1 to the second at each abort (before its
@@ -158,6 +163,18 @@ export interface WatchdogPeers {
   seen?: Array<[peer: string, bytes: number, complete: boolean]>;
 }
 
+/**
+ * What the main loop tells the thread when a connection opens while the
+ * watch was quiet (`RssWatchdog.busy`, `rss_watchdog.ts`): read RSS now,
+ * and from then on as often as `WatchdogOrders.surgeBytesPerSecond` needs.
+ * Its quiet schedule allows for one attacker (400 MiB/s) up to half of
+ * MAX_RSS_BYTES; four that connect at once, on a quiet machine, bring
+ * four times that before a reading comes (issue #20).
+ */
+export interface WatchdogWake {
+  wake: true;
+}
+
 /** What the thread tells the main loop after it aborted connections. */
 export interface ThreadAbort {
   /**
@@ -166,6 +183,14 @@ export interface ThreadAbort {
    * (`event_loop_stall`).
    */
   cause: "uncounted_memory" | "event_loop_stall";
+  /**
+   * Set where RSS was rising too fast to wait for a held loop (`rising`,
+   * `watchdog_rules.ts`): the connections named were each read more than
+   * one message beyond the payload the app saw since the surge's first
+   * look, whether the loop turned or not; RSS may be under MAX_RSS_BYTES.
+   * @default none
+   */
+  rising?: true;
   /** The connections' peers, as the kernel lists them. */
   peers: Array<{ hostname: string; port: number }>;
   /**

@@ -53,6 +53,7 @@ export function readPeers(
  * (where it may act), or while the loop has been held
  * {@link WatchdogOrders.floodLookHeldMs} (where it looks whatever the RSS);
  * else the time RSS growing at {@link WatchdogOrders.growthBytesPerSecond}
+ * ({@link WatchdogOrders.surgeBytesPerSecond} while the watch is busy)
  * takes to reach `lookAtBytes`, at most {@link WatchdogOrders.quietEveryMs}.
  * So an idle process wakes a few times a second instead of 50 times, and
  * memory growing no faster than that is still read by the time it reaches
@@ -73,6 +74,7 @@ export function readPeers(
  *   everyMs: 20,
  *   quietEveryMs: 1000,
  *   growthBytesPerSecond: 400 * MiB,
+ *   surgeBytesPerSecond: 1600 * MiB,
  *   floodLookHeldMs: 500,
  * };
  * assert.equal(readDelayMs({ rssBytes: 60 * MiB, heldMs: 0 }, orders), 350);
@@ -85,6 +87,8 @@ export function readPeers(
  * // Between two beats of a quiet watch (300 ms): not held.
  * assert.equal(readDelayMs({ rssBytes: 60 * MiB, heldMs: 290 }, orders), 350);
  * assert.equal(readDelayMs({ rssBytes: 60 * MiB, heldMs: 500 }, orders), 20);
+ * // A busy watch (connections open): four times the pace.
+ * assert.equal(readDelayMs({ rssBytes: 60 * MiB, heldMs: 0, busy: true }, orders), 88);
  * ```
  */
 export function readDelayMs(
@@ -93,6 +97,12 @@ export function readDelayMs(
     rssBytes: number;
     /** How long the watch on the main loop has gone without a sample, in ms. */
     heldMs: number;
+    /**
+     * Whether the watch is busy (`RssWatchdog.beat`): growth is then
+     * allowed for up to {@link WatchdogOrders.surgeBytesPerSecond}.
+     * @default {false}
+     */
+    busy?: boolean;
   },
   orders: Pick<
     WatchdogOrders,
@@ -100,12 +110,14 @@ export function readDelayMs(
     | "everyMs"
     | "quietEveryMs"
     | "growthBytesPerSecond"
+    | "surgeBytesPerSecond"
     | "floodLookHeldMs"
   >,
 ): number {
   if (reading.heldMs >= orders.floodLookHeldMs) return orders.everyMs;
   const reachMs = (orders.lookAtBytes - reading.rssBytes) /
-    orders.growthBytesPerSecond * 1000;
+    (reading.busy ? orders.surgeBytesPerSecond : orders.growthBytesPerSecond) *
+    1000;
   return Math.round(
     Math.min(orders.quietEveryMs, Math.max(orders.everyMs, reachMs)),
   );

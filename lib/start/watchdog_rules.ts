@@ -74,6 +74,83 @@ export function heldLongEnough(
   return reading.rssBytes + bytesPerMs * rule.actMs >= rule.killAtBytes;
 }
 
+/** One reading of RSS by the thread: bytes, and when (ms, any one clock). */
+export interface RssReading {
+  rssBytes: number;
+  at: number;
+}
+
+/**
+ * Whether RSS is rising too fast for the thread to wait for a held loop:
+ * from `lookAtBytes` (half of MAX_RSS_BYTES) up, it grew more than
+ * `honestGrowthBytes` (twice what one message may bring) since the reading
+ * before, and at that pace would pass `abortAtBytes` (MAX_RSS_BYTES) within
+ * `actMs` (the time an abort begun now takes to free anything). Then the
+ * thread looks at once, whether or not the loop is held, and aborts what
+ * the surge rule names (`chooseAborts` with `held`: this process's own
+ * connections read more than one message beyond the payload the app saw).
+ *
+ * Why: the held-loop rules act only once the watch has gone
+ * `LOOK_HELD_MS` (250 ms) without a sample, and a look and an abort take
+ * more. Four endless fragmented messages on a quiet machine grew RSS about
+ * 1.6-1.9 GB/s (loopback, `deno task soak --overload`, load 0.7): the
+ * thread's first abort came after a 293 ms hold at 645 MiB, and the peak
+ * was 654 MiB at MAX_RSS_BYTES 256 MiB (2.55x; issue #20).
+ *
+ * @example Four endless messages, and an honest process
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rising } from "./watchdog_rules.ts";
+ * const MiB = 2 ** 20;
+ * const rule = {
+ *   lookAtBytes: 128 * MiB,
+ *   abortAtBytes: 256 * MiB,
+ *   honestGrowthBytes: 2.1 * MiB,
+ *   actMs: 600,
+ * };
+ * // 32 MiB in 20 ms (1.6 GiB/s) at 140 MiB: MAX_RSS_BYTES within 80 ms.
+ * const before = { rssBytes: 108 * MiB, at: 1000 };
+ * assert.ok(rising({ before, now: { rssBytes: 140 * MiB, at: 1020 } }, rule));
+ * // The same growth below half of MAX_RSS_BYTES: not yet.
+ * assert.ok(!rising({
+ *   before: { rssBytes: 60 * MiB, at: 1000 },
+ *   now: { rssBytes: 92 * MiB, at: 1020 },
+ * }, rule));
+ * // 2 MiB in 20 ms: what one message may bring.
+ * assert.ok(!rising({
+ *   before: { rssBytes: 128 * MiB, at: 1000 },
+ *   now: { rssBytes: 130 * MiB, at: 1020 },
+ * }, rule));
+ * // 8 MiB in a second: MAX_RSS_BYTES is far ahead at that pace.
+ * assert.ok(!rising({
+ *   before: { rssBytes: 200 * MiB, at: 0 },
+ *   now: { rssBytes: 208 * MiB, at: 1000 },
+ * }, rule));
+ * ```
+ */
+export function rising(
+  readings: { before: RssReading; now: RssReading },
+  rule: {
+    /** From where it looks at all, in bytes: `WatchdogOrders.lookAtBytes`. */
+    lookAtBytes: number;
+    /** MAX_RSS_BYTES, in bytes: `WatchdogOrders.abortAtBytes`. */
+    abortAtBytes: number;
+    /** Growth no honest message makes, in bytes: `WatchdogOrders.honestGrowthBytes`. */
+    honestGrowthBytes: number;
+    /** How long the abort takes to free memory, in ms. */
+    actMs: number;
+  },
+): boolean {
+  const { before, now } = readings;
+  const grown = now.rssBytes - before.rssBytes;
+  const ms = now.at - before.at;
+  if (
+    now.rssBytes < rule.lookAtBytes || grown <= rule.honestGrowthBytes ||
+    ms <= 0
+  ) return false;
+  return now.rssBytes + grown / ms * rule.actMs >= rule.abortAtBytes;
+}
+
 /** One connection an abort names, and how much it was read. */
 export interface Named {
   /** The peer as `readPeers` (`watchdog_readings.ts`) keys it: `host port`. */
@@ -88,7 +165,8 @@ export interface Named {
 /**
  * Which connections one abort of the thread takes, from two looks
  * (`readPeers` maps, `host port` to bytes read), most read first:
- * - on a held loop alone (`held`, the flood rule): this process's own
+ * - on a held loop alone, or RSS `rising` (`held`, the flood and surge
+ *   rules, which hold whether the loop turned or not): this process's own
  *   (`own`), each read at least `floodMinReadBytes` (MAX_MESSAGE_BYTES
  *   plus slack) between them beyond the payload the app saw of it
  *   meanwhile (`seenGrowth`), named. Deno hands pipelined messages to the

@@ -80,6 +80,22 @@
  *    {@link WatchdogOrders.heldMs}, it writes one log line and ends the
  *    process with SIGKILL (a supervisor brings it back).
  *
+ * 5. Whether the loop is held or not, while RSS rises too fast to wait for
+ *    that (`rising`, `watchdog_rules.ts`: from
+ *    {@link WatchdogOrders.lookAtBytes} up, at a pace that would pass
+ *    MAX_RSS_BYTES within {@link WatchdogOrders.abortTakesMs}), it looks at
+ *    once and at each reading after, and aborts this process's own
+ *    connections read more than {@link WatchdogOrders.floodMinReadBytes}
+ *    beyond the payload the app saw since the surge's first look, as the
+ *    flood rule of 2 counts them ({@link ThreadAbort.rising}): four
+ *    endless fragmented messages on a quiet machine brought ~1.6 GB/s, and
+ *    the held-loop rules, which wait for a 250 ms hold, acted at 645 MiB
+ *    (MAX_RSS_BYTES 256 MiB, issue #20). An honest client is read at most
+ *    one message beyond what the app saw, held loop or not. While the
+ *    watch is busy it reads as often as
+ *    {@link WatchdogOrders.surgeBytesPerSecond} needs, and the first
+ *    connection after a quiet beat wakes it ({@link WatchdogWake}).
+ *
  * `ss` output is read by `ssSockets` (`socket_bytes.ts`, given to the thread
  * as text too) and checked here with integer checks, not zod: the thread
  * runs from source text and can import nothing.
@@ -92,11 +108,13 @@ import type {
   chooseUnread,
   givesUp,
   heldLongEnough,
+  rising,
 } from "./watchdog_rules.ts";
 import type {
   ThreadAbort,
   WatchdogOrders,
   WatchdogPeers,
+  WatchdogWake,
 } from "./watchdog_orders.ts";
 import type { peerBook } from "./watchdog_peer_book.ts";
 
@@ -113,7 +131,7 @@ export interface WatchdogTools {
   readSendQueues: (text: string) => Map<string, number>;
   chooseUnread: typeof chooseUnread;
   readDelay: (
-    reading: { rssBytes: number; heldMs: number },
+    reading: { rssBytes: number; heldMs: number; busy: boolean },
     orders: WatchdogOrders,
   ) => number;
   peerKey: (hostname: string, port: number) => string;
@@ -121,6 +139,7 @@ export interface WatchdogTools {
   chooseAborts: typeof chooseAborts;
   abortFilters: typeof abortFilters;
   givesUp: typeof givesUp;
+  rising: typeof rising;
   peerBook: typeof peerBook;
 }
 
@@ -140,15 +159,20 @@ export function watchdogThread(tools: WatchdogTools): void {
     chooseAborts,
     abortFilters,
     givesUp,
+    rising,
     peerBook,
   } = tools;
   // The connections of this process: the main loop's word, after the orders.
   const own = peerBook();
   let started = false;
+  // Reads RSS now instead of at the reading scheduled (a `WatchdogWake`).
+  let wake = () => {};
   globalThis.addEventListener("message", (event: Event) => {
     if (started) {
-      const update = (event as MessageEvent<WatchdogPeers>).data;
-      own.apply(update);
+      const update = (event as MessageEvent<WatchdogPeers | WatchdogWake>)
+        .data;
+      if ("wake" in update) wake();
+      else own.apply(update);
       return;
     }
     started = true;
@@ -262,22 +286,43 @@ export function watchdogThread(tools: WatchdogTools): void {
      * {@link WatchdogOrders.lookFreshMs} old. On a held loop alone
      * (`held`): this process's own, each read more than
      * {@link WatchdogOrders.floodMinReadBytes} since the first look of
-     * this held stretch (the loop has not turned since).
+     * this held stretch (the loop has not turned since). RSS `rising`
+     * (`surge`): this process's own, each read more than
+     * {@link WatchdogOrders.floodMinReadBytes} beyond the payload the app
+     * saw since the first look of this surge (`surgeFirst`), whether the
+     * loop turned between or not.
      */
     /** Where it tells the workers whom it aborts (`suspectChannel`). */
     let aborting: BroadcastChannel | undefined;
     // What the kernel read from the listener's connections between the
     // last round's looks, in bytes (0 where a look failed), for `givesUp`.
     let roundReadBytes = 0;
+    // The first look of a surge (RSS `rising`), kept `lookFreshMs`: an
+    // abort takes the connection Deno is reading, and the next one it reads
+    // is compared with it at the next look.
+    let surgeFirst: Look | undefined;
     const abort = async (
       rss: number,
       heldMs: number,
-      held: boolean,
+      kind: "memory" | "flood" | "surge",
       stretch: bigint,
     ) => {
       ssTimedOut = false;
       roundReadBytes = 0;
-      let before = held ? first : last;
+      const held = kind !== "memory";
+      const surge = kind === "surge";
+      if (
+        surge && (!surgeFirst || clock() - surgeFirst.at > orders.lookFreshMs)
+      ) {
+        const seen = await look();
+        if (!("read" in seen)) return seen.failed;
+        remember(seen);
+        // The next look follows at once: on a quiet machine an endless
+        // message is read 1 MiB in ~3 ms, and one that named nobody is
+        // compared again at the next reading.
+        surgeFirst = seen;
+      }
+      let before = surge ? surgeFirst : held ? first : last;
       if (!held && (!before || clock() - before.at > orders.lookFreshMs)) {
         const seen = await look();
         if (!("read" in seen)) return seen.failed;
@@ -293,7 +338,7 @@ export function watchdogThread(tools: WatchdogTools): void {
       remember(after);
       // A new stretch (the loop turned): what was read, the app may have
       // seen; this look is its first.
-      if (!before || held && before.beatAt !== after.beatAt) {
+      if (!before || held && !surge && before.beatAt !== after.beatAt) {
         return "no look before in this stretch";
       }
       for (const [peer, read] of after.read) {
@@ -365,7 +410,7 @@ export function watchdogThread(tools: WatchdogTools): void {
       // main loop leaves this held stretch to it.
       Atomics.store(shared, 2, 1);
       try {
-        return await kill(named, holding, unread, rss, heldMs, held, stretch);
+        return await kill(named, holding, unread, rss, heldMs, kind, stretch);
       } finally {
         Atomics.store(shared, 2, 0);
       }
@@ -377,7 +422,7 @@ export function watchdogThread(tools: WatchdogTools): void {
       unread: string[],
       rss: number,
       heldMs: number,
-      held: boolean,
+      kind: "memory" | "flood" | "surge",
       stretch: bigint,
     ) => {
       const split = (peer: string) => {
@@ -408,7 +453,8 @@ export function watchdogThread(tools: WatchdogTools): void {
       if (listed === "") return orders.goneFailure;
       Atomics.add(shared, 1, 1);
       const message: ThreadAbort = {
-        cause: held ? "event_loop_stall" : "uncounted_memory",
+        cause: kind === "flood" ? "event_loop_stall" : "uncounted_memory",
+        ...(kind === "surge" ? { rising: true } : {}),
         peers: named.map(({ peer }) => split(peer)),
         readBytes: named.map(({ growth }) => growth),
         ...(holding.length > 0 ? { swept: holding.map(split) } : {}),
@@ -432,16 +478,55 @@ export function watchdogThread(tools: WatchdogTools): void {
     let ended = false;
     // The first reading of this held stretch, for the pace RSS grows at.
     let since: { beatAt: bigint; at: number; rss: number } | undefined;
+    // The readings of the last `lookEveryMs`, oldest first, for the pace
+    // RSS rises at whatever the loop does: from the one before (a fast
+    // surge) or from one up to that old (a slow thread under load).
+    let recent: Array<{ rssBytes: number; at: number }> = [];
+    // A surge lasts `lookEveryMs` past the last reading that rose fast:
+    // between two attackers Deno's read paused ~70 ms (load 20).
+    let surgeUntil = 0;
+    /**
+     * One round of the surge rule: the first look, or a look compared with
+     * it and the abort of what it names; the next round at the next
+     * reading, as long as RSS rises (which cannot last: at that pace it
+     * reaches MAX_RSS_BYTES within `abortTakesMs`). A round that named
+     * nobody waited 250 ms (`lookEveryMs`) before: Deno read the next
+     * attacker meanwhile, 50 MiB at load 20.
+     */
+    const surgeRound = (rss: number, heldMs: number, stretch: bigint) =>
+      abort(rss, heldMs, "surge", stretch).then((failed) => {
+        if (failed !== undefined && PERMANENT.test(failed)) {
+          lastFailure = failed;
+          abortable = false;
+        }
+      });
     const sample = (rss: number) => {
       const now = clock();
       const beatAt = Atomics.load(beat, 0);
       const heldMs = Math.round(now - Number(beatAt));
+      const latest = { rssBytes: rss, at: now };
+      if (
+        recent.some((before) =>
+          rising({ before, now: latest }, {
+            ...orders,
+            actMs: orders.abortTakesMs,
+          })
+        )
+      ) surgeUntil = now + orders.lookEveryMs;
+      recent = recent.filter(({ at }) => now - at < orders.lookEveryMs);
+      recent.push(latest);
+      const surge = now < surgeUntil;
       if (heldMs < orders.lookHeldMs) {
         // The loop turned: a new stretch, looked at afresh.
         last = undefined;
         first = undefined;
         since = undefined;
         futile = false;
+        // RSS rising too fast to wait for a held loop (`rising`).
+        if (surge && abortable && !acting) {
+          acting = true;
+          surgeRound(rss, heldMs, beatAt).finally(() => acting = false);
+        }
         return;
       }
       if (since?.beatAt !== beatAt) since = { beatAt, at: now, rss };
@@ -495,10 +580,10 @@ export function watchdogThread(tools: WatchdogTools): void {
       // A look before a flood's abort, so that it needs only one more.
       const looking = !futile && rss >= orders.lookAtBytes ||
         heldMs >= orders.floodLookHeldMs;
-      if (!flood && !memory && !looking) return;
+      if (!flood && !memory && !surge && !looking) return;
       acting = true;
       const step = flood
-        ? abort(rss, heldMs, true, beatAt).then((failed) => {
+        ? abort(rss, heldMs, "flood", beatAt).then((failed) => {
           // Looked at again at the next look: what each connection is read
           // adds up over the stretch; after an abort, the next connection
           // that holds the loop.
@@ -509,7 +594,7 @@ export function watchdogThread(tools: WatchdogTools): void {
           }
         })
         : memory
-        ? abort(rss, heldMs, false, beatAt).then((failed) => {
+        ? abort(rss, heldMs, "memory", beatAt).then((failed) => {
           // Deno frees an aborted connection's fragments only once the loop
           // turns, and the next attacker's read holds it: the next round
           // comes at the next look, to take that one too.
@@ -539,6 +624,8 @@ export function watchdogThread(tools: WatchdogTools): void {
             }, orders)
           ) futile = true;
         })
+        : surge
+        ? surgeRound(rss, heldMs, beatAt)
         : (!last || now - last.at >= orders.lookEveryMs ||
             last.beatAt !== Atomics.load(beat, 0))
         ? look().then((seen) => {
@@ -547,13 +634,24 @@ export function watchdogThread(tools: WatchdogTools): void {
         : Promise.resolve();
       step.finally(() => acting = false);
     };
+    let next: ReturnType<typeof setTimeout> | undefined;
     const read = () => {
+      next = undefined;
       const rss = Deno.memoryUsage().rss;
       sample(rss);
       if (ended) return;
       const heldMs = clock() - Number(Atomics.load(beat, 0));
-      setTimeout(read, readDelay({ rssBytes: rss, heldMs }, orders));
+      const busy = Atomics.load(beat, 1) === 1n;
+      next = setTimeout(
+        read,
+        readDelay({ rssBytes: rss, heldMs, busy }, orders),
+      );
     };
-    setTimeout(read, orders.everyMs);
+    wake = () => {
+      if (next === undefined) return;
+      clearTimeout(next);
+      read();
+    };
+    next = setTimeout(read, orders.everyMs);
   });
 }
