@@ -73,13 +73,19 @@ export const LIMITS = {
     }),
     keepsSlot: false,
   },
-  /** Policy violation (1008): the client does not read its echoes. */
+  /**
+   * Policy violation (1008): the client does not read its echoes. The count
+   * is an estimate (`connection/backlog.ts`): the payload Deno still holds
+   * plus an overhead per frame, and every empty echo since the last
+   * non-empty one, which Deno never shows as read; the reason says so, as a
+   * client that read thousands of empty echoes was told "bytes waiting".
+   */
   slow_reader: {
     setting: "MAX_BUFFERED_BYTES",
     close: (config) => ({
       code: 1008,
       reason:
-        `slow reader: over ${config.maxBufferedBytes} bytes waiting to be read`,
+        `slow reader: over ${config.maxBufferedBytes} bytes counted unread (payloads plus a per-frame overhead, empty echoes included)`,
     }),
     keepsSlot: true,
   },

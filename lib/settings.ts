@@ -60,7 +60,7 @@ export const SETTINGS = {
     zeroIsOff: true,
     description: 'one client\'s unread echoes; close `1008` "slow reader: …"',
     breach:
-      'unread echoes (sent or delayed) above this; close 1008 "slow reader: over N bytes waiting to be read"',
+      'unread echoes (sent or delayed) above this; close 1008 "slow reader: over N bytes counted unread (payloads plus a per-frame overhead, empty echoes included)"',
   }),
   MEMORY_BUDGET_BYTES: integer("memoryBudgetBytes", {
     min: 0,

@@ -90,6 +90,29 @@ Deno.test("the backlog counts a frame cost per unread frame, so small and empty 
     );
     assert.equal(c.metrics.breaches.get("slow_reader"), 1);
   });
+  await t.step(
+    "an empty-message backlog's reason says what was counted, not bytes waiting",
+    async () => {
+      using c = fakeConnection({
+        MAX_BUFFERED_BYTES: "262144",
+        RATE_LIMIT_MESSAGES_PER_SECOND: "0",
+      });
+      // Empty echoes only: Deno shows no byte of them as waiting, so the
+      // whole count is the per-frame overhead the reason must name.
+      let sent = 0;
+      while (!c.metrics.breaches.has("slow_reader") && sent < 10_000) {
+        c.socket.receive(new ArrayBuffer(0));
+        sent++;
+      }
+      const { code, reason } = await c.closed();
+      assert.equal(code, 1008);
+      assert.equal(
+        reason,
+        "slow reader: over 262144 bytes counted unread (payloads plus a per-frame overhead, empty echoes included)",
+      );
+      assert.doesNotMatch(reason, /waiting/);
+    },
+  );
   await t.step("a client that reads is never closed", () => {
     using c = fakeConnection({
       MAX_BUFFERED_BYTES: "100000",
