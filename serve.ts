@@ -50,6 +50,7 @@ import {
 } from "./lib/start/server.ts";
 import { OverloadWatch } from "./lib/start/overload_watch.ts";
 import { KernelCountCheck } from "./lib/start/kernel_count_check.ts";
+import { AckWatch } from "./lib/start/ack_watch.ts";
 import { SocketBytesReader } from "./lib/start/socket_bytes.ts";
 import {
   DescriptorReserve,
@@ -134,6 +135,16 @@ if (socketAbort) {
     (report) => echoApp.services.log({ event: "sockets_aborted", ...report }),
   );
 }
+// The kernel's word on who reads, while the memory guard is pressed: `ss`
+// lists every worker's sockets, and each connection asks for its own peer.
+const ackWatch = config.port > 0
+  ? new AckWatch({
+    memory: echoApp.services.memory,
+    source: new SocketBytesReader(config.port, { reserve }),
+    log: echoApp.services.log,
+  })
+  : undefined;
+if (ackWatch) echoApp.services.acks = ackWatch.book;
 
 // Deno owns the listener, shared by every worker: each sweeps the idle
 // connections it answered, and any that idle past the ping interval.
@@ -181,6 +192,7 @@ const kernelCheck = socketAbort
   ? new KernelCountCheck(echoApp.services, {
     socketBytes: new SocketBytesReader(config.port, { reserve }),
     socketAbort,
+    acks: ackWatch?.book,
   })
   : undefined;
 
@@ -285,6 +297,7 @@ function stop(signal: Deno.Signal): void {
   learning.abort();
   watch.dispose();
   void kernelCheck?.dispose();
+  ackWatch?.dispose();
   const { log, metrics } = echoApp.services;
   const since = Date.now();
   log(stopBegan(signal, metrics, config));

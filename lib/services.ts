@@ -11,6 +11,7 @@ import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import type { ConnectionSweep } from "./connection/sweep.ts";
 import type { HeldSockets } from "./connection/held_sockets.ts";
+import type { PeerAckBook } from "./connection/peer_acks.ts";
 import type { LoopTurns } from "./connection/loop_turns.ts";
 import type { PayloadSeen } from "./connection/traffic.ts";
 import type { IdSource } from "./ids.ts";
@@ -209,6 +210,12 @@ export interface Services {
    * server once it listens (`ss -K`); none under tests of the app alone.
    */
   held?: HeldSockets;
+  /**
+   * What the kernel says of each client's reading, kept by the server's
+   * `AckWatch` while the memory guard is pressed (`peer_acks.ts`); none
+   * where `ss` cannot run, and under tests of the app alone.
+   */
+  acks?: PeerAckBook;
 }
 
 /** Hono environment: `c.env` is Deno's per-request connection info. */

@@ -72,6 +72,12 @@ export function startTestServer(
      * @default true
      */
     overloadWatch?: boolean;
+    /**
+     * Whether the kernel-count check runs (it does under `deno task
+     * start`); its readings feed the kernel's word on who reads too.
+     * @default false
+     */
+    kernelCheck?: boolean;
   } = {},
 ): TestServer {
   const logs: string[] = [];

@@ -18,7 +18,9 @@
  * closed for what it lacks, itself too when it is among them, and it waits
  * for them to go; at {@link GIVE_UP_MS} its own client is shed, as before.
  * One message may wait per connection (`EchoConnection`: a client that
- * sends another meanwhile is shed); a client that is behind does not wait
+ * sends another meanwhile is shed, unless the kernel says it acknowledges
+ * what it is sent: then the room is made at once, `peer_acks.ts`); a
+ * client that is behind does not wait
  * unless its backlog drains (`UnreadEchoes.reading`).
  *
  * @module

@@ -246,6 +246,15 @@ export class MemoryGuard {
    * had gone, so the next refusal closed the next: all 32 clients of 1 MiB
    * messages went (an attack review, `bench/attacks/quick_up.sh`).
    *
+   * A connection whose client the kernel says acknowledges what it is sent
+   * (`Backlogged.acking`, `peer_acks.ts`) fits beside what the connections
+   * not asked to close hold, as new upgrades do ({@link admitsNew}), and
+   * room is made for it at once from holders that do not read, if any:
+   * beside 128 clients of 1 MiB that never read, the budget was twice over
+   * with connections on their way out while admission let more in beside
+   * them, and the honest readers' echoes, judged beside everything, waited
+   * until their next message shed them (issue #20, stranger19 F2).
+   *
    * @param charge What `connection` would hold with the send, in bytes.
    * @param behind The connection is behind on its reading already.
    * @param late A waiting echo that waited `WAIT_FOR_ROOM_MS`: make room.
@@ -262,11 +271,18 @@ export class MemoryGuard {
     if (this.#fits(connection, charge)) return undefined;
     // Full: upgrades get 503 until the total is back under, as when passed.
     this.#overBudget = true;
+    const growth = charge - (this.#charges.get(connection) ?? 0);
+    // For a client the kernel says acks: room at once from holders that do
+    // not read, if any; a late one's from the largest, readers last. What
+    // is on its way out is left out of its room, so it may go now.
+    if (connection.acking) {
+      this.#shed("memory_budget", this.#lacks(growth), true);
+    }
     if (!behind && late) {
-      const growth = charge - (this.#charges.get(connection) ?? 0);
-      const lacks = this.#unshedBytes() + growth - this.#budget;
+      const lacks = this.#lacks(growth);
       if (lacks > 0) this.#shed("memory_budget", lacks);
     }
+    if (connection.acking && this.#fits(connection, charge)) return undefined;
     return "memory_budget";
   }
 
@@ -278,11 +294,18 @@ export class MemoryGuard {
     this.#waits.add(connection);
   }
 
+  /** What `growth` bytes lack beside what is not on its way out. */
+  #lacks(growth: number): number {
+    return this.#unshedBytes() + growth - this.#budget;
+  }
+
   /** True when `connection` may hold `charge` bytes: see {@link refuses}. */
   #fits(connection: Backlogged, charge: number): boolean {
     if (this.#shedding.has(connection)) return false;
     const growth = charge - (this.#charges.get(connection) ?? 0);
-    return growth <= 0 || this.#used + growth <= this.#budget;
+    if (growth <= 0) return true;
+    const used = connection.acking ? this.#unshedBytes() : this.#used;
+    return used + growth <= this.#budget;
   }
 
   /**
@@ -325,6 +348,18 @@ export class MemoryGuard {
   get refusing(): ShedCause | undefined {
     if (this.#rssWatch.refusing) return "rss";
     return this.shedding;
+  }
+
+  /**
+   * True while the kernel's word on who reads is worth asking often
+   * (`lib/start/ack_watch.ts`): what the connections hold is past a quarter
+   * of the budget, or the guard shed within `SHED_NETWORK_MS` (an attack is
+   * on).
+   */
+  get pressed(): boolean {
+    if (this.#budget === 0) return false;
+    return this.#used > this.#budget / 4 ||
+      this.#now() - this.#lastShedAt < SHED_NETWORK_MS;
   }
 
   /** The numbers behind the decisions. */
@@ -410,13 +445,17 @@ export class MemoryGuard {
 
   /**
    * Closes the largest holders until at least `bytes` are on their way
-   * out: those whose clients do not read first (`Backlogged.reading`).
+   * out: those whose clients do not read first (`Backlogged.reading`),
+   * those the kernel says acknowledge what they are sent last
+   * (`Backlogged.acking`). `onlyNotReading`: none that reads.
    */
-  #shed(cause: ShedCause, bytes: number): void {
+  #shed(cause: ShedCause, bytes: number, onlyNotReading = false): void {
     const candidates = [...this.#charges].filter(([connection]) =>
-      !this.#shedding.has(connection)
+      !this.#shedding.has(connection) &&
+      !(onlyNotReading && connection.reading === true)
     ).sort((a, b) =>
       Number(a[0].reading === true) - Number(b[0].reading === true) ||
+      Number(a[0].acking === true) - Number(b[0].acking === true) ||
       b[1] - a[1]
     );
     let freed = 0;

@@ -30,6 +30,12 @@ export interface Backlogged {
    * the guard sheds those that do not first. None: taken as not reading.
    */
   readonly reading?: boolean;
+  /**
+   * The kernel says the client keeps acknowledging what it is sent
+   * (`peer_acks.ts`): its growth is judged beside what the connections not
+   * asked to close hold. None: beside everything counted.
+   */
+  readonly acking?: boolean;
 }
 
 /** Options for `MemoryGuard`. */

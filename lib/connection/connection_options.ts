@@ -13,6 +13,7 @@ import type { Log } from "../log.ts";
 import type { MemoryGuard } from "../admission/memory_guard.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Lease } from "../admission/slots.ts";
+import type { PeerAckBook } from "./peer_acks.ts";
 import type { HeldSockets } from "./held_sockets.ts";
 import type { LoopTurns } from "./loop_turns.ts";
 import type { PayloadSeen } from "./traffic.ts";
@@ -35,6 +36,11 @@ export interface ConnectionServices {
   held?: HeldSockets | undefined;
   /** When the event loop was held (the overload watch's); none under tests. */
   turns?: LoopTurns | undefined;
+  /**
+   * What the kernel says of each client's reading (`peer_acks.ts`); none
+   * where `ss` cannot run or under tests of the app alone.
+   */
+  acks?: PeerAckBook | undefined;
   /**
    * Where the payload the app saw of each connection is told, for the
    * watchdog thread's flood rule (`traffic.ts`); none under tests.

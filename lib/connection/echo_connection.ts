@@ -88,6 +88,10 @@ class EchoConnection
   get reading(): boolean {
     return this.#unread.reading;
   }
+  /** For the memory guard's room: the kernel says the client acknowledges. */
+  get acking(): boolean {
+    return this.#unread.acking;
+  }
   /**
    * Deadlines the sweep keeps (ms since epoch, Infinity for none): until the
    * socket opens, when to give up on it; once the service has sent its
@@ -144,6 +148,7 @@ class EchoConnection
       held: options.services.held,
       peer: options.peer,
       turns: options.services.turns,
+      acks: options.services.acks,
       lease: options.lease,
       onSlow: () => this.#breached("slow_reader"),
       onGone: () => options.lease.socketGone(),
@@ -268,7 +273,7 @@ class EchoConnection
    */
   send(data: string | ArrayBuffer, bytes: number = payloadBytes(data)): void {
     // One send may wait, and nothing overtakes it.
-    if (this.#waiting) return this.#refused("memory_budget");
+    if (!this.#roomForNext()) return this.#refused("memory_budget");
     // Reading bufferedAmount is an op call: once per 64 KiB sent.
     const refused = this.#unread.refuses(bytes);
     if (refused === undefined) return this.#deliver(data, bytes);
@@ -308,8 +313,8 @@ class EchoConnection
    */
   #echo(data: string | ArrayBuffer, bytes: number): void {
     // One message may wait: a client that sends on while its echo waits
-    // is not waiting for it.
-    if (this.#waiting) {
+    // is not waiting for it, unless the kernel says it reads.
+    if (!this.#roomForNext()) {
       letGo(data, bytes);
       return this.#refused("memory_budget");
     }
@@ -361,6 +366,22 @@ class EchoConnection
       if (echo.echo) this.#echoed(echo.data, echo.bytes);
     }
     return true;
+  }
+
+  /**
+   * True when nothing waits for room, or nothing waits any more once room
+   * was made for it at once. A client the kernel says acknowledges what it
+   * is sent (`peer_acks.ts`) and sends its next message while an echo waits
+   * is a pipelining reader, not one that stopped reading: the room its echo
+   * would get after `WAIT_FOR_ROOM_MS` is made now (the largest holders not
+   * yet shed close, those that do not read first, readers last), rather
+   * than its client being shed. Beside 128 clients of 1 MiB that never
+   * read, the honest readers were closed so (issue #20, stranger19 F2).
+   */
+  #roomForNext(): boolean {
+    if (this.#waiting === undefined) return true;
+    if (!this.#unread.acking) return false;
+    return this.retry(WAIT_FOR_ROOM_MS) && !this.#closing && !this.#finished;
   }
 
   /** Frees the send waiting, if any: the connection closes. */

@@ -36,6 +36,7 @@ import {
 } from "./backlog.ts";
 import { HELD_ABORT_AFTER_MS, type HeldSockets } from "./held_sockets.ts";
 import { LOOP_HELD_GRACE_MS, loopHeld, type LoopTurns } from "./loop_turns.ts";
+import type { KernelSaid, PeerAckBook } from "./peer_acks.ts";
 
 /**
  * Messages a client shed for memory may still send before its connection is
@@ -115,6 +116,11 @@ export interface UnreadEchoesOptions {
   peer?: Deno.NetAddr | undefined;
   /** When the event loop was held; none: never taken as held (tests). */
   turns?: LoopTurns | undefined;
+  /**
+   * What the kernel says of the client's reading (`peer_acks.ts`), by
+   * `peer`; none: Deno's count alone decides.
+   */
+  acks?: PeerAckBook | undefined;
   /**
    * The admission's lease: fresh to the guard (`MemoryGuard.admitsNew`)
    * until the first message or the release. @default none
@@ -219,7 +225,9 @@ export class UnreadEchoes {
     // Drained is read at every check: a client caught up at one check and
     // behind at the next (its reads came late) drained in between (R7).
     const drained = this.#drained(backlog);
-    const reading = !behind || drained || this.#readLately();
+    const said = this.#said();
+    const reading = said === "acking" ||
+      said !== "stalled" && (!behind || drained || this.#readLately());
     this.#reading = reading;
     if (
       reading && (bytes < BACKLOG_CHECK_BYTES ||
@@ -238,10 +246,29 @@ export class UnreadEchoes {
    * The client was reading at the last {@link refuses}: not behind, or
    * behind with its backlog draining lately ({@link #readLately}). A
    * `memory_budget` refusal then means the echo may wait for room
-   * (`budget_waits.ts`) rather than its client being closed.
+   * (`budget_waits.ts`) rather than its client being closed. Where the
+   * kernel says anything (`peer_acks.ts`), its word decides: acking reads,
+   * stalled does not, however Deno's queue drains into the kernel's
+   * buffers.
    */
   get reading(): boolean {
-    return this.#reading;
+    const said = this.#said();
+    return said === undefined ? this.#reading : said === "acking";
+  }
+
+  /**
+   * The kernel says the client keeps acknowledging what it is sent
+   * (`peer_acks.ts`): the memory guard judges its echoes beside what the
+   * connections not asked to close hold.
+   */
+  get acking(): boolean {
+    return this.#said() === "acking";
+  }
+
+  /** What the kernel says of the client, when anything. */
+  #said(): KernelSaid | undefined {
+    const { acks, peer } = this.#options;
+    return acks && peer ? acks.said(peer, performance.now()) : undefined;
   }
 
   /**

@@ -82,6 +82,7 @@ import {
 } from "./overload_attribution.ts";
 import { abortStrikes } from "./incident_aborts.ts";
 import { peerKey, type SocketBytesReading } from "./socket_bytes.ts";
+import type { PeerAcks } from "../connection/peer_acks.ts";
 import { CALM_GROWTH_SHARE, WINDOW_MS } from "./overload_signals.ts";
 
 /**
@@ -134,7 +135,7 @@ export interface KernelCountSource {
    */
   read(
     signal?: AbortSignal,
-    options?: { atLeastBytes?: number; timeoutMs?: number },
+    options?: { atLeastBytes?: number; timeoutMs?: number; queues?: boolean },
   ): Promise<SocketBytesReading>;
 }
 
@@ -157,6 +158,11 @@ export interface KernelCountCheckOptions {
   socketAbort?: SocketAbort | undefined;
   /** @default {@link CHECK_EVERY_MS} */
   everyMs?: number;
+  /**
+   * Where each reading's Send-Q and `bytes_acked` per peer go too
+   * (`peer_acks.ts`); none: not read.
+   */
+  acks?: Pick<PeerAcks, "update"> | undefined;
   /** @default {@link CLOSE_GRACE_MS} */
   graceMs?: number;
 }
@@ -309,13 +315,19 @@ export class KernelCountCheck {
       return this.#later(this.#everyMs, this.#check);
     }
     const at = Date.now();
+    const readAt = performance.now();
+    const acks = this.#options.acks;
     // A count at or under one message in flight plus the allowance is
     // under every connection's line: left out of the reading.
     const reading = await this.#options.socketBytes.read(this.#stop.signal, {
       atLeastBytes: config.maxMessageBytes + UNSEEN_ALLOWANCE.bytes,
       timeoutMs: READING_TIMEOUT_MS,
+      queues: acks !== undefined,
     });
     if (this.#stop.signal.aborted) return;
+    if ("queues" in reading && reading.queues) {
+      acks?.update(reading.queues, readAt);
+    }
     if (!("bytes" in reading)) {
       if (!this.#saidOff) {
         this.#saidOff = true;

@@ -16,6 +16,7 @@ import { DescriptorReserve, SS_DESCRIPTORS } from "./descriptor_reserve.ts";
 import { SsSocketAbort } from "./socket_abort.ts";
 import { HeldSockets } from "../connection/held_sockets.ts";
 import { KernelCountCheck } from "./kernel_count_check.ts";
+import { AckWatch } from "./ack_watch.ts";
 import { DescriptorSweep } from "./descriptor_sweep.ts";
 import type { EchoApp, Services } from "../services.ts";
 import { SUSPECT_CHANNEL } from "../admission/suspect_peers.ts";
@@ -214,6 +215,13 @@ export function startServer(
     socketAbort,
     (report) => services.log({ event: "sockets_aborted", ...report }),
   );
+  // The kernel's word on who reads, while the memory guard is pressed.
+  const ackWatch = new AckWatch({
+    memory: services.memory,
+    source: new SocketBytesReader(server.addr.port, { reserve }),
+    log: services.log,
+  });
+  services.acks = ackWatch.book;
   // The listener is the app's own here: the watch may recycle it.
   const watch = options.overloadWatch === false
     ? undefined
@@ -240,6 +248,7 @@ export function startServer(
     ? new KernelCountCheck(services, {
       socketBytes: new SocketBytesReader(server.addr.port, { reserve }),
       socketAbort,
+      acks: ackWatch.book,
     })
     : undefined;
   const addr = server.addr;
@@ -251,6 +260,7 @@ export function startServer(
     stopping ??= (async () => {
       watch?.dispose();
       await kernelCheck?.dispose();
+      ackWatch.dispose();
       await drainConnections(services);
       // Every WebSocket and stream is gone or past its grace: Deno's
       // shutdown then ends at once, unless a connection whose upgrade was

@@ -92,6 +92,19 @@ export interface SocketCounts {
    * {@link SENDING_MS}.
    */
   sending: Set<string>;
+  /**
+   * Every peer's Send-Q and `bytes_acked`, when asked for
+   * (`SocketBytesReader.read`'s `queues`): what `peer_acks.ts` reads.
+   */
+  queues?: Map<string, SendQueue>;
+}
+
+/** One socket's unacknowledged bytes and bytes acknowledged, from `ss`. */
+export interface SendQueue {
+  /** Send-Q: bytes written that the peer has not acknowledged. */
+  sendQ: number;
+  /** `bytes_acked`: bytes the peer acknowledged since the connection began. */
+  acked: number;
 }
 
 /**
@@ -99,7 +112,12 @@ export interface SocketCounts {
  * the event loop, in ms, where measured), or why there is none.
  */
 export type SocketBytesReading =
-  | { bytes: PeerBytes; sending?: ReadonlySet<string>; parseMs?: number }
+  | {
+    bytes: PeerBytes;
+    sending?: ReadonlySet<string>;
+    queues?: ReadonlyMap<string, SendQueue>;
+    parseMs?: number;
+  }
   | { unavailable: string };
 
 /**
@@ -160,6 +178,13 @@ export interface SsSocket {
   sendQ: number;
   /** `bytes_received`, 0 when absent (the kernel leaves it out while 0). */
   received: number;
+  /**
+   * `bytes_acked`: bytes of the process's the peer's kernel acknowledged
+   * (RFC 4898 `tcpEStatsAppSndUna` less the initial sequence), 0 when
+   * absent. It stops growing once the peer's receive buffer is full
+   * (`peer_acks.ts`).
+   */
+  acked: number;
   /** `lastrcv` in ms, undefined when absent. */
   lastReceived: number | undefined;
 }
@@ -179,7 +204,8 @@ export interface SsSocket {
  * import assert from "node:assert/strict";
  * import { ssSockets } from "./socket_bytes.ts";
  * const text = "4 13 [::1]:8080 [::1]:40001\n" +
- *   "\t cubic bytes_received:195 lastrcv:5100\n0 0 127.0.0.1:8080 nonsense\n";
+ *   "\t cubic bytes_acked:9 bytes_received:195 lastrcv:5100\n" +
+ *   "0 0 127.0.0.1:8080 nonsense\n";
  * const [ipv6, bad] = ssSockets(text);
  * assert.deepEqual(ipv6, {
  *   host: "::1",
@@ -187,6 +213,7 @@ export interface SsSocket {
  *   recvQ: 4,
  *   sendQ: 13,
  *   received: 195,
+ *   acked: 9,
  *   lastReceived: 5100,
  * });
  * assert.equal(bad!.host, undefined);
@@ -198,6 +225,7 @@ export function ssSockets(text: string): SsSocket[] {
     /^(\S+)[ \t]+(\S+)[ \t]+\S+[ \t]+(\S+)[^\n]*(?:\n([ \t][^\n]*))?/gm;
   const address = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/;
   const receivedField = /\bbytes_received:(\d+)/;
+  const ackedField = /\bbytes_acked:(\d+)/;
   const lastReceivedField = /\blastrcv:(\d+)/;
   const sockets: SsSocket[] = [];
   for (const found of text.matchAll(socket)) {
@@ -210,6 +238,7 @@ export function ssSockets(text: string): SsSocket[] {
       recvQ: Number(found[1]),
       sendQ: Number(found[2]),
       received: Number(receivedField.exec(info)?.[1] ?? 0),
+      acked: Number(ackedField.exec(info)?.[1] ?? 0),
       lastReceived: last === undefined ? undefined : Number(last),
       ...(peer ? {} : { line: found[0].split("\n")[0]!.trim() }),
     });
@@ -246,8 +275,13 @@ export function ssSockets(text: string): SsSocket[] {
 export function parseSocketBytes(
   text: string,
   atLeastBytes = 0,
+  queues = false,
 ): SocketCounts {
-  const found: SocketCounts = { bytes: new Map(), sending: new Set() };
+  const found: SocketCounts = {
+    bytes: new Map(),
+    sending: new Set(),
+    ...(queues ? { queues: new Map() } : {}),
+  };
   addSocketCounts(found, text, atLeastBytes);
   return found;
 }
@@ -265,6 +299,15 @@ function addSocketCounts(
       throw new TypeError(
         `Cannot parse ss output "${socket.line}": expected Recv-Q, Send-Q, local and peer address:port`,
       );
+    }
+    if (
+      found.queues && Number.isInteger(socket.sendQ) &&
+      Number.isInteger(socket.acked)
+    ) {
+      found.queues.set(peerKey(socket.host, socket.port), {
+        sendQ: socket.sendQ,
+        acked: socket.acked,
+      });
     }
     // Left out before the check, which then costs nothing for most
     // sockets; a count that is no number (NaN) is kept, and refused below.
@@ -393,11 +436,13 @@ export class SocketBytesReader {
    * reading's memory is one piece and the peers kept, whatever the count
    * of sockets, and the event loop is held one piece's parse at a time.
    * `timeoutMs`: this reading's deadline, for a caller that can wait
-   * longer than the reader's.
+   * longer than the reader's. `queues`: every peer's Send-Q and
+   * `bytes_acked` too (`SocketCounts.queues`).
    */
   async read(
     signal?: AbortSignal,
-    options: { atLeastBytes?: number; timeoutMs?: number } = {},
+    options: { atLeastBytes?: number; timeoutMs?: number; queues?: boolean } =
+      {},
   ): Promise<SocketBytesReading> {
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -405,7 +450,11 @@ export class SocketBytesReader {
       signal ? AbortSignal.any([timeout, signal]) : timeout,
     );
     const run = () =>
-      this.#stream(command.spawn(), options.atLeastBytes ?? 0, timeoutMs);
+      this.#stream(command.spawn(), {
+        atLeastBytes: options.atLeastBytes ?? 0,
+        timeoutMs,
+        queues: options.queues ?? false,
+      });
     try {
       return await (this.#reserve ? this.#reserve.lendAwaited(run) : run());
     } catch (error) {
@@ -419,14 +468,18 @@ export class SocketBytesReader {
    * fragments of an endless message. A synchronous child cannot be given a
    * deadline in Deno; `ss` makes one netlink dump of the kernel's table,
    * filtered in the kernel to the listener's port, and exits.
+   * `atLeastBytes` and `queues` as for {@link read}.
    */
-  readSync(): SocketBytesReading {
+  readSync(
+    options: { atLeastBytes?: number; queues?: boolean } = {},
+  ): SocketBytesReading {
     const command = this.#command();
     try {
       return this.#parse(
         this.#reserve
           ? this.#reserve.lend(() => command.outputSync())
           : command.outputSync(),
+        options,
       );
     } catch (error) {
       return this.#failed(error);
@@ -451,11 +504,18 @@ export class SocketBytesReader {
    */
   async #stream(
     child: Deno.ChildProcess,
-    atLeastBytes: number,
-    timeoutMs: number,
+    { atLeastBytes, timeoutMs, queues }: {
+      atLeastBytes: number;
+      timeoutMs: number;
+      queues: boolean;
+    },
   ): Promise<SocketBytesReading> {
     const said = new Response(child.stderr).text();
-    const found: SocketCounts = { bytes: new Map(), sending: new Set() };
+    const found: SocketCounts = {
+      bytes: new Map(),
+      sending: new Set(),
+      ...(queues ? { queues: new Map() } : {}),
+    };
     const reader = child.stdout.getReader({ mode: "byob" });
     const decoder = new TextDecoder();
     let buffer = new Uint8Array(READ_CHUNK_BYTES);
@@ -521,14 +581,24 @@ export class SocketBytesReader {
     return undefined;
   }
 
-  #parse(output: Deno.CommandOutput): SocketBytesReading {
+  #parse(
+    output: Deno.CommandOutput,
+    { atLeastBytes = 0, queues = false }: {
+      atLeastBytes?: number;
+      queues?: boolean;
+    },
+  ): SocketBytesReading {
     const failed = this.#judge(
       output,
       new TextDecoder().decode(output.stderr).trim(),
     );
     if (failed) return failed;
     const started = performance.now();
-    const counts = parseSocketBytes(new TextDecoder().decode(output.stdout));
+    const counts = parseSocketBytes(
+      new TextDecoder().decode(output.stdout),
+      atLeastBytes,
+      queues,
+    );
     return { ...counts, parseMs: performance.now() - started };
   }
 
