@@ -213,11 +213,10 @@ Deno.test("ALLOWED_ORIGINS refuses other browser origins with 403", async (t) =>
   });
 });
 
-Deno.test("malformed HTTP requests get a well-formed 4xx and the server keeps echoing", async (t) => {
+Deno.test("malformed HTTP requests get a well-formed 4xx (an unknown method 501) and the server keeps echoing", async (t) => {
   await using server = startTestServer();
   const requests: Array<[string, string]> = [
     ["garbage request line", "HELLO\r\n\r\n"],
-    ["unknown method", "BREW /echo HTTP/1.1\r\nHost: x\r\n\r\n"],
     [
       "huge header",
       `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(128 * 1024)}\r\n\r\n`,
@@ -248,6 +247,16 @@ Deno.test("malformed HTTP requests get a well-formed 4xx and the server keeps ec
       assert.doesNotMatch(response.body, /createApp|import /);
     });
   }
+  // RFC 9110 §15.6.2: 501 is the answer to a method the server does not
+  // recognise (lib/http/request_line.ts).
+  await t.step("unknown method -> 501", async () => {
+    const response = await rawRequest(
+      server.port,
+      "BREW /echo HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert.equal(response.status, 501);
+    assert.doesNotMatch(response.body, /createApp|import /);
+  });
   await assertBystanderEchoes(server);
 });
 
