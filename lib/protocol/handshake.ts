@@ -22,47 +22,6 @@ function tokens(value: string | null): string[] {
   return value.split(",").map((token) => token.trim().toLowerCase());
 }
 
-/**
- * Whether the comma-separated `value` lists `token` (lowercase ASCII),
- * as `tokens(value).includes(token)` answers, without its arrays and
- * strings: every upgrade reads two such headers. Header values are byte
- * strings, where no character but ASCII lowercases to ASCII; a value with
- * a wider one takes the general path.
- */
-function hasToken(value: string | null, token: string): boolean {
-  if (value === null) return false;
-  for (let i = 0; i < value.length; i++) {
-    if (value.charCodeAt(i) > 0xff) return tokens(value).includes(token);
-  }
-  let start = 0;
-  for (;;) {
-    const comma = value.indexOf(",", start);
-    let end = comma === -1 ? value.length : comma;
-    while (start < end && trimmed(value.charCodeAt(start))) start++;
-    while (end > start && trimmed(value.charCodeAt(end - 1))) end--;
-    if (end - start === token.length) {
-      let same = true;
-      for (let i = 0; i < token.length; i++) {
-        const code = value.charCodeAt(start + i);
-        // ASCII A-Z to a-z; no other byte lowercases to ASCII.
-        const lower = code >= 0x41 && code <= 0x5a ? code + 0x20 : code;
-        if (lower !== token.charCodeAt(i)) same = false;
-      }
-      if (same) return true;
-    }
-    if (comma === -1) return false;
-    start = comma + 1;
-  }
-}
-
-/**
- * What `String.prototype.trim` removes, within byte strings: tab, line
- * feed, vertical tab, form feed, carriage return, space, no-break space.
- */
-function trimmed(code: number): boolean {
-  return code === 0x20 || (code >= 0x09 && code <= 0x0d) || code === 0xa0;
-}
-
 /** The `ws:` or `wss:` URL of the endpoint a request was sent to. */
 export function webSocketUrl(requestUrl: string, secure?: boolean): string {
   const url = new URL(requestUrl);
@@ -92,10 +51,10 @@ export type HandshakeFailure =
 export function checkHandshake(
   headers: Headers,
 ): AcceptedHandshake | HandshakeFailure {
-  if (!hasToken(headers.get("upgrade"), "websocket")) {
+  if (!tokens(headers.get("upgrade")).includes("websocket")) {
     return { reason: "plain_http" };
   }
-  if (!hasToken(headers.get("connection"), "upgrade")) {
+  if (!tokens(headers.get("connection")).includes("upgrade")) {
     return badRequest('Connection header must include "Upgrade"');
   }
   const version = headers.get("sec-websocket-version");
