@@ -93,10 +93,9 @@ export interface OverloadWatchOptions {
    */
   port?: number;
   /**
-   * The `BroadcastChannel` the suspect list hears (every `deno serve`
-   * worker's, and under `deno run` the process's own: `suspect_peers.ts`):
-   * the watchdog thread tells it whom it is about to abort, before it does,
-   * as its own loop is held. @default none
+   * The `BroadcastChannel` every `deno serve` worker's suspect list hears
+   * (`suspect_peers.ts`): the watchdog thread tells them whom it is about
+   * to abort, before it does, as its own loop is held. @default none
    */
   suspectChannel?: string;
   /** @default {@link LISTENER_DOWN_LIMIT_MS} */

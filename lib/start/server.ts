@@ -19,7 +19,6 @@ import { KernelCountCheck } from "./kernel_count_check.ts";
 import { AckWatch } from "./ack_watch.ts";
 import { DescriptorSweep } from "./descriptor_sweep.ts";
 import type { EchoApp, Services } from "../services.ts";
-import { SUSPECT_CHANNEL } from "../admission/suspect_peers.ts";
 
 /**
  * How long a shutdown waits for Deno's server to stop once the connections
@@ -233,13 +232,6 @@ export function startServer(
       ...(options.exit ? { exit: options.exit } : {}),
       watchdog: options.watchdog === true,
       port: server.addr.port,
-      // The thread says whom it is aborting before it does: the main loop,
-      // held, strikes them only once it turns, and a client cut at once
-      // reconnected and was admitted before that (a fragment attacker's
-      // third try got 101, `deno task soak --overload`, issue #20). The
-      // suspect list hears it there (`startup.ts`) and refuses those the
-      // strike will list.
-      ...(options.watchdog === true ? { suspectChannel: SUSPECT_CHANNEL } : {}),
       // Before a planned exit (leaked descriptors): the SIGTERM path.
       drain: () => shutdown(),
     });

@@ -94,10 +94,9 @@ export function bootService(
       ? { memoryPeers: new BroadcastMemoryPeers() }
       : {}),
     // ... and its memory budget: each holds its part. An address listed in
-    // one worker is refused by all. Under `deno run` too: the RSS watchdog
-    // thread tells the channel whom it is aborting (`server.ts`).
+    // one worker is refused by all.
     workers,
-    suspectPeers: new BroadcastSuspectPeers(),
+    ...(mode === "serve" ? { suspectPeers: new BroadcastSuspectPeers() } : {}),
   });
   const bridge = connectRooms(echoApp.services, mode);
   const { metrics, memory, rooms } = echoApp.services;

@@ -116,14 +116,12 @@ export interface WatchdogOrders {
    */
   tokens: { rss: string; held: string; abort: string; time: string };
   /**
-   * The channel the suspect list hears (every `deno serve` worker's; under
-   * `deno run` the process's own), "" for none: before it aborts the
-   * connections it names, the thread posts their addresses there
-   * (`ThreadAborting`), so that every worker refuses a client those
-   * strikes will list before the client, cut, reconnects; the main loop,
-   * held, strikes only once it turns (a pong flooder's third try got 101
-   * from the other worker; under `deno run` a fragment attacker's third
-   * try was admitted before the thread's message was read).
+   * The channel every `deno serve` worker's suspect list hears
+   * (`suspect_peers.ts`), "" for none: before it aborts the connections it
+   * names, the thread posts their addresses there (`ThreadAborting`), so
+   * that every worker refuses a client those strikes will list before the
+   * client, cut, reconnects; the main loop, held, strikes only once it
+   * turns (a pong flooder's third try got 101 from the other worker).
    */
   suspectChannel: string;
   /**
