@@ -395,3 +395,33 @@ Deno.test("a serve worker's first incident leaves the growth to the other worker
     worker.actions.dispose();
   });
 });
+
+Deno.test("a serve worker ends the process for uncounted memory only past MAX_RSS_BYTES plus RSS_MARGIN_SHARE", async (t) => {
+  // The soak's unanswered_close x4 under serve (acced8e, load 20): a worker
+  // ended the process at 264.1 MB, under MAX_RSS_BYTES itself, with "1
+  // past their allowance" it had not aborted. Here its one connection has
+  // brought 8 MiB the app never saw, and there is no abort (as when
+  // `abortAttackers` tries nothing).
+  const own = new Map([["127.0.0.9:5000", 8 * MiB]]);
+  await t.step("under the line it reports, and says why", async () => {
+    const worker = serveWorker([own], () => 264.1e6);
+    await worker.actions.recycleFor("uncounted_memory");
+    assert.equal(worker.actions.failing, false);
+    assert.equal(worker.records[0]!.action, "reported");
+    assert.match(
+      worker.records[0]!.reason ?? "",
+      /1 past their allowance.*under MAX_RSS_BYTES plus RSS_MARGIN_SHARE/,
+    );
+    worker.actions.dispose();
+  });
+  await t.step("past it the process ends, as before", async () => {
+    const worker = serveWorker(
+      [own],
+      () => config.maxRssBytes * (1 + RSS_MARGIN_SHARE),
+    );
+    await worker.actions.recycleFor("uncounted_memory");
+    assert.equal(worker.actions.failing, true);
+    assert.equal(worker.records.at(-1)!.action, "exit");
+    worker.actions.dispose();
+  });
+});
