@@ -140,6 +140,7 @@ if (socketAbort) {
 const ackWatch = config.port > 0
   ? new AckWatch({
     memory: echoApp.services.memory,
+    openConnections: () => echoApp.services.registry.openCount,
     source: new SocketBytesReader(config.port, { reserve }),
     log: echoApp.services.log,
   })

@@ -17,6 +17,13 @@
  * `bench/attacks/readers_beside.sh`). Nothing is kept of a socket that was
  * given less than 64 KiB and holds nothing.
  *
+ * **Past {@link ACK_SYNC_MAX_CONNECTIONS} open connections** it does not
+ * run `ss` itself: a synchronous reading's hold grows with the sockets
+ * listed (the kernel-count check's old whole-output reader took 220-1,340
+ * ms a reading at 10,000, BENCHMARKS.md "The kernel-count check at 10,000
+ * connections"), and every client would wait for it. The kernel-count
+ * check's streamed readings, every 2 s, still fill the book there.
+ *
  * **Where `ss` cannot run** (not Linux, no iproute2, Deno Deploy, not
  * permitted, no netlink): the reading says why, the watch logs it once
  * (`ack_watch_off`) and asks again every {@link UNAVAILABLE_RETRY_MS};
@@ -43,6 +50,13 @@ export const HELD_SHARE_DIVISOR = 5;
 /** How often the kernel is read while the guard is pressed, in ms. */
 export const ACK_LOOK_MS = 500;
 
+/**
+ * Open connections (this worker's) past which the watch leaves the
+ * readings to the kernel-count check's streamed ones instead of holding
+ * the loop for its own: 30-500 ms were measured with ~250 sockets.
+ */
+export const ACK_SYNC_MAX_CONNECTIONS = 1000;
+
 /** Reads every socket's Send-Q and `bytes_acked` (`SocketBytesReader`). */
 export interface AckSource {
   readSync(
@@ -55,6 +69,12 @@ export interface AckWatchOptions {
   memory: Pick<MemoryGuard, "pressed">;
   source: AckSource;
   log: Log;
+  /**
+   * How many connections this worker has open (`ConnectionRegistry.openCount`);
+   * past {@link ACK_SYNC_MAX_CONNECTIONS} no synchronous reading is taken.
+   * @default none: always read
+   */
+  openConnections?: () => number;
   /** @default {@link ACK_LOOK_MS} */
   everyMs?: number;
 }
@@ -89,6 +109,8 @@ export class AckWatch {
       this.#timer = undefined;
       if (this.#stop.signal.aborted) return;
       if (!this.#options.memory.pressed) return this.#later(this.#everyMs);
+      const open = this.#options.openConnections?.() ?? 0;
+      if (open > ACK_SYNC_MAX_CONNECTIONS) return this.#later(this.#everyMs);
       try {
         this.#look();
       } catch (error) {

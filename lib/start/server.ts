@@ -217,6 +217,7 @@ export function startServer(
   // The kernel's word on who reads, while the memory guard is pressed.
   const ackWatch = new AckWatch({
     memory: services.memory,
+    openConnections: () => services.registry.openCount,
     source: new SocketBytesReader(server.addr.port, { reserve }),
     log: services.log,
   });
