@@ -175,3 +175,18 @@ Deno.test("GET /healthz reports status, open connections and uptime", async () =
   assert.equal(typeof body.uptimeSeconds, "number");
   await closeAndWait(socket, inbox);
 });
+
+Deno.test("a path no file can have is 404, with no error line (GET /%00, stranger23)", async (t) => {
+  const lines: Array<Record<string, unknown>> = [];
+  const { app } = createApp(DEFAULT_CONFIG, {
+    log: (record) => lines.push(record as Record<string, unknown>),
+  });
+  for (const path of ["/%00", "/a%00b", "/%00/index.html"]) {
+    await t.step(`GET ${path} -> 404`, async () => {
+      const response = await app.request(path);
+      await response.body?.cancel();
+      assert.equal(response.status, 404);
+    });
+  }
+  assert.deepEqual(lines.filter((line) => line.event === "error"), []);
+});
