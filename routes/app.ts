@@ -39,7 +39,7 @@ import {
 import { badHost } from "../lib/http/host.ts";
 import { SuspectList } from "../lib/admission/suspects.ts";
 import { serveStaticFiles } from "../lib/http/static_files.ts";
-import { requestLineAnswer } from "../lib/http/request_line.ts";
+import { isServedScheme, requestLineAnswer } from "../lib/http/request_line.ts";
 import {
   everyResponse,
   headAsGet,
@@ -192,7 +192,8 @@ export function createApp(config: Config, options: AppOptions = {}): EchoApp {
     metrics.httpRequests++;
     let upgrade: UpgradeHandler | undefined;
     const asksUpgrade = request.method === "GET" && asksForWebSocket(request);
-    if (request.method === "GET") {
+    // Another scheme (`GET ftp://host/echo`) is Hono's to refuse (400).
+    if (request.method === "GET" && isServedScheme(request.url)) {
       const path = pathOf(request.url);
       upgrade = path === "/"
         ? (asksUpgrade ? upgradeOnRoot : undefined)

@@ -68,7 +68,7 @@ export function requestLineAnswer(
   method: string,
   url: string,
 ): RequestLineAnswer | undefined {
-  if (!url.startsWith("http://") && !url.startsWith("https://")) {
+  if (!isServedScheme(url)) {
     return {
       status: 400,
       headers: {},
@@ -98,6 +98,15 @@ export function requestLineAnswer(
     return { status: 204, headers: { Allow: "GET, HEAD, OPTIONS" }, body: "" };
   }
   return undefined;
+}
+
+/**
+ * Whether `url` (Deno's, from the request line) is `http:` or `https:`:
+ * an absolute-form target may name any scheme (`GET ftp://host/echo`),
+ * and the upgrade path, which skips Hono, asks this before routing.
+ */
+export function isServedScheme(url: string): boolean {
+  return url.startsWith("http://") || url.startsWith("https://");
 }
 
 /** `http://host/*` and nothing after: Deno's URL for `OPTIONS *`. */

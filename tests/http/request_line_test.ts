@@ -84,6 +84,15 @@ Deno.test("request lines no route can take get a status that says why and a shor
         ftp.body,
         "Bad request target: only http and https URLs are served here\n",
       );
+      // An opening handshake too (stranger23: it was answered 101).
+      const upgrade = await rawRequest(
+        server.port,
+        "GET ftp://127.0.0.1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+          "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+      );
+      assert.equal(upgrade.status, 400);
     },
   );
   await t.step(
