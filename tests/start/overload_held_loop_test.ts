@@ -22,7 +22,10 @@ import {
   LOOK_HELD_MS,
   RSS_MARGIN_SHARE,
 } from "../../lib/start/rss_watchdog.ts";
-import { HELD_ABORTED_REASON } from "../../lib/start/thread_aborts.ts";
+import {
+  HELD_ABORTED_REASON,
+  RISING_ABORTED_REASON,
+} from "../../lib/start/thread_aborts.ts";
 import {
   KERNEL_ABORT_REASON,
   KERNEL_GONE_REASON,
@@ -140,21 +143,28 @@ Deno.test({
       assert.equal(addressesStruck(record), ATTACKER, JSON.stringify(record));
       // The thread aborted them while the loop was held; the watch's
       // reading as it turned still named them, and found them gone.
-      if (record.reason === KERNEL_GONE_REASON) continue;
+      if (String(record.reason).startsWith(KERNEL_GONE_REASON)) continue;
       assert.ok(Number(record.aborted) >= 1, JSON.stringify(record));
       // The loop turned and the watch named them: no thread was needed.
-      if (record.reason === KERNEL_ABORT_REASON) continue;
+      // (An incident the thread's abort joined says so after it: 7755bb0.)
+      if (String(record.reason).startsWith(KERNEL_ABORT_REASON)) continue;
       // The thread acted on the held loop alone (each connection read far
       // past MAX_MESSAGE_BYTES in it), not before FLOOD_HELD_MS; or past
       // MAX_RSS_BYTES with the loop held (from LOOK_HELD_MS where RSS grows
       // fast: `heldLongEnough`), not before.
-      if (record.reason === HELD_ABORTED_REASON) {
+      if (String(record.reason).startsWith(HELD_ABORTED_REASON)) {
         assert.ok(
           Number(record.eventLoopHeldMs) >= FLOOD_HELD_MS,
           JSON.stringify(record),
         );
         continue;
       }
+      // Or RSS rising toward MAX_RSS_BYTES (50a5382), held loop or not:
+      // its first look is from half of MAX_RSS_BYTES up, and it goes on
+      // aborting at each reading while the surge lasts, by then often under
+      // that line again (73 MB after a first abort, here), so only the peak
+      // above bounds it.
+      if (String(record.reason).startsWith(RISING_ABORTED_REASON)) continue;
       assert.ok(Number(record.rssBytes) >= MAX_RSS, JSON.stringify(record));
       assert.ok(
         Number(record.eventLoopHeldMs) >= LOOK_HELD_MS,
