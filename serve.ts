@@ -37,11 +37,8 @@
 // First, for its side effect: a stop signal is heard from the worker's first
 // moment (a worker that was still loading kept the process up for good).
 import { onStopSignal } from "./lib/start/stop_signal.ts";
-import {
-  isDescriptorExhaustion,
-  type SupervisedServer,
-  superviseServe,
-} from "./lib/start/listener.ts";
+import { type SupervisedServer, superviseServe } from "./lib/start/listener.ts";
+import { isDescriptorExhaustion } from "./lib/os_errors.ts";
 import { ServeAddress } from "./lib/start/serve_address.ts";
 import {
   drainConnections,

@@ -19,7 +19,7 @@ import {
   type OpenFileLimit,
 } from "./fd_limit.ts";
 import { askPrlimit, mayAskPrlimit, OUT_OF_DESCRIPTORS } from "./prlimit.ts";
-import { isDescriptorExhaustion } from "./listener.ts";
+import { isDescriptorExhaustion } from "../os_errors.ts";
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
 import { after } from "../core_timer.ts";
 import type { LogRecord } from "../log.ts";

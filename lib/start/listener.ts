@@ -18,8 +18,6 @@ import type { Log } from "../log.ts";
 import { LISTENER_FAILURE_WINDOW_MS, type ListenerState } from "../services.ts";
 import { isDescriptorExhaustion } from "../os_errors.ts";
 
-export { isDescriptorExhaustion };
-
 /** Options for `superviseServe`. */
 export interface SupervisedServeOptions {
   /** What `Deno.serve` gets (port, hostname, TLS); `onListen` is replaced. */

@@ -21,7 +21,7 @@ import * as z from "zod/mini";
 import type { OpenFileLimit } from "./fd_limit.ts";
 import { after } from "../core_timer.ts";
 import type { DescriptorReserve } from "./descriptor_reserve.ts";
-import { isDescriptorExhaustion } from "./listener.ts";
+import { isDescriptorExhaustion } from "../os_errors.ts";
 import { lazy } from "../lazy.ts";
 
 /** How long `prlimit` may take before the limit counts as unknown, in ms. */

@@ -149,6 +149,9 @@ export class ThreadJoins {
         abort.heldMs,
       );
       if (record.action === "reported") record.action = "aborted";
+    }
+    // Said once, however many aborts joined.
+    if (joined.length > 0) {
       record.reason = record.reason
         ? `${record.reason}; ${JOINED_REASON}`
         : JOINED_REASON;

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  isDescriptorExhaustion,
-  superviseServe,
-} from "../../lib/start/listener.ts";
+import { superviseServe } from "../../lib/start/listener.ts";
+import { isDescriptorExhaustion } from "../../lib/os_errors.ts";
 import { formatText } from "../../lib/log.ts";
 import { prometheusText } from "../../lib/metric_catalogue.ts";
 import { Metrics } from "../../lib/metrics.ts";
